@@ -1,0 +1,738 @@
+/**
+ * Configuration, in one place: the DEFAULTS (every value with its unit), the Options a caller or a
+ * JSON file may give (any subset), and resolveOptions(), which validates and fills in defaults.
+ * It exists so that no other module guesses a default, parses a number or reads process.env:
+ * loadConfig() is the only reader of the environment (SMSC_CONFIG) and of the config file, and
+ * parseCliArgs() the only command-line parser.
+ *
+ * Every problem is an SmscError SMSC_ERR_CONFIG_INVALID (SMSC_ERR_CLI_USAGE for flags) whose
+ * message is ONE line naming the key path and the problem, e.g.
+ *   config.smpp.port must be an integer between 0 and 65535 (got "abc")
+ * Unknown keys are errors at every level. Objects merge key by key over the defaults; arrays and
+ * simulator.outcomes (a probability distribution) replace the default as a whole.
+ * docs/CONFIG.md documents every key; test/config.test.ts asserts every message class.
+ */
+import { readFileSync } from 'node:fs'
+import { SmscError } from './errors'
+
+// ---------------------------------------------------------------------------------------------
+// Value sets
+
+/** Final `stat:` values of a delivery receipt (SMPP 3.4 Appendix B; ENROUTE is intermediate). */
+export const RECEIPT_STATS = ['DELIVRD', 'EXPIRED', 'DELETED', 'UNDELIV', 'ACCEPTD', 'UNKNOWN', 'REJECTD'] as const
+export type ReceiptStat = (typeof RECEIPT_STATS)[number]
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+export const MESSAGE_ID_FORMATS = ['decimal', 'hex'] as const
+export type MessageIdFormat = (typeof MESSAGE_ID_FORMATS)[number]
+
+/** 'every': each part of a long message gets its own receipt; 'last': only the last part does. */
+export const MULTIPART_RECEIPTS = ['every', 'last'] as const
+export type MultipartReceipts = (typeof MULTIPART_RECEIPTS)[number]
+
+/** Longest delay Node timers take (2^31 - 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2_147_483_647
+const MAX_PORT = 65_535
+
+// ---------------------------------------------------------------------------------------------
+// Types
+
+export interface AccountOptions {
+  /** SMPP system_id: C-Octet String of 16 including the NUL, so 1..15 printable ASCII characters. */
+  systemId: string
+  /** SMPP 3.4 password: C-Octet String of 9 including the NUL, so 1..8 printable ASCII characters. */
+  password: string
+  /** Concurrent binds allowed for this account; default session.maxBindsPerAccount. */
+  maxBinds: number
+  /** Outstanding requests each way per bind; default session.windowSize. */
+  windowSize: number
+}
+
+export interface ResolvedOptions {
+  smpp: { host: string; port: number }
+  tls: { host: string; port: number; cert: string | null; key: string | null; ca: string | null; requestCert: boolean }
+  devTls: boolean
+  http: { host: string; port: number }
+  dataDir: string
+  accounts: AccountOptions[]
+  simulator: {
+    deliveryDelayMs: [number, number]
+    outcomes: Partial<Record<ReceiptStat, number>>
+    intermediate: boolean
+    errorCodes: Record<ReceiptStat, number>
+  }
+  messageIdFormat: MessageIdFormat
+  timers: { sessionInitMs: number; enquireLinkMs: number; inactivityMs: number; responseMs: number }
+  session: { windowSize: number; maxPduLength: number; maxBindsPerAccount: number }
+  receipts: { multipart: MultipartReceipts; redeliveryMs: [number, number]; maxAgeMs: number }
+  log: { level: LogLevel }
+  store: { commitIntervalMs: number }
+}
+
+/** An account as given in a file: limits are optional. */
+export interface AccountInput {
+  systemId: string
+  password: string
+  maxBinds?: number
+  windowSize?: number
+}
+
+/** What a caller or a config file may give: any subset of ResolvedOptions. */
+export interface Options {
+  smpp?: Partial<ResolvedOptions['smpp']>
+  tls?: Partial<ResolvedOptions['tls']>
+  devTls?: boolean
+  http?: Partial<ResolvedOptions['http']>
+  dataDir?: string
+  accounts?: readonly AccountInput[]
+  simulator?: {
+    deliveryDelayMs?: readonly [number, number]
+    outcomes?: Partial<Record<ReceiptStat, number>>
+    intermediate?: boolean
+    errorCodes?: Partial<Record<ReceiptStat, number>>
+  }
+  messageIdFormat?: MessageIdFormat
+  timers?: Partial<ResolvedOptions['timers']>
+  session?: Partial<ResolvedOptions['session']>
+  receipts?: { multipart?: MultipartReceipts; redeliveryMs?: readonly [number, number]; maxAgeMs?: number }
+  log?: Partial<ResolvedOptions['log']>
+  store?: Partial<ResolvedOptions['store']>
+}
+
+export type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T
+
+// ---------------------------------------------------------------------------------------------
+// Defaults
+
+export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
+  smpp: {
+    host: '0.0.0.0', // plain SMPP listener address
+    port: 2775, // TCP port (SMPP convention)
+  },
+  tls: {
+    host: '0.0.0.0',
+    port: 3550, // TCP port (node-smpp's ssmpp:// convention)
+    cert: null, // PEM file path; the TLS listener runs when cert and key are set, or devTls is true
+    key: null, // PEM file path
+    ca: null, // PEM file path of CAs for client certificates
+    requestCert: false, // ask ESMEs for a client certificate
+  },
+  devTls: false, // generate a self-signed cert under <dataDir>/tls on start
+  http: {
+    host: '127.0.0.1', // HTTP + WebSocket (console, API, telemetry); loopback only by default
+    port: 8080, // TCP port
+  },
+  dataDir: './data', // store and generated files; relative to the working directory
+  accounts: [], // ESME accounts; see AccountOptions
+  simulator: {
+    deliveryDelayMs: [200, 2_000], // ms, [min, max]: time from submit to the final receipt
+    outcomes: { DELIVRD: 0.9, UNDELIV: 0.06, EXPIRED: 0.02, REJECTD: 0.02 }, // probabilities, sum 1
+    intermediate: false, // also send ENROUTE receipts when registered_delivery asks (bit 0x10)
+    errorCodes: { DELIVRD: 0, EXPIRED: 0, DELETED: 0, UNDELIV: 1, ACCEPTD: 0, UNKNOWN: 0, REJECTD: 2 }, // err: per stat
+  },
+  messageIdFormat: 'decimal', // message_id text: 'decimal' or 'hex'
+  timers: {
+    sessionInitMs: 30_000, // 30 s: close a connection that has not bound; 0 disables
+    enquireLinkMs: 30_000, // 30 s: send enquire_link to an idle bind; 0 disables
+    inactivityMs: 300_000, // 5 min: close a bind with no traffic; 0 disables
+    responseMs: 30_000, // 30 s: a request of ours unanswered this long is failed (>= 100 ms)
+  },
+  session: {
+    windowSize: 100, // outstanding requests each way, per bind (account default)
+    maxPduLength: 65_536, // bytes: larger command_length → generic_nack ESME_RINVCMDLEN and close
+    maxBindsPerAccount: 10, // concurrent binds per account (account default)
+  },
+  receipts: {
+    multipart: 'every', // 'every' part of a long message gets its own receipt, or only the 'last'
+    redeliveryMs: [1_000, 60_000], // ms, [min, max] back-off between attempts to an unbound ESME
+    maxAgeMs: 86_400_000, // 24 h: receipts not delivered by then are dropped
+  },
+  log: {
+    level: 'info', // 'debug' | 'info' | 'warn' | 'error' | 'silent'
+  },
+  store: {
+    commitIntervalMs: 0, // ms between group commits; 0 = commit at the end of each event-loop turn
+  },
+})
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null) {
+    for (const v of Object.values(o)) deepFreeze(v)
+    Object.freeze(o)
+  }
+  return o
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation helpers: each returns the checked value or throws a one-line SMSC_ERR_CONFIG_INVALID.
+
+type Obj = Record<string, unknown>
+
+function fail(message: string): never {
+  throw new SmscError('SMSC_ERR_CONFIG_INVALID', message)
+}
+
+/** A value as it appears in messages: JSON where possible, always one line, at most ~40 chars. */
+export function showValue(v: unknown): string {
+  let s: string
+  if (v === undefined) s = 'undefined'
+  else if (typeof v === 'number') s = String(v)
+  else if (typeof v === 'bigint') s = `${v}n`
+  else if (typeof v === 'function' || typeof v === 'symbol') s = typeof v
+  else {
+    try {
+      s = JSON.stringify(v) ?? String(v)
+    } catch {
+      s = Object.prototype.toString.call(v)
+    }
+  }
+  return s.length > 40 ? `${s.slice(0, 39)}…` : s
+}
+
+/** `config.smpp` + `port` → `config.smpp.port`; odd keys use brackets: `config["a b"]`. */
+function at(path: string, key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
+}
+
+function isPlainObject(v: unknown): v is Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+/** Checks `v` is an object whose keys are all in `known`. */
+function section(v: unknown, path: string, known: readonly string[]): Obj {
+  if (!isPlainObject(v)) fail(`${path} must be an object (got ${showValue(v)})`)
+  for (const k of Object.keys(v)) if (!known.includes(k)) fail(`${at(path, k)} is not a known key`)
+  return v
+}
+
+function integer(v: unknown, path: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v
+  let rule: string
+  if (max !== Number.MAX_SAFE_INTEGER) rule = `an integer between ${min} and ${max}`
+  else if (min === 0) rule = 'a non-negative integer'
+  else if (min === 1) rule = 'a positive integer'
+  else rule = `an integer >= ${min}`
+  return fail(`${path} must be ${rule} (got ${showValue(v)})`)
+}
+
+function boolean(v: unknown, path: string): boolean {
+  if (typeof v === 'boolean') return v
+  return fail(`${path} must be true or false (got ${showValue(v)})`)
+}
+
+function text(v: unknown, path: string): string {
+  if (typeof v === 'string' && v.length > 0) return v
+  return fail(`${path} must be a non-empty string (got ${showValue(v)})`)
+}
+
+function filePathOrNull(v: unknown, path: string): string | null {
+  if (v === null || (typeof v === 'string' && v.length > 0)) return v
+  return fail(`${path} must be a file path or null (got ${showValue(v)})`)
+}
+
+function oneOf<T extends string>(v: unknown, path: string, values: readonly T[]): T {
+  if (typeof v === 'string' && (values as readonly string[]).includes(v)) return v as T
+  return fail(`${path} must be one of ${values.map((x) => JSON.stringify(x)).join(', ')} (got ${showValue(v)})`)
+}
+
+/** `[min, max]`, both integers in [lo, hi], min <= max. */
+function range(v: unknown, path: string, lo: number, hi: number): [number, number] {
+  if (!Array.isArray(v) || v.length !== 2) fail(`${path} must be a [min, max] pair (got ${showValue(v)})`)
+  const min = integer(v[0], `${path}[0]`, lo, hi)
+  const max = integer(v[1], `${path}[1]`, lo, hi)
+  if (min > max) fail(`${path} must have min <= max (got ${showValue(v)})`)
+  return [min, max]
+}
+
+/** C-Octet String content: printable ASCII, 1..max characters (max excludes the NUL). */
+function cOctetText(v: unknown, path: string, max: number): string {
+  if (typeof v !== 'string') fail(`${path} must be a string (got ${showValue(v)})`)
+  if (v.length < 1 || v.length > max) fail(`${path} must be 1 to ${max} characters`)
+  if (!/^[\x20-\x7e]*$/.test(v)) fail(`${path} must be printable ASCII (got ${showValue(v)})`)
+  return v
+}
+
+/** Reads `key` of `o` if present (undefined counts as absent), else the default. */
+function pick<T>(o: Obj, key: string, def: T, check: (v: unknown, path: string) => T, path: string): T {
+  const v = o[key]
+  return v === undefined ? def : check(v, at(path, key))
+}
+
+// ---------------------------------------------------------------------------------------------
+// resolveOptions
+
+const KEYS = {
+  root: Object.keys(DEFAULTS),
+  smpp: Object.keys(DEFAULTS.smpp),
+  tls: Object.keys(DEFAULTS.tls),
+  http: Object.keys(DEFAULTS.http),
+  simulator: Object.keys(DEFAULTS.simulator),
+  timers: Object.keys(DEFAULTS.timers),
+  session: Object.keys(DEFAULTS.session),
+  receipts: Object.keys(DEFAULTS.receipts),
+  log: Object.keys(DEFAULTS.log),
+  store: Object.keys(DEFAULTS.store),
+  account: ['systemId', 'password', 'maxBinds', 'windowSize'],
+}
+
+/** Validates `input` (any subset of the options) and returns a complete, fresh ResolvedOptions. */
+export function resolveOptions(input: unknown, source = 'config'): ResolvedOptions {
+  const root = section(input === undefined ? {} : input, source, KEYS.root)
+  const sub = (key: string, known: readonly string[]): Obj =>
+    root[key] === undefined ? {} : section(root[key], at(source, key), known)
+
+  const D = DEFAULTS
+  const p = (key: string): string => at(source, key)
+
+  const smppIn = sub('smpp', KEYS.smpp)
+  const smpp = {
+    host: pick(smppIn, 'host', D.smpp.host, text, p('smpp')),
+    port: pick(smppIn, 'port', D.smpp.port, portCheck, p('smpp')),
+  }
+
+  const tlsIn = sub('tls', KEYS.tls)
+  const tlsPath = p('tls')
+  const tls = {
+    host: pick(tlsIn, 'host', D.tls.host, text, tlsPath),
+    port: pick(tlsIn, 'port', D.tls.port, portCheck, tlsPath),
+    cert: pick(tlsIn, 'cert', D.tls.cert, filePathOrNull, tlsPath),
+    key: pick(tlsIn, 'key', D.tls.key, filePathOrNull, tlsPath),
+    ca: pick(tlsIn, 'ca', D.tls.ca, filePathOrNull, tlsPath),
+    requestCert: pick(tlsIn, 'requestCert', D.tls.requestCert, boolean, tlsPath),
+  }
+  if ((tls.cert === null) !== (tls.key === null)) {
+    const [missing, given] = tls.cert === null ? ['cert', 'key'] : ['key', 'cert']
+    fail(`${at(tlsPath, missing)} must be set when ${at(tlsPath, given)} is set`)
+  }
+
+  const devTls = pick(root, 'devTls', D.devTls, boolean, source)
+
+  const httpIn = sub('http', KEYS.http)
+  const http = {
+    host: pick(httpIn, 'host', D.http.host, text, p('http')),
+    port: pick(httpIn, 'port', D.http.port, portCheck, p('http')),
+  }
+
+  const dataDir = pick(root, 'dataDir', D.dataDir, text, source)
+
+  const timersIn = sub('timers', KEYS.timers)
+  const tp = p('timers')
+  const timer = (v: unknown, path: string): number => integer(v, path, 0, MAX_TIMER_MS)
+  const timers = {
+    sessionInitMs: pick(timersIn, 'sessionInitMs', D.timers.sessionInitMs, timer, tp),
+    enquireLinkMs: pick(timersIn, 'enquireLinkMs', D.timers.enquireLinkMs, timer, tp),
+    inactivityMs: pick(timersIn, 'inactivityMs', D.timers.inactivityMs, timer, tp),
+    responseMs: pick(timersIn, 'responseMs', D.timers.responseMs, (v, path) => integer(v, path, 100, MAX_TIMER_MS), tp),
+  }
+
+  const sessionIn = sub('session', KEYS.session)
+  const sp = p('session')
+  const session = {
+    windowSize: pick(sessionIn, 'windowSize', D.session.windowSize, positive, sp),
+    maxPduLength: pick(sessionIn, 'maxPduLength', D.session.maxPduLength, (v, path) => integer(v, path, 1_024, 16_777_216), sp),
+    maxBindsPerAccount: pick(sessionIn, 'maxBindsPerAccount', D.session.maxBindsPerAccount, positive, sp),
+  }
+
+  const accounts = resolveAccounts(root.accounts, p('accounts'), session)
+
+  const simulator = resolveSimulator(sub('simulator', KEYS.simulator), p('simulator'))
+
+  const messageIdFormat = pick(root, 'messageIdFormat', D.messageIdFormat, (v, path) => oneOf(v, path, MESSAGE_ID_FORMATS), source)
+
+  const receiptsIn = sub('receipts', KEYS.receipts)
+  const rp = p('receipts')
+  const receipts = {
+    multipart: pick(receiptsIn, 'multipart', D.receipts.multipart, (v, path) => oneOf(v, path, MULTIPART_RECEIPTS), rp),
+    redeliveryMs: pick(receiptsIn, 'redeliveryMs', [...D.receipts.redeliveryMs] as [number, number], (v, path) => range(v, path, 1, MAX_TIMER_MS), rp),
+    maxAgeMs: pick(receiptsIn, 'maxAgeMs', D.receipts.maxAgeMs, positive, rp),
+  }
+
+  const logIn = sub('log', KEYS.log)
+  const log = { level: pick(logIn, 'level', D.log.level, (v, path) => oneOf(v, path, LOG_LEVELS), p('log')) }
+
+  const storeIn = sub('store', KEYS.store)
+  const store = {
+    // A submit_sm_resp waits for its commit, so a long interval is a long response time.
+    commitIntervalMs: pick(storeIn, 'commitIntervalMs', D.store.commitIntervalMs, (v, path) => integer(v, path, 0, 60_000), p('store')),
+  }
+
+  return { smpp, tls, devTls, http, dataDir, accounts, simulator, messageIdFormat, timers, session, receipts, log, store }
+}
+
+function portCheck(v: unknown, path: string): number {
+  return integer(v, path, 0, MAX_PORT)
+}
+
+function positive(v: unknown, path: string): number {
+  return integer(v, path, 1)
+}
+
+function resolveAccounts(
+  v: unknown,
+  path: string,
+  session: { windowSize: number; maxBindsPerAccount: number },
+): AccountOptions[] {
+  if (v === undefined) return []
+  if (!Array.isArray(v)) fail(`${path} must be an array (got ${showValue(v)})`)
+  const seen = new Map<string, number>()
+  return v.map((item: unknown, i: number): AccountOptions => {
+    const ip = `${path}[${i}]`
+    const o = section(item, ip, KEYS.account)
+    // SMPP 3.4 §4.1.1 system_id C-Octet String max 16, password max 9 (both include the NUL)
+    if (o.systemId === undefined) fail(`${at(ip, 'systemId')} is required`)
+    if (o.password === undefined) fail(`${at(ip, 'password')} is required`)
+    const systemId = cOctetText(o.systemId, at(ip, 'systemId'), 15)
+    const password = cOctetText(o.password, at(ip, 'password'), 8)
+    const first = seen.get(systemId)
+    if (first !== undefined) fail(`${at(ip, 'systemId')} ${showValue(systemId)} is already used by ${path}[${first}]`)
+    seen.set(systemId, i)
+    return {
+      systemId,
+      password,
+      maxBinds: pick(o, 'maxBinds', session.maxBindsPerAccount, positive, ip),
+      windowSize: pick(o, 'windowSize', session.windowSize, positive, ip),
+    }
+  })
+}
+
+function resolveSimulator(o: Obj, path: string): ResolvedOptions['simulator'] {
+  const D = DEFAULTS.simulator
+  const deliveryDelayMs = pick(o, 'deliveryDelayMs', [...D.deliveryDelayMs] as [number, number], (v, p) => range(v, p, 0, MAX_TIMER_MS), path)
+
+  // outcomes replace the default as a whole: a partial distribution cannot be merged.
+  let outcomes: Partial<Record<ReceiptStat, number>> = { ...D.outcomes }
+  if (o.outcomes !== undefined) {
+    const op = at(path, 'outcomes')
+    const given = section(o.outcomes, op, RECEIPT_STATS)
+    outcomes = {}
+    let sum = 0
+    for (const stat of RECEIPT_STATS) {
+      const x = given[stat]
+      if (x === undefined) continue
+      if (typeof x !== 'number' || !(x >= 0 && x <= 1)) fail(`${at(op, stat)} must be a number between 0 and 1 (got ${showValue(x)})`)
+      outcomes[stat] = x
+      sum += x
+    }
+    if (Math.abs(sum - 1) > 1e-6) fail(`${op} must add up to 1 (got ${+sum.toPrecision(12)})`)
+  }
+
+  const intermediate = pick(o, 'intermediate', D.intermediate, boolean, path)
+
+  // errorCodes merge over the defaults, stat by stat. DLR text `err:` has 3 digits.
+  const errorCodes = { ...D.errorCodes }
+  if (o.errorCodes !== undefined) {
+    const ep = at(path, 'errorCodes')
+    const given = section(o.errorCodes, ep, RECEIPT_STATS)
+    for (const stat of RECEIPT_STATS) {
+      if (given[stat] !== undefined) errorCodes[stat] = integer(given[stat], at(ep, stat), 0, 999)
+    }
+  }
+  return { deliveryDelayMs, outcomes, intermediate, errorCodes }
+}
+
+// ---------------------------------------------------------------------------------------------
+// loadConfig: file + environment + flags
+
+/** Overrides the CLI passes to loadConfig (see configArgsFromFlags). */
+export interface ConfigArgs {
+  config?: string
+  smppPort?: number
+  tlsPort?: number
+  httpPort?: number
+  dataDir?: string
+  devTls?: boolean
+}
+
+/** The command-line flags that feed loadConfig. */
+export const CONFIG_FLAGS = ['config', 'smpp-port', 'tls-port', 'http-port', 'data-dir', 'dev-tls'] as const
+
+/**
+ * Reads the JSON file named by argv.config (else env.SMSC_CONFIG; neither → defaults only),
+ * applies the flag overrides, and resolves. Errors found in the file's content are prefixed
+ * with the file name: `smsc.json: config.smpp.port must be ...`.
+ */
+export function loadConfig(argv: ConfigArgs, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  const smppPort = parsePortFlag('smpp-port', argv.smppPort)
+  const tlsPort = parsePortFlag('tls-port', argv.tlsPort)
+  const httpPort = parsePortFlag('http-port', argv.httpPort)
+  if (argv.dataDir !== undefined && (typeof argv.dataDir !== 'string' || argv.dataDir.length === 0)) {
+    throw new SmscError('SMSC_ERR_CLI_USAGE', `--data-dir must be a directory path (got ${showValue(argv.dataDir)})`)
+  }
+  if (argv.config !== undefined && (typeof argv.config !== 'string' || argv.config.length === 0)) {
+    throw new SmscError('SMSC_ERR_CLI_USAGE', `--config must be a file path (got ${showValue(argv.config)})`)
+  }
+  const file = argv.config ?? (env.SMSC_CONFIG ? env.SMSC_CONFIG : undefined)
+  const raw: unknown = file === undefined ? {} : readConfigFile(file)
+
+  let input = raw
+  if (isPlainObject(raw)) {
+    const o: Obj = { ...raw }
+    // Only merge into sections that are objects (or absent): a bad section still reports its own error.
+    const override = (key: string, field: string, value: number | undefined): void => {
+      if (value === undefined) return
+      if (o[key] === undefined) o[key] = { [field]: value }
+      else if (isPlainObject(o[key])) o[key] = { ...(o[key] as Obj), [field]: value }
+    }
+    override('smpp', 'port', smppPort)
+    override('tls', 'port', tlsPort)
+    override('http', 'port', httpPort)
+    if (argv.dataDir !== undefined) o.dataDir = argv.dataDir
+    if (argv.devTls !== undefined) o.devTls = argv.devTls
+    input = o
+  }
+  try {
+    return resolveOptions(input, 'config')
+  } catch (e) {
+    if (file !== undefined && e instanceof SmscError) throw new SmscError(e.code, `${file}: ${e.message}`)
+    throw e
+  }
+}
+
+/** Reads and parses a JSON config file; one-line errors naming the file (and line:column). */
+export function readConfigFile(file: string): unknown {
+  let body: string
+  try {
+    body = readFileSync(file, 'utf8')
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    const reason =
+      code === 'ENOENT' ? 'no such file' :
+      code === 'EACCES' || code === 'EPERM' ? 'permission denied' :
+      code === 'EISDIR' ? 'is a directory' :
+      firstLine((e as Error).message)
+    throw new SmscError('SMSC_ERR_CONFIG_INVALID', `cannot read config file ${JSON.stringify(file)}: ${reason}${code ? ` (${code})` : ''}`, { cause: e })
+  }
+  if (body.charCodeAt(0) === 0xfeff) body = body.slice(1)
+  try {
+    return JSON.parse(body)
+  } catch (e) {
+    const msg = firstLine((e as Error).message)
+    const m = / in JSON at position (\d+)/.exec(msg)
+    const pos = m ? Number(m[1]) : jsonErrorOffset(body)
+    const what = msg.replace(/ in JSON at position \d+.*$/, '').replace(/, ".*" is not valid JSON$/, '')
+    const { line, column } = lineColumn(body, pos)
+    throw new SmscError(
+      'SMSC_ERR_CONFIG_INVALID',
+      `config file ${JSON.stringify(file)} is not valid JSON: ${what} at line ${line} column ${column}`,
+      { cause: e },
+    )
+  }
+}
+
+function firstLine(s: string): string {
+  const i = s.indexOf('\n')
+  return i === -1 ? s : s.slice(0, i)
+}
+
+function lineColumn(s: string, pos: number): { line: number; column: number } {
+  let line = 1
+  let lineStart = 0
+  for (let i = 0; i < pos && i < s.length; i++) {
+    if (s.charCodeAt(i) === 10) {
+      line++
+      lineStart = i + 1
+    }
+  }
+  return { line, column: pos - lineStart + 1 }
+}
+
+/**
+ * Offset of the first JSON syntax error in `s` (s.length for an early end). Used only when V8's
+ * message has no position ("Unexpected token 'x', "..." is not valid JSON").
+ */
+export function jsonErrorOffset(s: string): number {
+  let i = 0
+  const n = s.length
+  const ws = (): void => {
+    while (i < n && (s[i] === ' ' || s[i] === '\t' || s[i] === '\n' || s[i] === '\r')) i++
+  }
+  const digits = (): void => {
+    if (!(s[i] >= '0' && s[i] <= '9')) throw i
+    while (s[i] >= '0' && s[i] <= '9') i++
+  }
+  const value = (): void => {
+    const c = s[i]
+    if (c === '{') {
+      i++
+      ws()
+      if (s[i] === '}') return void i++
+      for (;;) {
+        if (s[i] !== '"') throw i
+        str()
+        ws()
+        if (s[i] !== ':') throw i
+        i++
+        ws()
+        value()
+        ws()
+        if (s[i] === ',') { i++; ws(); continue }
+        if (s[i] === '}') return void i++
+        throw i
+      }
+    }
+    if (c === '[') {
+      i++
+      ws()
+      if (s[i] === ']') return void i++
+      for (;;) {
+        value()
+        ws()
+        if (s[i] === ',') { i++; ws(); continue }
+        if (s[i] === ']') return void i++
+        throw i
+      }
+    }
+    if (c === '"') return str()
+    if (c === '-' || (c >= '0' && c <= '9')) {
+      if (s[i] === '-') i++
+      if (s[i] === '0') i++
+      else digits()
+      if (s[i] === '.') { i++; digits() }
+      if (s[i] === 'e' || s[i] === 'E') {
+        i++
+        if (s[i] === '+' || s[i] === '-') i++
+        digits()
+      }
+      return
+    }
+    for (const word of ['true', 'false', 'null']) {
+      if (c === word[0]) {
+        for (let k = 0; k < word.length; k++, i++) if (s[i] !== word[k]) throw i
+        return
+      }
+    }
+    throw i
+  }
+  const str = (): void => {
+    i++
+    for (;;) {
+      if (i >= n) throw n
+      const c = s.charCodeAt(i)
+      if (c === 0x22) return void i++
+      if (c < 0x20) throw i
+      if (c === 0x5c) {
+        i++
+        const e = s[i]
+        if (e === 'u') {
+          for (let k = 1; k <= 4; k++) if (!/[0-9a-fA-F]/.test(s[i + k] ?? '')) throw i + k
+          i += 4
+        } else if (e === undefined || !'"\\/bfnrt'.includes(e)) throw i
+      }
+      i++
+    }
+  }
+  try {
+    ws()
+    value()
+    ws()
+    return i < n ? i : -1
+  } catch (pos) {
+    return Math.min(pos as number, n)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Command line
+
+export interface CliArgs {
+  /** First word (`start`, `accounts`, ...); '' when there is none. */
+  command: string
+  /** Second word, if any (`accounts add` → 'add'). */
+  sub?: string
+  /** Flags without their dashes, as typed: `--smpp-port 1` → { 'smpp-port': '1' }; `-h` → { h: true }. */
+  flags: Record<string, string | boolean>
+  /** Words after command and sub, and everything after `--`. */
+  positionals: string[]
+}
+
+/** Flags that never take a separate value, so `--dev-tls start` leaves `start` as the command. */
+export const BOOLEAN_FLAGS: readonly string[] = ['help', 'version', 'dev-tls', 'json']
+
+/**
+ * A tiny parser: `--flag value`, `--flag=value`, `--bool`, `--no-bool` (→ false, for names in
+ * `booleans`), `-x` (→ x: true), `--` ends flags. A flag not in `booleans` takes the next word as
+ * its value unless that word is itself a flag; then it is `true`. The last of repeated flags wins.
+ */
+export function parseCliArgs(argv: readonly string[], booleans: readonly string[] = BOOLEAN_FLAGS): CliArgs {
+  const flags: Record<string, string | boolean> = {}
+  const words: string[] = []
+  const isFlag = (a: string | undefined): boolean => a !== undefined && a.length > 1 && a[0] === '-' && !/^-\d/.test(a)
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--') {
+      words.push(...argv.slice(i + 1))
+      break
+    }
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=')
+      if (eq !== -1) {
+        flags[a.slice(2, eq)] = a.slice(eq + 1)
+        continue
+      }
+      const name = a.slice(2)
+      if (booleans.includes(name)) flags[name] = true
+      else if (name.startsWith('no-') && booleans.includes(name.slice(3))) flags[name.slice(3)] = false
+      else if (i + 1 < argv.length && !isFlag(argv[i + 1]) && argv[i + 1] !== '--') flags[name] = argv[++i]
+      else flags[name] = true
+      continue
+    }
+    if (isFlag(a)) {
+      flags[a.slice(1)] = true
+      continue
+    }
+    words.push(a)
+  }
+  const [command = '', sub, ...positionals] = words
+  return sub === undefined ? { command, flags, positionals } : { command, sub, flags, positionals }
+}
+
+/**
+ * `--<name>` as a port: undefined when absent; otherwise an integer 0..65535 or an
+ * SMSC_ERR_CLI_USAGE `--smpp-port must be an integer between 0 and 65535 (got "x")`.
+ */
+export function parsePortFlag(name: string, value: string | number | boolean | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (value === true) throw new SmscError('SMSC_ERR_CLI_USAGE', `--${name} needs a value`)
+  const n = typeof value === 'string' && /^\d{1,5}$/.test(value) ? Number(value) : value
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= MAX_PORT) return n
+  throw new SmscError('SMSC_ERR_CLI_USAGE', `--${name} must be an integer between 0 and ${MAX_PORT} (got ${showValue(value)})`)
+}
+
+/** Throws SMSC_ERR_CLI_USAGE `--foo is not a known flag` for any flag outside `allowed`. */
+export function assertKnownFlags(flags: Record<string, string | boolean>, allowed: readonly string[]): void {
+  for (const name of Object.keys(flags)) {
+    if (!allowed.includes(name)) throw new SmscError('SMSC_ERR_CLI_USAGE', `--${name} is not a known flag`)
+  }
+}
+
+/** Turns parsed flags (CONFIG_FLAGS) into loadConfig's arguments, validating each. */
+export function configArgsFromFlags(flags: Record<string, string | boolean>): ConfigArgs {
+  const args: ConfigArgs = {}
+  const pathFlag = (name: string): string | undefined => {
+    const v = flags[name]
+    if (v === undefined) return undefined
+    if (typeof v !== 'string' || v.length === 0) throw new SmscError('SMSC_ERR_CLI_USAGE', `--${name} needs a path`)
+    return v
+  }
+  const config = pathFlag('config')
+  if (config !== undefined) args.config = config
+  const dataDir = pathFlag('data-dir')
+  if (dataDir !== undefined) args.dataDir = dataDir
+  const smppPort = parsePortFlag('smpp-port', flags['smpp-port'])
+  if (smppPort !== undefined) args.smppPort = smppPort
+  const tlsPort = parsePortFlag('tls-port', flags['tls-port'])
+  if (tlsPort !== undefined) args.tlsPort = tlsPort
+  const httpPort = parsePortFlag('http-port', flags['http-port'])
+  if (httpPort !== undefined) args.httpPort = httpPort
+  const devTls = flags['dev-tls']
+  if (devTls !== undefined) {
+    if (devTls === true || devTls === 'true') args.devTls = true
+    else if (devTls === false || devTls === 'false') args.devTls = false
+    else throw new SmscError('SMSC_ERR_CLI_USAGE', `--dev-tls must be true or false (got ${showValue(devTls)})`)
+  }
+  return args
+}

@@ -1,0 +1,363 @@
+/**
+ * The table-driven codec: decode(frame) and encode(pdu) walk the PDU table (pdus.ts) and the TLV
+ * table (tlvs.ts); there is no per-command code here. Decoding a malformed frame throws an
+ * SmscError whose commandStatus is the precise status to answer with (the field's own status for
+ * an over-long field, ESME_RINVCMDLEN for a truncated body, the TLV statuses for TLV errors).
+ * Encoding is two passes: the exact length first, then one allocation and one write pass.
+ */
+import { CommandStatus as S, HEADER_LENGTH, RESPONSE_BIT, type CommandName } from './constants'
+import { MAX_DESTS, MAX_SHORT_MESSAGE, type DestAddress, type FieldDef, type UnsuccessSme } from './fields'
+import { PDUS, PDU_BY_ID, type PduDef } from './pdus'
+import { TLV_BY_NAME, TLV_BY_TAG, type TlvDef, type UnknownTlv } from './tlvs'
+import { SmscError, smscError } from '../errors'
+
+/** A decoded PDU: header, body fields and TLVs by their spec names, flat (as node-smpp does). */
+export interface Pdu {
+  command: CommandName
+  command_status: number
+  sequence_number: number
+  // Body fields and TLVs by spec name; the PDU table says which exist.
+  [field: string]: any
+}
+
+function fieldError(status: number, detail: string): SmscError {
+  return smscError('SMSC_ERR_FIELD_INVALID', detail, { commandStatus: status })
+}
+
+const tooShort = (what: string) => smscError('SMSC_ERR_PDU_MALFORMED', `body ends inside ${what}`)
+
+/** Reads a C-Octet String; `max` counts the NUL (SMPP 3.4 §3.1). */
+function readCString(buf: Buffer, off: number, end: number, max: number, status: number, name: string): [string, number] {
+  const limit = Math.min(end, off + max)
+  for (let i = off; i < limit; i++) {
+    if (buf[i] === 0) return [buf.toString('latin1', off, i), i + 1]
+  }
+  if (limit === off + max) throw fieldError(status, `${name} longer than ${max - 1} octets`)
+  throw tooShort(name)
+}
+
+function decodeBody(def: PduDef, buf: Buffer, pdu: Pdu, end: number): number {
+  let off = HEADER_LENGTH
+  // A response with a non-zero status may come without a body (SMPP 3.4 §4.1.2, §4.4.2).
+  const lenient = (def.id & RESPONSE_BIT) !== 0
+  for (let f = 0; f < def.body.length; f++) {
+    const field = def.body[f]
+    if (off >= end && lenient) return off
+    switch (field.kind) {
+      case 'u8':
+        if (off + 1 > end) throw tooShort(field.name)
+        pdu[field.name] = buf[off]
+        off += 1
+        break
+      case 'u16':
+        if (off + 2 > end) throw tooShort(field.name)
+        pdu[field.name] = buf.readUInt16BE(off)
+        off += 2
+        break
+      case 'u32':
+        if (off + 4 > end) throw tooShort(field.name)
+        pdu[field.name] = buf.readUInt32BE(off)
+        off += 4
+        break
+      case 'cstring': {
+        const r = readCString(buf, off, end, field.max, field.status, field.name)
+        pdu[field.name] = r[0]
+        off = r[1]
+        break
+      }
+      case 'sm': {
+        if (off + 1 > end) throw tooShort('sm_length')
+        const len = buf[off]
+        // SMPP 3.4 §5.2.21 sm_length 0..254
+        if (len > MAX_SHORT_MESSAGE) throw fieldError(S.ESME_RINVMSGLEN, `sm_length ${len} exceeds ${MAX_SHORT_MESSAGE}`)
+        if (off + 1 + len > end) throw tooShort('short_message')
+        pdu.short_message = buf.subarray(off + 1, off + 1 + len)
+        off += 1 + len
+        break
+      }
+      case 'dest_addresses': {
+        if (off + 1 > end) throw tooShort('number_of_dests')
+        const n = buf[off++]
+        // SMPP 3.4 §5.2.24 number_of_dests: 1..254
+        if (n === 0 || n > MAX_DESTS) throw fieldError(S.ESME_RINVNUMDESTS, `number_of_dests ${n}`)
+        const list: DestAddress[] = new Array(n)
+        for (let i = 0; i < n; i++) {
+          if (off + 1 > end) throw tooShort('dest_flag')
+          const flag = buf[off++]
+          if (flag === 1) {
+            if (off + 2 > end) throw tooShort('dest_address')
+            const ton = buf[off], npi = buf[off + 1]
+            const r = readCString(buf, off + 2, end, 21, S.ESME_RINVDSTADR, 'destination_addr')
+            list[i] = { dest_flag: 1, dest_addr_ton: ton, dest_addr_npi: npi, destination_addr: r[0] }
+            off = r[1]
+          } else if (flag === 2) {
+            const r = readCString(buf, off, end, 21, S.ESME_RINVDLNAME, 'dl_name')
+            list[i] = { dest_flag: 2, dl_name: r[0] }
+            off = r[1]
+          } else {
+            throw fieldError(S.ESME_RINVDESTFLAG, `dest_flag ${flag}`)
+          }
+        }
+        pdu.dest_addresses = list
+        break
+      }
+      case 'unsuccess_smes': {
+        if (off + 1 > end) throw tooShort('no_unsuccess')
+        const n = buf[off++]
+        const list: UnsuccessSme[] = new Array(n)
+        for (let i = 0; i < n; i++) {
+          if (off + 2 > end) throw tooShort('unsuccess_sme')
+          const ton = buf[off], npi = buf[off + 1]
+          const r = readCString(buf, off + 2, end, 21, S.ESME_RINVDSTADR, 'destination_addr')
+          off = r[1]
+          if (off + 4 > end) throw tooShort('error_status_code')
+          list[i] = { dest_addr_ton: ton, dest_addr_npi: npi, destination_addr: r[0], error_status_code: buf.readUInt32BE(off) }
+          off += 4
+        }
+        pdu.unsuccess_smes = list
+        break
+      }
+    }
+  }
+  return off
+}
+
+function decodeTlvs(def: PduDef, buf: Buffer, pdu: Pdu, off: number, end: number): void {
+  if (off < end && !def.tlvs) {
+    throw smscError('SMSC_ERR_PDU_MALFORMED', `${def.name} has ${end - off} octets after its last field`)
+  }
+  while (off < end) {
+    // SMPP 3.4 §3.2.4: tag (2) + length (2) + value
+    if (off + 4 > end) throw fieldError(S.ESME_RINVTLVSTREAM, 'TLV header cut short')
+    const tag = buf.readUInt16BE(off)
+    const len = buf.readUInt16BE(off + 2)
+    const vs = off + 4
+    const ve = vs + len
+    if (ve > end) throw fieldError(S.ESME_RINVTLVSTREAM, `TLV 0x${tag.toString(16)} length ${len} overruns the PDU`)
+    const t = TLV_BY_TAG.get(tag)
+    if (t === undefined) {
+      const unknown: UnknownTlv = { tag, value: buf.subarray(vs, ve) }
+      ;(pdu.unknown_tlvs ??= []).push(unknown)
+    } else {
+      const v = readTlvValue(t, buf, vs, len)
+      if (t.multiple) (pdu[t.name] ??= []).push(v)
+      else pdu[t.name] = v
+    }
+    off = ve
+  }
+}
+
+function readTlvValue(t: TlvDef, buf: Buffer, vs: number, len: number): unknown {
+  const bad = () => fieldError(S.ESME_RINVTLVLEN, `TLV ${t.name} has length ${len}`)
+  switch (t.type) {
+    case 'u8': if (len !== 1) throw bad(); return buf[vs]
+    case 'u16': if (len !== 2) throw bad(); return buf.readUInt16BE(vs)
+    case 'u32': if (len !== 4) throw bad(); return buf.readUInt32BE(vs)
+    case 'flag': if (len !== 0) throw bad(); return true
+    case 'cstring': {
+      if (t.max !== undefined && len > t.max) throw bad()
+      const e = len > 0 && buf[vs + len - 1] === 0 ? vs + len - 1 : vs + len
+      return buf.toString('latin1', vs, e)
+    }
+    case 'octets':
+      if ((t.size !== undefined && len !== t.size) || (t.max !== undefined && len > t.max)) throw bad()
+      return buf.subarray(vs, vs + len)
+  }
+}
+
+/**
+ * Decodes one complete frame (as produced by the framer: length already checked).
+ * Throws SmscError: SMSC_ERR_PDU_UNKNOWN_COMMAND, SMSC_ERR_PDU_MALFORMED, SMSC_ERR_FIELD_INVALID.
+ */
+export function decode(frame: Buffer): Pdu {
+  if (frame.length < HEADER_LENGTH) throw smscError('SMSC_ERR_PDU_TOO_SHORT', `${frame.length} octets`)
+  const end = frame.readUInt32BE(0)
+  if (end !== frame.length) throw smscError('SMSC_ERR_PDU_MALFORMED', `command_length ${end} but frame has ${frame.length} octets`)
+  const id = frame.readUInt32BE(4)
+  const def = PDU_BY_ID.get(id)
+  if (def === undefined) throw smscError('SMSC_ERR_PDU_UNKNOWN_COMMAND', `command_id 0x${id.toString(16).padStart(8, '0')}`)
+  const pdu: Pdu = { command: def.name, command_status: frame.readUInt32BE(8), sequence_number: frame.readUInt32BE(12) }
+  const off = decodeBody(def, frame, pdu, end)
+  decodeTlvs(def, frame, pdu, off, end)
+  return pdu
+}
+
+/** Header of a frame, readable even when the body is not (to answer with the right sequence). */
+export function peekHeader(frame: Buffer): { command_id: number; command_status: number; sequence_number: number } {
+  return {
+    command_id: frame.length >= 8 ? frame.readUInt32BE(4) : 0,
+    command_status: frame.length >= 12 ? frame.readUInt32BE(8) : 0,
+    sequence_number: frame.length >= 16 ? frame.readUInt32BE(12) : 0,
+  }
+}
+
+// ---------------------------------------------------------------- encode
+
+/** Header and body field names per command, to tell TLV keys apart when encoding. */
+const NOT_TLV: ReadonlyMap<CommandName, ReadonlySet<string>> = new Map(
+  Object.values(PDUS).map((d) => [d.name, new Set(['command', 'command_id', 'command_length', 'command_status', 'sequence_number', 'unknown_tlvs', ...d.body.map((f) => f.name)])]),
+)
+
+function cstrLen(v: unknown, max: number, name: string): number {
+  const s = v === undefined || v === null ? '' : String(v)
+  if (s.length + 1 > max) throw smscError('SMSC_ERR_FIELD_INVALID', `cannot encode ${name}: longer than ${max - 1} octets`)
+  return s.length + 1
+}
+
+function bodyLength(def: PduDef, pdu: Pdu): number {
+  let n = 0
+  for (const field of def.body) {
+    const v = pdu[field.name]
+    switch (field.kind) {
+      case 'u8': n += 1; break
+      case 'u16': n += 2; break
+      case 'u32': n += 4; break
+      case 'cstring': n += cstrLen(v, field.max, field.name); break
+      case 'sm': {
+        const len = v ? (v as Buffer).length : 0
+        if (len > MAX_SHORT_MESSAGE) throw smscError('SMSC_ERR_FIELD_INVALID', `cannot encode short_message of ${len} octets`)
+        n += 1 + len
+        break
+      }
+      case 'dest_addresses':
+        n += 1
+        for (const d of (v ?? []) as DestAddress[]) {
+          n += d.dest_flag === 1 ? 3 + cstrLen(d.destination_addr, 21, 'destination_addr') : 1 + cstrLen(d.dl_name, 21, 'dl_name')
+        }
+        break
+      case 'unsuccess_smes':
+        n += 1
+        for (const u of (v ?? []) as UnsuccessSme[]) n += 2 + cstrLen(u.destination_addr, 21, 'destination_addr') + 4
+        break
+    }
+  }
+  return n
+}
+
+function tlvValueLength(t: TlvDef, v: unknown): number {
+  switch (t.type) {
+    case 'u8': return 1
+    case 'u16': return 2
+    case 'u32': return 4
+    case 'flag': return 0
+    case 'cstring': return String(v).length + 1
+    case 'octets': return (v as Buffer).length
+  }
+}
+
+function tlvLength(def: PduDef, pdu: Pdu): number {
+  if (!def.tlvs) return 0
+  const skip = NOT_TLV.get(def.name)!
+  let n = 0
+  for (const k in pdu) {
+    if (skip.has(k)) continue
+    const v = pdu[k]
+    if (v === undefined || v === null) continue
+    const t = TLV_BY_NAME.get(k)
+    if (t === undefined) continue
+    if (t.multiple) for (const x of v as unknown[]) n += 4 + tlvValueLength(t, x)
+    else n += 4 + tlvValueLength(t, v)
+  }
+  for (const u of (pdu.unknown_tlvs ?? []) as UnknownTlv[]) n += 4 + u.value.length
+  return n
+}
+
+function writeCString(buf: Buffer, off: number, v: unknown): number {
+  const s = v === undefined || v === null ? '' : String(v)
+  off += buf.write(s, off, 'latin1')
+  buf[off] = 0
+  return off + 1
+}
+
+function writeTlv(buf: Buffer, off: number, t: TlvDef, v: unknown): number {
+  buf.writeUInt16BE(t.tag, off)
+  const len = tlvValueLength(t, v)
+  buf.writeUInt16BE(len, off + 2)
+  off += 4
+  switch (t.type) {
+    case 'u8': buf[off] = v as number; return off + 1
+    case 'u16': buf.writeUInt16BE(v as number, off); return off + 2
+    case 'u32': buf.writeUInt32BE(v as number, off); return off + 4
+    case 'flag': return off
+    case 'cstring': return writeCString(buf, off, v)
+    case 'octets': (v as Buffer).copy(buf, off); return off + len
+  }
+}
+
+/** Encodes a PDU. Missing body fields take their zero value (0 or empty string). */
+export function encode(pdu: Pdu): Buffer {
+  const def = PDUS[pdu.command]
+  if (def === undefined) throw smscError('SMSC_ERR_PDU_UNKNOWN_COMMAND', `cannot encode ${String(pdu.command)}`)
+  const length = HEADER_LENGTH + bodyLength(def, pdu) + tlvLength(def, pdu)
+  const buf = Buffer.allocUnsafe(length)
+  buf.writeUInt32BE(length, 0)
+  buf.writeUInt32BE(def.id, 4)
+  buf.writeUInt32BE(pdu.command_status >>> 0, 8)
+  buf.writeUInt32BE(pdu.sequence_number >>> 0, 12)
+  let off = HEADER_LENGTH
+  for (const field of def.body) {
+    const v = pdu[field.name]
+    switch (field.kind) {
+      case 'u8': buf[off++] = (v as number) | 0; break
+      case 'u16': buf.writeUInt16BE((v as number) | 0, off); off += 2; break
+      case 'u32': buf.writeUInt32BE((v as number) >>> 0, off); off += 4; break
+      case 'cstring': off = writeCString(buf, off, v); break
+      case 'sm': {
+        const b = v as Buffer | undefined
+        const len = b ? b.length : 0
+        buf[off++] = len
+        if (b) b.copy(buf, off)
+        off += len
+        break
+      }
+      case 'dest_addresses': {
+        const list = (v ?? []) as DestAddress[]
+        buf[off++] = list.length
+        for (const d of list) {
+          buf[off++] = d.dest_flag
+          if (d.dest_flag === 1) {
+            buf[off++] = d.dest_addr_ton
+            buf[off++] = d.dest_addr_npi
+            off = writeCString(buf, off, d.destination_addr)
+          } else {
+            off = writeCString(buf, off, d.dl_name)
+          }
+        }
+        break
+      }
+      case 'unsuccess_smes': {
+        const list = (v ?? []) as UnsuccessSme[]
+        buf[off++] = list.length
+        for (const u of list) {
+          buf[off++] = u.dest_addr_ton
+          buf[off++] = u.dest_addr_npi
+          off = writeCString(buf, off, u.destination_addr)
+          buf.writeUInt32BE(u.error_status_code >>> 0, off)
+          off += 4
+        }
+        break
+      }
+    }
+  }
+  if (def.tlvs) {
+    const skip = NOT_TLV.get(def.name)!
+    for (const k in pdu) {
+      if (skip.has(k)) continue
+      const v = pdu[k]
+      if (v === undefined || v === null) continue
+      const t = TLV_BY_NAME.get(k)
+      if (t === undefined) continue
+      if (t.multiple) for (const x of v as unknown[]) off = writeTlv(buf, off, t, x)
+      else off = writeTlv(buf, off, t, v)
+    }
+    for (const u of (pdu.unknown_tlvs ?? []) as UnknownTlv[]) {
+      buf.writeUInt16BE(u.tag, off)
+      buf.writeUInt16BE(u.value.length, off + 2)
+      u.value.copy(buf, off + 4)
+      off += 4 + u.value.length
+    }
+  }
+  return buf
+}
+
+export type { FieldDef }
