@@ -14,13 +14,19 @@
  */
 import { readFileSync } from 'node:fs'
 import { SmscError } from './errors'
+import type { ReceiptStat } from './protocol/dlr'
 
 // ---------------------------------------------------------------------------------------------
 // Value sets
 
-/** Final `stat:` values of a delivery receipt (SMPP 3.4 Appendix B; ENROUTE is intermediate). */
-export const RECEIPT_STATS = ['DELIVRD', 'EXPIRED', 'DELETED', 'UNDELIV', 'ACCEPTD', 'UNKNOWN', 'REJECTD'] as const
-export type ReceiptStat = (typeof RECEIPT_STATS)[number]
+/**
+ * Final receipt `stat:` values the simulator can produce (SMPP 3.4 Appendix B; ENROUTE is
+ * intermediate, SKIPPED is SMPP 5.0 only).
+ */
+export const OUTCOME_STATS = [
+  'DELIVRD', 'EXPIRED', 'DELETED', 'UNDELIV', 'ACCEPTD', 'UNKNOWN', 'REJECTD',
+] as const satisfies readonly ReceiptStat[]
+export type OutcomeStat = (typeof OUTCOME_STATS)[number]
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -59,9 +65,9 @@ export interface ResolvedOptions {
   accounts: AccountOptions[]
   simulator: {
     deliveryDelayMs: [number, number]
-    outcomes: Partial<Record<ReceiptStat, number>>
+    outcomes: Partial<Record<OutcomeStat, number>>
     intermediate: boolean
-    errorCodes: Record<ReceiptStat, number>
+    errorCodes: Record<OutcomeStat, number>
   }
   messageIdFormat: MessageIdFormat
   timers: { sessionInitMs: number; enquireLinkMs: number; inactivityMs: number; responseMs: number }
@@ -89,9 +95,9 @@ export interface Options {
   accounts?: readonly AccountInput[]
   simulator?: {
     deliveryDelayMs?: readonly [number, number]
-    outcomes?: Partial<Record<ReceiptStat, number>>
+    outcomes?: Partial<Record<OutcomeStat, number>>
     intermediate?: boolean
-    errorCodes?: Partial<Record<ReceiptStat, number>>
+    errorCodes?: Partial<Record<OutcomeStat, number>>
   }
   messageIdFormat?: MessageIdFormat
   timers?: Partial<ResolvedOptions['timers']>
@@ -404,13 +410,13 @@ function resolveSimulator(o: Obj, path: string): ResolvedOptions['simulator'] {
   const deliveryDelayMs = pick(o, 'deliveryDelayMs', [...D.deliveryDelayMs] as [number, number], (v, p) => range(v, p, 0, MAX_TIMER_MS), path)
 
   // outcomes replace the default as a whole: a partial distribution cannot be merged.
-  let outcomes: Partial<Record<ReceiptStat, number>> = { ...D.outcomes }
+  let outcomes: Partial<Record<OutcomeStat, number>> = { ...D.outcomes }
   if (o.outcomes !== undefined) {
     const op = at(path, 'outcomes')
-    const given = section(o.outcomes, op, RECEIPT_STATS)
+    const given = section(o.outcomes, op, OUTCOME_STATS)
     outcomes = {}
     let sum = 0
-    for (const stat of RECEIPT_STATS) {
+    for (const stat of OUTCOME_STATS) {
       const x = given[stat]
       if (x === undefined) continue
       if (typeof x !== 'number' || !(x >= 0 && x <= 1)) fail(`${at(op, stat)} must be a number between 0 and 1 (got ${showValue(x)})`)
@@ -423,11 +429,11 @@ function resolveSimulator(o: Obj, path: string): ResolvedOptions['simulator'] {
   const intermediate = pick(o, 'intermediate', D.intermediate, boolean, path)
 
   // errorCodes merge over the defaults, stat by stat. DLR text `err:` has 3 digits.
-  const errorCodes = { ...D.errorCodes }
+  const errorCodes: Record<OutcomeStat, number> = { ...D.errorCodes }
   if (o.errorCodes !== undefined) {
     const ep = at(path, 'errorCodes')
-    const given = section(o.errorCodes, ep, RECEIPT_STATS)
-    for (const stat of RECEIPT_STATS) {
+    const given = section(o.errorCodes, ep, OUTCOME_STATS)
+    for (const stat of OUTCOME_STATS) {
       if (given[stat] !== undefined) errorCodes[stat] = integer(given[stat], at(ep, stat), 0, 999)
     }
   }
@@ -510,10 +516,12 @@ export function readConfigFile(file: string): unknown {
   try {
     return JSON.parse(body)
   } catch (e) {
-    const msg = firstLine((e as Error).message)
+    // V8 (Node 20) says either "<what> in JSON at position N" or, with no position,
+    // "Unexpected token 'x', <snippet of the input, may span lines> is not valid JSON".
+    const msg = (e as Error).message
     const m = / in JSON at position (\d+)/.exec(msg)
     const pos = m ? Number(m[1]) : jsonErrorOffset(body)
-    const what = msg.replace(/ in JSON at position \d+.*$/, '').replace(/, ".*" is not valid JSON$/, '')
+    const what = firstLine(msg.replace(/ in JSON at position \d+[^]*$/, '').replace(/, (\.\.\.)?"[^]*"(\.\.\.)? is not valid JSON$/, ''))
     const { line, column } = lineColumn(body, pos)
     throw new SmscError(
       'SMSC_ERR_CONFIG_INVALID',

@@ -25,7 +25,7 @@ export interface SmscErrorDef {
   readonly commandStatus: number
 }
 
-export const ERRORS = {
+const TABLE = {
   // --- framing and decoding (SMPP 3.4 §3.2 header, §5.1.3 statuses) ---
   SMSC_ERR_PDU_TOO_LARGE: {
     message: 'command_length is larger than the maximum PDU length',
@@ -144,7 +144,10 @@ export const ERRORS = {
   },
 } as const satisfies Record<string, SmscErrorDef>
 
-export type SmscErrorCode = keyof typeof ERRORS
+export type SmscErrorCode = keyof typeof TABLE
+
+/** The table: code → default message and command_status. Frozen. */
+export const ERRORS: Readonly<Record<SmscErrorCode, SmscErrorDef>> = Object.freeze(TABLE)
 
 export interface SmscErrorOptions {
   /** Overrides the table's command_status (the codec gives each field its own status). */
@@ -158,7 +161,7 @@ export class SmscError extends Error {
 
   /** `detail`, when given, is the whole message: write it to stand alone on one line. */
   constructor(code: SmscErrorCode, detail?: string, options?: SmscErrorOptions) {
-    const def: SmscErrorDef = ERRORS[code]
+    const def = ERRORS[code]
     super(detail ?? def.message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.code = code
     this.commandStatus = options?.commandStatus ?? def.commandStatus

@@ -20,7 +20,7 @@
 
 import { mkdirSync } from 'node:fs'
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
-import { open, asBinary, type Database, type RootDatabase } from 'lmdb'
+import { open, asBinary, type Database, type RootDatabase, type RootDatabaseOptions } from 'lmdb'
 
 export interface StoredMessage { id: string; systemId: string; state: number; [k: string]: unknown }
 export interface DeliveryItem {
@@ -131,8 +131,14 @@ export class Store {
   /** Open (creating `dir` if needed) the one LMDB environment in `dir`. */
   static async open(dir: string, options: StoreOptions = {}): Promise<Store> {
     mkdirSync(dir, { recursive: true })
-    // noSubdir false: `dir` is a directory even if its name has a dot (lmdb would treat it as a file name).
-    const root = open(dir, { maxDbs: 8, noSubdir: false })
+    const envOptions: RootDatabaseOptions & { safeRestore: boolean } = {
+      maxDbs: 8,
+      noSubdir: false, // `dir` is a directory even if its name has a dot (lmdb would take it for a file name)
+      // Pinned, not left to lmdb's LMDB_RESTORE env variable: 'safe' restore would drop committed but not yet
+      // flushed transactions on reopen, breaking the kill -9 guarantee of durability 'committed'.
+      safeRestore: false,
+    }
+    const root = open(dir, envOptions)
     try {
       return new Store(
         root,
@@ -154,7 +160,9 @@ export class Store {
   /**
    * `n` fresh message ids, increasing, never reused across restarts or crashes (one counter for both formats).
    * Sync: ids come from memory; every ID_BLOCK ids a reservation is committed with putSync (~0.3 ms) BEFORE any
-   * id of the block is handed out, and a reopened store starts after the last reservation.
+   * id of the block is handed out, and a reopened store starts after the last reservation. The reservation is
+   * committed, not flushed; that is enough even with durability 'flushed', because LMDB flushes in order: the
+   * flush of a batch that carries these ids also makes the earlier reservation durable.
    */
   allocateIds(n: number, format: 'decimal' | 'hex'): string[] {
     this.assertOpen()
@@ -367,8 +375,11 @@ export class Store {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
-    await this.root.flushed
-    await this.root.close()
+    try {
+      await this.root.flushed
+    } finally {
+      await this.root.close()
+    }
   }
 
   private assertOpen(): void {

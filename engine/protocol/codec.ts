@@ -36,13 +36,31 @@ function readCString(buf: Buffer, off: number, end: number, max: number, status:
   throw tooShort(name)
 }
 
+/** The value encode() writes for an absent body field. */
+function zeroValue(field: FieldDef): unknown {
+  switch (field.kind) {
+    case 'u8': case 'u16': case 'u32': return 0
+    case 'cstring': return ''
+    case 'sm': return Buffer.alloc(0)
+    case 'dest_addresses': case 'unsuccess_smes': return []
+  }
+}
+
 function decodeBody(def: PduDef, buf: Buffer, pdu: Pdu, end: number): number {
   let off = HEADER_LENGTH
-  // A response with a non-zero status may come without a body (SMPP 3.4 §4.1.2, §4.4.2).
+  // A response with a non-zero status may come without a body (SMPP 3.4 §4.1.2, §4.4.2), and
+  // peers also send shorter bodies with status 0 (deliver_sm_resp without its NULL message_id).
   const lenient = (def.id & RESPONSE_BIT) !== 0
   for (let f = 0; f < def.body.length; f++) {
     const field = def.body[f]
-    if (off >= end && lenient) return off
+    if (off >= end && lenient) {
+      // No body at all on a failed response: no body fields, and encode() writes none back.
+      if (off === HEADER_LENGTH && pdu.command_status !== 0) return off
+      // A body cut at a field boundary: the missing fields read as the zero values encode() writes,
+      // so encode(decode(x)) decodes to the same object.
+      for (; f < def.body.length; f++) pdu[def.body[f].name] = zeroValue(def.body[f])
+      return off
+    }
     switch (field.kind) {
       case 'u8':
         if (off + 1 > end) throw tooShort(field.name)
@@ -155,8 +173,10 @@ function readTlvValue(t: TlvDef, buf: Buffer, vs: number, len: number): unknown 
     case 'u32': if (len !== 4) throw bad(); return buf.readUInt32BE(vs)
     case 'flag': if (len !== 0) throw bad(); return true
     case 'cstring': {
-      if (t.max !== undefined && len > t.max) throw bad()
+      // The terminating NUL is often missing in the field; accept that, but the text plus its NUL
+      // must fit `max` (which counts the NUL), or encode() could not write the value back.
       const e = len > 0 && buf[vs + len - 1] === 0 ? vs + len - 1 : vs + len
+      if (t.max !== undefined && e - vs + 1 > t.max) throw bad()
       return buf.toString('latin1', vs, e)
     }
     case 'octets':
@@ -284,18 +304,36 @@ function writeTlv(buf: Buffer, off: number, t: TlvDef, v: unknown): number {
   }
 }
 
-/** Encodes a PDU. Missing body fields take their zero value (0 or empty string). */
+const NO_FIELDS: readonly FieldDef[] = []
+
+/**
+ * A failed response is sent without a body (SMPP 3.4 §4.1.2, §4.4.2: the body is not returned when
+ * command_status is non-zero; node-smpp does the same) when the caller gives no body field; decode() reads such a frame back without body fields. TLVs need the body
+ * before them, so a failed response with TLVs keeps it.
+ */
+function isBodyless(def: PduDef, pdu: Pdu, tlvs: number): boolean {
+  if ((pdu.command_status >>> 0) === 0 || tlvs !== 0 || (def.id & RESPONSE_BIT) === 0) return false
+  for (const field of def.body) if (pdu[field.name] !== undefined) return false
+  return true
+}
+
+/**
+ * Encodes a PDU. Missing body fields take their zero value (0 or empty string), except on a failed
+ * response that gives none of them, which goes out without a body (see isBodyless).
+ */
 export function encode(pdu: Pdu): Buffer {
   const def = PDUS[pdu.command]
   if (def === undefined) throw smscError('SMSC_ERR_PDU_UNKNOWN_COMMAND', `cannot encode ${String(pdu.command)}`)
-  const length = HEADER_LENGTH + bodyLength(def, pdu) + tlvLength(def, pdu)
+  const tlvs = tlvLength(def, pdu)
+  const body = isBodyless(def, pdu, tlvs) ? NO_FIELDS : def.body
+  const length = HEADER_LENGTH + (body.length === 0 ? 0 : bodyLength(def, pdu)) + tlvs
   const buf = Buffer.allocUnsafe(length)
   buf.writeUInt32BE(length, 0)
   buf.writeUInt32BE(def.id, 4)
   buf.writeUInt32BE(pdu.command_status >>> 0, 8)
   buf.writeUInt32BE(pdu.sequence_number >>> 0, 12)
   let off = HEADER_LENGTH
-  for (const field of def.body) {
+  for (const field of body) {
     const v = pdu[field.name]
     switch (field.kind) {
       case 'u8': buf[off++] = (v as number) | 0; break

@@ -98,7 +98,8 @@ export function parseReceipt(s: string): ParsedReceipt | null {
       case 'text': r.text = raw; break
       case 'stat': {
         const up = raw.toUpperCase()
-        const stat = Object.hasOwn(STATE_BY_STAT, up) ? (up as ReceiptStat) : Object.hasOwn(STAT_ALIASES, up) ? STAT_ALIASES[up] : undefined
+        const stat = Object.hasOwn(STATE_BY_STAT, up) ? (up as ReceiptStat)
+          : Object.hasOwn(STAT_ALIASES, up) ? STAT_ALIASES[up] : undefined
         if (stat) r.stat = stat
         break
       }

@@ -1,0 +1,513 @@
+/**
+ * One SMPP session (one TCP/TLS connection), as a plain class the socket handler drives directly:
+ * framing, decoding, the bind-state matrix, the windows both ways and the session timers live
+ * here, so the hot path has no actor hop, promise or timer per PDU. A socket read is handled as a
+ * batch: all frames are decoded, all submits are validated and handed to the host as ONE batch
+ * (one store commit), and all responses of the read are written inside one cork()/uncork().
+ * The host (engine/index.ts) supplies what is not per-connection: credentials, the store, the
+ * delivery queues. Tests drive a Session with a fake socket and a fake clock.
+ */
+import type { Socket } from 'node:net'
+import { CommandStatus as S, HEADER_LENGTH, InterfaceVersion, MAX_SEQUENCE, RESPONSE_BIT, type BindKind, type CommandName } from '../protocol/constants'
+import { decode, encode, peekHeader, type Pdu } from '../protocol/codec'
+import { Framer } from '../protocol/framer'
+import { PDU_BY_ID, responseOf } from '../protocol/pdus'
+import { formatSmppAbsolute } from '../protocol/time'
+import { commandStatusOf, isSmscError } from '../errors'
+import type { DeliveryItem } from '../store'
+import { isFinal, type MessageRecord } from '../message'
+import { ALLOWED, BIND_COMMANDS, STATE_OF_KIND, canReceive, isBound, type BindState } from './bind-state'
+import { validateSubmit, validateSubmitMulti, type Draft, type SubmitLimits } from './submit'
+import type { UnsuccessSme } from '../protocol/fields'
+import type { Tickable } from './timers'
+
+export interface SessionTimers {
+  sessionInitMs: number
+  enquireLinkMs: number
+  inactivityMs: number
+  responseMs: number
+}
+
+export interface SessionConfig {
+  timers: SessionTimers
+  maxPduLength: number
+  /** Window before bind: the account's windowSize replaces it once bound. */
+  windowSize: number
+  limits: SubmitLimits
+  /** system_id the SMSC presents in bind responses. */
+  smscSystemId: string
+}
+
+export interface BoundAccount {
+  systemId: string
+  windowSize: number
+}
+
+/** What a session needs from the engine. Every call takes or returns batches. */
+export interface SessionHost {
+  now(): number
+  /** Checks credentials and bind limits; answers with status 0 and the account, or the status to refuse with. */
+  authenticate(s: Session, systemId: string, password: string, kind: BindKind, cb: (status: number, account?: BoundAccount) => void): void
+  bound(s: Session): void
+  closed(s: Session): void
+  allocateIds(n: number): string[]
+  /** Commits accepted records; `done(null)` once they are durable. One call per read batch. */
+  accept(s: Session, records: MessageRecord[], done: (err: Error | null) => void): void
+  getMessage(id: string): MessageRecord | undefined
+  cancel(s: Session, pdu: Pdu, cb: (status: number) => void): void
+  replace(s: Session, pdu: Pdu, cb: (status: number) => void): void
+  /** deliver_sm outcomes of one read batch or one tick: acknowledged, and to be sent again. */
+  deliveryResults(s: Session, ok: DeliveryItem[], failed: DeliveryItem[]): void
+  log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void
+}
+
+type Outstanding =
+  | { kind: 'deliver'; at: number; item: DeliveryItem }
+  | { kind: 'enquire_link'; at: number }
+  | { kind: 'unbind'; at: number }
+
+interface Pending {
+  pdu: Pdu
+  draft: Draft
+  unsuccess?: UnsuccessSme[]
+}
+
+/** Statuses for broadcast requests: this SMSC carries no cell broadcast (SMPP 5.0 §4.6). */
+const BROADCAST_REFUSAL: Partial<Record<CommandName, number>> = {
+  broadcast_sm: S.ESME_RBCASTFAIL,
+  query_broadcast_sm: S.ESME_RBCASTQUERYFAIL,
+  cancel_broadcast_sm: S.ESME_RBCASTCANCELFAIL,
+}
+
+export class Session implements Tickable {
+  state: BindState = 'OPEN'
+  systemId = ''
+  kind: BindKind | null = null
+  interfaceVersion: number = InterfaceVersion.V34
+  readonly connectedAt: number
+  /** Counters for telemetry and logs. */
+  readonly stats = { submitted: 0, rejected: 0, delivered: 0, deliverFailed: 0, pdusIn: 0, pdusOut: 0 }
+  /** Resolves when the session has closed, whatever the cause. */
+  readonly closedPromise: Promise<void>
+
+  private windowSize: number
+  private readonly framer: Framer
+  private readonly frames: Buffer[] = []
+  private seq = 0
+  private inFlightIn = 0
+  private binding = false
+  private readonly outstanding = new Map<number, Outstanding>()
+  private batch: Pending[] = []
+  private okResults: DeliveryItem[] = []
+  private failedResults: DeliveryItem[] = []
+  private lastRx: number
+  private peerUnbindSeq = -1
+  private draining = false
+  private drainDeadline = 0
+  private resolveClosed!: () => void
+
+  constructor(
+    readonly id: number,
+    private readonly socket: Socket,
+    private readonly host: SessionHost,
+    private readonly config: SessionConfig,
+  ) {
+    this.connectedAt = this.lastRx = host.now()
+    this.windowSize = config.windowSize
+    this.framer = new Framer(config.maxPduLength)
+    this.closedPromise = new Promise((r) => { this.resolveClosed = r })
+  }
+
+  get remote(): string {
+    return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}`
+  }
+
+  /** Outbound requests awaiting a response. */
+  get outstandingCount(): number { return this.outstanding.size }
+  /** Room for more deliver_sm right now. */
+  get freeSlots(): number {
+    return this.state !== 'CLOSED' && canReceive(this.state) && !this.draining ? Math.max(0, this.windowSize - this.outstanding.size) : 0
+  }
+  get inFlight(): number { return this.inFlightIn }
+
+  isClosed(): boolean { return this.state === 'CLOSED' }
+
+  // ------------------------------------------------------------------ inbound
+
+  /** One socket read: frames → decode → dispatch, responses written in one cork. */
+  onData(chunk: Buffer): void {
+    if (this.state === 'CLOSED') return
+    const frames = this.frames
+    frames.length = 0
+    const intact = this.framer.push(chunk, frames)
+    if (frames.length > 0) this.lastRx = this.host.now()
+    this.socket.cork()
+    try {
+      for (let i = 0; i < frames.length && !this.isClosed(); i++) this.handleFrame(frames[i])
+      if (this.batch.length > 0) this.flushSubmits()
+      this.flushResults()
+      if (!intact && !this.isClosed()) {
+        // SMPP 3.4 §3.2: a command_length we cannot trust leaves no way to find the next PDU.
+        const err = this.framer.error!
+        this.host.log('warn', 'bad command_length, closing', { session: this.id, commandLength: err.commandLength })
+        this.write({ command: 'generic_nack', command_status: err.status, sequence_number: err.sequenceNumber })
+        this.close('invalid command_length')
+      }
+    } finally {
+      this.socket.uncork()
+    }
+  }
+
+  private handleFrame(frame: Buffer): void {
+    this.stats.pdusIn++
+    const commandId = frame.readUInt32BE(4)
+    if ((commandId & RESPONSE_BIT) !== 0) return this.handleResponse(frame)
+    let pdu: Pdu
+    try {
+      pdu = decode(frame)
+    } catch (e) {
+      const h = peekHeader(frame)
+      const def = PDU_BY_ID.get(h.command_id)
+      const status = commandStatusOf(e)
+      this.host.log('debug', 'undecodable PDU', { session: this.id, commandId: h.command_id, status, error: (e as Error).message })
+      // Known request: answer with its own response; unknown command: generic_nack (SMPP 3.4 §4.3).
+      const resp = def && !isSmscError(e, 'SMSC_ERR_PDU_UNKNOWN_COMMAND') ? responseOf(def.name) : undefined
+      this.write({ command: resp ?? 'generic_nack', command_status: status, sequence_number: h.sequence_number })
+      return
+    }
+    this.handleRequest(pdu)
+  }
+
+  private handleRequest(pdu: Pdu): void {
+    const cmd = pdu.command
+    const kind = BIND_COMMANDS.get(cmd)
+    if (kind !== undefined) return this.handleBind(pdu, kind)
+    if (cmd === 'outbind') return // SMSC → ESME only; an ESME sending it gets nothing (no response PDU exists)
+    if (!ALLOWED[this.state].has(cmd)) {
+      // SMPP 3.4 §2.3: operation not allowed in this bind state
+      return this.respond(pdu, S.ESME_RINVBNDSTS)
+    }
+    switch (cmd) {
+      case 'enquire_link':
+        return this.respond(pdu, 0)
+      case 'unbind':
+        return this.peerUnbind(pdu)
+      case 'submit_sm':
+      case 'data_sm':
+        return this.queueSubmit(pdu, validateSubmit(pdu, this.systemId, this.host.now(), this.config.limits))
+      case 'submit_multi':
+        return this.queueSubmit(pdu, validateSubmitMulti(pdu, this.systemId, this.host.now(), this.config.limits))
+      case 'query_sm':
+        return this.query(pdu)
+      case 'cancel_sm':
+        return this.host.cancel(this, pdu, (status) => this.respondLater(pdu, status))
+      case 'replace_sm':
+        return this.host.replace(this, pdu, (status) => this.respondLater(pdu, status))
+      case 'broadcast_sm':
+      case 'query_broadcast_sm':
+      case 'cancel_broadcast_sm':
+        return this.respond(pdu, BROADCAST_REFUSAL[cmd]!)
+      default:
+        // alert_notification and anything else an ESME may not originate (SMPP 3.4 §4.12 is SMSC → ESME)
+        return this.write({ command: 'generic_nack', command_status: S.ESME_RINVCMDID, sequence_number: pdu.sequence_number })
+    }
+  }
+
+  // ------------------------------------------------------------------ bind / unbind
+
+  private handleBind(pdu: Pdu, kind: BindKind): void {
+    const resp = responseOf(pdu.command)!
+    // SMPP 3.4 §4.1: a bind on a bound session is ESME_RALYBND; after unbind, nothing but close
+    if (isBound(this.state) || this.binding) return this.respond(pdu, S.ESME_RALYBND)
+    if (this.state !== 'OPEN') return this.respond(pdu, S.ESME_RINVBNDSTS)
+    this.binding = true
+    this.interfaceVersion = pdu.interface_version
+    this.host.authenticate(this, pdu.system_id, pdu.password, kind, (status, account) => {
+      this.binding = false
+      if (this.state === 'CLOSED') return
+      this.socket.cork()
+      if (status !== 0 || !account) {
+        this.write({ command: resp, command_status: status, sequence_number: pdu.sequence_number, system_id: this.config.smscSystemId })
+        this.host.log('info', 'bind refused', { session: this.id, systemId: pdu.system_id, kind, status })
+      } else {
+        this.state = STATE_OF_KIND[kind]
+        this.kind = kind
+        this.systemId = account.systemId
+        this.windowSize = account.windowSize
+        const out: Pdu = { command: resp, command_status: 0, sequence_number: pdu.sequence_number, system_id: this.config.smscSystemId }
+        // SMPP 3.4 §4.1.2 / §5.3.2.25: sc_interface_version tells a 3.4+ ESME which version we speak
+        if (pdu.interface_version >= InterfaceVersion.V34) {
+          out.sc_interface_version = pdu.interface_version >= InterfaceVersion.V50 ? InterfaceVersion.V50 : InterfaceVersion.V34
+        }
+        this.write(out)
+        this.host.log('info', 'bound', { session: this.id, systemId: this.systemId, kind, remote: this.remote })
+        this.host.bound(this)
+      }
+      this.socket.uncork()
+    })
+  }
+
+  /** The ESME unbinds (SMPP 3.4 §4.2): stop delivering, answer once in-flight submits are answered, close. */
+  private peerUnbind(pdu: Pdu): void {
+    this.state = 'UNBOUND'
+    this.failOutstandingDeliveries()
+    this.peerUnbindSeq = pdu.sequence_number
+    this.maybeFinishPeerUnbind()
+  }
+
+  private maybeFinishPeerUnbind(): void {
+    if (this.peerUnbindSeq < 0 || this.inFlightIn > 0) return
+    this.write({ command: 'unbind_resp', command_status: 0, sequence_number: this.peerUnbindSeq })
+    this.peerUnbindSeq = -1
+    this.close('unbind')
+  }
+
+  /**
+   * The SMSC unbinds (shutdown, inactivity, admin): stop sending deliver_sm, wait for outstanding
+   * responses and in-flight submits (bounded by the response timer), send unbind, close on
+   * unbind_resp or after the response timer.
+   */
+  requestUnbind(reason: string): Promise<void> {
+    if (this.state === 'CLOSED') return this.closedPromise
+    if (!isBound(this.state)) {
+      this.close(reason)
+      return this.closedPromise
+    }
+    if (!this.draining) {
+      this.draining = true
+      this.drainDeadline = this.host.now() + this.config.timers.responseMs
+      this.host.log('info', 'unbinding', { session: this.id, systemId: this.systemId, reason })
+      this.maybeSendUnbind()
+    }
+    return this.closedPromise
+  }
+
+  private maybeSendUnbind(): void {
+    if (!this.draining || !isBound(this.state)) return
+    let deliveries = 0
+    for (const o of this.outstanding.values()) if (o.kind === 'deliver') deliveries++
+    if ((deliveries > 0 || this.inFlightIn > 0) && this.host.now() < this.drainDeadline) return
+    this.failOutstandingDeliveries()
+    this.state = 'UNBOUND'
+    const seq = this.nextSeq()
+    this.outstanding.set(seq, { kind: 'unbind', at: this.host.now() })
+    this.write({ command: 'unbind', command_status: 0, sequence_number: seq })
+  }
+
+  // ------------------------------------------------------------------ submits
+
+  private queueSubmit(pdu: Pdu, r: ReturnType<typeof validateSubmit>): void {
+    if (r.status !== 0 || !('draft' in r)) {
+      this.stats.rejected++
+      return this.respond(pdu, r.status, r.unsuccess ? { unsuccess_smes: r.unsuccess } : undefined)
+    }
+    // Window (SMSC_ERR_WINDOW_FULL → ESME_RTHROTTLED): requests not yet answered on this bind
+    if (this.inFlightIn + this.batch.length >= this.windowSize) {
+      this.stats.rejected++
+      return this.respond(pdu, S.ESME_RTHROTTLED)
+    }
+    this.batch.push({ pdu, draft: r.draft, unsuccess: r.unsuccess })
+  }
+
+  /** Allocates ids for the whole batch, commits it as one store write, answers after the commit. */
+  private flushSubmits(): void {
+    const batch = this.batch
+    this.batch = []
+    const ids = this.host.allocateIds(batch.length)
+    const records: MessageRecord[] = new Array(batch.length)
+    for (let i = 0; i < batch.length; i++) records[i] = { id: ids[i], ...batch[i].draft } as MessageRecord
+    this.inFlightIn += batch.length
+    this.host.accept(this, records, (err) => {
+      this.inFlightIn -= batch.length
+      if (this.state === 'CLOSED') return
+      this.socket.cork()
+      for (let i = 0; i < batch.length; i++) {
+        const p = batch[i]
+        if (err) {
+          this.stats.rejected++
+          this.respond(p.pdu, S.ESME_RSYSERR)
+        } else {
+          this.stats.submitted++
+          const extra: Record<string, unknown> = { message_id: ids[i] }
+          if (p.pdu.command === 'submit_multi') extra.unsuccess_smes = p.unsuccess ?? []
+          this.respond(p.pdu, 0, extra)
+        }
+      }
+      this.maybeFinishPeerUnbind()
+      this.maybeSendUnbind()
+      this.socket.uncork()
+    })
+  }
+
+  /** query_sm (SMPP 3.4 §4.8): answered from the store, synchronously. */
+  private query(pdu: Pdu): void {
+    const r = this.host.getMessage(pdu.message_id)
+    // Only the account that submitted a message may query it; source_addr, when given, must match.
+    if (!r || r.systemId !== this.systemId || (pdu.source_addr && pdu.source_addr !== r.src[2])) {
+      return this.respond(pdu, S.ESME_RQUERYFAIL, { message_id: pdu.message_id })
+    }
+    this.respond(pdu, 0, {
+      message_id: r.id,
+      final_date: isFinal(r.state) && r.doneAt ? formatSmppAbsolute(r.doneAt) : '',
+      message_state: r.state === 0 ? 1 : r.state, // SCHEDULED reads as ENROUTE on 3.4
+      error_code: r.err & 0xff,
+    })
+  }
+
+  private respondLater(pdu: Pdu, status: number): void {
+    if (this.state === 'CLOSED') return
+    this.socket.cork()
+    this.respond(pdu, status)
+    this.socket.uncork()
+  }
+
+  // ------------------------------------------------------------------ outbound deliver_sm
+
+  /**
+   * Sends deliver_sm for as many items as the window allows; returns the ones not sent.
+   * Called by the session actor with a batch from the delivery actor.
+   */
+  deliver(items: DeliveryItem[]): DeliveryItem[] {
+    let free = this.freeSlots
+    if (free === 0) return items
+    const now = this.host.now()
+    const rest: DeliveryItem[] = []
+    this.socket.cork()
+    for (const item of items) {
+      if (free === 0) { rest.push(item); continue }
+      const seq = this.nextSeq()
+      this.outstanding.set(seq, { kind: 'deliver', at: now, item })
+      this.write({ ...(item.pdu as object), command: 'deliver_sm', command_status: 0, sequence_number: seq })
+      free--
+    }
+    this.socket.uncork()
+    return rest
+  }
+
+  private handleResponse(frame: Buffer): void {
+    const h = peekHeader(frame)
+    const o = this.outstanding.get(h.sequence_number)
+    if (o === undefined) {
+      this.host.log('debug', 'response to nothing outstanding', { session: this.id, commandId: h.command_id, seq: h.sequence_number })
+      return
+    }
+    this.outstanding.delete(h.sequence_number)
+    if (frame.length > HEADER_LENGTH) {
+      // Decode only to validate; the header says all we need.
+      try { decode(frame) } catch { /* a malformed response still settles its request */ }
+    }
+    switch (o.kind) {
+      case 'deliver':
+        if (h.command_status === 0) {
+          this.stats.delivered++
+          this.okResults.push(o.item)
+        } else {
+          // negative deliver_sm_resp or generic_nack: try again later (delivery actor backs off)
+          this.stats.deliverFailed++
+          this.failedResults.push(o.item)
+        }
+        this.maybeSendUnbind()
+        return
+      case 'enquire_link':
+        return
+      case 'unbind':
+        this.close('unbind_resp')
+    }
+  }
+
+  private failOutstandingDeliveries(): void {
+    for (const [seq, o] of this.outstanding) {
+      if (o.kind !== 'deliver') continue
+      this.outstanding.delete(seq)
+      this.failedResults.push(o.item)
+    }
+  }
+
+  private flushResults(): void {
+    if (this.okResults.length === 0 && this.failedResults.length === 0) return
+    const ok = this.okResults, failed = this.failedResults
+    this.okResults = []
+    this.failedResults = []
+    this.host.deliveryResults(this, ok, failed)
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  /** Called by the shared Ticker (SMPP 3.4 §7.2 timers). */
+  onTick(now: number): void {
+    if (this.state === 'CLOSED') return
+    const t = this.config.timers
+    // session_init_timer: no bind within the time → close
+    if (this.state === 'OPEN' && !this.binding && t.sessionInitMs > 0 && now - this.connectedAt >= t.sessionInitMs) {
+      this.host.log('info', 'session_init timer expired', { session: this.id, remote: this.remote })
+      return this.close('session_init timer')
+    }
+    // response_timer: oldest first; Map keeps insertion order, so stop at the first one not due
+    for (const [seq, o] of this.outstanding) {
+      if (now - o.at < t.responseMs) break
+      this.outstanding.delete(seq)
+      if (o.kind === 'deliver') {
+        this.stats.deliverFailed++
+        this.failedResults.push(o.item)
+      } else {
+        this.host.log('info', `${o.kind} not answered, closing`, { session: this.id, systemId: this.systemId })
+        this.flushResults()
+        return this.close(`${o.kind} response timer`)
+      }
+    }
+    // inactivity_timer: nothing received for too long → unbind
+    if (isBound(this.state) && t.inactivityMs > 0 && now - this.lastRx >= t.inactivityMs && !this.draining) {
+      this.requestUnbind('inactivity timer')
+    } else if (isBound(this.state) && t.enquireLinkMs > 0 && now - this.lastRx >= t.enquireLinkMs && !this.draining) {
+      // enquire_link_timer: probe an idle ESME, once per idle period
+      let pending = false
+      for (const o of this.outstanding.values()) if (o.kind === 'enquire_link') { pending = true; break }
+      if (!pending) {
+        const seq = this.nextSeq()
+        this.outstanding.set(seq, { kind: 'enquire_link', at: now })
+        this.write({ command: 'enquire_link', command_status: 0, sequence_number: seq })
+      }
+    }
+    if (this.draining) this.maybeSendUnbind()
+    if (this.state === 'UNBOUND' && this.peerUnbindSeq < 0 && this.draining && now - this.drainDeadline >= t.responseMs) {
+      this.close('unbind timeout')
+    }
+    this.flushResults()
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  private nextSeq(): number {
+    // SMPP 3.4 §5.1.4: 0x00000001 .. 0x7FFFFFFF, then wrap
+    this.seq = this.seq >= MAX_SEQUENCE ? 1 : this.seq + 1
+    return this.seq
+  }
+
+  /** Test hook: where the next sequence number starts. */
+  setSequence(n: number): void { this.seq = n }
+
+  private respond(req: Pdu, status: number, fields?: Record<string, unknown>): void {
+    const name = responseOf(req.command) ?? 'generic_nack'
+    this.write({ ...fields, command: name, command_status: status, sequence_number: req.sequence_number })
+  }
+
+  private write(pdu: Pdu): void {
+    if (this.state === 'CLOSED' || this.socket.destroyed) return
+    this.stats.pdusOut++
+    this.socket.write(encode(pdu))
+  }
+
+  /** Closes the connection once; outstanding deliveries go back to the delivery actor. */
+  close(reason: string): void {
+    if (this.state === 'CLOSED') return
+    this.failOutstandingDeliveries()
+    this.outstanding.clear()
+    this.state = 'CLOSED'
+    this.host.log('debug', 'session closed', { session: this.id, systemId: this.systemId, reason })
+    this.socket.end()
+    setTimeout(() => this.socket.destroy(), 1000).unref()
+    this.flushResults()
+    this.host.closed(this)
+    this.resolveClosed()
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * SMPP listeners: plain TCP (2775 by convention) and TLS on its own port (3550, as node-smpp's
+ * ssmpp:// default). Neither SMPP 3.4 nor 5.0 defines TLS; a separate TLS port is the common
+ * practice. Each accepted socket is handed to `onSocket`; sessions own them from there.
+ * `devTlsCert` makes a self-signed certificate under the data dir for trying TLS out.
+ */
+import net from 'node:net'
+import tls from 'node:tls'
+import fs from 'node:fs'
+import path from 'node:path'
+import { smscError } from '../errors'
+
+export interface ListenerOptions {
+  smpp: { host: string; port: number }
+  /** Present when the TLS listener should run. */
+  tls?: { host: string; port: number; cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean }
+}
+
+export interface Listeners {
+  smppPort: number
+  tlsPort: number | null
+  /** Stops accepting; existing sockets stay open (sessions unbind them). */
+  close(): Promise<void>
+}
+
+function listen(server: net.Server, host: string, port: number, what: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(smscError('SMSC_ERR_LISTEN_FAILED', `cannot listen for ${what} on ${host}:${port}: ${err.code ?? err.message}`)))
+    server.listen({ host, port, backlog: 4096 }, () => resolve((server.address() as net.AddressInfo).port))
+  })
+}
+
+export async function startListeners(o: ListenerOptions, onSocket: (socket: net.Socket, secure: boolean) => void): Promise<Listeners> {
+  const plain = net.createServer({ noDelay: true }, (s) => onSocket(s, false))
+  const smppPort = await listen(plain, o.smpp.host, o.smpp.port, 'SMPP')
+  let secure: tls.Server | null = null
+  let tlsPort: number | null = null
+  if (o.tls) {
+    secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: o.tls.requestCert, rejectUnauthorized: o.tls.requestCert, minVersion: 'TLSv1.2' }, (s) => onSocket(s, true))
+    secure.on('tlsClientError', () => { /* handshake failures are the client's; the session never existed */ })
+    try {
+      tlsPort = await listen(secure, o.tls.host, o.tls.port, 'SMPP over TLS')
+    } catch (e) {
+      plain.close()
+      throw e
+    }
+  }
+  const closeServer = (s: net.Server | null) => new Promise<void>((r) => (s && s.listening ? s.close(() => r()) : r()))
+  return { smppPort, tlsPort, close: async () => { await Promise.all([closeServer(plain), closeServer(secure)]) } }
+}
+
+/** Returns a self-signed certificate and key for development, made once under `dir`. */
+export async function devTlsCert(dir: string): Promise<{ cert: Buffer; key: Buffer; certPath: string }> {
+  const certPath = path.join(dir, 'dev-cert.pem')
+  const keyPath = path.join(dir, 'dev-key.pem')
+  if (!fs.existsSync(certPath) || !fs.existsSync(keyPath)) {
+    fs.mkdirSync(dir, { recursive: true })
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const selfsigned = require('selfsigned') as { generate(attrs: unknown, opts: unknown): Promise<{ cert: string; private: string }> }
+    const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
+      keyType: 'ec', days: 365, extensions: [{ name: 'subjectAltName', altNames: [{ type: 2, value: 'localhost' }, { type: 7, ip: '127.0.0.1' }] }],
+    })
+    fs.writeFileSync(keyPath, pems.private, { mode: 0o600 })
+    fs.writeFileSync(certPath, pems.cert)
+  }
+  return { cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath), certPath }
+}

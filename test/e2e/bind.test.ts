@@ -1,0 +1,107 @@
+/**
+ * Bind, the bind-state matrix, enquire_link and unbind over loopback with the npm `smpp` client
+ * (SMPP 3.4 §2.3 session states, §4.1 bind operations, §4.2 unbind, §4.11 enquire_link).
+ */
+import t from 'tap'
+import { startEngine } from '../helpers/engine'
+import { Esme, Status, gsm, openEsme, type BindKind } from '../helpers/esme'
+
+const limited = { systemId: 'limited', password: 'pw1', maxBinds: 1 }
+
+t.test('bind operations and the bind-state matrix', async (t) => {
+  const engine = await startEngine(t, {
+    accounts: [{ systemId: 'esme1', password: 'secret1' }, limited],
+  })
+  const connect = async () => {
+    const esme = await Esme.connect({ port: engine.smppPort })
+    t.teardown(() => esme.close())
+    return esme
+  }
+
+  for (const kind of ['transmitter', 'receiver', 'transceiver'] as BindKind[]) {
+    t.test(`bind_${kind} with the right password succeeds`, async (t) => {
+      const esme = await connect()
+      const resp = await esme.bind(kind, { systemId: 'esme1', password: 'secret1' }, { interface_version: 0x34 })
+      t.equal(resp.command, `bind_${kind}_resp`)
+      t.equal(resp.command_status, Status.ESME_ROK)
+      t.type(resp.system_id, 'string', 'bind_resp carries the SMSC system_id')
+      // SMPP 3.4 §4.1.2: sc_interface_version TLV in bind_resp when the ESME supports TLVs (0x34)
+      t.ok(resp.sc_interface_version !== undefined, 'bind_resp carries sc_interface_version')
+      await esme.close()
+    })
+  }
+
+  t.test('bind with an SMPP 5.0 interface_version succeeds', async (t) => {
+    const esme = await connect()
+    const resp = await esme.bind('transceiver', { systemId: 'esme1', password: 'secret1' }, { interface_version: 0x50 })
+    t.equal(resp.command_status, Status.ESME_ROK)
+  })
+
+  t.test('wrong password → ESME_RINVPASWD', async (t) => {
+    const esme = await connect()
+    const resp = await esme.bind('transceiver', { systemId: 'esme1', password: 'wrong' })
+    t.equal(resp.command_status, Status.ESME_RINVPASWD)
+  })
+
+  t.test('unknown system_id → ESME_RINVSYSID', async (t) => {
+    const esme = await connect()
+    const resp = await esme.bind('transmitter', { systemId: 'nobody', password: 'secret1' })
+    t.equal(resp.command_status, Status.ESME_RINVSYSID)
+  })
+
+  t.test('second bind on the same session → ESME_RALYBND', async (t) => {
+    const esme = await connect()
+    t.equal((await esme.bind('transmitter', { systemId: 'esme1', password: 'secret1' })).command_status, Status.ESME_ROK)
+    const again = await esme.bind('receiver', { systemId: 'esme1', password: 'secret1' })
+    t.equal(again.command_status, Status.ESME_RALYBND)
+    // the first bind still works
+    t.equal((await esme.request('enquire_link')).command_status, Status.ESME_ROK)
+  })
+
+  t.test('submit_sm on a receiver bind → ESME_RINVBNDSTS', async (t) => {
+    const esme = await openEsme(t, { port: engine.smppPort, kind: 'receiver' })
+    const resp = await esme.submit({ short_message: gsm('not allowed'), data_coding: 0 })
+    t.equal(resp.command_status, Status.ESME_RINVBNDSTS)
+  })
+
+  t.test('submit_sm before bind → ESME_RINVBNDSTS', async (t) => {
+    const esme = await connect()
+    const resp = await esme.submit({ short_message: gsm('too early'), data_coding: 0 })
+    t.equal(resp.command_status, Status.ESME_RINVBNDSTS)
+  })
+
+  t.test('enquire_link is answered on every bind kind', async (t) => {
+    for (const kind of ['transmitter', 'receiver', 'transceiver'] as BindKind[]) {
+      const esme = await openEsme(t, { port: engine.smppPort, kind })
+      const resp = await esme.request('enquire_link')
+      t.equal(resp.command, 'enquire_link_resp', kind)
+      t.equal(resp.command_status, Status.ESME_ROK, kind)
+      await esme.close()
+    }
+  })
+
+  t.test('unbind is answered with unbind_resp and the SMSC closes the socket', async (t) => {
+    const esme = await openEsme(t, { port: engine.smppPort, kind: 'transceiver' })
+    const resp = await esme.request('unbind')
+    t.equal(resp.command, 'unbind_resp')
+    t.equal(resp.command_status, Status.ESME_ROK)
+    await t.resolves(esme.waitClosed(5000), 'socket closed by the SMSC after unbind_resp')
+  })
+
+  t.test('maxBinds exceeded → ESME_RBINDFAIL, and a slot frees up on unbind', async (t) => {
+    const creds = { systemId: limited.systemId, password: limited.password }
+    const first = await connect()
+    t.equal((await first.bind('transmitter', creds)).command_status, Status.ESME_ROK)
+    const second = await connect()
+    t.equal((await second.bind('transmitter', creds)).command_status, Status.ESME_RBINDFAIL)
+    await first.unbind()
+    // the bind count is released once the first session is gone
+    let status = -1
+    for (let i = 0; i < 20 && status !== Status.ESME_ROK; i++) {
+      const third = await connect()
+      status = (await third.bind('transmitter', creds)).command_status
+      if (status !== Status.ESME_ROK) await new Promise((r) => setTimeout(r, 100))
+    }
+    t.equal(status, Status.ESME_ROK, 'bind succeeds after the first one unbound')
+  })
+})

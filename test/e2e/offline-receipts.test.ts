@@ -1,0 +1,60 @@
+/**
+ * Receipts for an ESME that is not bound to receive are kept and flushed when it binds (the Jasmin
+ * complaint: DLRs dropped while the ESME is offline). Also: a receipt left unanswered because the receiver
+ * dropped is delivered again on the next bind.
+ */
+import t from 'tap'
+import { startEngine } from '../helpers/engine'
+import { Status, gsm, isReceipt, openEsme, type Pdu } from '../helpers/esme'
+
+const SRC = '12345'
+const DEST = '4915112345678'
+
+t.test('receipts kept for an unbound ESME and flushed on bind', async (t) => {
+  const engine = await startEngine(t)
+  const N = 5
+  const tx = await openEsme(t, { port: engine.smppPort, kind: 'transmitter' })
+  const resps = await tx.submitMany(
+    Array.from({ length: N }, (_, i) => ({ source_addr: SRC, destination_addr: DEST, short_message: gsm(`offline ${i}`), data_coding: 0, registered_delivery: 1 })),
+    5,
+  )
+  t.ok(resps.every((r) => r.command_status === Status.ESME_ROK), 'all accepted')
+  const ids = resps.map((r) => r.message_id ?? '')
+  const unbind = await tx.unbind()
+  t.equal(unbind.command_status, Status.ESME_ROK, 'transmitter unbound')
+  t.equal(tx.delivered.length, 0, 'no deliver_sm on a transmitter bind')
+
+  await new Promise((r) => setTimeout(r, 1000)) // the carrier (10–50 ms) has finished with all of them
+  const rx = await openEsme(t, { port: engine.smppPort, kind: 'receiver' })
+  const wanted = new Set(ids)
+  const receipts = await rx.waitForMany((p: Pdu) => isReceipt(p) && wanted.has(p.receipted_message_id ?? ''), N, 10_000)
+  t.same(new Set(receipts.map((r) => r.receipted_message_id)), wanted, 'one receipt for every id')
+  await new Promise((r) => setTimeout(r, 500))
+  t.equal(rx.delivered.filter((p) => isReceipt(p) && wanted.has(p.receipted_message_id ?? '')).length, N, 'no duplicates')
+})
+
+t.test('a receipt not acknowledged before the receiver drops is delivered again on rebind', async (t) => {
+  const engine = await startEngine(t, { timers: { responseMs: 1000 } })
+  const tx = await openEsme(t, { port: engine.smppPort, kind: 'transmitter' })
+  const rx1 = await openEsme(t, { port: engine.smppPort, kind: 'receiver' })
+  rx1.deliverSmStatus = null // take the deliver_sm and never answer it
+  const resp = await tx.submit({ source_addr: SRC, destination_addr: DEST, short_message: gsm('ack me'), data_coding: 0, registered_delivery: 1 })
+  const id = resp.message_id ?? ''
+  await rx1.waitFor((p) => p.receipted_message_id === id, 10_000)
+  await rx1.close() // dropped without deliver_sm_resp
+  const rx2 = await openEsme(t, { port: engine.smppPort, kind: 'receiver' })
+  const again = await rx2.waitFor((p) => p.receipted_message_id === id, 10_000)
+  t.ok(isReceipt(again), 'the receipt comes again on the new bind')
+})
+
+t.test('a receipt answered with an error status is redelivered', async (t) => {
+  const engine = await startEngine(t, { timers: { responseMs: 1000 } })
+  const trx = await openEsme(t, { port: engine.smppPort, kind: 'transceiver' })
+  trx.deliverSmStatus = 0x08 // ESME_RSYSERR for the first attempt
+  const resp = await trx.submit({ source_addr: SRC, destination_addr: DEST, short_message: gsm('retry me'), data_coding: 0, registered_delivery: 1 })
+  const id = resp.message_id ?? ''
+  await trx.waitFor((p) => p.receipted_message_id === id, 10_000)
+  trx.deliverSmStatus = 0
+  const both = await trx.waitForMany((p) => p.receipted_message_id === id, 2, 20_000)
+  t.equal(both.length, 2, 'delivered again after the negative deliver_sm_resp')
+})

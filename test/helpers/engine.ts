@@ -1,0 +1,289 @@
+/**
+ * End-to-end engine harness: runs the SMSC as a separate process (`node bin/smsc.js start --config <file>`)
+ * on free loopback ports with a fresh temporary dataDir, waits for `GET /healthz` to answer 200, and stops
+ * it in the test's teardown. The e2e tests talk to it only through its public interface (SMPP, SMPP over
+ * TLS, HTTP), exactly as an outside ESME would, so they keep testing the product and not its internals.
+ *
+ * The engine's stdout/stderr are captured and printed when the owning test fails, so a failing e2e test
+ * shows what the engine said. Environment overrides: SMSC_BIN (path of the CLI script to run instead of
+ * <root>/bin/smsc.js), SMSC_ROOT (the project root, used as cwd), SMSC_E2E_VERBOSE=1 (always print).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+
+/** The part of a tap Test the harness needs (kept structural so helpers do not depend on tap's types). */
+export interface TestLike {
+  teardown(fn: () => unknown): void
+  passing(): boolean
+}
+
+export interface AccountConfig {
+  systemId: string
+  password: string
+  maxBinds?: number
+  windowSize?: number
+}
+
+export interface SimulatorConfig {
+  deliveryDelayMs: [number, number]
+  outcomes: Record<string, number>
+  intermediate?: boolean
+}
+
+export interface TimersConfig {
+  sessionInitMs?: number
+  enquireLinkMs?: number
+  inactivityMs?: number
+  responseMs?: number
+}
+
+export interface EngineOptions {
+  accounts?: AccountConfig[]
+  simulator?: Partial<SimulatorConfig>
+  timers?: TimersConfig
+  messageIdFormat?: 'decimal' | 'hex'
+  /** generate a self-signed certificate and listen for SMPP over TLS */
+  devTls?: boolean
+  /** reuse a dataDir (e.g. from an engine that was killed); a fresh temp dir otherwise */
+  dataDir?: string
+  /** how long to wait for /healthz; default 30 s */
+  readyTimeoutMs?: number
+}
+
+/** The default account every e2e engine gets unless the test passes its own. */
+export const DEFAULT_ACCOUNT: AccountConfig = { systemId: 'esme1', password: 'secret1' }
+
+/** Fast carrier: receipts within tens of milliseconds, every message delivered. */
+export const FAST_SIMULATOR: SimulatorConfig = { deliveryDelayMs: [10, 50], outcomes: { DELIVRD: 1 } }
+
+export interface HttpResult {
+  status: number
+  body: string
+  json: unknown
+}
+
+export interface Engine {
+  readonly smppPort: number
+  readonly tlsPort: number
+  readonly httpPort: number
+  readonly dataDir: string
+  readonly configPath: string
+  readonly config: Record<string, unknown>
+  /** true while the engine process is alive */
+  readonly running: boolean
+  /** everything the engine wrote to stdout and stderr (all runs) */
+  output(): string
+  /** SIGTERM and wait for exit (SIGKILL after 20 s); resolves with the exit code or signal name */
+  stop(): Promise<number | string | null>
+  /** SIGKILL (the crash test) and wait for exit */
+  kill(): Promise<void>
+  /** start again on the same ports, config and dataDir, and wait for /healthz */
+  restart(): Promise<void>
+  /** a request to the HTTP control port */
+  http(method: string, urlPath: string, body?: unknown): Promise<HttpResult>
+}
+
+/** The project root: walk up from this file looking for our package.json; SMSC_ROOT or cwd otherwise. */
+export function projectRoot(): string {
+  if (process.env.SMSC_ROOT) return process.env.SMSC_ROOT
+  let dir = __dirname
+  for (let i = 0; i < 6; i++) {
+    const pkg = path.join(dir, 'package.json')
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'smsc-engine') return dir
+      } catch {
+        // not ours, keep walking
+      }
+    }
+    dir = path.dirname(dir)
+  }
+  return process.cwd()
+}
+
+/** n distinct free TCP ports on 127.0.0.1 (all servers held open together so the ports differ). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: net.Server[] = []
+  try {
+    for (let i = 0; i < n; i++) {
+      const server = net.createServer()
+      servers.push(server)
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(0, '127.0.0.1', () => resolve())
+      })
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port)
+  } finally {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
+  }
+}
+
+export function httpRequest(port: number, method: string, urlPath: string, body?: unknown, timeoutMs = 5000): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path: urlPath,
+        agent: false,
+        headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          let json: unknown
+          try {
+            json = JSON.parse(text)
+          } catch {
+            json = undefined
+          }
+          resolve({ status: res.statusCode ?? 0, body: text, json })
+        })
+        res.on('error', reject)
+      },
+    )
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`HTTP ${method} ${urlPath} timed out after ${timeoutMs} ms`)))
+    req.on('error', reject)
+    req.end(payload)
+  })
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Start an engine for test `t`; it is stopped (SIGTERM, then SIGKILL) in t's teardown, and its temp
+ * dataDir removed unless the test failed.
+ */
+export async function startEngine(t: TestLike, options: EngineOptions = {}): Promise<Engine> {
+  const root = projectRoot()
+  const bin = process.env.SMSC_BIN ?? path.join(root, 'bin', 'smsc.js')
+  const [smppPort, tlsPort, httpPort] = await freePorts(3)
+  const ownDataDir = options.dataDir === undefined
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'smsc-e2e-'))
+  const configDir = mkdtempSync(path.join(os.tmpdir(), 'smsc-e2e-cfg-'))
+  const configPath = path.join(configDir, 'smsc.json')
+
+  const config: Record<string, unknown> = {
+    smpp: { host: '127.0.0.1', port: smppPort },
+    http: { host: '127.0.0.1', port: httpPort },
+    dataDir,
+    accounts: options.accounts ?? [DEFAULT_ACCOUNT],
+    simulator: { ...FAST_SIMULATOR, ...options.simulator },
+    messageIdFormat: options.messageIdFormat ?? 'decimal',
+  }
+  if (options.devTls) {
+    config.tls = { port: tlsPort }
+    config.devTls = true
+  }
+  if (options.timers) config.timers = options.timers
+  writeFileSync(configPath, JSON.stringify(config, null, 2))
+
+  const readyTimeoutMs = options.readyTimeoutMs ?? 30_000
+  let log = ''
+  let child: ChildProcess | null = null
+  let exited: Promise<void> = Promise.resolve()
+  let exitInfo: number | string | null = null
+
+  const spawnEngine = (): void => {
+    log += `--- spawn: node ${bin} start --config ${configPath} (cwd ${root})\n`
+    const proc = spawn(process.execPath, [bin, 'start', '--config', configPath], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_ENV: 'test' },
+    })
+    child = proc
+    exitInfo = null
+    proc.stdout?.on('data', (c: Buffer) => (log += c.toString('utf8')))
+    proc.stderr?.on('data', (c: Buffer) => (log += c.toString('utf8')))
+    exited = new Promise<void>((resolve) => {
+      proc.once('exit', (code, signal) => {
+        exitInfo = signal ?? code
+        log += `--- engine exited: ${signal ?? `code ${code}`}\n`
+        if (child === proc) child = null
+        resolve()
+      })
+    })
+  }
+
+  const waitReady = async (): Promise<void> => {
+    const deadline = Date.now() + readyTimeoutMs
+    for (;;) {
+      if (child === null) throw new Error(`engine exited before /healthz answered (${exitInfo})\n${log}`)
+      try {
+        const res = await httpRequest(httpPort, 'GET', '/healthz', undefined, 1000)
+        if (res.status === 200) return
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`engine not ready after ${readyTimeoutMs} ms\n${log}`)
+      await sleep(50)
+    }
+  }
+
+  const signalAndWait = async (signal: NodeJS.Signals, graceMs: number): Promise<void> => {
+    const proc = child as ChildProcess | null
+    if (proc === null) return
+    proc.kill(signal)
+    const timer = new Promise<'timeout'>((resolve) => {
+      const h = setTimeout(() => resolve('timeout'), graceMs)
+      h.unref()
+    })
+    if ((await Promise.race([exited.then(() => 'exited' as const), timer])) === 'timeout') {
+      log += `--- engine did not exit ${graceMs} ms after ${signal}; sending SIGKILL\n`
+      proc.kill('SIGKILL')
+      await exited
+    }
+  }
+
+  const engine: Engine = {
+    smppPort,
+    tlsPort,
+    httpPort,
+    dataDir,
+    configPath,
+    config,
+    get running() {
+      return child !== null
+    },
+    output: () => log,
+    async stop() {
+      if (child === null) return exitInfo
+      await signalAndWait('SIGTERM', 20_000)
+      return exitInfo
+    },
+    async kill() {
+      await signalAndWait('SIGKILL', 10_000)
+    },
+    async restart() {
+      if (child !== null) await signalAndWait('SIGTERM', 20_000)
+      spawnEngine()
+      await waitReady()
+    },
+    http: (method, urlPath, body) => httpRequest(httpPort, method, urlPath, body),
+  }
+
+  t.teardown(async () => {
+    if (child !== null) await signalAndWait('SIGTERM', 10_000)
+    const failed = !t.passing()
+    if (failed || process.env.SMSC_E2E_VERBOSE) {
+      process.stderr.write(`\n===== engine output (smpp ${smppPort}, http ${httpPort}, dataDir ${dataDir}) =====\n${log}\n=====\n`)
+    }
+    if (!failed) {
+      if (ownDataDir) rmSync(dataDir, { recursive: true, force: true })
+      rmSync(configDir, { recursive: true, force: true })
+    }
+  })
+
+  spawnEngine()
+  await waitReady()
+  return engine
+}
