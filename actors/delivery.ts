@@ -31,6 +31,8 @@ export interface DeliveryDeps {
   enqueueLater(items: DeliveryItem[]): void
   now(): number
   redeliveryMs: [number, number]
+  /** Items older than this are discarded (acked away) with a warning. */
+  maxAgeMs: number
   multipart: 'every' | 'last'
   log: LogFn
 }
@@ -130,13 +132,27 @@ export class Delivery {
 
   /** Moves due retries back to the ready queue and pumps every account with work. */
   tick(now: number): void {
+    const cutoff = now - this.d.maxAgeMs
+    const expired: DeliveryItem[] = []
     for (const [systemId, q] of this.queues) {
       if (q.retry.length > 0) {
         const keep: Queue['retry'] = []
-        for (const r of q.retry) (r.due <= now ? q.ready : keep).push(r.due <= now ? r.item as never : r as never)
+        for (const r of q.retry) {
+          if (r.item.createdAt < cutoff) expired.push(r.item)
+          else if (r.due <= now) q.ready.push(r.item)
+          else keep.push(r)
+        }
         q.retry = keep
       }
+      // The oldest items are at the head: discard those past receipts.maxAgeMs.
+      while (q.head < q.ready.length && q.ready[q.head].createdAt < cutoff) expired.push(q.ready[q.head++])
       if (q.ready.length > q.head) this.pump(systemId)
+    }
+    if (expired.length > 0) {
+      this.d.log('warn', 'discarding receipts/MO never acknowledged within receipts.maxAgeMs', { count: expired.length })
+      this.d.commit({ ack: expired.map((it) => ({ systemId: it.systemId, key: it.key! })) }, (err) => {
+        if (err) this.d.log('error', 'discard commit failed', { error: err.message })
+      })
     }
   }
 

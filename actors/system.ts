@@ -117,6 +117,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     enqueueLater: (items) => nact.dispatch(deliveryRef, { type: 'enqueue', items } satisfies DeliveryMsg),
     now: d.now,
     redeliveryMs: d.options.receipts.redeliveryMs,
+    maxAgeMs: d.options.receipts.maxAgeMs,
     multipart: d.options.receipts.multipart,
     log,
   })

@@ -46,6 +46,8 @@ export interface MessageRecord extends StoredMessage {
   umr?: number
   /** Number of parts this record carries (message_payload texts longer than one SMS). */
   parts: number
+  /** [seq, total] when this record is one part of a concatenated message (UDH or SAR TLVs). */
+  part?: [number, number]
 }
 
 export const FINAL_STATES: ReadonlySet<number> = new Set([

@@ -41,7 +41,9 @@ function addressStatus(ton: number, npi: number, addr: string, src: boolean): nu
 }
 
 /** Whole-record checks shared by submit_sm, data_sm and submit_multi. */
-function common(pdu: Pdu, now: number, limits: SubmitLimits): { status: number; scheduleAt?: number; expireAt?: number; sm?: Buffer; parts?: number } {
+type Common = { status: number; scheduleAt?: number; expireAt?: number; sm?: Buffer; parts?: number; part?: [number, number] }
+
+function common(pdu: Pdu, now: number, limits: SubmitLimits): Common {
   const esm = (pdu.esm_class ?? 0) as number
   // SMPP 3.4 §5.2.12 esm_class: an ESME may submit only default message type, or an ESME ack (0x08/0x10)
   const type = esm & EsmClass.TYPE_MASK
@@ -79,7 +81,12 @@ function common(pdu: Pdu, now: number, limits: SubmitLimits): { status: number; 
   const sm = payload ?? short ?? Buffer.alloc(0)
 
   // SMPP 3.4 §5.2.12 UDHI: the payload must start with a well-formed UDH
-  if (esm & EsmClass.UDHI && parseUdh(sm) === null) return { status: S.ESME_RINVESMCLASS }
+  let part: [number, number] | undefined
+  if (esm & EsmClass.UDHI) {
+    const udh = parseUdh(sm)
+    if (udh === null) return { status: S.ESME_RINVESMCLASS }
+    if (udh.concat) part = [udh.concat.seq, udh.concat.total]
+  }
 
   // SMPP 3.4 §5.3.2.22-24 SAR TLVs: all three or none; 1 <= seqnum <= total
   const sar = [pdu.sar_msg_ref_num, pdu.sar_total_segments, pdu.sar_segment_seqnum]
@@ -88,12 +95,13 @@ function common(pdu: Pdu, now: number, limits: SubmitLimits): { status: number; 
   if (present === 3 && (pdu.sar_total_segments < 1 || pdu.sar_segment_seqnum < 1 || pdu.sar_segment_seqnum > pdu.sar_total_segments)) {
     return { status: S.ESME_RINVTLVVAL }
   }
+  if (present === 3) part = [pdu.sar_segment_seqnum, pdu.sar_total_segments]
   // A message_payload longer than one SMS is carried in several parts; count them for `sub:`.
   const parts = payload !== undefined ? Math.max(1, Math.ceil(payload.length / 134)) : 1
-  return { status: 0, scheduleAt, expireAt, sm, parts }
+  return { status: 0, scheduleAt, expireAt, sm, parts, part }
 }
 
-function draftOf(pdu: Pdu, systemId: string, now: number, src: Address, dests: Destination[], c: { scheduleAt?: number; expireAt?: number; sm?: Buffer; parts?: number }): Draft {
+function draftOf(pdu: Pdu, systemId: string, now: number, src: Address, dests: Destination[], c: Common): Draft {
   const draft: Draft = {
     systemId,
     state: c.scheduleAt && c.scheduleAt > now ? MessageState.SCHEDULED : MessageState.ENROUTE,
@@ -114,6 +122,7 @@ function draftOf(pdu: Pdu, systemId: string, now: number, src: Address, dests: D
     parts: c.parts ?? 1,
   }
   if (pdu.user_message_reference !== undefined) draft.umr = pdu.user_message_reference
+  if (c.part) draft.part = c.part
   return draft
 }
 
