@@ -239,16 +239,26 @@ function bodyLength(def: PduDef, pdu: Pdu): number {
         n += 1 + len
         break
       }
-      case 'dest_addresses':
+      case 'dest_addresses': {
+        const list = (v ?? []) as DestAddress[]
+        // SMPP 3.4 §5.2.24 number_of_dests 1..254, one octet: more would wrap and corrupt the frame.
+        if (list.length === 0 || list.length > MAX_DESTS) {
+          throw smscError('SMSC_ERR_FIELD_INVALID', `cannot encode ${list.length} dest_addresses (1..${MAX_DESTS})`, { commandStatus: S.ESME_RINVNUMDESTS })
+        }
         n += 1
-        for (const d of (v ?? []) as DestAddress[]) {
+        for (const d of list) {
           n += d.dest_flag === 1 ? 3 + cstrLen(d.destination_addr, 21, 'destination_addr') : 1 + cstrLen(d.dl_name, 21, 'dl_name')
         }
         break
-      case 'unsuccess_smes':
+      }
+      case 'unsuccess_smes': {
+        const list = (v ?? []) as UnsuccessSme[]
+        // SMPP 3.4 §4.5.2 no_unsuccess is one octet.
+        if (list.length > 0xff) throw smscError('SMSC_ERR_FIELD_INVALID', `cannot encode ${list.length} unsuccess_smes (at most 255)`)
         n += 1
-        for (const u of (v ?? []) as UnsuccessSme[]) n += 2 + cstrLen(u.destination_addr, 21, 'destination_addr') + 4
+        for (const u of list) n += 2 + cstrLen(u.destination_addr, 21, 'destination_addr') + 4
         break
+      }
     }
   }
   return n
@@ -265,6 +275,15 @@ function tlvValueLength(t: TlvDef, v: unknown): number {
   }
 }
 
+/** Length of a TLV value that decode() would accept; throws instead of writing a bad or wrapped length. */
+function checkedTlvValueLength(t: TlvDef, v: unknown): number {
+  const len = tlvValueLength(t, v)
+  if (len > (t.max ?? 0xffff) || (t.size !== undefined && len !== t.size)) {
+    throw smscError('SMSC_ERR_FIELD_INVALID', `cannot encode TLV ${t.name} of ${len} octets`)
+  }
+  return len
+}
+
 function tlvLength(def: PduDef, pdu: Pdu): number {
   if (!def.tlvs) return 0
   const skip = NOT_TLV.get(def.name)!
@@ -275,10 +294,13 @@ function tlvLength(def: PduDef, pdu: Pdu): number {
     if (v === undefined || v === null) continue
     const t = TLV_BY_NAME.get(k)
     if (t === undefined) continue
-    if (t.multiple) for (const x of v as unknown[]) n += 4 + tlvValueLength(t, x)
-    else n += 4 + tlvValueLength(t, v)
+    if (t.multiple) for (const x of v as unknown[]) n += 4 + checkedTlvValueLength(t, x)
+    else n += 4 + checkedTlvValueLength(t, v)
   }
-  for (const u of (pdu.unknown_tlvs ?? []) as UnknownTlv[]) n += 4 + u.value.length
+  for (const u of (pdu.unknown_tlvs ?? []) as UnknownTlv[]) {
+    if (u.value.length > 0xffff) throw smscError('SMSC_ERR_FIELD_INVALID', `cannot encode TLV 0x${u.tag.toString(16)} of ${u.value.length} octets`)
+    n += 4 + u.value.length
+  }
   return n
 }
 

@@ -135,6 +135,24 @@ t.test('encode refuses an over-long field instead of writing a frame we would re
   t.equal(thrownCode(() => encode({ ...base, command: 'nope' as CommandName })), 'SMSC_ERR_PDU_UNKNOWN_COMMAND', 'unknown command')
 })
 
+t.test('encode refuses counts and TLV lengths that would wrap their length octets', async (t) => {
+  const multi = { command: 'submit_multi' as const, command_status: 0, sequence_number: 1 }
+  const dl = (i: number): DestAddress => ({ dest_flag: 2, dl_name: `list${i}` })
+  t.equal(thrownCode(() => encode({ ...multi, dest_addresses: Array.from({ length: 300 }, (_, i) => dl(i)) })), 'SMSC_ERR_FIELD_INVALID',
+    '300 destinations (number_of_dests is one octet)')
+  t.equal(thrownCode(() => encode({ ...multi, dest_addresses: [] })), 'SMSC_ERR_FIELD_INVALID', 'no destination (SMPP 3.4 §5.2.24: 1..254)')
+  t.equal(decode(encode({ ...multi, dest_addresses: Array.from({ length: 254 }, (_, i) => dl(i)) })).dest_addresses.length, 254, '254 is fine')
+  const smes = Array.from({ length: 256 }, () => ({ dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: '1', error_status_code: 8 }))
+  t.equal(thrownCode(() => encode({ command: 'submit_multi_resp', command_status: 0, sequence_number: 1, message_id: '1', unsuccess_smes: smes })),
+    'SMSC_ERR_FIELD_INVALID', '256 unsuccess_smes (no_unsuccess is one octet)')
+  const data = { command: 'data_sm' as const, command_status: 0, sequence_number: 1 }
+  t.equal(thrownCode(() => encode({ ...data, message_payload: Buffer.alloc(0x10000) })), 'SMSC_ERR_FIELD_INVALID', 'message_payload of 65536')
+  t.equal(thrownCode(() => encode({ ...data, unknown_tlvs: [{ tag: 0x1400, value: Buffer.alloc(0x10000) }] })), 'SMSC_ERR_FIELD_INVALID', 'unknown TLV of 65536')
+  t.equal(thrownCode(() => encode({ ...data, receipted_message_id: 'x'.repeat(65) })), 'SMSC_ERR_FIELD_INVALID', 'receipted_message_id of 65 + NUL')
+  t.equal(thrownCode(() => encode({ ...data, network_error_code: Buffer.from('0300', 'hex') })), 'SMSC_ERR_FIELD_INVALID', 'network_error_code of 2 (is 3)')
+  t.equal(decode(encode({ ...data, message_payload: Buffer.alloc(0xffff) })).message_payload.length, 0xffff, 'message_payload of 65535 is fine')
+})
+
 t.test('TLVs given on a PDU that takes none are not written', async (t) => {
   const bytes = encode({ command: 'enquire_link', command_status: 0, sequence_number: 1, sc_interface_version: 0x34 })
   t.equal(bytes.length, 16)
