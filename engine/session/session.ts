@@ -184,6 +184,11 @@ export class Session implements Tickable {
     if (kind !== undefined) return this.handleBind(pdu, kind)
     if (cmd === 'outbind') return // SMSC → ESME only; an ESME sending it gets nothing (no response PDU exists)
     if (!ALLOWED[this.state].has(cmd)) {
+      // A request with no response PDU (alert_notification, SMPP 3.4 §4.12: SMSC → ESME only) is
+      // not an ESME operation in any state: generic_nack ESME_RINVCMDID, as the switch below intends.
+      if (responseOf(cmd) === undefined) {
+        return this.write({ command: 'generic_nack', command_status: S.ESME_RINVCMDID, sequence_number: pdu.sequence_number })
+      }
       // SMPP 3.4 §2.3: operation not allowed in this bind state
       return this.respond(pdu, S.ESME_RINVBNDSTS)
     }

@@ -21,8 +21,12 @@ export interface SubmitLimits {
 
 export const DEFAULT_LIMITS: SubmitLimits = { defaultValidityMs: 48 * 3_600_000, maxValidityMs: 7 * 24 * 3_600_000 }
 
-/** A record without its id: the session allocates ids for a whole batch at once. */
-export type Draft = Omit<MessageRecord, 'id'>
+/**
+ * A record without its id: the session allocates ids for a whole batch at once. (Not
+ * `Omit<MessageRecord, 'id'>`: MessageRecord inherits an index signature from StoredMessage, and
+ * Omit over it keeps only that signature, typing every field as unknown.)
+ */
+export type Draft = { [K in keyof MessageRecord as string extends K ? never : K extends 'id' ? never : K]: MessageRecord[K] }
 
 export type SubmitResult =
   | { status: 0; draft: Draft; unsuccess?: UnsuccessSme[] }

@@ -52,6 +52,8 @@ export interface EngineOptions {
   dataDir?: string
   /** how long to wait for /healthz; default 30 s */
   readyTimeoutMs?: number
+  /** further top-level config keys (e.g. receipts, session, log), written as given */
+  extra?: Record<string, unknown>
 }
 
 /** The default account every e2e engine gets unless the test passes its own. */
@@ -181,10 +183,11 @@ export async function startEngine(t: TestLike, options: EngineOptions = {}): Pro
     messageIdFormat: options.messageIdFormat ?? 'decimal',
   }
   if (options.devTls) {
-    config.tls = { port: tlsPort }
+    config.tls = { host: '127.0.0.1', port: tlsPort }
     config.devTls = true
   }
   if (options.timers) config.timers = options.timers
+  Object.assign(config, options.extra)
   writeFileSync(configPath, JSON.stringify(config, null, 2))
 
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000
