@@ -22,6 +22,7 @@ Usage:
   smsc account list
   smsc account remove <systemId>
   smsc account passwd <systemId> [--password P]
+  smsc bench [scenario] [options]      the SMPP benchmark harness (smsc bench --help)
   smsc --help | smsc <command> --help
   smsc --version
 
@@ -182,6 +183,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'account':
     case 'accounts':
       return account(args.sub, args.positionals, args.flags)
+    case 'bench':
+      // The benchmark harness (bench/run.ts) parses its own flags; loaded only for this command.
+      return (require('../bench/run') as typeof import('../bench/run')).main(argv.slice(argv.indexOf('bench') + 1))
     default:
       usage(`unknown command ${JSON.stringify(args.command)} (see smsc --help)`)
   }

@@ -106,6 +106,10 @@ const TABLE = {
     message: 'message is already in a final state and cannot be replaced',
     commandStatus: S.ESME_RREPLACEFAIL,
   },
+  SMSC_ERR_MO_NO_ROUTE: {
+    message: 'no account to deliver this MO to',
+    commandStatus: NOT_ON_WIRE,
+  },
   SMSC_ERR_SCHEDULE_INVALID: {
     message: 'invalid schedule_delivery_time',
     commandStatus: S.ESME_RINVSCHED,

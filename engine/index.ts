@@ -239,8 +239,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   async function originateMo(req: MoRequest): Promise<{ id: string; systemId: string; parts: number }> {
     const accounts = store.listAccounts()
     const systemId = req.systemId ?? (accounts.length === 1 ? accounts[0].systemId : undefined)
-    if (!systemId) throw smscError('SMSC_ERR_MESSAGE_NOT_FOUND', 'systemId is required when there is more than one account')
-    if (!store.getAccount(systemId)) throw smscError('SMSC_ERR_AUTH_SYSTEM_ID', `no account ${systemId}`)
+    if (!systemId) throw smscError('SMSC_ERR_MO_NO_ROUTE', 'systemId is required when there is more than one account')
+    if (!store.getAccount(systemId)) throw smscError('SMSC_ERR_MO_NO_ROUTE', `no account ${systemId}`)
     const coding = req.coding ?? (encodeText(req.text, 'gsm') ? 'gsm' : 'ucs2')
     const split = splitMessage(req.text, coding)
     if (!split) throw smscError('SMSC_ERR_DCS_INVALID', `text cannot be encoded as ${coding}`)

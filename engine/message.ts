@@ -8,6 +8,7 @@ import { EsmClass, MessageState, RegisteredDelivery } from './protocol/constants
 import { formatReceipt, type ReceiptStat } from './protocol/dlr'
 import { decodeText } from './protocol/text/charsets'
 import { parseUdh } from './protocol/text/udh'
+import { gsm7Encode, gsm7Septets } from './protocol/text/gsm7'
 import type { DeliveryItem, StoredMessage } from './store'
 
 /** [ton, npi, address] */
@@ -44,8 +45,6 @@ export interface MessageRecord extends StoredMessage {
   expireAt: number
   /** user_message_reference TLV, echoed in receipts. */
   umr?: number
-  /** Number of parts this record carries (message_payload texts longer than one SMS). */
-  parts: number
   /** [seq, total] when this record is one part of a concatenated message (UDH or SAR TLVs). */
   part?: [number, number]
 }
@@ -112,6 +111,11 @@ export function recordText(r: MessageRecord): string {
   return decodeText(payload, r.dataCoding)
 }
 
+/** Receipt text as GSM 03.38 septets (data_coding 0); characters GSM cannot carry become '?'. */
+function gsmLossy(text: string): Buffer {
+  return gsm7Encode(text) ?? gsm7Encode(Array.from(text, (c) => (gsm7Septets(c) < 0 ? '?' : c)).join(''))!
+}
+
 /**
  * The deliver_sm item for a receipt of destination `d` of record `r` (SMPP 3.4 Appendix B text,
  * esm_class 0x04, or 0x20 for an intermediate notification; TLVs receipted_message_id,
@@ -121,8 +125,9 @@ export function receiptItem(r: MessageRecord, d: Destination, now: number): Deli
   const final = isFinal(d.state)
   const text = formatReceipt({
     id: r.id,
-    sub: r.parts,
-    dlvrd: d.state === MessageState.DELIVERED ? r.parts : 0,
+    // SMPP 3.4 Appendix B: sub = short messages originally submitted, dlvrd = delivered
+    sub: 1,
+    dlvrd: d.state === MessageState.DELIVERED ? 1 : 0,
     submitDate: r.submitAt,
     doneDate: final ? d.doneAt : now,
     stat: statOf(d.state),
@@ -135,7 +140,7 @@ export function receiptItem(r: MessageRecord, d: Destination, now: number): Deli
     dest_addr_ton: r.src[0], dest_addr_npi: r.src[1], destination_addr: r.src[2],
     esm_class: final ? EsmClass.MC_DELIVERY_RECEIPT : EsmClass.INTERMEDIATE_NOTIFICATION,
     data_coding: 0,
-    short_message: Buffer.from(text, 'latin1'),
+    short_message: gsmLossy(text),
     receipted_message_id: r.id,
     message_state: d.state === MessageState.SCHEDULED ? MessageState.ENROUTE : d.state,
     // SMPP 3.4 §5.3.2.31: network type 3 (GSM) + 2-octet error code

@@ -26,7 +26,7 @@ const codeRows = tableRows(doc, 'Code')
 const wireRows = tableRows(doc, 'command_status')
 
 t.test('the table has the expected number of codes', async (t) => {
-  t.equal(codes.length, 26, 'update this count, docs/ERRORS.md and the mapping test when adding a code')
+  t.equal(codes.length, 27, 'update this count, docs/ERRORS.md and the mapping test when adding a code')
 })
 
 t.test('every code follows SMSC_ERR_<AREA>_<WHAT>', async (t) => {
@@ -76,6 +76,7 @@ t.test('codes map to the statuses the brief names', async (t) => {
     SMSC_ERR_SCHEDULE_INVALID: S.ESME_RINVSCHED,
     SMSC_ERR_EXPIRY_INVALID: S.ESME_RINVEXPIRY,
     SMSC_ERR_SESSION_CRASH: S.ESME_RSYSERR,
+    SMSC_ERR_MO_NO_ROUTE: 0,
     SMSC_ERR_SESSION_CLOSED: 0,
     SMSC_ERR_RESPONSE_TIMEOUT: 0,
     SMSC_ERR_CONFIG_INVALID: 0,

@@ -8,7 +8,7 @@
  * delivery queues. Tests drive a Session with a fake socket and a fake clock.
  */
 import type { Socket } from 'node:net'
-import { CommandStatus as S, HEADER_LENGTH, InterfaceVersion, MAX_SEQUENCE, RESPONSE_BIT, type BindKind, type CommandName } from '../protocol/constants'
+import { CommandId, CommandStatus as S, HEADER_LENGTH, InterfaceVersion, MAX_SEQUENCE, RESPONSE_BIT, type BindKind, type CommandName } from '../protocol/constants'
 import { decode, encode, peekHeader, type Pdu } from '../protocol/codec'
 import { Framer } from '../protocol/framer'
 import { PDU_BY_ID, responseOf } from '../protocol/pdus'
@@ -100,7 +100,10 @@ export class Session implements Tickable {
   private batch: Pending[] = []
   private okResults: DeliveryItem[] = []
   private failedResults: DeliveryItem[] = []
+  /** Last time any PDU arrived (enquire_link_timer). */
   private lastRx: number
+  /** Last time a PDU other than enquire_link / enquire_link_resp arrived (inactivity_timer). */
+  private lastActivity: number
   private peerUnbindSeq = -1
   private draining = false
   private drainDeadline = 0
@@ -112,7 +115,7 @@ export class Session implements Tickable {
     private readonly host: SessionHost,
     private readonly config: SessionConfig,
   ) {
-    this.connectedAt = this.lastRx = host.now()
+    this.connectedAt = this.lastRx = this.lastActivity = host.now()
     this.windowSize = config.windowSize
     this.framer = new Framer(config.maxPduLength)
     this.closedPromise = new Promise((r) => { this.resolveClosed = r })
@@ -140,7 +143,15 @@ export class Session implements Tickable {
     const frames = this.frames
     frames.length = 0
     const intact = this.framer.push(chunk, frames)
-    if (frames.length > 0) this.lastRx = this.host.now()
+    if (frames.length > 0) {
+      const now = this.host.now()
+      this.lastRx = now
+      // SMPP 3.4 §7.2: inactivity is time between transactions; enquire_link is a link check, not
+      // one. Counting it would keep every bind that answers our own probes active for ever.
+      for (let i = 0; i < frames.length; i++) {
+        if ((frames[i].readUInt32BE(4) & ~RESPONSE_BIT) !== CommandId.enquire_link) { this.lastActivity = now; break }
+      }
+    }
     this.socket.cork()
     try {
       for (let i = 0; i < frames.length && !this.isClosed(); i++) this.handleFrame(frames[i])
@@ -261,7 +272,9 @@ export class Session implements Tickable {
   }
 
   private maybeFinishPeerUnbind(): void {
-    if (this.peerUnbindSeq < 0 || this.inFlightIn > 0) return
+    // Submits read before the unbind (this.batch: same socket read, not yet handed to the host)
+    // are answered first, like the ones already in flight.
+    if (this.peerUnbindSeq < 0 || this.inFlightIn > 0 || this.batch.length > 0) return
     this.write({ command: 'unbind_resp', command_status: 0, sequence_number: this.peerUnbindSeq })
     this.peerUnbindSeq = -1
     this.close('unbind')
@@ -461,7 +474,7 @@ export class Session implements Tickable {
       }
     }
     // inactivity_timer: nothing received for too long → unbind
-    if (isBound(this.state) && t.inactivityMs > 0 && now - this.lastRx >= t.inactivityMs && !this.draining) {
+    if (isBound(this.state) && t.inactivityMs > 0 && now - this.lastActivity >= t.inactivityMs && !this.draining) {
       this.requestUnbind('inactivity timer')
     } else if (isBound(this.state) && t.enquireLinkMs > 0 && now - this.lastRx >= t.enquireLinkMs && !this.draining) {
       // enquire_link_timer: probe an idle ESME, once per idle period

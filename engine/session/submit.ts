@@ -45,7 +45,7 @@ function addressStatus(ton: number, npi: number, addr: string, src: boolean): nu
 }
 
 /** Whole-record checks shared by submit_sm, data_sm and submit_multi. */
-type Common = { status: number; scheduleAt?: number; expireAt?: number; sm?: Buffer; parts?: number; part?: [number, number] }
+type Common = { status: number; scheduleAt?: number; expireAt?: number; sm?: Buffer; part?: [number, number] }
 
 function common(pdu: Pdu, now: number, limits: SubmitLimits): Common {
   const esm = (pdu.esm_class ?? 0) as number
@@ -100,9 +100,8 @@ function common(pdu: Pdu, now: number, limits: SubmitLimits): Common {
     return { status: S.ESME_RINVTLVVAL }
   }
   if (present === 3) part = [pdu.sar_segment_seqnum, pdu.sar_total_segments]
-  // A message_payload longer than one SMS is carried in several parts; count them for `sub:`.
-  const parts = payload !== undefined ? Math.max(1, Math.ceil(payload.length / 134)) : 1
-  return { status: 0, scheduleAt, expireAt, sm, parts, part }
+  // Receipt `sub:` counts short messages originally submitted (SMPP 3.4 Appendix B): one per submit.
+  return { status: 0, scheduleAt, expireAt, sm, part }
 }
 
 function draftOf(pdu: Pdu, systemId: string, now: number, src: Address, dests: Destination[], c: Common): Draft {
@@ -123,7 +122,6 @@ function draftOf(pdu: Pdu, systemId: string, now: number, src: Address, dests: D
     sm: Buffer.from(c.sm!), // own the bytes: the frame's memory belongs to the socket chunk
     scheduleAt: c.scheduleAt ?? 0,
     expireAt: c.expireAt!,
-    parts: c.parts ?? 1,
   }
   if (pdu.user_message_reference !== undefined) draft.umr = pdu.user_message_reference
   if (c.part) draft.part = c.part

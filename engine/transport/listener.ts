@@ -46,8 +46,10 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
       throw e
     }
   }
-  const closeServer = (s: net.Server | null) => new Promise<void>((r) => (s && s.listening ? s.close(() => r()) : r()))
-  return { smppPort, tlsPort, close: async () => { await Promise.all([closeServer(plain), closeServer(secure)]) } }
+  // Stop accepting only: server.close()'s callback waits for every open connection, which the
+  // sessions close themselves after unbinding.
+  const stopAccepting = (s: net.Server | null) => { if (s && s.listening) s.close() }
+  return { smppPort, tlsPort, close: async () => { stopAccepting(plain); stopAccepting(secure) } }
 }
 
 /** Returns a self-signed certificate and key for development, made once under `dir`. */

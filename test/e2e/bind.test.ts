@@ -105,3 +105,13 @@ t.test('bind operations and the bind-state matrix', async (t) => {
     t.equal(status, Status.ESME_ROK, 'bind succeeds after the first one unbound')
   })
 })
+
+t.test('the SMSC probes an idle bind with enquire_link (enquire_link_timer)', async (t) => {
+  const engine = await startEngine(t, { timers: { enquireLinkMs: 300 } })
+  const esme = await openEsme(t, { port: engine.smppPort, kind: 'transceiver' })
+  const deadline = Date.now() + 5000
+  while (!esme.received.some((p) => p.command === 'enquire_link') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  t.ok(esme.received.some((p) => p.command === 'enquire_link'), 'enquire_link received from the SMSC')
+  // our helper answered it; the bind is still usable
+  t.equal((await esme.request('enquire_link')).command_status, Status.ESME_ROK, 'bind still up')
+})

@@ -36,7 +36,7 @@ t.test('MO through the HTTP endpoint', async (t) => {
   t.test('a UCS2 MO with emoji arrives with data_coding 8', async (t) => {
     const esme = await openEsme(t, { port: engine.smppPort, kind: 'receiver' })
     const text = 'Привет 😀👍🏽'
-    await postMo({ from: '4915100000102', to: '12345', text, coding: 'ucs2' })
+    await postMo({ from: '4915100000102', to: '12345', text, coding: 'ucs2', systemId: 'esme1' })
     const mo = await esme.waitFor(moFrom('4915100000102'), 10_000)
     t.equal(mo.data_coding, 8)
     t.equal(messageText(mo), text)
@@ -70,6 +70,11 @@ t.test('MO through the HTTP endpoint', async (t) => {
     await mine.waitFor(moFrom('4915100000106'), 10_000)
     await new Promise((r) => setTimeout(r, 200))
     t.notOk(other.delivered.some(moFrom('4915100000106')), 'esme1 did not get it')
+  })
+
+  t.test('without systemId and with two accounts the MO is refused or routed to one of them', async (t) => {
+    const res = await engine.http('POST', '/api/v1/simulator/mo', { from: '4915100000107', to: '12345', text: 'which one' })
+    t.ok(res.status === 200 || (res.status >= 400 && res.status < 500), `200 or 4xx (got ${res.status} ${res.body})`)
   })
 
   t.test('a bad MO request is refused', async (t) => {

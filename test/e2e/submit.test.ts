@@ -40,9 +40,9 @@ t.test('submit_sm with each coding gets a message_id and a receipt', async (t) =
     t.ok(parsed, `receipt text has every standard field: ${JSON.stringify(text)}`)
     if (parsed) {
       t.equal(parsed.id, id, 'id: field is the message id')
-      t.equal(parsed.stat, 'DELIVRD')
-      t.equal(parsed.sub, '001')
-      t.equal(parsed.dlvrd, '001')
+      t.equal(parsed.stat, 'DELIVRD', 'stat:DELIVRD')
+      t.equal(parsed.sub, '001', 'sub:001 (one message was submitted)')
+      t.equal(parsed.dlvrd, '001', 'dlvrd:001')
       if (submitted !== undefined) {
         t.ok(parsed.text.length > 0, 'text: field is not empty')
         t.equal(parsed.text, submitted.slice(0, parsed.text.length), `text: field ${JSON.stringify(parsed.text)} starts the submitted text`)
@@ -80,8 +80,12 @@ t.test('submit_sm with each coding gets a message_id and a receipt', async (t) =
     t.equal(bytes.subarray(6, 10).toString('hex'), 'd83dde00', 'test encodes the emoji as a surrogate pair')
     const id = await submitOk(t, { short_message: bytes, data_coding: 8 })
     const receipt = await checkReceipt(t, id)
-    const parsed = parseReceipt(messageText(receipt))
-    t.comment(`UCS2 receipt text field: ${JSON.stringify(parsed?.text)}`)
+    // the text: field of a UCS2 message: each character is the original one, or '?' where the receipt's
+    // alphabet cannot carry it (never the low byte of a UTF-16 code unit)
+    const field = [...(parseReceipt(messageText(receipt))?.text ?? '')]
+    const original = [...text]
+    const wrong = field.findIndex((c, i) => c !== original[i] && c !== '?')
+    t.equal(wrong, -1, `text: field ${JSON.stringify(field.join(''))} is the submitted text (or '?' for what the alphabet lacks)`)
   })
 
   t.test('a long message in 3 UDH parts (esm_class 0x40): one id and one receipt per part', async (t) => {
@@ -100,6 +104,15 @@ t.test('submit_sm with each coding gets a message_id and a receipt', async (t) =
     const text = 'Payload message. '.repeat(25) // 425 septets
     const id = await submitOk(t, { short_message: Buffer.alloc(0), message_payload: gsm(text), data_coding: 0 })
     await checkReceipt(t, id, text)
+  })
+
+  t.test('data_sm gets a message_id and a receipt', async (t) => {
+    const text = 'data_sm text'
+    const resp = await esme.request('data_sm', { source_addr: SRC, destination_addr: DEST, registered_delivery: 1, data_coding: 0, message_payload: gsm(text) })
+    t.equal(resp.command, 'data_sm_resp')
+    t.equal(resp.command_status, Status.ESME_ROK)
+    t.ok(resp.message_id, `message_id ${resp.message_id}`)
+    await checkReceipt(t, resp.message_id ?? '', text)
   })
 
   t.test('ids are unique across many submits', async (t) => {

@@ -9,7 +9,7 @@
  * <root>/bin/smsc.js), SMSC_ROOT (the project root, used as cwd), SMSC_E2E_VERBOSE=1 (always print).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import os from 'node:os'
@@ -89,20 +89,31 @@ export interface Engine {
   http(method: string, urlPath: string, body?: unknown): Promise<HttpResult>
 }
 
-/** The project root: walk up from this file looking for our package.json; SMSC_ROOT or cwd otherwise. */
+/**
+ * The project root: SMSC_ROOT; else walk up from this file (dist/test/helpers) looking for our
+ * package.json; else where the installed `smpp` package really lives (tests compiled to another outDir
+ * reach node_modules through a symlink); else cwd.
+ */
 export function projectRoot(): string {
   if (process.env.SMSC_ROOT) return process.env.SMSC_ROOT
+  const isRoot = (dir: string): boolean => {
+    try {
+      return (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'smsc-engine'
+    } catch {
+      return false
+    }
+  }
   let dir = __dirname
   for (let i = 0; i < 6; i++) {
-    const pkg = path.join(dir, 'package.json')
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'smsc-engine') return dir
-      } catch {
-        // not ours, keep walking
-      }
-    }
+    if (isRoot(dir)) return dir
     dir = path.dirname(dir)
+  }
+  try {
+    const pkg = realpathSync(require.resolve('smpp/package.json'))
+    const candidate = path.dirname(path.dirname(path.dirname(pkg))) // <root>/node_modules/smpp/package.json
+    if (isRoot(candidate)) return candidate
+  } catch {
+    // smpp not resolvable from here
   }
   return process.cwd()
 }

@@ -141,12 +141,15 @@ export class Esme {
   deliverSmStatus: number | null = Status.ESME_ROK
   closed = false
   private readonly waiters = new Set<Waiter>()
+  /** rejecters of requests still waiting for their response; all fail when the socket closes */
+  private readonly pending = new Set<(err: Error) => void>()
   private readonly closedPromise: Promise<void>
 
   private constructor(readonly session: SmppSession) {
     this.closedPromise = new Promise((resolve) =>
       session.on('close', () => {
         this.closed = true
+        for (const fail of [...this.pending]) fail(new Error('connection closed before the response'))
         resolve()
       }),
     )
@@ -200,23 +203,21 @@ export class Esme {
   /** Send any request and resolve with its response (or a generic_nack for it). */
   request(command: string, params: Record<string, unknown> = {}, timeoutMs = 10_000): Promise<Pdu> {
     return new Promise((resolve, reject) => {
+      if (this.closed) return reject(new Error(`connection closed before ${command} could be sent`))
       const pdu = new smpp.PDU(command, params)
-      const timer = setTimeout(() => reject(new Error(`no response to ${command} within ${timeoutMs} ms`)), timeoutMs)
-      const onClose = () => {
+      const fail = (err: Error) => {
         clearTimeout(timer)
-        reject(new Error(`connection closed before the response to ${command}`))
+        this.pending.delete(fail)
+        reject(err)
       }
-      this.session.once('close', onClose)
+      const timer = setTimeout(() => fail(new Error(`no response to ${command} within ${timeoutMs} ms`)), timeoutMs)
+      this.pending.add(fail)
       const sent = this.session.send(pdu, (resp) => {
         clearTimeout(timer)
-        this.session.off('close', onClose)
+        this.pending.delete(fail)
         resolve(resp)
       })
-      if (!sent) {
-        clearTimeout(timer)
-        this.session.off('close', onClose)
-        reject(new Error(`socket not writable for ${command}`))
-      }
+      if (!sent) fail(new Error(`socket not writable for ${command}`))
     })
   }
 

@@ -1,0 +1,33 @@
+/**
+ * `smsc bench micro [suite...]`: runs the micro-benchmark suites (bench/micro/*.bench.ts, mirroring
+ * engine/) one after another in this process and writes their results as JSON when asked.
+ */
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { Machine } from '../run'
+import type { MicroResult } from './harness'
+
+const SUITES: Record<string, () => Promise<{ run(): Promise<MicroResult[]> }>> = {
+  codec: () => import('./codec.bench'),
+  framer: () => import('./framer.bench'),
+  nact: () => import('./nact.bench'),
+  store: () => import('./store.bench'),
+  piscina: () => import('./piscina.bench'),
+}
+
+export async function runMicro(names: string[], o: { machine: Machine; json?: string }): Promise<number> {
+  const chosen = names.length > 0 ? names : Object.keys(SUITES)
+  for (const n of chosen) {
+    if (!SUITES[n]) {
+      process.stderr.write(`smsc bench micro: unknown suite ${JSON.stringify(n)} (${Object.keys(SUITES).join(', ')})\n`)
+      return 2
+    }
+  }
+  const results: MicroResult[] = []
+  for (const n of chosen) results.push(...(await (await SUITES[n]()).run()))
+  if (o.json) {
+    writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), machine: o.machine, results }, null, 2) + '\n')
+    process.stdout.write(`results: ${path.resolve(o.json)}\n`)
+  }
+  return 0
+}

@@ -1,0 +1,47 @@
+/**
+ * Store micro-benchmarks (engine/store.ts): one group commit of 1, 100 and 1000 message records
+ * (the record shape the engine stores per submit), awaited one after another, in a temp dir; and
+ * the same with 8 commits in flight (lmdb merges the batches of one event turn into a transaction).
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { Store, type StoredMessage } from '../../engine/store'
+import { measureAsync, record, type MicroResult } from './harness'
+
+function records(store: Store, n: number): StoredMessage[] {
+  const ids = store.allocateIds(n, 'decimal')
+  const now = Date.now()
+  const sm = Buffer.from('Benchmark message in GSM 7-bit: Hello world, this is a typical text', 'latin1')
+  return ids.map((id) => ({
+    id, systemId: 'bench', state: 1, err: 0, submitAt: now, doneAt: 0,
+    src: [5, 0, 'BENCH'], dests: [{ addr: [1, 1, '4915112345678'], state: 1, err: 0, doneAt: 0 }],
+    serviceType: '', esmClass: 0, protocolId: 0, priority: 0, dataCoding: 0, registeredDelivery: 1,
+    sm, scheduleAt: 0, expireAt: now + 86_400_000, parts: 1,
+  }))
+}
+
+export async function run(): Promise<MicroResult[]> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'smsc-bench-store-'))
+  const store = await Store.open(path.join(dir, 'store'))
+  const out: MicroResult[] = []
+  try {
+    for (const n of [1, 100, 1000]) {
+      const batch = records(store, n) // the same records again and again: puts overwrite, as cheap as inserts in LMDB
+      out.push(await measureAsync('store', `commit ${n} message${n > 1 ? 's' : ''} (awaited)`, () => store.commit({ messages: batch }), { items: n, minMs: 1500 }))
+    }
+    // 8 concurrent commits of 100: what a busy engine does across binds in one turn.
+    const rounds = 200
+    const batches = Array.from({ length: 8 }, () => records(store, 100))
+    const t0 = performance.now()
+    for (let r = 0; r < rounds; r++) {
+      await Promise.all(batches.map((b) => store.commit({ messages: b })))
+    }
+    out.push(record('store', 'commit 100 messages, 8 in flight', rounds * 8, performance.now() - t0, 100))
+  } finally {
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return out
+}

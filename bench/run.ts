@@ -1,0 +1,456 @@
+/**
+ * The benchmark runner behind `smsc bench` (and `npm run bench`). It prints the machine first, then
+ * for each target (engine, node-smpp, floor; or an external SMSC) starts the server as a child
+ * process, runs the load generator (bench/esme-load.ts) in this process, reads the server's CPU
+ * time and resident memory from /proc, stops the server, and prints one line per target, a table,
+ * and the ratios engine/node-smpp and engine/floor. Results are written as JSON to
+ * bench/results/<date>-<scenario>.json (and to --json FILE). `smsc bench micro` runs the
+ * micro-benchmarks; `smsc bench profile FILE` summarises a .cpuprofile.
+ */
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { readFileSync } from 'node:fs'
+import { EsmeLoad, LOAD_DEFAULTS, type BindType, type LoadOptions, type LoadResult } from './esme-load'
+import { SCENARIOS, findScenario, type Scenario } from './scenarios'
+import { TARGETS, cpuSeconds, projectRoot, rssKb, startTarget, type Target, type TargetName } from './targets'
+import { formatMix, parseMix } from './templates'
+import { summariseProfile, formatProfileSummary } from './cpuprofile'
+
+const HELP = `smsc bench: the SMPP benchmark harness
+
+Usage:
+  smsc bench <scenario> [options]      run a named scenario (see the list below)
+  smsc bench [options]                 a custom load (every option below; defaults 1 bind, window 1, 10 s)
+  smsc bench list                      the scenarios
+  smsc bench micro [suite...]          micro-benchmarks: codec framer nact store piscina (default: all)
+  smsc bench profile <file.cpuprofile> [--top N]   top functions of a CPU profile
+
+Options:
+  --target T             engine | node-smpp | floor | all | external   (default: the scenario's; all for most)
+  --duration S           seconds of sending (default: the scenario's)
+  --messages N           stop after N submit_sm instead of a duration
+  --binds N              binds (transceivers, or transmitter+receiver pairs)
+  --bind-type T          transceiver | pair
+  --window N             outstanding submit_sm per bind
+  --rate N               target submit_sm/s overall; 0 = as fast as it goes
+  --mix M                gsm | ucs2 | long-gsm | long-ucs2, or weights: gsm=70,ucs2=20,long-ucs2=10
+  --registered-delivery 0|1   ask for a receipt per submit
+  --carrier-delay A,B    engine simulator delivery delay in ms (default 0,0)
+  --drain S              seconds to wait for the last responses and receipts (default 10)
+  --json FILE            also write the result JSON to FILE
+  --results-dir DIR      where result files go (default <root>/bench/results); --no-save to skip
+  --profile DIR          run the server with --cpu-prof into DIR and print its top functions
+  --log-level L          engine log level (default warn)
+  --quiet                no progress line
+  --host H --port N --system-id S --password P   for --target external
+`
+
+interface Flags {
+  [name: string]: string | boolean
+}
+
+function parseArgs(argv: string[]): { words: string[]; flags: Flags } {
+  const words: string[] = []
+  const flags: Flags = {}
+  const booleans = new Set(['help', 'quiet', 'no-save', 'all'])
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '-h') { flags.help = true; continue }
+    if (!a.startsWith('--')) { words.push(a); continue }
+    const eq = a.indexOf('=')
+    if (eq > 0) { flags[a.slice(2, eq)] = a.slice(eq + 1); continue }
+    const name = a.slice(2)
+    if (booleans.has(name)) flags[name] = true
+    else if (i + 1 < argv.length) flags[name] = argv[++i]
+    else throw new Error(`--${name} needs a value`)
+  }
+  return { words, flags }
+}
+
+const KNOWN = ['help', 'quiet', 'no-save', 'target', 'duration', 'messages', 'binds', 'bind-type', 'window', 'rate', 'mix',
+  'registered-delivery', 'carrier-delay', 'drain', 'json', 'results-dir', 'profile', 'log-level', 'host', 'port', 'system-id',
+  'password', 'top', 'engine-bin']
+
+function num(flags: Flags, name: string, min: number): number | undefined {
+  const v = flags[name]
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (typeof v !== 'string' || !Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min} (got ${JSON.stringify(v)})`)
+  return n
+}
+
+function int(flags: Flags, name: string, min: number): number | undefined {
+  const n = num(flags, name, min)
+  if (n !== undefined && !Number.isInteger(n)) throw new Error(`--${name} must be an integer (got ${n})`)
+  return n
+}
+
+// ------------------------------------------------------------------ machine
+
+export interface Machine {
+  cpu: string
+  cores: number
+  memoryGiB: number
+  node: string
+  os: string
+  hostname: string
+}
+
+export function machine(): Machine {
+  let distro = ''
+  try {
+    distro = /PRETTY_NAME="([^"]*)"/.exec(readFileSync('/etc/os-release', 'utf8'))?.[1] ?? ''
+  } catch {
+    // not Linux
+  }
+  const cpus = os.cpus()
+  return {
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    os: `${distro ? `${distro}, ` : ''}${os.type()} ${os.release()} ${os.arch()}`,
+    hostname: os.hostname(),
+  }
+}
+
+function printMachine(m: Machine): void {
+  process.stdout.write(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; ${m.os}\n`)
+}
+
+// ------------------------------------------------------------------ one target
+
+export interface TargetRun {
+  target: TargetName
+  load: LoadResult | null
+  error?: string
+  server: {
+    pid: number | null
+    /** CPU seconds the server used while the load ran, and that divided by the wall time (cores busy). */
+    cpuSeconds: number
+    cpuCores: number
+    rssKbBefore: number
+    rssKbBound: number
+    rssKbEnd: number
+    /** (rssKbBound - rssKbBefore) / bound connections, for the memory scenarios. */
+    kbPerBind?: number
+    exit: string
+  }
+  /** The server's output when it wrote anything beyond its banner (warnings, errors), last 8 KiB. */
+  serverOutput?: string
+  profile?: string
+}
+
+interface RunPlan {
+  scenario: Scenario
+  load: Partial<LoadOptions>
+  carrierDelayMs: [number, number]
+  profileDir?: string
+  logLevel: string
+  external: { host?: string; port?: number; systemId?: string; password?: string }
+  engineBin?: string
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+async function runTarget(name: TargetName, plan: RunPlan, root: string): Promise<TargetRun> {
+  const nodeArgs = plan.profileDir && name !== 'external' ? ['--cpu-prof', '--cpu-prof-dir', plan.profileDir] : []
+  const before = plan.profileDir ? listProfiles(plan.profileDir) : new Set<string>()
+  const load = { ...LOAD_DEFAULTS, ...plan.load }
+  const target: Target = await startTarget(name, {
+    root, binds: load.binds * (load.bindType === 'pair' ? 2 : 1), window: load.window, carrierDelayMs: plan.carrierDelayMs,
+    nodeArgs, logLevel: plan.logLevel, ...plan.external, engineBin: plan.engineBin,
+  })
+  const pid = target.pid
+  const run: TargetRun = {
+    target: name, load: null,
+    server: { pid, cpuSeconds: 0, cpuCores: 0, rssKbBefore: 0, rssKbBound: 0, rssKbEnd: 0, exit: '' },
+  }
+  const gen = new EsmeLoad({ ...load, host: target.host, port: target.port, systemId: target.systemId, password: target.password, label: name })
+  try {
+    if (pid) run.server.rssKbBefore = rssKb(pid)
+    await gen.connect()
+    if (plan.scenario.measureMemory) await sleep(2_000) // let the server settle after the bind storm
+    if (pid) run.server.rssKbBound = rssKb(pid)
+    if (plan.scenario.measureMemory && pid) run.server.kbPerBind = Math.round(((run.server.rssKbBound - run.server.rssKbBefore) / gen.boundCount) * 10) / 10
+    const cpu0 = pid ? cpuSeconds(pid) : 0
+    const t0 = Date.now()
+    run.load = await gen.run()
+    if (pid) {
+      run.server.cpuSeconds = Math.round((cpuSeconds(pid) - cpu0) * 100) / 100
+      run.server.cpuCores = Math.round((run.server.cpuSeconds / ((Date.now() - t0) / 1000)) * 100) / 100
+      run.server.rssKbEnd = rssKb(pid)
+    }
+  } catch (err) {
+    run.error = (err as Error).message
+  } finally {
+    await gen.close()
+    run.server.exit = await target.stop()
+  }
+  const out = target.output()
+  // The engine prints a banner on stdout; anything that looks like a log line or an error is kept.
+  const noisy = out.split('\n').filter((l) => /"level"|error|warn|Error|exited|SIGKILL/i.test(l))
+  if (noisy.length > 0) run.serverOutput = noisy.join('\n').slice(-8192)
+  if (plan.profileDir) {
+    const fresh = [...listProfiles(plan.profileDir)].filter((f) => !before.has(f))
+    if (fresh.length > 0) run.profile = path.join(plan.profileDir, fresh[fresh.length - 1])
+  }
+  return run
+}
+
+function listProfiles(dir: string): Set<string> {
+  try {
+    return new Set(readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort())
+  } catch {
+    return new Set()
+  }
+}
+
+// ------------------------------------------------------------------ printing
+
+const n0 = (v: number) => Math.round(v).toLocaleString('en-US')
+const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2))
+
+function errorText(r: LoadResult): string {
+  const e = Object.entries(r.errors)
+  const parts = e.map(([k, v]) => `${k} x${n0(v)}`)
+  if (r.unanswered > 0) parts.push(`unanswered x${n0(r.unanswered)}`)
+  if (r.unmatched > 0) parts.push(`unmatched x${n0(r.unmatched)}`)
+  if (r.disconnects > 0) parts.push(`disconnects x${r.disconnects}`)
+  if (r.receiptsMissing > 0) parts.push(`receipts missing x${n0(r.receiptsMissing)}`)
+  return parts.length ? parts.join(', ') : 'none'
+}
+
+function printRun(run: TargetRun): void {
+  const out = process.stdout
+  if (run.error) out.write(`${run.target}: FAILED: ${run.error}\n`)
+  const r = run.load
+  const s = run.server
+  if (r) {
+    const bindErr = Object.keys(r.bindErrors).length ? `  bind errors ${JSON.stringify(r.bindErrors)}` : ''
+    out.write(`${run.target}: bound ${n0(r.bound)}/${n0(r.bindAttempts)} in ${r.bindSeconds.toFixed(1)} s${bindErr}\n`)
+    if (r.options.idle) {
+      out.write(`  held ${r.sendSeconds.toFixed(0)} s, enquire_link answered ${r.enquireLinks}, disconnects ${r.disconnects}\n`)
+    } else {
+      const l = r.submitLatencyMs
+      const rc = r.receiptLatencyMs
+      out.write(`  submit_sm/s ${n0(r.submitsPerSec)} (offered ${n0(r.offeredPerSec)}/s, ${n0(r.acked)} acked of ${n0(r.sent)})` +
+        `  receipts/s ${n0(r.receiptsPerSec)} (${n0(r.receipts)}, matched ${n0(r.receiptsMatched)})\n`)
+      out.write(`  submit→resp ms p50 ${ms(l.p50)} p90 ${ms(l.p90)} p99 ${ms(l.p99)} p99.9 ${ms(l.p999)} max ${ms(l.max)}` +
+        (rc.count > 0 ? `   submit→receipt ms p50 ${ms(rc.p50)} p99 ${ms(rc.p99)} max ${ms(rc.max)}` : '') + '\n')
+      out.write(`  errors: ${errorText(r)}\n`)
+    }
+  }
+  if (s.pid) {
+    out.write(`  server: CPU ${s.cpuCores.toFixed(2)} cores, RSS ${n0(s.rssKbBefore / 1024)} → ${n0(s.rssKbBound / 1024)} (bound) → ${n0(s.rssKbEnd / 1024)} MiB` +
+      (s.kbPerBind !== undefined ? `, ${s.kbPerBind} KiB per bind` : '') + `; exit ${s.exit}` +
+      (r ? `; generator CPU ${(r.generatorCpuSeconds / Math.max(r.elapsedSeconds, 0.001)).toFixed(2)} cores` : '') + '\n')
+  }
+  if (run.serverOutput) out.write(`  server said:\n${run.serverOutput.split('\n').slice(-12).map((l) => `    ${l.slice(0, 300)}`).join('\n')}\n`)
+  if (run.profile) {
+    out.write(`  CPU profile: ${run.profile}\n`)
+    try {
+      out.write(formatProfileSummary(summariseProfile(run.profile), 15).split('\n').map((l) => `    ${l}`).join('\n') + '\n')
+    } catch (err) {
+      out.write(`    (cannot read it: ${(err as Error).message})\n`)
+    }
+  }
+}
+
+function printTable(runs: TargetRun[]): void {
+  const rows = runs.filter((r) => r.load && !r.load.options.idle)
+  if (rows.length < 2) return
+  const out = process.stdout
+  out.write('\ntarget      submit/s  receipts/s   p50 ms   p90 ms   p99 ms   max ms  rcpt p99  server CPU\n')
+  for (const run of rows) {
+    const r = run.load as LoadResult
+    const l = r.submitLatencyMs
+    out.write(`${run.target.padEnd(10)}${n0(r.submitsPerSec).padStart(10)}${n0(r.receiptsPerSec).padStart(12)}` +
+      `${ms(l.p50).padStart(9)}${ms(l.p90).padStart(9)}${ms(l.p99).padStart(9)}${ms(l.max).padStart(9)}` +
+      `${(r.receiptLatencyMs.count ? ms(r.receiptLatencyMs.p99) : '-').padStart(10)}${run.server.cpuCores.toFixed(2).padStart(12)}\n`)
+  }
+}
+
+export interface Ratios {
+  [pair: string]: { submits: number; receipts: number | null }
+}
+
+function ratios(runs: TargetRun[]): Ratios {
+  const by = new Map(runs.filter((r) => r.load && !r.load.options.idle).map((r) => [r.target, r.load as LoadResult]))
+  const engine = by.get('engine')
+  const out: Ratios = {}
+  if (!engine) return out
+  for (const peer of ['node-smpp', 'floor'] as const) {
+    const p = by.get(peer)
+    if (!p || p.submitsPerSec === 0) continue
+    out[`engine/${peer}`] = {
+      submits: Math.round((engine.submitsPerSec / p.submitsPerSec) * 1000) / 1000,
+      receipts: p.receiptsPerSec > 0 ? Math.round((engine.receiptsPerSec / p.receiptsPerSec) * 1000) / 1000 : null,
+    }
+  }
+  return out
+}
+
+// ------------------------------------------------------------------ main
+
+function resolvePlan(words: string[], flags: Flags): { plan: RunPlan; targets: TargetName[] } {
+  const name = words[0]
+  let scenario: Scenario
+  if (name === undefined) {
+    scenario = { name: 'custom', description: 'load given by the flags', load: {}, targets: ['engine'] }
+  } else {
+    const found = findScenario(name)
+    if (!found) throw new Error(`unknown scenario ${JSON.stringify(name)}; one of: ${SCENARIOS.map((s) => s.name).join(', ')} (or micro, list, profile)`)
+    scenario = found
+  }
+  const load: Partial<LoadOptions> = { ...scenario.load }
+  const set = <K extends keyof LoadOptions>(k: K, v: LoadOptions[K] | undefined) => { if (v !== undefined) load[k] = v }
+  set('durationS', num(flags, 'duration', 0))
+  set('messages', int(flags, 'messages', 1))
+  if (flags.messages !== undefined && flags.duration === undefined) load.durationS = 0
+  set('binds', int(flags, 'binds', 1))
+  set('window', int(flags, 'window', 1))
+  set('rate', num(flags, 'rate', 0))
+  const drain = num(flags, 'drain', 0)
+  if (drain !== undefined) load.drainMs = drain * 1000
+  if (flags.mix !== undefined) load.mix = parseMix(String(flags.mix))
+  const rd = int(flags, 'registered-delivery', 0)
+  if (rd !== undefined) load.registeredDelivery = rd
+  if (flags['bind-type'] !== undefined) {
+    const bt = String(flags['bind-type'])
+    if (bt !== 'transceiver' && bt !== 'pair') throw new Error('--bind-type must be transceiver or pair')
+    load.bindType = bt as BindType
+  }
+  if (flags.quiet) load.progress = false
+
+  let carrierDelayMs: [number, number] = [0, 0]
+  if (flags['carrier-delay'] !== undefined) {
+    const m = /^(\d+),(\d+)$/.exec(String(flags['carrier-delay']))
+    if (!m || Number(m[1]) > Number(m[2])) throw new Error('--carrier-delay must be MIN,MAX in ms (e.g. 1,5)')
+    carrierDelayMs = [Number(m[1]), Number(m[2])]
+  }
+  let targets: TargetName[] = scenario.targets
+  if (flags.target !== undefined) {
+    const t = String(flags.target)
+    if (t === 'all') targets = [...TARGETS]
+    else if ((TARGETS as readonly string[]).includes(t) || t === 'external') targets = [t as TargetName]
+    else throw new Error(`--target must be one of engine, node-smpp, floor, all, external (got ${JSON.stringify(t)})`)
+  }
+  const plan: RunPlan = {
+    scenario, load, carrierDelayMs,
+    logLevel: String(flags['log-level'] ?? 'warn'),
+    external: {
+      host: flags.host === undefined ? undefined : String(flags.host),
+      port: int(flags, 'port', 1),
+      systemId: flags['system-id'] === undefined ? undefined : String(flags['system-id']),
+      password: flags.password === undefined ? undefined : String(flags.password),
+    },
+  }
+  if (flags.profile !== undefined) {
+    plan.profileDir = path.resolve(String(flags.profile))
+    mkdirSync(plan.profileDir, { recursive: true })
+  }
+  if (flags['engine-bin'] !== undefined) plan.engineBin = path.resolve(String(flags['engine-bin']))
+  return { plan, targets }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed: { words: string[]; flags: Flags }
+  try {
+    parsed = parseArgs(argv)
+    for (const k of Object.keys(parsed.flags)) if (!KNOWN.includes(k)) throw new Error(`--${k} is not a known flag (smsc bench --help)`)
+  } catch (err) {
+    process.stderr.write(`smsc bench: ${(err as Error).message}\n`)
+    return 2
+  }
+  const { words, flags } = parsed
+  if (flags.help) {
+    process.stdout.write(HELP + '\nScenarios:\n' + SCENARIOS.map((s) => `  ${s.name.padEnd(12)} ${s.description}`).join('\n') + '\n')
+    return 0
+  }
+  if (words[0] === 'list') {
+    for (const s of SCENARIOS) process.stdout.write(`${s.name.padEnd(12)} ${s.description}\n`)
+    return 0
+  }
+  if (words[0] === 'profile') {
+    if (!words[1]) { process.stderr.write('smsc bench profile: give a .cpuprofile file\n'); return 2 }
+    process.stdout.write(formatProfileSummary(summariseProfile(words[1]), int(flags, 'top', 1) ?? 25) + '\n')
+    return 0
+  }
+  const m = machine()
+  printMachine(m)
+  if (words[0] === 'micro') {
+    const { runMicro } = await import('./micro/index')
+    return runMicro(words.slice(1), { machine: m, json: flags.json === undefined ? undefined : String(flags.json) })
+  }
+
+  let plan: RunPlan
+  let targets: TargetName[]
+  try {
+    ({ plan, targets } = resolvePlan(words, flags))
+  } catch (err) {
+    process.stderr.write(`smsc bench: ${(err as Error).message}\n`)
+    return 2
+  }
+  const root = projectRoot()
+  const load = { ...LOAD_DEFAULTS, ...plan.load }
+  process.stdout.write(`scenario ${plan.scenario.name}: ${plan.scenario.description}\n`)
+  process.stdout.write(`load: ${load.binds} ${load.bindType === 'pair' ? 'transmitter+receiver pairs' : 'transceivers'}, window ${load.window}, ` +
+    `${load.rate > 0 ? `${n0(load.rate)} submit_sm/s` : 'as fast as it goes'}, ` +
+    `${load.idle ? `idle for ${load.durationS} s` : load.messages > 0 ? `${n0(load.messages)} messages` : `${load.durationS} s`}, ` +
+    `mix ${formatMix(load.mix)}, registered_delivery ${load.registeredDelivery}; targets ${targets.join(', ')}` +
+    (targets.includes('engine') ? `; engine carrier delay ${plan.carrierDelayMs.join('-')} ms` : '') + '\n')
+
+  const runs: TargetRun[] = []
+  for (const t of targets) {
+    process.stdout.write(`\n== ${t}\n`)
+    let run: TargetRun
+    try {
+      run = await runTarget(t, plan, root)
+    } catch (err) {
+      run = { target: t, load: null, error: (err as Error).message, server: { pid: null, cpuSeconds: 0, cpuCores: 0, rssKbBefore: 0, rssKbBound: 0, rssKbEnd: 0, exit: '' } }
+    }
+    runs.push(run)
+    printRun(run)
+    if (targets.length > 1) await sleep(1_000) // let the sockets of the last run close
+  }
+  printTable(runs)
+  const r = ratios(runs)
+  for (const [pair, v] of Object.entries(r)) {
+    process.stdout.write(`${pair}: ${v.submits.toFixed(2)}x submit_sm/s` + (v.receipts !== null ? `, ${v.receipts.toFixed(2)}x receipts/s` : '') + '\n')
+  }
+
+  const result = {
+    date: new Date().toISOString(),
+    command: `smsc bench ${argv.join(' ')}`.trim(),
+    machine: m,
+    scenario: { name: plan.scenario.name, description: plan.scenario.description },
+    carrierDelayMs: targets.includes('engine') ? plan.carrierDelayMs : undefined,
+    runs,
+    ratios: r,
+  }
+  const json = JSON.stringify(result, null, 2) + '\n'
+  if (!flags['no-save']) {
+    const dir = flags['results-dir'] !== undefined ? path.resolve(String(flags['results-dir'])) : path.join(root, 'bench', 'results')
+    mkdirSync(dir, { recursive: true })
+    const suffix = targets.length === 1 ? `-${targets[0]}` : ''
+    const file = path.join(dir, `${result.date.slice(0, 10)}-${plan.scenario.name}${suffix}.json`)
+    writeFileSync(file, json)
+    process.stdout.write(`\nresults: ${file}\n`)
+  }
+  if (flags.json !== undefined) {
+    writeFileSync(String(flags.json), json)
+    process.stdout.write(`results: ${path.resolve(String(flags.json))}\n`)
+  }
+  // Every run stops by itself: whatever handle is left, exit shortly after the report.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 1_000).unref()
+  return runs.some((x) => x.error) ? 1 : 0
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (err: Error) => {
+    process.stderr.write(`smsc bench: ${err.stack ?? err.message}\n`)
+    process.exitCode = 1
+  })
+}

@@ -1,0 +1,316 @@
+/**
+ * The delivery actor's state (actors/delivery.ts) with a real Store in a temp dir and fake receiver
+ * sessions: carrier outcomes update the records and become receipts as registered_delivery asks
+ * (final, failure only, success only, intermediate); receipts go to the account's bound receivers
+ * round robin within each window; failed items come back after back-off on tick(now); an ack
+ * removes an item from the store, and a restarted Delivery picks up what is still pending.
+ */
+import t from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { Delivery, type DeliveryDeps } from '../../actors/delivery'
+import type { Outcome } from '../../actors/messages'
+import { EsmClass, MessageState } from '../../engine/protocol/constants'
+import { Store, type DeliveryItem } from '../../engine/store'
+import type { MessageRecord } from '../../engine/message'
+import type { Session } from '../../engine/session/session'
+
+/** A receiver bind as Delivery sees it: a window, and the items it was handed. */
+class FakeReceiver {
+  readonly got: DeliveryItem[] = []
+  constructor(readonly id: number, public freeSlots: number) {}
+  deliver(items: DeliveryItem[]): DeliveryItem[] {
+    const n = Math.min(this.freeSlots, items.length)
+    this.got.push(...items.slice(0, n))
+    this.freeSlots -= n
+    return items.slice(n)
+  }
+}
+
+interface Rig {
+  store: Store
+  d: Delivery
+  receivers: FakeReceiver[]
+  clock: { now: number }
+  /** Items the actor handed back to its own mailbox (committed receipts). */
+  later: DeliveryItem[][]
+  /** Resolves once `n` enqueueLater batches have come back (and been enqueued, as the mailbox would). */
+  laterCount(n: number): Promise<void>
+  commits: number
+  restart(): Delivery
+}
+
+async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryMs?: [number, number]; multipart?: 'every' | 'last'; maxAgeMs?: number } = {}): Promise<Rig> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-delivery-'))
+  const store = await Store.open(dir)
+  t.teardown(async () => {
+    await store.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  })
+  const waiters: { n: number; resolve: () => void }[] = []
+  const r: Rig = {
+    store,
+    d: null as unknown as Delivery,
+    receivers: [],
+    clock: { now: 1_000_000 },
+    later: [],
+    commits: 0,
+    laterCount(n) {
+      if (r.later.length >= n) return Promise.resolve()
+      return new Promise((resolve) => waiters.push({ n, resolve }))
+    },
+    restart() { r.d = new Delivery(deps); return r.d },
+  }
+  const deps: DeliveryDeps = {
+    store,
+    commit(batch, done) {
+      r.commits++
+      store.commit(batch).then(() => done(null), (err: Error) => done(err))
+    },
+    receivers: (systemId) => (systemId === 'u' ? (r.receivers as unknown as Session[]) : []),
+    send: (s, items) => (s as unknown as FakeReceiver).deliver(items),
+    enqueueLater(items) {
+      r.later.push(items)
+      // As the actor's mailbox would: the items come back as an 'enqueue' message.
+      setImmediate(() => {
+        r.d.enqueue(items)
+        for (const w of waiters.splice(0)) if (r.later.length >= w.n) w.resolve(); else waiters.push(w)
+      })
+    },
+    now: () => r.clock.now,
+    redeliveryMs: opts.redeliveryMs ?? [1000, 8000],
+    multipart: opts.multipart ?? 'every',
+    maxAgeMs: opts.maxAgeMs ?? 86_400_000,
+    log() {},
+  }
+  r.d = new Delivery(deps)
+  return r
+}
+
+let n = 0
+function rec(over: Partial<MessageRecord> = {}): MessageRecord {
+  return {
+    id: `m${++n}`, systemId: 'u', state: MessageState.ENROUTE, err: 0, submitAt: 999_000, doneAt: 0,
+    src: [1, 1, '447700900001'], dests: [{ addr: [1, 1, '447700900002'], state: MessageState.ENROUTE, err: 0, doneAt: 0 }],
+    serviceType: '', esmClass: 0, protocolId: 0, priority: 0, dataCoding: 0, registeredDelivery: 1,
+    sm: Buffer.from('hello there'), scheduleAt: 0, expireAt: 2_000_000_000_000, parts: 1,
+    ...over,
+  }
+}
+
+/** Queue items as the engine commits them (MO or receipts), keys assigned by the store. */
+async function committedItems(store: Store, count: number, systemId = 'u'): Promise<DeliveryItem[]> {
+  const items: DeliveryItem[] = Array.from({ length: count }, (_, i) => ({
+    systemId, kind: 'mo', createdAt: 0, attempts: 0, messageId: `mo${++n}-${i}`, pdu: { short_message: Buffer.from(`mo ${i}`) },
+  }))
+  await store.commit({ enqueue: items })
+  return items
+}
+
+const outcome = (r: MessageRecord, state: number, err = 0, dest = 0): Outcome => ({ id: r.id, dest, state, err })
+
+t.test('outcomes become receipts as registered_delivery asks (SMPP 3.4 §5.2.17, 5.0 §4.7.21)', async (t) => {
+  const r = await rig(t)
+  const D = MessageState.DELIVERED, U = MessageState.UNDELIVERABLE, E = MessageState.ENROUTE
+  // [registered_delivery, outcome state, receipt expected?]
+  const cases: [number, number, boolean][] = [
+    [0x00, D, false], [0x00, U, false],
+    [0x01, D, true], [0x01, U, true], // final: always
+    [0x02, D, false], [0x02, U, true], // failure only
+    [0x03, D, true], [0x03, U, false], // success only (5.0)
+    [0x10, E, true], [0x10, D, false], // intermediate only
+    [0x11, E, true], [0x01, E, false], // intermediate needs bit 4
+  ]
+  const records = cases.map(([rd]) => rec({ registeredDelivery: rd }))
+  await r.store.commit({ messages: records })
+  r.d.outcomes(cases.map(([, state], i) => outcome(records[i], state, state === U ? 1 : 0)))
+  await r.laterCount(1)
+  const receipts = r.later.flat()
+  const got = new Set(receipts.map((it) => it.messageId))
+  cases.forEach(([rd, state, want], i) => {
+    t.equal(got.has(records[i].id), want, `registered_delivery 0x${rd.toString(16)}, state ${state}: ${want ? 'receipt' : 'none'}`)
+  })
+  for (const it of receipts) {
+    const pdu = it.pdu as Record<string, unknown>
+    const i = records.findIndex((x) => x.id === it.messageId)
+    const state = cases[i][1]
+    t.equal(it.kind, 'receipt')
+    t.equal(pdu.esm_class, state === E ? EsmClass.INTERMEDIATE_NOTIFICATION : EsmClass.MC_DELIVERY_RECEIPT)
+    t.equal(pdu.receipted_message_id, it.messageId)
+    t.equal(pdu.message_state, state)
+    t.match((pdu.short_message as Buffer).toString('latin1'), new RegExp(`^id:${it.messageId} sub:001 dlvrd:00${state === D ? 1 : 0} .* stat:${state === D ? 'DELIVRD' : state === U ? 'UNDELIV' : 'ENROUTE'} err:00${state === U ? 1 : 0} text:hello there$`))
+  }
+  // The records are updated in the store: final outcomes settle, ENROUTE leaves them open.
+  cases.forEach(([, state], i) => {
+    const m = r.store.getMessage(records[i].id) as MessageRecord
+    t.equal(m.state, state === E ? MessageState.ENROUTE : state, `${records[i].id} state`)
+  })
+  t.equal(r.store.pendingCount('u'), receipts.length, 'receipts are durable before they are queued')
+  t.equal(r.commits, 1, 'one commit for the whole outcome batch')
+})
+
+t.test('an outcome for a message already final (cancelled) or unknown is dropped', async (t) => {
+  const r = await rig(t)
+  const cancelled = rec({ state: MessageState.DELETED, dests: [{ addr: [1, 1, 'x'], state: MessageState.DELETED, err: 0, doneAt: 5 }] })
+  await r.store.commit({ messages: [cancelled] })
+  r.d.outcomes([outcome(cancelled, MessageState.DELIVERED), { id: 'nope', dest: 0, state: MessageState.DELIVERED, err: 0 }])
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.equal(r.commits, 0)
+  t.equal((r.store.getMessage(cancelled.id) as MessageRecord).state, MessageState.DELETED)
+})
+
+t.test('receipts.multipart last: only the last part of a long message gets a receipt', async (t) => {
+  const r = await rig(t, { multipart: 'last' })
+  const parts = [1, 2, 3].map((seq) => rec({ part: [seq, 3] } as Partial<MessageRecord>))
+  await r.store.commit({ messages: parts })
+  r.d.outcomes(parts.map((p) => outcome(p, MessageState.DELIVERED)))
+  await r.laterCount(1)
+  t.same(r.later.flat().map((it) => it.messageId), [parts[2].id])
+})
+
+t.test('receipts are delivered to the bound receiver once committed', async (t) => {
+  const r = await rig(t)
+  const a = new FakeReceiver(1, 10)
+  r.receivers.push(a)
+  const m = rec()
+  await r.store.commit({ messages: [m] })
+  r.d.outcomes([outcome(m, MessageState.DELIVERED)])
+  await r.laterCount(1)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(a.got.map((it) => it.messageId), [m.id])
+})
+
+t.test('round robin across two receivers of the account, each within its window', async (t) => {
+  const r = await rig(t)
+  const a = new FakeReceiver(1, 2)
+  const b = new FakeReceiver(2, 2)
+  r.receivers.push(a, b)
+  const items = await committedItems(r.store, 5)
+  r.d.enqueue(items)
+  t.same(a.got, items.slice(0, 2), 'first window to the first bind')
+  t.same(b.got, items.slice(2, 4), 'the next to the second')
+  t.equal(r.d.waiting('u'), 1, 'the fifth waits for room')
+  // The first bind acknowledges one: room there, the waiting item goes to it.
+  a.freeSlots = 1
+  r.d.results([items[0]], [])
+  t.same(a.got.slice(2), [items[4]])
+  t.equal(r.d.waiting('u'), 0)
+  // With room everywhere, successive batches alternate between the binds.
+  a.freeSlots = b.freeSlots = 100
+  const batch1 = await committedItems(r.store, 3)
+  const batch2 = await committedItems(r.store, 3)
+  const before = [a.got.length, b.got.length]
+  r.d.enqueue(batch1)
+  r.d.enqueue(batch2)
+  const toA = a.got.length - before[0], toB = b.got.length - before[1]
+  t.same([toA, toB].sort(), [3, 3], 'one batch each, not both to the same bind')
+})
+
+t.test('nothing is sent while no receiver is bound; a bind (pump) flushes the queue', async (t) => {
+  const r = await rig(t)
+  const items = await committedItems(r.store, 3)
+  r.d.enqueue(items)
+  t.equal(r.d.waiting('u'), 3)
+  const a = new FakeReceiver(1, 10)
+  r.receivers.push(a)
+  r.d.pump('u')
+  t.same(a.got, items)
+  t.equal(r.d.waiting('u'), 0)
+})
+
+t.test('failed items come back after back-off on tick(now), doubling up to the maximum', async (t) => {
+  const r = await rig(t, { redeliveryMs: [1000, 3000] })
+  const a = new FakeReceiver(1, 10)
+  r.receivers.push(a)
+  const [it] = await committedItems(r.store, 1)
+  r.d.enqueue([it])
+  t.equal(a.got.length, 1)
+  const t0 = r.clock.now
+  const expectDelays = [1000, 2000, 3000, 3000]
+  let sends = 1
+  for (const delay of expectDelays) {
+    a.freeSlots = 10
+    r.d.results([], [it]) // timeout or negative deliver_sm_resp
+    t.equal(r.d.waiting('u'), 1)
+    r.d.tick(r.clock.now + delay - 1)
+    t.equal(a.got.length, sends, `attempt ${it.attempts}: not before ${delay} ms`)
+    r.clock.now += delay
+    r.d.tick(r.clock.now)
+    t.equal(a.got.length, ++sends, `attempt ${it.attempts}: sent again after ${delay} ms`)
+  }
+  t.equal(it.attempts, 4)
+  t.equal(r.clock.now - t0, 9000)
+  t.equal(r.store.pendingCount('u'), 1, 'still in the store until acknowledged')
+  r.d.results([it], [])
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.equal(r.store.pendingCount('u'), 0, 'acked: gone from the store')
+})
+
+t.test('a retry due while no receiver is bound waits, then goes out on the next bind', async (t) => {
+  const r = await rig(t, { redeliveryMs: [100, 100] })
+  const a = new FakeReceiver(1, 10)
+  r.receivers.push(a)
+  const [it] = await committedItems(r.store, 1)
+  r.d.enqueue([it])
+  r.receivers.length = 0
+  r.d.results([], [it])
+  r.clock.now += 100
+  r.d.tick(r.clock.now)
+  t.equal(r.d.waiting('u'), 1)
+  const b = new FakeReceiver(2, 10)
+  r.receivers.push(b)
+  r.d.pump('u')
+  t.same(b.got, [it])
+})
+
+t.test('items older than receipts.maxAgeMs are discarded on tick and removed from the store', async (t) => {
+  const r = await rig(t, { maxAgeMs: 60_000, redeliveryMs: [1000, 1000] })
+  const [old, fresh] = await committedItems(r.store, 2)
+  old.createdAt = r.clock.now - 61_000
+  fresh.createdAt = r.clock.now
+  r.d.enqueue([old, fresh]) // no receiver bound: both wait
+  r.d.tick(r.clock.now)
+  t.equal(r.d.waiting('u'), 1, 'the old one is dropped')
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  t.equal(r.store.pendingCount('u'), 1)
+  const a = new FakeReceiver(1, 10)
+  r.receivers.push(a)
+  r.d.pump('u')
+  t.same(a.got, [fresh])
+})
+
+t.test('a restarted Delivery rebuilds its queues from the store', async (t) => {
+  const r = await rig(t)
+  const items = await committedItems(r.store, 4)
+  const other = await committedItems(r.store, 2, 'v')
+  r.d.enqueue(items)
+  r.d.results([items[0]], [])
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  const d2 = r.restart()
+  t.equal(d2.waiting('u'), 3, 'the acknowledged one is gone')
+  t.equal(d2.waiting('v'), 2)
+  const a = new FakeReceiver(1, 10)
+  r.receivers.push(a)
+  d2.pump('u')
+  t.same(a.got.map((it) => it.key), items.slice(1).map((it) => it.key), 'in queue order')
+  void other
+})
+
+t.test('outcomes for two destinations of one message in back-to-back batches both stick', { todo: 'bug in actors/delivery.ts: outcomes() reads the record from the store, so a second batch before the first commit lands overwrites the first destination' }, async (t) => {
+  const r = await rig(t)
+  const m = rec({
+    dests: [
+      { addr: [1, 1, 'a'], state: MessageState.ENROUTE, err: 0, doneAt: 0 },
+      { addr: [1, 1, 'b'], state: MessageState.ENROUTE, err: 0, doneAt: 0 },
+    ],
+  })
+  await r.store.commit({ messages: [m] })
+  // Two carrier ticks 20 ms apart can arrive before the first commit is visible.
+  r.d.outcomes([outcome(m, MessageState.DELIVERED, 0, 0)])
+  r.d.outcomes([outcome(m, MessageState.DELIVERED, 0, 1)])
+  await r.laterCount(2)
+  const stored = r.store.getMessage(m.id) as MessageRecord
+  t.same(stored.dests.map((d) => d.state), [MessageState.DELIVERED, MessageState.DELIVERED])
+  t.equal(stored.state, MessageState.DELIVERED)
+})
