@@ -18,7 +18,7 @@
  * hit by a catch-up burst; the offered rate is reported next to the target).
  */
 import net from 'node:net'
-import { performance } from 'node:perf_hooks'
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks'
 import { encode } from '../engine/protocol/codec'
 import { CommandId, EsmClass, HEADER_LENGTH, MAX_SEQUENCE, statusName, type BindKind } from '../engine/protocol/constants'
 import { Framer } from '../engine/protocol/framer'
@@ -129,6 +129,8 @@ export interface LoadResult {
   enquireLinks: number
   /** CPU seconds the generator used (user + system) while sending and draining. */
   generatorCpuSeconds: number
+  /** Event-loop delay of the generator (ms): a busy or stalled generator shows here, not in the server. */
+  generatorLoopDelayMs: { p50: number; p99: number; max: number }
   timeline: TimelinePoint[]
 }
 
@@ -248,6 +250,7 @@ export class EsmeLoad {
   private finish: (() => void) | null = null
   private cpuStart: NodeJS.CpuUsage = { user: 0, system: 0 }
   private cpuSeconds = 0
+  private loopDelay: IntervalHistogram | null = null
   private bindSeconds = 0
 
   sent = 0
@@ -386,6 +389,8 @@ export class EsmeLoad {
       this.running = true
       this.sending = !o.idle
       this.cpuStart = process.cpuUsage()
+      this.loopDelay = monitorEventLoopDelay({ resolution: 10 })
+      this.loopDelay.enable()
       const now = performance.now()
       this.startAt = now
       this.lastTick = now
@@ -396,6 +401,7 @@ export class EsmeLoad {
         this.stopTicker()
         const cpu = process.cpuUsage(this.cpuStart)
         this.cpuSeconds = (cpu.user + cpu.system) / 1e6
+        this.loopDelay?.disable()
         resolve(this.result())
       }
       if (!o.idle && o.rate === 0) {
@@ -770,6 +776,9 @@ export class EsmeLoad {
       serverUnbinds: this.serverUnbinds,
       enquireLinks: this.enquireLinks,
       generatorCpuSeconds: round(this.cpuSeconds, 2),
+      generatorLoopDelayMs: this.loopDelay
+        ? { p50: round(this.loopDelay.percentile(50) / 1e6, 2), p99: round(this.loopDelay.percentile(99) / 1e6, 2), max: round(this.loopDelay.max / 1e6, 2) }
+        : { p50: 0, p99: 0, max: 0 },
       timeline: this.timeline,
     }
   }

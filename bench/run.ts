@@ -245,7 +245,7 @@ function printRun(run: TargetRun): void {
   if (s.pid) {
     out.write(`  server: CPU ${s.cpuCores.toFixed(2)} cores, RSS ${n0(s.rssKbBefore / 1024)} → ${n0(s.rssKbBound / 1024)} (bound) → ${n0(s.rssKbEnd / 1024)} MiB` +
       (s.kbPerBind !== undefined ? `, ${s.kbPerBind} KiB per bind` : '') + `; exit ${s.exit}` +
-      (r ? `; generator CPU ${(r.generatorCpuSeconds / Math.max(r.elapsedSeconds, 0.001)).toFixed(2)} cores` : '') + '\n')
+      (r ? `; generator CPU ${(r.generatorCpuSeconds / Math.max(r.elapsedSeconds, 0.001)).toFixed(2)} cores, loop delay p99 ${ms(r.generatorLoopDelayMs.p99)} max ${ms(r.generatorLoopDelayMs.max)} ms` : '') + '\n')
   }
   if (run.serverOutput) out.write(`  server said:\n${run.serverOutput.split('\n').slice(-12).map((l) => `    ${l.slice(0, 300)}`).join('\n')}\n`)
   if (run.profile) {

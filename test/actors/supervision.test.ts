@@ -155,7 +155,15 @@ t.test('a fault in one session actor closes that connection only; the other bind
   // Receipts go to any bound receiver of the account: the survivors get one for every message
   // acknowledged to them, and also for those acknowledged to the victim before it dropped.
   const survivorIds = acked.filter((_, i) => i !== victimIndex).flat()
-  await until('receipts for every survivor submit', () => { const got = receiptIds(survivors); return survivorIds.every((id) => got.has(id)) })
+  try {
+    await until('receipts for every survivor submit', () => { const got = receiptIds(survivors); return survivorIds.every((id) => got.has(id)) })
+  } catch (e) {
+    const got = receiptIds(survivors)
+    const missing = survivorIds.filter((id) => !got.has(id))
+    const atVictim = receiptIds([victim])
+    console.error('DBG missing', missing.length, 'at victim', missing.filter((id) => atVictim.has(id)).length, missing.slice(0, 5).map((id) => JSON.stringify(smsc.store.getMessage(id)?.state)), 'pending', smsc.store.pendingCount('a'))
+    throw e
+  }
   t.pass(`${survivorIds.length} receipts reached the surviving binds`)
   await until('receipts for the victim’s acknowledged submits', () => { const got = receiptIds(esmes); return acked[victimIndex].every((id) => got.has(id)) })
   t.pass(`${acked[victimIndex].length} receipts of the dropped bind were delivered too`)

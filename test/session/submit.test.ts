@@ -50,7 +50,7 @@ t.test('a valid submit_sm becomes a draft record', async (t) => {
   t.match(d, {
     systemId: 'u', state: MessageState.ENROUTE, err: 0, submitAt: NOW, doneAt: 0,
     src: [1, 1, '447700900001'], dests: [{ addr: [1, 1, '447700900002'], state: MessageState.ENROUTE, err: 0, doneAt: 0 }],
-    registeredDelivery: 1, dataCoding: 0, scheduleAt: 0, expireAt: NOW + DEFAULT_LIMITS.defaultValidityMs, parts: 1, umr: 7,
+    registeredDelivery: 1, dataCoding: 0, scheduleAt: 0, expireAt: NOW + DEFAULT_LIMITS.defaultValidityMs, umr: 7,
   })
   t.same(d.sm, Buffer.from('hello'))
   t.not(d.sm, pdu.short_message, 'the draft owns a copy of the bytes, not a view of the socket chunk')
