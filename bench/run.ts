@@ -397,7 +397,7 @@ export async function main(argv: string[]): Promise<number> {
   const load = { ...LOAD_DEFAULTS, ...plan.load }
   process.stdout.write(`scenario ${plan.scenario.name}: ${plan.scenario.description}\n`)
   process.stdout.write(`load: ${load.binds} ${load.bindType === 'pair' ? 'transmitter+receiver pairs' : 'transceivers'}, window ${load.window}, ` +
-    `${load.rate > 0 ? `${n0(load.rate)} submit_sm/s` : 'as fast as it goes'}, ` +
+    (load.idle ? '' : `${load.rate > 0 ? `${n0(load.rate)} submit_sm/s` : 'as fast as it goes'}, `) +
     `${load.idle ? `idle for ${load.durationS} s` : load.messages > 0 ? `${n0(load.messages)} messages` : `${load.durationS} s`}, ` +
     `mix ${formatMix(load.mix)}, registered_delivery ${load.registeredDelivery}; targets ${targets.join(', ')}` +
     (targets.includes('engine') ? `; engine carrier delay ${plan.carrierDelayMs.join('-')} ms` : '') + '\n')
