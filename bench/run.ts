@@ -7,10 +7,10 @@
  * bench/results/<date>-<scenario>.json (and to --json FILE). `smsc bench micro` runs the
  * micro-benchmarks; `smsc bench profile FILE` summarises a .cpuprofile.
  */
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { readFileSync } from 'node:fs'
 import { EsmeLoad, LOAD_DEFAULTS, type BindType, type LoadOptions, type LoadResult } from './esme-load'
 import { SCENARIOS, findScenario, type Scenario } from './scenarios'
 import { TARGETS, cpuSeconds, projectRoot, rssKb, startTarget, type Target, type TargetName } from './targets'
@@ -95,6 +95,8 @@ export interface Machine {
   node: string
   os: string
   hostname: string
+  /** 1-minute load average when the run started: other work on the machine skews every number. */
+  loadAverage: number
 }
 
 export function machine(): Machine {
@@ -112,17 +114,34 @@ export function machine(): Machine {
     node: process.version,
     os: `${distro ? `${distro}, ` : ''}${os.type()} ${os.release()} ${os.arch()}`,
     hostname: os.hostname(),
+    loadAverage: Math.round(os.loadavg()[0] * 100) / 100,
   }
 }
 
+/** The commit the results belong to (read-only git queries; undefined outside a work tree). */
+export function gitInfo(): { commit: string; dirty: boolean } | undefined {
+  for (const cwd of [projectRoot(), process.cwd()]) {
+    try {
+      const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()
+      const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() !== ''
+      return { commit, dirty }
+    } catch {
+      // not a git work tree here
+    }
+  }
+  return undefined
+}
+
 function printMachine(m: Machine): void {
-  process.stdout.write(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; ${m.os}\n`)
+  process.stdout.write(`machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; ${m.os}; load average ${m.loadAverage}\n`)
 }
 
 // ------------------------------------------------------------------ one target
 
 export interface TargetRun {
   target: TargetName
+  /** 1-minute load average of the machine just before this target started. */
+  loadAverage: number
   load: LoadResult | null
   error?: string
   server: {
@@ -164,7 +183,7 @@ async function runTarget(name: TargetName, plan: RunPlan, root: string): Promise
   })
   const pid = target.pid
   const run: TargetRun = {
-    target: name, load: null,
+    target: name, loadAverage: Math.round(os.loadavg()[0] * 100) / 100, load: null,
     server: { pid, cpuSeconds: 0, cpuCores: 0, rssKbBefore: 0, rssKbBound: 0, rssKbEnd: 0, exit: '' },
   }
   const gen = new EsmeLoad({ ...load, host: target.host, port: target.port, systemId: target.systemId, password: target.password, label: name })
@@ -380,9 +399,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   const m = machine()
   printMachine(m)
+  const resultsDir = flags['no-save'] ? undefined
+    : flags['results-dir'] !== undefined ? path.resolve(String(flags['results-dir'])) : path.join(projectRoot(), 'bench', 'results')
   if (words[0] === 'micro') {
     const { runMicro } = await import('./micro/index')
-    return runMicro(words.slice(1), { machine: m, json: flags.json === undefined ? undefined : String(flags.json) })
+    return runMicro(words.slice(1), { machine: m, git: gitInfo(), resultsDir, json: flags.json === undefined ? undefined : String(flags.json) })
   }
 
   let plan: RunPlan
@@ -409,7 +430,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       run = await runTarget(t, plan, root)
     } catch (err) {
-      run = { target: t, load: null, error: (err as Error).message, server: { pid: null, cpuSeconds: 0, cpuCores: 0, rssKbBefore: 0, rssKbBound: 0, rssKbEnd: 0, exit: '' } }
+      run = { target: t, loadAverage: Math.round(os.loadavg()[0] * 100) / 100, load: null, error: (err as Error).message, server: { pid: null, cpuSeconds: 0, cpuCores: 0, rssKbBefore: 0, rssKbBound: 0, rssKbEnd: 0, exit: '' } }
     }
     runs.push(run)
     printRun(run)
@@ -425,17 +446,17 @@ export async function main(argv: string[]): Promise<number> {
     date: new Date().toISOString(),
     command: `smsc bench ${argv.join(' ')}`.trim(),
     machine: m,
+    git: gitInfo(),
     scenario: { name: plan.scenario.name, description: plan.scenario.description },
     carrierDelayMs: targets.includes('engine') ? plan.carrierDelayMs : undefined,
     runs,
     ratios: r,
   }
   const json = JSON.stringify(result, null, 2) + '\n'
-  if (!flags['no-save']) {
-    const dir = flags['results-dir'] !== undefined ? path.resolve(String(flags['results-dir'])) : path.join(root, 'bench', 'results')
-    mkdirSync(dir, { recursive: true })
+  if (resultsDir) {
+    mkdirSync(resultsDir, { recursive: true })
     const suffix = targets.length === 1 ? `-${targets[0]}` : ''
-    const file = path.join(dir, `${result.date.slice(0, 10)}-${plan.scenario.name}${suffix}.json`)
+    const file = path.join(resultsDir, `${result.date.slice(0, 10)}-${plan.scenario.name}${suffix}.json`)
     writeFileSync(file, json)
     process.stdout.write(`\nresults: ${file}\n`)
   }

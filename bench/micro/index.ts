@@ -2,7 +2,7 @@
  * `smsc bench micro [suite...]`: runs the micro-benchmark suites (bench/micro/*.bench.ts, mirroring
  * engine/) one after another in this process and writes their results as JSON when asked.
  */
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import type { Machine } from '../run'
 import type { MicroResult } from './harness'
@@ -15,7 +15,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<MicroResult[]> }>> =
   piscina: () => import('./piscina.bench'),
 }
 
-export async function runMicro(names: string[], o: { machine: Machine; json?: string }): Promise<number> {
+export async function runMicro(names: string[], o: { machine: Machine; git?: unknown; resultsDir?: string; json?: string }): Promise<number> {
   const chosen = names.length > 0 ? names : Object.keys(SUITES)
   for (const n of chosen) {
     if (!SUITES[n]) {
@@ -25,9 +25,13 @@ export async function runMicro(names: string[], o: { machine: Machine; json?: st
   }
   const results: MicroResult[] = []
   for (const n of chosen) results.push(...(await (await SUITES[n]()).run()))
-  if (o.json) {
-    writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), machine: o.machine, results }, null, 2) + '\n')
-    process.stdout.write(`results: ${path.resolve(o.json)}\n`)
+  const date = new Date().toISOString()
+  const json = JSON.stringify({ date, command: `smsc bench micro ${names.join(' ')}`.trim(), machine: o.machine, git: o.git, results }, null, 2) + '\n'
+  for (const file of [o.resultsDir && path.join(o.resultsDir, `${date.slice(0, 10)}-micro.json`), o.json]) {
+    if (!file) continue
+    mkdirSync(path.dirname(file), { recursive: true })
+    writeFileSync(file, json)
+    process.stdout.write(`results: ${path.resolve(file)}\n`)
   }
   return 0
 }

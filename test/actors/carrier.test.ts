@@ -40,7 +40,7 @@ function rec(over: Partial<MessageRecord> = {}): MessageRecord {
     id: `r${++n}`, systemId: 'u', state: MessageState.ENROUTE, err: 0, submitAt: T0, doneAt: 0,
     src: [1, 1, '447700900001'], dests: [{ addr: [1, 1, '447700900002'], state: MessageState.ENROUTE, err: 0, doneAt: 0 }],
     serviceType: '', esmClass: 0, protocolId: 0, priority: 0, dataCoding: 0, registeredDelivery: 1,
-    sm: Buffer.from('x'), scheduleAt: 0, expireAt: T0 + 86_400_000, parts: 1,
+    sm: Buffer.from('x'), scheduleAt: 0, expireAt: T0 + 86_400_000,
     ...over,
   }
 }

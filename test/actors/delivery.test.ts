@@ -94,7 +94,7 @@ function rec(over: Partial<MessageRecord> = {}): MessageRecord {
     id: `m${++n}`, systemId: 'u', state: MessageState.ENROUTE, err: 0, submitAt: 999_000, doneAt: 0,
     src: [1, 1, '447700900001'], dests: [{ addr: [1, 1, '447700900002'], state: MessageState.ENROUTE, err: 0, doneAt: 0 }],
     serviceType: '', esmClass: 0, protocolId: 0, priority: 0, dataCoding: 0, registeredDelivery: 1,
-    sm: Buffer.from('hello there'), scheduleAt: 0, expireAt: 2_000_000_000_000, parts: 1,
+    sm: Buffer.from('hello there'), scheduleAt: 0, expireAt: 2_000_000_000_000,
     ...over,
   }
 }

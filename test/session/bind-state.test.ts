@@ -36,7 +36,7 @@ const KNOWN: MessageRecord = {
   id: KNOWN_ID, systemId: 'u', state: MessageState.ENROUTE, err: 0, submitAt: 0, doneAt: 0,
   src: [1, 1, '447700900001'], dests: [{ addr: [1, 1, '447700900002'], state: MessageState.ENROUTE, err: 0, doneAt: 0 }],
   serviceType: '', esmClass: 0, protocolId: 0, priority: 0, dataCoding: 0, registeredDelivery: 0,
-  sm: Buffer.from('hi'), scheduleAt: 0, expireAt: Number.MAX_SAFE_INTEGER, parts: 1,
+  sm: Buffer.from('hi'), scheduleAt: 0, expireAt: Number.MAX_SAFE_INTEGER,
 }
 
 const CONFIG: SessionConfig = {

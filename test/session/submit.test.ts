@@ -153,6 +153,8 @@ t.test('UDHI (SMPP 3.4 §5.2.12) needs a well-formed UDH at the start of the mes
 t.test('SAR TLVs (SMPP 3.4 §5.3.2.22-24): all three or none, 1 <= seqnum <= total', async (t) => {
   const sar = { sar_msg_ref_num: 42, sar_total_segments: 3, sar_segment_seqnum: 2 }
   t.equal(status(submit(sar)), 0)
+  t.same(draftOf(submit(sar)).part, [2, 3], 'the record knows it is part 2 of 3')
+  t.notOk('part' in draftOf(submit()), 'no SAR TLVs, no part')
   t.equal(status(submit({ sar_msg_ref_num: 42 })), S.ESME_RMISSINGTLV)
   t.equal(status(submit({ sar_total_segments: 3 })), S.ESME_RMISSINGTLV)
   t.equal(status(submit({ sar_msg_ref_num: 42, sar_total_segments: 3 })), S.ESME_RMISSINGTLV)

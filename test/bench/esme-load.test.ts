@@ -1,0 +1,106 @@
+import t from 'tap'
+import net from 'node:net'
+import { EsmeLoad, runLoad } from '../../bench/esme-load'
+import { startFloorServer } from '../../bench/peers/floor-server'
+import { submitCycle, submitTemplates } from '../../bench/templates'
+import { decode } from '../../engine/protocol/codec'
+import { Framer } from '../../engine/protocol/framer'
+import { CommandId, CommandStatus } from '../../engine/protocol/constants'
+
+async function floor(t: { teardown(fn: () => unknown): void }): Promise<number> {
+  const server = await startFloorServer(0)
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  return (server.address() as net.AddressInfo).port
+}
+
+t.test('every submit is acknowledged and every receipt is matched to its submit', async (t) => {
+  const port = await floor(t)
+  const r = await runLoad({ port, binds: 3, window: 10, messages: 600, durationS: 0, registeredDelivery: 1, progress: false })
+  t.equal(r.bound, 3)
+  t.equal(r.sent, 600)
+  t.equal(r.acked, 600)
+  t.equal(r.receipts, 600)
+  t.equal(r.receiptsMatched, 600)
+  t.equal(r.receiptsMissing, 0)
+  t.same(r.errors, {})
+  t.equal(r.submitLatencyMs.count, 600)
+  t.equal(r.receiptLatencyMs.count, 600)
+  t.ok(r.submitLatencyMs.p99 > 0 && r.submitLatencyMs.p99 <= r.submitLatencyMs.max)
+})
+
+t.test('transmitter + receiver pairs bind two connections per bind', async (t) => {
+  const port = await floor(t)
+  const r = await runLoad({ port, binds: 2, bindType: 'pair', window: 5, messages: 100, durationS: 0, progress: false })
+  t.equal(r.bindAttempts, 4)
+  t.equal(r.bound, 4)
+  t.equal(r.acked, 100)
+})
+
+t.test('the rate limit holds the offered load near the target', async (t) => {
+  const port = await floor(t)
+  const r = await runLoad({ port, binds: 4, window: 50, rate: 2000, durationS: 1.5, progress: false })
+  t.ok(r.offeredPerSec > 1600 && r.offeredPerSec < 2400, `offered ${r.offeredPerSec}/s for a target of 2000/s`)
+  t.equal(r.acked, r.sent)
+})
+
+t.test('refusals are counted by command_status name', async (t) => {
+  // A server that binds everyone and answers every submit_sm with ESME_RTHROTTLED.
+  const server = net.createServer((socket) => {
+    const framer = new Framer()
+    const frames: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => {
+      frames.length = 0
+      framer.push(chunk, frames)
+      for (const f of frames) {
+        const id = f.readUInt32BE(4)
+        const seq = f.readUInt32BE(12)
+        const resp = (len: number, status: number): Buffer => {
+          const out = Buffer.alloc(len)
+          out.writeUInt32BE(len, 0)
+          out.writeUInt32BE((id | 0x80000000) >>> 0, 4)
+          out.writeUInt32BE(status, 8)
+          out.writeUInt32BE(seq, 12)
+          return out
+        }
+        if (id === CommandId.bind_transceiver) socket.write(resp(17, 0)) // empty system_id
+        else if (id === CommandId.submit_sm) socket.write(resp(16, CommandStatus.ESME_RTHROTTLED)) // no body on failure
+        else if (id === CommandId.unbind) socket.end(resp(16, 0))
+      }
+    })
+    socket.on('error', () => socket.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const port = (server.address() as net.AddressInfo).port
+  const load = new EsmeLoad({ port, binds: 1, window: 5, messages: 50, durationS: 0, drainMs: 2000, progress: false })
+  await load.connect()
+  const r = await load.run()
+  await load.close(500)
+  t.equal(r.acked, 0)
+  t.equal(r.failed, 50)
+  t.same(r.errors, { ESME_RTHROTTLED: 50 })
+})
+
+t.test('a long message is three consecutive submit_sm with one concat reference', async (t) => {
+  const parts = submitTemplates('long-ucs2', 1)
+  t.equal(parts.length, 3)
+  parts.forEach((p, i) => {
+    const pdu = decode(p.buf)
+    t.equal(pdu.esm_class & 0x40, 0x40, 'UDHI set')
+    t.equal(pdu.data_coding, 8)
+    t.equal(pdu.registered_delivery, 1)
+    const sm = pdu.short_message as Buffer
+    t.same([...sm.subarray(0, 3)], [0x05, 0x00, 0x03])
+    t.equal(sm[4], 3, 'total')
+    t.equal(sm[5], i + 1, 'seq')
+    t.equal(p.refOffset, p.buf.length - sm.length + 3)
+  })
+  const cycle = submitCycle({ gsm: 70, ucs2: 20, 'long-gsm': 10 }, 0)
+  const kinds = cycle.map((c) => c.kind)
+  t.equal(kinds.filter((k) => k === 'gsm').length, 70)
+  t.equal(kinds.filter((k) => k === 'ucs2').length, 20)
+  t.equal(kinds.filter((k) => k === 'long-gsm').length, 30, '10 long messages of 3 parts')
+  for (let i = 0; i < cycle.length; i++) {
+    if (cycle[i].part === 1) t.same([cycle[i + 1].part, cycle[i + 2].part], [2, 3], 'parts stay consecutive')
+  }
+})
