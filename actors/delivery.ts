@@ -162,9 +162,11 @@ export class Delivery {
     if (q === undefined || q.ready.length === q.head) return
     const sessions = this.d.receivers(systemId)
     if (sessions.length === 0) return
+    // An even share per bind, so a burst is spread over the binds rather than filling the first window.
+    const share = Math.ceil((q.ready.length - q.head) / sessions.length)
     for (let tries = 0; tries < sessions.length && q.head < q.ready.length; tries++) {
       const s = sessions[q.rr++ % sessions.length]
-      const n = s.freeSlots
+      const n = Math.min(s.freeSlots, share)
       if (n === 0) continue
       const end = Math.min(q.ready.length, q.head + n)
       const items = q.ready.slice(q.head, end)

@@ -95,6 +95,7 @@ export class Store {
   private readonly pending = new Map<string, number>() // systemId -> committed queue items
   private readonly enqInflight = new Map<number, string>() // queue key -> systemId, enqueued, not yet committed
   private readonly ackInflight = new Set<number>() // queue keys acked, not yet committed
+  private readonly unsettled = new Map<string, StoredMessage>() // messages in batches not yet committed
   private readonly msgEncoder: Encoder
   private readonly queueEncoder: Encoder
   // Bind-storm cache: systemId -> HMAC of the last password that verified, and the hash it verified against.
@@ -242,8 +243,13 @@ export class Store {
       for (const a of acks) this.queue.remove([a.systemId, a.key])
     })
     for (const item of items) this.enqInflight.set(item.key as number, item.systemId)
+    // Read-your-writes: until this batch is committed, getMessage() answers from these objects, so a
+    // read-modify-write (an outcome after another outcome, a cancel after an outcome) never starts
+    // from an older committed version.
+    for (const m of msgs) this.unsettled.set(m.id, m)
 
     const settle = (ok: boolean): void => {
+      for (const m of msgs) if (this.unsettled.get(m.id) === m) this.unsettled.delete(m.id)
       for (const item of items) {
         const key = item.key as number
         if (this.enqInflight.get(key) === item.systemId) this.enqInflight.delete(key)
@@ -264,7 +270,7 @@ export class Store {
   // ---- reads (sync, from the last committed state) ---------------------------------------------------------
 
   getMessage(id: string): StoredMessage | undefined {
-    return this.messages.get(id) as StoredMessage | undefined
+    return this.unsettled.get(id) ?? (this.messages.get(id) as StoredMessage | undefined)
   }
 
   /** Messages in a non-final state (0 SCHEDULED, 1 ENROUTE, 6 ACCEPTED), from the `active` index. */
