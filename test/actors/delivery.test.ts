@@ -196,7 +196,7 @@ t.test('round robin across two receivers of the account, each within its window'
   r.d.results([items[0]], [])
   t.same(a.got.slice(2), [items[4]])
   t.equal(r.d.waiting('u'), 0)
-  // With room everywhere, successive batches alternate between the binds.
+  // With room everywhere, each batch is spread over both binds (an even share each).
   a.freeSlots = b.freeSlots = 100
   const batch1 = await committedItems(r.store, 3)
   const batch2 = await committedItems(r.store, 3)
@@ -204,7 +204,8 @@ t.test('round robin across two receivers of the account, each within its window'
   r.d.enqueue(batch1)
   r.d.enqueue(batch2)
   const toA = a.got.length - before[0], toB = b.got.length - before[1]
-  t.same([toA, toB].sort(), [3, 3], 'one batch each, not both to the same bind')
+  t.equal(toA + toB, 6)
+  t.ok(toA >= 2 && toB >= 2, `both binds get a share of every batch (got ${toA} and ${toB})`)
 })
 
 t.test('nothing is sent while no receiver is bound; a bind (pump) flushes the queue', async (t) => {
