@@ -194,6 +194,11 @@ export class Session implements Tickable {
     const kind = BIND_COMMANDS.get(cmd)
     if (kind !== undefined) return this.handleBind(pdu, kind)
     if (cmd === 'outbind') return // SMSC → ESME only; an ESME sending it gets nothing (no response PDU exists)
+    if (cmd === 'unbind' && this.state === 'UNBOUND' && this.draining) {
+      // Both sides unbind at once: answer theirs and close (our unbind needs no answer then).
+      this.respond(pdu, 0)
+      return this.close('unbind')
+    }
     if (!ALLOWED[this.state].has(cmd)) {
       // A request with no response PDU (alert_notification, SMPP 3.4 §4.12: SMSC → ESME only) is
       // not an ESME operation in any state: generic_nack ESME_RINVCMDID, as the switch below intends.
