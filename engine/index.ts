@@ -22,7 +22,7 @@ import type { Pdu } from './protocol/codec'
 import { parseSmppTime } from './protocol/time'
 import { codingOfDcs, dcsOfCoding, encodeText } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
-import { isFinal, type MessageRecord } from './message'
+import { deliverFrame, isFinal, type MessageRecord } from './message'
 import { DEFAULT_LIMITS } from './session/submit'
 import { smscError } from './errors'
 import { startHttp, type HttpServer } from './http'
@@ -248,11 +248,11 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const t = now()
     const items: DeliveryItem[] = split.parts.map((sm) => ({
       systemId, kind: 'mo', createdAt: t, attempts: 0, messageId: id,
-      pdu: {
+      frame: deliverFrame({
         service_type: '', source_addr_ton: 1, source_addr_npi: 1, source_addr: req.from,
         dest_addr_ton: 0, dest_addr_npi: 1, destination_addr: req.to,
         esm_class: split.udhi ? 0x40 : 0, data_coding: dcsOfCoding(coding), short_message: sm,
-      },
+      }),
     }))
     await new Promise<void>((resolve, reject) => actors.commit({ enqueue: items }, (err) => (err ? reject(err) : resolve())))
     actors.enqueue(items)

@@ -10,6 +10,19 @@ import { decodeText } from './protocol/text/charsets'
 import { parseUdh } from './protocol/text/udh'
 import { gsm7Encode, gsm7Septets } from './protocol/text/gsm7'
 import type { DeliveryItem, StoredMessage } from './store'
+import { encode, type Pdu } from './protocol/codec'
+
+/**
+ * A deliver_sm as queue items carry it: encoded once when the receipt or MO is made, with
+ * sequence_number 0; the session patches the sequence number of a copy when it sends it.
+ */
+export function deliverFrame(fields: Record<string, unknown>): Buffer {
+  const pdu = fields as Pdu
+  pdu.command = 'deliver_sm'
+  pdu.command_status = 0
+  pdu.sequence_number = 0
+  return encode(pdu)
+}
 
 /** [ton, npi, address] */
 export type Address = [number, number, string]
@@ -147,5 +160,5 @@ export function receiptItem(r: MessageRecord, d: Destination, now: number): Deli
     network_error_code: Buffer.from([3, (d.err >> 8) & 0xff, d.err & 0xff]),
   }
   if (r.umr !== undefined) pdu.user_message_reference = r.umr
-  return { systemId: r.systemId, kind: 'receipt', createdAt: now, attempts: 0, messageId: r.id, pdu }
+  return { systemId: r.systemId, kind: 'receipt', createdAt: now, attempts: 0, messageId: r.id, frame: deliverFrame(pdu) }
 }

@@ -106,10 +106,16 @@ export const PDUS: { readonly [N in CommandName]: PduDef } = Object.fromEntries(
 /** command_id → definition. */
 export const PDU_BY_ID: ReadonlyMap<number, PduDef> = new Map(Object.values(PDUS).map((d) => [d.id, d]))
 
+const RESPONSE_OF: ReadonlyMap<CommandName, CommandName> = new Map(
+  Object.values(PDUS).flatMap((d) => {
+    const r = PDU_BY_ID.get((d.id | RESPONSE_BIT) >>> 0)
+    return r && r !== d && r.name !== 'generic_nack' ? [[d.name, r.name] as [CommandName, CommandName]] : []
+  }),
+)
+
 /** Request name → its response name (every request has one, except outbind and alert_notification). */
 export function responseOf(name: CommandName): CommandName | undefined {
-  const def = PDU_BY_ID.get((CommandId[name] | RESPONSE_BIT) >>> 0)
-  return def && def !== PDUS[name] && def.name !== 'generic_nack' ? def.name : undefined
+  return RESPONSE_OF.get(name)
 }
 
 export function isResponseId(commandId: number): boolean {

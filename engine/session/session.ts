@@ -338,7 +338,11 @@ export class Session implements Tickable {
     this.batch = []
     const ids = this.host.allocateIds(batch.length)
     const records: MessageRecord[] = new Array(batch.length)
-    for (let i = 0; i < batch.length; i++) records[i] = { id: ids[i], ...batch[i].draft } as MessageRecord
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i].draft as MessageRecord
+      r.id = ids[i]
+      records[i] = r
+    }
     this.inFlightIn += batch.length
     this.host.accept(this, records, (err) => {
       this.inFlightIn -= batch.length
@@ -400,7 +404,11 @@ export class Session implements Tickable {
       if (free === 0) { rest.push(item); continue }
       const seq = this.nextSeq()
       this.outstanding.set(seq, { kind: 'deliver', at: now, item })
-      this.write({ ...(item.pdu as object), command: 'deliver_sm', command_status: 0, sequence_number: seq })
+      // The item's frame was encoded once; a copy gets this session's sequence number.
+      const frame = Buffer.from(item.frame as Buffer)
+      frame.writeUInt32BE(seq, 12)
+      this.stats.pdusOut++
+      this.socket.write(frame)
       free--
     }
     this.socket.uncork()
@@ -510,8 +518,11 @@ export class Session implements Tickable {
   setSequence(n: number): void { this.seq = n }
 
   private respond(req: Pdu, status: number, fields?: Record<string, unknown>): void {
-    const name = responseOf(req.command) ?? 'generic_nack'
-    this.write({ ...fields, command: name, command_status: status, sequence_number: req.sequence_number })
+    const pdu = (fields ?? {}) as Pdu
+    pdu.command = responseOf(req.command) ?? 'generic_nack'
+    pdu.command_status = status
+    pdu.sequence_number = req.sequence_number
+    this.write(pdu)
   }
 
   private write(pdu: Pdu): void {

@@ -13,7 +13,8 @@ import { Delivery, type DeliveryDeps } from '../../actors/delivery'
 import type { Outcome } from '../../actors/messages'
 import { EsmClass, MessageState } from '../../engine/protocol/constants'
 import { Store, type DeliveryItem } from '../../engine/store'
-import type { MessageRecord } from '../../engine/message'
+import { deliverFrame, type MessageRecord } from '../../engine/message'
+import { decode } from '../../engine/protocol/codec'
 import type { Session } from '../../engine/session/session'
 
 /** A receiver bind as Delivery sees it: a window, and the items it was handed. */
@@ -102,7 +103,7 @@ function rec(over: Partial<MessageRecord> = {}): MessageRecord {
 /** Queue items as the engine commits them (MO or receipts), keys assigned by the store. */
 async function committedItems(store: Store, count: number, systemId = 'u'): Promise<DeliveryItem[]> {
   const items: DeliveryItem[] = Array.from({ length: count }, (_, i) => ({
-    systemId, kind: 'mo', createdAt: 0, attempts: 0, messageId: `mo${++n}-${i}`, pdu: { short_message: Buffer.from(`mo ${i}`) },
+    systemId, kind: 'mo', createdAt: 0, attempts: 0, messageId: `mo${++n}-${i}`, frame: deliverFrame({ short_message: Buffer.from(`mo ${i}`) }),
   }))
   await store.commit({ enqueue: items })
   return items
@@ -132,7 +133,7 @@ t.test('outcomes become receipts as registered_delivery asks (SMPP 3.4 §5.2.17,
     t.equal(got.has(records[i].id), want, `registered_delivery 0x${rd.toString(16)}, state ${state}: ${want ? 'receipt' : 'none'}`)
   })
   for (const it of receipts) {
-    const pdu = it.pdu as Record<string, unknown>
+    const pdu = decode(it.frame as Buffer)
     const i = records.findIndex((x) => x.id === it.messageId)
     const state = cases[i][1]
     t.equal(it.kind, 'receipt')

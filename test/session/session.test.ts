@@ -12,7 +12,7 @@ import { decode, encode, type Pdu } from '../../engine/protocol/codec'
 import { Framer } from '../../engine/protocol/framer'
 import { Session, type SessionConfig, type SessionHost, type SessionTimers } from '../../engine/session/session'
 import { DEFAULT_LIMITS } from '../../engine/session/submit'
-import type { MessageRecord } from '../../engine/message'
+import { deliverFrame, type MessageRecord } from '../../engine/message'
 import type { DeliveryItem } from '../../engine/store'
 
 /** The part of a tap Test the rig needs. */
@@ -208,10 +208,10 @@ function submitSm(seq: number, over: Record<string, unknown> = {}): Pdu {
 function item(n: number): DeliveryItem {
   return {
     key: n, systemId: 'u', kind: 'mo', createdAt: 0, attempts: 0, messageId: `mo${n}`,
-    pdu: {
+    frame: deliverFrame({
       service_type: '', source_addr_ton: 1, source_addr_npi: 1, source_addr: '447700900009', dest_addr_ton: 0, dest_addr_npi: 1,
       destination_addr: '12345', esm_class: 0, data_coding: 0, short_message: Buffer.from(`mo ${n}`),
-    },
+    }),
   }
 }
 
