@@ -18,6 +18,7 @@ interface Pending {
   dest: number
   state: number
   err: number
+  rev: number
 }
 
 export class SimulatedCarrier {
@@ -65,7 +66,7 @@ export class SimulatedCarrier {
           due = Math.max(now, r.expireAt)
           o = { state: MessageState.EXPIRED, err: (this.cfg.errorCodes as Record<string, number>).EXPIRED ?? 0 }
         }
-        this.add(due, { id: r.id, dest: i, state: o.state, err: o.err })
+        this.add(due, { id: r.id, dest: i, state: o.state, err: o.err, rev: r.rev ?? 0 })
       }
     }
     if (intermediate.length > 0) this.emit(intermediate)

@@ -8,10 +8,11 @@
  */
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import { MessageState } from '../engine/protocol/constants'
-import { aggregateState, isFinal, receiptItem, wantsReceipt, type MessageRecord } from '../engine/message'
+import { aggregateState, isFinal, receiptItem, statOf, wantsReceipt, type MessageRecord } from '../engine/message'
 import type { Session } from '../engine/session/session'
 import type { LogFn } from '../engine/log'
 import type { Outcome } from './messages'
+import type { Metrics } from '../engine/telemetry'
 
 interface Queue {
   ready: DeliveryItem[]
@@ -35,6 +36,7 @@ export interface DeliveryDeps {
   maxAgeMs: number
   multipart: 'every' | 'last'
   log: LogFn
+  metrics: Metrics
 }
 
 export class Delivery {
@@ -74,6 +76,7 @@ export class Delivery {
       if (r === undefined) continue
       const dest = r.dests[o.dest]
       if (dest === undefined || isFinal(dest.state)) continue // cancelled, expired or already settled
+      if ((o.rev ?? 0) !== (r.rev ?? 0)) continue // replaced since the carrier took it: a newer outcome follows
       if (o.state === MessageState.ENROUTE) {
         if (wantsReceipt(r.registeredDelivery, MessageState.ENROUTE)) receipts.push(receiptItem(r, { ...dest, state: MessageState.ENROUTE }, now))
         continue
@@ -88,7 +91,14 @@ export class Delivery {
       }
       changed.set(r.id, r)
       if (wantsReceipt(r.registeredDelivery, dest.state) && this.receiptForPart(r)) receipts.push(receiptItem(r, dest, now))
+      this.d.metrics.step(r.id, 'receipt', now, statOf(dest.state))
     }
+    const m = this.d.metrics
+    for (const it of receipts) {
+      const c = m.account(it.systemId)
+      c.receipts[it.stat as string] = (c.receipts[it.stat as string] ?? 0) + 1
+    }
+    m.totals.receipts += receipts.length
     if (changed.size === 0 && receipts.length === 0) return
     this.d.commit({ messages: [...changed.values()], enqueue: receipts }, (err) => {
       if (err) this.d.log('error', 'outcome commit failed', { error: err.message, count: changed.size })
@@ -115,7 +125,18 @@ export class Delivery {
 
   results(ok: DeliveryItem[], failed: DeliveryItem[]): void {
     const touched = new Set<string>()
+    const m = this.d.metrics
     if (ok.length > 0) {
+      const wall = this.d.now()
+      // submit→receipt latency: submitAt is wall-clock ms; recorded in µs
+      for (const it of ok) {
+        m.account(it.systemId).delivered++
+        if (it.kind === 'receipt') {
+          m.receiptLatency.record((wall - (it.submitAt as number)) * 1000)
+          m.step(it.messageId as string, 'delivered', wall)
+        }
+      }
+      m.totals.delivered += ok.length
       const ack = ok.map((it) => ({ systemId: it.systemId, key: it.key! }))
       this.d.commit({ ack }, (err) => { if (err) this.d.log('error', 'ack commit failed', { error: err.message }) })
       for (const it of ok) touched.add(it.systemId)
@@ -123,6 +144,7 @@ export class Delivery {
     const now = this.d.now()
     const [min, max] = this.d.redeliveryMs
     for (const it of failed) {
+      m.account(it.systemId).deliverFailed++
       it.attempts++
       const delay = Math.min(max, min * 2 ** Math.min(it.attempts - 1, 20))
       this.queue(it.systemId).retry.push({ due: now + delay, item: it })

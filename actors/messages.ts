@@ -14,10 +14,12 @@ export interface Outcome {
   /** message_state reached (ENROUTE for an intermediate notification) */
   state: number
   err: number
+  /** The record's revision when the carrier took it; a replace_sm makes older outcomes stale. */
+  rev?: number
 }
 
 export type CarrierMsg =
-  | { type: 'submit'; records: MessageRecord[] }
+  | { type: 'submit'; records: MessageRecord[]; fresh: boolean }
   | { type: 'tick'; now: number }
   | { type: 'fault' }
 

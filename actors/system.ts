@@ -6,8 +6,9 @@
  *   ├── store      permanent  restartWithBudget(3, 10 s) → escalate   group commits to LMDB
  *   ├── carrier    permanent  restartWithBudget(5, 10 s) → escalate   simulated carrier (default route)
  *   ├── delivery   permanent  restartWithBudget(5, 10 s) → escalate   receipts and MO to ESMEs
- *   └── sessions   permanent  parent of the binds
- *       └── session-<n>  temporary: a crash closes that connection only; the ESME rebinds
+ *   ├── sessions   permanent  parent of the binds
+ *   │   └── session-<n>  temporary: a crash closes that connection only; the ESME rebinds
+ *   └── telemetry  transient  resume: builds the telemetry frames each interval; never takes traffic down
  *
  * The listener (engine/transport/listener.ts) is started after this tree exists and stopped
  * before it is torn down, so traffic only arrives once store, carrier and delivery are up.
@@ -30,7 +31,9 @@ import type { ResolvedOptions } from '../engine/config'
 import { SimulatedCarrier } from './carrier'
 import { Delivery } from './delivery'
 import type { CarrierMsg, DeliveryMsg, SessionMsg, StoreMsg } from './messages'
-import { restartWithBudget, temporary } from './supervision'
+import { resume, restartWithBudget, temporary } from './supervision'
+import type { Metrics } from '../engine/telemetry'
+import { performance } from 'node:perf_hooks'
 
 export type ActorRef = { readonly name: string; readonly path: unknown }
 
@@ -40,13 +43,18 @@ export interface ActorDeps {
   log: LogFn
   now(): number
   receivers(systemId: string): Session[]
+  metrics: Metrics
+  /** Builds and publishes the telemetry frames of one tick (the telemetry actor calls it). */
+  publishTelemetry(): void
+  telemetryIntervalMs: number
   /** Called when a permanent actor has spent its restart budget. */
   fatal(err: unknown): void
 }
 
 export interface ActorSystem {
   commit(batch: CommitBatch, done: (err: Error | null) => void): void
-  carrierSubmit(records: MessageRecord[]): void
+  /** `fresh` false for records the carrier had before (replace_sm): no second intermediate notification. */
+  carrierSubmit(records: MessageRecord[], fresh?: boolean): void
   enqueue(items: DeliveryItem[]): void
   deliveryResults(ok: DeliveryItem[], failed: DeliveryItem[]): void
   bound(systemId: string): void
@@ -72,9 +80,14 @@ export function startActors(d: ActorDeps): ActorSystem {
   // 1. store: commits run concurrently (LMDB groups them); the handler never awaits.
   const storeRef = nact.spawn(root, (state: Store, msg: StoreMsg) => {
     switch (msg.type) {
-      case 'commit':
-        state.commit(msg.batch).then(() => msg.done(null), (err: Error) => msg.done(err))
+      case 'commit': {
+        const t0 = performance.now()
+        state.commit(msg.batch).then(() => {
+          d.metrics.commitLatency.record((performance.now() - t0) * 1000)
+          msg.done(null)
+        }, (err: Error) => msg.done(err))
         return state
+      }
     }
   }, 'store', { initialState: d.store, onCrash: restartWithBudget('store', 3, 10_000, log, d.fatal) })
 
@@ -93,7 +106,7 @@ export function startActors(d: ActorDeps): ActorSystem {
   }
   carrierRef = nact.spawn(root, (state: SimulatedCarrier, msg: CarrierMsg) => {
     switch (msg.type) {
-      case 'submit': state.submit(msg.records, d.now()); return state
+      case 'submit': state.submit(msg.records, d.now(), msg.fresh); return state
       case 'tick': state.tick(msg.now); return state
       case 'fault': throw new Error('injected carrier fault')
     }
@@ -120,6 +133,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     maxAgeMs: d.options.receipts.maxAgeMs,
     multipart: d.options.receipts.multipart,
     log,
+    metrics: d.metrics,
   })
   deliveryRef = nact.spawn(root, (state: Delivery, msg: DeliveryMsg) => {
     switch (msg.type) {
@@ -138,6 +152,15 @@ export function startActors(d: ActorDeps): ActorSystem {
     onCrash: restartWithBudget('sessions', 3, 10_000, log, d.fatal),
   })
 
+  // 5. telemetry: builds and publishes one frame set per interval; an error never stops traffic.
+  const telemetryRef = nact.spawn(root, (state: null, msg: { type: 'tick' }) => {
+    if (msg.type === 'tick') d.publishTelemetry()
+    return state
+  }, 'telemetry', { initialState: null, onCrash: resume('telemetry', log) })
+  const telemetryTick = setInterval(() => nact.dispatch(telemetryRef, { type: 'tick' }), d.telemetryIntervalMs)
+  telemetryTick.unref()
+  d.metrics.event('connector_up', { detail: 'simulated carrier' })
+
   // One coarse tick drives the carrier's buckets and the delivery retries.
   const tick = setInterval(() => {
     const now = d.now()
@@ -148,7 +171,7 @@ export function startActors(d: ActorDeps): ActorSystem {
 
   return {
     commit,
-    carrierSubmit: (records) => nact.dispatch(carrierRef, { type: 'submit', records } satisfies CarrierMsg),
+    carrierSubmit: (records, fresh = true) => nact.dispatch(carrierRef, { type: 'submit', records, fresh } satisfies CarrierMsg),
     enqueue: (items) => nact.dispatch(deliveryRef, { type: 'enqueue', items } satisfies DeliveryMsg),
     deliveryResults: (ok, failed) => nact.dispatch(deliveryRef, { type: 'results', ok, failed } satisfies DeliveryMsg),
     bound: (systemId) => nact.dispatch(deliveryRef, { type: 'bound', systemId } satisfies DeliveryMsg),
@@ -170,6 +193,8 @@ export function startActors(d: ActorDeps): ActorSystem {
     stop: () => {
       // Stop order, bottom→up: tick, sessions (already unbound by the caller), delivery, carrier, store.
       clearInterval(tick)
+      clearInterval(telemetryTick)
+      nact.stop(telemetryRef)
       nact.stop(sessionsRef)
       nact.stop(deliveryRef)
       nact.stop(carrierRef)

@@ -22,7 +22,7 @@ import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node
 import { encode } from '../engine/protocol/codec'
 import { CommandId, EsmClass, HEADER_LENGTH, MAX_SEQUENCE, statusName, type BindKind } from '../engine/protocol/constants'
 import { Framer } from '../engine/protocol/framer'
-import { Histogram, type LatencySummary } from './histogram'
+import { Histogram, type LatencySummary } from '../engine/histogram'
 import { formatMix, submitCycle, type MessageMix, type SubmitTemplate } from './templates'
 
 export type BindType = 'transceiver' | 'pair'

@@ -13,7 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { EsmeLoad, LOAD_DEFAULTS, type BindType, type LoadOptions, type LoadResult } from './esme-load'
 import { SCENARIOS, findScenario, type Scenario } from './scenarios'
-import { TARGETS, cpuSeconds, projectRoot, rssKb, startTarget, type Target, type TargetName } from './targets'
+import { TARGETS, cpuSeconds, projectRoot, rssKb, rssSplitKb, startTarget, type Target, type TargetName } from './targets'
 import { formatMix, parseMix } from './templates'
 import { summariseProfile, formatProfileSummary } from './cpuprofile'
 
@@ -154,6 +154,8 @@ export interface TargetRun {
     rssKbEnd: number
     /** (rssKbBound - rssKbBefore) / bound connections, for the memory scenarios. */
     kbPerBind?: number
+    /** RSS every 5 s while the load ran ([seconds, RSS KiB, of which anonymous KiB]): flat, or growing? */
+    rssTimelineKb: [number, number, number][]
     exit: string
   }
   /** The server's output when it wrote anything beyond its banner (warnings, errors), last 8 KiB. */
@@ -184,7 +186,7 @@ async function runTarget(name: TargetName, plan: RunPlan, root: string): Promise
   const pid = target.pid
   const run: TargetRun = {
     target: name, loadAverage: Math.round(os.loadavg()[0] * 100) / 100, load: null,
-    server: { pid, cpuSeconds: 0, cpuCores: 0, rssKbBefore: 0, rssKbBound: 0, rssKbEnd: 0, exit: '' },
+    server: { pid, cpuSeconds: 0, cpuCores: 0, rssKbBefore: 0, rssKbBound: 0, rssKbEnd: 0, rssTimelineKb: [], exit: '' },
   }
   const gen = new EsmeLoad({ ...load, host: target.host, port: target.port, systemId: target.systemId, password: target.password, label: name })
   try {
@@ -195,7 +197,12 @@ async function runTarget(name: TargetName, plan: RunPlan, root: string): Promise
     if (plan.scenario.measureMemory && pid) run.server.kbPerBind = Math.round(((run.server.rssKbBound - run.server.rssKbBefore) / gen.boundCount) * 10) / 10
     const cpu0 = pid ? cpuSeconds(pid) : 0
     const t0 = Date.now()
-    run.load = await gen.run()
+    const sampler = pid ? setInterval(() => run.server.rssTimelineKb.push([Math.round((Date.now() - t0) / 1000), rssKb(pid), rssSplitKb(pid).anon]), 5_000) : null
+    try {
+      run.load = await gen.run()
+    } finally {
+      if (sampler) clearInterval(sampler)
+    }
     if (pid) {
       run.server.cpuSeconds = Math.round((cpuSeconds(pid) - cpu0) * 100) / 100
       run.server.cpuCores = Math.round((run.server.cpuSeconds / ((Date.now() - t0) / 1000)) * 100) / 100
@@ -265,6 +272,9 @@ function printRun(run: TargetRun): void {
     out.write(`  server: CPU ${s.cpuCores.toFixed(2)} cores, RSS ${n0(s.rssKbBefore / 1024)} → ${n0(s.rssKbBound / 1024)} (bound) → ${n0(s.rssKbEnd / 1024)} MiB` +
       (s.kbPerBind !== undefined ? `, ${s.kbPerBind} KiB per bind` : '') + `; exit ${s.exit}` +
       (r ? `; generator CPU ${(r.generatorCpuSeconds / Math.max(r.elapsedSeconds, 0.001)).toFixed(2)} cores, loop delay p99 ${ms(r.generatorLoopDelayMs.p99)} max ${ms(r.generatorLoopDelayMs.max)} ms` : '') + '\n')
+  }
+  if (s.rssTimelineKb.length >= 2) {
+    out.write(`  server RSS every 5 s, MiB total/anonymous: ${s.rssTimelineKb.map(([, kb, anon]) => `${Math.round(kb / 1024)}/${Math.round(anon / 1024)}`).join(' ')}\n`)
   }
   if (run.serverOutput) out.write(`  server said:\n${run.serverOutput.split('\n').slice(-12).map((l) => `    ${l.slice(0, 300)}`).join('\n')}\n`)
   if (run.profile) {
@@ -430,7 +440,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       run = await runTarget(t, plan, root)
     } catch (err) {
-      run = { target: t, loadAverage: Math.round(os.loadavg()[0] * 100) / 100, load: null, error: (err as Error).message, server: { pid: null, cpuSeconds: 0, cpuCores: 0, rssKbBefore: 0, rssKbBound: 0, rssKbEnd: 0, exit: '' } }
+      run = { target: t, loadAverage: Math.round(os.loadavg()[0] * 100) / 100, load: null, error: (err as Error).message, server: { pid: null, cpuSeconds: 0, cpuCores: 0, rssKbBefore: 0, rssKbBound: 0, rssKbEnd: 0, rssTimelineKb: [], exit: '' } }
     }
     runs.push(run)
     printRun(run)

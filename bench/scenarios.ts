@@ -68,6 +68,12 @@ export const SCENARIOS: readonly Scenario[] = [
     targets: ALL,
   },
   {
+    name: 'soak',
+    description: '10 minutes at 10,000 submit_sm/s (about half the engine\'s receipts maximum today), registered_delivery=1, 10x100: is RSS flat?',
+    load: { binds: 10, window: 100, rate: 10_000, registeredDelivery: 1, durationS: 600 },
+    targets: ['engine'],
+  },
+  {
     name: 'idle-5000',
     description: '5000 idle transceivers held for the duration: server RSS per bind (VmRSS before/after)',
     load: { binds: 5000, window: 1, idle: true, durationS: 10 },

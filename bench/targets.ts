@@ -113,6 +113,20 @@ export function rssKb(pid: number): number {
   }
 }
 
+/**
+ * RSS split in KiB: anon (heap, buffers: what a leak grows) and file (mapped files, e.g. the LMDB
+ * data file, which the kernel can drop). Zeros when unreadable.
+ */
+export function rssSplitKb(pid: number): { anon: number; file: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? 0)
+    return { anon: kb('RssAnon'), file: kb('RssFile') + kb('RssShmem') }
+  } catch {
+    return { anon: 0, file: 0 }
+  }
+}
+
 /** CPU seconds (user + system) a process has used so far, or 0 when unreadable. */
 export function cpuSeconds(pid: number): number {
   try {

@@ -10,6 +10,7 @@ import { CONFIG_FLAGS, assertKnownFlags, configArgsFromFlags, loadConfig, parseC
 import { SmscError, isSmscError } from './errors'
 import { createSmsc } from './index'
 import { Store } from './store'
+import { AdminAuth } from './auth'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const VERSION = (require('../../package.json') as { version: string }).version
@@ -22,6 +23,7 @@ Usage:
   smsc account list
   smsc account remove <systemId>
   smsc account passwd <systemId> [--password P]
+  smsc admin passwd [--password P]     set the web console's admin password
   smsc bench [scenario] [options]      the SMPP benchmark harness (smsc bench --help)
   smsc --help | smsc <command> --help
   smsc --version
@@ -136,10 +138,41 @@ async function account(sub: string | undefined, positionals: string[], flags: Re
   }
 }
 
+async function admin(sub: string | undefined, flags: Record<string, string | boolean>): Promise<number> {
+  if (flags.help || sub !== 'passwd') {
+    process.stdout.write('smsc admin passwd [--password P] [--config FILE | --data-dir DIR]: set the console admin password (8 to 128 characters; random when omitted). A password in config admin.password takes precedence.\n')
+    return flags.help ? 0 : 2
+  }
+  assertKnownFlags(flags, ['config', 'data-dir', 'password', 'help'])
+  const cfgFlags: Record<string, string | boolean> = {}
+  for (const k of ['config', 'data-dir']) if (flags[k] !== undefined) cfgFlags[k] = flags[k]
+  const options = loadConfig(configArgsFromFlags(cfgFlags))
+  const given = flags.password
+  if (given !== undefined && (typeof given !== 'string' || given.length < 8 || given.length > 128)) usage('--password must be 8 to 128 characters')
+  const password = typeof given === 'string' ? given : randomBytes(9).toString('base64url')
+  fs.mkdirSync(options.dataDir, { recursive: true })
+  const store = await Store.open(path.join(options.dataDir, 'store'))
+  try {
+    await AdminAuth.setPassword(store, password)
+  } finally {
+    await store.close()
+  }
+  process.stdout.write(given === undefined ? `new console admin password: ${password}\n` : 'console admin password changed\n')
+  if (options.admin.password !== null) process.stdout.write('note: config admin.password is set and takes precedence\n')
+  return 0
+}
+
 async function start(flags: Record<string, string | boolean>): Promise<number> {
   if (flags.help) { process.stdout.write(START_HELP); return 0 }
   assertKnownFlags(flags, [...CONFIG_FLAGS, 'help'])
   const options = loadConfig(configArgsFromFlags(flags))
+  // Last-resort guards: a bug that escapes every per-session guard is logged, and the engine keeps
+  // serving the other sessions (everything acknowledged is already committed).
+  const last = (kind: string) => (err: unknown) => {
+    process.stderr.write(JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: kind, error: String((err as Error)?.stack ?? err) }) + '\n')
+  }
+  process.on('unhandledRejection', last('unhandled rejection'))
+  process.on('uncaughtException', last('uncaught exception'))
   const smsc = await createSmsc(options, { onFatal: () => { process.exitCode = 1 } })
   const o = smsc.options
   const lines = [
@@ -148,11 +181,14 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
     smsc.ports.tls !== null
       ? `  SMPP/TLS   ssmpp://${o.tls.host}:${smsc.ports.tls}${o.tls.cert ? '' : `  (self-signed dev certificate in ${path.join(o.dataDir, 'tls')})`}`
       : '  SMPP/TLS   off (set tls.cert and tls.key, or start with --dev-tls)',
-    `  HTTP       http://${o.http.host}:${smsc.ports.http}  (GET /healthz, POST /api/v1/simulator/mo)`,
+    `  Console    http://${o.http.host}:${smsc.ports.http}/  (telemetry ws://${o.http.host}:${smsc.ports.http}/ws/telemetry, GET /metrics, GET /healthz)`,
     `  Data       ${path.resolve(o.dataDir)}`,
     `  Carrier    simulated, delivery in ${o.simulator.deliveryDelayMs[0]}-${o.simulator.deliveryDelayMs[1]} ms, outcomes ${Object.entries(o.simulator.outcomes).map(([k, v]) => `${k} ${Math.round((v ?? 0) * 100)}%`).join(', ')}`,
     `  Accounts   ${smsc.store.listAccounts().map((a) => a.systemId).join(', ')}`,
   ]
+  if (smsc.adminPassword) {
+    lines.push(`  Console admin password created (shown only this once): ${smsc.adminPassword}   (change it: smsc admin passwd)`)
+  }
   if (smsc.demoAccount) {
     lines.push(`  Demo account created (password shown only this once): system_id ${smsc.demoAccount.systemId}  password ${smsc.demoAccount.password}`)
   }
@@ -180,6 +216,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'start':
       if (args.sub !== undefined) usage(`start takes no argument (got ${JSON.stringify(args.sub)})`)
       return start(args.flags)
+    case 'admin':
+      return admin(args.sub, args.flags)
     case 'account':
     case 'accounts':
       return account(args.sub, args.positionals, args.flags)
@@ -195,7 +233,7 @@ export function run(argv: string[]): void {
   main(argv).then(
     (code) => { if (code >= 0) process.exitCode = code },
     (err) => {
-      if (isSmscError(err) && (err.code === 'SMSC_ERR_CLI_USAGE' || err.code === 'SMSC_ERR_CONFIG_INVALID' || err.code === 'SMSC_ERR_LISTEN_FAILED')) {
+      if (isSmscError(err) && (err.code === 'SMSC_ERR_CLI_USAGE' || err.code === 'SMSC_ERR_CONFIG_INVALID' || err.code === 'SMSC_ERR_LISTEN_FAILED' || err.code === 'SMSC_ERR_DATA_DIR_LOCKED')) {
         process.stderr.write(`smsc: ${err.message}\n`)
         process.exitCode = 2
       } else {

@@ -74,7 +74,8 @@ export interface ResolvedOptions {
   session: { windowSize: number; maxPduLength: number; maxBindsPerAccount: number }
   receipts: { multipart: MultipartReceipts; redeliveryMs: [number, number]; maxAgeMs: number }
   log: { level: LogLevel }
-  store: { commitIntervalMs: number }
+  admin: { password: string | null }
+  telemetry: { intervalMs: number; maxBufferedBytes: number; events: number; timelineSize: number }
 }
 
 /** An account as given in a file: limits are optional. */
@@ -104,7 +105,8 @@ export interface Options {
   session?: Partial<ResolvedOptions['session']>
   receipts?: { multipart?: MultipartReceipts; redeliveryMs?: readonly [number, number]; maxAgeMs?: number }
   log?: Partial<ResolvedOptions['log']>
-  store?: Partial<ResolvedOptions['store']>
+  admin?: Partial<ResolvedOptions['admin']>
+  telemetry?: Partial<ResolvedOptions['telemetry']>
 }
 
 export type DeepReadonly<T> = T extends object ? { readonly [K in keyof T]: DeepReadonly<T[K]> } : T
@@ -158,8 +160,14 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
   log: {
     level: 'info', // 'debug' | 'info' | 'warn' | 'error' | 'silent'
   },
-  store: {
-    commitIntervalMs: 0, // ms between group commits; 0 = commit at the end of each event-loop turn
+  admin: {
+    password: null, // console/API admin password; null = generated at first start, kept hashed in the data dir
+  },
+  telemetry: {
+    intervalMs: 250, // ms between telemetry deltas on /ws/telemetry
+    maxBufferedBytes: 1_048_576, // bytes: a WebSocket client buffering more gets no deltas until it drains
+    events: 500, // events kept in the ring buffer for late subscribers
+    timelineSize: 100_000, // recent messages whose full timeline (carrier, receipt, delivered) is kept in memory
   },
 })
 
@@ -281,7 +289,8 @@ const KEYS = {
   session: Object.keys(DEFAULTS.session),
   receipts: Object.keys(DEFAULTS.receipts),
   log: Object.keys(DEFAULTS.log),
-  store: Object.keys(DEFAULTS.store),
+  admin: Object.keys(DEFAULTS.admin),
+  telemetry: Object.keys(DEFAULTS.telemetry),
   account: ['systemId', 'password', 'maxBinds', 'windowSize'],
 }
 
@@ -360,13 +369,25 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
   const logIn = sub('log', KEYS.log)
   const log = { level: pick(logIn, 'level', D.log.level, (v, path) => oneOf(v, path, LOG_LEVELS), p('log')) }
 
-  const storeIn = sub('store', KEYS.store)
-  const store = {
-    // A submit_sm_resp waits for its commit, so a long interval is a long response time.
-    commitIntervalMs: pick(storeIn, 'commitIntervalMs', D.store.commitIntervalMs, (v, path) => integer(v, path, 0, 60_000), p('store')),
+  const adminIn = sub('admin', KEYS.admin)
+  const admin = {
+    password: pick(adminIn, 'password', D.admin.password, (v, path) => {
+      if (v === null) return null
+      if (typeof v !== 'string' || v.length < 8 || v.length > 128) fail(`${path} must be a string of 8 to 128 characters, or null`)
+      return v
+    }, p('admin')),
   }
 
-  return { smpp, tls, devTls, http, dataDir, accounts, simulator, messageIdFormat, timers, session, receipts, log, store }
+  const telIn = sub('telemetry', KEYS.telemetry)
+  const tel = p('telemetry')
+  const telemetry = {
+    intervalMs: pick(telIn, 'intervalMs', D.telemetry.intervalMs, (v, path) => integer(v, path, 50, 60_000), tel),
+    maxBufferedBytes: pick(telIn, 'maxBufferedBytes', D.telemetry.maxBufferedBytes, (v, path) => integer(v, path, 1_024, 1_073_741_824), tel),
+    events: pick(telIn, 'events', D.telemetry.events, (v, path) => integer(v, path, 1, 100_000), tel),
+    timelineSize: pick(telIn, 'timelineSize', D.telemetry.timelineSize, (v, path) => integer(v, path, 0, 10_000_000), tel),
+  }
+
+  return { smpp, tls, devTls, http, dataDir, accounts, simulator, messageIdFormat, timers, session, receipts, log, admin, telemetry }
 }
 
 function portCheck(v: unknown, path: string): number {

@@ -142,6 +142,10 @@ const TABLE = {
     message: 'invalid command line',
     commandStatus: NOT_ON_WIRE,
   },
+  SMSC_ERR_DATA_DIR_LOCKED: {
+    message: 'the data dir is in use by another engine',
+    commandStatus: NOT_ON_WIRE,
+  },
   SMSC_ERR_LISTEN_FAILED: {
     message: 'cannot listen on the configured address',
     commandStatus: NOT_ON_WIRE,

@@ -22,10 +22,15 @@ import type { Pdu } from './protocol/codec'
 import { parseSmppTime } from './protocol/time'
 import { codingOfDcs, dcsOfCoding, encodeText } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
-import { deliverFrame, isFinal, type MessageRecord } from './message'
+import { deliverFrame, isFinal, recordText, type MessageRecord } from './message'
 import { DEFAULT_LIMITS } from './session/submit'
 import { smscError } from './errors'
 import { startHttp, type HttpServer } from './http'
+import { Metrics, TelemetryHub, type HubSources, type TickFrames } from './telemetry'
+import { AdminAuth } from './auth'
+import { statOf } from './message'
+import { validateSubmit } from './session/submit'
+import { EsmClass } from './protocol/constants'
 
 export interface MoRequest {
   from: string
@@ -33,6 +38,30 @@ export interface MoRequest {
   text: string
   coding?: 'gsm' | 'ucs2' | 'latin1'
   systemId?: string
+}
+
+/** A text message submitted through the engine's own path (console send form, admin API). */
+export interface TextSubmit {
+  systemId?: string
+  from: string
+  to: string
+  text: string
+  /** Ask for receipts (registered_delivery 1); default true. */
+  registeredDelivery?: boolean
+}
+
+export interface MessageView {
+  id: string
+  systemId: string
+  from: string
+  to: string[]
+  state: number
+  stat: string
+  err: number
+  submitAt: number
+  doneAt: number
+  text: string
+  timeline: { t: number; event: string; stat?: string }[]
 }
 
 export interface Smsc {
@@ -43,6 +72,16 @@ export interface Smsc {
   readonly store: Store
   sessions(): Session[]
   mo(req: MoRequest): Promise<{ id: string; systemId: string; parts: number }>
+  /** Set when the first start generated the admin password: shown once in the banner. */
+  readonly adminPassword: string | null
+  readonly metrics: Metrics
+  readonly telemetrySources: HubSources
+  /** The frames of the last telemetry tick (null before the first). */
+  telemetryFrames(): TickFrames | null
+  submitText(req: TextSubmit): Promise<{ ids: string[]; parts: number; coding: string }>
+  lookup(id: string): MessageView | null
+  /** Asks one session to unbind (drains first). */
+  unbindSession(id: number): boolean
   /** Test hook: make one session's actor fail. */
   faultSession(id: number): boolean
   faultActor(actor: 'carrier' | 'delivery'): void
@@ -57,7 +96,14 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const log = extra.log ?? createLogger(options.log.level)
   const now = () => Date.now()
   fs.mkdirSync(options.dataDir, { recursive: true })
-  const store = await Store.open(path.join(options.dataDir, 'store'))
+  const unlock = lockDataDir(options.dataDir)
+  let store: Store
+  try {
+    store = await Store.open(path.join(options.dataDir, 'store'))
+  } catch (e) {
+    unlock()
+    throw e
+  }
 
   // Accounts from the config are created or updated at start; a first start gets a demo account.
   let demoAccount: { systemId: string; password: string } | null = null
@@ -79,28 +125,63 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     })
   }
 
-  const all = new Map<number, { session: Session; ref: ActorRef }>()
+  const metrics = new Metrics(options.telemetry.events, options.telemetry.timelineSize, now)
+  const { auth, generated: adminPassword } = await AdminAuth.init(store, options.admin.password)
+  const all = new Map<number, { session: Session; ref: ActorRef; tls: boolean }>()
   const byAccount = new Map<string, Session[]>()
   let nextSessionId = 1
   let stopping = false
   let stopped: Promise<void> | null = null
 
   const receivers = (systemId: string): Session[] => (byAccount.get(systemId) ?? []).filter((s) => canReceive(s.state))
+  const telemetrySources: HubSources = {
+    sessions: () => [...all.values()].map((e) => ({ session: e.session, tls: e.tls })),
+    pending: () => new Map(store.accountsWithPending().map((a) => [a, store.pendingCount(a)])),
+    carrierInFlight: () => actors.stats().carrierInFlight,
+    workers: () => null,
+  }
+  const hub = new TelemetryHub(metrics, telemetrySources, options.telemetry.intervalMs, now)
+  let http: HttpServer | null = null
   const actors: ActorSystem = startActors({
-    options, store, log, now, receivers,
+    options, store, log, now, receivers, metrics,
+    telemetryIntervalMs: options.telemetry.intervalMs,
+    publishTelemetry: () => {
+      const frames = hub.tick()
+      http?.publish(frames)
+    },
     fatal: (err) => {
       log('error', 'permanent actor failed beyond its restart budget; stopping the engine', { error: String(err) })
       extra.onFatal?.(err)
       void smsc.stop()
     },
   })
-  const ticker = new Ticker(now, 100)
+  const ticker = new Ticker(now, 100, (member, err) => {
+    const s = member as Session
+    log('error', 'session crashed in its timers', { session: s.id, systemId: s.systemId, error: String((err as Error)?.stack ?? err) })
+    metrics.event('session_crash', { systemId: s.systemId, session: s.id, detail: String((err as Error)?.message ?? err) })
+    s.close('crash')
+  })
   ticker.start()
 
   const limits = DEFAULT_LIMITS
+  /** Commits accepted records, answers, then hands them to the carrier (one store write per call). */
+  const acceptRecords = (records: MessageRecord[], done: (err: Error | null) => void) => {
+    const t = now()
+    for (const r of records) metrics.step(r.id, 'received', r.submitAt)
+    actors.commit({ messages: records }, (err) => {
+      done(err)
+      if (err) return
+      const t2 = now()
+      for (const r of records) { metrics.step(r.id, 'stored', t2); metrics.step(r.id, 'carrier', t2) }
+      actors.carrierSubmit(records)
+    })
+    void t
+  }
+
   const host: SessionHost = {
     now,
     log,
+    metrics,
     authenticate(s, systemId, password, kind: BindKind, cb) {
       if (stopping) return cb(S.ESME_RBINDFAIL)
       store.verifyPassword(systemId, password).then((r) => {
@@ -118,6 +199,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       void kind
     },
     bound(s) {
+      metrics.event('bind', { systemId: s.systemId, session: s.id, detail: `${s.kind} from ${s.remote}` })
       let list = byAccount.get(s.systemId)
       if (!list) byAccount.set(s.systemId, (list = []))
       list.push(s)
@@ -129,6 +211,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       all.delete(s.id)
       const list = byAccount.get(s.systemId)
       if (list) {
+        metrics.event('unbind', { systemId: s.systemId, session: s.id })
         const i = list.indexOf(s)
         if (i >= 0) list.splice(i, 1)
         if (list.length === 0) byAccount.delete(s.systemId)
@@ -137,10 +220,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     },
     allocateIds: (n) => store.allocateIds(n, options.messageIdFormat),
     accept(_s, records, done) {
-      actors.commit({ messages: records }, (err) => {
-        done(err)
-        if (!err) actors.carrierSubmit(records)
-      })
+      acceptRecords(records, done)
     },
     getMessage: (id) => store.getMessage(id) as MessageRecord | undefined,
     cancel(s, pdu, cb) {
@@ -160,20 +240,34 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const r = store.getMessage(pdu.message_id) as MessageRecord | undefined
       if (!r || r.systemId !== s.systemId || (pdu.source_addr && pdu.source_addr !== r.src[2]) || isFinal(r.state)) return cb(S.ESME_RREPLACEFAIL)
       const t = now()
+      // Validate everything before changing anything.
+      let scheduleAt = r.scheduleAt
+      let expireAt = r.expireAt
       if (pdu.schedule_delivery_time) {
         const st = parseSmppTime(pdu.schedule_delivery_time, t)
         if (!st.ok) return cb(S.ESME_RINVSCHED)
-        r.scheduleAt = st.ms ?? 0
+        scheduleAt = st.ms ?? 0
       }
       if (pdu.validity_period) {
         const vt = parseSmppTime(pdu.validity_period, t)
         if (!vt.ok || vt.ms === null || vt.ms <= t) return cb(S.ESME_RINVEXPIRY)
-        r.expireAt = vt.ms
+        expireAt = vt.ms
       }
+      if (expireAt <= scheduleAt) return cb(S.ESME_RINVEXPIRY)
       const payload = (pdu.message_payload as Buffer | undefined) ?? (pdu.short_message as Buffer)
       r.sm = Buffer.from(payload)
       r.registeredDelivery = pdu.registered_delivery
-      actors.commit({ messages: [r] }, (err) => cb(err ? S.ESME_RREPLACEFAIL : 0))
+      r.scheduleAt = scheduleAt
+      r.expireAt = expireAt
+      r.state = scheduleAt > t ? MessageState.SCHEDULED : MessageState.ENROUTE
+      for (const d of r.dests) if (!isFinal(d.state)) d.state = r.state
+      // A new revision: the carrier takes the message again with the new times; outcomes of the
+      // old revision are ignored by the delivery actor.
+      r.rev = (r.rev ?? 0) + 1
+      actors.commit({ messages: [r] }, (err) => {
+        cb(err ? S.ESME_RREPLACEFAIL : 0)
+        if (!err) actors.carrierSubmit([r], false)
+      })
     },
     deliveryResults(_s, ok, failed) {
       actors.deliveryResults(ok, failed)
@@ -193,7 +287,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     socket.setNoDelay(true)
     const s = new Session(nextSessionId++, socket, host, sessionConfig)
     const ref = actors.spawnSession(s)
-    all.set(s.id, { session: s, ref })
+    all.set(s.id, { session: s, ref, tls: secure })
     ticker.add(s)
     log('debug', 'connection', { session: s.id, remote: s.remote, tls: secure })
     socket.on('data', (chunk: Buffer) => {
@@ -202,6 +296,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       } catch (err) {
         // A bug in one session's handling closes that connection only (its actor is stopped too).
         log('error', 'session crashed', { session: s.id, systemId: s.systemId, error: String((err as Error)?.stack ?? err) })
+        metrics.event('session_crash', { systemId: s.systemId, session: s.id, detail: String((err as Error)?.message ?? err) })
         s.close('crash')
       }
     })
@@ -218,7 +313,20 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     store,
     sessions: () => [...all.values()].map((e) => e.session),
     mo: (req) => originateMo(req),
+    adminPassword,
+    metrics,
+    telemetrySources,
+    telemetryFrames: () => hub.current,
+    submitText: (req) => submitText(req),
+    lookup: (id) => lookup(id),
+    unbindSession(id) {
+      const e = all.get(id)
+      if (!e) return false
+      actors.sessionMsg(e.ref, { type: 'unbind', reason: 'admin' })
+      return true
+    },
     faultSession(id) {
+      metrics.event('session_crash', { session: id, detail: 'injected fault' })
       const e = all.get(id)
       if (!e) return false
       actors.sessionMsg(e.ref, { type: 'fault' })
@@ -237,10 +345,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
 
   async function originateMo(req: MoRequest): Promise<{ id: string; systemId: string; parts: number }> {
-    const accounts = store.listAccounts()
-    const systemId = req.systemId ?? (accounts.length === 1 ? accounts[0].systemId : undefined)
-    if (!systemId) throw smscError('SMSC_ERR_MO_NO_ROUTE', 'systemId is required when there is more than one account')
-    if (!store.getAccount(systemId)) throw smscError('SMSC_ERR_MO_NO_ROUTE', `no account ${systemId}`)
+    const systemId = accountFor(req.systemId)
     const coding = req.coding ?? (encodeText(req.text, 'gsm') ? 'gsm' : 'ucs2')
     const split = splitMessage(req.text, coding)
     if (!split) throw smscError('SMSC_ERR_DCS_INVALID', `text cannot be encoded as ${coding}`)
@@ -260,6 +365,59 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     return { id, systemId, parts: items.length }
   }
 
+  function accountFor(systemId: string | undefined): string {
+    const accounts = store.listAccounts()
+    const id = systemId ?? (accounts.length === 1 ? accounts[0].systemId : undefined)
+    if (!id) throw smscError('SMSC_ERR_MO_NO_ROUTE', 'systemId is required when there is more than one account')
+    if (!store.getAccount(id)) throw smscError('SMSC_ERR_AUTH_SYSTEM_ID', `no account ${id}`)
+    return id
+  }
+
+  /** The console's send form: the same validation, store, carrier and receipts as an SMPP submit. */
+  async function submitText(req: TextSubmit): Promise<{ ids: string[]; parts: number; coding: string }> {
+    const systemId = accountFor(req.systemId)
+    const coding = encodeText(req.text, 'gsm') ? 'gsm' : 'ucs2'
+    const split = splitMessage(req.text, coding)
+    if (!split) throw smscError('SMSC_ERR_DCS_INVALID', 'text is too long (more than 255 parts)')
+    const alpha = !/^\+?\d{1,20}$/.test(req.from)
+    const t = now()
+    const drafts = split.parts.map((sm) => {
+      const pdu: Pdu = {
+        command: 'submit_sm', command_status: 0, sequence_number: 0, service_type: '',
+        // SMPP 3.4 §5.2.5: TON 5 alphanumeric sender ids, TON 1 international numbers
+        source_addr_ton: alpha ? 5 : 1, source_addr_npi: alpha ? 0 : 1, source_addr: req.from.replace(/^\+/, ''),
+        dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: req.to.replace(/^\+/, ''),
+        esm_class: split.udhi ? EsmClass.UDHI : 0, protocol_id: 0, priority_flag: 0,
+        schedule_delivery_time: '', validity_period: '', registered_delivery: req.registeredDelivery === false ? 0 : 1,
+        replace_if_present_flag: 0, data_coding: dcsOfCoding(coding), sm_default_msg_id: 0, short_message: sm,
+      }
+      const r = validateSubmit(pdu, systemId, t, limits)
+      if (r.status !== 0 || !('draft' in r)) throw smscError('SMSC_ERR_FIELD_INVALID', `refused with ${r.status}`, { commandStatus: r.status })
+      return r.draft as MessageRecord
+    })
+    const ids = store.allocateIds(drafts.length, options.messageIdFormat)
+    drafts.forEach((d, i) => { d.id = ids[i] })
+    await new Promise<void>((resolve, reject) => acceptRecords(drafts, (err) => (err ? reject(err) : resolve())))
+    metrics.submitted(metrics.account(systemId), 0, drafts.length)
+    return { ids, parts: drafts.length, coding: coding === 'gsm' ? 'GSM 03.38' : 'UCS2' }
+  }
+
+  function lookup(id: string): MessageView | null {
+    const r = store.getMessage(id) as MessageRecord | undefined
+    if (!r) return null
+    const tl = metrics.timeline(id)
+    const timeline: MessageView['timeline'] = [{ t: r.submitAt, event: 'received' }]
+    if (tl?.stored) timeline.push({ t: tl.stored, event: 'stored' })
+    if (tl?.carrier) timeline.push({ t: tl.carrier, event: 'carrier' })
+    if (tl?.receipt) timeline.push({ t: tl.receipt, event: 'receipt', stat: tl.stat })
+    else if (isFinal(r.state) && r.doneAt) timeline.push({ t: r.doneAt, event: 'receipt', stat: statOf(r.state) })
+    if (tl?.delivered) timeline.push({ t: tl.delivered, event: 'delivered' })
+    return {
+      id: r.id, systemId: r.systemId, from: r.src[2], to: r.dests.map((d) => d.addr[2]), state: r.state, stat: statOf(r.state),
+      err: r.err, submitAt: r.submitAt, doneAt: r.doneAt, text: recordText(r), timeline,
+    }
+  }
+
   async function shutdown(): Promise<void> {
     stopping = true
     log('info', 'stopping: closing listeners')
@@ -271,28 +429,40 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     for (const e of all.values()) e.session.close('shutdown')
     ticker.stop()
     actors.stop()
-    await http.close()
+    hub.stop()
+    await http?.close()
     await new Promise((r) => setTimeout(r, 50))
     await store.close()
+    unlock()
     log('info', 'stopped')
   }
 
-  const http: HttpServer = await startHttp(options.http, smsc, log)
-  smsc.ports.http = http.port
-  let tlsOpts
-  if (options.tls.cert && options.tls.key) {
-    tlsOpts = { host: options.tls.host, port: options.tls.port, cert: fs.readFileSync(options.tls.cert), key: fs.readFileSync(options.tls.key), ca: options.tls.ca ? fs.readFileSync(options.tls.ca) : undefined, requestCert: options.tls.requestCert }
-  } else if (options.devTls) {
-    const dev = await devTlsCert(path.join(options.dataDir, 'tls'))
-    tlsOpts = { host: options.tls.host, port: options.tls.port, cert: dev.cert, key: dev.key, requestCert: false }
-  }
   try {
+    http = await startHttp(options.http, smsc, auth, log, options.telemetry.maxBufferedBytes)
+    smsc.ports.http = http.port
+    let tlsOpts
+    if (options.tls.cert && options.tls.key) {
+      const read = (key: 'cert' | 'key' | 'ca', file: string) => {
+        try {
+          return fs.readFileSync(file)
+        } catch (e) {
+          throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls.${key} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (${file})`)
+        }
+      }
+      tlsOpts = { host: options.tls.host, port: options.tls.port, cert: read('cert', options.tls.cert), key: read('key', options.tls.key), ca: options.tls.ca ? read('ca', options.tls.ca) : undefined, requestCert: options.tls.requestCert }
+    } else if (options.devTls) {
+      const dev = await devTlsCert(path.join(options.dataDir, 'tls'))
+      tlsOpts = { host: options.tls.host, port: options.tls.port, cert: dev.cert, key: dev.key, requestCert: false }
+    }
     listeners = await startListeners({ smpp: options.smpp, tls: tlsOpts }, onSocket)
   } catch (e) {
+    // Nothing half-started stays behind: a failed start leaves no listener, actor or open store.
     ticker.stop()
     actors.stop()
-    await http.close()
+    hub.stop()
+    await http?.close()
     await store.close()
+    unlock()
     throw e
   }
   smsc.ports.smpp = listeners.smppPort
@@ -300,6 +470,28 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   log('info', 'listening', { smpp: listeners.smppPort, tls: listeners.tlsPort, http: http.port })
   void codingOfDcs
   return smsc
+}
+
+/**
+ * One engine per data dir: a second `start` on the same store would hand out the same message ids.
+ * The lock is a file holding the owner's pid; a lock left by a dead process is taken over.
+ */
+function lockDataDir(dir: string): () => void {
+  const file = path.join(dir, 'smsc.lock')
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' })
+      return () => { try { if (fs.readFileSync(file, 'utf8') === String(process.pid)) fs.unlinkSync(file) } catch { /* gone already */ } }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+      const pid = Number(fs.readFileSync(file, 'utf8'))
+      let alive = false
+      try { alive = Number.isInteger(pid) && pid > 0 && pid !== process.pid && (process.kill(pid, 0), true) } catch { alive = false }
+      if (alive) throw smscError('SMSC_ERR_DATA_DIR_LOCKED', `data dir ${path.resolve(dir)} is in use by another smsc (pid ${pid})`)
+      fs.unlinkSync(file) // stale: its process is gone
+    }
+  }
+  throw smscError('SMSC_ERR_DATA_DIR_LOCKED', `cannot lock data dir ${path.resolve(dir)}`)
 }
 
 export type { Options, ResolvedOptions } from './config'

@@ -58,6 +58,8 @@ export interface MessageRecord extends StoredMessage {
   expireAt: number
   /** user_message_reference TLV, echoed in receipts. */
   umr?: number
+  /** Revision: incremented by each replace_sm, so the carrier's outcomes for an older one are ignored. */
+  rev?: number
   /** [seq, total] when this record is one part of a concatenated message (UDH or SAR TLVs). */
   part?: [number, number]
 }
@@ -160,5 +162,5 @@ export function receiptItem(r: MessageRecord, d: Destination, now: number): Deli
     network_error_code: Buffer.from([3, (d.err >> 8) & 0xff, d.err & 0xff]),
   }
   if (r.umr !== undefined) pdu.user_message_reference = r.umr
-  return { systemId: r.systemId, kind: 'receipt', createdAt: now, attempts: 0, messageId: r.id, frame: deliverFrame(pdu) }
+  return { systemId: r.systemId, kind: 'receipt', createdAt: now, attempts: 0, messageId: r.id, submitAt: r.submitAt, stat: statOf(d.state), frame: deliverFrame(pdu) }
 }

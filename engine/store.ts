@@ -95,7 +95,8 @@ export class Store {
   private readonly pending = new Map<string, number>() // systemId -> committed queue items
   private readonly enqInflight = new Map<number, string>() // queue key -> systemId, enqueued, not yet committed
   private readonly ackInflight = new Set<number>() // queue keys acked, not yet committed
-  private readonly unsettled = new Map<string, StoredMessage>() // messages in batches not yet committed
+  // Messages in batches not yet committed: the latest version and how many batches still carry one.
+  private readonly unsettled = new Map<string, { m: StoredMessage; batches: number }>()
   private readonly msgEncoder: Encoder
   private readonly queueEncoder: Encoder
   // Bind-storm cache: systemId -> HMAC of the last password that verified, and the hash it verified against.
@@ -246,10 +247,16 @@ export class Store {
     // Read-your-writes: until this batch is committed, getMessage() answers from these objects, so a
     // read-modify-write (an outcome after another outcome, a cancel after an outcome) never starts
     // from an older committed version.
-    for (const m of msgs) this.unsettled.set(m.id, m)
+    for (const m of msgs) {
+      const u = this.unsettled.get(m.id)
+      if (u) { u.m = m; u.batches++ } else this.unsettled.set(m.id, { m, batches: 1 })
+    }
 
     const settle = (ok: boolean): void => {
-      for (const m of msgs) if (this.unsettled.get(m.id) === m) this.unsettled.delete(m.id)
+      for (const m of msgs) {
+        const u = this.unsettled.get(m.id)
+        if (u && --u.batches === 0) this.unsettled.delete(m.id)
+      }
       for (const item of items) {
         const key = item.key as number
         if (this.enqInflight.get(key) === item.systemId) this.enqInflight.delete(key)
@@ -270,7 +277,7 @@ export class Store {
   // ---- reads (sync, from the last committed state) ---------------------------------------------------------
 
   getMessage(id: string): StoredMessage | undefined {
-    return this.unsettled.get(id) ?? (this.messages.get(id) as StoredMessage | undefined)
+    return this.unsettled.get(id)?.m ?? (this.messages.get(id) as StoredMessage | undefined)
   }
 
   /** Messages in a non-final state (0 SCHEDULED, 1 ENROUTE, 6 ACCEPTED), from the `active` index. */
@@ -394,7 +401,7 @@ export class Store {
 }
 
 /** Check `password` against an encoded scrypt hash. A malformed hash or absurd parameters fail closed. */
-async function verifyScrypt(encoded: string, password: string): Promise<boolean> {
+export async function verifyScrypt(encoded: string, password: string): Promise<boolean> {
   const parts = encoded.split('$')
   if (parts.length !== 6 || parts[0] !== 'scrypt') return false
   const n = Number(parts[1])

@@ -70,7 +70,8 @@ t.test('defaults', async (t) => {
     t.same(d.session, { windowSize: 100, maxPduLength: 65_536, maxBindsPerAccount: 10 })
     t.same(d.receipts, { multipart: 'every', redeliveryMs: [1_000, 60_000], maxAgeMs: 86_400_000 })
     t.same(d.log, { level: 'info' })
-    t.same(d.store, { commitIntervalMs: 0 })
+    t.same(d.admin, { password: null })
+    t.same(d.telemetry, { intervalMs: 250, maxBufferedBytes: 1_048_576, events: 500, timelineSize: 100_000 })
   })
   t.test('maxPduLength agrees with the protocol constant', async (t) => {
     t.equal(DEFAULTS.session.maxPduLength, DEFAULT_MAX_PDU_LENGTH)
@@ -122,7 +123,8 @@ t.test('each key can be overridden', async (t) => {
     ['receipts.redeliveryMs', { receipts: { redeliveryMs: [10, 10] } }, (r) => r.receipts.redeliveryMs, [10, 10]],
     ['receipts.maxAgeMs', { receipts: { maxAgeMs: 1 } }, (r) => r.receipts.maxAgeMs, 1],
     ['log.level', { log: { level: 'silent' } }, (r) => r.log.level, 'silent'],
-    ['store.commitIntervalMs', { store: { commitIntervalMs: 5 } }, (r) => r.store.commitIntervalMs, 5],
+    ['admin.password', { admin: { password: 'longenough' } }, (r) => r.admin.password, 'longenough'],
+    ['telemetry.intervalMs', { telemetry: { intervalMs: 500 } }, (r) => r.telemetry.intervalMs, 500],
   ]
   for (const [name, input, get, expected] of cases) t.same(get(resolveOptions(input)), expected, name)
 })
@@ -202,7 +204,8 @@ t.test('validation messages', async (t) => {
     throwsMessage(t, () => resolveOptions({ session: { windowSize: 0 } }), 'config.session.windowSize must be a positive integer (got 0)')
     throwsMessage(t, () => resolveOptions({ session: { maxPduLength: 100 } }), 'config.session.maxPduLength must be an integer between 1024 and 16777216 (got 100)')
     throwsMessage(t, () => resolveOptions({ receipts: { maxAgeMs: 0 } }), 'config.receipts.maxAgeMs must be a positive integer (got 0)')
-    throwsMessage(t, () => resolveOptions({ store: { commitIntervalMs: 60_001 } }), 'config.store.commitIntervalMs must be an integer between 0 and 60000 (got 60001)')
+    throwsMessage(t, () => resolveOptions({ telemetry: { intervalMs: 10 } }), 'config.telemetry.intervalMs must be an integer between 50 and 60000 (got 10)')
+    throwsMessage(t, () => resolveOptions({ admin: { password: 'short' } }), 'config.admin.password must be a string of 8 to 128 characters, or null')
     throwsMessage(t, () => resolveOptions({ simulator: { errorCodes: { UNDELIV: 1000 } } }), 'config.simulator.errorCodes.UNDELIV must be an integer between 0 and 999 (got 1000)')
     throwsMessage(t, () => resolveOptions({ timers: { inactivityMs: Number.NaN } }), 'config.timers.inactivityMs must be an integer between 0 and 2147483647 (got NaN)')
   })

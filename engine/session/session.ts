@@ -8,7 +8,7 @@
  * delivery queues. Tests drive a Session with a fake socket and a fake clock.
  */
 import type { Socket } from 'node:net'
-import { CommandId, CommandStatus as S, HEADER_LENGTH, InterfaceVersion, MAX_SEQUENCE, RESPONSE_BIT, type BindKind, type CommandName } from '../protocol/constants'
+import { CommandId, CommandStatus as S, HEADER_LENGTH, InterfaceVersion, MAX_SEQUENCE, RESPONSE_BIT, statusName, type BindKind, type CommandName } from '../protocol/constants'
 import { decode, encode, peekHeader, type Pdu } from '../protocol/codec'
 import { Framer } from '../protocol/framer'
 import { PDU_BY_ID, responseOf } from '../protocol/pdus'
@@ -20,6 +20,11 @@ import { ALLOWED, BIND_COMMANDS, STATE_OF_KIND, canReceive, isBound, type BindSt
 import { validateSubmit, validateSubmitMulti, type Draft, type SubmitLimits } from './submit'
 import type { UnsuccessSme } from '../protocol/fields'
 import type { Tickable } from './timers'
+import type { AccountCounters, Metrics } from '../telemetry'
+import { performance } from 'node:perf_hooks'
+
+/** Commands whose responses count as submits in telemetry (smsc_submit_total). */
+const SUBMITS: ReadonlySet<CommandName> = new Set<CommandName>(['submit_sm', 'data_sm', 'submit_multi'])
 
 export interface SessionTimers {
   sessionInitMs: number
@@ -59,6 +64,8 @@ export interface SessionHost {
   /** deliver_sm outcomes of one read batch or one tick: acknowledged, and to be sent again. */
   deliveryResults(s: Session, ok: DeliveryItem[], failed: DeliveryItem[]): void
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void
+  /** Counters and histograms for telemetry: increments only. */
+  readonly metrics: Metrics
 }
 
 type Outstanding =
@@ -70,6 +77,12 @@ interface Pending {
   pdu: Pdu
   draft: Draft
   unsuccess?: UnsuccessSme[]
+}
+
+const EXPECTED_RESP: Record<Outstanding['kind'], number> = {
+  deliver: CommandId.deliver_sm_resp,
+  enquire_link: CommandId.enquire_link_resp,
+  unbind: CommandId.unbind_resp,
 }
 
 /** Statuses for broadcast requests: this SMSC carries no cell broadcast (SMPP 5.0 §4.6). */
@@ -108,6 +121,9 @@ export class Session implements Tickable {
   private draining = false
   private drainDeadline = 0
   private resolveClosed!: () => void
+  private acct: AccountCounters
+  private limits: SubmitLimits
+  private lastThrottleEvent = 0
 
   constructor(
     readonly id: number,
@@ -119,7 +135,12 @@ export class Session implements Tickable {
     this.windowSize = config.windowSize
     this.framer = new Framer(config.maxPduLength)
     this.closedPromise = new Promise((r) => { this.resolveClosed = r })
+    this.acct = host.metrics.unbound
+    this.limits = config.limits
   }
+
+  /** Window size in force (the account's once bound). */
+  get window(): number { return this.windowSize }
 
   get remote(): string {
     return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}`
@@ -146,10 +167,11 @@ export class Session implements Tickable {
     if (frames.length > 0) {
       const now = this.host.now()
       this.lastRx = now
-      // SMPP 3.4 §7.2: inactivity is time between transactions; enquire_link is a link check, not
-      // one. Counting it would keep every bind that answers our own probes active for ever.
+      // SMPP 3.4 §7.2: inactivity is time between transactions. Answers to our own enquire_link
+      // probes do not count (every live socket answers them); anything the ESME starts does, its own
+      // enquire_link included: a receiver bind has nothing else to send.
       for (let i = 0; i < frames.length; i++) {
-        if ((frames[i].readUInt32BE(4) & ~RESPONSE_BIT) !== CommandId.enquire_link) { this.lastActivity = now; break }
+        if (frames[i].readUInt32BE(4) !== CommandId.enquire_link_resp) { this.lastActivity = now; break }
       }
     }
     this.socket.cork()
@@ -183,6 +205,10 @@ export class Session implements Tickable {
       this.host.log('debug', 'undecodable PDU', { session: this.id, commandId: h.command_id, status, error: (e as Error).message })
       // Known request: answer with its own response; unknown command: generic_nack (SMPP 3.4 §4.3).
       const resp = def && !isSmscError(e, 'SMSC_ERR_PDU_UNKNOWN_COMMAND') ? responseOf(def.name) : undefined
+      if (def && SUBMITS.has(def.name)) {
+        this.stats.rejected++
+        this.host.metrics.submitted(this.acct, status)
+      }
       this.write({ command: resp ?? 'generic_nack', command_status: status, sequence_number: h.sequence_number })
       return
     }
@@ -215,15 +241,21 @@ export class Session implements Tickable {
         return this.peerUnbind(pdu)
       case 'submit_sm':
       case 'data_sm':
-        return this.queueSubmit(pdu, validateSubmit(pdu, this.systemId, this.host.now(), this.config.limits))
+        return this.queueSubmit(pdu, validateSubmit(pdu, this.systemId, this.host.now(), this.limits))
       case 'submit_multi':
-        return this.queueSubmit(pdu, validateSubmitMulti(pdu, this.systemId, this.host.now(), this.config.limits))
+        return this.queueSubmit(pdu, validateSubmitMulti(pdu, this.systemId, this.host.now(), this.limits))
       case 'query_sm':
         return this.query(pdu)
       case 'cancel_sm':
-        return this.host.cancel(this, pdu, (status) => this.respondLater(pdu, status))
       case 'replace_sm':
-        return this.host.replace(this, pdu, (status) => this.respondLater(pdu, status))
+        // In flight like a submit: an unbind waits for the answer.
+        this.inFlightIn++
+        return (cmd === 'cancel_sm' ? this.host.cancel : this.host.replace).call(this.host, this, pdu, this.guard((status: number) => {
+          this.inFlightIn--
+          this.respondLater(pdu, status)
+          this.maybeFinishPeerUnbind()
+          this.maybeSendUnbind()
+        }))
       case 'broadcast_sm':
       case 'query_broadcast_sm':
       case 'cancel_broadcast_sm':
@@ -243,18 +275,21 @@ export class Session implements Tickable {
     if (this.state !== 'OPEN') return this.respond(pdu, S.ESME_RINVBNDSTS)
     this.binding = true
     this.interfaceVersion = pdu.interface_version
-    this.host.authenticate(this, pdu.system_id, pdu.password, kind, (status, account) => {
+    this.host.authenticate(this, pdu.system_id, pdu.password, kind, this.guard((status, account) => {
       this.binding = false
       if (this.state === 'CLOSED') return
       this.socket.cork()
       if (status !== 0 || !account) {
         this.write({ command: resp, command_status: status, sequence_number: pdu.sequence_number, system_id: this.config.smscSystemId })
         this.host.log('info', 'bind refused', { session: this.id, systemId: pdu.system_id, kind, status })
+        this.host.metrics.event('auth_failure', { systemId: pdu.system_id, session: this.id, detail: `${kind}: ${statusName(status)} from ${this.remote}` })
       } else {
         this.state = STATE_OF_KIND[kind]
         this.kind = kind
         this.systemId = account.systemId
         this.windowSize = account.windowSize
+        this.acct = this.host.metrics.account(account.systemId)
+        if (pdu.interface_version >= InterfaceVersion.V50) this.limits = { ...this.config.limits, smpp5: true }
         const out: Pdu = { command: resp, command_status: 0, sequence_number: pdu.sequence_number, system_id: this.config.smscSystemId }
         // SMPP 3.4 §4.1.2 / §5.3.2.25: sc_interface_version tells a 3.4+ ESME which version we speak
         if (pdu.interface_version >= InterfaceVersion.V34) {
@@ -265,7 +300,24 @@ export class Session implements Tickable {
         this.host.bound(this)
       }
       this.socket.uncork()
-    })
+    }))
+  }
+
+  /**
+   * Wraps a callback that runs outside the socket handler (after an await elsewhere), so that a
+   * bug in it closes this session only, as a crash in onData does, instead of escaping as an
+   * unhandled rejection.
+   */
+  private guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return (...args: A) => {
+      try {
+        fn(...args)
+      } catch (err) {
+        this.host.log('error', 'session crashed in a callback', { session: this.id, systemId: this.systemId, error: String((err as Error)?.stack ?? err) })
+        this.host.metrics.event('session_crash', { systemId: this.systemId, session: this.id, detail: String((err as Error)?.message ?? err) })
+        this.close('crash')
+      }
+    }
   }
 
   /** The ESME unbinds (SMPP 3.4 §4.2): stop delivering, answer once in-flight submits are answered, close. */
@@ -327,6 +379,11 @@ export class Session implements Tickable {
     // Window (SMSC_ERR_WINDOW_FULL → ESME_RTHROTTLED): requests not yet answered on this bind
     if (this.inFlightIn + this.batch.length >= this.windowSize) {
       this.stats.rejected++
+      const now = this.host.now()
+      if (now - this.lastThrottleEvent >= 1000) {
+        this.lastThrottleEvent = now
+        this.host.metrics.event('throttle', { systemId: this.systemId, session: this.id, detail: `window of ${this.windowSize} full` })
+      }
       return this.respond(pdu, S.ESME_RTHROTTLED)
     }
     this.batch.push({ pdu, draft: r.draft, unsuccess: r.unsuccess })
@@ -344,8 +401,10 @@ export class Session implements Tickable {
       records[i] = r
     }
     this.inFlightIn += batch.length
-    this.host.accept(this, records, (err) => {
+    const t0 = performance.now()
+    this.host.accept(this, records, this.guard((err: Error | null) => {
       this.inFlightIn -= batch.length
+      this.host.metrics.submitLatency.recordN((performance.now() - t0) * 1000, batch.length)
       if (this.state === 'CLOSED') return
       this.socket.cork()
       for (let i = 0; i < batch.length; i++) {
@@ -363,7 +422,7 @@ export class Session implements Tickable {
       this.maybeFinishPeerUnbind()
       this.maybeSendUnbind()
       this.socket.uncork()
-    })
+    }))
   }
 
   /** query_sm (SMPP 3.4 §4.8): answered from the store, synchronously. */
@@ -418,6 +477,12 @@ export class Session implements Tickable {
   private handleResponse(frame: Buffer): void {
     const h = peekHeader(frame)
     const o = this.outstanding.get(h.sequence_number)
+    // A response settles the request it answers: same sequence number and the matching command
+    // (or a generic_nack).
+    if (o !== undefined && h.command_id !== CommandId.generic_nack && h.command_id !== EXPECTED_RESP[o.kind]) {
+      this.host.log('debug', 'response does not match the request it names', { session: this.id, commandId: h.command_id, seq: h.sequence_number })
+      return
+    }
     if (o === undefined) {
       this.host.log('debug', 'response to nothing outstanding', { session: this.id, commandId: h.command_id, seq: h.sequence_number })
       return
@@ -519,6 +584,7 @@ export class Session implements Tickable {
 
   private respond(req: Pdu, status: number, fields?: Record<string, unknown>): void {
     const pdu = (fields ?? {}) as Pdu
+    if (SUBMITS.has(req.command)) this.host.metrics.submitted(this.acct, status)
     pdu.command = responseOf(req.command) ?? 'generic_nack'
     pdu.command_status = status
     pdu.sequence_number = req.sequence_number

@@ -17,6 +17,8 @@ export interface SubmitLimits {
   defaultValidityMs: number
   /** Longest validity accepted (ms). */
   maxValidityMs: number
+  /** The bind speaks SMPP 5.0 (interface_version 0x50): 5.0 ranges apply. */
+  smpp5?: boolean
 }
 
 export const DEFAULT_LIMITS: SubmitLimits = { defaultValidityMs: 48 * 3_600_000, maxValidityMs: 7 * 24 * 3_600_000 }
@@ -52,8 +54,8 @@ function common(pdu: Pdu, now: number, limits: SubmitLimits): Common {
   // SMPP 3.4 §5.2.12 esm_class: an ESME may submit only default message type, or an ESME ack (0x08/0x10)
   const type = esm & EsmClass.TYPE_MASK
   if (type !== 0 && type !== 0x08 && type !== 0x10) return { status: S.ESME_RINVESMCLASS }
-  // SMPP 3.4 §5.2.14 priority_flag 0..3 (SMPP 5.0 allows 4)
-  if ((pdu.priority_flag ?? 0) > 4) return { status: S.ESME_RINVPRTFLG }
+  // SMPP 3.4 §5.2.14 priority_flag 0..3 (SMPP 5.0 §4.7.19 allows 4)
+  if ((pdu.priority_flag ?? 0) > (limits.smpp5 ? 4 : 3)) return { status: S.ESME_RINVPRTFLG }
   // SMPP 3.4 §5.2.17 registered_delivery: bits 5..7 reserved
   if (((pdu.registered_delivery ?? 0) & 0xe0) !== 0) return { status: S.ESME_RINVREGDLVFLG }
   // SMPP 3.4 §5.2.18 replace_if_present_flag 0 or 1

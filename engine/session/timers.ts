@@ -13,7 +13,12 @@ export class Ticker {
   private readonly members = new Set<Tickable>()
   private handle: NodeJS.Timeout | null = null
 
-  constructor(private readonly now: () => number = Date.now, readonly resolutionMs = 100) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    readonly resolutionMs = 100,
+    /** A member whose onTick throws is handed here (the engine closes that session); the others still tick. */
+    private readonly onError: (member: Tickable, err: unknown) => void = () => {},
+  ) {}
 
   add(t: Tickable): void { this.members.add(t) }
   delete(t: Tickable): void { this.members.delete(t) }
@@ -31,6 +36,12 @@ export class Ticker {
   }
 
   tick(now: number): void {
-    for (const m of this.members) m.onTick(now)
+    for (const m of this.members) {
+      try {
+        m.onTick(now)
+      } catch (err) {
+        this.onError(m, err)
+      }
+    }
   }
 }

@@ -37,7 +37,12 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
   let secure: tls.Server | null = null
   let tlsPort: number | null = null
   if (o.tls) {
-    secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: o.tls.requestCert, rejectUnauthorized: o.tls.requestCert, minVersion: 'TLSv1.2' }, (s) => onSocket(s, true))
+    try {
+      secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: o.tls.requestCert, rejectUnauthorized: o.tls.requestCert, minVersion: 'TLSv1.2' }, (s) => onSocket(s, true))
+    } catch (e) {
+      plain.close()
+      throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls: the certificate or key is not usable: ${(e as Error).message}`)
+    }
     secure.on('tlsClientError', () => { /* handshake failures are the client's; the session never existed */ })
     try {
       tlsPort = await listen(secure, o.tls.host, o.tls.port, 'SMPP over TLS')

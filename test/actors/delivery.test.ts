@@ -6,6 +6,7 @@
  * removes an item from the store, and a restarted Delivery picks up what is still pending.
  */
 import t from 'tap'
+import { Metrics } from '../../engine/telemetry'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -64,6 +65,7 @@ async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryM
     restart() { r.d = new Delivery(deps); return r.d },
   }
   const deps: DeliveryDeps = {
+    metrics: new Metrics(),
     store,
     commit(batch, done) {
       r.commits++

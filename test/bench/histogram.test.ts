@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Histogram } from '../../bench/histogram'
+import { Histogram } from '../../engine/histogram'
 
 t.test('values below 256 µs are kept exactly', async (t) => {
   const h = new Histogram()

@@ -7,6 +7,7 @@
  * loopback tests are in session.test.ts.
  */
 import t from 'tap'
+import { Metrics } from '../../engine/telemetry'
 import type { Socket } from 'node:net'
 import { CommandStatus as S, CommandId, MessageState, RESPONSE_BIT, type BindKind, type CommandName } from '../../engine/protocol/constants'
 import { decode, encode, type Pdu } from '../../engine/protocol/codec'
@@ -64,6 +65,7 @@ function open(opts: { holdAccept?: boolean } = {}): Harness {
   const held: ((err: Error | null) => void)[] = []
   let ids = 0
   const host: SessionHost = {
+    metrics: new Metrics(),
     now: () => 1_000_000,
     authenticate(_s, systemId, password, _kind: BindKind, cb) {
       if (systemId !== 'u') return cb(S.ESME_RINVSYSID)
@@ -240,6 +242,7 @@ t.test('a second bind while the first is still being authenticated is ESME_RALYB
     now: () => 0, log() {}, bound() {}, closed() {}, deliveryResults() {},
     authenticate(_s: Session, _id: string, _pw: string, _k: BindKind, cb: (status: number, acc?: { systemId: string; windowSize: number }) => void) { pending = cb },
     allocateIds: () => [], accept() {}, getMessage: () => undefined, cancel() {}, replace() {},
+    metrics: new Metrics(),
   } satisfies SessionHost
   const s = new Session(999, sock as unknown as Socket, host, CONFIG)
   s.onData(encode(request('bind_transceiver', 1)))

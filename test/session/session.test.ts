@@ -6,6 +6,7 @@
  * one host.accept(), both unbind directions with drain, and the malformed-input answers.
  */
 import t from 'tap'
+import { Metrics } from '../../engine/telemetry'
 import net from 'node:net'
 import { CommandId, CommandStatus as S, MAX_SEQUENCE } from '../../engine/protocol/constants'
 import { decode, encode, type Pdu } from '../../engine/protocol/codec'
@@ -131,6 +132,7 @@ async function rig(t: Test, opts: { windowSize?: number; holdAccept?: boolean; t
   let ids = 0
   const host: TestHost = {
     accepted: [], held: [], results: [], closedCount: 0,
+    metrics: new Metrics(),
     now: () => clock,
     authenticate(_s, systemId, password, _kind, cb) {
       setImmediate(() => (systemId === 'u' && password === 'p' ? cb(0, { systemId: 'u', windowSize: opts.windowSize ?? 3 }) : cb(S.ESME_RINVPASWD)))
@@ -305,10 +307,22 @@ t.test('inactivity timer: answering our own enquire_link probes is not activity'
     const probe = await r.peer.next()
     t.match(probe, { command: 'enquire_link' })
     r.peer.send({ command: 'enquire_link_resp', command_status: 0, sequence_number: probe.sequence_number })
-    await r.peer.barrier()
+    await new Promise((resolve) => setTimeout(resolve, 30)) // no barrier: the ESME's own enquire_link is activity
   }
   r.tick(2_000)
   t.match(await r.peer.next(), { command: 'unbind' }, 'unbound 12 s after the last real traffic')
+})
+
+t.test('inactivity timer: an enquire_link from the ESME is activity (a receiver has nothing else to send)', async (t) => {
+  const r = await rig(t, { timers: { enquireLinkMs: 0, inactivityMs: 10_000 } })
+  await r.bind('receiver')
+  for (let i = 0; i < 3; i++) {
+    r.tick(6_000)
+    await r.peer.barrier() // enquire_link from the ESME, answered
+  }
+  r.tick(6_000)
+  await r.peer.barrier()
+  t.equal(r.s.state, 'BOUND_RX', 'still bound 24 s later: the receiver kept the link alive')
 })
 
 t.test('inactivity timer: a submit or a deliver_sm_resp from the ESME restarts it', async (t) => {

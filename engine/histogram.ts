@@ -55,6 +55,27 @@ export class Histogram {
     if (v > this.maxV) this.maxV = v
   }
 
+  /** Records `n` values of `us` microseconds at once (a batch answered together). */
+  recordN(us: number, n: number): void {
+    let v = us > 0 ? Math.round(us) : 0
+    if (v > MAX_VALUE) v = MAX_VALUE
+    this.counts[indexOf(v)] += n
+    this.count += n
+    this.sum += v * n
+    if (v < this.minV) this.minV = v
+    if (v > this.maxV) this.maxV = v
+  }
+
+  /** How many recorded values are at or below `us` (to the bucket's precision): Prometheus buckets. */
+  countAtOrBelow(us: number): number {
+    let v = us > 0 ? Math.floor(us) : 0
+    if (v > MAX_VALUE) v = MAX_VALUE
+    const last = indexOf(v)
+    let n = 0
+    for (let i = 0; i <= last; i++) n += this.counts[i]
+    return n
+  }
+
   /** The value (µs) at or below which `p` percent of the recorded values lie. */
   percentile(p: number): number {
     if (this.count === 0) return 0

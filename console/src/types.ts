@@ -1,0 +1,138 @@
+/**
+ * The wire types of the telemetry stream and the admin API, exactly as docs/TELEMETRY.md defines them.
+ * The console trusts this shape; it is the only contract between the engine and the browser.
+ */
+
+export type BindKind = 'transmitter' | 'receiver' | 'transceiver' | null
+export type BindStateName = 'OPEN' | 'BOUND_TX' | 'BOUND_RX' | 'BOUND_TRX' | 'UNBOUND' | 'CLOSED'
+
+export interface Bind {
+  id: number
+  systemId: string
+  kind: BindKind
+  state: BindStateName
+  remote: string
+  tls: boolean
+  connectedAt: number
+  window: { inFlight: number; outstanding: number; size: number }
+  inPerSec: number
+  outPerSec: number
+  submitted: number
+  delivered: number
+  rejected: number
+  errors: number
+}
+
+export interface Account {
+  systemId: string
+  binds: number
+  submitPerSec: number
+  deliverPerSec: number
+  submitted: number
+  rejected: number
+  throttled: number
+  receipts: Record<string, number>
+  pending: number
+}
+
+export interface Queues {
+  pending: Record<string, number>
+  pendingTotal: number
+  carrierInFlight: number
+}
+
+export interface Engine {
+  uptimeS: number
+  cpu: number
+  rssBytes: number
+  heapUsedBytes: number
+  eventLoopDelayMs: { p50: number; p99: number; max: number }
+  storeCommitMs: { p50: number; p99: number; count: number }
+  workers: { threads: number; utilization: number; queued: number } | null
+  sessions: number
+  bound: number
+  submitPerSec: number
+  deliverPerSec: number
+  receiptPerSec: number
+}
+
+export interface Percentiles {
+  count: number
+  p50: number
+  p99: number
+  p999: number
+  max: number
+}
+
+export interface Latency {
+  submitResp: Percentiles
+  submitReceipt: Percentiles
+}
+
+export type EventType = 'bind' | 'unbind' | 'auth_failure' | 'throttle' | 'session_crash' | 'connector_up' | 'connector_down'
+
+export interface TelemetryEvent {
+  seq: number
+  t: number
+  type: EventType
+  systemId?: string
+  session?: number
+  detail?: string
+}
+
+export interface SnapshotFrame {
+  type: 'snapshot'
+  t: number
+  interval: number
+  binds?: Bind[]
+  accounts?: Account[]
+  queues?: Queues
+  engine?: Engine
+  latency?: Latency
+  events?: TelemetryEvent[]
+}
+
+export interface DeltaFrame {
+  type: 'delta'
+  t: number
+  interval: number
+  binds?: { upsert: Bind[]; remove: number[] }
+  accounts?: Account[]
+  queues?: Queues
+  engine?: Engine
+  latency?: Latency
+  events?: TelemetryEvent[]
+}
+
+export type Frame = SnapshotFrame | DeltaFrame
+
+/** POST /api/v1/messages */
+export interface SendRequest {
+  systemId?: string
+  from: string
+  to: string
+  text: string
+  registeredDelivery?: boolean
+}
+export interface SendResult {
+  ids: string[]
+  parts: number
+  coding: string
+}
+
+export type TimelineEventName = 'received' | 'stored' | 'carrier' | 'receipt' | 'delivered'
+
+/** GET /api/v1/messages/{id} */
+export interface MessageInfo {
+  id: string
+  systemId: string
+  from: string
+  to: string
+  state: string
+  stat: string | null
+  err: string | number | null
+  submitAt: number | null
+  doneAt: number | null
+  text: string
+  timeline: { t: number; event: TimelineEventName | string; stat?: string }[]
+}

@@ -1,0 +1,168 @@
+/**
+ * Messages: the send-SMS form (account, from, to, text, registered delivery; a live "2 parts, UCS2"
+ * counter) that submits through POST /api/v1/messages, and the lookup by id. Both show a message's
+ * timeline (received, stored, carrier, receipt, delivered); the ones sent or looked up here are
+ * followed by MessageWatch, which refetches only when telemetry shows their account's receipts move.
+ */
+import { useMemo, useState } from 'preact/hooks'
+import { html } from './html'
+import { api } from '../api'
+import { countParts, describeParts } from '../sms'
+import { clockMs, dateTime } from '../format'
+import type { TelemetryState } from '../state'
+import type { MessageWatch, Watched } from '../watch'
+import type { MessageInfo, SendResult } from '../types'
+
+const STEPS: { event: string; label: string }[] = [
+  { event: 'received', label: 'received' },
+  { event: 'stored', label: 'stored' },
+  { event: 'carrier', label: 'sent to carrier' },
+  { event: 'receipt', label: 'receipt' },
+  { event: 'delivered', label: 'delivered to ESME' },
+]
+
+export function Timeline({ info }: { info: MessageInfo }) {
+  const t0 = info.timeline.length ? info.timeline[0].t : info.submitAt ?? 0
+  const known = new Set(STEPS.map((s) => s.event))
+  const extra = info.timeline.filter((e) => !known.has(e.event))
+  return html`
+    <ol class="timeline">
+      ${STEPS.map((s) => {
+        const e = info.timeline.find((x) => x.event === s.event)
+        return html`<li key=${s.event} class=${e ? 'done' : 'todo'} data-event=${s.event}>
+          <span class="dot" aria-hidden="true"></span>
+          <span class="step">${s.label}${e && s.event === 'receipt' && (e.stat ?? info.stat) ? html` <span class="chip">${e.stat ?? info.stat}</span>` : null}</span>
+          <span class="when">${e ? html`${clockMs(e.t)} <span class="dim">+${Math.max(0, e.t - t0)} ms</span>` : html`<span class="dim">waiting</span>`}</span>
+        </li>`
+      })}
+      ${extra.map((e, i) => html`<li key=${`x${i}`} class="done" data-event=${e.event}><span class="dot"></span><span class="step">${e.event}</span><span class="when">${clockMs(e.t)}</span></li>`)}
+    </ol>
+  `
+}
+
+export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => void }) {
+  const info = w.info
+  return html`
+    <article class="message" data-message-id=${w.id}>
+      <header>
+        <span class="mono strong">${w.id}</span>
+        ${info ? html`<span class=${`pill msg-${info.state}`} data-state=${info.state}>${info.state}${info.stat ? ` · ${info.stat}` : ''}</span>` : null}
+        ${w.loading ? html`<span class="dim">loading…</span>` : html`<button type="button" class="btn small ghost" onClick=${onRefresh} title="fetch again">↻</button>`}
+      </header>
+      ${w.error && !info ? html`<p class="error">${w.error}</p>` : null}
+      ${info
+        ? html`
+            <dl class="facts compact">
+              <div><dt>account</dt><dd>${info.systemId}</dd></div>
+              <div><dt>from → to</dt><dd>${info.from} → ${info.to}</dd></div>
+              <div><dt>submitted</dt><dd>${dateTime(info.submitAt)}</dd></div>
+              <div><dt>done</dt><dd>${dateTime(info.doneAt)}</dd></div>
+              ${info.err !== null && info.err !== undefined && info.err !== '' ? html`<div><dt>err</dt><dd>${String(info.err)}</dd></div>` : null}
+              ${info.text ? html`<div class="wide"><dt>text</dt><dd class="text">${info.text}</dd></div>` : null}
+            </dl>
+            <${Timeline} info=${info} />`
+        : null}
+    </article>
+  `
+}
+
+interface SendProps {
+  state: TelemetryState
+  watch: MessageWatch
+}
+
+export function SendForm({ state, watch }: SendProps) {
+  const accounts = useMemo(() => [...state.accounts.keys()].sort(), [state.accountsVersion, state.accounts])
+  const [systemId, setSystemId] = useState('')
+  const [from, setFrom] = useState('SMSC')
+  const [to, setTo] = useState('')
+  const [text, setText] = useState('')
+  const [dlr, setDlr] = useState(true)
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const [sent, setSent] = useState<(SendResult & { systemId: string })[]>([])
+
+  const account = systemId || accounts[0] || ''
+  const count = countParts(text)
+
+  const submit = (ev: Event): void => {
+    ev.preventDefault()
+    setBusy(true)
+    setError(null)
+    api.send({ systemId: account || undefined, from, to, text, registeredDelivery: dlr }).then(
+      (r) => {
+        for (const id of r.ids) watch.watch(String(id), account || null)
+        setSent((cur) => [{ ...r, ids: r.ids.map(String), systemId: account }, ...cur].slice(0, 5))
+        setBusy(false)
+      },
+      (e: Error) => {
+        setError(e.message)
+        setBusy(false)
+      },
+    )
+  }
+
+  return html`
+    <section class="panel" id="send">
+      <h2>Send an SMS</h2>
+      <form class="form" onSubmit=${submit}>
+        <label>account
+          <select name="systemId" value=${account} onChange=${(e: Event) => setSystemId((e.target as HTMLSelectElement).value)} disabled=${accounts.length === 0}>
+            ${accounts.length === 0 ? html`<option value="">(no accounts yet)</option>` : accounts.map((a) => html`<option key=${a} value=${a}>${a}</option>`)}
+          </select>
+        </label>
+        <div class="row2">
+          <label>from<input name="from" required maxlength="20" value=${from} onInput=${(e: Event) => setFrom((e.target as HTMLInputElement).value)} autocomplete="off" /></label>
+          <label>to<input name="to" required maxlength="20" value=${to} onInput=${(e: Event) => setTo((e.target as HTMLInputElement).value)} placeholder="+4915112345678" inputmode="tel" autocomplete="off" /></label>
+        </div>
+        <label>text
+          <textarea name="text" rows="4" value=${text} onInput=${(e: Event) => setText((e.target as HTMLTextAreaElement).value)} placeholder="Hello from the SMSC console"></textarea>
+        </label>
+        <div class="counter" id="sms-counter" data-parts=${count.parts} data-coding=${count.coding} aria-live="polite">
+          <b>${describeParts(count)}</b>
+          <span class="dim"> · ${count.units} ${count.coding === 'GSM' ? 'septets' : 'UCS2 units'}, ${count.left} left in this part</span>
+          ${count.nonGsm.length ? html`<span class="dim"> · not in GSM 03.38: ${count.nonGsm.join(' ')}</span>` : null}
+        </div>
+        <label class="check"><input type="checkbox" name="registeredDelivery" checked=${dlr} onChange=${(e: Event) => setDlr((e.target as HTMLInputElement).checked)} /> request a delivery receipt</label>
+        <div class="actions">
+          <button type="submit" class="btn primary" disabled=${busy || !to || !from}>${busy ? 'Sending…' : 'Send'}</button>
+          ${error ? html`<span class="error" role="alert">${error}</span>` : null}
+        </div>
+      </form>
+      ${sent.length
+        ? html`<div class="sent" id="sent">
+            ${sent.map((r, i) => html`<div class="sent-item" key=${r.ids.join(',')}>
+              <p class="dim">${i === 0 ? 'Sent' : 'Earlier'}: ${r.parts} ${r.parts === 1 ? 'part' : 'parts'}, ${r.coding}, account ${r.systemId || '(default)'}</p>
+              ${r.ids.map((id) => {
+                const w = watch.get(id)
+                return w ? html`<${MessageCard} key=${id} w=${w} onRefresh=${() => watch.refresh(id)} />` : null
+              })}
+            </div>`)}
+          </div>`
+        : null}
+    </section>
+  `
+}
+
+export function Lookup({ watch }: { watch: MessageWatch }) {
+  const [id, setId] = useState('')
+  const [shown, setShown] = useState<string | null>(null)
+  const w = shown ? watch.get(shown) : undefined
+  const submit = (ev: Event): void => {
+    ev.preventDefault()
+    const v = id.trim()
+    if (!v) return
+    watch.watch(v)
+    setShown(v)
+  }
+  return html`
+    <section class="panel" id="lookup">
+      <h2>Find a message</h2>
+      <form class="form inline" onSubmit=${submit}>
+        <input name="id" placeholder="message id" aria-label="message id" value=${id} onInput=${(e: Event) => setId((e.target as HTMLInputElement).value)} autocomplete="off" class="mono" />
+        <button type="submit" class="btn">Look up</button>
+      </form>
+      ${w ? html`<div id="lookup-result"><${MessageCard} w=${w} onRefresh=${() => watch.refresh(w.id)} /></div>` : null}
+    </section>
+  `
+}

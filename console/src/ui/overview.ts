@@ -1,0 +1,130 @@
+/**
+ * The overview: headline numbers, the two live charts (msg/s and latency percentiles), engine
+ * health, queue depths and the recent events feed. Everything here is read from TelemetryState.
+ */
+import { useMemo } from 'preact/hooks'
+import { html } from './html'
+import { Chart, type LineSpec } from './chart'
+import { bytes, clock, duration, ms, n0, pct, rate } from '../format'
+import type { TelemetryState } from '../state'
+import type { TelemetryEvent } from '../types'
+
+const RATE_LINES: LineSpec[] = [
+  { label: 'in (submit)', colorVar: '--c-in' },
+  { label: 'out (deliver)', colorVar: '--c-out' },
+  { label: 'receipts', colorVar: '--c-rcpt' },
+]
+const LATENCY_LINES: LineSpec[] = [
+  { label: 'submit→resp p50', colorVar: '--c-in' },
+  { label: 'submit→resp p99', colorVar: '--c-in', dash: [4, 3] },
+  { label: 'submit→receipt p50', colorVar: '--c-rcpt' },
+  { label: 'submit→receipt p99', colorVar: '--c-rcpt', dash: [4, 3] },
+]
+
+function Kpi(p: { label: string; value: string; hint?: string; id?: string }) {
+  return html`<div class="kpi" id=${p.id}><div class="kpi-value">${p.value}</div><div class="kpi-label">${p.label}</div>${p.hint ? html`<div class="kpi-hint">${p.hint}</div>` : null}</div>`
+}
+
+export function Overview({ state }: { state: TelemetryState }) {
+  const e = state.engine
+  const l = state.latency
+  const q = state.queues
+  return html`
+    <section class="kpis" aria-label="headline numbers">
+      <${Kpi} id="kpi-in" label="in msg/s" value=${rate(e?.submitPerSec)} />
+      <${Kpi} id="kpi-out" label="out msg/s" value=${rate(e?.deliverPerSec)} />
+      <${Kpi} id="kpi-rcpt" label="receipts/s" value=${rate(e?.receiptPerSec)} />
+      <${Kpi} id="kpi-binds" label="binds" value=${n0(e?.bound)} hint=${e ? `${n0(e.sessions)} sessions` : ''} />
+      <${Kpi} label="submit→resp p99" value=${l && l.submitResp.count ? ms(l.submitResp.p99) : '–'} />
+      <${Kpi} label="pending deliveries" value=${n0(q?.pendingTotal)} hint=${q ? `${n0(q.carrierInFlight)} at carrier` : ''} />
+    </section>
+    <section class="charts">
+      <${Chart} id="chart-rates" title="Messages per second (last 5 minutes)" series=${state.rates} lines=${RATE_LINES} version=${state.version} unit=${rate} />
+      <${Chart} id="chart-latency" title="Latency percentiles per interval" series=${state.latencySeries} lines=${LATENCY_LINES} version=${state.version} unit=${ms} />
+    </section>
+    <section class="cols">
+      <${Health} state=${state} />
+      <${QueuesPanel} state=${state} />
+    </section>
+    <${Events} events=${state.events} version=${state.eventsVersion} />
+  `
+}
+
+function Row(p: { k: string; v: string; warn?: boolean }) {
+  return html`<div class=${p.warn ? 'warn' : ''}><dt>${p.k}</dt><dd>${p.v}</dd></div>`
+}
+
+function Health({ state }: { state: TelemetryState }) {
+  const e = state.engine
+  if (!e) return html`<section class="panel" id="health"><h2>Engine health</h2><p class="empty">waiting for the first frame…</p></section>`
+  const w = e.workers
+  return html`
+    <section class="panel" id="health">
+      <h2>Engine health</h2>
+      <dl class="facts">
+        <${Row} k="uptime" v=${duration(e.uptimeS)} />
+        <${Row} k="CPU" v=${`${rate(e.cpu * 100)} % of a core`} warn=${e.cpu > 0.9} />
+        <${Row} k="resident memory" v=${bytes(e.rssBytes)} />
+        <${Row} k="heap used" v=${bytes(e.heapUsedBytes)} />
+        <${Row} k="event-loop delay" v=${`p50 ${ms(e.eventLoopDelayMs.p50)} · p99 ${ms(e.eventLoopDelayMs.p99)} · max ${ms(e.eventLoopDelayMs.max)}`} warn=${e.eventLoopDelayMs.p99 > 100} />
+        <${Row} k="store commit" v=${`p50 ${ms(e.storeCommitMs.p50)} · p99 ${ms(e.storeCommitMs.p99)} · ${n0(e.storeCommitMs.count)} commits`} />
+        <${Row} k="workers" v=${w ? `${w.threads} threads · ${pct(w.utilization)} busy · ${n0(w.queued)} queued` : 'inline codec'} />
+        <${Row} k="sessions" v=${`${n0(e.sessions)} open · ${n0(e.bound)} bound`} />
+      </dl>
+    </section>
+  `
+}
+
+function QueuesPanel({ state }: { state: TelemetryState }) {
+  const q = state.queues
+  const rows = useMemo(() => {
+    if (!q) return []
+    return Object.entries(q.pending).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]).slice(0, 12)
+  }, [q])
+  return html`
+    <section class="panel" id="queues">
+      <h2>Queues</h2>
+      ${q
+        ? html`
+            <dl class="facts">
+              <${Row} k="pending receipts + MO" v=${n0(q.pendingTotal)} />
+              <${Row} k="carrier in flight" v=${n0(q.carrierInFlight)} />
+            </dl>
+            ${rows.length
+              ? html`<table class="mini"><thead><tr><th>account</th><th class="num">pending</th></tr></thead><tbody>
+                  ${rows.map(([id, v]) => html`<tr key=${id}><td>${id}</td><td class="num">${n0(v)}</td></tr>`)}
+                </tbody></table>`
+              : html`<p class="empty">no account has deliveries waiting</p>`}
+          `
+        : html`<p class="empty">waiting for the first frame…</p>`}
+    </section>
+  `
+}
+
+const EVENT_LABEL: Record<string, string> = {
+  bind: 'bind',
+  unbind: 'unbind',
+  auth_failure: 'auth failure',
+  throttle: 'throttle',
+  session_crash: 'session crash',
+  connector_up: 'connector up',
+  connector_down: 'connector down',
+}
+
+function Events({ events, version }: { events: TelemetryEvent[]; version: number }) {
+  // the list is rebuilt only when events changed; the same vnode lets Preact skip the diff otherwise
+  const list = useMemo(() => {
+    const rows = []
+    for (let i = events.length - 1; i >= 0; i--) {
+      const e = events[i]
+      rows.push(html`<li key=${e.seq} class=${`ev ev-${e.type}`}>
+        <time>${clock(e.t)}</time>
+        <span class="tag">${EVENT_LABEL[e.type] ?? e.type}</span>
+        <span class="who">${e.systemId ?? ''}${e.session !== undefined ? html` <span class="dim">#${e.session}</span>` : null}</span>
+        <span class="detail">${e.detail ?? ''}</span>
+      </li>`)
+    }
+    return rows.length ? html`<ol class="events">${rows}</ol>` : html`<p class="empty">no events yet</p>`
+  }, [version])
+  return html`<section class="panel" id="events"><h2>Recent events <span class="dim">(${events.length})</span></h2>${list}</section>`
+}

@@ -1,0 +1,315 @@
+/**
+ * Telemetry: the counters the hot path bumps (plain increments and histogram records, batched
+ * where the path is batched), and the hub that turns them into snapshot and delta frames every
+ * interval (docs/TELEMETRY.md) and into the Prometheus text of /metrics. Nothing here runs per
+ * PDU except an increment; frames are built once per tick, whatever the number of subscribers.
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
+import { Histogram } from './histogram'
+import { statusName } from './protocol/constants'
+import type { Session } from './session/session'
+
+export interface AccountCounters {
+  submitted: number
+  rejected: number
+  throttled: number
+  delivered: number
+  deliverFailed: number
+  /** Receipts made, by stat. */
+  receipts: Record<string, number>
+  /** submit responses by command_status (0 included). */
+  statuses: Map<number, number>
+}
+
+export type EventType = 'bind' | 'unbind' | 'auth_failure' | 'throttle' | 'session_crash' | 'connector_up' | 'connector_down'
+export interface TelemetryEvent {
+  seq: number
+  t: number
+  type: EventType
+  systemId?: string
+  session?: number
+  detail?: string
+}
+
+export interface Timeline {
+  received: number
+  stored?: number
+  carrier?: number
+  receipt?: number
+  stat?: string
+  delivered?: number
+}
+
+const newCounters = (): AccountCounters => ({ submitted: 0, rejected: 0, throttled: 0, delivered: 0, deliverFailed: 0, receipts: {}, statuses: new Map() })
+
+/** Counters and histograms, written by sessions, the store actor and the delivery actor. */
+export class Metrics {
+  /** This interval's latencies (µs); folded into the cumulative ones at each tick. */
+  readonly submitLatency = new Histogram()
+  readonly receiptLatency = new Histogram()
+  readonly commitLatency = new Histogram()
+  readonly submitLatencyAll = new Histogram()
+  readonly receiptLatencyAll = new Histogram()
+  readonly commitLatencyAll = new Histogram()
+  readonly accounts = new Map<string, AccountCounters>()
+  /** Submits refused before bind (no account yet). */
+  readonly unbound = newCounters()
+  readonly totals = { submitted: 0, delivered: 0, receipts: 0 }
+  private readonly ring: TelemetryEvent[] = []
+  private eventSeq = 0
+  private readonly timelines = new Map<string, Timeline>()
+
+  constructor(private readonly maxEvents = 500, private readonly timelineSize = 100_000, private readonly now: () => number = Date.now) {}
+
+  account(systemId: string): AccountCounters {
+    let c = this.accounts.get(systemId)
+    if (c === undefined) this.accounts.set(systemId, (c = newCounters()))
+    return c
+  }
+
+  /** Counts `n` submit responses with `status` for an account (a batch at a time on success). */
+  submitted(c: AccountCounters, status: number, n = 1): void {
+    c.statuses.set(status, (c.statuses.get(status) ?? 0) + n)
+    if (status === 0) {
+      c.submitted += n
+      this.totals.submitted += n
+    } else {
+      c.rejected += n
+      if (status === 0x58) c.throttled += n
+    }
+  }
+
+  event(type: EventType, fields: Omit<TelemetryEvent, 'seq' | 't' | 'type'> = {}): void {
+    this.ring.push({ seq: ++this.eventSeq, t: this.now(), type, ...fields })
+    if (this.ring.length > this.maxEvents) this.ring.shift()
+  }
+
+  /** Events after `seq` (all when 0), oldest first. */
+  eventsSince(seq: number): TelemetryEvent[] {
+    if (seq === 0) return this.ring.slice()
+    let i = this.ring.length
+    while (i > 0 && this.ring[i - 1].seq > seq) i--
+    return this.ring.slice(i)
+  }
+
+  get lastEventSeq(): number { return this.eventSeq }
+
+  timeline(id: string): Timeline | undefined { return this.timelines.get(id) }
+
+  /** Records one step of a message's life; the oldest timelines are forgotten past timelineSize. */
+  step(id: string, step: keyof Timeline, t: number, stat?: string): void {
+    if (this.timelineSize === 0) return
+    let tl = this.timelines.get(id)
+    if (tl === undefined) {
+      if (step !== 'received' && step !== 'stored') return
+      tl = { received: t }
+      this.timelines.set(id, tl)
+      if (this.timelines.size > this.timelineSize) this.timelines.delete(this.timelines.keys().next().value as string)
+    }
+    if (step !== 'stat') (tl as unknown as Record<string, number>)[step] = t
+    if (stat !== undefined) tl.stat = stat
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- frames
+
+export interface BindRow {
+  id: number
+  systemId: string
+  kind: string | null
+  state: string
+  remote: string
+  tls: boolean
+  connectedAt: number
+  window: { inFlight: number; outstanding: number; size: number }
+  inPerSec: number
+  outPerSec: number
+  submitted: number
+  delivered: number
+  rejected: number
+  errors: number
+}
+
+export interface HubSources {
+  sessions(): { session: Session; tls: boolean }[]
+  pending(): Map<string, number>
+  carrierInFlight(): number
+  workers(): { threads: number; utilization: number; queued: number } | null
+}
+
+export type Topic = 'binds' | 'accounts' | 'queues' | 'engine' | 'latency' | 'events'
+export const TOPICS: readonly Topic[] = ['binds', 'accounts', 'queues', 'engine', 'latency', 'events']
+
+export interface TickFrames {
+  /** Full state; filtered per client topics before encoding. */
+  snapshot: Record<string, unknown>
+  delta: Record<string, unknown>
+}
+
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d
+const pct = (h: Histogram) => ({ count: h.count, p50: h.percentile(50) / 1000, p99: h.percentile(99) / 1000, p999: h.percentile(99.9) / 1000, max: h.max / 1000 })
+
+/** Builds the frames of each tick from the metrics and the live sessions. */
+export class TelemetryHub {
+  private lastRows = new Map<number, BindRow>()
+  private lastSession = new Map<number, { submitted: number; delivered: number }>()
+  private lastAccount = new Map<string, { submitted: number; delivered: number }>()
+  private lastTotals = { submitted: 0, delivered: 0, receipts: 0 }
+  private lastCpu = process.cpuUsage()
+  private lastT: number
+  private lastEventSeq = 0
+  private readonly loop: IntervalHistogram
+  private readonly started: number
+  /** The last frames, for clients that connect between ticks. */
+  current: TickFrames | null = null
+
+  constructor(private readonly m: Metrics, private readonly src: HubSources, private readonly intervalMs: number, private readonly now: () => number = Date.now) {
+    this.lastT = this.started = now()
+    this.loop = monitorEventLoopDelay({ resolution: 10 })
+    this.loop.enable()
+  }
+
+  stop(): void { this.loop.disable() }
+
+  tick(): TickFrames {
+    const t = this.now()
+    const dt = Math.max(1, t - this.lastT) / 1000
+    this.lastT = t
+    const m = this.m
+
+    // binds
+    const rows: BindRow[] = []
+    const seen = new Map<number, { submitted: number; delivered: number }>()
+    const bindsByAccount = new Map<string, number>()
+    for (const { session: s, tls } of this.src.sessions()) {
+      const prev = this.lastSession.get(s.id)
+      const st = s.stats
+      seen.set(s.id, { submitted: st.submitted, delivered: st.delivered })
+      if (s.systemId) bindsByAccount.set(s.systemId, (bindsByAccount.get(s.systemId) ?? 0) + 1)
+      rows.push({
+        id: s.id, systemId: s.systemId, kind: s.kind, state: s.state, remote: s.remote, tls, connectedAt: s.connectedAt,
+        window: { inFlight: s.inFlight, outstanding: s.outstandingCount, size: s.window },
+        inPerSec: round((st.submitted - (prev?.submitted ?? 0)) / dt), outPerSec: round((st.delivered - (prev?.delivered ?? 0)) / dt),
+        submitted: st.submitted, delivered: st.delivered, rejected: st.rejected, errors: st.rejected + st.deliverFailed,
+      })
+    }
+    this.lastSession = seen
+    const upsert: BindRow[] = []
+    const nextRows = new Map<number, BindRow>()
+    for (const r of rows) {
+      nextRows.set(r.id, r)
+      const old = this.lastRows.get(r.id)
+      if (!old || old.state !== r.state || old.submitted !== r.submitted || old.delivered !== r.delivered || old.rejected !== r.rejected ||
+        old.window.inFlight !== r.window.inFlight || old.window.outstanding !== r.window.outstanding || old.inPerSec !== r.inPerSec || old.outPerSec !== r.outPerSec) {
+        upsert.push(r)
+      }
+    }
+    const remove: number[] = []
+    for (const id of this.lastRows.keys()) if (!nextRows.has(id)) remove.push(id)
+    this.lastRows = nextRows
+
+    // accounts and queues
+    const pending = this.src.pending()
+    const accounts = []
+    for (const [systemId, c] of m.accounts) {
+      const prev = this.lastAccount.get(systemId) ?? { submitted: 0, delivered: 0 }
+      this.lastAccount.set(systemId, { submitted: c.submitted, delivered: c.delivered })
+      accounts.push({
+        systemId, binds: bindsByAccount.get(systemId) ?? 0,
+        submitPerSec: round((c.submitted - prev.submitted) / dt), deliverPerSec: round((c.delivered - prev.delivered) / dt),
+        submitted: c.submitted, rejected: c.rejected, throttled: c.throttled, receipts: { ...c.receipts }, pending: pending.get(systemId) ?? 0,
+      })
+    }
+    let pendingTotal = 0
+    const pendingObj: Record<string, number> = {}
+    for (const [k, v] of pending) { pendingObj[k] = v; pendingTotal += v }
+    const queues = { pending: pendingObj, pendingTotal, carrierInFlight: this.src.carrierInFlight() }
+
+    // engine
+    const cpu = process.cpuUsage(this.lastCpu)
+    this.lastCpu = process.cpuUsage()
+    const mem = process.memoryUsage()
+    const loop = { p50: round(this.loop.percentile(50) / 1e6, 2), p99: round(this.loop.percentile(99) / 1e6, 2), max: round(this.loop.max / 1e6, 2) }
+    this.loop.reset()
+    const totals = m.totals
+    const engine = {
+      uptimeS: Math.round((t - this.started) / 1000), cpu: round((cpu.user + cpu.system) / 1e6 / dt, 2),
+      rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, eventLoopDelayMs: loop,
+      storeCommitMs: { p50: m.commitLatency.percentile(50) / 1000, p99: m.commitLatency.percentile(99) / 1000, count: m.commitLatency.count },
+      workers: this.src.workers(),
+      sessions: rows.length, bound: rows.filter((r) => r.kind !== null && r.state.startsWith('BOUND')).length,
+      submitPerSec: round((totals.submitted - this.lastTotals.submitted) / dt),
+      deliverPerSec: round((totals.delivered - this.lastTotals.delivered) / dt),
+      receiptPerSec: round((totals.receipts - this.lastTotals.receipts) / dt),
+    }
+    this.lastTotals = { ...totals }
+    const latency = { submitResp: pct(m.submitLatency), submitReceipt: pct(m.receiptLatency) }
+    m.submitLatencyAll.add(m.submitLatency); m.submitLatency.reset()
+    m.receiptLatencyAll.add(m.receiptLatency); m.receiptLatency.reset()
+    m.commitLatencyAll.add(m.commitLatency); m.commitLatency.reset()
+
+    const newEvents = m.eventsSince(this.lastEventSeq)
+    this.lastEventSeq = m.lastEventSeq
+    const base = { t, interval: this.intervalMs, accounts, queues, engine, latency }
+    this.current = {
+      snapshot: { type: 'snapshot', ...base, binds: rows, events: m.eventsSince(0) },
+      delta: { type: 'delta', ...base, binds: { upsert, remove }, events: newEvents },
+    }
+    return this.current
+  }
+}
+
+/** Keeps only the requested topics of a frame. */
+export function filterFrame(frame: Record<string, unknown>, topics: ReadonlySet<Topic>, eventsOf?: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: frame.type, t: frame.t, interval: frame.interval }
+  for (const k of topics) {
+    if (k === 'events' && eventsOf !== undefined) {
+      out.events = (frame.events as TelemetryEvent[]).filter((e) => e.systemId === eventsOf)
+    } else out[k] = frame[k]
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------- Prometheus
+
+const LATENCY_BOUNDS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+function promHistogram(name: string, help: string, h: Histogram, out: string[]): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`)
+  for (const b of LATENCY_BOUNDS_S) out.push(`${name}_bucket{le="${b}"} ${h.countAtOrBelow(b * 1e6)}`)
+  out.push(`${name}_bucket{le="+Inf"} ${h.count}`, `${name}_sum ${(h.mean * h.count) / 1e6}`, `${name}_count ${h.count}`)
+}
+
+const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+
+/** The Prometheus text exposition (format 0.0.4) of the metrics. */
+export function prometheusText(m: Metrics, src: HubSources): string {
+  const out: string[] = []
+  out.push('# HELP smsc_submit_total submit_sm, data_sm and submit_multi answered, by account and command_status', '# TYPE smsc_submit_total counter')
+  const all: [string, AccountCounters][] = [...m.accounts.entries(), ['', m.unbound]]
+  for (const [acc, c] of all) for (const [status, n] of c.statuses) out.push(`smsc_submit_total{account="${esc(acc)}",status="${statusName(status)}"} ${n}`)
+  out.push('# HELP smsc_receipts_total delivery receipts made, by account and stat', '# TYPE smsc_receipts_total counter')
+  for (const [acc, c] of m.accounts) for (const [stat, n] of Object.entries(c.receipts)) out.push(`smsc_receipts_total{account="${esc(acc)}",stat="${stat}"} ${n}`)
+  out.push('# HELP smsc_deliver_total deliver_sm (receipts and MO) answered by ESMEs, by account and result', '# TYPE smsc_deliver_total counter')
+  for (const [acc, c] of m.accounts) {
+    out.push(`smsc_deliver_total{account="${esc(acc)}",result="ok"} ${c.delivered}`, `smsc_deliver_total{account="${esc(acc)}",result="failed"} ${c.deliverFailed}`)
+  }
+  const binds = { transmitter: 0, receiver: 0, transceiver: 0 }
+  const sessions = src.sessions()
+  for (const { session: s } of sessions) if (s.kind && s.state.startsWith('BOUND')) binds[s.kind]++
+  out.push('# HELP smsc_binds bound SMPP sessions by bind type', '# TYPE smsc_binds gauge')
+  for (const [k, v] of Object.entries(binds)) out.push(`smsc_binds{type="${k}"} ${v}`)
+  out.push('# HELP smsc_connections open SMPP connections (bound or not)', '# TYPE smsc_connections gauge', `smsc_connections ${sessions.length}`)
+  out.push('# HELP smsc_pending_deliveries receipts and MO waiting for a receiver, by account', '# TYPE smsc_pending_deliveries gauge')
+  for (const [acc, n] of src.pending()) out.push(`smsc_pending_deliveries{account="${esc(acc)}"} ${n}`)
+  out.push('# HELP smsc_carrier_in_flight messages handed to the carrier and not yet settled', '# TYPE smsc_carrier_in_flight gauge', `smsc_carrier_in_flight ${src.carrierInFlight()}`)
+  const fold = (all: Histogram, cur: Histogram) => { const h = new Histogram(); h.add(all); h.add(cur); return h }
+  promHistogram('smsc_submit_latency_seconds', 'time from reading a submit to writing its submit_sm_resp', fold(m.submitLatencyAll, m.submitLatency), out)
+  promHistogram('smsc_receipt_latency_seconds', 'time from submit to the receipt acknowledged by the ESME', fold(m.receiptLatencyAll, m.receiptLatency), out)
+  promHistogram('smsc_store_commit_seconds', 'store group commit duration', fold(m.commitLatencyAll, m.commitLatency), out)
+  const mem = process.memoryUsage()
+  const cpu = process.cpuUsage()
+  out.push('# HELP process_resident_memory_bytes resident memory', '# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${mem.rss}`)
+  out.push('# HELP process_cpu_seconds_total user and system CPU time', '# TYPE process_cpu_seconds_total counter', `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}`)
+  return out.join('\n') + '\n'
+}
