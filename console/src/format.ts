@@ -11,7 +11,8 @@ export function n0(v: number | null | undefined): string {
 /** rates: integers above 10, one decimal below */
 export function rate(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '–'
-  return Math.abs(v) >= 10 ? int.format(v) : dec1.format(v)
+  if (v === 0) return '0'
+  return Math.abs(v) >= 10 || Number.isInteger(v) ? int.format(v) : dec1.format(v)
 }
 
 export function ms(v: number | null | undefined): string {

@@ -83,8 +83,11 @@ t.test('esm_class message type bits (SMPP 3.4 §5.2.12)', async (t) => {
 })
 
 t.test('priority_flag and replace_if_present_flag ranges', async (t) => {
-  for (const p of [0, 1, 2, 3, 4]) t.equal(status(submit({ priority_flag: p })), 0)
-  t.equal(status(submit({ priority_flag: 5 })), S.ESME_RINVPRTFLG)
+  // SMPP 3.4 §5.2.14: 0..3; SMPP 5.0 adds 4
+  for (const p of [0, 1, 2, 3]) t.equal(status(submit({ priority_flag: p })), 0)
+  t.equal(status(submit({ priority_flag: 4 })), S.ESME_RINVPRTFLG, '4 on a 3.4 bind')
+  t.equal(validateSubmit(submit({ priority_flag: 4 }), 'u', NOW, { ...DEFAULT_LIMITS, smpp5: true }).status, 0, '4 on a 5.0 bind')
+  t.equal(validateSubmit(submit({ priority_flag: 5 }), 'u', NOW, { ...DEFAULT_LIMITS, smpp5: true }).status, S.ESME_RINVPRTFLG)
   t.equal(status(submit({ replace_if_present_flag: 1 })), 0)
   t.equal(status(submit({ replace_if_present_flag: 2 })), S.ESME_RINVREPFLAG)
 })

@@ -19,7 +19,7 @@ const COLUMNS: Column<Account>[] = [
   { key: 'submitted', label: 'submitted', get: (a) => a.submitted, num: true },
   { key: 'rejected', label: 'rejected', get: (a) => a.rejected, num: true },
   { key: 'throttled', label: 'throttled', get: (a) => a.throttled, num: true },
-  { key: 'receipts', label: 'receipts', get: receiptsTotal, num: true },
+  { key: 'receipts', label: 'receipts', get: receiptsTotal, num: true, left: true, title: 'receipts by stat; sorts by the total' },
   { key: 'pending', label: 'pending', get: (a) => a.pending, num: true, title: 'receipts + MO waiting for a receiver' },
 ]
 

@@ -103,7 +103,7 @@ export function Binds({ state }: { state: TelemetryState }) {
         <div role="cell">${b.kind ?? html`<span class="dim">—</span>`}</div>
         <div role="cell"><span class=${`pill st-${b.state}`}>${b.state}</span></div>
         <div role="cell" class="mono">${b.remote}</div>
-        <div role="cell">${b.tls ? '🔒' : ''}</div>
+        <div role="cell" class="ok">${b.tls ? '✓' : ''}</div>
         <div role="cell" class="num" title=${new Date(b.connectedAt).toLocaleString()}>${duration((now - b.connectedAt) / 1000)}</div>
         <div role="cell" class="num">${w.inFlight + w.outstanding}/${w.size}</div>
         <div role="cell" class="num">${rate(b.inPerSec)}</div>

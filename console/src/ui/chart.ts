@@ -31,6 +31,13 @@ function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888'
 }
 
+/** x-axis label: HH:MM on whole minutes, :SS in between (ticks are in seconds) */
+function timeTick(t: number): string {
+  const d = new Date(t * 1000)
+  const p = (v: number) => String(v).padStart(2, '0')
+  return d.getSeconds() === 0 ? `${p(d.getHours())}:${p(d.getMinutes())}` : `:${p(d.getSeconds())}`
+}
+
 const dark = typeof matchMedia === 'function' ? matchMedia('(prefers-color-scheme: dark)') : null
 
 export function Chart(p: Props) {
@@ -56,7 +63,7 @@ export function Chart(p: Props) {
           y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
         },
         axes: [
-          { ...axis },
+          { ...axis, space: 70, values: (_u, ticks) => ticks.map(timeTick) },
           { ...axis, size: 60, values: (_u, ticks) => ticks.map((v) => q.unit(v)) },
         ],
         series: [

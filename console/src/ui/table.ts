@@ -9,6 +9,8 @@ export interface Column<T> {
   label: string
   get: (row: T) => number | string | boolean | null
   num?: boolean
+  /** left-align even though numeric (e.g. a cell of chips) */
+  left?: boolean
   title?: string
 }
 
@@ -43,7 +45,7 @@ export function nextSort(cur: Sort, key: string, numeric: boolean): Sort {
 export function SortHeader<T>(p: { col: Column<T>; sort: Sort; onSort: (key: string) => void; role?: string }) {
   const active = p.sort.key === p.col.key
   const aria = active ? (p.sort.dir === 1 ? 'ascending' : 'descending') : 'none'
-  return html`<div role=${p.role ?? 'columnheader'} aria-sort=${aria} class=${`th${p.col.num ? ' num' : ''}${active ? ' sorted' : ''}`} title=${p.col.title}>
+  return html`<div role=${p.role ?? 'columnheader'} aria-sort=${aria} class=${`th${p.col.num && !p.col.left ? ' num' : ''}${active ? ' sorted' : ''}`} title=${p.col.title}>
     <button type="button" class="sort" data-col=${p.col.key} onClick=${() => p.onSort(p.col.key)}>
       ${p.col.label}<span class="arrow" aria-hidden="true">${active ? (p.sort.dir === 1 ? '▲' : '▼') : ''}</span>
     </button>
