@@ -41,6 +41,7 @@ Options:
   --json FILE            also write the result JSON to FILE
   --results-dir DIR      where result files go (default <root>/bench/results); --no-save to skip
   --profile DIR          run the server with --cpu-prof into DIR and print its top functions
+  --server-node-args A   node flags for the server child, e.g. "--max-semi-space-size=64"
   --log-level L          engine log level (default warn)
   --quiet                no progress line
   --host H --port N --system-id S --password P   for --target external
@@ -70,7 +71,7 @@ function parseArgs(argv: string[]): { words: string[]; flags: Flags } {
 
 const KNOWN = ['help', 'quiet', 'no-save', 'target', 'duration', 'messages', 'binds', 'bind-type', 'window', 'rate', 'mix',
   'registered-delivery', 'carrier-delay', 'drain', 'json', 'results-dir', 'profile', 'log-level', 'host', 'port', 'system-id',
-  'password', 'top', 'engine-bin']
+  'password', 'top', 'engine-bin', 'server-node-args']
 
 function num(flags: Flags, name: string, min: number): number | undefined {
   const v = flags[name]
@@ -168,6 +169,7 @@ interface RunPlan {
   load: Partial<LoadOptions>
   carrierDelayMs: [number, number]
   profileDir?: string
+  serverNodeArgs: string[]
   logLevel: string
   external: { host?: string; port?: number; systemId?: string; password?: string }
   engineBin?: string
@@ -176,7 +178,7 @@ interface RunPlan {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 async function runTarget(name: TargetName, plan: RunPlan, root: string): Promise<TargetRun> {
-  const nodeArgs = plan.profileDir && name !== 'external' ? ['--cpu-prof', '--cpu-prof-dir', plan.profileDir] : []
+  const nodeArgs = name === 'external' ? [] : [...plan.serverNodeArgs, ...(plan.profileDir ? ['--cpu-prof', '--cpu-prof-dir', plan.profileDir] : [])]
   const before = plan.profileDir ? listProfiles(plan.profileDir) : new Set<string>()
   const load = { ...LOAD_DEFAULTS, ...plan.load }
   const target: Target = await startTarget(name, {
@@ -368,6 +370,7 @@ function resolvePlan(words: string[], flags: Flags): { plan: RunPlan; targets: T
   }
   const plan: RunPlan = {
     scenario, load, carrierDelayMs,
+    serverNodeArgs: flags['server-node-args'] === undefined ? [] : String(flags['server-node-args']).split(/\s+/).filter(Boolean),
     logLevel: String(flags['log-level'] ?? 'warn'),
     external: {
       host: flags.host === undefined ? undefined : String(flags.host),

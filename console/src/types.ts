@@ -127,8 +127,10 @@ export interface MessageInfo {
   id: string
   systemId: string
   from: string
-  to: string
-  state: string
+  /** one address; the engine may send the list of a submit_multi */
+  to: string | string[]
+  /** message_state: a name, or its SMPP number (SMPP 3.4 §5.2.28) */
+  state: string | number
   stat: string | null
   err: string | number | null
   submitAt: number | null

@@ -32,7 +32,7 @@ export function Accounts({ state }: { state: TelemetryState }) {
     <section class="panel" id="accounts">
       <h2>Accounts <span class="dim">${n0(rows.length)}</span></h2>
       ${rows.length === 0
-        ? html`<p class="empty">no accounts yet</p>`
+        ? html`<p class="empty">${state.frames ? 'no accounts yet' : 'waiting for telemetry…'}</p>`
         : html`<div class="scroll-x"><div role="table" class="grid accounts-grid">
             <div role="row" class="tr thead">
               ${COLUMNS.map((c) => html`<${SortHeader} key=${c.key} col=${c} sort=${sort} onSort=${(k: string) => setSort(nextSort(sort, k, !!c.num))} />`)}

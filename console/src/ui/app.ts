@@ -138,7 +138,7 @@ export function App() {
   return html`
     <div class="shell">
       <header class="top">
-        <div class="brand"><span class="logo" aria-hidden="true"></span>SMSC console</div>
+        <div class="brand"><img class="logo" src="icons/icon-192.png" alt="" width="22" height="22" />SMSC console</div>
         <nav>
           ${PAGES.map((p) => html`<a key=${p.id} href=${`#/${p.id}`} class=${page === p.id ? 'active' : ''} aria-current=${page === p.id ? 'page' : undefined}>${p.label}${p.id === 'binds' && state.binds.size ? html` <span class="count">${n0(state.binds.size)}</span>` : null}</a>`)}
         </nav>

@@ -137,7 +137,7 @@ export function Binds({ state }: { state: TelemetryState }) {
         <div class="tbody" style=${`height:${total * ROW_H}px`}>
           ${visible}
         </div>
-        ${total === 0 ? html`<p class="empty">${state.binds.size ? 'no bind matches the filter' : 'no binds yet'}</p>` : null}
+        ${total === 0 ? html`<p class="empty">${state.binds.size ? 'no bind matches the filter' : state.frames ? 'no binds yet' : 'waiting for telemetry…'}</p>` : null}
       </div>
     </section>
   `

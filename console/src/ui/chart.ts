@@ -59,7 +59,8 @@ export function Chart(p: Props) {
         legend: { show: true, live: true },
         cursor: { drag: { x: false, y: false }, points: { size: 6 } },
         scales: {
-          x: { time: true, range: (_u, _min, max) => [max - WINDOW_S, max] },
+          // the last 5 minutes once there are; until then at least the last minute, so a fresh console is readable
+          x: { time: true, range: (_u, min, max) => [max - Math.min(WINDOW_S, Math.max(60, max - min)), max] },
           y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] },
         },
         axes: [

@@ -25,7 +25,7 @@ export function Login({ onDone }: { onDone: () => void }) {
   return html`
     <main class="login">
       <form class="panel login-box" onSubmit=${submit}>
-        <div class="brand big"><span class="logo" aria-hidden="true"></span>SMSC console</div>
+        <div class="brand big"><img class="logo" src="icons/icon-192.png" alt="" width="28" height="28" />SMSC console</div>
         <label>Admin password
           <input type="password" name="password" autocomplete="current-password" autofocus required value=${password}
             onInput=${(e: Event) => setPassword((e.target as HTMLInputElement).value)} />

@@ -40,13 +40,20 @@ export function Timeline({ info }: { info: MessageInfo }) {
   `
 }
 
+// SMPP 3.4 §5.2.28 message_state (9 SKIPPED is SMPP 5.0 §4.7.15)
+const MESSAGE_STATES = ['SCHEDULED', 'ENROUTE', 'DELIVERED', 'EXPIRED', 'DELETED', 'UNDELIVERABLE', 'ACCEPTED', 'UNKNOWN', 'REJECTED', 'SKIPPED']
+
+export function stateName(state: string | number): string {
+  return typeof state === 'number' ? MESSAGE_STATES[state] ?? String(state) : state
+}
+
 export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => void }) {
   const info = w.info
   return html`
     <article class="message" data-message-id=${w.id}>
       <header>
         <span class="mono strong">${w.id}</span>
-        ${info ? html`<span class=${`pill msg-${info.state}`} data-state=${info.state}>${info.state}${info.stat ? ` · ${info.stat}` : ''}</span>` : null}
+        ${info ? html`<span class=${`pill msg-${stateName(info.state)}`} data-state=${stateName(info.state)}>${stateName(info.state)}${info.stat ? ` · ${info.stat}` : ''}</span>` : null}
         ${w.loading ? html`<span class="dim">loading…</span>` : html`<button type="button" class="btn small ghost" onClick=${onRefresh} title="fetch again">↻</button>`}
       </header>
       ${w.error && !info ? html`<p class="error">${w.error}</p>` : null}
@@ -54,7 +61,7 @@ export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => voi
         ? html`
             <dl class="facts compact">
               <div><dt>account</dt><dd>${info.systemId}</dd></div>
-              <div><dt>from → to</dt><dd>${info.from} → ${info.to}</dd></div>
+              <div><dt>from → to</dt><dd>${info.from} → ${Array.isArray(info.to) ? info.to.join(', ') : info.to}</dd></div>
               <div><dt>submitted</dt><dd>${dateTime(info.submitAt)}</dd></div>
               <div><dt>done</dt><dd>${dateTime(info.doneAt)}</dd></div>
               ${info.err !== null && info.err !== undefined && info.err !== '' ? html`<div><dt>err</dt><dd>${String(info.err)}</dd></div>` : null}
@@ -73,7 +80,7 @@ interface SendProps {
 
 export function SendForm({ state, watch }: SendProps) {
   const accounts = useMemo(() => [...state.accounts.keys()].sort(), [state.accountsVersion, state.accounts])
-  const [systemId, setSystemId] = useState('')
+  const [systemId, setSystemId] = useState<string | null>(null)
   const [from, setFrom] = useState('SMSC')
   const [to, setTo] = useState('')
   const [text, setText] = useState('')
@@ -82,7 +89,8 @@ export function SendForm({ state, watch }: SendProps) {
   const [error, setError] = useState<string | null>(null)
   const [sent, setSent] = useState<(SendResult & { systemId: string })[]>([])
 
-  const account = systemId || accounts[0] || ''
+  // the accounts telemetry has seen; any other system_id can be typed (the engine validates it)
+  const account = (systemId ?? accounts[0] ?? '').trim()
   const count = countParts(text)
 
   const submit = (ev: Event): void => {
@@ -107,9 +115,10 @@ export function SendForm({ state, watch }: SendProps) {
       <h2>Send an SMS</h2>
       <form class="form" onSubmit=${submit}>
         <label>account
-          <select name="systemId" value=${account} onChange=${(e: Event) => setSystemId((e.target as HTMLSelectElement).value)} disabled=${accounts.length === 0}>
-            ${accounts.length === 0 ? html`<option value="">(no accounts yet)</option>` : accounts.map((a) => html`<option key=${a} value=${a}>${a}</option>`)}
-          </select>
+          <input name="systemId" list="account-list" value=${systemId ?? accounts[0] ?? ''} autocomplete="off" spellcheck=${false}
+            placeholder=${accounts.length ? 'system_id' : 'system_id (empty: the only account)'}
+            onInput=${(e: Event) => setSystemId((e.target as HTMLInputElement).value)} />
+          <datalist id="account-list">${accounts.map((a) => html`<option key=${a} value=${a} />`)}</datalist>
         </label>
         <div class="row2">
           <label>from<input name="from" required maxlength="20" value=${from} onInput=${(e: Event) => setFrom((e.target as HTMLInputElement).value)} autocomplete="off" /></label>

@@ -39,8 +39,8 @@ export function Overview({ state }: { state: TelemetryState }) {
       <${Kpi} label="pending deliveries" value=${n0(q?.pendingTotal)} hint=${q ? `${n0(q.carrierInFlight)} at carrier` : ''} />
     </section>
     <section class="charts">
-      <${Chart} id="chart-rates" title="Messages per second (last 5 minutes)" series=${state.rates} lines=${RATE_LINES} version=${state.version} unit=${rate} />
-      <${Chart} id="chart-latency" title="Latency percentiles per interval" series=${state.latencySeries} lines=${LATENCY_LINES} version=${state.version} unit=${ms} />
+      <${Chart} id="chart-rates" title="Messages per second · last 5 minutes" series=${state.rates} lines=${RATE_LINES} version=${state.version} unit=${rate} />
+      <${Chart} id="chart-latency" title="Latency percentiles per interval · last 5 minutes" series=${state.latencySeries} lines=${LATENCY_LINES} version=${state.version} unit=${ms} />
     </section>
     <section class="cols">
       <${Health} state=${state} />

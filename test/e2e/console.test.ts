@@ -1,0 +1,260 @@
+/**
+ * The web console end to end, in Debian's chromium driven by playwright-core (docs/TELEMETRY.md):
+ * open the console served by the engine, log in, run a short SMPP load with the bench harness and
+ * see the msg/s chart move and the bind rows appear, sort and filter the binds, send an SMS from
+ * the form and see its receipt arrive in the timeline, look a message up by id, unbind a session,
+ * then stop the engine and see the offline shell (service worker) reconnect when it comes back.
+ * Screenshots of each step go to test-artifacts/console/*.png.
+ *
+ * Also, without a browser: the console's live SMS counter (console/src/sms.ts, bundled for the
+ * browser) agrees with the engine's own part counting on random texts.
+ */
+import t from 'tap'
+import fs from 'node:fs'
+import path from 'node:path'
+import { execFileSync } from 'node:child_process'
+import fc from 'fast-check'
+import type { Browser, Page } from 'playwright-core'
+import { countParts as engineCountParts } from '../../engine/protocol/text/split'
+import { DEFAULT_ACCOUNT, projectRoot, startEngine } from '../helpers/engine'
+import { openEsme, receiptFor } from '../helpers/esme'
+import { runLoad, type LoadResult } from '../../bench/esme-load'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+const ROOT = projectRoot()
+const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'console')
+const ADMIN_PASSWORD = 'console-e2e-admin'
+const BENCH = { systemId: 'bench', password: 'bench-pw', maxBinds: 20 }
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+interface ClientCount { coding: 'GSM' | 'UCS2'; parts: number; units: number }
+
+/** console/src/sms.ts compiled on the fly (it is bundled for the browser, not built by tsc). */
+function loadClientSms(): (text: string) => ClientCount {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const esbuild = require('esbuild') as typeof import('esbuild')
+  const src = fs.readFileSync(path.join(ROOT, 'console', 'src', 'sms.ts'), 'utf8')
+  const { code } = esbuild.transformSync(src, { loader: 'ts', format: 'cjs', target: 'node20' })
+  const mod = { exports: {} as { countParts?: (text: string) => ClientCount } }
+  new Function('module', 'exports', code)(mod, mod.exports)
+  if (!mod.exports.countParts) throw new Error('console/src/sms.ts does not export countParts')
+  return mod.exports.countParts
+}
+
+t.test('the send form counter agrees with the engine on coding and parts', async (t) => {
+  const client = loadClientSms()
+  const gsm = [...'@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCXYZÄÖÑÜ§¿abcxyzäöñüà']
+  const ext = [...'\f^{}\\[~]|€']
+  const other = ['ç', 'ï', '✓', 'Ж', '中', '😀', '👍🏽', '`']
+  const text = fc
+    .array(fc.oneof({ arbitrary: fc.constantFrom(...gsm), weight: 8 }, { arbitrary: fc.constantFrom(...ext), weight: 2 }, { arbitrary: fc.constantFrom(...other), weight: 1 }), { maxLength: 480 })
+    .map((cs) => cs.join(''))
+  fc.assert(
+    fc.property(text, (s) => {
+      const c = client(s)
+      const e = engineCountParts(s)
+      return c.parts === e.parts && c.coding.toLowerCase() === e.coding && c.units === e.units
+    }),
+    { numRuns: 1000 },
+  )
+  // the boundaries, spelled out (and the engine must agree with each)
+  const cases: [string, ClientCount][] = [
+    ['a'.repeat(160), { coding: 'GSM', parts: 1, units: 160 }],
+    ['a'.repeat(161), { coding: 'GSM', parts: 2, units: 161 }],
+    ['€'.repeat(80), { coding: 'GSM', parts: 1, units: 160 }],
+    // 306 septets would fit 2 parts of 153, but the ESC pair at 153/154 moves to part 2: 3 parts
+    ['a'.repeat(152) + '€' + 'a'.repeat(152), { coding: 'GSM', parts: 3, units: 306 }],
+    ['Ж'.repeat(70), { coding: 'UCS2', parts: 1, units: 70 }],
+    ['Ж'.repeat(71), { coding: 'UCS2', parts: 2, units: 71 }],
+    // 134 units would fit 2 parts of 67, but the surrogate pair at 67/68 moves to part 2: 3 parts
+    ['Ж'.repeat(66) + '😀' + 'Ж'.repeat(66), { coding: 'UCS2', parts: 3, units: 134 }],
+  ]
+  for (const [text, want] of cases) {
+    t.match(client(text), want, `${want.parts} ${want.coding} part(s) for ${want.units} units`)
+    t.equal(engineCountParts(text).parts, want.parts, 'the engine agrees')
+  }
+})
+
+t.test('the console in chromium', { skip: fs.existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, async (t) => {
+  if (!fs.existsSync(path.join(ROOT, 'console', 'dist', 'index.html'))) {
+    execFileSync(process.execPath, [path.join(ROOT, 'console', 'build.js'), '--quiet'], { stdio: 'inherit' })
+  }
+  fs.mkdirSync(ARTIFACTS, { recursive: true })
+
+  const engine = await startEngine(t, {
+    accounts: [DEFAULT_ACCOUNT, BENCH],
+    extra: { admin: { password: ADMIN_PASSWORD } },
+  })
+  const base = `http://127.0.0.1:${engine.httpPort}`
+
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { chromium } = require('playwright-core') as typeof import('playwright-core')
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  t.teardown(() => browser.close())
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: 'light' })
+  const page: Page = await context.newPage()
+  page.setDefaultTimeout(15_000)
+  const pageErrors: string[] = []
+  page.on('pageerror', (e) => pageErrors.push(e.message))
+  const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true })
+  const attr = async (sel: string, name: string) => Number(await page.getAttribute(sel, name))
+  /** waits until the JavaScript expression (evaluated in the page) is truthy */
+  const until = (expression: string, timeout?: number) => page.waitForFunction(expression, undefined, { timeout })
+  const rowCount = "document.querySelectorAll('#binds .tbody [role=row]').length"
+
+  // an ESME of the default account, bound all along: it takes the receipt of the console's SMS
+  const esme = await openEsme(t, { port: engine.smppPort, systemId: DEFAULT_ACCOUNT.systemId, password: DEFAULT_ACCOUNT.password })
+
+  await t.test('login', async (t) => {
+    await page.goto(`${base}/`)
+    await page.waitForSelector('input[name=password]')
+    t.equal(await page.title(), 'SMSC console')
+    await page.fill('input[name=password]', 'not-the-password')
+    await page.click('button[type=submit]')
+    await page.waitForSelector('#login-error')
+    t.match(await page.textContent('#login-error'), /wrong password/i, 'a wrong password is refused on screen')
+    await shot('01-login')
+    await page.fill('input[name=password]', ADMIN_PASSWORD)
+    await page.click('button[type=submit]')
+    await page.waitForSelector('#stream-status[data-status=live]')
+    t.equal(await page.textContent('#stream-status'), 'live', 'the telemetry stream is connected')
+    t.ok(await page.isVisible('#chart-rates canvas'), 'the msg/s chart is drawn')
+    t.ok(await page.isVisible('#chart-latency canvas'), 'the latency chart is drawn')
+    await until("/inline codec|threads/.test(document.querySelector('#health')?.textContent ?? '')")
+    await shot('02-overview-idle')
+  })
+
+  let load: Promise<LoadResult> | null = null
+  await t.test('a bench load moves the chart and fills the binds table', async (t) => {
+    const before = await attr('#chart-rates', 'data-points')
+    load = runLoad({
+      host: '127.0.0.1', port: engine.smppPort, systemId: BENCH.systemId, password: BENCH.password,
+      binds: 5, window: 10, durationS: 6, rate: 2000, registeredDelivery: 1, drainMs: 5000, progress: false,
+    })
+    await until("Number(document.querySelector('#chart-rates')?.getAttribute('data-max')) > 0")
+    t.ok((await attr('#chart-rates', 'data-max')) > 0, 'the chart has a non-zero msg/s point')
+    const mid = await attr('#chart-rates', 'data-points')
+    await sleep(1500)
+    const after = await attr('#chart-rates', 'data-points')
+    t.ok(mid > before && after > mid, `the chart keeps getting points (${before} → ${mid} → ${after})`)
+    t.not(await page.textContent('#kpi-in .kpi-value'), '0', 'the headline shows msg/s in')
+    await shot('03-overview-load')
+
+    await page.click('nav a[href="#/binds"]')
+    await until("[...document.querySelectorAll('#binds .tbody [role=row]')].filter((r) => /bench/.test(r.textContent) && /BOUND_TRX/.test(r.textContent)).length === 5")
+    t.equal(await page.locator('#binds .tbody [role=row]', { hasText: 'bench' }).count(), 5, 'five bench binds are listed')
+    t.equal(await page.locator('#binds .tbody [role=row]', { hasText: 'esme1' }).count(), 1, 'and the esme1 bind')
+    t.equal(await page.textContent('#binds-count'), '6')
+
+    await page.click('button[data-col=systemId]')
+    t.equal(await page.getAttribute('[role=columnheader]:has(button[data-col=systemId])', 'aria-sort'), 'ascending')
+    t.match(await page.locator('#binds .tbody [role=row]').first().textContent(), /bench/, 'sorted a→z: bench first')
+    await page.click('button[data-col=systemId]')
+    t.equal(await page.getAttribute('[role=columnheader]:has(button[data-col=systemId])', 'aria-sort'), 'descending')
+    t.match(await page.locator('#binds .tbody [role=row]').first().textContent(), /esme1/, 'sorted z→a: esme1 first')
+
+    await page.fill('#binds-filter', 'esme1')
+    await until(`${rowCount} === 1`)
+    t.match(await page.textContent('#binds-count'), /^1 of 6/, 'the filter narrows to one bind')
+    await page.fill('#binds-filter', 'BOUND_TRX bench')
+    await until(`${rowCount} === 5`)
+    await page.fill('#binds-filter', '')
+    await page.click('button[data-col=inPerSec]')
+    await shot('04-binds')
+  })
+
+  await t.test('accounts show the load', async (t) => {
+    const result = await (load as unknown as Promise<LoadResult>)
+    t.ok(result.acked > 0, `the bench load was acknowledged (${result.acked})`)
+    await page.click('nav a[href="#/accounts"]')
+    await page.waitForSelector('[data-account=bench]')
+    await until("/DELIVRD/.test(document.querySelector('[data-account=bench]')?.textContent ?? '')")
+    t.match(await page.textContent('[data-account=bench]'), /DELIVRD/, 'receipts by stat for the bench account')
+    await shot('05-accounts')
+  })
+
+  let sentId = ''
+  await t.test('send an SMS from the form and see its receipt arrive', async (t) => {
+    await page.click('nav a[href="#/messages"]')
+    await page.fill('#send input[name=systemId]', DEFAULT_ACCOUNT.systemId)
+    await page.fill('#send input[name=from]', 'Console')
+    await page.fill('#send input[name=to]', '+4915112345678')
+    await page.fill('#send textarea[name=text]', 'Привет, мир')
+    t.equal(await page.getAttribute('#sms-counter', 'data-coding'), 'UCS2', 'Cyrillic needs UCS2')
+    await page.fill('#send textarea[name=text]', 'x'.repeat(150) + ' {braces} €')
+    t.match(await page.textContent('#sms-counter'), /^2 parts, GSM-7/, 'extension characters count twice: 2 GSM parts')
+    const text = 'Hello from the console e2e test [ok]'
+    await page.fill('#send textarea[name=text]', text)
+    t.match(await page.textContent('#sms-counter'), /^1 part, GSM-7/)
+    t.ok(await page.isChecked('#send input[name=registeredDelivery]'), 'a receipt is requested by default')
+    await page.click('#send button[type=submit]')
+    await page.waitForSelector('#send .message')
+    sentId = (await page.getAttribute('#send .message', 'data-message-id')) ?? ''
+    t.ok(sentId, `the engine answered with a message id (${sentId})`)
+    await page.waitForSelector('#send .message [data-event=receipt].done', { timeout: 20_000 })
+    t.pass('the timeline shows the receipt')
+    await page.waitForSelector('#send .message [data-event=delivered].done', { timeout: 20_000 })
+    t.pass('and its delivery to the bound ESME')
+    const receipt = await esme.waitFor(receiptFor(sentId), 10_000)
+    t.ok(receipt, 'the esme1 bind got the receipt of the message the console sent')
+    t.match(await page.textContent('#send .message'), text)
+    await shot('06-send')
+  })
+
+  await t.test('look a message up by id', async (t) => {
+    await page.fill('#lookup input[name=id]', 'no-such-id-42')
+    await page.click('#lookup button[type=submit]')
+    await page.waitForSelector('#lookup-result .error')
+    t.match(await page.textContent('#lookup-result'), /no message/, 'an unknown id says so')
+    await page.fill('#lookup input[name=id]', sentId)
+    await page.click('#lookup button[type=submit]')
+    await page.waitForSelector(`#lookup-result [data-message-id="${sentId}"] [data-event=receipt].done`)
+    for (const step of ['received', 'stored', 'carrier', 'receipt', 'delivered']) {
+      t.ok(await page.isVisible(`#lookup-result [data-event=${step}].done`), `timeline: ${step}`)
+    }
+    t.equal(await page.getAttribute('#lookup-result .pill', 'data-state'), 'DELIVERED', 'state delivered')
+    await shot('07-lookup')
+  })
+
+  await t.test('unbind a session from the binds table', async (t) => {
+    await page.click('nav a[href="#/binds"]')
+    await page.fill('#binds-filter', 'esme1')
+    const row = page.locator('#binds .tbody [role=row]', { hasText: 'esme1' })
+    await row.waitFor()
+    const button = row.locator('button')
+    await button.click()
+    t.equal(await button.textContent(), 'Confirm', 'the first click asks for confirmation')
+    await button.click()
+    await row.waitFor({ state: 'detached', timeout: 15_000 })
+    t.pass('the unbound session left the table')
+    for (let i = 0; i < 100 && !esme.closed; i++) await sleep(50)
+    t.ok(esme.closed, 'the ESME was unbound and disconnected')
+    await page.fill('#binds-filter', '')
+    await shot('08-unbound')
+  })
+
+  await t.test('offline shell, then reconnect when the engine is back', async (t) => {
+    await page.click('nav a[href="#/overview"]')
+    await until('navigator.serviceWorker.controller !== null')
+    t.pass('the service worker controls the page')
+    await engine.stop()
+    await page.waitForSelector('#stream-status[data-status=reconnecting]')
+    t.match(await page.textContent('#stream-status'), /reconnecting/)
+    await page.reload()
+    await page.waitForSelector('#stream-status[data-status=offline]')
+    t.match(await page.textContent('#stream-status'), /reconnecting/, 'the shell opens offline and keeps trying')
+    await shot('09-offline')
+    await engine.restart()
+    // the tokens lived in the old process: the console asks for the password again
+    await page.waitForSelector('input[name=password]', { timeout: 30_000 })
+    await page.fill('input[name=password]', ADMIN_PASSWORD)
+    await page.click('button[type=submit]')
+    await page.waitForSelector('#stream-status[data-status=live]')
+    t.pass('live again after the restart')
+  })
+
+  t.same(pageErrors, [], 'no uncaught errors in the page')
+})
