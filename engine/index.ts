@@ -136,6 +136,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const receivers = (systemId: string): Session[] => (byAccount.get(systemId) ?? []).filter((s) => canReceive(s.state))
   const telemetrySources: HubSources = {
     sessions: () => [...all.values()].map((e) => ({ session: e.session, tls: e.tls })),
+    accounts: () => store.listAccounts().map((a) => a.systemId),
     pending: () => new Map(store.accountsWithPending().map((a) => [a, store.pendingCount(a)])),
     carrierInFlight: () => actors.stats().carrierInFlight,
     workers: () => null,

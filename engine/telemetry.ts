@@ -132,6 +132,8 @@ export interface BindRow {
 
 export interface HubSources {
   sessions(): { session: Session; tls: boolean }[]
+  /** Every configured account, so idle ones show too. */
+  accounts(): string[]
   pending(): Map<string, number>
   carrierInFlight(): number
   workers(): { threads: number; utilization: number; queued: number } | null
@@ -199,7 +201,7 @@ export class TelemetryHub {
     for (const r of rows) {
       nextRows.set(r.id, r)
       const old = this.lastRows.get(r.id)
-      if (!old || old.state !== r.state || old.submitted !== r.submitted || old.delivered !== r.delivered || old.rejected !== r.rejected ||
+      if (!old || old.state !== r.state || old.submitted !== r.submitted || old.delivered !== r.delivered || old.rejected !== r.rejected || old.errors !== r.errors ||
         old.window.inFlight !== r.window.inFlight || old.window.outstanding !== r.window.outstanding || old.inPerSec !== r.inPerSec || old.outPerSec !== r.outPerSec) {
         upsert.push(r)
       }
@@ -211,6 +213,7 @@ export class TelemetryHub {
     // accounts and queues
     const pending = this.src.pending()
     const accounts = []
+    for (const id of this.src.accounts()) m.account(id)
     for (const [systemId, c] of m.accounts) {
       const prev = this.lastAccount.get(systemId) ?? { submitted: 0, delivered: 0 }
       this.lastAccount.set(systemId, { submitted: c.submitted, delivered: c.delivered })

@@ -127,13 +127,14 @@ t.test('the console in chromium', { skip: fs.existsSync(CHROMIUM) ? false : `no 
     await shot('02-overview-idle')
   })
 
-  let load: Promise<LoadResult> | null = null
+  let load: Promise<LoadResult> | undefined
   await t.test('a bench load moves the chart and fills the binds table', async (t) => {
     const before = await attr('#chart-rates', 'data-points')
     load = runLoad({
       host: '127.0.0.1', port: engine.smppPort, systemId: BENCH.systemId, password: BENCH.password,
       binds: 5, window: 10, durationS: 6, rate: 2000, registeredDelivery: 1, drainMs: 5000, progress: false,
     })
+    load.catch(() => undefined) // awaited, and its failure reported, in the next step
     await until("Number(document.querySelector('#chart-rates')?.getAttribute('data-max')) > 0")
     t.ok((await attr('#chart-rates', 'data-max')) > 0, 'the chart has a non-zero msg/s point')
     const mid = await attr('#chart-rates', 'data-points')
@@ -167,7 +168,8 @@ t.test('the console in chromium', { skip: fs.existsSync(CHROMIUM) ? false : `no 
   })
 
   await t.test('accounts show the load', async (t) => {
-    const result = await (load as unknown as Promise<LoadResult>)
+    if (!load) throw new Error('the bench load did not start')
+    const result = await load
     t.ok(result.acked > 0, `the bench load was acknowledged (${result.acked})`)
     await page.click('nav a[href="#/accounts"]')
     await page.waitForSelector('[data-account=bench]')

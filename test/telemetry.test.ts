@@ -1,0 +1,207 @@
+/**
+ * Telemetry units (engine/telemetry.ts, docs/TELEMETRY.md): the message timelines and their eviction,
+ * the event ring, the hub's per-tick rates and bind-row deltas from fake sessions on a fake clock,
+ * topic filtering, and the Prometheus text (label escaping, histogram buckets).
+ */
+import t from 'tap'
+import { Metrics, TelemetryHub, filterFrame, prometheusText, type BindRow, type HubSources, type TelemetryEvent, type Topic } from '../engine/telemetry'
+import type { Session } from '../engine/session/session'
+
+interface FakeSession {
+  id: number
+  systemId: string
+  kind: 'transmitter' | 'receiver' | 'transceiver' | null
+  state: string
+  remote: string
+  connectedAt: number
+  inFlight: number
+  outstandingCount: number
+  window: number
+  stats: { submitted: number; rejected: number; delivered: number; deliverFailed: number; pdusIn: number; pdusOut: number }
+}
+
+const fake = (id: number, systemId: string, kind: FakeSession['kind'] = 'transceiver'): FakeSession => ({
+  id, systemId, kind, state: kind === null ? 'OPEN' : kind === 'transmitter' ? 'BOUND_TX' : kind === 'receiver' ? 'BOUND_RX' : 'BOUND_TRX',
+  remote: `127.0.0.1:${40000 + id}`, connectedAt: 1_000, inFlight: 0, outstandingCount: 0, window: 10,
+  stats: { submitted: 0, rejected: 0, delivered: 0, deliverFailed: 0, pdusIn: 0, pdusOut: 0 },
+})
+
+function sources(list: FakeSession[], pending = new Map<string, number>()): HubSources {
+  return {
+    sessions: () => list.map((s) => ({ session: s as unknown as Session, tls: false })),
+    pending: () => pending,
+    carrierInFlight: () => 7,
+    workers: () => null,
+  }
+}
+
+t.test('Metrics.step keeps the timelines of the last timelineSize messages', async (t) => {
+  const m = new Metrics(10, 3)
+  for (const id of ['a', 'b', 'c']) m.step(id, 'received', 1)
+  m.step('a', 'stored', 2)
+  m.step('a', 'carrier', 3)
+  m.step('a', 'receipt', 4, 'DELIVRD')
+  m.step('a', 'delivered', 5)
+  t.same(m.timeline('a'), { received: 1, stored: 2, carrier: 3, receipt: 4, stat: 'DELIVRD', delivered: 5 }, 'every step recorded')
+  m.step('d', 'received', 6)
+  t.equal(m.timeline('a'), undefined, 'the oldest is forgotten past timelineSize')
+  t.ok(m.timeline('b') && m.timeline('c') && m.timeline('d'), 'the newest three stay')
+  m.step('a', 'receipt', 7, 'UNDELIV')
+  m.step('zz', 'delivered', 7)
+  t.equal(m.timeline('a'), undefined, 'a late receipt does not bring back a forgotten timeline')
+  t.equal(m.timeline('zz'), undefined, 'nor start one')
+  m.step('e', 'stored', 8)
+  t.same(m.timeline('e'), { received: 8, stored: 8 }, 'a message first seen at stored starts its timeline')
+  t.equal(m.timeline('b'), undefined, 'and evicts the oldest')
+
+  const none = new Metrics(10, 0)
+  none.step('x', 'received', 1)
+  t.equal(none.timeline('x'), undefined, 'timelineSize 0 keeps none')
+})
+
+t.test('Metrics.eventsSince reads the bounded ring', async (t) => {
+  let now = 100
+  const m = new Metrics(3, 10, () => now++)
+  t.same(m.eventsSince(0), [], 'empty')
+  m.event('bind', { systemId: 'a', session: 1 })
+  m.event('throttle', { systemId: 'a', session: 1, detail: 'window of 10 full' })
+  m.event('unbind', { systemId: 'a', session: 1 })
+  m.event('auth_failure', { detail: 'console login' })
+  m.event('bind', { systemId: 'b', session: 2 })
+  t.equal(m.lastEventSeq, 5)
+  const all = m.eventsSince(0)
+  t.same(all.map((e) => e.seq), [3, 4, 5], 'only the last maxEvents are kept, oldest first')
+  t.match(all[0], { seq: 3, t: 102, type: 'unbind', systemId: 'a', session: 1 }, 'with time and fields')
+  t.same(m.eventsSince(4).map((e) => e.seq), [5], 'after a seq')
+  t.same(m.eventsSince(3).map((e) => e.seq), [4, 5])
+  t.same(m.eventsSince(1).map((e) => e.seq), [3, 4, 5], 'a seq older than the ring gives the whole ring')
+  t.same(m.eventsSince(5), [], 'nothing new')
+})
+
+t.test('Metrics.submitted counts by status, throttles apart', async (t) => {
+  const m = new Metrics()
+  const c = m.account('a')
+  m.submitted(c, 0, 5)
+  m.submitted(c, 0x58)
+  m.submitted(c, 0x0b)
+  t.match(c, { submitted: 5, rejected: 2, throttled: 1 })
+  t.same([...c.statuses], [[0, 5], [0x58, 1], [0x0b, 1]])
+  t.same(m.totals, { submitted: 5, delivered: 0, receipts: 0 })
+  t.equal(m.account('a'), c, 'one counter set per account')
+})
+
+t.test('TelemetryHub.tick computes rates from counter deltas and upserts only changed rows', async (t) => {
+  let now = 10_000
+  const m = new Metrics(100, 100, () => now)
+  const s1 = fake(1, 'acc1')
+  const s2 = fake(2, 'acc2', 'transmitter')
+  const list = [s1, s2]
+  const hub = new TelemetryHub(m, sources(list, new Map([['acc1', 3]])), 250, () => now)
+  t.teardown(() => hub.stop())
+
+  now += 1000
+  const f1 = hub.tick()
+  t.equal(hub.current, f1, 'the frames are kept for clients that connect between ticks')
+  t.match(f1.snapshot, { type: 'snapshot', t: 11_000, interval: 250 })
+  t.same((f1.delta.binds as { upsert: BindRow[] }).upsert.map((r) => r.id), [1, 2], 'first tick: every row is new')
+  t.match((f1.snapshot.binds as BindRow[])[0], { id: 1, systemId: 'acc1', kind: 'transceiver', state: 'BOUND_TRX', remote: '127.0.0.1:40001', tls: false, connectedAt: 1_000, window: { inFlight: 0, outstanding: 0, size: 10 }, inPerSec: 0 })
+  t.match(f1.delta.queues, { pending: { acc1: 3 }, pendingTotal: 3, carrierInFlight: 7 })
+  t.match(f1.delta.engine, { sessions: 2, bound: 2, submitPerSec: 0, workers: null })
+
+  // 50 submits on s1 (and its account) in 500 ms; s2 unchanged
+  s1.stats.submitted = 50
+  m.submitted(m.account('acc1'), 0, 50)
+  m.totals.receipts += 20
+  m.totals.delivered += 10
+  m.event('throttle', { systemId: 'acc1', session: 1 })
+  now += 500
+  const f2 = hub.tick()
+  const up2 = (f2.delta.binds as { upsert: BindRow[]; remove: number[] }).upsert
+  t.same(up2.map((r) => r.id), [1], 'only the changed row is upserted')
+  t.match(up2[0], { submitted: 50, inPerSec: 100 }, '50 in 0.5 s is 100/s')
+  t.match(f2.delta.engine, { submitPerSec: 100, receiptPerSec: 40, deliverPerSec: 20 }, 'engine rates from the totals')
+  t.match((f2.delta.accounts as { systemId: string }[]).find((a) => a.systemId === 'acc1'), { submitPerSec: 100, submitted: 50, binds: 1, pending: 3 })
+  t.same((f2.delta.events as TelemetryEvent[]).map((e) => e.type), ['throttle'], 'the delta carries the new events')
+  t.equal((f2.snapshot.binds as BindRow[]).length, 2, 'the snapshot carries every row')
+
+  now += 1000
+  const f3 = hub.tick()
+  const up3 = (f3.delta.binds as { upsert: BindRow[] }).upsert
+  t.same(up3.map((r) => r.id), [1], 'a rate falling to 0 is a change')
+  t.equal(up3[0].inPerSec, 0)
+  t.same(f3.delta.events, [], 'no new events')
+  t.equal((f3.snapshot.events as TelemetryEvent[]).length, 1, 'the snapshot has the ring')
+
+  now += 1000
+  t.same((hub.tick().delta.binds as { upsert: BindRow[] }).upsert, [], 'nothing changed, nothing upserted')
+
+  s2.stats.rejected = 1
+  s2.stats.deliverFailed = 2
+  now += 1000
+  const up5 = (hub.tick().delta.binds as { upsert: BindRow[] }).upsert
+  t.match(up5, [{ id: 2, rejected: 1, errors: 3 }], 'rejected and deliver errors change the row')
+
+  s2.stats.deliverFailed = 5
+  now += 1000
+  t.match((hub.tick().delta.binds as { upsert: BindRow[] }).upsert, [{ id: 2, errors: 6 }], 'a deliver error alone changes the row too')
+
+  s1.outstandingCount = 4
+  now += 1000
+  t.match((hub.tick().delta.binds as { upsert: BindRow[] }).upsert, [{ id: 1, window: { outstanding: 4 } }], 'the window in use changes the row')
+
+  list.splice(1, 1)
+  now += 1000
+  const f6 = hub.tick()
+  t.same((f6.delta.binds as { remove: number[] }).remove, [2], 'a closed session is removed')
+  t.match(f6.delta.engine, { sessions: 1, bound: 1 })
+  now += 1000
+  t.same((hub.tick().delta.binds as { remove: number[] }).remove, [], 'once')
+})
+
+t.test('filterFrame keeps the requested topics only', async (t) => {
+  const frame = {
+    type: 'delta', t: 5, interval: 250, binds: { upsert: [], remove: [] }, accounts: [], queues: {}, engine: { cpu: 1 }, latency: {},
+    events: [{ seq: 1, t: 1, type: 'bind', systemId: 'a' }, { seq: 2, t: 2, type: 'bind', systemId: 'b' }, { seq: 3, t: 3, type: 'auth_failure' }],
+  }
+  t.same(filterFrame(frame, new Set<Topic>(['engine'])), { type: 'delta', t: 5, interval: 250, engine: { cpu: 1 } })
+  t.same(Object.keys(filterFrame(frame, new Set<Topic>(['binds', 'accounts']))).sort(), ['accounts', 'binds', 'interval', 't', 'type'])
+  t.same((filterFrame(frame, new Set<Topic>(['events'])).events as TelemetryEvent[]).map((e) => e.seq), [1, 2, 3], 'all events')
+  t.same(filterFrame(frame, new Set<Topic>(['events']), 'b').events, [{ seq: 2, t: 2, type: 'bind', systemId: 'b' }], "events:<systemId>: that account's only")
+  t.same(frame.events.length, 3, 'the frame itself is not changed')
+})
+
+t.test('prometheusText escapes label values and folds the histograms', async (t) => {
+  const m = new Metrics()
+  const odd = 'a"b\\c\nd'
+  m.submitted(m.account(odd), 0, 3)
+  m.submitted(m.account(odd), 0x58)
+  m.account(odd).receipts.DELIVRD = 2
+  m.account(odd).delivered = 2
+  m.submitted(m.unbound, 0x04)
+  for (const us of [300, 800, 2000, 2000, 40_000]) m.submitLatency.record(us)
+  m.submitLatencyAll.record(4_000_000)
+  const text = prometheusText(m, sources([fake(1, odd), fake(2, odd, 'receiver'), fake(3, '', null)], new Map([[odd, 4]])))
+  const esc = 'a\\"b\\\\c\\nd'
+  t.match(text, `smsc_submit_total{account="${esc}",status="ESME_ROK"} 3\n`, 'quote, backslash and newline escaped')
+  t.match(text, `smsc_submit_total{account="${esc}",status="ESME_RTHROTTLED"} 1\n`)
+  t.match(text, 'smsc_submit_total{account="",status="ESME_RINVBNDSTS"} 1\n', 'refusals before bind under account ""')
+  t.match(text, `smsc_receipts_total{account="${esc}",stat="DELIVRD"} 2\n`)
+  t.match(text, `smsc_deliver_total{account="${esc}",result="ok"} 2\n`)
+  t.match(text, `smsc_pending_deliveries{account="${esc}"} 4\n`)
+  t.match(text, 'smsc_binds{type="transmitter"} 0\nsmsc_binds{type="receiver"} 1\nsmsc_binds{type="transceiver"} 1\n', 'bound sessions by type; an open one is not a bind')
+  t.match(text, 'smsc_connections 3\n')
+  t.match(text, 'smsc_carrier_in_flight 7\n')
+  const sample = /^[a-zA-Z_:][\w:]*(\{\w+="(?:[^"\\\n]|\\.)*"(,\w+="(?:[^"\\\n]|\\.)*")*\})? -?[\d.e+-]+$/
+  const bad = text.split('\n').filter((l) => l !== '' && !l.startsWith('# ') && !sample.test(l))
+  t.same(bad, [], 'every line is a comment or a well-formed sample (no raw quote or newline in a label)')
+  const bucket = (le: string) => Number(new RegExp(`smsc_submit_latency_seconds_bucket\\{le="${le.replace('+', '\\+')}"\\} (\\d+)`).exec(text)?.[1])
+  t.equal(bucket('0.0005'), 1, '300 µs is at or below 0.5 ms')
+  t.equal(bucket('0.001'), 2)
+  t.equal(bucket('0.0025'), 4)
+  t.equal(bucket('0.05'), 5)
+  t.equal(bucket('5'), 6, 'the cumulative histogram and this interval are folded together')
+  t.equal(bucket('+Inf'), 6)
+  t.match(text, 'smsc_submit_latency_seconds_count 6\n')
+  t.match(text, /smsc_submit_latency_seconds_sum 4\.045\d*\n/)
+  t.ok(text.endsWith('\n'), 'ends with a newline')
+})
