@@ -16,6 +16,7 @@ import { SCENARIOS, findScenario, type Scenario } from './scenarios'
 import { TARGETS, cpuSeconds, projectRoot, rssKb, rssSplitKb, startTarget, type Target, type TargetName } from './targets'
 import { formatMix, parseMix } from './templates'
 import { summariseProfile, formatProfileSummary } from './cpuprofile'
+import { openSubscribers } from './telemetry-subscribers'
 
 const HELP = `smsc bench: the SMPP benchmark harness
 
@@ -41,6 +42,8 @@ Options:
   --json FILE            also write the result JSON to FILE
   --results-dir DIR      where result files go (default <root>/bench/results); --no-save to skip
   --profile DIR          run the server with --cpu-prof into DIR and print its top functions
+  --subscribers N        keep N telemetry WebSocket clients open on the engine during the load
+  smsc bench http [--duration S] [--connections N]   autocannon against /healthz and /metrics of the engine
   --server-node-args A   node flags for the server child, e.g. "--max-semi-space-size=64"
   --log-level L          engine log level (default warn)
   --quiet                no progress line
@@ -71,7 +74,7 @@ function parseArgs(argv: string[]): { words: string[]; flags: Flags } {
 
 const KNOWN = ['help', 'quiet', 'no-save', 'target', 'duration', 'messages', 'binds', 'bind-type', 'window', 'rate', 'mix',
   'registered-delivery', 'carrier-delay', 'drain', 'json', 'results-dir', 'profile', 'log-level', 'host', 'port', 'system-id',
-  'password', 'top', 'engine-bin', 'server-node-args']
+  'password', 'top', 'engine-bin', 'server-node-args', 'subscribers', 'connections']
 
 function num(flags: Flags, name: string, min: number): number | undefined {
   const v = flags[name]
@@ -162,6 +165,8 @@ export interface TargetRun {
   /** The server's output when it wrote anything beyond its banner (warnings, errors), last 8 KiB. */
   serverOutput?: string
   profile?: string
+  /** Telemetry clients open during the run, and what they received. */
+  telemetry?: { clients: number; frames: number; bytes: number }
 }
 
 interface RunPlan {
@@ -173,6 +178,8 @@ interface RunPlan {
   logLevel: string
   external: { host?: string; port?: number; systemId?: string; password?: string }
   engineBin?: string
+  /** Telemetry WebSocket clients kept open on the engine during the load. */
+  subscribers: number
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
@@ -199,11 +206,13 @@ async function runTarget(name: TargetName, plan: RunPlan, root: string): Promise
     if (plan.scenario.measureMemory && pid) run.server.kbPerBind = Math.round(((run.server.rssKbBound - run.server.rssKbBefore) / gen.boundCount) * 10) / 10
     const cpu0 = pid ? cpuSeconds(pid) : 0
     const t0 = Date.now()
+    const subs = plan.subscribers > 0 && target.httpPort ? await openSubscribers(target.httpPort, plan.subscribers) : null
     const sampler = pid ? setInterval(() => run.server.rssTimelineKb.push([Math.round((Date.now() - t0) / 1000), rssKb(pid), rssSplitKb(pid).anon]), 5_000) : null
     try {
       run.load = await gen.run()
     } finally {
       if (sampler) clearInterval(sampler)
+      if (subs) { run.telemetry = subs.stats(); subs.close() }
     }
     if (pid) {
       run.server.cpuSeconds = Math.round((cpuSeconds(pid) - cpu0) * 100) / 100
@@ -255,6 +264,7 @@ function printRun(run: TargetRun): void {
   if (run.error) out.write(`${run.target}: FAILED: ${run.error}\n`)
   const r = run.load
   const s = run.server
+  if (run.telemetry) out.write(`  telemetry: ${run.telemetry.clients} WebSocket subscribers received ${n0(run.telemetry.frames)} frames, ${n0(Math.round(run.telemetry.bytes / 1024))} KiB\n`)
   if (r) {
     const bindErr = Object.keys(r.bindErrors).length ? `  bind errors ${JSON.stringify(r.bindErrors)}` : ''
     out.write(`${run.target}: bound ${n0(r.bound)}/${n0(r.bindAttempts)} in ${r.bindSeconds.toFixed(1)} s${bindErr}\n`)
@@ -372,6 +382,7 @@ function resolvePlan(words: string[], flags: Flags): { plan: RunPlan; targets: T
     scenario, load, carrierDelayMs,
     serverNodeArgs: flags['server-node-args'] === undefined ? [] : String(flags['server-node-args']).split(/\s+/).filter(Boolean),
     logLevel: String(flags['log-level'] ?? 'warn'),
+    subscribers: int(flags, 'subscribers', 0) ?? 0,
     external: {
       host: flags.host === undefined ? undefined : String(flags.host),
       port: int(flags, 'port', 1),
@@ -414,6 +425,10 @@ export async function main(argv: string[]): Promise<number> {
   printMachine(m)
   const resultsDir = flags['no-save'] ? undefined
     : flags['results-dir'] !== undefined ? path.resolve(String(flags['results-dir'])) : path.join(projectRoot(), 'bench', 'results')
+  if (words[0] === 'http') {
+    const { runHttpBench } = await import('./http')
+    return runHttpBench({ root: projectRoot(), durationS: num(flags, 'duration', 1) ?? 10, connections: int(flags, 'connections', 1) ?? 10, resultsDir, machine: m, git: gitInfo() })
+  }
   if (words[0] === 'micro') {
     const { runMicro } = await import('./micro/index')
     return runMicro(words.slice(1), { machine: m, git: gitInfo(), resultsDir, json: flags.json === undefined ? undefined : String(flags.json) })

@@ -46,12 +46,15 @@ export interface Target {
   readonly password: string
   /** The server process, or null for 'external'. */
   readonly pid: number | null
+  /** The engine's HTTP port (telemetry, metrics); undefined for other targets. */
+  readonly httpPort?: number
   /** What the child wrote to stdout/stderr (last 64 KiB). */
   output(): string
   stop(): Promise<string>
 }
 
 export const BENCH_ACCOUNT = { systemId: 'bench', password: 'bench' }
+import { BENCH_ADMIN_PASSWORD } from './telemetry-subscribers'
 
 /** The project root: walk up from `from` to the package.json named smsc-engine. */
 export function projectRoot(from = __dirname): string {
@@ -200,6 +203,7 @@ async function startEngine(o: TargetOptions): Promise<Target> {
     simulator: { deliveryDelayMs: o.carrierDelayMs, outcomes: { DELIVRD: 1 } },
     session: { windowSize, maxBindsPerAccount: 10_000 },
     log: { level: o.logLevel },
+    admin: { password: BENCH_ADMIN_PASSWORD },
   }
   writeFileSync(configPath, JSON.stringify(config, null, 2))
   const bin = o.engineBin ?? path.join(o.root, 'bin', 'smsc.js')
@@ -215,7 +219,7 @@ async function startEngine(o: TargetOptions): Promise<Target> {
     await sleep(100)
   }
   return {
-    name: 'engine', host: '127.0.0.1', port: smppPort, ...BENCH_ACCOUNT, pid: child.proc.pid ?? null,
+    name: 'engine', host: '127.0.0.1', port: smppPort, ...BENCH_ACCOUNT, pid: child.proc.pid ?? null, httpPort,
     output: () => child.log,
     async stop() {
       const how = await child.stop()

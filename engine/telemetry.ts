@@ -55,6 +55,8 @@ export class Metrics {
   /** Submits refused before bind (no account yet). */
   readonly unbound = newCounters()
   readonly totals = { submitted: 0, delivered: 0, receipts: 0 }
+  /** Event-loop delay (ms) of the last telemetry interval, set by the hub at each tick; for /metrics. */
+  readonly eventLoop = { p50: 0, p99: 0, max: 0 }
   private readonly ring: TelemetryEvent[] = []
   private eventSeq = 0
   private readonly timelines = new Map<string, Timeline>()
@@ -234,6 +236,7 @@ export class TelemetryHub {
     const mem = process.memoryUsage()
     const loop = { p50: round(this.loop.percentile(50) / 1e6, 2), p99: round(this.loop.percentile(99) / 1e6, 2), max: round(this.loop.max / 1e6, 2) }
     this.loop.reset()
+    Object.assign(m.eventLoop, loop)
     const totals = m.totals
     const engine = {
       uptimeS: Math.round((t - this.started) / 1000), cpu: round((cpu.user + cpu.system) / 1e6 / dt, 2),
@@ -312,6 +315,8 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   promHistogram('smsc_store_commit_seconds', 'store group commit duration', fold(m.commitLatencyAll, m.commitLatency), out)
   const mem = process.memoryUsage()
   const cpu = process.cpuUsage()
+  out.push('# HELP smsc_event_loop_delay_seconds event-loop delay over the last telemetry interval', '# TYPE smsc_event_loop_delay_seconds gauge',
+    `smsc_event_loop_delay_seconds{quantile="0.5"} ${m.eventLoop.p50 / 1000}`, `smsc_event_loop_delay_seconds{quantile="0.99"} ${m.eventLoop.p99 / 1000}`)
   out.push('# HELP process_resident_memory_bytes resident memory', '# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${mem.rss}`)
   out.push('# HELP process_cpu_seconds_total user and system CPU time', '# TYPE process_cpu_seconds_total counter', `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}`)
   return out.join('\n') + '\n'

@@ -26,9 +26,10 @@ const fake = (id: number, systemId: string, kind: FakeSession['kind'] = 'transce
   stats: { submitted: 0, rejected: 0, delivered: 0, deliverFailed: 0, pdusIn: 0, pdusOut: 0 },
 })
 
-function sources(list: FakeSession[], pending = new Map<string, number>()): HubSources {
+function sources(list: FakeSession[], pending = new Map<string, number>(), accounts: string[] = []): HubSources {
   return {
     sessions: () => list.map((s) => ({ session: s as unknown as Session, tls: false })),
+    accounts: () => accounts,
     pending: () => pending,
     carrierInFlight: () => 7,
     workers: () => null,
@@ -96,7 +97,7 @@ t.test('TelemetryHub.tick computes rates from counter deltas and upserts only ch
   const s1 = fake(1, 'acc1')
   const s2 = fake(2, 'acc2', 'transmitter')
   const list = [s1, s2]
-  const hub = new TelemetryHub(m, sources(list, new Map([['acc1', 3]])), 250, () => now)
+  const hub = new TelemetryHub(m, sources(list, new Map([['acc1', 3]]), ['acc1', 'acc2', 'idle']), 250, () => now)
   t.teardown(() => hub.stop())
 
   now += 1000
@@ -107,6 +108,9 @@ t.test('TelemetryHub.tick computes rates from counter deltas and upserts only ch
   t.match((f1.snapshot.binds as BindRow[])[0], { id: 1, systemId: 'acc1', kind: 'transceiver', state: 'BOUND_TRX', remote: '127.0.0.1:40001', tls: false, connectedAt: 1_000, window: { inFlight: 0, outstanding: 0, size: 10 }, inPerSec: 0 })
   t.match(f1.delta.queues, { pending: { acc1: 3 }, pendingTotal: 3, carrierInFlight: 7 })
   t.match(f1.delta.engine, { sessions: 2, bound: 2, submitPerSec: 0, workers: null })
+  t.same(m.eventLoop, (f1.delta.engine as { eventLoopDelayMs: unknown }).eventLoopDelayMs, 'the event-loop delay of the interval is kept for /metrics')
+  t.same((f1.delta.accounts as { systemId: string }[]).map((a) => a.systemId).sort(), ['acc1', 'acc2', 'idle'], 'every configured account, idle ones too')
+  t.match((f1.delta.accounts as { systemId: string }[]).find((a) => a.systemId === 'idle'), { binds: 0, submitPerSec: 0, submitted: 0, receipts: {}, pending: 0 })
 
   // 50 submits on s1 (and its account) in 500 ms; s2 unchanged
   s1.stats.submitted = 50
@@ -180,6 +184,7 @@ t.test('prometheusText escapes label values and folds the histograms', async (t)
   m.submitted(m.unbound, 0x04)
   for (const us of [300, 800, 2000, 2000, 40_000]) m.submitLatency.record(us)
   m.submitLatencyAll.record(4_000_000)
+  Object.assign(m.eventLoop, { p50: 1.5, p99: 12, max: 30 })
   const text = prometheusText(m, sources([fake(1, odd), fake(2, odd, 'receiver'), fake(3, '', null)], new Map([[odd, 4]])))
   const esc = 'a\\"b\\\\c\\nd'
   t.match(text, `smsc_submit_total{account="${esc}",status="ESME_ROK"} 3\n`, 'quote, backslash and newline escaped')
@@ -191,6 +196,7 @@ t.test('prometheusText escapes label values and folds the histograms', async (t)
   t.match(text, 'smsc_binds{type="transmitter"} 0\nsmsc_binds{type="receiver"} 1\nsmsc_binds{type="transceiver"} 1\n', 'bound sessions by type; an open one is not a bind')
   t.match(text, 'smsc_connections 3\n')
   t.match(text, 'smsc_carrier_in_flight 7\n')
+  t.match(text, '# TYPE smsc_event_loop_delay_seconds gauge\nsmsc_event_loop_delay_seconds{quantile="0.5"} 0.0015\nsmsc_event_loop_delay_seconds{quantile="0.99"} 0.012\n', 'event-loop delay in seconds by quantile')
   const sample = /^[a-zA-Z_:][\w:]*(\{\w+="(?:[^"\\\n]|\\.)*"(,\w+="(?:[^"\\\n]|\\.)*")*\})? -?[\d.e+-]+$/
   const bad = text.split('\n').filter((l) => l !== '' && !l.startsWith('# ') && !sample.test(l))
   t.same(bad, [], 'every line is a comment or a well-formed sample (no raw quote or newline in a label)')

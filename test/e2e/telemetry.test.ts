@@ -339,6 +339,10 @@ t.test('/metrics is Prometheus text with the engine counters and histograms', as
   t.equal(one('smsc_connections'), 2)
   t.equal(one('smsc_carrier_in_flight'), 0)
   t.ok((one('process_resident_memory_bytes') ?? 0) > 1e6, 'process_resident_memory_bytes')
+  t.ok((one('process_cpu_seconds_total') ?? 0) > 0, 'process_cpu_seconds_total')
+  const loop50 = one('smsc_event_loop_delay_seconds', { quantile: '0.5' }) ?? -1
+  const loop99 = one('smsc_event_loop_delay_seconds', { quantile: '0.99' }) ?? -1
+  t.ok(loop50 > 0 && loop50 <= loop99 && loop99 < 5, `smsc_event_loop_delay_seconds by quantile (${loop50}, ${loop99})`)
   t.match(text, /# TYPE smsc_submit_total counter\n/)
   t.match(text, /# TYPE smsc_binds gauge\n/)
   t.match(text, /# TYPE smsc_submit_latency_seconds histogram\n/)

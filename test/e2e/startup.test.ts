@@ -1,0 +1,148 @@
+/**
+ * Starting the real CLI (`smsc start`) as a child process: what goes wrong at start is one line on
+ * stderr and exit code 2, with nothing left behind (one engine per data dir, one per port, unreadable
+ * TLS files); the console admin password is generated and shown once, kept in the data dir, and
+ * changed with `smsc admin passwd` (docs/TELEMETRY.md, Access).
+ */
+import t, { type Test } from 'tap'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { freePorts, httpRequest, projectRoot, startEngine } from '../helpers/engine'
+
+const BIN = process.env.SMSC_BIN ?? path.join(projectRoot(), 'bin', 'smsc.js')
+
+interface CliResult {
+  code: number | null
+  signal: string | null
+  stdout: string
+  stderr: string
+  timedOut: boolean
+}
+
+/** Runs the CLI to its end; a process still alive after timeoutMs is killed and reported as timedOut. */
+function cli(args: string[], timeoutMs = 30_000): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [BIN, ...args], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'test' } })
+    let stdout = ''
+    let stderr = ''
+    let timedOut = false
+    p.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')))
+    p.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
+    const timer = setTimeout(() => { timedOut = true; p.kill('SIGKILL') }, timeoutMs)
+    p.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      // the pipes may still hold the last line
+      setImmediate(() => resolve({ code, signal, stdout, stderr, timedOut }))
+    })
+  })
+}
+
+/** A config file in a fresh temp dir (removed in teardown). */
+function writeConfig(t: Test, config: Record<string, unknown>): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-startup-cfg-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'smsc.json')
+  fs.writeFileSync(file, JSON.stringify(config, null, 2))
+  return file
+}
+
+function tempDir(t: Test): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-startup-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** true when 127.0.0.1:port can be listened on (nobody holds it). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer()
+    s.once('error', () => resolve(false))
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
+  })
+}
+
+const ACCOUNTS = [{ systemId: 'esme1', password: 'secret1' }]
+const login = (port: number, password: string) => httpRequest(port, 'POST', '/api/v1/login', { password })
+
+t.test('one engine per data dir and per port', async (t) => {
+  const first = await startEngine(t)
+  const pid = Number(fs.readFileSync(path.join(first.dataDir, 'smsc.lock'), 'utf8'))
+  t.ok(pid > 0, `the data dir is locked by pid ${pid}`)
+
+  t.test('a second start on the same data dir', async (t) => {
+    const [smpp, http] = await freePorts(2)
+    const config = writeConfig(t, { dataDir: first.dataDir, smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http }, accounts: ACCOUNTS })
+    const r = await cli(['start', '--config', config])
+    t.notOk(r.timedOut, 'exits by itself')
+    t.equal(r.code, 2, 'exit code 2')
+    t.equal(r.stderr, `smsc: data dir ${path.resolve(first.dataDir)} is in use by another smsc (pid ${pid})\n`, 'one line naming the data dir and the owner')
+    t.equal(r.stdout, '', 'no banner')
+    t.ok(await portFree(http), 'it did not keep the HTTP port it would have used')
+    t.ok(first.running, 'the first engine keeps running')
+    t.equal((await first.http('GET', '/healthz')).status, 200, 'and answering')
+    t.equal(Number(fs.readFileSync(path.join(first.dataDir, 'smsc.lock'), 'utf8')), pid, 'and keeps its lock')
+  })
+
+  t.test('a second engine on the same HTTP port', async (t) => {
+    const dataDir = tempDir(t)
+    const [smpp] = await freePorts(1)
+    const config = writeConfig(t, { dataDir, smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: first.httpPort }, accounts: ACCOUNTS })
+    const r = await cli(['start', '--config', config])
+    t.notOk(r.timedOut, 'exits by itself')
+    t.equal(r.code, 2, 'exit code 2')
+    const lines = r.stderr.split('\n').filter(Boolean)
+    t.equal(lines.length, 1, `one line: ${JSON.stringify(r.stderr)}`)
+    t.match(lines[0], /^smsc: .*HTTP.*/, 'naming HTTP')
+    t.match(lines[0], `127.0.0.1:${first.httpPort}`, 'and the address and port')
+    t.notOk(fs.existsSync(path.join(dataDir, 'smsc.lock')), 'its data dir is unlocked again')
+    t.ok(await portFree(smpp), 'it holds no SMPP port')
+    t.equal((await first.http('GET', '/healthz')).status, 200, 'the first engine still answers on that port')
+  })
+})
+
+t.test('an unreadable tls.cert fails the start with one line and leaves nothing behind', async (t) => {
+  const dataDir = tempDir(t)
+  const missing = path.join(dataDir, 'no-such-cert.pem')
+  const [smpp, tls, http] = await freePorts(3)
+  const config = writeConfig(t, {
+    dataDir, accounts: ACCOUNTS,
+    smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http },
+    tls: { host: '127.0.0.1', port: tls, cert: missing, key: path.join(dataDir, 'no-such-key.pem') },
+  })
+  const r = await cli(['start', '--config', config], 20_000)
+  t.notOk(r.timedOut, 'the process exits by itself: no listener, timer or store left open')
+  t.equal(r.code, 2, 'exit code 2')
+  t.equal(r.stderr.split('\n').filter(Boolean).length, 1, `one line: ${JSON.stringify(r.stderr)}`)
+  t.match(r.stderr, /^smsc: config\.tls\.cert cannot be read: ENOENT/, 'naming the key and the cause')
+  t.match(r.stderr, missing, 'and the file')
+  for (const port of [smpp, tls, http]) t.ok(await portFree(port), `port ${port} is free`)
+  t.notOk(fs.existsSync(path.join(dataDir, 'smsc.lock')), 'the data dir is unlocked')
+})
+
+t.test('the console admin password: generated and shown once, kept, changed with smsc admin passwd', async (t) => {
+  const engine = await startEngine(t)
+  const shown = /Console admin password created \(shown only this once\): (\S+)/.exec(engine.output())
+  t.ok(shown, 'the first start prints the generated password')
+  const generated = shown![1]
+  t.equal((await login(engine.httpPort, generated)).status, 200, 'and it logs in')
+
+  await engine.restart()
+  t.equal(engine.output().split('Console admin password created').length - 1, 1, 'a second start on the same data dir does not print it again')
+  t.equal((await login(engine.httpPort, generated)).status, 200, 'the password is kept in the data dir')
+
+  const short = await cli(['admin', 'passwd', '--password', 'short', '--config', engine.configPath])
+  t.equal(short.code, 2, 'a too short password is refused')
+  t.match(short.stderr, /^smsc: --password must be 8 to 128 characters\n$/)
+
+  await engine.stop()
+  const r = await cli(['admin', 'passwd', '--password', 'newpassword1', '--config', engine.configPath])
+  t.equal(r.code, 0, r.stderr)
+  t.equal(r.stdout, 'console admin password changed\n')
+  await engine.restart()
+  t.equal((await login(engine.httpPort, 'newpassword1')).status, 200, 'the new password logs in')
+  t.equal((await login(engine.httpPort, generated)).status, 401, 'the old one no longer does')
+  t.equal(engine.output().split('Console admin password created').length - 1, 1, 'and nothing new was generated')
+})
