@@ -12,7 +12,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { createSmsc, type Options, type Smsc } from '../../engine/index'
-import { Esme, Status, openEsme, receiptFor, isReceipt, ucs2, gsm, type Pdu } from '../helpers/esme'
+import { Esme, Status, openEsme, receiptFor, isReceipt, gsm, type Pdu } from '../helpers/esme'
 import { TelemetryClient, api, bindRows, type Frame, type BindRow, type AccountRow, type EventRow } from '../helpers/ws'
 
 const PASSWORD = 'console-secret'
@@ -133,7 +133,7 @@ t.test('a subscriber gets a snapshot, then a delta every interval, in msgpack or
   const gaps = ts.slice(1).map((x, i) => x - ts[i])
   t.ok(gaps.every((g) => g > 0), `t increases (${gaps.join(', ')} ms)`)
   const mean = (ts[ts.length - 1] - ts[0]) / (ts.length - 1)
-  t.ok(mean >= INTERVAL * 0.7 && mean <= INTERVAL * 2, `one delta about every ${INTERVAL} ms (mean ${mean.toFixed(0)} ms)`)
+  t.ok(mean >= INTERVAL * 0.7 && mean <= INTERVAL * 3, `one delta about every ${INTERVAL} ms (mean ${mean.toFixed(0)} ms)`)
 
   const js = await stream(t, port, `format=json&token=${token}`)
   await js.waitFor(() => js.frames.length >= 2, 3000)
@@ -280,7 +280,7 @@ t.test('a client that stops reading is skipped, does not slow the engine, and re
   t.ok(snap.frame.t - lastBefore > INTERVAL * 5, `deltas were skipped (${snap.frame.t - lastBefore} ms without a frame)`)
   t.ok(snap.frame.t >= resumedAt - INTERVAL * 2, 'the snapshot is fresh: made after the client caught up')
   const next = await slow.waitFor((f) => f.type === 'delta', 3000, snap.index + 1)
-  t.ok(next.frame.t > snap.frame.t && next.frame.t - snap.frame.t <= INTERVAL * 3, 'then deltas again, in order')
+  t.ok(next.frame.t > snap.frame.t && next.frame.t - snap.frame.t <= INTERVAL * 5, 'then deltas again, in order')
   t.ok(slow.frames.slice(snap.index + 1).every((r) => r.frame.type === 'delta'), 'and no further snapshot')
   t.ok(Array.isArray(snap.frame.binds) && (snap.frame.binds as BindRow[]).some((r) => r.systemId === 'load' && r.submitted === 5 * N), 'the snapshot has the current bind rows')
 })
@@ -416,7 +416,6 @@ t.test('the admin API sends a message, looks it up and unbinds a session', async
   await victim.waitClosed(5000)
   t.ok(victim.received.some((p) => p.command === 'unbind'), 'the ESME was sent an unbind, then the connection closed')
   t.notOk(rx.closed, 'the other session stays')
-  void ucs2
 })
 
 t.test('HTTP clients that go away before their answer do not take the engine down', async (t) => {
