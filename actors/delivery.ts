@@ -130,7 +130,9 @@ export class Delivery {
       const wall = this.d.now()
       // submit→receipt latency: submitAt is wall-clock ms; recorded in µs
       for (const it of ok) {
-        m.account(it.systemId).delivered++
+        const c = m.account(it.systemId)
+        c.delivered++
+        c.byKind[it.kind][0]++
         if (it.kind === 'receipt') {
           m.receiptLatency.record((wall - (it.submitAt as number)) * 1000)
           m.step(it.messageId as string, 'delivered', wall)
@@ -144,7 +146,9 @@ export class Delivery {
     const now = this.d.now()
     const [min, max] = this.d.redeliveryMs
     for (const it of failed) {
-      m.account(it.systemId).deliverFailed++
+      const c = m.account(it.systemId)
+      c.deliverFailed++
+      c.byKind[it.kind][1]++
       it.attempts++
       const delay = Math.min(max, min * 2 ** Math.min(it.attempts - 1, 20))
       this.queue(it.systemId).retry.push({ due: now + delay, item: it })

@@ -15,6 +15,8 @@ export interface AccountCounters {
   throttled: number
   delivered: number
   deliverFailed: number
+  /** deliver_sm answered, by kind: [ok, failed]. */
+  byKind: { receipt: [number, number]; mo: [number, number] }
   /** Receipts made, by stat. */
   receipts: Record<string, number>
   /** submit responses by command_status (0 included). */
@@ -40,7 +42,9 @@ export interface Timeline {
   delivered?: number
 }
 
-const newCounters = (): AccountCounters => ({ submitted: 0, rejected: 0, throttled: 0, delivered: 0, deliverFailed: 0, receipts: {}, statuses: new Map() })
+const newCounters = (): AccountCounters => ({
+  submitted: 0, rejected: 0, throttled: 0, delivered: 0, deliverFailed: 0, byKind: { receipt: [0, 0], mo: [0, 0] }, receipts: {}, statuses: new Map(),
+})
 
 /** Counters and histograms, written by sessions, the store actor and the delivery actor. */
 export class Metrics {
@@ -298,7 +302,10 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   for (const [acc, c] of m.accounts) for (const [stat, n] of Object.entries(c.receipts)) out.push(`smsc_receipts_total{account="${esc(acc)}",stat="${stat}"} ${n}`)
   out.push('# HELP smsc_deliver_total deliver_sm (receipts and MO) answered by ESMEs, by account and result', '# TYPE smsc_deliver_total counter')
   for (const [acc, c] of m.accounts) {
-    out.push(`smsc_deliver_total{account="${esc(acc)}",result="ok"} ${c.delivered}`, `smsc_deliver_total{account="${esc(acc)}",result="failed"} ${c.deliverFailed}`)
+    for (const kind of ['receipt', 'mo'] as const) {
+      const [ok, failed] = c.byKind[kind]
+      out.push(`smsc_deliver_total{account="${esc(acc)}",kind="${kind}",result="ok"} ${ok}`, `smsc_deliver_total{account="${esc(acc)}",kind="${kind}",result="failed"} ${failed}`)
+    }
   }
   const binds = { transmitter: 0, receiver: 0, transceiver: 0 }
   const sessions = src.sessions()
@@ -310,7 +317,7 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   for (const [acc, n] of src.pending()) out.push(`smsc_pending_deliveries{account="${esc(acc)}"} ${n}`)
   out.push('# HELP smsc_carrier_in_flight messages handed to the carrier and not yet settled', '# TYPE smsc_carrier_in_flight gauge', `smsc_carrier_in_flight ${src.carrierInFlight()}`)
   const fold = (all: Histogram, cur: Histogram) => { const h = new Histogram(); h.add(all); h.add(cur); return h }
-  promHistogram('smsc_submit_latency_seconds', 'time from reading a submit to writing its submit_sm_resp', fold(m.submitLatencyAll, m.submitLatency), out)
+  promHistogram('smsc_submit_latency_seconds', 'time from handing a read batch of submits to the store to writing their submit_sm_resp', fold(m.submitLatencyAll, m.submitLatency), out)
   promHistogram('smsc_receipt_latency_seconds', 'time from submit to the receipt acknowledged by the ESME', fold(m.receiptLatencyAll, m.receiptLatency), out)
   promHistogram('smsc_store_commit_seconds', 'store group commit duration', fold(m.commitLatencyAll, m.commitLatency), out)
   const mem = process.memoryUsage()

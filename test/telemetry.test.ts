@@ -181,6 +181,7 @@ t.test('prometheusText escapes label values and folds the histograms', async (t)
   m.submitted(m.account(odd), 0x58)
   m.account(odd).receipts.DELIVRD = 2
   m.account(odd).delivered = 2
+  m.account(odd).byKind.receipt[0] = 2
   m.submitted(m.unbound, 0x04)
   for (const us of [300, 800, 2000, 2000, 40_000]) m.submitLatency.record(us)
   m.submitLatencyAll.record(4_000_000)
@@ -191,7 +192,8 @@ t.test('prometheusText escapes label values and folds the histograms', async (t)
   t.match(text, `smsc_submit_total{account="${esc}",status="ESME_RTHROTTLED"} 1\n`)
   t.match(text, 'smsc_submit_total{account="",status="ESME_RINVBNDSTS"} 1\n', 'refusals before bind under account ""')
   t.match(text, `smsc_receipts_total{account="${esc}",stat="DELIVRD"} 2\n`)
-  t.match(text, `smsc_deliver_total{account="${esc}",result="ok"} 2\n`)
+  t.match(text, `smsc_deliver_total{account="${esc}",kind="receipt",result="ok"} 2\n`)
+  t.match(text, `smsc_deliver_total{account="${esc}",kind="mo",result="ok"} 0\n`)
   t.match(text, `smsc_pending_deliveries{account="${esc}"} 4\n`)
   t.match(text, 'smsc_binds{type="transmitter"} 0\nsmsc_binds{type="receiver"} 1\nsmsc_binds{type="transceiver"} 1\n', 'bound sessions by type; an open one is not a bind')
   t.match(text, 'smsc_connections 3\n')

@@ -332,7 +332,7 @@ t.test('/metrics is Prometheus text with the engine counters and histograms', as
   const refused = m.get('smsc_submit_total')?.filter((s) => s.labels.account === 'acc1' && s.labels.status !== 'ESME_ROK') ?? []
   t.equal(refused.reduce((a, s) => a + s.value, 0), 1, `the refused one under its status (${refused.map((s) => s.labels.status).join()})`)
   t.equal(one('smsc_receipts_total', { account: 'acc1', stat: 'DELIVRD' }), N, 'smsc_receipts_total by stat')
-  t.equal(one('smsc_deliver_total', { account: 'acc1', result: 'ok' }), N, 'smsc_deliver_total ok')
+  t.equal(one('smsc_deliver_total', { account: 'acc1', kind: 'receipt', result: 'ok' }), N, 'smsc_deliver_total receipts ok')
   t.equal(one('smsc_binds', { type: 'transceiver' }), 1)
   t.equal(one('smsc_binds', { type: 'transmitter' }), 1)
   t.equal(one('smsc_binds', { type: 'receiver' }), 0)
