@@ -16,7 +16,7 @@ import { SCENARIOS, findScenario, type Scenario } from './scenarios'
 import { TARGETS, cpuSeconds, projectRoot, rssKb, rssSplitKb, startTarget, type Target, type TargetName } from './targets'
 import { formatMix, parseMix } from './templates'
 import { summariseProfile, formatProfileSummary } from './cpuprofile'
-import { openSubscribers } from './telemetry-subscribers'
+import { openSubscribers, telemetryTickCost } from './telemetry-subscribers'
 
 const HELP = `smsc bench: the SMPP benchmark harness
 
@@ -167,6 +167,8 @@ export interface TargetRun {
   profile?: string
   /** Telemetry clients open during the run, and what they received. */
   telemetry?: { clients: number; frames: number; bytes: number }
+  /** Engine only: telemetry ticks during the whole run and the CPU they took (share of one core). */
+  telemetryCost?: { ticks: number; seconds: number; coreShare: number }
 }
 
 interface RunPlan {
@@ -213,6 +215,10 @@ async function runTarget(name: TargetName, plan: RunPlan, root: string): Promise
     } finally {
       if (sampler) clearInterval(sampler)
       if (subs) { run.telemetry = subs.stats(); subs.close() }
+    }
+    if (target.httpPort) {
+      const c = await telemetryTickCost(target.httpPort)
+      run.telemetryCost = { ...c, coreShare: Math.round((c.seconds / ((Date.now() - t0) / 1000)) * 10_000) / 10_000 }
     }
     if (pid) {
       run.server.cpuSeconds = Math.round((cpuSeconds(pid) - cpu0) * 100) / 100
@@ -265,6 +271,7 @@ function printRun(run: TargetRun): void {
   const r = run.load
   const s = run.server
   if (run.telemetry) out.write(`  telemetry: ${run.telemetry.clients} WebSocket subscribers received ${n0(run.telemetry.frames)} frames, ${n0(Math.round(run.telemetry.bytes / 1024))} KiB\n`)
+  if (run.telemetryCost) out.write(`  telemetry cost: ${n0(run.telemetryCost.ticks)} ticks took ${(run.telemetryCost.seconds * 1000).toFixed(0)} ms of CPU, ${(run.telemetryCost.coreShare * 100).toFixed(2)}% of one core\n`)
   if (r) {
     const bindErr = Object.keys(r.bindErrors).length ? `  bind errors ${JSON.stringify(r.bindErrors)}` : ''
     out.write(`${run.target}: bound ${n0(r.bound)}/${n0(r.bindAttempts)} in ${r.bindSeconds.toFixed(1)} s${bindErr}\n`)

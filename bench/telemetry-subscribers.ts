@@ -45,3 +45,17 @@ export async function openSubscribers(httpPort: number, n: number): Promise<Subs
     close: () => { for (const s of sockets) s.close() },
   }
 }
+
+/** Sum and count of smsc_telemetry_tick_seconds from the engine's /metrics. */
+export function telemetryTickCost(httpPort: number): Promise<{ ticks: number; seconds: number }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port: httpPort, path: '/metrics' }, (res) => {
+      let text = ''
+      res.on('data', (c) => { text += c })
+      res.on('end', () => {
+        const num = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+        resolve({ ticks: num('smsc_telemetry_tick_seconds_count'), seconds: num('smsc_telemetry_tick_seconds_sum') })
+      })
+    }).on('error', reject)
+  })
+}

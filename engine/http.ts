@@ -200,7 +200,10 @@ export function startHttp(o: { host: string; port: number }, smsc: Smsc, auth: A
     compression: uWS.DISABLED,
     maxPayloadLength: 16 * 1024,
     idleTimeout: 120,
-    maxBackpressure: 64 * 1024 * 1024, // our own limit (maxBufferedBytes) skips deltas long before this
+    // uWS drops what is published to a client above this (closeOnBackpressureLimit false): a slow
+    // client loses deltas, never slows the engine, and gets a fresh snapshot once it drains.
+    maxBackpressure: maxBufferedBytes,
+    closeOnBackpressureLimit: false,
     upgrade: (res: any, req: any, context: any) => {
       const query = req.getQuery() ?? ''
       if (!principal(req)) return fail(res, '401 Unauthorized', 'log in first (POST /api/v1/login)', 'SMSC_ERR_HTTP_AUTH')
@@ -217,16 +220,17 @@ export function startHttp(o: { host: string; port: number }, smsc: Smsc, auth: A
     },
     open: (ws: any) => {
       clients.add(ws)
-      const cur = smsc.telemetryFrames()
       const d = ws.getUserData() as WsData
-      if (cur) {
-        const f = filterFrame(cur.snapshot, d.topics, d.eventsOf)
-        ws.send(d.format === 'json' ? JSON.stringify(f) : pack(f), d.format !== 'json')
-        d.stale = false
-      }
+      groups.set(d.group, { d, n: (groups.get(d.group)?.n ?? 0) + 1 })
+      sendSnapshot(ws, d)
     },
     message: () => { /* the stream is one way */ },
-    close: (ws: any) => { clients.delete(ws) },
+    close: (ws: any) => {
+      clients.delete(ws)
+      const d = ws.getUserData() as WsData
+      const g = groups.get(d.group)
+      if (g && --g.n === 0) groups.delete(d.group)
+    },
   })
 
   // ---- the console (static files built by console/build.js)
@@ -240,29 +244,36 @@ export function startHttp(o: { host: string; port: number }, smsc: Smsc, auth: A
   })
   app.any('/*', (res: any) => fail(res, '404 Not Found', 'no such endpoint', 'SMSC_ERR_HTTP_NOT_FOUND'))
 
-  /** One encode per group (format + topics) per tick; a client that lags gets a snapshot when it catches up. */
+  /** Each (format, topics) group is a uWebSockets.js topic; its subscribers share one encode. */
+  const groups = new Map<string, { d: WsData; n: number }>()
+  const encode = (d: WsData, frame: Record<string, unknown>) => {
+    const f = filterFrame(frame, d.topics, d.eventsOf)
+    return d.format === 'json' ? JSON.stringify(f) : pack(f)
+  }
+  /** A client gets deltas (is subscribed to its group's topic) only after a snapshot. */
+  function sendSnapshot(ws: any, d: WsData): void {
+    const cur = smsc.telemetryFrames()
+    if (!cur) { d.stale = true; return } // before the first tick: the first publish sends one
+    ws.send(encode(d, cur.snapshot), d.format !== 'json')
+    d.stale = false
+    ws.subscribe(d.group)
+  }
+
+  /** One encode and one uWS publish per group per tick; stale clients get a snapshot instead. */
   function publish(frames: { snapshot: Record<string, unknown>; delta: Record<string, unknown> }): void {
     if (clients.size === 0) return
-    const deltas = new Map<string, Buffer | string>()
-    const snapshots = new Map<string, Buffer | string>()
-    const encode = (d: WsData, frame: Record<string, unknown>) => {
-      const f = filterFrame(frame, d.topics, d.eventsOf)
-      return d.format === 'json' ? JSON.stringify(f) : pack(f)
-    }
+    // A client over the limit loses this delta (uWS drops it): it needs a snapshot when it drains.
+    // A lagging client leaves its topic (no more deltas) until it has drained and had a snapshot.
+    const catchUp: any[] = []
     for (const ws of clients) {
       const d = ws.getUserData() as WsData
-      if (ws.getBufferedAmount() > maxBufferedBytes) { d.stale = true; continue }
-      let buf: Buffer | string | undefined
-      if (d.stale) {
-        buf = snapshots.get(d.group)
-        if (buf === undefined) snapshots.set(d.group, (buf = encode(d, frames.snapshot)))
-        d.stale = false
-      } else {
-        buf = deltas.get(d.group)
-        if (buf === undefined) deltas.set(d.group, (buf = encode(d, frames.delta)))
-      }
-      ws.send(buf, d.format !== 'json')
+      if (ws.getBufferedAmount() > maxBufferedBytes) {
+        if (!d.stale) { d.stale = true; ws.unsubscribe(d.group) }
+      } else if (d.stale) catchUp.push(ws)
     }
+    for (const [group, { d }] of groups) app.publish(group, encode(d, frames.delta), d.format !== 'json')
+    // After the delta: the snapshot of this same tick, then the deltas of the next ticks.
+    for (const ws of catchUp) sendSnapshot(ws, ws.getUserData() as WsData)
   }
 
   return new Promise((resolve, reject) => {

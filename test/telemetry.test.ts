@@ -36,27 +36,26 @@ function sources(list: FakeSession[], pending = new Map<string, number>(), accou
   }
 }
 
-t.test('Metrics.step keeps the timelines of the last timelineSize messages', async (t) => {
+t.test('Metrics keeps the timelines of the last timelineSize messages', async (t) => {
   const m = new Metrics(10, 3)
-  for (const id of ['a', 'b', 'c']) m.step(id, 'received', 1)
-  m.step('a', 'stored', 2)
-  m.step('a', 'carrier', 3)
+  m.accepted([{ id: 'a', submitAt: 1 }, { id: 'b', submitAt: 1 }, { id: 'c', submitAt: 1 }], 2)
   m.step('a', 'receipt', 4, 'DELIVRD')
   m.step('a', 'delivered', 5)
-  t.same(m.timeline('a'), { received: 1, stored: 2, carrier: 3, receipt: 4, stat: 'DELIVRD', delivered: 5 }, 'every step recorded')
-  m.step('d', 'received', 6)
+  t.same(m.timeline('a'), { received: 1, stored: 2, carrier: 2, receipt: 4, stat: 'DELIVRD', delivered: 5 }, 'every step recorded')
+  m.accepted([{ id: 'd', submitAt: 6 }], 6)
   t.equal(m.timeline('a'), undefined, 'the oldest is forgotten past timelineSize')
   t.ok(m.timeline('b') && m.timeline('c') && m.timeline('d'), 'the newest three stay')
   m.step('a', 'receipt', 7, 'UNDELIV')
   m.step('zz', 'delivered', 7)
   t.equal(m.timeline('a'), undefined, 'a late receipt does not bring back a forgotten timeline')
   t.equal(m.timeline('zz'), undefined, 'nor start one')
-  m.step('e', 'stored', 8)
-  t.same(m.timeline('e'), { received: 8, stored: 8 }, 'a message first seen at stored starts its timeline')
-  t.equal(m.timeline('b'), undefined, 'and evicts the oldest')
+  m.accepted([{ id: 'e', submitAt: 8 }], 8)
+  t.equal(m.timeline('b'), undefined, 'each new one evicts the oldest')
+  for (let i = 0; i < 1000; i++) m.accepted([{ id: `x${i}`, submitAt: i }], i)
+  t.ok(m.timeline('x999') && m.timeline('x998') && m.timeline('x997') && !m.timeline('x996'), 'the ring keeps exactly the last three')
 
   const none = new Metrics(10, 0)
-  none.step('x', 'received', 1)
+  none.accepted([{ id: 'x', submitAt: 1 }], 1)
   t.equal(none.timeline('x'), undefined, 'timelineSize 0 keeps none')
 })
 

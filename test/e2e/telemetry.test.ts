@@ -282,7 +282,7 @@ t.test('a client that stops reading is skipped, does not slow the engine, and re
   const next = await slow.waitFor((f) => f.type === 'delta', 3000, snap.index + 1)
   t.ok(next.frame.t > snap.frame.t && next.frame.t - snap.frame.t <= INTERVAL * 5, 'then deltas again, in order')
   t.ok(slow.frames.slice(snap.index + 1).every((r) => r.frame.type === 'delta'), 'and no further snapshot')
-  t.ok(Array.isArray(snap.frame.binds) && (snap.frame.binds as BindRow[]).some((r) => r.systemId === 'load' && r.submitted === 5 * N), 'the snapshot has the current bind rows')
+  t.ok(Array.isArray(snap.frame.binds) && (snap.frame.binds as BindRow[]).some((r) => r.systemId === 'load' && r.submitted === 5 * N), `the snapshot has the current bind rows (${JSON.stringify((snap.frame.binds as BindRow[]).map((r) => [r.systemId, r.submitted]))})`)
 })
 
 /** `name{labels} value` lines of the Prometheus text, by name. */
