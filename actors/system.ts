@@ -3,7 +3,7 @@
  * nowhere else (STYLE §10.3, ranch-style: start top→down, stop bottom→up).
  *
  *   smsc (nact system)
- *   ├── store      permanent  restartWithBudget(3, 10 s) → escalate   group commits to LMDB
+ *   ├── store      permanent  restartWithBudget(3, 10 s) → escalate   group commit to LMDB (one transaction in flight)
  *   ├── carrier    permanent  restartWithBudget(5, 10 s) → escalate   simulated carrier (default route)
  *   ├── delivery   permanent  restartWithBudget(5, 10 s) → escalate   receipts and MO to ESMEs
  *   ├── sessions   permanent  parent of the binds
@@ -30,10 +30,10 @@ import type { MessageRecord } from '../engine/message'
 import type { ResolvedOptions } from '../engine/config'
 import { SimulatedCarrier } from './carrier'
 import { Delivery } from './delivery'
+import { GroupCommit } from './group-commit'
 import type { CarrierMsg, DeliveryMsg, SessionMsg, StoreMsg } from './messages'
 import { resume, restartWithBudget, temporary } from './supervision'
 import type { Metrics } from '../engine/telemetry'
-import { performance } from 'node:perf_hooks'
 
 export type ActorRef = { readonly name: string; readonly path: unknown }
 
@@ -77,19 +77,17 @@ export function startActors(d: ActorDeps): ActorSystem {
   let deliveryRef: ActorRef
   let carrierState: SimulatedCarrier | null = null
 
-  // 1. store: commits run concurrently (LMDB groups them); the handler never awaits.
-  const storeRef = nact.spawn(root, (state: Store, msg: StoreMsg) => {
+  // 1. store: group commit; one write transaction in flight, later requests join the next one.
+  const makeWriter = () => new GroupCommit(d.store,
+    (ms) => d.metrics.commitLatency.record(ms * 1000),
+    (err) => log('error', 'a commit callback failed', { error: String((err as Error)?.stack ?? err) }))
+  const storeRef = nact.spawn(root, (state: GroupCommit, msg: StoreMsg) => {
     switch (msg.type) {
-      case 'commit': {
-        const t0 = performance.now()
-        state.commit(msg.batch).then(() => {
-          d.metrics.commitLatency.record((performance.now() - t0) * 1000)
-          msg.done(null)
-        }, (err: Error) => msg.done(err))
+      case 'commit':
+        state.add(msg.batch, msg.done)
         return state
-      }
     }
-  }, 'store', { initialState: d.store, onCrash: restartWithBudget('store', 3, 10_000, log, d.fatal) })
+  }, 'store', { initialStateFunc: makeWriter, onCrash: restartWithBudget('store', 3, 10_000, log, d.fatal) })
 
   const commit = (batch: CommitBatch, done: (err: Error | null) => void) => nact.dispatch(storeRef, { type: 'commit', batch, done } satisfies StoreMsg)
 

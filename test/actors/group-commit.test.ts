@@ -1,0 +1,63 @@
+/**
+ * Group commit: while a transaction is in flight, commit requests join the next one; every caller
+ * is answered after the transaction carrying its batch. Uses the real LMDB store, counting its
+ * transactions.
+ */
+import t from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { GroupCommit } from '../../actors/group-commit'
+import { Store, type CommitBatch, type StoredMessage } from '../../engine/store'
+
+async function rig(t: { teardown(fn: () => unknown): void }) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-gc-'))
+  const store = await Store.open(dir)
+  t.teardown(async () => { await store.close(); fs.rmSync(dir, { recursive: true, force: true }) })
+  const transactions: CommitBatch[] = []
+  const counting = { commit: (b: CommitBatch) => { transactions.push(b); return store.commit(b) } }
+  const sizes: number[] = []
+  const gc = new GroupCommit(counting, (_ms, n) => sizes.push(n))
+  return { store, gc, transactions, sizes }
+}
+
+const msg = (id: string): StoredMessage => ({ id, systemId: 'u', state: 1 })
+
+t.test('requests made while a transaction is in flight share the next one', async (t) => {
+  const r = await rig(t)
+  const answered: string[] = []
+  const all = Array.from({ length: 50 }, (_, i) => new Promise<void>((resolve, reject) =>
+    r.gc.add({ messages: [msg(`m${i}`)] }, (err) => {
+      if (err) return reject(err)
+      t.ok(r.store.getMessage(`m${i}`), `m${i} is readable when its caller is answered`)
+      answered.push(`m${i}`)
+      resolve()
+    })))
+  t.equal(r.transactions.length, 1, 'the first request is written at once')
+  t.equal(r.gc.waiting, 49, 'the other 49 wait for it')
+  await Promise.all(all)
+  t.equal(r.transactions.length, 2, '50 requests, 2 transactions')
+  t.same(r.sizes, [1, 49])
+  t.equal(answered.length, 50)
+})
+
+t.test('a lone request is written at once, without waiting for company', async (t) => {
+  const r = await rig(t)
+  await new Promise<void>((resolve, reject) => r.gc.add({ messages: [msg('solo')] }, (err) => (err ? reject(err) : resolve())))
+  t.equal(r.transactions.length, 1)
+  t.ok(r.store.getMessage('solo'))
+})
+
+t.test('a failed transaction fails every request it carried, and the next group still commits', async (t) => {
+  const r = await rig(t)
+  const results: (string | null)[] = []
+  const p1 = new Promise<void>((resolve) => r.gc.add({ messages: [msg('ok1')] }, (err) => { results.push(err ? 'err' : null); resolve() }))
+  // Joins the second transaction together with a request the store refuses (an id it cannot key).
+  const p2 = new Promise<void>((resolve) => r.gc.add({ messages: [msg('x'.repeat(600))] }, (err) => { results.push(err ? 'err' : null); resolve() }))
+  const p3 = new Promise<void>((resolve) => r.gc.add({ messages: [msg('ok3')] }, (err) => { results.push(err ? 'err' : null); resolve() }))
+  await Promise.all([p1, p2, p3])
+  t.same(results, [null, 'err', 'err'], 'the first commits; both requests of the refused group fail')
+  t.notOk(r.store.getMessage('ok3'), 'nothing of the refused group was written')
+  await new Promise<void>((resolve, reject) => r.gc.add({ messages: [msg('after')] }, (err) => (err ? reject(err) : resolve())))
+  t.ok(r.store.getMessage('after'), 'the writer goes on after a failure')
+})
