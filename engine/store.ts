@@ -97,6 +97,10 @@ export class Store {
   private readonly ackInflight = new Set<number>() // queue keys acked, not yet committed
   // Messages in batches not yet committed: the latest version and how many batches still carry one.
   private readonly unsettled = new Map<string, { m: StoredMessage; batches: number }>()
+  // Messages not in a final state, as the objects last committed: the carrier, the delivery actor,
+  // cancel/replace and query_sm read and update these instead of decoding LMDB values again. Its
+  // size is the number of messages in flight (with the carrier or scheduled).
+  private readonly live = new Map<string, StoredMessage>()
   private readonly msgEncoder: Encoder
   private readonly queueEncoder: Encoder
   // Bind-storm cache: systemId -> HMAC of the last password that verified, and the hash it verified against.
@@ -250,12 +254,16 @@ export class Store {
     for (const m of msgs) {
       const u = this.unsettled.get(m.id)
       if (u) { u.m = m; u.batches++ } else this.unsettled.set(m.id, { m, batches: 1 })
+      if (ACTIVE_STATES.has(m.state)) this.live.set(m.id, m)
+      else this.live.delete(m.id)
     }
 
     const settle = (ok: boolean): void => {
       for (const m of msgs) {
         const u = this.unsettled.get(m.id)
         if (u && --u.batches === 0) this.unsettled.delete(m.id)
+        // A write that failed never happened: forget it unless a later version replaced it.
+        if (!ok && this.live.get(m.id) === m) this.live.delete(m.id)
       }
       for (const item of items) {
         const key = item.key as number
@@ -277,15 +285,17 @@ export class Store {
   // ---- reads (sync, from the last committed state) ---------------------------------------------------------
 
   getMessage(id: string): StoredMessage | undefined {
-    return this.unsettled.get(id)?.m ?? (this.messages.get(id) as StoredMessage | undefined)
+    return this.unsettled.get(id)?.m ?? this.live.get(id) ?? (this.messages.get(id) as StoredMessage | undefined)
   }
 
   /** Messages in a non-final state (0 SCHEDULED, 1 ENROUTE, 6 ACCEPTED), from the `active` index. */
   activeMessages(): StoredMessage[] {
     const out: StoredMessage[] = []
     for (const id of this.active.getKeys()) {
-      const m = this.messages.get(id as string) as StoredMessage | undefined
-      if (m !== undefined) out.push(m)
+      const m = this.live.get(id as string) ?? (this.messages.get(id as string) as StoredMessage | undefined)
+      if (m === undefined) continue
+      this.live.set(m.id, m)
+      out.push(m)
     }
     return out
   }
