@@ -136,7 +136,7 @@ export function startHttp(o: { host: string; port: number }, smsc: Smsc, auth: A
   })
   app.get('/metrics', (res: any) => {
     const text = prometheusText(smsc.metrics, smsc.telemetrySources)
-    res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4').end(text))
+    res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text))
   })
 
   // ---- MO from the simulated carrier (issue: SMSC core; open like /healthz, loopback by default)
@@ -208,11 +208,14 @@ export function startHttp(o: { host: string; port: number }, smsc: Smsc, auth: A
       const query = req.getQuery() ?? ''
       if (!principal(req)) return fail(res, '401 Unauthorized', 'log in first (POST /api/v1/login)', 'SMSC_ERR_HTTP_AUTH')
       const params = new URLSearchParams(query)
-      const format = params.get('format') === 'json' ? 'json' : 'msgpack'
+      const fmt = params.get('format') ?? 'msgpack'
+      if (fmt !== 'json' && fmt !== 'msgpack') return fail(res, '400 Bad Request', `format must be msgpack or json (got ${JSON.stringify(fmt)})`, 'SMSC_ERR_HTTP_BODY')
+      const format = fmt
       const topics = new Set<Topic>()
       let eventsOf: string | undefined
       for (const t of (params.get('topics') ?? TOPICS.join(',')).split(',')) {
-        if (t.startsWith('events:')) { topics.add('events'); eventsOf = t.slice(7) } else if ((TOPICS as readonly string[]).includes(t)) topics.add(t as Topic)
+        if (t.startsWith('events:') && t.length > 7) { topics.add('events'); eventsOf = t.slice(7) } else if ((TOPICS as readonly string[]).includes(t)) topics.add(t as Topic)
+        else return fail(res, '400 Bad Request', `unknown topic ${JSON.stringify(t)}; topics are ${TOPICS.join(', ')}, events:<systemId>`, 'SMSC_ERR_HTTP_BODY')
       }
       const group = `${format}|${[...topics].sort().join(',')}|${eventsOf ?? ''}`
       res.upgrade({ format, topics, eventsOf, group, stale: true } satisfies WsData,

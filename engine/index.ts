@@ -18,7 +18,7 @@ import { Ticker } from './session/timers'
 import { canReceive, isBound } from './session/bind-state'
 import { startListeners, devTlsCert, type Listeners } from './transport/listener'
 import { startActors, type ActorRef, type ActorSystem } from '../actors/system'
-import { CommandStatus as S, MessageState, type BindKind } from './protocol/constants'
+import { CommandStatus as S, MessageState, statusName, type BindKind } from './protocol/constants'
 import type { Pdu } from './protocol/codec'
 import { parseSmppTime } from './protocol/time'
 import { codingOfDcs, dcsOfCoding, encodeText } from './protocol/text/charsets'
@@ -213,7 +213,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       all.delete(s.id)
       const list = byAccount.get(s.systemId)
       if (list) {
-        metrics.event('unbind', { systemId: s.systemId, session: s.id })
+        metrics.event('unbind', { systemId: s.systemId, session: s.id, detail: s.closeReason })
         const i = list.indexOf(s)
         if (i >= 0) list.splice(i, 1)
         if (list.length === 0) byAccount.delete(s.systemId)
@@ -394,7 +394,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         replace_if_present_flag: 0, data_coding: dcsOfCoding(coding), sm_default_msg_id: 0, short_message: sm,
       }
       const r = validateSubmit(pdu, systemId, t, limits)
-      if (r.status !== 0 || !('draft' in r)) throw smscError('SMSC_ERR_FIELD_INVALID', `refused with ${r.status}`, { commandStatus: r.status })
+      if (r.status !== 0 || !('draft' in r)) throw smscError('SMSC_ERR_FIELD_INVALID', `the message was refused with ${statusName(r.status)} (check from and to)`, { commandStatus: r.status })
       return r.draft as MessageRecord
     })
     const ids = store.allocateIds(drafts.length, options.messageIdFormat)
@@ -405,7 +405,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
 
   function lookup(id: string): MessageView | null {
-    const r = store.getMessage(id) as MessageRecord | undefined
+    // Operators type ids as they read them: "34726" finds "0000034726".
+    const padded = /^\d{1,9}$/.test(id) ? id.padStart(10, '0') : /^[0-9a-f]{1,9}$/i.test(id) ? id.toLowerCase().padStart(10, '0') : id
+    const r = (store.getMessage(id) ?? store.getMessage(padded)) as MessageRecord | undefined
     if (!r) return null
     const tl = metrics.timeline(id)
     const timeline: MessageView['timeline'] = [{ t: r.submitAt, event: 'received' }]

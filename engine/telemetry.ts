@@ -23,7 +23,7 @@ export interface AccountCounters {
   statuses: Map<number, number>
 }
 
-export type EventType = 'bind' | 'unbind' | 'auth_failure' | 'throttle' | 'session_crash' | 'connector_up' | 'connector_down'
+export type EventType = 'bind' | 'unbind' | 'auth_failure' | 'bind_refused' | 'throttle' | 'session_crash' | 'connector_up' | 'connector_down'
 export interface TelemetryEvent {
   seq: number
   t: number
@@ -169,13 +169,18 @@ export interface TickFrames {
   delta: Record<string, unknown>
 }
 
+const LOOP_RESOLUTION_MS = 10
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d
 const pct = (h: Histogram) => ({ count: h.count, p50: h.percentile(50) / 1000, p99: h.percentile(99) / 1000, p999: h.percentile(99.9) / 1000, max: h.max / 1000 })
 
 /** Builds the frames of each tick from the metrics and the live sessions. */
 export class TelemetryHub {
   private lastRows = new Map<number, BindRow>()
-  private lastSession = new Map<number, { submitted: number; delivered: number }>()
+  /** Per session, counter samples covering at least the last second: bind rates are averaged over >= 1 s. */
+  private lastSession = new Map<number, { t: number; submitted: number; delivered: number }[]>()
+  /** The last 5 minutes of the engine's rates and latencies, for the charts of a console that connects late. */
+  private readonly history: number[][] = []
+  private readonly historySize: number
   private lastAccount = new Map<string, { submitted: number; delivered: number }>()
   private lastTotals = { submitted: 0, delivered: 0, receipts: 0 }
   private lastCpu = process.cpuUsage()
@@ -188,7 +193,8 @@ export class TelemetryHub {
 
   constructor(private readonly m: Metrics, private readonly src: HubSources, private readonly intervalMs: number, private readonly now: () => number = Date.now) {
     this.lastT = this.started = now()
-    this.loop = monitorEventLoopDelay({ resolution: 10 })
+    this.historySize = Math.ceil(300_000 / intervalMs)
+    this.loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
     this.loop.enable()
   }
 
@@ -202,17 +208,22 @@ export class TelemetryHub {
 
     // binds
     const rows: BindRow[] = []
-    const seen = new Map<number, { submitted: number; delivered: number }>()
+    const seen = new Map<number, { t: number; submitted: number; delivered: number }[]>()
     const bindsByAccount = new Map<string, number>()
     for (const { session: s, tls } of this.src.sessions()) {
-      const prev = this.lastSession.get(s.id)
       const st = s.stats
-      seen.set(s.id, { submitted: st.submitted, delivered: st.delivered })
+      const samples = this.lastSession.get(s.id) ?? []
+      samples.push({ t, submitted: st.submitted, delivered: st.delivered })
+      while (samples.length > 2 && t - samples[1].t >= 1000) samples.shift()
+      seen.set(s.id, samples)
+      const first = samples[0]
+      const span = Math.max(1, t - first.t) / 1000
       if (s.systemId) bindsByAccount.set(s.systemId, (bindsByAccount.get(s.systemId) ?? 0) + 1)
       rows.push({
         id: s.id, systemId: s.systemId, kind: s.kind, state: s.state, remote: s.remote, tls, connectedAt: s.connectedAt,
         window: { inFlight: s.inFlight, outstanding: s.outstandingCount, size: s.window },
-        inPerSec: round((st.submitted - (prev?.submitted ?? 0)) / dt), outPerSec: round((st.delivered - (prev?.delivered ?? 0)) / dt),
+        inPerSec: samples.length < 2 ? 0 : round((st.submitted - first.submitted) / span),
+        outPerSec: samples.length < 2 ? 0 : round((st.delivered - first.delivered) / span),
         submitted: st.submitted, delivered: st.delivered, rejected: st.rejected, errors: st.rejected + st.deliverFailed,
       })
     }
@@ -253,7 +264,9 @@ export class TelemetryHub {
     const cpu = process.cpuUsage(this.lastCpu)
     this.lastCpu = process.cpuUsage()
     const mem = process.memoryUsage()
-    const loop = { p50: round(this.loop.percentile(50) / 1e6, 2), p99: round(this.loop.percentile(99) / 1e6, 2), max: round(this.loop.max / 1e6, 2) }
+    // The histogram includes the 10 ms sampling timer itself: subtract it to report the delay.
+    const delay = (ns: number) => round(Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS), 2)
+    const loop = { p50: delay(this.loop.percentile(50)), p99: delay(this.loop.percentile(99)), max: delay(this.loop.max) }
     this.loop.reset()
     Object.assign(m.eventLoop, loop)
     const totals = m.totals
@@ -275,12 +288,23 @@ export class TelemetryHub {
 
     const newEvents = m.eventsSince(this.lastEventSeq)
     this.lastEventSeq = m.lastEventSeq
+    this.history.push([t, engine.submitPerSec, engine.deliverPerSec, engine.receiptPerSec,
+      latency.submitResp.p50, latency.submitResp.p99, latency.submitReceipt.p50, latency.submitReceipt.p99])
+    if (this.history.length > this.historySize) this.history.shift()
     const base = { t, interval: this.intervalMs, accounts, queues, engine, latency }
-    this.current = {
-      snapshot: { type: 'snapshot', ...base, binds: rows, events: m.eventsSince(0) },
-      delta: { type: 'delta', ...base, binds: { upsert, remove }, events: newEvents },
-    }
+    const snapshot: Record<string, unknown> = { type: 'snapshot', ...base, binds: rows, events: m.eventsSince(0) }
+    // Built only when a snapshot is encoded (a client connects or catches up), not every tick.
+    Object.defineProperty(snapshot, 'history', { enumerable: true, get: () => this.historyColumns() })
+    this.current = { snapshot, delta: { type: 'delta', ...base, binds: { upsert, remove }, events: newEvents } }
     return this.current
+  }
+
+  /** The history as parallel arrays, oldest first (docs/TELEMETRY.md). */
+  historyColumns(): Record<string, number[]> {
+    const names = ['t', 'submitPerSec', 'deliverPerSec', 'receiptPerSec', 'submitP50', 'submitP99', 'receiptP50', 'receiptP99']
+    const out: Record<string, number[]> = {}
+    names.forEach((n, i) => { out[n] = this.history.map((h) => h[i]) })
+    return out
   }
 }
 
@@ -292,6 +316,8 @@ export function filterFrame(frame: Record<string, unknown>, topics: ReadonlySet<
       out.events = (frame.events as TelemetryEvent[]).filter((e) => e.systemId === eventsOf)
     } else out[k] = frame[k]
   }
+  // The chart history (snapshots only) travels with the engine and latency topics.
+  if (frame.type === 'snapshot' && (topics.has('engine') || topics.has('latency'))) out.history = frame.history
   return out
 }
 

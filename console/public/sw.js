@@ -15,6 +15,7 @@ const SHELL = [
   'manifest.webmanifest',
   'icons/icon-192.png',
   'icons/icon-512.png',
+  'icons/icon-maskable-512.png',
 ]
 const LIVE = /^\/(api|ws|metrics|healthz)(\/|$)/
 

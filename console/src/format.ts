@@ -72,3 +72,19 @@ export function dateTime(t: number | null | undefined): string {
   const d = new Date(t)
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(t)}`
 }
+
+const trim2 = (v: number): string => String(Number(v.toFixed(2)))
+
+/** short axis labels for milliseconds: "0 ms", "250 ms", "1.5 s", "2 s" */
+export function msShort(v: number): string {
+  if (!Number.isFinite(v)) return ''
+  return Math.abs(v) >= 1000 ? `${trim2(v / 1000)} s` : `${trim2(v)} ms`
+}
+
+/** short axis labels for rates: "0", "2.5", "800", "1.2k", "15k" */
+export function rateShort(v: number): string {
+  if (!Number.isFinite(v)) return ''
+  if (Math.abs(v) >= 1_000_000) return `${trim2(v / 1_000_000)}M`
+  if (Math.abs(v) >= 1000) return `${trim2(v / 1000)}k`
+  return trim2(v)
+}

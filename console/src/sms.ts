@@ -123,7 +123,17 @@ export function countParts(text: string): PartCount {
   }
 }
 
-/** "1 part, GSM-7" / "2 parts, UCS2" */
+/** "1 part, GSM 03.38" / "2 parts, UCS2": the coding names the API answers with */
 export function describeParts(c: PartCount): string {
-  return `${c.parts} ${c.parts === 1 ? 'part' : 'parts'}, ${c.coding === 'GSM' ? 'GSM-7' : 'UCS2'}`
+  return `${c.parts} ${c.parts === 1 ? 'part' : 'parts'}, ${c.coding === 'GSM' ? 'GSM 03.38' : 'UCS2'}`
+}
+
+// invisible or blank on screen: separators and spaces (NBSP, thin space…), format characters (ZWJ,
+// ZWSP, bidi marks, BOM), controls, lone combining marks and variation selectors, unassigned/private
+const INVISIBLE = /^[\p{Z}\p{Cf}\p{Cc}\p{M}\p{Co}\p{Cn}\p{Cs}\u115F\u1160\u3164\uFFA0\u2800]$/u
+
+/** A character for the "not in GSM 03.38" hint: itself when visible, else its code point ("U+00A0"). */
+export function showChar(ch: string): string {
+  if (!INVISIBLE.test(ch)) return ch
+  return `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`
 }

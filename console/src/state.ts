@@ -35,6 +35,10 @@ export class Series {
     while (n < xs.length && xs[n] < now - windowS) n++
     if (n > 0) for (const c of this.cols) c.splice(0, n)
   }
+  /** Forget every point. */
+  clear(): void {
+    for (const c of this.cols) c.length = 0
+  }
   /** Largest value of line `i` (1-based, as in cols) over the window; 0 when empty. */
   max(i: number): number {
     let m = 0
@@ -50,6 +54,22 @@ function pushPoint(s: Series, x: number, step: number, values: (number | null)[]
   if (last !== null && x - last > 3 * step) s.push(last + step, values.map(() => null))
   s.push(x, values)
   s.trim(x, WINDOW_S)
+}
+
+/**
+ * Replace the series with a snapshot's history (parallel arrays, oldest first; xs in ms): same gap
+ * rule as pushPoint, points out of order skipped, trimmed to the window.
+ */
+function replaceSeries(s: Series, ts: number[], step: number, lines: ((number | null)[] | undefined)[]): void {
+  s.clear()
+  const val = (a: (number | null)[] | undefined, i: number): number | null => {
+    const v = a?.[i]
+    return typeof v === 'number' && Number.isFinite(v) ? v : null
+  }
+  for (let i = 0; i < ts.length; i++) {
+    if (typeof ts[i] !== 'number') continue
+    pushPoint(s, ts[i] / 1000, step, lines.map((a) => val(a, i)))
+  }
 }
 
 export interface AccountChange {
@@ -79,6 +99,8 @@ export class TelemetryState {
   interval = 250
   snapshots = 0
   frames = 0
+  /** points in the history of the last snapshot that had one (0: none yet) */
+  historyPoints = 0
 
   /** bumped on every frame / only when that part changed; components memoise on them */
   version = 0
@@ -121,6 +143,14 @@ export class TelemetryState {
       if (frame.events) {
         this.events = frame.events.slice(-MAX_EVENTS)
         this.eventsVersion++
+      }
+      if (frame.history && Array.isArray(frame.history.t)) {
+        // the engine's last minutes: they replace what this console sampled (a gap while it was away)
+        const h = frame.history
+        const step = (frame.interval || this.interval) / 1000
+        replaceSeries(this.rates, h.t, step, [h.submitPerSec, h.deliverPerSec, h.receiptPerSec])
+        replaceSeries(this.latencySeries, h.t, step, [h.submitP50, h.submitP99, h.receiptP50, h.receiptP99])
+        this.historyPoints = h.t.length
       }
       this.snapshots++
     } else {
@@ -195,7 +225,8 @@ export class TelemetryState {
     this.engine = null
     this.latency = null
     this.events = []
-    for (const s of [this.rates, this.latencySeries]) for (const c of s.cols) c.length = 0
+    for (const s of [this.rates, this.latencySeries]) s.clear()
+    this.historyPoints = 0
     this.version++
     this.bindsVersion++
     this.accountsVersion++

@@ -69,7 +69,7 @@ export interface Latency {
   submitReceipt: Percentiles
 }
 
-export type EventType = 'bind' | 'unbind' | 'auth_failure' | 'throttle' | 'session_crash' | 'connector_up' | 'connector_down'
+export type EventType = 'bind' | 'unbind' | 'auth_failure' | 'bind_refused' | 'throttle' | 'session_crash' | 'connector_up' | 'connector_down'
 
 export interface TelemetryEvent {
   seq: number
@@ -80,10 +80,26 @@ export interface TelemetryEvent {
   detail?: string
 }
 
+/**
+ * Chart history on snapshots (not deltas): parallel arrays, oldest first, up to the last 5 minutes
+ * at the telemetry interval; t in ms since epoch, latencies in ms.
+ */
+export interface History {
+  t: number[]
+  submitPerSec: number[]
+  deliverPerSec: number[]
+  receiptPerSec: number[]
+  submitP50: (number | null)[]
+  submitP99: (number | null)[]
+  receiptP50: (number | null)[]
+  receiptP99: (number | null)[]
+}
+
 export interface SnapshotFrame {
   type: 'snapshot'
   t: number
   interval: number
+  history?: History
   binds?: Bind[]
   accounts?: Account[]
   queues?: Queues

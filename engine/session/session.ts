@@ -282,7 +282,9 @@ export class Session implements Tickable {
       if (status !== 0 || !account) {
         this.write({ command: resp, command_status: status, sequence_number: pdu.sequence_number, system_id: this.config.smscSystemId })
         this.host.log('info', 'bind refused', { session: this.id, systemId: pdu.system_id, kind, status })
-        this.host.metrics.event('auth_failure', { systemId: pdu.system_id, session: this.id, detail: `${kind}: ${statusName(status)} from ${this.remote}` })
+        // Too many binds is not an authentication problem: its own event type.
+        this.host.metrics.event(status === S.ESME_RBINDFAIL ? 'bind_refused' : 'auth_failure',
+          { systemId: pdu.system_id, session: this.id, detail: `${kind}: ${statusName(status)} from ${this.remote}` })
       } else {
         this.state = STATE_OF_KIND[kind]
         this.kind = kind
@@ -597,9 +599,13 @@ export class Session implements Tickable {
     this.socket.write(encode(pdu))
   }
 
+  /** Why the session closed (for logs and the unbind event). */
+  closeReason = ''
+
   /** Closes the connection once; outstanding deliveries go back to the delivery actor. */
   close(reason: string): void {
     if (this.state === 'CLOSED') return
+    this.closeReason = reason
     this.failOutstandingDeliveries()
     this.outstanding.clear()
     this.state = 'CLOSED'

@@ -120,7 +120,8 @@ t.test('a subscriber gets a snapshot, then a delta every interval, in msgpack or
   const [first, ...rest] = mp.frames.slice(0, 7)
   t.equal(first.frame.type, 'snapshot', 'the first frame is a snapshot')
   t.ok(first.binary, 'msgpack frames are binary')
-  t.same(keys(first.frame), ALL, 'a snapshot has every topic')
+  t.same(keys(first.frame), [...ALL, 'history'].sort(), 'a snapshot has every topic, and the chart history')
+  t.match(first.frame.history, { t: Array, submitPerSec: Array, deliverPerSec: Array, receiptPerSec: Array, submitP50: Array, submitP99: Array, receiptP50: Array, receiptP99: Array })
   t.ok(Array.isArray(first.frame.binds) && Array.isArray(first.frame.events), 'snapshot binds and events are lists')
   t.equal(first.frame.interval, INTERVAL)
   t.ok(rest.every((r) => r.frame.type === 'delta' && r.binary), 'then deltas')
@@ -139,7 +140,7 @@ t.test('a subscriber gets a snapshot, then a delta every interval, in msgpack or
   await js.waitFor(() => js.frames.length >= 2, 3000)
   t.equal(js.frames[0].frame.type, 'snapshot')
   t.notOk(js.frames[0].binary, 'format=json gives text frames')
-  t.same(keys(js.frames[0].frame), ALL, 'the same shape in JSON')
+  t.same(keys(js.frames[0].frame), [...ALL, 'history'].sort(), 'the same shape in JSON')
   t.equal(js.frames[1].frame.type, 'delta')
   t.same(keys(js.frames[1].frame), keys(rest[0].frame), 'the same delta shape in JSON')
   t.same(js.frames[0].frame.events, first.frame.events, 'the same events ring in both encodings')
@@ -217,7 +218,8 @@ t.test('topics narrow the stream', async (t) => {
   await two.waitFor((f) => account(f, 'acc1')?.submitted === 1, 3000)
   await settle(INTERVAL * 3)
 
-  t.ok(eng.frames.every((r) => r.binary && keys(r.frame).join() === 'engine,interval,t,type'), 'topics=engine: only engine, no binds or accounts')
+  // The snapshot also carries the chart history with the engine topic.
+  t.ok(eng.frames.every((r) => r.binary && keys(r.frame).join() === (r.frame.type === 'snapshot' ? 'engine,history,interval,t,type' : 'engine,interval,t,type')), 'topics=engine: only engine (and its history), no binds or accounts')
   t.ok(two.frames.every((r) => keys(r.frame).join() === 'accounts,binds,interval,t,type'), 'topics=binds,accounts: those two')
   t.ok(ev1.frames.every((r) => keys(r.frame).join() === 'events,interval,t,type'), 'topics=events:acc1: only events')
   const got = eventsOf(ev1)

@@ -135,6 +135,9 @@ export function App() {
           ? { cls: 'warn', text: 'reconnecting…' }
           : { cls: 'warn', text: 'connecting…' }
 
+  // the stream is down: what is on screen is the last frame, dimmed so nobody reads it as live
+  const stale = auth === 'offline' || status !== 'live'
+
   return html`
     <div class="shell">
       <header class="top">
@@ -148,7 +151,8 @@ export function App() {
           <button type="button" class="btn small ghost" onClick=${logout}>Sign out</button>
         </div>
       </header>
-      <main class="page" id=${`page-${page}`}>
+      <main class=${`page${stale ? ' stale' : ''}`} id=${`page-${page}`} aria-busy=${stale ? 'true' : undefined}
+        title=${stale ? 'the telemetry stream is down: these figures are from the last frame received' : undefined}>
         ${page === 'overview' ? html`<${Overview} state=${state} />` : null}
         ${page === 'binds' ? html`<${Binds} state=${state} />` : null}
         ${page === 'accounts' ? html`<${Accounts} state=${state} />` : null}

@@ -7,7 +7,7 @@
 import { useMemo, useState } from 'preact/hooks'
 import { html } from './html'
 import { api } from '../api'
-import { countParts, describeParts } from '../sms'
+import { countParts, describeParts, showChar } from '../sms'
 import { clockMs, dateTime } from '../format'
 import type { TelemetryState } from '../state'
 import type { MessageWatch, Watched } from '../watch'
@@ -47,13 +47,31 @@ export function stateName(state: string | number): string {
   return typeof state === 'number' ? MESSAGE_STATES[state] ?? String(state) : state
 }
 
+// the receipt stat that merely abbreviates a message_state (SMPP 3.4 Appendix B): not worth a second badge
+const STAT_OF_STATE: Record<string, string> = {
+  ENROUTE: 'ENROUTE', DELIVERED: 'DELIVRD', EXPIRED: 'EXPIRED', DELETED: 'DELETED', UNDELIVERABLE: 'UNDELIV',
+  ACCEPTED: 'ACCEPTD', UNKNOWN: 'UNKNOWN', REJECTED: 'REJECTD', SCHEDULED: 'SCHEDULED', SKIPPED: 'SKIPPED',
+}
+
+/** the receipt stat when it says more than the state name, else null */
+export function extraStat(state: string, stat: string | null | undefined): string | null {
+  if (!stat) return null
+  const s = stat.toUpperCase()
+  return s === state.toUpperCase() || STAT_OF_STATE[state.toUpperCase()] === s ? null : stat
+}
+
+/** a time, or "—" when there is none (0 / null: not done yet) */
+const when = (t: number | null | undefined): string => (t ? dateTime(t) : '—')
+
 export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => void }) {
   const info = w.info
+  const state = info ? stateName(info.state) : ''
+  const stat = info ? extraStat(state, info.stat) : null
   return html`
     <article class="message" data-message-id=${w.id}>
       <header>
         <span class="mono strong">${w.id}</span>
-        ${info ? html`<span class=${`pill msg-${stateName(info.state)}`} data-state=${stateName(info.state)}>${stateName(info.state)}${info.stat ? ` · ${info.stat}` : ''}</span>` : null}
+        ${info ? html`<span class=${`pill msg-${state}`} data-state=${state} title=${info.stat ? `receipt stat ${info.stat}` : undefined}>${state}${stat ? html` <span class="dim">(stat ${stat})</span>` : null}</span>` : null}
         ${w.loading ? html`<span class="dim">loading…</span>` : html`<button type="button" class="btn small ghost" onClick=${onRefresh} title="fetch again">↻</button>`}
       </header>
       ${w.error && !info ? html`<p class="error">${w.error}</p>` : null}
@@ -62,8 +80,8 @@ export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => voi
             <dl class="facts compact">
               <div><dt>account</dt><dd>${info.systemId}</dd></div>
               <div><dt>from → to</dt><dd>${info.from} → ${Array.isArray(info.to) ? info.to.join(', ') : info.to}</dd></div>
-              <div><dt>submitted</dt><dd>${dateTime(info.submitAt)}</dd></div>
-              <div><dt>done</dt><dd>${dateTime(info.doneAt)}</dd></div>
+              <div><dt>submitted</dt><dd>${when(info.submitAt)}</dd></div>
+              <div><dt>done</dt><dd>${when(info.doneAt)}</dd></div>
               ${info.err !== null && info.err !== undefined && info.err !== '' ? html`<div><dt>err</dt><dd>${String(info.err)}</dd></div>` : null}
               ${info.text ? html`<div class="wide"><dt>text</dt><dd class="text">${info.text}</dd></div>` : null}
             </dl>
@@ -72,6 +90,8 @@ export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => voi
     </article>
   `
 }
+
+const codePoint = (ch: string): string => `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`
 
 interface SendProps {
   state: TelemetryState
@@ -129,8 +149,13 @@ export function SendForm({ state, watch }: SendProps) {
         </label>
         <div class="counter" id="sms-counter" data-parts=${count.parts} data-coding=${count.coding} aria-live="polite">
           <b>${describeParts(count)}</b>
-          <span class="dim"> · ${count.units} ${count.coding === 'GSM' ? 'septets' : 'UCS2 units'}, ${count.left} left in this part</span>
-          ${count.nonGsm.length ? html`<span class="dim"> · not in GSM 03.38: ${count.nonGsm.join(' ')}</span>` : null}
+          <span class="dim"> · ${count.units} ${count.coding === 'GSM' ? (count.units === 1 ? 'septet' : 'septets') : count.units === 1 ? 'UCS2 unit' : 'UCS2 units'}, ${count.left} left in this part</span>
+          ${count.nonGsm.length
+            ? html`<span class="dim"> · not in GSM 03.38: </span>${count.nonGsm.map((ch) => {
+                const shown = showChar(ch)
+                return html`<code class=${`nongsm${shown === ch ? '' : ' cp'}`} key=${ch} title=${codePoint(ch)}>${shown}</code> `
+              })}`
+            : null}
         </div>
         <label class="check"><input type="checkbox" name="registeredDelivery" checked=${dlr} onChange=${(e: Event) => setDlr((e.target as HTMLInputElement).checked)} /> request a delivery receipt</label>
         <div class="actions">

@@ -5,7 +5,7 @@
 import { useMemo } from 'preact/hooks'
 import { html } from './html'
 import { Chart, type LineSpec } from './chart'
-import { bytes, clock, duration, ms, n0, pct, rate } from '../format'
+import { bytes, clock, duration, ms, msShort, n0, pct, rate, rateShort } from '../format'
 import type { TelemetryState } from '../state'
 import type { TelemetryEvent } from '../types'
 
@@ -15,10 +15,11 @@ const RATE_LINES: LineSpec[] = [
   { label: 'receipts', colorVar: '--c-rcpt' },
 ]
 const LATENCY_LINES: LineSpec[] = [
-  { label: 'submit→resp p50', colorVar: '--c-in' },
-  { label: 'submit→resp p99', colorVar: '--c-in', dash: [4, 3] },
-  { label: 'submit→receipt p50', colorVar: '--c-rcpt' },
-  { label: 'submit→receipt p99', colorVar: '--c-rcpt', dash: [4, 3] },
+  // submit→resp (a few ms) on the left axis, submit→receipt (seconds) on the right one
+  { label: 'submit→resp p50', colorVar: '--c-in', scale: 'y' },
+  { label: 'submit→resp p99', colorVar: '--c-in', dash: [4, 3], scale: 'y' },
+  { label: 'submit→receipt p50', colorVar: '--c-rcpt', scale: 'y2' },
+  { label: 'submit→receipt p99', colorVar: '--c-rcpt', dash: [4, 3], scale: 'y2' },
 ]
 
 function Kpi(p: { label: string; value: string; hint?: string; id?: string }) {
@@ -39,8 +40,10 @@ export function Overview({ state }: { state: TelemetryState }) {
       <${Kpi} label="pending deliveries" value=${n0(q?.pendingTotal)} hint=${q ? `${n0(q.carrierInFlight)} at carrier` : ''} />
     </section>
     <section class="charts">
-      <${Chart} id="chart-rates" title="Messages per second · last 5 minutes" series=${state.rates} lines=${RATE_LINES} version=${state.version} unit=${rate} />
-      <${Chart} id="chart-latency" title="Latency percentiles per interval · last 5 minutes" series=${state.latencySeries} lines=${LATENCY_LINES} version=${state.version} unit=${ms} />
+      <${Chart} id="chart-rates" title="Messages per second · last 5 minutes" series=${state.rates} lines=${RATE_LINES} version=${state.version}
+        unit=${rate} axisUnit=${rateShort} emptyText=${state.frames ? 'no data yet' : 'no data: waiting for telemetry…'} />
+      <${Chart} id="chart-latency" title="Latency percentiles · left axis submit→resp, right axis submit→receipt" series=${state.latencySeries} lines=${LATENCY_LINES} version=${state.version}
+        unit=${ms} axisUnit=${msShort} emptyText=${state.frames ? 'no data yet' : 'no data: waiting for telemetry…'} gapText="no messages in the last 5 minutes" />
     </section>
     <section class="cols">
       <${Health} state=${state} />
@@ -105,6 +108,7 @@ const EVENT_LABEL: Record<string, string> = {
   bind: 'bind',
   unbind: 'unbind',
   auth_failure: 'auth failure',
+  bind_refused: 'bind refused',
   throttle: 'throttle',
   session_crash: 'session crash',
   connector_up: 'connector up',
@@ -121,7 +125,7 @@ function Events({ events, version }: { events: TelemetryEvent[]; version: number
         <time>${clock(e.t)}</time>
         <span class="tag">${EVENT_LABEL[e.type] ?? e.type}</span>
         <span class="who">${e.systemId ?? ''}${e.session !== undefined ? html` <span class="dim">#${e.session}</span>` : null}</span>
-        <span class="detail">${e.detail ?? ''}</span>
+        <span class="detail" title=${e.detail}>${e.detail ?? ''}</span>
       </li>`)
     }
     return rows.length ? html`<ol class="events">${rows}</ol>` : html`<p class="empty">no events yet</p>`

@@ -1,0 +1,36 @@
+/**
+ * Console logins survive an engine restart (only the token's SHA-256 is stored) and end when the
+ * admin password changes.
+ */
+import t from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { createSmsc } from '../../engine/index'
+import { api } from '../helpers/ws'
+
+const start = (dataDir: string, password: string) => createSmsc({
+  dataDir, smpp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 },
+  accounts: [{ systemId: 'a', password: 'pw' }], admin: { password }, log: { level: 'silent' },
+})
+
+t.test('a console token survives a restart and dies with a password change', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-auth-'))
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
+  let smsc = await start(dataDir, 'first-password')
+  const login = await api(smsc.ports.http, 'POST', '/api/v1/login', { body: { password: 'first-password' } })
+  t.equal(login.status, 200)
+  const token = (login.json as { token: string }).token
+  t.equal((await api(smsc.ports.http, 'GET', '/api/v1/me', { token })).status, 200, 'valid before the restart')
+  await new Promise((r) => setTimeout(r, 100)) // the token write is asynchronous
+  await smsc.stop()
+
+  smsc = await start(dataDir, 'first-password')
+  t.equal((await api(smsc.ports.http, 'GET', '/api/v1/me', { token })).status, 200, 'still valid after the restart')
+  t.equal((await api(smsc.ports.http, 'GET', '/api/v1/me', { token: token + 'x' })).status, 401, 'a different token is not')
+  await smsc.stop()
+
+  smsc = await start(dataDir, 'second-password')
+  t.equal((await api(smsc.ports.http, 'GET', '/api/v1/me', { token })).status, 401, 'invalid once the admin password changed')
+  await smsc.stop()
+})
