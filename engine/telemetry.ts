@@ -355,7 +355,8 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   for (const [k, v] of Object.entries(binds)) out.push(`smsc_binds{type="${k}"} ${v}`)
   out.push('# HELP smsc_connections open SMPP connections (bound or not)', '# TYPE smsc_connections gauge', `smsc_connections ${sessions.length}`)
   out.push('# HELP smsc_pending_deliveries receipts and MO waiting for a receiver, by account', '# TYPE smsc_pending_deliveries gauge')
-  for (const [acc, n] of src.pending()) out.push(`smsc_pending_deliveries{account="${esc(acc)}"} ${n}`)
+  const pending = src.pending()
+  for (const acc of new Set([...src.accounts(), ...pending.keys()])) out.push(`smsc_pending_deliveries{account="${esc(acc)}"} ${pending.get(acc) ?? 0}`)
   out.push('# HELP smsc_carrier_in_flight messages handed to the carrier and not yet settled', '# TYPE smsc_carrier_in_flight gauge', `smsc_carrier_in_flight ${src.carrierInFlight()}`)
   const fold = (all: Histogram, cur: Histogram) => { const h = new Histogram(); h.add(all); h.add(cur); return h }
   promHistogram('smsc_submit_latency_seconds', 'time from handing a read batch of submits to the store to writing their submit_sm_resp', fold(m.submitLatencyAll, m.submitLatency), out)
