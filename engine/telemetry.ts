@@ -179,7 +179,7 @@ export class TelemetryHub {
   /** Per session, counter samples covering at least the last second: bind rates are averaged over >= 1 s. */
   private lastSession = new Map<number, { t: number; submitted: number; delivered: number }[]>()
   /** The last 5 minutes of the engine's rates and latencies, for the charts of a console that connects late. */
-  private readonly history: number[][] = []
+  private readonly history: (number | null)[][] = []
   private readonly historySize: number
   private lastAccount = new Map<string, { submitted: number; delivered: number }>()
   private lastTotals = { submitted: 0, delivered: 0, receipts: 0 }
@@ -288,8 +288,11 @@ export class TelemetryHub {
 
     const newEvents = m.eventsSince(this.lastEventSeq)
     this.lastEventSeq = m.lastEventSeq
+    // An interval without samples has no latency: null (a gap in the chart), not 0 ms.
+    const sr = latency.submitResp.count > 0 ? latency.submitResp : null
+    const rr = latency.submitReceipt.count > 0 ? latency.submitReceipt : null
     this.history.push([t, engine.submitPerSec, engine.deliverPerSec, engine.receiptPerSec,
-      latency.submitResp.p50, latency.submitResp.p99, latency.submitReceipt.p50, latency.submitReceipt.p99])
+      sr ? sr.p50 : null, sr ? sr.p99 : null, rr ? rr.p50 : null, rr ? rr.p99 : null])
     if (this.history.length > this.historySize) this.history.shift()
     const base = { t, interval: this.intervalMs, accounts, queues, engine, latency }
     const snapshot: Record<string, unknown> = { type: 'snapshot', ...base, binds: rows, events: m.eventsSince(0) }
@@ -300,9 +303,9 @@ export class TelemetryHub {
   }
 
   /** The history as parallel arrays, oldest first (docs/TELEMETRY.md). */
-  historyColumns(): Record<string, number[]> {
+  historyColumns(): Record<string, (number | null)[]> {
     const names = ['t', 'submitPerSec', 'deliverPerSec', 'receiptPerSec', 'submitP50', 'submitP99', 'receiptP50', 'receiptP99']
-    const out: Record<string, number[]> = {}
+    const out: Record<string, (number | null)[]> = {}
     names.forEach((n, i) => { out[n] = this.history.map((h) => h[i]) })
     return out
   }

@@ -60,11 +60,11 @@ function pushPoint(s: Series, x: number, step: number, values: (number | null)[]
  * Replace the series with a snapshot's history (parallel arrays, oldest first; xs in ms): same gap
  * rule as pushPoint, points out of order skipped, trimmed to the window.
  */
-function replaceSeries(s: Series, ts: number[], step: number, lines: ((number | null)[] | undefined)[]): void {
+function replaceSeries(s: Series, ts: number[], step: number, lines: ((number | null)[] | undefined)[], zeroIsGap = false): void {
   s.clear()
   const val = (a: (number | null)[] | undefined, i: number): number | null => {
     const v = a?.[i]
-    return typeof v === 'number' && Number.isFinite(v) ? v : null
+    return typeof v === 'number' && Number.isFinite(v) && !(zeroIsGap && v === 0) ? v : null
   }
   for (let i = 0; i < ts.length; i++) {
     if (typeof ts[i] !== 'number') continue
@@ -149,7 +149,8 @@ export class TelemetryState {
         const h = frame.history
         const step = (frame.interval || this.interval) / 1000
         replaceSeries(this.rates, h.t, step, [h.submitPerSec, h.deliverPerSec, h.receiptPerSec])
-        replaceSeries(this.latencySeries, h.t, step, [h.submitP50, h.submitP99, h.receiptP50, h.receiptP99])
+        // an interval without a sample has 0 percentiles in the history: a gap, as from deltas (count 0)
+        replaceSeries(this.latencySeries, h.t, step, [h.submitP50, h.submitP99, h.receiptP50, h.receiptP99], true)
         this.historyPoints = h.t.length
       }
       this.snapshots++

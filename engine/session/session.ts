@@ -3,7 +3,7 @@
  * framing, decoding, the bind-state matrix, the windows both ways and the session timers live
  * here, so the hot path has no actor hop, promise or timer per PDU. A socket read is handled as a
  * batch: all frames are decoded, all submits are validated and handed to the host as ONE batch
- * (one store commit), and all responses of the read are written inside one cork()/uncork().
+ * (one store commit), and all responses of the read go out as one socket write.
  * The host (engine/index.ts) supplies what is not per-connection: credentials, the store, the
  * delivery queues. Tests drive a Session with a fake socket and a fake clock.
  */
@@ -158,7 +158,7 @@ export class Session implements Tickable {
 
   // ------------------------------------------------------------------ inbound
 
-  /** One socket read: frames → decode → dispatch, responses written in one cork. */
+  /** One socket read: frames → decode → dispatch, responses written as one buffer. */
   onData(chunk: Buffer): void {
     if (this.state === 'CLOSED') return
     const frames = this.frames
@@ -174,7 +174,7 @@ export class Session implements Tickable {
         if (frames[i].readUInt32BE(4) !== CommandId.enquire_link_resp) { this.lastActivity = now; break }
       }
     }
-    this.socket.cork()
+    this.begin()
     try {
       for (let i = 0; i < frames.length && !this.isClosed(); i++) this.handleFrame(frames[i])
       if (this.batch.length > 0) this.flushSubmits()
@@ -187,7 +187,7 @@ export class Session implements Tickable {
         this.close('invalid command_length')
       }
     } finally {
-      this.socket.uncork()
+      this.end()
     }
   }
 
@@ -278,7 +278,7 @@ export class Session implements Tickable {
     this.host.authenticate(this, pdu.system_id, pdu.password, kind, this.guard((status, account) => {
       this.binding = false
       if (this.state === 'CLOSED') return
-      this.socket.cork()
+      this.begin()
       if (status !== 0 || !account) {
         this.write({ command: resp, command_status: status, sequence_number: pdu.sequence_number, system_id: this.config.smscSystemId })
         this.host.log('info', 'bind refused', { session: this.id, systemId: pdu.system_id, kind, status })
@@ -301,7 +301,7 @@ export class Session implements Tickable {
         this.host.log('info', 'bound', { session: this.id, systemId: this.systemId, kind, remote: this.remote })
         this.host.bound(this)
       }
-      this.socket.uncork()
+      this.end()
     }))
   }
 
@@ -408,7 +408,7 @@ export class Session implements Tickable {
       this.inFlightIn -= batch.length
       this.host.metrics.submitLatency.recordN((performance.now() - t0) * 1000, batch.length)
       if (this.state === 'CLOSED') return
-      this.socket.cork()
+      this.begin()
       for (let i = 0; i < batch.length; i++) {
         const p = batch[i]
         if (err) {
@@ -423,7 +423,7 @@ export class Session implements Tickable {
       }
       this.maybeFinishPeerUnbind()
       this.maybeSendUnbind()
-      this.socket.uncork()
+      this.end()
     }))
   }
 
@@ -444,9 +444,9 @@ export class Session implements Tickable {
 
   private respondLater(pdu: Pdu, status: number): void {
     if (this.state === 'CLOSED') return
-    this.socket.cork()
+    this.begin()
     this.respond(pdu, status)
-    this.socket.uncork()
+    this.end()
   }
 
   // ------------------------------------------------------------------ outbound deliver_sm
@@ -460,7 +460,7 @@ export class Session implements Tickable {
     if (free === 0) return items
     const now = this.host.now()
     const rest: DeliveryItem[] = []
-    this.socket.cork()
+    this.begin()
     for (const item of items) {
       if (free === 0) { rest.push(item); continue }
       const seq = this.nextSeq()
@@ -469,10 +469,10 @@ export class Session implements Tickable {
       const frame = Buffer.from(item.frame as Buffer)
       frame.writeUInt32BE(seq, 12)
       this.stats.pdusOut++
-      this.socket.write(frame)
+      this.push(frame)
       free--
     }
-    this.socket.uncork()
+    this.end()
     return rest
   }
 
@@ -596,7 +596,34 @@ export class Session implements Tickable {
   private write(pdu: Pdu): void {
     if (this.state === 'CLOSED' || this.socket.destroyed) return
     this.stats.pdusOut++
-    this.socket.write(encode(pdu))
+    this.push(encode(pdu))
+  }
+
+  // Output batching: between begin() and end() encoded PDUs are collected and leave as ONE socket
+  // write (one syscall, one stream request) when the outermost end() runs; outside, they go at once.
+  private out: Buffer[] = []
+  private outBytes = 0
+  private depth = 0
+
+  private push(b: Buffer): void {
+    if (this.depth === 0) { this.socket.write(b); return }
+    this.out.push(b)
+    this.outBytes += b.length
+  }
+
+  private begin(): void { this.depth++ }
+
+  private end(): void {
+    if (--this.depth > 0) return
+    this.flushOut()
+  }
+
+  private flushOut(): void {
+    if (this.out.length === 0) return
+    const b = this.out.length === 1 ? this.out[0] : Buffer.concat(this.out, this.outBytes)
+    this.out = []
+    this.outBytes = 0
+    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.write(b)
   }
 
   /** Why the session closed (for logs and the unbind event). */
@@ -610,6 +637,7 @@ export class Session implements Tickable {
     this.outstanding.clear()
     this.state = 'CLOSED'
     this.host.log('debug', 'session closed', { session: this.id, systemId: this.systemId, reason })
+    this.flushOut() // what this read answered (a generic_nack, an unbind_resp) goes before the FIN
     this.socket.end()
     setTimeout(() => this.socket.destroy(), 1000).unref()
     this.flushResults()

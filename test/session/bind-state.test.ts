@@ -7,6 +7,7 @@
  * loopback tests are in session.test.ts.
  */
 import t from 'tap'
+import { Framer } from '../../engine/protocol/framer'
 import { Metrics } from '../../engine/telemetry'
 import type { Socket } from 'node:net'
 import { CommandStatus as S, CommandId, MessageState, RESPONSE_BIT, type BindKind, type CommandName } from '../../engine/protocol/constants'
@@ -85,9 +86,12 @@ function open(opts: { holdAccept?: boolean } = {}): Harness {
   const s = new Session(nextId++, sock as unknown as Socket, host, CONFIG)
   let seen = 0
   const take = (): Pdu[] => {
-    const out = sock.written.slice(seen).map((b) => decode(b))
+    // One socket write may carry several PDUs (a read's responses leave as one buffer).
+    const frames: Buffer[] = []
+    const framer = new Framer()
+    for (const b of sock.written.slice(seen)) framer.push(b, frames)
     seen = sock.written.length
-    return out
+    return frames.map((b) => decode(b))
   }
   const sendRaw = (b: Buffer): Pdu[] => { s.onData(b); return take() }
   return { s, sock, take, send: (pdu) => sendRaw(encode(pdu)), sendRaw, held }
