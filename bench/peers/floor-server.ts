@@ -8,6 +8,7 @@
  * Run: node dist/bench/peers/floor-server.js [--port N] [--host H]; prints "port <n>" when listening.
  */
 import net from 'node:net'
+import { listen, runPeer } from './run-peer'
 import { CommandId, HEADER_LENGTH } from '../../engine/protocol/constants'
 import { Framer } from '../../engine/protocol/framer'
 import { encode } from '../../engine/protocol/codec'
@@ -121,29 +122,7 @@ function onConnection(socket: net.Socket): void {
 }
 
 export function startFloorServer(port = 0, host = '127.0.0.1'): Promise<net.Server> {
-  const server = net.createServer(onConnection)
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => resolve(server))
-  })
+  return listen(net.createServer(onConnection), port, host)
 }
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`)
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def
-}
-
-if (require.main === module) {
-  startFloorServer(Number(arg('port', '0')), arg('host', '127.0.0.1')).then((server) => {
-    process.stdout.write(`port ${(server.address() as net.AddressInfo).port}\n`)
-    const stop = () => {
-      server.close(() => process.exit(0))
-      setTimeout(() => process.exit(0), 2000).unref() // open sockets would keep close() waiting
-    }
-    process.on('SIGTERM', stop)
-    process.on('SIGINT', stop)
-  }, (err: Error) => {
-    process.stderr.write(`floor-server: ${err.message}\n`)
-    process.exit(1)
-  })
-}
+if (require.main === module) runPeer('floor-server', startFloorServer)

@@ -8,6 +8,7 @@
  * Run: node dist/bench/peers/node-smpp-server.js [--port N] [--host H]; prints "port <n>" when listening.
  */
 import type net from 'node:net'
+import { listen, runPeer } from './run-peer'
 
 interface NodeSmppPdu {
   command: string
@@ -64,29 +65,7 @@ function onSession(session: NodeSmppSession): void {
 }
 
 export function startNodeSmppServer(port = 0, host = '127.0.0.1'): Promise<net.Server> {
-  const server = smpp.createServer(onSession)
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => resolve(server))
-  })
+  return listen(smpp.createServer(onSession), port, host)
 }
 
-function arg(name: string, def: string): string {
-  const i = process.argv.indexOf(`--${name}`)
-  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def
-}
-
-if (require.main === module) {
-  startNodeSmppServer(Number(arg('port', '0')), arg('host', '127.0.0.1')).then((server) => {
-    process.stdout.write(`port ${(server.address() as net.AddressInfo).port}\n`)
-    const stop = () => {
-      server.close(() => process.exit(0))
-      setTimeout(() => process.exit(0), 2000).unref()
-    }
-    process.on('SIGTERM', stop)
-    process.on('SIGINT', stop)
-  }, (err: Error) => {
-    process.stderr.write(`node-smpp-server: ${err.message}\n`)
-    process.exit(1)
-  })
-}
+if (require.main === module) runPeer('node-smpp-server', startNodeSmppServer)
