@@ -21,7 +21,7 @@ import { startActors, type ActorRef, type ActorSystem } from '../actors/system'
 import { CommandStatus as S, MessageState, statusName, type BindKind } from './protocol/constants'
 import type { Pdu } from './protocol/codec'
 import { parseSmppTime } from './protocol/time'
-import { codingOfDcs, dcsOfCoding, encodeText } from './protocol/text/charsets'
+import { dcsOfCoding, encodeText } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
 import { deliverFrame, isFinal, recordText, type MessageRecord } from './message'
 import { DEFAULT_LIMITS } from './session/submit'
@@ -184,7 +184,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     now,
     log,
     metrics,
-    authenticate(s, systemId, password, kind: BindKind, cb) {
+    authenticate(_s, systemId, password, _kind: BindKind, cb) {
       if (stopping) return cb(S.ESME_RBINDFAIL)
       store.verifyPassword(systemId, password).then((r) => {
         if (r === 'no-account') return cb(S.ESME_RINVSYSID)
@@ -198,7 +198,6 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         log('error', 'credential check failed', { error: String(err) })
         cb(S.ESME_RBINDFAIL)
       })
-      void kind
     },
     bound(s) {
       metrics.event('bind', { systemId: s.systemId, session: s.id, detail: `${s.kind} from ${s.remote}` })
@@ -472,7 +471,6 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   smsc.ports.smpp = listeners.smppPort
   smsc.ports.tls = listeners.tlsPort
   log('info', 'listening', { smpp: listeners.smppPort, tls: listeners.tlsPort, http: http.port })
-  void codingOfDcs
   return smsc
 }
 

@@ -418,9 +418,10 @@ export class Session implements Tickable {
           this.stats.submitted++
           const extra: Record<string, unknown> = { message_id: ids[i] }
           if (p.pdu.command === 'submit_multi') extra.unsuccess_smes = p.unsuccess ?? []
-          this.respond(p.pdu, 0, extra)
+          this.respond(p.pdu, 0, extra, true)
         }
       }
+      if (!err) this.host.metrics.submitted(this.acct, 0, batch.length)
       this.maybeFinishPeerUnbind()
       this.maybeSendUnbind()
       this.end()
@@ -584,9 +585,10 @@ export class Session implements Tickable {
   /** Test hook: where the next sequence number starts. */
   setSequence(n: number): void { this.seq = n }
 
-  private respond(req: Pdu, status: number, fields?: Record<string, unknown>): void {
+  /** `counted`: the caller counts this response itself (a committed batch counts once). */
+  private respond(req: Pdu, status: number, fields?: Record<string, unknown>, counted = false): void {
     const pdu = (fields ?? {}) as Pdu
-    if (SUBMITS.has(req.command)) this.host.metrics.submitted(this.acct, status)
+    if (!counted && SUBMITS.has(req.command)) this.host.metrics.submitted(this.acct, status)
     pdu.command = responseOf(req.command) ?? 'generic_nack'
     pdu.command_status = status
     pdu.sequence_number = req.sequence_number

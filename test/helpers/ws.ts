@@ -9,6 +9,7 @@
 import type { EventEmitter } from 'node:events'
 import http from 'node:http'
 import { unpack } from 'msgpackr'
+import type { BindRow } from '../../engine/telemetry'
 
 /** A telemetry frame as the server sends it; the topics are present or absent by subscription. */
 export interface Frame {
@@ -24,22 +25,7 @@ export interface Frame {
   [k: string]: unknown
 }
 
-export interface BindRow {
-  id: number
-  systemId: string
-  kind: string | null
-  state: string
-  remote: string
-  tls: boolean
-  connectedAt: number
-  window: { inFlight: number; outstanding: number; size: number }
-  inPerSec: number
-  outPerSec: number
-  submitted: number
-  delivered: number
-  rejected: number
-  errors: number
-}
+export type { BindRow } from '../../engine/telemetry'
 
 export interface AccountRow {
   systemId: string
