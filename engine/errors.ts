@@ -88,6 +88,50 @@ const TABLE = {
     message: 'message queue is full',
     commandStatus: S.ESME_RMSGQFUL,
   },
+  SMSC_ERR_QUOTA_EXCEEDED: {
+    message: 'the account has used its daily quota',
+    commandStatus: S.SMSC_RQUOTA,
+  },
+
+  // --- accounts, credit and routing ---
+  SMSC_ERR_CREDIT_EXHAUSTED: {
+    message: 'the account has not enough credit for this message',
+    commandStatus: S.SMSC_RNOCREDIT,
+  },
+  SMSC_ERR_NO_ROUTE: {
+    message: 'no route for this destination',
+    commandStatus: S.ESME_RINVDSTADR,
+  },
+  SMSC_ERR_SOURCE_NOT_ALLOWED: {
+    message: 'source address is not allowed for this account',
+    commandStatus: S.ESME_RINVSRCADR,
+  },
+  SMSC_ERR_ACCOUNT_SUSPENDED: {
+    message: 'the account is suspended',
+    commandStatus: S.ESME_RBINDFAIL,
+  },
+  SMSC_ERR_IP_NOT_ALLOWED: {
+    message: 'the account may not bind from this address',
+    commandStatus: S.ESME_RBINDFAIL,
+  },
+  SMSC_ERR_ADMIN_FORBIDDEN: {
+    message: 'not allowed for this login',
+    commandStatus: NOT_ON_WIRE,
+  },
+  SMSC_ERR_API_INVALID: {
+    message: 'invalid request',
+    commandStatus: NOT_ON_WIRE,
+  },
+
+  // --- connectors ---
+  SMSC_ERR_CONNECTOR_DOWN: {
+    message: 'the connector is not connected',
+    commandStatus: NOT_ON_WIRE,
+  },
+  SMSC_ERR_UPSTREAM_REJECTED: {
+    message: 'the upstream refused the message permanently',
+    commandStatus: NOT_ON_WIRE,
+  },
 
   // --- store and messages ---
   SMSC_ERR_STORE_UNAVAILABLE: {

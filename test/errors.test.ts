@@ -26,7 +26,7 @@ const codeRows = tableRows(doc, 'Code')
 const wireRows = tableRows(doc, 'command_status')
 
 t.test('the table has the expected number of codes', async (t) => {
-  t.equal(codes.length, 28, 'update this count, docs/ERRORS.md and the mapping test when adding a code')
+  t.equal(codes.length, 38, 'update this count, docs/ERRORS.md and the mapping test when adding a code')
 })
 
 t.test('every code follows SMSC_ERR_<AREA>_<WHAT>', async (t) => {
@@ -83,6 +83,16 @@ t.test('codes map to the statuses the brief names', async (t) => {
     SMSC_ERR_CLI_USAGE: 0,
     SMSC_ERR_DATA_DIR_LOCKED: 0,
     SMSC_ERR_LISTEN_FAILED: 0,
+    SMSC_ERR_QUOTA_EXCEEDED: S.SMSC_RQUOTA,
+    SMSC_ERR_CREDIT_EXHAUSTED: S.SMSC_RNOCREDIT,
+    SMSC_ERR_NO_ROUTE: S.ESME_RINVDSTADR,
+    SMSC_ERR_SOURCE_NOT_ALLOWED: S.ESME_RINVSRCADR,
+    SMSC_ERR_ACCOUNT_SUSPENDED: S.ESME_RBINDFAIL,
+    SMSC_ERR_IP_NOT_ALLOWED: S.ESME_RBINDFAIL,
+    SMSC_ERR_ADMIN_FORBIDDEN: 0,
+    SMSC_ERR_API_INVALID: 0,
+    SMSC_ERR_CONNECTOR_DOWN: 0,
+    SMSC_ERR_UPSTREAM_REJECTED: 0,
   }
   for (const code of codes) t.equal(ERRORS[code].commandStatus, expected[code], code)
 })
@@ -151,7 +161,7 @@ t.test('the command_status column of docs/ERRORS.md matches the table', async (t
     const code = unquote(row[0]) as SmscErrorCode
     const def = ERRORS[code]
     if (def === undefined) continue // reported by the row test
-    const m = /^`(ESME_\w+)`/.exec(row[1].replace(/^set per field by the codec; /, ''))
+    const m = /^`((?:ESME|SMSC)_R\w+)`/.exec(row[1].replace(/^set per field by the codec; /, ''))
     if (def.commandStatus === 0) t.match(row[1], /^none/, `${code} documented as never on the wire`)
     else if (m === null) t.fail(`${code}: command_status cell names no ESME_ status`)
     else t.equal(CommandStatus[m[1] as keyof typeof CommandStatus], def.commandStatus, `${code} → ${m[1]}`)

@@ -118,6 +118,9 @@ export const CommandStatus = {
   ESME_RINVBCAST_REP: 0x110,
   ESME_RINVBCASTSRVGRP: 0x111,
   ESME_RINVBCASTCHANIND: 0x112,
+  // Vendor-specific (SMPP 3.4 §5.1.3 reserves 0x400–0x4FF for SMSC vendor errors): this engine's own
+  SMSC_RNOCREDIT: 0x401, // the account's prepaid credit does not cover the message
+  SMSC_RQUOTA: 0x402, // the account's daily quota is used up
 } as const
 export type StatusName = keyof typeof CommandStatus
 
