@@ -48,26 +48,31 @@ export class SimulatedCarrier {
     return this.table[this.table.length - 1] ?? { state: MessageState.DELIVERED, err: 0 }
   }
 
-  /** Takes a batch of accepted (or recovered) records. `fresh` is false on recovery. */
+  /** Takes a batch of accepted (or recovered) records: every destination not yet final. */
   submit(records: MessageRecord[], now: number, fresh = true): void {
+    const items: { record: MessageRecord; dest: number; fresh?: boolean }[] = []
+    for (const r of records) for (let i = 0; i < r.dests.length; i++) items.push({ record: r, dest: i, fresh })
+    this.submitDests(items, now)
+  }
+
+  /** Takes a batch of destinations (the connector form: one destination of one message each). */
+  submitDests(items: readonly { record: MessageRecord; dest: number; fresh?: boolean }[], now: number): void {
     const [min, max] = this.cfg.deliveryDelayMs
     const intermediate: Outcome[] = []
-    for (const r of records) {
-      for (let i = 0; i < r.dests.length; i++) {
-        if (isFinal(r.dests[i].state)) continue
-        // ENROUTE intermediate notification (SMPP 3.4 §5.2.17 bit 4), once, when first accepted
-        if (fresh && this.cfg.intermediate && (r.registeredDelivery & 0x10) !== 0) {
-          intermediate.push({ id: r.id, dest: i, state: MessageState.ENROUTE, err: 0 })
-        }
-        let due = Math.max(now, r.scheduleAt) + min + Math.floor(this.random() * (max - min + 1))
-        let o = this.pick()
-        // validity_period runs out before the carrier would deliver: EXPIRED at expiry time
-        if (due >= r.expireAt) {
-          due = Math.max(now, r.expireAt)
-          o = { state: MessageState.EXPIRED, err: (this.cfg.errorCodes as Record<string, number>).EXPIRED ?? 0 }
-        }
-        this.add(due, { id: r.id, dest: i, state: o.state, err: o.err, rev: r.rev ?? 0 })
+    for (const { record: r, dest: i, fresh } of items) {
+      if (isFinal(r.dests[i].state)) continue
+      // ENROUTE intermediate notification (SMPP 3.4 §5.2.17 bit 4), once, when first accepted
+      if (fresh !== false && this.cfg.intermediate && (r.registeredDelivery & 0x10) !== 0) {
+        intermediate.push({ id: r.id, dest: i, state: MessageState.ENROUTE, err: 0, rev: r.rev ?? 0 })
       }
+      let due = Math.max(now, r.scheduleAt) + min + Math.floor(this.random() * (max - min + 1))
+      let o = this.pick()
+      // validity_period runs out before the carrier would deliver: EXPIRED at expiry time
+      if (due >= r.expireAt) {
+        due = Math.max(now, r.expireAt)
+        o = { state: MessageState.EXPIRED, err: (this.cfg.errorCodes as Record<string, number>).EXPIRED ?? 0 }
+      }
+      this.add(due, { id: r.id, dest: i, state: o.state, err: o.err, rev: r.rev ?? 0 })
     }
     if (intermediate.length > 0) this.emit(intermediate)
   }

@@ -1,14 +1,25 @@
 /**
- * Delivery of receipts and MO to ESMEs. Turns carrier outcomes into record updates and receipt
- * items (one store commit per batch), keeps a per-account queue of items not yet acknowledged
- * (durable in the store, mirrored here), hands them to bound receivers and transceivers of the
- * account round robin within each bind's window, and retries with back-off after a response
- * timeout or a negative deliver_sm_resp. An item leaves the store only after a deliver_sm_resp
- * with status 0. State is rebuilt from the store when the actor (re)starts.
+ * Delivery of receipts and MO to ESMEs. Turns connector outcomes into record updates, refunds and
+ * receipt items (one store commit per batch), keeps a per-account queue of items not yet
+ * acknowledged (durable in the store, mirrored here), hands them to bound receivers and
+ * transceivers of the account round robin within each bind's window — or, for an account with a
+ * webhook, POSTs them as JSON batches — and retries with back-off after a response timeout, a
+ * negative deliver_sm_resp or a failed webhook. An item leaves the store only after a
+ * deliver_sm_resp with status 0 (or a 2xx from the webhook). State is rebuilt from the store when
+ * the actor (re)starts.
+ *
+ * Receipts for long messages follow the account's receiptPolicy: 'every' part, the 'last' part, or
+ * one 'aggregate' receipt (the first part's id; DELIVRD only when every part is) once all parts are
+ * final; the parts seen so far are kept durable in the store (meta `mp:…`) until then.
+ * Settlement 'refund': a REJECTD or UNDELIV destination gives its price back (one ledger entry per
+ * account per batch, committed with the outcome).
  */
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import { MessageState } from '../engine/protocol/constants'
 import { aggregateState, isFinal, receiptItem, statOf, wantsReceipt, type MessageRecord } from '../engine/message'
+import type { Account } from '../engine/accounts'
+import type { Ledger, LedgerEntry } from '../engine/ledger'
+import type { WebhookSender } from '../engine/webhook'
 import type { Session } from '../engine/session/session'
 import type { LogFn } from '../engine/log'
 import type { Outcome } from './messages'
@@ -35,12 +46,22 @@ export interface DeliveryDeps {
   /** Items older than this are discarded (acked away) with a warning. */
   maxAgeMs: number
   multipart: 'every' | 'last'
+  account(systemId: string): Account | undefined
+  ledger: Ledger
+  webhooks: WebhookSender
+  /** Webhook answers come back through the mailbox as results. */
+  resultsLater(ok: DeliveryItem[], failed: DeliveryItem[]): void
   log: LogFn
   metrics: Metrics
 }
 
+/** Parts of an aggregate-receipt message seen final so far: [seq, state, err, id]. */
+type PartsSeen = [number, number, number, string][]
+
 export class Delivery {
   private readonly queues = new Map<string, Queue>()
+  /** Aggregate-receipt messages in progress (mirror of the store's `mp:` meta keys). */
+  private readonly parts = new Map<string, PartsSeen>()
 
   constructor(private readonly d: DeliveryDeps) {
     for (const systemId of d.store.accountsWithPending()) {
@@ -71,14 +92,17 @@ export class Delivery {
     const now = this.d.now()
     const changed = new Map<string, MessageRecord>()
     const receipts: DeliveryItem[] = []
+    const refunds = new Map<string, { units: number; count: number }>()
+    const meta: [string, unknown][] = []
     for (const o of outcomes) {
       const r = changed.get(o.id) ?? (this.d.store.getMessage(o.id) as MessageRecord | undefined)
       if (r === undefined) continue
       const dest = r.dests[o.dest]
       if (dest === undefined || isFinal(dest.state)) continue // cancelled, expired or already settled
       if ((o.rev ?? 0) !== (r.rev ?? 0)) continue // replaced since the carrier took it: a newer outcome follows
+      const account = this.d.account(r.systemId)
       if (o.state === MessageState.ENROUTE) {
-        if (wantsReceipt(r.registeredDelivery, MessageState.ENROUTE)) receipts.push(receiptItem(r, { ...dest, state: MessageState.ENROUTE }, now))
+        if (wantsReceipt(r.registeredDelivery, MessageState.ENROUTE)) receipts.push(this.item(receiptItem(r, { ...dest, state: MessageState.ENROUTE }, now), r, dest.addr[2], account))
         continue
       }
       dest.state = o.state
@@ -90,8 +114,22 @@ export class Delivery {
         r.err = dest.err
       }
       changed.set(r.id, r)
-      if (wantsReceipt(r.registeredDelivery, dest.state) && this.receiptForPart(r)) receipts.push(receiptItem(r, dest, now))
+      // Settlement 'refund': a message the network refused costs nothing.
+      if (dest.price && account?.settlement === 'refund' && (o.state === MessageState.REJECTED || o.state === MessageState.UNDELIVERABLE)) {
+        const f = refunds.get(r.systemId) ?? { units: 0, count: 0 }
+        f.units += dest.price
+        f.count++
+        refunds.set(r.systemId, f)
+      }
       this.d.metrics.step(r.id, 'receipt', now, statOf(dest.state))
+      if (!wantsReceipt(r.registeredDelivery, dest.state)) continue
+      const policy = account && account.receiptPolicy !== 'every' ? account.receiptPolicy : this.d.multipart
+      if (policy === 'aggregate' && r.part && r.part[1] > 1) {
+        const item = this.aggregate(r, dest.state, dest.err, now, meta)
+        if (item) receipts.push(this.item(item, r, dest.addr[2], account))
+      } else if (policy !== 'last' || !r.part || r.part[0] === r.part[1]) {
+        receipts.push(this.item(receiptItem(r, dest, now), r, dest.addr[2], account))
+      }
     }
     const m = this.d.metrics
     for (const it of receipts) {
@@ -100,17 +138,46 @@ export class Delivery {
     }
     m.totals.receipts += receipts.length
     if (changed.size === 0 && receipts.length === 0) return
-    this.d.commit({ messages: [...changed.values()], enqueue: receipts }, (err) => {
-      if (err) this.d.log('error', 'outcome commit failed', { error: err.message, count: changed.size })
-      else if (receipts.length > 0) this.d.enqueueLater(receipts)
+    const ledger: LedgerEntry[] = []
+    for (const [systemId, f] of refunds) ledger.push(this.d.ledger.credit(systemId, f.units, 'refund', 'settlement', undefined, f.count))
+    const batch: CommitBatch = { messages: [...changed.values()], enqueue: receipts }
+    if (ledger.length > 0) batch.ledger = ledger
+    if (meta.length > 0) batch.meta = meta
+    this.d.commit(batch, (err) => {
+      if (err) {
+        for (const e of ledger) this.d.ledger.revert(e)
+        this.d.log('error', 'outcome commit failed', { error: err.message, count: changed.size })
+      } else if (receipts.length > 0) this.d.enqueueLater(receipts)
     })
   }
 
-  /** receipts.multipart 'last': only the last part of a concatenated message gets a receipt. */
-  private receiptForPart(r: MessageRecord): boolean {
-    if (this.d.multipart === 'every' || !r.part) return true
-    const [seq, total] = r.part as [number, number]
-    return seq === total
+  /** The webhook form of a receipt, for accounts that take receipts over HTTP. */
+  private item(it: DeliveryItem, r: MessageRecord, from: string, account: Account | undefined): DeliveryItem {
+    if (account?.webhooks.receipts) {
+      it.event = { type: 'receipt', id: r.id, from, to: r.src[2], stat: it.stat, err: r.dests.find((x) => x.addr[2] === from)?.err ?? r.err, submitAt: r.submitAt, doneAt: this.d.now(), part: r.part ?? null }
+    }
+    return it
+  }
+
+  /** Records one final part of an aggregate-receipt message; the receipt once every part is final. */
+  private aggregate(r: MessageRecord, state: number, err: number, now: number, meta: [string, unknown][]): DeliveryItem | null {
+    const [, total] = r.part as [number, number]
+    const key = `mp:${r.systemId}:${r.src[2]}:${r.dests[0].addr[2]}:${r.ref ?? 0}:${total}`
+    let seen = this.parts.get(key) ?? (this.d.store.getMeta(key) as PartsSeen | undefined) ?? []
+    if (!seen.some((p) => p[0] === (r.part as [number, number])[0])) seen = [...seen, [(r.part as [number, number])[0], state, err, r.id]]
+    if (seen.length < total) {
+      this.parts.set(key, seen)
+      meta.push([key, seen])
+      return null
+    }
+    this.parts.delete(key)
+    meta.push([key, null])
+    seen.sort((a, b) => a[0] - b[0])
+    const failed = seen.find((p) => p[1] !== MessageState.DELIVERED)
+    const first = (this.d.store.getMessage(seen[0][3]) as MessageRecord | undefined) ?? r
+    const whole: MessageRecord = { ...first, sm: first.sm }
+    const dest = { ...first.dests[0], state: failed ? failed[1] : MessageState.DELIVERED, err: failed ? failed[2] : 0, doneAt: now }
+    return receiptItem(whole, dest, now)
   }
 
   /** Items already committed to the store. */
@@ -186,6 +253,9 @@ export class Delivery {
   pump(systemId: string): void {
     const q = this.queues.get(systemId)
     if (q === undefined || q.ready.length === q.head) return
+    const account = this.d.account(systemId)
+    if (account !== undefined && (account.webhooks.receipts || account.webhooks.mo)) this.post(q, account)
+    if (q.ready.length === q.head) return
     const sessions = this.d.receivers(systemId)
     if (sessions.length === 0) return
     // An even share per bind, so a burst is spread over the binds rather than filling the first window.
@@ -204,6 +274,32 @@ export class Delivery {
     if (q.head > 1024 && q.head * 2 > q.ready.length) {
       q.ready = q.ready.slice(q.head)
       q.head = 0
+    }
+  }
+
+  /**
+   * Webhook accounts: receipts (and MO) whose kind has a URL leave as JSON arrays of up to 100
+   * events per request; a 2xx acknowledges them like a deliver_sm_resp, anything else retries
+   * with back-off. Items of a kind without a URL stay for the binds.
+   */
+  private post(q: Queue, account: Account): void {
+    const keep: DeliveryItem[] = []
+    const batches = new Map<string, DeliveryItem[]>()
+    for (let i = q.head; i < q.ready.length; i++) {
+      const it = q.ready[i]
+      const url = it.kind === 'receipt' ? account.webhooks.receipts : account.webhooks.mo
+      if (!url || it.event === undefined) { keep.push(it); continue }
+      let list = batches.get(url)
+      if (list === undefined) batches.set(url, (list = []))
+      list.push(it)
+    }
+    q.ready = keep
+    q.head = 0
+    for (const [url, items] of batches) {
+      for (let i = 0; i < items.length; i += 100) {
+        const chunk = items.slice(i, i + 100)
+        this.d.webhooks.send(url, chunk.map((it) => it.event), (ok) => (ok ? this.d.resultsLater(chunk, []) : this.d.resultsLater([], chunk)))
+      }
     }
   }
 }

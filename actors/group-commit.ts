@@ -16,15 +16,19 @@ export interface Committer {
   commit(batch: CommitBatch): Promise<void>
 }
 
+/** One batch of the group's batches: every part (all arrays) concatenated in request order. */
 function merge(group: Request[]): CommitBatch {
   if (group.length === 1) return group[0].batch
-  const out: Required<CommitBatch> = { messages: [], enqueue: [], ack: [] }
+  const out: Record<string, unknown[]> = {}
   for (const { batch } of group) {
-    if (batch.messages) for (const m of batch.messages) out.messages.push(m)
-    if (batch.enqueue) for (const it of batch.enqueue) out.enqueue.push(it)
-    if (batch.ack) for (const a of batch.ack) out.ack.push(a)
+    for (const key in batch) {
+      const part = (batch as Record<string, unknown[] | undefined>)[key]
+      if (part === undefined) continue
+      const into = out[key] ?? (out[key] = [])
+      for (const x of part) into.push(x)
+    }
   }
-  return out
+  return out as CommitBatch
 }
 
 export class GroupCommit {
@@ -69,7 +73,17 @@ export class GroupCommit {
     p.then(() => {
       this.committed(performance.now() - t0, group.length)
       settle(null)
-    }, (err: Error) => settle(err)).finally(() => {
+    }, (err: Error) => {
+      // One bad batch must not fail the others it was grouped with: commit each alone.
+      if (group.length === 1) return settle(err)
+      return Promise.all(group.map((r) => {
+        let one: Promise<void>
+        try { one = this.store.commit(r.batch) } catch (e) { one = Promise.reject(e) }
+        return one.then(() => null, (e: Error) => e).then((e) => {
+          try { r.done(e) } catch (cbErr) { this.onCallbackError(cbErr) }
+        })
+      })).then(() => undefined)
+    }).finally(() => {
       this.inFlight = false
       if (this.pending.length > 0) this.flush()
     })

@@ -4,6 +4,8 @@
  */
 import type { CommitBatch, DeliveryItem } from '../engine/store'
 import type { MessageRecord } from '../engine/message'
+import type { Job } from './dispatcher'
+import type { UpstreamReceipt } from './connectors/types'
 
 export type StoreMsg = { type: 'commit'; batch: CommitBatch; done: (err: Error | null) => void }
 
@@ -18,8 +20,19 @@ export interface Outcome {
   rev?: number
 }
 
-export type CarrierMsg =
+export type DispatcherMsg =
   | { type: 'submit'; records: MessageRecord[]; fresh: boolean }
+  | { type: 'retry'; connector: string | null; jobs: Job[] }
+  | { type: 'requeue'; jobs: Job[] }
+  | { type: 'accepted'; connector: string; items: { id: string; dest: number; upstreamId: string }[] }
+  | { type: 'receipts'; connector: string; items: UpstreamReceipt[] }
+  | { type: 'tick'; now: number }
+  | { type: 'fault' }
+
+export type ConnectorMsg =
+  | { type: 'submit'; jobs: Job[] }
+  | { type: 'pump' }
+  | { type: 'down' }
   | { type: 'tick'; now: number }
   | { type: 'fault' }
 
@@ -37,3 +50,27 @@ export type SessionMsg =
   | { type: 'fault' }
 
 export type SessionsMsg = { type: 'noop' }
+
+/**
+ * A batch of submits on its way in: session (or HTTP) → rate actor of the account → router actor →
+ * store actor → answered. Each stage marks the records it refuses; the last one commits the rest.
+ */
+export interface AcceptJob {
+  systemId: string
+  records: MessageRecord[]
+  /** per record: 0 while admitted so far, else the command_status it is refused with */
+  statuses: number[]
+  /** per record: records with the same number (the parts of one HTTP message) are admitted or refused together */
+  groups: number[] | null
+  /** daily quota state to persist with the batch (set by the rate actor) */
+  quota?: { day: number; used: number }
+  done(err: Error | null, statuses: number[]): void
+}
+
+export type RateMsg =
+  | { type: 'admit'; job: AcceptJob }
+  | { type: 'limits'; rateLimit: { perSecond: number; burst: number } | null; dailyQuota: number | null }
+
+export type RouterMsg =
+  | { type: 'route'; job: AcceptJob }
+  | { type: 'tables'; tables: import('../engine/routing').RouteTables }

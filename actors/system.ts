@@ -3,17 +3,24 @@
  * nowhere else (STYLE §10.3, ranch-style: start top→down, stop bottom→up).
  *
  *   smsc (nact system)
- *   ├── store      permanent  restartWithBudget(3, 10 s) → escalate   group commit to LMDB (one transaction in flight)
- *   ├── carrier    permanent  restartWithBudget(5, 10 s) → escalate   simulated carrier (default route)
- *   ├── delivery   permanent  restartWithBudget(5, 10 s) → escalate   receipts and MO to ESMEs
- *   ├── sessions   permanent  parent of the binds
+ *   ├── store        permanent  restartWithBudget(3, 10 s) → escalate   group commit to LMDB (one transaction in flight)
+ *   ├── delivery     permanent  restartWithBudget(5, 10 s) → escalate   receipts and MO to ESMEs and webhooks
+ *   ├── connectors   permanent  parent of the connectors
+ *   │   └── connector-<id>  permanent  restartWithBudget(5, 10 s): a new link; its destinations are dispatched again
+ *   ├── dispatcher   permanent  restartWithBudget(5, 10 s) → escalate   schedule, connector choice, retries, expiry
+ *   ├── routers      permanent  parent of the routers
+ *   │   └── router-<n>  permanent  restartWithBudget(5, 10 s): MT routing, credit, commit of admitted submits
+ *   ├── rates        permanent  parent of the rate actors
+ *   │   └── rate-<systemId>  resume: the account's token bucket and daily quota (spawned on first submit)
+ *   ├── sessions     permanent  parent of the binds
  *   │   └── session-<n>  temporary: a crash closes that connection only; the ESME rebinds
- *   └── telemetry  transient  resume: builds the telemetry frames each interval; never takes traffic down
+ *   └── telemetry    transient  resume: builds the telemetry frames each interval; never takes traffic down
  *
+ * A submit batch flows session → rate-<systemId> → router-<n> → store → (answer) → dispatcher →
+ * connector-<id> → (outcome) → delivery: one actor message per batch per hop, never per PDU.
  * The listener (engine/transport/listener.ts) is started after this tree exists and stopped
- * before it is torn down, so traffic only arrives once store, carrier and delivery are up.
- * Escalation past a permanent actor's budget reaches the system root, which stops the engine:
- * an SMSC that cannot store must not keep acknowledging.
+ * before it is torn down. Escalation past a permanent actor's budget stops the engine: an SMSC
+ * that cannot store must not keep acknowledging.
  */
 // nact ships loose typings; this module is the only place that touches its API.
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -27,11 +34,22 @@ import type { LogFn } from '../engine/log'
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import type { Session } from '../engine/session/session'
 import type { MessageRecord } from '../engine/message'
-import type { ResolvedOptions } from '../engine/config'
-import { SimulatedCarrier } from './carrier'
+import { SIMULATOR_CONNECTOR, type ConnectorOptions, type ResolvedOptions } from '../engine/config'
+import type { Account } from '../engine/accounts'
+import type { Ledger } from '../engine/ledger'
+import type { RouteTables } from '../engine/routing'
+import type { WebhookSender } from '../engine/webhook'
 import { Delivery } from './delivery'
 import { GroupCommit } from './group-commit'
-import type { CarrierMsg, DeliveryMsg, SessionMsg, StoreMsg } from './messages'
+import { Dispatcher, type Job } from './dispatcher'
+import { Router } from './router'
+import { RateGate } from './rate'
+import { Lane } from './connectors/lane'
+import { SimulatorConnector } from './connectors/simulator'
+import { SmppClientConnector } from './connectors/smpp-client'
+import { HttpConnector } from './connectors/http'
+import type { Connector, ConnectorEvents, ConnectorStats, InboundMo } from './connectors/types'
+import type { AcceptJob, ConnectorMsg, DeliveryMsg, DispatcherMsg, Outcome, RateMsg, RouterMsg, SessionMsg, StoreMsg } from './messages'
 import { resume, restartWithBudget, temporary } from './supervision'
 import type { Metrics } from '../engine/telemetry'
 
@@ -44,6 +62,13 @@ export interface ActorDeps {
   now(): number
   receivers(systemId: string): Session[]
   metrics: Metrics
+  ledger: Ledger
+  /** The account as last committed (cached by the engine). */
+  account(systemId: string): Account | undefined
+  routes: RouteTables
+  /** MO from an upstream connector: the engine routes it to an account's queue. */
+  inboundMo(connector: string, items: InboundMo[]): void
+  webhooks: WebhookSender
   /** Builds and publishes the telemetry frames of one tick (the telemetry actor calls it). */
   publishTelemetry(): void
   telemetryIntervalMs: number
@@ -53,29 +78,41 @@ export interface ActorDeps {
 
 export interface ActorSystem {
   commit(batch: CommitBatch, done: (err: Error | null) => void): void
-  /** `fresh` false for records the carrier had before (replace_sm): no second intermediate notification. */
-  carrierSubmit(records: MessageRecord[], fresh?: boolean): void
+  /** A submit batch: rate actor of the account (when it has limits), router, store, answer, dispatcher. */
+  admit(job: AcceptJob): void
+  /** Committed records to (re)dispatch; `fresh` false for replace_sm (no second intermediate notification). */
+  dispatch(records: MessageRecord[], fresh?: boolean): void
   enqueue(items: DeliveryItem[]): void
   deliveryResults(ok: DeliveryItem[], failed: DeliveryItem[]): void
   bound(systemId: string): void
   spawnSession(s: Session): ActorRef
   sessionMsg(ref: ActorRef, msg: SessionMsg): void
   stopSession(ref: ActorRef): void
-  /** Test hook: make a permanent actor throw once. */
-  fault(actor: 'carrier' | 'delivery'): void
-  /** Live counters for health and telemetry. */
-  stats(): { carrierInFlight: number }
-  stop(): void
+  /** Routing tables changed (API/CLI): every router recompiles; nothing in flight is dropped. */
+  setRoutes(tables: RouteTables): void
+  /** Account limits changed: its rate actor takes the new ones. */
+  accountChanged(systemId: string, account: Account | null): void
+  /** Test hook: make a permanent actor throw once ('carrier' is the simulator's connector actor). */
+  fault(actor: 'carrier' | 'delivery' | 'dispatcher'): void
+  /** Live counters for health, overload and telemetry. */
+  stats(): { carrierInFlight: number; backlog: number; awaitingReceipts: number; connectors: (ConnectorStats & { queued: number })[] }
+  /** Stops the tree; connectors unbind from their upstreams first. */
+  stop(): Promise<void>
 }
 
 const TICK_MS = 20
 
+/** FNV-1a of the system_id: which router actor an account's batches go to. */
+function partition(systemId: string, n: number): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < systemId.length; i++) h = Math.imul(h ^ systemId.charCodeAt(i), 0x01000193)
+  return (h >>> 0) % n
+}
+
 export function startActors(d: ActorDeps): ActorSystem {
   const root = nact.start()
   const { log } = d
-  let carrierRef: ActorRef
-  let deliveryRef: ActorRef
-  let carrierState: SimulatedCarrier | null = null
+  let tables = d.routes
 
   // 1. store: group commit; one write transaction in flight, later requests join the next one.
   const makeWriter = () => new GroupCommit(d.store,
@@ -88,29 +125,10 @@ export function startActors(d: ActorDeps): ActorSystem {
         return state
     }
   }, 'store', { initialStateFunc: makeWriter, onCrash: restartWithBudget('store', 3, 10_000, log, d.fatal) })
-
   const commit = (batch: CommitBatch, done: (err: Error | null) => void) => nact.dispatch(storeRef, { type: 'commit', batch, done } satisfies StoreMsg)
 
-  // 2. carrier: rebuilt from the store's active messages on every (re)start.
-  const makeCarrier = () => {
-    const c = new SimulatedCarrier(d.options.simulator, (outcomes) => nact.dispatch(deliveryRef, { type: 'outcomes', outcomes } satisfies DeliveryMsg), d.now())
-    const active = d.store.activeMessages() as MessageRecord[]
-    if (active.length > 0) {
-      c.submit(active, d.now(), false)
-      log('info', 'carrier recovered active messages', { count: active.length })
-    }
-    carrierState = c
-    return c
-  }
-  carrierRef = nact.spawn(root, (state: SimulatedCarrier, msg: CarrierMsg) => {
-    switch (msg.type) {
-      case 'submit': state.submit(msg.records, d.now(), msg.fresh); return state
-      case 'tick': state.tick(msg.now); return state
-      case 'fault': throw new Error('injected carrier fault')
-    }
-  }, 'carrier', { initialStateFunc: makeCarrier, onCrash: restartWithBudget('carrier', 5, 10_000, log, d.fatal) })
-
-  // 3. delivery: queues rebuilt from the store on every (re)start.
+  // 2. delivery: queues rebuilt from the store on every (re)start.
+  let deliveryRef: ActorRef
   const makeDelivery = () => new Delivery({
     store: d.store,
     commit,
@@ -126,10 +144,14 @@ export function startActors(d: ActorDeps): ActorSystem {
       }
     },
     enqueueLater: (items) => nact.dispatch(deliveryRef, { type: 'enqueue', items } satisfies DeliveryMsg),
+    resultsLater: (ok, failed) => nact.dispatch(deliveryRef, { type: 'results', ok, failed } satisfies DeliveryMsg),
     now: d.now,
     redeliveryMs: d.options.receipts.redeliveryMs,
     maxAgeMs: d.options.receipts.maxAgeMs,
     multipart: d.options.receipts.multipart,
+    account: d.account,
+    ledger: d.ledger,
+    webhooks: d.webhooks,
     log,
     metrics: d.metrics,
   })
@@ -143,33 +165,219 @@ export function startActors(d: ActorDeps): ActorSystem {
       case 'fault': throw new Error('injected delivery fault')
     }
   }, 'delivery', { initialStateFunc: makeDelivery, onCrash: restartWithBudget('delivery', 5, 10_000, log, d.fatal) })
+  const toDelivery = (outcomes: Outcome[]) => nact.dispatch(deliveryRef, { type: 'outcomes', outcomes } satisfies DeliveryMsg)
 
-  // 4. sessions: parent of the binds; a child's crash policy is `temporary`.
+  // 3. connectors: the simulator (always) and the configured upstreams, each behind its lane.
+  let dispatcherRef: ActorRef
+  const toDispatcher = (msg: DispatcherMsg) => nact.dispatch(dispatcherRef, msg)
+  const lanes = new Map<string, Lane>()
+  const connectorRefs = new Map<string, ActorRef>()
+  const connectorsRef = nact.spawn(root, (state: null) => state, 'connectors', { initialState: null, onCrash: restartWithBudget('connectors', 3, 10_000, log, d.fatal) })
+  const configs: (ConnectorOptions | { id: string; kind: 'simulator' })[] = [{ id: SIMULATOR_CONNECTOR, kind: 'simulator' }, ...d.options.connectors]
+  for (const cfg of configs) {
+    const id = cfg.id
+    const events: ConnectorEvents = {
+      outcomes: (outcomes) => toDelivery(outcomes),
+      accepted: (items) => toDispatcher({ type: 'accepted', connector: id, items }),
+      retry: (items, reason) => {
+        log('debug', 'connector hands back for retry', { connector: id, count: items.length, reason })
+        toDispatcher({ type: 'retry', connector: id, jobs: items as Job[] })
+      },
+      receipts: (items) => toDispatcher({ type: 'receipts', connector: id, items }),
+      mo: (items) => d.inboundMo(id, items),
+      up: () => {
+        d.metrics.event('connector_up', { detail: `${id} (${cfg.kind})` })
+        log('info', 'connector up', { connector: id })
+        const ref = connectorRefs.get(id)
+        if (ref) nact.dispatch(ref, { type: 'pump' } satisfies ConnectorMsg)
+      },
+      down: (reason) => {
+        d.metrics.event('connector_down', { detail: `${id}: ${reason}` })
+        log('warn', 'connector down', { connector: id, reason })
+        const ref = connectorRefs.get(id)
+        if (ref) nact.dispatch(ref, { type: 'down' } satisfies ConnectorMsg)
+      },
+    }
+    let started = false
+    const make = (): Lane => {
+      const old = lanes.get(id)
+      // A restart: the old link goes, the destinations it held are dispatched again from the store.
+      if (old) void old.connector.stop().catch(() => {})
+      const c: Connector = cfg.kind === 'simulator' ? new SimulatorConnector(d.options.simulator, events, d.now())
+        : cfg.kind === 'smpp' ? new SmppClientConnector(cfg, events, log, d.now)
+          : new HttpConnector(cfg, events, log)
+      const lane = new Lane(c)
+      lanes.set(id, lane)
+      c.start()
+      if (started) toDispatcher({ type: 'submit', records: activeVia(id), fresh: false })
+      started = true
+      return lane
+    }
+    const ref = nact.spawn(connectorsRef, (lane: Lane, msg: ConnectorMsg) => {
+      switch (msg.type) {
+        case 'submit': lane.add(msg.jobs, d.now()); return lane
+        case 'pump': lane.pump(d.now()); return lane
+        case 'tick': lane.connector.tick(msg.now); lane.pump(msg.now); return lane
+        case 'down': {
+          // Queued, never sent: back to the dispatcher, which fails them over or waits.
+          const jobs = lane.drain()
+          if (jobs.length > 0) toDispatcher({ type: 'retry', connector: id, jobs })
+          return lane
+        }
+        case 'fault': throw new Error(`injected ${id} connector fault`)
+      }
+    }, `connector-${id}`, { initialStateFunc: make, onCrash: restartWithBudget(`connector-${id}`, 5, 10_000, log, d.fatal) })
+    connectorRefs.set(id, ref)
+  }
+  /** Active destinations last handed to connector `id` (after its restart). */
+  const activeVia = (id: string): MessageRecord[] => (d.store.activeMessages() as MessageRecord[])
+    .filter((r) => r.dests.some((x) => x.conn === id && x.up === undefined))
+
+  // 4. dispatcher: rebuilt from the store's active messages on every (re)start.
+  /** Upstream ids accepted but not yet committed: a receipt may overtake the commit. */
+  const upstreamPending = new Map<string, [string, number]>()
+  /** The live dispatcher (nact keeps state private): read for the overload gauge and stats. */
+  let dispatcherState: Dispatcher | null = null
+  const makeDispatcher = () => {
+    const disp = new Dispatcher({
+      now: d.now,
+      connector: (id) => lanes.get(id)?.connector,
+      send: (id, jobs) => {
+        const ref = connectorRefs.get(id)
+        if (ref) nact.dispatch(ref, { type: 'submit', jobs } satisfies ConnectorMsg)
+      },
+      outcomes: toDelivery,
+      retryMs: d.options.dispatch.retryMs,
+    })
+    const active = d.store.activeMessages() as MessageRecord[]
+    if (active.length > 0) {
+      disp.recover(active)
+      log('info', 'dispatcher recovered active messages', { count: active.length })
+    }
+    dispatcherState = disp
+    return disp
+  }
+  dispatcherRef = nact.spawn(root, (state: Dispatcher, msg: DispatcherMsg) => {
+    switch (msg.type) {
+      case 'submit': state.submit(msg.records, msg.fresh); state.tick(d.now()); return state
+      case 'retry': state.retry(msg.jobs, msg.connector); return state
+      case 'requeue': state.requeue(msg.jobs); return state
+      case 'accepted': {
+        // The upstream's ids, committed with the records so its receipts find our messages after a restart.
+        const records = new Map<string, MessageRecord>()
+        const upstream: NonNullable<CommitBatch['upstream']> = []
+        const jobs: Job[] = []
+        for (const it of msg.items) {
+          const r = d.store.getMessage(it.id) as MessageRecord | undefined
+          if (!r || !r.dests[it.dest]) continue
+          r.dests[it.dest].up = it.upstreamId
+          records.set(r.id, r)
+          upstream.push({ connector: msg.connector, upstreamId: it.upstreamId, id: it.id, dest: it.dest })
+          upstreamPending.set(`${msg.connector}\0${it.upstreamId}`, [it.id, it.dest])
+          jobs.push({ record: r, dest: it.dest, attempts: 0, fresh: false, rev: r.rev ?? 0 })
+        }
+        state.accepted(jobs)
+        commit({ messages: [...records.values()], upstream }, (err) => {
+          if (err) log('error', 'upstream id commit failed', { connector: msg.connector, error: err.message })
+          for (const u of upstream) upstreamPending.delete(`${u.connector}\0${u.upstreamId}`)
+        })
+        return state
+      }
+      case 'receipts': {
+        const outcomes: Outcome[] = []
+        for (const rc of msg.items) {
+          const at = upstreamPending.get(`${msg.connector}\0${rc.upstreamId}`) ?? d.store.upstreamLookup(msg.connector, rc.upstreamId)
+          if (at === undefined) { log('debug', 'receipt for an unknown upstream id', { connector: msg.connector, upstreamId: rc.upstreamId }); continue }
+          const r = d.store.getMessage(at[0]) as MessageRecord | undefined
+          outcomes.push({ id: at[0], dest: at[1], state: rc.state, err: rc.err, rev: r?.rev ?? 0 })
+        }
+        if (outcomes.length > 0) toDelivery(outcomes)
+        return state
+      }
+      case 'tick': state.tick(msg.now); return state
+      case 'fault': throw new Error('injected dispatcher fault')
+    }
+  }, 'dispatcher', { initialStateFunc: makeDispatcher, onCrash: restartWithBudget('dispatcher', 5, 10_000, log, d.fatal) })
+
+  // 5. routers: accounts spread by hash; every router gets every table change.
+  const routerDeps = {
+    now: d.now,
+    ledger: d.ledger,
+    account: d.account,
+    commit,
+    accepted: (records: MessageRecord[]) => {
+      d.metrics.accepted(records, d.now())
+      toDispatcher({ type: 'submit', records, fresh: true })
+    },
+  }
+  const routersRef = nact.spawn(root, (state: null) => state, 'routers', { initialState: null, onCrash: restartWithBudget('routers', 3, 10_000, log, d.fatal) })
+  const routerRefs: ActorRef[] = []
+  for (let i = 0; i < d.options.dispatch.routers; i++) {
+    routerRefs.push(nact.spawn(routersRef, (state: Router, msg: RouterMsg) => {
+      switch (msg.type) {
+        case 'route': state.route(msg.job); return state
+        case 'tables': state.setTables(msg.tables); return state
+      }
+    }, `router-${i}`, { initialStateFunc: () => new Router(routerDeps, tables), onCrash: restartWithBudget(`router-${i}`, 5, 10_000, log, d.fatal) }))
+  }
+  const toRouter = (job: AcceptJob) => nact.dispatch(routerRefs[partition(job.systemId, routerRefs.length)], { type: 'route', job } satisfies RouterMsg)
+
+  // 6. rate actors: one per account with a rate limit or a daily quota, spawned at its first submit.
+  const ratesRef = nact.spawn(root, (state: null) => state, 'rates', { initialState: null, onCrash: restartWithBudget('rates', 3, 10_000, log, d.fatal) })
+  const rateRefs = new Map<string, ActorRef>()
+  const rateRef = (systemId: string, a: Account): ActorRef => {
+    let ref = rateRefs.get(systemId)
+    if (ref === undefined) {
+      ref = nact.spawn(ratesRef, (gate: RateGate, msg: RateMsg) => {
+        switch (msg.type) {
+          case 'admit': {
+            gate.admit(msg.job, d.now())
+            if (msg.job.statuses.every((s) => s !== 0)) msg.job.done(null, msg.job.statuses)
+            else toRouter(msg.job)
+            return gate
+          }
+          case 'limits': gate.reconfigure({ rateLimit: msg.rateLimit, dailyQuota: msg.dailyQuota }, undefined, d.now()); return gate
+        }
+      }, `rate-${rateRefs.size}`, {
+        initialStateFunc: () => new RateGate(a, d.store.getMeta(`quota:${systemId}`) as { day: number; used: number } | undefined, d.now()),
+        onCrash: resume(`rate-${systemId}`, log),
+      })
+      rateRefs.set(systemId, ref)
+    }
+    return ref
+  }
+
+  // 7. sessions: parent of the binds; a child's crash policy is `temporary`.
   const sessionsRef = nact.spawn(root, (state: null) => state, 'sessions', {
     initialState: null,
     onCrash: restartWithBudget('sessions', 3, 10_000, log, d.fatal),
   })
 
-  // 5. telemetry: builds and publishes one frame set per interval; an error never stops traffic.
+  // 8. telemetry: builds and publishes one frame set per interval; an error never stops traffic.
   const telemetryRef = nact.spawn(root, (state: null, msg: { type: 'tick' }) => {
     if (msg.type === 'tick') d.publishTelemetry()
     return state
   }, 'telemetry', { initialState: null, onCrash: resume('telemetry', log) })
   const telemetryTick = setInterval(() => nact.dispatch(telemetryRef, { type: 'tick' }), d.telemetryIntervalMs)
   telemetryTick.unref()
-  d.metrics.event('connector_up', { detail: 'simulated carrier' })
 
-  // One coarse tick drives the carrier's buckets and the delivery retries.
+  // One coarse tick drives the dispatcher, the connectors (simulator buckets, link timers) and the delivery retries.
   const tick = setInterval(() => {
     const now = d.now()
-    nact.dispatch(carrierRef, { type: 'tick', now } satisfies CarrierMsg)
+    toDispatcher({ type: 'tick', now })
+    for (const ref of connectorRefs.values()) nact.dispatch(ref, { type: 'tick', now } satisfies ConnectorMsg)
     nact.dispatch(deliveryRef, { type: 'tick', now } satisfies DeliveryMsg)
   }, TICK_MS)
   tick.unref()
 
   return {
     commit,
-    carrierSubmit: (records, fresh = true) => nact.dispatch(carrierRef, { type: 'submit', records, fresh } satisfies CarrierMsg),
+    admit(job) {
+      const a = d.account(job.systemId)
+      if (a !== undefined && (a.rateLimit !== null || a.dailyQuota !== null)) nact.dispatch(rateRef(job.systemId, a), { type: 'admit', job } satisfies RateMsg)
+      else toRouter(job)
+    },
+    dispatch: (records, fresh = true) => toDispatcher({ type: 'submit', records, fresh }),
     enqueue: (items) => nact.dispatch(deliveryRef, { type: 'enqueue', items } satisfies DeliveryMsg),
     deliveryResults: (ok, failed) => nact.dispatch(deliveryRef, { type: 'results', ok, failed } satisfies DeliveryMsg),
     bound: (systemId) => nact.dispatch(deliveryRef, { type: 'bound', systemId } satisfies DeliveryMsg),
@@ -186,16 +394,45 @@ export function startActors(d: ActorDeps): ActorSystem {
     }),
     sessionMsg: (ref, msg) => nact.dispatch(ref, msg),
     stopSession: (ref) => nact.stop(ref),
-    fault: (actor) => nact.dispatch(actor === 'carrier' ? carrierRef : deliveryRef, { type: 'fault' }),
-    stats: () => ({ carrierInFlight: carrierState?.inFlight ?? 0 }),
-    stop: () => {
-      // Stop order, bottom→up: tick, sessions (already unbound by the caller), delivery, carrier, store.
+    setRoutes(next) {
+      tables = next
+      for (const ref of routerRefs) nact.dispatch(ref, { type: 'tables', tables: next } satisfies RouterMsg)
+    },
+    accountChanged(systemId, a) {
+      const ref = rateRefs.get(systemId)
+      if (ref === undefined) return
+      nact.dispatch(ref, { type: 'limits', rateLimit: a?.rateLimit ?? null, dailyQuota: a?.dailyQuota ?? null } satisfies RateMsg)
+    },
+    fault: (actor) => nact.dispatch(
+      actor === 'carrier' ? connectorRefs.get(SIMULATOR_CONNECTOR)! : actor === 'delivery' ? deliveryRef : dispatcherRef,
+      { type: 'fault' }),
+    stats: () => {
+      let queued = 0
+      const connectors = [...lanes.values()].map((l) => {
+        queued += l.queued
+        return { ...l.connector.stats(), queued: l.queued }
+      })
+      const sim = lanes.get(SIMULATOR_CONNECTOR)?.connector.stats()
+      return {
+        carrierInFlight: sim?.inFlight ?? 0,
+        backlog: (dispatcherState?.backlog ?? 0) + queued,
+        awaitingReceipts: dispatcherState?.waitingForReceipt ?? 0,
+        connectors,
+      }
+    },
+    async stop() {
+      // Stop order, bottom→up: ticks, sessions (already unbound by the caller), rates, routers,
+      // dispatcher, connectors (unbind upstream), delivery, store.
       clearInterval(tick)
       clearInterval(telemetryTick)
       nact.stop(telemetryRef)
       nact.stop(sessionsRef)
+      nact.stop(ratesRef)
+      nact.stop(routersRef)
+      nact.stop(dispatcherRef)
+      await Promise.all([...lanes.values()].map((l) => l.connector.stop().catch((err) => log('warn', 'connector stop failed', { connector: l.connector.id, error: String(err) }))))
+      nact.stop(connectorsRef)
       nact.stop(deliveryRef)
-      nact.stop(carrierRef)
       nact.stop(storeRef)
       nact.stop(root)
     },

@@ -1,13 +1,22 @@
 /**
- * Admin access to the console, the telemetry stream and the admin API. The password comes from
- * config `admin.password`, else a hash kept in the store (generated and shown once at the first
- * start; `smsc admin passwd` replaces it). A login yields a random token (cookie or bearer) that
- * lives TOKEN_TTL_MS after its last use (sliding), survives engine restarts (only its SHA-256 is
- * kept, in the store) and ends at logout or when the admin password changes. The role travels
- * with the token so per-account (reseller) views can narrow what a token sees later.
+ * Logins to the console, the telemetry stream and the HTTP API. Two kinds:
+ * - the operator: the password is config `admin.password`, else a hash kept in the store (generated
+ *   and shown once at the first start; `smsc admin passwd` replaces it);
+ * - an account (reseller or user): its SMPP system_id and password, checked by the store; a
+ *   suspended account cannot log in.
+ * A login yields a random token (cookie or bearer) that lives TOKEN_TTL_MS after its last use
+ * (sliding) and survives engine restarts: only its SHA-256 is kept, in the store, with the
+ * principal (role, systemId, name) and a fingerprint of the password hash it was issued under, so
+ * a token ends at logout, when that password changes, or when its account is removed. The
+ * account's current role is read at every check (a role change applies at once).
+ * API keys are not tokens: Admin owns them (apiKeyOwner); accountPrincipal() turns their owner
+ * into the principal the send API acts for.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { Store, verifyScrypt } from './store'
+import { OPERATOR, type Principal } from './accounts'
+
+export type { Principal } from './accounts'
 
 export const ADMIN_HASH_KEY = 'admin:passwordHash'
 export const SESSION_COOKIE = 'smsc_session'
@@ -16,28 +25,52 @@ export const TOKENS_KEY = 'admin:tokens'
 export const TOKEN_TTL_MS = 7 * 24 * 3_600_000
 
 const digest = (token: string) => createHash('sha256').update(token).digest('base64url')
-type Tokens = Record<string, { role: 'admin'; expires: number }>
+/** Which password hash a token belongs to (a token dies when that password changes). */
+const fingerprint = (passwordHash: string) => createHash('sha256').update(passwordHash).digest('base64url').slice(0, 16)
 
-export interface Principal {
-  role: 'admin'
+/** Persisted form. `role: 'admin'` and no `h` are tokens of the previous format (operator only). */
+interface SavedToken { role: string; systemId?: string; expires: number; h?: string }
+type Tokens = Record<string, SavedToken>
+
+interface Live {
+  /** null: the operator */
+  systemId: string | null
+  expires: number
+  h: string
 }
 
+export type AccountLogin = { token: string; principal: Principal } | 'bad-credentials' | 'suspended'
+
 export class AdminAuth {
-  private readonly tokens = new Map<string, { p: Principal; expires: number }>()
+  private readonly tokens = new Map<string, Live>()
+  private readonly operatorH: string
 
   private constructor(private readonly hash: string, private readonly store: Store | null = null) {
+    this.operatorH = fingerprint(hash)
     const saved = store?.getMeta(TOKENS_KEY) as Tokens | undefined
     const now = Date.now()
-    // Tokens are valid only for the password they were issued under.
-    const savedFor = store?.getMeta(`${TOKENS_KEY}:hash`)
-    if (saved && savedFor === hash) for (const [d, v] of Object.entries(saved)) if (v.expires > now) this.tokens.set(d, { p: { role: v.role }, expires: v.expires })
+    // Tokens of the previous format are valid only for the admin password they were issued under.
+    const legacyOk = store?.getMeta(`${TOKENS_KEY}:hash`) === hash
+    if (saved) {
+      for (const [d, v] of Object.entries(saved)) {
+        if (!(v.expires > now)) continue
+        if (v.systemId === undefined) {
+          // operator token
+          if (v.h === undefined ? legacyOk : v.h === this.operatorH) this.tokens.set(d, { systemId: null, expires: v.expires, h: this.operatorH })
+        } else if (typeof v.h === 'string') {
+          this.tokens.set(d, { systemId: v.systemId, expires: v.expires, h: v.h })
+        }
+      }
+    }
   }
 
   private persist(): void {
     if (!this.store) return
     const out: Tokens = {}
-    for (const [d, v] of this.tokens) out[d] = { role: v.p.role, expires: v.expires }
-    this.store.putMeta(TOKENS_KEY, out).then(() => this.store!.putMeta(`${TOKENS_KEY}:hash`, this.hash)).catch(() => { /* a lost token write only means a new login */ })
+    for (const [d, v] of this.tokens) {
+      out[d] = v.systemId === null ? { role: 'operator', expires: v.expires, h: v.h } : { role: 'account', systemId: v.systemId, expires: v.expires, h: v.h }
+    }
+    this.store.putMeta(TOKENS_KEY, out).catch(() => { /* a lost token write only means a new login */ })
   }
 
   /** Returns the auth and, when the password was generated now, that password (to show once). */
@@ -62,18 +95,42 @@ export class AdminAuth {
     await store.putMeta(ADMIN_HASH_KEY, await Store.hashPassword(password))
   }
 
-  async login(password: string): Promise<string | null> {
-    if (!(await verifyScrypt(this.hash, password))) return null
+  private issue(systemId: string | null, h: string): string {
     const token = randomBytes(24).toString('base64url')
-    this.tokens.set(digest(token), { p: { role: 'admin' }, expires: Date.now() + TOKEN_TTL_MS })
+    this.tokens.set(digest(token), { systemId, expires: Date.now() + TOKEN_TTL_MS, h })
     this.persist()
     return token
+  }
+
+  /** An operator token without the password: for the CLI's control file (engine/index.ts), never over HTTP. */
+  issueOperatorToken(): string {
+    return this.issue(null, this.operatorH)
+  }
+
+  /** The operator's login: a token, or null on a wrong password. */
+  async login(password: string): Promise<string | null> {
+    if (!(await verifyScrypt(this.hash, password))) return null
+    return this.issue(null, this.operatorH)
+  }
+
+  /** An account's login with its SMPP credentials. Unknown account and wrong password look alike. */
+  async loginAccount(systemId: string, password: string): Promise<AccountLogin> {
+    if (!this.store) return 'bad-credentials'
+    if ((await this.store.verifyPassword(systemId, password)) !== 'ok') return 'bad-credentials'
+    const acc = this.store.getAccount(systemId)
+    if (!acc) return 'bad-credentials'
+    if (acc.suspended) return 'suspended'
+    return { token: this.issue(systemId, fingerprint(acc.passwordHash)), principal: principalOf(acc) }
   }
 
   logout(token: string): void {
     if (this.tokens.delete(digest(token))) this.persist()
   }
 
+  /**
+   * The principal of a token, or null (unknown, expired, password changed, account removed). The
+   * principal of a suspended account is returned: isSuspended() tells the caller to refuse it.
+   */
   check(token: string | undefined): Principal | null {
     if (!token) return null
     const d = digest(token)
@@ -85,12 +142,33 @@ export class AdminAuth {
       this.persist()
       return null
     }
+    let p: Principal = OPERATOR
+    if (t.systemId !== null) {
+      const acc = this.store?.getAccount(t.systemId)
+      if (!acc || fingerprint(acc.passwordHash) !== t.h) {
+        this.tokens.delete(d)
+        this.persist()
+        return null
+      }
+      p = principalOf(acc)
+    }
     // Sliding expiry, written back at most once an hour per token.
     if (t.expires - now < TOKEN_TTL_MS - 3_600_000) {
       t.expires = now + TOKEN_TTL_MS
       this.persist()
     }
-    return t.p
+    return p
+  }
+
+  /** The principal an API key of `systemId` acts as (the account's role), or null if it is gone. */
+  accountPrincipal(systemId: string): Principal | null {
+    const acc = this.store?.getAccount(systemId)
+    return acc ? principalOf(acc) : null
+  }
+
+  /** True for the principal of an account that is suspended now (its requests are refused, 403). */
+  isSuspended(p: Principal): boolean {
+    return p.systemId !== null && this.store?.getAccount(p.systemId)?.suspended === true
   }
 
   /** The token of a request: `Authorization: Bearer`, the session cookie, or `?token=` (WebSocket). */
@@ -103,4 +181,8 @@ export class AdminAuth {
     const m = /(?:^|&)token=([^&]+)/.exec(query)
     return m ? decodeURIComponent(m[1]) : undefined
   }
+}
+
+function principalOf(acc: { systemId: string; role?: string }): Principal {
+  return { role: acc.role === 'reseller' ? 'reseller' : 'user', systemId: acc.systemId, name: acc.systemId }
 }

@@ -15,6 +15,8 @@
 import { readFileSync } from 'node:fs'
 import { SmscError } from './errors'
 import type { ReceiptStat } from './protocol/dlr'
+import { checkAccountInput, type AccountInput } from './accounts'
+import { validateRouteTables, type RouteTables } from './routing'
 
 // ---------------------------------------------------------------------------------------------
 // Value sets
@@ -45,16 +47,52 @@ const MAX_PORT = 65_535
 // ---------------------------------------------------------------------------------------------
 // Types
 
-export interface AccountOptions {
+/**
+ * An account in the config file: systemId and password, and any account setting (engine/accounts.ts,
+ * docs/CONFIG.md): role, parent, rateLimit, dailyQuota, credit (opening balance), allowedIps, ...
+ * Settings given here are applied at every start; `credit` only when the account is created.
+ */
+export interface AccountOptions extends AccountInput {
   /** SMPP system_id: C-Octet String of 16 including the NUL, so 1..15 printable ASCII characters. */
   systemId: string
   /** SMPP 3.4 password: C-Octet String of 9 including the NUL, so 1..8 printable ASCII characters. */
   password: string
-  /** Concurrent binds allowed for this account; default session.maxBindsPerAccount. */
-  maxBinds: number
-  /** Outstanding requests each way per bind; default session.windowSize. */
-  windowSize: number
 }
+
+/** An upstream SMSC the engine binds to as an ESME (actors/connectors/smpp-client.ts). */
+export interface SmppConnectorOptions {
+  id: string
+  kind: 'smpp'
+  host: string
+  port: number
+  tls: boolean
+  rejectUnauthorized: boolean
+  systemId: string
+  password: string
+  systemType: string
+  bindType: 'transceiver' | 'transmitter' | 'receiver'
+  windowSize: number
+  ratePerSecond: number
+  enquireLinkMs: number
+  responseMs: number
+  reconnectMs: [number, number]
+  interfaceVersion: 0x34 | 0x50
+}
+
+/** A provider reached by HTTP POST (actors/connectors/http.ts). */
+export interface HttpConnectorOptions {
+  id: string
+  kind: 'http'
+  url: string
+  headers: Record<string, string>
+  timeoutMs: number
+  concurrency: number
+  ratePerSecond: number
+}
+
+export type ConnectorOptions = SmppConnectorOptions | HttpConnectorOptions
+/** The built-in simulated carrier's connector id (always present). */
+export const SIMULATOR_CONNECTOR = 'simulator'
 
 export interface ResolvedOptions {
   smpp: { host: string; port: number }
@@ -76,14 +114,12 @@ export interface ResolvedOptions {
   log: { level: LogLevel }
   admin: { password: string | null }
   telemetry: { intervalMs: number; maxBufferedBytes: number; events: number; timelineSize: number }
-}
-
-/** An account as given in a file: limits are optional. */
-export interface AccountInput {
-  systemId: string
-  password: string
-  maxBinds?: number
-  windowSize?: number
+  connectors: ConnectorOptions[]
+  /** null: keep the table stored in the data dir (edited by API/CLI), or the default route. */
+  routes: RouteTables | null
+  dispatch: { retryMs: [number, number]; routers: number }
+  overload: { highWater: number; lowWater: number }
+  webhooks: { timeoutMs: number; concurrency: number }
 }
 
 /** What a caller or a config file may give: any subset of ResolvedOptions. */
@@ -94,6 +130,11 @@ export interface Options {
   http?: Partial<ResolvedOptions['http']>
   dataDir?: string
   accounts?: readonly AccountInput[]
+  connectors?: readonly Record<string, unknown>[]
+  routes?: unknown
+  dispatch?: { retryMs?: readonly [number, number]; routers?: number }
+  overload?: Partial<ResolvedOptions['overload']>
+  webhooks?: Partial<ResolvedOptions['webhooks']>
   simulator?: {
     deliveryDelayMs?: readonly [number, number]
     outcomes?: Partial<Record<OutcomeStat, number>>
@@ -168,6 +209,20 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
     maxBufferedBytes: 1_048_576, // bytes: a WebSocket client buffering more gets no deltas until it drains
     events: 500, // events kept in the ring buffer for late subscribers
     timelineSize: 100_000, // recent messages whose full timeline (carrier, receipt, delivered) is kept in memory
+  },
+  connectors: [], // upstream SMSCs (kind 'smpp') and HTTP providers (kind 'http'); 'simulator' always exists
+  routes: null, // { mt, mo } routing tables; null = the table stored in the data dir, else one route to 'simulator'
+  dispatch: {
+    retryMs: [1_000, 300_000], // ms, [min, max] back-off when a connector is down or answers a temporary error
+    routers: 2, // router actors; accounts are spread over them by a hash of the system_id
+  },
+  overload: {
+    highWater: 100_000, // messages waiting for a connector: above this, new submits get ESME_RMSGQFUL
+    lowWater: 50_000, // ... until the backlog drains below this
+  },
+  webhooks: {
+    timeoutMs: 10_000, // ms per receipt/MO webhook request
+    concurrency: 16, // webhook requests in flight at once (all accounts)
   },
 })
 
@@ -291,7 +346,11 @@ const KEYS = {
   log: Object.keys(DEFAULTS.log),
   admin: Object.keys(DEFAULTS.admin),
   telemetry: Object.keys(DEFAULTS.telemetry),
-  account: ['systemId', 'password', 'maxBinds', 'windowSize'],
+  dispatch: Object.keys(DEFAULTS.dispatch),
+  overload: Object.keys(DEFAULTS.overload),
+  webhooks: Object.keys(DEFAULTS.webhooks),
+  smppConnector: ['id', 'kind', 'host', 'port', 'tls', 'rejectUnauthorized', 'systemId', 'password', 'systemType', 'bindType', 'windowSize', 'ratePerSecond', 'enquireLinkMs', 'responseMs', 'reconnectMs', 'interfaceVersion'],
+  httpConnector: ['id', 'kind', 'url', 'headers', 'timeoutMs', 'concurrency', 'ratePerSecond'],
 }
 
 /** Validates `input` (any subset of the options) and returns a complete, fresh ResolvedOptions. */
@@ -352,7 +411,7 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
     maxBindsPerAccount: pick(sessionIn, 'maxBindsPerAccount', D.session.maxBindsPerAccount, positive, sp),
   }
 
-  const accounts = resolveAccounts(root.accounts, p('accounts'), session)
+  const accounts = resolveAccounts(root.accounts, p('accounts'))
 
   const simulator = resolveSimulator(sub('simulator', KEYS.simulator), p('simulator'))
 
@@ -387,7 +446,82 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
     timelineSize: pick(telIn, 'timelineSize', D.telemetry.timelineSize, (v, path) => integer(v, path, 0, 10_000_000), tel),
   }
 
-  return { smpp, tls, devTls, http, dataDir, accounts, simulator, messageIdFormat, timers, session, receipts, log, admin, telemetry }
+  const connectors = resolveConnectors(root.connectors, p('connectors'))
+  const routes = root.routes === undefined || root.routes === null ? null
+    : validateRouteTables(root.routes, p('routes'), 'SMSC_ERR_CONFIG_INVALID', new Set([SIMULATOR_CONNECTOR, ...connectors.map((c) => c.id)]))
+
+  const dIn = sub('dispatch', KEYS.dispatch)
+  const dispatch = {
+    retryMs: pick(dIn, 'retryMs', [...D.dispatch.retryMs] as [number, number], (v, path) => range(v, path, 1, MAX_TIMER_MS), p('dispatch')),
+    routers: pick(dIn, 'routers', D.dispatch.routers, (v, path) => integer(v, path, 1, 64), p('dispatch')),
+  }
+  const oIn = sub('overload', KEYS.overload)
+  const overload = {
+    highWater: pick(oIn, 'highWater', D.overload.highWater, positive, p('overload')),
+    lowWater: pick(oIn, 'lowWater', D.overload.lowWater, (v, path) => integer(v, path, 0), p('overload')),
+  }
+  if (overload.lowWater >= overload.highWater) fail(`${at(p('overload'), 'lowWater')} must be below overload.highWater (got ${overload.lowWater})`)
+  const wIn = sub('webhooks', KEYS.webhooks)
+  const webhooks = {
+    timeoutMs: pick(wIn, 'timeoutMs', D.webhooks.timeoutMs, (v, path) => integer(v, path, 100, MAX_TIMER_MS), p('webhooks')),
+    concurrency: pick(wIn, 'concurrency', D.webhooks.concurrency, (v, path) => integer(v, path, 1, 1_000), p('webhooks')),
+  }
+
+  return { smpp, tls, devTls, http, dataDir, accounts, simulator, messageIdFormat, timers, session, receipts, log, admin, telemetry, connectors, routes, dispatch, overload, webhooks }
+}
+
+function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
+  if (v === undefined) return []
+  if (!Array.isArray(v)) fail(`${path} must be an array (got ${showValue(v)})`)
+  const seen = new Set<string>([SIMULATOR_CONNECTOR])
+  return v.map((item: unknown, i: number): ConnectorOptions => {
+    const ip = `${path}[${i}]`
+    if (!isPlainObject(item)) fail(`${ip} must be an object (got ${showValue(item)})`)
+    const kind = oneOf(item.kind, at(ip, 'kind'), ['smpp', 'http'] as const)
+    const o = section(item, ip, kind === 'smpp' ? KEYS.smppConnector : KEYS.httpConnector)
+    if (o.id === undefined) fail(`${at(ip, 'id')} is required`)
+    const id = text(o.id, at(ip, 'id'))
+    if (!/^[A-Za-z0-9_.-]{1,32}$/.test(id)) fail(`${at(ip, 'id')} must be 1 to 32 letters, digits, '_', '.' or '-' (got ${showValue(id)})`)
+    if (seen.has(id)) fail(`${at(ip, 'id')} ${showValue(id)} is already used${id === SIMULATOR_CONNECTOR ? ' by the built-in simulated carrier' : ''}`)
+    seen.add(id)
+    const rate = pick(o, 'ratePerSecond', 0, (x, q) => integer(x, q, 0, 1_000_000), ip)
+    if (kind === 'http') {
+      if (o.url === undefined) fail(`${at(ip, 'url')} is required`)
+      const url = text(o.url, at(ip, 'url'))
+      if (!/^https?:\/\/[^\s]+$/.test(url)) fail(`${at(ip, 'url')} must be an http:// or https:// URL (got ${showValue(url)})`)
+      const headers = pick(o, 'headers', {} as Record<string, string>, (x, q) => {
+        const h = section(x, q, Object.keys(x as Obj ?? {}))
+        for (const [k, val] of Object.entries(h)) if (typeof val !== 'string') fail(`${at(q, k)} must be a string (got ${showValue(val)})`)
+        return h as Record<string, string>
+      }, ip)
+      return {
+        id, kind, url, headers, ratePerSecond: rate,
+        timeoutMs: pick(o, 'timeoutMs', 10_000, (x, q) => integer(x, q, 100, MAX_TIMER_MS), ip),
+        concurrency: pick(o, 'concurrency', 16, (x, q) => integer(x, q, 1, 1_000), ip),
+      }
+    }
+    for (const req of ['host', 'port', 'systemId', 'password']) if (o[req] === undefined) fail(`${at(ip, req)} is required`)
+    return {
+      id, kind,
+      host: text(o.host, at(ip, 'host')),
+      port: integer(o.port, at(ip, 'port'), 1, MAX_PORT),
+      tls: pick(o, 'tls', false, boolean, ip),
+      rejectUnauthorized: pick(o, 'rejectUnauthorized', true, boolean, ip),
+      systemId: cOctetText(o.systemId, at(ip, 'systemId'), 15),
+      password: cOctetText(o.password, at(ip, 'password'), 8),
+      systemType: pick(o, 'systemType', '', (x, q) => (x === '' ? '' : cOctetText(x, q, 12)), ip),
+      bindType: pick(o, 'bindType', 'transceiver' as const, (x, q) => oneOf(x, q, ['transceiver', 'transmitter', 'receiver'] as const), ip),
+      windowSize: pick(o, 'windowSize', 10, (x, q) => integer(x, q, 1, 10_000), ip),
+      ratePerSecond: rate,
+      enquireLinkMs: pick(o, 'enquireLinkMs', 30_000, (x, q) => integer(x, q, 0, MAX_TIMER_MS), ip),
+      responseMs: pick(o, 'responseMs', 10_000, (x, q) => integer(x, q, 100, MAX_TIMER_MS), ip),
+      reconnectMs: pick(o, 'reconnectMs', [1_000, 60_000] as [number, number], (x, q) => range(x, q, 10, MAX_TIMER_MS), ip),
+      interfaceVersion: pick(o, 'interfaceVersion', 0x34 as const, (x, q) => {
+        if (x === 0x34 || x === 0x50) return x
+        return fail(`${q} must be 52 (0x34, SMPP 3.4) or 80 (0x50, SMPP 5.0) (got ${showValue(x)})`)
+      }, ip),
+    }
+  })
 }
 
 function portCheck(v: unknown, path: string): number {
@@ -398,31 +532,20 @@ function positive(v: unknown, path: string): number {
   return integer(v, path, 1)
 }
 
-function resolveAccounts(
-  v: unknown,
-  path: string,
-  session: { windowSize: number; maxBindsPerAccount: number },
-): AccountOptions[] {
+function resolveAccounts(v: unknown, path: string): AccountOptions[] {
   if (v === undefined) return []
   if (!Array.isArray(v)) fail(`${path} must be an array (got ${showValue(v)})`)
   const seen = new Map<string, number>()
   return v.map((item: unknown, i: number): AccountOptions => {
     const ip = `${path}[${i}]`
-    const o = section(item, ip, KEYS.account)
-    // SMPP 3.4 §4.1.1 system_id C-Octet String max 16, password max 9 (both include the NUL)
-    if (o.systemId === undefined) fail(`${at(ip, 'systemId')} is required`)
-    if (o.password === undefined) fail(`${at(ip, 'password')} is required`)
-    const systemId = cOctetText(o.systemId, at(ip, 'systemId'), 15)
-    const password = cOctetText(o.password, at(ip, 'password'), 8)
-    const first = seen.get(systemId)
-    if (first !== undefined) fail(`${at(ip, 'systemId')} ${showValue(systemId)} is already used by ${path}[${first}]`)
-    seen.set(systemId, i)
-    return {
-      systemId,
-      password,
-      maxBinds: pick(o, 'maxBinds', session.maxBindsPerAccount, positive, ip),
-      windowSize: pick(o, 'windowSize', session.windowSize, positive, ip),
-    }
+    // Every key and value is checked by the account model (engine/accounts.ts), the same rules as the admin API.
+    const a = checkAccountInput(item, ip, 'SMSC_ERR_CONFIG_INVALID')
+    if (a.systemId === undefined) fail(`${at(ip, 'systemId')} is required`)
+    if (a.password === undefined) fail(`${at(ip, 'password')} is required`)
+    const first = seen.get(a.systemId)
+    if (first !== undefined) fail(`${at(ip, 'systemId')} ${showValue(a.systemId)} is already used by ${path}[${first}]`)
+    seen.set(a.systemId, i)
+    return a as AccountOptions
   })
 }
 

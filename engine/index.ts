@@ -10,9 +10,9 @@ import { performance } from 'node:perf_hooks'
 import path from 'node:path'
 import type net from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { resolveOptions, type Options, type ResolvedOptions } from './config'
+import { resolveOptions, SIMULATOR_CONNECTOR, type Options, type ResolvedOptions } from './config'
 import { createLogger, type LogFn } from './log'
-import { Store, type Account, type DeliveryItem } from './store'
+import { Store, type CommitBatch, type DeliveryItem } from './store'
 import { Session, type SessionHost, type BoundAccount } from './session/session'
 import { Ticker } from './session/timers'
 import { canReceive, isBound } from './session/bind-state'
@@ -20,7 +20,7 @@ import { startListeners, devTlsCert, type Listeners } from './transport/listener
 import { startActors, type ActorRef, type ActorSystem } from '../actors/system'
 import { CommandStatus as S, MessageState, statusName, type BindKind } from './protocol/constants'
 import type { Pdu } from './protocol/codec'
-import { parseSmppTime } from './protocol/time'
+import { formatSmppAbsolute, parseSmppTime } from './protocol/time'
 import { dcsOfCoding, encodeText } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
 import { deliverFrame, isFinal, recordText, type MessageRecord } from './message'
@@ -32,6 +32,15 @@ import { AdminAuth } from './auth'
 import { statOf } from './message'
 import { validateSubmit } from './session/submit'
 import { EsmClass } from './protocol/constants'
+import { defaultSettings, ipAllowed, sourceAllowed, OPERATOR, type Account, type AccountSettings } from './accounts'
+import { Ledger } from './ledger'
+import { Admin } from './admin'
+import { DEFAULT_ROUTES, MoRouter, type RouteTables } from './routing'
+import { WebhookSender } from './webhook'
+import type { ApiMessage, ApiSubmitResult } from './http'
+import type { AcceptJob } from '../actors/messages'
+import type { ConnectorStats, InboundMo } from '../actors/connectors/types'
+import { decodeText } from './protocol/text/charsets'
 
 export interface MoRequest {
   from: string
@@ -76,6 +85,11 @@ export interface Smsc {
   /** Set when the first start generated the admin password: shown once in the banner. */
   readonly adminPassword: string | null
   readonly metrics: Metrics
+  readonly admin: Admin
+  readonly ledger: Ledger
+  connectorStats(): (ConnectorStats & { queued: number })[]
+  /** The HTTP send API: the same policy, rate limits, routing, credit and store as SMPP submits. */
+  submitMessages(systemId: string, msgs: ApiMessage[]): Promise<ApiSubmitResult[]>
   readonly telemetrySources: HubSources
   /** The frames of the last telemetry tick (null before the first). */
   telemetryFrames(): TickFrames | null
@@ -92,39 +106,57 @@ export interface Smsc {
 
 const SMSC_SYSTEM_ID = 'SMSC'
 
-export async function createSmsc(input: Options | ResolvedOptions = {}, extra: { log?: LogFn; onFatal?: (err: unknown) => void } = {}): Promise<Smsc> {
+export async function createSmsc(input: Options | ResolvedOptions = {}, extra: { log?: LogFn; onFatal?: (err: unknown) => void; now?: () => number } = {}): Promise<Smsc> {
   const options = resolveOptions(input)
   const log = extra.log ?? createLogger(options.log.level)
-  const now = () => Date.now()
+  /** The one clock (a test may give a fake one: schedules and expiry follow it). */
+  const now = extra.now ?? (() => Date.now())
   fs.mkdirSync(options.dataDir, { recursive: true })
   const unlock = lockDataDir(options.dataDir)
+  const base = { maxBinds: options.session.maxBindsPerAccount, windowSize: options.session.windowSize, messageIdFormat: options.messageIdFormat }
+  const defaults: AccountSettings = { ...defaultSettings(base), receiptPolicy: options.receipts.multipart }
   let store: Store
   try {
-    store = await Store.open(path.join(options.dataDir, 'store'))
+    store = await Store.open(path.join(options.dataDir, 'store'), { accountDefaults: base })
   } catch (e) {
     unlock()
     throw e
   }
+  const ledger = new Ledger(store, now)
 
-  // Accounts from the config are created or updated at start; a first start gets a demo account.
+  // Accounts from the config are created or updated at start (settings given there win; `credit` is
+  // the opening balance of a new account); a first start gets a demo account.
   let demoAccount: { systemId: string; password: string } | null = null
+  const configured = new Set(options.accounts.map((a) => a.systemId))
   for (const a of options.accounts) {
+    if (a.parent != null && !configured.has(a.parent) && store.getAccount(a.parent)?.role !== 'reseller') {
+      throw smscError('SMSC_ERR_CONFIG_INVALID', `config.accounts: ${a.systemId}.parent ${JSON.stringify(a.parent)} is not a reseller account`)
+    }
     const existing = store.getAccount(a.systemId)
     const same = existing && (await store.verifyPassword(a.systemId, a.password)) === 'ok'
-    await store.putAccount({
+    const { password, credit, ...settings } = a
+    const record = {
+      ...(existing ?? defaults), ...settings,
+      prepaid: credit !== undefined ? true : (settings.prepaid ?? existing?.prepaid ?? false),
       systemId: a.systemId,
-      passwordHash: same ? existing.passwordHash : await Store.hashPassword(a.password),
-      maxBinds: a.maxBinds, windowSize: a.windowSize,
+      passwordHash: same ? existing.passwordHash : await Store.hashPassword(password),
       createdAt: existing?.createdAt ?? now(), updatedAt: now(),
-    })
+    } as Account
+    const batch: CommitBatch = { accounts: [record] }
+    if (!existing && credit !== undefined && credit > 0) batch.ledger = [ledger.credit(a.systemId, credit, 'opening', 'config')]
+    await store.commit(batch)
   }
   if (store.listAccounts().length === 0) {
     demoAccount = { systemId: 'demo', password: randomBytes(6).toString('base64url').slice(0, 8) }
-    await store.putAccount({
-      systemId: demoAccount.systemId, passwordHash: await Store.hashPassword(demoAccount.password),
-      maxBinds: options.session.maxBindsPerAccount, windowSize: options.session.windowSize, createdAt: now(), updatedAt: now(),
-    })
+    await store.putAccount({ ...defaults, systemId: demoAccount.systemId, passwordHash: await Store.hashPassword(demoAccount.password), createdAt: now(), updatedAt: now() } as Account)
   }
+  // Routing tables: the config's when it gives them (stored, so the API shows them), else the stored ones.
+  if (options.routes !== null) await store.commit({ meta: [['routes', options.routes]] })
+  const storedRoutes = store.getMeta('routes') as RouteTables | undefined
+  const routes: RouteTables = storedRoutes ?? DEFAULT_ROUTES
+  let moRouter = new MoRouter(routes.mo)
+  const connectorIds = new Set([SIMULATOR_CONNECTOR, ...options.connectors.map((c) => c.id)])
+  const webhooks = new WebhookSender({ timeoutMs: options.webhooks.timeoutMs, concurrency: options.webhooks.concurrency, log })
 
   const metrics = new Metrics(options.telemetry.events, options.telemetry.timelineSize, now)
   const { auth, generated: adminPassword } = await AdminAuth.init(store, options.admin.password)
@@ -145,7 +177,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const hub = new TelemetryHub(metrics, telemetrySources, options.telemetry.intervalMs, now)
   let http: HttpServer | null = null
   const actors: ActorSystem = startActors({
-    options, store, log, now, receivers, metrics,
+    options, store, log, now, receivers, metrics, ledger, routes, webhooks,
+    account: (systemId) => store.getAccount(systemId),
+    inboundMo: (connector, items) => { void inboundMo(connector, items) },
     telemetryIntervalMs: options.telemetry.intervalMs,
     publishTelemetry: () => {
       // What telemetry costs: the whole tick (collect, encode, publish) is timed.
@@ -160,6 +194,55 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       void smsc.stop()
     },
   })
+  const admin = new Admin({
+    store, ledger, now, defaults,
+    commit: (batch) => new Promise<void>((resolve, reject) => actors.commit(batch, (err) => (err ? reject(err) : resolve()))),
+    connectors: () => connectorIds,
+    onAccountChanged: (systemId, a) => {
+      actors.accountChanged(systemId, a)
+      // Suspended or removed: its binds go (unbind, drained), and new binds are refused.
+      if (a === null || a.suspended) for (const s of byAccount.get(systemId) ?? []) void s.requestUnbind(a === null ? 'account removed' : 'account suspended')
+    },
+    onRoutesChanged: (tables) => {
+      moRouter = new MoRouter(tables.mo)
+      actors.setRoutes(tables)
+      log('info', 'routing tables reloaded', { mt: tables.mt.length, mo: tables.mo.length })
+    },
+  })
+
+  // Overload (high/low water on the backlog waiting for connectors): new submits get ESME_RMSGQFUL.
+  let congested = false
+  const overloaded = (): boolean => {
+    const backlog = actors.stats().backlog
+    if (congested && backlog < options.overload.lowWater) {
+      congested = false
+      log('info', 'overload over: accepting submits again', { backlog })
+    } else if (!congested && backlog >= options.overload.highWater) {
+      congested = true
+      log('warn', 'overloaded: refusing submits with ESME_RMSGQFUL', { backlog, highWater: options.overload.highWater })
+      metrics.event('throttle', { detail: `engine backlog ${backlog} over overload.highWater` })
+    }
+    return congested
+  }
+
+  /**
+   * The way in for every submit (SMPP batch, HTTP batch, console): account policy checked here,
+   * then the account's rate actor, a router actor (routes, credit) and the store; `done` gets one
+   * status per record (0 = stored).
+   */
+  const admitRecords = (systemId: string, records: MessageRecord[], groups: number[] | null, done: (err: Error | null, statuses: number[]) => void) => {
+    const statuses = new Array<number>(records.length).fill(0)
+    const a = store.getAccount(systemId)
+    if (a === undefined || a.suspended) return done(null, statuses.fill(a === undefined ? S.ESME_RINVSYSID : S.ESME_RBINDFAIL))
+    if (overloaded()) return done(null, statuses.fill(S.ESME_RMSGQFUL))
+    if (a.allowedSources.length > 0) {
+      for (let i = 0; i < records.length; i++) if (!sourceAllowed(a.allowedSources, records[i].src[2])) statuses[i] = S.ESME_RINVSRCADR
+    }
+    const job: AcceptJob = { systemId, records, statuses, groups, done }
+    if (statuses.every((x) => x !== 0)) return done(null, statuses)
+    actors.admit(job)
+  }
+
   const ticker = new Ticker(now, 100, (member, err) => {
     const s = member as Session
     log('error', 'session crashed in its timers', { session: s.id, systemId: s.systemId, error: String((err as Error)?.stack ?? err) })
@@ -169,16 +252,6 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   ticker.start()
 
   const limits = DEFAULT_LIMITS
-  /** Commits accepted records, answers, then hands them to the carrier (one store write per call). */
-  const acceptRecords = (records: MessageRecord[], done: (err: Error | null) => void) => {
-    actors.commit({ messages: records }, (err) => {
-      done(err)
-      if (err) return
-      // Stored and handed to the carrier in the same turn: one timeline entry per message.
-      metrics.accepted(records, now())
-      actors.carrierSubmit(records)
-    })
-  }
 
   const host: SessionHost = {
     now,
@@ -190,9 +263,11 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         if (r === 'no-account') return cb(S.ESME_RINVSYSID)
         if (r === 'bad-password') return cb(S.ESME_RINVPASWD)
         const acc = store.getAccount(systemId) as Account
+        if (acc.suspended) return cb(S.ESME_RBINDFAIL) // SMSC_ERR_ACCOUNT_SUSPENDED
+        if (!ipAllowed(acc.allowedIps, _s.remote)) return cb(S.ESME_RBINDFAIL) // SMSC_ERR_IP_NOT_ALLOWED
         const binds = (byAccount.get(systemId) ?? []).filter((x) => isBound(x.state)).length
         if (binds >= acc.maxBinds) return cb(S.ESME_RBINDFAIL)
-        const bound: BoundAccount = { systemId, windowSize: acc.windowSize }
+        const bound: BoundAccount = { systemId, windowSize: acc.windowSize, limits: { ...limits, defaultValidityMs: acc.validity.defaultMs, maxValidityMs: acc.validity.maxMs } }
         cb(0, bound)
       }, (err) => {
         log('error', 'credential check failed', { error: String(err) })
@@ -219,10 +294,11 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       }
       if (entry) actors.stopSession(entry.ref)
     },
-    allocateIds: (n) => store.allocateIds(n, options.messageIdFormat),
-    accept(_s, records, done) {
-      acceptRecords(records, done)
+    allocateIds: (s, n) => store.allocateIds(n, store.getAccount(s.systemId)?.messageIdFormat ?? options.messageIdFormat),
+    accept(s, records, done) {
+      admitRecords(s.systemId, records, null, done)
     },
+    congestion: () => Math.min(99, Math.round((actors.stats().backlog / options.overload.highWater) * 100)),
     getMessage: (id) => store.getMessage(id) as MessageRecord | undefined,
     cancel(s, pdu, cb) {
       // SMPP 3.4 §4.9: by message_id (source_addr must match when given); final messages cannot be cancelled
@@ -267,7 +343,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       r.rev = (r.rev ?? 0) + 1
       actors.commit({ messages: [r] }, (err) => {
         cb(err ? S.ESME_RREPLACEFAIL : 0)
-        if (!err) actors.carrierSubmit([r], false)
+        if (!err) actors.dispatch([r], false)
       })
     },
     deliveryResults(_s, ok, failed) {
@@ -316,6 +392,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     mo: (req) => originateMo(req),
     adminPassword,
     metrics,
+    admin,
+    ledger,
+    connectorStats: () => actors.stats().connectors,
+    submitMessages: (systemId, msgs) => submitMessages(systemId, msgs),
     telemetrySources,
     telemetryFrames: () => hub.current,
     submitText: (req) => submitText(req),
@@ -340,30 +420,64 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       sessions: all.size,
       bound: [...all.values()].filter((e) => isBound(e.session.state)).length,
       carrierInFlight: actors.stats().carrierInFlight,
+      backlog: actors.stats().backlog,
+      overloaded: congested,
+      connectors: actors.stats().connectors.map((c) => ({ id: c.id, kind: c.kind, up: c.up })),
       uptimeS: Math.round(process.uptime()),
     }),
     stop: () => (stopped ??= shutdown()),
   }
 
   async function originateMo(req: MoRequest): Promise<{ id: string; systemId: string; parts: number }> {
-    const systemId = accountFor(req.systemId)
+    // The MO routing table picks the account (destination prefix, keyword); else the request names it.
+    const routed = req.systemId === undefined ? moRouter.route(req.to, req.text) : null
+    const systemId = accountFor(req.systemId ?? routed ?? undefined)
     const coding = req.coding ?? (encodeText(req.text, 'gsm') ? 'gsm' : 'ucs2')
     const split = splitMessage(req.text, coding)
     if (!split) throw smscError('SMSC_ERR_DCS_INVALID', `text cannot be encoded as ${coding}`)
     const [id] = store.allocateIds(1, options.messageIdFormat)
     const t = now()
-    const items: DeliveryItem[] = split.parts.map((sm) => ({
-      systemId, kind: 'mo', createdAt: t, attempts: 0, messageId: id,
-      frame: deliverFrame({
-        service_type: '', source_addr_ton: 1, source_addr_npi: 1, source_addr: req.from,
-        dest_addr_ton: 0, dest_addr_npi: 1, destination_addr: req.to,
-        esm_class: split.udhi ? 0x40 : 0, data_coding: dcsOfCoding(coding), short_message: sm,
-      }),
-    }))
+    const items: DeliveryItem[] = split.parts.map((sm) => moItem(systemId, id, t, [1, 1, req.from], [0, 1, req.to], split.udhi ? 0x40 : 0, dcsOfCoding(coding), sm, req.text))
     await new Promise<void>((resolve, reject) => actors.commit({ enqueue: items }, (err) => (err ? reject(err) : resolve())))
     actors.enqueue(items)
     log('info', 'MO accepted', { id, systemId, parts: items.length })
     return { id, systemId, parts: items.length }
+  }
+
+  /** One MO as a queue item: the deliver_sm frame for binds, and the webhook event when the account has one. */
+  function moItem(systemId: string, id: string, t: number, from: [number, number, string], to: [number, number, string], esmClass: number, dcs: number, sm: Buffer, text: string): DeliveryItem {
+    const item: DeliveryItem = {
+      systemId, kind: 'mo', createdAt: t, attempts: 0, messageId: id,
+      frame: deliverFrame({
+        service_type: '', source_addr_ton: from[0], source_addr_npi: from[1], source_addr: from[2],
+        dest_addr_ton: to[0], dest_addr_npi: to[1], destination_addr: to[2],
+        esm_class: esmClass, data_coding: dcs, short_message: sm,
+      }),
+    }
+    if (store.getAccount(systemId)?.webhooks.mo) item.event = { type: 'mo', id, from: from[2], to: to[2], text, dataCoding: dcs, hex: sm.toString('hex'), at: t }
+    return item
+  }
+
+  /** MO from an upstream connector: routed by the MO table, stored, then delivered like any MO. */
+  async function inboundMo(connector: string, mos: InboundMo[]): Promise<void> {
+    const items: DeliveryItem[] = []
+    const t = now()
+    for (const mo of mos) {
+      let text = ''
+      try { text = decodeText(mo.sm, mo.dataCoding) ?? '' } catch { text = '' }
+      const systemId = moRouter.route(mo.to[2], text)
+      if (systemId === null || !store.getAccount(systemId)) {
+        log('warn', 'MO from upstream matches no MO route: dropped', { connector, to: mo.to[2] })
+        continue
+      }
+      const [id] = store.allocateIds(1, options.messageIdFormat)
+      items.push(moItem(systemId, id, t, mo.from, mo.to, mo.esmClass, mo.dataCoding, mo.sm, text))
+    }
+    if (items.length === 0) return
+    actors.commit({ enqueue: items }, (err) => {
+      if (err) return log('error', 'upstream MO commit failed', { connector, error: err.message })
+      actors.enqueue(items)
+    })
   }
 
   function accountFor(systemId: string | undefined): string {
@@ -374,33 +488,89 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     return id
   }
 
-  /** The console's send form: the same validation, store, carrier and receipts as an SMPP submit. */
+  /** The console's send form: one text message through the send API's path. */
   async function submitText(req: TextSubmit): Promise<{ ids: string[]; parts: number; coding: string }> {
     const systemId = accountFor(req.systemId)
-    const coding = encodeText(req.text, 'gsm') ? 'gsm' : 'ucs2'
-    const split = splitMessage(req.text, coding)
-    if (!split) throw smscError('SMSC_ERR_DCS_INVALID', 'text is too long (more than 255 parts)')
-    const alpha = !/^\+?\d{1,20}$/.test(req.from)
+    const [r] = await submitMessages(systemId, [{ from: req.from, to: req.to, text: req.text, registeredDelivery: req.registeredDelivery }])
+    if (!r.ok) throw smscError('SMSC_ERR_FIELD_INVALID', `the message was refused with ${statusName(r.status)}: ${r.error}`, { commandStatus: r.status })
+    return { ids: r.ids, parts: r.parts, coding: encodeText(req.text, 'gsm') ? 'GSM 03.38' : 'UCS2' }
+  }
+
+  /**
+   * The HTTP send API: each message is split into parts, validated like an SMPP submit_sm, then
+   * admitted as one batch (the parts of a message are admitted or refused together).
+   */
+  async function submitMessages(systemId: string, msgs: ApiMessage[]): Promise<ApiSubmitResult[]> {
+    const account = store.getAccount(systemId)
+    if (!account) throw smscError('SMSC_ERR_AUTH_SYSTEM_ID', `no account ${systemId}`)
     const t = now()
-    const drafts = split.parts.map((sm) => {
-      const pdu: Pdu = {
-        command: 'submit_sm', command_status: 0, sequence_number: 0, service_type: '',
-        // SMPP 3.4 §5.2.5: TON 5 alphanumeric sender ids, TON 1 international numbers
-        source_addr_ton: alpha ? 5 : 1, source_addr_npi: alpha ? 0 : 1, source_addr: req.from.replace(/^\+/, ''),
-        dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: req.to.replace(/^\+/, ''),
-        esm_class: split.udhi ? EsmClass.UDHI : 0, protocol_id: 0, priority_flag: 0,
-        schedule_delivery_time: '', validity_period: '', registered_delivery: req.registeredDelivery === false ? 0 : 1,
-        replace_if_present_flag: 0, data_coding: dcsOfCoding(coding), sm_default_msg_id: 0, short_message: sm,
+    const results: ApiSubmitResult[] = new Array(msgs.length)
+    const records: MessageRecord[] = []
+    const groups: number[] = []
+    const refuse = (status: number, code: string, error: string): ApiSubmitResult => ({ ok: false, status, code, error })
+    const accountLimits = { ...limits, defaultValidityMs: account.validity.defaultMs, maxValidityMs: account.validity.maxMs }
+    msgs.forEach((m, k) => {
+      let coding: 'gsm' | 'ucs2' | 'latin1' | 'binary'
+      let parts: Buffer[]
+      let udhi = false
+      if (m.binary !== undefined) {
+        coding = m.coding ?? 'binary'
+        const bytes = Buffer.from(m.binary, 'hex')
+        if (bytes.length > 140) return (results[k] = refuse(S.ESME_RINVMSGLEN, 'SMSC_ERR_API_INVALID', 'binary is longer than 140 octets (send the parts with their UDH)'))
+        parts = [bytes]
+      } else {
+        coding = m.coding ?? (encodeText(m.text ?? '', 'gsm') ? 'gsm' : 'ucs2')
+        if (coding === 'binary') return (results[k] = refuse(S.ESME_RINVDCS, 'SMSC_ERR_API_INVALID', 'coding binary needs binary (hex), not text'))
+        const split = splitMessage(m.text ?? '', coding)
+        if (!split) return (results[k] = refuse(S.ESME_RINVDCS, 'SMSC_ERR_DCS_INVALID', `text cannot be encoded as ${coding} in at most 255 parts`))
+        parts = split.parts
+        udhi = split.udhi
       }
-      const r = validateSubmit(pdu, systemId, t, limits)
-      if (r.status !== 0 || !('draft' in r)) throw smscError('SMSC_ERR_FIELD_INVALID', `the message was refused with ${statusName(r.status)} (check from and to)`, { commandStatus: r.status })
-      return r.draft as MessageRecord
+      let schedule = ''
+      if (m.scheduleAt !== undefined) {
+        const at = typeof m.scheduleAt === 'number' ? m.scheduleAt : Date.parse(m.scheduleAt)
+        if (!Number.isFinite(at)) return (results[k] = refuse(S.ESME_RINVSCHED, 'SMSC_ERR_SCHEDULE_INVALID', 'scheduleAt is not an ISO-8601 time or ms since the epoch'))
+        if (at > t) schedule = formatSmppAbsolute(at)
+      }
+      const validity = m.validityMs !== undefined ? formatSmppAbsolute(Math.max(t, m.scheduleAt !== undefined && schedule ? Date.parse(String(m.scheduleAt)) || Number(m.scheduleAt) : t) + m.validityMs) : ''
+      const alpha = !/^\+?\d{1,20}$/.test(m.from)
+      const drafts: MessageRecord[] = []
+      for (const sm of parts) {
+        const pdu: Pdu = {
+          command: 'submit_sm', command_status: 0, sequence_number: 0, service_type: '',
+          // SMPP 3.4 §5.2.5: TON 5 alphanumeric sender ids, TON 1 international numbers
+          source_addr_ton: alpha ? 5 : 1, source_addr_npi: alpha ? 0 : 1, source_addr: m.from.replace(/^\+/, ''),
+          dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: m.to.replace(/^\+/, ''),
+          esm_class: udhi ? EsmClass.UDHI : 0, protocol_id: 0, priority_flag: 0,
+          schedule_delivery_time: schedule, validity_period: validity,
+          registered_delivery: m.registeredDelivery === undefined ? account.registeredDelivery : m.registeredDelivery ? 1 : 0,
+          replace_if_present_flag: 0, data_coding: coding === 'binary' ? 0x04 : dcsOfCoding(coding), sm_default_msg_id: 0, short_message: sm,
+        }
+        const r = validateSubmit(pdu, systemId, t, accountLimits)
+        if (r.status !== 0 || !('draft' in r)) return (results[k] = refuse(r.status, 'SMSC_ERR_FIELD_INVALID', `refused with ${statusName(r.status)} (check from, to and the times)`))
+        drafts.push(r.draft as MessageRecord)
+      }
+      for (const d of drafts) { records.push(d); groups.push(k) }
     })
-    const ids = store.allocateIds(drafts.length, options.messageIdFormat)
-    drafts.forEach((d, i) => { d.id = ids[i] })
-    await new Promise<void>((resolve, reject) => acceptRecords(drafts, (err) => (err ? reject(err) : resolve())))
-    metrics.submitted(metrics.account(systemId), 0, drafts.length)
-    return { ids, parts: drafts.length, coding: coding === 'gsm' ? 'GSM 03.38' : 'UCS2' }
+    if (records.length > 0) {
+      const ids = store.allocateIds(records.length, account.messageIdFormat)
+      records.forEach((r, i) => { r.id = ids[i] })
+      const statuses = await new Promise<number[]>((resolve) => admitRecords(systemId, records, groups, (_err, st) => resolve(st)))
+      let i = 0
+      while (i < records.length) {
+        const k = groups[i]
+        let end = i
+        while (end < records.length && groups[end] === k) end++
+        const status = statuses[i]
+        results[k] = status === 0 ? { ok: true, ids: records.slice(i, end).map((r) => r.id), parts: end - i } : refuse(status, codeOfStatus(status), `refused with ${statusName(status)}`)
+        i = end
+      }
+      const acct = metrics.account(systemId)
+      for (let j = 0; j < statuses.length; j++) if (statuses[j] !== 0) metrics.submitted(acct, statuses[j])
+      const ok = statuses.filter((x) => x === 0).length
+      if (ok > 0) metrics.submitted(acct, 0, ok)
+    }
+    return results
   }
 
   function lookup(id: string): MessageView | null {
@@ -431,10 +601,12 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, limit).unref())])
     for (const e of all.values()) e.session.close('shutdown')
     ticker.stop()
-    actors.stop()
+    await actors.stop()
     hub.stop()
+    await webhooks.stop()
     await http?.close()
     await new Promise((r) => setTimeout(r, 50))
+    removeControlFile()
     await store.close()
     unlock()
     log('info', 'stopped')
@@ -461,7 +633,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   } catch (e) {
     // Nothing half-started stays behind: a failed start leaves no listener, actor or open store.
     ticker.stop()
-    actors.stop()
+    await actors.stop()
+    await webhooks.stop()
     hub.stop()
     await http?.close()
     await store.close()
@@ -470,8 +643,32 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
   smsc.ports.smpp = listeners.smppPort
   smsc.ports.tls = listeners.tlsPort
+  // The CLI's way in while this engine runs: the admin API URL and an operator token, readable by this user only.
+  const controlFile = path.join(options.dataDir, 'control.json')
+  const removeControlFile = () => { try { fs.unlinkSync(controlFile) } catch { /* gone */ } }
+  try {
+    const host = options.http.host === '0.0.0.0' || options.http.host === '::' ? '127.0.0.1' : options.http.host
+    const token = auth.issueOperatorToken()
+    fs.writeFileSync(controlFile, JSON.stringify({ pid: process.pid, url: `http://${host.includes(':') ? `[${host}]` : host}:${http.port}`, token }), { mode: 0o600 })
+  } catch (e) {
+    log('warn', 'cannot write the CLI control file; CLI changes need the engine stopped', { error: String(e) })
+  }
   log('info', 'listening', { smpp: listeners.smppPort, tls: listeners.tlsPort, http: http.port })
   return smsc
+}
+
+/** The SMPP status an admission refusal maps to, as the engine error code the API reports. */
+function codeOfStatus(status: number): string {
+  switch (status) {
+    case S.ESME_RTHROTTLED: return 'SMSC_ERR_RATE_LIMITED'
+    case S.SMSC_RQUOTA: return 'SMSC_ERR_QUOTA_EXCEEDED'
+    case S.SMSC_RNOCREDIT: return 'SMSC_ERR_CREDIT_EXHAUSTED'
+    case S.ESME_RMSGQFUL: return 'SMSC_ERR_QUEUE_FULL'
+    case S.ESME_RINVSRCADR: return 'SMSC_ERR_SOURCE_NOT_ALLOWED'
+    case S.ESME_RBINDFAIL: return 'SMSC_ERR_ACCOUNT_SUSPENDED'
+    case S.ESME_RSYSERR: return 'SMSC_ERR_STORE_UNAVAILABLE'
+    default: return 'SMSC_ERR_NO_ROUTE'
+  }
 }
 
 /**

@@ -32,6 +32,14 @@ export interface Destination {
   state: number
   err: number
   doneAt: number
+  /** Connector ids to try, in order (set by the router). */
+  via?: string[]
+  /** Credit units charged for this destination (prepaid accounts). */
+  price?: number
+  /** The upstream's message id once an upstream connector accepted it. */
+  up?: string
+  /** The connector that carries it (set when dispatched). */
+  conn?: string
 }
 
 export interface MessageRecord extends StoredMessage {
@@ -62,6 +70,10 @@ export interface MessageRecord extends StoredMessage {
   rev?: number
   /** [seq, total] when this record is one part of a concatenated message (UDH or SAR TLVs). */
   part?: [number, number]
+  /** Concatenation reference (UDH IEI 0/8 or sar_msg_ref_num) of `part`: parts of one message share it. */
+  ref?: number
+  /** Credit units charged for the record (sum of its destinations' prices), prepaid accounts only. */
+  price?: number
 }
 
 export const FINAL_STATES: ReadonlySet<number> = new Set([

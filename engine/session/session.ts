@@ -46,6 +46,8 @@ export interface SessionConfig {
 export interface BoundAccount {
   systemId: string
   windowSize: number
+  /** The account's validity defaults (SMPP validity_period absent / too far). */
+  limits?: SubmitLimits
 }
 
 /** What a session needs from the engine. Every call takes or returns batches. */
@@ -55,9 +57,14 @@ export interface SessionHost {
   authenticate(s: Session, systemId: string, password: string, kind: BindKind, cb: (status: number, account?: BoundAccount) => void): void
   bound(s: Session): void
   closed(s: Session): void
-  allocateIds(n: number): string[]
-  /** Commits accepted records; `done(null)` once they are durable. One call per read batch. */
-  accept(s: Session, records: MessageRecord[], done: (err: Error | null) => void): void
+  allocateIds(s: Session, n: number): string[]
+  /**
+   * Admits a read batch: account policy, rate limit, routing, credit, then one store commit.
+   * `done` gets one command_status per record (0 = stored, answer with the message id).
+   */
+  accept(s: Session, records: MessageRecord[], done: (err: Error | null, statuses: number[]) => void): void
+  /** SMPP 5.0 congestion_state (0-99) for responses on 5.0 binds. */
+  congestion(): number
   getMessage(id: string): MessageRecord | undefined
   cancel(s: Session, pdu: Pdu, cb: (status: number) => void): void
   replace(s: Session, pdu: Pdu, cb: (status: number) => void): void
@@ -291,7 +298,8 @@ export class Session implements Tickable {
         this.systemId = account.systemId
         this.windowSize = account.windowSize
         this.acct = this.host.metrics.account(account.systemId)
-        if (pdu.interface_version >= InterfaceVersion.V50) this.limits = { ...this.config.limits, smpp5: true }
+        const base = account.limits ?? this.config.limits
+        this.limits = pdu.interface_version >= InterfaceVersion.V50 ? { ...base, smpp5: true } : base
         const out: Pdu = { command: resp, command_status: 0, sequence_number: pdu.sequence_number, system_id: this.config.smscSystemId }
         // SMPP 3.4 §4.1.2 / §5.3.2.25: sc_interface_version tells a 3.4+ ESME which version we speak
         if (pdu.interface_version >= InterfaceVersion.V34) {
@@ -381,21 +389,25 @@ export class Session implements Tickable {
     // Window (SMSC_ERR_WINDOW_FULL → ESME_RTHROTTLED): requests not yet answered on this bind
     if (this.inFlightIn + this.batch.length >= this.windowSize) {
       this.stats.rejected++
-      const now = this.host.now()
-      if (now - this.lastThrottleEvent >= 1000) {
-        this.lastThrottleEvent = now
-        this.host.metrics.event('throttle', { systemId: this.systemId, session: this.id, detail: `window of ${this.windowSize} full` })
-      }
+      this.throttleEvent(`window of ${this.windowSize} full`)
       return this.respond(pdu, S.ESME_RTHROTTLED)
     }
     this.batch.push({ pdu, draft: r.draft, unsuccess: r.unsuccess })
+  }
+
+  /** At most one throttle event per second per bind (telemetry). */
+  private throttleEvent(detail: string): void {
+    const now = this.host.now()
+    if (now - this.lastThrottleEvent < 1000) return
+    this.lastThrottleEvent = now
+    this.host.metrics.event('throttle', { systemId: this.systemId, session: this.id, detail })
   }
 
   /** Allocates ids for the whole batch, commits it as one store write, answers after the commit. */
   private flushSubmits(): void {
     const batch = this.batch
     this.batch = []
-    const ids = this.host.allocateIds(batch.length)
+    const ids = this.host.allocateIds(this, batch.length)
     const records: MessageRecord[] = new Array(batch.length)
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i].draft as MessageRecord
@@ -404,24 +416,31 @@ export class Session implements Tickable {
     }
     this.inFlightIn += batch.length
     const t0 = performance.now()
-    this.host.accept(this, records, this.guard((err: Error | null) => {
+    this.host.accept(this, records, this.guard((err: Error | null, statuses: number[]) => {
       this.inFlightIn -= batch.length
       this.host.metrics.submitLatency.recordN((performance.now() - t0) * 1000, batch.length)
       if (this.state === 'CLOSED') return
       this.begin()
+      // SMPP 5.0 §4.8.4.7: congestion_state tells a 5.0 ESME how loaded the SMSC is
+      const congestion = this.interfaceVersion >= InterfaceVersion.V50 ? this.host.congestion() : -1
+      let ok = 0
       for (let i = 0; i < batch.length; i++) {
         const p = batch[i]
-        if (err) {
+        const status = err && statuses[i] === 0 ? S.ESME_RSYSERR : statuses[i]
+        if (status !== 0) {
           this.stats.rejected++
-          this.respond(p.pdu, S.ESME_RSYSERR)
+          if (status === S.ESME_RTHROTTLED) this.throttleEvent('account rate limit')
+          this.respond(p.pdu, status, congestion >= 0 ? { congestion_state: congestion } : undefined)
         } else {
+          ok++
           this.stats.submitted++
           const extra: Record<string, unknown> = { message_id: ids[i] }
           if (p.pdu.command === 'submit_multi') extra.unsuccess_smes = p.unsuccess ?? []
+          if (congestion >= 0) extra.congestion_state = congestion
           this.respond(p.pdu, 0, extra, true)
         }
       }
-      if (!err) this.host.metrics.submitted(this.acct, 0, batch.length)
+      if (ok > 0) this.host.metrics.submitted(this.acct, 0, ok)
       this.maybeFinishPeerUnbind()
       this.maybeSendUnbind()
       this.end()

@@ -47,7 +47,7 @@ function addressStatus(ton: number, npi: number, addr: string, src: boolean): nu
 }
 
 /** Whole-record checks shared by submit_sm, data_sm and submit_multi. */
-type Common = { status: number; scheduleAt?: number; expireAt?: number; sm?: Buffer; part?: [number, number] }
+type Common = { status: number; scheduleAt?: number; expireAt?: number; sm?: Buffer; part?: [number, number]; ref?: number }
 
 function common(pdu: Pdu, now: number, limits: SubmitLimits): Common {
   const esm = (pdu.esm_class ?? 0) as number
@@ -88,10 +88,11 @@ function common(pdu: Pdu, now: number, limits: SubmitLimits): Common {
 
   // SMPP 3.4 §5.2.12 UDHI: the payload must start with a well-formed UDH
   let part: [number, number] | undefined
+  let ref: number | undefined
   if (esm & EsmClass.UDHI) {
     const udh = parseUdh(sm)
     if (udh === null) return { status: S.ESME_RINVESMCLASS }
-    if (udh.concat) part = [udh.concat.seq, udh.concat.total]
+    if (udh.concat) { part = [udh.concat.seq, udh.concat.total]; ref = udh.concat.ref }
   }
 
   // SMPP 3.4 §5.3.2.22-24 SAR TLVs: all three or none; 1 <= seqnum <= total
@@ -101,9 +102,9 @@ function common(pdu: Pdu, now: number, limits: SubmitLimits): Common {
   if (present === 3 && (pdu.sar_total_segments < 1 || pdu.sar_segment_seqnum < 1 || pdu.sar_segment_seqnum > pdu.sar_total_segments)) {
     return { status: S.ESME_RINVTLVVAL }
   }
-  if (present === 3) part = [pdu.sar_segment_seqnum, pdu.sar_total_segments]
+  if (present === 3) { part = [pdu.sar_segment_seqnum, pdu.sar_total_segments]; ref = pdu.sar_msg_ref_num }
   // Receipt `sub:` counts short messages originally submitted (SMPP 3.4 Appendix B): one per submit.
-  return { status: 0, scheduleAt, expireAt, sm, part }
+  return { status: 0, scheduleAt, expireAt, sm, part, ref }
 }
 
 function draftOf(pdu: Pdu, systemId: string, now: number, src: Address, dests: Destination[], c: Common): Draft {
@@ -127,6 +128,7 @@ function draftOf(pdu: Pdu, systemId: string, now: number, src: Address, dests: D
   }
   if (pdu.user_message_reference !== undefined) draft.umr = pdu.user_message_reference
   if (c.part) draft.part = c.part
+  if (c.part && c.ref !== undefined) draft.ref = c.ref
   return draft
 }
 

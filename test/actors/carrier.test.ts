@@ -161,7 +161,7 @@ t.test('intermediate ENROUTE outcomes: only when configured and asked for by reg
   const onlyFinal = rec({ registeredDelivery: 0x01 })
   c.submit([asks, onlyFinal], T0)
   t.equal(batches.length, 1, 'emitted at submit, before any tick')
-  t.same(batches[0], [{ id: asks.id, dest: 0, state: MessageState.ENROUTE, err: 0 }])
+  t.same(batches[0], [{ id: asks.id, dest: 0, state: MessageState.ENROUTE, err: 0, rev: 0 }], 'carries the revision, so a replace_sm makes it stale')
   c.tick(T0 + 600)
   t.same(batches[1].map((o) => [o.id, o.state]).sort(), [[asks.id, MessageState.DELIVERED], [onlyFinal.id, MessageState.DELIVERED]].sort(), 'finals for both follow')
 

@@ -17,6 +17,8 @@ import { Store, type DeliveryItem } from '../../engine/store'
 import { deliverFrame, type MessageRecord } from '../../engine/message'
 import { decode } from '../../engine/protocol/codec'
 import type { Session } from '../../engine/session/session'
+import { Ledger } from '../../engine/ledger'
+import { WebhookSender } from '../../engine/webhook'
 
 /** A receiver bind as Delivery sees it: a window, and the items it was handed. */
 class FakeReceiver {
@@ -85,6 +87,10 @@ async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryM
     redeliveryMs: opts.redeliveryMs ?? [1000, 8000],
     multipart: opts.multipart ?? 'every',
     maxAgeMs: opts.maxAgeMs ?? 86_400_000,
+    account: () => undefined, // no account settings: the engine's defaults (receipts.multipart, no webhooks)
+    ledger: new Ledger(store, () => r.clock.now),
+    webhooks: new WebhookSender({ timeoutMs: 1_000, concurrency: 1, log() {} }),
+    resultsLater: (ok, failed) => setImmediate(() => r.d.results(ok, failed)),
     log() {},
   }
   r.d = new Delivery(deps)

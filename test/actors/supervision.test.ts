@@ -200,7 +200,7 @@ t.test('a faulted carrier actor restarts from the store and accepted messages st
   const acked = await esme.submitMany(Array.from({ length: 20 }, (_, i) => submission(0, i)), 10)
   smsc.faultActor('carrier')
   const more = await esme.submitMany(Array.from({ length: 5 }, (_, i) => submission(0, 100 + i)), 5)
-  await until('the carrier restart', () => logs.some((l) => l.msg === 'actor crashed, restarting' && l.fields?.actor === 'carrier'))
+  await until('the carrier restart', () => logs.some((l) => l.msg === 'actor crashed, restarting' && l.fields?.actor === 'connector-simulator'))
   const ids = [...acked, ...more].map((p) => p.message_id as string)
   await until('a receipt for every accepted message', () => { const got = receiptIds([esme]); return ids.every((id) => got.has(id)) })
   t.pass(`${ids.length} receipts across the carrier restart`)

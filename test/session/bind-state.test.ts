@@ -57,13 +57,13 @@ interface Harness {
   send(pdu: Pdu): Pdu[]
   sendRaw(b: Buffer): Pdu[]
   /** accept() calls whose done is being held (holdAccept). */
-  held: ((err: Error | null) => void)[]
+  held: ((err: Error | null, statuses: number[]) => void)[]
 }
 
 let nextId = 1
 function open(opts: { holdAccept?: boolean } = {}): Harness {
   const sock = new RecordingSocket()
-  const held: ((err: Error | null) => void)[] = []
+  const held: ((err: Error | null, statuses: number[]) => void)[] = []
   let ids = 0
   const host: SessionHost = {
     metrics: new Metrics(),
@@ -75,8 +75,9 @@ function open(opts: { holdAccept?: boolean } = {}): Harness {
     },
     bound() {},
     closed() {},
-    allocateIds: (n) => Array.from({ length: n }, () => String(++ids)),
-    accept(_s, _records, done) { if (opts.holdAccept) held.push(done); else done(null) },
+    allocateIds: (_s, n) => Array.from({ length: n }, () => String(++ids)),
+    accept(_s, records, done) { if (opts.holdAccept) held.push(done); else done(null, records.map(() => 0)) },
+    congestion: () => 0,
     getMessage: (id) => (id === KNOWN_ID ? KNOWN : undefined),
     cancel: (_s, _pdu, cb) => cb(0),
     replace: (_s, _pdu, cb) => cb(0),
@@ -246,6 +247,7 @@ t.test('a second bind while the first is still being authenticated is ESME_RALYB
     now: () => 0, log() {}, bound() {}, closed() {}, deliveryResults() {},
     authenticate(_s: Session, _id: string, _pw: string, _k: BindKind, cb: (status: number, acc?: { systemId: string; windowSize: number }) => void) { pending = cb },
     allocateIds: () => [], accept() {}, getMessage: () => undefined, cancel() {}, replace() {},
+    congestion: () => 0,
     metrics: new Metrics(),
   } satisfies SessionHost
   const s = new Session(999, sock as unknown as Socket, host, CONFIG)
@@ -287,7 +289,7 @@ t.test('a generic_nack or a response to nothing from the ESME gets no answer and
 t.test('the UNBOUND row is the draining state: the held submit is answered, then unbind_resp, then close', async (t) => {
   const h = inState('UNBOUND')
   t.equal(h.held.length, 1)
-  h.held[0](null)
+  h.held[0](null, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
   const out = h.take()
   t.match(out, [{ command: 'submit_sm_resp', command_status: 0, sequence_number: 2 }, { command: 'unbind_resp', command_status: 0, sequence_number: 3 }])
   t.ok(h.s.isClosed())

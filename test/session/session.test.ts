@@ -109,7 +109,7 @@ class Peer {
 interface TestHost extends SessionHost {
   accepted: MessageRecord[][]
   /** done() callbacks of accept() calls being held (holdAccept). */
-  held: ((err: Error | null) => void)[]
+  held: ((err: Error | null, statuses: number[]) => void)[]
   results: { ok: DeliveryItem[]; failed: DeliveryItem[] }[]
   closedCount: number
   onResults?: (ok: DeliveryItem[], failed: DeliveryItem[]) => void
@@ -139,12 +139,13 @@ async function rig(t: Test, opts: { windowSize?: number; holdAccept?: boolean; t
     },
     bound() {},
     closed() { host.closedCount++ },
-    allocateIds: (n) => Array.from({ length: n }, () => `m${++ids}`),
+    allocateIds: (_s, n) => Array.from({ length: n }, () => `m${++ids}`),
     accept(_s, records, done) {
       host.accepted.push(records)
       if (opts.holdAccept) host.held.push(done)
-      else setImmediate(() => done(null))
+      else setImmediate(() => done(null, records.map(() => 0)))
     },
+    congestion: () => 0,
     getMessage: () => undefined,
     cancel: (_s, _pdu, cb) => cb(0),
     replace: (_s, _pdu, cb) => cb(0),
@@ -398,14 +399,14 @@ t.test('inbound window: with windowSize 3 and three submits in flight, the 4th g
   r.peer.send(submitSm(4))
   t.match(await r.peer.next(), { command: 'submit_sm_resp', command_status: S.ESME_RTHROTTLED, sequence_number: 4 })
   t.equal(r.host.accepted.length, 1, 'the throttled submit never reached the host')
-  r.host.held[0](null)
+  r.host.held[0](null, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
   const resps = await r.peer.take(3)
   t.same(resps.map((p) => [p.sequence_number, p.command_status, p.message_id]), [[1, 0, 'm1'], [2, 0, 'm2'], [3, 0, 'm3']])
   t.equal(r.s.inFlight, 0)
   r.peer.send(submitSm(5))
   await r.peer.barrier()
   t.equal(r.host.accepted.length, 2, 'room again once answered')
-  r.host.held[1](null)
+  r.host.held[1](null, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
   t.match(await r.peer.next(), { command: 'submit_sm_resp', command_status: 0, sequence_number: 5 })
 })
 
@@ -415,7 +416,7 @@ t.test('inbound window: four submits in one read: three accepted in one batch, t
   r.peer.send(submitSm(1), submitSm(2), submitSm(3), submitSm(4))
   t.match(await r.peer.next(), { command: 'submit_sm_resp', command_status: S.ESME_RTHROTTLED, sequence_number: 4 })
   t.same(r.host.accepted.map((b) => b.length), [3])
-  r.host.held[0](null)
+  r.host.held[0](null, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
   t.same((await r.peer.take(3)).map((p) => p.command_status), [0, 0, 0])
 })
 
@@ -424,7 +425,7 @@ t.test('a failed commit answers every submit of the batch with ESME_RSYSERR', as
   await r.bind('transmitter')
   r.peer.send(submitSm(1), submitSm(2))
   await r.peer.barrier()
-  r.host.held[0](new Error('disk full'))
+  r.host.held[0](new Error('disk full'), [0, 0])
   t.same((await r.peer.take(2)).map((p) => [p.sequence_number, p.command_status]), [[1, S.ESME_RSYSERR], [2, S.ESME_RSYSERR]])
 })
 
@@ -524,7 +525,7 @@ t.test('unbind from the ESME waits for in-flight submits, then unbind_resp, then
   t.equal(r.s.state, 'UNBOUND')
   r.peer.send(submitSm(5))
   t.match(await r.peer.next(), { command: 'submit_sm_resp', command_status: S.ESME_RINVBNDSTS, sequence_number: 5 }, 'no new submits while unbinding')
-  r.host.held[0](null)
+  r.host.held[0](null, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
   const out = await r.peer.take(3)
   t.same(out.map((p) => [p.command, p.sequence_number, p.command_status]), [
     ['submit_sm_resp', 1, 0], ['submit_sm_resp', 2, 0], ['unbind_resp', 3, 0],

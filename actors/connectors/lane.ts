@@ -1,0 +1,50 @@
+/**
+ * The queue in front of one connector, owned by that connector's actor (`connector-<id>`). The
+ * dispatcher hands it batches; the lane offers them to the connector in chunks (so a window-limited
+ * connector never makes it walk the whole backlog) whenever the connector may have room: on every
+ * tick, and after each batch of events from the link (responses free the window). When the
+ * connector goes down, the lane gives its queue back to the dispatcher to fail over.
+ */
+import type { Connector } from './types'
+import type { Job } from '../dispatcher'
+
+const CHUNK = 256
+
+export class Lane {
+  private queue: Job[] = []
+  private head = 0
+
+  constructor(readonly connector: Connector) {}
+
+  get queued(): number {
+    return this.queue.length - this.head
+  }
+
+  add(jobs: Job[], now: number): void {
+    for (const j of jobs) this.queue.push(j)
+    this.pump(now)
+  }
+
+  /** Offers queued jobs chunk by chunk while the connector takes whole chunks. */
+  pump(now: number): void {
+    while (this.head < this.queue.length && this.connector.up) {
+      const end = Math.min(this.queue.length, this.head + CHUNK)
+      const chunk = this.queue.slice(this.head, end)
+      for (const j of chunk) (j.record.dests[j.dest] as { conn?: string }).conn = this.connector.id
+      const rest = this.connector.submit(chunk, now) as Job[]
+      this.head = end - rest.length
+      for (let i = 0; i < rest.length; i++) this.queue[this.head + i] = rest[i]
+      if (rest.length > 0) break
+    }
+    if (this.head === this.queue.length) { this.queue = []; this.head = 0 }
+    else if (this.head > 4096 && this.head * 2 > this.queue.length) { this.queue = this.queue.slice(this.head); this.head = 0 }
+  }
+
+  /** Everything still queued (the connector is down or stopping). */
+  drain(): Job[] {
+    const out = this.queue.slice(this.head)
+    this.queue = []
+    this.head = 0
+    return out
+  }
+}

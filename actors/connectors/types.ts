@@ -1,0 +1,93 @@
+/**
+ * The connector contract: what the engine hands a connector (one destination of one stored message)
+ * and what a connector reports back. Every call carries a batch. Kinds: the simulated carrier, an
+ * upstream SMPP client (the engine binds as an ESME to another SMSC) and an HTTP poster.
+ *
+ * Ownership: a connector owns its link (socket, HTTP agent), its window and its rate; the dispatcher
+ * (actors/dispatcher.ts) owns scheduling, retries with back-off, failover and expiry; the delivery
+ * actor turns outcomes into receipts. A connector never touches the store: it reports through
+ * ConnectorEvents and the engine persists.
+ */
+import type { MessageRecord } from '../../engine/message'
+
+/** One destination of one accepted message. */
+export interface Dispatch {
+  record: MessageRecord
+  /** index into record.dests */
+  dest: number
+}
+
+/** A state reached by one destination (final, or ENROUTE for an intermediate notification). */
+export interface ConnectorOutcome {
+  id: string
+  dest: number
+  /** message_state (SMPP 3.4 §5.2.28) */
+  state: number
+  /** network or upstream error code, carried in the receipt's err: field */
+  err: number
+  /** revision of the record when it was dispatched (replace_sm makes older outcomes stale) */
+  rev?: number
+}
+
+/** A receipt the upstream sent for a message it accepted, by the upstream's message id. */
+export interface UpstreamReceipt {
+  upstreamId: string
+  state: number
+  err: number
+}
+
+/** An MO the upstream delivered (deliver_sm / data_sm that is not a receipt). */
+export interface InboundMo {
+  from: [number, number, string]
+  to: [number, number, string]
+  esmClass: number
+  dataCoding: number
+  /** short_message or message_payload, UDH included when esmClass has UDHI */
+  sm: Buffer
+}
+
+export interface ConnectorEvents {
+  /** Final (or intermediate) states known at once: simulator outcomes, HTTP 2xx/4xx, permanent SMPP refusals. */
+  outcomes(outcomes: ConnectorOutcome[]): void
+  /** The upstream took these and answered with its own ids: the engine maps them for receipts. */
+  accepted(items: { id: string; dest: number; upstreamId: string }[]): void
+  /** Temporary failures (link down, ESME_RTHROTTLED, ESME_RMSGQFUL, timeouts, HTTP 5xx): retry later. */
+  retry(items: Dispatch[], reason: string): void
+  /** Receipts from the upstream, by its ids. */
+  receipts(items: UpstreamReceipt[]): void
+  /** Mobile-originated messages from the upstream. */
+  mo(items: InboundMo[]): void
+  /** Link state changes (for failover, telemetry events and /api/v1/connectors). */
+  up(): void
+  down(reason: string): void
+}
+
+export interface ConnectorStats {
+  id: string
+  kind: string
+  up: boolean
+  /** dispatched, not yet answered */
+  inFlight: number
+  /** submits the upstream accepted / refused since start */
+  sent: number
+  failed: number
+}
+
+export interface Connector {
+  readonly id: string
+  readonly kind: 'simulator' | 'smpp' | 'http'
+  /** true while the connector can take traffic (bound, or for HTTP: not in a failure pause). */
+  readonly up: boolean
+  /** Starts connecting; events flow from here on. */
+  start(): void
+  /**
+   * Takes what it can now (window, rate limit) and returns the rest, which the dispatcher offers
+   * again on a later tick. Called with batches only.
+   */
+  submit(items: Dispatch[], now: number): Dispatch[]
+  /** The engine's coarse tick (every 20 ms): rate buckets, timers, retries of the link. */
+  tick(now: number): void
+  stats(): ConnectorStats
+  /** Unbinds/closes; in-flight items are reported through retry() before it resolves. */
+  stop(): Promise<void>
+}

@@ -1,0 +1,119 @@
+/**
+ * A router actor (`router-<n>`; accounts are spread over them by a hash of the system_id). For a
+ * batch that passed the account's rate actor it:
+ * 1. routes every destination with the compiled MT table (engine/routing.ts): the candidates go on
+ *    the destination (`via`, in the order to try) and the route's price on it (`price`, per part);
+ *    a reject route or no match refuses the record with its status;
+ * 2. debits the account's prepaid credit (engine/ledger.ts; synchronous, so concurrent binds can
+ *    never overdraw): a record the balance does not cover gets SMSC_RNOCREDIT and costs nothing;
+ * 3. commits the admitted records, ONE ledger entry for the batch and the quota counter in one store
+ *    transaction (through the store actor), then answers and hands the records to the dispatcher.
+ * A table change (`tables` message) recompiles the table; jobs already routed keep their candidates.
+ */
+import { CommandStatus as S } from '../engine/protocol/constants'
+import { MtRouter, type RouteTables } from '../engine/routing'
+import type { Ledger, LedgerEntry } from '../engine/ledger'
+import type { Account } from '../engine/accounts'
+import type { CommitBatch } from '../engine/store'
+import type { MessageRecord } from '../engine/message'
+import type { AcceptJob } from './messages'
+
+export interface RouterDeps {
+  now(): number
+  ledger: Ledger
+  account(systemId: string): Account | undefined
+  commit(batch: CommitBatch, done: (err: Error | null) => void): void
+  /** Committed records go on to the dispatcher (and telemetry). */
+  accepted(records: MessageRecord[]): void
+}
+
+export class Router {
+  private mt: MtRouter
+
+  constructor(private readonly d: RouterDeps, tables: RouteTables) {
+    this.mt = new MtRouter(tables.mt)
+  }
+
+  setTables(tables: RouteTables): void {
+    this.mt = new MtRouter(tables.mt)
+  }
+
+  route(job: AcceptJob): void {
+    const { records, statuses, groups, systemId } = job
+    const now = this.d.now()
+    const account = this.d.account(systemId)
+    const group = account?.group ?? null
+    const prepaid = account?.prepaid === true
+    // 1. routes, per destination
+    const prices = new Array<number>(records.length).fill(0)
+    for (let i = 0; i < records.length; i++) {
+      if (statuses[i] !== 0) continue
+      const r = records[i]
+      let price = 0
+      for (const dest of r.dests) {
+        const dec = this.mt.route(systemId, group, r.src[2], dest.addr[2], now)
+        if (!dec.ok) { statuses[i] = dec.status; break }
+        ;(dest as { via?: string[] }).via = dec.connectors
+        ;(dest as { price?: number }).price = dec.price
+        price += dec.price
+      }
+      prices[i] = price
+    }
+    // A group (the parts of one HTTP message) is refused as a whole when one part is.
+    if (groups !== null) spreadRefusals(statuses, groups)
+    // 2. credit, per record (per group for HTTP messages)
+    let charged = 0
+    let count = 0
+    if (prepaid) {
+      let i = 0
+      while (i < records.length) {
+        let end = i + 1
+        if (groups !== null) while (end < records.length && groups[end] === groups[i]) end++
+        if (statuses[i] === 0) {
+          let units = 0
+          for (let k = i; k < end; k++) units += prices[k]
+          if (this.d.ledger.tryDebit(systemId, units)) { charged += units; count += end - i }
+          else for (let k = i; k < end; k++) statuses[k] = S.SMSC_RNOCREDIT
+        }
+        i = end
+      }
+    }
+    // 3. commit what is admitted
+    const ok: MessageRecord[] = []
+    for (let i = 0; i < records.length; i++) {
+      if (statuses[i] !== 0) continue
+      if (prepaid) records[i].price = prices[i]
+      ok.push(records[i])
+    }
+    if (ok.length === 0) {
+      job.done(null, statuses)
+      return
+    }
+    const entry: LedgerEntry | null = charged > 0 ? this.d.ledger.debitEntry(systemId, charged, count, ok.length === 1 ? ok[0].id : `${ok[0].id}..${ok[ok.length - 1].id}`) : null
+    const batch: CommitBatch = { messages: ok }
+    if (entry !== null) batch.ledger = [entry]
+    if (job.quota !== undefined) batch.meta = [[`quota:${systemId}`, job.quota]]
+    this.d.commit(batch, (err) => {
+      if (err) {
+        if (entry !== null) this.d.ledger.revert(entry)
+        for (let i = 0; i < statuses.length; i++) if (statuses[i] === 0) statuses[i] = S.ESME_RSYSERR
+        job.done(err, statuses)
+        return
+      }
+      job.done(null, statuses)
+      this.d.accepted(ok)
+    })
+  }
+}
+
+function spreadRefusals(statuses: number[], groups: number[]): void {
+  let i = 0
+  while (i < statuses.length) {
+    let end = i + 1
+    while (end < statuses.length && groups[end] === groups[i]) end++
+    let status = 0
+    for (let k = i; k < end; k++) if (statuses[k] !== 0) { status = statuses[k]; break }
+    if (status !== 0) for (let k = i; k < end; k++) statuses[k] = status
+    i = end
+  }
+}
