@@ -1,0 +1,335 @@
+/**
+ * The upstream SMPP client connector over real sockets: against this engine as the upstream
+ * (submit → upstream ids → DELIVRD receipts by those ids, plain and TLS), against a node-smpp
+ * upstream scripted to throttle, refuse, send MO and text-only receipts, and through link loss,
+ * reconnect with back-off, window, rate, response and enquire_link timers, sequence wrap, and a
+ * clean stop() with unbind.
+ */
+import t from 'tap'
+import { SmppClientConnector, type SmppConnectorConfig } from '../../actors/connectors/smpp-client'
+import { CommandStatus, MessageState } from '../../engine/protocol/constants'
+import type { LogFn } from '../../engine/log'
+import { startEngine, type TestLike } from '../helpers/engine'
+import { Recorder, connectorConfig, dispatches, drive, record, request, sleep, startUpstream, type NodePdu } from '../helpers/upstream'
+
+const quiet: LogFn = () => {}
+
+function connector(t: TestLike, cfg: SmppConnectorConfig) {
+  const rec = new Recorder()
+  const c = new SmppClientConnector(cfg, rec, quiet, Date.now)
+  t.teardown(() => c.stop())
+  return { c, rec }
+}
+
+t.test('against this engine: every submit gets an upstream id, and a DELIVRD receipt comes back for exactly those ids', async (t) => {
+  const engine = await startEngine(t, {
+    accounts: [{ systemId: 'up1', password: 'pw1', windowSize: 50 }, { systemId: 'up2', password: 'pw2' }],
+    simulator: { deliveryDelayMs: [10, 30], outcomes: { DELIVRD: 1 } },
+    devTls: true,
+  })
+
+  t.test('plain TCP, 30 messages through a window of 10', async (t) => {
+    const { c, rec } = connector(t, connectorConfig(engine.smppPort, { systemId: 'up1', password: 'pw1', windowSize: 10 }))
+    const d = drive(t, c, rec, { requeue: true })
+    c.start()
+    await rec.until(() => rec.got.up === 1, 'bind')
+    t.equal(c.up, true)
+    const N = 30
+    const records = Array.from({ length: N }, (_, i) => record({ sm: Buffer.from(`message ${i}`) }))
+    d.add(dispatches(records))
+    await rec.until(() => rec.got.accepted.length === N, `${N} accepted`, 8000)
+    const ids = new Set(rec.got.accepted.map((a) => a.upstreamId))
+    t.equal(ids.size, N, 'N distinct upstream ids')
+    t.same(new Set(rec.got.accepted.map((a) => a.id)), new Set(records.map((r) => r.id)), 'every record accepted once')
+    t.ok(rec.got.accepted.every((a) => a.dest === 0 && a.upstreamId !== ''))
+    await rec.until(() => rec.got.receipts.length >= N, `${N} receipts`, 8000)
+    t.equal(rec.got.receipts.length, N, 'one receipt per message')
+    t.same(new Set(rec.got.receipts.map((r) => r.upstreamId)), ids, 'receipts for exactly the accepted ids')
+    t.ok(rec.got.receipts.every((r) => r.state === MessageState.DELIVERED && r.err === 0), 'all DELIVERED, err 0')
+    t.same(rec.got.outcomes, [], 'no refusals')
+    t.match(c.stats(), { id: 'up', kind: 'smpp', up: true, inFlight: 0, sent: N, failed: 0 })
+    const calls = rec.got.batches.filter((b) => b.kind === 'accepted').length
+    t.ok(calls < N, `submit_sm_resp reported per socket read, not per PDU (${calls} accepted() calls for ${N})`)
+    await c.stop()
+    t.equal(c.up, false)
+  })
+
+  t.test('TLS (dev certificate, rejectUnauthorized false)', async (t) => {
+    const { c, rec } = connector(t, connectorConfig(engine.tlsPort, { systemId: 'up2', password: 'pw2', tls: true, rejectUnauthorized: false }))
+    const d = drive(t, c, rec)
+    c.start()
+    await rec.until(() => rec.got.up === 1, 'bind over TLS')
+    d.add(dispatches([record()]))
+    await rec.until(() => rec.got.receipts.length === 1, 'receipt over TLS')
+    t.equal(rec.got.receipts[0].upstreamId, rec.got.accepted[0].upstreamId)
+    t.equal(rec.got.receipts[0].state, MessageState.DELIVERED)
+  })
+
+  t.test('a wrong password is a bind refusal: down() once, retried with back-off', async (t) => {
+    const { c, rec } = connector(t, connectorConfig(engine.smppPort, { systemId: 'up1', password: 'wrong', reconnectMs: [50, 100] }))
+    drive(t, c, rec)
+    c.start()
+    await rec.until(() => rec.got.down.length === 1, 'down')
+    t.match(rec.got.down[0], /^bind refused: ESME_RINV(PASWD|SYSID)$/)
+    await sleep(400)
+    t.equal(rec.got.down.length, 1, 'one down() per outage, not one per attempt')
+    t.equal(rec.got.up, 0)
+    t.equal(c.submit(dispatches([record()]), Date.now()).length, 1, 'not up: everything handed back')
+  })
+})
+
+t.test('against a node-smpp upstream: throttling is temporary, a bad address permanent; MO and text-only receipts come in', async (t) => {
+  const SRC = '447700900001'
+  const OK = '447700900100', LONG = '447700900101', THROTTLE = '447700900200', BAD = '447700900300'
+  const deliverResps: NodePdu[] = []
+  let okId = ''
+  const up = await startUpstream(t, {
+    onSubmit: (pdu, session, id) => {
+      switch (pdu.destination_addr) {
+        case THROTTLE: return CommandStatus.ESME_RTHROTTLED
+        case BAD: return CommandStatus.ESME_RINVDSTADR
+        case OK:
+          okId = id
+          // the answer goes out first, then a receipt in text form only (no TLVs)
+          setImmediate(() => session.deliver_sm({
+            source_addr: OK, destination_addr: SRC, esm_class: 0x04, data_coding: 0,
+            short_message: Buffer.from(`id:${id} sub:001 dlvrd:000 submit date:2401011200 done date:2401011201 stat:UNDELIV err:005 text:first`),
+          }, (r) => deliverResps.push(r)))
+          return 0
+      }
+      return 0
+    },
+    onBound: (session) => {
+      session.deliver_sm({
+        source_addr_ton: 1, source_addr_npi: 1, source_addr: '447700900555', dest_addr_ton: 0, dest_addr_npi: 0,
+        destination_addr: '12345', esm_class: 0, data_coding: 0, short_message: Buffer.from('hello from upstream'),
+      }, (r) => deliverResps.push(r))
+    },
+  })
+  const { c, rec } = connector(t, connectorConfig(up.port))
+  const d = drive(t, c, rec)
+  c.start()
+  await rec.until(() => rec.got.up === 1 && rec.got.mo.length === 1, 'bind and MO')
+  t.same(rec.got.mo[0], {
+    from: [1, 1, '447700900555'], to: [0, 0, '12345'], esmClass: 0, dataCoding: 0, sm: Buffer.from('hello from upstream'),
+  }, 'MO as the upstream sent it')
+
+  const long = Buffer.alloc(300, 0x41)
+  const rOk = record({ sm: Buffer.from('first') }, OK)
+  const rLong = record({ sm: long, dataCoding: 4 }, LONG)
+  const rThrottle = record({}, THROTTLE)
+  const rBad = record({}, BAD)
+  d.add(dispatches([rOk, rLong, rThrottle, rBad]))
+  await rec.until(() => rec.got.accepted.length === 2 && rec.got.outcomes.length === 1 && rec.got.retried.length === 1 && rec.got.receipts.length === 1, 'all answers and the receipt')
+
+  t.same(rec.got.accepted.map((a) => a.id).sort(), [rOk.id, rLong.id].sort(), 'accepted: the OK and the long one')
+  t.equal(rec.got.accepted.find((a) => a.id === rOk.id)!.upstreamId, okId, "the upstream's message_id")
+  t.same(rec.got.retried, [{ items: [{ record: rThrottle, dest: 0 }], reason: 'ESME_RTHROTTLED' }], 'ESME_RTHROTTLED → retry()')
+  t.same(rec.got.outcomes, [{ id: rBad.id, dest: 0, state: MessageState.REJECTED, err: 0x0b, rev: undefined }], 'ESME_RINVDSTADR → REJECTED err 0x0B')
+  t.same(rec.got.receipts, [{ upstreamId: okId, state: MessageState.UNDELIVERABLE, err: 5 }], 'text-only receipt parsed')
+  t.match(c.stats(), { up: true, inFlight: 0, sent: 2, failed: 2 })
+
+  // What the upstream decoded (a third-party codec reading ours)
+  const submits = up.received('submit_sm')
+  t.equal(submits.length, 4)
+  const byDest = new Map([rOk, rLong, rThrottle, rBad].map((r) => [r.dests[0].addr[2], r]))
+  for (const s of submits) {
+    t.equal(s.registered_delivery, 1, 'registered_delivery 1 on every submit')
+    // node-smpp reads the SMPP absolute time into a Date
+    const expireAt = byDest.get(s.destination_addr as string)!.expireAt
+    t.equal((s.validity_period as Date).getTime(), Math.floor(expireAt / 1000) * 1000, 'validity_period = expireAt (SMPP absolute time, UTC)')
+    t.equal(s.source_addr, SRC)
+  }
+  const sLong = submits.find((s) => s.destination_addr === LONG)!
+  t.equal((sLong.short_message as { message: Buffer }).message.length, 0, 'long message: sm_length 0')
+  t.same((sLong.message_payload as { message: Buffer }).message, long, '… and the octets in message_payload')
+  t.equal(sLong.data_coding, 4)
+  await rec.until(() => deliverResps.length === 2, 'deliver_sm_resp for MO and receipt')
+  t.ok(deliverResps.every((r) => r.command === 'deliver_sm_resp' && r.command_status === 0), 'deliver_sm answered with status 0')
+})
+
+t.test('receipts with TLVs, intermediate notifications and data_sm: TLVs win over the text', async (t) => {
+  const up = await startUpstream(t, {
+    onBound: (session) => {
+      // SMPP 3.4 §5.2.12 esm_class 0x20 intermediate notification, TLVs only
+      session.deliver_sm({ esm_class: 0x20, receipted_message_id: 'A1', message_state: 1, short_message: Buffer.alloc(0) })
+      // TLV state, text id and err
+      session.deliver_sm({ esm_class: 0x04, message_state: 2, receipted_message_id: 'B2', network_error_code: Buffer.from([3, 0, 7]), short_message: Buffer.from('id:XX stat:UNDELIV err:009') })
+      // id from the TLV, state and err from the text
+      session.deliver_sm({ esm_class: 0x04, receipted_message_id: 'D4', short_message: Buffer.from('id:D4 sub:001 dlvrd:000 stat:EXPIRED err:003 text:') })
+      // a receipt carried by data_sm
+      session.data_sm({ esm_class: 0x04, receipted_message_id: 'C3', message_state: 8 })
+      // an MO carried by data_sm in message_payload
+      session.data_sm({ source_addr: '111', destination_addr: '222', esm_class: 0, data_coding: 8, message_payload: Buffer.from([0, 0x48, 0, 0x69]) })
+    },
+  })
+  const { c, rec } = connector(t, connectorConfig(up.port, { bindType: 'receiver' }))
+  drive(t, c, rec)
+  c.start()
+  await rec.until(() => rec.got.receipts.length === 4 && rec.got.mo.length === 1, 'four receipts, one MO')
+  t.same(rec.got.receipts, [
+    { upstreamId: 'A1', state: MessageState.ENROUTE, err: 0 },
+    { upstreamId: 'B2', state: MessageState.DELIVERED, err: 7 },
+    { upstreamId: 'D4', state: MessageState.EXPIRED, err: 3 },
+    { upstreamId: 'C3', state: MessageState.REJECTED, err: 0 },
+  ])
+  t.same(rec.got.mo[0].sm, Buffer.from([0, 0x48, 0, 0x69]))
+  t.equal(rec.got.mo[0].dataCoding, 8)
+  t.equal(c.up, false, 'a receiver bind takes no submits')
+  t.equal(c.submit(dispatches([record()]), Date.now()).length, 1)
+  t.equal(up.received('bind_receiver').length, 1, 'bound as receiver')
+  await rec.until(() => up.received('deliver_sm_resp').length === 3 && up.received('data_sm_resp').length === 2, 'every request answered')
+  t.ok([...up.received('deliver_sm_resp'), ...up.received('data_sm_resp')].every((r) => r.command_status === 0), 'all with status 0')
+})
+
+t.test('reconnect: a dropped link reports down(), hands in-flight submits back, and binds again after back-off', async (t) => {
+  let hold = true
+  const up = await startUpstream(t, { onSubmit: () => (hold ? 'hold' : 0) })
+  const port = up.port
+  const { c, rec } = connector(t, connectorConfig(port, { reconnectMs: [150, 600] }))
+  const d = drive(t, c, rec)
+  c.start()
+  await rec.until(() => rec.got.up === 1, 'first bind')
+  const records = [record(), record(), record()]
+  d.add(dispatches(records))
+  await rec.until(() => up.received('submit_sm').length === 3, 'submits at the upstream')
+  t.equal(c.stats().inFlight, 3)
+
+  up.dropAll()
+  const droppedAt = Date.now()
+  await rec.until(() => rec.got.down.length === 1, 'down')
+  t.match(rec.got.down[0], /connection (closed by upstream|error)/)
+  t.same(rec.retriedWith('link lost').map((x) => x.record.id).sort(), records.map((r) => r.id).sort(), 'in-flight submits → retry(link lost)')
+  t.equal(c.stats().inFlight, 0)
+  t.equal(c.up, false)
+  await rec.until(() => rec.got.up === 2, 'bound again')
+  t.ok(Date.now() - droppedAt >= 140, `reconnected after the back-off (${Date.now() - droppedAt} ms)`)
+
+  // The upstream goes away altogether, then comes back on the same port.
+  await up.close()
+  await rec.until(() => rec.got.down.length === 2, 'second outage')
+  const before = rec.got.down.length
+  await sleep(700) // several failed attempts (150, 300, 600 ms)
+  t.equal(rec.got.down.length, before, 'failed attempts during one outage report no further down()')
+  hold = false
+  const again = await startUpstream(t, { port })
+  await rec.until(() => rec.got.up === 3, 'bound to the restarted upstream', 4000)
+  d.add(dispatches([record()]))
+  await rec.until(() => rec.got.accepted.length === 1, 'traffic flows again')
+  t.equal(again.connections, 1)
+})
+
+t.test('an unbind from the upstream is answered, the link closes and binds again', async (t) => {
+  const up = await startUpstream(t, {})
+  const { c, rec } = connector(t, connectorConfig(up.port, { reconnectMs: [50, 100] }))
+  drive(t, c, rec)
+  c.start()
+  await rec.until(() => rec.got.up === 1, 'bind')
+  const unbindResp = await request(up.sessions[0], 'unbind')
+  t.equal(unbindResp.command, 'unbind_resp')
+  t.equal(unbindResp.command_status, 0)
+  await rec.until(() => rec.got.down.length === 1 && rec.got.up === 2, 'down, then up again')
+  t.equal(rec.got.down[0], 'unbind from upstream')
+  t.equal(up.connections, 2, 'a new connection')
+})
+
+t.test('window and rate: windowSize 5 takes 5 of 20; 100/s sends about 100 in a second; response timer hands back', async (t) => {
+  t.test('window', async (t) => {
+    const up = await startUpstream(t, { onSubmit: () => 'hold' })
+    const { c, rec } = connector(t, connectorConfig(up.port, { windowSize: 5, responseMs: 600 }))
+    const tick = setInterval(() => c.tick(Date.now()), 20)
+    t.teardown(() => clearInterval(tick))
+    c.start()
+    await rec.until(() => rec.got.up === 1, 'bind')
+    const items = dispatches(Array.from({ length: 20 }, () => record()))
+    const rest = c.submit(items, Date.now())
+    t.equal(rest.length, 15, 'returns the 15 it could not take')
+    t.same(rest, items.slice(5), 'the untaken ones, in order')
+    t.equal(c.stats().inFlight, 5)
+    t.equal(c.submit(rest, Date.now()), rest, 'window full: all handed back')
+    await rec.until(() => up.received('submit_sm').length === 5, 'five at the upstream')
+    // Nobody answers: after responseMs the tick hands them back.
+    await rec.until(() => rec.retriedWith('response timeout').length === 5, 'response timeout', 3000)
+    t.equal(c.stats().inFlight, 0)
+    t.equal(rec.got.down.length, 0, 'unanswered submits do not drop the link')
+    t.equal(c.submit(rest, Date.now()).length, 10, 'the window is free again')
+  })
+
+  t.test('rate', async (t) => {
+    const up = await startUpstream(t, {})
+    const { c, rec } = connector(t, connectorConfig(up.port, { windowSize: 1000, ratePerSecond: 100 }))
+    const d = drive(t, c, rec)
+    c.start()
+    await rec.until(() => rec.got.up === 1, 'bind')
+    d.add(dispatches(Array.from({ length: 1000 }, () => record())))
+    await sleep(1000)
+    d.stop()
+    const n = up.received('submit_sm').length
+    t.ok(n >= 70 && n <= 140, `about 100 submits in one second (got ${n})`)
+  })
+})
+
+t.test('enquire_link: sent when idle, answered when asked; a missing enquire_link_resp closes and reconnects', async (t) => {
+  const up = await startUpstream(t, {})
+  const { c, rec } = connector(t, connectorConfig(up.port, { enquireLinkMs: 200, responseMs: 300, reconnectMs: [50, 100] }))
+  drive(t, c, rec)
+  c.start()
+  await rec.until(() => rec.got.up === 1, 'bind')
+  await rec.until(() => up.received('enquire_link').length >= 1, 'a probe on an idle link', 2000)
+  t.equal(rec.got.down.length, 0, 'answered probes keep the link')
+
+  const resp = await request(up.sessions[0], 'enquire_link')
+  t.equal(resp.command, 'enquire_link_resp')
+  t.equal(resp.command_status, 0)
+
+  const silent = await startUpstream(t, { answerEnquireLink: false })
+  const s2 = connector(t, connectorConfig(silent.port, { enquireLinkMs: 200, responseMs: 300, reconnectMs: [50, 100] }))
+  drive(t, s2.c, s2.rec)
+  s2.c.start()
+  await s2.rec.until(() => s2.rec.got.down.length === 1, 'down on the missing enquire_link_resp', 3000)
+  t.equal(s2.rec.got.down[0], 'enquire_link_resp timeout')
+  await s2.rec.until(() => s2.rec.got.up === 2, 'reconnected')
+})
+
+t.test('sequence numbers wrap from 0x7FFFFFFF to 1 (SMPP 3.4 §3.2)', async (t) => {
+  const up = await startUpstream(t, {})
+  const { c, rec } = connector(t, connectorConfig(up.port))
+  drive(t, c, rec)
+  c.start()
+  await rec.until(() => rec.got.up === 1, 'bind')
+  c.setSequence(0x7ffffffe)
+  c.submit(dispatches([record(), record(), record()]), Date.now())
+  await rec.until(() => rec.got.accepted.length === 3, 'three accepted')
+  t.same(up.received('submit_sm').map((p) => p.sequence_number), [0x7fffffff, 1, 2])
+})
+
+t.test('stop() unbinds cleanly: the upstream sees unbind, in-flight submits come back, no reconnect', async (t) => {
+  const up = await startUpstream(t, { onSubmit: () => 'hold' })
+  const { c, rec } = connector(t, connectorConfig(up.port, { reconnectMs: [50, 100] }))
+  const d = drive(t, c, rec)
+  c.start()
+  await rec.until(() => rec.got.up === 1, 'bind')
+  d.add(dispatches([record(), record()]))
+  await rec.until(() => up.received('submit_sm').length === 2, 'submits in flight')
+  await c.stop()
+  t.equal(up.received('unbind').length, 1, 'the upstream got unbind')
+  t.equal(rec.retriedWith('link lost').length, 2, 'in-flight submits handed back before stop() resolved')
+  t.same(rec.got.down, ['stopped'])
+  t.match(c.stats(), { up: false, inFlight: 0 })
+  await sleep(300)
+  t.equal(up.connections, 1, 'no reconnect after stop()')
+  await c.stop() // idempotent
+})
+
+t.test('stop() on an upstream that never answers unbind resolves after responseMs', async (t) => {
+  const up = await startUpstream(t, { answerUnbind: false })
+  const { c, rec } = connector(t, connectorConfig(up.port, { responseMs: 300 }))
+  c.start()
+  await rec.until(() => rec.got.up === 1, 'bind')
+  const t0 = Date.now()
+  await c.stop()
+  const took = Date.now() - t0
+  t.ok(took >= 290 && took < 2500, `resolved after the unbind timer (${took} ms)`)
+  t.same(rec.got.down, ['unbind_resp timeout'])
+  t.equal(up.received('unbind').length, 1)
+})
