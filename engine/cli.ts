@@ -11,6 +11,8 @@ import { SmscError, isSmscError } from './errors'
 import { createSmsc } from './index'
 import { Store } from './store'
 import { AdminAuth } from './auth'
+import { openAdminClient, type AdminClient } from './admin-client'
+import type { AccountView } from './admin'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const VERSION = (require('../../package.json') as { version: string }).version
@@ -19,10 +21,11 @@ const HELP = `smsc ${VERSION}: an SMPP 3.4/5.0 SMSC engine
 
 Usage:
   smsc start [options]                 run the SMSC (SMPP, SMPP over TLS, HTTP, simulated carrier)
-  smsc account add <systemId> [--password P] [--max-binds N] [--window-size N]
-  smsc account list
-  smsc account remove <systemId>
-  smsc account passwd <systemId> [--password P]
+  smsc account add|set|show|list|suspend|resume|remove|passwd …   resellers and users (smsc account --help)
+  smsc credit add|move|ledger …        prepaid credit and its ledger
+  smsc route list | route set <file>   the MT/MO routing tables (hot-reloaded)
+  smsc apikey create|list|revoke …     API keys for the HTTP send API
+  smsc audit                           who changed what
   smsc admin passwd [--password P]     set the web console's admin password
   smsc bench [scenario] [options]      the SMPP benchmark harness (smsc bench --help)
   smsc --help | smsc <command> --help
@@ -46,16 +49,38 @@ The first start with no accounts creates the account "demo" and prints its passw
 SIGTERM or SIGINT stops gracefully: stop accepting, unbind every session, drain windows, flush the store.
 `
 
-const ACCOUNT_HELP = `smsc account: manage SMPP accounts in the data dir
+const ACCOUNT_HELP = `smsc account: manage accounts (resellers and users)
 
-  smsc account add <systemId> [--password P] [--max-binds N] [--window-size N]
+  smsc account add <systemId> [settings] [--password P] [--credit N]
       creates an account; without --password a random 8-character password is generated and printed
+  smsc account set <systemId> [settings]        change settings (only the flags given)
+  smsc account show <systemId> [--json]
   smsc account list [--json]
+  smsc account suspend|resume <systemId>        a suspended account cannot bind; its binds are closed
   smsc account remove <systemId>
   smsc account passwd <systemId> [--password P]
 
-  --config FILE / --data-dir DIR select the data dir (default ./data).
-  system_id: 1 to 15 characters (SMPP 3.4 §5.2.1); password: 1 to 8 characters (SMPP 3.4 §5.2.2).
+  settings:
+    --role reseller|user   --parent RESELLER   --group G
+    --rate N --burst N     (submits per second shared by all binds; --rate 0 = unlimited)
+    --daily-quota N        (message parts per UTC day; 0 = unlimited)
+    --max-binds N          --window-size N
+    --allowed-ips CIDR,…   --allowed-sources ID,…  (an entry ending in * is a prefix; "" = any)
+    --registered-delivery 0|1   --validity-ms N --max-validity-ms N
+    --id-format decimal|hex     --receipt-policy every|last|aggregate   --settlement submit|refund
+    --prepaid true|false        --webhook-receipts URL  --webhook-mo URL  ("" = none)
+
+smsc credit add <systemId> <amount> [--reason R]          grant credit (operator)
+smsc credit move <from> <to> <amount> [--reason R]        move credit between accounts
+smsc credit ledger <systemId> [--limit N] [--json]
+smsc route list [--json]                                   the MT and MO routing tables
+smsc route set <file.json>                                 replace both tables ({ "mt": [...], "mo": [...] }), hot-reloaded
+smsc apikey create <systemId> [--label L] | list <systemId> | revoke <systemId> <keyId>
+smsc audit [--limit N] [--json]
+
+When an engine runs on the data dir, these commands go through its admin API (the engine writes
+<dataDir>/control.json for that) and apply live; otherwise they change the store directly.
+--config FILE / --data-dir DIR select the data dir (default ./data).
 `
 
 function usage(msg: string): never {
@@ -82,60 +107,240 @@ function checkPassword(pw: string | boolean | undefined): string {
   return pw
 }
 
-async function account(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
-  if (flags.help) { process.stdout.write(ACCOUNT_HELP); return 0 }
-  assertKnownFlags(flags, ['config', 'data-dir', 'password', 'max-binds', 'window-size', 'json', 'help'])
+/** Account settings from flags, as the object the Admin service checks (engine/accounts.ts). */
+function settingsFromFlags(flags: Record<string, string | boolean>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const str = (name: string): string | undefined => {
+    const v = flags[name]
+    if (v === undefined) return undefined
+    if (typeof v !== 'string') usage(`--${name} needs a value`)
+    return v
+  }
+  const num = (name: string): number | undefined => {
+    const v = str(name)
+    if (v === undefined) return undefined
+    if (!/^\d+(\.\d+)?$/.test(v)) usage(`--${name} must be a non-negative number (got ${JSON.stringify(v)})`)
+    return Number(v)
+  }
+  const list = (name: string): string[] | undefined => {
+    const v = str(name)
+    return v === undefined ? undefined : v.split(',').map((x) => x.trim()).filter((x) => x.length > 0)
+  }
+  const set = (key: string, v: unknown) => { if (v !== undefined) out[key] = v }
+  set('role', str('role'))
+  set('parent', str('parent'))
+  set('group', str('group'))
+  set('maxBinds', num('max-binds'))
+  set('windowSize', num('window-size'))
+  set('allowedIps', list('allowed-ips'))
+  set('allowedSources', list('allowed-sources'))
+  const rate = num('rate')
+  const burst = num('burst')
+  if (rate !== undefined) out.rateLimit = rate === 0 ? null : { perSecond: rate, burst: burst ?? Math.max(1, Math.ceil(rate)) }
+  else if (burst !== undefined) usage('--burst needs --rate')
+  const quota = num('daily-quota')
+  if (quota !== undefined) out.dailyQuota = quota === 0 ? null : quota
+  set('registeredDelivery', num('registered-delivery'))
+  const vd = num('validity-ms')
+  const vm = num('max-validity-ms')
+  if (vd !== undefined || vm !== undefined) {
+    if (vd === undefined || vm === undefined) usage('--validity-ms and --max-validity-ms go together')
+    out.validity = { defaultMs: vd, maxMs: vm }
+  }
+  set('messageIdFormat', str('id-format'))
+  set('receiptPolicy', str('receipt-policy'))
+  set('settlement', str('settlement'))
+  const prepaid = str('prepaid')
+  if (prepaid !== undefined) {
+    if (prepaid !== 'true' && prepaid !== 'false') usage(`--prepaid must be true or false (got ${JSON.stringify(prepaid)})`)
+    out.prepaid = prepaid === 'true'
+  }
+  const wr = str('webhook-receipts')
+  const wm = str('webhook-mo')
+  if (wr !== undefined || wm !== undefined) out.webhooks = { receipts: wr || null, mo: wm || null }
+  return out
+}
+
+const SETTING_FLAGS = ['role', 'parent', 'group', 'max-binds', 'window-size', 'allowed-ips', 'allowed-sources', 'rate', 'burst', 'daily-quota',
+  'registered-delivery', 'validity-ms', 'max-validity-ms', 'id-format', 'receipt-policy', 'settlement', 'prepaid', 'webhook-receipts', 'webhook-mo']
+
+function show(a: AccountView): string {
+  const lines = [
+    `${a.systemId}  (${a.role}${a.parent ? ` of ${a.parent}` : ''}${a.suspended ? ', SUSPENDED' : ''})`,
+    `  balance         ${a.balance === null ? 'unlimited (not prepaid)' : a.balance}`,
+    `  rate            ${a.rateLimit ? `${a.rateLimit.perSecond}/s, burst ${a.rateLimit.burst}` : 'unlimited'}   daily quota ${a.dailyQuota ?? 'unlimited'}`,
+    `  binds           max ${a.maxBinds}, window ${a.windowSize}`,
+    `  allowed ips     ${a.allowedIps.length ? a.allowedIps.join(', ') : 'any'}`,
+    `  allowed sources ${a.allowedSources.length ? a.allowedSources.join(', ') : 'any'}`,
+    `  receipts        ${a.receiptPolicy} parts, settlement ${a.settlement}, webhooks ${a.webhooks.receipts ?? '-'} / ${a.webhooks.mo ?? '-'}`,
+  ]
+  return lines.join('\n') + '\n'
+}
+
+async function withClient(flags: Record<string, string | boolean>, extraFlags: readonly string[], fn: (c: AdminClient) => Promise<number>): Promise<number> {
+  assertKnownFlags(flags, ['config', 'data-dir', 'json', 'help', ...extraFlags])
   const cfgFlags: Record<string, string | boolean> = {}
   for (const k of ['config', 'data-dir']) if (flags[k] !== undefined) cfgFlags[k] = flags[k]
   const options = loadConfig(configArgsFromFlags(cfgFlags))
-  if (!['add', 'list', 'remove', 'passwd'].includes(sub ?? '')) usage(`account needs one of add, list, remove, passwd (got ${JSON.stringify(sub ?? '')})`)
-  fs.mkdirSync(options.dataDir, { recursive: true })
-  const store = await Store.open(path.join(options.dataDir, 'store'))
+  const client = await openAdminClient(options)
   try {
-    const now = Date.now()
+    return await fn(client)
+  } catch (e) {
+    // The Admin service's refusals are one line naming the field: shown as usage errors.
+    if (isSmscError(e) && e.code !== 'SMSC_ERR_CLI_USAGE') throw new SmscError('SMSC_ERR_CLI_USAGE', e.message)
+    throw e
+  } finally {
+    await client.close()
+  }
+}
+
+const out = (s: string) => { process.stdout.write(s) }
+
+async function account(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
+  if (flags.help) { out(ACCOUNT_HELP); return 0 }
+  const subs = ['add', 'set', 'show', 'list', 'suspend', 'resume', 'remove', 'passwd']
+  if (!subs.includes(sub ?? '')) usage(`account needs one of ${subs.join(', ')} (got ${JSON.stringify(sub ?? '')})`)
+  return withClient(flags, ['password', 'credit', ...SETTING_FLAGS], async (c) => {
     switch (sub) {
       case 'list': {
-        const list = store.listAccounts().map((a) => ({ systemId: a.systemId, maxBinds: a.maxBinds, windowSize: a.windowSize, pendingDeliveries: store.pendingCount(a.systemId) }))
-        if (flags.json) process.stdout.write(JSON.stringify(list) + '\n')
+        const list = await c.list()
+        if (flags.json) out(JSON.stringify(list) + '\n')
         else {
-          process.stdout.write('systemId         maxBinds  windowSize  pendingDeliveries\n')
-          for (const a of list) process.stdout.write(`${a.systemId.padEnd(17)}${String(a.maxBinds).padEnd(10)}${String(a.windowSize).padEnd(12)}${a.pendingDeliveries}\n`)
+          out('systemId         role      parent           balance     rate/s   binds  state\n')
+          for (const a of list) {
+            out(`${a.systemId.padEnd(17)}${a.role.padEnd(10)}${(a.parent ?? '-').padEnd(17)}${String(a.balance ?? 'unlimited').padEnd(12)}${String(a.rateLimit?.perSecond ?? '-').padEnd(9)}${String(a.maxBinds).padEnd(7)}${a.suspended ? 'suspended' : 'active'}\n`)
+          }
         }
+        return 0
+      }
+      case 'show': {
+        const a = await c.get(checkSystemId(positionals[0]))
+        out(flags.json ? JSON.stringify(a) + '\n' : show(a))
         return 0
       }
       case 'add': {
         const systemId = checkSystemId(positionals[0])
-        if (store.getAccount(systemId)) usage(`account ${systemId} already exists (use "smsc account passwd")`)
-        const password = checkPassword(flags.password)
-        await store.putAccount({
-          systemId, passwordHash: await Store.hashPassword(password),
-          maxBinds: intFlag(flags, 'max-binds', options.session.maxBindsPerAccount),
-          windowSize: intFlag(flags, 'window-size', options.session.windowSize),
-          createdAt: now, updatedAt: now,
-        })
-        process.stdout.write(flags.password === undefined ? `added ${systemId} with password ${password}\n` : `added ${systemId}\n`)
+        const input: Record<string, unknown> = { systemId, ...settingsFromFlags(flags) }
+        if (flags.password !== undefined) input.password = checkPassword(flags.password)
+        if (flags.credit !== undefined) {
+          if (typeof flags.credit !== 'string' || !/^\d+(\.\d+)?$/.test(flags.credit)) usage(`--credit must be a non-negative number (got ${JSON.stringify(flags.credit)})`)
+          input.credit = Number(flags.credit)
+        }
+        const { password } = await c.create(input)
+        out(flags.password === undefined ? `added ${systemId} with password ${password}\n` : `added ${systemId}\n`)
+        return 0
+      }
+      case 'set': {
+        const systemId = checkSystemId(positionals[0])
+        const patch = settingsFromFlags(flags)
+        if (Object.keys(patch).length === 0) usage('account set needs at least one setting flag (see smsc account --help)')
+        const a = await c.update(systemId, patch)
+        out(show(a))
+        return 0
+      }
+      case 'suspend':
+      case 'resume': {
+        const systemId = checkSystemId(positionals[0])
+        await c.setSuspended(systemId, sub === 'suspend')
+        out(`${sub === 'suspend' ? 'suspended' : 'resumed'} ${systemId}${c.via === 'engine' && sub === 'suspend' ? ' (its binds are being closed)' : ''}\n`)
         return 0
       }
       case 'remove': {
         const systemId = checkSystemId(positionals[0])
-        if (!(await store.removeAccount(systemId))) usage(`no account ${systemId}`)
-        process.stdout.write(`removed ${systemId}\n`)
+        await c.remove(systemId)
+        out(`removed ${systemId}\n`)
         return 0
       }
       case 'passwd': {
         const systemId = checkSystemId(positionals[0])
-        const acc = store.getAccount(systemId)
-        if (!acc) usage(`no account ${systemId}`)
-        const password = checkPassword(flags.password)
-        await store.putAccount({ ...acc, passwordHash: await Store.hashPassword(password), updatedAt: now })
-        process.stdout.write(flags.password === undefined ? `new password for ${systemId}: ${password}\n` : `password changed for ${systemId}\n`)
+        const given = flags.password === undefined ? undefined : checkPassword(flags.password)
+        const password = await c.setPassword(systemId, given)
+        out(given === undefined ? `new password for ${systemId}: ${password}\n` : `password changed for ${systemId}\n`)
         return 0
       }
     }
     return 2
-  } finally {
-    await store.close()
-  }
+  })
+}
+
+function amountArg(v: string | undefined): number {
+  if (v === undefined || !/^\d+(\.\d+)?$/.test(v) || Number(v) <= 0) usage(`amount must be a positive number (got ${JSON.stringify(v ?? '')})`)
+  return Number(v)
+}
+
+async function credit(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
+  if (flags.help || !['add', 'move', 'ledger'].includes(sub ?? '')) { out(ACCOUNT_HELP); return flags.help ? 0 : 2 }
+  return withClient(flags, ['reason', 'limit'], async (c) => {
+    const reason = typeof flags.reason === 'string' ? flags.reason : undefined
+    if (sub === 'add') {
+      const r = await c.transfer({ to: checkSystemId(positionals[0]), amount: amountArg(positionals[1]), reason })
+      out(`${r.to.systemId}: +${r.to.delta}, balance ${r.to.balance}\n`)
+    } else if (sub === 'move') {
+      const r = await c.transfer({ from: checkSystemId(positionals[0]), to: checkSystemId(positionals[1]), amount: amountArg(positionals[2]), reason })
+      out(`${r.from?.systemId}: ${r.from?.delta}, balance ${r.from?.balance}\n${r.to.systemId}: +${r.to.delta}, balance ${r.to.balance}\n`)
+    } else {
+      const entries = await c.ledger(checkSystemId(positionals[0]), intFlag(flags, 'limit', 50))
+      if (flags.json) out(JSON.stringify(entries) + '\n')
+      else for (const e of entries) out(`${new Date(e.t).toISOString()}  ${String(e.delta).padStart(12)}  ${String(e.balance).padStart(12)}  ${e.reason.padEnd(12)} ${e.by}${e.ref ? `  ${e.ref}` : ''}${e.count ? `  (${e.count} msgs)` : ''}\n`)
+    }
+    return 0
+  })
+}
+
+async function route(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
+  if (flags.help || !['list', 'set'].includes(sub ?? '')) { out(ACCOUNT_HELP); return flags.help ? 0 : 2 }
+  return withClient(flags, [], async (c) => {
+    if (sub === 'list') {
+      const t = await c.getRoutes()
+      if (flags.json) { out(JSON.stringify(t, null, 2) + '\n'); return 0 }
+      out('MT routes (first match wins):\n')
+      t.mt.forEach((r, i) => out(`  ${i + 1}. ${r.name.padEnd(16)} ${JSON.stringify(r.match)} → ${JSON.stringify(r.action)}${r.price !== undefined ? ` price ${r.price}` : ''}\n`))
+      out('MO routes:\n')
+      t.mo.forEach((r, i) => out(`  ${i + 1}. ${r.name.padEnd(16)} ${JSON.stringify(r.match)} → ${r.account}\n`))
+      return 0
+    }
+    const file = positionals[0]
+    if (!file) usage('route set needs a JSON file: smsc route set routes.json')
+    let tables: unknown
+    try {
+      tables = JSON.parse(fs.readFileSync(file, 'utf8'))
+    } catch (e) {
+      usage(`cannot read ${file}: ${(e as Error).message}`)
+    }
+    const t = await c.setRoutes(tables)
+    out(`routes set: ${t.mt.length} MT, ${t.mo.length} MO${c.via === 'engine' ? ' (live)' : ''}\n`)
+    return 0
+  })
+}
+
+async function apikey(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
+  if (flags.help || !['create', 'list', 'revoke'].includes(sub ?? '')) { out(ACCOUNT_HELP); return flags.help ? 0 : 2 }
+  return withClient(flags, ['label'], async (c) => {
+    const systemId = checkSystemId(positionals[0])
+    if (sub === 'create') {
+      const k = await c.createApiKey(systemId, typeof flags.label === 'string' ? flags.label : undefined)
+      out(`API key ${k.id} for ${systemId} (shown only this once): ${k.key}\n`)
+    } else if (sub === 'list') {
+      const keys = await c.listApiKeys(systemId)
+      if (flags.json) out(JSON.stringify(keys) + '\n')
+      else for (const k of keys) out(`${k.id}  ${new Date(k.createdAt).toISOString()}  ${k.label}\n`)
+    } else {
+      if (!positionals[1]) usage('apikey revoke needs <systemId> <keyId>')
+      await c.revokeApiKey(systemId, positionals[1])
+      out(`revoked ${positionals[1]}\n`)
+    }
+    return 0
+  })
+}
+
+async function audit(flags: Record<string, string | boolean>): Promise<number> {
+  if (flags.help) { out(ACCOUNT_HELP); return 0 }
+  return withClient(flags, ['limit'], async (c) => {
+    const entries = await c.audit(intFlag(flags, 'limit', 50))
+    if (flags.json) out(JSON.stringify(entries) + '\n')
+    else for (const e of entries) out(`${new Date(e.t).toISOString()}  ${e.by.padEnd(12)} ${e.action.padEnd(20)} ${e.target}${e.detail ? `  ${JSON.stringify(e.detail)}` : ''}\n`)
+    return 0
+  })
 }
 
 async function admin(sub: string | undefined, flags: Record<string, string | boolean>): Promise<number> {
@@ -221,6 +426,16 @@ export async function main(argv: string[]): Promise<number> {
     case 'account':
     case 'accounts':
       return account(args.sub, args.positionals, args.flags)
+    case 'credit':
+      return credit(args.sub, args.positionals, args.flags)
+    case 'route':
+    case 'routes':
+      return route(args.sub, args.positionals, args.flags)
+    case 'apikey':
+      return apikey(args.sub, args.positionals, args.flags)
+    case 'audit':
+      if (args.sub !== undefined) usage(`audit takes no argument (got ${JSON.stringify(args.sub)})`)
+      return audit(args.flags)
     case 'bench':
       // The benchmark harness (bench/run.ts) parses its own flags; loaded only for this command.
       return (require('../bench/run') as typeof import('../bench/run')).main(argv.slice(argv.indexOf('bench') + 1))

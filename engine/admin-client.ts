@@ -1,0 +1,129 @@
+/**
+ * The CLI's way to the Admin service, as the operator. When an engine runs on the data dir (its
+ * lock names a live pid and it wrote `<dataDir>/control.json`), every change goes through that
+ * engine's admin API, so it applies live (rate limits, suspend → unbind, routes → routers) and
+ * credit stays single-writer. When no engine runs, the CLI opens the store and calls Admin itself.
+ * Both paths run the same validation and audit (engine/admin.ts).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { Store } from './store'
+import { Ledger, type LedgerEntry } from './ledger'
+import { Admin, type AccountView, type AuditEntry } from './admin'
+import { defaultSettings, OPERATOR } from './accounts'
+import type { RouteTables } from './routing'
+import { SmscError, isSmscError, type SmscErrorCode } from './errors'
+import { SIMULATOR_CONNECTOR, type ResolvedOptions } from './config'
+
+export interface AdminClient {
+  /** 'engine' when the changes go through a running engine's API, 'store' when applied offline. */
+  readonly via: 'engine' | 'store'
+  list(): Promise<AccountView[]>
+  get(systemId: string): Promise<AccountView>
+  create(input: Record<string, unknown>): Promise<{ account: AccountView; password: string }>
+  update(systemId: string, patch: Record<string, unknown>): Promise<AccountView>
+  setSuspended(systemId: string, suspended: boolean): Promise<AccountView>
+  remove(systemId: string): Promise<void>
+  setPassword(systemId: string, password?: string): Promise<string>
+  transfer(req: { to: string; amount: number; from?: string; reason?: string }): Promise<{ from: LedgerEntry | null; to: LedgerEntry }>
+  ledger(systemId: string, limit: number): Promise<LedgerEntry[]>
+  audit(limit: number): Promise<AuditEntry[]>
+  createApiKey(systemId: string, label?: string): Promise<{ id: string; key: string }>
+  listApiKeys(systemId: string): Promise<{ id: string; label: string; createdAt: number }[]>
+  revokeApiKey(systemId: string, keyId: string): Promise<void>
+  getRoutes(): Promise<RouteTables>
+  setRoutes(tables: unknown): Promise<RouteTables>
+  close(): Promise<void>
+}
+
+/** The running engine's control file, when its pid is alive. */
+function control(dataDir: string): { url: string; token: string } | null {
+  try {
+    const c = JSON.parse(fs.readFileSync(path.join(dataDir, 'control.json'), 'utf8')) as { pid: number; url: string; token: string }
+    process.kill(c.pid, 0)
+    return c
+  } catch {
+    return null
+  }
+}
+
+export async function openAdminClient(options: ResolvedOptions): Promise<AdminClient> {
+  const c = control(options.dataDir)
+  return c ? remote(c.url, c.token) : local(options)
+}
+
+async function local(options: ResolvedOptions): Promise<AdminClient> {
+  fs.mkdirSync(options.dataDir, { recursive: true })
+  const base = { maxBinds: options.session.maxBindsPerAccount, windowSize: options.session.windowSize, messageIdFormat: options.messageIdFormat }
+  const store = await Store.open(path.join(options.dataDir, 'store'), { accountDefaults: base })
+  const ledger = new Ledger(store, () => Date.now())
+  const admin = new Admin({
+    store, ledger, now: () => Date.now(),
+    commit: (batch) => store.commit(batch),
+    defaults: { ...defaultSettings(base), receiptPolicy: options.receipts.multipart },
+    connectors: () => new Set([SIMULATOR_CONNECTOR, ...options.connectors.map((x) => x.id)]),
+  })
+  const p = OPERATOR
+  return {
+    via: 'store',
+    list: async () => admin.list(p),
+    get: async (id) => admin.get(p, id),
+    create: (input) => admin.create(p, input),
+    update: (id, patch) => admin.update(p, id, patch),
+    setSuspended: (id, s) => admin.setSuspended(p, id, s),
+    remove: (id) => admin.remove(p, id),
+    setPassword: (id, pw) => admin.setPassword(p, id, pw),
+    transfer: (req) => admin.transfer(p, req),
+    ledger: async (id, limit) => admin.ledger(p, id, { limit }),
+    audit: async (limit) => admin.audit(p, { limit }),
+    createApiKey: (id, label) => admin.createApiKey(p, id, label),
+    listApiKeys: async (id) => admin.listApiKeys(p, id),
+    revokeApiKey: (id, keyId) => admin.revokeApiKey(p, id, keyId),
+    getRoutes: async () => admin.getRoutes(),
+    setRoutes: (tables) => admin.setRoutes(p, tables),
+    close: () => store.close(),
+  }
+}
+
+function remote(url: string, token: string): AdminClient {
+  const call = async <T>(method: string, p: string, body?: unknown): Promise<T> => {
+    let res: Response
+    try {
+      res = await fetch(url + p, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(30_000),
+      })
+    } catch (e) {
+      throw new SmscError('SMSC_ERR_CLI_USAGE', `the running engine's admin API at ${url} does not answer: ${(e as Error).message}`)
+    }
+    if (res.status === 204) return undefined as T
+    const json = (await res.json().catch(() => ({}))) as { error?: string; code?: string }
+    if (!res.ok) {
+      const code = (json.code && isSmscError({ code: json.code, message: '', commandStatus: 0 }) ? json.code : 'SMSC_ERR_API_INVALID') as SmscErrorCode
+      throw new SmscError(code, json.error ?? `HTTP ${res.status}`)
+    }
+    return json as T
+  }
+  const acct = (id: string) => `/api/v1/accounts/${encodeURIComponent(id)}`
+  return {
+    via: 'engine',
+    list: async () => (await call<{ accounts: AccountView[] }>('GET', '/api/v1/accounts')).accounts,
+    get: (id) => call('GET', acct(id)),
+    create: (input) => call('POST', '/api/v1/accounts', input),
+    update: (id, patch) => call('PATCH', acct(id), patch),
+    setSuspended: (id, s) => call('POST', `${acct(id)}/${s ? 'suspend' : 'resume'}`),
+    remove: (id) => call('DELETE', acct(id)),
+    setPassword: async (id, pw) => (await call<{ password: string }>('POST', `${acct(id)}/password`, pw === undefined ? {} : { password: pw })).password,
+    transfer: (req) => call('POST', `${acct(req.to)}/credit`, { amount: req.amount, from: req.from, reason: req.reason }),
+    ledger: async (id, limit) => (await call<{ entries: LedgerEntry[] }>('GET', `${acct(id)}/ledger?limit=${limit}`)).entries,
+    audit: async (limit) => (await call<{ entries: AuditEntry[] }>('GET', `/api/v1/audit?limit=${limit}`)).entries,
+    createApiKey: (id, label) => call('POST', `${acct(id)}/apikeys`, label === undefined ? {} : { label }),
+    listApiKeys: async (id) => (await call<{ keys: { id: string; label: string; createdAt: number }[] }>('GET', `${acct(id)}/apikeys`)).keys,
+    revokeApiKey: (id, keyId) => call('DELETE', `${acct(id)}/apikeys/${encodeURIComponent(keyId)}`),
+    getRoutes: () => call('GET', '/api/v1/routes'),
+    setRoutes: (tables) => call('PUT', '/api/v1/routes', tables),
+    close: async () => {},
+  }
+}
