@@ -15,26 +15,57 @@
 //   messages  id -> StoredMessage
 //   active    id -> true            ids whose message_state is non-final (recovery index, no full scan)
 //   queue     [systemId, key] -> DeliveryItem (key: store-assigned, increasing, unique across restarts)
-//   accounts  systemId -> Account
-//   meta      string -> value       store counters under the reserved prefix 'store:'
+//   accounts  systemId -> Account   (records of older versions lack the newer settings: getAccount fills them in)
+//   meta      string -> value       store counters under the reserved prefix 'store:'; generic keys (routes, …)
+//   ledger    [systemId, seq] -> LedgerEntry   (seq: store-assigned, increasing, unique across restarts)
+//   balances  systemId -> number    the balance after the account's last committed ledger entry
+//   audit     seq -> AuditEntry
+//   apikeys   sha256 hex of the key -> ApiKeyRecord (the key itself is never stored)
+//   upstream  [connectorId, upstreamId] -> [messageId, destIndex]  (receipts from an upstream SMSC find their message)
+// Everything a change needs (messages, ledger entries and balances, audit, accounts, keys) goes through commit():
+// one transaction, so a credit debit is never committed without the messages it pays for, nor the reverse.
 
 import { mkdirSync } from 'node:fs'
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { open, asBinary, type Database, type RootDatabase, type RootDatabaseOptions } from 'lmdb'
+import { defaultSettings, type Account, type AccountSettings } from './accounts'
+import { DEFAULTS } from './config'
+import type { LedgerEntry } from './ledger'
+import type { AuditEntry } from './admin'
 
 export interface StoredMessage { id: string; systemId: string; state: number; [k: string]: unknown }
 export interface DeliveryItem {
   key?: number; systemId: string; kind: 'receipt' | 'mo'; createdAt: number; attempts: number; [k: string]: unknown
 }
-export interface Account {
-  systemId: string; passwordHash: string; maxBinds: number; windowSize: number; createdAt: number; updatedAt: number
-  [k: string]: unknown
+export type { Account } from './accounts'
+/** An account as written: records of older versions have only maxBinds/windowSize; getAccount fills in defaults. */
+export type AccountRecord = Pick<Account, 'systemId' | 'passwordHash' | 'createdAt' | 'updatedAt'> & Partial<AccountSettings>
+export interface ApiKeyRecord { systemId: string; id: string; label: string; createdAt: number }
+export interface UpstreamLink { connector: string; upstreamId: string; id: string; dest: number }
+export interface CommitBatch {
+  messages?: StoredMessage[]
+  enqueue?: DeliveryItem[]
+  ack?: { systemId: string; key: number }[]
+  /** Each entry gets a store-assigned increasing `seq`; balances[systemId] = entry.balance. */
+  ledger?: LedgerEntry[]
+  /** [connector, upstreamId] -> [messageId, destIndex] */
+  upstream?: UpstreamLink[]
+  upstreamRemove?: { connector: string; upstreamId: string }[]
+  /** Generic meta keys (never 'store:...'). */
+  meta?: [string, unknown][]
+  /** Each entry gets a store-assigned increasing `seq`. */
+  audit?: AuditEntry[]
+  accounts?: AccountRecord[]
+  removeAccounts?: string[]
+  apiKeys?: { hash: string; key: ApiKeyRecord }[]
+  removeApiKeys?: string[]
 }
-export interface CommitBatch { messages?: StoredMessage[]; enqueue?: DeliveryItem[]; ack?: { systemId: string; key: number }[] }
 export interface StoreOptions {
   /** 'committed' (default): commit() resolves at commit, safe against process crash (kill -9).
    *  'flushed': commit() also waits for the fsync, safe against OS crash / power loss. */
   durability?: 'committed' | 'flushed'
+  /** Limits an account record without them reads back with (records of older versions); default: the config DEFAULTS. */
+  accountDefaults?: { maxBinds: number; windowSize: number; messageIdFormat: 'decimal' | 'hex' }
 }
 export type VerifyResult = 'ok' | 'bad-password' | 'no-account'
 
@@ -70,6 +101,9 @@ const META_PREFIX = 'store:'
 const META_ID_HIGH = 'store:idHigh' // highest message id reserved (every id handed out is <= this)
 const META_QUEUE_SEQ = 'store:queueSeq' // highest queue key committed
 const META_SCHEMA = 'store:schema'
+const META_LEDGER_SEQ = 'store:ledgerSeq' // highest ledger seq committed
+const META_AUDIT_SEQ = 'store:auditSeq' // highest audit seq committed
+const MICRO = 1_000_000 // ledger sums are exact in integer micro-units
 const SCHEMA_VERSION = 1
 
 // Password hashing (scrypt, RFC 7914). 2^14 / 8 / 1 needs 16 MiB per hash and ~30-60 ms on one core.
@@ -81,6 +115,14 @@ const HASH_BYTES = 32
 
 interface Encoder { encode(value: unknown): Buffer }
 type QueueKey = [string, number]
+type LedgerKey = [string, number]
+type UpstreamKey = [string, string]
+interface Dbs {
+  messages: Database<unknown, string>; active: Database<unknown, string>; queue: Database<unknown, QueueKey>
+  accounts: Database<unknown, string>; meta: Database<unknown, string>; ledger: Database<unknown, LedgerKey>
+  balances: Database<unknown, string>; audit: Database<unknown, number>; apikeys: Database<unknown, string>
+  upstream: Database<unknown, UpstreamKey>
+}
 
 function checkKey(what: string, v: unknown): asserts v is string {
   // Keys use NUL as the array delimiter in lmdb's ordered-binary encoding; SMPP C-Octet Strings have no NUL anyway.
@@ -100,6 +142,19 @@ function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: nu
 }
 
 function noop(): void {}
+
+function checkFinite(what: string, v: unknown): asserts v is number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${what} must be a finite number`)
+}
+
+/** Deep-freezes a decoded record (only plain objects and arrays). */
+function freeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v) && !ArrayBuffer.isView(v)) {
+    Object.freeze(v)
+    for (const k of Object.keys(v)) freeze((v as Record<string, unknown>)[k])
+  }
+  return v
+}
 
 export class Store {
   private closed = false
@@ -121,18 +176,50 @@ export class Store {
   private readonly macKey = randomBytes(32)
   private readonly pwCache = new Map<string, { passwordHash: string; mac: Buffer }>()
   private readonly pwInflight = new Map<string, Promise<boolean>>()
+  private ledgerSeq: number // highest ledger seq handed out
+  private auditSeq: number // highest audit seq handed out
+  // Accounts as last committed, normalised and frozen (read on every bind, and by the engine per batch).
+  private readonly accountCache = new Map<string, Account>()
+  private readonly accountDefaults: AccountSettings
+  // Upstream links in batches not yet committed: a receipt from the upstream may arrive before the commit.
+  private readonly upstreamInflight = new Map<string, { v: [string, number]; batches: number }>()
+  private readonly messages: Database<unknown, string>
+  private readonly active: Database<unknown, string>
+  private readonly queue: Database<unknown, QueueKey>
+  private readonly accounts: Database<unknown, string>
+  private readonly meta: Database<unknown, string>
+  private readonly ledger: Database<unknown, LedgerKey>
+  private readonly balanceDb: Database<unknown, string>
+  private readonly audit: Database<unknown, number>
+  private readonly apikeys: Database<unknown, string>
+  private readonly upstream: Database<unknown, UpstreamKey>
 
   private constructor(
     private readonly root: RootDatabase,
-    private readonly messages: Database<unknown, string>,
-    private readonly active: Database<unknown, string>,
-    private readonly queue: Database<unknown, QueueKey>,
-    private readonly accounts: Database<unknown, string>,
-    private readonly meta: Database<unknown, string>,
+    dbs: Dbs,
     private readonly waitFlush: boolean,
+    accountDefaults: StoreOptions['accountDefaults'],
   ) {
+    const { messages, queue, meta } = dbs
+    this.messages = messages
+    this.active = dbs.active
+    this.queue = queue
+    this.accounts = dbs.accounts
+    this.meta = meta
+    this.ledger = dbs.ledger
+    this.balanceDb = dbs.balances
+    this.audit = dbs.audit
+    this.apikeys = dbs.apikeys
+    this.upstream = dbs.upstream
+    this.accountDefaults = defaultSettings(accountDefaults ?? {
+      maxBinds: DEFAULTS.session.maxBindsPerAccount, windowSize: DEFAULTS.session.windowSize, messageIdFormat: DEFAULTS.messageIdFormat,
+    })
     this.msgEncoder = (messages as unknown as { encoder: Encoder }).encoder
     this.queueEncoder = (queue as unknown as { encoder: Encoder }).encoder
+    const ls = meta.get(META_LEDGER_SEQ)
+    this.ledgerSeq = typeof ls === 'number' ? ls : 0
+    const as = meta.get(META_AUDIT_SEQ)
+    this.auditSeq = typeof as === 'number' ? as : 0
     const high = meta.get(META_ID_HIGH)
     this.idHigh = typeof high === 'number' ? high : 0
     this.nextId = this.idHigh + 1 // skip whatever was left of the last reserved block
@@ -152,7 +239,7 @@ export class Store {
   static async open(dir: string, options: StoreOptions = {}): Promise<Store> {
     mkdirSync(dir, { recursive: true })
     const envOptions: RootDatabaseOptions & { safeRestore: boolean } = {
-      maxDbs: 8,
+      maxDbs: 16,
       noSubdir: false, // `dir` is a directory even if its name has a dot (lmdb would take it for a file name)
       // Pinned, not left to lmdb's LMDB_RESTORE env variable: 'safe' restore would drop committed but not yet
       // flushed transactions on reopen, breaking the kill -9 guarantee of durability 'committed'.
@@ -162,14 +249,22 @@ export class Store {
     try {
       return new Store(
         root,
-        // Shared msgpackr structures: the record layout is stored once, not in every value (encode
-        // 3.4 → 1.6 µs and 267 → 95 bytes per message record, bench/micro numbers in BENCHMARKS.md).
-        root.openDB<unknown, string>('messages', { sharedStructuresKey: Symbol.for('structures') }),
-        root.openDB<unknown, string>('active', {}),
-        root.openDB<unknown, QueueKey>('queue', { sharedStructuresKey: Symbol.for('structures') }),
-        root.openDB<unknown, string>('accounts', {}),
-        root.openDB<unknown, string>('meta', {}),
+        {
+          // Shared msgpackr structures: the record layout is stored once, not in every value (encode
+          // 3.4 → 1.6 µs and 267 → 95 bytes per message record, bench/micro numbers in BENCHMARKS.md).
+          messages: root.openDB<unknown, string>('messages', { sharedStructuresKey: Symbol.for('structures') }),
+          active: root.openDB<unknown, string>('active', {}),
+          queue: root.openDB<unknown, QueueKey>('queue', { sharedStructuresKey: Symbol.for('structures') }),
+          accounts: root.openDB<unknown, string>('accounts', {}),
+          meta: root.openDB<unknown, string>('meta', {}),
+          ledger: root.openDB<unknown, LedgerKey>('ledger', {}),
+          balances: root.openDB<unknown, string>('balances', {}),
+          audit: root.openDB<unknown, number>('audit', {}),
+          apikeys: root.openDB<unknown, string>('apikeys', {}),
+          upstream: root.openDB<unknown, UpstreamKey>('upstream', {}),
+        },
         options.durability === 'flushed',
+        options.accountDefaults,
       )
     } catch (err) {
       await root.close()
@@ -209,6 +304,9 @@ export class Store {
    * state), queue items appended under fresh keys, acked queue items removed. Queue keys are assigned
    * synchronously: `item.key` is set (overwritten) before this returns. To update a queued item (attempts),
    * ack its old key and enqueue it again in the same batch.
+   * In the same transaction: ledger entries (each gets `seq`, and balances[systemId] = the account's last
+   * entry's balance), upstream links, generic meta keys, audit entries (each gets `seq`), account records
+   * (removeAccounts also removes the account's API keys), API keys.
    * All or nothing: everything is validated and encoded before the first write, so a bad batch throws here
    * and writes nothing; the transaction itself is atomic in LMDB. Resolves once committed (see header).
    * Batches committed in the same event turn share one transaction (lmdb's event-turn batching).
@@ -218,7 +316,18 @@ export class Store {
     const msgs = batch.messages ?? []
     const items = batch.enqueue ?? []
     const acks = batch.ack ?? []
-    if (msgs.length === 0 && items.length === 0 && acks.length === 0) return Promise.resolve()
+    const ledger = batch.ledger ?? []
+    const links = batch.upstream ?? []
+    const unlinks = batch.upstreamRemove ?? []
+    const metas = batch.meta ?? []
+    const audits = batch.audit ?? []
+    const accounts = batch.accounts ?? []
+    const removeAccounts = batch.removeAccounts ?? []
+    const keys = batch.apiKeys ?? []
+    const removeKeys = batch.removeApiKeys ?? []
+    if (msgs.length === 0 && items.length === 0 && acks.length === 0 && ledger.length === 0 && links.length === 0 &&
+      unlinks.length === 0 && metas.length === 0 && audits.length === 0 && accounts.length === 0 &&
+      removeAccounts.length === 0 && keys.length === 0 && removeKeys.length === 0) return Promise.resolve()
 
     // Phase 1: validate and encode. Nothing has been written yet, so a throw leaves the store untouched.
     const msgValues = new Array<Buffer>(msgs.length)
@@ -230,6 +339,48 @@ export class Store {
     }
     for (const a of acks) { checkKey('ack.systemId', a.systemId); checkQueueKey(a.key) }
     for (const item of items) checkKey('item.systemId', item.systemId)
+    for (const e of ledger) {
+      checkKey('ledger.systemId', e.systemId)
+      checkFinite('ledger.delta', e.delta)
+      checkFinite('ledger.balance', e.balance)
+    }
+    for (const l of links) {
+      checkKey('upstream.connector', l.connector)
+      checkKey('upstream.upstreamId', l.upstreamId)
+      checkKey('upstream.id', l.id)
+      if (!Number.isSafeInteger(l.dest) || l.dest < 0) throw new TypeError('upstream.dest must be a non-negative integer')
+    }
+    for (const l of unlinks) { checkKey('upstreamRemove.connector', l.connector); checkKey('upstreamRemove.upstreamId', l.upstreamId) }
+    for (const [k] of metas) {
+      checkKey('meta key', k)
+      if (k.startsWith(META_PREFIX)) throw new TypeError(`meta keys starting with '${META_PREFIX}' are reserved`)
+    }
+    for (const a of audits) checkFinite('audit.t', a.t)
+    for (const a of accounts) checkKey('account.systemId', a.systemId)
+    for (const id of removeAccounts) checkKey('removeAccounts[]', id)
+    for (const k of keys) { checkKey('apiKeys.hash', k.hash); checkKey('apiKeys.key.systemId', k.key.systemId) }
+    for (const h of removeKeys) checkKey('removeApiKeys[]', h)
+    // A removed account takes its API keys with it (its ledger and balance stay as history).
+    const dropKeys = [...removeKeys]
+    if (removeAccounts.length > 0) {
+      const gone = new Set(removeAccounts)
+      for (const { key, value } of this.apikeys.getRange({})) {
+        if (gone.has((value as ApiKeyRecord).systemId)) dropKeys.push(key as string)
+      }
+    }
+    // Seqs are assigned like queue keys: a throw below leaves a gap, never a duplicate.
+    for (const e of ledger) e.seq = ++this.ledgerSeq
+    for (const a of audits) a.seq = ++this.auditSeq
+    const enc = (db: Database<unknown, never>, v: unknown): Buffer => (db as unknown as { encoder: Encoder }).encoder.encode(v)
+    const ledgerValues = ledger.map((e) => enc(this.ledger as never, e))
+    const balanceValues = new Map<string, Buffer>() // the last entry of an account in the batch wins
+    for (const e of ledger) balanceValues.set(e.systemId, enc(this.balanceDb as never, e.balance))
+    const linkValues = links.map((l) => enc(this.upstream as never, [l.id, l.dest]))
+    const metaValues = metas.map(([, v]) => enc(this.meta as never, v))
+    const auditValues = audits.map((a) => enc(this.audit as never, a))
+    const accountValues = accounts.map((a) => enc(this.accounts as never, a))
+    const keyValues = keys.map((k) => enc(this.apikeys as never, k.key))
+
     const itemValues = new Array<Buffer>(items.length)
     for (let i = 0; i < items.length; i++) {
       const item = items[i]
@@ -249,6 +400,8 @@ export class Store {
 
     // Phase 2: queue the writes as one lmdb batch (ops run on lmdb's write thread, one transaction).
     const seq = this.queueSeq
+    const ledgerSeq = this.ledgerSeq
+    const auditSeq = this.auditSeq
     const committed = this.root.batch(() => {
       for (let i = 0; i < msgs.length; i++) {
         const m = msgs[i]
@@ -262,6 +415,18 @@ export class Store {
       }
       if (items.length > 0) this.meta.put(META_QUEUE_SEQ, seq)
       for (const a of acks) this.queue.remove([a.systemId, a.key])
+      for (let i = 0; i < ledger.length; i++) this.ledger.put([ledger[i].systemId, ledger[i].seq as number], asBinary(ledgerValues[i]))
+      for (const [systemId, v] of balanceValues) this.balanceDb.put(systemId, asBinary(v))
+      if (ledger.length > 0) this.meta.put(META_LEDGER_SEQ, ledgerSeq)
+      for (let i = 0; i < links.length; i++) this.upstream.put([links[i].connector, links[i].upstreamId], asBinary(linkValues[i]))
+      for (const l of unlinks) this.upstream.remove([l.connector, l.upstreamId])
+      for (let i = 0; i < metas.length; i++) this.meta.put(metas[i][0], asBinary(metaValues[i]))
+      for (let i = 0; i < audits.length; i++) this.audit.put(audits[i].seq as number, asBinary(auditValues[i]))
+      if (audits.length > 0) this.meta.put(META_AUDIT_SEQ, auditSeq)
+      for (const id of removeAccounts) this.accounts.remove(id)
+      for (let i = 0; i < accounts.length; i++) this.accounts.put(accounts[i].systemId, asBinary(accountValues[i]))
+      for (const h of dropKeys) this.apikeys.remove(h)
+      for (let i = 0; i < keys.length; i++) this.apikeys.put(keys[i].hash, asBinary(keyValues[i]))
     })
     for (const item of items) this.enqInflight.set(item.key as number, item.systemId)
     // Read-your-writes: until this batch is committed, getMessage() answers from these objects, so a
@@ -273,6 +438,13 @@ export class Store {
       if (ACTIVE_STATES.has(m.state)) this.live.set(m.id, m)
       else this.live.delete(m.id)
     }
+    for (const l of links) {
+      const k = `${l.connector}\0${l.upstreamId}`
+      const u = this.upstreamInflight.get(k)
+      if (u) { u.v = [l.id, l.dest]; u.batches++ } else this.upstreamInflight.set(k, { v: [l.id, l.dest], batches: 1 })
+    }
+    const touched = accounts.length === 0 && removeAccounts.length === 0 ? removeAccounts : [...accounts.map((a) => a.systemId), ...removeAccounts]
+    for (const id of touched) { this.accountCache.delete(id); this.pwCache.delete(id) }
 
     const settle = (ok: boolean): void => {
       for (const m of msgs) {
@@ -293,6 +465,13 @@ export class Store {
         if (left > 0) this.pending.set(a.systemId, left)
         else this.pending.delete(a.systemId)
       }
+      for (const l of links) {
+        const k = `${l.connector}\0${l.upstreamId}`
+        const u = this.upstreamInflight.get(k)
+        if (u && --u.batches === 0) this.upstreamInflight.delete(k)
+      }
+      // A read between commit() and now may have cached the previous version.
+      for (const id of touched) { this.accountCache.delete(id); this.pwCache.delete(id) }
     }
     const done = committed.then(() => settle(true), (err: unknown) => { settle(false); throw err })
     return this.waitFlush ? done.then(() => this.root.flushed).then(noop) : done
@@ -335,30 +514,45 @@ export class Store {
 
   // ---- accounts ----------------------------------------------------------------------------------------
 
+  /** The committed account, every setting filled in (older records get the defaults), frozen: copy to change. */
   getAccount(systemId: string): Account | undefined {
-    return this.accounts.get(systemId) as Account | undefined
+    const cached = this.accountCache.get(systemId)
+    if (cached !== undefined) return cached
+    const rec = this.accounts.get(systemId) as AccountRecord | undefined
+    if (rec === undefined) return undefined
+    const a = this.normalise(rec)
+    this.accountCache.set(systemId, a)
+    return a
   }
 
+  /** Every account, in systemId order (normalised and frozen like getAccount). */
   listAccounts(): Account[] {
     const out: Account[] = []
-    for (const { value } of this.accounts.getRange({})) out.push(value as Account)
+    for (const { key, value } of this.accounts.getRange({})) {
+      const id = key as string
+      let a = this.accountCache.get(id)
+      if (a === undefined) { a = this.normalise(value as AccountRecord); this.accountCache.set(id, a) }
+      out.push(a)
+    }
     return out
   }
 
-  /** Resolves once committed; reads see the new account only after that. Drops the password cache entry. */
-  putAccount(a: Account): Promise<void> {
-    this.assertOpen()
-    checkKey('account.systemId', a.systemId)
-    this.pwCache.delete(a.systemId)
-    return this.accounts.put(a.systemId, a).then(noop)
+  private normalise(rec: AccountRecord): Account {
+    return freeze({ ...this.accountDefaults, ...rec } as Account)
   }
 
-  /** true if the account existed. Its queued deliveries are left in the queue. */
+  /** Resolves once committed; reads see the new account only after that. Drops the password cache entry.
+   *  (Same as commit({ accounts: [a] }); settings not given read back as the defaults.) */
+  putAccount(a: AccountRecord): Promise<void> {
+    return this.commit({ accounts: [a] })
+  }
+
+  /** true if the account existed. Its API keys go with it; its queued deliveries, ledger and balance stay. */
   async removeAccount(systemId: string): Promise<boolean> {
     this.assertOpen()
     this.pwCache.delete(systemId)
     if (!this.accounts.doesExist(systemId)) return false
-    await this.accounts.remove(systemId)
+    await this.commit({ removeAccounts: [systemId] })
     return true
   }
 
@@ -408,6 +602,82 @@ export class Store {
     checkKey('meta key', key)
     if (key.startsWith(META_PREFIX)) throw new TypeError(`meta keys starting with '${META_PREFIX}' are reserved`)
     return this.meta.put(key, value).then(noop)
+  }
+
+  // ---- ledger and balances -------------------------------------------------------------------------------
+
+  /** Committed balances: systemId -> balance after its last ledger entry (the Ledger loads these at start). */
+  balances(): Map<string, number> {
+    const out = new Map<string, number>()
+    for (const { key, value } of this.balanceDb.getRange({})) out.set(key as string, value as number)
+    return out
+  }
+
+  /** Committed ledger entries of `systemId`, newest first, at most `limit`, only seq < before when given. */
+  ledgerEntries(systemId: string, q: { limit: number; before?: number }): LedgerEntry[] {
+    const out: LedgerEntry[] = []
+    const top = q.before === undefined ? Number.MAX_SAFE_INTEGER : Math.ceil(q.before) - 1
+    if (top < 1 || q.limit <= 0) return out
+    for (const { value } of this.ledger.getRange({ start: [systemId, top], end: [systemId, 0], reverse: true, limit: q.limit })) {
+      out.push(value as LedgerEntry)
+    }
+    return out
+  }
+
+  /** Sum of every committed delta of `systemId`, exact to the micro-unit (equals its balance: the ledger invariant). */
+  ledgerSum(systemId: string): number {
+    let micro = 0
+    for (const { value } of this.ledger.getRange({ start: [systemId, 0], end: [systemId, Number.MAX_SAFE_INTEGER] })) {
+      micro += Math.round((value as LedgerEntry).delta * MICRO)
+    }
+    return micro / MICRO
+  }
+
+  // ---- audit -------------------------------------------------------------------------------------------
+
+  /** Committed audit entries, newest first, at most `limit`, only seq < before when given. */
+  auditEntries(q: { limit: number; before?: number }): AuditEntry[] {
+    const out: AuditEntry[] = []
+    const top = q.before === undefined ? Number.MAX_SAFE_INTEGER : Math.ceil(q.before) - 1
+    if (top < 1 || q.limit <= 0) return out
+    for (const { value } of this.audit.getRange({ start: top, end: 0, reverse: true, limit: q.limit })) out.push(value as AuditEntry)
+    return out
+  }
+
+  // ---- upstream links ----------------------------------------------------------------------------------
+
+  /** [messageId, destIndex] an upstream SMSC's message id stands for; links of batches not yet committed too. */
+  upstreamLookup(connector: string, upstreamId: string): [string, number] | undefined {
+    const u = this.upstreamInflight.get(`${connector}\0${upstreamId}`)
+    if (u !== undefined) return u.v
+    if (connector.length === 0 || upstreamId.length === 0) return undefined
+    return this.upstream.get([connector, upstreamId]) as [string, number] | undefined
+  }
+
+  // ---- API keys ----------------------------------------------------------------------------------------
+
+  /** The key record stored under `hash` (sha256 hex of the key). */
+  apiKey(hash: string): ApiKeyRecord | undefined {
+    if (hash.length === 0) return undefined
+    return this.apikeys.get(hash) as ApiKeyRecord | undefined
+  }
+
+  /** Every key record of `systemId` (a scan: keys are few), with its hash. */
+  apiKeysOf(systemId: string): (ApiKeyRecord & { hash: string })[] {
+    const out: (ApiKeyRecord & { hash: string })[] = []
+    for (const { key, value } of this.apikeys.getRange({})) {
+      const r = value as ApiKeyRecord
+      if (r.systemId === systemId) out.push({ ...r, hash: key as string })
+    }
+    return out.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1))
+  }
+
+  putApiKey(hash: string, key: ApiKeyRecord): Promise<void> {
+    return this.commit({ apiKeys: [{ hash, key }] })
+  }
+
+  removeApiKey(hash: string): Promise<void> {
+    return this.commit({ removeApiKeys: [hash] })
   }
 
   /** Waits for queued commits to commit and flush, then closes the environment. */

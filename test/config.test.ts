@@ -1,6 +1,7 @@
 // engine/config.ts: defaults, every override, every class of validation message (exact, one line),
 // loadConfig (file, SMSC_CONFIG, flag overrides) and the command-line parser.
 import t from 'tap'
+import { defaultSettings } from '../engine/accounts'
 import fc from 'fast-check'
 import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -142,7 +143,7 @@ t.test('simulator.errorCodes merge stat by stat; outcomes replace as a whole', a
   t.same(r.simulator.outcomes, { DELIVRD: 0.5, EXPIRED: 0.5 })
 })
 
-t.test('accounts: arrays replace; limits default from session', async (t) => {
+t.test('accounts: arrays replace; only the settings given are kept (the engine fills in the rest at start)', async (t) => {
   const r = resolveOptions({
     session: { windowSize: 7, maxBindsPerAccount: 3 },
     accounts: [
@@ -151,12 +152,12 @@ t.test('accounts: arrays replace; limits default from session', async (t) => {
     ],
   })
   t.same(r.accounts, [
-    { systemId: 'acme', password: 'secret', maxBinds: 3, windowSize: 7 },
+    { systemId: 'acme', password: 'secret' },
     { systemId: 'x'.repeat(15), password: 'p'.repeat(8), maxBinds: 1, windowSize: 2 },
   ])
-  t.same(resolveOptions({ accounts: [{ systemId: 'a', password: 'b' }] }).accounts, [
-    { systemId: 'a', password: 'b', maxBinds: 10, windowSize: 100 },
-  ])
+  t.same(resolveOptions({ accounts: [{ systemId: 'a', password: 'b', rateLimit: { perSecond: 5, burst: 2 }, credit: 10, role: 'reseller' }] }).accounts, [
+    { systemId: 'a', password: 'b', rateLimit: { perSecond: 5, burst: 2 }, credit: 10, prepaid: true, role: 'reseller' },
+  ], 'an opening credit makes the account prepaid')
 })
 
 t.test('outcomes within 1e-6 of 1 are accepted', async (t) => {
@@ -218,14 +219,27 @@ t.test('validation messages', async (t) => {
     const acc = (o: object, extra: object[] = []): unknown => ({ accounts: [...extra, o] })
     throwsMessage(t, () => resolveOptions(acc({ password: 'p' })), 'config.accounts[0].systemId is required')
     throwsMessage(t, () => resolveOptions(acc({ systemId: 's' })), 'config.accounts[0].password is required')
-    throwsMessage(t, () => resolveOptions(acc({ systemId: 'x'.repeat(16), password: 'p' }, [{ systemId: 'a', password: 'b' }])), 'config.accounts[1].systemId must be 1 to 15 characters')
-    throwsMessage(t, () => resolveOptions(acc({ systemId: '', password: 'p' })), 'config.accounts[0].systemId must be 1 to 15 characters')
-    throwsMessage(t, () => resolveOptions(acc({ systemId: 's', password: '123456789' })), 'config.accounts[0].password must be 1 to 8 characters')
-    throwsMessage(t, () => resolveOptions(acc({ systemId: 5, password: 'p' })), 'config.accounts[0].systemId must be a string (got 5)')
-    throwsMessage(t, () => resolveOptions(acc({ systemId: 'café', password: 'p' })), 'config.accounts[0].systemId must be printable ASCII (got "café")')
+    throwsMessage(t, () => resolveOptions(acc({ systemId: 'x'.repeat(16), password: 'p' }, [{ systemId: 'a', password: 'b' }])), `config.accounts[1].systemId must be 1 to 15 printable ASCII characters (got "${'x'.repeat(16)}")`)
+    throwsMessage(t, () => resolveOptions(acc({ systemId: '', password: 'p' })), 'config.accounts[0].systemId must be 1 to 15 printable ASCII characters (got "")')
+    throwsMessage(t, () => resolveOptions(acc({ systemId: 's', password: '123456789' })), 'config.accounts[0].password must be 1 to 8 characters (got 9)')
+    throwsMessage(t, () => resolveOptions(acc({ systemId: 's', password: 'p', colour: 'red' })), 'config.accounts[0].colour is not a known key')
+    throwsMessage(t, () => resolveOptions(acc({ systemId: 's', password: 'p', rateLimit: { perSecond: -1, burst: 1 } })), 'config.accounts[0].rateLimit.perSecond must be a number > 0 and <= 1000000 (got -1)')
+    throwsMessage(t, () => resolveOptions(acc({ systemId: 's', password: 'p', windowSize: '5' })), 'config.accounts[0].windowSize must be an integer between 1 and 65535 (got "5")')
+    throwsMessage(t, () => resolveOptions(acc({ systemId: 5, password: 'p' })), 'config.accounts[0].systemId must be 1 to 15 printable ASCII characters (got 5)')
+    throwsMessage(t, () => resolveOptions(acc({ systemId: 'café', password: 'p' })), 'config.accounts[0].systemId must be 1 to 15 printable ASCII characters (got "café")')
     throwsMessage(t, () => resolveOptions(acc({ systemId: 'a', password: 'p' }, [{ systemId: 'a', password: 'q' }])), 'config.accounts[1].systemId "a" is already used by config.accounts[0]')
-    throwsMessage(t, () => resolveOptions(acc({ systemId: 's', password: 'p', maxBinds: 0 })), 'config.accounts[0].maxBinds must be a positive integer (got 0)')
-    throwsMessage(t, () => resolveOptions(acc({ systemId: 's', password: 'p', windowSize: '5' })), 'config.accounts[0].windowSize must be a positive integer (got "5")')
+    throwsMessage(t, () => resolveOptions(acc({ systemId: 's', password: 'p', maxBinds: 0 })), 'config.accounts[0].maxBinds must be an integer between 1 and 10000 (got 0)')
+  })
+  t.test('routes and connectors', async (t) => {
+    throwsMessage(t, () => resolveOptions({ routes: { mt: [{ name: 'a', match: {}, action: { connector: 'nope' } }] } }), 'config.routes.mt[0].action.connector must be a configured connector id (got "nope"; connectors: simulator)')
+    throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'b', kind: 'smpp', host: 'h', port: 1, systemId: 's' }] }), 'config.connectors[0].password is required')
+    throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'b', kind: 'ftp' }] }), 'config.connectors[0].kind must be one of "smpp", "http" (got "ftp")')
+    throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'simulator', kind: 'http', url: 'http://x' }] }), 'config.connectors[0].id "simulator" is already used by the built-in simulated carrier')
+    throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'h', kind: 'http', url: 'ftp://x' }] }), 'config.connectors[0].url must be an http:// or https:// URL (got "ftp://x")')
+    throwsMessage(t, () => resolveOptions({ overload: { highWater: 10, lowWater: 10 } }), 'config.overload.lowWater must be below overload.highWater (got 10)')
+    const r = resolveOptions({ connectors: [{ id: 'up', kind: 'smpp', host: '127.0.0.1', port: 2776, systemId: 'a', password: 'b' }], routes: { mt: [{ name: 'all', match: {}, action: { failover: ['up', 'simulator'] } }] } })
+    t.match(r.connectors[0], { id: 'up', kind: 'smpp', bindType: 'transceiver', windowSize: 10, reconnectMs: [1000, 60000], interfaceVersion: 0x34 }, 'smpp connector defaults')
+    t.same(r.routes?.mt[0].action, { failover: ['up', 'simulator'] })
   })
   t.test('outcomes', async (t) => {
     throwsMessage(t, () => resolveOptions({ simulator: { outcomes: { DELIVRD: 0.5, UNDELIV: 0.45 } } }), 'config.simulator.outcomes must add up to 1 (got 0.95)')
@@ -418,7 +432,8 @@ t.test('docs/CONFIG.md documents every key, and its example is valid', async (t)
     }
   }
   walk(DEFAULTS, '')
-  for (const k of ['systemId', 'password', 'maxBinds', 'windowSize']) leaves.push(`accounts[i].${k}`)
+  const accountKeys = Object.keys(defaultSettings({ maxBinds: 1, windowSize: 1, messageIdFormat: 'decimal' }))
+  for (const k of ['systemId', 'password', 'credit', ...accountKeys]) leaves.push(`accounts[i].${k}`)
   t.ok(leaves.length > 30, `${leaves.length} keys`)
   for (const key of leaves) t.ok(doc.includes(`| \`${key}\` |`), `${key} has a row`)
   for (const flag of ['--config', '--smpp-port', '--tls-port', '--http-port', '--data-dir', '--dev-tls', 'SMSC_CONFIG']) {

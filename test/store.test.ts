@@ -5,7 +5,11 @@ import { fork } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ID_BLOCK, Store, type Account, type DeliveryItem, type StoredMessage } from '../engine/store'
+import { ID_BLOCK, Store, type Account, type AccountRecord, type ApiKeyRecord, type CommitBatch, type DeliveryItem, type StoredMessage } from '../engine/store'
+import { defaultSettings } from '../engine/accounts'
+import { DEFAULTS } from '../engine/config'
+import type { LedgerEntry } from '../engine/ledger'
+import type { AuditEntry } from '../engine/admin'
 
 function freshDir(t: { teardown(fn: () => void): void }): string {
   // a dot in the name on purpose: lmdb would take it for a file name unless told otherwise
@@ -20,7 +24,7 @@ function msg(id: string, state = 1, extra: Record<string, unknown> = {}): Stored
 function receipt(systemId: string, extra: Record<string, unknown> = {}): DeliveryItem {
   return { systemId, kind: 'receipt', createdAt: 1_700_000_000_000, attempts: 0, ...extra }
 }
-async function account(systemId: string, password: string): Promise<Account> {
+async function account(systemId: string, password: string): Promise<AccountRecord> {
   return { systemId, passwordHash: await Store.hashPassword(password), maxBinds: 2, windowSize: 10, createdAt: 1, updatedAt: 1 }
 }
 
@@ -315,5 +319,187 @@ t.test('kill -9 after "committed" loses nothing committed, keeps batches whole, 
   const q = store.pendingDeliveries('esme-a', 0, N)
   t.equal(q.length, N / 10)
   t.ok(Buffer.isBuffer(store.getMessage('0000000001')?.body))
+  await store.close()
+})
+
+// ---- accounts with settings, ledger, balances, audit, API keys, upstream links, meta (issue #5) ----------
+
+function entry(systemId: string, delta: number, balance: number, extra: Partial<LedgerEntry> = {}): LedgerEntry {
+  return { systemId, t: 1_700_000_000_000, delta, balance, reason: 'grant', by: 'admin', ...extra }
+}
+
+t.test('an account record of the old format (only maxBinds/windowSize) reads back with every setting filled in', async (t) => {
+  const dir = freshDir(t)
+  let store = await Store.open(dir, { accountDefaults: { maxBinds: 7, windowSize: 70, messageIdFormat: 'hex' } })
+  await store.putAccount({ systemId: 'old', passwordHash: 'h', maxBinds: 2, windowSize: 10, createdAt: 1, updatedAt: 1 })
+  await store.putAccount({ systemId: 'bare', passwordHash: 'h', createdAt: 1, updatedAt: 1 })
+  const full: Account = { ...defaultSettings({ maxBinds: 3, windowSize: 30, messageIdFormat: 'decimal' }), role: 'reseller', prepaid: true,
+    allowedIps: ['10.0.0.0/8'], systemId: 'full', passwordHash: 'h', createdAt: 2, updatedAt: 3 }
+  await store.commit({ accounts: [full] })
+  await store.close()
+
+  store = await Store.open(dir, { accountDefaults: { maxBinds: 7, windowSize: 70, messageIdFormat: 'hex' } })
+  const old = store.getAccount('old') as Account
+  t.same(old, { ...defaultSettings({ maxBinds: 7, windowSize: 70, messageIdFormat: 'hex' }), maxBinds: 2, windowSize: 10,
+    systemId: 'old', passwordHash: 'h', createdAt: 1, updatedAt: 1 }, 'given limits kept, the rest from the defaults')
+  t.equal(store.getAccount('bare')?.maxBinds, 7, 'missing limits come from accountDefaults')
+  t.same(store.getAccount('full'), full, 'a full record reads back as written')
+  t.ok(Object.isFrozen(old) && Object.isFrozen(old.allowedIps) && Object.isFrozen(old.validity), 'frozen: copy to change')
+  t.same(store.listAccounts().map((a) => [a.systemId, a.role, a.messageIdFormat]), [['bare', 'user', 'hex'], ['full', 'reseller', 'decimal'], ['old', 'user', 'hex']])
+  await store.close()
+
+  store = await Store.open(dir) // no accountDefaults: the config DEFAULTS
+  t.equal(store.getAccount('bare')?.maxBinds, DEFAULTS.session.maxBindsPerAccount)
+  t.equal(store.getAccount('bare')?.messageIdFormat, DEFAULTS.messageIdFormat)
+  await store.close()
+})
+
+t.test('messages, ledger, balances, upstream links, meta, audit, accounts and keys commit in ONE transaction', async (t) => {
+  const dir = freshDir(t)
+  let store = await Store.open(dir)
+  const e1 = entry('acc-a', 100, 100, { reason: 'opening' })
+  const e2 = entry('acc-a', -3, 97, { reason: 'submit', by: 'acc-a', ref: 'm1', count: 3 })
+  const audit: AuditEntry = { t: 5, by: 'admin', action: 'account.create', target: 'acc-a', detail: { role: 'user' } }
+  const acc: AccountRecord = { systemId: 'acc-a', passwordHash: 'h', createdAt: 1, updatedAt: 1, prepaid: true }
+  const key: ApiKeyRecord = { systemId: 'acc-a', id: 'k1', label: 'ci', createdAt: 5 }
+  const p = store.commit({
+    messages: [msg('m1')], ledger: [e1, e2], upstream: [{ connector: 'up1', upstreamId: 'U-1', id: 'm1', dest: 0 }],
+    meta: [['routes', { mt: [], mo: [] }]], audit: [audit], accounts: [acc], apiKeys: [{ hash: 'a'.repeat(64), key }],
+  })
+  t.ok(typeof e1.seq === 'number' && (e2.seq as number) > (e1.seq as number), 'ledger seqs assigned synchronously, increasing')
+  t.type(audit.seq, 'number')
+  t.same(store.upstreamLookup('up1', 'U-1'), ['m1', 0], 'an upstream link is readable before its commit (a receipt may race it)')
+  await p
+  await store.close()
+
+  store = await Store.open(dir)
+  t.equal(store.getMessage('m1')?.id, 'm1')
+  t.same(store.balances(), new Map([['acc-a', 97]]), 'the balance is the last entry\'s')
+  t.same(store.ledgerEntries('acc-a', { limit: 10 }), [e2, e1], 'newest first, seq kept')
+  t.equal(store.ledgerSum('acc-a'), 97)
+  t.same(store.upstreamLookup('up1', 'U-1'), ['m1', 0])
+  t.equal(store.upstreamLookup('up1', 'U-2'), undefined)
+  t.equal(store.upstreamLookup('up2', 'U-1'), undefined, 'links are per connector')
+  t.same(store.getMeta('routes'), { mt: [], mo: [] })
+  t.same(store.auditEntries({ limit: 10 }), [audit])
+  t.equal(store.getAccount('acc-a')?.prepaid, true)
+  t.same(store.apiKey('a'.repeat(64)), key)
+  t.same(store.apiKeysOf('acc-a'), [{ ...key, hash: 'a'.repeat(64) }])
+
+  await store.commit({ upstreamRemove: [{ connector: 'up1', upstreamId: 'U-1' }] })
+  t.equal(store.upstreamLookup('up1', 'U-1'), undefined, 'upstreamRemove drops the link')
+  await store.close()
+})
+
+t.test('a failing batch writes none of its parts', async (t) => {
+  const dir = freshDir(t)
+  let store = await Store.open(dir)
+  const parts = (): CommitBatch => ({
+    messages: [msg('m1')], ledger: [entry('acc-a', 5, 5)], upstream: [{ connector: 'up', upstreamId: 'u1', id: 'm1', dest: 0 }],
+    meta: [['routes', 1]], audit: [{ t: 1, by: 'admin', action: 'x', target: 'acc-a' }],
+    accounts: [{ systemId: 'acc-a', passwordHash: 'h', createdAt: 1, updatedAt: 1 }],
+    apiKeys: [{ hash: 'h1', key: { systemId: 'acc-a', id: 'k', label: '', createdAt: 1 } }],
+  })
+  const bad: [string, CommitBatch][] = [
+    ['reserved meta key', { ...parts(), meta: [['routes', 1], ['store:idHigh', 0]] }],
+    ['over-long message id', { ...parts(), messages: [msg('m1'), msg('x'.repeat(300))] }],
+    ['ledger delta not a number', { ...parts(), ledger: [entry('acc-a', 5, 5), entry('acc-a', NaN, 5)] }],
+    ['upstream dest negative', { ...parts(), upstream: [{ connector: 'up', upstreamId: 'u2', id: 'm1', dest: -1 }] }],
+    ['unencodable audit detail', { ...parts(), audit: [{ t: 1, by: 'a', action: 'x', target: 'y', detail: { n: 2n ** 70n } }] }],
+    ['NUL in an account id', { ...parts(), accounts: [{ systemId: 'a\0b', passwordHash: 'h', createdAt: 1, updatedAt: 1 }] }],
+  ]
+  for (const [what, batch] of bad) t.throws(() => store.commit(batch), what)
+  await store.close()
+  store = await Store.open(dir)
+  t.equal(store.getMessage('m1'), undefined)
+  t.same(store.balances(), new Map())
+  t.same(store.ledgerEntries('acc-a', { limit: 10 }), [])
+  t.equal(store.upstreamLookup('up', 'u1'), undefined)
+  t.equal(store.getMeta('routes'), undefined)
+  t.same(store.auditEntries({ limit: 10 }), [])
+  t.equal(store.getAccount('acc-a'), undefined)
+  t.equal(store.apiKey('h1'), undefined)
+  await store.commit(parts())
+  t.equal(store.getAccount('acc-a')?.systemId, 'acc-a', 'the same batch without the bad part commits')
+  await store.close()
+})
+
+t.test('ledgerSum equals the stored balance after many random commits, exact with fractional amounts, across reopen', async (t) => {
+  const dir = freshDir(t)
+  let store = await Store.open(dir)
+  const accounts = ['a', 'b', 'c']
+  const micro = new Map<string, number>(accounts.map((a) => [a, 0]))
+  let seed = 42
+  const rnd = (): number => { seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31; return seed / 2 ** 31 }
+  for (let round = 0; round < 60; round++) {
+    const batch: LedgerEntry[] = []
+    for (let i = 0; i < 1 + Math.floor(rnd() * 5); i++) {
+      const a = accounts[Math.floor(rnd() * accounts.length)]
+      const dm = Math.round((rnd() * 20 - 8) * 1e6) // micro-units: amounts with 6 decimals (fractional prices)
+      micro.set(a, (micro.get(a) as number) + dm)
+      batch.push(entry(a, dm / 1e6, (micro.get(a) as number) / 1e6, { reason: dm < 0 ? 'submit' : 'grant' }))
+    }
+    await store.commit({ ledger: batch, messages: [msg(`r${round}`)] })
+    if (round === 30) { await store.close(); store = await Store.open(dir) }
+  }
+  for (const a of accounts) {
+    t.equal(store.ledgerSum(a), (micro.get(a) as number) / 1e6, `ledgerSum(${a})`)
+    t.equal(store.balances().get(a) ?? 0, store.ledgerSum(a), `balance(${a}) == sum of its deltas`)
+  }
+  const seqs = accounts.flatMap((a) => store.ledgerEntries(a, { limit: 1000 }).map((e) => e.seq as number))
+  t.equal(new Set(seqs).size, seqs.length, 'seqs unique across accounts and reopen')
+  await store.close()
+})
+
+t.test('ledgerEntries and auditEntries: newest first, limit, before; seqs keep increasing after reopen', async (t) => {
+  const dir = freshDir(t)
+  let store = await Store.open(dir)
+  for (let i = 1; i <= 5; i++) {
+    await store.commit({ ledger: [entry('a', 1, i), entry('ab', 1, i)], audit: [{ t: i, by: 'admin', action: 'n', target: `t${i}` }] })
+  }
+  const a = store.ledgerEntries('a', { limit: 100 })
+  t.same(a.map((e) => e.balance), [5, 4, 3, 2, 1])
+  t.ok(a.every((e) => e.systemId === 'a'), 'a prefix of another systemId is another account')
+  const page1 = store.ledgerEntries('a', { limit: 2 })
+  const page2 = store.ledgerEntries('a', { limit: 2, before: page1[1].seq })
+  const page3 = store.ledgerEntries('a', { limit: 2, before: page2[1].seq })
+  t.same([...page1, ...page2, ...page3].map((e) => e.balance), [5, 4, 3, 2, 1])
+  t.same(store.ledgerEntries('a', { limit: 2, before: 1 }), [])
+  t.same(store.ledgerEntries('nobody', { limit: 2 }), [])
+  t.same(store.auditEntries({ limit: 2 }).map((e) => e.target), ['t5', 't4'])
+  t.same(store.auditEntries({ limit: 10, before: store.auditEntries({ limit: 2 })[1].seq }).map((e) => e.target), ['t3', 't2', 't1'])
+  const lastSeq = a[0].seq as number
+  const lastAudit = store.auditEntries({ limit: 1 })[0].seq as number
+  await store.close()
+  store = await Store.open(dir)
+  const e = entry('a', 1, 6)
+  const au: AuditEntry = { t: 6, by: 'admin', action: 'n', target: 't6' }
+  await store.commit({ ledger: [e], audit: [au] })
+  t.ok((e.seq as number) > lastSeq, 'ledger seq after reopen is above every earlier one')
+  t.ok((au.seq as number) > lastAudit, 'audit seq after reopen is above every earlier one')
+  t.equal(store.auditEntries({ limit: 1 })[0].target, 't6')
+  await store.close()
+})
+
+t.test('removeAccount removes its API keys; its ledger and balance stay as history', async (t) => {
+  const dir = freshDir(t)
+  const store = await Store.open(dir)
+  await store.commit({
+    accounts: [{ systemId: 'x', passwordHash: 'h', createdAt: 1, updatedAt: 1 }, { systemId: 'y', passwordHash: 'h', createdAt: 1, updatedAt: 1 }],
+    ledger: [entry('x', 9, 9)],
+  })
+  await store.putApiKey('hx1', { systemId: 'x', id: 'k1', label: 'one', createdAt: 1 })
+  await store.putApiKey('hx2', { systemId: 'x', id: 'k2', label: 'two', createdAt: 2 })
+  await store.putApiKey('hy1', { systemId: 'y', id: 'k3', label: '', createdAt: 3 })
+  t.same(store.apiKeysOf('x').map((k) => k.id), ['k1', 'k2'])
+  await store.removeApiKey('hx2')
+  t.same(store.apiKeysOf('x').map((k) => k.id), ['k1'])
+  t.equal(await store.removeAccount('x'), true)
+  t.equal(store.getAccount('x'), undefined)
+  t.equal(store.apiKey('hx1'), undefined, 'the key went with the account')
+  t.same(store.apiKey('hy1')?.systemId, 'y', 'other accounts keep theirs')
+  t.equal(store.balances().get('x'), 9)
+  t.equal(store.ledgerEntries('x', { limit: 5 }).length, 1)
+  t.throws(() => store.commit({ meta: [['store:queueSeq', 1]] }), TypeError, 'commit refuses reserved meta keys too')
   await store.close()
 })

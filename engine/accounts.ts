@@ -1,0 +1,357 @@
+/**
+ * The account model: roles (a reseller owns users; the operator owns resellers and its own users), the
+ * settings every account has (limits, policy, credit mode, webhooks), their defaults, and the one checker
+ * of account input, shared by the config file, the admin API and the CLI, so that all three give the
+ * same one-line error naming the field, e.g.
+ *   config.accounts[2].allowedIps[0] must be an IPv4 or IPv6 address or CIDR block (got "10.0.0.0/33")
+ * Also the two policy predicates the bind and submit paths use: ipAllowed (CIDR, IPv4 and IPv6) and
+ * sourceAllowed (sender ids, '*' prefix patterns), and who is acting (Principal).
+ * Changes to accounts go through engine/admin.ts; records live in engine/store.ts.
+ */
+import { isIPv4, isIPv6 } from 'node:net'
+import { SmscError } from './errors'
+import { showValue } from './config'
+
+export type Role = 'reseller' | 'user' // the operator is the admin login, not an account
+export const ROLES = ['reseller', 'user'] as const satisfies readonly Role[]
+/** Receipts for long messages: one per part ('every'), only the last part's ('last'), or one for the whole message. */
+export const RECEIPT_POLICIES = ['every', 'last', 'aggregate'] as const
+export type ReceiptPolicy = (typeof RECEIPT_POLICIES)[number]
+export const SETTLEMENTS = ['submit', 'refund'] as const
+export const MESSAGE_ID_FORMATS = ['decimal', 'hex'] as const
+
+export interface AccountSettings {
+  role: Role
+  /** Owning reseller's systemId; null = owned by the operator. */
+  parent: string | null
+  /** Routing group (MT routes can match it). */
+  group: string | null
+  suspended: boolean
+  maxBinds: number
+  windowSize: number
+  /** CIDR blocks (IPv4 and IPv6; a bare address = /32 or /128); [] = any. */
+  allowedIps: string[]
+  /** Sender ids; an entry ending in '*' is a prefix; [] = any. */
+  allowedSources: string[]
+  /** Token bucket; null = unlimited. */
+  rateLimit: { perSecond: number; burst: number } | null
+  /** Message parts per UTC day; null = unlimited. */
+  dailyQuota: number | null
+  /** Default registered_delivery for HTTP/console submits (0 or 1). */
+  registeredDelivery: number
+  validity: { defaultMs: number; maxMs: number }
+  messageIdFormat: 'decimal' | 'hex'
+  receiptPolicy: ReceiptPolicy
+  /** 'submit': charge on submit and keep; 'refund': REJECTD/UNDELIV outcomes are refunded. */
+  settlement: 'submit' | 'refund'
+  /** false = no credit control (unlimited). */
+  prepaid: boolean
+  /** http(s) URLs receipts / MO are POSTed to; null = none. */
+  webhooks: { receipts: string | null; mo: string | null }
+}
+
+export interface Account extends AccountSettings { systemId: string; passwordHash: string; createdAt: number; updatedAt: number }
+
+/** The keys of AccountSettings, in documentation order. */
+export const SETTINGS_KEYS = [
+  'role', 'parent', 'group', 'suspended', 'maxBinds', 'windowSize', 'allowedIps', 'allowedSources', 'rateLimit',
+  'dailyQuota', 'registeredDelivery', 'validity', 'messageIdFormat', 'receiptPolicy', 'settlement', 'prepaid', 'webhooks',
+] as const satisfies readonly (keyof AccountSettings)[]
+
+// Validity defaults match the session's (engine/session/submit.ts DEFAULT_LIMITS).
+const DEFAULT_VALIDITY_MS = 48 * 3_600_000
+const MAX_VALIDITY_MS = 7 * 24 * 3_600_000
+const VALIDITY_LIMIT_MS = 366 * 24 * 3_600_000 // longest validity an account may be given
+const MAX_CREDIT = 1_000_000_000_000 // units; keeps micro-unit arithmetic within 2^53
+
+/** Settings a new account gets when a field is not given (the engine passes maxBinds/windowSize/messageIdFormat from its config). */
+export function defaultSettings(base: { maxBinds: number; windowSize: number; messageIdFormat: 'decimal' | 'hex' }): AccountSettings {
+  return {
+    role: 'user',
+    parent: null,
+    group: null,
+    suspended: false,
+    maxBinds: base.maxBinds,
+    windowSize: base.windowSize,
+    allowedIps: [],
+    allowedSources: [],
+    rateLimit: null,
+    dailyQuota: null,
+    registeredDelivery: 0,
+    validity: { defaultMs: DEFAULT_VALIDITY_MS, maxMs: MAX_VALIDITY_MS },
+    messageIdFormat: base.messageIdFormat,
+    receiptPolicy: 'every',
+    settlement: 'submit',
+    prepaid: false,
+    webhooks: { receipts: null, mo: null },
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input checking
+
+/** An account input object: the keys given, checked. `credit` is the opening balance (given ⇒ prepaid true). */
+export interface AccountInput extends Partial<AccountSettings> { systemId?: string; password?: string; credit?: number }
+
+export type AccountInputCode = 'SMSC_ERR_CONFIG_INVALID' | 'SMSC_ERR_API_INVALID'
+
+const INPUT_KEYS: readonly string[] = ['systemId', 'password', 'credit', ...SETTINGS_KEYS]
+
+type Obj = Record<string, unknown>
+
+function isPlainObject(v: unknown): v is Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
+  const proto = Object.getPrototypeOf(v)
+  return proto === Object.prototype || proto === null
+}
+
+/** `config.accounts[0]` + `maxBinds` → `config.accounts[0].maxBinds`; odd keys use brackets (as engine/config.ts). */
+function at(path: string, key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
+}
+
+const PRINTABLE = /^[\x20-\x7e]*$/
+
+/**
+ * Checks the fields of an account input object (config file entry, API body, CLI flags turned into an object).
+ * Unknown key, bad type or range → throws SmscError(code) with ONE line naming `${path}.${key}` and the problem,
+ * with the value (never a password's). Returns only the keys given (undefined counts as absent).
+ */
+export function checkAccountInput(v: unknown, path: string, code: AccountInputCode): AccountInput {
+  const fail = (message: string): never => { throw new SmscError(code, message) }
+  if (!isPlainObject(v)) fail(`${path} must be an object (got ${showValue(v)})`)
+  const o = v as Obj
+  for (const k of Object.keys(o)) if (!INPUT_KEYS.includes(k)) fail(`${at(path, k)} is not a known key`)
+  const out: AccountInput = {}
+  const p = (k: string): string => at(path, k)
+
+  const int = (x: unknown, where: string, min: number, max: number): number => {
+    if (typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max) return x
+    const rule = max === Number.MAX_SAFE_INTEGER ? (min === 0 ? 'a non-negative integer' : 'a positive integer') : `an integer between ${min} and ${max}`
+    return fail(`${where} must be ${rule} (got ${showValue(x)})`)
+  }
+  const bool = (x: unknown, where: string): boolean => (typeof x === 'boolean' ? x : fail(`${where} must be true or false (got ${showValue(x)})`))
+  const oneOf = <T extends string>(x: unknown, where: string, values: readonly T[]): T =>
+    typeof x === 'string' && (values as readonly string[]).includes(x)
+      ? (x as T)
+      : fail(`${where} must be one of ${values.map((y) => JSON.stringify(y)).join(', ')} (got ${showValue(x)})`)
+  const systemIdText = (x: unknown, where: string): string => {
+    // SMPP 3.4 §5.2.1 system_id: C-Octet String of max 16 including the NUL → 1..15 characters
+    if (typeof x === 'string' && x.length >= 1 && x.length <= 15 && PRINTABLE.test(x)) return x
+    return fail(`${where} must be 1 to 15 printable ASCII characters (got ${showValue(x)})`)
+  }
+  const sub = (x: unknown, where: string, keys: readonly string[], what: string): Obj => {
+    if (!isPlainObject(x)) fail(`${where} must be an object ${what} (got ${showValue(x)})`)
+    for (const k of Object.keys(x as Obj)) if (!keys.includes(k)) fail(`${at(where, k)} is not a known key`)
+    return x as Obj
+  }
+  const list = (x: unknown, where: string, what: string): unknown[] =>
+    Array.isArray(x) ? x : fail(`${where} must be an array of ${what} (got ${showValue(x)})`)
+
+  if (o.systemId !== undefined) out.systemId = systemIdText(o.systemId, p('systemId'))
+  if (o.password !== undefined) {
+    // SMPP 3.4 §5.2.2 password: C-Octet String of max 9 including the NUL → 1..8 characters. Never echoed.
+    const x = o.password
+    if (typeof x !== 'string') fail(`${p('password')} must be a string (got ${typeof x === 'object' ? (x === null ? 'null' : 'object') : typeof x})`)
+    const s = x as string
+    if (s.length < 1 || s.length > 8) fail(`${p('password')} must be 1 to 8 characters (got ${s.length})`)
+    if (!PRINTABLE.test(s)) fail(`${p('password')} must be printable ASCII`)
+    out.password = s
+  }
+  if (o.credit !== undefined) {
+    const x = o.credit
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0 || x > MAX_CREDIT) {
+      fail(`${p('credit')} must be a number between 0 and ${MAX_CREDIT} (got ${showValue(x)})`)
+    }
+    if (o.prepaid === false) fail(`${p('credit')} needs prepaid true (got prepaid false)`)
+    out.credit = x as number
+    out.prepaid = true
+  }
+  if (o.role !== undefined) out.role = oneOf(o.role, p('role'), ROLES)
+  if (o.parent !== undefined) out.parent = o.parent === null ? null : systemIdText(o.parent, p('parent'))
+  if (o.group !== undefined) {
+    const x = o.group
+    if (x !== null && !(typeof x === 'string' && x.length >= 1 && x.length <= 32 && PRINTABLE.test(x))) {
+      fail(`${p('group')} must be 1 to 32 printable ASCII characters, or null (got ${showValue(x)})`)
+    }
+    out.group = x as string | null
+  }
+  if (o.suspended !== undefined) out.suspended = bool(o.suspended, p('suspended'))
+  if (o.maxBinds !== undefined) out.maxBinds = int(o.maxBinds, p('maxBinds'), 1, 10_000)
+  if (o.windowSize !== undefined) out.windowSize = int(o.windowSize, p('windowSize'), 1, 65_535)
+  if (o.allowedIps !== undefined) {
+    const where = p('allowedIps')
+    out.allowedIps = list(o.allowedIps, where, 'IP addresses or CIDR blocks').map((x, i) => {
+      if (typeof x !== 'string' || parseCidr(x) === null) fail(`${where}[${i}] must be an IPv4 or IPv6 address or CIDR block (got ${showValue(x)})`)
+      return x as string
+    })
+  }
+  if (o.allowedSources !== undefined) {
+    const where = p('allowedSources')
+    out.allowedSources = list(o.allowedSources, where, 'sender ids').map((x, i) => {
+      // SMPP 3.4 §5.2.8 source_addr: C-Octet String of max 21 including the NUL → 1..20 characters
+      if (typeof x !== 'string' || x.length < 1 || x.length > 20 || !PRINTABLE.test(x) || x.slice(0, -1).includes('*')) {
+        fail(`${where}[${i}] must be a sender id of 1 to 20 printable ASCII characters, '*' only at the end (got ${showValue(x)})`)
+      }
+      return x as string
+    })
+  }
+  if (o.rateLimit !== undefined) {
+    const where = p('rateLimit')
+    if (o.rateLimit === null) out.rateLimit = null
+    else {
+      const r = sub(o.rateLimit, where, ['perSecond', 'burst'], '{ perSecond, burst } or null')
+      const ps = r.perSecond
+      if (ps === undefined) fail(`${at(where, 'perSecond')} is required`)
+      if (typeof ps !== 'number' || !Number.isFinite(ps) || ps <= 0 || ps > 1_000_000) {
+        fail(`${at(where, 'perSecond')} must be a number > 0 and <= 1000000 (got ${showValue(ps)})`)
+      }
+      const burst = r.burst === undefined ? Math.max(1, Math.ceil(ps as number)) : int(r.burst, at(where, 'burst'), 1, 10_000_000)
+      out.rateLimit = { perSecond: ps as number, burst }
+    }
+  }
+  if (o.dailyQuota !== undefined) {
+    out.dailyQuota = o.dailyQuota === null ? null : int(o.dailyQuota, p('dailyQuota'), 0, Number.MAX_SAFE_INTEGER)
+  }
+  if (o.registeredDelivery !== undefined) {
+    // SMPP 3.4 §5.2.17: 0 = no receipt, 1 = receipt on final outcome (the default for HTTP/console submits)
+    const x = o.registeredDelivery
+    if (x !== 0 && x !== 1) fail(`${p('registeredDelivery')} must be 0 or 1 (got ${showValue(x)})`)
+    out.registeredDelivery = x as number
+  }
+  if (o.validity !== undefined) {
+    const where = p('validity')
+    const r = sub(o.validity, where, ['defaultMs', 'maxMs'], '{ defaultMs, maxMs }')
+    if (r.defaultMs === undefined) fail(`${at(where, 'defaultMs')} is required`)
+    if (r.maxMs === undefined) fail(`${at(where, 'maxMs')} is required`)
+    const defaultMs = int(r.defaultMs, at(where, 'defaultMs'), 1_000, VALIDITY_LIMIT_MS)
+    const maxMs = int(r.maxMs, at(where, 'maxMs'), 1_000, VALIDITY_LIMIT_MS)
+    if (defaultMs > maxMs) fail(`${at(where, 'defaultMs')} must be <= maxMs (got ${defaultMs} > ${maxMs})`)
+    out.validity = { defaultMs, maxMs }
+  }
+  if (o.messageIdFormat !== undefined) out.messageIdFormat = oneOf(o.messageIdFormat, p('messageIdFormat'), MESSAGE_ID_FORMATS)
+  if (o.receiptPolicy !== undefined) out.receiptPolicy = oneOf(o.receiptPolicy, p('receiptPolicy'), RECEIPT_POLICIES)
+  if (o.settlement !== undefined) out.settlement = oneOf(o.settlement, p('settlement'), SETTLEMENTS)
+  if (o.prepaid !== undefined) out.prepaid = bool(o.prepaid, p('prepaid'))
+  if (o.webhooks !== undefined) {
+    const where = p('webhooks')
+    const r = sub(o.webhooks, where, ['receipts', 'mo'], '{ receipts, mo }')
+    const url = (k: 'receipts' | 'mo'): string | null => {
+      const x = r[k]
+      if (x === undefined) return fail(`${at(where, k)} is required (a URL or null)`)
+      if (x === null) return null
+      if (typeof x === 'string' && x.length <= 2048) {
+        try {
+          const u = new URL(x)
+          if ((u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '') return x
+        } catch { /* reported below */ }
+      }
+      return fail(`${at(where, k)} must be an http(s) URL or null (got ${showValue(x)})`)
+    }
+    out.webhooks = { receipts: url('receipts'), mo: url('mo') }
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Policy predicates
+
+interface Cidr { bytes: Uint8Array; prefix: number }
+
+const cidrCache = new Map<string, Cidr | null>()
+
+/** 16 bytes; IPv4 as the IPv4-mapped IPv6 address ::ffff:a.b.c.d, so '::ffff:1.2.3.4' and '1.2.3.4' are the same host. */
+function parseIp(s: string): Uint8Array | null {
+  const zone = s.indexOf('%') // fe80::1%eth0: the zone is not part of the address
+  if (zone !== -1) s = s.slice(0, zone)
+  const out = new Uint8Array(16)
+  if (isIPv4(s)) {
+    out[10] = 0xff
+    out[11] = 0xff
+    const q = s.split('.')
+    for (let i = 0; i < 4; i++) out[12 + i] = Number(q[i])
+    return out
+  }
+  if (!isIPv6(s)) return null
+  const groups: number[] = []
+  const side = (part: string): number[] => {
+    if (part === '') return []
+    const g: number[] = []
+    for (const x of part.split(':')) {
+      if (x.includes('.')) {
+        const q = x.split('.').map(Number)
+        g.push((q[0] << 8) | q[1], (q[2] << 8) | q[3])
+      } else g.push(parseInt(x, 16))
+    }
+    return g
+  }
+  const dbl = s.indexOf('::')
+  if (dbl === -1) groups.push(...side(s))
+  else {
+    const left = side(s.slice(0, dbl))
+    const right = side(s.slice(dbl + 2))
+    groups.push(...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right)
+  }
+  if (groups.length !== 8) return null
+  for (let i = 0; i < 8; i++) {
+    out[2 * i] = groups[i] >> 8
+    out[2 * i + 1] = groups[i] & 0xff
+  }
+  return out
+}
+
+/** 'a.b.c.d', 'a.b.c.d/n' (0..32), an IPv6 address, or 'x::y/n' (0..128); null if none of those. */
+function parseCidr(s: string): Cidr | null {
+  const cached = cidrCache.get(s)
+  if (cached !== undefined) return cached
+  let result: Cidr | null = null
+  const slash = s.indexOf('/')
+  const addr = slash === -1 ? s : s.slice(0, slash)
+  const bytes = addr.includes('%') ? null : parseIp(addr)
+  if (bytes !== null) {
+    const v4 = isIPv4(addr)
+    const width = v4 ? 32 : 128
+    const prefixText = slash === -1 ? String(width) : s.slice(slash + 1)
+    if (/^\d{1,3}$/.test(prefixText) && Number(prefixText) <= width) result = { bytes, prefix: Number(prefixText) + (v4 ? 96 : 0) }
+  }
+  if (cidrCache.size > 10_000) cidrCache.clear()
+  cidrCache.set(s, result)
+  return result
+}
+
+function inCidr(ip: Uint8Array, c: Cidr): boolean {
+  const full = c.prefix >> 3
+  for (let i = 0; i < full; i++) if (ip[i] !== c.bytes[i]) return false
+  const rest = c.prefix & 7
+  if (rest === 0) return true
+  const mask = (0xff << (8 - rest)) & 0xff
+  return (ip[full] & mask) === (c.bytes[full] & mask)
+}
+
+/** True if `remote` (a socket's remoteAddress: IPv4, IPv6, or IPv4-mapped '::ffff:1.2.3.4') is in one of the blocks; [] = any. */
+export function ipAllowed(allowedIps: readonly string[], remote: string): boolean {
+  if (allowedIps.length === 0) return true
+  const ip = parseIp(remote)
+  if (ip === null) return false
+  for (const s of allowedIps) {
+    const c = parseCidr(s)
+    if (c !== null && inCidr(ip, c)) return true
+  }
+  return false
+}
+
+/** True if `source` equals an entry, or starts with an entry's text before a final '*'; [] = any. */
+export function sourceAllowed(allowedSources: readonly string[], source: string): boolean {
+  if (allowedSources.length === 0) return true
+  for (const s of allowedSources) {
+    if (s.endsWith('*') ? source.startsWith(s.slice(0, -1)) : source === s) return true
+  }
+  return false
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who is acting
+
+/** The operator (admin login, or the CLI) or an account login (reseller or user). */
+export type Principal = { role: 'operator'; systemId: null; name: string } | { role: Role; systemId: string; name: string }
+export const OPERATOR: Principal = Object.freeze({ role: 'operator', systemId: null, name: 'admin' }) as Principal

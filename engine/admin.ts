@@ -1,0 +1,497 @@
+/**
+ * The Admin service: the one place account, credit, route and API-key changes happen. The HTTP API, the
+ * CLI and the engine all call it, so scope rules, validation and the audit trail are the same for all.
+ *
+ * Scope (who may do what):
+ *   operator  everything
+ *   reseller  sees itself and its users; creates users (role 'user', parent = itself); changes its users'
+ *             limits (RESELLER_KEYS), suspends/removes them; moves credit between itself and its users;
+ *             changes its own password, webhooks and API keys
+ *   user      sees itself; changes its own webhooks, password and API keys
+ * Out of scope → SMSC_ERR_ADMIN_FORBIDDEN (also for an account that does not exist, so a reseller cannot
+ * probe for other resellers' accounts); the operator gets SMSC_ERR_AUTH_SYSTEM_ID for an unknown account.
+ * Bad input → SMSC_ERR_API_INVALID with one line naming the field; a transfer the balance does not cover →
+ * SMSC_ERR_CREDIT_EXHAUSTED.
+ *
+ * Every change is ONE deps.commit() carrying the change (account record, ledger entries, meta, keys) and its
+ * AuditEntry, so the audit log never misses a change nor records one that did not happen. Credit moves
+ * debit in memory first (Ledger, synchronous: never overdraws) and are reverted if the commit fails.
+ */
+import { createHash, randomBytes, randomInt } from 'node:crypto'
+import {
+  checkAccountInput, type Account, type AccountInput, type AccountSettings, type Principal, SETTINGS_KEYS,
+} from './accounts'
+import { showValue } from './config'
+import { smscError } from './errors'
+import type { Ledger, LedgerEntry } from './ledger'
+import { DEFAULT_ROUTES, validateRouteTables, type RouteTables } from './routing'
+import { Store, type CommitBatch } from './store'
+
+export interface AccountView extends AccountSettings {
+  systemId: string
+  /** null when the account is not prepaid. */
+  balance: number | null
+  createdAt: number
+  updatedAt: number
+  /** Resellers: how many users they own. */
+  children?: number
+}
+
+export interface AuditEntry {
+  seq?: number
+  t: number
+  /** Principal name. */
+  by: string
+  /** 'account.create', 'account.update', 'account.suspend', 'account.resume', 'account.remove', 'account.password',
+   *  'credit.transfer', 'apikey.create', 'apikey.revoke', 'routes.set' */
+  action: string
+  target: string
+  /** Never a secret. `owner` is the target's reseller at the time (so a reseller sees entries of removed users). */
+  detail?: Record<string, unknown>
+}
+
+export interface AdminDeps {
+  store: Store
+  ledger: Ledger
+  now(): number
+  /** The engine's commit (group commit in the running engine; store.commit when offline). */
+  commit(batch: CommitBatch): Promise<void>
+  defaults: AccountSettings
+  /** Known connector ids, for route validation. */
+  connectors(): ReadonlySet<string>
+  /** Called after a committed change so the engine applies it live (rate limits, suspend → unbind, routes → routers). */
+  onAccountChanged?(systemId: string, account: Account | null): void
+  onRoutesChanged?(tables: RouteTables): void
+}
+
+/** Settings a reseller may change on its users. */
+export const RESELLER_KEYS: readonly (keyof AccountSettings)[] = [
+  'rateLimit', 'dailyQuota', 'windowSize', 'maxBinds', 'allowedIps', 'allowedSources', 'validity',
+  'registeredDelivery', 'receiptPolicy', 'webhooks', 'suspended',
+]
+/** Settings an account may change on itself. */
+export const SELF_KEYS: readonly (keyof AccountSettings)[] = ['webhooks']
+
+const ROUTES_META = 'routes'
+const PAGE_DEFAULT = 100
+const PAGE_MAX = 1000
+const AUDIT_SCAN_MAX = 100_000 // entries a reseller's audit query reads at most to fill one page
+const TRANSFER_KEYS = ['to', 'amount', 'from', 'reason']
+const MAX_AMOUNT = 1_000_000_000_000
+const PASSWORD_ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789' // no look-alikes (0/O, 1/l/I)
+
+function invalid(message: string): never {
+  throw smscError('SMSC_ERR_API_INVALID', message)
+}
+function forbidden(message: string): never {
+  throw smscError('SMSC_ERR_ADMIN_FORBIDDEN', message)
+}
+
+/** An 8-character password (SMPP 3.4 §5.2.2: at most 8). */
+export function generatePassword(): string {
+  let s = ''
+  for (let i = 0; i < 8; i++) s += PASSWORD_ALPHABET[randomInt(PASSWORD_ALPHABET.length)]
+  return s
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex')
+}
+
+function page(q: { limit?: number; before?: number } | undefined): { limit: number; before?: number } {
+  const limit = q?.limit ?? PAGE_DEFAULT
+  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_MAX) invalid(`limit must be an integer between 1 and ${PAGE_MAX} (got ${showValue(limit)})`)
+  const before = q?.before
+  if (before !== undefined && (!Number.isInteger(before) || before < 1)) invalid(`before must be a positive integer (got ${showValue(before)})`)
+  return before === undefined ? { limit } : { limit, before }
+}
+
+export class Admin {
+  // Accounts whose change is being committed (null: being removed): later changes build on these, so two
+  // changes in flight never lose one another; creates in flight reserve their systemId.
+  private readonly inflight = new Map<string, Account | null>()
+
+  constructor(private readonly deps: AdminDeps) {}
+
+  // ---- reads -------------------------------------------------------------------------------------------
+
+  list(p: Principal): AccountView[] {
+    const all = this.deps.store.listAccounts()
+    const children = childCounts(all)
+    const mine = p.role === 'operator' ? all
+      : p.role === 'reseller' ? all.filter((a) => a.systemId === p.systemId || a.parent === p.systemId)
+      : all.filter((a) => a.systemId === p.systemId)
+    return mine.map((a) => this.view(a, children.get(a.systemId) ?? 0))
+  }
+
+  get(p: Principal, systemId: string): AccountView {
+    const a = this.visible(p, systemId)
+    return this.view(a, a.role === 'reseller' ? this.childrenOf(a.systemId).length : 0)
+  }
+
+  /** True if `p` may see `systemId` (the operator: every account; a reseller: itself and its users; a user: itself). */
+  canSee(p: Principal, systemId: string): boolean {
+    if (p.role === 'operator') return true
+    if (systemId === p.systemId) return true
+    if (p.role === 'user') return false
+    return this.current(systemId)?.parent === p.systemId
+  }
+
+  // ---- account changes ---------------------------------------------------------------------------------
+
+  async create(p: Principal, input: unknown): Promise<{ account: AccountView; password: string }> {
+    if (p.role === 'user') forbidden(`${p.name} may not create accounts`)
+    const inp = checkAccountInput(input, 'account', 'SMSC_ERR_API_INVALID')
+    if (inp.systemId === undefined) invalid('account.systemId is required')
+    const systemId = inp.systemId
+    let parent: Account | null = null
+    if (p.role === 'reseller') {
+      // A reseller creates users it owns, with its own credit mode, settlement and group.
+      const self = this.current(p.systemId) ?? forbidden(`${p.name} is not an account`)
+      if (inp.role !== undefined && inp.role !== 'user') forbidden(`account.role: a reseller creates only users (got ${showValue(inp.role)})`)
+      if (inp.parent !== undefined && inp.parent !== p.systemId) forbidden(`account.parent: a reseller creates only its own users (got ${showValue(inp.parent)})`)
+      if (inp.credit !== undefined && !self.prepaid) forbidden(`account.credit: ${p.systemId} is not prepaid and has no credit to give`)
+      for (const k of ['group', 'settlement', 'prepaid', 'messageIdFormat'] as const) {
+        if (inp[k] !== undefined && inp[k] !== self[k]) forbidden(`account.${k} can only be set by the operator`)
+      }
+      inp.role = 'user'
+      inp.group = self.group
+      inp.settlement = self.settlement
+      inp.prepaid = self.prepaid
+      parent = self
+    } else if (inp.parent !== undefined && inp.parent !== null) {
+      if (inp.role === 'reseller') invalid(`account.parent must be null for a reseller (got ${showValue(inp.parent)})`)
+      parent = this.current(inp.parent) ?? invalid(`account.parent ${showValue(inp.parent)} is not an account`)
+      if (parent.role !== 'reseller') invalid(`account.parent ${showValue(inp.parent)} is not a reseller`)
+    }
+    this.assertFree(systemId)
+    const password = inp.password ?? generatePassword()
+    this.inflight.set(systemId, null) // reserve the id while the password is hashed
+    let account: Account
+    const entries: LedgerEntry[] = []
+    try {
+      const passwordHash = await Store.hashPassword(password)
+      const t = this.deps.now()
+      account = { ...this.deps.defaults, ...settingsOf(inp), systemId, passwordHash, createdAt: t, updatedAt: t }
+      if (parent !== null) account.parent = parent.systemId
+      const { ledger } = this.deps
+      if (inp.credit !== undefined) {
+        if (p.role === 'reseller') {
+          const out = ledger.debit(p.systemId, inp.credit, 'transfer-out', p.name, systemId)
+          if (out === null) throw creditExhausted(p.systemId, inp.credit, ledger.balance(p.systemId))
+          entries.push(out)
+          entries.push(ledger.credit(systemId, inp.credit, 'opening', p.name, p.systemId))
+        } else entries.push(ledger.credit(systemId, inp.credit, 'opening', p.name))
+      }
+      const detail: Record<string, unknown> = { role: account.role, prepaid: account.prepaid }
+      if (inp.credit !== undefined) detail.credit = inp.credit
+      await this.write(p, 'account.create', account, { accounts: [account], ledger: entries }, detail, entries)
+    } finally {
+      if (this.inflight.get(systemId) === null) this.inflight.delete(systemId)
+    }
+    return { account: this.view(account, 0), password }
+  }
+
+  async update(p: Principal, systemId: string, patch: unknown): Promise<AccountView> {
+    const cur = this.visible(p, systemId)
+    const inp = checkAccountInput(patch, 'account', 'SMSC_ERR_API_INVALID')
+    if (inp.systemId !== undefined && inp.systemId !== systemId) invalid(`account.systemId cannot be changed (got ${showValue(inp.systemId)})`)
+    if (inp.password !== undefined) invalid('account.password is changed with the password command, not an update')
+    if (inp.credit !== undefined) invalid('account.credit is changed with a credit transfer, not an update')
+    const changes = settingsOf(inp)
+    const keys = Object.keys(changes) as (keyof AccountSettings)[]
+    if (p.role !== 'operator') {
+      const allowed = systemId === p.systemId ? SELF_KEYS : RESELLER_KEYS
+      for (const k of keys) {
+        if (!allowed.includes(k)) forbidden(`${p.name} may not change account.${k} of ${systemId}`)
+      }
+    } else this.checkStructure(cur, changes)
+    const next: Account = { ...cur, ...changes, updatedAt: this.deps.now() }
+    await this.write(p, 'account.update', next, { accounts: [next] }, describe(changes))
+    return this.get(p, systemId)
+  }
+
+  async setSuspended(p: Principal, systemId: string, suspended: boolean): Promise<AccountView> {
+    if (typeof suspended !== 'boolean') invalid(`suspended must be true or false (got ${showValue(suspended)})`)
+    const cur = this.visible(p, systemId)
+    if (p.role !== 'operator' && systemId === p.systemId) forbidden(`${p.name} may not suspend or resume itself`)
+    if (p.role === 'user') forbidden(`${p.name} may not suspend accounts`)
+    const next: Account = { ...cur, suspended, updatedAt: this.deps.now() }
+    await this.write(p, suspended ? 'account.suspend' : 'account.resume', next, { accounts: [next] })
+    return this.get(p, systemId)
+  }
+
+  /** A reseller with users cannot be removed. A remaining balance goes back to the owning reseller (entries on
+   *  both sides), or is written off with an 'adjust' entry for an operator-owned account, so the ledger stays whole. */
+  async remove(p: Principal, systemId: string): Promise<void> {
+    const cur = this.visible(p, systemId)
+    if (p.role === 'user' || (p.role === 'reseller' && systemId === p.systemId)) forbidden(`${p.name} may not remove ${systemId}`)
+    const users = this.childrenOf(systemId)
+    if (users.length > 0) invalid(`account ${systemId} is a reseller with ${users.length} user(s): remove or move them first`)
+    const { ledger } = this.deps
+    const entries: LedgerEntry[] = []
+    const balance = ledger.balance(systemId)
+    const detail: Record<string, unknown> = {}
+    if (balance > 0) {
+      const owner = cur.parent !== null ? this.current(cur.parent) : undefined
+      if (owner) {
+        entries.push(ledger.debit(systemId, balance, 'transfer-out', p.name, owner.systemId) as LedgerEntry)
+        entries.push(ledger.credit(owner.systemId, balance, 'transfer-in', p.name, systemId))
+        detail.returned = { to: owner.systemId, amount: balance }
+      } else {
+        entries.push(ledger.debit(systemId, balance, 'adjust', p.name, 'account removed') as LedgerEntry)
+        detail.writtenOff = balance
+      }
+    }
+    await this.write(p, 'account.remove', cur, { removeAccounts: [systemId], ledger: entries }, detail, entries, true)
+  }
+
+  /** Sets (or generates, 8 characters) the SMPP password; returns it. Never audited with its value. */
+  async setPassword(p: Principal, systemId: string, password?: string): Promise<string> {
+    this.visible(p, systemId)
+    if (p.role === 'user' && systemId !== p.systemId) forbidden(`${p.name} may not change the password of ${systemId}`)
+    if (password !== undefined) checkAccountInput({ password }, 'account', 'SMSC_ERR_API_INVALID')
+    const pw = password ?? generatePassword()
+    const passwordHash = await Store.hashPassword(pw)
+    const cur = this.visible(p, systemId) // again: it may have changed while hashing
+    const next: Account = { ...cur, passwordHash, updatedAt: this.deps.now() }
+    await this.write(p, 'account.password', next, { accounts: [next] })
+    return pw
+  }
+
+  // ---- credit ------------------------------------------------------------------------------------------
+
+  /** operator: a grant (no `from`) or a move between any two accounts; reseller: from itself to its users or
+   *  back; user: forbidden. Never overdraws: SMSC_ERR_CREDIT_EXHAUSTED when `from` has less than `amount`. */
+  async transfer(p: Principal, req: unknown): Promise<{ from: LedgerEntry | null; to: LedgerEntry }> {
+    if (p.role === 'user') forbidden(`${p.name} may not transfer credit`)
+    if (typeof req !== 'object' || req === null || Array.isArray(req)) invalid(`transfer must be an object (got ${showValue(req)})`)
+    const r = req as Record<string, unknown>
+    for (const k of Object.keys(r)) if (!TRANSFER_KEYS.includes(k)) invalid(`transfer.${k} is not a known key`)
+    if (typeof r.to !== 'string' || r.to.length === 0) invalid(`transfer.to must be a system_id (got ${showValue(r.to)})`)
+    const amount = r.amount
+    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount <= 0 || amount > MAX_AMOUNT || Math.round(amount * 1e6) === 0) {
+      invalid(`transfer.amount must be a number > 0 and <= ${MAX_AMOUNT} (got ${showValue(amount)})`)
+    }
+    if (r.from !== undefined && (typeof r.from !== 'string' || r.from.length === 0)) invalid(`transfer.from must be a system_id (got ${showValue(r.from)})`)
+    if (r.reason !== undefined && (typeof r.reason !== 'string' || r.reason.length > 200)) {
+      invalid(`transfer.reason must be a string of at most 200 characters (got ${showValue(r.reason)})`)
+    }
+    const to = r.to as string
+    let from = r.from as string | undefined
+    if (p.role === 'reseller') {
+      from ??= p.systemId
+      const ok = (from === p.systemId && this.isChild(to, p.systemId)) || (to === p.systemId && this.isChild(from, p.systemId))
+      if (!ok) forbidden(`${p.name} may only move credit between itself and its own users (got ${from} → ${to})`)
+    }
+    const toAcc = this.visible(p, to)
+    if (!toAcc.prepaid) invalid(`transfer.to: account ${to} is not prepaid`)
+    if (from !== undefined) {
+      this.visible(p, from)
+      if (from === to) invalid(`transfer.from and transfer.to are the same account (${to})`)
+    }
+    const { ledger } = this.deps
+    const entries: LedgerEntry[] = []
+    let out: LedgerEntry | null = null
+    if (from !== undefined) {
+      out = ledger.debit(from, amount as number, 'transfer-out', p.name, to)
+      if (out === null) throw creditExhausted(from, amount as number, ledger.balance(from))
+      entries.push(out)
+    }
+    const inn = ledger.credit(to, amount as number, from === undefined ? 'grant' : 'transfer-in', p.name, from)
+    entries.push(inn)
+    const detail: Record<string, unknown> = { amount, from: from ?? null, balance: inn.balance }
+    if (r.reason !== undefined) detail.reason = r.reason
+    await this.write(p, 'credit.transfer', toAcc, { ledger: entries }, detail, entries)
+    return { from: out, to: inn }
+  }
+
+  ledger(p: Principal, systemId: string, q?: { limit?: number; before?: number }): LedgerEntry[] {
+    const pg = page(q)
+    if (!this.canSee(p, systemId)) forbidden(`${systemId} is not visible to ${p.name}`)
+    return this.deps.store.ledgerEntries(systemId, pg)
+  }
+
+  /** operator: all; reseller: entries about itself and its users (also removed ones); user: entries about itself. */
+  audit(p: Principal, q?: { limit?: number; before?: number }): AuditEntry[] {
+    const pg = page(q)
+    const { store } = this.deps
+    if (p.role === 'operator') return store.auditEntries(pg)
+    const self = p.systemId
+    const mine = (e: AuditEntry): boolean =>
+      e.target === self || (p.role === 'reseller' && (e.detail?.owner === self || this.isChild(e.target, self)))
+    const out: AuditEntry[] = []
+    let before = pg.before
+    let scanned = 0
+    while (out.length < pg.limit && scanned < AUDIT_SCAN_MAX) {
+      const chunk = store.auditEntries(before === undefined ? { limit: 500 } : { limit: 500, before })
+      if (chunk.length === 0) break
+      for (const e of chunk) {
+        if (mine(e)) out.push(e)
+        if (out.length === pg.limit) break
+      }
+      scanned += chunk.length
+      before = chunk[chunk.length - 1].seq
+    }
+    return out
+  }
+
+  // ---- API keys ----------------------------------------------------------------------------------------
+
+  /** A new key for `systemId`: returned once, stored only as its sha256. */
+  async createApiKey(p: Principal, systemId: string, label?: string): Promise<{ id: string; key: string }> {
+    const acc = this.visible(p, systemId)
+    if (label !== undefined && (typeof label !== 'string' || label.length > 64 || !/^[\x20-\x7e]*$/.test(label))) {
+      invalid(`label must be at most 64 printable ASCII characters (got ${showValue(label)})`)
+    }
+    const id = randomBytes(6).toString('hex')
+    const key = `smsc_${randomBytes(24).toString('base64url')}`
+    const rec = { systemId, id, label: label ?? '', createdAt: this.deps.now() }
+    await this.write(p, 'apikey.create', acc, { apiKeys: [{ hash: hashApiKey(key), key: rec }] }, { id, label: rec.label })
+    return { id, key }
+  }
+
+  listApiKeys(p: Principal, systemId: string): { id: string; label: string; createdAt: number }[] {
+    this.visible(p, systemId)
+    return this.deps.store.apiKeysOf(systemId).map((k) => ({ id: k.id, label: k.label, createdAt: k.createdAt }))
+  }
+
+  async revokeApiKey(p: Principal, systemId: string, keyId: string): Promise<void> {
+    const acc = this.visible(p, systemId)
+    const k = this.deps.store.apiKeysOf(systemId).find((x) => x.id === keyId)
+    if (k === undefined) invalid(`no API key ${showValue(keyId)} for ${systemId}`)
+    await this.write(p, 'apikey.revoke', acc, { removeApiKeys: [k.hash] }, { id: keyId })
+  }
+
+  /** The systemId an API key belongs to, or null (sync, for the send API). */
+  apiKeyOwner(key: string): string | null {
+    if (typeof key !== 'string' || key.length === 0 || key.length > 256) return null
+    const rec = this.deps.store.apiKey(hashApiKey(key))
+    if (rec === undefined || this.deps.store.getAccount(rec.systemId) === undefined) return null
+    return rec.systemId
+  }
+
+  // ---- routes ------------------------------------------------------------------------------------------
+
+  /** The routing tables in force (meta 'routes'; DEFAULT_ROUTES when none were set). */
+  getRoutes(): RouteTables {
+    return (this.deps.store.getMeta(ROUTES_META) as RouteTables | undefined) ?? DEFAULT_ROUTES
+  }
+
+  async setRoutes(p: Principal, tables: unknown): Promise<RouteTables> {
+    if (p.role !== 'operator') forbidden(`${p.name} may not change routes`)
+    const routes = validateRouteTables(tables, 'routes', 'SMSC_ERR_API_INVALID', this.deps.connectors())
+    const audit: AuditEntry = { t: this.deps.now(), by: p.name, action: 'routes.set', target: 'routes', detail: { mt: routes.mt.length, mo: routes.mo.length } }
+    await this.deps.commit({ meta: [[ROUTES_META, routes]], audit: [audit] })
+    this.deps.onRoutesChanged?.(routes)
+    return routes
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------------
+
+  /** The latest version of an account: in flight (being committed) or committed. */
+  private current(systemId: string): Account | undefined {
+    if (this.inflight.has(systemId)) return this.inflight.get(systemId) ?? undefined
+    return this.deps.store.getAccount(systemId)
+  }
+
+  /** The account if `p` may see it; FORBIDDEN when out of scope (or absent, for non-operators), AUTH_SYSTEM_ID for the operator. */
+  private visible(p: Principal, systemId: string): Account {
+    if (typeof systemId !== 'string') invalid(`systemId must be a string (got ${showValue(systemId)})`)
+    const a = this.current(systemId)
+    if (!this.canSee(p, systemId) || (a === undefined && p.role !== 'operator')) forbidden(`${systemId} is not visible to ${p.name}`)
+    if (a === undefined) throw smscError('SMSC_ERR_AUTH_SYSTEM_ID', `no account ${systemId}`)
+    return a
+  }
+
+  private isChild(systemId: string, reseller: string): boolean {
+    return this.current(systemId)?.parent === reseller
+  }
+
+  private childrenOf(reseller: string): Account[] {
+    return this.deps.store.listAccounts().filter((a) => this.current(a.systemId)?.parent === reseller)
+  }
+
+  private assertFree(systemId: string): void {
+    if (this.inflight.has(systemId) || this.deps.store.getAccount(systemId) !== undefined) {
+      invalid(`account.systemId ${showValue(systemId)} is already used`)
+    }
+  }
+
+  /** Operator changes of role/parent keep the tree two levels deep and consistent. */
+  private checkStructure(cur: Account, changes: Partial<AccountSettings>): void {
+    const role = changes.role ?? cur.role
+    const parent = changes.parent !== undefined ? changes.parent : cur.parent
+    if (role === 'reseller' && parent !== null) invalid(`account.parent must be null for a reseller (got ${showValue(parent)})`)
+    if (role === 'user' && cur.role === 'reseller') {
+      const n = this.childrenOf(cur.systemId).length
+      if (n > 0) invalid(`account.role cannot become "user": ${cur.systemId} has ${n} user(s)`)
+    }
+    if (changes.parent !== undefined && changes.parent !== null) {
+      const owner = this.current(changes.parent)
+      if (owner === undefined) invalid(`account.parent ${showValue(changes.parent)} is not an account`)
+      if (owner.role !== 'reseller' || owner.systemId === cur.systemId) invalid(`account.parent ${showValue(changes.parent)} is not a reseller`)
+    }
+  }
+
+  /**
+   * Commits `batch` with its audit entry in one transaction; `account` is the target (its new version, or the
+   * removed one). On failure the ledger entries are reverted. Then tells the engine.
+   */
+  private async write(
+    p: Principal, action: string, account: Account, batch: CommitBatch, detail: Record<string, unknown> = {},
+    entries: LedgerEntry[] = [], removed = false,
+  ): Promise<void> {
+    const d: Record<string, unknown> = { ...detail }
+    if (account.parent !== null) d.owner = account.parent
+    const audit: AuditEntry = { t: this.deps.now(), by: p.name, action, target: account.systemId }
+    if (Object.keys(d).length > 0) audit.detail = d
+    const changesAccount = batch.accounts !== undefined || removed
+    const mine = removed ? null : account
+    if (changesAccount) this.inflight.set(account.systemId, mine)
+    try {
+      await this.deps.commit({ ...batch, audit: [audit] })
+    } catch (err) {
+      for (let i = entries.length - 1; i >= 0; i--) this.deps.ledger.revert(entries[i])
+      throw err
+    } finally {
+      // Commits settle in order: if no later change replaced ours, the store now answers (or never changed).
+      if (changesAccount && this.inflight.get(account.systemId) === mine) this.inflight.delete(account.systemId)
+    }
+    if (changesAccount) this.deps.onAccountChanged?.(account.systemId, removed ? null : (this.deps.store.getAccount(account.systemId) ?? null))
+  }
+
+  private view(a: Account, children: number): AccountView {
+    const v = { systemId: a.systemId } as AccountView
+    for (const k of SETTINGS_KEYS) (v as unknown as Record<string, unknown>)[k] = structuredClone(a[k])
+    v.balance = a.prepaid ? this.deps.ledger.balance(a.systemId) : null
+    v.createdAt = a.createdAt
+    v.updatedAt = a.updatedAt
+    if (a.role === 'reseller') v.children = children
+    return v
+  }
+}
+
+function childCounts(all: readonly Account[]): Map<string, number> {
+  const m = new Map<string, number>()
+  for (const a of all) if (a.parent !== null) m.set(a.parent, (m.get(a.parent) ?? 0) + 1)
+  return m
+}
+
+/** The AccountSettings keys of an input (without systemId, password, credit). */
+function settingsOf(inp: AccountInput): Partial<AccountSettings> {
+  const out: Record<string, unknown> = {}
+  for (const k of SETTINGS_KEYS) if (inp[k] !== undefined) out[k] = inp[k]
+  return out as Partial<AccountSettings>
+}
+
+/** Audit detail of an update: the new values, except webhook URLs (they may carry tokens): only whether set. */
+function describe(changes: Partial<AccountSettings>): Record<string, unknown> {
+  const d: Record<string, unknown> = { ...changes }
+  if (changes.webhooks) d.webhooks = { receipts: changes.webhooks.receipts !== null, mo: changes.webhooks.mo !== null }
+  return d
+}
+
+function creditExhausted(systemId: string, amount: number, balance: number): Error {
+  return smscError('SMSC_ERR_CREDIT_EXHAUSTED', `account ${systemId} has ${balance} credit, less than ${amount}`)
+}

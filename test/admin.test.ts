@@ -1,0 +1,340 @@
+// engine/admin.ts on a real store: scope (operator / reseller / user, each denial's error code), credit moves
+// keeping balance == sum(ledger) for every account, removal returning the balance, the audit trail (one entry
+// per change, never a password), API keys, routes, and changes in flight not losing one another.
+import t from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { defaultSettings, OPERATOR, type Account, type Principal } from '../engine/accounts'
+import { Admin, type AdminDeps } from '../engine/admin'
+import { isSmscError, type SmscErrorCode } from '../engine/errors'
+import { Ledger } from '../engine/ledger'
+import { DEFAULT_ROUTES, type RouteTables } from '../engine/routing'
+import { Store, type CommitBatch } from '../engine/store'
+
+interface Fixture {
+  store: Store
+  ledger: Ledger
+  admin: Admin
+  changed: [string, Account | null][]
+  routes: RouteTables[]
+  batches: CommitBatch[]
+  dir: string
+}
+
+async function fixture(t: tap.Test, dir = mkdtempSync(join(tmpdir(), 'smsc-admin-'))): Promise<Fixture> {
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const store = await Store.open(dir)
+  t.teardown(() => store.close())
+  let clock = 1_700_000_000_000
+  const now = (): number => ++clock
+  const ledger = new Ledger(store, now)
+  const changed: [string, Account | null][] = []
+  const routes: RouteTables[] = []
+  const batches: CommitBatch[] = []
+  const deps: AdminDeps = {
+    store, ledger, now,
+    commit: (b) => { batches.push(b); return store.commit(b) },
+    defaults: defaultSettings({ maxBinds: 2, windowSize: 10, messageIdFormat: 'decimal' }),
+    connectors: () => new Set(['simulator', 'up1']),
+    onAccountChanged: (id, a) => { changed.push([id, a]) },
+    onRoutesChanged: (r) => { routes.push(r) },
+  }
+  return { store, ledger, admin: new Admin(deps), changed, routes, batches, dir }
+}
+
+const reseller = (systemId: string): Principal => ({ role: 'reseller', systemId, name: systemId })
+const user = (systemId: string): Principal => ({ role: 'user', systemId, name: systemId })
+
+async function rejects(t: tap.Test, p: Promise<unknown> | (() => unknown), code: SmscErrorCode, message?: string | RegExp): Promise<void> {
+  try {
+    await (typeof p === 'function' ? p() : p)
+    t.fail(`expected ${code}`)
+  } catch (e) {
+    t.ok(isSmscError(e, code), `${code}: ${String(e)}`)
+    if (typeof message === 'string') t.equal((e as Error).message, message)
+    else if (message) t.match((e as Error).message, message)
+    t.notMatch((e as Error).message, /\n/, 'one line')
+  }
+}
+
+/** balance == sum of committed ledger entries == stored balance, for every account that has a ledger. */
+function invariant(t: tap.Test, f: Fixture, ids: string[]): void {
+  const stored = f.store.balances()
+  for (const id of ids) {
+    const sum = f.store.ledgerSum(id)
+    t.equal(f.ledger.balance(id), sum, `${id}: balance == sum(ledger)`)
+    t.equal(stored.get(id) ?? 0, sum, `${id}: stored balance == sum(ledger)`)
+  }
+}
+
+/** Two resellers with credit, a user each, and an operator-owned user. */
+async function world(t: tap.Test): Promise<Fixture & { passwords: string[] }> {
+  const f = await fixture(t)
+  const passwords: string[] = []
+  const keep = (r: { password: string }): void => { passwords.push(r.password) }
+  keep(await f.admin.create(OPERATOR, { systemId: 'resA', role: 'reseller', credit: 100 }))
+  keep(await f.admin.create(OPERATOR, { systemId: 'resB', role: 'reseller', credit: 50, group: 'gold' }))
+  keep(await f.admin.create(reseller('resA'), { systemId: 'a1', credit: 30, password: 'pw-a1' }))
+  keep(await f.admin.create(reseller('resB'), { systemId: 'b1' }))
+  keep(await f.admin.create(OPERATOR, { systemId: 'solo', credit: 5 }))
+  return { ...f, passwords }
+}
+
+t.test('create: generated password, views without secrets, opening credit from the operator or out of the reseller\'s balance', async (t) => {
+  const f = await world(t)
+  const { admin, store, ledger } = f
+  t.equal(f.passwords[0].length, 8, 'generated passwords are 8 characters (SMPP 3.4 §5.2.2)')
+  t.match(f.passwords[0], /^[A-Za-z0-9]{8}$/)
+  t.equal(await store.verifyPassword('resA', f.passwords[0]), 'ok')
+  t.equal(await store.verifyPassword('a1', 'pw-a1'), 'ok', 'a given password is used')
+  const a1 = admin.get(OPERATOR, 'a1')
+  t.match(a1, { systemId: 'a1', role: 'user', parent: 'resA', prepaid: true, balance: 30, maxBinds: 2, windowSize: 10 })
+  t.notOk('passwordHash' in a1, 'a view has no password hash')
+  t.equal(ledger.balance('resA'), 70, '30 moved from resA to its new user')
+  t.equal(admin.get(OPERATOR, 'resA').children, 1)
+  t.same(store.ledgerEntries('a1', { limit: 5 }).map((e) => [e.reason, e.delta, e.ref]), [['opening', 30, 'resA']])
+  t.same(store.ledgerEntries('resA', { limit: 5 }).map((e) => [e.reason, e.delta]), [['transfer-out', -30], ['opening', 100]])
+  const b1 = admin.get(OPERATOR, 'b1')
+  t.match(b1, { parent: 'resB', group: 'gold', prepaid: true, balance: 0 }, 'a reseller\'s user inherits its group and credit mode')
+  t.equal(admin.get(OPERATOR, 'solo').parent, null)
+  const plain = await admin.create(OPERATOR, { systemId: 'free' })
+  t.equal(plain.account.balance, null, 'not prepaid: no balance')
+  t.same(admin.list(OPERATOR).map((a) => a.systemId), ['a1', 'b1', 'free', 'resA', 'resB', 'solo'])
+
+  await rejects(t, admin.create(OPERATOR, { systemId: 'resA' }), 'SMSC_ERR_API_INVALID', 'account.systemId "resA" is already used')
+  await rejects(t, admin.create(OPERATOR, { role: 'user' }), 'SMSC_ERR_API_INVALID', 'account.systemId is required')
+  await rejects(t, admin.create(OPERATOR, { systemId: 'x', maxBinds: -1 }), 'SMSC_ERR_API_INVALID', 'account.maxBinds must be an integer between 1 and 10000 (got -1)')
+  await rejects(t, admin.create(OPERATOR, { systemId: 'x', parent: 'solo' }), 'SMSC_ERR_API_INVALID', 'account.parent "solo" is not a reseller')
+  await rejects(t, admin.create(OPERATOR, { systemId: 'x', parent: 'ghost' }), 'SMSC_ERR_API_INVALID', 'account.parent "ghost" is not an account')
+  await rejects(t, admin.create(OPERATOR, { systemId: 'x', role: 'reseller', parent: 'resA' }), 'SMSC_ERR_API_INVALID', 'account.parent must be null for a reseller (got "resA")')
+  await rejects(t, admin.create(reseller('resA'), { systemId: 'x', credit: 71 }), 'SMSC_ERR_CREDIT_EXHAUSTED', 'account resA has 70 credit, less than 71')
+  t.equal(store.getAccount('x'), undefined, 'a create that fails on credit creates nothing')
+  t.equal(ledger.balance('resA'), 70)
+  invariant(t, f, ['resA', 'resB', 'a1', 'b1', 'solo'])
+
+  // two creates of one id at once: one wins
+  const both = await Promise.allSettled([admin.create(OPERATOR, { systemId: 'twin' }), admin.create(OPERATOR, { systemId: 'twin' })])
+  t.same(both.map((r) => r.status).sort(), ['fulfilled', 'rejected'])
+})
+
+t.test('reseller isolation: A cannot see, change, credit or delete B\'s users; a user sees only itself', async (t) => {
+  const f = await world(t)
+  const { admin, store } = f
+  const A = reseller('resA')
+  const U = user('a1')
+  t.same(admin.list(A).map((a) => a.systemId), ['a1', 'resA'])
+  t.same(admin.list(U).map((a) => a.systemId), ['a1'])
+  t.same(admin.list(OPERATOR).length, 5)
+  t.ok(admin.canSee(A, 'a1') && admin.canSee(A, 'resA'))
+  t.notOk(admin.canSee(A, 'b1') || admin.canSee(A, 'resB') || admin.canSee(A, 'solo'))
+  t.notOk(admin.canSee(U, 'resA'))
+  const F = 'SMSC_ERR_ADMIN_FORBIDDEN'
+
+  for (const id of ['b1', 'resB', 'solo', 'nonexistent']) {
+    await rejects(t, () => admin.get(A, id), F, `${id} is not visible to resA`)
+  }
+  await rejects(t, admin.update(A, 'b1', { maxBinds: 5 }), F)
+  await rejects(t, admin.setSuspended(A, 'b1', true), F)
+  await rejects(t, admin.remove(A, 'b1'), F)
+  await rejects(t, admin.setPassword(A, 'b1'), F)
+  await rejects(t, admin.transfer(A, { to: 'b1', amount: 1 }), F, 'resA may only move credit between itself and its own users (got resA → b1)')
+  await rejects(t, admin.transfer(A, { from: 'b1', to: 'resA', amount: 1 }), F)
+  await rejects(t, admin.transfer(A, { from: 'resB', to: 'a1', amount: 1 }), F)
+  await rejects(t, () => admin.ledger(A, 'b1'), F)
+  await rejects(t, admin.createApiKey(A, 'b1'), F)
+  await rejects(t, () => admin.listApiKeys(A, 'b1'), F)
+  await rejects(t, admin.create(A, { systemId: 'x', role: 'reseller' }), F, 'account.role: a reseller creates only users (got "reseller")')
+  await rejects(t, admin.create(A, { systemId: 'x', parent: 'resB' }), F, 'account.parent: a reseller creates only its own users (got "resB")')
+  await rejects(t, admin.create(A, { systemId: 'x', group: 'gold' }), F, 'account.group can only be set by the operator')
+  await rejects(t, admin.update(A, 'resA', { maxBinds: 50 }), F, 'resA may not change account.maxBinds of resA')
+  await rejects(t, admin.update(A, 'a1', { group: 'gold' }), F, 'resA may not change account.group of a1')
+  await rejects(t, admin.update(A, 'a1', { prepaid: false }), F)
+  await rejects(t, admin.remove(A, 'resA'), F)
+  await rejects(t, admin.setSuspended(A, 'resA', true), F)
+  await rejects(t, admin.setRoutes(A, DEFAULT_ROUTES), F, 'resA may not change routes')
+
+  await rejects(t, () => admin.get(U, 'resA'), F)
+  await rejects(t, admin.create(U, { systemId: 'x' }), F)
+  await rejects(t, admin.transfer(U, { to: 'a1', amount: 1 }), F)
+  await rejects(t, admin.update(U, 'a1', { maxBinds: 9 }), F, 'a1 may not change account.maxBinds of a1')
+  await rejects(t, admin.setSuspended(U, 'a1', false), F)
+  await rejects(t, admin.remove(U, 'a1'), F)
+
+  await rejects(t, () => admin.get(OPERATOR, 'ghost'), 'SMSC_ERR_AUTH_SYSTEM_ID', 'no account ghost')
+
+  // Nothing of B's changed.
+  t.match(store.getAccount('b1'), { maxBinds: 2, suspended: false })
+  t.equal(f.ledger.balance('b1'), 0)
+
+  // What A may do to its own user, and a user to itself.
+  const v = await admin.update(A, 'a1', { maxBinds: 4, rateLimit: { perSecond: 5, burst: 10 }, allowedIps: ['10.0.0.0/8'], webhooks: { receipts: 'https://a.example/dlr', mo: null } })
+  t.match(v, { maxBinds: 4, rateLimit: { perSecond: 5, burst: 10 }, allowedIps: ['10.0.0.0/8'] })
+  t.match(await admin.setSuspended(A, 'a1', true), { suspended: true })
+  t.match(await admin.update(U, 'a1', { webhooks: { receipts: null, mo: 'https://u.example/mo' } }), { webhooks: { receipts: null, mo: 'https://u.example/mo' } })
+  const pw = await admin.setPassword(U, 'a1', 'newpw')
+  t.equal(pw, 'newpw')
+  t.equal(await store.verifyPassword('a1', 'newpw'), 'ok')
+  t.equal((await admin.setPassword(A, 'a1')).length, 8)
+  await rejects(t, admin.setPassword(U, 'a1', 'waytoolongpw'), 'SMSC_ERR_API_INVALID', 'account.password must be 1 to 8 characters (got 12)')
+  t.same(f.changed.slice(-6).map(([id]) => id), ['solo', 'a1', 'a1', 'a1', 'a1', 'a1'], 'the engine is told of each change (5 to a1)')
+  t.match(f.changed.at(-1)?.[1], { systemId: 'a1', suspended: true }, 'the engine is told the committed account')
+})
+
+t.test('credit moves keep balance == sum(ledger) for every account; never overdraw', async (t) => {
+  const f = await world(t)
+  const { admin, ledger } = f
+  const A = reseller('resA')
+  const ids = ['resA', 'resB', 'a1', 'b1', 'solo']
+  const r1 = await admin.transfer(A, { to: 'a1', amount: 20, reason: 'top-up' })
+  t.match(r1.from, { systemId: 'resA', delta: -20, balance: 50, reason: 'transfer-out', ref: 'a1', by: 'resA' })
+  t.match(r1.to, { systemId: 'a1', delta: 20, balance: 50, reason: 'transfer-in', ref: 'resA' })
+  await admin.transfer(A, { from: 'a1', to: 'resA', amount: 5 })
+  t.equal(ledger.balance('a1'), 45)
+  t.equal(ledger.balance('resA'), 55)
+  await rejects(t, admin.transfer(A, { to: 'a1', amount: 55.5 }), 'SMSC_ERR_CREDIT_EXHAUSTED', 'account resA has 55 credit, less than 55.5')
+  await rejects(t, admin.transfer(A, { from: 'a1', to: 'resA', amount: 46 }), 'SMSC_ERR_CREDIT_EXHAUSTED')
+  t.equal(ledger.balance('resA'), 55, 'a refused transfer changes nothing')
+  const g = await admin.transfer(OPERATOR, { to: 'resB', amount: 0.25 })
+  t.equal(g.from, null)
+  t.match(g.to, { reason: 'grant', delta: 0.25, balance: 50.25, by: 'admin' })
+  await admin.transfer(OPERATOR, { from: 'resB', to: 'solo', amount: 10.125 })
+  t.equal(ledger.balance('solo'), 15.125)
+
+  await rejects(t, admin.transfer(OPERATOR, { to: 'a1', amount: 0 }), 'SMSC_ERR_API_INVALID', 'transfer.amount must be a number > 0 and <= 1000000000000 (got 0)')
+  await rejects(t, admin.transfer(OPERATOR, { to: 'a1', amount: 1, note: 'x' }), 'SMSC_ERR_API_INVALID', 'transfer.note is not a known key')
+  await rejects(t, admin.transfer(OPERATOR, { to: 'a1', from: 'a1', amount: 1 }), 'SMSC_ERR_API_INVALID', 'transfer.from and transfer.to are the same account (a1)')
+  await admin.create(OPERATOR, { systemId: 'free' })
+  await rejects(t, admin.transfer(OPERATOR, { to: 'free', amount: 1 }), 'SMSC_ERR_API_INVALID', 'transfer.to: account free is not prepaid')
+  await rejects(t, admin.transfer(OPERATOR, { to: 'ghost', amount: 1 }), 'SMSC_ERR_AUTH_SYSTEM_ID')
+
+  // Ten concurrent transfers of 10 from a balance of 55: exactly five pass, none overdraws.
+  const results = await Promise.allSettled(Array.from({ length: 10 }, () => admin.transfer(A, { to: 'a1', amount: 10 })))
+  t.equal(results.filter((r) => r.status === 'fulfilled').length, 5)
+  t.ok(results.filter((r) => r.status === 'rejected').every((r) => isSmscError((r as PromiseRejectedResult).reason, 'SMSC_ERR_CREDIT_EXHAUSTED')))
+  t.equal(ledger.balance('resA'), 5)
+  invariant(t, f, ids)
+  t.equal(admin.get(A, 'a1').balance, 95)
+  t.same(admin.ledger(A, 'a1', { limit: 2 }).map((e) => e.delta), [10, 10], 'newest first')
+  await rejects(t, () => admin.ledger(A, 'a1', { limit: 0 }), 'SMSC_ERR_API_INVALID', 'limit must be an integer between 1 and 1000 (got 0)')
+})
+
+t.test('remove: a reseller with users cannot go; a user\'s balance goes back to its reseller; an operator-owned one is written off', async (t) => {
+  const f = await world(t)
+  const { admin, store, ledger } = f
+  const key = await admin.createApiKey(reseller('resA'), 'a1', 'ci')
+  await rejects(t, admin.remove(OPERATOR, 'resA'), 'SMSC_ERR_API_INVALID', 'account resA is a reseller with 1 user(s): remove or move them first')
+  await admin.remove(reseller('resA'), 'a1')
+  t.equal(store.getAccount('a1'), undefined)
+  t.equal(ledger.balance('a1'), 0)
+  t.equal(ledger.balance('resA'), 100, 'the user\'s 30 came back')
+  t.same(store.ledgerEntries('a1', { limit: 1 }).map((e) => [e.reason, e.delta, e.ref]), [['transfer-out', -30, 'resA']])
+  t.same(store.ledgerEntries('resA', { limit: 1 }).map((e) => [e.reason, e.delta, e.ref]), [['transfer-in', 30, 'a1']])
+  t.equal(admin.apiKeyOwner(key.key), null, 'its API keys went with it')
+  t.same(f.changed.at(-1), ['a1', null], 'the engine is told the account is gone')
+  await admin.remove(OPERATOR, 'resA')
+  t.equal(store.getAccount('resA'), undefined, 'a reseller without users can be removed')
+  await admin.remove(OPERATOR, 'solo')
+  t.same(store.ledgerEntries('solo', { limit: 1 }).map((e) => [e.reason, e.delta]), [['adjust', -5]])
+  invariant(t, f, ['resA', 'a1', 'solo', 'resB', 'b1'])
+  await rejects(t, admin.remove(OPERATOR, 'solo'), 'SMSC_ERR_AUTH_SYSTEM_ID')
+  // Recreated under the same id, it starts from zero.
+  const again = await admin.create(OPERATOR, { systemId: 'solo', credit: 1 })
+  t.equal(again.account.balance, 1)
+})
+
+t.test('audit: one entry per change, in the same commit, never a password; a reseller sees its own', async (t) => {
+  const f = await world(t)
+  const { admin } = f
+  const A = reseller('resA')
+  await admin.update(A, 'a1', { dailyQuota: 100 })
+  await admin.setSuspended(OPERATOR, 'b1', true)
+  await admin.setSuspended(OPERATOR, 'b1', false)
+  await admin.transfer(A, { to: 'a1', amount: 1 })
+  const pw = await admin.setPassword(OPERATOR, 'b1')
+  const key = await admin.createApiKey(OPERATOR, 'b1', 'k')
+  await admin.revokeApiKey(OPERATOR, 'b1', key.id)
+  await admin.setRoutes(OPERATOR, { mt: [{ name: 'all', match: {}, action: { connector: 'up1' } }] })
+  await admin.remove(A, 'a1')
+  const log = admin.audit(OPERATOR, { limit: 100 })
+  t.same(log.map((e) => `${e.action} ${e.target} ${e.by}`).reverse(), [
+    'account.create resA admin', 'account.create resB admin', 'account.create a1 resA', 'account.create b1 resB', 'account.create solo admin',
+    'account.update a1 resA', 'account.suspend b1 admin', 'account.resume b1 admin', 'credit.transfer a1 resA', 'account.password b1 admin',
+    'apikey.create b1 admin', 'apikey.revoke b1 admin', 'routes.set routes admin', 'account.remove a1 resA',
+  ])
+  t.ok(f.batches.every((b) => b.audit?.length === 1), 'every commit of the service carries its audit entry')
+  t.equal(f.batches.length, log.length, 'and every audit entry came with a change')
+  const text = JSON.stringify(log)
+  for (const secret of [...f.passwords, pw, 'pw-a1', key.key]) t.notOk(text.includes(secret), 'no password or key in the audit log')
+  t.notMatch(text, /scrypt\$/, 'no password hash')
+  t.match(log.find((e) => e.action === 'account.update')?.detail, { dailyQuota: 100, owner: 'resA' })
+  t.match(log.find((e) => e.action === 'credit.transfer')?.detail, { amount: 1, from: 'resA' })
+  t.same(admin.audit(A).map((e) => `${e.action} ${e.target}`).reverse(), [
+    'account.create resA', 'account.create a1', 'account.update a1', 'credit.transfer a1', 'account.remove a1',
+  ], 'resA sees entries about itself and its users, also removed ones')
+  t.same(admin.audit(user('b1')).map((e) => e.target), Array(6).fill('b1'), 'a user sees entries about itself')
+  t.same(admin.audit(OPERATOR, { limit: 2, before: log[1].seq }).map((e) => e.seq), [log[2].seq, log[3].seq])
+})
+
+t.test('API keys: shown once, stored as sha256, looked up, listed without secrets, revoked', async (t) => {
+  const f = await world(t)
+  const { admin, store } = f
+  const k1 = await admin.createApiKey(user('a1'), 'a1', 'laptop')
+  const k2 = await admin.createApiKey(OPERATOR, 'a1')
+  t.match(k1.key, /^smsc_[A-Za-z0-9_-]{32}$/)
+  t.not(k1.key, k2.key)
+  t.equal(admin.apiKeyOwner(k1.key), 'a1')
+  t.equal(admin.apiKeyOwner(k2.key), 'a1')
+  t.equal(admin.apiKeyOwner(k1.key + 'x'), null)
+  t.equal(admin.apiKeyOwner(''), null)
+  const list = admin.listApiKeys(reseller('resA'), 'a1')
+  t.same(list.map((k) => k.label).sort(), ['', 'laptop'])
+  t.same(Object.keys(list[0]).sort(), ['createdAt', 'id', 'label'])
+  const raw = JSON.stringify(store.apiKeysOf('a1'))
+  t.notOk(raw.includes(k1.key), 'the key itself is not stored')
+  await admin.revokeApiKey(user('a1'), 'a1', k1.id)
+  t.equal(admin.apiKeyOwner(k1.key), null)
+  t.equal(admin.apiKeyOwner(k2.key), 'a1', 'the other key still works')
+  await rejects(t, admin.revokeApiKey(OPERATOR, 'a1', k1.id), 'SMSC_ERR_API_INVALID', `no API key "${k1.id}" for a1`)
+  await rejects(t, admin.revokeApiKey(OPERATOR, 'b1', k2.id), 'SMSC_ERR_API_INVALID', /^no API key /) // only through its own account
+  await rejects(t, admin.createApiKey(user('a1'), 'a1', 'x'.repeat(65)), 'SMSC_ERR_API_INVALID', /^label must be at most 64 printable ASCII characters/)
+})
+
+t.test('routes: DEFAULT_ROUTES until set, validated against the connectors, kept across reopen', async (t) => {
+  const f = await fixture(t)
+  t.same(f.admin.getRoutes(), DEFAULT_ROUTES)
+  await rejects(t, f.admin.setRoutes(OPERATOR, { mt: [{ name: 'x', match: {}, action: { connector: 'nope' } }] }), 'SMSC_ERR_API_INVALID', /^routes\.mt\[0\]\.action\.connector /)
+  await rejects(t, f.admin.setRoutes(OPERATOR, 'all'), 'SMSC_ERR_API_INVALID', /^routes /)
+  t.same(f.admin.getRoutes(), DEFAULT_ROUTES, 'a refused table changes nothing')
+  t.equal(f.routes.length, 0)
+  const tables = { mt: [{ name: 'uk', match: { destPrefix: ['44'] }, action: { failover: ['up1', 'simulator'] } }, { name: 'rest', match: {}, action: { connector: 'simulator' } }], mo: [] }
+  const set = await f.admin.setRoutes(OPERATOR, tables)
+  t.same(f.admin.getRoutes(), set)
+  t.same(f.routes, [set], 'the engine is told')
+  t.equal(set.mt[0].name, 'uk')
+  await f.store.close()
+  const g = await fixture(t, f.dir)
+  t.same(g.admin.getRoutes(), set, 'stored in the store (meta "routes")')
+})
+
+t.test('changes in flight build on one another: concurrent updates lose nothing', async (t) => {
+  const f = await world(t)
+  const { admin, store } = f
+  await Promise.all([
+    admin.update(OPERATOR, 'b1', { maxBinds: 7 }),
+    admin.update(reseller('resB'), 'b1', { windowSize: 33 }),
+    admin.setSuspended(OPERATOR, 'b1', true),
+    admin.update(user('b1'), 'b1', { webhooks: { receipts: 'http://b.example/r', mo: null } }),
+  ])
+  t.match(store.getAccount('b1'), { maxBinds: 7, windowSize: 33, suspended: true, webhooks: { receipts: 'http://b.example/r', mo: null } })
+  // operator structure changes
+  await rejects(t, admin.update(OPERATOR, 'resB', { role: 'user' }), 'SMSC_ERR_API_INVALID', 'account.role cannot become "user": resB has 1 user(s)')
+  await rejects(t, admin.update(OPERATOR, 'b1', { role: 'reseller' }), 'SMSC_ERR_API_INVALID', 'account.parent must be null for a reseller (got "resB")')
+  await rejects(t, admin.update(OPERATOR, 'b1', { password: 'x' }), 'SMSC_ERR_API_INVALID', 'account.password is changed with the password command, not an update')
+  await rejects(t, admin.update(OPERATOR, 'b1', { credit: 5 }), 'SMSC_ERR_API_INVALID', 'account.credit is changed with a credit transfer, not an update')
+  await admin.update(OPERATOR, 'b1', { parent: 'resA' })
+  t.same(admin.list(reseller('resA')).map((a) => a.systemId), ['a1', 'b1', 'resA'], 'moved to another reseller')
+  t.same(admin.list(reseller('resB')).map((a) => a.systemId), ['resB'])
+  await admin.update(OPERATOR, 'b1', { role: 'reseller', parent: null })
+  t.match(admin.get(OPERATOR, 'b1'), { role: 'reseller', parent: null, children: 0 })
+})
