@@ -115,7 +115,7 @@ export class Delivery {
       }
       changed.set(r.id, r)
       // Settlement 'refund': a message the network refused costs nothing.
-      if (dest.price && account?.settlement === 'refund' && (o.state === MessageState.REJECTED || o.state === MessageState.UNDELIVERABLE)) {
+      if (dest.price && account?.prepaid && account.settlement === 'refund' && (o.state === MessageState.REJECTED || o.state === MessageState.UNDELIVERABLE)) {
         const f = refunds.get(r.systemId) ?? { units: 0, count: 0 }
         f.units += dest.price
         f.count++

@@ -53,8 +53,8 @@ export class Router {
       for (const dest of r.dests) {
         const dec = this.mt.route(systemId, group, r.src[2], dest.addr[2], now)
         if (!dec.ok) { statuses[i] = dec.status; break }
-        ;(dest as { via?: string[] }).via = dec.connectors
-        ;(dest as { price?: number }).price = dec.price
+        dest.via = dec.connectors
+        if (prepaid) dest.price = dec.price
         price += dec.price
       }
       prices[i] = price

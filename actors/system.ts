@@ -94,6 +94,8 @@ export interface ActorSystem {
   accountChanged(systemId: string, account: Account | null): void
   /** Test hook: make a permanent actor throw once ('carrier' is the simulator's connector actor). */
   fault(actor: 'carrier' | 'delivery' | 'dispatcher'): void
+  /** Destinations waiting for a connector (dispatcher + lanes): the overload gauge, cheap. */
+  backlog(): number
   /** Live counters for health, overload and telemetry. */
   stats(): { carrierInFlight: number; backlog: number; awaitingReceipts: number; connectors: (ConnectorStats & { queued: number })[] }
   /** Stops the tree; connectors unbind from their upstreams first. */
@@ -217,7 +219,13 @@ export function startActors(d: ActorDeps): ActorSystem {
       switch (msg.type) {
         case 'submit': lane.add(msg.jobs, d.now()); return lane
         case 'pump': lane.pump(d.now()); return lane
-        case 'tick': lane.connector.tick(msg.now); lane.pump(msg.now); return lane
+        case 'tick': {
+          lane.connector.tick(msg.now)
+          // Jobs that reached the lane while the link was going down go back to be failed over (or expire).
+          if (!lane.connector.up && lane.queued > 0) toDispatcher({ type: 'retry', connector: id, jobs: lane.drain() })
+          else lane.pump(msg.now)
+          return lane
+        }
         case 'down': {
           // Queued, never sent: back to the dispatcher, which fails them over or waits.
           const jobs = lane.drain()
@@ -406,6 +414,11 @@ export function startActors(d: ActorDeps): ActorSystem {
     fault: (actor) => nact.dispatch(
       actor === 'carrier' ? connectorRefs.get(SIMULATOR_CONNECTOR)! : actor === 'delivery' ? deliveryRef : dispatcherRef,
       { type: 'fault' }),
+    backlog: () => {
+      let queued = 0
+      for (const l of lanes.values()) queued += l.queued
+      return (dispatcherState?.backlog ?? 0) + queued
+    },
     stats: () => {
       let queued = 0
       const connectors = [...lanes.values()].map((l) => {

@@ -213,7 +213,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   // Overload (high/low water on the backlog waiting for connectors): new submits get ESME_RMSGQFUL.
   let congested = false
   const overloaded = (): boolean => {
-    const backlog = actors.stats().backlog
+    const backlog = actors.backlog()
     if (congested && backlog < options.overload.lowWater) {
       congested = false
       log('info', 'overload over: accepting submits again', { backlog })
@@ -298,7 +298,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     accept(s, records, done) {
       admitRecords(s.systemId, records, null, done)
     },
-    congestion: () => Math.min(99, Math.round((actors.stats().backlog / options.overload.highWater) * 100)),
+    congestion: () => Math.min(99, Math.round((actors.backlog() / options.overload.highWater) * 100)),
     getMessage: (id) => store.getMessage(id) as MessageRecord | undefined,
     cancel(s, pdu, cb) {
       // SMPP 3.4 §4.9: by message_id (source_addr must match when given); final messages cannot be cancelled
