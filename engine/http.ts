@@ -1,17 +1,28 @@
 /**
  * The HTTP port on uWebSockets.js: health, Prometheus metrics, the simulated carrier's MO
- * origination, the admin API (login, unbind, send, message lookup), the telemetry WebSocket and
- * the web console's static files. JSON in, JSON out; every error answers { error, code } with a
- * 4xx/5xx status. The contract is docs/TELEMETRY.md.
+ * origination, logins (operator and accounts), the admin API (accounts, credit, API keys, audit,
+ * routes, connectors), the send API (POST /api/v1/messages, by login or per-account API key), the
+ * OpenAPI document, the telemetry WebSocket and the web console's static files. JSON in, JSON out;
+ * every error answers { error, code } with a 4xx/5xx status. Contracts: docs/API.md (the API),
+ * docs/TELEMETRY.md (the stream), GET /api/v1/openapi.json.
+ *
+ * This module checks shapes and who is asking; the meaning is elsewhere: Admin scopes every admin
+ * call by the principal, and the engine (submitMessages) applies account policy, rate, routing and
+ * credit to every message.
  */
 import fs from 'node:fs'
 import path from 'node:path'
 import { pack } from 'msgpackr'
 import type { LogFn } from './log'
-import type { MoRequest, Smsc, TextSubmit } from './index'
+import type { MoRequest, Smsc } from './index'
+import type { Admin } from './admin'
+import type { Principal } from './accounts'
 import { isSmscError, smscError } from './errors'
 import { AdminAuth, SESSION_COOKIE } from './auth'
+import { CommandStatus as S } from './protocol/constants'
+import { pickCoding } from './protocol/text/charsets'
 import { TOPICS, filterFrame, prometheusText, type Topic } from './telemetry'
+import { OPENAPI } from './openapi'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const uWS = require('uWebSockets.js') as any
@@ -23,13 +34,76 @@ export interface HttpServer {
   close(): Promise<void>
 }
 
+/** One message of the send API (POST /api/v1/messages). */
+export interface ApiMessage {
+  from: string
+  to: string
+  text?: string
+  /** hex octets; with coding 'binary' (the default for binary) or the text coding they are in */
+  binary?: string
+  coding?: 'gsm' | 'ucs2' | 'latin1' | 'binary'
+  registeredDelivery?: boolean
+  /** ISO-8601, or ms since the epoch */
+  scheduleAt?: string | number
+  validityMs?: number
+}
+
+/** The answer for one message: its ids (one per part), or why it was refused. */
+export type ApiSubmitResult =
+  | { ok: true; ids: string[]; parts: number; coding?: string }
+  | { ok: false; status: number /* SMPP command_status */; code: string; error: string }
+
+/** What the HTTP side needs of the engine (the Smsc satisfies it). */
+export interface HttpHost {
+  readonly store: Smsc['store']
+  readonly metrics: Smsc['metrics']
+  readonly telemetrySources: Smsc['telemetrySources']
+  readonly admin: Admin
+  telemetryFrames: Smsc['telemetryFrames']
+  health(): Record<string, unknown>
+  mo(req: MoRequest): Promise<{ id: string; systemId: string; parts: number }>
+  lookup: Smsc['lookup']
+  unbindSession(id: number): boolean
+  connectorStats(): readonly object[]
+  submitMessages(systemId: string, msgs: ApiMessage[]): Promise<ApiSubmitResult[]>
+}
+
+/** Bodies of every endpoint but the send API. */
 const MAX_BODY = 64 * 1024
+/** POST /api/v1/messages: room for MAX_BATCH long messages. */
+export const MAX_SEND_BODY = 1024 * 1024
+/** Messages in one POST /api/v1/messages. */
+export const MAX_BATCH = 1000
 const CONSOLE_DIR = path.join(__dirname, '..', '..', 'console', 'dist')
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
   '.json': 'application/json', '.webmanifest': 'application/manifest+json', '.png': 'image/png', '.svg': 'image/svg+xml',
   '.map': 'application/json', '.ico': 'image/x-icon',
 }
+const REASONS: Record<number, string> = {
+  200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
+  404: 'Not Found', 409: 'Conflict', 413: 'Payload Too Large', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+}
+const statusLine = (n: number) => `${n} ${REASONS[n] ?? ''}`.trim()
+
+/** HTTP status for an engine error code (docs/API.md "Errors"); other engine errors are 400. */
+const HTTP_STATUS: Record<string, number> = {
+  SMSC_ERR_API_INVALID: 400,
+  SMSC_ERR_ADMIN_FORBIDDEN: 403,
+  SMSC_ERR_ACCOUNT_SUSPENDED: 403,
+  SMSC_ERR_SOURCE_NOT_ALLOWED: 403,
+  SMSC_ERR_IP_NOT_ALLOWED: 403,
+  SMSC_ERR_AUTH_SYSTEM_ID: 404,
+  SMSC_ERR_MESSAGE_NOT_FOUND: 404,
+  SMSC_ERR_CREDIT_EXHAUSTED: 409,
+  SMSC_ERR_RATE_LIMITED: 429,
+  SMSC_ERR_QUOTA_EXCEEDED: 429,
+  SMSC_ERR_WINDOW_FULL: 429,
+  SMSC_ERR_QUEUE_FULL: 503,
+  SMSC_ERR_CONNECTOR_DOWN: 503,
+  SMSC_ERR_STORE_UNAVAILABLE: 503,
+}
+export const httpStatusOf = (code: string): number => HTTP_STATUS[code] ?? 400
 
 function send(res: any, status: string, body: unknown, headers: Record<string, string> = {}): void {
   // The client may have gone while we worked: uWS forbids touching an aborted response.
@@ -43,30 +117,44 @@ function send(res: any, status: string, body: unknown, headers: Record<string, s
 }
 
 const fail = (res: any, status: string, error: string, code: string) => send(res, status, { error, code })
+const invalid = (res: any, error: string) => fail(res, '400 Bad Request', error, 'SMSC_ERR_API_INVALID')
+
+/** An answer that comes later (a promise): the client may go meanwhile. */
+function hold(res: any): void {
+  if (res.held) return
+  res.held = true
+  res.onAborted(() => { res.aborted = true })
+}
 
 /** Reads a JSON body (bounded), then calls `cb`; answers 400/413 itself on bad input. */
-function readJson(res: any, cb: (body: unknown) => void): void {
+function readJson(res: any, cb: (body: unknown) => void, max: number, onThrow: (e: unknown) => void): void {
   const chunks: Buffer[] = []
   let size = 0
   let aborted = false
+  res.held = true
   res.onAborted(() => { aborted = true; res.aborted = true })
   res.onData((ab: ArrayBuffer, last: boolean) => {
     if (aborted) return
     size += ab.byteLength
-    if (size > MAX_BODY) { aborted = true; return fail(res, '413 Payload Too Large', `body larger than ${MAX_BODY} bytes`, 'SMSC_ERR_HTTP_BODY') }
+    if (size > max) { aborted = true; return fail(res, '413 Payload Too Large', `body larger than ${max} bytes`, 'SMSC_ERR_HTTP_BODY') }
     chunks.push(Buffer.from(ab.slice(0)))
     if (!last) return
     let body: unknown
     try {
-      body = chunks.length === 0 ? {} : JSON.parse(Buffer.concat(chunks).toString('utf8'))
+      const text = Buffer.concat(chunks).toString('utf8')
+      body = text.trim().length === 0 ? {} : JSON.parse(text)
     } catch (e) {
       return fail(res, '400 Bad Request', `body is not JSON: ${(e as Error).message}`, 'SMSC_ERR_HTTP_BODY')
     }
-    cb(body)
+    try {
+      cb(body)
+    } catch (e) {
+      onThrow(e) // a throw must not escape into uWS (it ends the process)
+    }
   })
 }
 
-type Fields = Record<string, 'string' | 'string?' | 'boolean?' | 'number?'>
+type Fields = Record<string, 'string' | 'string?' | 'boolean?' | 'number' | 'number?'>
 
 /** Checks a JSON object against a tiny schema; returns the message of the first problem. */
 function check(body: unknown, fields: Fields): string | null {
@@ -92,6 +180,81 @@ function moRequest(body: unknown): MoRequest | string {
   return b as unknown as MoRequest
 }
 
+// ---- the send API's message shape (the engine checks the meaning: policy, routing, lengths)
+
+const MESSAGE_FIELDS = new Set(['from', 'to', 'text', 'binary', 'coding', 'registeredDelivery', 'scheduleAt', 'validityMs'])
+const CODINGS = ['gsm', 'ucs2', 'latin1', 'binary']
+const HEX = /^(?:[0-9a-fA-F]{2})*$/
+const CODING_LABEL: Record<string, string> = { gsm: 'GSM 03.38', ucs2: 'UCS2', latin1: 'Latin-1', binary: 'binary' }
+
+type Refusal = { ok: false; status: number; code: string; error: string }
+const refusal = (status: number, error: string): Refusal => ({ ok: false, status, code: 'SMSC_ERR_API_INVALID', error })
+
+/**
+ * One message of the send API, or why its shape is wrong (with the command_status an SMPP submit
+ * with the same fault would get). `at` prefixes the field names ("messages[3].").
+ */
+export function parseApiMessage(m: unknown, at = '', extra: readonly string[] = []): ApiMessage | Refusal {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return refusal(S.ESME_RSYSERR, `${at ? at.slice(0, -1) : 'the message'} must be a JSON object`)
+  const o = m as Record<string, unknown>
+  for (const k of Object.keys(o)) if (!MESSAGE_FIELDS.has(k) && !extra.includes(k)) return refusal(S.ESME_RSYSERR, `${at}${k} is not a known field`)
+  // SMPP 3.4 §5.2.8 source_addr and §5.2.9 destination_addr: at most 20 characters (21 with the NUL)
+  const addr = (k: 'from' | 'to'): string | null => {
+    const v = o[k]
+    if (typeof v !== 'string') return `${at}${k} is required (a string)`
+    const digits = v.startsWith('+') ? v.slice(1) : v
+    if (digits.length === 0 || digits.length > 20) return `${at}${k} must be 1 to 20 characters (a leading + aside)`
+    return null
+  }
+  let bad = addr('from')
+  if (bad) return refusal(S.ESME_RINVSRCADR, bad)
+  bad = addr('to')
+  if (bad) return refusal(S.ESME_RINVDSTADR, bad)
+  if (o.coding !== undefined && (typeof o.coding !== 'string' || !CODINGS.includes(o.coding))) return refusal(S.ESME_RINVDCS, `${at}coding must be "gsm", "ucs2", "latin1" or "binary"`)
+  if (o.text !== undefined && o.binary !== undefined) return refusal(S.ESME_RSYSERR, `${at}give text or binary, not both`)
+  if (o.text === undefined && o.binary === undefined) return refusal(S.ESME_RSYSERR, `${at}text or binary is required`)
+  if (o.text !== undefined) {
+    if (typeof o.text !== 'string') return refusal(S.ESME_RSYSERR, `${at}text must be a string`)
+    if (o.coding === 'binary') return refusal(S.ESME_RINVDCS, `${at}coding "binary" goes with binary (hex), not text`)
+  }
+  if (o.binary !== undefined && (typeof o.binary !== 'string' || !HEX.test(o.binary))) return refusal(S.ESME_RSYSERR, `${at}binary must be hex digits, two per octet`)
+  if (o.registeredDelivery !== undefined && typeof o.registeredDelivery !== 'boolean') return refusal(S.ESME_RINVREGDLVFLG, `${at}registeredDelivery must be a boolean`)
+  if (o.scheduleAt !== undefined) {
+    const v = o.scheduleAt
+    const okTime = typeof v === 'number' ? Number.isFinite(v) && v >= 0 : typeof v === 'string' && Number.isFinite(Date.parse(v))
+    if (!okTime) return refusal(S.ESME_RINVSCHED, `${at}scheduleAt must be an ISO-8601 time or ms since the epoch`)
+  }
+  if (o.validityMs !== undefined && !(typeof o.validityMs === 'number' && Number.isSafeInteger(o.validityMs) && o.validityMs > 0)) {
+    return refusal(S.ESME_RINVEXPIRY, `${at}validityMs must be a positive integer (ms)`)
+  }
+  const out: ApiMessage = { from: o.from as string, to: o.to as string }
+  for (const k of MESSAGE_FIELDS) if (o[k] !== undefined && k !== 'from' && k !== 'to') (out as unknown as Record<string, unknown>)[k] = o[k]
+  return out
+}
+
+const isRefusal = (x: ApiMessage | Refusal): x is Refusal => (x as Refusal).ok === false
+
+/** The coding a message goes out in, as the console shows it. */
+function codingLabel(m: ApiMessage): string {
+  if (m.coding) return CODING_LABEL[m.coding]
+  if (m.binary !== undefined) return CODING_LABEL.binary
+  return CODING_LABEL[pickCoding(m.text ?? '')]
+}
+
+/** ?limit=&before= of a list endpoint; a string names the bad parameter. */
+function pageOf(query: string): { limit?: number; before?: number } | string {
+  const q = new URLSearchParams(query)
+  const out: { limit?: number; before?: number } = {}
+  for (const k of ['limit', 'before'] as const) {
+    const v = q.get(k)
+    if (v === null || v === '') continue
+    const n = Number(v)
+    if (!Number.isSafeInteger(n) || n < (k === 'limit' ? 1 : 0)) return `${k} must be a ${k === 'limit' ? 'positive' : 'non-negative'} integer`
+    out[k] = n
+  }
+  return out
+}
+
 function loadConsole(): Map<string, { body: Buffer; type: string }> {
   const files = new Map<string, { body: Buffer; type: string }>()
   if (!fs.existsSync(CONSOLE_DIR)) return files
@@ -114,20 +277,78 @@ interface WsData {
   stale: boolean
 }
 
-export function startHttp(o: { host: string; port: number }, smsc: Smsc, auth: AdminAuth, log: LogFn, maxBufferedBytes: number): Promise<HttpServer> {
+type Handler = (res: any, req: any, p: Principal) => void
+interface Guard {
+  /** accept per-account API keys (Authorization: Bearer <key> or X-API-Key) as well as logins */
+  apiKeys?: boolean
+  /** the operator only */
+  operator?: boolean
+}
+
+export function startHttp(o: { host: string; port: number }, smsc: HttpHost, auth: AdminAuth, log: LogFn, maxBufferedBytes: number): Promise<HttpServer> {
   const app = uWS.App()
   const consoleFiles = loadConsole()
   const clients = new Set<any>()
+  const openapiBody = JSON.stringify(OPENAPI)
 
-  const principal = (req: any) => auth.check(AdminAuth.tokenOf(req.getHeader('authorization'), req.getHeader('cookie'), req.getQuery() ?? ''))
-  const guarded = (handler: (res: any, req: any) => void) => (res: any, req: any) => {
-    if (!principal(req)) return fail(res, '401 Unauthorized', 'log in first (POST /api/v1/login)', 'SMSC_ERR_HTTP_AUTH')
-    handler(res, req)
+  /** Who is asking: a principal, or the [status, error, code] to refuse with. Reads req synchronously. */
+  const authenticate = (req: any, guard: Guard): Principal | [number, string, string] => {
+    const authorization: string = req.getHeader('authorization')
+    let p = auth.check(AdminAuth.tokenOf(authorization, req.getHeader('cookie'), req.getQuery() ?? ''))
+    if (!p && guard.apiKeys) {
+      const key = req.getHeader('x-api-key') || (authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : '')
+      if (key) {
+        const owner = smsc.admin.apiKeyOwner(key)
+        p = owner === null ? null : auth.accountPrincipal(owner)
+        if (!p) {
+          smsc.metrics.event('auth_failure', { detail: 'unknown API key' })
+          return [401, 'unknown or revoked API key', 'SMSC_ERR_HTTP_AUTH']
+        }
+      }
+    }
+    if (!p) return [401, guard.apiKeys ? 'log in first (POST /api/v1/login) or give an API key' : 'log in first (POST /api/v1/login)', 'SMSC_ERR_HTTP_AUTH']
+    if (auth.isSuspended(p)) return [403, `account ${p.systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED']
+    if (guard.operator && p.role !== 'operator') return [403, 'only the operator may do this', 'SMSC_ERR_ADMIN_FORBIDDEN']
+    return p
+  }
+  const guarded = (guard: Guard, handler: Handler) => (res: any, req: any) => {
+    // A throw must not escape into uWS (it ends the process): it answers like any other failure.
+    try {
+      const p = authenticate(req, guard)
+      if (Array.isArray(p)) return fail(res, statusLine(p[0]), p[1], p[2])
+      handler(res, req, p)
+    } catch (e) {
+      errorOf(res, e)
+    }
   }
   const errorOf = (res: any, err: unknown) => {
-    const code = isSmscError(err) ? err.code : 'SMSC_ERR_STORE_UNAVAILABLE'
-    const status = code === 'SMSC_ERR_STORE_UNAVAILABLE' ? '503 Service Unavailable' : '400 Bad Request'
-    send(res, status, { error: (err as Error).message, code })
+    if (isSmscError(err)) return send(res, statusLine(httpStatusOf(err.code)), { error: err.message, code: err.code })
+    // Not an engine error: a failed store write, or a bug. Either way the request did not happen.
+    log('error', 'HTTP request failed', { error: String((err as Error)?.stack ?? err) })
+    send(res, '503 Service Unavailable', { error: String((err as Error)?.message ?? err), code: 'SMSC_ERR_STORE_UNAVAILABLE' })
+  }
+  /** Runs `work` (a value or a promise) and answers `status` with its result (undefined: no body). */
+  const reply = (res: any, status: number, work: () => unknown) => {
+    hold(res)
+    let v: unknown
+    try {
+      v = work()
+    } catch (e) {
+      return errorOf(res, e)
+    }
+    const ok = (x: unknown) => send(res, statusLine(status), x === undefined || status === 204 ? null : x)
+    if (v instanceof Promise) v.then(ok, (e) => errorOf(res, e))
+    else ok(v)
+  }
+  /** The JSON body of a request (at most `max` bytes), then `cb`. */
+  const readBody = (res: any, cb: (body: unknown) => void, max = MAX_BODY) => readJson(res, cb, max, (e) => errorOf(res, e))
+  const param = (req: any, i: number): string => {
+    const raw: string = req.getParameter(i)
+    try {
+      return decodeURIComponent(raw)
+    } catch {
+      return raw // a malformed %-escape: taken as written (no account or message has such an id)
+    }
   }
 
   app.get('/healthz', (res: any) => {
@@ -138,10 +359,13 @@ export function startHttp(o: { host: string; port: number }, smsc: Smsc, auth: A
     const text = prometheusText(smsc.metrics, smsc.telemetrySources)
     res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text))
   })
+  app.get('/api/v1/openapi.json', (res: any) => {
+    res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'application/json').end(openapiBody))
+  })
 
   // ---- MO from the simulated carrier (issue: SMSC core; open like /healthz, loopback by default)
   app.post('/api/v1/simulator/mo', (res: any) => {
-    readJson(res, (body) => {
+    readBody(res, (body) => {
       const req = moRequest(body)
       if (typeof req === 'string') return fail(res, '400 Bad Request', req, 'SMSC_ERR_HTTP_BODY')
       smsc.mo(req).then((r) => send(res, '202 Accepted', r), (err) => {
@@ -151,17 +375,29 @@ export function startHttp(o: { host: string; port: number }, smsc: Smsc, auth: A
     })
   })
 
-  // ---- admin login
+  // ---- logins: the operator ({ password }) or an account ({ systemId, password })
   app.post('/api/v1/login', (res: any) => {
-    readJson(res, (body) => {
-      const bad = check(body, { password: 'string' })
-      if (bad) return fail(res, '400 Bad Request', bad, 'SMSC_ERR_HTTP_BODY')
-      auth.login((body as { password: string }).password).then((token) => {
-        if (!token) {
-          smsc.metrics.event('auth_failure', { detail: 'console login' })
-          return fail(res, '401 Unauthorized', 'wrong password', 'SMSC_ERR_HTTP_AUTH')
+    readBody(res, (body) => {
+      const bad = check(body, { systemId: 'string?', password: 'string' })
+      if (bad) return invalid(res, bad)
+      const { systemId, password } = body as { systemId?: string; password: string }
+      const cookie = (token: string) => ({ 'set-cookie': `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/` })
+      if (systemId === undefined) {
+        return auth.login(password).then((token) => {
+          if (!token) {
+            smsc.metrics.event('auth_failure', { detail: 'console login' })
+            return fail(res, '401 Unauthorized', 'wrong password', 'SMSC_ERR_HTTP_AUTH')
+          }
+          send(res, '200 OK', { token, principal: auth.check(token) }, cookie(token))
+        }, (err) => errorOf(res, err))
+      }
+      auth.loginAccount(systemId, password).then((r) => {
+        if (r === 'bad-credentials') {
+          smsc.metrics.event('auth_failure', { systemId, detail: 'API login' })
+          return fail(res, '401 Unauthorized', 'wrong systemId or password', 'SMSC_ERR_HTTP_AUTH')
         }
-        send(res, '200 OK', { token }, { 'set-cookie': `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/` })
+        if (r === 'suspended') return fail(res, '403 Forbidden', `account ${systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED')
+        send(res, '200 OK', { token: r.token, principal: r.principal }, cookie(r.token))
       }, (err) => errorOf(res, err))
     })
   })
@@ -170,28 +406,147 @@ export function startHttp(o: { host: string; port: number }, smsc: Smsc, auth: A
     if (token) auth.logout(token)
     send(res, '204 No Content', null, { 'set-cookie': `${SESSION_COOKIE}=; Max-Age=0; Path=/` })
   })
-  app.get('/api/v1/me', (res: any, req: any) => {
-    const p = principal(req)
-    if (!p) return fail(res, '401 Unauthorized', 'not logged in', 'SMSC_ERR_HTTP_AUTH')
-    send(res, '200 OK', p)
-  })
+  app.get('/api/v1/me', guarded({}, (res: any, _req: any, p: Principal) => send(res, '200 OK', p)))
 
-  // ---- admin API
-  app.post('/api/v1/binds/:id/unbind', guarded((res: any, req: any) => {
+  // ---- operator only: sessions, routes, connectors
+  app.post('/api/v1/binds/:id/unbind', guarded({ operator: true }, (res: any, req: any) => {
     const id = Number(req.getParameter(0))
     if (!smsc.unbindSession(id)) return fail(res, '404 Not Found', `no session ${req.getParameter(0)}`, 'SMSC_ERR_HTTP_NOT_FOUND')
     send(res, '202 Accepted', { id })
   }))
-  app.post('/api/v1/messages', guarded((res: any) => {
-    readJson(res, (body) => {
-      const bad = check(body, { systemId: 'string?', from: 'string', to: 'string', text: 'string', registeredDelivery: 'boolean?' })
-      if (bad) return fail(res, '400 Bad Request', bad, 'SMSC_ERR_HTTP_BODY')
-      smsc.submitText(body as TextSubmit).then((r) => send(res, '202 Accepted', r), (err) => errorOf(res, err))
+  app.get('/api/v1/routes', guarded({ operator: true }, (res: any) => reply(res, 200, () => smsc.admin.getRoutes())))
+  app.put('/api/v1/routes', guarded({ operator: true }, (res: any, _req: any, p: Principal) => {
+    readBody(res, (body) => reply(res, 200, () => smsc.admin.setRoutes(p, body)))
+  }))
+  app.get('/api/v1/connectors', guarded({ operator: true }, (res: any) => reply(res, 200, () => ({ connectors: smsc.connectorStats() }))))
+
+  // ---- accounts (Admin scopes every call by the principal)
+  app.get('/api/v1/accounts', guarded({}, (res: any, _req: any, p: Principal) => reply(res, 200, () => ({ accounts: smsc.admin.list(p) }))))
+  app.post('/api/v1/accounts', guarded({}, (res: any, _req: any, p: Principal) => {
+    readBody(res, (body) => reply(res, 201, () => smsc.admin.create(p, body)))
+  }))
+  app.get('/api/v1/accounts/:id', guarded({}, (res: any, req: any, p: Principal) => {
+    const id = param(req, 0)
+    reply(res, 200, () => smsc.admin.get(p, id))
+  }))
+  app.patch('/api/v1/accounts/:id', guarded({}, (res: any, req: any, p: Principal) => {
+    const id = param(req, 0)
+    readBody(res, (body) => reply(res, 200, () => smsc.admin.update(p, id, body)))
+  }))
+  app.del('/api/v1/accounts/:id', guarded({}, (res: any, req: any, p: Principal) => {
+    const id = param(req, 0)
+    reply(res, 204, () => smsc.admin.remove(p, id))
+  }))
+  for (const [action, suspended] of [['suspend', true], ['resume', false]] as const) {
+    app.post(`/api/v1/accounts/:id/${action}`, guarded({}, (res: any, req: any, p: Principal) => {
+      const id = param(req, 0)
+      reply(res, 200, () => smsc.admin.setSuspended(p, id, suspended))
+    }))
+  }
+  app.post('/api/v1/accounts/:id/password', guarded({}, (res: any, req: any, p: Principal) => {
+    const id = param(req, 0)
+    readBody(res, (body) => {
+      const bad = check(body, { password: 'string?' })
+      if (bad) return invalid(res, bad)
+      reply(res, 200, () => smsc.admin.setPassword(p, id, (body as { password?: string }).password).then((password) => ({ password })))
     })
   }))
-  app.get('/api/v1/messages/:id', guarded((res: any, req: any) => {
-    const m = smsc.lookup(decodeURIComponent(req.getParameter(0)))
-    if (!m) return fail(res, '404 Not Found', 'no such message', 'SMSC_ERR_MESSAGE_NOT_FOUND')
+  app.post('/api/v1/accounts/:id/credit', guarded({}, (res: any, req: any, p: Principal) => {
+    const id = param(req, 0)
+    readBody(res, (body) => {
+      const bad = check(body, { amount: 'number', from: 'string?', reason: 'string?' })
+      if (bad) return invalid(res, bad)
+      const b = body as { amount: number; from?: string; reason?: string }
+      reply(res, 200, () => smsc.admin.transfer(p, { to: id, amount: b.amount, from: b.from, reason: b.reason }))
+    })
+  }))
+  app.get('/api/v1/accounts/:id/ledger', guarded({}, (res: any, req: any, p: Principal) => {
+    const id = param(req, 0)
+    const page = pageOf(req.getQuery() ?? '')
+    if (typeof page === 'string') return invalid(res, page)
+    reply(res, 200, () => ({ entries: smsc.admin.ledger(p, id, page) }))
+  }))
+  app.get('/api/v1/accounts/:id/apikeys', guarded({}, (res: any, req: any, p: Principal) => {
+    const id = param(req, 0)
+    reply(res, 200, () => ({ keys: smsc.admin.listApiKeys(p, id) }))
+  }))
+  app.post('/api/v1/accounts/:id/apikeys', guarded({}, (res: any, req: any, p: Principal) => {
+    const id = param(req, 0)
+    readBody(res, (body) => {
+      const bad = check(body, { label: 'string?' })
+      if (bad) return invalid(res, bad)
+      reply(res, 201, () => smsc.admin.createApiKey(p, id, (body as { label?: string }).label))
+    })
+  }))
+  app.del('/api/v1/accounts/:id/apikeys/:keyId', guarded({}, (res: any, req: any, p: Principal) => {
+    const id = param(req, 0)
+    const keyId = param(req, 1)
+    reply(res, 204, () => smsc.admin.revokeApiKey(p, id, keyId))
+  }))
+  app.get('/api/v1/audit', guarded({}, (res: any, req: any, p: Principal) => {
+    const page = pageOf(req.getQuery() ?? '')
+    if (typeof page === 'string') return invalid(res, page)
+    reply(res, 200, () => ({ entries: smsc.admin.audit(p, page) }))
+  }))
+
+  // ---- the send API
+  /** The account a send is for: the caller's own, or (operator, reseller) one it may act for. */
+  const accountFor = (p: Principal, given: unknown): string | [number, string, string] => {
+    if (given !== undefined && typeof given !== 'string') return [400, 'systemId must be a string', 'SMSC_ERR_API_INVALID']
+    if (given === undefined || given === p.systemId) {
+      if (p.systemId !== null) return p.systemId
+      // The operator names the account, unless there is only one (the console's default).
+      const all = smsc.store.listAccounts()
+      if (all.length === 1) return all[0].systemId
+      return [400, 'systemId is required (there is more than one account)', 'SMSC_ERR_API_INVALID']
+    }
+    // Out of scope and unknown look alike to an account (no probing); the operator is told.
+    if (!smsc.admin.canSee(p, given) || (p.role !== 'operator' && !smsc.store.getAccount(given))) return [403, `you may not send for ${given}`, 'SMSC_ERR_ADMIN_FORBIDDEN']
+    if (!smsc.store.getAccount(given)) return [404, `no account ${given}`, 'SMSC_ERR_AUTH_SYSTEM_ID']
+    return given
+  }
+
+  app.post('/api/v1/messages', guarded({ apiKeys: true }, (res: any, _req: any, p: Principal) => {
+    readBody(res, (body) => {
+      if (typeof body !== 'object' || body === null || Array.isArray(body)) return invalid(res, 'body must be a JSON object: one message, or { "messages": [...] }')
+      const b = body as Record<string, unknown>
+      const batch = b.messages !== undefined
+      let list: unknown[]
+      if (batch) {
+        for (const k of Object.keys(b)) if (k !== 'messages' && k !== 'systemId') return invalid(res, `${k} is not a known field (a batch is { "systemId"?, "messages": [...] })`)
+        if (!Array.isArray(b.messages)) return invalid(res, 'messages must be an array')
+        if (b.messages.length === 0) return invalid(res, 'messages must hold at least one message')
+        if (b.messages.length > MAX_BATCH) return fail(res, '413 Payload Too Large', `at most ${MAX_BATCH} messages per request (got ${b.messages.length}); split the batch`, 'SMSC_ERR_API_INVALID')
+        list = b.messages
+      } else {
+        list = [b]
+      }
+      const systemId = accountFor(p, b.systemId)
+      if (Array.isArray(systemId)) return fail(res, statusLine(systemId[0]), systemId[1], systemId[2])
+      const parsed = list.map((m, i) => parseApiMessage(m, batch ? `messages[${i}].` : '', batch ? [] : ['systemId']))
+      const valid: ApiMessage[] = []
+      for (const m of parsed) if (!isRefusal(m)) valid.push(m)
+      const answer = (submitted: ApiSubmitResult[]) => {
+        let j = 0
+        const results: ApiSubmitResult[] = parsed.map((m) => {
+          if (isRefusal(m)) return m
+          const r = submitted[j++] ?? { ok: false, status: S.ESME_RSYSERR, code: 'SMSC_ERR_STORE_UNAVAILABLE', error: 'no result from the engine' }
+          return r.ok && r.coding === undefined ? { ...r, coding: codingLabel(m) } : r
+        })
+        if (batch) return send(res, '200 OK', { results })
+        const r = results[0]
+        send(res, r.ok ? '202 Accepted' : statusLine(httpStatusOf(r.code)), r)
+      }
+      if (valid.length === 0) return answer([])
+      smsc.submitMessages(systemId, valid).then(answer, (err) => errorOf(res, err)).catch((err) => errorOf(res, err))
+    }, MAX_SEND_BODY)
+  }))
+  app.get('/api/v1/messages/:id', guarded({ apiKeys: true }, (res: any, req: any, p: Principal) => {
+    const m = smsc.lookup(param(req, 0))
+    // Another account's message is as unknown as a missing one.
+    if (!m || !smsc.admin.canSee(p, m.systemId)) {
+      return fail(res, '404 Not Found', 'no such message', 'SMSC_ERR_MESSAGE_NOT_FOUND')
+    }
     send(res, '200 OK', m)
   }))
 
@@ -206,7 +561,13 @@ export function startHttp(o: { host: string; port: number }, smsc: Smsc, auth: A
     closeOnBackpressureLimit: false,
     upgrade: (res: any, req: any, context: any) => {
       const query = req.getQuery() ?? ''
-      if (!principal(req)) return fail(res, '401 Unauthorized', 'log in first (POST /api/v1/login)', 'SMSC_ERR_HTTP_AUTH')
+      let p: Principal | [number, string, string]
+      try {
+        p = authenticate(req, { operator: true })
+      } catch (e) {
+        return errorOf(res, e)
+      }
+      if (Array.isArray(p)) return fail(res, statusLine(p[0]), p[1], p[2])
       const params = new URLSearchParams(query)
       const fmt = params.get('format') ?? 'msgpack'
       if (fmt !== 'json' && fmt !== 'msgpack') return fail(res, '400 Bad Request', `format must be msgpack or json (got ${JSON.stringify(fmt)})`, 'SMSC_ERR_HTTP_BODY')

@@ -84,8 +84,8 @@ t.test('the stream and the admin API need an admin login', async (t) => {
   t.match(cookie, /HttpOnly/)
   t.match(cookie, /SameSite=Strict/)
 
-  t.same((await api(port, 'GET', '/api/v1/me', { token })).json, { role: 'admin' }, 'bearer token')
-  t.same((await api(port, 'GET', '/api/v1/me', { cookie: `other=1; smsc_session=${token}` })).json, { role: 'admin' }, 'session cookie')
+  t.same((await api(port, 'GET', '/api/v1/me', { token })).json, { role: 'operator', systemId: null, name: 'admin' }, 'bearer token')
+  t.same((await api(port, 'GET', '/api/v1/me', { cookie: `other=1; smsc_session=${token}` })).json, { role: 'operator', systemId: null, name: 'admin' }, 'session cookie')
 
   const byCookie = await stream(t, port, '', { cookie: `smsc_session=${token}` })
   t.equal((await byCookie.waitFor(() => true)).frame.type, 'snapshot', 'the stream opens with the cookie')
@@ -369,7 +369,7 @@ t.test('the admin API sends a message, looks it up and unbinds a session', async
   const token = await login(port)
   const rx = await openEsme(t, { port: smsc.ports.smpp, kind: 'receiver', systemId: 'web', password: 'pwweb' })
   const text = 'Привет из консоли, это длинное сообщение! '.repeat(3)
-  const body = { systemId: 'web', from: 'Console', to: '+4915112345678', text }
+  const body = { systemId: 'web', from: 'Console', to: '+4915112345678', text, registeredDelivery: true }
 
   t.equal((await api(port, 'POST', '/api/v1/messages', { body })).status, 401, 'sending needs a login')
   t.equal((await api(port, 'POST', '/api/v1/messages', { token, body: { systemId: 'web', from: 'x', text: 'x' } })).status, 400, 'to is required')

@@ -1,0 +1,284 @@
+/**
+ * The OpenAPI 3.1 document of the HTTP API, served as is at GET /api/v1/openapi.json (no login).
+ * It describes what engine/http.ts answers; docs/API.md is the prose version with examples.
+ * test/e2e/admin-api.test.ts checks that every route the server answers is in `paths`.
+ */
+
+const json = (schema: Record<string, unknown>) => ({ 'application/json': { schema } })
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
+const body = (name: string, required = true) => ({ required, content: json(ref(name)) })
+const ok = (description: string, schema?: Record<string, unknown>) => (schema ? { description, content: json(schema) } : { description })
+const err = (description: string) => ({ description, content: json(ref('Error')) })
+
+/** Answers every authenticated endpoint may give. */
+const AUTH_ERRORS = {
+  400: err('a field is missing or invalid (SMSC_ERR_API_INVALID), or the body is not JSON (SMSC_ERR_HTTP_BODY)'),
+  401: err('no valid login (SMSC_ERR_HTTP_AUTH)'),
+  403: err('outside the caller\'s scope (SMSC_ERR_ADMIN_FORBIDDEN), or the caller\'s account is suspended (SMSC_ERR_ACCOUNT_SUSPENDED)'),
+}
+const ACCOUNT_ERRORS = { ...AUTH_ERRORS, 404: err('no such account (SMSC_ERR_AUTH_SYSTEM_ID)') }
+const LOGIN = [{ bearer: [] }, { cookie: [] }]
+const LOGIN_OR_KEY = [{ bearer: [] }, { cookie: [] }, { apiKey: [] }]
+const id = { name: 'id', in: 'path', required: true, description: 'the account\'s systemId', schema: { type: 'string' } }
+const page = [
+  { name: 'limit', in: 'query', required: false, description: 'entries to return (newest first)', schema: { type: 'integer', minimum: 1 } },
+  { name: 'before', in: 'query', required: false, description: 'only entries with seq below this (the next page)', schema: { type: 'integer', minimum: 0 } },
+]
+
+export const OPENAPI = {
+  openapi: '3.1.0',
+  info: {
+    title: 'SMSC engine HTTP API',
+    version: '1',
+    description: 'Logins, the admin API (accounts, credit, API keys, audit, routes, connectors) and the send API. '
+      + 'Errors answer { error, code } with a 4xx/5xx status; docs/API.md has the details and curl examples.',
+  },
+  servers: [{ url: '/' }],
+  components: {
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer', description: 'a login token (POST /api/v1/login), or, on the send API and message lookups, an API key' },
+      cookie: { type: 'apiKey', in: 'cookie', name: 'smsc_session', description: 'the cookie a login sets' },
+      apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'a per-account API key (send API and message lookups only)' },
+    },
+    schemas: {
+      Error: {
+        type: 'object', required: ['error', 'code'],
+        properties: { error: { type: 'string', description: 'one line for a human' }, code: { type: 'string', description: 'stable SMSC_ERR_* code (docs/ERRORS.md)' } },
+      },
+      Principal: {
+        type: 'object', required: ['role', 'systemId', 'name'],
+        properties: {
+          role: { enum: ['operator', 'reseller', 'user'] },
+          systemId: { type: ['string', 'null'], description: 'null for the operator' },
+          name: { type: 'string' },
+        },
+      },
+      Login: {
+        type: 'object', required: ['password'], additionalProperties: false,
+        properties: { systemId: { type: 'string', description: 'absent: the operator' }, password: { type: 'string' } },
+      },
+      Account: {
+        type: 'object', description: 'An account with its settings and credit balance.',
+        required: ['systemId', 'role'],
+        properties: {
+          systemId: { type: 'string' },
+          role: { enum: ['reseller', 'user'] },
+          parent: { type: ['string', 'null'] },
+          group: { type: ['string', 'null'] },
+          suspended: { type: 'boolean' },
+          maxBinds: { type: 'integer' },
+          windowSize: { type: 'integer' },
+          allowedIps: { type: 'array', items: { type: 'string' } },
+          allowedSources: { type: 'array', items: { type: 'string' } },
+          rateLimit: { oneOf: [{ type: 'null' }, { type: 'object', properties: { perSecond: { type: 'number' }, burst: { type: 'number' } } }] },
+          dailyQuota: { type: ['integer', 'null'] },
+          registeredDelivery: { type: 'integer' },
+          validity: { type: 'object', properties: { defaultMs: { type: 'integer' }, maxMs: { type: 'integer' } } },
+          messageIdFormat: { enum: ['decimal', 'hex'] },
+          receiptPolicy: { enum: ['every', 'last', 'aggregate'] },
+          settlement: { enum: ['submit', 'refund'] },
+          prepaid: { type: 'boolean' },
+          webhooks: { type: 'object', properties: { receipts: { type: ['string', 'null'] }, mo: { type: ['string', 'null'] } } },
+          balance: { type: ['number', 'null'] },
+          children: { type: 'integer' },
+          createdAt: { type: 'integer' },
+          updatedAt: { type: 'integer' },
+        },
+      },
+      AccountInput: {
+        type: 'object', description: 'The settings of Account (all optional on PATCH), plus password (generated when absent) and credit (an opening grant, create only).',
+        properties: { systemId: { type: 'string' }, password: { type: 'string' }, credit: { type: 'number' } },
+        additionalProperties: true,
+      },
+      Created: {
+        type: 'object', required: ['account', 'password'],
+        properties: { account: ref('Account'), password: { type: 'string', description: 'shown once' } },
+      },
+      LedgerEntry: {
+        type: 'object', required: ['systemId', 't', 'delta', 'balance', 'reason', 'by'],
+        properties: {
+          seq: { type: 'integer' }, systemId: { type: 'string' }, t: { type: 'integer' }, delta: { type: 'number' }, balance: { type: 'number' },
+          reason: { enum: ['opening', 'grant', 'transfer-in', 'transfer-out', 'submit', 'refund', 'adjust'] },
+          by: { type: 'string' }, ref: { type: 'string' }, count: { type: 'integer' },
+        },
+      },
+      AuditEntry: {
+        type: 'object', required: ['t', 'by', 'action', 'target'],
+        properties: { seq: { type: 'integer' }, t: { type: 'integer' }, by: { type: 'string' }, action: { type: 'string' }, target: { type: 'string' }, detail: { type: 'object' } },
+      },
+      ApiKey: {
+        type: 'object', required: ['id', 'label', 'createdAt'],
+        properties: { id: { type: 'string' }, label: { type: 'string' }, createdAt: { type: 'integer' } },
+      },
+      NewApiKey: {
+        type: 'object', required: ['id', 'key'],
+        properties: { id: { type: 'string' }, key: { type: 'string', description: 'shown once; only its hash is kept' } },
+      },
+      Credit: {
+        type: 'object', required: ['amount'], additionalProperties: false,
+        properties: {
+          amount: { type: 'number', description: 'credit units to move to the account in the path' },
+          from: { type: 'string', description: 'the account that pays; absent: the caller (a reseller) or nobody (an operator grant)' },
+          reason: { type: 'string' },
+        },
+      },
+      Message: { allOf: [{ $ref: '#/components/schemas/MessageFields' }], unevaluatedProperties: false },
+      MessageFields: {
+        type: 'object', required: ['from', 'to'],
+        properties: {
+          from: { type: 'string', description: 'sender: digits (international, a leading + allowed) or an alphanumeric id; 1 to 20 characters' },
+          to: { type: 'string', description: 'destination number, 1 to 20 characters' },
+          text: { type: 'string', description: 'the text (split into parts when long); give text or binary' },
+          binary: { type: 'string', pattern: '^([0-9a-fA-F]{2})*$', description: 'octets as hex; give text or binary' },
+          coding: { enum: ['gsm', 'ucs2', 'latin1', 'binary'], description: 'default: GSM 03.38 when every character fits, else UCS2; binary for binary' },
+          registeredDelivery: { type: 'boolean', description: 'ask for a receipt; default: the account\'s setting' },
+          scheduleAt: { oneOf: [{ type: 'string', format: 'date-time' }, { type: 'integer' }], description: 'deliver not before (ISO-8601 or ms since the epoch)' },
+          validityMs: { type: 'integer', minimum: 1, description: 'give up after this long' },
+        },
+      },
+      SingleSend: {
+        allOf: [{ $ref: '#/components/schemas/MessageFields' }],
+        properties: { systemId: { type: 'string', description: 'operator or reseller: the account to send for' } },
+        unevaluatedProperties: false,
+      },
+      BatchSend: {
+        type: 'object', required: ['messages'], additionalProperties: false,
+        properties: { systemId: { type: 'string' }, messages: { type: 'array', minItems: 1, maxItems: 1000, items: ref('Message') } },
+      },
+      SubmitResult: {
+        oneOf: [
+          {
+            type: 'object', required: ['ok', 'ids', 'parts'],
+            properties: { ok: { const: true }, ids: { type: 'array', items: { type: 'string' } }, parts: { type: 'integer' }, coding: { type: 'string' } },
+          },
+          {
+            type: 'object', required: ['ok', 'status', 'code', 'error'],
+            properties: { ok: { const: false }, status: { type: 'integer', description: 'the SMPP command_status a submit_sm would get' }, code: { type: 'string' }, error: { type: 'string' } },
+          },
+        ],
+      },
+      MessageView: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' }, systemId: { type: 'string' }, from: { type: 'string' }, to: { type: 'array', items: { type: 'string' } },
+          state: { type: 'integer', description: 'SMPP message_state' }, stat: { type: 'string' }, err: { type: 'integer' },
+          submitAt: { type: 'integer' }, doneAt: { type: 'integer' }, text: { type: 'string' },
+          timeline: { type: 'array', items: { type: 'object', properties: { t: { type: 'integer' }, event: { type: 'string' }, stat: { type: 'string' } } } },
+        },
+      },
+      RouteTables: {
+        type: 'object', required: ['mt', 'mo'], description: 'docs/ROUTING.md',
+        properties: { mt: { type: 'array', items: { type: 'object' } }, mo: { type: 'array', items: { type: 'object' } } },
+      },
+      ConnectorStats: {
+        type: 'object',
+        properties: { id: { type: 'string' }, kind: { type: 'string' }, up: { type: 'boolean' }, inFlight: { type: 'integer' }, sent: { type: 'integer' }, failed: { type: 'integer' } },
+      },
+    },
+  },
+  paths: {
+    '/api/v1/openapi.json': { get: { summary: 'this document', security: [], responses: { 200: ok('OpenAPI 3.1') } } },
+    '/api/v1/login': {
+      post: {
+        summary: 'log in as the operator ({ password }) or as an account ({ systemId, password })', security: [],
+        requestBody: body('Login'),
+        responses: {
+          200: ok('a token (also set as the smsc_session cookie)', { type: 'object', properties: { token: { type: 'string' }, principal: ref('Principal') } }),
+          400: err('bad body'), 401: err('wrong credentials (SMSC_ERR_HTTP_AUTH)'), 403: err('the account is suspended (SMSC_ERR_ACCOUNT_SUSPENDED)'),
+        },
+      },
+    },
+    '/api/v1/logout': { post: { summary: 'revoke the token', security: LOGIN, responses: { 204: ok('logged out') } } },
+    '/api/v1/me': { get: { summary: 'who the token belongs to', security: LOGIN, responses: { 200: ok('the principal', ref('Principal')), ...AUTH_ERRORS } } },
+    '/api/v1/accounts': {
+      get: { summary: 'the accounts the caller may see', security: LOGIN, responses: { 200: ok('accounts', { type: 'object', properties: { accounts: { type: 'array', items: ref('Account') } } }), ...AUTH_ERRORS } },
+      post: { summary: 'create an account (operator: any; reseller: a user under itself)', security: LOGIN, requestBody: body('AccountInput'), responses: { 201: ok('created', ref('Created')), ...AUTH_ERRORS, 409: err('the opening credit is more than the payer has (SMSC_ERR_CREDIT_EXHAUSTED)') } },
+    },
+    '/api/v1/accounts/{id}': {
+      parameters: [id],
+      get: { summary: 'one account', security: LOGIN, responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS } },
+      patch: { summary: 'change settings', security: LOGIN, requestBody: body('AccountInput'), responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS } },
+      delete: { summary: 'remove the account', security: LOGIN, responses: { 204: ok('removed'), ...ACCOUNT_ERRORS } },
+    },
+    '/api/v1/accounts/{id}/suspend': { parameters: [id], post: { summary: 'suspend (refuses binds, logins and sends; unbinds its sessions)', security: LOGIN, responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS } } },
+    '/api/v1/accounts/{id}/resume': { parameters: [id], post: { summary: 'resume a suspended account', security: LOGIN, responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS } } },
+    '/api/v1/accounts/{id}/password': {
+      parameters: [id],
+      post: {
+        summary: 'set the password (generated when absent)', security: LOGIN,
+        requestBody: { required: false, content: json({ type: 'object', properties: { password: { type: 'string' } } }) },
+        responses: { 200: ok('the new password', { type: 'object', properties: { password: { type: 'string' } } }), ...ACCOUNT_ERRORS },
+      },
+    },
+    '/api/v1/accounts/{id}/credit': {
+      parameters: [id],
+      post: {
+        summary: 'move credit to the account', security: LOGIN, requestBody: body('Credit'),
+        responses: {
+          200: ok('the ledger entries written', { type: 'object', properties: { from: { oneOf: [ref('LedgerEntry'), { type: 'null' }] }, to: ref('LedgerEntry') } }),
+          ...ACCOUNT_ERRORS, 409: err('the payer has not enough credit (SMSC_ERR_CREDIT_EXHAUSTED)'),
+        },
+      },
+    },
+    '/api/v1/accounts/{id}/ledger': {
+      parameters: [id, ...page],
+      get: { summary: 'credit movements, newest first', security: LOGIN, responses: { 200: ok('entries', { type: 'object', properties: { entries: { type: 'array', items: ref('LedgerEntry') } } }), ...ACCOUNT_ERRORS } },
+    },
+    '/api/v1/accounts/{id}/apikeys': {
+      parameters: [id],
+      get: { summary: 'the account\'s API keys (never the keys themselves)', security: LOGIN, responses: { 200: ok('keys', { type: 'object', properties: { keys: { type: 'array', items: ref('ApiKey') } } }), ...ACCOUNT_ERRORS } },
+      post: {
+        summary: 'create an API key', security: LOGIN,
+        requestBody: { required: false, content: json({ type: 'object', properties: { label: { type: 'string' } } }) },
+        responses: { 201: ok('the key, shown once', ref('NewApiKey')), ...ACCOUNT_ERRORS },
+      },
+    },
+    '/api/v1/accounts/{id}/apikeys/{keyId}': {
+      parameters: [id, { name: 'keyId', in: 'path', required: true, schema: { type: 'string' } }],
+      delete: { summary: 'revoke an API key', security: LOGIN, responses: { 204: ok('revoked'), ...ACCOUNT_ERRORS } },
+    },
+    '/api/v1/audit': {
+      parameters: page,
+      get: { summary: 'admin actions in the caller\'s scope, newest first', security: LOGIN, responses: { 200: ok('entries', { type: 'object', properties: { entries: { type: 'array', items: ref('AuditEntry') } } }), ...AUTH_ERRORS } },
+    },
+    '/api/v1/routes': {
+      get: { summary: 'the routing tables (operator)', security: LOGIN, responses: { 200: ok('tables', ref('RouteTables')), ...AUTH_ERRORS } },
+      put: { summary: 'replace the routing tables (operator); validated, then applied at once', security: LOGIN, requestBody: body('RouteTables'), responses: { 200: ok('tables', ref('RouteTables')), ...AUTH_ERRORS } },
+    },
+    '/api/v1/connectors': {
+      get: { summary: 'connector state and counters (operator)', security: LOGIN, responses: { 200: ok('connectors', { type: 'object', properties: { connectors: { type: 'array', items: ref('ConnectorStats') } } }), ...AUTH_ERRORS } },
+    },
+    '/api/v1/binds/{id}/unbind': {
+      parameters: [{ name: 'id', in: 'path', required: true, description: 'session id', schema: { type: 'integer' } }],
+      post: { summary: 'unbind one SMPP session (operator)', security: LOGIN, responses: { 202: ok('unbinding', { type: 'object', properties: { id: { type: 'integer' } } }), ...AUTH_ERRORS, 404: err('no such session') } },
+    },
+    '/api/v1/messages': {
+      post: {
+        summary: 'send one message, or a batch of up to 1000', security: LOGIN_OR_KEY,
+        requestBody: { required: true, content: json({ oneOf: [ref('SingleSend'), ref('BatchSend')] }) },
+        responses: {
+          200: ok('a batch: one result per message, in order', { type: 'object', properties: { results: { type: 'array', items: ref('SubmitResult') } } }),
+          202: ok('one message: accepted', ref('SubmitResult')),
+          ...AUTH_ERRORS,
+          404: err('the operator named an unknown account'),
+          409: err('one message: not enough credit (SMSC_ERR_CREDIT_EXHAUSTED)'),
+          413: err('more than 1000 messages, or a body over 1 MiB'),
+          429: err('one message: the account\'s rate or daily quota is used up'),
+        },
+      },
+    },
+    '/api/v1/messages/{id}': {
+      parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+      get: { summary: 'one message and its timeline (an account sees its own and, a reseller, its users\')', security: LOGIN_OR_KEY, responses: { 200: ok('the message', ref('MessageView')), 401: err('no login or key'), 404: err('no such message (SMSC_ERR_MESSAGE_NOT_FOUND)') } },
+    },
+    '/api/v1/simulator/mo': {
+      post: {
+        summary: 'an MO from the simulated carrier (no login; keep the HTTP port on loopback)', security: [],
+        requestBody: { required: true, content: json({ type: 'object', required: ['from', 'to', 'text'], properties: { from: { type: 'string' }, to: { type: 'string' }, text: { type: 'string' }, coding: { enum: ['gsm', 'ucs2', 'latin1'] }, systemId: { type: 'string' } } }) },
+        responses: { 202: ok('queued for the account', { type: 'object', properties: { id: { type: 'string' }, systemId: { type: 'string' }, parts: { type: 'integer' } } }), 400: err('bad body') },
+      },
+    },
+    '/healthz': { get: { summary: 'health (no login)', security: [], responses: { 200: ok('ok'), 503: ok('starting or stopping') } } },
+    '/metrics': { get: { summary: 'Prometheus text (no login)', security: [], responses: { 200: ok('text/plain 0.0.4') } } },
+  },
+} as const

@@ -1,0 +1,300 @@
+/**
+ * The HTTP connector against a real HTTP server on loopback. The server answers by the message's
+ * destination number, so one test can see every class of answer: 2xx → DELIVERED (and the
+ * upstream id when the answer has one), 4xx → REJECTED with the status as err, 408/429/5xx,
+ * timeouts and refused connections → retry. Also: the request body, the cap on requests in
+ * flight, the send rate, down after three failures in a row with one probe per tick, up again on
+ * the first answer, and stop() waiting for the requests in flight.
+ */
+import t from 'tap'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { HttpConnector, DOWN_AFTER_FAILURES, type HttpConnectorConfig } from '../../actors/connectors/http'
+import type { ConnectorEvents, ConnectorOutcome, Dispatch } from '../../actors/connectors/types'
+import { MessageState } from '../../engine/protocol/constants'
+import type { MessageRecord } from '../../engine/message'
+
+interface Posted { headers: http.IncomingHttpHeaders; body: Record<string, unknown> }
+
+/**
+ * A server answering by `to`: "s<status>" answers that status, "s200id" answers 200 with { id },
+ * "hang" never answers; anything else answers `fallback()` (so a test can switch it).
+ */
+async function upstream(t: { teardown(fn: () => unknown): void }, fallback: () => number = () => 200) {
+  const posted: Posted[] = []
+  let open = 0
+  let most = 0
+  const srv = http.createServer((req, res) => {
+    open++
+    most = Math.max(most, open)
+    res.on('close', () => open--)
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>
+      posted.push({ headers: req.headers, body })
+      const to = String(body.to)
+      if (to === 'hang') return
+      if (to === 's200id') { res.setHeader('content-type', 'application/json'); return res.end(JSON.stringify({ id: `up-${String(body.id)}` })) }
+      res.statusCode = to.startsWith('s') ? Number(to.slice(1)) : fallback()
+      res.end('{"status":"whatever"}')
+    })
+  })
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => new Promise<void>((resolve) => { srv.closeAllConnections(); srv.close(() => resolve()) }))
+  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/sms`, posted, most: () => most }
+}
+
+/** Every event the connector reports, with awaitable counts. */
+function recorder() {
+  const ev = {
+    outcomes: [] as ConnectorOutcome[],
+    accepted: [] as { id: string; dest: number; upstreamId: string }[],
+    retry: [] as { item: Dispatch; reason: string }[],
+    calls: [] as string[],
+    ups: 0,
+    downs: [] as string[],
+  }
+  const events: ConnectorEvents = {
+    outcomes: (o) => { ev.calls.push('outcomes'); ev.outcomes.push(...o) },
+    accepted: (a) => { ev.calls.push('accepted'); ev.accepted.push(...a) },
+    retry: (items, reason) => { ev.calls.push('retry'); for (const item of items) ev.retry.push({ item, reason }) },
+    receipts: () => { throw new Error('an HTTP connector has no receipts') },
+    mo: () => { throw new Error('an HTTP connector has no MO') },
+    up: () => { ev.ups++ },
+    down: (reason) => { ev.downs.push(reason) },
+  }
+  const until = async (what: () => boolean, ms = 5000) => {
+    const deadline = Date.now() + ms
+    while (!what()) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for connector events')
+      await new Promise((r) => setTimeout(r, 5))
+    }
+  }
+  return { ev, events, until }
+}
+
+let n = 0
+function dispatch(to: string, over: Partial<MessageRecord> = {}): Dispatch {
+  const record: MessageRecord = {
+    id: `m${++n}`, systemId: 'u', state: MessageState.ENROUTE, err: 0, submitAt: 0, doneAt: 0,
+    src: [5, 0, 'Shop'], dests: [{ addr: [1, 1, to], state: MessageState.ENROUTE, err: 0, doneAt: 0 }],
+    serviceType: '', esmClass: 0, protocolId: 0, priority: 0, dataCoding: 0, registeredDelivery: 1,
+    sm: Buffer.from('hello'), scheduleAt: 0, expireAt: Number.MAX_SAFE_INTEGER, rev: 0,
+    ...over,
+  }
+  return { record, dest: 0 }
+}
+
+const config = (url: string, over: Partial<HttpConnectorConfig> = {}): HttpConnectorConfig => ({
+  id: 'gw', kind: 'http', url, headers: {}, timeoutMs: 2000, concurrency: 10, ratePerSecond: 0, ...over,
+})
+
+function connector(t: { teardown(fn: () => unknown): void }, cfg: HttpConnectorConfig, events: ConnectorEvents) {
+  const c = new HttpConnector(cfg, events)
+  c.start()
+  t.teardown(() => c.stop())
+  return c
+}
+
+/** The engine's tick, every 20 ms (answers are reported at ticks). */
+function ticking(t: { teardown(fn: () => unknown): void }, c: HttpConnector) {
+  const timer = setInterval(() => c.tick(Date.now()), 20)
+  t.teardown(() => clearInterval(timer))
+}
+
+/** Waits until nothing is on the wire. */
+async function drained(c: HttpConnector) {
+  const deadline = Date.now() + 5000
+  while (c.stats().inFlight > 0) {
+    if (Date.now() > deadline) throw new Error('requests still in flight')
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+/** Waits until nothing is on the wire, then ticks once (which reports every answer). */
+async function settle(c: HttpConnector, now = Date.now()) {
+  await drained(c)
+  c.tick(now)
+}
+
+t.test('every class of answer maps to its event', async (t) => {
+  const up = await upstream(t)
+  const { ev, events, until } = recorder()
+  const c = connector(t, config(up.url), events)
+  t.equal(ev.ups, 1, 'start() reports the connector up')
+  t.equal(c.kind, 'http')
+  const items = ['s200', 's200id', 's201', 's400', 's404', 's408', 's429', 's500', 's503'].map((to) => dispatch(to))
+  t.same(c.submit(items, Date.now()), [], 'all taken')
+  await settle(c)
+  t.equal(ev.outcomes.length + ev.retry.length, items.length, 'every answer reported at the tick')
+  const by = (to: string) => items.find((d) => d.record.dests[0].addr[2] === to)!.record.id
+  const outcome = (to: string) => ev.outcomes.find((o) => o.id === by(to))
+  for (const to of ['s200', 's200id', 's201']) t.match(outcome(to), { dest: 0, state: MessageState.DELIVERED, err: 0, rev: 0 }, `${to}: DELIVERED`)
+  t.match(outcome('s400'), { state: MessageState.REJECTED, err: 400 }, '400: REJECTED, err 400')
+  t.match(outcome('s404'), { state: MessageState.REJECTED, err: 404 }, '404: REJECTED, err 404')
+  t.same(ev.retry.map((r) => r.item.record.id).sort(), ['s408', 's429', 's500', 's503'].map(by).sort(), '408, 429 and 5xx are retried')
+  t.ok(ev.retry.every((r) => r.reason.startsWith('gw: HTTP ')), 'the reason names the connector and the status')
+  t.same(ev.accepted, [{ id: by('s200id'), dest: 0, upstreamId: `up-${by('s200id')}` }], 'the answer\'s id is the upstream id')
+  t.same(ev.calls, ['outcomes', 'accepted', 'retry'], 'one call per kind of event for all the answers of the tick')
+  t.match(c.stats(), { id: 'gw', kind: 'http', up: true, inFlight: 0, sent: 3, failed: 6 })
+  t.equal(ev.downs.length, 0, 'two 5xx in a row do not take it down')
+})
+
+t.test('the request: JSON with the decoded text, the octets as hex, and the configured headers', async (t) => {
+  const up = await upstream(t)
+  const { ev, events, until } = recorder()
+  const c = connector(t, config(up.url, { headers: { authorization: 'Bearer up-secret' } }), events)
+  const ucs2 = Buffer.from('Привет', 'utf16le').swap16()
+  const udh = Buffer.from([0x05, 0x00, 0x03, 0x2a, 0x02, 0x01])
+  c.submit([
+    dispatch('s201', { sm: Buffer.from('hello'), dataCoding: 0 }),
+    dispatch('s202', { sm: Buffer.concat([udh, ucs2]), dataCoding: 8, esmClass: 0x40 }),
+    dispatch('s203', { sm: Buffer.from([0xde, 0xad, 0xbe, 0xef]), dataCoding: 4 }),
+  ], Date.now())
+  await settle(c)
+  t.equal(ev.outcomes.length, 3)
+  const body = (to: string) => up.posted.find((p) => p.body.to === to)!.body
+  t.same(body('s201'), { id: ev.outcomes[0].id, from: 'Shop', to: 's201', text: 'hello', binary: Buffer.from('hello').toString('hex'), dataCoding: 0, esmClass: 0 })
+  t.match(body('s202'), { text: 'Привет', binary: Buffer.concat([udh, ucs2]).toString('hex'), dataCoding: 8, esmClass: 0x40 }, 'UCS2 decoded, UDH left out of text, kept in binary')
+  t.match(body('s203'), { text: null, binary: 'deadbeef', dataCoding: 4 }, 'binary data: no text')
+  t.equal(up.posted[0].headers.authorization, 'Bearer up-secret')
+  t.equal(up.posted[0].headers['content-type'], 'application/json')
+})
+
+t.test('a request without an answer in time is retried at the tick after its deadline', async (t) => {
+  const up = await upstream(t)
+  const { ev, events, until } = recorder()
+  const c = connector(t, config(up.url, { timeoutMs: 100 }), events)
+  const t0 = Date.now()
+  c.submit([dispatch('hang')], t0)
+  await until(() => up.posted.length === 1)
+  c.tick(t0 + 50)
+  await new Promise((r) => setTimeout(r, 20))
+  t.equal(ev.retry.length, 0, 'not before the deadline')
+  t.equal(c.stats().inFlight, 1)
+  c.tick(t0 + 100)
+  t.equal(ev.retry.length, 1, 'retried at the tick that found it due')
+  t.match(ev.retry[0].reason, /timeout/)
+  t.equal(c.stats().inFlight, 0)
+  t.equal(ev.outcomes.length, 0)
+})
+
+t.test('a refused connection is retried', async (t) => {
+  const free = await new Promise<number>((resolve) => {
+    const x = http.createServer().listen(0, '127.0.0.1', () => { const p = (x.address() as AddressInfo).port; x.close(() => resolve(p)) })
+  })
+  const { ev, events, until } = recorder()
+  const c = connector(t, config(`http://127.0.0.1:${free}/`), events)
+  ticking(t, c)
+  c.submit([dispatch('x')], Date.now())
+  await until(() => ev.retry.length === 1)
+  t.match(ev.retry[0].reason, /ECONNREFUSED/)
+})
+
+t.test(`down after ${DOWN_AFTER_FAILURES} failures in a row; one probe per tick; up at the first answer`, async (t) => {
+  let status = 503
+  const up = await upstream(t, () => status)
+  const { ev, events, until } = recorder()
+  const c = connector(t, config(up.url), events)
+  let now = Date.now()
+  c.submit([dispatch('a'), dispatch('b'), dispatch('c')], now)
+  await drained(c)
+  t.equal(ev.downs.length, 1, 'reported down once')
+  t.match(ev.downs[0], /HTTP 503/)
+  t.notOk(c.up)
+  t.match(c.stats(), { up: false })
+  const waiting = [dispatch('d'), dispatch('e'), dispatch('f')]
+  t.equal(c.submit(waiting, now).length, 3, 'nothing is taken before the next tick')
+
+  c.tick((now += 20))
+  t.equal(ev.retry.length, 3, 'the tick reports the failures')
+  const rest = c.submit(waiting, now)
+  t.equal(rest.length, 2, 'the tick allows one probe')
+  t.equal(c.submit(rest, now).length, 2, 'and only one')
+  await settle(c, (now += 20))
+  t.equal(ev.retry.length, 4, 'the probe failed')
+  t.equal(ev.downs.length, 1, 'a failed probe does not report down again')
+
+  status = 200
+  const rest2 = c.submit(rest, now)
+  t.equal(rest2.length, 1, 'one probe again')
+  await settle(c, (now += 20))
+  t.equal(ev.outcomes.length, 1)
+  t.ok(c.up, 'up after the probe is answered')
+  t.equal(ev.ups, 2, 'reported up again')
+  t.equal(c.submit(rest2, now).length, 0, 'and takes traffic freely')
+  await settle(c, (now += 20))
+  t.equal(ev.outcomes.length, 2)
+})
+
+t.test('408 and 429 do not count as failures of the link', async (t) => {
+  const up = await upstream(t)
+  const { ev, events, until } = recorder()
+  const c = connector(t, config(up.url), events)
+  c.submit([dispatch('s500'), dispatch('s500')], Date.now())
+  await settle(c)
+  c.submit([dispatch('s429'), dispatch('s408')], Date.now())
+  await settle(c)
+  c.submit([dispatch('s500'), dispatch('s500')], Date.now())
+  await settle(c)
+  t.equal(ev.retry.length, 6)
+  t.ok(c.up, 'a 429 between the 5xx answers broke the run')
+  t.equal(ev.downs.length, 0)
+})
+
+t.test('no more requests in flight than `concurrency`; the rest are handed back', async (t) => {
+  const up = await upstream(t)
+  const { ev, events, until } = recorder()
+  const c = connector(t, config(up.url, { concurrency: 3 }), events)
+  ticking(t, c)
+  const items = Array.from({ length: 10 }, () => dispatch('s200'))
+  let rest = c.submit(items, Date.now())
+  t.equal(rest.length, 7, 'three taken')
+  t.equal(c.stats().inFlight, 3)
+  while (rest.length > 0) {
+    await new Promise((r) => setTimeout(r, 5))
+    rest = c.submit(rest, Date.now())
+  }
+  await until(() => ev.outcomes.length === 10)
+  t.ok(up.most() <= 3, `the server saw at most 3 at once (${up.most()})`)
+})
+
+t.test('ratePerSecond caps the requests started per second', async (t) => {
+  const up = await upstream(t)
+  const { ev, events, until } = recorder()
+  const c = connector(t, config(up.url, { ratePerSecond: 50, concurrency: 200, timeoutMs: 60_000 }), events)
+  const t0 = Date.now()
+  const items = Array.from({ length: 100 }, () => dispatch('s200'))
+  let rest = c.submit(items, t0)
+  t.equal(rest.length, 50, 'a full bucket: one second\'s worth')
+  c.tick(t0 + 100)
+  rest = c.submit(rest, t0 + 100)
+  t.equal(rest.length, 45, '100 ms later: 5 more')
+  c.tick(t0 + 10_000)
+  rest = c.submit(rest, t0 + 10_000)
+  t.equal(rest.length, 0, '10 s later: the other 45')
+  c.tick(t0 + 10_000)
+  t.equal(c.submit(items.slice(0, 60), t0 + 10_000).length, 55, 'then 5 of the next 60: the bucket held one second\'s worth, not 10')
+  await settle(c, t0 + 10_000)
+  t.equal(ev.outcomes.length, 105)
+})
+
+t.test('stop() waits for the requests in flight, then hands the rest to retry', async (t) => {
+  const up = await upstream(t)
+  const { ev, events, until } = recorder()
+  const c = new HttpConnector(config(up.url, { timeoutMs: 300 }), events)
+  c.start()
+  c.submit([dispatch('s200'), dispatch('hang')], Date.now())
+  await until(() => up.posted.length === 2)
+  const t0 = Date.now()
+  await c.stop()
+  const took = Date.now() - t0
+  t.ok(took >= 250 && took < 2000, `waited about timeoutMs for the hanging request (${took} ms)`)
+  t.equal(ev.outcomes.length, 1, 'the answered one is reported')
+  t.equal(ev.retry.length, 1, 'the hanging one goes back for a retry')
+  t.match(ev.retry[0].reason, /stopped/)
+  t.notOk(c.up, 'a stopped connector is not up')
+  const later = [dispatch('s200')]
+  t.same(c.submit(later, Date.now()), later, 'and takes nothing')
+})

@@ -1,0 +1,199 @@
+/**
+ * The send API (POST /api/v1/messages) against an engine process: per-account API keys in either
+ * header, one message or a batch of up to 1000 with one result per message, a bad message in a
+ * batch refused on its own while the others go through, the limits (count and size), which account
+ * a caller may send for, the console's form (operator login, one object), and message lookups
+ * scoped to the caller (another account's message is as unknown as a missing one).
+ */
+import t from 'tap'
+import http from 'node:http'
+import { startEngine, type Engine } from '../helpers/engine'
+import { openEsme, receiptFor } from '../helpers/esme'
+
+const OPERATOR_PW = 'operator-secret'
+
+interface Res { status: number; json: any }
+
+function call(e: Engine, method: string, path: string, o: { token?: string; key?: string; body?: unknown; raw?: Buffer } = {}): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const payload = o.raw ?? (o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body)))
+    const headers: Record<string, string | number> = {}
+    if (payload) { headers['content-type'] = 'application/json'; headers['content-length'] = payload.length }
+    if (o.token) headers.authorization = `Bearer ${o.token}`
+    if (o.key) headers['x-api-key'] = o.key
+    const req = http.request({ host: '127.0.0.1', port: e.httpPort, method, path, agent: false, headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        let json: unknown
+        try { json = JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch { json = undefined }
+        resolve({ status: res.statusCode ?? 0, json })
+      })
+    })
+    req.setTimeout(20_000, () => req.destroy(new Error(`${method} ${path} timed out`)))
+    // the server may answer 413 and close before it has read everything
+    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? resolve({ status: -1, json: undefined }) : reject(err)))
+    req.end(payload)
+  })
+}
+
+interface Setup { e: Engine; op: string; keys: Record<string, string> }
+
+/** An engine with accounts api1, api2 (users), res (reseller) and child (its user), and one API key each. */
+async function setup(t: Parameters<typeof startEngine>[0]): Promise<Setup> {
+  const e = await startEngine(t, {
+    accounts: [
+      { systemId: 'api1', password: 'pw1' },
+      { systemId: 'api2', password: 'pw2' },
+      { systemId: 'res', password: 'pw3', role: 'reseller' },
+      { systemId: 'child', password: 'pw4', parent: 'res' },
+    ] as never,
+    extra: { admin: { password: OPERATOR_PW }, log: { level: 'warn' } },
+  })
+  const login = await call(e, 'POST', '/api/v1/login', { body: { password: OPERATOR_PW } })
+  const op = login.json.token as string
+  const keys: Record<string, string> = {}
+  for (const id of ['api1', 'api2', 'res', 'child']) {
+    const r = await call(e, 'POST', `/api/v1/accounts/${id}/apikeys`, { token: op, body: { label: 'test' } })
+    if (r.status !== 201) throw new Error(`API key for ${id}: ${r.status} ${JSON.stringify(r.json)}`)
+    keys[id] = r.json.key
+  }
+  return { e, op, keys }
+}
+
+const msg = (i: number) => ({ from: 'Shop', to: `4915100${String(i).padStart(5, '0')}`, text: `message ${i}` })
+
+t.test('an API key sends and looks up, in either header; a bad or revoked key is refused', async (t) => {
+  const { e, op, keys } = await setup(t)
+  const one = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { from: '+4915100000001', to: '+4915112345678', text: 'hello' } })
+  t.equal(one.status, 202, JSON.stringify(one.json))
+  t.match(one.json, { ok: true, parts: 1, coding: 'GSM 03.38' })
+  t.equal(one.json.ids.length, 1)
+  const id = one.json.ids[0] as string
+
+  const bearer = await call(e, 'POST', '/api/v1/messages', { token: keys.api1, body: { from: 'Shop', to: '4915112345678', text: 'Привет', registeredDelivery: false } })
+  t.match(bearer, { status: 202, json: { ok: true, parts: 1, coding: 'UCS2' } }, 'Authorization: Bearer <key> works as well')
+
+  const seen = await call(e, 'GET', `/api/v1/messages/${id}`, { key: keys.api1 })
+  t.equal(seen.status, 200)
+  t.match(seen.json, { id, systemId: 'api1', from: '4915100000001', to: ['4915112345678'], text: 'hello' })
+
+  t.match(await call(e, 'POST', '/api/v1/messages', { key: 'smsc_not-a-key', body: msg(1) }), { status: 401, json: { code: 'SMSC_ERR_HTTP_AUTH' } })
+  t.match(await call(e, 'POST', '/api/v1/messages', { body: msg(1) }), { status: 401, json: { code: 'SMSC_ERR_HTTP_AUTH' } }, 'no credentials')
+  const list = await call(e, 'GET', '/api/v1/accounts/api1/apikeys', { token: op })
+  t.equal((await call(e, 'DELETE', `/api/v1/accounts/api1/apikeys/${list.json.keys[0].id}`, { token: op })).status, 204)
+  t.match(await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: msg(1) }), { status: 401 }, 'a revoked key')
+
+  // a suspended account's key is refused with its own code
+  t.equal((await call(e, 'POST', '/api/v1/accounts/api2/suspend', { token: op })).status, 200)
+  t.match(await call(e, 'POST', '/api/v1/messages', { key: keys.api2, body: msg(1) }), { status: 403, json: { code: 'SMSC_ERR_ACCOUNT_SUSPENDED' } })
+})
+
+t.test('a batch of 1000 messages gets 1000 results; more is refused', async (t) => {
+  const { e, keys } = await setup(t)
+  const messages = Array.from({ length: 1000 }, (_, i) => msg(i))
+  const r = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { messages } })
+  t.equal(r.status, 200)
+  t.equal(r.json.results.length, 1000)
+  t.ok(r.json.results.every((x: { ok: boolean; parts: number }) => x.ok && x.parts === 1), 'every one accepted')
+  const ids = r.json.results.map((x: { ids: string[] }) => x.ids[0])
+  t.equal(new Set(ids).size, 1000, 'each with its own id')
+  const last = await call(e, 'GET', `/api/v1/messages/${ids[999]}`, { key: keys.api1 })
+  t.match(last.json, { to: [msg(999).to], text: 'message 999' }, 'results are in the order of the messages')
+
+  const over = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { messages: [...messages, msg(1000)] } })
+  t.match(over, { status: 413, json: { code: 'SMSC_ERR_API_INVALID', error: /at most 1000 messages/ } })
+  t.match(await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { messages: [] } }), { status: 400, json: { code: 'SMSC_ERR_API_INVALID' } }, 'an empty batch')
+  t.match(await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { messages: {} } }), { status: 400, json: { code: 'SMSC_ERR_API_INVALID' } })
+  t.match(await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { messages, extra: 1 } }), { status: 400, json: { error: /extra is not a known field/ } })
+  const huge = Buffer.from(JSON.stringify({ messages: [{ ...msg(0), text: 'x'.repeat(1024 * 1024) }] }))
+  const big = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, raw: huge })
+  t.ok(big.status === 413 || big.status === -1, `a body over 1 MiB is refused (${big.status})`)
+  if (big.status === 413) t.match(big.json, { code: 'SMSC_ERR_HTTP_BODY' })
+  t.equal((await call(e, 'GET', '/healthz')).status, 200, 'and the engine carries on')
+})
+
+t.test('a bad message in a batch gets its own refusal; the others go through', async (t) => {
+  const { e, keys } = await setup(t)
+  const body = {
+    messages: [
+      msg(1),
+      { from: 'Shop', text: 'no destination' },
+      { ...msg(3), colour: 'red' },
+      { from: 'Shop', to: '4915100000004', binary: 'xyz' },
+      { from: 'Shop', to: '4915100000005', text: 'both', binary: '00' },
+      { ...msg(6), scheduleAt: 'next tuesday' },
+      { ...msg(7), validityMs: -5 },
+      { ...msg(8), coding: 'ebcdic' },
+      'not an object',
+      { from: 'Shop', to: '4915100000010', binary: '0102030405', registeredDelivery: true },
+      { ...msg(11), to: '1'.repeat(21) },
+      msg(12),
+    ],
+  }
+  const r = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body })
+  t.equal(r.status, 200)
+  const res = r.json.results as { ok: boolean; status?: number; code?: string; error?: string }[]
+  t.equal(res.length, body.messages.length)
+  t.same(res.map((x) => x.ok), [true, false, false, false, false, false, false, false, false, true, false, true])
+  const want: [number, RegExp, number][] = [
+    [1, /messages\[1\]\.to is required/, 0x0b],
+    [2, /messages\[2\]\.colour is not a known field/, 0x08],
+    [3, /messages\[3\]\.binary must be hex/, 0x08],
+    [4, /not both/, 0x08],
+    [5, /messages\[5\]\.scheduleAt/, 0x61],
+    [6, /messages\[6\]\.validityMs/, 0x62],
+    [7, /messages\[7\]\.coding/, 0x104],
+    [8, /messages\[8\] must be a JSON object/, 0x08],
+    [10, /messages\[10\]\.to must be 1 to 20 characters/, 0x0b],
+  ]
+  for (const [i, error, status] of want) t.match(res[i], { ok: false, code: 'SMSC_ERR_API_INVALID', status, error }, `message ${i}: ${error}`)
+  t.match(res[9], { ok: true, parts: 1, coding: 'binary' })
+
+  // one bad message alone: its refusal with a 4xx status
+  const alone = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { from: 'Shop', text: 'x' } })
+  t.match(alone, { status: 400, json: { ok: false, code: 'SMSC_ERR_API_INVALID', error: /^to is required/ } })
+  // and a message the engine refuses (not its shape): the refusal comes from the engine
+  const engineRefused = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { messages: [{ from: 'Shop', to: '4915100000001', binary: '00'.repeat(141) }] } })
+  t.match(engineRefused.json.results[0], { ok: false, status: 0x01 }, 'binary over 140 octets: ESME_RINVMSGLEN')
+})
+
+t.test('who may send for whom, and the console\'s form', async (t) => {
+  const { e, op, keys } = await setup(t)
+  t.match(await call(e, 'POST', '/api/v1/messages', { key: keys.api2, body: { systemId: 'api1', ...msg(1) } }), { status: 403, json: { code: 'SMSC_ERR_ADMIN_FORBIDDEN' } }, 'a user for another account')
+  t.match(await call(e, 'POST', '/api/v1/messages', { key: keys.api2, body: { systemId: 'api2', ...msg(1) } }), { status: 202 }, 'a user naming itself')
+  t.match(await call(e, 'POST', '/api/v1/messages', { key: keys.res, body: { systemId: 'child', messages: [msg(1)] } }), { status: 200, json: { results: [{ ok: true }] } }, 'a reseller for its user')
+  t.match(await call(e, 'POST', '/api/v1/messages', { key: keys.res, body: { systemId: 'api1', ...msg(1) } }), { status: 403 }, 'but not for others')
+  t.match(await call(e, 'POST', '/api/v1/messages', { token: op, body: msg(1) }), { status: 400, json: { code: 'SMSC_ERR_API_INVALID', error: /systemId is required/ } }, 'the operator names the account')
+  t.match(await call(e, 'POST', '/api/v1/messages', { token: op, body: { systemId: 'nobody', ...msg(1) } }), { status: 404, json: { code: 'SMSC_ERR_AUTH_SYSTEM_ID' } })
+  // the console's send form: { systemId, from, to, text, registeredDelivery } with the operator's login
+  const rx = await openEsme(t, { port: e.smppPort, kind: 'receiver', systemId: 'api1', password: 'pw1' })
+  const form = await call(e, 'POST', '/api/v1/messages', { token: op, body: { systemId: 'api1', from: 'Console', to: '+4915112345678', text: 'Привет, мир '.repeat(10), registeredDelivery: true } })
+  t.equal(form.status, 202)
+  t.match(form.json, { ok: true, coding: 'UCS2', parts: 2 })
+  t.equal(form.json.ids.length, 2, 'one id per part')
+  const view = await call(e, 'GET', `/api/v1/messages/${form.json.ids[0]}`, { token: op })
+  t.match(view.json, { systemId: 'api1', from: 'Console' })
+  for (const id of form.json.ids) await rx.waitFor(receiptFor(id), 10_000)
+  t.pass('the account\'s receiver gets a receipt for every part')
+})
+
+t.test('a message lookup shows only what the caller may see', async (t) => {
+  const { e, op, keys } = await setup(t)
+  const sent: Record<string, string> = {}
+  for (const id of ['api1', 'child']) {
+    const r = await call(e, 'POST', '/api/v1/messages', { key: keys[id], body: msg(1) })
+    sent[id] = r.json.ids[0]
+  }
+  const look = (who: { key?: string; token?: string }, id: string) => call(e, 'GET', `/api/v1/messages/${id}`, who).then((r) => r.status)
+  t.equal(await look({ key: keys.api1 }, sent.api1), 200, 'its own')
+  t.equal(await look({ key: keys.api2 }, sent.api1), 404, 'another user\'s: as unknown as a missing one')
+  t.equal(await look({ key: keys.child }, sent.api1), 404)
+  t.equal(await look({ key: keys.res }, sent.child), 200, 'a reseller sees its user\'s')
+  t.equal(await look({ key: keys.res }, sent.api1), 404, 'but not others\'')
+  t.equal(await look({ token: op }, sent.api1), 200, 'the operator sees all')
+  t.equal(await look({ token: op }, sent.child), 200)
+  const accountLogin = (await call(e, 'POST', '/api/v1/login', { body: { systemId: 'api2', password: 'pw2' } })).json.token
+  t.equal(await look({ token: accountLogin }, sent.api1), 404, 'the same scope with an account\'s login')
+  t.equal(await look({}, sent.api1), 401, 'nothing without credentials')
+})
