@@ -172,6 +172,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     accounts: () => store.listAccounts().map((a) => a.systemId),
     pending: () => new Map(store.accountsWithPending().map((a) => [a, store.pendingCount(a)])),
     carrierInFlight: () => actors.stats().carrierInFlight,
+    connectors: () => {
+      const st = actors.stats()
+      return { backlog: st.backlog, list: st.connectors.map((c) => ({ id: c.id, kind: c.kind, up: c.up, inFlight: c.inFlight, queued: c.queued, sent: c.sent, failed: c.failed })) }
+    },
     workers: () => null,
   }
   const hub = new TelemetryHub(metrics, telemetrySources, options.telemetry.intervalMs, now)

@@ -157,6 +157,8 @@ export interface HubSources {
   accounts(): string[]
   pending(): Map<string, number>
   carrierInFlight(): number
+  /** Destinations waiting for a connector, and each connector's link and counters. */
+  connectors(): { backlog: number; list: { id: string; kind: string; up: boolean; inFlight: number; queued: number; sent: number; failed: number }[] }
   workers(): { threads: number; utilization: number; queued: number } | null
 }
 
@@ -258,7 +260,8 @@ export class TelemetryHub {
     let pendingTotal = 0
     const pendingObj: Record<string, number> = {}
     for (const [k, v] of pending) { pendingObj[k] = v; pendingTotal += v }
-    const queues = { pending: pendingObj, pendingTotal, carrierInFlight: this.src.carrierInFlight() }
+    const conn = this.src.connectors()
+    const queues = { pending: pendingObj, pendingTotal, carrierInFlight: this.src.carrierInFlight(), backlog: conn.backlog, connectors: conn.list }
 
     // engine
     const cpu = process.cpuUsage(this.lastCpu)
@@ -361,6 +364,16 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   const pending = src.pending()
   for (const acc of new Set([...src.accounts(), ...pending.keys()])) out.push(`smsc_pending_deliveries{account="${esc(acc)}"} ${pending.get(acc) ?? 0}`)
   out.push('# HELP smsc_carrier_in_flight messages handed to the carrier and not yet settled', '# TYPE smsc_carrier_in_flight gauge', `smsc_carrier_in_flight ${src.carrierInFlight()}`)
+  const conn = src.connectors()
+  out.push('# HELP smsc_dispatch_backlog message destinations waiting for a connector (the overload gauge)', '# TYPE smsc_dispatch_backlog gauge', `smsc_dispatch_backlog ${conn.backlog}`)
+  out.push('# HELP smsc_connector_up 1 while the connector can take traffic', '# TYPE smsc_connector_up gauge')
+  for (const c of conn.list) out.push(`smsc_connector_up{connector="${esc(c.id)}",kind="${c.kind}"} ${c.up ? 1 : 0}`)
+  out.push('# HELP smsc_connector_sent_total submits the connector\'s upstream accepted', '# TYPE smsc_connector_sent_total counter')
+  for (const c of conn.list) out.push(`smsc_connector_sent_total{connector="${esc(c.id)}"} ${c.sent}`)
+  out.push('# HELP smsc_connector_failed_total submits the connector\'s upstream refused or that failed', '# TYPE smsc_connector_failed_total counter')
+  for (const c of conn.list) out.push(`smsc_connector_failed_total{connector="${esc(c.id)}"} ${c.failed}`)
+  out.push('# HELP smsc_connector_queued destinations queued in front of the connector', '# TYPE smsc_connector_queued gauge')
+  for (const c of conn.list) out.push(`smsc_connector_queued{connector="${esc(c.id)}"} ${c.queued}`)
   const fold = (all: Histogram, cur: Histogram) => { const h = new Histogram(); h.add(all); h.add(cur); return h }
   promHistogram('smsc_submit_latency_seconds', 'time from handing a read batch of submits to the store to writing their submit_sm_resp', fold(m.submitLatencyAll, m.submitLatency), out)
   promHistogram('smsc_receipt_latency_seconds', 'time from submit to the receipt acknowledged by the ESME', fold(m.receiptLatencyAll, m.receiptLatency), out)

@@ -32,6 +32,7 @@ function sources(list: FakeSession[], pending = new Map<string, number>(), accou
     accounts: () => accounts,
     pending: () => pending,
     carrierInFlight: () => 7,
+    connectors: () => ({ backlog: 3, list: [{ id: 'up"1', kind: 'smpp', up: false, inFlight: 0, queued: 3, sent: 9, failed: 1 }] }),
     workers: () => null,
   }
 }
@@ -197,6 +198,9 @@ t.test('prometheusText escapes label values and folds the histograms', async (t)
   t.match(text, 'smsc_binds{type="transmitter"} 0\nsmsc_binds{type="receiver"} 1\nsmsc_binds{type="transceiver"} 1\n', 'bound sessions by type; an open one is not a bind')
   t.match(text, 'smsc_connections 3\n')
   t.match(text, 'smsc_carrier_in_flight 7\n')
+  t.match(text, 'smsc_dispatch_backlog 3\n')
+  t.match(text, 'smsc_connector_up{connector="up\\"1",kind="smpp"} 0\n', 'connector ids escaped like account labels')
+  t.match(text, 'smsc_connector_sent_total{connector="up\\"1"} 9\n')
   t.match(text, '# TYPE smsc_event_loop_delay_seconds gauge\nsmsc_event_loop_delay_seconds{quantile="0.5"} 0.0015\nsmsc_event_loop_delay_seconds{quantile="0.99"} 0.012\n', 'event-loop delay in seconds by quantile')
   const sample = /^[a-zA-Z_:][\w:]*(\{\w+="(?:[^"\\\n]|\\.)*"(,\w+="(?:[^"\\\n]|\\.)*")*\})? -?[\d.e+-]+$/
   const bad = text.split('\n').filter((l) => l !== '' && !l.startsWith('# ') && !sample.test(l))
