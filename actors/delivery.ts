@@ -16,7 +16,7 @@
  */
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import { MessageState } from '../engine/protocol/constants'
-import { aggregateState, isFinal, receiptItem, statOf, wantsReceipt, type MessageRecord } from '../engine/message'
+import { STATE_OF_STAT, aggregateState, isFinal, receiptItem, statOf, wantsReceipt, type MessageRecord } from '../engine/message'
 import type { Account } from '../engine/accounts'
 import type { Ledger, LedgerEntry } from '../engine/ledger'
 import type { WebhookSender } from '../engine/webhook'
@@ -122,12 +122,16 @@ export class Delivery {
         refunds.set(r.systemId, f)
       }
       this.d.metrics.step(r.id, 'receipt', now, statOf(dest.state))
-      if (!wantsReceipt(r.registeredDelivery, dest.state)) continue
-      const policy = account && account.receiptPolicy !== 'every' ? account.receiptPolicy : this.d.multipart
+      const policy = account?.receiptPolicy ?? this.d.multipart
       if (policy === 'aggregate' && r.part && r.part[1] > 1) {
+        // every final part counts towards the aggregate; registered_delivery applies to the whole message's outcome
+        if ((r.registeredDelivery & 0x03) === 0) continue
         const item = this.aggregate(r, dest.state, dest.err, now, meta)
-        if (item) receipts.push(this.item(item, r, dest.addr[2], account))
-      } else if (policy !== 'last' || !r.part || r.part[0] === r.part[1]) {
+        if (item && wantsReceipt(r.registeredDelivery, STATE_OF_STAT[item.stat as string])) receipts.push(this.item(item, r, dest.addr[2], account))
+        continue
+      }
+      if (!wantsReceipt(r.registeredDelivery, dest.state)) continue
+      if (policy !== 'last' || !r.part || r.part[0] === r.part[1]) {
         receipts.push(this.item(receiptItem(r, dest, now), r, dest.addr[2], account))
       }
     }

@@ -23,6 +23,8 @@ export interface Job extends Dispatch {
   /** first dispatch (the simulator sends an intermediate notification only then) */
   fresh: boolean
   rev: number
+  /** Connectors that failed this job since its last back-off: the next try goes to another candidate. */
+  tried?: string[]
 }
 
 export interface DispatcherDeps {
@@ -37,24 +39,29 @@ export interface DispatcherDeps {
 }
 
 const SEC = 1000
+/** How often settled destinations leave the wait-for-receipt buckets (their records are freed then). */
+const SWEEP_MS = 5_000
 
 export class Dispatcher {
   /** Not yet due (schedule or back-off), by second. */
   private readonly later = new Map<number, Job[]>()
-  private laterCount = 0
+  /** Jobs in `later` for a back-off (scheduled ones are not a backlog: they are not due). */
+  private backingOff = 0
+  private readonly waitingRetry = new Set<Job>()
   private ready: Job[] = []
   /** Handed to an upstream that accepted them: waiting for its receipt, by expiry second. */
   private readonly awaiting = new Map<number, Job[]>()
   private awaitingCount = 0
   private cursor: number
+  private lastSweep = 0
 
   constructor(private readonly d: DispatcherDeps) {
     this.cursor = Math.floor(d.now() / SEC)
   }
 
-  /** Destinations waiting for a connector (due or not): the overload gauge. */
+  /** Destinations due and waiting for a connector (ready, or backing off): the overload gauge. */
   get backlog(): number {
-    return this.ready.length + this.laterCount
+    return this.ready.length + this.waitingRetry.size
   }
 
   get waitingForReceipt(): number {
@@ -94,15 +101,34 @@ export class Dispatcher {
     for (const j of jobs) this.await(j)
   }
 
-  /** Temporary failures: another candidate that is up takes them at once, else back-off. */
+  /**
+   * Temporary failures: another candidate that is up (and has not failed this job since its last
+   * back-off) takes them at once, else back-off. A back-off never outlasts the validity: the job is
+   * due again at its expiry at the latest, and expires then.
+   */
   retry(jobs: Job[], failed: string | null): void {
     const now = this.d.now()
     const [min, max] = this.d.retryMs
     for (const j of jobs) {
       if (this.stale(j)) continue
-      if (failed !== null && this.pick(j, failed) !== null) { this.ready.push(j); continue }
+      if (failed !== null) {
+        ;(j.tried ??= []).push(failed)
+        if (this.pick(j, j.tried) !== null) { this.ready.push(j); continue }
+      }
+      j.tried = undefined
       j.attempts++
+      this.waitingRetry.add(j)
       this.at(now + Math.min(max, min * 2 ** Math.min(j.attempts - 1, 20)), j)
+    }
+  }
+
+  /** Drops waiting-for-receipt jobs whose destination became final (their receipt came): frees their records. */
+  sweep(): void {
+    for (const [b, list] of this.awaiting) {
+      const keep = list.filter((j) => !this.stale(j))
+      this.awaitingCount -= list.length - keep.length
+      if (keep.length === 0) this.awaiting.delete(b)
+      else if (keep.length < list.length) this.awaiting.set(b, keep)
     }
   }
 
@@ -113,14 +139,14 @@ export class Dispatcher {
 
   /** The coarse tick: due buckets to ready, expiry, then one batch per connector. */
   tick(now: number): void {
+    if (now - this.lastSweep >= SWEEP_MS) { this.lastSweep = now; this.sweep() }
     const until = Math.floor(now / SEC)
     const expired: Outcome[] = []
     for (; this.cursor <= until; this.cursor++) {
       const due = this.later.get(this.cursor)
       if (due !== undefined) {
         this.later.delete(this.cursor)
-        this.laterCount -= due.length
-        for (const j of due) this.ready.push(j)
+        for (const j of due) { this.waitingRetry.delete(j); this.ready.push(j) }
       }
       const exp = this.awaiting.get(this.cursor)
       if (exp !== undefined) {
@@ -134,10 +160,11 @@ export class Dispatcher {
       this.ready = []
       const byConnector = new Map<string, Job[]>()
       const noneUp: Job[] = []
+      const probes = new Set<string>()
       for (const j of jobs) {
         if (this.stale(j)) continue
         if (j.record.expireAt <= now) { expired.push(this.expire(j)); continue }
-        const c = this.pick(j, null)
+        const c = this.choose(j, probes)
         if (c === null) { noneUp.push(j); continue }
         let list = byConnector.get(c)
         if (list === undefined) byConnector.set(c, (list = []))
@@ -146,18 +173,37 @@ export class Dispatcher {
       for (const [c, list] of byConnector) this.d.send(c, list)
       // No candidate is up: wait (with back-off) for one to come up, or for the expiry.
       if (noneUp.length > 0) this.retry(noneUp, null)
+      // Sent: the failed-connector memory lasts until the next failure or back-off.
     }
     if (expired.length > 0) this.d.outcomes(expired)
   }
 
-  /** First candidate connector that is up, skipping `not`; null when none is. */
-  private pick(j: Job, not: string | null): string | null {
-    const via = (j.record.dests[j.dest] as { via?: string[] }).via
-    if (via === undefined || via.length === 0) return not === SIMULATOR_CONNECTOR ? null : SIMULATOR_CONNECTOR
+  /** First candidate connector that is up and not in `not`; null when none is. */
+  private pick(j: Job, not: readonly string[] | null): string | null {
+    const via = j.record.dests[j.dest].via
+    if (via === undefined || via.length === 0) return not?.includes(SIMULATOR_CONNECTOR) ? null : SIMULATOR_CONNECTOR
     for (const id of via) {
-      if (id === not) continue
+      if (not !== null && not.includes(id)) continue
       const c = this.d.connector(id)
       if (c !== undefined && c.up) return id
+    }
+    return null
+  }
+
+  /**
+   * The connector for a due job: the first candidate (not failed since the last back-off) that is
+   * up — or that is down but probing (HTTP: it has no link to watch, a request is its probe) and has
+   * not had its probe this tick. So a failover primary that comes back gets its traffic back.
+   */
+  private choose(j: Job, probes: Set<string>): string | null {
+    const via = j.record.dests[j.dest].via
+    if (via === undefined || via.length === 0) return this.pick(j, j.tried ?? null)
+    for (const id of via) {
+      if (j.tried !== undefined && j.tried.includes(id)) continue
+      const c = this.d.connector(id)
+      if (c === undefined) continue
+      if (c.up) return id
+      if (c.probing === true && !probes.has(id)) { probes.add(id); return id }
     }
     return null
   }
@@ -172,11 +218,10 @@ export class Dispatcher {
   }
 
   private at(ms: number, j: Job): void {
-    const b = Math.max(Math.ceil(ms / SEC), this.cursor)
+    const b = Math.max(Math.ceil(Math.min(ms, j.record.expireAt) / SEC), this.cursor)
     let list = this.later.get(b)
     if (list === undefined) this.later.set(b, (list = []))
     list.push(j)
-    this.laterCount++
   }
 
   private await(j: Job): void {

@@ -69,6 +69,7 @@ export interface AcceptJob {
 
 export type RateMsg =
   | { type: 'admit'; job: AcceptJob }
+  | { type: 'give'; units: number }
   | { type: 'limits'; rateLimit: { perSecond: number; burst: number } | null; dailyQuota: number | null }
 
 export type RouterMsg =

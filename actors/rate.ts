@@ -34,6 +34,11 @@ export class RateGate {
     } else this.quota.setLimit(limits.dailyQuota)
   }
 
+  /** Units the quota granted for records refused later (no route, no credit): they were not sent. */
+  give(units: number): void {
+    this.quota?.give(units)
+  }
+
   /** Marks the records over the rate or the quota; the rest go on. Units: one per destination. */
   admit(job: AcceptJob, now: number): void {
     const { records, statuses, groups } = job

@@ -25,6 +25,8 @@ export interface RouterDeps {
   commit(batch: CommitBatch, done: (err: Error | null) => void): void
   /** Committed records go on to the dispatcher (and telemetry). */
   accepted(records: MessageRecord[]): void
+  /** Gives daily-quota units back to the account's rate actor (records it admitted that were refused here). */
+  quotaGiveBack(systemId: string, units: number): void
 }
 
 export class Router {
@@ -44,6 +46,7 @@ export class Router {
     const account = this.d.account(systemId)
     const group = account?.group ?? null
     const prepaid = account?.prepaid === true
+    const passed = statuses.map((s) => s === 0) // what the rate actor admitted (and counted in the quota)
     // 1. routes, per destination
     const prices = new Array<number>(records.length).fill(0)
     for (let i = 0; i < records.length; i++) {
@@ -76,6 +79,15 @@ export class Router {
           else for (let k = i; k < end; k++) statuses[k] = S.SMSC_RNOCREDIT
         }
         i = end
+      }
+    }
+    // Refused here (no route, no credit): not sent, so not counted in the daily quota.
+    if (job.quota !== undefined) {
+      let back = 0
+      for (let i = 0; i < records.length; i++) if (passed[i] && statuses[i] !== 0) back += records[i].dests.length
+      if (back > 0) {
+        job.quota = { day: job.quota.day, used: Math.max(0, job.quota.used - back) }
+        this.d.quotaGiveBack(systemId, back)
       }
     }
     // 3. commit what is admitted

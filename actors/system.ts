@@ -317,6 +317,10 @@ export function startActors(d: ActorDeps): ActorSystem {
       d.metrics.accepted(records, d.now())
       toDispatcher({ type: 'submit', records, fresh: true })
     },
+    quotaGiveBack: (systemId: string, units: number) => {
+      const ref = rateRefs.get(systemId)
+      if (ref !== undefined) nact.dispatch(ref, { type: 'give', units } satisfies RateMsg)
+    },
   }
   const routersRef = nact.spawn(root, (state: null) => state, 'routers', { initialState: null, onCrash: restartWithBudget('routers', 3, 10_000, log, d.fatal) })
   const routerRefs: ActorRef[] = []
@@ -344,6 +348,7 @@ export function startActors(d: ActorDeps): ActorSystem {
             else toRouter(msg.job)
             return gate
           }
+          case 'give': gate.give(msg.units); return gate
           case 'limits': gate.reconfigure({ rateLimit: msg.rateLimit, dailyQuota: msg.dailyQuota }, undefined, d.now()); return gate
         }
       }, `rate-${rateRefs.size}`, {

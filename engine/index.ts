@@ -117,7 +117,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const defaults: AccountSettings = { ...defaultSettings(base), receiptPolicy: options.receipts.multipart }
   let store: Store
   try {
-    store = await Store.open(path.join(options.dataDir, 'store'), { accountDefaults: base })
+    store = await Store.open(path.join(options.dataDir, 'store'), { accountDefaults: { ...base, receiptPolicy: options.receipts.multipart } })
   } catch (e) {
     unlock()
     throw e
@@ -268,7 +268,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         if (r === 'bad-password') return cb(S.ESME_RINVPASWD)
         const acc = store.getAccount(systemId) as Account
         if (acc.suspended) return cb(S.ESME_RBINDFAIL) // SMSC_ERR_ACCOUNT_SUSPENDED
-        if (!ipAllowed(acc.allowedIps, _s.remote)) return cb(S.ESME_RBINDFAIL) // SMSC_ERR_IP_NOT_ALLOWED
+        if (!ipAllowed(acc.allowedIps, _s.remoteAddress)) return cb(S.ESME_RBINDFAIL) // SMSC_ERR_IP_NOT_ALLOWED
         const binds = (byAccount.get(systemId) ?? []).filter((x) => isBound(x.state)).length
         if (binds >= acc.maxBinds) return cb(S.ESME_RBINDFAIL)
         const bound: BoundAccount = { systemId, windowSize: acc.windowSize, limits: { ...limits, defaultValidityMs: acc.validity.defaultMs, maxValidityMs: acc.validity.maxMs } }
@@ -425,7 +425,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       bound: [...all.values()].filter((e) => isBound(e.session.state)).length,
       carrierInFlight: actors.stats().carrierInFlight,
       backlog: actors.stats().backlog,
-      overloaded: congested,
+      overloaded: overloaded(),
       connectors: actors.stats().connectors.map((c) => ({ id: c.id, kind: c.kind, up: c.up })),
       uptimeS: Math.round(process.uptime()),
     }),

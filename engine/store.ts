@@ -65,7 +65,7 @@ export interface StoreOptions {
    *  'flushed': commit() also waits for the fsync, safe against OS crash / power loss. */
   durability?: 'committed' | 'flushed'
   /** Limits an account record without them reads back with (records of older versions); default: the config DEFAULTS. */
-  accountDefaults?: { maxBinds: number; windowSize: number; messageIdFormat: 'decimal' | 'hex' }
+  accountDefaults?: { maxBinds: number; windowSize: number; messageIdFormat: 'decimal' | 'hex'; receiptPolicy?: 'every' | 'last' | 'aggregate' }
 }
 export type VerifyResult = 'ok' | 'bad-password' | 'no-account'
 
@@ -214,6 +214,7 @@ export class Store {
     this.accountDefaults = defaultSettings(accountDefaults ?? {
       maxBinds: DEFAULTS.session.maxBindsPerAccount, windowSize: DEFAULTS.session.windowSize, messageIdFormat: DEFAULTS.messageIdFormat,
     })
+    if (accountDefaults?.receiptPolicy) this.accountDefaults.receiptPolicy = accountDefaults.receiptPolicy
     this.msgEncoder = (messages as unknown as { encoder: Encoder }).encoder
     this.queueEncoder = (queue as unknown as { encoder: Encoder }).encoder
     const ls = meta.get(META_LEDGER_SEQ)

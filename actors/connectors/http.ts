@@ -87,6 +87,11 @@ export class HttpConnector implements Connector {
     return this.isUp && !this.stopped
   }
 
+  /** Down, and a probe request may go now (one per tick, none while one is on the wire). */
+  get probing(): boolean {
+    return !this.isUp && !this.stopped && this.probeAllowed && this.inFlight.size === 0
+  }
+
   start(): void {
     if (this.started) return
     this.started = true

@@ -27,7 +27,7 @@ export class Lane {
 
   /** Offers queued jobs chunk by chunk while the connector takes whole chunks. */
   pump(now: number): void {
-    while (this.head < this.queue.length && this.connector.up) {
+    while (this.head < this.queue.length && (this.connector.up || this.connector.probing === true)) {
       const end = Math.min(this.queue.length, this.head + CHUNK)
       const chunk = this.queue.slice(this.head, end)
       for (const j of chunk) (j.record.dests[j.dest] as { conn?: string }).conn = this.connector.id

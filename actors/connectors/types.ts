@@ -78,6 +78,11 @@ export interface Connector {
   readonly kind: 'simulator' | 'smpp' | 'http'
   /** true while the connector can take traffic (bound, or for HTTP: not in a failure pause). */
   readonly up: boolean
+  /**
+   * Down, but willing to take ONE item now to find out whether the link is back (the HTTP connector
+   * has no link to watch: a request is its only probe). Connectors with a link leave it undefined.
+   */
+  readonly probing?: boolean
   /** Starts connecting; events flow from here on. */
   start(): void
   /**

@@ -1,10 +1,14 @@
 /**
- * The admin API (docs/TELEMETRY.md "Admin API used by the console"): JSON over fetch, same origin,
- * authenticated by the smsc_session cookie the login sets. Errors come back as ApiError with the
- * HTTP status and the engine's { error, code } when it sent one; a network failure (engine down)
- * is ApiError with status 0.
+ * The admin API (docs/TELEMETRY.md "Admin API used by the console", docs/API.md): JSON over fetch,
+ * same origin, authenticated by the smsc_session cookie the login sets. Errors come back as ApiError
+ * with the HTTP status and the engine's { error, code } when it sent one; a network failure (engine
+ * down) is ApiError with status 0. A call that finds the login gone (401, or 403 for an account
+ * suspended meanwhile) also tells the onAuthLost listeners, so the shell can ask to sign in again;
+ * the login itself and GET /api/v1/me answer their caller only.
  */
-import type { MessageInfo, SendRequest, SendResult } from './types'
+import type {
+  AccountCreate, AccountSettings, AccountView, CreditRequest, LedgerEntry, MessageInfo, Principal, SendRequest, SendResult,
+} from './types'
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string, readonly code?: string) {
@@ -34,15 +38,43 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   }
   if (!res.ok) {
     const j = (json ?? {}) as { error?: string; code?: string }
-    throw new ApiError(res.status, j.error ?? `${res.status} ${res.statusText}`, j.code)
+    const err = new ApiError(res.status, j.error ?? `${res.status} ${res.statusText}`, j.code)
+    if ((res.status === 401 || j.code === 'SMSC_ERR_ACCOUNT_SUSPENDED') && path !== '/api/v1/login' && path !== '/api/v1/me') {
+      for (const fn of authLost) fn(err)
+    }
+    throw err
   }
   return json as T
 }
 
+const authLost = new Set<(e: ApiError) => void>()
+
+/** Called when a request finds the login gone (expired, password changed, account suspended). */
+export function onAuthLost(fn: (e: ApiError) => void): () => void {
+  authLost.add(fn)
+  return () => authLost.delete(fn)
+}
+
+const acc = (id: string): string => `/api/v1/accounts/${encodeURIComponent(id)}`
+
 export const api = {
-  login: (password: string) => call<{ token: string }>('POST', '/api/v1/login', { password }),
+  /** the operator (password only) or an account (systemId + its SMPP password) */
+  login: (password: string, systemId?: string) =>
+    call<{ token: string; principal: Principal }>('POST', '/api/v1/login', systemId === undefined ? { password } : { systemId, password }),
   logout: () => call<void>('POST', '/api/v1/logout'),
-  me: () => call<{ role: string }>('GET', '/api/v1/me'),
+  me: () => call<Principal>('GET', '/api/v1/me'),
+  accounts: () => call<{ accounts: AccountView[] }>('GET', '/api/v1/accounts'),
+  account: (id: string) => call<AccountView>('GET', acc(id)),
+  createAccount: (body: AccountCreate) => call<{ account: AccountView; password: string }>('POST', '/api/v1/accounts', body),
+  updateAccount: (id: string, patch: Partial<Record<keyof AccountSettings, unknown>>) => call<AccountView>('PATCH', acc(id), patch),
+  suspend: (id: string, suspended: boolean) => call<AccountView>('POST', `${acc(id)}/${suspended ? 'suspend' : 'resume'}`),
+  removeAccount: (id: string) => call<void>('DELETE', acc(id)),
+  /** no password: the engine generates one; the answer is the only time it is shown */
+  setPassword: (id: string, password?: string) => call<{ password: string }>('POST', `${acc(id)}/password`, password === undefined ? {} : { password }),
+  /** moves `amount` to `id`: from `from`, or (operator, no from) new credit */
+  credit: (id: string, req: CreditRequest) => call<{ from: LedgerEntry | null; to: LedgerEntry }>('POST', `${acc(id)}/credit`, req),
+  ledger: (id: string, limit: number, before?: number) =>
+    call<{ entries: LedgerEntry[] }>('GET', `${acc(id)}/ledger?limit=${limit}${before !== undefined ? `&before=${before}` : ''}`),
   unbind: (id: number) => call<unknown>('POST', `/api/v1/binds/${encodeURIComponent(String(id))}/unbind`),
   send: (req: SendRequest) => call<SendResult>('POST', '/api/v1/messages', req),
   message: (id: string) => call<MessageInfo>('GET', `/api/v1/messages/${encodeURIComponent(id)}`),

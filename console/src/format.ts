@@ -88,3 +88,15 @@ export function rateShort(v: number): string {
   if (Math.abs(v) >= 1000) return `${trim2(v / 1000)}k`
   return trim2(v)
 }
+
+const money6 = new Intl.NumberFormat(undefined, { maximumFractionDigits: 6 })
+
+/** credit units (exact to the micro-unit, as the ledger keeps them); "–" for none */
+export function credit(v: number | null | undefined): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '–' : money6.format(v)
+}
+
+/** a ledger delta with its sign: "+20", "−5" */
+export function signed(v: number): string {
+  return v > 0 ? `+${money6.format(v)}` : v < 0 ? `−${money6.format(-v)}` : '0'
+}

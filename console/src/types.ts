@@ -154,3 +154,69 @@ export interface MessageInfo {
   text: string
   timeline: { t: number; event: TimelineEventName | string; stat?: string }[]
 }
+
+// ---- accounts, credit and logins (docs/API.md "Access", "Accounts", "Credit")
+
+/** Who is logged in (GET /api/v1/me): the operator (systemId null, name "admin") or an account. */
+export type Principal =
+  | { role: 'operator'; systemId: null; name: string }
+  | { role: 'reseller' | 'user'; systemId: string; name: string }
+
+export type AccountRole = 'reseller' | 'user'
+
+/** The settings of an account (engine/accounts.ts AccountSettings); the keys PATCH takes. */
+export interface AccountSettings {
+  role: AccountRole
+  /** owning reseller; null = owned by the operator */
+  parent: string | null
+  group: string | null
+  suspended: boolean
+  maxBinds: number
+  windowSize: number
+  allowedIps: string[]
+  allowedSources: string[]
+  rateLimit: { perSecond: number; burst: number } | null
+  dailyQuota: number | null
+  registeredDelivery: number
+  validity: { defaultMs: number; maxMs: number }
+  messageIdFormat: 'decimal' | 'hex'
+  receiptPolicy: 'every' | 'last' | 'aggregate'
+  settlement: 'submit' | 'refund'
+  prepaid: boolean
+  webhooks: { receipts: string | null; mo: string | null }
+}
+
+/** GET /api/v1/accounts[/{id}] */
+export interface AccountView extends AccountSettings {
+  systemId: string
+  /** null when the account is not prepaid */
+  balance: number | null
+  createdAt: number
+  updatedAt: number
+  /** resellers: how many users they own */
+  children?: number
+}
+
+/** POST /api/v1/accounts: settings plus systemId, password (generated when absent), credit (opening balance) */
+export type AccountCreate = Partial<AccountSettings> & { systemId: string; password?: string; credit?: number }
+
+export type LedgerReason = 'opening' | 'grant' | 'transfer-in' | 'transfer-out' | 'submit' | 'refund' | 'adjust'
+
+/** GET /api/v1/accounts/{id}/ledger, newest first */
+export interface LedgerEntry {
+  seq?: number
+  systemId: string
+  t: number
+  delta: number
+  balance: number
+  reason: LedgerReason | string
+  by: string
+  ref?: string
+  count?: number
+}
+
+export interface CreditRequest {
+  amount: number
+  from?: string
+  reason?: string
+}

@@ -149,6 +149,11 @@ export class Session implements Tickable {
   /** Window size in force (the account's once bound). */
   get window(): number { return this.windowSize }
 
+  /** The peer's IP address without the port (allowedIps checks). */
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? ''
+  }
+
   get remote(): string {
     return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}`
   }

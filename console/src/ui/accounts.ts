@@ -30,7 +30,7 @@ export function Accounts({ state }: { state: TelemetryState }) {
   const rows = useMemo(() => sortRows([...state.accounts.values()], COLUMNS, sort), [state.accountsVersion, state.accounts, sort])
   return html`
     <section class="panel" id="accounts">
-      <h2>Accounts <span class="dim">${n0(rows.length)}</span></h2>
+      <h2>Traffic by account <span class="dim">${n0(rows.length)}</span></h2>
       ${rows.length === 0
         ? html`<p class="empty">${state.frames ? 'no accounts yet' : 'waiting for telemetry…'}</p>`
         : html`<div class="scroll-x"><div role="table" class="grid accounts-grid">

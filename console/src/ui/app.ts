@@ -1,8 +1,11 @@
 /**
  * The console shell: checks the login (GET /api/v1/me), shows the login screen or the pages, owns
- * the telemetry stream and the message watcher, and renders at most once per animation frame
- * however fast frames arrive. When the engine is unreachable the shell stays up (the service worker
- * serves it offline) with a "reconnecting…" badge and retries with back-off until it answers.
+ * the telemetry stream, the accounts list and the message watcher, and renders at most once per
+ * animation frame however fast frames arrive. When the engine is unreachable the shell stays up
+ * (the service worker serves it offline) with a "reconnecting…" badge and retries with back-off.
+ *
+ * Pages depend on who is logged in: the operator gets everything (the live pages need the telemetry
+ * stream, which is operator-only); a reseller or user gets its accounts and the send form/lookup.
  */
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { html } from './html'
@@ -10,35 +13,60 @@ import { Login } from './login'
 import { Overview } from './overview'
 import { Binds } from './binds'
 import { Accounts } from './accounts'
+import { AccountTree } from './account-tree'
 import { Lookup, SendForm } from './messages'
-import { api, ApiError } from '../api'
+import { api, ApiError, onAuthLost } from '../api'
+import { AccountsStore } from '../admin'
 import { TelemetryState } from '../state'
 import { TelemetryStream, type StreamStatus } from '../stream'
 import { MessageWatch } from '../watch'
 import { clock, n0 } from '../format'
+import type { Principal } from '../types'
 
 type Auth = 'checking' | 'login' | 'in' | 'offline'
 
 const PAGES = [
-  { id: 'overview', label: 'Overview' },
-  { id: 'binds', label: 'Binds' },
-  { id: 'accounts', label: 'Accounts' },
-  { id: 'messages', label: 'Messages' },
+  { id: 'overview', label: 'Overview', operator: true },
+  { id: 'binds', label: 'Binds', operator: true },
+  { id: 'accounts', label: 'Accounts', operator: false },
+  { id: 'messages', label: 'Messages', operator: false },
 ] as const
 type Page = (typeof PAGES)[number]['id']
 
-function pageFromHash(): Page {
+const pagesFor = (p: Principal | null) => PAGES.filter((x) => !x.operator || p?.role === 'operator')
+
+/** the page in the URL if this principal has it, else its first page */
+function pageFromHash(p: Principal | null): Page {
   const h = location.hash.replace(/^#\/?/, '')
-  return (PAGES.find((p) => p.id === h)?.id ?? 'overview') as Page
+  const pages = pagesFor(p)
+  return (pages.find((x) => x.id === h)?.id ?? pages[0].id) as Page
 }
 
-/** resolves true (logged in), false (needs login); rejects when the engine is unreachable */
-async function checkLogin(): Promise<boolean> {
+// who was signed in last, so an offline start (the engine unreachable) shows that principal's shell
+const KEY_ME = 'smsc.me'
+function rememberMe(p: Principal | null): void {
   try {
-    await api.me()
-    return true
+    if (p) localStorage.setItem(KEY_ME, JSON.stringify(p))
+    else localStorage.removeItem(KEY_ME)
+  } catch {
+    // private mode
+  }
+}
+function rememberedMe(): Principal | null {
+  try {
+    const p = JSON.parse(localStorage.getItem(KEY_ME) ?? 'null') as Principal | null
+    return p && typeof p.role === 'string' ? p : null
+  } catch {
+    return null
+  }
+}
+
+/** resolves the principal (logged in) or null (needs login); rejects when the engine is unreachable */
+async function checkLogin(): Promise<Principal | null> {
+  try {
+    return await api.me()
   } catch (e) {
-    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return false
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) return null
     throw e
   }
 }
@@ -46,8 +74,10 @@ async function checkLogin(): Promise<boolean> {
 export function App() {
   const [, setTick] = useState(0)
   const [auth, setAuth] = useState<Auth>('checking')
+  const [me, setMe] = useState<Principal | null>(rememberedMe)
+  const [notice, setNotice] = useState<string | null>(null)
   const [status, setStatus] = useState<StreamStatus>('stopped')
-  const [page, setPage] = useState<Page>(pageFromHash())
+  const [page, setPage] = useState<Page>(() => pageFromHash(rememberedMe()))
 
   const core = useMemo(() => {
     const state = new TelemetryState()
@@ -60,18 +90,44 @@ export function App() {
       })
     }
     state.onUpdate(render)
+    const accounts = new AccountsStore()
+    accounts.onUpdate(render)
     const watch = new MessageWatch(state, render)
     const stream = new TelemetryStream({
       state,
       onStatus: setStatus,
       beforeReconnect: async () => {
-        const ok = await checkLogin()
+        const ok = (await checkLogin()) !== null
         if (!ok) setAuth('login')
         return ok
       },
     })
-    return { state, watch, stream }
+    return { state, accounts, watch, stream }
   }, [])
+
+  const signedIn = (p: Principal): void => {
+    rememberMe(p)
+    setMe(p)
+    setNotice(null)
+    setPage(pageFromHash(p))
+    setAuth('in')
+  }
+  const signedOut = (why: string | null): void => {
+    core.stream.stop()
+    core.state.reset()
+    core.accounts.reset()
+    setNotice(why)
+    rememberMe(null)
+    setMe(null)
+    setAuth('login')
+  }
+
+  // a request found the login gone (expired, password changed, suspended): ask again, saying why
+  useEffect(() => onAuthLost((e) => {
+    checkLogin().then((p) => {
+      if (p === null) signedOut(e.code === 'SMSC_ERR_ACCOUNT_SUSPENDED' ? e.message : 'Your session ended: please sign in again.')
+    }, () => undefined)
+  }), [])
 
   // login check at start, with back-off while the engine is unreachable (offline shell)
   useEffect(() => {
@@ -81,7 +137,11 @@ export function App() {
     let live = true
     const attempt = (): void => {
       checkLogin().then(
-        (ok) => live && setAuth(ok ? 'in' : 'login'),
+        (p) => {
+          if (!live) return
+          if (p) signedIn(p)
+          else setAuth('login')
+        },
         () => {
           if (!live) return
           setAuth('offline')
@@ -103,29 +163,28 @@ export function App() {
     }
   }, [auth === 'checking' || auth === 'offline'])
 
+  // the telemetry stream is the operator's; everyone gets the accounts list
+  const operator = me?.role === 'operator'
   useEffect(() => {
-    if (auth === 'in') core.stream.start()
-    else if (auth === 'login') core.stream.stop()
-  }, [auth])
+    if (auth === 'in' && operator) core.stream.start()
+    else if (auth === 'login' || !operator) core.stream.stop()
+    if (auth === 'in' && me) core.accounts.load()
+  }, [auth, me])
 
   useEffect(() => {
-    const on = (): void => setPage(pageFromHash())
+    const on = (): void => setPage(pageFromHash(me))
     window.addEventListener('hashchange', on)
     return () => window.removeEventListener('hashchange', on)
-  }, [])
+  }, [me])
 
-  if (auth === 'login') return html`<${Login} onDone=${() => setAuth('in')} />`
+  if (auth === 'login') return html`<${Login} onDone=${signedIn} notice=${notice} />`
   if (auth === 'checking') return html`<main class="login"><p class="dim">Connecting…</p></main>`
 
   const logout = (): void => {
-    api.logout().catch(() => undefined).finally(() => {
-      core.stream.stop()
-      core.state.reset()
-      setAuth('login')
-    })
+    api.logout().catch(() => undefined).finally(() => signedOut(null))
   }
 
-  const { state, watch } = core
+  const { state, watch, accounts } = core
   const badge =
     auth === 'offline'
       ? { cls: 'bad', text: 'engine unreachable — reconnecting…' }
@@ -136,27 +195,34 @@ export function App() {
           : { cls: 'warn', text: 'connecting…' }
 
   // the stream is down: what is on screen is the last frame, dimmed so nobody reads it as live
-  const stale = auth === 'offline' || status !== 'live'
+  const stale = auth === 'offline' || (operator && status !== 'live')
+  // the send form offers the accounts this principal may send for
+  const sendAccounts = operator || !me ? undefined
+    : [me.systemId as string, ...accounts.list.map((a) => a.systemId).filter((id) => id !== me.systemId).sort()]
 
   return html`
     <div class="shell">
       <header class="top">
         <div class="brand"><img class="logo" src="icons/icon-192.png" alt="" width="22" height="22" />SMSC console</div>
         <nav>
-          ${PAGES.map((p) => html`<a key=${p.id} href=${`#/${p.id}`} class=${page === p.id ? 'active' : ''} aria-current=${page === p.id ? 'page' : undefined}>${p.label}${p.id === 'binds' && state.binds.size ? html` <span class="count">${n0(state.binds.size)}</span>` : null}</a>`)}
+          ${pagesFor(me).map((p) => html`<a key=${p.id} href=${`#/${p.id}`} class=${page === p.id ? 'active' : ''} aria-current=${page === p.id ? 'page' : undefined}>${p.label}${p.id === 'binds' && state.binds.size ? html` <span class="count">${n0(state.binds.size)}</span>` : null}</a>`)}
         </nav>
         <div class="right">
-          <span class=${`badge ${badge.cls}`} id="stream-status" data-status=${auth === 'offline' ? 'offline' : status} role="status">${badge.text}</span>
-          ${state.t ? html`<span class="dim small" title="time of the last telemetry frame">${clock(state.t)}</span>` : null}
-          <button type="button" class="btn small ghost" onClick=${logout}>Sign out</button>
+          ${operator || auth === 'offline'
+            ? html`<span class=${`badge ${badge.cls}`} id="stream-status" data-status=${auth === 'offline' ? 'offline' : status} role="status">${badge.text}</span>`
+            : null}
+          ${operator && state.t ? html`<span class="dim small" title="time of the last telemetry frame">${clock(state.t)}</span>` : null}
+          ${me && !operator ? html`<span class="whoami" id="whoami" data-role=${me.role}><b>${me.systemId}</b> <span class="dim">${me.role}</span></span>`: null}
+          <button type="button" class="btn small ghost" onClick=${logout} title=${me ? `signed in as ${me.name} (${me.role})` : undefined}>Sign out</button>
         </div>
       </header>
       <main class=${`page${stale ? ' stale' : ''}`} id=${`page-${page}`} aria-busy=${stale ? 'true' : undefined}
         title=${stale ? 'the telemetry stream is down: these figures are from the last frame received' : undefined}>
         ${page === 'overview' ? html`<${Overview} state=${state} />` : null}
         ${page === 'binds' ? html`<${Binds} state=${state} />` : null}
-        ${page === 'accounts' ? html`<${Accounts} state=${state} />` : null}
-        ${page === 'messages' ? html`<div class="cols"><${SendForm} state=${state} watch=${watch} /><${Lookup} watch=${watch} /></div>` : null}
+        ${page === 'accounts' && me ? html`<${AccountTree} me=${me} store=${accounts} state=${operator ? state : null} />` : null}
+        ${page === 'accounts' && operator ? html`<${Accounts} state=${state} />` : null}
+        ${page === 'messages' ? html`<div class="cols"><${SendForm} state=${state} watch=${watch} accounts=${sendAccounts} /><${Lookup} watch=${watch} /></div>` : null}
       </main>
     </div>
   `

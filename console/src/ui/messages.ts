@@ -96,10 +96,13 @@ const codePoint = (ch: string): string => `U+${(ch.codePointAt(0) ?? 0).toString
 interface SendProps {
   state: TelemetryState
   watch: MessageWatch
+  /** the accounts to offer (a reseller's or user's own list); default: those telemetry has seen */
+  accounts?: string[]
 }
 
-export function SendForm({ state, watch }: SendProps) {
-  const accounts = useMemo(() => [...state.accounts.keys()].sort(), [state.accountsVersion, state.accounts])
+export function SendForm({ state, watch, accounts: given }: SendProps) {
+  const seen = useMemo(() => [...state.accounts.keys()].sort(), [state.accountsVersion, state.accounts])
+  const accounts = given ?? seen
   const [systemId, setSystemId] = useState<string | null>(null)
   const [from, setFrom] = useState('SMSC')
   const [to, setTo] = useState('')

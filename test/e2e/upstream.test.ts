@@ -1,0 +1,206 @@
+/**
+ * The upstream SMPP client connector end to end: engine A routes everything to engine B through a
+ * connector (A binds to B as an ESME); an ESME on A submits 300 messages with registered_delivery 1
+ * while B is stopped (SIGTERM) and started again on the same data dir and port in the middle; every
+ * id A answered gets exactly one receipt on A carrying A's id (receipted_message_id and the id: of
+ * the text), none lost, none duplicated. Then A against a node-smpp upstream (test/helpers/upstream.ts)
+ * that sends every receipt twice (at-least-once) and an MO: the ESME on A gets each receipt once,
+ * with A's ids, and the MO through A's MO routing table.
+ */
+import t from 'tap'
+import { startEngine } from '../helpers/engine'
+import { gsm, isMo, isReceipt, messageText, openEsme, parseReceipt, type Pdu } from '../helpers/esme'
+import { startUpstream, type NodePdu } from '../helpers/upstream'
+import { checkReceipts, receiptIds, receiptsOf, sleep, waitReceipts } from '../helpers/lifecycle'
+
+t.test('engine A → engine B through the SMPP client connector, B restarted in the middle', async (t) => {
+  const B = await startEngine(t, {
+    accounts: [{ systemId: 'engA', password: 'pwA', windowSize: 50 }],
+    simulator: { deliveryDelayMs: [20, 200], outcomes: { DELIVRD: 1 } },
+    extra: { log: { level: 'warn' } },
+  })
+  const A = await startEngine(t, {
+    accounts: [{ systemId: 'esme1', password: 'secret1', windowSize: 50 }],
+    extra: {
+      connectors: [{ id: 'b', kind: 'smpp', host: '127.0.0.1', port: B.smppPort, systemId: 'engA', password: 'pwA', windowSize: 50, reconnectMs: [100, 1000], responseMs: 3000 }],
+      routes: { mt: [{ name: 'all', match: {}, action: { connector: 'b' } }], mo: [] },
+      dispatch: { retryMs: [100, 1000] },
+      log: { level: 'warn' },
+    },
+  })
+  const esme = await openEsme(t, { port: A.smppPort, kind: 'transceiver' })
+  const N = 300
+  const ids: string[] = []
+  const refused: number[] = []
+  let restart: Promise<void> | null = null
+  let stoppingAt = 0
+  let restartedAt = 0
+  let receiptsBefore = 0
+  const acceptedAt = new Map<string, number>()
+  const submit = async (i: number) => {
+    const r = await esme.submit({ source_addr: '447700900001', destination_addr: `4477009${String(i).padStart(5, '0')}`, short_message: gsm(`to B ${i}`), data_coding: 0, registered_delivery: 1 })
+    if (r.command_status === 0 && r.message_id) { ids.push(r.message_id); acceptedAt.set(r.message_id, Date.now()) }
+    else refused.push(r.command_status)
+  }
+  // A first third at full speed; once B has answered some of them with receipts (the rest still in
+  // B's carrier), B goes down and comes back while the rest is submitted.
+  let next = 0
+  const worker = (upTo: number, pauseMs: number) => async () => {
+    while (next < upTo) {
+      await submit(next++)
+      if (pauseMs > 0) await sleep(pauseMs)
+    }
+  }
+  await Promise.all([1, 2, 3, 4, 5].map(worker(100, 0)))
+  while (receiptsOf(esme).size < 20) await sleep(5)
+  receiptsBefore = receiptsOf(esme).size
+  stoppingAt = Date.now()
+  restart = B.restart().then(() => { restartedAt = Date.now() })
+  await Promise.all([1, 2, 3, 4, 5].map(worker(N, 50))) // the rest over about 2 s
+  t.same(refused, [], 'A accepted every submit (B being down is A\'s business, not the ESME\'s)')
+  await restart
+  t.ok(restartedAt > 0, 'B was stopped (SIGTERM) and started again on the same data dir and port')
+  t.match(B.output(), /engine exited: code 0/, 'B exited cleanly on SIGTERM')
+  const whileDown = ids.filter((id) => acceptedAt.get(id)! > stoppingAt && acceptedAt.get(id)! < restartedAt).length
+  t.ok(receiptsBefore < 100, `B stopped with messages in flight (${receiptsBefore} of 100 receipts by then)`)
+  t.ok(whileDown > 10, `${whileDown} messages accepted by A while B was restarting`)
+
+  const missing = await waitReceipts(esme, ids, 30_000)
+  t.equal(missing, 0, `every id got a receipt (${missing} of ${ids.length} missing)`)
+  await sleep(500) // a duplicate would come now
+  const check = checkReceipts(esme, ids, true)
+  t.same(check, { missing: [], duplicated: [], unknown: [], textMismatch: [] }, 'exactly one receipt per id, carrying A\'s id (TLV and text)')
+  const stats = [...receiptsOf(esme).values()].map((l) => receiptIds(l[0]).stat)
+  t.ok(stats.every((s) => s === 'DELIVRD'), `all DELIVRD (${[...new Set(stats)].join(', ')})`)
+  t.equal(new Set(ids).size, N, 'N distinct ids from A')
+})
+
+t.test('engine A → a node-smpp upstream: receipts with A\'s ids, once each; the upstream\'s MO reaches the ESME', async (t) => {
+  const sent = new Map<string, string>() // upstream id → destination
+  const up = await startUpstream(t, {
+    onSubmit: (pdu: NodePdu, session, messageId) => {
+      sent.set(messageId, String(pdu.destination_addr))
+      const text = `id:${messageId} sub:001 dlvrd:001 submit date:2401011200 done date:2401011201 stat:DELIVRD err:000 text:hello`
+      const receipt = {
+        source_addr: String(pdu.destination_addr), destination_addr: String(pdu.source_addr), esm_class: 0x04, data_coding: 0,
+        short_message: Buffer.from(text), receipted_message_id: messageId, message_state: 2,
+      }
+      // after the submit_sm_resp; twice: an upstream is at least once too
+      setTimeout(() => { session.deliver_sm(receipt); session.deliver_sm(receipt) }, 30)
+      return 0
+    },
+  })
+  const A = await startEngine(t, {
+    accounts: [{ systemId: 'esme1', password: 'secret1' }, { systemId: 'esme2', password: 'secret2' }],
+    extra: {
+      connectors: [{ id: 'up', kind: 'smpp', host: '127.0.0.1', port: up.port, systemId: 'engA', password: 'pwA', windowSize: 20, reconnectMs: [100, 1000] }],
+      routes: {
+        mt: [{ name: 'all', match: {}, action: { connector: 'up' } }],
+        mo: [{ name: 'short-code', match: { destPrefix: ['7000'] }, account: 'esme2' }],
+      },
+      dispatch: { retryMs: [100, 1000] },
+      log: { level: 'warn' },
+    },
+  })
+  const esme = await openEsme(t, { port: A.smppPort, kind: 'transceiver' })
+  const list = Array.from({ length: 30 }, (_, i) => ({ source_addr: '447700900001', destination_addr: `44770090${String(i).padStart(4, '0')}`, short_message: gsm(`up ${i}`), registered_delivery: 1 }))
+  const resps = await esme.submitMany(list, 5)
+  const ids = resps.map((r) => r.message_id as string)
+  t.ok(resps.every((r) => r.command_status === 0), 'all accepted by A')
+  t.equal(await waitReceipts(esme, ids, 10_000), 0, 'a receipt for every id')
+  await sleep(500) // the second copy of each upstream receipt has arrived by now
+  t.equal(up.received('submit_sm').length, 30, 'the upstream got each message once')
+  t.same(checkReceipts(esme, ids, true), { missing: [], duplicated: [], unknown: [], textMismatch: [] }, 'one receipt per id on the ESME, with A\'s id, although the upstream sent each twice')
+  const r0 = receiptsOf(esme).get(ids[0])![0]
+  t.equal(parseReceipt(messageText(r0))?.stat, 'DELIVRD')
+  t.notOk(ids.some((id) => sent.has(id)), 'no receipt carries an upstream id')
+  // receipt i is for the destination of message i
+  const destOf = new Map(resps.map((r, i) => [r.message_id as string, list[i].destination_addr]))
+  const wrongDest = ids.filter((id) => receiptsOf(esme).get(id)![0].source_addr !== destOf.get(id))
+  t.same(wrongDest, [], 'each receipt is for its own message (source_addr = the destination)')
+
+  // MO from the upstream → MO table → esme2
+  const rx = await openEsme(t, { port: A.smppPort, kind: 'receiver', systemId: 'esme2', password: 'secret2' })
+  const session = up.sessions[0]
+  t.ok(session, 'A is bound to the upstream')
+  session.deliver_sm({ source_addr_ton: 1, source_addr_npi: 1, source_addr: '447700900777', destination_addr: '70001234', esm_class: 0, data_coding: 0, short_message: Buffer.from('MO from upstream') })
+  const mo: Pdu = await rx.waitFor((p) => isMo(p) && p.source_addr === '447700900777', 10_000)
+  t.equal(messageText(mo), 'MO from upstream')
+  t.equal(mo.destination_addr, '70001234')
+  await sleep(200)
+  t.notOk(esme.delivered.some((p) => isMo(p)), 'not to esme1')
+  t.notOk(rx.delivered.some((p) => isReceipt(p)), 'esme2 got no receipt of esme1')
+})
+
+t.test('engine A restarted while engine B holds its messages and sends their receipts', async (t) => {
+  const B = await startEngine(t, {
+    accounts: [{ systemId: 'engA', password: 'pwA', windowSize: 50 }],
+    simulator: { deliveryDelayMs: [300, 3000], outcomes: { DELIVRD: 1 } },
+    extra: { log: { level: 'warn' } },
+  })
+  const A = await startEngine(t, {
+    accounts: [{ systemId: 'esme1', password: 'secret1', windowSize: 50 }],
+    extra: {
+      connectors: [{ id: 'b', kind: 'smpp', host: '127.0.0.1', port: B.smppPort, systemId: 'engA', password: 'pwA', windowSize: 50, reconnectMs: [100, 1000] }],
+      routes: { mt: [{ name: 'all', match: {}, action: { connector: 'b' } }], mo: [] },
+      dispatch: { retryMs: [100, 1000] },
+      log: { level: 'warn' },
+    },
+  })
+  let esme = await openEsme(t, { port: A.smppPort, kind: 'transceiver' })
+  const N = 200
+  const list = Array.from({ length: N }, (_, i) => ({ source_addr: '447700900001', destination_addr: `4477008${String(i).padStart(5, '0')}`, short_message: gsm(`A restart ${i}`), registered_delivery: 1 }))
+  const resps = await esme.submitMany(list, 10)
+  const ids = resps.map((r) => r.message_id as string)
+  t.ok(resps.every((r) => r.command_status === 0), 'all accepted by A')
+  // receipts are flowing from B (its carrier spreads them over 3 s): restart A in the middle of them
+  while (receiptsOf(esme).size < 40) await sleep(5)
+  const before = receiptsOf(esme)
+  t.ok(before.size < N, `A stops with receipts still to come (${before.size} of ${N} received)`)
+  await esme.close()
+  await A.restart()
+  esme = await openEsme(t, { port: A.smppPort, kind: 'transceiver' })
+  const rest = ids.filter((id) => !before.has(id))
+  const missing = await waitReceipts(esme, rest, 20_000)
+  const lost = rest.filter((id) => !receiptsOf(esme).has(id))
+  t.equal(missing, 0, `every receipt B sent around A's restart reached the ESME (${missing} missing, e.g. ${lost.slice(0, 5).join(' ')})`)
+  await sleep(500)
+  const dup = ids.filter((id) => (before.get(id)?.length ?? 0) + (receiptsOf(esme).get(id)?.length ?? 0) > 1)
+  t.same(dup, [], 'no receipt twice across the restart')
+  t.same(checkReceipts(esme, rest).textMismatch, [], 'carrying A\'s id')
+})
+
+t.test('engine A killed (SIGKILL) while engine B sends receipts: none is lost', async (t) => {
+  // A answers B's deliver_sm only once the receipt is safe with A; a receipt A acknowledged and
+  // then lost in a crash would never come again (B removed it from its queue).
+  const B = await startEngine(t, {
+    accounts: [{ systemId: 'engA', password: 'pwA', windowSize: 50 }],
+    simulator: { deliveryDelayMs: [500, 1500], outcomes: { DELIVRD: 1 } },
+    extra: { log: { level: 'warn' } },
+  })
+  const A = await startEngine(t, {
+    accounts: [{ systemId: 'esme1', password: 'secret1', windowSize: 50 }],
+    extra: {
+      connectors: [{ id: 'b', kind: 'smpp', host: '127.0.0.1', port: B.smppPort, systemId: 'engA', password: 'pwA', windowSize: 50, reconnectMs: [100, 1000] }],
+      routes: { mt: [{ name: 'all', match: {}, action: { connector: 'b' } }], mo: [] },
+      dispatch: { retryMs: [100, 1000] },
+      log: { level: 'warn' },
+    },
+  })
+  let esme = await openEsme(t, { port: A.smppPort, kind: 'transceiver' })
+  const N = 300
+  const list = Array.from({ length: N }, (_, i) => ({ source_addr: '447700900001', destination_addr: `4477007${String(i).padStart(5, '0')}`, short_message: gsm(`A kill ${i}`), registered_delivery: 1 }))
+  const resps = await esme.submitMany(list, 10)
+  const ids = resps.map((r) => r.message_id as string)
+  t.ok(resps.every((r) => r.command_status === 0), 'all accepted by A')
+  while (receiptsOf(esme).size < 100) await sleep(2)
+  await A.kill()
+  const before = receiptsOf(esme)
+  await esme.close()
+  await A.restart()
+  esme = await openEsme(t, { port: A.smppPort, kind: 'transceiver' })
+  const rest = ids.filter((id) => !before.has(id))
+  const missing = await waitReceipts(esme, rest, 20_000)
+  const lost = rest.filter((id) => !receiptsOf(esme).has(id))
+  t.equal(missing, 0, `every receipt reached the ESME after A's crash (${missing} of ${rest.length} missing, e.g. ${lost.slice(0, 5).join(' ')})`)
+})

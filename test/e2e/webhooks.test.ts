@@ -1,0 +1,172 @@
+/**
+ * Per-account webhooks end to end (issue #5): an account with webhooks { receipts, mo } gets its
+ * receipts and MO as HTTP POSTs of JSON arrays of events ({ type: 'receipt', id, stat, ... } and
+ * { type: 'mo', from, to, text, ... }) instead of deliver_sm; a webhook that answers 5xx gets the same
+ * events again with the engine's back-off (receipts.redeliveryMs) until it answers 2xx, and an event
+ * acknowledged with a 2xx is not sent again. The receiving side is a node:http server in this test.
+ */
+import t from 'tap'
+import http from 'node:http'
+import type net from 'node:net'
+import { gsm, isReceipt, openEsme } from '../helpers/esme'
+import { AdminApi, sleep, startPolicyEngine, until } from '../helpers/policy'
+
+interface Hit {
+  path: string
+  status: number
+  contentType: string
+  events: Record<string, unknown>[]
+  raw: string
+  at: number
+}
+
+/** A webhook receiver: records every request; `answer(path, n)` picks the status of the n-th request (0-based) to that path. */
+async function startReceiver(t: tap.Test, answer: (path: string, n: number) => number): Promise<{ url: string; hits: Hit[] }> {
+  const hits: Hit[] = []
+  const seen = new Map<string, number>()
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const path = req.url ?? ''
+      const n = seen.get(path) ?? 0
+      seen.set(path, n + 1)
+      const status = answer(path, n)
+      const raw = Buffer.concat(chunks).toString('utf8')
+      let events: Record<string, unknown>[] = []
+      try {
+        const v = JSON.parse(raw) as unknown
+        events = Array.isArray(v) ? (v as Record<string, unknown>[]) : [{ notAnArray: v }]
+      } catch {
+        events = [{ notJson: raw }]
+      }
+      hits.push({ path, status, contentType: String(req.headers['content-type'] ?? ''), events, raw, at: Date.now() })
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'try later')
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => new Promise<void>((resolve) => {
+    server.closeAllConnections()
+    server.close(() => resolve())
+  }))
+  return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, hits }
+}
+
+t.test('receipts and MO go to the account webhooks, with retries', async (t) => {
+  const FAILS = 2
+  const receiver = await startReceiver(t, (path, n) => (path === '/dlr' && n < FAILS ? 500 : 200))
+  const engine = await startPolicyEngine(t, {
+    accounts: [
+      { systemId: 'hook', password: 'secret1', webhooks: { receipts: `${receiver.url}/dlr`, mo: `${receiver.url}/mo` } },
+      { systemId: 'plain', password: 'secret1' },
+      { systemId: 'apirx', password: 'secret1', registeredDelivery: 1, webhooks: { receipts: `${receiver.url}/api-dlr`, mo: null } },
+      { systemId: 'apinorx', password: 'secret1', webhooks: { receipts: `${receiver.url}/api-dlr`, mo: null } },
+    ],
+    extra: { receipts: { redeliveryMs: [50, 200] } },
+  })
+
+  t.test('every receipt arrives as a JSON event; 500 answers are retried until acknowledged', async (t) => {
+    const esme = await openEsme(t, { port: engine.smppPort, systemId: 'hook', password: 'secret1', kind: 'transceiver' })
+    const resps = await esme.submitMany(Array.from({ length: 10 }, (_, k) => ({
+      source_addr: '12345', destination_addr: `49151000000${String(k).padStart(2, '0')}`, short_message: gsm(`webhook ${k}`), registered_delivery: 1,
+    })), 10)
+    t.ok(resps.every((r) => r.command_status === 0), 'all 10 accepted')
+    const ids = resps.map((r) => r.message_id ?? '')
+    const acked = () => receiver.hits.filter((h) => h.path === '/dlr' && h.status === 200).flatMap((h) => h.events)
+    await until('a 2xx-answered receipt event for each of the 10 ids', () => (ids.every((id) => acked().some((e) => e.id === id)) ? true : undefined), 15_000)
+    await sleep(500) // anything sent twice would be in by now
+
+    const dlr = receiver.hits.filter((h) => h.path === '/dlr')
+    t.equal(dlr.filter((h) => h.status === 500).length, FAILS, `the first ${FAILS} requests were answered 500`)
+    t.ok(dlr.every((h) => h.contentType.startsWith('application/json')), 'content-type application/json')
+    t.ok(dlr.every((h) => h.events.length > 0 && h.events.every((e) => !('notJson' in e) && !('notArray' in e))), 'every body is a non-empty JSON array')
+    const failedIds = dlr.filter((h) => h.status === 500).flatMap((h) => h.events.map((e) => e.id))
+    t.ok(failedIds.length > 0, 'the refused requests carried events')
+    const ackedEvents = acked()
+    for (const id of failedIds) t.ok(ackedEvents.some((e) => e.id === id), `event for ${String(id)} refused with 500 was sent again and acknowledged`)
+    const ackedIds = ackedEvents.map((e) => e.id)
+    t.same([...ackedIds].sort(), [...ids].sort(), 'each id acknowledged exactly once (nothing sent again after a 2xx)')
+    for (const id of ids) {
+      const e = ackedEvents.find((x) => x.id === id)
+      t.match(e, { type: 'receipt', id, stat: 'DELIVRD', to: '12345' }, `receipt event for ${id}`)
+    }
+    // back-off: an event refused at time T is offered again no sooner than T + redeliveryMs[0]
+    const firstFail = dlr.find((h) => h.status === 500) as Hit
+    const firstFailId = firstFail.events[0].id
+    const ackedAt = dlr.find((h) => h.status === 200 && h.events.some((e) => e.id === firstFailId))?.at ?? 0
+    t.ok(ackedAt - firstFail.at >= 50, `retried with back-off (${ackedAt - firstFail.at} ms between the refused attempt and the acknowledged one)`)
+    t.equal(esme.delivered.filter(isReceipt).length, 0, 'no deliver_sm receipts on the bind: the webhook takes them')
+  })
+
+  t.test('an MO for the account arrives at the mo webhook', async (t) => {
+    const res = await engine.http('POST', '/api/v1/simulator/mo', { systemId: 'hook', from: '4915100000777', to: '12345', text: 'hello webhook €' })
+    t.equal(res.status, 202, `POST /api/v1/simulator/mo → ${res.status} ${res.body}`)
+    const hit = await until('the MO at /mo', () => receiver.hits.find((h) => h.path === '/mo' && h.events.some((e) => e.from === '4915100000777')), 10_000)
+    t.equal(hit.status, 200)
+    t.match(hit.events.find((e) => e.from === '4915100000777'), { type: 'mo', from: '4915100000777', to: '12345', text: 'hello webhook €' })
+  })
+
+  t.test("HTTP sends follow the account's registeredDelivery default, and their receipts reach the webhook", async (t) => {
+    const api = await AdminApi.login(engine)
+    const send = async (systemId: string, to: string) => {
+      const r = await api.call('POST', '/api/v1/messages', { systemId, from: '12345', to, text: `api ${systemId}` })
+      const body = r.json as { ok?: boolean; ids?: string[] }
+      if (!body?.ok || !body.ids) throw new Error(`POST /api/v1/messages for ${systemId} → ${r.status} ${r.body}`)
+      return body.ids[0]
+    }
+    const withReceipt = await send('apirx', '4915100003001')
+    const without = await send('apinorx', '4915100003002')
+    const events = () => receiver.hits.filter((h) => h.path === '/api-dlr').flatMap((h) => h.events)
+    const e = await until('the receipt of the registeredDelivery 1 account', () => events().find((x) => x.id === withReceipt), 10_000)
+    t.match(e, { type: 'receipt', id: withReceipt, stat: 'DELIVRD' })
+    await sleep(500)
+    t.notOk(events().some((x) => x.id === without), 'no receipt for the account whose registeredDelivery is 0')
+  })
+
+  t.test('an account without webhooks still gets deliver_sm receipts', async (t) => {
+    const before = receiver.hits.length
+    const esme = await openEsme(t, { port: engine.smppPort, systemId: 'plain', password: 'secret1', kind: 'transceiver' })
+    const r = await esme.submit({ source_addr: '12345', destination_addr: '4915100000999', short_message: gsm('no hook'), registered_delivery: 1 })
+    await esme.waitFor((p) => isReceipt(p) && p.receipted_message_id === r.message_id, 10_000)
+    t.equal(receiver.hits.length, before, 'nothing posted to the webhook')
+  })
+})
+
+t.test('a webhook that is down at first gets every receipt once it comes up', async (t) => {
+  // answers 503 for the first 1.5 s, then 200
+  const t0 = Date.now()
+  const receiver = await startReceiver(t, () => (Date.now() - t0 < 1500 ? 503 : 200))
+  const engine = await startPolicyEngine(t, {
+    accounts: [{ systemId: 'hook', password: 'secret1', webhooks: { receipts: `${receiver.url}/dlr`, mo: null } }],
+    extra: { receipts: { redeliveryMs: [50, 400] } },
+  })
+  const esme = await openEsme(t, { port: engine.smppPort, systemId: 'hook', password: 'secret1', kind: 'transmitter' })
+  const resps = await esme.submitMany(Array.from({ length: 30 }, (_, k) => ({ source_addr: '12345', destination_addr: '4915100001000', short_message: gsm(`down ${k}`), registered_delivery: 1 })), 10)
+  const ids = resps.map((r) => r.message_id ?? '')
+  const acked = () => receiver.hits.filter((h) => h.status === 200).flatMap((h) => h.events.map((e) => e.id))
+  await until('every receipt acknowledged', () => (ids.every((id) => acked().includes(id)) ? true : undefined), 15_000)
+  await sleep(500)
+  t.ok(receiver.hits.some((h) => h.status === 503), 'some attempts were refused')
+  t.same([...acked()].sort(), [...ids].sort(), 'all 30 receipts arrive, each acknowledged once')
+})
+
+t.test('receipts waiting for a webhook survive an engine restart', async (t) => {
+  let up = false
+  const receiver = await startReceiver(t, () => (up ? 200 : 503))
+  const engine = await startPolicyEngine(t, {
+    accounts: [{ systemId: 'hook', password: 'secret1', webhooks: { receipts: `${receiver.url}/dlr`, mo: null } }],
+    extra: { receipts: { redeliveryMs: [50, 200] } },
+  })
+  const esme = await openEsme(t, { port: engine.smppPort, systemId: 'hook', password: 'secret1', kind: 'transmitter' })
+  const resps = await esme.submitMany(Array.from({ length: 5 }, (_, k) => ({ source_addr: '12345', destination_addr: '4915100002000', short_message: gsm(`restart ${k}`), registered_delivery: 1 })), 5)
+  const ids = resps.map((r) => r.message_id ?? '')
+  // every receipt has been offered (and refused) at least once
+  await until('each receipt offered to the webhook', () => (ids.every((id) => receiver.hits.some((h) => h.events.some((e) => e.id === id))) ? true : undefined), 10_000)
+  await esme.close()
+  await engine.restart()
+  up = true
+  const acked = () => receiver.hits.filter((h) => h.status === 200).flatMap((h) => h.events.map((e) => e.id))
+  await until('every receipt acknowledged after the restart', () => (ids.every((id) => acked().includes(id)) ? true : undefined), 15_000)
+  await sleep(300)
+  t.same([...acked()].sort(), [...ids].sort(), 'all 5 receipts arrive after the restart, each acknowledged once')
+})
