@@ -270,8 +270,11 @@ export class Admin {
     for (const k of Object.keys(r)) if (!TRANSFER_KEYS.includes(k)) invalid(`transfer.${k} is not a known key`)
     if (typeof r.to !== 'string' || r.to.length === 0) invalid(`transfer.to must be a system_id (got ${showValue(r.to)})`)
     const amount = r.amount
-    if (typeof amount !== 'number' || !Number.isFinite(amount) || amount <= 0 || amount > MAX_AMOUNT || Math.round(amount * 1e6) === 0) {
-      invalid(`transfer.amount must be a number > 0 and <= ${MAX_AMOUNT} (got ${showValue(amount)})`)
+    // The operator may also take credit away (a correction): a negative amount without `from` is an 'adjust' entry.
+    const adjust = p.role === 'operator' && r.from === undefined && typeof amount === 'number' && amount < 0
+    const size = typeof amount === 'number' ? Math.abs(amount) : NaN
+    if (typeof amount !== 'number' || !Number.isFinite(amount) || (amount <= 0 && !adjust) || size > MAX_AMOUNT || Math.round(size * 1e6) === 0) {
+      invalid(`transfer.amount must be a number > 0 and <= ${MAX_AMOUNT}${p.role === 'operator' ? ' (or < 0 without from: a correction)' : ''} (got ${showValue(amount)})`)
     }
     if (r.from !== undefined && (typeof r.from !== 'string' || r.from.length === 0)) invalid(`transfer.from must be a system_id (got ${showValue(r.from)})`)
     if (r.reason !== undefined && (typeof r.reason !== 'string' || r.reason.length > 200)) {
@@ -293,6 +296,14 @@ export class Admin {
     const { ledger } = this.deps
     const entries: LedgerEntry[] = []
     let out: LedgerEntry | null = null
+    if (adjust) {
+      const e = ledger.debit(to, size, 'adjust', p.name, typeof r.reason === 'string' ? r.reason : undefined)
+      if (e === null) throw creditExhausted(to, size, ledger.balance(to))
+      const detail: Record<string, unknown> = { amount, balance: e.balance }
+      if (r.reason !== undefined) detail.reason = r.reason
+      await this.write(p, 'credit.adjust', toAcc, { ledger: [e] }, detail, [e])
+      return { from: null, to: e }
+    }
     if (from !== undefined) {
       out = ledger.debit(from, amount as number, 'transfer-out', p.name, to)
       if (out === null) throw creditExhausted(from, amount as number, ledger.balance(from))

@@ -71,6 +71,7 @@ const ACCOUNT_HELP = `smsc account: manage accounts (resellers and users)
     --prepaid true|false        --webhook-receipts URL  --webhook-mo URL  ("" = none)
 
 smsc credit add <systemId> <amount> [--reason R]          grant credit (operator)
+smsc credit remove <systemId> <amount> [--reason R]       take credit away: a correction (operator; never below 0)
 smsc credit move <from> <to> <amount> [--reason R]        move credit between accounts
 smsc credit ledger <systemId> [--limit N] [--json]
 smsc route list [--json]                                   the MT and MO routing tables
@@ -269,12 +270,13 @@ function amountArg(v: string | undefined): number {
 }
 
 async function credit(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
-  if (flags.help || !['add', 'move', 'ledger'].includes(sub ?? '')) { out(ACCOUNT_HELP); return flags.help ? 0 : 2 }
+  if (flags.help || !['add', 'remove', 'move', 'ledger'].includes(sub ?? '')) { out(ACCOUNT_HELP); return flags.help ? 0 : 2 }
   return withClient(flags, ['reason', 'limit'], async (c) => {
     const reason = typeof flags.reason === 'string' ? flags.reason : undefined
-    if (sub === 'add') {
-      const r = await c.transfer({ to: checkSystemId(positionals[0]), amount: amountArg(positionals[1]), reason })
-      out(`${r.to.systemId}: +${r.to.delta}, balance ${r.to.balance}\n`)
+    if (sub === 'add' || sub === 'remove') {
+      const amount = amountArg(positionals[1])
+      const r = await c.transfer({ to: checkSystemId(positionals[0]), amount: sub === 'add' ? amount : -amount, reason })
+      out(`${r.to.systemId}: ${r.to.delta > 0 ? '+' : ''}${r.to.delta}, balance ${r.to.balance}\n`)
     } else if (sub === 'move') {
       const r = await c.transfer({ from: checkSystemId(positionals[0]), to: checkSystemId(positionals[1]), amount: amountArg(positionals[2]), reason })
       out(`${r.from?.systemId}: ${r.from?.delta}, balance ${r.from?.balance}\n${r.to.systemId}: +${r.to.delta}, balance ${r.to.balance}\n`)

@@ -46,6 +46,11 @@ t.test('offline: accounts, credit moves and the ledger are managed on the data d
   t.equal(over.code, 2, 'moving more than the balance is refused')
   t.match(over.err, /credit|balance/i)
   t.equal(JSON.parse(smsc(['account', 'show', 'res1', '--json', ...d]).out).balance, 70, 'nothing moved')
+  const fix = smsc(['credit', 'remove', 'res1', '20', '--reason', 'correction', ...d])
+  t.equal(fix.code, 0, fix.err)
+  t.match(fix.out, /res1: -20, balance 50/, 'the operator corrects a balance with an adjust entry')
+  t.equal(smsc(['credit', 'remove', 'res1', '51', ...d]).code, 2, 'never below 0')
+  t.same((JSON.parse(smsc(['credit', 'ledger', 'res1', '--json', '--limit', '1', ...d]).out) as { reason: string; delta: number }[]).map((e) => [e.reason, e.delta]), [['adjust', -20]])
   const unknown = smsc(['account', 'set', 'u1', '--rate', 'fast', ...d])
   t.match(unknown.err, /^smsc: --rate must be a non-negative number \(got "fast"\)\n$/)
 
