@@ -201,7 +201,13 @@ t.test('credit moves keep balance == sum(ledger) for every account; never overdr
   await admin.transfer(OPERATOR, { from: 'resB', to: 'solo', amount: 10.125 })
   t.equal(ledger.balance('solo'), 15.125)
 
-  await rejects(t, admin.transfer(OPERATOR, { to: 'a1', amount: 0 }), 'SMSC_ERR_API_INVALID', 'transfer.amount must be a number > 0 and <= 1000000000000 (got 0)')
+  await rejects(t, admin.transfer(OPERATOR, { to: 'a1', amount: 0 }), 'SMSC_ERR_API_INVALID', 'transfer.amount must be a number > 0 and <= 1000000000000 (or < 0 without from: a correction) (got 0)')
+  // The operator's correction: a negative amount without `from` is an 'adjust' entry, never below 0.
+  const before = ledger.balance('solo')
+  const adj = await admin.transfer(OPERATOR, { to: 'solo', amount: -0.125, reason: 'typo' })
+  t.match(adj, { from: null, to: { reason: 'adjust', delta: -0.125, balance: before - 0.125 } })
+  await rejects(t, admin.transfer(OPERATOR, { to: 'solo', amount: -1000 }), 'SMSC_ERR_CREDIT_EXHAUSTED')
+  t.equal(ledger.balance('solo'), before - 0.125, 'a refused correction changes nothing')
   await rejects(t, admin.transfer(OPERATOR, { to: 'a1', amount: 1, note: 'x' }), 'SMSC_ERR_API_INVALID', 'transfer.note is not a known key')
   await rejects(t, admin.transfer(OPERATOR, { to: 'a1', from: 'a1', amount: 1 }), 'SMSC_ERR_API_INVALID', 'transfer.from and transfer.to are the same account (a1)')
   await admin.create(OPERATOR, { systemId: 'free' })
