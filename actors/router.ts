@@ -11,6 +11,7 @@
  * A table change (`tables` message) recompiles the table; jobs already routed keep their candidates.
  */
 import { CommandStatus as S } from '../engine/protocol/constants'
+import { SIMULATOR_CONNECTOR } from '../engine/config'
 import { MtRouter, type RouteTables } from '../engine/routing'
 import type { Ledger, LedgerEntry } from '../engine/ledger'
 import type { Account } from '../engine/accounts'
@@ -56,7 +57,8 @@ export class Router {
       for (const dest of r.dests) {
         const dec = this.mt.route(systemId, group, r.src[2], dest.addr[2], now)
         if (!dec.ok) { statuses[i] = dec.status; break }
-        dest.via = dec.connectors
+        // The simulator alone is what a destination without `via` means: not stored (every byte of a record is encoded twice).
+        if (dec.connectors.length !== 1 || dec.connectors[0] !== SIMULATOR_CONNECTOR) dest.via = dec.connectors
         if (prepaid) dest.price = dec.price
         price += dec.price
       }

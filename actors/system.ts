@@ -239,7 +239,7 @@ export function startActors(d: ActorDeps): ActorSystem {
   }
   /** Active destinations last handed to connector `id` (after its restart). */
   const activeVia = (id: string): MessageRecord[] => (d.store.activeMessages() as MessageRecord[])
-    .filter((r) => r.dests.some((x) => x.conn === id && x.up === undefined))
+    .filter((r) => r.dests.some((x) => x.up === undefined && (x.conn === id || (id === SIMULATOR_CONNECTOR && x.conn === undefined && (x.via === undefined || x.via.includes(id))))))
 
   // 4. dispatcher: rebuilt from the store's active messages on every (re)start.
   /** Upstream ids accepted but not yet committed: a receipt may overtake the commit. */

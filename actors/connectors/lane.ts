@@ -30,7 +30,8 @@ export class Lane {
     while (this.head < this.queue.length && (this.connector.up || this.connector.probing === true)) {
       const end = Math.min(this.queue.length, this.head + CHUNK)
       const chunk = this.queue.slice(this.head, end)
-      for (const j of chunk) (j.record.dests[j.dest] as { conn?: string }).conn = this.connector.id
+      // Which connector holds it, for a restart of that connector (the simulator's are found without it).
+      if (this.connector.kind !== 'simulator') for (const j of chunk) j.record.dests[j.dest].conn = this.connector.id
       const rest = this.connector.submit(chunk, now) as Job[]
       this.head = end - rest.length
       for (let i = 0; i < rest.length; i++) this.queue[this.head + i] = rest[i]
