@@ -88,7 +88,8 @@ export class Delivery {
     return q ? q.ready.length - q.head + q.retry.length : 0
   }
 
-  outcomes(outcomes: Outcome[]): void {
+  /** `stored` runs once everything the outcomes caused is committed (or at once when they cause nothing). */
+  outcomes(outcomes: Outcome[], stored?: () => void): void {
     const now = this.d.now()
     const changed = new Map<string, MessageRecord>()
     const receipts: DeliveryItem[] = []
@@ -141,7 +142,7 @@ export class Delivery {
       c.receipts[it.stat as string] = (c.receipts[it.stat as string] ?? 0) + 1
     }
     m.totals.receipts += receipts.length
-    if (changed.size === 0 && receipts.length === 0) return
+    if (changed.size === 0 && receipts.length === 0 && meta.length === 0) { stored?.(); return }
     const ledger: LedgerEntry[] = []
     for (const [systemId, f] of refunds) ledger.push(this.d.ledger.credit(systemId, f.units, 'refund', 'settlement', undefined, f.count))
     const batch: CommitBatch = { messages: [...changed.values()], enqueue: receipts }
@@ -151,7 +152,10 @@ export class Delivery {
       if (err) {
         for (const e of ledger) this.d.ledger.revert(e)
         this.d.log('error', 'outcome commit failed', { error: err.message, count: changed.size })
-      } else if (receipts.length > 0) this.d.enqueueLater(receipts)
+        return
+      }
+      if (receipts.length > 0) this.d.enqueueLater(receipts)
+      stored?.()
     })
   }
 

@@ -25,7 +25,7 @@ export type DispatcherMsg =
   | { type: 'retry'; connector: string | null; jobs: Job[] }
   | { type: 'requeue'; jobs: Job[] }
   | { type: 'accepted'; connector: string; items: { id: string; dest: number; upstreamId: string }[] }
-  | { type: 'receipts'; connector: string; items: UpstreamReceipt[] }
+  | { type: 'receipts'; connector: string; items: UpstreamReceipt[]; stored: () => void }
   | { type: 'tick'; now: number }
   | { type: 'fault' }
 
@@ -37,7 +37,8 @@ export type ConnectorMsg =
   | { type: 'fault' }
 
 export type DeliveryMsg =
-  | { type: 'outcomes'; outcomes: Outcome[] }
+  /** `stored`, when given, is called once the outcomes' effects are committed (upstream receipts are acknowledged then). */
+  | { type: 'outcomes'; outcomes: Outcome[]; stored?: () => void }
   | { type: 'enqueue'; items: DeliveryItem[] }
   | { type: 'results'; ok: DeliveryItem[]; failed: DeliveryItem[] }
   | { type: 'bound'; systemId: string }

@@ -66,8 +66,8 @@ export interface ActorDeps {
   /** The account as last committed (cached by the engine). */
   account(systemId: string): Account | undefined
   routes: RouteTables
-  /** MO from an upstream connector: the engine routes it to an account's queue. */
-  inboundMo(connector: string, items: InboundMo[]): void
+  /** MO from an upstream connector: the engine routes it to an account's queue, then calls `stored`. */
+  inboundMo(connector: string, items: InboundMo[], stored: () => void): void
   webhooks: WebhookSender
   /** Builds and publishes the telemetry frames of one tick (the telemetry actor calls it). */
   publishTelemetry(): void
@@ -159,7 +159,7 @@ export function startActors(d: ActorDeps): ActorSystem {
   })
   deliveryRef = nact.spawn(root, (state: Delivery, msg: DeliveryMsg) => {
     switch (msg.type) {
-      case 'outcomes': state.outcomes(msg.outcomes); return state
+      case 'outcomes': state.outcomes(msg.outcomes, msg.stored); return state
       case 'enqueue': state.enqueue(msg.items); return state
       case 'results': state.results(msg.ok, msg.failed); return state
       case 'bound': state.pump(msg.systemId); return state
@@ -167,7 +167,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       case 'fault': throw new Error('injected delivery fault')
     }
   }, 'delivery', { initialStateFunc: makeDelivery, onCrash: restartWithBudget('delivery', 5, 10_000, log, d.fatal) })
-  const toDelivery = (outcomes: Outcome[]) => nact.dispatch(deliveryRef, { type: 'outcomes', outcomes } satisfies DeliveryMsg)
+  const toDelivery = (outcomes: Outcome[], stored?: () => void) => nact.dispatch(deliveryRef, { type: 'outcomes', outcomes, stored } satisfies DeliveryMsg)
 
   // 3. connectors: the simulator (always) and the configured upstreams, each behind its lane.
   let dispatcherRef: ActorRef
@@ -185,8 +185,8 @@ export function startActors(d: ActorDeps): ActorSystem {
         log('debug', 'connector hands back for retry', { connector: id, count: items.length, reason })
         toDispatcher({ type: 'retry', connector: id, jobs: items as Job[] })
       },
-      receipts: (items) => toDispatcher({ type: 'receipts', connector: id, items }),
-      mo: (items) => d.inboundMo(id, items),
+      receipts: (items, stored) => toDispatcher({ type: 'receipts', connector: id, items, stored }),
+      mo: (items, stored) => d.inboundMo(id, items, stored),
       up: () => {
         d.metrics.event('connector_up', { detail: `${id} (${cfg.kind})` })
         log('info', 'connector up', { connector: id })
@@ -254,7 +254,7 @@ export function startActors(d: ActorDeps): ActorSystem {
         const ref = connectorRefs.get(id)
         if (ref) nact.dispatch(ref, { type: 'submit', jobs } satisfies ConnectorMsg)
       },
-      outcomes: toDelivery,
+      outcomes: (o) => toDelivery(o),
       retryMs: d.options.dispatch.retryMs,
     })
     const active = d.store.activeMessages() as MessageRecord[]
@@ -299,7 +299,8 @@ export function startActors(d: ActorDeps): ActorSystem {
           const r = d.store.getMessage(at[0]) as MessageRecord | undefined
           outcomes.push({ id: at[0], dest: at[1], state: rc.state, err: rc.err, rev: r?.rev ?? 0 })
         }
-        if (outcomes.length > 0) toDelivery(outcomes)
+        if (outcomes.length > 0) toDelivery(outcomes, msg.stored)
+        else msg.stored() // nothing of ours: acknowledge (the upstream would only send them again)
         return state
       }
       case 'tick': state.tick(msg.now); return state

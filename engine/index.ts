@@ -183,7 +183,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const actors: ActorSystem = startActors({
     options, store, log, now, receivers, metrics, ledger, routes, webhooks,
     account: (systemId) => store.getAccount(systemId),
-    inboundMo: (connector, items) => { void inboundMo(connector, items) },
+    inboundMo: (connector, items, stored) => inboundMo(connector, items, stored),
     telemetryIntervalMs: options.telemetry.intervalMs,
     publishTelemetry: () => {
       // What telemetry costs: the whole tick (collect, encode, publish) is timed.
@@ -462,8 +462,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     return item
   }
 
-  /** MO from an upstream connector: routed by the MO table, stored, then delivered like any MO. */
-  async function inboundMo(connector: string, mos: InboundMo[]): Promise<void> {
+  /** MO from an upstream connector: routed by the MO table, stored (then `stored()` acknowledges them upstream), delivered like any MO. */
+  function inboundMo(connector: string, mos: InboundMo[], stored: () => void): void {
     const items: DeliveryItem[] = []
     const t = now()
     for (const mo of mos) {
@@ -477,9 +477,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const [id] = store.allocateIds(1, options.messageIdFormat)
       items.push(moItem(systemId, id, t, mo.from, mo.to, mo.esmClass, mo.dataCoding, mo.sm, text))
     }
-    if (items.length === 0) return
+    if (items.length === 0) return stored()
     actors.commit({ enqueue: items }, (err) => {
-      if (err) return log('error', 'upstream MO commit failed', { connector, error: err.message })
+      if (err) return log('error', 'upstream MO commit failed; the upstream will send them again', { connector, error: err.message })
+      stored()
       actors.enqueue(items)
     })
   }

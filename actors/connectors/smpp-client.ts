@@ -105,6 +105,9 @@ export class SmppClientConnector implements Connector {
   private retries = new Map<string, Dispatch[]>()
   private receipts: UpstreamReceipt[] = []
   private mos: InboundMo[] = []
+  /** The deliver_sm/data_sm PDUs behind `receipts` and `mos`, answered when the engine has stored them. */
+  private receiptAcks: Pdu[] = []
+  private moAcks: Pdu[] = []
 
   // Output batching: between begin() and end() PDUs are collected and leave as one socket write.
   private out: Buffer[] = []
@@ -445,8 +448,9 @@ export class SmppClientConnector implements Connector {
     switch (pdu.command) {
       case 'deliver_sm':
       case 'data_sm':
-        this.inbound(pdu)
-        return this.respond(pdu, 0)
+        // Answered once the engine has stored what it carries (flushEvents → stored()), or at once when it carries nothing.
+        if (!this.inbound(pdu)) this.respond(pdu, 0)
+        return
       case 'enquire_link':
         return this.respond(pdu, 0)
       case 'unbind':
@@ -464,18 +468,19 @@ export class SmppClientConnector implements Connector {
     }
   }
 
-  /** deliver_sm / data_sm: a receipt by esm_class message type (SMPP 3.4 §5.2.12), else an MO. */
-  private inbound(pdu: Pdu): void {
+  /** deliver_sm / data_sm: a receipt by esm_class message type (SMPP 3.4 §5.2.12), else an MO. True when it waits for the engine. */
+  private inbound(pdu: Pdu): boolean {
     const esm = (pdu.esm_class ?? 0) as number
     const type = esm & EsmClass.TYPE_MASK
     const short = pdu.short_message as Buffer | undefined
     const sm = short !== undefined && short.length > 0 ? short : ((pdu.message_payload as Buffer | undefined) ?? EMPTY)
     if (type === EsmClass.MC_DELIVERY_RECEIPT || type === EsmClass.INTERMEDIATE_NOTIFICATION) {
       const r = this.receiptOf(pdu, sm)
-      if (r) this.receipts.push(r)
-      else this.log('warn', 'upstream receipt without message id or state, dropped', { connector: this.id, text: receiptText(sm, pdu.data_coding ?? 0).slice(0, 160) })
-      return
+      if (r) { this.receipts.push(r); this.receiptAcks.push(pdu); return true }
+      this.log('warn', 'upstream receipt without message id or state, dropped', { connector: this.id, text: receiptText(sm, pdu.data_coding ?? 0).slice(0, 160) })
+      return false
     }
+    this.moAcks.push(pdu)
     this.mos.push({
       from: [pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr],
       to: [pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr],
@@ -483,6 +488,21 @@ export class SmppClientConnector implements Connector {
       dataCoding: pdu.data_coding ?? 0,
       sm: Buffer.from(sm), // own the bytes: the frame's memory belongs to the socket chunk
     })
+    return true
+  }
+
+  /** Acknowledges upstream deliveries once the engine has stored them, on the link they came on. */
+  private acker(pdus: Pdu[]): () => void {
+    const sock = this.socket
+    let done = false
+    return () => {
+      if (done) return
+      done = true
+      if (this.socket !== sock || sock === null || sock.destroyed) return // the link changed: the upstream sends them again
+      this.begin()
+      for (const pdu of pdus) this.respond(pdu, 0)
+      this.end()
+    }
   }
 
   /**
@@ -635,13 +655,17 @@ export class SmppClientConnector implements Connector {
     }
     if (this.receipts.length > 0) {
       const r = this.receipts
+      const acks = this.receiptAcks
       this.receipts = []
-      this.events.receipts(r)
+      this.receiptAcks = []
+      this.events.receipts(r, this.acker(acks))
     }
     if (this.mos.length > 0) {
       const m = this.mos
+      const acks = this.moAcks
       this.mos = []
-      this.events.mo(m)
+      this.moAcks = []
+      this.events.mo(m, this.acker(acks))
     }
   }
 }

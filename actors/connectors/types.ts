@@ -53,10 +53,14 @@ export interface ConnectorEvents {
   accepted(items: { id: string; dest: number; upstreamId: string }[]): void
   /** Temporary failures (link down, ESME_RTHROTTLED, ESME_RMSGQFUL, timeouts, HTTP 5xx): retry later. */
   retry(items: Dispatch[], reason: string): void
-  /** Receipts from the upstream, by its ids. */
-  receipts(items: UpstreamReceipt[]): void
-  /** Mobile-originated messages from the upstream. */
-  mo(items: InboundMo[]): void
+  /**
+   * Receipts from the upstream, by its ids. `stored` is called once the engine has committed what
+   * they caused: only then does the connector acknowledge them upstream (deliver_sm_resp), so an
+   * acknowledged receipt is never lost. Not called when the commit fails: the upstream sends again.
+   */
+  receipts(items: UpstreamReceipt[], stored: () => void): void
+  /** Mobile-originated messages from the upstream; `stored` as for receipts. */
+  mo(items: InboundMo[], stored: () => void): void
   /** Link state changes (for failover, telemetry events and /api/v1/connectors). */
   up(): void
   down(reason: string): void

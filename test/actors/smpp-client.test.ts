@@ -333,3 +333,25 @@ t.test('stop() on an upstream that never answers unbind resolves after responseM
   t.same(rec.got.down, ['unbind_resp timeout'])
   t.equal(up.received('unbind').length, 1)
 })
+
+t.test('upstream receipts and MO are acknowledged only once the engine has stored them', async (t) => {
+  const up = await startUpstream(t, {
+    onBound: (session) => {
+      session.deliver_sm({ esm_class: 0x04, receipted_message_id: 'K1', message_state: 2, short_message: Buffer.alloc(0) })
+      session.deliver_sm({ source_addr: '111', destination_addr: '222', esm_class: 0, short_message: Buffer.from('hi') })
+      // no id, no state: nothing to store, answered at once
+      session.deliver_sm({ esm_class: 0x04, short_message: Buffer.from('garbage') })
+    },
+  })
+  const { c, rec } = connector(t, connectorConfig(up.port))
+  rec.holdAcks = true
+  drive(t, c, rec)
+  c.start()
+  await rec.until(() => rec.got.receipts.length === 1 && rec.got.mo.length === 1, 'one receipt, one MO')
+  await rec.until(() => up.received('deliver_sm_resp').length === 1, 'the empty receipt answered at once')
+  await new Promise((r) => setTimeout(r, 200))
+  t.equal(up.received('deliver_sm_resp').length, 1, 'the receipt and the MO wait for the store')
+  for (const stored of rec.held.splice(0)) stored()
+  await rec.until(() => up.received('deliver_sm_resp').length === 3, 'answered after stored()')
+  t.ok(up.received('deliver_sm_resp').every((r) => r.command_status === 0))
+})

@@ -96,8 +96,12 @@ export class Recorder implements ConnectorEvents {
     this.got.batches.push({ kind: 'retry', size: items.length })
     this.onRetry?.(items)
   }
-  receipts(r: UpstreamReceipt[]): void { this.got.receipts.push(...r); this.got.batches.push({ kind: 'receipts', size: r.length }) }
-  mo(m: InboundMo[]): void { this.got.mo.push(...m); this.got.batches.push({ kind: 'mo', size: m.length }) }
+  /** The engine stores at once here: acknowledge straight away (the ack-after-store rule has its own test). */
+  receipts(r: UpstreamReceipt[], stored: () => void): void { this.got.receipts.push(...r); this.got.batches.push({ kind: 'receipts', size: r.length }); if (!this.holdAcks) stored(); else this.held.push(stored) }
+  mo(m: InboundMo[], stored: () => void): void { this.got.mo.push(...m); this.got.batches.push({ kind: 'mo', size: m.length }); if (!this.holdAcks) stored(); else this.held.push(stored) }
+  /** When true, acknowledgements wait in `held` until the test calls them (the engine "storing"). */
+  holdAcks = false
+  readonly held: (() => void)[] = []
   up(): void { this.got.up++ }
   down(reason: string): void { this.got.down.push(reason) }
 
