@@ -306,7 +306,11 @@ export class Delivery {
     for (const [url, items] of batches) {
       for (let i = 0; i < items.length; i += 100) {
         const chunk = items.slice(i, i + 100)
-        this.d.webhooks.send(url, chunk.map((it) => it.event), (ok) => (ok ? this.d.resultsLater(chunk, []) : this.d.resultsLater([], chunk)))
+        this.d.webhooks.send(url, chunk.map((it) => it.event), (ok, status) => {
+          if (ok) return this.d.resultsLater(chunk, [])
+          this.d.log('warn', 'webhook failed; retrying with back-off', { systemId: account.systemId, url: url.replace(/\/\/[^/@]*@/, '//…@'), status, events: chunk.length, attempts: chunk[0].attempts + 1 })
+          this.d.resultsLater([], chunk)
+        })
       }
     }
   }

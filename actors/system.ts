@@ -208,7 +208,9 @@ export function startActors(d: ActorDeps): ActorSystem {
       const c: Connector = cfg.kind === 'simulator' ? new SimulatorConnector(d.options.simulator, events, d.now())
         : cfg.kind === 'smpp' ? new SmppClientConnector(cfg, events, log, d.now)
           : new HttpConnector(cfg, events, log)
-      const lane = new Lane(c)
+      // The simulator takes a message the moment it is stored (Metrics.accepted); an upstream when its lane hands it over.
+      const lane = cfg.kind === 'simulator' ? new Lane(c)
+        : new Lane(c, (jobs, now) => { for (const j of jobs) d.metrics.step(j.record.id, 'carrier', now) })
       lanes.set(id, lane)
       c.start()
       if (started) toDispatcher({ type: 'submit', records: activeVia(id), fresh: false })

@@ -18,6 +18,8 @@ import { SIMULATOR_CONNECTOR, type ResolvedOptions } from './config'
 export interface AdminClient {
   /** 'engine' when the changes go through a running engine's API, 'store' when applied offline. */
   readonly via: 'engine' | 'store'
+  /** The config file gives `routes`: they replace the stored table at every start. */
+  readonly configRoutes: boolean
   list(): Promise<AccountView[]>
   get(systemId: string): Promise<AccountView>
   create(input: Record<string, unknown>): Promise<{ account: AccountView; password: string }>
@@ -49,10 +51,11 @@ function control(dataDir: string): { url: string; token: string } | null {
 
 export async function openAdminClient(options: ResolvedOptions): Promise<AdminClient> {
   const c = control(options.dataDir)
-  return c ? remote(c.url, c.token) : local(options)
+  const client = c ? remote(c.url, c.token) : await local(options)
+  return { ...client, configRoutes: options.routes !== null }
 }
 
-async function local(options: ResolvedOptions): Promise<AdminClient> {
+async function local(options: ResolvedOptions): Promise<Omit<AdminClient, 'configRoutes'>> {
   fs.mkdirSync(options.dataDir, { recursive: true })
   const base = { maxBinds: options.session.maxBindsPerAccount, windowSize: options.session.windowSize, messageIdFormat: options.messageIdFormat }
   const store = await Store.open(path.join(options.dataDir, 'store'), { accountDefaults: base })
@@ -85,7 +88,7 @@ async function local(options: ResolvedOptions): Promise<AdminClient> {
   }
 }
 
-function remote(url: string, token: string): AdminClient {
+function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
   const call = async <T>(method: string, p: string, body?: unknown): Promise<T> => {
     let res: Response
     try {

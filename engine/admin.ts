@@ -163,6 +163,10 @@ export class Admin {
       if (inp.role === 'reseller') invalid(`account.parent must be null for a reseller (got ${showValue(inp.parent)})`)
       parent = this.current(inp.parent) ?? invalid(`account.parent ${showValue(inp.parent)} is not an account`)
       if (parent.role !== 'reseller') invalid(`account.parent ${showValue(inp.parent)} is not a reseller`)
+      // A reseller's user bills like its reseller unless the operator says otherwise (a prepaid
+      // reseller's user sending for free would be a billing leak).
+      inp.role ??= 'user'
+      for (const k of ['group', 'settlement', 'prepaid', 'messageIdFormat'] as const) if (inp[k] === undefined) (inp as Record<string, unknown>)[k] = parent[k]
     }
     this.assertFree(systemId)
     const password = inp.password ?? generatePassword()

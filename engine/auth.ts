@@ -12,7 +12,7 @@
  * API keys are not tokens: Admin owns them (apiKeyOwner); accountPrincipal() turns their owner
  * into the principal the send API acts for.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, randomBytes, randomInt } from 'node:crypto'
 import { Store, verifyScrypt } from './store'
 import { OPERATOR, type Principal } from './accounts'
 
@@ -40,6 +40,14 @@ interface Live {
 }
 
 export type AccountLogin = { token: string; principal: Principal } | 'bad-credentials' | 'suspended'
+
+/** 12 letters and digits: no leading '-' to trip a command line, nothing to escape in a shell. */
+export function generateAdminPassword(): string {
+  const A = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789'
+  let s = ''
+  for (let i = 0; i < 12; i++) s += A[randomInt(A.length)]
+  return s
+}
 
 export class AdminAuth {
   private readonly tokens = new Map<string, Live>()
@@ -84,7 +92,7 @@ export class AdminAuth {
     }
     const stored = store.getMeta(ADMIN_HASH_KEY)
     if (typeof stored === 'string') return { auth: new AdminAuth(stored, store), generated: null }
-    const generated = randomBytes(9).toString('base64url')
+    const generated = generateAdminPassword()
     const hash = await Store.hashPassword(generated)
     await store.putMeta(ADMIN_HASH_KEY, hash)
     return { auth: new AdminAuth(hash, store), generated }

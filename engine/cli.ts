@@ -10,7 +10,7 @@ import { CONFIG_FLAGS, assertKnownFlags, configArgsFromFlags, loadConfig, parseC
 import { SmscError, isSmscError } from './errors'
 import { createSmsc } from './index'
 import { Store } from './store'
-import { AdminAuth } from './auth'
+import { AdminAuth, generateAdminPassword } from './auth'
 import { openAdminClient, type AdminClient } from './admin-client'
 import type { AccountView } from './admin'
 
@@ -49,7 +49,7 @@ The first start with no accounts creates the account "demo" and prints its passw
 SIGTERM or SIGINT stops gracefully: stop accepting, unbind every session, drain windows, flush the store.
 `
 
-const ACCOUNT_HELP = `smsc account: manage accounts (resellers and users)
+const ACCOUNT_HELP = `smsc account | credit | route | apikey | audit: accounts (resellers and users), credit, routing
 
   smsc account add <systemId> [settings] [--password P] [--credit N]
       creates an account; without --password a random 8-character password is generated and printed
@@ -283,7 +283,10 @@ async function credit(sub: string | undefined, positionals: string[], flags: Rec
     } else {
       const entries = await c.ledger(checkSystemId(positionals[0]), intFlag(flags, 'limit', 50))
       if (flags.json) out(JSON.stringify(entries) + '\n')
-      else for (const e of entries) out(`${new Date(e.t).toISOString()}  ${String(e.delta).padStart(12)}  ${String(e.balance).padStart(12)}  ${e.reason.padEnd(12)} ${e.by}${e.ref ? `  ${e.ref}` : ''}${e.count ? `  (${e.count} msgs)` : ''}\n`)
+      else {
+        out(`${'time'.padEnd(24)}  ${'change'.padStart(12)}  ${'balance'.padStart(12)}  ${'reason'.padEnd(12)} by, reference\n`)
+        for (const e of entries) out(`${new Date(e.t).toISOString()}  ${String(e.delta).padStart(12)}  ${String(e.balance).padStart(12)}  ${e.reason.padEnd(12)} ${e.by}${e.ref ? `  ${e.ref}` : ''}${e.count ? `  (${e.count} message${e.count === 1 ? '' : 's'})` : ''}\n`)
+      }
     }
     return 0
   })
@@ -303,14 +306,21 @@ async function route(sub: string | undefined, positionals: string[], flags: Reco
     }
     const file = positionals[0]
     if (!file) usage('route set needs a JSON file: smsc route set routes.json')
+    let text: string
+    try {
+      text = fs.readFileSync(file, 'utf8')
+    } catch (e) {
+      usage(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    }
     let tables: unknown
     try {
-      tables = JSON.parse(fs.readFileSync(file, 'utf8'))
+      tables = JSON.parse(text)
     } catch (e) {
-      usage(`cannot read ${file}: ${(e as Error).message}`)
+      usage(`${file} is not valid JSON: ${(e as Error).message}`)
     }
     const t = await c.setRoutes(tables)
     out(`routes set: ${t.mt.length} MT, ${t.mo.length} MO${c.via === 'engine' ? ' (live)' : ''}\n`)
+    if (c.configRoutes) out(`warning: the config file has "routes": they replace this table at the next start. Put the table in the config file to keep it.\n`)
     return 0
   })
 }
@@ -356,7 +366,7 @@ async function admin(sub: string | undefined, flags: Record<string, string | boo
   const options = loadConfig(configArgsFromFlags(cfgFlags))
   const given = flags.password
   if (given !== undefined && (typeof given !== 'string' || given.length < 8 || given.length > 128)) usage('--password must be 8 to 128 characters')
-  const password = typeof given === 'string' ? given : randomBytes(9).toString('base64url')
+  const password = typeof given === 'string' ? given : generateAdminPassword()
   fs.mkdirSync(options.dataDir, { recursive: true })
   const store = await Store.open(path.join(options.dataDir, 'store'))
   try {
@@ -391,6 +401,7 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
     `  Console    http://${o.http.host}:${smsc.ports.http}/  (telemetry ws://${o.http.host}:${smsc.ports.http}/ws/telemetry, GET /metrics, GET /healthz)`,
     `  Data       ${path.resolve(o.dataDir)}`,
     `  Carrier    simulated, delivery in ${o.simulator.deliveryDelayMs[0]}-${o.simulator.deliveryDelayMs[1]} ms, outcomes ${Object.entries(o.simulator.outcomes).map(([k, v]) => `${k} ${Math.round((v ?? 0) * 100)}%`).join(', ')}`,
+    `  Connectors ${smsc.connectorStats().filter((c) => c.kind !== 'simulator').map((c) => `${c.id} (${c.kind})`).join(', ') || 'none besides the simulator'}; routes: ${smsc.admin.getRoutes().mt.length} MT, ${smsc.admin.getRoutes().mo.length} MO (smsc route list)`,
     `  Accounts   ${smsc.store.listAccounts().map((a) => a.systemId).join(', ')}`,
   ]
   if (smsc.adminPassword) {

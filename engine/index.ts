@@ -9,7 +9,6 @@ import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import path from 'node:path'
 import type net from 'node:net'
-import { randomBytes } from 'node:crypto'
 import { resolveOptions, SIMULATOR_CONNECTOR, type Options, type ResolvedOptions } from './config'
 import { createLogger, type LogFn } from './log'
 import { Store, type CommitBatch, type DeliveryItem } from './store'
@@ -34,7 +33,7 @@ import { validateSubmit } from './session/submit'
 import { EsmClass } from './protocol/constants'
 import { defaultSettings, ipAllowed, sourceAllowed, OPERATOR, type Account, type AccountSettings } from './accounts'
 import { Ledger } from './ledger'
-import { Admin } from './admin'
+import { Admin, generatePassword } from './admin'
 import { DEFAULT_ROUTES, MoRouter, type RouteTables } from './routing'
 import { WebhookSender } from './webhook'
 import type { ApiMessage, ApiSubmitResult } from './http'
@@ -147,7 +146,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     await store.commit(batch)
   }
   if (store.listAccounts().length === 0) {
-    demoAccount = { systemId: 'demo', password: randomBytes(6).toString('base64url').slice(0, 8) }
+    demoAccount = { systemId: 'demo', password: generatePassword() }
     await store.putAccount({ ...defaults, systemId: demoAccount.systemId, passwordHash: await Store.hashPassword(demoAccount.password), createdAt: now(), updatedAt: now() } as Account)
   }
   // Routing tables: the config's when it gives them (stored, so the API shows them), else the stored ones.
@@ -506,6 +505,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
    * admitted as one batch (the parts of a message are admitted or refused together).
    */
   async function submitMessages(systemId: string, msgs: ApiMessage[]): Promise<ApiSubmitResult[]> {
+    const refusal = (status: number, id: string, m: ApiMessage) => refusalText(status, store.getAccount(id), ledger.balance(id), m)
     const account = store.getAccount(systemId)
     if (!account) throw smscError('SMSC_ERR_AUTH_SYSTEM_ID', `no account ${systemId}`)
     const t = now()
@@ -567,7 +567,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         let end = i
         while (end < records.length && groups[end] === k) end++
         const status = statuses[i]
-        results[k] = status === 0 ? { ok: true, ids: records.slice(i, end).map((r) => r.id), parts: end - i } : refuse(status, codeOfStatus(status), `refused with ${statusName(status)}`)
+        results[k] = status === 0 ? { ok: true, ids: records.slice(i, end).map((r) => r.id), parts: end - i } : refuse(status, codeOfStatus(status), refusal(status, systemId, msgs[k]))
         i = end
       }
       const acct = metrics.account(systemId)
@@ -583,7 +583,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const padded = /^\d{1,9}$/.test(id) ? id.padStart(10, '0') : /^[0-9a-f]{1,9}$/i.test(id) ? id.toLowerCase().padStart(10, '0') : id
     const r = (store.getMessage(id) ?? store.getMessage(padded)) as MessageRecord | undefined
     if (!r) return null
-    const tl = metrics.timeline(id)
+    const tl = metrics.timeline(r.id)
     const timeline: MessageView['timeline'] = [{ t: r.submitAt, event: 'received' }]
     if (tl?.stored) timeline.push({ t: tl.stored, event: 'stored' })
     if (tl?.carrier) timeline.push({ t: tl.carrier, event: 'carrier' })
@@ -660,6 +660,21 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
   log('info', 'listening', { smpp: listeners.smppPort, tls: listeners.tlsPort, http: http.port })
   return smsc
+}
+
+/** What an HTTP caller reads when a message is refused at admission: the status and why, with the numbers. */
+function refusalText(status: number, a: Account | undefined, balance: number, m: ApiMessage): string {
+  const name = statusName(status)
+  switch (status) {
+    case S.ESME_RTHROTTLED: return `${name}: over the account's rate limit (${a?.rateLimit?.perSecond}/s, burst ${a?.rateLimit?.burst}); send again later`
+    case S.SMSC_RQUOTA: return `${name}: the account's daily quota (${a?.dailyQuota} parts) is used up until 00:00 UTC`
+    case S.SMSC_RNOCREDIT: return `${name}: not enough credit (balance ${balance})`
+    case S.ESME_RMSGQFUL: return `${name}: the engine is overloaded; send again later`
+    case S.ESME_RINVSRCADR: return `${name}: sender id ${JSON.stringify(m.from)} is not allowed for this account (allowed: ${a?.allowedSources.join(', ')})`
+    case S.ESME_RINVDSTADR: return `${name}: no route takes ${JSON.stringify(m.to)} (no route matches, or a route rejects it)`
+    case S.ESME_RBINDFAIL: return `${name}: the account is suspended`
+    default: return `refused with ${name}${status === S.ESME_RSYSERR ? ' (the store failed; send again)' : ' by a routing rule'}`
+  }
 }
 
 /** The SMPP status an admission refusal maps to, as the engine error code the API reports. */

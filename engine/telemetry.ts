@@ -122,8 +122,8 @@ export class Metrics {
     }
   }
 
-  /** Records a later step (receipt, delivered) of a message whose timeline is still kept. */
-  step(id: string, step: 'receipt' | 'delivered', t: number, stat?: string): void {
+  /** Records a later step (handed to an upstream connector, receipt, delivered) of a message whose timeline is still kept. */
+  step(id: string, step: 'carrier' | 'receipt' | 'delivered', t: number, stat?: string): void {
     if (this.timelineSize === 0) return
     const tl = this.timelines.get(id)
     if (tl === undefined) return

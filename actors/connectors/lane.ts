@@ -14,7 +14,8 @@ export class Lane {
   private queue: Job[] = []
   private head = 0
 
-  constructor(readonly connector: Connector) {}
+  /** `handedOver` is told what the connector took (the message timeline's 'carrier' step). */
+  constructor(readonly connector: Connector, private readonly handedOver: (jobs: readonly Job[], now: number) => void = () => {}) {}
 
   get queued(): number {
     return this.queue.length - this.head
@@ -33,6 +34,7 @@ export class Lane {
       // Which connector holds it, for a restart of that connector (the simulator's are found without it).
       if (this.connector.kind !== 'simulator') for (const j of chunk) j.record.dests[j.dest].conn = this.connector.id
       const rest = this.connector.submit(chunk, now) as Job[]
+      if (rest.length < chunk.length) this.handedOver(rest.length === 0 ? chunk : chunk.slice(0, chunk.length - rest.length), now)
       this.head = end - rest.length
       for (let i = 0; i < rest.length; i++) this.queue[this.head + i] = rest[i]
       if (rest.length > 0) break

@@ -54,6 +54,9 @@ t.test('offline: accounts, credit moves and the ledger are managed on the data d
   const unknown = smsc(['account', 'set', 'u1', '--rate', 'fast', ...d])
   t.match(unknown.err, /^smsc: --rate must be a non-negative number \(got "fast"\)\n$/)
 
+  // A user the operator creates under a prepaid reseller bills like it (no free sending by omission).
+  t.equal(smsc(['account', 'add', 'u3', '--parent', 'res1', ...d]).code, 0)
+  t.match(JSON.parse(smsc(['account', 'show', 'u3', '--json', ...d]).out), { parent: 'res1', prepaid: true, balance: 0 })
   const audit = smsc(['audit', '--json', ...d])
   const actions = (JSON.parse(audit.out) as { action: string }[]).map((e) => e.action)
   t.ok(actions.includes('account.create') && actions.some((a) => a.startsWith('credit')), `audited: ${actions.join(', ')}`)
