@@ -30,7 +30,15 @@ interface Queue {
   head: number
   retry: { due: number; item: DeliveryItem }[]
   rr: number
+  /** Items for the account's webhooks (their own queue: binds never see them, the tick never rescans them). */
+  hooks: DeliveryItem[]
+  hooksInFlight: number
 }
+
+/** Webhook requests in flight per account: one slow endpoint cannot take every slot of the sender. */
+const HOOK_REQUESTS_PER_ACCOUNT = 4
+/** Events per webhook request. */
+const HOOK_BATCH = 100
 
 export interface DeliveryDeps {
   store: Store
@@ -49,6 +57,8 @@ export interface DeliveryDeps {
   account(systemId: string): Account | undefined
   ledger: Ledger
   webhooks: WebhookSender
+  /** The id namespace of an upstream connector (its links are removed once a destination is final). */
+  upstreamNs(connectorId: string): string
   /** Webhook answers come back through the mailbox as results. */
   resultsLater(ok: DeliveryItem[], failed: DeliveryItem[]): void
   log: LogFn
@@ -70,7 +80,7 @@ export class Delivery {
       for (;;) {
         const page = d.store.pendingDeliveries(systemId, after, 10_000)
         if (page.length === 0) break
-        for (const it of page) q.ready.push(it)
+        for (const it of page) this.place(q, it)
         after = page[page.length - 1].key!
       }
     }
@@ -78,14 +88,22 @@ export class Delivery {
 
   private queue(systemId: string): Queue {
     let q = this.queues.get(systemId)
-    if (q === undefined) this.queues.set(systemId, (q = { ready: [], head: 0, retry: [], rr: 0 }))
+    if (q === undefined) this.queues.set(systemId, (q = { ready: [], head: 0, retry: [], rr: 0, hooks: [], hooksInFlight: 0 }))
     return q
   }
 
   /** Items waiting (not in flight) for an account. */
   waiting(systemId: string): number {
     const q = this.queues.get(systemId)
-    return q ? q.ready.length - q.head + q.retry.length : 0
+    return q ? q.ready.length - q.head + q.retry.length + q.hooks.length : 0
+  }
+
+  /** Webhook queue when the account takes this kind over HTTP (and the item carries its event), else the binds' queue. */
+  private place(q: Queue, it: DeliveryItem): void {
+    const a = it.event === undefined ? undefined : this.d.account(it.systemId)
+    const url = a === undefined ? null : it.kind === 'receipt' ? a.webhooks.receipts : a.webhooks.mo
+    if (url) q.hooks.push(it)
+    else q.ready.push(it)
   }
 
   /** `stored` runs once everything the outcomes caused is committed (or at once when they cause nothing). */
@@ -95,6 +113,7 @@ export class Delivery {
     const receipts: DeliveryItem[] = []
     const refunds = new Map<string, { units: number; count: number }>()
     const meta: [string, unknown][] = []
+    const unlink: { connector: string; upstreamId: string }[] = []
     for (const o of outcomes) {
       const r = changed.get(o.id) ?? (this.d.store.getMessage(o.id) as MessageRecord | undefined)
       if (r === undefined) continue
@@ -109,6 +128,8 @@ export class Delivery {
       dest.state = o.state
       dest.err = o.err
       dest.doneAt = now
+      // Final: the upstream's id is no longer needed to find this message (the map would grow forever).
+      if (dest.up !== undefined && dest.conn !== undefined) unlink.push({ connector: this.d.upstreamNs(dest.conn), upstreamId: dest.up })
       r.state = aggregateState(r.dests)
       if (isFinal(r.state)) {
         r.doneAt = now
@@ -127,7 +148,11 @@ export class Delivery {
       if (policy === 'aggregate' && r.part && r.part[1] > 1) {
         // every final part counts towards the aggregate; registered_delivery applies to the whole message's outcome
         if ((r.registeredDelivery & 0x03) === 0) continue
-        const item = this.aggregate(r, dest.state, dest.err, now, meta)
+        const flushed: DeliveryItem[] = []
+        const item = this.aggregate(r, dest.state, dest.err, now, meta, flushed)
+        for (const f of flushed) {
+          if (wantsReceipt(r.registeredDelivery, STATE_OF_STAT[f.stat as string])) receipts.push(this.item(f, (this.d.store.getMessage(f.messageId as string) as MessageRecord | undefined) ?? r, dest.addr[2], account))
+        }
         if (item && wantsReceipt(r.registeredDelivery, STATE_OF_STAT[item.stat as string])) receipts.push(this.item(item, r, dest.addr[2], account))
         continue
       }
@@ -148,6 +173,7 @@ export class Delivery {
     const batch: CommitBatch = { messages: [...changed.values()], enqueue: receipts }
     if (ledger.length > 0) batch.ledger = ledger
     if (meta.length > 0) batch.meta = meta
+    if (unlink.length > 0) batch.upstreamRemove = unlink
     this.d.commit(batch, (err) => {
       if (err) {
         for (const e of ledger) this.d.ledger.revert(e)
@@ -168,11 +194,19 @@ export class Delivery {
   }
 
   /** Records one final part of an aggregate-receipt message; the receipt once every part is final. */
-  private aggregate(r: MessageRecord, state: number, err: number, now: number, meta: [string, unknown][]): DeliveryItem | null {
-    const [, total] = r.part as [number, number]
+  private aggregate(r: MessageRecord, state: number, err: number, now: number, meta: [string, unknown][], out: DeliveryItem[]): DeliveryItem | null {
+    const [seq, total] = r.part as [number, number]
     const key = `mp:${r.systemId}:${r.src[2]}:${r.dests[0].addr[2]}:${r.ref ?? 0}:${total}`
     let seen = this.parts.get(key) ?? (this.d.store.getMeta(key) as PartsSeen | undefined) ?? []
-    if (!seen.some((p) => p[0] === (r.part as [number, number])[0])) seen = [...seen, [(r.part as [number, number])[0], state, err, r.id]]
+    const same = seen.find((p) => p[0] === seq)
+    if (same !== undefined && same[3] !== r.id) {
+      // This part number is already there under another message id: the concatenation reference was
+      // reused (8-bit refs wrap) before the older message completed. The older one is answered now as
+      // it stands (parts never seen count as undeliverable), and this part starts a new one.
+      out.push(this.wholeReceipt(seen, total, now))
+      seen = []
+    }
+    if (!seen.some((p) => p[0] === seq)) seen = [...seen, [seq, state, err, r.id]]
     if (seen.length < total) {
       this.parts.set(key, seen)
       meta.push([key, seen])
@@ -180,19 +214,28 @@ export class Delivery {
     }
     this.parts.delete(key)
     meta.push([key, null])
-    seen.sort((a, b) => a[0] - b[0])
-    const failed = seen.find((p) => p[1] !== MessageState.DELIVERED)
-    const first = (this.d.store.getMessage(seen[0][3]) as MessageRecord | undefined) ?? r
-    const whole: MessageRecord = { ...first, sm: first.sm }
-    const dest = { ...first.dests[0], state: failed ? failed[1] : MessageState.DELIVERED, err: failed ? failed[2] : 0, doneAt: now }
-    return receiptItem(whole, dest, now)
+    return this.wholeReceipt(seen, total, now)
+  }
+
+  /** One receipt for a whole long message: the first part's id; DELIVRD only when every part was delivered. */
+  private wholeReceipt(seen: PartsSeen, total: number, now: number): DeliveryItem {
+    const parts = [...seen].sort((a, b) => a[0] - b[0])
+    const failed = parts.find((p) => p[1] !== MessageState.DELIVERED)
+    const missing = parts.length < total
+    const first = this.d.store.getMessage(parts[0][3]) as MessageRecord
+    const dest = {
+      ...first.dests[0], doneAt: now,
+      state: failed ? failed[1] : missing ? MessageState.UNDELIVERABLE : MessageState.DELIVERED,
+      err: failed ? failed[2] : 0,
+    }
+    return receiptItem(first, dest, now)
   }
 
   /** Items already committed to the store. */
   enqueue(items: DeliveryItem[]): void {
     const touched = new Set<string>()
     for (const it of items) {
-      this.queue(it.systemId).ready.push(it)
+      this.place(this.queue(it.systemId), it)
       touched.add(it.systemId)
     }
     for (const s of touched) this.pump(s)
@@ -240,14 +283,19 @@ export class Delivery {
         const keep: Queue['retry'] = []
         for (const r of q.retry) {
           if (r.item.createdAt < cutoff) expired.push(r.item)
-          else if (r.due <= now) q.ready.push(r.item)
+          else if (r.due <= now) this.place(q, r.item)
           else keep.push(r)
         }
         q.retry = keep
       }
       // The oldest items are at the head: discard those past receipts.maxAgeMs.
       while (q.head < q.ready.length && q.ready[q.head].createdAt < cutoff) expired.push(q.ready[q.head++])
-      if (q.ready.length > q.head) this.pump(systemId)
+      if (q.hooks.length > 0 && q.hooks[0].createdAt < cutoff) {
+        const keep = q.hooks.filter((it) => it.createdAt >= cutoff)
+        for (const it of q.hooks) if (it.createdAt < cutoff) expired.push(it)
+        q.hooks = keep
+      }
+      if (q.ready.length > q.head || (q.hooks.length > 0 && q.hooksInFlight < HOOK_REQUESTS_PER_ACCOUNT)) this.pump(systemId)
     }
     if (expired.length > 0) {
       this.d.log('warn', 'discarding receipts/MO never acknowledged within receipts.maxAgeMs', { count: expired.length })
@@ -260,9 +308,8 @@ export class Delivery {
   /** Round robin over the account's bound receivers, each up to its free window. */
   pump(systemId: string): void {
     const q = this.queues.get(systemId)
-    if (q === undefined || q.ready.length === q.head) return
-    const account = this.d.account(systemId)
-    if (account !== undefined && (account.webhooks.receipts || account.webhooks.mo)) this.post(q, account)
+    if (q === undefined) return
+    if (q.hooks.length > 0 && q.hooksInFlight < HOOK_REQUESTS_PER_ACCOUNT) this.post(q, systemId)
     if (q.ready.length === q.head) return
     const sessions = this.d.receivers(systemId)
     if (sessions.length === 0) return
@@ -286,30 +333,30 @@ export class Delivery {
   }
 
   /**
-   * Webhook accounts: receipts (and MO) whose kind has a URL leave as JSON arrays of up to 100
-   * events per request; a 2xx acknowledges them like a deliver_sm_resp, anything else retries
-   * with back-off. Items of a kind without a URL stay for the binds.
+   * Webhook accounts: receipts and MO leave as JSON arrays of up to HOOK_BATCH events per request,
+   * at most HOOK_REQUESTS_PER_ACCOUNT requests in flight per account; a 2xx acknowledges them like
+   * a deliver_sm_resp, anything else retries them with back-off. Items whose webhook was removed
+   * meanwhile go to the binds' queue.
    */
-  private post(q: Queue, account: Account): void {
-    const keep: DeliveryItem[] = []
-    const batches = new Map<string, DeliveryItem[]>()
-    for (let i = q.head; i < q.ready.length; i++) {
-      const it = q.ready[i]
-      const url = it.kind === 'receipt' ? account.webhooks.receipts : account.webhooks.mo
-      if (!url || it.event === undefined) { keep.push(it); continue }
-      let list = batches.get(url)
-      if (list === undefined) batches.set(url, (list = []))
-      list.push(it)
-    }
-    q.ready = keep
-    q.head = 0
-    for (const [url, items] of batches) {
-      for (let i = 0; i < items.length; i += 100) {
-        const chunk = items.slice(i, i + 100)
-        this.d.webhooks.send(url, chunk.map((it) => it.event), (ok, status) => {
-          if (ok) return this.d.resultsLater(chunk, [])
-          this.d.log('warn', 'webhook failed; retrying with back-off', { systemId: account.systemId, url: url.replace(/\/\/[^/@]*@/, '//…@'), status, events: chunk.length, attempts: chunk[0].attempts + 1 })
-          this.d.resultsLater([], chunk)
+  private post(q: Queue, systemId: string): void {
+    const account = this.d.account(systemId)
+    while (q.hooks.length > 0 && q.hooksInFlight < HOOK_REQUESTS_PER_ACCOUNT) {
+      const chunk = q.hooks.splice(0, HOOK_BATCH)
+      const byUrl = new Map<string, DeliveryItem[]>()
+      for (const it of chunk) {
+        const url = account === undefined ? null : it.kind === 'receipt' ? account.webhooks.receipts : account.webhooks.mo
+        if (!url) { q.ready.push(it); continue }
+        let list = byUrl.get(url)
+        if (list === undefined) byUrl.set(url, (list = []))
+        list.push(it)
+      }
+      for (const [url, items] of byUrl) {
+        q.hooksInFlight++
+        this.d.webhooks.send(url, items.map((it) => it.event), (ok, status) => {
+          q.hooksInFlight--
+          if (ok) return this.d.resultsLater(items, [])
+          this.d.log('warn', 'webhook failed; retrying with back-off', { systemId, url: url.replace(/\/\/[^/@]*@/, '//…@'), status, events: items.length, attempts: items[0].attempts + 1 })
+          this.d.resultsLater([], items)
         })
       }
     }

@@ -17,6 +17,18 @@ import { SIMULATOR_CONNECTOR } from '../engine/config'
 import type { Connector, Dispatch } from './connectors/types'
 import type { Outcome } from './messages'
 
+/**
+ * Who holds a destination right now, on the in-memory record (a Symbol key: never stored): the
+ * dispatcher ('') or a connector (its id), with the revision it holds. A destination is held once:
+ * a restart of a connector takes back only what that connector held, a restart of the dispatcher
+ * only what the dispatcher held, so nothing is sent twice because of a restart of ours.
+ */
+export const HOLDER = Symbol('holder')
+export interface Holder { by: string; rev: number }
+type Held = { [HOLDER]?: Holder }
+const holderOf = (j: Dispatch): Holder | undefined => (j.record.dests[j.dest] as Held)[HOLDER]
+const hold = (j: Job, by: string): void => { (j.record.dests[j.dest] as Held)[HOLDER] = { by, rev: j.rev } }
+
 /** One destination of one message on its way out; connectors get these objects and hand them back. */
 export interface Job extends Dispatch {
   attempts: number
@@ -68,20 +80,29 @@ export class Dispatcher {
     return this.awaitingCount
   }
 
-  /** Accepted (or replaced) records: every destination not final is scheduled or made ready. */
+  /**
+   * Accepted (or replaced) records: every destination not final is scheduled or made ready,
+   * unless it is already held at this revision (a replace_sm makes a new revision).
+   */
   submit(records: MessageRecord[], fresh = true): void {
     const now = this.d.now()
     for (const r of records) {
+      const rev = r.rev ?? 0
       for (let i = 0; i < r.dests.length; i++) {
-        if (isFinal(r.dests[i].state)) continue
-        const job: Job = { record: r, dest: i, attempts: 0, fresh, rev: r.rev ?? 0 }
+        const d = r.dests[i] as Held & (typeof r.dests)[number]
+        if (isFinal(d.state) || d[HOLDER]?.rev === rev) continue
+        const job: Job = { record: r, dest: i, attempts: 0, fresh, rev }
+        hold(job, '')
         if (r.scheduleAt > now) this.at(r.scheduleAt, job)
         else this.ready.push(job)
       }
     }
   }
 
-  /** At start: active records from the store. Destinations an upstream already holds wait for its receipt. */
+  /**
+   * At start, or after a restart of this actor: active records from the store. Destinations an
+   * upstream already accepted wait for its receipt; destinations a connector holds stay with it.
+   */
   recover(records: MessageRecord[]): void {
     const now = this.d.now()
     for (const r of records) {
@@ -89,9 +110,27 @@ export class Dispatcher {
         const dest = r.dests[i]
         if (isFinal(dest.state)) continue
         const job: Job = { record: r, dest: i, attempts: 0, fresh: false, rev: r.rev ?? 0 }
-        if (typeof (dest as { up?: string }).up === 'string') this.await(job)
+        const h = holderOf(job)
+        if (h !== undefined && h.by !== '' && h.rev === job.rev && dest.up === undefined) continue // in a lane or at a connector
+        hold(job, h !== undefined && h.by !== '' ? h.by : '')
+        if (typeof dest.up === 'string') this.await(job)
         else if (r.scheduleAt > now) this.at(r.scheduleAt, job)
         else this.ready.push(job)
+      }
+    }
+  }
+
+  /** After connector `id` restarted: what it held (its lane and link are gone) comes back here. */
+  reclaim(id: string, records: MessageRecord[]): void {
+    for (const r of records) {
+      for (let i = 0; i < r.dests.length; i++) {
+        const dest = r.dests[i]
+        const h = (dest as Held)[HOLDER]
+        if (isFinal(dest.state) || dest.up !== undefined || h === undefined || h.by !== id) continue
+        const job: Job = { record: r, dest: i, attempts: 0, fresh: false, rev: h.rev }
+        if (job.rev !== (r.rev ?? 0)) continue
+        hold(job, '')
+        this.ready.push(job)
       }
     }
   }
@@ -111,6 +150,9 @@ export class Dispatcher {
     const [min, max] = this.d.retryMs
     for (const j of jobs) {
       if (this.stale(j)) continue
+      // Handed back by a connector that no longer holds it (reclaimed after its restart): not twice.
+      if (failed !== null && holderOf(j)?.by !== failed) continue
+      hold(j, '')
       if (failed !== null) {
         ;(j.tried ??= []).push(failed)
         if (this.pick(j, j.tried) !== null) { this.ready.push(j); continue }
@@ -134,7 +176,7 @@ export class Dispatcher {
 
   /** Jobs a connector's queue gave back unsent (it went down): choose again now. */
   requeue(jobs: Job[]): void {
-    for (const j of jobs) this.ready.push(j)
+    for (const j of jobs) { hold(j, ''); this.ready.push(j) }
   }
 
   /** The coarse tick: due buckets to ready, expiry, then one batch per connector. */
@@ -170,7 +212,10 @@ export class Dispatcher {
         if (list === undefined) byConnector.set(c, (list = []))
         list.push(j)
       }
-      for (const [c, list] of byConnector) this.d.send(c, list)
+      for (const [c, list] of byConnector) {
+        for (const j of list) hold(j, c)
+        this.d.send(c, list)
+      }
       // No candidate is up: wait (with back-off) for one to come up, or for the expiry.
       if (noneUp.length > 0) this.retry(noneUp, null)
       // Sent: the failed-connector memory lasts until the next failure or back-off.

@@ -56,9 +56,13 @@ export class GroupCommit {
     this.inFlight = true
     const t0 = performance.now()
     let p: Promise<void>
+    // A batch the store refuses while checking it (before anything is written) can be retried alone;
+    // a failure of the transaction itself cannot (it may have committed: a retry would apply it twice).
+    let refusedUpFront = false
     try {
       p = this.store.commit(merge(group))
     } catch (err) {
+      refusedUpFront = true
       p = Promise.reject(err)
     }
     const settle = (err: Error | null) => {
@@ -75,7 +79,7 @@ export class GroupCommit {
       settle(null)
     }, (err: Error) => {
       // One bad batch must not fail the others it was grouped with: commit each alone.
-      if (group.length === 1) return settle(err)
+      if (group.length === 1 || !refusedUpFront) return settle(err)
       return Promise.all(group.map((r) => {
         let one: Promise<void>
         try { one = this.store.commit(r.batch) } catch (e) { one = Promise.reject(e) }

@@ -24,6 +24,8 @@ export type DispatcherMsg =
   | { type: 'submit'; records: MessageRecord[]; fresh: boolean }
   | { type: 'retry'; connector: string | null; jobs: Job[] }
   | { type: 'requeue'; jobs: Job[] }
+  /** Connector `connector` restarted: take back what it held. */
+  | { type: 'reclaim'; connector: string; records: MessageRecord[] }
   | { type: 'accepted'; connector: string; items: { id: string; dest: number; upstreamId: string }[] }
   | { type: 'receipts'; connector: string; items: UpstreamReceipt[]; stored: () => void }
   | { type: 'tick'; now: number }

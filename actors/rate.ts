@@ -55,7 +55,7 @@ export class RateGate {
       }
       if (!refused) {
         let status = 0
-        if (this.bucket !== null && this.bucket.take(units, now) < units) status = S.ESME_RTHROTTLED
+        if (this.bucket !== null && !this.bucket.tryTake(units, now)) status = S.ESME_RTHROTTLED
         else if (this.quota !== null) {
           const got = this.quota.take(units, now)
           if (got < units) { this.quota.give(got); status = S.SMSC_RQUOTA }

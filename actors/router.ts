@@ -114,8 +114,12 @@ export class Router {
         job.done(err, statuses)
         return
       }
-      job.done(null, statuses)
-      this.d.accepted(ok)
+      // Stored and acknowledged: dispatched whatever happens while answering.
+      try {
+        job.done(null, statuses)
+      } finally {
+        this.d.accepted(ok)
+      }
     })
   }
 }

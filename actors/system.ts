@@ -33,7 +33,7 @@ const nact = require('nact') as {
 import type { LogFn } from '../engine/log'
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import type { Session } from '../engine/session/session'
-import type { MessageRecord } from '../engine/message'
+import { isFinal, type MessageRecord } from '../engine/message'
 import { SIMULATOR_CONNECTOR, type ConnectorOptions, type ResolvedOptions } from '../engine/config'
 import type { Account } from '../engine/accounts'
 import type { Ledger } from '../engine/ledger'
@@ -115,6 +115,12 @@ export function startActors(d: ActorDeps): ActorSystem {
   const root = nact.start()
   const { log } = d
   let tables = d.routes
+  /**
+   * The namespace of an upstream's message ids: one per upstream account, so a transmitter and a
+   * receiver connector bound to the same upstream account share their id map.
+   */
+  const upstreamNs = new Map(d.options.connectors.map((c) => [c.id, c.kind === 'smpp' ? `smpp:${c.host}:${c.port}:${c.systemId}` : c.id]))
+  const nsOf = (id: string): string => upstreamNs.get(id) ?? id
 
   // 1. store: group commit; one write transaction in flight, later requests join the next one.
   const makeWriter = () => new GroupCommit(d.store,
@@ -154,6 +160,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     account: d.account,
     ledger: d.ledger,
     webhooks: d.webhooks,
+    upstreamNs: (connectorId: string) => nsOf(connectorId),
     log,
     metrics: d.metrics,
   })
@@ -213,7 +220,7 @@ export function startActors(d: ActorDeps): ActorSystem {
         : new Lane(c, (jobs, now) => { for (const j of jobs) d.metrics.step(j.record.id, 'carrier', now) })
       lanes.set(id, lane)
       c.start()
-      if (started) toDispatcher({ type: 'submit', records: activeVia(id), fresh: false })
+      if (started) toDispatcher({ type: 'reclaim', connector: id, records: d.store.activeMessages() as MessageRecord[] })
       started = true
       return lane
     }
@@ -239,9 +246,6 @@ export function startActors(d: ActorDeps): ActorSystem {
     }, `connector-${id}`, { initialStateFunc: make, onCrash: restartWithBudget(`connector-${id}`, 5, 10_000, log, d.fatal) })
     connectorRefs.set(id, ref)
   }
-  /** Active destinations last handed to connector `id` (after its restart). */
-  const activeVia = (id: string): MessageRecord[] => (d.store.activeMessages() as MessageRecord[])
-    .filter((r) => r.dests.some((x) => x.up === undefined && (x.conn === id || (id === SIMULATOR_CONNECTOR && x.conn === undefined && (x.via === undefined || x.via.includes(id))))))
 
   // 4. dispatcher: rebuilt from the store's active messages on every (re)start.
   /** Upstream ids accepted but not yet committed: a receipt may overtake the commit. */
@@ -272,34 +276,48 @@ export function startActors(d: ActorDeps): ActorSystem {
       case 'submit': state.submit(msg.records, msg.fresh); state.tick(d.now()); return state
       case 'retry': state.retry(msg.jobs, msg.connector); return state
       case 'requeue': state.requeue(msg.jobs); return state
+      case 'reclaim': state.reclaim(msg.connector, msg.records); return state
       case 'accepted': {
         // The upstream's ids, committed with the records so its receipts find our messages after a restart.
         const records = new Map<string, MessageRecord>()
         const upstream: NonNullable<CommitBatch['upstream']> = []
         const jobs: Job[] = []
+        const ns = nsOf(msg.connector)
         for (const it of msg.items) {
           const r = d.store.getMessage(it.id) as MessageRecord | undefined
-          if (!r || !r.dests[it.dest]) continue
+          if (!r || !r.dests[it.dest] || isFinal(r.dests[it.dest].state)) continue
+          // An id that cannot be a key (empty, too long) can never match a receipt: the message waits for its expiry.
+          if (it.upstreamId.length === 0 || Buffer.byteLength(it.upstreamId) > 255 || it.upstreamId.includes('\0')) {
+            log('warn', 'upstream answered with an unusable message_id; its receipt cannot be matched', { connector: msg.connector, id: it.id, upstreamId: it.upstreamId })
+            continue
+          }
           r.dests[it.dest].up = it.upstreamId
           records.set(r.id, r)
-          upstream.push({ connector: msg.connector, upstreamId: it.upstreamId, id: it.id, dest: it.dest })
-          upstreamPending.set(`${msg.connector}\0${it.upstreamId}`, [it.id, it.dest])
+          upstream.push({ connector: ns, upstreamId: it.upstreamId, id: it.id, dest: it.dest })
+          upstreamPending.set(`${ns}\0${it.upstreamId}`, [it.id, it.dest])
           jobs.push({ record: r, dest: it.dest, attempts: 0, fresh: false, rev: r.rev ?? 0 })
         }
         state.accepted(jobs)
-        commit({ messages: [...records.values()], upstream }, (err) => {
-          if (err) log('error', 'upstream id commit failed', { connector: msg.connector, error: err.message })
-          for (const u of upstream) upstreamPending.delete(`${u.connector}\0${u.upstreamId}`)
-        })
+        if (upstream.length > 0) {
+          commit({ messages: [...records.values()], upstream }, (err) => {
+            if (err) log('error', 'upstream id commit failed', { connector: msg.connector, error: err.message })
+            for (const u of upstream) upstreamPending.delete(`${u.connector}\0${u.upstreamId}`)
+          })
+        }
         return state
       }
       case 'receipts': {
         const outcomes: Outcome[] = []
+        const ns = nsOf(msg.connector)
         for (const rc of msg.items) {
-          const at = upstreamPending.get(`${msg.connector}\0${rc.upstreamId}`) ?? d.store.upstreamLookup(msg.connector, rc.upstreamId)
-          if (at === undefined) { log('debug', 'receipt for an unknown upstream id', { connector: msg.connector, upstreamId: rc.upstreamId }); continue }
-          const r = d.store.getMessage(at[0]) as MessageRecord | undefined
-          outcomes.push({ id: at[0], dest: at[1], state: rc.state, err: rc.err, rev: r?.rev ?? 0 })
+          const at = upstreamPending.get(`${ns}\0${rc.upstreamId}`) ?? d.store.upstreamLookup(ns, rc.upstreamId) ?? d.store.upstreamLookup(msg.connector, rc.upstreamId)
+          const r = at === undefined ? undefined : d.store.getMessage(at[0]) as MessageRecord | undefined
+          // Only the submission the destination waits on: a receipt for one superseded since (replace_sm) is stale.
+          if (at === undefined || r === undefined || r.dests[at[1]]?.up !== rc.upstreamId) {
+            log('debug', 'receipt for an unknown or superseded upstream id', { connector: msg.connector, upstreamId: rc.upstreamId })
+            continue
+          }
+          outcomes.push({ id: at[0], dest: at[1], state: rc.state, err: rc.err, rev: r.rev ?? 0 })
         }
         if (outcomes.length > 0) toDelivery(outcomes, msg.stored)
         else msg.stored() // nothing of ours: acknowledge (the upstream would only send them again)

@@ -28,6 +28,7 @@ import { smscError } from './errors'
 import { startHttp, type HttpServer } from './http'
 import { Metrics, TelemetryHub, type HubSources, type TickFrames } from './telemetry'
 import { AdminAuth } from './auth'
+import { lockDataDir } from './lock'
 import { statOf } from './message'
 import { validateSubmit } from './session/submit'
 import { EsmClass } from './protocol/constants'
@@ -98,7 +99,7 @@ export interface Smsc {
   unbindSession(id: number): boolean
   /** Test hook: make one session's actor fail. */
   faultSession(id: number): boolean
-  faultActor(actor: 'carrier' | 'delivery'): void
+  faultActor(actor: 'carrier' | 'delivery' | 'dispatcher'): void
   health(): Record<string, unknown>
   stop(): Promise<void>
 }
@@ -340,7 +341,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       r.scheduleAt = scheduleAt
       r.expireAt = expireAt
       r.state = scheduleAt > t ? MessageState.SCHEDULED : MessageState.ENROUTE
-      for (const d of r.dests) if (!isFinal(d.state)) d.state = r.state
+      // A new revision is a new submission upstream: receipts for the old one must not settle it.
+      for (const d of r.dests) if (!isFinal(d.state)) { d.state = r.state; d.up = undefined }
       // A new revision: the carrier takes the message again with the new times; outcomes of the
       // old revision are ignored by the delivery actor.
       r.rev = (r.rev ?? 0) + 1
@@ -649,13 +651,24 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   smsc.ports.smpp = listeners.smppPort
   smsc.ports.tls = listeners.tlsPort
   // The CLI's way in while this engine runs: the admin API URL and an operator token, readable by this user only.
+  // The token lives in memory only and ends with this engine (removeControlFile, at shutdown). The file is
+  // written whole and renamed into place, so the CLI never reads half of it.
   const controlFile = path.join(options.dataDir, 'control.json')
-  const removeControlFile = () => { try { fs.unlinkSync(controlFile) } catch { /* gone */ } }
+  let controlToken: string | null = null
+  const removeControlFile = () => {
+    if (controlToken !== null) auth.logout(controlToken)
+    controlToken = null
+    try { fs.unlinkSync(controlFile) } catch { /* gone */ }
+  }
   try {
     const host = options.http.host === '0.0.0.0' || options.http.host === '::' ? '127.0.0.1' : options.http.host
-    const token = auth.issueOperatorToken()
-    fs.writeFileSync(controlFile, JSON.stringify({ pid: process.pid, url: `http://${host.includes(':') ? `[${host}]` : host}:${http.port}`, token }), { mode: 0o600 })
+    controlToken = auth.issueOperatorToken()
+    const tmp = `${controlFile}.${process.pid}.tmp`
+    try { fs.unlinkSync(tmp) } catch { /* none */ }
+    fs.writeFileSync(tmp, JSON.stringify({ pid: process.pid, url: `http://${host.includes(':') ? `[${host}]` : host}:${http.port}`, token: controlToken }), { mode: 0o600, flag: 'wx' })
+    fs.renameSync(tmp, controlFile)
   } catch (e) {
+    removeControlFile()
     log('warn', 'cannot write the CLI control file; CLI changes need the engine stopped', { error: String(e) })
   }
   log('info', 'listening', { smpp: listeners.smppPort, tls: listeners.tlsPort, http: http.port })
@@ -689,28 +702,6 @@ function codeOfStatus(status: number): string {
     case S.ESME_RSYSERR: return 'SMSC_ERR_STORE_UNAVAILABLE'
     default: return 'SMSC_ERR_NO_ROUTE'
   }
-}
-
-/**
- * One engine per data dir: a second `start` on the same store would hand out the same message ids.
- * The lock is a file holding the owner's pid; a lock left by a dead process is taken over.
- */
-function lockDataDir(dir: string): () => void {
-  const file = path.join(dir, 'smsc.lock')
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' })
-      return () => { try { if (fs.readFileSync(file, 'utf8') === String(process.pid)) fs.unlinkSync(file) } catch { /* gone already */ } }
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-      const pid = Number(fs.readFileSync(file, 'utf8'))
-      let alive = false
-      try { alive = Number.isInteger(pid) && pid > 0 && pid !== process.pid && (process.kill(pid, 0), true) } catch { alive = false }
-      if (alive) throw smscError('SMSC_ERR_DATA_DIR_LOCKED', `data dir ${path.resolve(dir)} is in use by another smsc (pid ${pid})`)
-      fs.unlinkSync(file) // stale: its process is gone
-    }
-  }
-  throw smscError('SMSC_ERR_DATA_DIR_LOCKED', `cannot lock data dir ${path.resolve(dir)}`)
 }
 
 export type { Options, ResolvedOptions } from './config'

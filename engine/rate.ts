@@ -45,6 +45,20 @@ export class TokenBucket {
     return granted
   }
 
+  /** All or nothing: takes `n` tokens when that many are stored, else takes none (a batch that is refused costs nothing). */
+  tryTake(n: number, now: number): boolean {
+    if (!(n > 0)) return true
+    if (this.rate === Infinity) return true
+    if (now > this.last) {
+      const fill = this.fill + (now - this.last) * this.rate
+      this.fill = fill < this.cap ? fill : this.cap
+      this.last = now
+    }
+    if (Math.floor((this.fill + EPSILON) / UNITS_PER_TOKEN) < n) return false
+    this.fill = Math.max(0, this.fill - n * UNITS_PER_TOKEN)
+    return true
+  }
+
   /** Change limits live (hot reload), keeping the current fill capped to the new burst. Time since
    *  the last take() accrues at the new rate. */
   reconfigure(perSecond: number, burst: number): void {

@@ -201,9 +201,10 @@ export class HttpConnector implements Connector {
     const r = item.record
     if (status >= 200 && status < 300) {
       this.sent++
+      // Final at once: an HTTP provider sends no receipt, so its id is only logged (no id map to keep).
       this.outcomes.push({ id: r.id, dest: item.dest, state: MessageState.DELIVERED, err: 0, rev: r.rev ?? 0 })
       const upstreamId = idOf(body)
-      if (upstreamId !== null) this.accepted.push({ id: r.id, dest: item.dest, upstreamId })
+      if (upstreamId !== null) this.log('debug', 'HTTP provider id', { connector: this.id, id: r.id, upstreamId })
       this.alive()
     } else if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
       this.failed++

@@ -7,6 +7,7 @@
  */
 import type { Connector } from './types'
 import type { Job } from '../dispatcher'
+import { isFinal } from '../../engine/message'
 
 const CHUNK = 256
 
@@ -26,15 +27,22 @@ export class Lane {
     this.pump(now)
   }
 
+  /** Cancelled, finished or replaced while queued here: not sent. */
+  private static stale(j: Job): boolean {
+    return isFinal(j.record.dests[j.dest].state) || (j.record.rev ?? 0) !== j.rev
+  }
+
   /** Offers queued jobs chunk by chunk while the connector takes whole chunks. */
   pump(now: number): void {
     while (this.head < this.queue.length && (this.connector.up || this.connector.probing === true)) {
       const end = Math.min(this.queue.length, this.head + CHUNK)
-      const chunk = this.queue.slice(this.head, end)
+      const chunk = this.queue.slice(this.head, end).filter((j) => !Lane.stale(j))
+      if (chunk.length === 0) { this.head = end; continue }
       // Which connector holds it, for a restart of that connector (the simulator's are found without it).
       if (this.connector.kind !== 'simulator') for (const j of chunk) j.record.dests[j.dest].conn = this.connector.id
       const rest = this.connector.submit(chunk, now) as Job[]
       if (rest.length < chunk.length) this.handedOver(rest.length === 0 ? chunk : chunk.slice(0, chunk.length - rest.length), now)
+      // The rest (the connector's window or rate is full) go back to the head of the queue, in order.
       this.head = end - rest.length
       for (let i = 0; i < rest.length; i++) this.queue[this.head + i] = rest[i]
       if (rest.length > 0) break

@@ -18,6 +18,7 @@ import { deliverFrame, type MessageRecord } from '../../engine/message'
 import { decode } from '../../engine/protocol/codec'
 import type { Session } from '../../engine/session/session'
 import { Ledger } from '../../engine/ledger'
+import { defaultSettings, type Account } from '../../engine/accounts'
 import { WebhookSender } from '../../engine/webhook'
 
 /** A receiver bind as Delivery sees it: a window, and the items it was handed. */
@@ -45,7 +46,7 @@ interface Rig {
   restart(): Delivery
 }
 
-async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryMs?: [number, number]; multipart?: 'every' | 'last'; maxAgeMs?: number } = {}): Promise<Rig> {
+async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryMs?: [number, number]; multipart?: 'every' | 'last'; maxAgeMs?: number; account?: Partial<Account> } = {}): Promise<Rig> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-delivery-'))
   const store = await Store.open(dir)
   t.teardown(async () => {
@@ -87,10 +88,12 @@ async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryM
     redeliveryMs: opts.redeliveryMs ?? [1000, 8000],
     multipart: opts.multipart ?? 'every',
     maxAgeMs: opts.maxAgeMs ?? 86_400_000,
-    account: () => undefined, // no account settings: the engine's defaults (receipts.multipart, no webhooks)
+    // No account settings unless the test gives some: the engine's defaults (receipts.multipart, no webhooks).
+    account: (systemId) => (opts.account ? { ...defaultSettings({ maxBinds: 1, windowSize: 10, messageIdFormat: 'decimal' }), systemId, passwordHash: '', createdAt: 0, updatedAt: 0, ...opts.account } : undefined),
     ledger: new Ledger(store, () => r.clock.now),
     webhooks: new WebhookSender({ timeoutMs: 1_000, concurrency: 1, log() {} }),
     resultsLater: (ok, failed) => setImmediate(() => r.d.results(ok, failed)),
+    upstreamNs: (id) => id,
     log() {},
   }
   r.d = new Delivery(deps)
@@ -176,6 +179,30 @@ t.test('receipts.multipart last: only the last part of a long message gets a rec
   r.d.outcomes(parts.map((p) => outcome(p, MessageState.DELIVERED)))
   await r.laterCount(1)
   t.same(r.later.flat().map((it) => it.messageId), [parts[2].id])
+})
+
+t.test('aggregate receipts: one per long message; a reused concatenation reference answers the older message as it stands', async (t) => {
+  const r = await rig(t, { account: { receiptPolicy: 'aggregate' } })
+  const a = [1, 2, 3].map((seq) => rec({ part: [seq, 3], ref: 7 } as Partial<MessageRecord>))
+  await r.store.commit({ messages: a })
+  r.d.outcomes([outcome(a[0], MessageState.DELIVERED), outcome(a[1], MessageState.DELIVERED)])
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(r.later.length, 0, 'no receipt while parts are missing')
+  // A new message reuses ref 7 before part 3 of the first came (8-bit references wrap).
+  const b = [1, 2].map((seq) => rec({ part: [seq, 2], ref: 7 } as Partial<MessageRecord>))
+  const b3 = [1, 2, 3].map((seq) => rec({ part: [seq, 3], ref: 7 } as Partial<MessageRecord>))
+  await r.store.commit({ messages: [...b, ...b3] })
+  r.d.outcomes([outcome(b3[0], MessageState.DELIVERED)])
+  await r.laterCount(1)
+  const first = r.later.flat()
+  t.same(first.map((it) => [it.messageId, it.stat]), [[a[0].id, 'UNDELIV']], 'the older message: one receipt, its first part id, a part never seen counts as undeliverable')
+  r.d.outcomes([outcome(b3[1], MessageState.DELIVERED), outcome(b3[2], MessageState.DELIVERED)])
+  await r.laterCount(2)
+  t.same(r.later[1].map((it) => [it.messageId, it.stat]), [[b3[0].id, 'DELIVRD']], 'the newer message completes on its own parts')
+  r.d.outcomes([outcome(a[2], MessageState.DELIVERED)])
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(r.later.length, 2, 'a late part of the answered message starts nothing new that completes')
+  void b
 })
 
 t.test('receipts are delivered to the bound receiver once committed', async (t) => {
