@@ -43,7 +43,7 @@ Options:
   --results-dir DIR      where result files go (default <root>/bench/results); --no-save to skip
   --profile DIR          run the server with --cpu-prof into DIR and print its top functions
   --subscribers N        keep N telemetry WebSocket clients open on the engine during the load
-  smsc bench http [--duration S] [--connections N]   autocannon against /healthz and /metrics of the engine
+  smsc bench http [--duration S] [--connections N]   autocannon against /healthz, /metrics and the send API (one message, batches of 100) of the engine
   --server-node-args A   node flags for the server child, e.g. "--max-semi-space-size=64"
   --log-level L          engine log level (default warn)
   --quiet                no progress line
