@@ -2,8 +2,12 @@
  * The CLI's way to the Admin service, as the operator. When an engine runs on the data dir (its
  * lock names a live pid and it wrote `<dataDir>/control.json`), every change goes through that
  * engine's admin API, so it applies live (rate limits, suspend → unbind, routes → routers) and
- * credit stays single-writer. When no engine runs, the CLI opens the store and calls Admin itself.
- * Both paths run the same validation and audit (engine/admin.ts).
+ * credit stays single-writer. When no engine runs, the CLI takes the data-dir lock (engine/lock.ts:
+ * no engine can start meanwhile), opens the store and calls Admin itself; close() releases it. When
+ * an engine holds the lock but its control file cannot be used (the engine is starting or stopping,
+ * the file belongs to another user), the CLI refuses (SMSC_ERR_DATA_DIR_LOCKED): writing the store
+ * beside the engine would reuse its ledger and audit seqs. Both paths run the same validation and
+ * audit (engine/admin.ts).
  */
 import fs from 'node:fs'
 import path from 'node:path'
@@ -14,6 +18,7 @@ import { defaultSettings, OPERATOR } from './accounts'
 import type { RouteTables } from './routing'
 import { SmscError, isSmscError, type SmscErrorCode } from './errors'
 import { SIMULATOR_CONNECTOR, type ResolvedOptions } from './config'
+import { holderText, lockDataDir, lockHolder, pidAlive } from './lock'
 
 export interface AdminClient {
   /** 'engine' when the changes go through a running engine's API, 'store' when applied offline. */
@@ -38,27 +43,47 @@ export interface AdminClient {
   close(): Promise<void>
 }
 
-/** The running engine's control file, when its pid is alive. */
-function control(dataDir: string): { url: string; token: string } | null {
+/** The running engine's control file when its pid is alive, else why it cannot be used. */
+function control(dataDir: string): { url: string; token: string } | string {
+  const file = path.join(dataDir, 'control.json')
+  let c: { pid: number; url: string; token: string }
   try {
-    const c = JSON.parse(fs.readFileSync(path.join(dataDir, 'control.json'), 'utf8')) as { pid: number; url: string; token: string }
-    process.kill(c.pid, 0)
-    return c
-  } catch {
-    return null
+    c = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof c
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    return code === 'ENOENT' ? `${file} is missing` : `${file} cannot be read (${code ?? (e as Error).message})`
   }
+  if (typeof c?.url !== 'string' || typeof c.token !== 'string') return `${file} is not a control file`
+  return pidAlive(c.pid) ? c : `${file} names pid ${c.pid}, which is not running`
 }
 
 export async function openAdminClient(options: ResolvedOptions): Promise<AdminClient> {
   const c = control(options.dataDir)
-  const client = c ? remote(c.url, c.token) : await local(options)
+  const client = typeof c === 'object' ? remote(c.url, c.token) : await local(options, c)
   return { ...client, configRoutes: options.routes !== null }
 }
 
-async function local(options: ResolvedOptions): Promise<Omit<AdminClient, 'configRoutes'>> {
+/** The store, under the data-dir lock; `why` says why the running engine's API is not used. */
+async function local(options: ResolvedOptions, why: string): Promise<Omit<AdminClient, 'configRoutes'>> {
   fs.mkdirSync(options.dataDir, { recursive: true })
+  let unlock: () => void
+  try {
+    unlock = lockDataDir(options.dataDir)
+  } catch (e) {
+    // Locked, or the lock cannot even be tried (a data dir of another user): refuse if a live engine holds it.
+    const pid = lockHolder(options.dataDir)
+    if (pid === null) throw e
+    throw new SmscError('SMSC_ERR_DATA_DIR_LOCKED', `an engine is running on ${path.resolve(options.dataDir)} (${holderText(pid)}) but its control file cannot be used: ${why}; ` +
+      'retry in a moment if it is starting or stopping, else run this command as the user the engine runs as')
+  }
   const base = { maxBinds: options.session.maxBindsPerAccount, windowSize: options.session.windowSize, messageIdFormat: options.messageIdFormat }
-  const store = await Store.open(path.join(options.dataDir, 'store'), { accountDefaults: base })
+  let store: Store
+  try {
+    store = await Store.open(path.join(options.dataDir, 'store'), { accountDefaults: base })
+  } catch (e) {
+    unlock()
+    throw e
+  }
   const ledger = new Ledger(store, () => Date.now())
   const admin = new Admin({
     store, ledger, now: () => Date.now(),
@@ -84,7 +109,9 @@ async function local(options: ResolvedOptions): Promise<Omit<AdminClient, 'confi
     revokeApiKey: (id, keyId) => admin.revokeApiKey(p, id, keyId),
     getRoutes: async () => admin.getRoutes(),
     setRoutes: (tables) => admin.setRoutes(p, tables),
-    close: () => store.close(),
+    close: async () => {
+      try { await store.close() } finally { unlock() }
+    },
   }
 }
 

@@ -15,7 +15,9 @@
  *
  * Every change is ONE deps.commit() carrying the change (account record, ledger entries, meta, keys) and its
  * AuditEntry, so the audit log never misses a change nor records one that did not happen. Credit moves
- * debit in memory first (Ledger, synchronous: never overdraws) and are reverted if the commit fails.
+ * debit in memory first (Ledger, synchronous: never overdraws) and are reverted if the commit fails; the
+ * balance after each entry is the store's (committed entries only), on the entry, not in the audit detail.
+ * A removed account's systemId is never given to a new account (its history stays under that id).
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto'
 import {
@@ -73,6 +75,8 @@ export const RESELLER_KEYS: readonly (keyof AccountSettings)[] = [
 export const SELF_KEYS: readonly (keyof AccountSettings)[] = ['webhooks']
 
 const ROUTES_META = 'routes'
+/** meta key marking a systemId a removed account used (its messages, ledger and balance stay as history). */
+const REMOVED_META = (systemId: string) => `account.removed:${systemId}`
 const PAGE_DEFAULT = 100
 const PAGE_MAX = 1000
 const AUDIT_SCAN_MAX = 100_000 // entries a reseller's audit query reads at most to fill one page
@@ -247,7 +251,8 @@ export class Admin {
         detail.writtenOff = balance
       }
     }
-    await this.write(p, 'account.remove', cur, { removeAccounts: [systemId], ledger: entries }, detail, entries, true)
+    const batch: CommitBatch = { removeAccounts: [systemId], ledger: entries, meta: [[REMOVED_META(systemId), this.deps.now()]] }
+    await this.write(p, 'account.remove', cur, batch, detail, entries, true)
   }
 
   /** Sets (or generates, 8 characters) the SMPP password; returns it. Never audited with its value. */
@@ -303,7 +308,7 @@ export class Admin {
     if (adjust) {
       const e = ledger.debit(to, size, 'adjust', p.name, typeof r.reason === 'string' ? r.reason : undefined)
       if (e === null) throw creditExhausted(to, size, ledger.balance(to))
-      const detail: Record<string, unknown> = { amount, balance: e.balance }
+      const detail: Record<string, unknown> = { amount }
       if (r.reason !== undefined) detail.reason = r.reason
       await this.write(p, 'credit.adjust', toAcc, { ledger: [e] }, detail, [e])
       return { from: null, to: e }
@@ -315,7 +320,7 @@ export class Admin {
     }
     const inn = ledger.credit(to, amount as number, from === undefined ? 'grant' : 'transfer-in', p.name, from)
     entries.push(inn)
-    const detail: Record<string, unknown> = { amount, from: from ?? null, balance: inn.balance }
+    const detail: Record<string, unknown> = { amount, from: from ?? null }
     if (r.reason !== undefined) detail.reason = r.reason
     await this.write(p, 'credit.transfer', toAcc, { ledger: entries }, detail, entries)
     return { from: out, to: inn }
@@ -427,9 +432,15 @@ export class Admin {
     return this.deps.store.listAccounts().filter((a) => this.current(a.systemId)?.parent === reseller)
   }
 
+  /** A new account never takes over an id in use, nor one a removed account left history under (its balance,
+   *  ledger, messages or queued receipts would become the new tenant's). */
   private assertFree(systemId: string): void {
-    if (this.inflight.has(systemId) || this.deps.store.getAccount(systemId) !== undefined) {
+    const { store } = this.deps
+    if (this.inflight.has(systemId) || store.getAccount(systemId) !== undefined) {
       invalid(`account.systemId ${showValue(systemId)} is already used`)
+    }
+    if (store.getMeta(REMOVED_META(systemId)) !== undefined || store.hasHistory(systemId)) {
+      invalid(`account.systemId ${showValue(systemId)} was used by a removed account whose history is kept: choose another id`)
     }
   }
 

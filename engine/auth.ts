@@ -8,13 +8,16 @@
  * (sliding) and survives engine restarts: only its SHA-256 is kept, in the store, with the
  * principal (role, systemId, name) and a fingerprint of the password hash it was issued under, so
  * a token ends at logout, when that password changes, or when its account is removed. The
- * account's current role is read at every check (a role change applies at once).
+ * account's current role is read at every check (a role change applies at once). A principal keeps at
+ * most MAX_TOKENS_PER_PRINCIPAL tokens: a new login drops the least recently used one beyond that, so
+ * repeated logins cannot grow the stored map. The operator token of the CLI's control file is the
+ * exception: kept in memory only, never stored, and ended by the engine at shutdown.
  * API keys are not tokens: Admin owns them (apiKeyOwner); accountPrincipal() turns their owner
  * into the principal the send API acts for.
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto'
 import { Store, verifyScrypt } from './store'
-import { OPERATOR, type Principal } from './accounts'
+import { OPERATOR, ipAllowed, type Principal } from './accounts'
 
 export type { Principal } from './accounts'
 
@@ -23,6 +26,8 @@ export const SESSION_COOKIE = 'smsc_session'
 export const TOKENS_KEY = 'admin:tokens'
 /** 7 days after the last use. */
 export const TOKEN_TTL_MS = 7 * 24 * 3_600_000
+/** Tokens one principal (the operator, or one account) keeps; beyond it the least recently used goes. */
+export const MAX_TOKENS_PER_PRINCIPAL = 20
 
 const digest = (token: string) => createHash('sha256').update(token).digest('base64url')
 /** Which password hash a token belongs to (a token dies when that password changes). */
@@ -37,9 +42,11 @@ interface Live {
   systemId: string | null
   expires: number
   h: string
+  /** In memory only (the control file's token): never stored, not counted against the principal's cap. */
+  memOnly?: boolean
 }
 
-export type AccountLogin = { token: string; principal: Principal } | 'bad-credentials' | 'suspended'
+export type AccountLogin = { token: string; principal: Principal } | 'bad-credentials' | 'suspended' | 'ip-not-allowed'
 
 /** 12 letters and digits: no leading '-' to trip a command line, nothing to escape in a shell. */
 export function generateAdminPassword(): string {
@@ -69,13 +76,17 @@ export class AdminAuth {
           this.tokens.set(d, { systemId: v.systemId, expires: v.expires, h: v.h })
         }
       }
+      // A map stored before the cap existed shrinks to it.
+      for (const systemId of new Set([...this.tokens.values()].map((v) => v.systemId))) this.cap(systemId)
     }
   }
 
   private persist(): void {
     if (!this.store) return
     const out: Tokens = {}
+    const now = Date.now()
     for (const [d, v] of this.tokens) {
+      if (v.memOnly || !(v.expires > now)) continue
       out[d] = v.systemId === null ? { role: 'operator', expires: v.expires, h: v.h } : { role: 'account', systemId: v.systemId, expires: v.expires, h: v.h }
     }
     this.store.putMeta(TOKENS_KEY, out).catch(() => { /* a lost token write only means a new login */ })
@@ -103,16 +114,37 @@ export class AdminAuth {
     await store.putMeta(ADMIN_HASH_KEY, await Store.hashPassword(password))
   }
 
-  private issue(systemId: string | null, h: string): string {
+  private issue(systemId: string | null, h: string, memOnly = false): string {
     const token = randomBytes(24).toString('base64url')
-    this.tokens.set(digest(token), { systemId, expires: Date.now() + TOKEN_TTL_MS, h })
+    const live: Live = { systemId, expires: Date.now() + TOKEN_TTL_MS, h }
+    if (memOnly) live.memOnly = true
+    this.tokens.set(digest(token), live)
+    if (memOnly) return token
+    this.cap(systemId)
     this.persist()
     return token
   }
 
-  /** An operator token without the password: for the CLI's control file (engine/index.ts), never over HTTP. */
+  /** Drops the principal's expired tokens and, beyond MAX_TOKENS_PER_PRINCIPAL, the least recently used ones. */
+  private cap(systemId: string | null): void {
+    const now = Date.now()
+    const mine: [string, Live][] = []
+    for (const e of this.tokens) {
+      if (e[1].systemId !== systemId || e[1].memOnly) continue
+      if (e[1].expires > now) mine.push(e)
+      else this.tokens.delete(e[0])
+    }
+    if (mine.length <= MAX_TOKENS_PER_PRINCIPAL) return
+    mine.sort((a, b) => a[1].expires - b[1].expires) // sliding expiry: the earliest is the least recently used
+    for (let i = 0; i < mine.length - MAX_TOKENS_PER_PRINCIPAL; i++) this.tokens.delete(mine[i][0])
+  }
+
+  /**
+   * An operator token without the password, for the CLI's control file (engine/index.ts), never over HTTP.
+   * Kept in memory only: it ends with this process, or earlier with logout(token) (the engine's shutdown).
+   */
   issueOperatorToken(): string {
-    return this.issue(null, this.operatorH)
+    return this.issue(null, this.operatorH, true)
   }
 
   /** The operator's login: a token, or null on a wrong password. */
@@ -121,18 +153,27 @@ export class AdminAuth {
     return this.issue(null, this.operatorH)
   }
 
-  /** An account's login with its SMPP credentials. Unknown account and wrong password look alike. */
-  async loginAccount(systemId: string, password: string): Promise<AccountLogin> {
+  /**
+   * An account's login with its SMPP credentials, from `remote` (the client's address). Unknown account and
+   * wrong password look alike; then, as at bind, a suspended account or an address outside its allowedIps
+   * gets no token.
+   */
+  async loginAccount(systemId: string, password: string, remote: string): Promise<AccountLogin> {
     if (!this.store) return 'bad-credentials'
     if ((await this.store.verifyPassword(systemId, password)) !== 'ok') return 'bad-credentials'
     const acc = this.store.getAccount(systemId)
     if (!acc) return 'bad-credentials'
     if (acc.suspended) return 'suspended'
+    if (!ipAllowed(acc.allowedIps, remote)) return 'ip-not-allowed'
     return { token: this.issue(systemId, fingerprint(acc.passwordHash)), principal: principalOf(acc) }
   }
 
   logout(token: string): void {
-    if (this.tokens.delete(digest(token))) this.persist()
+    const d = digest(token)
+    const t = this.tokens.get(d)
+    if (t === undefined) return
+    this.tokens.delete(d)
+    if (!t.memOnly) this.persist()
   }
 
   /**
@@ -147,7 +188,7 @@ export class AdminAuth {
     const now = Date.now()
     if (t.expires < now) {
       this.tokens.delete(d)
-      this.persist()
+      if (!t.memOnly) this.persist()
       return null
     }
     let p: Principal = OPERATOR
@@ -163,7 +204,7 @@ export class AdminAuth {
     // Sliding expiry, written back at most once an hour per token.
     if (t.expires - now < TOKEN_TTL_MS - 3_600_000) {
       t.expires = now + TOKEN_TTL_MS
-      this.persist()
+      if (!t.memOnly) this.persist()
     }
     return p
   }

@@ -6,6 +6,9 @@
  * every error answers { error, code } with a 4xx/5xx status. Contracts: docs/API.md (the API),
  * docs/TELEMETRY.md (the stream), GET /api/v1/openapi.json.
  *
+ * An account's `allowedIps` apply to its HTTP requests as they do to its binds: a login, a token or an
+ * API key of the account used from another address gets 403 SMSC_ERR_IP_NOT_ALLOWED.
+ *
  * This module checks shapes and who is asking; the meaning is elsewhere: Admin scopes every admin
  * call by the principal, and the engine (submitMessages) applies account policy, rate, routing and
  * credit to every message.
@@ -16,7 +19,7 @@ import { pack } from 'msgpackr'
 import type { LogFn } from './log'
 import type { MoRequest, Smsc } from './index'
 import type { Admin } from './admin'
-import type { Principal } from './accounts'
+import { ipAllowed, type Principal } from './accounts'
 import { isSmscError, smscError } from './errors'
 import { AdminAuth, SESSION_COOKIE } from './auth'
 import { CommandStatus as S } from './protocol/constants'
@@ -153,6 +156,14 @@ function readJson(res: any, cb: (body: unknown) => void, max: number, onThrow: (
     }
   })
 }
+
+/** The client's address as text (IPv4, IPv6, or IPv4-mapped '::ffff:a.b.c.d'). uWS gives it only while the
+ *  handler runs synchronously (res is not usable for it once the request was handed over or aborted). */
+function remoteOf(res: any): string {
+  return Buffer.from(res.getRemoteAddressAsText() as ArrayBuffer).toString('utf8')
+}
+
+const ipRefusal = (systemId: string, remote: string) => `account ${systemId} may not be used from ${remote}: not in its allowedIps`
 
 type Fields = Record<string, 'string' | 'string?' | 'boolean?' | 'number' | 'number?'>
 
@@ -291,8 +302,9 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
   const clients = new Set<any>()
   const openapiBody = JSON.stringify(OPENAPI)
 
-  /** Who is asking: a principal, or the [status, error, code] to refuse with. Reads req synchronously. */
-  const authenticate = (req: any, guard: Guard): Principal | [number, string, string] => {
+  /** Who is asking: a principal, or the [status, error, code] to refuse with. Reads req synchronously;
+   *  `remote` is the client's address (remoteOf, read in the handler). */
+  const authenticate = (req: any, guard: Guard, remote: string): Principal | [number, string, string] => {
     const authorization: string = req.getHeader('authorization')
     let p = auth.check(AdminAuth.tokenOf(authorization, req.getHeader('cookie'), req.getQuery() ?? ''))
     if (!p && guard.apiKeys) {
@@ -308,13 +320,17 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
     }
     if (!p) return [401, guard.apiKeys ? 'log in first (POST /api/v1/login) or give an API key' : 'log in first (POST /api/v1/login)', 'SMSC_ERR_HTTP_AUTH']
     if (auth.isSuspended(p)) return [403, `account ${p.systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED']
+    if (p.systemId !== null && !ipAllowed(smsc.store.getAccount(p.systemId)?.allowedIps ?? [], remote)) {
+      smsc.metrics.event('auth_failure', { systemId: p.systemId, detail: `HTTP request from ${remote} outside allowedIps` })
+      return [403, ipRefusal(p.systemId, remote), 'SMSC_ERR_IP_NOT_ALLOWED']
+    }
     if (guard.operator && p.role !== 'operator') return [403, 'only the operator may do this', 'SMSC_ERR_ADMIN_FORBIDDEN']
     return p
   }
   const guarded = (guard: Guard, handler: Handler) => (res: any, req: any) => {
     // A throw must not escape into uWS (it ends the process): it answers like any other failure.
     try {
-      const p = authenticate(req, guard)
+      const p = authenticate(req, guard, remoteOf(res))
       if (Array.isArray(p)) return fail(res, statusLine(p[0]), p[1], p[2])
       handler(res, req, p)
     } catch (e) {
@@ -377,6 +393,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
 
   // ---- logins: the operator ({ password }) or an account ({ systemId, password })
   app.post('/api/v1/login', (res: any) => {
+    const remote = remoteOf(res)
     readBody(res, (body) => {
       const bad = check(body, { systemId: 'string?', password: 'string' })
       if (bad) return invalid(res, bad)
@@ -391,12 +408,16 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
           send(res, '200 OK', { token, principal: auth.check(token) }, cookie(token))
         }, (err) => errorOf(res, err))
       }
-      auth.loginAccount(systemId, password).then((r) => {
+      auth.loginAccount(systemId, password, remote).then((r) => {
         if (r === 'bad-credentials') {
           smsc.metrics.event('auth_failure', { systemId, detail: 'API login' })
           return fail(res, '401 Unauthorized', 'wrong systemId or password', 'SMSC_ERR_HTTP_AUTH')
         }
         if (r === 'suspended') return fail(res, '403 Forbidden', `account ${systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED')
+        if (r === 'ip-not-allowed') {
+          smsc.metrics.event('auth_failure', { systemId, detail: `API login from ${remote} outside allowedIps` })
+          return fail(res, '403 Forbidden', ipRefusal(systemId, remote), 'SMSC_ERR_IP_NOT_ALLOWED')
+        }
         send(res, '200 OK', { token: r.token, principal: r.principal }, cookie(r.token))
       }, (err) => errorOf(res, err))
     })
@@ -563,7 +584,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
       const query = req.getQuery() ?? ''
       let p: Principal | [number, string, string]
       try {
-        p = authenticate(req, { operator: true })
+        p = authenticate(req, { operator: true }, remoteOf(res))
       } catch (e) {
         return errorOf(res, e)
       }

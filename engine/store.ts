@@ -18,7 +18,8 @@
 //   accounts  systemId -> Account   (records of older versions lack the newer settings: getAccount fills them in)
 //   meta      string -> value       store counters under the reserved prefix 'store:'; generic keys (routes, …)
 //   ledger    [systemId, seq] -> LedgerEntry   (seq: store-assigned, increasing, unique across restarts)
-//   balances  systemId -> number    the balance after the account's last committed ledger entry
+//   balances  systemId -> number    the balance after the account's last committed ledger entry: always the sum of
+//                                   its committed entries (the store computes each entry's `balance`, see commit())
 //   audit     seq -> AuditEntry
 //   apikeys   sha256 hex of the key -> ApiKeyRecord (the key itself is never stored)
 //   upstream  [connectorId, upstreamId] -> [messageId, destIndex]  (receipts from an upstream SMSC find their message)
@@ -30,7 +31,7 @@ import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { open, asBinary, type Database, type RootDatabase, type RootDatabaseOptions } from 'lmdb'
 import { defaultSettings, type Account, type AccountSettings } from './accounts'
 import { DEFAULTS } from './config'
-import type { LedgerEntry } from './ledger'
+import { fromMicro, toMicro, type LedgerEntry } from './ledger'
 import type { AuditEntry } from './admin'
 
 export interface StoredMessage { id: string; systemId: string; state: number; [k: string]: unknown }
@@ -46,12 +47,14 @@ export interface CommitBatch {
   messages?: StoredMessage[]
   enqueue?: DeliveryItem[]
   ack?: { systemId: string; key: number }[]
-  /** Each entry gets a store-assigned increasing `seq`; balances[systemId] = entry.balance. */
+  /** Each entry gets a store-assigned increasing `seq` and its `balance` (the account's balance after it, from
+   *  the entries committed or queued before it: whatever the caller put there is overwritten); balances[systemId]
+   *  = the account's last entry's balance. */
   ledger?: LedgerEntry[]
   /** [connector, upstreamId] -> [messageId, destIndex] */
   upstream?: UpstreamLink[]
   upstreamRemove?: { connector: string; upstreamId: string }[]
-  /** Generic meta keys (never 'store:...'). */
+  /** Generic meta keys (never 'store:...'); a value of null removes the key. */
   meta?: [string, unknown][]
   /** Each entry gets a store-assigned increasing `seq`. */
   audit?: AuditEntry[]
@@ -104,6 +107,7 @@ const META_SCHEMA = 'store:schema'
 const META_LEDGER_SEQ = 'store:ledgerSeq' // highest ledger seq committed
 const META_AUDIT_SEQ = 'store:auditSeq' // highest audit seq committed
 const MICRO = 1_000_000 // ledger sums are exact in integer micro-units
+const MAX_MICRO = Number.MAX_SAFE_INTEGER
 const SCHEMA_VERSION = 1
 
 // Password hashing (scrypt, RFC 7914). 2^14 / 8 / 1 needs 16 MiB per hash and ~30-60 ms on one core.
@@ -178,6 +182,12 @@ export class Store {
   private readonly pwInflight = new Map<string, Promise<boolean>>()
   private ledgerSeq: number // highest ledger seq handed out
   private auditSeq: number // highest audit seq handed out
+  // systemId -> balance in micro-units after the account's last ledger entry committed or queued (in a batch
+  // not yet settled); loaded from `balances` at the account's first entry. Each entry's `balance` comes from
+  // here, so balances[systemId] is the sum of the committed entries; a failed commit takes its deltas back out.
+  private readonly running = new Map<string, number>()
+  // systemId -> batches with ledger entries of the account not yet settled.
+  private readonly ledgerInflight = new Map<string, number>()
   // Accounts as last committed, normalised and frozen (read on every bind, and by the engine per batch).
   private readonly accountCache = new Map<string, Account>()
   private readonly accountDefaults: AccountSettings
@@ -305,8 +315,10 @@ export class Store {
    * state), queue items appended under fresh keys, acked queue items removed. Queue keys are assigned
    * synchronously: `item.key` is set (overwritten) before this returns. To update a queued item (attempts),
    * ack its old key and enqueue it again in the same batch.
-   * In the same transaction: ledger entries (each gets `seq`, and balances[systemId] = the account's last
-   * entry's balance), upstream links, generic meta keys, audit entries (each gets `seq`), account records
+   * In the same transaction: ledger entries (each gets `seq` and `balance`: the account's balance after the
+   * entries committed or queued before it, so a debit in memory that is never committed counts nowhere; and
+   * balances[systemId] = the account's last entry's balance), upstream links, generic meta keys (null removes
+   * one), audit entries (each gets `seq`), account records
    * (removeAccounts also removes the account's API keys), API keys.
    * All or nothing: everything is validated and encoded before the first write, so a bad batch throws here
    * and writes nothing; the transaction itself is atomic in LMDB. Resolves once committed (see header).
@@ -340,10 +352,20 @@ export class Store {
     }
     for (const a of acks) { checkKey('ack.systemId', a.systemId); checkQueueKey(a.key) }
     for (const item of items) checkKey('item.systemId', item.systemId)
-    for (const e of ledger) {
+    // Each entry's balance: the account's running balance (committed and queued entries) plus its delta, exact
+    // in micro-units. Kept aside until nothing below can throw.
+    const after = new Map<string, number>()
+    const deltas = new Array<number>(ledger.length)
+    for (let i = 0; i < ledger.length; i++) {
+      const e = ledger[i]
       checkKey('ledger.systemId', e.systemId)
       checkFinite('ledger.delta', e.delta)
-      checkFinite('ledger.balance', e.balance)
+      const d = Math.round(e.delta * MICRO)
+      const b = (after.get(e.systemId) ?? this.runningBalance(e.systemId)) + d
+      if (!Number.isSafeInteger(d) || Math.abs(b) > MAX_MICRO) throw new TypeError(`ledger.delta ${e.delta} puts the balance of ${e.systemId} out of range`)
+      deltas[i] = d
+      after.set(e.systemId, b)
+      e.balance = fromMicro(b)
     }
     for (const l of links) {
       checkKey('upstream.connector', l.connector)
@@ -375,9 +397,9 @@ export class Store {
     const enc = (db: Database<unknown, never>, v: unknown): Buffer => (db as unknown as { encoder: Encoder }).encoder.encode(v)
     const ledgerValues = ledger.map((e) => enc(this.ledger as never, e))
     const balanceValues = new Map<string, Buffer>() // the last entry of an account in the batch wins
-    for (const e of ledger) balanceValues.set(e.systemId, enc(this.balanceDb as never, e.balance))
+    for (const [systemId, b] of after) balanceValues.set(systemId, enc(this.balanceDb as never, fromMicro(b)))
     const linkValues = links.map((l) => enc(this.upstream as never, [l.id, l.dest]))
-    const metaValues = metas.map(([, v]) => enc(this.meta as never, v))
+    const metaValues = metas.map(([, v]) => (v === null ? null : enc(this.meta as never, v)))
     const auditValues = audits.map((a) => enc(this.audit as never, a))
     const accountValues = accounts.map((a) => enc(this.accounts as never, a))
     const keyValues = keys.map((k) => enc(this.apikeys as never, k.key))
@@ -421,7 +443,11 @@ export class Store {
       if (ledger.length > 0) this.meta.put(META_LEDGER_SEQ, ledgerSeq)
       for (let i = 0; i < links.length; i++) this.upstream.put([links[i].connector, links[i].upstreamId], asBinary(linkValues[i]))
       for (const l of unlinks) this.upstream.remove([l.connector, l.upstreamId])
-      for (let i = 0; i < metas.length; i++) this.meta.put(metas[i][0], asBinary(metaValues[i]))
+      for (let i = 0; i < metas.length; i++) {
+        const v = metaValues[i]
+        if (v === null) this.meta.remove(metas[i][0])
+        else this.meta.put(metas[i][0], asBinary(v))
+      }
       for (let i = 0; i < audits.length; i++) this.audit.put(audits[i].seq as number, asBinary(auditValues[i]))
       if (audits.length > 0) this.meta.put(META_AUDIT_SEQ, auditSeq)
       for (const id of removeAccounts) this.accounts.remove(id)
@@ -430,6 +456,10 @@ export class Store {
       for (let i = 0; i < keys.length; i++) this.apikeys.put(keys[i].hash, asBinary(keyValues[i]))
     })
     for (const item of items) this.enqInflight.set(item.key as number, item.systemId)
+    for (const [systemId, b] of after) {
+      this.running.set(systemId, b)
+      this.ledgerInflight.set(systemId, (this.ledgerInflight.get(systemId) ?? 0) + 1)
+    }
     // Read-your-writes: until this batch is committed, getMessage() answers from these objects, so a
     // read-modify-write (an outcome after another outcome, a cancel after an outcome) never starts
     // from an older committed version.
@@ -473,9 +503,40 @@ export class Store {
       }
       // A read between commit() and now may have cached the previous version.
       for (const id of touched) { this.accountCache.delete(id); this.pwCache.delete(id) }
+      for (const systemId of after.keys()) {
+        const left = (this.ledgerInflight.get(systemId) ?? 0) - 1
+        if (left > 0) this.ledgerInflight.set(systemId, left)
+        else this.ledgerInflight.delete(systemId)
+      }
+      if (!ok && ledger.length > 0) this.unwindLedger(ledger, deltas)
     }
     const done = committed.then(() => settle(true), (err: unknown) => { settle(false); throw err })
     return this.waitFlush ? done.then(() => this.root.flushed).then(noop) : done
+  }
+
+  /** The account's balance in micro-units after its last committed or queued ledger entry. */
+  private runningBalance(systemId: string): number {
+    const m = this.running.get(systemId)
+    if (m !== undefined) return m
+    const v = this.balanceDb.get(systemId)
+    return typeof v === 'number' ? toMicro(v) : 0
+  }
+
+  /**
+   * A batch with ledger entries failed: its deltas never happened. Batches queued after it computed their
+   * balances with them; if one of the account's is still in flight, a corrective write of the balance follows
+   * it (LMDB commits in order), so balances[systemId] is again the sum of the committed entries.
+   */
+  private unwindLedger(ledger: LedgerEntry[], deltas: number[]): void {
+    const touched = new Set<string>()
+    for (let i = ledger.length - 1; i >= 0; i--) {
+      const id = ledger[i].systemId
+      this.running.set(id, this.runningBalance(id) - deltas[i])
+      touched.add(id)
+    }
+    for (const id of touched) {
+      if (this.ledgerInflight.has(id) && !this.closed) this.balanceDb.put(id, fromMicro(this.running.get(id) as number)).catch(noop)
+    }
   }
 
   // ---- reads (sync, from the last committed state) ---------------------------------------------------------
@@ -597,12 +658,12 @@ export class Store {
     return this.meta.get(key)
   }
 
-  /** Keys starting with 'store:' are reserved for the store's own counters. */
+  /** Keys starting with 'store:' are reserved for the store's own counters. A value of null removes the key. */
   putMeta(key: string, value: unknown): Promise<void> {
     this.assertOpen()
     checkKey('meta key', key)
     if (key.startsWith(META_PREFIX)) throw new TypeError(`meta keys starting with '${META_PREFIX}' are reserved`)
-    return this.meta.put(key, value).then(noop)
+    return (value === null ? this.meta.remove(key) : this.meta.put(key, value)).then(noop)
   }
 
   // ---- ledger and balances -------------------------------------------------------------------------------
@@ -623,6 +684,13 @@ export class Store {
       out.push(value as LedgerEntry)
     }
     return out
+  }
+
+  /** True if `systemId` has ledger entries or a balance (committed or queued) or queued deliveries: the history
+   *  a removed account leaves behind. */
+  hasHistory(systemId: string): boolean {
+    return this.running.has(systemId) || this.pendingCount(systemId) > 0 || this.balanceDb.doesExist(systemId) ||
+      this.ledgerEntries(systemId, { limit: 1 }).length > 0
   }
 
   /** Sum of every committed delta of `systemId`, exact to the micro-unit (equals its balance: the ledger invariant). */

@@ -244,9 +244,26 @@ t.test('remove: a reseller with users cannot go; a user\'s balance goes back to 
   t.same(store.ledgerEntries('solo', { limit: 1 }).map((e) => [e.reason, e.delta]), [['adjust', -5]])
   invariant(t, f, ['resA', 'a1', 'solo', 'resB', 'b1'])
   await rejects(t, admin.remove(OPERATOR, 'solo'), 'SMSC_ERR_AUTH_SYSTEM_ID')
-  // Recreated under the same id, it starts from zero.
-  const again = await admin.create(OPERATOR, { systemId: 'solo', credit: 1 })
-  t.equal(again.account.balance, 1)
+})
+
+t.test('a removed account\'s systemId is never given to a new account: its ledger, balance and messages stay its own', async (t) => {
+  const f = await world(t)
+  const { admin, store, ledger } = f
+  await admin.remove(OPERATOR, 'solo') // prepaid: its 5 are written off, the ledger stays
+  await admin.remove(reseller('resB'), 'b1') // never had a ledger entry
+  const REUSED = /^account\.systemId "(solo|b1)" was used by a removed account whose history is kept: choose another id$/
+  await rejects(t, admin.create(OPERATOR, { systemId: 'solo', credit: 1 }), 'SMSC_ERR_API_INVALID', REUSED)
+  await rejects(t, admin.create(reseller('resB'), { systemId: 'b1' }), 'SMSC_ERR_API_INVALID', REUSED)
+  t.equal(store.getAccount('solo'), undefined, 'nothing created')
+  t.same(store.ledgerEntries('solo', { limit: 5 }).map((e) => [e.reason, e.delta]), [['adjust', -5], ['opening', 5]], 'the old ledger is untouched')
+  t.equal(ledger.balance('solo'), 0)
+  // History from before removals were marked (a balance left in the store) is enough to refuse too.
+  await store.commit({ ledger: [ledger.credit('ghost', 7, 'grant', 'admin')] })
+  await rejects(t, admin.create(OPERATOR, { systemId: 'ghost' }), 'SMSC_ERR_API_INVALID', /"ghost" was used by a removed account/)
+  t.equal(ledger.balance('ghost'), 7, 'and the new tenant would not have inherited it')
+  // A fresh id is fine.
+  t.equal((await admin.create(OPERATOR, { systemId: 'solo2', credit: 1 })).account.balance, 1)
+  invariant(t, f, ['solo', 'solo2', 'ghost', 'resB'])
 })
 
 t.test('audit: one entry per change, in the same commit, never a password; a reseller sees its own', async (t) => {

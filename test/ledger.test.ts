@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Ledger, type LedgerEntry } from '../engine/ledger'
 import { Store } from '../engine/store'
+import { GroupCommit } from '../actors/group-commit'
 
 function freshDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'smsc-ledger-'))
@@ -156,5 +157,43 @@ t.test('property: random interleavings never overdraw, and every balance == sum 
     { numRuns: 60 },
   )
   t.pass('60 random runs')
+  await store.close()
+})
+
+t.test('a failed debit batch grouped with a committed refund: stored balance and entry balances follow committed entries only, across a restart', async (t) => {
+  const dir = freshDir(t)
+  let store = await Store.open(dir)
+  const ledger = new Ledger(store, now)
+  await store.commit({ ledger: [ledger.credit('A', 100, 'grant', 'admin')] })
+  const gc = new GroupCommit(store)
+  const add = (batch: Parameters<GroupCommit['add']>[0], onErr?: () => void): Promise<Error | null> =>
+    new Promise((resolve) => gc.add(batch, (err) => { if (err && onErr) onErr(); resolve(err) }))
+  // A transaction in flight: the next two batches wait and are merged into one, which fails and is retried per batch.
+  const busy = add({ meta: [['k', 1]] })
+  // The router debits 10 for a batch the store refuses (a bad message id stands for any batch failing alone) …
+  t.ok(ledger.tryDebit('A', 10))
+  const debit = ledger.debitEntry('A', 10, 1, 'm1')
+  const failed = add({ ledger: [debit], messages: [{ id: '', systemId: 'A', state: 1 }] }, () => ledger.revert(debit))
+  // … while the delivery actor refunds 5 to the same account, in the same group (in memory: 90 + 5 = 95).
+  const refund = ledger.credit('A', 5, 'refund', 'settlement', 'm0', 1)
+  const committed = add({ ledger: [refund] })
+  t.equal(await busy, null)
+  t.ok(await failed, 'the debit batch failed')
+  t.equal(await committed, null, 'the refund committed')
+  t.equal(ledger.balance('A'), 105, 'in memory: the failed debit is reverted')
+  t.equal(store.ledgerSum('A'), 105, 'committed entries: 100 + 5')
+  t.equal(store.balances().get('A'), 105, 'the stored balance is the sum of the committed entries')
+  t.equal(refund.balance, 105, "the refund entry's balance counts only committed entries")
+  t.same(store.ledgerEntries('A', { limit: 10 }).map((e) => [e.reason, e.delta, e.balance]), [['refund', 5, 105], ['grant', 100, 100]])
+
+  // Later entries build on it, and a restart loads the same balance.
+  t.ok(ledger.tryDebit('A', 1))
+  await store.commit({ ledger: [ledger.debitEntry('A', 1, 1, 'm2')] })
+  t.equal(store.balances().get('A'), 104)
+  await store.close()
+  store = await Store.open(dir)
+  t.equal(store.balances().get('A'), store.ledgerSum('A'), 'after a restart: balance == sum of the ledger')
+  t.equal(new Ledger(store, now).balance('A'), 104, 'the Ledger loads it')
+  t.equal(store.ledgerEntries('A', { limit: 1 })[0].balance, 104)
   await store.close()
 })

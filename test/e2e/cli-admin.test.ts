@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { projectRoot, startEngine, FAST_SIMULATOR } from '../helpers/engine'
@@ -15,9 +15,20 @@ const ROOT = projectRoot()
 /** SMPP 3.4 §5.1.3 */
 const ESME_RINVDSTADR = 0x0b
 
-function smsc(args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'smsc.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
+/** Runs the CLI; `as` another user, in a bare environment (`env -i`: tap's process hooks would write where that user may not). */
+function smsc(args: string[], as?: { uid: number; gid: number }): { code: number | null; out: string; err: string } {
+  const cmd = [process.execPath, path.join(ROOT, 'bin', 'smsc.js'), ...args]
+  const r = as
+    ? spawnSync('env', ['-i', `PATH=${process.env.PATH ?? ''}`, ...cmd], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, ...as })
+    : spawnSync(cmd[0], cmd.slice(1), { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
   return { code: r.status, out: r.stdout, err: r.stderr }
+}
+
+/** The engine writes control.json once its listeners are up (a little after /healthz answers). */
+async function controlFile(dataDir: string): Promise<{ pid: number; url: string; token: string }> {
+  const file = path.join(dataDir, 'control.json')
+  for (let i = 0; i < 200 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 25))
+  return JSON.parse(readFileSync(file, 'utf8')) as { pid: number; url: string; token: string }
 }
 
 t.test('offline: accounts, credit moves and the ledger are managed on the data dir, with one-line errors', async (t) => {
@@ -95,4 +106,49 @@ t.test('against a running engine: changes go through its API and apply live', as
   const resp = await again.bind('transceiver', { systemId: 'live1', password: 'pw2' })
   t.equal(resp.command_status, Status.ESME_RBINDFAIL, 'a suspended account cannot bind')
   t.equal(smsc(['account', 'resume', 'live1', ...d]).code, 0)
+})
+
+t.test('an engine holds the data dir but its control file cannot be used: the CLI refuses instead of writing its store', async (t) => {
+  const engine = await startEngine(t, { accounts: [{ systemId: 'c1', password: 'pw', credit: 100 }] as never })
+  const d = ['--data-dir', engine.dataDir]
+  const { pid } = await controlFile(engine.dataDir)
+  const LOCKED = new RegExp(`^smsc: an engine is running on ${engine.dataDir} \\(pid ${pid}\\) but its control file cannot be used: .+; ` +
+    'retry in a moment if it is starting or stopping, else run this command as the user the engine runs as\n$')
+
+  // Starting or stopping (no control file yet or any more): writing the store beside the engine would reuse its seqs.
+  unlinkSync(path.join(engine.dataDir, 'control.json'))
+  const grant = smsc(['credit', 'add', 'c1', '50', ...d])
+  t.equal(grant.code, 2, grant.out)
+  t.match(grant.err, LOCKED)
+  t.match(grant.err, /control\.json is missing/)
+  t.equal(smsc(['account', 'list', ...d]).code, 2, 'reads too: the store is the engine\'s')
+
+  // Another user (the file is the engine user's, 0600; kill(pid, 0) answers EPERM): told to run as that user.
+  if (process.getuid?.() === 0) {
+    writeFileSync(path.join(engine.dataDir, 'control.json'), JSON.stringify({ pid, url: 'http://127.0.0.1:1', token: 'x' }), { mode: 0o600 })
+    chmodSync(engine.dataDir, 0o755)
+    const other = smsc(['credit', 'add', 'c1', '50', ...d], { uid: 65534, gid: 65534 })
+    t.equal(other.code, 2, other.out)
+    t.match(other.err, LOCKED)
+    t.match(other.err, /control\.json cannot be read \(EACCES\)/)
+  } else t.comment('not root: the other-user case needs a second uid')
+
+  t.equal(await engine.stop(), 0)
+  const ledger = JSON.parse(smsc(['credit', 'ledger', 'c1', '--json', ...d]).out) as { reason: string; delta: number }[]
+  t.same(ledger.map((e) => [e.reason, e.delta]), [['opening', 100]], 'nothing was written beside the engine')
+  t.notOk(existsSync(path.join(engine.dataDir, 'smsc.lock')), 'the offline CLI released the lock it took')
+})
+
+t.test('the operator token of the control file ends with the engine', async (t) => {
+  const engine = await startEngine(t, { extra: { admin: { password: 'cli-admin-pass' } } })
+  const me = (token: string) => fetch(`http://127.0.0.1:${engine.httpPort}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status)
+  const first = await controlFile(engine.dataDir)
+  t.equal(await me(first.token), 200, 'valid while the engine runs')
+  t.equal(await engine.stop(), 0)
+  t.notOk(existsSync(path.join(engine.dataDir, 'control.json')), 'the file is removed at shutdown')
+  await engine.restart()
+  const second = await controlFile(engine.dataDir)
+  t.not(second.token, first.token)
+  t.equal(await me(first.token), 401, 'the old token does not outlive its engine')
+  t.equal(await me(second.token), 200)
 })

@@ -197,3 +197,36 @@ t.test('a message lookup shows only what the caller may see', async (t) => {
   t.equal(await look({ token: accountLogin }, sent.api1), 404, 'the same scope with an account\'s login')
   t.equal(await look({}, sent.api1), 401, 'nothing without credentials')
 })
+
+t.test('an account\'s allowedIps apply to its HTTP login, its tokens and its API keys (403 SMSC_ERR_IP_NOT_ALLOWED)', async (t) => {
+  const e = await startEngine(t, {
+    accounts: [
+      { systemId: 'far', password: 'pw1', allowedIps: ['10.1.2.0/24'] },
+      { systemId: 'near', password: 'pw2', allowedIps: ['10.1.2.0/24', '127.0.0.0/8', '::1'] },
+    ] as never,
+    extra: { admin: { password: OPERATOR_PW }, log: { level: 'warn' } },
+  })
+  const op = (await call(e, 'POST', '/api/v1/login', { body: { password: OPERATOR_PW } })).json.token as string
+  const keys: Record<string, string> = {}
+  for (const id of ['far', 'near']) keys[id] = (await call(e, 'POST', `/api/v1/accounts/${id}/apikeys`, { token: op, body: {} })).json.key
+  const NOT_ALLOWED = { status: 403, json: { code: 'SMSC_ERR_IP_NOT_ALLOWED', error: 'account far may not be used from 127.0.0.1: not in its allowedIps' } }
+
+  // We call from 127.0.0.1: outside far's list, inside near's.
+  const farLogin = await call(e, 'POST', '/api/v1/login', { body: { systemId: 'far', password: 'pw1' } })
+  t.match(farLogin, NOT_ALLOWED, 'the login is refused')
+  t.equal(farLogin.json.token, undefined, 'and no token issued')
+  t.match(await call(e, 'POST', '/api/v1/messages', { key: keys.far, body: msg(1) }), NOT_ALLOWED, 'its API key is refused')
+  t.match(await call(e, 'POST', '/api/v1/messages', { token: keys.far, body: msg(1) }), NOT_ALLOWED, 'also as a bearer')
+  t.match(await call(e, 'POST', '/api/v1/login', { body: { systemId: 'far', password: 'wrong' } }), { status: 401 }, 'a wrong password is still just a wrong password')
+
+  const nearLogin = await call(e, 'POST', '/api/v1/login', { body: { systemId: 'near', password: 'pw2' } })
+  t.equal(nearLogin.status, 200, 'inside the list: logged in')
+  t.match(await call(e, 'POST', '/api/v1/messages', { key: keys.near, body: msg(1) }), { status: 202, json: { ok: true } }, 'its API key sends')
+  t.match(await call(e, 'POST', '/api/v1/messages', { token: nearLogin.json.token, body: msg(2) }), { status: 202 }, 'its login sends')
+
+  // A token issued while the address was allowed stops working when the list changes.
+  t.equal((await call(e, 'PATCH', '/api/v1/accounts/near', { token: op, body: { allowedIps: ['10.1.2.0/24'] } })).status, 200)
+  t.match(await call(e, 'POST', '/api/v1/messages', { token: nearLogin.json.token, body: msg(3) }), { status: 403, json: { code: 'SMSC_ERR_IP_NOT_ALLOWED' } })
+  t.match(await call(e, 'GET', '/api/v1/me', { token: nearLogin.json.token }), { status: 403, json: { code: 'SMSC_ERR_IP_NOT_ALLOWED' } })
+  t.equal((await call(e, 'POST', '/api/v1/messages', { token: op, body: { systemId: 'far', ...msg(4) } })).status, 202, 'the operator is not bound to an account\'s addresses')
+})

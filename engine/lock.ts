@@ -1,0 +1,80 @@
+/**
+ * The data-dir lock: one writer per store. The engine holds it while it runs, and so does the CLI when
+ * it opens the store itself (engine/admin-client.ts); two writers would hand out the same message ids
+ * and ledger/audit seqs. The lock is the file <dataDir>/smsc.lock holding the owner's pid, created
+ * exclusively. A lock whose pid is gone is stale and taken over; a pid that exists but belongs to
+ * another user (kill(pid, 0) fails with EPERM) is alive. Our own pid counts as alive only while this
+ * process holds the lock (a lock file left by an earlier process that had our pid, e.g. pid 1 in a
+ * container, is stale).
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { smscError } from './errors'
+
+const LOCK_FILE = 'smsc.lock'
+/** An empty lock file younger than this is being written by its owner. */
+const FRESH_MS = 5_000
+/** Lock files this process holds (resolved paths). */
+const held = new Set<string>()
+
+/** True if a process with this pid exists (also one of another user: EPERM). */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Takes the lock of `dir` (which must exist) and returns its release. SMSC_ERR_DATA_DIR_LOCKED (the message
+ * names the holder's pid) when a live process holds it.
+ */
+export function lockDataDir(dir: string): () => void {
+  const file = path.resolve(dir, LOCK_FILE)
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, String(process.pid), { flag: 'wx' })
+      held.add(file)
+      return () => {
+        if (!held.delete(file)) return
+        try { if (fs.readFileSync(file, 'utf8') === String(process.pid)) fs.unlinkSync(file) } catch { /* gone already */ }
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+      const pid = lockHolder(dir)
+      if (pid !== null) throw smscError('SMSC_ERR_DATA_DIR_LOCKED', `data dir ${path.resolve(dir)} is in use by another smsc (${holderText(pid)})`)
+      try { fs.unlinkSync(file) } catch (u) { if ((u as NodeJS.ErrnoException).code !== 'ENOENT') throw u } // stale: its process is gone
+    }
+  }
+  throw smscError('SMSC_ERR_DATA_DIR_LOCKED', `cannot lock data dir ${path.resolve(dir)}`)
+}
+
+/**
+ * The pid of the live process holding the lock of `dir`, 0 when a holder is assumed but its pid is not known
+ * (a lock file we cannot read, or one just created and not yet written), or null (no lock, or a stale one).
+ */
+export function lockHolder(dir: string): number | null {
+  const file = path.resolve(dir, LOCK_FILE)
+  let text: string
+  try {
+    text = fs.readFileSync(file, 'utf8')
+  } catch (e) {
+    // A lock we cannot read is someone else's: take it for alive rather than write beside its owner.
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? null : 0
+  }
+  if (text === '') {
+    // Between the exclusive create and the write of the pid.
+    try { return Date.now() - fs.statSync(file).mtimeMs < FRESH_MS ? 0 : null } catch { return null }
+  }
+  const pid = Number(text)
+  if (pid === process.pid) return held.has(file) ? pid : null
+  return pidAlive(pid) ? pid : null
+}
+
+/** "pid 123", or "pid unknown" for a holder whose pid cannot be read. */
+export function holderText(pid: number): string {
+  return pid > 0 ? `pid ${pid}` : 'pid unknown'
+}

@@ -1,0 +1,74 @@
+// engine/auth.ts on a real store: the control file's operator token lives in memory only (never stored, so
+// it cannot outlive the engine), and a principal keeps at most MAX_TOKENS_PER_PRINCIPAL tokens (repeated
+// logins drop the least recently used, in memory and in the stored map).
+import t from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { AdminAuth, MAX_TOKENS_PER_PRINCIPAL, TOKENS_KEY } from '../engine/auth'
+import { OPERATOR } from '../engine/accounts'
+import { Store } from '../engine/store'
+
+function freshDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'smsc-auth-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+const stored = (store: Store): Record<string, { role: string; systemId?: string }> =>
+  (store.getMeta(TOKENS_KEY) as Record<string, { role: string; systemId?: string }> | undefined) ?? {}
+
+t.test('the control file\'s operator token is never stored: it ends at logout and with the process', async (t) => {
+  const dir = freshDir(t)
+  let store = await Store.open(dir)
+  let { auth } = await AdminAuth.init(store, 'operator-pw')
+  const control = auth.issueOperatorToken()
+  t.same(auth.check(control), OPERATOR, 'valid while the engine runs')
+  const console = await auth.login('operator-pw') as string
+  t.ok(console, 'a console login')
+  await store.close() // waits for the token map write
+  store = await Store.open(dir)
+  t.equal(Object.keys(stored(store)).length, 1, 'only the console login is stored')
+  auth = (await AdminAuth.init(store, 'operator-pw')).auth
+  t.equal(auth.check(control), null, 'the control token died with the engine')
+  t.same(auth.check(console), OPERATOR, 'a console login survives a restart')
+
+  const control2 = auth.issueOperatorToken()
+  auth.logout(control2)
+  t.equal(auth.check(control2), null, 'logout (the engine\'s shutdown) ends it at once')
+  await store.close()
+})
+
+t.test('a principal keeps at most 20 tokens: repeated logins drop the least recently used, stored map included', async (t) => {
+  const dir = freshDir(t)
+  let store = await Store.open(dir)
+  await store.putAccount({ systemId: 'acc', passwordHash: await Store.hashPassword('pw'), createdAt: 1, updatedAt: 1 })
+  await store.putAccount({ systemId: 'other', passwordHash: await Store.hashPassword('pw2'), createdAt: 1, updatedAt: 1 })
+  let { auth } = await AdminAuth.init(store, 'operator-pw')
+  const control = auth.issueOperatorToken()
+  const otherLogin = await auth.loginAccount('other', 'pw2', '127.0.0.1')
+  if (typeof otherLogin !== 'object') throw new Error(`login: ${otherLogin}`)
+  const accTokens: string[] = []
+  const opTokens: string[] = []
+  for (let i = 0; i < MAX_TOKENS_PER_PRINCIPAL + 5; i++) {
+    const r = await auth.loginAccount('acc', 'pw', '127.0.0.1')
+    if (typeof r !== 'object') throw new Error(`login ${i}: ${r}`)
+    accTokens.push(r.token)
+    opTokens.push(await auth.login('operator-pw') as string)
+  }
+  t.equal(MAX_TOKENS_PER_PRINCIPAL, 20)
+  t.same(accTokens.map((x) => auth.check(x) !== null), accTokens.map((_, i) => i >= 5), 'the 5 oldest of the account are gone, the newest 20 work')
+  t.same(opTokens.map((x) => auth.check(x) !== null), opTokens.map((_, i) => i >= 5), 'the same for the operator')
+  t.same(auth.check(control), OPERATOR, 'the control token is not counted and not dropped')
+  t.equal(auth.check(otherLogin.token)?.systemId, 'other', 'another account keeps its token')
+  await store.close()
+  store = await Store.open(dir)
+  const saved = Object.values(stored(store))
+  t.equal(saved.filter((v) => v.systemId === 'acc').length, 20, 'the stored map holds 20 of the account')
+  t.equal(saved.filter((v) => v.systemId === undefined).length, 20, 'and 20 of the operator (no control token)')
+  t.equal(saved.length, 41)
+  auth = (await AdminAuth.init(store, 'operator-pw')).auth
+  t.equal(auth.check(accTokens[4]), null)
+  t.equal(auth.check(accTokens[24])?.systemId, 'acc', 'the newest survive a restart')
+  await store.close()
+})
