@@ -45,14 +45,19 @@ export class GroupCommit {
   /** Requests waiting for the transaction in flight. */
   get waiting(): number { return this.pending.length }
 
+  /** Messages in the requests waiting (the store's part of the overload gauge). */
+  waitingMessages = 0
+
   add(batch: CommitBatch, done: (err: Error | null) => void): void {
     this.pending.push({ batch, done })
+    this.waitingMessages += batch.messages?.length ?? 0
     if (!this.inFlight) this.flush()
   }
 
   private flush(): void {
     const group = this.pending
     this.pending = []
+    this.waitingMessages = 0
     this.inFlight = true
     const t0 = performance.now()
     let p: Promise<void>

@@ -94,7 +94,7 @@ export interface ActorSystem {
   accountChanged(systemId: string, account: Account | null): void
   /** Test hook: make a permanent actor throw once ('carrier' is the simulator's connector actor). */
   fault(actor: 'carrier' | 'delivery' | 'dispatcher'): void
-  /** Destinations waiting for a connector (dispatcher + lanes): the overload gauge, cheap. */
+  /** Messages waiting for the store or a connector (group commit, dispatcher, lanes): the overload gauge, cheap. */
   backlog(): number
   /** Live counters for health, overload and telemetry. */
   stats(): { carrierInFlight: number; backlog: number; awaitingReceipts: number; connectors: (ConnectorStats & { queued: number })[] }
@@ -123,9 +123,10 @@ export function startActors(d: ActorDeps): ActorSystem {
   const nsOf = (id: string): string => upstreamNs.get(id) ?? id
 
   // 1. store: group commit; one write transaction in flight, later requests join the next one.
-  const makeWriter = () => new GroupCommit(d.store,
+  let writer: GroupCommit | null = null
+  const makeWriter = () => (writer = new GroupCommit(d.store,
     (ms) => d.metrics.commitLatency.record(ms * 1000),
-    (err) => log('error', 'a commit callback failed', { error: String((err as Error)?.stack ?? err) }))
+    (err) => log('error', 'a commit callback failed', { error: String((err as Error)?.stack ?? err) })))
   const storeRef = nact.spawn(root, (state: GroupCommit, msg: StoreMsg) => {
     switch (msg.type) {
       case 'commit':
@@ -443,7 +444,8 @@ export function startActors(d: ActorDeps): ActorSystem {
     backlog: () => {
       let queued = 0
       for (const l of lanes.values()) queued += l.queued
-      return (dispatcherState?.backlog ?? 0) + queued
+      // Messages waiting for the store's next transaction, for a connector, or for a retry.
+      return (writer?.waitingMessages ?? 0) + (dispatcherState?.backlog ?? 0) + queued
     },
     stats: () => {
       let queued = 0
