@@ -14,7 +14,7 @@ import path from 'node:path'
 import { Store } from './store'
 import { Ledger, type LedgerEntry } from './ledger'
 import { Admin, type AccountView, type AuditEntry } from './admin'
-import { defaultSettings, OPERATOR } from './accounts'
+import { defaultSettings, OPERATOR, type Principal } from './accounts'
 import type { RouteTables } from './routing'
 import { SmscError, isSmscError, type SmscErrorCode } from './errors'
 import { SIMULATOR_CONNECTOR, type ResolvedOptions } from './config'
@@ -57,14 +57,30 @@ function control(dataDir: string): { url: string; token: string } | string {
   return pidAlive(c.pid) ? c : `${file} names pid ${c.pid}, which is not running`
 }
 
-export async function openAdminClient(options: ResolvedOptions): Promise<AdminClient> {
+/** A reseller or user acting through the CLI (`--as`): the same scope as its console or API login. */
+export interface AsAccount { systemId: string; password: string }
+
+export async function openAdminClient(options: ResolvedOptions, as?: AsAccount): Promise<AdminClient> {
   const c = control(options.dataDir)
-  const client = typeof c === 'object' ? remote(c.url, c.token) : await local(options, c)
+  const client = typeof c === 'object' ? remote(c.url, as === undefined ? c.token : await accountToken(c.url, as)) : await local(options, c, as)
   return { ...client, configRoutes: options.routes !== null }
 }
 
+/** The running engine's login for an account (allowedIps, suspension and wrong passwords apply). */
+async function accountToken(url: string, as: AsAccount): Promise<string> {
+  let res: Response
+  try {
+    res = await fetch(`${url}/api/v1/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(as), signal: AbortSignal.timeout(30_000) })
+  } catch (e) {
+    throw new SmscError('SMSC_ERR_CLI_USAGE', `the running engine's admin API at ${url} does not answer: ${(e as Error).message}`)
+  }
+  const json = (await res.json().catch(() => ({}))) as { token?: string; error?: string }
+  if (!res.ok || typeof json.token !== 'string') throw new SmscError('SMSC_ERR_CLI_USAGE', `--as ${as.systemId}: ${json.error ?? `login refused (HTTP ${res.status})`}`)
+  return json.token
+}
+
 /** The store, under the data-dir lock; `why` says why the running engine's API is not used. */
-async function local(options: ResolvedOptions, why: string): Promise<Omit<AdminClient, 'configRoutes'>> {
+async function local(options: ResolvedOptions, why: string, as?: AsAccount): Promise<Omit<AdminClient, 'configRoutes'>> {
   fs.mkdirSync(options.dataDir, { recursive: true })
   let unlock: () => void
   try {
@@ -91,7 +107,17 @@ async function local(options: ResolvedOptions, why: string): Promise<Omit<AdminC
     defaults: { ...defaultSettings(base), receiptPolicy: options.receipts.multipart },
     connectors: () => new Set([SIMULATOR_CONNECTOR, ...options.connectors.map((x) => x.id)]),
   })
-  const p = OPERATOR
+  let p: Principal = OPERATOR
+  if (as !== undefined) {
+    const ok = await store.verifyPassword(as.systemId, as.password).catch(() => 'no-account')
+    const acc = ok === 'ok' ? store.getAccount(as.systemId) : undefined
+    if (acc === undefined || acc.suspended) {
+      await store.close()
+      unlock()
+      throw new SmscError('SMSC_ERR_CLI_USAGE', `--as ${as.systemId}: ${acc?.suspended ? 'the account is suspended' : 'wrong systemId or password'}`)
+    }
+    p = { role: acc.role, systemId: acc.systemId, name: acc.systemId }
+  }
   return {
     via: 'store',
     list: async () => admin.list(p),

@@ -81,6 +81,8 @@ smsc audit [--limit N] [--json]
 
 When an engine runs on the data dir, these commands go through its admin API (the engine writes
 <dataDir>/control.json for that) and apply live; otherwise they change the store directly.
+They act as the operator; --as SYSTEM_ID (password in SMSC_AS_PASSWORD) acts as that reseller or
+user instead, with exactly its console/API scope (a reseller: itself and its users).
 --config FILE / --data-dir DIR select the data dir (default ./data).
 `
 
@@ -179,11 +181,19 @@ function show(a: AccountView): string {
 }
 
 async function withClient(flags: Record<string, string | boolean>, extraFlags: readonly string[], fn: (c: AdminClient) => Promise<number>): Promise<number> {
-  assertKnownFlags(flags, ['config', 'data-dir', 'json', 'help', ...extraFlags])
+  assertKnownFlags(flags, ['config', 'data-dir', 'json', 'help', 'as', ...extraFlags])
   const cfgFlags: Record<string, string | boolean> = {}
   for (const k of ['config', 'data-dir']) if (flags[k] !== undefined) cfgFlags[k] = flags[k]
   const options = loadConfig(configArgsFromFlags(cfgFlags))
-  const client = await openAdminClient(options)
+  // --as SYSTEM_ID: act as that reseller or user (its password in SMSC_AS_PASSWORD), with its scope.
+  let as: { systemId: string; password: string } | undefined
+  if (flags.as !== undefined) {
+    if (typeof flags.as !== 'string') usage('--as needs a systemId')
+    const password = process.env.SMSC_AS_PASSWORD
+    if (!password) usage(`--as ${flags.as}: set SMSC_AS_PASSWORD to that account's password`)
+    as = { systemId: checkSystemId(flags.as), password }
+  }
+  const client = await openAdminClient(options, as)
   try {
     return await fn(client)
   } catch (e) {

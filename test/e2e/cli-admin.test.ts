@@ -16,11 +16,11 @@ const ROOT = projectRoot()
 const ESME_RINVDSTADR = 0x0b
 
 /** Runs the CLI; `as` another user, in a bare environment (`env -i`: tap's process hooks would write where that user may not). */
-function smsc(args: string[], as?: { uid: number; gid: number }): { code: number | null; out: string; err: string } {
+function smsc(args: string[], as?: { uid: number; gid: number }, env: Record<string, string> = {}): { code: number | null; out: string; err: string } {
   const cmd = [process.execPath, path.join(ROOT, 'bin', 'smsc.js'), ...args]
   const r = as
     ? spawnSync('env', ['-i', `PATH=${process.env.PATH ?? ''}`, ...cmd], { cwd: ROOT, encoding: 'utf8', timeout: 60_000, ...as })
-    : spawnSync(cmd[0], cmd.slice(1), { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
+    : spawnSync(cmd[0], cmd.slice(1), { cwd: ROOT, encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env } })
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
 
@@ -65,6 +65,20 @@ t.test('offline: accounts, credit moves and the ledger are managed on the data d
   const unknown = smsc(['account', 'set', 'u1', '--rate', 'fast', ...d])
   t.match(unknown.err, /^smsc: --rate must be a non-negative number \(got "fast"\)\n$/)
 
+  // --as: a reseller on the CLI has exactly its API scope.
+  t.equal(smsc(['account', 'add', 'res2', '--role', 'reseller', '--credit', '5', ...d]).code, 0)
+  t.equal(smsc(['account', 'add', 'r2u', '--parent', 'res2', ...d]).code, 0)
+  const asRes1 = { SMSC_AS_PASSWORD: 'pw1' }
+  const mine = JSON.parse(smsc(['account', 'list', '--json', '--as', 'res1', ...d], undefined, asRes1).out) as { systemId: string }[]
+  t.same(mine.map((a) => a.systemId).sort(), ['res1', 'u1'], 'res1 sees itself and its users only')
+  const other = smsc(['account', 'show', 'r2u', '--as', 'res1', ...d], undefined, asRes1)
+  t.equal(other.code, 2, 'another reseller\'s user is out of reach')
+  t.match(other.err, /not visible|may not|forbidden/i)
+  const steal = smsc(['credit', 'move', 'res2', 'u1', '1', '--as', 'res1', ...d], undefined, asRes1)
+  t.equal(steal.code, 2, 'res1 cannot take res2\'s credit')
+  t.equal(JSON.parse(smsc(['account', 'show', 'res2', '--json', ...d]).out).balance, 5, 'res2 untouched')
+  t.match(smsc(['account', 'list', '--as', 'res1', ...d], undefined, { SMSC_AS_PASSWORD: 'nope' }).err, /^smsc: --as res1: wrong systemId or password\n$/)
+  t.equal(smsc(['route', 'set', '/dev/null', '--as', 'res1', ...d], undefined, asRes1).code, 2, 'routes are the operator\'s')
   // A user the operator creates under a prepaid reseller bills like it (no free sending by omission).
   t.equal(smsc(['account', 'add', 'u3', '--parent', 'res1', ...d]).code, 0)
   t.match(JSON.parse(smsc(['account', 'show', 'u3', '--json', ...d]).out), { parent: 'res1', prepaid: true, balance: 0 })
@@ -96,6 +110,10 @@ t.test('against a running engine: changes go through its API and apply live', as
   t.equal(ok.command_status, 0)
   t.match(smsc(['route', 'list', ...d]).out, /no99/)
 
+  // --as against the running engine: the login goes through its API.
+  const asLive = smsc(['account', 'list', '--json', '--as', 'live1', ...d], undefined, { SMSC_AS_PASSWORD: 'pw2' })
+  t.equal(asLive.code, 0, asLive.err)
+  t.same((JSON.parse(asLive.out) as { systemId: string }[]).map((a) => a.systemId), ['live1'], 'a user sees only itself')
   // Suspending closes the account's bind; a new bind is refused.
   const sus = smsc(['account', 'suspend', 'live1', ...d])
   t.equal(sus.code, 0, sus.err)
