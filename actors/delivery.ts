@@ -35,6 +35,9 @@ interface Queue {
   hooksInFlight: number
 }
 
+/** How often aggregate messages with parts that never came are looked at. */
+const PARTS_CHECK_MS = 10_000
+
 /** Webhook requests in flight per account: one slow endpoint cannot take every slot of the sender. */
 const HOOK_REQUESTS_PER_ACCOUNT = 4
 /** Events per webhook request. */
@@ -72,6 +75,7 @@ export class Delivery {
   private readonly queues = new Map<string, Queue>()
   /** Aggregate-receipt messages in progress (mirror of the store's `mp:` meta keys). */
   private readonly parts = new Map<string, PartsSeen>()
+  private lastPartsCheck = 0
 
   constructor(private readonly d: DeliveryDeps) {
     for (const systemId of d.store.accountsWithPending()) {
@@ -217,6 +221,37 @@ export class Delivery {
     return this.wholeReceipt(seen, total, now)
   }
 
+  /**
+   * Aggregate messages some of whose parts never came: once the validity of every part seen has
+   * run out, a missing part can no longer arrive, so the message is answered as it stands (missing
+   * parts count as undeliverable) and its state leaves the store.
+   */
+  private flushIncomplete(now: number): void {
+    const receipts: DeliveryItem[] = []
+    const meta: [string, unknown][] = []
+    for (const [key, seen] of this.parts) {
+      let until = 0
+      let first: MessageRecord | undefined
+      for (const p of seen) {
+        const rec = this.d.store.getMessage(p[3]) as MessageRecord | undefined
+        if (rec !== undefined) { until = Math.max(until, rec.expireAt); if (p[0] === Math.min(...seen.map((x) => x[0]))) first = rec }
+      }
+      if (first === undefined || now <= until) continue
+      this.parts.delete(key)
+      meta.push([key, null])
+      const item = this.wholeReceipt(seen, (first.part as [number, number])[1], now)
+      if (wantsReceipt(first.registeredDelivery, STATE_OF_STAT[item.stat as string])) {
+        receipts.push(this.item(item, first, first.dests[0].addr[2], this.d.account(first.systemId)))
+      }
+    }
+    if (meta.length === 0) return
+    this.d.log('info', 'long messages with parts that never came answered with one receipt each', { count: meta.length })
+    this.d.commit({ enqueue: receipts, meta }, (err) => {
+      if (err) this.d.log('error', 'aggregate flush commit failed', { error: err.message })
+      else if (receipts.length > 0) this.d.enqueueLater(receipts)
+    })
+  }
+
   /** One receipt for a whole long message: the first part's id; DELIVRD only when every part was delivered. */
   private wholeReceipt(seen: PartsSeen, total: number, now: number): DeliveryItem {
     const parts = [...seen].sort((a, b) => a[0] - b[0])
@@ -276,6 +311,7 @@ export class Delivery {
 
   /** Moves due retries back to the ready queue and pumps every account with work. */
   tick(now: number): void {
+    if (now - this.lastPartsCheck >= PARTS_CHECK_MS) { this.lastPartsCheck = now; this.flushIncomplete(now) }
     const cutoff = now - this.d.maxAgeMs
     const expired: DeliveryItem[] = []
     for (const [systemId, q] of this.queues) {

@@ -205,6 +205,20 @@ t.test('aggregate receipts: one per long message; a reused concatenation referen
   void b
 })
 
+t.test('aggregate receipts: a long message whose last part never comes is answered once every part seen has expired', async (t) => {
+  const r = await rig(t, { account: { receiptPolicy: 'aggregate' } })
+  const parts = [1, 2].map((seq) => rec({ part: [seq, 3], ref: 9, expireAt: 1_500_000 } as Partial<MessageRecord>))
+  await r.store.commit({ messages: parts })
+  r.d.outcomes(parts.map((p) => outcome(p, MessageState.DELIVERED)))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  r.d.tick(1_400_000)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(r.later.length, 0, 'nothing while part 3 may still come')
+  r.d.tick(1_600_000 + 10_000)
+  await r.laterCount(1)
+  t.same(r.later.flat().map((it) => [it.messageId, it.stat]), [[parts[0].id, 'UNDELIV']], 'one receipt, the first part\'s id; the missing part counts as undeliverable')
+})
+
 t.test('receipts are delivered to the bound receiver once committed', async (t) => {
   const r = await rig(t)
   const a = new FakeReceiver(1, 10)
