@@ -436,7 +436,9 @@ export function startActors(d: ActorDeps): ActorSystem {
     accountChanged(systemId, a) {
       const ref = rateRefs.get(systemId)
       if (ref === undefined) return
-      nact.dispatch(ref, { type: 'limits', rateLimit: a?.rateLimit ?? null, dailyQuota: a?.dailyQuota ?? null } satisfies RateMsg)
+      // Removed: its rate actor goes too (a new account of that id would start afresh).
+      if (a === null) { rateRefs.delete(systemId); nact.stop(ref); return }
+      nact.dispatch(ref, { type: 'limits', rateLimit: a.rateLimit, dailyQuota: a.dailyQuota } satisfies RateMsg)
     },
     fault: (actor) => nact.dispatch(
       actor === 'carrier' ? connectorRefs.get(SIMULATOR_CONNECTOR)! : actor === 'delivery' ? deliveryRef : dispatcherRef,
