@@ -359,6 +359,7 @@ export function startActors(d: ActorDeps): ActorSystem {
   // 6. rate actors: one per account with a rate limit or a daily quota, spawned at its first submit.
   const ratesRef = nact.spawn(root, (state: null) => state, 'rates', { initialState: null, onCrash: restartWithBudget('rates', 3, 10_000, log, d.fatal) })
   const rateRefs = new Map<string, ActorRef>()
+  let nextRate = 0 // actor names are never reused (a removed account's actor is stopped)
   const rateRef = (systemId: string, a: Account): ActorRef => {
     let ref = rateRefs.get(systemId)
     if (ref === undefined) {
@@ -373,7 +374,7 @@ export function startActors(d: ActorDeps): ActorSystem {
           case 'give': gate.give(msg.units); return gate
           case 'limits': gate.reconfigure({ rateLimit: msg.rateLimit, dailyQuota: msg.dailyQuota }, undefined, d.now()); return gate
         }
-      }, `rate-${rateRefs.size}`, {
+      }, `rate-${nextRate++}`, {
         initialStateFunc: () => new RateGate(a, d.store.getMeta(`quota:${systemId}`) as { day: number; used: number } | undefined, d.now()),
         onCrash: resume(`rate-${systemId}`, log),
       })
