@@ -10,7 +10,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net'
 import { SmscError } from './errors'
-import { showValue } from './config'
+import { at, isPlainObject, showValue } from './config'
 
 export type Role = 'reseller' | 'user' // the operator is the admin login, not an account
 export const ROLES = ['reseller', 'user'] as const satisfies readonly Role[]
@@ -98,17 +98,6 @@ export type AccountInputCode = 'SMSC_ERR_CONFIG_INVALID' | 'SMSC_ERR_API_INVALID
 const INPUT_KEYS: readonly string[] = ['systemId', 'password', 'credit', ...SETTINGS_KEYS]
 
 type Obj = Record<string, unknown>
-
-function isPlainObject(v: unknown): v is Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
-  const proto = Object.getPrototypeOf(v)
-  return proto === Object.prototype || proto === null
-}
-
-/** `config.accounts[0]` + `maxBinds` → `config.accounts[0].maxBinds`; odd keys use brackets (as engine/config.ts). */
-function at(path: string, key: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
-}
 
 const PRINTABLE = /^[\x20-\x7e]*$/
 

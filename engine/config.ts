@@ -261,11 +261,11 @@ export function showValue(v: unknown): string {
 }
 
 /** `config.smpp` + `port` → `config.smpp.port`; odd keys use brackets: `config["a b"]`. */
-function at(path: string, key: string): string {
+export function at(path: string, key: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
 }
 
-function isPlainObject(v: unknown): v is Obj {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
   const proto = Object.getPrototypeOf(v)
   return proto === Object.prototype || proto === null

@@ -19,6 +19,8 @@
  */
 import { CommandStatus } from './protocol/constants'
 import { smscError } from './errors'
+// config.ts imports this module too: only functions are shared, used at call time, so the cycle is safe.
+import { at, isPlainObject, showValue } from './config'
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -90,33 +92,6 @@ const MAX_U32 = 0xffff_ffff
 const MAX_UTC_OFFSET = 14 * 60
 const PREFIX_RE = /^\+?\d+$/
 const HHMM_RE = /^([01]\d|2[0-3]):([0-5]\d)$/
-
-/** A value as it appears in messages: JSON where possible, one line, at most ~40 chars (as config.ts). */
-function showValue(v: unknown): string {
-  let s: string
-  if (v === undefined) s = 'undefined'
-  else if (typeof v === 'number') s = String(v)
-  else if (typeof v === 'bigint') s = `${v}n`
-  else if (typeof v === 'function' || typeof v === 'symbol') s = typeof v
-  else {
-    try {
-      s = JSON.stringify(v) ?? String(v)
-    } catch {
-      s = Object.prototype.toString.call(v)
-    }
-  }
-  return s.length > 40 ? `${s.slice(0, 39)}…` : s
-}
-
-function at(path: string, key: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
-}
-
-function isPlainObject(v: unknown): v is Obj {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false
-  const proto = Object.getPrototypeOf(v)
-  return proto === Object.prototype || proto === null
-}
 
 /** One validation pass: carries the error code so every helper throws the caller's code. */
 class Checker {

@@ -22,21 +22,11 @@ import { MessageState } from '../../engine/protocol/constants'
 import { codingOfDcs } from '../../engine/protocol/text/charsets'
 import { recordText } from '../../engine/message'
 import type { LogFn } from '../../engine/log'
+import type { HttpConnectorOptions } from '../../engine/config'
 import type { Connector, ConnectorEvents, ConnectorOutcome, ConnectorStats, Dispatch } from './types'
 
-export interface HttpConnectorConfig {
-  id: string
-  kind: 'http'
-  url: string
-  /** Extra request headers (e.g. authorization); content-type is always application/json. */
-  headers: Record<string, string>
-  /** Per request, until the whole answer is read (ms). */
-  timeoutMs: number
-  /** Requests in flight at once. */
-  concurrency: number
-  /** Requests started per second; 0 = unlimited. */
-  ratePerSecond: number
-}
+/** The connector's config: `connectors[i]` of kind 'http', checked and defaulted by engine/config.ts (docs/CONNECTORS.md). */
+export type HttpConnectorConfig = HttpConnectorOptions
 
 /** Network/5xx failures in a row that take the connector down. */
 export const DOWN_AFTER_FAILURES = 3

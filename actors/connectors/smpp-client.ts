@@ -28,31 +28,11 @@ import { codingOfDcs, ucs2Decode } from '../../engine/protocol/text/charsets'
 import { STATE_OF_STAT } from '../../engine/message'
 import { commandStatusOf, isSmscError } from '../../engine/errors'
 import type { LogFn } from '../../engine/log'
+import type { SmppConnectorOptions } from '../../engine/config'
 import type { Connector, ConnectorEvents, ConnectorOutcome, ConnectorStats, Dispatch, InboundMo, UpstreamReceipt } from './types'
 
-export interface SmppConnectorConfig {
-  id: string
-  kind: 'smpp'
-  host: string
-  port: number
-  tls: boolean
-  rejectUnauthorized: boolean
-  systemId: string
-  password: string
-  systemType: string
-  bindType: 'transceiver' | 'transmitter' | 'receiver'
-  /** outstanding submit_sm without a response */
-  windowSize: number
-  /** submit_sm per second; 0 = unlimited */
-  ratePerSecond: number
-  /** idle time (nothing received) before an enquire_link is sent */
-  enquireLinkMs: number
-  /** response timer for every request we send (and the bound on connect + bind, and on unbind) */
-  responseMs: number
-  /** reconnect back-off [min, max] ms, doubling per failed attempt */
-  reconnectMs: [number, number]
-  interfaceVersion: 0x34 | 0x50
-}
+/** The connector's config: `connectors[i]` of kind 'smpp', checked and defaulted by engine/config.ts (docs/CONNECTORS.md). */
+export type SmppConnectorConfig = SmppConnectorOptions
 
 type Outstanding =
   | { kind: 'submit'; at: number; item: Dispatch }
