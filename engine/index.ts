@@ -305,15 +305,28 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     congestion: () => Math.min(99, Math.round((actors.backlog() / options.overload.highWater) * 100)),
     getMessage: (id) => store.getMessage(id) as MessageRecord | undefined,
     cancel(s, pdu, cb) {
+      const t = now()
+      const cancelOne = (r: MessageRecord) => {
+        for (const d of r.dests) if (!isFinal(d.state)) { d.state = MessageState.DELETED; d.doneAt = t }
+        r.state = MessageState.DELETED
+        r.doneAt = t
+      }
+      if (!pdu.message_id) {
+        // SMPP 3.4 §4.9.1: an empty message_id cancels every pending message of this ESME with this
+        // source_addr and destination_addr (and service_type when given).
+        if (!pdu.source_addr || !pdu.destination_addr) return cb(S.ESME_RCANCELFAIL)
+        const hits = (store.activeMessages() as MessageRecord[]).filter((r) => r.systemId === s.systemId && r.src[2] === pdu.source_addr &&
+          (!pdu.service_type || r.serviceType === pdu.service_type) && !isFinal(r.state) && r.dests.some((d) => d.addr[2] === pdu.destination_addr))
+        if (hits.length === 0) return cb(S.ESME_RCANCELFAIL)
+        for (const r of hits) cancelOne(r)
+        return actors.commit({ messages: hits }, (err) => cb(err ? S.ESME_RCANCELFAIL : 0))
+      }
       // SMPP 3.4 §4.9: by message_id (source_addr must match when given); final messages cannot be cancelled
       const r = store.getMessage(pdu.message_id) as MessageRecord | undefined
       if (!r || r.systemId !== s.systemId || (pdu.source_addr && pdu.source_addr !== r.src[2])) return cb(S.ESME_RCANCELFAIL)
       if (pdu.destination_addr && !r.dests.some((d) => d.addr[2] === pdu.destination_addr)) return cb(S.ESME_RCANCELFAIL)
       if (isFinal(r.state)) return cb(S.ESME_RCANCELFAIL)
-      const t = now()
-      for (const d of r.dests) if (!isFinal(d.state)) { d.state = MessageState.DELETED; d.doneAt = t }
-      r.state = MessageState.DELETED
-      r.doneAt = t
+      cancelOne(r)
       actors.commit({ messages: [r] }, (err) => cb(err ? S.ESME_RCANCELFAIL : 0))
     },
     replace(s, pdu, cb) {

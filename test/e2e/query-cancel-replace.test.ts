@@ -76,6 +76,19 @@ t.test('query, cancel and replace', async (t) => {
     t.equal((await query(id)).message_state, MessageState.DELIVERED, 'still DELIVERED')
   })
 
+  t.test('cancel_sm with an empty message_id cancels every pending message to that address (SMPP 3.4 §4.9.1)', async (t) => {
+    const other = '4915100000001'
+    const a = await submit('bulk one')
+    const b = await submit('bulk two')
+    const keep = (await esme.submit({ source_addr: SRC, destination_addr: other, short_message: gsm('keep me'), data_coding: 0, registered_delivery: 1 })).message_id as string
+    const resp = await esme.request('cancel_sm', { message_id: '', source_addr: SRC, destination_addr: DEST })
+    t.equal(resp.command_status, Status.ESME_ROK)
+    for (const id of [a, b]) t.equal((await query(id)).message_state, MessageState.DELETED, `${id} cancelled`)
+    t.equal((await query(keep)).message_state, MessageState.ENROUTE, 'a message to another address is not touched')
+    const none = await esme.request('cancel_sm', { message_id: '', source_addr: SRC, destination_addr: '4915199999999' })
+    t.equal(none.command_status, Status.ESME_RCANCELFAIL, 'nothing pending to that address: ESME_RCANCELFAIL')
+  })
+
   t.test('cancel_sm of an unknown id → ESME_RCANCELFAIL', async (t) => {
     const resp = await esme.request('cancel_sm', { message_id: '999999998', source_addr: SRC, destination_addr: DEST })
     t.equal(resp.command_status, Status.ESME_RCANCELFAIL)
