@@ -37,6 +37,8 @@ export interface AccountView extends AccountSettings {
   updatedAt: number
   /** Resellers: how many users they own. */
   children?: number
+  /** Live usage, when an engine runs: binds open now, and message parts counted against today's quota (null without a quota). */
+  usage?: { binds: number; quotaUsedToday: number | null }
 }
 
 export interface AuditEntry {
@@ -64,6 +66,8 @@ export interface AdminDeps {
   /** Called after a committed change so the engine applies it live (rate limits, suspend → unbind, routes → routers). */
   onAccountChanged?(systemId: string, account: Account | null): void
   onRoutesChanged?(tables: RouteTables): void
+  /** Live usage of an account (the running engine gives it; the offline CLI does not). */
+  usage?(systemId: string): { binds: number; quotaUsedToday: number | null }
 }
 
 /** Settings a reseller may change on its users. */
@@ -494,6 +498,7 @@ export class Admin {
     v.createdAt = a.createdAt
     v.updatedAt = a.updatedAt
     if (a.role === 'reseller') v.children = children
+    if (this.deps.usage) v.usage = this.deps.usage(a.systemId)
     return v
   }
 }

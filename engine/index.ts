@@ -207,6 +207,14 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       // Suspended or removed: its binds go (unbind, drained), and new binds are refused.
       if (a === null || a.suspended) for (const s of byAccount.get(systemId) ?? []) void s.requestUnbind(a === null ? 'account removed' : 'account suspended')
     },
+    usage: (systemId) => {
+      const a = store.getAccount(systemId)
+      const q = store.getMeta(`quota:${systemId}`) as { day: number; used: number } | undefined
+      return {
+        binds: (byAccount.get(systemId) ?? []).filter((x) => isBound(x.state)).length,
+        quotaUsedToday: a?.dailyQuota == null ? null : q !== undefined && q.day === Math.floor(now() / 86_400_000) ? q.used : 0,
+      }
+    },
     onRoutesChanged: (tables) => {
       moRouter = new MoRouter(tables.mo)
       actors.setRoutes(tables)

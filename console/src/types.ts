@@ -195,6 +195,8 @@ export interface AccountView extends AccountSettings {
   updatedAt: number
   /** resellers: how many users they own */
   children?: number
+  /** live usage (engine running): binds open now, parts counted against today's quota */
+  usage?: { binds: number; quotaUsedToday: number | null }
 }
 
 /** POST /api/v1/accounts: settings plus systemId, password (generated when absent), credit (opening balance) */

@@ -166,7 +166,7 @@ t.test('account pages in chromium: operator, reseller and user', { skip: fs.exis
     await page.fill('#settings-form input[name=dailyQuota]', '1000')
     await page.click('#settings-form button[type=submit]')
     await untilText(`${row('u1')} .acct-rate`, /^50\/s$/)
-    t.equal(await text(`${row('u1')} .acct-quota`), '1,000', 'the row shows the new quota')
+    t.equal(await text(`${row('u1')} .acct-quota`), '0 / 1,000', 'the row shows the new quota, and none of it used today')
     t.notOk(await page.isVisible('#settings-form .field-error'), 'the error is gone')
     t.match(await account('u1'), { rateLimit: { perSecond: 50 }, dailyQuota: 1000 }, 'the API has the new limits')
   })

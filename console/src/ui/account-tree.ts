@@ -104,7 +104,9 @@ export function AccountTree({ me, store, state }: { me: Principal; store: Accoun
   const row = (a: AccountView, level: number, kids: number) => {
     const isOpen = open === a.systemId
     const folded = collapsed.has(a.systemId)
-    const binds = live(a.systemId)
+    // Live binds: the operator's telemetry stream, else the account list's usage (resellers, users).
+    const binds = live(a.systemId) ?? a.usage?.binds ?? null
+    const usedToday = a.usage?.quotaUsedToday ?? null
     return html`
       <div role="row" class=${`acct-row${isOpen ? ' open' : ''}${a.suspended ? ' is-suspended' : ''}`} key=${a.systemId} data-system-id=${a.systemId}
         data-role=${a.role} aria-level=${level} aria-expanded=${kids ? (folded ? 'false' : 'true') : undefined} aria-selected=${isOpen ? 'true' : 'false'}>
@@ -119,7 +121,7 @@ export function AccountTree({ me, store, state }: { me: Principal; store: Accoun
         <div role="gridcell" class="acct-role" data-label="role">${a.role}${a.role === 'reseller' ? html` <span class="dim">(${n0(a.children ?? kids)})</span>` : null}</div>
         <div role="gridcell" class="num acct-balance" data-label="balance" title=${a.prepaid ? 'prepaid balance' : 'not prepaid: no credit control'}>${a.prepaid ? credit(a.balance) : html`<span class="dim">—</span>`}</div>
         <div role="gridcell" class="num acct-rate" data-label="rate" title=${a.rateLimit ? `burst ${a.rateLimit.burst}` : 'unlimited'}>${rateText(a)}</div>
-        <div role="gridcell" class="num acct-quota" data-label="quota/day" title=${a.dailyQuota === null ? 'unlimited' : 'message parts per UTC day'}>${a.dailyQuota === null ? '∞' : n0(a.dailyQuota)}</div>
+        <div role="gridcell" class="num acct-quota" data-label="quota/day" title=${a.dailyQuota === null ? 'unlimited' : 'message parts used today / per UTC day'}>${a.dailyQuota === null ? '∞' : usedToday !== null ? `${n0(usedToday)} / ${n0(a.dailyQuota)}` : n0(a.dailyQuota)}</div>
         <div role="gridcell" class="num acct-binds" data-label="binds" title=${binds !== null ? 'bound now / allowed' : 'binds allowed'}>${binds !== null ? `${n0(binds)} / ` : ''}${n0(a.maxBinds)}</div>
         <div role="gridcell" class="acct-state"><span class=${`pill state-${a.suspended ? 'suspended' : 'active'}`} data-state=${a.suspended ? 'suspended' : 'active'}>${a.suspended ? 'suspended' : 'active'}</span></div>
         <div role="gridcell" class="act"><button type="button" class="btn small" data-action="manage" aria-expanded=${isOpen ? 'true' : 'false'} onClick=${() => toggle(a.systemId)}>${isOpen ? 'Close' : 'Manage'}</button></div>
