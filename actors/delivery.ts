@@ -33,6 +33,10 @@ interface Queue {
   /** Items for the account's webhooks (their own queue: binds never see them, the tick never rescans them). */
   hooks: DeliveryItem[]
   hooksInFlight: number
+  /** Highest queue key loaded into memory. */
+  maxKey: number
+  /** Set while the store holds items beyond maxKey that are not in memory (a long-offline receiver). */
+  paged: boolean
 }
 
 /** How often aggregate messages with parts that never came are looked at. */
@@ -54,6 +58,8 @@ export interface DeliveryDeps {
   enqueueLater(items: DeliveryItem[]): void
   now(): number
   redeliveryMs: [number, number]
+  /** Items per account kept in memory; beyond that they wait in the store and are read a page at a time. Default 20,000. */
+  memoryItems?: number
   /** Items older than this are discarded (acked away) with a warning. */
   maxAgeMs: number
   multipart: 'every' | 'last'
@@ -77,22 +83,35 @@ export class Delivery {
   private readonly parts = new Map<string, PartsSeen>()
   private lastPartsCheck = 0
 
+  /** Items per account in memory at most (about): a receiver down for hours does not grow the heap. */
+  private readonly memoryItems: number
+
   constructor(private readonly d: DeliveryDeps) {
+    this.memoryItems = d.memoryItems ?? 20_000
     for (const systemId of d.store.accountsWithPending()) {
       const q = this.queue(systemId)
-      let after = 0
-      for (;;) {
-        const page = d.store.pendingDeliveries(systemId, after, 10_000)
-        if (page.length === 0) break
-        for (const it of page) this.place(q, it)
-        after = page[page.length - 1].key!
-      }
+      q.paged = true
+      this.refill(systemId, q)
     }
+  }
+
+  /** Items in memory, not in flight. */
+  private static inMemory(q: Queue): number {
+    return q.ready.length - q.head + q.hooks.length
+  }
+
+  /** Reads the next page of an account's queue from the store (oldest first) while memory has room. */
+  private refill(systemId: string, q: Queue): void {
+    if (!q.paged || Delivery.inMemory(q) > this.memoryItems / 2) return
+    const want = this.memoryItems - Delivery.inMemory(q)
+    const page = this.d.store.pendingDeliveries(systemId, q.maxKey, want)
+    for (const it of page) this.place(q, it)
+    if (page.length < want) q.paged = false
   }
 
   private queue(systemId: string): Queue {
     let q = this.queues.get(systemId)
-    if (q === undefined) this.queues.set(systemId, (q = { ready: [], head: 0, retry: [], rr: 0, hooks: [], hooksInFlight: 0 }))
+    if (q === undefined) this.queues.set(systemId, (q = { ready: [], head: 0, retry: [], rr: 0, hooks: [], hooksInFlight: 0, maxKey: 0, paged: false }))
     return q
   }
 
@@ -104,6 +123,7 @@ export class Delivery {
 
   /** Webhook queue when the account takes this kind over HTTP (and the item carries its event), else the binds' queue. */
   private place(q: Queue, it: DeliveryItem): void {
+    if (it.key !== undefined && it.key > q.maxKey) q.maxKey = it.key
     const a = it.event === undefined ? undefined : this.d.account(it.systemId)
     const url = a === undefined ? null : it.kind === 'receipt' ? a.webhooks.receipts : a.webhooks.mo
     if (url) q.hooks.push(it)
@@ -270,8 +290,13 @@ export class Delivery {
   enqueue(items: DeliveryItem[]): void {
     const touched = new Set<string>()
     for (const it of items) {
-      this.place(this.queue(it.systemId), it)
+      const q = this.queue(it.systemId)
       touched.add(it.systemId)
+      // Already read from the store with a page, or the store holds older ones not in memory yet:
+      // it stays on disk and comes with a later page, in key order.
+      if (q.paged || (it.key !== undefined && it.key <= q.maxKey)) continue
+      if (Delivery.inMemory(q) >= this.memoryItems) { q.paged = true; continue }
+      this.place(q, it)
     }
     for (const s of touched) this.pump(s)
   }
@@ -331,6 +356,7 @@ export class Delivery {
         for (const it of q.hooks) if (it.createdAt < cutoff) expired.push(it)
         q.hooks = keep
       }
+      if (q.paged) this.refill(systemId, q)
       if (q.ready.length > q.head || (q.hooks.length > 0 && q.hooksInFlight < HOOK_REQUESTS_PER_ACCOUNT)) this.pump(systemId)
     }
     if (expired.length > 0) {
@@ -345,6 +371,7 @@ export class Delivery {
   pump(systemId: string): void {
     const q = this.queues.get(systemId)
     if (q === undefined) return
+    if (q.paged) this.refill(systemId, q)
     if (q.hooks.length > 0 && q.hooksInFlight < HOOK_REQUESTS_PER_ACCOUNT) this.post(q, systemId)
     if (q.ready.length === q.head) return
     const sessions = this.d.receivers(systemId)

@@ -46,7 +46,7 @@ interface Rig {
   restart(): Delivery
 }
 
-async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryMs?: [number, number]; multipart?: 'every' | 'last'; maxAgeMs?: number; account?: Partial<Account> } = {}): Promise<Rig> {
+async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryMs?: [number, number]; multipart?: 'every' | 'last'; maxAgeMs?: number; account?: Partial<Account>; memoryItems?: number } = {}): Promise<Rig> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-delivery-'))
   const store = await Store.open(dir)
   t.teardown(async () => {
@@ -88,6 +88,7 @@ async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryM
     redeliveryMs: opts.redeliveryMs ?? [1000, 8000],
     multipart: opts.multipart ?? 'every',
     maxAgeMs: opts.maxAgeMs ?? 86_400_000,
+    memoryItems: opts.memoryItems,
     // No account settings unless the test gives some: the engine's defaults (receipts.multipart, no webhooks).
     account: (systemId) => (opts.account ? { ...defaultSettings({ maxBinds: 1, windowSize: 10, messageIdFormat: 'decimal' }), systemId, passwordHash: '', createdAt: 0, updatedAt: 0, ...opts.account } : undefined),
     ledger: new Ledger(store, () => r.clock.now),
@@ -217,6 +218,29 @@ t.test('aggregate receipts: a long message whose last part never comes is answer
   r.d.tick(1_600_000 + 10_000)
   await r.laterCount(1)
   t.same(r.later.flat().map((it) => [it.messageId, it.stat]), [[parts[0].id, 'UNDELIV']], 'one receipt, the first part\'s id; the missing part counts as undeliverable')
+})
+
+t.test('a long-offline receiver: at most memoryItems per account in memory, the rest read from the store in key order, each once', async (t) => {
+  const r = await rig(t, { memoryItems: 10 })
+  const first = await committedItems(r.store, 25)
+  const d = r.restart() // starts with 25 pending in the store
+  t.ok(d.waiting('u') <= 10, `${d.waiting('u')} in memory after the start`)
+  // 15 more arrive while nobody is bound: they stay on disk.
+  const more = await committedItems(r.store, 15)
+  d.enqueue(more)
+  t.ok(d.waiting('u') <= 10, `${d.waiting('u')} in memory after more arrived`)
+  const a = new FakeReceiver(1, 1_000)
+  r.receivers.push(a)
+  let acked = 0
+  for (let round = 0; round < 20 && a.got.length < 40; round++) {
+    d.pump('u')
+    const got = a.got.slice(acked)
+    acked = a.got.length
+    if (got.length > 0) d.results(got, [])
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  const keys = a.got.map((it) => it.key as number)
+  t.same(keys, [...first, ...more].map((it) => it.key as number), 'all 40 delivered once, oldest first')
 })
 
 t.test('receipts are delivered to the bound receiver once committed', async (t) => {
