@@ -65,6 +65,8 @@ export interface AcceptJob {
   statuses: number[]
   /** per record: records with the same number (the parts of one HTTP message) are admitted or refused together */
   groups: number[] | null
+  /** per record: the pending messages it replaces (replace_if_present_flag), deleted in its commit if it is admitted */
+  replaces?: (MessageRecord[] | undefined)[]
   /** daily quota state to persist with the batch (set by the rate actor) */
   quota?: { day: number; used: number }
   done(err: Error | null, statuses: number[]): void

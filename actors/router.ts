@@ -10,7 +10,8 @@
  *    transaction (through the store actor), then answers and hands the records to the dispatcher.
  * A table change (`tables` message) recompiles the table; jobs already routed keep their candidates.
  */
-import { CommandStatus as S } from '../engine/protocol/constants'
+import { CommandStatus as S, MessageState } from '../engine/protocol/constants'
+import { isFinal } from '../engine/message'
 import { SIMULATOR_CONNECTOR } from '../engine/config'
 import { MtRouter, type RouteTables } from '../engine/routing'
 import type { Ledger, LedgerEntry } from '../engine/ledger'
@@ -94,17 +95,26 @@ export class Router {
     }
     // 3. commit what is admitted
     const ok: MessageRecord[] = []
+    const replaced: MessageRecord[] = []
     for (let i = 0; i < records.length; i++) {
       if (statuses[i] !== 0) continue
       if (prepaid) records[i].price = prices[i]
       ok.push(records[i])
+      // replace_if_present_flag (SMPP 3.4 §5.2.18): the pending message it replaces ends DELETED in the same commit.
+      for (const old of job.replaces?.[i] ?? []) {
+        if (isFinal(old.state)) continue
+        for (const d of old.dests) if (!isFinal(d.state)) { d.state = MessageState.DELETED; d.doneAt = now }
+        old.state = MessageState.DELETED
+        old.doneAt = now
+        replaced.push(old)
+      }
     }
     if (ok.length === 0) {
       job.done(null, statuses)
       return
     }
     const entry: LedgerEntry | null = charged > 0 ? this.d.ledger.debitEntry(systemId, charged, count, ok.length === 1 ? ok[0].id : `${ok[0].id}..${ok[ok.length - 1].id}`) : null
-    const batch: CommitBatch = { messages: ok }
+    const batch: CommitBatch = { messages: replaced.length > 0 ? [...replaced, ...ok] : ok }
     if (entry !== null) batch.ledger = [entry]
     if (job.quota !== undefined) batch.meta = [[`quota:${systemId}`, job.quota]]
     this.d.commit(batch, (err) => {

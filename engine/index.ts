@@ -252,6 +252,19 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     }
     const job: AcceptJob = { systemId, records, statuses, groups, done }
     if (statuses.every((x) => x !== 0)) return done(null, statuses)
+    // replace_if_present_flag: find the pending messages each flagged record replaces (a scan of the
+    // messages in flight, paid only by batches that use the flag).
+    if (records.some((r) => r.replaceIfPresent)) {
+      const key = (r: MessageRecord) => `${r.src[2]}\0${r.dests[0]?.addr[2]}\0${r.serviceType}`
+      const pending = new Map<string, MessageRecord[]>()
+      for (const m of store.activeMessages() as MessageRecord[]) {
+        if (m.systemId !== systemId || isFinal(m.state) || m.dests.length !== 1) continue
+        const k = key(m)
+        const list = pending.get(k)
+        if (list) list.push(m); else pending.set(k, [m])
+      }
+      job.replaces = records.map((r) => (r.replaceIfPresent && r.dests.length === 1 ? pending.get(key(r)) : undefined))
+    }
     actors.admit(job)
   }
 

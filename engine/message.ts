@@ -72,6 +72,8 @@ export interface MessageRecord extends StoredMessage {
   part?: [number, number]
   /** Concatenation reference (UDH IEI 0/8 or sar_msg_ref_num) of `part`: parts of one message share it. */
   ref?: number
+  /** replace_if_present_flag 1: the admission replaces a pending message with the same source, destination and service_type. */
+  replaceIfPresent?: boolean
   /** Credit units charged for the record (sum of its destinations' prices), prepaid accounts only. */
   price?: number
 }

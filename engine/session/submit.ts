@@ -127,6 +127,8 @@ function draftOf(pdu: Pdu, systemId: string, now: number, src: Address, dests: D
     expireAt: c.expireAt!,
   }
   if (pdu.user_message_reference !== undefined) draft.umr = pdu.user_message_reference
+  // SMPP 3.4 §5.2.18: replace a pending message with the same source, destination and service_type
+  if (pdu.replace_if_present_flag === 1) draft.replaceIfPresent = true
   if (c.part) draft.part = c.part
   if (c.part && c.ref !== undefined) draft.ref = c.ref
   return draft

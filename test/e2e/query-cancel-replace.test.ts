@@ -89,6 +89,22 @@ t.test('query, cancel and replace', async (t) => {
     t.equal(none.command_status, Status.ESME_RCANCELFAIL, 'nothing pending to that address: ESME_RCANCELFAIL')
   })
 
+  t.test('submit_sm with replace_if_present_flag 1 replaces the pending message to the same address (SMPP 3.4 §5.2.18)', async (t) => {
+    const dest = '4915100000077'
+    const send = async (text: string, flag: number, to = dest) => (await esme.submit({ source_addr: SRC, destination_addr: to, short_message: gsm(text), data_coding: 0, registered_delivery: 1, replace_if_present_flag: flag })).message_id as string
+    const old = await send('old text', 0)
+    const elsewhere = await send('other address', 1, '4915100000078')
+    const fresh = await send('new text', 1)
+    t.not(fresh, old, 'the replacement has its own message id')
+    t.equal((await query(old)).message_state, MessageState.DELETED, 'the pending message is replaced (deleted)')
+    t.equal((await query(fresh)).message_state, MessageState.ENROUTE)
+    t.equal((await query(elsewhere)).message_state, MessageState.ENROUTE, 'a flagged message to another address replaces nothing')
+    const r = await esme.waitFor(receiptFor(fresh), 15_000)
+    t.match(messageText(r), /text:new text/, 'the new text is delivered')
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    t.notOk(esme.delivered.some(receiptFor(old)), 'no receipt for the replaced message')
+  })
+
   t.test('cancel_sm of an unknown id → ESME_RCANCELFAIL', async (t) => {
     const resp = await esme.request('cancel_sm', { message_id: '999999998', source_addr: SRC, destination_addr: DEST })
     t.equal(resp.command_status, Status.ESME_RCANCELFAIL)
