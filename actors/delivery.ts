@@ -74,6 +74,11 @@ export interface DeliveryDeps {
   metrics: Metrics
 }
 
+/** The account's webhook for this kind of item (receipts or MO), or null: then binds take it. */
+function hookUrl(a: Account | undefined, it: DeliveryItem): string | null {
+  return a === undefined ? null : it.kind === 'receipt' ? a.webhooks.receipts : a.webhooks.mo
+}
+
 /** Parts of an aggregate-receipt message seen final so far: [seq, state, err, id]. */
 type PartsSeen = [number, number, number, string][]
 
@@ -124,9 +129,7 @@ export class Delivery {
   /** Webhook queue when the account takes this kind over HTTP (and the item carries its event), else the binds' queue. */
   private place(q: Queue, it: DeliveryItem): void {
     if (it.key !== undefined && it.key > q.maxKey) q.maxKey = it.key
-    const a = it.event === undefined ? undefined : this.d.account(it.systemId)
-    const url = a === undefined ? null : it.kind === 'receipt' ? a.webhooks.receipts : a.webhooks.mo
-    if (url) q.hooks.push(it)
+    if (it.event !== undefined && hookUrl(this.d.account(it.systemId), it)) q.hooks.push(it)
     else q.ready.push(it)
   }
 
@@ -407,7 +410,7 @@ export class Delivery {
       const chunk = q.hooks.splice(0, HOOK_BATCH)
       const byUrl = new Map<string, DeliveryItem[]>()
       for (const it of chunk) {
-        const url = account === undefined ? null : it.kind === 'receipt' ? account.webhooks.receipts : account.webhooks.mo
+        const url = hookUrl(account, it)
         if (!url) { q.ready.push(it); continue }
         let list = byUrl.get(url)
         if (list === undefined) byUrl.set(url, (list = []))

@@ -51,6 +51,13 @@ export interface DispatcherDeps {
 }
 
 const SEC = 1000
+/** A destination whose route names no connector goes to the simulated carrier. */
+const DEFAULT_VIA = [SIMULATOR_CONNECTOR] as const
+
+/** Finished, cancelled or replaced since it was queued: nothing to do. */
+export function isStale(j: Job): boolean {
+  return isFinal(j.record.dests[j.dest].state) || (j.record.rev ?? 0) !== j.rev
+}
 /** How often settled destinations leave the wait-for-receipt buckets (their records are freed then). */
 const SWEEP_MS = 5_000
 
@@ -149,13 +156,13 @@ export class Dispatcher {
     const now = this.d.now()
     const [min, max] = this.d.retryMs
     for (const j of jobs) {
-      if (this.stale(j)) continue
+      if (isStale(j)) continue
       // Handed back by a connector that no longer holds it (reclaimed after its restart): not twice.
       if (failed !== null && holderOf(j)?.by !== failed) continue
       hold(j, '')
       if (failed !== null) {
         ;(j.tried ??= []).push(failed)
-        if (this.pick(j, j.tried) !== null) { this.ready.push(j); continue }
+        if (this.choose(j, null) !== null) { this.ready.push(j); continue }
       }
       j.tried = undefined
       j.attempts++
@@ -167,7 +174,7 @@ export class Dispatcher {
   /** Drops waiting-for-receipt jobs whose destination became final (their receipt came): frees their records. */
   sweep(): void {
     for (const [b, list] of this.awaiting) {
-      const keep = list.filter((j) => !this.stale(j))
+      const keep = list.filter((j) => !isStale(j))
       this.awaitingCount -= list.length - keep.length
       if (keep.length === 0) this.awaiting.delete(b)
       else if (keep.length < list.length) this.awaiting.set(b, keep)
@@ -194,7 +201,7 @@ export class Dispatcher {
       if (exp !== undefined) {
         this.awaiting.delete(this.cursor)
         this.awaitingCount -= exp.length
-        for (const j of exp) if (!this.stale(j)) expired.push(this.expire(j))
+        for (const j of exp) if (!isStale(j)) expired.push(this.expire(j))
       }
     }
     if (this.ready.length > 0) {
@@ -204,7 +211,7 @@ export class Dispatcher {
       const noneUp: Job[] = []
       const probes = new Set<string>()
       for (const j of jobs) {
-        if (this.stale(j)) continue
+        if (isStale(j)) continue
         if (j.record.expireAt <= now) { expired.push(this.expire(j)); continue }
         const c = this.choose(j, probes)
         if (c === null) { noneUp.push(j); continue }
@@ -223,39 +230,22 @@ export class Dispatcher {
     if (expired.length > 0) this.d.outcomes(expired)
   }
 
-  /** First candidate connector that is up and not in `not`; null when none is. */
-  private pick(j: Job, not: readonly string[] | null): string | null {
-    const via = j.record.dests[j.dest].via
-    if (via === undefined || via.length === 0) return not?.includes(SIMULATOR_CONNECTOR) ? null : SIMULATOR_CONNECTOR
-    for (const id of via) {
-      if (not !== null && not.includes(id)) continue
-      const c = this.d.connector(id)
-      if (c !== undefined && c.up) return id
-    }
-    return null
-  }
-
   /**
-   * The connector for a due job: the first candidate (not failed since the last back-off) that is
-   * up — or that is down but probing (HTTP: it has no link to watch, a request is its probe) and has
-   * not had its probe this tick. So a failover primary that comes back gets its traffic back.
+   * The connector for a job: the first candidate (the simulator when the route names none) that has
+   * not failed it since its last back-off and is up. With `probes` (the dispatch of a tick), a
+   * candidate that is down but probing (HTTP: it has no link to watch, a request is its probe) may
+   * take one job per tick, so a failover primary that comes back gets its traffic back.
    */
-  private choose(j: Job, probes: Set<string>): string | null {
+  private choose(j: Job, probes: Set<string> | null): string | null {
     const via = j.record.dests[j.dest].via
-    if (via === undefined || via.length === 0) return this.pick(j, j.tried ?? null)
-    for (const id of via) {
+    for (const id of via === undefined || via.length === 0 ? DEFAULT_VIA : via) {
       if (j.tried !== undefined && j.tried.includes(id)) continue
       const c = this.d.connector(id)
       if (c === undefined) continue
       if (c.up) return id
-      if (c.probing === true && !probes.has(id)) { probes.add(id); return id }
+      if (probes !== null && c.probing === true && !probes.has(id)) { probes.add(id); return id }
     }
     return null
-  }
-
-  /** Finished, cancelled or replaced since it was queued: nothing to do. */
-  private stale(j: Job): boolean {
-    return isFinal(j.record.dests[j.dest].state) || (j.record.rev ?? 0) !== j.rev
   }
 
   private expire(j: Job): Outcome {

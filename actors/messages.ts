@@ -72,6 +72,13 @@ export interface AcceptJob {
   done(err: Error | null, statuses: number[]): void
 }
 
+/** End (exclusive) of the group that starts at record `i`: the parts of one HTTP message; alone without groups. */
+export function groupEnd(groups: readonly number[] | null, i: number, n: number): number {
+  let end = i + 1
+  if (groups !== null) while (end < n && groups[end] === groups[i]) end++
+  return end
+}
+
 export type RateMsg =
   | { type: 'admit'; job: AcceptJob }
   | { type: 'give'; units: number }

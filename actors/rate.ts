@@ -7,7 +7,7 @@
  */
 import { CommandStatus as S } from '../engine/protocol/constants'
 import { DailyQuota, TokenBucket, utcDay } from '../engine/rate'
-import type { AcceptJob } from './messages'
+import { groupEnd, type AcceptJob } from './messages'
 
 export interface Limits {
   rateLimit: { perSecond: number; burst: number } | null
@@ -45,8 +45,7 @@ export class RateGate {
     let i = 0
     while (i < records.length) {
       // A group (the parts of one HTTP message) takes its units at once; SMPP records are alone.
-      let end = i + 1
-      if (groups !== null) while (end < records.length && groups[end] === groups[i]) end++
+      const end = groupEnd(groups, i, records.length)
       let units = 0
       let refused = false
       for (let k = i; k < end; k++) {

@@ -18,7 +18,7 @@ import type { Ledger, LedgerEntry } from '../engine/ledger'
 import type { Account } from '../engine/accounts'
 import type { CommitBatch } from '../engine/store'
 import type { MessageRecord } from '../engine/message'
-import type { AcceptJob } from './messages'
+import { groupEnd, type AcceptJob } from './messages'
 
 export interface RouterDeps {
   now(): number
@@ -73,8 +73,7 @@ export class Router {
     if (prepaid) {
       let i = 0
       while (i < records.length) {
-        let end = i + 1
-        if (groups !== null) while (end < records.length && groups[end] === groups[i]) end++
+        const end = groupEnd(groups, i, records.length)
         if (statuses[i] === 0) {
           let units = 0
           for (let k = i; k < end; k++) units += prices[k]
@@ -137,8 +136,7 @@ export class Router {
 function spreadRefusals(statuses: number[], groups: number[]): void {
   let i = 0
   while (i < statuses.length) {
-    let end = i + 1
-    while (end < statuses.length && groups[end] === groups[i]) end++
+    const end = groupEnd(groups, i, statuses.length)
     let status = 0
     for (let k = i; k < end; k++) if (statuses[k] !== 0) { status = statuses[k]; break }
     if (status !== 0) for (let k = i; k < end; k++) statuses[k] = status

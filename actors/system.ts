@@ -311,7 +311,7 @@ export function startActors(d: ActorDeps): ActorSystem {
         const outcomes: Outcome[] = []
         const ns = nsOf(msg.connector)
         for (const rc of msg.items) {
-          const at = upstreamPending.get(`${ns}\0${rc.upstreamId}`) ?? d.store.upstreamLookup(ns, rc.upstreamId) ?? d.store.upstreamLookup(msg.connector, rc.upstreamId)
+          const at = upstreamPending.get(`${ns}\0${rc.upstreamId}`) ?? d.store.upstreamLookup(ns, rc.upstreamId)
           const r = at === undefined ? undefined : d.store.getMessage(at[0]) as MessageRecord | undefined
           // Only the submission the destination waits on: a receipt for one superseded since (replace_sm) is stale.
           if (at === undefined || r === undefined || r.dests[at[1]]?.up !== rc.upstreamId) {

@@ -24,7 +24,7 @@ import { dcsOfCoding, encodeText } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
 import { deliverFrame, isFinal, recordText, type MessageRecord } from './message'
 import { DEFAULT_LIMITS } from './session/submit'
-import { smscError } from './errors'
+import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
 import { Metrics, TelemetryHub, type HubSources, type TickFrames } from './telemetry'
 import { AdminAuth } from './auth'
@@ -38,7 +38,7 @@ import { Admin, generatePassword } from './admin'
 import { DEFAULT_ROUTES, MoRouter, type RouteTables } from './routing'
 import { WebhookSender } from './webhook'
 import type { ApiMessage, ApiSubmitResult } from './http'
-import type { AcceptJob } from '../actors/messages'
+import { groupEnd, type AcceptJob } from '../actors/messages'
 import type { ConnectorStats, InboundMo } from '../actors/connectors/types'
 import { decodeText } from './protocol/text/charsets'
 
@@ -541,7 +541,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
    * admitted as one batch (the parts of a message are admitted or refused together).
    */
   async function submitMessages(systemId: string, msgs: ApiMessage[]): Promise<ApiSubmitResult[]> {
-    const refusal = (status: number, id: string, m: ApiMessage) => refusalText(status, store.getAccount(id), ledger.balance(id), m)
+    const refusal = (status: number, m: ApiMessage) => {
+      const r = refusalOf(status, account, ledger.balance(systemId), m)
+      return refuse(status, r.code, r.text)
+    }
     const account = store.getAccount(systemId)
     if (!account) throw smscError('SMSC_ERR_AUTH_SYSTEM_ID', `no account ${systemId}`)
     const t = now()
@@ -600,10 +603,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       let i = 0
       while (i < records.length) {
         const k = groups[i]
-        let end = i
-        while (end < records.length && groups[end] === k) end++
+        const end = groupEnd(groups, i, records.length)
         const status = statuses[i]
-        results[k] = status === 0 ? { ok: true, ids: records.slice(i, end).map((r) => r.id), parts: end - i } : refuse(status, codeOfStatus(status), refusal(status, systemId, msgs[k]))
+        results[k] = status === 0 ? { ok: true, ids: records.slice(i, end).map((r) => r.id), parts: end - i } : refusal(status, msgs[k])
         i = end
       }
       const acct = metrics.account(systemId)
@@ -709,33 +711,25 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   return smsc
 }
 
-/** What an HTTP caller reads when a message is refused at admission: the status and why, with the numbers. */
-function refusalText(status: number, a: Account | undefined, balance: number, m: ApiMessage): string {
-  const name = statusName(status)
-  switch (status) {
-    case S.ESME_RTHROTTLED: return `${name}: over the account's rate limit (${a?.rateLimit?.perSecond}/s, burst ${a?.rateLimit?.burst}); send again later`
-    case S.SMSC_RQUOTA: return `${name}: the account's daily quota (${a?.dailyQuota} parts) is used up until 00:00 UTC`
-    case S.SMSC_RNOCREDIT: return `${name}: not enough credit (balance ${balance})`
-    case S.ESME_RMSGQFUL: return `${name}: the engine is overloaded; send again later`
-    case S.ESME_RINVSRCADR: return `${name}: sender id ${JSON.stringify(m.from)} is not allowed for this account (allowed: ${a?.allowedSources.join(', ')})`
-    case S.ESME_RINVDSTADR: return `${name}: no route takes ${JSON.stringify(m.to)} (no route matches, or a route rejects it)`
-    case S.ESME_RBINDFAIL: return `${name}: the account is suspended`
-    default: return `refused with ${name}${status === S.ESME_RSYSERR ? ' (the store failed; send again)' : ' by a routing rule'}`
-  }
+/**
+ * Admission refusals as the HTTP send API reports them: per command_status, the engine error code
+ * (engine/errors.ts) and why, with the account's numbers. One table for both.
+ */
+type Why = (a: Account | undefined, balance: number, m: ApiMessage) => string
+const REFUSALS: Record<number, [SmscErrorCode, Why]> = {
+  [S.ESME_RTHROTTLED]: ['SMSC_ERR_RATE_LIMITED', (a) => `over the account's rate limit (${a?.rateLimit?.perSecond}/s, burst ${a?.rateLimit?.burst}); send again later`],
+  [S.SMSC_RQUOTA]: ['SMSC_ERR_QUOTA_EXCEEDED', (a) => `the account's daily quota (${a?.dailyQuota} parts) is used up until 00:00 UTC`],
+  [S.SMSC_RNOCREDIT]: ['SMSC_ERR_CREDIT_EXHAUSTED', (_a, balance) => `not enough credit (balance ${balance})`],
+  [S.ESME_RMSGQFUL]: ['SMSC_ERR_QUEUE_FULL', () => 'the engine is overloaded; send again later'],
+  [S.ESME_RINVSRCADR]: ['SMSC_ERR_SOURCE_NOT_ALLOWED', (a, _b, m) => `sender id ${JSON.stringify(m.from)} is not allowed for this account (allowed: ${a?.allowedSources.join(', ')})`],
+  [S.ESME_RINVDSTADR]: ['SMSC_ERR_NO_ROUTE', (_a, _b, m) => `no route takes ${JSON.stringify(m.to)} (no route matches, or a route rejects it)`],
+  [S.ESME_RBINDFAIL]: ['SMSC_ERR_ACCOUNT_SUSPENDED', () => 'the account is suspended'],
+  [S.ESME_RSYSERR]: ['SMSC_ERR_STORE_UNAVAILABLE', () => 'the store failed; send again'],
 }
 
-/** The SMPP status an admission refusal maps to, as the engine error code the API reports. */
-function codeOfStatus(status: number): string {
-  switch (status) {
-    case S.ESME_RTHROTTLED: return 'SMSC_ERR_RATE_LIMITED'
-    case S.SMSC_RQUOTA: return 'SMSC_ERR_QUOTA_EXCEEDED'
-    case S.SMSC_RNOCREDIT: return 'SMSC_ERR_CREDIT_EXHAUSTED'
-    case S.ESME_RMSGQFUL: return 'SMSC_ERR_QUEUE_FULL'
-    case S.ESME_RINVSRCADR: return 'SMSC_ERR_SOURCE_NOT_ALLOWED'
-    case S.ESME_RBINDFAIL: return 'SMSC_ERR_ACCOUNT_SUSPENDED'
-    case S.ESME_RSYSERR: return 'SMSC_ERR_STORE_UNAVAILABLE'
-    default: return 'SMSC_ERR_NO_ROUTE'
-  }
+function refusalOf(status: number, a: Account | undefined, balance: number, m: ApiMessage): { code: SmscErrorCode; text: string } {
+  const [code, why] = REFUSALS[status] ?? ['SMSC_ERR_NO_ROUTE', () => 'refused by a routing rule']
+  return { code, text: `${statusName(status)}: ${why(a, balance, m)}` }
 }
 
 export type { Options, ResolvedOptions } from './config'

@@ -6,8 +6,7 @@
  * connector goes down, the lane gives its queue back to the dispatcher to fail over.
  */
 import type { Connector } from './types'
-import type { Job } from '../dispatcher'
-import { isFinal } from '../../engine/message'
+import { isStale, type Job } from '../dispatcher'
 
 const CHUNK = 256
 
@@ -27,16 +26,12 @@ export class Lane {
     this.pump(now)
   }
 
-  /** Cancelled, finished or replaced while queued here: not sent. */
-  private static stale(j: Job): boolean {
-    return isFinal(j.record.dests[j.dest].state) || (j.record.rev ?? 0) !== j.rev
-  }
 
   /** Offers queued jobs chunk by chunk while the connector takes whole chunks. */
   pump(now: number): void {
     while (this.head < this.queue.length && (this.connector.up || this.connector.probing === true)) {
       const end = Math.min(this.queue.length, this.head + CHUNK)
-      const chunk = this.queue.slice(this.head, end).filter((j) => !Lane.stale(j))
+      const chunk = this.queue.slice(this.head, end).filter((j) => !isStale(j)) // cancelled, finished or replaced while queued here
       if (chunk.length === 0) { this.head = end; continue }
       // Which connector holds it, for a restart of that connector (the simulator's are found without it).
       if (this.connector.kind !== 'simulator') for (const j of chunk) j.record.dests[j.dest].conn = this.connector.id

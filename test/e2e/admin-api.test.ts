@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import http from 'node:http'
-import { startEngine, type Engine } from '../helpers/engine'
+import { httpCall, startEngine, type Engine } from '../helpers/engine'
 import { OPENAPI } from '../../engine/openapi'
 
 const OPERATOR_PW = 'operator-secret'
@@ -15,25 +15,7 @@ interface Res { status: number; json: any; headers: http.IncomingHttpHeaders }
 
 /** One request with a bearer token (a login or an API key) or other headers. */
 function call(e: Engine, method: string, path: string, o: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const payload = o.body === undefined ? undefined : Buffer.from(typeof o.body === 'string' ? o.body : JSON.stringify(o.body))
-    const headers: Record<string, string | number> = { ...o.headers }
-    if (payload) { headers['content-type'] = 'application/json'; headers['content-length'] = payload.length }
-    if (o.token) headers.authorization = `Bearer ${o.token}`
-    const req = http.request({ host: '127.0.0.1', port: e.httpPort, method, path, agent: false, headers }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        let json: unknown
-        try { json = JSON.parse(text) } catch { json = undefined }
-        resolve({ status: res.statusCode ?? 0, json, headers: res.headers })
-      })
-    })
-    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path} timed out`)))
-    req.on('error', reject)
-    req.end(payload)
-  })
+  return httpCall(e.httpPort, method, path, { ...o, timeoutMs: 10_000 })
 }
 
 async function login(e: Engine, body: Record<string, string>): Promise<string> {
@@ -88,7 +70,7 @@ t.test('logins: the operator and accounts, /me, and what ends an account\'s toke
 
   // a password change ends the account's tokens
   const pw = await call(e, 'POST', '/api/v1/accounts/u1/password', { token: op, body: { password: 'newpw1' } })
-  t.same(pw, { status: 200, json: { password: 'newpw1' }, headers: pw.headers })
+  t.same({ status: pw.status, json: pw.json }, { status: 200, json: { password: 'newpw1' } })
   t.equal((await call(e, 'GET', '/api/v1/me', { token: u1 })).status, 401, 'the token of the old password is dead')
   t.ok(await login(e, { systemId: 'u1', password: 'newpw1' }), 'the new password logs in')
 

@@ -6,35 +6,16 @@
  * scoped to the caller (another account's message is as unknown as a missing one).
  */
 import t from 'tap'
-import http from 'node:http'
-import { startEngine, type Engine } from '../helpers/engine'
+import { httpCall, startEngine, type Engine } from '../helpers/engine'
 import { openEsme, receiptFor } from '../helpers/esme'
 
 const OPERATOR_PW = 'operator-secret'
 
 interface Res { status: number; json: any }
 
+/** One request; the server may answer 413 and close before it has read everything (status -1). */
 function call(e: Engine, method: string, path: string, o: { token?: string; key?: string; body?: unknown; raw?: Buffer } = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const payload = o.raw ?? (o.body === undefined ? undefined : Buffer.from(JSON.stringify(o.body)))
-    const headers: Record<string, string | number> = {}
-    if (payload) { headers['content-type'] = 'application/json'; headers['content-length'] = payload.length }
-    if (o.token) headers.authorization = `Bearer ${o.token}`
-    if (o.key) headers['x-api-key'] = o.key
-    const req = http.request({ host: '127.0.0.1', port: e.httpPort, method, path, agent: false, headers }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        let json: unknown
-        try { json = JSON.parse(Buffer.concat(chunks).toString('utf8')) } catch { json = undefined }
-        resolve({ status: res.statusCode ?? 0, json })
-      })
-    })
-    req.setTimeout(20_000, () => req.destroy(new Error(`${method} ${path} timed out`)))
-    // the server may answer 413 and close before it has read everything
-    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? resolve({ status: -1, json: undefined }) : reject(err)))
-    req.end(payload)
-  })
+  return httpCall(e.httpPort, method, path, { token: o.token, apiKey: o.key, body: o.body, raw: o.raw, timeoutMs: 20_000, resetIsAnswer: true })
 }
 
 interface Setup { e: Engine; op: string; keys: Record<string, string> }

@@ -136,38 +136,59 @@ export async function freePorts(n: number): Promise<number[]> {
   }
 }
 
-export function httpRequest(port: number, method: string, urlPath: string, body?: unknown, timeoutMs = 5000): Promise<HttpResult> {
+export interface HttpCallOptions {
+  /** JSON-encoded unless it is a string (sent as is) */
+  body?: unknown
+  /** exact bytes to send (wins over body) */
+  raw?: Buffer
+  headers?: Record<string, string>
+  /** `Authorization: Bearer` (a login token or an API key) */
+  token?: string
+  /** `X-API-Key` */
+  apiKey?: string
+  cookie?: string
+  timeoutMs?: number
+  /** a reset or broken pipe (the server answered and closed before reading all) resolves with status -1 */
+  resetIsAnswer?: boolean
+}
+
+export interface HttpCallResult extends HttpResult {
+  headers: http.IncomingHttpHeaders
+}
+
+/** One request to the engine's HTTP port: the one HTTP client of the tests. */
+export function httpCall(port: number, method: string, urlPath: string, o: HttpCallOptions = {}): Promise<HttpCallResult> {
   return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        method,
-        path: urlPath,
-        agent: false,
-        headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
-      },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          let json: unknown
-          try {
-            json = JSON.parse(text)
-          } catch {
-            json = undefined
-          }
-          resolve({ status: res.statusCode ?? 0, body: text, json })
-        })
-        res.on('error', reject)
-      },
-    )
+    const payload = o.raw ?? (o.body === undefined ? undefined : Buffer.from(typeof o.body === 'string' ? o.body : JSON.stringify(o.body)))
+    const headers: Record<string, string | number> = { ...o.headers }
+    if (payload) { headers['content-type'] = 'application/json'; headers['content-length'] = payload.length }
+    if (o.token) headers.authorization = `Bearer ${o.token}`
+    if (o.apiKey) headers['x-api-key'] = o.apiKey
+    if (o.cookie) headers.cookie = o.cookie
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent: false, headers }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c))
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8')
+        let json: unknown
+        try { json = JSON.parse(body) } catch { json = undefined }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json })
+      })
+      res.on('error', reject)
+    })
+    const timeoutMs = o.timeoutMs ?? 5000
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`HTTP ${method} ${urlPath} timed out after ${timeoutMs} ms`)))
-    req.on('error', reject)
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (o.resetIsAnswer && (err.code === 'EPIPE' || err.code === 'ECONNRESET')) resolve({ status: -1, headers: {}, body: '', json: undefined })
+      else reject(err)
+    })
     req.end(payload)
   })
+}
+
+/** A JSON request without headers. */
+export function httpRequest(port: number, method: string, urlPath: string, body?: unknown, timeoutMs = 5000): Promise<HttpResult> {
+  return httpCall(port, method, urlPath, { body, timeoutMs })
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))

@@ -7,7 +7,7 @@
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { TestLike } from './engine'
+import { httpCall, type TestLike } from './engine'
 import { isReceipt, messageText, parseReceipt, type Esme, type Pdu } from './esme'
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
@@ -98,26 +98,7 @@ export interface JsonResult { status: number; json: any; body: string }
 
 /** A JSON request to the engine's HTTP port, with a bearer token when given. */
 export function api(port: number, method: string, urlPath: string, body?: unknown, token?: string): Promise<JsonResult> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
-    const headers: Record<string, string | number> = {}
-    if (payload) { headers['content-type'] = 'application/json'; headers['content-length'] = payload.length }
-    if (token) headers.authorization = `Bearer ${token}`
-    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent: false, headers }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        let json: unknown
-        try { json = JSON.parse(text) } catch { json = undefined }
-        resolve({ status: res.statusCode ?? 0, json, body: text })
-      })
-      res.on('error', reject)
-    })
-    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${urlPath} timed out`)))
-    req.on('error', reject)
-    req.end(payload)
-  })
+  return httpCall(port, method, urlPath, { body, token, timeoutMs: 10_000 }) as Promise<JsonResult>
 }
 
 /** Logs in as the operator (config `admin: { password }`) and returns the token. */

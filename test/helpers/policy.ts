@@ -5,8 +5,7 @@
  * ledger, credit, suspend), UCS2 concatenated parts with a UDH, and small status helpers.
  * Everything talks to the engine through its public interfaces only (config file, SMPP, HTTP).
  */
-import http from 'node:http'
-import { startEngine, type AccountConfig, type Engine, type EngineOptions, type HttpResult, type TestLike } from './engine'
+import { httpCall as engineHttpCall, startEngine, type AccountConfig, type Engine, type EngineOptions, type HttpResult, type TestLike } from './engine'
 import type { Esme, Pdu } from './esme'
 
 /** A config `accounts` entry with the settings of engine/accounts.ts (written into the config as given). */
@@ -43,35 +42,9 @@ export function startPolicyEngine(t: TestLike, opts: PolicyEngineOptions): Promi
   return startEngine(t, { ...rest, accounts: accounts as AccountConfig[], extra: { admin: { password: ADMIN_PASSWORD }, ...extra } })
 }
 
-/** One HTTP request with headers (the engine helper's httpRequest sends none). */
+/** One HTTP request with headers. */
 export function httpCall(port: number, method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}, timeoutMs = 5000): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
-    const req = http.request(
-      {
-        host: '127.0.0.1', port, method, path: urlPath, agent: false,
-        headers: { ...headers, ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}) },
-      },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          let json: unknown
-          try {
-            json = JSON.parse(text)
-          } catch {
-            json = undefined
-          }
-          resolve({ status: res.statusCode ?? 0, body: text, json })
-        })
-        res.on('error', reject)
-      },
-    )
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`HTTP ${method} ${urlPath} timed out after ${timeoutMs} ms`)))
-    req.on('error', reject)
-    req.end(payload)
-  })
+  return engineHttpCall(port, method, urlPath, { body, headers, timeoutMs })
 }
 
 export interface LedgerEntry {

@@ -7,8 +7,8 @@
  * (bearer token, cookie) for the admin API.
  */
 import type { EventEmitter } from 'node:events'
-import http from 'node:http'
 import { unpack } from 'msgpackr'
+import { httpCall, type HttpCallResult } from './engine'
 import type { BindRow } from '../../engine/telemetry'
 
 /** A telemetry frame as the server sends it; the topics are present or absent by subscription. */
@@ -176,35 +176,9 @@ export class TelemetryClient {
   }
 }
 
-export interface ApiResult {
-  status: number
-  headers: http.IncomingHttpHeaders
-  body: string
-  json: unknown
-}
+export type ApiResult = HttpCallResult
 
 /** One HTTP request to the engine's HTTP port, with headers (Authorization, Cookie). */
 export function api(port: number, method: string, urlPath: string, opts: { body?: unknown; token?: string; cookie?: string; timeoutMs?: number } = {}): Promise<ApiResult> {
-  return new Promise((resolve, reject) => {
-    const payload = opts.body === undefined ? undefined : Buffer.from(typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body))
-    const headers: Record<string, string | number> = {}
-    if (payload) { headers['content-type'] = 'application/json'; headers['content-length'] = payload.length }
-    if (opts.token) headers.authorization = `Bearer ${opts.token}`
-    if (opts.cookie) headers.cookie = opts.cookie
-    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent: false, headers }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8')
-        let json: unknown
-        try { json = JSON.parse(body) } catch { json = undefined }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json })
-      })
-      res.on('error', reject)
-    })
-    const timeoutMs = opts.timeoutMs ?? 5000
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`HTTP ${method} ${urlPath} timed out after ${timeoutMs} ms`)))
-    req.on('error', reject)
-    req.end(payload)
-  })
+  return httpCall(port, method, urlPath, opts)
 }
