@@ -4,9 +4,11 @@
  * items. One record may have several destinations (submit_multi); each destination has its own
  * outcome and its own receipt, all carrying the record's message id.
  */
-import { EsmClass, MessageState, RegisteredDelivery } from './protocol/constants'
-import { formatReceipt, type ReceiptStat } from './protocol/dlr'
-import { decodeText } from './protocol/text/charsets'
+import { CommandId, EsmClass, MessageState, RegisteredDelivery } from './protocol/constants'
+import { smscError } from './errors'
+import { first20, pad3, type ReceiptStat } from './protocol/dlr'
+import { formatReceiptDate } from './protocol/time'
+import { codingOfDcs, decodeText } from './protocol/text/charsets'
 import { parseUdh } from './protocol/text/udh'
 import { gsm7Encode, gsm7Septets } from './protocol/text/gsm7'
 import type { DeliveryItem, StoredMessage } from './store'
@@ -146,35 +148,111 @@ function gsmLossy(text: string): Buffer {
 }
 
 /**
- * The deliver_sm item for a receipt of destination `d` of record `r` (SMPP 3.4 Appendix B text,
- * esm_class 0x04, or 0x20 for an intermediate notification; TLVs receipted_message_id,
- * message_state, network_error_code; user_message_reference echoed).
+ * What one octet of a single-octet text coding becomes in the receipt's `text:` field (decoded, then
+ * GSM-encoded lossily): an octet, or 0x100 | x for ESC x (an extension character). GSM's ESC gets -1:
+ * its meaning depends on the next septet, so such a text takes the general path.
  */
-export function receiptItem(r: MessageRecord, d: Destination, now: number): DeliveryItem {
-  const final = isFinal(d.state)
-  const text = formatReceipt({
-    id: r.id,
-    // SMPP 3.4 Appendix B: sub = short messages originally submitted, dlvrd = delivered
-    sub: 1,
-    dlvrd: d.state === MessageState.DELIVERED ? 1 : 0,
-    submitDate: r.submitAt,
-    doneDate: final ? d.doneAt : now,
-    stat: statOf(d.state),
-    err: d.err,
-    text: recordText(r).slice(0, 20),
-  })
-  const pdu: Record<string, unknown> = {
-    service_type: '',
-    source_addr_ton: d.addr[0], source_addr_npi: d.addr[1], source_addr: d.addr[2],
-    dest_addr_ton: r.src[0], dest_addr_npi: r.src[1], destination_addr: r.src[2],
-    esm_class: final ? EsmClass.MC_DELIVERY_RECEIPT : EsmClass.INTERMEDIATE_NOTIFICATION,
-    data_coding: 0,
-    short_message: gsmLossy(text),
-    receipted_message_id: r.id,
-    message_state: d.state === MessageState.SCHEDULED ? MessageState.ENROUTE : d.state,
-    // SMPP 3.4 §5.3.2.31: network type 3 (GSM) + 2-octet error code
-    network_error_code: Buffer.from([3, (d.err >> 8) & 0xff, d.err & 0xff]),
+function octetTable(decode: (b: Buffer) => string, isEsc: (b: number) => boolean): Int16Array {
+  const t = new Int16Array(256)
+  for (let b = 0; b < 256; b++) {
+    const enc = gsmLossy(decode(Buffer.of(b)))
+    t[b] = isEsc(b) ? -1 : enc.length === 1 ? enc[0] : 0x100 | enc[1]
   }
-  if (r.umr !== undefined) pdu.user_message_reference = r.umr
-  return { systemId: r.systemId, kind: 'receipt', createdAt: now, attempts: 0, messageId: r.id, submitAt: r.submitAt, stat: statOf(d.state), frame: deliverFrame(pdu) }
+  return t
+}
+// GSM decoding ignores the high bit of an octet, so 0x9B is an ESC too.
+const GSM_TEXT = octetTable((b) => decodeText(b, 0), (b) => (b & 0x7f) === 0x1b)
+const LATIN1_TEXT = octetTable((b) => b.toString('latin1'), () => false)
+
+/** Receipt `text:` octets (the first 20 characters of the message, GSM 03.38) written at `off` of `out`; returns the end. */
+function writeReceiptText(r: MessageRecord, out: Buffer, off: number): number {
+  let payload = r.sm
+  if (r.esmClass & EsmClass.UDHI) {
+    const u = parseUdh(payload)
+    if (u) payload = u.payload
+  }
+  const coding = codingOfDcs(r.dataCoding)
+  const table = coding === 'gsm' ? GSM_TEXT : coding === 'ia5' || coding === 'latin1' ? LATIN1_TEXT : null
+  if (table !== null) {
+    const n = Math.min(payload.length, 20)
+    let o = off
+    for (let i = 0; i < n; i++) {
+      const v = table[payload[i]]
+      if (v < 0) return off + gsmLossy(first20(recordText(r))).copy(out, off)
+      if (v > 0xff) { out[o++] = 0x1b; out[o++] = v & 0x7f } else out[o++] = v
+    }
+    return o
+  }
+  return off + gsmLossy(first20(recordText(r))).copy(out, off)
+}
+
+/** YYMMDDhhmm of the last two minutes formatted (receipts of one batch share their dates). */
+const dateCache: { minute: number; digits: string }[] = [{ minute: -1, digits: '' }, { minute: -1, digits: '' }]
+function receiptDate(ms: number): string {
+  const minute = Math.floor(ms / 60_000)
+  for (const c of dateCache) if (c.minute === minute) return c.digits
+  const c = dateCache[1]
+  dateCache[1] = dateCache[0]
+  dateCache[0] = c
+  c.minute = minute
+  c.digits = formatReceiptDate(ms)
+  return c.digits
+}
+
+const MAX_ADDR = 20 // deliver_sm source_addr / destination_addr: 21 octets with the NUL (SMPP 3.4 §4.6.1)
+const RECEIPT_MAX_TEXT = 40 // 20 characters, each at most two septets
+
+/**
+ * The deliver_sm frame of a receipt for destination `d` of record `r`, written straight into one buffer
+ * (the general encoder's output byte for byte, test/message.test.ts): SMPP 3.4 Appendix B text in
+ * data_coding 0, esm_class 0x04 (0x20 for an intermediate notification), then the TLVs
+ * receipted_message_id, message_state, network_error_code (§5.3.2.31: GSM + 2-octet code) and
+ * user_message_reference when the submit had one. sequence_number 0 (see deliverFrame).
+ */
+function receiptFrame(r: MessageRecord, d: Destination, now: number): Buffer {
+  const final = isFinal(d.state)
+  const from = d.addr[2]
+  const to = r.src[2]
+  if (from.length > MAX_ADDR || to.length > MAX_ADDR) {
+    throw smscError('SMSC_ERR_FIELD_INVALID', `cannot encode a receipt to or from an address longer than ${MAX_ADDR} octets`)
+  }
+  // Appendix B: sub = short messages originally submitted, dlvrd = delivered. Everything before
+  // `text:` is digits, letters, ':' and ' ', the same octets in ASCII and GSM 03.38.
+  const head = `id:${r.id} sub:001 dlvrd:${d.state === MessageState.DELIVERED ? '001' : '000'} submit date:${receiptDate(r.submitAt)}` +
+    ` done date:${receiptDate(final ? d.doneAt : now)} stat:${statOf(d.state)} err:${pad3(d.err)} text:`
+  const idLen = r.id.length
+  const umr = r.umr !== undefined
+  const max = 16 + 1 + (3 + from.length) + (3 + to.length) + 10 + head.length + RECEIPT_MAX_TEXT +
+    (4 + idLen + 1) + 5 + 7 + (umr ? 6 : 0)
+  const buf = Buffer.allocUnsafe(max)
+  let o = 16
+  buf[o++] = 0 // service_type ''
+  buf[o++] = d.addr[0]; buf[o++] = d.addr[1]; o += buf.write(from, o, 'latin1'); buf[o++] = 0
+  buf[o++] = r.src[0]; buf[o++] = r.src[1]; o += buf.write(to, o, 'latin1'); buf[o++] = 0
+  buf[o++] = final ? EsmClass.MC_DELIVERY_RECEIPT : EsmClass.INTERMEDIATE_NOTIFICATION
+  // protocol_id, priority_flag, schedule_delivery_time '', validity_period '', registered_delivery, replace_if_present_flag, data_coding 0, sm_default_msg_id
+  buf.fill(0, o, o + 8); o += 8
+  const smLenAt = o++
+  o += buf.write(head, o, 'latin1')
+  o = writeReceiptText(r, buf, o)
+  buf[smLenAt] = o - smLenAt - 1
+  buf.writeUInt16BE(0x001e, o); buf.writeUInt16BE(idLen + 1, o + 2); o += 4 // receipted_message_id
+  o += buf.write(r.id, o, 'latin1'); buf[o++] = 0
+  buf.writeUInt16BE(0x0427, o); buf.writeUInt16BE(1, o + 2) // message_state
+  buf[o + 4] = d.state === MessageState.SCHEDULED ? MessageState.ENROUTE : d.state
+  o += 5
+  buf.writeUInt16BE(0x0423, o); buf.writeUInt16BE(3, o + 2) // network_error_code
+  buf[o + 4] = 3; buf[o + 5] = (d.err >> 8) & 0xff; buf[o + 6] = d.err & 0xff
+  o += 7
+  if (umr) { buf.writeUInt16BE(0x0204, o); buf.writeUInt16BE(2, o + 2); buf.writeUInt16BE(r.umr as number, o + 4); o += 6 }
+  buf.writeUInt32BE(o, 0)
+  buf.writeUInt32BE(CommandId.deliver_sm, 4)
+  buf.writeUInt32BE(0, 8)
+  buf.writeUInt32BE(0, 12)
+  return buf.subarray(0, o)
+}
+
+/** The deliver_sm item for a receipt of destination `d` of record `r` (see receiptFrame). */
+export function receiptItem(r: MessageRecord, d: Destination, now: number): DeliveryItem {
+  return { systemId: r.systemId, kind: 'receipt', createdAt: now, attempts: 0, messageId: r.id, submitAt: r.submitAt, stat: statOf(d.state), frame: receiptFrame(r, d, now) }
 }

@@ -47,13 +47,13 @@ export function stateOfStat(stat: ReceiptStat): number {
   return STATE_BY_STAT[stat] ?? MESSAGE_STATE.UNKNOWN
 }
 
-function pad3(n: number): string {
+export function pad3(n: number): string {
   const s = String(Math.max(0, Math.trunc(n)))
   return s.length >= 3 ? s : '000'.slice(s.length) + s
 }
 
 /** First 20 UTF-16 code units of the message text, not ending in half a surrogate pair. */
-function first20(text: string): string {
+export function first20(text: string): string {
   if (text.length <= 20) return text
   const c = text.charCodeAt(19)
   return text.slice(0, c >= 0xd800 && c <= 0xdbff ? 19 : 20)
