@@ -51,6 +51,7 @@ import { HttpConnector } from './connectors/http'
 import type { Connector, ConnectorEvents, ConnectorStats, InboundMo } from './connectors/types'
 import type { AcceptJob, ConnectorMsg, DeliveryMsg, DispatcherMsg, Outcome, RateMsg, RouterMsg, SessionMsg, StoreMsg } from './messages'
 import { resume, restartWithBudget, temporary } from './supervision'
+import { Mailbox } from './mailbox'
 import type { Metrics } from '../engine/telemetry'
 
 export type ActorRef = { readonly name: string; readonly path: unknown }
@@ -111,6 +112,17 @@ function partition(systemId: string, n: number): number {
   return (h >>> 0) % n
 }
 
+/** An actor on the message path: its ref (to stop it) and how to post to its drained mailbox. */
+interface Drained<M> { ref: ActorRef; post(msg: M): void }
+
+/** Spawns an actor whose mailbox is drained at each wake-up (mailbox.ts): one nact message per turn, not per post. */
+function spawnDrained<S, M>(parent: unknown, name: string, handle: (state: S, msg: M) => S, props: Record<string, unknown>): Drained<M> {
+  const box = new Mailbox<M>()
+  const ref = nact.spawn(parent, (state: S) => box.drain(state, handle), name, props)
+  box.bind((wake) => nact.dispatch(ref, wake))
+  return { ref, post: (msg) => box.post(msg) }
+}
+
 export function startActors(d: ActorDeps): ActorSystem {
   const root = nact.start()
   const { log } = d
@@ -127,17 +139,17 @@ export function startActors(d: ActorDeps): ActorSystem {
   const makeWriter = () => (writer = new GroupCommit(d.store,
     (ms) => d.metrics.commitLatency.record(ms * 1000),
     (err) => log('error', 'a commit callback failed', { error: String((err as Error)?.stack ?? err) })))
-  const storeRef = nact.spawn(root, (state: GroupCommit, msg: StoreMsg) => {
+  const storeActor = spawnDrained(root, 'store', (state: GroupCommit, msg: StoreMsg) => {
     switch (msg.type) {
       case 'commit':
         state.add(msg.batch, msg.done)
         return state
     }
-  }, 'store', { initialStateFunc: makeWriter, onCrash: restartWithBudget('store', 3, 10_000, log, d.fatal) })
-  const commit = (batch: CommitBatch, done: (err: Error | null) => void) => nact.dispatch(storeRef, { type: 'commit', batch, done } satisfies StoreMsg)
+  }, { initialStateFunc: makeWriter, onCrash: restartWithBudget('store', 3, 10_000, log, d.fatal) })
+  const commit = (batch: CommitBatch, done: (err: Error | null) => void) => storeActor.post({ type: 'commit', batch, done })
 
   // 2. delivery: queues rebuilt from the store on every (re)start.
-  let deliveryRef: ActorRef
+  let delivery: Drained<DeliveryMsg>
   const makeDelivery = () => new Delivery({
     store: d.store,
     commit,
@@ -152,8 +164,8 @@ export function startActors(d: ActorDeps): ActorSystem {
         return items
       }
     },
-    enqueueLater: (items) => nact.dispatch(deliveryRef, { type: 'enqueue', items } satisfies DeliveryMsg),
-    resultsLater: (ok, failed) => nact.dispatch(deliveryRef, { type: 'results', ok, failed } satisfies DeliveryMsg),
+    enqueueLater: (items) => delivery.post({ type: 'enqueue', items }),
+    resultsLater: (ok, failed) => delivery.post({ type: 'results', ok, failed }),
     now: d.now,
     redeliveryMs: d.options.receipts.redeliveryMs,
     maxAgeMs: d.options.receipts.maxAgeMs,
@@ -165,7 +177,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     log,
     metrics: d.metrics,
   })
-  deliveryRef = nact.spawn(root, (state: Delivery, msg: DeliveryMsg) => {
+  delivery = spawnDrained(root, 'delivery', (state: Delivery, msg: DeliveryMsg) => {
     switch (msg.type) {
       case 'outcomes': state.outcomes(msg.outcomes, msg.stored); return state
       case 'enqueue': state.enqueue(msg.items); return state
@@ -174,14 +186,14 @@ export function startActors(d: ActorDeps): ActorSystem {
       case 'tick': state.tick(msg.now); return state
       case 'fault': throw new Error('injected delivery fault')
     }
-  }, 'delivery', { initialStateFunc: makeDelivery, onCrash: restartWithBudget('delivery', 5, 10_000, log, d.fatal) })
-  const toDelivery = (outcomes: Outcome[], stored?: () => void) => nact.dispatch(deliveryRef, { type: 'outcomes', outcomes, stored } satisfies DeliveryMsg)
+  }, { initialStateFunc: makeDelivery, onCrash: restartWithBudget('delivery', 5, 10_000, log, d.fatal) })
+  const toDelivery = (outcomes: Outcome[], stored?: () => void) => delivery.post({ type: 'outcomes', outcomes, stored })
 
   // 3. connectors: the simulator (always) and the configured upstreams, each behind its lane.
-  let dispatcherRef: ActorRef
-  const toDispatcher = (msg: DispatcherMsg) => nact.dispatch(dispatcherRef, msg)
+  let dispatcher: Drained<DispatcherMsg>
+  const toDispatcher = (msg: DispatcherMsg) => dispatcher.post(msg)
   const lanes = new Map<string, Lane>()
-  const connectorRefs = new Map<string, ActorRef>()
+  const connectorActors = new Map<string, Drained<ConnectorMsg>>()
   const connectorsRef = nact.spawn(root, (state: null) => state, 'connectors', { initialState: null, onCrash: restartWithBudget('connectors', 3, 10_000, log, d.fatal) })
   const configs: (ConnectorOptions | { id: string; kind: 'simulator' })[] = [{ id: SIMULATOR_CONNECTOR, kind: 'simulator' }, ...d.options.connectors]
   for (const cfg of configs) {
@@ -198,14 +210,12 @@ export function startActors(d: ActorDeps): ActorSystem {
       up: () => {
         d.metrics.event('connector_up', { detail: `${id} (${cfg.kind})` })
         log('info', 'connector up', { connector: id })
-        const ref = connectorRefs.get(id)
-        if (ref) nact.dispatch(ref, { type: 'pump' } satisfies ConnectorMsg)
+        connectorActors.get(id)?.post({ type: 'pump' })
       },
       down: (reason) => {
         d.metrics.event('connector_down', { detail: `${id}: ${reason}` })
         log('warn', 'connector down', { connector: id, reason })
-        const ref = connectorRefs.get(id)
-        if (ref) nact.dispatch(ref, { type: 'down' } satisfies ConnectorMsg)
+        connectorActors.get(id)?.post({ type: 'down' })
       },
     }
     let started = false
@@ -225,7 +235,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       started = true
       return lane
     }
-    const ref = nact.spawn(connectorsRef, (lane: Lane, msg: ConnectorMsg) => {
+    const actor = spawnDrained(connectorsRef, `connector-${id}`, (lane: Lane, msg: ConnectorMsg) => {
       switch (msg.type) {
         case 'submit': lane.add(msg.jobs, d.now()); return lane
         case 'pump': lane.pump(d.now()); return lane
@@ -244,8 +254,8 @@ export function startActors(d: ActorDeps): ActorSystem {
         }
         case 'fault': throw new Error(`injected ${id} connector fault`)
       }
-    }, `connector-${id}`, { initialStateFunc: make, onCrash: restartWithBudget(`connector-${id}`, 5, 10_000, log, d.fatal) })
-    connectorRefs.set(id, ref)
+    }, { initialStateFunc: make, onCrash: restartWithBudget(`connector-${id}`, 5, 10_000, log, d.fatal) })
+    connectorActors.set(id, actor)
   }
 
   // 4. dispatcher: rebuilt from the store's active messages on every (re)start.
@@ -257,10 +267,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     const disp = new Dispatcher({
       now: d.now,
       connector: (id) => lanes.get(id)?.connector,
-      send: (id, jobs) => {
-        const ref = connectorRefs.get(id)
-        if (ref) nact.dispatch(ref, { type: 'submit', jobs } satisfies ConnectorMsg)
-      },
+      send: (id, jobs) => connectorActors.get(id)?.post({ type: 'submit', jobs }),
       outcomes: (o) => toDelivery(o),
       retryMs: d.options.dispatch.retryMs,
     })
@@ -272,7 +279,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     dispatcherState = disp
     return disp
   }
-  dispatcherRef = nact.spawn(root, (state: Dispatcher, msg: DispatcherMsg) => {
+  dispatcher = spawnDrained(root, 'dispatcher', (state: Dispatcher, msg: DispatcherMsg) => {
     switch (msg.type) {
       case 'submit': state.submit(msg.records, msg.fresh); state.tick(d.now()); return state
       case 'retry': state.retry(msg.jobs, msg.connector); return state
@@ -327,7 +334,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       case 'tick': state.tick(msg.now); return state
       case 'fault': throw new Error('injected dispatcher fault')
     }
-  }, 'dispatcher', { initialStateFunc: makeDispatcher, onCrash: restartWithBudget('dispatcher', 5, 10_000, log, d.fatal) })
+  }, { initialStateFunc: makeDispatcher, onCrash: restartWithBudget('dispatcher', 5, 10_000, log, d.fatal) })
 
   // 5. routers: accounts spread by hash; every router gets every table change.
   const routerDeps = {
@@ -340,30 +347,29 @@ export function startActors(d: ActorDeps): ActorSystem {
       toDispatcher({ type: 'submit', records, fresh: true })
     },
     quotaGiveBack: (systemId: string, units: number) => {
-      const ref = rateRefs.get(systemId)
-      if (ref !== undefined) nact.dispatch(ref, { type: 'give', units } satisfies RateMsg)
+      rates.get(systemId)?.post({ type: 'give', units })
     },
   }
   const routersRef = nact.spawn(root, (state: null) => state, 'routers', { initialState: null, onCrash: restartWithBudget('routers', 3, 10_000, log, d.fatal) })
-  const routerRefs: ActorRef[] = []
+  const routers: Drained<RouterMsg>[] = []
   for (let i = 0; i < d.options.dispatch.routers; i++) {
-    routerRefs.push(nact.spawn(routersRef, (state: Router, msg: RouterMsg) => {
+    routers.push(spawnDrained(routersRef, `router-${i}`, (state: Router, msg: RouterMsg) => {
       switch (msg.type) {
         case 'route': state.route(msg.job); return state
         case 'tables': state.setTables(msg.tables); return state
       }
-    }, `router-${i}`, { initialStateFunc: () => new Router(routerDeps, tables), onCrash: restartWithBudget(`router-${i}`, 5, 10_000, log, d.fatal) }))
+    }, { initialStateFunc: () => new Router(routerDeps, tables), onCrash: restartWithBudget(`router-${i}`, 5, 10_000, log, d.fatal) }))
   }
-  const toRouter = (job: AcceptJob) => nact.dispatch(routerRefs[partition(job.systemId, routerRefs.length)], { type: 'route', job } satisfies RouterMsg)
+  const toRouter = (job: AcceptJob) => routers[partition(job.systemId, routers.length)].post({ type: 'route', job })
 
   // 6. rate actors: one per account with a rate limit or a daily quota, spawned at its first submit.
   const ratesRef = nact.spawn(root, (state: null) => state, 'rates', { initialState: null, onCrash: restartWithBudget('rates', 3, 10_000, log, d.fatal) })
-  const rateRefs = new Map<string, ActorRef>()
+  const rates = new Map<string, Drained<RateMsg>>()
   let nextRate = 0 // actor names are never reused (a removed account's actor is stopped)
-  const rateRef = (systemId: string, a: Account): ActorRef => {
-    let ref = rateRefs.get(systemId)
-    if (ref === undefined) {
-      ref = nact.spawn(ratesRef, (gate: RateGate, msg: RateMsg) => {
+  const rateActor = (systemId: string, a: Account): Drained<RateMsg> => {
+    let actor = rates.get(systemId)
+    if (actor === undefined) {
+      actor = spawnDrained(ratesRef, `rate-${nextRate++}`, (gate: RateGate, msg: RateMsg) => {
         switch (msg.type) {
           case 'admit': {
             gate.admit(msg.job, d.now())
@@ -374,13 +380,13 @@ export function startActors(d: ActorDeps): ActorSystem {
           case 'give': gate.give(msg.units); return gate
           case 'limits': gate.reconfigure({ rateLimit: msg.rateLimit, dailyQuota: msg.dailyQuota }, undefined, d.now()); return gate
         }
-      }, `rate-${nextRate++}`, {
+      }, {
         initialStateFunc: () => new RateGate(a, d.store.getMeta(`quota:${systemId}`) as { day: number; used: number } | undefined, d.now()),
         onCrash: resume(`rate-${systemId}`, log),
       })
-      rateRefs.set(systemId, ref)
+      rates.set(systemId, actor)
     }
-    return ref
+    return actor
   }
 
   // 7. sessions: parent of the binds; a child's crash policy is `temporary`.
@@ -401,8 +407,8 @@ export function startActors(d: ActorDeps): ActorSystem {
   const tick = setInterval(() => {
     const now = d.now()
     toDispatcher({ type: 'tick', now })
-    for (const ref of connectorRefs.values()) nact.dispatch(ref, { type: 'tick', now } satisfies ConnectorMsg)
-    nact.dispatch(deliveryRef, { type: 'tick', now } satisfies DeliveryMsg)
+    for (const c of connectorActors.values()) c.post({ type: 'tick', now })
+    delivery.post({ type: 'tick', now })
   }, TICK_MS)
   tick.unref()
 
@@ -410,13 +416,13 @@ export function startActors(d: ActorDeps): ActorSystem {
     commit,
     admit(job) {
       const a = d.account(job.systemId)
-      if (a !== undefined && (a.rateLimit !== null || a.dailyQuota !== null)) nact.dispatch(rateRef(job.systemId, a), { type: 'admit', job } satisfies RateMsg)
+      if (a !== undefined && (a.rateLimit !== null || a.dailyQuota !== null)) rateActor(job.systemId, a).post({ type: 'admit', job })
       else toRouter(job)
     },
     dispatch: (records, fresh = true) => toDispatcher({ type: 'submit', records, fresh }),
-    enqueue: (items) => nact.dispatch(deliveryRef, { type: 'enqueue', items } satisfies DeliveryMsg),
-    deliveryResults: (ok, failed) => nact.dispatch(deliveryRef, { type: 'results', ok, failed } satisfies DeliveryMsg),
-    bound: (systemId) => nact.dispatch(deliveryRef, { type: 'bound', systemId } satisfies DeliveryMsg),
+    enqueue: (items) => delivery.post({ type: 'enqueue', items }),
+    deliveryResults: (ok, failed) => delivery.post({ type: 'results', ok, failed }),
+    bound: (systemId) => delivery.post({ type: 'bound', systemId }),
     spawnSession: (s) => nact.spawn(sessionsRef, (state: Session, msg: SessionMsg) => {
       switch (msg.type) {
         case 'unbind': void state.requestUnbind(msg.reason); return state
@@ -432,18 +438,20 @@ export function startActors(d: ActorDeps): ActorSystem {
     stopSession: (ref) => nact.stop(ref),
     setRoutes(next) {
       tables = next
-      for (const ref of routerRefs) nact.dispatch(ref, { type: 'tables', tables: next } satisfies RouterMsg)
+      for (const r of routers) r.post({ type: 'tables', tables: next })
     },
     accountChanged(systemId, a) {
-      const ref = rateRefs.get(systemId)
-      if (ref === undefined) return
+      const actor = rates.get(systemId)
+      if (actor === undefined) return
       // Removed: its rate actor goes too (a new account of that id would start afresh).
-      if (a === null) { rateRefs.delete(systemId); nact.stop(ref); return }
-      nact.dispatch(ref, { type: 'limits', rateLimit: a.rateLimit, dailyQuota: a.dailyQuota } satisfies RateMsg)
+      if (a === null) { rates.delete(systemId); nact.stop(actor.ref); return }
+      actor.post({ type: 'limits', rateLimit: a.rateLimit, dailyQuota: a.dailyQuota })
     },
-    fault: (actor) => nact.dispatch(
-      actor === 'carrier' ? connectorRefs.get(SIMULATOR_CONNECTOR)! : actor === 'delivery' ? deliveryRef : dispatcherRef,
-      { type: 'fault' }),
+    fault: (actor) => {
+      if (actor === 'carrier') connectorActors.get(SIMULATOR_CONNECTOR)!.post({ type: 'fault' })
+      else if (actor === 'delivery') delivery.post({ type: 'fault' })
+      else dispatcher.post({ type: 'fault' })
+    },
     backlog: () => {
       let queued = 0
       for (const l of lanes.values()) queued += l.queued
@@ -473,11 +481,11 @@ export function startActors(d: ActorDeps): ActorSystem {
       nact.stop(sessionsRef)
       nact.stop(ratesRef)
       nact.stop(routersRef)
-      nact.stop(dispatcherRef)
+      nact.stop(dispatcher.ref)
       await Promise.all([...lanes.values()].map((l) => l.connector.stop().catch((err) => log('warn', 'connector stop failed', { connector: l.connector.id, error: String(err) }))))
       nact.stop(connectorsRef)
-      nact.stop(deliveryRef)
-      nact.stop(storeRef)
+      nact.stop(delivery.ref)
+      nact.stop(storeActor.ref)
       nact.stop(root)
     },
   }

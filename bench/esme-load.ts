@@ -50,6 +50,9 @@ export interface LoadOptions {
   registeredDelivery: number
   /** After sending stops: how long to wait for the last responses and receipts. */
   drainMs: number
+  /** Submits sent in the first warmupS seconds (JIT, heap growth, binds settling) count in every total
+   *  but their latencies go to warmupLatencyMs, not to submitLatencyMs / receiptLatencyMs. */
+  warmupS: number
   /** Concurrent connection + bind attempts while binding. */
   connectConcurrency: number
   /** How long a bind may take before it counts as failed. */
@@ -75,6 +78,7 @@ export const LOAD_DEFAULTS: LoadOptions = {
   mix: { gsm: 1 },
   registeredDelivery: 0,
   drainMs: 10_000,
+  warmupS: 0,
   connectConcurrency: 100,
   bindTimeoutMs: 15_000,
   progress: true,
@@ -116,7 +120,10 @@ export interface LoadResult {
   /** Submits acknowledged with status 0 (and registered_delivery set) whose receipt never came. */
   receiptsMissing: number
   otherDeliverSm: number
+  /** After the warm-up (see LoadOptions.warmupS). */
   submitLatencyMs: LatencySummary
+  /** submit→submit_sm_resp of the submits sent during the warm-up. */
+  warmupLatencyMs: LatencySummary
   receiptLatencyMs: LatencySummary
   /** submit_sm_resp / generic_nack statuses other than ESME_ROK, by name. */
   errors: Record<string, number>
@@ -229,6 +236,9 @@ export class EsmeLoad {
   private readonly submitHist = new Histogram()
   private readonly secondHist = new Histogram()
   private readonly receiptHist = new Histogram()
+  private readonly warmupHist = new Histogram()
+  /** performance.now() when the warm-up ends (startAt + warmupS). */
+  private steadyAt = 0
   /** message id → submit time, for submits whose receipt has not come yet. */
   private readonly awaiting = new Map<number | string, number>()
   /** message id → arrival time, for receipts that overtook their submit_sm_resp (pairs). */
@@ -395,6 +405,7 @@ export class EsmeLoad {
       this.loopDelay.enable()
       const now = performance.now()
       this.startAt = now
+      this.steadyAt = now + o.warmupS * 1000
       this.lastTick = now
       this.nextProgressAt = now + 1000
       this.finish = () => {
@@ -551,7 +562,8 @@ export class EsmeLoad {
         if (status === 0) {
           this.acked++
           const us = (now - sentAt) * 1000
-          this.submitHist.record(us)
+          if (sentAt >= this.steadyAt) this.submitHist.record(us)
+          else this.warmupHist.record(us)
           this.secondHist.record(us)
           if (rd !== 0) this.correlateResp(f, sentAt, now)
         } else {
@@ -597,7 +609,7 @@ export class EsmeLoad {
     if (arrived !== undefined) {
       this.early.delete(key)
       this.receiptsMatched++
-      this.receiptHist.record((arrived - sentAt) * 1000)
+      if (sentAt >= this.steadyAt) this.receiptHist.record((arrived - sentAt) * 1000)
     } else {
       this.awaiting.set(key, sentAt)
     }
@@ -656,7 +668,7 @@ export class EsmeLoad {
     if (sentAt !== undefined) {
       this.awaiting.delete(key)
       this.receiptsMatched++
-      this.receiptHist.record((now - sentAt) * 1000)
+      if (sentAt >= this.steadyAt) this.receiptHist.record((now - sentAt) * 1000)
     } else {
       this.early.set(key, now)
     }
@@ -770,6 +782,7 @@ export class EsmeLoad {
       receiptsMissing: o.registeredDelivery & 0x03 ? this.awaiting.size : 0,
       otherDeliverSm: this.otherDeliverSm,
       submitLatencyMs: this.submitHist.summary(),
+      warmupLatencyMs: this.warmupHist.summary(),
       receiptLatencyMs: this.receiptHist.summary(),
       errors: Object.fromEntries(this.errors),
       unmatched: this.unmatched,

@@ -39,6 +39,8 @@ Options:
   --registered-delivery 0|1   ask for a receipt per submit
   --carrier-delay A,B    engine simulator delivery delay in ms (default 0,0)
   --drain S              seconds to wait for the last responses and receipts (default 10)
+  --warmup S             latencies of submits sent in the first S seconds are reported apart as warm-up
+                         (default 2 for runs of 10 s or more, else 0); throughput always counts the whole run
   --json FILE            also write the result JSON to FILE
   --results-dir DIR      where result files go (default <root>/bench/results); --no-save to skip
   --profile DIR          run the server with --cpu-prof into DIR and print its top functions
@@ -73,7 +75,7 @@ function parseArgs(argv: string[]): { words: string[]; flags: Flags } {
 }
 
 const KNOWN = ['help', 'quiet', 'no-save', 'target', 'duration', 'messages', 'binds', 'bind-type', 'window', 'rate', 'mix',
-  'registered-delivery', 'carrier-delay', 'drain', 'json', 'results-dir', 'profile', 'log-level', 'host', 'port', 'system-id',
+  'registered-delivery', 'carrier-delay', 'drain', 'warmup', 'json', 'results-dir', 'profile', 'log-level', 'host', 'port', 'system-id',
   'password', 'top', 'engine-bin', 'server-node-args', 'subscribers', 'connections']
 
 function num(flags: Flags, name: string, min: number): number | undefined {
@@ -282,8 +284,11 @@ function printRun(run: TargetRun): void {
       const rc = r.receiptLatencyMs
       out.write(`  submit_sm/s ${n0(r.submitsPerSec)} (offered ${n0(r.offeredPerSec)}/s, ${n0(r.acked)} acked of ${n0(r.sent)})` +
         `  receipts/s ${n0(r.receiptsPerSec)} (${n0(r.receipts)}, matched ${n0(r.receiptsMatched)})\n`)
-      out.write(`  submit→resp ms p50 ${ms(l.p50)} p90 ${ms(l.p90)} p99 ${ms(l.p99)} p99.9 ${ms(l.p999)} max ${ms(l.max)}` +
+      const w = r.warmupLatencyMs
+      const after = r.options.warmupS > 0 ? ` (after ${r.options.warmupS} s warm-up)` : ''
+      out.write(`  submit→resp ms${after} p50 ${ms(l.p50)} p90 ${ms(l.p90)} p99 ${ms(l.p99)} p99.9 ${ms(l.p999)} max ${ms(l.max)}` +
         (rc.count > 0 ? `   submit→receipt ms p50 ${ms(rc.p50)} p99 ${ms(rc.p99)} max ${ms(rc.max)}` : '') + '\n')
+      if (w.count > 0) out.write(`  warm-up: ${n0(w.count)} submits, submit→resp ms p50 ${ms(w.p50)} p99 ${ms(w.p99)} max ${ms(w.max)}\n`)
       out.write(`  errors: ${errorText(r)}\n`)
     }
   }
@@ -362,6 +367,9 @@ function resolvePlan(words: string[], flags: Flags): { plan: RunPlan; targets: T
   set('rate', num(flags, 'rate', 0))
   const drain = num(flags, 'drain', 0)
   if (drain !== undefined) load.drainMs = drain * 1000
+  const warmup = num(flags, 'warmup', 0)
+  load.warmupS = warmup ?? ((load.durationS ?? LOAD_DEFAULTS.durationS) >= 10 && !load.messages ? 2 : 0)
+  if (load.durationS && load.warmupS >= load.durationS) throw new Error(`--warmup (${load.warmupS} s) must be shorter than --duration (${load.durationS} s)`)
   if (flags.mix !== undefined) load.mix = parseMix(String(flags.mix))
   const rd = int(flags, 'registered-delivery', 0)
   if (rd !== undefined) load.registeredDelivery = rd
