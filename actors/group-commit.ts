@@ -49,9 +49,19 @@ export class GroupCommit {
   waitingMessages = 0
 
   add(batch: CommitBatch, done: (err: Error | null) => void): void {
+    this.queue(batch, done)
+    this.kick()
+  }
+
+  /** Queues without writing: the caller kicks once it has queued everything it has (one transaction for all). */
+  queue(batch: CommitBatch, done: (err: Error | null) => void): void {
     this.pending.push({ batch, done })
     this.waitingMessages += batch.messages?.length ?? 0
-    if (!this.inFlight) this.flush()
+  }
+
+  /** Writes what is queued unless a transaction is in flight (then its end writes it). */
+  kick(): void {
+    if (!this.inFlight && this.pending.length > 0) this.flush()
   }
 
   private flush(): void {

@@ -31,8 +31,8 @@ export class Mailbox<M> {
   /** Messages posted and not yet handled. */
   get size(): number { return this.queued.length }
 
-  /** In the actor: handles everything posted so far. On a throw the rest are kept for the next wake-up. */
-  drain<S>(state: S, handle: (state: S, msg: M) => S): S {
+  /** In the actor: handles everything posted so far, then runs `after` (also after a throw). On a throw the rest are kept for the next wake-up. */
+  drain<S>(state: S, handle: (state: S, msg: M) => S, after?: (state: S) => void): S {
     this.awake = false
     const msgs = this.queued
     this.queued = []
@@ -48,6 +48,8 @@ export class Mailbox<M> {
         }
       }
       throw err
+    } finally {
+      after?.(state)
     }
     return state
   }

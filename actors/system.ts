@@ -116,9 +116,9 @@ function partition(systemId: string, n: number): number {
 interface Drained<M> { ref: ActorRef; post(msg: M): void }
 
 /** Spawns an actor whose mailbox is drained at each wake-up (mailbox.ts): one nact message per turn, not per post. */
-function spawnDrained<S, M>(parent: unknown, name: string, handle: (state: S, msg: M) => S, props: Record<string, unknown>): Drained<M> {
+function spawnDrained<S, M>(parent: unknown, name: string, handle: (state: S, msg: M) => S, props: Record<string, unknown>, after?: (state: S) => void): Drained<M> {
   const box = new Mailbox<M>()
-  const ref = nact.spawn(parent, (state: S) => box.drain(state, handle), name, props)
+  const ref = nact.spawn(parent, (state: S) => box.drain(state, handle, after), name, props)
   box.bind((wake) => nact.dispatch(ref, wake))
   return { ref, post: (msg) => box.post(msg) }
 }
@@ -142,10 +142,10 @@ export function startActors(d: ActorDeps): ActorSystem {
   const storeActor = spawnDrained(root, 'store', (state: GroupCommit, msg: StoreMsg) => {
     switch (msg.type) {
       case 'commit':
-        state.add(msg.batch, msg.done)
+        state.queue(msg.batch, msg.done)
         return state
     }
-  }, { initialStateFunc: makeWriter, onCrash: restartWithBudget('store', 3, 10_000, log, d.fatal) })
+  }, { initialStateFunc: makeWriter, onCrash: restartWithBudget('store', 3, 10_000, log, d.fatal) }, (state) => state.kick())
   const commit = (batch: CommitBatch, done: (err: Error | null) => void) => storeActor.post({ type: 'commit', batch, done })
 
   // 2. delivery: queues rebuilt from the store on every (re)start.

@@ -62,3 +62,17 @@ t.test('a request the store refuses fails alone: the others of its group still c
   await new Promise<void>((resolve, reject) => r.gc.add({ messages: [msg('after')] }, (err) => (err ? reject(err) : resolve())))
   t.ok(r.store.getMessage('after'), 'the writer goes on after a failure')
 })
+
+t.test('queued requests wait for kick() and then share one transaction (the store actor kicks once per wake-up)', async (t) => {
+  const r = await rig(t)
+  const all = Array.from({ length: 20 }, (_, i) => new Promise<void>((resolve, reject) =>
+    r.gc.queue({ messages: [msg(`q${i}`)] }, (err) => (err ? reject(err) : resolve()))))
+  t.equal(r.transactions.length, 0, 'nothing written before the kick')
+  t.equal(r.gc.waiting, 20)
+  r.gc.kick()
+  r.gc.kick() // a second kick while in flight writes nothing more
+  await Promise.all(all)
+  t.same(r.sizes, [20], 'one transaction for the 20')
+  r.gc.kick()
+  t.equal(r.transactions.length, 1, 'a kick with nothing queued writes nothing')
+})

@@ -91,3 +91,22 @@ t.test('posting before the actor exists is a programming error, said plainly', a
   const box = new Mailbox<number>()
   t.throws(() => box.post(1), /before its actor exists/)
 })
+
+t.test('the after-drain hook runs once per wake-up, after every message of it, even when one throws', async (t) => {
+  const system = nact.start()
+  const box = new Mailbox<number>()
+  const log: string[] = []
+  const ref = nact.spawn(system, (state: null) => box.drain(state, (s, m) => {
+    if (m === 2) throw new Error('bad')
+    log.push(`m${m}`)
+    return s
+  }, () => log.push('after')), 'a', { initialState: null, onCrash: (_m: unknown, _e: unknown, ctx: { resume: symbol }) => ctx.resume })
+  box.bind((wake) => nact.dispatch(ref, wake))
+  box.post(0); box.post(1)
+  await settle()
+  t.same(log, ['m0', 'm1', 'after'])
+  box.post(2); box.post(3)
+  await settle()
+  t.same(log, ['m0', 'm1', 'after', 'after', 'm3', 'after'])
+  nact.stop(system)
+})
