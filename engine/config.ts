@@ -119,6 +119,7 @@ export interface ResolvedOptions {
   routes: RouteTables | null
   dispatch: { retryMs: [number, number]; routers: number }
   overload: { highWater: number; lowWater: number }
+  store: { retentionHours: number }
   webhooks: { timeoutMs: number; concurrency: number }
 }
 
@@ -134,6 +135,7 @@ export interface Options {
   routes?: unknown
   dispatch?: { retryMs?: readonly [number, number]; routers?: number }
   overload?: Partial<ResolvedOptions['overload']>
+  store?: Partial<ResolvedOptions['store']>
   webhooks?: Partial<ResolvedOptions['webhooks']>
   simulator?: {
     deliveryDelayMs?: readonly [number, number]
@@ -219,6 +221,9 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
   overload: {
     highWater: 100_000, // messages waiting for a connector: above this, new submits get ESME_RMSGQFUL
     lowWater: 50_000, // ... until the backlog drains below this
+  },
+  store: {
+    retentionHours: 72, // messages in a final state are removed this long after they ended (query_sm then fails); 0 = keep forever
   },
   webhooks: {
     timeoutMs: 10_000, // ms per receipt/MO webhook request
@@ -348,6 +353,7 @@ const KEYS = {
   telemetry: Object.keys(DEFAULTS.telemetry),
   dispatch: Object.keys(DEFAULTS.dispatch),
   overload: Object.keys(DEFAULTS.overload),
+  store: Object.keys(DEFAULTS.store),
   webhooks: Object.keys(DEFAULTS.webhooks),
   smppConnector: ['id', 'kind', 'host', 'port', 'tls', 'rejectUnauthorized', 'systemId', 'password', 'systemType', 'bindType', 'windowSize', 'ratePerSecond', 'enquireLinkMs', 'responseMs', 'reconnectMs', 'interfaceVersion'],
   httpConnector: ['id', 'kind', 'url', 'headers', 'timeoutMs', 'concurrency', 'ratePerSecond'],
@@ -461,13 +467,17 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
     lowWater: pick(oIn, 'lowWater', D.overload.lowWater, (v, path) => integer(v, path, 0), p('overload')),
   }
   if (overload.lowWater >= overload.highWater) fail(`${at(p('overload'), 'lowWater')} must be below overload.highWater (got ${overload.lowWater})`)
+  const sIn = sub('store', KEYS.store)
+  const store = {
+    retentionHours: pick(sIn, 'retentionHours', D.store.retentionHours, (v, path) => integer(v, path, 0, 87_600), p('store')),
+  }
   const wIn = sub('webhooks', KEYS.webhooks)
   const webhooks = {
     timeoutMs: pick(wIn, 'timeoutMs', D.webhooks.timeoutMs, (v, path) => integer(v, path, 100, MAX_TIMER_MS), p('webhooks')),
     concurrency: pick(wIn, 'concurrency', D.webhooks.concurrency, (v, path) => integer(v, path, 1, 1_000), p('webhooks')),
   }
 
-  return { smpp, tls, devTls, http, dataDir, accounts, simulator, messageIdFormat, timers, session, receipts, log, admin, telemetry, connectors, routes, dispatch, overload, webhooks }
+  return { smpp, tls, devTls, http, dataDir, accounts, simulator, messageIdFormat, timers, session, receipts, log, admin, telemetry, connectors, routes, dispatch, overload, store, webhooks }
 }
 
 function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {

@@ -105,6 +105,8 @@ export interface Smsc {
 }
 
 const SMSC_SYSTEM_ID = 'SMSC'
+/** Messages past their retention removed per second at most (engine/store.ts purgeFinal). */
+const PURGE_PER_SECOND = 50_000
 
 export async function createSmsc(input: Options | ResolvedOptions = {}, extra: { log?: LogFn; onFatal?: (err: unknown) => void; now?: () => number } = {}): Promise<Smsc> {
   const options = resolveOptions(input)
@@ -275,6 +277,19 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     s.close('crash')
   })
   ticker.start()
+
+  // Retention: messages that ended more than store.retentionHours ago leave the store, oldest first, at most
+  // PURGE_PER_SECOND a second (more than the engine can take in, so a backlog shrinks).
+  let purging = false
+  const purgeTimer = setInterval(() => {
+    if (options.store.retentionHours === 0 || purging) return
+    purging = true
+    store.purgeFinal(now() - options.store.retentionHours * 3_600_000, PURGE_PER_SECOND).then(
+      (n) => { metrics.totals.purged += n },
+      (err: unknown) => log('error', 'retention purge failed', { error: String(err) }),
+    ).finally(() => { purging = false })
+  }, 1000)
+  purgeTimer.unref()
 
   const limits = DEFAULT_LIMITS
 
@@ -644,6 +659,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, limit).unref())])
     for (const e of all.values()) e.session.close('shutdown')
     ticker.stop()
+    clearInterval(purgeTimer)
     await actors.stop()
     hub.stop()
     await webhooks.stop()
@@ -676,6 +692,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   } catch (e) {
     // Nothing half-started stays behind: a failed start leaves no listener, actor or open store.
     ticker.stop()
+    clearInterval(purgeTimer)
     await actors.stop()
     await webhooks.stop()
     hub.stop()

@@ -23,6 +23,9 @@
 //   audit     seq -> AuditEntry
 //   apikeys   sha256 hex of the key -> ApiKeyRecord (the key itself is never stored)
 //   upstream  [connectorId, upstreamId] -> [messageId, destIndex]  (receipts from an upstream SMSC find their message)
+//   done      [doneAt, id] -> ''    messages in a final state, by when they ended: purgeFinal() removes the ones past
+//                                   the retention in time order without reading the messages (built once for stores
+//                                   written before it existed)
 // Everything a change needs (messages, ledger entries and balances, audit, accounts, keys) goes through commit():
 // one transaction, so a credit debit is never committed without the messages it pays for, nor the reverse.
 
@@ -104,6 +107,13 @@ const META_PREFIX = 'store:'
 const META_ID_HIGH = 'store:idHigh' // highest message id reserved (every id handed out is <= this)
 const META_QUEUE_SEQ = 'store:queueSeq' // highest queue key committed
 const META_SCHEMA = 'store:schema'
+const META_DONE_INDEX = 'store:doneIndex' // set once the `done` index covers every final message
+
+/** When a final message ended, for the `done` index (a record without doneAt counts from when it is written). */
+function endedAt(m: StoredMessage): number {
+  const t = m.doneAt
+  return typeof t === 'number' && Number.isFinite(t) && t > 0 ? t : Date.now()
+}
 const META_LEDGER_SEQ = 'store:ledgerSeq' // highest ledger seq committed
 const META_AUDIT_SEQ = 'store:auditSeq' // highest audit seq committed
 const MICRO = 1_000_000 // ledger sums are exact in integer micro-units
@@ -121,11 +131,13 @@ interface Encoder { encode(value: unknown): Buffer }
 type QueueKey = [string, number]
 type LedgerKey = [string, number]
 type UpstreamKey = [string, string]
+type DoneKey = [number, string]
 interface Dbs {
   messages: Database<unknown, string>; active: Database<unknown, string>; queue: Database<unknown, QueueKey>
   accounts: Database<unknown, string>; meta: Database<unknown, string>; ledger: Database<unknown, LedgerKey>
   balances: Database<unknown, string>; audit: Database<unknown, number>; apikeys: Database<unknown, string>
   upstream: Database<unknown, UpstreamKey>
+  done: Database<unknown, DoneKey>
 }
 
 function checkKey(what: string, v: unknown): asserts v is string {
@@ -203,6 +215,7 @@ export class Store {
   private readonly audit: Database<unknown, number>
   private readonly apikeys: Database<unknown, string>
   private readonly upstream: Database<unknown, UpstreamKey>
+  private readonly done: Database<unknown, DoneKey>
 
   private constructor(
     private readonly root: RootDatabase,
@@ -221,6 +234,7 @@ export class Store {
     this.audit = dbs.audit
     this.apikeys = dbs.apikeys
     this.upstream = dbs.upstream
+    this.done = dbs.done
     this.accountDefaults = defaultSettings(accountDefaults ?? {
       maxBinds: DEFAULTS.session.maxBindsPerAccount, windowSize: DEFAULTS.session.windowSize, messageIdFormat: DEFAULTS.messageIdFormat,
     })
@@ -244,6 +258,7 @@ export class Store {
     const seq = meta.get(META_QUEUE_SEQ)
     this.queueSeq = Math.max(typeof seq === 'number' ? seq : 0, maxKey)
     if (meta.get(META_SCHEMA) === undefined) meta.putSync(META_SCHEMA, SCHEMA_VERSION)
+    if (meta.get(META_DONE_INDEX) === undefined) this.buildDoneIndex()
   }
 
   /** Open (creating `dir` if needed) the one LMDB environment in `dir`. */
@@ -273,6 +288,7 @@ export class Store {
           audit: root.openDB<unknown, number>('audit', {}),
           apikeys: root.openDB<unknown, string>('apikeys', {}),
           upstream: root.openDB<unknown, UpstreamKey>('upstream', {}),
+          done: root.openDB<unknown, DoneKey>('done', {}),
         },
         options.durability === 'flushed',
         options.accountDefaults,
@@ -430,7 +446,10 @@ export class Store {
         const m = msgs[i]
         this.messages.put(m.id, asBinary(msgValues[i]))
         if (ACTIVE_STATES.has(m.state)) this.active.put(m.id, true)
-        else this.active.remove(m.id) // no-op when absent
+        else {
+          this.active.remove(m.id) // no-op when absent
+          this.done.put([endedAt(m), m.id], '')
+        }
       }
       for (let i = 0; i < items.length; i++) {
         const item = items[i]
@@ -537,6 +556,42 @@ export class Store {
     for (const id of touched) {
       if (this.ledgerInflight.has(id) && !this.closed) this.balanceDb.put(id, fromMicro(this.running.get(id) as number)).catch(noop)
     }
+  }
+
+  // ---- retention -----------------------------------------------------------------------------------------
+
+  /**
+   * Removes the messages that ended (reached a final state) before `before` (ms since epoch), oldest first, at
+   * most `limit` of them, in one transaction; resolves with how many were removed once it is committed. Only
+   * the `done` index is read, not the messages. A message being written right now is left for the next call.
+   * Queue items (receipts not yet delivered), ledger entries and upstream links are not touched.
+   */
+  purgeFinal(before: number, limit: number): Promise<number> {
+    this.assertOpen()
+    const keys: DoneKey[] = []
+    for (const key of this.done.getKeys({ end: [before], limit })) {
+      const k = key as DoneKey
+      if (this.unsettled.has(k[1]) || this.live.has(k[1])) continue
+      keys.push(k)
+    }
+    if (keys.length === 0) return Promise.resolve(0)
+    return this.root.batch(() => {
+      for (const k of keys) {
+        this.messages.remove(k[1])
+        this.done.remove(k)
+      }
+    }).then(() => keys.length)
+  }
+
+  /** One pass over the messages of a store written before the `done` index existed (at open, once). */
+  private buildDoneIndex(): void {
+    this.root.transactionSync(() => {
+      for (const { key, value } of this.messages.getRange({})) {
+        const m = value as StoredMessage
+        if (!ACTIVE_STATES.has(m.state)) this.done.putSync([endedAt(m), key as string], '')
+      }
+      this.meta.putSync(META_DONE_INDEX, 1)
+    })
   }
 
   // ---- reads (sync, from the last committed state) ---------------------------------------------------------

@@ -60,7 +60,7 @@ export class Metrics {
   readonly accounts = new Map<string, AccountCounters>()
   /** Submits refused before bind (no account yet). */
   readonly unbound = newCounters()
-  readonly totals = { submitted: 0, delivered: 0, receipts: 0 }
+  readonly totals = { submitted: 0, delivered: 0, receipts: 0, purged: 0 }
   /** Event-loop delay (ms) of the last telemetry interval, set by the hub at each tick; for /metrics. */
   readonly eventLoop = { p50: 0, p99: 0, max: 0 }
   private readonly ring: TelemetryEvent[] = []
@@ -347,6 +347,8 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   for (const [acc, c] of all) for (const [status, n] of c.statuses) out.push(`smsc_submit_total{account="${esc(acc)}",status="${statusName(status)}"} ${n}`)
   out.push('# HELP smsc_receipts_total delivery receipts made, by account and stat', '# TYPE smsc_receipts_total counter')
   for (const [acc, c] of m.accounts) for (const [stat, n] of Object.entries(c.receipts)) out.push(`smsc_receipts_total{account="${esc(acc)}",stat="${stat}"} ${n}`)
+  out.push('# HELP smsc_messages_purged_total messages removed from the store after their retention (store.retentionHours)', '# TYPE smsc_messages_purged_total counter',
+    `smsc_messages_purged_total ${m.totals.purged}`)
   out.push('# HELP smsc_deliver_total deliver_sm (receipts and MO) answered by ESMEs, by account and result', '# TYPE smsc_deliver_total counter')
   for (const [acc, c] of m.accounts) {
     for (const kind of ['receipt', 'mo'] as const) {

@@ -549,3 +549,47 @@ t.test('the store gives each ledger entry its balance from committed and queued 
   t.equal(store.balances().get('a'), store.ledgerSum('a'))
   await store.close()
 })
+
+t.test('purgeFinal removes final messages that ended before the cutoff, oldest first, at most limit; active ones stay', async (t) => {
+  const dir = freshDir(t)
+  const store = await Store.open(dir)
+  t.teardown(() => store.close())
+  const T = 1_700_000_000_000
+  // ended at T+1000, T+3000, T+2000 (DELIVERED, UNDELIV, REJECTD); one still ENROUTE; one ended late
+  await store.commit({ messages: [msg('a', 2, { doneAt: T + 1000 }), msg('b', 5, { doneAt: T + 3000 }), msg('c', 8, { doneAt: T + 2000 }), msg('live', 1), msg('late', 2, { doneAt: T + 9000 })] })
+  t.equal(await store.purgeFinal(T, 100), 0, 'nothing ended before the cutoff')
+  t.equal(await store.purgeFinal(T + 5000, 2), 2, 'limit 2: the two oldest')
+  t.equal(store.getMessage('a'), undefined)
+  t.equal(store.getMessage('c'), undefined)
+  t.ok(store.getMessage('b'), 'b ended after c: still there')
+  t.equal(await store.purgeFinal(T + 5000, 100), 1)
+  t.equal(store.getMessage('b'), undefined)
+  t.ok(store.getMessage('live'), 'a message in flight is never purged')
+  t.ok(store.getMessage('late'))
+  t.equal(await store.purgeFinal(T + 5000, 100), 0, 'the index entries went with the messages')
+  // a message that turns final later is purged by its own end time
+  await store.commit({ messages: [msg('live', 2, { doneAt: T + 4000 })] })
+  t.equal(await store.purgeFinal(T + 5000, 100), 1)
+  t.equal(store.getMessage('live'), undefined)
+  t.ok(store.getMessage('late'))
+})
+
+t.test('a store written before the retention index gets it at open, once, and purges its old messages', async (t) => {
+  const dir = freshDir(t)
+  const T = 1_700_000_000_000
+  let store = await Store.open(dir)
+  await store.commit({ messages: [msg('old1', 2, { doneAt: T }), msg('old2', 3, { doneAt: T + 1 }), msg('pending', 0)] })
+  await store.close()
+  // Take the index away, as a store of the previous version has none.
+  const { open } = await import('lmdb')
+  const raw = open(dir, { maxDbs: 16, noSubdir: false })
+  raw.openDB('done', {}).clearSync()
+  raw.openDB('meta', {}).removeSync('store:doneIndex')
+  await raw.close()
+  store = await Store.open(dir)
+  t.teardown(() => store.close())
+  t.equal(await store.purgeFinal(T + 10, 100), 2)
+  t.equal(store.getMessage('old1'), undefined)
+  t.equal(store.getMessage('old2'), undefined)
+  t.ok(store.getMessage('pending'))
+})

@@ -6,13 +6,16 @@
  * than the carrier's delay gives EXPIRED; a message routed to a connector that is down (an SMPP
  * connector to a closed port) gets EXPIRED at its validity, also across a restart; an HTTP
  * provider answering 503 twice then 200 is retried to DELIVRD (3 requests); a 400 answer gives a
- * REJECTD receipt carrying err 400 (text err: and network_error_code).
+ * REJECTD receipt carrying err 400 (text err: and network_error_code); a message that ended more than
+ * store.retentionHours ago is purged (query_sm fails) while one still in flight stays.
  */
 import t from 'tap'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { createSmsc, type Smsc } from '../../engine/index'
+import type { Options } from '../../engine/config'
+import { httpCall } from '../helpers/engine'
 import { freePorts, type TestLike } from '../helpers/engine'
 import { Esme, gsm, isReceipt, messageText, parseReceipt, receiptFor, type Pdu } from '../helpers/esme'
 import { sleep, startSink, type Sink } from '../helpers/lifecycle'
@@ -49,8 +52,9 @@ async function world(t: TestLike): Promise<World> {
 }
 
 /** An engine on the world's dataDir and clock; stopped in t's teardown (stop() is idempotent). */
-async function engine(t: TestLike, w: World): Promise<Smsc> {
+async function engine(t: TestLike, w: World, extra: Partial<Options> = {}): Promise<Smsc> {
   const smsc = await createSmsc({
+    ...extra,
     dataDir: w.dataDir,
     smpp: { host: '127.0.0.1', port: 0 },
     http: { host: '127.0.0.1', port: 0 },
@@ -229,4 +233,28 @@ t.test('a permanent refusal: HTTP 400 gives REJECTD carrying err 400', async (t)
   t.same(r.network_error_code && [...(r.network_error_code as Buffer)], [3, 0x01, 0x90], 'network_error_code: GSM, 400')
   await run(1500)
   t.equal(w.refuse.posted.filter((p) => p.id === id).length, 1, 'not retried')
+})
+
+t.test('retention: a message that ended more than store.retentionHours ago leaves the store; one in flight stays', async (t) => {
+  const w = await world(t)
+  const smsc = await engine(t, w, { store: { retentionHours: 1 } })
+  const esme = await bind(t, smsc)
+  const t0 = w.clock.now()
+  const done = await submit(esme, '447700900020')
+  const held = await submit(esme, '447700900021', { schedule_delivery_time: relative(3 * HOUR) })
+  w.clock.set(t0 + CARRIER_DELAY + 1000)
+  await esme.waitFor(receiptFor(done), 5000)
+  const endedAt = w.clock.now()
+  const query = (id: string) => esme.request('query_sm', { message_id: id, source_addr: '447700900001' })
+  w.clock.set(endedAt + HOUR - MIN)
+  await run(1500) // the purge runs every second
+  const before = await query(done)
+  t.equal(before.command_status, 0, 'found 59 minutes after it ended')
+  t.equal(before.message_state, 2, 'DELIVERED')
+  w.clock.set(endedAt + HOUR + MIN)
+  await run(1500)
+  t.equal((await query(done)).command_status, 0x67, 'ESME_RQUERYFAIL 61 minutes after it ended: purged')
+  t.equal((await query(held)).command_status, 0, 'the scheduled message (not final) stays')
+  const metrics = await httpCall(smsc.ports.http, 'GET', '/metrics')
+  t.match(String(metrics.body), /^smsc_messages_purged_total 1$/m, '/metrics counts it')
 })
