@@ -1,5 +1,6 @@
 // The durable store: messages, the DLR/MO delivery queue, accounts and a few counters, in one embedded
-// LMDB environment (package `lmdb`; values are msgpackr-encoded, Buffers come back as Buffers).
+// LMDB environment (package `lmdb`; message records and queue items in the binary layout of record-codec.ts,
+// everything else, and values that layout does not cover, msgpackr-encoded; Buffers come back as Buffers).
 // It exists because a submit_sm_resp with command_status 0 is a promise (BRIEF §3 Durability): the message
 // is stored before the response goes out, by GROUP COMMIT (one write transaction and one promise per
 // batch, never per message), and receipts/MO for an ESME that is not bound are kept until it binds again.
@@ -36,6 +37,7 @@ import { defaultSettings, type Account, type AccountSettings } from './accounts'
 import { DEFAULTS } from './config'
 import { fromMicro, toMicro, type LedgerEntry } from './ledger'
 import type { AuditEntry } from './admin'
+import { MARK, decodeValue, encodeItem, encodeRecord } from './record-codec'
 
 export interface StoredMessage { id: string; systemId: string; state: number; [k: string]: unknown }
 export interface DeliveryItem {
@@ -91,6 +93,22 @@ function readMessage(v: unknown): StoredMessage | undefined {
     if (x instanceof Uint8Array && !Buffer.isBuffer(x)) m[k] = Buffer.from(x) // a copy: never a view of a read buffer
   }
   return m as StoredMessage
+}
+
+/**
+ * Makes lmdb's reads of `db` (get, getRange) decode values of record-codec.ts's layout too; msgpackr
+ * values (older stores, values the layout does not cover) decode as before.
+ */
+function readsOwnLayout(db: Database<unknown, never> | Database<unknown, string> | Database<unknown, [string, number]>): void {
+  const d = db as unknown as { decoder: { decode(bytes: Uint8Array, end?: unknown): unknown } }
+  const msgpack = d.decoder
+  const decoder = Object.create(msgpack) as typeof msgpack
+  decoder.decode = (bytes, end) => {
+    // getRange passes the value's length (the buffer may be longer); get passes its options
+    const n = typeof end === 'number' ? end : bytes.length
+    return n >= 2 && bytes[0] === MARK ? decodeValue(Buffer.from(bytes.buffer, bytes.byteOffset, n)) : msgpack.decode(bytes, end)
+  }
+  d.decoder = decoder
 }
 
 /** Message ids are reserved on disk this many at a time; a crash skips the rest of the block, never reuses. */
@@ -241,6 +259,8 @@ export class Store {
     if (accountDefaults?.receiptPolicy) this.accountDefaults.receiptPolicy = accountDefaults.receiptPolicy
     this.msgEncoder = (messages as unknown as { encoder: Encoder }).encoder
     this.queueEncoder = (queue as unknown as { encoder: Encoder }).encoder
+    readsOwnLayout(messages)
+    readsOwnLayout(queue)
     const ls = meta.get(META_LEDGER_SEQ)
     this.ledgerSeq = typeof ls === 'number' ? ls : 0
     const as = meta.get(META_AUDIT_SEQ)
@@ -364,7 +384,7 @@ export class Store {
       const m = msgs[i]
       checkKey('message.id', m.id)
       checkKey('message.systemId', m.systemId)
-      msgValues[i] = this.msgEncoder.encode(m)
+      msgValues[i] = encodeRecord(m) ?? this.msgEncoder.encode(m)
     }
     for (const a of acks) { checkKey('ack.systemId', a.systemId); checkQueueKey(a.key) }
     for (const item of items) checkKey('item.systemId', item.systemId)
@@ -424,7 +444,7 @@ export class Store {
     for (let i = 0; i < items.length; i++) {
       const item = items[i]
       item.key = ++this.queueSeq // a throw below leaves a gap in keys, never a duplicate
-      itemValues[i] = this.queueEncoder.encode(item)
+      itemValues[i] = encodeItem(item) ?? this.queueEncoder.encode(item)
     }
     // An ack counts (for pendingCount) once, and only if the item exists or is being enqueued.
     const counted: { systemId: string; key: number }[] = []
