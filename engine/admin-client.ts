@@ -19,6 +19,7 @@ import type { RouteTables } from './routing'
 import { SmscError, isSmscError, type SmscErrorCode } from './errors'
 import { SIMULATOR_CONNECTOR, type ResolvedOptions } from './config'
 import { holderText, lockDataDir, lockHolder, pidAlive } from './lock'
+import { ADMIN_PASSWORD_CONFIGURED } from './auth'
 
 export interface AdminClient {
   /** 'engine' when the changes go through a running engine's API, 'store' when applied offline. */
@@ -32,6 +33,8 @@ export interface AdminClient {
   setSuspended(systemId: string, suspended: boolean): Promise<AccountView>
   remove(systemId: string): Promise<void>
   setPassword(systemId: string, password?: string): Promise<string>
+  /** The operator's admin password (the console and API login); returns it. */
+  setAdminPassword(password?: string): Promise<string>
   transfer(req: { to: string; amount: number; from?: string; reason?: string }): Promise<{ from: LedgerEntry | null; to: LedgerEntry }>
   ledger(systemId: string, limit: number): Promise<LedgerEntry[]>
   audit(limit: number): Promise<AuditEntry[]>
@@ -127,6 +130,10 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     setSuspended: (id, s) => admin.setSuspended(p, id, s),
     remove: (id) => admin.remove(p, id),
     setPassword: (id, pw) => admin.setPassword(p, id, pw),
+    setAdminPassword: async (pw) => {
+      if (options.admin.password !== null) throw new SmscError('SMSC_ERR_API_INVALID', ADMIN_PASSWORD_CONFIGURED)
+      return admin.setAdminPassword(p, pw)
+    },
     transfer: (req) => admin.transfer(p, req),
     ledger: async (id, limit) => admin.ledger(p, id, { limit }),
     audit: async (limit) => admin.audit(p, { limit }),
@@ -172,6 +179,7 @@ function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
     setSuspended: (id, s) => call('POST', `${acct(id)}/${s ? 'suspend' : 'resume'}`),
     remove: (id) => call('DELETE', acct(id)),
     setPassword: async (id, pw) => (await call<{ password: string }>('POST', `${acct(id)}/password`, pw === undefined ? {} : { password: pw })).password,
+    setAdminPassword: async (pw) => (await call<{ password: string }>('POST', '/api/v1/admin/password', pw === undefined ? {} : { password: pw })).password,
     transfer: (req) => call('POST', `${acct(req.to)}/credit`, { amount: req.amount, from: req.from, reason: req.reason }),
     ledger: async (id, limit) => (await call<{ entries: LedgerEntry[] }>('GET', `${acct(id)}/ledger?limit=${limit}`)).entries,
     audit: async (limit) => (await call<{ entries: AuditEntry[] }>('GET', `/api/v1/audit?limit=${limit}`)).entries,

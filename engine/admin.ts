@@ -1,5 +1,5 @@
 /**
- * The Admin service: the one place account, credit, route and API-key changes happen. The HTTP API, the
+ * The Admin service: the one place account, credit, route, API-key and admin-password changes happen. The HTTP API, the
  * CLI and the engine all call it, so scope rules, validation and the audit trail are the same for all.
  *
  * Scope (who may do what):
@@ -23,6 +23,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto'
 import {
   checkAccountInput, type Account, type AccountInput, type AccountSettings, type Principal, SETTINGS_KEYS,
 } from './accounts'
+import { ADMIN_HASH_KEY, generateAdminPassword } from './auth'
 import { showValue } from './config'
 import { smscError } from './errors'
 import type { Ledger, LedgerEntry } from './ledger'
@@ -47,7 +48,7 @@ export interface AuditEntry {
   /** Principal name. */
   by: string
   /** 'account.create', 'account.update', 'account.suspend', 'account.resume', 'account.remove', 'account.password',
-   *  'credit.transfer', 'apikey.create', 'apikey.revoke', 'routes.set' */
+   *  'credit.transfer', 'credit.adjust', 'apikey.create', 'apikey.revoke', 'routes.set', 'admin.password' */
   action: string
   target: string
   /** Never a secret. `owner` is the target's reseller at the time (so a reseller sees entries of removed users). */
@@ -272,6 +273,17 @@ export class Admin {
     return pw
   }
 
+  /** Sets (or generates, 12 characters) the operator's password, the admin login of the console and the API;
+   *  returns it. The caller applies it to a running engine's logins (AdminAuth.adminPasswordChanged). */
+  async setAdminPassword(p: Principal, password?: string): Promise<string> {
+    if (p.role !== 'operator') forbidden(`${p.name} may not change the admin password`)
+    if (password !== undefined && (typeof password !== 'string' || password.length < 8 || password.length > 128)) invalid('password must be 8 to 128 characters')
+    const pw = password ?? generateAdminPassword()
+    const audit: AuditEntry = { t: this.deps.now(), by: p.name, action: 'admin.password', target: 'admin' }
+    await this.deps.commit({ meta: [[ADMIN_HASH_KEY, await Store.hashPassword(pw)]], audit: [audit] })
+    return pw
+  }
+
   // ---- credit ------------------------------------------------------------------------------------------
 
   /** operator: a grant (no `from`) or a move between any two accounts; reseller: from itself to its users or
@@ -443,7 +455,7 @@ export class Admin {
     if (this.inflight.has(systemId) || store.getAccount(systemId) !== undefined) {
       invalid(`account.systemId ${showValue(systemId)} is already used`)
     }
-    if (store.getMeta(REMOVED_META(systemId)) !== undefined || store.hasHistory(systemId)) {
+    if (wasRemoved(store, systemId)) {
       invalid(`account.systemId ${showValue(systemId)} was used by a removed account whose history is kept: choose another id`)
     }
   }
@@ -501,6 +513,12 @@ export class Admin {
     if (this.deps.usage) v.usage = this.deps.usage(a.systemId)
     return v
   }
+}
+
+/** True if `systemId` is not an account but was one: a removed account left its history (ledger, balance,
+ *  messages, queued receipts) under it, so no account is created with it again (nor by the config at start). */
+export function wasRemoved(store: Store, systemId: string): boolean {
+  return store.getAccount(systemId) === undefined && (store.getMeta(REMOVED_META(systemId)) !== undefined || store.hasHistory(systemId))
 }
 
 function childCounts(all: readonly Account[]): Map<string, number> {

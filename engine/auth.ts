@@ -1,7 +1,8 @@
 /**
  * Logins to the console, the telemetry stream and the HTTP API. Two kinds:
  * - the operator: the password is config `admin.password`, else a hash kept in the store (generated
- *   and shown once at the first start; `smsc admin passwd` replaces it);
+ *   and shown once at the first start; Admin.setAdminPassword, behind `smsc admin passwd` and
+ *   POST /api/v1/admin/password, replaces it, and a running engine uses the new one at once);
  * - an account (reseller or user): its SMPP system_id and password, checked by the store; a
  *   suspended account cannot log in.
  * A login yields a random token (cookie or bearer) that lives TOKEN_TTL_MS after its last use
@@ -24,6 +25,8 @@ export type { Principal } from './accounts'
 export const ADMIN_HASH_KEY = 'admin:passwordHash'
 export const SESSION_COOKIE = 'smsc_session'
 export const TOKENS_KEY = 'admin:tokens'
+/** Why the stored admin password cannot be changed while config admin.password is set (API and CLI). */
+export const ADMIN_PASSWORD_CONFIGURED = 'the admin password is config admin.password, which takes precedence: change it in the config file'
 /** 7 days after the last use. */
 export const TOKEN_TTL_MS = 7 * 24 * 3_600_000
 /** Tokens one principal (the operator, or one account) keeps; beyond it the least recently used goes. */
@@ -58,9 +61,10 @@ export function generateAdminPassword(): string {
 
 export class AdminAuth {
   private readonly tokens = new Map<string, Live>()
-  private readonly operatorH: string
+  private operatorH: string
 
-  private constructor(private readonly hash: string, private readonly store: Store | null = null) {
+  /** `configured`: the password is config admin.password, which the stored one cannot replace. */
+  private constructor(private hash: string, private readonly store: Store | null = null, readonly configured = false) {
     this.operatorH = fingerprint(hash)
     const saved = store?.getMeta(TOKENS_KEY) as Tokens | undefined
     const now = Date.now()
@@ -99,7 +103,7 @@ export class AdminAuth {
       const kept = store.getMeta(`${ADMIN_HASH_KEY}:configured`)
       const hash = typeof kept === 'string' && (await verifyScrypt(kept, configured)) ? kept : await Store.hashPassword(configured)
       if (hash !== kept) await store.putMeta(`${ADMIN_HASH_KEY}:configured`, hash)
-      return { auth: new AdminAuth(hash, store), generated: null }
+      return { auth: new AdminAuth(hash, store, true), generated: null }
     }
     const stored = store.getMeta(ADMIN_HASH_KEY)
     if (typeof stored === 'string') return { auth: new AdminAuth(stored, store), generated: null }
@@ -109,9 +113,21 @@ export class AdminAuth {
     return { auth: new AdminAuth(hash, store), generated }
   }
 
-  /** Sets a new admin password in the data dir (CLI `smsc admin passwd`). */
-  static async setPassword(store: Store, password: string): Promise<void> {
-    await store.putMeta(ADMIN_HASH_KEY, await Store.hashPassword(password))
+  /**
+   * The stored admin password was replaced (Admin.setAdminPassword, committed): it applies at once, and the
+   * operator's login tokens end, as a password change ends them. The control file's token (no password) stays.
+   */
+  adminPasswordChanged(): void {
+    const stored = this.store?.getMeta(ADMIN_HASH_KEY)
+    if (this.configured || typeof stored !== 'string' || stored === this.hash) return
+    this.hash = stored
+    this.operatorH = fingerprint(stored)
+    for (const [d, t] of this.tokens) {
+      if (t.systemId !== null) continue
+      if (t.memOnly) t.h = this.operatorH
+      else this.tokens.delete(d)
+    }
+    this.persist()
   }
 
   private issue(systemId: string | null, h: string, memOnly = false): string {

@@ -9,8 +9,6 @@ import fs from 'node:fs'
 import { CONFIG_FLAGS, assertKnownFlags, configArgsFromFlags, loadConfig, parseCliArgs } from './config'
 import { SmscError, isSmscError } from './errors'
 import { createSmsc } from './index'
-import { Store } from './store'
-import { AdminAuth, generateAdminPassword } from './auth'
 import { openAdminClient, type AdminClient } from './admin-client'
 import type { AccountView } from './admin'
 
@@ -367,26 +365,19 @@ async function audit(flags: Record<string, string | boolean>): Promise<number> {
 
 async function admin(sub: string | undefined, flags: Record<string, string | boolean>): Promise<number> {
   if (flags.help || sub !== 'passwd') {
-    process.stdout.write('smsc admin passwd [--password P] [--config FILE | --data-dir DIR]: set the console admin password (8 to 128 characters; random when omitted). A password in config admin.password takes precedence.\n')
+    process.stdout.write('smsc admin passwd [--password P] [--config FILE | --data-dir DIR]: set the console admin password (8 to 128 characters; random when omitted). ' +
+      'With an engine running it applies at once and ends the operator logins (console, API) made with the old one. Refused while config admin.password is set: that one takes precedence.\n')
     return flags.help ? 0 : 2
   }
   assertKnownFlags(flags, ['config', 'data-dir', 'password', 'help'])
-  const cfgFlags: Record<string, string | boolean> = {}
-  for (const k of ['config', 'data-dir']) if (flags[k] !== undefined) cfgFlags[k] = flags[k]
-  const options = loadConfig(configArgsFromFlags(cfgFlags))
   const given = flags.password
   if (given !== undefined && (typeof given !== 'string' || given.length < 8 || given.length > 128)) usage('--password must be 8 to 128 characters')
-  const password = typeof given === 'string' ? given : generateAdminPassword()
-  fs.mkdirSync(options.dataDir, { recursive: true })
-  const store = await Store.open(path.join(options.dataDir, 'store'))
-  try {
-    await AdminAuth.setPassword(store, password)
-  } finally {
-    await store.close()
-  }
-  process.stdout.write(given === undefined ? `new console admin password: ${password}\n` : 'console admin password changed\n')
-  if (options.admin.password !== null) process.stdout.write('note: config admin.password is set and takes precedence\n')
-  return 0
+  return withClient(flags, ['password'], async (c) => {
+    const password = await c.setAdminPassword(given)
+    out(given === undefined ? `new console admin password: ${password}\n` : 'console admin password changed\n')
+    if (c.via === 'engine') out('in force now: operator logins made with the old password have ended\n')
+    return 0
+  })
 }
 
 async function start(flags: Record<string, string | boolean>): Promise<number> {

@@ -1,10 +1,10 @@
 /**
  * The HTTP port on uWebSockets.js: health, Prometheus metrics, the simulated carrier's MO
  * origination, logins (operator and accounts), the admin API (accounts, credit, API keys, audit,
- * routes, connectors), the send API (POST /api/v1/messages, by login or per-account API key), the
- * OpenAPI document, the telemetry WebSocket and the web console's static files. JSON in, JSON out;
- * every error answers { error, code } with a 4xx/5xx status. Contracts: docs/API.md (the API),
- * docs/TELEMETRY.md (the stream), GET /api/v1/openapi.json.
+ * routes, connectors, the admin password), the send API (POST /api/v1/messages, by login or
+ * per-account API key), the OpenAPI document, the telemetry WebSocket and the web console's static
+ * files. JSON in, JSON out; every error answers { error, code } with a 4xx/5xx status. Contracts:
+ * docs/API.md (the API), docs/TELEMETRY.md (the stream), GET /api/v1/openapi.json.
  *
  * An account's `allowedIps` apply to its HTTP requests as they do to its binds: a login, a token or an
  * API key of the account used from another address gets 403 SMSC_ERR_IP_NOT_ALLOWED.
@@ -21,7 +21,7 @@ import type { MoRequest, Smsc } from './index'
 import type { Admin } from './admin'
 import { ipAllowed, type Principal } from './accounts'
 import { isSmscError, smscError } from './errors'
-import { AdminAuth, SESSION_COOKIE } from './auth'
+import { ADMIN_PASSWORD_CONFIGURED, AdminAuth, SESSION_COOKIE } from './auth'
 import { CommandStatus as S } from './protocol/constants'
 import { pickCoding } from './protocol/text/charsets'
 import { TOPICS, filterFrame, prometheusText, type Topic } from './telemetry'
@@ -440,6 +440,18 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
     readBody(res, (body) => reply(res, 200, () => smsc.admin.setRoutes(p, body)))
   }))
   app.get('/api/v1/connectors', guarded({ operator: true }, (res: any) => reply(res, 200, () => ({ connectors: smsc.connectorStats() }))))
+  // The admin password: in force at once; the operator's login tokens end (the caller's too), as at a password change.
+  app.post('/api/v1/admin/password', guarded({ operator: true }, (res: any, _req: any, p: Principal) => {
+    readBody(res, (body) => {
+      const bad = check(body, { password: 'string?' })
+      if (bad) return invalid(res, bad)
+      if (auth.configured) return invalid(res, ADMIN_PASSWORD_CONFIGURED)
+      reply(res, 200, () => smsc.admin.setAdminPassword(p, (body as { password?: string }).password).then((password) => {
+        auth.adminPasswordChanged()
+        return { password }
+      }))
+    })
+  }))
 
   // ---- accounts (Admin scopes every call by the principal)
   app.get('/api/v1/accounts', guarded({}, (res: any, _req: any, p: Principal) => reply(res, 200, () => ({ accounts: smsc.admin.list(p) }))))

@@ -34,7 +34,7 @@ import { validateSubmit } from './session/submit'
 import { EsmClass } from './protocol/constants'
 import { defaultSettings, ipAllowed, sourceAllowed, OPERATOR, type Account, type AccountSettings } from './accounts'
 import { Ledger } from './ledger'
-import { Admin, generatePassword } from './admin'
+import { Admin, generatePassword, wasRemoved } from './admin'
 import { DEFAULT_ROUTES, MoRouter, type RouteTables } from './routing'
 import { WebhookSender } from './webhook'
 import type { ApiMessage, ApiSubmitResult } from './http'
@@ -127,12 +127,18 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const ledger = new Ledger(store, now)
 
   // Accounts from the config are created or updated at start (settings given there win; `credit` is
-  // the opening balance of a new account); a first start gets a demo account.
+  // the opening balance of a new account); a first start gets a demo account. An account removed through
+  // the API or CLI stays removed (its id is never reused, engine/admin.ts): the config cannot bring it back.
   let demoAccount: { systemId: string; password: string } | null = null
-  const configured = new Set(options.accounts.map((a) => a.systemId))
-  for (const a of options.accounts) {
+  const removed = new Set(options.accounts.filter((a) => wasRemoved(store, a.systemId)).map((a) => a.systemId))
+  const configured = new Set(options.accounts.map((a) => a.systemId).filter((id) => !removed.has(id)))
+  for (const [i, a] of options.accounts.entries()) {
+    if (removed.has(a.systemId)) {
+      log('warn', `config account ${a.systemId} is not recreated: it was removed through the API or CLI, and a removed account's id is never reused. Delete it from the config file (accounts[${i}])`, { systemId: a.systemId })
+      continue
+    }
     if (a.parent != null && !configured.has(a.parent) && store.getAccount(a.parent)?.role !== 'reseller') {
-      throw smscError('SMSC_ERR_CONFIG_INVALID', `config.accounts: ${a.systemId}.parent ${JSON.stringify(a.parent)} is not a reseller account`)
+      throw smscError('SMSC_ERR_CONFIG_INVALID', `config.accounts: ${a.systemId}.parent ${JSON.stringify(a.parent)} is not a reseller account${removed.has(a.parent) ? ' (it was removed through the API or CLI)' : ''}`)
     }
     const existing = store.getAccount(a.systemId)
     const same = existing && (await store.verifyPassword(a.systemId, a.password)) === 'ok'
@@ -148,7 +154,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     if (!existing && credit !== undefined && credit > 0) batch.ledger = [ledger.credit(a.systemId, credit, 'opening', 'config')]
     await store.commit(batch)
   }
-  if (store.listAccounts().length === 0) {
+  if (store.listAccounts().length === 0 && !wasRemoved(store, 'demo')) {
     demoAccount = { systemId: 'demo', password: generatePassword() }
     await store.putAccount({ ...defaults, systemId: demoAccount.systemId, passwordHash: await Store.hashPassword(demoAccount.password), createdAt: now(), updatedAt: now() } as Account)
   }

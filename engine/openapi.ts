@@ -248,6 +248,17 @@ export const OPENAPI = {
     '/api/v1/connectors': {
       get: { summary: 'connector state and counters (operator)', security: LOGIN, responses: { 200: ok('connectors', { type: 'object', properties: { connectors: { type: 'array', items: ref('ConnectorStats') } } }), ...AUTH_ERRORS } },
     },
+    '/api/v1/admin/password': {
+      post: {
+        summary: 'set the operator\'s admin password (operator; generated when absent, 8 to 128 characters): in force at once, and every operator login token ends, the caller\'s too', security: LOGIN,
+        requestBody: { required: false, content: json({ type: 'object', additionalProperties: false, properties: { password: { type: 'string', minLength: 8, maxLength: 128 } } }) },
+        responses: {
+          200: ok('the new password', { type: 'object', properties: { password: { type: 'string' } } }),
+          ...AUTH_ERRORS,
+          400: err('the password is not 8 to 128 characters, or config admin.password is set (it takes precedence: change it there) (SMSC_ERR_API_INVALID)'),
+        },
+      },
+    },
     '/api/v1/binds/{id}/unbind': {
       parameters: [{ name: 'id', in: 'path', required: true, description: 'session id', schema: { type: 'integer' } }],
       post: { summary: 'unbind one SMPP session (operator)', security: LOGIN, responses: { 202: ok('unbinding', { type: 'object', properties: { id: { type: 'integer' } } }), ...AUTH_ERRORS, 404: err('no such session') } },
