@@ -33,6 +33,8 @@ export interface TelemetryEvent {
   detail?: string
 }
 
+const TL_COLUMNS = 5
+
 export interface Timeline {
   received: number
   stored?: number
@@ -65,14 +67,21 @@ export class Metrics {
   readonly eventLoop = { p50: 0, p99: 0, max: 0 }
   private readonly ring: TelemetryEvent[] = []
   private eventSeq = 0
-  private readonly timelines = new Map<string, Timeline>()
-  /** Insertion order of the timelines, as a ring: evicting the oldest is O(1). (Taking the first key
-   *  of a Map with many deletions walks its tombstones: that was 30% of CPU under load.) */
-  private readonly order: (string | undefined)[]
-  private orderPos = 0
+  /**
+   * Timelines of the last timelineSize messages, as columns of a ring indexed by the number in the message
+   * id (ids are consecutive numbers, decimal or hex: slot = number % timelineSize), so keeping one costs no
+   * object and no Map entry per message. (A Map of objects first, then a Map with a ring of keys: 2–4% of
+   * the CPU and old-generation garbage at 30,000 messages/s.)
+   */
+  private readonly tlId: (string | undefined)[]
+  /** TL_COLUMNS per slot: received, stored, carrier, receipt, delivered; NaN = not yet. */
+  private readonly tlT: Float64Array
+  private readonly tlStat: (string | undefined)[]
 
   constructor(private readonly maxEvents = 500, private readonly timelineSize = 100_000, private readonly now: () => number = Date.now) {
-    this.order = new Array(timelineSize)
+    this.tlId = new Array(timelineSize)
+    this.tlT = new Float64Array(timelineSize * TL_COLUMNS)
+    this.tlStat = new Array(timelineSize)
   }
 
   account(systemId: string): AccountCounters {
@@ -108,27 +117,49 @@ export class Metrics {
 
   get lastEventSeq(): number { return this.eventSeq }
 
-  timeline(id: string): Timeline | undefined { return this.timelines.get(id) }
+  /** The ring slot of a message id: decimal ids by their value, hex ones by theirs; -1 for anything else. */
+  private slot(id: string): number {
+    if (this.timelineSize === 0 || id.length === 0) return -1
+    let n = Number(id)
+    if (!Number.isSafeInteger(n)) n = parseInt(id, 16)
+    return n >= 0 && Number.isSafeInteger(n) ? n % this.timelineSize : -1
+  }
+
+  timeline(id: string): Timeline | undefined {
+    const s = this.slot(id)
+    if (s < 0 || this.tlId[s] !== id) return undefined
+    const c = this.tlT
+    const b = s * TL_COLUMNS
+    const tl: Timeline = { received: c[b], stored: c[b + 1], carrier: c[b + 2] }
+    if (!Number.isNaN(c[b + 3])) tl.receipt = c[b + 3]
+    if (this.tlStat[s] !== undefined) tl.stat = this.tlStat[s]
+    if (!Number.isNaN(c[b + 4])) tl.delivered = c[b + 4]
+    return tl
+  }
 
   /** Starts the timelines of a committed batch: received, stored and handed to the carrier. */
   accepted(records: readonly { id: string; submitAt: number }[], storedAt: number): void {
-    if (this.timelineSize === 0) return
+    const c = this.tlT
     for (const r of records) {
-      this.timelines.set(r.id, { received: r.submitAt, stored: storedAt, carrier: storedAt })
-      const oldest = this.order[this.orderPos]
-      if (oldest !== undefined) this.timelines.delete(oldest)
-      this.order[this.orderPos] = r.id
-      this.orderPos = (this.orderPos + 1) % this.timelineSize
+      const s = this.slot(r.id)
+      if (s < 0) continue
+      this.tlId[s] = r.id
+      this.tlStat[s] = undefined
+      const b = s * TL_COLUMNS
+      c[b] = r.submitAt
+      c[b + 1] = storedAt
+      c[b + 2] = storedAt
+      c[b + 3] = NaN
+      c[b + 4] = NaN
     }
   }
 
   /** Records a later step (handed to an upstream connector, receipt, delivered) of a message whose timeline is still kept. */
   step(id: string, step: 'carrier' | 'receipt' | 'delivered', t: number, stat?: string): void {
-    if (this.timelineSize === 0) return
-    const tl = this.timelines.get(id)
-    if (tl === undefined) return
-    tl[step] = t
-    if (stat !== undefined) tl.stat = stat
+    const s = this.slot(id)
+    if (s < 0 || this.tlId[s] !== id) return
+    this.tlT[s * TL_COLUMNS + (step === 'carrier' ? 2 : step === 'receipt' ? 3 : 4)] = t
+    if (stat !== undefined) this.tlStat[s] = stat
   }
 }
 
