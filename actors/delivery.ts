@@ -93,6 +93,8 @@ export class Delivery {
 
   constructor(private readonly d: DeliveryDeps) {
     this.memoryItems = d.memoryItems ?? 20_000
+    // Aggregates in progress before a restart: their missing parts may still come, or never (flushIncomplete).
+    for (const [key, seen] of d.store.metaWithPrefix('mp:')) this.parts.set(key, seen as PartsSeen)
     for (const systemId of d.store.accountsWithPending()) {
       const q = this.queue(systemId)
       q.paged = true
@@ -230,7 +232,7 @@ export class Delivery {
       // This part number is already there under another message id: the concatenation reference was
       // reused (8-bit refs wrap) before the older message completed. The older one is answered now as
       // it stands (parts never seen count as undeliverable), and this part starts a new one.
-      out.push(this.wholeReceipt(seen, total, now))
+      out.push(this.wholeReceipt(seen, total, now, r))
       seen = []
     }
     if (!seen.some((p) => p[0] === seq)) seen = [...seen, [seq, state, err, r.id]]
@@ -241,7 +243,7 @@ export class Delivery {
     }
     this.parts.delete(key)
     meta.push([key, null])
-    return this.wholeReceipt(seen, total, now)
+    return this.wholeReceipt(seen, total, now, r)
   }
 
   /**
@@ -252,35 +254,43 @@ export class Delivery {
   private flushIncomplete(now: number): void {
     const receipts: DeliveryItem[] = []
     const meta: [string, unknown][] = []
+    let gone = 0
     for (const [key, seen] of this.parts) {
       let until = 0
-      let first: MessageRecord | undefined
+      let any: MessageRecord | undefined
       for (const p of seen) {
         const rec = this.d.store.getMessage(p[3]) as MessageRecord | undefined
-        if (rec !== undefined) { until = Math.max(until, rec.expireAt); if (p[0] === Math.min(...seen.map((x) => x[0]))) first = rec }
+        if (rec !== undefined) { until = Math.max(until, rec.expireAt); any ??= rec }
       }
-      if (first === undefined || now <= until) continue
+      if (any !== undefined && now <= until) continue
       this.parts.delete(key)
       meta.push([key, null])
-      const item = this.wholeReceipt(seen, (first.part as [number, number])[1], now)
+      // Every part seen has left the store (retention): nothing to build a receipt from.
+      if (any === undefined) { gone++; continue }
+      const item = this.wholeReceipt(seen, (any.part as [number, number])[1], now, any)
+      const first = this.d.store.getMessage(item.messageId as string) as MessageRecord | undefined ?? any
       if (wantsReceipt(first.registeredDelivery, STATE_OF_STAT[item.stat as string])) {
         receipts.push(this.item(item, first, first.dests[0].addr[2], this.d.account(first.systemId)))
       }
     }
     if (meta.length === 0) return
-    this.d.log('info', 'long messages with parts that never came answered with one receipt each', { count: meta.length })
+    if (gone > 0) this.d.log('warn', 'long messages with parts that never came, purged from the store before they could be answered: no receipt', { count: gone })
+    if (meta.length > gone) this.d.log('info', 'long messages with parts that never came answered with one receipt each', { count: meta.length - gone })
     this.d.commit({ enqueue: receipts, meta }, (err) => {
       if (err) this.d.log('error', 'aggregate flush commit failed', { error: err.message })
       else if (receipts.length > 0) this.d.enqueueLater(receipts)
     })
   }
 
-  /** One receipt for a whole long message: the first part's id; DELIVRD only when every part was delivered. */
-  private wholeReceipt(seen: PartsSeen, total: number, now: number): DeliveryItem {
+  /**
+   * One receipt for a whole long message: the first part's id; DELIVRD only when every part was delivered.
+   * `other`: a part's record for the addresses when the first part's record has already left the store.
+   */
+  private wholeReceipt(seen: PartsSeen, total: number, now: number, other: MessageRecord): DeliveryItem {
     const parts = [...seen].sort((a, b) => a[0] - b[0])
     const failed = parts.find((p) => p[1] !== MessageState.DELIVERED)
     const missing = parts.length < total
-    const first = this.d.store.getMessage(parts[0][3]) as MessageRecord
+    const first = (this.d.store.getMessage(parts[0][3]) as MessageRecord | undefined) ?? { ...other, id: parts[0][3] }
     const dest = {
       ...first.dests[0], doneAt: now,
       state: failed ? failed[1] : missing ? MessageState.UNDELIVERABLE : MessageState.DELIVERED,

@@ -733,6 +733,15 @@ export class Store {
     return this.meta.get(key)
   }
 
+  /** Generic meta keys starting with `prefix` (non-empty), with their values, in key order. */
+  metaWithPrefix(prefix: string): [string, unknown][] {
+    checkKey('meta prefix', prefix)
+    const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+    const out: [string, unknown][] = []
+    for (const { key, value } of this.meta.getRange({ start: prefix, end })) out.push([key as string, value])
+    return out
+  }
+
   /** Keys starting with 'store:' are reserved for the store's own counters. A value of null removes the key. */
   putMeta(key: string, value: unknown): Promise<void> {
     this.assertOpen()

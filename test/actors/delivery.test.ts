@@ -101,6 +101,11 @@ async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryM
   return r
 }
 
+/** Waits until `cond` holds (a commit landed), at most 2 s: a busy machine can take more than a few ms. */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !cond(); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+}
+
 let n = 0
 function rec(over: Partial<MessageRecord> = {}): MessageRecord {
   return {
@@ -220,6 +225,35 @@ t.test('aggregate receipts: a long message whose last part never comes is answer
   t.same(r.later.flat().map((it) => [it.messageId, it.stat]), [[parts[0].id, 'UNDELIV']], 'one receipt, the first part\'s id; the missing part counts as undeliverable')
 })
 
+t.test('aggregate receipts: an aggregate in progress when the engine stopped is answered after the restart once its parts expire', async (t) => {
+  const r = await rig(t, { account: { receiptPolicy: 'aggregate' } })
+  const parts = [1, 2].map((seq) => rec({ part: [seq, 3], ref: 11, expireAt: 1_500_000 } as Partial<MessageRecord>))
+  await r.store.commit({ messages: parts })
+  r.d.outcomes(parts.map((p) => outcome(p, MessageState.DELIVERED)))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(r.store.metaWithPrefix('mp:').length, 1, 'the parts seen are in the store')
+  const d = r.restart()
+  d.tick(1_600_000 + 10_000)
+  await until(() => r.later.length >= 1)
+  t.same(r.later.flat().map((it) => [it.messageId, it.stat]), [[parts[0].id, 'UNDELIV']], 'one receipt after the restart, the first part\'s id')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(r.store.metaWithPrefix('mp:'), [], 'and its state left the store')
+})
+
+t.test('aggregate receipts: an aggregate whose parts were all purged (retention) leaves the store without a receipt', async (t) => {
+  const r = await rig(t, { account: { receiptPolicy: 'aggregate' } })
+  const parts = [1, 2].map((seq) => rec({ part: [seq, 3], ref: 12, expireAt: 1_500_000 } as Partial<MessageRecord>))
+  await r.store.commit({ messages: parts })
+  r.d.outcomes(parts.map((p) => outcome(p, MessageState.DELIVERED)))
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(await r.store.purgeFinal(r.clock.now + 1, 100), 2, 'both parts purged')
+  const d = r.restart()
+  d.tick(1_600_000 + 10_000)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(r.later.length, 0, 'no receipt: nothing left to build it from')
+  t.same(r.store.metaWithPrefix('mp:'), [], 'the aggregate state is gone too')
+})
+
 t.test('a long-offline receiver: at most memoryItems per account in memory, the rest read from the store in key order, each once', async (t) => {
   const r = await rig(t, { memoryItems: 10 })
   const first = await committedItems(r.store, 25)
@@ -318,7 +352,7 @@ t.test('failed items come back after back-off on tick(now), doubling up to the m
   t.equal(r.clock.now - t0, 9000)
   t.equal(r.store.pendingCount('u'), 1, 'still in the store until acknowledged')
   r.d.results([it], [])
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  await until(() => r.store.pendingCount('u') === 0)
   t.equal(r.store.pendingCount('u'), 0, 'acked: gone from the store')
 })
 
@@ -347,7 +381,7 @@ t.test('items older than receipts.maxAgeMs are discarded on tick and removed fro
   r.d.enqueue([old, fresh]) // no receiver bound: both wait
   r.d.tick(r.clock.now)
   t.equal(r.d.waiting('u'), 1, 'the old one is dropped')
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  await until(() => r.store.pendingCount('u') === 1)
   t.equal(r.store.pendingCount('u'), 1)
   const a = new FakeReceiver(1, 10)
   r.receivers.push(a)
@@ -361,7 +395,7 @@ t.test('a restarted Delivery rebuilds its queues from the store', async (t) => {
   const other = await committedItems(r.store, 2, 'v')
   r.d.enqueue(items)
   r.d.results([items[0]], [])
-  await new Promise((resolve) => setTimeout(resolve, 20))
+  await until(() => r.store.pendingCount('u') === items.length - 1)
   const d2 = r.restart()
   t.equal(d2.waiting('u'), 3, 'the acknowledged one is gone')
   t.equal(d2.waiting('v'), 2)
