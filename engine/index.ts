@@ -11,7 +11,7 @@ import path from 'node:path'
 import type net from 'node:net'
 import { resolveOptions, SIMULATOR_CONNECTOR, type Options, type ResolvedOptions } from './config'
 import { createLogger, type LogFn } from './log'
-import { Store, type CommitBatch, type DeliveryItem } from './store'
+import { HEX_ID_BASE, Store, type CommitBatch, type DeliveryItem } from './store'
 import { Session, type SessionHost, type BoundAccount } from './session/session'
 import { Ticker } from './session/timers'
 import { canReceive, isBound } from './session/bind-state'
@@ -638,9 +638,12 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
 
   function lookup(id: string): MessageView | null {
-    // Operators type ids as they read them: "34726" finds "0000034726".
-    const padded = /^\d{1,9}$/.test(id) ? id.padStart(10, '0') : /^[0-9a-f]{1,9}$/i.test(id) ? id.toLowerCase().padStart(10, '0') : id
-    const r = (store.getMessage(id) ?? store.getMessage(padded)) as MessageRecord | undefined
+    // Operators type ids as they read them: "34726" finds "0000034726", "2a" (or "42" of a hex account) "a00000002a".
+    const candidates = [id]
+    if (/^\d{1,9}$/.test(id)) candidates.push(id.padStart(10, '0'))
+    if (/^[0-9a-f]{1,9}$/i.test(id)) candidates.push((HEX_ID_BASE + parseInt(id, 16)).toString(16))
+    let r: MessageRecord | undefined
+    for (const c of candidates) if ((r = store.getMessage(c) as MessageRecord | undefined)) break
     if (!r) return null
     const tl = metrics.timeline(r.id)
     const timeline: MessageView['timeline'] = [{ t: r.submitAt, event: 'received' }]

@@ -113,9 +113,15 @@ function readsOwnLayout(db: Database<unknown, never> | Database<unknown, string>
 
 /** Message ids are reserved on disk this many at a time; a crash skips the rest of the block, never reuses. */
 export const ID_BLOCK = 10_000
-/** Width of allocated ids: 10 digits, zero-padded (decimal "0000000042", hex "000000002a"). An id past
- *  the width (10^10 decimal, 16^10 hex) is printed longer rather than wrapped, so ids never repeat. */
+/** Width of allocated ids: 10 digits, zero-padded (decimal "0000000042"). An id past the width (10^10) is
+ *  printed longer rather than wrapped, so ids never repeat. */
 export const ID_WIDTH = 10
+/**
+ * Hex ids are HEX_ID_BASE + the counter in lowercase hex ("a00000002a" for 42): 10 digits, the first always a
+ * letter, so a hex id can never be the decimal id of another number of the same counter ("0000000010" was both
+ * decimal 10 and hex 16, and two accounts with different formats overwrote each other's messages).
+ */
+export const HEX_ID_BASE = 0xa0_0000_0000
 /** Keys (message id, systemId) are limited so they always fit LMDB's key size and can never make a batch throw
  *  half-way through (lmdb commits what was written before a throw inside batch()). */
 const MAX_KEY_BYTES = 255
@@ -337,9 +343,9 @@ export class Store {
       this.meta.putSync(META_ID_HIGH, high)
       this.idHigh = high
     }
-    const radix = format === 'hex' ? 16 : 10
     const out = new Array<string>(n)
-    for (let i = 0; i < n; i++) out[i] = (this.nextId + i).toString(radix).padStart(ID_WIDTH, '0')
+    if (format === 'hex') for (let i = 0; i < n; i++) out[i] = (HEX_ID_BASE + this.nextId + i).toString(16)
+    else for (let i = 0; i < n; i++) out[i] = (this.nextId + i).toString(10).padStart(ID_WIDTH, '0')
     this.nextId += n
     return out
   }

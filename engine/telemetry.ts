@@ -34,6 +34,8 @@ export interface TelemetryEvent {
 }
 
 const TL_COLUMNS = 5
+const DIGITS = /^[0-9]+$/
+const HEX = /^[0-9a-f]+$/
 
 export interface Timeline {
   received: number
@@ -117,12 +119,11 @@ export class Metrics {
 
   get lastEventSeq(): number { return this.eventSeq }
 
-  /** The ring slot of a message id: decimal ids by their value, hex ones by theirs; -1 for anything else. */
+  /** The ring slot of a message id: decimal ids by their value, hex ones (a letter first) by theirs; -1 for anything else. */
   private slot(id: string): number {
     if (this.timelineSize === 0 || id.length === 0) return -1
-    let n = Number(id)
-    if (!Number.isSafeInteger(n)) n = parseInt(id, 16)
-    return n >= 0 && Number.isSafeInteger(n) ? n % this.timelineSize : -1
+    const n = DIGITS.test(id) ? Number(id) : HEX.test(id) ? parseInt(id, 16) : NaN
+    return Number.isSafeInteger(n) ? n % this.timelineSize : -1
   }
 
   timeline(id: string): Timeline | undefined {

@@ -5,7 +5,7 @@ import { fork } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ID_BLOCK, Store, type Account, type AccountRecord, type ApiKeyRecord, type CommitBatch, type DeliveryItem, type StoredMessage } from '../engine/store'
+import { HEX_ID_BASE, ID_BLOCK, Store, type Account, type AccountRecord, type ApiKeyRecord, type CommitBatch, type DeliveryItem, type StoredMessage } from '../engine/store'
 import { defaultSettings } from '../engine/accounts'
 import { DEFAULTS } from '../engine/config'
 import type { LedgerEntry } from '../engine/ledger'
@@ -78,12 +78,13 @@ t.test('allocateIds: decimal and hex, 10 characters, increasing, never repeated 
   const dec = store.allocateIds(3, 'decimal')
   t.same(dec, ['0000000001', '0000000002', '0000000003'])
   const hex = store.allocateIds(12, 'hex')
-  t.equal(hex[0], '0000000004')
-  t.equal(hex[11], '000000000f', 'lowercase hex')
-  t.ok(hex.every((id) => /^[0-9a-f]{10}$/.test(id)))
+  t.equal(hex[0], 'a000000004')
+  t.equal(hex[11], 'a00000000f', 'lowercase hex')
+  t.ok(hex.every((id) => /^[a-f][0-9a-f]{9}$/.test(id)), 'a letter first: never the decimal id of another number')
+  t.notOk(hex.some((id) => dec.includes(id)))
   t.same(store.allocateIds(0, 'decimal'), [])
   t.throws(() => store.allocateIds(-1, 'decimal'), TypeError)
-  const last = parseInt(hex[11], 16)
+  const last = parseInt(hex[11], 16) - HEX_ID_BASE
   await store.close() // nothing else is written: the reservation alone must protect the ids
 
   store = await Store.open(dir)

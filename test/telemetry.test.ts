@@ -57,7 +57,7 @@ t.test('Metrics keeps the timelines of the last timelineSize messages', async (t
   t.equal(m.timeline(id(2)), undefined, 'each new one evicts the oldest')
   for (let i = 10; i < 1010; i++) m.accepted([{ id: id(i), submitAt: i }], i)
   t.ok(m.timeline(id(1009)) && m.timeline(id(1008)) && m.timeline(id(1007)) && !m.timeline(id(1006)), 'the ring keeps exactly the last three')
-  const hex = (n: number) => n.toString(16).padStart(10, '0')
+  const hex = (n: number) => (0xa000000000 + n).toString(16)
   for (let i = 0xfa; i < 0x10a; i++) m.accepted([{ id: hex(i), submitAt: i }], i)
   t.ok(m.timeline(hex(0x109)) && m.timeline(hex(0x108)) && m.timeline(hex(0x107)) && !m.timeline(hex(0x106)), 'hex ids too')
   m.accepted([{ id: 'not-an-id', submitAt: 1 }], 1)
