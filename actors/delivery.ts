@@ -94,7 +94,11 @@ export class Delivery {
   constructor(private readonly d: DeliveryDeps) {
     this.memoryItems = d.memoryItems ?? 20_000
     // Aggregates in progress before a restart: their missing parts may still come, or never (flushIncomplete).
-    for (const [key, seen] of d.store.metaWithPrefix('mp:')) this.parts.set(key, seen as PartsSeen)
+    // Their parts' records are pinned: the receipt is built from them, so retention must not take them first.
+    for (const [key, seen] of d.store.metaWithPrefix('mp:')) {
+      this.parts.set(key, seen as PartsSeen)
+      for (const p of seen as PartsSeen) d.store.pin(p[3])
+    }
     for (const systemId of d.store.accountsWithPending()) {
       const q = this.queue(systemId)
       q.paged = true
@@ -233,17 +237,21 @@ export class Delivery {
       // reused (8-bit refs wrap) before the older message completed. The older one is answered now as
       // it stands (parts never seen count as undeliverable), and this part starts a new one.
       out.push(this.wholeReceipt(seen, total, now, r))
+      for (const p of seen) this.d.store.unpin(p[3])
       seen = []
     }
     if (!seen.some((p) => p[0] === seq)) seen = [...seen, [seq, state, err, r.id]]
     if (seen.length < total) {
       this.parts.set(key, seen)
+      this.d.store.pin(r.id)
       meta.push([key, seen])
       return null
     }
     this.parts.delete(key)
     meta.push([key, null])
-    return this.wholeReceipt(seen, total, now, r)
+    const receipt = this.wholeReceipt(seen, total, now, r)
+    for (const p of seen) this.d.store.unpin(p[3])
+    return receipt
   }
 
   /**
@@ -264,8 +272,9 @@ export class Delivery {
       }
       if (any !== undefined && now <= until) continue
       this.parts.delete(key)
+      for (const p of seen) this.d.store.unpin(p[3])
       meta.push([key, null])
-      // Every part seen has left the store (retention): nothing to build a receipt from.
+      // Every part seen has left the store (retention, for parts stored before pins existed): nothing to build a receipt from.
       if (any === undefined) { gone++; continue }
       const item = this.wholeReceipt(seen, (any.part as [number, number])[1], now, any)
       const first = this.d.store.getMessage(item.messageId as string) as MessageRecord | undefined ?? any

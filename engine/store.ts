@@ -210,6 +210,8 @@ export class Store {
   // cancel/replace and query_sm read and update these instead of decoding LMDB values again. Its
   // size is the number of messages in flight (with the carrier or scheduled).
   private readonly live = new Map<string, StoredMessage>()
+  // Final messages purgeFinal must keep for now (pin/unpin).
+  private readonly pinned = new Set<string>()
   private readonly msgEncoder: Encoder
   private readonly queueEncoder: Encoder
   // Bind-storm cache: systemId -> HMAC of the last password that verified, and the hash it verified against.
@@ -589,7 +591,7 @@ export class Store {
   /**
    * Removes the messages that ended (reached a final state) before `before` (ms since epoch), oldest first, at
    * most `limit` of them, in one transaction; resolves with how many were removed once it is committed. Only
-   * the `done` index is read, not the messages. A message being written right now is left for the next call.
+   * the `done` index is read, not the messages. A message being written right now, or pinned, is left for a later call.
    * Queue items (receipts not yet delivered), ledger entries and upstream links are not touched.
    */
   purgeFinal(before: number, limit: number): Promise<number> {
@@ -597,7 +599,7 @@ export class Store {
     const keys: DoneKey[] = []
     for (const key of this.done.getKeys({ end: [before], limit })) {
       const k = key as DoneKey
-      if (this.unsettled.has(k[1]) || this.live.has(k[1])) continue
+      if (this.unsettled.has(k[1]) || this.live.has(k[1]) || this.pinned.has(k[1])) continue
       keys.push(k)
     }
     if (keys.length === 0) return Promise.resolve(0)
@@ -608,6 +610,10 @@ export class Store {
       }
     }).then(() => keys.length)
   }
+
+  /** Keeps final messages from purgeFinal until unpinned (the parts of an aggregate receipt still open). In memory only. */
+  pin(id: string): void { this.pinned.add(id) }
+  unpin(id: string): void { this.pinned.delete(id) }
 
   /** One pass over the messages of a store written before the `done` index existed (at open, once). */
   private buildDoneIndex(): void {

@@ -240,12 +240,30 @@ t.test('aggregate receipts: an aggregate in progress when the engine stopped is 
   t.same(r.store.metaWithPrefix('mp:'), [], 'and its state left the store')
 })
 
-t.test('aggregate receipts: an aggregate whose parts were all purged (retention) leaves the store without a receipt', async (t) => {
+t.test('aggregate receipts: retention keeps the parts of an open aggregate; the receipt carries the first part\'s id, time and text', async (t) => {
+  const r = await rig(t, { account: { receiptPolicy: 'aggregate' } })
+  const parts = [1, 2].map((seq) => rec({ part: [seq, 2], ref: 13, submitAt: 990_000 + seq, sm: Buffer.from(`part ${seq} text`) } as Partial<MessageRecord>))
+  await r.store.commit({ messages: parts })
+  r.d.outcomes([outcome(parts[0], MessageState.DELIVERED)])
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(await r.store.purgeFinal(r.clock.now + 1, 100), 0, 'part 1 ended, but its aggregate is open: kept')
+  t.ok(r.store.getMessage(parts[0].id))
+  r.d.outcomes([outcome(parts[1], MessageState.DELIVERED)])
+  await until(() => r.later.length >= 1)
+  const [it] = r.later.flat()
+  t.equal(it.messageId, parts[0].id)
+  t.match((it.frame as Buffer).toString('latin1'), /submit date:\d{10} .* text:part 1 text/, 'text of the first part')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(await r.store.purgeFinal(r.clock.now + 1, 100), 2, 'answered: both parts can go now')
+})
+
+t.test('aggregate receipts: an aggregate whose parts were all purged (stored before pins) leaves the store without a receipt', async (t) => {
   const r = await rig(t, { account: { receiptPolicy: 'aggregate' } })
   const parts = [1, 2].map((seq) => rec({ part: [seq, 3], ref: 12, expireAt: 1_500_000 } as Partial<MessageRecord>))
   await r.store.commit({ messages: parts })
   r.d.outcomes(parts.map((p) => outcome(p, MessageState.DELIVERED)))
   await new Promise((resolve) => setTimeout(resolve, 50))
+  for (const p of parts) r.store.unpin(p.id) // as a version without pins left them
   t.equal(await r.store.purgeFinal(r.clock.now + 1, 100), 2, 'both parts purged')
   const d = r.restart()
   d.tick(1_600_000 + 10_000)
