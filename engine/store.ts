@@ -597,7 +597,10 @@ export class Store {
   purgeFinal(before: number, limit: number): Promise<number> {
     this.assertOpen()
     const keys: DoneKey[] = []
-    for (const key of this.done.getKeys({ end: [before], limit })) {
+    let scanned = 0
+    // Kept entries (pinned, being written) do not count towards `limit`, but the scan is bounded too.
+    for (const key of this.done.getKeys({ end: [before] })) {
+      if (keys.length === limit || ++scanned > limit * 4) break
       const k = key as DoneKey
       if (this.unsettled.has(k[1]) || this.live.has(k[1]) || this.pinned.has(k[1])) continue
       keys.push(k)

@@ -594,3 +594,18 @@ t.test('a store written before the retention index gets it at open, once, and pu
   t.equal(store.getMessage('old2'), undefined)
   t.ok(store.getMessage('pending'))
 })
+
+t.test('purgeFinal: pinned messages are kept and do not hold back the ones after them', async (t) => {
+  const dir = freshDir(t)
+  const store = await Store.open(dir)
+  t.teardown(() => store.close())
+  const T = 1_700_000_000_000
+  const msgs = Array.from({ length: 10 }, (_, i) => msg(`p${i}`, 2, { doneAt: T + i }))
+  await store.commit({ messages: msgs })
+  for (let i = 0; i < 4; i++) store.pin(`p${i}`) // the four oldest
+  t.equal(await store.purgeFinal(T + 100, 3), 3, 'three purged past the four pinned ones')
+  t.same(msgs.filter((m) => store.getMessage(m.id)).map((m) => m.id), ['p0', 'p1', 'p2', 'p3', 'p7', 'p8', 'p9'])
+  store.unpin('p1')
+  t.equal(await store.purgeFinal(T + 100, 100), 4, 'the rest, and p1 once unpinned')
+  t.same(msgs.filter((m) => store.getMessage(m.id)).map((m) => m.id), ['p0', 'p2', 'p3'])
+})
