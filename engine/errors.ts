@@ -190,6 +190,10 @@ const TABLE = {
     message: 'the data dir is in use by another engine',
     commandStatus: NOT_ON_WIRE,
   },
+  SMSC_ERR_STORE_NEWER: {
+    message: 'the data dir was written by a newer version of the engine',
+    commandStatus: NOT_ON_WIRE,
+  },
   SMSC_ERR_LISTEN_FAILED: {
     message: 'cannot listen on the configured address',
     commandStatus: NOT_ON_WIRE,

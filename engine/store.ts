@@ -37,6 +37,7 @@ import { defaultSettings, type Account, type AccountSettings } from './accounts'
 import { DEFAULTS } from './config'
 import { fromMicro, toMicro, type LedgerEntry } from './ledger'
 import type { AuditEntry } from './admin'
+import { smscError } from './errors'
 import { MARK, decodeValue, encodeItem, encodeRecord } from './record-codec'
 
 export interface StoredMessage { id: string; systemId: string; state: number; [k: string]: unknown }
@@ -142,7 +143,8 @@ const META_LEDGER_SEQ = 'store:ledgerSeq' // highest ledger seq committed
 const META_AUDIT_SEQ = 'store:auditSeq' // highest audit seq committed
 const MICRO = 1_000_000 // ledger sums are exact in integer micro-units
 const MAX_MICRO = Number.MAX_SAFE_INTEGER
-const SCHEMA_VERSION = 1
+/** 1: msgpackr values. 2: record-codec.ts layouts and the done index (a version-1 engine cannot read them). */
+const SCHEMA_VERSION = 2
 
 // Password hashing (scrypt, RFC 7914). 2^14 / 8 / 1 needs 16 MiB per hash and ~30-60 ms on one core.
 const SCRYPT_N = 16_384
@@ -285,7 +287,11 @@ export class Store {
     }
     const seq = meta.get(META_QUEUE_SEQ)
     this.queueSeq = Math.max(typeof seq === 'number' ? seq : 0, maxKey)
-    if (meta.get(META_SCHEMA) === undefined) meta.putSync(META_SCHEMA, SCHEMA_VERSION)
+    const schema = meta.get(META_SCHEMA)
+    if (typeof schema === 'number' && schema > SCHEMA_VERSION) {
+      throw smscError('SMSC_ERR_STORE_NEWER', `the store in this data dir has schema ${schema}, this engine knows ${SCHEMA_VERSION} at most: run the newer engine (upgrades are one way)`)
+    }
+    if (schema !== SCHEMA_VERSION) meta.putSync(META_SCHEMA, SCHEMA_VERSION)
     if (meta.get(META_DONE_INDEX) === undefined) this.buildDoneIndex()
   }
 

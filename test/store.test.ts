@@ -609,3 +609,18 @@ t.test('purgeFinal: pinned messages are kept and do not hold back the ones after
   t.equal(await store.purgeFinal(T + 100, 100), 4, 'the rest, and p1 once unpinned')
   t.same(msgs.filter((m) => store.getMessage(m.id)).map((m) => m.id), ['p0', 'p2', 'p3'])
 })
+
+t.test('a store written by a newer engine (higher schema) is refused with SMSC_ERR_STORE_NEWER and left as it is', async (t) => {
+  const dir = freshDir(t)
+  const store = await Store.open(dir)
+  await store.commit({ messages: [msg('kept', 1)] })
+  await store.close()
+  const { open } = await import('lmdb')
+  const raw = open(dir, { maxDbs: 16, noSubdir: false })
+  raw.openDB('meta', {}).putSync('store:schema', 99)
+  await raw.close()
+  await t.rejects(Store.open(dir), { code: 'SMSC_ERR_STORE_NEWER', message: /schema 99, this engine knows 2/ })
+  const again = open(dir, { maxDbs: 16, noSubdir: false })
+  t.equal(again.openDB('meta', {}).get('store:schema'), 99, 'the schema mark is untouched')
+  await again.close()
+})
