@@ -146,3 +146,14 @@ t.test('the console admin password: generated and shown once, kept, changed with
   t.equal((await login(engine.httpPort, generated)).status, 401, 'the old one no longer does')
   t.equal(engine.output().split('Console admin password created').length - 1, 1, 'and nothing new was generated')
 })
+
+t.test('the startup banner names the ports, the data dir and how long messages are kept', async (t) => {
+  const kept = await startEngine(t)
+  const out = kept.output()
+  t.match(out, new RegExp(`SMPP +smpp://127\\.0\\.0\\.1:${kept.smppPort}`))
+  t.match(out, new RegExp(`Console +http://127\\.0\\.0\\.1:${kept.httpPort}/`))
+  t.match(out, new RegExp(`Data +${kept.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, messages kept 72 h after they end \\(store\\.retentionHours\\)`))
+  await kept.stop()
+  const forever = await startEngine(t, { extra: { store: { retentionHours: 0 } } })
+  t.match(forever.output(), /Data +.*, messages kept forever \(store\.retentionHours 0\)/)
+})
