@@ -286,9 +286,12 @@ function printRun(run: TargetRun): void {
         `  receipts/s ${n0(r.receiptsPerSec)} (${n0(r.receipts)}, matched ${n0(r.receiptsMatched)})\n`)
       const w = r.warmupLatencyMs
       const after = r.options.warmupS > 0 ? ` (after ${r.options.warmupS} s warm-up)` : ''
-      out.write(`  submit→resp ms${after} p50 ${ms(l.p50)} p90 ${ms(l.p90)} p99 ${ms(l.p99)} p99.9 ${ms(l.p999)} max ${ms(l.max)}` +
-        (rc.count > 0 ? `   submit→receipt ms p50 ${ms(rc.p50)} p99 ${ms(rc.p99)} max ${ms(rc.max)}` : '') + '\n')
-      if (w.count > 0) out.write(`  warm-up: ${n0(w.count)} submits, submit→resp ms p50 ${ms(w.p50)} p99 ${ms(w.p99)} max ${ms(w.max)}\n`)
+      if (l.count === 0 && w.count > 0) out.write(`  submit→resp ms${after}: n/a, every submit was sent during the warm-up (use a longer run or --warmup 0)\n`)
+      else {
+        out.write(`  submit→resp ms${after} p50 ${ms(l.p50)} p90 ${ms(l.p90)} p99 ${ms(l.p99)} p99.9 ${ms(l.p999)} max ${ms(l.max)}` +
+          (rc.count > 0 ? `   submit→receipt ms p50 ${ms(rc.p50)} p99 ${ms(rc.p99)} max ${ms(rc.max)}` : '') + '\n')
+      }
+      if (w.count > 0) out.write(`  warm-up: ${n0(w.count)} submits, submit→resp ms p50 ${ms(w.p50)} p99 ${ms(w.p99)} max ${ms(w.max)} (their receipts are left out of submit→receipt)\n`)
       out.write(`  errors: ${errorText(r)}\n`)
     }
   }
@@ -315,7 +318,8 @@ function printTable(runs: TargetRun[]): void {
   const rows = runs.filter((r) => r.load && !r.load.options.idle)
   if (rows.length < 2) return
   const out = process.stdout
-  out.write('\ntarget      submit/s  receipts/s   p50 ms   p90 ms   p99 ms   max ms  rcpt p99  server CPU\n')
+  const warm = rows[0].load?.options.warmupS ?? 0
+  out.write(`\ntarget      submit/s  receipts/s   p50 ms   p90 ms   p99 ms   max ms  rcpt p99  server CPU${warm > 0 ? `   (latencies after the ${warm} s warm-up)` : ''}\n`)
   for (const run of rows) {
     const r = run.load as LoadResult
     const l = r.submitLatencyMs
@@ -368,8 +372,9 @@ function resolvePlan(words: string[], flags: Flags): { plan: RunPlan; targets: T
   const drain = num(flags, 'drain', 0)
   if (drain !== undefined) load.drainMs = drain * 1000
   const warmup = num(flags, 'warmup', 0)
-  load.warmupS = warmup ?? ((load.durationS ?? LOAD_DEFAULTS.durationS) >= 10 && !load.messages ? 2 : 0)
-  if (load.durationS && load.warmupS >= load.durationS) throw new Error(`--warmup (${load.warmupS} s) must be shorter than --duration (${load.durationS} s)`)
+  const duration = load.durationS ?? LOAD_DEFAULTS.durationS
+  load.warmupS = warmup ?? (duration >= 10 && !load.messages ? 2 : 0)
+  if (load.warmupS > 0 && duration > 0 && load.warmupS >= duration) throw new Error(`--warmup (${load.warmupS} s) must be shorter than the run (${duration} s)`)
   if (flags.mix !== undefined) load.mix = parseMix(String(flags.mix))
   const rd = int(flags, 'registered-delivery', 0)
   if (rd !== undefined) load.registeredDelivery = rd

@@ -28,6 +28,16 @@ t.test('every submit is acknowledged and every receipt is matched to its submit'
   t.ok(r.submitLatencyMs.p99 > 0 && r.submitLatencyMs.p99 <= r.submitLatencyMs.max)
 })
 
+t.test('latencies of submits sent during the warm-up are kept apart; every submit is counted once', async (t) => {
+  const port = await floor(t)
+  const r = await runLoad({ port, binds: 2, window: 5, rate: 1000, durationS: 1.5, warmupS: 0.5, registeredDelivery: 1, progress: false })
+  t.ok(r.warmupLatencyMs.count > 0, `${r.warmupLatencyMs.count} in the warm-up`)
+  t.ok(r.submitLatencyMs.count > r.warmupLatencyMs.count, `${r.submitLatencyMs.count} after it`)
+  t.equal(r.submitLatencyMs.count + r.warmupLatencyMs.count, r.acked, 'each acknowledged submit in exactly one histogram')
+  t.equal(r.receiptLatencyMs.count, r.submitLatencyMs.count, 'receipt latencies only for submits after the warm-up')
+  t.equal(r.receiptsMatched, r.acked, 'while every receipt is still counted')
+})
+
 t.test('transmitter + receiver pairs bind two connections per bind', async (t) => {
   const port = await floor(t)
   const r = await runLoad({ port, binds: 2, bindType: 'pair', window: 5, messages: 100, durationS: 0, progress: false })
