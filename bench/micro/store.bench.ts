@@ -1,7 +1,8 @@
 /**
  * Store micro-benchmarks (engine/store.ts): one group commit of 1, 100 and 1000 message records
  * (the record shape the engine stores per submit), awaited one after another, in a temp dir; and
- * the same with 8 commits in flight (lmdb merges the batches of one event turn into a transaction).
+ * the same with 8 commits in flight (lmdb merges the batches of one event turn into a transaction);
+ * and one retention purge slice (2,500 final messages, engine/index.ts PURGE_SLICE) from a backlog.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import os from 'node:os'
@@ -39,6 +40,18 @@ export async function run(): Promise<MicroResult[]> {
       await Promise.all(batches.map((b) => store.commit({ messages: b })))
     }
     out.push(record('store', 'commit 100 messages, 8 in flight', rounds * 8, performance.now() - t0, 100))
+    // A backlog of final messages past their retention, purged a slice at a time.
+    for (let b = 0; b < 40; b++) {
+      const batch = records(store, 1000)
+      for (const m of batch) { m.state = 2; m.doneAt = 1_000 + b }
+      await store.commit({ messages: batch })
+    }
+    const slices = 16
+    const p0 = performance.now()
+    let purged = 0
+    for (let i = 0; i < slices; i++) purged += await store.purgeFinal(1_000_000, 2_500)
+    if (purged !== slices * 2_500) throw new Error(`purged ${purged} of ${slices * 2_500}`)
+    out.push(record('store', 'purge a retention slice of 2,500 final messages (awaited)', slices, performance.now() - p0, 2_500))
   } finally {
     await store.close()
     rmSync(dir, { recursive: true, force: true })
