@@ -747,7 +747,7 @@ export class EsmeLoad {
       (this.o.idle
         ? `  bound ${n(this.boundCount)}  enquire_link ${n(this.enquireLinks)}  disconnects ${this.disconnects}`
         : `  submit/s ${n(point.submitsPerSec).padStart(8)}  receipts/s ${n(point.receiptsPerSec).padStart(8)}` +
-          `  in-flight ${n(this.inFlight).padStart(6)}  p99 ${(this.submitHist.percentile(99) / 1000).toFixed(2)} ms` +
+          `  in-flight ${n(this.inFlight).padStart(6)}  ${this.submitHist.count === 0 && this.warmupHist.count > 0 ? `p99 ${(this.warmupHist.percentile(99) / 1000).toFixed(2)} ms (warm-up)` : `p99 ${(this.submitHist.percentile(99) / 1000).toFixed(2)} ms`}` +
           `  errors ${n(errors)}${this.sending ? '' : '  (draining)'}`)
     if (typeof p === 'function') p(line)
     else process.stderr.write(line + '\n')

@@ -4,7 +4,7 @@
  * process, runs the load generator (bench/esme-load.ts) in this process, reads the server's CPU
  * time and resident memory from /proc, stops the server, and prints one line per target, a table,
  * and the ratios engine/node-smpp and engine/floor. Results are written as JSON to
- * bench/results/<date>-<scenario>.json (and to --json FILE). `smsc bench micro` runs the
+ * bench/results/local/<date>-<scenario>.json (and to --json FILE). `smsc bench micro` runs the
  * micro-benchmarks; `smsc bench profile FILE` summarises a .cpuprofile.
  */
 import { execFileSync } from 'node:child_process'
@@ -42,7 +42,8 @@ Options:
   --warmup S             latencies of submits sent in the first S seconds are reported apart as warm-up
                          (default 2 for runs of 10 s or more, else 0); throughput always counts the whole run
   --json FILE            also write the result JSON to FILE
-  --results-dir DIR      where result files go (default <root>/bench/results); --no-save to skip
+  --results-dir DIR      where result files go (default <root>/bench/results/local, not in git; the recorded
+                         results in bench/results are written with --results-dir bench/results); --no-save to skip
   --profile DIR          run the server with --cpu-prof into DIR and print its top functions
   --subscribers N        keep N telemetry WebSocket clients open on the engine during the load
   smsc bench http [--duration S] [--connections N]   autocannon against /healthz, /metrics and the send API (one message, batches of 100) of the engine
@@ -444,7 +445,7 @@ export async function main(argv: string[]): Promise<number> {
   const m = machine()
   printMachine(m)
   const resultsDir = flags['no-save'] ? undefined
-    : flags['results-dir'] !== undefined ? path.resolve(String(flags['results-dir'])) : path.join(projectRoot(), 'bench', 'results')
+    : flags['results-dir'] !== undefined ? path.resolve(String(flags['results-dir'])) : path.join(projectRoot(), 'bench', 'results', 'local')
   if (words[0] === 'http') {
     const { runHttpBench } = await import('./http')
     return runHttpBench({ root: projectRoot(), durationS: num(flags, 'duration', 1) ?? 10, connections: int(flags, 'connections', 1) ?? 10, resultsDir, machine: m, git: gitInfo() })

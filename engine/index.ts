@@ -642,10 +642,11 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
 
   function lookup(id: string): MessageView | null {
-    // Operators type ids as they read them: "34726" finds "0000034726", "2a" (or "42" of a hex account) "a00000002a".
-    const candidates = [id]
+    // Operators type ids as they read them: "34726" finds "0000034726", "2a" finds the hex id "a00000002a"
+    // (a short form with no letter is a decimal id; hex ids are matched in any case).
+    const candidates = [id, id.toLowerCase()]
     if (/^\d{1,9}$/.test(id)) candidates.push(id.padStart(10, '0'))
-    if (/^[0-9a-f]{1,9}$/i.test(id)) candidates.push((HEX_ID_BASE + parseInt(id, 16)).toString(16))
+    else if (/^[0-9a-f]{1,9}$/i.test(id)) candidates.push((HEX_ID_BASE + parseInt(id, 16)).toString(16))
     let r: MessageRecord | undefined
     for (const c of candidates) if ((r = store.getMessage(c) as MessageRecord | undefined)) break
     if (!r) return null

@@ -224,6 +224,14 @@ t.test('account policy on a fast carrier', async (t) => {
     t.equal(parseReceipt(messageText(receipt))?.id, hexIds[15], 'the receipt text carries the hex id')
     const q = await hexEsme.request('query_sm', { message_id: hexIds[15], source_addr: SRC })
     t.equal(q.command_status, 0, 'query_sm finds the message by its hex id')
+    const api = await AdminApi.login(engine)
+    const withLetter = hexIds.find((id) => /[a-f]/.test(id.slice(1).replace(/^0+/, '')))!
+    const short = withLetter.slice(1).replace(/^0+/, '')
+    const found = await api.call('GET', `/api/v1/messages/${short.toUpperCase()}`)
+    t.equal((found.json as { id?: string }).id, withLetter, `the console lookup finds ${withLetter} as ${short.toUpperCase()}`)
+    const digitsOnly = String(values[0])
+    const decLookup = await api.call('GET', `/api/v1/messages/${digitsOnly}`)
+    t.not((decLookup.json as { id?: string }).id, hexIds[0], 'a short form without a letter is a decimal id, never a hex one')
   })
 
   t.test("receiptPolicy 'every' (default): a receipt per part", async (t) => {
