@@ -84,6 +84,12 @@ async function accountToken(url: string, as: AsAccount): Promise<string> {
 
 /** The store, under the data-dir lock; `why` says why the running engine's API is not used. */
 async function local(options: ResolvedOptions, why: string, as?: AsAccount): Promise<Omit<AdminClient, 'configRoutes'>> {
+  // A data dir no engine has used: most likely not the one meant (smsc start was given another --config or
+  // --data-dir). Said on stderr; the command still works there (accounts can be set up before a first start).
+  if (!fs.existsSync(path.join(options.dataDir, 'store'))) {
+    process.stderr.write(`smsc: note: no store in ${path.resolve(options.dataDir)} yet, so no engine has run on it; a new one is created. ` +
+      'To work on a running or earlier engine, give the same --config or --data-dir as its smsc start.\n')
+  }
   fs.mkdirSync(options.dataDir, { recursive: true })
   let unlock: () => void
   try {

@@ -35,7 +35,11 @@ t.test('offline: accounts, credit moves and the ledger are managed on the data d
   const dir = mkdtempSync(path.join(os.tmpdir(), 'smsc-cli-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const d = ['--data-dir', dir]
-  t.equal(smsc(['account', 'add', 'res1', '--role', 'reseller', '--credit', '100', '--password', 'pw1', ...d]).code, 0)
+  const first = smsc(['account', 'add', 'res1', '--role', 'reseller', '--credit', '100', '--password', 'pw1', ...d])
+  t.equal(first.code, 0)
+  t.match(first.err, /^smsc: note: no store in .+ yet, so no engine has run on it; a new one is created\. To work on a running or earlier engine, give the same --config or --data-dir as its smsc start\.\n$/,
+    'a data dir no engine has used is pointed out (often the wrong one)')
+  t.equal(smsc(['account', 'list', ...d]).err, '', 'not once the store exists')
   const add = smsc(['account', 'add', 'u1', '--parent', 'res1', '--prepaid', 'true', '--rate', '50', '--burst', '10', ...d])
   t.equal(add.code, 0, add.err)
   t.match(add.out, /^added u1 with password \S{8}\n$/, 'a generated password is printed once')
