@@ -170,10 +170,11 @@ function show(a: AccountView): string {
     `${a.systemId}  (${a.role}${a.parent ? ` of ${a.parent}` : ''}${a.suspended ? ', SUSPENDED' : ''})`,
     `  balance         ${a.balance === null ? 'unlimited (not prepaid)' : a.balance}`,
     `  rate            ${a.rateLimit ? `${a.rateLimit.perSecond}/s, burst ${a.rateLimit.burst}` : 'unlimited'}   daily quota ${a.dailyQuota ?? 'unlimited'}`,
-    `  binds           max ${a.maxBinds}, window ${a.windowSize}`,
+    `  binds           ${a.usage ? `${a.usage.binds} open, ` : ''}max ${a.maxBinds}, window ${a.windowSize}`,
+    `  message ids     ${a.messageIdFormat}   validity default ${a.validity.defaultMs / 3_600_000} h, max ${a.validity.maxMs / 3_600_000} h   registered_delivery default ${a.registeredDelivery}`,
     `  allowed ips     ${a.allowedIps.length ? a.allowedIps.join(', ') : 'any'}`,
     `  allowed sources ${a.allowedSources.length ? a.allowedSources.join(', ') : 'any'}`,
-    `  receipts        ${a.receiptPolicy} parts, settlement ${a.settlement}, webhooks ${a.webhooks.receipts ?? '-'} / ${a.webhooks.mo ?? '-'}`,
+    `  receipts        for long messages: ${a.receiptPolicy === 'every' ? 'every part' : a.receiptPolicy === 'last' ? 'the last part' : 'one for the whole message'}; settlement ${a.settlement}; webhooks receipts ${a.webhooks.receipts ?? '-'}, mo ${a.webhooks.mo ?? '-'}`,
   ]
   return lines.join('\n') + '\n'
 }
@@ -215,9 +216,11 @@ async function account(sub: string | undefined, positionals: string[], flags: Re
         const list = await c.list()
         if (flags.json) out(JSON.stringify(list) + '\n')
         else {
-          out('systemId         role      parent           balance     rate/s   binds  state\n')
+          // binds: open now / the most allowed (open binds only while an engine runs)
+          out('systemId         role      parent           balance     rate/s   binds    state\n')
           for (const a of list) {
-            out(`${a.systemId.padEnd(17)}${a.role.padEnd(10)}${(a.parent ?? '-').padEnd(17)}${String(a.balance ?? 'unlimited').padEnd(12)}${String(a.rateLimit?.perSecond ?? '-').padEnd(9)}${String(a.maxBinds).padEnd(7)}${a.suspended ? 'suspended' : 'active'}\n`)
+            const binds = `${a.usage ? a.usage.binds : '-'}/${a.maxBinds}`
+            out(`${a.systemId.padEnd(17)}${a.role.padEnd(10)}${(a.parent ?? '-').padEnd(17)}${String(a.balance ?? 'unlimited').padEnd(12)}${String(a.rateLimit?.perSecond ?? '-').padEnd(9)}${binds.padEnd(9)}${a.suspended ? 'suspended' : 'active'}\n`)
           }
         }
         return 0

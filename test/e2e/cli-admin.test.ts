@@ -102,6 +102,8 @@ t.test('against a running engine: changes go through its API and apply live', as
   t.equal(add.code, 0, add.err)
   const esme = await openEsme(t, { port: engine.smppPort, systemId: 'live1', password: 'pw2' })
   t.match(JSON.parse(smsc(['account', 'show', 'live1', '--json', ...d]).out), { usage: { binds: 1, quotaUsedToday: null } }, 'live usage: one bind open, no quota')
+  t.match(smsc(['account', 'list', ...d]).out, /^live1 .* 1\/\d+ +active$/m, 'the list shows binds open / allowed')
+  t.match(smsc(['account', 'show', 'live1', ...d]).out, /binds +1 open, max \d+/, 'and so does show')
 
   // A route table that rejects 99… is used by the next submit (hot reload, no restart).
   const routes = path.join(engine.dataDir, 'routes.json')
