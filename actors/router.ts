@@ -17,7 +17,7 @@ import { MtRouter, type RouteTables } from '../engine/routing'
 import type { Ledger, LedgerEntry } from '../engine/ledger'
 import type { Account } from '../engine/accounts'
 import type { CommitBatch } from '../engine/store'
-import type { MessageRecord } from '../engine/message'
+import type { Destination, MessageRecord } from '../engine/message'
 import { groupEnd, type AcceptJob } from './messages'
 
 export interface RouterDeps {
@@ -29,6 +29,8 @@ export interface RouterDeps {
   accepted(records: MessageRecord[]): void
   /** Gives daily-quota units back to the account's rate actor (records it admitted that were refused here). */
   quotaGiveBack(systemId: string, units: number): void
+  /** Upstream id links of destinations (a replaced message's links go with it). */
+  upstreamLinks(dests: readonly Destination[]): { connector: string; upstreamId: string }[]
 }
 
 export class Router {
@@ -95,6 +97,7 @@ export class Router {
     // 3. commit what is admitted
     const ok: MessageRecord[] = []
     const replaced: MessageRecord[] = []
+    const unlinks: { connector: string; upstreamId: string }[] = []
     for (let i = 0; i < records.length; i++) {
       if (statuses[i] !== 0) continue
       if (prepaid) records[i].price = prices[i]
@@ -102,6 +105,7 @@ export class Router {
       // replace_if_present_flag (SMPP 3.4 §5.2.18): the pending message it replaces ends DELETED in the same commit.
       for (const old of job.replaces?.[i] ?? []) {
         if (isFinal(old.state)) continue
+        for (const l of this.d.upstreamLinks(old.dests.filter((d) => !isFinal(d.state)))) unlinks.push(l)
         for (const d of old.dests) if (!isFinal(d.state)) { d.state = MessageState.DELETED; d.doneAt = now }
         old.state = MessageState.DELETED
         old.doneAt = now
@@ -116,6 +120,7 @@ export class Router {
     const batch: CommitBatch = { messages: replaced.length > 0 ? [...replaced, ...ok] : ok }
     if (entry !== null) batch.ledger = [entry]
     if (job.quota !== undefined) batch.meta = [[`quota:${systemId}`, job.quota]]
+    if (unlinks.length > 0) batch.upstreamRemove = unlinks
     this.d.commit(batch, (err) => {
       if (err) {
         if (entry !== null) this.d.ledger.revert(entry)

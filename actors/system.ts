@@ -33,7 +33,7 @@ const nact = require('nact') as {
 import type { LogFn } from '../engine/log'
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import type { Session } from '../engine/session/session'
-import { isFinal, type MessageRecord } from '../engine/message'
+import { isFinal, type Destination, type MessageRecord } from '../engine/message'
 import { SIMULATOR_CONNECTOR, type ConnectorOptions, type ResolvedOptions } from '../engine/config'
 import type { Account } from '../engine/accounts'
 import type { Ledger } from '../engine/ledger'
@@ -93,6 +93,8 @@ export interface ActorSystem {
   setRoutes(tables: RouteTables): void
   /** Account limits changed: its rate actor takes the new ones. */
   accountChanged(systemId: string, account: Account | null): void
+  /** The upstream id links of these destinations (to remove when they end or are superseded outside the delivery actor). */
+  upstreamLinks(dests: readonly Destination[]): { connector: string; upstreamId: string }[]
   /** Test hook: make a permanent actor throw once ('carrier' is the simulator's connector actor). */
   fault(actor: 'carrier' | 'delivery' | 'dispatcher'): void
   /** Messages waiting for the store or a connector (group commit, dispatcher, lanes): the overload gauge, cheap. */
@@ -133,6 +135,11 @@ export function startActors(d: ActorDeps): ActorSystem {
    */
   const upstreamNs = new Map(d.options.connectors.map((c) => [c.id, c.kind === 'smpp' ? `smpp:${c.host}:${c.port}:${c.systemId}` : c.id]))
   const nsOf = (id: string): string => upstreamNs.get(id) ?? id
+  const upstreamLinks = (dests: readonly Destination[]) => {
+    const out: { connector: string; upstreamId: string }[] = []
+    for (const d of dests) if (d.up !== undefined && d.conn !== undefined) out.push({ connector: nsOf(d.conn), upstreamId: d.up })
+    return out
+  }
 
   // 1. store: group commit; one write transaction in flight, later requests join the next one.
   let writer: GroupCommit | null = null
@@ -346,6 +353,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       d.metrics.accepted(records, d.now())
       toDispatcher({ type: 'submit', records, fresh: true })
     },
+    upstreamLinks,
     quotaGiveBack: (systemId: string, units: number) => {
       rates.get(systemId)?.post({ type: 'give', units })
     },
@@ -414,6 +422,7 @@ export function startActors(d: ActorDeps): ActorSystem {
 
   return {
     commit,
+    upstreamLinks,
     admit(job) {
       const a = d.account(job.systemId)
       if (a !== undefined && (a.rateLimit !== null || a.dailyQuota !== null)) rateActor(job.systemId, a).post({ type: 'admit', job })

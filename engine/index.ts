@@ -364,16 +364,18 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         const hits = (store.activeMessages() as MessageRecord[]).filter((r) => r.systemId === s.systemId && r.src[2] === pdu.source_addr &&
           (!pdu.service_type || r.serviceType === pdu.service_type) && !isFinal(r.state) && r.dests.some((d) => d.addr[2] === pdu.destination_addr))
         if (hits.length === 0) return cb(S.ESME_RCANCELFAIL)
+        const unlinks = hits.flatMap((r) => actors.upstreamLinks(r.dests.filter((d) => !isFinal(d.state))))
         for (const r of hits) cancelOne(r)
-        return actors.commit({ messages: hits }, (err) => cb(err ? S.ESME_RCANCELFAIL : 0))
+        return actors.commit({ messages: hits, upstreamRemove: unlinks }, (err) => cb(err ? S.ESME_RCANCELFAIL : 0))
       }
       // SMPP 3.4 §4.9: by message_id (source_addr must match when given); final messages cannot be cancelled
       const r = store.getMessage(pdu.message_id) as MessageRecord | undefined
       if (!r || r.systemId !== s.systemId || (pdu.source_addr && pdu.source_addr !== r.src[2])) return cb(S.ESME_RCANCELFAIL)
       if (pdu.destination_addr && !r.dests.some((d) => d.addr[2] === pdu.destination_addr)) return cb(S.ESME_RCANCELFAIL)
       if (isFinal(r.state)) return cb(S.ESME_RCANCELFAIL)
+      const unlinks = actors.upstreamLinks(r.dests.filter((d) => !isFinal(d.state)))
       cancelOne(r)
-      actors.commit({ messages: [r] }, (err) => cb(err ? S.ESME_RCANCELFAIL : 0))
+      actors.commit({ messages: [r], upstreamRemove: unlinks }, (err) => cb(err ? S.ESME_RCANCELFAIL : 0))
     },
     replace(s, pdu, cb) {
       // SMPP 3.4 §4.10: replace text, registered_delivery, schedule and validity of a pending message
@@ -400,12 +402,13 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       r.scheduleAt = scheduleAt
       r.expireAt = expireAt
       r.state = scheduleAt > t ? MessageState.SCHEDULED : MessageState.ENROUTE
-      // A new revision is a new submission upstream: receipts for the old one must not settle it.
+      // A new revision is a new submission upstream: receipts for the old one must not settle it, and its id link goes.
+      const unlinks = actors.upstreamLinks(r.dests.filter((d) => !isFinal(d.state)))
       for (const d of r.dests) if (!isFinal(d.state)) { d.state = r.state; d.up = undefined }
       // A new revision: the carrier takes the message again with the new times; outcomes of the
       // old revision are ignored by the delivery actor.
       r.rev = (r.rev ?? 0) + 1
-      actors.commit({ messages: [r] }, (err) => {
+      actors.commit({ messages: [r], upstreamRemove: unlinks }, (err) => {
         cb(err ? S.ESME_RREPLACEFAIL : 0)
         if (!err) actors.dispatch([r], false)
       })

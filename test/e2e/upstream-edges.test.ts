@@ -98,3 +98,26 @@ t.test('an empty message_id in a read costs only that message its receipt, not t
   t.same(got.sort(), ids.slice(1).sort(), 'receipts for the two messages that got real upstream ids')
   t.ok(logs.some((l) => /unusable message_id/.test(l)), 'the unusable id is logged')
 })
+
+t.test('cancel_sm and replace_sm remove the upstream id links of what they end or supersede', async (t) => {
+  const sent: string[] = []
+  const up = await startUpstream(t, { onSubmit: (_pdu, _s, id) => { sent.push(id); return 0 } })
+  const smsc = await engine(t, { connectors: [upConnector(up.port)], routes: { mt: [{ name: 'all', match: {}, action: { connector: 'up' } }], mo: [] } })
+  await sleep(300)
+  const ns = `smpp:127.0.0.1:${up.port}:x`
+  const esme = await openEsme(t, { port: smsc.ports.smpp })
+  const waitLinked = async (n: number) => { while (sent.length < n) await sleep(20); await sleep(300) }
+  const a = await esme.submit({ source_addr: '1', destination_addr: '447700900001', short_message: gsm('to cancel'), registered_delivery: 1 })
+  await waitLinked(1)
+  t.same(smsc.store.upstreamLookup(ns, sent[0]), [a.message_id, 0], 'linked once the upstream took it')
+  t.equal((await esme.request('cancel_sm', { message_id: a.message_id, source_addr: '1' })).command_status, 0)
+  await sleep(200)
+  t.equal(smsc.store.upstreamLookup(ns, sent[0]), undefined, 'cancel_sm removed the link')
+  const b = await esme.submit({ source_addr: '1', destination_addr: '447700900002', short_message: gsm('to replace'), registered_delivery: 1 })
+  await waitLinked(2)
+  t.same(smsc.store.upstreamLookup(ns, sent[1]), [b.message_id, 0])
+  t.equal((await esme.request('replace_sm', { message_id: b.message_id, source_addr: '1', short_message: gsm('replaced') })).command_status, 0)
+  await waitLinked(3)
+  t.equal(smsc.store.upstreamLookup(ns, sent[1]), undefined, 'replace_sm removed the old submission\'s link')
+  t.same(smsc.store.upstreamLookup(ns, sent[2]), [b.message_id, 0], 'and the new submission is linked')
+})
