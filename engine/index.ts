@@ -79,6 +79,8 @@ export interface Smsc {
   readonly ports: { smpp: number; tls: number | null; http: number }
   /** Set when the first start created the demo account: shown once in the banner. */
   readonly demoAccount: { systemId: string; password: string } | null
+  /** Config accounts not created because they were removed through the API or CLI (warned at start). */
+  readonly skippedAccounts: readonly string[]
   readonly store: Store
   sessions(): Session[]
   mo(req: MoRequest): Promise<{ id: string; systemId: string; parts: number }>
@@ -454,6 +456,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     options,
     ports: { smpp: 0, tls: null, http: 0 },
     demoAccount,
+    skippedAccounts: [...removed],
     store,
     sessions: () => [...all.values()].map((e) => e.session),
     mo: (req) => originateMo(req),

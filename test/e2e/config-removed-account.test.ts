@@ -47,6 +47,7 @@ t.test('a config account removed through the CLI is not recreated at the next st
   t.equal(warned[0]?.msg, 'config account gone is not recreated: it was removed through the API or CLI, and a removed account\'s id is never reused. ' +
     'Delete it from the config file (accounts[1])', 'it names the account and what to do')
   t.equal(warned[0]?.systemId, 'gone')
+  t.match(lastRun(e), /Accounts +keep +\(not recreated, removed through the API or CLI: gone; delete them from the config\)/, 'the banner says it too')
   t.same((JSON.parse(smsc(['account', 'list', '--json', ...d]).out) as { systemId: string }[]).map((a) => a.systemId), ['keep'])
   t.equal(await bind(e, 'gone', 'gpw1'), Status.ESME_RINVSYSID, 'the removed account cannot bind')
   t.equal(await bind(e, 'keep', 'kpw1'), Status.ESME_ROK, 'the other config account can')
