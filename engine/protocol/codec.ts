@@ -27,10 +27,16 @@ function fieldError(status: number, detail: string): SmscError {
 const tooShort = (what: string) => smscError('SMSC_ERR_PDU_MALFORMED', `body ends inside ${what}`)
 
 /** Reads a C-Octet String; `max` counts the NUL (SMPP 3.4 §3.1). */
-function readCString(buf: Buffer, off: number, end: number, max: number, status: number, name: string): [string, number] {
+/** Where the last readCString ended (after its NUL): returned this way, not in a tuple, to allocate nothing per field. */
+let cstrEnd = 0
+
+function readCString(buf: Buffer, off: number, end: number, max: number, status: number, name: string): string {
   const limit = Math.min(end, off + max)
   for (let i = off; i < limit; i++) {
-    if (buf[i] === 0) return [buf.toString('latin1', off, i), i + 1]
+    if (buf[i] === 0) {
+      cstrEnd = i + 1
+      return i === off ? '' : buf.toString('latin1', off, i)
+    }
   }
   if (limit === off + max) throw fieldError(status, `${name} longer than ${max - 1} octets`)
   throw tooShort(name)
@@ -78,9 +84,8 @@ function decodeBody(def: PduDef, buf: Buffer, pdu: Pdu, end: number): number {
         off += 4
         break
       case 'cstring': {
-        const r = readCString(buf, off, end, field.max, field.status, field.name)
-        pdu[field.name] = r[0]
-        off = r[1]
+        pdu[field.name] = readCString(buf, off, end, field.max, field.status, field.name)
+        off = cstrEnd
         break
       }
       case 'sm': {
@@ -105,13 +110,12 @@ function decodeBody(def: PduDef, buf: Buffer, pdu: Pdu, end: number): number {
           if (flag === 1) {
             if (off + 2 > end) throw tooShort('dest_address')
             const ton = buf[off], npi = buf[off + 1]
-            const r = readCString(buf, off + 2, end, 21, S.ESME_RINVDSTADR, 'destination_addr')
-            list[i] = { dest_flag: 1, dest_addr_ton: ton, dest_addr_npi: npi, destination_addr: r[0] }
-            off = r[1]
+            const addr = readCString(buf, off + 2, end, 21, S.ESME_RINVDSTADR, 'destination_addr')
+            list[i] = { dest_flag: 1, dest_addr_ton: ton, dest_addr_npi: npi, destination_addr: addr }
+            off = cstrEnd
           } else if (flag === 2) {
-            const r = readCString(buf, off, end, 21, S.ESME_RINVDLNAME, 'dl_name')
-            list[i] = { dest_flag: 2, dl_name: r[0] }
-            off = r[1]
+            list[i] = { dest_flag: 2, dl_name: readCString(buf, off, end, 21, S.ESME_RINVDLNAME, 'dl_name') }
+            off = cstrEnd
           } else {
             throw fieldError(S.ESME_RINVDESTFLAG, `dest_flag ${flag}`)
           }
@@ -126,10 +130,10 @@ function decodeBody(def: PduDef, buf: Buffer, pdu: Pdu, end: number): number {
         for (let i = 0; i < n; i++) {
           if (off + 2 > end) throw tooShort('unsuccess_sme')
           const ton = buf[off], npi = buf[off + 1]
-          const r = readCString(buf, off + 2, end, 21, S.ESME_RINVDSTADR, 'destination_addr')
-          off = r[1]
+          const addr = readCString(buf, off + 2, end, 21, S.ESME_RINVDSTADR, 'destination_addr')
+          off = cstrEnd
           if (off + 4 > end) throw tooShort('error_status_code')
-          list[i] = { dest_addr_ton: ton, dest_addr_npi: npi, destination_addr: r[0], error_status_code: buf.readUInt32BE(off) }
+          list[i] = { dest_addr_ton: ton, dest_addr_npi: npi, destination_addr: addr, error_status_code: buf.readUInt32BE(off) }
           off += 4
         }
         pdu.unsuccess_smes = list
