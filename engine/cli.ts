@@ -41,6 +41,9 @@ Options (flags override the config file):
   --tls-port N       SMPP over TLS port (default 3550); TLS runs when tls.cert and tls.key are set, or with --dev-tls
   --dev-tls          generate a self-signed certificate under <data-dir>/tls and run the TLS listener
   --http-port N      HTTP control port (default 8080, on http.host 127.0.0.1): /healthz, /api/v1/simulator/mo
+  --smpp-host A      address the SMPP listener binds (default 0.0.0.0: every interface); 127.0.0.1 for loopback only
+  --tls-host A       address the SMPP over TLS listener binds (default 0.0.0.0)
+  --http-host A      address the HTTP listener binds (default 127.0.0.1)
   --data-dir DIR     where the store lives (default ./data)
 
 The first start with no accounts creates the account "demo" and prints its password once.

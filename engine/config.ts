@@ -603,12 +603,15 @@ export interface ConfigArgs {
   smppPort?: number
   tlsPort?: number
   httpPort?: number
+  smppHost?: string
+  tlsHost?: string
+  httpHost?: string
   dataDir?: string
   devTls?: boolean
 }
 
 /** The command-line flags that feed loadConfig. */
-export const CONFIG_FLAGS = ['config', 'smpp-port', 'tls-port', 'http-port', 'data-dir', 'dev-tls'] as const
+export const CONFIG_FLAGS = ['config', 'smpp-port', 'tls-port', 'http-port', 'smpp-host', 'tls-host', 'http-host', 'data-dir', 'dev-tls'] as const
 
 /**
  * Reads the JSON file named by argv.config (else env.SMSC_CONFIG; neither → defaults only),
@@ -632,7 +635,7 @@ export function loadConfig(argv: ConfigArgs, env: NodeJS.ProcessEnv = process.en
   if (isPlainObject(raw)) {
     const o: Obj = { ...raw }
     // Only merge into sections that are objects (or absent): a bad section still reports its own error.
-    const override = (key: string, field: string, value: number | undefined): void => {
+    const override = (key: string, field: string, value: number | string | undefined): void => {
       if (value === undefined) return
       if (o[key] === undefined) o[key] = { [field]: value }
       else if (isPlainObject(o[key])) o[key] = { ...(o[key] as Obj), [field]: value }
@@ -640,6 +643,9 @@ export function loadConfig(argv: ConfigArgs, env: NodeJS.ProcessEnv = process.en
     override('smpp', 'port', smppPort)
     override('tls', 'port', tlsPort)
     override('http', 'port', httpPort)
+    override('smpp', 'host', argv.smppHost)
+    override('tls', 'host', argv.tlsHost)
+    override('http', 'host', argv.httpHost)
     if (argv.dataDir !== undefined) o.dataDir = argv.dataDir
     if (argv.devTls !== undefined) o.devTls = argv.devTls
     input = o
@@ -890,6 +896,19 @@ export function configArgsFromFlags(flags: Record<string, string | boolean>): Co
   if (tlsPort !== undefined) args.tlsPort = tlsPort
   const httpPort = parsePortFlag('http-port', flags['http-port'])
   if (httpPort !== undefined) args.httpPort = httpPort
+  // Listen addresses: an IP address or a host name (listen errors name the address at start).
+  const hostFlag = (name: string): string | undefined => {
+    const v = flags[name]
+    if (v === undefined) return undefined
+    if (typeof v !== 'string' || v.length === 0 || /\s/.test(v)) throw new SmscError('SMSC_ERR_CLI_USAGE', `--${name} needs an address to listen on, e.g. 127.0.0.1 (got ${showValue(v)})`)
+    return v
+  }
+  const smppHost = hostFlag('smpp-host')
+  if (smppHost !== undefined) args.smppHost = smppHost
+  const tlsHost = hostFlag('tls-host')
+  if (tlsHost !== undefined) args.tlsHost = tlsHost
+  const httpHost = hostFlag('http-host')
+  if (httpHost !== undefined) args.httpHost = httpHost
   const devTls = flags['dev-tls']
   if (devTls !== undefined) {
     if (devTls === true || devTls === 'true') args.devTls = true

@@ -410,6 +410,19 @@ t.test('configArgsFromFlags', async (t) => {
   throwsMessage(t, () => configArgsFromFlags({ 'dev-tls': 'maybe' }), '--dev-tls must be true or false (got "maybe")', 'SMSC_ERR_CLI_USAGE')
   throwsMessage(t, () => configArgsFromFlags({ config: true }), '--config needs a path', 'SMSC_ERR_CLI_USAGE')
   throwsMessage(t, () => configArgsFromFlags({ 'smpp-port': 'x' }), '--smpp-port must be an integer between 0 and 65535 (got "x")', 'SMSC_ERR_CLI_USAGE')
+  t.same(configArgsFromFlags({ 'smpp-host': '127.0.0.1', 'tls-host': '::1', 'http-host': 'localhost' }), { smppHost: '127.0.0.1', tlsHost: '::1', httpHost: 'localhost' })
+  throwsMessage(t, () => configArgsFromFlags({ 'smpp-host': true }), '--smpp-host needs an address to listen on, e.g. 127.0.0.1 (got true)', 'SMSC_ERR_CLI_USAGE')
+  throwsMessage(t, () => configArgsFromFlags({ 'http-host': '' }), '--http-host needs an address to listen on, e.g. 127.0.0.1 (got "")', 'SMSC_ERR_CLI_USAGE')
+})
+
+t.test('host flags override the config file\'s listen addresses, and only those', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'smsc-cfg-host-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const f = join(dir, 'c.json')
+  writeFileSync(f, JSON.stringify({ smpp: { host: '0.0.0.0', port: 2800 }, http: { port: 8090 } }))
+  const o = loadConfig({ config: f, smppHost: '127.0.0.1', httpHost: '127.0.0.2', tlsHost: '127.0.0.3' }, {})
+  t.same([o.smpp.host, o.smpp.port, o.http.host, o.http.port, o.tls.host], ['127.0.0.1', 2800, '127.0.0.2', 8090, '127.0.0.3'])
+  t.equal(loadConfig({ config: f }, {}).smpp.host, '0.0.0.0', 'without the flag the file wins')
 })
 
 t.test('assertKnownFlags', async (t) => {
