@@ -6,7 +6,7 @@
  */
 import { CommandId, EsmClass, MessageState, RegisteredDelivery } from './protocol/constants'
 import { smscError } from './errors'
-import { first20, pad3, type ReceiptStat } from './protocol/dlr'
+import { first20, receiptHead, type ReceiptStat } from './protocol/dlr'
 import { formatReceiptDate } from './protocol/time'
 import { codingOfDcs, decodeText } from './protocol/text/charsets'
 import { parseUdh } from './protocol/text/udh'
@@ -218,8 +218,7 @@ function receiptFrame(r: MessageRecord, d: Destination, now: number): Buffer {
   }
   // Appendix B: sub = short messages originally submitted, dlvrd = delivered. Everything before
   // `text:` is digits, letters, ':' and ' ', the same octets in ASCII and GSM 03.38.
-  const head = `id:${r.id} sub:001 dlvrd:${d.state === MessageState.DELIVERED ? '001' : '000'} submit date:${receiptDate(r.submitAt)}` +
-    ` done date:${receiptDate(final ? d.doneAt : now)} stat:${statOf(d.state)} err:${pad3(d.err)} text:`
+  const head = receiptHead(r.id, 1, d.state === MessageState.DELIVERED ? 1 : 0, receiptDate(r.submitAt), receiptDate(final ? d.doneAt : now), statOf(d.state), d.err)
   const idLen = r.id.length
   const umr = r.umr !== undefined
   const max = 16 + 1 + (3 + from.length) + (3 + to.length) + 10 + head.length + RECEIPT_MAX_TEXT +

@@ -47,7 +47,7 @@ export function stateOfStat(stat: ReceiptStat): number {
   return STATE_BY_STAT[stat] ?? MESSAGE_STATE.UNKNOWN
 }
 
-export function pad3(n: number): string {
+function pad3(n: number): string {
   const s = String(Math.max(0, Math.trunc(n)))
   return s.length >= 3 ? s : '000'.slice(s.length) + s
 }
@@ -65,8 +65,12 @@ export function first20(text: string): string {
  */
 export function formatReceipt(f: ReceiptFields, opts: { withSeconds?: boolean } = {}): string {
   const ws = opts.withSeconds ?? false
-  return `id:${f.id} sub:${pad3(f.sub)} dlvrd:${pad3(f.dlvrd)} submit date:${formatReceiptDate(f.submitDate, ws)}` +
-    ` done date:${formatReceiptDate(f.doneDate, ws)} stat:${f.stat} err:${pad3(f.err)} text:${first20(f.text)}`
+  return receiptHead(f.id, f.sub, f.dlvrd, formatReceiptDate(f.submitDate, ws), formatReceiptDate(f.doneDate, ws), f.stat, f.err) + first20(f.text)
+}
+
+/** The receipt text up to and including `text:`, the dates already formatted (formatReceiptDate). */
+export function receiptHead(id: string, sub: number, dlvrd: number, submitDate: string, doneDate: string, stat: ReceiptStat, err: number): string {
+  return `id:${id} sub:${pad3(sub)} dlvrd:${pad3(dlvrd)} submit date:${submitDate} done date:${doneDate} stat:${stat} err:${pad3(err)} text:`
 }
 
 const KEY = /(?<=^|\s)(id|sub|dlvrd|submit[ _]?date|done[ _]?date|stat|err|text):/gi

@@ -20,6 +20,7 @@ import type { Session } from '../../engine/session/session'
 import { Ledger } from '../../engine/ledger'
 import { defaultSettings, type Account } from '../../engine/accounts'
 import { WebhookSender } from '../../engine/webhook'
+import { until } from '../helpers/lifecycle'
 
 /** A receiver bind as Delivery sees it: a window, and the items it was handed. */
 class FakeReceiver {
@@ -99,11 +100,6 @@ async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryM
   }
   r.d = new Delivery(deps)
   return r
-}
-
-/** Waits until `cond` holds (a commit landed), at most 2 s: a busy machine can take more than a few ms. */
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 100 && !cond(); i++) await new Promise((resolve) => setTimeout(resolve, 20))
 }
 
 let n = 0
@@ -234,7 +230,7 @@ t.test('aggregate receipts: an aggregate in progress when the engine stopped is 
   t.equal(r.store.metaWithPrefix('mp:').length, 1, 'the parts seen are in the store')
   const d = r.restart()
   d.tick(1_600_000 + 10_000)
-  await until(() => r.later.length >= 1)
+  await until(() => r.later.length >= 1, 'the receipt')
   t.same(r.later.flat().map((it) => [it.messageId, it.stat]), [[parts[0].id, 'UNDELIV']], 'one receipt after the restart, the first part\'s id')
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.same(r.store.metaWithPrefix('mp:'), [], 'and its state left the store')
@@ -249,7 +245,7 @@ t.test('aggregate receipts: retention keeps the parts of an open aggregate; the 
   t.equal(await r.store.purgeFinal(r.clock.now + 1, 100), 0, 'part 1 ended, but its aggregate is open: kept')
   t.ok(r.store.getMessage(parts[0].id))
   r.d.outcomes([outcome(parts[1], MessageState.DELIVERED)])
-  await until(() => r.later.length >= 1)
+  await until(() => r.later.length >= 1, 'the receipt')
   const [it] = r.later.flat()
   t.equal(it.messageId, parts[0].id)
   t.match((it.frame as Buffer).toString('latin1'), /submit date:\d{10} .* text:part 1 text/, 'text of the first part')
@@ -370,7 +366,7 @@ t.test('failed items come back after back-off on tick(now), doubling up to the m
   t.equal(r.clock.now - t0, 9000)
   t.equal(r.store.pendingCount('u'), 1, 'still in the store until acknowledged')
   r.d.results([it], [])
-  await until(() => r.store.pendingCount('u') === 0)
+  await until(() => r.store.pendingCount('u') === 0, 'the ack committed')
   t.equal(r.store.pendingCount('u'), 0, 'acked: gone from the store')
 })
 
@@ -399,7 +395,7 @@ t.test('items older than receipts.maxAgeMs are discarded on tick and removed fro
   r.d.enqueue([old, fresh]) // no receiver bound: both wait
   r.d.tick(r.clock.now)
   t.equal(r.d.waiting('u'), 1, 'the old one is dropped')
-  await until(() => r.store.pendingCount('u') === 1)
+  await until(() => r.store.pendingCount('u') === 1, 'the drop committed')
   t.equal(r.store.pendingCount('u'), 1)
   const a = new FakeReceiver(1, 10)
   r.receivers.push(a)
@@ -413,7 +409,7 @@ t.test('a restarted Delivery rebuilds its queues from the store', async (t) => {
   const other = await committedItems(r.store, 2, 'v')
   r.d.enqueue(items)
   r.d.results([items[0]], [])
-  await until(() => r.store.pendingCount('u') === items.length - 1)
+  await until(() => r.store.pendingCount('u') === items.length - 1, 'the ack committed')
   const d2 = r.restart()
   t.equal(d2.waiting('u'), 3, 'the acknowledged one is gone')
   t.equal(d2.waiting('v'), 2)
