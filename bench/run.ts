@@ -156,6 +156,10 @@ export interface TargetRun {
     /** CPU seconds the server used while the load ran, and that divided by the wall time (cores busy). */
     cpuSeconds: number
     cpuCores: number
+    /** The same for the main thread alone (the event loop: what one Node process cannot spread over cores). */
+    mainThreadCpuCores: number
+    /** Server CPU (all threads) per submit_sm acked: the budget a faster engine has to shrink. */
+    cpuMicrosPerSubmit: number | null
     rssKbBefore: number
     rssKbBound: number
     rssKbEnd: number
@@ -200,7 +204,7 @@ async function runTarget(name: TargetName, plan: RunPlan, root: string): Promise
   const pid = target.pid
   const run: TargetRun = {
     target: name, loadAverage: Math.round(os.loadavg()[0] * 100) / 100, load: null,
-    server: { pid, cpuSeconds: 0, cpuCores: 0, rssKbBefore: 0, rssKbBound: 0, rssKbEnd: 0, rssTimelineKb: [], exit: '' },
+    server: { pid, cpuSeconds: 0, cpuCores: 0, mainThreadCpuCores: 0, cpuMicrosPerSubmit: null, rssKbBefore: 0, rssKbBound: 0, rssKbEnd: 0, rssTimelineKb: [], exit: '' },
   }
   const gen = new EsmeLoad({ ...load, host: target.host, port: target.port, systemId: target.systemId, password: target.password, label: name })
   try {
@@ -210,6 +214,7 @@ async function runTarget(name: TargetName, plan: RunPlan, root: string): Promise
     if (pid) run.server.rssKbBound = rssKb(pid)
     if (plan.scenario.measureMemory && pid) run.server.kbPerBind = Math.round(((run.server.rssKbBound - run.server.rssKbBefore) / gen.boundCount) * 10) / 10
     const cpu0 = pid ? cpuSeconds(pid) : 0
+    const mainCpu0 = pid ? cpuSeconds(pid, true) : 0
     const t0 = Date.now()
     const subs = plan.subscribers > 0 && target.httpPort ? await openSubscribers(target.httpPort, plan.subscribers) : null
     const sampler = pid ? setInterval(() => run.server.rssTimelineKb.push([Math.round((Date.now() - t0) / 1000), rssKb(pid), rssSplitKb(pid).anon]), 5_000) : null
@@ -225,7 +230,11 @@ async function runTarget(name: TargetName, plan: RunPlan, root: string): Promise
     }
     if (pid) {
       run.server.cpuSeconds = Math.round((cpuSeconds(pid) - cpu0) * 100) / 100
-      run.server.cpuCores = Math.round((run.server.cpuSeconds / ((Date.now() - t0) / 1000)) * 100) / 100
+      const wall = (Date.now() - t0) / 1000
+      run.server.cpuCores = Math.round((run.server.cpuSeconds / wall) * 100) / 100
+      run.server.mainThreadCpuCores = Math.round(((cpuSeconds(pid, true) - mainCpu0) / wall) * 100) / 100
+      const acked = run.load?.acked ?? 0
+      run.server.cpuMicrosPerSubmit = acked > 0 ? Math.round((run.server.cpuSeconds / acked) * 1e7) / 10 : null
       run.server.rssKbEnd = rssKb(pid)
     }
   } catch (err) {
@@ -297,7 +306,8 @@ function printRun(run: TargetRun): void {
     }
   }
   if (s.pid) {
-    out.write(`  server: CPU ${s.cpuCores.toFixed(2)} cores, RSS ${n0(s.rssKbBefore / 1024)} → ${n0(s.rssKbBound / 1024)} (bound) → ${n0(s.rssKbEnd / 1024)} MiB` +
+    out.write(`  server: CPU ${s.cpuCores.toFixed(2)} cores (main thread ${(s.mainThreadCpuCores ?? 0).toFixed(2)})` +
+      (s.cpuMicrosPerSubmit ? `, ${s.cpuMicrosPerSubmit} µs per submit_sm` : '') + `, RSS ${n0(s.rssKbBefore / 1024)} → ${n0(s.rssKbBound / 1024)} (bound) → ${n0(s.rssKbEnd / 1024)} MiB` +
       (s.kbPerBind !== undefined ? `, ${s.kbPerBind} KiB per bind` : '') + `; exit ${s.exit}` +
       (r ? `; generator CPU ${(r.generatorCpuSeconds / Math.max(r.elapsedSeconds, 0.001)).toFixed(2)} cores, loop delay p99 ${ms(r.generatorLoopDelayMs.p99)} max ${ms(r.generatorLoopDelayMs.max)} ms` : '') + '\n')
   }
@@ -479,7 +489,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       run = await runTarget(t, plan, root)
     } catch (err) {
-      run = { target: t, loadAverage: Math.round(os.loadavg()[0] * 100) / 100, load: null, error: (err as Error).message, server: { pid: null, cpuSeconds: 0, cpuCores: 0, rssKbBefore: 0, rssKbBound: 0, rssKbEnd: 0, rssTimelineKb: [], exit: '' } }
+      run = { target: t, loadAverage: Math.round(os.loadavg()[0] * 100) / 100, load: null, error: (err as Error).message, server: { pid: null, cpuSeconds: 0, cpuCores: 0, mainThreadCpuCores: 0, cpuMicrosPerSubmit: null, rssKbBefore: 0, rssKbBound: 0, rssKbEnd: 0, rssTimelineKb: [], exit: '' } }
     }
     runs.push(run)
     printRun(run)

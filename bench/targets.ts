@@ -130,10 +130,13 @@ export function rssSplitKb(pid: number): { anon: number; file: number } {
   }
 }
 
-/** CPU seconds (user + system) a process has used so far, or 0 when unreadable. */
-export function cpuSeconds(pid: number): number {
+/**
+ * CPU seconds (user + system) a process has used so far, or 0 when unreadable; with `mainThread`, only
+ * its main thread's (the JavaScript event loop; the rest is GC helpers, libuv and LMDB's write thread).
+ */
+export function cpuSeconds(pid: number, mainThread = false): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const stat = readFileSync(mainThread ? `/proc/${pid}/task/${pid}/stat` : `/proc/${pid}/stat`, 'utf8')
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     // fields[0] is field 3 (state); utime and stime are fields 14 and 15, in clock ticks (USER_HZ = 100)
     return (Number(fields[11]) + Number(fields[12])) / 100
