@@ -80,8 +80,14 @@ type Outstanding =
   | { kind: 'enquire_link'; at: number }
   | { kind: 'unbind'; at: number }
 
+/** What a response needs of its request: kept instead of the decoded PDU, which can then die young (GC). */
+interface RequestRef {
+  command: Pdu['command']
+  sequence_number: number
+}
+
 interface Pending {
-  pdu: Pdu
+  req: RequestRef
   draft: Draft
   unsuccess?: UnsuccessSme[]
 }
@@ -397,7 +403,7 @@ export class Session implements Tickable {
       this.throttleEvent(`window of ${this.windowSize} full`)
       return this.respond(pdu, S.ESME_RTHROTTLED)
     }
-    this.batch.push({ pdu, draft: r.draft, unsuccess: r.unsuccess })
+    this.batch.push({ req: { command: pdu.command, sequence_number: pdu.sequence_number }, draft: r.draft, unsuccess: r.unsuccess })
   }
 
   /** At most one throttle event per second per bind (telemetry). */
@@ -435,14 +441,14 @@ export class Session implements Tickable {
         if (status !== 0) {
           this.stats.rejected++
           if (status === S.ESME_RTHROTTLED) this.throttleEvent('account rate limit')
-          this.respond(p.pdu, status, congestion >= 0 ? { congestion_state: congestion } : undefined)
+          this.respond(p.req, status, congestion >= 0 ? { congestion_state: congestion } : undefined)
         } else {
           ok++
           this.stats.submitted++
           const extra: Record<string, unknown> = { message_id: ids[i] }
-          if (p.pdu.command === 'submit_multi') extra.unsuccess_smes = p.unsuccess ?? []
+          if (p.req.command === 'submit_multi') extra.unsuccess_smes = p.unsuccess ?? []
           if (congestion >= 0) extra.congestion_state = congestion
-          this.respond(p.pdu, 0, extra, true)
+          this.respond(p.req, 0, extra, true)
         }
       }
       if (ok > 0) this.host.metrics.submitted(this.acct, 0, ok)
@@ -610,7 +616,7 @@ export class Session implements Tickable {
   setSequence(n: number): void { this.seq = n }
 
   /** `counted`: the caller counts this response itself (a committed batch counts once). */
-  private respond(req: Pdu, status: number, fields?: Record<string, unknown>, counted = false): void {
+  private respond(req: RequestRef, status: number, fields?: Record<string, unknown>, counted = false): void {
     const pdu = (fields ?? {}) as Pdu
     if (!counted && SUBMITS.has(req.command)) this.host.metrics.submitted(this.acct, status)
     pdu.command = responseOf(req.command) ?? 'generic_nack'
