@@ -67,8 +67,8 @@ export interface ActorDeps {
   /** The account as last committed (cached by the engine). */
   account(systemId: string): Account | undefined
   routes: RouteTables
-  /** MO from an upstream connector: the engine routes it to an account's queue, then calls `stored`. */
-  inboundMo(connector: string, items: InboundMo[], stored: () => void): void
+  /** MO from an upstream connector: the engine routes it to an account's queue, then calls `settled` (a status per item). */
+  inboundMo(connector: string, items: InboundMo[], settled: (statuses: readonly number[]) => void): void
   webhooks: WebhookSender
   /** Builds and publishes the telemetry frames of one tick (the telemetry actor calls it). */
   publishTelemetry(): void
@@ -213,7 +213,7 @@ export function startActors(d: ActorDeps): ActorSystem {
         toDispatcher({ type: 'retry', connector: id, jobs: items as Job[] })
       },
       receipts: (items, stored) => toDispatcher({ type: 'receipts', connector: id, items, stored }),
-      mo: (items, stored) => d.inboundMo(id, items, stored),
+      mo: (items, settled) => d.inboundMo(id, items, settled),
       up: () => {
         d.metrics.event('connector_up', { detail: `${id} (${cfg.kind})` })
         log('info', 'connector up', { connector: id })

@@ -197,7 +197,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const actors: ActorSystem = startActors({
     options, store, log, now, receivers, metrics, ledger, routes, webhooks,
     account: (systemId) => store.getAccount(systemId),
-    inboundMo: (connector, items, stored) => inboundMo(connector, items, stored),
+    inboundMo: (connector, items, settled) => inboundMo(connector, items, settled),
     telemetryIntervalMs: options.telemetry.intervalMs,
     publishTelemetry: () => {
       // What telemetry costs: the whole tick (collect, encode, publish) is timed.
@@ -528,25 +528,33 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     return item
   }
 
-  /** MO from an upstream connector: routed by the MO table, stored (then `stored()` acknowledges them upstream), delivered like any MO. */
-  function inboundMo(connector: string, mos: InboundMo[], stored: () => void): void {
+  /**
+   * MO from an upstream connector: routed by the MO table, stored, delivered like any MO; `settled` then
+   * answers the upstream (deliver_sm_resp) with a status per MO. An MO that matches no route is refused
+   * with ESME_RX_P_APPN (SMPP 3.4 §5.1.3: permanent error at the receiving end) instead of being
+   * acknowledged and dropped: the upstream keeps it, or reports the failure to its sender.
+   */
+  function inboundMo(connector: string, mos: InboundMo[], settled: (statuses: readonly number[]) => void): void {
     const items: DeliveryItem[] = []
+    const statuses = new Array<number>(mos.length).fill(0)
     const t = now()
-    for (const mo of mos) {
+    for (let i = 0; i < mos.length; i++) {
+      const mo = mos[i]
       let text = ''
       try { text = decodeText(mo.sm, mo.dataCoding) ?? '' } catch { text = '' }
       const systemId = moRouter.route(mo.to[2], text)
       if (systemId === null || !store.getAccount(systemId)) {
-        log('warn', 'MO from upstream matches no MO route: dropped', { connector, to: mo.to[2] })
+        statuses[i] = S.ESME_RX_P_APPN
+        log('warn', 'MO from upstream matches no MO route: refused with ESME_RX_P_APPN', { connector, from: mo.from[2], to: mo.to[2] })
         continue
       }
       const [id] = store.allocateIds(1, options.messageIdFormat)
       items.push(moItem(systemId, id, t, mo.from, mo.to, mo.esmClass, mo.dataCoding, mo.sm, text))
     }
-    if (items.length === 0) return stored()
+    if (items.length === 0) return settled(statuses)
     actors.commit({ enqueue: items }, (err) => {
       if (err) return log('error', 'upstream MO commit failed; the upstream will send them again', { connector, error: err.message })
-      stored()
+      settled(statuses)
       actors.enqueue(items)
     })
   }

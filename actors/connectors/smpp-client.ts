@@ -472,15 +472,16 @@ export class SmppClientConnector implements Connector {
   }
 
   /** Acknowledges upstream deliveries once the engine has stored them, on the link they came on. */
-  private acker(pdus: Pdu[]): () => void {
+  /** Answers the batch's deliver_sm once the engine is done with them: status 0, or statuses[i] for pdus[i]. */
+  private acker(pdus: Pdu[]): (statuses?: readonly number[]) => void {
     const sock = this.socket
     let done = false
-    return () => {
+    return (statuses) => {
       if (done) return
       done = true
       if (this.socket !== sock || sock === null || sock.destroyed) return // the link changed: the upstream sends them again
       this.begin()
-      for (const pdu of pdus) this.respond(pdu, 0)
+      for (let i = 0; i < pdus.length; i++) this.respond(pdus[i], statuses?.[i] ?? 0)
       this.end()
     }
   }

@@ -59,8 +59,11 @@ export interface ConnectorEvents {
    * acknowledged receipt is never lost. Not called when the commit fails: the upstream sends again.
    */
   receipts(items: UpstreamReceipt[], stored: () => void): void
-  /** Mobile-originated messages from the upstream; `stored` as for receipts. */
-  mo(items: InboundMo[], stored: () => void): void
+  /**
+   * Mobile-originated messages from the upstream; `settled` as `stored` for receipts, with a command_status
+   * per item for its deliver_sm_resp: 0 once committed, non-zero for an MO the engine refuses (no MO route).
+   */
+  mo(items: InboundMo[], settled: (statuses: readonly number[]) => void): void
   /** Link state changes (for failover, telemetry events and /api/v1/connectors). */
   up(): void
   down(reason: string): void

@@ -123,10 +123,14 @@ t.test('engine A → a node-smpp upstream: receipts with A\'s ids, once each; th
   const rx = await openEsme(t, { port: A.smppPort, kind: 'receiver', systemId: 'esme2', password: 'secret2' })
   const session = up.sessions[0]
   t.ok(session, 'A is bound to the upstream')
-  session.deliver_sm({ source_addr_ton: 1, source_addr_npi: 1, source_addr: '447700900777', destination_addr: '70001234', esm_class: 0, data_coding: 0, short_message: Buffer.from('MO from upstream') })
+  const moResp = new Promise<NodePdu>((resolve) => session.deliver_sm({ source_addr_ton: 1, source_addr_npi: 1, source_addr: '447700900777', destination_addr: '70001234', esm_class: 0, data_coding: 0, short_message: Buffer.from('MO from upstream') }, resolve))
   const mo: Pdu = await rx.waitFor((p) => isMo(p) && p.source_addr === '447700900777', 10_000)
   t.equal(messageText(mo), 'MO from upstream')
   t.equal(mo.destination_addr, '70001234')
+  t.equal((await moResp).command_status, 0, 'the upstream\'s MO is acknowledged once stored')
+  // An MO that no route matches is refused (SMPP 3.4 §5.1.3 ESME_RX_P_APPN), not acknowledged and dropped
+  const refused = await new Promise<NodePdu>((resolve) => session.deliver_sm({ source_addr: '447700900778', destination_addr: '90001234', esm_class: 0, data_coding: 0, short_message: Buffer.from('to nobody') }, resolve))
+  t.equal(refused.command_status, 0x65, 'unrouted MO: deliver_sm_resp ESME_RX_P_APPN')
   await sleep(200)
   t.notOk(esme.delivered.some((p) => isMo(p)), 'not to esme1')
   t.notOk(rx.delivered.some((p) => isReceipt(p)), 'esme2 got no receipt of esme1')

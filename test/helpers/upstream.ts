@@ -98,7 +98,12 @@ export class Recorder implements ConnectorEvents {
   }
   /** The engine stores at once here: acknowledge straight away (the ack-after-store rule has its own test). */
   receipts(r: UpstreamReceipt[], stored: () => void): void { this.got.receipts.push(...r); this.got.batches.push({ kind: 'receipts', size: r.length }); if (!this.holdAcks) stored(); else this.held.push(stored) }
-  mo(m: InboundMo[], stored: () => void): void { this.got.mo.push(...m); this.got.batches.push({ kind: 'mo', size: m.length }); if (!this.holdAcks) stored(); else this.held.push(stored) }
+  mo(m: InboundMo[], settled: (statuses: readonly number[]) => void): void {
+    this.got.mo.push(...m)
+    this.got.batches.push({ kind: 'mo', size: m.length })
+    const stored = () => settled(m.map(() => 0))
+    if (!this.holdAcks) stored(); else this.held.push(stored)
+  }
   /** When true, acknowledgements wait in `held` until the test calls them (the engine "storing"). */
   holdAcks = false
   readonly held: (() => void)[] = []
