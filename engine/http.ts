@@ -280,7 +280,12 @@ function loadConsole(): Map<string, { body: Buffer; type: string }> {
   return files
 }
 
+/** How often telemetry sockets are checked against token expiry. */
+const REVALIDATE_MS = 10_000
+
 interface WsData {
+  /** The login token the socket opened with: when it ends (password change, logout, expiry), so does the socket. */
+  token: string
   format: 'msgpack' | 'json'
   topics: Set<Topic>
   eventsOf?: string
@@ -424,7 +429,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
   })
   app.post('/api/v1/logout', (res: any, req: any) => {
     const token = AdminAuth.tokenOf(req.getHeader('authorization'), req.getHeader('cookie'), '')
-    if (token) auth.logout(token)
+    if (token) { auth.logout(token); endRevoked() }
     send(res, '204 No Content', null, { 'set-cookie': `${SESSION_COOKIE}=; Max-Age=0; Path=/` })
   })
   app.get('/api/v1/me', guarded({}, (res: any, _req: any, p: Principal) => send(res, '200 OK', p)))
@@ -448,6 +453,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
       if (auth.configured) return invalid(res, ADMIN_PASSWORD_CONFIGURED)
       reply(res, 200, () => smsc.admin.setAdminPassword(p, (body as { password?: string }).password).then((password) => {
         auth.adminPasswordChanged()
+        endRevoked()
         return { password }
       }))
     })
@@ -612,7 +618,8 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
         else return fail(res, '400 Bad Request', `unknown topic ${JSON.stringify(t)}; topics are ${TOPICS.join(', ')}, events:<systemId>`, 'SMSC_ERR_HTTP_BODY')
       }
       const group = `${format}|${[...topics].sort().join(',')}|${eventsOf ?? ''}`
-      res.upgrade({ format, topics, eventsOf, group, stale: true } satisfies WsData,
+      const token = AdminAuth.tokenOf(req.getHeader('authorization'), req.getHeader('cookie'), query) ?? ''
+      res.upgrade({ token, format, topics, eventsOf, group, stale: true } satisfies WsData,
         req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context)
     },
     open: (ws: any) => {
@@ -656,9 +663,20 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
     ws.subscribe(d.group)
   }
 
+  /**
+   * Telemetry sockets live longer than requests: one whose login token has ended (a password change, a
+   * logout, expiry) is closed with 4001, at once for the first two and within REVALIDATE_MS for expiry.
+   */
+  let revalidatedAt = Date.now()
+  function endRevoked(): void {
+    revalidatedAt = Date.now()
+    for (const ws of [...clients]) if (!auth.check((ws.getUserData() as WsData).token)) ws.end(4001, 'login ended: log in again')
+  }
+
   /** One encode and one uWS publish per group per tick; stale clients get a snapshot instead. */
   function publish(frames: { snapshot: Record<string, unknown>; delta: Record<string, unknown> }): void {
     if (clients.size === 0) return
+    if (Date.now() - revalidatedAt > REVALIDATE_MS) endRevoked()
     // A client over the limit loses this delta (uWS drops it): it needs a snapshot when it drains.
     // A lagging client leaves its topic (no more deltas) until it has drained and had a snapshot.
     const catchUp: any[] = []

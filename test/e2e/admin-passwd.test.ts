@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSyn
 import os from 'node:os'
 import path from 'node:path'
 import { httpCall, projectRoot, startEngine, type Engine } from '../helpers/engine'
+import { TelemetryClient } from '../helpers/ws'
 
 const ROOT = projectRoot()
 
@@ -34,9 +35,13 @@ t.test('with an engine running: the new admin password (8 to 128 characters) is 
   const d = ['--data-dir', e.dataDir]
   const generated = /Console admin password created \(shown only this once\): (\S+)/.exec(e.output())?.[1] ?? ''
   const old = await token(e, { password: generated })
+  const stream = await TelemetryClient.open(e.httpPort, `token=${old}`)
+  await stream.waitFor((f) => f.type === 'snapshot')
 
   const r = smsc(['admin', 'passwd', '--password', 'newpassword1', ...d])
   t.equal(r.code, 0, r.err)
+  await stream.waitUntil(() => stream.closed, 5000)
+  t.equal(stream.closeCode, 4001, 'a telemetry stream opened with an old token is closed too')
   t.equal(r.out, 'console admin password changed\nin force now: operator logins made with the old password have ended\n')
   t.equal((await login(e, { password: 'newpassword1' })).status, 200, 'the new password logs in without a restart')
   t.equal((await login(e, { password: generated })).status, 401, 'the old one does not')

@@ -85,6 +85,8 @@ export class TelemetryClient {
   /** Frames received (also counted when they are not kept). */
   count = 0
   closed = false
+  /** The close code the server sent (1006 when the connection dropped without one). */
+  closeCode = 0
   private readonly waiters = new Set<() => void>()
 
   private constructor(private readonly ws: WsLike, private readonly keep: boolean) {
@@ -97,8 +99,9 @@ export class TelemetryClient {
       }
       for (const w of [...this.waiters]) w()
     })
-    ws.on('close', () => {
+    ws.on('close', (code: number) => {
       this.closed = true
+      this.closeCode = code
       for (const w of [...this.waiters]) w()
     })
     ws.on('error', () => { /* 'close' follows */ })
