@@ -5,6 +5,11 @@
  * Pending deliveries sit in coarse time buckets driven by one tick, never one timer per message.
  * Its in-memory state is rebuilt from the store's active messages when it (re)starts, so neither
  * a restart of the actor nor of the process loses an accepted message.
+ * Absent subscribers (`simulator.absentRate`): at its first attempt a destination may find the
+ * subscriber absent; it is handed back as a temporary failure (the dispatcher retries it with
+ * dispatch.retryMs back-off), and its outcome at a later attempt is marked `available`, which is
+ * what alert_notification (SMPP 3.4 §4.12) is about. Which destinations were absent is kept in
+ * memory only: after a restart their next attempt is a first attempt again.
  */
 import { MessageState } from '../engine/protocol/constants'
 import type { ResolvedOptions } from '../engine/config'
@@ -19,12 +24,18 @@ interface Pending {
   state: number
   err: number
   rev: number
+  available?: boolean
 }
+
+/** What the carrier takes: one destination of one record; `attempts` (the dispatcher's Job) 0 = the first. */
+export interface CarrierItem { record: MessageRecord; dest: number; fresh?: boolean; attempts?: number }
 
 export class SimulatedCarrier {
   private readonly buckets = new Map<number, Pending[]>()
   private cursor: number
   private readonly table: { state: number; err: number; upTo: number }[] = []
+  /** `${id}:${dest}` of destinations whose subscriber was absent at their first attempt. */
+  private readonly absent = new Set<string>()
   inFlight = 0
 
   constructor(
@@ -32,6 +43,8 @@ export class SimulatedCarrier {
     private readonly emit: (outcomes: Outcome[]) => void,
     now: number,
     private readonly random: () => number = Math.random,
+    /** Temporary failures (subscriber absent): the dispatcher tries them again later. */
+    private readonly retry: (items: CarrierItem[]) => void = () => {},
   ) {
     this.cursor = Math.floor(now / BUCKET_MS)
     let acc = 0
@@ -56,11 +69,21 @@ export class SimulatedCarrier {
   }
 
   /** Takes a batch of destinations (the connector form: one destination of one message each). */
-  submitDests(items: readonly { record: MessageRecord; dest: number; fresh?: boolean }[], now: number): void {
+  submitDests(items: readonly CarrierItem[], now: number): void {
     const [min, max] = this.cfg.deliveryDelayMs
     const intermediate: Outcome[] = []
-    for (const { record: r, dest: i, fresh } of items) {
+    const absent: CarrierItem[] = []
+    for (const item of items) {
+      const { record: r, dest: i, fresh } = item
       if (isFinal(r.dests[i].state)) continue
+      const key = `${r.id}:${i}`
+      // Subscriber absent at the first attempt: a temporary failure, delivered at a later attempt
+      if (this.cfg.absentRate > 0 && (item.attempts ?? 0) === 0 && !this.absent.has(key) && r.scheduleAt <= now && this.random() < this.cfg.absentRate) {
+        this.absent.add(key)
+        absent.push(item)
+        continue
+      }
+      const available = this.absent.delete(key)
       // ENROUTE intermediate notification (SMPP 3.4 §5.2.17 bit 4), once, when first accepted
       if (fresh !== false && this.cfg.intermediate && (r.registeredDelivery & 0x10) !== 0) {
         intermediate.push({ id: r.id, dest: i, state: MessageState.ENROUTE, err: 0, rev: r.rev ?? 0 })
@@ -72,9 +95,12 @@ export class SimulatedCarrier {
         due = Math.max(now, r.expireAt)
         o = { state: MessageState.EXPIRED, err: (this.cfg.errorCodes as Record<string, number>).EXPIRED ?? 0 }
       }
-      this.add(due, { id: r.id, dest: i, state: o.state, err: o.err, rev: r.rev ?? 0 })
+      const p: Pending = { id: r.id, dest: i, state: o.state, err: o.err, rev: r.rev ?? 0 }
+      if (available) p.available = true
+      this.add(due, p)
     }
     if (intermediate.length > 0) this.emit(intermediate)
+    if (absent.length > 0) this.retry(absent)
   }
 
   private add(due: number, p: Pending): void {

@@ -13,6 +13,10 @@
  * final; the parts seen so far are kept durable in the store (meta `mp:…`) until then.
  * Settlement 'refund': a REJECTD or UNDELIV destination gives its price back (one ledger entry per
  * account per batch, committed with the outcome).
+ * alert_notification (SMPP 3.4 §4.12): a destination delivered after its subscriber was absent
+ * (outcome `available`) of a message submitted with set_dpf 1 is announced to one bound receiver or
+ * transceiver of the account, once the outcome is committed and before its receipt. Best effort: the
+ * PDU has no response, and nothing is queued when no receiver is bound.
  */
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import { MessageState } from '../engine/protocol/constants'
@@ -147,6 +151,8 @@ export class Delivery {
     const refunds = new Map<string, { units: number; count: number }>()
     const meta: [string, unknown][] = []
     const unlink: { connector: string; upstreamId: string }[] = []
+    const alerts: MessageRecord[] = []
+    const alertDests: number[] = []
     for (const o of outcomes) {
       const r = changed.get(o.id) ?? (this.d.store.getMessage(o.id) as MessageRecord | undefined)
       if (r === undefined) continue
@@ -169,6 +175,8 @@ export class Delivery {
         r.err = dest.err
       }
       changed.set(r.id, r)
+      // SMPP 3.4 §5.3.2.29 set_dpf: the subscriber that was absent is available now
+      if (o.available && o.state === MessageState.DELIVERED && r.setDpf) { alerts.push(r); alertDests.push(o.dest) }
       // Settlement 'refund': a message the network refused costs nothing.
       if (dest.price && account?.prepaid && account.settlement === 'refund' && (o.state === MessageState.REJECTED || o.state === MessageState.UNDELIVERABLE)) {
         const f = refunds.get(r.systemId) ?? { units: 0, count: 0 }
@@ -213,9 +221,31 @@ export class Delivery {
         this.d.log('error', 'outcome commit failed', { error: err.message, count: changed.size })
         return
       }
+      for (let i = 0; i < alerts.length; i++) this.alert(alerts[i], alertDests[i])
       if (receipts.length > 0) this.d.enqueueLater(receipts)
       stored?.()
     })
+  }
+
+  /**
+   * SMPP 3.4 §4.12 alert_notification to one bound receiver/transceiver of the message's account:
+   * source_addr = the subscriber now available (the destination), esme_addr = the message's source,
+   * ms_availability_status 0 (available). No response PDU exists; with no receiver bound it is dropped.
+   */
+  private alert(r: MessageRecord, dest: number): void {
+    const ms = r.dests[dest].addr
+    const fields = {
+      source_addr_ton: ms[0], source_addr_npi: ms[1], source_addr: ms[2],
+      esme_addr_ton: r.src[0], esme_addr_npi: r.src[1], esme_addr: r.src[2],
+      ms_availability_status: 0,
+    }
+    for (const s of this.d.receivers(r.systemId)) {
+      if (s.alertNotification(fields)) {
+        this.d.log('debug', 'alert_notification sent', { systemId: r.systemId, session: s.id, id: r.id, subscriber: ms[2] })
+        return
+      }
+    }
+    this.d.log('info', 'alert_notification not sent: no receiver bound', { systemId: r.systemId, id: r.id, subscriber: ms[2] })
   }
 
   /** The webhook form of a receipt, for accounts that take receipts over HTTP. */

@@ -18,6 +18,8 @@ export interface Outcome {
   err: number
   /** The record's revision when the carrier took it; a replace_sm makes older outcomes stale. */
   rev?: number
+  /** The subscriber was absent at an earlier attempt and is reachable now (alert_notification, SMPP 3.4 §4.12). */
+  available?: boolean
 }
 
 export type DispatcherMsg =

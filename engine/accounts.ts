@@ -48,7 +48,15 @@ export interface AccountSettings {
   prepaid: boolean
   /** http(s) URLs receipts / MO are POSTed to; null = none. */
   webhooks: { receipts: string | null; mo: string | null }
+  /**
+   * Where the SMSC connects to ask this ESME to bind (SMPP 3.4 §2.2.1 outbind) when receipts or MO wait
+   * and no receiver is bound (engine/session/outbind.ts); null = never. `password` is the one the SMSC
+   * sends in the outbind PDU so the ESME can tell it is this SMSC ('' = none).
+   */
+  outbind: OutbindSetting | null
 }
+
+export interface OutbindSetting { host: string; port: number; tls: boolean; password: string }
 
 export interface Account extends AccountSettings { systemId: string; passwordHash: string; createdAt: number; updatedAt: number }
 
@@ -56,6 +64,7 @@ export interface Account extends AccountSettings { systemId: string; passwordHas
 export const SETTINGS_KEYS = [
   'role', 'parent', 'group', 'suspended', 'maxBinds', 'windowSize', 'allowedIps', 'allowedSources', 'rateLimit',
   'dailyQuota', 'registeredDelivery', 'validity', 'messageIdFormat', 'receiptPolicy', 'settlement', 'prepaid', 'webhooks',
+  'outbind',
 ] as const satisfies readonly (keyof AccountSettings)[]
 
 // Validity defaults match the session's (engine/session/submit.ts DEFAULT_LIMITS).
@@ -84,6 +93,7 @@ export function defaultSettings(base: { maxBinds: number; windowSize: number; me
     settlement: 'submit',
     prepaid: false,
     webhooks: { receipts: null, mo: null },
+    outbind: null,
   }
 }
 
@@ -238,6 +248,25 @@ export function checkAccountInput(v: unknown, path: string, code: AccountInputCo
       return fail(`${at(where, k)} must be an http(s) URL or null (got ${showValue(x)})`)
     }
     out.webhooks = { receipts: url('receipts'), mo: url('mo') }
+  }
+  if (o.outbind !== undefined) {
+    const where = p('outbind')
+    if (o.outbind === null) out.outbind = null
+    else {
+      const r = sub(o.outbind, where, ['host', 'port', 'tls', 'password'], '{ host, port, tls, password } or null')
+      const host = r.host
+      if (host === undefined) fail(`${at(where, 'host')} is required`)
+      if (typeof host !== 'string' || host.length < 1 || host.length > 253 || !/^[A-Za-z0-9.:_%-]+$/.test(host)) {
+        fail(`${at(where, 'host')} must be a host name or IP address (got ${showValue(host)})`)
+      }
+      if (r.port === undefined) fail(`${at(where, 'port')} is required`)
+      const port = int(r.port, at(where, 'port'), 1, 65_535)
+      const tls = r.tls === undefined ? false : bool(r.tls, at(where, 'tls'))
+      // SMPP 3.4 §4.1.7.1 outbind password: C-Octet String of max 9 including the NUL → 0..8 characters. Never echoed.
+      const pw = r.password === undefined ? '' : r.password
+      if (typeof pw !== 'string' || pw.length > 8 || !PRINTABLE.test(pw)) fail(`${at(where, 'password')} must be 0 to 8 printable ASCII characters`)
+      out.outbind = { host: host as string, port, tls, password: pw as string }
+    }
   }
   return out
 }

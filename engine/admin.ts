@@ -160,6 +160,8 @@ export class Admin {
       if (inp.role !== undefined && inp.role !== 'user') forbidden(`account.role: a reseller creates only users (got ${showValue(inp.role)})`)
       if (inp.parent !== undefined && inp.parent !== p.systemId) forbidden(`account.parent: a reseller creates only its own users (got ${showValue(inp.parent)})`)
       if (inp.credit !== undefined && !self.prepaid) forbidden(`account.credit: ${p.systemId} is not prepaid and has no credit to give`)
+      // outbind makes the engine open connections to a host: the operator's decision only.
+      if (inp.outbind != null) forbidden('account.outbind can only be set by the operator')
       for (const k of ['group', 'settlement', 'prepaid', 'messageIdFormat'] as const) {
         if (inp[k] !== undefined && inp[k] !== self[k]) forbidden(`account.${k} can only be set by the operator`)
       }
@@ -534,10 +536,12 @@ function settingsOf(inp: AccountInput): Partial<AccountSettings> {
   return out as Partial<AccountSettings>
 }
 
-/** Audit detail of an update: the new values, except webhook URLs (they may carry tokens): only whether set. */
+/** Audit detail of an update: the new values, except webhook URLs (they may carry tokens): only whether set;
+ *  and never the outbind password. */
 function describe(changes: Partial<AccountSettings>): Record<string, unknown> {
   const d: Record<string, unknown> = { ...changes }
   if (changes.webhooks) d.webhooks = { receipts: changes.webhooks.receipts !== null, mo: changes.webhooks.mo !== null }
+  if (changes.outbind) d.outbind = { ...changes.outbind, password: changes.outbind.password !== '' }
   return d
 }
 

@@ -106,10 +106,11 @@ export interface ResolvedOptions {
     outcomes: Partial<Record<OutcomeStat, number>>
     intermediate: boolean
     errorCodes: Record<OutcomeStat, number>
+    absentRate: number
   }
   messageIdFormat: MessageIdFormat
   timers: { sessionInitMs: number; enquireLinkMs: number; inactivityMs: number; responseMs: number }
-  session: { windowSize: number; maxPduLength: number; maxBindsPerAccount: number }
+  session: { windowSize: number; maxPduLength: number; maxBindsPerAccount: number; outbindRetryMs: [number, number] }
   receipts: { multipart: MultipartReceipts; redeliveryMs: [number, number]; maxAgeMs: number }
   log: { level: LogLevel }
   admin: { password: string | null }
@@ -142,10 +143,11 @@ export interface Options {
     outcomes?: Partial<Record<OutcomeStat, number>>
     intermediate?: boolean
     errorCodes?: Partial<Record<OutcomeStat, number>>
+    absentRate?: number
   }
   messageIdFormat?: MessageIdFormat
   timers?: Partial<ResolvedOptions['timers']>
-  session?: Partial<ResolvedOptions['session']>
+  session?: Partial<Omit<ResolvedOptions['session'], 'outbindRetryMs'>> & { outbindRetryMs?: readonly [number, number] }
   receipts?: { multipart?: MultipartReceipts; redeliveryMs?: readonly [number, number]; maxAgeMs?: number }
   log?: Partial<ResolvedOptions['log']>
   admin?: Partial<ResolvedOptions['admin']>
@@ -182,6 +184,7 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
     outcomes: { DELIVRD: 0.9, UNDELIV: 0.06, EXPIRED: 0.02, REJECTD: 0.02 }, // probabilities, sum 1
     intermediate: false, // also send ENROUTE receipts when registered_delivery asks (bit 0x10)
     errorCodes: { DELIVRD: 0, EXPIRED: 0, DELETED: 0, UNDELIV: 1, ACCEPTD: 0, UNKNOWN: 0, REJECTD: 2 }, // err: per stat
+    absentRate: 0, // probability 0..1 that a destination's subscriber is absent at the first attempt (retried, then alert_notification)
   },
   messageIdFormat: 'decimal', // message_id text: 'decimal' or 'hex'
   timers: {
@@ -194,6 +197,7 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
     windowSize: 100, // outstanding requests each way, per bind (account default)
     maxPduLength: 65_536, // bytes: larger command_length → generic_nack ESME_RINVCMDLEN and close
     maxBindsPerAccount: 10, // concurrent binds per account (account default)
+    outbindRetryMs: [5_000, 300_000], // ms, [first, max] back-off between outbind attempts to an ESME (doubles per failure)
   },
   receipts: {
     multipart: 'every', // 'every' part of a long message gets its own receipt, or only the 'last'
@@ -415,6 +419,7 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
     windowSize: pick(sessionIn, 'windowSize', D.session.windowSize, positive, sp),
     maxPduLength: pick(sessionIn, 'maxPduLength', D.session.maxPduLength, (v, path) => integer(v, path, 1_024, 16_777_216), sp),
     maxBindsPerAccount: pick(sessionIn, 'maxBindsPerAccount', D.session.maxBindsPerAccount, positive, sp),
+    outbindRetryMs: pick(sessionIn, 'outbindRetryMs', [...D.session.outbindRetryMs] as [number, number], (v, path) => range(v, path, 100, MAX_TIMER_MS), sp),
   }
 
   const accounts = resolveAccounts(root.accounts, p('accounts'))
@@ -591,7 +596,11 @@ function resolveSimulator(o: Obj, path: string): ResolvedOptions['simulator'] {
       if (given[stat] !== undefined) errorCodes[stat] = integer(given[stat], at(ep, stat), 0, 999)
     }
   }
-  return { deliveryDelayMs, outcomes, intermediate, errorCodes }
+  const absentRate = pick(o, 'absentRate', D.absentRate, (v, p) => {
+    if (typeof v === 'number' && v >= 0 && v <= 1) return v
+    return fail(`${p} must be a number between 0 and 1 (got ${showValue(v)})`)
+  }, path)
+  return { deliveryDelayMs, outcomes, intermediate, errorCodes, absentRate }
 }
 
 // ---------------------------------------------------------------------------------------------

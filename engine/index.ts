@@ -14,6 +14,7 @@ import { createLogger, type LogFn } from './log'
 import { HEX_ID_BASE, Store, type CommitBatch, type DeliveryItem } from './store'
 import { Session, type SessionHost, type BoundAccount } from './session/session'
 import { Ticker } from './session/timers'
+import { OutbindDialer } from './session/outbind'
 import { canReceive, isBound } from './session/bind-state'
 import { startListeners, devTlsCert, type Listeners } from './transport/listener'
 import { startActors, type ActorRef, type ActorSystem } from '../actors/system'
@@ -220,6 +221,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       actors.accountChanged(systemId, a)
       // Suspended or removed: its binds go (unbind, drained), and new binds are refused.
       if (a === null || a.suspended) for (const s of byAccount.get(systemId) ?? []) void s.requestUnbind(a === null ? 'account removed' : 'account suspended')
+      outbind.accountChanged(systemId, a === null || a.suspended ? null : a.outbind)
     },
     usage: (systemId) => {
       const a = store.getAccount(systemId)
@@ -331,6 +333,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       let list = byAccount.get(s.systemId)
       if (!list) byAccount.set(s.systemId, (list = []))
       list.push(s)
+      outbind.bound(s)
       if (canReceive(s.state)) actors.bound(s.systemId)
     },
     closed(s) {
@@ -428,8 +431,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     smscSystemId: SMSC_SYSTEM_ID,
   }
 
-  const onSocket = (socket: net.Socket, secure: boolean) => {
-    if (stopping) { socket.destroy(); return }
+  /** A connection, accepted by a listener or opened by the outbind dialer, becomes a Session. */
+  const onSocket = (socket: net.Socket, secure: boolean): Session | null => {
+    if (stopping) { socket.destroy(); return null }
     socket.setNoDelay(true)
     const s = new Session(nextSessionId++, socket, host, sessionConfig)
     const ref = actors.spawnSession(s)
@@ -448,7 +452,22 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     })
     socket.on('error', (err) => log('debug', 'socket error', { session: s.id, error: err.message }))
     socket.on('close', () => s.close('peer closed'))
+    return s
   }
+
+  // SMPP 3.4 §2.2.1 outbind: accounts with an `outbind` setting are called when deliveries wait for them.
+  const outbind = new OutbindDialer({
+    now, log, metrics,
+    waiting: () => store.accountsWithPending(),
+    target: (systemId) => {
+      const a = store.getAccount(systemId)
+      return a === undefined || a.suspended ? null : a.outbind
+    },
+    hasReceiver: (systemId) => receivers(systemId).length > 0,
+    open: onSocket,
+    retryMs: options.session.outbindRetryMs,
+    connectTimeoutMs: options.timers.sessionInitMs || 30_000,
+  })
 
   // HTTP first (health answers 503 until SMPP listens), SMPP listeners last.
   let listeners: Listeners | null = null
@@ -679,6 +698,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
 
   async function shutdown(): Promise<void> {
     stopping = true
+    outbind.stop()
     log('info', 'stopping: closing listeners')
     if (listeners) await listeners.close()
     log('info', 'stopping: unbinding sessions', { sessions: all.size })
@@ -731,6 +751,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
   smsc.ports.smpp = listeners.smppPort
   smsc.ports.tls = listeners.tlsPort
+  outbind.start()
   // The CLI's way in while this engine runs: the admin API URL and an operator token, readable by this user only.
   // The token lives in memory only and ends with this engine (removeControlFile, at shutdown). The file is
   // written whole and renamed into place, so the CLI never reads half of it.

@@ -78,6 +78,8 @@ export interface MessageRecord extends StoredMessage {
   replaceIfPresent?: boolean
   /** Credit units charged for the record (sum of its destinations' prices), prepaid accounts only. */
   price?: number
+  /** set_dpf TLV 1 (SMPP 3.4 §5.3.2.29): alert_notification when an absent subscriber becomes available. */
+  setDpf?: boolean
 }
 
 export const FINAL_STATES: ReadonlySet<number> = new Set([

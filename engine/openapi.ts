@@ -79,6 +79,13 @@ export const OPENAPI = {
           settlement: { enum: ['submit', 'refund'] },
           prepaid: { type: 'boolean' },
           webhooks: { type: 'object', properties: { receipts: { type: ['string', 'null'] }, mo: { type: ['string', 'null'] } } },
+          outbind: {
+            description: 'SMPP 3.4 §2.2.1: where the engine connects to send outbind when deliveries wait and no receiver is bound (operator only); null = off',
+            oneOf: [{ type: 'null' }, {
+              type: 'object', required: ['host', 'port'],
+              properties: { host: { type: 'string' }, port: { type: 'integer' }, tls: { type: 'boolean' }, password: { type: 'string', description: 'sent in the outbind PDU, 0 to 8 characters' } },
+            }],
+          },
           balance: { type: ['number', 'null'] },
           children: { type: 'integer' },
           createdAt: { type: 'integer' },

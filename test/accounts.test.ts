@@ -24,6 +24,7 @@ t.test('defaultSettings: every setting, the engine limits passed in', async (t) 
     role: 'user', parent: null, group: null, suspended: false, maxBinds: 3, windowSize: 50, allowedIps: [], allowedSources: [],
     rateLimit: null, dailyQuota: null, registeredDelivery: 0, validity: { defaultMs: 48 * 3_600_000, maxMs: 7 * 24 * 3_600_000 },
     messageIdFormat: 'hex', receiptPolicy: 'every', settlement: 'submit', prepaid: false, webhooks: { receipts: null, mo: null },
+    outbind: null,
   })
   t.not(defaultSettings({ maxBinds: 1, windowSize: 1, messageIdFormat: 'decimal' }).allowedIps, d.allowedIps, 'fresh arrays each call')
 })
@@ -37,8 +38,12 @@ t.test('checkAccountInput returns only the keys given; credit implies prepaid', 
     rateLimit: { perSecond: 2.5, burst: 5 }, dailyQuota: 1000, registeredDelivery: 1, validity: { defaultMs: 60_000, maxMs: 120_000 },
     messageIdFormat: 'hex', receiptPolicy: 'aggregate', settlement: 'refund', prepaid: true,
     webhooks: { receipts: 'https://example.com/dlr', mo: null },
+    outbind: { host: 'esme.example.com', port: 2776, tls: true, password: 'smscpw' },
   }
   t.same(checkAccountInput(all, 'account', 'SMSC_ERR_API_INVALID'), all)
+  t.same(checkAccountInput({ outbind: { host: '192.0.2.9', port: 2775 } }, 'a', 'SMSC_ERR_API_INVALID'),
+    { outbind: { host: '192.0.2.9', port: 2775, tls: false, password: '' } }, 'outbind: tls false and an empty password by default')
+  t.same(checkAccountInput({ outbind: null }, 'a', 'SMSC_ERR_API_INVALID'), { outbind: null })
   t.same(checkAccountInput({ credit: 0 }, 'a', 'SMSC_ERR_CONFIG_INVALID'), { credit: 0, prepaid: true })
   t.same(checkAccountInput({ rateLimit: { perSecond: 2.5 } }, 'a', 'SMSC_ERR_API_INVALID'), { rateLimit: { perSecond: 2.5, burst: 3 } }, 'burst defaults to ceil(perSecond)')
   t.same(checkAccountInput({ rateLimit: null, dailyQuota: null, group: null }, 'a', 'SMSC_ERR_API_INVALID'), { rateLimit: null, dailyQuota: null, group: null })
@@ -89,6 +94,14 @@ t.test('checkAccountInput: one-line messages naming the field, with the value, i
     [{ webhooks: { receipts: 'ftp://x.example/' , mo: null } }, 'account.webhooks.receipts must be an http(s) URL or null (got "ftp://x.example/")'],
     [{ webhooks: { receipts: null } }, 'account.webhooks.mo is required (a URL or null)'],
     [{ webhooks: { receipts: null, mo: 'not a url' } }, 'account.webhooks.mo must be an http(s) URL or null (got "not a url")'],
+    [{ outbind: 'esme:2775' }, 'account.outbind must be an object { host, port, tls, password } or null (got "esme:2775")'],
+    [{ outbind: { port: 2775 } }, 'account.outbind.host is required'],
+    [{ outbind: { host: 'esme host', port: 2775 } }, 'account.outbind.host must be a host name or IP address (got "esme host")'],
+    [{ outbind: { host: 'esme' } }, 'account.outbind.port is required'],
+    [{ outbind: { host: 'esme', port: 0 } }, 'account.outbind.port must be an integer between 1 and 65535 (got 0)'],
+    [{ outbind: { host: 'esme', port: 2775, tls: 'yes' } }, 'account.outbind.tls must be true or false (got "yes")'],
+    [{ outbind: { host: 'esme', port: 2775, password: 'ninechars' } }, 'account.outbind.password must be 0 to 8 printable ASCII characters'],
+    [{ outbind: { host: 'esme', port: 2775, user: 'x' } }, 'account.outbind.user is not a known key'],
   ]
   for (const [v, message] of cases) throwsMessage(t, v, message)
   // The config file uses its own code and path.

@@ -68,7 +68,7 @@ t.test('defaults', async (t) => {
     t.same(d.simulator.errorCodes, { DELIVRD: 0, EXPIRED: 0, DELETED: 0, UNDELIV: 1, ACCEPTD: 0, UNKNOWN: 0, REJECTD: 2 })
     t.equal(d.messageIdFormat, 'decimal')
     t.same(d.timers, { sessionInitMs: 30_000, enquireLinkMs: 30_000, inactivityMs: 300_000, responseMs: 30_000 })
-    t.same(d.session, { windowSize: 100, maxPduLength: 65_536, maxBindsPerAccount: 10 })
+    t.same(d.session, { windowSize: 100, maxPduLength: 65_536, maxBindsPerAccount: 10, outbindRetryMs: [5_000, 300_000] })
     t.same(d.receipts, { multipart: 'every', redeliveryMs: [1_000, 60_000], maxAgeMs: 86_400_000 })
     t.same(d.log, { level: 'info' })
     t.same(d.admin, { password: null })
@@ -120,6 +120,7 @@ t.test('each key can be overridden', async (t) => {
     ['session.windowSize', { session: { windowSize: 10 } }, (r) => r.session.windowSize, 10],
     ['session.maxPduLength', { session: { maxPduLength: 1024 } }, (r) => r.session.maxPduLength, 1024],
     ['session.maxBindsPerAccount', { session: { maxBindsPerAccount: 1 } }, (r) => r.session.maxBindsPerAccount, 1],
+    ['session.outbindRetryMs', { session: { outbindRetryMs: [200, 1000] } }, (r) => r.session.outbindRetryMs, [200, 1000]],
     ['receipts.multipart', { receipts: { multipart: 'last' } }, (r) => r.receipts.multipart, 'last'],
     ['receipts.redeliveryMs', { receipts: { redeliveryMs: [10, 10] } }, (r) => r.receipts.redeliveryMs, [10, 10]],
     ['receipts.maxAgeMs', { receipts: { maxAgeMs: 1 } }, (r) => r.receipts.maxAgeMs, 1],
@@ -193,6 +194,9 @@ t.test('validation messages', async (t) => {
     throwsMessage(t, () => resolveOptions({ tls: { cert: 5, key: 'k' } }), 'config.tls.cert must be a file path or null (got 5)')
     throwsMessage(t, () => resolveOptions({ accounts: { a: 1 } }), 'config.accounts must be an array (got {"a":1})')
     throwsMessage(t, () => resolveOptions({ accounts: ['acme'] }), 'config.accounts[0] must be an object (got "acme")')
+    throwsMessage(t, () => resolveOptions({ accounts: [{ systemId: 'a', password: 'b', outbind: { host: '127.0.0.1', port: 'x' } }] }),
+      'config.accounts[0].outbind.port must be an integer between 1 and 65535 (got "x")')
+    throwsMessage(t, () => resolveOptions({ session: { outbindRetryMs: [5000] } }), 'config.session.outbindRetryMs must be a [min, max] pair (got [5000])')
     throwsMessage(t, () => resolveOptions({ simulator: { outcomes: [1] } }), 'config.simulator.outcomes must be an object (got [1])')
   })
   t.test('out of range', async (t) => {

@@ -5,7 +5,7 @@
  */
 import type { ResolvedOptions } from '../../engine/config'
 import { SIMULATOR_CONNECTOR } from '../../engine/config'
-import { SimulatedCarrier } from '../carrier'
+import { SimulatedCarrier, type CarrierItem } from '../carrier'
 import type { Connector, ConnectorEvents, ConnectorStats, Dispatch } from './types'
 
 export class SimulatorConnector implements Connector {
@@ -16,13 +16,15 @@ export class SimulatorConnector implements Connector {
   private sent = 0
 
   constructor(cfg: ResolvedOptions['simulator'], events: ConnectorEvents, now: number) {
-    this.carrier = new SimulatedCarrier(cfg, (outcomes) => events.outcomes(outcomes), now)
+    this.carrier = new SimulatedCarrier(cfg, (outcomes) => events.outcomes(outcomes), now, Math.random,
+      // simulator.absentRate: subscriber absent at the first attempt → the dispatcher's retry with back-off
+      (items) => events.retry(items as unknown as Dispatch[], 'subscriber absent'))
   }
 
   start(): void {}
 
   submit(items: Dispatch[], now: number): Dispatch[] {
-    this.carrier.submitDests(items as (Dispatch & { fresh?: boolean })[], now)
+    this.carrier.submitDests(items as CarrierItem[], now)
     this.sent += items.length
     return []
   }

@@ -27,6 +27,8 @@ export interface ConnectorOutcome {
   err: number
   /** revision of the record when it was dispatched (replace_sm makes older outcomes stale) */
   rev?: number
+  /** the subscriber was absent at an earlier attempt and is reachable now (alert_notification) */
+  available?: boolean
 }
 
 /** A receipt the upstream sent for a message it accepted, by the upstream's message id. */

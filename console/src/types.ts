@@ -4,7 +4,7 @@
  */
 
 export type BindKind = 'transmitter' | 'receiver' | 'transceiver' | null
-export type BindStateName = 'OPEN' | 'BOUND_TX' | 'BOUND_RX' | 'BOUND_TRX' | 'UNBOUND' | 'CLOSED'
+export type BindStateName = 'OPEN' | 'OUTBOUND' | 'BOUND_TX' | 'BOUND_RX' | 'BOUND_TRX' | 'UNBOUND' | 'CLOSED'
 
 export interface Bind {
   id: number
@@ -69,7 +69,7 @@ export interface Latency {
   submitReceipt: Percentiles
 }
 
-export type EventType = 'bind' | 'unbind' | 'auth_failure' | 'bind_refused' | 'throttle' | 'session_crash' | 'connector_up' | 'connector_down'
+export type EventType = 'bind' | 'unbind' | 'auth_failure' | 'bind_refused' | 'throttle' | 'session_crash' | 'connector_up' | 'connector_down' | 'outbind'
 
 export interface TelemetryEvent {
   seq: number
@@ -184,6 +184,8 @@ export interface AccountSettings {
   settlement: 'submit' | 'refund'
   prepaid: boolean
   webhooks: { receipts: string | null; mo: string | null }
+  /** SMPP outbind target (operator only); null = off */
+  outbind: { host: string; port: number; tls: boolean; password: string } | null
 }
 
 /** GET /api/v1/accounts[/{id}] */

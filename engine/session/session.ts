@@ -16,7 +16,7 @@ import { formatSmppAbsolute } from '../protocol/time'
 import { commandStatusOf, isSmscError } from '../errors'
 import type { DeliveryItem } from '../store'
 import { isFinal, type MessageRecord } from '../message'
-import { ALLOWED, BIND_COMMANDS, STATE_OF_KIND, canReceive, isBound, type BindState } from './bind-state'
+import { ALLOWED, BIND_COMMANDS, OUTBOUND_KINDS, STATE_OF_KIND, canReceive, isBound, type BindState } from './bind-state'
 import { validateSubmit, validateSubmitMulti, type Draft, type SubmitLimits } from './submit'
 import type { UnsuccessSme } from '../protocol/fields'
 import type { Tickable } from './timers'
@@ -290,7 +290,11 @@ export class Session implements Tickable {
     const resp = responseOf(pdu.command)!
     // SMPP 3.4 §4.1: a bind on a bound session is ESME_RALYBND; after unbind, nothing but close
     if (isBound(this.state) || this.binding) return this.respond(pdu, S.ESME_RALYBND)
-    if (this.state !== 'OPEN') return this.respond(pdu, S.ESME_RINVBNDSTS)
+    if (this.state === 'OUTBOUND') {
+      // SMPP 3.4 §4.1.7: the ESME answers our outbind with bind_receiver, as the account we named
+      if (!OUTBOUND_KINDS.has(kind)) return this.respond(pdu, S.ESME_RINVBNDSTS)
+      if (pdu.system_id !== this.outbindSystemId) return this.respond(pdu, S.ESME_RINVSYSID)
+    } else if (this.state !== 'OPEN') return this.respond(pdu, S.ESME_RINVBNDSTS)
     this.binding = true
     this.interfaceVersion = pdu.interface_version
     this.host.authenticate(this, pdu.system_id, pdu.password, kind, this.guard((status, account) => {
@@ -303,6 +307,8 @@ export class Session implements Tickable {
         // Too many binds is not an authentication problem: its own event type.
         this.host.metrics.event(status === S.ESME_RBINDFAIL ? 'bind_refused' : 'auth_failure',
           { systemId: pdu.system_id, session: this.id, detail: `${kind}: ${statusName(status)} from ${this.remote}` })
+        // An outbind connection exists for this one bind: refused, it closes (the dialer tries again later).
+        if (this.state === 'OUTBOUND') this.close('outbind bind refused')
       } else {
         this.state = STATE_OF_KIND[kind]
         this.kind = kind
@@ -322,6 +328,31 @@ export class Session implements Tickable {
       }
       this.end()
     }))
+  }
+
+  /**
+   * SMPP 3.4 §4.12 alert_notification (fields: source_addr*, esme_addr*, ms_availability_status).
+   * It has no response PDU, so it takes no window slot. False when this session cannot receive.
+   */
+  alertNotification(fields: Record<string, unknown>): boolean {
+    if (!canReceive(this.state) || this.draining) return false
+    this.write({ ...fields, command: 'alert_notification', command_status: 0, sequence_number: this.nextSeq() } as Pdu)
+    return true
+  }
+
+  /** The account an outbind on this connection named ('' = none). */
+  private outbindSystemId = ''
+
+  /**
+   * SMPP 3.4 §2.2.1, §4.1.7: on a connection the SMSC opened (engine/session/outbind.ts), ask the ESME
+   * to bind: outbind carries the account's system_id and the password the SMSC presents. No response
+   * PDU exists; the session waits in OUTBOUND for bind_receiver (session_init timer applies).
+   */
+  outbind(systemId: string, password: string): void {
+    if (this.state !== 'OPEN') return
+    this.state = 'OUTBOUND'
+    this.outbindSystemId = systemId
+    this.write({ command: 'outbind', command_status: 0, sequence_number: this.nextSeq(), system_id: systemId, password })
   }
 
   /**
@@ -567,7 +598,7 @@ export class Session implements Tickable {
     if (this.state === 'CLOSED') return
     const t = this.config.timers
     // session_init_timer: no bind within the time → close
-    if (this.state === 'OPEN' && !this.binding && t.sessionInitMs > 0 && now - this.connectedAt >= t.sessionInitMs) {
+    if ((this.state === 'OPEN' || this.state === 'OUTBOUND') && !this.binding && t.sessionInitMs > 0 && now - this.connectedAt >= t.sessionInitMs) {
       this.host.log('info', 'session_init timer expired', { session: this.id, remote: this.remote })
       return this.close('session_init timer')
     }

@@ -103,6 +103,8 @@ function common(pdu: Pdu, now: number, limits: SubmitLimits): Common {
     return { status: S.ESME_RINVTLVVAL }
   }
   if (present === 3) { part = [pdu.sar_segment_seqnum, pdu.sar_total_segments]; ref = pdu.sar_msg_ref_num }
+  // SMPP 3.4 §5.3.2.29 set_dpf: 0 or 1
+  if (pdu.set_dpf !== undefined && pdu.set_dpf > 1) return { status: S.ESME_RINVTLVVAL }
   // Receipt `sub:` counts short messages originally submitted (SMPP 3.4 Appendix B): one per submit.
   return { status: 0, scheduleAt, expireAt, sm, part, ref }
 }
@@ -129,6 +131,9 @@ function draftOf(pdu: Pdu, systemId: string, now: number, src: Address, dests: D
   if (pdu.user_message_reference !== undefined) draft.umr = pdu.user_message_reference
   // SMPP 3.4 §5.2.18: replace a pending message with the same source, destination and service_type
   if (pdu.replace_if_present_flag === 1) draft.replaceIfPresent = true
+  // SMPP 3.4 §5.3.2.29 set_dpf 1 (data_sm; SMPP 5.0 also on submit_sm): alert_notification when an
+  // absent subscriber becomes available (actors/delivery.ts)
+  if (pdu.set_dpf === 1) draft.setDpf = true
   if (c.part) draft.part = c.part
   if (c.part && c.ref !== undefined) draft.ref = c.ref
   return draft

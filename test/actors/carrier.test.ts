@@ -29,6 +29,7 @@ const sim = (over: Partial<Sim> = {}): Sim => ({
   outcomes: { DELIVRD: 1 },
   intermediate: false,
   errorCodes: { ...DEFAULTS.simulator.errorCodes },
+  absentRate: 0,
   ...over,
 })
 
@@ -200,4 +201,34 @@ t.test('the same seed gives the same outcomes and delays', async (t) => {
     return h.out.map(({ at, o }) => `${o.id}:${o.state}@${at}`)
   }
   t.same(run(), run())
+})
+
+t.test('absentRate: the first attempt finds the subscriber absent (handed back), a later one delivers it marked available', async (t) => {
+  const batches: Outcome[][] = []
+  const retried: { id: string; dest: number }[][] = []
+  const c = new SimulatedCarrier(sim({ absentRate: 1, deliveryDelayMs: [100, 100] }), (b) => batches.push(b), T0, seeded(3),
+    (items) => retried.push(items.map((i) => ({ id: i.record.id, dest: i.dest }))))
+  const r = rec()
+  c.submitDests([{ record: r, dest: 0, attempts: 0 }], T0)
+  t.same(retried, [[{ id: r.id, dest: 0 }]], 'handed back as a temporary failure')
+  t.equal(c.inFlight, 0, 'nothing scheduled')
+  c.tick(T0 + 1000)
+  t.same(batches, [], 'no outcome')
+  // the dispatcher's retry: a later attempt
+  c.submitDests([{ record: r, dest: 0, attempts: 1 }], T0 + 1000)
+  c.tick(T0 + 1100)
+  t.same(batches, [[{ id: r.id, dest: 0, state: MessageState.DELIVERED, err: 0, rev: 0, available: true }]], 'delivered, marked available')
+  t.equal(retried.length, 1, 'absent only once')
+})
+
+t.test('absentRate 0: never absent, and no outcome is marked available', async (t) => {
+  const retried: unknown[] = []
+  const h = carrier(sim({ absentRate: 0 }))
+  const c = new SimulatedCarrier(sim({ absentRate: 0 }), () => {}, T0, seeded(42), (items) => retried.push(items))
+  c.submitDests([{ record: rec(), dest: 0, attempts: 0 }], T0)
+  t.same(retried, [])
+  h.c.submit([rec(), rec()], T0)
+  h.runTo(T0 + 600, 20)
+  t.equal(h.out.length, 2)
+  t.notOk(h.out.some(({ o }) => o.available), 'none available')
 })

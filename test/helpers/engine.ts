@@ -26,12 +26,16 @@ export interface AccountConfig {
   password: string
   maxBinds?: number
   windowSize?: number
+  /** SMPP outbind target (docs/ACCOUNTS.md) */
+  outbind?: { host: string; port: number; tls?: boolean; password?: string } | null
 }
 
 export interface SimulatorConfig {
   deliveryDelayMs: [number, number]
   outcomes: Record<string, number>
   intermediate?: boolean
+  /** probability that a subscriber is absent at the first attempt (alert_notification tests) */
+  absentRate?: number
 }
 
 export interface TimersConfig {

@@ -13,7 +13,7 @@ import type { Socket } from 'node:net'
 import { CommandStatus as S, CommandId, MessageState, RESPONSE_BIT, type BindKind, type CommandName } from '../../engine/protocol/constants'
 import { decode, encode, type Pdu } from '../../engine/protocol/codec'
 import { PDUS } from '../../engine/protocol/pdus'
-import { ALLOWED, isBound, type BindState } from '../../engine/session/bind-state'
+import { ALLOWED, BIND_COMMANDS, isBound, type BindState } from '../../engine/session/bind-state'
 import { Session, type SessionConfig, type SessionHost } from '../../engine/session/session'
 import { DEFAULT_LIMITS } from '../../engine/session/submit'
 import type { MessageRecord } from '../../engine/message'
@@ -108,7 +108,7 @@ function request(cmd: CommandName, seq: number): Pdu {
   return pdu
 }
 
-const BIND_OF: Record<Exclude<BindState, 'OPEN' | 'UNBOUND' | 'CLOSED'>, CommandName> = {
+const BIND_OF: Record<Exclude<BindState, 'OPEN' | 'OUTBOUND' | 'UNBOUND' | 'CLOSED'>, CommandName> = {
   BOUND_TX: 'bind_transmitter',
   BOUND_RX: 'bind_receiver',
   BOUND_TRX: 'bind_transceiver',
@@ -300,4 +300,100 @@ t.test('CommandId and the matrix agree on which commands are requests', async (t
   // Belt and braces: the table-derived list and the constants list name the same requests.
   const fromConstants = (Object.entries(CommandId) as [CommandName, number][]).filter(([, id]) => (id & RESPONSE_BIT) === 0).map(([n]) => n).sort()
   t.same([...REQUESTS].sort(), fromConstants)
+})
+
+// ------------------------------------------------------------------ OUTBOUND (SMPP 3.4 §2.2.1, §4.1.7)
+
+/** A session the SMSC opened and sent outbind on, with that outbind already taken. */
+function outbound(): Harness {
+  const h = open()
+  h.s.outbind('u', 'smscpw')
+  const [pdu] = h.take()
+  if (pdu?.command !== 'outbind' || h.s.state !== 'OUTBOUND') throw new Error(`expected an outbind and OUTBOUND, got ${pdu?.command} in ${h.s.state}`)
+  return h
+}
+
+t.test('outbind sends the account system_id and the SMSC password, and the session waits in OUTBOUND', async (t) => {
+  const h = open()
+  h.s.outbind('u', 'smscpw')
+  const out = h.take()
+  t.equal(out.length, 1)
+  t.match(out[0], { command: 'outbind', system_id: 'u', password: 'smscpw' })
+  t.ok(out[0].sequence_number >= 1, 'a valid sequence number')
+  t.equal(h.s.state, 'OUTBOUND')
+  t.notOk(isBound(h.s.state))
+})
+
+t.test('in OUTBOUND a bind_receiver as the named account binds a receiver', async (t) => {
+  const h = outbound()
+  const [resp] = h.send({ ...request('bind_receiver', 1), interface_version: 0x34 })
+  t.match(resp, { command: 'bind_receiver_resp', command_status: 0, system_id: 'SMSC', sc_interface_version: 0x34 })
+  t.equal(h.s.state, 'BOUND_RX')
+  t.equal(h.s.kind, 'receiver')
+  t.ok(h.s.freeSlots > 0, 'deliver_sm may flow')
+})
+
+t.test('in OUTBOUND a bind_transceiver is accepted too', async (t) => {
+  const h = outbound()
+  t.match(h.send(request('bind_transceiver', 1))[0], { command: 'bind_transceiver_resp', command_status: 0 })
+  t.equal(h.s.state, 'BOUND_TRX')
+})
+
+t.test('in OUTBOUND a bind_transmitter is ESME_RINVBNDSTS and a later bind_receiver still binds', async (t) => {
+  const h = outbound()
+  t.match(h.send(request('bind_transmitter', 1))[0], { command: 'bind_transmitter_resp', command_status: S.ESME_RINVBNDSTS })
+  t.equal(h.s.state, 'OUTBOUND')
+  t.match(h.send(request('bind_receiver', 2))[0], { command: 'bind_receiver_resp', command_status: 0 })
+  t.equal(h.s.state, 'BOUND_RX')
+})
+
+t.test('in OUTBOUND a bind as another system_id is ESME_RINVSYSID', async (t) => {
+  const h = outbound()
+  // 'v' is not the account the outbind named (whatever its credentials)
+  t.match(h.send({ ...request('bind_receiver', 1), system_id: 'v' })[0], { command: 'bind_receiver_resp', command_status: S.ESME_RINVSYSID })
+  t.equal(h.s.state, 'OUTBOUND')
+})
+
+t.test('in OUTBOUND a bind with a wrong password is refused like any bind, and the connection closes', async (t) => {
+  const h = outbound()
+  t.match(h.send({ ...request('bind_receiver', 1), password: 'wrong' })[0], { command: 'bind_receiver_resp', command_status: S.ESME_RINVPASWD })
+  t.ok(h.s.isClosed())
+  t.equal(h.s.closeReason, 'outbind bind refused')
+})
+
+t.test('in OUTBOUND every other request is ESME_RINVBNDSTS; enquire_link is answered', async (t) => {
+  for (const cmd of REQUESTS) {
+    if (BIND_COMMANDS.has(cmd) || cmd === 'outbind') continue
+    const h = outbound()
+    const out = h.send(request(cmd, 77))
+    t.equal(out.length, 1, `${cmd}: one response`)
+    if (cmd === 'enquire_link') t.match(out[0], { command: 'enquire_link_resp', command_status: 0, sequence_number: 77 })
+    // SMPP 3.4 §4.12: no response PDU exists for alert_notification; as in every state, generic_nack
+    else if (cmd === 'alert_notification') t.match(out[0], { command: 'generic_nack', command_status: S.ESME_RINVCMDID, sequence_number: 77 })
+    else t.match(out[0], { command: `${cmd}_resp`, command_status: S.ESME_RINVBNDSTS, sequence_number: 77 }, `${cmd} → ESME_RINVBNDSTS`)
+    t.equal(h.s.state, 'OUTBOUND', `${cmd}: still OUTBOUND`)
+  }
+  t.same(ALLOWED.OUTBOUND.has('submit_sm'), false)
+})
+
+t.test('in OUTBOUND an outbind from the ESME gets no answer', async (t) => {
+  const h = outbound()
+  t.same(h.send(request('outbind', 5)), [])
+  t.equal(h.s.state, 'OUTBOUND')
+})
+
+t.test('session_init timer: an OUTBOUND session the ESME does not bind closes', async (t) => {
+  const h = outbound()
+  h.s.onTick(1_000_000 + CONFIG.timers.sessionInitMs - 1)
+  t.equal(h.s.state, 'OUTBOUND', 'not yet')
+  h.s.onTick(1_000_000 + CONFIG.timers.sessionInitMs)
+  t.ok(h.s.isClosed())
+  t.equal(h.s.closeReason, 'session_init timer')
+})
+
+t.test('outbind is sent only on a fresh connection', async (t) => {
+  const h = inState('BOUND_TX')
+  h.s.outbind('u', 'x')
+  t.same(h.take(), [])
+  t.equal(h.s.state, 'BOUND_TX')
 })

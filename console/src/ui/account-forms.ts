@@ -60,6 +60,7 @@ const INPUTS: Record<keyof AccountSettings, string[]> = {
   dailyQuota: ['dailyQuota'], registeredDelivery: ['registeredDelivery'], validity: ['validityDefault', 'validityMax'],
   messageIdFormat: ['messageIdFormat'], receiptPolicy: ['receiptPolicy'], settlement: ['settlement'], prepaid: ['prepaid'],
   webhooks: ['webhookReceipts', 'webhookMo'],
+  outbind: [], // set in the config file or through the API (docs/ACCOUNTS.md), not in this form
 }
 
 /** the API value of setting `k` from the inputs */

@@ -113,6 +113,7 @@ const EVENT_LABEL: Record<string, string> = {
   session_crash: 'session crash',
   connector_up: 'connector up',
   connector_down: 'connector down',
+  outbind: 'outbind',
 }
 
 function Events({ events, version }: { events: TelemetryEvent[]; version: number }) {
