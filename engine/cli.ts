@@ -70,6 +70,9 @@ const ACCOUNT_HELP = `smsc account | credit | route | apikey | audit: accounts (
     --registered-delivery 0|1   --validity-ms N --max-validity-ms N
     --id-format decimal|hex     --receipt-policy every|last|aggregate   --settlement submit|refund
     --prepaid true|false        --webhook-receipts URL  --webhook-mo URL  ("" = none)
+    --outbind HOST:PORT|off  [--outbind-tls true|false] [--outbind-password P]
+                           (operator only: where the engine connects to send outbind when the account has
+                            receipts or MO waiting and no receiver bound; docs/ACCOUNTS.md)
 
 smsc credit add <systemId> <amount> [--reason R]          grant credit (operator)
 smsc credit remove <systemId> <amount> [--reason R]       take credit away: a correction (operator; never below 0)
@@ -162,11 +165,27 @@ function settingsFromFlags(flags: Record<string, string | boolean>): Record<stri
   const wr = str('webhook-receipts')
   const wm = str('webhook-mo')
   if (wr !== undefined || wm !== undefined) out.webhooks = { receipts: wr || null, mo: wm || null }
+  const ob = str('outbind')
+  const obTls = str('outbind-tls')
+  const obPw = str('outbind-password')
+  if (ob === undefined) {
+    if (obTls !== undefined || obPw !== undefined) usage('--outbind-tls and --outbind-password go with --outbind HOST:PORT')
+  } else if (ob === 'off') {
+    if (obTls !== undefined || obPw !== undefined) usage('--outbind off takes no --outbind-tls or --outbind-password')
+    out.outbind = null
+  } else {
+    // The Admin service checks the host and port ranges and names the field; here only the shape.
+    const m = /^(.+):(\d+)$/.exec(ob)
+    if (!m) usage(`--outbind must be HOST:PORT or off (got ${JSON.stringify(ob)})`)
+    if (obTls !== undefined && obTls !== 'true' && obTls !== 'false') usage(`--outbind-tls must be true or false (got ${JSON.stringify(obTls)})`)
+    out.outbind = { host: m[1].replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]), tls: obTls === 'true', password: obPw ?? '' }
+  }
   return out
 }
 
 const SETTING_FLAGS = ['role', 'parent', 'group', 'max-binds', 'window-size', 'allowed-ips', 'allowed-sources', 'rate', 'burst', 'daily-quota',
-  'registered-delivery', 'validity-ms', 'max-validity-ms', 'id-format', 'receipt-policy', 'settlement', 'prepaid', 'webhook-receipts', 'webhook-mo']
+  'registered-delivery', 'validity-ms', 'max-validity-ms', 'id-format', 'receipt-policy', 'settlement', 'prepaid', 'webhook-receipts', 'webhook-mo',
+  'outbind', 'outbind-tls', 'outbind-password']
 
 function show(a: AccountView): string {
   const lines = [

@@ -69,6 +69,17 @@ t.test('offline: accounts, credit moves and the ledger are managed on the data d
   const unknown = smsc(['account', 'set', 'u1', '--rate', 'fast', ...d])
   t.match(unknown.err, /^smsc: --rate must be a non-negative number \(got "fast"\)\n$/)
 
+  // Outbind (SMPP 3.4 §2.2.1) from the CLI: set, shown without the password, refused with one line, removed.
+  t.equal(smsc(['account', 'set', 'u1', '--outbind', '127.0.0.1:2776', '--outbind-password', 'obpw', ...d]).code, 0)
+  t.same(JSON.parse(smsc(['account', 'show', 'u1', '--json', ...d]).out).outbind, { host: '127.0.0.1', port: 2776, tls: false, password: 'obpw' })
+  t.match(smsc(['account', 'show', 'u1', ...d]).out, /outbind\s+127\.0\.0\.1:2776, password set\n/)
+  t.notMatch(smsc(['account', 'show', 'u1', ...d]).out, /obpw/, 'the text form does not print the password')
+  t.match(smsc(['account', 'set', 'u1', '--outbind', '127.0.0.1:70000', ...d]).err, /^smsc: account\.outbind\.port must be an integer between 1 and 65535 \(got 70000\)\n$/)
+  t.match(smsc(['account', 'set', 'u1', '--outbind', 'nowhere', ...d]).err, /^smsc: --outbind must be HOST:PORT or off \(got "nowhere"\)\n$/)
+  t.match(smsc(['account', 'set', 'u1', '--outbind-tls', 'true', ...d]).err, /^smsc: --outbind-tls and --outbind-password go with --outbind HOST:PORT\n$/)
+  t.equal(smsc(['account', 'set', 'u1', '--outbind', 'off', ...d]).code, 0)
+  t.equal(JSON.parse(smsc(['account', 'show', 'u1', '--json', ...d]).out).outbind, null)
+
   // --as: a reseller on the CLI has exactly its API scope.
   t.equal(smsc(['account', 'add', 'res2', '--role', 'reseller', '--credit', '5', ...d]).code, 0)
   t.equal(smsc(['account', 'add', 'r2u', '--parent', 'res2', ...d]).code, 0)
