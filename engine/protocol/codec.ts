@@ -6,7 +6,7 @@
  * Encoding is two passes: the exact length first, then one allocation and one write pass.
  */
 import { CommandStatus as S, HEADER_LENGTH, RESPONSE_BIT, type CommandName } from './constants'
-import { MAX_DESTS, MAX_SHORT_MESSAGE, type DestAddress, type FieldDef, type UnsuccessSme } from './fields'
+import { F, MAX_DESTS, MAX_SHORT_MESSAGE, type DestAddress, type FieldDef, type UnsuccessSme } from './fields'
 import { PDUS, PDU_BY_ID, type PduDef } from './pdus'
 import { TLV_BY_NAME, TLV_BY_TAG, type TlvDef, type UnknownTlv } from './tlvs'
 import { SmscError, smscError } from '../errors'
@@ -360,6 +360,26 @@ function isBodyless(def: PduDef, pdu: Pdu, tlvs: number): boolean {
   for (const field of def.body) if (pdu[field.name] !== undefined) return false
   return true
 }
+
+/**
+ * The accepting response to a submit (submit_sm_resp, data_sm_resp: SMPP 3.4 §4.4.2, §4.7.2): status 0,
+ * message_id and no TLVs, written straight into its buffer, one per accepted submit on the hot path. The
+ * general encoder's output byte for byte (test/protocol/codec.test.ts).
+ */
+export function encodeIdResp(command: 'submit_sm_resp' | 'data_sm_resp', seq: number, messageId: string): Buffer {
+  const n = messageId.length
+  if (n + 1 > MESSAGE_ID_MAX) throw smscError('SMSC_ERR_FIELD_INVALID', `cannot encode message_id: longer than ${MESSAGE_ID_MAX - 1} octets`)
+  const length = HEADER_LENGTH + n + 1
+  const buf = Buffer.allocUnsafe(length)
+  buf.writeUInt32BE(length, 0)
+  buf.writeUInt32BE(PDUS[command].id, 4)
+  buf.writeUInt32BE(0, 8)
+  buf.writeUInt32BE(seq >>> 0, 12)
+  buf.write(messageId, HEADER_LENGTH, 'latin1')
+  buf[length - 1] = 0
+  return buf
+}
+const MESSAGE_ID_MAX = (F.message_id as Extract<FieldDef, { kind: 'cstring' }>).max
 
 /**
  * Encodes a PDU. Missing body fields take their zero value (0 or empty string), except on a failed

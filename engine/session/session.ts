@@ -9,7 +9,7 @@
  */
 import type { Socket } from 'node:net'
 import { CommandId, CommandStatus as S, HEADER_LENGTH, InterfaceVersion, MAX_SEQUENCE, RESPONSE_BIT, statusName, type BindKind, type CommandName } from '../protocol/constants'
-import { decode, encode, peekHeader, type Pdu } from '../protocol/codec'
+import { decode, encode, encodeIdResp, peekHeader, type Pdu } from '../protocol/codec'
 import { Framer } from '../protocol/framer'
 import { PDU_BY_ID, responseOf } from '../protocol/pdus'
 import { formatSmppAbsolute } from '../protocol/time'
@@ -476,6 +476,15 @@ export class Session implements Tickable {
         } else {
           ok++
           this.stats.submitted++
+          const cmd = p.req.command
+          if (congestion < 0 && (cmd === 'submit_sm' || cmd === 'data_sm')) {
+            // the common answer, templated: status 0, message_id, no TLVs
+            if (!this.socket.destroyed) {
+              this.stats.pdusOut++
+              this.push(encodeIdResp(cmd === 'submit_sm' ? 'submit_sm_resp' : 'data_sm_resp', p.req.sequence_number, ids[i]))
+            }
+            continue
+          }
           const extra: Record<string, unknown> = { message_id: ids[i] }
           if (p.req.command === 'submit_multi') extra.unsuccess_smes = p.unsuccess ?? []
           if (congestion >= 0) extra.congestion_state = congestion

@@ -4,8 +4,9 @@
  * the same PDU. Table coverage: every command of THE PDU TABLE has at least one fixture.
  */
 import t from 'tap'
+import fc from 'fast-check'
 import { CommandStatus as S, type CommandName } from '../../engine/protocol/constants'
-import { decode, encode, type Pdu } from '../../engine/protocol/codec'
+import { decode, encode, encodeIdResp, type Pdu } from '../../engine/protocol/codec'
 import type { DestAddress } from '../../engine/protocol/fields'
 import { PDUS } from '../../engine/protocol/pdus'
 import { isSmscError } from '../../engine/errors'
@@ -161,4 +162,15 @@ t.test('TLVs given on a PDU that takes none are not written', async (t) => {
 t.test('keys that are not TLV names are ignored by encode', async (t) => {
   const bytes = encode({ command: 'submit_sm_resp', command_status: 0, sequence_number: 1, message_id: 'x', somethingElse: 5 })
   t.equal(bytes.toString('hex'), '00000012800000040000000000000001' + '7800')
+})
+
+t.test('the templated submit_sm_resp / data_sm_resp is the general encoder\'s output byte for byte', async (t) => {
+  fc.assert(fc.property(
+    fc.constantFrom('submit_sm_resp' as const, 'data_sm_resp' as const),
+    fc.integer({ min: 0, max: 0xffffffff }),
+    fc.string({ unit: fc.constantFrom(...'0123456789abcdefABCDEF-'.split('')), maxLength: 64 }),
+    (command, seq, id) => encodeIdResp(command, seq, id).equals(encode({ command, command_status: 0, sequence_number: seq, message_id: id })),
+  ), { numRuns: 2000 })
+  t.throws(() => encodeIdResp('submit_sm_resp', 1, 'x'.repeat(65)), /longer than 64 octets/, 'a message_id the spec does not allow is refused, as by encode')
+  t.throws(() => encode({ command: 'submit_sm_resp', command_status: 0, sequence_number: 1, message_id: 'x'.repeat(65) }), /longer than 64 octets/)
 })
