@@ -17,6 +17,8 @@ import { STATE_OF_STAT, isFinal, type MessageRecord } from '../engine/message'
 import type { Outcome } from './messages'
 
 const BUCKET_MS = 20
+/** At most this many absent destinations remembered (simulator.absentRate). */
+const MAX_ABSENT = 100_000
 
 interface Pending {
   id: string
@@ -80,6 +82,9 @@ export class SimulatedCarrier {
       // Subscriber absent at the first attempt: a temporary failure, delivered at a later attempt
       if (this.cfg.absentRate > 0 && (item.attempts ?? 0) === 0 && !this.absent.has(key) && r.scheduleAt <= now && this.random() < this.cfg.absentRate) {
         this.absent.add(key)
+        // A destination cancelled, replaced or expired while it waits for its retry never comes back to
+        // take its key: the oldest keys go beyond a bound (the set is in insertion order).
+        if (this.absent.size > MAX_ABSENT) this.absent.delete(this.absent.values().next().value as string)
         absent.push(item)
         continue
       }

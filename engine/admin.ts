@@ -30,8 +30,12 @@ import type { Ledger, LedgerEntry } from './ledger'
 import { DEFAULT_ROUTES, validateRouteTables, type RouteTables } from './routing'
 import { Store, type CommitBatch } from './store'
 
-export interface AccountView extends AccountSettings {
+/** An outbind setting as accounts are shown: the password the SMSC sends is never echoed, only whether there is one. */
+export interface OutbindView { host: string; port: number; tls: boolean; passwordSet: boolean }
+
+export interface AccountView extends Omit<AccountSettings, 'outbind'> {
   systemId: string
+  outbind: OutbindView | null
   /** null when the account is not prepaid. */
   balance: number | null
   createdAt: number
@@ -508,6 +512,7 @@ export class Admin {
   private view(a: Account, children: number): AccountView {
     const v = { systemId: a.systemId } as AccountView
     for (const k of SETTINGS_KEYS) (v as unknown as Record<string, unknown>)[k] = structuredClone(a[k])
+    v.outbind = a.outbind === null ? null : { host: a.outbind.host, port: a.outbind.port, tls: a.outbind.tls, passwordSet: a.outbind.password !== '' }
     v.balance = a.prepaid ? this.deps.ledger.balance(a.systemId) : null
     v.createdAt = a.createdAt
     v.updatedAt = a.updatedAt

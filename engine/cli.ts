@@ -198,7 +198,7 @@ function show(a: AccountView): string {
     `  allowed sources ${a.allowedSources.length ? a.allowedSources.join(', ') : 'any'}`,
     `  receipts        for long messages: ${a.receiptPolicy === 'every' ? 'every part' : a.receiptPolicy === 'last' ? 'the last part' : 'one for the whole message'}; settlement ${a.settlement}; webhooks receipts ${a.webhooks.receipts ?? '-'}, mo ${a.webhooks.mo ?? '-'}`,
     // SMPP 3.4 §2.2.1: where the engine connects to send outbind (the password itself is not printed)
-    `  outbind         ${a.outbind ? `${a.outbind.host}:${a.outbind.port}${a.outbind.tls ? ' over TLS' : ''}, password ${a.outbind.password ? 'set' : 'empty'}` : 'off'}`,
+    `  outbind         ${a.outbind ? `${a.outbind.host}:${a.outbind.port}${a.outbind.tls ? ' over TLS' : ''}, password ${a.outbind.passwordSet ? 'set' : 'empty'}` : 'off'}`,
   ]
   return lines.join('\n') + '\n'
 }

@@ -665,7 +665,8 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
 
   /**
    * Telemetry sockets live longer than requests: one whose login token has ended (a password change, a
-   * logout, expiry) is closed with 4001, at once for the first two and within REVALIDATE_MS for expiry.
+   * logout, dropped for a newer login) is closed with 4001, at once for the first two, else within
+   * REVALIDATE_MS. The check is use of the token, as a request is: an open stream keeps its login alive.
    */
   let revalidatedAt = Date.now()
   function endRevoked(): void {

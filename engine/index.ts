@@ -467,6 +467,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     open: onSocket,
     retryMs: options.session.outbindRetryMs,
     connectTimeoutMs: options.timers.sessionInitMs || 30_000,
+    bindTimeoutMs: options.timers.sessionInitMs > 0 ? 0 : options.timers.responseMs, // the outbind's "response" is the bind
   })
 
   // HTTP first (health answers 503 until SMPP listens), SMPP listeners last.

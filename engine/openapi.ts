@@ -83,7 +83,11 @@ export const OPENAPI = {
             description: 'SMPP 3.4 §2.2.1: where the engine connects to send outbind when deliveries wait and no receiver is bound (operator only); null = off',
             oneOf: [{ type: 'null' }, {
               type: 'object', required: ['host', 'port'],
-              properties: { host: { type: 'string' }, port: { type: 'integer' }, tls: { type: 'boolean' }, password: { type: 'string', description: 'sent in the outbind PDU, 0 to 8 characters' } },
+              properties: {
+                host: { type: 'string' }, port: { type: 'integer' }, tls: { type: 'boolean' },
+                password: { type: 'string', writeOnly: true, description: 'sent in the outbind PDU, 0 to 8 characters; never returned (give it again with each change of outbind)' },
+                passwordSet: { type: 'boolean', readOnly: true, description: 'whether a password is set' },
+              },
             }],
           },
           balance: { type: ['number', 'null'] },

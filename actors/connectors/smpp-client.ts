@@ -471,8 +471,10 @@ export class SmppClientConnector implements Connector {
     return true
   }
 
-  /** Acknowledges upstream deliveries once the engine has stored them, on the link they came on. */
-  /** Answers the batch's deliver_sm once the engine is done with them: status 0, or statuses[i] for pdus[i]. */
+  /**
+   * Answers upstream deliveries once the engine is done with them, on the link they came on: status 0
+   * once stored, or statuses[i] for pdus[i] (an MO the engine refuses).
+   */
   private acker(pdus: Pdu[]): (statuses?: readonly number[]) => void {
     const sock = this.socket
     let done = false

@@ -185,7 +185,7 @@ export interface AccountSettings {
   prepaid: boolean
   webhooks: { receipts: string | null; mo: string | null }
   /** SMPP outbind target (operator only); null = off */
-  outbind: { host: string; port: number; tls: boolean; password: string } | null
+  outbind: { host: string; port: number; tls: boolean; passwordSet: boolean } | null
 }
 
 /** GET /api/v1/accounts[/{id}] */

@@ -60,10 +60,20 @@ function zeroValue(field: FieldDef): unknown {
  * factory's source is built from the table's field names only.
  */
 type Shape = (command: CommandName, status: number, seq: number) => Pdu
+const placeholder = (f: FieldDef): '' | 0 | null => (f.kind === 'cstring' ? '' : f.kind === 'u8' || f.kind === 'u16' || f.kind === 'u32' ? 0 : null)
 const SHAPES: ReadonlyMap<number, Shape> = new Map(Object.values(PDUS).map((d): [number, Shape] => {
-  const fields = d.body.map((f) => `${JSON.stringify(f.name)}: ${f.kind === 'cstring' ? "''" : f.kind === 'u8' || f.kind === 'u16' || f.kind === 'u32' ? '0' : 'null'}`)
-  // eslint-disable-next-line no-new-func
-  return [d.id, new Function('c', 's', 'q', `return { command: c, command_status: s, sequence_number: q${fields.map((x) => `, ${x}`).join('')} }`) as Shape]
+  const fields = d.body.map((f) => `${JSON.stringify(f.name)}: ${JSON.stringify(placeholder(f))}`)
+  try {
+    // eslint-disable-next-line no-new-func
+    return [d.id, new Function('c', 's', 'q', `return { command: c, command_status: s, sequence_number: q${fields.map((x) => `, ${x}`).join('')} }`) as Shape]
+  } catch {
+    // node --disallow-code-generation-from-strings: the same object, field by field (slower)
+    return [d.id, (c, s, q) => {
+      const o: Pdu = { command: c, command_status: s, sequence_number: q }
+      for (const f of d.body) o[f.name] = placeholder(f)
+      return o
+    }]
+  }
 }))
 
 function decodeBody(def: PduDef, buf: Buffer, pdu: Pdu, end: number): number {

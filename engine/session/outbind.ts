@@ -9,9 +9,11 @@
  * session then waits in OUTBOUND (engine/session/bind-state.ts) for the ESME's bind_receiver (or
  * bind_transceiver), authenticated like any bind; once bound it is an ordinary receiver bind and the
  * delivery actor sends the waiting items to it.
- * A connection that fails, or is closed without a bind (refused credentials, the session_init timer),
- * is tried again after a back-off (session.outbindRetryMs: 5 s doubling to 5 min by default), reset
- * by a successful bind, and only while deliveries still wait. stop() (engine shutdown) ends all
+ * A connection that fails, or is closed without a bind (refused credentials, the session_init timer, or
+ * bindTimeoutMs when that timer is off), is tried again after a back-off (session.outbindRetryMs: 5 s
+ * doubling to 5 min by default), only while deliveries still wait. A bind resets the back-off only
+ * once it has stayed up STABLE_MS: an ESME that binds and drops at once counts as a failure, so it is
+ * not called again every 5 s. stop() (engine shutdown) ends all
  * attempts; accountChanged() (account removed, suspended, or its outbind setting changed) ends the
  * account's attempt if it is not bound yet.
  */
@@ -24,6 +26,8 @@ import type { Session } from './session'
 
 /** How often the dialer looks for accounts to reach (ms). */
 export const CHECK_MS = 500
+/** A bind that lasted this long resets the back-off (ms). */
+export const STABLE_MS = 60_000
 
 export interface OutbindDeps {
   now(): number
@@ -41,6 +45,8 @@ export interface OutbindDeps {
   retryMs: readonly [number, number]
   /** Longest wait for the TCP (and TLS) connection (ms). */
   connectTimeoutMs: number
+  /** Longest wait for the ESME's bind after the outbind when the session_init timer is off (ms); 0 = that timer applies. */
+  bindTimeoutMs: number
 }
 
 interface Dial {
@@ -52,7 +58,7 @@ interface Dial {
   /** The setting the last attempt used. */
   lastTarget: OutbindSetting | null
   /** The attempt in progress: its socket, and its session once connected. */
-  active: { socket: net.Socket; target: OutbindSetting; session: Session | null; bound: boolean } | null
+  active: { socket: net.Socket; target: OutbindSetting; session: Session | null; bound: boolean; boundAt: number } | null
 }
 
 export class OutbindDialer {
@@ -96,8 +102,7 @@ export class OutbindDialer {
     const d = this.dials.get(s.systemId)
     if (!d?.active || d.active.session !== s) return
     d.active.bound = true
-    d.delayMs = this.deps.retryMs[0]
-    d.attempts = 0
+    d.active.boundAt = this.deps.now()
     this.deps.log('info', 'outbind: ESME bound', { systemId: s.systemId, session: s.id, kind: s.kind })
     this.deps.metrics.event('outbind', { systemId: s.systemId, session: s.id, detail: `ESME bound as ${s.kind} after outbind` })
   }
@@ -131,7 +136,7 @@ export class OutbindDialer {
     const socket = target.tls
       ? tls.connect({ host: target.host, port: target.port, servername: net.isIP(target.host) ? undefined : target.host })
       : net.connect({ host: target.host, port: target.port })
-    const active: NonNullable<Dial['active']> = { socket, target, session: null, bound: false }
+    const active: NonNullable<Dial['active']> = { socket, target, session: null, bound: false, boundAt: 0 }
     d.active = active
     const timeout = setTimeout(() => socket.destroy(new Error(`no connection within ${this.deps.connectTimeoutMs} ms`)), this.deps.connectTimeoutMs)
     timeout.unref()
@@ -151,7 +156,13 @@ export class OutbindDialer {
       active.session = s
       this.deps.log('info', 'outbind: connected, sending outbind', { systemId, session: s.id, remote: s.remote })
       s.outbind(systemId, target.password)
-      void s.closedPromise.then(() => settle(active.bound ? null : s.closeReason || 'closed'))
+      // With the session_init timer off, the attempt has a deadline of its own for the bind: an ESME that
+      // never binds must not hold the account's one outbind connection for ever.
+      const bindTimer = this.deps.bindTimeoutMs > 0
+        ? setTimeout(() => { if (!active.bound) s.close(`no bind within ${this.deps.bindTimeoutMs} ms of the outbind`) }, this.deps.bindTimeoutMs)
+        : null
+      bindTimer?.unref()
+      void s.closedPromise.then(() => { if (bindTimer) clearTimeout(bindTimer); settle(active.bound ? null : s.closeReason || 'closed') })
     })
     // Before the session exists the socket is ours to watch; after, the session's close settles.
     socket.on('error', (err) => { if (active.session === null) settle(err.message) })
@@ -166,10 +177,16 @@ export class OutbindDialer {
       return
     }
     if (reason === null) {
-      // A bound session that ended: the next attempt (if deliveries wait again) after the first delay.
-      d.nextAt = this.deps.now() + first
-      this.deps.log('info', 'outbind: session ended', { systemId, reason: active.session?.closeReason })
-      return
+      const upMs = this.deps.now() - active.boundAt
+      this.deps.log('info', 'outbind: session ended', { systemId, reason: active.session?.closeReason, upMs })
+      if (upMs >= STABLE_MS) {
+        // A bind that held: the next attempt (if deliveries wait again) after the first delay.
+        d.delayMs = first
+        d.attempts = 0
+        d.nextAt = this.deps.now() + first
+        return
+      }
+      reason = `bound, then closed after ${upMs} ms (${active.session?.closeReason || 'closed'})`
     }
     d.nextAt = this.deps.now() + d.delayMs
     this.deps.log('warn', 'outbind: attempt failed', { systemId, target: where, reason, retryInMs: d.delayMs })

@@ -335,7 +335,8 @@ export class Session implements Tickable {
    * It has no response PDU, so it takes no window slot. False when this session cannot receive.
    */
   alertNotification(fields: Record<string, unknown>): boolean {
-    if (!canReceive(this.state) || this.draining) return false
+    // alert_notification carries ms_availability_status, a TLV: SMPP 3.3 binds have none (§5.3 is 3.4).
+    if (!canReceive(this.state) || this.draining || this.interfaceVersion < InterfaceVersion.V34) return false
     this.write({ ...fields, command: 'alert_notification', command_status: 0, sequence_number: this.nextSeq() } as Pdu)
     return true
   }

@@ -66,6 +66,14 @@ t.test('with an engine running: the new admin password (8 to 128 characters) is 
   t.equal(await me(e, current), 401, 'the caller logs in again, as after any password change')
   const kept = await token(e, { password: fresh })
 
+  // A logout ends the telemetry streams opened with that token, at once.
+  const leaving = await token(e, { password: fresh })
+  const stream2 = await TelemetryClient.open(e.httpPort, `token=${leaving}`)
+  await stream2.waitFor((f) => f.type === 'snapshot')
+  t.equal((await httpCall(e.httpPort, 'POST', '/api/v1/logout', { token: leaving })).status, 204)
+  await stream2.waitUntil(() => stream2.closed, 5000)
+  t.equal(stream2.closeCode, 4001, 'the stream of a logged-out token is closed')
+
   // Restart: the change was stored, and a token of the new password survives.
   await e.restart()
   t.equal(await me(e, kept), 200)

@@ -35,8 +35,8 @@ const SMSC_PASSWORD = 'smscpw'
 /** Fast back-off for the tests: 200 ms, doubling to 800 ms. */
 const RETRY: [number, number] = [200, 800]
 
-/** What the ESME does with the n-th outbind (0-based): bind with these credentials, or nothing. */
-type OnOutbind = (n: number) => { systemId: string; password: string; kind?: 'receiver' | 'transceiver' } | null
+/** What the ESME does with the n-th outbind (0-based): bind with these credentials (and with `drop`, close the connection once bound), or nothing. */
+type OnOutbind = (n: number) => { systemId: string; password: string; kind?: 'receiver' | 'transceiver'; drop?: boolean } | null
 
 /** An ESME that listens for the SMSC's outbind connections (node-smpp's server). */
 class OutbindEsme {
@@ -61,7 +61,10 @@ class OutbindEsme {
           const creds = onOutbind(n)
           if (creds === null) return
           // SMPP 3.4 §4.1.7: the ESME answers an outbind with bind_receiver on the same connection
-          session.send(new smpp.PDU(`bind_${creds.kind ?? 'receiver'}`, { system_id: creds.systemId, password: creds.password, interface_version: 0x34 }), (resp) => e.bindResps.push(resp))
+          session.send(new smpp.PDU(`bind_${creds.kind ?? 'receiver'}`, { system_id: creds.systemId, password: creds.password, interface_version: 0x34 }), (resp) => {
+            e.bindResps.push(resp)
+            if (creds.drop) session.destroy()
+          })
         } else if (pdu.command === 'deliver_sm') {
           e.delivered.push(pdu)
           session.send(pdu.response())
@@ -186,6 +189,28 @@ t.test('an ESME that does not bind within session_init_timer is closed and calle
   t.match(logLines(engine, 'outbind: attempt failed'), [{ reason: 'session_init timer' }])
 })
 
+t.test('with the session_init timer off, an ESME that never binds is closed after response_timer and called again', async (t) => {
+  const esme = await OutbindEsme.listen(t, (n) => (n === 0 ? null : { systemId: 'esme1', password: 'secret1' }))
+  const engine = await engineWithOutbind(t, esme.port, { timers: { sessionInitMs: 0, responseMs: 500 } })
+  const id = await submitWithReceipt(t, engine, 'session_init off')
+  await esme.receiptFor(id)
+  t.equal(esme.outbinds.length, 2, 'the silent connection did not hold the account\'s one outbind slot')
+  t.match(logLines(engine, 'outbind: attempt failed'), [{ reason: 'no bind within 500 ms of the outbind' }])
+})
+
+t.test('an ESME that binds and drops at once is called again after a growing delay, as after a failure', async (t) => {
+  const esme = await OutbindEsme.listen(t, () => ({ systemId: 'esme1', password: 'secret1', drop: true }))
+  const engine = await engineWithOutbind(t, esme.port)
+  await submitWithReceipt(t, engine, 'flaky ESME')
+  const failures = await until('three bound-then-dropped attempts', () => {
+    const f = logLines(engine, 'outbind: attempt failed')
+    return f.length >= 3 ? f : undefined
+  }, 15_000)
+  t.match(failures[0], { systemId: 'esme1', reason: /^bound, then closed after \d+ ms/ })
+  t.same(failures.slice(0, 3).map((f) => f.retryInMs), [200, 400, 800], 'the back-off grows: a bind that does not hold is no success')
+  t.equal(esme.bindResps.filter((r) => r.command_status === 0).length >= 3, true, 'each of those binds was accepted')
+})
+
 t.test('nothing listening: attempts back off, the engine stays healthy, and the ESME is reached once it listens', async (t) => {
   const [port] = await freePorts(1)
   const engine = await engineWithOutbind(t, port)
@@ -216,7 +241,8 @@ t.test('outbind set through the admin API applies to deliveries already waiting;
   t.equal(bad.status, 400)
   t.match(bad.body, 'account.outbind.port must be an integer between 1 and 65535 (got 70000)')
   const view = await api.ok<AccountView>('PATCH', '/api/v1/accounts/esme1', { outbind: { host: '127.0.0.1', port: esme.port, password: SMSC_PASSWORD } })
-  t.same(view.outbind, { host: '127.0.0.1', port: esme.port, tls: false, password: SMSC_PASSWORD }, 'the account shows the setting, tls false by default')
+  t.same(view.outbind, { host: '127.0.0.1', port: esme.port, tls: false, passwordSet: true }, 'the account shows the setting, tls false by default, and never the password')
+  t.notMatch(JSON.stringify(await api.ok<AccountView>('GET', '/api/v1/accounts/esme1')), SMSC_PASSWORD, 'not in GET either')
   await esme.receiptFor(id)
   t.match(esme.outbinds[0], { system_id: 'esme1', password: SMSC_PASSWORD })
 })
