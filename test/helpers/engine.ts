@@ -123,21 +123,27 @@ export function projectRoot(): string {
 }
 
 /** n distinct free TCP ports on 127.0.0.1 (all servers held open together so the ports differ). */
+/**
+ * `n` distinct loopback ports free right now, drawn at random below the kernel's ephemeral range
+ * (32768–60999 by default). listen(0) and outgoing connections take their ports from that range, so a
+ * port picked there could be taken by another test's socket before the engine binds it (EADDRINUSE);
+ * startEngine also picks again if that still happens.
+ */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = []
-  try {
-    for (let i = 0; i < n; i++) {
-      const server = net.createServer()
-      servers.push(server)
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(0, '127.0.0.1', () => resolve())
-      })
-    }
-    return servers.map((s) => (s.address() as net.AddressInfo).port)
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))))
+  const out: number[] = []
+  while (out.length < n) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    if (!out.includes(port) && (await canListen(port))) out.push(port)
   }
+  return out
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
 }
 
 export interface HttpCallOptions {
@@ -204,7 +210,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function startEngine(t: TestLike, options: EngineOptions = {}): Promise<Engine> {
   const root = projectRoot()
   const bin = process.env.SMSC_BIN ?? path.join(root, 'bin', 'smsc.js')
-  const [smppPort, tlsPort, httpPort] = await freePorts(3)
+  let [smppPort, tlsPort, httpPort] = await freePorts(3)
   const ownDataDir = options.dataDir === undefined
   const dataDir = options.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'smsc-e2e-'))
   const configDir = mkdtempSync(path.join(os.tmpdir(), 'smsc-e2e-cfg-'))
@@ -284,9 +290,9 @@ export async function startEngine(t: TestLike, options: EngineOptions = {}): Pro
   }
 
   const engine: Engine = {
-    smppPort,
-    tlsPort,
-    httpPort,
+    get smppPort() { return smppPort },
+    get tlsPort() { return tlsPort },
+    get httpPort() { return httpPort },
     dataDir,
     configPath,
     config,
@@ -322,7 +328,20 @@ export async function startEngine(t: TestLike, options: EngineOptions = {}): Pro
     }
   })
 
-  spawnEngine()
-  await waitReady()
-  return engine
+  // A port taken between freePorts() and the engine's listen: pick new ones (twice at most).
+  for (let attempt = 0; ; attempt++) {
+    spawnEngine()
+    try {
+      await waitReady()
+      return engine
+    } catch (err) {
+      if (attempt >= 2 || !/EADDRINUSE/.test(log)) throw err
+      ;[smppPort, tlsPort, httpPort] = await freePorts(3)
+      ;(config.smpp as { port: number }).port = smppPort
+      ;(config.http as { port: number }).port = httpPort
+      if (config.tls) (config.tls as { port: number }).port = tlsPort
+      writeFileSync(configPath, JSON.stringify(config, null, 2))
+      log += `--- a port was taken (EADDRINUSE): again with smpp ${smppPort}, http ${httpPort}\n`
+    }
+  }
 }
