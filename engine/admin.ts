@@ -154,7 +154,7 @@ export class Admin {
 
   async create(p: Principal, input: unknown): Promise<{ account: AccountView; password: string }> {
     if (p.role === 'user') forbidden(`${p.name} may not create accounts`)
-    const inp = checkAccountInput(input, 'account', 'SMSC_ERR_API_INVALID')
+    const inp = checkAccountInput(outbindInput(input, null), 'account', 'SMSC_ERR_API_INVALID')
     if (inp.systemId === undefined) invalid('account.systemId is required')
     const systemId = inp.systemId
     let parent: Account | null = null
@@ -204,6 +204,7 @@ export class Admin {
       }
       const detail: Record<string, unknown> = { role: account.role, prepaid: account.prepaid }
       if (inp.credit !== undefined) detail.credit = inp.credit
+      if (account.outbind !== null) detail.outbind = describe({ outbind: account.outbind }).outbind
       await this.write(p, 'account.create', account, { accounts: [account], ledger: entries }, detail, entries)
     } finally {
       if (this.inflight.get(systemId) === null) this.inflight.delete(systemId)
@@ -213,7 +214,7 @@ export class Admin {
 
   async update(p: Principal, systemId: string, patch: unknown): Promise<AccountView> {
     const cur = this.visible(p, systemId)
-    const inp = checkAccountInput(patch, 'account', 'SMSC_ERR_API_INVALID')
+    const inp = checkAccountInput(outbindInput(patch, cur), 'account', 'SMSC_ERR_API_INVALID')
     if (inp.systemId !== undefined && inp.systemId !== systemId) invalid(`account.systemId cannot be changed (got ${showValue(inp.systemId)})`)
     if (inp.password !== undefined) invalid('account.password is changed with the password command, not an update')
     if (inp.credit !== undefined) invalid('account.credit is changed with a credit transfer, not an update')
@@ -520,6 +521,19 @@ export class Admin {
     if (this.deps.usage) v.usage = this.deps.usage(a.systemId)
     return v
   }
+}
+
+/**
+ * The views never show the outbind password (OutbindView), so an `outbind` sent back as shown (with
+ * `passwordSet`), or changed without `password`, keeps the password in force ('' for a new one).
+ */
+function outbindInput(input: unknown, cur: Account | null): unknown {
+  if (typeof input !== 'object' || input === null) return input
+  const ob = (input as Record<string, unknown>).outbind
+  if (typeof ob !== 'object' || ob === null || Array.isArray(ob)) return input
+  const { passwordSet: _shown, ...rest } = ob as Record<string, unknown>
+  if (rest.password === undefined) rest.password = cur?.outbind?.password ?? ''
+  return { ...input, outbind: rest }
 }
 
 /** True if `systemId` is not an account but was one: a removed account left its history (ledger, balance,

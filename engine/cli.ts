@@ -178,7 +178,8 @@ function settingsFromFlags(flags: Record<string, string | boolean>): Record<stri
     const m = /^(.+):(\d+)$/.exec(ob)
     if (!m) usage(`--outbind must be HOST:PORT or off (got ${JSON.stringify(ob)})`)
     if (obTls !== undefined && obTls !== 'true' && obTls !== 'false') usage(`--outbind-tls must be true or false (got ${JSON.stringify(obTls)})`)
-    out.outbind = { host: m[1].replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]), tls: obTls === 'true', password: obPw ?? '' }
+    // Without --outbind-password the password in force is kept (the engine never shows it)
+    out.outbind = { host: m[1].replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]), tls: obTls === 'true', ...(obPw !== undefined ? { password: obPw } : {}) }
   }
   return out
 }
@@ -198,7 +199,7 @@ function show(a: AccountView): string {
     `  allowed sources ${a.allowedSources.length ? a.allowedSources.join(', ') : 'any'}`,
     `  receipts        for long messages: ${a.receiptPolicy === 'every' ? 'every part' : a.receiptPolicy === 'last' ? 'the last part' : 'one for the whole message'}; settlement ${a.settlement}; webhooks receipts ${a.webhooks.receipts ?? '-'}, mo ${a.webhooks.mo ?? '-'}`,
     // SMPP 3.4 §2.2.1: where the engine connects to send outbind (the password itself is not printed)
-    `  outbind         ${a.outbind ? `${a.outbind.host}:${a.outbind.port}${a.outbind.tls ? ' over TLS' : ''}, password ${a.outbind.passwordSet ? 'set' : 'empty'}` : 'off'}`,
+    `  outbind         ${a.outbind ? `${a.outbind.host.includes(':') ? `[${a.outbind.host}]` : a.outbind.host}:${a.outbind.port}${a.outbind.tls ? ' over TLS' : ''}, password ${a.outbind.passwordSet ? 'set' : 'empty'}` : 'off'}`,
   ]
   return lines.join('\n') + '\n'
 }

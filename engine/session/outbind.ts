@@ -11,9 +11,9 @@
  * delivery actor sends the waiting items to it.
  * A connection that fails, or is closed without a bind (refused credentials, the session_init timer, or
  * bindTimeoutMs when that timer is off), is tried again after a back-off (session.outbindRetryMs: 5 s
- * doubling to 5 min by default), only while deliveries still wait. A bind resets the back-off only
- * once it has stayed up STABLE_MS: an ESME that binds and drops at once counts as a failure, so it is
- * not called again every 5 s. stop() (engine shutdown) ends all
+ * doubling to 5 min by default), only while deliveries still wait. A bind resets the back-off once it
+ * has taken a delivery or stayed up STABLE_MS: an ESME that binds and drops before anything reached
+ * it counts as a failure, so it is not called again every 5 s; one that fetches and unbinds does not. stop() (engine shutdown) ends all
  * attempts; accountChanged() (account removed, suspended, or its outbind setting changed) ends the
  * account's attempt if it is not bound yet.
  */
@@ -138,7 +138,11 @@ export class OutbindDialer {
       : net.connect({ host: target.host, port: target.port })
     const active: NonNullable<Dial['active']> = { socket, target, session: null, bound: false, boundAt: 0 }
     d.active = active
-    const timeout = setTimeout(() => socket.destroy(new Error(`no connection within ${this.deps.connectTimeoutMs} ms`)), this.deps.connectTimeoutMs)
+    let tcpUp = false
+    if (target.tls) socket.once('connect', () => { tcpUp = true })
+    const timeout = setTimeout(() => socket.destroy(new Error(tcpUp
+      ? `TCP connected but no TLS handshake within ${this.deps.connectTimeoutMs} ms (does the ESME speak TLS on ${target.host}:${target.port}? else set outbind.tls false)`
+      : `no connection within ${this.deps.connectTimeoutMs} ms`)), this.deps.connectTimeoutMs)
     timeout.unref()
     let settled = false
     const settle = (reason: string | null): void => {
@@ -178,9 +182,11 @@ export class OutbindDialer {
     }
     if (reason === null) {
       const upMs = this.deps.now() - active.boundAt
-      this.deps.log('info', 'outbind: session ended', { systemId, reason: active.session?.closeReason, upMs })
-      if (upMs >= STABLE_MS) {
-        // A bind that held: the next attempt (if deliveries wait again) after the first delay.
+      const delivered = active.session?.stats.delivered ?? 0
+      this.deps.log('info', 'outbind: session ended', { systemId, reason: active.session?.closeReason, upMs, delivered })
+      if (delivered > 0 || upMs >= STABLE_MS) {
+        // A bind that took deliveries (an ESME that fetches and unbinds) or held: the next attempt (if
+        // deliveries wait again) after the first delay.
         d.delayMs = first
         d.attempts = 0
         d.nextAt = this.deps.now() + first

@@ -292,8 +292,17 @@ export class Session implements Tickable {
     if (isBound(this.state) || this.binding) return this.respond(pdu, S.ESME_RALYBND)
     if (this.state === 'OUTBOUND') {
       // SMPP 3.4 §4.1.7: the ESME answers our outbind with bind_receiver, as the account we named
-      if (!OUTBOUND_KINDS.has(kind)) return this.respond(pdu, S.ESME_RINVBNDSTS)
-      if (pdu.system_id !== this.outbindSystemId) return this.respond(pdu, S.ESME_RINVSYSID)
+      const refusal = !OUTBOUND_KINDS.has(kind) ? S.ESME_RINVBNDSTS : pdu.system_id !== this.outbindSystemId ? S.ESME_RINVSYSID : 0
+      if (refusal !== 0) {
+        this.respond(pdu, refusal)
+        this.host.log('warn', 'outbind: the ESME\'s bind was refused', {
+          session: this.id, systemId: this.outbindSystemId, kind, status: statusName(refusal),
+          hint: refusal === S.ESME_RINVSYSID
+            ? `bind as ${this.outbindSystemId}, the account the outbind named (got ${JSON.stringify(pdu.system_id)})`
+            : 'answer an outbind with bind_receiver or bind_transceiver',
+        })
+        return this.close('outbind bind refused')
+      }
     } else if (this.state !== 'OPEN') return this.respond(pdu, S.ESME_RINVBNDSTS)
     this.binding = true
     this.interfaceVersion = pdu.interface_version
@@ -303,7 +312,11 @@ export class Session implements Tickable {
       this.begin()
       if (status !== 0 || !account) {
         this.write({ command: resp, command_status: status, sequence_number: pdu.sequence_number, system_id: this.config.smscSystemId })
-        this.host.log('info', 'bind refused', { session: this.id, systemId: pdu.system_id, kind, status })
+        const outbound = this.state === 'OUTBOUND'
+        this.host.log(outbound ? 'warn' : 'info', outbound ? 'outbind: the ESME\'s bind was refused' : 'bind refused', {
+          session: this.id, systemId: pdu.system_id, kind, status: statusName(status),
+          ...(outbound && status === S.ESME_RINVPASWD ? { hint: 'the ESME binds with the account\'s password, not outbind.password (that one is the SMSC\'s, sent in the outbind)' } : {}),
+        })
         // Too many binds is not an authentication problem: its own event type.
         this.host.metrics.event(status === S.ESME_RBINDFAIL ? 'bind_refused' : 'auth_failure',
           { systemId: pdu.system_id, session: this.id, detail: `${kind}: ${statusName(status)} from ${this.remote}` })

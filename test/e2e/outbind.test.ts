@@ -22,6 +22,7 @@ interface SmppSession {
   on(ev: 'close', fn: () => void): void
   send(pdu: SmppPdu, cb?: (resp: Pdu) => void): boolean
   destroy(): void
+  unbind(): void
 }
 interface SmppServer extends net.Server { sessions: SmppSession[] }
 // node-smpp ships no type declarations; this is the small surface used here.
@@ -36,7 +37,7 @@ const SMSC_PASSWORD = 'smscpw'
 const RETRY: [number, number] = [200, 800]
 
 /** What the ESME does with the n-th outbind (0-based): bind with these credentials (and with `drop`, close the connection once bound), or nothing. */
-type OnOutbind = (n: number) => { systemId: string; password: string; kind?: 'receiver' | 'transceiver'; drop?: boolean } | null
+type OnOutbind = (n: number) => { systemId: string; password: string; kind?: 'receiver' | 'transceiver'; drop?: boolean; unbindAfterDelivery?: boolean } | null
 
 /** An ESME that listens for the SMSC's outbind connections (node-smpp's server). */
 class OutbindEsme {
@@ -54,20 +55,24 @@ class OutbindEsme {
       e.connections++
       session.on('close', () => { e.closedByPeer++ })
       session.on('error', () => {})
+      let creds: ReturnType<OnOutbind> = null
       session.on('pdu', (pdu) => {
         if (pdu.command === 'outbind') {
           const n = e.outbinds.length
           e.outbinds.push(pdu)
-          const creds = onOutbind(n)
+          creds = onOutbind(n)
           if (creds === null) return
+          const c = creds
           // SMPP 3.4 §4.1.7: the ESME answers an outbind with bind_receiver on the same connection
-          session.send(new smpp.PDU(`bind_${creds.kind ?? 'receiver'}`, { system_id: creds.systemId, password: creds.password, interface_version: 0x34 }), (resp) => {
+          session.send(new smpp.PDU(`bind_${c.kind ?? 'receiver'}`, { system_id: c.systemId, password: c.password, interface_version: 0x34 }), (resp) => {
             e.bindResps.push(resp)
-            if (creds.drop) session.destroy()
+            if (c.drop) session.destroy()
           })
         } else if (pdu.command === 'deliver_sm') {
           e.delivered.push(pdu)
           session.send(pdu.response())
+          // an ESME that fetches what waits and goes away
+          if (creds?.unbindAfterDelivery) setTimeout(() => session.unbind(), 100)
         } else if (pdu.command === 'enquire_link' || pdu.command === 'unbind') {
           session.send(pdu.response())
         }
@@ -211,6 +216,27 @@ t.test('an ESME that binds and drops at once is called again after a growing del
   t.equal(esme.bindResps.filter((r) => r.command_status === 0).length >= 3, true, 'each of those binds was accepted')
 })
 
+t.test('an ESME that fetches its receipts and unbinds is called again after the first delay, not a growing one', async (t) => {
+  const esme = await OutbindEsme.listen(t, () => ({ systemId: 'esme1', password: 'secret1', unbindAfterDelivery: true }))
+  const engine = await engineWithOutbind(t, esme.port)
+  for (let i = 0; i < 3; i++) {
+    const id = await submitWithReceipt(t, engine, `fetch ${i}`)
+    await esme.receiptFor(id)
+    await until(`session ${i + 1} ended`, () => logLines(engine, 'outbind: session ended').length > i || undefined)
+  }
+  t.equal(esme.outbinds.length, 3, 'one call per receipt')
+  t.same(logLines(engine, 'outbind: attempt failed'), [], 'a session that took deliveries is no failure')
+  t.match(logLines(engine, 'outbind: session ended'), [{ delivered: 1 }, { delivered: 1 }, { delivered: 1 }])
+})
+
+t.test('a bind refused on an outbind connection is logged with the status and what to do', async (t) => {
+  const esme = await OutbindEsme.listen(t, (n) => (n === 0 ? { systemId: 'esme1', password: SMSC_PASSWORD } : { systemId: 'esme1', password: 'secret1' }))
+  const engine = await engineWithOutbind(t, esme.port)
+  const id = await submitWithReceipt(t, engine, 'after a wrong password')
+  await esme.receiptFor(id)
+  t.match(logLines(engine, "outbind: the ESME's bind was refused"), [{ systemId: 'esme1', status: 'ESME_RINVPASWD', hint: /account's password, not outbind\.password/ }])
+})
+
 t.test('nothing listening: attempts back off, the engine stays healthy, and the ESME is reached once it listens', async (t) => {
   const [port] = await freePorts(1)
   const engine = await engineWithOutbind(t, port)
@@ -242,7 +268,11 @@ t.test('outbind set through the admin API applies to deliveries already waiting;
   t.match(bad.body, 'account.outbind.port must be an integer between 1 and 65535 (got 70000)')
   const view = await api.ok<AccountView>('PATCH', '/api/v1/accounts/esme1', { outbind: { host: '127.0.0.1', port: esme.port, password: SMSC_PASSWORD } })
   t.same(view.outbind, { host: '127.0.0.1', port: esme.port, tls: false, passwordSet: true }, 'the account shows the setting, tls false by default, and never the password')
-  t.notMatch(JSON.stringify(await api.ok<AccountView>('GET', '/api/v1/accounts/esme1')), SMSC_PASSWORD, 'not in GET either')
+  const shown = await api.ok<AccountView>('GET', '/api/v1/accounts/esme1')
+  t.notMatch(JSON.stringify(shown), SMSC_PASSWORD, 'not in GET either')
+  // What GET shows can be sent back; a change without the password keeps the one in force.
+  t.same((await api.ok<AccountView>('PATCH', '/api/v1/accounts/esme1', { outbind: shown.outbind })).outbind, shown.outbind, 'the view sent back as is')
+  t.match((await api.ok<AccountView>('PATCH', '/api/v1/accounts/esme1', { outbind: { host: '127.0.0.1', port: esme.port, tls: false } })).outbind, { host: '127.0.0.1', port: esme.port, tls: false, passwordSet: true }, 'no password given: kept')
   await esme.receiptFor(id)
   t.match(esme.outbinds[0], { system_id: 'esme1', password: SMSC_PASSWORD })
 })

@@ -339,19 +339,24 @@ t.test('in OUTBOUND a bind_transceiver is accepted too', async (t) => {
   t.equal(h.s.state, 'BOUND_TRX')
 })
 
-t.test('in OUTBOUND a bind_transmitter is ESME_RINVBNDSTS and a later bind_receiver still binds', async (t) => {
+t.test('in OUTBOUND a bind_transmitter is ESME_RINVBNDSTS and the connection closes (the dialer calls again)', async (t) => {
   const h = outbound()
   t.match(h.send(request('bind_transmitter', 1))[0], { command: 'bind_transmitter_resp', command_status: S.ESME_RINVBNDSTS })
-  t.equal(h.s.state, 'OUTBOUND')
+  t.ok(h.s.isClosed())
+  t.equal(h.s.closeReason, 'outbind bind refused')
+})
+
+t.test('in OUTBOUND a bind_receiver binds', async (t) => {
+  const h = outbound()
   t.match(h.send(request('bind_receiver', 2))[0], { command: 'bind_receiver_resp', command_status: 0 })
   t.equal(h.s.state, 'BOUND_RX')
 })
 
-t.test('in OUTBOUND a bind as another system_id is ESME_RINVSYSID', async (t) => {
+t.test('in OUTBOUND a bind as another system_id is ESME_RINVSYSID and the connection closes', async (t) => {
   const h = outbound()
   // 'v' is not the account the outbind named (whatever its credentials)
   t.match(h.send({ ...request('bind_receiver', 1), system_id: 'v' })[0], { command: 'bind_receiver_resp', command_status: S.ESME_RINVSYSID })
-  t.equal(h.s.state, 'OUTBOUND')
+  t.ok(h.s.isClosed())
 })
 
 t.test('in OUTBOUND a bind with a wrong password is refused like any bind, and the connection closes', async (t) => {
