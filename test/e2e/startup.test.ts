@@ -7,10 +7,9 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { freePorts, httpRequest, projectRoot, startEngine } from '../helpers/engine'
+import { freePorts, httpRequest, portFree, projectRoot, startEngine } from '../helpers/engine'
 
 const BIN = process.env.SMSC_BIN ?? path.join(projectRoot(), 'bin', 'smsc.js')
 
@@ -53,15 +52,6 @@ function tempDir(t: Test): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-startup-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
   return dir
-}
-
-/** true when 127.0.0.1:port can be listened on (nobody holds it). */
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer()
-    s.once('error', () => resolve(false))
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)))
-  })
 }
 
 const ACCOUNTS = [{ systemId: 'esme1', password: 'secret1' }]

@@ -133,12 +133,13 @@ export async function freePorts(n: number): Promise<number[]> {
   const out: number[] = []
   while (out.length < n) {
     const port = 20_000 + Math.floor(Math.random() * 12_000)
-    if (!out.includes(port) && (await canListen(port))) out.push(port)
+    if (!out.includes(port) && (await portFree(port))) out.push(port)
   }
   return out
 }
 
-function canListen(port: number): Promise<boolean> {
+/** true when 127.0.0.1:port can be listened on (nobody holds it). */
+export function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = net.createServer()
     server.once('error', () => resolve(false))

@@ -346,12 +346,6 @@ t.test('in OUTBOUND a bind_transmitter is ESME_RINVBNDSTS and the connection clo
   t.equal(h.s.closeReason, 'outbind bind refused')
 })
 
-t.test('in OUTBOUND a bind_receiver binds', async (t) => {
-  const h = outbound()
-  t.match(h.send(request('bind_receiver', 2))[0], { command: 'bind_receiver_resp', command_status: 0 })
-  t.equal(h.s.state, 'BOUND_RX')
-})
-
 t.test('in OUTBOUND a bind as another system_id is ESME_RINVSYSID and the connection closes', async (t) => {
   const h = outbound()
   // 'v' is not the account the outbind named (whatever its credentials)
