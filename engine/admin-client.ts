@@ -13,7 +13,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { Store } from './store'
 import { Ledger, type LedgerEntry } from './ledger'
-import { Admin, type AccountView, type AuditEntry } from './admin'
+import { Admin, configKeysOf, type AccountView, type AuditEntry } from './admin'
 import { defaultSettings, OPERATOR, type Principal } from './accounts'
 import type { RouteTables } from './routing'
 import { SmscError, isSmscError, type SmscErrorCode } from './errors'
@@ -115,6 +115,7 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     commit: (batch) => store.commit(batch),
     defaults: { ...defaultSettings(base), receiptPolicy: options.receipts.multipart },
     connectors: () => new Set([SIMULATOR_CONNECTOR, ...options.connectors.map((x) => x.id)]),
+    configKeys: configKeysOf(options.accounts as unknown as Record<string, unknown>[]),
   })
   let p: Principal = OPERATOR
   if (as !== undefined) {

@@ -44,6 +44,8 @@ export interface AccountView extends Omit<AccountSettings, 'outbind'> {
   children?: number
   /** Live usage, when an engine runs: binds open now, and message parts counted against today's quota (null without a quota). */
   usage?: { binds: number; quotaUsedToday: number | null }
+  /** For an account listed in the config file: the settings it gives there, which apply again at every start. */
+  configKeys?: string[]
 }
 
 export interface AuditEntry {
@@ -73,6 +75,14 @@ export interface AdminDeps {
   onRoutesChanged?(tables: RouteTables): void
   /** Live usage of an account (the running engine gives it; the offline CLI does not). */
   usage?(systemId: string): { binds: number; quotaUsedToday: number | null }
+  /** The settings the config file gives for an account: applied again at every start (configKeysOf). */
+  configKeys?(systemId: string): readonly string[]
+}
+
+/** Per account listed in the config file, the settings it gives there (they win at every start, engine/index.ts). */
+export function configKeysOf(accounts: readonly Record<string, unknown>[]): (systemId: string) => readonly string[] {
+  const keys = new Map(accounts.map((a) => [a.systemId as string, Object.keys(a).filter((k) => k !== 'systemId' && k !== 'password' && k !== 'credit' && a[k] !== undefined)]))
+  return (systemId) => keys.get(systemId) ?? []
 }
 
 /** Settings a reseller may change on its users. */
@@ -519,6 +529,8 @@ export class Admin {
     v.updatedAt = a.updatedAt
     if (a.role === 'reseller') v.children = children
     if (this.deps.usage) v.usage = this.deps.usage(a.systemId)
+    const fixed = this.deps.configKeys?.(a.systemId) ?? []
+    if (fixed.length > 0) v.configKeys = [...fixed]
     return v
   }
 }

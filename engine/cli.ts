@@ -273,6 +273,11 @@ async function account(sub: string | undefined, positionals: string[], flags: Re
         if (Object.keys(patch).length === 0) usage('account set needs at least one setting flag (see smsc account --help)')
         const a = await c.update(systemId, patch)
         out(show(a))
+        // The config file's settings for this account apply again at every start: say so when this change touches one.
+        const fixed = Object.keys(patch).filter((k) => a.configKeys?.includes(k))
+        if (fixed.length > 0) {
+          process.stderr.write(`smsc: note: ${systemId} is in the config file, which sets ${fixed.join(', ')}: the value there applies again at the next start; change the file to keep this\n`)
+        }
         return 0
       }
       case 'suspend':

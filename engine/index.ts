@@ -35,7 +35,7 @@ import { validateSubmit } from './session/submit'
 import { EsmClass } from './protocol/constants'
 import { defaultSettings, ipAllowed, sourceAllowed, OPERATOR, type Account, type AccountSettings } from './accounts'
 import { Ledger } from './ledger'
-import { Admin, generatePassword, wasRemoved } from './admin'
+import { Admin, configKeysOf, generatePassword, wasRemoved } from './admin'
 import { DEFAULT_ROUTES, MoRouter, type RouteTables } from './routing'
 import { WebhookSender } from './webhook'
 import type { ApiMessage, ApiSubmitResult } from './http'
@@ -215,6 +215,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   })
   const admin = new Admin({
     store, ledger, now, defaults,
+    configKeys: configKeysOf(options.accounts as unknown as Record<string, unknown>[]),
     commit: (batch) => new Promise<void>((resolve, reject) => actors.commit(batch, (err) => (err ? reject(err) : resolve()))),
     connectors: () => connectorIds,
     onAccountChanged: (systemId, a) => {

@@ -94,6 +94,7 @@ export const OPENAPI = {
           children: { type: 'integer' },
           createdAt: { type: 'integer' },
           updatedAt: { type: 'integer' },
+          configKeys: { type: 'array', items: { type: 'string' }, readOnly: true, description: 'for an account listed in the config file: the settings it gives there, applied again at every start' },
         },
       },
       AccountInput: {

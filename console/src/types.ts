@@ -199,6 +199,8 @@ export interface AccountView extends AccountSettings {
   children?: number
   /** live usage (engine running): binds open now, parts counted against today's quota */
   usage?: { binds: number; quotaUsedToday: number | null }
+  /** Settings the config file gives for this account: applied again at every engine start. */
+  configKeys?: string[]
 }
 
 /** POST /api/v1/accounts: settings plus systemId, password (generated when absent), credit (opening balance) */

@@ -145,6 +145,20 @@ t.test('against a running engine: changes go through its API and apply live', as
   t.equal(smsc(['account', 'resume', 'live1', ...d]).code, 0)
 })
 
+t.test('a change to a setting the config file gives for an account is applied, with a note that the file wins at the next start', async (t) => {
+  const engine = await startEngine(t, { accounts: [{ systemId: 'cfg1', password: 'pw', rateLimit: { perSecond: 10, burst: 10 } }] as never })
+  const d = ['--data-dir', engine.dataDir]
+  t.same(JSON.parse(smsc(['account', 'show', 'cfg1', '--json', ...d]).out).configKeys, ['rateLimit'], 'the view names the settings the config file gives')
+  const set = smsc(['account', 'set', 'cfg1', '--rate', '20', ...d])
+  t.equal(set.code, 0, set.err)
+  t.equal(set.err, 'smsc: note: cfg1 is in the config file, which sets rateLimit: the value there applies again at the next start; change the file to keep this\n')
+  t.match(set.out, /rate +20\/s/, 'applied now')
+  const other = smsc(['account', 'set', 'cfg1', '--window-size', '50', ...d])
+  t.equal(other.err, '', 'a setting the file does not give: no note')
+  await engine.restart()
+  t.same(JSON.parse(smsc(['account', 'show', 'cfg1', '--json', ...d]).out).rateLimit, { perSecond: 10, burst: 10 }, 'the file wins at the restart, as the note said')
+})
+
 t.test('an engine holds the data dir but its control file cannot be used: the CLI refuses instead of writing its store', async (t) => {
   const engine = await startEngine(t, { accounts: [{ systemId: 'c1', password: 'pw', credit: 100 }] as never })
   const d = ['--data-dir', engine.dataDir]
