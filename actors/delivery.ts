@@ -242,10 +242,12 @@ export class Delivery {
     for (const s of this.d.receivers(r.systemId)) {
       if (s.alertNotification(fields)) {
         this.d.log('debug', 'alert_notification sent', { systemId: r.systemId, session: s.id, id: r.id, subscriber: ms[2] })
+        this.d.metrics.totals.alertsSent++
         return
       }
     }
     this.d.log('info', 'alert_notification not sent: no receiver bound', { systemId: r.systemId, id: r.id, subscriber: ms[2] })
+    this.d.metrics.totals.alertsUnsent++
   }
 
   /** The webhook form of a receipt, for accounts that take receipts over HTTP. */

@@ -64,7 +64,7 @@ export class Metrics {
   readonly accounts = new Map<string, AccountCounters>()
   /** Submits refused before bind (no account yet). */
   readonly unbound = newCounters()
-  readonly totals = { submitted: 0, delivered: 0, receipts: 0, purged: 0 }
+  readonly totals = { submitted: 0, delivered: 0, receipts: 0, purged: 0, outbindAttempts: 0, outbindFailed: 0, outbindBound: 0, alertsSent: 0, alertsUnsent: 0 }
   /** Event-loop delay (ms) of the last telemetry interval, set by the hub at each tick; for /metrics. */
   readonly eventLoop = { p50: 0, p99: 0, max: 0 }
   private readonly ring: TelemetryEvent[] = []
@@ -381,6 +381,10 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   for (const [acc, c] of m.accounts) for (const [stat, n] of Object.entries(c.receipts)) out.push(`smsc_receipts_total{account="${esc(acc)}",stat="${stat}"} ${n}`)
   out.push('# HELP smsc_messages_purged_total messages removed from the store after their retention (store.retentionHours)', '# TYPE smsc_messages_purged_total counter',
     `smsc_messages_purged_total ${m.totals.purged}`)
+  out.push('# HELP smsc_outbind_total outbind connections the engine opened to ESMEs (docs/ACCOUNTS.md), by result', '# TYPE smsc_outbind_total counter',
+    `smsc_outbind_total{result="attempt"} ${m.totals.outbindAttempts}`, `smsc_outbind_total{result="bound"} ${m.totals.outbindBound}`, `smsc_outbind_total{result="failed"} ${m.totals.outbindFailed}`)
+  out.push('# HELP smsc_alert_notifications_total alert_notification PDUs (SMPP 3.4 §4.12), sent or not sent for want of a bound receiver', '# TYPE smsc_alert_notifications_total counter',
+    `smsc_alert_notifications_total{result="sent"} ${m.totals.alertsSent}`, `smsc_alert_notifications_total{result="unsent"} ${m.totals.alertsUnsent}`)
   out.push('# HELP smsc_deliver_total deliver_sm (receipts and MO) answered by ESMEs, by account and result', '# TYPE smsc_deliver_total counter')
   for (const [acc, c] of m.accounts) {
     for (const kind of ['receipt', 'mo'] as const) {

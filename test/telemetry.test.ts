@@ -95,7 +95,7 @@ t.test('Metrics.submitted counts by status, throttles apart', async (t) => {
   m.submitted(c, 0x0b)
   t.match(c, { submitted: 5, rejected: 2, throttled: 1 })
   t.same([...c.statuses], [[0, 5], [0x58, 1], [0x0b, 1]])
-  t.same(m.totals, { submitted: 5, delivered: 0, receipts: 0, purged: 0 })
+  t.match(m.totals, { submitted: 5, delivered: 0, receipts: 0, purged: 0 })
   t.equal(m.account('a'), c, 'one counter set per account')
 })
 

@@ -32,7 +32,7 @@ export const STABLE_MS = 60_000
 export interface OutbindDeps {
   now(): number
   log: LogFn
-  metrics: Pick<Metrics, 'event'>
+  metrics: Pick<Metrics, 'event' | 'totals'>
   /** Accounts with deliveries waiting in the store. */
   waiting(): Iterable<string>
   /** The account's outbind target, or null (no setting, suspended, removed). */
@@ -105,13 +105,17 @@ export class OutbindDialer {
     d.active.boundAt = this.deps.now()
     this.deps.log('info', 'outbind: ESME bound', { systemId: s.systemId, session: s.id, kind: s.kind })
     this.deps.metrics.event('outbind', { systemId: s.systemId, session: s.id, detail: `ESME bound as ${s.kind} after outbind` })
+    this.deps.metrics.totals.outbindBound++
   }
 
   /** One pass: start an attempt for every account that needs one and is due. */
   check(): void {
     if (this.stopped) return
     const now = this.deps.now()
-    for (const systemId of this.deps.waiting()) {
+    const waiting = new Set(this.deps.waiting())
+    // An account with nothing waiting any more needs no back-off state (the map stays as small as the work).
+    for (const [systemId, d] of this.dials) if (d.active === null && !waiting.has(systemId) && now >= d.nextAt) this.dials.delete(systemId)
+    for (const systemId of waiting) {
       const d = this.dials.get(systemId)
       if (d?.active) continue // at most one outbind connection per account
       if (d !== undefined && now < d.nextAt) continue
@@ -133,6 +137,7 @@ export class OutbindDialer {
     const where = `${target.host}:${target.port}${target.tls ? ' (TLS)' : ''}`
     this.deps.log('info', 'outbind: connecting', { systemId, host: target.host, port: target.port, tls: target.tls, attempt: d.attempts })
     this.deps.metrics.event('outbind', { systemId, detail: `connecting to ${where} (attempt ${d.attempts})` })
+    this.deps.metrics.totals.outbindAttempts++
     const socket = target.tls
       ? tls.connect({ host: target.host, port: target.port, servername: net.isIP(target.host) ? undefined : target.host })
       : net.connect({ host: target.host, port: target.port })
@@ -197,6 +202,7 @@ export class OutbindDialer {
     d.nextAt = this.deps.now() + d.delayMs
     this.deps.log('warn', 'outbind: attempt failed', { systemId, target: where, reason, retryInMs: d.delayMs })
     this.deps.metrics.event('outbind', { systemId, detail: `${where}: ${reason}; next attempt in ${Math.round(d.delayMs / 1000)} s` })
+    this.deps.metrics.totals.outbindFailed++
     d.delayMs = Math.min(max, d.delayMs * 2)
   }
 

@@ -35,6 +35,7 @@ t.test('data_sm with set_dpf 1 to an absent subscriber: alert_notification when 
   t.equal(alerts.length, 1, 'one alert_notification')
   t.match(alerts[0], { source_addr: DEST, esme_addr: SRC, ms_availability_status: 0 }, 'the subscriber, the ESME address, available')
   t.ok(esme.received.indexOf(alerts[0]) < esme.received.indexOf(receipt), 'the alert comes before the receipt')
+  t.match((await engine.http('GET', '/metrics')).body, /smsc_alert_notifications_total\{result="sent"\} 1\n/, 'counted in /metrics')
 })
 
 t.test('submit_sm with set_dpf 1 (SMPP 5.0) gets an alert_notification too', async (t) => {
@@ -70,6 +71,7 @@ t.test('with no receiver bound the alert is not kept: a receiver binding later g
   await rx.waitFor(receiptFor(id), 10_000)
   t.same(alertsOf(rx), [], 'no alert_notification for the receiver that bound later')
   t.match(engine.output(), /alert_notification not sent: no receiver bound/, 'the engine says why')
+  t.match((await engine.http('GET', '/metrics')).body, /smsc_alert_notifications_total\{result="unsent"\} 1\n/, 'and counts it')
 })
 
 t.test('set_dpf other than 0 or 1 is ESME_RINVTLVVAL', async (t) => {

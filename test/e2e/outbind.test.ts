@@ -150,6 +150,7 @@ t.test('a receipt for an account with no receiver bound reaches its ESME through
   t.match(esme.bindResps[0], { command: 'bind_receiver_resp', command_status: Status.ESME_ROK, system_id: 'SMSC' }, 'the ESME bind_receiver is accepted')
   t.equal(esme.connections, 1, 'one outbind connection')
   t.equal(logLines(engine, 'outbind: ESME bound').length, 1, 'the bind is logged')
+  t.match((await engine.http('GET', '/metrics')).body, /smsc_outbind_total\{result="attempt"\} 1\nsmsc_outbind_total\{result="bound"\} 1\nsmsc_outbind_total\{result="failed"\} 0\n/, 'and counted in /metrics')
   const show = await cli(['account', 'show', 'esme1', '--config', engine.configPath])
   t.equal(show.code, 0, `smsc account show: ${show.stderr}`)
   t.match(show.stdout, new RegExp(`outbind +127\\.0\\.0\\.1:${esme.port}, password set`), 'smsc account show prints the setting, not the password')
