@@ -20,7 +20,7 @@ export const SELF_KEYS: readonly (keyof AccountSettings)[] = ['webhooks']
 /** every setting (engine/accounts.ts SETTINGS_KEYS): the operator's */
 export const ALL_KEYS: readonly (keyof AccountSettings)[] = [
   'role', 'parent', 'group', 'suspended', 'maxBinds', 'windowSize', 'allowedIps', 'allowedSources', 'rateLimit',
-  'dailyQuota', 'registeredDelivery', 'validity', 'messageIdFormat', 'receiptPolicy', 'settlement', 'prepaid', 'webhooks',
+  'dailyQuota', 'registeredDelivery', 'validity', 'messageIdFormat', 'receiptPolicy', 'settlement', 'prepaid', 'webhooks', 'outbind',
 ]
 
 const isSelf = (p: Principal, a: AccountView): boolean => p.systemId !== null && p.systemId === a.systemId

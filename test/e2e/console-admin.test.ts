@@ -171,6 +171,23 @@ t.test('account pages in chromium: operator, reseller and user', { skip: fs.exis
     t.match(await account('u1'), { rateLimit: { perSecond: 50 }, dailyQuota: 1000 }, 'the API has the new limits')
   })
 
+  await t.test('the operator sets an outbind target; a bad port is refused at the field; the password is never shown back', async (t) => {
+    await openPane('u1', 'edit')
+    await page.waitForSelector('#settings-form [data-key=outbind]')
+    await page.fill('#settings-form input[name=outbindHost]', '127.0.0.1')
+    await page.fill('#settings-form input[name=outbindPort]', '70000')
+    await page.click('#settings-form button[type=submit]')
+    await page.waitForSelector('#settings-form [data-key=outbind] .field-error')
+    t.match(await text('#settings-form [data-key=outbind] .field-error'), /outbind\.port must be an integer between 1 and 65535/)
+    await page.fill('#settings-form input[name=outbindPort]', '2776')
+    await page.fill('#settings-form input[name=outbindPassword]', 'obpw1')
+    await page.click('#settings-form button[type=submit]')
+    await page.waitForSelector('#settings-form .ok')
+    t.match(await account('u1'), { outbind: { host: '127.0.0.1', port: 2776, tls: false, passwordSet: true } }, 'the API has the target')
+    t.equal(await page.inputValue('#settings-form input[name=outbindPassword]'), '', 'the password field is not filled back')
+    await shot(page, 'operator-outbind-1280')
+  })
+
   await t.test('the operator grants credit to res1', async (t) => {
     await openPane('res1', 'credit')
     await page.waitForSelector('#credit-form')

@@ -50,6 +50,11 @@ function fieldsOf(a: AccountSettings): Fields {
     prepaid: a.prepaid,
     webhookReceipts: a.webhooks.receipts ?? '',
     webhookMo: a.webhooks.mo ?? '',
+    // the engine never shows the outbind password: empty means "keep the one in force"
+    outbindHost: a.outbind?.host ?? '',
+    outbindPort: a.outbind ? String(a.outbind.port) : '',
+    outbindTls: a.outbind?.tls ?? false,
+    outbindPassword: '',
   }
 }
 
@@ -60,7 +65,7 @@ const INPUTS: Record<keyof AccountSettings, string[]> = {
   dailyQuota: ['dailyQuota'], registeredDelivery: ['registeredDelivery'], validity: ['validityDefault', 'validityMax'],
   messageIdFormat: ['messageIdFormat'], receiptPolicy: ['receiptPolicy'], settlement: ['settlement'], prepaid: ['prepaid'],
   webhooks: ['webhookReceipts', 'webhookMo'],
-  outbind: [], // set in the config file or through the API (docs/ACCOUNTS.md), not in this form
+  outbind: ['outbindHost', 'outbindPort', 'outbindTls', 'outbindPassword'],
 }
 
 /** the API value of setting `k` from the inputs */
@@ -87,6 +92,13 @@ function valueOf(k: keyof AccountSettings, f: Fields): unknown {
     }
     case 'prepaid': case 'suspended': return f[k] === true
     case 'webhooks': return { receipts: orNull(f.webhookReceipts), mo: orNull(f.webhookMo) }
+    case 'outbind': {
+      // SMPP 3.4 §2.2.1: empty host turns it off; no password typed keeps the one in force
+      if (String(f.outbindHost).trim() === '') return null
+      const o: Record<string, unknown> = { host: String(f.outbindHost).trim(), port: num(f.outbindPort), tls: f.outbindTls === true }
+      if (f.outbindPassword !== '') o.password = f.outbindPassword
+      return o
+    }
     default: return f[k]
   }
 }
@@ -185,6 +197,11 @@ function settingGroup(k: keyof AccountSettings, f: Fields, set: Setter, err: For
       return html`<${Group} field=${k} err=${err} label="webhooks" hint="http(s) URLs receipts and MO are POSTed to; empty: none" wide=${true}>
         <div class="stack">${input('webhookReceipts', f, set, err, k, 'receipts webhook URL', { placeholder: 'receipts: https://…', inputmode: 'url' })}${input('webhookMo', f, set, err, k, 'MO webhook URL', { placeholder: 'MO: https://…', inputmode: 'url' })}</div>
       </${Group}>`
+    case 'outbind':
+      return html`<${Group} field=${k} err=${err} label="outbind" hint=${`where the engine calls this ESME when receipts or MO wait and no receiver is bound; empty host: off. Password: the SMSC's, sent in the outbind${f.outbindHost ? '; empty: keep the one set' : ''}`} wide=${true}>
+        <div class="pair">${input('outbindHost', f, set, err, k, 'outbind host', { placeholder: 'host: off' })}${input('outbindPort', f, set, err, k, 'outbind port', { inputmode: 'numeric', placeholder: 'port' })}</div>
+        <div class="pair">${input('outbindPassword', f, set, err, k, 'outbind password', { type: 'password', maxlength: 8, autocomplete: 'new-password', placeholder: 'SMSC password (0–8)' })}${check('outbindTls', f, set, 'TLS')}</div>
+      </${Group}>`
     case 'role':
       return html`<${Group} field=${k} err=${err} label="role">${select('role', f, set, 'role', [['user', 'user'], ['reseller', 'reseller']])}</${Group}>`
     case 'parent':
@@ -206,6 +223,7 @@ const SECTIONS: { title: string; keys: (keyof AccountSettings)[] }[] = [
   { title: 'Limits', keys: ['maxBinds', 'windowSize', 'rateLimit', 'dailyQuota'] },
   { title: 'Policy', keys: ['validity', 'registeredDelivery', 'receiptPolicy', 'allowedIps', 'allowedSources'] },
   { title: 'Webhooks', keys: ['webhooks'] },
+  { title: 'Outbind', keys: ['outbind'] },
   { title: 'Ownership and billing', keys: ['role', 'parent', 'group', 'prepaid', 'settlement', 'messageIdFormat'] },
 ]
 
@@ -240,7 +258,10 @@ export function SettingsForm(p: { a: AccountView; keys: readonly (keyof AccountS
     api.updateAccount(p.a.systemId, patch).then(
       (a) => {
         setBusy(false)
-        setBase(f)
+        // a password typed here is sent once, never kept in the form (the engine does not show it back)
+        const kept = { ...f, outbindPassword: '' }
+        setBase(kept)
+        setF(kept)
         setSaved(`Saved ${changed.join(', ')}.`)
         p.onSaved(a)
       },

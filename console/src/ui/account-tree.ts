@@ -236,6 +236,7 @@ function Detail(p: DetailProps) {
         <${Fact} k="validity" v=${`${hoursText(a.validity.defaultMs)} (max ${hoursText(a.validity.maxMs)})`} />
         <${Fact} k="receipts" v=${`${a.registeredDelivery ? 'requested' : 'not requested'} by default · ${a.receiptPolicy === 'every' ? 'one per part' : a.receiptPolicy === 'last' ? 'last part only' : 'one per message'}`} />
         <${Fact} k="webhooks" v=${w.receipts || w.mo ? `${w.receipts ? `receipts → ${w.receipts}` : ''}${w.receipts && w.mo ? ' · ' : ''}${w.mo ? `MO → ${w.mo}` : ''}` : 'none'} />
+        ${a.outbind ? html`<${Fact} k="outbind" v=${`${a.outbind.host.includes(':') ? `[${a.outbind.host}]` : a.outbind.host}:${a.outbind.port}${a.outbind.tls ? ' (TLS)' : ''}`} />` : null}
         <${Fact} k="message ids" v=${a.messageIdFormat} />
         <${Fact} k="created" v=${dateTime(a.createdAt)} />
         <${Fact} k="changed" v=${dateTime(a.updatedAt)} />
