@@ -160,9 +160,12 @@ export class Session implements Tickable {
     return this.socket.remoteAddress ?? ''
   }
 
+  /** ip:port of the peer, read once: each read of socket.remoteAddress is a getpeername call, and telemetry asks every tick for every bind. */
   get remote(): string {
-    return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}`
+    if (this.remoteText === undefined && this.socket.remoteAddress !== undefined) this.remoteText = `${this.socket.remoteAddress}:${this.socket.remotePort ?? 0}`
+    return this.remoteText ?? `?:${this.socket.remotePort ?? 0}`
   }
+  private remoteText: string | undefined
 
   /** Outbound requests awaiting a response. */
   get outstandingCount(): number { return this.outstanding.size }
