@@ -13,6 +13,7 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { DEFAULT_ACCOUNT, freePorts, projectRoot, startEngine, type Engine, type EngineOptions } from '../helpers/engine'
+import { devTlsCert } from '../../engine/transport/listener'
 import { Status, gsm, isReceipt, openEsme, type Pdu } from '../helpers/esme'
 import { ADMIN_PASSWORD, AdminApi, until, type AccountView } from '../helpers/policy'
 
@@ -28,7 +29,7 @@ interface SmppServer extends net.Server { sessions: SmppSession[] }
 // node-smpp ships no type declarations; this is the small surface used here.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const smpp = require('smpp') as {
-  createServer(listener: (s: SmppSession) => void): SmppServer
+  createServer(options: { key?: Buffer; cert?: Buffer }, listener: (s: SmppSession) => void): SmppServer
   PDU: new (command: string, options?: Record<string, unknown>) => SmppPdu
 }
 
@@ -48,9 +49,10 @@ class OutbindEsme {
   closedByPeer = 0
   private constructor(readonly server: SmppServer, readonly port: number) {}
 
-  static async listen(t: Test, onOutbind: OnOutbind, port = 0): Promise<OutbindEsme> {
+  /** With `tls` (key and certificate), the ESME listens for TLS connections (node-smpp's SecureServer). */
+  static async listen(t: Test, onOutbind: OnOutbind, port = 0, tls?: { key: Buffer; cert: Buffer }): Promise<OutbindEsme> {
     let esme: OutbindEsme | null = null
-    const server = smpp.createServer((session) => {
+    const server = smpp.createServer(tls ?? {}, (session) => {
       const e = esme!
       e.connections++
       session.on('close', () => { e.closedByPeer++ })
@@ -236,6 +238,32 @@ t.test('a bind refused on an outbind connection is logged with the status and wh
   const id = await submitWithReceipt(t, engine, 'after a wrong password')
   await esme.receiptFor(id)
   t.match(logLines(engine, "outbind: the ESME's bind was refused"), [{ systemId: 'esme1', status: 'ESME_RINVPASWD', hint: /account's password, not outbind\.password/ }])
+})
+
+t.test('outbind over TLS: the ESME\'s certificate is verified, and the receipts go over the TLS connection', async (t) => {
+  const { cert, key, certPath } = await devTlsCert(fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-outbind-tls-')))
+  const esme = await OutbindEsme.listen(t, () => ({ systemId: 'esme1', password: 'secret1' }), 0, { key, cert })
+  // The engine trusts the ESME's (self-signed) certificate through NODE_EXTRA_CA_CERTS, read when it starts.
+  process.env.NODE_EXTRA_CA_CERTS = certPath
+  const engine = await startEngine(t, { accounts: [{ ...DEFAULT_ACCOUNT, outbind: { host: '127.0.0.1', port: esme.port, tls: true, password: SMSC_PASSWORD } }] as never, extra: { session: { outbindRetryMs: RETRY } } })
+  delete process.env.NODE_EXTRA_CA_CERTS
+  const id = await submitWithReceipt(t, engine, 'over TLS')
+  await esme.receiptFor(id)
+  t.match(esme.outbinds[0], { system_id: 'esme1', password: SMSC_PASSWORD }, 'the outbind came over TLS')
+})
+
+t.test('outbind over TLS to an ESME whose certificate does not verify: refused, said why, tried again later', async (t) => {
+  const { cert, key } = await devTlsCert(fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-outbind-tls-')))
+  const esme = await OutbindEsme.listen(t, () => ({ systemId: 'esme1', password: 'secret1' }), 0, { key, cert })
+  const engine = await startEngine(t, { accounts: [{ ...DEFAULT_ACCOUNT, outbind: { host: '127.0.0.1', port: esme.port, tls: true } }] as never, extra: { session: { outbindRetryMs: RETRY } } })
+  await submitWithReceipt(t, engine, 'untrusted')
+  const failures = await until('two failed TLS attempts', () => {
+    const f = logLines(engine, 'outbind: attempt failed')
+    return f.length >= 2 ? f : undefined
+  })
+  t.match(failures[0], { systemId: 'esme1', reason: /self[- ]signed certificate/ }, 'the TLS error is the reason')
+  t.equal(esme.outbinds.length, 0, 'no outbind was sent over an unverified connection')
+  t.ok(engine.running, 'the engine stays up')
 })
 
 t.test('nothing listening: attempts back off, the engine stays healthy, and the ESME is reached once it listens', async (t) => {
