@@ -183,7 +183,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
 
   const receivers = (systemId: string): Session[] => (byAccount.get(systemId) ?? []).filter((s) => canReceive(s.state))
   const telemetrySources: HubSources = {
-    sessions: () => [...all.values()].map((e) => ({ session: e.session, tls: e.tls })),
+    sessions: () => all.values(), // entries carry session and tls: no copy per tick
     accounts: () => store.listAccounts().map((a) => a.systemId),
     pending: () => new Map(store.accountsWithPending().map((a) => [a, store.pendingCount(a)])),
     carrierInFlight: () => actors.stats().carrierInFlight,

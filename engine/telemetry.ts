@@ -184,7 +184,7 @@ export interface BindRow {
 }
 
 export interface HubSources {
-  sessions(): { session: Session; tls: boolean }[]
+  sessions(): Iterable<{ session: Session; tls: boolean }>
   /** Every configured account, so idle ones show too. */
   accounts(): string[]
   pending(): Map<string, number>
@@ -209,9 +209,13 @@ const pct = (h: Histogram) => ({ count: h.count, p50: h.percentile(50) / 1000, p
 
 /** Builds the frames of each tick from the metrics and the live sessions. */
 export class TelemetryHub {
-  private lastRows = new Map<number, BindRow>()
-  /** Per session, counter samples covering at least the last second: bind rates are averaged over >= 1 s. */
-  private lastSession = new Map<number, { t: number; submitted: number; delivered: number }[]>()
+  /**
+   * Per bind: its last row (kept as is while nothing in it changes, so an idle bind costs a few comparisons
+   * per tick and no allocation), counter samples covering at least the last second (bind rates are averaged
+   * over >= 1 s), and the tick that last saw it (the others are gone: removed).
+   */
+  private readonly binds = new Map<number, { row: BindRow | null; samples: { t: number; submitted: number; delivered: number }[]; seen: number }>()
+  private ticks = 0
   /** The last 5 minutes of the engine's rates and latencies, for the charts of a console that connects late. */
   private readonly history: (number | null)[][] = []
   private readonly historySize: number
@@ -241,40 +245,50 @@ export class TelemetryHub {
     const m = this.m
 
     // binds
+    const tick = ++this.ticks
     const rows: BindRow[] = []
-    const seen = new Map<number, { t: number; submitted: number; delivered: number }[]>()
+    const upsert: BindRow[] = []
     const bindsByAccount = new Map<string, number>()
     for (const { session: s, tls } of this.src.sessions()) {
       const st = s.stats
-      const samples = this.lastSession.get(s.id) ?? []
-      samples.push({ t, submitted: st.submitted, delivered: st.delivered })
-      while (samples.length > 2 && t - samples[1].t >= 1000) samples.shift()
-      seen.set(s.id, samples)
+      let b = this.binds.get(s.id)
+      if (b === undefined) this.binds.set(s.id, (b = { row: null, samples: [], seen: tick }))
+      b.seen = tick
+      const samples = b.samples
+      const n = samples.length
+      if (n >= 2 && samples[0].submitted === st.submitted && samples[0].delivered === st.delivered) {
+        // Idle over the whole window (the counters only grow, so every sample is equal): two samples moved
+        // forward, the first one second back, no allocation; the rate is 0, and it is right again once
+        // traffic resumes (averaged over the last second, as below).
+        samples[1] = samples[n - 1]
+        samples.length = 2
+        samples[0].t = Math.max(samples[0].t, t - 1000)
+        samples[1].t = t
+      } else {
+        samples.push({ t, submitted: st.submitted, delivered: st.delivered })
+        while (samples.length > 2 && t - samples[1].t >= 1000) samples.shift()
+      }
       const first = samples[0]
       const span = Math.max(1, t - first.t) / 1000
       if (s.systemId) bindsByAccount.set(s.systemId, (bindsByAccount.get(s.systemId) ?? 0) + 1)
-      rows.push({
-        id: s.id, systemId: s.systemId, kind: s.kind, state: s.state, remote: s.remote, tls, connectedAt: s.connectedAt,
-        window: { inFlight: s.inFlight, outstanding: s.outstandingCount, size: s.window },
-        inPerSec: samples.length < 2 ? 0 : round((st.submitted - first.submitted) / span),
-        outPerSec: samples.length < 2 ? 0 : round((st.delivered - first.delivered) / span),
-        submitted: st.submitted, delivered: st.delivered, rejected: st.rejected, errors: st.rejected + st.deliverFailed,
-      })
-    }
-    this.lastSession = seen
-    const upsert: BindRow[] = []
-    const nextRows = new Map<number, BindRow>()
-    for (const r of rows) {
-      nextRows.set(r.id, r)
-      const old = this.lastRows.get(r.id)
-      if (!old || old.state !== r.state || old.submitted !== r.submitted || old.delivered !== r.delivered || old.rejected !== r.rejected || old.errors !== r.errors ||
-        old.window.inFlight !== r.window.inFlight || old.window.outstanding !== r.window.outstanding || old.inPerSec !== r.inPerSec || old.outPerSec !== r.outPerSec) {
-        upsert.push(r)
+      const inPerSec = samples.length < 2 ? 0 : round((st.submitted - first.submitted) / span)
+      const outPerSec = samples.length < 2 ? 0 : round((st.delivered - first.delivered) / span)
+      const errors = st.rejected + st.deliverFailed
+      const old = b.row
+      if (old === null || old.state !== s.state || old.submitted !== st.submitted || old.delivered !== st.delivered || old.rejected !== st.rejected || old.errors !== errors ||
+        old.window.inFlight !== s.inFlight || old.window.outstanding !== s.outstandingCount || old.window.size !== s.window || old.inPerSec !== inPerSec || old.outPerSec !== outPerSec ||
+        old.systemId !== s.systemId || old.kind !== s.kind) {
+        b.row = {
+          id: s.id, systemId: s.systemId, kind: s.kind, state: s.state, remote: s.remote, tls, connectedAt: s.connectedAt,
+          window: { inFlight: s.inFlight, outstanding: s.outstandingCount, size: s.window },
+          inPerSec, outPerSec, submitted: st.submitted, delivered: st.delivered, rejected: st.rejected, errors,
+        }
+        upsert.push(b.row)
       }
+      rows.push(b.row as BindRow)
     }
     const remove: number[] = []
-    for (const id of this.lastRows.keys()) if (!nextRows.has(id)) remove.push(id)
-    this.lastRows = nextRows
+    for (const [id, b] of this.binds) if (b.seen !== tick) { remove.push(id); this.binds.delete(id) }
 
     // accounts and queues
     const pending = this.src.pending()
@@ -393,7 +407,7 @@ export function prometheusText(m: Metrics, src: HubSources): string {
     }
   }
   const binds = { transmitter: 0, receiver: 0, transceiver: 0 }
-  const sessions = src.sessions()
+  const sessions = [...src.sessions()]
   for (const { session: s } of sessions) if (s.kind && s.state.startsWith('BOUND')) binds[s.kind]++
   out.push('# HELP smsc_binds bound SMPP sessions by bind type', '# TYPE smsc_binds gauge')
   for (const [k, v] of Object.entries(binds)) out.push(`smsc_binds{type="${k}"} ${v}`)

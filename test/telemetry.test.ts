@@ -99,6 +99,22 @@ t.test('Metrics.submitted counts by status, throttles apart', async (t) => {
   t.equal(m.account('a'), c, 'one counter set per account')
 })
 
+t.test('a bind idle for a while, then busy: its rate is averaged over about the last second, not over the idle time; an idle row is the same object', async (t) => {
+  let now = 10_000
+  const m = new Metrics(100, 100, () => now)
+  const s1 = fake(1, 'acc1')
+  const hub = new TelemetryHub(m, sources([s1], new Map(), ['acc1']), 250, () => now)
+  t.teardown(() => hub.stop())
+  now += 250
+  const first = (hub.tick().snapshot.binds as BindRow[])[0]
+  for (let i = 0; i < 40; i++) { now += 250; hub.tick() } // 10 s idle
+  t.equal((hub.current!.snapshot.binds as BindRow[])[0], first, 'an idle bind keeps its row: nothing is built for it')
+  s1.stats.submitted = 100
+  now += 250
+  const row = (hub.tick().delta.binds as { upsert: BindRow[] }).upsert[0]
+  t.ok(row.inPerSec >= 80 && row.inPerSec <= 100, `100 submits in the last 250 ms read as 80 to 100/s (1 to 1.25 s window), not 10/s over the idle time: ${row.inPerSec}`)
+})
+
 t.test('TelemetryHub.tick computes rates from counter deltas and upserts only changed rows', async (t) => {
   let now = 10_000
   const m = new Metrics(100, 100, () => now)
