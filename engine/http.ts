@@ -34,6 +34,8 @@ export interface HttpServer {
   port: number
   /** Sends this tick's frames to every WebSocket subscriber (called by the telemetry actor). */
   publish(frames: { snapshot: Record<string, unknown>; delta: Record<string, unknown> }): void
+  /** Telemetry WebSockets open now (none: the tick builds no frames). */
+  subscribers(): number
   close(): Promise<void>
 }
 
@@ -699,6 +701,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
       resolve({
         port: uWS.us_socket_local_port(token),
         publish,
+        subscribers: () => clients.size,
         close: async () => {
           uWS.us_listen_socket_close(token)
           for (const ws of clients) ws.end(1001, 'server stopping')

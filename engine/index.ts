@@ -203,8 +203,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     publishTelemetry: () => {
       // What telemetry costs: the whole tick (collect, encode, publish) is timed.
       const t0 = performance.now()
-      const frames = hub.tick()
-      http?.publish(frames)
+      const frames = hub.tick((http?.subscribers() ?? 0) > 0)
+      if (frames) http?.publish(frames)
       metrics.telemetryTick.record((performance.now() - t0) * 1000)
     },
     fatal: (err) => {

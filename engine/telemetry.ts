@@ -238,7 +238,14 @@ export class TelemetryHub {
 
   stop(): void { this.loop.disable() }
 
-  tick(): TickFrames {
+  /**
+   * One tick. With `full` false (nobody subscribed to the stream) the per-bind rows are not built (the
+   * costly part with thousands of binds) and no frames are kept: the metrics, the loop delay and the chart
+   * history still advance, and the first tick with a subscriber starts the rows afresh.
+   */
+  tick(): TickFrames
+  tick(full: boolean): TickFrames | null
+  tick(full = true): TickFrames | null {
     const t = this.now()
     const dt = Math.max(1, t - this.lastT) / 1000
     this.lastT = t
@@ -249,7 +256,8 @@ export class TelemetryHub {
     const rows: BindRow[] = []
     const upsert: BindRow[] = []
     const bindsByAccount = new Map<string, number>()
-    for (const { session: s, tls } of this.src.sessions()) {
+    if (!full) this.binds.clear()
+    for (const { session: s, tls } of full ? this.src.sessions() : []) {
       const st = s.stats
       let b = this.binds.get(s.id)
       if (b === undefined) this.binds.set(s.id, (b = { row: null, samples: [], seen: tick }))
@@ -344,6 +352,7 @@ export class TelemetryHub {
       sr ? sr.p50 : null, sr ? sr.p99 : null, rr ? rr.p50 : null, rr ? rr.p99 : null])
     if (this.history.length > this.historySize) this.history.shift()
     const base = { t, interval: this.intervalMs, accounts, queues, engine, latency }
+    if (!full) return (this.current = null)
     const snapshot: Record<string, unknown> = { type: 'snapshot', ...base, binds: rows, events: m.eventsSince(0) }
     // Built only when a snapshot is encoded (a client connects or catches up), not every tick.
     Object.defineProperty(snapshot, 'history', { enumerable: true, get: () => this.historyColumns() })

@@ -115,6 +115,26 @@ t.test('a bind idle for a while, then busy: its rate is averaged over about the 
   t.ok(row.inPerSec >= 80 && row.inPerSec <= 100, `100 submits in the last 250 ms read as 80 to 100/s (1 to 1.25 s window), not 10/s over the idle time: ${row.inPerSec}`)
 })
 
+t.test('with no subscriber a tick builds no bind rows and keeps no frames, but the metrics and the chart history go on', async (t) => {
+  let now = 10_000
+  const m = new Metrics(100, 100, () => now)
+  const s1 = fake(1, 'acc1')
+  const hub = new TelemetryHub(m, sources([s1], new Map(), ['acc1']), 250, () => now)
+  t.teardown(() => hub.stop())
+  now += 250
+  t.ok(hub.tick(true), 'with a subscriber: frames')
+  m.submitted(m.account('acc1'), 0, 25)
+  now += 250
+  t.equal(hub.tick(false), null, 'without: none')
+  t.equal(hub.current, null, 'and none kept for a client that connects now (it waits for the next tick)')
+  t.same(hub.historyColumns().submitPerSec, [0, 100], 'the chart history has both ticks')
+  s1.stats.submitted = 25
+  now += 250
+  const f = hub.tick(true)!
+  t.same((f.delta.binds as { upsert: BindRow[] }).upsert.map((r) => r.id), [1], 'the next full tick builds the rows afresh')
+  t.equal((f.snapshot.binds as BindRow[]).length, 1)
+})
+
 t.test('TelemetryHub.tick computes rates from counter deltas and upserts only changed rows', async (t) => {
   let now = 10_000
   const m = new Metrics(100, 100, () => now)
