@@ -99,37 +99,38 @@ t.test('Metrics.submitted counts by status, throttles apart', async (t) => {
   t.equal(m.account('a'), c, 'one counter set per account')
 })
 
-t.test('a bind idle for a while, then busy: its rate is averaged over about the last second, not over the idle time; an idle row is the same object', async (t) => {
+/** A hub over one transceiver of acc1 on a fake clock, already 250 ms (one interval) past its start; later() adds 250 ms. */
+function oneBind(t: { teardown(fn: () => void): void }) {
   let now = 10_000
   const m = new Metrics(100, 100, () => now)
   const s1 = fake(1, 'acc1')
   const hub = new TelemetryHub(m, sources([s1], new Map(), ['acc1']), 250, () => now)
   t.teardown(() => hub.stop())
   now += 250
+  return { m, s1, hub, later: () => { now += 250 } }
+}
+
+t.test('a bind idle for a while, then busy: its rate is averaged over about the last second, not over the idle time; an idle row is the same object', async (t) => {
+  const { m, s1, hub, later } = oneBind(t)
   const first = (hub.tick().snapshot.binds as BindRow[])[0]
-  for (let i = 0; i < 40; i++) { now += 250; hub.tick() } // 10 s idle
+  for (let i = 0; i < 40; i++) { later(); hub.tick() } // 10 s idle
   t.equal((hub.current!.snapshot.binds as BindRow[])[0], first, 'an idle bind keeps its row: nothing is built for it')
   s1.stats.submitted = 100
-  now += 250
+  later()
   const row = (hub.tick().delta.binds as { upsert: BindRow[] }).upsert[0]
   t.ok(row.inPerSec >= 80 && row.inPerSec <= 100, `100 submits in the last 250 ms read as 80 to 100/s (1 to 1.25 s window), not 10/s over the idle time: ${row.inPerSec}`)
 })
 
 t.test('with no subscriber a tick builds no bind rows and keeps no frames, but the metrics and the chart history go on', async (t) => {
-  let now = 10_000
-  const m = new Metrics(100, 100, () => now)
-  const s1 = fake(1, 'acc1')
-  const hub = new TelemetryHub(m, sources([s1], new Map(), ['acc1']), 250, () => now)
-  t.teardown(() => hub.stop())
-  now += 250
+  const { m, s1, hub, later } = oneBind(t)
   t.ok(hub.tick(true), 'with a subscriber: frames')
   m.submitted(m.account('acc1'), 0, 25)
-  now += 250
+  later()
   t.equal(hub.tick(false), null, 'without: none')
   t.equal(hub.current, null, 'and none kept for a client that connects now (it waits for the next tick)')
   t.same(hub.historyColumns().submitPerSec, [0, 100], 'the chart history has both ticks')
   s1.stats.submitted = 25
-  now += 250
+  later()
   const f = hub.tick(true)!
   t.same((f.delta.binds as { upsert: BindRow[] }).upsert.map((r) => r.id), [1], 'the next full tick builds the rows afresh')
   t.equal((f.snapshot.binds as BindRow[]).length, 1)
