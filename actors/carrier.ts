@@ -78,9 +78,10 @@ export class SimulatedCarrier {
     for (const item of items) {
       const { record: r, dest: i, fresh } = item
       if (isFinal(r.dests[i].state)) continue
-      const key = `${r.id}:${i}`
+      // simulator.absentRate only: no key and no set lookup per message otherwise
+      const key = this.cfg.absentRate > 0 ? `${r.id}:${i}` : ''
       // Subscriber absent at the first attempt: a temporary failure, delivered at a later attempt
-      if (this.cfg.absentRate > 0 && (item.attempts ?? 0) === 0 && !this.absent.has(key) && r.scheduleAt <= now && this.random() < this.cfg.absentRate) {
+      if (key !== '' && (item.attempts ?? 0) === 0 && !this.absent.has(key) && r.scheduleAt <= now && this.random() < this.cfg.absentRate) {
         this.absent.add(key)
         // A destination cancelled, replaced or expired while it waits for its retry never comes back to
         // take its key: the oldest keys go beyond a bound (the set is in insertion order).
@@ -88,7 +89,7 @@ export class SimulatedCarrier {
         absent.push(item)
         continue
       }
-      const available = this.absent.delete(key)
+      const available = key !== '' && this.absent.delete(key)
       // ENROUTE intermediate notification (SMPP 3.4 §5.2.17 bit 4), once, when first accepted
       if (fresh !== false && this.cfg.intermediate && (r.registeredDelivery & 0x10) !== 0) {
         intermediate.push({ id: r.id, dest: i, state: MessageState.ENROUTE, err: 0, rev: r.rev ?? 0 })

@@ -324,7 +324,7 @@ export class Session implements Tickable {
         this.host.metrics.event(status === S.ESME_RBINDFAIL ? 'bind_refused' : 'auth_failure',
           { systemId: pdu.system_id, session: this.id, detail: `${kind}: ${statusName(status)} from ${this.remote}` })
         // An outbind connection exists for this one bind: refused, it closes (the dialer tries again later).
-        if (this.state === 'OUTBOUND') this.close('outbind bind refused')
+        if (outbound) this.close('outbind bind refused')
       } else {
         this.state = STATE_OF_KIND[kind]
         this.kind = kind
@@ -496,10 +496,7 @@ export class Session implements Tickable {
           const cmd = p.req.command
           if (congestion < 0 && (cmd === 'submit_sm' || cmd === 'data_sm')) {
             // the common answer, templated: status 0, message_id, no TLVs
-            if (!this.socket.destroyed) {
-              this.stats.pdusOut++
-              this.push(encodeIdResp(cmd === 'submit_sm' ? 'submit_sm_resp' : 'data_sm_resp', p.req.sequence_number, ids[i]))
-            }
+            this.writeFrame(encodeIdResp(cmd === 'submit_sm' ? 'submit_sm_resp' : 'data_sm_resp', p.req.sequence_number, ids[i]))
             continue
           }
           const extra: Record<string, unknown> = { message_id: ids[i] }
@@ -684,8 +681,14 @@ export class Session implements Tickable {
 
   private write(pdu: Pdu): void {
     if (this.state === 'CLOSED' || this.socket.destroyed) return
+    this.writeFrame(encode(pdu))
+  }
+
+  /** An encoded PDU out (batched between begin() and end()). */
+  private writeFrame(frame: Buffer): void {
+    if (this.state === 'CLOSED' || this.socket.destroyed) return
     this.stats.pdusOut++
-    this.push(encode(pdu))
+    this.push(frame)
   }
 
   // Output batching: between begin() and end() encoded PDUs are collected and leave as ONE socket
