@@ -14,7 +14,12 @@
 //
 // Layout (sub-databases of one environment, so one transaction spans all of them):
 //   messages  id -> StoredMessage
-//   active    id -> true            ids whose message_state is non-final (recovery index, no full scan)
+//   active    id -> true            ids whose message_state is non-final (recovery index, no full scan), WRITTEN LATE:
+//                                   a message whose allocated id is >= meta 'store:activeFrom' is left out at its commit;
+//                                   about once a second a checkpoint puts the ones still non-final and raises activeFrom
+//                                   to the next id to allocate, in the same transaction. Most messages end before that and
+//                                   never touch the index. Open scans the ids from activeFrom up (they are the last
+//                                   seconds' messages, ids are ordered) and indexes the non-final ones it finds.
 //   queue     [systemId, key] -> DeliveryItem (key: store-assigned, increasing, unique across restarts)
 //   accounts  systemId -> Account   (records of older versions lack the newer settings: getAccount fills them in)
 //   meta      string -> value       store counters under the reserved prefix 'store:'; generic keys (routes, …)
@@ -24,9 +29,11 @@
 //   audit     seq -> AuditEntry
 //   apikeys   sha256 hex of the key -> ApiKeyRecord (the key itself is never stored)
 //   upstream  [connectorId, upstreamId] -> [messageId, destIndex]  (receipts from an upstream SMSC find their message)
-//   done      [doneAt, id] -> ''    messages in a final state, by when they ended: purgeFinal() removes the ones past
-//                                   the retention in time order without reading the messages (built once for stores
-//                                   written before it existed)
+//   done      [at, firstId] -> [id, doneAt, id, doneAt, ...]   messages in a final state, by when they ended: one
+//                                   entry per commit for all the messages it ended (at: the earliest doneAt among
+//                                   them); purgeFinal() removes the ones past the retention, oldest first, without
+//                                   reading the messages. Entries of schema 2 ([doneAt, id] -> '', one per message,
+//                                   also what an upgrade from schema 1 builds) are read the same way.
 // Everything a change needs (messages, ledger entries and balances, audit, accounts, keys) goes through commit():
 // one transaction, so a credit debit is never committed without the messages it pays for, nor the reverse.
 
@@ -133,6 +140,9 @@ const META_ID_HIGH = 'store:idHigh' // highest message id reserved (every id han
 const META_QUEUE_SEQ = 'store:queueSeq' // highest queue key committed
 const META_SCHEMA = 'store:schema'
 const META_DONE_INDEX = 'store:doneIndex' // set once the `done` index covers every final message
+const META_ACTIVE_FROM = 'store:activeFrom' // every committed non-final message is in `active` or has an id counter >= this
+/** How often commit() writes the `active` entries it left out (see the header). */
+export const ACTIVE_CHECKPOINT_MS = 1000
 
 /** When a final message ended, for the `done` index (a record without doneAt counts from when it is written). */
 function endedAt(m: StoredMessage): number {
@@ -143,8 +153,9 @@ const META_LEDGER_SEQ = 'store:ledgerSeq' // highest ledger seq committed
 const META_AUDIT_SEQ = 'store:auditSeq' // highest audit seq committed
 const MICRO = 1_000_000 // ledger sums are exact in integer micro-units
 const MAX_MICRO = Number.MAX_SAFE_INTEGER
-/** 1: msgpackr values. 2: record-codec.ts layouts and the done index (a version-1 engine cannot read them). */
-const SCHEMA_VERSION = 2
+/** 1: msgpackr values. 2: record-codec.ts layouts and the done index (a version-1 engine cannot read them).
+ *  3: the `active` index is written late (store:activeFrom); a version-2 engine would miss the newest messages. */
+const SCHEMA_VERSION = 3
 
 // Password hashing (scrypt, RFC 7914). 2^14 / 8 / 1 needs 16 MiB per hash and ~30-60 ms on one core.
 const SCRYPT_N = 16_384
@@ -158,6 +169,8 @@ type QueueKey = [string, number]
 type LedgerKey = [string, number]
 type UpstreamKey = [string, string]
 type DoneKey = [number, string]
+/** A `done` entry's value: message ids and when each ended, in pairs; '' for a schema-2 entry (the key holds both). */
+type DoneValue = (string | number)[] | ''
 interface Dbs {
   messages: Database<unknown, string>; active: Database<unknown, string>; queue: Database<unknown, QueueKey>
   accounts: Database<unknown, string>; meta: Database<unknown, string>; ledger: Database<unknown, LedgerKey>
@@ -177,6 +190,32 @@ function checkQueueKey(v: unknown): asserts v is number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new TypeError('ack.key must be a positive integer')
 }
 
+/**
+ * The counter an id of allocateIds() was made from (decimal "0000000042" or hex "a00000002a": 42), or -1 for any
+ * other id (a test's, or a decimal id past ID_WIDTH digits): those are indexed at their commit, never left out.
+ */
+function counterOf(id: string): number {
+  if (id.length !== ID_WIDTH) return -1
+  let n = 0
+  const c0 = id.charCodeAt(0)
+  if (c0 >= 48 && c0 <= 57) {
+    for (let i = 0; i < ID_WIDTH; i++) {
+      const c = id.charCodeAt(i) - 48
+      if (c < 0 || c > 9) return -1
+      n = n * 10 + c
+    }
+    return n
+  }
+  if (c0 < 97 || c0 > 102) return -1 // hex ids start with a..f
+  for (let i = 0; i < ID_WIDTH; i++) {
+    const c = id.charCodeAt(i)
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1
+    if (d < 0) return -1
+    n = n * 16 + d
+  }
+  return n - HEX_ID_BASE
+}
+
 function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: number, len: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     scrypt(password, salt, len, { N: n, r, p, maxmem: 256 * n * r + (1 << 20) }, (err, key) => (err ? reject(err) : resolve(key)))
@@ -184,6 +223,11 @@ function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: nu
 }
 
 function noop(): void {}
+
+/** `v` encoded by `db`'s own encoder (msgpackr), for a put with asBinary. */
+function enc(db: Database<unknown, never>, v: unknown): Buffer {
+  return (db as unknown as { encoder: Encoder }).encoder.encode(v)
+}
 
 function checkFinite(what: string, v: unknown): asserts v is number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${what} must be a finite number`)
@@ -212,6 +256,11 @@ export class Store {
   // cancel/replace and query_sm read and update these instead of decoding LMDB values again. Its
   // size is the number of messages in flight (with the carrier or scheduled).
   private readonly live = new Map<string, StoredMessage>()
+  // The late `active` index (see the header): ids with a counter >= activeFrom are not indexed at their commit;
+  // `recent` holds those messages (as queued) until the next checkpoint indexes the ones still live.
+  private activeFrom = 0
+  private recent: StoredMessage[] = []
+  private lastCheckpoint = 0
   // Final messages purgeFinal must keep for now (pin/unpin).
   private readonly pinned = new Set<string>()
   private readonly msgEncoder: Encoder
@@ -293,6 +342,7 @@ export class Store {
     }
     if (schema !== SCHEMA_VERSION) meta.putSync(META_SCHEMA, SCHEMA_VERSION)
     if (meta.get(META_DONE_INDEX) === undefined) this.buildDoneIndex()
+    this.indexLeftOut(meta.get(META_ACTIVE_FROM))
   }
 
   /** Open (creating `dir` if needed) the one LMDB environment in `dir`. */
@@ -444,7 +494,6 @@ export class Store {
     // Seqs are assigned like queue keys: a throw below leaves a gap, never a duplicate.
     for (const e of ledger) e.seq = ++this.ledgerSeq
     for (const a of audits) a.seq = ++this.auditSeq
-    const enc = (db: Database<unknown, never>, v: unknown): Buffer => (db as unknown as { encoder: Encoder }).encoder.encode(v)
     const ledgerValues = ledger.map((e) => enc(this.ledger as never, e))
     const balanceValues = new Map<string, Buffer>() // the last entry of an account in the batch wins
     for (const [systemId, b] of after) balanceValues.set(systemId, enc(this.balanceDb as never, fromMicro(b)))
@@ -471,20 +520,49 @@ export class Store {
       }
     }
 
+    // The late `active` index: about once a second, the messages left out and still live are indexed and
+    // activeFrom rises to the next id to allocate (no id in this batch is above it: they are all allocated).
+    let checkpoint: StoredMessage[] | undefined
+    const now = Date.now()
+    if (now - this.lastCheckpoint >= ACTIVE_CHECKPOINT_MS) {
+      checkpoint = []
+      for (const m of this.recent) if (this.live.get(m.id) === m) checkpoint.push(m)
+      this.recent = []
+      this.activeFrom = this.nextId
+      this.lastCheckpoint = now
+    }
+    const activeFrom = this.activeFrom
+    const leftOut = new Array<boolean>(msgs.length)
+    for (let i = 0; i < msgs.length; i++) leftOut[i] = counterOf(msgs[i].id) >= activeFrom
+    // The retention index: one `done` entry for every message this batch ends.
+    const ended: (string | number)[] = []
+    let endedFirst = Infinity
+    for (const m of msgs) {
+      if (ACTIVE_STATES.has(m.state)) continue
+      const at = endedAt(m)
+      ended.push(m.id, at)
+      if (at < endedFirst) endedFirst = at
+    }
+    const endedKey: DoneKey | undefined = ended.length > 0 ? [endedFirst, ended[0] as string] : undefined
+    const endedValue = endedKey ? enc(this.done as never, ended) : undefined
+
     // Phase 2: queue the writes as one lmdb batch (ops run on lmdb's write thread, one transaction).
     const seq = this.queueSeq
     const ledgerSeq = this.ledgerSeq
     const auditSeq = this.auditSeq
     const committed = this.root.batch(() => {
+      if (checkpoint !== undefined) {
+        for (const m of checkpoint) this.active.put(m.id, true)
+        this.meta.put(META_ACTIVE_FROM, activeFrom)
+      }
       for (let i = 0; i < msgs.length; i++) {
         const m = msgs[i]
         this.messages.put(m.id, asBinary(msgValues[i]))
-        if (ACTIVE_STATES.has(m.state)) this.active.put(m.id, true)
-        else {
-          this.active.remove(m.id) // no-op when absent
-          this.done.put([endedAt(m), m.id], '')
-        }
+        if (ACTIVE_STATES.has(m.state)) {
+          if (!leftOut[i]) this.active.put(m.id, true)
+        } else if (!leftOut[i]) this.active.remove(m.id) // no-op when absent
       }
+      if (endedKey !== undefined) this.done.put(endedKey, asBinary(endedValue as Buffer))
       for (let i = 0; i < items.length; i++) {
         const item = items[i]
         this.queue.put([item.systemId, item.key as number], asBinary(itemValues[i]))
@@ -522,6 +600,7 @@ export class Store {
       if (ACTIVE_STATES.has(m.state)) this.live.set(m.id, m)
       else this.live.delete(m.id)
     }
+    for (let i = 0; i < msgs.length; i++) if (leftOut[i] && ACTIVE_STATES.has(msgs[i].state)) this.recent.push(msgs[i])
     for (const l of links) {
       const k = `${l.connector}\0${l.upstreamId}`
       const u = this.upstreamInflight.get(k)
@@ -531,6 +610,8 @@ export class Store {
     for (const id of touched) { this.accountCache.delete(id); this.pwCache.delete(id) }
 
     const settle = (ok: boolean): void => {
+      // A checkpoint that failed indexed nothing: its messages wait for the next one (activeFrom on disk is unchanged).
+      if (!ok && checkpoint !== undefined) for (const m of checkpoint) this.recent.push(m)
       for (const m of msgs) {
         const u = this.unsettled.get(m.id)
         if (u && --u.batches === 0) this.unsettled.delete(m.id)
@@ -602,22 +683,38 @@ export class Store {
    */
   purgeFinal(before: number, limit: number): Promise<number> {
     this.assertOpen()
-    const keys: DoneKey[] = []
-    let scanned = 0
-    // Kept entries (pinned, being written) do not count towards `limit`, but the scan is bounded too.
-    for (const key of this.done.getKeys({ end: [before] })) {
-      if (keys.length === limit || ++scanned > limit * 4) break
+    const gone: string[] = []
+    const rewrite: { key: DoneKey; keep: (string | number)[] }[] = [] // keep [] removes the entry
+    let checked = 0
+    // Kept messages (pinned, being written, not yet past `before`) do not count towards `limit`, but the scan is bounded too.
+    for (const { key, value } of this.done.getRange({ end: [before] })) {
+      if (gone.length === limit || checked > limit * 4) break
       const k = key as DoneKey
-      if (this.unsettled.has(k[1]) || this.live.has(k[1]) || this.pinned.has(k[1])) continue
-      keys.push(k)
-    }
-    if (keys.length === 0) return Promise.resolve(0)
-    return this.root.batch(() => {
-      for (const k of keys) {
-        this.messages.remove(k[1])
-        this.done.remove(k)
+      const v = value as DoneValue
+      const pairs = v === '' ? [k[1], k[0]] : v
+      const order: number[] = []
+      for (let i = 0; i < pairs.length; i += 2) order.push(i)
+      order.sort((a, b) => (pairs[a + 1] as number) - (pairs[b + 1] as number)) // oldest first
+      const keep: (string | number)[] = []
+      for (const i of order) {
+        const id = pairs[i] as string
+        const at = pairs[i + 1] as number
+        checked++
+        if (gone.length < limit && at < before && !this.unsettled.has(id) && !this.live.has(id) && !this.pinned.has(id)) gone.push(id)
+        else keep.push(id, at)
       }
-    }).then(() => keys.length)
+      if (keep.length < pairs.length) rewrite.push({ key: k, keep })
+    }
+    if (gone.length === 0) return Promise.resolve(0)
+    const values = rewrite.map((r) => (r.keep.length > 0 ? enc(this.done as never, r.keep) : null))
+    return this.root.batch(() => {
+      for (const id of gone) this.messages.remove(id)
+      for (let i = 0; i < rewrite.length; i++) {
+        const v = values[i]
+        if (v === null) this.done.remove(rewrite[i].key)
+        else this.done.put(rewrite[i].key, asBinary(v))
+      }
+    }).then(() => gone.length)
   }
 
   /** Keeps final messages from purgeFinal until unpinned (the parts of an aggregate receipt still open). In memory only. */
@@ -641,16 +738,55 @@ export class Store {
     return this.unsettled.get(id)?.m ?? this.live.get(id) ?? readMessage(this.messages.get(id))
   }
 
-  /** Messages in a non-final state (0 SCHEDULED, 1 ENROUTE, 6 ACCEPTED), from the `active` index. */
+  /**
+   * Messages in a non-final state (0 SCHEDULED, 1 ENROUTE, 6 ACCEPTED) that are committed: the `active` index,
+   * and the ones the next checkpoint will index (a message whose first version is not committed yet is not here).
+   */
   activeMessages(): StoredMessage[] {
     const out: StoredMessage[] = []
+    const seen = new Set<string>()
     for (const id of this.active.getKeys()) {
       const m = this.live.get(id as string) ?? readMessage(this.messages.get(id as string))
       if (m === undefined) continue
       this.live.set(m.id, m)
       out.push(m)
+      seen.add(m.id)
+    }
+    for (const m of this.recent) {
+      if (this.live.get(m.id) !== m || seen.has(m.id)) continue
+      if (this.unsettled.has(m.id) && !this.messages.doesExist(m.id)) continue
+      out.push(m)
+      seen.add(m.id)
     }
     return out
+  }
+
+  /**
+   * At open: the messages a checkpoint had not indexed yet (ids from `from` up to the last reserved one, in both
+   * id formats: ids are ordered by their counter) go into `active` if non-final, in one transaction that also
+   * moves activeFrom past every id reserved so far. A store without activeFrom (new, or schema 2) indexes everything.
+   */
+  private indexLeftOut(from: unknown): void {
+    const next = this.nextId
+    this.activeFrom = next
+    this.lastCheckpoint = Date.now() // this is a checkpoint
+    const found: string[] = []
+    if (typeof from === 'number' && from < next) {
+      const top = Math.min(next, 10 ** ID_WIDTH) // decimal ids past the width are indexed at commit, never left out
+      const ranges: [string, string][] = []
+      if (from < top) ranges.push([from.toString(10).padStart(ID_WIDTH, '0'), top.toString(10).padStart(ID_WIDTH, '0')])
+      ranges.push([(HEX_ID_BASE + from).toString(16), (HEX_ID_BASE + next).toString(16)])
+      for (const [start, end] of ranges) {
+        for (const { key, value } of this.messages.getRange({ start, end })) {
+          const m = value as StoredMessage
+          if (m && ACTIVE_STATES.has(m.state)) found.push(key as string)
+        }
+      }
+    }
+    this.root.transactionSync(() => {
+      for (const id of found) this.active.putSync(id, true)
+      this.meta.putSync(META_ACTIVE_FROM, next)
+    })
   }
 
   /** Committed queue items of `systemId` with key > afterKey, in key order, at most `limit`. */

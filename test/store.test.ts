@@ -1,11 +1,11 @@
-// engine/store.ts: durability (commit, reopen, kill -9), id allocation, the delivery queue, the active index
+// engine/store.ts: durability (commit, reopen, kill -9), id allocation, the delivery queue, the active index (written late)
 // and password verification. Each test gets a fresh temp dir and closes its stores.
 import t from 'tap'
 import { fork } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { HEX_ID_BASE, ID_BLOCK, Store, type Account, type AccountRecord, type ApiKeyRecord, type CommitBatch, type DeliveryItem, type StoredMessage } from '../engine/store'
+import { ACTIVE_CHECKPOINT_MS, HEX_ID_BASE, ID_BLOCK, Store, type Account, type AccountRecord, type ApiKeyRecord, type CommitBatch, type DeliveryItem, type StoredMessage } from '../engine/store'
 import { defaultSettings } from '../engine/accounts'
 import { DEFAULTS } from '../engine/config'
 import type { LedgerEntry } from '../engine/ledger'
@@ -216,6 +216,36 @@ t.test('activeMessages holds only SCHEDULED, ENROUTE and ACCEPTED, across state 
   store = await Store.open(dir)
   t.same(ids(), ['a', 's'])
   t.equal(store.getMessage('e')?.state, 2, 'final messages stay readable')
+  await store.close()
+})
+
+t.test('the active index is written late: allocated ids are indexed at the next checkpoint, or found by the scan at open', async (t) => {
+  const dir = freshDir(t)
+  let store = await Store.open(dir)
+  const indexed = (): string[] => [...(store as unknown as { active: { getKeys(): Iterable<string> } }).active.getKeys()].sort()
+  const ids = (): string[] => store.activeMessages().map((m) => m.id).sort()
+  const [d1, d2, d3] = store.allocateIds(3, 'decimal')
+  const [h1, h2] = store.allocateIds(2, 'hex')
+  await store.commit({ messages: [msg(d1, 1), msg(d2, 0), msg(d3, 2), msg(h1, 6), msg(h2, 1), msg('other', 1)] })
+  t.same(indexed(), ['other'], 'ids of allocateIds are left out of the index at their commit; other ids are not')
+  t.same(ids(), [d1, d2, d3, h1, h2, 'other'].filter((id) => id !== d3).sort(), 'activeMessages has them all the same')
+  await store.close() // no checkpoint since: only the scan at open can find them
+
+  store = await Store.open(dir)
+  t.same(ids(), [d1, d2, h1, h2, 'other'].sort(), 'found again after reopen')
+  t.same(indexed(), [d1, d2, h1, h2, 'other'].sort(), 'and indexed by the open')
+  const [d4, d5] = store.allocateIds(2, 'decimal')
+  await store.commit({ messages: [msg(d4, 1), msg(d5, 1)] })
+  t.notOk(indexed().includes(d4), 'a new message waits for the checkpoint')
+  await new Promise((resolve) => setTimeout(resolve, ACTIVE_CHECKPOINT_MS + 50))
+  await store.commit({ messages: [msg(d4, 2), msg(d1, 2)] }) // a checkpoint: d5 goes in; d4 and d1 end in the same transaction
+  t.same(indexed(), [d2, d5, h1, h2, 'other'].sort(), 'the checkpoint indexed the live one, and the ones that ended are out')
+  await store.commit({ messages: [msg(d5, 5), msg(h1, 2)] })
+  t.same(indexed(), [d2, h2, 'other'].sort(), 'a message indexed by a checkpoint leaves the index when it ends')
+  await store.close()
+  store = await Store.open(dir)
+  t.same(ids(), [d2, h2, 'other'].sort())
+  t.equal(store.getMessage(d5)?.state, 5, 'final messages stay readable')
   await store.close()
 })
 
@@ -595,6 +625,35 @@ t.test('a store written before the retention index gets it at open, once, and pu
   t.ok(store.getMessage('pending'))
 })
 
+t.test('the retention index has one entry per commit; entries of schema 2 (one per message) are purged alike', async (t) => {
+  const dir = freshDir(t)
+  const T = 1_700_000_000_000
+  let store = await Store.open(dir)
+  await store.commit({ messages: Array.from({ length: 50 }, (_, i) => msg(`n${i}`, 2, { doneAt: T + 50 - i })) })
+  await store.commit({ messages: [msg('n50', 5, { doneAt: T + 100 }), msg('still', 1)] })
+  await store.close()
+  const { open } = await import('lmdb')
+  let raw = open(dir, { maxDbs: 16, noSubdir: false })
+  const entries = [...raw.openDB('done', {}).getKeys()]
+  t.equal(entries.length, 2, '51 messages ended in two commits: two entries')
+  raw.openDB('done', {}).putSync([T + 10, 'old'], '') // what schema 2 wrote for each message
+  raw.openDB('messages', {}).putSync('old', { id: 'old', systemId: 'esme-a', state: 2 })
+  await raw.close()
+  store = await Store.open(dir)
+  t.equal(await store.purgeFinal(T + 20, 100), 20, 'n31..n49 (ended T+19..T+1) and the schema-2 message (T+10)')
+  t.equal(store.getMessage('old'), undefined)
+  t.equal(store.getMessage('n49'), undefined)
+  t.ok(store.getMessage('n30'), 'n30 ended at T+20: not before the cutoff')
+  await store.close()
+  raw = open(dir, { maxDbs: 16, noSubdir: false })
+  t.equal([...raw.openDB('done', {}).getKeys()].length, 2, 'the emptied schema-2 entry is gone, the partly purged one is rewritten')
+  await raw.close()
+  store = await Store.open(dir)
+  t.teardown(() => store.close())
+  t.equal(await store.purgeFinal(T + 1000, 100), 32, 'the rest: n0..n30 and n50')
+  t.ok(store.getMessage('still'), 'the active one stays')
+})
+
 t.test('purgeFinal: pinned messages are kept and do not hold back the ones after them', async (t) => {
   const dir = freshDir(t)
   const store = await Store.open(dir)
@@ -619,7 +678,7 @@ t.test('a store written by a newer engine (higher schema) is refused with SMSC_E
   const raw = open(dir, { maxDbs: 16, noSubdir: false })
   raw.openDB('meta', {}).putSync('store:schema', 99)
   await raw.close()
-  await t.rejects(Store.open(dir), { code: 'SMSC_ERR_STORE_NEWER', message: /schema 99, this engine knows 2/ })
+  await t.rejects(Store.open(dir), { code: 'SMSC_ERR_STORE_NEWER', message: /schema 99, this engine knows 3/ })
   const again = open(dir, { maxDbs: 16, noSubdir: false })
   t.equal(again.openDB('meta', {}).get('store:schema'), 99, 'the schema mark is untouched')
   await again.close()
