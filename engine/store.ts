@@ -250,6 +250,11 @@ export class Store {
   private readonly pending = new Map<string, number>() // systemId -> committed queue items
   private readonly enqInflight = new Map<number, string>() // queue key -> systemId, enqueued, not yet committed
   private readonly ackInflight = new Set<number>() // queue keys acked, not yet committed
+  // Queue keys committed in the last 5-10 s and not acked since -> systemId: most acks come within
+  // milliseconds, and these answer whether the item exists without an LMDB read (older keys are read).
+  private freshItems = new Map<number, string>()
+  private olderItems = new Map<number, string>()
+  private lastRotation = 0
   // Messages in batches not yet committed: the latest version and how many batches still carry one.
   private readonly unsettled = new Map<string, { m: StoredMessage; batches: number }>()
   // Messages not in a final state, as the objects last committed: the carrier, the delivery actor,
@@ -514,8 +519,10 @@ export class Store {
     for (const a of acks) {
       if (this.ackInflight.has(a.key)) continue
       const inflightOwner = this.enqInflight.get(a.key)
-      if (inflightOwner === a.systemId || (inflightOwner === undefined && this.queue.doesExist([a.systemId, a.key]))) {
+      if (inflightOwner === a.systemId || (inflightOwner === undefined && this.itemExists(a.systemId, a.key))) {
         this.ackInflight.add(a.key)
+        this.freshItems.delete(a.key)
+        this.olderItems.delete(a.key)
         counted.push(a)
       }
     }
@@ -621,6 +628,7 @@ export class Store {
       for (const item of items) {
         const key = item.key as number
         if (this.enqInflight.get(key) === item.systemId) this.enqInflight.delete(key)
+        if (ok && !this.ackInflight.has(key)) this.freshItems.set(key, item.systemId)
         if (ok) this.pending.set(item.systemId, (this.pending.get(item.systemId) ?? 0) + 1)
       }
       for (const a of counted) {
@@ -646,6 +654,18 @@ export class Store {
     }
     const done = committed.then(() => settle(true), (err: unknown) => { settle(false); throw err })
     return this.waitFlush ? done.then(() => this.root.flushed).then(noop) : done
+  }
+
+  /** Whether the committed queue holds [systemId, key] (an item being acked is not asked about). */
+  private itemExists(systemId: string, key: number): boolean {
+    const now = Date.now()
+    if (now - this.lastRotation >= 5000) {
+      this.olderItems = this.freshItems
+      this.freshItems = new Map()
+      this.lastRotation = now
+    }
+    const owner = this.freshItems.get(key) ?? this.olderItems.get(key)
+    return owner !== undefined ? owner === systemId : this.queue.doesExist([systemId, key])
   }
 
   /** The account's balance in micro-units after its last committed or queued ledger entry. */
