@@ -168,7 +168,7 @@ interface Encoder { encode(value: unknown): Buffer }
 type QueueKey = [string, number]
 type LedgerKey = [string, number]
 type UpstreamKey = [string, string]
-type DoneKey = [number, string]
+type DoneKey = [number, string] | [number, string, number] // schema 2: [doneAt, id]; now [earliest doneAt, first id, seq]
 /** A `done` entry's value: message ids and when each ended, in pairs; '' for a schema-2 entry (the key holds both). */
 type DoneValue = (string | number)[] | ''
 interface Dbs {
@@ -265,7 +265,10 @@ export class Store {
   // `recent` holds those messages (as queued) until the next checkpoint indexes the ones still live.
   private activeFrom = 0
   private recent: StoredMessage[] = []
-  private lastCheckpoint = 0
+  // Checkpoints queued and not yet settled: their messages are in neither `recent` nor (yet) the index.
+  private readonly checkpointing = new Set<StoredMessage[]>()
+  private lastCheckpoint = 0 // performance.now(): a clock stepped back must not stop the checkpoints
+  private doneSeq = Date.now() // the third part of a `done` key: two commits never share one
   // Final messages purgeFinal must keep for now (pin/unpin).
   private readonly pinned = new Set<string>()
   private readonly msgEncoder: Encoder
@@ -530,17 +533,22 @@ export class Store {
     // The late `active` index: about once a second, the messages left out and still live are indexed and
     // activeFrom rises to the next id to allocate (no id in this batch is above it: they are all allocated).
     let checkpoint: StoredMessage[] | undefined
-    const now = Date.now()
+    const now = performance.now()
     if (now - this.lastCheckpoint >= ACTIVE_CHECKPOINT_MS) {
       checkpoint = []
       for (const m of this.recent) if (this.live.get(m.id) === m) checkpoint.push(m)
       this.recent = []
+      this.checkpointing.add(checkpoint)
       this.activeFrom = this.nextId
       this.lastCheckpoint = now
     }
     const activeFrom = this.activeFrom
     const leftOut = new Array<boolean>(msgs.length)
-    for (let i = 0; i < msgs.length; i++) leftOut[i] = counterOf(msgs[i].id) >= activeFrom
+    for (let i = 0; i < msgs.length; i++) {
+      // only ids allocateIds handed out (below nextId) are found by the scan at open; any other id is indexed now
+      const c = counterOf(msgs[i].id)
+      leftOut[i] = c >= activeFrom && c < this.nextId
+    }
     // The retention index: one `done` entry for every message this batch ends.
     const ended: (string | number)[] = []
     let endedFirst = Infinity
@@ -550,7 +558,7 @@ export class Store {
       ended.push(m.id, at)
       if (at < endedFirst) endedFirst = at
     }
-    const endedKey: DoneKey | undefined = ended.length > 0 ? [endedFirst, ended[0] as string] : undefined
+    const endedKey: DoneKey | undefined = ended.length > 0 ? [endedFirst, ended[0] as string, ++this.doneSeq] : undefined
     const endedValue = endedKey ? enc(this.done as never, ended) : undefined
 
     // Phase 2: queue the writes as one lmdb batch (ops run on lmdb's write thread, one transaction).
@@ -617,13 +625,26 @@ export class Store {
     for (const id of touched) { this.accountCache.delete(id); this.pwCache.delete(id) }
 
     const settle = (ok: boolean): void => {
-      // A checkpoint that failed indexed nothing: its messages wait for the next one (activeFrom on disk is unchanged).
-      if (!ok && checkpoint !== undefined) for (const m of checkpoint) this.recent.push(m)
+      if (checkpoint !== undefined) {
+        this.checkpointing.delete(checkpoint)
+        // A checkpoint that failed indexed nothing: its messages wait for the next one (activeFrom on disk is unchanged).
+        if (!ok) for (const m of checkpoint) this.recent.push(m)
+      }
       for (const m of msgs) {
         const u = this.unsettled.get(m.id)
         if (u && --u.batches === 0) this.unsettled.delete(m.id)
-        // A write that failed never happened: forget it unless a later version replaced it.
-        if (!ok && this.live.get(m.id) === m) this.live.delete(m.id)
+        if (ok) continue
+        // A write that failed never happened: forget it unless a later version replaced it. The committed
+        // version, if it is still active, may have been left out of the index and out of the last checkpoint
+        // (this version was final, or replaced it in `recent`): index it now.
+        if (this.live.get(m.id) === m) this.live.delete(m.id)
+        if (this.unsettled.has(m.id) || this.live.has(m.id) || this.closed) continue
+        const was = readMessage(this.messages.get(m.id))
+        if (was !== undefined && ACTIVE_STATES.has(was.state)) {
+          this.live.set(was.id, was)
+          this.recent.push(was) // activeMessages() finds it until the put below is committed
+          this.active.put(was.id, true).catch(noop)
+        }
       }
       for (const item of items) {
         const key = item.key as number
@@ -658,7 +679,7 @@ export class Store {
 
   /** Whether the committed queue holds [systemId, key] (an item being acked is not asked about). */
   private itemExists(systemId: string, key: number): boolean {
-    const now = Date.now()
+    const now = performance.now()
     if (now - this.lastRotation >= 5000) {
       this.olderItems = this.freshItems
       this.freshItems = new Map()
@@ -704,6 +725,7 @@ export class Store {
   purgeFinal(before: number, limit: number): Promise<number> {
     this.assertOpen()
     const gone: string[] = []
+    const goneSet = new Set<string>() // one message can be listed twice (two versions ended in one merged commit)
     const rewrite: { key: DoneKey; keep: (string | number)[] }[] = [] // keep [] removes the entry
     let checked = 0
     // Kept messages (pinned, being written, not yet past `before`) do not count towards `limit`, but the scan is bounded too.
@@ -720,8 +742,11 @@ export class Store {
         const id = pairs[i] as string
         const at = pairs[i + 1] as number
         checked++
-        if (gone.length < limit && at < before && !this.unsettled.has(id) && !this.live.has(id) && !this.pinned.has(id)) gone.push(id)
-        else keep.push(id, at)
+        if (goneSet.has(id)) continue
+        if (gone.length < limit && at < before && !this.unsettled.has(id) && !this.live.has(id) && !this.pinned.has(id)) {
+          gone.push(id)
+          goneSet.add(id)
+        } else keep.push(id, at)
       }
       if (keep.length < pairs.length) rewrite.push({ key: k, keep })
     }
@@ -767,17 +792,21 @@ export class Store {
     const seen = new Set<string>()
     for (const id of this.active.getKeys()) {
       const m = this.live.get(id as string) ?? readMessage(this.messages.get(id as string))
-      if (m === undefined) continue
+      if (m === undefined || !ACTIVE_STATES.has(m.state)) continue
       this.live.set(m.id, m)
       out.push(m)
       seen.add(m.id)
     }
-    for (const m of this.recent) {
-      if (this.live.get(m.id) !== m || seen.has(m.id)) continue
-      if (this.unsettled.has(m.id) && !this.messages.doesExist(m.id)) continue
-      out.push(m)
-      seen.add(m.id)
+    const notIndexed = (list: StoredMessage[]): void => {
+      for (const m of list) {
+        if (this.live.get(m.id) !== m || seen.has(m.id)) continue
+        if (this.unsettled.has(m.id) && !this.messages.doesExist(m.id)) continue
+        out.push(m)
+        seen.add(m.id)
+      }
     }
+    notIndexed(this.recent)
+    for (const list of this.checkpointing) notIndexed(list)
     return out
   }
 
@@ -789,15 +818,17 @@ export class Store {
   private indexLeftOut(from: unknown): void {
     const next = this.nextId
     this.activeFrom = next
-    this.lastCheckpoint = Date.now() // this is a checkpoint
+    this.lastCheckpoint = performance.now() // this is a checkpoint
     const found: string[] = []
     if (typeof from === 'number' && from < next) {
-      const top = Math.min(next, 10 ** ID_WIDTH) // decimal ids past the width are indexed at commit, never left out
+      // Only ids of ID_WIDTH characters are ever left out (counterOf): the ranges end at the last of them.
       const ranges: [string, string][] = []
-      if (from < top) ranges.push([from.toString(10).padStart(ID_WIDTH, '0'), top.toString(10).padStart(ID_WIDTH, '0')])
-      ranges.push([(HEX_ID_BASE + from).toString(16), (HEX_ID_BASE + next).toString(16)])
+      const decimalTop = Math.min(next, 10 ** ID_WIDTH) - 1
+      if (from <= decimalTop) ranges.push([from.toString(10).padStart(ID_WIDTH, '0'), decimalTop.toString(10).padStart(ID_WIDTH, '0')])
+      const hexTop = Math.min(next, 16 ** ID_WIDTH - HEX_ID_BASE) - 1
+      if (from <= hexTop) ranges.push([(HEX_ID_BASE + from).toString(16), (HEX_ID_BASE + hexTop).toString(16)])
       for (const [start, end] of ranges) {
-        for (const { key, value } of this.messages.getRange({ start, end })) {
+        for (const { key, value } of this.messages.getRange({ start, end, inclusiveEnd: true })) {
           const m = value as StoredMessage
           if (m && ACTIVE_STATES.has(m.state)) found.push(key as string)
         }

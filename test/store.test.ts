@@ -249,6 +249,47 @@ t.test('the active index is written late: allocated ids are indexed at the next 
   await store.close()
 })
 
+t.test('the late active index keeps every committed active message recoverable: failed newer version, checkpoint in flight, foreign ids, ids past 10 digits', async (t) => {
+  const dir = freshDir(t)
+  let store = await Store.open(dir)
+  const ids = (): string[] => store.activeMessages().map((m) => m.id).sort()
+  const failNextBatch = (): void => {
+    const root = (store as unknown as { root: { batch: (...a: unknown[]) => Promise<unknown> } }).root
+    const batch = root.batch
+    root.batch = () => { root.batch = batch; return Promise.reject(new Error('simulated transaction failure')) }
+  }
+  // 1. its final version fails: the committed ENROUTE one is still active, now and after a checkpoint and a reopen
+  const [a, b] = store.allocateIds(2, 'decimal')
+  await store.commit({ messages: [msg(a, 1), msg(b, 0)] })
+  failNextBatch()
+  await t.rejects(store.commit({ messages: [msg(a, 2), msg(b, 1)] }))
+  t.same(ids(), [a, b].sort(), 'both still active at run time')
+  await new Promise((resolve) => setTimeout(resolve, ACTIVE_CHECKPOINT_MS + 50))
+  // 2. a checkpoint in flight: its messages are neither left out nor (yet) indexed
+  const [c] = store.allocateIds(1, 'hex')
+  await store.commit({ messages: [msg(c, 1)] })
+  await new Promise((resolve) => setTimeout(resolve, ACTIVE_CHECKPOINT_MS + 50))
+  const p = store.commit({ meta: [['x', 1]] })
+  t.same(ids(), [a, b, c].sort(), 'while the checkpoint is being written')
+  await p
+  // 3. 10-character ids that allocateIds did not hand out are indexed at their commit
+  await store.commit({ messages: [msg('4477009000', 1), msg('deadbeef01', 1)] })
+  await store.close()
+  store = await Store.open(dir)
+  t.same(ids(), [a, b, c, '4477009000', 'deadbeef01'].sort(), 'all found after reopen')
+  // 4. the decimal counter crosses 10 digits before a checkpoint: the last 10-digit ids are found by the scan
+  ;(store as unknown as { meta: { putSync(k: string, v: number): void } }).meta.putSync('store:idHigh', 9_999_999_990)
+  await store.close()
+  store = await Store.open(dir)
+  const wide = store.allocateIds(15, 'decimal') // 9999999991 .. 10000000005
+  await store.commit({ messages: wide.map((id) => msg(id, 1)) })
+  await store.close()
+  store = await Store.open(dir)
+  const after = new Set(ids())
+  t.same(wide.filter((id) => !after.has(id)), [], 'every id on both sides of 10^10')
+  await store.close()
+})
+
 t.test('passwords: scrypt format, ok / bad-password / no-account, cache dropped when the account changes', async (t) => {
   const dir = freshDir(t)
   const store = await Store.open(dir)
@@ -652,6 +693,16 @@ t.test('the retention index has one entry per commit; entries of schema 2 (one p
   t.teardown(() => store.close())
   t.equal(await store.purgeFinal(T + 1000, 100), 32, 'the rest: n0..n30 and n50')
   t.ok(store.getMessage('still'), 'the active one stays')
+})
+
+t.test('a message written final twice gets two retention entries: neither commit hides the messages of the other', async (t) => {
+  const dir = freshDir(t)
+  const store = await Store.open(dir)
+  t.teardown(() => store.close())
+  await store.commit({ messages: [msg('x', 2, { doneAt: 1000 }), msg('y', 2, { doneAt: 2000 })] })
+  await store.commit({ messages: [msg('x', 2, { doneAt: 1000 })] }) // same earliest time, same first id
+  t.equal(await store.purgeFinal(10_000, 100), 2, 'x once, and y')
+  t.equal(store.getMessage('y'), undefined)
 })
 
 t.test('purgeFinal: pinned messages are kept and do not hold back the ones after them', async (t) => {
