@@ -13,7 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { EsmeLoad, LOAD_DEFAULTS, type BindType, type LoadOptions, type LoadResult } from './esme-load'
 import { SCENARIOS, findScenario, type Scenario } from './scenarios'
-import { TARGETS, cpuSeconds, projectRoot, rssKb, rssSplitKb, startTarget, type Target, type TargetName } from './targets'
+import { TARGETS, binNodeFlags, cpuSeconds, projectRoot, rssKb, rssSplitKb, startTarget, type Target, type TargetName } from './targets'
 import { formatMix, parseMix } from './templates'
 import { summariseProfile, formatProfileSummary } from './cpuprofile'
 import { openSubscribers, telemetryTickCost } from './telemetry-subscribers'
@@ -47,7 +47,8 @@ Options:
   --profile DIR          run the server with --cpu-prof into DIR and print its top functions
   --subscribers N        keep N telemetry WebSocket clients open on the engine during the load
   smsc bench http [--duration S] [--connections N]   autocannon against /healthz, /metrics and the send API (one message, batches of 100) of the engine
-  --server-node-args A   node flags for the server child, e.g. "--max-semi-space-size=64"
+  --server-node-args A   node flags for the server children, e.g. "--max-semi-space-size=64" (default: the
+                         flags on bin/smsc.js's first line, which "npx smsc start" runs with)
   --log-level L          engine log level (default warn)
   --quiet                no progress line
   --host H --port N --system-id S --password P   for --target external
@@ -411,7 +412,7 @@ function resolvePlan(words: string[], flags: Flags): { plan: RunPlan; targets: T
   }
   const plan: RunPlan = {
     scenario, load, carrierDelayMs,
-    serverNodeArgs: flags['server-node-args'] === undefined ? [] : String(flags['server-node-args']).split(/\s+/).filter(Boolean),
+    serverNodeArgs: flags['server-node-args'] === undefined ? binNodeFlags() : String(flags['server-node-args']).split(/\s+/).filter(Boolean),
     logLevel: String(flags['log-level'] ?? 'warn'),
     subscribers: int(flags, 'subscribers', 0) ?? 0,
     external: {

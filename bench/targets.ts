@@ -73,6 +73,20 @@ export function projectRoot(from = __dirname): string {
   return process.cwd()
 }
 
+/**
+ * The node flags on the first line of bin/smsc.js (`#!/usr/bin/env -S node FLAGS`): `npx smsc start` runs
+ * with them, so every server child of the bench does too unless --server-node-args says otherwise.
+ */
+export function binNodeFlags(root = projectRoot()): string[] {
+  try {
+    const first = readFileSync(path.join(root, 'bin', 'smsc.js'), 'utf8').split('\n', 1)[0]
+    const m = /^#!\S*env -S node((?:\s+--\S+)*)\s*$/.exec(first)
+    return m ? m[1].split(/\s+/).filter(Boolean) : []
+  } catch {
+    return []
+  }
+}
+
 /** n distinct free TCP ports on 127.0.0.1. */
 export async function freePorts(n: number): Promise<number[]> {
   const servers: net.Server[] = []
