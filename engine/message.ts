@@ -6,7 +6,7 @@
  */
 import { CommandId, EsmClass, MessageState, RegisteredDelivery } from './protocol/constants'
 import { smscError } from './errors'
-import { first20, receiptHead, type ReceiptStat } from './protocol/dlr'
+import { first20, type ReceiptStat } from './protocol/dlr'
 import { formatReceiptDate } from './protocol/time'
 import { codingOfDcs, decodeText } from './protocol/text/charsets'
 import { parseUdh } from './protocol/text/udh'
@@ -201,6 +201,20 @@ function receiptDate(ms: number): string {
   return c.digits
 }
 
+/** Buffer#write(s, o, 'latin1') for a short string (each UTF-16 unit's low octet); returns the end. A loop beats
+ *  the native call for a few octets. */
+function putLatin1(buf: Buffer, o: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[o++] = s.charCodeAt(i) & 0xff
+  return o
+}
+/** Appendix B's zero-padded three digits (more when the number needs them); returns the end. */
+function put3(buf: Buffer, o: number, n: number): number {
+  n = Math.max(0, Math.trunc(n))
+  if (n >= 1000) return putLatin1(buf, o, String(n))
+  buf[o] = 48 + Math.floor(n / 100); buf[o + 1] = 48 + (Math.floor(n / 10) % 10); buf[o + 2] = 48 + (n % 10)
+  return o + 3
+}
+
 const MAX_ADDR = 20 // deliver_sm source_addr / destination_addr: 21 octets with the NUL (SMPP 3.4 §4.6.1)
 const RECEIPT_MAX_TEXT = 40 // 20 characters, each at most two septets
 
@@ -220,25 +234,36 @@ function receiptFrame(r: MessageRecord, d: Destination, now: number): Buffer {
   }
   // Appendix B: sub = short messages originally submitted, dlvrd = delivered. Everything before
   // `text:` is digits, letters, ':' and ' ', the same octets in ASCII and GSM 03.38.
-  const head = receiptHead(r.id, 1, d.state === MessageState.DELIVERED ? 1 : 0, receiptDate(r.submitAt), receiptDate(final ? d.doneAt : now), statOf(d.state), d.err)
+  // The head is protocol/dlr.ts receiptHead()'s text, written octet by octet (no string is built).
+  const submitDate = receiptDate(r.submitAt)
+  const doneDate = receiptDate(final ? d.doneAt : now)
+  const stat = statOf(d.state)
   const idLen = r.id.length
   const umr = r.umr !== undefined
-  const max = 16 + 1 + (3 + from.length) + (3 + to.length) + 10 + head.length + RECEIPT_MAX_TEXT +
+  const headMax = 3 + idLen + 5 + 3 + 7 + 3 + 13 + submitDate.length + 11 + doneDate.length + 6 + stat.length + 5 + 16 + 6
+  const max = 16 + 1 + (3 + from.length) + (3 + to.length) + 10 + headMax + RECEIPT_MAX_TEXT +
     (4 + idLen + 1) + 5 + 7 + (umr ? 6 : 0)
   const buf = Buffer.allocUnsafe(max)
   let o = 16
   buf[o++] = 0 // service_type ''
-  buf[o++] = d.addr[0]; buf[o++] = d.addr[1]; o += buf.write(from, o, 'latin1'); buf[o++] = 0
-  buf[o++] = r.src[0]; buf[o++] = r.src[1]; o += buf.write(to, o, 'latin1'); buf[o++] = 0
+  buf[o++] = d.addr[0]; buf[o++] = d.addr[1]; o = putLatin1(buf, o, from); buf[o++] = 0
+  buf[o++] = r.src[0]; buf[o++] = r.src[1]; o = putLatin1(buf, o, to); buf[o++] = 0
   buf[o++] = final ? EsmClass.MC_DELIVERY_RECEIPT : EsmClass.INTERMEDIATE_NOTIFICATION
   // protocol_id, priority_flag, schedule_delivery_time '', validity_period '', registered_delivery, replace_if_present_flag, data_coding 0, sm_default_msg_id
   buf.fill(0, o, o + 8); o += 8
   const smLenAt = o++
-  o += buf.write(head, o, 'latin1')
+  o = putLatin1(buf, o, 'id:'); o = putLatin1(buf, o, r.id)
+  o = putLatin1(buf, o, ' sub:'); o = put3(buf, o, 1)
+  o = putLatin1(buf, o, ' dlvrd:'); o = put3(buf, o, d.state === MessageState.DELIVERED ? 1 : 0)
+  o = putLatin1(buf, o, ' submit date:'); o = putLatin1(buf, o, submitDate)
+  o = putLatin1(buf, o, ' done date:'); o = putLatin1(buf, o, doneDate)
+  o = putLatin1(buf, o, ' stat:'); o = putLatin1(buf, o, stat)
+  o = putLatin1(buf, o, ' err:'); o = put3(buf, o, d.err)
+  o = putLatin1(buf, o, ' text:')
   o = writeReceiptText(r, buf, o)
   buf[smLenAt] = o - smLenAt - 1
   buf.writeUInt16BE(0x001e, o); buf.writeUInt16BE(idLen + 1, o + 2); o += 4 // receipted_message_id
-  o += buf.write(r.id, o, 'latin1'); buf[o++] = 0
+  o = putLatin1(buf, o, r.id); buf[o++] = 0
   buf.writeUInt16BE(0x0427, o); buf.writeUInt16BE(1, o + 2) // message_state
   buf[o + 4] = d.state === MessageState.SCHEDULED ? MessageState.ENROUTE : d.state
   o += 5
