@@ -30,14 +30,32 @@ const ITEM = 2
 
 // ---------------------------------------------------------------------------------------- writing
 
-let out = Buffer.allocUnsafe(64 * 1024)
+// Values are written one after another into a slab and handed out as views of it (no copy): a slab is never
+// written again where a value was handed out (lmdb reads the value when its transaction runs). A value that
+// does not fit moves, alone, to a fresh slab; the old slab lives as long as a view of it does.
+const SLAB = 64 * 1024
+let out = Buffer.allocUnsafeSlow(SLAB)
 let pos = 0
+let start = 0 // where the value being written begins
 
 function room(n: number): void {
   if (pos + n <= out.length) return
-  const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, pos + n))
-  out.copy(bigger, 0, 0, pos)
-  out = bigger
+  const fresh = Buffer.allocUnsafeSlow(Math.max(SLAB, (pos - start) + n))
+  out.copy(fresh, 0, start, pos)
+  pos -= start
+  start = 0
+  out = fresh
+}
+
+/** Starts a value at the current position. */
+function begin(): void {
+  start = pos
+}
+
+/** Drops a value that turned out not to fit the layout. */
+function drop(): null {
+  pos = start
+  return null
 }
 
 function u8(v: number): void {
@@ -84,11 +102,9 @@ function bytes(b: Uint8Array): void {
   pos += b.length
 }
 
-/** The bytes written, in a buffer of their own. */
+/** The value written: a view of the slab. */
 function take(): Buffer {
-  const b = Buffer.allocUnsafe(pos)
-  out.copy(b, 0, 0, pos)
-  return b
+  return out.subarray(start, pos)
 }
 
 const isByte = (v: unknown): v is number => typeof v === 'number' && (v & 0xff) === v
@@ -151,7 +167,7 @@ export function encodeRecord(m: StoredMessage): Buffer | null {
   if (r.price !== undefined) { if (!isNum(r.price)) return null; flags |= 32; fields++ }
   if (r.setDpf !== undefined) { if (typeof r.setDpf !== 'boolean') return null; flags |= 64; fields++ }
   if (definedKeys(r) !== fields) return null
-  pos = 0
+  begin()
   u8(MARK)
   u8(RECORD)
   u8(flags)
@@ -163,7 +179,7 @@ export function encodeRecord(m: StoredMessage): Buffer | null {
   num(r.doneAt)
   address(r.src)
   u8(r.dests.length)
-  for (const d of r.dests) if (!destination(d)) return null
+  for (const d of r.dests) if (!destination(d)) return drop()
   str(r.serviceType)
   u8(r.esmClass)
   u8(r.protocolId)
@@ -193,7 +209,7 @@ export function encodeItem(it: DeliveryItem): Buffer | null {
   if (it.submitAt !== undefined) { if (!isNum(it.submitAt)) return null; flags |= 4; fields++ }
   if (it.stat !== undefined) { if (!isStr(it.stat)) return null; flags |= 8; fields++ }
   if (definedKeys(it) !== fields) return null
-  pos = 0
+  begin()
   u8(MARK)
   u8(ITEM)
   u8(flags)

@@ -181,7 +181,8 @@ interface Dbs {
 
 function checkKey(what: string, v: unknown): asserts v is string {
   // Keys use NUL as the array delimiter in lmdb's ordered-binary encoding; SMPP C-Octet Strings have no NUL anyway.
-  if (typeof v !== 'string' || v.length === 0 || v.includes('\0') || Buffer.byteLength(v) > MAX_KEY_BYTES) {
+  // (a UTF-16 unit is at most 3 UTF-8 bytes: short keys need no byte count)
+  if (typeof v !== 'string' || v.length === 0 || v.includes('\0') || (v.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(v) > MAX_KEY_BYTES)) {
     throw new TypeError(`${what} must be a non-empty string of at most ${MAX_KEY_BYTES} bytes without NUL`)
   }
 }
@@ -255,8 +256,10 @@ export class Store {
   private freshItems = new Map<number, string>()
   private olderItems = new Map<number, string>()
   private lastRotation = 0
-  // Messages in batches not yet committed: the latest version and how many batches still carry one.
-  private readonly unsettled = new Map<string, { m: StoredMessage; batches: number }>()
+  // Messages in batches not yet committed: the latest version (and, in unsettledMore, how many more batches carry one).
+  private readonly unsettled = new Map<string, StoredMessage>()
+  // ids carried by more than one unsettled batch -> how many more (rare: no object per message for the usual one)
+  private readonly unsettledMore = new Map<string, number>()
   // Messages not in a final state, as the objects last committed: the carrier, the delivery actor,
   // cancel/replace and query_sm read and update these instead of decoding LMDB values again. Its
   // size is the number of messages in flight (with the carrier or scheduled).
@@ -610,8 +613,8 @@ export class Store {
     // read-modify-write (an outcome after another outcome, a cancel after an outcome) never starts
     // from an older committed version.
     for (const m of msgs) {
-      const u = this.unsettled.get(m.id)
-      if (u) { u.m = m; u.batches++ } else this.unsettled.set(m.id, { m, batches: 1 })
+      if (this.unsettled.has(m.id)) this.unsettledMore.set(m.id, (this.unsettledMore.get(m.id) ?? 0) + 1)
+      this.unsettled.set(m.id, m)
       if (ACTIVE_STATES.has(m.state)) this.live.set(m.id, m)
       else this.live.delete(m.id)
     }
@@ -631,8 +634,10 @@ export class Store {
         if (!ok) for (const m of checkpoint) this.recent.push(m)
       }
       for (const m of msgs) {
-        const u = this.unsettled.get(m.id)
-        if (u && --u.batches === 0) this.unsettled.delete(m.id)
+        const more = this.unsettledMore.get(m.id)
+        if (more === undefined) this.unsettled.delete(m.id)
+        else if (more === 1) this.unsettledMore.delete(m.id)
+        else this.unsettledMore.set(m.id, more - 1)
         if (ok) continue
         // A write that failed never happened: forget it unless a later version replaced it. The committed
         // version, if it is still active, may have been left out of the index and out of the last checkpoint
@@ -780,7 +785,7 @@ export class Store {
   // ---- reads (sync, from the last committed state) ---------------------------------------------------------
 
   getMessage(id: string): StoredMessage | undefined {
-    return this.unsettled.get(id)?.m ?? this.live.get(id) ?? readMessage(this.messages.get(id))
+    return this.unsettled.get(id) ?? this.live.get(id) ?? readMessage(this.messages.get(id))
   }
 
   /**
