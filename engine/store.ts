@@ -249,10 +249,9 @@ export class Store {
   private idHigh: number // highest id reserved on disk
   private queueSeq: number // highest queue key handed out
   private readonly pending = new Map<string, number>() // systemId -> committed queue items
-  private readonly enqInflight = new Map<number, string>() // queue key -> systemId, enqueued, not yet committed
   private readonly ackInflight = new Set<number>() // queue keys acked, not yet committed
-  // Queue keys committed in the last 5-10 s and not acked since -> systemId: most acks come within
-  // milliseconds, and these answer whether the item exists without an LMDB read (older keys are read).
+  // Queue keys enqueued (being committed, or committed) in the last 5-10 s and not acked since -> systemId: most
+  // acks come within milliseconds, and these answer whether the item exists without an LMDB read (older keys are read).
   private freshItems = new Map<number, string>()
   private olderItems = new Map<number, string>()
   private lastRotation = 0
@@ -524,8 +523,7 @@ export class Store {
     const counted: { systemId: string; key: number }[] = []
     for (const a of acks) {
       if (this.ackInflight.has(a.key)) continue
-      const inflightOwner = this.enqInflight.get(a.key)
-      if (inflightOwner === a.systemId || (inflightOwner === undefined && this.itemExists(a.systemId, a.key))) {
+      if (this.itemExists(a.systemId, a.key)) {
         this.ackInflight.add(a.key)
         this.freshItems.delete(a.key)
         this.olderItems.delete(a.key)
@@ -604,7 +602,10 @@ export class Store {
       for (const h of dropKeys) this.apikeys.remove(h)
       for (let i = 0; i < keys.length; i++) this.apikeys.put(keys[i].hash, asBinary(keyValues[i]))
     })
-    for (const item of items) this.enqInflight.set(item.key as number, item.systemId)
+    if (items.length > 0) {
+      this.rotateItems()
+      for (const item of items) this.freshItems.set(item.key as number, item.systemId)
+    }
     for (const [systemId, b] of after) {
       this.running.set(systemId, b)
       this.ledgerInflight.set(systemId, (this.ledgerInflight.get(systemId) ?? 0) + 1)
@@ -652,10 +653,10 @@ export class Store {
         }
       }
       for (const item of items) {
-        const key = item.key as number
-        if (this.enqInflight.get(key) === item.systemId) this.enqInflight.delete(key)
-        if (ok && !this.ackInflight.has(key)) this.freshItems.set(key, item.systemId)
-        if (ok) this.pending.set(item.systemId, (this.pending.get(item.systemId) ?? 0) + 1)
+        if (ok) { this.pending.set(item.systemId, (this.pending.get(item.systemId) ?? 0) + 1); continue }
+        const key = item.key as number // never written: not an item to ack
+        if (this.freshItems.get(key) === item.systemId) this.freshItems.delete(key)
+        if (this.olderItems.get(key) === item.systemId) this.olderItems.delete(key)
       }
       for (const a of counted) {
         this.ackInflight.delete(a.key)
@@ -682,16 +683,20 @@ export class Store {
     return this.waitFlush ? done.then(() => this.root.flushed).then(noop) : done
   }
 
-  /** Whether the committed queue holds [systemId, key] (an item being acked is not asked about). */
+  /** Whether the queue holds [systemId, key], committed or being committed (an item being acked is not asked about). */
   private itemExists(systemId: string, key: number): boolean {
-    const now = performance.now()
-    if (now - this.lastRotation >= 5000) {
-      this.olderItems = this.freshItems
-      this.freshItems = new Map()
-      this.lastRotation = now
-    }
+    this.rotateItems()
     const owner = this.freshItems.get(key) ?? this.olderItems.get(key)
     return owner !== undefined ? owner === systemId : this.queue.doesExist([systemId, key])
+  }
+
+  /** Every 5 s the fresh keys become the older ones and the older ones are forgotten (they are on disk). */
+  private rotateItems(): void {
+    const now = performance.now()
+    if (now - this.lastRotation < 5000) return
+    this.olderItems = this.freshItems
+    this.freshItems = new Map()
+    this.lastRotation = now
   }
 
   /** The account's balance in micro-units after its last committed or queued ledger entry. */
