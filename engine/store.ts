@@ -249,12 +249,15 @@ export class Store {
   private idHigh: number // highest id reserved on disk
   private queueSeq: number // highest queue key handed out
   private readonly pending = new Map<string, number>() // systemId -> committed queue items
-  private readonly ackInflight = new Set<number>() // queue keys acked, not yet committed
+  // Queue keys acked, not yet committed -> true once the item's own enqueue failed (the ack then counts for nothing).
+  private readonly ackInflight = new Map<number, boolean>()
   // Queue keys enqueued (being committed, or committed) in the last 5-10 s and not acked since -> systemId: most
   // acks come within milliseconds, and these answer whether the item exists without an LMDB read (older keys are read).
   private freshItems = new Map<number, string>()
   private olderItems = new Map<number, string>()
   private lastRotation = 0
+  private olderTop = 0 // the highest queue key in olderItems
+  private settledKey = 0 // the highest queue key whose batch has settled (batches settle in order)
   // Messages in batches not yet committed: the latest version (and, in unsettledMore, how many more batches carry one).
   private readonly unsettled = new Map<string, StoredMessage>()
   // ids carried by more than one unsettled batch -> how many more (rare: no object per message for the usual one)
@@ -519,12 +522,14 @@ export class Store {
       item.key = ++this.queueSeq // a throw below leaves a gap in keys, never a duplicate
       itemValues[i] = encodeItem(item) ?? this.queueEncoder.encode(item)
     }
-    // An ack counts (for pendingCount) once, and only if the item exists or is being enqueued.
+    // An ack counts (for pendingCount) once, and only if the item exists or is being enqueued (in this call too).
     const counted: { systemId: string; key: number }[] = []
+    const firstKey = this.queueSeq - items.length + 1
     for (const a of acks) {
       if (this.ackInflight.has(a.key)) continue
-      if (this.itemExists(a.systemId, a.key)) {
-        this.ackInflight.add(a.key)
+      const own = a.key >= firstKey && a.key <= this.queueSeq ? items[a.key - firstKey].systemId === a.systemId : undefined
+      if (own ?? this.itemExists(a.systemId, a.key)) {
+        this.ackInflight.set(a.key, false)
         this.freshItems.delete(a.key)
         this.olderItems.delete(a.key)
         counted.push(a)
@@ -653,14 +658,18 @@ export class Store {
         }
       }
       for (const item of items) {
+        const key = item.key as number
+        if (key > this.settledKey) this.settledKey = key
         if (ok) { this.pending.set(item.systemId, (this.pending.get(item.systemId) ?? 0) + 1); continue }
-        const key = item.key as number // never written: not an item to ack
+        // never written: not an item to ack, and an ack of it already on its way counts for nothing
         if (this.freshItems.get(key) === item.systemId) this.freshItems.delete(key)
         if (this.olderItems.get(key) === item.systemId) this.olderItems.delete(key)
+        if (this.ackInflight.has(key)) this.ackInflight.set(key, true)
       }
       for (const a of counted) {
+        const voided = this.ackInflight.get(a.key)
         this.ackInflight.delete(a.key)
-        if (!ok) continue
+        if (!ok || voided) continue
         const left = (this.pending.get(a.systemId) ?? 0) - 1
         if (left > 0) this.pending.set(a.systemId, left)
         else this.pending.delete(a.systemId)
@@ -690,11 +699,15 @@ export class Store {
     return owner !== undefined ? owner === systemId : this.queue.doesExist([systemId, key])
   }
 
-  /** Every 5 s the fresh keys become the older ones and the older ones are forgotten (they are on disk). */
+  /**
+   * Every 5 s the fresh keys become the older ones and the older ones are forgotten: they are on disk. Not while
+   * an older key is still being committed (a stalled transaction): then it waits, and the maps grow meanwhile.
+   */
   private rotateItems(): void {
     const now = performance.now()
-    if (now - this.lastRotation < 5000) return
+    if (now - this.lastRotation < 5000 || this.olderTop > this.settledKey) return
     this.olderItems = this.freshItems
+    this.olderTop = this.queueSeq
     this.freshItems = new Map()
     this.lastRotation = now
   }

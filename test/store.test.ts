@@ -168,6 +168,47 @@ t.test('acks remove items; a repeated or unknown ack does not move the count', a
   await store.close()
 })
 
+t.test('pendingCount stays exact: enqueue and ack in one call, an ack while the enqueue is stalled past the key maps, an ack of an item whose enqueue fails', async (t) => {
+  const dir = freshDir(t)
+  const store = await Store.open(dir)
+  t.teardown(() => store.close())
+  const internals = store as unknown as { lastRotation: number; root: { batch: (cb: () => void) => Promise<unknown> } }
+  const onDisk = (): number => store.pendingDeliveries('esme-a', 0, 100).length
+  // 1. the ack of an item enqueued in the same commit() call
+  const a = receipt('esme-a')
+  const keyA = (store as unknown as { queueSeq: number }).queueSeq + 1
+  await store.commit({ enqueue: [a], ack: [{ systemId: 'esme-a', key: keyA }] })
+  t.equal(a.key, keyA)
+  t.equal(store.pendingCount('esme-a'), 0, 'enqueued and acked in one transaction: none pending')
+  t.equal(onDisk(), 0)
+  // 2. the key maps rotate (every 5 s) twice while an enqueue is still being committed: its ack still counts
+  const b = receipt('esme-a')
+  const pb = store.commit({ enqueue: [b] })
+  for (let i = 0; i < 2; i++) {
+    internals.lastRotation = performance.now() - 6000
+    await store.commit({ ack: [{ systemId: 'esme-a', key: 999_999 + i }] }).catch(() => {})
+  }
+  await store.commit({ ack: [{ systemId: 'esme-a', key: b.key as number }] })
+  await pb
+  t.equal(store.pendingCount('esme-a'), onDisk(), `counted as on disk (${onDisk()})`)
+  // 3. an enqueue whose transaction fails, acked while it was in flight (the ack commits after it, in order)
+  const keep = receipt('esme-c')
+  await store.commit({ enqueue: [keep] })
+  const batch = internals.root.batch
+  let failed!: Promise<unknown>
+  internals.root.batch = () => {
+    internals.root.batch = (cb) => { internals.root.batch = batch; const p = batch.call(internals.root, cb); return failed.then(() => p, () => p) }
+    return (failed = new Promise((_, reject) => setTimeout(() => reject(new Error('simulated transaction failure')), 30)))
+  }
+  const c = receipt('esme-c')
+  const pc = store.commit({ enqueue: [c] })
+  const pa = store.commit({ ack: [{ systemId: 'esme-c', key: c.key as number }] })
+  await t.rejects(pc)
+  await pa
+  t.equal(store.pendingCount('esme-c'), 1, 'the item that was never written is not taken off the count')
+  t.equal(store.pendingDeliveries('esme-c', 0, 100).length, 1)
+})
+
 t.test('pendingDeliveries: key order per account, afterKey paging, limit', async (t) => {
   const dir = freshDir(t)
   const store = await Store.open(dir)
