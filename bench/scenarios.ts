@@ -69,8 +69,8 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'soak',
-    description: '10 minutes at 10,000 submit_sm/s (about half the engine\'s receipts maximum today), registered_delivery=1, 10x100: is RSS flat?',
-    load: { binds: 10, window: 100, rate: 10_000, registeredDelivery: 1, durationS: 600 },
+    description: '10 minutes at 50,000 submit_sm/s (about half the engine\'s receipts maximum), registered_delivery=1, 10x100: is RSS flat?',
+    load: { binds: 10, window: 100, rate: 50_000, registeredDelivery: 1, durationS: 600 },
     targets: ['engine'],
   },
   {
