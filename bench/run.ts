@@ -283,8 +283,6 @@ function printRun(run: TargetRun): void {
   if (run.error) out.write(`${run.target}: FAILED: ${run.error}\n`)
   const r = run.load
   const s = run.server
-  if (run.telemetry) out.write(`  telemetry: ${run.telemetry.clients} WebSocket subscribers received ${n0(run.telemetry.frames)} frames, ${n0(Math.round(run.telemetry.bytes / 1024))} KiB\n`)
-  if (run.telemetryCost) out.write(`  telemetry cost: ${n0(run.telemetryCost.ticks)} ticks took ${(run.telemetryCost.seconds * 1000).toFixed(0)} ms of CPU, ${(run.telemetryCost.coreShare * 100).toFixed(2)}% of one core\n`)
   if (r) {
     const bindErr = Object.keys(r.bindErrors).length ? `  bind errors ${JSON.stringify(r.bindErrors)}` : ''
     out.write(`${run.target}: bound ${n0(r.bound)}/${n0(r.bindAttempts)} in ${r.bindSeconds.toFixed(1)} s${bindErr}\n`)
@@ -296,7 +294,7 @@ function printRun(run: TargetRun): void {
       out.write(`  submit_sm/s ${n0(r.submitsPerSec)} (offered ${n0(r.offeredPerSec)}/s, ${n0(r.acked)} acked of ${n0(r.sent)})` +
         `  receipts/s ${n0(r.receiptsPerSec)} (${n0(r.receipts)}, matched ${n0(r.receiptsMatched)})\n`)
       const w = r.warmupLatencyMs
-      const after = r.options.warmupS > 0 ? ` (after ${r.options.warmupS} s warm-up)` : ''
+      const after = r.options.warmupS > 0 ? ` (after ${r.options.warmupS} s warm-up)` : ' (whole run, the first second of JIT warm-up included; runs of 10 s or more report it apart)'
       if (l.count === 0 && w.count > 0) out.write(`  submit→resp ms${after}: n/a, every submit was sent during the warm-up (use a longer run or --warmup 0)\n`)
       else {
         out.write(`  submit→resp ms${after} p50 ${ms(l.p50)} p90 ${ms(l.p90)} p99 ${ms(l.p99)} p99.9 ${ms(l.p999)} max ${ms(l.max)}` +
@@ -312,9 +310,12 @@ function printRun(run: TargetRun): void {
       (s.kbPerBind !== undefined ? `, ${s.kbPerBind} KiB per bind` : '') + `; exit ${s.exit}` +
       (r ? `; generator CPU ${(r.generatorCpuSeconds / Math.max(r.elapsedSeconds, 0.001)).toFixed(2)} cores, loop delay p99 ${ms(r.generatorLoopDelayMs.p99)} max ${ms(r.generatorLoopDelayMs.max)} ms` : '') + '\n')
   }
-  if (s.rssTimelineKb.length >= 2) {
-    out.write(`  server RSS every 5 s, MiB total/anonymous: ${s.rssTimelineKb.map(([, kb, anon]) => `${Math.round(kb / 1024)}/${Math.round(anon / 1024)}`).join(' ')}\n`)
+  if (s.rssTimelineKb.length >= 1) {
+    out.write(`  server RSS every 5 s, MiB total/anonymous: ${s.rssTimelineKb.map(([, kb, anon]) => `${Math.round(kb / 1024)}/${Math.round(anon / 1024)}`).join(' ')}` +
+      ' (anonymous: heap and buffers; the rest is the mapped LMDB file, pages the kernel can reclaim)\n')
   }
+  if (run.telemetry) out.write(`  telemetry: ${run.telemetry.clients} WebSocket subscribers received ${n0(run.telemetry.frames)} frames, ${n0(Math.round(run.telemetry.bytes / 1024))} KiB\n`)
+  if (run.telemetryCost) out.write(`  telemetry cost: ${n0(run.telemetryCost.ticks)} ticks took ${(run.telemetryCost.seconds * 1000).toFixed(0)} ms of CPU, ${(run.telemetryCost.coreShare * 100).toFixed(2)}% of one core\n`)
   if (run.serverOutput) out.write(`  server said:\n${run.serverOutput.split('\n').slice(-12).map((l) => `    ${l.slice(0, 300)}`).join('\n')}\n`)
   if (run.profile) {
     out.write(`  CPU profile: ${run.profile}\n`)
