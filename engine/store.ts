@@ -270,9 +270,8 @@ export class Store {
   // `recent` holds those messages (as queued) until the next checkpoint indexes the ones still live.
   private activeFrom = 0
   private recent: StoredMessage[] = []
-  // Checkpoints queued and not yet settled: their messages are in neither `recent` nor (yet) the index.
-  private readonly checkpointing = new Set<StoredMessage[]>()
   private lastCheckpoint = 0 // performance.now(): a clock stepped back must not stop the checkpoints
+  private liveLoaded = false // `live` holds every committed active message (activeMessages() loads the index once)
   private doneSeq = Date.now() // the third part of a `done` key: two commits never share one
   // Final messages purgeFinal must keep for now (pin/unpin).
   private readonly pinned = new Set<string>()
@@ -544,7 +543,6 @@ export class Store {
       checkpoint = []
       for (const m of this.recent) if (this.live.get(m.id) === m) checkpoint.push(m)
       this.recent = []
-      this.checkpointing.add(checkpoint)
       this.activeFrom = this.nextId
       this.lastCheckpoint = now
     }
@@ -635,7 +633,6 @@ export class Store {
 
     const settle = (ok: boolean): void => {
       if (checkpoint !== undefined) {
-        this.checkpointing.delete(checkpoint)
         // A checkpoint that failed indexed nothing: its messages wait for the next one (activeFrom on disk is unchanged).
         if (!ok) for (const m of checkpoint) this.recent.push(m)
       }
@@ -653,7 +650,7 @@ export class Store {
         const was = readMessage(this.messages.get(m.id))
         if (was !== undefined && ACTIVE_STATES.has(was.state)) {
           this.live.set(was.id, was)
-          this.recent.push(was) // activeMessages() finds it until the put below is committed
+          this.recent.push(was) // the next checkpoint indexes it too
           this.active.put(was.id, true).catch(noop)
         }
       }
@@ -807,29 +804,26 @@ export class Store {
   }
 
   /**
-   * Messages in a non-final state (0 SCHEDULED, 1 ENROUTE, 6 ACCEPTED) that are committed: the `active` index,
-   * and the ones the next checkpoint will index (a message whose first version is not committed yet is not here).
+   * Messages in a non-final state (0 SCHEDULED, 1 ENROUTE, 6 ACCEPTED) that are committed (a message whose first
+   * version is not committed yet is not here), as their latest objects. `live` holds every one of them once the
+   * `active` index has been loaded into it (at the first call after open: the index is complete then, see
+   * indexLeftOut); from then on commits keep it, so a call costs the messages in flight, not a read of the index.
    */
   activeMessages(): StoredMessage[] {
-    const out: StoredMessage[] = []
-    const seen = new Set<string>()
-    for (const id of this.active.getKeys()) {
-      const m = this.live.get(id as string) ?? readMessage(this.messages.get(id as string))
-      if (m === undefined || !ACTIVE_STATES.has(m.state)) continue
-      this.live.set(m.id, m)
-      out.push(m)
-      seen.add(m.id)
-    }
-    const notIndexed = (list: StoredMessage[]): void => {
-      for (const m of list) {
-        if (this.live.get(m.id) !== m || seen.has(m.id)) continue
-        if (this.unsettled.has(m.id) && !this.messages.doesExist(m.id)) continue
-        out.push(m)
-        seen.add(m.id)
+    if (!this.liveLoaded) {
+      for (const id of this.active.getKeys()) {
+        if (this.live.has(id as string)) continue
+        const m = readMessage(this.messages.get(id as string))
+        if (m !== undefined && ACTIVE_STATES.has(m.state)) this.live.set(m.id, m)
       }
+      this.liveLoaded = true
     }
-    notIndexed(this.recent)
-    for (const list of this.checkpointing) notIndexed(list)
+    const out: StoredMessage[] = []
+    for (const m of this.live.values()) {
+      if (!ACTIVE_STATES.has(m.state)) continue // ended in place, its commit queued
+      if (this.unsettled.has(m.id) && !this.messages.doesExist(m.id)) continue
+      out.push(m)
+    }
     return out
   }
 
