@@ -29,7 +29,7 @@
 //   audit     seq -> AuditEntry
 //   apikeys   sha256 hex of the key -> ApiKeyRecord (the key itself is never stored)
 //   upstream  [connectorId, upstreamId] -> [messageId, destIndex]  (receipts from an upstream SMSC find their message)
-//   done      [at, firstId] -> [id, doneAt, id, doneAt, ...]   messages in a final state, by when they ended: one
+//   done      [at, firstId, seq] -> [id, doneAt, id, doneAt, ...]   messages in a final state, by when they ended: one
 //                                   entry per commit for all the messages it ended (at: the earliest doneAt among
 //                                   them); purgeFinal() removes the ones past the retention, oldest first, without
 //                                   reading the messages. Entries of schema 2 ([doneAt, id] -> '', one per message,
