@@ -17,6 +17,7 @@ import { TARGETS, binNodeFlags, cpuSeconds, projectRoot, rssKb, rssSplitKb, star
 import { formatMix, parseMix } from './templates'
 import { summariseProfile, formatProfileSummary } from './cpuprofile'
 import { openSubscribers, telemetryTickCost } from './telemetry-subscribers'
+import { formatVerdicts, judge, type GoalMeasures } from './goals'
 
 const HELP = `smsc bench: the SMPP benchmark harness
 
@@ -24,6 +25,9 @@ Usage:
   smsc bench <scenario> [options]      run a named scenario (see the list below)
   smsc bench [options]                 a custom load (every option below; defaults 1 bind, window 1, 10 s)
   smsc bench list                      the scenarios
+  smsc bench goals [--duration S] [--soak]   issue 3's goals in one go: receipts on all targets (60 s),
+                                       80% of that rate, 1000x10tps, idle-5000 (--soak: and 10 minutes at half
+                                       the rate), then each goal met or missed
   smsc bench micro [suite...]          micro-benchmarks: codec framer nact store piscina (default: all)
   smsc bench profile <file.cpuprofile> [--top N]   top functions of a CPU profile
 
@@ -61,7 +65,7 @@ interface Flags {
 function parseArgs(argv: string[]): { words: string[]; flags: Flags } {
   const words: string[] = []
   const flags: Flags = {}
-  const booleans = new Set(['help', 'quiet', 'no-save', 'all'])
+  const booleans = new Set(['help', 'quiet', 'no-save', 'all', 'soak'])
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '-h') { flags.help = true; continue }
@@ -78,7 +82,7 @@ function parseArgs(argv: string[]): { words: string[]; flags: Flags } {
 
 const KNOWN = ['help', 'quiet', 'no-save', 'target', 'duration', 'messages', 'binds', 'bind-type', 'window', 'rate', 'mix',
   'registered-delivery', 'carrier-delay', 'drain', 'warmup', 'json', 'results-dir', 'profile', 'log-level', 'host', 'port', 'system-id',
-  'password', 'top', 'engine-bin', 'server-node-args', 'subscribers', 'connections']
+  'password', 'top', 'engine-bin', 'server-node-args', 'subscribers', 'connections', 'soak']
 
 function num(flags: Flags, name: string, min: number): number | undefined {
   const v = flags[name]
@@ -431,6 +435,67 @@ function resolvePlan(words: string[], flags: Flags): { plan: RunPlan; targets: T
   return { plan, targets }
 }
 
+/**
+ * `smsc bench goals`: the runs issue 3's goals are measured by, one after another on this machine, and a
+ * verdict per goal (bench/goals.ts). The 80% and half-load runs take their rate from the first run.
+ */
+async function runGoals(flags: Flags, m: Machine, resultsDir: string | undefined): Promise<number> {
+  const root = projectRoot()
+  const seconds = num(flags, 'duration', 1) ?? 60
+  const base: Flags = { quiet: true }
+  if (flags['server-node-args'] !== undefined) base['server-node-args'] = flags['server-node-args']
+  const all: Record<string, TargetRun[]> = {}
+  const step = async (label: string, scenario: string, f: Flags): Promise<TargetRun[]> => {
+    const { plan, targets } = resolvePlan([scenario], { ...base, ...f })
+    process.stdout.write(`\n== ${label}\n`)
+    const runs: TargetRun[] = []
+    for (const t of targets) {
+      const run = await runTarget(t, plan, root)
+      printRun(run)
+      runs.push(run)
+      await sleep(1_000)
+    }
+    all[label] = runs
+    return runs
+  }
+  const loadOf = (runs: TargetRun[], t: TargetName) => runs.find((r) => r.target === t)?.load ?? undefined
+  const g: GoalMeasures = {}
+
+  const first = await step(`receipts, all targets, ${seconds} s`, 'receipts', { target: 'all', duration: String(seconds) })
+  const e = loadOf(first, 'engine')
+  if (e) {
+    g.receipts = {
+      seconds,
+      engine: { submitsPerSec: e.submitsPerSec, acked: e.acked, sent: e.sent, receiptsMatched: e.receiptsMatched, errors: e.failed + e.unmatched },
+      nodeSmpp: loadOf(first, 'node-smpp')?.submitsPerSec,
+      floor: loadOf(first, 'floor')?.submitsPerSec,
+    }
+    const rate = Math.round(e.submitsPerSec * 0.8)
+    const at80 = loadOf(await step(`receipts at 80% of ${n0(e.submitsPerSec)}/s`, 'receipts', { target: 'engine', duration: '15', rate: String(rate) }), 'engine')
+    if (at80) g.at80 = { rate: at80.submitsPerSec, p99Ms: at80.submitLatencyMs.p99 }
+  }
+  const b = loadOf(await step('1000x10tps', '1000x10tps', { target: 'engine', duration: '15' }), 'engine')
+  if (b) g.binds1000 = { bound: b.bound, attempted: b.bindAttempts, p99Ms: b.submitLatencyMs.p99 }
+  const idle = (await step('idle-5000', 'idle-5000', { target: 'engine' })).find((r) => r.target === 'engine')
+  if (idle?.load && idle.server.kbPerBind !== undefined) g.idle = { bound: idle.load.bound, kbPerBind: idle.server.kbPerBind }
+  if (flags.soak && e) {
+    const rate = Math.round(e.submitsPerSec / 2)
+    const soak = (await step(`soak at ${n0(rate)}/s`, 'soak', { target: 'engine', rate: String(rate) })).find((r) => r.target === 'engine')
+    if (soak?.load) g.soak = { rate: soak.load.submitsPerSec, seconds: soak.load.options.durationS, anonKb: soak.server.rssTimelineKb.map(([, , anon]) => anon) }
+  }
+
+  const verdicts = judge(g)
+  process.stdout.write(`\nissue 3's goals on this machine:\n${formatVerdicts(verdicts)}\n`)
+  if (resultsDir) {
+    mkdirSync(resultsDir, { recursive: true })
+    const date = new Date().toISOString()
+    const file = path.join(resultsDir, `${date.slice(0, 10)}-goals.json`)
+    writeFileSync(file, JSON.stringify({ date, command: 'smsc bench goals', machine: m, git: gitInfo(), verdicts, measures: g, runs: all }, null, 2) + '\n')
+    process.stdout.write(`results: ${file}\n`)
+  }
+  return 0
+}
+
 export async function main(argv: string[]): Promise<number> {
   let parsed: { words: string[]; flags: Flags }
   try {
@@ -462,6 +527,7 @@ export async function main(argv: string[]): Promise<number> {
     const { runHttpBench } = await import('./http')
     return runHttpBench({ root: projectRoot(), durationS: num(flags, 'duration', 1) ?? 10, connections: int(flags, 'connections', 1) ?? 10, resultsDir, machine: m, git: gitInfo() })
   }
+  if (words[0] === 'goals') return runGoals(flags, m, resultsDir)
   if (words[0] === 'micro') {
     const { runMicro } = await import('./micro/index')
     return runMicro(words.slice(1), { machine: m, git: gitInfo(), resultsDir, json: flags.json === undefined ? undefined : String(flags.json) })
