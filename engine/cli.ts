@@ -456,6 +456,12 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // Started through npm (`npx smsc start`, `npm start`): npm does not pass a SIGTERM on, so stopping npm would
+  // leave the engine running alone. It stops as on SIGTERM once the process that started it is gone.
+  if (process.env.npm_command !== undefined) {
+    const parent = process.ppid
+    setInterval(() => { if (process.ppid !== parent) stop(`the npm process that started it (pid ${parent}) is gone`) }, 1000).unref()
+  }
   return -1 // keep running
 }
 

@@ -147,3 +147,50 @@ t.test('the startup banner names the ports, the data dir and how long messages a
   const forever = await startEngine(t, { extra: { store: { retentionHours: 0 } } })
   t.match(forever.output(), /Data +.*, messages kept forever \(store\.retentionHours 0\)/)
 })
+
+/**
+ * Starts `smsc start` under a stand-in for npm (a node process that spawns it and prints its pid), with
+ * or without npm's `npm_command` variable; the stand-in is killed with SIGKILL, as npm leaves when stopped.
+ */
+async function underParent(t: Test, npm: boolean): Promise<{ pid: number; log: () => string; alive: () => boolean }> {
+  const [smpp, http] = await freePorts(2)
+  const dataDir = tempDir(t)
+  const config = writeConfig(t, { dataDir, smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http }, accounts: ACCOUNTS })
+  const logFile = path.join(dataDir, 'engine.log')
+  const env: Record<string, string | undefined> = { ...process.env, NODE_ENV: 'test' }
+  if (npm) env.npm_command = 'exec'
+  else delete env.npm_command
+  const script = `const { spawn } = require('node:child_process'); const fs = require('node:fs');
+    const out = fs.openSync(${JSON.stringify(logFile)}, 'a');
+    const c = spawn(process.execPath, [${JSON.stringify(BIN)}, 'start', '--config', ${JSON.stringify(config)}], { stdio: ['ignore', out, out] });
+    process.stdout.write(String(c.pid) + '\\n'); setInterval(() => {}, 1000)`
+  const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env })
+  const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (c: Buffer) => resolve(Number(c.toString('utf8').trim()))))
+  const alive = (): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
+  t.teardown(() => { if (alive()) process.kill(pid, 'SIGKILL'); if (parent.exitCode === null) parent.kill('SIGKILL') })
+  const log = (): string => { try { return fs.readFileSync(logFile, 'utf8') } catch { return '' } }
+  const deadline = Date.now() + 20_000
+  while (!/is running/.test(log()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.match(log(), /SMSC engine .* is running/, 'the engine started')
+  parent.kill('SIGKILL')
+  await new Promise((resolve) => parent.once('exit', resolve))
+  return { pid, log, alive }
+}
+
+t.test('started through npm, the engine stops by itself when npm is gone (npm does not pass SIGTERM on)', async (t) => {
+  const e = await underParent(t, true)
+  const deadline = Date.now() + 10_000
+  while (e.alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+  t.notOk(e.alive(), 'the engine exited')
+  t.match(e.log(), /the npm process that started it \(pid \d+\) is gone: stopping/, 'saying why')
+})
+
+t.test('started without npm, the engine outlives the process that started it (nohup, a supervisor)', async (t) => {
+  const e = await underParent(t, false)
+  await new Promise((resolve) => setTimeout(resolve, 2500))
+  t.ok(e.alive(), 'still running 2.5 s after its parent died')
+  process.kill(e.pid, 'SIGTERM')
+  const deadline = Date.now() + 10_000
+  while (e.alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+  t.notOk(e.alive(), 'and stops on SIGTERM')
+})
