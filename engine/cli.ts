@@ -460,7 +460,7 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
   // leave the engine running alone. It stops as on SIGTERM once the process that started it is gone.
   if (process.env.npm_command !== undefined) {
     const parent = process.ppid
-    setInterval(() => { if (process.ppid !== parent) stop(`the npm process that started it (pid ${parent}) is gone`) }, 1000).unref()
+    setInterval(() => { if (process.ppid !== parent) stop(`the process that started it under npm (pid ${parent}) is gone`) }, 1000).unref()
   }
   return -1 // keep running
 }

@@ -182,7 +182,7 @@ t.test('started through npm, the engine stops by itself when npm is gone (npm do
   const deadline = Date.now() + 10_000
   while (e.alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
   t.notOk(e.alive(), 'the engine exited')
-  t.match(e.log(), /the npm process that started it \(pid \d+\) is gone: stopping/, 'saying why')
+  t.match(e.log(), /the process that started it under npm \(pid \d+\) is gone: stopping/, 'saying why')
 })
 
 t.test('started without npm, the engine outlives the process that started it (nohup, a supervisor)', async (t) => {
