@@ -524,6 +524,7 @@ export class Store {
     // An ack counts (for pendingCount) once, and only if the item exists or is being enqueued (in this call too).
     const counted: { systemId: string; key: number }[] = []
     const firstKey = this.queueSeq - items.length + 1
+    if (acks.length > 0 || items.length > 0) this.rotateItems() // once per call, not per ack
     for (const a of acks) {
       if (this.ackInflight.has(a.key)) continue
       const own = a.key >= firstKey && a.key <= this.queueSeq ? items[a.key - firstKey].systemId === a.systemId : undefined
@@ -605,10 +606,7 @@ export class Store {
       for (const h of dropKeys) this.apikeys.remove(h)
       for (let i = 0; i < keys.length; i++) this.apikeys.put(keys[i].hash, asBinary(keyValues[i]))
     })
-    if (items.length > 0) {
-      this.rotateItems()
-      for (const item of items) this.freshItems.set(item.key as number, item.systemId)
-    }
+    for (const item of items) this.freshItems.set(item.key as number, item.systemId)
     for (const [systemId, b] of after) {
       this.running.set(systemId, b)
       this.ledgerInflight.set(systemId, (this.ledgerInflight.get(systemId) ?? 0) + 1)
@@ -632,10 +630,8 @@ export class Store {
     for (const id of touched) { this.accountCache.delete(id); this.pwCache.delete(id) }
 
     const settle = (ok: boolean): void => {
-      if (checkpoint !== undefined) {
-        // A checkpoint that failed indexed nothing: its messages wait for the next one (activeFrom on disk is unchanged).
-        if (!ok) for (const m of checkpoint) this.recent.push(m)
-      }
+      // A checkpoint that failed indexed nothing: its messages wait for the next one (activeFrom on disk is unchanged).
+      if (!ok && checkpoint !== undefined) for (const m of checkpoint) this.recent.push(m)
       for (const m of msgs) {
         const more = this.unsettledMore.get(m.id)
         if (more === undefined) this.unsettled.delete(m.id)
@@ -691,7 +687,6 @@ export class Store {
 
   /** Whether the queue holds [systemId, key], committed or being committed (an item being acked is not asked about). */
   private itemExists(systemId: string, key: number): boolean {
-    this.rotateItems()
     const owner = this.freshItems.get(key) ?? this.olderItems.get(key)
     return owner !== undefined ? owner === systemId : this.queue.doesExist([systemId, key])
   }
