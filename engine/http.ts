@@ -24,7 +24,7 @@ import { isSmscError, smscError } from './errors'
 import { ADMIN_PASSWORD_CONFIGURED, AdminAuth, SESSION_COOKIE } from './auth'
 import { CommandStatus as S } from './protocol/constants'
 import { pickCoding } from './protocol/text/charsets'
-import { TOPICS, filterFrame, prometheusText, type Topic } from './telemetry'
+import { SCOPED_TOPICS, TOPICS, filterFrame, prometheusText, type TickFrames, type Topic } from './telemetry'
 import { OPENAPI } from './openapi'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -33,7 +33,7 @@ const uWS = require('uWebSockets.js') as any
 export interface HttpServer {
   port: number
   /** Sends this tick's frames to every WebSocket subscriber (called by the telemetry actor). */
-  publish(frames: { snapshot: Record<string, unknown>; delta: Record<string, unknown> }): void
+  publish(frames: TickFrames): void
   /** Telemetry WebSockets open now (none: the tick builds no frames). */
   subscribers(): number
   close(): Promise<void>
@@ -291,6 +291,8 @@ interface WsData {
   format: 'msgpack' | 'json'
   topics: Set<Topic>
   eventsOf?: string
+  /** A reseller or user: the stream carries only what concerns the accounts it may see (absent for the operator). */
+  scoped?: Principal
   group: string
   stale: boolean
 }
@@ -604,7 +606,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
       const query = req.getQuery() ?? ''
       let p: Principal | [number, string, string]
       try {
-        p = authenticate(req, { operator: true }, remoteOf(res))
+        p = authenticate(req, {}, remoteOf(res))
       } catch (e) {
         return errorOf(res, e)
       }
@@ -613,15 +615,23 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
       const fmt = params.get('format') ?? 'msgpack'
       if (fmt !== 'json' && fmt !== 'msgpack') return fail(res, '400 Bad Request', `format must be msgpack or json (got ${JSON.stringify(fmt)})`, 'SMSC_ERR_HTTP_BODY')
       const format = fmt
+      // A reseller or user gets a scoped stream: its accounts' binds, rates, pending counts and events;
+      // the engine-wide topics (engine, latency) are the operator's.
+      const scoped = p.role === 'operator' ? undefined : p
       const topics = new Set<Topic>()
       let eventsOf: string | undefined
-      for (const t of (params.get('topics') ?? TOPICS.join(',')).split(',')) {
+      for (const t of (params.get('topics') ?? (scoped ? SCOPED_TOPICS : TOPICS).join(',')).split(',')) {
         if (t.startsWith('events:') && t.length > 7) { topics.add('events'); eventsOf = t.slice(7) } else if ((TOPICS as readonly string[]).includes(t)) topics.add(t as Topic)
         else return fail(res, '400 Bad Request', `unknown topic ${JSON.stringify(t)}; topics are ${TOPICS.join(', ')}, events:<systemId>`, 'SMSC_ERR_HTTP_BODY')
       }
-      const group = `${format}|${[...topics].sort().join(',')}|${eventsOf ?? ''}`
+      if (scoped) {
+        const wide = [...topics].find((t) => !SCOPED_TOPICS.includes(t))
+        if (wide) return fail(res, '403 Forbidden', `topic ${wide} is the operator's; ${p.name} may have ${SCOPED_TOPICS.join(', ')}, events:<systemId>`, 'SMSC_ERR_ADMIN_FORBIDDEN')
+        if (eventsOf !== undefined && !smsc.admin.canSee(scoped, eventsOf)) return fail(res, '403 Forbidden', `${eventsOf} is not visible to ${p.name}`, 'SMSC_ERR_ADMIN_FORBIDDEN')
+      }
+      const group = `${format}|${[...topics].sort().join(',')}|${eventsOf ?? ''}|${scoped ? `${scoped.role}:${scoped.systemId}` : ''}`
       const token = AdminAuth.tokenOf(req.getHeader('authorization'), req.getHeader('cookie'), query) ?? ''
-      res.upgrade({ token, format, topics, eventsOf, group, stale: true } satisfies WsData,
+      res.upgrade({ token, format, topics, eventsOf, scoped, group, stale: true } satisfies WsData,
         req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context)
     },
     open: (ws: any) => {
@@ -650,17 +660,18 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
   })
   app.any('/*', (res: any) => fail(res, '404 Not Found', 'no such endpoint', 'SMSC_ERR_HTTP_NOT_FOUND'))
 
-  /** Each (format, topics) group is a uWebSockets.js topic; its subscribers share one encode. */
+  /** Each (format, topics, scope) group is a uWebSockets.js topic; its subscribers share one encode. */
   const groups = new Map<string, { d: WsData; n: number }>()
-  const encode = (d: WsData, frame: Record<string, unknown>) => {
-    const f = filterFrame(frame, d.topics, d.eventsOf)
+  const encode = (d: WsData, frame: Record<string, unknown>, removedOf: readonly string[]) => {
+    const p = d.scoped
+    const f = filterFrame(frame, d.topics, d.eventsOf, p ? { sees: (id) => smsc.admin.canSee(p, id), removedOf } : undefined)
     return d.format === 'json' ? JSON.stringify(f) : pack(f)
   }
   /** A client gets deltas (is subscribed to its group's topic) only after a snapshot. */
   function sendSnapshot(ws: any, d: WsData): void {
     const cur = smsc.telemetryFrames()
     if (!cur) { d.stale = true; return } // before the first tick: the first publish sends one
-    ws.send(encode(d, cur.snapshot), d.format !== 'json')
+    ws.send(encode(d, cur.snapshot, cur.removedOf), d.format !== 'json')
     d.stale = false
     ws.subscribe(d.group)
   }
@@ -677,19 +688,22 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
   }
 
   /** One encode and one uWS publish per group per tick; stale clients get a snapshot instead. */
-  function publish(frames: { snapshot: Record<string, unknown>; delta: Record<string, unknown> }): void {
+  function publish(frames: TickFrames): void {
     if (clients.size === 0) return
     if (Date.now() - revalidatedAt > REVALIDATE_MS) endRevoked()
     // A client over the limit loses this delta (uWS drops it): it needs a snapshot when it drains.
     // A lagging client leaves its topic (no more deltas) until it has drained and had a snapshot.
     const catchUp: any[] = []
-    for (const ws of clients) {
+    for (const ws of [...clients]) {
       const d = ws.getUserData() as WsData
+      // A reseller's or user's stream ends with its account: suspended or removed (checked every tick, a cached read).
+      const a = d.scoped ? smsc.store.getAccount(d.scoped.systemId as string) : undefined
+      if (d.scoped && (!a || a.suspended)) { ws.end(4003, `account ${d.scoped.systemId} is ${a ? 'suspended' : 'removed'}`); continue }
       if (ws.getBufferedAmount() > maxBufferedBytes) {
         if (!d.stale) { d.stale = true; ws.unsubscribe(d.group) }
       } else if (d.stale) catchUp.push(ws)
     }
-    for (const [group, { d }] of groups) app.publish(group, encode(d, frames.delta), d.format !== 'json')
+    for (const [group, { d }] of groups) app.publish(group, encode(d, frames.delta, frames.removedOf), d.format !== 'json')
     // After the delta: the snapshot of this same tick, then the deltas of the next ticks.
     for (const ws of catchUp) sendSnapshot(ws, ws.getUserData() as WsData)
   }

@@ -211,7 +211,12 @@ export interface TickFrames {
   /** Full state; filtered per client topics before encoding. */
   snapshot: Record<string, unknown>
   delta: Record<string, unknown>
+  /** The account of each bind in delta.binds.remove (same order; '' before bind): a scoped stream sends only its own. */
+  removedOf: string[]
 }
+
+/** The part of the engine a reseller or user stream sees: its accounts (docs/TELEMETRY.md, Scoped streams). */
+export const SCOPED_TOPICS: readonly Topic[] = ['binds', 'accounts', 'queues', 'events']
 
 const LOOP_RESOLUTION_MS = 10
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d
@@ -306,7 +311,8 @@ export class TelemetryHub {
       rows.push(b.row as BindRow)
     }
     const remove: number[] = []
-    for (const [id, b] of this.binds) if (b.seen !== tick) { remove.push(id); this.binds.delete(id) }
+    const removedOf: string[] = []
+    for (const [id, b] of this.binds) if (b.seen !== tick) { remove.push(id); removedOf.push(b.row?.systemId ?? ''); this.binds.delete(id) }
 
     // accounts and queues
     const pending = this.src.pending()
@@ -366,7 +372,7 @@ export class TelemetryHub {
     const snapshot: Record<string, unknown> = { type: 'snapshot', ...base, binds: rows, events: m.eventsSince(0) }
     // Built only when a snapshot is encoded (a client connects or catches up), not every tick.
     Object.defineProperty(snapshot, 'history', { enumerable: true, get: () => this.historyColumns() })
-    this.current = { snapshot, delta: { type: 'delta', ...base, binds: { upsert, remove }, events: newEvents } }
+    this.current = { snapshot, delta: { type: 'delta', ...base, binds: { upsert, remove }, events: newEvents }, removedOf }
     return this.current
   }
 
@@ -379,16 +385,43 @@ export class TelemetryHub {
   }
 }
 
-/** Keeps only the requested topics of a frame. */
-export function filterFrame(frame: Record<string, unknown>, topics: ReadonlySet<Topic>, eventsOf?: string): Record<string, unknown> {
+/**
+ * A reseller's or user's view: `sees` tells which accounts it may see (admin.canSee); `removedOf` is the
+ * tick's TickFrames.removedOf, the account of each removed bind.
+ */
+export interface FrameScope {
+  sees(systemId: string): boolean
+  removedOf: readonly string[]
+}
+
+/**
+ * Keeps only the requested topics of a frame; with a scope, only what concerns the accounts it sees: their
+ * binds, their accounts, their pending counts (engine-wide queue figures left out) and their events.
+ */
+export function filterFrame(frame: Record<string, unknown>, topics: ReadonlySet<Topic>, eventsOf?: string, scope?: FrameScope): Record<string, unknown> {
   const out: Record<string, unknown> = { type: frame.type, t: frame.t, interval: frame.interval }
+  const sees = scope ? (id: string | undefined) => id !== undefined && id !== '' && scope.sees(id) : undefined
   for (const k of topics) {
-    if (k === 'events' && eventsOf !== undefined) {
-      out.events = (frame.events as TelemetryEvent[]).filter((e) => e.systemId === eventsOf)
-    } else out[k] = frame[k]
+    if (k === 'events' && (eventsOf !== undefined || sees)) {
+      out.events = (frame.events as TelemetryEvent[]).filter((e) => (eventsOf === undefined || e.systemId === eventsOf) && (!sees || sees(e.systemId)))
+    } else if (!sees) out[k] = frame[k]
+    else if (k === 'binds') {
+      if (frame.type === 'snapshot') out.binds = (frame.binds as BindRow[]).filter((b) => sees(b.systemId))
+      else {
+        const d = frame.binds as { upsert: BindRow[]; remove: number[] }
+        out.binds = { upsert: d.upsert.filter((b) => sees(b.systemId)), remove: d.remove.filter((_, i) => sees(scope!.removedOf[i])) }
+      }
+    } else if (k === 'accounts') out.accounts = (frame.accounts as { systemId: string }[]).filter((a) => sees(a.systemId))
+    else if (k === 'queues') {
+      const pending: Record<string, number> = {}
+      let pendingTotal = 0
+      for (const [id, n] of Object.entries((frame.queues as { pending: Record<string, number> }).pending)) if (sees(id)) { pending[id] = n; pendingTotal += n }
+      out.queues = { pending, pendingTotal }
+    }
+    // engine and latency are engine-wide: never in a scoped frame (the upgrade refuses them)
   }
   // The chart history (snapshots only) travels with the engine and latency topics.
-  if (frame.type === 'snapshot' && (topics.has('engine') || topics.has('latency'))) out.history = frame.history
+  if (frame.type === 'snapshot' && (topics.has('engine') || topics.has('latency')) && !sees) out.history = frame.history
   return out
 }
 

@@ -202,6 +202,7 @@ t.test('TelemetryHub.tick computes rates from counter deltas and upserts only ch
   now += 1000
   const f6 = hub.tick()
   t.same((f6.delta.binds as { remove: number[] }).remove, [2], 'a closed session is removed')
+  t.same(f6.removedOf, ['acc2'], 'with the account it was bound as (a scoped stream sends only its own)')
   t.match(f6.delta.engine, { sessions: 1, bound: 1 })
   now += 1000
   t.same((hub.tick().delta.binds as { remove: number[] }).remove, [], 'once')
@@ -217,6 +218,31 @@ t.test('filterFrame keeps the requested topics only', async (t) => {
   t.same((filterFrame(frame, new Set<Topic>(['events'])).events as TelemetryEvent[]).map((e) => e.seq), [1, 2, 3], 'all events')
   t.same(filterFrame(frame, new Set<Topic>(['events']), 'b').events, [{ seq: 2, t: 2, type: 'bind', systemId: 'b' }], "events:<systemId>: that account's only")
   t.same(frame.events.length, 3, 'the frame itself is not changed')
+})
+
+t.test('filterFrame with a scope keeps only what concerns the accounts it sees, and nothing engine-wide', async (t) => {
+  const row = (id: number, systemId: string) => ({ id, systemId }) as unknown as BindRow
+  const base = {
+    t: 5, interval: 250, accounts: [{ systemId: 'res1' }, { systemId: 'u1' }, { systemId: 'other' }],
+    queues: { pending: { u1: 2, other: 5 }, pendingTotal: 7, carrierInFlight: 9, backlog: 3, connectors: [{ id: 'sim' }] },
+    engine: { cpu: 1 }, latency: { submitResp: {} },
+    events: [{ seq: 1, t: 1, type: 'bind', systemId: 'u1' }, { seq: 2, t: 2, type: 'bind', systemId: 'other' }, { seq: 3, t: 3, type: 'connector_up', detail: 'sim' }, { seq: 4, t: 4, type: 'unbind', systemId: 'res1' }],
+  }
+  const mine = new Set(['res1', 'u1'])
+  const all = new Set<Topic>(['binds', 'accounts', 'queues', 'engine', 'latency', 'events'])
+  const scope = { sees: (id: string) => mine.has(id), removedOf: ['u1', 'other', ''] }
+  const snapshot = { type: 'snapshot', ...base, binds: [row(1, 'u1'), row(2, 'other'), row(3, ''), row(4, 'res1')], history: { t: [1] } }
+  const s = filterFrame(snapshot, all, undefined, scope)
+  t.same(Object.keys(s).sort(), ['accounts', 'binds', 'events', 'interval', 'queues', 't', 'type'], 'no engine, latency or chart history, even when asked for')
+  t.same((s.binds as BindRow[]).map((b) => b.id), [1, 4], 'its binds only (not another account\'s, not one not bound yet)')
+  t.same((s.accounts as { systemId: string }[]).map((a) => a.systemId), ['res1', 'u1'])
+  t.same(s.queues, { pending: { u1: 2 }, pendingTotal: 2 }, 'its pending counts, their total, no engine-wide queue figures')
+  t.same((s.events as TelemetryEvent[]).map((e) => e.seq), [1, 4], 'its accounts\' events (not another account\'s, not the engine\'s)')
+  const delta = { type: 'delta', ...base, binds: { upsert: [row(1, 'u1'), row(2, 'other')], remove: [7, 8, 9] } }
+  t.same(filterFrame(delta, all, undefined, scope).binds, { upsert: [row(1, 'u1')], remove: [7] }, 'a removed bind is sent only if it was its own')
+  t.same((filterFrame(delta, new Set<Topic>(['events']), 'other', scope).events as TelemetryEvent[]), [], 'events:<systemId> cannot widen the scope')
+  t.same((filterFrame(delta, new Set<Topic>(['events']), 'u1', scope).events as TelemetryEvent[]).map((e) => e.seq), [1])
+  t.equal((filterFrame(snapshot, all).binds as BindRow[]).length, 4, 'without a scope: everything (the operator)')
 })
 
 t.test('prometheusText escapes label values and folds the histograms', async (t) => {

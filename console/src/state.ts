@@ -113,6 +113,9 @@ export class TelemetryState {
   /** [x, submitResp p50, p99, submitReceipt p50, p99] ms */
   readonly latencySeries = new Series(4)
 
+  /** A scoped stream: the receipt total of the accounts seen at the last frame, for the receipts/s line. */
+  private lastReceipts: { t: number; n: number } | null = null
+
   private listeners = new Set<ChangeListener>()
   private updateListeners = new Set<() => void>()
 
@@ -206,6 +209,16 @@ export class TelemetryState {
     if (frame.engine) {
       const e = frame.engine
       pushPoint(this.rates, x, step, [e.submitPerSec, e.deliverPerSec, e.receiptPerSec])
+    } else if (frame.accounts) {
+      // A scoped stream (a reseller or user): no engine part; the rates of the accounts it sees, summed.
+      let inS = 0
+      let outS = 0
+      let receipts = 0
+      for (const a of this.accounts.values()) { inS += a.submitPerSec; outS += a.deliverPerSec; receipts += receiptTotal(a) }
+      const prev = this.lastReceipts
+      const rps = prev && frame.t > prev.t && receipts >= prev.n ? Math.round(((receipts - prev.n) / ((frame.t - prev.t) / 1000)) * 10) / 10 : null
+      this.lastReceipts = { t: frame.t, n: receipts }
+      pushPoint(this.rates, x, step, [Math.round(inS * 10) / 10, Math.round(outS * 10) / 10, rps])
     }
     if (frame.latency) {
       const l = frame.latency
@@ -227,6 +240,7 @@ export class TelemetryState {
     this.latency = null
     this.events = []
     for (const s of [this.rates, this.latencySeries]) s.clear()
+    this.lastReceipts = null
     this.historyPoints = 0
     this.version++
     this.bindsVersion++

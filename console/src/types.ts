@@ -38,7 +38,8 @@ export interface Account {
 export interface Queues {
   pending: Record<string, number>
   pendingTotal: number
-  carrierInFlight: number
+  /** engine-wide: absent from a scoped stream (a reseller or user) */
+  carrierInFlight?: number
 }
 
 export interface Engine {

@@ -154,8 +154,8 @@ t.test('a reseller and a user stay in their scope', async (t) => {
   for (const [method, path] of [['GET', '/api/v1/routes'], ['PUT', '/api/v1/routes'], ['GET', '/api/v1/connectors'], ['POST', '/api/v1/binds/1/unbind']]) {
     t.match(await call(e, method, path, { token: res1, body: method === 'GET' ? undefined : {} }), forbidden, `${method} ${path} is the operator's`)
   }
-  const ws = await call(e, 'GET', '/ws/telemetry', { token: res1, headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } })
-  t.match(ws, forbidden, 'so is the telemetry stream')
+  const ws = await call(e, 'GET', '/ws/telemetry?topics=engine', { token: res1, headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' } })
+  t.match(ws, forbidden, 'so are the engine-wide telemetry topics (a reseller\'s stream is scoped: test/e2e/telemetry.test.ts)')
 
   t.same((await call(e, 'GET', '/api/v1/accounts', { token: u1 })).json.accounts.map((a: { systemId: string }) => a.systemId), ['u1'], 'a user sees itself')
   t.match(await call(e, 'POST', '/api/v1/accounts', { token: u1, body: { systemId: 'u9' } }), forbidden)

@@ -13,6 +13,7 @@ import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { projectRoot, startEngine, type AccountConfig } from '../helpers/engine'
+import { openEsme } from '../helpers/esme'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ROOT = projectRoot()
@@ -246,11 +247,34 @@ t.test('account pages in chromium: operator, reseller and user', { skip: fs.exis
     t.equal(await page.locator(row('u0')).count(), 0, 'u0 (the operator’s) is not shown to res1')
     t.equal(await page.locator('#account-tree [data-system-id]').count(), 2, 'res1 and its user u1, nothing else')
     t.match(await text('#whoami'), /res1\s*reseller/, 'the header says who is signed in')
-    t.notOk(await page.isVisible('nav a[href="#/overview"]'), 'no overview (telemetry is the operator’s)')
-    t.notOk(await page.isVisible('nav a[href="#/binds"]'), 'no binds page')
+    t.ok(await page.isVisible('nav a[href="#/overview"]'), 'an overview (its own accounts’ live figures)')
+    t.ok(await page.isVisible('nav a[href="#/binds"]'), 'a binds page')
     t.ok(await page.isVisible('nav a[href="#/messages"]'), 'the send form and lookup are there')
-    t.notOk(await page.isVisible('#stream-status'), 'no telemetry badge')
+    await page.waitForSelector('#stream-status[data-status=live]')
+    t.pass('its scoped telemetry stream is live')
     t.equal(await text(balanceCell('res1')), '150')
+  })
+
+  await t.test('res1 sees its own binds live, not the operator’s accounts’, and cannot unbind', async (t) => {
+    const own = await openEsme(t, { port: engine.smppPort, systemId: 'res1', password: RES1.password })
+    await openEsme(t, { port: engine.smppPort, systemId: 'u0', password: U0.password })
+    await page.goto(`${base}/#/binds`)
+    await page.waitForSelector(`#page-binds [role=row][data-id]`)
+    await page.waitForTimeout(600) // a few telemetry ticks: u0's bind would have arrived by now
+    const rows = page.locator('#page-binds [role=row][data-id]')
+    t.equal(await rows.count(), 1, 'one bind: res1’s own (u0 is bound too, but is not res1’s)')
+    t.match(await rows.first().innerText(), /res1/)
+    t.equal(await page.locator('#page-binds button', { hasText: 'Unbind' }).count(), 0, 'no unbind button: unbinding is the operator’s')
+    await page.goto(`${base}/#/overview`)
+    await untilText('#kpi-binds .kpi-value', /^1$/)
+    t.equal(await page.locator('#chart-latency').count(), 0, 'no engine-wide latency chart')
+    t.equal(await page.locator('#health').count(), 0, 'no engine health')
+    await page.screenshot({ path: path.join(ARTIFACTS, 'admin-reseller-overview.png') })
+    await own.unbind()
+    await untilText('#kpi-binds .kpi-value', /^0$/)
+    t.pass('the unbind shows at once')
+    await page.goto(`${base}/#/accounts`)
+    await page.waitForSelector(row('res1'))
   })
 
   await t.test('res1 creates u2 with opening credit taken from its balance', async (t) => {

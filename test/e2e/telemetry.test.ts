@@ -227,6 +227,78 @@ t.test('topics narrow the stream', async (t) => {
   t.ok(eventsOf(all).some((e) => e.systemId === 'acc2'), 'while the unfiltered stream saw acc2')
 })
 
+t.test('a reseller or a user gets a scoped stream: its own binds, accounts, pending counts and events, nothing engine-wide', async (t) => {
+  const smsc = await engine(t, {
+    accounts: [...ACCOUNTS, { systemId: 'res1', password: 'rpw1', role: 'reseller' }, { systemId: 'u1', password: 'upw1', parent: 'res1' }],
+  })
+  const port = smsc.ports.http
+  const loginAs = async (systemId: string, password: string): Promise<string> => {
+    const res = await api(port, 'POST', '/api/v1/login', { body: { systemId, password } })
+    if (res.status !== 200) throw new Error(`login as ${systemId} → ${res.status} ${res.body}`)
+    return (res.json as { token: string }).token
+  }
+  const resTok = await loginAs('res1', 'rpw1')
+  const userTok = await loginAs('u1', 'upw1')
+  const refusal = (query: string) => TelemetryClient.open(port, query).then(() => 0, (e: Error & { status?: number }) => e.status)
+  t.equal(await refusal(`topics=engine&token=${resTok}`), 403, 'the engine topic is the operator\'s')
+  t.equal(await refusal(`topics=binds,latency&token=${userTok}`), 403, 'so is latency')
+  t.equal(await refusal(`topics=events:acc2&token=${resTok}`), 403, 'events:<systemId> of an account it may not see')
+
+  const op = await stream(t, port, `format=json&token=${await login(port)}`)
+  const res = await stream(t, port, `format=json&token=${resTok}`)
+  const user = await stream(t, port, `token=${userTok}`) // msgpack
+  await res.waitFor((f) => f.type === 'snapshot')
+
+  const eu = await openEsme(t, { port: smsc.ports.smpp, kind: 'transceiver', systemId: 'u1', password: 'upw1' })
+  const eo = await openEsme(t, { port: smsc.ports.smpp, kind: 'transceiver', systemId: 'acc2', password: 'pw2' })
+  for (const e of [eu, eo]) {
+    t.equal((await e.submit({ short_message: gsm('scoped'), registered_delivery: 1 })).command_status, Status.ESME_ROK)
+    await e.waitFor((p) => isReceipt(p), 5000)
+  }
+  const rowIn = async (c: TelemetryClient, esme: Esme): Promise<BindRow> => {
+    const remote = bindFor(esme)
+    const { frame } = await c.waitFor((f) => bindRows(f).some((r) => r.remote === remote && r.state.startsWith('BOUND')), 3000)
+    return bindRows(frame).find((r) => r.remote === remote) as BindRow
+  }
+  const uRow = await rowIn(res, eu)
+  t.match(uRow, { systemId: 'u1', state: 'BOUND_TRX' }, 'the reseller sees its user\'s bind')
+  const oRow = await rowIn(op, eo)
+  await res.waitFor((f) => account(f, 'u1')?.receipts.DELIVRD === 1, 3000)
+  await user.waitFor((f) => account(f, 'u1')?.submitted === 1, 3000)
+  await res.waitFor((f) => (f.events ?? []).some((e) => e.type === 'bind' && e.systemId === 'u1'), 3000)
+  t.pass('the reseller\'s stream carries its user\'s counters and bind event; the user\'s its own')
+
+  const mark = res.frames.length
+  await eu.unbind()
+  await eo.unbind()
+  await op.waitFor((f) => f.type === 'delta' && (f.binds as { remove: number[] }).remove.includes(oRow.id), 3000)
+  await res.waitFor((f) => f.type === 'delta' && (f.binds as { remove: number[] }).remove.includes(uRow.id), 3000, mark)
+  await settle(INTERVAL * 3)
+  t.pass('its user\'s bind is removed from the reseller\'s stream')
+
+  const check = (c: TelemetryClient, mine: string[]): void => {
+    const sees = (id: string | undefined) => id !== undefined && mine.includes(id)
+    const frames = c.frames.map((r) => r.frame)
+    t.ok(frames.every((f) => keys(f).every((k) => ['accounts', 'binds', 'events', 'interval', 'queues', 't', 'type'].includes(k))), 'no engine, latency or history')
+    t.ok(frames.every((f) => bindRows(f).every((r) => sees(r.systemId))), 'only its binds')
+    t.ok(frames.every((f) => f.type === 'snapshot' || !(f.binds as { remove: number[] }).remove.includes(oRow.id)), 'never another account\'s bind removal')
+    t.ok(frames.every((f) => (f.accounts ?? []).every((a) => sees(a.systemId))), 'only its accounts')
+    t.ok(frames.every((f) => Object.keys(f.queues ?? {}).sort().join() === 'pending,pendingTotal' && Object.keys((f.queues as { pending: object }).pending).every(sees)), 'its pending counts only')
+    t.ok(frames.every((f) => (f.events ?? []).every((e) => sees(e.systemId))), 'only its accounts\' events')
+  }
+  check(res, ['res1', 'u1'])
+  check(user, ['u1'])
+  t.ok(eventsOf(op).some((e) => e.systemId === 'acc2'), 'while the operator saw acc2')
+  t.ok(bindRows(user.frames.find((r) => bindRows(r.frame).length > 0)?.frame as Frame).length > 0, 'the user saw its own bind')
+
+  // A suspended account's stream ends (4003), as its login can no longer be used.
+  t.equal((await api(port, 'POST', '/api/v1/accounts/u1/suspend', { token: await login(port) })).status, 200)
+  const deadline = Date.now() + 3000
+  while (!user.closed && Date.now() < deadline) await settle(INTERVAL)
+  t.equal(user.closeCode, 4003, 'the suspended user\'s stream is closed with 4003')
+  t.notOk(res.closed, 'its reseller\'s stays open')
+})
+
 t.test('a client that stops reading is skipped, does not slow the engine, and resynchronises with a snapshot', async (t) => {
   // The kernel absorbs a few MB of a paused socket before the server has to buffer anything, so the
   // stream is made heavy: the account counters of a large deployment (2,000 accounts in every frame).

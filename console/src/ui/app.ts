@@ -4,8 +4,9 @@
  * animation frame however fast frames arrive. When the engine is unreachable the shell stays up
  * (the service worker serves it offline) with a "reconnecting…" badge and retries with back-off.
  *
- * Pages depend on who is logged in: the operator gets everything (the live pages need the telemetry
- * stream, which is operator-only); a reseller or user gets its accounts and the send form/lookup.
+ * Pages depend on who is logged in: the operator gets everything; a reseller or user gets the same
+ * pages scoped to its accounts (the server sends it a scoped stream: its binds, rates, pending
+ * counts and events, no engine-wide health or latency), with nothing it may not do (no unbind).
  */
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import { html } from './html'
@@ -26,20 +27,17 @@ import type { Principal } from '../types'
 type Auth = 'checking' | 'login' | 'in' | 'offline'
 
 const PAGES = [
-  { id: 'overview', label: 'Overview', operator: true },
-  { id: 'binds', label: 'Binds', operator: true },
-  { id: 'accounts', label: 'Accounts', operator: false },
-  { id: 'messages', label: 'Messages', operator: false },
+  { id: 'overview', label: 'Overview' },
+  { id: 'binds', label: 'Binds' },
+  { id: 'accounts', label: 'Accounts' },
+  { id: 'messages', label: 'Messages' },
 ] as const
 type Page = (typeof PAGES)[number]['id']
 
-const pagesFor = (p: Principal | null) => PAGES.filter((x) => !x.operator || p?.role === 'operator')
-
 /** the page in the URL if this principal has it, else its first page */
-function pageFromHash(p: Principal | null): Page {
+function pageFromHash(): Page {
   const h = location.hash.replace(/^#\/?/, '')
-  const pages = pagesFor(p)
-  return (pages.find((x) => x.id === h)?.id ?? pages[0].id) as Page
+  return (PAGES.find((x) => x.id === h)?.id ?? PAGES[0].id) as Page
 }
 
 // who was signed in last, so an offline start (the engine unreachable) shows that principal's shell
@@ -77,7 +75,7 @@ export function App() {
   const [me, setMe] = useState<Principal | null>(rememberedMe)
   const [notice, setNotice] = useState<string | null>(null)
   const [status, setStatus] = useState<StreamStatus>('stopped')
-  const [page, setPage] = useState<Page>(() => pageFromHash(rememberedMe()))
+  const [page, setPage] = useState<Page>(() => pageFromHash())
 
   const core = useMemo(() => {
     const state = new TelemetryState()
@@ -109,7 +107,7 @@ export function App() {
     rememberMe(p)
     setMe(p)
     setNotice(null)
-    setPage(pageFromHash(p))
+    setPage(pageFromHash())
     setAuth('in')
   }
   const signedOut = (why: string | null): void => {
@@ -163,16 +161,16 @@ export function App() {
     }
   }, [auth === 'checking' || auth === 'offline'])
 
-  // the telemetry stream is the operator's; everyone gets the accounts list
+  // everyone gets the stream (scoped by the server for a reseller or user) and the accounts list
   const operator = me?.role === 'operator'
   useEffect(() => {
-    if (auth === 'in' && operator) core.stream.start()
-    else if (auth === 'login' || !operator) core.stream.stop()
+    if (auth === 'in' && me) core.stream.start()
+    else if (auth === 'login') core.stream.stop()
     if (auth === 'in' && me) core.accounts.load()
   }, [auth, me])
 
   useEffect(() => {
-    const on = (): void => setPage(pageFromHash(me))
+    const on = (): void => setPage(pageFromHash())
     window.addEventListener('hashchange', on)
     return () => window.removeEventListener('hashchange', on)
   }, [me])
@@ -195,7 +193,7 @@ export function App() {
           : { cls: 'warn', text: 'connecting…' }
 
   // the stream is down: what is on screen is the last frame, dimmed so nobody reads it as live
-  const stale = auth === 'offline' || (operator && status !== 'live')
+  const stale = auth === 'offline' || status !== 'live'
   // the send form offers the accounts this principal may send for
   const sendAccounts = operator || !me ? undefined
     : [me.systemId as string, ...accounts.list.map((a) => a.systemId).filter((id) => id !== me.systemId).sort()]
@@ -205,23 +203,21 @@ export function App() {
       <header class="top">
         <div class="brand"><img class="logo" src="icons/icon-192.png" alt="" width="22" height="22" />SMSC console</div>
         <nav>
-          ${pagesFor(me).map((p) => html`<a key=${p.id} href=${`#/${p.id}`} class=${page === p.id ? 'active' : ''} aria-current=${page === p.id ? 'page' : undefined}>${p.label}${p.id === 'binds' && state.binds.size ? html` <span class="count">${n0(state.binds.size)}</span>` : null}</a>`)}
+          ${PAGES.map((p) => html`<a key=${p.id} href=${`#/${p.id}`} class=${page === p.id ? 'active' : ''} aria-current=${page === p.id ? 'page' : undefined}>${p.label}${p.id === 'binds' && state.binds.size ? html` <span class="count">${n0(state.binds.size)}</span>` : null}</a>`)}
         </nav>
         <div class="right">
-          ${operator || auth === 'offline'
-            ? html`<span class=${`badge ${badge.cls}`} id="stream-status" data-status=${auth === 'offline' ? 'offline' : status} role="status">${badge.text}</span>`
-            : null}
-          ${operator && state.t ? html`<span class="dim small" title="time of the last telemetry frame">${clock(state.t)}</span>` : null}
+          <span class=${`badge ${badge.cls}`} id="stream-status" data-status=${auth === 'offline' ? 'offline' : status} role="status">${badge.text}</span>
+          ${state.t ? html`<span class="dim small" title="time of the last telemetry frame">${clock(state.t)}</span>` : null}
           ${me && !operator ? html`<span class="whoami" id="whoami" data-role=${me.role}><b>${me.systemId}</b> <span class="dim">${me.role}</span></span>`: null}
           <button type="button" class="btn small ghost" onClick=${logout} title=${me ? `signed in as ${me.name} (${me.role})` : undefined}>Sign out</button>
         </div>
       </header>
       <main class=${`page${stale ? ' stale' : ''}`} id=${`page-${page}`} aria-busy=${stale ? 'true' : undefined}
         title=${stale ? 'the telemetry stream is down: these figures are from the last frame received' : undefined}>
-        ${page === 'overview' ? html`<${Overview} state=${state} />` : null}
-        ${page === 'binds' ? html`<${Binds} state=${state} />` : null}
-        ${page === 'accounts' && me ? html`<${AccountTree} me=${me} store=${accounts} state=${operator ? state : null} />` : null}
-        ${page === 'accounts' && operator ? html`<${Accounts} state=${state} />` : null}
+        ${page === 'overview' ? html`<${Overview} state=${state} operator=${operator} />` : null}
+        ${page === 'binds' ? html`<${Binds} state=${state} operator=${operator} />` : null}
+        ${page === 'accounts' && me ? html`<${AccountTree} me=${me} store=${accounts} state=${state} />` : null}
+        ${page === 'accounts' ? html`<${Accounts} state=${state} />` : null}
         ${page === 'messages' ? html`<div class="cols"><${SendForm} state=${state} watch=${watch} accounts=${sendAccounts} /><${Lookup} watch=${watch} /></div>` : null}
       </main>
     </div>

@@ -40,7 +40,8 @@ function matches(b: Bind, words: string[]): boolean {
 
 type Action = 'confirm' | 'sending' | 'sent' | { error: string }
 
-export function Binds({ state }: { state: TelemetryState }) {
+/** The binds the stream carries (a reseller or user: its accounts' own); unbind is the operator's. */
+export function Binds({ state, operator }: { state: TelemetryState; operator: boolean }) {
   const [sort, setSort] = useState<Sort>({ key: 'id', dir: 1 })
   const [filter, setFilter] = useState('')
   const [scrollTop, setScrollTop] = useState(0)
@@ -113,7 +114,7 @@ export function Binds({ state }: { state: TelemetryState }) {
         <div role="cell" class="num">${n0(b.rejected)}</div>
         <div role="cell" class=${`num${b.errors ? ' bad' : ''}`}>${n0(b.errors)}</div>
         <div role="cell" class="act">
-          ${a === 'sent'
+          ${!operator ? null : a === 'sent'
             ? html`<span class="dim">unbinding…</span>`
             : typeof a === 'object'
               ? html`<button type="button" class="btn small danger" title=${a.error} onClick=${() => { setAction(b.id, null) }}>failed</button>`

@@ -1,6 +1,8 @@
 /**
  * The overview: headline numbers, the two live charts (msg/s and latency percentiles), engine
  * health, queue depths and the recent events feed. Everything here is read from TelemetryState.
+ * A reseller or user (a scoped stream: no engine or latency part) gets its accounts' figures: the
+ * msg/s chart of its accounts, their pending deliveries and their events.
  */
 import { useMemo } from 'preact/hooks'
 import { html } from './html'
@@ -26,7 +28,8 @@ function Kpi(p: { label: string; value: string; hint?: string; id?: string }) {
   return html`<div class="kpi" id=${p.id}><div class="kpi-value">${p.value}</div><div class="kpi-label">${p.label}</div>${p.hint ? html`<div class="kpi-hint">${p.hint}</div>` : null}</div>`
 }
 
-export function Overview({ state }: { state: TelemetryState }) {
+export function Overview({ state, operator }: { state: TelemetryState; operator: boolean }) {
+  if (!operator) return html`<${ScopedOverview} state=${state} />`
   const e = state.engine
   const l = state.latency
   const q = state.queues
@@ -47,6 +50,35 @@ export function Overview({ state }: { state: TelemetryState }) {
     </section>
     <section class="cols">
       <${Health} state=${state} />
+      <${QueuesPanel} state=${state} />
+    </section>
+    <${Events} events=${state.events} version=${state.eventsVersion} />
+  `
+}
+
+function ScopedOverview({ state }: { state: TelemetryState }) {
+  const q = state.queues
+  let inS = 0
+  let outS = 0
+  for (const a of state.accounts.values()) { inS += a.submitPerSec; outS += a.deliverPerSec }
+  let bound = 0
+  for (const b of state.binds.values()) if (b.state.startsWith('BOUND')) bound++
+  const rcpt = state.rates.cols[3]
+  const last = rcpt.length ? rcpt[rcpt.length - 1] : null
+  const waiting = state.frames === 0
+  return html`
+    <section class="kpis" aria-label="headline numbers">
+      <${Kpi} id="kpi-in" label="in msg/s" value=${waiting ? '–' : rate(inS)} />
+      <${Kpi} id="kpi-out" label="out msg/s" value=${waiting ? '–' : rate(outS)} />
+      <${Kpi} id="kpi-rcpt" label="receipts/s" value=${rate(last)} />
+      <${Kpi} id="kpi-binds" label="binds" value=${waiting ? '–' : n0(bound)} hint=${waiting ? '' : `${n0(state.binds.size)} sessions`} />
+      <${Kpi} id="kpi-pending" label="pending deliveries" value=${n0(q?.pendingTotal)} hint="receipts + MO waiting for a receiver" />
+    </section>
+    <section class="charts">
+      <${Chart} id="chart-rates" title="Messages per second, your accounts · since this page opened (5 minutes)" series=${state.rates} lines=${RATE_LINES} version=${state.version}
+        unit=${rate} axisUnit=${rateShort} emptyText=${state.frames ? 'no data yet' : 'no data: waiting for telemetry…'} />
+    </section>
+    <section class="cols">
       <${QueuesPanel} state=${state} />
     </section>
     <${Events} events=${state.events} version=${state.eventsVersion} />
@@ -91,7 +123,7 @@ function QueuesPanel({ state }: { state: TelemetryState }) {
         ? html`
             <dl class="facts">
               <${Row} k="pending receipts + MO" v=${n0(q.pendingTotal)} />
-              <${Row} k="carrier in flight" v=${n0(q.carrierInFlight)} />
+              ${q.carrierInFlight !== undefined ? html`<${Row} k="carrier in flight" v=${n0(q.carrierInFlight)} />` : null}
             </dl>
             ${rows.length
               ? html`<table class="mini"><thead><tr><th>account</th><th class="num">pending</th></tr></thead><tbody>
