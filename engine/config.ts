@@ -67,6 +67,8 @@ export interface SmppConnectorOptions {
   port: number
   tls: boolean
   rejectUnauthorized: boolean
+  /** PEM file of the CAs that sign the upstream's certificate (a private CA), instead of Node's public ones. */
+  ca: string | null
   systemId: string
   password: string
   systemType: string
@@ -312,6 +314,20 @@ function filePathOrNull(v: unknown, path: string): string | null {
   return fail(`${path} must be a file path or null (got ${showValue(v)})`)
 }
 
+/** A PEM file of certificates, read now so a wrong path stops the start with the field's name. */
+function pemFileOrNull(v: unknown, path: string): string | null {
+  const file = filePathOrNull(v, path)
+  if (file === null) return null
+  let body: string
+  try {
+    body = readFileSync(file, 'utf8')
+  } catch (e) {
+    return fail(`${path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (${file})`)
+  }
+  if (!body.includes('-----BEGIN CERTIFICATE-----')) fail(`${path} must be a PEM file of certificates (no "-----BEGIN CERTIFICATE-----" in ${file})`)
+  return file
+}
+
 function oneOf<T extends string>(v: unknown, path: string, values: readonly T[]): T {
   if (typeof v === 'string' && (values as readonly string[]).includes(v)) return v as T
   return fail(`${path} must be one of ${values.map((x) => JSON.stringify(x)).join(', ')} (got ${showValue(v)})`)
@@ -359,7 +375,7 @@ const KEYS = {
   overload: Object.keys(DEFAULTS.overload),
   store: Object.keys(DEFAULTS.store),
   webhooks: Object.keys(DEFAULTS.webhooks),
-  smppConnector: ['id', 'kind', 'host', 'port', 'tls', 'rejectUnauthorized', 'systemId', 'password', 'systemType', 'bindType', 'windowSize', 'ratePerSecond', 'enquireLinkMs', 'responseMs', 'reconnectMs', 'interfaceVersion'],
+  smppConnector: ['id', 'kind', 'host', 'port', 'tls', 'rejectUnauthorized', 'ca', 'systemId', 'password', 'systemType', 'bindType', 'windowSize', 'ratePerSecond', 'enquireLinkMs', 'responseMs', 'reconnectMs', 'interfaceVersion'],
   httpConnector: ['id', 'kind', 'url', 'headers', 'timeoutMs', 'concurrency', 'ratePerSecond'],
 }
 
@@ -522,6 +538,7 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
       port: integer(o.port, at(ip, 'port'), 1, MAX_PORT),
       tls: pick(o, 'tls', false, boolean, ip),
       rejectUnauthorized: pick(o, 'rejectUnauthorized', true, boolean, ip),
+      ca: pick(o, 'ca', null, pemFileOrNull, ip),
       systemId: cOctetText(o.systemId, at(ip, 'systemId'), 15),
       password: cOctetText(o.password, at(ip, 'password'), 8),
       systemType: pick(o, 'systemType', '', (x, q) => (x === '' ? '' : cOctetText(x, q, 12)), ip),

@@ -15,6 +15,7 @@
  * start() (or after the last up) fails; failed reconnect attempts during the same outage are logged
  * only.
  */
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import tls from 'node:tls'
 import { CommandId, CommandStatus as S, EsmClass, MAX_SEQUENCE, MessageState, RESPONSE_BIT, statusName, type CommandName } from '../../engine/protocol/constants'
@@ -102,7 +103,18 @@ export class SmppClientConnector implements Connector {
   ) {
     this.id = cfg.id
     this.backoff = cfg.reconnectMs[0]
+    // The config check read it already; a file gone since then leaves Node's CAs (the handshake then says why).
+    if (cfg.tls && cfg.ca !== null) {
+      try {
+        this.ca = readFileSync(cfg.ca)
+      } catch (e) {
+        log('error', 'connector ca cannot be read: the upstream is verified against the public CAs', { connector: cfg.id, ca: cfg.ca, error: (e as Error).message })
+      }
+    }
   }
+
+  /** The connector's CA certificates (config `ca`), when it has its own. */
+  private readonly ca: Buffer | undefined
 
   /** Bound and able to submit (a receiver bind carries receipts and MO only). */
   get up(): boolean {
@@ -248,7 +260,7 @@ export class SmppClientConnector implements Connector {
     this.framer = new Framer()
     const { host, port } = this.cfg
     const sock: net.Socket = this.cfg.tls
-      ? tls.connect({ host, port, rejectUnauthorized: this.cfg.rejectUnauthorized, servername: net.isIP(host) ? undefined : host })
+      ? tls.connect({ host, port, rejectUnauthorized: this.cfg.rejectUnauthorized, ca: this.ca, servername: net.isIP(host) ? undefined : host })
       : net.connect({ host, port })
     this.socket = sock
     sock.setNoDelay(true)

@@ -8,6 +8,7 @@
  * with A's ids, and the MO through A's MO routing table.
  */
 import t from 'tap'
+import path from 'node:path'
 import { startEngine } from '../helpers/engine'
 import { gsm, isMo, isReceipt, messageText, openEsme, parseReceipt, type Pdu } from '../helpers/esme'
 import { startUpstream, type NodePdu } from '../helpers/upstream'
@@ -73,6 +74,31 @@ t.test('engine A → engine B through the SMPP client connector, B restarted in 
   const stats = [...receiptsOf(esme).values()].map((l) => receiptIds(l[0]).stat)
   t.ok(stats.every((s) => s === 'DELIVRD'), `all DELIVRD (${[...new Set(stats)].join(', ')})`)
   t.equal(new Set(ids).size, N, 'N distinct ids from A')
+})
+
+t.test('an upstream over TLS with a private certificate: trusted through the connector\'s ca; without it the link is refused and the log says why', async (t) => {
+  const B = await startEngine(t, { accounts: [{ systemId: 'engA', password: 'pwA' }], devTls: true })
+  const caFile = path.join(B.dataDir, 'tls', 'dev-cert.pem') // B's self-signed certificate (smsc start --dev-tls)
+  const engineA = (ca: string | null) => startEngine(t, {
+    accounts: [{ systemId: 'esme1', password: 'secret1' }],
+    extra: {
+      connectors: [{ id: 'b', kind: 'smpp', host: '127.0.0.1', port: B.tlsPort, tls: true, ca, systemId: 'engA', password: 'pwA', reconnectMs: [100, 400] }],
+      routes: { mt: [{ name: 'all', match: {}, action: { connector: 'b' } }], mo: [] },
+      log: { level: 'info' },
+    },
+  })
+  const trusting = await engineA(caFile)
+  const esme = await openEsme(t, { port: trusting.smppPort, kind: 'transceiver' })
+  const r = await esme.submit({ source_addr: '447700900001', destination_addr: '447700900002', short_message: gsm('over TLS'), registered_delivery: 1 })
+  t.equal(r.command_status, 0)
+  t.equal(await waitReceipts(esme, [r.message_id as string], 10_000), 0, 'the receipt came back from B over the TLS link')
+  t.match(trusting.output(), /bound to upstream/, 'the link came up (bound over TLS)')
+
+  const untrusting = await engineA(null)
+  const deadline = Date.now() + 10_000
+  while (!/self[- ]signed certificate/.test(untrusting.output()) && Date.now() < deadline) await sleep(100)
+  t.match(untrusting.output(), /upstream link down.*self[- ]signed certificate/, 'without ca: refused, and the log names the certificate problem')
+  t.ok(untrusting.running, 'the engine stays up')
 })
 
 t.test('engine A → a node-smpp upstream: receipts with A\'s ids, once each; the upstream\'s MO reaches the ESME', async (t) => {
