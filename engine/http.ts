@@ -34,6 +34,8 @@ export interface HttpServer {
   port: number
   /** Sends this tick's frames to every WebSocket subscriber (called by the telemetry actor). */
   publish(frames: TickFrames): void
+  /** An account was added, changed or removed: every scoped stream gets a fresh snapshot at the next tick (its scope may differ). */
+  scopeChanged(): void
   /** Telemetry WebSockets open now (none: the tick builds no frames). */
   subscribers(): number
   close(): Promise<void>
@@ -629,7 +631,8 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
         if (wide) return fail(res, '403 Forbidden', `topic ${wide} is the operator's; ${p.name} may have ${SCOPED_TOPICS.join(', ')}, events:<systemId>`, 'SMSC_ERR_ADMIN_FORBIDDEN')
         if (eventsOf !== undefined && !smsc.admin.canSee(scoped, eventsOf)) return fail(res, '403 Forbidden', `${eventsOf} is not visible to ${p.name}`, 'SMSC_ERR_ADMIN_FORBIDDEN')
       }
-      const group = `${format}|${[...topics].sort().join(',')}|${eventsOf ?? ''}|${scoped ? `${scoped.role}:${scoped.systemId}` : ''}`
+      // JSON, not a joined string: a system_id may hold any separator (two principals must never share a group)
+      const group = JSON.stringify([format, [...topics].sort(), eventsOf ?? null, scoped ? [scoped.role, scoped.systemId] : null])
       const token = AdminAuth.tokenOf(req.getHeader('authorization'), req.getHeader('cookie'), query) ?? ''
       res.upgrade({ token, format, topics, eventsOf, scoped, group, stale: true } satisfies WsData,
         req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context)
@@ -687,6 +690,18 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
     for (const ws of [...clients]) if (!auth.check((ws.getUserData() as WsData).token)) ws.end(4001, 'login ended: log in again')
   }
 
+  /**
+   * A scoped stream's deltas only patch what it already has: a user removed, or moved to another reseller, would
+   * stay on its screen (its binds' removal is no longer its to see) and a user moved in would never show. So on
+   * any account change each scoped client leaves its topic and gets a snapshot at the next tick, as a lagging one.
+   */
+  function scopeChanged(): void {
+    for (const ws of clients) {
+      const d = ws.getUserData() as WsData
+      if (d.scoped && !d.stale) { d.stale = true; ws.unsubscribe(d.group) }
+    }
+  }
+
   /** One encode and one uWS publish per group per tick; stale clients get a snapshot instead. */
   function publish(frames: TickFrames): void {
     if (clients.size === 0) return
@@ -715,6 +730,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
       resolve({
         port: uWS.us_socket_local_port(token),
         publish,
+        scopeChanged,
         subscribers: () => clients.size,
         close: async () => {
           uWS.us_listen_socket_close(token)

@@ -220,6 +220,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     connectors: () => connectorIds,
     onAccountChanged: (systemId, a) => {
       actors.accountChanged(systemId, a)
+      http?.scopeChanged()
       // Suspended or removed: its binds go (unbind, drained), and new binds are refused.
       if (a === null || a.suspended) for (const s of byAccount.get(systemId) ?? []) void s.requestUnbind(a === null ? 'account removed' : 'account suspended')
       outbind.accountChanged(systemId, a === null || a.suspended ? null : a.outbind)

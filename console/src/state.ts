@@ -215,7 +215,8 @@ export class TelemetryState {
       let outS = 0
       let receipts = 0
       for (const a of this.accounts.values()) { inS += a.submitPerSec; outS += a.deliverPerSec; receipts += receiptTotal(a) }
-      const prev = this.lastReceipts
+      // across a snapshot the accounts seen may have changed (a user added or moved): no rate, a new baseline
+      const prev = frame.type === 'snapshot' ? null : this.lastReceipts
       const rps = prev && frame.t > prev.t && receipts >= prev.n ? Math.round(((receipts - prev.n) / ((frame.t - prev.t) / 1000)) * 10) / 10 : null
       this.lastReceipts = { t: frame.t, n: receipts }
       pushPoint(this.rates, x, step, [Math.round(inS * 10) / 10, Math.round(outS * 10) / 10, rps])

@@ -375,5 +375,16 @@ t.test('account pages in chromium: operator, reseller and user', { skip: fs.exis
     await shot(page, 'user-1280')
   })
 
+  await t.test('suspended while signed in: the stream ends and the login page says why', async (t) => {
+    await page.goto(`${base}/#/overview`)
+    await page.waitForSelector('#stream-status[data-status=live]')
+    const resellerApi = await apiAs({ systemId: 'res1', password: RES1.password })
+    await resellerApi('POST', '/api/v1/accounts/u2/suspend')
+    await page.waitForSelector('#login-notice')
+    t.match(await text('#login-notice'), /u2 is suspended/i, 'the stream closed (4003), the console signed out (its data forgotten) and says why')
+    t.notOk(await page.isVisible('#whoami'), 'nobody is signed in')
+    await resellerApi('POST', '/api/v1/accounts/u2/resume')
+  })
+
   t.same(pageErrors, [], 'no uncaught errors in the page')
 })

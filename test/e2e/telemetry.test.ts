@@ -299,6 +299,38 @@ t.test('a reseller or a user gets a scoped stream: its own binds, accounts, pend
   t.notOk(res.closed, 'its reseller\'s stays open')
 })
 
+t.test('a scoped stream follows account changes (a user removed, a user added) and never shares a group with another principal', async (t) => {
+  const smsc = await engine(t, { accounts: [...ACCOUNTS, { systemId: 'res1', password: 'rpw1', role: 'reseller' }, { systemId: 'u1', password: 'upw1', parent: 'res1' }] })
+  const port = smsc.ports.http
+  const tokenOf = async (body: Record<string, string>): Promise<string> => ((await api(port, 'POST', '/api/v1/login', { body })).json as { token: string }).token
+  const resTok = await tokenOf({ systemId: 'res1', password: 'rpw1' })
+  const res = await stream(t, port, `format=json&token=${resTok}`)
+  const eu = await openEsme(t, { port: smsc.ports.smpp, kind: 'transceiver', systemId: 'u1', password: 'upw1' })
+  const uRow = (await res.waitFor((f) => bindRows(f).some((r) => r.remote === bindFor(eu)), 3000)).frame
+  const uId = (bindRows(uRow).find((r) => r.remote === bindFor(eu)) as BindRow).id
+
+  // res1 removes its user while it is bound: the user's bind and account leave the reseller's screen
+  t.equal((await api(port, 'DELETE', '/api/v1/accounts/u1', { token: resTok })).status, 204)
+  const after = await res.waitFor((f) => f.type === 'snapshot' && !(f.accounts ?? []).some((a) => a.systemId === 'u1'), 3000, 1)
+  t.notOk(bindRows(after.frame).some((r) => r.id === uId), 'a fresh snapshot without the removed user\'s bind (its removal is no longer the reseller\'s to see)')
+  // a new user shows up without reconnecting
+  t.equal((await api(port, 'POST', '/api/v1/accounts', { token: resTok, body: { systemId: 'a|', password: 'pass1234' } })).status, 201)
+  t.equal((await api(port, 'POST', '/api/v1/accounts', { token: resTok, body: { systemId: 'a||user:a', password: 'pass1234' } })).status, 201)
+  await res.waitFor((f) => (f.accounts ?? []).some((a) => a.systemId === 'a||user:a'), 3000, after.index)
+  t.pass('the users it creates appear in its stream')
+
+  // ids with separators in them: a user's stream and the operator's, same topics, must not share an encode
+  const q = (id: string) => `format=json&topics=binds,accounts,queues,events:${encodeURIComponent(id)}`
+  const user = await stream(t, port, `${q('a|')}&token=${await tokenOf({ systemId: 'a|', password: 'pass1234' })}`)
+  const op = await stream(t, port, `${q('a||user:a')}&token=${await login(port)}`)
+  await openEsme(t, { port: smsc.ports.smpp, kind: 'transceiver', systemId: 'acc2', password: 'pw2' })
+  await op.waitFor((f) => bindRows(f).some((r) => r.systemId === 'acc2'), 3000)
+  await settle(INTERVAL * 3)
+  t.ok(user.frames.every((r) => (r.frame.accounts ?? []).every((a) => a.systemId === 'a|')), 'the user "a|" gets its own account only')
+  t.ok(user.frames.every((r) => bindRows(r.frame).length === 0), 'and no one else\'s binds')
+  t.ok(op.frames.some((r) => (r.frame.accounts ?? []).some((a) => a.systemId === 'acc2')), 'while the operator\'s stream is the operator\'s')
+})
+
 t.test('a client that stops reading is skipped, does not slow the engine, and resynchronises with a snapshot', async (t) => {
   // The kernel absorbs a few MB of a paused socket before the server has to buffer anything, so the
   // stream is made heavy: the account counters of a large deployment (2,000 accounts in every frame).

@@ -8,7 +8,7 @@
  * pages scoped to its accounts (the server sends it a scoped stream: its binds, rates, pending
  * counts and events, no engine-wide health or latency), with nothing it may not do (no unbind).
  */
-import { useEffect, useMemo, useState } from 'preact/hooks'
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { html } from './html'
 import { Login } from './login'
 import { Overview } from './overview'
@@ -77,6 +77,7 @@ export function App() {
   const [status, setStatus] = useState<StreamStatus>('stopped')
   const [page, setPage] = useState<Page>(() => pageFromHash())
 
+  const loginGone = useRef<(e: ApiError) => void>(() => undefined)
   const core = useMemo(() => {
     const state = new TelemetryState()
     let raf = 0
@@ -94,10 +95,15 @@ export function App() {
     const stream = new TelemetryStream({
       state,
       onStatus: setStatus,
+      // the stream closed: reconnect only while the login holds (a 4001/4003 close: it ended, or the account was suspended)
       beforeReconnect: async () => {
-        const ok = (await checkLogin()) !== null
-        if (!ok) setAuth('login')
-        return ok
+        try {
+          await api.me()
+          return true
+        } catch (e) {
+          if (e instanceof ApiError && (e.status === 401 || e.status === 403)) { loginGone.current(e); return false }
+          throw e
+        }
       },
     })
     return { state, accounts, watch, stream }
@@ -119,11 +125,13 @@ export function App() {
     setMe(null)
     setAuth('login')
   }
+  // Everything on screen belonged to that login: signedOut forgets it (the next login must not see it), saying why.
+  loginGone.current = (e: ApiError): void => signedOut(e.code === 'SMSC_ERR_ACCOUNT_SUSPENDED' ? e.message : 'Your session ended: please sign in again.')
 
   // a request found the login gone (expired, password changed, suspended): ask again, saying why
   useEffect(() => onAuthLost((e) => {
     checkLogin().then((p) => {
-      if (p === null) signedOut(e.code === 'SMSC_ERR_ACCOUNT_SUSPENDED' ? e.message : 'Your session ended: please sign in again.')
+      if (p === null) loginGone.current(e)
     }, () => undefined)
   }), [])
 
