@@ -295,6 +295,8 @@ interface WsData {
   eventsOf?: string
   /** A reseller or user: the stream carries only what concerns the accounts it may see (absent for the operator). */
   scoped?: Principal
+  /** The client's address: a scoped stream ends when its account's allowedIps no longer admit it. */
+  remote: string
   group: string
   stale: boolean
 }
@@ -607,8 +609,10 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
     upgrade: (res: any, req: any, context: any) => {
       const query = req.getQuery() ?? ''
       let p: Principal | [number, string, string]
+      let remote = ''
       try {
-        p = authenticate(req, {}, remoteOf(res))
+        remote = remoteOf(res)
+        p = authenticate(req, {}, remote)
       } catch (e) {
         return errorOf(res, e)
       }
@@ -634,7 +638,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
       // JSON, not a joined string: a system_id may hold any separator (two principals must never share a group)
       const group = JSON.stringify([format, [...topics].sort(), eventsOf ?? null, scoped ? [scoped.role, scoped.systemId] : null])
       const token = AdminAuth.tokenOf(req.getHeader('authorization'), req.getHeader('cookie'), query) ?? ''
-      res.upgrade({ token, format, topics, eventsOf, scoped, group, stale: true } satisfies WsData,
+      res.upgrade({ token, format, topics, eventsOf, scoped, remote, group, stale: true } satisfies WsData,
         req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context)
     },
     open: (ws: any) => {
@@ -667,7 +671,9 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
   const groups = new Map<string, { d: WsData; n: number }>()
   const encode = (d: WsData, frame: Record<string, unknown>, removedOf: readonly string[]) => {
     const p = d.scoped
-    const f = filterFrame(frame, d.topics, d.eventsOf, p ? { sees: (id) => smsc.admin.canSee(p, id), removedOf } : undefined)
+    // An event is shown only if it happened to the account it sees: not to an earlier account of that name.
+    const sees = (id: string, at?: number) => smsc.admin.canSee(p!, id) && (at === undefined || at >= (smsc.store.getAccount(id)?.createdAt ?? Infinity))
+    const f = filterFrame(frame, d.topics, d.eventsOf, p ? { sees, removedOf } : undefined)
     return d.format === 'json' ? JSON.stringify(f) : pack(f)
   }
   /** A client gets deltas (is subscribed to its group's topic) only after a snapshot. */
@@ -711,9 +717,11 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
     const catchUp: any[] = []
     for (const ws of [...clients]) {
       const d = ws.getUserData() as WsData
-      // A reseller's or user's stream ends with its account: suspended or removed (checked every tick, a cached read).
+      // A reseller's or user's stream ends with its account (suspended, removed) or when its allowedIps no longer
+      // admit the client, as a request would be refused (checked every tick, a cached read).
       const a = d.scoped ? smsc.store.getAccount(d.scoped.systemId as string) : undefined
       if (d.scoped && (!a || a.suspended)) { ws.end(4003, `account ${d.scoped.systemId} is ${a ? 'suspended' : 'removed'}`); continue }
+      if (a && !ipAllowed(a.allowedIps, d.remote)) { ws.end(4003, ipRefusal(a.systemId, d.remote)); continue }
       if (ws.getBufferedAmount() > maxBufferedBytes) {
         if (!d.stale) { d.stale = true; ws.unsubscribe(d.group) }
       } else if (d.stale) catchUp.push(ws)

@@ -390,7 +390,8 @@ export class TelemetryHub {
  * tick's TickFrames.removedOf, the account of each removed bind.
  */
 export interface FrameScope {
-  sees(systemId: string): boolean
+  /** Whether it may see this account; with `at` (an event's time), whether it may see what happened to it then. */
+  sees(systemId: string, at?: number): boolean
   removedOf: readonly string[]
 }
 
@@ -400,10 +401,10 @@ export interface FrameScope {
  */
 export function filterFrame(frame: Record<string, unknown>, topics: ReadonlySet<Topic>, eventsOf?: string, scope?: FrameScope): Record<string, unknown> {
   const out: Record<string, unknown> = { type: frame.type, t: frame.t, interval: frame.interval }
-  const sees = scope ? (id: string | undefined) => id !== undefined && id !== '' && scope.sees(id) : undefined
+  const sees = scope ? (id: string | undefined, at?: number) => id !== undefined && id !== '' && scope.sees(id, at) : undefined
   for (const k of topics) {
     if (k === 'events' && (eventsOf !== undefined || sees)) {
-      out.events = (frame.events as TelemetryEvent[]).filter((e) => (eventsOf === undefined || e.systemId === eventsOf) && (!sees || sees(e.systemId)))
+      out.events = (frame.events as TelemetryEvent[]).filter((e) => (eventsOf === undefined || e.systemId === eventsOf) && (!sees || sees(e.systemId, e.t)))
     } else if (!sees) out[k] = frame[k]
     else if (k === 'binds') {
       if (frame.type === 'snapshot') out.binds = (frame.binds as BindRow[]).filter((b) => sees(b.systemId))

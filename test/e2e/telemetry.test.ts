@@ -313,11 +313,18 @@ t.test('a scoped stream follows account changes (a user removed, a user added) a
   t.equal((await api(port, 'DELETE', '/api/v1/accounts/u1', { token: resTok })).status, 204)
   const after = await res.waitFor((f) => f.type === 'snapshot' && !(f.accounts ?? []).some((a) => a.systemId === 'u1'), 3000, 1)
   t.notOk(bindRows(after.frame).some((r) => r.id === uId), 'a fresh snapshot without the removed user\'s bind (its removal is no longer the reseller\'s to see)')
-  // a new user shows up without reconnecting
+  // a new user shows up without reconnecting; what happened to its name before it existed does not
+  const ghost = await Esme.connect({ port: smsc.ports.smpp })
+  t.teardown(() => ghost.close())
+  t.not((await ghost.bind('transceiver', { systemId: 'a|', password: 'guess' })).command_status, 0, 'a bind as "a|" before that account exists')
+  const op0 = await stream(t, port, `format=json&topics=events&token=${await login(port)}`)
+  await op0.waitFor((f) => (f.events ?? []).some((e) => e.type === 'auth_failure' && e.systemId === 'a|'), 3000)
+  await settle(5) // the account is created in a later millisecond than the failure
   t.equal((await api(port, 'POST', '/api/v1/accounts', { token: resTok, body: { systemId: 'a|', password: 'pass1234' } })).status, 201)
   t.equal((await api(port, 'POST', '/api/v1/accounts', { token: resTok, body: { systemId: 'a||user:a', password: 'pass1234' } })).status, 201)
-  await res.waitFor((f) => (f.accounts ?? []).some((a) => a.systemId === 'a||user:a'), 3000, after.index)
+  const made = await res.waitFor((f) => f.type === 'snapshot' && (f.accounts ?? []).some((a) => a.systemId === 'a||user:a'), 3000, after.index)
   t.pass('the users it creates appear in its stream')
+  t.notOk((made.frame.events ?? []).some((e) => e.systemId === 'a|'), 'not the auth failure of "a|" from before the account was created (the operator saw it)')
 
   // ids with separators in them: a user's stream and the operator's, same topics, must not share an encode
   const q = (id: string) => `format=json&topics=binds,accounts,queues,events:${encodeURIComponent(id)}`
@@ -329,6 +336,13 @@ t.test('a scoped stream follows account changes (a user removed, a user added) a
   t.ok(user.frames.every((r) => (r.frame.accounts ?? []).every((a) => a.systemId === 'a|')), 'the user "a|" gets its own account only')
   t.ok(user.frames.every((r) => bindRows(r.frame).length === 0), 'and no one else\'s binds')
   t.ok(op.frames.some((r) => (r.frame.accounts ?? []).some((a) => a.systemId === 'acc2')), 'while the operator\'s stream is the operator\'s')
+
+  // allowedIps that no longer admit the client end its stream, as they would refuse a request
+  t.equal((await api(port, 'PATCH', `/api/v1/accounts/${encodeURIComponent('a|')}`, { token: resTok, body: { allowedIps: ['10.9.9.9'] } })).status, 200)
+  const deadline = Date.now() + 3000
+  while (!user.closed && Date.now() < deadline) await settle(INTERVAL)
+  t.equal(user.closeCode, 4003, 'closed with 4003')
+  t.notOk(op.closed, 'the operator\'s stays open')
 })
 
 t.test('a client that stops reading is skipped, does not slow the engine, and resynchronises with a snapshot', async (t) => {
