@@ -12,6 +12,7 @@
  * simulator.outcomes (a probability distribution) replace the default as a whole.
  * docs/CONFIG.md documents every key; test/config.test.ts asserts every message class.
  */
+import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { SmscError } from './errors'
 import type { ReceiptStat } from './protocol/dlr'
@@ -324,7 +325,15 @@ function pemFileOrNull(v: unknown, path: string): string | null {
   } catch (e) {
     return fail(`${path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (${file})`)
   }
-  if (!body.includes('-----BEGIN CERTIFICATE-----')) fail(`${path} must be a PEM file of certificates (no "-----BEGIN CERTIFICATE-----" in ${file})`)
+  const certs = body.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)
+  if (!certs) fail(`${path} must be a PEM file of certificates (no "-----BEGIN CERTIFICATE-----" in ${file})`)
+  for (const [i, pem] of certs!.entries()) {
+    try {
+      new X509Certificate(pem) // eslint-disable-line no-new
+    } catch (e) {
+      fail(`${path}: certificate ${i + 1} of ${file} cannot be parsed (${(e as Error).message})`)
+    }
+  }
   return file
 }
 
@@ -538,7 +547,11 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
       port: integer(o.port, at(ip, 'port'), 1, MAX_PORT),
       tls: pick(o, 'tls', false, boolean, ip),
       rejectUnauthorized: pick(o, 'rejectUnauthorized', true, boolean, ip),
-      ca: pick(o, 'ca', null, pemFileOrNull, ip),
+      ca: pick(o, 'ca', null, (x, q) => {
+        const file = pemFileOrNull(x, q)
+        if (file !== null && o.tls !== true) fail(`${q} is set but ${at(ip, 'tls')} is not true (the ca verifies the upstream's TLS certificate)`)
+        return file
+      }, ip),
       systemId: cOctetText(o.systemId, at(ip, 'systemId'), 15),
       password: cOctetText(o.password, at(ip, 'password'), 8),
       systemType: pick(o, 'systemType', '', (x, q) => (x === '' ? '' : cOctetText(x, q, 12)), ip),

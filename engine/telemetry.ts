@@ -222,6 +222,32 @@ const LOOP_RESOLUTION_MS = 10
 const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d
 const pct = (h: Histogram) => ({ count: h.count, p50: h.percentile(50) / 1000, p99: h.percentile(99) / 1000, p999: h.percentile(99.9) / 1000, max: h.max / 1000 })
 
+interface Sample { t: number; submitted: number; delivered: number }
+
+/** Adds the counters at `t` to samples that cover at least the last second (the rates are averaged over them). */
+function advance(samples: Sample[], t: number, submitted: number, delivered: number): void {
+  const n = samples.length
+  if (n >= 2 && samples[0].submitted === submitted && samples[0].delivered === delivered) {
+    // Idle over the whole window (the counters only grow, so every sample is equal): two samples moved
+    // forward, the first one second back, no allocation; the rate is 0, and it is right again once
+    // traffic resumes (averaged over the last second).
+    samples[1] = samples[n - 1]
+    samples.length = 2
+    samples[0].t = Math.max(samples[0].t, t - 1000)
+    samples[1].t = t
+  } else {
+    samples.push({ t, submitted, delivered })
+    while (samples.length > 2 && t - samples[1].t >= 1000) samples.shift()
+  }
+}
+
+/** The rate of one counter over the samples (0 until there are two). */
+function perSec(samples: Sample[], t: number, now: number, key: 'submitted' | 'delivered'): number {
+  if (samples.length < 2) return 0
+  const first = samples[0]
+  return round((now - first[key]) / (Math.max(1, t - first.t) / 1000))
+}
+
 /** Builds the frames of each tick from the metrics and the live sessions. */
 export class TelemetryHub {
   /**
@@ -229,12 +255,13 @@ export class TelemetryHub {
    * per tick and no allocation), counter samples covering at least the last second (bind rates are averaged
    * over >= 1 s), and the tick that last saw it (the others are gone: removed).
    */
-  private readonly binds = new Map<number, { row: BindRow | null; samples: { t: number; submitted: number; delivered: number }[]; seen: number }>()
+  private readonly binds = new Map<number, { row: BindRow | null; samples: Sample[]; seen: number }>()
   private ticks = 0
   /** The last 5 minutes of the engine's rates and latencies, for the charts of a console that connects late. */
   private readonly history: (number | null)[][] = []
   private readonly historySize: number
-  private lastAccount = new Map<string, { submitted: number; delivered: number }>()
+  /** Per account: counter samples covering at least the last second (its rates, as a bind's). */
+  private readonly accountSamples = new Map<string, Sample[]>()
   private lastTotals = { submitted: 0, delivered: 0, receipts: 0 }
   private lastCpu = process.cpuUsage()
   private lastT: number
@@ -278,24 +305,10 @@ export class TelemetryHub {
       if (b === undefined) this.binds.set(s.id, (b = { row: null, samples: [], seen: tick }))
       b.seen = tick
       const samples = b.samples
-      const n = samples.length
-      if (n >= 2 && samples[0].submitted === st.submitted && samples[0].delivered === st.delivered) {
-        // Idle over the whole window (the counters only grow, so every sample is equal): two samples moved
-        // forward, the first one second back, no allocation; the rate is 0, and it is right again once
-        // traffic resumes (averaged over the last second, as below).
-        samples[1] = samples[n - 1]
-        samples.length = 2
-        samples[0].t = Math.max(samples[0].t, t - 1000)
-        samples[1].t = t
-      } else {
-        samples.push({ t, submitted: st.submitted, delivered: st.delivered })
-        while (samples.length > 2 && t - samples[1].t >= 1000) samples.shift()
-      }
-      const first = samples[0]
-      const span = Math.max(1, t - first.t) / 1000
+      advance(samples, t, st.submitted, st.delivered)
       if (s.systemId) bindsByAccount.set(s.systemId, (bindsByAccount.get(s.systemId) ?? 0) + 1)
-      const inPerSec = samples.length < 2 ? 0 : round((st.submitted - first.submitted) / span)
-      const outPerSec = samples.length < 2 ? 0 : round((st.delivered - first.delivered) / span)
+      const inPerSec = perSec(samples, t, st.submitted, 'submitted')
+      const outPerSec = perSec(samples, t, st.delivered, 'delivered')
       const errors = st.rejected + st.deliverFailed
       const old = b.row
       if (old === null || old.state !== s.state || old.submitted !== st.submitted || old.delivered !== st.delivered || old.rejected !== st.rejected || old.errors !== errors ||
@@ -319,11 +332,13 @@ export class TelemetryHub {
     const accounts = []
     for (const id of this.src.accounts()) m.account(id)
     for (const [systemId, c] of m.accounts) {
-      const prev = this.lastAccount.get(systemId) ?? { submitted: 0, delivered: 0 }
-      this.lastAccount.set(systemId, { submitted: c.submitted, delivered: c.delivered })
+      // averaged over the last second or more, as the bind rows: per tick, 1 msg/s reads 4, 0, 0, 0
+      let samples = this.accountSamples.get(systemId)
+      if (samples === undefined) this.accountSamples.set(systemId, (samples = []))
+      advance(samples, t, c.submitted, c.delivered)
       accounts.push({
         systemId, binds: bindsByAccount.get(systemId) ?? 0,
-        submitPerSec: round((c.submitted - prev.submitted) / dt), deliverPerSec: round((c.delivered - prev.delivered) / dt),
+        submitPerSec: perSec(samples, t, c.submitted, 'submitted'), deliverPerSec: perSec(samples, t, c.delivered, 'delivered'),
         submitted: c.submitted, rejected: c.rejected, throttled: c.throttled, receipts: { ...c.receipts }, pending: pending.get(systemId) ?? 0,
       })
     }

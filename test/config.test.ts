@@ -21,6 +21,7 @@ import {
 } from '../engine/config'
 import { isSmscError, type SmscErrorCode } from '../engine/errors'
 import { DEFAULT_MAX_PDU_LENGTH } from '../engine/protocol/constants'
+import { devTlsCert } from '../engine/transport/listener'
 
 /** Asserts `fn` throws an engine error with `code` and exactly `message`, on one line. */
 function throwsMessage(
@@ -250,9 +251,14 @@ t.test('validation messages', async (t) => {
     writeFileSync(notPem, 'hello')
     throwsMessage(t, () => up(notPem), `config.connectors[0].ca must be a PEM file of certificates (no "-----BEGIN CERTIFICATE-----" in ${notPem})`)
     throwsMessage(t, () => up(''), 'config.connectors[0].ca must be a file path or null (got "")')
-    const pem = join(tmp, 'ca.pem')
-    writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')
-    t.equal((up(pem).connectors[0] as { ca: string | null }).ca, pem, 'a readable PEM file is kept as its path (read when the connector starts)')
+    const broken = join(tmp, 'broken-ca.pem')
+    writeFileSync(broken, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')
+    const refusal = (() => { try { up(broken); return '' } catch (e) { return (e as Error).message } })()
+    t.ok(refusal.startsWith(`config.connectors[0].ca: certificate 1 of ${broken} cannot be parsed (`), `a certificate that does not parse is refused at start: ${refusal}`)
+    const { certPath } = await devTlsCert(join(tmp, 'tls'))
+    t.equal((up(certPath).connectors[0] as { ca: string | null }).ca, certPath, 'a PEM file of certificates is kept as its path (read when the connector starts)')
+    throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'up', kind: 'smpp', host: 'h', port: 1, systemId: 'a', password: 'b', ca: certPath }] }),
+      "config.connectors[0].ca is set but config.connectors[0].tls is not true (the ca verifies the upstream's TLS certificate)")
     t.same(r.routes?.mt[0].action, { failover: ['up', 'simulator'] })
   })
   t.test('outcomes', async (t) => {

@@ -121,6 +121,19 @@ t.test('a bind idle for a while, then busy: its rate is averaged over about the 
   t.ok(row.inPerSec >= 80 && row.inPerSec <= 100, `100 submits in the last 250 ms read as 80 to 100/s (1 to 1.25 s window), not 10/s over the idle time: ${row.inPerSec}`)
 })
 
+t.test('an account sending 1 msg/s reads about 1/s at every tick (averaged over the last second), not 4, 0, 0, 0', async (t) => {
+  const { m, s1, hub, later } = oneBind(t)
+  hub.tick()
+  const rates: number[] = []
+  for (let i = 1; i <= 24; i++) {
+    if (i % 4 === 0) { m.submitted(m.account('acc1'), 0, 1); s1.stats.submitted++ }
+    later()
+    const f = hub.tick()
+    if (i > 8) rates.push((f.delta.accounts as { systemId: string; submitPerSec: number }[]).find((a) => a.systemId === 'acc1')!.submitPerSec)
+  }
+  t.ok(rates.every((r) => r >= 0.75 && r <= 1.34), `account submitPerSec stays near 1: ${rates.join(', ')}`)
+})
+
 t.test('with no subscriber a tick builds no bind rows and keeps no frames, but the metrics and the chart history go on', async (t) => {
   const { m, s1, hub, later } = oneBind(t)
   t.ok(hub.tick(true), 'with a subscriber: frames')

@@ -272,7 +272,8 @@ export class SmppClientConnector implements Connector {
       if (sock === this.socket) this.guard(() => this.onData(sock, chunk))
     })
     sock.on('error', (e: Error) => {
-      if (sock === this.socket) this.socketError = e.message
+      // a certificate refused against the connector's own CAs: say which file it was checked against
+      if (sock === this.socket) this.socketError = this.ca !== undefined && /certificate|self[- ]signed|unable to verify/i.test(e.message) ? `${e.message} (checked against ca ${this.cfg.ca})` : e.message
     })
     sock.on('close', () => {
       if (sock === this.socket) this.guard(() => this.linkLost(this.socketError ? `connection error: ${this.socketError}` : 'connection closed by upstream'))

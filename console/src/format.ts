@@ -9,6 +9,11 @@ export function n0(v: number | null | undefined): string {
 }
 
 /** rates: integers above 10, one decimal below */
+/** "1 session", "2 sessions" (n0 formatting). */
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${n0(n)} ${n === 1 ? one : many}`
+}
+
 export function rate(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '–'
   if (v === 0) return '0'

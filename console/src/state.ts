@@ -113,8 +113,8 @@ export class TelemetryState {
   /** [x, submitResp p50, p99, submitReceipt p50, p99] ms */
   readonly latencySeries = new Series(4)
 
-  /** A scoped stream: the receipt total of the accounts seen at the last frame, for the receipts/s line. */
-  private lastReceipts: { t: number; n: number } | null = null
+  /** A scoped stream: receipt totals of the accounts seen, over the last second or more (the receipts/s line). */
+  private receiptSamples: { t: number; n: number }[] = []
 
   private listeners = new Set<ChangeListener>()
   private updateListeners = new Set<() => void>()
@@ -215,10 +215,14 @@ export class TelemetryState {
       let outS = 0
       let receipts = 0
       for (const a of this.accounts.values()) { inS += a.submitPerSec; outS += a.deliverPerSec; receipts += receiptTotal(a) }
-      // across a snapshot the accounts seen may have changed (a user added or moved): no rate, a new baseline
-      const prev = frame.type === 'snapshot' ? null : this.lastReceipts
-      const rps = prev && frame.t > prev.t && receipts >= prev.n ? Math.round(((receipts - prev.n) / ((frame.t - prev.t) / 1000)) * 10) / 10 : null
-      this.lastReceipts = { t: frame.t, n: receipts }
+      // Averaged over the last second or more, as the engine's per-account rates. Across a snapshot the accounts
+      // seen may have changed (a user added or moved): a new baseline.
+      const rs = this.receiptSamples
+      const last = rs[rs.length - 1]
+      if (frame.type === 'snapshot' || (last && (frame.t <= last.t || receipts < last.n))) rs.length = 0
+      rs.push({ t: frame.t, n: receipts })
+      while (rs.length > 2 && frame.t - rs[1].t >= 1000) rs.shift()
+      const rps = rs.length < 2 ? null : Math.round(((receipts - rs[0].n) / ((frame.t - rs[0].t) / 1000)) * 10) / 10
       pushPoint(this.rates, x, step, [Math.round(inS * 10) / 10, Math.round(outS * 10) / 10, rps])
     }
     if (frame.latency) {
@@ -241,7 +245,7 @@ export class TelemetryState {
     this.latency = null
     this.events = []
     for (const s of [this.rates, this.latencySeries]) s.clear()
-    this.lastReceipts = null
+    this.receiptSamples = []
     this.historyPoints = 0
     this.version++
     this.bindsVersion++

@@ -32,6 +32,9 @@ export class TelemetryStream {
     if (this.running && this.status === 'reconnecting') this.retryNow()
   }
 
+  /** Why the server closed the stream last (codes 4001, 4003), else null. */
+  closeReason: string | null = null
+
   constructor(private readonly o: StreamOptions) {}
 
   start(): void {
@@ -92,8 +95,10 @@ export class TelemetryStream {
       }
       this.o.state.apply(frame)
     }
-    ws.onclose = () => {
+    ws.onclose = (ev: CloseEvent) => {
       if (this.ws !== ws) return
+      // 4001 (login ended) and 4003 (account suspended, removed, or its allowedIps) say why: the sign-in page shows it
+      this.closeReason = ev.code === 4001 || ev.code === 4003 ? ev.reason : null
       this.ws = null
       this.scheduleReconnect()
     }

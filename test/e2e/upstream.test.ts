@@ -8,7 +8,10 @@
  * with A's ids, and the MO through A's MO routing table.
  */
 import t from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
+import { devTlsCert } from '../../engine/transport/listener'
 import { startEngine } from '../helpers/engine'
 import { gsm, isMo, isReceipt, messageText, openEsme, parseReceipt, type Pdu } from '../helpers/esme'
 import { startUpstream, type NodePdu } from '../helpers/upstream'
@@ -99,6 +102,12 @@ t.test('an upstream over TLS with a private certificate: trusted through the con
   while (!/self[- ]signed certificate/.test(untrusting.output()) && Date.now() < deadline) await sleep(100)
   t.match(untrusting.output(), /upstream link down.*self[- ]signed certificate/, 'without ca: refused, and the log names the certificate problem')
   t.ok(untrusting.running, 'the engine stays up')
+
+  const other = await devTlsCert(fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-other-ca-'))) // a CA that did not sign B's certificate
+  const wrong = await engineA(other.certPath)
+  const until = Date.now() + 10_000
+  while (!/checked against ca/.test(wrong.output()) && Date.now() < until) await sleep(100)
+  t.match(wrong.output(), new RegExp(`upstream link down.*checked against ca ${other.certPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'with the wrong ca: the log says which file the certificate was checked against')
 })
 
 t.test('engine A → a node-smpp upstream: receipts with A\'s ids, once each; the upstream\'s MO reaches the ESME', async (t) => {

@@ -77,7 +77,7 @@ export function App() {
   const [status, setStatus] = useState<StreamStatus>('stopped')
   const [page, setPage] = useState<Page>(() => pageFromHash())
 
-  const loginGone = useRef<(e: ApiError) => void>(() => undefined)
+  const loginGone = useRef<(e: ApiError, why?: string | null) => void>(() => undefined)
   const core = useMemo(() => {
     const state = new TelemetryState()
     let raf = 0
@@ -101,7 +101,7 @@ export function App() {
           await api.me()
           return true
         } catch (e) {
-          if (e instanceof ApiError && (e.status === 401 || e.status === 403)) { loginGone.current(e); return false }
+          if (e instanceof ApiError && (e.status === 401 || e.status === 403)) { loginGone.current(e, stream.closeReason); return false }
           throw e
         }
       },
@@ -126,7 +126,8 @@ export function App() {
     setAuth('login')
   }
   // Everything on screen belonged to that login: signedOut forgets it (the next login must not see it), saying why.
-  loginGone.current = (e: ApiError): void => signedOut(e.code === 'SMSC_ERR_ACCOUNT_SUSPENDED' ? e.message : 'Your session ended: please sign in again.')
+  loginGone.current = (e: ApiError, why?: string | null): void =>
+    signedOut(e.code === 'SMSC_ERR_ACCOUNT_SUSPENDED' ? e.message : why ? `Signed out: ${why}.` : 'Your session ended: please sign in again.')
 
   // a request found the login gone (expired, password changed, suspended): ask again, saying why
   useEffect(() => onAuthLost((e) => {

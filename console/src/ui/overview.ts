@@ -7,7 +7,7 @@
 import { useMemo } from 'preact/hooks'
 import { html } from './html'
 import { Chart, type LineSpec } from './chart'
-import { bytes, clock, duration, ms, msShort, n0, pct, rate, rateShort } from '../format'
+import { bytes, clock, count, duration, ms, msShort, n0, pct, rate, rateShort } from '../format'
 import type { TelemetryState } from '../state'
 import type { TelemetryEvent } from '../types'
 
@@ -38,7 +38,7 @@ export function Overview({ state, operator }: { state: TelemetryState; operator:
       <${Kpi} id="kpi-in" label="in msg/s" value=${rate(e?.submitPerSec)} />
       <${Kpi} id="kpi-out" label="out msg/s" value=${rate(e?.deliverPerSec)} />
       <${Kpi} id="kpi-rcpt" label="receipts/s" value=${rate(e?.receiptPerSec)} />
-      <${Kpi} id="kpi-binds" label="binds" value=${n0(e?.bound)} hint=${e ? `${n0(e.sessions)} sessions` : ''} />
+      <${Kpi} id="kpi-binds" label="binds" value=${n0(e?.bound)} hint=${e ? count(e.sessions, 'session') : ''} />
       <${Kpi} label="submit→resp p99" value=${l && l.submitResp.count ? ms(l.submitResp.p99) : '–'} />
       <${Kpi} label="pending deliveries" value=${n0(q?.pendingTotal)} hint=${q ? `${n0(q.carrierInFlight)} at carrier` : ''} />
     </section>
@@ -71,7 +71,7 @@ function ScopedOverview({ state }: { state: TelemetryState }) {
       <${Kpi} id="kpi-in" label="in msg/s" value=${waiting ? '–' : rate(inS)} />
       <${Kpi} id="kpi-out" label="out msg/s" value=${waiting ? '–' : rate(outS)} />
       <${Kpi} id="kpi-rcpt" label="receipts/s" value=${rate(last)} />
-      <${Kpi} id="kpi-binds" label="binds" value=${waiting ? '–' : n0(bound)} hint=${waiting ? '' : `${n0(state.binds.size)} sessions`} />
+      <${Kpi} id="kpi-binds" label="binds" value=${waiting ? '–' : n0(bound)} hint=${waiting ? '' : count(state.binds.size, 'session')} />
       <${Kpi} id="kpi-pending" label="pending deliveries" value=${n0(q?.pendingTotal)} hint="receipts + MO waiting for a receiver" />
     </section>
     <section class="charts">
