@@ -386,5 +386,16 @@ t.test('account pages in chromium: operator, reseller and user', { skip: fs.exis
     await resellerApi('POST', '/api/v1/accounts/u2/resume')
   })
 
+  await t.test('removed while signed in: the login page gives the stream\'s close reason', async (t) => {
+    await signInAccount('u2', u2Password)
+    await page.waitForSelector('#whoami')
+    await page.goto(`${base}/#/overview`)
+    await page.waitForSelector('#stream-status[data-status=live]')
+    const resellerApi = await apiAs({ systemId: 'res1', password: RES1.password })
+    t.equal(await resellerApi.status('DELETE', '/api/v1/accounts/u2'), 204)
+    await page.waitForSelector('#login-notice')
+    t.match(await text('#login-notice'), /account u2 is removed/i, 'not a bare "session ended"')
+  })
+
   t.same(pageErrors, [], 'no uncaught errors in the page')
 })
