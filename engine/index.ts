@@ -186,6 +186,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     sessions: () => all.values(), // entries carry session and tls: no copy per tick
     accounts: () => store.listAccounts().map((a) => a.systemId),
     pending: () => new Map(store.accountsWithPending().map((a) => [a, store.pendingCount(a)])),
+    inFlight: () => store.inFlightByAccount(),
     carrierInFlight: () => actors.stats().carrierInFlight,
     connectors: () => {
       const st = actors.stats()

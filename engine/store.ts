@@ -823,6 +823,18 @@ export class Store {
   }
 
   /**
+   * Messages not in a final state, by account: what is with the carrier or an upstream, waiting for a connector, or
+   * scheduled. A walk of the messages in flight (no index read once activeMessages() has loaded them, as the
+   * engine does at start): telemetry calls it at most once a second, and only while a console is open.
+   */
+  inFlightByAccount(): Map<string, number> {
+    if (!this.liveLoaded) this.activeMessages()
+    const out = new Map<string, number>()
+    for (const m of this.live.values()) if (ACTIVE_STATES.has(m.state)) out.set(m.systemId, (out.get(m.systemId) ?? 0) + 1)
+    return out
+  }
+
+  /**
    * At open: the messages a checkpoint had not indexed yet (ids from `from` up to the last reserved one, in both
    * id formats: ids are ordered by their counter) go into `active` if non-final, in one transaction that also
    * moves activeFrom past every id reserved so far. A store without activeFrom (new, or schema 2) indexes everything.

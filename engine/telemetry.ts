@@ -198,6 +198,8 @@ export interface HubSources {
   /** Every configured account, so idle ones show too. */
   accounts(): string[]
   pending(): Map<string, number>
+  /** Messages not final yet, by account (a walk of the messages in flight: the hub calls it at most once a second). */
+  inFlight(): Map<string, number>
   carrierInFlight(): number
   /** Destinations waiting for a connector, and each connector's link and counters. */
   connectors(): { backlog: number; list: { id: string; kind: string; up: boolean; inFlight: number; queued: number; sent: number; failed: number }[] }
@@ -260,6 +262,9 @@ export class TelemetryHub {
   /** The last 5 minutes of the engine's rates and latencies, for the charts of a console that connects late. */
   private readonly history: (number | null)[][] = []
   private readonly historySize: number
+  /** Messages not final by account, as of inFlightAt (read once a second while someone subscribes). */
+  private inFlight = new Map<string, number>()
+  private inFlightAt = 0
   /** Per account: counter samples covering at least the last second (its rates, as a bind's). */
   private readonly accountSamples = new Map<string, Sample[]>()
   private lastTotals = { submitted: 0, delivered: 0, receipts: 0 }
@@ -329,6 +334,8 @@ export class TelemetryHub {
 
     // accounts and queues
     const pending = this.src.pending()
+    if (full && t - this.inFlightAt >= 1000) { this.inFlight = this.src.inFlight(); this.inFlightAt = t }
+    else if (!full) { this.inFlight = new Map(); this.inFlightAt = 0 }
     const accounts = []
     for (const id of this.src.accounts()) m.account(id)
     for (const [systemId, c] of m.accounts) {
@@ -340,6 +347,7 @@ export class TelemetryHub {
         systemId, binds: bindsByAccount.get(systemId) ?? 0,
         submitPerSec: perSec(samples, t, c.submitted, 'submitted'), deliverPerSec: perSec(samples, t, c.delivered, 'delivered'),
         submitted: c.submitted, rejected: c.rejected, throttled: c.throttled, receipts: { ...c.receipts }, pending: pending.get(systemId) ?? 0,
+        inFlight: this.inFlight.get(systemId) ?? 0,
       })
     }
     let pendingTotal = 0

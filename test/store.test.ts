@@ -234,6 +234,20 @@ t.test('pendingDeliveries: key order per account, afterKey paging, limit', async
   await store.close()
 })
 
+t.test('inFlightByAccount counts the messages not final, by account, across state changes and reopen', async (t) => {
+  const dir = freshDir(t)
+  let store = await Store.open(dir)
+  const of = (systemId: string, id: string, state: number) => ({ ...msg(id, state), systemId })
+  await store.commit({ messages: [of('a', 'a1', 1), of('a', 'a2', 0), of('a', 'a3', 2), of('b', 'b1', 6)] })
+  t.same([...store.inFlightByAccount()].sort(), [['a', 2], ['b', 1]], 'ENROUTE, SCHEDULED and ACCEPTED count; DELIVERED does not')
+  await store.commit({ messages: [of('a', 'a1', 2), of('b', 'b1', 5)] })
+  t.same([...store.inFlightByAccount()], [['a', 1]], 'messages that end leave the count; an account with none is absent')
+  await store.close()
+  store = await Store.open(dir)
+  t.same([...store.inFlightByAccount()], [['a', 1]], 'after reopen, from the active index')
+  await store.close()
+})
+
 t.test('activeMessages holds only SCHEDULED, ENROUTE and ACCEPTED, across state changes and reopen', async (t) => {
   const dir = freshDir(t)
   let store = await Store.open(dir)

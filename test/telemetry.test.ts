@@ -26,11 +26,12 @@ const fake = (id: number, systemId: string, kind: FakeSession['kind'] = 'transce
   stats: { submitted: 0, rejected: 0, delivered: 0, deliverFailed: 0, pdusIn: 0, pdusOut: 0 },
 })
 
-function sources(list: FakeSession[], pending = new Map<string, number>(), accounts: string[] = []): HubSources {
+function sources(list: FakeSession[], pending = new Map<string, number>(), accounts: string[] = [], inFlight = new Map<string, number>(), inFlightCalls = { n: 0 }): HubSources {
   return {
     sessions: () => list.map((s) => ({ session: s as unknown as Session, tls: false })),
     accounts: () => accounts,
     pending: () => pending,
+    inFlight: () => { inFlightCalls.n++; return new Map(inFlight) },
     carrierInFlight: () => 7,
     connectors: () => ({ backlog: 3, list: [{ id: 'up"1', kind: 'smpp', up: false, inFlight: 0, queued: 3, sent: 9, failed: 1 }] }),
     workers: () => null,
@@ -132,6 +133,27 @@ t.test('an account sending 1 msg/s reads about 1/s at every tick (averaged over 
     if (i > 8) rates.push((f.delta.accounts as { systemId: string; submitPerSec: number }[]).find((a) => a.systemId === 'acc1')!.submitPerSec)
   }
   t.ok(rates.every((r) => r >= 0.75 && r <= 1.34), `account submitPerSec stays near 1: ${rates.join(', ')}`)
+})
+
+t.test('messages in flight per account: read at most once a second, and not at all without a subscriber', async (t) => {
+  let now = 10_000
+  const m = new Metrics(100, 100, () => now)
+  const inFlight = new Map([['acc1', 5]])
+  const calls = { n: 0 }
+  const hub = new TelemetryHub(m, sources([], new Map(), ['acc1', 'idle'], inFlight, calls), 250, () => now)
+  t.teardown(() => hub.stop())
+  const inFlightOf = (f: { delta: Record<string, unknown> }, id: string) => (f.delta.accounts as { systemId: string; inFlight: number }[]).find((a) => a.systemId === id)!.inFlight
+  now += 250
+  t.equal(inFlightOf(hub.tick(), 'acc1'), 5)
+  t.equal(inFlightOf(hub.current!, 'idle'), 0, 'an account with nothing in flight: 0')
+  inFlight.set('acc1', 2)
+  for (let i = 0; i < 3; i++) { now += 250; t.equal(inFlightOf(hub.tick(), 'acc1'), 5, 'the count of the last read, within the second') }
+  now += 250
+  t.equal(inFlightOf(hub.tick(), 'acc1'), 2, 'read again after a second')
+  t.equal(calls.n, 2, 'two walks in five ticks')
+  now += 1000
+  hub.tick(false)
+  t.equal(calls.n, 2, 'none without a subscriber')
 })
 
 t.test('with no subscriber a tick builds no bind rows and keeps no frames, but the metrics and the chart history go on', async (t) => {

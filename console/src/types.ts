@@ -33,6 +33,8 @@ export interface Account {
   throttled: number
   receipts: Record<string, number>
   pending: number
+  /** messages not final yet: with the carrier or an upstream, waiting for a connector, or scheduled (refreshed once a second) */
+  inFlight: number
 }
 
 export interface Queues {

@@ -299,6 +299,24 @@ t.test('a reseller or a user gets a scoped stream: its own binds, accounts, pend
   t.notOk(res.closed, 'its reseller\'s stays open')
 })
 
+t.test('accounts show their messages in flight (not final yet), for the reseller as for the operator', async (t) => {
+  const smsc = await engine(t, {
+    accounts: [...ACCOUNTS, { systemId: 'res1', password: 'rpw1', role: 'reseller' }, { systemId: 'u1', password: 'upw1', parent: 'res1' }],
+    simulator: { deliveryDelayMs: [60_000, 60_000], outcomes: { DELIVRD: 1 } }, // the carrier holds them
+  })
+  const port = smsc.ports.http
+  const resTok = ((await api(port, 'POST', '/api/v1/login', { body: { systemId: 'res1', password: 'rpw1' } })).json as { token: string }).token
+  const res = await stream(t, port, `format=json&token=${resTok}`)
+  const op = await stream(t, port, `format=json&topics=accounts&token=${await login(port)}`)
+  const eu = await openEsme(t, { port: smsc.ports.smpp, kind: 'transceiver', systemId: 'u1', password: 'upw1' })
+  for (let i = 0; i < 3; i++) t.equal((await eu.submit({ short_message: gsm(`held ${i}`), registered_delivery: 1 })).command_status, Status.ESME_ROK)
+  await res.waitFor((f) => (f.accounts ?? []).some((a) => a.systemId === 'u1' && a.inFlight === 3), 3000)
+  t.pass('the reseller sees its user\'s 3 messages in flight')
+  await op.waitFor((f) => (f.accounts ?? []).some((a) => a.systemId === 'u1' && a.inFlight === 3), 3000)
+  t.pass('so does the operator')
+  t.ok(res.frames.every((r) => (r.frame.accounts ?? []).every((a) => a.systemId !== 'res1' || a.inFlight === 0)), 'the reseller itself has none')
+})
+
 t.test('a scoped stream follows account changes (a user removed, a user added) and never shares a group with another principal', async (t) => {
   const smsc = await engine(t, { accounts: [...ACCOUNTS, { systemId: 'res1', password: 'rpw1', role: 'reseller' }, { systemId: 'u1', password: 'upw1', parent: 'res1' }] })
   const port = smsc.ports.http

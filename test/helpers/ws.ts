@@ -37,6 +37,7 @@ export interface AccountRow {
   throttled: number
   receipts: Record<string, number>
   pending: number
+  inFlight: number
 }
 
 export interface EventRow {

@@ -20,6 +20,7 @@ const COLUMNS: Column<Account>[] = [
   { key: 'rejected', label: 'rejected', get: (a) => a.rejected, num: true },
   { key: 'throttled', label: 'throttled', get: (a) => a.throttled, num: true },
   { key: 'receipts', label: 'receipts', get: receiptsTotal, num: true, left: true, title: 'receipts by stat; sorts by the total' },
+  { key: 'inFlight', label: 'in flight', get: (a) => a.inFlight, num: true, title: 'messages not final yet: with the carrier or an upstream, waiting for a connector, or scheduled' },
   { key: 'pending', label: 'pending', get: (a) => a.pending, num: true, title: 'receipts + MO waiting for a receiver' },
 ]
 
@@ -52,6 +53,7 @@ export function Accounts({ state }: { state: TelemetryState }) {
                     : Object.entries(a.receipts).sort((x, y) => y[1] - x[1]).map(([stat, v]) =>
                         html`<span class=${`chip ${GOOD.has(stat) ? 'ok' : 'no'}`} key=${stat}>${stat} <b>${n0(v)}</b></span>`)}
                 </div>
+                <div role="cell" class="num">${n0(a.inFlight)}</div>
                 <div role="cell" class="num">${n0(a.pending)}</div>
               </div>`)}
           </div></div>`}

@@ -60,7 +60,8 @@ function ScopedOverview({ state }: { state: TelemetryState }) {
   const q = state.queues
   let inS = 0
   let outS = 0
-  for (const a of state.accounts.values()) { inS += a.submitPerSec; outS += a.deliverPerSec }
+  let inFlight = 0
+  for (const a of state.accounts.values()) { inS += a.submitPerSec; outS += a.deliverPerSec; inFlight += a.inFlight ?? 0 }
   let bound = 0
   for (const b of state.binds.values()) if (b.state.startsWith('BOUND')) bound++
   const rcpt = state.rates.cols[3]
@@ -72,6 +73,7 @@ function ScopedOverview({ state }: { state: TelemetryState }) {
       <${Kpi} id="kpi-out" label="out msg/s" value=${waiting ? '–' : rate(outS)} />
       <${Kpi} id="kpi-rcpt" label="receipts/s" value=${rate(last)} />
       <${Kpi} id="kpi-binds" label="binds" value=${waiting ? '–' : n0(bound)} hint=${waiting ? '' : count(state.binds.size, 'session')} />
+      <${Kpi} id="kpi-inflight" label="in flight" value=${waiting ? '–' : n0(inFlight)} hint="messages not final yet (carrier, upstream, scheduled)" />
       <${Kpi} id="kpi-pending" label="pending deliveries" value=${n0(q?.pendingTotal)} hint="receipts + MO waiting for a receiver" />
     </section>
     <section class="charts">
