@@ -71,7 +71,8 @@ export interface AdminDeps {
   /** Known connector ids, for route validation. */
   connectors(): ReadonlySet<string>
   /** Called after a committed change so the engine applies it live (rate limits, suspend → unbind, routes → routers). */
-  onAccountChanged?(systemId: string, account: Account | null): void
+  /** After a committed change of an account: its new version (null: removed), what was done (the audit action) and by whom. */
+  onAccountChanged?(systemId: string, account: Account | null, change?: { action: string; by: string; parent: string | null }): void
   onRoutesChanged?(tables: RouteTables): void
   /** Live usage of an account (the running engine gives it; the offline CLI does not). */
   usage?(systemId: string): { binds: number; quotaUsedToday: number | null }
@@ -517,7 +518,7 @@ export class Admin {
       // Commits settle in order: if no later change replaced ours, the store now answers (or never changed).
       if (changesAccount && this.inflight.get(account.systemId) === mine) this.inflight.delete(account.systemId)
     }
-    if (changesAccount) this.deps.onAccountChanged?.(account.systemId, removed ? null : (this.deps.store.getAccount(account.systemId) ?? null))
+    if (changesAccount) this.deps.onAccountChanged?.(account.systemId, removed ? null : (this.deps.store.getAccount(account.systemId) ?? null), { action, by: p.name, parent: account.parent })
   }
 
   private view(a: Account, children: number): AccountView {

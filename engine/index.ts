@@ -111,6 +111,8 @@ const SMSC_SYSTEM_ID = 'SMSC'
 /** Retention purge (engine/store.ts purgeFinal): at most PURGE_SLICE messages per slice, a slice every
  *  PURGE_BUSY_MS while there is a backlog (50,000/s: more than the engine takes in), else every PURGE_IDLE_MS.
  *  Small slices: a slice of 50,000 held the event loop for 66–112 ms. */
+/** Account changes that go on the telemetry events feed (type 'account'), by their audit action. */
+const ACCOUNT_EVENTS: Record<string, string> = { 'account.create': 'created', 'account.suspend': 'suspended', 'account.resume': 'resumed', 'account.remove': 'removed' }
 const PURGE_SLICE = 2_500
 const PURGE_BUSY_MS = 50
 const PURGE_IDLE_MS = 1_000
@@ -219,9 +221,13 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     configKeys: configKeysOf(options.accounts as unknown as Record<string, unknown>[]),
     commit: (batch) => new Promise<void>((resolve, reject) => actors.commit(batch, (err) => (err ? reject(err) : resolve()))),
     connectors: () => connectorIds,
-    onAccountChanged: (systemId, a) => {
+    onAccountChanged: (systemId, a, change) => {
       actors.accountChanged(systemId, a)
       http?.scopeChanged()
+      // On the events feed: created, suspended, resumed or removed, and by whom. A removal is filed under the owning
+      // reseller (the account itself is gone: nobody would see it), an operator-owned account's under itself.
+      const what = change && ACCOUNT_EVENTS[change.action]
+      if (change && what) metrics.event('account', { systemId: what === 'removed' ? change.parent ?? systemId : systemId, detail: `${systemId} ${what} by ${change.by}` })
       // Suspended or removed: its binds go (unbind, drained), and new binds are refused.
       if (a === null || a.suspended) for (const s of byAccount.get(systemId) ?? []) void s.requestUnbind(a === null ? 'account removed' : 'account suspended')
       outbind.accountChanged(systemId, a === null || a.suspended ? null : a.outbind)

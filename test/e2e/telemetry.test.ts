@@ -331,6 +331,8 @@ t.test('a scoped stream follows account changes (a user removed, a user added) a
   t.equal((await api(port, 'DELETE', '/api/v1/accounts/u1', { token: resTok })).status, 204)
   const after = await res.waitFor((f) => f.type === 'snapshot' && !(f.accounts ?? []).some((a) => a.systemId === 'u1'), 3000, 1)
   t.notOk(bindRows(after.frame).some((r) => r.id === uId), 'a fresh snapshot without the removed user\'s bind (its removal is no longer the reseller\'s to see)')
+  await res.waitFor((f) => (f.events ?? []).some((e) => e.type === 'account' && e.systemId === 'res1' && e.detail === 'u1 removed by res1'), 3000)
+  t.pass('the removal is on the reseller\'s events feed, filed under the reseller (u1 is gone)')
   // a new user shows up without reconnecting; what happened to its name before it existed does not
   const ghost = await Esme.connect({ port: smsc.ports.smpp })
   t.teardown(() => ghost.close())
@@ -342,7 +344,8 @@ t.test('a scoped stream follows account changes (a user removed, a user added) a
   t.equal((await api(port, 'POST', '/api/v1/accounts', { token: resTok, body: { systemId: 'a||user:a', password: 'pass1234' } })).status, 201)
   const made = await res.waitFor((f) => f.type === 'snapshot' && (f.accounts ?? []).some((a) => a.systemId === 'a||user:a'), 3000, after.index)
   t.pass('the users it creates appear in its stream')
-  t.notOk((made.frame.events ?? []).some((e) => e.systemId === 'a|'), 'not the auth failure of "a|" from before the account was created (the operator saw it)')
+  t.ok(eventsOf(res).some((e) => e.type === 'account' && e.systemId === 'a||user:a' && e.detail === 'a||user:a created by res1'), 'with an event saying who created them')
+  t.notOk((made.frame.events ?? []).some((e) => e.type === 'auth_failure' && e.systemId === 'a|'), 'not the auth failure of "a|" from before the account was created (the operator saw it)')
 
   // ids with separators in them: a user's stream and the operator's, same topics, must not share an encode
   const q = (id: string) => `format=json&topics=binds,accounts,queues,events:${encodeURIComponent(id)}`

@@ -148,6 +148,7 @@ const EVENT_LABEL: Record<string, string> = {
   connector_up: 'connector up',
   connector_down: 'connector down',
   outbind: 'outbind',
+  account: 'account',
 }
 
 function Events({ events, version }: { events: TelemetryEvent[]; version: number }) {
