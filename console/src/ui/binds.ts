@@ -25,9 +25,9 @@ const COLUMNS: Column<Bind>[] = [
   { key: 'connectedAt', label: 'connected', get: (b) => b.connectedAt, num: true, title: 'time since connect' },
   { key: 'window', label: 'window', get: (b) => b.window.inFlight + b.window.outstanding, num: true, title: 'submits being committed + deliver_sm awaiting resp / window size' },
   { key: 'inPerSec', label: 'in/s', get: (b) => b.inPerSec, num: true },
-  { key: 'outPerSec', label: 'out/s', get: (b) => b.outPerSec, num: true },
+  { key: 'outPerSec', label: 'out/s', get: (b) => b.outPerSec, num: true, title: 'deliver_sm (receipts and MO) the ESME acknowledged per second' },
   { key: 'submitted', label: 'submitted', get: (b) => b.submitted, num: true },
-  { key: 'delivered', label: 'delivered', get: (b) => b.delivered, num: true },
+  { key: 'delivered', label: 'delivered', get: (b) => b.delivered, num: true, title: 'deliver_sm (receipts and MO) the ESME acknowledged; not handset delivery (that is in the receipts)' },
   { key: 'rejected', label: 'rejected', get: (b) => b.rejected, num: true },
   { key: 'errors', label: 'errors', get: (b) => b.errors, num: true },
 ]
