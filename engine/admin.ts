@@ -70,8 +70,8 @@ export interface AdminDeps {
   defaults: AccountSettings
   /** Known connector ids, for route validation. */
   connectors(): ReadonlySet<string>
-  /** Called after a committed change so the engine applies it live (rate limits, suspend → unbind, routes → routers). */
-  /** After a committed change of an account: its new version (null: removed), what was done (the audit action) and by whom. */
+  /** Called after a committed change so the engine applies it live (rate limits, suspend → unbind, routes → routers):
+   *  the account's new version (null: removed), what was done (the audit action) and by whom. */
   onAccountChanged?(systemId: string, account: Account | null, change?: { action: string; by: string; parent: string | null }): void
   onRoutesChanged?(tables: RouteTables): void
   /** Live usage of an account (the running engine gives it; the offline CLI does not). */

@@ -108,11 +108,11 @@ export interface Smsc {
 }
 
 const SMSC_SYSTEM_ID = 'SMSC'
+/** Account changes that go on the telemetry events feed (type 'account'), by their audit action. */
+const ACCOUNT_EVENTS: Record<string, string> = { 'account.create': 'created', 'account.suspend': 'suspended', 'account.resume': 'resumed', 'account.remove': 'removed' }
 /** Retention purge (engine/store.ts purgeFinal): at most PURGE_SLICE messages per slice, a slice every
  *  PURGE_BUSY_MS while there is a backlog (50,000/s: more than the engine takes in), else every PURGE_IDLE_MS.
  *  Small slices: a slice of 50,000 held the event loop for 66–112 ms. */
-/** Account changes that go on the telemetry events feed (type 'account'), by their audit action. */
-const ACCOUNT_EVENTS: Record<string, string> = { 'account.create': 'created', 'account.suspend': 'suspended', 'account.resume': 'resumed', 'account.remove': 'removed' }
 const PURGE_SLICE = 2_500
 const PURGE_BUSY_MS = 50
 const PURGE_IDLE_MS = 1_000

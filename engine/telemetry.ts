@@ -335,7 +335,7 @@ export class TelemetryHub {
     // accounts and queues
     const pending = this.src.pending()
     if (full && t - this.inFlightAt >= 1000) { this.inFlight = this.src.inFlight(); this.inFlightAt = t }
-    else if (!full) { this.inFlight = new Map(); this.inFlightAt = 0 }
+    else if (!full && this.inFlightAt !== 0) { this.inFlight = new Map(); this.inFlightAt = 0 }
     const accounts = []
     for (const id of this.src.accounts()) m.account(id)
     for (const [systemId, c] of m.accounts) {

@@ -34,7 +34,7 @@ const PAGES = [
 ] as const
 type Page = (typeof PAGES)[number]['id']
 
-/** the page in the URL if this principal has it, else its first page */
+/** the page in the URL, else the first (every principal has every page, scoped to what it may see) */
 function pageFromHash(): Page {
   const h = location.hash.replace(/^#\/?/, '')
   return (PAGES.find((x) => x.id === h)?.id ?? PAGES[0].id) as Page
@@ -182,7 +182,7 @@ export function App() {
     const on = (): void => setPage(pageFromHash())
     window.addEventListener('hashchange', on)
     return () => window.removeEventListener('hashchange', on)
-  }, [me])
+  }, [])
 
   if (auth === 'login') return html`<${Login} onDone=${signedIn} notice=${notice} />`
   if (auth === 'checking') return html`<main class="login"><p class="dim">Connecting…</p></main>`
