@@ -112,7 +112,7 @@ function oneBind(t: { teardown(fn: () => void): void }) {
 }
 
 t.test('a bind idle for a while, then busy: its rate is averaged over about the last second, not over the idle time; an idle row is the same object', async (t) => {
-  const { m, s1, hub, later } = oneBind(t)
+  const { s1, hub, later } = oneBind(t)
   const first = (hub.tick().snapshot.binds as BindRow[])[0]
   for (let i = 0; i < 40; i++) { later(); hub.tick() } // 10 s idle
   t.equal((hub.current!.snapshot.binds as BindRow[])[0], first, 'an idle bind keeps its row: nothing is built for it')
