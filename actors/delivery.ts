@@ -436,14 +436,21 @@ export class Delivery {
       const s = sessions[q.rr++ % sessions.length]
       const n = Math.min(s.freeSlots, share)
       if (n === 0) continue
+      const start = q.head
       const end = Math.min(q.ready.length, q.head + n)
       const items = q.ready.slice(q.head, end)
       q.head = end
       const rest = this.d.send(s, items)
       q.head -= rest.length
       for (let i = 0; i < rest.length; i++) q.ready[q.head + i] = rest[i]
+      // The slots handed out no longer hold their items: a long-lived array would keep each one alive
+      // until the next compaction, through scavenges, into the old generation (young-map.ts says why that costs).
+      ;(q.ready as (DeliveryItem | undefined)[]).fill(undefined, start, q.head)
     }
-    if (q.head > 1024 && q.head * 2 > q.ready.length) {
+    if (q.head === q.ready.length) {
+      q.ready = []
+      q.head = 0
+    } else if (q.head > 1024 && q.head * 2 > q.ready.length) {
       q.ready = q.ready.slice(q.head)
       q.head = 0
     }

@@ -46,6 +46,7 @@ import { fromMicro, toMicro, type LedgerEntry } from './ledger'
 import type { AuditEntry } from './admin'
 import { smscError } from './errors'
 import { MARK, decodeValue, encodeItem, encodeRecord } from './record-codec'
+import { YoungMap } from './young-map'
 
 export interface StoredMessage { id: string; systemId: string; state: number; [k: string]: unknown }
 export interface DeliveryItem {
@@ -250,7 +251,7 @@ export class Store {
   private queueSeq: number // highest queue key handed out
   private readonly pending = new Map<string, number>() // systemId -> committed queue items
   // Queue keys acked, not yet committed -> true once the item's own enqueue failed (the ack then counts for nothing).
-  private readonly ackInflight = new Map<number, boolean>()
+  private readonly ackInflight = new YoungMap<number, boolean>()
   // Queue keys enqueued (being committed, or committed) in the last 5-10 s and not acked since -> systemId: most
   // acks come within milliseconds, and these answer whether the item exists without an LMDB read (older keys are read).
   private freshItems = new Map<number, string>()
@@ -259,17 +260,18 @@ export class Store {
   private olderTop = 0 // the highest queue key in olderItems
   private settledKey = 0 // the highest queue key whose batch has settled (batches settle in order)
   // Messages in batches not yet committed: the latest version (and, in unsettledMore, how many more batches carry one).
-  private readonly unsettled = new Map<string, StoredMessage>()
+  private readonly unsettled = new YoungMap<string, StoredMessage>()
   // ids carried by more than one unsettled batch -> how many more (rare: no object per message for the usual one)
   private readonly unsettledMore = new Map<string, number>()
   // Messages not in a final state, as the objects last committed: the carrier, the delivery actor,
   // cancel/replace and query_sm read and update these instead of decoding LMDB values again. Its
   // size is the number of messages in flight (with the carrier or scheduled).
-  private readonly live = new Map<string, StoredMessage>()
+  private readonly live = new YoungMap<string, StoredMessage>()
   // The late `active` index (see the header): ids with a counter >= activeFrom are not indexed at their commit;
-  // `recent` holds those messages (as queued) until the next checkpoint indexes the ones still live.
+  // `recent` holds their ids until the next checkpoint indexes the ones still live (ids, not the records: a record held
+  // for up to a second outlives two scavenges and is promoted, with everything it points to).
   private activeFrom = 0
-  private recent: StoredMessage[] = []
+  private recent: string[] = []
   private lastCheckpoint = 0 // performance.now(): a clock stepped back must not stop the checkpoints
   private liveLoaded = false // `live` holds every committed active message (activeMessages() loads the index once)
   private doneSeq = Date.now() // the third part of a `done` key: two commits never share one
@@ -542,7 +544,7 @@ export class Store {
     const now = performance.now()
     if (now - this.lastCheckpoint >= ACTIVE_CHECKPOINT_MS) {
       checkpoint = []
-      for (const m of this.recent) if (this.live.get(m.id) === m) checkpoint.push(m)
+      for (const id of this.recent) { const m = this.live.get(id); if (m !== undefined) checkpoint.push(m) }
       this.recent = []
       this.activeFrom = this.nextId
       this.lastCheckpoint = now
@@ -620,7 +622,7 @@ export class Store {
       if (ACTIVE_STATES.has(m.state)) this.live.set(m.id, m)
       else this.live.delete(m.id)
     }
-    for (let i = 0; i < msgs.length; i++) if (leftOut[i] && ACTIVE_STATES.has(msgs[i].state)) this.recent.push(msgs[i])
+    for (let i = 0; i < msgs.length; i++) if (leftOut[i] && ACTIVE_STATES.has(msgs[i].state)) this.recent.push(msgs[i].id)
     for (const l of links) {
       const k = `${l.connector}\0${l.upstreamId}`
       const u = this.upstreamInflight.get(k)
@@ -631,7 +633,7 @@ export class Store {
 
     const settle = (ok: boolean): void => {
       // A checkpoint that failed indexed nothing: its messages wait for the next one (activeFrom on disk is unchanged).
-      if (!ok && checkpoint !== undefined) for (const m of checkpoint) this.recent.push(m)
+      if (!ok && checkpoint !== undefined) for (const m of checkpoint) this.recent.push(m.id)
       for (const m of msgs) {
         const more = this.unsettledMore.get(m.id)
         if (more === undefined) this.unsettled.delete(m.id)
@@ -646,7 +648,7 @@ export class Store {
         const was = readMessage(this.messages.get(m.id))
         if (was !== undefined && ACTIVE_STATES.has(was.state)) {
           this.live.set(was.id, was)
-          this.recent.push(was) // the next checkpoint indexes it too
+          this.recent.push(was.id) // the next checkpoint indexes it too
           this.active.put(was.id, true).catch(noop)
         }
       }

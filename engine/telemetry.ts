@@ -73,13 +73,23 @@ export class Metrics {
    * object and no Map entry per message. (A Map of objects first, then a Map with a ring of keys: 2–4% of
    * the CPU and old-generation garbage at 30,000 messages/s.)
    */
-  private readonly tlId: (string | undefined)[]
+  /**
+   * Which id a slot holds, as numbers, not the id strings: a ring of 100,000 strings keeps each id
+   * for seconds, so every one of them was promoted (young-map.ts). The id's number, and its length
+   * plus 128 for hex: with the lower-case digits slot() accepts, these two give back the one string.
+   */
+  private readonly tlNum: Float64Array
+  private readonly tlForm: Uint8Array
+  /** Set by slot(): the number and form of the id it was given. */
+  private idNum = 0
+  private idForm = 0
   /** TL_COLUMNS per slot: received, stored, carrier, receipt, delivered; NaN = not yet. */
   private readonly tlT: Float64Array
   private readonly tlStat: (string | undefined)[]
 
   constructor(private readonly maxEvents = 500, private readonly timelineSize = 100_000, private readonly now: () => number = Date.now) {
-    this.tlId = new Array(timelineSize)
+    this.tlNum = new Float64Array(timelineSize).fill(NaN)
+    this.tlForm = new Uint8Array(timelineSize)
     this.tlT = new Float64Array(timelineSize * TL_COLUMNS)
     this.tlStat = new Array(timelineSize)
   }
@@ -133,12 +143,20 @@ export class Metrics {
       hex = hex * 16 + d
     }
     const n = isDec ? dec : hex
-    return Number.isSafeInteger(n) ? n % this.timelineSize : -1
+    if (!Number.isSafeInteger(n) || id.length > 127) return -1
+    this.idNum = n
+    this.idForm = id.length + (isDec ? 0 : 128)
+    return n % this.timelineSize
+  }
+
+  /** Whether slot s holds the id slot() was last given. */
+  private holds(s: number): boolean {
+    return this.tlNum[s] === this.idNum && this.tlForm[s] === this.idForm
   }
 
   timeline(id: string): Timeline | undefined {
     const s = this.slot(id)
-    if (s < 0 || this.tlId[s] !== id) return undefined
+    if (s < 0 || !this.holds(s)) return undefined
     const c = this.tlT
     const b = s * TL_COLUMNS
     const tl: Timeline = { received: c[b], stored: c[b + 1], carrier: c[b + 2] }
@@ -154,7 +172,8 @@ export class Metrics {
     for (const r of records) {
       const s = this.slot(r.id)
       if (s < 0) continue
-      this.tlId[s] = r.id
+      this.tlNum[s] = this.idNum
+      this.tlForm[s] = this.idForm
       this.tlStat[s] = undefined
       const b = s * TL_COLUMNS
       c[b] = r.submitAt
@@ -168,7 +187,7 @@ export class Metrics {
   /** Records a later step (handed to an upstream connector, receipt, delivered) of a message whose timeline is still kept. */
   step(id: string, step: 'carrier' | 'receipt' | 'delivered', t: number, stat?: string): void {
     const s = this.slot(id)
-    if (s < 0 || this.tlId[s] !== id) return
+    if (s < 0 || !this.holds(s)) return
     this.tlT[s * TL_COLUMNS + (step === 'carrier' ? 2 : step === 'receipt' ? 3 : 4)] = t
     if (stat !== undefined) this.tlStat[s] = stat
   }

@@ -63,6 +63,14 @@ t.test('Metrics keeps the timelines of the last timelineSize messages', async (t
   t.ok(m.timeline(hex(0x109)) && m.timeline(hex(0x108)) && m.timeline(hex(0x107)) && !m.timeline(hex(0x106)), 'hex ids too')
   m.accepted([{ id: 'not-an-id', submitAt: 1 }], 1)
   t.equal(m.timeline('not-an-id'), undefined, 'an id that is no number has no timeline (ids are always numbers)')
+  // The ring keeps numbers, not strings: another spelling of the same number is another id.
+  m.accepted([{ id: id(2000), submitAt: 9 }], 9)
+  t.ok(m.timeline(id(2000)), 'kept')
+  t.equal(m.timeline('2000'), undefined, 'the same number without its zeros is not that message')
+  t.equal(m.timeline('00' + id(2000)), undefined, 'nor with more zeros')
+  m.accepted([{ id: 'a000000fff', submitAt: 9 }], 9)
+  t.equal(m.timeline('a000000fff'.replace('a', 'A')), undefined, 'a hex id in capitals is not that message either')
+  t.equal(m.timeline(String(0xa000000fff)), undefined, 'nor its decimal value')
 
   const none = new Metrics(10, 0)
   none.accepted([{ id: id(1), submitAt: 1 }], 1)

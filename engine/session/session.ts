@@ -22,6 +22,7 @@ import type { UnsuccessSme } from '../protocol/fields'
 import type { Tickable } from './timers'
 import type { AccountCounters, Metrics } from '../telemetry'
 import { performance } from 'node:perf_hooks'
+import { YoungMap } from '../young-map'
 
 /** Commands whose responses count as submits in telemetry (smsc_submit_total). */
 const SUBMITS: ReadonlySet<CommandName> = new Set<CommandName>(['submit_sm', 'data_sm', 'submit_multi'])
@@ -122,7 +123,7 @@ export class Session implements Tickable {
   private seq = 0
   private inFlightIn = 0
   private binding = false
-  private readonly outstanding = new Map<number, Outstanding>()
+  private readonly outstanding = new YoungMap<number, Outstanding>()
   private batch: Pending[] = []
   private okResults: DeliveryItem[] = []
   private failedResults: DeliveryItem[] = []
@@ -183,7 +184,6 @@ export class Session implements Tickable {
   onData(chunk: Buffer): void {
     if (this.state === 'CLOSED') return
     const frames = this.frames
-    frames.length = 0
     const intact = this.framer.push(chunk, frames)
     if (frames.length > 0) {
       const now = this.host.now()
@@ -208,6 +208,8 @@ export class Session implements Tickable {
         this.close('invalid command_length')
       }
     } finally {
+      // Not kept until the next read: a frame held by this long-lived array outlives scavenges (young-map.ts).
+      frames.length = 0
       this.end()
     }
   }
