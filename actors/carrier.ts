@@ -12,6 +12,7 @@
  * memory only: after a restart their next attempt is a first attempt again.
  */
 import { MessageState } from '../engine/protocol/constants'
+import { YoungMap } from '../engine/young-map'
 import type { ResolvedOptions } from '../engine/config'
 import { STATE_OF_STAT, isFinal, type MessageRecord } from '../engine/message'
 import type { Outcome } from './messages'
@@ -33,7 +34,7 @@ interface Pending {
 export interface CarrierItem { record: MessageRecord; dest: number; fresh?: boolean; attempts?: number }
 
 export class SimulatedCarrier {
-  private readonly buckets = new Map<number, Pending[]>()
+  private readonly buckets = new YoungMap<number, Pending[]>() // a bucket per 20 ms: churn (young-map.ts)
   private cursor: number
   private readonly table: { state: number; err: number; upTo: number }[] = []
   /** `${id}:${dest}` of destinations whose subscriber was absent at their first attempt. */

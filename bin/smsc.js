@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=32
+#!/usr/bin/env -S node --max-semi-space-size=32 --no-allocation-site-pretenuring
 // (--max-semi-space-size=32: young-generation semi-spaces of up to 32 MB instead of V8's 16: fewer messages in
 // flight survive a scavenge; bench receipts 81.6-87.6k → 91.0-91.2k/s, 1000x10tps p99 unchanged, docs/BENCHMARKS.md.
 // Run as `node bin/smsc.js`, give node the flag yourself.)

@@ -80,10 +80,14 @@ t.test('never more than `concurrency` requests in flight; the rest wait in order
     most = Math.max(most, open)
     pending.push(res)
   })
-  // answer the requests one by one, a little later each
+  // Answer the requests one by one, a little later each, and only once every request started has
+  // arrived: then each answer lets exactly one more out, and arrival order is the order they were
+  // sent in (two requests started together on two sockets may arrive in either order).
+  let answered = 0
   const answering = setInterval(() => {
+    if (pending.length < Math.min(3, 12 - answered)) return
     const res = pending.shift()
-    if (res) { open--; res.statusCode = 200; res.end('{}') }
+    if (res) { open--; answered++; res.statusCode = 200; res.end('{}') }
   }, 10)
   t.teardown(() => clearInterval(answering))
   const w = new WebhookSender({ timeoutMs: 5000, concurrency: 3, log })

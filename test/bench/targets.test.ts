@@ -20,6 +20,7 @@ t.test("the bench's server flags are the ones on bin/smsc.js's first line, which
   t.match(first, /^#!\/usr\/bin\/env -S node /, 'the bin passes node flags through env -S')
   t.same(binNodeFlags(), first.split(/\s+/).slice(3), 'every flag after "node"')
   t.ok(binNodeFlags().includes('--max-semi-space-size=32'))
+  t.ok(binNodeFlags().includes('--no-allocation-site-pretenuring'), 'message objects are never allocated old (README, Stopping)')
 })
 
 t.test('several flags, no flags, or no bin at all', async (t) => {
