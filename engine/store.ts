@@ -218,6 +218,17 @@ function counterOf(id: string): number {
   return n - HEX_ID_BASE
 }
 
+/** What `recent` keeps of a left-out id: its counter (decimal ids) or -1 - counter (hex): a number, no string. */
+function recentKey(id: string): number {
+  const c = counterOf(id)
+  return c < 0 ? NaN : id.charCodeAt(0) <= 57 ? c : -1 - c
+}
+
+/** The id a recentKey() was made from. */
+function idOfRecent(k: number): string {
+  return k >= 0 ? k.toString(10).padStart(ID_WIDTH, '0') : (HEX_ID_BASE - 1 - k).toString(16)
+}
+
 function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: number, len: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     scrypt(password, salt, len, { N: n, r, p, maxmem: 256 * n * r + (1 << 20) }, (err, key) => (err ? reject(err) : resolve(key)))
@@ -268,10 +279,10 @@ export class Store {
   // size is the number of messages in flight (with the carrier or scheduled).
   private readonly live = new YoungMap<string, StoredMessage>()
   // The late `active` index (see the header): ids with a counter >= activeFrom are not indexed at their commit;
-  // `recent` holds their ids until the next checkpoint indexes the ones still live (ids, not the records: a record held
-  // for up to a second outlives two scavenges and is promoted, with everything it points to).
+  // `recent` holds their ids, as numbers (recentKey), until the next checkpoint indexes the ones still live. Not the
+  // records, nor the id strings: an object held for up to a second outlives two scavenges and is promoted (young-map.ts).
   private activeFrom = 0
-  private recent: string[] = []
+  private recent: number[] = []
   private lastCheckpoint = 0 // performance.now(): a clock stepped back must not stop the checkpoints
   private liveLoaded = false // `live` holds every committed active message (activeMessages() loads the index once)
   private doneSeq = Date.now() // the third part of a `done` key: two commits never share one
@@ -544,7 +555,7 @@ export class Store {
     const now = performance.now()
     if (now - this.lastCheckpoint >= ACTIVE_CHECKPOINT_MS) {
       checkpoint = []
-      for (const id of this.recent) { const m = this.live.get(id); if (m !== undefined) checkpoint.push(m) }
+      for (const k of this.recent) { const m = this.live.get(idOfRecent(k)); if (m !== undefined) checkpoint.push(m) }
       this.recent = []
       this.activeFrom = this.nextId
       this.lastCheckpoint = now
@@ -622,7 +633,7 @@ export class Store {
       if (ACTIVE_STATES.has(m.state)) this.live.set(m.id, m)
       else this.live.delete(m.id)
     }
-    for (let i = 0; i < msgs.length; i++) if (leftOut[i] && ACTIVE_STATES.has(msgs[i].state)) this.recent.push(msgs[i].id)
+    for (let i = 0; i < msgs.length; i++) if (leftOut[i] && ACTIVE_STATES.has(msgs[i].state)) this.recent.push(recentKey(msgs[i].id))
     for (const l of links) {
       const k = `${l.connector}\0${l.upstreamId}`
       const u = this.upstreamInflight.get(k)
@@ -633,7 +644,7 @@ export class Store {
 
     const settle = (ok: boolean): void => {
       // A checkpoint that failed indexed nothing: its messages wait for the next one (activeFrom on disk is unchanged).
-      if (!ok && checkpoint !== undefined) for (const m of checkpoint) this.recent.push(m.id)
+      if (!ok && checkpoint !== undefined) for (const m of checkpoint) this.recent.push(recentKey(m.id))
       for (const m of msgs) {
         const more = this.unsettledMore.get(m.id)
         if (more === undefined) this.unsettled.delete(m.id)
@@ -648,7 +659,7 @@ export class Store {
         const was = readMessage(this.messages.get(m.id))
         if (was !== undefined && ACTIVE_STATES.has(was.state)) {
           this.live.set(was.id, was)
-          this.recent.push(was.id) // the next checkpoint indexes it too
+          if (counterOf(was.id) >= 0) this.recent.push(recentKey(was.id)) // the next checkpoint indexes it too
           this.active.put(was.id, true).catch(noop)
         }
       }
