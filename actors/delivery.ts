@@ -20,7 +20,7 @@
  */
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import { MessageState } from '../engine/protocol/constants'
-import { STATE_OF_STAT, aggregateState, isFinal, receiptItem, statOf, wantsReceipt, type MessageRecord } from '../engine/message'
+import { STATE_OF_STAT, aggregateState, isFinal, receiptItem, statOf, wantsReceipt, type Address, type MessageRecord } from '../engine/message'
 import type { Account } from '../engine/accounts'
 import type { Ledger, LedgerEntry } from '../engine/ledger'
 import type { WebhookSender } from '../engine/webhook'
@@ -227,26 +227,31 @@ export class Delivery {
     })
   }
 
-  /**
-   * SMPP 3.4 §4.12 alert_notification to one bound receiver/transceiver of the message's account:
-   * source_addr = the subscriber now available (the destination), esme_addr = the message's source,
-   * ms_availability_status 0 (available). No response PDU exists; with no receiver bound it is dropped.
-   */
+  /** The simulated carrier's alert: destination `dest` of `r` was absent and is delivered now. */
   private alert(r: MessageRecord, dest: number): void {
-    const ms = r.dests[dest].addr
+    this.alertTo(r.systemId, r.dests[dest].addr, r.src, 0, { id: r.id })
+  }
+
+  /**
+   * SMPP 3.4 §4.12 alert_notification to one bound receiver/transceiver of `systemId`: source_addr = the
+   * subscriber now available, esme_addr = the source of the message that asked (set_dpf),
+   * ms_availability_status (§5.3.2.30, 0 available). No response PDU exists; with no receiver bound it
+   * is dropped. `about`: what the log lines name (the message, or the upstream that alerted).
+   */
+  alertTo(systemId: string, ms: Address, esme: Address, status: number, about: Record<string, string>): void {
     const fields = {
       source_addr_ton: ms[0], source_addr_npi: ms[1], source_addr: ms[2],
-      esme_addr_ton: r.src[0], esme_addr_npi: r.src[1], esme_addr: r.src[2],
-      ms_availability_status: 0,
+      esme_addr_ton: esme[0], esme_addr_npi: esme[1], esme_addr: esme[2],
+      ms_availability_status: status,
     }
-    for (const s of this.d.receivers(r.systemId)) {
+    for (const s of this.d.receivers(systemId)) {
       if (s.alertNotification(fields)) {
-        this.d.log('debug', 'alert_notification sent', { systemId: r.systemId, session: s.id, id: r.id, subscriber: ms[2] })
+        this.d.log('debug', 'alert_notification sent', { systemId, session: s.id, ...about, subscriber: ms[2] })
         this.d.metrics.totals.alertsSent++
         return
       }
     }
-    this.d.log('info', 'alert_notification not sent: no receiver bound', { systemId: r.systemId, id: r.id, subscriber: ms[2] })
+    this.d.log('info', 'alert_notification not sent: no receiver bound', { systemId, ...about, subscriber: ms[2] })
     this.d.metrics.totals.alertsUnsent++
   }
 

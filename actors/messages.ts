@@ -3,7 +3,7 @@
  * Every message carries a batch: no actor receives one message per PDU.
  */
 import type { CommitBatch, DeliveryItem } from '../engine/store'
-import type { MessageRecord } from '../engine/message'
+import type { Address, MessageRecord } from '../engine/message'
 import type { Job } from './dispatcher'
 import type { UpstreamReceipt } from './connectors/types'
 
@@ -47,6 +47,8 @@ export type DeliveryMsg =
   | { type: 'results'; ok: DeliveryItem[]; failed: DeliveryItem[] }
   | { type: 'bound'; systemId: string }
   | { type: 'tick'; now: number }
+  /** An upstream's alert_notification for a subscriber `systemId` asked about (actors/dpf.ts). */
+  | { type: 'alert'; systemId: string; ms: Address; esme: Address; status: number; connector: string }
   | { type: 'fault' }
 
 export type SessionMsg =

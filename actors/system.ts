@@ -41,6 +41,7 @@ import type { RouteTables } from '../engine/routing'
 import type { WebhookSender } from '../engine/webhook'
 import { Delivery } from './delivery'
 import { GroupCommit } from './group-commit'
+import { DpfWatches } from './dpf'
 import { Dispatcher, type Job } from './dispatcher'
 import { Router } from './router'
 import { RateGate } from './rate'
@@ -191,6 +192,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       case 'results': state.results(msg.ok, msg.failed); return state
       case 'bound': state.pump(msg.systemId); return state
       case 'tick': state.tick(msg.now); return state
+      case 'alert': state.alertTo(msg.systemId, msg.ms, msg.esme, msg.status, { connector: msg.connector }); return state
       case 'fault': throw new Error('injected delivery fault')
     }
   }, { initialStateFunc: makeDelivery, onCrash: restartWithBudget('delivery', 5, 10_000, log, d.fatal) })
@@ -201,6 +203,8 @@ export function startActors(d: ActorDeps): ActorSystem {
   const toDispatcher = (msg: DispatcherMsg) => dispatcher.post(msg)
   const lanes = new Map<string, Lane>()
   const connectorActors = new Map<string, Drained<ConnectorMsg>>()
+  // Delivery pending flags asked of upstreams (set_dpf): who gets an upstream's alert_notification.
+  const dpf = new DpfWatches()
   const connectorsRef = nact.spawn(root, (state: null) => state, 'connectors', { initialState: null, onCrash: restartWithBudget('connectors', 3, 10_000, log, d.fatal) })
   const configs: (ConnectorOptions | { id: string; kind: 'simulator' })[] = [{ id: SIMULATOR_CONNECTOR, kind: 'simulator' }, ...d.options.connectors]
   for (const cfg of configs) {
@@ -214,6 +218,14 @@ export function startActors(d: ActorDeps): ActorSystem {
       },
       receipts: (items, stored) => toDispatcher({ type: 'receipts', connector: id, items, stored }),
       mo: (items, settled) => d.inboundMo(id, items, settled),
+      alerts: (items) => {
+        const now = d.now()
+        for (const a of items) {
+          const watches = dpf.take(nsOf(id), a.ms[2], a.esme[2], now)
+          if (watches.length === 0) log('info', 'upstream alert_notification for a subscriber no account asked about (set_dpf), dropped', { connector: id, subscriber: a.ms[2], esme: a.esme[2] })
+          for (const w of watches) delivery.post({ type: 'alert', systemId: w.systemId, ms: a.ms, esme: w.src, status: a.status, connector: id })
+        }
+      },
       up: () => {
         d.metrics.event('connector_up', { detail: `${id} (${cfg.kind})` })
         log('info', 'connector up', { connector: id })
@@ -235,7 +247,12 @@ export function startActors(d: ActorDeps): ActorSystem {
           : new HttpConnector(cfg, events, log)
       // The simulator takes a message the moment it is stored (Metrics.accepted); an upstream when its lane hands it over.
       const lane = cfg.kind === 'simulator' ? new Lane(c)
-        : new Lane(c, (jobs, now) => { for (const j of jobs) d.metrics.step(j.record.id, 'carrier', now) })
+        : new Lane(c, (jobs, now) => {
+          for (const j of jobs) {
+            d.metrics.step(j.record.id, 'carrier', now)
+            if (j.record.setDpf && cfg.kind === 'smpp') dpf.watch(nsOf(id), j.record.dests[j.dest].addr[2], { systemId: j.record.systemId, src: j.record.src, until: j.record.expireAt })
+          }
+        })
       lanes.set(id, lane)
       c.start()
       if (started) toDispatcher({ type: 'reclaim', connector: id, records: d.store.activeMessages() as MessageRecord[] })

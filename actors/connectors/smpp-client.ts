@@ -30,7 +30,7 @@ import { STATE_OF_STAT } from '../../engine/message'
 import { commandStatusOf, isSmscError } from '../../engine/errors'
 import type { LogFn } from '../../engine/log'
 import type { SmppConnectorOptions } from '../../engine/config'
-import type { Connector, ConnectorEvents, ConnectorOutcome, ConnectorStats, Dispatch, InboundMo, UpstreamReceipt } from './types'
+import type { Connector, ConnectorEvents, ConnectorOutcome, ConnectorStats, Dispatch, InboundMo, UpstreamAlert, UpstreamReceipt } from './types'
 
 /** The connector's config: `connectors[i]` of kind 'smpp', checked and defaulted by engine/config.ts (docs/CONNECTORS.md). */
 export type SmppConnectorConfig = SmppConnectorOptions
@@ -86,6 +86,7 @@ export class SmppClientConnector implements Connector {
   private retries = new Map<string, Dispatch[]>()
   private receipts: UpstreamReceipt[] = []
   private mos: InboundMo[] = []
+  private alerts: UpstreamAlert[] = []
   /** The deliver_sm/data_sm PDUs behind `receipts` and `mos`, answered when the engine has stored them. */
   private receiptAcks: Pdu[] = []
   private moAcks: Pdu[] = []
@@ -197,6 +198,9 @@ export class SmppClientConnector implements Connector {
       data_coding: r.dataCoding,
       sm_default_msg_id: 0,
     }
+    // SMPP 3.4 §5.3.2.29 set_dpf (data_sm; SMPP 5.0 also submit_sm): the ESME wants an alert_notification
+    // if the subscriber is absent, so the upstream must set its delivery pending flag; it relays its alert to us.
+    if (r.setDpf) pdu.set_dpf = 1
     // SMPP 3.4 §5.2.21 sm_length ≤ 254; longer goes in message_payload with sm_length 0 (§5.3.2.32)
     if (r.sm.length <= MAX_SHORT_MESSAGE) {
       pdu.short_message = r.sm
@@ -451,8 +455,15 @@ export class SmppClientConnector implements Connector {
         this.respond(pdu, 0)
         return this.linkLost('unbind from upstream')
       case 'alert_notification':
+        // SMPP 3.4 §4.12: a subscriber we asked about (set_dpf) is reachable again; no response PDU exists
+        this.alerts.push({
+          ms: [pdu.source_addr_ton ?? 0, pdu.source_addr_npi ?? 0, (pdu.source_addr as string | undefined) ?? ''],
+          esme: [pdu.esme_addr_ton ?? 0, pdu.esme_addr_npi ?? 0, (pdu.esme_addr as string | undefined) ?? ''],
+          status: (pdu.ms_availability_status as number | undefined) ?? 0,
+        })
+        return
       case 'outbind':
-        return // no response PDU exists (SMPP 3.4 §4.12, §4.1.7)
+        return // no response PDU exists (SMPP 3.4 §4.1.7)
       default: {
         // ESME-side operations an SMSC does not send to an ESME
         const resp = responseOf(pdu.command)
@@ -655,6 +666,11 @@ export class SmppClientConnector implements Connector {
       this.receipts = []
       this.receiptAcks = []
       this.events.receipts(r, this.acker(acks))
+    }
+    if (this.alerts.length > 0) {
+      const a = this.alerts
+      this.alerts = []
+      this.events.alerts?.(a)
     }
     if (this.mos.length > 0) {
       const m = this.mos

@@ -48,6 +48,17 @@ export interface InboundMo {
   sm: Buffer
 }
 
+/**
+ * An alert_notification the upstream sent (SMPP 3.4 §4.12): subscriber `ms` is reachable again; `esme` is
+ * the address the upstream says asked for it (the source of the message we submitted with set_dpf 1).
+ */
+export interface UpstreamAlert {
+  ms: [number, number, string]
+  esme: [number, number, string]
+  /** ms_availability_status (§5.3.2.30): 0 available (the default), 1 denied, 2 unavailable */
+  status: number
+}
+
 export interface ConnectorEvents {
   /** Final (or intermediate) states known at once: simulator outcomes, HTTP 2xx/4xx, permanent SMPP refusals. */
   outcomes(outcomes: ConnectorOutcome[]): void
@@ -66,6 +77,8 @@ export interface ConnectorEvents {
    * per item for its deliver_sm_resp: 0 once committed, non-zero for an MO the engine refuses (no MO route).
    */
   mo(items: InboundMo[], settled: (statuses: readonly number[]) => void): void
+  /** alert_notification PDUs from the upstream (no response PDU exists): the engine relays them to the accounts that asked. */
+  alerts?(items: UpstreamAlert[]): void
   /** Link state changes (for failover, telemetry events and /api/v1/connectors). */
   up(): void
   down(reason: string): void

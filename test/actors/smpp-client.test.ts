@@ -10,7 +10,7 @@ import { SmppClientConnector, type SmppConnectorConfig } from '../../actors/conn
 import { CommandStatus, MessageState } from '../../engine/protocol/constants'
 import type { LogFn } from '../../engine/log'
 import { startEngine, type TestLike } from '../helpers/engine'
-import { Recorder, connectorConfig, dispatches, drive, record, request, sleep, startUpstream, type NodePdu } from '../helpers/upstream'
+import { Recorder, connectorConfig, dispatches, drive, notify, record, request, sleep, startUpstream, type NodePdu } from '../helpers/upstream'
 
 const quiet: LogFn = () => {}
 
@@ -231,6 +231,34 @@ t.test('an unbind from the upstream is answered, the link closes and binds again
   await rec.until(() => rec.got.down.length === 1 && rec.got.up === 2, 'down, then up again')
   t.equal(rec.got.down[0], 'unbind from upstream')
   t.equal(up.connections, 2, 'a new connection')
+})
+
+t.test('set_dpf goes upstream on submit_sm; an alert_notification from the upstream is reported and gets no response PDU', async (t) => {
+  const up = await startUpstream(t, {})
+  const { c, rec } = connector(t, connectorConfig(up.port))
+  const q = drive(t, c, rec)
+  c.start()
+  await rec.until(() => rec.got.up === 1, 'bind')
+  q.add(dispatches([record({ setDpf: true }), record()]))
+  await rec.until(() => rec.got.accepted.length === 2, 'both submits accepted')
+  const submits = up.received('submit_sm')
+  t.equal(submits[0].set_dpf, 1, 'the message submitted with set_dpf 1 carries it (SMPP 3.4 §5.3.2.29)')
+  t.equal(submits[1].set_dpf, undefined, 'the other carries no set_dpf')
+  notify(up.sessions[0], 'alert_notification', {
+    source_addr_ton: 1, source_addr_npi: 1, source_addr: '447700900002',
+    esme_addr_ton: 1, esme_addr_npi: 1, esme_addr: '447700900001', ms_availability_status: 2,
+  })
+  notify(up.sessions[0], 'alert_notification', { source_addr: '447700900003', esme_addr: '' })
+  await rec.until(() => rec.got.alerts.length === 2, 'both alerts')
+  t.same(rec.got.alerts, [
+    { ms: [1, 1, '447700900002'], esme: [1, 1, '447700900001'], status: 2 },
+    { ms: [0, 0, '447700900003'], esme: [0, 0, ''], status: 0 },
+  ], 'subscriber, ESME address and ms_availability_status (0 when absent, §5.3.2.30)')
+  t.same(rec.got.batches.filter((b) => b.kind === 'alerts'), [{ kind: 'alerts', size: 2 }], 'one event for the read that carried both')
+  const resp = await request(up.sessions[0], 'enquire_link')
+  t.equal(resp.command, 'enquire_link_resp', 'the link is fine')
+  t.same(up.pdus.map((p) => p.command).filter((c) => c !== 'submit_sm' && !c.startsWith('bind') && c !== 'enquire_link_resp'), [], 'nothing answered the alerts (no response PDU exists, §4.12)')
+  t.equal(rec.got.down.length, 0, 'and the link stayed up')
 })
 
 t.test('window and rate: windowSize 5 takes 5 of 20; 100/s sends about 100 in a second; response timer hands back', async (t) => {

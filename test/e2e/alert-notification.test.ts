@@ -6,11 +6,15 @@
  * The simulated carrier makes every subscriber absent at the first attempt (simulator.absentRate 1);
  * the dispatcher retries after dispatch.retryMs and the retry delivers. Best effort: no response PDU,
  * nothing queued for an ESME with no receiver bound.
+ * Through an upstream SMPP connector (a node-smpp upstream, test/helpers/upstream.ts): set_dpf goes
+ * upstream with the submit_sm, and the upstream's own alert_notification reaches the account that asked,
+ * once, and no other account.
  */
 import t from 'tap'
 import { startEngine, type Engine } from '../helpers/engine'
 import { gsm, openEsme, receiptFor, parseReceipt, messageText, type Esme, type Pdu } from '../helpers/esme'
 import { until } from '../helpers/policy'
+import { notify, startUpstream } from '../helpers/upstream'
 
 const SRC = '12345'
 const DEST = '4915112345678'
@@ -82,4 +86,37 @@ t.test('set_dpf other than 0 or 1 is ESME_RINVTLVVAL', async (t) => {
   const esme = await openEsme(t, { port: engine.smppPort, kind: 'transceiver' })
   const resp = await esme.request('data_sm', { source_addr: SRC, destination_addr: DEST, set_dpf: 2, message_payload: gsm('x') })
   t.equal(resp.command_status, 0xc4, 'ESME_RINVTLVVAL')
+})
+
+t.test('an upstream\'s alert_notification reaches the account that sent set_dpf 1 through it, once, and no other', async (t) => {
+  const up = await startUpstream(t, {})
+  const engine = await startEngine(t, {
+    accounts: [{ systemId: 'esme1', password: 'secret1' }, { systemId: 'esme2', password: 'secret2' }],
+    extra: {
+      connectors: [{ id: 'up', kind: 'smpp', host: '127.0.0.1', port: up.port, systemId: 'esme1', password: 'secret1', reconnectMs: [100, 1000] }],
+      routes: { mt: [{ name: 'all', match: {}, action: { connector: 'up' } }], mo: [] },
+      log: { level: 'info' },
+    },
+  })
+  const asked = await openEsme(t, { port: engine.smppPort, kind: 'transceiver' })
+  const other = await openEsme(t, { port: engine.smppPort, kind: 'transceiver', systemId: 'esme2', password: 'secret2' })
+  await until('the connector bound to the upstream', () => (up.sessions.length > 0 ? true : undefined), 10_000)
+  const a = await asked.request('data_sm', { source_addr: SRC, destination_addr: DEST, registered_delivery: 1, set_dpf: 1, message_payload: gsm('are you there?') })
+  const b = await other.request('data_sm', { source_addr: '999', destination_addr: DEST, registered_delivery: 1, message_payload: gsm('no flag') })
+  t.equal(a.command_status, 0)
+  t.equal(b.command_status, 0)
+  await until('both submits upstream', () => (up.received('submit_sm').length === 2 ? true : undefined), 10_000)
+  const withDpf = up.received('submit_sm').filter((p) => p.set_dpf === 1)
+  t.match(withDpf, [{ destination_addr: DEST, source_addr: SRC }], 'only the set_dpf 1 message asks the upstream for a delivery pending flag')
+
+  const alert = { source_addr_ton: 1, source_addr_npi: 1, source_addr: DEST, esme_addr_ton: 1, esme_addr_npi: 1, esme_addr: SRC, ms_availability_status: 0 }
+  notify(up.sessions[0], 'alert_notification', alert)
+  const got = await until('the alert relayed', () => alertsOf(asked)[0], 10_000)
+  t.match(got, { source_addr: DEST, esme_addr: SRC, ms_availability_status: 0 }, 'relayed: the subscriber, the ESME\'s own source address, available')
+  // The alert is cleared once relayed: a second one is dropped with a log line, and esme2 never asked.
+  notify(up.sessions[0], 'alert_notification', alert)
+  await until('the second alert dropped', () => (/upstream alert_notification for a subscriber no account asked about/.test(engine.output()) ? true : undefined), 10_000)
+  t.equal(alertsOf(asked).length, 1, 'one alert_notification for the account that asked')
+  t.same(alertsOf(other), [], 'none for the account that sent to the same subscriber without set_dpf')
+  t.match((await engine.http('GET', '/metrics')).body, /smsc_alert_notifications_total\{result="sent"\} 1\n/, 'counted in /metrics')
 })

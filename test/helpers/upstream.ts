@@ -5,7 +5,7 @@
  * queue the way the dispatcher does, and MessageRecord / config factories.
  */
 import type net from 'node:net'
-import type { Connector, ConnectorEvents, ConnectorOutcome, Dispatch, InboundMo, UpstreamReceipt } from '../../actors/connectors/types'
+import type { Connector, ConnectorEvents, ConnectorOutcome, Dispatch, InboundMo, UpstreamAlert, UpstreamReceipt } from '../../actors/connectors/types'
 import type { SmppConnectorConfig } from '../../actors/connectors/smpp-client'
 import type { MessageRecord } from '../../engine/message'
 import type { TestLike } from './engine'
@@ -39,6 +39,11 @@ const smpp = require('smpp') as {
 /** Sends a request from the upstream to the connector; resolves with the connector's response. */
 export function request(session: NodeSession, command: string, options: Record<string, unknown> = {}): Promise<NodePdu> {
   return new Promise((resolve) => session.send(new smpp.PDU(command, options), resolve))
+}
+
+/** Sends a request that has no response PDU (alert_notification, outbind) from the upstream to the connector. */
+export function notify(session: NodeSession, command: string, options: Record<string, unknown> = {}): void {
+  session.send(new smpp.PDU(command, options))
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
@@ -81,6 +86,7 @@ export class Recorder implements ConnectorEvents {
     retried: [] as { items: Dispatch[]; reason: string }[],
     receipts: [] as UpstreamReceipt[],
     mo: [] as InboundMo[],
+    alerts: [] as UpstreamAlert[],
     up: 0,
     down: [] as string[],
     /** sizes of the batches each event came in */
@@ -104,6 +110,7 @@ export class Recorder implements ConnectorEvents {
     const stored = () => settled(m.map(() => 0))
     if (!this.holdAcks) stored(); else this.held.push(stored)
   }
+  alerts(a: UpstreamAlert[]): void { this.got.alerts.push(...a); this.got.batches.push({ kind: 'alerts', size: a.length }) }
   /** When true, acknowledgements wait in `held` until the test calls them (the engine "storing"). */
   holdAcks = false
   readonly held: (() => void)[] = []
