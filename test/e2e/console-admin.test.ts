@@ -2,7 +2,8 @@
  * The console's account pages end to end, in Debian's chromium driven by playwright-core, against a
  * real engine (test/helpers/engine.ts): the operator sees the whole tree, adds a user under a
  * reseller, gets an inline validation message from the engine, and grants credit; the reseller signs
- * in with its system_id, sees only its subtree, creates a user paid from its balance, moves more
+ * in with its system_id, sees only its subtree (a user the operator moves away leaves it at once),
+ * creates a user paid from its balance, moves more
  * credit, reads the user's ledger and suspends it; the suspended user's sign-in is refused on screen;
  * resumed, the user sees only itself. Every balance on screen is cross-checked with the API
  * (GET /api/v1/accounts/{id}). Screenshots at 1280 and 360 px go to test-artifacts/console/admin-*.png.
@@ -275,6 +276,18 @@ t.test('account pages in chromium: operator, reseller and user', { skip: fs.exis
     t.pass('the unbind shows at once')
     await page.goto(`${base}/#/accounts`)
     await page.waitForSelector(row('res1'))
+  })
+
+  await t.test('a user the operator moves away leaves res1’s tree at once, and comes back the same way', async (t) => {
+    await page.waitForSelector(row('u1'))
+    await operatorApi('PATCH', '/api/v1/accounts/u1', { parent: null })
+    const moved = Date.now()
+    // no traffic runs now: only the stream's new set of accounts can make the list reload this soon
+    await page.waitForSelector(row('u1'), { state: 'detached', timeout: 1500 })
+    t.pass(`u1 left res1’s tree ${Date.now() - moved} ms after the move`)
+    await operatorApi('PATCH', '/api/v1/accounts/u1', { parent: 'res1' })
+    await page.waitForSelector(row('u1'), { timeout: 1500 })
+    t.equal(await page.getAttribute(row('u1'), 'aria-level'), '2', 'back under res1')
   })
 
   await t.test('res1 creates u2 with opening credit taken from its balance', async (t) => {

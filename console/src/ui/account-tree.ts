@@ -55,6 +55,16 @@ export function AccountTree({ me, store, state }: { me: Principal; store: Accoun
     return () => clearTimeout(timer)
   }, [traffic])
 
+  // an account added, removed or moved in or out of what this login sees: the stream's snapshot has
+  // another set of accounts, so the list follows at once instead of at the next traffic-driven reload
+  const seen = state ? [...state.accounts.keys()].sort().join('\n') : ''
+  const lastSeen = useRef(seen)
+  useEffect(() => {
+    if (seen === lastSeen.current) return
+    lastSeen.current = seen
+    store.load()
+  }, [seen])
+
   const tree = useMemo(() => buildTree(store.list), [store.version])
   const words = filter.trim().toLowerCase()
   const shown = useMemo(() => {
