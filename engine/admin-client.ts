@@ -43,6 +43,8 @@ export interface AdminClient {
   revokeApiKey(systemId: string, keyId: string): Promise<void>
   getRoutes(): Promise<RouteTables>
   setRoutes(tables: unknown): Promise<RouteTables>
+  /** A backup of the store under <dataDir>/backups (Admin.backup). */
+  backup(): Promise<{ path: string; bytes: number; ms: number }>
   close(): Promise<void>
 }
 
@@ -116,6 +118,7 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     defaults: { ...defaultSettings(base), receiptPolicy: options.receipts.multipart },
     connectors: () => new Set([SIMULATOR_CONNECTOR, ...options.connectors.map((x) => x.id)]),
     configKeys: configKeysOf(options.accounts as unknown as Record<string, unknown>[]),
+    backupsDir: path.join(options.dataDir, 'backups'),
   })
   let p: Principal = OPERATOR
   if (as !== undefined) {
@@ -149,6 +152,7 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     revokeApiKey: (id, keyId) => admin.revokeApiKey(p, id, keyId),
     getRoutes: async () => admin.getRoutes(),
     setRoutes: (tables) => admin.setRoutes(p, tables),
+    backup: () => admin.backup(p),
     close: async () => {
       try { await store.close() } finally { unlock() }
     },
@@ -156,14 +160,14 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
 }
 
 function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
-  const call = async <T>(method: string, p: string, body?: unknown): Promise<T> => {
+  const call = async <T>(method: string, p: string, body?: unknown, timeoutMs = 30_000): Promise<T> => {
     let res: Response
     try {
       res = await fetch(url + p, {
         method,
         headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(30_000),
+        signal: AbortSignal.timeout(timeoutMs),
       })
     } catch (e) {
       throw new SmscError('SMSC_ERR_CLI_USAGE', `the running engine's admin API at ${url} does not answer: ${(e as Error).message}`)
@@ -195,6 +199,8 @@ function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
     revokeApiKey: (id, keyId) => call('DELETE', `${acct(id)}/apikeys/${encodeURIComponent(keyId)}`),
     getRoutes: () => call('GET', '/api/v1/routes'),
     setRoutes: (tables) => call('PUT', '/api/v1/routes', tables),
+    // a copy of a large store takes a while: wait up to 6 hours, not the 30 s of the other calls
+    backup: () => call('POST', '/api/v1/backup', undefined, 6 * 3600_000),
     close: async () => {},
   }
 }

@@ -20,6 +20,7 @@
  * A removed account's systemId is never given to a new account (its history stays under that id).
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto'
+import path from 'node:path'
 import {
   checkAccountInput, type Account, type AccountInput, type AccountSettings, type Principal, SETTINGS_KEYS,
 } from './accounts'
@@ -78,6 +79,8 @@ export interface AdminDeps {
   usage?(systemId: string): { binds: number; quotaUsedToday: number | null }
   /** The settings the config file gives for an account: applied again at every start (configKeysOf). */
   configKeys?(systemId: string): readonly string[]
+  /** Where backup() writes (`<dataDir>/backups`). */
+  backupsDir?: string
 }
 
 /** Per account listed in the config file, the settings it gives there (they win at every start, engine/index.ts). */
@@ -439,6 +442,25 @@ export class Admin {
     await this.deps.commit({ meta: [[ROUTES_META, routes]], audit: [audit] })
     this.deps.onRoutesChanged?.(routes)
     return routes
+  }
+
+  // ---- backup ------------------------------------------------------------------------------------------
+
+  /**
+   * A backup of the store (operator): a data dir of its own under `backupsDir`, named by its UTC time
+   * (Store.backup: consistent, made while traffic goes on). Audited with its path and size.
+   */
+  async backup(p: Principal): Promise<{ path: string; bytes: number; ms: number }> {
+    if (p.role !== 'operator') forbidden(`${p.name} may not back up the store`)
+    const dir = this.deps.backupsDir
+    if (dir === undefined) throw smscError('SMSC_ERR_API_INVALID', 'no backups directory here')
+    const stamp = new Date(this.deps.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+    const target = path.resolve(dir, `${stamp}-${randomBytes(3).toString('hex')}`)
+    const t0 = performance.now()
+    const bytes = await this.deps.store.backup(target)
+    const ms = Math.round(performance.now() - t0)
+    await this.deps.commit({ audit: [{ t: this.deps.now(), by: p.name, action: 'store.backup', target: 'store', detail: { path: target, bytes } }] })
+    return { path: target, bytes, ms }
   }
 
   // ---- internals ---------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ Usage:
   smsc route list | route set <file>   the MT/MO routing tables (hot-reloaded)
   smsc apikey create|list|revoke …     API keys for the HTTP send API
   smsc audit                           who changed what
+  smsc backup [--out DIR]              a consistent copy of the store, made while the engine runs (smsc backup --help)
   smsc admin passwd [--password P]     set the web console's admin password
   smsc bench [scenario] [options]      the SMPP benchmark harness (smsc bench --help)
   smsc --help | smsc <command> --help
@@ -396,6 +397,52 @@ async function audit(flags: Record<string, string | boolean>): Promise<number> {
   })
 }
 
+const BACKUP_HELP = `smsc backup [--out DIR] [--config FILE | --data-dir DIR]: back up the store
+
+A consistent copy of everything committed (accounts, credit and ledger, routes, API keys, audit,
+messages and their receipts still to deliver), made while the engine runs and takes traffic (with
+no engine running, from the data dir directly). The copy is a data dir of its own: <DIR>/store.
+Without --out it stays under <dataDir>/backups/<UTC time>-<random>. --out must be a new or empty
+directory.
+
+Restore: stop the engine and start it on the copy (smsc start --data-dir DIR, or copy DIR/store over
+<dataDir>/store). The first start on a copy skips message ids ahead (200,000 per second since the
+backup), so ids handed out after the backup are never handed out again. Certificates under
+<dataDir>/tls and the config file are not in the copy: keep them with it.
+`
+
+/** Moves the directory `from` to `to` (which does not exist, or is empty): a rename, or a copy across file systems. */
+function moveDir(from: string, to: string): void {
+  if (fs.existsSync(to)) fs.rmdirSync(to)
+  fs.mkdirSync(path.dirname(to), { recursive: true })
+  try {
+    fs.renameSync(from, to)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e
+    fs.cpSync(from, to, { recursive: true })
+    fs.rmSync(from, { recursive: true, force: true })
+  }
+}
+
+async function backup(flags: Record<string, string | boolean>): Promise<number> {
+  if (flags.help) { out(BACKUP_HELP); return 0 }
+  const given = flags.out
+  if (given !== undefined && (typeof given !== 'string' || given === '')) usage('--out needs a directory')
+  const to = given === undefined ? undefined : path.resolve(given)
+  // Checked before the copy is made, and again by the store (a file may appear meanwhile).
+  if (to !== undefined && fs.existsSync(to) && (!fs.statSync(to).isDirectory() || fs.readdirSync(to).length > 0)) {
+    usage(`--out ${given}: ${fs.statSync(to).isDirectory() ? 'the directory is not empty' : 'not a directory'}; give a new or empty directory`)
+  }
+  return withClient(flags, ['out'], async (c) => {
+    const r = await c.backup()
+    if (to !== undefined) moveDir(r.path, to)
+    const where = to ?? r.path
+    out(`backup: ${where} (${(r.bytes / 1048576).toFixed(1)} MiB in ${(r.ms / 1000).toFixed(1)} s${c.via === 'engine' ? ', made by the running engine' : ''})\n`)
+    out(`restore: stop the engine, then smsc start --data-dir ${where} (with your config's other settings)\n`)
+    return 0
+  })
+}
+
 async function admin(sub: string | undefined, flags: Record<string, string | boolean>): Promise<number> {
   if (flags.help || sub !== 'passwd') {
     process.stdout.write('smsc admin passwd [--password P] [--config FILE | --data-dir DIR]: set the console admin password (8 to 128 characters; random when omitted). ' +
@@ -491,6 +538,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'audit':
       if (args.sub !== undefined) usage(`audit takes no argument (got ${JSON.stringify(args.sub)})`)
       return audit(args.flags)
+    case 'backup':
+      if (args.sub !== undefined) usage(`backup takes no argument (got ${JSON.stringify(args.sub)}); the target is --out DIR`)
+      return backup(args.flags)
     case 'bench':
       // The benchmark harness (bench/run.ts) parses its own flags; loaded only for this command.
       return (require('../bench/run') as typeof import('../bench/run')).main(argv.slice(argv.indexOf('bench') + 1))

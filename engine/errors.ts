@@ -190,6 +190,10 @@ const TABLE = {
     message: 'the data dir is in use by another engine',
     commandStatus: NOT_ON_WIRE,
   },
+  SMSC_ERR_BACKUP_TARGET: {
+    message: 'the backup target must be a new or empty directory',
+    commandStatus: NOT_ON_WIRE,
+  },
   SMSC_ERR_STORE_NEWER: {
     message: 'the data dir was written by a newer version of the engine',
     commandStatus: NOT_ON_WIRE,

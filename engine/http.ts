@@ -530,6 +530,9 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
     const keyId = param(req, 1)
     reply(res, 204, () => smsc.admin.revokeApiKey(p, id, keyId))
   }))
+  app.post('/api/v1/backup', guarded({}, (res: any, _req: any, p: Principal) => {
+    reply(res, 200, () => smsc.admin.backup(p))
+  }))
   app.get('/api/v1/audit', guarded({}, (res: any, req: any, p: Principal) => {
     const page = pageOf(req.getQuery() ?? '')
     if (typeof page === 'string') return invalid(res, page)

@@ -134,6 +134,11 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     throw e
   }
   const ledger = new Ledger(store, now)
+  if (store.restored !== null) {
+    log('warn', 'this data dir is a backup opened for the first time: message ids skip ahead past any the engine may have handed out since the backup', {
+      backupAt: new Date(store.restored.backupAt).toISOString(), skippedIds: store.restored.skippedIds,
+    })
+  }
 
   // Accounts from the config are created or updated at start (settings given there win; `credit` is
   // the opening balance of a new account); a first start gets a demo account. An account removed through
@@ -219,6 +224,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const admin = new Admin({
     store, ledger, now, defaults,
     configKeys: configKeysOf(options.accounts as unknown as Record<string, unknown>[]),
+    backupsDir: path.join(options.dataDir, 'backups'),
     commit: (batch) => new Promise<void>((resolve, reject) => actors.commit(batch, (err) => (err ? reject(err) : resolve()))),
     connectors: () => connectorIds,
     onAccountChanged: (systemId, a, change) => {

@@ -253,6 +253,15 @@ export const OPENAPI = {
       parameters: page,
       get: { summary: 'admin actions in the caller\'s scope, newest first', security: LOGIN, responses: { 200: ok('entries', { type: 'object', properties: { entries: { type: 'array', items: ref('AuditEntry') } } }), ...AUTH_ERRORS } },
     },
+    '/api/v1/backup': {
+      post: {
+        summary: 'back up the store (operator): a consistent copy made while traffic goes on, as a data dir of its own under <dataDir>/backups (an engine started with --data-dir on it runs on the copy; `smsc backup` moves it where you say)', security: LOGIN,
+        responses: {
+          200: ok('where the copy is', { type: 'object', properties: { path: { type: 'string', description: 'absolute path of the backup (a data dir)' }, bytes: { type: 'integer', description: 'size of its data.mdb' }, ms: { type: 'integer', description: 'time the copy took' } } }),
+          ...AUTH_ERRORS,
+        },
+      },
+    },
     '/api/v1/routes': {
       get: { summary: 'the routing tables (operator)', security: LOGIN, responses: { 200: ok('tables', ref('RouteTables')), ...AUTH_ERRORS } },
       put: { summary: 'replace the routing tables (operator); validated, then applied at once', security: LOGIN, requestBody: body('RouteTables'), responses: { 200: ok('tables', ref('RouteTables')), ...AUTH_ERRORS } },

@@ -37,7 +37,8 @@
 // Everything a change needs (messages, ledger entries and balances, audit, accounts, keys) goes through commit():
 // one transaction, so a credit debit is never committed without the messages it pays for, nor the reverse.
 
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readdirSync, statSync } from 'node:fs'
+import path from 'node:path'
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { open, asBinary, type Database, type RootDatabase, type RootDatabaseOptions } from 'lmdb'
 import { defaultSettings, type Account, type AccountSettings } from './accounts'
@@ -151,6 +152,14 @@ function endedAt(m: StoredMessage): number {
   return typeof t === 'number' && Number.isFinite(t) && t > 0 ? t : Date.now()
 }
 const META_LEDGER_SEQ = 'store:ledgerSeq' // highest ledger seq committed
+/** Set in a backup copy (backup()): when the copy was made. The store opened from it skips message ids (RESTORE_IDS_PER_SECOND). */
+const META_BACKUP_AT = 'store:backupAt'
+/**
+ * A store opened from a backup skips this many message ids per second since the backup (at least ID_BLOCK): ids the
+ * engine handed out after the copy was made must never be handed out again, and twice the fastest rate measured
+ * (104,359 submit_sm/s, docs/BENCHMARKS.md) covers them.
+ */
+export const RESTORE_IDS_PER_SECOND = 200_000
 const META_AUDIT_SEQ = 'store:auditSeq' // highest audit seq committed
 const MICRO = 1_000_000 // ledger sums are exact in integer micro-units
 const MAX_MICRO = Number.MAX_SAFE_INTEGER
@@ -351,6 +360,18 @@ export class Store {
     this.auditSeq = typeof as === 'number' ? as : 0
     const high = meta.get(META_ID_HIGH)
     this.idHigh = typeof high === 'number' ? high : 0
+    const backupAt = meta.get(META_BACKUP_AT)
+    if (typeof backupAt === 'number') {
+      // The first open of a backup copy: skip the ids the engine may have handed out since the copy was made.
+      const skip = Math.max(ID_BLOCK, Math.ceil(Math.max(0, Date.now() - backupAt) / 1000) * RESTORE_IDS_PER_SECOND)
+      this.idHigh += skip
+      const idHigh = this.idHigh
+      root.transactionSync(() => {
+        meta.put(META_ID_HIGH, idHigh)
+        meta.remove(META_BACKUP_AT)
+      })
+      this.restored = { backupAt, skippedIds: skip }
+    }
     this.nextId = this.idHigh + 1 // skip whatever was left of the last reserved block
     // Rebuild per-account pending counts: one scan of the queue KEYS at open (values are not decoded).
     let maxKey = 0
@@ -406,6 +427,34 @@ export class Store {
       await root.close()
       throw err
     }
+  }
+
+  /** Set when this open was the first of a backup copy: when the copy was made and how many message ids were skipped. */
+  readonly restored: { backupAt: number; skippedIds: number } | null = null
+
+  /**
+   * A backup: a consistent copy of everything committed (LMDB's compacting copy, in one read transaction
+   * on a thread of its own, so traffic goes on meanwhile) as a data dir of its own, `<dir>/store/data.mdb`;
+   * an engine started with `--data-dir <dir>` runs on it. The copy is marked, so the store opened from it
+   * skips message ids (RESTORE_IDS_PER_SECOND). `dir` must not exist or be empty. Resolves with the
+   * copy's size in bytes.
+   */
+  async backup(dir: string): Promise<number> {
+    this.assertOpen()
+    let entries: string[] = []
+    try { entries = readdirSync(dir) } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e }
+    if (entries.length > 0) throw smscError('SMSC_ERR_BACKUP_TARGET', `${dir} is not empty`)
+    const at = Date.now()
+    const into = path.join(dir, 'store')
+    mkdirSync(into, { recursive: true })
+    await this.root.backup(into, true)
+    const copy = open(into, { maxDbs: 16, noSubdir: false, safeRestore: false } as RootDatabaseOptions)
+    try {
+      await copy.openDB<unknown, string>('meta', {}).put(META_BACKUP_AT, at)
+    } finally {
+      await copy.close()
+    }
+    return statSync(path.join(into, 'data.mdb')).size
   }
 
   // ---- message ids -------------------------------------------------------------------------------------
