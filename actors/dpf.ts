@@ -1,12 +1,14 @@
 /**
  * Delivery pending flags set at upstream SMSCs (SMPP 3.4 §5.3.2.29 set_dpf, §4.12 alert_notification).
- * When a message with set_dpf 1 goes to an upstream SMPP connector, the upstream may set a delivery
- * pending flag for its subscriber and later send alert_notification once the subscriber is reachable.
- * This table remembers, per upstream namespace (a transmitter and a receiver connector of the same
- * upstream account share one) and subscriber address, which accounts asked and with which source
- * address, so the alert reaches them. An alert clears what it answers (the upstream resets its flag
- * when it alerts). In memory only and bounded: after a restart, or past `max` subscribers, the
- * oldest watches are gone and their alerts are dropped with a log line.
+ * When an upstream SMPP connector accepts a message sent with set_dpf 1, the upstream may set a
+ * delivery pending flag for its subscriber and later send alert_notification once the subscriber is
+ * reachable: often after the message failed or expired, which is when the ESME wants to know. This
+ * table remembers, per upstream namespace (a transmitter and a receiver connector of the same
+ * upstream account share one) and subscriber, which accounts asked and with which source address, so
+ * the alert reaches them. An alert clears what it answers (the upstream resets its flag when it
+ * alerts). Addresses are compared without a leading '+' or '00' (international forms of one number).
+ * In memory only, and bounded: at most `max` subscribers, least recently watched forgotten first, at
+ * most PER_SUBSCRIBER watches each; a watch lasts WATCH_MS past its message's expiry.
  */
 import type { Address } from '../engine/message'
 
@@ -14,8 +16,18 @@ export interface DpfWatch {
   systemId: string
   /** the message's source: the esme_addr of the alert relayed to the account */
   src: Address
-  /** the message's expiry (ms): a watch is kept no longer than its message could be delivered */
+  /** until when (ms) an alert still goes to this account */
   until: number
+}
+
+/** How long past its message's expiry a watch lasts: an upstream alerts when the subscriber comes back, maybe days later. */
+export const WATCH_MS = 24 * 3600_000
+/** Watches kept per subscriber (distinct account and source), the oldest dropped. */
+const PER_SUBSCRIBER = 16
+
+/** One number's international forms ('+4917…', '004917…', '4917…') alike. */
+export function addressKey(addr: string): string {
+  return addr.startsWith('+') ? addr.slice(1) : addr.startsWith('00') ? addr.slice(2) : addr
 }
 
 export class DpfWatches {
@@ -26,17 +38,17 @@ export class DpfWatches {
   get size(): number { return this.byKey.size }
 
   /** An account asked to be alerted for `ms` through upstream `ns`; the same account and source once. */
-  watch(ns: string, ms: string, w: DpfWatch): void {
-    const key = `${ns}\0${ms}`
+  watch(ns: string, ms: string, w: DpfWatch, now: number): void {
+    const key = `${ns}\0${addressKey(ms)}`
     const list = this.byKey.get(key)
-    if (list === undefined) {
-      this.byKey.set(key, [w])
-      if (this.byKey.size > this.max) this.byKey.delete(this.byKey.keys().next().value as string)
-      return
-    }
-    const same = list.find((x) => x.systemId === w.systemId && x.src[2] === w.src[2])
-    if (same) same.until = Math.max(same.until, w.until)
-    else list.push(w)
+    if (list !== undefined) this.byKey.delete(key) // re-inserted below: the most recently watched go last
+    const kept = list === undefined ? [] : list.filter((x) => x.until >= now && !(x.systemId === w.systemId && addressKey(x.src[2]) === addressKey(w.src[2])))
+    kept.push(w)
+    if (kept.length > PER_SUBSCRIBER) kept.shift()
+    this.byKey.set(key, kept)
+    // Bounded: past `max`, the least recently watched subscriber goes; one expired at the front goes too (cheap upkeep).
+    const oldest = this.byKey.keys().next().value as string
+    if (this.byKey.size > this.max || (oldest !== key && (this.byKey.get(oldest) as DpfWatch[]).every((x) => x.until < now))) this.byKey.delete(oldest)
   }
 
   /**
@@ -45,11 +57,12 @@ export class DpfWatches {
    * Expired watches are dropped on the way.
    */
   take(ns: string, ms: string, esme: string, now: number): DpfWatch[] {
-    const key = `${ns}\0${ms}`
+    const key = `${ns}\0${addressKey(ms)}`
     const list = this.byKey.get(key)
     if (list === undefined) return []
     const live = list.filter((w) => w.until >= now)
-    const mine = live.filter((w) => w.src[2] === esme)
+    const e = addressKey(esme)
+    const mine = live.filter((w) => addressKey(w.src[2]) === e)
     const taken = mine.length > 0 ? mine : live
     const left = live.filter((w) => !taken.includes(w))
     if (left.length > 0) this.byKey.set(key, left)

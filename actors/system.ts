@@ -41,7 +41,7 @@ import type { RouteTables } from '../engine/routing'
 import type { WebhookSender } from '../engine/webhook'
 import { Delivery } from './delivery'
 import { GroupCommit } from './group-commit'
-import { DpfWatches } from './dpf'
+import { DpfWatches, WATCH_MS } from './dpf'
 import { Dispatcher, type Job } from './dispatcher'
 import { Router } from './router'
 import { RateGate } from './rate'
@@ -205,6 +205,7 @@ export function startActors(d: ActorDeps): ActorSystem {
   const connectorActors = new Map<string, Drained<ConnectorMsg>>()
   // Delivery pending flags asked of upstreams (set_dpf): who gets an upstream's alert_notification.
   const dpf = new DpfWatches()
+  const smppConnectors = new Set(d.options.connectors.filter((c) => c.kind === 'smpp').map((c) => c.id))
   const connectorsRef = nact.spawn(root, (state: null) => state, 'connectors', { initialState: null, onCrash: restartWithBudget('connectors', 3, 10_000, log, d.fatal) })
   const configs: (ConnectorOptions | { id: string; kind: 'simulator' })[] = [{ id: SIMULATOR_CONNECTOR, kind: 'simulator' }, ...d.options.connectors]
   for (const cfg of configs) {
@@ -222,7 +223,7 @@ export function startActors(d: ActorDeps): ActorSystem {
         const now = d.now()
         for (const a of items) {
           const watches = dpf.take(nsOf(id), a.ms[2], a.esme[2], now)
-          if (watches.length === 0) log('info', 'upstream alert_notification for a subscriber no account asked about (set_dpf), dropped', { connector: id, subscriber: a.ms[2], esme: a.esme[2] })
+          if (watches.length === 0) log('debug', 'upstream alert_notification for a subscriber no account asked about (set_dpf), dropped', { connector: id, subscriber: a.ms[2], esme: a.esme[2] })
           for (const w of watches) delivery.post({ type: 'alert', systemId: w.systemId, ms: a.ms, esme: w.src, status: a.status, connector: id })
         }
       },
@@ -247,12 +248,7 @@ export function startActors(d: ActorDeps): ActorSystem {
           : new HttpConnector(cfg, events, log)
       // The simulator takes a message the moment it is stored (Metrics.accepted); an upstream when its lane hands it over.
       const lane = cfg.kind === 'simulator' ? new Lane(c)
-        : new Lane(c, (jobs, now) => {
-          for (const j of jobs) {
-            d.metrics.step(j.record.id, 'carrier', now)
-            if (j.record.setDpf && cfg.kind === 'smpp') dpf.watch(nsOf(id), j.record.dests[j.dest].addr[2], { systemId: j.record.systemId, src: j.record.src, until: j.record.expireAt })
-          }
-        })
+        : new Lane(c, (jobs, now) => { for (const j of jobs) d.metrics.step(j.record.id, 'carrier', now) })
       lanes.set(id, lane)
       c.start()
       if (started) toDispatcher({ type: 'reclaim', connector: id, records: d.store.activeMessages() as MessageRecord[] })
@@ -315,6 +311,7 @@ export function startActors(d: ActorDeps): ActorSystem {
         const upstream: NonNullable<CommitBatch['upstream']> = []
         const jobs: Job[] = []
         const ns = nsOf(msg.connector)
+        const now = d.now()
         for (const it of msg.items) {
           const r = d.store.getMessage(it.id) as MessageRecord | undefined
           if (!r || !r.dests[it.dest] || isFinal(r.dests[it.dest].state)) continue
@@ -325,6 +322,8 @@ export function startActors(d: ActorDeps): ActorSystem {
           }
           r.dests[it.dest].up = it.upstreamId
           records.set(r.id, r)
+          // Taken by an upstream SMSC: it may keep a delivery pending flag for this subscriber (set_dpf) and alert later.
+          if (r.setDpf && smppConnectors.has(msg.connector)) dpf.watch(ns, r.dests[it.dest].addr[2], { systemId: r.systemId, src: r.src, until: Math.max(r.expireAt, now) + WATCH_MS }, now)
           upstream.push({ connector: ns, upstreamId: it.upstreamId, id: it.id, dest: it.dest })
           upstreamPending.set(`${ns}\0${it.upstreamId}`, [it.id, it.dest])
           jobs.push({ record: r, dest: it.dest, attempts: 0, fresh: false, rev: r.rev ?? 0 })

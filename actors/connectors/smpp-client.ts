@@ -198,9 +198,10 @@ export class SmppClientConnector implements Connector {
       data_coding: r.dataCoding,
       sm_default_msg_id: 0,
     }
-    // SMPP 3.4 §5.3.2.29 set_dpf (data_sm; SMPP 5.0 also submit_sm): the ESME wants an alert_notification
-    // if the subscriber is absent, so the upstream must set its delivery pending flag; it relays its alert to us.
-    if (r.setDpf) pdu.set_dpf = 1
+    // set_dpf: the ESME wants an alert_notification if the subscriber is absent, so the upstream should keep a
+    // delivery pending flag. SMPP 3.4 §5.3.2.29 has it on data_sm only; SMPP 5.0 also on submit_sm: sent to 5.0 binds
+    // only (a strict 3.4 upstream could refuse the submit_sm with ESME_ROPTPARNOTALLWD).
+    if (r.setDpf && this.cfg.interfaceVersion >= 0x50) pdu.set_dpf = 1
     // SMPP 3.4 §5.2.21 sm_length ≤ 254; longer goes in message_payload with sm_length 0 (§5.3.2.32)
     if (r.sm.length <= MAX_SHORT_MESSAGE) {
       pdu.short_message = r.sm

@@ -233,16 +233,23 @@ t.test('an unbind from the upstream is answered, the link closes and binds again
   t.equal(up.connections, 2, 'a new connection')
 })
 
-t.test('set_dpf goes upstream on submit_sm; an alert_notification from the upstream is reported and gets no response PDU', async (t) => {
+t.test('set_dpf goes upstream on submit_sm to an SMPP 5.0 bind only; an alert_notification from the upstream is reported and gets no response PDU', async (t) => {
+  const up34 = await startUpstream(t, {})
+  const old = connector(t, connectorConfig(up34.port))
+  drive(t, old.c, old.rec).add(dispatches([record({ setDpf: true })]))
+  old.c.start()
+  await old.rec.until(() => old.rec.got.accepted.length === 1, 'the 3.4 submit accepted')
+  t.equal(up34.received('submit_sm')[0].set_dpf, undefined, 'not to a 3.4 bind: SMPP 3.4 §5.3.2.29 has set_dpf on data_sm only')
+
   const up = await startUpstream(t, {})
-  const { c, rec } = connector(t, connectorConfig(up.port))
+  const { c, rec } = connector(t, connectorConfig(up.port, { interfaceVersion: 0x50 }))
   const q = drive(t, c, rec)
   c.start()
   await rec.until(() => rec.got.up === 1, 'bind')
   q.add(dispatches([record({ setDpf: true }), record()]))
   await rec.until(() => rec.got.accepted.length === 2, 'both submits accepted')
   const submits = up.received('submit_sm')
-  t.equal(submits[0].set_dpf, 1, 'the message submitted with set_dpf 1 carries it (SMPP 3.4 §5.3.2.29)')
+  t.equal(submits[0].set_dpf, 1, 'the message submitted with set_dpf 1 carries it to a 5.0 bind (SMPP 5.0 allows it on submit_sm)')
   t.equal(submits[1].set_dpf, undefined, 'the other carries no set_dpf')
   notify(up.sessions[0], 'alert_notification', {
     source_addr_ton: 1, source_addr_npi: 1, source_addr: '447700900002',

@@ -55,9 +55,9 @@ export function AccountTree({ me, store, state }: { me: Principal; store: Accoun
     return () => clearTimeout(timer)
   }, [traffic])
 
-  // an account added, removed or moved in or out of what this login sees: the stream's snapshot has
-  // another set of accounts, so the list follows at once instead of at the next traffic-driven reload
-  const seen = state ? [...state.accounts.keys()].sort().join('\n') : ''
+  // an account added, removed, or moved in or out of what a reseller or user sees: its stream's snapshot
+  // has another set of accounts, so the list follows at once instead of at the next traffic-driven reload
+  const seen = useMemo(() => (state ? [...state.accounts.keys()].sort().join('\n') : ''), [state, state?.accountsVersion])
   const lastSeen = useRef(seen)
   useEffect(() => {
     if (seen === lastSeen.current) return
