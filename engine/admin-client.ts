@@ -13,7 +13,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { Store } from './store'
 import { Ledger, type LedgerEntry } from './ledger'
-import { Admin, configKeysOf, type AccountView, type AuditEntry } from './admin'
+import { Admin, configKeysOf, type AccountView, type AuditEntry, type BackupState } from './admin'
 import { defaultSettings, OPERATOR, type Principal } from './accounts'
 import type { RouteTables } from './routing'
 import { SmscError, isSmscError, type SmscErrorCode } from './errors'
@@ -43,8 +43,9 @@ export interface AdminClient {
   revokeApiKey(systemId: string, keyId: string): Promise<void>
   getRoutes(): Promise<RouteTables>
   setRoutes(tables: unknown): Promise<RouteTables>
-  /** A backup of the store under <dataDir>/backups (Admin.backup). */
-  backup(): Promise<{ path: string; bytes: number; ms: number }>
+  /** A backup of the store (Admin.backup), resolved once made: offline into `target`; a running engine makes it
+   *  under its <dataDir>/backups (the caller moves it). */
+  backup(target?: string): Promise<BackupState>
   close(): Promise<void>
 }
 
@@ -152,7 +153,7 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     revokeApiKey: (id, keyId) => admin.revokeApiKey(p, id, keyId),
     getRoutes: async () => admin.getRoutes(),
     setRoutes: (tables) => admin.setRoutes(p, tables),
-    backup: () => admin.backup(p),
+    backup: (target) => admin.backup(p, target),
     close: async () => {
       try { await store.close() } finally { unlock() }
     },
@@ -160,14 +161,14 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
 }
 
 function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
-  const call = async <T>(method: string, p: string, body?: unknown, timeoutMs = 30_000): Promise<T> => {
+  const call = async <T>(method: string, p: string, body?: unknown): Promise<T> => {
     let res: Response
     try {
       res = await fetch(url + p, {
         method,
         headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: AbortSignal.timeout(30_000),
       })
     } catch (e) {
       throw new SmscError('SMSC_ERR_CLI_USAGE', `the running engine's admin API at ${url} does not answer: ${(e as Error).message}`)
@@ -199,8 +200,17 @@ function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
     revokeApiKey: (id, keyId) => call('DELETE', `${acct(id)}/apikeys/${encodeURIComponent(keyId)}`),
     getRoutes: () => call('GET', '/api/v1/routes'),
     setRoutes: (tables) => call('PUT', '/api/v1/routes', tables),
-    // a copy of a large store takes a while: wait up to 6 hours, not the 30 s of the other calls
-    backup: () => call('POST', '/api/v1/backup', undefined, 6 * 3600_000),
+    // Started, then followed: a copy of a large store takes longer than a client waits for a response.
+    backup: async () => {
+      const started = (await call<{ backup: BackupState }>('POST', '/api/v1/backup')).backup
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 250))
+        const now = (await call<{ backup: BackupState | null }>('GET', '/api/v1/backup')).backup
+        if (now === null || now.path !== started.path) throw new SmscError('SMSC_ERR_BACKUP_FAILED', `the engine no longer knows the backup to ${started.path} (was it restarted?)`)
+        if (now.state === 'done') return now
+        if (now.state === 'failed') throw new SmscError('SMSC_ERR_BACKUP_FAILED', now.error ?? `the backup to ${started.path} failed`)
+      }
+    },
     close: async () => {},
   }
 }

@@ -62,6 +62,20 @@ export interface AuditEntry {
   detail?: Record<string, unknown>
 }
 
+/** A backup of the store being made, or made (Admin.backup). */
+export interface BackupState {
+  state: 'running' | 'done' | 'failed'
+  /** where the copy is (a data dir: <path>/store/data.mdb) */
+  path: string
+  startedAt: number
+  /** size of the copy's data.mdb, once done */
+  bytes?: number
+  /** how long the copy took (done or failed) */
+  ms?: number
+  /** why it failed */
+  error?: string
+}
+
 export interface AdminDeps {
   store: Store
   ledger: Ledger
@@ -446,21 +460,39 @@ export class Admin {
 
   // ---- backup ------------------------------------------------------------------------------------------
 
+  private lastBackup: BackupState | null = null
+
   /**
-   * A backup of the store (operator): a data dir of its own under `backupsDir`, named by its UTC time
-   * (Store.backup: consistent, made while traffic goes on). Audited with its path and size.
+   * A backup of the store (operator), one at a time (Store.backup: consistent, made while traffic goes on):
+   * into `target`, or a data dir of its own under `backupsDir` named by its UTC time. Checks and starts at
+   * once (a refusal throws here); the promise settles when the copy is made (audited with its path and
+   * size) or has failed. backupState() follows it meanwhile.
    */
-  async backup(p: Principal): Promise<{ path: string; bytes: number; ms: number }> {
+  backup(p: Principal, target?: string): Promise<BackupState> {
     if (p.role !== 'operator') forbidden(`${p.name} may not back up the store`)
-    const dir = this.deps.backupsDir
-    if (dir === undefined) throw smscError('SMSC_ERR_API_INVALID', 'no backups directory here')
+    const running = this.lastBackup
+    if (running?.state === 'running') throw smscError('SMSC_ERR_BACKUP_RUNNING', `a backup is being made already (to ${running.path}, since ${new Date(running.startedAt).toISOString()})`)
+    const base = this.deps.backupsDir
+    if (target === undefined && base === undefined) throw smscError('SMSC_ERR_API_INVALID', 'no backups directory here')
     const stamp = new Date(this.deps.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
-    const target = path.resolve(dir, `${stamp}-${randomBytes(3).toString('hex')}`)
+    const dir = target ?? path.resolve(base as string, `${stamp}-${randomBytes(3).toString('hex')}`)
+    const st: BackupState = { state: 'running', path: dir, startedAt: this.deps.now() }
+    this.lastBackup = st
     const t0 = performance.now()
-    const bytes = await this.deps.store.backup(target)
-    const ms = Math.round(performance.now() - t0)
-    await this.deps.commit({ audit: [{ t: this.deps.now(), by: p.name, action: 'store.backup', target: 'store', detail: { path: target, bytes } }] })
-    return { path: target, bytes, ms }
+    return this.deps.store.backup(dir).then(async (bytes) => {
+      Object.assign(st, { state: 'done', bytes, ms: Math.round(performance.now() - t0) })
+      await this.deps.commit({ audit: [{ t: this.deps.now(), by: p.name, action: 'store.backup', target: 'store', detail: { path: dir, bytes } }] })
+      return st
+    }, (e: unknown) => {
+      Object.assign(st, { state: 'failed', error: (e as Error).message, ms: Math.round(performance.now() - t0) })
+      throw e
+    })
+  }
+
+  /** The backup being made, or the last one made since start (operator). */
+  backupState(p: Principal): BackupState | null {
+    if (p.role !== 'operator') forbidden(`${p.name} may not back up the store`)
+    return this.lastBackup
   }
 
   // ---- internals ---------------------------------------------------------------------------------------

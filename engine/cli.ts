@@ -411,17 +411,28 @@ backup), so ids handed out after the backup are never handed out again. Certific
 <dataDir>/tls and the config file are not in the copy: keep them with it.
 `
 
-/** Moves the directory `from` to `to` (which does not exist, or is empty): a rename, or a copy across file systems. */
-function moveDir(from: string, to: string): void {
-  if (fs.existsSync(to)) fs.rmdirSync(to)
-  fs.mkdirSync(path.dirname(to), { recursive: true })
+/**
+ * Moves a backup (a data dir: `from/store`) into `to`, new or empty (a mount point will do): a rename, or
+ * across file systems a copy into `to/.partial` renamed once complete. A failure leaves no `to/store`.
+ */
+function moveBackup(from: string, to: string): void {
+  fs.mkdirSync(to, { recursive: true })
+  const src = path.join(from, 'store')
+  const dst = path.join(to, 'store')
   try {
-    fs.renameSync(from, to)
+    fs.renameSync(src, dst)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e
-    fs.cpSync(from, to, { recursive: true })
-    fs.rmSync(from, { recursive: true, force: true })
+    const tmp = path.join(to, '.partial')
+    try {
+      fs.cpSync(src, tmp, { recursive: true })
+      fs.renameSync(tmp, dst)
+    } catch (e2) {
+      fs.rmSync(tmp, { recursive: true, force: true })
+      throw e2
+    }
   }
+  fs.rmSync(from, { recursive: true, force: true })
 }
 
 async function backup(flags: Record<string, string | boolean>): Promise<number> {
@@ -429,15 +440,21 @@ async function backup(flags: Record<string, string | boolean>): Promise<number> 
   const given = flags.out
   if (given !== undefined && (typeof given !== 'string' || given === '')) usage('--out needs a directory')
   const to = given === undefined ? undefined : path.resolve(given)
-  // Checked before the copy is made, and again by the store (a file may appear meanwhile).
   if (to !== undefined && fs.existsSync(to) && (!fs.statSync(to).isDirectory() || fs.readdirSync(to).length > 0)) {
     usage(`--out ${given}: ${fs.statSync(to).isDirectory() ? 'the directory is not empty' : 'not a directory'}; give a new or empty directory`)
   }
   return withClient(flags, ['out'], async (c) => {
-    const r = await c.backup()
-    if (to !== undefined) moveDir(r.path, to)
+    // Offline the copy goes straight to --out; a running engine makes it under its data dir, and it is moved.
+    const r = await c.backup(c.via === 'store' ? to : undefined)
+    if (to !== undefined && r.path !== to) {
+      try {
+        moveBackup(r.path, to)
+      } catch (e) {
+        usage(`--out ${given}: cannot move the backup there (${(e as Error).message}); it is complete at ${r.path}`)
+      }
+    }
     const where = to ?? r.path
-    out(`backup: ${where} (${(r.bytes / 1048576).toFixed(1)} MiB in ${(r.ms / 1000).toFixed(1)} s${c.via === 'engine' ? ', made by the running engine' : ''})\n`)
+    out(`backup: ${where} (${((r.bytes ?? 0) / 1048576).toFixed(1)} MiB in ${((r.ms ?? 0) / 1000).toFixed(1)} s${c.via === 'engine' ? ', made by the running engine' : ''})\n`)
     out(`restore: stop the engine, then smsc start --data-dir ${where} (with your config's other settings)\n`)
     return 0
   })

@@ -190,8 +190,12 @@ const TABLE = {
     message: 'the data dir is in use by another engine',
     commandStatus: NOT_ON_WIRE,
   },
-  SMSC_ERR_BACKUP_TARGET: {
-    message: 'the backup target must be a new or empty directory',
+  SMSC_ERR_BACKUP_RUNNING: {
+    message: 'a backup is being made already',
+    commandStatus: NOT_ON_WIRE,
+  },
+  SMSC_ERR_BACKUP_FAILED: {
+    message: 'the backup could not be made',
     commandStatus: NOT_ON_WIRE,
   },
   SMSC_ERR_STORE_NEWER: {

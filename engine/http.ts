@@ -103,6 +103,8 @@ const HTTP_STATUS: Record<string, number> = {
   SMSC_ERR_AUTH_SYSTEM_ID: 404,
   SMSC_ERR_MESSAGE_NOT_FOUND: 404,
   SMSC_ERR_CREDIT_EXHAUSTED: 409,
+  SMSC_ERR_BACKUP_RUNNING: 409,
+  SMSC_ERR_BACKUP_FAILED: 500,
   SMSC_ERR_RATE_LIMITED: 429,
   SMSC_ERR_QUOTA_EXCEEDED: 429,
   SMSC_ERR_WINDOW_FULL: 429,
@@ -531,7 +533,14 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
     reply(res, 204, () => smsc.admin.revokeApiKey(p, id, keyId))
   }))
   app.post('/api/v1/backup', guarded({}, (res: any, _req: any, p: Principal) => {
-    reply(res, 200, () => smsc.admin.backup(p))
+    reply(res, 202, () => {
+      // Started here, answered at once: a large store takes minutes, longer than a client waits for a response.
+      smsc.admin.backup(p).catch((e: Error) => log('error', 'backup failed', { error: e.message })) // and the state (GET) says so
+      return { backup: smsc.admin.backupState(p) }
+    })
+  }))
+  app.get('/api/v1/backup', guarded({}, (res: any, _req: any, p: Principal) => {
+    reply(res, 200, () => ({ backup: smsc.admin.backupState(p) }))
   }))
   app.get('/api/v1/audit', guarded({}, (res: any, req: any, p: Principal) => {
     const page = pageOf(req.getQuery() ?? '')

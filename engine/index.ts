@@ -11,7 +11,7 @@ import path from 'node:path'
 import type net from 'node:net'
 import { resolveOptions, SIMULATOR_CONNECTOR, type Options, type ResolvedOptions } from './config'
 import { createLogger, type LogFn } from './log'
-import { HEX_ID_BASE, Store, type CommitBatch, type DeliveryItem } from './store'
+import { HEX_ID_BASE, RESTORE_IDS_MAX, Store, type CommitBatch, type DeliveryItem } from './store'
 import { Session, type SessionHost, type BoundAccount } from './session/session'
 import { Ticker } from './session/timers'
 import { OutbindDialer } from './session/outbind'
@@ -128,15 +128,17 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const defaults: AccountSettings = { ...defaultSettings(base), receiptPolicy: options.receipts.multipart }
   let store: Store
   try {
-    store = await Store.open(path.join(options.dataDir, 'store'), { accountDefaults: { ...base, receiptPolicy: options.receipts.multipart } })
+    store = await Store.open(path.join(options.dataDir, 'store'), { accountDefaults: { ...base, receiptPolicy: options.receipts.multipart }, restoreIds: true })
   } catch (e) {
     unlock()
     throw e
   }
   const ledger = new Ledger(store, now)
   if (store.restored !== null) {
-    log('warn', 'this data dir is a backup opened for the first time: message ids skip ahead past any the engine may have handed out since the backup', {
-      backupAt: new Date(store.restored.backupAt).toISOString(), skippedIds: store.restored.skippedIds,
+    const r = store.restored
+    log('warn', 'this data dir is a backup opened for the first time: message ids skip ahead past any the engine may have handed out since the backup' +
+      (r.capped ? ` (at most ${RESTORE_IDS_MAX.toLocaleString('en')}: had the original engine handed out more than that since, those ids could come again)` : ''), {
+      backupAt: new Date(r.backupAt).toISOString(), skippedIds: r.skippedIds,
     })
   }
 

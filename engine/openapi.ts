@@ -20,6 +20,23 @@ const ACCOUNT_ERRORS = { ...AUTH_ERRORS, 404: err('no such account (SMSC_ERR_AUT
 const LOGIN = [{ bearer: [] }, { cookie: [] }]
 const LOGIN_OR_KEY = [{ bearer: [] }, { cookie: [] }, { apiKey: [] }]
 const id = { name: 'id', in: 'path', required: true, description: 'the account\'s systemId', schema: { type: 'string' } }
+/** A backup's state (Admin.backup), in { backup }: null when none was made since start. */
+const BACKUP = {
+  type: 'object',
+  properties: {
+    backup: {
+      type: 'object', nullable: true,
+      properties: {
+        state: { type: 'string', enum: ['running', 'done', 'failed'] },
+        path: { type: 'string', description: 'absolute path of the copy, a data dir (<path>/store/data.mdb)' },
+        startedAt: { type: 'integer' },
+        bytes: { type: 'integer', description: 'size of its data.mdb, once done' },
+        ms: { type: 'integer', description: 'how long the copy took' },
+        error: { type: 'string', description: 'why it failed' },
+      },
+    },
+  },
+}
 const page = [
   { name: 'limit', in: 'query', required: false, description: 'entries to return (newest first)', schema: { type: 'integer', minimum: 1 } },
   { name: 'before', in: 'query', required: false, description: 'only entries with seq below this (the next page)', schema: { type: 'integer', minimum: 0 } },
@@ -255,12 +272,10 @@ export const OPENAPI = {
     },
     '/api/v1/backup': {
       post: {
-        summary: 'back up the store (operator): a consistent copy made while traffic goes on, as a data dir of its own under <dataDir>/backups (an engine started with --data-dir on it runs on the copy; `smsc backup` moves it where you say)', security: LOGIN,
-        responses: {
-          200: ok('where the copy is', { type: 'object', properties: { path: { type: 'string', description: 'absolute path of the backup (a data dir)' }, bytes: { type: 'integer', description: 'size of its data.mdb' }, ms: { type: 'integer', description: 'time the copy took' } } }),
-          ...AUTH_ERRORS,
-        },
+        summary: 'start a backup of the store (operator): a consistent copy made while traffic goes on, as a data dir of its own under <dataDir>/backups (an engine started with --data-dir on it runs on the copy; `smsc backup` moves it where you say); one at a time', security: LOGIN,
+        responses: { 202: ok('started', BACKUP), ...AUTH_ERRORS, 409: err('a backup is being made already (SMSC_ERR_BACKUP_RUNNING)') },
       },
+      get: { summary: 'the backup being made, or the last one since the engine started (operator)', security: LOGIN, responses: { 200: ok('its state', BACKUP), ...AUTH_ERRORS } },
     },
     '/api/v1/routes': {
       get: { summary: 'the routing tables (operator)', security: LOGIN, responses: { 200: ok('tables', ref('RouteTables')), ...AUTH_ERRORS } },

@@ -37,7 +37,7 @@
 // Everything a change needs (messages, ledger entries and balances, audit, accounts, keys) goes through commit():
 // one transaction, so a credit debit is never committed without the messages it pays for, nor the reverse.
 
-import { mkdirSync, readdirSync, statSync } from 'node:fs'
+import { mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, statfsSync } from 'node:fs'
 import path from 'node:path'
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { open, asBinary, type Database, type RootDatabase, type RootDatabaseOptions } from 'lmdb'
@@ -82,6 +82,9 @@ export interface StoreOptions {
   /** 'committed' (default): commit() resolves at commit, safe against process crash (kill -9).
    *  'flushed': commit() also waits for the fsync, safe against OS crash / power loss. */
   durability?: 'committed' | 'flushed'
+  /** The engine's open: the first open of a backup copy skips message ids (RESTORE_IDS_PER_SECOND). The CLI's
+   *  offline opens (which hand out no ids) leave the copy's mark for the engine. */
+  restoreIds?: boolean
   /** Limits an account record without them reads back with (records of older versions); default: the config DEFAULTS. */
   accountDefaults?: { maxBinds: number; windowSize: number; messageIdFormat: 'decimal' | 'hex'; receiptPolicy?: 'every' | 'last' | 'aggregate' }
 }
@@ -121,6 +124,8 @@ function readsOwnLayout(db: Database<unknown, never> | Database<unknown, string>
   d.decoder = decoder
 }
 
+const mib = (bytes: number): string => (bytes / 1048576).toFixed(1)
+
 /** Message ids are reserved on disk this many at a time; a crash skips the rest of the block, never reuses. */
 export const ID_BLOCK = 10_000
 /** Width of allocated ids: 10 digits, zero-padded (decimal "0000000042"). An id past the width (10^10) is
@@ -155,11 +160,13 @@ const META_LEDGER_SEQ = 'store:ledgerSeq' // highest ledger seq committed
 /** Set in a backup copy (backup()): when the copy was made. The store opened from it skips message ids (RESTORE_IDS_PER_SECOND). */
 const META_BACKUP_AT = 'store:backupAt'
 /**
- * A store opened from a backup skips this many message ids per second since the backup (at least ID_BLOCK): ids the
- * engine handed out after the copy was made must never be handed out again, and twice the fastest rate measured
- * (104,359 submit_sm/s, docs/BENCHMARKS.md) covers them.
+ * The engine's first open of a backup copy skips this many message ids per second since the backup (at least
+ * ID_BLOCK, at most RESTORE_IDS_MAX): ids the engine handed out after the copy was made must not be handed out
+ * again, and twice the fastest rate measured (104,359 submit_sm/s, docs/BENCHMARKS.md) covers them.
  */
 export const RESTORE_IDS_PER_SECOND = 200_000
+/** The most a restore skips: ids stay 10 digits for long (longer ones lose the late `active` index, counterOf). */
+export const RESTORE_IDS_MAX = 1_000_000_000
 const META_AUDIT_SEQ = 'store:auditSeq' // highest audit seq committed
 const MICRO = 1_000_000 // ledger sums are exact in integer micro-units
 const MAX_MICRO = Number.MAX_SAFE_INTEGER
@@ -333,6 +340,9 @@ export class Store {
     dbs: Dbs,
     private readonly waitFlush: boolean,
     accountDefaults: StoreOptions['accountDefaults'],
+    restoreIds: boolean,
+    /** The environment's directory (its data.mdb). */
+    private readonly dir: string,
   ) {
     const { messages, queue, meta } = dbs
     this.messages = messages
@@ -361,16 +371,17 @@ export class Store {
     const high = meta.get(META_ID_HIGH)
     this.idHigh = typeof high === 'number' ? high : 0
     const backupAt = meta.get(META_BACKUP_AT)
-    if (typeof backupAt === 'number') {
-      // The first open of a backup copy: skip the ids the engine may have handed out since the copy was made.
-      const skip = Math.max(ID_BLOCK, Math.ceil(Math.max(0, Date.now() - backupAt) / 1000) * RESTORE_IDS_PER_SECOND)
+    if (typeof backupAt === 'number' && restoreIds) {
+      // The engine's first open of a backup copy: skip the ids the engine may have handed out since the copy was made.
+      const wanted = Math.ceil(Math.max(0, Date.now() - backupAt) / 1000) * RESTORE_IDS_PER_SECOND
+      const skip = Math.max(ID_BLOCK, Math.min(RESTORE_IDS_MAX, wanted))
       this.idHigh += skip
       const idHigh = this.idHigh
       root.transactionSync(() => {
         meta.put(META_ID_HIGH, idHigh)
         meta.remove(META_BACKUP_AT)
       })
-      this.restored = { backupAt, skippedIds: skip }
+      this.restored = { backupAt, skippedIds: skip, capped: wanted > RESTORE_IDS_MAX }
     }
     this.nextId = this.idHigh + 1 // skip whatever was left of the last reserved block
     // Rebuild per-account pending counts: one scan of the queue KEYS at open (values are not decoded).
@@ -422,6 +433,8 @@ export class Store {
         },
         options.durability === 'flushed',
         options.accountDefaults,
+        options.restoreIds === true,
+        dir,
       )
     } catch (err) {
       await root.close()
@@ -429,32 +442,60 @@ export class Store {
     }
   }
 
-  /** Set when this open was the first of a backup copy: when the copy was made and how many message ids were skipped. */
-  readonly restored: { backupAt: number; skippedIds: number } | null = null
+  /** Set when this open was the engine's first of a backup copy: when the copy was made, how many message ids were
+   *  skipped, and whether RESTORE_IDS_MAX cut the skip short. */
+  readonly restored: { backupAt: number; skippedIds: number; capped: boolean } | null = null
+
+  /** Backups being made: close() waits for them (closing the environment under a copy crashes the process). */
+  private readonly copying = new Set<Promise<number>>()
 
   /**
    * A backup: a consistent copy of everything committed (LMDB's compacting copy, in one read transaction
    * on a thread of its own, so traffic goes on meanwhile) as a data dir of its own, `<dir>/store/data.mdb`;
-   * an engine started with `--data-dir <dir>` runs on it. The copy is marked, so the store opened from it
-   * skips message ids (RESTORE_IDS_PER_SECOND). `dir` must not exist or be empty. Resolves with the
-   * copy's size in bytes.
+   * an engine started with `--data-dir <dir>` runs on it. The copy is marked, so the engine's first open of it
+   * skips message ids (RESTORE_IDS_PER_SECOND). `dir` must not exist or be empty (a mount point will do). The
+   * copy is made in `<dir>/.partial` and renamed to `<dir>/store` once complete: a failed one (disk full, say)
+   * leaves nothing that looks like a backup. Resolves with the copy's size in bytes; fails with SMSC_ERR_BACKUP_FAILED.
    */
-  async backup(dir: string): Promise<number> {
+  backup(dir: string): Promise<number> {
     this.assertOpen()
-    let entries: string[] = []
-    try { entries = readdirSync(dir) } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e }
-    if (entries.length > 0) throw smscError('SMSC_ERR_BACKUP_TARGET', `${dir} is not empty`)
-    const at = Date.now()
-    const into = path.join(dir, 'store')
-    mkdirSync(into, { recursive: true })
-    await this.root.backup(into, true)
-    const copy = open(into, { maxDbs: 16, noSubdir: false, safeRestore: false } as RootDatabaseOptions)
+    const p = this.copyTo(dir)
+    this.copying.add(p)
+    const forget = () => { this.copying.delete(p) }
+    p.then(forget, forget)
+    return p
+  }
+
+  private async copyTo(dir: string): Promise<number> {
+    const partial = path.join(dir, '.partial')
     try {
-      await copy.openDB<unknown, string>('meta', {}).put(META_BACKUP_AT, at)
-    } finally {
-      await copy.close()
+      let entries: string[] = []
+      try { entries = readdirSync(dir) } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e }
+      if (entries.some((x) => x !== '.partial')) throw new Error(`${dir} is not empty`)
+      rmSync(partial, { recursive: true, force: true }) // left by a crash during an earlier attempt
+      const into = path.join(partial, 'store')
+      mkdirSync(into, { recursive: true })
+      // A compacted copy is at most the live file's size: refuse at once rather than fill the disk.
+      const need = statSync(path.join(this.dir, 'data.mdb')).size
+      const fsStat = statfsSync(into)
+      const free = fsStat.bavail * fsStat.bsize
+      if (free < need) throw new Error(`not enough free space in ${path.dirname(dir)}: the copy may need ${mib(need)} MiB, ${mib(free)} MiB are free`)
+      const at = Date.now()
+      await this.root.backup(into, true)
+      const copy = open(into, { maxDbs: 16, noSubdir: false, safeRestore: false } as RootDatabaseOptions)
+      try {
+        await copy.openDB<unknown, string>('meta', {}).put(META_BACKUP_AT, at)
+      } finally {
+        await copy.close()
+      }
+      const bytes = statSync(path.join(into, 'data.mdb')).size
+      renameSync(into, path.join(dir, 'store'))
+      rmdirSync(partial)
+      return bytes
+    } catch (e) {
+      try { rmSync(partial, { recursive: true, force: true }) } catch { /* a target that cannot even be listed has no partial copy */ }
+      throw smscError('SMSC_ERR_BACKUP_FAILED', `backup to ${dir} failed: ${(e as Error).message}`)
     }
-    return statSync(path.join(into, 'data.mdb')).size
   }
 
   // ---- message ids -------------------------------------------------------------------------------------
@@ -1131,6 +1172,7 @@ export class Store {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await Promise.allSettled([...this.copying])
     try {
       await this.root.flushed
     } finally {

@@ -74,6 +74,8 @@ t.test('a running engine under traffic is backed up; another engine runs on the 
   t.same(readdirSync(path.join(a.dataDir, 'backups')), [], 'moved out of the engine\'s data dir')
   t.ok(during.length > 20, `the ESME kept submitting while the copy was made (${during.length} submits)`)
   t.ok(during.every((s) => s === 0), 'and every submit was accepted')
+  const state = await httpCall(a.httpPort, 'GET', '/api/v1/backup', { token })
+  t.match(state.json, { backup: { state: 'done', bytes: Number, ms: Number } }, 'GET /api/v1/backup: the last backup, done')
   const audit = await httpCall(a.httpPort, 'GET', '/api/v1/audit?limit=5', { token })
   t.match((audit.json as { entries: unknown[] }).entries[0], { action: 'store.backup', by: 'admin', detail: { bytes: Number } }, 'audited, by the operator (shown as admin)')
   const highest = Math.max(...ids.map(Number))
