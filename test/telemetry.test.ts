@@ -143,6 +143,21 @@ t.test('an account sending 1 msg/s reads about 1/s at every tick (averaged over 
   t.ok(rates.every((r) => r >= 0.75 && r <= 1.34), `account submitPerSec stays near 1: ${rates.join(', ')}`)
 })
 
+t.test('the engine sending 10 msg/s reads about 10/s at every tick (averaged over the last second), not 8, 12, 8, 12', async (t) => {
+  const { m, hub, later } = oneBind(t)
+  hub.tick()
+  const rates: number[] = []
+  for (let i = 1; i <= 24; i++) {
+    m.submitted(m.account('acc1'), 0, i % 2 === 0 ? 2 : 3) // 2.5 per 250 ms tick
+    later()
+    const f = hub.tick()
+    if (i > 8) rates.push((f.delta.engine as { submitPerSec: number }).submitPerSec)
+  }
+  t.ok(rates.every((r) => r >= 8.5 && r <= 12), `engine submitPerSec stays near 10: ${rates.join(', ')}`)
+  t.ok(rates.some((r) => r !== 8 && r !== 12), 'not the per-tick 8 and 12')
+  t.same(hub.historyColumns().submitPerSec.slice(-4), rates.slice(-4), 'the chart history has the same values')
+})
+
 t.test('messages in flight per account: read at most once a second, and not at all without a subscriber', async (t) => {
   let now = 10_000
   const m = new Metrics(100, 100, () => now)
