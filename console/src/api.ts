@@ -7,7 +7,7 @@
  * the login itself and GET /api/v1/me answer their caller only.
  */
 import type {
-  AccountCreate, AccountSettings, AccountView, CreditRequest, LedgerEntry, MessageInfo, Principal, SendRequest, SendResult,
+  AccountCreate, AccountSettings, AccountView, BackupState, CreditRequest, LedgerEntry, MessageInfo, Principal, SendRequest, SendResult,
 } from './types'
 
 export class ApiError extends Error {
@@ -78,4 +78,8 @@ export const api = {
   unbind: (id: number) => call<unknown>('POST', `/api/v1/binds/${encodeURIComponent(String(id))}/unbind`),
   send: (req: SendRequest) => call<SendResult>('POST', '/api/v1/messages', req),
   message: (id: string) => call<MessageInfo>('GET', `/api/v1/messages/${encodeURIComponent(id)}`),
+  /** the backup being made, or the last one (operator) */
+  backup: () => call<{ backup: BackupState | null }>('GET', '/api/v1/backup'),
+  /** starts a backup (operator; 409 while one is being made) */
+  startBackup: () => call<{ backup: BackupState }>('POST', '/api/v1/backup'),
 }

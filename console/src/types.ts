@@ -229,3 +229,14 @@ export interface CreditRequest {
   from?: string
   reason?: string
 }
+
+/** GET/POST /api/v1/backup (docs/API.md): the backup being made, or the last one since the engine started. */
+export interface BackupState {
+  state: 'running' | 'done' | 'failed'
+  /** a data dir: <path>/store/data.mdb */
+  path: string
+  startedAt: number
+  bytes?: number
+  ms?: number
+  error?: string
+}

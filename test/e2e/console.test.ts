@@ -226,6 +226,20 @@ t.test('the console in chromium', { skip: fs.existsSync(CHROMIUM) ? false : `no 
     await shot('07-lookup')
   })
 
+  await t.test('back up the store from the overview and see where the copy is', async (t) => {
+    await page.goto(`${base}/#/overview`)
+    await page.waitForSelector('#backup[data-state=none]')
+    t.match(await page.textContent('#backup'), /none since the engine started/)
+    await page.click('#backup-start')
+    await page.waitForSelector('#backup[data-state=done]', { timeout: 30_000 })
+    const text = (await page.textContent('#backup')) ?? ''
+    const where = await page.evaluate(() => [...document.querySelectorAll('#backup dt')].find((dt) => dt.textContent === 'where')?.nextElementSibling?.textContent ?? '')
+    t.ok(where.startsWith(path.join(engine.dataDir, 'backups')), `the path is shown: ${where}`)
+    t.ok(fs.existsSync(path.join(where, 'store', 'data.mdb')), 'and the copy is there')
+    t.match(text, /last backup/)
+    await shot('07b-backup')
+  })
+
   await t.test('a 420 px wide window: every tab is visible, readable and clickable', async (t) => {
     const narrow = await browser.newContext({ viewport: { width: 420, height: 860 }, colorScheme: 'light', storageState: await context.storageState() })
     t.teardown(() => narrow.close())

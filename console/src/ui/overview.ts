@@ -1,15 +1,17 @@
 /**
  * The overview: headline numbers, the two live charts (msg/s and latency percentiles), engine
- * health, queue depths and the recent events feed. Everything here is read from TelemetryState.
+ * health, queue depths and the recent events feed. Everything here is read from TelemetryState,
+ * except the operator's backup panel (the admin API: start one, follow it).
  * A reseller or user (a scoped stream: no engine or latency part) gets its accounts' figures: the
  * msg/s chart of its accounts, their pending deliveries and their events.
  */
-import { useMemo } from 'preact/hooks'
+import { useEffect, useMemo, useState } from 'preact/hooks'
+import { api } from '../api'
 import { html } from './html'
 import { Chart, type LineSpec } from './chart'
 import { bytes, clock, count, duration, ms, msShort, n0, pct, rate, rateShort } from '../format'
 import type { TelemetryState } from '../state'
-import type { TelemetryEvent } from '../types'
+import type { BackupState, TelemetryEvent } from '../types'
 
 const RATE_LINES: LineSpec[] = [
   { label: 'in (submit)', colorVar: '--c-in' },
@@ -51,8 +53,52 @@ export function Overview({ state, operator }: { state: TelemetryState; operator:
     <section class="cols">
       <${Health} state=${state} />
       <${QueuesPanel} state=${state} />
+      <${BackupPanel} />
     </section>
     <${Events} events=${state.events} version=${state.eventsVersion} />
+  `
+}
+
+/** The operator's backup of the store (README "Backup and restore"): start one, follow it, see the last one. */
+function BackupPanel() {
+  const [st, setSt] = useState<BackupState | null>(null)
+  const [err, setErr] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const load = () => api.backup().then((r) => { setSt(r.backup); setErr(null) }, (e: Error) => setErr(e.message))
+  useEffect(() => { void load() }, [])
+  // followed while it runs
+  useEffect(() => {
+    if (st?.state !== 'running') return
+    const timer = setInterval(() => void load(), 500)
+    return () => clearInterval(timer)
+  }, [st?.state, st?.path])
+  const start = async () => {
+    setBusy(true)
+    try {
+      setSt((await api.startBackup()).backup)
+      setErr(null)
+    } catch (e) {
+      setErr((e as Error).message)
+    } finally {
+      setBusy(false)
+    }
+  }
+  const running = st?.state === 'running'
+  return html`
+    <section class="panel" id="backup" data-state=${st?.state ?? 'none'}>
+      <h2>Backup</h2>
+      ${st
+        ? html`
+            <dl class="facts">
+              <${Row} k=${running ? 'being made' : st.state === 'done' ? 'last backup' : 'last attempt'} v=${`${clock(st.startedAt)}${running ? '' : st.state === 'done' ? ` · ${bytes(st.bytes ?? 0)} in ${ms(st.ms ?? 0)}` : ' · failed'}`} warn=${st.state === 'failed'} />
+              <${Row} k="where" v=${st.path} />
+              ${st.error ? html`<${Row} k="why" v=${st.error} warn=${true} />` : null}
+            </dl>`
+        : html`<p class="empty">none since the engine started</p>`}
+      ${err ? html`<p class="error" role="alert">${err}</p>` : null}
+      <p class="dim small">A consistent copy of the store, made while traffic goes on. To restore, start the engine with <code>--data-dir</code> on it.</p>
+      <button type="button" class="btn small" id="backup-start" disabled=${busy || running} onClick=${start}>${running ? 'backing up…' : 'Back up now'}</button>
+    </section>
   `
 }
 
