@@ -406,9 +406,9 @@ Without --out it stays under <dataDir>/backups/<UTC time>-<random>. --out must b
 directory.
 
 Restore: stop the engine and start it on the copy (smsc start --data-dir DIR, or copy DIR/store over
-<dataDir>/store). The first start on a copy skips message ids ahead (200,000 per second since the
-backup), so ids handed out after the backup are never handed out again. Certificates under
-<dataDir>/tls and the config file are not in the copy: keep them with it.
+<dataDir>/store). The engine's first start on a copy skips message ids ahead (200,000 per second
+since the backup, at most 1,000,000,000), so ids handed out after the backup are not handed out
+again. Certificates under <dataDir>/tls and the config file are not in the copy: keep them with it.
 `
 
 /**
