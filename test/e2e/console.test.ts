@@ -233,7 +233,7 @@ t.test('the console in chromium', { skip: fs.existsSync(CHROMIUM) ? false : `no 
     await page.click('#backup-start')
     await page.waitForSelector('#backup[data-state=done]', { timeout: 30_000 })
     const text = (await page.textContent('#backup')) ?? ''
-    const where = await page.evaluate(() => [...document.querySelectorAll('#backup dt')].find((dt) => dt.textContent === 'where')?.nextElementSibling?.textContent ?? '')
+    const where = await page.$$eval('#backup dt', (dts) => dts.find((dt) => dt.textContent === 'where')?.nextElementSibling?.textContent ?? '')
     t.ok(where.startsWith(path.join(engine.dataDir, 'backups')), `the path is shown: ${where}`)
     t.ok(fs.existsSync(path.join(where, 'store', 'data.mdb')), 'and the copy is there')
     t.match(text, /last backup/)
