@@ -43,8 +43,7 @@ export interface AdminClient {
   revokeApiKey(systemId: string, keyId: string): Promise<void>
   getRoutes(): Promise<RouteTables>
   setRoutes(tables: unknown): Promise<RouteTables>
-  /** A backup of the store (Admin.backup), resolved once made: offline into `target`; a running engine makes it
-   *  under its <dataDir>/backups (the caller moves it). */
+  /** A backup of the store (Admin.backup) into `target` (absolute), or under <dataDir>/backups; resolved once made. */
   backup(target?: string): Promise<BackupState>
   close(): Promise<void>
 }
@@ -201,12 +200,13 @@ function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
     getRoutes: () => call('GET', '/api/v1/routes'),
     setRoutes: (tables) => call('PUT', '/api/v1/routes', tables),
     // Started, then followed: a copy of a large store takes longer than a client waits for a response.
-    backup: async () => {
-      const started = (await call<{ backup: BackupState }>('POST', '/api/v1/backup')).backup
+    backup: async (target) => {
+      const started = (await call<{ backup: BackupState }>('POST', '/api/v1/backup', target === undefined ? {} : { dir: target })).backup
       for (;;) {
         await new Promise((r) => setTimeout(r, 250))
-        const now = (await call<{ backup: BackupState | null }>('GET', '/api/v1/backup')).backup
-        if (now === null || now.path !== started.path) throw new SmscError('SMSC_ERR_BACKUP_FAILED', `the engine no longer knows the backup to ${started.path} (was it restarted?)`)
+        const { recent } = await call<{ recent: BackupState[] }>('GET', '/api/v1/backup')
+        const now = recent.find((b) => b.path === started.path && b.startedAt === started.startedAt)
+        if (now === undefined) throw new SmscError('SMSC_ERR_BACKUP_FAILED', `the engine no longer knows the backup to ${started.path} (was it restarted?); look there for a complete copy (a data dir with store/data.mdb)`)
         if (now.state === 'done') return now
         if (now.state === 'failed') throw new SmscError('SMSC_ERR_BACKUP_FAILED', now.error ?? `the backup to ${started.path} failed`)
       }

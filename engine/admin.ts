@@ -460,7 +460,8 @@ export class Admin {
 
   // ---- backup ------------------------------------------------------------------------------------------
 
-  private lastBackup: BackupState | null = null
+  /** The backups made since start, the latest last (at most 20). */
+  private readonly backups: BackupState[] = []
 
   /**
    * A backup of the store (operator), one at a time (Store.backup: consistent, made while traffic goes on):
@@ -470,14 +471,15 @@ export class Admin {
    */
   backup(p: Principal, target?: string): Promise<BackupState> {
     if (p.role !== 'operator') forbidden(`${p.name} may not back up the store`)
-    const running = this.lastBackup
+    const running = this.backups.at(-1)
     if (running?.state === 'running') throw smscError('SMSC_ERR_BACKUP_RUNNING', `a backup is being made already (to ${running.path}, since ${new Date(running.startedAt).toISOString()})`)
     const base = this.deps.backupsDir
     if (target === undefined && base === undefined) throw smscError('SMSC_ERR_API_INVALID', 'no backups directory here')
     const stamp = new Date(this.deps.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
     const dir = target ?? path.resolve(base as string, `${stamp}-${randomBytes(3).toString('hex')}`)
     const st: BackupState = { state: 'running', path: dir, startedAt: this.deps.now() }
-    this.lastBackup = st
+    this.backups.push(st)
+    if (this.backups.length > 20) this.backups.shift()
     const t0 = performance.now()
     return this.deps.store.backup(dir).then(async (bytes) => {
       Object.assign(st, { state: 'done', bytes, ms: Math.round(performance.now() - t0) })
@@ -489,10 +491,10 @@ export class Admin {
     })
   }
 
-  /** The backup being made, or the last one made since start (operator). */
-  backupState(p: Principal): BackupState | null {
+  /** The backup being made or the last one since start (`backup`), and the last 20 (`recent`, the latest last) (operator). */
+  backupState(p: Principal): { backup: BackupState | null; recent: BackupState[] } {
     if (p.role !== 'operator') forbidden(`${p.name} may not back up the store`)
-    return this.lastBackup
+    return { backup: this.backups.at(-1) ?? null, recent: [...this.backups] }
   }
 
   // ---- internals ---------------------------------------------------------------------------------------

@@ -411,49 +411,26 @@ since the backup, at most 1,000,000,000), so ids handed out after the backup are
 again. Certificates under <dataDir>/tls and the config file are not in the copy: keep them with it.
 `
 
-/**
- * Moves a backup (a data dir: `from/store`) into `to`, new or empty (a mount point will do): a rename, or
- * across file systems a copy into `to/.partial` renamed once complete. A failure leaves no `to/store`.
- */
-function moveBackup(from: string, to: string): void {
-  fs.mkdirSync(to, { recursive: true })
-  const src = path.join(from, 'store')
-  const dst = path.join(to, 'store')
-  try {
-    fs.renameSync(src, dst)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e
-    const tmp = path.join(to, '.partial')
-    try {
-      fs.cpSync(src, tmp, { recursive: true })
-      fs.renameSync(tmp, dst)
-    } catch (e2) {
-      fs.rmSync(tmp, { recursive: true, force: true })
-      throw e2
-    }
-  }
-  fs.rmSync(from, { recursive: true, force: true })
-}
-
 async function backup(flags: Record<string, string | boolean>): Promise<number> {
   if (flags.help) { out(BACKUP_HELP); return 0 }
   const given = flags.out
   if (given !== undefined && (typeof given !== 'string' || given === '')) usage('--out needs a directory')
   const to = given === undefined ? undefined : path.resolve(given)
-  if (to !== undefined && fs.existsSync(to) && (!fs.statSync(to).isDirectory() || fs.readdirSync(to).length > 0)) {
+  if (to !== undefined && fs.existsSync(to) && (!fs.statSync(to).isDirectory() || fs.readdirSync(to).some((x) => x !== 'lost+found'))) {
     usage(`--out ${given}: ${fs.statSync(to).isDirectory() ? 'the directory is not empty' : 'not a directory'}; give a new or empty directory`)
   }
+  // A data dir with no store is a wrong --config or --data-dir: a backup of nothing would look like a good one.
+  const cfgFlags: Record<string, string | boolean> = {}
+  for (const k of ['config', 'data-dir']) if (flags[k] !== undefined) cfgFlags[k] = flags[k]
+  const dataDir = path.resolve(loadConfig(configArgsFromFlags(cfgFlags)).dataDir)
+  if (!fs.existsSync(path.join(dataDir, 'store', 'data.mdb'))) {
+    usage(`no store in ${dataDir}: nothing to back up there; give the --config or --data-dir the engine runs with`)
+  }
   return withClient(flags, ['out'], async (c) => {
-    // Offline the copy goes straight to --out; a running engine makes it under its data dir, and it is moved.
-    const r = await c.backup(c.via === 'store' ? to : undefined)
-    if (to !== undefined && r.path !== to) {
-      try {
-        moveBackup(r.path, to)
-      } catch (e) {
-        usage(`--out ${given}: cannot move the backup there (${(e as Error).message}); it is complete at ${r.path}`)
-      }
-    }
-    const where = to ?? r.path
+    // The copy goes straight to --out: written by the running engine (so the engine's user must be able to write
+    // there), or with no engine running by this command.
+    const r = await c.backup(to)
+    const where = r.path
     out(`backup: ${where} (${((r.bytes ?? 0) / 1048576).toFixed(1)} MiB in ${((r.ms ?? 0) / 1000).toFixed(1)} s${c.via === 'engine' ? ', made by the running engine' : ''})\n`)
     out(`restore: stop the engine, then smsc start --data-dir ${where} (with your config's other settings)\n`)
     return 0

@@ -533,14 +533,21 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
     reply(res, 204, () => smsc.admin.revokeApiKey(p, id, keyId))
   }))
   app.post('/api/v1/backup', guarded({}, (res: any, _req: any, p: Principal) => {
-    reply(res, 202, () => {
-      // Started here, answered at once: a large store takes minutes, longer than a client waits for a response.
-      smsc.admin.backup(p).catch((e: Error) => log('error', 'backup failed', { error: e.message })) // and the state (GET) says so
-      return { backup: smsc.admin.backupState(p) }
+    readBody(res, (body) => {
+      const bad = check(body, { dir: 'string?' })
+      if (bad) return invalid(res, bad)
+      const dir = (body as { dir?: string }).dir
+      if (dir !== undefined && !path.isAbsolute(dir)) return invalid(res, `dir must be an absolute path (got ${JSON.stringify(dir)})`)
+      reply(res, 202, () => {
+        // Started here, answered at once: a large store takes minutes, longer than a client waits for a response.
+        const started = smsc.admin.backup(p, dir)
+        started.catch((e: Error) => log('error', 'backup failed', { error: e.message })) // and the state (GET) says so
+        return { backup: smsc.admin.backupState(p).backup }
+      })
     })
   }))
   app.get('/api/v1/backup', guarded({}, (res: any, _req: any, p: Principal) => {
-    reply(res, 200, () => ({ backup: smsc.admin.backupState(p) }))
+    reply(res, 200, () => smsc.admin.backupState(p))
   }))
   app.get('/api/v1/audit', guarded({}, (res: any, req: any, p: Principal) => {
     const page = pageOf(req.getQuery() ?? '')

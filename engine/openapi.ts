@@ -20,21 +20,16 @@ const ACCOUNT_ERRORS = { ...AUTH_ERRORS, 404: err('no such account (SMSC_ERR_AUT
 const LOGIN = [{ bearer: [] }, { cookie: [] }]
 const LOGIN_OR_KEY = [{ bearer: [] }, { cookie: [] }, { apiKey: [] }]
 const id = { name: 'id', in: 'path', required: true, description: 'the account\'s systemId', schema: { type: 'string' } }
-/** A backup's state (Admin.backup), in { backup }: null when none was made since start. */
-const BACKUP = {
+/** A backup (Admin.backup). */
+const BACKUP_STATE = {
   type: 'object',
   properties: {
-    backup: {
-      type: 'object', nullable: true,
-      properties: {
-        state: { type: 'string', enum: ['running', 'done', 'failed'] },
-        path: { type: 'string', description: 'absolute path of the copy, a data dir (<path>/store/data.mdb)' },
-        startedAt: { type: 'integer' },
-        bytes: { type: 'integer', description: 'size of its data.mdb, once done' },
-        ms: { type: 'integer', description: 'how long the copy took' },
-        error: { type: 'string', description: 'why it failed' },
-      },
-    },
+    state: { type: 'string', enum: ['running', 'done', 'failed'] },
+    path: { type: 'string', description: 'absolute path of the copy, a data dir (<path>/store/data.mdb)' },
+    startedAt: { type: 'integer' },
+    bytes: { type: 'integer', description: 'size of its data.mdb, once done' },
+    ms: { type: 'integer', description: 'how long the copy took' },
+    error: { type: 'string', description: 'why it failed' },
   },
 }
 const page = [
@@ -272,10 +267,14 @@ export const OPENAPI = {
     },
     '/api/v1/backup': {
       post: {
-        summary: 'start a backup of the store (operator): a consistent copy made while traffic goes on, as a data dir of its own under <dataDir>/backups (an engine started with --data-dir on it runs on the copy; `smsc backup` moves it where you say); one at a time', security: LOGIN,
-        responses: { 202: ok('started', BACKUP), ...AUTH_ERRORS, 409: err('a backup is being made already (SMSC_ERR_BACKUP_RUNNING)') },
+        summary: 'start a backup of the store (operator): a consistent copy made while traffic goes on, as a data dir of its own in `dir` or under <dataDir>/backups (an engine started with --data-dir on it runs on the copy); one at a time', security: LOGIN,
+        requestBody: { required: false, content: json({ type: 'object', additionalProperties: false, properties: { dir: { type: 'string', description: 'absolute path of a new or empty directory the engine can write' } } }) },
+        responses: { 202: ok('started', { type: 'object', properties: { backup: BACKUP_STATE } }), ...AUTH_ERRORS, 409: err('a backup is being made already (SMSC_ERR_BACKUP_RUNNING)') },
       },
-      get: { summary: 'the backup being made, or the last one since the engine started (operator)', security: LOGIN, responses: { 200: ok('its state', BACKUP), ...AUTH_ERRORS } },
+      get: {
+        summary: 'the backup being made or the last one since the engine started, and the last 20 (operator)', security: LOGIN,
+        responses: { 200: ok('their state', { type: 'object', properties: { backup: { ...BACKUP_STATE, nullable: true }, recent: { type: 'array', items: BACKUP_STATE } } }), ...AUTH_ERRORS },
+      },
     },
     '/api/v1/routes': {
       get: { summary: 'the routing tables (operator)', security: LOGIN, responses: { 200: ok('tables', ref('RouteTables')), ...AUTH_ERRORS } },

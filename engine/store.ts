@@ -453,7 +453,8 @@ export class Store {
    * A backup: a consistent copy of everything committed (LMDB's compacting copy, in one read transaction
    * on a thread of its own, so traffic goes on meanwhile) as a data dir of its own, `<dir>/store/data.mdb`;
    * an engine started with `--data-dir <dir>` runs on it. The copy is marked, so the engine's first open of it
-   * skips message ids (RESTORE_IDS_PER_SECOND). `dir` must not exist or be empty (a mount point will do). The
+   * skips message ids (RESTORE_IDS_PER_SECOND). `dir` must not exist or be empty (a new file system's lost+found
+   * aside: a mount point will do), and not be inside the store. The
    * copy is made in `<dir>/.partial` and renamed to `<dir>/store` once complete: a failed one (disk full, say)
    * leaves nothing that looks like a backup. Resolves with the copy's size in bytes; fails with SMSC_ERR_BACKUP_FAILED.
    */
@@ -471,7 +472,9 @@ export class Store {
     try {
       let entries: string[] = []
       try { entries = readdirSync(dir) } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e }
-      if (entries.some((x) => x !== '.partial')) throw new Error(`${dir} is not empty`)
+      if (entries.some((x) => x !== '.partial' && x !== 'lost+found')) throw new Error(`${dir} is not empty`)
+      const rel = path.relative(this.dir, path.resolve(dir))
+      if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) throw new Error(`${dir} is inside the store it would copy`)
       rmSync(partial, { recursive: true, force: true }) // left by a crash during an earlier attempt
       const into = path.join(partial, 'store')
       mkdirSync(into, { recursive: true })

@@ -68,6 +68,11 @@ t.test('a target with files is refused and left as it was; a stale .partial is c
   writeFileSync(join(crashed, '.partial', 'store', 'data.mdb'), 'half a copy')
   await store.backup(crashed)
   t.same(readdirSync(crashed), ['store'], 'the half copy of a crashed attempt is gone, the new copy is there')
+  const mount = join(tmp(t), 'mount')
+  mkdirSync(join(mount, 'lost+found'), { recursive: true })
+  await store.backup(mount)
+  t.same(readdirSync(mount).sort(), ['lost+found', 'store'], 'a new file system\'s lost+found does not make it "not empty"')
+  await t.rejects(store.backup(join((store as unknown as { dir: string }).dir, 'inside')), /inside the store it would copy/, 'not into the store itself')
   const bad = join(tmp(t), 'a-file')
   writeFileSync(bad, 'x')
   try {
@@ -122,7 +127,7 @@ t.test('Admin.backup: the operator only, one at a time, its state followed, audi
   })
   t.throws(() => admin.backup({ role: 'reseller', systemId: 'r', name: 'r' }), { code: 'SMSC_ERR_ADMIN_FORBIDDEN' })
   const done = admin.backup(OPERATOR)
-  t.match(admin.backupState(OPERATOR), { state: 'running' }, 'followed while it runs')
+  t.match(admin.backupState(OPERATOR).backup, { state: 'running' }, 'followed while it runs')
   t.throws(() => admin.backup(OPERATOR), { code: 'SMSC_ERR_BACKUP_RUNNING' }, 'one at a time')
   const st = await done
   t.match(st, { state: 'done', bytes: Number, ms: Number })
@@ -134,5 +139,6 @@ t.test('Admin.backup: the operator only, one at a time, its state followed, audi
   mkdirSync(full)
   writeFileSync(join(full, 'x'), 'x')
   await t.rejects(admin.backup(OPERATOR, full), { code: 'SMSC_ERR_BACKUP_FAILED' })
-  t.match(admin.backupState(OPERATOR), { state: 'failed', error: /not empty/ }, 'a failure is in the state, with why')
+  t.match(admin.backupState(OPERATOR).backup, { state: 'failed', error: /not empty/ }, 'a failure is in the state, with why')
+  t.same(admin.backupState(OPERATOR).recent.map((b) => b.state), ['done', 'done', 'failed'], 'and the earlier ones are still known (a client following its own finds it)')
 })

@@ -79,7 +79,7 @@ export const api = {
   send: (req: SendRequest) => call<SendResult>('POST', '/api/v1/messages', req),
   message: (id: string) => call<MessageInfo>('GET', `/api/v1/messages/${encodeURIComponent(id)}`),
   /** the backup being made, or the last one (operator) */
-  backup: () => call<{ backup: BackupState | null }>('GET', '/api/v1/backup'),
+  backup: () => call<{ backup: BackupState | null; recent: BackupState[] }>('GET', '/api/v1/backup'),
   /** starts a backup (operator; 409 while one is being made) */
   startBackup: () => call<{ backup: BackupState }>('POST', '/api/v1/backup'),
 }

@@ -3,11 +3,12 @@
  * engine while an ESME keeps submitting, which another engine then runs on (accounts, messages still
  * in flight, the audit of the backup itself stays behind); the first start on the copy skips message
  * ids ahead, once. Offline (no engine on the data dir) the CLI copies under the data-dir lock. Refusals:
- * an --out directory with files in it (one line, exit 2, nothing copied), and anyone but the operator.
+ * an --out directory with files in it (one line, exit 2, nothing copied), a data dir with no store, and
+ * anyone but the operator.
  */
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { httpCall, projectRoot, startEngine, type Engine } from '../helpers/engine'
@@ -71,11 +72,11 @@ t.test('a running engine under traffic is backed up; another engine runs on the 
   t.equal(cli.code, 0, cli.err)
   t.match(cli.out, new RegExp(`^backup: ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\([\\d.]+ MiB in [\\d.]+ s, made by the running engine\\)\\nrestore: `), 'where the copy is, how big, and how to restore')
   t.ok(existsSync(path.join(out, 'store', 'data.mdb')), 'a data dir of its own: <out>/store/data.mdb')
-  t.same(readdirSync(path.join(a.dataDir, 'backups')), [], 'moved out of the engine\'s data dir')
+  t.notOk(existsSync(path.join(a.dataDir, 'backups')), 'written straight to --out, not staged in the engine\'s data dir')
   t.ok(during.length > 20, `the ESME kept submitting while the copy was made (${during.length} submits)`)
   t.ok(during.every((s) => s === 0), 'and every submit was accepted')
   const state = await httpCall(a.httpPort, 'GET', '/api/v1/backup', { token })
-  t.match(state.json, { backup: { state: 'done', bytes: Number, ms: Number } }, 'GET /api/v1/backup: the last backup, done')
+  t.match(state.json, { backup: { state: 'done', path: out, bytes: Number, ms: Number } }, 'GET /api/v1/backup: the last backup, done, where it is')
   const audit = await httpCall(a.httpPort, 'GET', '/api/v1/audit?limit=5', { token })
   t.match((audit.json as { entries: unknown[] }).entries[0], { action: 'store.backup', by: 'admin', detail: { bytes: Number } }, 'audited, by the operator (shown as admin)')
   const highest = Math.max(...ids.map(Number))
@@ -114,6 +115,10 @@ t.test('offline backup under the data-dir lock; a non-empty --out is refused in 
   t.match(bad.err, /^smsc: --out .*full: the directory is not empty; give a new or empty directory\n$/, 'one line naming --out')
   t.notOk(existsSync(path.join(a.dataDir, 'backups')), 'nothing was copied')
 
+  const wrong = await smsc(['backup', '--data-dir', path.join(dir, 'not-a-data-dir'), '--out', path.join(dir, 'x')])
+  t.equal(wrong.code, 2, 'a data dir with no store: no empty "backup" of it')
+  t.match(wrong.err, /^smsc: no store in .*not-a-data-dir: nothing to back up there; give the --config or --data-dir the engine runs with\n$/)
+  t.notOk(existsSync(path.join(dir, 'not-a-data-dir')), 'and no store is created there')
   const ok = await smsc(['backup', '--data-dir', a.dataDir, '--out', path.join(dir, 'offline')])
   t.equal(ok.code, 0, ok.err)
   t.match(ok.out, /^backup: .*offline \([\d.]+ MiB in [\d.]+ s\)\n/, 'made from the data dir (no engine running)')
