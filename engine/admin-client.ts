@@ -119,6 +119,7 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     connectors: () => new Set([SIMULATOR_CONNECTOR, ...options.connectors.map((x) => x.id)]),
     configKeys: configKeysOf(options.accounts as unknown as Record<string, unknown>[]),
     backupsDir: path.join(options.dataDir, 'backups'),
+    backupsKept: options.store.backupsKept,
   })
   let p: Principal = OPERATOR
   if (as !== undefined) {

@@ -20,6 +20,7 @@
  * A removed account's systemId is never given to a new account (its history stays under that id).
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto'
+import { readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import {
   checkAccountInput, type Account, type AccountInput, type AccountSettings, type Principal, SETTINGS_KEYS,
@@ -74,7 +75,12 @@ export interface BackupState {
   ms?: number
   /** why it failed */
   error?: string
+  /** older backups under <dataDir>/backups removed after this one (store.backupsKept) */
+  removed?: string[]
 }
+
+/** The name backup() gives a backup under backupsDir: its UTC time, then 6 random hex digits. */
+const BACKUP_NAME = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/
 
 export interface AdminDeps {
   store: Store
@@ -93,8 +99,10 @@ export interface AdminDeps {
   usage?(systemId: string): { binds: number; quotaUsedToday: number | null }
   /** The settings the config file gives for an account: applied again at every start (configKeysOf). */
   configKeys?(systemId: string): readonly string[]
-  /** Where backup() writes (`<dataDir>/backups`). */
+  /** Where backup() writes when given no directory (`<dataDir>/backups`). */
   backupsDir?: string
+  /** Backups there beyond the latest this many are removed after each new one (config store.backupsKept); 0 keeps all. */
+  backupsKept?: number
 }
 
 /** Per account listed in the config file, the settings it gives there (they win at every start, engine/index.ts). */
@@ -483,12 +491,27 @@ export class Admin {
     const t0 = performance.now()
     return this.deps.store.backup(dir).then(async (bytes) => {
       Object.assign(st, { state: 'done', bytes, ms: Math.round(performance.now() - t0) })
+      if (target === undefined) st.removed = this.pruneBackups(base as string)
       await this.deps.commit({ audit: [{ t: this.deps.now(), by: p.name, action: 'store.backup', target: 'store', detail: { path: dir, bytes } }] })
       return st
     }, (e: unknown) => {
       Object.assign(st, { state: 'failed', error: (e as Error).message, ms: Math.round(performance.now() - t0) })
       throw e
     })
+  }
+
+  /**
+   * Keeps the latest `backupsKept` of the backups this engine named in `base` (<UTC time>-<random>: the names
+   * sort by time); removes the older ones, and returns their names. A directory of any other name is left alone.
+   */
+  private pruneBackups(base: string): string[] {
+    const keep = this.deps.backupsKept ?? 0
+    if (keep <= 0) return []
+    let names: string[]
+    try { names = readdirSync(base).filter((n) => BACKUP_NAME.test(n)).sort() } catch { return [] }
+    const old = names.slice(0, Math.max(0, names.length - keep))
+    for (const n of old) rmSync(path.join(base, n), { recursive: true, force: true })
+    return old
   }
 
   /** The backup being made or the last one since start (`backup`), and the last 20 (`recent`, the latest last) (operator). */

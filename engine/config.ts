@@ -123,7 +123,7 @@ export interface ResolvedOptions {
   routes: RouteTables | null
   dispatch: { retryMs: [number, number]; routers: number }
   overload: { highWater: number; lowWater: number }
-  store: { retentionHours: number }
+  store: { retentionHours: number; backupsKept: number }
   webhooks: { timeoutMs: number; concurrency: number }
 }
 
@@ -231,6 +231,7 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
   },
   store: {
     retentionHours: 72, // messages in a final state are removed this long after they ended (query_sm then fails); 0 = keep forever
+    backupsKept: 7, // backups the engine names itself (<dataDir>/backups) beyond the latest this many are removed; 0 = keep all
   },
   webhooks: {
     timeoutMs: 10_000, // ms per receipt/MO webhook request
@@ -500,6 +501,7 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
   const sIn = sub('store', KEYS.store)
   const store = {
     retentionHours: pick(sIn, 'retentionHours', D.store.retentionHours, (v, path) => integer(v, path, 0, 87_600), p('store')),
+    backupsKept: pick(sIn, 'backupsKept', D.store.backupsKept, (v, path) => integer(v, path, 0, 1000), p('store')),
   }
   const wIn = sub('webhooks', KEYS.webhooks)
   const webhooks = {

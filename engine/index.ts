@@ -227,6 +227,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     store, ledger, now, defaults,
     configKeys: configKeysOf(options.accounts as unknown as Record<string, unknown>[]),
     backupsDir: path.join(options.dataDir, 'backups'),
+    backupsKept: options.store.backupsKept,
     commit: (batch) => new Promise<void>((resolve, reject) => actors.commit(batch, (err) => (err ? reject(err) : resolve()))),
     connectors: () => connectorIds,
     onAccountChanged: (systemId, a, change) => {

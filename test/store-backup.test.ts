@@ -118,6 +118,25 @@ t.test('the engine\'s first open of a copy skips ids by the time since the backu
   await old.close()
 })
 
+t.test('backups the engine names itself beyond store.backupsKept are removed, oldest first; others are left alone', async (t) => {
+  const { store } = await filled(t, 10)
+  const base = join(tmp(t), 'backups')
+  let clock = Date.UTC(2026, 11, 7, 3, 0, 0)
+  const admin = new Admin({
+    store, ledger: new Ledger(store, Date.now), now: () => (clock += 60_000), commit: (b) => store.commit(b),
+    defaults: defaultSettings({ maxBinds: 1, windowSize: 1, messageIdFormat: 'decimal' }), connectors: () => new Set(['simulator']), backupsDir: base, backupsKept: 2,
+  })
+  mkdirSync(join(base, 'mine'), { recursive: true })
+  const made: string[] = []
+  for (let i = 0; i < 3; i++) made.push((await admin.backup(OPERATOR)).path)
+  t.same(readdirSync(base).sort(), ['mine', ...made.slice(1).map((p) => p.slice(base.length + 1))].sort(), 'the two latest and a directory of another name')
+  t.same(admin.backupState(OPERATOR).backup?.removed, [made[0].slice(base.length + 1)], 'the state says which were removed')
+  const given = join(tmp(t), 'given')
+  await admin.backup(OPERATOR, given)
+  t.ok(existsSync(join(given, 'store')), 'a backup written elsewhere')
+  t.equal(readdirSync(base).length, 3, 'removes nothing under backups (and is never removed)')
+})
+
 t.test('Admin.backup: the operator only, one at a time, its state followed, audited', async (t) => {
   const { store } = await filled(t, 10)
   const base = join(tmp(t), 'backups')
