@@ -20,7 +20,7 @@
  * A removed account's systemId is never given to a new account (its history stays under that id).
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto'
-import { readdirSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import {
   checkAccountInput, type Account, type AccountInput, type AccountSettings, type Principal, SETTINGS_KEYS,
@@ -30,7 +30,7 @@ import { showValue } from './config'
 import { smscError } from './errors'
 import type { Ledger, LedgerEntry } from './ledger'
 import { DEFAULT_ROUTES, validateRouteTables, type RouteTables } from './routing'
-import { Store, type CommitBatch } from './store'
+import { Store, within, type CommitBatch } from './store'
 
 /** An outbind setting as accounts are shown: the password the SMSC sends is never echoed, only whether there is one. */
 export interface OutbindView { host: string; port: number; tls: boolean; passwordSet: boolean }
@@ -484,6 +484,10 @@ export class Admin {
     const base = this.deps.backupsDir
     if (target === undefined && base === undefined) throw smscError('SMSC_ERR_API_INVALID', 'no backups directory here')
     const stamp = new Date(this.deps.now()).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+    // The backups directory is the engine's own, pruned to backupsKept: a backup given a place is kept elsewhere.
+    if (target !== undefined && base !== undefined && within(path.resolve(base), path.resolve(target))) {
+      throw smscError('SMSC_ERR_BACKUP_FAILED', `${target} is inside ${base}, where the engine keeps its own backups (store.backupsKept removes old ones there): give a directory elsewhere`)
+    }
     const dir = target ?? path.resolve(base as string, `${stamp}-${randomBytes(3).toString('hex')}`)
     const st: BackupState = { state: 'running', path: dir, startedAt: this.deps.now() }
     this.backups.push(st)
@@ -491,7 +495,7 @@ export class Admin {
     const t0 = performance.now()
     return this.deps.store.backup(dir).then(async (bytes) => {
       Object.assign(st, { state: 'done', bytes, ms: Math.round(performance.now() - t0) })
-      if (target === undefined) st.removed = this.pruneBackups(base as string)
+      if (target === undefined) st.removed = this.pruneBackups(base as string, path.basename(dir))
       await this.deps.commit({ audit: [{ t: this.deps.now(), by: p.name, action: 'store.backup', target: 'store', detail: { path: dir, bytes } }] })
       return st
     }, (e: unknown) => {
@@ -501,17 +505,20 @@ export class Admin {
   }
 
   /**
-   * Keeps the latest `backupsKept` of the backups this engine named in `base` (<UTC time>-<random>: the names
-   * sort by time); removes the older ones, and returns their names. A directory of any other name is left alone.
+   * Keeps `made` (the backup just made) and the latest `backupsKept - 1` other complete backups this engine named
+   * in `base` (<UTC time>-<random>: the names sort by time); removes the older ones and any such directory that
+   * holds no complete copy (left by a crash), and returns their names. A directory of any other name is left alone.
    */
-  private pruneBackups(base: string): string[] {
+  private pruneBackups(base: string, made: string): string[] {
     const keep = this.deps.backupsKept ?? 0
     if (keep <= 0) return []
     let names: string[]
-    try { names = readdirSync(base).filter((n) => BACKUP_NAME.test(n)).sort() } catch { return [] }
-    const old = names.slice(0, Math.max(0, names.length - keep))
-    for (const n of old) rmSync(path.join(base, n), { recursive: true, force: true })
-    return old
+    try { names = readdirSync(base).filter((n) => n !== made && BACKUP_NAME.test(n)).sort() } catch { return [] }
+    const complete = names.filter((n) => existsSync(path.join(base, n, 'store', 'data.mdb')))
+    const kept = new Set(complete.slice(Math.max(0, complete.length - (keep - 1))))
+    const gone = names.filter((n) => !kept.has(n))
+    for (const n of gone) rmSync(path.join(base, n), { recursive: true, force: true })
+    return gone
   }
 
   /** The backup being made or the last one since start (`backup`), and the last 20 (`recent`, the latest last) (operator). */

@@ -30,6 +30,7 @@ const BACKUP_STATE = {
     bytes: { type: 'integer', description: 'size of its data.mdb, once done' },
     ms: { type: 'integer', description: 'how long the copy took' },
     error: { type: 'string', description: 'why it failed' },
+    removed: { type: 'array', items: { type: 'string' }, description: 'older backups under <dataDir>/backups removed after this one (store.backupsKept)' },
   },
 }
 const page = [

@@ -37,7 +37,7 @@
 // Everything a change needs (messages, ledger entries and balances, audit, accounts, keys) goes through commit():
 // one transaction, so a credit debit is never committed without the messages it pays for, nor the reverse.
 
-import { mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, statfsSync } from 'node:fs'
+import { mkdirSync, readdirSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, statfsSync } from 'node:fs'
 import path from 'node:path'
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { open, asBinary, type Database, type RootDatabase, type RootDatabaseOptions } from 'lmdb'
@@ -125,6 +125,23 @@ function readsOwnLayout(db: Database<unknown, never> | Database<unknown, string>
 }
 
 const mib = (bytes: number): string => (bytes / 1048576).toFixed(1)
+
+/** The real path of `p`, or of its nearest existing ancestor joined with the rest (symlinks resolved). */
+function realOf(p: string): string {
+  const abs = path.resolve(p)
+  try {
+    return realpathSync(abs)
+  } catch {
+    const parent = path.dirname(abs)
+    return parent === abs ? abs : path.join(realOf(parent), path.basename(abs))
+  }
+}
+
+/** Whether `p` is `dir` or inside it (both absolute, resolved). */
+export function within(dir: string, p: string): boolean {
+  const rel = path.relative(dir, p)
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel))
+}
 
 /** Message ids are reserved on disk this many at a time; a crash skips the rest of the block, never reuses. */
 export const ID_BLOCK = 10_000
@@ -469,12 +486,12 @@ export class Store {
 
   private async copyTo(dir: string): Promise<number> {
     const partial = path.join(dir, '.partial')
+    let created = false
     try {
       let entries: string[] = []
-      try { entries = readdirSync(dir) } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e }
+      try { entries = readdirSync(dir) } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; created = true }
       if (entries.some((x) => x !== '.partial' && x !== 'lost+found')) throw new Error(`${dir} is not empty`)
-      const rel = path.relative(this.dir, path.resolve(dir))
-      if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) throw new Error(`${dir} is inside the store it would copy`)
+      if (within(realOf(this.dir), realOf(dir))) throw new Error(`${dir} is inside the store it would copy`)
       rmSync(partial, { recursive: true, force: true }) // left by a crash during an earlier attempt
       const into = path.join(partial, 'store')
       mkdirSync(into, { recursive: true })
@@ -496,7 +513,10 @@ export class Store {
       rmdirSync(partial)
       return bytes
     } catch (e) {
-      try { rmSync(partial, { recursive: true, force: true }) } catch { /* a target that cannot even be listed has no partial copy */ }
+      try {
+        rmSync(partial, { recursive: true, force: true })
+        if (created) rmdirSync(dir) // made here: a failed backup leaves no directory that looks like one
+      } catch { /* a target that cannot even be listed has no partial copy */ }
       throw smscError('SMSC_ERR_BACKUP_FAILED', `backup to ${dir} failed: ${(e as Error).message}`)
     }
   }

@@ -6,7 +6,7 @@
  * operator's only, its state followed, audited.
  */
 import t from 'tap'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'lmdb'
@@ -72,7 +72,13 @@ t.test('a target with files is refused and left as it was; a stale .partial is c
   mkdirSync(join(mount, 'lost+found'), { recursive: true })
   await store.backup(mount)
   t.same(readdirSync(mount).sort(), ['lost+found', 'store'], 'a new file system\'s lost+found does not make it "not empty"')
-  await t.rejects(store.backup(join((store as unknown as { dir: string }).dir, 'inside')), /inside the store it would copy/, 'not into the store itself')
+  const storeDir = (store as unknown as { dir: string }).dir
+  await t.rejects(store.backup(join(storeDir, 'inside')), /inside the store it would copy/, 'not into the store itself')
+  await t.rejects(store.backup(join(storeDir, '..foo')), /inside the store it would copy/, 'nor into a child whose name starts with ..')
+  const link = join(tmp(t), 'link')
+  symlinkSync(storeDir, link)
+  await t.rejects(store.backup(join(link, 'sub')), /inside the store it would copy/, 'nor through a symlink to it')
+  t.notOk(existsSync(join(storeDir, 'inside')) || existsSync(join(storeDir, '..foo')) || existsSync(join(storeDir, 'sub')), 'and nothing was created there')
   const bad = join(tmp(t), 'a-file')
   writeFileSync(bad, 'x')
   try {
@@ -135,6 +141,31 @@ t.test('backups the engine names itself beyond store.backupsKept are removed, ol
   await admin.backup(OPERATOR, given)
   t.ok(existsSync(join(given, 'store')), 'a backup written elsewhere')
   t.equal(readdirSync(base).length, 3, 'removes nothing under backups (and is never removed)')
+  t.throws(() => admin.backup(OPERATOR, join(base, 'x')), { code: 'SMSC_ERR_BACKUP_FAILED' }, 'a given place inside the engine\'s own backups directory is refused (it would be pruned)')
+})
+
+t.test('pruning keeps the backup just made, whatever its name sorts as, and counts only complete copies', async (t) => {
+  const { store } = await filled(t, 10)
+  const base = join(tmp(t), 'backups')
+  const clock = Date.UTC(2026, 11, 7, 3, 0, 0) // every backup in the same second: the random suffix orders them
+  const admin = new Admin({
+    store, ledger: new Ledger(store, Date.now), now: () => clock, commit: (b) => store.commit(b),
+    defaults: defaultSettings({ maxBinds: 1, windowSize: 1, messageIdFormat: 'decimal' }), connectors: () => new Set(['simulator']), backupsDir: base, backupsKept: 1,
+  })
+  for (let i = 0; i < 6; i++) {
+    const made = await admin.backup(OPERATOR)
+    t.ok(existsSync(join(made.path, 'store', 'data.mdb')), `backup ${i + 1}: the one just made is there`)
+    t.equal(readdirSync(base).length, 1, 'and only it')
+  }
+  // left by a crash: a stamped directory with no complete copy, named as if later than any
+  mkdirSync(join(base, '20991231T235959Z-ffffff', 'store'), { recursive: true })
+  const admin2 = new Admin({
+    store, ledger: new Ledger(store, Date.now), now: () => clock + 60_000, commit: (b) => store.commit(b),
+    defaults: defaultSettings({ maxBinds: 1, windowSize: 1, messageIdFormat: 'decimal' }), connectors: () => new Set(['simulator']), backupsDir: base, backupsKept: 2,
+  })
+  const before = readdirSync(base).filter((n) => n !== '20991231T235959Z-ffffff')
+  const made = await admin2.backup(OPERATOR)
+  t.same(readdirSync(base).sort(), [...before, made.path.slice(base.length + 1)].sort(), 'the leftover is removed and does not count: the previous complete backup stays')
 })
 
 t.test('Admin.backup: the operator only, one at a time, its state followed, audited', async (t) => {
