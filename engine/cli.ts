@@ -431,8 +431,10 @@ async function backup(flags: Record<string, string | boolean>): Promise<number> 
     // there), or with no engine running by this command.
     const r = await c.backup(to)
     const where = r.path
-    out(`backup: ${where} (${((r.bytes ?? 0) / 1048576).toFixed(1)} MiB in ${((r.ms ?? 0) / 1000).toFixed(1)} s${c.via === 'engine' ? ', made by the running engine' : ''})\n`)
-    out(`restore: stop the engine, then smsc start --data-dir ${where} (with your config's other settings)\n`)
+    const bytes = r.bytes ?? 0
+    const size = bytes < 1048576 ? `${Math.ceil(bytes / 1024)} KiB` : `${(bytes / 1048576).toFixed(1)} MiB`
+    out(`backup: ${where} (${size} in ${((r.ms ?? 0) / 1000).toFixed(1)} s${c.via === 'engine' ? ', made by the running engine' : ''})\n`)
+    out(`restore: stop the engine, copy the backup (cp -a ${where} <new data dir>) and start the engine on the copy (smsc start --data-dir <new data dir>, with your config's other settings)\n`)
     return 0
   })
 }

@@ -70,7 +70,7 @@ t.test('a running engine under traffic is backed up; another engine runs on the 
   submitting = false
   await load
   t.equal(cli.code, 0, cli.err)
-  t.match(cli.out, new RegExp(`^backup: ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\([\\d.]+ MiB in [\\d.]+ s, made by the running engine\\)\\nrestore: `), 'where the copy is, how big, and how to restore')
+  t.match(cli.out, new RegExp(`^backup: ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\([\\d.]+ (KiB|MiB) in [\\d.]+ s, made by the running engine\\)\\nrestore: `), 'where the copy is, how big, and how to restore')
   t.ok(existsSync(path.join(out, 'store', 'data.mdb')), 'a data dir of its own: <out>/store/data.mdb')
   t.notOk(existsSync(path.join(a.dataDir, 'backups')), 'written straight to --out, not staged in the engine\'s data dir')
   t.ok(during.length > 20, `the ESME kept submitting while the copy was made (${during.length} submits)`)
@@ -121,7 +121,7 @@ t.test('offline backup under the data-dir lock; a non-empty --out is refused in 
   t.notOk(existsSync(path.join(dir, 'not-a-data-dir')), 'and no store is created there')
   const ok = await smsc(['backup', '--data-dir', a.dataDir, '--out', path.join(dir, 'offline')])
   t.equal(ok.code, 0, ok.err)
-  t.match(ok.out, /^backup: .*offline \([\d.]+ MiB in [\d.]+ s\)\n/, 'made from the data dir (no engine running)')
+  t.match(ok.out, /^backup: .*offline \([\d.]+ (KiB|MiB) in [\d.]+ s\)\n/, 'made from the data dir (no engine running)')
   const b = await startEngine(t, { accounts: [{ systemId: 'res1', password: 'rpw1', role: 'reseller' }] as never, dataDir: path.join(dir, 'offline') })
   await openEsme(t, { port: b.smppPort, kind: 'transceiver', systemId: 'res1', password: 'rpw1' })
   t.pass('an engine runs on the offline copy')
