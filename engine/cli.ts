@@ -402,13 +402,16 @@ const BACKUP_HELP = `smsc backup [--out DIR] [--config FILE | --data-dir DIR]: b
 A consistent copy of everything committed (accounts, credit and ledger, routes, API keys, audit,
 messages and their receipts still to deliver), made while the engine runs and takes traffic (with
 no engine running, from the data dir directly). The copy is a data dir of its own: <DIR>/store.
-Without --out it stays under <dataDir>/backups/<UTC time>-<random>. --out must be a new or empty
-directory.
+--out must be a new or empty directory (lost+found aside), outside the store and outside
+<dataDir>/backups; a running engine writes there itself, so its user must be able to. Without
+--out the copy goes under <dataDir>/backups/<UTC time>-<random>, where the latest
+store.backupsKept (7) are kept.
 
-Restore: stop the engine and start it on the copy (smsc start --data-dir DIR, or copy DIR/store over
-<dataDir>/store). The engine's first start on a copy skips message ids ahead (200,000 per second
-since the backup, at most 1,000,000,000), so ids handed out after the backup are not handed out
-again. Certificates under <dataDir>/tls and the config file are not in the copy: keep them with it.
+Restore: stop the engine, copy the backup (cp -a DIR NEW) and start the engine on the copy
+(smsc start --data-dir NEW), or copy DIR/store over <dataDir>/store. The engine's first start on a
+copy skips message ids ahead (200,000 per second since the backup, at most 1,000,000,000), so ids
+handed out after the backup are not handed out again. Certificates under <dataDir>/tls and the
+config file are not in the copy: keep them with it.
 `
 
 async function backup(flags: Record<string, string | boolean>): Promise<number> {
