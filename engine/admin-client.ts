@@ -21,6 +21,24 @@ import { SIMULATOR_CONNECTOR, type ResolvedOptions } from './config'
 import { holderText, lockDataDir, lockHolder, pidAlive } from './lock'
 import { ADMIN_PASSWORD_CONFIGURED } from './auth'
 
+/**
+ * A backup the CLI made as root under <dataDir>/backups goes to the store's owner (the engine's user): that
+ * engine writes its own backups there and prunes old ones, which a root-owned directory would stop. `dirs`
+ * are chowned themselves, `tree` with everything in it. Nothing happens unless this process is root and
+ * the store belongs to another user.
+ */
+function giveToStoreOwner(storeDir: string, dirs: string[], tree: string): void {
+  if (process.getuid?.() !== 0) return
+  const { uid, gid } = fs.statSync(storeDir)
+  if (uid === 0) return
+  for (const d of dirs) fs.chownSync(d, uid, gid)
+  const walk = (p: string): void => {
+    fs.chownSync(p, uid, gid)
+    if (fs.lstatSync(p).isDirectory()) for (const n of fs.readdirSync(p)) walk(path.join(p, n))
+  }
+  walk(tree)
+}
+
 export interface AdminClient {
   /** 'engine' when the changes go through a running engine's API, 'store' when applied offline. */
   readonly via: 'engine' | 'store'
@@ -153,7 +171,11 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     revokeApiKey: (id, keyId) => admin.revokeApiKey(p, id, keyId),
     getRoutes: async () => admin.getRoutes(),
     setRoutes: (tables) => admin.setRoutes(p, tables),
-    backup: (target) => admin.backup(p, target),
+    backup: async (target) => {
+      const st = await admin.backup(p, target)
+      if (target === undefined) giveToStoreOwner(path.join(options.dataDir, 'store'), [path.join(options.dataDir, 'backups')], st.path)
+      return st
+    },
     close: async () => {
       try { await store.close() } finally { unlock() }
     },

@@ -8,7 +8,7 @@
  */
 import t from 'tap'
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { httpCall, projectRoot, startEngine, type Engine } from '../helpers/engine'
@@ -125,4 +125,17 @@ t.test('offline backup under the data-dir lock; a non-empty --out is refused in 
   const b = await startEngine(t, { accounts: [{ systemId: 'res1', password: 'rpw1', role: 'reseller' }] as never, dataDir: path.join(dir, 'offline') })
   await openEsme(t, { port: b.smppPort, kind: 'transceiver', systemId: 'res1', password: 'rpw1' })
   t.pass('an engine runs on the offline copy')
+  await b.stop()
+
+  // Root runs the nightly `smsc backup` for an engine that runs as another user: what it makes under
+  // <dataDir>/backups goes to the store's owner, or that engine could not make or prune its own backups there.
+  if (process.getuid?.() !== 0) return t.comment('the ownership check needs root: skipped')
+  const NOBODY = 65534
+  for (const f of [a.dataDir, path.join(a.dataDir, 'store'), ...readdirSync(path.join(a.dataDir, 'store')).map((n) => path.join(a.dataDir, 'store', n))]) chownSync(f, NOBODY, NOBODY)
+  const nightly = await smsc(['backup', '--data-dir', a.dataDir])
+  t.equal(nightly.code, 0, nightly.err)
+  const made = /^backup: (\S+) /.exec(nightly.out)?.[1] as string
+  t.ok(made?.startsWith(path.join(a.dataDir, 'backups') + path.sep), `under <dataDir>/backups (${made})`)
+  const owners = [path.join(a.dataDir, 'backups'), made, path.join(made, 'store'), path.join(made, 'store', 'data.mdb')].map((f) => statSync(f).uid)
+  t.same(owners, [NOBODY, NOBODY, NOBODY, NOBODY], 'the backups directory and the copy belong to the store\'s owner, not root')
 })
