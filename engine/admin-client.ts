@@ -20,6 +20,7 @@ import { SmscError, isSmscError, type SmscErrorCode } from './errors'
 import { SIMULATOR_CONNECTOR, type ResolvedOptions } from './config'
 import { holderText, lockDataDir, lockHolder, pidAlive } from './lock'
 import { ADMIN_PASSWORD_CONFIGURED } from './auth'
+import { makeDataDir } from './dirs'
 
 /**
  * A backup the CLI made as root under <dataDir>/backups goes to the store's owner (the engine's user): that
@@ -110,7 +111,7 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     process.stderr.write(`smsc: note: no store in ${path.resolve(options.dataDir)} yet, so no engine has run on it; a new one is created. ` +
       'To work on a running or earlier engine, give the same --config or --data-dir as its smsc start.\n')
   }
-  fs.mkdirSync(options.dataDir, { recursive: true })
+  makeDataDir(options.dataDir)
   let unlock: () => void
   try {
     unlock = lockDataDir(options.dataDir)

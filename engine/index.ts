@@ -30,6 +30,7 @@ import { startHttp, type HttpServer } from './http'
 import { Metrics, TelemetryHub, type HubSources, type TickFrames } from './telemetry'
 import { AdminAuth } from './auth'
 import { lockDataDir } from './lock'
+import { makeDataDir } from './dirs'
 import { statOf } from './message'
 import { validateSubmit } from './session/submit'
 import { EsmClass } from './protocol/constants'
@@ -122,7 +123,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const log = extra.log ?? createLogger(options.log.level)
   /** The one clock (a test may give a fake one: schedules and expiry follow it). */
   const now = extra.now ?? (() => Date.now())
-  fs.mkdirSync(options.dataDir, { recursive: true })
+  makeDataDir(options.dataDir)
   const unlock = lockDataDir(options.dataDir)
   const base = { maxBinds: options.session.maxBindsPerAccount, windowSize: options.session.windowSize, messageIdFormat: options.messageIdFormat }
   const defaults: AccountSettings = { ...defaultSettings(base), receiptPolicy: options.receipts.multipart }

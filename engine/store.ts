@@ -37,7 +37,7 @@
 // Everything a change needs (messages, ledger entries and balances, audit, accounts, keys) goes through commit():
 // one transaction, so a credit debit is never committed without the messages it pays for, nor the reverse.
 
-import { mkdirSync, readdirSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, statfsSync } from 'node:fs'
+import { readdirSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, statfsSync } from 'node:fs'
 import path from 'node:path'
 import { createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
 import { open, asBinary, type Database, type RootDatabase, type RootDatabaseOptions } from 'lmdb'
@@ -46,6 +46,7 @@ import { DEFAULTS } from './config'
 import { fromMicro, toMicro, type LedgerEntry } from './ledger'
 import type { AuditEntry } from './admin'
 import { smscError } from './errors'
+import { makeDirs } from './dirs'
 import { MARK, decodeValue, encodeItem, encodeRecord } from './record-codec'
 import { YoungMap } from './young-map'
 
@@ -421,7 +422,7 @@ export class Store {
 
   /** Open (creating `dir` if needed) the one LMDB environment in `dir`. */
   static async open(dir: string, options: StoreOptions = {}): Promise<Store> {
-    mkdirSync(dir, { recursive: true })
+    makeDirs(dir)
     const envOptions: RootDatabaseOptions & { safeRestore: boolean } = {
       maxDbs: 16,
       noSubdir: false, // `dir` is a directory even if its name has a dot (lmdb would take it for a file name)
@@ -494,7 +495,7 @@ export class Store {
       if (within(realOf(this.dir), realOf(dir))) throw new Error(`${dir} is inside the store it would copy`)
       rmSync(partial, { recursive: true, force: true }) // left by a crash during an earlier attempt
       const into = path.join(partial, 'store')
-      mkdirSync(into, { recursive: true })
+      makeDirs(into)
       // A compacted copy is at most the live file's size: refuse at once rather than fill the disk.
       const need = statSync(path.join(this.dir, 'data.mdb')).size
       const fsStat = statfsSync(into)

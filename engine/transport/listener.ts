@@ -7,6 +7,7 @@
 import net from 'node:net'
 import tls from 'node:tls'
 import fs from 'node:fs'
+import { makeDirs } from '../dirs'
 import path from 'node:path'
 import { smscError } from '../errors'
 
@@ -62,7 +63,7 @@ export async function devTlsCert(dir: string): Promise<{ cert: Buffer; key: Buff
   const certPath = path.join(dir, 'dev-cert.pem')
   const keyPath = path.join(dir, 'dev-key.pem')
   if (!fs.existsSync(certPath) || !fs.existsSync(keyPath)) {
-    fs.mkdirSync(dir, { recursive: true })
+    makeDirs(dir)
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     const selfsigned = require('selfsigned') as { generate(attrs: unknown, opts: unknown): Promise<{ cert: string; private: string }> }
     const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {

@@ -112,6 +112,16 @@ t.test('an unreadable tls.cert fails the start with one line and leaves nothing 
   t.notOk(fs.existsSync(path.join(dataDir, 'smsc.lock')), 'the data dir is unlocked')
 })
 
+t.test('a data dir that cannot be made fails the start with one line at once (under /proc it used to hang)', { skip: fs.existsSync('/proc/self') ? false : 'no /proc here' }, async (t) => {
+  const [smpp, http] = await freePorts(2)
+  const config = writeConfig(t, { dataDir: '/proc/smsc-startup-test', smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http }, accounts: ACCOUNTS })
+  const r = await cli(['start', '--config', config], 20_000)
+  t.notOk(r.timedOut, 'the process exits by itself')
+  t.equal(r.code, 2, 'exit code 2')
+  t.equal(r.stderr, 'smsc: dataDir /proc/smsc-startup-test: cannot be created (ENOENT)\n', 'one line naming dataDir and the cause')
+  for (const port of [smpp, http]) t.ok(await portFree(port), `port ${port} is free`)
+})
+
 t.test('the console admin password: generated and shown once, kept, changed with smsc admin passwd', async (t) => {
   const engine = await startEngine(t)
   const shown = /Console admin password created \(shown only this once\): (\S+)/.exec(engine.output())
