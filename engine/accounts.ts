@@ -11,6 +11,7 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import { SmscError } from './errors'
 import { at, isPlainObject, showValue } from './config'
+import type { AccountSettings as AccountSettingsView } from './wire'
 
 export type Role = 'reseller' | 'user' // the operator is the admin login, not an account
 export const ROLES = ['reseller', 'user'] as const satisfies readonly Role[]
@@ -20,34 +21,8 @@ export type ReceiptPolicy = (typeof RECEIPT_POLICIES)[number]
 export const SETTLEMENTS = ['submit', 'refund'] as const
 export const MESSAGE_ID_FORMATS = ['decimal', 'hex'] as const
 
-export interface AccountSettings {
-  role: Role
-  /** Owning reseller's systemId; null = owned by the operator. */
-  parent: string | null
-  /** Routing group (MT routes can match it). */
-  group: string | null
-  suspended: boolean
-  maxBinds: number
-  windowSize: number
-  /** CIDR blocks (IPv4 and IPv6; a bare address = /32 or /128); [] = any. */
-  allowedIps: string[]
-  /** Sender ids; an entry ending in '*' is a prefix; [] = any. */
-  allowedSources: string[]
-  /** Token bucket; null = unlimited. */
-  rateLimit: { perSecond: number; burst: number } | null
-  /** Message parts per UTC day; null = unlimited. */
-  dailyQuota: number | null
-  /** Default registered_delivery for HTTP/console submits (0 or 1). */
-  registeredDelivery: number
-  validity: { defaultMs: number; maxMs: number }
-  messageIdFormat: 'decimal' | 'hex'
-  receiptPolicy: ReceiptPolicy
-  /** 'submit': charge on submit and keep; 'refund': REJECTD/UNDELIV outcomes are refunded. */
-  settlement: 'submit' | 'refund'
-  /** false = no credit control (unlimited). */
-  prepaid: boolean
-  /** http(s) URLs receipts / MO are POSTed to; null = none. */
-  webhooks: { receipts: string | null; mo: string | null }
+/** The settings of an account (engine/wire.ts documents each); here the outbind setting keeps its password. */
+export interface AccountSettings extends Omit<AccountSettingsView, 'outbind'> {
   /**
    * Where the SMSC connects to ask this ESME to bind (SMPP 3.4 §2.2.1 outbind) when receipts or MO wait
    * and no receiver is bound (engine/session/outbind.ts); null = never. `password` is the one the SMSC

@@ -31,24 +31,9 @@ import { smscError } from './errors'
 import type { Ledger, LedgerEntry } from './ledger'
 import { DEFAULT_ROUTES, validateRouteTables, type RouteTables } from './routing'
 import { Store, within, type CommitBatch } from './store'
+import type { AccountView, BackupState, OutbindView } from './wire'
 
-/** An outbind setting as accounts are shown: the password the SMSC sends is never echoed, only whether there is one. */
-export interface OutbindView { host: string; port: number; tls: boolean; passwordSet: boolean }
-
-export interface AccountView extends Omit<AccountSettings, 'outbind'> {
-  systemId: string
-  outbind: OutbindView | null
-  /** null when the account is not prepaid. */
-  balance: number | null
-  createdAt: number
-  updatedAt: number
-  /** Resellers: how many users they own. */
-  children?: number
-  /** Live usage, when an engine runs: binds open now, and message parts counted against today's quota (null without a quota). */
-  usage?: { binds: number; quotaUsedToday: number | null }
-  /** For an account listed in the config file: the settings it gives there, which apply again at every start. */
-  configKeys?: string[]
-}
+export type { AccountView, BackupState, OutbindView } from './wire'
 
 export interface AuditEntry {
   seq?: number
@@ -61,22 +46,6 @@ export interface AuditEntry {
   target: string
   /** Never a secret. `owner` is the target's reseller at the time (so a reseller sees entries of removed users). */
   detail?: Record<string, unknown>
-}
-
-/** A backup of the store being made, or made (Admin.backup). */
-export interface BackupState {
-  state: 'running' | 'done' | 'failed'
-  /** where the copy is (a data dir: <path>/store/data.mdb) */
-  path: string
-  startedAt: number
-  /** size of the copy's data.mdb, once done */
-  bytes?: number
-  /** how long the copy took (done or failed) */
-  ms?: number
-  /** why it failed */
-  error?: string
-  /** older backups under <dataDir>/backups removed after this one (store.backupsKept) */
-  removed?: string[]
 }
 
 /** The name backup() gives a backup under backupsDir: its UTC time, then 6 random hex digits. */

@@ -4,6 +4,7 @@
  * interval (docs/TELEMETRY.md) and into the Prometheus text of /metrics. Nothing here runs per
  * PDU except an increment; frames are built once per tick, whatever the number of subscribers.
  */
+import type { Bind, EventType, TelemetryEvent } from './wire'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { Histogram } from './histogram'
 import { statusName } from './protocol/constants'
@@ -23,15 +24,7 @@ export interface AccountCounters {
   statuses: Map<number, number>
 }
 
-export type EventType = 'bind' | 'unbind' | 'auth_failure' | 'bind_refused' | 'throttle' | 'session_crash' | 'connector_up' | 'connector_down' | 'outbind' | 'account'
-export interface TelemetryEvent {
-  seq: number
-  t: number
-  type: EventType
-  systemId?: string
-  session?: number
-  detail?: string
-}
+export type { EventType, TelemetryEvent } from './wire'
 
 const TL_COLUMNS = 5
 
@@ -195,22 +188,8 @@ export class Metrics {
 
 // ---------------------------------------------------------------------------------------------- frames
 
-export interface BindRow {
-  id: number
-  systemId: string
-  kind: string | null
-  state: string
-  remote: string
-  tls: boolean
-  connectedAt: number
-  window: { inFlight: number; outstanding: number; size: number }
-  inPerSec: number
-  outPerSec: number
-  submitted: number
-  delivered: number
-  rejected: number
-  errors: number
-}
+/** A bind's row on the stream (engine/wire.ts Bind). */
+export type BindRow = Bind
 
 export interface HubSources {
   sessions(): Iterable<{ session: Session; tls: boolean }>

@@ -47,17 +47,8 @@ export function httpCall(port: number, method: string, urlPath: string, body?: u
   return engineHttpCall(port, method, urlPath, { body, headers, timeoutMs })
 }
 
-export interface LedgerEntry {
-  systemId: string
-  seq?: number
-  t: number
-  delta: number
-  balance: number
-  reason: string
-  by: string
-  ref?: string
-  count?: number
-}
+import type { LedgerEntry } from '../../engine/ledger'
+export type { LedgerEntry }
 
 export interface AccountView {
   systemId: string

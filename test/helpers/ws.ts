@@ -10,6 +10,7 @@ import type { EventEmitter } from 'node:events'
 import { unpack } from 'msgpackr'
 import { httpCall, type HttpCallResult } from './engine'
 import type { BindRow } from '../../engine/telemetry'
+import type { Account as AccountRow, TelemetryEvent as EventRow } from '../../engine/wire'
 
 /** A telemetry frame as the server sends it; the topics are present or absent by subscription. */
 export interface Frame {
@@ -27,27 +28,7 @@ export interface Frame {
 
 export type { BindRow } from '../../engine/telemetry'
 
-export interface AccountRow {
-  systemId: string
-  binds: number
-  submitPerSec: number
-  deliverPerSec: number
-  submitted: number
-  rejected: number
-  throttled: number
-  receipts: Record<string, number>
-  pending: number
-  inFlight: number
-}
-
-export interface EventRow {
-  seq: number
-  t: number
-  type: string
-  systemId?: string
-  session?: number
-  detail?: string
-}
+export type { Account as AccountRow, TelemetryEvent as EventRow } from '../../engine/wire'
 
 export interface Received {
   frame: Frame

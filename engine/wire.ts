@@ -1,0 +1,262 @@
+/**
+ * The wire types of the telemetry stream and the admin API, exactly as docs/TELEMETRY.md and docs/API.md
+ * define them: the one contract between the engine and the browser. The engine builds its frames and
+ * views as these types; the console (console/src/types.ts re-exports this file) trusts them. Types only,
+ * no imports: the console's type-check has no Node types.
+ */
+
+export type BindKind = 'transmitter' | 'receiver' | 'transceiver' | null
+export type BindStateName = 'OPEN' | 'OUTBOUND' | 'BOUND_TX' | 'BOUND_RX' | 'BOUND_TRX' | 'UNBOUND' | 'CLOSED'
+
+export interface Bind {
+  id: number
+  systemId: string
+  kind: BindKind
+  state: BindStateName
+  remote: string
+  tls: boolean
+  connectedAt: number
+  window: { inFlight: number; outstanding: number; size: number }
+  inPerSec: number
+  outPerSec: number
+  submitted: number
+  delivered: number
+  rejected: number
+  errors: number
+}
+
+export interface Account {
+  systemId: string
+  binds: number
+  submitPerSec: number
+  deliverPerSec: number
+  submitted: number
+  rejected: number
+  throttled: number
+  receipts: Record<string, number>
+  pending: number
+  /** messages not final yet: with the carrier or an upstream, waiting for a connector, or scheduled (refreshed once a second) */
+  inFlight: number
+}
+
+export interface Queues {
+  pending: Record<string, number>
+  pendingTotal: number
+  /** engine-wide: absent from a scoped stream (a reseller or user) */
+  carrierInFlight?: number
+}
+
+export interface Engine {
+  uptimeS: number
+  cpu: number
+  rssBytes: number
+  heapUsedBytes: number
+  eventLoopDelayMs: { p50: number; p99: number; max: number }
+  storeCommitMs: { p50: number; p99: number; count: number }
+  workers: { threads: number; utilization: number; queued: number } | null
+  sessions: number
+  bound: number
+  submitPerSec: number
+  deliverPerSec: number
+  receiptPerSec: number
+}
+
+export interface Percentiles {
+  count: number
+  p50: number
+  p99: number
+  p999: number
+  max: number
+}
+
+export interface Latency {
+  submitResp: Percentiles
+  submitReceipt: Percentiles
+}
+
+export type EventType = 'bind' | 'unbind' | 'auth_failure' | 'bind_refused' | 'throttle' | 'session_crash' | 'connector_up' | 'connector_down' | 'outbind' | 'account'
+
+export interface TelemetryEvent {
+  seq: number
+  t: number
+  type: EventType
+  systemId?: string
+  session?: number
+  detail?: string
+}
+
+/**
+ * Chart history on snapshots (not deltas): parallel arrays, oldest first, up to the last 5 minutes
+ * at the telemetry interval; t in ms since epoch, latencies in ms.
+ */
+export interface History {
+  t: number[]
+  submitPerSec: number[]
+  deliverPerSec: number[]
+  receiptPerSec: number[]
+  submitP50: (number | null)[]
+  submitP99: (number | null)[]
+  receiptP50: (number | null)[]
+  receiptP99: (number | null)[]
+}
+
+export interface SnapshotFrame {
+  type: 'snapshot'
+  t: number
+  interval: number
+  history?: History
+  binds?: Bind[]
+  accounts?: Account[]
+  queues?: Queues
+  engine?: Engine
+  latency?: Latency
+  events?: TelemetryEvent[]
+}
+
+export interface DeltaFrame {
+  type: 'delta'
+  t: number
+  interval: number
+  binds?: { upsert: Bind[]; remove: number[] }
+  accounts?: Account[]
+  queues?: Queues
+  engine?: Engine
+  latency?: Latency
+  events?: TelemetryEvent[]
+}
+
+export type Frame = SnapshotFrame | DeltaFrame
+
+/** POST /api/v1/messages */
+export interface SendRequest {
+  systemId?: string
+  from: string
+  to: string
+  text: string
+  registeredDelivery?: boolean
+}
+export interface SendResult {
+  ids: string[]
+  parts: number
+  coding: string
+}
+
+export type TimelineEventName = 'received' | 'stored' | 'carrier' | 'receipt' | 'delivered'
+
+/** GET /api/v1/messages/{id} */
+export interface MessageInfo {
+  id: string
+  systemId: string
+  from: string
+  /** one address; the engine may send the list of a submit_multi */
+  to: string | string[]
+  /** message_state: a name, or its SMPP number (SMPP 3.4 §5.2.28) */
+  state: string | number
+  stat: string | null
+  err: string | number | null
+  submitAt: number | null
+  doneAt: number | null
+  text: string
+  timeline: { t: number; event: TimelineEventName | string; stat?: string }[]
+}
+
+// ---- accounts, credit and logins (docs/API.md "Access", "Accounts", "Credit")
+
+/** Who is logged in (GET /api/v1/me): the operator (systemId null, name "admin") or an account. */
+export type Principal =
+  | { role: 'operator'; systemId: null; name: string }
+  | { role: 'reseller' | 'user'; systemId: string; name: string }
+
+export type AccountRole = 'reseller' | 'user'
+
+/** The settings of an account as the API shows them; the keys PATCH takes (engine/accounts.ts validates them). */
+export interface AccountSettings {
+  role: AccountRole
+  /** Owning reseller's systemId; null = owned by the operator. */
+  parent: string | null
+  /** Routing group (MT routes can match it). */
+  group: string | null
+  suspended: boolean
+  maxBinds: number
+  windowSize: number
+  /** CIDR blocks (IPv4 and IPv6; a bare address = /32 or /128); [] = any. */
+  allowedIps: string[]
+  /** Sender ids; an entry ending in '*' is a prefix; [] = any. */
+  allowedSources: string[]
+  /** Token bucket; null = unlimited. */
+  rateLimit: { perSecond: number; burst: number } | null
+  /** Message parts per UTC day; null = unlimited. */
+  dailyQuota: number | null
+  /** Default registered_delivery for HTTP/console submits (0 or 1). */
+  registeredDelivery: number
+  validity: { defaultMs: number; maxMs: number }
+  messageIdFormat: 'decimal' | 'hex'
+  /** Receipts for long messages: one per part ('every'), only the last part's ('last'), or one for the whole message. */
+  receiptPolicy: 'every' | 'last' | 'aggregate'
+  /** 'submit': charge on submit and keep; 'refund': REJECTD/UNDELIV outcomes are refunded. */
+  settlement: 'submit' | 'refund'
+  /** false = no credit control (unlimited). */
+  prepaid: boolean
+  /** http(s) URLs receipts / MO are POSTed to; null = none. */
+  webhooks: { receipts: string | null; mo: string | null }
+  /** Where the SMSC connects to ask this ESME to bind (SMPP outbind); null = never. Operator only. */
+  outbind: OutbindView | null
+}
+
+/** An outbind setting as accounts are shown: the password the SMSC sends is never echoed, only whether there is one. */
+export interface OutbindView { host: string; port: number; tls: boolean; passwordSet: boolean }
+
+/** GET /api/v1/accounts[/{id}] */
+export interface AccountView extends AccountSettings {
+  systemId: string
+  /** null when the account is not prepaid */
+  balance: number | null
+  createdAt: number
+  updatedAt: number
+  /** resellers: how many users they own */
+  children?: number
+  /** live usage, when an engine runs: binds open now, and message parts counted against today's quota (null without a quota) */
+  usage?: { binds: number; quotaUsedToday: number | null }
+  /** for an account listed in the config file: the settings it gives there, which apply again at every start */
+  configKeys?: string[]
+}
+
+/** POST /api/v1/accounts: settings plus systemId, password (generated when absent), credit (opening balance) */
+export type AccountCreate = Partial<AccountSettings> & { systemId: string; password?: string; credit?: number }
+
+export type LedgerReason = 'opening' | 'grant' | 'transfer-in' | 'transfer-out' | 'submit' | 'refund' | 'adjust'
+
+/** GET /api/v1/accounts/{id}/ledger, newest first */
+export interface LedgerEntry {
+  seq?: number
+  systemId: string
+  t: number
+  delta: number
+  balance: number
+  reason: LedgerReason | string
+  by: string
+  ref?: string
+  count?: number
+}
+
+export interface CreditRequest {
+  amount: number
+  from?: string
+  reason?: string
+}
+
+/** GET/POST /api/v1/backup (docs/API.md): a backup of the store being made, or made (Admin.backup). */
+export interface BackupState {
+  state: 'running' | 'done' | 'failed'
+  /** where the copy is (a data dir: <path>/store/data.mdb) */
+  path: string
+  startedAt: number
+  /** size of the copy's data.mdb, once done */
+  bytes?: number
+  /** how long the copy took (done or failed) */
+  ms?: number
+  /** why it failed */
+  error?: string
+  /** older backups under <dataDir>/backups removed after this one (store.backupsKept) */
+  removed?: string[]
+}
