@@ -473,3 +473,24 @@ export function encode(pdu: Pdu): Buffer {
 }
 
 export type { FieldDef }
+
+/**
+ * A request as an SMPP 3.3 ESME may get it: the mandatory body only. SMPP 3.3 has no optional parameters
+ * (they came with 3.4, §5.3), and a strict 3.3 client fails on bytes after short_message. A receipt then
+ * carries its id and stat in its text alone (Appendix B), which is what 3.3 clients read. A message_payload
+ * becomes the short_message when short_message is empty and it fits (254 octets); a longer one is kept, as
+ * the text would be lost without it.
+ */
+export function withoutTlvs(frame: Buffer): Buffer {
+  const pdu = decode(frame)
+  const def = PDUS[pdu.command]
+  if (!def.tlvs) return Buffer.from(frame)
+  const out: Pdu = { command: pdu.command, command_status: pdu.command_status, sequence_number: pdu.sequence_number }
+  for (const f of def.body) out[f.name] = pdu[f.name]
+  const payload = pdu.message_payload as Buffer | undefined
+  if (payload !== undefined) {
+    if (payload.length > MAX_SHORT_MESSAGE) out.message_payload = payload
+    else if (!(out.short_message as Buffer | undefined)?.length) out.short_message = payload
+  }
+  return encode(out)
+}

@@ -9,7 +9,7 @@
  */
 import type { Socket } from 'node:net'
 import { CommandId, CommandStatus as S, HEADER_LENGTH, InterfaceVersion, MAX_SEQUENCE, RESPONSE_BIT, statusName, type BindKind, type CommandName } from '../protocol/constants'
-import { decode, encode, encodeIdResp, peekHeader, type Pdu } from '../protocol/codec'
+import { decode, encode, encodeIdResp, peekHeader, withoutTlvs, type Pdu } from '../protocol/codec'
 import { Framer } from '../protocol/framer'
 import { PDU_BY_ID, responseOf } from '../protocol/pdus'
 import { formatSmppAbsolute } from '../protocol/time'
@@ -552,8 +552,8 @@ export class Session implements Tickable {
       if (free === 0) { rest.push(item); continue }
       const seq = this.nextSeq()
       this.outstanding.set(seq, { kind: 'deliver', at: now, item })
-      // The item's frame was encoded once; a copy gets this session's sequence number.
-      const frame = Buffer.from(item.frame as Buffer)
+      // The item's frame was encoded once; a copy gets this session's sequence number (an SMPP 3.3 bind: without TLVs).
+      const frame = this.interfaceVersion < InterfaceVersion.V34 ? withoutTlvs(item.frame as Buffer) : Buffer.from(item.frame as Buffer)
       frame.writeUInt32BE(seq, 12)
       this.stats.pdusOut++
       this.push(frame)

@@ -73,6 +73,16 @@ t.test('carrier delivers everything (DELIVRD)', async (t) => {
     t.equal(r.user_message_reference, 4242)
   })
 
+  t.test('an SMPP 3.3 bind gets its receipts without TLVs (3.3 has none): id and stat in the text', async (t) => {
+    const old = await openEsme(t, { port: engine.smppPort, kind: 'transceiver', bindParams: { interface_version: 0x33 } })
+    const id = await submit(old, 1, 'to a 3.3 client')
+    const r = await old.waitFor((p) => isReceipt(p) && parseReceipt(messageText(p))?.id === id, 10_000)
+    t.match(parseReceipt(messageText(r)), { id, stat: 'DELIVRD' })
+    for (const k of ['receipted_message_id', 'message_state', 'network_error_code', 'user_message_reference', 'unknown_tlvs']) t.equal(r[k], undefined, `no ${k}`)
+    const current = await esme.waitFor(receiptFor(await submit(esme, 1, 'to a 5.0 client')), 10_000)
+    t.equal(current.message_state, MessageState.DELIVERED, 'a 3.4/5.0 bind still gets them')
+  })
+
   t.test('registered_delivery 0x10 alone gives no intermediate receipt when the carrier sends none', async (t) => {
     // intermediate is off in this engine's simulator
     await assertNoReceipt(t, esme, await submit(esme, 0x10, 'intermediate only'), 50)

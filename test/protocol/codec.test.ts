@@ -6,7 +6,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { CommandStatus as S, type CommandName } from '../../engine/protocol/constants'
-import { decode, encode, encodeIdResp, type Pdu } from '../../engine/protocol/codec'
+import { decode, encode, encodeIdResp, withoutTlvs, type Pdu } from '../../engine/protocol/codec'
 import type { DestAddress } from '../../engine/protocol/fields'
 import { PDUS } from '../../engine/protocol/pdus'
 import { isSmscError } from '../../engine/errors'
@@ -173,4 +173,36 @@ t.test('the templated submit_sm_resp / data_sm_resp is the general encoder\'s ou
   ), { numRuns: 2000 })
   t.throws(() => encodeIdResp('submit_sm_resp', 1, 'x'.repeat(65)), /longer than 64 octets/, 'a message_id the spec does not allow is refused, as by encode')
   t.throws(() => encode({ command: 'submit_sm_resp', command_status: 0, sequence_number: 1, message_id: 'x'.repeat(65) }), /longer than 64 octets/)
+})
+
+t.test('withoutTlvs: what an SMPP 3.3 bind gets is the mandatory body only, the text kept', async (t) => {
+  const receipt: Pdu = {
+    command: 'deliver_sm', command_status: 0, sequence_number: 7,
+    service_type: '', source_addr_ton: 1, source_addr_npi: 1, source_addr: '4915112345678',
+    dest_addr_ton: 0, dest_addr_npi: 0, destination_addr: '12345', esm_class: 0x04, protocol_id: 0, priority_flag: 0,
+    schedule_delivery_time: '', validity_period: '', registered_delivery: 0, replace_if_present_flag: 0, data_coding: 0, sm_default_msg_id: 0,
+    short_message: Buffer.from('id:0000000042 sub:001 dlvrd:001 submit date:2612071200 done date:2612071200 stat:DELIVRD err:000 text:hi'),
+    receipted_message_id: '0000000042', message_state: 2, network_error_code: Buffer.from([3, 0, 0]),
+    unknown_tlvs: [{ tag: 0x1400, value: Buffer.from([1, 2]) }],
+  }
+  const full = encode(receipt)
+  const bare = withoutTlvs(full)
+  const d = decode(bare)
+  t.equal(bare.readUInt32BE(0), bare.length, 'command_length is the new length')
+  t.equal(d.sequence_number, 7)
+  t.same(d.short_message, receipt.short_message, 'the text is kept')
+  t.equal(d.esm_class, 0x04)
+  for (const k of ['receipted_message_id', 'message_state', 'network_error_code', 'unknown_tlvs']) t.equal(d[k], undefined, `no ${k}`)
+  t.same(bare.subarray(4), full.subarray(4, bare.length), 'after command_length, the same bytes up to the end of short_message')
+  t.ok(bare.length < full.length)
+
+  const payload = Buffer.from('a text carried in message_payload')
+  const moved = decode(withoutTlvs(encode({ ...receipt, short_message: Buffer.alloc(0), message_payload: payload })))
+  t.same(moved.short_message, payload, 'a message_payload that fits becomes the short_message')
+  t.equal(moved.message_payload, undefined)
+  const long = Buffer.alloc(300, 0x41)
+  t.same(decode(withoutTlvs(encode({ ...receipt, short_message: Buffer.alloc(0), message_payload: long }))).message_payload, long, 'one that does not fit is kept: the text would be lost')
+
+  const unbind = encode({ command: 'unbind', command_status: 0, sequence_number: 9 })
+  t.same(withoutTlvs(unbind), unbind, 'a PDU with no TLVs is unchanged')
 })
