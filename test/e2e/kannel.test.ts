@@ -17,7 +17,7 @@
  * any msg-id-type. The links below check the three cases: "dec" (decimal ids, msg-id-type unset, SMPP 3.4
  * transceiver, the default setup), "hex" (hex ids, msg-id-type 1) and "bad" (decimal ids, msg-id-type 1: the
  * combination that cannot work, asserted to fail the way Kannel's code says, so the docs' advice stays true), plus
- * "v33" (SMPP 3.3 transmitter + receiver: Kannel ignores TLVs there and parses our receipt text). With msg-id-type
+ * "v33" (SMPP 3.3 transmitter + receiver: the engine sends no TLVs there, and Kannel parses our receipt text). With msg-id-type
  * unset, %F is our id verbatim; with it set, %F is Kannel's number (a00000002a → 687194767402).
  *
  * Also learnt from Kannel 1.4.5 here: a message it splits asks for a receipt on its first part only (registered_delivery
