@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import path from 'node:path'
+import { createLogger } from './log'
 import fs from 'node:fs'
 import { CONFIG_FLAGS, assertKnownFlags, configArgsFromFlags, loadConfig, parseCliArgs } from './config'
 import { SmscError, isSmscError } from './errors'
@@ -470,6 +471,10 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
   }
   process.on('unhandledRejection', last('unhandled rejection'))
   process.on('uncaughtException', last('uncaught exception'))
+  // A log reader that went away (a pipe into a shipper that died: EPIPE) is not the engine's failure: without
+  // these, each write's error was an uncaught exception whose report failed the same way, in a loop at 100%
+  // CPU, and SIGTERM never got through. The engine goes on, and stops, without its log.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
   const smsc = await createSmsc(options, { onFatal: () => { process.exitCode = 1 } })
   const o = smsc.options
   const lines = [
@@ -502,6 +507,11 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
+  // SIGHUP (a logrotate postrotate habit, `systemctl reload`, the terminal of an ssh session that closed) used to
+  // end the engine at once, with no drain. Nothing is reloaded on it: the log goes to stdout, so the collector
+  // rotates it, and config changes need a restart.
+  const log = createLogger(o.log.level)
+  process.on('SIGHUP', () => log('warn', 'SIGHUP ignored: the engine keeps running (nothing to reopen: the log goes to stdout; config changes need a restart)'))
   // Started through npm (`npx smsc start`, `npm start`): npm does not pass a SIGTERM on, so stopping npm would
   // leave the engine running alone. It stops as on SIGTERM once the process that started it is gone.
   if (process.env.npm_command !== undefined) {

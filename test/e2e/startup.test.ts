@@ -204,3 +204,45 @@ t.test('started without npm, the engine outlives the process that started it (no
   while (e.alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
   t.notOk(e.alive(), 'and stops on SIGTERM')
 })
+
+/** `smsc start` as a child with its stdout and stderr piped to this process; resolves once its banner is out. */
+async function piped(t: Test): Promise<{ child: ReturnType<typeof spawn>; out: () => string; exited: (ms: number) => Promise<{ code: number | null; signal: string | null } | null> }> {
+  const [smpp, http] = await freePorts(2)
+  const dataDir = tempDir(t)
+  const config = writeConfig(t, { dataDir, smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http }, accounts: ACCOUNTS })
+  const child = spawn(process.execPath, [BIN, 'start', '--config', config], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'test' } })
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  let out = ''
+  const onOut = (c: Buffer) => (out += c.toString('utf8'))
+  child.stdout?.on('data', onOut)
+  child.stderr?.on('data', onOut)
+  const gone = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  const deadline = Date.now() + 20_000
+  while (!/Accounts /.test(out) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.match(out, /SMSC engine .* is running/, 'the engine started')
+  const exited = (ms: number) => Promise.race([gone, new Promise<null>((resolve) => setTimeout(() => resolve(null), ms))])
+  return { child, out: () => out, exited }
+}
+
+t.test('SIGHUP leaves the engine running and says so; SIGTERM then stops it', async (t) => {
+  const e = await piped(t)
+  e.child.kill('SIGHUP')
+  t.equal(await e.exited(1500), null, 'still running after SIGHUP (it used to end at once, with no drain)')
+  const deadline = Date.now() + 5000
+  while (!/SIGHUP ignored/.test(e.out()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.match(e.out(), /"level":"warn","msg":"SIGHUP ignored: the engine keeps running/, 'a warn line says what happened')
+  e.child.kill('SIGTERM')
+  t.same(await e.exited(15_000), { code: 0, signal: null }, 'stopped cleanly by SIGTERM')
+})
+
+t.test('an engine whose log reader went away (EPIPE) keeps serving and still stops on SIGTERM', async (t) => {
+  const e = await piped(t)
+  e.child.stdout?.destroy() // the reading end of the pipe is closed: every write to it fails with EPIPE
+  e.child.stderr?.destroy()
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  e.child.kill('SIGHUP') // a log line (to the dead pipe) is written on SIGHUP
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.equal(e.child.exitCode, null, 'still running')
+  e.child.kill('SIGTERM')
+  t.same(await e.exited(10_000), { code: 0, signal: null }, 'exits by itself within 10 s (it used to spin at 100% CPU until killed)')
+})
