@@ -11,7 +11,7 @@ import path from 'node:path'
 import type net from 'node:net'
 import { resolveOptions, SIMULATOR_CONNECTOR, type Options, type ResolvedOptions } from './config'
 import { createLogger, type LogFn } from './log'
-import { HEX_ID_BASE, RESTORE_IDS_MAX, Store, type CommitBatch, type DeliveryItem } from './store'
+import { HEX_ID_BASE, RESTORE_IDS_MAX, Store, verifyScrypt, type CommitBatch, type DeliveryItem } from './store'
 import { Session, type SessionHost, type BoundAccount } from './session/session'
 import { Ticker } from './session/timers'
 import { OutbindDialer } from './session/outbind'
@@ -147,6 +147,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   // the opening balance of a new account); a first start gets a demo account. An account removed through
   // the API or CLI stays removed (its id is never reused, engine/admin.ts): the config cannot bring it back.
   let demoAccount: { systemId: string; password: string } | null = null
+  /** meta key prefix: a hash of the password the config file last set for an account */
+  const CONFIG_PASSWORD_META = 'config:password:'
   const removed = new Set(options.accounts.filter((a) => wasRemoved(store, a.systemId)).map((a) => a.systemId))
   const configured = new Set(options.accounts.map((a) => a.systemId).filter((id) => !removed.has(id)))
   for (const [i, a] of options.accounts.entries()) {
@@ -158,16 +160,24 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       throw smscError('SMSC_ERR_CONFIG_INVALID', `config.accounts: ${a.systemId}.parent ${JSON.stringify(a.parent)} is not a reseller account${removed.has(a.parent) ? ' (it was removed through the API or CLI)' : ''}`)
     }
     const existing = store.getAccount(a.systemId)
-    const same = existing && (await store.verifyPassword(a.systemId, a.password)) === 'ok'
     const { password, credit, ...settings } = a
+    // The file's password is applied when the account is made and whenever the file changes it; a password
+    // changed since through the API, the console or the CLI stays (the file still holds the one it replaced).
+    const same = existing !== undefined && (await store.verifyPassword(a.systemId, password)) === 'ok'
+    const appliedKey = `${CONFIG_PASSWORD_META}${a.systemId}`
+    const applied = store.getMeta(appliedKey)
+    const keep = same || (existing !== undefined && typeof applied === 'string' && (await verifyScrypt(applied, password)))
+    if (keep && !same) log('info', `account ${a.systemId}: its password was changed through the API, console or CLI after the config file set it; the file's password (unchanged since) is not applied again. Change it in the file to set it from there`, { systemId: a.systemId })
+    const passwordHash = keep ? (existing as Account).passwordHash : await Store.hashPassword(password)
     const record = {
       ...(existing ?? defaults), ...settings,
       prepaid: credit !== undefined ? true : (settings.prepaid ?? existing?.prepaid ?? false),
       systemId: a.systemId,
-      passwordHash: same ? existing.passwordHash : await Store.hashPassword(password),
+      passwordHash,
       createdAt: existing?.createdAt ?? now(), updatedAt: now(),
     } as Account
     const batch: CommitBatch = { accounts: [record] }
+    if (applied !== passwordHash && (same || !keep)) batch.meta = [[appliedKey, passwordHash]] // a hash the file's password verifies against
     if (!existing && credit !== undefined && credit > 0) batch.ledger = [ledger.credit(a.systemId, credit, 'opening', 'config')]
     await store.commit(batch)
   }
