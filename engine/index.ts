@@ -37,7 +37,7 @@ import { EsmClass } from './protocol/constants'
 import { defaultSettings, ipAllowed, sourceAllowed, type Account, type AccountSettings } from './accounts'
 import { Ledger } from './ledger'
 import { Admin, configKeysOf, generatePassword, wasRemoved } from './admin'
-import { DEFAULT_ROUTES, MoRouter, type RouteTables } from './routing'
+import { DEFAULT_ROUTES, MoRouter, validateRouteTables, type RouteTables } from './routing'
 import { WebhookSender } from './webhook'
 import type { ApiMessage, ApiSubmitResult } from './http'
 import { groupEnd, type AcceptJob } from '../actors/messages'
@@ -135,6 +135,12 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     throw e
   }
   const ledger = new Ledger(store, now)
+  /** A start refused after the store is open: closed and unlocked first, so nothing stays behind. */
+  const refuseStart = async (err: Error): Promise<never> => {
+    await store.close()
+    unlock()
+    throw err
+  }
   if (store.restored !== null) {
     const r = store.restored
     log('warn', 'this data dir is a backup opened for the first time: message ids skip ahead past any the engine may have handed out since the backup' +
@@ -157,7 +163,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       continue
     }
     if (a.parent != null && !configured.has(a.parent) && store.getAccount(a.parent)?.role !== 'reseller') {
-      throw smscError('SMSC_ERR_CONFIG_INVALID', `config.accounts: ${a.systemId}.parent ${JSON.stringify(a.parent)} is not a reseller account${removed.has(a.parent) ? ' (it was removed through the API or CLI)' : ''}`)
+      await refuseStart(smscError('SMSC_ERR_CONFIG_INVALID', `config.accounts: ${a.systemId}.parent ${JSON.stringify(a.parent)} is not a reseller account${removed.has(a.parent) ? ' (it was removed through the API or CLI)' : ''}`))
     }
     const existing = store.getAccount(a.systemId)
     const { password, credit, ...settings } = a
@@ -189,8 +195,17 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   if (options.routes !== null) await store.commit({ meta: [['routes', options.routes]] })
   const storedRoutes = store.getMeta('routes') as RouteTables | undefined
   const routes: RouteTables = storedRoutes ?? DEFAULT_ROUTES
-  let moRouter = new MoRouter(routes.mo)
   const connectorIds = new Set([SIMULATOR_CONNECTOR, ...options.connectors.map((c) => c.id)])
+  // Routes set through the API or CLI name the connectors of the config they were set with. Started with a config
+  // that lacks one (a connector taken out of the file, a backup started elsewhere), they would take messages
+  // (acknowledged, charged) for a connector that never comes: refused, as PUT /api/v1/routes refuses them.
+  try {
+    validateRouteTables(routes, 'routes', 'SMSC_ERR_CONFIG_INVALID', connectorIds)
+  } catch (e) {
+    await refuseStart(smscError('SMSC_ERR_CONFIG_INVALID', `the routes stored in ${path.resolve(options.dataDir)} (set through the API or CLI) do not fit this config: ${(e as Error).message}. ` +
+      'Add that connector to config.connectors, or replace the routes (smsc route set FILE, with this config)'))
+  }
+  let moRouter = new MoRouter(routes.mo)
   const webhooks = new WebhookSender({ timeoutMs: options.webhooks.timeoutMs, concurrency: options.webhooks.concurrency, log })
 
   const metrics = new Metrics(options.telemetry.events, options.telemetry.timelineSize, now)

@@ -122,6 +122,30 @@ t.test('a data dir that cannot be made fails the start with one line at once (un
   for (const port of [smpp, http]) t.ok(await portFree(port), `port ${port} is free`)
 })
 
+t.test('routes stored for a connector the config no longer has refuse the start in one line (they took messages no connector would carry)', async (t) => {
+  const dataDir = tempDir(t)
+  const [smpp, http] = await freePorts(2)
+  const base = { dataDir, smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http }, accounts: ACCOUNTS }
+  const withHttp = writeConfig(t, { ...base, connectors: [{ id: 'httpA', kind: 'http', url: 'http://127.0.0.1:9/sms' }] })
+  const routes = path.join(dataDir, '..', `${path.basename(dataDir)}-routes.json`)
+  fs.writeFileSync(routes, JSON.stringify({ mt: [{ name: 'fr', match: { destPrefix: ['33'] }, action: { connector: 'httpA' } }, { name: 'default', match: {}, action: { connector: 'simulator' } }] }))
+  t.teardown(() => fs.rmSync(routes, { force: true }))
+  const set = await cli(['route', 'set', routes, '--config', withHttp])
+  t.equal(set.code, 0, set.stderr)
+
+  const without = writeConfig(t, base) // the connector taken out of the file
+  const r = await cli(['start', '--config', without], 20_000)
+  t.notOk(r.timedOut, 'the process exits by itself')
+  t.equal(r.code, 2, 'exit code 2')
+  t.equal(r.stderr, `smsc: the routes stored in ${path.resolve(dataDir)} (set through the API or CLI) do not fit this config: routes.mt[0].action.connector must be a configured connector id (got "httpA"; connectors: simulator). ` +
+    'Add that connector to config.connectors, or replace the routes (smsc route set FILE, with this config)\n', 'one line naming the route, the connector and the ways out')
+  for (const port of [smpp, http]) t.ok(await portFree(port), `port ${port} is free`)
+  t.notOk(fs.existsSync(path.join(dataDir, 'smsc.lock')), 'the data dir is unlocked')
+
+  const ok = await cli(['start', '--config', withHttp], 3000) // with the connector it starts (killed after 3 s)
+  t.match(ok.stdout, /SMSC engine .* is running/, 'and starts again once the config has the connector')
+})
+
 t.test('the console admin password: generated and shown once, kept, changed with smsc admin passwd', async (t) => {
   const engine = await startEngine(t)
   const shown = /Console admin password created \(shown only this once\): (\S+)/.exec(engine.output())
