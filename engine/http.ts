@@ -317,6 +317,14 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
   const clients = new Set<any>()
   const openapiBody = JSON.stringify(OPENAPI)
 
+  /**
+   * A refused login or credential: logged with the client's address (what a fail2ban-style watcher reads;
+   * the password never) and counted as an `auth_failure` event, detail "<what> from <address>".
+   */
+  const authFailed = (remote: string, what: string, systemId?: string): void => {
+    log('info', 'login refused', { remote, what, ...(systemId !== undefined ? { systemId } : {}) })
+    smsc.metrics.event('auth_failure', { ...(systemId !== undefined ? { systemId } : {}), detail: `${what} from ${remote}` })
+  }
   /** Who is asking: a principal, or the [status, error, code] to refuse with. Reads req synchronously;
    *  `remote` is the client's address (remoteOf, read in the handler). */
   const authenticate = (req: any, guard: Guard, remote: string): Principal | [number, string, string] => {
@@ -328,7 +336,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
         const owner = smsc.admin.apiKeyOwner(key)
         p = owner === null ? null : auth.accountPrincipal(owner)
         if (!p) {
-          smsc.metrics.event('auth_failure', { detail: 'unknown API key' })
+          authFailed(remote, 'unknown API key')
           return [401, 'unknown or revoked API key', 'SMSC_ERR_HTTP_AUTH']
         }
       }
@@ -336,7 +344,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
     if (!p) return [401, guard.apiKeys ? 'log in first (POST /api/v1/login) or give an API key' : 'log in first (POST /api/v1/login)', 'SMSC_ERR_HTTP_AUTH']
     if (auth.isSuspended(p)) return [403, `account ${p.systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED']
     if (p.systemId !== null && !ipAllowed(smsc.store.getAccount(p.systemId)?.allowedIps ?? [], remote)) {
-      smsc.metrics.event('auth_failure', { systemId: p.systemId, detail: `HTTP request from ${remote} outside allowedIps` })
+      authFailed(remote, 'HTTP request outside allowedIps', p.systemId)
       return [403, ipRefusal(p.systemId, remote), 'SMSC_ERR_IP_NOT_ALLOWED']
     }
     if (guard.operator && p.role !== 'operator') return [403, 'only the operator may do this', 'SMSC_ERR_ADMIN_FORBIDDEN']
@@ -417,7 +425,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
       if (systemId === undefined) {
         return auth.login(password).then((token) => {
           if (!token) {
-            smsc.metrics.event('auth_failure', { detail: 'console login' })
+            authFailed(remote, 'console login: wrong password')
             return fail(res, '401 Unauthorized', 'wrong password', 'SMSC_ERR_HTTP_AUTH')
           }
           send(res, '200 OK', { token, principal: auth.check(token) }, cookie(token))
@@ -425,12 +433,15 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
       }
       auth.loginAccount(systemId, password, remote).then((r) => {
         if (r === 'bad-credentials') {
-          smsc.metrics.event('auth_failure', { systemId, detail: 'API login' })
+          authFailed(remote, 'API login: wrong systemId or password', systemId)
           return fail(res, '401 Unauthorized', 'wrong systemId or password', 'SMSC_ERR_HTTP_AUTH')
         }
-        if (r === 'suspended') return fail(res, '403 Forbidden', `account ${systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED')
+        if (r === 'suspended') {
+          authFailed(remote, 'API login: the account is suspended', systemId)
+          return fail(res, '403 Forbidden', `account ${systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED')
+        }
         if (r === 'ip-not-allowed') {
-          smsc.metrics.event('auth_failure', { systemId, detail: `API login from ${remote} outside allowedIps` })
+          authFailed(remote, 'API login outside allowedIps', systemId)
           return fail(res, '403 Forbidden', ipRefusal(systemId, remote), 'SMSC_ERR_IP_NOT_ALLOWED')
         }
         send(res, '200 OK', { token: r.token, principal: r.principal }, cookie(r.token))

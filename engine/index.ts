@@ -356,20 +356,20 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     log,
     metrics,
     authenticate(_s, systemId, password, _kind: BindKind, cb) {
-      if (stopping) return cb(S.ESME_RBINDFAIL)
+      if (stopping) return cb(S.ESME_RBINDFAIL, undefined, 'the engine is stopping')
       store.verifyPassword(systemId, password).then((r) => {
-        if (r === 'no-account') return cb(S.ESME_RINVSYSID)
-        if (r === 'bad-password') return cb(S.ESME_RINVPASWD)
+        if (r === 'no-account') return cb(S.ESME_RINVSYSID, undefined, 'no such account')
+        if (r === 'bad-password') return cb(S.ESME_RINVPASWD, undefined, 'wrong password')
         const acc = store.getAccount(systemId) as Account
-        if (acc.suspended) return cb(S.ESME_RBINDFAIL) // SMSC_ERR_ACCOUNT_SUSPENDED
-        if (!ipAllowed(acc.allowedIps, _s.remoteAddress)) return cb(S.ESME_RBINDFAIL) // SMSC_ERR_IP_NOT_ALLOWED
+        if (acc.suspended) return cb(S.ESME_RBINDFAIL, undefined, 'the account is suspended') // SMSC_ERR_ACCOUNT_SUSPENDED
+        if (!ipAllowed(acc.allowedIps, _s.remoteAddress)) return cb(S.ESME_RBINDFAIL, undefined, `${_s.remoteAddress} is not in allowedIps`) // SMSC_ERR_IP_NOT_ALLOWED
         const binds = (byAccount.get(systemId) ?? []).filter((x) => isBound(x.state)).length
-        if (binds >= acc.maxBinds) return cb(S.ESME_RBINDFAIL)
+        if (binds >= acc.maxBinds) return cb(S.ESME_RBINDFAIL, undefined, `maxBinds ${acc.maxBinds} reached`)
         const bound: BoundAccount = { systemId, windowSize: acc.windowSize, limits: { ...limits, defaultValidityMs: acc.validity.defaultMs, maxValidityMs: acc.validity.maxMs } }
         cb(0, bound)
       }, (err) => {
         log('error', 'credential check failed', { error: String(err) })
-        cb(S.ESME_RBINDFAIL)
+        cb(S.ESME_RBINDFAIL, undefined, 'the credential check failed')
       })
     },
     bound(s) {

@@ -55,7 +55,8 @@ export interface BoundAccount {
 export interface SessionHost {
   now(): number
   /** Checks credentials and bind limits; answers with status 0 and the account, or the status to refuse with. */
-  authenticate(s: Session, systemId: string, password: string, kind: BindKind, cb: (status: number, account?: BoundAccount) => void): void
+  /** `reason` (for the log, never sent): why a bind is refused, e.g. 'wrong password', 'maxBinds 2 reached'. */
+  authenticate(s: Session, systemId: string, password: string, kind: BindKind, cb: (status: number, account?: BoundAccount, reason?: string) => void): void
   bound(s: Session): void
   closed(s: Session): void
   allocateIds(s: Session, n: number): string[]
@@ -311,7 +312,7 @@ export class Session implements Tickable {
     } else if (this.state !== 'OPEN') return this.respond(pdu, S.ESME_RINVBNDSTS)
     this.binding = true
     this.interfaceVersion = pdu.interface_version
-    this.host.authenticate(this, pdu.system_id, pdu.password, kind, this.guard((status, account) => {
+    this.host.authenticate(this, pdu.system_id, pdu.password, kind, this.guard((status, account, reason) => {
       this.binding = false
       if (this.state === 'CLOSED') return
       this.begin()
@@ -319,12 +320,12 @@ export class Session implements Tickable {
         this.write({ command: resp, command_status: status, sequence_number: pdu.sequence_number, system_id: this.config.smscSystemId })
         const outbound = this.state === 'OUTBOUND'
         this.host.log(outbound ? 'warn' : 'info', outbound ? 'outbind: the ESME\'s bind was refused' : 'bind refused', {
-          session: this.id, systemId: pdu.system_id, kind, status: statusName(status),
+          session: this.id, systemId: pdu.system_id, kind, status: statusName(status), remote: this.remote, ...(reason ? { reason } : {}),
           ...(outbound && status === S.ESME_RINVPASWD ? { hint: 'the ESME binds with the account\'s password, not outbind.password (that one is the SMSC\'s, sent in the outbind)' } : {}),
         })
         // Too many binds is not an authentication problem: its own event type.
         this.host.metrics.event(status === S.ESME_RBINDFAIL ? 'bind_refused' : 'auth_failure',
-          { systemId: pdu.system_id, session: this.id, detail: `${kind}: ${statusName(status)} from ${this.remote}` })
+          { systemId: pdu.system_id, session: this.id, detail: `${kind}: ${statusName(status)} from ${this.remote}${reason ? ` (${reason})` : ''}` })
         // An outbind connection exists for this one bind: refused, it closes (the dialer tries again later).
         if (outbound) this.close('outbind bind refused')
       } else {

@@ -115,3 +115,35 @@ t.test('the SMSC probes an idle bind with enquire_link (enquire_link_timer)', as
   // our helper answered it; the bind is still usable
   t.equal((await esme.request('enquire_link')).command_status, Status.ESME_ROK, 'bind still up')
 })
+
+t.test('a refused bind or login is logged with the client address and why (what support and fail2ban read)', async (t) => {
+  const engine = await startEngine(t, { accounts: [{ systemId: 'esme1', password: 'secret1' }, limited, { systemId: 'fenced', password: 'pw2', allowedIps: ['10.9.9.9'] }] as never })
+  const logged = (msg: string): Record<string, unknown>[] => engine.output().split('\n').filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.msg === msg)
+  const bindAs = async (systemId: string, password: string): Promise<number> => {
+    const esme = await Esme.connect({ port: engine.smppPort })
+    t.teardown(() => esme.close())
+    return (await esme.bind('transceiver', { systemId, password })).command_status
+  }
+  t.equal(await bindAs('esme1', 'wrong'), Status.ESME_RINVPASWD)
+  t.equal(await bindAs('nobody', 'x'), Status.ESME_RINVSYSID)
+  t.equal(await bindAs('fenced', 'pw2'), Status.ESME_RBINDFAIL)
+  t.equal(await bindAs('limited', 'pw1'), Status.ESME_ROK)
+  t.equal(await bindAs('limited', 'pw1'), Status.ESME_RBINDFAIL)
+  const login = await engine.http('POST', '/api/v1/login', { systemId: 'esme1', password: 'wrong' })
+  t.equal(login.status, 401)
+  const deadline = Date.now() + 3000
+  while (logged('login refused').length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+
+  const local = /^(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)$/
+  const binds = logged('bind refused')
+  t.same(binds.map((b) => [b.systemId, b.status, b.reason]), [
+    ['esme1', 'ESME_RINVPASWD', 'wrong password'],
+    ['nobody', 'ESME_RINVSYSID', 'no such account'],
+    ['fenced', 'ESME_RBINDFAIL', `${String(binds[2]?.remote).replace(/:\d+$/, '')} is not in allowedIps`],
+    ['limited', 'ESME_RBINDFAIL', 'maxBinds 1 reached'],
+  ], 'each refusal says why: the three ESME_RBINDFAIL causes are told apart')
+  t.ok(binds.every((b) => local.test(String(b.remote).replace(/:\d+$/, ''))), `with the client address and port (${binds.map((b) => b.remote).join(', ')})`)
+  t.notOk(engine.output().includes('"wrong"'), 'never the password')
+  t.match(logged('login refused'), [{ level: 'info', systemId: 'esme1', what: 'API login: wrong systemId or password', remote: local }], 'an HTTP login too')
+})
