@@ -137,6 +137,8 @@ t.test('a bad message in a batch gets its own refusal; the others go through', a
   // and a message the engine refuses (not its shape): the refusal comes from the engine
   const engineRefused = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { messages: [{ from: 'Shop', to: '4915100000001', binary: '00'.repeat(141) }] } })
   t.match(engineRefused.json.results[0], { ok: false, status: 0x01 }, 'binary over 140 octets: ESME_RINVMSGLEN')
+  const notANumber = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { from: 'Shop', to: 'abc', text: 'x' } })
+  t.match(notANumber, { status: 400, json: { ok: false, status: 0x0b, error: /ESME_RINVDSTADR/ } }, 'a destination that is not a number: ESME_RINVDSTADR, not sent and charged')
 })
 
 t.test('who may send for whom, and the console\'s form', async (t) => {
