@@ -84,7 +84,8 @@ export function groupEnd(groups: readonly number[] | null, i: number, n: number)
 }
 
 export type RateMsg =
-  | { type: 'admit'; job: AcceptJob }
+  /** `tree`: the gate of the account's reseller when that has a rate limit (its bucket caps the reseller's whole tree) */
+  | { type: 'admit'; job: AcceptJob; tree: import('./rate').RateGate | null }
   | { type: 'give'; units: number }
   | { type: 'limits'; rateLimit: { perSecond: number; burst: number } | null; dailyQuota: number | null }
 

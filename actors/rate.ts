@@ -4,6 +4,12 @@
  * rate, and the daily quota (UTC day). It works on batches: a batch of N submits takes N tokens in
  * one message. Refused records get ESME_RTHROTTLED (0x58, the ESME retries later; the session stays
  * up) or SMSC_RQUOTA (0x402, vendor-specific: the quota is used up until 00:00 UTC).
+ *
+ * A reseller's bucket is its whole tree's: the gate of each of its users takes a batch's tokens from the
+ * user's own bucket AND from the reseller's gate (`tree`, passed with each batch), all or nothing, so the
+ * reseller's rateLimit caps the sum of its own and its users' traffic (docs/ACCOUNTS.md). One thread runs
+ * every actor, so the reseller's bucket is taken synchronously by whichever gate admits a batch, as the
+ * ledger's balances are. The daily quota stays per account (a reseller's bounds each user, not their sum).
  */
 import { CommandStatus as S } from '../engine/protocol/constants'
 import { DailyQuota, TokenBucket, utcDay } from '../engine/rate'
@@ -39,8 +45,21 @@ export class RateGate {
     this.quota?.give(units)
   }
 
-  /** Marks the records over the rate or the quota; the rest go on. Units: one per destination. */
-  admit(job: AcceptJob, now: number): void {
+  /** Takes `n` tokens from this account's bucket (a reseller's: its tree's), all or none; true when there is no bucket. */
+  take(n: number, now: number): boolean {
+    return this.bucket === null || this.bucket.tryTake(n, now)
+  }
+
+  /** Gives back `n` tokens take() just granted. */
+  giveBack(n: number): void {
+    this.bucket?.giveBack(n)
+  }
+
+  /**
+   * Marks the records over the rate (this account's, then its reseller's `tree` gate when given) or the quota;
+   * the rest go on. Units: one per destination. A group refused by one limit takes nothing from the others.
+   */
+  admit(job: AcceptJob, now: number, tree: RateGate | null = null): void {
     const { records, statuses, groups } = job
     let i = 0
     while (i < records.length) {
@@ -54,10 +73,18 @@ export class RateGate {
       }
       if (!refused) {
         let status = 0
-        if (this.bucket !== null && !this.bucket.tryTake(units, now)) status = S.ESME_RTHROTTLED
-        else if (this.quota !== null) {
+        if (!this.take(units, now)) status = S.ESME_RTHROTTLED
+        else if (tree !== null && !tree.take(units, now)) {
+          this.giveBack(units)
+          status = S.ESME_RTHROTTLED
+        } else if (this.quota !== null) {
           const got = this.quota.take(units, now)
-          if (got < units) { this.quota.give(got); status = S.SMSC_RQUOTA }
+          if (got < units) {
+            this.quota.give(got)
+            this.giveBack(units) // not sent: it costs no tokens (the tree's go back to the reseller's other users)
+            tree?.giveBack(units)
+            status = S.SMSC_RQUOTA
+          }
         }
         if (status !== 0) for (let k = i; k < end; k++) statuses[k] = status
       }

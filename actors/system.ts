@@ -388,15 +388,19 @@ export function startActors(d: ActorDeps): ActorSystem {
 
   // 6. rate actors: one per account with a rate limit or a daily quota, spawned at its first submit.
   const ratesRef = nact.spawn(root, (state: null) => state, 'rates', { initialState: null, onCrash: restartWithBudget('rates', 3, 10_000, log, d.fatal) })
+  // A reseller's gate is also its users': their batches take its tokens too (actors/rate.ts), so its rate caps its tree.
   const rates = new Map<string, Drained<RateMsg>>()
+  const gates = new Map<string, RateGate>()
   let nextRate = 0 // actor names are never reused (a removed account's actor is stopped)
   const rateActor = (systemId: string, a: Account): Drained<RateMsg> => {
     let actor = rates.get(systemId)
     if (actor === undefined) {
+      const gate = new RateGate(a, d.store.getMeta(`quota:${systemId}`) as { day: number; used: number } | undefined, d.now())
+      gates.set(systemId, gate)
       actor = spawnDrained(ratesRef, `rate-${nextRate++}`, (gate: RateGate, msg: RateMsg) => {
         switch (msg.type) {
           case 'admit': {
-            gate.admit(msg.job, d.now())
+            gate.admit(msg.job, d.now(), msg.tree)
             if (msg.job.statuses.every((s) => s !== 0)) msg.job.done(null, msg.job.statuses)
             else toRouter(msg.job)
             return gate
@@ -405,7 +409,7 @@ export function startActors(d: ActorDeps): ActorSystem {
           case 'limits': gate.reconfigure({ rateLimit: msg.rateLimit, dailyQuota: msg.dailyQuota }, undefined, d.now()); return gate
         }
       }, {
-        initialStateFunc: () => new RateGate(a, d.store.getMeta(`quota:${systemId}`) as { day: number; used: number } | undefined, d.now()),
+        initialStateFunc: () => gate,
         onCrash: resume(`rate-${systemId}`, log),
       })
       rates.set(systemId, actor)
@@ -441,7 +445,15 @@ export function startActors(d: ActorDeps): ActorSystem {
     upstreamLinks,
     admit(job) {
       const a = d.account(job.systemId)
-      if (a !== undefined && (a.rateLimit !== null || a.dailyQuota !== null)) rateActor(job.systemId, a).post({ type: 'admit', job })
+      if (a === undefined) return toRouter(job)
+      // A user of a reseller with a rate limit passes the reseller's bucket too (the reseller's rate caps its tree).
+      const r = a.parent === null ? undefined : d.account(a.parent)
+      let tree: RateGate | null = null
+      if (r !== undefined && r.rateLimit !== null) {
+        rateActor(r.systemId, r) // its gate, made with its actor
+        tree = gates.get(r.systemId) ?? null
+      }
+      if (a.rateLimit !== null || a.dailyQuota !== null || tree !== null) rateActor(job.systemId, a).post({ type: 'admit', job, tree })
       else toRouter(job)
     },
     dispatch: (records, fresh = true) => toDispatcher({ type: 'submit', records, fresh }),
@@ -469,7 +481,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       const actor = rates.get(systemId)
       if (actor === undefined) return
       // Removed: its rate actor goes too (a new account of that id would start afresh).
-      if (a === null) { rates.delete(systemId); nact.stop(actor.ref); return }
+      if (a === null) { rates.delete(systemId); gates.delete(systemId); nact.stop(actor.ref); return }
       actor.post({ type: 'limits', rateLimit: a.rateLimit, dailyQuota: a.dailyQuota })
     },
     fault: (actor) => {

@@ -5,7 +5,8 @@
  * same one-line error naming the field, e.g.
  *   config.accounts[2].allowedIps[0] must be an IPv4 or IPv6 address or CIDR block (got "10.0.0.0/33")
  * Also the two policy predicates the bind and submit paths use: ipAllowed (CIDR, IPv4 and IPv6) and
- * sourceAllowed (sender ids, '*' prefix patterns), and who is acting (Principal).
+ * sourceAllowed (sender ids, '*' prefix patterns); the bounds a reseller's settings put on its users'
+ * (beyondReseller, exceedsReseller, inheritedBounds); and who is acting (Principal).
  * Changes to accounts go through engine/admin.ts; records live in engine/store.ts.
  */
 import { isIPv4, isIPv6 } from 'node:net'
@@ -340,6 +341,94 @@ export function sourceAllowed(allowedSources: readonly string[], source: string)
     if (s.endsWith('*') ? source.startsWith(s.slice(0, -1)) : source === s) return true
   }
   return false
+}
+
+// ---------------------------------------------------------------------------------------------
+// A reseller's limits bound its users (docs/ACCOUNTS.md "A reseller's limits bound its users")
+
+/** The settings whose value a reseller may give its users only within its own. */
+export const BOUNDED_KEYS = ['allowedSources', 'rateLimit', 'dailyQuota', 'maxBinds', 'windowSize'] as const
+export type BoundedKey = (typeof BOUNDED_KEYS)[number]
+
+/** What a reseller's bounds are read from. */
+export type ResellerBounds = Pick<AccountSettings, BoundedKey> & { systemId: string }
+
+/**
+ * True if every sender id `entry` allows is one `bound` allows (entries as in allowedSources: an id, or a
+ * prefix ending in '*'): 'RES1', 'RES1*' and 'RES*' are within 'RES*'; 'RES*' is not within 'RES1*' nor 'RES'.
+ */
+export function sourceWithin(entry: string, bound: string): boolean {
+  if (!bound.endsWith('*')) return entry === bound
+  const prefix = bound.slice(0, -1)
+  return (entry.endsWith('*') ? entry.slice(0, -1) : entry).startsWith(prefix)
+}
+
+const rateText = (r: { perSecond: number; burst: number }): string => `${r.perSecond}/s, burst ${r.burst}`
+
+/**
+ * Why `value` (a user's setting `key`) is more than `reseller` may give its users, as the end of a one-line
+ * message (`"BANKOFX" is not within res1's allowed sources (RES*)`); null when it is within. The rules:
+ * allowedSources: when the reseller has a list, the user's is not empty ([] = any) and each entry is within
+ * one of the reseller's (sourceWithin); rateLimit: not unlimited (null) when the reseller has one, perSecond
+ * and burst at most the reseller's; dailyQuota: not unlimited when the reseller has one, at most it;
+ * maxBinds, windowSize: at most the reseller's.
+ */
+export function beyondReseller<K extends BoundedKey>(key: K, value: AccountSettings[K], reseller: ResellerBounds): string | null {
+  const who = reseller.systemId
+  switch (key) {
+    case 'allowedSources': {
+      const bound = reseller.allowedSources
+      if (bound.length === 0) return null
+      const list = value as string[]
+      const shown = bound.join(', ')
+      if (list.length === 0) return `an empty list (any sender id) is not within ${who}'s allowed sources (${shown})`
+      for (const e of list) if (!bound.some((b) => sourceWithin(e, b))) return `${JSON.stringify(e)} is not within ${who}'s allowed sources (${shown})`
+      return null
+    }
+    case 'rateLimit': {
+      const bound = reseller.rateLimit
+      if (bound === null) return null
+      const r = value as AccountSettings['rateLimit']
+      const tail = `is more than ${who}'s rate limit (${rateText(bound)})`
+      if (r === null) return `unlimited ${tail}`
+      if (r.perSecond > bound.perSecond) return `${r.perSecond}/s ${tail}`
+      if (r.burst > bound.burst) return `burst ${r.burst} ${tail}`
+      return null
+    }
+    case 'dailyQuota': {
+      const bound = reseller.dailyQuota
+      if (bound === null) return null
+      const q = value as number | null
+      if (q === null) return `unlimited is more than ${who}'s daily quota (${bound})`
+      return q > bound ? `${q} is more than ${who}'s daily quota (${bound})` : null
+    }
+    case 'maxBinds':
+    case 'windowSize': {
+      const bound = reseller[key as 'maxBinds' | 'windowSize']
+      const n = value as number
+      return n > bound ? `${n} is more than ${who}'s ${key === 'maxBinds' ? 'max binds' : 'window size'} (${bound})` : null
+    }
+  }
+  return null
+}
+
+/** The bounded settings of `user` that are more than its reseller's (set by the operator, or before the reseller's were lowered). */
+export function exceedsReseller(user: Pick<AccountSettings, BoundedKey>, reseller: ResellerBounds): BoundedKey[] {
+  return BOUNDED_KEYS.filter((k) => beyondReseller(k, user[k], reseller) !== null)
+}
+
+/**
+ * The bounded settings a new user of `reseller` gets when they are not given: the reseller's own (maxBinds and
+ * windowSize: the engine default when that is lower), so a user created without them is within its reseller.
+ */
+export function inheritedBounds(reseller: ResellerBounds, defaults: Pick<AccountSettings, BoundedKey>): Pick<AccountSettings, BoundedKey> {
+  return {
+    allowedSources: reseller.allowedSources.length > 0 ? [...reseller.allowedSources] : [...defaults.allowedSources],
+    rateLimit: reseller.rateLimit !== null ? { ...reseller.rateLimit } : defaults.rateLimit,
+    dailyQuota: reseller.dailyQuota ?? defaults.dailyQuota,
+    maxBinds: Math.min(defaults.maxBinds, reseller.maxBinds),
+    windowSize: Math.min(defaults.windowSize, reseller.windowSize),
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,10 +6,15 @@
  *   operator  everything
  *   reseller  sees itself and its users; creates users (role 'user', parent = itself); changes its users'
  *             limits (RESELLER_KEYS), suspends/removes them; moves credit between itself and its users;
- *             changes its own password, webhooks and API keys
+ *             changes its own password, webhooks and API keys. It gives its users limits only within its
+ *             own (BOUNDED_KEYS, accounts.ts beyondReseller): allowed sources within its list, rate, quota,
+ *             binds and window at most its own; a user created without them gets its reseller's
+ *             (inheritedBounds, also when the operator creates a user under a reseller). The operator is
+ *             not bound; a view lists what a user has beyond its reseller (`exceedsReseller`).
  *   user      sees itself; changes its own webhooks, password and API keys
  * Out of scope → SMSC_ERR_ADMIN_FORBIDDEN (also for an account that does not exist, so a reseller cannot
- * probe for other resellers' accounts); the operator gets SMSC_ERR_AUTH_SYSTEM_ID for an unknown account.
+ * probe for other resellers' accounts; and for a reseller giving a user more than its own, naming the field
+ * and the bound: `account.allowedSources: "BANKOFX" is not within res1's allowed sources (RES*)`); the operator gets SMSC_ERR_AUTH_SYSTEM_ID for an unknown account.
  * Bad input → SMSC_ERR_API_INVALID with one line naming the field; a transfer the balance does not cover →
  * SMSC_ERR_CREDIT_EXHAUSTED.
  *
@@ -23,7 +28,8 @@ import { createHash, randomBytes, randomInt } from 'node:crypto'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import {
-  checkAccountInput, type Account, type AccountInput, type AccountSettings, type Principal, SETTINGS_KEYS,
+  BOUNDED_KEYS, beyondReseller, checkAccountInput, exceedsReseller, inheritedBounds, type Account, type AccountInput,
+  type AccountSettings, type Principal, SETTINGS_KEYS,
 } from './accounts'
 import { ADMIN_HASH_KEY, generateAdminPassword } from './auth'
 import { showValue } from './config'
@@ -174,6 +180,7 @@ export class Admin {
       for (const k of ['group', 'settlement', 'prepaid', 'messageIdFormat'] as const) {
         if (inp[k] !== undefined && inp[k] !== self[k]) forbidden(`account.${k} can only be set by the operator`)
       }
+      withinReseller(inp, self)
       inp.role = 'user'
       inp.group = self.group
       inp.settlement = self.settlement
@@ -196,7 +203,9 @@ export class Admin {
     try {
       const passwordHash = await Store.hashPassword(password)
       const t = this.deps.now()
-      account = { ...this.deps.defaults, ...settingsOf(inp), systemId, passwordHash, createdAt: t, updatedAt: t }
+      // A reseller's user gets, for the limits not given, its reseller's (so it starts within them).
+      const inherited = parent !== null ? inheritedBounds(parent, this.deps.defaults) : {}
+      account = { ...this.deps.defaults, ...inherited, ...settingsOf(inp), systemId, passwordHash, createdAt: t, updatedAt: t }
       if (parent !== null) account.parent = parent.systemId
       const { ledger } = this.deps
       if (inp.credit !== undefined) {
@@ -230,6 +239,8 @@ export class Admin {
       for (const k of keys) {
         if (!allowed.includes(k)) forbidden(`${p.name} may not change account.${k} of ${systemId}`)
       }
+      // A reseller (the only one with RESELLER_KEYS) gives its user limits within its own.
+      if (systemId !== p.systemId) withinReseller(changes, this.current(p.systemId) ?? forbidden(`${p.name} is not an account`))
     } else this.checkStructure(cur, changes)
     const next: Account = { ...cur, ...changes, updatedAt: this.deps.now() }
     await this.write(p, 'account.update', next, { accounts: [next] }, describe(changes))
@@ -587,6 +598,11 @@ export class Admin {
     if (this.deps.usage) v.usage = this.deps.usage(a.systemId)
     const fixed = this.deps.configKeys?.(a.systemId) ?? []
     if (fixed.length > 0) v.configKeys = [...fixed]
+    const owner = a.parent !== null ? this.current(a.parent) : undefined
+    if (owner !== undefined) {
+      const beyond = exceedsReseller(a, owner)
+      if (beyond.length > 0) v.exceedsReseller = beyond
+    }
     return v
   }
 }
@@ -614,6 +630,21 @@ function childCounts(all: readonly Account[]): Map<string, number> {
   const m = new Map<string, number>()
   for (const a of all) if (a.parent !== null) m.set(a.parent, (m.get(a.parent) ?? 0) + 1)
   return m
+}
+
+/**
+ * A reseller gives its users limits only within its own: each bounded setting given in `changes` is checked
+ * against `reseller`'s (accounts.ts beyondReseller); the first one beyond → SMSC_ERR_ADMIN_FORBIDDEN naming
+ * the field and the bound. Settings not given are not checked (a user over its reseller's limits from
+ * before keeps them until they are changed; its view lists them in `exceedsReseller`).
+ */
+function withinReseller(changes: Partial<AccountSettings>, reseller: Account): void {
+  for (const k of BOUNDED_KEYS) {
+    const v = changes[k]
+    if (v === undefined) continue
+    const why = beyondReseller(k, v, reseller)
+    if (why !== null) forbidden(`account.${k}: ${why}`)
+  }
 }
 
 /** The AccountSettings keys of an input (without systemId, password, credit). */

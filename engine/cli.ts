@@ -203,6 +203,8 @@ function show(a: AccountView): string {
     // SMPP 3.4 §2.2.1: where the engine connects to send outbind (the password itself is not printed)
     `  outbind         ${a.outbind ? `${a.outbind.host.includes(':') ? `[${a.outbind.host}]` : a.outbind.host}:${a.outbind.port}${a.outbind.tls ? ' over TLS' : ''}, password ${a.outbind.passwordSet ? 'set' : 'empty'}` : 'off'}`,
   ]
+  // Settings beyond the reseller's own (set by the operator, or before the reseller's were lowered): docs/ACCOUNTS.md
+  if (a.exceedsReseller && a.exceedsReseller.length > 0) lines.push(`  over ${a.parent}'s limits  ${a.exceedsReseller.join(', ')}`)
   return lines.join('\n') + '\n'
 }
 

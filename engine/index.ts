@@ -109,6 +109,8 @@ export interface Smsc {
 }
 
 const SMSC_SYSTEM_ID = 'SMSC'
+/** allowedSources of "no reseller": any sender id. */
+const NO_SOURCES: readonly string[] = []
 /** Account changes that go on the telemetry events feed (type 'account'), by their audit action. */
 const ACCOUNT_EVENTS: Record<string, string> = { 'account.create': 'created', 'account.suspend': 'suspended', 'account.resume': 'resumed', 'account.remove': 'removed' }
 /** Retention purge (engine/store.ts purgeFinal): at most PURGE_SLICE messages per slice, a slice every
@@ -307,8 +309,15 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const a = store.getAccount(systemId)
     if (a === undefined || a.suspended) return done(null, statuses.fill(a === undefined ? S.ESME_RINVSYSID : S.ESME_RBINDFAIL))
     if (overloaded()) return done(null, statuses.fill(S.ESME_RMSGQFUL))
-    if (a.allowedSources.length > 0) {
-      for (let i = 0; i < records.length; i++) if (!sourceAllowed(a.allowedSources, records[i].src[2])) statuses[i] = S.ESME_RINVSRCADR
+    // A sender id passes the account's allowedSources and its reseller's (docs/ACCOUNTS.md): a reseller's list
+    // bounds its users at once, also users whose own list is older or wider. Both lists are the cached accounts'.
+    const own = a.allowedSources
+    const tree = a.parent === null ? NO_SOURCES : store.getAccount(a.parent)?.allowedSources ?? NO_SOURCES
+    if (own.length > 0 || tree.length > 0) {
+      for (let i = 0; i < records.length; i++) {
+        const src = records[i].src[2]
+        if (!sourceAllowed(own, src) || !sourceAllowed(tree, src)) statuses[i] = S.ESME_RINVSRCADR
+      }
     }
     const job: AcceptJob = { systemId, records, statuses, groups, done }
     if (statuses.every((x) => x !== 0)) return done(null, statuses)
@@ -645,7 +654,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
    */
   async function submitMessages(systemId: string, msgs: ApiMessage[]): Promise<ApiSubmitResult[]> {
     const refusal = (status: number, m: ApiMessage) => {
-      const r = refusalOf(status, account, ledger.balance(systemId), m)
+      const r = refusalOf(status, account, ledger.balance(systemId), m, account?.parent == null ? undefined : store.getAccount(account.parent))
       return refuse(status, r.code, r.text)
     }
     const account = store.getAccount(systemId)
@@ -826,21 +835,28 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
  * Admission refusals as the HTTP send API reports them: per command_status, the engine error code
  * (engine/errors.ts) and why, with the account's numbers. One table for both.
  */
-type Why = (a: Account | undefined, balance: number, m: ApiMessage) => string
+type Why = (a: Account | undefined, balance: number, m: ApiMessage, reseller: Account | undefined) => string
 const REFUSALS: Record<number, [SmscErrorCode, Why]> = {
-  [S.ESME_RTHROTTLED]: ['SMSC_ERR_RATE_LIMITED', (a) => `over the account's rate limit (${a?.rateLimit?.perSecond}/s, burst ${a?.rateLimit?.burst}); send again later`],
+  // A reseller's rate limit is shared by its users (docs/ACCOUNTS.md): its numbers are not its users' to see.
+  [S.ESME_RTHROTTLED]: ['SMSC_ERR_RATE_LIMITED', (a, _b, _m, r) => {
+    const own = a?.rateLimit ? `the account's rate limit (${a.rateLimit.perSecond}/s, burst ${a.rateLimit.burst})` : null
+    const tree = r?.rateLimit ? `the rate limit of its reseller ${r.systemId}, shared by the reseller's users` : null
+    return `over ${own && tree ? `${own} or ${tree}` : own ?? tree ?? "the account's rate limit"}; send again later`
+  }],
   [S.SMSC_RQUOTA]: ['SMSC_ERR_QUOTA_EXCEEDED', (a) => `the account's daily quota (${a?.dailyQuota} parts) is used up until 00:00 UTC`],
   [S.SMSC_RNOCREDIT]: ['SMSC_ERR_CREDIT_EXHAUSTED', (_a, balance) => `not enough credit (balance ${balance})`],
   [S.ESME_RMSGQFUL]: ['SMSC_ERR_QUEUE_FULL', () => 'the engine is overloaded; send again later'],
-  [S.ESME_RINVSRCADR]: ['SMSC_ERR_SOURCE_NOT_ALLOWED', (a, _b, m) => `sender id ${JSON.stringify(m.from)} is not allowed for this account (allowed: ${a?.allowedSources.join(', ')})`],
+  [S.ESME_RINVSRCADR]: ['SMSC_ERR_SOURCE_NOT_ALLOWED', (a, _b, m, r) => a !== undefined && r !== undefined && sourceAllowed(a.allowedSources, m.from.replace(/^\+/, ''))
+    ? `sender id ${JSON.stringify(m.from)} is not among the sender ids of this account's reseller ${r.systemId}`
+    : `sender id ${JSON.stringify(m.from)} is not allowed for this account (allowed: ${a?.allowedSources.join(', ')})`],
   [S.ESME_RINVDSTADR]: ['SMSC_ERR_NO_ROUTE', (_a, _b, m) => `no route takes ${JSON.stringify(m.to)} (no route matches, or a route rejects it)`],
   [S.ESME_RBINDFAIL]: ['SMSC_ERR_ACCOUNT_SUSPENDED', () => 'the account is suspended'],
   [S.ESME_RSYSERR]: ['SMSC_ERR_STORE_UNAVAILABLE', () => 'the store failed; send again'],
 }
 
-function refusalOf(status: number, a: Account | undefined, balance: number, m: ApiMessage): { code: SmscErrorCode; text: string } {
+function refusalOf(status: number, a: Account | undefined, balance: number, m: ApiMessage, reseller?: Account): { code: SmscErrorCode; text: string } {
   const [code, why] = REFUSALS[status] ?? ['SMSC_ERR_NO_ROUTE', () => 'refused by a routing rule']
-  return { code, text: `${statusName(status)}: ${why(a, balance, m)}` }
+  return { code, text: `${statusName(status)}: ${why(a, balance, m, reseller)}` }
 }
 
 export type { Options, ResolvedOptions } from './config'

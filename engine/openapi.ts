@@ -108,6 +108,10 @@ export const OPENAPI = {
           createdAt: { type: 'integer' },
           updatedAt: { type: 'integer' },
           configKeys: { type: 'array', items: { type: 'string' }, readOnly: true, description: 'for an account listed in the config file: the settings it gives there, applied again at every start' },
+          exceedsReseller: {
+            type: 'array', items: { type: 'string', enum: ['allowedSources', 'rateLimit', 'dailyQuota', 'maxBinds', 'windowSize'] }, readOnly: true,
+            description: "a reseller's user: its settings that are more than its reseller's own (given by the operator, or from before the reseller's were lowered); absent when none. Sender ids and rate are bounded at submit anyway; the others apply as set until changed",
+          },
         },
       },
       AccountInput: {
@@ -217,12 +221,12 @@ export const OPENAPI = {
     '/api/v1/me': { get: { summary: 'who the token belongs to', security: LOGIN, responses: { 200: ok('the principal', ref('Principal')), ...AUTH_ERRORS } } },
     '/api/v1/accounts': {
       get: { summary: 'the accounts the caller may see', security: LOGIN, responses: { 200: ok('accounts', { type: 'object', properties: { accounts: { type: 'array', items: ref('Account') } } }), ...AUTH_ERRORS } },
-      post: { summary: 'create an account (operator: any; reseller: a user under itself)', security: LOGIN, requestBody: body('AccountInput'), responses: { 201: ok('created', ref('Created')), ...AUTH_ERRORS, 409: err('the opening credit is more than the payer has (SMSC_ERR_CREDIT_EXHAUSTED)') } },
+      post: { summary: "create an account (operator: any; reseller: a user under itself, with limits within its own; limits not given are the reseller's)", security: LOGIN, requestBody: body('AccountInput'), responses: { 201: ok('created', ref('Created')), ...AUTH_ERRORS, 403: err("outside the caller's scope, or a reseller giving a user more than its own allowedSources, rateLimit, dailyQuota, maxBinds or windowSize (SMSC_ERR_ADMIN_FORBIDDEN, naming the field and the bound)"), 409: err('the opening credit is more than the payer has (SMSC_ERR_CREDIT_EXHAUSTED)') } },
     },
     '/api/v1/accounts/{id}': {
       parameters: [id],
       get: { summary: 'one account', security: LOGIN, responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS } },
-      patch: { summary: 'change settings', security: LOGIN, requestBody: body('AccountInput'), responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS } },
+      patch: { summary: 'change settings (a reseller: its users\' limits, within its own)', security: LOGIN, requestBody: body('AccountInput'), responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS, 403: err("outside the caller's scope, or a reseller giving a user more than its own allowedSources, rateLimit, dailyQuota, maxBinds or windowSize (SMSC_ERR_ADMIN_FORBIDDEN, naming the field and the bound)") } },
       delete: { summary: 'remove the account', security: LOGIN, responses: { 204: ok('removed'), ...ACCOUNT_ERRORS } },
     },
     '/api/v1/accounts/{id}/suspend': { parameters: [id], post: { summary: 'suspend (refuses binds, logins and sends; unbinds its sessions)', security: LOGIN, responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS } } },

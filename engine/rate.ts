@@ -59,6 +59,13 @@ export class TokenBucket {
     return true
   }
 
+  /** Gives back `n` tokens just taken (a batch another limit refused after this one granted it): at most up to `burst`. */
+  giveBack(n: number): void {
+    if (!(n > 0) || this.rate === Infinity) return
+    const fill = this.fill + n * UNITS_PER_TOKEN
+    this.fill = fill < this.cap ? fill : this.cap
+  }
+
   /** Change limits live (hot reload), keeping the current fill capped to the new burst. Time since
    *  the last take() accrues at the new rate. */
   reconfigure(perSecond: number, burst: number): void {

@@ -219,6 +219,11 @@ export interface AccountView extends AccountSettings {
   usage?: { binds: number; quotaUsedToday: number | null }
   /** for an account listed in the config file: the settings it gives there, which apply again at every start */
   configKeys?: string[]
+  /**
+   * a reseller's user: its settings that are more than its reseller's own (docs/ACCOUNTS.md "A reseller's limits
+   * bound its users"): given by the operator, or from before the reseller's were lowered; absent when none
+   */
+  exceedsReseller?: ('allowedSources' | 'rateLimit' | 'dailyQuota' | 'maxBinds' | 'windowSize')[]
 }
 
 /** POST /api/v1/accounts: settings plus systemId, password (generated when absent), credit (opening balance) */

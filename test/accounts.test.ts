@@ -1,8 +1,9 @@
 // engine/accounts.ts: the account input checker (exact one-line messages and codes), defaults, CIDR matching
-// (IPv4, IPv6, IPv4-mapped) and sender id patterns.
+// (IPv4, IPv6, IPv4-mapped), sender id patterns, and the bounds a reseller's settings put on its users'.
 import t from 'tap'
 import {
-  checkAccountInput, defaultSettings, ipAllowed, OPERATOR, sourceAllowed, SETTINGS_KEYS, type AccountInputCode,
+  beyondReseller, BOUNDED_KEYS, checkAccountInput, defaultSettings, exceedsReseller, inheritedBounds, ipAllowed, OPERATOR,
+  sourceAllowed, sourceWithin, SETTINGS_KEYS, type AccountInputCode, type ResellerBounds,
 } from '../engine/accounts'
 import { isSmscError } from '../engine/errors'
 
@@ -167,4 +168,69 @@ t.test('sourceAllowed: exact sender ids and prefixes ending in *', async (t) => 
 t.test('OPERATOR is the admin login and frozen', async (t) => {
   t.same(OPERATOR, { role: 'operator', systemId: null, name: 'admin' })
   t.ok(Object.isFrozen(OPERATOR))
+})
+
+t.test('sourceWithin: an entry is within a bound when every sender id it allows, the bound allows too', async (t) => {
+  const cases: [string, string, boolean][] = [
+    ['RES1*', 'RES*', true], ['RES*', 'RES*', true], ['RES1', 'RES*', true], ['RES', 'RES*', true],
+    ['RES*', 'RES1*', false], ['RE*', 'RES*', false], ['BANKOFX', 'RES*', false], ['XRES1', 'RES*', false],
+    ['ACME', 'ACME', true], ['ACMEX', 'ACME', false], ['ACME*', 'ACME', false], ['ACM', 'ACME', false],
+    ['ANY', '*', true], ['*', '*', true], ['*', 'A*', false],
+  ]
+  for (const [entry, bound, want] of cases) t.equal(sourceWithin(entry, bound), want, `${entry} within ${bound}: ${want}`)
+  // The rule agrees with the submit-time predicate: what a within-entry allows, the bound allows.
+  for (const [entry, bound, want] of cases) {
+    if (!want) continue
+    for (const id of ['RES', 'RES1', 'RES12', 'ACME', 'ANY', 'X']) {
+      if (sourceAllowed([entry], id)) t.ok(sourceAllowed([bound], id), `${id}: allowed by ${entry}, so by ${bound}`)
+    }
+  }
+})
+
+t.test("beyondReseller: each bounded setting against the reseller's, with the one-line reason", async (t) => {
+  const res1: ResellerBounds = { systemId: 'res1', allowedSources: ['RES*', 'ACME'], rateLimit: { perSecond: 10, burst: 20 }, dailyQuota: 1000, maxBinds: 5, windowSize: 50 }
+  const open: ResellerBounds = { systemId: 'res2', allowedSources: [], rateLimit: null, dailyQuota: null, maxBinds: 5, windowSize: 50 }
+  const src = "res1's allowed sources (RES*, ACME)"
+  t.equal(beyondReseller('allowedSources', ['BANKOFX'], res1), `"BANKOFX" is not within ${src}`)
+  t.equal(beyondReseller('allowedSources', ['RES1*', 'BANK*'], res1), `"BANK*" is not within ${src}`, 'the first entry outside is named')
+  t.equal(beyondReseller('allowedSources', [], res1), `an empty list (any sender id) is not within ${src}`)
+  t.equal(beyondReseller('allowedSources', ['AC*'], res1), `"AC*" is not within ${src}`, 'a prefix is not within an exact id')
+  t.equal(beyondReseller('allowedSources', ['RES1*', 'RESX', 'ACME'], res1), null)
+  t.equal(beyondReseller('allowedSources', [], open), null, 'a reseller without a list bounds nothing')
+  t.equal(beyondReseller('allowedSources', ['BANKOFX'], open), null)
+
+  t.equal(beyondReseller('rateLimit', null, res1), "unlimited is more than res1's rate limit (10/s, burst 20)")
+  t.equal(beyondReseller('rateLimit', { perSecond: 10.5, burst: 1 }, res1), "10.5/s is more than res1's rate limit (10/s, burst 20)")
+  t.equal(beyondReseller('rateLimit', { perSecond: 1, burst: 21 }, res1), "burst 21 is more than res1's rate limit (10/s, burst 20)")
+  t.equal(beyondReseller('rateLimit', { perSecond: 10, burst: 20 }, res1), null, 'equal is within')
+  t.equal(beyondReseller('rateLimit', null, open), null)
+
+  t.equal(beyondReseller('dailyQuota', null, res1), "unlimited is more than res1's daily quota (1000)")
+  t.equal(beyondReseller('dailyQuota', 1001, res1), "1001 is more than res1's daily quota (1000)")
+  t.equal(beyondReseller('dailyQuota', 1000, res1), null)
+  t.equal(beyondReseller('dailyQuota', 0, res1), null)
+  t.equal(beyondReseller('dailyQuota', null, open), null)
+
+  t.equal(beyondReseller('maxBinds', 1000, res1), "1000 is more than res1's max binds (5)")
+  t.equal(beyondReseller('maxBinds', 5, res1), null)
+  t.equal(beyondReseller('windowSize', 10000, res1), "10000 is more than res1's window size (50)")
+  t.equal(beyondReseller('windowSize', 50, open), null)
+  t.equal(beyondReseller('windowSize', 51, open), "51 is more than res2's window size (50)", 'binds and window bound whatever the reseller')
+
+  const d = defaultSettings({ maxBinds: 10, windowSize: 100, messageIdFormat: 'decimal' })
+  t.same(exceedsReseller(d, res1), ['allowedSources', 'rateLimit', 'dailyQuota', 'maxBinds', 'windowSize'], 'the defaults are beyond every bound of res1')
+  t.same(exceedsReseller({ ...d, maxBinds: 5, windowSize: 50 }, open), [], 'and within a reseller without limits (binds and window equal)')
+  t.same([...BOUNDED_KEYS].sort(), ['allowedSources', 'dailyQuota', 'maxBinds', 'rateLimit', 'windowSize'])
+})
+
+t.test("inheritedBounds: a new user's limits not given are its reseller's, never above the engine defaults for binds and window", async (t) => {
+  const d = defaultSettings({ maxBinds: 10, windowSize: 100, messageIdFormat: 'decimal' })
+  const res1: ResellerBounds = { systemId: 'res1', allowedSources: ['RES*'], rateLimit: { perSecond: 10, burst: 20 }, dailyQuota: 1000, maxBinds: 5, windowSize: 500 }
+  const got = inheritedBounds(res1, d)
+  t.same(got, { allowedSources: ['RES*'], rateLimit: { perSecond: 10, burst: 20 }, dailyQuota: 1000, maxBinds: 5, windowSize: 100 })
+  t.same(exceedsReseller(got, res1), [], 'within its reseller')
+  t.not(got.allowedSources, res1.allowedSources, 'its own copy of the list')
+  t.not(got.rateLimit, res1.rateLimit, 'and of the rate')
+  t.same(inheritedBounds({ systemId: 'r', allowedSources: [], rateLimit: null, dailyQuota: null, maxBinds: 50, windowSize: 50 }, d),
+    { allowedSources: [], rateLimit: null, dailyQuota: null, maxBinds: 10, windowSize: 50 }, 'a reseller without limits: the defaults')
 })

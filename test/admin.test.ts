@@ -68,13 +68,13 @@ function invariant(t: tap.Test, f: Fixture, ids: string[]): void {
   }
 }
 
-/** Two resellers with credit, a user each, and an operator-owned user. */
+/** Two resellers with credit (binds and window above the defaults: a reseller gives its users at most its own), a user each, and an operator-owned user. */
 async function world(t: tap.Test): Promise<Fixture & { passwords: string[] }> {
   const f = await fixture(t)
   const passwords: string[] = []
   const keep = (r: { password: string }): void => { passwords.push(r.password) }
-  keep(await f.admin.create(OPERATOR, { systemId: 'resA', role: 'reseller', credit: 100 }))
-  keep(await f.admin.create(OPERATOR, { systemId: 'resB', role: 'reseller', credit: 50, group: 'gold' }))
+  keep(await f.admin.create(OPERATOR, { systemId: 'resA', role: 'reseller', credit: 100, maxBinds: 10, windowSize: 100 }))
+  keep(await f.admin.create(OPERATOR, { systemId: 'resB', role: 'reseller', credit: 50, group: 'gold', maxBinds: 10, windowSize: 100 }))
   keep(await f.admin.create(reseller('resA'), { systemId: 'a1', credit: 30, password: 'pw-a1' }))
   keep(await f.admin.create(reseller('resB'), { systemId: 'b1' }))
   keep(await f.admin.create(OPERATOR, { systemId: 'solo', credit: 5 }))
@@ -360,4 +360,71 @@ t.test('changes in flight build on one another: concurrent updates lose nothing'
   t.same(admin.list(reseller('resB')).map((a) => a.systemId), ['resB'])
   await admin.update(OPERATOR, 'b1', { role: 'reseller', parent: null })
   t.match(admin.get(OPERATOR, 'b1'), { role: 'reseller', parent: null, children: 0 })
+})
+
+t.test("a reseller's limits bound its users: sender ids within its own, rate, quota, binds and window at most its own", async (t) => {
+  const f = await fixture(t)
+  const { admin, store } = f
+  await admin.create(OPERATOR, { systemId: 'res1', role: 'reseller', allowedSources: ['RES*', 'ACME'], rateLimit: { perSecond: 10, burst: 20 }, dailyQuota: 1000, maxBinds: 5, windowSize: 50 })
+  const R = reseller('res1')
+  const F = 'SMSC_ERR_ADMIN_FORBIDDEN'
+  const SRC = "res1's allowed sources (RES*, ACME)"
+
+  // Created without limits: the reseller's (binds and window: the engine defaults 2 and 10, lower than res1's).
+  const shop1 = (await admin.create(R, { systemId: 'shop1' })).account
+  t.match(shop1, { parent: 'res1', allowedSources: ['RES*', 'ACME'], rateLimit: { perSecond: 10, burst: 20 }, dailyQuota: 1000, maxBinds: 2, windowSize: 10 })
+  t.notOk('exceedsReseller' in shop1, 'within its reseller: no exceedsReseller')
+
+  // Created with a sender id outside: refused, nothing created, nothing committed or audited.
+  const commits = f.batches.length
+  await rejects(t, admin.create(R, { systemId: 'shop3', allowedSources: ['BANKOFX'] }), F, `account.allowedSources: "BANKOFX" is not within ${SRC}`)
+  await rejects(t, admin.create(R, { systemId: 'shop3', rateLimit: null }), F, "account.rateLimit: unlimited is more than res1's rate limit (10/s, burst 20)")
+  await rejects(t, admin.create(R, { systemId: 'shop3', maxBinds: 6 }), F, "account.maxBinds: 6 is more than res1's max binds (5)")
+  t.equal(store.getAccount('shop3'), undefined, 'no shop3')
+  t.equal(f.batches.length, commits, 'no commit for a refused create')
+  const shop2 = (await admin.create(R, { systemId: 'shop2', allowedSources: ['RES1*', 'RESX', 'ACME'], rateLimit: { perSecond: 10, burst: 20 }, dailyQuota: 1000, maxBinds: 5, windowSize: 50 })).account
+  t.match(shop2, { allowedSources: ['RES1*', 'RESX', 'ACME'], maxBinds: 5, windowSize: 50 }, 'at the bounds: accepted')
+
+  // Changes beyond the bounds: refused, each naming the field and the bound; the account stays as it was.
+  const before = structuredClone(store.getAccount('shop1'))
+  const refused: [Record<string, unknown>, string][] = [
+    [{ allowedSources: ['BANKOFX'] }, `account.allowedSources: "BANKOFX" is not within ${SRC}`],
+    [{ allowedSources: [] }, `account.allowedSources: an empty list (any sender id) is not within ${SRC}`],
+    [{ allowedSources: ['RES2', 'AC*'] }, `account.allowedSources: "AC*" is not within ${SRC}`],
+    [{ rateLimit: null }, "account.rateLimit: unlimited is more than res1's rate limit (10/s, burst 20)"],
+    [{ rateLimit: { perSecond: 11, burst: 5 } }, "account.rateLimit: 11/s is more than res1's rate limit (10/s, burst 20)"],
+    [{ rateLimit: { perSecond: 5, burst: 21 } }, "account.rateLimit: burst 21 is more than res1's rate limit (10/s, burst 20)"],
+    [{ dailyQuota: null }, "account.dailyQuota: unlimited is more than res1's daily quota (1000)"],
+    [{ dailyQuota: 1001 }, "account.dailyQuota: 1001 is more than res1's daily quota (1000)"],
+    [{ maxBinds: 1000 }, "account.maxBinds: 1000 is more than res1's max binds (5)"],
+    [{ windowSize: 10000 }, "account.windowSize: 10000 is more than res1's window size (50)"],
+    [{ webhooks: { receipts: 'https://s.example/r', mo: null }, windowSize: 51 }, "account.windowSize: 51 is more than res1's window size (50)"],
+  ]
+  for (const [patch, message] of refused) await rejects(t, admin.update(R, 'shop1', patch), F, message)
+  t.same(store.getAccount('shop1'), before, 'shop1 unchanged by the refused changes (also the webhooks sent with a refused window)')
+  t.equal(f.batches.length, commits + 1, 'nothing committed or audited but shop2')
+  t.match(await admin.update(R, 'shop1', { allowedSources: ['RES1'], rateLimit: { perSecond: 2, burst: 2 }, dailyQuota: 0, maxBinds: 5, windowSize: 50 }),
+    { allowedSources: ['RES1'], rateLimit: { perSecond: 2, burst: 2 }, dailyQuota: 0, maxBinds: 5, windowSize: 50 }, 'within the bounds: accepted')
+
+  // The operator is not bound; the views say what is beyond the reseller's, to the operator, the reseller and the user.
+  const v = await admin.update(OPERATOR, 'shop1', { allowedSources: ['BANKOFX'], rateLimit: null, maxBinds: 100 })
+  t.same(v.exceedsReseller, ['allowedSources', 'rateLimit', 'maxBinds'])
+  t.same(admin.get(R, 'shop1').exceedsReseller, ['allowedSources', 'rateLimit', 'maxBinds'])
+  t.same(admin.get(user('shop1'), 'shop1').exceedsReseller, ['allowedSources', 'rateLimit', 'maxBinds'])
+  t.match(await admin.update(R, 'shop1', { webhooks: { receipts: 'https://s.example/r', mo: null } }), { webhooks: { receipts: 'https://s.example/r' }, rateLimit: null },
+    'the reseller may change other settings of a user beyond its limits; those stay as they are')
+  await rejects(t, admin.update(R, 'shop1', { rateLimit: null }), F, "account.rateLimit: unlimited is more than res1's rate limit (10/s, burst 20)")
+  const op = (await admin.create(OPERATOR, { systemId: 'shop4', parent: 'res1' })).account
+  t.match(op, { allowedSources: ['RES*', 'ACME'], rateLimit: { perSecond: 10, burst: 20 }, dailyQuota: 1000 }, 'created by the operator under res1: its limits too')
+  t.match((await admin.create(OPERATOR, { systemId: 'shop5', parent: 'res1', dailyQuota: 5000 })).account, { dailyQuota: 5000, exceedsReseller: ['dailyQuota'] }, 'unless the operator gives others')
+
+  // The operator tightens the reseller: users keep their settings, their views say what is now beyond.
+  t.notOk('exceedsReseller' in admin.get(OPERATOR, 'shop2'))
+  await admin.update(OPERATOR, 'res1', { allowedSources: ['RES1*'], windowSize: 20 })
+  t.match(store.getAccount('shop2'), { allowedSources: ['RES1*', 'RESX', 'ACME'], windowSize: 50 }, 'shop2 unchanged')
+  t.same(admin.get(R, 'shop2').exceedsReseller, ['allowedSources', 'windowSize'])
+  t.same(admin.list(R).filter((a) => a.exceedsReseller).map((a) => a.systemId), ['shop1', 'shop2', 'shop4', 'shop5'], 'in the list too')
+  await rejects(t, admin.update(R, 'shop2', { allowedSources: ['RES1*', 'RESX'] }), F, `account.allowedSources: "RESX" is not within res1's allowed sources (RES1*)`)
+  t.notOk('exceedsReseller' in await admin.update(R, 'shop2', { allowedSources: ['RES12'], windowSize: 20 }), 'brought within: no exceedsReseller')
+  t.notOk('exceedsReseller' in admin.get(OPERATOR, 'res1'), 'a reseller has no reseller')
 })
