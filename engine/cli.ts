@@ -525,6 +525,9 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseCliArgs(argv)
+  // What the engine and its commands write (the store: message text and password hashes; backups, the TLS key,
+  // control.json) is for the user it runs as alone, whatever the login's umask (022 made the store world-readable).
+  if (args.command !== 'bench') process.umask(0o077)
   if (args.flags.version) { process.stdout.write(`${VERSION}\n`); return 0 }
   switch (args.command) {
     case '':

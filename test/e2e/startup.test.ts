@@ -177,6 +177,8 @@ t.test('the startup banner names the ports, the data dir and how long messages a
   t.match(out, new RegExp(`SMPP +smpp://127\\.0\\.0\\.1:${kept.smppPort}`))
   t.match(out, new RegExp(`Console +http://127\\.0\\.0\\.1:${kept.httpPort}/`))
   t.match(out, new RegExp(`Data +${kept.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, messages kept 72 h after they end \\(store\\.retentionHours\\)`))
+  // The store holds message text and password hashes: its user's alone, whatever the umask of who starts it.
+  for (const f of ['store', 'store/data.mdb', 'store/lock.mdb']) t.equal(fs.statSync(path.join(kept.dataDir, f)).mode & 0o077, 0, `${f} is not readable by group or others`)
   await kept.stop()
   const forever = await startEngine(t, { extra: { store: { retentionHours: 0 } } })
   t.match(forever.output(), /Data +.*, messages kept forever \(store\.retentionHours 0\)/)
