@@ -21,7 +21,7 @@ const HELP = `smsc ${VERSION}: an SMPP 3.4/5.0 SMSC engine
 Usage:
   smsc start [options]                 run the SMSC (SMPP, SMPP over TLS, HTTP, simulated carrier)
   smsc account add|set|show|list|suspend|resume|remove|passwd …   resellers and users (smsc account --help)
-  smsc credit add|move|ledger …        prepaid credit and its ledger
+  smsc credit add|remove|move|ledger … prepaid credit and its ledger
   smsc route list | route set <file>   the MT/MO routing tables (hot-reloaded)
   smsc apikey create|list|revoke …     API keys for the HTTP send API
   smsc audit                           who changed what
