@@ -17,7 +17,7 @@ import { Admin, configKeysOf, type AccountView, type AuditEntry, type BackupStat
 import { defaultSettings, OPERATOR, type Principal } from './accounts'
 import type { RouteTables } from './routing'
 import { SmscError, isSmscError, type SmscErrorCode } from './errors'
-import { SIMULATOR_CONNECTOR, type ResolvedOptions } from './config'
+import { connectorIdsOf, type ResolvedOptions } from './config'
 import { holderText, lockDataDir, lockHolder, pidAlive } from './lock'
 import { ADMIN_PASSWORD_CONFIGURED } from './auth'
 import { makeDataDir } from './dirs'
@@ -135,7 +135,7 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     store, ledger, now: () => Date.now(),
     commit: (batch) => store.commit(batch),
     defaults: { ...defaultSettings(base), receiptPolicy: options.receipts.multipart },
-    connectors: () => new Set([SIMULATOR_CONNECTOR, ...options.connectors.map((x) => x.id)]),
+    connectors: () => connectorIdsOf(options.simulator.enabled, options.connectors),
     configKeys: configKeysOf(options.accounts as unknown as Record<string, unknown>[]),
     backupsDir: path.join(options.dataDir, 'backups'),
     backupsKept: options.store.backupsKept,

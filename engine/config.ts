@@ -97,6 +97,11 @@ export type ConnectorOptions = SmppConnectorOptions | HttpConnectorOptions
 /** The built-in simulated carrier's connector id (always present). */
 export const SIMULATOR_CONNECTOR = 'simulator'
 
+/** The connector ids a route may name: the simulator's (unless simulator.enabled is false) and the configured ones. */
+export function connectorIdsOf(simulatorEnabled: boolean, connectors: readonly { id: string }[]): Set<string> {
+  return new Set([...(simulatorEnabled ? [SIMULATOR_CONNECTOR] : []), ...connectors.map((c) => c.id)])
+}
+
 export interface ResolvedOptions {
   smpp: { host: string; port: number }
   tls: { host: string; port: number; cert: string | null; key: string | null; ca: string | null; requestCert: boolean }
@@ -105,6 +110,7 @@ export interface ResolvedOptions {
   dataDir: string
   accounts: AccountOptions[]
   simulator: {
+    enabled: boolean
     deliveryDelayMs: [number, number]
     outcomes: Partial<Record<OutcomeStat, number>>
     intermediate: boolean
@@ -183,6 +189,7 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
   dataDir: './data', // store and generated files; relative to the working directory
   accounts: [], // ESME accounts; see AccountOptions
   simulator: {
+    enabled: true, // the built-in simulated carrier; false (production): no route may name 'simulator', no simulated MO
     deliveryDelayMs: [200, 2_000], // ms, [min, max]: time from submit to the final receipt
     outcomes: { DELIVRD: 0.9, UNDELIV: 0.06, EXPIRED: 0.02, REJECTD: 0.02 }, // probabilities, sum 1
     intermediate: false, // also send ENROUTE receipts when registered_delivery asks (bit 0x10)
@@ -485,7 +492,7 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
 
   const connectors = resolveConnectors(root.connectors, p('connectors'))
   const routes = root.routes === undefined || root.routes === null ? null
-    : validateRouteTables(root.routes, p('routes'), 'SMSC_ERR_CONFIG_INVALID', new Set([SIMULATOR_CONNECTOR, ...connectors.map((c) => c.id)]))
+    : validateRouteTables(root.routes, p('routes'), 'SMSC_ERR_CONFIG_INVALID', connectorIdsOf(simulator.enabled, connectors))
 
   const dIn = sub('dispatch', KEYS.dispatch)
   const dispatch = {
@@ -598,6 +605,7 @@ function resolveAccounts(v: unknown, path: string): AccountOptions[] {
 
 function resolveSimulator(o: Obj, path: string): ResolvedOptions['simulator'] {
   const D = DEFAULTS.simulator
+  const enabled = pick(o, 'enabled', D.enabled, boolean, path)
   const deliveryDelayMs = pick(o, 'deliveryDelayMs', [...D.deliveryDelayMs] as [number, number], (v, p) => range(v, p, 0, MAX_TIMER_MS), path)
 
   // outcomes replace the default as a whole: a partial distribution cannot be merged.
@@ -632,7 +640,7 @@ function resolveSimulator(o: Obj, path: string): ResolvedOptions['simulator'] {
     if (typeof v === 'number' && v >= 0 && v <= 1) return v
     return fail(`${p} must be a number between 0 and 1 (got ${showValue(v)})`)
   }, path)
-  return { deliveryDelayMs, outcomes, intermediate, errorCodes, absentRate }
+  return { enabled, deliveryDelayMs, outcomes, intermediate, errorCodes, absentRate }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ export type ApiSubmitResult =
 
 /** What the HTTP side needs of the engine (the Smsc satisfies it). */
 export interface HttpHost {
+  readonly options: Smsc['options']
   readonly store: Smsc['store']
   readonly metrics: Smsc['metrics']
   readonly telemetrySources: Smsc['telemetrySources']
@@ -404,6 +405,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
 
   // ---- MO from the simulated carrier (issue: SMSC core; open like /healthz, loopback by default)
   app.post('/api/v1/simulator/mo', (res: any) => {
+    if (!smsc.options.simulator.enabled) return fail(res, '404 Not Found', 'the simulated carrier is off (simulator.enabled false): it sends no MO', 'SMSC_ERR_HTTP_NOT_FOUND')
     readBody(res, (body) => {
       const req = moRequest(body)
       if (typeof req === 'string') return fail(res, '400 Bad Request', req, 'SMSC_ERR_HTTP_BODY')

@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import path from 'node:path'
 import type net from 'node:net'
-import { resolveOptions, SIMULATOR_CONNECTOR, type Options, type ResolvedOptions } from './config'
+import { connectorIdsOf, resolveOptions, type Options, type ResolvedOptions } from './config'
 import { createLogger, type LogFn } from './log'
 import { HEX_ID_BASE, RESTORE_IDS_MAX, Store, verifyScrypt, type CommitBatch, type DeliveryItem } from './store'
 import { Session, type SessionHost, type BoundAccount } from './session/session'
@@ -197,13 +197,17 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   if (options.routes !== null) await store.commit({ meta: [['routes', options.routes]] })
   const storedRoutes = store.getMeta('routes') as RouteTables | undefined
   const routes: RouteTables = storedRoutes ?? DEFAULT_ROUTES
-  const connectorIds = new Set([SIMULATOR_CONNECTOR, ...options.connectors.map((c) => c.id)])
+  const connectorIds = connectorIdsOf(options.simulator.enabled, options.connectors)
   // Routes set through the API or CLI name the connectors of the config they were set with. Started with a config
   // that lacks one (a connector taken out of the file, a backup started elsewhere), they would take messages
   // (acknowledged, charged) for a connector that never comes: refused, as PUT /api/v1/routes refuses them.
   try {
     validateRouteTables(routes, 'routes', 'SMSC_ERR_CONFIG_INVALID', connectorIds)
   } catch (e) {
+    if (storedRoutes === undefined) {
+      await refuseStart(smscError('SMSC_ERR_CONFIG_INVALID', 'simulator.enabled is false and no routes are set, so every message would go to the simulator: ' +
+        'give config.routes, or set the routes first (smsc route set FILE, with this config)'))
+    }
     await refuseStart(smscError('SMSC_ERR_CONFIG_INVALID', `the routes stored in ${path.resolve(options.dataDir)} (set through the API or CLI) do not fit this config: ${(e as Error).message}. ` +
       'Add that connector to config.connectors, or replace the routes (smsc route set FILE, with this config)'))
   }
@@ -572,6 +576,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
 
   async function originateMo(req: MoRequest): Promise<{ id: string; systemId: string; parts: number }> {
+    if (!options.simulator.enabled) throw smscError('SMSC_ERR_API_INVALID', 'the simulated carrier is off (simulator.enabled false): it sends no MO')
     // The MO routing table picks the account (destination prefix, keyword); else the request names it.
     const routed = req.systemId === undefined ? moRouter.route(req.to, req.text) : null
     const systemId = accountFor(req.systemId ?? routed ?? undefined)

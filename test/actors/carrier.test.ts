@@ -25,6 +25,7 @@ function seeded(seed: number): () => number {
 
 type Sim = ResolvedOptions['simulator']
 const sim = (over: Partial<Sim> = {}): Sim => ({
+  enabled: true,
   deliveryDelayMs: [100, 500],
   outcomes: { DELIVRD: 1 },
   intermediate: false,

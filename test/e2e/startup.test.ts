@@ -146,6 +146,23 @@ t.test('routes stored for a connector the config no longer has refuse the start 
   t.match(ok.stdout, /SMSC engine .* is running/, 'and starts again once the config has the connector')
 })
 
+t.test('simulator.enabled false: no route may name the simulator, it sends no MO, and the banner says so', async (t) => {
+  const dataDir = tempDir(t)
+  const [smpp, http] = await freePorts(2)
+  const base = { dataDir, smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http }, accounts: ACCOUNTS, simulator: { enabled: false }, connectors: [{ id: 'httpA', kind: 'http', url: 'http://127.0.0.1:9/sms' }] }
+  const noRoutes = await cli(['start', '--config', writeConfig(t, base)], 20_000)
+  t.equal(noRoutes.code, 2, 'without routes the start is refused: the default route is the simulator')
+  t.equal(noRoutes.stderr, 'smsc: simulator.enabled is false and no routes are set, so every message would go to the simulator: give config.routes, or set the routes first (smsc route set FILE, with this config)\n')
+  const toSim = await cli(['start', '--config', writeConfig(t, { ...base, routes: { mt: [{ name: 'all', match: {}, action: { connector: 'simulator' } }] } })], 20_000)
+  t.equal(toSim.code, 2, 'config routes naming the simulator are refused')
+  t.match(toSim.stderr, /^smsc: \S+smsc\.json: config\.routes\.mt\[0\]\.action\.connector must be a configured connector id \(got "simulator"; connectors: httpA\)\n$/)
+
+  const e = await startEngine(t, { dataDir, extra: { simulator: { enabled: false }, connectors: base.connectors, routes: { mt: [{ name: 'all', match: {}, action: { connector: 'httpA' } }] } } })
+  t.match(e.output(), /Carrier +no simulator \(simulator\.enabled false\)/, 'the banner says there is no simulator')
+  const mo = await e.http('POST', '/api/v1/simulator/mo', { from: '4915112345678', to: '12345', text: 'spoofed?', systemId: 'esme1' })
+  t.match(mo, { status: 404, json: { code: 'SMSC_ERR_HTTP_NOT_FOUND', error: 'the simulated carrier is off (simulator.enabled false): it sends no MO' } }, 'no MO can be injected')
+})
+
 t.test('the console admin password: generated and shown once, kept, changed with smsc admin passwd', async (t) => {
   const engine = await startEngine(t)
   const shown = /Console admin password created \(shown only this once\): (\S+)/.exec(engine.output())
