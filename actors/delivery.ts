@@ -70,8 +70,8 @@ export interface DeliveryDeps {
   account(systemId: string): Account | undefined
   ledger: Ledger
   webhooks: WebhookSender
-  /** The id namespace of an upstream connector (its links are removed once a destination is final). */
-  upstreamNs(connectorId: string): string
+  /** The store key of an upstream connector's id for a destination (its link is removed once the destination is final). */
+  upstreamLink(connectorId: string, upstreamId: string): { connector: string; upstreamId: string }
   /** Webhook answers come back through the mailbox as results. */
   resultsLater(ok: DeliveryItem[], failed: DeliveryItem[]): void
   log: LogFn
@@ -168,7 +168,7 @@ export class Delivery {
       dest.err = o.err
       dest.doneAt = now
       // Final: the upstream's id is no longer needed to find this message (the map would grow forever).
-      if (dest.up !== undefined && dest.conn !== undefined) unlink.push({ connector: this.d.upstreamNs(dest.conn), upstreamId: dest.up })
+      if (dest.up !== undefined && dest.conn !== undefined) unlink.push(this.d.upstreamLink(dest.conn, dest.up))
       r.state = aggregateState(r.dests)
       if (isFinal(r.state)) {
         r.doneAt = now

@@ -34,7 +34,8 @@ import type { LogFn } from '../engine/log'
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import type { Session } from '../engine/session/session'
 import { isFinal, type Destination, type MessageRecord } from '../engine/message'
-import { SIMULATOR_CONNECTOR, type ConnectorOptions, type ResolvedOptions } from '../engine/config'
+import { SIMULATOR_CONNECTOR, type ConnectorOptions, type ReceiptIdMode, type ResolvedOptions } from '../engine/config'
+import { RecentUpstreamIds, UnmatchedReceiptLog, receiptCandidates, sameUpstreamId, upstreamKey } from '../engine/upstream-ids'
 import type { Account } from '../engine/accounts'
 import type { Ledger } from '../engine/ledger'
 import type { RouteTables } from '../engine/routing'
@@ -136,11 +137,20 @@ export function startActors(d: ActorDeps): ActorSystem {
    */
   const upstreamNs = new Map(d.options.connectors.map((c) => [c.id, c.kind === 'smpp' ? `smpp:${c.host}:${c.port}:${c.systemId}` : c.id]))
   const nsOf = (id: string): string => upstreamNs.get(id) ?? id
+  /** How each connector's submit_sm_resp ids and receipt ids compare (connectors[].receiptIds; the same for every entry of one namespace). */
+  const receiptIds = new Map(d.options.connectors.map((c) => [c.id, c.kind === 'smpp' ? c.receiptIds : 'exact' as ReceiptIdMode]))
+  const modeOf = (id: string): ReceiptIdMode => receiptIds.get(id) ?? 'exact'
+  /** The store's key of an upstream id the connector's submit_sm_resp gave: its namespace and the id in the connector's canonical form. */
+  const linkOf = (connectorId: string, upstreamId: string) => ({ connector: nsOf(connectorId), upstreamId: upstreamKey(upstreamId, 'submit', modeOf(connectorId)) })
   const upstreamLinks = (dests: readonly Destination[]) => {
     const out: { connector: string; upstreamId: string }[] = []
-    for (const d of dests) if (d.up !== undefined && d.conn !== undefined) out.push({ connector: nsOf(d.conn), upstreamId: d.up })
+    for (const d of dests) if (d.up !== undefined && d.conn !== undefined) out.push(linkOf(d.conn, d.up))
     return out
   }
+  /** Links removed lately (ended, cancelled, replaced): a receipt for one is a duplicate or stale, not an unknown id. */
+  const recentlyUnlinked = new RecentUpstreamIds()
+  /** Receipts that match no message: warned about per connector, rate-limited. */
+  const unmatched = new UnmatchedReceiptLog(log)
 
   // 1. store: group commit; one write transaction in flight, later requests join the next one.
   let writer: GroupCommit | null = null
@@ -154,7 +164,10 @@ export function startActors(d: ActorDeps): ActorSystem {
         return state
     }
   }, { initialStateFunc: makeWriter, onCrash: restartWithBudget('store', 3, 10_000, log, d.fatal) }, (state) => state.kick())
-  const commit = (batch: CommitBatch, done: (err: Error | null) => void) => storeActor.post({ type: 'commit', batch, done })
+  const commit = (batch: CommitBatch, done: (err: Error | null) => void) => {
+    if (batch.upstreamRemove) for (const l of batch.upstreamRemove) recentlyUnlinked.add(l.connector, l.upstreamId)
+    storeActor.post({ type: 'commit', batch, done })
+  }
 
   // 2. delivery: queues rebuilt from the store on every (re)start.
   let delivery: Drained<DeliveryMsg>
@@ -181,7 +194,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     account: d.account,
     ledger: d.ledger,
     webhooks: d.webhooks,
-    upstreamNs: (connectorId: string) => nsOf(connectorId),
+    upstreamLink: linkOf,
     log,
     metrics: d.metrics,
   })
@@ -315,8 +328,10 @@ export function startActors(d: ActorDeps): ActorSystem {
         for (const it of msg.items) {
           const r = d.store.getMessage(it.id) as MessageRecord | undefined
           if (!r || !r.dests[it.dest] || isFinal(r.dests[it.dest].state)) continue
+          // The id as the store keys it (engine/upstream-ids.ts): the id itself, or its number under receiptIds.
+          const key = upstreamKey(it.upstreamId, 'submit', modeOf(msg.connector))
           // An id that cannot be a key (empty, too long) can never match a receipt: the message waits for its expiry.
-          if (it.upstreamId.length === 0 || Buffer.byteLength(it.upstreamId) > 255 || it.upstreamId.includes('\0')) {
+          if (it.upstreamId.length === 0 || Buffer.byteLength(key) > 255 || it.upstreamId.includes('\0')) {
             log('warn', 'upstream answered with an unusable message_id; its receipt cannot be matched', { connector: msg.connector, id: it.id, upstreamId: it.upstreamId })
             continue
           }
@@ -324,8 +339,8 @@ export function startActors(d: ActorDeps): ActorSystem {
           records.set(r.id, r)
           // Taken by an upstream SMSC: it may keep a delivery pending flag for this subscriber (set_dpf) and alert later.
           if (r.setDpf && smppConnectors.has(msg.connector)) dpf.watch(ns, r.dests[it.dest].addr[2], { systemId: r.systemId, src: r.src, until: Math.max(r.expireAt, now) + WATCH_MS }, now)
-          upstream.push({ connector: ns, upstreamId: it.upstreamId, id: it.id, dest: it.dest })
-          upstreamPending.set(`${ns}\0${it.upstreamId}`, [it.id, it.dest])
+          upstream.push({ connector: ns, upstreamId: key, id: it.id, dest: it.dest })
+          upstreamPending.set(`${ns}\0${key}`, [it.id, it.dest])
           jobs.push({ record: r, dest: it.dest, attempts: 0, fresh: false, rev: r.rev ?? 0 })
         }
         state.accepted(jobs)
@@ -340,21 +355,38 @@ export function startActors(d: ActorDeps): ActorSystem {
       case 'receipts': {
         const outcomes: Outcome[] = []
         const ns = nsOf(msg.connector)
+        const mode = modeOf(msg.connector)
         for (const rc of msg.items) {
-          const at = upstreamPending.get(`${ns}\0${rc.upstreamId}`) ?? d.store.upstreamLookup(ns, rc.upstreamId)
-          const r = at === undefined ? undefined : d.store.getMessage(at[0]) as MessageRecord | undefined
-          // Only the submission the destination waits on: a receipt for one superseded since (replace_sm) is stale.
-          if (at === undefined || r === undefined || r.dests[at[1]]?.up !== rc.upstreamId) {
-            log('debug', 'receipt for an unknown or superseded upstream id', { connector: msg.connector, upstreamId: rc.upstreamId })
+          // Keys in order (engine/upstream-ids.ts): the receipt's id under receiptIds, then the few safe fallbacks.
+          const candidates = receiptCandidates(rc.upstreamId, rc.textId, mode)
+          let hit: { at: [string, number]; r: MessageRecord } | undefined
+          let stale = false
+          for (const c of candidates) {
+            const at = upstreamPending.get(`${ns}\0${c.key}`) ?? d.store.upstreamLookup(ns, c.key)
+            if (at === undefined) continue
+            const r = d.store.getMessage(at[0]) as MessageRecord | undefined
+            const up = r?.dests[at[1]]?.up
+            // Only the submission the destination waits on: a receipt for one superseded since (replace_sm) is stale.
+            if (r !== undefined && up !== undefined && sameUpstreamId(up, c.id, mode)) { hit = { at, r }; break }
+            stale = true
+          }
+          if (hit === undefined) {
+            if (stale || candidates.some((c) => recentlyUnlinked.has(ns, c.key))) {
+              log('debug', 'receipt for a superseded or already settled upstream id', { connector: msg.connector, upstreamId: rc.upstreamId })
+            } else {
+              // Acknowledged all the same (msg.stored below): see docs/CONNECTORS.md, Receipt ids.
+              d.metrics.receiptUnmatched(msg.connector)
+              unmatched.add(msg.connector, rc, mode, d.now())
+            }
             continue
           }
-          outcomes.push({ id: at[0], dest: at[1], state: rc.state, err: rc.err, rev: r.rev ?? 0 })
+          outcomes.push({ id: hit.at[0], dest: hit.at[1], state: rc.state, err: rc.err, rev: hit.r.rev ?? 0 })
         }
         if (outcomes.length > 0) toDelivery(outcomes, msg.stored)
         else msg.stored() // nothing of ours: acknowledge (the upstream would only send them again)
         return state
       }
-      case 'tick': state.tick(msg.now); return state
+      case 'tick': state.tick(msg.now); unmatched.tick(msg.now); return state
       case 'fault': throw new Error('injected dispatcher fault')
     }
   }, { initialStateFunc: makeDispatcher, onCrash: restartWithBudget('dispatcher', 5, 10_000, log, d.fatal) })

@@ -37,6 +37,15 @@ export type LogLevel = (typeof LOG_LEVELS)[number]
 export const MESSAGE_ID_FORMATS = ['decimal', 'hex'] as const
 export type MessageIdFormat = (typeof MESSAGE_ID_FORMATS)[number]
 
+/**
+ * How an upstream's submit_sm_resp message_id and the id in its receipts compare (connectors[].receiptIds,
+ * engine/upstream-ids.ts; Kannel's msg-id-type): 'exact' as strings, or both as numbers, each side read
+ * in its base: 'decimal' (both decimal, msg-id-type 0), 'hex-submit' (submit_sm_resp hex, receipt decimal:
+ * 1), 'hex-receipt' (submit_sm_resp decimal, receipt hex: 2), 'hex' (both hex: 3).
+ */
+export const RECEIPT_ID_MODES = ['exact', 'decimal', 'hex', 'hex-submit', 'hex-receipt'] as const
+export type ReceiptIdMode = (typeof RECEIPT_ID_MODES)[number]
+
 /** 'every': each part of a long message gets its own receipt; 'last': only the last part does. */
 export const MULTIPART_RECEIPTS = ['every', 'last'] as const
 export type MultipartReceipts = (typeof MULTIPART_RECEIPTS)[number]
@@ -80,6 +89,8 @@ export interface SmppConnectorOptions {
   responseMs: number
   reconnectMs: [number, number]
   interfaceVersion: 0x34 | 0x50
+  /** How its submit_sm_resp ids and its receipts' ids compare (RECEIPT_ID_MODES). */
+  receiptIds: ReceiptIdMode
 }
 
 /** A provider reached by HTTP POST (actors/connectors/http.ts). */
@@ -392,7 +403,7 @@ const KEYS = {
   overload: Object.keys(DEFAULTS.overload),
   store: Object.keys(DEFAULTS.store),
   webhooks: Object.keys(DEFAULTS.webhooks),
-  smppConnector: ['id', 'kind', 'host', 'port', 'tls', 'rejectUnauthorized', 'ca', 'systemId', 'password', 'systemType', 'bindType', 'windowSize', 'ratePerSecond', 'enquireLinkMs', 'responseMs', 'reconnectMs', 'interfaceVersion'],
+  smppConnector: ['id', 'kind', 'host', 'port', 'tls', 'rejectUnauthorized', 'ca', 'systemId', 'password', 'systemType', 'bindType', 'windowSize', 'ratePerSecond', 'enquireLinkMs', 'responseMs', 'reconnectMs', 'interfaceVersion', 'receiptIds'],
   httpConnector: ['id', 'kind', 'url', 'headers', 'timeoutMs', 'concurrency', 'ratePerSecond'],
 }
 
@@ -523,6 +534,8 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
   if (v === undefined) return []
   if (!Array.isArray(v)) fail(`${path} must be an array (got ${showValue(v)})`)
   const seen = new Set<string>([SIMULATOR_CONNECTOR])
+  /** The first smpp entry bound to each upstream account: entries sharing one share its id map, so its receiptIds too. */
+  const accounts = new Map<string, { i: number; receiptIds: ReceiptIdMode }>()
   return v.map((item: unknown, i: number): ConnectorOptions => {
     const ip = `${path}[${i}]`
     if (!isPlainObject(item)) fail(`${ip} must be an object (got ${showValue(item)})`)
@@ -550,10 +563,18 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
       }
     }
     for (const req of ['host', 'port', 'systemId', 'password']) if (o[req] === undefined) fail(`${at(ip, req)} is required`)
+    const host = text(o.host, at(ip, 'host'))
+    const port = integer(o.port, at(ip, 'port'), 1, MAX_PORT)
+    const systemId = cOctetText(o.systemId, at(ip, 'systemId'), 15)
+    const receiptIds = pick(o, 'receiptIds', 'exact' as ReceiptIdMode, (x, q) => oneOf(x, q, RECEIPT_ID_MODES), ip)
+    const account = `${host}:${port}:${systemId}`
+    const first = accounts.get(account)
+    if (first === undefined) accounts.set(account, { i, receiptIds })
+    else if (first.receiptIds !== receiptIds) {
+      fail(`${at(ip, 'receiptIds')} must be ${JSON.stringify(first.receiptIds)} as in ${path}[${first.i}] (got ${JSON.stringify(receiptIds)}): both bind to ${systemId}@${host}:${port} and share its message ids`)
+    }
     return {
-      id, kind,
-      host: text(o.host, at(ip, 'host')),
-      port: integer(o.port, at(ip, 'port'), 1, MAX_PORT),
+      id, kind, host, port,
       tls: pick(o, 'tls', false, boolean, ip),
       rejectUnauthorized: pick(o, 'rejectUnauthorized', true, boolean, ip),
       ca: pick(o, 'ca', null, (x, q) => {
@@ -561,7 +582,7 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
         if (file !== null && o.tls !== true) fail(`${q} is set but ${at(ip, 'tls')} is not true (the ca verifies the upstream's TLS certificate)`)
         return file
       }, ip),
-      systemId: cOctetText(o.systemId, at(ip, 'systemId'), 15),
+      systemId,
       password: cOctetText(o.password, at(ip, 'password'), 8),
       systemType: pick(o, 'systemType', '', (x, q) => (x === '' ? '' : cOctetText(x, q, 12)), ip),
       bindType: pick(o, 'bindType', 'transceiver' as const, (x, q) => oneOf(x, q, ['transceiver', 'transmitter', 'receiver'] as const), ip),
@@ -574,6 +595,7 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
         if (x === 0x34 || x === 0x50) return x
         return fail(`${q} must be 52 (0x34, SMPP 3.4) or 80 (0x50, SMPP 5.0) (got ${showValue(x)})`)
       }, ip),
+      receiptIds,
     }
   })
 }

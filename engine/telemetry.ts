@@ -56,6 +56,8 @@ export class Metrics {
   /** Submits refused before bind (no account yet). */
   readonly unbound = newCounters()
   readonly totals = { submitted: 0, delivered: 0, receipts: 0, purged: 0, outbindAttempts: 0, outbindFailed: 0, outbindBound: 0, alertsSent: 0, alertsUnsent: 0 }
+  /** Upstream receipts that matched no message, by connector id (smsc_connector_receipts_unmatched_total). */
+  readonly receiptsUnmatched = new Map<string, number>()
   /** Event-loop delay (ms) of the last telemetry interval, set by the hub at each tick; for /metrics. */
   readonly eventLoop = { p50: 0, p99: 0, max: 0 }
   private readonly ring: TelemetryEvent[] = []
@@ -103,6 +105,11 @@ export class Metrics {
       c.rejected += n
       if (status === 0x58) c.throttled += n
     }
+  }
+
+  /** An upstream receipt on this connector matched no message (docs/CONNECTORS.md, Receipt ids). */
+  receiptUnmatched(connector: string): void {
+    this.receiptsUnmatched.set(connector, (this.receiptsUnmatched.get(connector) ?? 0) + 1)
   }
 
   event(type: EventType, fields: Omit<TelemetryEvent, 'seq' | 't' | 'type'> = {}): void {
@@ -502,6 +509,8 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   for (const c of conn.list) out.push(`smsc_connector_failed_total{connector="${esc(c.id)}"} ${c.failed}`)
   out.push('# HELP smsc_connector_queued destinations queued in front of the connector', '# TYPE smsc_connector_queued gauge')
   for (const c of conn.list) out.push(`smsc_connector_queued{connector="${esc(c.id)}"} ${c.queued}`)
+  out.push('# HELP smsc_connector_receipts_unmatched_total receipts from the connector\'s upstream that matched no message (acknowledged and dropped; see its receiptIds)', '# TYPE smsc_connector_receipts_unmatched_total counter')
+  for (const c of conn.list) if (c.kind === 'smpp') out.push(`smsc_connector_receipts_unmatched_total{connector="${esc(c.id)}"} ${m.receiptsUnmatched.get(c.id) ?? 0}`)
   const fold = (all: Histogram, cur: Histogram) => { const h = new Histogram(); h.add(all); h.add(cur); return h }
   promHistogram('smsc_submit_latency_seconds', 'time from handing a read batch of submits to the store to writing their submit_sm_resp', fold(m.submitLatencyAll, m.submitLatency), out)
   promHistogram('smsc_receipt_latency_seconds', 'time from submit to the receipt acknowledged by the ESME', fold(m.receiptLatencyAll, m.receiptLatency), out)

@@ -243,7 +243,15 @@ t.test('validation messages', async (t) => {
     throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'h', kind: 'http', url: 'ftp://x' }] }), 'config.connectors[0].url must be an http:// or https:// URL (got "ftp://x")')
     throwsMessage(t, () => resolveOptions({ overload: { highWater: 10, lowWater: 10 } }), 'config.overload.lowWater must be below overload.highWater (got 10)')
     const r = resolveOptions({ connectors: [{ id: 'up', kind: 'smpp', host: '127.0.0.1', port: 2776, systemId: 'a', password: 'b' }], routes: { mt: [{ name: 'all', match: {}, action: { failover: ['up', 'simulator'] } }] } })
-    t.match(r.connectors[0], { id: 'up', kind: 'smpp', bindType: 'transceiver', windowSize: 10, reconnectMs: [1000, 60000], interfaceVersion: 0x34, ca: null }, 'smpp connector defaults')
+    t.match(r.connectors[0], { id: 'up', kind: 'smpp', bindType: 'transceiver', windowSize: 10, reconnectMs: [1000, 60000], interfaceVersion: 0x34, ca: null, receiptIds: 'exact' }, 'smpp connector defaults')
+    const smppC = (over: Record<string, unknown>) => ({ id: 'up', kind: 'smpp', host: 'h', port: 1, systemId: 'a', password: 'b', ...over })
+    t.equal((resolveOptions({ connectors: [smppC({ receiptIds: 'hex-submit' })] }).connectors[0] as { receiptIds: string }).receiptIds, 'hex-submit', 'receiptIds is kept')
+    throwsMessage(t, () => resolveOptions({ connectors: [smppC({ receiptIds: 'hexadecimal' })] }),
+      'config.connectors[0].receiptIds must be one of "exact", "decimal", "hex", "hex-submit", "hex-receipt" (got "hexadecimal")')
+    throwsMessage(t, () => resolveOptions({ connectors: [smppC({ id: 'tx', bindType: 'transmitter', receiptIds: 'hex' }), smppC({ id: 'rx', bindType: 'receiver' })] }),
+      'config.connectors[1].receiptIds must be "hex" as in config.connectors[0] (got "exact"): both bind to a@h:1 and share its message ids')
+    t.equal(resolveOptions({ connectors: [smppC({ id: 'tx', receiptIds: 'hex' }), smppC({ id: 'rx', receiptIds: 'hex' }), smppC({ id: 'other', systemId: 'b', receiptIds: 'decimal' })] }).connectors.length, 3,
+      'entries of one upstream account with the same receiptIds, another account with its own')
     const up = (ca: unknown) => resolveOptions({ connectors: [{ id: 'up', kind: 'smpp', host: 'h', port: 1, systemId: 'a', password: 'b', tls: true, ca }] })
     const missing = join(tmp, 'no-such-ca.pem')
     throwsMessage(t, () => up(missing), `config.connectors[0].ca cannot be read: ENOENT (${missing})`)

@@ -516,22 +516,26 @@ export class SmppClientConnector implements Connector {
   /**
    * receipted_message_id (SMPP 3.4 §5.3.2.12), message_state (§5.3.2.35) and network_error_code
    * (§5.3.2.31) when present; what is missing comes from the Appendix B text (`id: … stat: … err:`).
+   * The text's id is kept too when it differs from the TLV's: upstreams that write the two in different
+   * forms exist, and the engine tries it when the TLV's id matches nothing (engine/upstream-ids.ts).
    */
   private receiptOf(pdu: Pdu, sm: Buffer): UpstreamReceipt | null {
     let id = pdu.receipted_message_id as string | undefined
     let state = pdu.message_state as number | undefined
     const nec = pdu.network_error_code as Buffer | undefined
     let err = nec !== undefined && nec.length === 3 ? nec.readUInt16BE(1) : undefined
-    if (!id || state === undefined || err === undefined) {
-      const p = parseReceipt(receiptText(sm, pdu.data_coding ?? 0))
-      if (p) {
-        if (!id) id = p.id
-        if (state === undefined && p.stat !== undefined) state = STATE_OF_STAT[p.stat]
-        if (err === undefined) err = p.err
-      }
+    let textId: string | undefined
+    const p = sm.length > 0 ? parseReceipt(receiptText(sm, pdu.data_coding ?? 0)) : null
+    if (p) {
+      if (!id) id = p.id
+      else if (p.id && p.id !== id) textId = p.id
+      if (state === undefined && p.stat !== undefined) state = STATE_OF_STAT[p.stat]
+      if (err === undefined) err = p.err
     }
     if (!id || state === undefined) return null
-    return { upstreamId: id, state, err: err ?? 0 }
+    const r: UpstreamReceipt = { upstreamId: id, state, err: err ?? 0 }
+    if (textId !== undefined) r.textId = textId
+    return r
   }
 
   private handleResponse(frame: Buffer): void {

@@ -33,7 +33,10 @@ export interface ConnectorOutcome {
 
 /** A receipt the upstream sent for a message it accepted, by the upstream's message id. */
 export interface UpstreamReceipt {
+  /** receipted_message_id (SMPP 3.4 §5.3.2.12), else the id: of the receipt text */
   upstreamId: string
+  /** the id: of the receipt text, when the PDU has receipted_message_id too and the two differ (tried when upstreamId matches nothing) */
+  textId?: string
   state: number
   err: number
 }

@@ -95,7 +95,7 @@ async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryM
     ledger: new Ledger(store, () => r.clock.now),
     webhooks: new WebhookSender({ timeoutMs: 1_000, concurrency: 1, log() {} }),
     resultsLater: (ok, failed) => setImmediate(() => r.d.results(ok, failed)),
-    upstreamNs: (id) => id,
+    upstreamLink: (connector, upstreamId) => ({ connector, upstreamId }),
     log() {},
   }
   r.d = new Delivery(deps)

@@ -169,7 +169,7 @@ t.test('receipts with TLVs, intermediate notifications and data_sm: TLVs win ove
   await rec.until(() => rec.got.receipts.length === 4 && rec.got.mo.length === 1, 'four receipts, one MO')
   t.same(rec.got.receipts, [
     { upstreamId: 'A1', state: MessageState.ENROUTE, err: 0 },
-    { upstreamId: 'B2', state: MessageState.DELIVERED, err: 7 },
+    { upstreamId: 'B2', textId: 'XX', state: MessageState.DELIVERED, err: 7 }, // the text's id kept: it differs from the TLV's
     { upstreamId: 'D4', state: MessageState.EXPIRED, err: 3 },
     { upstreamId: 'C3', state: MessageState.REJECTED, err: 0 },
   ])
