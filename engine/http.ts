@@ -393,7 +393,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
 
   app.get('/healthz', (res: any) => {
     const h = smsc.health()
-    send(res, h.status === 'ok' ? '200 OK' : '503 Service Unavailable', h)
+    send(res, h.status === 'starting' ? '503 Service Unavailable' : '200 OK', h)
   })
   app.get('/metrics', (res: any) => {
     const text = prometheusText(smsc.metrics, smsc.telemetrySources)

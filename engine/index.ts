@@ -561,17 +561,28 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       return true
     },
     faultActor: (a) => actors.fault(a),
-    health: () => ({
-      status: listeners && !stopping ? 'ok' : 'starting',
-      smpp: { port: smsc.ports.smpp, tls: smsc.ports.tls },
-      sessions: all.size,
-      bound: [...all.values()].filter((e) => isBound(e.session.state)).length,
-      carrierInFlight: actors.stats().carrierInFlight,
-      backlog: actors.stats().backlog,
-      overloaded: overloaded(),
-      connectors: actors.stats().connectors.map((c) => ({ id: c.id, kind: c.kind, up: c.up })),
-      uptimeS: Math.round(process.uptime()),
-    }),
+    health: () => {
+      const st = actors.stats()
+      const busy = overloaded()
+      // 'degraded' (still 200: the engine serves, a supervisor must not restart it) says what an alert should
+      // name: an upstream link that is down, or the overload guard refusing submits.
+      const problems = [
+        ...st.connectors.filter((c) => c.kind !== 'simulator' && !c.up).map((c) => `connector ${c.id} is down`),
+        ...(busy ? ['overloaded: submits are refused with ESME_RMSGQFUL until the backlog drains'] : []),
+      ]
+      return {
+        status: !listeners || stopping ? 'starting' : problems.length > 0 ? 'degraded' : 'ok',
+        ...(problems.length > 0 ? { problems } : {}),
+        smpp: { port: smsc.ports.smpp, tls: smsc.ports.tls },
+        sessions: all.size,
+        bound: [...all.values()].filter((e) => isBound(e.session.state)).length,
+        carrierInFlight: st.carrierInFlight,
+        backlog: st.backlog,
+        overloaded: busy,
+        connectors: st.connectors.map((c) => ({ id: c.id, kind: c.kind, up: c.up })),
+        uptimeS: Math.round(process.uptime()),
+      }
+    },
     stop: () => (stopped ??= shutdown()),
   }
 

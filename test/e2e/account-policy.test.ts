@@ -411,7 +411,8 @@ t.test('overload: over highWater waiting messages, submits get ESME_RMSGQFUL unt
   t.equal(hex(r34.command_status), hex(P.ESME_RMSGQFUL), 'a 3.4 bind gets 0x14 too')
   t.equal(r34.congestion_state, undefined, 'no congestion_state TLV on an SMPP 3.4 bind')
   const health = await engine.http('GET', '/healthz')
-  t.match(health.json, { overloaded: true }, '/healthz says overloaded')
+  t.match(health, { status: 200, json: { overloaded: true, status: 'degraded' } }, '/healthz says overloaded: degraded, still 200 (a supervisor must not restart a serving engine)')
+  t.same((health.json as { problems: string[] }).problems, ['connector dead is down', 'overloaded: submits are refused with ESME_RMSGQFUL until the backlog drains'], 'and names what an alert should say')
 
   // The upstream comes up: the backlog drains, the engine says so, and submits are accepted again.
   await startUpstream(t, { port: deadPort })
@@ -420,7 +421,9 @@ t.test('overload: over highWater waiting messages, submits get ESME_RMSGQFUL unt
     return h.backlog < 10 ? h : undefined
   }, 20_000)
   await sleep(200)
-  t.match((await engine.http('GET', '/healthz')).json, { overloaded: false }, `/healthz no longer says overloaded once the backlog (${drained.backlog}) is below lowWater`)
+  const healthy = (await engine.http('GET', '/healthz')).json as Record<string, unknown>
+  t.match(healthy, { overloaded: false, status: 'ok' }, `/healthz no longer says overloaded once the backlog (${drained.backlog}) is below lowWater`)
+  t.equal(healthy.problems, undefined, 'and lists no problem')
   const again = await until('a submit accepted after the drain', async () => {
     const r = await v50.submit(msg(200))
     return r.command_status === 0 ? r : undefined
