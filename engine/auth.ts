@@ -251,3 +251,36 @@ export class AdminAuth {
 function principalOf(acc: { systemId: string; role?: string }): Principal {
   return { role: acc.role === 'reseller' ? 'reseller' : 'user', systemId: acc.systemId, name: acc.systemId }
 }
+
+/**
+ * Failed HTTP logins (and unknown API keys) per client address: after `limit` in `windowMs`, that address
+ * is refused (429) until the window that began with its first failure ends, so passwords (SMPP ones are
+ * at most 8 characters) cannot be guessed at HTTP speed. A success does not clear the count. At most
+ * `maxTracked` addresses are remembered, the stalest forgotten first, so a flood of addresses cannot
+ * grow it without bound.
+ */
+export class LoginThrottle {
+  private readonly fails = new Map<string, { n: number; since: number }>()
+  constructor(readonly limit = 10, readonly windowMs = 60_000, private readonly now: () => number = Date.now, private readonly maxTracked = 10_000) {}
+
+  /** Milliseconds until `remote` may try again; 0 when it may now. */
+  retryIn(remote: string): number {
+    const f = this.fails.get(remote)
+    if (f === undefined) return 0
+    const left = f.since + this.windowMs - this.now()
+    if (left <= 0) { this.fails.delete(remote); return 0 }
+    return f.n >= this.limit ? left : 0
+  }
+
+  failed(remote: string): void {
+    const t = this.now()
+    let f = this.fails.get(remote)
+    if (f === undefined || t - f.since >= this.windowMs) {
+      this.fails.delete(remote) // re-inserted last: Map order is then staleness order
+      f = { n: 0, since: t }
+      if (this.fails.size >= this.maxTracked) this.fails.delete(this.fails.keys().next().value as string)
+      this.fails.set(remote, f)
+    }
+    f.n++
+  }
+}

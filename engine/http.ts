@@ -21,7 +21,7 @@ import type { MoRequest, Smsc } from './index'
 import type { Admin } from './admin'
 import { ipAllowed, type Principal } from './accounts'
 import { isSmscError, smscError } from './errors'
-import { ADMIN_PASSWORD_CONFIGURED, AdminAuth, SESSION_COOKIE } from './auth'
+import { ADMIN_PASSWORD_CONFIGURED, AdminAuth, LoginThrottle, SESSION_COOKIE } from './auth'
 import { CommandStatus as S } from './protocol/constants'
 import { pickCoding } from './protocol/text/charsets'
 import { SCOPED_TOPICS, TOPICS, filterFrame, prometheusText, type TickFrames, type Topic } from './telemetry'
@@ -171,6 +171,7 @@ function remoteOf(res: any): string {
 }
 
 const ipRefusal = (systemId: string, remote: string) => `account ${systemId} may not be used from ${remote}: not in its allowedIps`
+const throttled = (remote: string, ms: number) => `too many failed logins from ${remote}: try again in ${Math.ceil(ms / 1000)} s`
 
 type Fields = Record<string, 'string' | 'string?' | 'boolean?' | 'number' | 'number?'>
 
@@ -322,7 +323,10 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
    * A refused login or credential: logged with the client's address (what a fail2ban-style watcher reads;
    * the password never) and counted as an `auth_failure` event, detail "<what> from <address>".
    */
-  const authFailed = (remote: string, what: string, systemId?: string): void => {
+  const throttle = new LoginThrottle()
+  /** A guess (a wrong password, an unknown key) also counts against the address (LoginThrottle); a refusal by allowedIps does not. */
+  const authFailed = (remote: string, what: string, systemId?: string, guess = true): void => {
+    if (guess) throttle.failed(remote)
     log('info', 'login refused', { remote, what, ...(systemId !== undefined ? { systemId } : {}) })
     smsc.metrics.event('auth_failure', { ...(systemId !== undefined ? { systemId } : {}), detail: `${what} from ${remote}` })
   }
@@ -334,6 +338,8 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
     if (!p && guard.apiKeys) {
       const key = req.getHeader('x-api-key') || (authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : '')
       if (key) {
+        const wait = throttle.retryIn(remote)
+        if (wait > 0) return [429, throttled(remote, wait), 'SMSC_ERR_RATE_LIMITED']
         const owner = smsc.admin.apiKeyOwner(key)
         p = owner === null ? null : auth.accountPrincipal(owner)
         if (!p) {
@@ -345,7 +351,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
     if (!p) return [401, guard.apiKeys ? 'log in first (POST /api/v1/login) or give an API key' : 'log in first (POST /api/v1/login)', 'SMSC_ERR_HTTP_AUTH']
     if (auth.isSuspended(p)) return [403, `account ${p.systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED']
     if (p.systemId !== null && !ipAllowed(smsc.store.getAccount(p.systemId)?.allowedIps ?? [], remote)) {
-      authFailed(remote, 'HTTP request outside allowedIps', p.systemId)
+      authFailed(remote, 'HTTP request outside allowedIps', p.systemId, false)
       return [403, ipRefusal(p.systemId, remote), 'SMSC_ERR_IP_NOT_ALLOWED']
     }
     if (guard.operator && p.role !== 'operator') return [403, 'only the operator may do this', 'SMSC_ERR_ADMIN_FORBIDDEN']
@@ -420,6 +426,8 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
   app.post('/api/v1/login', (res: any) => {
     const remote = remoteOf(res)
     readBody(res, (body) => {
+      const wait = throttle.retryIn(remote)
+      if (wait > 0) return fail(res, '429 Too Many Requests', throttled(remote, wait), 'SMSC_ERR_RATE_LIMITED')
       const bad = check(body, { systemId: 'string?', password: 'string' })
       if (bad) return invalid(res, bad)
       const { systemId, password } = body as { systemId?: string; password: string }
@@ -439,11 +447,11 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
           return fail(res, '401 Unauthorized', 'wrong systemId or password', 'SMSC_ERR_HTTP_AUTH')
         }
         if (r === 'suspended') {
-          authFailed(remote, 'API login: the account is suspended', systemId)
+          authFailed(remote, 'API login: the account is suspended', systemId, false)
           return fail(res, '403 Forbidden', `account ${systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED')
         }
         if (r === 'ip-not-allowed') {
-          authFailed(remote, 'API login outside allowedIps', systemId)
+          authFailed(remote, 'API login outside allowedIps', systemId, false)
           return fail(res, '403 Forbidden', ipRefusal(systemId, remote), 'SMSC_ERR_IP_NOT_ALLOWED')
         }
         send(res, '200 OK', { token: r.token, principal: r.principal }, cookie(r.token))

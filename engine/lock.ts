@@ -37,6 +37,9 @@ export function lockDataDir(dir: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(file, String(process.pid), { flag: 'wx' })
+      // Only a pid: readable by everyone whatever the umask (077 under `smsc`), so another user's command names
+      // the engine that holds the data dir.
+      fs.chmodSync(file, 0o644)
       held.add(file)
       return () => {
         if (!held.delete(file)) return

@@ -5,7 +5,7 @@ import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AdminAuth, MAX_TOKENS_PER_PRINCIPAL, TOKENS_KEY } from '../engine/auth'
+import { AdminAuth, LoginThrottle, MAX_TOKENS_PER_PRINCIPAL, TOKENS_KEY } from '../engine/auth'
 import { OPERATOR } from '../engine/accounts'
 import { Store } from '../engine/store'
 
@@ -71,4 +71,27 @@ t.test('a principal keeps at most 20 tokens: repeated logins drop the least rece
   t.equal(auth.check(accTokens[4]), null)
   t.equal(auth.check(accTokens[24])?.systemId, 'acc', 'the newest survive a restart')
   await store.close()
+})
+
+t.test('LoginThrottle: 10 failures in a minute from one address refuse it until that minute ends; others are not affected', async (t) => {
+  let now = 1_000_000
+  const th = new LoginThrottle(10, 60_000, () => now, 3)
+  for (let i = 0; i < 9; i++) th.failed('10.0.0.1')
+  t.equal(th.retryIn('10.0.0.1'), 0, 'nine failures: may still try')
+  th.failed('10.0.0.1')
+  t.equal(th.retryIn('10.0.0.1'), 60_000, 'the tenth: refused for the rest of the window')
+  t.equal(th.retryIn('10.0.0.2'), 0, 'another address is not')
+  now += 59_000
+  t.equal(th.retryIn('10.0.0.1'), 1_000, 'counted from the first failure')
+  now += 1_000
+  t.equal(th.retryIn('10.0.0.1'), 0, 'free again once the window ends')
+  th.failed('10.0.0.1')
+  t.equal(th.retryIn('10.0.0.1'), 0, 'and counting starts over')
+
+  for (let i = 0; i < 10; i++) th.failed('10.0.0.9')
+  th.failed('10.0.0.7')
+  th.failed('10.0.0.8') // the fourth address with maxTracked 3: the stalest (10.0.0.1) is forgotten
+  t.equal(th.retryIn('10.0.0.9'), 60_000, 'a blocked address is kept while newer ones come')
+  th.failed('10.0.0.6')
+  t.equal(th.retryIn('10.0.0.9'), 0, 'bounded: with more addresses than it keeps, the stalest goes')
 })

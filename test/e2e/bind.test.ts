@@ -147,3 +147,12 @@ t.test('a refused bind or login is logged with the client address and why (what 
   t.notOk(engine.output().includes('"wrong"'), 'never the password')
   t.match(logged('login refused'), [{ level: 'info', systemId: 'esme1', what: 'API login: wrong systemId or password', remote: local }], 'an HTTP login too')
 })
+
+t.test('ten failed HTTP logins from one address in a minute: that address is refused (429), the right password included', async (t) => {
+  const engine = await startEngine(t)
+  for (let i = 0; i < 10; i++) t.equal((await engine.http('POST', '/api/v1/login', { systemId: 'esme1', password: `wrong${i}` })).status, 401, `failure ${i + 1}: 401`)
+  const blocked = await engine.http('POST', '/api/v1/login', { systemId: 'esme1', password: 'secret1' })
+  t.match(blocked, { status: 429, json: { code: 'SMSC_ERR_RATE_LIMITED', error: /^too many failed logins from \S+: try again in (60|59) s$/ } }, 'the eleventh attempt is refused, however right')
+  const key = await engine.http('POST', '/api/v1/messages', { from: '1', to: '4915112345678', text: 'x' })
+  t.equal(key.status, 401, 'a request with no credentials is not a guess: still answered 401')
+})
