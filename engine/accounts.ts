@@ -323,6 +323,9 @@ function inCidr(ip: Uint8Array, c: Cidr): boolean {
 }
 
 /** True if `remote` (a socket's remoteAddress: IPv4, IPv6, or IPv4-mapped '::ffff:1.2.3.4') is in one of the blocks; [] = any. */
+/** An IPv4 or IPv6 address or CIDR block, as allowedIps takes them. */
+export const isCidr = (s: unknown): boolean => typeof s === 'string' && parseCidr(s) !== null
+
 export function ipAllowed(allowedIps: readonly string[], remote: string): boolean {
   if (allowedIps.length === 0) return true
   const ip = parseIp(remote)

@@ -16,7 +16,7 @@ import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { SmscError } from './errors'
 import type { ReceiptStat } from './protocol/dlr'
-import { checkAccountInput, type AccountInput } from './accounts'
+import { checkAccountInput, isCidr, type AccountInput } from './accounts'
 import { validateRouteTables, type RouteTables } from './routing'
 
 // ---------------------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ export interface ResolvedOptions {
   smpp: { host: string; port: number }
   tls: { host: string; port: number; cert: string | null; key: string | null; ca: string | null; requestCert: boolean }
   devTls: boolean
-  http: { host: string; port: number }
+  http: { host: string; port: number; trustProxy: string[] }
   dataDir: string
   accounts: AccountOptions[]
   simulator: {
@@ -196,6 +196,7 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
   http: {
     host: '127.0.0.1', // HTTP + WebSocket (console, API, telemetry); loopback only by default
     port: 8080, // TCP port
+    trustProxy: [], // addresses/CIDRs of reverse proxies whose X-Forwarded-For names the client; [] = the peer is the client
   },
   dataDir: './data', // store and generated files; relative to the working directory
   accounts: [], // ESME accounts; see AccountOptions
@@ -443,6 +444,11 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
   const http = {
     host: pick(httpIn, 'host', D.http.host, text, p('http')),
     port: pick(httpIn, 'port', D.http.port, portCheck, p('http')),
+    trustProxy: pick(httpIn, 'trustProxy', [...D.http.trustProxy], (v, path) => {
+      if (!Array.isArray(v)) fail(`${path} must be an array of IP addresses or CIDR blocks (got ${showValue(v)})`)
+      v.forEach((x, i) => { if (!isCidr(x)) fail(`${path}[${i}] must be an IPv4 or IPv6 address or CIDR block (got ${showValue(x)})`) })
+      return v as string[]
+    }, p('http')),
   }
 
   const dataDir = pick(root, 'dataDir', D.dataDir, text, source)

@@ -170,6 +170,20 @@ function remoteOf(res: any): string {
   return Buffer.from(res.getRemoteAddressAsText() as ArrayBuffer).toString('utf8')
 }
 
+/**
+ * The client's address: the peer's, or, when the peer is one of config http.trustProxy (a reverse proxy
+ * that terminates TLS, say), the last address of X-Forwarded-For that is not itself a trusted proxy (the
+ * entries to its left are the client's own claims, which anyone can write). Read in the handler (uWS
+ * headers live only during the handler's synchronous part).
+ */
+function clientOf(res: any, req: any, trustProxy: readonly string[]): string {
+  const peer = remoteOf(res)
+  if (trustProxy.length === 0 || !ipAllowed(trustProxy, peer)) return peer
+  const hops = String(req.getHeader('x-forwarded-for') ?? '').split(',').map((h) => h.trim()).filter(Boolean)
+  for (let i = hops.length - 1; i >= 0; i--) if (!ipAllowed(trustProxy, hops[i])) return hops[i]
+  return hops[0] ?? peer
+}
+
 const ipRefusal = (systemId: string, remote: string) => `account ${systemId} may not be used from ${remote}: not in its allowedIps`
 const throttled = (remote: string, ms: number) => `too many failed logins from ${remote}: try again in ${Math.ceil(ms / 1000)} s`
 
@@ -313,7 +327,7 @@ interface Guard {
   operator?: boolean
 }
 
-export function startHttp(o: { host: string; port: number }, smsc: HttpHost, auth: AdminAuth, log: LogFn, maxBufferedBytes: number): Promise<HttpServer> {
+export function startHttp(o: { host: string; port: number; trustProxy: readonly string[] }, smsc: HttpHost, auth: AdminAuth, log: LogFn, maxBufferedBytes: number): Promise<HttpServer> {
   const app = uWS.App()
   const consoleFiles = loadConsole()
   const clients = new Set<any>()
@@ -360,7 +374,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
   const guarded = (guard: Guard, handler: Handler) => (res: any, req: any) => {
     // A throw must not escape into uWS (it ends the process): it answers like any other failure.
     try {
-      const p = authenticate(req, guard, remoteOf(res))
+      const p = authenticate(req, guard, clientOf(res, req, o.trustProxy))
       if (Array.isArray(p)) return fail(res, statusLine(p[0]), p[1], p[2])
       handler(res, req, p)
     } catch (e) {
@@ -423,8 +437,8 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
   })
 
   // ---- logins: the operator ({ password }) or an account ({ systemId, password })
-  app.post('/api/v1/login', (res: any) => {
-    const remote = remoteOf(res)
+  app.post('/api/v1/login', (res: any, req: any) => {
+    const remote = clientOf(res, req, o.trustProxy)
     readBody(res, (body) => {
       const wait = throttle.retryIn(remote)
       if (wait > 0) return fail(res, '429 Too Many Requests', throttled(remote, wait), 'SMSC_ERR_RATE_LIMITED')
@@ -651,7 +665,7 @@ export function startHttp(o: { host: string; port: number }, smsc: HttpHost, aut
       let p: Principal | [number, string, string]
       let remote = ''
       try {
-        remote = remoteOf(res)
+        remote = clientOf(res, req, o.trustProxy)
         p = authenticate(req, {}, remote)
       } catch (e) {
         return errorOf(res, e)

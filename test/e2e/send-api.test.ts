@@ -213,3 +213,15 @@ t.test('an account\'s allowedIps apply to its HTTP login, its tokens and its API
   t.match(await call(e, 'GET', '/api/v1/me', { token: nearLogin.json.token }), { status: 403, json: { code: 'SMSC_ERR_IP_NOT_ALLOWED' } })
   t.equal((await call(e, 'POST', '/api/v1/messages', { token: op, body: { systemId: 'far', ...msg(4) } })).status, 202, 'the operator is not bound to an account\'s addresses')
 })
+
+t.test('behind a trusted proxy (http.trustProxy) the client is the last untrusted X-Forwarded-For address; elsewhere the header is ignored', async (t) => {
+  const accounts = [{ systemId: 'far', password: 'pw1', allowedIps: ['10.1.2.0/24'] }] as never
+  const login = (e: Engine, xff: string) => httpCall(e.httpPort, 'POST', '/api/v1/login', { body: { systemId: 'far', password: 'pw1' }, headers: { 'x-forwarded-for': xff } })
+  const proxied = await startEngine(t, { accounts, extra: { http: { trustProxy: ['127.0.0.0/8', '::1', '192.0.2.7'] }, log: { level: 'warn' } } })
+  t.equal((await login(proxied, '10.1.2.3')).status, 200, 'the client the proxy names is in allowedIps: logged in')
+  t.equal((await login(proxied, '10.1.2.3, 192.0.2.7')).status, 200, 'a chain of trusted proxies is walked from the right')
+  t.match(await login(proxied, '10.1.2.3, 203.0.113.9'), { status: 403, json: { error: 'account far may not be used from 203.0.113.9: not in its allowedIps' } },
+    'an address the client wrote itself (left of the last untrusted hop) is not believed')
+  const direct = await startEngine(t, { accounts, extra: { log: { level: 'warn' } } })
+  t.match(await login(direct, '10.1.2.3'), { status: 403, json: { error: 'account far may not be used from 127.0.0.1: not in its allowedIps' } }, 'without trustProxy the header counts for nothing')
+})

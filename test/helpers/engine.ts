@@ -230,7 +230,10 @@ export async function startEngine(t: TestLike, options: EngineOptions = {}): Pro
     config.devTls = true
   }
   if (options.timers) config.timers = options.timers
+  const http = config.http as Record<string, unknown>
   Object.assign(config, options.extra)
+  // extra.http adds to the listener this helper chose (its port), rather than replacing it
+  if (options.extra?.http !== undefined) config.http = { ...http, ...(options.extra.http as Record<string, unknown>) }
   writeFileSync(configPath, JSON.stringify(config, null, 2))
 
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000
