@@ -234,6 +234,15 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       return { backlog: st.backlog, list: st.connectors.map((c) => ({ id: c.id, kind: c.kind, up: c.up, inFlight: c.inFlight, queued: c.queued, sent: c.sent, failed: c.failed })) }
     },
     workers: () => null,
+    storeSpace: () => {
+      try {
+        const dir = path.join(options.dataDir, 'store')
+        const f = fs.statfsSync(dir)
+        return { bytes: fs.statSync(path.join(dir, 'data.mdb')).size, free: f.bavail * f.bsize }
+      } catch {
+        return null
+      }
+    },
   }
   const hub = new TelemetryHub(metrics, telemetrySources, options.telemetry.intervalMs, now)
   let http: HttpServer | null = null

@@ -55,7 +55,7 @@ export class Metrics {
   readonly accounts = new Map<string, AccountCounters>()
   /** Submits refused before bind (no account yet). */
   readonly unbound = newCounters()
-  readonly totals = { submitted: 0, delivered: 0, receipts: 0, purged: 0, outbindAttempts: 0, outbindFailed: 0, outbindBound: 0, alertsSent: 0, alertsUnsent: 0 }
+  readonly totals = { submitted: 0, delivered: 0, receipts: 0, purged: 0, outbindAttempts: 0, outbindFailed: 0, outbindBound: 0, alertsSent: 0, alertsUnsent: 0, authFailures: 0, bindsRefused: 0 }
   /** Upstream receipts that matched no message, by connector id (smsc_connector_receipts_unmatched_total). */
   readonly receiptsUnmatched = new Map<string, number>()
   /** Event-loop delay (ms) of the last telemetry interval, set by the hub at each tick; for /metrics. */
@@ -113,6 +113,8 @@ export class Metrics {
   }
 
   event(type: EventType, fields: Omit<TelemetryEvent, 'seq' | 't' | 'type'> = {}): void {
+    if (type === 'auth_failure') this.totals.authFailures++
+    else if (type === 'bind_refused') this.totals.bindsRefused++
     this.ring.push({ seq: ++this.eventSeq, t: this.now(), type, ...fields })
     if (this.ring.length > this.maxEvents) this.ring.shift()
   }
@@ -209,6 +211,8 @@ export interface HubSources {
   /** Destinations waiting for a connector, and each connector's link and counters. */
   connectors(): { backlog: number; list: { id: string; kind: string; up: boolean; inFlight: number; queued: number; sent: number; failed: number }[] }
   workers(): { threads: number; utilization: number; queued: number } | null
+  /** The store's file size and the free space of its file system (bytes), for /metrics; null if they cannot be read. */
+  storeSpace(): { bytes: number; free: number } | null
 }
 
 export type Topic = 'binds' | 'accounts' | 'queues' | 'engine' | 'latency' | 'events'
@@ -495,6 +499,19 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   out.push('# HELP smsc_binds bound SMPP sessions by bind type', '# TYPE smsc_binds gauge')
   for (const [k, v] of Object.entries(binds)) out.push(`smsc_binds{type="${k}"} ${v}`)
   out.push('# HELP smsc_connections open SMPP connections (bound or not)', '# TYPE smsc_connections gauge', `smsc_connections ${sessions.length}`)
+  const byAccount = new Map<string, number>()
+  for (const { session: s } of sessions) if (s.systemId && s.state.startsWith('BOUND')) byAccount.set(s.systemId, (byAccount.get(s.systemId) ?? 0) + 1)
+  out.push('# HELP smsc_account_binds bound SMPP sessions by account (every account, 0 when none)', '# TYPE smsc_account_binds gauge')
+  for (const acc of new Set([...src.accounts(), ...byAccount.keys()])) out.push(`smsc_account_binds{account="${esc(acc)}"} ${byAccount.get(acc) ?? 0}`)
+  out.push('# HELP smsc_auth_failures_total refused credentials: SMPP binds (wrong password, unknown system_id) and HTTP logins or API keys (see the login refused log)', '# TYPE smsc_auth_failures_total counter',
+    `smsc_auth_failures_total ${m.totals.authFailures}`)
+  out.push('# HELP smsc_binds_refused_total binds with good credentials refused (maxBinds reached, suspended, outside allowedIps)', '# TYPE smsc_binds_refused_total counter',
+    `smsc_binds_refused_total ${m.totals.bindsRefused}`)
+  const space = src.storeSpace()
+  if (space !== null) {
+    out.push('# HELP smsc_store_bytes size of the store\'s file (data.mdb)', '# TYPE smsc_store_bytes gauge', `smsc_store_bytes ${space.bytes}`)
+    out.push('# HELP smsc_store_free_bytes free space of the file system the store is on', '# TYPE smsc_store_free_bytes gauge', `smsc_store_free_bytes ${space.free}`)
+  }
   out.push('# HELP smsc_pending_deliveries receipts and MO waiting for a receiver, by account', '# TYPE smsc_pending_deliveries gauge')
   const pending = src.pending()
   for (const acc of new Set([...src.accounts(), ...pending.keys()])) out.push(`smsc_pending_deliveries{account="${esc(acc)}"} ${pending.get(acc) ?? 0}`)

@@ -35,6 +35,7 @@ function sources(list: FakeSession[], pending = new Map<string, number>(), accou
     carrierInFlight: () => 7,
     connectors: () => ({ backlog: 3, list: [{ id: 'up"1', kind: 'smpp', up: false, inFlight: 0, queued: 3, sent: 9, failed: 1 }] }),
     workers: () => null,
+    storeSpace: () => ({ bytes: 4096, free: 1e9 }),
   }
 }
 
@@ -315,6 +316,9 @@ t.test('prometheusText escapes label values and folds the histograms', async (t)
   for (const us of [300, 800, 2000, 2000, 40_000]) m.submitLatency.record(us)
   m.submitLatencyAll.record(4_000_000)
   Object.assign(m.eventLoop, { p50: 1.5, p99: 12, max: 30 })
+  m.event('auth_failure', { detail: 'x' })
+  m.event('auth_failure', { detail: 'y' })
+  m.event('bind_refused', { detail: 'z' })
   const text = prometheusText(m, sources([fake(1, odd), fake(2, odd, 'receiver'), fake(3, '', null)], new Map([[odd, 4]])))
   const esc = 'a\\"b\\\\c\\nd'
   t.match(text, `smsc_submit_total{account="${esc}",status="ESME_ROK"} 3\n`, 'quote, backslash and newline escaped')
@@ -326,7 +330,11 @@ t.test('prometheusText escapes label values and folds the histograms', async (t)
   t.match(text, `smsc_pending_deliveries{account="${esc}"} 4\n`)
   t.match(text, 'smsc_binds{type="transmitter"} 0\nsmsc_binds{type="receiver"} 1\nsmsc_binds{type="transceiver"} 1\n', 'bound sessions by type; an open one is not a bind')
   t.match(text, 'smsc_connections 3\n')
+  t.match(text, `smsc_account_binds{account="${esc}"} 2\n`, 'bound sessions by account (the open one not counted)')
+  t.match(text, 'smsc_store_bytes 4096\nsmsc_store_free_bytes 1000000000\n'.replace('\nsmsc_store_free', '\n# HELP smsc_store_free_bytes free space of the file system the store is on\n# TYPE smsc_store_free_bytes gauge\nsmsc_store_free'), 'the store\'s size and free space')
   t.match(text, 'smsc_carrier_in_flight 7\n')
+  t.match(text, 'smsc_auth_failures_total 2\n', 'auth_failure events counted')
+  t.match(text, 'smsc_binds_refused_total 1\n', 'bind_refused events counted apart')
   t.match(text, 'smsc_dispatch_backlog 3\n')
   t.match(text, 'smsc_connector_up{connector="up\\"1",kind="smpp"} 0\n', 'connector ids escaped like account labels')
   t.match(text, 'smsc_connector_sent_total{connector="up\\"1"} 9\n')

@@ -146,6 +146,13 @@ t.test('a refused bind or login is logged with the client address and why (what 
   t.ok(binds.every((b) => local.test(String(b.remote).replace(/:\d+$/, ''))), `with the client address and port (${binds.map((b) => b.remote).join(', ')})`)
   t.notOk(engine.output().includes('"wrong"'), 'never the password')
   t.match(logged('login refused'), [{ level: 'info', systemId: 'esme1', what: 'API login: wrong systemId or password', remote: local }], 'an HTTP login too')
+  const metrics = (await engine.http('GET', '/metrics')).body
+  t.match(metrics, /\nsmsc_auth_failures_total 3\n/, '/metrics counts the three refused credentials (two binds, one login)')
+  t.match(metrics, /\nsmsc_binds_refused_total 2\n/, 'and the two binds refused with good credentials apart')
+  t.match(metrics, /\nsmsc_account_binds\{account="limited"\} 1\n/, 'binds by account')
+  const bytes = Number(/\nsmsc_store_bytes (\d+)\n/.exec(metrics)?.[1])
+  const free = Number(/\nsmsc_store_free_bytes (\d+)\n/.exec(metrics)?.[1])
+  t.ok(bytes > 0 && free > 0, `the store's size (${bytes}) and free space (${free}) for disk alerts`)
 })
 
 t.test('ten failed HTTP logins from one address in a minute: that address is refused (429), the right password included', async (t) => {
