@@ -486,6 +486,7 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
       ? `  SMPP/TLS   ssmpp://${o.tls.host}:${smsc.ports.tls}${o.tls.cert ? '' : `  (self-signed dev certificate in ${path.join(o.dataDir, 'tls')})`}`
       : '  SMPP/TLS   off (set tls.cert and tls.key, or start with --dev-tls)',
     `  Console    http://${o.http.host}:${smsc.ports.http}/  (telemetry ws://${o.http.host}:${smsc.ports.http}/ws/telemetry, GET /metrics, GET /healthz)`,
+    ...(smsc.ports.https !== null ? [`  HTTPS      https://${o.http.tlsHost}:${smsc.ports.https}/  (the same console and API over TLS; telemetry wss://…/ws/telemetry)`] : []),
     `  Data       ${path.resolve(o.dataDir)}, ${o.store.retentionHours > 0 ? `messages kept ${o.store.retentionHours} h after they end (store.retentionHours)` : 'messages kept forever (store.retentionHours 0)'}`,
     !o.simulator.enabled ? '  Carrier    no simulator (simulator.enabled false): messages go where the routes send them' :
       `  Carrier    simulated, delivery in ${o.simulator.deliveryDelayMs[0]}-${o.simulator.deliveryDelayMs[1]} ms, outcomes ${Object.entries(o.simulator.outcomes).map(([k, v]) => `${k} ${Math.round((v ?? 0) * 100)}%`).join(', ')}` +

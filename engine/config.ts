@@ -117,7 +117,7 @@ export interface ResolvedOptions {
   smpp: { host: string; port: number }
   tls: { host: string; port: number; cert: string | null; key: string | null; ca: string | null; requestCert: boolean }
   devTls: boolean
-  http: { host: string; port: number; trustProxy: string[] }
+  http: { host: string; port: number; trustProxy: string[]; tlsHost: string; tlsPort: number | null }
   dataDir: string
   accounts: AccountOptions[]
   simulator: {
@@ -197,6 +197,8 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
     host: '127.0.0.1', // HTTP + WebSocket (console, API, telemetry); loopback only by default
     port: 8080, // TCP port
     trustProxy: [], // addresses/CIDRs of reverse proxies whose X-Forwarded-For names the client; [] = the peer is the client
+    tlsHost: '0.0.0.0', // the HTTPS listener's address (console, API, telemetry over TLS)
+    tlsPort: null, // HTTPS port, with tls.cert/tls.key (or devTls); null = no HTTPS listener
   },
   dataDir: './data', // store and generated files; relative to the working directory
   accounts: [], // ESME accounts; see AccountOptions
@@ -449,7 +451,10 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
       v.forEach((x, i) => { if (!isCidr(x)) fail(`${path}[${i}] must be an IPv4 or IPv6 address or CIDR block (got ${showValue(x)})`) })
       return v as string[]
     }, p('http')),
+    tlsHost: pick(httpIn, 'tlsHost', D.http.tlsHost, text, p('http')),
+    tlsPort: pick(httpIn, 'tlsPort', D.http.tlsPort, (v, path) => (v === null ? null : portCheck(v, path)), p('http')),
   }
+  if (http.tlsPort !== null && tls.cert === null && !devTls) fail(`${at(p('http'), 'tlsPort')} needs a certificate: set tls.cert and tls.key (the SMPP TLS listener's, shared), or start with --dev-tls`)
 
   const dataDir = pick(root, 'dataDir', D.dataDir, text, source)
 

@@ -32,6 +32,8 @@ const uWS = require('uWebSockets.js') as any
 
 export interface HttpServer {
   port: number
+  /** The HTTPS listener's port (config http.tlsPort), or null without one. */
+  tlsPort: number | null
   /** Sends this tick's frames to every WebSocket subscriber (called by the telemetry actor). */
   publish(frames: TickFrames): void
   /** An account was added, changed or removed: every scoped stream gets a fresh snapshot at the next tick (its scope may differ). */
@@ -327,8 +329,23 @@ interface Guard {
   operator?: boolean
 }
 
-export function startHttp(o: { host: string; port: number; trustProxy: readonly string[] }, smsc: HttpHost, auth: AdminAuth, log: LogFn, maxBufferedBytes: number): Promise<HttpServer> {
-  const app = uWS.App()
+/** The HTTP listener's options; `tls` (PEM file paths) with `tlsPort` adds an HTTPS listener serving the same routes. */
+export interface HttpOptions {
+  host: string
+  port: number
+  trustProxy: readonly string[]
+  tlsHost?: string
+  tlsPort?: number | null
+  tls?: { cert: string; key: string } | null
+}
+
+export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: LogFn, maxBufferedBytes: number): Promise<HttpServer> {
+  // uWS serves plain HTTP and HTTPS from two app objects: every route, WebSocket and publish goes to both.
+  const apps: any[] = [uWS.App()]
+  if (o.tls && o.tlsPort != null) apps.push(uWS.SSLApp({ cert_file_name: o.tls.cert, key_file_name: o.tls.key }))
+  const app: any = apps.length === 1 ? apps[0] : new Proxy(apps[0], {
+    get: (target, prop) => (typeof target[prop] === 'function' ? (...args: unknown[]) => { for (const a of apps) a[prop](...args); return app } : target[prop]),
+  })
   const consoleFiles = loadConsole()
   const clients = new Set<any>()
   const openapiBody = JSON.stringify(OPENAPI)
@@ -785,21 +802,30 @@ export function startHttp(o: { host: string; port: number; trustProxy: readonly 
     for (const ws of catchUp) sendSnapshot(ws, ws.getUserData() as WsData)
   }
 
-  return new Promise((resolve, reject) => {
-    // LIBUS_LISTEN_EXCLUSIVE_PORT (1): a port in use fails the start instead of being shared (SO_REUSEPORT).
-    app.listen(o.host, o.port, 1, (token: unknown) => {
-      if (!token) return reject(smscError('SMSC_ERR_LISTEN_FAILED', `cannot listen for HTTP on ${o.host}:${o.port} (in use, or not an address of this machine)`))
-      resolve({
-        port: uWS.us_socket_local_port(token),
-        publish,
-        scopeChanged,
-        subscribers: () => clients.size,
-        close: async () => {
-          uWS.us_listen_socket_close(token)
-          for (const ws of clients) ws.end(1001, 'server stopping')
-          clients.clear()
-        },
-      })
-    })
+  // LIBUS_LISTEN_EXCLUSIVE_PORT (1): a port in use fails the start instead of being shared (SO_REUSEPORT).
+  const listen = (a: any, host: string, port: number, what: string): Promise<unknown> => new Promise((resolve, reject) => {
+    a.listen(host, port, 1, (token: unknown) => token ? resolve(token)
+      : reject(smscError('SMSC_ERR_LISTEN_FAILED', `cannot listen for ${what} on ${host}:${port} (in use, or not an address of this machine${what === 'HTTPS' ? ', or tls.cert/tls.key unreadable' : ''})`)))
   })
+  return (async () => {
+    const tokens = [await listen(apps[0], o.host, o.port, 'HTTP')]
+    try {
+      if (apps.length > 1) tokens.push(await listen(apps[1], o.tlsHost ?? '0.0.0.0', o.tlsPort as number, 'HTTPS'))
+    } catch (e) {
+      uWS.us_listen_socket_close(tokens[0])
+      throw e
+    }
+    return {
+      port: uWS.us_socket_local_port(tokens[0]),
+      tlsPort: tokens.length > 1 ? uWS.us_socket_local_port(tokens[1]) : null,
+      publish,
+      scopeChanged,
+      subscribers: () => clients.size,
+      close: async () => {
+        for (const token of tokens) uWS.us_listen_socket_close(token)
+        for (const ws of clients) ws.end(1001, 'server stopping')
+        clients.clear()
+      },
+    }
+  })()
 }

@@ -78,7 +78,7 @@ export interface MessageView {
 
 export interface Smsc {
   readonly options: ResolvedOptions
-  readonly ports: { smpp: number; tls: number | null; http: number }
+  readonly ports: { smpp: number; tls: number | null; http: number; https: number | null }
   /** Set when the first start created the demo account: shown once in the banner. */
   readonly demoAccount: { systemId: string; password: string } | null
   /** Config accounts not created because they were removed through the API or CLI (warned at start). */
@@ -540,7 +540,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   let listeners: Listeners | null = null
   const smsc: Smsc = {
     options,
-    ports: { smpp: 0, tls: null, http: 0 },
+    ports: { smpp: 0, tls: null, http: 0, https: null },
     demoAccount,
     skippedAccounts: [...removed],
     store,
@@ -799,17 +799,30 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
 
   try {
-    http = await startHttp(options.http, smsc, auth, log, options.telemetry.maxBufferedBytes)
+    const read = (key: 'cert' | 'key' | 'ca', file: string) => {
+      try {
+        return fs.readFileSync(file)
+      } catch (e) {
+        throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls.${key} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (${file})`)
+      }
+    }
+    // HTTPS (http.tlsPort) serves with the SMPP TLS listener's certificate: tls.cert/tls.key, or the dev one.
+    let httpTls: { cert: string; key: string } | null = null
+    if (options.http.tlsPort !== null) {
+      if (options.tls.cert && options.tls.key) {
+        read('cert', options.tls.cert)
+        read('key', options.tls.key)
+        httpTls = { cert: options.tls.cert, key: options.tls.key }
+      } else {
+        const dev = await devTlsCert(path.join(options.dataDir, 'tls'))
+        httpTls = { cert: dev.certPath, key: dev.keyPath }
+      }
+    }
+    http = await startHttp({ ...options.http, tls: httpTls }, smsc, auth, log, options.telemetry.maxBufferedBytes)
     smsc.ports.http = http.port
+    smsc.ports.https = http.tlsPort
     let tlsOpts
     if (options.tls.cert && options.tls.key) {
-      const read = (key: 'cert' | 'key' | 'ca', file: string) => {
-        try {
-          return fs.readFileSync(file)
-        } catch (e) {
-          throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls.${key} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (${file})`)
-        }
-      }
       tlsOpts = { host: options.tls.host, port: options.tls.port, cert: read('cert', options.tls.cert), key: read('key', options.tls.key), ca: options.tls.ca ? read('ca', options.tls.ca) : undefined, requestCert: options.tls.requestCert }
     } else if (options.devTls) {
       const dev = await devTlsCert(path.join(options.dataDir, 'tls'))

@@ -59,7 +59,7 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
 }
 
 /** Returns a self-signed certificate and key for development, made once under `dir`. */
-export async function devTlsCert(dir: string): Promise<{ cert: Buffer; key: Buffer; certPath: string }> {
+export async function devTlsCert(dir: string): Promise<{ cert: Buffer; key: Buffer; certPath: string; keyPath: string }> {
   const certPath = path.join(dir, 'dev-cert.pem')
   const keyPath = path.join(dir, 'dev-key.pem')
   if (!fs.existsSync(certPath) || !fs.existsSync(keyPath)) {
@@ -72,5 +72,5 @@ export async function devTlsCert(dir: string): Promise<{ cert: Buffer; key: Buff
     fs.writeFileSync(keyPath, pems.private, { mode: 0o600 })
     fs.writeFileSync(certPath, pems.cert)
   }
-  return { cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath), certPath }
+  return { cert: fs.readFileSync(certPath), key: fs.readFileSync(keyPath), certPath, keyPath }
 }

@@ -6,6 +6,7 @@
  */
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
+import { request as httpsRequest } from 'node:https'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -161,6 +162,33 @@ t.test('simulator.enabled false: no route may name the simulator, it sends no MO
   t.match(e.output(), /Carrier +no simulator \(simulator\.enabled false\)/, 'the banner says there is no simulator')
   const mo = await e.http('POST', '/api/v1/simulator/mo', { from: '4915112345678', to: '12345', text: 'spoofed?', systemId: 'esme1' })
   t.match(mo, { status: 404, json: { code: 'SMSC_ERR_HTTP_NOT_FOUND', error: 'the simulated carrier is off (simulator.enabled false): it sends no MO' } }, 'no MO can be injected')
+})
+
+t.test('http.tlsPort: the console and API over HTTPS with the SMPP TLS certificate; without a certificate the start is refused', async (t) => {
+  const [smpp, http, https] = await freePorts(3)
+  const dataDir = tempDir(t)
+  const noCert = await cli(['start', '--config', writeConfig(t, { dataDir, smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http, tlsPort: https }, accounts: ACCOUNTS })], 20_000)
+  t.equal(noCert.code, 2)
+  t.match(noCert.stderr, /config\.http\.tlsPort needs a certificate: set tls\.cert and tls\.key \(the SMPP TLS listener's, shared\), or start with --dev-tls\n$/, 'one line saying what is missing')
+
+  const e = await startEngine(t, { devTls: true, extra: { http: { tlsHost: '127.0.0.1', tlsPort: https } } })
+  t.match(e.output(), new RegExp(`HTTPS +https://127\\.0\\.0\\.1:${https}/`), 'the banner names the HTTPS listener')
+  const get = (urlPath: string, body?: unknown) => new Promise<{ status: number; json: Record<string, unknown>; cn: unknown }>((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body)
+    const req = httpsRequest({ host: '127.0.0.1', port: https, path: urlPath, method: payload ? 'POST' : 'GET', rejectUnauthorized: false, headers: payload ? { 'content-type': 'application/json' } : {} }, (res) => {
+      const cn = (res.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN
+      let text = ''
+      res.on('data', (c: Buffer) => (text += c.toString('utf8')))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text || '{}') as Record<string, unknown>, cn }))
+    })
+    req.on('error', reject)
+    req.end(payload)
+  })
+  const health = await get('/healthz')
+  t.match(health, { status: 200, json: { status: 'ok' }, cn: 'localhost' }, '/healthz over TLS, with the dev certificate')
+  const login = await get('/api/v1/login', { systemId: 'esme1', password: 'secret1' })
+  t.match(login, { status: 200, json: { token: String } }, 'a login over HTTPS')
+  t.equal((await e.http('GET', '/healthz')).status, 200, 'and the plain HTTP listener still answers (the CLI uses it)')
 })
 
 t.test('the console admin password: generated and shown once, kept, changed with smsc admin passwd', async (t) => {
