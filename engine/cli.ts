@@ -511,11 +511,17 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
-  // SIGHUP (a logrotate postrotate habit, `systemctl reload`, the terminal of an ssh session that closed) used to
-  // end the engine at once, with no drain. Nothing is reloaded on it: the log goes to stdout, so the collector
-  // rotates it, and config changes need a restart.
+  // SIGHUP (`systemctl reload`, a certificate renewal hook, a logrotate habit, the terminal of an ssh session that
+  // closed) used to end the engine at once, with no drain. It reloads the SMPP TLS certificate, and nothing else:
+  // the log goes to stdout, so the collector rotates it, and config changes need a restart.
   const log = createLogger(o.log.level)
-  process.on('SIGHUP', () => log('warn', 'SIGHUP ignored: the engine keeps running (nothing to reopen: the log goes to stdout; config changes need a restart)'))
+  process.on('SIGHUP', () => {
+    try {
+      log('warn', `SIGHUP: ${smsc.reloadTls()}; nothing else is reloaded (the log goes to stdout; config changes need a restart)`)
+    } catch (e) {
+      log('error', `SIGHUP: ${(e as Error).message}`)
+    }
+  })
   // Started through npm (`npx smsc start`, `npm start`): npm does not pass a SIGTERM on, so stopping npm would
   // leave the engine running alone. It stops as on SIGTERM once the process that started it is gone.
   if (process.env.npm_command !== undefined) {

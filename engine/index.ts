@@ -105,6 +105,12 @@ export interface Smsc {
   faultSession(id: number): boolean
   faultActor(actor: 'carrier' | 'delivery' | 'dispatcher'): void
   health(): Record<string, unknown>
+  /**
+   * Reads tls.cert/tls.key (and tls.ca) again for the SMPP TLS listener: new connections get the renewed
+   * certificate, bound sessions stay. What it did, for the log; throws an SmscError (nothing changed) when
+   * the files cannot be read or do not make a certificate. `smsc start` calls it on SIGHUP.
+   */
+  reloadTls(): string
   stop(): Promise<void>
 }
 
@@ -591,6 +597,20 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         connectors: st.connectors.map((c) => ({ id: c.id, kind: c.kind, up: c.up })),
         uptimeS: Math.round(process.uptime()),
       }
+    },
+    reloadTls: () => {
+      const { cert, key, ca } = options.tls
+      if (!cert || !key) return 'no TLS certificate to reload (tls.cert and tls.key are not set)'
+      const read = (k: 'cert' | 'key' | 'ca', file: string): Buffer => {
+        try { return fs.readFileSync(file) } catch (e) { throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls.${k} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (${file})`) }
+      }
+      const files = { cert: read('cert', cert), key: read('key', key), ca: ca ? read('ca', ca) : undefined }
+      try {
+        if (!listeners?.reloadTls(files)) return 'no SMPP TLS listener runs'
+      } catch (e) {
+        throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls: the certificate or key is not usable, the old one stays: ${(e as Error).message}`)
+      }
+      return `TLS certificate reloaded from ${cert}: new SMPP/TLS connections get it, open ones keep theirs${smsc.ports.https !== null ? '; HTTPS takes it at the next restart' : ''}`
     },
     stop: () => (stopped ??= shutdown()),
   }

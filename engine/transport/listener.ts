@@ -22,6 +22,8 @@ export interface Listeners {
   tlsPort: number | null
   /** Stops accepting; existing sockets stay open (sessions unbind them). */
   close(): Promise<void>
+  /** New connections to the TLS listener get this certificate; open ones keep theirs. False without a TLS listener. */
+  reloadTls(t: { cert: Buffer; key: Buffer; ca?: Buffer }): boolean
 }
 
 function listen(server: net.Server, host: string, port: number, what: string): Promise<number> {
@@ -55,7 +57,15 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
   // Stop accepting only: server.close()'s callback waits for every open connection, which the
   // sessions close themselves after unbinding.
   const stopAccepting = (s: net.Server | null) => { if (s && s.listening) s.close() }
-  return { smppPort, tlsPort, close: async () => { stopAccepting(plain); stopAccepting(secure) } }
+  return {
+    smppPort, tlsPort,
+    close: async () => { stopAccepting(plain); stopAccepting(secure) },
+    reloadTls: (t) => {
+      if (secure === null) return false
+      secure.setSecureContext({ cert: t.cert, key: t.key, ca: t.ca, minVersion: 'TLSv1.2' }) // throws on an unusable pair: nothing changes
+      return true
+    },
+  }
 }
 
 /** Returns a self-signed certificate and key for development, made once under `dir`. */

@@ -7,6 +7,9 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { request as httpsRequest } from 'node:https'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
+import { X509Certificate } from 'node:crypto'
+import { devTlsCert } from '../../engine/transport/listener'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -295,13 +298,13 @@ async function piped(t: Test): Promise<{ child: ReturnType<typeof spawn>; out: (
   return { child, out: () => out, exited }
 }
 
-t.test('SIGHUP leaves the engine running and says so; SIGTERM then stops it', async (t) => {
+t.test('SIGHUP leaves the engine running and says what it reloaded; SIGTERM then stops it', async (t) => {
   const e = await piped(t)
   e.child.kill('SIGHUP')
   t.equal(await e.exited(1500), null, 'still running after SIGHUP (it used to end at once, with no drain)')
   const deadline = Date.now() + 5000
-  while (!/SIGHUP ignored/.test(e.out()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
-  t.match(e.out(), /"level":"warn","msg":"SIGHUP ignored: the engine keeps running/, 'a warn line says what happened')
+  while (!/SIGHUP: /.test(e.out()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.match(e.out(), /"level":"warn","msg":"SIGHUP: no TLS certificate to reload \(tls\.cert and tls\.key are not set\); nothing else is reloaded/, 'a warn line says what happened')
   e.child.kill('SIGTERM')
   t.same(await e.exited(15_000), { code: 0, signal: null }, 'stopped cleanly by SIGTERM')
 })
@@ -316,4 +319,54 @@ t.test('an engine whose log reader went away (EPIPE) keeps serving and still sto
   t.equal(e.child.exitCode, null, 'still running')
   e.child.kill('SIGTERM')
   t.same(await e.exited(10_000), { code: 0, signal: null }, 'exits by itself within 10 s (it used to spin at 100% CPU until killed)')
+})
+
+t.test('SIGHUP reloads a renewed SMPP TLS certificate: new connections get it, open ones stay; an unusable one is refused and the old one stays', async (t) => {
+  const dir = tempDir(t)
+  const a = await devTlsCert(path.join(dir, 'a'))
+  const b = await devTlsCert(path.join(dir, 'b'))
+  const cert = path.join(dir, 'cert.pem')
+  const key = path.join(dir, 'key.pem')
+  fs.writeFileSync(cert, a.cert)
+  fs.writeFileSync(key, a.key)
+  const [smpp, tlsPort, http] = await freePorts(3)
+  const config = writeConfig(t, { dataDir: path.join(dir, 'data'), smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http }, tls: { host: '127.0.0.1', port: tlsPort, cert, key }, accounts: ACCOUNTS })
+  const child = spawn(process.execPath, [BIN, 'start', '--config', config], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'test' } })
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  let out = ''
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString('utf8')))
+  child.stderr?.on('data', (c: Buffer) => (out += c.toString('utf8')))
+  const until = async (re: RegExp) => {
+    const deadline = Date.now() + 20_000
+    while (!re.test(out) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+    t.match(out, re)
+  }
+  await until(/Accounts /)
+  const fingerprint = (pem: Buffer) => new X509Certificate(pem).fingerprint256
+  const served = () => new Promise<{ fp: string; socket: TLSSocket }>((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: tlsPort, rejectUnauthorized: false }, () => resolve({ fp: socket.getPeerX509Certificate()?.fingerprint256 ?? '', socket }))
+    socket.on('error', reject)
+  })
+  const first = await served()
+  t.teardown(() => first.socket.destroy())
+  t.equal(first.fp, fingerprint(a.cert), 'the certificate of the start')
+
+  fs.writeFileSync(cert, b.cert)
+  fs.writeFileSync(key, b.key)
+  child.kill('SIGHUP')
+  await until(/SIGHUP: TLS certificate reloaded from /)
+  const second = await served()
+  second.socket.destroy()
+  t.equal(second.fp, fingerprint(b.cert), 'a new connection gets the renewed one')
+  t.notOk(first.socket.destroyed, 'the connection made before stays open')
+
+  fs.writeFileSync(cert, 'not a certificate')
+  child.kill('SIGHUP')
+  await until(/"level":"error","msg":"SIGHUP: config\.tls: the certificate or key is not usable, the old one stays/)
+  const third = await served()
+  third.socket.destroy()
+  t.equal(third.fp, fingerprint(b.cert), 'a broken file changes nothing')
+  t.equal(child.exitCode, null, 'and the engine runs on')
+  child.kill('SIGTERM')
+  await new Promise((resolve) => child.once('exit', resolve))
 })
