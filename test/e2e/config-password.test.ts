@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { projectRoot, startEngine, type Engine } from '../helpers/engine'
-import { Esme, Status } from '../helpers/esme'
+import { Status, bindStatus } from '../helpers/esme'
 
 const ROOT = projectRoot()
 
@@ -17,14 +17,7 @@ function smsc(args: string[]): { code: number | null; out: string; err: string }
   return { code: r.status, out: r.stdout, err: r.stderr }
 }
 
-async function bind(e: Engine, systemId: string, password: string): Promise<number> {
-  const esme = await Esme.connect({ port: e.smppPort })
-  try {
-    return (await esme.bind('transceiver', { systemId, password })).command_status
-  } finally {
-    await esme.close()
-  }
-}
+const bind = (e: Engine, systemId: string, password: string): Promise<number> => bindStatus(e.smppPort, systemId, password)
 
 /** Restart with the config file's password of `systemId` set to `password`. */
 async function restartWithPassword(e: Engine, systemId: string, password: string): Promise<void> {

@@ -7,7 +7,7 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { projectRoot, startEngine, type Engine } from '../helpers/engine'
-import { Esme, Status } from '../helpers/esme'
+import { Status, bindStatus } from '../helpers/esme'
 
 const ROOT = projectRoot()
 
@@ -23,14 +23,7 @@ const lastRun = (e: Engine) => e.output().split('--- spawn:').pop() ?? ''
 const warnings = (text: string) => text.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: string; msg: string; systemId?: string })
   .filter((l) => l.level === 'warn')
 
-async function bind(e: Engine, systemId: string, password: string): Promise<number> {
-  const esme = await Esme.connect({ port: e.smppPort })
-  try {
-    return (await esme.bind('transceiver', { systemId, password })).command_status
-  } finally {
-    await esme.close()
-  }
-}
+const bind = (e: Engine, systemId: string, password: string): Promise<number> => bindStatus(e.smppPort, systemId, password)
 
 t.test('a config account removed through the CLI is not recreated at the next start; the others start as usual', async (t) => {
   const e = await startEngine(t, {

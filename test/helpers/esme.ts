@@ -307,6 +307,16 @@ export interface OpenOptions extends Partial<Credentials> {
   bindParams?: Record<string, unknown>
 }
 
+/** The command_status a transceiver bind as systemId/password gets on a fresh connection (closed after). */
+export async function bindStatus(port: number, systemId: string, password: string): Promise<number> {
+  const esme = await Esme.connect({ port })
+  try {
+    return (await esme.bind('transceiver', { systemId, password })).command_status
+  } finally {
+    await esme.close()
+  }
+}
+
 /** Connect and bind (asserting status 0); the ESME is closed in t's teardown. */
 export async function openEsme(t: TestLike, opts: OpenOptions): Promise<Esme> {
   const esme = await Esme.connect({ port: opts.port, tls: opts.tls })
