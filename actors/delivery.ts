@@ -83,6 +83,11 @@ function hookUrl(a: Account | undefined, it: DeliveryItem): string | null {
   return a === undefined ? null : it.kind === 'receipt' ? a.webhooks.receipts : a.webhooks.mo
 }
 
+/** True when the webhook for this kind of item was set by a reseller or user: its target must be public (engine/webhook-target.ts). */
+function hookGuarded(a: Account, it: DeliveryItem): boolean {
+  return a.webhooksByOperator?.[it.kind === 'receipt' ? 'receipts' : 'mo'] !== true
+}
+
 /** Parts of an aggregate-receipt message seen final so far: [seq, state, err, id]. */
 type PartsSeen = [number, number, number, string][]
 
@@ -471,22 +476,26 @@ export class Delivery {
     const account = this.d.account(systemId)
     while (q.hooks.length > 0 && q.hooksInFlight < HOOK_REQUESTS_PER_ACCOUNT) {
       const chunk = q.hooks.splice(0, HOOK_BATCH)
-      const byUrl = new Map<string, DeliveryItem[]>()
+      // One request per URL and guard (the same URL for receipts and MO may have been set by different principals).
+      const byUrl = new Map<string, { url: string; guarded: boolean; items: DeliveryItem[] }>()
       for (const it of chunk) {
         const url = hookUrl(account, it)
         if (!url) { q.ready.push(it); continue }
-        let list = byUrl.get(url)
-        if (list === undefined) byUrl.set(url, (list = []))
-        list.push(it)
+        const guarded = hookGuarded(account as Account, it)
+        const key = `${guarded ? 'g' : 'o'} ${url}`
+        let batch = byUrl.get(key)
+        if (batch === undefined) byUrl.set(key, (batch = { url, guarded, items: [] }))
+        batch.items.push(it)
       }
-      for (const [url, items] of byUrl) {
+      for (const { url, guarded, items } of byUrl.values()) {
         q.hooksInFlight++
-        this.d.webhooks.send(url, items.map((it) => it.event), (ok, status) => {
+        this.d.webhooks.send(url, items.map((it) => it.event), (ok, status, refused) => {
           q.hooksInFlight--
           if (ok) return this.d.resultsLater(items, [])
-          this.d.log('warn', 'webhook failed; retrying with back-off', { systemId, url: url.replace(/\/\/[^/@]*@/, '//…@'), status, events: items.length, attempts: items[0].attempts + 1 })
+          // A refused target is a failure like any other (back-off, receipts.maxAgeMs); the sender logs those, once a minute per URL.
+          if (refused === undefined) this.d.log('warn', 'webhook failed; retrying with back-off', { systemId, url: url.replace(/\/\/[^/@]*@/, '//…@'), status, events: items.length, attempts: items[0].attempts + 1 })
           this.d.resultsLater([], items)
-        })
+        }, { secret: account?.webhookSecret ?? null, guarded, systemId })
       }
     }
   }

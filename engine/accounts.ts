@@ -34,7 +34,23 @@ export interface AccountSettings extends Omit<AccountSettingsView, 'outbind'> {
 
 export interface OutbindSetting { host: string; port: number; tls: boolean; password: string }
 
-export interface Account extends AccountSettings { systemId: string; passwordHash: string; createdAt: number; updatedAt: number }
+export interface Account extends AccountSettings {
+  systemId: string
+  passwordHash: string
+  createdAt: number
+  updatedAt: number
+  /**
+   * The key the account's webhook POSTs are signed with (HMAC-SHA256, engine/webhook.ts): made when its
+   * webhooks are first set (or at start for an account that has webhooks and none), replaced on request
+   * (Admin.rotateWebhookSecret). Shown only when made; never in a view or the audit. Absent: none yet.
+   */
+  webhookSecret?: string | null
+  /**
+   * Per webhook, true when its URL was set by the operator (config file, CLI, admin login): the SSRF guard
+   * (engine/webhook-target.ts) does not apply to it. Absent (also in records older than the guard): false.
+   */
+  webhooksByOperator?: { receipts: boolean; mo: boolean }
+}
 
 /** The keys of AccountSettings, in documentation order. */
 export const SETTINGS_KEYS = [
@@ -255,7 +271,7 @@ interface Cidr { bytes: Uint8Array; prefix: number }
 const cidrCache = new Map<string, Cidr | null>()
 
 /** 16 bytes; IPv4 as the IPv4-mapped IPv6 address ::ffff:a.b.c.d, so '::ffff:1.2.3.4' and '1.2.3.4' are the same host. */
-function parseIp(s: string): Uint8Array | null {
+export function parseIp(s: string): Uint8Array | null {
   const zone = s.indexOf('%') // fe80::1%eth0: the zone is not part of the address
   if (zone !== -1) s = s.slice(0, zone)
   const out = new Uint8Array(16)

@@ -47,11 +47,13 @@ export interface AdminClient {
   readonly configRoutes: boolean
   list(): Promise<AccountView[]>
   get(systemId: string): Promise<AccountView>
-  create(input: Record<string, unknown>): Promise<{ account: AccountView; password: string }>
+  create(input: Record<string, unknown>): Promise<{ account: AccountView; password: string; webhookSecret?: string }>
   update(systemId: string, patch: Record<string, unknown>): Promise<AccountView>
   setSuspended(systemId: string, suspended: boolean): Promise<AccountView>
   remove(systemId: string): Promise<void>
   setPassword(systemId: string, password?: string): Promise<string>
+  /** A new webhook secret for the account (the old one stops signing); returns it. */
+  rotateWebhookSecret(systemId: string): Promise<string>
   /** The operator's admin password (the console and API login); returns it. */
   setAdminPassword(password?: string): Promise<string>
   transfer(req: { to: string; amount: number; from?: string; reason?: string }): Promise<{ from: LedgerEntry | null; to: LedgerEntry }>
@@ -139,6 +141,7 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     configKeys: configKeysOf(options.accounts as unknown as Record<string, unknown>[]),
     backupsDir: path.join(options.dataDir, 'backups'),
     backupsKept: options.store.backupsKept,
+    allowPrivateWebhookTargets: options.webhooks.allowPrivateTargets,
   })
   let p: Principal = OPERATOR
   if (as !== undefined) {
@@ -160,6 +163,7 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     setSuspended: (id, s) => admin.setSuspended(p, id, s),
     remove: (id) => admin.remove(p, id),
     setPassword: (id, pw) => admin.setPassword(p, id, pw),
+    rotateWebhookSecret: (id) => admin.rotateWebhookSecret(p, id),
     setAdminPassword: async (pw) => {
       if (options.admin.password !== null) throw new SmscError('SMSC_ERR_API_INVALID', ADMIN_PASSWORD_CONFIGURED)
       return admin.setAdminPassword(p, pw)
@@ -214,6 +218,7 @@ function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
     setSuspended: (id, s) => call('POST', `${acct(id)}/${s ? 'suspend' : 'resume'}`),
     remove: (id) => call('DELETE', acct(id)),
     setPassword: async (id, pw) => (await call<{ password: string }>('POST', `${acct(id)}/password`, pw === undefined ? {} : { password: pw })).password,
+    rotateWebhookSecret: async (id) => (await call<{ secret: string }>('POST', `${acct(id)}/webhook-secret`)).secret,
     setAdminPassword: async (pw) => (await call<{ password: string }>('POST', '/api/v1/admin/password', pw === undefined ? {} : { password: pw })).password,
     transfer: (req) => call('POST', `${acct(req.to)}/credit`, { amount: req.amount, from: req.from, reason: req.reason }),
     ledger: async (id, limit) => (await call<{ entries: LedgerEntry[] }>('GET', `${acct(id)}/ledger?limit=${limit}`)).entries,

@@ -12,6 +12,11 @@
  *             (inheritedBounds, also when the operator creates a user under a reseller). The operator is
  *             not bound; a view lists what a user has beyond its reseller (`exceedsReseller`).
  *   user      sees itself; changes its own webhooks, password and API keys
+ * Webhooks: a URL a reseller or user sets must point at a public address (the SSRF guard,
+ * engine/webhook-target.ts: literal addresses and local names are refused here, names are checked again
+ * after resolution at send time) unless config webhooks.allowPrivateTargets; the operator's are not
+ * checked (Account.webhooksByOperator). An account's webhook POSTs are signed with its webhook secret,
+ * made when webhooks are first set (returned once, `webhookSecret`) and replaced by rotateWebhookSecret.
  * Out of scope → SMSC_ERR_ADMIN_FORBIDDEN (also for an account that does not exist, so a reseller cannot
  * probe for other resellers' accounts; and for a reseller giving a user more than its own, naming the field
  * and the bound: `account.allowedSources: "BANKOFX" is not within res1's allowed sources (RES*)`); the operator gets SMSC_ERR_AUTH_SYSTEM_ID for an unknown account.
@@ -38,6 +43,7 @@ import type { Ledger, LedgerEntry } from './ledger'
 import { DEFAULT_ROUTES, validateRouteTables, type RouteTables } from './routing'
 import { Store, within, type CommitBatch } from './store'
 import type { AccountView, BackupState, OutbindView } from './wire'
+import { urlTargetRefusal } from './webhook-target'
 
 export type { AccountView, BackupState, OutbindView } from './wire'
 
@@ -47,7 +53,7 @@ export interface AuditEntry {
   /** Principal name. */
   by: string
   /** 'account.create', 'account.update', 'account.suspend', 'account.resume', 'account.remove', 'account.password',
-   *  'credit.transfer', 'credit.adjust', 'apikey.create', 'apikey.revoke', 'routes.set', 'admin.password' */
+   *  'account.webhook-secret', 'credit.transfer', 'credit.adjust', 'apikey.create', 'apikey.revoke', 'routes.set', 'admin.password' */
   action: string
   target: string
   /** Never a secret. `owner` is the target's reseller at the time (so a reseller sees entries of removed users). */
@@ -74,6 +80,8 @@ export interface AdminDeps {
   usage?(systemId: string): { binds: number; quotaUsedToday: number | null }
   /** The settings the config file gives for an account: applied again at every start (configKeysOf). */
   configKeys?(systemId: string): readonly string[]
+  /** Config webhooks.allowPrivateTargets: webhooks set by resellers and users may point at private addresses. */
+  allowPrivateWebhookTargets?: boolean
   /** Where backup() writes when given no directory (`<dataDir>/backups`). */
   backupsDir?: string
   /** Backups there beyond the latest this many are removed after each new one (config store.backupsKept); 0 keeps all. */
@@ -117,6 +125,13 @@ export function generatePassword(): string {
   for (let i = 0; i < 8; i++) s += PASSWORD_ALPHABET[randomInt(PASSWORD_ALPHABET.length)]
   return s
 }
+
+/** A webhook secret: `whsec_` and 32 random bytes in base64url (the HMAC key is the whole string). */
+export function generateWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64url')}`
+}
+
+const hasWebhook = (w: AccountSettings['webhooks']): boolean => w.receipts !== null || w.mo !== null
 
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex')
@@ -163,7 +178,8 @@ export class Admin {
 
   // ---- account changes ---------------------------------------------------------------------------------
 
-  async create(p: Principal, input: unknown): Promise<{ account: AccountView; password: string }> {
+  /** A new account; `webhookSecret` when it has webhooks (shown only here). */
+  async create(p: Principal, input: unknown): Promise<{ account: AccountView; password: string; webhookSecret?: string }> {
     if (p.role === 'user') forbidden(`${p.name} may not create accounts`)
     const inp = checkAccountInput(outbindInput(input, null), 'account', 'SMSC_ERR_API_INVALID')
     if (inp.systemId === undefined) invalid('account.systemId is required')
@@ -195,6 +211,7 @@ export class Admin {
       inp.role ??= 'user'
       for (const k of ['group', 'settlement', 'prepaid', 'messageIdFormat'] as const) if (inp[k] === undefined) (inp as Record<string, unknown>)[k] = parent[k]
     }
+    const hooksBy = inp.webhooks !== undefined ? this.webhooksBy(p, null, inp.webhooks) : undefined
     this.assertFree(systemId)
     const password = inp.password ?? generatePassword()
     this.inflight.set(systemId, null) // reserve the id while the password is hashed
@@ -207,6 +224,8 @@ export class Admin {
       const inherited = parent !== null ? inheritedBounds(parent, this.deps.defaults) : {}
       account = { ...this.deps.defaults, ...inherited, ...settingsOf(inp), systemId, passwordHash, createdAt: t, updatedAt: t }
       if (parent !== null) account.parent = parent.systemId
+      if (hooksBy !== undefined) account.webhooksByOperator = hooksBy
+      if (hasWebhook(account.webhooks)) account.webhookSecret = generateWebhookSecret()
       const { ledger } = this.deps
       if (inp.credit !== undefined) {
         if (p.role === 'reseller') {
@@ -219,13 +238,16 @@ export class Admin {
       const detail: Record<string, unknown> = { role: account.role, prepaid: account.prepaid }
       if (inp.credit !== undefined) detail.credit = inp.credit
       if (account.outbind !== null) detail.outbind = describe({ outbind: account.outbind }).outbind
+      if (account.webhookSecret) detail.webhookSecretCreated = true
       await this.write(p, 'account.create', account, { accounts: [account], ledger: entries }, detail, entries)
     } finally {
       if (this.inflight.get(systemId) === null) this.inflight.delete(systemId)
     }
-    return { account: this.view(account, 0), password }
+    const created = { account: this.view(account, 0), password }
+    return account.webhookSecret ? { ...created, webhookSecret: account.webhookSecret } : created
   }
 
+  /** The account as changed; with `webhookSecret` when this change first gave it webhooks (the secret is made then, shown only here). */
   async update(p: Principal, systemId: string, patch: unknown): Promise<AccountView> {
     const cur = this.visible(p, systemId)
     const inp = checkAccountInput(outbindInput(patch, cur), 'account', 'SMSC_ERR_API_INVALID')
@@ -243,8 +265,56 @@ export class Admin {
       if (systemId !== p.systemId) withinReseller(changes, this.current(p.systemId) ?? forbidden(`${p.name} is not an account`))
     } else this.checkStructure(cur, changes)
     const next: Account = { ...cur, ...changes, updatedAt: this.deps.now() }
-    await this.write(p, 'account.update', next, { accounts: [next] }, describe(changes))
-    return this.get(p, systemId)
+    const detail = describe(changes)
+    let secret: string | undefined
+    if (changes.webhooks !== undefined) {
+      next.webhooksByOperator = this.webhooksBy(p, cur, changes.webhooks)
+      if (hasWebhook(changes.webhooks) && !cur.webhookSecret) {
+        next.webhookSecret = secret = generateWebhookSecret()
+        detail.webhookSecretCreated = true
+      }
+    }
+    await this.write(p, 'account.update', next, { accounts: [next] }, detail)
+    const view = this.get(p, systemId)
+    return secret === undefined ? view : { ...view, webhookSecret: secret }
+  }
+
+  /**
+   * A new webhook secret for `systemId` (in scope as for any change of the account: the operator, a reseller
+   * for itself and its users, a user for itself); the old one stops signing at once. Returned only here,
+   * audited as `account.webhook-secret` (without it).
+   */
+  async rotateWebhookSecret(p: Principal, systemId: string): Promise<string> {
+    const cur = this.visible(p, systemId)
+    const secret = generateWebhookSecret()
+    const next: Account = { ...cur, webhookSecret: secret, updatedAt: this.deps.now() }
+    await this.write(p, 'account.webhook-secret', next, { accounts: [next] })
+    return secret
+  }
+
+  /**
+   * Who set each of the `webhooks` `p` gives for an account (`cur`: its version now; null: being created):
+   * true for the operator's. A URL a reseller or user gives must pass the SSRF guard (engine/webhook-target.ts:
+   * no literal private address in any form, no local name) unless webhooks.allowPrivateTargets, else
+   * SMSC_ERR_ADMIN_FORBIDDEN naming the field; one it sends back as it is and the operator had set stays the
+   * operator's (and is not checked).
+   */
+  private webhooksBy(p: Principal, cur: Account | null, webhooks: AccountSettings['webhooks']): { receipts: boolean; mo: boolean } {
+    const by = { receipts: false, mo: false }
+    for (const k of ['receipts', 'mo'] as const) {
+      const url = webhooks[k]
+      if (url === null) continue
+      if (p.role === 'operator' || (cur !== null && cur.webhooks[k] === url && cur.webhooksByOperator?.[k] === true)) {
+        by[k] = true
+        continue
+      }
+      if (this.deps.allowPrivateWebhookTargets === true) continue
+      const why = urlTargetRefusal(url)
+      if (why !== null) {
+        forbidden(`account.webhooks.${k}: ${why}; a webhook set by a reseller or user must point at a public address (the operator may set it, or allow private targets with config webhooks.allowPrivateTargets)`)
+      }
+    }
+    return by
   }
 
   async setSuspended(p: Principal, systemId: string, suspended: boolean): Promise<AccountView> {

@@ -20,7 +20,7 @@ const HELP = `smsc ${VERSION}: an SMPP 3.4/5.0 SMSC engine
 
 Usage:
   smsc start [options]                 run the SMSC (SMPP, SMPP over TLS, HTTP, simulated carrier)
-  smsc account add|set|show|list|suspend|resume|remove|passwd …   resellers and users (smsc account --help)
+  smsc account add|set|show|list|suspend|resume|remove|passwd|webhook-secret …   resellers and users (smsc account --help)
   smsc credit add|remove|move|ledger … prepaid credit and its ledger
   smsc route list | route set <file>   the MT/MO routing tables (hot-reloaded)
   smsc apikey create|list|revoke …     API keys for the HTTP send API
@@ -62,6 +62,7 @@ const ACCOUNT_HELP = `smsc account | credit | route | apikey | audit: accounts (
   smsc account suspend|resume <systemId>        a suspended account cannot bind; its binds are closed
   smsc account remove <systemId>
   smsc account passwd <systemId> [--password P]
+  smsc account webhook-secret <systemId>        a new secret for its webhook signatures, shown once (the old one stops)
 
   settings:
     --role reseller|user   --parent RESELLER   --group G
@@ -71,7 +72,8 @@ const ACCOUNT_HELP = `smsc account | credit | route | apikey | audit: accounts (
     --allowed-ips CIDR,…   --allowed-sources ID,…  (an entry ending in * is a prefix; "" = any)
     --registered-delivery 0|1   --validity-ms N --max-validity-ms N
     --id-format decimal|hex     --receipt-policy every|last|aggregate   --settlement submit|refund
-    --prepaid true|false        --webhook-receipts URL  --webhook-mo URL  ("" = none)
+    --prepaid true|false        --webhook-receipts URL  --webhook-mo URL  ("" = none; POSTs signed with the
+                           account's webhook secret, shown once when webhooks are first set; docs/API.md)
     --outbind HOST:PORT|off  [--outbind-tls true|false] [--outbind-password P]
                            (operator only: where the engine connects to send outbind when the account has
                             receipts or MO waiting and no receiver bound; docs/ACCOUNTS.md)
@@ -237,7 +239,7 @@ const out = (s: string) => { process.stdout.write(s) }
 
 async function account(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
   if (flags.help) { out(ACCOUNT_HELP); return 0 }
-  const subs = ['add', 'set', 'show', 'list', 'suspend', 'resume', 'remove', 'passwd']
+  const subs = ['add', 'set', 'show', 'list', 'suspend', 'resume', 'remove', 'passwd', 'webhook-secret']
   if (!subs.includes(sub ?? '')) usage(`account needs one of ${subs.join(', ')} (got ${JSON.stringify(sub ?? '')})`)
   return withClient(flags, ['password', 'credit', ...SETTING_FLAGS], async (c) => {
     switch (sub) {
@@ -267,8 +269,9 @@ async function account(sub: string | undefined, positionals: string[], flags: Re
           if (typeof flags.credit !== 'string' || !/^\d+(\.\d+)?$/.test(flags.credit)) usage(`--credit must be a non-negative number (got ${JSON.stringify(flags.credit)})`)
           input.credit = Number(flags.credit)
         }
-        const { password } = await c.create(input)
+        const { password, webhookSecret } = await c.create(input)
         out(flags.password === undefined ? `added ${systemId} with password ${password}\n` : `added ${systemId}\n`)
+        if (webhookSecret) out(`webhook secret for ${systemId} (shown only this once): ${webhookSecret}\n`)
         return 0
       }
       case 'set': {
@@ -277,6 +280,7 @@ async function account(sub: string | undefined, positionals: string[], flags: Re
         if (Object.keys(patch).length === 0) usage('account set needs at least one setting flag (see smsc account --help)')
         const a = await c.update(systemId, patch)
         out(show(a))
+        if (a.webhookSecret) out(`webhook secret for ${systemId} (shown only this once): ${a.webhookSecret}\n`)
         // The config file's settings for this account apply again at every start: say so when this change touches one.
         const fixed = Object.keys(patch).filter((k) => a.configKeys?.includes(k))
         if (fixed.length > 0) {
@@ -302,6 +306,12 @@ async function account(sub: string | undefined, positionals: string[], flags: Re
         const given = flags.password === undefined ? undefined : checkPassword(flags.password)
         const password = await c.setPassword(systemId, given)
         out(given === undefined ? `new password for ${systemId}: ${password}\n` : `password changed for ${systemId}\n`)
+        return 0
+      }
+      case 'webhook-secret': {
+        const systemId = checkSystemId(positionals[0])
+        const secret = await c.rotateWebhookSecret(systemId)
+        out(`new webhook secret for ${systemId} (shown only this once; the old one no longer signs): ${secret}\n`)
         return 0
       }
     }

@@ -141,7 +141,8 @@ export interface ResolvedOptions {
   dispatch: { retryMs: [number, number]; routers: number }
   overload: { highWater: number; lowWater: number }
   store: { retentionHours: number; backupsKept: number }
-  webhooks: { timeoutMs: number; concurrency: number }
+  /** allowPrivateTargets: webhooks set by resellers and users may point at private addresses too (engine/webhook-target.ts). */
+  webhooks: { timeoutMs: number; concurrency: number; allowPrivateTargets: boolean }
 }
 
 /** What a caller or a config file may give: any subset of ResolvedOptions. */
@@ -257,6 +258,7 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
   webhooks: {
     timeoutMs: 10_000, // ms per receipt/MO webhook request
     concurrency: 16, // webhook requests in flight at once (all accounts)
+    allowPrivateTargets: false, // webhooks a reseller or user sets go to public addresses only (the SSRF guard)
   },
 })
 
@@ -536,6 +538,7 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
   const webhooks = {
     timeoutMs: pick(wIn, 'timeoutMs', D.webhooks.timeoutMs, (v, path) => integer(v, path, 100, MAX_TIMER_MS), p('webhooks')),
     concurrency: pick(wIn, 'concurrency', D.webhooks.concurrency, (v, path) => integer(v, path, 1, 1_000), p('webhooks')),
+    allowPrivateTargets: pick(wIn, 'allowPrivateTargets', D.webhooks.allowPrivateTargets, boolean, p('webhooks')),
   }
 
   return { smpp, tls, devTls, http, dataDir, accounts, simulator, messageIdFormat, timers, session, receipts, log, admin, telemetry, connectors, routes, dispatch, overload, store, webhooks }

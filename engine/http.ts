@@ -567,6 +567,11 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     if (typeof page === 'string') return invalid(res, page)
     reply(res, 200, () => ({ entries: smsc.admin.ledger(p, id, page) }))
   }))
+  // A new webhook secret (the old one stops signing at once): shown only in this answer.
+  app.post('/api/v1/accounts/:id/webhook-secret', guarded({}, (res: any, req: any, p: Principal) => {
+    const id = param(req, 0)
+    reply(res, 200, () => smsc.admin.rotateWebhookSecret(p, id).then((secret) => ({ secret })))
+  }))
   app.get('/api/v1/accounts/:id/apikeys', guarded({}, (res: any, req: any, p: Principal) => {
     const id = param(req, 0)
     reply(res, 200, () => ({ keys: smsc.admin.listApiKeys(p, id) }))

@@ -36,7 +36,7 @@ import { validateSubmit } from './session/submit'
 import { EsmClass } from './protocol/constants'
 import { defaultSettings, ipAllowed, sourceAllowed, type Account, type AccountSettings } from './accounts'
 import { Ledger } from './ledger'
-import { Admin, configKeysOf, generatePassword, wasRemoved } from './admin'
+import { Admin, configKeysOf, generatePassword, generateWebhookSecret, wasRemoved } from './admin'
 import { DEFAULT_ROUTES, MoRouter, validateRouteTables, type RouteTables } from './routing'
 import { WebhookSender } from './webhook'
 import type { ApiMessage, ApiSubmitResult } from './http'
@@ -190,6 +190,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       passwordHash,
       createdAt: existing?.createdAt ?? now(), updatedAt: now(),
     } as Account
+    // Webhooks the file gives are the operator's: the SSRF guard does not apply to them (engine/webhook-target.ts).
+    if (settings.webhooks !== undefined) record.webhooksByOperator = { receipts: true, mo: true }
     const batch: CommitBatch = { accounts: [record] }
     if (applied !== passwordHash && (same || !keep)) batch.meta = [[appliedKey, passwordHash]] // a hash the file's password verifies against
     if (!existing && credit !== undefined && credit > 0) batch.ledger = [ledger.credit(a.systemId, credit, 'opening', 'config')]
@@ -198,6 +200,14 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   if (store.listAccounts().length === 0 && !wasRemoved(store, 'demo')) {
     demoAccount = { systemId: 'demo', password: generatePassword() }
     await store.putAccount({ ...defaults, systemId: demoAccount.systemId, passwordHash: await Store.hashPassword(demoAccount.password), createdAt: now(), updatedAt: now() } as Account)
+  }
+  // Webhook POSTs are always signed (docs/API.md "Webhook signatures"): an account with webhooks and no secret yet
+  // (webhooks from the config file, a record older than signatures) gets one now, shown nowhere: the operator
+  // gets one to give the customer with `smsc account webhook-secret <systemId>`, which makes a new one.
+  const unsigned = store.listAccounts().filter((a) => (a.webhooks.receipts !== null || a.webhooks.mo !== null) && !a.webhookSecret)
+  if (unsigned.length > 0) {
+    await store.commit({ accounts: unsigned.map((a) => ({ ...a, webhookSecret: generateWebhookSecret() })) })
+    log('info', 'webhook secrets made for accounts with webhooks and none: their POSTs are signed; `smsc account webhook-secret <systemId>` makes a new one and shows it', { systemIds: unsigned.map((a) => a.systemId) })
   }
   // Routing tables: the config's when it gives them (stored, so the API shows them), else the stored ones.
   if (options.routes !== null) await store.commit({ meta: [['routes', options.routes]] })
@@ -218,7 +228,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       'Add that connector to config.connectors, or replace the routes (smsc route set FILE, with this config)'))
   }
   let moRouter = new MoRouter(routes.mo)
-  const webhooks = new WebhookSender({ timeoutMs: options.webhooks.timeoutMs, concurrency: options.webhooks.concurrency, log })
+  const webhooks = new WebhookSender({
+    timeoutMs: options.webhooks.timeoutMs, concurrency: options.webhooks.concurrency, allowPrivateTargets: options.webhooks.allowPrivateTargets, log,
+  })
 
   const metrics = new Metrics(options.telemetry.events, options.telemetry.timelineSize, now)
   const { auth, generated: adminPassword } = await AdminAuth.init(store, options.admin.password)
@@ -275,6 +287,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     configKeys: configKeysOf(options.accounts as unknown as Record<string, unknown>[]),
     backupsDir: path.join(options.dataDir, 'backups'),
     backupsKept: options.store.backupsKept,
+    allowPrivateWebhookTargets: options.webhooks.allowPrivateTargets,
     commit: (batch) => new Promise<void>((resolve, reject) => actors.commit(batch, (err) => (err ? reject(err) : resolve()))),
     connectors: () => connectorIds,
     onAccountChanged: (systemId, a, change) => {

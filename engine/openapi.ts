@@ -91,7 +91,11 @@ export const OPENAPI = {
           receiptPolicy: { enum: ['every', 'last', 'aggregate'] },
           settlement: { enum: ['submit', 'refund'] },
           prepaid: { type: 'boolean' },
-          webhooks: { type: 'object', properties: { receipts: { type: ['string', 'null'] }, mo: { type: ['string', 'null'] } } },
+          webhooks: {
+            type: 'object', properties: { receipts: { type: ['string', 'null'] }, mo: { type: ['string', 'null'] } },
+            description: 'http(s) URLs receipts / MO are POSTed to, signed (X-Smsc-Timestamp, X-Smsc-Signature); one a reseller or user sets must point at a public address (SMSC_ERR_ADMIN_FORBIDDEN naming the field) unless config webhooks.allowPrivateTargets',
+          },
+          webhookSecret: { type: 'string', description: 'only in the answer of the PATCH that first gave the account webhooks: the secret their POSTs are signed with, shown this once' },
           outbind: {
             description: 'SMPP 3.4 §2.2.1: where the engine connects to send outbind when deliveries wait and no receiver is bound (operator only); null = off',
             oneOf: [{ type: 'null' }, {
@@ -121,7 +125,10 @@ export const OPENAPI = {
       },
       Created: {
         type: 'object', required: ['account', 'password'],
-        properties: { account: ref('Account'), password: { type: 'string', description: 'shown once' } },
+        properties: {
+          account: ref('Account'), password: { type: 'string', description: 'shown once' },
+          webhookSecret: { type: 'string', description: 'when the account has webhooks: the secret their POSTs are signed with, shown once' },
+        },
       },
       LedgerEntry: {
         type: 'object', required: ['systemId', 't', 'delta', 'balance', 'reason', 'by'],
@@ -226,7 +233,7 @@ export const OPENAPI = {
     '/api/v1/accounts/{id}': {
       parameters: [id],
       get: { summary: 'one account', security: LOGIN, responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS } },
-      patch: { summary: 'change settings (a reseller: its users\' limits, within its own)', security: LOGIN, requestBody: body('AccountInput'), responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS, 403: err("outside the caller's scope, or a reseller giving a user more than its own allowedSources, rateLimit, dailyQuota, maxBinds or windowSize (SMSC_ERR_ADMIN_FORBIDDEN, naming the field and the bound)") } },
+      patch: { summary: 'change settings (a reseller: its users\' limits, within its own)', security: LOGIN, requestBody: body('AccountInput'), responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS, 403: err("outside the caller's scope, a reseller giving a user more than its own allowedSources, rateLimit, dailyQuota, maxBinds or windowSize (SMSC_ERR_ADMIN_FORBIDDEN, naming the field and the bound), or a reseller or user giving a webhook a URL that is not a public address") } },
       delete: { summary: 'remove the account', security: LOGIN, responses: { 204: ok('removed'), ...ACCOUNT_ERRORS } },
     },
     '/api/v1/accounts/{id}/suspend': { parameters: [id], post: { summary: 'suspend (refuses binds, logins and sends; unbinds its sessions)', security: LOGIN, responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS } } },
@@ -237,6 +244,13 @@ export const OPENAPI = {
         summary: 'set the password (generated when absent)', security: LOGIN,
         requestBody: { required: false, content: json({ type: 'object', properties: { password: { type: 'string' } } }) },
         responses: { 200: ok('the new password', { type: 'object', properties: { password: { type: 'string' } } }), ...ACCOUNT_ERRORS },
+      },
+    },
+    '/api/v1/accounts/{id}/webhook-secret': {
+      parameters: [id],
+      post: {
+        summary: 'a new webhook secret (in scope as other account changes; audited as account.webhook-secret): the old one stops signing at once', security: LOGIN,
+        responses: { 200: ok('the new secret, shown once', { type: 'object', properties: { secret: { type: 'string' } } }), ...ACCOUNT_ERRORS },
       },
     },
     '/api/v1/accounts/{id}/credit': {

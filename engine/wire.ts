@@ -224,6 +224,11 @@ export interface AccountView extends AccountSettings {
    * bound its users"): given by the operator, or from before the reseller's were lowered; absent when none
    */
   exceedsReseller?: ('allowedSources' | 'rateLimit' | 'dailyQuota' | 'maxBinds' | 'windowSize')[]
+  /**
+   * only in the answer of the PATCH that first gave the account webhooks: the secret its webhook POSTs are
+   * signed with (docs/API.md "Webhook signatures"), shown this once; POST /api/v1/accounts/{id}/webhook-secret makes a new one
+   */
+  webhookSecret?: string
 }
 
 /** POST /api/v1/accounts: settings plus systemId, password (generated when absent), credit (opening balance) */

@@ -22,7 +22,7 @@ interface Fixture {
   dir: string
 }
 
-async function fixture(t: tap.Test, dir = mkdtempSync(join(tmpdir(), 'smsc-admin-'))): Promise<Fixture> {
+async function fixture(t: tap.Test, dir = mkdtempSync(join(tmpdir(), 'smsc-admin-')), extra: Partial<AdminDeps> = {}): Promise<Fixture> {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const store = await Store.open(dir)
   t.teardown(() => store.close())
@@ -39,6 +39,7 @@ async function fixture(t: tap.Test, dir = mkdtempSync(join(tmpdir(), 'smsc-admin
     connectors: () => new Set(['simulator', 'up1']),
     onAccountChanged: (id, a) => { changed.push([id, a]) },
     onRoutesChanged: (r) => { routes.push(r) },
+    ...extra,
   }
   return { store, ledger, admin: new Admin(deps), changed, routes, batches, dir }
 }
@@ -69,8 +70,8 @@ function invariant(t: tap.Test, f: Fixture, ids: string[]): void {
 }
 
 /** Two resellers with credit (binds and window above the defaults: a reseller gives its users at most its own), a user each, and an operator-owned user. */
-async function world(t: tap.Test): Promise<Fixture & { passwords: string[] }> {
-  const f = await fixture(t)
+async function world(t: tap.Test, extra: Partial<AdminDeps> = {}): Promise<Fixture & { passwords: string[] }> {
+  const f = await fixture(t, undefined, extra)
   const passwords: string[] = []
   const keep = (r: { password: string }): void => { passwords.push(r.password) }
   keep(await f.admin.create(OPERATOR, { systemId: 'resA', role: 'reseller', credit: 100, maxBinds: 10, windowSize: 100 }))
@@ -427,4 +428,129 @@ t.test("a reseller's limits bound its users: sender ids within its own, rate, qu
   await rejects(t, admin.update(R, 'shop2', { allowedSources: ['RES1*', 'RESX'] }), F, `account.allowedSources: "RESX" is not within res1's allowed sources (RES1*)`)
   t.notOk('exceedsReseller' in await admin.update(R, 'shop2', { allowedSources: ['RES12'], windowSize: 20 }), 'brought within: no exceedsReseller')
   t.notOk('exceedsReseller' in admin.get(OPERATOR, 'res1'), 'a reseller has no reseller')
+})
+
+t.test('webhooks a reseller or user sets must point at public addresses (the SSRF guard); the operator may set any', async (t) => {
+  const f = await world(t)
+  const { admin, store } = f
+  const F = 'SMSC_ERR_ADMIN_FORBIDDEN'
+  const A = reseller('resA')
+  const U = user('a1')
+  const tail = '; a webhook set by a reseller or user must point at a public address (the operator may set it, or allow private targets with config webhooks.allowPrivateTargets)'
+  const before = store.getAccount('a1')
+  const commits = f.batches.length
+  // The operator's trial: a user pointing its webhooks at the cloud metadata service and a local port.
+  await rejects(t, admin.update(U, 'a1', { webhooks: { receipts: 'http://169.254.169.254/latest/meta-data/', mo: 'http://127.0.0.1:22/' } }), F,
+    `account.webhooks.receipts: 169.254.169.254 is a link-local address${tail}`)
+  await rejects(t, admin.update(U, 'a1', { webhooks: { receipts: 'https://a1.example/dlr', mo: 'http://127.0.0.1:22/' } }), F,
+    `account.webhooks.mo: 127.0.0.1 is a loopback address${tail}`)
+  const refused: [string, string][] = [
+    ['http://2130706433/', '127.0.0.1 is a loopback address'],
+    ['http://0x7f.1/', '127.0.0.1 is a loopback address'],
+    ['http://017700000001/', '127.0.0.1 is a loopback address'],
+    ['http://[::ffff:127.0.0.1]:8080/', '::ffff:7f00:1 is a loopback address'],
+    ['http://[::1]/', '::1 is a loopback address'],
+    ['http://localhost:8080/dlr', 'localhost is a name of this host'],
+    ['http://localhost./dlr', 'localhost. is a name of this host'],
+    ['https://10.1.2.3/hook', '10.1.2.3 is a private address'],
+    ['http://172.16.0.9/', '172.16.0.9 is a private address'],
+    ['http://192.168.1.1/', '192.168.1.1 is a private address'],
+    ['http://[fe80::1]/', 'fe80::1 is a link-local address'],
+    ['http://[fd00::5]/', 'fd00::5 is a private address'],
+    ['http://0.0.0.0:8080/', '0.0.0.0 is an unspecified address'],
+    ['http://224.0.0.1/', '224.0.0.1 is a multicast address'],
+    ['http://metadata.google.internal/computeMetadata/v1/', 'metadata.google.internal is a name of the local network'],
+    ['http://gateway/', 'gateway is a single-label name, resolved in the local network'],
+  ]
+  for (const [url, why] of refused) {
+    await rejects(t, admin.update(U, 'a1', { webhooks: { receipts: url, mo: null } }), F, `account.webhooks.receipts: ${why}${tail}`)
+  }
+  // A reseller: for its user, for itself, and creating a user.
+  await rejects(t, admin.update(A, 'a1', { webhooks: { receipts: null, mo: 'http://192.168.0.10/mo' } }), F, `account.webhooks.mo: 192.168.0.10 is a private address${tail}`)
+  await rejects(t, admin.update(A, 'resA', { webhooks: { receipts: 'http://127.0.0.1/', mo: null } }), F, /^account\.webhooks\.receipts: 127\.0\.0\.1 is a loopback address;/)
+  await rejects(t, admin.create(A, { systemId: 'a9', webhooks: { receipts: 'http://169.254.169.254/', mo: null } }), F, /^account\.webhooks\.receipts: 169\.254\.169\.254 is a link-local address;/)
+  t.equal(store.getAccount('a9'), undefined, 'not created')
+  t.same(store.getAccount('a1'), before, 'a1 unchanged by the refused changes')
+  t.equal(f.batches.length, commits, 'nothing committed or audited')
+
+  // Public targets are fine for anyone; they are the customer's (checked again at send time).
+  t.match(await admin.update(U, 'a1', { webhooks: { receipts: 'https://a1.example/dlr', mo: 'http://93.184.215.14:8080/mo' } }), { webhooks: { receipts: 'https://a1.example/dlr', mo: 'http://93.184.215.14:8080/mo' } })
+  t.same(store.getAccount('a1')?.webhooksByOperator, { receipts: false, mo: false })
+
+  // The operator may set a private target; it is the operator's (not checked at send time).
+  t.match(await admin.update(OPERATOR, 'a1', { webhooks: { receipts: 'http://127.0.0.1:9000/dlr', mo: 'https://a1.example/mo' } }), { webhooks: { receipts: 'http://127.0.0.1:9000/dlr' } })
+  t.same(store.getAccount('a1')?.webhooksByOperator, { receipts: true, mo: true })
+  // The user sends the operator's URL back as it is while changing the other: accepted, and it stays the operator's.
+  await admin.update(U, 'a1', { webhooks: { receipts: 'http://127.0.0.1:9000/dlr', mo: 'https://a1.example/mo2' } })
+  t.same(store.getAccount('a1')?.webhooksByOperator, { receipts: true, mo: false })
+  // But another private URL, or the operator's URL moved to the other webhook, is the user's and refused.
+  await rejects(t, admin.update(U, 'a1', { webhooks: { receipts: 'http://127.0.0.1:9001/dlr', mo: null } }), F, /^account\.webhooks\.receipts: 127\.0\.0\.1 is a loopback address;/)
+  await rejects(t, admin.update(U, 'a1', { webhooks: { receipts: null, mo: 'http://127.0.0.1:9000/dlr' } }), F, /^account\.webhooks\.mo: 127\.0\.0\.1 is a loopback address;/)
+  await admin.update(U, 'a1', { webhooks: { receipts: 'https://a1.example/dlr', mo: 'https://a1.example/mo2' } })
+  t.same(store.getAccount('a1')?.webhooksByOperator, { receipts: false, mo: false }, 'changed by the user: the user\'s')
+  // The operator creating an account with a private webhook.
+  await admin.create(OPERATOR, { systemId: 'internal', webhooks: { receipts: 'http://10.0.0.7/dlr', mo: null } })
+  t.same(store.getAccount('internal')?.webhooksByOperator, { receipts: true, mo: false })
+
+  t.test('config webhooks.allowPrivateTargets: customers may set private targets', async (t) => {
+    const g = await world(t, { allowPrivateWebhookTargets: true })
+    t.match(await g.admin.update(user('a1'), 'a1', { webhooks: { receipts: 'http://127.0.0.1:9000/dlr', mo: 'http://10.0.0.5/mo' } }), { webhooks: { receipts: 'http://127.0.0.1:9000/dlr', mo: 'http://10.0.0.5/mo' } })
+    t.same(g.store.getAccount('a1')?.webhooksByOperator, { receipts: false, mo: false }, 'still the user\'s')
+    t.ok((await g.admin.create(reseller('resA'), { systemId: 'a8', webhooks: { receipts: 'http://localhost:8080/', mo: null } })).webhookSecret)
+  })
+})
+
+t.test('the webhook secret: made when webhooks are first set, shown once, never in a view or the audit; rotated in scope, audited', async (t) => {
+  const f = await world(t)
+  const { admin, store } = f
+  const F = 'SMSC_ERR_ADMIN_FORBIDDEN'
+  const SECRET = /^whsec_[A-Za-z0-9_-]{43}$/
+  t.equal(store.getAccount('a1')?.webhookSecret ?? null, null, 'no webhooks, no secret')
+  const first = await admin.update(user('a1'), 'a1', { webhooks: { receipts: 'https://a1.example/dlr', mo: null } })
+  const secret = first.webhookSecret as string
+  t.match(secret, SECRET, 'the PATCH that first sets webhooks answers the secret')
+  t.equal(store.getAccount('a1')?.webhookSecret, secret, 'stored as it is (an HMAC needs it)')
+  t.notOk('webhookSecret' in admin.get(user('a1'), 'a1'), 'not in a view')
+  t.notOk(JSON.stringify(admin.list(OPERATOR)).includes(secret), 'nor in the list')
+  const again = await admin.update(user('a1'), 'a1', { webhooks: { receipts: 'https://a1.example/dlr2', mo: 'https://a1.example/mo' } })
+  t.notOk('webhookSecret' in again, 'a later change does not show it again')
+  await admin.update(user('a1'), 'a1', { webhooks: { receipts: null, mo: null } })
+  t.notOk('webhookSecret' in await admin.update(user('a1'), 'a1', { webhooks: { receipts: 'https://a1.example/dlr', mo: null } }), 'nor does setting webhooks again after removing them')
+  t.equal(store.getAccount('a1')?.webhookSecret, secret, 'the secret stays')
+  const noHooks = await admin.update(user('b1'), 'b1', { webhooks: { receipts: null, mo: null } })
+  t.notOk('webhookSecret' in noHooks, 'webhooks set to none: no secret made')
+  t.equal(store.getAccount('b1')?.webhookSecret ?? null, null)
+
+  const created = await admin.create(OPERATOR, { systemId: 'hooked', webhooks: { receipts: null, mo: 'https://h.example/mo' } })
+  t.match(created.webhookSecret, SECRET, 'a create with webhooks answers the secret')
+  t.equal(store.getAccount('hooked')?.webhookSecret, created.webhookSecret)
+  t.notOk(JSON.stringify(created.account).includes(created.webhookSecret as string), 'beside the account view, not in it')
+  t.notOk('webhookSecret' in await admin.create(OPERATOR, { systemId: 'plain' }), 'none without webhooks')
+
+  // Rotation: the account itself, its reseller, the operator; nobody else.
+  const changedBefore = f.changed.length
+  const r1 = await admin.rotateWebhookSecret(user('a1'), 'a1')
+  t.match(r1, SECRET)
+  t.not(r1, secret, 'a new secret')
+  t.equal(store.getAccount('a1')?.webhookSecret, r1, 'in force at once')
+  t.equal(f.changed.length, changedBefore + 1, 'the engine is told')
+  t.equal(f.changed.at(-1)?.[1]?.webhookSecret, r1, 'with the account carrying the new secret')
+  const r2 = await admin.rotateWebhookSecret(reseller('resA'), 'a1')
+  const r3 = await admin.rotateWebhookSecret(OPERATOR, 'a1')
+  t.equal(new Set([secret, r1, r2, r3]).size, 4, 'each rotation makes a new one')
+  t.equal(store.getAccount('a1')?.webhookSecret, r3)
+  await rejects(t, admin.rotateWebhookSecret(reseller('resB'), 'a1'), F, 'a1 is not visible to resB')
+  await rejects(t, admin.rotateWebhookSecret(user('a1'), 'solo'), F, 'solo is not visible to a1')
+  await rejects(t, admin.rotateWebhookSecret(user('b1'), 'a1'), F)
+  await rejects(t, admin.rotateWebhookSecret(OPERATOR, 'ghost'), 'SMSC_ERR_AUTH_SYSTEM_ID', 'no account ghost')
+  t.equal(store.getAccount('a1')?.webhookSecret, r3, 'unchanged by the refused rotations')
+  t.equal(await admin.rotateWebhookSecret(user('plain'), 'plain').then((s) => SECRET.test(s)), true, 'an account without webhooks may get one ahead')
+
+  const log = admin.audit(OPERATOR, { limit: 100 })
+  t.same(log.filter((e) => e.action === 'account.webhook-secret').map((e) => [e.by, e.target]).reverse(), [['a1', 'a1'], ['resA', 'a1'], ['admin', 'a1'], ['plain', 'plain']], 'each rotation audited, by whom')
+  t.match(log.find((e) => e.action === 'account.update' && e.target === 'a1' && e.detail?.webhookSecretCreated === true), { by: 'a1' }, 'the update that made it says so')
+  t.match(log.find((e) => e.action === 'account.webhook-secret' && e.by === 'resA'), { detail: { owner: 'resA' } }, 'filed under the reseller')
+  const text = JSON.stringify(log)
+  for (const s of [secret, r1, r2, r3, created.webhookSecret as string]) t.notOk(text.includes(s), 'no secret in the audit log')
+  t.same(admin.audit(reseller('resA')).filter((e) => e.action === 'account.webhook-secret').length, 3, 'the reseller sees the rotations of its user')
 })

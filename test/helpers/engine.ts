@@ -58,6 +58,8 @@ export interface EngineOptions {
   readyTimeoutMs?: number
   /** further top-level config keys (e.g. receipts, session, log), written as given */
   extra?: Record<string, unknown>
+  /** environment variables for the engine process, over the test's own (e.g. NODE_OPTIONS with fakeDnsEnv()) */
+  env?: Record<string, string>
 }
 
 /** The default account every e2e engine gets unless the test passes its own. */
@@ -247,7 +249,7 @@ export async function startEngine(t: TestLike, options: EngineOptions = {}): Pro
     const proc = spawn(process.execPath, [bin, 'start', '--config', configPath], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_ENV: 'test' },
+      env: { ...process.env, NODE_ENV: 'test', ...options.env },
     })
     child = proc
     exitInfo = null
