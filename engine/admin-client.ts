@@ -21,6 +21,7 @@ import { connectorIdsOf, type ResolvedOptions } from './config'
 import { holderText, lockDataDir, lockHolder, pidAlive } from './lock'
 import { ADMIN_PASSWORD_CONFIGURED } from './auth'
 import { makeDataDir } from './dirs'
+import { findById, parseSearchQuery, searchMessages, viewOf, type MessageSearchResult, type MessageView } from './message-search'
 
 /**
  * A backup the CLI made as root under <dataDir>/backups goes to the store's owner (the engine's user): that
@@ -64,6 +65,10 @@ export interface AdminClient {
   revokeApiKey(systemId: string, keyId: string): Promise<void>
   getRoutes(): Promise<RouteTables>
   setRoutes(tables: unknown): Promise<RouteTables>
+  /** A message search: GET /api/v1/messages's parameters (to, from, systemId, state, since, until, limit, before). */
+  findMessages(params: Record<string, string>): Promise<MessageSearchResult>
+  /** One message with how it was carried (offline: its timeline from the store only). */
+  message(id: string): Promise<MessageView>
   /** A backup of the store (Admin.backup) into `target` (absolute), or under <dataDir>/backups; resolved once made. */
   backup(target?: string): Promise<BackupState>
   close(): Promise<void>
@@ -176,6 +181,18 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     revokeApiKey: (id, keyId) => admin.revokeApiKey(p, id, keyId),
     getRoutes: async () => admin.getRoutes(),
     setRoutes: (tables) => admin.setRoutes(p, tables),
+    // Scoped as the engine's API scopes them (engine/http.ts).
+    findMessages: async (params) => {
+      const q = parseSearchQuery((k) => params[k], Date.now())
+      if (typeof q === 'string') throw new SmscError('SMSC_ERR_API_INVALID', q)
+      if (q.systemId !== undefined && !admin.canSee(p, q.systemId)) throw new SmscError('SMSC_ERR_ADMIN_FORBIDDEN', `${q.systemId} is not visible to ${p.name}`)
+      return searchMessages(store, q, { sees: (id) => admin.canSee(p, id) })
+    },
+    message: async (id) => {
+      const r = findById(store, id)
+      if (!r || !admin.canSee(p, r.systemId)) throw new SmscError('SMSC_ERR_MESSAGE_NOT_FOUND', 'no such message')
+      return viewOf(r)
+    },
     backup: async (target) => {
       const st = await admin.backup(p, target)
       if (target === undefined) giveToStoreOwner(path.join(options.dataDir, 'store'), [path.join(options.dataDir, 'backups')], st.path)
@@ -228,6 +245,8 @@ function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
     revokeApiKey: (id, keyId) => call('DELETE', `${acct(id)}/apikeys/${encodeURIComponent(keyId)}`),
     getRoutes: () => call('GET', '/api/v1/routes'),
     setRoutes: (tables) => call('PUT', '/api/v1/routes', tables),
+    findMessages: (params) => call('GET', `/api/v1/messages?${new URLSearchParams(params).toString()}`),
+    message: (id) => call('GET', `/api/v1/messages/${encodeURIComponent(id)}`),
     // Started, then followed: a copy of a large store takes longer than a client waits for a response.
     backup: async (target) => {
       const started = (await call<{ backup: BackupState }>('POST', '/api/v1/backup', target === undefined ? {} : { dir: target })).backup

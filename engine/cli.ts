@@ -12,6 +12,8 @@ import { SmscError, isSmscError } from './errors'
 import { createSmsc } from './index'
 import { openAdminClient, type AdminClient } from './admin-client'
 import type { AccountView } from './admin'
+import { MessageState } from './protocol/constants'
+import { SEARCH_MAX_LIMIT, SEARCH_MAX_SCAN, type MessageSearchResult, type MessageView } from './message-search'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const VERSION = (require('../../package.json') as { version: string }).version
@@ -25,6 +27,7 @@ Usage:
   smsc route list | route set <file>   the MT/MO routing tables (hot-reloaded)
   smsc apikey create|list|revoke …     API keys for the HTTP send API
   smsc audit                           who changed what
+  smsc message find|show …             find messages by number, sender, account, time, state; one message in full (smsc message --help)
   smsc backup [--out DIR]              a consistent copy of the store, made while the engine runs (smsc backup --help)
   smsc admin passwd [--password P]     set the web console's admin password
   smsc bench [scenario] [options]      the SMPP benchmark harness (smsc bench --help)
@@ -410,6 +413,118 @@ async function audit(flags: Record<string, string | boolean>): Promise<number> {
   })
 }
 
+const MESSAGE_HELP = `smsc message find | show: find messages for support
+
+  smsc message find [--to N] [--from S] [--account A] [--state S] [--since T] [--until T]
+                    [--limit N] [--before ID] [--json]
+      messages newest first, submitted between --since (default: 24 h before --until) and --until
+      (default: now); every filter given must match
+        --to N        destination number; a leading + or 00, spaces and dashes are ignored
+                      (+49 151 12345678 = 004915112345678 = 4915112345678); a trailing * matches a
+                      prefix (4915112*)
+        --from S      source number or sender id (letters in any case), the same way
+        --account A   only account A's messages
+        --state S     DELIVERED, UNDELIVERABLE, EXPIRED, REJECTED, ENROUTE, SCHEDULED, … or receipt
+                      stats (DELIVRD, UNDELIV, …), comma-separated
+        --since T, --until T   ISO-8601 (2024-05-01T08:00:00Z), ms since the epoch, or a time
+                      ago: 30m, 6h, 2d
+        --limit N     at most N messages (default 50, at most ${SEARCH_MAX_LIMIT})
+        --before ID   go on from an earlier page: only messages older than ID (printed as "more:")
+  smsc message show <id> [--json]
+      one message: account, numbers, text, state, and for each destination the connector that
+      carried it, the upstream's message id, the route's connectors and the price; its timeline
+
+  There is no index by number: find reads the stored messages from the newest back to --since, at
+  most ${SEARCH_MAX_SCAN.toLocaleString('en-US')} per run (docs/API.md "Message search" says what that costs); past that it says so
+  and prints the --before to go on from. A narrow --since/--until is the cheap search.
+  With an engine running on the data dir these go through its API; otherwise they read the store.
+  --as SYSTEM_ID (password in SMSC_AS_PASSWORD): only what that reseller or user may see.
+  --config FILE / --data-dir DIR select the data dir (default ./data).
+`
+
+const STATE_NAME: Record<number, string> = Object.fromEntries(Object.entries(MessageState).map(([k, v]) => [v, k]))
+const stateName = (n: number): string => STATE_NAME[n] ?? String(n)
+const iso = (t: number): string => (t ? new Date(t).toISOString() : '-')
+
+/** --since / --until: ISO-8601, ms since the epoch, or a time ago (30m, 6h, 2d); as ms since the epoch. */
+function timeFlag(flags: Record<string, string | boolean>, name: string, now: number): string | undefined {
+  const v = flags[name]
+  if (v === undefined) return undefined
+  if (typeof v !== 'string' || v.trim() === '') usage(`--${name} needs a time`)
+  const ago = /^(\d+)\s*(s|m|h|d)$/.exec(v.trim())
+  if (ago) return String(now - Number(ago[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as 's' | 'm' | 'h' | 'd'])
+  if (/^\d+$/.test(v.trim())) return v.trim()
+  const t = Date.parse(v)
+  if (!/^\d{4}-\d\d-\d\d/.test(v.trim()) || !Number.isFinite(t)) usage(`--${name} must be an ISO-8601 time (2024-05-01T08:00:00Z), ms since the epoch, or a time ago (30m, 6h, 2d) (got ${JSON.stringify(v)})`)
+  return String(t)
+}
+
+function showMessage(m: MessageView): string {
+  const lines = [
+    `${m.id}  ${stateName(m.state)}${m.stat && m.stat !== 'UNKNOWN' ? ` (stat ${m.stat})` : ''}${m.err ? `  err ${m.err}` : ''}`,
+    `  account     ${m.systemId}`,
+    `  from → to   ${m.from} → ${m.to.join(', ')}`,
+    `  submitted   ${iso(m.submitAt)}   done ${iso(m.doneAt)}${m.scheduleAt ? `   scheduled ${iso(m.scheduleAt)}` : ''}   expires ${iso(m.expireAt)}`,
+  ]
+  if (m.part) lines.push(`  part        ${m.part[0]} of ${m.part[1]}`)
+  if (m.price !== undefined) lines.push(`  price       ${m.price}`)
+  lines.push(`  text        ${JSON.stringify(m.text)}`)
+  for (const d of m.dests ?? []) {
+    lines.push(`  to ${d.to}: ${stateName(d.state)}${d.err ? ` err ${d.err}` : ''}${d.doneAt ? ` at ${iso(d.doneAt)}` : ''}` +
+      `; connector ${d.connector ?? '-'}, upstream id ${d.upstreamId ?? '-'}, route ${d.via?.join(' → ') ?? '-'}${d.price !== undefined ? `, price ${d.price}` : ''}`)
+  }
+  const t0 = m.timeline[0]?.t ?? m.submitAt
+  lines.push(`  timeline    ${m.timeline.map((e, i) => (i === 0 ? `${e.event} ${iso(e.t)}` : `${e.event} +${e.t - t0} ms${e.stat ? ` (${e.stat})` : ''}`)).join(', ')}`)
+  return lines.join('\n') + '\n'
+}
+
+function listMessages(r: MessageSearchResult, again: string[]): string {
+  const cell = (s: string, w: number) => (s.length >= w ? s + ' ' : s.padEnd(w))
+  let text = r.messages.length === 0 ? '' : `${cell('submitted (UTC)', 25)}${cell('id', 12)}${cell('account', 16)}${cell('from', 17)}${cell('to', 17)}${cell('state', 15)}err\n`
+  for (const m of r.messages) {
+    text += `${cell(iso(m.submitAt), 25)}${cell(m.id, 12)}${cell(m.systemId, 16)}${cell(m.from, 17)}${cell(m.to.join(','), 17)}${cell(stateName(m.state), 15)}${m.err}\n`
+  }
+  text += `${r.messages.length === 0 ? 'no message found' : `${r.messages.length} message${r.messages.length === 1 ? '' : 's'}, newest first`} ` +
+    `(${r.scanned.toLocaleString('en-US')} stored messages read in ${r.ms} ms; submitted ${iso(r.since)} .. ${iso(r.until)})\n`
+  if (r.truncated) text += `the search stopped after reading ${r.scanned.toLocaleString('en-US')} messages (its limit per run): older ones may match\n`
+  if (r.next !== null) text += `more: smsc message find ${[...again, '--before', r.next].join(' ')}\n`
+  return text
+}
+
+async function message(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
+  if (flags.help || !['find', 'show'].includes(sub ?? '')) { out(MESSAGE_HELP); return flags.help ? 0 : 2 }
+  const find = ['to', 'from', 'account', 'state', 'since', 'until', 'limit', 'before']
+  if (sub === 'show') {
+    if (!positionals[0]) usage('message show needs a message id')
+    return withClient(flags, [], async (c) => {
+      const m = await c.message(positionals[0])
+      out(flags.json ? JSON.stringify(m) + '\n' : showMessage(m))
+      return 0
+    })
+  }
+  if (positionals.length > 0) usage(`message find takes flags only (got ${JSON.stringify(positionals[0])}); e.g. --to ${positionals[0]}`)
+  const params: Record<string, string> = {}
+  const again: string[] = [] // the flags as given, for the "more:" line
+  const now = Date.now()
+  for (const k of find) {
+    const v = flags[k]
+    if (v === undefined) continue
+    if (typeof v !== 'string' || v.trim() === '') usage(`--${k} needs a value`)
+    const param = k === 'account' ? 'systemId' : k
+    params[param] = k === 'since' || k === 'until' ? (timeFlag(flags, k, now) as string) : v
+    // a relative --since is pinned: the next page searches the same window
+    if (k !== 'before') again.push(`--${k}`, /^[\w.:+-]+$/.test(params[param]) ? params[param] : JSON.stringify(params[param]))
+  }
+  if (params.limit !== undefined && !/^\d+$/.test(params.limit)) usage(`--limit must be a positive integer (got ${JSON.stringify(params.limit)})`)
+  return withClient(flags, find, async (c) => {
+    const r = await c.findMessages(params)
+    // the window as searched, so that a "more:" line goes on with the same one
+    if (params.until === undefined) again.push('--until', String(r.until))
+    out(flags.json ? JSON.stringify(r) + '\n' : listMessages(r, again))
+    return 0
+  })
+}
+
 const BACKUP_HELP = `smsc backup [--out DIR] [--config FILE | --data-dir DIR]: back up the store
 
 A consistent copy of everything committed (accounts, credit and ledger, routes, API keys, audit,
@@ -570,6 +685,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'audit':
       if (args.sub !== undefined) usage(`audit takes no argument (got ${JSON.stringify(args.sub)})`)
       return audit(args.flags)
+    case 'message':
+    case 'messages':
+      return message(args.sub, args.positionals, args.flags)
     case 'backup':
       if (args.sub !== undefined) usage(`backup takes no argument (got ${JSON.stringify(args.sub)}); the target is --out DIR`)
       return backup(args.flags)

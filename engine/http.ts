@@ -26,6 +26,7 @@ import { CommandStatus as S } from './protocol/constants'
 import { pickCoding } from './protocol/text/charsets'
 import { SCOPED_TOPICS, TOPICS, filterFrame, prometheusText, type TickFrames, type Topic } from './telemetry'
 import { OPENAPI } from './openapi'
+import { SEARCH_PARAMS, parseSearchQuery } from './message-search'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const uWS = require('uWebSockets.js') as any
@@ -73,6 +74,7 @@ export interface HttpHost {
   health(): Record<string, unknown>
   mo(req: MoRequest): Promise<{ id: string; systemId: string; parts: number }>
   lookup: Smsc['lookup']
+  searchMessages: Smsc['searchMessages']
   unbindSession(id: number): boolean
   connectorStats(): readonly object[]
   submitMessages(systemId: string, msgs: ApiMessage[]): Promise<ApiSubmitResult[]>
@@ -663,6 +665,20 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       if (valid.length === 0) return answer([])
       smsc.submitMessages(systemId, valid).then(answer, (err) => errorOf(res, err)).catch((err) => errorOf(res, err))
     }, MAX_SEND_BODY)
+  }))
+  // A search (docs/API.md "Message search"): a walk of the store in slices, scoped like the lookup by id.
+  app.get('/api/v1/messages', guarded({ apiKeys: true }, (res: any, req: any, p: Principal) => {
+    const params = new URLSearchParams(req.getQuery() ?? '')
+    for (const k of params.keys()) {
+      if (k !== 'token' && !(SEARCH_PARAMS as readonly string[]).includes(k)) return invalid(res, `${k} is not a search parameter (they are ${SEARCH_PARAMS.join(', ')})`)
+    }
+    const q = parseSearchQuery((k) => params.get(k), Date.now())
+    if (typeof q === 'string') return invalid(res, q)
+    // Naming an account out of scope is refused as every admin call is (the operator may name a removed one).
+    if (q.systemId !== undefined && !smsc.admin.canSee(p, q.systemId)) return fail(res, '403 Forbidden', `${q.systemId} is not visible to ${p.name}`, 'SMSC_ERR_ADMIN_FORBIDDEN')
+    hold(res)
+    smsc.searchMessages(q, (systemId) => smsc.admin.canSee(p, systemId), () => res.aborted === true)
+      .then((r) => send(res, '200 OK', r), (e) => errorOf(res, e))
   }))
   app.get('/api/v1/messages/:id', guarded({ apiKeys: true }, (res: any, req: any, p: Principal) => {
     const m = smsc.lookup(param(req, 0))

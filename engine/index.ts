@@ -11,7 +11,7 @@ import path from 'node:path'
 import type net from 'node:net'
 import { connectorIdsOf, resolveOptions, type Options, type ResolvedOptions } from './config'
 import { createLogger, type LogFn } from './log'
-import { HEX_ID_BASE, RESTORE_IDS_MAX, Store, verifyScrypt, type CommitBatch, type DeliveryItem } from './store'
+import { RESTORE_IDS_MAX, Store, verifyScrypt, type CommitBatch, type DeliveryItem } from './store'
 import { Session, type SessionHost, type BoundAccount } from './session/session'
 import { Ticker } from './session/timers'
 import { OutbindDialer } from './session/outbind'
@@ -23,7 +23,7 @@ import type { Pdu } from './protocol/codec'
 import { formatSmppAbsolute, parseSmppTime } from './protocol/time'
 import { dcsOfCoding, encodeText } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
-import { deliverFrame, isFinal, recordText, type MessageRecord } from './message'
+import { deliverFrame, isFinal, type MessageRecord } from './message'
 import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
@@ -31,7 +31,6 @@ import { Metrics, TelemetryHub, type HubSources, type TickFrames } from './telem
 import { AdminAuth } from './auth'
 import { lockDataDir } from './lock'
 import { makeDataDir } from './dirs'
-import { statOf } from './message'
 import { validateSubmit } from './session/submit'
 import { EsmClass } from './protocol/constants'
 import { defaultSettings, ipAllowed, sourceAllowed, type Account, type AccountSettings } from './accounts'
@@ -39,6 +38,7 @@ import { Ledger } from './ledger'
 import { Admin, configKeysOf, generatePassword, generateWebhookSecret, wasRemoved } from './admin'
 import { DEFAULT_ROUTES, MoRouter, validateRouteTables, type RouteTables } from './routing'
 import { WebhookSender } from './webhook'
+import { findById, searchMessages, viewOf, type MessageSearchResult, type MessageView, type SearchQuery } from './message-search'
 import type { ApiMessage, ApiSubmitResult } from './http'
 import { groupEnd, type AcceptJob } from '../actors/messages'
 import type { ConnectorStats, InboundMo } from '../actors/connectors/types'
@@ -62,19 +62,7 @@ export interface TextSubmit {
   registeredDelivery?: boolean
 }
 
-export interface MessageView {
-  id: string
-  systemId: string
-  from: string
-  to: string[]
-  state: number
-  stat: string
-  err: number
-  submitAt: number
-  doneAt: number
-  text: string
-  timeline: { t: number; event: string; stat?: string }[]
-}
+export type { MessageView } from './message-search'
 
 export interface Smsc {
   readonly options: ResolvedOptions
@@ -99,6 +87,8 @@ export interface Smsc {
   telemetryFrames(): TickFrames | null
   submitText(req: TextSubmit): Promise<{ ids: string[]; parts: number; coding: string }>
   lookup(id: string): MessageView | null
+  /** A message search (engine/message-search.ts): `sees` is the caller's scope; `cancelled` ends it early. */
+  searchMessages(q: SearchQuery, sees: (systemId: string) => boolean, cancelled?: () => boolean): Promise<MessageSearchResult>
   /** Asks one session to unbind (drains first). */
   unbindSession(id: number): boolean
   /** Test hook: make one session's actor fail. */
@@ -123,6 +113,8 @@ const ACCOUNT_EVENTS: Record<string, string> = { 'account.create': 'created', 'a
  *  PURGE_BUSY_MS while there is a backlog (50,000/s: more than the engine takes in), else every PURGE_IDLE_MS.
  *  Small slices: a slice of 50,000 held the event loop for 66–112 ms. */
 const PURGE_SLICE = 2_500
+/** Message searches walking the store at once (engine/message-search.ts); more wait their turn. */
+const SEARCHES_AT_ONCE = 2
 const PURGE_BUSY_MS = 50
 const PURGE_IDLE_MS = 1_000
 
@@ -575,6 +567,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     telemetryFrames: () => hub.current,
     submitText: (req) => submitText(req),
     lookup: (id) => lookup(id),
+    searchMessages: (q, sees, cancelled) => search(q, sees, cancelled),
     unbindSession(id) {
       const e = all.get(id)
       if (!e) return false
@@ -787,24 +780,21 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
 
   function lookup(id: string): MessageView | null {
-    // Operators type ids as they read them: "34726" finds "0000034726", "2a" finds the hex id "a00000002a"
-    // (a short form with no letter is a decimal id; hex ids are matched in any case).
-    const candidates = [id, id.toLowerCase()]
-    if (/^\d{1,9}$/.test(id)) candidates.push(id.padStart(10, '0'))
-    else if (/^[0-9a-f]{1,9}$/i.test(id)) candidates.push((HEX_ID_BASE + parseInt(id, 16)).toString(16))
-    let r: MessageRecord | undefined
-    for (const c of candidates) if ((r = store.getMessage(c) as MessageRecord | undefined)) break
-    if (!r) return null
-    const tl = metrics.timeline(r.id)
-    const timeline: MessageView['timeline'] = [{ t: r.submitAt, event: 'received' }]
-    if (tl?.stored) timeline.push({ t: tl.stored, event: 'stored' })
-    if (tl?.carrier) timeline.push({ t: tl.carrier, event: 'carrier' })
-    if (tl?.receipt) timeline.push({ t: tl.receipt, event: 'receipt', stat: tl.stat })
-    else if (isFinal(r.state) && r.doneAt) timeline.push({ t: r.doneAt, event: 'receipt', stat: statOf(r.state) })
-    if (tl?.delivered) timeline.push({ t: tl.delivered, event: 'delivered' })
-    return {
-      id: r.id, systemId: r.systemId, from: r.src[2], to: r.dests.map((d) => d.addr[2]), state: r.state, stat: statOf(r.state),
-      err: r.err, submitAt: r.submitAt, doneAt: r.doneAt, text: recordText(r), timeline,
+    const r = findById(store, id)
+    return r ? viewOf(r, metrics.timeline(r.id)) : null
+  }
+
+  /** At most SEARCHES_AT_ONCE searches walk the store at a time; the others wait their turn. */
+  let searching = 0
+  const searchQueue: (() => void)[] = []
+  async function search(q: SearchQuery, sees: (systemId: string) => boolean, cancelled?: () => boolean): Promise<MessageSearchResult> {
+    if (searching >= SEARCHES_AT_ONCE) await new Promise<void>((resolve) => searchQueue.push(resolve))
+    searching++
+    try {
+      return await searchMessages(store, q, { sees, cancelled: () => stopping || (cancelled?.() ?? false) })
+    } finally {
+      searching--
+      searchQueue.shift()?.()
     }
   }
 

@@ -193,13 +193,46 @@ export const OPENAPI = {
           },
         ],
       },
-      MessageView: {
-        type: 'object',
+      MessageSummary: {
+        type: 'object', description: 'A message as a search lists it.',
+        required: ['id', 'systemId', 'from', 'to', 'state', 'stat', 'err', 'submitAt', 'doneAt', 'text'],
         properties: {
           id: { type: 'string' }, systemId: { type: 'string' }, from: { type: 'string' }, to: { type: 'array', items: { type: 'string' } },
           state: { type: 'integer', description: 'SMPP message_state' }, stat: { type: 'string' }, err: { type: 'integer' },
           submitAt: { type: 'integer' }, doneAt: { type: 'integer' }, text: { type: 'string' },
+          part: { type: 'array', items: { type: 'integer' }, minItems: 2, maxItems: 2, description: '[seq, total]: one part of a concatenated message' },
+        },
+      },
+      MessageDest: {
+        type: 'object', description: 'One destination: its outcome and how it was carried (fields the message has so far).',
+        required: ['to', 'state', 'stat', 'err', 'doneAt'],
+        properties: {
+          to: { type: 'string' }, state: { type: 'integer' }, stat: { type: 'string' }, err: { type: 'integer' }, doneAt: { type: 'integer' },
+          connector: { type: 'string', description: 'the connector that carries it, once dispatched' },
+          upstreamId: { type: 'string', description: 'the upstream SMSC\'s message id, once an upstream connector accepted it' },
+          price: { type: 'number', description: 'credit charged for this destination (prepaid accounts)' },
+          via: { type: 'array', items: { type: 'string' }, description: 'the connectors its route gave, in the order tried' },
+        },
+      },
+      MessageView: {
+        type: 'object',
+        allOf: [{ $ref: '#/components/schemas/MessageSummary' }],
+        properties: {
           timeline: { type: 'array', items: { type: 'object', properties: { t: { type: 'integer' }, event: { type: 'string' }, stat: { type: 'string' } } } },
+          dests: { type: 'array', items: ref('MessageDest') },
+          price: { type: 'number', description: 'credit charged for the message (prepaid accounts)' },
+          scheduleAt: { type: 'integer', description: 'deliver not before, when scheduled' },
+          expireAt: { type: 'integer', description: 'given up at' },
+        },
+      },
+      MessageSearchResult: {
+        type: 'object', required: ['messages', 'scanned', 'truncated', 'next', 'since', 'until', 'ms'],
+        properties: {
+          messages: { type: 'array', items: ref('MessageSummary'), description: 'newest first' },
+          scanned: { type: 'integer', description: 'stored messages read to answer' },
+          truncated: { type: 'boolean', description: 'the walk stopped at its cap (1,000,000 messages read) before the start of the window: older matches may follow from `next`' },
+          next: { type: ['string', 'null'], description: 'give as `before` for the next page; null when the window has been searched to its start' },
+          since: { type: 'integer' }, until: { type: 'integer' }, ms: { type: 'integer', description: 'how long the search took' },
         },
       },
       RouteTables: {
@@ -318,6 +351,22 @@ export const OPENAPI = {
       post: { summary: 'unbind one SMPP session (operator)', security: LOGIN, responses: { 202: ok('unbinding', { type: 'object', properties: { id: { type: 'integer' } } }), ...AUTH_ERRORS, 404: err('no such session') } },
     },
     '/api/v1/messages': {
+      get: {
+        summary: 'search messages, newest first: by destination or source number (international form; a trailing * for a prefix), account, state and submit time, in pages (an account sees its own and, a reseller, its users\')',
+        description: 'A walk of the stored messages from the newest, within the window (default: the 24 hours before `until`), reading at most 1,000,000 per request (then `truncated`, and `next` goes on). docs/API.md "Message search".',
+        security: LOGIN_OR_KEY,
+        parameters: [
+          { name: 'to', in: 'query', required: false, description: 'destination number; a leading + or 00, spaces and dashes ignored; a trailing * matches a prefix', schema: { type: 'string' } },
+          { name: 'from', in: 'query', required: false, description: 'source number or sender id (letters in any case); a trailing * matches a prefix', schema: { type: 'string' } },
+          { name: 'systemId', in: 'query', required: false, description: 'only this account\'s messages', schema: { type: 'string' } },
+          { name: 'state', in: 'query', required: false, description: 'message states (DELIVERED, UNDELIVERABLE, …), receipt stats (DELIVRD, UNDELIV, …) or their numbers, comma-separated', schema: { type: 'string' } },
+          { name: 'since', in: 'query', required: false, description: 'submitted at or after (ISO-8601 or ms since the epoch); default until minus 24 h', schema: { type: 'string' } },
+          { name: 'until', in: 'query', required: false, description: 'submitted at or before (ISO-8601 or ms since the epoch); default now', schema: { type: 'string' } },
+          { name: 'limit', in: 'query', required: false, description: 'messages to return, 1 to 500 (default 50)', schema: { type: 'integer', minimum: 1, maximum: 500 } },
+          { name: 'before', in: 'query', required: false, description: 'only messages older than this id: the `next` of the previous page', schema: { type: 'string' } },
+        ],
+        responses: { 200: ok('a page of messages', ref('MessageSearchResult')), ...AUTH_ERRORS, 403: err('systemId names an account outside the caller\'s scope (SMSC_ERR_ADMIN_FORBIDDEN), or the caller\'s account is suspended') },
+      },
       post: {
         summary: 'send one message, or a batch of up to 1000', security: LOGIN_OR_KEY,
         requestBody: { required: true, content: json({ oneOf: [ref('SingleSend'), ref('BatchSend')] }) },
@@ -334,7 +383,7 @@ export const OPENAPI = {
     },
     '/api/v1/messages/{id}': {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-      get: { summary: 'one message and its timeline (an account sees its own and, a reseller, its users\')', security: LOGIN_OR_KEY, responses: { 200: ok('the message', ref('MessageView')), 401: err('no login or key'), 404: err('no such message (SMSC_ERR_MESSAGE_NOT_FOUND)') } },
+      get: { summary: 'one message, each destination with how it was carried (connector, upstream id, price), and its timeline (an account sees its own and, a reseller, its users\')', security: LOGIN_OR_KEY, responses: { 200: ok('the message', ref('MessageView')), 401: err('no login or key'), 404: err('no such message (SMSC_ERR_MESSAGE_NOT_FOUND)') } },
     },
     '/api/v1/simulator/mo': {
       post: {

@@ -302,3 +302,123 @@ function decodeItem(rd: Reader): DeliveryItem {
   it.frame = rd.bytes()
   return it
 }
+
+// ---------------------------------------------------------------------------------------- a record's head
+
+/** What a message search filters on (engine/message-search.ts): read from the front of a record, the text not touched. */
+export interface RecordHead {
+  /** false: the record failed the search's HeadFilter, and only submitAt and state were read */
+  pass: boolean
+  systemId: string
+  /** message_state as stored */
+  state: number
+  submitAt: number
+  /** source address */
+  src: string
+  /** destination addresses, in order */
+  dests: string[]
+}
+
+/** An address a HeadFilter matches, as octets: its international form (no leading + or 00), or a prefix of it. */
+export interface AddressOctets {
+  key: Buffer
+  prefix: boolean
+  /** compare ASCII letters in any case (`key` is lower case) */
+  fold: boolean
+}
+
+/**
+ * A search's first cut, made on the record's octets before any string is decoded: a record it refuses cannot
+ * match; one it lets through is checked again on its strings (an address it cannot judge on octets, one
+ * written as UTF-8, is let through).
+ */
+export interface HeadFilter {
+  /** false when a record in this message_state cannot match */
+  state?: (state: number) => boolean
+  systemId?: Buffer
+  src?: AddressOctets
+  /** at least one destination matches */
+  dest?: AddressOctets
+}
+
+/** Whether the address at [start, start + len) of `b` may match `p`; true when it cannot tell (UTF-8). */
+function addressMayMatch(b: Buffer, start: number, len: number, p: AddressOctets): boolean {
+  if (len === 0xff) return true // written as UTF-8 (str()): left to the check on strings
+  let at = start
+  let end = start + len
+  if (b[at] === 0x2b) at++ // '+'
+  else if (len >= 2 && b[at] === 0x30 && b[at + 1] === 0x30) at += 2 // '00'
+  const k = p.key
+  const n = end - at
+  if (p.prefix ? n < k.length : n !== k.length) return false
+  end = at + k.length
+  if (p.fold) {
+    for (let i = at, j = 0; i < end; i++, j++) {
+      const c = b[i]
+      if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== k[j]) return false
+    }
+  } else {
+    for (let i = at, j = 0; i < end; i++, j++) if (b[i] !== k[j]) return false
+  }
+  return true
+}
+
+/**
+ * The head of a record in this layout (`n` octets of `b`), or null for any other value (a msgpackr one: the
+ * caller decodes it whole). Reads straight from `b`, which may be lmdb's shared read buffer: nothing kept
+ * refers to it. Skips the message id (the key has it), the destinations' routing fields and everything
+ * after them (service type, text, times). With a `filter`, a record it refuses comes back with `pass` false
+ * and its strings not decoded.
+ */
+export function readRecordHead(b: Uint8Array, n: number, filter?: HeadFilter): RecordHead | null {
+  if (n < 3 || b[0] !== MARK || b[1] !== RECORD) return null
+  const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, n)
+  let p = 3
+  const skipStr = (): void => {
+    const len = buf[p++]
+    p += len === 0xff ? 4 + buf.readUInt32LE(p) : len
+  }
+  /** The string at `at` (its length octet). */
+  const strAt = (at: number): string => {
+    const len = buf[at]
+    if (len === 0xff) return buf.toString('utf8', at + 5, at + 5 + buf.readUInt32LE(at + 1))
+    return buf.toString('latin1', at + 1, at + 1 + len) // short strings are written as ASCII (str())
+  }
+  skipStr() // id
+  const sysAt = p
+  skipStr()
+  const state = buf[p++]
+  p += 8 // err
+  const submitAt = buf.readDoubleLE(p)
+  p += 16 // submitAt, doneAt
+  p += 2 // src ton, npi
+  const srcAt = p
+  skipStr()
+  let pass = true
+  if (filter !== undefined) {
+    const sys = filter.systemId
+    if (filter.state !== undefined && !filter.state(state)) pass = false
+    else if (sys !== undefined && (buf[sysAt] !== sys.length || buf.compare(sys, 0, sys.length, sysAt + 1, sysAt + 1 + sys.length) !== 0)) pass = false
+    else if (filter.src !== undefined && !addressMayMatch(buf, srcAt + 1, buf[srcAt], filter.src)) pass = false
+  }
+  const count = buf[p++]
+  const destAt: number[] = new Array(count)
+  let anyDest = filter?.dest === undefined
+  for (let i = 0; i < count; i++) {
+    const f = buf[p++]
+    p += 2 // ton, npi
+    destAt[i] = p
+    if (!anyDest && pass && addressMayMatch(buf, p + 1, buf[p], filter!.dest!)) anyDest = true
+    skipStr()
+    p += 17 // state, err, doneAt
+    if (f & 1) { const k = buf[p++]; for (let j = 0; j < k; j++) skipStr() }
+    if (f & 2) p += 8
+    if (f & 4) skipStr()
+    if (f & 8) skipStr()
+  }
+  if (p > n) throw new Error('message record shorter than its head')
+  if (!pass || !anyDest) return { pass: false, systemId: '', state, submitAt, src: '', dests: [] }
+  const dests = new Array<string>(count)
+  for (let i = 0; i < count; i++) dests[i] = strAt(destAt[i])
+  return { pass: true, systemId: strAt(sysAt), state, submitAt, src: strAt(srcAt), dests }
+}

@@ -47,7 +47,7 @@ import { fromMicro, toMicro, type LedgerEntry } from './ledger'
 import type { AuditEntry } from './admin'
 import { smscError } from './errors'
 import { makeDirs } from './dirs'
-import { MARK, decodeValue, encodeItem, encodeRecord } from './record-codec'
+import { MARK, decodeValue, encodeItem, encodeRecord, readRecordHead, type HeadFilter, type RecordHead } from './record-codec'
 import { YoungMap } from './young-map'
 
 export interface StoredMessage { id: string; systemId: string; state: number; [k: string]: unknown }
@@ -58,6 +58,8 @@ export type { Account } from './accounts'
 /** An account as written: records of older versions have only maxBinds/windowSize; getAccount fills in defaults. */
 export type AccountRecord = Pick<Account, 'systemId' | 'passwordHash' | 'createdAt' | 'updatedAt'> & Partial<AccountSettings>
 export interface ApiKeyRecord { systemId: string; id: string; label: string; createdAt: number }
+/** A message as a search walks them (Store.scanMessagesDown): its id, the counter the id was made from, its head. */
+export interface ScannedMessage { id: string; counter: number; head: RecordHead }
 export interface UpstreamLink { connector: string; upstreamId: string; id: string; dest: number }
 export interface CommitBatch {
   messages?: StoredMessage[]
@@ -230,7 +232,7 @@ function checkQueueKey(v: unknown): asserts v is number {
  * The counter an id of allocateIds() was made from (decimal "0000000042" or hex "a00000002a": 42), or -1 for any
  * other id (a test's, or a decimal id past ID_WIDTH digits): those are indexed at their commit, never left out.
  */
-function counterOf(id: string): number {
+export function counterOf(id: string): number {
   if (id.length !== ID_WIDTH) return -1
   let n = 0
   const c0 = id.charCodeAt(0)
@@ -352,6 +354,9 @@ export class Store {
   private readonly apikeys: Database<unknown, string>
   private readonly upstream: Database<unknown, UpstreamKey>
   private readonly done: Database<unknown, DoneKey>
+  // `messages` again, read as heads (record-codec.ts readRecordHead): what a search walks, without decoding the text.
+  private readonly heads: Database<unknown, string>
+  private headFilter: HeadFilter | undefined // the first cut of the walk under way (scanMessagesDown)
 
   private constructor(
     private readonly root: RootDatabase,
@@ -381,6 +386,7 @@ export class Store {
     this.msgEncoder = (messages as unknown as { encoder: Encoder }).encoder
     this.queueEncoder = (queue as unknown as { encoder: Encoder }).encoder
     readsOwnLayout(messages)
+    this.heads = this.headReader()
     readsOwnLayout(queue)
     const ls = meta.get(META_LEDGER_SEQ)
     this.ledgerSeq = typeof ls === 'number' ? ls : 0
@@ -959,6 +965,121 @@ export class Store {
     const out = new Map<string, number>()
     for (const m of this.live.values()) if (ACTIVE_STATES.has(m.state)) out.set(m.systemId, (out.get(m.systemId) ?? 0) + 1)
     return out
+  }
+
+  // ---- message search: a walk of the messages by id, newest first (engine/message-search.ts) --------------------
+  //
+  // There is no index by number: a search walks the messages table backwards (ids grow with time) in slices the
+  // caller bounds, so nothing is written per message for it. Decimal ids sort before hex ids in the table, so the
+  // walk reads both ranges and merges them by counter (one counter hands out both).
+
+  /** The handle `heads`: `messages` with a decoder that reads a record's head only (msgpackr values: decoded whole). */
+  private headReader(): Database<unknown, string> {
+    const whole = (this.messages as unknown as { decoder: { decode(bytes: Uint8Array, end?: unknown): unknown } }).decoder
+    const decode = (bytes: Uint8Array, n: number): RecordHead => {
+      const head = readRecordHead(bytes, n, this.headFilter)
+      if (head !== null) return head
+      // An older value, or one the layout does not cover: decoded from a copy (`bytes` may be lmdb's shared buffer).
+      const m = readMessage(whole.decode(Uint8Array.prototype.slice.call(bytes, 0, n) as Uint8Array)) as Record<string, unknown> | undefined
+      const addr = (a: unknown): string => (Array.isArray(a) && typeof a[2] === 'string' ? a[2] : '')
+      return {
+        pass: true, systemId: String(m?.systemId ?? ''), state: typeof m?.state === 'number' ? m.state : -1,
+        submitAt: typeof m?.submitAt === 'number' ? m.submitAt : 0, src: addr(m?.src),
+        dests: Array.isArray(m?.dests) ? (m.dests as { addr?: unknown }[]).map((d) => addr(d?.addr)) : [],
+      }
+    }
+    // No needsStableBuffer: lmdb hands the decoder its read buffer uncopied; decode() keeps nothing of it.
+    return this.root.openDB<unknown, string>('messages', { encoder: { encode: (v: unknown) => v, decode } } as never)
+  }
+
+  /** The counter the next message id will be made from: every id handed out so far has a lower one. */
+  nextIdCounter(): number {
+    return this.nextId
+  }
+
+  /**
+   * One slice of a newest-first walk of the committed messages: those whose id counter is below `below`, highest
+   * first, at most `max` of them, each passed to `visit` (a messages of this moment's committed state; `visit`
+   * returns false to stop the walk there). Ids of another shape than allocateIds' (see counterOf) are not visited.
+   * Synchronous (lmdb reads are): `max` bounds how long it holds the event loop. Returns the counter to go on below
+   * (the last one visited), or -1 when no message is left below it. With a `filter`, the heads of the messages it
+   * refuses have `pass` false and no strings (record-codec.ts readRecordHead): they are visited all the same.
+   */
+  scanMessagesDown(below: number, max: number, visit: (m: ScannedMessage) => boolean, filter?: HeadFilter): number {
+    this.assertOpen()
+    this.headFilter = filter
+    try {
+      return this.scanDown(below, max, visit)
+    } finally {
+      this.headFilter = undefined
+    }
+  }
+
+  private scanDown(below: number, max: number, visit: (m: ScannedMessage) => boolean): number {
+    const decTop = Math.min(below, 10 ** ID_WIDTH) - 1
+    const hexTop = Math.min(below, 16 ** ID_WIDTH - HEX_ID_BASE) - 1
+    const noMore: Iterator<{ key: unknown; value: unknown }> = { next: () => ({ done: true, value: undefined }) }
+    const dec = decTop >= 0 ? this.heads.getRange({ start: decTop.toString(10).padStart(ID_WIDTH, '0'), end: '0', reverse: true })[Symbol.iterator]() : noMore
+    const hex = hexTop >= 0 ? this.heads.getRange({ start: (HEX_ID_BASE + hexTop).toString(16), end: 'a', reverse: true })[Symbol.iterator]() : noMore
+    /** The next entry of `it` with an id of allocateIds' shape. */
+    const pull = (it: Iterator<{ key: unknown; value: unknown }>): ScannedMessage | null => {
+      for (;;) {
+        const r = it.next()
+        if (r.done) return null
+        const id = r.value.key as string
+        const counter = counterOf(id)
+        if (counter >= 0) return { id, counter, head: r.value.value as RecordHead }
+      }
+    }
+    let a = pull(dec)
+    let b = pull(hex)
+    let last = -1
+    try {
+      for (let n = 0; n < max && (a !== null || b !== null); n++) {
+        let m: ScannedMessage
+        if (b === null || (a !== null && a.counter > b.counter)) { m = a as ScannedMessage; a = pull(dec) } else { m = b; b = pull(hex) }
+        last = m.counter
+        if (!visit(m)) return last
+      }
+      return a === null && b === null ? -1 : last
+    } finally {
+      dec.return?.()
+      hex.return?.()
+    }
+  }
+
+  /**
+   * Where a newest-first walk for messages submitted at `t` or before starts: the lowest counter from which on
+   * every message was submitted after `t` (a binary search over the counters, a few dozen reads; ids grow with
+   * submit time, so this is exact unless the clock stepped back). nextIdCounter() when the newest is not after `t`.
+   */
+  counterSubmittedAfter(t: number): number {
+    this.assertOpen()
+    /** The message with the lowest counter >= c, in either id format. */
+    const first = (c: number): ScannedMessage | null => {
+      let best: ScannedMessage | null = null
+      const ranges: [string, string][] = []
+      if (c < 10 ** ID_WIDTH) ranges.push([c.toString(10).padStart(ID_WIDTH, '0'), ':'])
+      if (c < 16 ** ID_WIDTH - HEX_ID_BASE) ranges.push([(HEX_ID_BASE + c).toString(16), 'g'])
+      for (const [start, end] of ranges) {
+        for (const { key, value } of this.heads.getRange({ start, end })) {
+          const counter = counterOf(key as string)
+          if (counter < 0) continue
+          if (best === null || counter < best.counter) best = { id: key as string, counter, head: value as RecordHead }
+          break
+        }
+      }
+      return best
+    }
+    let lo = 0
+    let hi = this.nextId
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2)
+      const f = first(mid)
+      if (f === null || f.head.submitAt > t) hi = mid
+      else lo = Math.min(f.counter + 1, hi)
+    }
+    return lo
   }
 
   /**

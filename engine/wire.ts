@@ -158,6 +158,65 @@ export interface MessageInfo {
   doneAt: number | null
   text: string
   timeline: { t: number; event: TimelineEventName | string; stat?: string }[]
+  /** each destination: its outcome, and how it was carried (docs/API.md "Message lookup") */
+  dests?: MessageDest[]
+  /** credit charged for the message (prepaid accounts) */
+  price?: number
+  /** [seq, total]: one part of a concatenated message */
+  part?: [number, number]
+  /** deliver not before (ms), when scheduled */
+  scheduleAt?: number
+  /** given up at (ms) */
+  expireAt?: number
+}
+
+/** One destination of a message (GET /api/v1/messages/{id} `dests`). */
+export interface MessageDest {
+  to: string
+  /** message_state of this destination (SMPP 3.4 §5.2.28) */
+  state: number
+  stat: string
+  err: number
+  doneAt: number
+  /** the connector that carries it, once dispatched */
+  connector?: string
+  /** the upstream SMSC's message id, once an upstream connector accepted it */
+  upstreamId?: string
+  /** credit charged for this destination (prepaid accounts) */
+  price?: number
+  /** the connectors its route gave, in the order they are tried */
+  via?: string[]
+}
+
+/** One message found by GET /api/v1/messages (a search): the lookup without its timeline and carrier details. */
+export interface MessageSummary {
+  id: string
+  systemId: string
+  from: string
+  to: string[]
+  state: number
+  stat: string
+  err: number
+  submitAt: number
+  doneAt: number
+  text: string
+  part?: [number, number]
+}
+
+/** GET /api/v1/messages: a page of a search, newest first (docs/API.md "Message search"). */
+export interface MessageSearchResult {
+  messages: MessageSummary[]
+  /** stored messages read to answer (whatever their account or number) */
+  scanned: number
+  /** the scan stopped at its cap before reaching `since`: older matches may follow (`next` goes on) */
+  truncated: boolean
+  /** give as `before` for the next page; null when the window has been searched to its start */
+  next: string | null
+  /** the window searched (ms since the epoch, both inclusive) */
+  since: number
+  until: number
+  /** how long the search took */
+  ms: number
 }
 
 // ---- accounts, credit and logins (docs/API.md "Access", "Accounts", "Credit")

@@ -7,7 +7,8 @@
  * the login itself and GET /api/v1/me answer their caller only.
  */
 import type {
-  AccountCreate, AccountSettings, AccountView, BackupState, CreditRequest, LedgerEntry, MessageInfo, Principal, SendRequest, SendResult,
+  AccountCreate, AccountSettings, AccountView, BackupState, CreditRequest, LedgerEntry, MessageInfo, MessageSearchResult, Principal, SendRequest,
+  SendResult,
 } from './types'
 
 export class ApiError extends Error {
@@ -78,6 +79,11 @@ export const api = {
   unbind: (id: number) => call<unknown>('POST', `/api/v1/binds/${encodeURIComponent(String(id))}/unbind`),
   send: (req: SendRequest) => call<SendResult>('POST', '/api/v1/messages', req),
   message: (id: string) => call<MessageInfo>('GET', `/api/v1/messages/${encodeURIComponent(id)}`),
+  /** a message search (docs/API.md "Message search"): to, from, systemId, state, since, until, limit, before; empty ones are left out */
+  searchMessages: (params: Record<string, string>) => {
+    const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v.trim() !== ''))
+    return call<MessageSearchResult>('GET', `/api/v1/messages?${q.toString()}`)
+  },
   /** the backup being made, or the last one (operator) */
   backup: () => call<{ backup: BackupState | null; recent: BackupState[] }>('GET', '/api/v1/backup'),
   /** starts a backup (operator; 409 while one is being made) */

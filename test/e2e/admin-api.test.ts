@@ -202,7 +202,7 @@ t.test('the OpenAPI document is open and names every route the server has', asyn
     ['post', '/api/v1/accounts/{id}/password'], ['post', '/api/v1/accounts/{id}/credit'], ['get', '/api/v1/accounts/{id}/ledger'],
     ['get', '/api/v1/accounts/{id}/apikeys'], ['post', '/api/v1/accounts/{id}/apikeys'], ['delete', '/api/v1/accounts/{id}/apikeys/{keyId}'],
     ['get', '/api/v1/audit'], ['get', '/api/v1/routes'], ['put', '/api/v1/routes'], ['get', '/api/v1/connectors'], ['post', '/api/v1/admin/password'],
-    ['post', '/api/v1/binds/{id}/unbind'], ['post', '/api/v1/messages'], ['get', '/api/v1/messages/{id}'],
+    ['post', '/api/v1/binds/{id}/unbind'], ['get', '/api/v1/messages'], ['post', '/api/v1/messages'], ['get', '/api/v1/messages/{id}'],
     ['post', '/api/v1/simulator/mo'], ['get', '/api/v1/openapi.json'], ['get', '/healthz'], ['get', '/metrics'],
   ]
   for (const [method, path] of routes) {

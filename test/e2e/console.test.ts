@@ -2,7 +2,8 @@
  * The web console end to end, in Debian's chromium driven by playwright-core (docs/TELEMETRY.md):
  * open the console served by the engine, log in, run a short SMPP load with the bench harness and
  * see the msg/s chart move and the bind rows appear, sort and filter the binds, send an SMS from
- * the form and see its receipt arrive in the timeline, look a message up by id, unbind a session,
+ * the form and see its receipt arrive in the timeline, look a message up by id, search messages by
+ * number (page through them, open one in the lookup), unbind a session,
  * then stop the engine and see the offline shell (service worker) reconnect when it comes back.
  * Screenshots of each step go to test-artifacts/console/*.png.
  *
@@ -224,6 +225,46 @@ t.test('the console in chromium', { skip: fs.existsSync(CHROMIUM) ? false : `no 
     }
     t.equal(await page.getAttribute('#lookup-result .pill', 'data-state'), 'DELIVERED', 'state delivered')
     await shot('07-lookup')
+  })
+
+  await t.test('search messages by number, page through them, open one', async (t) => {
+    // the bench load sent thousands to 4915112345678 too; the console's message is the newest
+    await page.fill('#search input[name=to]', '+49 151 12345678')
+    await page.click('#search button[type=submit]')
+    await page.waitForSelector('#search-results')
+    t.equal(await page.getAttribute('#search-results', 'data-count'), '20', 'a page of 20')
+    t.equal(await page.getAttribute('#search-results .found-row >> nth=0', 'data-message-id'), sentId, 'newest first: the message sent from the form')
+    t.match(await page.textContent('#search-summary'), /^20 messages found, newest first · [\d,. ]+ stored messages read in \d+ ms$/)
+    await page.click('#search-more')
+    await until("document.querySelector('#search-results')?.getAttribute('data-count') === '40'")
+    t.pass('More adds the next page')
+    const other = (await page.getAttribute('#search-results .found-row >> nth=1', 'data-message-id')) ?? ''
+    t.not(other, sentId)
+    await page.click(`#search-results [data-message-id="${other}"]`)
+    await page.waitForSelector(`#lookup-result [data-message-id="${other}"] .pill`) // the card, once its answer is in
+    t.match(await page.textContent('#lookup-result .facts'), /account\s*bench/, 'a result opens in the lookup: a bench message')
+
+    await page.fill('#search input[name=systemId]', DEFAULT_ACCOUNT.systemId)
+    await page.click('#search button[type=submit]')
+    await until("document.querySelector('#search-results')?.getAttribute('data-count') === '1'")
+    t.notOk(await page.isVisible('#search-more'), 'one account: one message, no more pages')
+    await page.click(`#search-results [data-message-id="${sentId}"]`)
+    await page.waitForSelector(`#lookup-result [data-message-id="${sentId}"] [data-event=delivered].done`)
+    t.equal(await page.getAttribute('#lookup-result .pill', 'data-state'), 'DELIVERED', 'its timeline and state')
+    t.equal(await page.locator('#lookup-result .carrier').count(), 0, 'the simulator carried it: no connector or upstream id to show')
+
+    await page.fill('#search input[name=to]', '+4915199999999')
+    await page.click('#search button[type=submit]')
+    await until("document.querySelector('#search-results')?.getAttribute('data-count') === '0'")
+    t.match(await page.textContent('#search-summary'), /^No message found/)
+    await page.fill('#search input[name=to]', '*')
+    await page.click('#search button[type=submit]')
+    await page.waitForSelector('#search-error')
+    t.match(await page.textContent('#search-error'), /to must be a number/, "the engine's refusal is shown")
+    await page.fill('#search input[name=to]', '+4915112345678')
+    await page.click('#search button[type=submit]')
+    await until("document.querySelector('#search-results')?.getAttribute('data-count') === '1'")
+    await shot('07a-search')
   })
 
   await t.test('back up the store from the overview and see where the copy is', async (t) => {

@@ -227,7 +227,7 @@ export function App() {
         ${page === 'binds' ? html`<${Binds} state=${state} operator=${operator} />` : null}
         ${page === 'accounts' && me ? html`<${AccountTree} me=${me} store=${accounts} state=${state} />` : null}
         ${page === 'accounts' ? html`<${Accounts} state=${state} />` : null}
-        ${page === 'messages' ? html`<div class="cols"><${SendForm} state=${state} watch=${watch} accounts=${sendAccounts} /><${Lookup} watch=${watch} /></div>` : null}
+        ${page === 'messages' ? html`<div class="cols"><${SendForm} state=${state} watch=${watch} accounts=${sendAccounts} /><${Lookup} watch=${watch} state=${state} accounts=${sendAccounts} /></div>` : null}
       </main>
     </div>
   `

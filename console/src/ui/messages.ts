@@ -1,17 +1,19 @@
 /**
  * Messages: the send-SMS form (account, from, to, text, registered delivery; a live "2 parts, UCS2"
- * counter) that submits through POST /api/v1/messages, and the lookup by id. Both show a message's
- * timeline (received, stored, carrier, receipt, delivered); the ones sent or looked up here are
+ * counter) that submits through POST /api/v1/messages, the lookup by id, and the search by number,
+ * sender, account, state and time (GET /api/v1/messages, newest first, a page at a time) whose results
+ * open in the lookup. Both show a message's timeline (received, stored, carrier, receipt, delivered)
+ * and how it was carried (connector, upstream id, route, price); the ones sent or looked up here are
  * followed by MessageWatch, which refetches only when telemetry shows their account's receipts move.
  */
 import { useMemo, useState } from 'preact/hooks'
 import { html } from './html'
 import { api } from '../api'
 import { countParts, describeParts, showChar } from '../sms'
-import { clockMs, dateTime } from '../format'
+import { clockMs, count, dateTime, n0 } from '../format'
 import type { TelemetryState } from '../state'
 import type { MessageWatch, Watched } from '../watch'
-import type { MessageInfo, SendResult } from '../types'
+import type { MessageInfo, MessageSearchResult, SendResult } from '../types'
 
 const STEPS: { event: string; label: string }[] = [
   { event: 'received', label: 'received' },
@@ -83,12 +85,24 @@ export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => voi
               <div><dt>submitted</dt><dd>${when(info.submitAt)}</dd></div>
               <div><dt>done</dt><dd>${when(info.doneAt)}</dd></div>
               ${info.err !== null && info.err !== undefined && info.err !== '' ? html`<div><dt>err</dt><dd>${String(info.err)}</dd></div>` : null}
+              ${(info.dests ?? []).filter((d) => d.connector || d.upstreamId || d.via?.length).map((d) => html`<div key=${d.to} class="carrier" data-dest=${d.to}>
+                <dt>carried${(info.dests ?? []).length > 1 ? ` (${d.to})` : ''}</dt>
+                <dd>${carriage(d)}</dd>
+              </div>`)}
+              ${info.price !== undefined ? html`<div><dt>price</dt><dd data-price>${info.price}</dd></div>` : null}
               ${info.text ? html`<div class="wide"><dt>text</dt><dd class="text">${info.text}</dd></div>` : null}
             </dl>
             <${Timeline} info=${info} />`
         : null}
     </article>
   `
+}
+
+/** how one destination was carried: its connector, the upstream's id for it, the route's connectors */
+function carriage(d: NonNullable<MessageInfo['dests']>[number]): string {
+  const parts = [`connector ${d.connector ?? '—'}`, `upstream id ${d.upstreamId ?? '—'}`]
+  if (d.via?.length) parts.push(`route ${d.via.join(' → ')}`)
+  return parts.join(' · ')
 }
 
 const codePoint = (ch: string): string => `U+${(ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`
@@ -181,16 +195,116 @@ export function SendForm({ state, watch, accounts: given }: SendProps) {
   `
 }
 
-export function Lookup({ watch }: { watch: MessageWatch }) {
+// the states a search offers (message_state names, SMPP 3.4 §5.2.28)
+const SEARCH_STATES = ['DELIVERED', 'UNDELIVERABLE', 'EXPIRED', 'REJECTED', 'ENROUTE', 'SCHEDULED', 'DELETED', 'UNKNOWN', 'ACCEPTED', 'SKIPPED']
+
+/** a datetime-local value (local time) as ms since the epoch; '' stays '' */
+const localMs = (v: string): string => (v ? String(new Date(v).getTime()) : '')
+
+type Found = MessageSearchResult & { params: Record<string, string> }
+
+/**
+ * The search: the filters given, newest first, a page of 20 at a time ("More" goes on where the last page
+ * ended, in the same window); a result opens in the lookup below it.
+ */
+export function MessageSearch({ accounts, onOpen, open }: { accounts: string[]; onOpen: (id: string) => void; open: string | null }) {
+  const [f, setF] = useState({ to: '', from: '', systemId: '', state: '', since: '', until: '' })
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const [found, setFound] = useState<Found | null>(null)
+  const field = (k: keyof typeof f) => (e: Event) => setF({ ...f, [k]: (e.target as HTMLInputElement).value })
+
+  const run = (params: Record<string, string>, more: Found | null): void => {
+    setBusy(true)
+    setError(null)
+    api.searchMessages(more && more.next ? { ...params, before: more.next } : params).then(
+      (r) => {
+        // later pages search the same window as the first
+        const pinned = { ...params, since: String(r.since), until: String(r.until) }
+        setFound(more ? { ...r, params: pinned, messages: [...more.messages, ...r.messages], scanned: more.scanned + r.scanned, ms: more.ms + r.ms } : { ...r, params: pinned })
+        setBusy(false)
+      },
+      (e: Error) => {
+        setError(e.message)
+        setBusy(false)
+      },
+    )
+  }
+  const submit = (ev: Event): void => {
+    ev.preventDefault()
+    run({ to: f.to, from: f.from, systemId: f.systemId.trim(), state: f.state, since: localMs(f.since), until: localMs(f.until), limit: '20' }, null)
+  }
+
+  return html`
+    <form class="form search" id="search" onSubmit=${submit}>
+      <div class="row2">
+        <label>to<input name="to" value=${f.to} onInput=${field('to')} placeholder="+4915112345678" inputmode="tel" autocomplete="off" /></label>
+        <label>from<input name="from" value=${f.from} onInput=${field('from')} placeholder="number or sender id" autocomplete="off" /></label>
+      </div>
+      <div class="row2">
+        <label>account
+          <input name="systemId" list="search-account-list" value=${f.systemId} onInput=${field('systemId')} placeholder="any" autocomplete="off" spellcheck=${false} />
+          <datalist id="search-account-list">${accounts.map((a) => html`<option key=${a} value=${a} />`)}</datalist>
+        </label>
+        <label>state
+          <select name="state" value=${f.state} onChange=${field('state')}>
+            <option value="">any</option>
+            ${SEARCH_STATES.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
+          </select>
+        </label>
+      </div>
+      <div class="row2">
+        <label>submitted since<input type="datetime-local" name="since" value=${f.since} onInput=${field('since')} title="empty: 24 hours before 'until'" /></label>
+        <label>until<input type="datetime-local" name="until" value=${f.until} onInput=${field('until')} title="empty: now" /></label>
+      </div>
+      <div class="actions">
+        <button type="submit" class="btn" disabled=${busy}>${busy && !found ? 'Searching…' : 'Search'}</button>
+        <span class="dim small">a trailing * matches a prefix · no dates: the last 24 hours</span>
+      </div>
+      ${error ? html`<p class="error" role="alert" id="search-error">${error}</p>` : null}
+    </form>
+    ${found
+      ? html`<div id="search-results" data-count=${found.messages.length}>
+          <p class="dim small" id="search-summary">${found.messages.length ? count(found.messages.length, 'message') : 'No message'} found, newest first · ${n0(found.scanned)} stored messages read in ${found.ms} ms</p>
+          ${found.messages.length
+            ? html`<ol class="found">
+                ${found.messages.map((m) => {
+                  const state = stateName(m.state)
+                  return html`<li key=${m.id}>
+                    <button type="button" class=${`found-row${open === m.id ? ' open' : ''}`} data-message-id=${m.id} onClick=${() => onOpen(m.id)} aria-pressed=${open === m.id}>
+                      <span class="dim">${dateTime(m.submitAt)}</span>
+                      <span class="mono">${m.id}</span>
+                      <span>${m.systemId}</span>
+                      <span class="addr">${m.from} → ${m.to.join(', ')}</span>
+                      <span class=${`pill msg-${state}`} data-state=${state}>${state}</span>
+                    </button>
+                  </li>`
+                })}
+              </ol>`
+            : null}
+          ${found.truncated ? html`<p class="warn small" id="search-truncated">The search stopped after reading ${n0(found.scanned)} messages: older ones may match. More goes on from there.</p>` : null}
+          ${found.next !== null
+            ? html`<button type="button" class="btn small" id="search-more" disabled=${busy} onClick=${() => run(found.params, found)}>${busy ? 'Searching…' : 'More'}</button>`
+            : null}
+        </div>`
+      : null}
+  `
+}
+
+export function Lookup({ watch, state, accounts: given }: { watch: MessageWatch; state: TelemetryState; accounts?: string[] }) {
+  const seen = useMemo(() => [...state.accounts.keys()].sort(), [state.accountsVersion, state.accounts])
   const [id, setId] = useState('')
   const [shown, setShown] = useState<string | null>(null)
   const w = shown ? watch.get(shown) : undefined
+  const open = (v: string): void => {
+    watch.watch(v)
+    setShown(v)
+  }
   const submit = (ev: Event): void => {
     ev.preventDefault()
     const v = id.trim()
     if (!v) return
-    watch.watch(v)
-    setShown(v)
+    open(v)
   }
   return html`
     <section class="panel" id="lookup">
@@ -199,6 +313,8 @@ export function Lookup({ watch }: { watch: MessageWatch }) {
         <input name="id" placeholder="message id" aria-label="message id" value=${id} onInput=${(e: Event) => setId((e.target as HTMLInputElement).value)} autocomplete="off" class="mono" />
         <button type="submit" class="btn">Look up</button>
       </form>
+      <h3 class="sub">or search</h3>
+      <${MessageSearch} accounts=${given ?? seen} onOpen=${open} open=${shown} />
       ${w ? html`<div id="lookup-result"><${MessageCard} w=${w} onRefresh=${() => watch.refresh(w.id)} /></div>` : null}
     </section>
   `
