@@ -35,7 +35,7 @@ import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import type { Session } from '../engine/session/session'
 import { isFinal, type Destination, type MessageRecord } from '../engine/message'
 import { SIMULATOR_CONNECTOR, type ConnectorOptions, type ReceiptIdMode, type ResolvedOptions } from '../engine/config'
-import { RecentUpstreamIds, UnmatchedReceiptLog, receiptCandidates, sameUpstreamId, upstreamKey } from '../engine/upstream-ids'
+import { RecentUpstreamIds, UnmatchedReceiptLog, idsAgree, receiptCandidates, sameUpstreamId, upstreamKey } from '../engine/upstream-ids'
 import type { Account } from '../engine/accounts'
 import type { Ledger } from '../engine/ledger'
 import type { RouteTables } from '../engine/routing'
@@ -360,8 +360,11 @@ export function startActors(d: ActorDeps): ActorSystem {
           // Keys in order (engine/upstream-ids.ts): the receipt's id under receiptIds, then the few safe fallbacks.
           const candidates = receiptCandidates(rc.upstreamId, rc.textId, mode)
           let hit: { at: [string, number]; r: MessageRecord } | undefined
-          let stale = false
-          for (const c of candidates) {
+          // A duplicate or late receipt of a message that ended lately: its own key says so, and no fallback may
+          // then hand it to another message. The text's id stands in for the TLV's only where the two agree.
+          let stale = recentlyUnlinked.has(ns, candidates[0].key) && (upstreamPending.get(`${ns}\0${candidates[0].key}`) ?? d.store.upstreamLookup(ns, candidates[0].key)) === undefined
+          for (const c of stale ? [] : candidates) {
+            if (c.id !== rc.upstreamId && !idsAgree(rc.upstreamId, c.id)) continue
             const at = upstreamPending.get(`${ns}\0${c.key}`) ?? d.store.upstreamLookup(ns, c.key)
             if (at === undefined) continue
             const r = d.store.getMessage(at[0]) as MessageRecord | undefined

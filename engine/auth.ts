@@ -263,13 +263,44 @@ export class LoginThrottle {
   private readonly fails = new Map<string, { n: number; since: number }>()
   constructor(readonly limit = 10, readonly windowMs = 60_000, private readonly now: () => number = Date.now, private readonly maxTracked = 10_000) {}
 
-  /** Milliseconds until `remote` may try again; 0 when it may now. */
+  /** Attempts being checked now (the password check is asynchronous), by address. */
+  private readonly inflight = new Map<string, number>()
+
+  /** Milliseconds until `remote` may try again; 0 when it may now. Attempts still being checked count as failures. */
   retryIn(remote: string): number {
-    const f = this.fails.get(remote)
-    if (f === undefined) return 0
-    const left = f.since + this.windowMs - this.now()
-    if (left <= 0) { this.fails.delete(remote); return 0 }
-    return f.n >= this.limit ? left : 0
+    let f = this.fails.get(remote)
+    if (f !== undefined && f.since + this.windowMs <= this.now()) { this.fails.delete(remote); f = undefined }
+    if ((f?.n ?? 0) + (this.inflight.get(remote) ?? 0) < this.limit) return 0
+    return f !== undefined ? f.since + this.windowMs - this.now() : 1000 // refused by attempts in flight alone: a second
+  }
+
+  /**
+   * Starts an attempt from `remote`: null when it is refused now (retryIn); else the function to call once it is
+   * decided, with whether it failed. Counting it from the start means parallel guesses cannot all get past a check
+   * made before the first of them has failed.
+   */
+  begin(remote: string): ((failed: boolean) => void) | null {
+    if (this.retryIn(remote) > 0) return null
+    this.inflight.set(remote, (this.inflight.get(remote) ?? 0) + 1)
+    let done = false
+    return (failed) => {
+      if (done) return
+      done = true
+      const n = (this.inflight.get(remote) ?? 1) - 1
+      if (n > 0) this.inflight.set(remote, n)
+      else this.inflight.delete(remote)
+      if (failed) this.failed(remote)
+    }
+  }
+
+  /** Throttles count IPv6 clients by their /64: one host has a whole /64 to take addresses from. */
+  static keyOf(remote: string): string {
+    if (!remote.includes(':') || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(remote)) return remote.replace(/^::ffff:/i, '')
+    const [head, tail = ''] = remote.split('::')
+    const left = head === '' ? [] : head.split(':')
+    const right = tail === '' ? [] : tail.split(':')
+    const full = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+    return `${full.slice(0, 4).map((x) => x.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`
   }
 
   failed(remote: string): void {

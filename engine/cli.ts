@@ -602,6 +602,9 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
   // these, each write's error was an uncaught exception whose report failed the same way, in a loop at 100%
   // CPU, and SIGTERM never got through. The engine goes on, and stops, without its log.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
+  // SIGHUP: handled from the first moment (a start can take seconds), see below once the engine runs.
+  let onHup: () => void = () => { /* still starting: nothing to reload yet */ }
+  process.on('SIGHUP', () => onHup())
   const smsc = await createSmsc(options, { onFatal: () => { process.exitCode = 1 } })
   const o = smsc.options
   const lines = [
@@ -640,13 +643,13 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
   // closed) used to end the engine at once, with no drain. It reloads the SMPP TLS certificate, and nothing else:
   // the log goes to stdout, so the collector rotates it, and config changes need a restart.
   const log = createLogger(o.log.level)
-  process.on('SIGHUP', () => {
+  onHup = () => {
     try {
       log('warn', `SIGHUP: ${smsc.reloadTls()}; nothing else is reloaded (the log goes to stdout; config changes need a restart)`)
     } catch (e) {
       log('error', `SIGHUP: ${(e as Error).message}`)
     }
-  })
+  }
   // Started through npm (`npx smsc start`, `npm start`): npm does not pass a SIGTERM on, so stopping npm would
   // leave the engine running alone. It stops as on SIGTERM once the process that started it is gone.
   if (process.env.npm_command !== undefined) {

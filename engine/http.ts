@@ -19,6 +19,7 @@ import { pack } from 'msgpackr'
 import type { LogFn } from './log'
 import type { MoRequest, Smsc } from './index'
 import type { Admin } from './admin'
+import { isIP } from 'node:net'
 import { ipAllowed, type Principal } from './accounts'
 import { isSmscError, smscError } from './errors'
 import { ADMIN_PASSWORD_CONFIGURED, AdminAuth, LoginThrottle, SESSION_COOKIE } from './auth'
@@ -183,13 +184,29 @@ function remoteOf(res: any): string {
 function clientOf(res: any, req: any, trustProxy: readonly string[]): string {
   const peer = remoteOf(res)
   if (trustProxy.length === 0 || !ipAllowed(trustProxy, peer)) return peer
-  const hops = String(req.getHeader('x-forwarded-for') ?? '').split(',').map((h) => h.trim()).filter(Boolean)
-  for (let i = hops.length - 1; i >= 0; i--) if (!ipAllowed(trustProxy, hops[i])) return hops[i]
+  // Every X-Forwarded-For line, in order (getHeader gives the first only: a proxy that adds a line of its own
+  // after the client's would otherwise be read as the client's line).
+  const lines: string[] = []
+  req.forEach((k: string, v: string) => { if (k === 'x-forwarded-for') lines.push(v) })
+  const hops = lines.join(',').split(',').map(hopAddress).filter((h) => h !== '')
+  for (let i = hops.length - 1; i >= 0; i--) {
+    if (ipAllowed(trustProxy, hops[i])) continue
+    return isIP(hops[i]) ? hops[i] : peer // 'unknown' or garbage where the client should be: the proxy is all we know
+  }
   return hops[0] ?? peer
 }
 
+/** One X-Forwarded-For entry as an address: without a port ("1.2.3.4:5678", "[2001:db8::1]:443") or brackets. */
+function hopAddress(h: string): string {
+  const t = h.trim()
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(t)
+  if (bracketed) return bracketed[1]
+  const v4port = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(t)
+  return v4port ? v4port[1] : t
+}
+
 const ipRefusal = (systemId: string, remote: string) => `account ${systemId} may not be used from ${remote}: not in its allowedIps`
-const throttled = (remote: string, ms: number) => `too many failed logins from ${remote}: try again in ${Math.ceil(ms / 1000)} s`
+const throttled = (remote: string, ms: number, systemId?: string) => `too many failed logins from ${remote}${systemId !== undefined ? ` as ${systemId}` : ''}: try again in ${Math.ceil(ms / 1000)} s`
 
 type Fields = Record<string, 'string' | 'string?' | 'boolean?' | 'number' | 'number?'>
 
@@ -356,10 +373,10 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
    * A refused login or credential: logged with the client's address (what a fail2ban-style watcher reads;
    * the password never) and counted as an `auth_failure` event, detail "<what> from <address>".
    */
+  // Guesses (wrong passwords, unknown API keys) count against the client's address (IPv6: its /64), not refusals
+  // by allowedIps or suspension. A known API key is never refused by it: keys cannot be guessed.
   const throttle = new LoginThrottle()
-  /** A guess (a wrong password, an unknown key) also counts against the address (LoginThrottle); a refusal by allowedIps does not. */
-  const authFailed = (remote: string, what: string, systemId?: string, guess = true): void => {
-    if (guess) throttle.failed(remote)
+  const authFailed = (remote: string, what: string, systemId?: string): void => {
     log('info', 'login refused', { remote, what, ...(systemId !== undefined ? { systemId } : {}) })
     smsc.metrics.event('auth_failure', { ...(systemId !== undefined ? { systemId } : {}), detail: `${what} from ${remote}` })
   }
@@ -371,11 +388,12 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     if (!p && guard.apiKeys) {
       const key = req.getHeader('x-api-key') || (authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : '')
       if (key) {
-        const wait = throttle.retryIn(remote)
-        if (wait > 0) return [429, throttled(remote, wait), 'SMSC_ERR_RATE_LIMITED']
         const owner = smsc.admin.apiKeyOwner(key)
         p = owner === null ? null : auth.accountPrincipal(owner)
         if (!p) {
+          const wait = throttle.retryIn(LoginThrottle.keyOf(remote))
+          if (wait > 0) return [429, throttled(remote, wait), 'SMSC_ERR_RATE_LIMITED']
+          throttle.failed(LoginThrottle.keyOf(remote))
           authFailed(remote, 'unknown API key')
           return [401, 'unknown or revoked API key', 'SMSC_ERR_HTTP_AUTH']
         }
@@ -384,7 +402,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     if (!p) return [401, guard.apiKeys ? 'log in first (POST /api/v1/login) or give an API key' : 'log in first (POST /api/v1/login)', 'SMSC_ERR_HTTP_AUTH']
     if (auth.isSuspended(p)) return [403, `account ${p.systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED']
     if (p.systemId !== null && !ipAllowed(smsc.store.getAccount(p.systemId)?.allowedIps ?? [], remote)) {
-      authFailed(remote, 'HTTP request outside allowedIps', p.systemId, false)
+      authFailed(remote, 'HTTP request outside allowedIps', p.systemId)
       return [403, ipRefusal(p.systemId, remote), 'SMSC_ERR_IP_NOT_ALLOWED']
     }
     if (guard.operator && p.role !== 'operator') return [403, 'only the operator may do this', 'SMSC_ERR_ADMIN_FORBIDDEN']
@@ -434,7 +452,14 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     const h = smsc.health()
     send(res, h.status === 'starting' ? '503 Service Unavailable' : '200 OK', h)
   })
-  app.get('/metrics', (res: any) => {
+  // /metrics and the simulator's MO need no login: served on the plain listener only (loopback by default), never on
+  // the HTTPS one (public by default), where they answer 404 like any unknown path.
+  const plain = apps[0]
+  for (const secure of apps.slice(1)) {
+    secure.get('/metrics', (res: any) => fail(res, '404 Not Found', 'no such endpoint over HTTPS: /metrics is on the plain HTTP port', 'SMSC_ERR_HTTP_NOT_FOUND'))
+    secure.post('/api/v1/simulator/mo', (res: any) => fail(res, '404 Not Found', 'no such endpoint over HTTPS: the simulator is on the plain HTTP port', 'SMSC_ERR_HTTP_NOT_FOUND'))
+  }
+  plain.get('/metrics', (res: any) => {
     const text = prometheusText(smsc.metrics, smsc.telemetrySources)
     res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text))
   })
@@ -443,7 +468,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
   })
 
   // ---- MO from the simulated carrier (issue: SMSC core; open like /healthz, loopback by default)
-  app.post('/api/v1/simulator/mo', (res: any) => {
+  plain.post('/api/v1/simulator/mo', (res: any) => {
     if (!smsc.options.simulator.enabled) return fail(res, '404 Not Found', 'the simulated carrier is off (simulator.enabled false): it sends no MO', 'SMSC_ERR_HTTP_NOT_FOUND')
     readBody(res, (body) => {
       const req = moRequest(body)
@@ -459,36 +484,41 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
   app.post('/api/v1/login', (res: any, req: any) => {
     const remote = clientOf(res, req, o.trustProxy)
     readBody(res, (body) => {
-      const wait = throttle.retryIn(remote)
-      if (wait > 0) return fail(res, '429 Too Many Requests', throttled(remote, wait), 'SMSC_ERR_RATE_LIMITED')
       const bad = check(body, { systemId: 'string?', password: 'string' })
       if (bad) return invalid(res, bad)
       const { systemId, password } = body as { systemId?: string; password: string }
+      // Counted per address and login name: one customer's wrong password behind a shared NAT locks out no one else.
+      const key = `${LoginThrottle.keyOf(remote)} ${systemId ?? ''}`
+      const attempt = throttle.begin(key)
+      if (attempt === null) return fail(res, '429 Too Many Requests', throttled(remote, throttle.retryIn(key), systemId), 'SMSC_ERR_RATE_LIMITED')
       const cookie = (token: string) => ({ 'set-cookie': `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/` })
+      const failed = (err: unknown) => { attempt(false); errorOf(res, err) }
       if (systemId === undefined) {
         return auth.login(password).then((token) => {
+          attempt(!token)
           if (!token) {
             authFailed(remote, 'console login: wrong password')
             return fail(res, '401 Unauthorized', 'wrong password', 'SMSC_ERR_HTTP_AUTH')
           }
           send(res, '200 OK', { token, principal: auth.check(token) }, cookie(token))
-        }, (err) => errorOf(res, err))
+        }, failed)
       }
       auth.loginAccount(systemId, password, remote).then((r) => {
+        attempt(r === 'bad-credentials')
         if (r === 'bad-credentials') {
           authFailed(remote, 'API login: wrong systemId or password', systemId)
           return fail(res, '401 Unauthorized', 'wrong systemId or password', 'SMSC_ERR_HTTP_AUTH')
         }
         if (r === 'suspended') {
-          authFailed(remote, 'API login: the account is suspended', systemId, false)
+          authFailed(remote, 'API login: the account is suspended', systemId)
           return fail(res, '403 Forbidden', `account ${systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED')
         }
         if (r === 'ip-not-allowed') {
-          authFailed(remote, 'API login outside allowedIps', systemId, false)
+          authFailed(remote, 'API login outside allowedIps', systemId)
           return fail(res, '403 Forbidden', ipRefusal(systemId, remote), 'SMSC_ERR_IP_NOT_ALLOWED')
         }
         send(res, '200 OK', { token: r.token, principal: r.principal }, cookie(r.token))
-      }, (err) => errorOf(res, err))
+      }, failed)
     })
   })
   app.post('/api/v1/logout', (res: any, req: any) => {
@@ -676,8 +706,10 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     if (typeof q === 'string') return invalid(res, q)
     // Naming an account out of scope is refused as every admin call is (the operator may name a removed one).
     if (q.systemId !== undefined && !smsc.admin.canSee(p, q.systemId)) return fail(res, '403 Forbidden', `${q.systemId} is not visible to ${p.name}`, 'SMSC_ERR_ADMIN_FORBIDDEN')
+    // A user sees its own messages only: searching for them alone lets the walk skip the others' in the raw bytes.
+    if (p.role === 'user' && p.systemId !== null) q.systemId = p.systemId
     hold(res)
-    smsc.searchMessages(q, (systemId) => smsc.admin.canSee(p, systemId), () => res.aborted === true)
+    smsc.searchMessages(q, (systemId) => smsc.admin.canSee(p, systemId), () => res.aborted === true, p.name)
       .then((r) => send(res, '200 OK', r), (e) => errorOf(res, e))
   }))
   app.get('/api/v1/messages/:id', guarded({ apiKeys: true }, (res: any, req: any, p: Principal) => {

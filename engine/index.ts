@@ -28,7 +28,7 @@ import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
 import { Metrics, TelemetryHub, type HubSources, type TickFrames } from './telemetry'
-import { AdminAuth } from './auth'
+import { AdminAuth, LoginThrottle } from './auth'
 import { lockDataDir } from './lock'
 import { makeDataDir } from './dirs'
 import { validateSubmit } from './session/submit'
@@ -88,7 +88,8 @@ export interface Smsc {
   submitText(req: TextSubmit): Promise<{ ids: string[]; parts: number; coding: string }>
   lookup(id: string): MessageView | null
   /** A message search (engine/message-search.ts): `sees` is the caller's scope; `cancelled` ends it early. */
-  searchMessages(q: SearchQuery, sees: (systemId: string) => boolean, cancelled?: () => boolean): Promise<MessageSearchResult>
+  /** `who` (a principal's name) may have one search at a time; a second one while it runs is refused (SMSC_ERR_RATE_LIMITED). */
+  searchMessages(q: SearchQuery, sees: (systemId: string) => boolean, cancelled?: () => boolean, who?: string): Promise<MessageSearchResult>
   /** Asks one session to unbind (drains first). */
   unbindSession(id: number): boolean
   /** Test hook: make one session's actor fail. */
@@ -141,6 +142,11 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     unlock()
     throw err
   }
+  // Written under another umask (before smsc set 077, or by hand): message text and password hashes open to others.
+  try {
+    const mode = fs.statSync(path.join(options.dataDir, 'store', 'data.mdb')).mode & 0o777
+    if ((mode & 0o077) !== 0) log('warn', `the store is readable by other users (mode ${mode.toString(8)}): it holds message text and password hashes. Run: chmod -R go-rwx ${path.resolve(options.dataDir)}`)
+  } catch { /* no file yet: Store.open made it, under this process's umask */ }
   if (store.restored !== null) {
     const r = store.restored
     log('warn', 'this data dir is a backup opened for the first time: message ids skip ahead past any the engine may have handed out since the backup' +
@@ -172,7 +178,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const same = existing !== undefined && (await store.verifyPassword(a.systemId, password)) === 'ok'
     const appliedKey = `${CONFIG_PASSWORD_META}${a.systemId}`
     const applied = store.getMeta(appliedKey)
-    const keep = same || (existing !== undefined && typeof applied === 'string' && (await verifyScrypt(applied, password)))
+    // A store from before this rule has no record of what the file set: an account whose password differs from the
+    // file's then keeps it (it was changed through the API, most likely), and the file's is recorded as applied.
+    const unrecorded = existing !== undefined && typeof applied !== 'string'
+    const keep = same || unrecorded || (existing !== undefined && typeof applied === 'string' && (await verifyScrypt(applied, password)))
     if (keep && !same) log('info', `account ${a.systemId}: its password was changed through the API, console or CLI after the config file set it; the file's password (unchanged since) is not applied again. Change it in the file to set it from there`, { systemId: a.systemId })
     const passwordHash = keep ? (existing as Account).passwordHash : await Store.hashPassword(password)
     const record = {
@@ -185,7 +194,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     // Webhooks the file gives are the operator's: the SSRF guard does not apply to them (engine/webhook-target.ts).
     if (settings.webhooks !== undefined) record.webhooksByOperator = { receipts: true, mo: true }
     const batch: CommitBatch = { accounts: [record] }
-    if (applied !== passwordHash && (same || !keep)) batch.meta = [[appliedKey, passwordHash]] // a hash the file's password verifies against
+    // a hash the file's password verifies against: the account's own when they agree, else one of its own
+    if (applied !== passwordHash && (same || !keep)) batch.meta = [[appliedKey, passwordHash]]
+    else if (unrecorded && !same) batch.meta = [[appliedKey, await Store.hashPassword(password)]]
     if (!existing && credit !== undefined && credit > 0) batch.ledger = [ledger.credit(a.systemId, credit, 'opening', 'config')]
     await store.commit(batch)
   }
@@ -232,6 +243,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   let stopping = false
   let stopped: Promise<void> | null = null
 
+  const bindThrottle = new LoginThrottle()
   const receivers = (systemId: string): Session[] => (byAccount.get(systemId) ?? []).filter((s) => canReceive(s.state))
   const telemetrySources: HubSources = {
     sessions: () => all.values(), // entries carry session and tls: no copy per tick
@@ -390,7 +402,12 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     metrics,
     authenticate(_s, systemId, password, _kind: BindKind, cb) {
       if (stopping) return cb(S.ESME_RBINDFAIL, undefined, 'the engine is stopping')
+      // Password guessing over SMPP: 10 failed binds a minute per address and system_id (as HTTP logins, auth.ts).
+      const key = `${LoginThrottle.keyOf(_s.remoteAddress)} ${systemId}`
+      const attempt = bindThrottle.begin(key)
+      if (attempt === null) return cb(S.ESME_RBINDFAIL, undefined, `too many failed binds from ${_s.remoteAddress} as ${systemId}: try again in ${Math.ceil(bindThrottle.retryIn(key) / 1000)} s`)
       store.verifyPassword(systemId, password).then((r) => {
+        attempt(r === 'no-account' || r === 'bad-password')
         if (r === 'no-account') return cb(S.ESME_RINVSYSID, undefined, 'no such account')
         if (r === 'bad-password') return cb(S.ESME_RINVPASWD, undefined, 'wrong password')
         const acc = store.getAccount(systemId) as Account
@@ -401,6 +418,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         const bound: BoundAccount = { systemId, windowSize: acc.windowSize, limits: { ...limits, defaultValidityMs: acc.validity.defaultMs, maxValidityMs: acc.validity.maxMs } }
         cb(0, bound)
       }, (err) => {
+        attempt(false)
         log('error', 'credential check failed', { error: String(err) })
         cb(S.ESME_RBINDFAIL, undefined, 'the credential check failed')
       })
@@ -567,7 +585,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     telemetryFrames: () => hub.current,
     submitText: (req) => submitText(req),
     lookup: (id) => lookup(id),
-    searchMessages: (q, sees, cancelled) => search(q, sees, cancelled),
+    searchMessages: (q, sees, cancelled, who) => search(q, sees, cancelled, who),
     unbindSession(id) {
       const e = all.get(id)
       if (!e) return false
@@ -747,7 +765,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
           command: 'submit_sm', command_status: 0, sequence_number: 0, service_type: '',
           // SMPP 3.4 §5.2.5: TON 5 alphanumeric sender ids, TON 1 international numbers
           source_addr_ton: alpha ? 5 : 1, source_addr_npi: alpha ? 0 : 1, source_addr: m.from.replace(/^\+/, ''),
-          dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: m.to.replace(/^\+/, ''),
+          // the formatting people type into a number ("+44 7700 900123", "(030) 12-34") is not part of it
+          dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: m.to.replace(/[\s().-]/g, '').replace(/^\+/, ''),
           esm_class: udhi ? EsmClass.UDHI : 0, protocol_id: 0, priority_flag: 0,
           schedule_delivery_time: schedule, validity_period: validity,
           registered_delivery: m.registeredDelivery === undefined ? account.registeredDelivery : m.registeredDelivery ? 1 : 0,
@@ -784,17 +803,32 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     return r ? viewOf(r, metrics.timeline(r.id)) : null
   }
 
-  /** At most SEARCHES_AT_ONCE searches walk the store at a time; the others wait their turn. */
+  /**
+   * At most SEARCHES_AT_ONCE searches walk the store at a time; the others wait their turn. One search per principal
+   * (running or waiting): a second is refused, so one API key cannot hold every turn. A search whose client went
+   * away while it waited does not run.
+   */
   let searching = 0
   const searchQueue: (() => void)[] = []
-  async function search(q: SearchQuery, sees: (systemId: string) => boolean, cancelled?: () => boolean): Promise<MessageSearchResult> {
-    if (searching >= SEARCHES_AT_ONCE) await new Promise<void>((resolve) => searchQueue.push(resolve))
-    searching++
+  const searchers = new Set<string>()
+  async function search(q: SearchQuery, sees: (systemId: string) => boolean, cancelled?: () => boolean, who?: string): Promise<MessageSearchResult> {
+    if (who !== undefined) {
+      if (searchers.has(who)) throw smscError('SMSC_ERR_RATE_LIMITED', `${who} has a search running already: one at a time`)
+      searchers.add(who)
+    }
     try {
-      return await searchMessages(store, q, { sees, cancelled: () => stopping || (cancelled?.() ?? false) })
+      if (searching >= SEARCHES_AT_ONCE) await new Promise<void>((resolve) => searchQueue.push(resolve))
+      searching++
+      try {
+        const gone = () => stopping || (cancelled?.() ?? false)
+        if (gone()) return { messages: [], scanned: 0, truncated: false, next: null, since: q.since, until: q.until, ms: 0 }
+        return await searchMessages(store, q, { sees, cancelled: gone })
+      } finally {
+        searching--
+        searchQueue.shift()?.()
+      }
     } finally {
-      searching--
-      searchQueue.shift()?.()
+      if (who !== undefined) searchers.delete(who)
     }
   }
 

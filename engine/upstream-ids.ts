@@ -93,6 +93,26 @@ export function receiptCandidates(id: string, textId: string | undefined, mode: 
   return out
 }
 
+/**
+ * Whether a receipt's receipted_message_id and the `id:` of its text can name the same submission, so the text's
+ * id may stand in for a TLV id that finds nothing: the same string (hex case aside), the same number read in
+ * either base (an upstream that writes one in hex and the other in decimal), or one cut from the other (a text
+ * id truncated to 10 characters). Two ids that agree in none of these ways are two messages: a fallback to the
+ * text's id would settle another one.
+ */
+export function idsAgree(a: string, b: string): boolean {
+  if (a.toLowerCase() === b.toLowerCase()) return true
+  const nums = (x: string): bigint[] => {
+    const out: bigint[] = []
+    if (/^\d{1,64}$/.test(x)) out.push(BigInt(x))
+    if (/^[0-9a-f]{1,64}$/i.test(x)) out.push(BigInt(`0x${x}`))
+    return out
+  }
+  for (const x of nums(a)) for (const y of nums(b)) if (x === y) return true
+  const [short, long] = a.length <= b.length ? [a, b] : [b, a]
+  return short.length >= 6 && (long.startsWith(short) || long.endsWith(short))
+}
+
 const uniformHex = (s: string): boolean => LOWER_HEX.test(s) || UPPER_HEX.test(s)
 
 /**

@@ -95,3 +95,24 @@ t.test('LoginThrottle: 10 failures in a minute from one address refuse it until 
   th.failed('10.0.0.6')
   t.equal(th.retryIn('10.0.0.9'), 0, 'bounded: with more addresses than it keeps, the stalest goes')
 })
+
+t.test('LoginThrottle.keyOf: IPv4 as is (also IPv4-mapped), IPv6 by its /64', async (t) => {
+  t.equal(LoginThrottle.keyOf('10.1.2.3'), '10.1.2.3')
+  t.equal(LoginThrottle.keyOf('::ffff:10.1.2.3'), '10.1.2.3')
+  t.equal(LoginThrottle.keyOf('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64')
+  t.equal(LoginThrottle.keyOf('2001:0DB8:0001:0002:ffff:ffff:ffff:ffff'), '2001:db8:1:2::/64', 'another host of the same /64')
+  t.equal(LoginThrottle.keyOf('::1'), '0:0:0:0::/64')
+  t.not(LoginThrottle.keyOf('2001:db8:1:3::1'), LoginThrottle.keyOf('2001:db8:1:2::1'), 'another /64')
+})
+
+t.test('LoginThrottle.begin: attempts being checked count, so parallel guesses stop at the limit', async (t) => {
+  const th = new LoginThrottle(3, 60_000, () => 0)
+  const a = [th.begin('x'), th.begin('x'), th.begin('x')]
+  t.ok(a.every((f) => f !== null), 'three may start')
+  t.equal(th.begin('x'), null, 'a fourth may not while they are checked')
+  a[0]!(false) // a success frees its place
+  const d = th.begin('x')
+  t.not(d, null)
+  a[1]!(true); a[2]!(true); d!(true)
+  t.equal(th.retryIn('x'), 60_000, 'three failures: refused for the window')
+})

@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { RECEIPT_ID_MODES, type ReceiptIdMode } from '../engine/config'
-import { RecentUpstreamIds, UnmatchedReceiptLog, idNumber, receiptCandidates, sameUpstreamId, upstreamKey } from '../engine/upstream-ids'
+import { RecentUpstreamIds, UnmatchedReceiptLog, idNumber, idsAgree, receiptCandidates, sameUpstreamId, upstreamKey } from '../engine/upstream-ids'
 
 /** Whether a receipt id finds the link of a submit id: one of its candidate keys is the submit's key, and the hit passes the check. */
 function matches(submitId: string, receiptId: string, mode: ReceiptIdMode, textId?: string): boolean {
@@ -154,4 +154,16 @@ t.test('UnmatchedReceiptLog: the first at once with the ids, then one line a min
   log.add('up', { upstreamId: '11' }, 'exact', 360_001)
   t.equal(lines.length, 5, 'a count due when the next one comes (no tick in between) is written then')
   t.same(lines[4].f, { connector: 'up', count: 2, inLastMs: 60_001, lastUpstreamId: '11' })
+})
+
+t.test('idsAgree: the text id stands in for the TLV id only when they can name the same submission', async (t) => {
+  t.ok(idsAgree('1A2B3C', '1a2b3c'), 'hex case aside')
+  t.ok(idsAgree('12345', '3039'), 'the same number, decimal and hex')
+  t.ok(idsAgree('0000004096', '4096'), 'leading zeros')
+  t.ok(idsAgree('abcdef0123456789', 'abcdef0123'), 'a text id truncated to 10 characters')
+  t.notOk(idsAgree('12345', '12346'), 'two numbers')
+  t.ok(idsAgree('1a2b3c', '1715004'), 'hex 1a2b3c is decimal 1715004')
+  t.notOk(idsAgree('1a2b3c', '1715005'), 'a hex id and a decimal that is another number')
+  t.notOk(idsAgree('msg-1', 'msg-2'))
+  t.notOk(idsAgree('12345', '2345'), 'a short tail is not a truncation')
 })

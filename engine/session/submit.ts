@@ -39,18 +39,19 @@ const NPI = new Set([0, 1, 3, 4, 6, 8, 9, 10, 14, 18])
 const validTon = (ton: number) => ton <= 6
 const validNpi = (npi: number) => NPI.has(npi)
 
-/** A destination a handset has: digits, an international one with a leading '+' (which some ESMEs send). */
-const DIALLABLE = /^\+?[0-9]+$/
+/** A destination a handset has: digits (service codes with * and #), an international one with a leading '+' (which some ESMEs send). */
+const DIALLABLE = /^\+?[0-9*#]+$/
 const TON_ALPHANUMERIC = 5
-const NPI_INTERNET = 14
+/** NPIs whose addresses are not numbers: private (9), Internet (14), WAP client id (18). */
+const NPI_NOT_NUMBERS = new Set([9, 14, 18])
 
 function addressStatus(ton: number, npi: number, addr: string, src: boolean): number {
   if (!validTon(ton)) return src ? S.ESME_RINVSRCTON : S.ESME_RINVDSTTON
   if (!validNpi(npi)) return src ? S.ESME_RINVSRCNPI : S.ESME_RINVDSTNPI
   if (!src && addr.length === 0) return S.ESME_RINVDSTADR
-  // SMPP 3.4 §5.2.9: a destination is an MS address. Anything but digits (an alphanumeric TON 5 or an Internet
-  // NPI 14 address aside) reaches no handset: refused here, not routed, charged and failed by the carrier.
-  if (!src && ton !== TON_ALPHANUMERIC && npi !== NPI_INTERNET && !DIALLABLE.test(addr)) return S.ESME_RINVDSTADR
+  // SMPP 3.4 §5.2.9: a destination is an MS address. Anything but digits (alphanumeric TON 5, and the private,
+  // Internet and WAP NPIs, aside) reaches no handset: refused here, not routed, charged and failed by the carrier.
+  if (!src && ton !== TON_ALPHANUMERIC && !NPI_NOT_NUMBERS.has(npi) && !DIALLABLE.test(addr)) return S.ESME_RINVDSTADR
   return 0
 }
 

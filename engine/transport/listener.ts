@@ -6,6 +6,7 @@
  */
 import net from 'node:net'
 import tls from 'node:tls'
+import { X509Certificate, createPrivateKey } from 'node:crypto'
 import fs from 'node:fs'
 import { makeDirs } from '../dirs'
 import path from 'node:path'
@@ -34,6 +35,11 @@ function listen(server: net.Server, host: string, port: number, what: string): P
   })
 }
 
+/** Throws when `key` is not the private key of `cert` (the first certificate of the chain): OpenSSL would take the pair and fail every handshake. */
+function checkPair(cert: Buffer, key: Buffer): void {
+  if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) throw new Error('the key is not the private key of the certificate')
+}
+
 export async function startListeners(o: ListenerOptions, onSocket: (socket: net.Socket, secure: boolean) => void): Promise<Listeners> {
   const plain = net.createServer({ noDelay: true }, (s) => onSocket(s, false))
   const smppPort = await listen(plain, o.smpp.host, o.smpp.port, 'SMPP')
@@ -41,6 +47,7 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
   let tlsPort: number | null = null
   if (o.tls) {
     try {
+      checkPair(o.tls.cert, o.tls.key)
       secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: o.tls.requestCert, rejectUnauthorized: o.tls.requestCert, minVersion: 'TLSv1.2' }, (s) => onSocket(s, true))
     } catch (e) {
       plain.close()
@@ -62,6 +69,7 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
     close: async () => { stopAccepting(plain); stopAccepting(secure) },
     reloadTls: (t) => {
       if (secure === null) return false
+      checkPair(t.cert, t.key)
       secure.setSecureContext({ cert: t.cert, key: t.key, ca: t.ca, minVersion: 'TLSv1.2' }) // throws on an unusable pair: nothing changes
       return true
     },

@@ -4,7 +4,7 @@
  */
 import t from 'tap'
 import { startEngine } from '../helpers/engine'
-import { Esme, Status, gsm, openEsme, type BindKind } from '../helpers/esme'
+import { Esme, Status, bindStatus, gsm, openEsme, type BindKind } from '../helpers/esme'
 
 const limited = { systemId: 'limited', password: 'pw1', maxBinds: 1 }
 
@@ -159,7 +159,18 @@ t.test('ten failed HTTP logins from one address in a minute: that address is ref
   const engine = await startEngine(t)
   for (let i = 0; i < 10; i++) t.equal((await engine.http('POST', '/api/v1/login', { systemId: 'esme1', password: `wrong${i}` })).status, 401, `failure ${i + 1}: 401`)
   const blocked = await engine.http('POST', '/api/v1/login', { systemId: 'esme1', password: 'secret1' })
-  t.match(blocked, { status: 429, json: { code: 'SMSC_ERR_RATE_LIMITED', error: /^too many failed logins from \S+: try again in (60|59) s$/ } }, 'the eleventh attempt is refused, however right')
+  t.match(blocked, { status: 429, json: { code: 'SMSC_ERR_RATE_LIMITED', error: /^too many failed logins from \S+ as esme1: try again in (60|59) s$/ } }, 'the eleventh attempt is refused, however right')
+  const parallel = await Promise.all(Array.from({ length: 12 }, (_, i) => engine.http('POST', '/api/v1/login', { systemId: 'other', password: `guess${i}` })))
+  t.ok(parallel.filter((r) => r.status === 401).length <= 10, `parallel guesses are counted from their start: at most 10 checked (${parallel.map((r) => r.status).join(' ')})`)
+  t.ok(parallel.some((r) => r.status === 429), 'the rest refused')
   const key = await engine.http('POST', '/api/v1/messages', { from: '1', to: '4915112345678', text: 'x' })
   t.equal(key.status, 401, 'a request with no credentials is not a guess: still answered 401')
+})
+
+t.test('ten failed binds from one address as one system_id in a minute: that pair is refused, other accounts from the address are not', async (t) => {
+  const engine = await startEngine(t, { accounts: [{ systemId: 'esme1', password: 'secret1' }, { systemId: 'esme2', password: 'secret2' }] as never })
+  for (let i = 0; i < 10; i++) t.equal(await bindStatus(engine.smppPort, 'esme1', `bad${i}`), Status.ESME_RINVPASWD, `failure ${i + 1}`)
+  t.equal(await bindStatus(engine.smppPort, 'esme1', 'secret1'), Status.ESME_RBINDFAIL, 'the eleventh, however right, is refused')
+  t.match(engine.output(), /"msg":"bind refused","session":\d+,"systemId":"esme1","kind":"transceiver","status":"ESME_RBINDFAIL","remote":"[^"]+","reason":"too many failed binds from \S+ as esme1: try again in \d+ s"/, 'and logged with why')
+  t.equal(await bindStatus(engine.smppPort, 'esme2', 'secret2'), Status.ESME_ROK, 'another account binds from the same address')
 })

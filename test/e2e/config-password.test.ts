@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { projectRoot, startEngine, type Engine } from '../helpers/engine'
+import { Store } from '../../engine/store'
 import { Status, bindStatus } from '../helpers/esme'
 
 const ROOT = projectRoot()
@@ -48,4 +49,19 @@ t.test('a password changed through the CLI survives restarts; a new password in 
 
   await e.restart()
   t.equal(await bind(e, 'acme', 'filepw2'), Status.ESME_ROK, 'and stays across restarts')
+})
+
+t.test('a store from before the rule (no record of the file\'s password) keeps a password changed through the CLI', async (t) => {
+  const e = await startEngine(t, { accounts: [{ systemId: 'acme', password: 'filepw1' }] as never })
+  t.equal(smsc(['account', 'passwd', 'acme', '--password', 'newpw12', '--config', e.configPath]).code, 0)
+  await e.stop()
+  const store = await Store.open(path.join(e.dataDir, 'store'))
+  t.equal(typeof store.getMeta('config:password:acme'), 'string', 'the record this start made')
+  await store.commit({ meta: [['config:password:acme', null]] }) // as an older engine left it
+  await store.close()
+  await e.restart()
+  t.equal(await bind(e, 'acme', 'newpw12'), Status.ESME_ROK, 'the changed password stays')
+  t.equal(await bind(e, 'acme', 'filepw1'), Status.ESME_RINVPASWD, 'the file password does not come back')
+  await restartWithPassword(e, 'acme', 'filepw2')
+  t.equal(await bind(e, 'acme', 'filepw2'), Status.ESME_ROK, 'and a new password in the file is applied again')
 })

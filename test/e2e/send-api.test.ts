@@ -139,6 +139,9 @@ t.test('a bad message in a batch gets its own refusal; the others go through', a
   t.match(engineRefused.json.results[0], { ok: false, status: 0x01 }, 'binary over 140 octets: ESME_RINVMSGLEN')
   const notANumber = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { from: 'Shop', to: 'abc', text: 'x' } })
   t.match(notANumber, { status: 400, json: { ok: false, status: 0x0b, error: /ESME_RINVDSTADR/ } }, 'a destination that is not a number: ESME_RINVDSTADR, not sent and charged')
+  const typed = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { from: 'Shop', to: '+49 (151) 123-456.78', text: 'x' } })
+  t.equal(typed.status, 202, 'the spaces, brackets, dashes and dots people type into a number are not part of it')
+  t.match((await call(e, 'GET', `/api/v1/messages/${(typed.json as { ids: string[] }).ids[0]}`, { key: keys.api1 })).json, { to: ['4915112345678'] })
 })
 
 t.test('who may send for whom, and the console\'s form', async (t) => {
@@ -222,6 +225,10 @@ t.test('behind a trusted proxy (http.trustProxy) the client is the last untruste
   t.equal((await login(proxied, '10.1.2.3, 192.0.2.7')).status, 200, 'a chain of trusted proxies is walked from the right')
   t.match(await login(proxied, '10.1.2.3, 203.0.113.9'), { status: 403, json: { error: 'account far may not be used from 203.0.113.9: not in its allowedIps' } },
     'an address the client wrote itself (left of the last untrusted hop) is not believed')
+  const lines = await httpCall(proxied.httpPort, 'POST', '/api/v1/login', { body: { systemId: 'far', password: 'pw1' }, headers: { 'x-forwarded-for': ['10.1.2.3', '203.0.113.9'] as never } })
+  t.match(lines, { status: 403, json: { error: /from 203\.0\.113\.9:/ } }, 'every X-Forwarded-For line counts, in order: the client\'s own line before the proxy\'s is not believed')
+  t.equal((await login(proxied, '10.1.2.3:5678')).status, 200, 'an entry with a port is the address without it')
+  t.match(await login(proxied, 'unknown'), { status: 403, json: { error: /from 127\.0\.0\.1:/ } }, 'an entry that is no address: the proxy is the client')
   const direct = await startEngine(t, { accounts, extra: { log: { level: 'warn' } } })
   t.match(await login(direct, '10.1.2.3'), { status: 403, json: { error: 'account far may not be used from 127.0.0.1: not in its allowedIps' } }, 'without trustProxy the header counts for nothing')
 })

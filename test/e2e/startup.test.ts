@@ -192,6 +192,9 @@ t.test('http.tlsPort: the console and API over HTTPS with the SMPP TLS certifica
   const login = await get('/api/v1/login', { systemId: 'esme1', password: 'secret1' })
   t.match(login, { status: 200, json: { token: String } }, 'a login over HTTPS')
   t.equal((await e.http('GET', '/healthz')).status, 200, 'and the plain HTTP listener still answers (the CLI uses it)')
+  t.match(await get('/metrics'), { status: 404 }, '/metrics (no login) is not served over HTTPS')
+  t.match(await get('/api/v1/simulator/mo', { from: '1', to: '2', text: 'x' }), { status: 404 }, 'nor the simulator\'s MO (no login)')
+  t.equal((await e.http('GET', '/metrics')).status, 200, 'both stay on the plain port')
 })
 
 t.test('the console admin password: generated and shown once, kept, changed with smsc admin passwd', async (t) => {
@@ -227,6 +230,11 @@ t.test('the startup banner names the ports, the data dir and how long messages a
   t.match(out, new RegExp(`Data +${kept.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, messages kept 72 h after they end \\(store\\.retentionHours\\)`))
   // The store holds message text and password hashes: its user's alone, whatever the umask of who starts it.
   for (const f of ['store', 'store/data.mdb', 'store/lock.mdb']) t.equal(fs.statSync(path.join(kept.dataDir, f)).mode & 0o077, 0, `${f} is not readable by group or others`)
+  t.notMatch(out, /the store is readable by other users/)
+  await kept.stop()
+  fs.chmodSync(path.join(kept.dataDir, 'store', 'data.mdb'), 0o644) // as a store made under umask 022 is
+  await kept.restart()
+  t.match(kept.output(), new RegExp(`"level":"warn","msg":"the store is readable by other users \\(mode 644\\): it holds message text and password hashes\\. Run: chmod -R go-rwx ${kept.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`), 'an existing store open to others is warned about, with the command that closes it')
   await kept.stop()
   const forever = await startEngine(t, { extra: { store: { retentionHours: 0 } } })
   t.match(forever.output(), /Data +.*, messages kept forever \(store\.retentionHours 0\)/)
@@ -366,6 +374,15 @@ t.test('SIGHUP reloads a renewed SMPP TLS certificate: new connections get it, o
   const third = await served()
   third.socket.destroy()
   t.equal(third.fp, fingerprint(b.cert), 'a broken file changes nothing')
+  fs.writeFileSync(cert, a.cert) // a renewal that left the old key: OpenSSL would take the pair and fail every handshake
+  const errors = (out.match(/"level":"error","msg":"SIGHUP: /g) ?? []).length
+  child.kill('SIGHUP')
+  const deadline = Date.now() + 10_000
+  while ((out.match(/"level":"error","msg":"SIGHUP: /g) ?? []).length === errors && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.match(out.slice(out.lastIndexOf('"msg":"SIGHUP: ')), /^"msg":"SIGHUP: config\.tls: the certificate or key is not usable, the old one stays: the key is not the private key of the certificate/, 'a certificate with another key is refused too')
+  const fourth = await served()
+  fourth.socket.destroy()
+  t.equal(fourth.fp, fingerprint(b.cert), 'and the old pair still serves')
   t.equal(child.exitCode, null, 'and the engine runs on')
   child.kill('SIGTERM')
   await new Promise((resolve) => child.once('exit', resolve))

@@ -77,9 +77,11 @@ t.test('destination_addr must not be empty; source_addr may be (SMSC default)', 
 
 t.test('destination_addr is digits (a leading + allowed) unless alphanumeric (TON 5) or an Internet address (NPI 14)', async (t) => {
   for (const d of ['abc', '4915 1234', '49-151', '+', '4915112345678x', '++49151']) t.equal(status(submit({ destination_addr: d })), S.ESME_RINVDSTADR, `${JSON.stringify(d)} refused`)
-  for (const d of ['4915112345678', '+4915112345678', '112', '0']) t.equal(status(submit({ destination_addr: d })), 0, `${JSON.stringify(d)} accepted`)
+  for (const d of ['4915112345678', '+4915112345678', '112', '0', '*100#']) t.equal(status(submit({ destination_addr: d })), 0, `${JSON.stringify(d)} accepted`)
   t.equal(status(submit({ dest_addr_ton: 5, destination_addr: 'ACME' })), 0, 'TON 5 alphanumeric')
   t.equal(status(submit({ dest_addr_npi: 14, destination_addr: '192.0.2.1' })), 0, 'NPI 14 Internet')
+  t.equal(status(submit({ dest_addr_npi: 9, destination_addr: 'desk-7' })), 0, 'NPI 9 private')
+  t.equal(status(submit({ dest_addr_npi: 18, destination_addr: 'wap:client' })), 0, 'NPI 18 WAP client id')
   t.equal(status(submit({ source_addr: 'Shop Ltd' })), 0, 'the source is not held to it (alphanumeric sender ids)')
 })
 
