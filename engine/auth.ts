@@ -266,18 +266,22 @@ export class LoginThrottle {
   /** Attempts being checked now (the password check is asynchronous), by address. */
   private readonly inflight = new Map<string, number>()
 
-  /** Milliseconds until `remote` may try again; 0 when it may now. Attempts still being checked count as failures. */
+  /**
+   * Milliseconds until `remote` may try again; 0 when it may now. Once an attempt has failed in the window, the ones
+   * still being checked count as failures too (so parallel guesses cannot all slip past); before that they do not,
+   * so a pool of ESMEs binding at once with the right password is never refused.
+   */
   retryIn(remote: string): number {
     let f = this.fails.get(remote)
     if (f !== undefined && f.since + this.windowMs <= this.now()) { this.fails.delete(remote); f = undefined }
-    if ((f?.n ?? 0) + (this.inflight.get(remote) ?? 0) < this.limit) return 0
-    return f !== undefined ? f.since + this.windowMs - this.now() : 1000 // refused by attempts in flight alone: a second
+    if (f === undefined || f.n + (this.inflight.get(remote) ?? 0) < this.limit) return 0
+    return f.since + this.windowMs - this.now()
   }
 
   /**
    * Starts an attempt from `remote`: null when it is refused now (retryIn); else the function to call once it is
-   * decided, with whether it failed. Counting it from the start means parallel guesses cannot all get past a check
-   * made before the first of them has failed.
+   * decided, with whether it failed. Counted from its start: after a first failure, parallel guesses cannot all get
+   * past a check made before they have failed.
    */
   begin(remote: string): ((failed: boolean) => void) | null {
     if (this.retryIn(remote) > 0) return null

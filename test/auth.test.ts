@@ -105,14 +105,18 @@ t.test('LoginThrottle.keyOf: IPv4 as is (also IPv4-mapped), IPv6 by its /64', as
   t.not(LoginThrottle.keyOf('2001:db8:1:3::1'), LoginThrottle.keyOf('2001:db8:1:2::1'), 'another /64')
 })
 
-t.test('LoginThrottle.begin: attempts being checked count, so parallel guesses stop at the limit', async (t) => {
+t.test('LoginThrottle.begin: after a failure, attempts being checked count, so parallel guesses stop at the limit', async (t) => {
   const th = new LoginThrottle(3, 60_000, () => 0)
-  const a = [th.begin('x'), th.begin('x'), th.begin('x')]
-  t.ok(a.every((f) => f !== null), 'three may start')
+  const pool = Array.from({ length: 20 }, () => th.begin('pool'))
+  t.ok(pool.every((f) => f !== null), 'with no failure yet, any number may start (ESMEs binding at once)')
+  for (const f of pool) f!(false)
+  th.begin('x')!(true) // one failure
+  const a = [th.begin('x'), th.begin('x')]
+  t.ok(a.every((f) => f !== null), 'two more may start')
   t.equal(th.begin('x'), null, 'a fourth may not while they are checked')
   a[0]!(false) // a success frees its place
   const d = th.begin('x')
   t.not(d, null)
-  a[1]!(true); a[2]!(true); d!(true)
+  a[1]!(true); d!(true)
   t.equal(th.retryIn('x'), 60_000, 'three failures: refused for the window')
 })
