@@ -3,7 +3,8 @@
  * (GET /api/v1/messages/{id}), then again only when a telemetry frame shows that its account's
  * receipts or pending deliveries moved, until its timeline reaches `delivered` (or it is dropped
  * after WATCH_MS). At most one request per message is in flight; a change seen meanwhile triggers
- * one more fetch when it returns.
+ * one more fetch when it returns. The one poll: a message with a receipt and no delivery yet is
+ * looked at again RECHECK_MS after each answer, as the last frame may have come before its step.
  */
 import { api, ApiError } from './api'
 import type { MessageInfo } from './types'
@@ -11,6 +12,8 @@ import type { AccountChange, TelemetryState } from './state'
 
 const WATCH_MS = 15 * 60_000
 const MAX_WATCHED = 50
+/** A receipt shown but not its delivery yet: look again this much later (see fetch). */
+const RECHECK_MS = 1500
 
 export interface Watched {
   id: string
@@ -93,7 +96,14 @@ export class MessageWatch {
     ).finally(() => {
       w.loading = false
       this.changed()
-      if (w.dirty && !w.gone && !isFinished(w.info)) this.fetch(w)
+      if (w.gone || isFinished(w.info)) return
+      if (w.dirty) return this.fetch(w)
+      // The frame that showed the last change can come before the engine has recorded the step it announced (the
+      // ack of a receipt, then its timeline entry): with no later change to wake it, the card would stop short of
+      // `delivered`. One more look shortly after, while the message has a receipt but is not delivered yet.
+      if (w.info?.timeline.some((e) => e.event === 'receipt') && Date.now() - w.since <= WATCH_MS) {
+        setTimeout(() => { if (!w.loading && !isFinished(w.info)) this.fetch(w) }, RECHECK_MS)
+      }
     })
   }
 
