@@ -38,6 +38,7 @@ import { Ledger } from './ledger'
 import { Admin, configKeysOf, generatePassword, generateWebhookSecret, wasRemoved } from './admin'
 import { DEFAULT_ROUTES, MoRouter, validateRouteTables, type RouteTables } from './routing'
 import { WebhookSender } from './webhook'
+import { urlTargetRefusal } from './webhook-target'
 import { findById, searchMessages, viewOf, type MessageSearchResult, type MessageView, type SearchQuery } from './message-search'
 import type { ApiMessage, ApiSubmitResult } from './http'
 import { groupEnd, type AcceptJob } from '../actors/messages'
@@ -199,6 +200,18 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     else if (unrecorded && !same) batch.meta = [[appliedKey, await Store.hashPassword(password)]]
     if (!existing && credit !== undefined && credit > 0) batch.ledger = [ledger.credit(a.systemId, credit, 'opening', 'config')]
     await store.commit(batch)
+  }
+  // Webhooks stored before the engine recorded who set them count as the account's own, so the SSRF guard refuses
+  // the private ones, an operator's internal gateway included: say which, and how to keep them.
+  if (!options.webhooks.allowPrivateTargets) {
+    for (const acc of store.listAccounts()) {
+      if (acc.webhooksByOperator !== undefined) continue
+      for (const kind of ['receipts', 'mo'] as const) {
+        const url = acc.webhooks[kind]
+        const why = url ? urlTargetRefusal(url) : null
+        if (why !== null) log('warn', `account ${acc.systemId}: webhooks.${kind} was stored before webhooks recorded who set them, so it counts as set by the account, and it is refused (${why}). If the operator set it, set it again as the operator (smsc account set ${acc.systemId} --webhook-${kind} URL), or allow private targets (webhooks.allowPrivateTargets)`, { systemId: acc.systemId })
+      }
+    }
   }
   if (store.listAccounts().length === 0 && !wasRemoved(store, 'demo')) {
     demoAccount = { systemId: 'demo', password: generatePassword() }

@@ -17,7 +17,8 @@ import type net from 'node:net'
 import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { createHmac } from 'node:crypto'
-import { projectRoot } from '../helpers/engine'
+import { projectRoot, startEngine } from '../helpers/engine'
+import { Store } from '../../engine/store'
 import { fakeDnsEnv } from '../helpers/fake-dns'
 import { AdminApi, httpCall, sleep, startPolicyEngine, until } from '../helpers/policy'
 
@@ -203,4 +204,20 @@ t.test('allowPrivateTargets false (default): private targets refused at PATCH, n
   const cfgId2 = await sendCfg('config webhook 2')
   const cfgHit2 = await until('the next receipt', () => rx.hits.find((h) => h.path === '/cfg' && h.events.some((e) => e.id === cfgId2)), 15_000)
   t.ok(verifies(cfgHit2, rotated.secret), 'the operator\'s rotation gives the secret to hand over')
+})
+
+t.test('a private webhook stored before webhooks recorded who set them is named at start, with how to keep it', async (t) => {
+  const engine = await startEngine(t, { accounts: [{ systemId: 'old1', password: 'pw1' }] as never })
+  await engine.stop()
+  const store = await Store.open(path.join(engine.dataDir, 'store'))
+  const acc = store.getAccount('old1')
+  t.ok(acc, 'the account is stored')
+  // as an engine from before this change left it: a webhook, and no record of who set it
+  const { webhooksByOperator: _by, ...rest } = { ...acc, webhooks: { receipts: 'http://10.0.0.5/dlr', mo: null } } as Record<string, unknown>
+  await store.commit({ accounts: [rest as never] })
+  await store.close()
+  await engine.restart()
+  const warned = engine.output().split('\n').filter((l) => l.includes('was stored before webhooks recorded who set them'))
+  t.equal(warned.length, 1, 'one warning, for the one private webhook')
+  t.match(warned[0], /"level":"warn","msg":"account old1: webhooks\.receipts was stored before webhooks recorded who set them, so it counts as set by the account, and it is refused \(.*10\.0\.0\.5.*\)\. If the operator set it, set it again as the operator \(smsc account set old1 --webhook-receipts URL\), or allow private targets \(webhooks\.allowPrivateTargets\)"/)
 })
