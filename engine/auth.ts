@@ -297,8 +297,16 @@ export class LoginThrottle {
     }
   }
 
-  /** Throttles count IPv6 clients by their /64: one host has a whole /64 to take addresses from. */
-  static keyOf(remote: string): string {
+  /**
+   * The key failures count under: the client's address, IPv6 clients by their /64 (one host has a whole /64 to
+   * take addresses from), and with `name` the login name too (one customer's wrong password behind a shared NAT
+   * locks out no one else).
+   */
+  static keyOf(remote: string, name?: string): string {
+    return name === undefined ? LoginThrottle.addressKey(remote) : `${LoginThrottle.addressKey(remote)} ${name}`
+  }
+
+  private static addressKey(remote: string): string {
     if (!remote.includes(':') || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(remote)) return remote.replace(/^::ffff:/i, '')
     const [head, tail = ''] = remote.split('::')
     const left = head === '' ? [] : head.split(':')

@@ -488,7 +488,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       if (bad) return invalid(res, bad)
       const { systemId, password } = body as { systemId?: string; password: string }
       // Counted per address and login name: one customer's wrong password behind a shared NAT locks out no one else.
-      const key = `${LoginThrottle.keyOf(remote)} ${systemId ?? ''}`
+      const key = LoginThrottle.keyOf(remote, systemId ?? '')
       const attempt = throttle.begin(key)
       if (attempt === null) return fail(res, '429 Too Many Requests', throttled(remote, throttle.retryIn(key), systemId), 'SMSC_ERR_RATE_LIMITED')
       const cookie = (token: string) => ({ 'set-cookie': `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/` })

@@ -107,6 +107,15 @@ export interface Smsc {
 }
 
 const SMSC_SYSTEM_ID = 'SMSC'
+
+/** A file of config.tls (at start and on SIGHUP): one that cannot be read is a config error naming the key. */
+function readTlsFile(key: 'cert' | 'key' | 'ca', file: string): Buffer {
+  try {
+    return fs.readFileSync(file)
+  } catch (e) {
+    throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls.${key} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (${file})`)
+  }
+}
 /** allowedSources of "no reseller": any sender id. */
 const NO_SOURCES: readonly string[] = []
 /** Account changes that go on the telemetry events feed (type 'account'), by their audit action. */
@@ -416,7 +425,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     authenticate(_s, systemId, password, _kind: BindKind, cb) {
       if (stopping) return cb(S.ESME_RBINDFAIL, undefined, 'the engine is stopping')
       // Password guessing over SMPP: 10 failed binds a minute per address and system_id (as HTTP logins, auth.ts).
-      const key = `${LoginThrottle.keyOf(_s.remoteAddress)} ${systemId}`
+      const key = LoginThrottle.keyOf(_s.remoteAddress, systemId)
       const attempt = bindThrottle.begin(key)
       if (attempt === null) return cb(S.ESME_RBINDFAIL, undefined, `too many failed binds from ${_s.remoteAddress} as ${systemId}: try again in ${Math.ceil(bindThrottle.retryIn(key) / 1000)} s`)
       store.verifyPassword(systemId, password).then((r) => {
@@ -638,10 +647,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     reloadTls: () => {
       const { cert, key, ca } = options.tls
       if (!cert || !key) return 'no TLS certificate to reload (tls.cert and tls.key are not set)'
-      const read = (k: 'cert' | 'key' | 'ca', file: string): Buffer => {
-        try { return fs.readFileSync(file) } catch (e) { throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls.${k} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (${file})`) }
-      }
-      const files = { cert: read('cert', cert), key: read('key', key), ca: ca ? read('ca', ca) : undefined }
+      const files = { cert: readTlsFile('cert', cert), key: readTlsFile('key', key), ca: ca ? readTlsFile('ca', ca) : undefined }
       try {
         if (!listeners?.reloadTls(files)) return 'no SMPP TLS listener runs'
       } catch (e) {
@@ -869,19 +875,12 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
 
   try {
-    const read = (key: 'cert' | 'key' | 'ca', file: string) => {
-      try {
-        return fs.readFileSync(file)
-      } catch (e) {
-        throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls.${key} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (${file})`)
-      }
-    }
     // HTTPS (http.tlsPort) serves with the SMPP TLS listener's certificate: tls.cert/tls.key, or the dev one.
     let httpTls: { cert: string; key: string } | null = null
     if (options.http.tlsPort !== null) {
       if (options.tls.cert && options.tls.key) {
-        read('cert', options.tls.cert)
-        read('key', options.tls.key)
+        readTlsFile('cert', options.tls.cert)
+        readTlsFile('key', options.tls.key)
         httpTls = { cert: options.tls.cert, key: options.tls.key }
       } else {
         const dev = await devTlsCert(path.join(options.dataDir, 'tls'))
@@ -893,7 +892,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     smsc.ports.https = http.tlsPort
     let tlsOpts
     if (options.tls.cert && options.tls.key) {
-      tlsOpts = { host: options.tls.host, port: options.tls.port, cert: read('cert', options.tls.cert), key: read('key', options.tls.key), ca: options.tls.ca ? read('ca', options.tls.ca) : undefined, requestCert: options.tls.requestCert }
+      tlsOpts = { host: options.tls.host, port: options.tls.port, cert: readTlsFile('cert', options.tls.cert), key: readTlsFile('key', options.tls.key), ca: options.tls.ca ? readTlsFile('ca', options.tls.ca) : undefined, requestCert: options.tls.requestCert }
     } else if (options.devTls) {
       const dev = await devTlsCert(path.join(options.dataDir, 'tls'))
       tlsOpts = { host: options.tls.host, port: options.tls.port, cert: dev.cert, key: dev.key, requestCert: false }
