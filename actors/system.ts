@@ -30,12 +30,12 @@ const nact = require('nact') as {
   dispatch(ref: ActorRef, msg: unknown): void
   stop(ref: unknown): void
 }
-import type { LogFn } from '../engine/log'
+import { RepeatedLog, type LogFn } from '../engine/log'
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import type { Session } from '../engine/session/session'
 import { isFinal, type Destination, type MessageRecord } from '../engine/message'
 import { SIMULATOR_CONNECTOR, type ConnectorOptions, type ReceiptIdMode, type ResolvedOptions } from '../engine/config'
-import { RecentUpstreamIds, UnmatchedReceiptLog, idsAgree, receiptCandidates, sameUpstreamId, upstreamKey } from '../engine/upstream-ids'
+import { RecentUpstreamIds, idsAgree, receiptCandidates, sameUpstreamId, upstreamKey } from '../engine/upstream-ids'
 import type { Account } from '../engine/accounts'
 import type { Ledger } from '../engine/ledger'
 import type { RouteTables } from '../engine/routing'
@@ -150,7 +150,11 @@ export function startActors(d: ActorDeps): ActorSystem {
   /** Links removed lately (ended, cancelled, replaced): a receipt for one is a duplicate or stale, not an unknown id. */
   const recentlyUnlinked = new RecentUpstreamIds()
   /** Receipts that match no message: warned about per connector, rate-limited. */
-  const unmatched = new UnmatchedReceiptLog(log)
+  const unmatched = new RepeatedLog(log, {
+    level: 'warn', keyName: 'connector',
+    first: 'upstream receipt for a message id we do not know: acknowledged and dropped (does the connector need receiptIds? docs/CONNECTORS.md)',
+    more: 'more upstream receipts for message ids we do not know: acknowledged and dropped',
+  })
 
   // 1. store: group commit; one write transaction in flight, later requests join the next one.
   let writer: GroupCommit | null = null
@@ -379,7 +383,7 @@ export function startActors(d: ActorDeps): ActorSystem {
             } else {
               // Acknowledged all the same (msg.stored below): see docs/CONNECTORS.md, Receipt ids.
               d.metrics.receiptUnmatched(msg.connector)
-              unmatched.add(msg.connector, rc, mode, d.now())
+              unmatched.add(msg.connector, { upstreamId: rc.upstreamId, ...(rc.textId !== undefined ? { textId: rc.textId } : {}), receiptIds: mode }, d.now())
             }
             continue
           }

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks'
 import path from 'node:path'
 import type net from 'node:net'
 import { connectorIdsOf, resolveOptions, type Options, type ResolvedOptions } from './config'
-import { createLogger, type LogFn } from './log'
+import { RepeatedLog, createLogger, type LogFn } from './log'
 import { RESTORE_IDS_MAX, Store, verifyScrypt, type CommitBatch, type DeliveryItem } from './store'
 import { Session, type SessionHost, type BoundAccount } from './session/session'
 import { Ticker } from './session/timers'
@@ -289,6 +289,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     },
   }
   const hub = new TelemetryHub(metrics, telemetrySources, options.telemetry.intervalMs, now)
+  // Failed TLS handshakes on the SMPP TLS port (an old TLS version, a certificate the client does not
+  // trust, plain SMPP sent to it): one line per client address a minute, and smsc_tls_handshake_failures_total.
+  const tlsFailures = new RepeatedLog(log, { level: 'info', keyName: 'remote', first: 'TLS handshake failed', more: 'more TLS handshakes failed' })
   let http: HttpServer | null = null
   const actors: ActorSystem = startActors({
     options, store, log, now, receivers, metrics, ledger, routes, webhooks,
@@ -299,6 +302,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       // What telemetry costs: the whole tick (collect, encode, publish) is timed.
       const t0 = performance.now()
       const frames = hub.tick((http?.subscribers() ?? 0) > 0)
+      tlsFailures.tick(now())
       if (frames) http?.publish(frames)
       metrics.telemetryTick.record((performance.now() - t0) * 1000)
     },
@@ -897,7 +901,11 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const dev = await devTlsCert(path.join(options.dataDir, 'tls'))
       tlsOpts = { host: options.tls.host, port: options.tls.port, cert: dev.cert, key: dev.key, requestCert: false }
     }
-    listeners = await startListeners({ smpp: options.smpp, tls: tlsOpts }, onSocket)
+    const onTlsError = (remote: string, reason: string) => {
+      metrics.totals.tlsHandshakeFailures++
+      tlsFailures.add(remote, { reason }, now())
+    }
+    listeners = await startListeners({ smpp: options.smpp, tls: tlsOpts, onTlsError }, onSocket)
   } catch (e) {
     // Nothing half-started stays behind: a failed start leaves no listener, actor or open store.
     ticker.stop()

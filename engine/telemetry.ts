@@ -55,7 +55,7 @@ export class Metrics {
   readonly accounts = new Map<string, AccountCounters>()
   /** Submits refused before bind (no account yet). */
   readonly unbound = newCounters()
-  readonly totals = { submitted: 0, delivered: 0, receipts: 0, purged: 0, outbindAttempts: 0, outbindFailed: 0, outbindBound: 0, alertsSent: 0, alertsUnsent: 0, authFailures: 0, bindsRefused: 0 }
+  readonly totals = { submitted: 0, delivered: 0, receipts: 0, purged: 0, outbindAttempts: 0, outbindFailed: 0, outbindBound: 0, alertsSent: 0, alertsUnsent: 0, authFailures: 0, bindsRefused: 0, tlsHandshakeFailures: 0 }
   /** Upstream receipts that matched no message, by connector id (smsc_connector_receipts_unmatched_total). */
   readonly receiptsUnmatched = new Map<string, number>()
   /** Event-loop delay (ms) of the last telemetry interval, set by the hub at each tick; for /metrics. */
@@ -507,6 +507,8 @@ export function prometheusText(m: Metrics, src: HubSources): string {
     `smsc_auth_failures_total ${m.totals.authFailures}`)
   out.push('# HELP smsc_binds_refused_total binds with good credentials refused (maxBinds reached, suspended, outside allowedIps)', '# TYPE smsc_binds_refused_total counter',
     `smsc_binds_refused_total ${m.totals.bindsRefused}`)
+  out.push('# HELP smsc_tls_handshake_failures_total TLS handshakes on the SMPP TLS port that failed (see the TLS handshake failed log)', '# TYPE smsc_tls_handshake_failures_total counter',
+    `smsc_tls_handshake_failures_total ${m.totals.tlsHandshakeFailures}`)
   const space = src.storeSpace()
   if (space !== null) {
     out.push('# HELP smsc_store_bytes size of the store\'s file (data.mdb)', '# TYPE smsc_store_bytes gauge', `smsc_store_bytes ${space.bytes}`)

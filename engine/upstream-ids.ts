@@ -15,7 +15,6 @@
  * misses), and sameUpstreamId() is the check a hit must pass against the id the message waits on: a key
  * found through a fallback never settles a message whose own id does not compare equal.
  */
-import type { LogFn } from './log'
 import type { ReceiptIdMode } from './config'
 
 type Base = 'text' | 'decimal' | 'hex'
@@ -163,38 +162,3 @@ function fingerprint(ns: string, key: string): number {
   return (h >>> 0) || 1
 }
 
-/**
- * The warnings for receipts that match no message, per connector: the first at once, with the ids; then
- * at most one line per interval with how many more came and the last id, so a flood cannot fill the log.
- */
-export class UnmatchedReceiptLog {
-  private readonly by = new Map<string, { at: number; count: number; last: string }>()
-
-  constructor(private readonly log: LogFn, private readonly everyMs = 60_000) {}
-
-  add(connector: string, r: { upstreamId: string; textId?: string }, mode: ReceiptIdMode, now: number): void {
-    const s = this.by.get(connector)
-    if (s === undefined || (s.count === 0 && now - s.at >= this.everyMs)) {
-      const fields: Record<string, unknown> = { connector, upstreamId: r.upstreamId }
-      if (r.textId !== undefined) fields.textId = r.textId
-      fields.receiptIds = mode
-      this.log('warn', 'upstream receipt for a message id we do not know: acknowledged and dropped (does the connector need receiptIds? docs/CONNECTORS.md)', fields)
-      this.by.set(connector, { at: now, count: 0, last: r.upstreamId })
-      return
-    }
-    s.count++
-    s.last = r.upstreamId
-    if (now - s.at >= this.everyMs) this.flush(connector, s, now)
-  }
-
-  /** Writes the counts whose interval is over (called on the engine's tick). */
-  tick(now: number): void {
-    for (const [connector, s] of this.by) if (s.count > 0 && now - s.at >= this.everyMs) this.flush(connector, s, now)
-  }
-
-  private flush(connector: string, s: { at: number; count: number; last: string }, now: number): void {
-    this.log('warn', 'more upstream receipts for message ids we do not know: acknowledged and dropped', { connector, count: s.count, inLastMs: now - s.at, lastUpstreamId: s.last })
-    s.at = now
-    s.count = 0
-  }
-}

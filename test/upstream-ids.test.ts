@@ -1,11 +1,11 @@
 /**
  * engine/upstream-ids.ts: the keys upstream ids are stored and looked up by under each receiptIds mode
  * (leading zeros, case, hex vs decimal, ids that are not numbers), the fallback keys a receipt is tried
- * by, the check a hit must pass, the table of recently unlinked ids and the rate-limited warning.
+ * by, the check a hit must pass and the table of recently unlinked ids.
  */
 import t from 'tap'
 import { RECEIPT_ID_MODES, type ReceiptIdMode } from '../engine/config'
-import { RecentUpstreamIds, UnmatchedReceiptLog, idNumber, idsAgree, receiptCandidates, sameUpstreamId, upstreamKey } from '../engine/upstream-ids'
+import { RecentUpstreamIds, idNumber, idsAgree, receiptCandidates, sameUpstreamId, upstreamKey } from '../engine/upstream-ids'
 
 /** Whether a receipt id finds the link of a submit id: one of its candidate keys is the submit's key, and the hit passes the check. */
 function matches(submitId: string, receiptId: string, mode: ReceiptIdMode, textId?: string): boolean {
@@ -126,34 +126,6 @@ t.test('RecentUpstreamIds: remembers removed links by namespace, forgets when th
   for (let i = 0; i < 64; i++) if (tiny.has('ns', String(i))) kept++
   t.ok(kept >= 1 && kept <= 2, `a full table keeps only the latest per slot (${kept} of 64)`)
   t.ok(tiny.has('ns', '63'), 'the last one added is remembered')
-})
-
-t.test('UnmatchedReceiptLog: the first at once with the ids, then one line a minute with the count, per connector', async (t) => {
-  const lines: { level: string; msg: string; f: Record<string, unknown> }[] = []
-  const log = new UnmatchedReceiptLog((level, msg, f) => { lines.push({ level, msg, f: f ?? {} }) }, 60_000)
-  log.add('up', { upstreamId: '4096', textId: '1000' }, 'exact', 0)
-  t.equal(lines.length, 1, 'the first one is logged at once')
-  t.equal(lines[0].level, 'warn')
-  t.same(lines[0].f, { connector: 'up', upstreamId: '4096', textId: '1000', receiptIds: 'exact' }, 'with the connector, the ids and the mode')
-  for (let i = 1; i <= 1000; i++) log.add('up', { upstreamId: String(4096 + i) }, 'exact', i * 10)
-  log.tick(59_999)
-  t.equal(lines.length, 1, 'a flood within the minute adds no line')
-  log.add('other', { upstreamId: 'z' }, 'hex', 20_000)
-  t.equal(lines.length, 2, 'another connector has its own first line')
-  t.equal(lines[1].f.connector, 'other')
-  log.tick(60_000)
-  t.equal(lines.length, 3, 'a minute after the first: one line with the count')
-  t.equal(lines[2].level, 'warn')
-  t.same(lines[2].f, { connector: 'up', count: 1000, inLastMs: 60_000, lastUpstreamId: '5096' })
-  log.tick(200_000)
-  t.equal(lines.length, 3, 'nothing more came for up, so no line; other had nothing after its first')
-  log.add('up', { upstreamId: '9' }, 'exact', 300_000)
-  t.equal(lines.length, 4, 'after a quiet minute, the next one is logged at once, with its id')
-  t.equal(lines[3].f.upstreamId, '9')
-  log.add('up', { upstreamId: '10' }, 'exact', 300_001)
-  log.add('up', { upstreamId: '11' }, 'exact', 360_001)
-  t.equal(lines.length, 5, 'a count due when the next one comes (no tick in between) is written then')
-  t.same(lines[4].f, { connector: 'up', count: 2, inLastMs: 60_001, lastUpstreamId: '11' })
 })
 
 t.test('idsAgree: the text id stands in for the TLV id only when they can name the same submission', async (t) => {

@@ -16,6 +16,8 @@ export interface ListenerOptions {
   smpp: { host: string; port: number }
   /** Present when the TLS listener should run. */
   tls?: { host: string; port: number; cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean }
+  /** A TLS handshake failed (wrong protocol version, untrusted certificate, plain SMPP on the TLS port…): no session existed. */
+  onTlsError?: (remote: string, reason: string) => void
 }
 
 export interface Listeners {
@@ -53,7 +55,12 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
       plain.close()
       throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls: the certificate or key is not usable: ${(e as Error).message}`)
     }
-    secure.on('tlsClientError', () => { /* handshake failures are the client's; the session never existed */ })
+    secure.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+      // Node destroys the socket. A client that hung up mid-handshake (a TCP health check, a client
+      // giving up) is not a failure to report; anything else is, with OpenSSL's reason or Node's code.
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return
+      o.onTlsError?.(socket.remoteAddress ?? '?', (err as { reason?: string }).reason ?? err.code ?? err.message)
+    })
     try {
       tlsPort = await listen(secure, o.tls.host, o.tls.port, 'SMPP over TLS')
     } catch (e) {
