@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { httpCall, projectRoot, startEngine, type Engine } from '../helpers/engine'
+import { httpCall, initialCredentials, projectRoot, startEngine, type Engine } from '../helpers/engine'
 import { TelemetryClient } from '../helpers/ws'
 
 const ROOT = projectRoot()
@@ -33,7 +33,7 @@ const CONFIGURED = 'the admin password is config admin.password, which takes pre
 t.test('with an engine running: the new admin password (8 to 128 characters) is in force at once, old operator logins end, the CLI goes on', async (t) => {
   const e = await startEngine(t)
   const d = ['--data-dir', e.dataDir]
-  const generated = /Console admin password created \(shown only this once\): (\S+)/.exec(e.output())?.[1] ?? ''
+  const generated = initialCredentials(e.dataDir).admin ?? ''
   const old = await token(e, { password: generated })
   const stream = await TelemetryClient.open(e.httpPort, `token=${old}`)
   await stream.waitFor((f) => f.type === 'snapshot')

@@ -13,7 +13,7 @@ import { devTlsCert } from '../../engine/transport/listener'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { freePorts, httpRequest, portFree, projectRoot, startEngine } from '../helpers/engine'
+import { freePorts, httpRequest, initialCredentials, portFree, projectRoot, startEngine } from '../helpers/engine'
 
 const BIN = process.env.SMSC_BIN ?? path.join(projectRoot(), 'bin', 'smsc.js')
 
@@ -197,15 +197,21 @@ t.test('http.tlsPort: the console and API over HTTPS with the SMPP TLS certifica
   t.equal((await e.http('GET', '/metrics')).status, 200, 'both stay on the plain port')
 })
 
-t.test('the console admin password: generated and shown once, kept, changed with smsc admin passwd', async (t) => {
+t.test('the console admin password: generated once into a file of its own (not into a log), kept, changed with smsc admin passwd', async (t) => {
   const engine = await startEngine(t)
-  const shown = /Console admin password created \(shown only this once\): (\S+)/.exec(engine.output())
-  t.ok(shown, 'the first start prints the generated password')
-  const generated = shown![1]
+  const file = path.join(engine.dataDir, 'initial-credentials')
+  const { admin } = initialCredentials(engine.dataDir)
+  t.ok(admin, 'the first start writes the generated admin password to <dataDir>/initial-credentials')
+  const generated = admin as string
+  t.equal(fs.statSync(file).mode & 0o777, 0o600, 'readable by the engine\'s user only')
+  t.notOk(engine.output().includes(generated), 'stdout is a pipe here (a supervisor\'s log): the password is not printed')
+  t.match(engine.output(), /Console admin password created: not printed/, 'the banner says one was made')
+  t.ok(engine.output().includes(`Passwords  in ${file} (this user only): read it, then delete it`), 'and where it is')
   t.equal((await login(engine.httpPort, generated)).status, 200, 'and it logs in')
 
   await engine.restart()
-  t.equal(engine.output().split('Console admin password created').length - 1, 1, 'a second start on the same data dir does not print it again')
+  t.equal(engine.output().split('Console admin password created').length - 1, 1, 'a second start on the same data dir does not make or print another')
+  t.match(engine.output().split('--- spawn:').pop(), /Passwords  the first start's generated passwords are still in .*initial-credentials: delete it/, 'it reminds the operator of the file')
   t.equal((await login(engine.httpPort, generated)).status, 200, 'the password is kept in the data dir')
 
   const short = await cli(['admin', 'passwd', '--password', 'short', '--config', engine.configPath])

@@ -351,3 +351,15 @@ export async function startEngine(t: TestLike, options: EngineOptions = {}): Pro
     }
   }
 }
+
+/**
+ * The passwords a first start generated, from <dataDir>/initial-credentials (engine/cli.ts credentialLines):
+ * tests run the engine with stdout on a pipe, where the banner does not print them.
+ */
+export function initialCredentials(dataDir: string): { admin?: string; demo?: string } {
+  const text = readFileSync(path.join(dataDir, 'initial-credentials'), 'utf8')
+  return {
+    admin: /^console admin password: (\S+)$/m.exec(text)?.[1],
+    demo: /^account demo \(SMPP system_id and API login\) password: (\S+)$/m.exec(text)?.[1],
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * engine/cli.ts credentialLines: the passwords a first start generates go to <dataDir>/initial-credentials
+ * (this user only) and are printed only on a terminal, never into a supervisor's log.
+ */
+import t, { type Test } from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { credentialLines } from '../engine/cli'
+
+const tmp = (t: Test) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-cred-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+t.test('on a terminal: printed once, and kept in the file too', async (t) => {
+  const dir = tmp(t)
+  const lines = credentialLines(dir, 'AdminPw12345', { systemId: 'demo', password: 'Demo1234' }, true).join('\n')
+  t.match(lines, /Console admin password created \(shown only this once\): AdminPw12345/)
+  t.match(lines, /system_id demo {2}password Demo1234/)
+  const file = path.join(dir, 'initial-credentials')
+  t.ok(lines.includes(`also in ${file}`))
+  t.equal(fs.statSync(file).mode & 0o777, 0o600)
+  t.match(fs.readFileSync(file, 'utf8'), /^console admin password: AdminPw12345$/m)
+})
+
+t.test('not on a terminal: only the file has them', async (t) => {
+  const dir = tmp(t)
+  const lines = credentialLines(dir, 'AdminPw12345', { systemId: 'demo', password: 'Demo1234' }, false).join('\n')
+  t.notMatch(lines, /AdminPw12345|Demo1234/, 'no password in the banner')
+  t.match(fs.readFileSync(path.join(dir, 'initial-credentials'), 'utf8'), /^account demo \(SMPP system_id and API login\) password: Demo1234$/m)
+  t.same(credentialLines(dir, null, null, false).length, 1, 'a later start reminds of the file while it is there')
+  fs.rmSync(path.join(dir, 'initial-credentials'))
+  t.same(credentialLines(dir, null, null, false), [], 'and says nothing once it is deleted')
+})
+
+t.test('a data dir the file cannot be written to: printed, since nothing else would keep them', async (t) => {
+  const dir = tmp(t)
+  const lines = credentialLines(path.join(dir, 'missing', 'dir'), 'AdminPw12345', null, false).join('\n')
+  t.match(lines, /AdminPw12345/)
+  t.notMatch(lines, /also in/)
+})
