@@ -453,6 +453,11 @@ export function inheritedBounds(reseller: ResellerBounds, defaults: Pick<Account
 // ---------------------------------------------------------------------------------------------
 // Who is acting
 
-/** The operator (admin login, or the CLI) or an account login (reseller or user). */
-export type Principal = { role: 'operator'; systemId: null; name: string } | { role: Role; systemId: string; name: string }
+/**
+ * The operator (the built-in admin login, or the CLI; or a staff login, engine/staff.ts, with its `staff` role:
+ * 'viewer' is read-only) or an account login (reseller or user).
+ */
+export type Principal = { role: 'operator'; systemId: null; name: string; staff?: 'admin' | 'viewer' } | { role: Role; systemId: string; name: string }
 export const OPERATOR: Principal = Object.freeze({ role: 'operator', systemId: null, name: 'admin' }) as Principal
+/** A viewer's login (a read-only staff user): engine/http.ts refuses it every method but GET. */
+export const isReadOnly = (p: Principal): boolean => p.role === 'operator' && p.staff === 'viewer'

@@ -1,5 +1,5 @@
 /**
- * The Admin service: the one place account, credit, route, API-key and admin-password changes happen. The HTTP API, the
+ * The Admin service: the one place account, credit, route, API-key, admin-password and staff-login changes happen. The HTTP API, the
  * CLI and the engine all call it, so scope rules, validation and the audit trail are the same for all.
  *
  * Scope (who may do what):
@@ -12,6 +12,8 @@
  *             (inheritedBounds, also when the operator creates a user under a reseller). The operator is
  *             not bound; a view lists what a user has beyond its reseller (`exceedsReseller`).
  *   user      sees itself; changes its own webhooks, password and API keys
+ * A staff login (engine/staff.ts) acts as the operator under its own name (the audit's `by`); a viewer's changes
+ * never get here (engine/http.ts refuses them). Staff users are the operator's to manage (addStaff …).
  * Webhooks: a URL a reseller or user sets must point at a public address (the SSRF guard,
  * engine/webhook-target.ts: literal addresses and local names are refused here, names are checked again
  * after resolution at send time) unless config webhooks.allowPrivateTargets; the operator's are not
@@ -37,6 +39,7 @@ import {
   type AccountSettings, type Principal, SETTINGS_KEYS,
 } from './accounts'
 import { ADMIN_HASH_KEY, generateAdminPassword } from './auth'
+import { STAFF_ROLES, getStaff, listStaff, staffMetaKey, staffNameProblem, staffPasswordProblem, staffView, type StaffRole, type StaffUser, type StaffView } from './staff'
 import { showValue } from './config'
 import { smscError } from './errors'
 import type { Ledger, LedgerEntry } from './ledger'
@@ -53,7 +56,8 @@ export interface AuditEntry {
   /** Principal name. */
   by: string
   /** 'account.create', 'account.update', 'account.suspend', 'account.resume', 'account.remove', 'account.password',
-   *  'account.webhook-secret', 'credit.transfer', 'credit.adjust', 'apikey.create', 'apikey.revoke', 'routes.set', 'admin.password' */
+   *  'account.webhook-secret', 'credit.transfer', 'credit.adjust', 'apikey.create', 'apikey.revoke', 'routes.set', 'admin.password',
+   *  'store.backup', 'staff.add', 'staff.update', 'staff.remove', 'staff.password' (target: the staff user's name) */
   action: string
   target: string
   /** Never a secret. `owner` is the target's reseller at the time (so a reseller sees entries of removed users). */
@@ -106,6 +110,8 @@ const ROUTES_META = 'routes'
 /** meta key marking a systemId a removed account used (its messages, ledger and balance stay as history). */
 const REMOVED_META = (systemId: string) => `account.removed:${systemId}`
 const PAGE_DEFAULT = 100
+/** Audit actions about an account (the only ones a reseller or user may see, engine/admin.ts audit()). */
+const ACCOUNT_ACTION = /^(account|credit|apikey)\./
 const PAGE_MAX = 1000
 const AUDIT_SCAN_MAX = 100_000 // entries a reseller's audit query reads at most to fill one page
 const TRANSFER_KEYS = ['to', 'amount', 'from', 'reason']
@@ -117,6 +123,29 @@ function invalid(message: string): never {
 }
 function forbidden(message: string): never {
   throw smscError('SMSC_ERR_ADMIN_FORBIDDEN', message)
+}
+
+function throwNotFound(message: string): never {
+  throw smscError('SMSC_ERR_STAFF_NOT_FOUND', message)
+}
+
+/** A staff user's fields given (`keys` are the ones taken), checked: one line naming the field on the first problem. */
+function staffInput(v: unknown, keys: readonly ('user' | 'role' | 'password')[]): { user?: string; role?: StaffRole; password?: string } {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid(`body must be a JSON object (got ${showValue(v)})`)
+  const o = v as Record<string, unknown>
+  for (const k of Object.keys(o)) if (!(keys as readonly string[]).includes(k)) invalid(`${k} is not a known field (${keys.join(', ')})`)
+  const out: { user?: string; role?: StaffRole; password?: string } = {}
+  if (o.user !== undefined) out.user = (staffNameProblem(o.user) === null ? o.user : invalid(staffNameProblem(o.user) as string)) as string
+  if (o.role !== undefined) {
+    if (!(STAFF_ROLES as readonly unknown[]).includes(o.role)) invalid(`role must be ${STAFF_ROLES.map((r) => JSON.stringify(r)).join(' or ')} (got ${showValue(o.role)})`)
+    out.role = o.role as StaffRole
+  }
+  if (o.password !== undefined) {
+    const bad = staffPasswordProblem(o.password)
+    if (bad !== null) invalid(bad)
+    out.password = o.password as string
+  }
+  return out
 }
 
 /** An 8-character password (SMPP 3.4 §5.2.2: at most 8). */
@@ -149,6 +178,8 @@ export class Admin {
   // Accounts whose change is being committed (null: being removed): later changes build on these, so two
   // changes in flight never lose one another; creates in flight reserve their systemId.
   private readonly inflight = new Map<string, Account | null>()
+  /** Staff users being changed (their password is being hashed): one change at a time per name. */
+  private readonly staffInflight = new Set<string>()
 
   constructor(private readonly deps: AdminDeps) {}
 
@@ -377,6 +408,85 @@ export class Admin {
     return pw
   }
 
+  // ---- staff logins (engine/staff.ts): the operator's (a staff admin's too) --------------------------------
+
+  listStaff(p: Principal): StaffView[] {
+    this.assertOperator(p, 'see staff users')
+    return listStaff(this.deps.store).map(staffView)
+  }
+
+  /** A new staff user `{ user, role, password? }`; returns it and its password (generated, 12 characters, when none is given: shown only here). */
+  async addStaff(p: Principal, input: unknown): Promise<{ user: StaffView; password: string }> {
+    this.assertOperator(p, 'add staff users')
+    const b = staffInput(input, ['user', 'role', 'password'])
+    const name = b.user ?? invalid('user is required')
+    const role = b.role ?? invalid(`role is required (${STAFF_ROLES.map((r) => JSON.stringify(r)).join(' or ')})`)
+    if (getStaff(this.deps.store, name) || this.staffInflight.has(name)) invalid(`staff user ${name} exists already`)
+    const password = b.password ?? generateAdminPassword()
+    return this.staffChange(name, async () => {
+      const t = this.deps.now()
+      const u: StaffUser = { name, role, passwordHash: await Store.hashPassword(password), createdAt: t, updatedAt: t }
+      await this.deps.commit({ meta: [[staffMetaKey(name), u]], audit: [{ t, by: p.name, action: 'staff.add', target: name, detail: { role } }] })
+      return { user: staffView(u), password }
+    })
+  }
+
+  /** A new role `{ role }` for a staff user (its logins end: they were made under the old one). */
+  async updateStaff(p: Principal, name: string, patch: unknown): Promise<StaffView> {
+    this.assertOperator(p, 'change staff users')
+    const role = staffInput(patch, ['role']).role ?? invalid('role is required')
+    return this.staffChange(name, async () => {
+      const cur = this.staffUser(name)
+      const t = this.deps.now()
+      const u: StaffUser = { ...cur, role, updatedAt: Math.max(t, cur.updatedAt + 1) }
+      await this.deps.commit({ meta: [[staffMetaKey(name), u]], audit: [{ t, by: p.name, action: 'staff.update', target: name, detail: { role: { from: cur.role, to: role } } }] })
+      return staffView(u)
+    })
+  }
+
+  async removeStaff(p: Principal, name: string): Promise<void> {
+    this.assertOperator(p, 'remove staff users')
+    await this.staffChange(name, async () => {
+      const cur = this.staffUser(name)
+      await this.deps.commit({ meta: [[staffMetaKey(name), null]], audit: [{ t: this.deps.now(), by: p.name, action: 'staff.remove', target: name, detail: { role: cur.role } }] })
+    })
+  }
+
+  /** Sets (or generates, 12 characters) a staff user's password; returns it. Its logins end. */
+  async setStaffPassword(p: Principal, name: string, password?: string): Promise<string> {
+    this.assertOperator(p, 'change staff passwords')
+    if (password !== undefined) staffInput({ password }, ['password'])
+    const pw = password ?? generateAdminPassword()
+    return this.staffChange(name, async () => {
+      this.staffUser(name)
+      const passwordHash = await Store.hashPassword(pw)
+      const cur = this.staffUser(name)
+      const t = this.deps.now()
+      const u: StaffUser = { ...cur, passwordHash, updatedAt: Math.max(t, cur.updatedAt + 1) }
+      await this.deps.commit({ meta: [[staffMetaKey(name), u]], audit: [{ t, by: p.name, action: 'staff.password', target: name }] })
+      return pw
+    })
+  }
+
+  private assertOperator(p: Principal, what: string): void {
+    if (p.role !== 'operator') forbidden(`${p.name} may not ${what}`)
+  }
+
+  private staffUser(name: string): StaffUser {
+    return getStaff(this.deps.store, name) ?? throwNotFound(`no staff user ${name}`)
+  }
+
+  /** Runs one change of staff user `name`, refusing a second one while it is being made. */
+  private async staffChange<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    if (this.staffInflight.has(name)) invalid(`staff user ${name} is being changed: try again`)
+    this.staffInflight.add(name)
+    try {
+      return await fn()
+    } finally {
+      this.staffInflight.delete(name)
+    }
+  }
+
   // ---- credit ------------------------------------------------------------------------------------------
 
   /** operator: a grant (no `from`) or a move between any two accounts; reseller: from itself to its users or
@@ -447,8 +557,10 @@ export class Admin {
     const { store } = this.deps
     if (p.role === 'operator') return store.auditEntries(pg)
     const self = p.systemId
-    const mine = (e: AuditEntry): boolean =>
-      e.target === self || (p.role === 'reseller' && (e.detail?.owner === self || this.isChild(e.target, self)))
+    // Only changes of accounts: an operator's entry whose target is a name (a staff user, 'admin', 'routes', 'store')
+    // that an account also has is not that account's.
+    const mine = (e: AuditEntry): boolean => ACCOUNT_ACTION.test(e.action) &&
+      (e.target === self || (p.role === 'reseller' && (e.detail?.owner === self || this.isChild(e.target, self))))
     const out: AuditEntry[] = []
     let before = pg.before
     let scanned = 0

@@ -1,14 +1,17 @@
 /**
- * Logins to the console, the telemetry stream and the HTTP API. Two kinds:
+ * Logins to the console, the telemetry stream and the HTTP API. Three kinds:
  * - the operator: the password is config `admin.password`, else a hash kept in the store (generated
  *   and shown once at the first start; Admin.setAdminPassword, behind `smsc admin passwd` and
  *   POST /api/v1/admin/password, replaces it, and a running engine uses the new one at once);
+ * - a staff user (engine/staff.ts): its name (`user`) and password; it acts as the operator, under its own
+ *   name, and a viewer read-only (`staff` in its principal);
  * - an account (reseller or user): its SMPP system_id and password, checked by the store; a
  *   suspended account cannot log in.
  * A login yields a random token (cookie or bearer) that lives TOKEN_TTL_MS after its last use
  * (sliding) and survives engine restarts: only its SHA-256 is kept, in the store, with the
- * principal (role, systemId, name) and a fingerprint of the password hash it was issued under, so
- * a token ends at logout, when that password changes, or when its account is removed. The
+ * principal (role, systemId or staff user, name) and a fingerprint of the password hash it was issued under
+ * (for a staff user, of its whole record: role and updatedAt too), so a token ends at logout, when that
+ * password changes, when its account or staff user is removed, or when a staff user's role changes. The
  * account's current role is read at every check (a role change applies at once). A principal keeps at
  * most MAX_TOKENS_PER_PRINCIPAL tokens: a new login drops the least recently used one beyond that, so
  * repeated logins cannot grow the stored map. The operator token of the CLI's control file is the
@@ -19,6 +22,7 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto'
 import { Store, verifyScrypt } from './store'
 import { OPERATOR, ipAllowed, type Principal } from './accounts'
+import { getStaff, type StaffUser } from './staff'
 
 export type { Principal } from './accounts'
 
@@ -36,13 +40,18 @@ const digest = (token: string) => createHash('sha256').update(token).digest('bas
 /** Which password hash a token belongs to (a token dies when that password changes). */
 const fingerprint = (passwordHash: string) => createHash('sha256').update(passwordHash).digest('base64url').slice(0, 16)
 
+/** A staff user's record as a token sees it: any change (password, role) ends its tokens. */
+const staffFingerprint = (u: StaffUser) => fingerprint(`${u.role}\n${u.updatedAt}\n${u.passwordHash}`)
+
 /** Persisted form. `role: 'admin'` and no `h` are tokens of the previous format (operator only). */
-interface SavedToken { role: string; systemId?: string; expires: number; h?: string }
+interface SavedToken { role: string; systemId?: string; user?: string; expires: number; h?: string }
 type Tokens = Record<string, SavedToken>
 
 interface Live {
-  /** null: the operator */
+  /** null: the operator or a staff user */
   systemId: string | null
+  /** a staff user's name */
+  user?: string
   expires: number
   h: string
   /** In memory only (the control file's token): never stored, not counted against the principal's cap. */
@@ -50,6 +59,11 @@ interface Live {
 }
 
 export type AccountLogin = { token: string; principal: Principal } | 'bad-credentials' | 'suspended' | 'ip-not-allowed'
+
+/** Whose tokens a token counts with (MAX_TOKENS_PER_PRINCIPAL): the operator, an account or a staff user. */
+type Owner = string | null
+/** A tab cannot be in a systemId (printable ASCII) nor a staff name: the two never share an owner. */
+const ownerOf = (t: Live): Owner => (t.user !== undefined ? `\t${t.user}` : t.systemId)
 
 /** 12 letters and digits: no leading '-' to trip a command line, nothing to escape in a shell. */
 export function generateAdminPassword(): string {
@@ -73,7 +87,9 @@ export class AdminAuth {
     if (saved) {
       for (const [d, v] of Object.entries(saved)) {
         if (!(v.expires > now)) continue
-        if (v.systemId === undefined) {
+        if (v.user !== undefined) {
+          if (typeof v.h === 'string') this.tokens.set(d, { systemId: null, user: v.user, expires: v.expires, h: v.h })
+        } else if (v.systemId === undefined) {
           // operator token
           if (v.h === undefined ? legacyOk : v.h === this.operatorH) this.tokens.set(d, { systemId: null, expires: v.expires, h: this.operatorH })
         } else if (typeof v.h === 'string') {
@@ -81,7 +97,7 @@ export class AdminAuth {
         }
       }
       // A map stored before the cap existed shrinks to it.
-      for (const systemId of new Set([...this.tokens.values()].map((v) => v.systemId))) this.cap(systemId)
+      for (const owner of new Set([...this.tokens.values()].map(ownerOf))) this.cap(owner)
     }
   }
 
@@ -91,7 +107,8 @@ export class AdminAuth {
     const now = Date.now()
     for (const [d, v] of this.tokens) {
       if (v.memOnly || !(v.expires > now)) continue
-      out[d] = v.systemId === null ? { role: 'operator', expires: v.expires, h: v.h } : { role: 'account', systemId: v.systemId, expires: v.expires, h: v.h }
+      out[d] = v.user !== undefined ? { role: 'staff', user: v.user, expires: v.expires, h: v.h }
+        : v.systemId === null ? { role: 'operator', expires: v.expires, h: v.h } : { role: 'account', systemId: v.systemId, expires: v.expires, h: v.h }
     }
     this.store.putMeta(TOKENS_KEY, out).catch(() => { /* a lost token write only means a new login */ })
   }
@@ -123,30 +140,31 @@ export class AdminAuth {
     this.hash = stored
     this.operatorH = fingerprint(stored)
     for (const [d, t] of this.tokens) {
-      if (t.systemId !== null) continue
+      if (t.systemId !== null || t.user !== undefined) continue
       if (t.memOnly) t.h = this.operatorH
       else this.tokens.delete(d)
     }
     this.persist()
   }
 
-  private issue(systemId: string | null, h: string, memOnly = false): string {
+  private issue(systemId: string | null, h: string, memOnly = false, user?: string): string {
     const token = randomBytes(24).toString('base64url')
     const live: Live = { systemId, expires: Date.now() + TOKEN_TTL_MS, h }
+    if (user !== undefined) live.user = user
     if (memOnly) live.memOnly = true
     this.tokens.set(digest(token), live)
     if (memOnly) return token
-    this.cap(systemId)
+    this.cap(ownerOf(live))
     this.persist()
     return token
   }
 
   /** Drops the principal's expired tokens and, beyond MAX_TOKENS_PER_PRINCIPAL, the least recently used ones. */
-  private cap(systemId: string | null): void {
+  private cap(owner: Owner): void {
     const now = Date.now()
     const mine: [string, Live][] = []
     for (const e of this.tokens) {
-      if (e[1].systemId !== systemId || e[1].memOnly) continue
+      if (ownerOf(e[1]) !== owner || e[1].memOnly) continue
       if (e[1].expires > now) mine.push(e)
       else this.tokens.delete(e[0])
     }
@@ -184,6 +202,18 @@ export class AdminAuth {
     return { token: this.issue(systemId, fingerprint(acc.passwordHash)), principal: principalOf(acc) }
   }
 
+  /**
+   * A staff user's login (engine/staff.ts) with its name and password: a token for the operator's principal
+   * under that name, read-only for a viewer; null when the user is unknown or the password wrong (alike).
+   */
+  async loginStaff(user: string, password: string): Promise<{ token: string; principal: Principal } | null> {
+    const u = this.store ? getStaff(this.store, user) : undefined
+    if (!u || !(await verifyScrypt(u.passwordHash, password))) return null
+    const now = getStaff(this.store as Store, user) // again: it may have changed while the password was checked
+    if (!now || now.passwordHash !== u.passwordHash) return null
+    return { token: this.issue(null, staffFingerprint(now), false, user), principal: staffPrincipal(now) }
+  }
+
   logout(token: string): void {
     const d = digest(token)
     const t = this.tokens.get(d)
@@ -208,7 +238,15 @@ export class AdminAuth {
       return null
     }
     let p: Principal = OPERATOR
-    if (t.systemId !== null) {
+    if (t.user !== undefined) {
+      const u = this.store ? getStaff(this.store, t.user) : undefined
+      if (!u || staffFingerprint(u) !== t.h) {
+        this.tokens.delete(d)
+        this.persist()
+        return null
+      }
+      p = staffPrincipal(u)
+    } else if (t.systemId !== null) {
       const acc = this.store?.getAccount(t.systemId)
       if (!acc || fingerprint(acc.passwordHash) !== t.h) {
         this.tokens.delete(d)
@@ -246,6 +284,10 @@ export class AdminAuth {
     const m = /(?:^|&)token=([^&]+)/.exec(query)
     return m ? decodeURIComponent(m[1]) : undefined
   }
+}
+
+function staffPrincipal(u: StaffUser): Principal {
+  return { role: 'operator', systemId: null, name: u.name, staff: u.role }
 }
 
 function principalOf(acc: { systemId: string; role?: string }): Principal {
@@ -300,10 +342,11 @@ export class LoginThrottle {
   /**
    * The key failures count under: the client's address, IPv6 clients by their /64 (one host has a whole /64 to
    * take addresses from), and with `name` the login name too (one customer's wrong password behind a shared NAT
-   * locks out no one else).
+   * locks out no one else). `staff`: `name` is a staff user's, counted apart from an account of the same name.
    */
-  static keyOf(remote: string, name?: string): string {
-    return name === undefined ? LoginThrottle.addressKey(remote) : `${LoginThrottle.addressKey(remote)} ${name}`
+  static keyOf(remote: string, name?: string, staff = false): string {
+    // A tab is in no systemId (printable ASCII): a staff user's count is never an account's.
+    return name === undefined ? LoginThrottle.addressKey(remote) : `${LoginThrottle.addressKey(remote)}${staff ? '\t' : ' '}${name}`
   }
 
   private static addressKey(remote: string): string {

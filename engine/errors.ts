@@ -118,6 +118,15 @@ const TABLE = {
     message: 'not allowed for this login',
     commandStatus: NOT_ON_WIRE,
   },
+  // A viewer (a read-only staff login, engine/staff.ts): refused for every method but GET, in engine/http.ts.
+  SMSC_ERR_ADMIN_READ_ONLY: {
+    message: 'this login is read-only (a viewer)',
+    commandStatus: NOT_ON_WIRE,
+  },
+  SMSC_ERR_STAFF_NOT_FOUND: {
+    message: 'no such staff user',
+    commandStatus: NOT_ON_WIRE,
+  },
   SMSC_ERR_API_INVALID: {
     message: 'invalid request',
     commandStatus: NOT_ON_WIRE,

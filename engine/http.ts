@@ -1,13 +1,17 @@
 /**
  * The HTTP port on uWebSockets.js: health, Prometheus metrics, the simulated carrier's MO
- * origination, logins (operator and accounts), the admin API (accounts, credit, API keys, audit,
- * routes, connectors, the admin password), the send API (POST /api/v1/messages, by login or
+ * origination, logins (operator, staff users and accounts), the admin API (accounts, credit, API keys, audit,
+ * routes, connectors, the admin password, staff users), the send API (POST /api/v1/messages, by login or
  * per-account API key), the OpenAPI document, the telemetry WebSocket and the web console's static
  * files. JSON in, JSON out; every error answers { error, code } with a 4xx/5xx status. Contracts:
  * docs/API.md (the API), docs/TELEMETRY.md (the stream), GET /api/v1/openapi.json.
  *
  * An account's `allowedIps` apply to its HTTP requests as they do to its binds: a login, a token or an
  * API key of the account used from another address gets 403 SMSC_ERR_IP_NOT_ALLOWED.
+ *
+ * A viewer (a read-only staff login, engine/staff.ts) is refused every method but GET, on every route, in ONE
+ * place: every route is registered through `routed` (the route table, HttpServer.routes), which wraps each
+ * POST, PUT, PATCH and DELETE handler in that check (403 SMSC_ERR_ADMIN_READ_ONLY); logging in and out aside.
  *
  * This module checks shapes and who is asking; the meaning is elsewhere: Admin scopes every admin
  * call by the principal, and the engine (submitMessages) applies account policy, rate, routing and
@@ -20,7 +24,7 @@ import type { LogFn } from './log'
 import type { MoRequest, Smsc } from './index'
 import type { Admin } from './admin'
 import { isIP } from 'node:net'
-import { ipAllowed, type Principal } from './accounts'
+import { ipAllowed, isReadOnly, type Principal } from './accounts'
 import { isSmscError, smscError } from './errors'
 import { ADMIN_PASSWORD_CONFIGURED, AdminAuth, LoginThrottle, SESSION_COOKIE } from './auth'
 import { CommandStatus as S } from './protocol/constants'
@@ -32,8 +36,13 @@ import { SEARCH_PARAMS, parseSearchQuery } from './message-search'
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const uWS = require('uWebSockets.js') as any
 
+/** A route the server answers: its method and uWS pattern (`:id` for a parameter). */
+export interface HttpRoute { method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'; pattern: string }
+
 export interface HttpServer {
   port: number
+  /** Every route registered (both listeners), in registration order: the table the read-only guard covers. */
+  routes: readonly HttpRoute[]
   /** The HTTPS listener's port (config http.tlsPort), or null without one. */
   tlsPort: number | null
   /** Sends this tick's frames to every WebSocket subscriber (called by the telemetry actor). */
@@ -103,6 +112,8 @@ const statusLine = (n: number) => `${n} ${REASONS[n] ?? ''}`.trim()
 const HTTP_STATUS: Record<string, number> = {
   SMSC_ERR_API_INVALID: 400,
   SMSC_ERR_ADMIN_FORBIDDEN: 403,
+  SMSC_ERR_ADMIN_READ_ONLY: 403,
+  SMSC_ERR_STAFF_NOT_FOUND: 404,
   SMSC_ERR_ACCOUNT_SUSPENDED: 403,
   SMSC_ERR_SOURCE_NOT_ALLOWED: 403,
   SMSC_ERR_IP_NOT_ALLOWED: 403,
@@ -341,6 +352,11 @@ interface WsData {
 }
 
 type Handler = (res: any, req: any, p: Principal) => void
+
+/** uWS's registering methods and the HTTP method each serves. */
+const ROUTE_METHODS: Record<string, HttpRoute['method']> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' }
+/** The routes a viewer may use with another method than GET: logging in and out. */
+const READ_ONLY_EXEMPT: ReadonlySet<string> = new Set(['/api/v1/login', '/api/v1/logout'])
 interface Guard {
   /** accept per-account API keys (Authorization: Bearer <key> or X-API-Key) as well as logins */
   apiKeys?: boolean
@@ -359,9 +375,40 @@ export interface HttpOptions {
 }
 
 export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: LogFn, maxBufferedBytes: number): Promise<HttpServer> {
+  /**
+   * THE read-only guard. Each uWS app is wrapped so that every route registered on it is recorded (`routes`) and
+   * every handler of a method that changes something (POST, PUT, PATCH, DELETE) first refuses a viewer's login:
+   * no route, present or future, can forget it. The route's own guard (`guarded`) then checks as always.
+   */
+  const routes: HttpRoute[] = []
+  const readOnlyGuard = (method: string, pattern: string, handler: (res: any, req: any) => void) => (res: any, req: any) => {
+    try {
+      const p = auth.check(AdminAuth.tokenOf(req.getHeader('authorization'), req.getHeader('cookie'), req.getQuery() ?? ''))
+      if (p !== null && isReadOnly(p)) {
+        return fail(res, '403 Forbidden', `${p.name} is a viewer, a read-only login: ${method} ${pattern} is refused (a staff admin or the operator may do it)`, 'SMSC_ERR_ADMIN_READ_ONLY')
+      }
+    } catch (e) {
+      return errorOf(res, e)
+    }
+    handler(res, req)
+  }
+  const routed = (a: any): any => {
+    const proxy: any = new Proxy(a, {
+      get: (target, prop) => {
+        const method = typeof prop === 'string' ? ROUTE_METHODS[prop] : undefined
+        if (method === undefined) return typeof target[prop] === 'function' ? target[prop].bind(target) : target[prop]
+        return (pattern: string, handler: (res: any, req: any) => void) => {
+          if (!routes.some((r) => r.method === method && r.pattern === pattern)) routes.push({ method, pattern })
+          target[prop](pattern, method === 'GET' || READ_ONLY_EXEMPT.has(pattern) ? handler : readOnlyGuard(method, pattern, handler))
+          return proxy
+        }
+      },
+    })
+    return proxy
+  }
   // uWS serves plain HTTP and HTTPS from two app objects: every route, WebSocket and publish goes to both.
-  const apps: any[] = [uWS.App()]
-  if (o.tls && o.tlsPort != null) apps.push(uWS.SSLApp({ cert_file_name: o.tls.cert, key_file_name: o.tls.key }))
+  const apps: any[] = [routed(uWS.App())]
+  if (o.tls && o.tlsPort != null) apps.push(routed(uWS.SSLApp({ cert_file_name: o.tls.cert, key_file_name: o.tls.key })))
   const app: any = apps.length === 1 ? apps[0] : new Proxy(apps[0], {
     get: (target, prop) => (typeof target[prop] === 'function' ? (...args: unknown[]) => { for (const a of apps) a[prop](...args); return app } : target[prop]),
   })
@@ -480,19 +527,30 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     })
   })
 
-  // ---- logins: the operator ({ password }) or an account ({ systemId, password })
+  // ---- logins: the operator ({ password }), a staff user ({ user, password }) or an account ({ systemId, password })
   app.post('/api/v1/login', (res: any, req: any) => {
     const remote = clientOf(res, req, o.trustProxy)
     readBody(res, (body) => {
-      const bad = check(body, { systemId: 'string?', password: 'string' })
+      const bad = check(body, { systemId: 'string?', user: 'string?', password: 'string' })
       if (bad) return invalid(res, bad)
-      const { systemId, password } = body as { systemId?: string; password: string }
+      const { systemId, user, password } = body as { systemId?: string; user?: string; password: string }
+      if (systemId !== undefined && user !== undefined) return invalid(res, 'give systemId (an account) or user (a staff login), not both')
       // Counted per address and login name: one customer's wrong password behind a shared NAT locks out no one else.
-      const key = LoginThrottle.keyOf(remote, systemId ?? '')
+      const key = user !== undefined ? LoginThrottle.keyOf(remote, user, true) : LoginThrottle.keyOf(remote, systemId ?? '')
       const attempt = throttle.begin(key)
-      if (attempt === null) return fail(res, '429 Too Many Requests', throttled(remote, throttle.retryIn(key), systemId), 'SMSC_ERR_RATE_LIMITED')
+      if (attempt === null) return fail(res, '429 Too Many Requests', throttled(remote, throttle.retryIn(key), systemId ?? user), 'SMSC_ERR_RATE_LIMITED')
       const cookie = (token: string) => ({ 'set-cookie': `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/` })
       const failed = (err: unknown) => { attempt(false); errorOf(res, err) }
+      if (user !== undefined) {
+        return auth.loginStaff(user, password).then((r) => {
+          attempt(r === null)
+          if (r === null) {
+            authFailed(remote, `console login: wrong password or no staff user ${JSON.stringify(user)}`)
+            return fail(res, '401 Unauthorized', 'wrong user or password', 'SMSC_ERR_HTTP_AUTH')
+          }
+          send(res, '200 OK', { token: r.token, principal: r.principal }, cookie(r.token))
+        }, failed)
+      }
       if (systemId === undefined) {
         return auth.login(password).then((token) => {
           attempt(!token)
@@ -550,6 +608,28 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         endRevoked()
         return { password }
       }))
+    })
+  }))
+  // Staff logins (engine/staff.ts): a change ends the user's logins (tokens carry a fingerprint of its record), streams too.
+  const staffChanged = <T>(v: Promise<T>): Promise<T> => v.then((x) => { endRevoked(); return x })
+  app.get('/api/v1/admin/users', guarded({ operator: true }, (res: any, _req: any, p: Principal) => reply(res, 200, () => ({ users: smsc.admin.listStaff(p) }))))
+  app.post('/api/v1/admin/users', guarded({ operator: true }, (res: any, _req: any, p: Principal) => {
+    readBody(res, (body) => reply(res, 201, () => smsc.admin.addStaff(p, body)))
+  }))
+  app.patch('/api/v1/admin/users/:name', guarded({ operator: true }, (res: any, req: any, p: Principal) => {
+    const name = param(req, 0)
+    readBody(res, (body) => reply(res, 200, () => staffChanged(smsc.admin.updateStaff(p, name, body))))
+  }))
+  app.del('/api/v1/admin/users/:name', guarded({ operator: true }, (res: any, req: any, p: Principal) => {
+    const name = param(req, 0)
+    reply(res, 204, () => staffChanged(smsc.admin.removeStaff(p, name)))
+  }))
+  app.post('/api/v1/admin/users/:name/password', guarded({ operator: true }, (res: any, req: any, p: Principal) => {
+    const name = param(req, 0)
+    readBody(res, (body) => {
+      const bad = check(body, { password: 'string?' })
+      if (bad) return invalid(res, bad)
+      reply(res, 200, () => staffChanged(smsc.admin.setStaffPassword(p, name, (body as { password?: string }).password).then((password) => ({ password }))))
     })
   }))
 
@@ -870,6 +950,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     }
     return {
       port: uWS.us_socket_local_port(tokens[0]),
+      routes,
       tlsPort: tokens.length > 1 ? uWS.us_socket_local_port(tokens[1]) : null,
       publish,
       scopeChanged,

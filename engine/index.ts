@@ -40,7 +40,7 @@ import { DEFAULT_ROUTES, MoRouter, validateRouteTables, type RouteTables } from 
 import { WebhookSender } from './webhook'
 import { urlTargetRefusal } from './webhook-target'
 import { findById, searchMessages, viewOf, type MessageSearchResult, type MessageView, type SearchQuery } from './message-search'
-import type { ApiMessage, ApiSubmitResult } from './http'
+import type { ApiMessage, ApiSubmitResult, HttpRoute } from './http'
 import { groupEnd, type AcceptJob } from '../actors/messages'
 import type { ConnectorStats, InboundMo } from '../actors/connectors/types'
 import { decodeText } from './protocol/text/charsets'
@@ -96,6 +96,8 @@ export interface Smsc {
   /** Test hook: make one session's actor fail. */
   faultSession(id: number): boolean
   faultActor(actor: 'carrier' | 'delivery' | 'dispatcher'): void
+  /** The routes the HTTP port serves (engine/http.ts HttpServer.routes; empty before it listens). */
+  httpRoutes(): readonly HttpRoute[]
   health(): Record<string, unknown>
   /**
    * Reads tls.cert/tls.key (and tls.ca) again for the SMPP TLS listener: new connections get the renewed
@@ -626,6 +628,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       return true
     },
     faultActor: (a) => actors.fault(a),
+    httpRoutes: () => http?.routes ?? [],
     health: () => {
       const st = actors.stats()
       const busy = overloaded()

@@ -14,7 +14,7 @@ const err = (description: string) => ({ description, content: json(ref('Error'))
 const AUTH_ERRORS = {
   400: err('a field is missing or invalid (SMSC_ERR_API_INVALID), or the body is not JSON (SMSC_ERR_HTTP_BODY)'),
   401: err('no valid login (SMSC_ERR_HTTP_AUTH)'),
-  403: err('outside the caller\'s scope (SMSC_ERR_ADMIN_FORBIDDEN), or the caller\'s account is suspended (SMSC_ERR_ACCOUNT_SUSPENDED)'),
+  403: err('outside the caller\'s scope (SMSC_ERR_ADMIN_FORBIDDEN), the caller\'s account is suspended (SMSC_ERR_ACCOUNT_SUSPENDED), or, on any method but GET, the caller is a viewer: a read-only staff login (SMSC_ERR_ADMIN_READ_ONLY)'),
 }
 const ACCOUNT_ERRORS = { ...AUTH_ERRORS, 404: err('no such account (SMSC_ERR_AUTH_SYSTEM_ID)') }
 const LOGIN = [{ bearer: [] }, { cookie: [] }]
@@ -63,12 +63,24 @@ export const OPENAPI = {
         properties: {
           role: { enum: ['operator', 'reseller', 'user'] },
           systemId: { type: ['string', 'null'], description: 'null for the operator' },
-          name: { type: 'string' },
+          name: { type: 'string', description: '"admin" for the built-in operator login, a staff user\'s name, or the account\'s systemId' },
+          staff: { enum: ['admin', 'viewer'], description: 'a staff login\'s role (absent for the built-in operator and accounts); a viewer is read-only' },
         },
       },
       Login: {
         type: 'object', required: ['password'], additionalProperties: false,
-        properties: { systemId: { type: 'string', description: 'absent: the operator' }, password: { type: 'string' } },
+        description: 'the operator: { password }; a staff user: { user, password }; an account: { systemId, password }',
+        properties: {
+          systemId: { type: 'string', description: 'an account (reseller or user); absent: the operator or a staff user' },
+          user: { type: 'string', description: 'a staff user\'s name (not with systemId); absent: the built-in operator' },
+          password: { type: 'string' },
+        },
+      },
+      StaffUser: {
+        type: 'object', required: ['name', 'role', 'createdAt', 'updatedAt'],
+        properties: {
+          name: { type: 'string' }, role: { enum: ['admin', 'viewer'] }, createdAt: { type: 'integer' }, updatedAt: { type: 'integer' },
+        },
       },
       Account: {
         type: 'object', description: 'An account with its settings and credit balance.',
@@ -249,7 +261,7 @@ export const OPENAPI = {
     '/api/v1/openapi.json': { get: { summary: 'this document', security: [], responses: { 200: ok('OpenAPI 3.1') } } },
     '/api/v1/login': {
       post: {
-        summary: 'log in as the operator ({ password }) or as an account ({ systemId, password })', security: [],
+        summary: 'log in as the operator ({ password }), a staff user ({ user, password }) or an account ({ systemId, password })', security: [],
         requestBody: body('Login'),
         responses: {
           200: ok('a token (also set as the smsc_session cookie)', { type: 'object', properties: { token: { type: 'string' }, principal: ref('Principal') } }),
@@ -344,6 +356,31 @@ export const OPENAPI = {
           ...AUTH_ERRORS,
           400: err('the password is not 8 to 128 characters, or config admin.password is set (it takes precedence: change it there) (SMSC_ERR_API_INVALID)'),
         },
+      },
+    },
+    '/api/v1/admin/users': {
+      get: { summary: 'the staff logins (operator, staff)', security: LOGIN, responses: { 200: ok('staff users', { type: 'object', properties: { users: { type: 'array', items: ref('StaffUser') } } }), ...AUTH_ERRORS } },
+      post: {
+        summary: 'add a staff login (operator, staff admin); the password is generated (12 characters) when absent and returned only here', security: LOGIN,
+        requestBody: { required: true, content: json({ type: 'object', required: ['user', 'role'], additionalProperties: false, properties: { user: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$', description: 'not "admin" (the built-in operator)' }, role: { enum: ['admin', 'viewer'] }, password: { type: 'string', minLength: 8, maxLength: 128 } } }) },
+        responses: { 201: ok('the user and its password', { type: 'object', properties: { user: ref('StaffUser'), password: { type: 'string' } } }), ...AUTH_ERRORS },
+      },
+    },
+    '/api/v1/admin/users/{name}': {
+      parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+      patch: {
+        summary: 'change a staff login\'s role (its login tokens end)', security: LOGIN,
+        requestBody: { required: true, content: json({ type: 'object', required: ['role'], additionalProperties: false, properties: { role: { enum: ['admin', 'viewer'] } } }) },
+        responses: { 200: ok('the user', ref('StaffUser')), ...AUTH_ERRORS, 404: err('no such staff user (SMSC_ERR_STAFF_NOT_FOUND)') },
+      },
+      delete: { summary: 'remove a staff login (its login tokens end)', security: LOGIN, responses: { 204: ok('removed'), ...AUTH_ERRORS, 404: err('no such staff user (SMSC_ERR_STAFF_NOT_FOUND)') } },
+    },
+    '/api/v1/admin/users/{name}/password': {
+      parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+      post: {
+        summary: 'set a staff login\'s password (generated, 12 characters, when absent; returned only here); its login tokens end', security: LOGIN,
+        requestBody: { required: false, content: json({ type: 'object', additionalProperties: false, properties: { password: { type: 'string', minLength: 8, maxLength: 128 } } }) },
+        responses: { 200: ok('the new password', { type: 'object', properties: { password: { type: 'string' } } }), ...AUTH_ERRORS, 404: err('no such staff user (SMSC_ERR_STAFF_NOT_FOUND)') },
       },
     },
     '/api/v1/binds/{id}/unbind': {

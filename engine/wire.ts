@@ -221,10 +221,22 @@ export interface MessageSearchResult {
 
 // ---- accounts, credit and logins (docs/API.md "Access", "Accounts", "Credit")
 
-/** Who is logged in (GET /api/v1/me): the operator (systemId null, name "admin") or an account. */
+/**
+ * Who is logged in (GET /api/v1/me): the operator (systemId null; name "admin" for the built-in login, else the
+ * staff user's name with its `staff` role) or an account.
+ */
 export type Principal =
-  | { role: 'operator'; systemId: null; name: string }
+  | { role: 'operator'; systemId: null; name: string; staff?: 'admin' | 'viewer' }
   | { role: 'reseller' | 'user'; systemId: string; name: string }
+
+/** A staff login as the API shows it (GET /api/v1/admin/users): never its password hash. */
+export interface StaffView {
+  name: string
+  /** admin: what the built-in operator may do; viewer: read-only (every GET, the telemetry stream) */
+  role: 'admin' | 'viewer'
+  createdAt: number
+  updatedAt: number
+}
 
 export type AccountRole = 'reseller' | 'user'
 

@@ -202,13 +202,15 @@ t.test('the OpenAPI document is open and names every route the server has', asyn
     ['post', '/api/v1/accounts/{id}/password'], ['post', '/api/v1/accounts/{id}/credit'], ['get', '/api/v1/accounts/{id}/ledger'],
     ['get', '/api/v1/accounts/{id}/apikeys'], ['post', '/api/v1/accounts/{id}/apikeys'], ['delete', '/api/v1/accounts/{id}/apikeys/{keyId}'],
     ['get', '/api/v1/audit'], ['get', '/api/v1/routes'], ['put', '/api/v1/routes'], ['get', '/api/v1/connectors'], ['post', '/api/v1/admin/password'],
+    ['get', '/api/v1/admin/users'], ['post', '/api/v1/admin/users'], ['patch', '/api/v1/admin/users/{name}'], ['delete', '/api/v1/admin/users/{name}'],
+    ['post', '/api/v1/admin/users/{name}/password'],
     ['post', '/api/v1/binds/{id}/unbind'], ['get', '/api/v1/messages'], ['post', '/api/v1/messages'], ['get', '/api/v1/messages/{id}'],
     ['post', '/api/v1/simulator/mo'], ['get', '/api/v1/openapi.json'], ['get', '/healthz'], ['get', '/metrics'],
   ]
   for (const [method, path] of routes) {
     t.ok(r.json.paths[path]?.[method], `${method.toUpperCase()} ${path} is documented`)
     // and the server has it: an unknown route answers 404 SMSC_ERR_HTTP_NOT_FOUND, a known one anything else
-    const probe = await call(e, method.toUpperCase(), path.replace('{id}', 'x').replace('{keyId}', 'y'), { body: method === 'get' || method === 'delete' ? undefined : {} })
+    const probe = await call(e, method.toUpperCase(), path.replace('{id}', 'x').replace('{keyId}', 'y').replace('{name}', 'z'), { body: method === 'get' || method === 'delete' ? undefined : {} })
     t.not(probe.json?.code, 'SMSC_ERR_HTTP_NOT_FOUND', `${method.toUpperCase()} ${path} is served`)
   }
   t.match(await call(e, 'GET', '/api/v1/nothing-here'), { status: 404, json: { code: 'SMSC_ERR_HTTP_NOT_FOUND' } }, 'the probe can tell')

@@ -6,7 +6,9 @@
  * is acknowledged with status 0, counted in smsc_connector_receipts_unmatched_total and warned about once,
  * and the message stays ENROUTE; with `receiptIds: "hex-submit"` the ESME gets DELIVRD with our id.
  * Without any option: an id in the other case, or a receipted_message_id in another form than the text's
- * id, still matches; leading zeros are not guessed (they are with "hex").
+ * id, still matches; leading zeros are not guessed (they are with "hex"). A duplicate receipt of a settled message
+ * is stale: its text id never settles another message (nor does a text id that does not agree with an unknown TLV
+ * id), and it is logged at debug, not counted unmatched.
  */
 import t from 'tap'
 import fs from 'node:fs'
@@ -35,34 +37,43 @@ async function engine(t: { teardown(fn: () => unknown): void }, connector: Recor
 
 const upConnector = (port: number, over: Record<string, unknown> = {}) => ({ id: 'up', kind: 'smpp', host: '127.0.0.1', port, systemId: 'x', password: 'y', reconnectMs: [100, 1000], ...over })
 
-/** What the upstream answers for a destination: its message_id, and the receipt's TLV id (none if absent) and text id. */
-interface Scripted { id: string; tlv?: string; text: string }
+/**
+ * What the upstream answers for a destination: its message_id, and the receipt's TLV id (none if absent) and text id;
+ * `hold`: no receipt until the test sends one (`send`).
+ */
+interface Scripted { id: string; tlv?: string; text: string; hold?: boolean }
 
 /**
  * A node-smpp upstream that answers each submit_sm with the scripted message_id and 50 ms later sends the
  * scripted DELIVRD receipt; `resps` collects the command_status of every deliver_sm_resp, `resend` sends a
- * destination's receipt again.
+ * destination's receipt again, `send` sends one for a destination, its ids as scripted or as given.
  */
 async function scriptedUpstream(t: Parameters<typeof startUpstream>[0], script: Record<string, Scripted>) {
   const resps: number[] = []
-  const receipts = new Map<string, () => void>()
+  const receipts = new Map<string, (ids?: { tlv?: string; text?: string }) => void>()
   const up = await startUpstream(t, {
     onSubmit: (pdu, session: NodeSession) => {
       const dest = String(pdu.destination_addr)
       const s = script[dest]
       session.send(pdu.response({ message_id: s.id }))
-      const receipt: Record<string, unknown> = {
-        source_addr: dest, destination_addr: String(pdu.source_addr), esm_class: 0x04, data_coding: 0,
-        short_message: Buffer.from(`id:${s.text} sub:001 dlvrd:001 submit date:2401011200 done date:2401011201 stat:DELIVRD err:000 text:x`),
+      const send = (ids: { tlv?: string; text?: string } = s) => {
+        const receipt: Record<string, unknown> = {
+          source_addr: dest, destination_addr: String(pdu.source_addr), esm_class: 0x04, data_coding: 0,
+          short_message: Buffer.from(`id:${ids.text} sub:001 dlvrd:001 submit date:2401011200 done date:2401011201 stat:DELIVRD err:000 text:x`),
+        }
+        if (ids.tlv !== undefined) { receipt.receipted_message_id = ids.tlv; receipt.message_state = 2 }
+        session.deliver_sm(receipt, (r) => resps.push(r.command_status))
       }
-      if (s.tlv !== undefined) { receipt.receipted_message_id = s.tlv; receipt.message_state = 2 }
-      const send = () => { session.deliver_sm(receipt, (r) => resps.push(r.command_status)) }
       receipts.set(dest, send)
-      setTimeout(send, 50)
+      if (!s.hold) setTimeout(send, 50)
       return 'hold' // answered above, with the scripted id
     },
   })
-  return { up, resps, resend: (dest: string) => receipts.get(dest)!() }
+  return {
+    up, resps,
+    resend: (dest: string) => receipts.get(dest)!(),
+    send: (dest: string, ids?: { tlv?: string; text?: string }) => receipts.get(dest)!(ids),
+  }
 }
 
 function metrics(smsc: Smsc): Promise<string> {
@@ -194,4 +205,61 @@ t.test('receiptIds "hex": leading zeros and case are ignored; an id that is no n
   t.same(statsOf(esme, ids), ['DELIVRD', 'DELIVRD', 'DELIVRD', ''], 'numbers by value, other ids exactly')
   t.equal(await unmatchedCount(smsc), 1, 'the one not matched is counted')
   t.match(logs.find((l) => l.startsWith('warn ') && /we do not know/.test(l)) ?? '', /"upstreamId":"MSG-8".*"receiptIds":"hex"/, 'the warning names the id and the mode')
+})
+
+t.test('a duplicate receipt of a settled message is dropped: its text id never settles another message, and it is not counted unmatched', async (t) => {
+  // An upstream with hex message_ids that writes receipted_message_id as its submit_sm_resp did and the text's id:
+  // in decimal (the two agree: hex 1000 is 4096). Its message_id for the second message is 4096: the text id of the
+  // first message's receipts names the second message's link.
+  const A = '447700900031'
+  const B = '447700900032'
+  const C = '447700900033'
+  const script: Record<string, Scripted> = {
+    [A]: { id: '1000', tlv: '1000', text: '4096' },
+    [B]: { id: '4096', tlv: '4096', text: String(0x4096), hold: true }, // its receipt when the test sends it
+    [C]: { id: '2000', tlv: '2000', text: '8192' }, // its text id names no message
+  }
+  const { up, resps, resend, send } = await scriptedUpstream(t, script)
+  const logs: string[] = []
+  const smsc = await engine(t, upConnector(up.port), logs)
+  await sleep(300)
+  const esme = await openEsme(t, { port: smsc.ports.smpp })
+  const [idA, idB, idC] = await submitTo(esme, [A, B, C])
+  const stateOf = (id: string) => (smsc.store.getMessage(id) as { state: number }).state
+  await esme.waitForMany((p) => isReceipt(p) && (p.receipted_message_id === idA || p.receipted_message_id === idC), 2, 5000)
+  await until(() => resps.length === 2, 'the receipts of A and C answered')
+  t.same([stateOf(idA), stateOf(idB), stateOf(idC)], [MessageState.DELIVERED, MessageState.ENROUTE, MessageState.DELIVERED], 'A and C delivered, B waits for its receipt')
+  await until(() => smsc.lookup(idB)?.dests[0]?.upstreamId === '4096', "B's upstream id stored")
+
+  // The upstream sends A's and C's receipts again (at least once): A's TLV id finds nothing now (its link ended),
+  // and its text id, which agrees with it, is B's upstream id.
+  resend(A)
+  resend(C)
+  await until(() => resps.length === 4, 'the duplicates answered')
+  t.same(resps, [0, 0, 0, 0], 'both duplicates acknowledged with status 0 (the upstream would only send them again)')
+  await sleep(300)
+  t.equal(stateOf(idB), MessageState.ENROUTE, "A's duplicate did not settle B through its text id")
+  t.same(statsOf(esme, [idA, idB, idC]), ['DELIVRD', '', 'DELIVRD'], 'the ESME got no receipt for B')
+  t.same([idA, idC].map((id) => esme.delivered.filter((p) => isReceipt(p) && p.receipted_message_id === id).length), [1, 1], 'nor a second one for A or C')
+  t.equal(await unmatchedCount(smsc), 0, 'neither duplicate is counted in smsc_connector_receipts_unmatched_total')
+  t.notOk(logs.some((l) => l.startsWith('warn ') && /we do not know/.test(l)), 'nor warned about')
+  for (const id of ['1000', '2000']) {
+    t.ok(logs.some((l) => l.startsWith('debug ') && /already settled upstream id/.test(l) && l.includes(`"upstreamId":"${id}"`)), `the duplicate with id ${id} is logged at debug as stale`)
+  }
+
+  // A receipt whose TLV id is unknown (not one that ended lately) and whose text id is B's but does not agree with
+  // the TLV id: the text id does not stand in. It is unmatched.
+  send(C, { tlv: '77777', text: '4096' })
+  await until(() => resps.length === 5, 'the foreign receipt answered')
+  await sleep(300)
+  t.equal(stateOf(idB), MessageState.ENROUTE, 'a text id that does not agree with the TLV id does not settle B')
+  t.equal(await unmatchedCount(smsc), 1, 'that receipt is counted unmatched')
+  t.match(logs.find((l) => l.startsWith('warn ') && /we do not know/.test(l)) ?? '', /"upstreamId":"77777","textId":"4096"/, 'and warned about with both its ids')
+
+  // B's own receipt still settles it, once.
+  send(B)
+  await esme.waitFor((p) => isReceipt(p) && p.receipted_message_id === idB, 5000)
+  t.equal(stateOf(idB), MessageState.DELIVERED, "B's own receipt settles it")
+  t.same(statsOf(esme, [idA, idB, idC]), ['DELIVRD', 'DELIVRD', 'DELIVRD'], 'one DELIVRD receipt per message')
+  t.equal(await unmatchedCount(smsc), 1, 'and is not counted unmatched')
 })
