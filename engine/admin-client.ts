@@ -16,6 +16,7 @@ import { Ledger, type LedgerEntry } from './ledger'
 import { Admin, configKeysOf, type AccountView, type AuditEntry, type BackupState } from './admin'
 import { defaultSettings, OPERATOR, type Principal } from './accounts'
 import type { RouteTables } from './routing'
+import type { StaffView } from './staff'
 import { SmscError, isSmscError, type SmscErrorCode } from './errors'
 import { connectorIdsOf, type ResolvedOptions } from './config'
 import { holderText, lockDataDir, lockHolder, pidAlive } from './lock'
@@ -57,6 +58,12 @@ export interface AdminClient {
   rotateWebhookSecret(systemId: string): Promise<string>
   /** The operator's admin password (the console and API login); returns it. */
   setAdminPassword(password?: string): Promise<string>
+  /** Staff logins (engine/staff.ts): list, add (the password returned, generated when not given), role, remove, password. */
+  listStaff(): Promise<StaffView[]>
+  addStaff(user: string, role: string, password?: string): Promise<{ user: StaffView; password: string }>
+  setStaffRole(user: string, role: string): Promise<StaffView>
+  removeStaff(user: string): Promise<void>
+  setStaffPassword(user: string, password?: string): Promise<string>
   transfer(req: { to: string; amount: number; from?: string; reason?: string }): Promise<{ from: LedgerEntry | null; to: LedgerEntry }>
   ledger(systemId: string, limit: number): Promise<LedgerEntry[]>
   audit(limit: number): Promise<AuditEntry[]>
@@ -173,6 +180,11 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
       if (options.admin.password !== null) throw new SmscError('SMSC_ERR_API_INVALID', ADMIN_PASSWORD_CONFIGURED)
       return admin.setAdminPassword(p, pw)
     },
+    listStaff: async () => admin.listStaff(p),
+    addStaff: (user, role, pw) => admin.addStaff(p, pw === undefined ? { user, role } : { user, role, password: pw }),
+    setStaffRole: (user, role) => admin.updateStaff(p, user, { role }),
+    removeStaff: (user) => admin.removeStaff(p, user),
+    setStaffPassword: (user, pw) => admin.setStaffPassword(p, user, pw),
     transfer: (req) => admin.transfer(p, req),
     ledger: async (id, limit) => admin.ledger(p, id, { limit }),
     audit: async (limit) => admin.audit(p, { limit }),
@@ -237,6 +249,11 @@ function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
     setPassword: async (id, pw) => (await call<{ password: string }>('POST', `${acct(id)}/password`, pw === undefined ? {} : { password: pw })).password,
     rotateWebhookSecret: async (id) => (await call<{ secret: string }>('POST', `${acct(id)}/webhook-secret`)).secret,
     setAdminPassword: async (pw) => (await call<{ password: string }>('POST', '/api/v1/admin/password', pw === undefined ? {} : { password: pw })).password,
+    listStaff: async () => (await call<{ users: StaffView[] }>('GET', '/api/v1/admin/users')).users,
+    addStaff: (user, role, pw) => call('POST', '/api/v1/admin/users', pw === undefined ? { user, role } : { user, role, password: pw }),
+    setStaffRole: (user, role) => call('PATCH', `/api/v1/admin/users/${encodeURIComponent(user)}`, { role }),
+    removeStaff: (user) => call('DELETE', `/api/v1/admin/users/${encodeURIComponent(user)}`),
+    setStaffPassword: async (user, pw) => (await call<{ password: string }>('POST', `/api/v1/admin/users/${encodeURIComponent(user)}/password`, pw === undefined ? {} : { password: pw })).password,
     transfer: (req) => call('POST', `${acct(req.to)}/credit`, { amount: req.amount, from: req.from, reason: req.reason }),
     ledger: async (id, limit) => (await call<{ entries: LedgerEntry[] }>('GET', `${acct(id)}/ledger?limit=${limit}`)).entries,
     audit: async (limit) => (await call<{ entries: AuditEntry[] }>('GET', `/api/v1/audit?limit=${limit}`)).entries,

@@ -30,6 +30,7 @@ Usage:
   smsc message find|show …             find messages by number, sender, account, time, state; one message in full (smsc message --help)
   smsc backup [--out DIR]              a consistent copy of the store, made while the engine runs (smsc backup --help)
   smsc admin passwd [--password P]     set the web console's admin password
+  smsc admin user add|list|remove|passwd|role …   named staff logins: admin, or viewer (read-only) (smsc admin --help)
   smsc bench [scenario] [options]      the SMPP benchmark harness (smsc bench --help)
   smsc --help | smsc <command> --help
   smsc --version
@@ -612,10 +613,32 @@ async function backup(flags: Record<string, string | boolean>): Promise<number> 
   })
 }
 
-async function admin(sub: string | undefined, flags: Record<string, string | boolean>): Promise<number> {
+const ADMIN_HELP = `smsc admin: the operator's logins to the console and the admin API
+
+  smsc admin passwd [--password P]
+      set the built-in operator's admin password (8 to 128 characters; random when omitted). With an engine
+      running it applies at once and ends the operator logins (console, API) made with the old one. Refused
+      while config admin.password is set: that one takes precedence.
+
+  smsc admin user add <name> --role admin|viewer [--password P]
+      a staff login of its own for one person (docs/ACCOUNTS.md "Staff logins"): admin may do what the operator
+      may, and its changes are audited under its name; viewer reads everything and changes nothing (for a NOC).
+      Without --password one is generated (12 characters) and printed once. Names: 1 to 32 letters, digits,
+      '.', '_' or '-'; "admin" is the built-in operator's. They sign in with { "user", "password" }.
+  smsc admin user list [--json]
+  smsc admin user passwd <name> [--password P]   a new password (8 to 128 characters; generated when omitted)
+  smsc admin user role <name> admin|viewer       a new role
+  smsc admin user remove <name>
+      A change of a user ends its logins (console, API, telemetry stream).
+
+With an engine running on the data dir these go through its admin API and apply at once; otherwise they
+change the store directly. --config FILE / --data-dir DIR select the data dir (default ./data).
+`
+
+async function admin(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
+  if (sub === 'user' && !flags.help) return adminUser(positionals, flags)
   if (flags.help || sub !== 'passwd') {
-    process.stdout.write('smsc admin passwd [--password P] [--config FILE | --data-dir DIR]: set the console admin password (8 to 128 characters; random when omitted). ' +
-      'With an engine running it applies at once and ends the operator logins (console, API) made with the old one. Refused while config admin.password is set: that one takes precedence.\n')
+    process.stdout.write(ADMIN_HELP)
     return flags.help ? 0 : 2
   }
   assertKnownFlags(flags, ['config', 'data-dir', 'password', 'help'])
@@ -626,6 +649,66 @@ async function admin(sub: string | undefined, flags: Record<string, string | boo
     out(given === undefined ? `new console admin password: ${password}\n` : 'console admin password changed\n')
     if (c.via === 'engine') out('in force now: operator logins made with the old password have ended\n')
     return 0
+  })
+}
+
+/** A staff user's name on the command line: the engine says what is wrong with one. */
+function staffNameArg(v: string | undefined): string {
+  if (!v) usage('a staff user name is required (smsc admin --help)')
+  return v
+}
+
+function staffPasswordFlag(v: string | boolean | undefined): string | undefined {
+  if (v !== undefined && (typeof v !== 'string' || v.length < 8 || v.length > 128)) usage('--password must be 8 to 128 characters')
+  return v as string | undefined
+}
+
+async function adminUser(positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
+  const [sub, name, extra] = positionals
+  const subs = ['add', 'list', 'remove', 'passwd', 'role']
+  if (!subs.includes(sub ?? '')) usage(`admin user needs one of ${subs.join(', ')} (got ${JSON.stringify(sub ?? '')})`)
+  return withClient(flags, ['password', 'role'], async (c) => {
+    switch (sub) {
+      case 'list': {
+        const users = await c.listStaff()
+        if (flags.json) out(JSON.stringify(users) + '\n')
+        else {
+          out('user                              role     changed\n')
+          for (const u of users) out(`${u.name.padEnd(34)}${u.role.padEnd(9)}${new Date(u.updatedAt).toISOString()}\n`)
+        }
+        return 0
+      }
+      case 'add': {
+        const user = staffNameArg(name)
+        if (typeof flags.role !== 'string') usage('admin user add needs --role admin or --role viewer')
+        const given = staffPasswordFlag(flags.password)
+        const r = await c.addStaff(user, flags.role, given)
+        out(given === undefined ? `added ${r.user.role} ${user} with password ${r.password} (shown only this once)\n` : `added ${r.user.role} ${user}\n`)
+        return 0
+      }
+      case 'passwd': {
+        const user = staffNameArg(name)
+        const given = staffPasswordFlag(flags.password)
+        const password = await c.setStaffPassword(user, given)
+        out(given === undefined ? `new password for ${user}: ${password}\n` : `password changed for ${user}\n`)
+        if (c.via === 'engine') out(`in force now: ${user}'s logins made before have ended\n`)
+        return 0
+      }
+      case 'role': {
+        const user = staffNameArg(name)
+        if (extra === undefined) usage('admin user role needs the new role: admin or viewer')
+        const u = await c.setStaffRole(user, extra)
+        out(`${user} is now ${u.role}\n`)
+        return 0
+      }
+      case 'remove': {
+        const user = staffNameArg(name)
+        await c.removeStaff(user)
+        out(`removed ${user}\n`)
+        return 0
+      }
+    }
+    return 2
   })
 }
 
@@ -711,7 +794,7 @@ export async function main(argv: string[]): Promise<number> {
       if (args.sub !== undefined) usage(`start takes no argument (got ${JSON.stringify(args.sub)})`)
       return start(args.flags)
     case 'admin':
-      return admin(args.sub, args.flags)
+      return admin(args.sub, args.positionals, args.flags)
     case 'account':
     case 'accounts':
       return account(args.sub, args.positionals, args.flags)
