@@ -8,7 +8,7 @@
  */
 import type {
   AccountCreate, AccountSettings, AccountView, BackupState, CreditRequest, LedgerEntry, MessageInfo, MessageSearchResult, Principal, SendRequest,
-  SendResult,
+  SendResult, StaffView,
 } from './types'
 
 export class ApiError extends Error {
@@ -59,9 +59,9 @@ export function onAuthLost(fn: (e: ApiError) => void): () => void {
 const acc = (id: string): string => `/api/v1/accounts/${encodeURIComponent(id)}`
 
 export const api = {
-  /** the operator (password only) or an account (systemId + its SMPP password) */
-  login: (password: string, systemId?: string) =>
-    call<{ token: string; principal: Principal }>('POST', '/api/v1/login', systemId === undefined ? { password } : { systemId, password }),
+  /** the operator (password only), a staff user (its name as `user`) or an account (systemId + its SMPP password) */
+  login: (password: string, who?: { systemId: string } | { user: string }) =>
+    call<{ token: string; principal: Principal }>('POST', '/api/v1/login', { ...who, password }),
   logout: () => call<void>('POST', '/api/v1/logout'),
   me: () => call<Principal>('GET', '/api/v1/me'),
   accounts: () => call<{ accounts: AccountView[] }>('GET', '/api/v1/accounts'),
@@ -88,4 +88,10 @@ export const api = {
   backup: () => call<{ backup: BackupState | null; recent: BackupState[] }>('GET', '/api/v1/backup'),
   /** starts a backup (operator; 409 while one is being made) */
   startBackup: () => call<{ backup: BackupState }>('POST', '/api/v1/backup'),
+  /** staff logins (operator; a viewer may list them) */
+  staff: () => call<{ users: StaffView[] }>('GET', '/api/v1/admin/users'),
+  /** no password: the engine generates one; the answer is the only time it is shown */
+  addStaff: (user: string, role: 'admin' | 'viewer', password?: string) =>
+    call<{ user: StaffView; password: string }>('POST', '/api/v1/admin/users', password === undefined ? { user, role } : { user, role, password }),
+  removeStaff: (user: string) => call<void>('DELETE', `/api/v1/admin/users/${encodeURIComponent(user)}`),
 }

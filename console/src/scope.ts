@@ -7,6 +7,7 @@
  *   reseller  itself: its webhooks and password; its users: RESELLER_KEYS, suspend, remove, password,
  *             credit given from its own balance or taken back; creates users under itself
  *   user      itself: its webhooks and password
+ *   viewer    (a read-only staff login: the operator's pages) nothing: every control that changes something is hidden
  */
 import type { AccountSettings, AccountView, Principal } from './types'
 
@@ -23,26 +24,33 @@ export const ALL_KEYS: readonly (keyof AccountSettings)[] = [
   'dailyQuota', 'registeredDelivery', 'validity', 'messageIdFormat', 'receiptPolicy', 'settlement', 'prepaid', 'webhooks', 'outbind',
 ]
 
+/** a viewer: a read-only staff login (the engine refuses it every change, 403 SMSC_ERR_ADMIN_READ_ONLY) */
+export const readOnly = (p: Principal): boolean => p.role === 'operator' && p.staff === 'viewer'
+/** who is signed in, for the header: the name and the role ('operator', 'staff admin', 'viewer', 'reseller', 'user') */
+export const roleLabel = (p: Principal): string =>
+  p.role !== 'operator' ? p.role : p.staff === 'viewer' ? 'viewer' : p.staff === 'admin' ? 'staff admin' : 'operator'
+
 const isSelf = (p: Principal, a: AccountView): boolean => p.systemId !== null && p.systemId === a.systemId
 const isMine = (p: Principal, a: AccountView): boolean => p.role === 'reseller' && a.parent === p.systemId
 
 /** the settings `p` may change on `a` (suspended is left to its own button) */
 export function editableKeys(p: Principal, a: AccountView): readonly (keyof AccountSettings)[] {
+  if (readOnly(p)) return []
   if (p.role === 'operator') return ALL_KEYS
   if (isSelf(p, a)) return SELF_KEYS
   if (isMine(p, a)) return RESELLER_KEYS
   return []
 }
 
-export const canSuspend = (p: Principal, a: AccountView): boolean => p.role === 'operator' || isMine(p, a)
+export const canSuspend = (p: Principal, a: AccountView): boolean => !readOnly(p) && (p.role === 'operator' || isMine(p, a))
 export const canRemove = canSuspend
 /** the password of an account in scope: every visible one (a user sees only itself) */
-export const canSetPassword = (_p: Principal, _a: AccountView): boolean => true
+export const canSetPassword = (p: Principal, _a: AccountView): boolean => !readOnly(p)
 /** a reseller row where `p` may add a user */
 export const canAddUserUnder = (p: Principal, a: AccountView): boolean =>
-  a.role === 'reseller' && (p.role === 'operator' || isSelf(p, a))
+  !readOnly(p) && a.role === 'reseller' && (p.role === 'operator' || isSelf(p, a))
 /** a "new account" button at the top of the tree */
-export const canCreate = (p: Principal): boolean => p.role !== 'user'
+export const canCreate = (p: Principal): boolean => p.role !== 'user' && !readOnly(p)
 
 export interface CreditMove {
   id: 'grant' | 'give' | 'take' | 'from-parent' | 'to-parent'
@@ -56,6 +64,7 @@ export interface CreditMove {
 /** the ways credit can move for account `a`, as `p` sees it (empty: none); `byId` holds the visible accounts */
 export function creditMoves(p: Principal, a: AccountView, byId: ReadonlyMap<string, AccountView>): CreditMove[] {
   const out: CreditMove[] = []
+  if (readOnly(p)) return out
   const parent = a.parent !== null ? byId.get(a.parent) : undefined
   if (p.role === 'operator') {
     if (a.prepaid) out.push({ id: 'grant', label: `grant new credit to ${a.systemId}`, to: a.systemId })

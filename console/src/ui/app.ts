@@ -7,6 +7,9 @@
  * Pages depend on who is logged in: the operator gets everything; a reseller or user gets the same
  * pages scoped to its accounts (the server sends it a scoped stream: its binds, rates, pending
  * counts and events, no engine-wide health or latency), with nothing it may not do (no unbind).
+ * A staff login is the operator under its own name (the header says who and which role); a viewer gets
+ * the operator's pages with every control that changes something hidden (scope.ts readOnly), and the
+ * staff panel read-only.
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { html } from './html'
@@ -15,6 +18,8 @@ import { Overview } from './overview'
 import { Binds } from './binds'
 import { Accounts } from './accounts'
 import { AccountTree } from './account-tree'
+import { StaffPanel } from './staff'
+import { readOnly, roleLabel } from '../scope'
 import { Lookup, SendForm } from './messages'
 import { api, ApiError, onAuthLost } from '../api'
 import { AccountsStore } from '../admin'
@@ -172,6 +177,7 @@ export function App() {
 
   // everyone gets the stream (scoped by the server for a reseller or user) and the accounts list
   const operator = me?.role === 'operator'
+  const ro = me !== null && readOnly(me)
   useEffect(() => {
     if (auth === 'in' && me) core.stream.start()
     else if (auth === 'login') core.stream.stop()
@@ -217,17 +223,18 @@ export function App() {
         <div class="right">
           <span class=${`badge ${badge.cls}`} id="stream-status" data-status=${auth === 'offline' ? 'offline' : status} role="status">${badge.text}</span>
           ${state.t ? html`<span class="dim small" title="time of the last telemetry frame">${clock(state.t)}</span>` : null}
-          ${me && !operator ? html`<span class="whoami" id="whoami" data-role=${me.role}><b>${me.systemId}</b> <span class="dim">${me.role}</span></span>`: null}
+          ${me ? html`<span class="whoami" id="whoami" data-role=${me.role} data-staff=${me.role === 'operator' ? me.staff ?? 'none' : undefined}><b>${me.name}</b> <span class="dim">${roleLabel(me)}</span></span>`: null}
           <button type="button" class="btn small ghost" onClick=${logout} title=${me ? `signed in as ${me.name} (${me.role})` : undefined}>Sign out</button>
         </div>
       </header>
       <main class=${`page${stale ? ' stale' : ''}`} id=${`page-${page}`} aria-busy=${stale ? 'true' : undefined}
         title=${stale ? 'the telemetry stream is down: these figures are from the last frame received' : undefined}>
-        ${page === 'overview' ? html`<${Overview} state=${state} operator=${operator} />` : null}
-        ${page === 'binds' ? html`<${Binds} state=${state} operator=${operator} />` : null}
+        ${page === 'overview' ? html`<${Overview} state=${state} operator=${operator} readOnly=${ro} />` : null}
+        ${page === 'binds' ? html`<${Binds} state=${state} operator=${operator && !ro} />` : null}
         ${page === 'accounts' && me ? html`<${AccountTree} me=${me} store=${accounts} state=${state} />` : null}
         ${page === 'accounts' ? html`<${Accounts} state=${state} />` : null}
-        ${page === 'messages' ? html`<div class="cols"><${SendForm} state=${state} watch=${watch} accounts=${sendAccounts} /><${Lookup} watch=${watch} state=${state} accounts=${sendAccounts} /></div>` : null}
+        ${page === 'accounts' && me && operator ? html`<${StaffPanel} me=${me} />` : null}
+        ${page === 'messages' ? html`<div class="cols">${ro ? null : html`<${SendForm} state=${state} watch=${watch} accounts=${sendAccounts} />`}<${Lookup} watch=${watch} state=${state} accounts=${sendAccounts} /></div>` : null}
       </main>
     </div>
   `

@@ -1,7 +1,8 @@
 /**
- * The login screen: the operator (admin password) or an account (system_id + its SMPP password:
- * resellers and users), chosen with a two-way toggle; POST /api/v1/login sets the session cookie.
- * The choice and the last system_id are remembered in localStorage (never the password).
+ * The login screen: the operator (admin password; or a staff user: its name in the optional User field
+ * and its own password) or an account (system_id + its SMPP password: resellers and users), chosen with a
+ * two-way toggle; POST /api/v1/login sets the session cookie. The choice, the last system_id and the last
+ * staff user are remembered in localStorage (never the password).
  */
 import { useState } from 'preact/hooks'
 import { html } from './html'
@@ -12,6 +13,7 @@ type Mode = 'operator' | 'account'
 
 const KEY_MODE = 'smsc.login.mode'
 const KEY_ID = 'smsc.login.systemId'
+const KEY_USER = 'smsc.login.user'
 
 function remembered(key: string): string | null {
   try {
@@ -29,9 +31,9 @@ function remember(key: string, v: string): void {
 }
 
 /** the refusal, for a human: what went wrong and what to do */
-function refusal(e: unknown, mode: Mode, systemId: string): string {
+function refusal(e: unknown, mode: Mode, systemId: string, staff: boolean): string {
   if (e instanceof ApiError) {
-    if (e.status === 401) return mode === 'operator' ? 'Wrong password.' : 'Wrong system ID or password.'
+    if (e.status === 401) return mode === 'operator' ? (staff ? 'Wrong user or password.' : 'Wrong password.') : 'Wrong system ID or password.'
     if (e.code === 'SMSC_ERR_ACCOUNT_SUSPENDED') return `Account ${systemId} is suspended: sign-in is refused until whoever manages it resumes it.`
     if (e.status === 0) return 'The engine is not reachable.'
   }
@@ -41,24 +43,27 @@ function refusal(e: unknown, mode: Mode, systemId: string): string {
 export function Login({ onDone, notice }: { onDone: (p: Principal) => void; notice?: string | null }) {
   const [mode, setMode] = useState<Mode>(remembered(KEY_MODE) === 'account' ? 'account' : 'operator')
   const [systemId, setSystemId] = useState(remembered(KEY_ID) ?? '')
+  const [user, setUser] = useState(remembered(KEY_USER) ?? '')
   const [password, setPassword] = useState('')
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const id = systemId.trim()
+  const staff = user.trim()
   const submit = (ev: Event): void => {
     ev.preventDefault()
     setBusy(true)
     setError(null)
     remember(KEY_MODE, mode)
     if (mode === 'account') remember(KEY_ID, id)
-    api.login(password, mode === 'account' ? id : undefined).then(
+    else remember(KEY_USER, staff)
+    api.login(password, mode === 'account' ? { systemId: id } : staff !== '' ? { user: staff } : undefined).then(
       (r) => {
         setBusy(false)
         onDone(r.principal)
       },
       (e: unknown) => {
         setBusy(false)
-        setError(refusal(e, mode, id))
+        setError(refusal(e, mode, id, staff !== ''))
       },
     )
   }
@@ -79,15 +84,18 @@ export function Login({ onDone, notice }: { onDone: (p: Principal) => void; noti
               <input name="systemId" autocomplete="username" autocapitalize="off" spellcheck=${false} required maxlength="15" value=${systemId}
                 onInput=${(e: Event) => setSystemId((e.target as HTMLInputElement).value)} />
             </label>`
-          : null}
-        <label>${mode === 'operator' ? 'Admin password' : 'Password'}
+          : html`<label>User <span class="dim small">(optional: empty for the admin login)</span>
+              <input name="user" autocomplete="username" autocapitalize="off" spellcheck=${false} maxlength="32" value=${user}
+                onInput=${(e: Event) => setUser((e.target as HTMLInputElement).value)} />
+            </label>`}
+        <label>${mode === 'operator' ? (staff ? 'Password' : 'Admin password') : 'Password'}
           <input type="password" name="password" autocomplete="current-password" autofocus required value=${password}
             onInput=${(e: Event) => setPassword((e.target as HTMLInputElement).value)} />
         </label>
         <button type="submit" class="btn primary" disabled=${busy || !password || (mode === 'account' && !id)}>${busy ? 'Signing in…' : 'Sign in'}</button>
         ${error ? html`<p class="error" role="alert" id="login-error">${error}</p>` : null}
         ${mode === 'operator'
-          ? html`<p class="dim small">The password is <code>admin.password</code> in the engine config, or the one printed in the startup banner.</p>`
+          ? html`<p class="dim small">The admin password is <code>admin.password</code> in the engine config, or the one from the first start. Staff sign in with their user name and own password.</p>`
           : html`<p class="dim small">Resellers and users sign in with their SMPP system ID and password.</p>`}
       </form>
     </main>

@@ -30,7 +30,7 @@ function Kpi(p: { label: string; value: string; hint?: string; id?: string }) {
   return html`<div class="kpi" id=${p.id}><div class="kpi-value">${p.value}</div><div class="kpi-label">${p.label}</div>${p.hint ? html`<div class="kpi-hint">${p.hint}</div>` : null}</div>`
 }
 
-export function Overview({ state, operator }: { state: TelemetryState; operator: boolean }) {
+export function Overview({ state, operator, readOnly = false }: { state: TelemetryState; operator: boolean; readOnly?: boolean }) {
   if (!operator) return html`<${ScopedOverview} state=${state} />`
   const e = state.engine
   const l = state.latency
@@ -53,14 +53,14 @@ export function Overview({ state, operator }: { state: TelemetryState; operator:
     <section class="cols">
       <${Health} state=${state} />
       <${QueuesPanel} state=${state} />
-      <${BackupPanel} />
+      <${BackupPanel} readOnly=${readOnly} />
     </section>
     <${Events} events=${state.events} version=${state.eventsVersion} />
   `
 }
 
-/** The operator's backup of the store (README "Backup and restore"): start one, follow it, see the last one. */
-function BackupPanel() {
+/** The operator's backup of the store (README "Backup and restore"): start one, follow it, see the last one (a viewer: see only). */
+function BackupPanel({ readOnly }: { readOnly: boolean }) {
   const [st, setSt] = useState<BackupState | null>(null)
   const [err, setErr] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
@@ -97,7 +97,7 @@ function BackupPanel() {
         : html`<p class="empty">none since the engine started</p>`}
       ${err ? html`<p class="error" role="alert">${err}</p>` : null}
       <p class="dim small">A consistent copy of the store, made while traffic goes on. To restore, start the engine with <code>--data-dir</code> on it.</p>
-      <button type="button" class="btn small" id="backup-start" disabled=${busy || running} onClick=${start}>${running ? 'backing up…' : 'Back up now'}</button>
+      ${readOnly ? null : html`<button type="button" class="btn small" id="backup-start" disabled=${busy || running} onClick=${start}>${running ? 'backing up…' : 'Back up now'}</button>`}
     </section>
   `
 }
