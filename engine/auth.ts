@@ -65,6 +65,10 @@ type Owner = string | null
 /** A tab cannot be in a systemId (printable ASCII) nor a staff name: the two never share an owner. */
 const ownerOf = (t: Live): Owner => (t.user !== undefined ? `\t${t.user}` : t.systemId)
 
+/** A hash no password matches, made once: checked for unknown staff names. */
+let dummy: Promise<string> | null = null
+const dummyHash = (): Promise<string> => (dummy ??= Store.hashPassword(randomBytes(16).toString('hex')))
+
 /** 12 letters and digits: no leading '-' to trip a command line, nothing to escape in a shell. */
 export function generateAdminPassword(): string {
   const A = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789'
@@ -208,7 +212,9 @@ export class AdminAuth {
    */
   async loginStaff(user: string, password: string): Promise<{ token: string; principal: Principal } | null> {
     const u = this.store ? getStaff(this.store, user) : undefined
-    if (!u || !(await verifyScrypt(u.passwordHash, password))) return null
+    // An unknown name costs the same scrypt as a wrong password: the answer's time does not tell which names exist.
+    if (!u) { await verifyScrypt(await dummyHash(), password); return null }
+    if (!(await verifyScrypt(u.passwordHash, password))) return null
     const now = getStaff(this.store as Store, user) // again: it may have changed while the password was checked
     if (!now || now.passwordHash !== u.passwordHash) return null
     return { token: this.issue(null, staffFingerprint(now), false, user), principal: staffPrincipal(now) }

@@ -789,7 +789,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     // A user sees its own messages only: searching for them alone lets the walk skip the others' in the raw bytes.
     if (p.role === 'user' && p.systemId !== null) q.systemId = p.systemId
     hold(res)
-    smsc.searchMessages(q, (systemId) => smsc.admin.canSee(p, systemId), () => res.aborted === true, p.name)
+    smsc.searchMessages(q, (systemId) => smsc.admin.canSee(p, systemId), () => res.aborted === true, { key: `${p.systemId === null ? 'operator' : 'account'}:${p.name}`, name: p.name })
       .then((r) => send(res, '200 OK', r), (e) => errorOf(res, e))
   }))
   app.get('/api/v1/messages/:id', guarded({ apiKeys: true }, (res: any, req: any, p: Principal) => {

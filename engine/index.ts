@@ -89,8 +89,8 @@ export interface Smsc {
   submitText(req: TextSubmit): Promise<{ ids: string[]; parts: number; coding: string }>
   lookup(id: string): MessageView | null
   /** A message search (engine/message-search.ts): `sees` is the caller's scope; `cancelled` ends it early. */
-  /** `who` (a principal's name) may have one search at a time; a second one while it runs is refused (SMSC_ERR_RATE_LIMITED). */
-  searchMessages(q: SearchQuery, sees: (systemId: string) => boolean, cancelled?: () => boolean, who?: string): Promise<MessageSearchResult>
+  /** `who.key` (one per principal: an account, the operator, a staff user) may have one search at a time; a second one while it runs is refused (SMSC_ERR_RATE_LIMITED, naming `who.name`). */
+  searchMessages(q: SearchQuery, sees: (systemId: string) => boolean, cancelled?: () => boolean, who?: { key: string; name: string }): Promise<MessageSearchResult>
   /** Asks one session to unbind (drains first). */
   unbindSession(id: number): boolean
   /** Test hook: make one session's actor fail. */
@@ -837,10 +837,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   let searching = 0
   const searchQueue: (() => void)[] = []
   const searchers = new Set<string>()
-  async function search(q: SearchQuery, sees: (systemId: string) => boolean, cancelled?: () => boolean, who?: string): Promise<MessageSearchResult> {
+  async function search(q: SearchQuery, sees: (systemId: string) => boolean, cancelled?: () => boolean, who?: { key: string; name: string }): Promise<MessageSearchResult> {
     if (who !== undefined) {
-      if (searchers.has(who)) throw smscError('SMSC_ERR_RATE_LIMITED', `${who} has a search running already: one at a time`)
-      searchers.add(who)
+      if (searchers.has(who.key)) throw smscError('SMSC_ERR_RATE_LIMITED', `${who.name} has a search running already: one at a time`)
+      searchers.add(who.key)
     }
     try {
       if (searching >= SEARCHES_AT_ONCE) await new Promise<void>((resolve) => searchQueue.push(resolve))
@@ -854,7 +854,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         searchQueue.shift()?.()
       }
     } finally {
-      if (who !== undefined) searchers.delete(who)
+      if (who !== undefined) searchers.delete(who.key)
     }
   }
 

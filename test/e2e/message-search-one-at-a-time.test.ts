@@ -119,6 +119,13 @@ t.test('one search at a time per principal: a second by the same login is refuse
   t.same(others.map((r) => r.status), [200, 200], 'the operator and u1 at the same time: neither is refused')
   t.same(others.map((r) => r.json?.scanned), [N, N], 'and both read the whole window')
 
+  // A staff user named like an account is another principal, with a slot of its own.
+  const added = await httpCall(e.httpPort, 'POST', '/api/v1/admin/users', { token: op, body: { user: 'u1', role: 'viewer', password: 'staffpass1' } })
+  t.equal(added.status, 201, added.body)
+  const staffU1 = await login({ user: 'u1', password: 'staffpass1' })
+  const namesakes = await Promise.all([a.get(SEARCH, staffU1), b.get(SEARCH, u1)])
+  t.same(namesakes.map((r) => r.status), [200, 200], 'staff user u1 and account u1 at the same time: neither is refused')
+
   const again = await a.get(SEARCH, op)
   t.equal(again.status, 200, 'once its search has answered, the same login may search again')
 })
