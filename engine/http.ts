@@ -51,6 +51,12 @@ export interface HttpServer {
   scopeChanged(): void
   /** Telemetry WebSockets open now (none: the tick builds no frames). */
   subscribers(): number
+  /**
+   * The HTTPS listener takes the certificate files again (a renewal, SIGHUP): a new HTTPS app set up as the
+   * first was listens in its place; connections open on the old one stay, telemetry included. False without
+   * an HTTPS listener; throws when the new one cannot listen (the old one listens again).
+   */
+  reloadTls(): boolean
   close(): Promise<void>
 }
 
@@ -355,6 +361,8 @@ type Handler = (res: any, req: any, p: Principal) => void
 
 /** uWS's registering methods and the HTTP method each serves. */
 const ROUTE_METHODS: Record<string, HttpRoute['method']> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' }
+/** uWS app methods that set an app up (what a renewed HTTPS app replays). */
+const SETUP_METHODS: ReadonlySet<string> = new Set(['get', 'post', 'put', 'patch', 'del', 'options', 'head', 'connect', 'trace', 'any', 'ws'])
 /** The routes a viewer may use with another method than GET: logging in and out. */
 const READ_ONLY_EXEMPT: ReadonlySet<string> = new Set(['/api/v1/login', '/api/v1/logout'])
 interface Guard {
@@ -406,9 +414,23 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     })
     return proxy
   }
-  // uWS serves plain HTTP and HTTPS from two app objects: every route, WebSocket and publish goes to both.
+  /**
+   * uWS reads an HTTPS app's certificate once, when the app is made. So every call that sets the HTTPS app up
+   * (routes with their guards, WebSockets) is kept, to set up a new app the same way when the files are renewed.
+   */
+  const secureSetup: [string, unknown[]][] = []
+  const recording = (a: any): any => new Proxy(a, {
+    get: (target, prop) => {
+      if (typeof prop !== 'string' || typeof target[prop] !== 'function') return target[prop]
+      if (!SETUP_METHODS.has(prop)) return target[prop].bind(target)
+      return (...args: unknown[]) => { secureSetup.push([prop, args]); target[prop](...args); return a }
+    },
+  })
+  // uWS serves plain HTTP and HTTPS from two app objects: every route, WebSocket and publish goes to both
+  // (after a certificate reload, to every HTTPS app still holding connections too).
   const apps: any[] = [routed(uWS.App())]
-  if (o.tls && o.tlsPort != null) apps.push(routed(uWS.SSLApp({ cert_file_name: o.tls.cert, key_file_name: o.tls.key })))
+  if (o.tls && o.tlsPort != null) apps.push(routed(recording(uWS.SSLApp({ cert_file_name: o.tls.cert, key_file_name: o.tls.key }))))
+  let secureApp: any = apps[1]
   const app: any = apps.length === 1 ? apps[0] : new Proxy(apps[0], {
     get: (target, prop) => (typeof target[prop] === 'function' ? (...args: unknown[]) => { for (const a of apps) a[prop](...args); return app } : target[prop]),
   })
@@ -955,6 +977,26 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       publish,
       scopeChanged,
       subscribers: () => clients.size,
+      reloadTls: () => {
+        if (tokens.length < 2 || !o.tls) return false
+        const port = uWS.us_socket_local_port(tokens[1])
+        const host = o.tlsHost ?? '0.0.0.0'
+        const fresh = uWS.SSLApp({ cert_file_name: o.tls.cert, key_file_name: o.tls.key })
+        for (const [method, args] of secureSetup) fresh[method](...args)
+        // The port is exclusive: the old app stops listening, the new one starts (uWS listens synchronously).
+        uWS.us_listen_socket_close(tokens[1])
+        let token: unknown = null
+        fresh.listen(host, port, 1, (t: unknown) => { token = t })
+        if (!token) {
+          secureApp.listen(host, port, 1, (t: unknown) => { token = t })
+          if (token) tokens[1] = token
+          throw smscError('SMSC_ERR_LISTEN_FAILED', `HTTPS with the renewed certificate cannot listen on ${host}:${port}: ${token ? 'the old certificate serves on' : 'HTTPS is down until a restart'}`)
+        }
+        tokens[1] = token
+        secureApp = fresh
+        apps.push(fresh)
+        return true
+      },
       close: async () => {
         for (const token of tokens) uWS.us_listen_socket_close(token)
         for (const ws of clients) ws.end(1001, 'server stopping')

@@ -101,8 +101,8 @@ export interface Smsc {
   health(): Record<string, unknown>
   /**
    * Reads tls.cert/tls.key (and tls.ca) again for the SMPP TLS listener: new connections get the renewed
-   * certificate, bound sessions stay. What it did, for the log; throws an SmscError (nothing changed) when
-   * the files cannot be read or do not make a certificate. `smsc start` calls it on SIGHUP.
+   * certificate, bound sessions stay; the HTTPS listener (http.tlsPort) too. What it did, for the log; throws an
+   * SmscError (nothing changed) when the files cannot be read or do not make a certificate. `smsc start` calls it on SIGHUP.
    */
   reloadTls(): string
   stop(): Promise<void>
@@ -660,7 +660,15 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       } catch (e) {
         throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls: the certificate or key is not usable, the old one stays: ${(e as Error).message}`)
       }
-      return `TLS certificate reloaded from ${cert}: new SMPP/TLS connections get it, open ones keep theirs${smsc.ports.https !== null ? '; HTTPS takes it at the next restart' : ''}`
+      // HTTPS (http.tlsPort) serves the same files: a new HTTPS app takes them (the pair was checked just above).
+      let https = false
+      try {
+        https = http?.reloadTls() ?? false
+      } catch (e) {
+        throw smscError('SMSC_ERR_LISTEN_FAILED', `TLS certificate reloaded from ${cert} for SMPP/TLS, but ${(e as Error).message}`)
+      }
+      if (https) return `TLS certificate reloaded from ${cert}: new SMPP/TLS and HTTPS connections get it, open ones keep theirs`
+      return `TLS certificate reloaded from ${cert}: new SMPP/TLS connections get it, open ones keep theirs`
     },
     stop: () => (stopped ??= shutdown()),
   }

@@ -335,7 +335,7 @@ t.test('an engine whose log reader went away (EPIPE) keeps serving and still sto
   t.same(await e.exited(10_000), { code: 0, signal: null }, 'exits by itself within 10 s (it used to spin at 100% CPU until killed)')
 })
 
-t.test('SIGHUP reloads a renewed SMPP TLS certificate: new connections get it, open ones stay; an unusable one is refused and the old one stays', async (t) => {
+t.test('SIGHUP reloads a renewed TLS certificate for SMPP/TLS and HTTPS: new connections get it, open ones stay; an unusable one is refused and the old one stays', async (t) => {
   const dir = tempDir(t)
   const a = await devTlsCert(path.join(dir, 'a'))
   const b = await devTlsCert(path.join(dir, 'b'))
@@ -343,8 +343,8 @@ t.test('SIGHUP reloads a renewed SMPP TLS certificate: new connections get it, o
   const key = path.join(dir, 'key.pem')
   fs.writeFileSync(cert, a.cert)
   fs.writeFileSync(key, a.key)
-  const [smpp, tlsPort, http] = await freePorts(3)
-  const config = writeConfig(t, { dataDir: path.join(dir, 'data'), smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http }, tls: { host: '127.0.0.1', port: tlsPort, cert, key }, accounts: ACCOUNTS })
+  const [smpp, tlsPort, http, https] = await freePorts(4)
+  const config = writeConfig(t, { dataDir: path.join(dir, 'data'), smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http, tlsHost: '127.0.0.1', tlsPort: https }, tls: { host: '127.0.0.1', port: tlsPort, cert, key }, accounts: ACCOUNTS })
   const child = spawn(process.execPath, [BIN, 'start', '--config', config], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'test' } })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let out = ''
@@ -357,22 +357,37 @@ t.test('SIGHUP reloads a renewed SMPP TLS certificate: new connections get it, o
   }
   await until(/Accounts /)
   const fingerprint = (pem: Buffer) => new X509Certificate(pem).fingerprint256
-  const served = () => new Promise<{ fp: string; socket: TLSSocket }>((resolve, reject) => {
-    const socket = tlsConnect({ host: '127.0.0.1', port: tlsPort, rejectUnauthorized: false }, () => resolve({ fp: socket.getPeerX509Certificate()?.fingerprint256 ?? '', socket }))
+  const served = (port = tlsPort) => new Promise<{ fp: string; socket: TLSSocket }>((resolve, reject) => {
+    const socket = tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve({ fp: socket.getPeerX509Certificate()?.fingerprint256 ?? '', socket }))
     socket.on('error', reject)
   })
+  /** The certificate HTTPS serves a new connection, and that the API answers there. */
+  const httpsServes = async (): Promise<string> => {
+    const { fp, socket } = await served(https)
+    socket.destroy()
+    const health = await new Promise<number>((resolve, reject) => {
+      httpsRequest({ host: '127.0.0.1', port: https, path: '/healthz', rejectUnauthorized: false }, (res) => { res.resume(); resolve(res.statusCode ?? 0) }).on('error', reject).end()
+    })
+    t.equal(health, 200, 'HTTPS answers')
+    return fp
+  }
   const first = await served()
   t.teardown(() => first.socket.destroy())
   t.equal(first.fp, fingerprint(a.cert), 'the certificate of the start')
+  t.equal(await httpsServes(), fingerprint(a.cert), 'HTTPS serves it too')
+  const httpsFirst = await served(https)
+  t.teardown(() => httpsFirst.socket.destroy())
 
   fs.writeFileSync(cert, b.cert)
   fs.writeFileSync(key, b.key)
   child.kill('SIGHUP')
-  await until(/SIGHUP: TLS certificate reloaded from /)
+  await until(/SIGHUP: TLS certificate reloaded from .*: new SMPP\/TLS and HTTPS connections get it/)
   const second = await served()
   second.socket.destroy()
   t.equal(second.fp, fingerprint(b.cert), 'a new connection gets the renewed one')
   t.notOk(first.socket.destroyed, 'the connection made before stays open')
+  t.equal(await httpsServes(), fingerprint(b.cert), 'a new HTTPS connection gets the renewed one too')
+  t.notOk(httpsFirst.socket.destroyed, 'and the HTTPS connection made before stays open')
 
   fs.writeFileSync(cert, 'not a certificate')
   child.kill('SIGHUP')
@@ -389,6 +404,7 @@ t.test('SIGHUP reloads a renewed SMPP TLS certificate: new connections get it, o
   const fourth = await served()
   fourth.socket.destroy()
   t.equal(fourth.fp, fingerprint(b.cert), 'and the old pair still serves')
+  t.equal(await httpsServes(), fingerprint(b.cert), 'on HTTPS too')
   t.equal(child.exitCode, null, 'and the engine runs on')
   child.kill('SIGTERM')
   await new Promise((resolve) => child.once('exit', resolve))
