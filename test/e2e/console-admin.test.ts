@@ -12,13 +12,12 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { projectRoot, startEngine, type AccountConfig } from '../helpers/engine'
 import { openEsme } from '../helpers/esme'
+import { ARTIFACTS, CHROMIUM, openPage } from '../helpers/browser'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ROOT = projectRoot()
-const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'console')
 const ADMIN_PASSWORD = 'console-admin-e2e'
 const RES1 = { systemId: 'res1', password: 'res1-pw', role: 'reseller', credit: 100 }
 const U0 = { systemId: 'u0', password: 'u0-pw' }
@@ -58,18 +57,7 @@ t.test('account pages in chromium: operator, reseller and user', { skip: fs.exis
   const operatorApi = await apiAs({ password: ADMIN_PASSWORD })
   const account = (id: string) => operatorApi<AccountView>('GET', `/api/v1/accounts/${id}`)
 
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { chromium } = require('playwright-core') as typeof import('playwright-core')
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
-  t.teardown(() => browser.close())
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light', locale: 'en-US' })
-  const page: Page = await context.newPage()
-  page.setDefaultTimeout(15_000)
-  const pageErrors: string[] = []
-  page.on('pageerror', (e) => pageErrors.push(e.message))
+  const { browser, context, page, pageErrors } = await openPage(t, { locale: 'en-US' })
   const shot = (p: Page, name: string) => p.screenshot({ path: path.join(ARTIFACTS, `admin-${name}.png`), fullPage: true })
 
   const row = (id: string) => `[data-system-id="${id}"]`

@@ -11,14 +11,12 @@ import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
-import type { Browser, Page } from 'playwright-core'
 import { projectRoot, startEngine, type AccountConfig } from '../helpers/engine'
 import { openEsme } from '../helpers/esme'
 import { api } from '../helpers/ws'
+import { ARTIFACTS, CHROMIUM, openPage } from '../helpers/browser'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ROOT = projectRoot()
-const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'console')
 const ADMIN_PASSWORD = 'console-staff-e2e'
 
 t.test('staff logins in chromium: a viewer sees no mutation controls; a staff admin manages staff', { skip: fs.existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, async (t) => {
@@ -40,18 +38,7 @@ t.test('staff logins in chromium: a viewer sees no mutation controls; a staff ad
   // a bind, so the binds page has a row (and, for the operator, an Unbind button)
   await openEsme(t, { port: engine.smppPort, systemId: 'u0', password: 'u0-pw' })
 
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { chromium } = require('playwright-core') as typeof import('playwright-core')
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
-  t.teardown(() => browser.close())
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light', locale: 'en-US' })
-  const page: Page = await context.newPage()
-  page.setDefaultTimeout(15_000)
-  const pageErrors: string[] = []
-  page.on('pageerror', (e) => pageErrors.push(e.message))
+  const { page, pageErrors } = await openPage(t, { locale: 'en-US' })
   page.on('dialog', (d) => void d.accept())
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `staff-${name}.png`), fullPage: true })
   const text = async (sel: string) => ((await page.textContent(sel)) ?? '').trim()

@@ -15,15 +15,13 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import fc from 'fast-check'
-import type { Browser, Page } from 'playwright-core'
 import { countParts as engineCountParts } from '../../engine/protocol/text/split'
 import { DEFAULT_ACCOUNT, projectRoot, startEngine } from '../helpers/engine'
 import { openEsme, receiptFor } from '../helpers/esme'
 import { runLoad, type LoadResult } from '../../bench/esme-load'
+import { ARTIFACTS, CHROMIUM, openPage } from '../helpers/browser'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const ROOT = projectRoot()
-const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'console')
 const ADMIN_PASSWORD = 'console-e2e-admin'
 const BENCH = { systemId: 'bench', password: 'bench-pw', maxBinds: 20 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -88,18 +86,7 @@ t.test('the console in chromium', { skip: fs.existsSync(CHROMIUM) ? false : `no 
   })
   const base = `http://127.0.0.1:${engine.httpPort}`
 
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { chromium } = require('playwright-core') as typeof import('playwright-core')
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
-  t.teardown(() => browser.close())
-  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: 'light' })
-  const page: Page = await context.newPage()
-  page.setDefaultTimeout(15_000)
-  const pageErrors: string[] = []
-  page.on('pageerror', (e) => pageErrors.push(e.message))
+  const { browser, context, page, pageErrors } = await openPage(t, { width: 1400 })
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true })
   const attr = async (sel: string, name: string) => Number(await page.getAttribute(sel, name))
   /** waits until the JavaScript expression (evaluated in the page) is truthy */

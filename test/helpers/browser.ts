@@ -1,0 +1,28 @@
+/**
+ * The real browser of the console tests: Debian's chromium driven by playwright-core (CHROMIUM_PATH to
+ * use another), headless, closed at the test's end; page errors collected for the test to assert none.
+ */
+import path from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { projectRoot, type TestLike } from './engine'
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+/** Where the console tests leave their screenshots. */
+export const ARTIFACTS = path.join(projectRoot(), 'test-artifacts', 'console')
+
+/** A headless chromium with one page (1280×900 unless told), closed at the test's end. */
+export async function openPage(t: TestLike, o: { width?: number; locale?: string } = {}): Promise<{ browser: Browser; context: BrowserContext; page: Page; pageErrors: string[] }> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { chromium } = require('playwright-core') as typeof import('playwright-core')
+  const browser: Browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  })
+  t.teardown(() => browser.close())
+  const context = await browser.newContext({ viewport: { width: o.width ?? 1280, height: 900 }, colorScheme: 'light', ...(o.locale ? { locale: o.locale } : {}) })
+  const page: Page = await context.newPage()
+  page.setDefaultTimeout(15_000)
+  const pageErrors: string[] = []
+  page.on('pageerror', (e) => pageErrors.push(e.message))
+  return { browser, context, page, pageErrors }
+}
