@@ -285,10 +285,19 @@ export class AdminAuth {
     if (authorization.startsWith('Bearer ')) return authorization.slice(7).trim()
     for (const part of cookie.split(';')) {
       const [k, v] = part.trim().split('=')
-      if (k === SESSION_COOKIE && v) return decodeURIComponent(v)
+      if (k === SESSION_COOKIE && v) return decoded(v)
     }
     const m = /(?:^|&)token=([^&]+)/.exec(query)
-    return m ? decodeURIComponent(m[1]) : undefined
+    return m ? decoded(m[1]) : undefined
+  }
+}
+
+/** A percent-encoded token as sent; one that does not decode (`%E0%A4%A`) is no token (a 401), never a throw: callers run in uWS handlers, where an exception ends the process. */
+function decoded(v: string): string | undefined {
+  try {
+    return decodeURIComponent(v)
+  } catch {
+    return undefined
   }
 }
 

@@ -139,7 +139,8 @@ export const httpStatusOf = (code: string): number => HTTP_STATUS[code] ?? 400
 
 function send(res: any, status: string, body: unknown, headers: Record<string, string> = {}): void {
   // The client may have gone while we worked: uWS forbids touching an aborted response.
-  if (res.aborted) return
+  if (res.aborted || res.done) return
+  res.done = true
   res.cork(() => {
     res.writeStatus(status)
     for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v)
@@ -363,6 +364,8 @@ type Handler = (res: any, req: any, p: Principal) => void
 const ROUTE_METHODS: Record<string, HttpRoute['method']> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' }
 /** uWS app methods that set an app up (what a renewed HTTPS app replays). */
 const SETUP_METHODS: ReadonlySet<string> = new Set(['get', 'post', 'put', 'patch', 'del', 'options', 'head', 'connect', 'trace', 'any', 'ws'])
+/** uWS's registering methods outside the route table: only the catch-all 404 ('/*') may use them. */
+const OTHER_METHODS: ReadonlySet<string> = new Set(['any', 'options', 'head', 'connect', 'trace'])
 /** The routes a viewer may use with another method than GET: logging in and out. */
 const READ_ONLY_EXEMPT: ReadonlySet<string> = new Set(['/api/v1/login', '/api/v1/logout'])
 interface Guard {
@@ -400,14 +403,36 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     }
     handler(res, req)
   }
+  /**
+   * Every route's handler runs inside this: uWS ends the process on an exception thrown from a handler, so a
+   * bug (or input a check missed) answers 500 for that one request instead of taking every SMPP session down.
+   */
+  const safe = (handler: (res: any, req: any) => void) => (res: any, req: any) => {
+    try {
+      handler(res, req)
+    } catch (e) {
+      log('error', 'HTTP handler threw', { error: String((e as Error)?.stack ?? e) })
+      try {
+        send(res, '500 Internal Server Error', { error: 'internal error (logged)', code: 'SMSC_ERR_HTTP_INTERNAL' })
+      } catch { /* the response was ended already */ }
+    }
+  }
   const routed = (a: any): any => {
     const proxy: any = new Proxy(a, {
       get: (target, prop) => {
         const method = typeof prop === 'string' ? ROUTE_METHODS[prop] : undefined
+        if (method === undefined && typeof prop === 'string' && OTHER_METHODS.has(prop)) {
+          // Handlers for any method would pass the read-only guard by: only the catch-all 404 may use them.
+          return (pattern: string, handler: (res: any, req: any) => void) => {
+            if (pattern !== '/*') throw new Error(`app.${prop}('${pattern}'): register routes with get/post/put/patch/del, which the read-only guard covers`)
+            target[prop](pattern, safe(handler))
+            return proxy
+          }
+        }
         if (method === undefined) return typeof target[prop] === 'function' ? target[prop].bind(target) : target[prop]
         return (pattern: string, handler: (res: any, req: any) => void) => {
           if (!routes.some((r) => r.method === method && r.pattern === pattern)) routes.push({ method, pattern })
-          target[prop](pattern, method === 'GET' || READ_ONLY_EXEMPT.has(pattern) ? handler : readOnlyGuard(method, pattern, handler))
+          target[prop](pattern, safe(method === 'GET' || READ_ONLY_EXEMPT.has(pattern) ? handler : readOnlyGuard(method, pattern, handler)))
           return proxy
         }
       },

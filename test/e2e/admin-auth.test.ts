@@ -34,3 +34,19 @@ t.test('a console token survives a restart and dies with a password change', asy
   t.equal((await api(smsc.ports.http, 'GET', '/api/v1/me', { token })).status, 401, 'invalid once the admin password changed')
   await smsc.stop()
 })
+
+t.test('a token that does not percent-decode is no token: 401, logout answers, and the engine goes on', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-auth-'))
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
+  const smsc = await start(dataDir, 'first-password')
+  t.teardown(() => smsc.stop())
+  const port = smsc.ports.http
+  const bad = 'smsc_session=%E0%A4%A'
+  // Before: decodeURIComponent threw inside a uWS handler, which ends the process (every SMPP session with it).
+  t.equal((await api(port, 'POST', '/api/v1/logout', { cookie: bad })).status, 204, 'logout (no login needed) answers')
+  t.equal((await api(port, 'GET', '/api/v1/me', { cookie: bad })).status, 401, 'a guarded read: 401')
+  t.equal((await api(port, 'PUT', '/api/v1/routes', { cookie: bad, body: { mt: [], mo: [] } })).status, 401, 'a guarded change: 401')
+  t.equal((await api(port, 'GET', '/api/v1/accounts?token=%E0')).status, 401, 'in the query string: 401')
+  const login = await api(port, 'POST', '/api/v1/login', { body: { password: 'first-password' } })
+  t.equal(login.status, 200, 'and the engine still serves')
+})
