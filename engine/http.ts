@@ -54,7 +54,8 @@ export interface HttpServer {
   /**
    * The HTTPS listener takes the certificate files again (a renewal, SIGHUP): a new HTTPS app set up as the
    * first was listens in its place; connections open on the old one stay, telemetry included. False without
-   * an HTTPS listener; throws when the new one cannot listen (the old one listens again).
+   * an HTTPS listener or once closed; throws when the new one cannot listen (the old one listens again). Old
+   * apps are kept (uWS must not free an app that has connections): the caller reloads only files that changed.
    */
   reloadTls(): boolean
   close(): Promise<void>
@@ -987,6 +988,8 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     a.listen(host, port, 1, (token: unknown) => token ? resolve(token)
       : reject(smscError('SMSC_ERR_LISTEN_FAILED', `cannot listen for ${what} on ${host}:${port} (in use, or not an address of this machine${what === 'HTTPS' ? ', or tls.cert/tls.key unreadable' : ''})`)))
   })
+  /** Once closed, a certificate reload (a SIGHUP while stopping) does nothing: its listen socket is gone. */
+  let closed = false
   return (async () => {
     const tokens = [await listen(apps[0], o.host, o.port, 'HTTP')]
     try {
@@ -1003,7 +1006,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       scopeChanged,
       subscribers: () => clients.size,
       reloadTls: () => {
-        if (tokens.length < 2 || !o.tls) return false
+        if (closed || tokens.length < 2 || !o.tls) return false
         const port = uWS.us_socket_local_port(tokens[1])
         const host = o.tlsHost ?? '0.0.0.0'
         const fresh = uWS.SSLApp({ cert_file_name: o.tls.cert, key_file_name: o.tls.key })
@@ -1023,6 +1026,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         return true
       },
       close: async () => {
+        closed = true
         for (const token of tokens) uWS.us_listen_socket_close(token)
         for (const ws of clients) ws.end(1001, 'server stopping')
         clients.clear()

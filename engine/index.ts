@@ -6,6 +6,7 @@
  * unbind sessions and drain windows → actors → HTTP → store flush.
  */
 import fs from 'node:fs'
+import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import path from 'node:path'
 import type net from 'node:net'
@@ -109,6 +110,9 @@ export interface Smsc {
 }
 
 const SMSC_SYSTEM_ID = 'SMSC'
+
+/** Which certificate and key (their contents): a SIGHUP renews HTTPS only when they changed. */
+const tlsFingerprint = (f: { cert: Buffer; key: Buffer }): string => createHash('sha256').update(f.cert).update(f.key).digest('hex')
 
 /** A file of config.tls (at start and on SIGHUP): one that cannot be read is a config error naming the key. */
 function readTlsFile(key: 'cert' | 'key' | 'ca', file: string): Buffer {
@@ -295,6 +299,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   // trust, plain SMPP sent to it): one line per client address a minute, and smsc_tls_handshake_failures_total.
   const tlsFailures = new RepeatedLog(log, { level: 'info', keyName: 'remote', first: 'TLS handshake failed', more: 'more TLS handshakes failed' })
   let http: HttpServer | null = null
+  /** The certificate files HTTPS serves (tlsFingerprint), null before they are read. */
+  let httpsFiles: string | null = null
   const actors: ActorSystem = startActors({
     options, store, log, now, receivers, metrics, ledger, routes, webhooks,
     account: (systemId) => store.getAccount(systemId),
@@ -652,6 +658,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       }
     },
     reloadTls: () => {
+      if (stopping) return 'the engine is stopping: nothing reloaded'
       const { cert, key, ca } = options.tls
       if (!cert || !key) return 'no TLS certificate to reload (tls.cert and tls.key are not set)'
       const files = { cert: readTlsFile('cert', cert), key: readTlsFile('key', key), ca: ca ? readTlsFile('ca', ca) : undefined }
@@ -663,11 +670,17 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       // HTTPS (http.tlsPort) serves the same files: a new HTTPS app takes them (the pair was checked just above).
       let https = false
       try {
-        https = http?.reloadTls() ?? false
+        // Only files that changed: each HTTPS reload keeps the old app (and its connections) alive.
+        const fp = tlsFingerprint(files)
+        if (fp !== httpsFiles) {
+          https = http?.reloadTls() ?? false
+          if (https) httpsFiles = fp
+        }
       } catch (e) {
         throw smscError('SMSC_ERR_LISTEN_FAILED', `TLS certificate reloaded from ${cert} for SMPP/TLS, but ${(e as Error).message}`)
       }
       if (https) return `TLS certificate reloaded from ${cert}: new SMPP/TLS and HTTPS connections get it, open ones keep theirs`
+      if (smsc.ports.https !== null) return `TLS certificate reloaded from ${cert}: new SMPP/TLS connections get it, open ones keep theirs; HTTPS already serves these files`
       return `TLS certificate reloaded from ${cert}: new SMPP/TLS connections get it, open ones keep theirs`
     },
     stop: () => (stopped ??= shutdown()),
@@ -907,7 +920,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     smsc.ports.https = http.tlsPort
     let tlsOpts
     if (options.tls.cert && options.tls.key) {
-      tlsOpts = { host: options.tls.host, port: options.tls.port, cert: readTlsFile('cert', options.tls.cert), key: readTlsFile('key', options.tls.key), ca: options.tls.ca ? readTlsFile('ca', options.tls.ca) : undefined, requestCert: options.tls.requestCert }
+      const files = { host: options.tls.host, port: options.tls.port, cert: readTlsFile('cert', options.tls.cert), key: readTlsFile('key', options.tls.key), ca: options.tls.ca ? readTlsFile('ca', options.tls.ca) : undefined, requestCert: options.tls.requestCert }
+      httpsFiles = tlsFingerprint(files) // what the HTTPS app read a moment ago
+      tlsOpts = files
     } else if (options.devTls) {
       const dev = await devTlsCert(path.join(options.dataDir, 'tls'))
       tlsOpts = { host: options.tls.host, port: options.tls.port, cert: dev.cert, key: dev.key, requestCert: false }

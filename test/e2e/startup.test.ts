@@ -10,6 +10,7 @@ import { request as httpsRequest } from 'node:https'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { X509Certificate } from 'node:crypto'
 import { devTlsCert } from '../../engine/transport/listener'
+import { createSmsc } from '../../engine/index'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -378,6 +379,9 @@ t.test('SIGHUP reloads a renewed TLS certificate for SMPP/TLS and HTTPS: new con
   const httpsFirst = await served(https)
   t.teardown(() => httpsFirst.socket.destroy())
 
+  child.kill('SIGHUP') // the same files: HTTPS keeps its app (each reload keeps the old one alive for its connections)
+  await until(/SIGHUP: TLS certificate reloaded from .*HTTPS already serves these files/)
+
   fs.writeFileSync(cert, b.cert)
   fs.writeFileSync(key, b.key)
   child.kill('SIGHUP')
@@ -406,6 +410,31 @@ t.test('SIGHUP reloads a renewed TLS certificate for SMPP/TLS and HTTPS: new con
   t.equal(fourth.fp, fingerprint(b.cert), 'and the old pair still serves')
   t.equal(await httpsServes(), fingerprint(b.cert), 'on HTTPS too')
   t.equal(child.exitCode, null, 'and the engine runs on')
+  // SIGHUPs while it stops (a reload racing a stop): they reload nothing, and the stop completes (it used to crash
+  // re-listening HTTPS on a closed socket).
+  const exited = new Promise<[number | null, string | null]>((resolve) => child.once('exit', (code, signal) => resolve([code, signal])))
   child.kill('SIGTERM')
-  await new Promise((resolve) => child.once('exit', resolve))
+  for (let i = 0; i < 5; i++) { await new Promise((resolve) => setTimeout(resolve, 10)); child.kill('SIGHUP') }
+  t.same(await exited, [0, null], 'stopped cleanly')
+})
+
+t.test('a certificate reload while the engine stops (or after) reloads nothing and does not crash it', async (t) => {
+  const dir = tempDir(t)
+  const a = await devTlsCert(path.join(dir, 'a'))
+  const b = await devTlsCert(path.join(dir, 'b'))
+  const cert = path.join(dir, 'cert.pem')
+  const key = path.join(dir, 'key.pem')
+  fs.writeFileSync(cert, a.cert)
+  fs.writeFileSync(key, a.key)
+  const smsc = await createSmsc({
+    dataDir: path.join(dir, 'data'), smpp: { host: '127.0.0.1', port: 0 }, tls: { host: '127.0.0.1', port: 0, cert, key },
+    http: { host: '127.0.0.1', port: 0, tlsHost: '127.0.0.1', tlsPort: 0 }, accounts: ACCOUNTS, admin: { password: 'operator-secret' }, log: { level: 'silent' },
+  })
+  // Renewed files, so a reload would make a new HTTPS app: before the fix, one on a closed listener crashed the process (SIGSEGV).
+  fs.writeFileSync(cert, b.cert)
+  fs.writeFileSync(key, b.key)
+  const stopping = smsc.stop()
+  t.equal(smsc.reloadTls(), 'the engine is stopping: nothing reloaded', 'while it stops')
+  await stopping
+  t.equal(smsc.reloadTls(), 'the engine is stopping: nothing reloaded', 'and once stopped')
 })
