@@ -41,3 +41,17 @@ t.test('a data dir the file cannot be written to: printed, since nothing else wo
   t.match(lines, /AdminPw12345/)
   t.notMatch(lines, /also in/)
 })
+
+t.test('a later start that generates the other password adds it: the file keeps the first one', async (t) => {
+  const dir = tmp(t)
+  credentialLines(dir, null, { systemId: 'demo', password: 'Demo1234' }, false) // admin.password was set then
+  credentialLines(dir, 'AdminPw12345', null, false) // later unset: the admin's is generated
+  const text = fs.readFileSync(path.join(dir, 'initial-credentials'), 'utf8')
+  t.match(text, /^account demo \(SMPP system_id and API login\) password: Demo1234$/m, 'the demo password is still there')
+  t.match(text, /^console admin password: AdminPw12345$/m, 'with the admin one')
+  credentialLines(dir, 'Second123456', null, false)
+  const again = fs.readFileSync(path.join(dir, 'initial-credentials'), 'utf8')
+  t.notMatch(again, /AdminPw12345/, 'a newer admin password replaces the older line')
+  t.match(again, /Second123456/)
+  t.match(again, /Demo1234/)
+})
