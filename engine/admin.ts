@@ -35,7 +35,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import {
-  BOUNDED_KEYS, beyondReseller, checkAccountInput, exceedsReseller, inheritedBounds, type Account, type AccountInput,
+  BOUNDED_KEYS, OPERATOR, beyondReseller, checkAccountInput, exceedsReseller, inheritedBounds, type Account, type AccountInput,
   type AccountSettings, type Principal, SETTINGS_KEYS,
 } from './accounts'
 import { ADMIN_HASH_KEY, generateAdminPassword } from './auth'
@@ -50,10 +50,18 @@ import { urlTargetRefusal } from './webhook-target'
 
 export type { AccountView, BackupState, OutbindView } from './wire'
 
+/**
+ * Who made a change, as audit and ledger entries record it: an account's systemId, `admin` (the built-in
+ * operator), or `staff:<name>` for a staff login, so a staff user and an account of the same name are told
+ * apart. Customers (resellers, users) see a staff user's entries as `admin`: staff names stay the operator's.
+ */
+export const actor = (p: Principal): string => (p.role === 'operator' && p.staff !== undefined ? `staff:${p.name}` : p.name)
+export const isStaffActor = (by: string): boolean => by.startsWith('staff:')
+
 export interface AuditEntry {
   seq?: number
   t: number
-  /** Principal name. */
+  /** Who: an account's systemId, 'admin', or 'staff:<name>' (actor()). */
   by: string
   /** 'account.create', 'account.update', 'account.suspend', 'account.resume', 'account.remove', 'account.password',
    *  'account.webhook-secret', 'credit.transfer', 'credit.adjust', 'apikey.create', 'apikey.revoke', 'routes.set', 'admin.password',
@@ -260,11 +268,11 @@ export class Admin {
       const { ledger } = this.deps
       if (inp.credit !== undefined) {
         if (p.role === 'reseller') {
-          const out = ledger.debit(p.systemId, inp.credit, 'transfer-out', p.name, systemId)
+          const out = ledger.debit(p.systemId, inp.credit, 'transfer-out', actor(p), systemId)
           if (out === null) throw creditExhausted(p.systemId, inp.credit, ledger.balance(p.systemId))
           entries.push(out)
-          entries.push(ledger.credit(systemId, inp.credit, 'opening', p.name, p.systemId))
-        } else entries.push(ledger.credit(systemId, inp.credit, 'opening', p.name))
+          entries.push(ledger.credit(systemId, inp.credit, 'opening', actor(p), p.systemId))
+        } else entries.push(ledger.credit(systemId, inp.credit, 'opening', actor(p)))
       }
       const detail: Record<string, unknown> = { role: account.role, prepaid: account.prepaid }
       if (inp.credit !== undefined) detail.credit = inp.credit
@@ -372,11 +380,11 @@ export class Admin {
     if (balance > 0) {
       const owner = cur.parent !== null ? this.current(cur.parent) : undefined
       if (owner) {
-        entries.push(ledger.debit(systemId, balance, 'transfer-out', p.name, owner.systemId) as LedgerEntry)
-        entries.push(ledger.credit(owner.systemId, balance, 'transfer-in', p.name, systemId))
+        entries.push(ledger.debit(systemId, balance, 'transfer-out', actor(p), owner.systemId) as LedgerEntry)
+        entries.push(ledger.credit(owner.systemId, balance, 'transfer-in', actor(p), systemId))
         detail.returned = { to: owner.systemId, amount: balance }
       } else {
-        entries.push(ledger.debit(systemId, balance, 'adjust', p.name, 'account removed') as LedgerEntry)
+        entries.push(ledger.debit(systemId, balance, 'adjust', actor(p), 'account removed') as LedgerEntry)
         detail.writtenOff = balance
       }
     }
@@ -403,7 +411,7 @@ export class Admin {
     if (p.role !== 'operator') forbidden(`${p.name} may not change the admin password`)
     if (password !== undefined && (typeof password !== 'string' || password.length < 8 || password.length > 128)) invalid('password must be 8 to 128 characters')
     const pw = password ?? generateAdminPassword()
-    const audit: AuditEntry = { t: this.deps.now(), by: p.name, action: 'admin.password', target: 'admin' }
+    const audit: AuditEntry = { t: this.deps.now(), by: actor(p), action: 'admin.password', target: 'admin' }
     await this.deps.commit({ meta: [[ADMIN_HASH_KEY, await Store.hashPassword(pw)]], audit: [audit] })
     return pw
   }
@@ -426,7 +434,7 @@ export class Admin {
     return this.staffChange(name, async () => {
       const t = this.deps.now()
       const u: StaffUser = { name, role, passwordHash: await Store.hashPassword(password), createdAt: t, updatedAt: t }
-      await this.deps.commit({ meta: [[staffMetaKey(name), u]], audit: [{ t, by: p.name, action: 'staff.add', target: name, detail: { role } }] })
+      await this.deps.commit({ meta: [[staffMetaKey(name), u]], audit: [{ t, by: actor(p), action: 'staff.add', target: name, detail: { role } }] })
       return { user: staffView(u), password }
     })
   }
@@ -439,7 +447,7 @@ export class Admin {
       const cur = this.staffUser(name)
       const t = this.deps.now()
       const u: StaffUser = { ...cur, role, updatedAt: Math.max(t, cur.updatedAt + 1) }
-      await this.deps.commit({ meta: [[staffMetaKey(name), u]], audit: [{ t, by: p.name, action: 'staff.update', target: name, detail: { role: { from: cur.role, to: role } } }] })
+      await this.deps.commit({ meta: [[staffMetaKey(name), u]], audit: [{ t, by: actor(p), action: 'staff.update', target: name, detail: { role: { from: cur.role, to: role } } }] })
       return staffView(u)
     })
   }
@@ -448,7 +456,7 @@ export class Admin {
     this.assertOperator(p, 'remove staff users')
     await this.staffChange(name, async () => {
       const cur = this.staffUser(name)
-      await this.deps.commit({ meta: [[staffMetaKey(name), null]], audit: [{ t: this.deps.now(), by: p.name, action: 'staff.remove', target: name, detail: { role: cur.role } }] })
+      await this.deps.commit({ meta: [[staffMetaKey(name), null]], audit: [{ t: this.deps.now(), by: actor(p), action: 'staff.remove', target: name, detail: { role: cur.role } }] })
     })
   }
 
@@ -463,7 +471,7 @@ export class Admin {
       const cur = this.staffUser(name)
       const t = this.deps.now()
       const u: StaffUser = { ...cur, passwordHash, updatedAt: Math.max(t, cur.updatedAt + 1) }
-      await this.deps.commit({ meta: [[staffMetaKey(name), u]], audit: [{ t, by: p.name, action: 'staff.password', target: name }] })
+      await this.deps.commit({ meta: [[staffMetaKey(name), u]], audit: [{ t, by: actor(p), action: 'staff.password', target: name }] })
       return pw
     })
   }
@@ -525,7 +533,7 @@ export class Admin {
     const entries: LedgerEntry[] = []
     let out: LedgerEntry | null = null
     if (adjust) {
-      const e = ledger.debit(to, size, 'adjust', p.name, typeof r.reason === 'string' ? r.reason : undefined)
+      const e = ledger.debit(to, size, 'adjust', actor(p), typeof r.reason === 'string' ? r.reason : undefined)
       if (e === null) throw creditExhausted(to, size, ledger.balance(to))
       const detail: Record<string, unknown> = { amount }
       if (r.reason !== undefined) detail.reason = r.reason
@@ -533,11 +541,11 @@ export class Admin {
       return { from: null, to: e }
     }
     if (from !== undefined) {
-      out = ledger.debit(from, amount as number, 'transfer-out', p.name, to)
+      out = ledger.debit(from, amount as number, 'transfer-out', actor(p), to)
       if (out === null) throw creditExhausted(from, amount as number, ledger.balance(from))
       entries.push(out)
     }
-    const inn = ledger.credit(to, amount as number, from === undefined ? 'grant' : 'transfer-in', p.name, from)
+    const inn = ledger.credit(to, amount as number, from === undefined ? 'grant' : 'transfer-in', actor(p), from)
     entries.push(inn)
     const detail: Record<string, unknown> = { amount, from: from ?? null }
     if (r.reason !== undefined) detail.reason = r.reason
@@ -548,7 +556,8 @@ export class Admin {
   ledger(p: Principal, systemId: string, q?: { limit?: number; before?: number }): LedgerEntry[] {
     const pg = page(q)
     if (!this.canSee(p, systemId)) forbidden(`${systemId} is not visible to ${p.name}`)
-    return this.deps.store.ledgerEntries(systemId, pg)
+    const entries = this.deps.store.ledgerEntries(systemId, pg)
+    return p.role === 'operator' ? entries : entries.map((e) => (isStaffActor(e.by) ? { ...e, by: OPERATOR.name } : e))
   }
 
   /** operator: all; reseller: entries about itself and its users (also removed ones); user: entries about itself. */
@@ -568,7 +577,7 @@ export class Admin {
       const chunk = store.auditEntries(before === undefined ? { limit: 500 } : { limit: 500, before })
       if (chunk.length === 0) break
       for (const e of chunk) {
-        if (mine(e)) out.push(e)
+        if (mine(e)) out.push(isStaffActor(e.by) ? { ...e, by: OPERATOR.name } : e)
         if (out.length === pg.limit) break
       }
       scanned += chunk.length
@@ -622,7 +631,7 @@ export class Admin {
   async setRoutes(p: Principal, tables: unknown): Promise<RouteTables> {
     if (p.role !== 'operator') forbidden(`${p.name} may not change routes`)
     const routes = validateRouteTables(tables, 'routes', 'SMSC_ERR_API_INVALID', this.deps.connectors())
-    const audit: AuditEntry = { t: this.deps.now(), by: p.name, action: 'routes.set', target: 'routes', detail: { mt: routes.mt.length, mo: routes.mo.length } }
+    const audit: AuditEntry = { t: this.deps.now(), by: actor(p), action: 'routes.set', target: 'routes', detail: { mt: routes.mt.length, mo: routes.mo.length } }
     await this.deps.commit({ meta: [[ROUTES_META, routes]], audit: [audit] })
     this.deps.onRoutesChanged?.(routes)
     return routes
@@ -658,7 +667,7 @@ export class Admin {
     return this.deps.store.backup(dir).then(async (bytes) => {
       Object.assign(st, { state: 'done', bytes, ms: Math.round(performance.now() - t0) })
       if (target === undefined) st.removed = this.pruneBackups(base as string, path.basename(dir))
-      await this.deps.commit({ audit: [{ t: this.deps.now(), by: p.name, action: 'store.backup', target: 'store', detail: { path: dir, bytes } }] })
+      await this.deps.commit({ audit: [{ t: this.deps.now(), by: actor(p), action: 'store.backup', target: 'store', detail: { path: dir, bytes } }] })
       return st
     }, (e: unknown) => {
       Object.assign(st, { state: 'failed', error: (e as Error).message, ms: Math.round(performance.now() - t0) })
@@ -752,7 +761,7 @@ export class Admin {
   ): Promise<void> {
     const d: Record<string, unknown> = { ...detail }
     if (account.parent !== null) d.owner = account.parent
-    const audit: AuditEntry = { t: this.deps.now(), by: p.name, action, target: account.systemId }
+    const audit: AuditEntry = { t: this.deps.now(), by: actor(p), action, target: account.systemId }
     if (Object.keys(d).length > 0) audit.detail = d
     const changesAccount = batch.accounts !== undefined || removed
     const mine = removed ? null : account
@@ -766,7 +775,7 @@ export class Admin {
       // Commits settle in order: if no later change replaced ours, the store now answers (or never changed).
       if (changesAccount && this.inflight.get(account.systemId) === mine) this.inflight.delete(account.systemId)
     }
-    if (changesAccount) this.deps.onAccountChanged?.(account.systemId, removed ? null : (this.deps.store.getAccount(account.systemId) ?? null), { action, by: p.name, parent: account.parent })
+    if (changesAccount) this.deps.onAccountChanged?.(account.systemId, removed ? null : (this.deps.store.getAccount(account.systemId) ?? null), { action, by: actor(p), parent: account.parent })
   }
 
   private view(a: Account, children: number): AccountView {

@@ -149,7 +149,7 @@ t.test('names, roles and passwords are checked; admin is reserved; only the oper
   t.same(listStaff(store).map((u) => u.name), ['x'], 'nothing else was stored')
 })
 
-t.test('the audit names the staff user; an account sharing its name does not see entries about it', async (t) => {
+t.test('the audit names the staff user as staff:<name>, apart from an account of that name, which sees it as admin', async (t) => {
   const store = await Store.open(freshDir(t))
   t.teardown(() => store.close())
   const admin = adminOf(store)
@@ -159,9 +159,14 @@ t.test('the audit names the staff user; an account sharing its name does not see
   await admin.create(p, { systemId: 'res1', role: 'reseller', password: 'rpw' })
   await admin.setStaffPassword(p, 'res1', 'staff-password2')
   const all = admin.audit(OPERATOR)
-  t.match(all.map((e) => [e.action, e.target, e.by]), [['staff.password', 'res1', 'res1'], ['account.create', 'res1', 'res1'], ['staff.add', 'res1', 'admin']])
-  const seen = admin.audit({ role: 'reseller', systemId: 'res1', name: 'res1' })
+  t.match(all.map((e) => [e.action, e.target, e.by]), [['staff.password', 'res1', 'staff:res1'], ['account.create', 'res1', 'staff:res1'], ['staff.add', 'res1', 'admin']])
+  const reseller: Principal = { role: 'reseller', systemId: 'res1', name: 'res1' }
+  const seen = admin.audit(reseller)
   t.same(seen.map((e) => e.action), ['account.create'], 'the reseller res1 sees its account\'s entry, not the staff user\'s')
+  t.same(seen.map((e) => e.by), ['admin'], 'made by a staff login: a customer sees admin, not the staff user\'s name')
+  // A change the reseller res1 makes itself is its own, not the staff user's.
+  await admin.create(reseller, { systemId: 'u9', password: 'u9pw' })
+  t.same(admin.audit(OPERATOR).slice(0, 1).map((e) => [e.action, e.target, e.by]), [['account.create', 'u9', 'res1']], 'the account res1 is res1')
 })
 
 t.test('LoginThrottle.keyOf: a staff user\'s count is apart from an account of the same name', async (t) => {

@@ -140,7 +140,7 @@ t.test('staff logins in chromium: a viewer sees no mutation controls; a staff ad
     const login = await api(port, 'POST', '/api/v1/login', { body: { user: 'noc2', password: m?.[1] } })
     t.equal(login.status, 200, 'it signs in')
     const audit = (await api(port, 'GET', '/api/v1/audit?limit=1', { token: op.token })).json as { entries: { action: string; target: string; by: string }[] }
-    t.match(audit.entries[0], { action: 'staff.add', target: 'noc2', by: 'sam' }, 'audited under sam')
+    t.match(audit.entries[0], { action: 'staff.add', target: 'noc2', by: 'staff:sam' }, 'audited under sam')
     await shot('admin-accounts-1280')
     await page.click('#staff-list [data-staff=noc2] [data-action=remove-staff]')
     await page.waitForSelector('#staff-list [data-staff=noc2]', { state: 'detached' })

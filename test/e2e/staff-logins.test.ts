@@ -81,7 +81,7 @@ t.test('viewer reads, staff admin changes and is audited, logins end with their 
   t.equal((await api(port, 'POST', '/api/v1/accounts/esme1/credit', { token: sam, body: { amount: 5 } })).status, 200)
   await addStaff(port, sam, 'vic', 'viewer', 'vic-password')
   const entries = ((await api(port, 'GET', '/api/v1/audit?limit=3', { token: nina })).json as { entries: { action: string; target: string; by: string }[] }).entries
-  t.match(entries.map((x) => [x.action, x.target, x.by]), [['staff.add', 'vic', 'sam'], ['credit.transfer', 'esme1', 'sam'], ['account.create', 'acc2', 'sam']])
+  t.match(entries.map((x) => [x.action, x.target, x.by]), [['staff.add', 'vic', 'staff:sam'], ['credit.transfer', 'esme1', 'staff:sam'], ['account.create', 'acc2', 'staff:sam']])
   const first = ((await api(port, 'GET', '/api/v1/audit', { token: op })).json as { entries: { action: string; target: string; by: string }[] }).entries
     .find((x) => x.action === 'staff.add' && x.target === 'nina')
   t.equal(first?.by, 'admin', 'the built-in operator stays admin')
