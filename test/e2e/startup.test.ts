@@ -392,6 +392,13 @@ t.test('SIGHUP reloads a renewed TLS certificate for SMPP/TLS and HTTPS: new con
   t.notOk(first.socket.destroyed, 'the connection made before stays open')
   t.equal(await httpsServes(), fingerprint(b.cert), 'a new HTTPS connection gets the renewed one too')
   t.notOk(httpsFirst.socket.destroyed, 'and the HTTPS connection made before stays open')
+  const answer = await new Promise<string>((resolve, reject) => {
+    let got = ''
+    httpsFirst.socket.on('data', (c: Buffer) => { got += c.toString('latin1'); if (got.includes('\r\n\r\n')) resolve(got) })
+    httpsFirst.socket.once('error', reject)
+    httpsFirst.socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+  })
+  t.match(answer, /^HTTP\/1\.1 200/, 'and is still served (by the old app)')
 
   fs.writeFileSync(cert, 'not a certificate')
   child.kill('SIGHUP')
