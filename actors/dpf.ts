@@ -7,8 +7,10 @@
  * upstream account share one) and subscriber, which accounts asked and with which source address, so
  * the alert reaches them. An alert clears what it answers (the upstream resets its flag when it
  * alerts). Addresses are compared without a leading '+' or '00' (international forms of one number).
- * In memory only, and bounded: at most `max` subscribers, least recently watched forgotten first, at
- * most PER_SUBSCRIBER watches each; a watch lasts WATCH_MS past its message's expiry.
+ * Bounded: at most `max` subscribers, least recently watched forgotten first, at most PER_SUBSCRIBER
+ * watches each; a watch lasts WATCH_MS past its message's expiry. Kept in the store too (meta keys
+ * `dpf:…`, written with the commits that change them: changes()), so an alert that comes after a
+ * restart still reaches the account (load()).
  */
 import type { Address } from '../engine/message'
 
@@ -30,8 +32,14 @@ export function addressKey(addr: string): string {
   return addr.startsWith('+') ? addr.slice(1) : addr.startsWith('00') ? addr.slice(2) : addr
 }
 
+/** The store's meta key of a subscriber's watches (NUL, the in-memory separator, cannot be in a store key). */
+const metaKey = (key: string): string => `dpf:${JSON.stringify(key.split('\0'))}`
+export const DPF_META_PREFIX = 'dpf:'
+
 export class DpfWatches {
   private readonly byKey = new Map<string, DpfWatch[]>()
+  /** Subscribers whose watches changed since the last changes(). */
+  private readonly dirty = new Set<string>()
 
   constructor(private readonly max = 100_000) {}
 
@@ -46,9 +54,34 @@ export class DpfWatches {
     kept.push(w)
     if (kept.length > PER_SUBSCRIBER) kept.shift()
     this.byKey.set(key, kept)
+    this.dirty.add(key)
     // Bounded: past `max`, the least recently watched subscriber goes; one expired at the front goes too (cheap upkeep).
     const oldest = this.byKey.keys().next().value as string
-    if (this.byKey.size > this.max || (oldest !== key && (this.byKey.get(oldest) as DpfWatch[]).every((x) => x.until < now))) this.byKey.delete(oldest)
+    if (this.byKey.size > this.max || (oldest !== key && (this.byKey.get(oldest) as DpfWatch[]).every((x) => x.until < now))) {
+      this.byKey.delete(oldest)
+      this.dirty.add(oldest)
+    }
+  }
+
+  /** The meta entries to write for what changed since the last call: the subscriber's watches, or null (removed). */
+  changes(): [string, DpfWatch[] | null][] {
+    const out: [string, DpfWatch[] | null][] = []
+    for (const key of this.dirty) out.push([metaKey(key), this.byKey.get(key) ?? null])
+    this.dirty.clear()
+    return out
+  }
+
+  /** Watches kept in the store (meta entries under DPF_META_PREFIX), at start: expired or malformed ones are left out. */
+  load(entries: [string, unknown][], now: number): void {
+    for (const [k, v] of entries) {
+      let parts: unknown
+      try { parts = JSON.parse(k.slice(DPF_META_PREFIX.length)) } catch { continue }
+      if (!Array.isArray(parts) || parts.length !== 2 || !Array.isArray(v)) continue
+      const live = (v as DpfWatch[]).filter((w) => w && typeof w.systemId === 'string' && Array.isArray(w.src) && typeof w.until === 'number' && w.until >= now)
+      const key = `${parts[0]}\0${parts[1]}`
+      if (live.length > 0 && this.byKey.size < this.max) this.byKey.set(key, live)
+      else this.dirty.add(key) // gone: removed at the next write
+    }
   }
 
   /**
@@ -67,6 +100,7 @@ export class DpfWatches {
     const left = live.filter((w) => !taken.includes(w))
     if (left.length > 0) this.byKey.set(key, left)
     else this.byKey.delete(key)
+    this.dirty.add(key)
     return taken
   }
 }

@@ -42,7 +42,7 @@ import type { RouteTables } from '../engine/routing'
 import type { WebhookSender } from '../engine/webhook'
 import { Delivery } from './delivery'
 import { GroupCommit } from './group-commit'
-import { DpfWatches, WATCH_MS } from './dpf'
+import { DPF_META_PREFIX, DpfWatches, WATCH_MS } from './dpf'
 import { Dispatcher, type Job } from './dispatcher'
 import { Router } from './router'
 import { RateGate } from './rate'
@@ -222,6 +222,7 @@ export function startActors(d: ActorDeps): ActorSystem {
   const connectorActors = new Map<string, Drained<ConnectorMsg>>()
   // Delivery pending flags asked of upstreams (set_dpf): who gets an upstream's alert_notification.
   const dpf = new DpfWatches()
+  dpf.load(d.store.metaWithPrefix(DPF_META_PREFIX), d.now())
   const smppConnectors = new Set(d.options.connectors.filter((c) => c.kind === 'smpp').map((c) => c.id))
   const connectorsRef = nact.spawn(root, (state: null) => state, 'connectors', { initialState: null, onCrash: restartWithBudget('connectors', 3, 10_000, log, d.fatal) })
   const configs: (ConnectorOptions | { id: string; kind: 'simulator' })[] = [{ id: SIMULATOR_CONNECTOR, kind: 'simulator' }, ...d.options.connectors]
@@ -243,6 +244,8 @@ export function startActors(d: ActorDeps): ActorSystem {
           if (watches.length === 0) log('debug', 'upstream alert_notification for a subscriber no account asked about (set_dpf), dropped', { connector: id, subscriber: a.ms[2], esme: a.esme[2] })
           for (const w of watches) delivery.post({ type: 'alert', systemId: w.systemId, ms: a.ms, esme: w.src, status: a.status, connector: id })
         }
+        const kept = dpf.changes()
+        if (kept.length > 0) commit({ meta: kept }, (err) => { if (err) log('error', 'delivery pending flags not stored', { error: err.message }) })
       },
       up: () => {
         d.metrics.event('connector_up', { detail: `${id} (${cfg.kind})` })
@@ -349,7 +352,8 @@ export function startActors(d: ActorDeps): ActorSystem {
         }
         state.accepted(jobs)
         if (upstream.length > 0) {
-          commit({ messages: [...records.values()], upstream }, (err) => {
+          const watches = dpf.changes()
+          commit({ messages: [...records.values()], upstream, ...(watches.length > 0 ? { meta: watches } : {}) }, (err) => {
             if (err) log('error', 'upstream id commit failed', { connector: msg.connector, error: err.message })
             for (const u of upstream) upstreamPending.delete(`${u.connector}\0${u.upstreamId}`)
           })

@@ -8,10 +8,10 @@
  * nothing queued for an ESME with no receiver bound.
  * Through an upstream SMPP connector (a node-smpp upstream, test/helpers/upstream.ts): set_dpf goes
  * upstream with the submit_sm, and the upstream's own alert_notification reaches the account that asked,
- * once, and no other account.
+ * once, and no other account; also when it comes after an engine restart (the watches are in the store).
  */
 import t from 'tap'
-import { startEngine, type Engine } from '../helpers/engine'
+import { httpCall, startEngine, type Engine } from '../helpers/engine'
 import { gsm, openEsme, receiptFor, parseReceipt, messageText, type Esme, type Pdu } from '../helpers/esme'
 import { until } from '../helpers/policy'
 import { notify, startUpstream } from '../helpers/upstream'
@@ -153,4 +153,30 @@ t.test('a transmitter and a receiver connector of one upstream account: the aler
   const got = await until('the alert relayed', () => alertsOf(esme)[0], 10_000)
   t.match(got, { source_addr: `+${DEST}`, esme_addr: SRC, ms_availability_status: 2 }, 'the subscriber as the upstream wrote it (+ and all), and its ms_availability_status')
   t.equal(alertsOf(esme).length, 1, 'nothing for the subscriber whose submit the upstream refused')
+})
+
+t.test('an upstream\'s alert_notification after an engine restart still reaches the account that asked (set_dpf kept in the store)', async (t) => {
+  const up = await startUpstream(t, {})
+  const engine = await startEngine(t, {
+    extra: {
+      connectors: [{ id: 'up', kind: 'smpp', host: '127.0.0.1', port: up.port, systemId: 'esme1', password: 'secret1', reconnectMs: [100, 1000], interfaceVersion: 0x50 }],
+      routes: { mt: [{ name: 'all', match: {}, action: { connector: 'up' } }], mo: [] },
+    },
+  })
+  const before = await openEsme(t, { port: engine.smppPort, kind: 'transceiver' })
+  await until('the connector bound to the upstream', () => (up.sessions.length > 0 ? true : undefined), 10_000)
+  const a = await before.request('data_sm', { source_addr: SRC, destination_addr: DEST, registered_delivery: 1, set_dpf: 1, message_payload: gsm('are you there?') })
+  t.equal(a.command_status, 0)
+  await until('the submit upstream', () => (up.received('submit_sm').length === 1 ? true : undefined), 10_000)
+  // The upstream's submit_sm_resp is committed with the watch: wait until the engine has the upstream id.
+  const login = await httpCall(engine.httpPort, 'POST', '/api/v1/login', { body: { systemId: 'esme1', password: 'secret1' } })
+  const token = (login.json as { token: string }).token
+  await until('the upstream id stored', async () => ((await httpCall(engine.httpPort, 'GET', `/api/v1/messages/${a.message_id}`, { token })).json as { dests?: { upstreamId?: string }[] } | undefined)?.dests?.[0]?.upstreamId ? true : undefined, 10_000)
+
+  await engine.restart()
+  await until('the connector bound again', () => (up.sessions.length > 0 ? true : undefined), 10_000)
+  const after = await openEsme(t, { port: engine.smppPort, kind: 'transceiver' })
+  notify(up.sessions[up.sessions.length - 1], 'alert_notification', { source_addr_ton: 1, source_addr_npi: 1, source_addr: DEST, esme_addr_ton: 1, esme_addr_npi: 1, esme_addr: SRC, ms_availability_status: 0 })
+  const got = await until('the alert relayed after the restart', () => alertsOf(after)[0], 10_000)
+  t.match(got, { source_addr: DEST, esme_addr: SRC, ms_availability_status: 0 }, 'relayed to the account that asked before the restart')
 })
