@@ -35,7 +35,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto'
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import {
-  BOUNDED_KEYS, OPERATOR, beyondReseller, checkAccountInput, exceedsReseller, inheritedBounds, type Account, type AccountInput,
+  BOUNDED_KEYS, OPERATOR, beyondReseller, isReadOnly, checkAccountInput, exceedsReseller, inheritedBounds, type Account, type AccountInput,
   type AccountSettings, type Principal, SETTINGS_KEYS,
 } from './accounts'
 import { ADMIN_HASH_KEY, generateAdminPassword } from './auth'
@@ -199,12 +199,12 @@ export class Admin {
     const mine = p.role === 'operator' ? all
       : p.role === 'reseller' ? all.filter((a) => a.systemId === p.systemId || a.parent === p.systemId)
       : all.filter((a) => a.systemId === p.systemId)
-    return mine.map((a) => this.view(a, children.get(a.systemId) ?? 0))
+    return mine.map((a) => this.view(a, children.get(a.systemId) ?? 0, isReadOnly(p)))
   }
 
   get(p: Principal, systemId: string): AccountView {
     const a = this.visible(p, systemId)
-    return this.view(a, a.role === 'reseller' ? this.childrenOf(a.systemId).length : 0)
+    return this.view(a, a.role === 'reseller' ? this.childrenOf(a.systemId).length : 0, isReadOnly(p))
   }
 
   /** True if `p` may see `systemId` (the operator: every account; a reseller: itself and its users; a user: itself). */
@@ -778,9 +778,11 @@ export class Admin {
     if (changesAccount) this.deps.onAccountChanged?.(account.systemId, removed ? null : (this.deps.store.getAccount(account.systemId) ?? null), { action, by: actor(p), parent: account.parent })
   }
 
-  private view(a: Account, children: number): AccountView {
+  /** `redact`: for a viewer (a read-only staff login), whose job is to watch, not to hold customers' credentials: a webhook URL's user and password are shown as `***`. */
+  private view(a: Account, children: number, redact = false): AccountView {
     const v = { systemId: a.systemId } as AccountView
     for (const k of SETTINGS_KEYS) (v as unknown as Record<string, unknown>)[k] = structuredClone(a[k])
+    if (redact) v.webhooks = { receipts: withoutUserinfo(a.webhooks.receipts), mo: withoutUserinfo(a.webhooks.mo) }
     v.outbind = a.outbind === null ? null : { host: a.outbind.host, port: a.outbind.port, tls: a.outbind.tls, passwordSet: a.outbind.password !== '' }
     v.balance = a.prepaid ? this.deps.ledger.balance(a.systemId) : null
     v.createdAt = a.createdAt
@@ -795,6 +797,20 @@ export class Admin {
       if (beyond.length > 0) v.exceedsReseller = beyond
     }
     return v
+  }
+}
+
+/** A URL with its user and password (if any) replaced by `***`. */
+function withoutUserinfo(url: string | null): string | null {
+  if (url === null) return null
+  try {
+    const u = new URL(url)
+    if (u.username === '' && u.password === '') return url
+    u.username = '***'
+    u.password = ''
+    return u.toString()
+  } catch {
+    return url
   }
 }
 
