@@ -430,6 +430,23 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
             return proxy
           }
         }
+        if (prop === 'ws') {
+          // WebSocket callbacks run in uWS as route handlers do: an exception ends the process. The upgrade answers
+          // 500 instead; the others log it (the socket stays as it was).
+          return (pattern: string, behavior: Record<string, unknown>) => {
+            const b: Record<string, unknown> = { ...behavior }
+            for (const [k, f] of Object.entries(behavior)) {
+              if (typeof f !== 'function') continue
+              b[k] = k === 'upgrade'
+                ? (res: any, req: any, context: any) => safe((r: any, q: any) => (f as (a: any, b: any, c: any) => void)(r, q, context))(res, req)
+                : (...args: unknown[]) => {
+                    try { return (f as (...a: unknown[]) => unknown)(...args) } catch (e) { log('error', `WebSocket ${k} threw`, { error: String((e as Error)?.stack ?? e) }) }
+                  }
+            }
+            target.ws(pattern, b)
+            return proxy
+          }
+        }
         if (method === undefined) return typeof target[prop] === 'function' ? target[prop].bind(target) : target[prop]
         return (pattern: string, handler: (res: any, req: any) => void) => {
           if (!routes.some((r) => r.method === method && r.pattern === pattern)) routes.push({ method, pattern })

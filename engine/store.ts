@@ -224,6 +224,9 @@ function checkKey(what: string, v: unknown): asserts v is string {
   }
 }
 
+/** A name asked for from outside (an API path, a login, a topic) that no key can be: no such record. */
+const lookupable = (v: string): boolean => typeof v === 'string' && v.length > 0 && v.length <= MAX_KEY_BYTES && !v.includes('\0') && Buffer.byteLength(v) <= MAX_KEY_BYTES
+
 function checkQueueKey(v: unknown): asserts v is number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw new TypeError('ack.key must be a positive integer')
 }
@@ -928,6 +931,7 @@ export class Store {
   // ---- reads (sync, from the last committed state) ---------------------------------------------------------
 
   getMessage(id: string): StoredMessage | undefined {
+    if (!lookupable(id)) return undefined // a query's id, an API path: LMDB throws on a key it cannot hold
     return this.unsettled.get(id) ?? this.live.get(id) ?? readMessage(this.messages.get(id))
   }
 
@@ -1135,6 +1139,7 @@ export class Store {
   getAccount(systemId: string): Account | undefined {
     const cached = this.accountCache.get(systemId)
     if (cached !== undefined) return cached
+    if (!lookupable(systemId)) return undefined
     const rec = this.accounts.get(systemId) as AccountRecord | undefined
     if (rec === undefined) return undefined
     const a = this.normalise(rec)

@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { createSmsc } from '../../engine/index'
-import { api } from '../helpers/ws'
+import { TelemetryClient, api } from '../helpers/ws'
 
 const start = (dataDir: string, password: string) => createSmsc({
   dataDir, smpp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 },
@@ -49,4 +49,23 @@ t.test('a token that does not percent-decode is no token: 401, logout answers, a
   t.equal((await api(port, 'GET', '/api/v1/accounts?token=%E0')).status, 401, 'in the query string: 401')
   const login = await api(port, 'POST', '/api/v1/login', { body: { password: 'first-password' } })
   t.equal(login.status, 200, 'and the engine still serves')
+})
+
+t.test('names no store key can hold (a path, a topic, a login) are no such thing: 4xx, and the engine goes on', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-auth-'))
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
+  const smsc = await start(dataDir, 'first-password')
+  t.teardown(() => smsc.stop())
+  const port = smsc.ports.http
+  const op = ((await api(port, 'POST', '/api/v1/login', { body: { password: 'first-password' } })).json as { token: string }).token
+  t.equal((await api(port, 'POST', '/api/v1/accounts', { token: op, body: { systemId: 'res1', role: 'reseller', password: 'rpw' } })).status, 201)
+  const res1 = ((await api(port, 'POST', '/api/v1/login', { body: { systemId: 'res1', password: 'rpw' } })).json as { token: string }).token
+  const long = 'a'.repeat(9000)
+  // Before: LMDB threw on the key inside the WebSocket upgrade, outside any catch: uWS ended the process.
+  const ws = await TelemetryClient.open(port, `topics=events:${long}`, { authorization: `Bearer ${res1}` }).then(() => 0, (e: { status?: number }) => e.status ?? -1)
+  t.equal(ws, 403, 'a reseller\'s stream of an account name too long for a key: 403 (not visible)')
+  t.equal((await api(port, 'GET', `/api/v1/accounts/${long}`, { token: op })).status, 404, 'an account path: 404')
+  t.equal((await api(port, 'GET', `/api/v1/messages/${'9'.repeat(5000)}`, { token: op })).status, 404, 'a message path: 404')
+  t.equal((await api(port, 'POST', '/api/v1/login', { body: { systemId: long, password: 'x' } })).status, 401, 'a login: 401')
+  t.equal((await api(port, 'GET', '/healthz')).status, 200, 'and the engine still serves')
 })
