@@ -12,6 +12,7 @@
  * `dpf:…`, written with the commits that change them: changes()), so an alert that comes after a
  * restart still reaches the account (load()).
  */
+import { createHash } from 'node:crypto'
 import type { Address } from '../engine/message'
 
 export interface DpfWatch {
@@ -32,9 +33,14 @@ export function addressKey(addr: string): string {
   return addr.startsWith('+') ? addr.slice(1) : addr.startsWith('00') ? addr.slice(2) : addr
 }
 
-/** The store's meta key of a subscriber's watches (NUL, the in-memory separator, cannot be in a store key). */
-const metaKey = (key: string): string => `dpf:${JSON.stringify(key.split('\0'))}`
+/**
+ * The store's meta key of a subscriber's watches: a hash of upstream namespace and subscriber, so it fits a
+ * store key whatever their length (a namespace holds the upstream's host); the value names both.
+ */
+const metaKey = (key: string): string => `dpf:${createHash('sha256').update(key).digest('hex').slice(0, 32)}`
 export const DPF_META_PREFIX = 'dpf:'
+/** What the store keeps per subscriber. */
+interface Stored { ns: string; ms: string; watches: DpfWatch[] }
 
 export class DpfWatches {
   private readonly byKey = new Map<string, DpfWatch[]>()
@@ -64,9 +70,13 @@ export class DpfWatches {
   }
 
   /** The meta entries to write for what changed since the last call: the subscriber's watches, or null (removed). */
-  changes(): [string, DpfWatch[] | null][] {
-    const out: [string, DpfWatch[] | null][] = []
-    for (const key of this.dirty) out.push([metaKey(key), this.byKey.get(key) ?? null])
+  changes(): [string, Stored | null][] {
+    const out: [string, Stored | null][] = []
+    for (const key of this.dirty) {
+      const watches = this.byKey.get(key)
+      const [ns, ms] = key.split('\0')
+      out.push([metaKey(key), watches === undefined ? null : { ns, ms, watches }])
+    }
     this.dirty.clear()
     return out
   }
@@ -74,11 +84,11 @@ export class DpfWatches {
   /** Watches kept in the store (meta entries under DPF_META_PREFIX), at start: expired or malformed ones are left out. */
   load(entries: [string, unknown][], now: number): void {
     for (const [k, v] of entries) {
-      let parts: unknown
-      try { parts = JSON.parse(k.slice(DPF_META_PREFIX.length)) } catch { continue }
-      if (!Array.isArray(parts) || parts.length !== 2 || !Array.isArray(v)) continue
-      const live = (v as DpfWatch[]).filter((w) => w && typeof w.systemId === 'string' && Array.isArray(w.src) && typeof w.until === 'number' && w.until >= now)
-      const key = `${parts[0]}\0${parts[1]}`
+      const s = v as Partial<Stored> | null
+      if (s === null || typeof s !== 'object' || typeof s.ns !== 'string' || typeof s.ms !== 'string' || !Array.isArray(s.watches)) continue
+      const key = `${s.ns}\0${s.ms}`
+      if (metaKey(key) !== k) continue
+      const live = s.watches.filter((w) => w && typeof w.systemId === 'string' && Array.isArray(w.src) && typeof w.until === 'number' && w.until >= now)
       if (live.length > 0 && this.byKey.size < this.max) this.byKey.set(key, live)
       else this.dirty.add(key) // gone: removed at the next write
     }

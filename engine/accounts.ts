@@ -128,7 +128,11 @@ export function checkAccountInput(v: unknown, path: string, code: AccountInputCo
       : fail(`${where} must be one of ${values.map((y) => JSON.stringify(y)).join(', ')} (got ${showValue(x)})`)
   const systemIdText = (x: unknown, where: string): string => {
     // SMPP 3.4 §5.2.1 system_id: C-Octet String of max 16 including the NUL → 1..15 characters
-    if (typeof x === 'string' && x.length >= 1 && x.length <= 15 && PRINTABLE.test(x)) return x
+    if (typeof x === 'string' && x.length >= 1 && x.length <= 15 && PRINTABLE.test(x)) {
+      // Audit and ledger entries name a staff login `staff:<name>` (engine/admin.ts actor): no account may look like one.
+      if (x.startsWith('staff:')) return fail(`${where} must not start with "staff:" (audit entries name staff logins so) (got ${showValue(x)})`)
+      return x
+    }
     return fail(`${where} must be 1 to 15 printable ASCII characters (got ${showValue(x)})`)
   }
   const sub = (x: unknown, where: string, keys: readonly string[], what: string): Obj => {

@@ -194,3 +194,11 @@ t.test('a viewer sees a webhook URL without its user and password; the operator 
   t.equal(admin.get(OPERATOR, 'u1').webhooks.receipts, hook, 'the operator (who may change it) sees it as set')
   t.equal(store.getAccount('u1')?.webhooks.receipts, hook, 'the account keeps it')
 })
+
+t.test('no account may be named like a staff login in the audit (staff:<name>)', async (t) => {
+  const store = await Store.open(freshDir(t))
+  t.teardown(() => store.close())
+  const admin = adminOf(store)
+  await t.rejects(admin.create(OPERATOR, { systemId: 'staff:bob', role: 'reseller', password: 'rpw' }), /systemId must not start with "staff:"/)
+  t.equal(store.getAccount('staff:bob'), undefined, 'nothing made')
+})

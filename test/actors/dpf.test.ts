@@ -79,21 +79,30 @@ t.test('changes() gives the meta entries to store, load() takes them back: an al
   const d = new DpfWatches()
   d.watch('up', '+4477', w('a', '111', 5000), 0)
   d.watch('up', '4488', w('b', '222', 5000), 0)
+  d.watch('up', '4499', w('c', '333', 10), 0) // expired by the restart below
   const written = new Map<string, unknown>()
   const apply = (entries: [string, unknown][]) => { for (const [k, v] of entries) if (v === null) written.delete(k); else written.set(k, v) }
   apply(d.changes())
-  t.equal(written.size, 2, 'one entry per subscriber')
-  t.ok([...written.keys()].every((k) => k.startsWith('dpf:') && !k.includes('\0')), 'keys a store takes (no NUL)')
+  t.equal(written.size, 3, 'one entry per subscriber')
   t.same(d.changes(), [], 'nothing more until something changes')
   t.same(d.take('up', '4488', '222', 0).map((x) => x.systemId), ['b'])
   apply(d.changes())
-  t.equal(written.size, 1, 'a taken watch is removed from the store too')
+  t.equal(written.size, 2, 'a taken watch is removed from the store too')
 
-  // a restart: a new table from what was stored (with one expired and one malformed entry beside it)
+  // a restart: a new table from what was stored, with a malformed entry beside it
   const e = new DpfWatches()
-  e.load([...written.entries(), ['dpf:["up","4499"]', [w('c', '333', 10)]], ['dpf:not json', []]], 100)
-  t.equal(e.size, 1, 'the live watch is back; the expired and the malformed ones are not')
+  e.load([...written.entries(), ['dpf:0000', { ns: 'up', ms: '4411', watches: [w('x', '1', 5000)] }], ['dpf:1111', 'not an entry']], 100)
+  t.equal(e.size, 1, 'the live watch is back; the expired one and the malformed ones are not')
   t.same(e.take('up', '004477', '111', 100).map((x) => x.systemId), ['a'], 'and the alert finds it')
   const after = e.changes()
-  t.same(after.map(([k, v]) => [k, v]).sort(), [['dpf:["up","4477"]', null], ['dpf:["up","4499"]', null]], 'the taken and the expired entries are removed at the next write')
+  t.equal(after.length, 2, 'the taken and the expired entries are written at the next write')
+  t.ok(after.every(([k, v]) => written.has(k) && v === null), 'as removals of their keys')
+})
+
+t.test('a store key fits whatever the upstream namespace (its host) and the address', async (t) => {
+  const d = new DpfWatches()
+  d.watch(`smpp:${'h'.repeat(300)}:2775:sys`, '\u0001'.repeat(21), w('a', '111', 5000), 0)
+  const [[key, value]] = d.changes()
+  t.ok(Buffer.byteLength(key) <= 64, `a short key (${key})`)
+  t.match(value, { ns: `smpp:${'h'.repeat(300)}:2775:sys`, ms: '\u0001'.repeat(21) }, 'the value names both')
 })
