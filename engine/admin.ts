@@ -778,7 +778,7 @@ export class Admin {
     if (changesAccount) this.deps.onAccountChanged?.(account.systemId, removed ? null : (this.deps.store.getAccount(account.systemId) ?? null), { action, by: actor(p), parent: account.parent })
   }
 
-  /** `redact`: for a viewer (a read-only staff login), whose job is to watch, not to hold customers' credentials: a webhook URL's user and password are shown as `***`. */
+  /** `redact`: for a viewer (a read-only staff login), whose job is to watch, not to hold customers' credentials: a webhook URL's user, password and query are shown as `***`. */
   private view(a: Account, children: number, redact = false): AccountView {
     const v = { systemId: a.systemId } as AccountView
     for (const k of SETTINGS_KEYS) (v as unknown as Record<string, unknown>)[k] = structuredClone(a[k])
@@ -800,14 +800,17 @@ export class Admin {
   }
 }
 
-/** A URL with its user and password (if any) replaced by `***`. */
+/** A URL with its user and password, and its query (where a token often is), replaced by `***`. */
 function withoutUserinfo(url: string | null): string | null {
   if (url === null) return null
   try {
     const u = new URL(url)
-    if (u.username === '' && u.password === '') return url
-    u.username = '***'
-    u.password = ''
+    if (u.username === '' && u.password === '' && u.search === '') return url
+    if (u.username !== '' || u.password !== '') {
+      u.username = '***'
+      u.password = ''
+    }
+    if (u.search !== '') u.search = '***'
     return u.toString()
   } catch {
     return url
