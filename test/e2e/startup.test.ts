@@ -336,7 +336,8 @@ t.test('an engine whose log reader went away (EPIPE) keeps serving and still sto
   t.same(await e.exited(10_000), { code: 0, signal: null }, 'exits by itself within 10 s (it used to spin at 100% CPU until killed)')
 })
 
-t.test('SIGHUP reloads a renewed TLS certificate for SMPP/TLS and HTTPS: new connections get it, open ones stay; an unusable one is refused and the old one stays', async (t) => {
+/** Two certificates (a, b) and the config's cert/key files, holding a's pair: a renewal writes b's over them. */
+async function renewableCert(t: Test) {
   const dir = tempDir(t)
   const a = await devTlsCert(path.join(dir, 'a'))
   const b = await devTlsCert(path.join(dir, 'b'))
@@ -344,6 +345,11 @@ t.test('SIGHUP reloads a renewed TLS certificate for SMPP/TLS and HTTPS: new con
   const key = path.join(dir, 'key.pem')
   fs.writeFileSync(cert, a.cert)
   fs.writeFileSync(key, a.key)
+  return { dir, a, b, cert, key }
+}
+
+t.test('SIGHUP reloads a renewed TLS certificate for SMPP/TLS and HTTPS: new connections get it, open ones stay; an unusable one is refused and the old one stays', async (t) => {
+  const { dir, a, b, cert, key } = await renewableCert(t)
   const [smpp, tlsPort, http, https] = await freePorts(4)
   const config = writeConfig(t, { dataDir: path.join(dir, 'data'), smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http, tlsHost: '127.0.0.1', tlsPort: https }, tls: { host: '127.0.0.1', port: tlsPort, cert, key }, accounts: ACCOUNTS })
   const child = spawn(process.execPath, [BIN, 'start', '--config', config], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'test' } })
@@ -426,13 +432,7 @@ t.test('SIGHUP reloads a renewed TLS certificate for SMPP/TLS and HTTPS: new con
 })
 
 t.test('a certificate reload while the engine stops (or after) reloads nothing and does not crash it', async (t) => {
-  const dir = tempDir(t)
-  const a = await devTlsCert(path.join(dir, 'a'))
-  const b = await devTlsCert(path.join(dir, 'b'))
-  const cert = path.join(dir, 'cert.pem')
-  const key = path.join(dir, 'key.pem')
-  fs.writeFileSync(cert, a.cert)
-  fs.writeFileSync(key, a.key)
+  const { dir, a, b, cert, key } = await renewableCert(t)
   const smsc = await createSmsc({
     dataDir: path.join(dir, 'data'), smpp: { host: '127.0.0.1', port: 0 }, tls: { host: '127.0.0.1', port: 0, cert, key },
     http: { host: '127.0.0.1', port: 0, tlsHost: '127.0.0.1', tlsPort: 0 }, accounts: ACCOUNTS, admin: { password: 'operator-secret' }, log: { level: 'silent' },
