@@ -39,6 +39,7 @@ import {
   type AccountSettings, type Principal, SETTINGS_KEYS,
 } from './accounts'
 import { ADMIN_HASH_KEY, generateAdminPassword } from './auth'
+import { redact } from './webhook'
 import { STAFF_ROLES, getStaff, listStaff, staffMetaKey, staffNameProblem, staffPasswordProblem, staffView, type StaffRole, type StaffUser, type StaffView } from './staff'
 import { showValue } from './config'
 import { smscError } from './errors'
@@ -57,6 +58,9 @@ export type { AccountView, BackupState, OutbindView } from './wire'
  */
 export const actor = (p: Principal): string => (p.role === 'operator' && p.staff !== undefined ? `staff:${p.name}` : p.name)
 export const isStaffActor = (by: string): boolean => by.startsWith('staff:')
+/** `by` as a reseller or user sees it: a staff user's name is `admin`. */
+export const customerBy = (by: string): string => (isStaffActor(by) ? OPERATOR.name : by)
+const forCustomer = <T extends { by: string }>(e: T): T => (isStaffActor(e.by) ? { ...e, by: OPERATOR.name } : e)
 
 export interface AuditEntry {
   seq?: number
@@ -557,7 +561,7 @@ export class Admin {
     const pg = page(q)
     if (!this.canSee(p, systemId)) forbidden(`${systemId} is not visible to ${p.name}`)
     const entries = this.deps.store.ledgerEntries(systemId, pg)
-    return p.role === 'operator' ? entries : entries.map((e) => (isStaffActor(e.by) ? { ...e, by: OPERATOR.name } : e))
+    return p.role === 'operator' ? entries : entries.map(forCustomer)
   }
 
   /** operator: all; reseller: entries about itself and its users (also removed ones); user: entries about itself. */
@@ -577,7 +581,7 @@ export class Admin {
       const chunk = store.auditEntries(before === undefined ? { limit: 500 } : { limit: 500, before })
       if (chunk.length === 0) break
       for (const e of chunk) {
-        if (mine(e)) out.push(isStaffActor(e.by) ? { ...e, by: OPERATOR.name } : e)
+        if (mine(e)) out.push(forCustomer(e))
         if (out.length === pg.limit) break
       }
       scanned += chunk.length
@@ -778,11 +782,11 @@ export class Admin {
     if (changesAccount) this.deps.onAccountChanged?.(account.systemId, removed ? null : (this.deps.store.getAccount(account.systemId) ?? null), { action, by: actor(p), parent: account.parent })
   }
 
-  /** `redact`: for a viewer (a read-only staff login), whose job is to watch, not to hold customers' credentials: a webhook URL's user, password and query are shown as `***`. */
-  private view(a: Account, children: number, redact = false): AccountView {
+  /** `redacted`: for a viewer (a read-only staff login), whose job is to watch, not to hold customers' credentials: webhook URLs as the logs show them (no user, password or query). */
+  private view(a: Account, children: number, redacted = false): AccountView {
     const v = { systemId: a.systemId } as AccountView
     for (const k of SETTINGS_KEYS) (v as unknown as Record<string, unknown>)[k] = structuredClone(a[k])
-    if (redact) v.webhooks = { receipts: withoutUserinfo(a.webhooks.receipts), mo: withoutUserinfo(a.webhooks.mo) }
+    if (redacted) v.webhooks = { receipts: a.webhooks.receipts && redact(a.webhooks.receipts), mo: a.webhooks.mo && redact(a.webhooks.mo) }
     v.outbind = a.outbind === null ? null : { host: a.outbind.host, port: a.outbind.port, tls: a.outbind.tls, passwordSet: a.outbind.password !== '' }
     v.balance = a.prepaid ? this.deps.ledger.balance(a.systemId) : null
     v.createdAt = a.createdAt
@@ -800,22 +804,6 @@ export class Admin {
   }
 }
 
-/** A URL with its user and password, and its query (where a token often is), replaced by `***`. */
-function withoutUserinfo(url: string | null): string | null {
-  if (url === null) return null
-  try {
-    const u = new URL(url)
-    if (u.username === '' && u.password === '' && u.search === '') return url
-    if (u.username !== '' || u.password !== '') {
-      u.username = '***'
-      u.password = ''
-    }
-    if (u.search !== '') u.search = '***'
-    return u.toString()
-  } catch {
-    return url
-  }
-}
 
 /**
  * The views never show the outbind password (OutbindView), so an `outbind` sent back as shown (with

@@ -34,9 +34,9 @@ import { lockDataDir } from './lock'
 import { makeDataDir } from './dirs'
 import { validateSubmit } from './session/submit'
 import { EsmClass } from './protocol/constants'
-import { OPERATOR, defaultSettings, ipAllowed, sourceAllowed, type Account, type AccountSettings } from './accounts'
+import { defaultSettings, ipAllowed, sourceAllowed, type Account, type AccountSettings } from './accounts'
 import { Ledger } from './ledger'
-import { Admin, configKeysOf, generatePassword, generateWebhookSecret, isStaffActor, wasRemoved } from './admin'
+import { Admin, configKeysOf, generatePassword, generateWebhookSecret, customerBy, wasRemoved } from './admin'
 import { DEFAULT_ROUTES, MoRouter, validateRouteTables, type RouteTables } from './routing'
 import { WebhookSender } from './webhook'
 import { urlTargetRefusal } from './webhook-target'
@@ -334,7 +334,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       // On the events feed: created, suspended, resumed or removed, and by whom. A removal is filed under the owning
       // reseller (the account itself is gone: nobody would see it), an operator-owned account's under itself.
       const what = change && ACCOUNT_EVENTS[change.action]
-      if (change && what) metrics.event('account', { systemId: what === 'removed' ? change.parent ?? systemId : systemId, detail: `${systemId} ${what} by ${isStaffActor(change.by) ? OPERATOR.name : change.by}` })
+      if (change && what) metrics.event('account', { systemId: what === 'removed' ? change.parent ?? systemId : systemId, detail: `${systemId} ${what} by ${customerBy(change.by)}` })
       // Suspended or removed: its binds go (unbind, drained), and new binds are refused.
       if (a === null || a.suspended) for (const s of byAccount.get(systemId) ?? []) void s.requestUnbind(a === null ? 'account removed' : 'account suspended')
       outbind.accountChanged(systemId, a === null || a.suspended ? null : a.outbind)

@@ -189,8 +189,8 @@ t.test('a viewer sees a webhook URL without its user, password and query; the op
   await admin.create(OPERATOR, { systemId: 'u1', password: 'u1pw', webhooks: { receipts: hook, mo: 'https://hooks.example.com/mo' } })
   await admin.addStaff(OPERATOR, { user: 'nina', role: 'viewer', password: 'nina-password' })
   const nina = (await auth.loginStaff('nina', 'nina-password'))?.principal as Principal
-  t.same(admin.get(nina, 'u1').webhooks, { receipts: 'https://***@hooks.example.com/dlr?***', mo: 'https://hooks.example.com/mo' }, 'get')
-  t.same(admin.list(nina).find((a) => a.systemId === 'u1')?.webhooks.receipts, 'https://***@hooks.example.com/dlr?***', 'list')
+  t.same(admin.get(nina, 'u1').webhooks, { receipts: 'https://hooks.example.com/dlr', mo: 'https://hooks.example.com/mo' }, 'get')
+  t.same(admin.list(nina).find((a) => a.systemId === 'u1')?.webhooks.receipts, 'https://hooks.example.com/dlr', 'list')
   t.equal(admin.get(OPERATOR, 'u1').webhooks.receipts, hook, 'the operator (who may change it) sees it as set')
   t.equal(store.getAccount('u1')?.webhooks.receipts, hook, 'the account keeps it')
 })
