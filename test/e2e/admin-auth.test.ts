@@ -2,17 +2,26 @@
  * Console logins survive an engine restart (only the token's SHA-256 is stored) and end when the
  * admin password changes.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { createSmsc } from '../../engine/index'
+import { createSmsc, type Smsc } from '../../engine/index'
 import { TelemetryClient, api } from '../helpers/ws'
 
 const start = (dataDir: string, password: string) => createSmsc({
   dataDir, smpp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 },
   accounts: [{ systemId: 'a', password: 'pw' }], admin: { password }, log: { level: 'silent' },
 })
+
+/** An engine in this process on a fresh data dir (operator password first-password), stopped and removed at the test's end. */
+async function running(t: Test): Promise<Smsc> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-auth-'))
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
+  const smsc = await start(dataDir, 'first-password')
+  t.teardown(() => smsc.stop())
+  return smsc
+}
 
 t.test('a console token survives a restart and dies with a password change', async (t) => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-auth-'))
@@ -36,11 +45,7 @@ t.test('a console token survives a restart and dies with a password change', asy
 })
 
 t.test('a token that does not percent-decode is no token: 401, logout answers, and the engine goes on', async (t) => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-auth-'))
-  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
-  const smsc = await start(dataDir, 'first-password')
-  t.teardown(() => smsc.stop())
-  const port = smsc.ports.http
+  const port = (await running(t)).ports.http
   const bad = 'smsc_session=%E0%A4%A'
   // Before: decodeURIComponent threw inside a uWS handler, which ends the process (every SMPP session with it).
   t.equal((await api(port, 'POST', '/api/v1/logout', { cookie: bad })).status, 204, 'logout (no login needed) answers')
@@ -52,11 +57,7 @@ t.test('a token that does not percent-decode is no token: 401, logout answers, a
 })
 
 t.test('names no store key can hold (a path, a topic, a login) are no such thing: 4xx, and the engine goes on', async (t) => {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-auth-'))
-  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
-  const smsc = await start(dataDir, 'first-password')
-  t.teardown(() => smsc.stop())
-  const port = smsc.ports.http
+  const port = (await running(t)).ports.http
   const op = ((await api(port, 'POST', '/api/v1/login', { body: { password: 'first-password' } })).json as { token: string }).token
   t.equal((await api(port, 'POST', '/api/v1/accounts', { token: op, body: { systemId: 'res1', role: 'reseller', password: 'rpw' } })).status, 201)
   const res1 = ((await api(port, 'POST', '/api/v1/login', { body: { systemId: 'res1', password: 'rpw' } })).json as { token: string }).token
