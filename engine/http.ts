@@ -363,10 +363,10 @@ type Handler = (res: any, req: any, p: Principal) => void
 
 /** uWS's registering methods and the HTTP method each serves. */
 const ROUTE_METHODS: Record<string, HttpRoute['method']> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' }
-/** uWS app methods that set an app up (what a renewed HTTPS app replays). */
-const SETUP_METHODS: ReadonlySet<string> = new Set(['get', 'post', 'put', 'patch', 'del', 'options', 'head', 'connect', 'trace', 'any', 'ws'])
 /** uWS's registering methods outside the route table: only the catch-all 404 ('/*') may use them. */
 const OTHER_METHODS: ReadonlySet<string> = new Set(['any', 'options', 'head', 'connect', 'trace'])
+/** uWS app methods that set an app up (what a renewed HTTPS app replays). */
+const SETUP_METHODS: ReadonlySet<string> = new Set([...Object.keys(ROUTE_METHODS), ...OTHER_METHODS, 'ws'])
 /** The routes a viewer may use with another method than GET: logging in and out. */
 const READ_ONLY_EXEMPT: ReadonlySet<string> = new Set(['/api/v1/login', '/api/v1/logout'])
 interface Guard {
@@ -394,13 +394,9 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
    */
   const routes: HttpRoute[] = []
   const readOnlyGuard = (method: string, pattern: string, handler: (res: any, req: any) => void) => (res: any, req: any) => {
-    try {
-      const p = auth.check(AdminAuth.tokenOf(req.getHeader('authorization'), req.getHeader('cookie'), req.getQuery() ?? ''))
-      if (p !== null && isReadOnly(p)) {
-        return fail(res, '403 Forbidden', `${p.name} is a viewer, a read-only login: ${method} ${pattern} is refused (a staff admin or the operator may do it)`, 'SMSC_ERR_ADMIN_READ_ONLY')
-      }
-    } catch (e) {
-      return errorOf(res, e)
+    const p = auth.check(AdminAuth.tokenOf(req.getHeader('authorization'), req.getHeader('cookie'), req.getQuery() ?? ''))
+    if (p !== null && isReadOnly(p)) {
+      return fail(res, '403 Forbidden', `${p.name} is a viewer, a read-only login: ${method} ${pattern} is refused (a staff admin or the operator may do it)`, 'SMSC_ERR_ADMIN_READ_ONLY')
     }
     handler(res, req)
   }
