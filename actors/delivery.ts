@@ -11,8 +11,9 @@
  * Receipts for long messages follow the account's receiptPolicy: 'every' part, the 'last' part, or
  * one 'aggregate' receipt (the first part's id; DELIVRD only when every part is) once all parts are
  * final; the parts seen so far are kept durable in the store (meta `mp:…`) until then.
- * Settlement 'refund': a REJECTD or UNDELIV destination gives its price back (one ledger entry per
- * account per batch, committed with the outcome).
+ * Settlement 'refund': a destination that ends without being delivered (REFUND_SETTLEMENT in
+ * engine/accounts.ts) gives its price back: one ledger entry per account per batch, committed with the
+ * outcome, whose ref spans the message ids; each such destination is marked `refunded` in its record.
  * alert_notification (SMPP 3.4 §4.12): a destination delivered after its subscriber was absent
  * (outcome `available`) of a message submitted with set_dpf 1 is announced to one bound receiver or
  * transceiver of the account, once the outcome is committed and before its receipt. Best effort: the
@@ -21,7 +22,7 @@
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import { MessageState } from '../engine/protocol/constants'
 import { STATE_OF_STAT, aggregateState, isFinal, receiptItem, statOf, wantsReceipt, type Address, type MessageRecord } from '../engine/message'
-import type { Account } from '../engine/accounts'
+import { REFUND_SETTLEMENT, type Account } from '../engine/accounts'
 import type { Ledger, LedgerEntry } from '../engine/ledger'
 import type { WebhookSender } from '../engine/webhook'
 import type { Session } from '../engine/session/session'
@@ -153,7 +154,7 @@ export class Delivery {
     const now = this.d.now()
     const changed = new Map<string, MessageRecord>()
     const receipts: DeliveryItem[] = []
-    const refunds = new Map<string, { units: number; count: number }>()
+    const refunds = new Map<string, { units: number; count: number; first: string; last: string }>()
     const meta: [string, unknown][] = []
     const unlink: { connector: string; upstreamId: string }[] = []
     const alerts: MessageRecord[] = []
@@ -171,7 +172,8 @@ export class Delivery {
       }
       dest.state = o.state
       dest.err = o.err
-      dest.doneAt = now
+      // The upstream's done time when it gave one (never before the submit nor in the future), else now.
+      dest.doneAt = o.doneAt === undefined ? now : Math.min(now, Math.max(r.submitAt, o.doneAt))
       // Final: the upstream's id is no longer needed to find this message (the map would grow forever).
       if (dest.up !== undefined && dest.conn !== undefined) unlink.push(this.d.upstreamLink(dest.conn, dest.up))
       r.state = aggregateState(r.dests)
@@ -182,12 +184,18 @@ export class Delivery {
       changed.set(r.id, r)
       // SMPP 3.4 §5.3.2.29 set_dpf: the subscriber that was absent is available now
       if (o.available && o.state === MessageState.DELIVERED && r.setDpf) { alerts.push(r); alertDests.push(o.dest) }
-      // Settlement 'refund': a message the network refused costs nothing.
-      if (dest.price && account?.prepaid && account.settlement === 'refund' && (o.state === MessageState.REJECTED || o.state === MessageState.UNDELIVERABLE)) {
-        const f = refunds.get(r.systemId) ?? { units: 0, count: 0 }
-        f.units += dest.price
-        f.count++
-        refunds.set(r.systemId, f)
+      // Settlement 'refund': a message not delivered costs nothing.
+      if (dest.price && account?.prepaid && account.settlement === 'refund' && REFUND_SETTLEMENT[o.state] === 'refund') {
+        dest.refunded = true
+        const f = refunds.get(r.systemId)
+        if (f === undefined) refunds.set(r.systemId, { units: dest.price, count: 1, first: r.id, last: r.id })
+        else {
+          f.units += dest.price
+          f.count++
+          // ids of one format have one width: string order is id order
+          if (r.id < f.first) f.first = r.id
+          if (r.id > f.last) f.last = r.id
+        }
       }
       this.d.metrics.step(r.id, 'receipt', now, statOf(dest.state))
       const policy = account?.receiptPolicy ?? this.d.multipart
@@ -215,7 +223,7 @@ export class Delivery {
     m.totals.receipts += receipts.length
     if (changed.size === 0 && receipts.length === 0 && meta.length === 0) { stored?.(); return }
     const ledger: LedgerEntry[] = []
-    for (const [systemId, f] of refunds) ledger.push(this.d.ledger.credit(systemId, f.units, 'refund', 'settlement', undefined, f.count))
+    for (const [systemId, f] of refunds) ledger.push(this.d.ledger.credit(systemId, f.units, 'refund', 'settlement', f.first === f.last ? f.first : `${f.first}..${f.last}`, f.count))
     const batch: CommitBatch = { messages: [...changed.values()], enqueue: receipts }
     if (ledger.length > 0) batch.ledger = ledger
     if (meta.length > 0) batch.meta = meta

@@ -12,6 +12,7 @@
 import { isIPv4, isIPv6 } from 'node:net'
 import { SmscError } from './errors'
 import { at, isPlainObject, showValue } from './config'
+import { MessageState } from './protocol/constants'
 import type { AccountSettings as AccountSettingsView } from './wire'
 
 export type Role = 'reseller' | 'user' // the operator is the admin login, not an account
@@ -20,6 +21,22 @@ export const ROLES = ['reseller', 'user'] as const satisfies readonly Role[]
 export const RECEIPT_POLICIES = ['every', 'last', 'aggregate'] as const
 export type ReceiptPolicy = (typeof RECEIPT_POLICIES)[number]
 export const SETTLEMENTS = ['submit', 'refund'] as const
+/**
+ * Settlement 'refund': what a final outcome does with a destination's price (docs/ACCOUNTS.md, Credit).
+ * Whatever the network or the engine ended without delivering is given back. Only outcomes (a
+ * connector's, an upstream's receipt, the dispatcher's expiry) are settled: the customer's own cancel_sm
+ * or replace_if_present ends a message DELETED without an outcome and keeps the charge (the message may
+ * already be with an upstream, which delivers it anyway). SMPP 3.4 §5.2.28 message_state.
+ */
+export const REFUND_SETTLEMENT: Readonly<Record<number, 'keep' | 'refund'>> = {
+  [MessageState.DELIVERED]: 'keep', // the network took it
+  [MessageState.REJECTED]: 'refund', // the network refused it
+  [MessageState.UNDELIVERABLE]: 'refund', // the network could not deliver it
+  [MessageState.EXPIRED]: 'refund', // validity ran out: waiting for a connector, a retry or a receipt, or upstream
+  [MessageState.DELETED]: 'refund', // deleted by an upstream (its receipt), not by the customer
+  [MessageState.UNKNOWN]: 'refund', // no one can show it was delivered
+  [MessageState.SKIPPED]: 'refund', // SMPP 5.0: accepted but never sent on the network
+}
 export const MESSAGE_ID_FORMATS = ['decimal', 'hex'] as const
 
 /** The settings of an account (engine/wire.ts documents each); here the outbind setting keeps its password. */

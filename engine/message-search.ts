@@ -299,6 +299,7 @@ export function viewOf(r: MessageRecord, tl?: TimelineTimes): MessageView {
     if (d.conn !== undefined) v.connector = d.conn
     if (d.up !== undefined) v.upstreamId = d.up
     if (d.price !== undefined) v.price = d.price
+    if (d.refunded) v.refunded = true
     if (d.via !== undefined) v.via = [...d.via]
     return v
   })

@@ -38,6 +38,8 @@ export interface Destination {
   via?: string[]
   /** Credit units charged for this destination (prepaid accounts). */
   price?: number
+  /** Its price was given back (settlement 'refund', engine/accounts.ts REFUND_SETTLEMENT). */
+  refunded?: true
   /** The upstream's message id once an upstream connector accepted it. */
   up?: string
   /** The connector that carries it (set when dispatched). */

@@ -223,6 +223,7 @@ export const OPENAPI = {
           connector: { type: 'string', description: 'the connector that carries it, once dispatched' },
           upstreamId: { type: 'string', description: 'the upstream SMSC\'s message id, once an upstream connector accepted it' },
           price: { type: 'number', description: 'credit charged for this destination (prepaid accounts)' },
+          refunded: { type: 'boolean', enum: [true], description: 'its price was given back (settlement refund: it ended without being delivered)' },
           via: { type: 'array', items: { type: 'string' }, description: 'the connectors its route gave, in the order tried' },
         },
       },

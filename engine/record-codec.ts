@@ -14,7 +14,7 @@
  * Layout (little endian; str = u8 length, or 0xFF + u32 length, then UTF-8; num = f64):
  *   record: C1 01 | flags u8 (umr, rev, part, ref, replaceIfPresent, price, setDpf) | id str | systemId str |
  *           state u8 | err num | submitAt num | doneAt num | src (ton u8, npi u8, str) | dests u8 count,
- *           each: flags u8 (via, price, up, conn) | addr | state u8 | err num | doneAt num | [via u8 n + str…]
+ *           each: flags u8 (via, price, up, conn, refunded) | addr | state u8 | err num | doneAt num | [via u8 n + str…]
  *           [price num] [up str] [conn str] | serviceType str | esmClass, protocolId, priority, dataCoding,
  *           registeredDelivery u8 | sm u32 length + octets | scheduleAt num | expireAt num |
  *           [umr num] [rev num] [part num num] [ref num] [replaceIfPresent u8] [price num] [setDpf u8]
@@ -137,6 +137,7 @@ function destination(d: Destination): boolean {
   if (d.price !== undefined) { if (!isNum(d.price)) return false; flags |= 2; fields++ }
   if (d.up !== undefined) { if (!isStr(d.up)) return false; flags |= 4; fields++ }
   if (d.conn !== undefined) { if (!isStr(d.conn)) return false; flags |= 8; fields++ }
+  if (d.refunded !== undefined) { if (d.refunded !== true) return false; flags |= 16; fields++ } // the flag alone
   if (definedKeys(d) !== fields) return false
   u8(flags)
   address(d.addr)
@@ -275,6 +276,7 @@ function decodeRecord(rd: Reader): StoredMessage {
     if (f & 2) d.price = rd.num()
     if (f & 4) d.up = rd.str()
     if (f & 8) d.conn = rd.str()
+    if (f & 16) d.refunded = true
     dests[i] = d
   }
   const r: MessageRecord = {

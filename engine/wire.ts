@@ -184,6 +184,8 @@ export interface MessageDest {
   upstreamId?: string
   /** credit charged for this destination (prepaid accounts) */
   price?: number
+  /** its price was given back (settlement 'refund': it ended without being delivered) */
+  refunded?: true
   /** the connectors its route gave, in the order they are tried */
   via?: string[]
 }
@@ -264,7 +266,7 @@ export interface AccountSettings {
   messageIdFormat: 'decimal' | 'hex'
   /** Receipts for long messages: one per part ('every'), only the last part's ('last'), or one for the whole message. */
   receiptPolicy: 'every' | 'last' | 'aggregate'
-  /** 'submit': charge on submit and keep; 'refund': REJECTD/UNDELIV outcomes are refunded. */
+  /** 'submit': charge on submit and keep; 'refund': outcomes not delivered are refunded (docs/ACCOUNTS.md). */
   settlement: 'submit' | 'refund'
   /** false = no credit control (unlimited). */
   prepaid: boolean

@@ -3,9 +3,10 @@
 import t from 'tap'
 import {
   beyondReseller, BOUNDED_KEYS, checkAccountInput, defaultSettings, exceedsReseller, inheritedBounds, ipAllowed, OPERATOR,
-  sourceAllowed, sourceWithin, SETTINGS_KEYS, type AccountInputCode, type ResellerBounds,
+  REFUND_SETTLEMENT, sourceAllowed, sourceWithin, SETTINGS_KEYS, type AccountInputCode, type ResellerBounds,
 } from '../engine/accounts'
 import { isSmscError } from '../engine/errors'
+import { FINAL_STATES, statOf } from '../engine/message'
 
 function throwsMessage(t: tap.Test, v: unknown, message: string, code: AccountInputCode = 'SMSC_ERR_API_INVALID', path = 'account'): void {
   try {
@@ -233,4 +234,9 @@ t.test("inheritedBounds: a new user's limits not given are its reseller's, never
   t.not(got.rateLimit, res1.rateLimit, 'and of the rate')
   t.same(inheritedBounds({ systemId: 'r', allowedSources: [], rateLimit: null, dailyQuota: null, maxBinds: 50, windowSize: 50 }, d),
     { allowedSources: [], rateLimit: null, dailyQuota: null, maxBinds: 10, windowSize: 50 }, 'a reseller without limits: the defaults')
+})
+
+t.test("settlement 'refund': every final outcome is kept or refunded, and only DELIVRD is kept", async (t) => {
+  t.same(Object.keys(REFUND_SETTLEMENT).map(Number).sort(), [...FINAL_STATES].sort(), 'exactly the final states')
+  t.same(Object.entries(REFUND_SETTLEMENT).filter(([, v]) => v === 'keep').map(([k]) => statOf(Number(k))), ['DELIVRD'])
 })

@@ -20,7 +20,7 @@ const text = fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: 'grapheme'
 const address = fc.tuple(byte, byte, text)
 const destination: fc.Arbitrary<Destination> = fc.record({
   addr: address, state: byte, err: num, doneAt: num,
-  via: fc.array(text, { maxLength: 4 }), price: num, up: text, conn: text,
+  via: fc.array(text, { maxLength: 4 }), price: num, up: text, conn: text, refunded: fc.constant(true as const),
 }, { requiredKeys: ['addr', 'state', 'err', 'doneAt'] })
 const record: fc.Arbitrary<MessageRecord> = fc.record({
   id: text, systemId: text, state: byte, err: num, submitAt: num, doneAt: num, src: address,
