@@ -20,6 +20,8 @@ export interface Outcome {
   rev?: number
   /** The subscriber was absent at an earlier attempt and is reachable now (alert_notification, SMPP 3.4 §4.12). */
   available?: boolean
+  /** When the upstream says it ended (its receipt's done date, ms); else when the engine learnt it. */
+  doneAt?: number
 }
 
 export type DispatcherMsg =
@@ -38,6 +40,8 @@ export type ConnectorMsg =
   | { type: 'pump' }
   | { type: 'down' }
   | { type: 'tick'; now: number }
+  /** Receipts that came outside the connector's link (an HTTP provider's callback), by its ids. */
+  | { type: 'receipts'; items: UpstreamReceipt[]; stored: () => void }
   | { type: 'fault' }
 
 export type DeliveryMsg =

@@ -50,7 +50,7 @@ import { Lane } from './connectors/lane'
 import { SimulatorConnector } from './connectors/simulator'
 import { SmppClientConnector } from './connectors/smpp-client'
 import { HttpConnector } from './connectors/http'
-import type { Connector, ConnectorEvents, ConnectorStats, InboundMo } from './connectors/types'
+import type { Connector, ConnectorEvents, ConnectorStats, InboundMo, UpstreamReceipt } from './connectors/types'
 import type { AcceptJob, ConnectorMsg, DeliveryMsg, DispatcherMsg, Outcome, RateMsg, RouterMsg, SessionMsg, StoreMsg } from './messages'
 import { resume, restartWithBudget, temporary } from './supervision'
 import { Mailbox } from './mailbox'
@@ -95,6 +95,11 @@ export interface ActorSystem {
   setRoutes(tables: RouteTables): void
   /** Account limits changed: its rate actor takes the new ones. */
   accountChanged(systemId: string, account: Account | null): void
+  /**
+   * Receipts for connector `id` that came outside its link (an HTTP provider's callback), by the upstream's ids:
+   * matched as its own receipts are; `stored` once what they cause is committed. False: no such connector.
+   */
+  connectorReceipts(id: string, items: UpstreamReceipt[], stored: () => void): boolean
   /** The upstream id links of these destinations (to remove when they end or are superseded outside the delivery actor). */
   upstreamLinks(dests: readonly Destination[]): { connector: string; upstreamId: string }[]
   /** Test hook: make a permanent actor throw once ('carrier' is the simulator's connector actor). */
@@ -292,6 +297,12 @@ export function startActors(d: ActorDeps): ActorSystem {
           if (jobs.length > 0) toDispatcher({ type: 'retry', connector: id, jobs })
           return lane
         }
+        case 'receipts': {
+          // The connector first reports the answers these may name (an HTTP provider calls back before its 2xx is seen).
+          if (lane.connector.callbackReceipts) lane.connector.callbackReceipts(msg.items, msg.stored)
+          else toDispatcher({ type: 'receipts', connector: id, items: msg.items, stored: msg.stored })
+          return lane
+        }
         case 'fault': throw new Error(`injected ${id} connector fault`)
       }
     }, { initialStateFunc: make, onCrash: restartWithBudget(`connector-${id}`, 5, 10_000, log, d.fatal) })
@@ -391,7 +402,7 @@ export function startActors(d: ActorDeps): ActorSystem {
             }
             continue
           }
-          outcomes.push({ id: hit.at[0], dest: hit.at[1], state: rc.state, err: rc.err, rev: hit.r.rev ?? 0 })
+          outcomes.push({ id: hit.at[0], dest: hit.at[1], state: rc.state, err: rc.err, rev: hit.r.rev ?? 0, doneAt: rc.doneAt })
         }
         if (outcomes.length > 0) toDelivery(outcomes, msg.stored)
         else msg.stored() // nothing of ours: acknowledge (the upstream would only send them again)
@@ -486,6 +497,12 @@ export function startActors(d: ActorDeps): ActorSystem {
   return {
     commit,
     upstreamLinks,
+    connectorReceipts(id, items, stored) {
+      const actor = connectorActors.get(id)
+      if (actor === undefined) return false
+      actor.post({ type: 'receipts', items, stored })
+      return true
+    },
     admit(job) {
       const a = d.account(job.systemId)
       if (a === undefined) return toRouter(job)

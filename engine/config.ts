@@ -18,6 +18,7 @@ import { SmscError } from './errors'
 import type { ReceiptStat } from './protocol/dlr'
 import { checkAccountInput, isCidr, type AccountInput } from './accounts'
 import { validateRouteTables, type RouteTables } from './routing'
+import { CALLBACK_STATS, DEFAULT_CALLBACK_FIELDS, DEFAULT_CALLBACK_STATUSES, isFieldPath, type CallbackFields, type CallbackStat } from './provider-receipts'
 
 // ---------------------------------------------------------------------------------------------
 // Value sets
@@ -102,6 +103,16 @@ export interface HttpConnectorOptions {
   timeoutMs: number
   concurrency: number
   ratePerSecond: number
+  /** 'none': a 2xx is DELIVRD at once; 'callback': a 2xx with an id waits for the provider's receipt callback (engine/provider-receipts.ts). */
+  receipts: 'none' | 'callback'
+  /** Where the provider's message id is in its 2xx JSON answer: a dotted path ('id', 'messages.0.id'). */
+  answerId: string
+  /** The secret a receipt callback carries (Authorization: Bearer, or ?token=); null with receipts 'none'. */
+  callbackToken: string | null
+  /** Where each value is in a callback's receipt (merged over DEFAULT_CALLBACK_FIELDS). */
+  callbackFields: CallbackFields
+  /** The provider's status words in lower case → stat (DEFAULT_CALLBACK_STATUSES with the connector's own over them). */
+  callbackStatuses: Record<string, CallbackStat>
 }
 
 export type ConnectorOptions = SmppConnectorOptions | HttpConnectorOptions
@@ -409,7 +420,7 @@ const KEYS = {
   store: Object.keys(DEFAULTS.store),
   webhooks: Object.keys(DEFAULTS.webhooks),
   smppConnector: ['id', 'kind', 'host', 'port', 'tls', 'rejectUnauthorized', 'ca', 'systemId', 'password', 'systemType', 'bindType', 'windowSize', 'ratePerSecond', 'enquireLinkMs', 'responseMs', 'reconnectMs', 'interfaceVersion', 'receiptIds'],
-  httpConnector: ['id', 'kind', 'url', 'headers', 'timeoutMs', 'concurrency', 'ratePerSecond'],
+  httpConnector: ['id', 'kind', 'url', 'headers', 'timeoutMs', 'concurrency', 'ratePerSecond', 'receipts', 'answerId', 'callbackToken', 'callbackFields', 'callbackStatuses'],
 }
 
 /** Validates `input` (any subset of the options) and returns a complete, fresh ResolvedOptions. */
@@ -574,6 +585,7 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
         id, kind, url, headers, ratePerSecond: rate,
         timeoutMs: pick(o, 'timeoutMs', 10_000, (x, q) => integer(x, q, 100, MAX_TIMER_MS), ip),
         concurrency: pick(o, 'concurrency', 16, (x, q) => integer(x, q, 1, 1_000), ip),
+        ...resolveHttpReceipts(o, ip),
       }
     }
     for (const req of ['host', 'port', 'systemId', 'password']) if (o[req] === undefined) fail(`${at(ip, req)} is required`)
@@ -612,6 +624,46 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
       receiptIds,
     }
   })
+}
+
+/** An http connector's receipt settings (docs/CONNECTORS.md, "Receipts by callback"). */
+function resolveHttpReceipts(o: Obj, ip: string): Pick<HttpConnectorOptions, 'receipts' | 'answerId' | 'callbackToken' | 'callbackFields' | 'callbackStatuses'> {
+  const receipts = pick(o, 'receipts', 'none' as const, (x, q) => oneOf(x, q, ['none', 'callback'] as const), ip)
+  if (receipts === 'none') {
+    for (const k of ['callbackToken', 'callbackFields', 'callbackStatuses']) {
+      if (o[k] !== undefined) fail(`${at(ip, k)} is set but ${at(ip, 'receipts')} is not "callback"`)
+    }
+  }
+  const fieldPath = (x: unknown, q: string): string => {
+    if (typeof x !== 'string' || !isFieldPath(x)) fail(`${q} must be a dotted path of JSON keys such as "id" or "messages.0.id" (got ${showValue(x)})`)
+    return x
+  }
+  const answerId = pick(o, 'answerId', 'id', fieldPath, ip)
+  if (receipts === 'none') return { receipts, answerId, callbackToken: null, callbackFields: { ...DEFAULT_CALLBACK_FIELDS }, callbackStatuses: { ...DEFAULT_CALLBACK_STATUSES } }
+  if (o.callbackToken === undefined) fail(`${at(ip, 'callbackToken')} is required with receipts "callback": the secret the provider's callbacks carry`)
+  const callbackToken = o.callbackToken
+  if (typeof callbackToken !== 'string' || !/^[\x21-\x7e]{16,256}$/.test(callbackToken)) {
+    fail(`${at(ip, 'callbackToken')} must be 16 to 256 printable ASCII characters without spaces (got ${typeof callbackToken === 'string' ? `${callbackToken.length} characters` : showValue(callbackToken)})`)
+  }
+  const fp = at(ip, 'callbackFields')
+  const given = o.callbackFields === undefined ? {} : section(o.callbackFields, fp, Object.keys(DEFAULT_CALLBACK_FIELDS))
+  const callbackFields: CallbackFields = { ...DEFAULT_CALLBACK_FIELDS }
+  for (const k of Object.keys(given) as (keyof CallbackFields)[]) {
+    const v = given[k]
+    // list, err and doneAt may be null (no wrapping array; not read); id and status are always read.
+    if (v === null && (k === 'list' || k === 'err' || k === 'doneAt')) callbackFields[k] = null
+    else (callbackFields as unknown as Record<string, string>)[k] = fieldPath(v, at(fp, k))
+  }
+  const sp = at(ip, 'callbackStatuses')
+  const callbackStatuses: Record<string, CallbackStat> = { ...DEFAULT_CALLBACK_STATUSES }
+  if (o.callbackStatuses !== undefined) {
+    if (!isPlainObject(o.callbackStatuses)) fail(`${sp} must be an object of status words and stats (got ${showValue(o.callbackStatuses)})`)
+    for (const [word, stat] of Object.entries(o.callbackStatuses)) {
+      if (word.length < 1 || word.length > 64) fail(`${at(sp, word)}: a status word must be 1 to 64 characters`)
+      callbackStatuses[word.toLowerCase()] = oneOf(stat, at(sp, word), CALLBACK_STATS)
+    }
+  }
+  return { receipts, answerId, callbackToken, callbackFields, callbackStatuses }
 }
 
 function portCheck(v: unknown, path: string): number {

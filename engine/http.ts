@@ -32,6 +32,7 @@ import { pickCoding } from './protocol/text/charsets'
 import { SCOPED_TOPICS, TOPICS, filterFrame, prometheusText, type TickFrames, type Topic } from './telemetry'
 import { OPENAPI } from './openapi'
 import { SEARCH_PARAMS, parseSearchQuery } from './message-search'
+import { parseCallback, tokenMatches } from './provider-receipts'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const uWS = require('uWebSockets.js') as any
@@ -94,6 +95,8 @@ export interface HttpHost {
   searchMessages: Smsc['searchMessages']
   unbindSession(id: number): boolean
   connectorStats(): readonly object[]
+  receiptCallback: Smsc['receiptCallback']
+  providerReceipts: Smsc['providerReceipts']
   submitMessages(systemId: string, msgs: ApiMessage[]): Promise<ApiSubmitResult[]>
 }
 
@@ -586,6 +589,28 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         errorOf(res, err)
       })
     })
+  })
+
+  // ---- an HTTP provider's delivery receipts (docs/CONNECTORS.md, "Receipts by callback"). No login (providers cannot
+  // log in): the connector's callbackToken, as a bearer or ?token=. On both listeners: the provider reaches the public one.
+  app.post('/api/v1/connectors/:id/receipts', (res: any, req: any) => {
+    const id = param(req, 0)
+    const remote = clientOf(res, req, o.trustProxy)
+    const cb = smsc.receiptCallback(id)
+    if (cb === null) return fail(res, '404 Not Found', `no connector ${id} with receipts "callback"`, 'SMSC_ERR_HTTP_NOT_FOUND')
+    // Wrong tokens count against the address as wrong passwords do; the right one is never refused (it cannot be guessed).
+    if (!tokenMatches(AdminAuth.tokenOf(req.getHeader('authorization'), '', req.getQuery() ?? ''), cb.token)) {
+      const wait = throttle.retryIn(LoginThrottle.keyOf(remote))
+      if (wait > 0) return fail(res, '429 Too Many Requests', throttled(remote, wait), 'SMSC_ERR_RATE_LIMITED')
+      throttle.failed(LoginThrottle.keyOf(remote))
+      authFailed(remote, `receipt callback token of connector ${id}`)
+      return fail(res, '401 Unauthorized', `give connector ${id}'s callbackToken (Authorization: Bearer, or ?token=)`, 'SMSC_ERR_HTTP_AUTH')
+    }
+    readBody(res, (body) => {
+      const parsed = parseCallback(body, cb)
+      if (typeof parsed === 'string') return invalid(res, parsed)
+      reply(res, 200, () => smsc.providerReceipts(id, parsed))
+    }, MAX_SEND_BODY)
   })
 
   // ---- logins: the operator ({ password }), a staff user ({ user, password }) or an account ({ systemId, password })

@@ -44,6 +44,7 @@ import { findById, searchMessages, viewOf, type MessageSearchResult, type Messag
 import type { ApiMessage, ApiSubmitResult, HttpRoute } from './http'
 import { groupEnd, type AcceptJob } from '../actors/messages'
 import type { ConnectorStats, InboundMo } from '../actors/connectors/types'
+import type { CallbackSpec, ParsedCallback } from './provider-receipts'
 import { decodeText } from './protocol/text/charsets'
 
 export interface MoRequest {
@@ -82,6 +83,10 @@ export interface Smsc {
   readonly admin: Admin
   readonly ledger: Ledger
   connectorStats(): (ConnectorStats & { queued: number })[]
+  /** An HTTP provider's receipt callback settings (engine/provider-receipts.ts): null for no such connector, or one without receipts "callback". */
+  receiptCallback(connectorId: string): CallbackSpec | null
+  /** A provider's callback, parsed: resolves once its receipts are matched and what they cause is committed (POST /api/v1/connectors/:id/receipts). */
+  providerReceipts(connectorId: string, cb: ParsedCallback): Promise<{ received: number; unmapped: string[] }>
   /** The HTTP send API: the same policy, rate limits, routing, credit and store as SMPP submits. */
   submitMessages(systemId: string, msgs: ApiMessage[]): Promise<ApiSubmitResult[]>
   readonly telemetrySources: HubSources
@@ -110,6 +115,8 @@ export interface Smsc {
 }
 
 const SMSC_SYSTEM_ID = 'SMSC'
+/** How long a provider's callback waits for its commit beyond the connector's timeoutMs (its receipts may wait for answers that long). */
+const CALLBACK_COMMIT_MS = 10_000
 
 /** Which certificate and key (their contents): a SIGHUP renews HTTPS only when they changed. */
 const tlsFingerprint = (f: { cert: Buffer; key: Buffer }): string => createHash('sha256').update(f.cert).update(f.key).digest('hex')
@@ -298,6 +305,12 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   // Failed TLS handshakes on the SMPP TLS port (an old TLS version, a certificate the client does not
   // trust, plain SMPP sent to it): one line per client address a minute, and smsc_tls_handshake_failures_total.
   const tlsFailures = new RepeatedLog(log, { level: 'info', keyName: 'remote', first: 'TLS handshake failed', more: 'more TLS handshakes failed' })
+  // An HTTP provider's status words no callbackStatuses entry maps: one line per connector a minute.
+  const unmappedStatuses = new RepeatedLog(log, {
+    level: 'warn', keyName: 'connector',
+    first: 'HTTP provider receipt with a status that callbackStatuses does not map: acknowledged, the message unchanged (add the word to callbackStatuses, docs/CONNECTORS.md)',
+    more: 'more HTTP provider receipts with unmapped statuses',
+  })
   let http: HttpServer | null = null
   /** The certificate files HTTPS serves (tlsFingerprint), null before they are read. */
   let httpsFiles: string | null = null
@@ -311,6 +324,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const t0 = performance.now()
       const frames = hub.tick((http?.subscribers() ?? 0) > 0)
       tlsFailures.tick(now())
+      unmappedStatuses.tick(now())
       if (frames) http?.publish(frames)
       metrics.telemetryTick.record((performance.now() - t0) * 1000)
     },
@@ -614,6 +628,12 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     admin,
     ledger,
     connectorStats: () => actors.stats().connectors,
+    receiptCallback(id) {
+      const c = options.connectors.find((x) => x.id === id)
+      if (c === undefined || c.kind !== 'http' || c.receipts !== 'callback' || c.callbackToken === null) return null
+      return { token: c.callbackToken, fields: c.callbackFields, statuses: c.callbackStatuses }
+    },
+    providerReceipts: (id, cb) => providerReceipts(id, cb),
     submitMessages: (systemId, msgs) => submitMessages(systemId, msgs),
     telemetrySources,
     telemetryFrames: () => hub.current,
@@ -745,6 +765,25 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       if (err) return log('error', 'upstream MO commit failed; the upstream will send them again', { connector, error: err.message })
       settled(statuses)
       actors.enqueue(items)
+    })
+  }
+
+  /**
+   * An HTTP provider's callback: its receipts go through the connector (which first reports the answers they may
+   * name) to the dispatcher's matching and the delivery actor's commit, as one batch. The promise resolves once
+   * that is committed, so the provider gets its 200 only then; past the connector's timeout and a commit's worth,
+   * it fails (503) and the provider sends them again (a duplicate of a receipt already applied changes nothing).
+   */
+  function providerReceipts(id: string, cb: ParsedCallback): Promise<{ received: number; unmapped: string[] }> {
+    const answer = { received: cb.receipts.length, unmapped: cb.unmapped }
+    for (const status of cb.unmapped) unmappedStatuses.add(id, { status }, now())
+    if (cb.receipts.length === 0) return Promise.resolve(answer)
+    const c = options.connectors.find((x) => x.id === id)
+    const waitMs = (c?.kind === 'http' ? c.timeoutMs : 0) + CALLBACK_COMMIT_MS
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(smscError('SMSC_ERR_STORE_UNAVAILABLE', `the receipts were not committed within ${Math.round(waitMs / 1000)} s: send them again`)), waitMs)
+      const known = actors.connectorReceipts(id, cb.receipts, () => { clearTimeout(timer); resolve(answer) })
+      if (!known) { clearTimeout(timer); reject(smscError('SMSC_ERR_STORE_UNAVAILABLE', `connector ${id} is not running: send them again`)) }
     })
   }
 

@@ -52,6 +52,8 @@ export const OPENAPI = {
       bearer: { type: 'http', scheme: 'bearer', description: 'a login token (POST /api/v1/login), or, on the send API and message lookups, an API key' },
       cookie: { type: 'apiKey', in: 'cookie', name: 'smsc_session', description: 'the cookie a login sets' },
       apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'a per-account API key (send API and message lookups only)' },
+      callbackBearer: { type: 'http', scheme: 'bearer', description: 'an HTTP connector\'s callbackToken (its receipt callback only)' },
+      callbackQuery: { type: 'apiKey', in: 'query', name: 'token', description: 'an HTTP connector\'s callbackToken, for providers that can only be given a URL' },
     },
     schemas: {
       Error: {
@@ -428,6 +430,25 @@ export const OPENAPI = {
         summary: 'an MO from the simulated carrier (no login; keep the HTTP port on loopback)', security: [],
         requestBody: { required: true, content: json({ type: 'object', required: ['from', 'to', 'text'], properties: { from: { type: 'string' }, to: { type: 'string' }, text: { type: 'string' }, coding: { enum: ['gsm', 'ucs2', 'latin1'] }, systemId: { type: 'string' } } }) },
         responses: { 202: ok('queued for the account', { type: 'object', properties: { id: { type: 'string' }, systemId: { type: 'string' }, parts: { type: 'integer' } } }), 400: err('bad body') },
+      },
+    },
+    '/api/v1/connectors/{id}/receipts': {
+      post: {
+        summary: 'delivery receipts from an HTTP provider (connector with receipts "callback"; no login: its callbackToken). Answered once they are matched and committed',
+        security: [{ callbackBearer: [] }, { callbackQuery: [] }],
+        parameters: [{ name: 'id', in: 'path', required: true, description: 'the connector\'s id', schema: { type: 'string' } }],
+        requestBody: {
+          required: true,
+          content: json({ description: 'one receipt, an array of them, or an object holding the array at callbackFields.list; field names per callbackFields (defaults id, status, err, doneAt)', oneOf: [{ type: 'object' }, { type: 'array', items: { type: 'object' } }] }),
+        },
+        responses: {
+          200: ok('matched and committed (ids we do not know are acknowledged too, and counted)', { type: 'object', properties: { received: { type: 'integer', description: 'receipts read' }, unmapped: { type: 'array', items: { type: 'string' }, description: 'status words callbackStatuses does not map (their receipts changed nothing)' } } }),
+          400: err('a receipt without its id or status, named as in the body (SMSC_ERR_API_INVALID), or the body is not JSON (SMSC_ERR_HTTP_BODY)'),
+          401: err('no token, or not the connector\'s callbackToken (SMSC_ERR_HTTP_AUTH)'),
+          404: err('no such connector, or it has receipts "none" (SMSC_ERR_HTTP_NOT_FOUND)'),
+          429: err('too many wrong tokens from this address (SMSC_ERR_RATE_LIMITED)'),
+          503: err('not committed in time: send them again (SMSC_ERR_STORE_UNAVAILABLE)'),
+        },
       },
     },
     '/healthz': { get: { summary: 'health (no login)', security: [], responses: { 200: ok('ok'), 503: ok('starting or stopping') } } },

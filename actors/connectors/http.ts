@@ -7,7 +7,9 @@
  * when data_coding is a text coding (GSM 03.38, IA5, Latin-1, UCS2; UDH removed), `binary` is
  * always the octets as sent by the ESME (hex, UDH included when esmClass has UDHI).
  *
- * Answers: 2xx → DELIVERED err 0 (and `accepted` with the answer's JSON `id` when it has one);
+ * Answers: 2xx → DELIVERED err 0 with receipts 'none' (the provider's id is only logged); with receipts
+ * 'callback', `accepted` with the provider's id (at `answerId` in the JSON answer), whose receipt comes by
+ * the provider's callback, or UNKNOWN when the answer has no id (no callback could ever be matched);
  * 4xx other than 408/429 → REJECTED with err = the HTTP status; 408, 429, 5xx, network errors and
  * timeouts → retry. Three network/5xx failures in a row take the connector down; while down it
  * sends one request per tick as a probe, and the first answer that is not a failure brings it up.
@@ -15,15 +17,21 @@
  * Hot path: no timer and no event per request. The engine's tick checks the deadlines of the
  * requests in flight (they are in start order, so the scan stops at the first one not yet due)
  * and reports the answers collected since the last tick as one batch per kind of event.
+ *
+ * Callbacks that overtake the answer: a provider may call back before its 2xx reaches us, or before the
+ * tick reports it. So a callback's receipts wait here (`callbackReceipts`) until every request started before
+ * they came has been answered (or timed out), and go to the dispatcher right after those answers:
+ * the provider's id is then known, and the receipt matches. The wait is at most timeoutMs.
  */
 import http from 'node:http'
 import https from 'node:https'
 import { MessageState } from '../../engine/protocol/constants'
 import { codingOfDcs } from '../../engine/protocol/text/charsets'
 import { recordText } from '../../engine/message'
-import type { LogFn } from '../../engine/log'
+import { RepeatedLog, type LogFn } from '../../engine/log'
+import { idAt } from '../../engine/provider-receipts'
 import type { HttpConnectorOptions } from '../../engine/config'
-import type { Connector, ConnectorEvents, ConnectorOutcome, ConnectorStats, Dispatch } from './types'
+import type { Connector, ConnectorEvents, ConnectorOutcome, ConnectorStats, Dispatch, UpstreamReceipt } from './types'
 
 /** The connector's config: `connectors[i]` of kind 'http', checked and defaulted by engine/config.ts (docs/CONNECTORS.md). */
 export type HttpConnectorConfig = HttpConnectorOptions
@@ -34,6 +42,8 @@ export const DOWN_AFTER_FAILURES = 3
 const MAX_ANSWER = 64 * 1024
 
 interface InFlight {
+  /** start order (1, 2, …): a callback waits for the requests started before it */
+  seq: number
   item: Dispatch
   req: http.ClientRequest
   deadline: number
@@ -62,6 +72,12 @@ export class HttpConnector implements Connector {
   private retries: Dispatch[] = []
   private retryReason = ''
   private drained: (() => void) | null = null
+  /** requests started so far */
+  private seq = 0
+  /** callbacks' receipts waiting for the answers to the requests started before them (`after`: the last one) */
+  private waiting: { after: number; items: UpstreamReceipt[]; stored: () => void }[] = []
+  /** 2xx answers without an id in receipts 'callback' (UNKNOWN): warned about, rate-limited */
+  private readonly noId: RepeatedLog
 
   constructor(private readonly cfg: HttpConnectorConfig, private readonly events: ConnectorEvents, private readonly log: LogFn = () => {}) {
     this.id = cfg.id
@@ -71,6 +87,11 @@ export class HttpConnector implements Connector {
     this.agent = new Agent({ keepAlive: true, maxSockets: cfg.concurrency })
     this.headers = { ...cfg.headers, 'content-type': 'application/json' }
     this.tokens = cfg.ratePerSecond > 0 ? cfg.ratePerSecond : Infinity
+    this.noId = new RepeatedLog(log, {
+      level: 'warn', keyName: 'connector',
+      first: `HTTP provider accepted a message without an id at answerId: its receipt cannot be matched, the message is UNKNOWN (check answerId, docs/CONNECTORS.md)`,
+      more: 'more HTTP provider answers without an id: UNKNOWN',
+    })
   }
 
   get up(): boolean {
@@ -112,6 +133,18 @@ export class HttpConnector implements Connector {
       f.req.destroy()
     }
     this.flush()
+    this.release()
+    this.noId.tick(now)
+  }
+
+  /**
+   * Receipts from the provider's callback (receipts 'callback'): passed on to the engine as soon as every
+   * request started before they came has been answered and reported (see the header), `stored` as the
+   * engine's receipts contract says (called once what they cause is committed).
+   */
+  callbackReceipts(items: UpstreamReceipt[], stored: () => void): void {
+    this.waiting.push({ after: this.seq, items, stored })
+    this.release()
   }
 
   stats(): ConnectorStats {
@@ -134,6 +167,7 @@ export class HttpConnector implements Connector {
       f.req.destroy()
     }
     this.flush()
+    this.release()
     this.agent.destroy()
   }
 
@@ -165,7 +199,7 @@ export class HttpConnector implements Connector {
       agent: this.agent,
       headers: { ...this.headers, 'content-length': Buffer.byteLength(body) },
     })
-    const f: InFlight = { item, req, deadline: now + this.cfg.timeoutMs, done: false }
+    const f: InFlight = { seq: ++this.seq, item, req, deadline: now + this.cfg.timeoutMs, done: false }
     this.inFlight.set(f, true)
     req.on('response', (res) => {
       const status = res.statusCode ?? 0
@@ -191,10 +225,19 @@ export class HttpConnector implements Connector {
     const r = item.record
     if (status >= 200 && status < 300) {
       this.sent++
-      // Final at once: an HTTP provider sends no receipt, so its id is only logged (no id map to keep).
-      this.outcomes.push({ id: r.id, dest: item.dest, state: MessageState.DELIVERED, err: 0, rev: r.rev ?? 0 })
-      const upstreamId = idOf(body)
-      if (upstreamId !== null) this.log('debug', 'HTTP provider id', { connector: this.id, id: r.id, upstreamId })
+      const upstreamId = idAt(body, this.cfg.answerId)
+      if (this.cfg.receipts === 'none') {
+        // Final at once: this provider sends no receipt, so its id is only logged (no id map to keep).
+        this.outcomes.push({ id: r.id, dest: item.dest, state: MessageState.DELIVERED, err: 0, rev: r.rev ?? 0 })
+        if (upstreamId !== null) this.log('debug', 'HTTP provider id', { connector: this.id, id: r.id, upstreamId })
+      } else if (upstreamId !== null) {
+        // Taken, not delivered: the provider's callback brings the outcome, matched by this id (as an SMPP upstream's receipt).
+        this.accepted.push({ id: r.id, dest: item.dest, upstreamId })
+      } else {
+        // No id, so no callback can ever be matched: UNKNOWN, rather than a DELIVRD the provider never said.
+        this.outcomes.push({ id: r.id, dest: item.dest, state: MessageState.UNKNOWN, err: 0, rev: r.rev ?? 0 })
+        this.noId.add(this.id, { id: r.id, answerId: this.cfg.answerId, status }, Date.now())
+      }
       this.alive()
     } else if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
       this.failed++
@@ -229,23 +272,22 @@ export class HttpConnector implements Connector {
     }
   }
 
+  /** Hands on the callbacks' receipts whose earlier requests are all answered, right after those answers. */
+  private release(): void {
+    if (this.waiting.length === 0) return
+    let oldest = Infinity // the first request still on the wire (the map is in start order)
+    for (const f of this.inFlight.keys()) { oldest = f.seq; break }
+    let n = 0
+    while (n < this.waiting.length && this.waiting[n].after < oldest) n++
+    if (n === 0) return
+    this.flush() // the answers' ids reach the dispatcher before the receipts that name them
+    for (const w of this.waiting.splice(0, n)) this.events.receipts(w.items, w.stored)
+  }
+
   /** Reports what was answered since the last flush: at most one call per kind of event. */
   private flush(): void {
     if (this.outcomes.length > 0) { const o = this.outcomes; this.outcomes = []; this.events.outcomes(o) }
     if (this.accepted.length > 0) { const a = this.accepted; this.accepted = []; this.events.accepted(a) }
     if (this.retries.length > 0) { const r = this.retries; this.retries = []; this.events.retry(r, this.retryReason) }
   }
-}
-
-/** The upstream's message id: the answer's JSON `id` (string or number), else null. */
-function idOf(body: Buffer | null): string | null {
-  if (!body || body.length === 0) return null
-  try {
-    const j = JSON.parse(body.toString('utf8')) as { id?: unknown }
-    if (typeof j?.id === 'string' && j.id.length > 0) return j.id
-    if (typeof j?.id === 'number' && Number.isFinite(j.id)) return String(j.id)
-  } catch {
-    // not JSON: no id
-  }
-  return null
 }

@@ -39,6 +39,8 @@ export interface UpstreamReceipt {
   textId?: string
   state: number
   err: number
+  /** when the upstream says the message ended (ms since the epoch): the receipt's done date; else when it came */
+  doneAt?: number
 }
 
 /** An MO the upstream delivered (deliver_sm / data_sm that is not a receipt). */
@@ -118,6 +120,11 @@ export interface Connector {
   /** The engine's coarse tick (every 20 ms): rate buckets, timers, retries of the link. */
   tick(now: number): void
   stats(): ConnectorStats
+  /**
+   * Receipts that reached the engine outside the link (an HTTP provider's callback): the connector passes them
+   * on through ConnectorEvents.receipts once it has reported what they may depend on (its answers' ids).
+   */
+  callbackReceipts?(items: UpstreamReceipt[], stored: () => void): void
   /** Unbinds/closes; in-flight items are reported through retry() before it resolves. */
   stop(): Promise<void>
 }

@@ -13,6 +13,7 @@ import { HttpConnector, DOWN_AFTER_FAILURES, type HttpConnectorConfig } from '..
 import type { ConnectorEvents, ConnectorOutcome, Dispatch } from '../../actors/connectors/types'
 import { MessageState } from '../../engine/protocol/constants'
 import type { MessageRecord } from '../../engine/message'
+import { DEFAULT_CALLBACK_FIELDS, DEFAULT_CALLBACK_STATUSES } from '../../engine/provider-receipts'
 
 interface Posted { headers: http.IncomingHttpHeaders; body: Record<string, unknown> }
 
@@ -87,7 +88,9 @@ function dispatch(to: string, over: Partial<MessageRecord> = {}): Dispatch {
 }
 
 const config = (url: string, over: Partial<HttpConnectorConfig> = {}): HttpConnectorConfig => ({
-  id: 'gw', kind: 'http', url, headers: {}, timeoutMs: 2000, concurrency: 10, ratePerSecond: 0, ...over,
+  id: 'gw', kind: 'http', url, headers: {}, timeoutMs: 2000, concurrency: 10, ratePerSecond: 0,
+  receipts: 'none', answerId: 'id', callbackToken: null, callbackFields: { ...DEFAULT_CALLBACK_FIELDS }, callbackStatuses: { ...DEFAULT_CALLBACK_STATUSES },
+  ...over,
 })
 
 function connector(t: { teardown(fn: () => unknown): void }, cfg: HttpConnectorConfig, events: ConnectorEvents) {
