@@ -1,10 +1,16 @@
 /**
+ * The engine's own places on disk: the directories a user names, and the private files it writes there.
+ *
  * Creating the directories a user names (data dir, backup target, certificate dir). Node's
  * mkdirSync({ recursive: true }) never returns where mkdir answers ENOENT under a parent that
  * exists (anything under /proc): it takes that for a missing parent and tries again, forever, so
  * `dataDir: "/proc/smsc"` hung the engine's start. This walks up to the nearest existing parent and
  * makes each level once, so such a path fails at once with the system's answer.
+ *
+ * Private files (writePrivateFile: the first start's passwords) are never written in place: a reader or a
+ * crash sees the old file or the new one, whole, and only ever with mode 0600.
  */
+import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { smscError } from './errors'
@@ -38,4 +44,32 @@ export function makeDataDir(dir: string): void {
     throw smscError('SMSC_ERR_CONFIG_INVALID', `dataDir ${path.resolve(dir)}: cannot be created (${err.code ?? err.message}${err.path && path.resolve(err.path) !== path.resolve(dir) ? ` at ${err.path}` : ''})`)
   }
   if (!fs.statSync(dir).isDirectory()) throw smscError('SMSC_ERR_CONFIG_INVALID', `dataDir ${path.resolve(dir)}: not a directory`)
+}
+
+/**
+ * Writes `data` to `file` whole, readable by this user only (0600): a temp file beside it (created with
+ * O_EXCL and mode 0600, so never one planted there nor a link), fsynced, renamed over `file` (which
+ * replaces a link there instead of writing through it), then the directory fsynced so the rename
+ * survives a crash. On failure the temp file is removed and the old file is left as it was.
+ */
+export function writePrivateFile(file: string, data: string): void {
+  const dir = path.dirname(file)
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
+  let fd = fs.openSync(tmp, 'wx', 0o600)
+  try {
+    fs.fchmodSync(fd, 0o600) // the umask can only have narrowed it; exactly 0600
+    fs.writeFileSync(fd, data)
+    fs.fsyncSync(fd)
+    fs.closeSync(fd)
+    fd = -1
+    fs.renameSync(tmp, file)
+  } catch (e) {
+    if (fd >= 0) fs.closeSync(fd)
+    fs.rmSync(tmp, { force: true })
+    throw e
+  }
+  try {
+    const d = fs.openSync(dir, 'r')
+    try { fs.fsyncSync(d) } finally { fs.closeSync(d) }
+  } catch { /* a file system that cannot fsync a directory: the file is written, the rename may not be on disk yet */ }
 }

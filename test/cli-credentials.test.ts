@@ -1,6 +1,7 @@
 /**
  * engine/cli.ts credentialLines: the passwords a first start generates go to <dataDir>/initial-credentials
- * (this user only) and are printed only on a terminal, never into a supervisor's log.
+ * (this user only) and are printed only on a terminal, never into a supervisor's log. The file is
+ * replaced whole (engine/dirs.ts writePrivateFile), never written in place.
  */
 import t, { type Test } from 'tap'
 import fs from 'node:fs'
@@ -54,4 +55,38 @@ t.test('a later start that generates the other password adds it: the file keeps 
   t.notMatch(again, /AdminPw12345/, 'a newer admin password replaces the older line')
   t.match(again, /Second123456/)
   t.match(again, /Demo1234/)
+})
+
+t.test('a merge replaces the file whole: mode 0600 even when the old one was wider, and no temp file stays', async (t) => {
+  const dir = tmp(t)
+  const file = path.join(dir, 'initial-credentials')
+  credentialLines(dir, null, { systemId: 'demo', password: 'Demo1234' }, false)
+  fs.chmodSync(file, 0o644) // widened by hand, or left by an older version
+  const before = fs.statSync(file).ino
+  credentialLines(dir, 'AdminPw12345', null, false)
+  t.equal(fs.statSync(file).mode & 0o777, 0o600, 'mode 0600')
+  t.not(fs.statSync(file).ino, before, 'a new file: the wider old one never held the new password')
+  t.match(fs.readFileSync(file, 'utf8'), /Demo1234[^]*AdminPw12345/, 'both passwords')
+  t.same(fs.readdirSync(dir), ['initial-credentials'], 'no temp file beside it')
+})
+
+t.test('a link where the file goes is replaced, not written through', async (t) => {
+  const dir = tmp(t)
+  const elsewhere = path.join(tmp(t), 'public.txt')
+  fs.writeFileSync(elsewhere, 'someone else\'s file\n', { mode: 0o644 })
+  const file = path.join(dir, 'initial-credentials')
+  fs.symlinkSync(elsewhere, file)
+  credentialLines(dir, 'AdminPw12345', null, false)
+  t.equal(fs.readFileSync(elsewhere, 'utf8'), 'someone else\'s file\n', 'the link\'s target is untouched')
+  t.ok(fs.lstatSync(file).isFile(), 'a regular file now')
+  t.equal(fs.statSync(file).mode & 0o777, 0o600)
+  t.notMatch(fs.readFileSync(file, 'utf8'), /someone else/, 'nothing read through the link')
+})
+
+t.test('a write that fails leaves no temp file and prints the passwords', async (t) => {
+  const dir = tmp(t)
+  fs.mkdirSync(path.join(dir, 'initial-credentials')) // the rename cannot replace a directory
+  const lines = credentialLines(dir, 'AdminPw12345', null, false).join('\n')
+  t.match(lines, /AdminPw12345/, 'printed: the file could not keep it')
+  t.same(fs.readdirSync(dir), ['initial-credentials'], 'no temp file left')
 })
