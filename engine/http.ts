@@ -9,7 +9,9 @@
  * An account's `allowedIps` apply to its HTTP requests as they do to its binds: a login, a token or an
  * API key of the account used from another address gets 403 SMSC_ERR_IP_NOT_ALLOWED.
  *
- * A viewer (a read-only staff login, engine/staff.ts) is refused every method but GET, on every route, in ONE
+ * Every GET route answers HEAD as it answers GET (status, headers, content-length, the same login), with no body.
+ *
+ * A viewer (a read-only staff login, engine/staff.ts) is refused every method but GET and HEAD, on every route, in ONE
  * place: every route is registered through `routed` (the route table, HttpServer.routes), which wraps each
  * POST, PUT, PATCH and DELETE handler in that check (403 SMSC_ERR_ADMIN_READ_ONLY); logging in and out aside.
  *
@@ -37,8 +39,8 @@ import { parseCallback, tokenMatches } from './provider-receipts'
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const uWS = require('uWebSockets.js') as any
 
-/** A route the server answers: its method and uWS pattern (`:id` for a parameter). */
-export interface HttpRoute { method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'; pattern: string }
+/** A route the server answers: its method and uWS pattern (`:id` for a parameter). Every GET route answers HEAD too. */
+export interface HttpRoute { method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'; pattern: string }
 
 export interface HttpServer {
   port: number
@@ -155,6 +157,30 @@ function send(res: any, status: string, body: unknown, headers: Record<string, s
 
 const fail = (res: any, status: string, error: string, code: string) => send(res, status, { error, code })
 const invalid = (res: any, error: string) => fail(res, '400 Bad Request', error, 'SMSC_ERR_API_INVALID')
+
+/**
+ * HEAD (RFC 9110 §9.3.2) is GET without the content: the GET handler answers through this view of the
+ * response, whose `end(body)` sends the status and headers with the body's content-length, and no body.
+ */
+function headOf(res: any): any {
+  const view: any = new Proxy(res, {
+    get: (target, prop) => {
+      if (prop === 'end') {
+        return (body?: string | ArrayBuffer | Uint8Array) => {
+          // The header by hand: uWS 20.30's endWithoutBody(length) then waits for that many octets (the connection's
+          // next request finds the response unfinished), and takes an undefined length for a huge one.
+          const length = body === undefined ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength
+          target.writeHeader('content-length', String(length)).endWithoutBody()
+          return view
+        }
+      }
+      const v = target[prop]
+      if (typeof v !== 'function') return v
+      return (...args: unknown[]) => { const r = v.apply(target, args); return r === target ? view : r }
+    },
+  })
+  return view
+}
 
 /** An answer that comes later (a promise): the client may go meanwhile. */
 function hold(res: any): void {
@@ -450,6 +476,12 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         return (pattern: string, handler: (res: any, req: any) => void) => {
           if (!routes.some((r) => r.method === method && r.pattern === pattern)) routes.push({ method, pattern })
           target[prop](pattern, safe(method === 'GET' || READ_ONLY_EXEMPT.has(pattern) ? handler : readOnlyGuard(method, pattern, handler)))
+          if (method === 'GET') {
+            // Every GET answers HEAD the same way, body aside (monitors and load balancers ask with HEAD).
+            if (!routes.some((r) => r.method === 'HEAD' && r.pattern === pattern)) routes.push({ method: 'HEAD', pattern })
+            const get = safe(handler)
+            target.head(pattern, (res: any, req: any) => get(headOf(res), req))
+          }
           return proxy
         }
       },

@@ -1,7 +1,8 @@
 /**
  * The OpenAPI document (engine/openapi.ts, GET /api/v1/openapi.json) names exactly the routes the HTTP
  * server registers: read from the server's own route table (Smsc.httpRoutes()), so a route added without
- * its documentation, or documentation of a route that is gone, fails here.
+ * its documentation, or documentation of a route that is gone, fails here. HEAD is answered on every GET
+ * route and documented by the GET (an OpenAPI GET implies HEAD).
  */
 import t from 'tap'
 import fs from 'node:fs'
@@ -20,7 +21,13 @@ t.test('every API route the server has is in the OpenAPI document, and the docum
   t.teardown(() => smsc.stop())
   // The API and the two plain endpoints; the console's files and the catch-all 404 are not API routes.
   const isApi = (p: string) => p.startsWith('/api/') || p === '/healthz' || p === '/metrics'
-  const served = new Set(smsc.httpRoutes().filter((r) => isApi(r.pattern)).map((r) => `${r.method} ${r.pattern.replace(/:(\w+)/g, '{$1}')}`))
+  const api = smsc.httpRoutes().filter((r) => isApi(r.pattern))
+  const key = (method: string, pattern: string) => `${method} ${pattern.replace(/:(\w+)/g, '{$1}')}`
+  // HEAD is GET without the body (RFC 9110 §9.3.2): the server answers it on every GET route, and the GET documents it.
+  const heads = new Set(api.filter((r) => r.method === 'HEAD').map((r) => key('GET', r.pattern)))
+  const served = new Set(api.filter((r) => r.method !== 'HEAD').map((r) => key(r.method, r.pattern)))
+  t.same([...served].filter((r) => r.startsWith('GET ') && !heads.has(r)), [], 'every GET route answers HEAD')
+  t.same([...heads].filter((r) => !served.has(r)), [], 'HEAD only where GET is')
   const documented = new Set<string>()
   for (const [p, ops] of Object.entries(OPENAPI.paths as Record<string, Record<string, unknown>>)) {
     for (const m of Object.keys(ops)) if (['get', 'post', 'put', 'patch', 'delete'].includes(m)) documented.add(`${m.toUpperCase()} ${p}`)
