@@ -314,6 +314,24 @@ t.test('inactivity timer: answering our own enquire_link probes is not activity'
   t.match(await r.peer.next(), { command: 'unbind' }, 'unbound 12 s after the last real traffic')
 })
 
+t.test('inactivity timer 0: a receiver that only answers our probes stays bound; one that stops answering is closed by the probe', async (t) => {
+  // docs/CONFIG.md timers.inactivityMs: the way to keep ESMEs that never send enquire_link themselves
+  const r = await rig(t, { timers: { enquireLinkMs: 5_000, inactivityMs: 0, responseMs: 2_000 } })
+  await r.bind('receiver')
+  for (let i = 0; i < 30; i++) {
+    r.tick(5_000)
+    const probe = await r.peer.next()
+    t.equal(probe.command, 'enquire_link', `probe ${i + 1}`)
+    r.peer.send({ command: 'enquire_link_resp', command_status: 0, sequence_number: probe.sequence_number })
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  t.equal(r.s.state, 'BOUND_RX', 'still bound after 150 s of answered probes only')
+  r.tick(5_000)
+  t.match(await r.peer.next(), { command: 'enquire_link' })
+  r.tick(2_000)
+  t.ok(r.s.isClosed(), 'a probe unanswered within responseMs closes it')
+})
+
 t.test('inactivity timer: an enquire_link from the ESME is activity (a receiver has nothing else to send)', async (t) => {
   const r = await rig(t, { timers: { enquireLinkMs: 0, inactivityMs: 10_000 } })
   await r.bind('receiver')
