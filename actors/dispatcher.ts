@@ -4,7 +4,9 @@
  * - schedule_delivery_time: held in 1 s buckets until due (durable: the record is in the store's
  *   active index, and recover() rebuilds the buckets at start);
  * - the connector: the first one up among the route's candidates (`dest.via`, ordered by the router:
- *   failover lists in order, round robin rotated), so a dead connector fails over to the next;
+ *   failover lists in order, round robin rotated), so a dead (or operator-stopped) connector fails
+ *   over to the next; a destination none of whose candidates exists any more (removed by a config
+ *   reload) is routed again by the routes in force (`reroute`);
  * - retries: a temporary failure (link down, ESME_RTHROTTLED, ESME_RMSGQFUL, timeout, HTTP 5xx) goes
  *   to another candidate that is up, else waits with exponential back-off (dispatch.retryMs);
  * - expiry: a destination not final at its validity_period (expireAt) gets an EXPIRED outcome,
@@ -41,8 +43,13 @@ export interface Job extends Dispatch {
 
 export interface DispatcherDeps {
   now(): number
-  /** Live connectors by id (owned by their actors). */
-  connector(id: string): Connector | undefined
+  /** Live connectors by id (owned by their actors); a stopped one reads as down. Undefined: no such connector (any more). */
+  connector(id: string): Pick<Connector, 'up' | 'probing'> | undefined
+  /**
+   * The candidates the routes in force give a destination whose route named only connectors that are gone
+   * (a config reload removed them); null when no route takes it now (it waits, and expires at its validity).
+   */
+  reroute?(record: MessageRecord, dest: number): string[] | null
   /** Hands a batch to a connector's actor. */
   send(connectorId: string, jobs: Job[]): void
   /** Outcomes the dispatcher decides (EXPIRED, or UNDELIVERABLE when a route names no connector). */
@@ -236,14 +243,25 @@ export class Dispatcher {
    * candidate that is down but probing (HTTP: it has no link to watch, a request is its probe) may
    * take one job per tick, so a failover primary that comes back gets its traffic back.
    */
-  private choose(j: Job, probes: Set<string> | null): string | null {
-    const via = j.record.dests[j.dest].via
+  private choose(j: Job, probes: Set<string> | null, rerouted = false): string | null {
+    const dest = j.record.dests[j.dest]
+    const via = dest.via
+    let known = false
     for (const id of via === undefined || via.length === 0 ? DEFAULT_VIA : via) {
-      if (j.tried !== undefined && j.tried.includes(id)) continue
       const c = this.d.connector(id)
       if (c === undefined) continue
+      known = true
+      if (j.tried !== undefined && j.tried.includes(id)) continue
       if (c.up) return id
       if (probes !== null && c.probing === true && !probes.has(id)) { probes.add(id); return id }
+    }
+    // Every candidate is gone (config reload): the routes in force choose again. The price charged stays.
+    if (!known && !rerouted && this.d.reroute !== undefined) {
+      const next = this.d.reroute(j.record, j.dest)
+      if (next === null) return null
+      dest.via = next.length === 1 && next[0] === SIMULATOR_CONNECTOR ? undefined : next
+      j.tried = undefined
+      return this.choose(j, probes, true)
     }
     return null
   }

@@ -6,7 +6,9 @@
  *   ├── store        permanent  restartWithBudget(3, 10 s) → escalate   group commit to LMDB (one transaction in flight)
  *   ├── delivery     permanent  restartWithBudget(5, 10 s) → escalate   receipts and MO to ESMEs and webhooks
  *   ├── connectors   permanent  parent of the connectors
- *   │   └── connector-<id>  permanent  restartWithBudget(5, 10 s): a new link; its destinations are dispatched again
+ *   │   └── connector-<id>  permanent  restartWithBudget(5, 10 s): a new link; its destinations are dispatched again.
+ *                       A config reload adds, removes or replaces them (setConnector); the operator stops and
+ *                       starts them (setConnectorStopped). One such change at a time.
  *   ├── dispatcher   permanent  restartWithBudget(5, 10 s) → escalate   schedule, connector choice, retries, expiry
  *   ├── routers      permanent  parent of the routers
  *   │   └── router-<n>  permanent  restartWithBudget(5, 10 s): MT routing, credit, commit of admitted submits
@@ -38,7 +40,7 @@ import { SIMULATOR_CONNECTOR, type ConnectorOptions, type ReceiptIdMode, type Re
 import { RecentUpstreamIds, idsAgree, receiptCandidates, sameUpstreamId, upstreamKey } from '../engine/upstream-ids'
 import type { Account } from '../engine/accounts'
 import type { Ledger } from '../engine/ledger'
-import type { RouteTables } from '../engine/routing'
+import { MtRouter, type RouteTables } from '../engine/routing'
 import type { WebhookSender } from '../engine/webhook'
 import { Delivery } from './delivery'
 import { GroupCommit } from './group-commit'
@@ -77,6 +79,8 @@ export interface ActorDeps {
   telemetryIntervalMs: number
   /** Called when a permanent actor has spent its restart budget. */
   fatal(err: unknown): void
+  /** Connectors the operator stopped (kept in the store): they start stopped. */
+  connectorStopped(id: string): boolean
 }
 
 export interface ActorSystem {
@@ -96,6 +100,14 @@ export interface ActorSystem {
   /** Account limits changed: its rate actor takes the new ones. */
   accountChanged(systemId: string, account: Account | null): void
   /**
+   * A config reload: `cfg` starts connector `id`, or restarts it with new settings; null removes it. The old link
+   * goes first (an smpp connector unbinds) and what it held goes back to the dispatcher, routed again when no
+   * candidate of its route is left. Resolves once the old link is gone.
+   */
+  setConnector(id: string, cfg: ConnectorOptions | null): Promise<void>
+  /** The operator stops (no link; counts as down, its work fails over or waits) or starts (a new link) connector `id`. */
+  setConnectorStopped(id: string, stopped: boolean): Promise<void>
+  /**
    * Receipts for connector `id` that came outside its link (an HTTP provider's callback), by the upstream's ids:
    * matched as its own receipts are; `stored` once what they cause is committed. False: no such connector.
    */
@@ -107,12 +119,15 @@ export interface ActorSystem {
   /** Messages waiting for the store or a connector (group commit, dispatcher, lanes): the overload gauge, cheap. */
   backlog(): number
   /** Live counters for health, overload and telemetry. */
-  stats(): { carrierInFlight: number; backlog: number; awaitingReceipts: number; connectors: (ConnectorStats & { queued: number })[] }
+  stats(): { carrierInFlight: number; backlog: number; awaitingReceipts: number; connectors: (ConnectorStats & { queued: number; stopped: boolean })[] }
   /** Stops the tree; connectors unbind from their upstreams first. */
   stop(): Promise<void>
 }
 
 const TICK_MS = 20
+
+/** What the dispatcher sees of a connector the operator stopped, or one going away: down, not probing. */
+const DOWN = Object.freeze({ up: false, probing: false })
 
 /** FNV-1a of the system_id: which router actor an account's batches go to. */
 function partition(systemId: string, n: number): number {
@@ -157,7 +172,7 @@ export function startActors(d: ActorDeps): ActorSystem {
   /** Receipts that match no message: warned about per connector, rate-limited. */
   const unmatched = new RepeatedLog(log, {
     level: 'warn', keyName: 'connector',
-    first: 'upstream receipt for a message id we do not know: acknowledged and dropped (does the connector need receiptIds? docs/CONNECTORS.md)',
+    first: 'upstream receipt for a message id we do not know: acknowledged and dropped (does the connector need receiptIds, or an http one another answerId? docs/CONNECTORS.md)',
     more: 'more upstream receipts for message ids we do not know: acknowledged and dropped',
   })
 
@@ -230,9 +245,15 @@ export function startActors(d: ActorDeps): ActorSystem {
   dpf.load(d.store.metaWithPrefix(DPF_META_PREFIX), d.now())
   const smppConnectors = new Set(d.options.connectors.filter((c) => c.kind === 'smpp').map((c) => c.id))
   const connectorsRef = nact.spawn(root, (state: null) => state, 'connectors', { initialState: null, onCrash: restartWithBudget('connectors', 3, 10_000, log, d.fatal) })
-  const configs: (ConnectorOptions | { id: string; kind: 'simulator' })[] = [{ id: SIMULATOR_CONNECTOR, kind: 'simulator' }, ...d.options.connectors]
-  for (const cfg of configs) {
+  type ConnectorCfg = ConnectorOptions | { id: string; kind: 'simulator' }
+  const configs = new Map<string, ConnectorCfg>([[SIMULATOR_CONNECTOR, { id: SIMULATOR_CONNECTOR, kind: 'simulator' }], ...d.options.connectors.map((c) => [c.id, c] as const)])
+  /** Stopped by the operator: no link, down for routing; kept across restarts (the store's meta, engine/admin.ts). */
+  const stoppedIds = new Set([...configs.keys()].filter((id) => d.connectorStopped(id)))
+  for (const id of stoppedIds) log('warn', `connector ${id} is stopped by the operator: it carries nothing until started (smsc connector start ${id})`, { connector: id })
+  const spawnConnector = (cfg: ConnectorCfg): void => {
     const id = cfg.id
+    /** This instance's lane: its link going down because the operator or a reload stopped it is no outage. */
+    let own: Lane | null = null
     const events: ConnectorEvents = {
       outcomes: (outcomes) => toDelivery(outcomes),
       accepted: (items) => toDispatcher({ type: 'accepted', connector: id, items }),
@@ -258,8 +279,8 @@ export function startActors(d: ActorDeps): ActorSystem {
         connectorActors.get(id)?.post({ type: 'pump' })
       },
       down: (reason) => {
-        d.metrics.event('connector_down', { detail: `${id}: ${reason}` })
-        log('warn', 'connector down', { connector: id, reason })
+        if (own?.stopped !== true) d.metrics.event('connector_down', { detail: `${id}: ${reason}` })
+        log(own?.stopped === true ? 'info' : 'warn', 'connector down', { connector: id, reason })
         connectorActors.get(id)?.post({ type: 'down' })
       },
     }
@@ -275,7 +296,9 @@ export function startActors(d: ActorDeps): ActorSystem {
       const lane = cfg.kind === 'simulator' ? new Lane(c)
         : new Lane(c, (jobs, now) => { for (const j of jobs) d.metrics.step(j.record.id, 'carrier', now) })
       lanes.set(id, lane)
-      c.start()
+      own = lane
+      lane.stopped = stoppedIds.has(id)
+      if (!lane.stopped) c.start()
       if (started) toDispatcher({ type: 'reclaim', connector: id, records: d.store.activeMessages() as MessageRecord[] })
       started = true
       return lane
@@ -286,8 +309,8 @@ export function startActors(d: ActorDeps): ActorSystem {
         case 'pump': lane.pump(d.now()); return lane
         case 'tick': {
           lane.connector.tick(msg.now)
-          // Jobs that reached the lane while the link was going down go back to be failed over (or expire).
-          if (!lane.connector.up && lane.queued > 0) toDispatcher({ type: 'retry', connector: id, jobs: lane.drain() })
+          // Jobs that reached the lane while the link was going down (or stopped) go back to be failed over (or expire).
+          if ((lane.stopped || !lane.connector.up) && lane.queued > 0) toDispatcher({ type: 'retry', connector: id, jobs: lane.drain() })
           else lane.pump(msg.now)
           return lane
         }
@@ -308,16 +331,55 @@ export function startActors(d: ActorDeps): ActorSystem {
     }, { initialStateFunc: make, onCrash: restartWithBudget(`connector-${id}`, 5, 10_000, log, d.fatal) })
     connectorActors.set(id, actor)
   }
+  for (const cfg of configs.values()) spawnConnector(cfg)
+  /**
+   * The link of connector `id` goes (an smpp connector unbinds, in-flight submits come back through retry) and its
+   * actor stops; what its lane or mailbox still held is taken back by the dispatcher. `remove`: it leaves the
+   * routing at once (destinations whose route names nothing else are routed again), else it reads as down until
+   * its successor is spawned.
+   */
+  const retire = async (id: string, remove: boolean): Promise<void> => {
+    const lane = lanes.get(id) as Lane
+    const actor = connectorActors.get(id) as Drained<ConnectorMsg>
+    lane.stopped = true
+    if (remove) { lanes.delete(id); connectorActors.delete(id); configs.delete(id) }
+    await lane.connector.stop().catch((err) => log('warn', 'connector stop failed', { connector: id, error: String(err) }))
+    nact.stop(actor.ref)
+    toDispatcher({ type: 'reclaim', connector: id, records: d.store.activeMessages() as MessageRecord[] })
+  }
+  /** Connector changes (reload, operator) one at a time; none once the tree stops. */
+  let changing: Promise<void> = Promise.resolve()
+  let closing = false
+  const serially = (f: () => Promise<void>): Promise<void> => {
+    const p = changing.then(() => (closing ? undefined : f()))
+    changing = p.catch(() => {})
+    return p
+  }
+  /** Where receipts of a connector's messages are looked up: kept for a removed one (its messages wait for receipts). */
+  const learn = (c: ConnectorOptions): void => {
+    upstreamNs.set(c.id, c.kind === 'smpp' ? `smpp:${c.host}:${c.port}:${c.systemId}` : c.id)
+    receiptIds.set(c.id, c.kind === 'smpp' ? c.receiptIds : 'exact')
+    if (c.kind === 'smpp') smppConnectors.add(c.id); else smppConnectors.delete(c.id)
+  }
 
   // 4. dispatcher: rebuilt from the store's active messages on every (re)start.
   /** Upstream ids accepted but not yet committed: a receipt may overtake the commit. */
   const upstreamPending = new Map<string, [string, number]>()
   /** The live dispatcher (nact keeps state private): read for the overload gauge and stats. */
   let dispatcherState: Dispatcher | null = null
+  /** The routes in force, compiled for destinations routed again (their connectors were removed); made when first needed. */
+  let rerouter: MtRouter | null = null
   const makeDispatcher = () => {
     const disp = new Dispatcher({
       now: d.now,
-      connector: (id) => lanes.get(id)?.connector,
+      connector: (id) => {
+        const lane = lanes.get(id)
+        return lane === undefined ? undefined : lane.stopped ? DOWN : lane.connector
+      },
+      reroute: (r, i) => {
+        const dec = (rerouter ??= new MtRouter(tables.mt)).route(r.systemId, d.account(r.systemId)?.group ?? null, r.src[2], r.dests[i].addr[2], d.now())
+        return dec.ok ? dec.connectors : null
+      },
       send: (id, jobs) => connectorActors.get(id)?.post({ type: 'submit', jobs }),
       outcomes: (o) => toDelivery(o),
       retryMs: d.options.dispatch.retryMs,
@@ -535,6 +597,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     stopSession: (ref) => nact.stop(ref),
     setRoutes(next) {
       tables = next
+      rerouter = null
       for (const r of routers) r.post({ type: 'tables', tables: next })
     },
     accountChanged(systemId, a) {
@@ -544,6 +607,29 @@ export function startActors(d: ActorDeps): ActorSystem {
       if (a === null) { rates.delete(systemId); gates.delete(systemId); nact.stop(actor.ref); return }
       actor.post({ type: 'limits', rateLimit: a.rateLimit, dailyQuota: a.dailyQuota })
     },
+    setConnector: (id, cfg) => serially(async () => {
+      if (lanes.has(id)) await retire(id, cfg === null)
+      if (cfg === null) { stoppedIds.delete(id); return }
+      if (closing) return
+      learn(cfg)
+      configs.set(id, cfg)
+      spawnConnector(cfg)
+    }),
+    setConnectorStopped: (id, stopped) => serially(async () => {
+      const lane = lanes.get(id)
+      if (lane === undefined || stoppedIds.has(id) === stopped) return
+      if (stopped) {
+        stoppedIds.add(id)
+        lane.stopped = true
+        await lane.connector.stop().catch((err) => log('warn', 'connector stop failed', { connector: id, error: String(err) }))
+        connectorActors.get(id)?.post({ type: 'down' }) // what its lane holds goes back to the dispatcher
+      } else {
+        // A stopped connector does not start again (an HTTP connector's agent is gone): a new one takes its place.
+        stoppedIds.delete(id)
+        await retire(id, false)
+        if (!closing) spawnConnector(configs.get(id) as ConnectorCfg)
+      }
+    }),
     fault: (actor) => {
       if (actor === 'carrier') connectorActors.get(SIMULATOR_CONNECTOR)!.post({ type: 'fault' })
       else if (actor === 'delivery') delivery.post({ type: 'fault' })
@@ -559,7 +645,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       let queued = 0
       const connectors = [...lanes.values()].map((l) => {
         queued += l.queued
-        return { ...l.connector.stats(), queued: l.queued }
+        return { ...l.connector.stats(), queued: l.queued, stopped: stoppedIds.has(l.connector.id) }
       })
       const sim = lanes.get(SIMULATOR_CONNECTOR)?.connector.stats()
       return {
@@ -572,6 +658,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     async stop() {
       // Stop order, bottom→up: ticks, sessions (already unbound by the caller), rates, routers,
       // dispatcher, connectors (unbind upstream), delivery, store.
+      closing = true
       clearInterval(tick)
       clearInterval(telemetryTick)
       nact.stop(telemetryRef)

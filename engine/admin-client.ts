@@ -78,8 +78,15 @@ export interface AdminClient {
   message(id: string): Promise<MessageView>
   /** A backup of the store (Admin.backup) into `target` (absolute), or under <dataDir>/backups; resolved once made. */
   backup(target?: string): Promise<BackupState>
+  /** The connectors: the running engine's live state (GET /api/v1/connectors), else the config's with their stopped marks. */
+  connectors(): Promise<ConnectorRow[]>
+  /** Stops or starts a connector (Admin.setConnectorStopped): live when an engine runs, else at its next start. */
+  setConnectorStopped(id: string, stopped: boolean): Promise<void>
   close(): Promise<void>
 }
+
+/** One connector as `smsc connector list` shows it; the counters only from a running engine. */
+export interface ConnectorRow { id: string; kind: string; stopped: boolean; up?: boolean; inFlight?: number; queued?: number; sent?: number; failed?: number }
 
 /** The running engine's control file when its pid is alive, else why it cannot be used. */
 function control(dataDir: string): { url: string; token: string } | string {
@@ -210,6 +217,10 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
       if (target === undefined) giveToStoreOwner(path.join(options.dataDir, 'store'), [path.join(options.dataDir, 'backups')], st.path)
       return st
     },
+    connectors: async () => [...connectorIdsOf(options.simulator.enabled, options.connectors)].map((id) => ({
+      id, kind: options.connectors.find((c) => c.id === id)?.kind ?? 'simulator', stopped: admin.connectorStopped(id),
+    })),
+    setConnectorStopped: (id, stopped) => admin.setConnectorStopped(p, id, stopped),
     close: async () => {
       try { await store.close() } finally { unlock() }
     },
@@ -276,6 +287,8 @@ function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
         if (now.state === 'failed') throw new SmscError('SMSC_ERR_BACKUP_FAILED', now.error ?? `the backup to ${started.path} failed`)
       }
     },
+    connectors: async () => (await call<{ connectors: ConnectorRow[] }>('GET', '/api/v1/connectors')).connectors,
+    setConnectorStopped: async (id, stopped) => { await call('POST', `/api/v1/connectors/${encodeURIComponent(id)}/${stopped ? 'stop' : 'start'}`) },
     close: async () => {},
   }
 }

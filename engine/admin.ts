@@ -1,5 +1,5 @@
 /**
- * The Admin service: the one place account, credit, route, API-key, admin-password and staff-login changes happen. The HTTP API, the
+ * The Admin service: the one place account, credit, route, API-key, admin-password, staff-login and connector stop/start changes happen. The HTTP API, the
  * CLI and the engine all call it, so scope rules, validation and the audit trail are the same for all.
  *
  * Scope (who may do what):
@@ -69,7 +69,8 @@ export interface AuditEntry {
   by: string
   /** 'account.create', 'account.update', 'account.suspend', 'account.resume', 'account.remove', 'account.password',
    *  'account.webhook-secret', 'credit.transfer', 'credit.adjust', 'apikey.create', 'apikey.revoke', 'routes.set', 'admin.password',
-   *  'store.backup', 'staff.add', 'staff.update', 'staff.remove', 'staff.password' (target: the staff user's name) */
+   *  'store.backup', 'staff.add', 'staff.update', 'staff.remove', 'staff.password' (target: the staff user's name),
+   *  'connector.stop', 'connector.start' (target: the connector's id) */
   action: string
   target: string
   /** Never a secret. `owner` is the target's reseller at the time (so a reseller sees entries of removed users). */
@@ -92,6 +93,8 @@ export interface AdminDeps {
    *  the account's new version (null: removed), what was done (the audit action) and by whom. */
   onAccountChanged?(systemId: string, account: Account | null, change?: { action: string; by: string; parent: string | null }): void
   onRoutesChanged?(tables: RouteTables): void
+  /** A connector stopped or started by the operator (committed): the running engine applies it (resolves once its link is closed or opening). */
+  onConnectorStopped?(id: string, stopped: boolean, by: string): Promise<void> | void
   /** Live usage of an account (the running engine gives it; the offline CLI does not). */
   usage?(systemId: string): { binds: number; quotaUsedToday: number | null }
   /** The settings the config file gives for an account: applied again at every start (configKeysOf). */
@@ -119,6 +122,8 @@ export const RESELLER_KEYS: readonly (keyof AccountSettings)[] = [
 export const SELF_KEYS: readonly (keyof AccountSettings)[] = ['webhooks']
 
 const ROUTES_META = 'routes'
+/** meta key marking a connector the operator stopped: it stays stopped across restarts until started. */
+export const CONNECTOR_STOPPED_META = (id: string) => `connector-stopped:${id}`
 /** meta key marking a systemId a removed account used (its messages, ledger and balance stay as history). */
 const REMOVED_META = (systemId: string) => `account.removed:${systemId}`
 const PAGE_DEFAULT = 100
@@ -639,6 +644,27 @@ export class Admin {
     await this.deps.commit({ meta: [[ROUTES_META, routes]], audit: [audit] })
     this.deps.onRoutesChanged?.(routes)
     return routes
+  }
+
+  // ---- connectors ----------------------------------------------------------------------------------------
+
+  /** True when the operator stopped connector `id` (and has not started it since). */
+  connectorStopped(id: string): boolean {
+    return this.deps.store.getMeta(CONNECTOR_STOPPED_META(id)) === true
+  }
+
+  /**
+   * Stops or starts a connector (operator): a stopped one holds no link and counts as down for routing, until
+   * started, across restarts too. Stopping a stopped one (or starting a running one) changes nothing and is not audited.
+   */
+  async setConnectorStopped(p: Principal, id: string, stopped: boolean): Promise<void> {
+    if (p.role !== 'operator') forbidden(`${p.name} may not stop or start connectors`)
+    const known = this.deps.connectors()
+    if (!known.has(id)) throw smscError('SMSC_ERR_CONNECTOR_NOT_FOUND', `no connector ${showValue(id)} (connectors: ${[...known].join(', ') || 'none'})`)
+    if (this.connectorStopped(id) === stopped) return
+    const audit: AuditEntry = { t: this.deps.now(), by: actor(p), action: stopped ? 'connector.stop' : 'connector.start', target: id }
+    await this.deps.commit({ meta: [[CONNECTOR_STOPPED_META(id), stopped ? true : null]], audit: [audit] })
+    await this.deps.onConnectorStopped?.(id, stopped, actor(p))
   }
 
   // ---- backup ------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ Usage:
   smsc account add|set|show|list|suspend|resume|remove|passwd|webhook-secret …   resellers and users (smsc account --help)
   smsc credit add|remove|move|ledger … prepaid credit and its ledger
   smsc route list | route set <file>   the MT/MO routing tables (hot-reloaded)
+  smsc connector list | stop|start <id>   the connectors; stop one (no link, routes skip it) or start it again
   smsc apikey create|list|revoke …     API keys for the HTTP send API
   smsc audit                           who changed what
   smsc message find|show …             find messages by number, sender, account, time, state; one message in full (smsc message --help)
@@ -57,6 +58,8 @@ The first start with no accounts creates the account "demo", and generates the c
 unless admin.password is set. Both go to <data-dir>/initial-credentials (this user only), and are printed
 once when stdout is a terminal (not under a supervisor, whose log others may read).
 SIGTERM or SIGINT stops gracefully: stop accepting, unbind every session, drain windows, flush the store.
+SIGHUP reloads the TLS certificate files, and the config file's connectors and routes (docs/CONNECTORS.md,
+"Changing connectors while running"); other changes need a restart.
 `
 
 /** Where a first start leaves the passwords it generated (the console admin's, the demo account's), readable by the engine's user only. */
@@ -455,6 +458,41 @@ async function apikey(sub: string | undefined, positionals: string[], flags: Rec
   })
 }
 
+const CONNECTOR_HELP = `smsc connector list | stop <id> | start <id>: the connectors (config connectors[], and simulator)
+
+  smsc connector list [--json]   each connector: kind, state (up, down, stopped), in flight, queued, sent, failed
+  smsc connector stop <id>       an smpp connector unbinds; the connector counts as down, so routes fail over past
+                                 it or their messages wait; it stays stopped across restarts until started
+  smsc connector start <id>      starts it again (a new link)
+
+With an engine running these go through its admin API and apply at once; otherwise they mark the store, and the
+next start obeys. Stopping and starting are in the audit (connector.stop, connector.start).
+`
+
+async function connector(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
+  if (flags.help) { out(CONNECTOR_HELP); return 0 }
+  if (!['list', 'stop', 'start'].includes(sub ?? '')) usage(`connector needs list, stop or start (got ${JSON.stringify(sub ?? '')}; smsc connector --help)`)
+  return withClient(flags, [], async (c) => {
+    if (sub === 'list') {
+      const list = await c.connectors()
+      if (flags.json) { out(JSON.stringify(list) + '\n'); return 0 }
+      const live = c.via === 'engine'
+      out(`connector                         kind       state${live ? '      in flight  queued       sent     failed' : ''}\n`)
+      for (const x of list) {
+        const state = x.stopped ? 'stopped' : !live ? '(no engine runs)' : x.up ? 'up' : 'down'
+        out(`${x.id.padEnd(34)}${x.kind.padEnd(11)}${state.padEnd(live ? 11 : 0)}` +
+          (live ? `${String(x.inFlight ?? 0).padStart(9)}${String(x.queued ?? 0).padStart(8)}${String(x.sent ?? 0).padStart(11)}${String(x.failed ?? 0).padStart(11)}` : '') + '\n')
+      }
+      return 0
+    }
+    const id = positionals[0]
+    if (id === undefined) usage(`connector ${sub} needs the connector's id (smsc connector list)`)
+    await c.setConnectorStopped(id, sub === 'stop')
+    out(`${id} ${sub === 'stop' ? 'stopped' : 'started'}${c.via === 'engine' ? '' : ' (at the next start: no engine runs on this data dir)'}\n`)
+    return 0
+  })
+}
+
 async function audit(flags: Record<string, string | boolean>): Promise<number> {
   if (flags.help) { out(ACCOUNT_HELP); return 0 }
   return withClient(flags, ['limit'], async (c) => {
@@ -724,7 +762,8 @@ async function adminUser(positionals: string[], flags: Record<string, string | b
 async function start(flags: Record<string, string | boolean>): Promise<number> {
   if (flags.help) { process.stdout.write(START_HELP); return 0 }
   assertKnownFlags(flags, [...CONFIG_FLAGS, 'help'])
-  const options = loadConfig(configArgsFromFlags(flags))
+  const configArgs = configArgsFromFlags(flags)
+  const options = loadConfig(configArgs)
   // Last-resort guards: a bug that escapes every per-session guard is logged, and the engine keeps
   // serving the other sessions (everything acknowledged is already committed).
   const last = (kind: string) => (err: unknown) => {
@@ -753,7 +792,7 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
     !o.simulator.enabled ? '  Carrier    no simulator (simulator.enabled false): messages go where the routes send them' :
       `  Carrier    simulated, delivery in ${o.simulator.deliveryDelayMs[0]}-${o.simulator.deliveryDelayMs[1]} ms, outcomes ${Object.entries(o.simulator.outcomes).map(([k, v]) => `${k} ${Math.round((v ?? 0) * 100)}%`).join(', ')}` +
       (o.simulator.absentRate > 0 ? `, subscriber absent at the first attempt ${Math.round(o.simulator.absentRate * 100)}%` : ''),
-    `  Connectors ${smsc.connectorStats().filter((c) => c.kind !== 'simulator').map((c) => `${c.id} (${c.kind})`).join(', ') || (o.simulator.enabled ? 'none besides the simulator' : 'none')}; routes: ${smsc.admin.getRoutes().mt.length} MT, ${smsc.admin.getRoutes().mo.length} MO (smsc route list)`,
+    `  Connectors ${smsc.connectorStats().filter((c) => c.kind !== 'simulator').map((c) => `${c.id} (${c.kind}${c.stopped ? ', stopped' : ''})`).join(', ') || (o.simulator.enabled ? 'none besides the simulator' : 'none')}; routes: ${smsc.admin.getRoutes().mt.length} MT, ${smsc.admin.getRoutes().mo.length} MO (smsc route list)`,
     `  Accounts   ${smsc.store.listAccounts().map((a) => `${a.systemId}${a.outbind ? ' (outbind)' : ''}`).join(', ')}` +
       (smsc.skippedAccounts.length > 0 ? `   (not recreated, removed through the API or CLI: ${smsc.skippedAccounts.join(', ')}; delete them from the config)` : ''),
   ]
@@ -769,14 +808,21 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
   process.on('SIGTERM', () => stop('SIGTERM'))
   process.on('SIGINT', () => stop('SIGINT'))
   // SIGHUP (`systemctl reload`, a certificate renewal hook, a logrotate habit, the terminal of an ssh session that
-  // closed) used to end the engine at once, with no drain. It reloads the SMPP TLS certificate, and nothing else:
-  // the log goes to stdout, so the collector rotates it, and config changes need a restart.
+  // closed) used to end the engine at once, with no drain. It reloads the TLS certificate files, then reads the config
+  // file again (the same file and flags as at start) and applies its connectors and routes (Smsc.reloadConfig). The
+  // log goes to stdout, so the collector rotates it.
   const log = createLogger(o.log.level)
   onHup = () => {
     try {
-      log('warn', `SIGHUP: ${smsc.reloadTls()}; nothing else is reloaded (the log goes to stdout; config changes need a restart)`)
+      log('info', `SIGHUP: ${smsc.reloadTls()}`)
     } catch (e) {
       log('error', `SIGHUP: ${(e as Error).message}`)
+    }
+    const refused = (e: unknown) => log('error', `SIGHUP: config not reloaded, nothing changed: ${(e as Error).message}`)
+    try {
+      smsc.reloadConfig(loadConfig(configArgs)).then((what) => log('info', `SIGHUP: config reloaded: ${what}`), refused)
+    } catch (e) {
+      refused(e)
     }
   }
   // Started through npm (`npx smsc start`, `npm start`): npm does not pass a SIGTERM on, so stopping npm would
@@ -814,6 +860,9 @@ export async function main(argv: string[]): Promise<number> {
       return route(args.sub, args.positionals, args.flags)
     case 'apikey':
       return apikey(args.sub, args.positionals, args.flags)
+    case 'connector':
+    case 'connectors':
+      return connector(args.sub, args.positionals, args.flags)
     case 'audit':
       if (args.sub !== undefined) usage(`audit takes no argument (got ${JSON.stringify(args.sub)})`)
       return audit(args.flags)

@@ -137,6 +137,10 @@ const TABLE = {
     message: 'the connector is not connected',
     commandStatus: NOT_ON_WIRE,
   },
+  SMSC_ERR_CONNECTOR_NOT_FOUND: {
+    message: 'no such connector',
+    commandStatus: NOT_ON_WIRE,
+  },
   SMSC_ERR_UPSTREAM_REJECTED: {
     message: 'the upstream refused the message permanently',
     commandStatus: NOT_ON_WIRE,

@@ -139,6 +139,7 @@ const HTTP_STATUS: Record<string, number> = {
   SMSC_ERR_WINDOW_FULL: 429,
   SMSC_ERR_QUEUE_FULL: 503,
   SMSC_ERR_CONNECTOR_DOWN: 503,
+  SMSC_ERR_CONNECTOR_NOT_FOUND: 404,
   SMSC_ERR_STORE_UNAVAILABLE: 503,
 }
 export const httpStatusOf = (code: string): number => HTTP_STATUS[code] ?? 400
@@ -715,6 +716,13 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     readBody(res, (body) => reply(res, 200, () => smsc.admin.setRoutes(p, body)))
   }))
   app.get('/api/v1/connectors', guarded({ operator: true }, (res: any) => reply(res, 200, () => ({ connectors: smsc.connectorStats() }))))
+  // Stopped: no link, routes skip it, across restarts too; answered once its link is closed (or opening), with its row.
+  for (const [action, stopped] of [['stop', true], ['start', false]] as const) {
+    app.post(`/api/v1/connectors/:id/${action}`, guarded({ operator: true }, (res: any, req: any, p: Principal) => {
+      const id = param(req, 0)
+      reply(res, 200, () => smsc.admin.setConnectorStopped(p, id, stopped).then(() => (smsc.connectorStats() as { id: string }[]).find((c) => c.id === id)))
+    }))
+  }
   // The admin password: in force at once; the operator's login tokens end (the caller's too), as at a password change.
   app.post('/api/v1/admin/password', guarded({ operator: true }, (res: any, _req: any, p: Principal) => {
     readBody(res, (body) => {

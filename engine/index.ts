@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import path from 'node:path'
 import type net from 'node:net'
+import { isDeepStrictEqual } from 'node:util'
 import { connectorIdsOf, resolveOptions, type Options, type ResolvedOptions } from './config'
 import { RepeatedLog, createLogger, type LogFn } from './log'
 import { RESTORE_IDS_MAX, Store, verifyScrypt, type CommitBatch, type DeliveryItem } from './store'
@@ -31,13 +32,14 @@ import { startHttp, type HttpServer } from './http'
 import { Metrics, TelemetryHub, type HubSources, type TickFrames } from './telemetry'
 import { AdminAuth, LoginThrottle } from './auth'
 import { lockDataDir } from './lock'
-import { makeDataDir } from './dirs'
+import { makeDataDir, writePrivateFile } from './dirs'
 import { validateSubmit } from './session/submit'
 import { EsmClass } from './protocol/constants'
 import { defaultSettings, ipAllowed, sourceAllowed, type Account, type AccountSettings } from './accounts'
 import { Ledger } from './ledger'
-import { Admin, configKeysOf, generatePassword, generateWebhookSecret, customerBy, wasRemoved } from './admin'
-import { DEFAULT_ROUTES, MoRouter, validateRouteTables, type RouteTables } from './routing'
+import { Admin, CONNECTOR_STOPPED_META, configKeysOf, generatePassword, generateWebhookSecret, customerBy, wasRemoved } from './admin'
+import { DEFAULT_ROUTES, MoRouter, routeConnectors, validateRouteTables, type RouteTables } from './routing'
+import { OPERATOR } from './accounts'
 import { WebhookSender } from './webhook'
 import { urlTargetRefusal } from './webhook-target'
 import { findById, searchMessages, viewOf, type MessageSearchResult, type MessageView, type SearchQuery } from './message-search'
@@ -82,7 +84,7 @@ export interface Smsc {
   readonly metrics: Metrics
   readonly admin: Admin
   readonly ledger: Ledger
-  connectorStats(): (ConnectorStats & { queued: number })[]
+  connectorStats(): (ConnectorStats & { queued: number; stopped: boolean })[]
   /** An HTTP provider's receipt callback settings (engine/provider-receipts.ts): null for no such connector, or one without receipts "callback". */
   receiptCallback(connectorId: string): CallbackSpec | null
   /** A provider's callback, parsed: resolves once its receipts are matched and what they cause is committed (POST /api/v1/connectors/:id/receipts). */
@@ -111,6 +113,14 @@ export interface Smsc {
    * SmscError (nothing changed) when the files cannot be read or do not make a certificate. `smsc start` calls it on SIGHUP.
    */
   reloadTls(): string
+  /**
+   * Applies a config (the file again, on SIGHUP) as far as it can change live: `connectors` (added ones start, removed
+   * ones stop and their work is routed again, changed ones restart with the new settings, the rest are untouched) and
+   * `routes` when the file changed them. Validated whole first: an SmscError (nothing changed) names the key, or the
+   * route that names a connector the config no longer has. Other sections that differ are logged as needing a
+   * restart. Resolves with what it did, for the log, once removed and changed connectors have closed their links.
+   */
+  reloadConfig(next: Options | ResolvedOptions): Promise<string>
   stop(): Promise<void>
 }
 
@@ -251,7 +261,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   if (options.routes !== null) await store.commit({ meta: [['routes', options.routes]] })
   const storedRoutes = store.getMeta('routes') as RouteTables | undefined
   const routes: RouteTables = storedRoutes ?? DEFAULT_ROUTES
-  const connectorIds = connectorIdsOf(options.simulator.enabled, options.connectors)
+  /** The connector ids routes may name: the config's, changed by a reload (reloadConfig). */
+  let connectorIds = connectorIdsOf(options.simulator.enabled, options.connectors)
   // Routes set through the API or CLI name the connectors of the config they were set with. Started with a config
   // that lacks one (a connector taken out of the file, a backup started elsewhere), they would take messages
   // (acknowledged, charged) for a connector that never comes: refused, as PUT /api/v1/routes refuses them.
@@ -333,6 +344,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       extra.onFatal?.(err)
       void smsc.stop()
     },
+    connectorStopped: (id) => store.getMeta(CONNECTOR_STOPPED_META(id)) === true,
   })
   const admin = new Admin({
     store, ledger, now, defaults,
@@ -365,6 +377,11 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       moRouter = new MoRouter(tables.mo)
       actors.setRoutes(tables)
       log('info', 'routing tables reloaded', { mt: tables.mt.length, mo: tables.mo.length })
+    },
+    onConnectorStopped: (id, stopped, by) => {
+      log('info', stopped ? 'connector stopped by the operator: no link, routes skip it' : 'connector started by the operator', { connector: id, by })
+      metrics.event('connector', { detail: `${id} ${stopped ? 'stopped' : 'started'} by ${by}` })
+      return actors.setConnectorStopped(id, stopped)
     },
   })
 
@@ -661,7 +678,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       // 'degraded' (still 200: the engine serves, a supervisor must not restart it) says what an alert should
       // name: an upstream link that is down, or the overload guard refusing submits.
       const problems = [
-        ...st.connectors.filter((c) => c.kind !== 'simulator' && !c.up).map((c) => `connector ${c.id} is down`),
+        // A connector the operator stopped is down on purpose: listed as stopped, not a problem.
+        ...st.connectors.filter((c) => c.kind !== 'simulator' && !c.up && !c.stopped).map((c) => `connector ${c.id} is down`),
         ...(busy ? ['overloaded: submits are refused with ESME_RMSGQFUL until the backlog drains'] : []),
       ]
       return {
@@ -673,7 +691,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         carrierInFlight: st.carrierInFlight,
         backlog: st.backlog,
         overloaded: busy,
-        connectors: st.connectors.map((c) => ({ id: c.id, kind: c.kind, up: c.up })),
+        connectors: st.connectors.map((c) => ({ id: c.id, kind: c.kind, up: c.up, ...(c.stopped ? { stopped: true } : {}) })),
         uptimeS: Math.round(process.uptime()),
       }
     },
@@ -703,7 +721,73 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       if (smsc.ports.https !== null) return `TLS certificate reloaded from ${cert}: new SMPP/TLS connections get it, open ones keep theirs; HTTPS already serves these files`
       return `TLS certificate reloaded from ${cert}: new SMPP/TLS connections get it, open ones keep theirs`
     },
+    reloadConfig: (next) => {
+      const run = reloading.then(() => reloadConfig(next))
+      reloading = run.catch(() => {})
+      return run
+    },
     stop: () => (stopped ??= shutdown()),
+  }
+
+  /** Reloads one at a time (a second SIGHUP waits for the first). */
+  let reloading: Promise<unknown> = Promise.resolve()
+  async function reloadConfig(input: Options | ResolvedOptions): Promise<string> {
+    if (stopping) return 'the engine is stopping: nothing reloaded'
+    const next = resolveOptions(input) // the whole file first: a bad key refuses all of it
+    // The routes in force after the reload: the file's when it changed them (applied as a start applies them), else
+    // the stored ones (set through the API or CLI). None may name a connector the new config lacks.
+    const fileRoutes = next.routes !== null && !isDeepStrictEqual(next.routes, options.routes) ? next.routes : null
+    const ids = connectorIdsOf(options.simulator.enabled, next.connectors)
+    for (const [i, r] of (fileRoutes ?? admin.getRoutes()).mt.entries()) {
+      const gone = routeConnectors(r).find((c) => !ids.has(c))
+      if (gone !== undefined) {
+        throw smscError('SMSC_ERR_CONFIG_INVALID', `route ${JSON.stringify(r.name)} (routes.mt[${i}]) sends to connector ${JSON.stringify(gone)}, which config.connectors no longer has: ` +
+          'change the routes first (smsc route set FILE, PUT /api/v1/routes), then reload')
+      }
+    }
+    const before = new Map(options.connectors.map((c) => [c.id, c]))
+    const after = new Map(next.connectors.map((c) => [c.id, c]))
+    const added = next.connectors.filter((c) => !before.has(c.id))
+    const removed = options.connectors.filter((c) => !after.has(c.id)).map((c) => c.id)
+    const changed = next.connectors.filter((c) => before.has(c.id) && !isDeepStrictEqual(before.get(c.id), c))
+    // Every other section is read at start only.
+    const restart = (Object.keys(next) as (keyof ResolvedOptions)[]).filter((k) => k !== 'connectors' && k !== 'routes' && !isDeepStrictEqual(options[k], next[k]))
+    if (restart.length > 0) log('warn', `config ${restart.join(', ')} changed: needs a restart (a reload applies connectors and routes only)`, { sections: restart })
+    // Validated: from here on it is applied.
+    connectorIds = ids
+    options.connectors = next.connectors
+    const done: string[] = []
+    for (const c of added) {
+      log('info', 'connector added (config reload)', { connector: c.id, kind: c.kind })
+      metrics.event('connector', { detail: `${c.id} added (${c.kind})` })
+      await actors.setConnector(c.id, c)
+    }
+    if (added.length > 0) done.push(`added ${added.map((c) => c.id).join(', ')}`)
+    if (fileRoutes !== null) {
+      await admin.setRoutes(OPERATOR, fileRoutes)
+      options.routes = fileRoutes
+      done.push(`routes replaced by the file's (${fileRoutes.mt.length} MT, ${fileRoutes.mo.length} MO)`)
+    }
+    for (const c of changed) {
+      const was = before.get(c.id) as unknown as Record<string, unknown>
+      // Names only: a value may be a password.
+      const fields = Object.keys(c).filter((k) => !isDeepStrictEqual(was[k], (c as unknown as Record<string, unknown>)[k]))
+      log('info', 'connector changed (config reload): restarting it with the new settings', { connector: c.id, fields })
+      metrics.event('connector', { detail: `${c.id} changed (${fields.join(', ')}): restarted` })
+      await actors.setConnector(c.id, c)
+    }
+    if (changed.length > 0) done.push(`changed ${changed.map((c) => c.id).join(', ')}`)
+    for (const id of removed) {
+      log('info', 'connector removed (config reload): its link closes, what it held is routed again', { connector: id })
+      metrics.event('connector', { detail: `${id} removed` })
+      await actors.setConnector(id, null)
+      // Forgotten: the same id added again later starts running.
+      if (admin.connectorStopped(id)) await new Promise<void>((resolve) => actors.commit({ meta: [[CONNECTOR_STOPPED_META(id), null]] }, () => resolve()))
+    }
+    if (removed.length > 0) done.push(`removed ${removed.join(', ')}`)
+    const kept = next.connectors.length - added.length - changed.length
+    return done.length === 0 ? `connectors and routes unchanged${restart.length > 0 ? ` (${restart.join(', ')} need a restart)` : ''}`
+      : `connectors ${done.join('; ')}${kept > 0 ? `; ${kept} unchanged` : ''}`
   }
 
   async function originateMo(req: MoRequest): Promise<{ id: string; systemId: string; parts: number }> {
@@ -988,7 +1072,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   outbind.start()
   // The CLI's way in while this engine runs: the admin API URL and an operator token, readable by this user only.
   // The token lives in memory only and ends with this engine (removeControlFile, at shutdown). The file is
-  // written whole and renamed into place, so the CLI never reads half of it.
+  // written whole (writePrivateFile: 0600, renamed into place), so the CLI never reads half of it.
   const controlFile = path.join(options.dataDir, 'control.json')
   let controlToken: string | null = null
   const removeControlFile = () => {
@@ -999,10 +1083,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   try {
     const host = options.http.host === '0.0.0.0' || options.http.host === '::' ? '127.0.0.1' : options.http.host
     controlToken = auth.issueOperatorToken()
-    const tmp = `${controlFile}.${process.pid}.tmp`
-    try { fs.unlinkSync(tmp) } catch { /* none */ }
-    fs.writeFileSync(tmp, JSON.stringify({ pid: process.pid, url: `http://${host.includes(':') ? `[${host}]` : host}:${http.port}`, token: controlToken }), { mode: 0o600, flag: 'wx' })
-    fs.renameSync(tmp, controlFile)
+    writePrivateFile(controlFile, JSON.stringify({ pid: process.pid, url: `http://${host.includes(':') ? `[${host}]` : host}:${http.port}`, token: controlToken }))
   } catch (e) {
     removeControlFile()
     log('warn', 'cannot write the CLI control file; CLI changes need the engine stopped', { error: String(e) })

@@ -256,7 +256,10 @@ export const OPENAPI = {
       },
       ConnectorStats: {
         type: 'object',
-        properties: { id: { type: 'string' }, kind: { type: 'string' }, up: { type: 'boolean' }, inFlight: { type: 'integer' }, sent: { type: 'integer' }, failed: { type: 'integer' } },
+        properties: {
+          id: { type: 'string' }, kind: { type: 'string' }, up: { type: 'boolean' }, inFlight: { type: 'integer' }, sent: { type: 'integer' }, failed: { type: 'integer' },
+          stopped: { type: 'boolean', description: 'stopped by the operator (POST /api/v1/connectors/{id}/stop): no link, routes skip it, until started' },
+        },
       },
     },
   },
@@ -350,6 +353,16 @@ export const OPENAPI = {
     '/api/v1/connectors': {
       get: { summary: 'connector state and counters (operator)', security: LOGIN, responses: { 200: ok('connectors', { type: 'object', properties: { connectors: { type: 'array', items: ref('ConnectorStats') } } }), ...AUTH_ERRORS } },
     },
+    ...Object.fromEntries((['stop', 'start'] as const).map((action) => [`/api/v1/connectors/{id}/${action}`, {
+      parameters: [{ name: 'id', in: 'path', required: true, description: 'the connector\'s id (config connectors[].id, or simulator)', schema: { type: 'string' } }],
+      post: {
+        summary: action === 'stop'
+          ? 'stop a connector (operator): an smpp one unbinds; it counts as down, so its work fails over or waits, and it stays stopped across restarts until started'
+          : 'start a stopped connector (operator): a new link',
+        security: LOGIN,
+        responses: { 200: ok('the connector', ref('ConnectorStats')), ...AUTH_ERRORS, 404: err('no such connector (SMSC_ERR_CONNECTOR_NOT_FOUND)') },
+      },
+    }])),
     '/api/v1/admin/password': {
       post: {
         summary: 'set the operator\'s admin password (operator; generated when absent, 8 to 128 characters): in force at once, and every operator login token ends, the caller\'s too', security: LOGIN,

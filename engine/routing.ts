@@ -290,6 +290,12 @@ export function validateRouteTables(v: unknown, path: string, code: Code, connec
   return { mt, mo }
 }
 
+/** The connectors an MT route sends to (none for a reject). */
+export function routeConnectors(r: MtRoute): readonly string[] {
+  const a = r.action
+  return 'connector' in a ? [a.connector] : 'failover' in a ? a.failover : 'roundRobin' in a ? a.roundRobin : []
+}
+
 // ---------------------------------------------------------------------------------------------
 // Compiled routers
 

@@ -74,7 +74,7 @@ export interface Latency {
   submitReceipt: Percentiles
 }
 
-export type EventType = 'bind' | 'unbind' | 'auth_failure' | 'bind_refused' | 'throttle' | 'session_crash' | 'connector_up' | 'connector_down' | 'outbind' | 'account'
+export type EventType = 'bind' | 'unbind' | 'auth_failure' | 'bind_refused' | 'throttle' | 'session_crash' | 'connector_up' | 'connector_down' | 'connector' | 'outbind' | 'account'
 
 export interface TelemetryEvent {
   seq: number

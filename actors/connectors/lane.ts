@@ -3,7 +3,8 @@
  * dispatcher hands it batches; the lane offers them to the connector in chunks (so a window-limited
  * connector never makes it walk the whole backlog) whenever the connector may have room: on every
  * tick, and after each batch of events from the link (responses free the window). When the
- * connector goes down, the lane gives its queue back to the dispatcher to fail over.
+ * connector goes down, or the operator stops it (`stopped`), the lane gives its queue back to the
+ * dispatcher to fail over.
  */
 import type { Connector } from './types'
 import { isStale, type Job } from '../dispatcher'
@@ -13,6 +14,8 @@ const CHUNK = 256
 export class Lane {
   private queue: Job[] = []
   private head = 0
+  /** Stopped by the operator (smsc connector stop): offers nothing; its actor gives the queue back on the next tick. */
+  stopped = false
 
   /** `handedOver` is told what the connector took (the message timeline's 'carrier' step). */
   constructor(readonly connector: Connector, private readonly handedOver: (jobs: readonly Job[], now: number) => void = () => {}) {}
@@ -26,9 +29,9 @@ export class Lane {
     this.pump(now)
   }
 
-
   /** Offers queued jobs chunk by chunk while the connector takes whole chunks. */
   pump(now: number): void {
+    if (this.stopped) return
     while (this.head < this.queue.length && (this.connector.up || this.connector.probing === true)) {
       const end = Math.min(this.queue.length, this.head + CHUNK)
       const chunk = this.queue.slice(this.head, end).filter((j) => !isStale(j)) // cancelled, finished or replaced while queued here

@@ -193,6 +193,7 @@ const EVENT_LABEL: Record<string, string> = {
   session_crash: 'session crash',
   connector_up: 'connector up',
   connector_down: 'connector down',
+  connector: 'connector',
   outbind: 'outbind',
   account: 'account',
 }
