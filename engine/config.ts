@@ -629,21 +629,21 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
 /** An http connector's receipt settings (docs/CONNECTORS.md, "Receipts by callback"). */
 function resolveHttpReceipts(o: Obj, ip: string): Pick<HttpConnectorOptions, 'receipts' | 'answerId' | 'callbackToken' | 'callbackFields' | 'callbackStatuses'> {
   const receipts = pick(o, 'receipts', 'none' as const, (x, q) => oneOf(x, q, ['none', 'callback'] as const), ip)
-  if (receipts === 'none') {
-    for (const k of ['callbackToken', 'callbackFields', 'callbackStatuses']) {
-      if (o[k] !== undefined) fail(`${at(ip, k)} is set but ${at(ip, 'receipts')} is not "callback"`)
-    }
-  }
+  // A token with receipts "none" is a mistake (no callback route would take it); null is how a resolved "none" says none.
+  if (receipts === 'none' && o.callbackToken !== undefined && o.callbackToken !== null) fail(`${at(ip, 'callbackToken')} is set but ${at(ip, 'receipts')} is not "callback"`)
   const fieldPath = (x: unknown, q: string): string => {
     if (typeof x !== 'string' || !isFieldPath(x)) fail(`${q} must be a dotted path of JSON keys such as "id" or "messages.0.id" (got ${showValue(x)})`)
     return x
   }
   const answerId = pick(o, 'answerId', 'id', fieldPath, ip)
-  if (receipts === 'none') return { receipts, answerId, callbackToken: null, callbackFields: { ...DEFAULT_CALLBACK_FIELDS }, callbackStatuses: { ...DEFAULT_CALLBACK_STATUSES } }
-  if (o.callbackToken === undefined) fail(`${at(ip, 'callbackToken')} is required with receipts "callback": the secret the provider's callbacks carry`)
-  const callbackToken = o.callbackToken
-  if (typeof callbackToken !== 'string' || !/^[\x21-\x7e]{16,256}$/.test(callbackToken)) {
-    fail(`${at(ip, 'callbackToken')} must be 16 to 256 printable ASCII characters without spaces (got ${typeof callbackToken === 'string' ? `${callbackToken.length} characters` : showValue(callbackToken)})`)
+  let callbackToken: string | null = null
+  if (receipts === 'callback') {
+    if (o.callbackToken === undefined || o.callbackToken === null) fail(`${at(ip, 'callbackToken')} is required with receipts "callback": the secret the provider's callbacks carry`)
+    const v = o.callbackToken
+    if (typeof v !== 'string' || !/^[\x21-\x7e]{16,256}$/.test(v)) {
+      fail(`${at(ip, 'callbackToken')} must be 16 to 256 printable ASCII characters without spaces (got ${typeof v === 'string' ? `${v.length} characters` : showValue(v)})`)
+    }
+    callbackToken = v
   }
   const fp = at(ip, 'callbackFields')
   const given = o.callbackFields === undefined ? {} : section(o.callbackFields, fp, Object.keys(DEFAULT_CALLBACK_FIELDS))

@@ -528,8 +528,8 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   for (const c of conn.list) out.push(`smsc_connector_failed_total{connector="${esc(c.id)}"} ${c.failed}`)
   out.push('# HELP smsc_connector_queued destinations queued in front of the connector', '# TYPE smsc_connector_queued gauge')
   for (const c of conn.list) out.push(`smsc_connector_queued{connector="${esc(c.id)}"} ${c.queued}`)
-  out.push('# HELP smsc_connector_receipts_unmatched_total receipts from the connector\'s upstream that matched no message (acknowledged and dropped; see its receiptIds)', '# TYPE smsc_connector_receipts_unmatched_total counter')
-  for (const c of conn.list) if (c.kind === 'smpp') out.push(`smsc_connector_receipts_unmatched_total{connector="${esc(c.id)}"} ${m.receiptsUnmatched.get(c.id) ?? 0}`)
+  out.push('# HELP smsc_connector_receipts_unmatched_total receipts from the connector\'s upstream (an http one\'s callbacks) that matched no message (acknowledged and dropped; see its receiptIds, or answerId)', '# TYPE smsc_connector_receipts_unmatched_total counter')
+  for (const c of conn.list) if (c.kind !== 'simulator') out.push(`smsc_connector_receipts_unmatched_total{connector="${esc(c.id)}"} ${m.receiptsUnmatched.get(c.id) ?? 0}`)
   const fold = (all: Histogram, cur: Histogram) => { const h = new Histogram(); h.add(all); h.add(cur); return h }
   promHistogram('smsc_submit_latency_seconds', 'time from handing a read batch of submits to the store to writing their submit_sm_resp', fold(m.submitLatencyAll, m.submitLatency), out)
   promHistogram('smsc_receipt_latency_seconds', 'time from submit to the receipt acknowledged by the ESME', fold(m.receiptLatencyAll, m.receiptLatency), out)

@@ -18,6 +18,7 @@ import {
   configArgsFromFlags,
   assertKnownFlags,
   type ResolvedOptions,
+  type HttpConnectorOptions,
 } from '../engine/config'
 import { isSmscError, type SmscErrorCode } from '../engine/errors'
 import { DEFAULT_MAX_PDU_LENGTH } from '../engine/protocol/constants'
@@ -277,6 +278,28 @@ t.test('validation messages', async (t) => {
     throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'up', kind: 'smpp', host: 'h', port: 1, systemId: 'a', password: 'b', ca: certPath }] }),
       "config.connectors[0].ca is set but config.connectors[0].tls is not true (the ca verifies the upstream's TLS certificate)")
     t.same(r.routes?.mt[0].action, { failover: ['up', 'simulator'] })
+  })
+  t.test('http connector receipts', async (t) => {
+    const httpC = (over: Record<string, unknown> = {}) => resolveOptions({ connectors: [{ id: 'h', kind: 'http', url: 'https://p.example/sms', ...over }] }).connectors[0] as HttpConnectorOptions
+    t.match(httpC(), { receipts: 'none', answerId: 'id', callbackToken: null }, 'default: receipts "none" (a 2xx is DELIVRD)')
+    const token = 'abcdefghijklmnop'
+    const cb = httpC({ receipts: 'callback', callbackToken: token, answerId: 'messages.0.id', callbackFields: { list: 'results', status: 'status.groupName', err: null }, callbackStatuses: { Sent: 'ACCEPTD', '3': 'UNDELIV', failed: 'REJECTD' } })
+    t.same(cb.callbackFields, { list: 'results', id: 'id', status: 'status.groupName', err: null, doneAt: 'doneAt' }, 'fields merge over the defaults; err null is not read')
+    t.match(cb.callbackStatuses, { sent: 'ACCEPTD', '3': 'UNDELIV', failed: 'REJECTD', delivered: 'DELIVRD', expired: 'EXPIRED' }, 'words lower-cased, over the default words')
+    t.equal(cb.answerId, 'messages.0.id')
+    for (const c of [httpC(), cb]) t.same(resolveOptions({ connectors: [c] }).connectors[0], c, `resolving a resolved connector (receipts "${c.receipts}") changes nothing`)
+    const at = 'config.connectors[0]'
+    throwsMessage(t, () => httpC({ receipts: 'webhook' }), `${at}.receipts must be one of "none", "callback" (got "webhook")`)
+    throwsMessage(t, () => httpC({ receipts: 'callback' }), `${at}.callbackToken is required with receipts "callback": the secret the provider's callbacks carry`)
+    throwsMessage(t, () => httpC({ receipts: 'callback', callbackToken: 'short' }), `${at}.callbackToken must be 16 to 256 printable ASCII characters without spaces (got 5 characters)`)
+    throwsMessage(t, () => httpC({ receipts: 'callback', callbackToken: 'with a space in it!' }), `${at}.callbackToken must be 16 to 256 printable ASCII characters without spaces (got 19 characters)`)
+    throwsMessage(t, () => httpC({ callbackToken: token }), `${at}.callbackToken is set but ${at}.receipts is not "callback"`)
+    throwsMessage(t, () => httpC({ answerId: 'a..b' }), `${at}.answerId must be a dotted path of JSON keys such as "id" or "messages.0.id" (got "a..b")`)
+    throwsMessage(t, () => httpC({ receipts: 'callback', callbackToken: token, callbackFields: { msgid: 'x' } }), `${at}.callbackFields.msgid is not a known key`)
+    throwsMessage(t, () => httpC({ receipts: 'callback', callbackToken: token, callbackFields: { id: null } }), `${at}.callbackFields.id must be a dotted path of JSON keys such as "id" or "messages.0.id" (got null)`)
+    throwsMessage(t, () => httpC({ receipts: 'callback', callbackToken: token, callbackStatuses: { ok: 'DELIVERED' } }),
+      `${at}.callbackStatuses.ok must be one of "DELIVRD", "UNDELIV", "EXPIRED", "REJECTD", "DELETED", "UNKNOWN", "ACCEPTD", "ENROUTE" (got "DELIVERED")`)
+    throwsMessage(t, () => httpC({ receipts: 'callback', callbackToken: token, callbackStatuses: ['delivered'] }), `${at}.callbackStatuses must be an object of status words and stats (got ["delivered"])`)
   })
   t.test('outcomes', async (t) => {
     throwsMessage(t, () => resolveOptions({ simulator: { outcomes: { DELIVRD: 0.5, UNDELIV: 0.45 } } }), 'config.simulator.outcomes must add up to 1 (got 0.95)')

@@ -4,13 +4,15 @@
  * upstream id when the answer has one), 4xx → REJECTED with the status as err, 408/429/5xx,
  * timeouts and refused connections → retry. Also: the request body, the cap on requests in
  * flight, the send rate, down after three failures in a row with one probe per tick, up again on
- * the first answer, and stop() waiting for the requests in flight.
+ * the first answer, and stop() waiting for the requests in flight. With receipts "callback": a 2xx
+ * with the provider's id is accepted (not final), one without is UNKNOWN, and a callback's receipts
+ * wait for the answers of the requests started before them.
  */
 import t from 'tap'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { HttpConnector, DOWN_AFTER_FAILURES, type HttpConnectorConfig } from '../../actors/connectors/http'
-import type { ConnectorEvents, ConnectorOutcome, Dispatch } from '../../actors/connectors/types'
+import type { ConnectorEvents, ConnectorOutcome, Dispatch, UpstreamReceipt } from '../../actors/connectors/types'
 import { MessageState } from '../../engine/protocol/constants'
 import type { MessageRecord } from '../../engine/message'
 import { DEFAULT_CALLBACK_FIELDS, DEFAULT_CALLBACK_STATUSES } from '../../engine/provider-receipts'
@@ -19,10 +21,12 @@ interface Posted { headers: http.IncomingHttpHeaders; body: Record<string, unkno
 
 /**
  * A server answering by `to`: "s<status>" answers that status, "s200id" answers 200 with { id },
- * "hang" never answers; anything else answers `fallback()` (so a test can switch it).
+ * "s200nested" answers 200 with { messages: [{ id }] }, "hang" never answers, "held" waits for the test
+ * (`held`); anything else answers `fallback()` (so a test can switch it).
  */
 async function upstream(t: { teardown(fn: () => unknown): void }, fallback: () => number = () => 200) {
   const posted: Posted[] = []
+  const held: { body: Record<string, unknown>; res: http.ServerResponse }[] = []
   let open = 0
   let most = 0
   const srv = http.createServer((req, res) => {
@@ -36,14 +40,16 @@ async function upstream(t: { teardown(fn: () => unknown): void }, fallback: () =
       posted.push({ headers: req.headers, body })
       const to = String(body.to)
       if (to === 'hang') return
+      if (to === 'held') return held.push({ body, res })
       if (to === 's200id') { res.setHeader('content-type', 'application/json'); return res.end(JSON.stringify({ id: `up-${String(body.id)}` })) }
+      if (to === 's200nested') { res.setHeader('content-type', 'application/json'); return res.end(JSON.stringify({ messages: [{ id: `up-${String(body.id)}` }] })) }
       res.statusCode = to.startsWith('s') ? Number(to.slice(1)) : fallback()
       res.end('{"status":"whatever"}')
     })
   })
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()))
   t.teardown(() => new Promise<void>((resolve) => { srv.closeAllConnections(); srv.close(() => resolve()) }))
-  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/sms`, posted, most: () => most }
+  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/sms`, posted, held, most: () => most }
 }
 
 /** Every event the connector reports, with awaitable counts. */
@@ -52,6 +58,7 @@ function recorder() {
     outcomes: [] as ConnectorOutcome[],
     accepted: [] as { id: string; dest: number; upstreamId: string }[],
     retry: [] as { item: Dispatch; reason: string }[],
+    receipts: [] as UpstreamReceipt[],
     calls: [] as string[],
     ups: 0,
     downs: [] as string[],
@@ -60,7 +67,7 @@ function recorder() {
     outcomes: (o) => { ev.calls.push('outcomes'); ev.outcomes.push(...o) },
     accepted: (a) => { ev.calls.push('accepted'); ev.accepted.push(...a) },
     retry: (items, reason) => { ev.calls.push('retry'); for (const item of items) ev.retry.push({ item, reason }) },
-    receipts: () => { throw new Error('an HTTP connector has no receipts') },
+    receipts: (items, stored) => { ev.calls.push('receipts'); ev.receipts.push(...items); stored() },
     mo: () => { throw new Error('an HTTP connector has no MO') },
     up: () => { ev.ups++ },
     down: (reason) => { ev.downs.push(reason) },
@@ -300,4 +307,76 @@ t.test('stop() waits for the requests in flight, then hands the rest to retry', 
   t.notOk(c.up, 'a stopped connector is not up')
   const later = [dispatch('s200')]
   t.same(c.submit(later, Date.now()), later, 'and takes nothing')
+})
+
+const callback = (url: string, over: Partial<HttpConnectorConfig> = {}) => config(url, { receipts: 'callback', callbackToken: 'a-callback-token-0123', ...over })
+
+t.test('receipts "callback": a 2xx with the provider\'s id is accepted, not final; one without an id is UNKNOWN', async (t) => {
+  const up = await upstream(t)
+  const { ev, events } = recorder()
+  const c = connector(t, callback(up.url), events)
+  const items = ['s200id', 's200', 's404'].map((to) => dispatch(to))
+  c.submit(items, Date.now())
+  await settle(c)
+  const [withId, without, refused] = items.map((d) => d.record.id)
+  t.same(ev.accepted, [{ id: withId, dest: 0, upstreamId: `up-${withId}` }], 'the id maps the message for its receipt')
+  t.notOk(ev.outcomes.some((o) => o.id === withId), 'no outcome for it: the provider has not said it was delivered')
+  t.match(ev.outcomes.find((o) => o.id === without), { state: MessageState.UNKNOWN, err: 0 }, 'no id: no receipt can ever match, so UNKNOWN, not DELIVRD')
+  t.match(ev.outcomes.find((o) => o.id === refused), { state: MessageState.REJECTED, err: 404 }, '4xx as before')
+  t.match(c.stats(), { sent: 2, failed: 1 })
+})
+
+t.test('answerId reads the id at a dotted path', async (t) => {
+  const up = await upstream(t)
+  const { ev, events } = recorder()
+  const c = connector(t, callback(up.url, { answerId: 'messages.0.id' }), events)
+  const [nested, flat] = [dispatch('s200nested'), dispatch('s200id')]
+  c.submit([nested, flat], Date.now())
+  await settle(c)
+  t.same(ev.accepted, [{ id: nested.record.id, dest: 0, upstreamId: `up-${nested.record.id}` }])
+  t.match(ev.outcomes, [{ id: flat.record.id, state: MessageState.UNKNOWN }], 'an answer with the id elsewhere has none')
+})
+
+t.test('a callback that overtakes its 2xx waits for the answers started before it, then follows their ids', async (t) => {
+  const up = await upstream(t)
+  const { ev, events, until } = recorder()
+  const c = connector(t, callback(up.url), events)
+  const d = dispatch('held')
+  c.submit([d], Date.now())
+  await until(() => up.held.length === 1)
+  const receipt: UpstreamReceipt = { upstreamId: `up-${d.record.id}`, state: MessageState.DELIVERED, err: 0 }
+  let stored = 0
+  c.callbackReceipts([receipt], () => stored++)
+  c.tick(Date.now())
+  t.same(ev.receipts, [], 'held while the request started before it is unanswered')
+  const later = dispatch('held')
+  c.submit([later], Date.now())
+  await until(() => up.held.length === 2)
+  up.held[0].res.setHeader('content-type', 'application/json')
+  up.held[0].res.end(JSON.stringify({ id: `up-${d.record.id}` }))
+  await until(() => c.stats().inFlight === 1)
+  c.tick(Date.now())
+  t.same(ev.receipts, [receipt], 'passed on once that answer is in, without waiting for a request started after it')
+  t.same(ev.calls, ['accepted', 'receipts'], 'the id it names reached the engine first')
+  t.equal(stored, 1, 'the engine\'s stored() is the callback\'s')
+  c.callbackReceipts([{ ...receipt, upstreamId: 'other' }], () => stored++)
+  t.equal(ev.receipts.length, 1, 'a second callback waits for the request still on the wire')
+  up.held[1].res.end('{}')
+  await until(() => c.stats().inFlight === 0)
+  c.tick(Date.now())
+  t.equal(ev.receipts.length, 2)
+  t.equal(stored, 2)
+})
+
+t.test('with nothing on the wire a callback goes on at once; stop() hands on what waits', async (t) => {
+  const up = await upstream(t)
+  const { ev, events, until } = recorder()
+  const c = connector(t, callback(up.url, { timeoutMs: 200 }), events)
+  c.callbackReceipts([{ upstreamId: 'x', state: MessageState.EXPIRED, err: 0 }], () => {})
+  t.equal(ev.receipts.length, 1, 'nothing to wait for')
+  c.submit([dispatch('hang')], Date.now())
+  await until(() => up.posted.length === 1)
+  c.callbackReceipts([{ upstreamId: 'y', state: MessageState.DELIVERED, err: 0 }], () => {})
+  await c.stop()
+  t.same(ev.receipts.map((r) => r.upstreamId), ['x', 'y'], 'the hung request ended with the stop, so the receipt went on')
 })
