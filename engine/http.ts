@@ -2,8 +2,9 @@
  * The HTTP port on uWebSockets.js: health, Prometheus metrics, the simulated carrier's MO
  * origination, logins (operator, staff users and accounts), the admin API (accounts, credit, API keys, audit,
  * routes, connectors, the admin password, staff users), the send API (POST /api/v1/messages, by login or
- * per-account API key), the OpenAPI document, the telemetry WebSocket and the web console's static
- * files. JSON in, JSON out; every error answers { error, code } with a 4xx/5xx status. Contracts:
+ * per-account API key), HTTP providers' receipt callbacks (by their connector's callbackToken), the OpenAPI
+ * document, the telemetry WebSocket and the web console's static files. JSON in, JSON out; every error
+ * answers { error, code } with a 4xx/5xx status. Contracts:
  * docs/API.md (the API), docs/TELEMETRY.md (the stream), GET /api/v1/openapi.json.
  *
  * An account's `allowedIps` apply to its HTTP requests as they do to its binds: a login, a token or an
@@ -630,7 +631,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     const id = param(req, 0)
     const remote = clientOf(res, req, o.trustProxy)
     const cb = smsc.receiptCallback(id)
-    if (cb === null) return fail(res, '404 Not Found', `no connector ${id} with receipts "callback"`, 'SMSC_ERR_HTTP_NOT_FOUND')
+    if (cb === null) return fail(res, '404 Not Found', `no connector ${id} with receipts "callback"`, 'SMSC_ERR_CONNECTOR_NOT_FOUND')
     // Wrong tokens count against the address as wrong passwords do; the right one is never refused (it cannot be guessed).
     if (!tokenMatches(AdminAuth.tokenOf(req.getHeader('authorization'), '', req.getQuery() ?? ''), cb.token)) {
       const wait = throttle.retryIn(LoginThrottle.keyOf(remote))

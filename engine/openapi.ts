@@ -458,7 +458,7 @@ export const OPENAPI = {
           200: ok('matched and committed (ids we do not know are acknowledged too, and counted)', { type: 'object', properties: { received: { type: 'integer', description: 'receipts read' }, unmapped: { type: 'array', items: { type: 'string' }, description: 'status words callbackStatuses does not map (their receipts changed nothing)' } } }),
           400: err('a receipt without its id or status, named as in the body (SMSC_ERR_API_INVALID), or the body is not JSON (SMSC_ERR_HTTP_BODY)'),
           401: err('no token, or not the connector\'s callbackToken (SMSC_ERR_HTTP_AUTH)'),
-          404: err('no such connector, or it has receipts "none" (SMSC_ERR_HTTP_NOT_FOUND)'),
+          404: err('no such connector, or it has receipts "none" (SMSC_ERR_CONNECTOR_NOT_FOUND)'),
           429: err('too many wrong tokens from this address (SMSC_ERR_RATE_LIMITED)'),
           503: err('not committed in time: send them again (SMSC_ERR_STORE_UNAVAILABLE)'),
         },

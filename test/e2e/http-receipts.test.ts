@@ -166,7 +166,7 @@ t.test('receipts by callback', async (t) => {
     t.equal((await callback(engine.httpPort, ok, { token: `${TOKEN}x` })).status, 401, 'a wrong bearer')
     t.equal((await callback(engine.httpPort, ok, { token: 'nope-nope-nope-nope', query: true })).status, 401, 'a wrong ?token=')
     const unknown = await callback(engine.httpPort, ok, { connector: 'nosuch' })
-    t.match([unknown.status, unknown.json], [404, { code: 'SMSC_ERR_HTTP_NOT_FOUND' }], 'no such connector')
+    t.match([unknown.status, unknown.json], [404, { code: 'SMSC_ERR_CONNECTOR_NOT_FOUND' }], 'no such connector')
     t.equal((await callback(engine.httpPort, ok, { connector: 'plain' })).status, 404, 'a connector with receipts "none" takes no callbacks')
     t.equal((await callback(engine.httpPort, ok, { connector: 'simulator' })).status, 404, 'nor does the simulator')
     const noStatus = await callback(engine.httpPort, [ok, { id: 'prov-y' }])
