@@ -15,6 +15,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { freePorts, httpRequest, initialCredentials, portFree, projectRoot, startEngine } from '../helpers/engine'
+import { startUpstream } from '../helpers/upstream'
 
 const BIN = process.env.SMSC_BIN ?? path.join(projectRoot(), 'bin', 'smsc.js')
 
@@ -294,11 +295,12 @@ t.test('started without npm, the engine outlives the process that started it (no
   t.notOk(e.alive(), 'and stops on SIGTERM')
 })
 
-/** `smsc start` as a child with its stdout and stderr piped to this process; resolves once its banner is out. */
-async function piped(t: Test): Promise<{ child: ReturnType<typeof spawn>; out: () => string; exited: (ms: number) => Promise<{ code: number | null; signal: string | null } | null> }> {
+/** `smsc start` as a child with its stdout and stderr piped to this process; resolves once its banner is out. `config` is its config file, `values` what it holds. */
+async function piped(t: Test): Promise<{ child: ReturnType<typeof spawn>; out: () => string; exited: (ms: number) => Promise<{ code: number | null; signal: string | null } | null>; config: string; values: Record<string, unknown> }> {
   const [smpp, http] = await freePorts(2)
   const dataDir = tempDir(t)
-  const config = writeConfig(t, { dataDir, smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http }, accounts: ACCOUNTS })
+  const values = { dataDir, smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http }, accounts: ACCOUNTS }
+  const config = writeConfig(t, values)
   const child = spawn(process.execPath, [BIN, 'start', '--config', config], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_ENV: 'test' } })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let out = ''
@@ -310,7 +312,7 @@ async function piped(t: Test): Promise<{ child: ReturnType<typeof spawn>; out: (
   while (!/Accounts /.test(out) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
   t.match(out, /SMSC engine .* is running/, 'the engine started')
   const exited = (ms: number) => Promise.race([gone, new Promise<null>((resolve) => setTimeout(() => resolve(null), ms))])
-  return { child, out: () => out, exited }
+  return { child, out: () => out, exited, config, values }
 }
 
 t.test('SIGHUP leaves the engine running and says what it reloaded; SIGTERM then stops it', async (t) => {
@@ -319,9 +321,40 @@ t.test('SIGHUP leaves the engine running and says what it reloaded; SIGTERM then
   t.equal(await e.exited(1500), null, 'still running after SIGHUP (it used to end at once, with no drain)')
   const deadline = Date.now() + 5000
   while (!/SIGHUP: /.test(e.out()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
-  t.match(e.out(), /"level":"warn","msg":"SIGHUP: no TLS certificate to reload \(tls\.cert and tls\.key are not set\); nothing else is reloaded/, 'a warn line says what happened')
+  t.match(e.out(), /"level":"info","msg":"SIGHUP: no TLS certificate to reload \(tls\.cert and tls\.key are not set\)"/, 'a line says what happened')
+  while (!/SIGHUP: config/.test(e.out()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.match(e.out(), /"level":"info","msg":"SIGHUP: config reloaded: connectors and routes unchanged"/, 'and one what the config file changed')
   e.child.kill('SIGTERM')
   t.same(await e.exited(15_000), { code: 0, signal: null }, 'stopped cleanly by SIGTERM')
+})
+
+t.test('SIGHUP applies the config file\'s connectors: an added one binds, a bad file changes nothing and says why in one line', async (t) => {
+  const e = await piped(t)
+  const up = await startUpstream(t)
+  const lines = (re: RegExp) => e.out().split('\n').filter((l) => re.test(l))
+  const until = async (re: RegExp, n = 1) => {
+    const deadline = Date.now() + 10_000
+    while (lines(re).length < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  const connector = { id: 'up', kind: 'smpp', host: '127.0.0.1', port: up.port, systemId: 'x', password: 'y', reconnectMs: [100, 1000] }
+  fs.writeFileSync(e.config, JSON.stringify({ ...e.values, connectors: [connector] }))
+  e.child.kill('SIGHUP')
+  await until(/SIGHUP: config/)
+  t.match(lines(/SIGHUP: config/)[0], /"level":"info","msg":"SIGHUP: config reloaded: connectors added up"/)
+  t.match(e.out(), /"msg":"connector added \(config reload\)","connector":"up","kind":"smpp"/, 'a line for the connector')
+  const deadline = Date.now() + 10_000
+  while (up.received('bind_transceiver').length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(up.received('bind_transceiver').length, 1, 'the new connector bound to its upstream')
+
+  fs.writeFileSync(e.config, JSON.stringify({ ...e.values, connectors: [{ ...connector, port: 'x' }] }))
+  e.child.kill('SIGHUP')
+  await until(/SIGHUP: config/, 2)
+  t.equal(lines(/SIGHUP: config/).length, 2, 'one line per reload')
+  t.match(lines(/SIGHUP: config/)[1], new RegExp(`"level":"error","msg":"SIGHUP: config not reloaded, nothing changed: ${e.config.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: config\\.connectors\\[0\\]\\.port must be an integer`), 'naming the file and the key')
+  t.equal(up.received('unbind').length, 0, 'the connector stays bound')
+  t.equal(e.child.exitCode, null, 'still running')
+  e.child.kill('SIGTERM')
+  t.same(await e.exited(15_000), { code: 0, signal: null })
 })
 
 t.test('an engine whose log reader went away (EPIPE) keeps serving and still stops on SIGTERM', async (t) => {
@@ -417,7 +450,7 @@ t.test('SIGHUP reloads a renewed TLS certificate for SMPP/TLS and HTTPS: new con
   child.kill('SIGHUP')
   const deadline = Date.now() + 10_000
   while ((out.match(/"level":"error","msg":"SIGHUP: /g) ?? []).length === errors && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
-  t.match(out.slice(out.lastIndexOf('"msg":"SIGHUP: ')), /^"msg":"SIGHUP: config\.tls: the certificate or key is not usable, the old one stays: the key is not the private key of the certificate/, 'a certificate with another key is refused too')
+  t.match(out.slice(out.lastIndexOf('"level":"error","msg":"SIGHUP: ')), /^"level":"error","msg":"SIGHUP: config\.tls: the certificate or key is not usable, the old one stays: the key is not the private key of the certificate/, 'a certificate with another key is refused too')
   const fourth = await served()
   fourth.socket.destroy()
   t.equal(fourth.fp, fingerprint(b.cert), 'and the old pair still serves')
