@@ -4,7 +4,8 @@
  * wait for schedule_delivery_time, the first candidate that is up takes a job (failover), temporary
  * failures wait with a back-off that doubles up to the maximum, validity_period gives EXPIRED
  * whether the job is scheduled, waiting for a retry or awaiting an upstream receipt, replaced and
- * final jobs are dropped, and recover() rebuilds all of it from stored records.
+ * final jobs are dropped, recover() rebuilds all of it from stored records, and a destination whose
+ * connectors a config reload removed is routed again.
  */
 import t from 'tap'
 import { Dispatcher, type Job } from '../../actors/dispatcher'
@@ -43,7 +44,7 @@ class FakeConnector implements Connector {
 }
 
 /** A dispatcher on a fake clock, with every send and outcome recorded with its time. */
-function harness(ids: string[], retryMs: [number, number] = [1000, 8000]) {
+function harness(ids: string[], retryMs: [number, number] = [1000, 8000], reroute?: (r: MessageRecord, dest: number) => string[] | null) {
   let now = T0
   const connectors = new Map(ids.map((id) => [id, new FakeConnector(id)]))
   const sent: { at: number; connector: string; job: Job }[] = []
@@ -54,10 +55,13 @@ function harness(ids: string[], retryMs: [number, number] = [1000, 8000]) {
     send: (connector, jobs) => { for (const job of jobs) sent.push({ at: now, connector, job }) },
     outcomes: (list) => { for (const o of list) outcomes.push({ at: now, o }) },
     retryMs,
+    reroute,
   })
   return {
     d, sent, outcomes,
     c: (id: string) => connectors.get(id)!,
+    /** A config reload removed it. */
+    remove: (id: string) => connectors.delete(id),
     get now() { return now },
     /** Advances the clock to `until` in ticks of `step` ms (the engine ticks every 20 ms). */
     runTo(until: number, step = 20) {
@@ -322,4 +326,26 @@ t.test('recover(): stored destinations go back where they were', async (t) => {
   h.runTo(T0 + 6000)
   t.same(h.outcomes.map((x) => [x.o.id, x.o.state]), [[held.id, MessageState.EXPIRED]], 'the held one expires at its validity when no receipt came')
   t.notOk(h.sent.some((s) => s.job.record.id === held.id), 'the held one is never submitted again')
+})
+
+t.test('a destination none of whose candidates exists any more is routed again by the routes in force; a stopped one is only down', async (t) => {
+  let routes: string[] | null = ['b']
+  const asked: string[] = []
+  const h = harness(['a', 'b'], [1000, 8000], (r) => { asked.push(r.id); return routes })
+  h.c('a').up = false // stopped by the operator, say: down, but there
+  const waiting = rec(['a'])
+  h.d.submit([waiting])
+  h.runTo(T0 + 1500)
+  t.same(h.sent, [], 'a connector that is down makes it wait')
+  t.same(asked, [], 'and is no reason to route again')
+  h.remove('a')
+  const s = h.nextSend(waiting.id, T0 + 4000)
+  t.equal(s?.connector, 'b', 'removed: the next try routes it again and b takes it')
+  t.same(waiting.dests[0].via, ['b'], 'its candidates are the new route\'s')
+  routes = null
+  const orphan = rec(['a'], { expireAt: T0 + 6000 })
+  h.d.submit([orphan])
+  h.runTo(T0 + 7000)
+  t.equal(h.sent.filter((x) => x.job.record.id === orphan.id).length, 0, 'no route takes it now: it waits')
+  t.match(h.outcomes.map((o) => o.o), [{ id: orphan.id, state: MessageState.EXPIRED }], 'and expires at its validity')
 })
