@@ -766,7 +766,6 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     if (fileRoutes !== null) {
       await admin.setRoutes(OPERATOR, fileRoutes)
       options.routes = fileRoutes
-      done.push(`routes replaced by the file's (${fileRoutes.mt.length} MT, ${fileRoutes.mo.length} MO)`)
     }
     for (const c of changed) {
       const was = before.get(c.id) as unknown as Record<string, unknown>
@@ -786,8 +785,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     }
     if (removed.length > 0) done.push(`removed ${removed.join(', ')}`)
     const kept = next.connectors.length - added.length - changed.length
-    return done.length === 0 ? `connectors and routes unchanged${restart.length > 0 ? ` (${restart.join(', ')} need a restart)` : ''}`
-      : `connectors ${done.join('; ')}${kept > 0 ? `; ${kept} unchanged` : ''}`
+    const routes = fileRoutes === null ? '' : `; routes replaced by the file's (${fileRoutes.mt.length} MT, ${fileRoutes.mo.length} MO)`
+    if (done.length === 0) return routes === '' ? `connectors and routes unchanged${restart.length > 0 ? ` (${restart.join(', ')} need a restart)` : ''}` : `connectors unchanged${routes}`
+    return `connectors ${done.join('; ')}${kept > 0 ? `; ${kept} unchanged` : ''}${routes}`
   }
 
   async function originateMo(req: MoRequest): Promise<{ id: string; systemId: string; parts: number }> {

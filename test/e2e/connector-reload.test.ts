@@ -143,3 +143,17 @@ t.test('a bad config is refused whole, in one line naming the key; other changed
   t.equal(what, 'connectors and routes unchanged (timers, session need a restart)')
   t.match(logs.join('\n'), /warn config timers, session changed: needs a restart/, 'one warning line names them')
 })
+
+t.test('one edit can move the file\'s routes and remove the connector they named: both applied, the routes audited', async (t) => {
+  const a = await startUpstream(t)
+  const b = await startUpstream(t)
+  const { smsc, config } = await engine(t, { connectors: [upstream('a', a.port), upstream('b', b.port)], routes: via({ connector: 'a' }) })
+  await until('both to bind', () => state(smsc, 'a')?.up === true && state(smsc, 'b')?.up === true)
+  t.equal(await smsc.reloadConfig(config({ connectors: [upstream('b', b.port)], routes: via({ connector: 'b' }) })),
+    'connectors removed a; 1 unchanged; routes replaced by the file\'s (1 MT, 0 MO)')
+  t.same(smsc.admin.getRoutes().mt[0].action, { connector: 'b' }, 'the file\'s routes are in force')
+  t.match(smsc.admin.audit(OPERATOR, { limit: 1 })[0], { action: 'routes.set', by: 'admin' })
+  const esme = await openEsme(t, { port: smsc.ports.smpp })
+  t.equal((await esme.submit({ source_addr: '1', destination_addr: '447700900001', short_message: gsm('x') })).command_status, 0)
+  await until('b to carry it', () => b.received('submit_sm').length === 1)
+})
