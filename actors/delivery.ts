@@ -174,8 +174,10 @@ export class Delivery {
       dest.err = o.err
       // The upstream's done time when it gave one (never before the submit nor in the future), else now.
       dest.doneAt = o.doneAt === undefined ? now : Math.min(now, Math.max(r.submitAt, o.doneAt))
-      // Final: the upstream's id is no longer needed to find this message (the map would grow forever).
-      if (dest.up !== undefined && dest.conn !== undefined) unlink.push(this.d.upstreamLink(dest.conn, dest.up))
+      // Final: the upstream's id is no longer needed to find this message (the map would grow forever). Not final
+      // (an upstream's ACCEPTD: SMPP 3.4 §5.2.28 state 6, which many upstreams send before their final receipt):
+      // the link stays, or that final receipt would find nothing.
+      if (isFinal(o.state) && dest.up !== undefined && dest.conn !== undefined) unlink.push(this.d.upstreamLink(dest.conn, dest.up))
       r.state = aggregateState(r.dests)
       if (isFinal(r.state)) {
         r.doneAt = now

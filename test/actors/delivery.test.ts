@@ -164,6 +164,18 @@ t.test('outcomes become receipts as registered_delivery asks (SMPP 3.4 §5.2.17,
   t.equal(r.commits, 1, 'one commit for the whole outcome batch')
 })
 
+t.test("an upstream's ACCEPTD keeps its id link, so its final receipt still finds the message (SMPP 3.4 §5.2.28)", async (t) => {
+  const r = await rig(t)
+  const m = rec({ dests: [{ addr: [1, 1, '447700900002'], state: MessageState.ENROUTE, err: 0, doneAt: 0, up: 'U1', conn: 'c1' }] })
+  await r.store.commit({ messages: [m], upstream: [{ connector: 'c1', upstreamId: 'U1', id: m.id, dest: 0 }] })
+  await new Promise<void>((resolve) => r.d.outcomes([outcome(m, MessageState.ACCEPTED)], resolve))
+  t.equal((r.store.getMessage(m.id) as MessageRecord).state, MessageState.ACCEPTED, 'ACCEPTD recorded, not final')
+  t.same(r.store.upstreamLookup('c1', 'U1'), [m.id, 0], 'the link stays for the final receipt')
+  await new Promise<void>((resolve) => r.d.outcomes([outcome(m, MessageState.DELIVERED)], resolve))
+  t.equal((r.store.getMessage(m.id) as MessageRecord).state, MessageState.DELIVERED, 'the final receipt settles it')
+  t.equal(r.store.upstreamLookup('c1', 'U1'), undefined, 'a final outcome removes the link')
+})
+
 t.test('an outcome for a message already final (cancelled) or unknown is dropped', async (t) => {
   const r = await rig(t)
   const cancelled = rec({ state: MessageState.DELETED, dests: [{ addr: [1, 1, 'x'], state: MessageState.DELETED, err: 0, doneAt: 5 }] })
