@@ -29,7 +29,8 @@ export type DispatcherMsg =
   | { type: 'retry'; connector: string | null; jobs: Job[] }
   | { type: 'requeue'; jobs: Job[] }
   /** Connector `connector` restarted: take back what it held. */
-  | { type: 'reclaim'; connector: string; records: MessageRecord[] }
+  /** `done`: called once the dispatcher has taken them back (a successor of the connector may start only then). */
+  | { type: 'reclaim'; connector: string; records: MessageRecord[]; done?: () => void }
   | { type: 'accepted'; connector: string; items: { id: string; dest: number; upstreamId: string }[] }
   | { type: 'receipts'; connector: string; items: UpstreamReceipt[]; stored: () => void }
   | { type: 'tick'; now: number }

@@ -345,7 +345,10 @@ export function startActors(d: ActorDeps): ActorSystem {
     if (remove) { lanes.delete(id); connectorActors.delete(id); configs.delete(id) }
     await lane.connector.stop().catch((err) => log('warn', 'connector stop failed', { connector: id, error: String(err) }))
     nact.stop(actor.ref)
-    toDispatcher({ type: 'reclaim', connector: id, records: d.store.activeMessages() as MessageRecord[] })
+    // Resolved once the dispatcher has taken them back, and only then may a successor with this id be spawned: a
+    // successor that is up at once (an http connector) would otherwise be handed, by a dispatcher message queued
+    // before the reclaim, destinations that the reclaim then takes for the old instance's and hands out again (sent twice).
+    await new Promise<void>((resolve) => toDispatcher({ type: 'reclaim', connector: id, records: d.store.activeMessages() as MessageRecord[], done: resolve }))
   }
   /** Connector changes (reload, operator) one at a time; none once the tree stops. */
   let changing: Promise<void> = Promise.resolve()
@@ -397,7 +400,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       case 'submit': state.submit(msg.records, msg.fresh); state.tick(d.now()); return state
       case 'retry': state.retry(msg.jobs, msg.connector); return state
       case 'requeue': state.requeue(msg.jobs); return state
-      case 'reclaim': state.reclaim(msg.connector, msg.records); return state
+      case 'reclaim': try { state.reclaim(msg.connector, msg.records) } finally { msg.done?.() } return state
       case 'accepted': {
         // The upstream's ids, committed with the records so its receipts find our messages after a restart.
         const records = new Map<string, MessageRecord>()
