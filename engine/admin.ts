@@ -565,6 +565,8 @@ export class Admin {
   ledger(p: Principal, systemId: string, q?: { limit?: number; before?: number }): LedgerEntry[] {
     const pg = page(q)
     if (!this.canSee(p, systemId)) forbidden(`${systemId} is not visible to ${p.name}`)
+    // A removed account's ledger stays readable (its history); a name that never was an account is not an empty ledger.
+    if (this.current(systemId) === undefined && !wasRemoved(this.deps.store, systemId)) throw smscError('SMSC_ERR_AUTH_SYSTEM_ID', `no account ${systemId}`)
     const entries = this.deps.store.ledgerEntries(systemId, pg)
     return p.role === 'operator' ? entries : entries.map(forCustomer)
   }

@@ -267,6 +267,18 @@ t.test('a removed account\'s systemId is never given to a new account: its ledge
   invariant(t, f, ['solo', 'solo2', 'ghost', 'resB'])
 })
 
+t.test('the ledger of a name that never was an account is 404 for the operator, not an empty ledger; a removed one\'s stays readable', async (t) => {
+  const f = await world(t)
+  const { admin } = f
+  await rejects(t, () => admin.ledger(OPERATOR, 'nosuch'), 'SMSC_ERR_AUTH_SYSTEM_ID', 'no account nosuch')
+  await rejects(t, () => admin.ledger(reseller('resA'), 'nosuch'), 'SMSC_ERR_ADMIN_FORBIDDEN')
+  t.same(admin.ledger(OPERATOR, 'b1'), [], 'an account with no entries yet: an empty ledger')
+  await admin.remove(OPERATOR, 'solo')
+  t.same(admin.ledger(OPERATOR, 'solo').map((e) => e.reason), ['adjust', 'opening'], 'a removed account\'s history')
+  await admin.remove(reseller('resB'), 'b1')
+  t.same(admin.ledger(OPERATOR, 'b1'), [], 'a removed account that never had an entry: still its (empty) ledger')
+})
+
 t.test('audit: one entry per change, in the same commit, never a password; a reseller sees its own', async (t) => {
   const f = await world(t)
   const { admin } = f
