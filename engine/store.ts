@@ -1288,7 +1288,10 @@ export class Store {
   upstreamLookup(connector: string, upstreamId: string): [string, number] | undefined {
     const u = this.upstreamInflight.get(`${connector}\0${upstreamId}`)
     if (u !== undefined) return u.v
-    if (connector.length === 0 || upstreamId.length === 0) return undefined
+    // An id no link is stored under (the dispatcher stores none longer than 255 octets or with a NUL), such as a
+    // provider's callback may carry: not looked up, for LMDB throws on a key it cannot hold (in the dispatcher, whose
+    // restart budget that would spend).
+    if (connector.length === 0 || !lookupable(upstreamId)) return undefined
     return this.upstream.get([connector, upstreamId]) as [string, number] | undefined
   }
 
