@@ -812,11 +812,18 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
   // file again (the same file and flags as at start) and applies its connectors and routes (Smsc.reloadConfig). The
   // log goes to stdout, so the collector rotates it.
   const log = createLogger(o.log.level)
+  // Started with no config file (the README's first command): there is nothing to read again, and "unchanged"
+  // would tell whoever just wrote a smsc.json and sent SIGHUP that it was read.
+  const configFile = configArgs.config ?? (process.env.SMSC_CONFIG ? process.env.SMSC_CONFIG : undefined)
   onHup = () => {
     try {
       log('info', `SIGHUP: ${smsc.reloadTls()}`)
     } catch (e) {
       log('error', `SIGHUP: ${(e as Error).message}`)
+    }
+    if (configFile === undefined) {
+      log('warn', 'SIGHUP: no config file to read again: the engine was started without --config (or SMSC_CONFIG), so its connectors and routes stay as they are; to change connectors by a reload, restart it once with --config FILE')
+      return
     }
     const refused = (e: unknown) => log('error', `SIGHUP: config not reloaded, nothing changed: ${(e as Error).message}`)
     try {

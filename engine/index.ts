@@ -698,7 +698,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     reloadTls: () => {
       if (stopping) return 'the engine is stopping: nothing reloaded'
       const { cert, key, ca } = options.tls
-      if (!cert || !key) return 'no TLS certificate to reload (tls.cert and tls.key are not set)'
+      if (!cert || !key) {
+        return options.devTls ? `no TLS certificate to reload: the listener uses the dev certificate (devTls, ${path.join(options.dataDir, 'tls')}), read at start only`
+          : 'no TLS certificate to reload (tls.cert and tls.key are not set)'
+      }
       const files = { cert: readTlsFile('cert', cert), key: readTlsFile('key', key), ca: ca ? readTlsFile('ca', ca) : undefined }
       try {
         if (!listeners?.reloadTls(files)) return 'no SMPP TLS listener runs'

@@ -328,6 +328,32 @@ t.test('SIGHUP leaves the engine running and says what it reloaded; SIGTERM then
   t.same(await e.exited(15_000), { code: 0, signal: null }, 'stopped cleanly by SIGTERM')
 })
 
+t.test('SIGHUP on an engine started without a config file says there is no file to read, not "unchanged"; with --dev-tls, that the dev certificate is read at start only', async (t) => {
+  const [smpp, tls, http] = await freePorts(3)
+  const dataDir = tempDir(t)
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'test' }
+  delete env.SMSC_CONFIG
+  const child = spawn(process.execPath, [BIN, 'start', '--data-dir', dataDir, '--smpp-host', '127.0.0.1', '--smpp-port', String(smpp), '--tls-host', '127.0.0.1', '--tls-port', String(tls), '--http-port', String(http), '--dev-tls'],
+    { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'pipe'], env })
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  let out = ''
+  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')))
+  child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')))
+  const until = async (re: RegExp) => {
+    const deadline = Date.now() + 20_000
+    while (!re.test(out) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  await until(/Accounts /)
+  child.kill('SIGHUP')
+  await until(/SIGHUP: no config file/)
+  t.match(out, /"level":"info","msg":"SIGHUP: no TLS certificate to reload: the listener uses the dev certificate \(devTls, [^"]*tls\), read at start only"/, 'the TLS line names the dev certificate')
+  t.match(out, /"level":"warn","msg":"SIGHUP: no config file to read again: the engine was started without --config \(or SMSC_CONFIG\), so its connectors and routes stay as they are; to change connectors by a reload, restart it once with --config FILE"/)
+  t.notMatch(out, /config reloaded/, 'no claim that a file was read')
+  const gone = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  child.kill('SIGTERM')
+  t.same(await gone, { code: 0, signal: null }, 'still running until SIGTERM, which stops it cleanly')
+})
+
 t.test('SIGHUP applies the config file\'s connectors: an added one binds, a bad file changes nothing and says why in one line', async (t) => {
   const e = await piped(t)
   const up = await startUpstream(t)
