@@ -455,7 +455,7 @@ export const OPENAPI = {
           content: json({ description: 'one receipt, an array of them, or an object holding the array at callbackFields.list; field names per callbackFields (defaults id, status, err, doneAt)', oneOf: [{ type: 'object' }, { type: 'array', items: { type: 'object' } }] }),
         },
         responses: {
-          200: ok('matched and committed (ids we do not know are acknowledged too, and counted)', { type: 'object', properties: { received: { type: 'integer', description: 'receipts read' }, unmapped: { type: 'array', items: { type: 'string' }, description: 'status words callbackStatuses does not map (their receipts changed nothing)' } } }),
+          200: ok('matched and committed (ids we do not know are acknowledged too, and counted)', { type: 'object', properties: { received: { type: 'integer', description: 'receipts read whose status word maps (matched or not; those in unmapped are not counted)' }, unmapped: { type: 'array', items: { type: 'string' }, description: 'status words callbackStatuses does not map (their receipts changed nothing)' } } }),
           400: err('a receipt without its id or status, named as in the body (SMSC_ERR_API_INVALID), or the body is not JSON (SMSC_ERR_HTTP_BODY)'),
           401: err('no token, or not the connector\'s callbackToken (SMSC_ERR_HTTP_AUTH)'),
           404: err('no such connector, or it has receipts "none" (SMSC_ERR_CONNECTOR_NOT_FOUND)'),
