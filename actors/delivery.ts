@@ -202,6 +202,12 @@ export class Delivery {
       this.d.metrics.step(r.id, 'receipt', now, statOf(dest.state))
       const policy = account?.receiptPolicy ?? this.d.multipart
       if (policy === 'aggregate' && r.part && r.part[1] > 1) {
+        // Not final (an upstream's ACCEPTD): not the part's outcome, which its final receipt brings; an intermediate
+        // notification if asked for, as for ENROUTE.
+        if (!isFinal(dest.state)) {
+          if (wantsReceipt(r.registeredDelivery, dest.state)) receipts.push(this.item(receiptItem(r, dest, now), r, dest.addr[2], account))
+          continue
+        }
         // every final part counts towards the aggregate; registered_delivery applies to the whole message's outcome
         if ((r.registeredDelivery & 0x03) === 0) continue
         const flushed: DeliveryItem[] = []

@@ -219,6 +219,22 @@ t.test('aggregate receipts: one per long message; a reused concatenation referen
   void b
 })
 
+t.test("aggregate receipts: an upstream's ACCEPTD for a part is not that part's outcome; its final receipt is (one receipt, once)", async (t) => {
+  const r = await rig(t, { account: { receiptPolicy: 'aggregate' } })
+  const parts = [1, 2].map((seq) => rec({ part: [seq, 2], ref: 9 } as Partial<MessageRecord>))
+  await r.store.commit({ messages: parts })
+  r.d.outcomes([outcome(parts[0], MessageState.ACCEPTED), outcome(parts[1], MessageState.DELIVERED)])
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(r.later.length, 0, 'no aggregate receipt while a part is only ACCEPTD')
+  r.d.outcomes([outcome(parts[0], MessageState.UNDELIVERABLE)])
+  await r.laterCount(1)
+  t.same(r.later.flat().map((it) => [it.messageId, it.stat]), [[parts[0].id, 'UNDELIV']], 'one receipt, with the part\'s final outcome')
+  r.clock.now = 2_000_000_000_001 // past every part's validity: nothing left open to answer again
+  r.d.tick(r.clock.now)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(r.later.length, 1, 'and no second receipt later')
+})
+
 t.test('aggregate receipts: a long message whose last part never comes is answered once every part seen has expired', async (t) => {
   const r = await rig(t, { account: { receiptPolicy: 'aggregate' } })
   const parts = [1, 2].map((seq) => rec({ part: [seq, 3], ref: 9, expireAt: 1_500_000 } as Partial<MessageRecord>))
