@@ -160,6 +160,10 @@ export function startActors(d: ActorDeps): ActorSystem {
   /** How each connector's submit_sm_resp ids and receipt ids compare (connectors[].receiptIds; the same for every entry of one namespace). */
   const receiptIds = new Map(d.options.connectors.map((c) => [c.id, c.kind === 'smpp' ? c.receiptIds : 'exact' as ReceiptIdMode]))
   const modeOf = (id: string): ReceiptIdMode => receiptIds.get(id) ?? 'exact'
+  /** What a warning about an unmatched receipt names: the settings that say where the connector's ids are read. */
+  const idSettings = (c: ConnectorOptions): Record<string, string> =>
+    c.kind === 'smpp' ? { receiptIds: c.receiptIds } : { answerId: c.answerId, callbackFieldsId: c.callbackFields.id }
+  const idHints = new Map(d.options.connectors.map((c) => [c.id, idSettings(c)]))
   /** The store's key of an upstream id the connector's submit_sm_resp gave: its namespace and the id in the connector's canonical form. */
   const linkOf = (connectorId: string, upstreamId: string) => ({ connector: nsOf(connectorId), upstreamId: upstreamKey(upstreamId, 'submit', modeOf(connectorId)) })
   const upstreamLinks = (dests: readonly Destination[]) => {
@@ -362,6 +366,7 @@ export function startActors(d: ActorDeps): ActorSystem {
   const learn = (c: ConnectorOptions): void => {
     upstreamNs.set(c.id, c.kind === 'smpp' ? `smpp:${c.host}:${c.port}:${c.systemId}` : c.id)
     receiptIds.set(c.id, c.kind === 'smpp' ? c.receiptIds : 'exact')
+    idHints.set(c.id, idSettings(c))
     if (c.kind === 'smpp') smppConnectors.add(c.id); else smppConnectors.delete(c.id)
   }
 
@@ -463,7 +468,7 @@ export function startActors(d: ActorDeps): ActorSystem {
             } else {
               // Acknowledged all the same (msg.stored below): see docs/CONNECTORS.md, Receipt ids.
               d.metrics.receiptUnmatched(msg.connector)
-              unmatched.add(msg.connector, { upstreamId: rc.upstreamId, ...(rc.textId !== undefined ? { textId: rc.textId } : {}), receiptIds: mode }, d.now())
+              unmatched.add(msg.connector, { upstreamId: rc.upstreamId, ...(rc.textId !== undefined ? { textId: rc.textId } : {}), ...(idHints.get(msg.connector) ?? { receiptIds: mode }) }, d.now())
             }
             continue
           }

@@ -184,6 +184,9 @@ t.test('receipts by callback', async (t) => {
     t.match([r.status, r.json], [200, { received: 2 }], 'acknowledged: the provider would only send them again')
     t.equal(await metric(), before + 2, 'counted in smsc_connector_receipts_unmatched_total{connector="prov"}')
     t.match(engine.output(), /upstream receipt for a message id we do not know/, 'and warned about')
+    const warn = engine.output().split('\n').find((l) => /we do not know/.test(l)) ?? ''
+    t.match(warn, /"connector":"prov","upstreamId":"prov-never-sent-1","answerId":"id","callbackFieldsId":"id"/, 'naming where an http connector reads its ids')
+    t.notMatch(warn, /"receiptIds":/, 'not receiptIds, a setting of smpp connectors only')
   })
 
   t.test('a callback that comes before the 2xx answer is matched once the answer is in', async (t) => {
