@@ -11,15 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createSmsc, type Options } from '../../engine/index'
 import { OPERATOR } from '../../engine/accounts'
-import { startSink, sleep } from '../helpers/lifecycle'
-
-async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
+import { startSink, sleep, until } from '../helpers/lifecycle'
 
 t.test('a connector replaced under traffic sends each message once', async (t) => {
   const sink = await startSink(t)
@@ -56,7 +48,7 @@ t.test('a connector replaced under traffic sends each message once', async (t) =
   sending = false
   await traffic
   t.ok(ids.length > 0, `${ids.length} messages submitted`)
-  await until('every message posted', () => new Set(sink.posted.map((p) => p.id)).size >= ids.length)
+  await until(() => new Set(sink.posted.map((p) => p.id)).size >= ids.length, 'every message posted', 20_000)
   await sleep(300)
   const count = new Map<string, number>()
   for (const p of sink.posted) count.set(p.id, (count.get(p.id) ?? 0) + 1)
