@@ -243,6 +243,8 @@ export function startActors(d: ActorDeps): ActorSystem {
   let dispatcher: Drained<DispatcherMsg>
   const toDispatcher = (msg: DispatcherMsg) => dispatcher.post(msg)
   const lanes = new Map<string, Lane>()
+  /** What earlier instances of a connector (before an operator's start, a reload's change, a crash) sent and failed. */
+  const carried = new Map<string, { sent: number; failed: number }>()
   const connectorActors = new Map<string, Drained<ConnectorMsg>>()
   // Delivery pending flags asked of upstreams (set_dpf): who gets an upstream's alert_notification.
   const dpf = new DpfWatches()
@@ -292,7 +294,13 @@ export function startActors(d: ActorDeps): ActorSystem {
     const make = (): Lane => {
       const old = lanes.get(id)
       // A restart: the old link goes, the destinations it held are dispatched again from the store.
-      if (old) void old.connector.stop().catch(() => {})
+      if (old) {
+        void old.connector.stop().catch(() => {})
+        // Its counts go on in its successor's: sent and failed (smsc_connector_*_total) never go back while the engine runs.
+        const was = old.connector.stats()
+        const prev = carried.get(id) ?? { sent: 0, failed: 0 }
+        carried.set(id, { sent: prev.sent + was.sent, failed: prev.failed + was.failed })
+      }
       const c: Connector = cfg.kind === 'simulator' ? new SimulatorConnector(d.options.simulator, events, d.now())
         : cfg.kind === 'smpp' ? new SmppClientConnector(cfg, events, log, d.now)
           : new HttpConnector(cfg, events, log)
@@ -346,7 +354,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     const lane = lanes.get(id) as Lane
     const actor = connectorActors.get(id) as Drained<ConnectorMsg>
     lane.stopped = true
-    if (remove) { lanes.delete(id); connectorActors.delete(id); configs.delete(id) }
+    if (remove) { lanes.delete(id); connectorActors.delete(id); configs.delete(id); carried.delete(id) }
     await lane.connector.stop().catch((err) => log('warn', 'connector stop failed', { connector: id, error: String(err) }))
     nact.stop(actor.ref)
     // Resolved once the dispatcher has taken them back, and only then may a successor with this id be spawned: a
@@ -653,7 +661,9 @@ export function startActors(d: ActorDeps): ActorSystem {
       let queued = 0
       const connectors = [...lanes.values()].map((l) => {
         queued += l.queued
-        return { ...l.connector.stats(), queued: l.queued, stopped: stoppedIds.has(l.connector.id) }
+        const st = l.connector.stats()
+        const before = carried.get(st.id)
+        return { ...st, ...(before ? { sent: st.sent + before.sent, failed: st.failed + before.failed } : {}), queued: l.queued, stopped: stoppedIds.has(l.connector.id) }
       })
       const sim = lanes.get(SIMULATOR_CONNECTOR)?.connector.stats()
       return {

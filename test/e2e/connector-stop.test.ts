@@ -35,7 +35,7 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 10
   }
 }
 
-interface Row { id: string; up: boolean; stopped: boolean }
+interface Row { id: string; up: boolean; stopped: boolean; sent: number; failed: number }
 
 t.test('stop and start a connector through the API and the CLI: failover while stopped, kept across a restart, audited', async (t) => {
   const a = await startUpstream(t)
@@ -90,6 +90,14 @@ t.test('stop and start a connector through the API and the CLI: failover while s
   t.equal((await row('a')).stopped, false)
   await send('447700900002')
   await until('a to carry the next one', () => a.received('submit_sm').length === 1)
+  await until('a to count it', async () => (await row('a')).sent === 1)
+
+  // A stop and start makes a new instance of the connector: its counts go on (a *_total never goes back).
+  t.equal((await httpCall(e.httpPort, 'POST', '/api/v1/connectors/a/stop', { token: op, timeoutMs: 15_000 })).status, 200)
+  t.equal((await httpCall(e.httpPort, 'POST', '/api/v1/connectors/a/start', { token: op })).status, 200)
+  t.match(await row('a'), { sent: 1, failed: 0 }, 'sent and failed carry over a stop and start')
+  t.match((await httpCall(e.httpPort, 'GET', '/metrics')).body, /^smsc_connector_sent_total\{connector="a"\} 1$/m, 'and so does smsc_connector_sent_total')
+  await until('a to bind again', async () => (await row('a')).up)
 
   // Stopped again, it stays stopped across a restart.
   t.equal((await smsc(['connector', 'stop', 'a', '--config', e.configPath])).out, 'a stopped\n')
@@ -104,7 +112,7 @@ t.test('stop and start a connector through the API and the CLI: failover while s
 
   const audit = ((await httpCall(e.httpPort, 'GET', '/api/v1/audit?limit=10', { token: op })).json as { entries: { action: string; target: string; by: string }[] }).entries
   t.same(audit.filter((x) => x.action.startsWith('connector.')).map((x) => [x.action, x.target, x.by]),
-    [['connector.stop', 'a', 'admin'], ['connector.start', 'a', 'admin'], ['connector.stop', 'a', 'admin']], 'each change audited, newest first')
+    [['connector.stop', 'a', 'admin'], ['connector.start', 'a', 'admin'], ['connector.stop', 'a', 'admin'], ['connector.start', 'a', 'admin'], ['connector.stop', 'a', 'admin']], 'each change audited, newest first')
 })
 
 t.test('offline, the CLI marks the store: the next start has the connector stopped', async (t) => {
