@@ -360,11 +360,18 @@ export function startActors(d: ActorDeps): ActorSystem {
     // Resolved once the dispatcher has taken them back, and only then may a successor with this id be spawned: a
     // successor that is up at once (an http connector) would otherwise be handed, by a dispatcher message queued
     // before the reclaim, destinations that the reclaim then takes for the old instance's and hands out again (sent twice).
-    await new Promise<void>((resolve) => toDispatcher({ type: 'reclaim', connector: id, records: d.store.activeMessages() as MessageRecord[], done: resolve }))
+    // Not once the tree stops (its dispatcher never answers then): stop() lets such a wait go.
+    await new Promise<void>((resolve) => {
+      if (closing) return resolve()
+      reclaiming.add(resolve)
+      toDispatcher({ type: 'reclaim', connector: id, records: d.store.activeMessages() as MessageRecord[], done: () => { reclaiming.delete(resolve); resolve() } })
+    })
   }
   /** Connector changes (reload, operator) one at a time; none once the tree stops. */
   let changing: Promise<void> = Promise.resolve()
   let closing = false
+  /** retire()s waiting for the dispatcher to take a connector's work back. */
+  const reclaiming = new Set<() => void>()
   const serially = (f: () => Promise<void>): Promise<void> => {
     const p = changing.then(() => (closing ? undefined : f()))
     changing = p.catch(() => {})
@@ -677,6 +684,8 @@ export function startActors(d: ActorDeps): ActorSystem {
       // Stop order, bottom→up: ticks, sessions (already unbound by the caller), rates, routers,
       // dispatcher, connectors (unbind upstream), delivery, store.
       closing = true
+      for (const go of reclaiming) go() // a change under way ends (no successor is spawned once closing)
+      reclaiming.clear()
       clearInterval(tick)
       clearInterval(telemetryTick)
       nact.stop(telemetryRef)

@@ -3,7 +3,8 @@
  * destination once. The old instance's work is reclaimed by the dispatcher; the new instance must not get a
  * destination before that reclaim is done, or the reclaim hands it out a second time: an HTTP provider (up the
  * moment it starts) was POSTed the same message twice. In process, against an HTTP provider that counts POSTs
- * per message id, with submits going on while the connector is replaced again and again.
+ * per message id, with submits going on while the connector is replaced again and again. And a reload that waits
+ * for a removed connector's unbind when the engine stops settles (it waited for a dispatcher that had stopped).
  */
 import t from 'tap'
 import fs from 'node:fs'
@@ -12,6 +13,8 @@ import path from 'node:path'
 import { createSmsc, type Options } from '../../engine/index'
 import { OPERATOR } from '../../engine/accounts'
 import { startSink, sleep, until } from '../helpers/lifecycle'
+import { openEsme, gsm } from '../helpers/esme'
+import { startUpstream } from '../helpers/upstream'
 
 t.test('a connector replaced under traffic sends each message once', async (t) => {
   const sink = await startSink(t)
@@ -54,4 +57,33 @@ t.test('a connector replaced under traffic sends each message once', async (t) =
   for (const p of sink.posted) count.set(p.id, (count.get(p.id) ?? 0) + 1)
   const twice = [...count].filter(([, c]) => c > 1).map(([id]) => id)
   t.equal(twice.length, 0, `no message POSTed twice (twice: ${twice.slice(0, 5).join(', ')}${twice.length > 5 ? ` and ${twice.length - 5} more` : ''})`)
+})
+
+t.test('a reload waiting for a removed connector\'s unbind when the engine stops (SIGHUP during SIGTERM) settles, and loses nothing', async (t) => {
+  const a = await startUpstream(t, { answerUnbind: false, onSubmit: () => 'hold' })
+  const b = await startUpstream(t)
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-once-'))
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
+  const conn = (id: string, port: number) => ({ id, kind: 'smpp', host: '127.0.0.1', port, systemId: 'x', password: 'y', responseMs: 1500, reconnectMs: [50, 500] })
+  const config = (conns: unknown[]): Options => ({
+    dataDir, smpp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 },
+    accounts: [{ systemId: 'esme1', password: 'secret1' }], connectors: conns, log: { level: 'silent' },
+  } as Options)
+  const smsc = await createSmsc(config([conn('a', a.port), conn('b', b.port)]))
+  await smsc.admin.setRoutes(OPERATOR, { mt: [{ name: 'all', match: {}, action: { connector: 'a' } }], mo: [] })
+  await until(() => smsc.connectorStats().every((c) => c.up), 'both connectors bound')
+  const esme = await openEsme(t, { port: smsc.ports.smpp })
+  t.equal((await esme.submit({ source_addr: '1', destination_addr: '447700900001', short_message: gsm('x') })).command_status, 0, 'accepted')
+  await until(() => a.received('submit_sm').length === 1, 'a holding it unanswered')
+  await smsc.admin.setRoutes(OPERATOR, { mt: [{ name: 'all', match: {}, action: { connector: 'b' } }], mo: [] })
+  let settled = false
+  const reload = smsc.reloadConfig(config([conn('b', b.port)])).then(() => {}, () => {}).finally(() => { settled = true })
+  await sleep(50) // a is unbinding: its upstream never answers
+  await smsc.stop()
+  await until(() => settled, 'the reload to settle once the engine stopped', 5000)
+  await reload
+  // What a held unanswered is in the store: the next start sends it (to b, by the routes in force).
+  const again = await createSmsc(config([conn('b', b.port)]))
+  t.teardown(() => again.stop())
+  await until(() => b.received('submit_sm').length === 1, 'the message carried after the restart')
 })
