@@ -433,9 +433,11 @@ export function startActors(d: ActorDeps): ActorSystem {
           if (!r || !r.dests[it.dest] || isFinal(r.dests[it.dest].state)) continue
           // The id as the store keys it (engine/upstream-ids.ts): the id itself, or its number under receiptIds.
           const key = upstreamKey(it.upstreamId, 'submit', modeOf(msg.connector))
-          // An id that cannot be a key (empty, too long) can never match a receipt: the message waits for its expiry.
+          // An id that cannot be a key (empty, too long) can never match a receipt: the message waits for its expiry
+          // (with the others waiting for receipts: held by no one else, it would otherwise never end).
           if (it.upstreamId.length === 0 || Buffer.byteLength(key) > 255 || it.upstreamId.includes('\0')) {
             log('warn', 'upstream answered with an unusable message_id; its receipt cannot be matched', { connector: msg.connector, id: it.id, upstreamId: it.upstreamId })
+            jobs.push({ record: r, dest: it.dest, attempts: 0, fresh: false, rev: r.rev ?? 0 })
             continue
           }
           r.dests[it.dest].up = it.upstreamId
