@@ -28,7 +28,7 @@ import { parseReceipt } from '../../engine/protocol/dlr'
 import { codingOfDcs, ucs2Decode } from '../../engine/protocol/text/charsets'
 import { STATE_OF_STAT } from '../../engine/message'
 import { commandStatusOf, isSmscError } from '../../engine/errors'
-import type { LogFn } from '../../engine/log'
+import { RepeatedLog, type LogFn } from '../../engine/log'
 import type { SmppConnectorOptions } from '../../engine/config'
 import type { Connector, ConnectorEvents, ConnectorOutcome, ConnectorStats, Dispatch, InboundMo, UpstreamAlert, UpstreamReceipt } from './types'
 
@@ -74,6 +74,9 @@ export class SmppClientConnector implements Connector {
   private failed = 0
 
   private backoff: number
+
+  /** Failed reconnects while down: a warning a minute, with their count and the last reason (the first failure warns on its own). */
+  private readonly stillDown: RepeatedLog
   private reconnectTimer: NodeJS.Timeout | null = null
   private stopTimer: NodeJS.Timeout | null = null
   private stopping = false
@@ -104,6 +107,7 @@ export class SmppClientConnector implements Connector {
   ) {
     this.id = cfg.id
     this.backoff = cfg.reconnectMs[0]
+    this.stillDown = new RepeatedLog(log, { level: 'warn', keyName: 'connector', first: 'upstream still down: a reconnect attempt failed', more: 'upstream still down: reconnect attempts failed' })
     // The config check read it already; a file gone since then leaves Node's CAs (the handshake then says why).
     if (cfg.tls && cfg.ca !== null) {
       try {
@@ -355,8 +359,9 @@ export class SmppClientConnector implements Connector {
       this.outstanding.clear()
       this.inFlightCount = 0
       this.enquirePending = false
-      // The first failure of an outage is worth a warning; the attempts that follow are not.
-      this.log(this.stopping ? 'info' : this.reportedDown ? 'debug' : 'warn', 'upstream link down', { connector: this.id, reason })
+      // The first failure of an outage is worth a warning; the attempts that follow, one line a minute (how many, the last reason).
+      if (this.stopping || !this.reportedDown) this.log(this.stopping ? 'info' : 'warn', 'upstream link down', { connector: this.id, reason })
+      else this.stillDown.add(this.id, { reason }, this.now())
       if (!this.reportedDown) {
         this.reportedDown = true
         this.events.down(reason)

@@ -6,10 +6,12 @@
  * clean stop() with unbind.
  */
 import t from 'tap'
+import net from 'node:net'
 import { SmppClientConnector, type SmppConnectorConfig } from '../../actors/connectors/smpp-client'
 import { CommandStatus, MessageState } from '../../engine/protocol/constants'
 import type { LogFn } from '../../engine/log'
 import { startEngine, type TestLike } from '../helpers/engine'
+import { until } from '../helpers/policy'
 import { Recorder, connectorConfig, dispatches, drive, notify, record, request, sleep, startUpstream, type NodePdu } from '../helpers/upstream'
 
 const quiet: LogFn = () => {}
@@ -389,4 +391,27 @@ t.test('upstream receipts and MO are acknowledged only once the engine has store
   for (const stored of rec.held.splice(0)) stored()
   await rec.until(() => up.received('deliver_sm_resp').length === 3, 'answered after stored()')
   t.ok(up.received('deliver_sm_resp').every((r) => r.command_status === 0))
+})
+
+t.test('an upstream that stays down: the first failure warns, then one warning a minute with the failed attempts and the last reason', async (t) => {
+  // a port nobody listens on: every connect is refused
+  const free = await new Promise<number>((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)) }) })
+  const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = []
+  const log: LogFn = (level, msg, fields) => { lines.push({ level, msg, fields: fields ?? {} }) }
+  let now = 1_000_000
+  const rec = new Recorder()
+  const c = new SmppClientConnector(connectorConfig(free, { reconnectMs: [20, 20] }), rec, log, () => now)
+  t.teardown(() => c.stop())
+  c.start()
+  const warns = () => lines.filter((l) => l.level === 'warn')
+  await until('six failed connects', () => (lines.filter((l) => l.msg === 'reconnecting to upstream').length >= 6 ? true : undefined))
+  t.same(warns().map((l) => l.msg), ['upstream link down', 'upstream still down: a reconnect attempt failed'], 'two warnings, then the attempts are counted')
+  t.match(String(warns()[1].fields.reason), /ECONNREFUSED|refused/i, 'the reason says why')
+  now += 60_000
+  const before = lines.length
+  await until('the minute\'s summary', () => (lines.length > before && warns().length >= 3 ? true : undefined))
+  const summary = warns()[2]
+  t.equal(summary.msg, 'upstream still down: reconnect attempts failed')
+  t.ok((summary.fields.count as number) >= 1, 'with how many failed')
+  t.match(JSON.stringify(summary.fields.last), /refused/i, 'and the last reason')
 })
