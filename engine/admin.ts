@@ -533,7 +533,7 @@ export class Admin {
       if (!ok) forbidden(`${p.name} may only move credit between itself and its own users (got ${from} → ${to})`)
     }
     const toAcc = this.visible(p, to)
-    if (!toAcc.prepaid) invalid(`transfer.to: account ${to} is not prepaid`)
+    if (!toAcc.prepaid) invalid(`transfer.to: account ${to} is not prepaid (make it prepaid first: smsc account set ${to} --prepaid true, or prepaid: true through the API)`)
     if (from !== undefined) {
       this.visible(p, from)
       if (from === to) invalid(`transfer.from and transfer.to are the same account (${to})`)

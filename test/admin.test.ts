@@ -212,7 +212,7 @@ t.test('credit moves keep balance == sum(ledger) for every account; never overdr
   await rejects(t, admin.transfer(OPERATOR, { to: 'a1', amount: 1, note: 'x' }), 'SMSC_ERR_API_INVALID', 'transfer.note is not a known key')
   await rejects(t, admin.transfer(OPERATOR, { to: 'a1', from: 'a1', amount: 1 }), 'SMSC_ERR_API_INVALID', 'transfer.from and transfer.to are the same account (a1)')
   await admin.create(OPERATOR, { systemId: 'free' })
-  await rejects(t, admin.transfer(OPERATOR, { to: 'free', amount: 1 }), 'SMSC_ERR_API_INVALID', 'transfer.to: account free is not prepaid')
+  await rejects(t, admin.transfer(OPERATOR, { to: 'free', amount: 1 }), 'SMSC_ERR_API_INVALID', 'transfer.to: account free is not prepaid (make it prepaid first: smsc account set free --prepaid true, or prepaid: true through the API)')
   await rejects(t, admin.transfer(OPERATOR, { to: 'ghost', amount: 1 }), 'SMSC_ERR_AUTH_SYSTEM_ID')
 
   // Ten concurrent transfers of 10 from a balance of 55: exactly five pass, none overdraws.
