@@ -575,7 +575,9 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
     if (kind === 'http') {
       if (o.url === undefined) fail(`${at(ip, 'url')} is required`)
       const url = text(o.url, at(ip, 'url'))
-      if (!/^https?:\/\/[^\s]+$/.test(url)) fail(`${at(ip, 'url')} must be an http:// or https:// URL (got ${showValue(url)})`)
+      // Parsed as the connector will parse it: a URL that does not parse would crash its actor at every (re)start, and
+      // spend its restart budget (a reload taking it stopped the engine).
+      if (!/^https?:\/\/[^\s]+$/.test(url) || !URL.canParse(url)) fail(`${at(ip, 'url')} must be an http:// or https:// URL (got ${showValue(url)})`)
       const headers = pick(o, 'headers', {} as Record<string, string>, (x, q) => {
         const h = section(x, q, Object.keys(x as Obj ?? {}))
         for (const [k, val] of Object.entries(h)) if (typeof val !== 'string') fail(`${at(q, k)} must be a string (got ${showValue(val)})`)

@@ -251,6 +251,9 @@ t.test('validation messages', async (t) => {
     throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'b', kind: 'ftp' }] }), 'config.connectors[0].kind must be one of "smpp", "http" (got "ftp")')
     throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'simulator', kind: 'http', url: 'http://x' }] }), 'config.connectors[0].id "simulator" is already used by the built-in simulated carrier')
     throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'h', kind: 'http', url: 'ftp://x' }] }), 'config.connectors[0].url must be an http:// or https:// URL (got "ftp://x")')
+    for (const url of ['http://exa%mple.com/', 'http://[bad', 'https://host:99999/x']) {
+      throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'h', kind: 'http', url }] }), `config.connectors[0].url must be an http:// or https:// URL (got ${JSON.stringify(url)})`)
+    }
     throwsMessage(t, () => resolveOptions({ overload: { highWater: 10, lowWater: 10 } }), 'config.overload.lowWater must be below overload.highWater (got 10)')
     const r = resolveOptions({ connectors: [{ id: 'up', kind: 'smpp', host: '127.0.0.1', port: 2776, systemId: 'a', password: 'b' }], routes: { mt: [{ name: 'all', match: {}, action: { failover: ['up', 'simulator'] } }] } })
     t.match(r.connectors[0], { id: 'up', kind: 'smpp', bindType: 'transceiver', windowSize: 10, reconnectMs: [1000, 60000], interfaceVersion: 0x34, ca: null, receiptIds: 'exact' }, 'smpp connector defaults')

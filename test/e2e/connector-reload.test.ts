@@ -136,6 +136,9 @@ t.test('a bad config is refused whole, in one line naming the key; other changed
   await t.rejects(smsc.reloadConfig(bad), { code: 'SMSC_ERR_CONFIG_INVALID', message: 'config.connectors[1].port is required' })
   await t.rejects(smsc.reloadConfig(config({ connectors: [], timers: { responseMs: 5 } })), { message: /^config\.timers\.responseMs must be an integer between 100/ },
     'a bad key elsewhere refuses the connectors too')
+  // A URL only the connector's own parse would refuse: its actor crashed at every restart, and the engine stopped.
+  await t.rejects(smsc.reloadConfig(config({ connectors: [upstream('b', b.port), { id: 'h', kind: 'http', url: 'http://exa%mple.com/' }] })),
+    { code: 'SMSC_ERR_CONFIG_INVALID', message: 'config.connectors[1].url must be an http:// or https:// URL (got "http://exa%mple.com/")' })
   t.same(smsc.connectorStats().map((c) => c.id), ['simulator', 'b'], 'nothing changed')
   t.equal(b.connections, 1)
 
