@@ -869,6 +869,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const waitMs = (c?.kind === 'http' ? c.timeoutMs : 0) + CALLBACK_COMMIT_MS
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(smscError('SMSC_ERR_STORE_UNAVAILABLE', `the receipts were not committed within ${Math.round(waitMs / 1000)} s: send them again`)), waitMs)
+      timer.unref() // a stop does not wait for it
       const known = actors.connectorReceipts(id, cb.receipts, () => { clearTimeout(timer); resolve(answer) })
       if (!known) { clearTimeout(timer); reject(smscError('SMSC_ERR_STORE_UNAVAILABLE', `connector ${id} is not running: send them again`)) }
     })
