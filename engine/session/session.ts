@@ -111,6 +111,8 @@ export class Session implements Tickable {
   state: BindState = 'OPEN'
   systemId = ''
   kind: BindKind | null = null
+  /** When the bind succeeded (host.now()), for the closing line's upMs. */
+  private boundAt = 0
   interfaceVersion: number = InterfaceVersion.V34
   readonly connectedAt: number
   /** Counters for telemetry and logs. */
@@ -332,6 +334,7 @@ export class Session implements Tickable {
         this.state = STATE_OF_KIND[kind]
         this.kind = kind
         this.systemId = account.systemId
+        this.boundAt = this.host.now()
         this.windowSize = account.windowSize
         this.acct = this.host.metrics.account(account.systemId)
         const base = account.limits ?? this.config.limits
@@ -731,7 +734,9 @@ export class Session implements Tickable {
     this.failOutstandingDeliveries()
     this.outstanding.clear()
     this.state = 'CLOSED'
-    this.host.log('debug', 'session closed', { session: this.id, systemId: this.systemId, reason })
+    // A bound session's end is worth a line, as its bind was; a connection that never bound (a port check, a refused bind) is not.
+    if (this.systemId !== '') this.host.log('info', 'session closed', { session: this.id, systemId: this.systemId, kind: this.kind, remote: this.remote, reason, upMs: this.host.now() - this.boundAt })
+    else this.host.log('debug', 'session closed', { session: this.id, reason })
     this.flushOut() // what this read answered (a generic_nack, an unbind_resp) goes before the FIN
     this.socket.end()
     setTimeout(() => this.socket.destroy(), 1000).unref()

@@ -112,6 +112,7 @@ interface TestHost extends SessionHost {
   held: ((err: Error | null, statuses: number[]) => void)[]
   results: { ok: DeliveryItem[]; failed: DeliveryItem[] }[]
   closedCount: number
+  logs: { level: string; msg: string; fields: Record<string, unknown> }[]
   onResults?: (ok: DeliveryItem[], failed: DeliveryItem[]) => void
 }
 
@@ -131,7 +132,7 @@ async function rig(t: Test, opts: { windowSize?: number; holdAccept?: boolean; t
   let clock = 1_000_000
   let ids = 0
   const host: TestHost = {
-    accepted: [], held: [], results: [], closedCount: 0,
+    accepted: [], held: [], results: [], closedCount: 0, logs: [],
     metrics: new Metrics(),
     now: () => clock,
     authenticate(_s, systemId, password, _kind, cb) {
@@ -153,7 +154,7 @@ async function rig(t: Test, opts: { windowSize?: number; holdAccept?: boolean; t
       host.results.push({ ok, failed })
       host.onResults?.(ok, failed)
     },
-    log() {},
+    log(level, msg, fields) { host.logs.push({ level, msg, fields: fields ?? {} }) },
   }
   const config: SessionConfig = {
     timers: { ...TIMERS, ...opts.timers },
@@ -223,6 +224,22 @@ const enquireLink = (seq: number): Pdu => ({ command: 'enquire_link', command_st
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 // ------------------------------------------------------------------ timers
+
+t.test('the end of a bound session is logged at info with its account, reason and time bound; a connection that never bound, at debug', async (t) => {
+  const r = await rig(t)
+  await r.bind('transceiver')
+  r.tick(4_000) // under enquireLinkMs: no probe in between
+  r.peer.send({ command: 'unbind', command_status: 0, sequence_number: 7 })
+  t.equal((await r.peer.next()).command, 'unbind_resp')
+  await r.peer.waitClosed()
+  const line = r.host.logs.find((l) => l.msg === 'session closed')
+  t.equal(line?.level, 'info')
+  t.match(line?.fields, { systemId: 'u', kind: 'transceiver', reason: 'unbind', upMs: 4_000 })
+  const r2 = await rig(t)
+  r2.tick(TIMERS.sessionInitMs + 1)
+  await r2.peer.waitClosed()
+  t.match(r2.host.logs.find((l) => l.msg === 'session closed'), { level: 'debug', fields: { reason: 'session_init timer' } })
+})
 
 t.test('session_init timer: an unbound connection is closed after sessionInitMs', async (t) => {
   const r = await rig(t)
