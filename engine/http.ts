@@ -191,8 +191,14 @@ function hold(res: any): void {
   res.onAborted(() => { res.aborted = true })
 }
 
-/** Reads a JSON body (bounded), then calls `cb`; answers 400/413 itself on bad input. */
-function readJson(res: any, cb: (body: unknown) => void, max: number, onThrow: (e: unknown) => void): void {
+/** A body of `application/x-www-form-urlencoded` as an object (a name given twice: its last value), as Twilio and
+ *  Plivo post their status callbacks. */
+export function formBody(text: string): Record<string, string> {
+  return Object.fromEntries(new URLSearchParams(text))
+}
+
+/** Reads a JSON body (bounded; `form`: a form-encoded one), then calls `cb`; answers 400/413 itself on bad input. */
+function readJson(res: any, cb: (body: unknown) => void, max: number, onThrow: (e: unknown) => void, form = false): void {
   const chunks: Buffer[] = []
   let size = 0
   let aborted = false
@@ -207,7 +213,7 @@ function readJson(res: any, cb: (body: unknown) => void, max: number, onThrow: (
     let body: unknown
     try {
       const text = Buffer.concat(chunks).toString('utf8')
-      body = text.trim().length === 0 ? {} : JSON.parse(text)
+      body = form ? formBody(text) : text.trim().length === 0 ? {} : JSON.parse(text)
     } catch (e) {
       return fail(res, '400 Bad Request', `body is not JSON: ${(e as Error).message}`, 'SMSC_ERR_HTTP_BODY')
     }
@@ -640,11 +646,13 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       authFailed(remote, `receipt callback token of connector ${id}`)
       return fail(res, '401 Unauthorized', `give connector ${id}'s callbackToken (Authorization: Bearer, or ?token=)`, 'SMSC_ERR_HTTP_AUTH')
     }
-    readBody(res, (body) => {
+    // JSON, or a form (Twilio, Plivo and others post their status callbacks so): one receipt, its fields by name.
+    const form = /^application\/x-www-form-urlencoded\b/i.test(req.getHeader('content-type') ?? '')
+    readJson(res, (body) => {
       const parsed = parseCallback(body, cb)
       if (typeof parsed === 'string') return invalid(res, parsed)
       reply(res, 200, () => smsc.providerReceipts(id, parsed))
-    }, MAX_SEND_BODY)
+    }, MAX_SEND_BODY, (e) => errorOf(res, e), form)
   })
 
   // ---- logins: the operator ({ password }), a staff user ({ user, password }) or an account ({ systemId, password })

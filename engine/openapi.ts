@@ -452,7 +452,10 @@ export const OPENAPI = {
         parameters: [{ name: 'id', in: 'path', required: true, description: 'the connector\'s id', schema: { type: 'string' } }],
         requestBody: {
           required: true,
-          content: json({ description: 'one receipt, an array of them, or an object holding the array at callbackFields.list; field names per callbackFields (defaults id, status, err, doneAt)', oneOf: [{ type: 'object' }, { type: 'array', items: { type: 'object' } }] }),
+          content: {
+            ...json({ description: 'one receipt, an array of them, or an object holding the array at callbackFields.list; field names per callbackFields (defaults id, status, err, doneAt)', oneOf: [{ type: 'object' }, { type: 'array', items: { type: 'object' } }] }),
+            'application/x-www-form-urlencoded': { schema: { type: 'object', description: 'one receipt, its fields by name per callbackFields (as Twilio and Plivo post status callbacks)', additionalProperties: { type: 'string' } } },
+          },
         },
         responses: {
           200: ok('matched and committed (ids we do not know are acknowledged too, and counted)', { type: 'object', properties: { received: { type: 'integer', description: 'receipts read whose status word maps (matched or not; those in unmapped are not counted)' }, unmapped: { type: 'array', items: { type: 'string' }, description: 'status words callbackStatuses does not map (their receipts changed nothing)' } } }),

@@ -63,11 +63,12 @@ async function provider(t: TestLike) {
 }
 
 /** The provider's callback: POST /api/v1/connectors/<connector>/receipts with the token as a bearer, or in the query with `query`. */
-function callback(port: number, body: unknown, o: { connector?: string; token?: string | null; query?: boolean; raw?: string } = {}): Promise<HttpCallResult> {
+function callback(port: number, body: unknown, o: { connector?: string; token?: string | null; query?: boolean; raw?: string; form?: string } = {}): Promise<HttpCallResult> {
   const token = o.token === undefined ? TOKEN : o.token
   const qs = o.query && token !== null ? `?token=${encodeURIComponent(token)}` : ''
   return httpCall(port, 'POST', `/api/v1/connectors/${o.connector ?? 'prov'}/receipts${qs}`, {
-    ...(o.raw !== undefined ? { raw: Buffer.from(o.raw), headers: { 'content-type': 'application/json' } } : { body }),
+    ...(o.form !== undefined ? { raw: Buffer.from(o.form), headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' } }
+      : o.raw !== undefined ? { raw: Buffer.from(o.raw), headers: { 'content-type': 'application/json' } } : { body }),
     ...(token !== null && !o.query ? { token } : {}),
     timeoutMs: 20_000,
   })
@@ -140,6 +141,19 @@ t.test('receipts by callback', async (t) => {
     const pdus = await Promise.all(ids.map((id) => esme.waitFor(receiptFor(id), 5000)))
     t.same(pdus.map((p) => [parseReceipt(messageText(p))?.stat, parseReceipt(messageText(p))?.err]), [['UNDELIV', '034'], ['EXPIRED', '001'], ['REJECTD', '011'], ['DELIVRD', '000']])
     t.match((await message(ids[0])).dests[0], { stat: 'UNDELIV', err: 34 })
+  })
+
+  t.test('a form-encoded callback (as Twilio and Plivo post them) reads the same fields by name', async (t) => {
+    const id = await submit()
+    await accepted(id)
+    const r = await callback(engine.httpPort, null, { query: true, form: `id=${encodeURIComponent(`prov-${id}`)}&status=undelivered&err=30&extra=ignored` })
+    t.equal(r.status, 200, r.body)
+    t.same(r.json, { received: 1, unmapped: [] })
+    const text = parseReceipt(messageText(await esme.waitFor(receiptFor(id), 5000)))
+    t.match(text, { id, stat: 'UNDELIV', err: '030' })
+    const bad = await callback(engine.httpPort, null, { query: true, form: 'status=delivered' })
+    t.equal(bad.status, 400, 'a form without the id field is refused naming it')
+    t.match(bad.json, { error: /id is required/ })
   })
 
   t.test('a not-final status changes nothing final (an intermediate notification when asked for)', async (t) => {

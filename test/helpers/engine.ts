@@ -174,7 +174,7 @@ export function httpCall(port: number, method: string, urlPath: string, o: HttpC
   return new Promise((resolve, reject) => {
     const payload = o.raw ?? (o.body === undefined ? undefined : Buffer.from(typeof o.body === 'string' ? o.body : JSON.stringify(o.body)))
     const headers: Record<string, string | number> = { ...o.headers }
-    if (payload) { headers['content-type'] = 'application/json'; headers['content-length'] = payload.length }
+    if (payload) { headers['content-type'] ??= 'application/json'; headers['content-length'] = payload.length }
     if (o.token) headers.authorization = `Bearer ${o.token}`
     if (o.apiKey) headers['x-api-key'] = o.apiKey
     if (o.cookie) headers.cookie = o.cookie
