@@ -30,7 +30,8 @@ export type DispatcherMsg =
   | { type: 'requeue'; jobs: Job[] }
   /** Connector `connector` restarted: take back what it held. */
   /** `done`: called once the dispatcher has taken them back (a successor of the connector may start only then). */
-  | { type: 'reclaim'; connector: string; records: MessageRecord[]; done?: () => void }
+  /** `begin` runs before the dispatcher takes anything back, `done` after. */
+  | { type: 'reclaim'; connector: string; records: MessageRecord[]; begin?: () => void; done?: () => void }
   | { type: 'accepted'; connector: string; items: { id: string; dest: number; upstreamId: string }[] }
   | { type: 'receipts'; connector: string; items: UpstreamReceipt[]; stored: () => void }
   | { type: 'tick'; now: number }
@@ -43,6 +44,8 @@ export type ConnectorMsg =
   | { type: 'tick'; now: number }
   /** Receipts that came outside the connector's link (an HTTP provider's callback), by its ids. */
   | { type: 'receipts'; items: UpstreamReceipt[]; stored: () => void }
+  /** After crash restart `gen`: the dispatcher begins to take back the old instance's work (it has what reached this one before). */
+  | { type: 'reclaimed'; gen: number }
   | { type: 'fault' }
 
 export type DeliveryMsg =

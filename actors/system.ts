@@ -115,7 +115,7 @@ export interface ActorSystem {
   /** The upstream id links of these destinations (to remove when they end or are superseded outside the delivery actor). */
   upstreamLinks(dests: readonly Destination[]): { connector: string; upstreamId: string }[]
   /** Test hook: make a permanent actor throw once ('carrier' is the simulator's connector actor). */
-  fault(actor: 'carrier' | 'delivery' | 'dispatcher'): void
+  fault(actor: 'carrier' | 'delivery' | 'dispatcher' | `connector:${string}`): void
   /** Messages waiting for the store or a connector (group commit, dispatcher, lanes): the overload gauge, cheap. */
   backlog(): number
   /** Live counters for health, overload and telemetry. */
@@ -291,11 +291,14 @@ export function startActors(d: ActorDeps): ActorSystem {
       },
     }
     let started = false
+    /** Crash restarts so far: a reclaim's 'reclaimed' frees only the lane of its own restart. */
+    let restarts = 0
     const make = (): Lane => {
       const old = lanes.get(id)
       // A restart: the old link goes, the destinations it held are dispatched again from the store.
+      let oldStopped: Promise<void> = Promise.resolve()
       if (old) {
-        void old.connector.stop().catch(() => {})
+        oldStopped = old.connector.stop().catch(() => {})
         // Its counts go on in its successor's: sent and failed (smsc_connector_*_total) never go back while the engine runs.
         const was = old.connector.stats()
         const prev = carried.get(id) ?? { sent: 0, failed: 0 }
@@ -310,8 +313,17 @@ export function startActors(d: ActorDeps): ActorSystem {
       lanes.set(id, lane)
       own = lane
       lane.stopped = stoppedIds.has(id)
-      if (!lane.stopped) c.start()
-      if (started) toDispatcher({ type: 'reclaim', connector: id, records: d.store.activeMessages() as MessageRecord[] })
+      if (started) {
+        // A crash restart. As retire() does for a reload: the dispatcher takes back the old instance's work once
+        // that instance has stopped (its requests in flight answered or given up: else the reclaim sends them again
+        // while they are still out), and the new one starts only then. What the dispatcher hands the new one before
+        // the reclaim begins, the reclaim hands out again: the lane drops it then ('reclaimed').
+        const gen = lane.awaitingReclaim = ++restarts
+        void oldStopped.then(() => toDispatcher({
+          type: 'reclaim', connector: id, records: d.store.activeMessages() as MessageRecord[],
+          begin: () => actor.post({ type: 'reclaimed', gen }),
+        }))
+      } else if (!lane.stopped) c.start()
       started = true
       return lane
     }
@@ -336,6 +348,14 @@ export function startActors(d: ActorDeps): ActorSystem {
           // The connector first reports the answers these may name (an HTTP provider calls back before its 2xx is seen).
           if (lane.connector.callbackReceipts) lane.connector.callbackReceipts(msg.items, msg.stored)
           else toDispatcher({ type: 'receipts', connector: id, items: msg.items, stored: msg.stored })
+          return lane
+        }
+        case 'reclaimed': {
+          if (lane.awaitingReclaim !== msg.gen) return lane // an earlier restart's (this lane has its own)
+          lane.drain() // handed over before the reclaim began: the reclaim has them
+          lane.awaitingReclaim = 0
+          if (!lane.stopped) lane.connector.start()
+          lane.pump(d.now())
           return lane
         }
         case 'fault': throw new Error(`injected ${id} connector fault`)
@@ -420,7 +440,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       case 'submit': state.submit(msg.records, msg.fresh); state.tick(d.now()); return state
       case 'retry': state.retry(msg.jobs, msg.connector); return state
       case 'requeue': state.requeue(msg.jobs); return state
-      case 'reclaim': try { state.reclaim(msg.connector, msg.records) } finally { msg.done?.() } return state
+      case 'reclaim': msg.begin?.(); try { state.reclaim(msg.connector, msg.records) } finally { msg.done?.() } return state
       case 'accepted': {
         // The upstream's ids, committed with the records so its receipts find our messages after a restart.
         const records = new Map<string, MessageRecord>()
@@ -657,6 +677,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     }),
     fault: (actor) => {
       if (actor === 'carrier') connectorActors.get(SIMULATOR_CONNECTOR)!.post({ type: 'fault' })
+      else if (actor.startsWith('connector:')) connectorActors.get(actor.slice('connector:'.length))?.post({ type: 'fault' })
       else if (actor === 'delivery') delivery.post({ type: 'fault' })
       else dispatcher.post({ type: 'fault' })
     },

@@ -103,7 +103,7 @@ export interface Smsc {
   unbindSession(id: number): boolean
   /** Test hook: make one session's actor fail. */
   faultSession(id: number): boolean
-  faultActor(actor: 'carrier' | 'delivery' | 'dispatcher'): void
+  faultActor(actor: 'carrier' | 'delivery' | 'dispatcher' | `connector:${string}`): void
   /** The routes the HTTP port serves (engine/http.ts HttpServer.routes; empty before it listens). */
   httpRoutes(): readonly HttpRoute[]
   health(): Record<string, unknown>

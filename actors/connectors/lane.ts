@@ -16,6 +16,8 @@ export class Lane {
   private head = 0
   /** Stopped by the operator (smsc connector stop): offers nothing; its actor gives the queue back on the next tick. */
   stopped = false
+  /** Restarted after a crash (the restart's number): offers nothing, its connector not started, until the dispatcher begins to take back the old instance's work. */
+  awaitingReclaim = 0
 
   /** `handedOver` is told what the connector took (the message timeline's 'carrier' step). */
   constructor(readonly connector: Connector, private readonly handedOver: (jobs: readonly Job[], now: number) => void = () => {}) {}
@@ -31,7 +33,7 @@ export class Lane {
 
   /** Offers queued jobs chunk by chunk while the connector takes whole chunks. */
   pump(now: number): void {
-    if (this.stopped) return
+    if (this.stopped || this.awaitingReclaim !== 0) return
     while (this.head < this.queue.length && (this.connector.up || this.connector.probing === true)) {
       const end = Math.min(this.queue.length, this.head + CHUNK)
       const chunk = this.queue.slice(this.head, end).filter((j) => !isStale(j)) // cancelled, finished or replaced while queued here

@@ -1,5 +1,5 @@
 /**
- * A connector replaced while traffic flows (a config reload that changes it, an operator's start) carries each
+ * A connector replaced while traffic flows (a config reload that changes it, an operator's start, a crash) carries each
  * destination once. The old instance's work is reclaimed by the dispatcher; the new instance must not get a
  * destination before that reclaim is done, or the reclaim hands it out a second time: an HTTP provider (up the
  * moment it starts) was POSTed the same message twice. In process, against an HTTP provider that counts POSTs
@@ -8,6 +8,8 @@
  */
 import t from 'tap'
 import fs from 'node:fs'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { createSmsc, type Options } from '../../engine/index'
@@ -56,6 +58,63 @@ t.test('a connector replaced under traffic sends each message once', async (t) =
   const count = new Map<string, number>()
   for (const p of sink.posted) count.set(p.id, (count.get(p.id) ?? 0) + 1)
   const twice = [...count].filter(([, c]) => c > 1).map(([id]) => id)
+  t.equal(twice.length, 0, `no message POSTed twice (twice: ${twice.slice(0, 5).join(', ')}${twice.length > 5 ? ` and ${twice.length - 5} more` : ''})`)
+})
+
+t.test('a connector that crashes under traffic sends each message once, never twice at the same time', async (t) => {
+  // The provider answers each POST after 300 ms, so a crash finds requests in flight. The new instance must start,
+  // and the dispatcher take back the old one's work, only once the old one has stopped (its requests answered):
+  // the reclaim sent them again while they were still out. And what the dispatcher handed the new instance before
+  // that reclaim, the reclaim handed out again.
+  const live = new Set<string>()
+  const posts = new Map<string, number>()
+  const overlapping: string[] = []
+  const srv = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const id = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: string }).id
+      if (live.has(id)) overlapping.push(id)
+      live.add(id)
+      posts.set(id, (posts.get(id) ?? 0) + 1)
+      res.on('close', () => live.delete(id))
+      setTimeout(() => { res.setHeader('content-type', 'application/json'); res.end('{}') }, 300)
+    })
+  })
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => new Promise<void>((resolve) => { srv.closeAllConnections(); srv.close(() => resolve()) }))
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-once-'))
+  const smsc = await createSmsc({
+    dataDir, smpp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 },
+    accounts: [{ systemId: 'esme1', password: 'secret1' }],
+    connectors: [{ id: 'prov', kind: 'http', url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}/sms`, timeoutMs: 5000, concurrency: 1000 }],
+    routes: { mt: [{ name: 'all', match: {}, action: { connector: 'prov' } }], mo: [] },
+    dispatch: { retryMs: [20, 40] },
+    log: { level: 'silent' },
+  } as Options)
+  t.teardown(async () => { await smsc.stop(); fs.rmSync(dataDir, { recursive: true, force: true }) })
+  const ids: string[] = []
+  let sending = true
+  const traffic = (async () => {
+    let n = 0
+    while (sending) {
+      const batch = Array.from({ length: 10 }, () => ({ from: 'Shop', to: `4477008${String(++n).padStart(5, '0')}`, text: 'hi' }))
+      for (const r of await smsc.submitMessages('esme1', batch)) if (r.ok) ids.push(...r.ids)
+      await sleep(10)
+    }
+  })()
+  await sleep(500)
+  smsc.faultActor('connector:prov')
+  await sleep(800)
+  smsc.faultActor('connector:prov')
+  await sleep(800)
+  sending = false
+  await traffic
+  t.ok(ids.length > 0, `${ids.length} messages submitted`)
+  await until(() => ids.every((id) => posts.has(id)), 'every message posted', 20_000)
+  await until(() => live.size === 0, 'every request answered', 10_000)
+  t.same(overlapping, [], 'never two requests for one message at once')
+  const twice = [...posts].filter(([, c]) => c > 1).map(([id]) => id)
   t.equal(twice.length, 0, `no message POSTed twice (twice: ${twice.slice(0, 5).join(', ')}${twice.length > 5 ? ` and ${twice.length - 5} more` : ''})`)
 })
 
