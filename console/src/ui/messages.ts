@@ -89,13 +89,21 @@ export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => voi
                 <dt>carried${(info.dests ?? []).length > 1 ? ` (${d.to})` : ''}</dt>
                 <dd>${carriage(d)}</dd>
               </div>`)}
-              ${info.price !== undefined ? html`<div><dt>price</dt><dd data-price>${info.price}</dd></div>` : null}
+              ${info.price !== undefined ? html`<div><dt>price</dt><dd data-price>${info.price}${refundNote(info.dests)}</dd></div>` : null}
               ${info.text ? html`<div class="wide"><dt>text</dt><dd class="text">${info.text}</dd></div>` : null}
             </dl>
             <${Timeline} info=${info} />`
         : null}
     </article>
   `
+}
+
+/** settlement 'refund': which destinations' price was given back (they ended without being delivered) */
+function refundNote(dests: MessageInfo['dests']): string {
+  const all = dests ?? []
+  const n = all.filter((d) => d.refunded).length
+  if (n === 0) return ''
+  return n === all.length ? ' · refunded' : ` · ${n} of ${all.length} destinations refunded`
 }
 
 /** how one destination was carried: its connector, the upstream's id for it, the route's connectors */
