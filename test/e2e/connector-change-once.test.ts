@@ -12,11 +12,26 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { createSmsc, type Options } from '../../engine/index'
+import { createSmsc, type Options, type Smsc } from '../../engine/index'
 import { OPERATOR } from '../../engine/accounts'
 import { startSink, sleep, until } from '../helpers/lifecycle'
 import { openEsme, gsm } from '../helpers/esme'
 import { startUpstream } from '../helpers/upstream'
+
+/** Submits `size` messages of esme1 through the send API, again and again (`pauseMs` apart), until stop(): the ids accepted. */
+function submitting(smsc: Smsc, size: number, pauseMs: number): { stop(): Promise<string[]> } {
+  const ids: string[] = []
+  let sending = true
+  const running = (async () => {
+    let n = 0
+    while (sending) {
+      const batch = Array.from({ length: size }, () => ({ from: 'Shop', to: `4477009${String(++n).padStart(5, '0')}`, text: 'hi' }))
+      for (const r of await smsc.submitMessages('esme1', batch)) if (r.ok) ids.push(...r.ids)
+      await (pauseMs > 0 ? sleep(pauseMs) : new Promise((r) => setImmediate(r)))
+    }
+  })()
+  return { stop: async () => { sending = false; await running; return ids } }
+}
 
 t.test('a connector replaced under traffic sends each message once', async (t) => {
   const sink = await startSink(t)
@@ -32,17 +47,7 @@ t.test('a connector replaced under traffic sends each message once', async (t) =
   const smsc = await createSmsc(config(5000))
   t.teardown(async () => { await smsc.stop(); fs.rmSync(dataDir, { recursive: true, force: true }) })
 
-  const ids: string[] = []
-  let sending = true
-  const traffic = (async () => {
-    let n = 0
-    while (sending) {
-      const batch = Array.from({ length: 20 }, () => ({ from: 'Shop', to: `4477009${String(++n).padStart(5, '0')}`, text: 'hi' }))
-      const res = await smsc.submitMessages('esme1', batch)
-      for (const r of res) if (r.ok) ids.push(...r.ids)
-      await new Promise((r) => setImmediate(r))
-    }
-  })()
+  const traffic = submitting(smsc, 20, 0)
   for (let i = 0; i < 40; i++) {
     await smsc.reloadConfig(config(5000 + (i % 2) + 1)) // changed: retired and spawned anew
     await smsc.admin.setConnectorStopped(OPERATOR, 'prov', true)
@@ -50,8 +55,7 @@ t.test('a connector replaced under traffic sends each message once', async (t) =
     await smsc.admin.setConnectorStopped(OPERATOR, 'prov', false) // started: a new instance
     await sleep(5)
   }
-  sending = false
-  await traffic
+  const ids = await traffic.stop()
   t.ok(ids.length > 0, `${ids.length} messages submitted`)
   await until(() => new Set(sink.posted.map((p) => p.id)).size >= ids.length, 'every message posted', 20_000)
   await sleep(300)
@@ -93,23 +97,13 @@ t.test('a connector that crashes under traffic sends each message once, never tw
     log: { level: 'silent' },
   } as Options)
   t.teardown(async () => { await smsc.stop(); fs.rmSync(dataDir, { recursive: true, force: true }) })
-  const ids: string[] = []
-  let sending = true
-  const traffic = (async () => {
-    let n = 0
-    while (sending) {
-      const batch = Array.from({ length: 10 }, () => ({ from: 'Shop', to: `4477008${String(++n).padStart(5, '0')}`, text: 'hi' }))
-      for (const r of await smsc.submitMessages('esme1', batch)) if (r.ok) ids.push(...r.ids)
-      await sleep(10)
-    }
-  })()
+  const traffic = submitting(smsc, 10, 10)
   await sleep(500)
   smsc.faultActor('connector:prov')
   await sleep(800)
   smsc.faultActor('connector:prov')
   await sleep(800)
-  sending = false
-  await traffic
+  const ids = await traffic.stop()
   t.ok(ids.length > 0, `${ids.length} messages submitted`)
   await until(() => ids.every((id) => posts.has(id)), 'every message posted', 20_000)
   await until(() => live.size === 0, 'every request answered', 10_000)
