@@ -166,18 +166,25 @@ export class Delivery {
       if (dest === undefined || isFinal(dest.state)) continue // cancelled, expired or already settled
       if ((o.rev ?? 0) !== (r.rev ?? 0)) continue // replaced since the carrier took it: a newer outcome follows
       const account = this.d.account(r.systemId)
-      if (o.state === MessageState.ENROUTE) {
-        if (wantsReceipt(r.registeredDelivery, MessageState.ENROUTE)) receipts.push(this.item(receiptItem(r, { ...dest, state: MessageState.ENROUTE }, now), r, dest.addr[2], account))
+      // Not final (ENROUTE; an upstream's ACCEPTD, SMPP 3.4 §5.2.28 state 6, which many send before their final
+      // receipt): an intermediate notification if asked for. An ACCEPTD is recorded (query_sm shows it); nothing else
+      // changes: no refund, no aggregate part, and the upstream id link stays, or the final receipt would find nothing.
+      if (!isFinal(o.state)) {
+        if (o.state !== MessageState.ENROUTE) {
+          dest.state = o.state
+          dest.err = o.err
+          r.state = aggregateState(r.dests)
+          changed.set(r.id, r)
+        }
+        if (wantsReceipt(r.registeredDelivery, o.state)) receipts.push(this.item(receiptItem(r, { ...dest, state: o.state }, now), r, dest.addr[2], account))
         continue
       }
       dest.state = o.state
       dest.err = o.err
       // The upstream's done time when it gave one (never before the submit nor in the future), else now.
       dest.doneAt = o.doneAt === undefined ? now : Math.min(now, Math.max(r.submitAt, o.doneAt))
-      // Final: the upstream's id is no longer needed to find this message (the map would grow forever). Not final
-      // (an upstream's ACCEPTD: SMPP 3.4 §5.2.28 state 6, which many upstreams send before their final receipt):
-      // the link stays, or that final receipt would find nothing.
-      if (isFinal(o.state) && dest.up !== undefined && dest.conn !== undefined) unlink.push(this.d.upstreamLink(dest.conn, dest.up))
+      // Final: the upstream's id is no longer needed to find this message (the map would grow forever).
+      if (dest.up !== undefined && dest.conn !== undefined) unlink.push(this.d.upstreamLink(dest.conn, dest.up))
       r.state = aggregateState(r.dests)
       if (isFinal(r.state)) {
         r.doneAt = now
@@ -202,12 +209,6 @@ export class Delivery {
       this.d.metrics.step(r.id, 'receipt', now, statOf(dest.state))
       const policy = account?.receiptPolicy ?? this.d.multipart
       if (policy === 'aggregate' && r.part && r.part[1] > 1) {
-        // Not final (an upstream's ACCEPTD): not the part's outcome, which its final receipt brings; an intermediate
-        // notification if asked for, as for ENROUTE.
-        if (!isFinal(dest.state)) {
-          if (wantsReceipt(r.registeredDelivery, dest.state)) receipts.push(this.item(receiptItem(r, dest, now), r, dest.addr[2], account))
-          continue
-        }
         // every final part counts towards the aggregate; registered_delivery applies to the whole message's outcome
         if ((r.registeredDelivery & 0x03) === 0) continue
         const flushed: DeliveryItem[] = []

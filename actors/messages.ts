@@ -29,8 +29,8 @@ export type DispatcherMsg =
   | { type: 'retry'; connector: string | null; jobs: Job[] }
   | { type: 'requeue'; jobs: Job[] }
   /** Connector `connector` restarted: take back what it held. */
-  /** `done`: called once the dispatcher has taken them back (a successor of the connector may start only then). */
-  /** `begin` runs before the dispatcher takes anything back, `done` after. */
+  /** `begin` runs before the dispatcher takes anything back (a crash restart's lane drops what it got before), `done`
+   *  after (a reload's successor of the connector is spawned only then). */
   | { type: 'reclaim'; connector: string; records: MessageRecord[]; begin?: () => void; done?: () => void }
   | { type: 'accepted'; connector: string; items: { id: string; dest: number; upstreamId: string }[] }
   | { type: 'receipts'; connector: string; items: UpstreamReceipt[]; stored: () => void }

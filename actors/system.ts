@@ -155,15 +155,25 @@ export function startActors(d: ActorDeps): ActorSystem {
    * The namespace of an upstream's message ids: one per upstream account, so a transmitter and a
    * receiver connector bound to the same upstream account share their id map.
    */
-  const upstreamNs = new Map(d.options.connectors.map((c) => [c.id, c.kind === 'smpp' ? `smpp:${c.host}:${c.port}:${c.systemId}` : c.id]))
+  const upstreamNs = new Map<string, string>()
   const nsOf = (id: string): string => upstreamNs.get(id) ?? id
   /** How each connector's submit_sm_resp ids and receipt ids compare (connectors[].receiptIds; the same for every entry of one namespace). */
-  const receiptIds = new Map(d.options.connectors.map((c) => [c.id, c.kind === 'smpp' ? c.receiptIds : 'exact' as ReceiptIdMode]))
+  const receiptIds = new Map<string, ReceiptIdMode>()
   const modeOf = (id: string): ReceiptIdMode => receiptIds.get(id) ?? 'exact'
   /** What a warning about an unmatched receipt names: the settings that say where the connector's ids are read. */
   const idSettings = (c: ConnectorOptions): Record<string, string> =>
     c.kind === 'smpp' ? { receiptIds: c.receiptIds } : { answerId: c.answerId, callbackFieldsId: c.callbackFields.id }
-  const idHints = new Map(d.options.connectors.map((c) => [c.id, idSettings(c)]))
+  const idHints = new Map<string, Record<string, string>>()
+  /** Connectors that are SMPP binds (set_dpf goes upstream through them). */
+  const smppConnectors = new Set<string>()
+  /** Where receipts of a connector's messages are looked up: at start, and kept for a removed one (its messages wait for receipts). */
+  const learn = (c: ConnectorOptions): void => {
+    upstreamNs.set(c.id, c.kind === 'smpp' ? `smpp:${c.host}:${c.port}:${c.systemId}` : c.id)
+    receiptIds.set(c.id, c.kind === 'smpp' ? c.receiptIds : 'exact')
+    idHints.set(c.id, idSettings(c))
+    if (c.kind === 'smpp') smppConnectors.add(c.id); else smppConnectors.delete(c.id)
+  }
+  for (const c of d.options.connectors) learn(c)
   /** The store's key of an upstream id the connector's submit_sm_resp gave: its namespace and the id in the connector's canonical form. */
   const linkOf = (connectorId: string, upstreamId: string) => ({ connector: nsOf(connectorId), upstreamId: upstreamKey(upstreamId, 'submit', modeOf(connectorId)) })
   const upstreamLinks = (dests: readonly Destination[]) => {
@@ -249,7 +259,6 @@ export function startActors(d: ActorDeps): ActorSystem {
   // Delivery pending flags asked of upstreams (set_dpf): who gets an upstream's alert_notification.
   const dpf = new DpfWatches()
   dpf.load(d.store.metaWithPrefix(DPF_META_PREFIX), d.now())
-  const smppConnectors = new Set(d.options.connectors.filter((c) => c.kind === 'smpp').map((c) => c.id))
   const connectorsRef = nact.spawn(root, (state: null) => state, 'connectors', { initialState: null, onCrash: restartWithBudget('connectors', 3, 10_000, log, d.fatal) })
   type ConnectorCfg = ConnectorOptions | { id: string; kind: 'simulator' }
   const configs = new Map<string, ConnectorCfg>([[SIMULATOR_CONNECTOR, { id: SIMULATOR_CONNECTOR, kind: 'simulator' }], ...d.options.connectors.map((c) => [c.id, c] as const)])
@@ -396,13 +405,6 @@ export function startActors(d: ActorDeps): ActorSystem {
     const p = changing.then(() => (closing ? undefined : f()))
     changing = p.catch(() => {})
     return p
-  }
-  /** Where receipts of a connector's messages are looked up: kept for a removed one (its messages wait for receipts). */
-  const learn = (c: ConnectorOptions): void => {
-    upstreamNs.set(c.id, c.kind === 'smpp' ? `smpp:${c.host}:${c.port}:${c.systemId}` : c.id)
-    receiptIds.set(c.id, c.kind === 'smpp' ? c.receiptIds : 'exact')
-    idHints.set(c.id, idSettings(c))
-    if (c.kind === 'smpp') smppConnectors.add(c.id); else smppConnectors.delete(c.id)
   }
 
   // 4. dispatcher: rebuilt from the store's active messages on every (re)start.
