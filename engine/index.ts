@@ -346,13 +346,15 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     },
     connectorStopped: (id) => store.getMeta(CONNECTOR_STOPPED_META(id)) === true,
   })
+  /** A batch through the store actor's group commit, as a promise (admin changes, a reload's marks). */
+  const commitBatch = (batch: CommitBatch) => new Promise<void>((resolve, reject) => actors.commit(batch, (err) => (err ? reject(err) : resolve())))
   const admin = new Admin({
     store, ledger, now, defaults,
     configKeys: configKeysOf(options.accounts as unknown as Record<string, unknown>[]),
     backupsDir: path.join(options.dataDir, 'backups'),
     backupsKept: options.store.backupsKept,
     allowPrivateWebhookTargets: options.webhooks.allowPrivateTargets,
-    commit: (batch) => new Promise<void>((resolve, reject) => actors.commit(batch, (err) => (err ? reject(err) : resolve()))),
+    commit: commitBatch,
     connectors: () => connectorIds,
     onAccountChanged: (systemId, a, change) => {
       actors.accountChanged(systemId, a)
@@ -784,7 +786,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       metrics.event('connector', { detail: `${id} removed` })
       await actors.setConnector(id, null)
       // Forgotten: the same id added again later starts running.
-      if (admin.connectorStopped(id)) await new Promise<void>((resolve) => actors.commit({ meta: [[CONNECTOR_STOPPED_META(id), null]] }, () => resolve()))
+      if (admin.connectorStopped(id)) await commitBatch({ meta: [[CONNECTOR_STOPPED_META(id), null]] }).catch(() => {}) // kept on failure: it applies if the id comes back
     }
     if (removed.length > 0) done.push(`removed ${removed.join(', ')}`)
     const kept = next.connectors.length - added.length - changed.length
