@@ -35,7 +35,7 @@ import { lockDataDir } from './lock'
 import { makeDataDir, writePrivateFile } from './dirs'
 import { validateSubmit } from './session/submit'
 import { EsmClass } from './protocol/constants'
-import { defaultSettings, ipAllowed, sourceAllowed, type Account, type AccountSettings } from './accounts'
+import { defaultSettings, inheritedBounds, ipAllowed, sourceAllowed, type Account, type AccountSettings } from './accounts'
 import { Ledger } from './ledger'
 import { Admin, CONNECTOR_STOPPED_META, configKeysOf, generatePassword, generateWebhookSecret, customerBy, wasRemoved } from './admin'
 import { DEFAULT_ROUTES, MoRouter, routeConnectors, validateRouteTables, type RouteTables } from './routing'
@@ -196,7 +196,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const CONFIG_PASSWORD_META = 'config:password:'
   const removed = new Set(options.accounts.filter((a) => wasRemoved(store, a.systemId)).map((a) => a.systemId))
   const configured = new Set(options.accounts.map((a) => a.systemId).filter((id) => !removed.has(id)))
-  for (const [i, a] of options.accounts.entries()) {
+  // Accounts without a parent first, so a reseller listed after its users exists when they are made (they take its settings).
+  const inOrder = [...options.accounts.entries()].sort(([, x], [, y]) => Number(x.parent != null) - Number(y.parent != null))
+  for (const [i, a] of inOrder) {
     if (removed.has(a.systemId)) {
       log('warn', `config account ${a.systemId} is not recreated: it was removed through the API or CLI, and a removed account's id is never reused. Delete it from the config file (accounts[${i}])`, { systemId: a.systemId })
       continue
@@ -217,9 +219,16 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const keep = same || unrecorded || (existing !== undefined && typeof applied === 'string' && (await verifyScrypt(applied, password)))
     if (keep && !same) log('info', `account ${a.systemId}: its password was changed through the API, console or CLI after the config file set it; the file's password (unchanged since) is not applied again. Change it in the file to set it from there`, { systemId: a.systemId })
     const passwordHash = keep ? (existing as Account).passwordHash : await Store.hashPassword(password)
+    // A new user of a reseller bills like it and starts within its limits, as one the operator makes through the
+    // API or CLI (engine/admin.ts create): a prepaid reseller's user that sent for free would be a billing leak.
+    const reseller = existing === undefined && a.parent != null ? store.getAccount(a.parent) : undefined
+    const inherited: Partial<AccountSettings> = reseller === undefined ? {} : {
+      ...inheritedBounds(reseller, defaults),
+      group: reseller.group, settlement: reseller.settlement, prepaid: reseller.prepaid, messageIdFormat: reseller.messageIdFormat,
+    }
     const record = {
-      ...(existing ?? defaults), ...settings,
-      prepaid: credit !== undefined ? true : (settings.prepaid ?? existing?.prepaid ?? false),
+      ...(existing ?? defaults), ...inherited, ...settings,
+      prepaid: credit !== undefined ? true : (settings.prepaid ?? existing?.prepaid ?? inherited.prepaid ?? false),
       systemId: a.systemId,
       passwordHash,
       createdAt: existing?.createdAt ?? now(), updatedAt: now(),
