@@ -298,7 +298,7 @@ export class Admin {
   /** The account as changed; with `webhookSecret` when this change first gave it webhooks (the secret is made then, shown only here). */
   async update(p: Principal, systemId: string, patch: unknown): Promise<AccountView> {
     const cur = this.visible(p, systemId)
-    const inp = checkAccountInput(outbindInput(patch, cur), 'account', 'SMSC_ERR_API_INVALID')
+    const inp = checkAccountInput(webhooksInput(outbindInput(patch, cur), cur), 'account', 'SMSC_ERR_API_INVALID')
     if (inp.systemId !== undefined && inp.systemId !== systemId) invalid(`account.systemId cannot be changed (got ${showValue(inp.systemId)})`)
     if (inp.password !== undefined) invalid('account.password is changed with the password command, not an update')
     if (inp.credit !== undefined) invalid('account.credit is changed with a credit transfer, not an update')
@@ -844,6 +844,15 @@ function outbindInput(input: unknown, cur: Account | null): unknown {
   const { passwordSet: _shown, ...rest } = ob as Record<string, unknown>
   if (rest.password === undefined) rest.password = cur?.outbind?.password ?? ''
   return { ...input, outbind: rest }
+}
+
+/** An update's `webhooks` that leaves out `receipts` or `mo` keeps the account's own URL for it (`null` turns one off). */
+function webhooksInput(input: unknown, cur: Account): unknown {
+  if (typeof input !== 'object' || input === null) return input
+  const wh = (input as Record<string, unknown>).webhooks
+  if (typeof wh !== 'object' || wh === null || Array.isArray(wh)) return input
+  const given = wh as Record<string, unknown>
+  return { ...input, webhooks: { receipts: cur.webhooks.receipts, mo: cur.webhooks.mo, ...given } }
 }
 
 /** True if `systemId` is not an account but was one: a removed account left its history (ledger, balance,

@@ -130,8 +130,9 @@ const ACCOUNT_HELP = `smsc account | credit | route | apikey | audit: accounts (
     --allowed-ips CIDR,…   --allowed-sources ID,…  (an entry ending in * is a prefix; "" = any)
     --registered-delivery 0|1   --validity-ms N --max-validity-ms N
     --id-format decimal|hex     --receipt-policy every|last|aggregate   --settlement submit|refund
-    --prepaid true|false        --webhook-receipts URL  --webhook-mo URL  ("" = none; POSTs signed with the
-                           account's webhook secret, shown once when webhooks are first set; docs/API.md)
+    --prepaid true|false        --webhook-receipts URL  --webhook-mo URL  ("" = none; each changes only its
+                           own; POSTs signed with the account's webhook secret, shown once when webhooks
+                           are first set; docs/API.md)
     --outbind HOST:PORT|off  [--outbind-tls true|false] [--outbind-password P]
                            (operator only: where the engine connects to send outbind when the account has
                             receipts or MO waiting and no receiver bound; docs/ACCOUNTS.md)
@@ -226,7 +227,13 @@ function settingsFromFlags(flags: Record<string, string | boolean>): Record<stri
   }
   const wr = str('webhook-receipts')
   const wm = str('webhook-mo')
-  if (wr !== undefined || wm !== undefined) out.webhooks = { receipts: wr || null, mo: wm || null }
+  // only the one given: `account set --webhook-mo URL` keeps the receipts webhook (the API keeps a URL left out)
+  if (wr !== undefined || wm !== undefined) {
+    const hooks: Record<string, string | null> = {}
+    if (wr !== undefined) hooks.receipts = wr || null
+    if (wm !== undefined) hooks.mo = wm || null
+    out.webhooks = hooks
+  }
   const ob = str('outbind')
   const obTls = str('outbind-tls')
   const obPw = str('outbind-password')

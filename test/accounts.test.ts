@@ -94,7 +94,6 @@ t.test('checkAccountInput: one-line messages naming the field, with the value, i
     [{ settlement: 'deliver' }, 'account.settlement must be one of "submit", "refund" (got "deliver")'],
     [{ prepaid: 1 }, 'account.prepaid must be true or false (got 1)'],
     [{ webhooks: { receipts: 'ftp://x.example/' , mo: null } }, 'account.webhooks.receipts must be an http(s) URL or null (got "ftp://x.example/")'],
-    [{ webhooks: { receipts: null } }, 'account.webhooks.mo is required (a URL or null)'],
     [{ webhooks: { receipts: null, mo: 'not a url' } }, 'account.webhooks.mo must be an http(s) URL or null (got "not a url")'],
     [{ outbind: 'esme:2775' }, 'account.outbind must be an object { host, port, tls, password } or null (got "esme:2775")'],
     [{ outbind: { port: 2775 } }, 'account.outbind.host is required'],
@@ -108,6 +107,12 @@ t.test('checkAccountInput: one-line messages naming the field, with the value, i
   for (const [v, message] of cases) throwsMessage(t, v, message)
   // The config file uses its own code and path.
   throwsMessage(t, { maxBinds: 0 }, 'config.accounts[2].maxBinds must be an integer between 1 and 10000 (got 0)', 'SMSC_ERR_CONFIG_INVALID', 'config.accounts[2]')
+})
+
+t.test('webhooks: a key left out is none (the config file gives only the one it uses)', async (t) => {
+  t.same(checkAccountInput({ webhooks: { receipts: 'https://shop.example/dlr' } }, 'account', 'SMSC_ERR_API_INVALID').webhooks,
+    { receipts: 'https://shop.example/dlr', mo: null })
+  t.same(checkAccountInput({ webhooks: {} }, 'account', 'SMSC_ERR_API_INVALID').webhooks, { receipts: null, mo: null })
 })
 
 t.test('a password is never echoed in a message', async (t) => {

@@ -566,3 +566,13 @@ t.test('the webhook secret: made when webhooks are first set, shown once, never 
   for (const s of [secret, r1, r2, r3, created.webhookSecret as string]) t.notOk(text.includes(s), 'no secret in the audit log')
   t.same(admin.audit(reseller('resA')).filter((e) => e.action === 'account.webhook-secret').length, 3, 'the reseller sees the rotations of its user')
 })
+
+t.test('an update that gives one webhook keeps the other (smsc account set --webhook-mo URL kept no receipts webhook)', async (t) => {
+  const f = await fixture(t)
+  const { admin, store } = f
+  await admin.create(OPERATOR, { systemId: 'w1', password: 'pw', webhooks: { receipts: 'https://w.example/dlr' } })
+  t.same(store.getAccount('w1')?.webhooks, { receipts: 'https://w.example/dlr', mo: null }, 'created: the one left out is none')
+  t.match(await admin.update(OPERATOR, 'w1', { webhooks: { mo: 'https://w.example/mo' } }), { webhooks: { receipts: 'https://w.example/dlr', mo: 'https://w.example/mo' } })
+  t.match(await admin.update(user('w1'), 'w1', { webhooks: { receipts: null } }), { webhooks: { receipts: null, mo: 'https://w.example/mo' } }, 'null turns one off, the other stays')
+  t.same(store.getAccount('w1')?.webhooksByOperator, { receipts: false, mo: true }, "the mo webhook the operator set stays the operator's")
+})
