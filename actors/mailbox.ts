@@ -31,6 +31,13 @@ export class Mailbox<M> {
   /** Messages posted and not yet handled. */
   get size(): number { return this.queued.length }
 
+  /** Takes the messages posted and not handled (an actor that was stopped leaves them). */
+  takeQueued(): M[] {
+    const msgs = this.queued
+    this.queued = []
+    return msgs
+  }
+
   /** In the actor: handles everything posted so far, then runs `after` (also after a throw). On a throw the rest are kept for the next wake-up. */
   drain<S>(state: S, handle: (state: S, msg: M) => S, after?: (state: S) => void): S {
     this.awake = false

@@ -137,14 +137,14 @@ function partition(systemId: string, n: number): number {
 }
 
 /** An actor on the message path: its ref (to stop it) and how to post to its drained mailbox. */
-interface Drained<M> { ref: ActorRef; post(msg: M): void }
+interface Drained<M> { ref: ActorRef; post(msg: M): void; /** what a stopped actor left unhandled */ leftovers(): M[] }
 
 /** Spawns an actor whose mailbox is drained at each wake-up (mailbox.ts): one nact message per turn, not per post. */
 function spawnDrained<S, M>(parent: unknown, name: string, handle: (state: S, msg: M) => S, props: Record<string, unknown>, after?: (state: S) => void): Drained<M> {
   const box = new Mailbox<M>()
   const ref = nact.spawn(parent, (state: S) => box.drain(state, handle, after), name, props)
   box.bind((wake) => nact.dispatch(ref, wake))
-  return { ref, post: (msg) => box.post(msg) }
+  return { ref, post: (msg) => box.post(msg), leftovers: () => box.takeQueued() }
 }
 
 export function startActors(d: ActorDeps): ActorSystem {
@@ -328,6 +328,7 @@ export function startActors(d: ActorDeps): ActorSystem {
         // while they are still out), and the new one starts only then. What the dispatcher hands the new one before
         // the reclaim begins, the reclaim hands out again: the lane drops it then ('reclaimed').
         const gen = lane.awaitingReclaim = ++restarts
+        if (old) lane.receiptsTo = old.connector
         void oldStopped.then(() => toDispatcher({
           type: 'reclaim', connector: id, records: d.store.activeMessages() as MessageRecord[],
           begin: () => actor.post({ type: 'reclaimed', gen }),
@@ -353,16 +354,12 @@ export function startActors(d: ActorDeps): ActorSystem {
           if (jobs.length > 0) toDispatcher({ type: 'retry', connector: id, jobs })
           return lane
         }
-        case 'receipts': {
-          // The connector first reports the answers these may name (an HTTP provider calls back before its 2xx is seen).
-          if (lane.connector.callbackReceipts) lane.connector.callbackReceipts(msg.items, msg.stored)
-          else toDispatcher({ type: 'receipts', connector: id, items: msg.items, stored: msg.stored })
-          return lane
-        }
+        case 'receipts': handOnReceipts(id, lane, msg.items, msg.stored); return lane
         case 'reclaimed': {
           if (lane.awaitingReclaim !== msg.gen) return lane // an earlier restart's (this lane has its own)
           lane.drain() // handed over before the reclaim began: the reclaim has them
           lane.awaitingReclaim = 0
+          lane.receiptsTo = lane.connector // the old link has stopped: its answers are all reported
           if (!lane.stopped) lane.connector.start()
           lane.pump(d.now())
           return lane
@@ -372,7 +369,15 @@ export function startActors(d: ActorDeps): ActorSystem {
     }, { initialStateFunc: make, onCrash: restartWithBudget(`connector-${id}`, 5, 10_000, log, d.fatal) })
     connectorActors.set(id, actor)
   }
+  /** Receipts from an upstream: an HTTP provider's callbacks through the link that sent the messages (it first reports
+   *  the answers they may name: a provider calls back before its 2xx is seen); an SMPP upstream's straight on. */
+  const handOnReceipts = (id: string, lane: Lane, items: UpstreamReceipt[], stored: () => void): void => {
+    if (lane.receiptsTo.callbackReceipts) lane.receiptsTo.callbackReceipts(items, stored)
+    else toDispatcher({ type: 'receipts', connector: id, items, stored })
+  }
   for (const cfg of configs.values()) spawnConnector(cfg)
+  /** Lanes whose connector a reload retired (its link stopped): their callbacks go on without the stopped actor. */
+  const retired = new WeakSet<Lane>()
   /**
    * The link of connector `id` goes (an smpp connector unbinds, in-flight submits come back through retry) and its
    * actor stops; what its lane or mailbox still held is taken back by the dispatcher. `remove`: it leaves the
@@ -385,7 +390,10 @@ export function startActors(d: ActorDeps): ActorSystem {
     lane.stopped = true
     if (remove) { lanes.delete(id); connectorActors.delete(id); configs.delete(id); carried.delete(id) }
     await lane.connector.stop().catch((err) => log('warn', 'connector stop failed', { connector: id, error: String(err) }))
+    retired.add(lane)
     nact.stop(actor.ref)
+    // The store has the submits it left (the reclaim below); a provider's callbacks it had not handled only it had.
+    for (const m of actor.leftovers()) if (m.type === 'receipts') handOnReceipts(id, lane, m.items, m.stored)
     // Resolved once the dispatcher has taken them back, and only then may a successor with this id be spawned: a
     // successor that is up at once (an http connector) would otherwise be handed, by a dispatcher message queued
     // before the reclaim, destinations that the reclaim then takes for the old instance's and hands out again (sent twice).
@@ -607,9 +615,11 @@ export function startActors(d: ActorDeps): ActorSystem {
     commit,
     upstreamLinks,
     connectorReceipts(id, items, stored) {
+      const lane = lanes.get(id)
       const actor = connectorActors.get(id)
-      if (actor === undefined) return false
-      actor.post({ type: 'receipts', items, stored })
+      if (lane === undefined || actor === undefined) return false
+      if (retired.has(lane)) handOnReceipts(id, lane, items, stored) // until its successor is spawned
+      else actor.post({ type: 'receipts', items, stored })
       return true
     },
     admit(job) {

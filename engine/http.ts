@@ -633,27 +633,37 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
 
   // ---- an HTTP provider's delivery receipts (docs/CONNECTORS.md, "Receipts by callback"). No login (providers cannot
   // log in): the connector's callbackToken, as a bearer or ?token=. On both listeners: the provider reaches the public one.
-  app.post('/api/v1/connectors/:id/receipts', (res: any, req: any) => {
+  // POST (a JSON or form body) or GET (the fields in the query string, as Kannel's dlr-url and Vonage's GET option call).
+  // A HEAD (a provider checking its URL) is answered as the GET would be, and settles nothing.
+  const receiptCallback = (res: any, req: any): void => {
     const id = param(req, 0)
     const remote = clientOf(res, req, o.trustProxy)
+    const query: string = req.getQuery() ?? ''
     const cb = smsc.receiptCallback(id)
-    if (cb === null) return fail(res, '404 Not Found', `no connector ${id} with receipts "callback"`, 'SMSC_ERR_CONNECTOR_NOT_FOUND')
-    // Wrong tokens count against the address as wrong passwords do; the right one is never refused (it cannot be guessed).
-    if (!tokenMatches(AdminAuth.tokenOf(req.getHeader('authorization'), '', req.getQuery() ?? ''), cb.token)) {
+    // Wrong tokens count against the address as wrong passwords do; the right one is never refused (it cannot be
+    // guessed). A connector without callbacks is refused as a wrong token is: the answer does not tell which connector
+    // ids exist (the log says which it was).
+    if (cb === null || !tokenMatches(AdminAuth.tokenOf(req.getHeader('authorization'), '', query), cb.token)) {
       const wait = throttle.retryIn(LoginThrottle.keyOf(remote))
       if (wait > 0) return fail(res, '429 Too Many Requests', throttled(remote, wait), 'SMSC_ERR_RATE_LIMITED')
       throttle.failed(LoginThrottle.keyOf(remote))
-      authFailed(remote, `receipt callback token of connector ${id}`)
-      return fail(res, '401 Unauthorized', `give connector ${id}'s callbackToken (Authorization: Bearer, or ?token=)`, 'SMSC_ERR_HTTP_AUTH')
+      authFailed(remote, cb === null ? `receipt callback for ${JSON.stringify(id)}, which is no connector with receipts "callback"` : `receipt callback token of connector ${id}`)
+      return fail(res, '401 Unauthorized', `give the callbackToken of connector ${id}, a connector with receipts "callback" (Authorization: Bearer, or ?token=)`, 'SMSC_ERR_HTTP_AUTH')
     }
-    // JSON, or a form (Twilio, Plivo and others post their status callbacks so): one receipt, its fields by name.
-    const form = /^application\/x-www-form-urlencoded\b/i.test(req.getHeader('content-type') ?? '')
-    readJson(res, (body) => {
+    const settle = (body: unknown): void => {
       const parsed = parseCallback(body, cb)
       if (typeof parsed === 'string') return invalid(res, parsed)
       reply(res, 200, () => smsc.providerReceipts(id, parsed))
-    }, MAX_SEND_BODY, (e) => errorOf(res, e), form)
-  })
+    }
+    const method: string = req.getMethod()
+    if (method === 'head') return send(res, '200 OK', { received: 0, unmapped: [] })
+    if (method === 'get') return settle(formBody(query))
+    // JSON, or a form (Twilio, Plivo and others post their status callbacks so): one receipt, its fields by name.
+    const form = /^application\/x-www-form-urlencoded\b/i.test(req.getHeader('content-type') ?? '')
+    readJson(res, settle, MAX_SEND_BODY, (e) => errorOf(res, e), form)
+  }
+  app.post('/api/v1/connectors/:id/receipts', receiptCallback)
+  app.get('/api/v1/connectors/:id/receipts', receiptCallback)
 
   // ---- logins: the operator ({ password }), a staff user ({ user, password }) or an account ({ systemId, password })
   app.post('/api/v1/login', (res: any, req: any) => {

@@ -16,6 +16,12 @@ const AUTH_ERRORS = {
   401: err('no valid login (SMSC_ERR_HTTP_AUTH)'),
   403: err('outside the caller\'s scope (SMSC_ERR_ADMIN_FORBIDDEN), the caller\'s account is suspended (SMSC_ERR_ACCOUNT_SUSPENDED), or, on any method but GET, the caller is a viewer: a read-only staff login (SMSC_ERR_ADMIN_READ_ONLY)'),
 }
+/** How a provider's receipt callback is refused (no login: the connector's callbackToken). */
+const CALLBACK_REFUSALS = {
+  401: err('no token, not the connector\'s callbackToken, or no connector of that id has receipts "callback": one answer for all three, so connector ids cannot be probed (SMSC_ERR_HTTP_AUTH)'),
+  429: err('too many refused callbacks from this address (SMSC_ERR_RATE_LIMITED)'),
+  503: err('not committed in time: send them again (SMSC_ERR_STORE_UNAVAILABLE)'),
+}
 const ACCOUNT_ERRORS = { ...AUTH_ERRORS, 404: err('no such account (SMSC_ERR_AUTH_SYSTEM_ID)') }
 const LOGIN = [{ bearer: [] }, { cookie: [] }]
 const LOGIN_OR_KEY = [{ bearer: [] }, { cookie: [] }, { apiKey: [] }]
@@ -460,10 +466,20 @@ export const OPENAPI = {
         responses: {
           200: ok('matched and committed (ids we do not know are acknowledged too, and counted)', { type: 'object', properties: { received: { type: 'integer', description: 'receipts read whose status word maps (matched or not; those in unmapped are not counted)' }, unmapped: { type: 'array', items: { type: 'string' }, description: 'status words callbackStatuses does not map (their receipts changed nothing)' } } }),
           400: err('a receipt without its id or status, named as in the body (SMSC_ERR_API_INVALID), or the body is not JSON (SMSC_ERR_HTTP_BODY)'),
-          401: err('no token, or not the connector\'s callbackToken (SMSC_ERR_HTTP_AUTH)'),
-          404: err('no such connector, or it has receipts "none" (SMSC_ERR_CONNECTOR_NOT_FOUND)'),
-          429: err('too many wrong tokens from this address (SMSC_ERR_RATE_LIMITED)'),
-          503: err('not committed in time: send them again (SMSC_ERR_STORE_UNAVAILABLE)'),
+          ...CALLBACK_REFUSALS,
+        },
+      },
+      get: {
+        summary: 'one delivery receipt from an HTTP provider, its fields in the query string (as Kannel\'s dlr-url and Vonage\'s GET callbacks send them); otherwise as the POST. A HEAD checks the URL and token and settles nothing',
+        security: [{ callbackQuery: [] }, { callbackBearer: [] }],
+        parameters: [
+          { name: 'id', in: 'path', required: true, description: 'the connector\'s id', schema: { type: 'string' } },
+          { name: 'fields', in: 'query', style: 'form', explode: true, description: 'one receipt, its fields by name per callbackFields (defaults id, status, err, doneAt), and token', schema: { type: 'object', additionalProperties: { type: 'string' } } },
+        ],
+        responses: {
+          200: ok('matched and committed', { type: 'object', properties: { received: { type: 'integer' }, unmapped: { type: 'array', items: { type: 'string' } } } }),
+          400: err('the receipt\'s id or status is missing (SMSC_ERR_API_INVALID)'),
+          ...CALLBACK_REFUSALS,
         },
       },
     },

@@ -18,9 +18,17 @@ export class Lane {
   stopped = false
   /** Restarted after a crash (the restart's number): offers nothing, its connector not started, until the dispatcher begins to take back the old instance's work. */
   awaitingReclaim = 0
+  /**
+   * The link that takes the provider's receipt callbacks: this lane's own, or, after a crash restart and until the
+   * reclaim begins, the one it replaced. That one holds a callback until its requests in flight are answered, so
+   * the provider ids a callback names reach the dispatcher before it does.
+   */
+  receiptsTo: Connector
 
   /** `handedOver` is told what the connector took (the message timeline's 'carrier' step). */
-  constructor(readonly connector: Connector, private readonly handedOver: (jobs: readonly Job[], now: number) => void = () => {}) {}
+  constructor(readonly connector: Connector, private readonly handedOver: (jobs: readonly Job[], now: number) => void = () => {}) {
+    this.receiptsTo = connector
+  }
 
   get queued(): number {
     return this.queue.length - this.head

@@ -20,6 +20,7 @@ import { freePorts, httpCall, startEngine, type HttpCallResult, type TestLike } 
 import { gsm, isIntermediate, isReceipt, messageText, openEsme, parseReceipt, receiptFor, type Esme, type Pdu } from '../helpers/esme'
 import { api, operatorToken, sleep, until } from '../helpers/lifecycle'
 import { formatReceiptDate } from '../../engine/protocol/time'
+import { MessageState } from '../../engine/protocol/constants'
 import { createSmsc } from '../../engine/index'
 import type { CommitBatch } from '../../engine/store'
 import type { MessageRecord } from '../../engine/message'
@@ -156,6 +157,24 @@ t.test('receipts by callback', async (t) => {
     t.match(bad.json, { error: /id is required/ })
   })
 
+  t.test('a GET callback (Kannel\'s dlr-url, Vonage\'s GET option) reads the fields from the query; a HEAD settles nothing', async (t) => {
+    const id = await submit()
+    await accepted(id)
+    const query = `id=${encodeURIComponent(`prov-${id}`)}&status=undelivered&err=21&token=${TOKEN}`
+    const head = await httpCall(engine.httpPort, 'HEAD', `/api/v1/connectors/prov/receipts?${query}`)
+    t.equal(head.status, 200, 'a HEAD with the token is answered 200')
+    await sleep(200)
+    t.notOk(finalReceipt(id), 'and changes nothing')
+    t.match(await message(id), { stat: 'ENROUTE' })
+    t.equal((await httpCall(engine.httpPort, 'HEAD', `/api/v1/connectors/prov/receipts?${query.replace(TOKEN, 'wrong-token-here')}`)).status, 401, 'a HEAD checks the token too')
+    const r = await httpCall(engine.httpPort, 'GET', `/api/v1/connectors/prov/receipts?${query}`)
+    t.equal(r.status, 200, r.body)
+    t.same(r.json, { received: 1, unmapped: [] })
+    t.match(parseReceipt(messageText(await esme.waitFor(receiptFor(id), 5000))), { id, stat: 'UNDELIV', err: '021' }, 'the GET is the receipt')
+    const bad = await httpCall(engine.httpPort, 'GET', `/api/v1/connectors/prov/receipts?status=delivered&token=${TOKEN}`)
+    t.match([bad.status, bad.json], [400, { error: /^id is required/ }], 'a GET without the id field is refused naming it')
+  })
+
   t.test('a not-final status changes nothing final (an intermediate notification when asked for)', async (t) => {
     const id = await submit(0x11) // final receipt + intermediate notifications (SMPP 3.4 §5.2.17)
     await accepted(id)
@@ -173,16 +192,17 @@ t.test('receipts by callback', async (t) => {
     t.equal(parseReceipt(messageText(await esme.waitFor((p) => isReceipt(p) && p.receipted_message_id === id, 5000)))?.stat, 'DELIVRD')
   })
 
-  t.test('refusals: 401 without the token, 404 for a connector without callbacks, 400 naming the field', async (t) => {
+  t.test('refusals: 401 without the token or for a connector without callbacks (ids cannot be probed), 400 naming the field', async (t) => {
     const ok = { id: 'prov-x', status: 'delivered' }
     const none = await callback(engine.httpPort, ok, { token: null })
     t.match([none.status, none.json], [401, { code: 'SMSC_ERR_HTTP_AUTH' }], 'no token')
     t.equal((await callback(engine.httpPort, ok, { token: `${TOKEN}x` })).status, 401, 'a wrong bearer')
     t.equal((await callback(engine.httpPort, ok, { token: 'nope-nope-nope-nope', query: true })).status, 401, 'a wrong ?token=')
     const unknown = await callback(engine.httpPort, ok, { connector: 'nosuch' })
-    t.match([unknown.status, unknown.json], [404, { code: 'SMSC_ERR_CONNECTOR_NOT_FOUND' }], 'no such connector')
-    t.equal((await callback(engine.httpPort, ok, { connector: 'plain' })).status, 404, 'a connector with receipts "none" takes no callbacks')
-    t.equal((await callback(engine.httpPort, ok, { connector: 'simulator' })).status, 404, 'nor does the simulator')
+    t.match([unknown.status, unknown.json], [401, { code: 'SMSC_ERR_HTTP_AUTH' }], 'no such connector: answered as a wrong token is')
+    t.same(unknown.json, { ...(none.json as object), error: (unknown.json as { error: string }).error }, 'the same body but the id it names')
+    t.equal((await callback(engine.httpPort, ok, { connector: 'plain' })).status, 401, 'a connector with receipts "none" takes no callbacks')
+    t.equal((await callback(engine.httpPort, ok, { connector: 'simulator' })).status, 401, 'nor does the simulator')
     const noStatus = await callback(engine.httpPort, [ok, { id: 'prov-y' }])
     t.match([noStatus.status, noStatus.json], [400, { code: 'SMSC_ERR_API_INVALID', error: /^\[1\]\.status is required/ }], 'the field named as the body has it')
     const noId = await callback(engine.httpPort, { status: 'delivered' })
@@ -261,15 +281,20 @@ t.test('one callback of 1,000 receipts is one store commit', async (t) => {
   const list = Array.from({ length: 1000 }, (_, i) => ({ source_addr: 'Shop', source_addr_ton: 5, destination_addr: `4477${String(i).padStart(8, '0')}`, short_message: gsm(`m${i}`), registered_delivery: 1 }))
   const ids = (await esme.submitMany(list, 50)).map((r) => r.message_id as string)
   await until(() => ids.every((id) => (smsc.store.getMessage(id) as MessageRecord | undefined)?.dests[0].up !== undefined), 'the provider ids of all 1,000', 30_000)
-  const commits: CommitBatch[] = []
+  // What each commit carries, read when it is made (records are updated in place after): our messages in a final
+  // state, and receipts queued. A commit of provider ids still on its way carries them ENROUTE, and is not counted.
+  const ours = new Set(ids)
+  const carrying: { finals: number; receipts: number }[] = []
   const commit = smsc.store.commit.bind(smsc.store)
-  smsc.store.commit = (batch: CommitBatch) => { commits.push(batch); return commit(batch) }
+  smsc.store.commit = (batch: CommitBatch) => {
+    const finals = batch.messages?.filter((m) => ours.has(m.id) && m.state === MessageState.DELIVERED).length ?? 0
+    if (finals > 0) carrying.push({ finals, receipts: batch.enqueue?.length ?? 0 })
+    return commit(batch)
+  }
   const r = await callback(smsc.ports.http, ids.map((id) => ({ id: `prov-${id}`, status: 'delivered' })))
   t.match([r.status, r.json], [200, { received: 1000 }], r.body)
-  const ours = new Set(ids)
-  const carrying = commits.filter((b) => b.messages?.some((m) => ours.has(m.id)))
   t.equal(carrying.length, 1, 'the outcomes of the whole callback are one commit')
-  t.equal(carrying[0]?.messages?.filter((m) => ours.has(m.id)).length, 1000, 'holding all 1,000 messages')
-  t.equal(carrying[0]?.enqueue?.length, 1000, 'and their 1,000 receipts')
+  t.equal(carrying[0]?.finals, 1000, 'holding all 1,000 messages')
+  t.equal(carrying[0]?.receipts, 1000, 'and their 1,000 receipts')
   await until(() => esme.delivered.filter(isReceipt).length === 1000, 'the 1,000 receipts at the ESME', 20_000)
 })
