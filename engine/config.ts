@@ -452,6 +452,8 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
     const [missing, given] = tls.cert === null ? ['cert', 'key'] : ['key', 'cert']
     fail(`${at(tlsPath, missing)} must be set when ${at(tlsPath, given)} is set`)
   }
+  // Without a CA of its own, Node checks client certificates against its public CAs: anyone's would do.
+  if (tls.requestCert && tls.ca === null) fail(`${at(tlsPath, 'requestCert')} needs ${at(tlsPath, 'ca')}: the CA certificates your ESMEs' certificates must be signed by (without it, a certificate from any public CA would pass)`)
 
   const devTls = pick(root, 'devTls', D.devTls, boolean, source)
 

@@ -1063,7 +1063,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       tlsOpts = files
     } else if (options.devTls) {
       const dev = await devTlsCert(path.join(options.dataDir, 'tls'))
-      tlsOpts = { host: options.tls.host, port: options.tls.port, cert: dev.cert, key: dev.key, requestCert: false }
+      // client certificates are asked for (tls.requestCert, tls.ca) with the dev certificate too
+      tlsOpts = { host: options.tls.host, port: options.tls.port, cert: dev.cert, key: dev.key, ca: options.tls.ca ? readTlsFile('ca', options.tls.ca) : undefined, requestCert: options.tls.requestCert }
     }
     const onTlsError = (remote: string, reason: string) => {
       metrics.totals.tlsHandshakeFailures++
