@@ -12,26 +12,12 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import { createSmsc, type Options, type Smsc } from '../../engine/index'
+import { createSmsc, type Options } from '../../engine/index'
 import { OPERATOR } from '../../engine/accounts'
-import { startSink, sleep, until } from '../helpers/lifecycle'
+import { startSink, sleep, submitting, until } from '../helpers/lifecycle'
 import { openEsme, gsm } from '../helpers/esme'
 import { startUpstream } from '../helpers/upstream'
 
-/** Submits `size` messages of esme1 through the send API, again and again (`pauseMs` apart), until stop(): the ids accepted. */
-function submitting(smsc: Smsc, size: number, pauseMs: number): { stop(): Promise<string[]> } {
-  const ids: string[] = []
-  let sending = true
-  const running = (async () => {
-    let n = 0
-    while (sending) {
-      const batch = Array.from({ length: size }, () => ({ from: 'Shop', to: `4477009${String(++n).padStart(5, '0')}`, text: 'hi' }))
-      for (const r of await smsc.submitMessages('esme1', batch)) if (r.ok) ids.push(...r.ids)
-      await (pauseMs > 0 ? sleep(pauseMs) : new Promise((r) => setImmediate(r)))
-    }
-  })()
-  return { stop: async () => { sending = false; await running; return ids } }
-}
 
 t.test('a connector replaced under traffic sends each message once', async (t) => {
   const sink = await startSink(t)
@@ -138,5 +124,7 @@ t.test('a reload waiting for a removed connector\'s unbind when the engine stops
   // What a held unanswered is in the store: the next start sends it (to b, by the routes in force).
   const again = await createSmsc(config([conn('b', b.port)]))
   t.teardown(() => again.stop())
-  await until(() => b.received('submit_sm').length === 1, 'the message carried after the restart')
+  // At least once (docs/CONNECTORS.md): on a loaded machine the first engine's reclaim may already have handed it to b
+  // before it stopped, without committing b's answer; then the restart sends it again.
+  await until(() => b.received('submit_sm').length >= 1, 'the message carried after the restart')
 })

@@ -14,7 +14,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createSmsc, type Options, type Smsc } from '../../engine/index'
 import { httpCall, type TestLike } from '../helpers/engine'
-import { sleep, until } from '../helpers/lifecycle'
+import { sleep, submitting, until } from '../helpers/lifecycle'
 
 const TOKEN = 'replaced-callback-token-0123'
 
@@ -65,20 +65,6 @@ async function engine(t: TestLike, url: string): Promise<{ smsc: Smsc; config: (
   return { smsc, config }
 }
 
-/** Submits `size` messages (receipts asked for) through the send API, `pauseMs` apart, until stop(): the ids accepted. */
-function submitting(smsc: Smsc, size: number, pauseMs: number): { stop(): Promise<string[]> } {
-  const ids: string[] = []
-  let sending = true
-  const running = (async () => {
-    let n = 0
-    while (sending) {
-      const batch = Array.from({ length: size }, () => ({ from: 'Shop', to: `4477009${String(++n).padStart(5, '0')}`, text: 'hi', registeredDelivery: true }))
-      for (const r of await smsc.submitMessages('esme1', batch)) if (r.ok) ids.push(...r.ids)
-      await sleep(pauseMs)
-    }
-  })()
-  return { stop: async () => { sending = false; await running; return ids } }
-}
 
 /** Every callback answered 200 within a second or two, and every message final with the provider's DELIVRD. */
 async function allSettled(t: tap.Test, smsc: Smsc, prov: { callbacks: Callback[] }, ids: string[]): Promise<void> {
@@ -97,7 +83,7 @@ t.test("callbacks while a reload replaces the provider's connector are all answe
   const prov = await provider(t, { answerMs: 0, early: false })
   const { smsc, config } = await engine(t, prov.url)
   prov.enginePort = smsc.ports.http
-  const traffic = submitting(smsc, 10, 2)
+  const traffic = submitting(smsc, 10, 2, { registeredDelivery: true })
   for (let i = 0; i < 30; i++) {
     await smsc.reloadConfig(config(1000 + (i % 2) + 1)) // changed: the old actor stops, a new one is spawned
     await sleep(10)
@@ -111,7 +97,7 @@ t.test('callbacks that overtake the answers of a crashed connector are matched o
   const prov = await provider(t, { answerMs: 300, early: true })
   const { smsc } = await engine(t, prov.url)
   prov.enginePort = smsc.ports.http
-  const traffic = submitting(smsc, 10, 10)
+  const traffic = submitting(smsc, 10, 10, { registeredDelivery: true })
   await sleep(500)
   smsc.faultActor('connector:prov')
   await sleep(800)

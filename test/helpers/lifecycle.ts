@@ -9,6 +9,8 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { httpCall, type TestLike } from './engine'
 import { isReceipt, messageText, parseReceipt, type Esme, type Pdu } from './esme'
+import type { Smsc } from '../../engine/index'
+import type { ApiMessage } from '../../engine/http'
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
@@ -177,4 +179,22 @@ export async function until(pred: () => boolean | Promise<boolean>, what: string
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
     await sleep(25)
   }
+}
+
+/**
+ * Submits `size` messages of `systemId` through the send API (an in-process engine), again and again, `pauseMs` apart
+ * (0: the next turn of the event loop), until stop(): the ids accepted. `extra` goes into every message.
+ */
+export function submitting(smsc: Smsc, size: number, pauseMs: number, extra: Partial<ApiMessage> = {}, systemId = 'esme1'): { stop(): Promise<string[]> } {
+  const ids: string[] = []
+  let sending = true
+  const running = (async () => {
+    let n = 0
+    while (sending) {
+      const batch = Array.from({ length: size }, () => ({ from: 'Shop', to: `4477009${String(++n).padStart(5, '0')}`, text: 'hi', ...extra }))
+      for (const r of await smsc.submitMessages(systemId, batch)) if (r.ok) ids.push(...r.ids)
+      await (pauseMs > 0 ? sleep(pauseMs) : new Promise((r) => setImmediate(r)))
+    }
+  })()
+  return { stop: async () => { sending = false; await running; return ids } }
 }
