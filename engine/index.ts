@@ -13,7 +13,7 @@ import type net from 'node:net'
 import { isDeepStrictEqual } from 'node:util'
 import { connectorIdsOf, resolveOptions, type Options, type ResolvedOptions } from './config'
 import { RepeatedLog, createLogger, type LogFn } from './log'
-import { RESTORE_IDS_MAX, Store, verifyScrypt, type CommitBatch, type DeliveryItem } from './store'
+import { RESTORE_IDS_MAX, Store, verifyScrypt, type CommitBatch, type DeliveryItem, type UpstreamKey } from './store'
 import { Session, type SessionHost, type BoundAccount } from './session/session'
 import { Ticker } from './session/timers'
 import { OutbindDialer } from './session/outbind'
@@ -151,6 +151,8 @@ const PURGE_SLICE = 2_500
 const SEARCHES_AT_ONCE = 2
 const PURGE_BUSY_MS = 50
 const PURGE_IDLE_MS = 1_000
+/** How often the upstream links are swept for ones whose message the retention purged (store.sweepLinks). */
+const LINK_SWEEP_MS = 3_600_000
 
 export async function createSmsc(input: Options | ResolvedOptions = {}, extra: { log?: LogFn; onFatal?: (err: unknown) => void; now?: () => number } = {}): Promise<Smsc> {
   const options = resolveOptions(input)
@@ -469,6 +471,20 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     })
   }
   ;(purgeTimer = setTimeout(purge, PURGE_IDLE_MS)).unref()
+  // Upstream links that outlived their message (store.sweepLinks): one pass every LINK_SWEEP_MS, in slices.
+  let sweepTimer: NodeJS.Timeout | undefined
+  let swept = 0
+  const sweep = (after: UpstreamKey | null): void => {
+    if (stopping) return
+    Promise.resolve().then(() => store.sweepLinks(after, PURGE_SLICE)).then(({ removed, next }) => {
+      swept += removed
+      if (next === null && swept > 0) { log('info', 'upstream id links of purged messages removed', { links: swept }); swept = 0 }
+      return next
+    }, (err: unknown) => { log('error', 'upstream link sweep failed', { error: String(err) }); return null }).then((next) => {
+      if (!stopping) (sweepTimer = setTimeout(() => sweep(next), next === null ? LINK_SWEEP_MS : PURGE_BUSY_MS)).unref()
+    })
+  }
+  ;(sweepTimer = setTimeout(() => sweep(null), LINK_SWEEP_MS)).unref()
 
   const limits = DEFAULT_LIMITS
 
@@ -1029,6 +1045,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     for (const e of all.values()) e.session.close('shutdown')
     ticker.stop()
     clearTimeout(purgeTimer)
+    clearTimeout(sweepTimer)
     await actors.stop()
     hub.stop()
     await webhooks.stop()
@@ -1075,6 +1092,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     // Nothing half-started stays behind: a failed start leaves no listener, actor or open store.
     ticker.stop()
     clearTimeout(purgeTimer)
+    clearTimeout(sweepTimer)
     await actors.stop()
     await webhooks.stop()
     hub.stop()

@@ -204,7 +204,7 @@ const HASH_BYTES = 32
 interface Encoder { encode(value: unknown): Buffer }
 type QueueKey = [string, number]
 type LedgerKey = [string, number]
-type UpstreamKey = [string, string]
+export type UpstreamKey = [string, string]
 type DoneKey = [number, string] | [number, string, number] // schema 2: [doneAt, id]; now [earliest doneAt, first id, seq]
 /** A `done` entry's value: message ids and when each ended, in pairs; '' for a schema-2 entry (the key holds both). */
 type DoneValue = (string | number)[] | ''
@@ -1293,6 +1293,31 @@ export class Store {
     // restart budget that would spend).
     if (connector.length === 0 || !lookupable(upstreamId)) return undefined
     return this.upstream.get([connector, upstreamId]) as [string, number] | undefined
+  }
+
+  /**
+   * Upstream links whose message is gone (the retention purged it) are removed. `limit` entries are read per call,
+   * after `after` (null: from the first); `next` is where the next call goes on, null once the last was read. A link
+   * leaves with its message's final outcome; one outlives it only when its connector's upstream changed in between
+   * (a reload with another host, port or systemId: the outcome unlinks under the new namespace). A link of a batch
+   * not yet committed is left (its key may be given to a newer message: the upstream reused an id).
+   */
+  sweepLinks(after: UpstreamKey | null, limit: number): Promise<{ removed: number; next: UpstreamKey | null }> {
+    this.assertOpen()
+    const dead: UpstreamKey[] = []
+    let last: UpstreamKey | null = null
+    let read = 0
+    for (const { key, value } of this.upstream.getRange(after === null ? { limit } : { start: after, exclusiveStart: true, limit })) {
+      const k = key as UpstreamKey
+      last = k
+      read++
+      const id = (value as [string, number])[0]
+      if (this.upstreamInflight.has(`${k[0]}\0${k[1]}`) || this.live.has(id) || this.messages.doesExist(id)) continue
+      dead.push(k)
+    }
+    const next = read === limit ? last : null // fewer read: that was the last
+    if (dead.length === 0) return Promise.resolve({ removed: 0, next })
+    return this.root.batch(() => { for (const k of dead) this.upstream.remove(k) }).then(() => ({ removed: dead.length, next }))
   }
 
   // ---- API keys ----------------------------------------------------------------------------------------

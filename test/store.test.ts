@@ -702,6 +702,41 @@ t.test('purgeFinal removes final messages that ended before the cutoff, oldest f
   t.ok(store.getMessage('late'))
 })
 
+t.test('sweepLinks removes the upstream links whose message the retention purged, in slices; the others stay', async (t) => {
+  const dir = freshDir(t)
+  const store = await Store.open(dir)
+  t.teardown(() => store.close())
+  const T = 1_700_000_000_000
+  const link = (ns: string, upstreamId: string, id: string) => ({ connector: ns, upstreamId, id, dest: 0 })
+  // 'gone1' and 'gone2' end and are purged with their links left behind (their connector's upstream changed: the
+  // outcome unlinked under another namespace); 'kept' ended but is within the retention; 'open' waits for its receipt.
+  await store.commit({
+    messages: [msg('gone1', 2, { doneAt: T }), msg('gone2', 5, { doneAt: T }), msg('kept', 2, { doneAt: T + 9000 }), msg('open', 1)],
+    upstream: [link('smpp:old:1', 'U1', 'gone1'), link('smpp:old:1', 'U2', 'gone2'), link('smpp:new:1', 'U3', 'kept'), link('smpp:new:1', 'U4', 'open')],
+  })
+  t.equal(await store.purgeFinal(T + 5000, 100), 2)
+  t.same(store.upstreamLookup('smpp:old:1', 'U1'), ['gone1', 0], 'the purge left the links')
+
+  // Slices of 3 over the four links (key order: smpp:new:1 U3 U4, smpp:old:1 U1 U2): the first reads U3, U4 and U1,
+  // the second U2 and says it was the end.
+  const first = await store.sweepLinks(null, 3)
+  t.same(first, { removed: 1, next: ['smpp:old:1', 'U1'] }, 'the first slice: U1 removed, the next goes on after it')
+  const second = await store.sweepLinks(first.next, 3)
+  t.same(second, { removed: 1, next: null }, 'the second: U2 removed, and the end')
+  t.equal(store.upstreamLookup('smpp:old:1', 'U1'), undefined)
+  t.equal(store.upstreamLookup('smpp:old:1', 'U2'), undefined)
+  t.same(store.upstreamLookup('smpp:new:1', 'U3'), ['kept', 0], "a final message's link stays while the message does (a late duplicate receipt still finds it)")
+  t.same(store.upstreamLookup('smpp:new:1', 'U4'), ['open', 0], 'a waiting message keeps its link')
+
+  // A link of a batch not yet committed is left, even when the message it names is not (yet) stored.
+  await store.commit({ messages: [msg('gone3', 2, { doneAt: T })], upstream: [link('smpp:old:1', 'U5', 'gone3')] })
+  t.equal(await store.purgeFinal(T + 5000, 100), 1)
+  const again = store.commit({ messages: [msg('fresh', 1)], upstream: [link('smpp:old:1', 'U5', 'fresh')] }) // the upstream reused U5
+  t.same(await store.sweepLinks(null, 100), { removed: 0, next: null }, 'U5 is in a commit on its way: not removed')
+  await again
+  t.same(store.upstreamLookup('smpp:old:1', 'U5'), ['fresh', 0], "the newer message's link")
+})
+
 t.test('a store written before the retention index gets it at open, once, and purges its old messages', async (t) => {
   const dir = freshDir(t)
   const T = 1_700_000_000_000
