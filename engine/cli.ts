@@ -898,7 +898,7 @@ export function run(argv: string[]): void {
   main(argv).then(
     (code) => { if (code >= 0) process.exitCode = code },
     (err) => {
-      if (isSmscError(err) && (err.code === 'SMSC_ERR_CLI_USAGE' || err.code === 'SMSC_ERR_CONFIG_INVALID' || err.code === 'SMSC_ERR_LISTEN_FAILED' || err.code === 'SMSC_ERR_DATA_DIR_LOCKED' || err.code === 'SMSC_ERR_STORE_NEWER')) {
+      if (isSmscError(err) && (err.code === 'SMSC_ERR_CLI_USAGE' || err.code === 'SMSC_ERR_CONFIG_INVALID' || err.code === 'SMSC_ERR_LISTEN_FAILED' || err.code === 'SMSC_ERR_DATA_DIR_LOCKED' || err.code === 'SMSC_ERR_STORE_NEWER' || err.code === 'SMSC_ERR_DISK_FULL')) {
         process.stderr.write(`smsc: ${err.message}\n`)
         process.exitCode = 2
       } else {

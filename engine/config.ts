@@ -151,7 +151,7 @@ export interface ResolvedOptions {
   routes: RouteTables | null
   dispatch: { retryMs: [number, number]; routers: number }
   overload: { highWater: number; lowWater: number }
-  store: { retentionHours: number; backupsKept: number }
+  store: { retentionHours: number; backupsKept: number; minFreeMiB: number }
   /** allowPrivateTargets: webhooks set by resellers and users may point at private addresses too (engine/webhook-target.ts). */
   webhooks: { timeoutMs: number; concurrency: number; allowPrivateTargets: boolean }
 }
@@ -265,6 +265,7 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
   store: {
     retentionHours: 72, // messages in a final state are removed this long after they ended (query_sm then fails); 0 = keep forever
     backupsKept: 7, // backups the engine names itself (<dataDir>/backups) beyond the latest this many are removed; 0 = keep all
+    minFreeMiB: 256, // MiB free on the data dir's filesystem below which new submits get ESME_RMSGQFUL (a full disk fails commits); 0 = off
   },
   webhooks: {
     timeoutMs: 10_000, // ms per receipt/MO webhook request
@@ -546,6 +547,7 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
   const store = {
     retentionHours: pick(sIn, 'retentionHours', D.store.retentionHours, (v, path) => integer(v, path, 0, 87_600), p('store')),
     backupsKept: pick(sIn, 'backupsKept', D.store.backupsKept, (v, path) => integer(v, path, 0, 1000), p('store')),
+    minFreeMiB: pick(sIn, 'minFreeMiB', D.store.minFreeMiB, (v, path) => integer(v, path, 0, 1_048_576), p('store')),
   }
   const wIn = sub('webhooks', KEYS.webhooks)
   const webhooks = {

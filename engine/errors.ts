@@ -211,6 +211,10 @@ const TABLE = {
     message: 'the backup could not be made',
     commandStatus: NOT_ON_WIRE,
   },
+  SMSC_ERR_DISK_FULL: {
+    message: "the data dir's filesystem is full",
+    commandStatus: NOT_ON_WIRE,
+  },
   SMSC_ERR_STORE_NEWER: {
     message: 'the data dir was written by a newer version of the engine',
     commandStatus: NOT_ON_WIRE,

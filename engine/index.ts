@@ -153,14 +153,25 @@ const PURGE_BUSY_MS = 50
 const PURGE_IDLE_MS = 1_000
 /** How often the upstream links are swept for ones whose message the retention purged (store.sweepLinks). */
 const LINK_SWEEP_MS = 3_600_000
+/** How often the data dir's free space is read (store.minFreeMiB). */
+const DISK_CHECK_MS = 1_000
 
 export async function createSmsc(input: Options | ResolvedOptions = {}, extra: { log?: LogFn; onFatal?: (err: unknown) => void; now?: () => number } = {}): Promise<Smsc> {
   const options = resolveOptions(input)
   const log = extra.log ?? createLogger(options.log.level)
   /** The one clock (a test may give a fake one: schedules and expiry follow it). */
   const now = extra.now ?? (() => Date.now())
-  makeDataDir(options.dataDir)
-  const unlock = lockDataDir(options.dataDir)
+  /** A start on a full disk is refused in one line (lmdb's own error is a page position and a stack). */
+  const orFull = (e: unknown): unknown => (/No space left on device/i.test(String((e as Error)?.message)) || (e as { code?: unknown })?.code === 'ENOSPC'
+    ? smscError('SMSC_ERR_DISK_FULL', `the filesystem of the data dir ${path.resolve(options.dataDir)} is full (no space left on device): free space there, then start again`)
+    : e)
+  let unlock: () => void
+  try {
+    makeDataDir(options.dataDir)
+    unlock = lockDataDir(options.dataDir)
+  } catch (e) {
+    throw orFull(e)
+  }
   const base = { maxBinds: options.session.maxBindsPerAccount, windowSize: options.session.windowSize, messageIdFormat: options.messageIdFormat }
   const defaults: AccountSettings = { ...defaultSettings(base), receiptPolicy: options.receipts.multipart }
   let store: Store
@@ -168,7 +179,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     store = await Store.open(path.join(options.dataDir, 'store'), { accountDefaults: { ...base, receiptPolicy: options.receipts.multipart }, restoreIds: true })
   } catch (e) {
     unlock()
-    throw e
+    throw orFull(e)
   }
   const ledger = new Ledger(store, now)
   /** A start refused after the store is open: closed and unlocked first, so nothing stays behind. */
@@ -398,6 +409,31 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     },
   })
 
+  // The disk guard: with less than store.minFreeMiB free on the data dir's filesystem, new submits get ESME_RMSGQFUL
+  // (a full disk fails every commit, and lmdb has been seen to abort the process after that); the outcomes and
+  // receipts of messages already taken are still written. Checked once a second, off the message path; taking
+  // submits again once 10% (at least 16 MiB) above the line.
+  let diskLow = false
+  let diskFreeMiB: number | null = null
+  const diskFree = (st: fs.StatsFs): void => {
+    const min = options.store.minFreeMiB
+    diskFreeMiB = Math.floor((st.bavail * st.bsize) / 1_048_576)
+    if (!diskLow && diskFreeMiB < min) {
+      diskLow = true
+      log('warn', 'disk almost full: refusing submits with ESME_RMSGQFUL', { dataDir: path.resolve(options.dataDir), freeMiB: diskFreeMiB, minFreeMiB: min })
+      metrics.event('throttle', { detail: `${diskFreeMiB} MiB free on the data dir's disk, below store.minFreeMiB ${min}` })
+    } else if (diskLow && diskFreeMiB >= min + Math.max(16, Math.ceil(min / 10))) {
+      diskLow = false
+      log('info', 'disk space back: accepting submits again', { freeMiB: diskFreeMiB, minFreeMiB: min })
+    }
+  }
+  let diskTimer: NodeJS.Timeout | undefined
+  if (options.store.minFreeMiB > 0) {
+    try { diskFree(fs.statfsSync(options.dataDir)) } catch { /* the store reports its own errors */ }
+    diskTimer = setInterval(() => fs.statfs(options.dataDir, (err, st) => { if (!err) diskFree(st) }), DISK_CHECK_MS)
+    diskTimer.unref()
+  }
+
   // Overload (high/low water on the backlog waiting for connectors): new submits get ESME_RMSGQFUL.
   let congested = false
   const overloaded = (): boolean => {
@@ -422,7 +458,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const statuses = new Array<number>(records.length).fill(0)
     const a = store.getAccount(systemId)
     if (a === undefined || a.suspended) return done(null, statuses.fill(a === undefined ? S.ESME_RINVSYSID : S.ESME_RBINDFAIL))
-    if (overloaded()) return done(null, statuses.fill(S.ESME_RMSGQFUL))
+    if (overloaded() || diskLow) return done(null, statuses.fill(S.ESME_RMSGQFUL))
     // A sender id passes the account's allowedSources and its reseller's (docs/ACCOUNTS.md): a reseller's list
     // bounds its users at once, also users whose own list is older or wider. Both lists are the cached accounts'.
     const own = a.allowedSources
@@ -708,6 +744,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         // A connector the operator stopped is down on purpose: listed as stopped, not a problem.
         ...st.connectors.filter((c) => c.kind !== 'simulator' && !c.up && !c.stopped).map((c) => `connector ${c.id} is down`),
         ...(busy ? ['overloaded: submits are refused with ESME_RMSGQFUL until the backlog drains'] : []),
+        ...(diskLow ? [`disk almost full: ${diskFreeMiB} MiB free for the data dir, below store.minFreeMiB (${options.store.minFreeMiB}): submits are refused with ESME_RMSGQFUL`] : []),
       ]
       return {
         status: !listeners || stopping ? 'starting' : problems.length > 0 ? 'degraded' : 'ok',
@@ -718,6 +755,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         carrierInFlight: st.carrierInFlight,
         backlog: st.backlog,
         overloaded: busy,
+        ...(diskFreeMiB !== null ? { diskFreeMiB } : {}),
         connectors: st.connectors.map((c) => ({ id: c.id, kind: c.kind, up: c.up, ...(c.stopped ? { stopped: true } : {}) })),
         uptimeS: Math.round(process.uptime()),
       }
@@ -1046,6 +1084,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     ticker.stop()
     clearTimeout(purgeTimer)
     clearTimeout(sweepTimer)
+    clearInterval(diskTimer)
     await actors.stop()
     hub.stop()
     await webhooks.stop()
@@ -1093,6 +1132,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     ticker.stop()
     clearTimeout(purgeTimer)
     clearTimeout(sweepTimer)
+    clearInterval(diskTimer)
     await actors.stop()
     await webhooks.stop()
     hub.stop()
@@ -1140,7 +1180,7 @@ const REFUSALS: Record<number, [SmscErrorCode, Why]> = {
   }],
   [S.SMSC_RQUOTA]: ['SMSC_ERR_QUOTA_EXCEEDED', (a) => `the account's daily quota (${a?.dailyQuota} parts) is used up until 00:00 UTC`],
   [S.SMSC_RNOCREDIT]: ['SMSC_ERR_CREDIT_EXHAUSTED', (_a, balance) => `not enough credit (balance ${balance})`],
-  [S.ESME_RMSGQFUL]: ['SMSC_ERR_QUEUE_FULL', () => 'the engine is overloaded; send again later'],
+  [S.ESME_RMSGQFUL]: ['SMSC_ERR_QUEUE_FULL', () => 'the engine takes no messages just now (overloaded, or its disk almost full: GET /healthz says which); send again later'],
   [S.ESME_RINVSRCADR]: ['SMSC_ERR_SOURCE_NOT_ALLOWED', (a, _b, m, r) => a !== undefined && r !== undefined && sourceAllowed(a.allowedSources, m.from.replace(/^\+/, ''))
     ? `sender id ${JSON.stringify(m.from)} is not among the sender ids of this account's reseller ${r.systemId}`
     : `sender id ${JSON.stringify(m.from)} is not allowed for this account (allowed: ${a?.allowedSources.join(', ')})`],

@@ -26,7 +26,7 @@ const codeRows = tableRows(doc, 'Code')
 const wireRows = tableRows(doc, 'command_status')
 
 t.test('the table has the expected number of codes', async (t) => {
-  t.equal(codes.length, 44, 'update this count, docs/ERRORS.md and the mapping test when adding a code')
+  t.equal(codes.length, 45, 'update this count, docs/ERRORS.md and the mapping test when adding a code')
 })
 
 t.test('every code follows SMSC_ERR_<AREA>_<WHAT>', async (t) => {
@@ -82,6 +82,7 @@ t.test('codes map to the statuses the brief names', async (t) => {
     SMSC_ERR_CONFIG_INVALID: 0,
     SMSC_ERR_CLI_USAGE: 0,
     SMSC_ERR_DATA_DIR_LOCKED: 0,
+    SMSC_ERR_DISK_FULL: 0,
     SMSC_ERR_STORE_NEWER: 0,
     SMSC_ERR_BACKUP_RUNNING: 0,
     SMSC_ERR_BACKUP_FAILED: 0,
