@@ -20,13 +20,13 @@
  * PDU has no response, and nothing is queued when no receiver is bound.
  */
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
-import { MessageState } from '../engine/protocol/constants'
+import { MessageState, statusName } from '../engine/protocol/constants'
 import { STATE_OF_STAT, aggregateState, isFinal, receiptItem, statOf, wantsReceipt, type Address, type MessageRecord } from '../engine/message'
 import { REFUND_SETTLEMENT, type Account } from '../engine/accounts'
 import type { Ledger, LedgerEntry } from '../engine/ledger'
 import type { WebhookSender } from '../engine/webhook'
-import type { Session } from '../engine/session/session'
-import type { LogFn } from '../engine/log'
+import type { RefusedDelivery, Session } from '../engine/session/session'
+import { RepeatedLog, type LogFn } from '../engine/log'
 import type { Outcome } from './messages'
 import type { Metrics } from '../engine/telemetry'
 
@@ -100,9 +100,16 @@ export class Delivery {
 
   /** Items per account in memory at most (about): a receiver down for hours does not grow the heap. */
   private readonly memoryItems: number
+  /** deliver_sms an ESME refused for good: a warning per account and status, then a count once a minute. */
+  private readonly refusals: RepeatedLog
 
   constructor(private readonly d: DeliveryDeps) {
     this.memoryItems = d.memoryItems ?? 20_000
+    this.refusals = new RepeatedLog(d.log, {
+      level: 'warn', keyName: 'refusal',
+      first: 'the ESME refused a receipt or MO for good (ESME_RX_P_APPN or ESME_RX_R_APPN): it is not sent again',
+      more: 'more receipts or MO refused for good by the ESME: not sent again',
+    })
     // Aggregates in progress before a restart: their missing parts may still come, or never (flushIncomplete).
     // Their parts' records are pinned: the receipt is built from them, so retention must not take them first.
     for (const [key, seen] of d.store.metaWithPrefix('mp:')) {
@@ -382,9 +389,21 @@ export class Delivery {
     for (const s of touched) this.pump(s)
   }
 
-  results(ok: DeliveryItem[], failed: DeliveryItem[]): void {
+  results(ok: DeliveryItem[], failed: DeliveryItem[], refused: readonly RefusedDelivery[] = []): void {
     const touched = new Set<string>()
     const m = this.d.metrics
+    if (refused.length > 0) {
+      // Refused for good by the ESME (ESME_RX_P_APPN, ESME_RX_R_APPN): failed, and out of the queue, never sent again.
+      const now = this.d.now()
+      for (const { item, status } of refused) {
+        const c = m.account(item.systemId)
+        c.deliverFailed++
+        c.byKind[item.kind][1]++
+        this.refusals.add(`${item.systemId} ${statusName(status)}`, { kind: item.kind, messageId: item.messageId }, now)
+      }
+      const ack = refused.map(({ item }) => ({ systemId: item.systemId, key: item.key! }))
+      this.d.commit({ ack }, (err) => { if (err) this.d.log('error', 'ack commit failed', { error: err.message }) })
+    }
     if (ok.length > 0) {
       const wall = this.d.now()
       // submit→receipt latency: submitAt is wall-clock ms; recorded in µs
@@ -417,6 +436,7 @@ export class Delivery {
 
   /** Moves due retries back to the ready queue and pumps every account with work. */
   tick(now: number): void {
+    this.refusals.tick(now)
     if (now - this.lastPartsCheck >= PARTS_CHECK_MS) { this.lastPartsCheck = now; this.flushIncomplete(now) }
     const cutoff = now - this.d.maxAgeMs
     const expired: DeliveryItem[] = []

@@ -3,6 +3,7 @@
  * Every message carries a batch: no actor receives one message per PDU.
  */
 import type { CommitBatch, DeliveryItem } from '../engine/store'
+import type { RefusedDelivery } from '../engine/session/session'
 import type { Address, MessageRecord } from '../engine/message'
 import type { Job } from './dispatcher'
 import type { UpstreamReceipt } from './connectors/types'
@@ -52,7 +53,7 @@ export type DeliveryMsg =
   /** `stored`, when given, is called once the outcomes' effects are committed (upstream receipts are acknowledged then). */
   | { type: 'outcomes'; outcomes: Outcome[]; stored?: () => void }
   | { type: 'enqueue'; items: DeliveryItem[] }
-  | { type: 'results'; ok: DeliveryItem[]; failed: DeliveryItem[] }
+  | { type: 'results'; ok: DeliveryItem[]; failed: DeliveryItem[]; refused: RefusedDelivery[] }
   | { type: 'bound'; systemId: string }
   | { type: 'tick'; now: number }
   /** An upstream's alert_notification for a subscriber `systemId` asked about (actors/dpf.ts). */

@@ -34,7 +34,7 @@ const nact = require('nact') as {
 }
 import { RepeatedLog, type LogFn } from '../engine/log'
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
-import type { Session } from '../engine/session/session'
+import type { RefusedDelivery, Session } from '../engine/session/session'
 import { isFinal, type Destination, type MessageRecord } from '../engine/message'
 import { SIMULATOR_CONNECTOR, type ConnectorOptions, type ReceiptIdMode, type ResolvedOptions } from '../engine/config'
 import { RecentUpstreamIds, idsAgree, receiptCandidates, sameUpstreamId, upstreamKey } from '../engine/upstream-ids'
@@ -90,7 +90,7 @@ export interface ActorSystem {
   /** Committed records to (re)dispatch; `fresh` false for replace_sm (no second intermediate notification). */
   dispatch(records: MessageRecord[], fresh?: boolean): void
   enqueue(items: DeliveryItem[]): void
-  deliveryResults(ok: DeliveryItem[], failed: DeliveryItem[]): void
+  deliveryResults(ok: DeliveryItem[], failed: DeliveryItem[], refused?: RefusedDelivery[]): void
   bound(systemId: string): void
   spawnSession(s: Session): ActorRef
   sessionMsg(ref: ActorRef, msg: SessionMsg): void
@@ -224,7 +224,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       }
     },
     enqueueLater: (items) => delivery.post({ type: 'enqueue', items }),
-    resultsLater: (ok, failed) => delivery.post({ type: 'results', ok, failed }),
+    resultsLater: (ok, failed) => delivery.post({ type: 'results', ok, failed, refused: [] }),
     now: d.now,
     redeliveryMs: d.options.receipts.redeliveryMs,
     maxAgeMs: d.options.receipts.maxAgeMs,
@@ -240,7 +240,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     switch (msg.type) {
       case 'outcomes': state.outcomes(msg.outcomes, msg.stored); return state
       case 'enqueue': state.enqueue(msg.items); return state
-      case 'results': state.results(msg.ok, msg.failed); return state
+      case 'results': state.results(msg.ok, msg.failed, msg.refused); return state
       case 'bound': state.pump(msg.systemId); return state
       case 'tick': state.tick(msg.now); return state
       case 'alert': state.alertTo(msg.systemId, msg.ms, msg.esme, msg.status, { connector: msg.connector }); return state
@@ -637,7 +637,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     },
     dispatch: (records, fresh = true) => toDispatcher({ type: 'submit', records, fresh }),
     enqueue: (items) => delivery.post({ type: 'enqueue', items }),
-    deliveryResults: (ok, failed) => delivery.post({ type: 'results', ok, failed }),
+    deliveryResults: (ok, failed, refused = []) => delivery.post({ type: 'results', ok, failed, refused }),
     bound: (systemId) => delivery.post({ type: 'bound', systemId }),
     spawnSession: (s) => nact.spawn(sessionsRef, (state: Session, msg: SessionMsg) => {
       switch (msg.type) {

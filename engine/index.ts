@@ -641,8 +641,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         if (!err) actors.dispatch([r], false)
       })
     },
-    deliveryResults(_s, ok, failed) {
-      actors.deliveryResults(ok, failed)
+    deliveryResults(_s, ok, failed, refused) {
+      actors.deliveryResults(ok, failed, refused)
     },
   }
 

@@ -70,12 +70,18 @@ export interface SessionHost {
   getMessage(id: string): MessageRecord | undefined
   cancel(s: Session, pdu: Pdu, cb: (status: number) => void): void
   replace(s: Session, pdu: Pdu, cb: (status: number) => void): void
-  /** deliver_sm outcomes of one read batch or one tick: acknowledged, and to be sent again. */
-  deliveryResults(s: Session, ok: DeliveryItem[], failed: DeliveryItem[]): void
+  /** deliver_sm outcomes of one read batch or one tick: acknowledged, to be sent again, and refused for good (with the status). */
+  deliveryResults(s: Session, ok: DeliveryItem[], failed: DeliveryItem[], refused: RefusedDelivery[]): void
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void
   /** Counters and histograms for telemetry: increments only. */
   readonly metrics: Metrics
 }
+
+/** A deliver_sm the ESME refused for good, and its deliver_sm_resp status. */
+export interface RefusedDelivery { item: DeliveryItem; status: number }
+
+/** deliver_sm_resp statuses that mean "never": the item is not sent again (SMPP 3.4 §5.1.3: 0x65 permanent, 0x66 rejected). */
+const PERMANENT_REFUSALS: ReadonlySet<number> = new Set([S.ESME_RX_P_APPN, S.ESME_RX_R_APPN])
 
 type Outstanding =
   | { kind: 'deliver'; at: number; item: DeliveryItem }
@@ -130,6 +136,7 @@ export class Session implements Tickable {
   private batch: Pending[] = []
   private okResults: DeliveryItem[] = []
   private failedResults: DeliveryItem[] = []
+  private refusedResults: RefusedDelivery[] = []
   /** Last time any PDU arrived (enquire_link_timer). */
   private lastRx: number
   /** Last time a PDU other than enquire_link / enquire_link_resp arrived (inactivity_timer). */
@@ -590,8 +597,13 @@ export class Session implements Tickable {
         if (h.command_status === 0) {
           this.stats.delivered++
           this.okResults.push(o.item)
+        } else if (PERMANENT_REFUSALS.has(h.command_status)) {
+          // ESME_RX_P_APPN, ESME_RX_R_APPN: the ESME's application will never take it (SMPP 3.4 §5.1.3): not sent again.
+          this.stats.deliverFailed++
+          this.refusedResults.push({ item: o.item, status: h.command_status })
         } else {
-          // negative deliver_sm_resp or generic_nack: try again later (delivery actor backs off)
+          // any other negative deliver_sm_resp (ESME_RX_T_APPN, a full queue, …) or generic_nack: try again later
+          // (the delivery actor backs off)
           this.stats.deliverFailed++
           this.failedResults.push(o.item)
         }
@@ -613,11 +625,12 @@ export class Session implements Tickable {
   }
 
   private flushResults(): void {
-    if (this.okResults.length === 0 && this.failedResults.length === 0) return
-    const ok = this.okResults, failed = this.failedResults
+    if (this.okResults.length === 0 && this.failedResults.length === 0 && this.refusedResults.length === 0) return
+    const ok = this.okResults, failed = this.failedResults, refused = this.refusedResults
     this.okResults = []
     this.failedResults = []
-    this.host.deliveryResults(this, ok, failed)
+    this.refusedResults = []
+    this.host.deliveryResults(this, ok, failed, refused)
   }
 
   // ------------------------------------------------------------------ timers

@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { startEngine } from '../helpers/engine'
-import { Status, gsm, isReceipt, openEsme, type Pdu } from '../helpers/esme'
+import { Status, gsm, isReceipt, messageText, openEsme, parseReceipt, type Pdu } from '../helpers/esme'
 
 const SRC = '12345'
 const DEST = '4915112345678'
@@ -57,4 +57,19 @@ t.test('a receipt answered with an error status is redelivered', async (t) => {
   trx.deliverSmStatus = 0
   const both = await trx.waitForMany((p) => p.receipted_message_id === id, 2, 20_000)
   t.equal(both.length, 2, 'delivered again after the negative deliver_sm_resp')
+})
+
+t.test('a receipt refused for good (ESME_RX_P_APPN, ESME_RX_R_APPN) is not sent again; ESME_RX_T_APPN is', async (t) => {
+  const engine = await startEngine(t, { extra: { receipts: { redeliveryMs: [200, 400] }, log: { level: 'warn' } } })
+  const trx = await openEsme(t, { port: engine.smppPort, kind: 'transceiver' })
+  const send = async (text: string) => (await trx.submit({ source_addr: SRC, destination_addr: DEST, short_message: gsm(text), data_coding: 0, registered_delivery: 1 })).message_id ?? ''
+  // By the receipt's text: the first characters of the message it is for.
+  const refusal: [string, number][] = [['refused for good', 0x65], ['rejected', 0x66], ['refused for now', 0x64]]
+  trx.deliverSmStatus = (pdu) => refusal.find(([text]) => parseReceipt(messageText(pdu))?.text === text)?.[1] ?? 0
+  const [permanent, rejected, temporary] = await Promise.all(refusal.map(([text]) => send(text)))
+  await trx.waitForMany((p) => p.receipted_message_id === temporary, 3, 10_000)
+  const count = (id: string) => trx.delivered.filter((p) => p.receipted_message_id === id).length
+  t.equal(count(permanent), 1, 'ESME_RX_P_APPN: sent once, while ESME_RX_T_APPN was sent three times')
+  t.equal(count(rejected), 1, 'ESME_RX_R_APPN: sent once')
+  t.match(engine.output(), /the ESME refused a receipt or MO for good.*"refusal":"esme1 ESME_RX_P_APPN"/, 'a warning names the account and the status')
 })

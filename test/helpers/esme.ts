@@ -137,8 +137,8 @@ export class Esme {
   /** every PDU received (requests and responses) */
   readonly received: Pdu[] = []
   readonly errors: Error[] = []
-  /** command_status to answer deliver_sm with; null leaves them unanswered */
-  deliverSmStatus: number | null = Status.ESME_ROK
+  /** command_status to answer deliver_sm with (or a function of the deliver_sm giving it); null leaves them unanswered */
+  deliverSmStatus: number | null | ((pdu: Pdu) => number | null) = Status.ESME_ROK
   closed = false
   private readonly waiters = new Set<Waiter>()
   /** rejecters of requests still waiting for their response; all fail when the socket closes */
@@ -158,7 +158,8 @@ export class Esme {
       this.received.push(pdu)
       if (pdu.command === 'deliver_sm') {
         this.delivered.push(pdu)
-        if (this.deliverSmStatus !== null) session.send(pdu.response({ command_status: this.deliverSmStatus }))
+        const status = typeof this.deliverSmStatus === 'function' ? this.deliverSmStatus(pdu) : this.deliverSmStatus
+        if (status !== null) session.send(pdu.response({ command_status: status }))
         for (const w of this.waiters) {
           if (w.predicate(pdu)) {
             w.found.push(pdu)
