@@ -324,6 +324,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       return { backlog: st.backlog, list: st.connectors.map((c) => ({ id: c.id, kind: c.kind, up: c.up, inFlight: c.inFlight, queued: c.queued, sent: c.sent, failed: c.failed })) }
     },
     workers: () => null,
+    balances: () => new Map(store.listAccounts().filter((a) => a.prepaid).map((a) => [a.systemId, ledger.balance(a.systemId)])),
     storeSpace: () => {
       try {
         const dir = path.join(options.dataDir, 'store')

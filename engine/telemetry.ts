@@ -213,6 +213,8 @@ export interface HubSources {
   workers(): { threads: number; utilization: number; queued: number } | null
   /** The store's file size and the free space of its file system (bytes), for /metrics; null if they cannot be read. */
   storeSpace(): { bytes: number; free: number } | null
+  /** The credit balance of every prepaid account, for /metrics. */
+  balances(): Map<string, number>
 }
 
 export type Topic = 'binds' | 'accounts' | 'queues' | 'engine' | 'latency' | 'events'
@@ -514,6 +516,8 @@ export function prometheusText(m: Metrics, src: HubSources): string {
     out.push('# HELP smsc_store_bytes size of the store\'s file (data.mdb)', '# TYPE smsc_store_bytes gauge', `smsc_store_bytes ${space.bytes}`)
     out.push('# HELP smsc_store_free_bytes free space of the file system the store is on', '# TYPE smsc_store_free_bytes gauge', `smsc_store_free_bytes ${space.free}`)
   }
+  out.push('# HELP smsc_account_balance prepaid credit left, by account (prepaid accounts only): alert before a customer runs dry', '# TYPE smsc_account_balance gauge')
+  for (const [acc, b] of src.balances()) out.push(`smsc_account_balance{account="${esc(acc)}"} ${b}`)
   out.push('# HELP smsc_pending_deliveries receipts and MO waiting for a receiver, by account', '# TYPE smsc_pending_deliveries gauge')
   const pending = src.pending()
   for (const acc of new Set([...src.accounts(), ...pending.keys()])) out.push(`smsc_pending_deliveries{account="${esc(acc)}"} ${pending.get(acc) ?? 0}`)

@@ -36,6 +36,7 @@ function sources(list: FakeSession[], pending = new Map<string, number>(), accou
     connectors: () => ({ backlog: 3, list: [{ id: 'up"1', kind: 'smpp', up: false, inFlight: 0, queued: 3, sent: 9, failed: 1 }] }),
     workers: () => null,
     storeSpace: () => ({ bytes: 4096, free: 1e9 }),
+    balances: () => new Map([['acme', 12.5]]),
   }
 }
 
@@ -331,6 +332,7 @@ t.test('prometheusText escapes label values and folds the histograms', async (t)
   t.match(text, 'smsc_binds{type="transmitter"} 0\nsmsc_binds{type="receiver"} 1\nsmsc_binds{type="transceiver"} 1\n', 'bound sessions by type; an open one is not a bind')
   t.match(text, 'smsc_connections 3\n')
   t.match(text, `smsc_account_binds{account="${esc}"} 2\n`, 'bound sessions by account (the open one not counted)')
+  t.match(text, '# TYPE smsc_account_balance gauge\nsmsc_account_balance{account="acme"} 12.5\n', 'prepaid balances')
   t.match(text, 'smsc_store_bytes 4096\nsmsc_store_free_bytes 1000000000\n'.replace('\nsmsc_store_free', '\n# HELP smsc_store_free_bytes free space of the file system the store is on\n# TYPE smsc_store_free_bytes gauge\nsmsc_store_free'), 'the store\'s size and free space')
   t.match(text, 'smsc_carrier_in_flight 7\n')
   t.match(text, 'smsc_auth_failures_total 2\n', 'auth_failure events counted')

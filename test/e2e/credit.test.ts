@@ -9,6 +9,7 @@
 import t from 'tap'
 import { openEsme, parseReceipt, messageText, receiptFor, gsm, type Esme, type Pdu } from '../helpers/esme'
 import { AdminApi, PolicyStatus, hex, ledgerSum, sleep, startPolicyEngine, statusCounts, until, type LedgerEntry } from '../helpers/policy'
+import { httpCall } from '../helpers/engine'
 
 const SRC = '12345'
 const DEST = '4915112345678'
@@ -59,6 +60,10 @@ t.test('prepaid credit is charged per message, atomically, and the ledger adds u
     t.equal(entries.length, 1, 'one entry before any traffic')
     t.match(entries[0], { systemId: 'prepaid', reason: 'opening', delta: 100, balance: 100 })
     t.equal((await api.account('postpaid')).balance, null, 'an account without credit is not prepaid (balance null)')
+    const metrics = (await httpCall(engine.httpPort, 'GET', '/metrics')).body
+    t.match(metrics, /^smsc_account_balance\{account="prepaid"\} 100$/m, '/metrics has each prepaid account\'s balance')
+    t.match(metrics, /^smsc_account_balance\{account="ukprice"\} 11$/m)
+    t.notMatch(metrics, /smsc_account_balance\{account="postpaid"\}/, 'and no balance for a postpaid one')
   })
 
   t.test('8 binds submitting 150 at once: exactly 100 accepted, 50 refused with 0x401, balance 0', async (t) => {
@@ -86,6 +91,7 @@ t.test('prepaid credit is charged per message, atomically, and the ledger adds u
     const more = await binds[0].submit({ source_addr: SRC, destination_addr: DEST, short_message: gsm('one more') })
     t.equal(hex(more.command_status), hex(PolicyStatus.SMSC_RNOCREDIT), 'the next submit is refused too')
     t.equal(await api.balance('prepaid'), 0, 'still 0, never negative')
+    t.match((await httpCall(engine.httpPort, 'GET', '/metrics')).body, /^smsc_account_balance\{account="prepaid"\} 0$/m, 'the gauge follows the charges')
   })
 
   t.test('credit granted through the API is spendable at once and is a ledger entry', async (t) => {
