@@ -401,8 +401,10 @@ async function credit(sub: string | undefined, positionals: string[], flags: Rec
       const r = await c.transfer({ from: checkSystemId(positionals[0]), to: checkSystemId(positionals[1]), amount: amountArg(positionals[2]), reason })
       out(`${r.from?.systemId}: ${r.from?.delta}, balance ${r.from?.balance}\n${r.to.systemId}: +${r.to.delta}, balance ${r.to.balance}\n`)
     } else {
-      const entries = await c.ledger(checkSystemId(positionals[0]), intFlag(flags, 'limit', 50))
+      const id = checkSystemId(positionals[0])
+      const entries = await c.ledger(id, intFlag(flags, 'limit', 50))
       if (flags.json) out(JSON.stringify(entries) + '\n')
+      else if (entries.length === 0) out(`no ledger entries for ${id}: it is not prepaid, or no credit was added or charged yet\n`)
       else {
         out(`${'time'.padEnd(24)}  ${'change'.padStart(12)}  ${'balance'.padStart(12)}  ${'reason'.padEnd(12)} by, reference\n`)
         for (const e of entries) out(`${new Date(e.t).toISOString()}  ${String(e.delta).padStart(12)}  ${String(e.balance).padStart(12)}  ${e.reason.padEnd(12)} ${e.by}${e.ref ? `  ${e.ref}` : ''}${e.count ? `  (${e.count} message${e.count === 1 ? '' : 's'})` : ''}\n`)

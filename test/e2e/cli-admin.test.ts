@@ -43,6 +43,7 @@ t.test('offline: accounts, credit moves and the ledger are managed on the data d
   const add = smsc(['account', 'add', 'u1', '--parent', 'res1', '--prepaid', 'true', '--rate', '50', '--burst', '10', ...d])
   t.equal(add.code, 0, add.err)
   t.match(add.out, /^added u1 with password \S{8}\n$/, 'a generated password is printed once')
+  t.equal(smsc(['credit', 'ledger', 'u1', ...d]).out, 'no ledger entries for u1: it is not prepaid, or no credit was added or charged yet\n', 'an empty ledger says so (not a bare header)')
   const move = smsc(['credit', 'move', 'res1', 'u1', '30', '--reason', 'top-up', ...d])
   t.equal(move.code, 0, move.err)
   t.match(move.out, /res1: -30, balance 70\nu1: \+30, balance 30/)
