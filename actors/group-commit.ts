@@ -40,6 +40,14 @@ export class GroupCommit {
     /** Called after each transaction: its duration (ms) and how many requests it carried. */
     private readonly committed: (ms: number, requests: number) => void = () => {},
     private readonly onCallbackError: (err: unknown) => void = () => {},
+    /**
+     * A transaction ended with requests waiting: have kick() called once the owner has queued everything
+     * posted to it so far (the store actor: through its mailbox). Writing them at once instead could write
+     * a record that an actor has changed since its request was queued without that actor's own request,
+     * still in the mailbox, which carries what goes with the change (a refund, a receipt): a kill -9 between
+     * the two transactions kept the change and lost the rest. Without it: written at once.
+     */
+    private readonly wake: (() => void) | null = null,
   ) {}
 
   /** Requests waiting for the transaction in flight. */
@@ -104,7 +112,10 @@ export class GroupCommit {
       })).then(() => undefined)
     }).finally(() => {
       this.inFlight = false
-      if (this.pending.length > 0) this.flush()
+      if (this.pending.length > 0) {
+        if (this.wake !== null) this.wake()
+        else this.flush()
+      }
     })
   }
 }

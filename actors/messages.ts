@@ -8,7 +8,10 @@ import type { Address, MessageRecord } from '../engine/message'
 import type { Job } from './dispatcher'
 import type { UpstreamReceipt } from './connectors/types'
 
-export type StoreMsg = { type: 'commit'; batch: CommitBatch; done: (err: Error | null) => void }
+export type StoreMsg =
+  | { type: 'commit'; batch: CommitBatch; done: (err: Error | null) => void }
+  /** a transaction ended with requests waiting: write them once the mailbox is drained (actors/group-commit.ts) */
+  | { type: 'kick' }
 
 export interface Outcome {
   id: string

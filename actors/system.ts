@@ -194,12 +194,14 @@ export function startActors(d: ActorDeps): ActorSystem {
   let writer: GroupCommit | null = null
   const makeWriter = () => (writer = new GroupCommit(d.store,
     (ms) => d.metrics.commitLatency.record(ms * 1000),
-    (err) => log('error', 'a commit callback failed', { error: String((err as Error)?.stack ?? err) })))
+    (err) => log('error', 'a commit callback failed', { error: String((err as Error)?.stack ?? err) }),
+    () => storeActor.post({ type: 'kick' })))
   const storeActor = spawnDrained(root, 'store', (state: GroupCommit, msg: StoreMsg) => {
     switch (msg.type) {
       case 'commit':
         state.queue(msg.batch, msg.done)
         return state
+      case 'kick': return state // the drain's end kicks
     }
   }, { initialStateFunc: makeWriter, onCrash: restartWithBudget('store', 3, 10_000, log, d.fatal) }, (state) => state.kick())
   const commit = (batch: CommitBatch, done: (err: Error | null) => void) => {

@@ -76,3 +76,30 @@ t.test('queued requests wait for kick() and then share one transaction (the stor
   r.gc.kick()
   t.equal(r.transactions.length, 1, 'a kick with nothing queued writes nothing')
 })
+
+t.test('with a wake, requests waiting for the next transaction are written only after the owner has taken what was posted to it', async (t) => {
+  // The race a kill -9 exposed (test/e2e/crash-under-load): the upstream's id for a message is queued while a
+  // transaction is in flight; the upstream's receipt then makes the delivery actor set that same record final
+  // and post its own request (the record, the refund, the ESME's receipt) to the store actor's mailbox. Written
+  // at the end of the transaction, the first request alone would carry the final record without the rest.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-gc-'))
+  const store = await Store.open(dir)
+  t.teardown(async () => { await store.close(); fs.rmSync(dir, { recursive: true, force: true }) })
+  const transactions: CommitBatch[] = []
+  const mailbox: { batch: CommitBatch; done: (err: Error | null) => void }[] = []
+  const drain = () => { for (const m of mailbox.splice(0)) gc.queue(m.batch, m.done); gc.kick() } // the store actor's turn
+  const gc: GroupCommit = new GroupCommit({ commit: (b) => { transactions.push(b); return store.commit(b) } }, () => {}, () => {}, () => setImmediate(drain))
+  const post = (batch: CommitBatch) => new Promise<void>((resolve, reject) => { mailbox.push({ batch, done: (err) => (err ? reject(err) : resolve()) }) })
+
+  const first = post({ messages: [msg('m0')] })
+  drain() // written at once: in flight
+  const record: StoredMessage = { id: 'm1', systemId: 'u', state: 1 }
+  const link = post({ messages: [record] })
+  drain() // waits for the next transaction
+  record.state = 5 // the delivery actor: final, and its request goes to the mailbox in the same turn
+  const outcome = post({ messages: [record], meta: [['outcome:m1', 'UNDELIV']] })
+  await Promise.all([first, link, outcome])
+  t.equal(transactions.length, 2, 'two transactions')
+  t.same(transactions[1].messages?.map((m) => m.id), ['m1', 'm1'], 'the record changed while waiting goes in one transaction with the request that changed it')
+  t.same(transactions[1].meta, [['outcome:m1', 'UNDELIV']])
+})
