@@ -309,7 +309,9 @@ export function startActors(d: ActorDeps): ActorSystem {
       // A restart: the old link goes, the destinations it held are dispatched again from the store.
       let oldStopped: Promise<void> = Promise.resolve()
       if (old) {
-        oldStopped = old.connector.stop().catch(() => {})
+        // An old lane that crashed before its reclaim began never started its link: the one before it may still
+        // have requests out. Its successor waits for both (else its reclaim sends those again while they are out).
+        oldStopped = Promise.all([old.connector.stop().catch(() => {}), old.predecessorsStopped]).then(() => {})
         // Its counts go on in its successor's: sent and failed (smsc_connector_*_total) never go back while the engine runs.
         const was = old.connector.stats()
         const prev = carried.get(id) ?? { sent: 0, failed: 0 }
@@ -330,7 +332,8 @@ export function startActors(d: ActorDeps): ActorSystem {
         // while they are still out), and the new one starts only then. What the dispatcher hands the new one before
         // the reclaim begins, the reclaim hands out again: the lane drops it then ('reclaimed').
         const gen = lane.awaitingReclaim = ++restarts
-        if (old) lane.receiptsTo = old.connector
+        lane.predecessorsStopped = oldStopped
+        if (old) lane.receiptsTo = old.receiptsTo // the link that may still have requests out (see predecessorsStopped)
         void oldStopped.then(() => toDispatcher({
           type: 'reclaim', connector: id, records: d.store.activeMessages() as MessageRecord[],
           begin: () => actor.post({ type: 'reclaimed', gen }),
@@ -392,6 +395,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     lane.stopped = true
     if (remove) { lanes.delete(id); connectorActors.delete(id); configs.delete(id); carried.delete(id) }
     await lane.connector.stop().catch((err) => log('warn', 'connector stop failed', { connector: id, error: String(err) }))
+    await lane.predecessorsStopped // restarted after a crash and its reclaim not begun: the old link may still have requests out
     retired.add(lane)
     nact.stop(actor.ref)
     // The store has the submits it left (the reclaim below); a provider's callbacks it had not handled only it had.

@@ -24,6 +24,12 @@ export class Lane {
    * the provider ids a callback names reach the dispatcher before it does.
    */
   receiptsTo: Connector
+  /**
+   * Resolved once the links before this lane's have stopped (after a crash restart: the one it replaced, and that
+   * one's predecessors still stopping if it crashed before its own reclaim began). Its own link may have nothing
+   * in flight while an older one still has.
+   */
+  predecessorsStopped: Promise<void> = Promise.resolve()
 
   /** `handedOver` is told what the connector took (the message timeline's 'carrier' step). */
   constructor(readonly connector: Connector, private readonly handedOver: (jobs: readonly Job[], now: number) => void = () => {}) {

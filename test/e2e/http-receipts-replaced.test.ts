@@ -24,8 +24,8 @@ interface Callback { id: string; status: number; ms: number }
  * The provider: answers each POST with 200 { id: "prov-<our id>" } after `answerMs`, and calls the engine back with
  * "delivered" for it: `early` at once (before its answer), else right after the answer.
  */
-async function provider(t: TestLike, o: { answerMs: number; early: boolean }) {
-  const p = { enginePort: 0, callbacks: [] as Callback[], url: '' }
+async function provider(t: TestLike, o: { answerMs: number; early: boolean; callbackMs?: number }) {
+  const p = { enginePort: 0, callbacks: [] as Callback[], url: '', requests: new Map<string, number>() }
   const callBack = (id: string) => {
     const started = Date.now()
     void httpCall(p.enginePort, 'POST', `/api/v1/connectors/prov/receipts?token=${TOKEN}`, { body: { id: `prov-${id}`, status: 'delivered' }, timeoutMs: 30_000 })
@@ -36,7 +36,9 @@ async function provider(t: TestLike, o: { answerMs: number; early: boolean }) {
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
       const id = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { id: string }).id
-      if (o.early) callBack(id)
+      p.requests.set(id, (p.requests.get(id) ?? 0) + 1)
+      if (o.callbackMs !== undefined) setTimeout(() => callBack(id), o.callbackMs)
+      else if (o.early) callBack(id)
       setTimeout(() => {
         res.setHeader('content-type', 'application/json')
         res.end(JSON.stringify({ id: `prov-${id}` }))
@@ -50,7 +52,7 @@ async function provider(t: TestLike, o: { answerMs: number; early: boolean }) {
   return p
 }
 
-async function engine(t: TestLike, url: string): Promise<{ smsc: Smsc; config: (timeoutMs: number) => Options }> {
+async function engine(t: TestLike, url: string, timeoutMs = 1000): Promise<{ smsc: Smsc; config: (timeoutMs: number) => Options }> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-cb-replaced-'))
   const config = (timeoutMs: number): Options => ({
     dataDir, smpp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 },
@@ -60,7 +62,7 @@ async function engine(t: TestLike, url: string): Promise<{ smsc: Smsc; config: (
     dispatch: { retryMs: [20, 40] },
     log: { level: 'silent' },
   } as Options)
-  const smsc = await createSmsc(config(1000))
+  const smsc = await createSmsc(config(timeoutMs))
   t.teardown(async () => { await smsc.stop(); fs.rmSync(dataDir, { recursive: true, force: true }) })
   return { smsc, config }
 }
@@ -104,4 +106,24 @@ t.test('callbacks that overtake the answers of a crashed connector are matched o
   smsc.faultActor('connector:prov')
   await sleep(800)
   await allSettled(t, smsc, prov, await traffic.stop())
+})
+
+t.test('a second crash before the first one\'s link has stopped: nothing is sent twice, and callbacks wait for that link\'s answers', async (t) => {
+  // The provider answers 1.5 s after each request and calls back 1.2 s after it (before its answer). Two crashes
+  // 100 ms apart find the first instance's requests on the wire: the second restart must wait for that instance too
+  // (its predecessor, which never started, has nothing in flight), or its reclaim sends them again while they are
+  // out, and the callbacks that come meanwhile are handed on before the answers that name their ids.
+  const prov = await provider(t, { answerMs: 1500, early: false, callbackMs: 1200 })
+  const { smsc } = await engine(t, prov.url, 5000)
+  prov.enginePort = smsc.ports.http
+  const ids = (await smsc.submitMessages('esme1', Array.from({ length: 20 }, (_, i) => ({ from: 'Shop', to: `44770090${String(i).padStart(4, '0')}`, text: 'hi', registeredDelivery: true }))))
+    .flatMap((r) => (r.ok ? r.ids : []))
+  await until(() => prov.requests.size === ids.length, 'every message on the wire', 5000)
+  smsc.faultActor('connector:prov')
+  await sleep(100)
+  smsc.faultActor('connector:prov')
+  await allSettled(t, smsc, prov, ids)
+  await sleep(500)
+  const twice = [...prov.requests].filter(([, n]) => n > 1)
+  t.same(twice, [], 'each message sent to the provider once')
 })
