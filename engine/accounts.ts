@@ -69,9 +69,16 @@ export interface Account extends AccountSettings {
   webhooksByOperator?: { receipts: boolean; mo: boolean }
 }
 
+/** A SHA-256 certificate fingerprint as Node's TLS gives it (fingerprint256: "AB:CD:…", upper case), from 64 hex
+ *  digits with or without ':' between pairs (openssl prints "sha256 Fingerprint=AB:CD:…"); null if it is not one. */
+export function fingerprint(text: string): string | null {
+  const hex = text.replace(/^sha256 fingerprint=/i, '').replace(/:/g, '').toUpperCase()
+  return /^[0-9A-F]{64}$/.test(hex) ? hex.match(/../g)!.join(':') : null
+}
+
 /** The keys of AccountSettings, in documentation order. */
 export const SETTINGS_KEYS = [
-  'role', 'parent', 'group', 'suspended', 'maxBinds', 'windowSize', 'allowedIps', 'allowedSources', 'rateLimit',
+  'role', 'parent', 'group', 'suspended', 'maxBinds', 'windowSize', 'allowedIps', 'clientCerts', 'allowedSources', 'rateLimit',
   'dailyQuota', 'registeredDelivery', 'validity', 'messageIdFormat', 'receiptPolicy', 'settlement', 'prepaid', 'webhooks',
   'outbind',
 ] as const satisfies readonly (keyof AccountSettings)[]
@@ -92,6 +99,7 @@ export function defaultSettings(base: { maxBinds: number; windowSize: number; me
     maxBinds: base.maxBinds,
     windowSize: base.windowSize,
     allowedIps: [],
+    clientCerts: [],
     allowedSources: [],
     rateLimit: null,
     dailyQuota: null,
@@ -196,6 +204,13 @@ export function checkAccountInput(v: unknown, path: string, code: AccountInputCo
     out.allowedIps = list(o.allowedIps, where, 'IP addresses or CIDR blocks').map((x, i) => {
       if (typeof x !== 'string' || parseCidr(x) === null) fail(`${where}[${i}] must be an IPv4 or IPv6 address or CIDR block (got ${showValue(x)})`)
       return x as string
+    })
+  }
+  if (o.clientCerts !== undefined) {
+    const where = p('clientCerts')
+    out.clientCerts = list(o.clientCerts, where, 'SHA-256 certificate fingerprints').map((x, i) => {
+      const fp = typeof x === 'string' ? fingerprint(x) : null
+      return fp ?? fail(`${where}[${i}] must be a certificate's SHA-256 fingerprint: 64 hex digits, pairs may be separated by ':' (openssl x509 -noout -fingerprint -sha256) (got ${showValue(x)})`)
     })
   }
   if (o.allowedSources !== undefined) {

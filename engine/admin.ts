@@ -115,7 +115,7 @@ export function configKeysOf(accounts: readonly Record<string, unknown>[]): (sys
 
 /** Settings a reseller may change on its users. */
 export const RESELLER_KEYS: readonly (keyof AccountSettings)[] = [
-  'rateLimit', 'dailyQuota', 'windowSize', 'maxBinds', 'allowedIps', 'allowedSources', 'validity',
+  'rateLimit', 'dailyQuota', 'windowSize', 'maxBinds', 'allowedIps', 'clientCerts', 'allowedSources', 'validity',
   'registeredDelivery', 'receiptPolicy', 'webhooks', 'suspended',
 ]
 /** Settings an account may change on itself. */

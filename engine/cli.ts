@@ -128,6 +128,8 @@ const ACCOUNT_HELP = `smsc account | credit | route | apikey | audit: accounts (
     --daily-quota N        (message parts per UTC day; 0 = unlimited)
     --max-binds N          --window-size N
     --allowed-ips CIDR,…   --allowed-sources ID,…  (an entry ending in * is a prefix; "" = any)
+    --client-certs FP,…    (SHA-256 fingerprints of TLS client certificates: binds only on the TLS port
+                           with one of them; "" = none asked)
     --registered-delivery 0|1   --validity-ms N --max-validity-ms N
     --id-format decimal|hex     --receipt-policy every|last|aggregate   --settlement submit|refund
     --prepaid true|false        --webhook-receipts URL  --webhook-mo URL  ("" = none; each changes only its
@@ -203,6 +205,7 @@ function settingsFromFlags(flags: Record<string, string | boolean>): Record<stri
   set('maxBinds', num('max-binds'))
   set('windowSize', num('window-size'))
   set('allowedIps', list('allowed-ips'))
+  set('clientCerts', list('client-certs'))
   set('allowedSources', list('allowed-sources'))
   const rate = num('rate')
   const burst = num('burst')
@@ -253,7 +256,7 @@ function settingsFromFlags(flags: Record<string, string | boolean>): Record<stri
   return out
 }
 
-const SETTING_FLAGS = ['role', 'parent', 'group', 'max-binds', 'window-size', 'allowed-ips', 'allowed-sources', 'rate', 'burst', 'daily-quota',
+const SETTING_FLAGS = ['role', 'parent', 'group', 'max-binds', 'window-size', 'allowed-ips', 'client-certs', 'allowed-sources', 'rate', 'burst', 'daily-quota',
   'registered-delivery', 'validity-ms', 'max-validity-ms', 'id-format', 'receipt-policy', 'settlement', 'prepaid', 'webhook-receipts', 'webhook-mo',
   'outbind', 'outbind-tls', 'outbind-password']
 
@@ -265,6 +268,7 @@ function show(a: AccountView): string {
     `  binds           ${a.usage ? `${a.usage.binds} open, ` : ''}max ${a.maxBinds}, window ${a.windowSize}`,
     `  message ids     ${a.messageIdFormat}   validity default ${a.validity.defaultMs / 3_600_000} h, max ${a.validity.maxMs / 3_600_000} h   registered_delivery default ${a.registeredDelivery}`,
     `  allowed ips     ${a.allowedIps.length ? a.allowedIps.join(', ') : 'any'}`,
+    `  client certs    ${a.clientCerts.length ? a.clientCerts.join(', ') : 'none asked'}`,
     `  allowed sources ${a.allowedSources.length ? a.allowedSources.join(', ') : 'any'}`,
     `  receipts        for long messages: ${a.receiptPolicy === 'every' ? 'every part' : a.receiptPolicy === 'last' ? 'the last part' : 'one for the whole message'}; settlement ${a.settlement}; webhooks receipts ${a.webhooks.receipts ?? '-'}, mo ${a.webhooks.mo ?? '-'}`,
     // SMPP 3.4 §2.2.1: where the engine connects to send outbind (the password itself is not printed)

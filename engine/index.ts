@@ -542,6 +542,11 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         const acc = store.getAccount(systemId) as Account
         if (acc.suspended) return cb(S.ESME_RBINDFAIL, undefined, 'the account is suspended') // SMSC_ERR_ACCOUNT_SUSPENDED
         if (!ipAllowed(acc.allowedIps, _s.remoteAddress)) return cb(S.ESME_RBINDFAIL, undefined, `${_s.remoteAddress} is not in allowedIps`) // SMSC_ERR_IP_NOT_ALLOWED
+        if (acc.clientCerts.length > 0) {
+          const cert = _s.clientCertificate
+          if (cert === null) return cb(S.ESME_RBINDFAIL, undefined, 'the account has clientCerts: it binds on the TLS port with one of those client certificates')
+          if (cert !== 'outbind' && !acc.clientCerts.includes(cert)) return cb(S.ESME_RBINDFAIL, undefined, `the client certificate (sha256 ${cert}) is not one of the account's clientCerts`)
+        }
         const binds = (byAccount.get(systemId) ?? []).filter((x) => isBound(x.state)).length
         if (binds >= acc.maxBinds) return cb(S.ESME_RBINDFAIL, undefined, `maxBinds ${acc.maxBinds} reached`)
         const bound: BoundAccount = { systemId, windowSize: acc.windowSize, limits: { ...limits, defaultValidityMs: acc.validity.defaultMs, maxValidityMs: acc.validity.maxMs } }

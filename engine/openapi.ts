@@ -102,6 +102,7 @@ export const OPENAPI = {
           maxBinds: { type: 'integer' },
           windowSize: { type: 'integer' },
           allowedIps: { type: 'array', items: { type: 'string' } },
+          clientCerts: { type: 'array', items: { type: 'string' }, description: 'SHA-256 fingerprints of the TLS client certificates its binds must show (binds only on the TLS port then); [] = none asked' },
           allowedSources: { type: 'array', items: { type: 'string' } },
           rateLimit: { oneOf: [{ type: 'null' }, { type: 'object', properties: { perSecond: { type: 'number' }, burst: { type: 'number' } } }] },
           dailyQuota: { type: ['integer', 'null'] },

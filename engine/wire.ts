@@ -254,6 +254,8 @@ export interface AccountSettings {
   windowSize: number
   /** CIDR blocks (IPv4 and IPv6; a bare address = /32 or /128); [] = any. */
   allowedIps: string[]
+  /** SHA-256 fingerprints ("AB:CD:…", upper case) of the TLS client certificates its binds must show; [] = none asked. */
+  clientCerts: string[]
   /** Sender ids; an entry ending in '*' is a prefix; [] = any. */
   allowedSources: string[]
   /** Token bucket; null = unlimited. */

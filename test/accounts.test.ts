@@ -23,7 +23,7 @@ t.test('defaultSettings: every setting, the engine limits passed in', async (t) 
   const d = defaultSettings({ maxBinds: 3, windowSize: 50, messageIdFormat: 'hex' })
   t.same(Object.keys(d).sort(), [...SETTINGS_KEYS].sort())
   t.same(d, {
-    role: 'user', parent: null, group: null, suspended: false, maxBinds: 3, windowSize: 50, allowedIps: [], allowedSources: [],
+    role: 'user', parent: null, group: null, suspended: false, maxBinds: 3, windowSize: 50, allowedIps: [], clientCerts: [], allowedSources: [],
     rateLimit: null, dailyQuota: null, registeredDelivery: 0, validity: { defaultMs: 48 * 3_600_000, maxMs: 7 * 24 * 3_600_000 },
     messageIdFormat: 'hex', receiptPolicy: 'every', settlement: 'submit', prepaid: false, webhooks: { receipts: null, mo: null },
     outbind: null,
@@ -46,6 +46,9 @@ t.test('checkAccountInput returns only the keys given; credit implies prepaid', 
   t.same(checkAccountInput({ outbind: { host: '192.0.2.9', port: 2775 } }, 'a', 'SMSC_ERR_API_INVALID'),
     { outbind: { host: '192.0.2.9', port: 2775, tls: false, password: '' } }, 'outbind: tls false and an empty password by default')
   t.same(checkAccountInput({ outbind: null }, 'a', 'SMSC_ERR_API_INVALID'), { outbind: null })
+  const fp = 'AB:'.repeat(31) + 'CD'
+  t.same(checkAccountInput({ clientCerts: [fp, 'sha256 Fingerprint=' + fp, 'ab'.repeat(31) + 'cd'] }, 'a', 'SMSC_ERR_API_INVALID'), { clientCerts: [fp, fp, fp] },
+    'clientCerts: as openssl prints them, or hex without colons, read as Node gives them (upper case, colons)')
   t.same(checkAccountInput({ credit: 0 }, 'a', 'SMSC_ERR_CONFIG_INVALID'), { credit: 0, prepaid: true })
   t.same(checkAccountInput({ rateLimit: { perSecond: 2.5 } }, 'a', 'SMSC_ERR_API_INVALID'), { rateLimit: { perSecond: 2.5, burst: 3 } }, 'burst defaults to ceil(perSecond)')
   t.same(checkAccountInput({ rateLimit: null, dailyQuota: null, group: null }, 'a', 'SMSC_ERR_API_INVALID'), { rateLimit: null, dailyQuota: null, group: null })
@@ -74,6 +77,7 @@ t.test('checkAccountInput: one-line messages naming the field, with the value, i
     [{ windowSize: 1.5 }, 'account.windowSize must be an integer between 1 and 65535 (got 1.5)'],
     [{ allowedIps: '10.0.0.1' }, 'account.allowedIps must be an array of IP addresses or CIDR blocks (got "10.0.0.1")'],
     [{ allowedIps: ['10.0.0.0/8', '10.0.0.0/33'] }, 'account.allowedIps[1] must be an IPv4 or IPv6 address or CIDR block (got "10.0.0.0/33")'],
+    [{ clientCerts: ['AB:CD'] }, 'account.clientCerts[0] must be a certificate\'s SHA-256 fingerprint: 64 hex digits, pairs may be separated by \':\' (openssl x509 -noout -fingerprint -sha256) (got "AB:CD")'],
     [{ allowedIps: ['2001:db8::/129'] }, 'account.allowedIps[0] must be an IPv4 or IPv6 address or CIDR block (got "2001:db8::/129")'],
     [{ allowedIps: ['example.com'] }, 'account.allowedIps[0] must be an IPv4 or IPv6 address or CIDR block (got "example.com")'],
     [{ allowedIps: ['1.2.3.4/'] }, 'account.allowedIps[0] must be an IPv4 or IPv6 address or CIDR block (got "1.2.3.4/")'],

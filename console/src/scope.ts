@@ -13,14 +13,14 @@ import type { AccountSettings, AccountView, Principal } from './types'
 
 /** engine/admin.ts RESELLER_KEYS: what a reseller may change on its users */
 export const RESELLER_KEYS: readonly (keyof AccountSettings)[] = [
-  'rateLimit', 'dailyQuota', 'windowSize', 'maxBinds', 'allowedIps', 'allowedSources', 'validity',
+  'rateLimit', 'dailyQuota', 'windowSize', 'maxBinds', 'allowedIps', 'clientCerts', 'allowedSources', 'validity',
   'registeredDelivery', 'receiptPolicy', 'webhooks', 'suspended',
 ]
 /** engine/admin.ts SELF_KEYS: what an account may change on itself */
 export const SELF_KEYS: readonly (keyof AccountSettings)[] = ['webhooks']
 /** every setting (engine/accounts.ts SETTINGS_KEYS): the operator's */
 export const ALL_KEYS: readonly (keyof AccountSettings)[] = [
-  'role', 'parent', 'group', 'suspended', 'maxBinds', 'windowSize', 'allowedIps', 'allowedSources', 'rateLimit',
+  'role', 'parent', 'group', 'suspended', 'maxBinds', 'windowSize', 'allowedIps', 'clientCerts', 'allowedSources', 'rateLimit',
   'dailyQuota', 'registeredDelivery', 'validity', 'messageIdFormat', 'receiptPolicy', 'settlement', 'prepaid', 'webhooks', 'outbind',
 ]
 

@@ -8,6 +8,7 @@
  * delivery queues. Tests drive a Session with a fake socket and a fake clock.
  */
 import type { Socket } from 'node:net'
+import { TLSSocket } from 'node:tls'
 import { CommandId, CommandStatus as S, HEADER_LENGTH, InterfaceVersion, MAX_SEQUENCE, RESPONSE_BIT, statusName, type BindKind, type CommandName } from '../protocol/constants'
 import { decode, encode, encodeIdResp, peekHeader, withoutTlvs, type Pdu } from '../protocol/codec'
 import { Framer } from '../protocol/framer'
@@ -169,6 +170,17 @@ export class Session implements Tickable {
   /** The peer's IP address without the port (allowedIps checks). */
   get remoteAddress(): string {
     return this.socket.remoteAddress ?? ''
+  }
+
+  /**
+   * What an account's clientCerts are checked against at bind: the SHA-256 fingerprint of the certificate the ESME
+   * showed on the TLS port ("AB:CD:…"); null without TLS or without a certificate. 'outbind' on a connection this
+   * SMSC opened (outbind): there the ESME's server certificate is checked by outbind.tls, and none is a client's.
+   */
+  get clientCertificate(): string | null | 'outbind' {
+    if (this.outbindSystemId !== '') return 'outbind'
+    if (!(this.socket instanceof TLSSocket)) return null
+    return this.socket.getPeerCertificate()?.fingerprint256 ?? null
   }
 
   /** ip:port of the peer, read once: each read of socket.remoteAddress is a getpeername call, and telemetry asks every tick for every bind. */

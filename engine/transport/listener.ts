@@ -50,7 +50,7 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
   if (o.tls) {
     try {
       checkPair(o.tls.cert, o.tls.key)
-      secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: o.tls.requestCert, rejectUnauthorized: o.tls.requestCert, minVersion: 'TLSv1.2' }, (s) => onSocket(s, true))
+      secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: true, rejectUnauthorized: o.tls.requestCert, minVersion: 'TLSv1.2' }, (s) => onSocket(s, true))
     } catch (e) {
       plain.close()
       throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls: the certificate or key is not usable: ${(e as Error).message}`)

@@ -28,6 +28,8 @@ export interface AccountConfig {
   windowSize?: number
   /** SMPP outbind target (docs/ACCOUNTS.md) */
   outbind?: { host: string; port: number; tls?: boolean; password?: string } | null
+  /** SHA-256 fingerprints of TLS client certificates (docs/ACCOUNTS.md) */
+  clientCerts?: string[]
 }
 
 export interface SimulatorConfig {

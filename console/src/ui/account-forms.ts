@@ -37,6 +37,7 @@ function fieldsOf(a: AccountSettings): Fields {
     maxBinds: String(a.maxBinds),
     windowSize: String(a.windowSize),
     allowedIps: a.allowedIps.join(', '),
+    clientCerts: a.clientCerts.join(', '),
     allowedSources: a.allowedSources.join(', '),
     ratePerSecond: a.rateLimit ? String(a.rateLimit.perSecond) : '',
     rateBurst: a.rateLimit ? String(a.rateLimit.burst) : '',
@@ -61,7 +62,7 @@ function fieldsOf(a: AccountSettings): Fields {
 /** the inputs each setting is made of */
 const INPUTS: Record<keyof AccountSettings, string[]> = {
   role: ['role'], parent: ['parent'], group: ['group'], suspended: [], maxBinds: ['maxBinds'], windowSize: ['windowSize'],
-  allowedIps: ['allowedIps'], allowedSources: ['allowedSources'], rateLimit: ['ratePerSecond', 'rateBurst'],
+  allowedIps: ['allowedIps'], clientCerts: ['clientCerts'], allowedSources: ['allowedSources'], rateLimit: ['ratePerSecond', 'rateBurst'],
   dailyQuota: ['dailyQuota'], registeredDelivery: ['registeredDelivery'], validity: ['validityDefault', 'validityMax'],
   messageIdFormat: ['messageIdFormat'], receiptPolicy: ['receiptPolicy'], settlement: ['settlement'], prepaid: ['prepaid'],
   webhooks: ['webhookReceipts', 'webhookMo'],
@@ -74,7 +75,7 @@ function valueOf(k: keyof AccountSettings, f: Fields): unknown {
     case 'parent': return orNull(f.parent)
     case 'group': return orNull(f.group)
     case 'maxBinds': case 'windowSize': return num(f[k])
-    case 'allowedIps': case 'allowedSources': return list(f[k])
+    case 'allowedIps': case 'allowedSources': case 'clientCerts': return list(f[k])
     case 'rateLimit': {
       if (String(f.ratePerSecond).trim() === '') return null
       const r: Record<string, unknown> = { perSecond: num(f.ratePerSecond) }
@@ -187,6 +188,8 @@ function settingGroup(k: keyof AccountSettings, f: Fields, set: Setter, err: For
       </${Group}>`
     case 'allowedIps':
       return html`<${Group} field=${k} err=${err} label="allowed IPs" hint="addresses or CIDR blocks, comma separated; empty: any" wide=${true}>${input('allowedIps', f, set, err, k, 'allowed IPs', { placeholder: 'any' })}</${Group}>`
+    case 'clientCerts':
+      return html`<${Group} field=${k} err=${err} label="TLS client certificates" hint="SHA-256 fingerprints (openssl x509 -noout -fingerprint -sha256), comma separated: binds only on the TLS port with one of these; empty: none asked" wide=${true}>${input('clientCerts', f, set, err, k, 'TLS client certificate fingerprints', { placeholder: 'none' })}</${Group}>`
     case 'allowedSources':
       return html`<${Group} field=${k} err=${err} label="allowed sender ids" hint="comma separated, '*' at the end for a prefix; empty: any" wide=${true}>${input('allowedSources', f, set, err, k, 'allowed sender ids', { placeholder: 'any' })}</${Group}>`
     case 'registeredDelivery':
@@ -221,7 +224,7 @@ function settingGroup(k: keyof AccountSettings, f: Fields, set: Setter, err: For
 
 const SECTIONS: { title: string; keys: (keyof AccountSettings)[] }[] = [
   { title: 'Limits', keys: ['maxBinds', 'windowSize', 'rateLimit', 'dailyQuota'] },
-  { title: 'Policy', keys: ['validity', 'registeredDelivery', 'receiptPolicy', 'allowedIps', 'allowedSources'] },
+  { title: 'Policy', keys: ['validity', 'registeredDelivery', 'receiptPolicy', 'allowedIps', 'clientCerts', 'allowedSources'] },
   { title: 'Webhooks', keys: ['webhooks'] },
   { title: 'Outbind', keys: ['outbind'] },
   { title: 'Ownership and billing', keys: ['role', 'parent', 'group', 'prepaid', 'settlement', 'messageIdFormat'] },

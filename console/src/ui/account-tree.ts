@@ -242,6 +242,7 @@ function Detail(p: DetailProps) {
         <${Fact} k="window" v=${`${n0(a.windowSize)} per bind`} />
         <${Fact} k="rate" v=${a.rateLimit ? `${rate(a.rateLimit.perSecond)}/s, burst ${n0(a.rateLimit.burst)}` : 'unlimited'} />
         <${Fact} k="allowed IPs" v=${a.allowedIps.length ? a.allowedIps.join(', ') : 'any'} />
+        ${a.clientCerts.length ? html`<${Fact} k="TLS client certificates" v=${a.clientCerts.map((c) => `${c.slice(0, 11)}…`).join(', ')} />` : null}
         <${Fact} k="sender ids" v=${a.allowedSources.length ? a.allowedSources.join(', ') : 'any'} />
         <${Fact} k="validity" v=${`${hoursText(a.validity.defaultMs)} (max ${hoursText(a.validity.maxMs)})`} />
         <${Fact} k="receipts" v=${`${a.registeredDelivery ? 'requested' : 'not requested'} by default · ${a.receiptPolicy === 'every' ? 'one per part' : a.receiptPolicy === 'last' ? 'last part only' : 'one per message'}`} />

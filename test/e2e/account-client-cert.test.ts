@@ -1,0 +1,59 @@
+/**
+ * An account's TLS client certificates (accounts[].clientCerts, SHA-256 fingerprints): it binds only on the TLS port,
+ * showing one of them; another certificate, none, or the plain port is refused with ESME_RBINDFAIL and the log says
+ * why. Accounts without clientCerts bind on the TLS port without a certificate as before (the port asks for one
+ * and takes none). The certificates are the clients' own (self-signed): the fingerprint pins them, no CA needed.
+ */
+import t from 'tap'
+import { X509Certificate } from 'node:crypto'
+import selfsigned from 'selfsigned'
+import { startEngine } from '../helpers/engine'
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const smpp = require('smpp') as { connect(o: Record<string, unknown>): SmppSession }
+interface SmppSession {
+  on(event: string, fn: (arg: never) => void): void
+  destroy(): void
+  bind_transceiver(fields: Record<string, string>, cb: (pdu: { command_status: number }) => void): void
+}
+
+/** Binds as systemId over TLS (or plain) with the given client certificate (or none): the bind's command_status, or the error. */
+function bind(url: string, systemId: string, client: { cert: string; key: string } | null): Promise<number | string> {
+  return new Promise((resolve) => {
+    const session = smpp.connect({ url, rejectUnauthorized: false, ...(client ?? {}) })
+    const done = (v: number | string) => { clearTimeout(timer); session.destroy(); resolve(v) }
+    const timer = setTimeout(() => done('timeout'), 5000)
+    session.on('error', (e: Error) => done(e.message))
+    session.on('close', () => done('closed'))
+    session.bind_transceiver({ system_id: systemId, password: 'secret' }, (pdu: { command_status: number }) => done(pdu.command_status))
+  })
+}
+
+async function clientCert(cn: string): Promise<{ cert: string; key: string; sha256: string }> {
+  const c = await selfsigned.generate([{ name: 'commonName', value: cn }], { keySize: 2048, algorithm: 'sha256' })
+  return { cert: c.cert, key: c.private, sha256: new X509Certificate(c.cert).fingerprint256 }
+}
+
+t.test("an account with clientCerts binds only over TLS with one of its certificates; the others as before", async (t) => {
+  const [bankCert, otherCert] = [await clientCert('bank-esme'), await clientCert('someone-else')]
+  const engine = await startEngine(t, {
+    devTls: true,
+    accounts: [
+      // as openssl prints it, and as lower-case hex without colons: both read as the same fingerprint
+      { systemId: 'bank', password: 'secret', clientCerts: [`sha256 Fingerprint=${bankCert.sha256}`, 'ab'.repeat(32)] },
+      { systemId: 'shop', password: 'secret' },
+    ],
+  })
+  const tlsUrl = `ssmpp://127.0.0.1:${engine.tlsPort}`
+  const plainUrl = `smpp://127.0.0.1:${engine.smppPort}`
+  t.equal(await bind(tlsUrl, 'bank', bankCert), 0, 'bank with its certificate: bound')
+  t.equal(await bind(tlsUrl, 'bank', otherCert), 0x0d, 'bank with another certificate: ESME_RBINDFAIL')
+  t.equal(await bind(tlsUrl, 'bank', null), 0x0d, 'bank without a certificate: ESME_RBINDFAIL')
+  t.equal(await bind(plainUrl, 'bank', null), 0x0d, 'bank on the plain port: ESME_RBINDFAIL')
+  t.equal(await bind(tlsUrl, 'shop', null), 0, 'an account without clientCerts binds over TLS without a certificate')
+  t.equal(await bind(tlsUrl, 'shop', otherCert), 0, '...or with any')
+  t.equal(await bind(plainUrl, 'shop', null), 0, '...and on the plain port')
+  const log = engine.output()
+  t.match(log, `the client certificate (sha256 ${otherCert.sha256}) is not one of the account's clientCerts`, 'the refusal names the certificate shown')
+  t.match(log, 'the account has clientCerts: it binds on the TLS port with one of those client certificates', 'and says how to bind')
+})
