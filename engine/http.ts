@@ -634,7 +634,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
   // ---- an HTTP provider's delivery receipts (docs/CONNECTORS.md, "Receipts by callback"). No login (providers cannot
   // log in): the connector's callbackToken, as a bearer or ?token=. On both listeners: the provider reaches the public one.
   // POST (a JSON or form body) or GET (the fields in the query string, as Kannel's dlr-url and Vonage's GET option call).
-  // A HEAD (a provider checking its URL) is answered as the GET would be, and settles nothing.
+  // A HEAD (a provider checking its URL) checks the connector and token like the GET, then answers 200 and settles nothing.
   const receiptCallback = (res: any, req: any): void => {
     const id = param(req, 0)
     const remote = clientOf(res, req, o.trustProxy)

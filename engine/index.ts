@@ -431,7 +431,13 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   let diskTimer: NodeJS.Timeout | undefined
   if (options.store.minFreeMiB > 0) {
     try { diskFree(fs.statfsSync(options.dataDir)) } catch { /* the store reports its own errors */ }
-    diskTimer = setInterval(() => fs.statfs(options.dataDir, (err, st) => { if (!err) diskFree(st) }), DISK_CHECK_MS)
+    // One statfs at a time: on a filesystem where it hangs, calls would pile up in libuv's thread pool (DNS, scrypt).
+    let reading = false
+    diskTimer = setInterval(() => {
+      if (reading) return
+      reading = true
+      fs.statfs(options.dataDir, (err, st) => { reading = false; if (!err) diskFree(st) })
+    }, DISK_CHECK_MS)
     diskTimer.unref()
   }
 
@@ -1134,7 +1140,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     }
     listeners = await startListeners({ smpp: options.smpp, tls: tlsOpts, onTlsError }, onSocket)
   } catch (e) {
-    // Nothing half-started stays behind: a failed start leaves no listener, actor or open store.
+    // Nothing half-started stays behind: a failed start leaves no listener, actor or open store. `stopping` keeps a
+    // purge or sweep slice in flight from arming its timer again (its next slice would meet a closed store).
+    stopping = true
     ticker.stop()
     clearTimeout(purgeTimer)
     clearTimeout(sweepTimer)
