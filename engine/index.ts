@@ -325,6 +325,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     },
     workers: () => null,
     balances: () => new Map(store.listAccounts().filter((a) => a.prepaid).map((a) => [a.systemId, ledger.balance(a.systemId)])),
+    problems: () => problems(actors.stats(), overloaded()),
     storeSpace: () => {
       try {
         const dir = path.join(options.dataDir, 'store')
@@ -440,6 +441,17 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     }, DISK_CHECK_MS)
     diskTimer.unref()
   }
+
+  /**
+   * What /healthz says "degraded" for (still 200: the engine serves, a supervisor must not restart it), and the
+   * console's health panel shows: what an alert should name. An upstream link down (one the operator stopped is
+   * down on purpose: not a problem), the overload guard or the disk guard refusing submits.
+   */
+  const problems = (st: ReturnType<typeof actors.stats>, busy: boolean): string[] => [
+    ...st.connectors.filter((c) => c.kind !== 'simulator' && !c.up && !c.stopped).map((c) => `connector ${c.id} is down`),
+    ...(busy ? ['overloaded: submits are refused with ESME_RMSGQFUL until the backlog drains'] : []),
+    ...(diskLow ? [`disk almost full: ${diskFreeMiB} MiB free for the data dir, below store.minFreeMiB (${options.store.minFreeMiB}): submits are refused with ESME_RMSGQFUL`] : []),
+  ]
 
   // Overload (high/low water on the backlog waiting for connectors): new submits get ESME_RMSGQFUL.
   let congested = false
@@ -750,17 +762,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     health: () => {
       const st = actors.stats()
       const busy = overloaded()
-      // 'degraded' (still 200: the engine serves, a supervisor must not restart it) says what an alert should
-      // name: an upstream link that is down, or the overload guard refusing submits.
-      const problems = [
-        // A connector the operator stopped is down on purpose: listed as stopped, not a problem.
-        ...st.connectors.filter((c) => c.kind !== 'simulator' && !c.up && !c.stopped).map((c) => `connector ${c.id} is down`),
-        ...(busy ? ['overloaded: submits are refused with ESME_RMSGQFUL until the backlog drains'] : []),
-        ...(diskLow ? [`disk almost full: ${diskFreeMiB} MiB free for the data dir, below store.minFreeMiB (${options.store.minFreeMiB}): submits are refused with ESME_RMSGQFUL`] : []),
-      ]
+      const found = problems(st, busy)
       return {
-        status: !listeners || stopping ? 'starting' : problems.length > 0 ? 'degraded' : 'ok',
-        ...(problems.length > 0 ? { problems } : {}),
+        status: !listeners || stopping ? 'starting' : found.length > 0 ? 'degraded' : 'ok',
+        ...(found.length > 0 ? { problems: found } : {}),
         smpp: { port: smsc.ports.smpp, tls: smsc.ports.tls },
         sessions: all.size,
         bound: [...all.values()].filter((e) => isBound(e.session.state)).length,

@@ -215,6 +215,8 @@ export interface HubSources {
   storeSpace(): { bytes: number; free: number } | null
   /** The credit balance of every prepaid account, for /metrics. */
   balances(): Map<string, number>
+  /** What /healthz names while degraded (Smsc.health's problems); [] when healthy. */
+  problems(): string[]
 }
 
 export type Topic = 'binds' | 'accounts' | 'queues' | 'engine' | 'latency' | 'events'
@@ -389,6 +391,7 @@ export class TelemetryHub {
       submitPerSec: perSec(this.engineSamples, t, totals.submitted, 'submitted'),
       deliverPerSec: perSec(this.engineSamples, t, totals.delivered, 'delivered'),
       receiptPerSec: perSec(this.engineSamples, t, totals.receipts, 'receipts'),
+      problems: this.src.problems(),
     }
     const latency = { submitResp: pct(m.submitLatency), submitReceipt: pct(m.receiptLatency) }
     m.submitLatencyAll.add(m.submitLatency); m.submitLatency.reset()

@@ -59,6 +59,8 @@ export interface Engine {
   submitPerSec: number
   deliverPerSec: number
   receiptPerSec: number
+  /** What /healthz names while it says "degraded" (an upstream connector down, the overload or disk guard refusing submits); [] when healthy. */
+  problems: string[]
 }
 
 export interface Percentiles {

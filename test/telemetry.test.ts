@@ -37,6 +37,7 @@ function sources(list: FakeSession[], pending = new Map<string, number>(), accou
     workers: () => null,
     storeSpace: () => ({ bytes: 4096, free: 1e9 }),
     balances: () => new Map([['acme', 12.5]]),
+    problems: () => ['connector up"1 is down'],
   }
 }
 
@@ -212,7 +213,7 @@ t.test('TelemetryHub.tick computes rates from counter deltas and upserts only ch
   t.same((f1.delta.binds as { upsert: BindRow[] }).upsert.map((r) => r.id), [1, 2], 'first tick: every row is new')
   t.match((f1.snapshot.binds as BindRow[])[0], { id: 1, systemId: 'acc1', kind: 'transceiver', state: 'BOUND_TRX', remote: '127.0.0.1:40001', tls: false, connectedAt: 1_000, window: { inFlight: 0, outstanding: 0, size: 10 }, inPerSec: 0 })
   t.match(f1.delta.queues, { pending: { acc1: 3 }, pendingTotal: 3, carrierInFlight: 7 })
-  t.match(f1.delta.engine, { sessions: 2, bound: 2, submitPerSec: 0, workers: null })
+  t.match(f1.delta.engine, { sessions: 2, bound: 2, submitPerSec: 0, workers: null, problems: ['connector up"1 is down'] }, "with /healthz's problems")
   t.same(m.eventLoop, (f1.delta.engine as { eventLoopDelayMs: unknown }).eventLoopDelayMs, 'the event-loop delay of the interval is kept for /metrics')
   t.same((f1.delta.accounts as { systemId: string }[]).map((a) => a.systemId).sort(), ['acc1', 'acc2', 'idle'], 'every configured account, idle ones too')
   t.match((f1.delta.accounts as { systemId: string }[]).find((a) => a.systemId === 'idle'), { binds: 0, submitPerSec: 0, submitted: 0, receipts: {}, pending: 0 })

@@ -35,7 +35,14 @@ export function Overview({ state, operator, readOnly = false }: { state: Telemet
   const e = state.engine
   const l = state.latency
   const q = state.queues
+  const problems = e?.problems ?? []
   return html`
+    ${problems.length > 0
+      ? html`<section class="problems" id="health-problems" role="alert" aria-label="engine problems">
+          <strong>Degraded</strong> (as GET /healthz says; the engine still serves)
+          <ul>${problems.map((p) => html`<li>${p}</li>`)}</ul>
+        </section>`
+      : null}
     <section class="kpis" aria-label="headline numbers">
       <${Kpi} id="kpi-in" label="in msg/s" value=${rate(e?.submitPerSec)} />
       <${Kpi} id="kpi-out" label="out msg/s" value=${rate(e?.deliverPerSec)} />
@@ -145,6 +152,7 @@ function Health({ state }: { state: TelemetryState }) {
     <section class="panel" id="health">
       <h2>Engine health</h2>
       <dl class="facts">
+        <${Row} k="status" v=${e.problems?.length ? `degraded: ${e.problems.length === 1 ? 'one problem' : `${e.problems.length} problems`} (above)` : 'ok'} warn=${(e.problems?.length ?? 0) > 0} />
         <${Row} k="uptime" v=${duration(e.uptimeS)} />
         <${Row} k="CPU" v=${`${rate(e.cpu * 100)} % of a core`} warn=${e.cpu > 0.9} />
         <${Row} k="resident memory" v=${bytes(e.rssBytes)} />
