@@ -67,7 +67,10 @@ export const api = {
   accounts: () => call<{ accounts: AccountView[] }>('GET', '/api/v1/accounts'),
   account: (id: string) => call<AccountView>('GET', acc(id)),
   createAccount: (body: AccountCreate) => call<{ account: AccountView; password: string }>('POST', '/api/v1/accounts', body),
-  updateAccount: (id: string, patch: Partial<Record<keyof AccountSettings, unknown>>) => call<AccountView>('PATCH', acc(id), patch),
+  /** `webhookSecret`: only in the answer to the PATCH that first gives the account webhooks (shown only then) */
+  updateAccount: (id: string, patch: Partial<Record<keyof AccountSettings, unknown>>) => call<AccountView & { webhookSecret?: string }>('PATCH', acc(id), patch),
+  /** a new webhook secret, in force at once; the answer is the only time it is shown */
+  newWebhookSecret: (id: string) => call<{ secret: string }>('POST', `${acc(id)}/webhook-secret`),
   suspend: (id: string, suspended: boolean) => call<AccountView>('POST', `${acc(id)}/${suspended ? 'suspend' : 'resume'}`),
   removeAccount: (id: string) => call<void>('DELETE', acc(id)),
   /** no password: the engine generates one; the answer is the only time it is shown */

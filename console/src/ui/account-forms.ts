@@ -245,6 +245,8 @@ export function SettingsForm(p: { a: AccountView; keys: readonly (keyof AccountS
   const [busy, setBusy] = useState(false)
   const [err, setErr] = useState<FormError | null>(null)
   const [saved, setSaved] = useState<string | null>(null)
+  // the webhook secret, shown once: when the first webhook is set, or after "New webhook secret"
+  const [secret, setSecret] = useState<string | null>(null)
   const set: Setter = (name, v) => {
     setF((cur) => ({ ...cur, [name]: v }))
     setSaved(null)
@@ -266,6 +268,7 @@ export function SettingsForm(p: { a: AccountView; keys: readonly (keyof AccountS
         setBase(kept)
         setF(kept)
         setSaved(`Saved ${changed.join(', ')}.`)
+        if (a.webhookSecret) setSecret(a.webhookSecret)
         p.onSaved(a)
       },
       (e: unknown) => {
@@ -274,11 +277,34 @@ export function SettingsForm(p: { a: AccountView; keys: readonly (keyof AccountS
       },
     )
   }
+  const renewSecret = (): void => {
+    setBusy(true)
+    setErr(null)
+    api.newWebhookSecret(p.a.systemId).then(
+      (r) => {
+        setBusy(false)
+        setSecret(r.secret)
+      },
+      (e: unknown) => {
+        setBusy(false)
+        setErr(errorOf(e))
+      },
+    )
+  }
+  const hooked = p.a.webhooks.receipts !== null || p.a.webhooks.mo !== null
   const sections = SECTIONS.map((s) => ({ ...s, keys: s.keys.filter((k) => keys.includes(k)) })).filter((s) => s.keys.length)
   return html`
     <form class="form acct-form" id="settings-form" onSubmit=${submit} noValidate>
       ${sections.map((s) => html`<fieldset key=${s.title}><legend>${s.title}</legend>
         <div class="form-grid">${s.keys.map((k) => settingGroup(k, f, set, err, p.resellers))}</div>
+        ${s.keys.includes('webhooks') && hooked
+          ? html`<div class="actions"><button type="button" class="btn small" id="webhook-secret-new" disabled=${busy} onClick=${renewSecret}>New webhook secret</button>
+              <span class="dim small">the old one stops signing at once</span></div>`
+          : null}
+        ${s.keys.includes('webhooks') && secret !== null
+          ? html`<${Secret} id="webhook-secret" label=${`Webhook secret of ${p.a.systemId}`} value=${secret}
+              note="shown only now: your receiver checks X-Smsc-Signature with it (docs/API.md, Webhook signatures)" onClose=${() => setSecret(null)} />`
+          : null}
       </fieldset>`)}
       <${FormLine} err=${err} shown=${keys} />
       <div class="actions">
