@@ -23,6 +23,10 @@ const CALLBACK_REFUSALS = {
   503: err('not committed in time: send them again (SMSC_ERR_STORE_UNAVAILABLE)'),
 }
 const ACCOUNT_ERRORS = { ...AUTH_ERRORS, 404: err('no such account (SMSC_ERR_AUTH_SYSTEM_ID)') }
+/** Endpoints that take an API key: ten unknown keys from an address lock unknown keys from it out for the minute. */
+const KEY_THROTTLED = 'too many unknown API keys from this address within a minute (SMSC_ERR_RATE_LIMITED; a valid key is never refused)'
+/** A single message's refusal: its SubmitResult ({ ok: false, status, code, error }); the others the Error. */
+const sendErr = (description: string) => ({ description, content: json({ anyOf: [ref('SubmitResult'), ref('Error')] }) })
 const LOGIN = [{ bearer: [] }, { cookie: [] }]
 const LOGIN_OR_KEY = [{ bearer: [] }, { cookie: [] }, { apiKey: [] }]
 const id = { name: 'id', in: 'path', required: true, description: 'the account\'s systemId', schema: { type: 'string' } }
@@ -279,6 +283,7 @@ export const OPENAPI = {
         responses: {
           200: ok('a token (also set as the smsc_session cookie)', { type: 'object', properties: { token: { type: 'string' }, principal: ref('Principal') } }),
           400: err('bad body'), 401: err('wrong credentials (SMSC_ERR_HTTP_AUTH)'), 403: err('the account is suspended (SMSC_ERR_ACCOUNT_SUSPENDED)'),
+          429: err('10 failed logins from this address as this login name within a minute: refused, however right the password, until that minute ends (SMSC_ERR_RATE_LIMITED)'),
         },
       },
     },
@@ -425,7 +430,7 @@ export const OPENAPI = {
           { name: 'limit', in: 'query', required: false, description: 'messages to return, 1 to 500 (default 50)', schema: { type: 'integer', minimum: 1, maximum: 500 } },
           { name: 'before', in: 'query', required: false, description: 'only messages older than this id: the `next` of the previous page', schema: { type: 'string' } },
         ],
-        responses: { 200: ok('a page of messages', ref('MessageSearchResult')), ...AUTH_ERRORS, 403: err('systemId names an account outside the caller\'s scope (SMSC_ERR_ADMIN_FORBIDDEN), or the caller\'s account is suspended') },
+        responses: { 200: ok('a page of messages', ref('MessageSearchResult')), ...AUTH_ERRORS, 403: err('systemId names an account outside the caller\'s scope (SMSC_ERR_ADMIN_FORBIDDEN), or the caller\'s account is suspended'), 429: err(`the caller already has a search running or waiting: one at a time (SMSC_ERR_RATE_LIMITED); or ${KEY_THROTTLED}`) },
       },
       post: {
         summary: 'send one message, or a batch of up to 1000', security: LOGIN_OR_KEY,
@@ -434,22 +439,25 @@ export const OPENAPI = {
           200: ok('a batch: one result per message, in order', { type: 'object', properties: { results: { type: 'array', items: ref('SubmitResult') } } }),
           202: ok('one message: accepted', ref('SubmitResult')),
           ...AUTH_ERRORS,
+          400: sendErr('one message refused for a missing or invalid field: its SubmitResult (ok false, the SMPP status, SMSC_ERR_API_INVALID naming the field); a body that is neither one message nor a batch, or not JSON: an Error'),
+          403: sendErr('one message refused by the account\'s policy (SMSC_ERR_SOURCE_NOT_ALLOWED): its SubmitResult; outside the caller\'s scope, suspended, or outside allowedIps: an Error'),
           404: err('the operator named an unknown account'),
-          409: err('one message: not enough credit (SMSC_ERR_CREDIT_EXHAUSTED)'),
+          409: sendErr('one message: not enough credit (SMSC_ERR_CREDIT_EXHAUSTED), its SubmitResult'),
           413: err('more than 1000 messages, or a body over 1 MiB'),
-          429: err('one message: the account\'s rate or daily quota is used up'),
+          429: sendErr(`one message: the account's rate or daily quota is used up (its SubmitResult); or ${KEY_THROTTLED}`),
+          503: sendErr('one message: the engine could not take it now (SMSC_ERR_QUEUE_FULL, SMSC_ERR_STORE_UNAVAILABLE, SMSC_ERR_CONNECTOR_DOWN), its SubmitResult: send it again later'),
         },
       },
     },
     '/api/v1/messages/{id}': {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-      get: { summary: 'one message, each destination with how it was carried (connector, upstream id, price), and its timeline (an account sees its own and, a reseller, its users\')', security: LOGIN_OR_KEY, responses: { 200: ok('the message', ref('MessageView')), 401: err('no login or key'), 404: err('no such message (SMSC_ERR_MESSAGE_NOT_FOUND)') } },
+      get: { summary: 'one message, each destination with how it was carried (connector, upstream id, price), and its timeline (an account sees its own and, a reseller, its users\')', security: LOGIN_OR_KEY, responses: { 200: ok('the message', ref('MessageView')), 401: err('no login or key'), 403: err('the caller\'s account is suspended (SMSC_ERR_ACCOUNT_SUSPENDED), or the request comes from outside its allowedIps (SMSC_ERR_IP_NOT_ALLOWED)'), 404: err('no such message (SMSC_ERR_MESSAGE_NOT_FOUND)'), 429: err(KEY_THROTTLED) } },
     },
     '/api/v1/simulator/mo': {
       post: {
         summary: 'an MO from the simulated carrier (no login; keep the HTTP port on loopback)', security: [],
         requestBody: { required: true, content: json({ type: 'object', required: ['from', 'to', 'text'], properties: { from: { type: 'string' }, to: { type: 'string' }, text: { type: 'string' }, coding: { enum: ['gsm', 'ucs2', 'latin1'] }, systemId: { type: 'string' } } }) },
-        responses: { 202: ok('queued for the account', { type: 'object', properties: { id: { type: 'string' }, systemId: { type: 'string' }, parts: { type: 'integer' } } }), 400: err('bad body') },
+        responses: { 202: ok('queued for the account', { type: 'object', properties: { id: { type: 'string' }, systemId: { type: 'string' }, parts: { type: 'integer' } } }), 400: err('bad body'), 404: err('the simulated carrier is off: simulator.enabled false (SMSC_ERR_HTTP_NOT_FOUND)') },
       },
     },
     '/api/v1/connectors/{id}/receipts': {

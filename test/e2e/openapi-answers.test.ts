@@ -1,0 +1,72 @@
+/**
+ * What the server answers is what the OpenAPI document says it may answer: requests a client generated
+ * from the document meets (a login throttled, a single message refused, a suspended account's key) get
+ * a status the operation lists, with a body its schema for that status allows. Before, the document
+ * listed no 429 for the login, no 403/429 for a message lookup, and described a refused single message
+ * as an Error, though its body is the message's SubmitResult ({ ok: false, status, code, error }).
+ */
+import t from 'tap'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { createSmsc } from '../../engine/index'
+import { OPENAPI } from '../../engine/openapi'
+
+type Json = Record<string, any>
+const doc = JSON.parse(JSON.stringify(OPENAPI)) as Json
+/** the response object the document gives for this operation and status, or undefined */
+const documented = (method: string, p: string, status: number): Json | undefined => doc.paths[p]?.[method.toLowerCase()]?.responses?.[status]
+/** the schema names (components) a response's JSON body may have */
+const schemaNames = (r: Json): string[] => {
+  const s = r.content?.['application/json']?.schema ?? {}
+  return [s, ...(s.anyOf ?? []), ...(s.oneOf ?? [])].map((x: Json) => String(x.$ref ?? '').replace('#/components/schemas/', '')).filter(Boolean)
+}
+
+t.test('answers a client meets are documented, with their body\'s schema', async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-openapi-answers-'))
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
+  const smsc = await createSmsc({
+    dataDir, smpp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 },
+    accounts: [{ systemId: 'shop', password: 'shop-pw', allowedSources: ['SHOP'] }], admin: { password: 'operator-secret' }, log: { level: 'silent' },
+  })
+  t.teardown(() => smsc.stop())
+  const base = `http://127.0.0.1:${smsc.ports.http}`
+  const call = async (method: string, p: string, headers: Record<string, string>, body?: unknown) => {
+    const r = await fetch(`${base}${p}`, { method, headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) })
+    return { status: r.status, body: (await r.json()) as Json }
+  }
+  /** the answer is listed for the operation, and its body is one of the schemas listed for that status */
+  const check = (method: string, docPath: string, a: { status: number; body: Json }, what: string) => {
+    const r = documented(method, docPath, a.status)
+    t.ok(r, `${what}: ${a.status} is documented for ${method} ${docPath}`)
+    if (!r) return
+    const names = schemaNames(r)
+    const shape = 'ok' in a.body ? 'SubmitResult' : 'Error'
+    t.ok(names.includes(shape), `${what}: the body is a ${shape}, which the ${a.status} of ${method} ${docPath} allows (${names.join(', ')})`)
+  }
+
+  const op = (await call('POST', '/api/v1/login', {}, { password: 'operator-secret' })).body.token as string
+  const key = (await call('POST', '/api/v1/accounts/shop/apikeys', { authorization: `Bearer ${op}` }, { label: 't' })).body.key as string
+  t.ok(key, 'an API key')
+
+  let refused = { status: 0, body: {} as Json }
+  for (let i = 0; i < 11; i++) refused = await call('POST', '/api/v1/login', {}, { systemId: 'shop', password: 'wrong' })
+  t.equal(refused.status, 429, 'the 11th wrong password in a minute is throttled')
+  check('POST', '/api/v1/login', refused, 'throttled login')
+
+  const bad = await call('POST', '/api/v1/messages', { 'x-api-key': key }, { from: 'OTHER', to: '4915112345678', text: 'hi' })
+  t.equal(bad.status, 403, 'a sender the account may not use')
+  t.equal(bad.body.ok, false)
+  check('POST', '/api/v1/messages', bad, 'single message refused by policy')
+  const invalid = await call('POST', '/api/v1/messages', { 'x-api-key': key }, { from: 'SHOP', text: 'no to' })
+  check('POST', '/api/v1/messages', invalid, 'single message with a missing field')
+  const empty = await call('POST', '/api/v1/messages', { 'x-api-key': key }, { messages: [] })
+  check('POST', '/api/v1/messages', empty, 'an empty batch')
+
+  const sent = await call('POST', '/api/v1/messages', { 'x-api-key': key }, { from: 'SHOP', to: '4915112345678', text: 'hi' })
+  t.equal(sent.status, 202)
+  await call('POST', '/api/v1/accounts/shop/suspend', { authorization: `Bearer ${op}` })
+  const lookup = await call('GET', `/api/v1/messages/${sent.body.ids[0]}`, { 'x-api-key': key })
+  t.equal(lookup.status, 403, 'a suspended account\'s key')
+  check('GET', '/api/v1/messages/{id}', lookup, 'lookup by a suspended account')
+})
