@@ -550,6 +550,10 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         }
       }
     }
+    if (!p && !guard.apiKeys && (req.getHeader('x-api-key') || authorization.startsWith('Bearer smsc_'))) {
+      // An API key where only logins count (the admin API): say so, rather than a bare "log in first".
+      return [401, 'an API key is taken only by the send API and message lookups (/api/v1/messages): log in for this (POST /api/v1/login with the account\'s systemId and password)', 'SMSC_ERR_HTTP_AUTH']
+    }
     if (!p) return [401, guard.apiKeys ? 'log in first (POST /api/v1/login) or give an API key' : 'log in first (POST /api/v1/login)', 'SMSC_ERR_HTTP_AUTH']
     if (auth.isSuspended(p)) return [403, `account ${p.systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED']
     if (p.systemId !== null && !ipAllowed(smsc.store.getAccount(p.systemId)?.allowedIps ?? [], remote)) {

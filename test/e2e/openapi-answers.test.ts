@@ -4,6 +4,7 @@
  * a status the operation lists, with a body its schema for that status allows. Before, the document
  * listed no 429 for the login, no 403/429 for a message lookup, and described a refused single message
  * as an Error, though its body is the message's SubmitResult ({ ok: false, status, code, error }).
+ * An API key given to the admin API is told that keys are for the send API and lookups only.
  */
 import t from 'tap'
 import fs from 'node:fs'
@@ -65,6 +66,12 @@ t.test('answers a client meets are documented, with their body\'s schema', async
 
   const sent = await call('POST', '/api/v1/messages', { 'x-api-key': key }, { from: 'SHOP', to: '4915112345678', text: 'hi' })
   t.equal(sent.status, 202)
+  // the admin API takes logins only: an API key there is told so, not just "log in first"
+  for (const headers of [{ 'x-api-key': key }, { authorization: `Bearer ${key}` }] as Record<string, string>[]) {
+    const own = await call('GET', '/api/v1/accounts/shop/ledger', headers)
+    t.equal(own.status, 401, 'an API key does not read the ledger')
+    t.match(own.body.error, /API key is taken only by the send API and message lookups .*POST \/api\/v1\/login/, `the refusal says why (${Object.keys(headers)[0]})`)
+  }
   await call('POST', '/api/v1/accounts/shop/suspend', { authorization: `Bearer ${op}` })
   const lookup = await call('GET', `/api/v1/messages/${sent.body.ids[0]}`, { 'x-api-key': key })
   t.equal(lookup.status, 403, 'a suspended account\'s key')
