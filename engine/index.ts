@@ -562,7 +562,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         if (!ipAllowed(acc.allowedIps, _s.remoteAddress)) return cb(S.ESME_RBINDFAIL, undefined, `${_s.remoteAddress} is not in allowedIps`) // SMSC_ERR_IP_NOT_ALLOWED
         if (acc.clientCerts.length > 0) {
           const cert = _s.clientCertificate
-          if (cert === null) return cb(S.ESME_RBINDFAIL, undefined, 'the account has clientCerts: it binds on the TLS port with one of those client certificates')
+          if (cert === null) return cb(S.ESME_RBINDFAIL, undefined, 'the account has clientCerts: it binds on the TLS port with one of those client certificates, or on an outbind connection with outbind.tls')
           if (cert !== 'outbind' && !acc.clientCerts.includes(cert)) return cb(S.ESME_RBINDFAIL, undefined, `the client certificate (sha256 ${cert}) is not one of the account's clientCerts`)
         }
         const binds = (byAccount.get(systemId) ?? []).filter((x) => isBound(x.state)).length

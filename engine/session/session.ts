@@ -174,11 +174,12 @@ export class Session implements Tickable {
 
   /**
    * What an account's clientCerts are checked against at bind: the SHA-256 fingerprint of the certificate the ESME
-   * showed on the TLS port ("AB:CD:…"); null without TLS or without a certificate. 'outbind' on a connection this
-   * SMSC opened (outbind): there the ESME's server certificate is checked by outbind.tls, and none is a client's.
+   * showed on the TLS port ("AB:CD:…"); null without TLS or without a certificate. 'outbind' on a TLS connection this
+   * SMSC opened (outbind.tls): there the ESME's server certificate was checked, and none is a client's; a plain
+   * outbind connection vouches for nothing (null), as the plain port.
    */
   get clientCertificate(): string | null | 'outbind' {
-    if (this.outbindSystemId !== '') return 'outbind'
+    if (this.outbindSystemId !== '') return this.socket instanceof TLSSocket ? 'outbind' : null
     if (!(this.socket instanceof TLSSocket)) return null
     return this.socket.getPeerCertificate()?.fingerprint256 ?? null
   }

@@ -306,6 +306,18 @@ t.test('outbind set through the admin API applies to deliveries already waiting;
   t.match(esme.outbinds[0], { system_id: 'esme1', password: SMSC_PASSWORD })
 })
 
+t.test('an account with clientCerts is not bound over a plain outbind connection (nothing vouches for the ESME there)', async (t) => {
+  const esme = await OutbindEsme.listen(t, () => ({ systemId: 'esme1', password: 'secret1' }))
+  const engine = await startEngine(t, { extra: { admin: { password: ADMIN_PASSWORD }, session: { outbindRetryMs: RETRY } } })
+  const id = await submitWithReceipt(t, engine, 'for the pinned ESME only')
+  const api = await AdminApi.login(engine)
+  await api.ok<AccountView>('PATCH', '/api/v1/accounts/esme1', { clientCerts: ['ab'.repeat(32)], outbind: { host: '127.0.0.1', port: esme.port, password: SMSC_PASSWORD } })
+  const resp = await until('the ESME\'s bind answered', () => esme.bindResps[0], 15_000)
+  t.match(resp, { command: 'bind_receiver_resp', command_status: Status.ESME_RBINDFAIL }, 'the bind with the password alone is refused')
+  t.match(logLines(engine, 'outbind: the ESME\'s bind was refused'), [{ systemId: 'esme1', status: 'ESME_RBINDFAIL', reason: /outbind\.tls/ }], 'the log says how the account binds')
+  t.notOk(esme.delivered.some((p) => p.receipted_message_id === id), 'its receipt did not go to that connection')
+})
+
 t.test('a bad outbind setting in the config file stops the start with one line naming the field', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-outbind-cfg-'))
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
