@@ -178,6 +178,25 @@ t.test('account pages in chromium: operator, reseller and user', { skip: fs.exis
     await shot(page, 'operator-outbind-1280')
   })
 
+  await t.test('the operator pastes openssl\'s fingerprint line as a TLS client certificate: kept as Node gives it; emptied, none asked', async (t) => {
+    const fp = 'AB:'.repeat(31) + 'CD'
+    const certs = async () => ((await account('u1')) as unknown as { clientCerts: string[] }).clientCerts
+    const until = async (want: string[]) => {
+      for (let i = 0; i < 100 && JSON.stringify(await certs()) !== JSON.stringify(want); i++) await new Promise((r) => setTimeout(r, 100))
+    }
+    await openPane('u1', 'edit')
+    await page.waitForSelector('#settings-form input[name=clientCerts]')
+    await page.fill('#settings-form input[name=clientCerts]', `sha256 Fingerprint=${fp}, ${'ef'.repeat(32)}`)
+    await page.click('#settings-form button[type=submit]')
+    await until([fp, 'EF:'.repeat(31) + 'EF'])
+    t.same(await certs(), [fp, 'EF:'.repeat(31) + 'EF'], 'the API has both, upper case with colons')
+    t.notOk(await page.isVisible('#settings-form .field-error'), 'no error at the field')
+    await page.fill('#settings-form input[name=clientCerts]', '')
+    await page.click('#settings-form button[type=submit]')
+    await until([])
+    t.same(await certs(), [], 'emptied: none asked')
+  })
+
   await t.test('the operator grants credit to res1', async (t) => {
     await openPane('res1', 'credit')
     await page.waitForSelector('#credit-form')

@@ -27,6 +27,8 @@ function num(s: string | boolean): number | string {
   return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t) ? Number(t) : t
 }
 const list = (s: string | boolean): string[] => String(s).split(/[\s,]+/).filter(Boolean)
+/** fingerprints split at commas and line ends only: openssl's line ("sha256 Fingerprint=AB:…") has a space in it */
+const lines = (s: string | boolean): string[] => String(s).split(/[,\n]+/).map((x) => x.trim()).filter(Boolean)
 const orNull = (s: string | boolean): string | null => (String(s).trim() === '' ? null : String(s).trim())
 
 function fieldsOf(a: AccountSettings): Fields {
@@ -75,7 +77,8 @@ function valueOf(k: keyof AccountSettings, f: Fields): unknown {
     case 'parent': return orNull(f.parent)
     case 'group': return orNull(f.group)
     case 'maxBinds': case 'windowSize': return num(f[k])
-    case 'allowedIps': case 'allowedSources': case 'clientCerts': return list(f[k])
+    case 'allowedIps': case 'allowedSources': return list(f[k])
+    case 'clientCerts': return lines(f[k])
     case 'rateLimit': {
       if (String(f.ratePerSecond).trim() === '') return null
       const r: Record<string, unknown> = { perSecond: num(f.ratePerSecond) }
