@@ -510,7 +510,7 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   for (const acc of new Set([...src.accounts(), ...byAccount.keys()])) out.push(`smsc_account_binds{account="${esc(acc)}"} ${byAccount.get(acc) ?? 0}`)
   out.push('# HELP smsc_auth_failures_total refused credentials: SMPP binds (wrong password, unknown system_id) and HTTP logins or API keys (see the login refused log)', '# TYPE smsc_auth_failures_total counter',
     `smsc_auth_failures_total ${m.totals.authFailures}`)
-  out.push('# HELP smsc_binds_refused_total binds with good credentials refused (maxBinds reached, suspended, outside allowedIps)', '# TYPE smsc_binds_refused_total counter',
+  out.push('# HELP smsc_binds_refused_total binds with good credentials refused (maxBinds reached, suspended, outside allowedIps, without one of the clientCerts)', '# TYPE smsc_binds_refused_total counter',
     `smsc_binds_refused_total ${m.totals.bindsRefused}`)
   out.push('# HELP smsc_tls_handshake_failures_total TLS handshakes on the SMPP TLS port that failed (see the TLS handshake failed log)', '# TYPE smsc_tls_handshake_failures_total counter',
     `smsc_tls_handshake_failures_total ${m.totals.tlsHandshakeFailures}`)
