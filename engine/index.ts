@@ -25,7 +25,7 @@ import type { Pdu } from './protocol/codec'
 import { formatSmppAbsolute, parseSmppTime } from './protocol/time'
 import { dcsOfCoding, encodeText } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
-import { deliverFrame, isFinal, type MessageRecord } from './message'
+import { deliverFrame, isFinal, moText, type MessageRecord } from './message'
 import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
@@ -47,7 +47,6 @@ import type { ApiMessage, ApiSubmitResult, HttpRoute } from './http'
 import { groupEnd, type AcceptJob } from '../actors/messages'
 import type { ConnectorStats, InboundMo } from '../actors/connectors/types'
 import type { CallbackSpec, ParsedCallback } from './provider-receipts'
-import { decodeText } from './protocol/text/charsets'
 
 export interface MoRequest {
   from: string
@@ -885,15 +884,18 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     if (!split) throw smscError('SMSC_ERR_DCS_INVALID', `text cannot be encoded as ${coding}`)
     const [id] = store.allocateIds(1, options.messageIdFormat)
     const t = now()
-    const items: DeliveryItem[] = split.parts.map((sm) => moItem(systemId, id, t, [1, 1, req.from], [0, 1, req.to], split.udhi ? 0x40 : 0, dcsOfCoding(coding), sm, req.text))
+    const items: DeliveryItem[] = split.parts.map((sm) => moItem(systemId, id, t, [1, 1, req.from], [0, 1, req.to], split.udhi ? 0x40 : 0, dcsOfCoding(coding), sm))
     await new Promise<void>((resolve, reject) => actors.commit({ enqueue: items }, (err) => (err ? reject(err) : resolve())))
     actors.enqueue(items)
     log('info', 'MO accepted', { id, systemId, parts: items.length })
     return { id, systemId, parts: items.length }
   }
 
-  /** One MO as a queue item: the deliver_sm frame for binds, and the webhook event when the account has one. */
-  function moItem(systemId: string, id: string, t: number, from: [number, number, string], to: [number, number, string], esmClass: number, dcs: number, sm: Buffer, text: string): DeliveryItem {
+  /**
+   * One MO (one part of a concatenated one) as a queue item: the deliver_sm frame for binds, and the webhook
+   * event when the account has one: the part's text without its UDH, and `part` and `ref` to put the parts together.
+   */
+  function moItem(systemId: string, id: string, t: number, from: [number, number, string], to: [number, number, string], esmClass: number, dcs: number, sm: Buffer): DeliveryItem {
     const item: DeliveryItem = {
       systemId, kind: 'mo', createdAt: t, attempts: 0, messageId: id,
       frame: deliverFrame({
@@ -902,7 +904,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         esm_class: esmClass, data_coding: dcs, short_message: sm,
       }),
     }
-    if (store.getAccount(systemId)?.webhooks.mo) item.event = { type: 'mo', id, from: from[2], to: to[2], text, dataCoding: dcs, hex: sm.toString('hex'), at: t }
+    if (store.getAccount(systemId)?.webhooks.mo) {
+      const { text, part, ref } = moText(sm, esmClass, dcs)
+      item.event = { type: 'mo', id, from: from[2], to: to[2], text, dataCoding: dcs, hex: sm.toString('hex'), at: t, part, ref }
+    }
     return item
   }
 
@@ -918,16 +923,15 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const t = now()
     for (let i = 0; i < mos.length; i++) {
       const mo = mos[i]
-      let text = ''
-      try { text = decodeText(mo.sm, mo.dataCoding) ?? '' } catch { text = '' }
-      const systemId = moRouter.route(mo.to[2], text)
+      // routed by the text without its UDH: a keyword starts a concatenated MO's first part after the header
+      const systemId = moRouter.route(mo.to[2], moText(mo.sm, mo.esmClass, mo.dataCoding).text)
       if (systemId === null || !store.getAccount(systemId)) {
         statuses[i] = S.ESME_RX_P_APPN
         log('warn', 'MO from upstream matches no MO route: refused with ESME_RX_P_APPN', { connector, from: mo.from[2], to: mo.to[2] })
         continue
       }
       const [id] = store.allocateIds(1, options.messageIdFormat)
-      items.push(moItem(systemId, id, t, mo.from, mo.to, mo.esmClass, mo.dataCoding, mo.sm, text))
+      items.push(moItem(systemId, id, t, mo.from, mo.to, mo.esmClass, mo.dataCoding, mo.sm))
     }
     if (items.length === 0) return settled(statuses)
     actors.commit({ enqueue: items }, (err) => {

@@ -146,6 +146,30 @@ export function recordText(r: MessageRecord): string {
   return decodeText(payload, r.dataCoding)
 }
 
+/**
+ * An MO's text without its UDH (a concatenated part's header is not text), and where the part sits in its
+ * message: `part` [seq, total] and the concatenation `ref` its parts share, both null for a message in one
+ * piece. Text that does not decode is ''.
+ */
+export function moText(sm: Buffer, esmClass: number, dataCoding: number): { text: string; part: [number, number] | null; ref: number | null } {
+  let payload = sm
+  let part: [number, number] | null = null
+  let ref: number | null = null
+  if (esmClass & EsmClass.UDHI) {
+    const u = parseUdh(sm)
+    if (u) {
+      payload = u.payload
+      if (u.concat && u.concat.total > 1) {
+        part = [u.concat.seq, u.concat.total]
+        ref = u.concat.ref
+      }
+    }
+  }
+  let text = ''
+  try { text = decodeText(payload, dataCoding) ?? '' } catch { text = '' }
+  return { text, part, ref }
+}
+
 /** Receipt text as GSM 03.38 septets (data_coding 0); characters GSM cannot carry become '?'. */
 function gsmLossy(text: string): Buffer {
   return gsm7Encode(text) ?? gsm7Encode(Array.from(text, (c) => (gsm7Septets(c) < 0 ? '?' : c)).join(''))!

@@ -1,6 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { receiptItem, recordText, isFinal, type Destination, type MessageRecord } from '../engine/message'
+import { receiptItem, recordText, isFinal, moText, type Destination, type MessageRecord } from '../engine/message'
 import { encode, decode, type Pdu } from '../engine/protocol/codec'
 import { formatReceipt, statOfState } from '../engine/protocol/dlr'
 import { gsm7Encode, gsm7Septets } from '../engine/protocol/text/gsm7'
@@ -100,4 +100,14 @@ t.test('a receipt to an address longer than deliver_sm allows is refused, not tr
   const d: Destination = { addr: [1, 1, '1'.repeat(21)], state: MessageState.DELIVERED, err: 0, doneAt: 0 }
   const r = { id: '1', systemId: 'a', src: [0, 0, 'x'], dests: [d], esmClass: 0, dataCoding: 0, sm: Buffer.alloc(0), submitAt: 0 } as unknown as MessageRecord
   t.throws(() => receiptItem(r, d, 0), { code: 'SMSC_ERR_FIELD_INVALID' })
+})
+
+t.test('moText: an MO part\'s text without its UDH, and where it sits', async (t) => {
+  const udh8 = Buffer.from([0x05, 0x00, 0x03, 0x2a, 0x02, 0x01])
+  const gsmPart = Buffer.concat([udh8, gsm7Encode('KEYWORD hello')!])
+  t.same(moText(gsmPart, EsmClass.UDHI, 0), { text: 'KEYWORD hello', part: [1, 2], ref: 0x2a }, 'GSM: the header is not text (a keyword still starts the text)')
+  t.same(moText(gsmPart, 0, 0).part, null, 'without UDHI the octets are all text')
+  const udh16 = Buffer.from([0x06, 0x08, 0x04, 0x01, 0x02, 0x03, 0x03])
+  t.same(moText(Buffer.concat([udh16, Buffer.from('Grüße 👋', 'utf16le').swap16()]), EsmClass.UDHI, 8), { text: 'Grüße 👋', part: [3, 3], ref: 0x0102 }, 'UCS2 with a 16-bit reference: the odd-length header does not shift the text')
+  t.same(moText(gsm7Encode('one piece')!, 0, 0), { text: 'one piece', part: null, ref: null }, 'a message in one piece')
 })

@@ -131,7 +131,7 @@ t.test('engine A → a node-smpp upstream: receipts with A\'s ids, once each; th
       connectors: [{ id: 'up', kind: 'smpp', host: '127.0.0.1', port: up.port, systemId: 'engA', password: 'pwA', windowSize: 20, reconnectMs: [100, 1000] }],
       routes: {
         mt: [{ name: 'all', match: {}, action: { connector: 'up' } }],
-        mo: [{ name: 'short-code', match: { destPrefix: ['7000'] }, account: 'esme2' }],
+        mo: [{ name: 'short-code', match: { destPrefix: ['7000'] }, account: 'esme2' }, { name: 'join', match: { keyword: 'JOIN' }, account: 'esme2' }],
       },
       dispatch: { retryMs: [100, 1000] },
       log: { level: 'warn' },
@@ -163,6 +163,11 @@ t.test('engine A → a node-smpp upstream: receipts with A\'s ids, once each; th
   t.equal(messageText(mo), 'MO from upstream')
   t.equal(mo.destination_addr, '70001234')
   t.equal((await moResp).command_status, 0, 'the upstream\'s MO is acknowledged once stored')
+  // the first part of a concatenated MO: its keyword is read after the UDH
+  const udh = Buffer.from([0x05, 0x00, 0x03, 0x11, 0x02, 0x01])
+  const joinResp = await new Promise<NodePdu>((resolve) => session.deliver_sm({ source_addr: '447700900779', destination_addr: '90001234', esm_class: 0x40, data_coding: 0, short_message: Buffer.concat([udh, Buffer.from('JOIN the club, part one of two')]) }, resolve))
+  t.equal(joinResp.command_status, 0, 'a concatenated MO\'s first part is routed by its keyword (the UDH is not text)')
+  await rx.waitFor((p) => isMo(p) && p.source_addr === '447700900779', 10_000)
   // An MO that no route matches is refused (SMPP 3.4 §5.1.3 ESME_RX_P_APPN), not acknowledged and dropped
   const refused = await new Promise<NodePdu>((resolve) => session.deliver_sm({ source_addr: '447700900778', destination_addr: '90001234', esm_class: 0, data_coding: 0, short_message: Buffer.from('to nobody') }, resolve))
   t.equal(refused.command_status, 0x65, 'unrouted MO: deliver_sm_resp ESME_RX_P_APPN')

@@ -103,7 +103,24 @@ t.test('receipts and MO go to the account webhooks, with retries', async (t) => 
     t.equal(res.status, 202, `POST /api/v1/simulator/mo → ${res.status} ${res.body}`)
     const hit = await until('the MO at /mo', () => receiver.hits.find((h) => h.path === '/mo' && h.events.some((e) => e.from === '4915100000777')), 10_000)
     t.equal(hit.status, 200)
-    t.match(hit.events.find((e) => e.from === '4915100000777'), { type: 'mo', from: '4915100000777', to: '12345', text: 'hello webhook €' })
+    t.match(hit.events.find((e) => e.from === '4915100000777'), { type: 'mo', from: '4915100000777', to: '12345', text: 'hello webhook €', part: null, ref: null })
+  })
+
+  t.test('a long MO arrives as its parts, each with its own text, part and ref, that put together give the message', async (t) => {
+    const text = Array.from({ length: 30 }, (_, k) => `word${k}`).join(' ') + ' 👋 end' // UCS2, 3 parts of 67 characters
+    const res = await engine.http('POST', '/api/v1/simulator/mo', { systemId: 'hook', from: '4915100000888', to: '12345', text })
+    t.equal(res.status, 202)
+    const parts = JSON.parse(res.body).parts as number
+    t.ok(parts > 1, `${parts} parts`)
+    const events = await until('every part at /mo', () => {
+      const got = receiver.hits.filter((h) => h.path === '/mo' && h.status === 200).flatMap((h) => h.events).filter((e) => e.from === '4915100000888')
+      return got.length >= parts ? got : undefined
+    }, 10_000)
+    t.equal(events.length, parts, 'one event per part')
+    const ordered = [...events].sort((a, b) => (a.part as number[])[0] - (b.part as number[])[0])
+    t.same(ordered.map((e) => e.part), Array.from({ length: parts }, (_, k) => [k + 1, parts]), 'part [seq, total] on each')
+    t.equal(new Set(events.map((e) => e.ref)).size, 1, 'one ref for the parts of one message')
+    t.equal(ordered.map((e) => e.text).join(''), text, 'the texts in order are the message (no UDH in them, none repeated)')
   })
 
   t.test("HTTP sends follow the account's registeredDelivery default, and their receipts reach the webhook", async (t) => {
