@@ -23,7 +23,7 @@ import { startActors, type ActorRef, type ActorSystem } from '../actors/system'
 import { CommandStatus as S, MessageState, statusName, type BindKind } from './protocol/constants'
 import type { Pdu } from './protocol/codec'
 import { formatSmppAbsolute, parseSmppTime } from './protocol/time'
-import { dcsOfCoding, encodeText } from './protocol/text/charsets'
+import { dcsOfCoding, encodeText, type Coding } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
 import { deliverFrame, isFinal, moText, type MessageRecord } from './message'
 import { DEFAULT_LIMITS } from './session/submit'
@@ -1007,7 +1007,13 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         coding = m.coding ?? (encodeText(m.text ?? '', 'gsm') ? 'gsm' : 'ucs2')
         if (coding === 'binary') return (results[k] = refuse(S.ESME_RINVDCS, 'SMSC_ERR_API_INVALID', 'coding binary needs binary (hex), not text'))
         const split = splitMessage(m.text ?? '', coding)
-        if (!split) return (results[k] = refuse(S.ESME_RINVDCS, 'SMSC_ERR_DCS_INVALID', `text cannot be encoded as ${coding} in at most 255 parts`))
+        if (!split) {
+          // name what is wrong: a character the coding lacks, or a text too long for 255 parts
+          const lacking = [...(m.text ?? '')].find((ch) => encodeText(ch, coding as Coding) === null)
+          return (results[k] = refuse(S.ESME_RINVDCS, 'SMSC_ERR_DCS_INVALID', lacking !== undefined
+            ? `text has a character ${coding} cannot carry: ${JSON.stringify(lacking)}${m.coding !== undefined ? ' (leave coding out: text GSM cannot carry goes as UCS2)' : ''}`
+            : `text is longer than 255 parts in ${coding}`))
+        }
         parts = split.parts
         udhi = split.udhi
       }

@@ -137,6 +137,11 @@ t.test('a bad message in a batch gets its own refusal; the others go through', a
   // and a message the engine refuses (not its shape): the refusal comes from the engine
   const engineRefused = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { messages: [{ from: 'Shop', to: '4915100000001', binary: '00'.repeat(141) }] } })
   t.match(engineRefused.json.results[0], { ok: false, status: 0x01 }, 'binary over 140 octets: ESME_RINVMSGLEN')
+  // a text the coding cannot carry names the character, not a length
+  const latin = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { from: 'Shop', to: '4915100000001', text: 'price 5 €', coding: 'latin1' } })
+  t.match(latin, { status: 400, json: { ok: false, code: 'SMSC_ERR_DCS_INVALID', error: /^text has a character latin1 cannot carry: "€" \(leave coding out/ } })
+  const huge = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { from: 'Shop', to: '4915100000001', text: 'x'.repeat(153 * 255 + 1) } })
+  t.match(huge, { status: 400, json: { ok: false, code: 'SMSC_ERR_DCS_INVALID', error: 'text is longer than 255 parts in gsm' } })
   const notANumber = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { from: 'Shop', to: 'abc', text: 'x' } })
   t.match(notANumber, { status: 400, json: { ok: false, status: 0x0b, error: /ESME_RINVDSTADR/ } }, 'a destination that is not a number: ESME_RINVDSTADR, not sent and charged')
   const typed = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { from: 'Shop', to: '+49 (151) 123-456.78', text: 'x' } })
