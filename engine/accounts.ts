@@ -72,7 +72,7 @@ export interface Account extends AccountSettings {
 /** A SHA-256 certificate fingerprint as Node's TLS gives it (fingerprint256: "AB:CD:…", upper case), from 64 hex
  *  digits with or without ':' between pairs (openssl prints "sha256 Fingerprint=AB:CD:…"); null if it is not one. */
 export function fingerprint(text: string): string | null {
-  const hex = text.replace(/^sha256 fingerprint=/i, '').replace(/:/g, '').toUpperCase()
+  const hex = text.trim().replace(/^sha256 fingerprint=/i, '').replace(/:/g, '').toUpperCase()
   return /^[0-9A-F]{64}$/.test(hex) ? hex.match(/../g)!.join(':') : null
 }
 

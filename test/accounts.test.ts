@@ -47,7 +47,7 @@ t.test('checkAccountInput returns only the keys given; credit implies prepaid', 
     { outbind: { host: '192.0.2.9', port: 2775, tls: false, password: '' } }, 'outbind: tls false and an empty password by default')
   t.same(checkAccountInput({ outbind: null }, 'a', 'SMSC_ERR_API_INVALID'), { outbind: null })
   const fp = 'AB:'.repeat(31) + 'CD'
-  t.same(checkAccountInput({ clientCerts: [fp, 'sha256 Fingerprint=' + fp, 'ab'.repeat(31) + 'cd'] }, 'a', 'SMSC_ERR_API_INVALID'), { clientCerts: [fp, fp, fp] },
+  t.same(checkAccountInput({ clientCerts: [fp, 'sha256 Fingerprint=' + fp, 'ab'.repeat(31) + 'cd', ` ${fp}\n`] }, 'a', 'SMSC_ERR_API_INVALID'), { clientCerts: [fp, fp, fp, fp] },
     'clientCerts: as openssl prints them, or hex without colons, read as Node gives them (upper case, colons)')
   t.same(checkAccountInput({ credit: 0 }, 'a', 'SMSC_ERR_CONFIG_INVALID'), { credit: 0, prepaid: true })
   t.same(checkAccountInput({ rateLimit: { perSecond: 2.5 } }, 'a', 'SMSC_ERR_API_INVALID'), { rateLimit: { perSecond: 2.5, burst: 3 } }, 'burst defaults to ceil(perSecond)')

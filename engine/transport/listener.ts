@@ -42,6 +42,9 @@ function checkPair(cert: Buffer, key: Buffer): void {
   if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) throw new Error('the key is not the private key of the certificate')
 }
 
+/** The CA certificates client certificates are checked against: tls.ca when the port requires a certificate (tls.requestCert). */
+const requestCa = (t: { ca?: Buffer; requestCert: boolean }): Buffer | undefined => (t.requestCert ? t.ca : undefined)
+
 export async function startListeners(o: ListenerOptions, onSocket: (socket: net.Socket, secure: boolean) => void): Promise<Listeners> {
   const plain = net.createServer({ noDelay: true }, (s) => onSocket(s, false))
   const smppPort = await listen(plain, o.smpp.host, o.smpp.port, 'SMPP')
@@ -50,7 +53,9 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
   if (o.tls) {
     try {
       checkPair(o.tls.cert, o.tls.key)
-      secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: o.tls.ca, requestCert: true, rejectUnauthorized: o.tls.requestCert, minVersion: 'TLSv1.2' }, (s) => onSocket(s, true))
+      // Every client is asked for a certificate (an account's clientCerts pins one); tls.ca only when the whole port
+      // requires one: its names in the request make clients with a self-signed (pinned) certificate send none.
+      secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: requestCa(o.tls), requestCert: true, rejectUnauthorized: o.tls.requestCert, minVersion: 'TLSv1.2' }, (s) => onSocket(s, true))
     } catch (e) {
       plain.close()
       throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls: the certificate or key is not usable: ${(e as Error).message}`)
@@ -77,7 +82,7 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
     reloadTls: (t) => {
       if (secure === null) return false
       checkPair(t.cert, t.key)
-      secure.setSecureContext({ cert: t.cert, key: t.key, ca: t.ca, minVersion: 'TLSv1.2' }) // throws on an unusable pair: nothing changes
+      secure.setSecureContext({ cert: t.cert, key: t.key, ca: requestCa({ ca: t.ca, requestCert: o.tls?.requestCert ?? false }), minVersion: 'TLSv1.2' }) // throws on an unusable pair: nothing changes
       return true
     },
   }

@@ -5,7 +5,11 @@
  * and takes none). The certificates are the clients' own (self-signed): the fingerprint pins them, no CA needed.
  */
 import t from 'tap'
+import { execFileSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import selfsigned from 'selfsigned'
 import { startEngine } from '../helpers/engine'
 
@@ -56,4 +60,20 @@ t.test("an account with clientCerts binds only over TLS with one of its certific
   const log = engine.output()
   t.match(log, `the client certificate (sha256 ${otherCert.sha256}) is not one of the account's clientCerts`, 'the refusal names the certificate shown')
   t.match(log, 'the account has clientCerts: it binds on the TLS port with one of those client certificates', 'and says how to bind')
+})
+
+t.test("the port's certificate request names no CA unless tls.requestCert: a pinned self-signed certificate is still sent", async (t) => {
+  // A client that reads the request's CA names (Java, Go, openssl) sends no certificate those names do not cover.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-ca-names-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  const ca = await selfsigned.generate([{ name: 'commonName', value: 'Reseller CA For Names' }], { keySize: 2048, algorithm: 'sha256', extensions: [{ name: 'basicConstraints', cA: true }] })
+  const caFile = path.join(dir, 'ca.pem')
+  fs.writeFileSync(caFile, ca.cert)
+  const engine = await startEngine(t, { devTls: true })
+  await engine.stop()
+  fs.writeFileSync(engine.configPath, JSON.stringify({ ...engine.config, tls: { ...(engine.config.tls as object), ca: caFile } }))
+  await engine.restart()
+  const out = execFileSync('openssl', ['s_client', '-connect', `127.0.0.1:${engine.tlsPort}`, '-tls1_2'], { input: '', encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 })
+  t.match(out, /No client certificate CA names sent/, 'the request lists no CA')
+  t.notMatch(out, /Reseller CA For Names/, 'not the tls.ca the port does not require')
 })
