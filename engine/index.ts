@@ -388,6 +388,16 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       if (change && what) metrics.event('account', { systemId: what === 'removed' ? change.parent ?? systemId : systemId, detail: `${systemId} ${what} by ${customerBy(change.by)}` })
       // Suspended or removed: its binds go (unbind, drained), and new binds are refused.
       if (a === null || a.suspended) for (const s of byAccount.get(systemId) ?? []) void s.requestUnbind(a === null ? 'account removed' : 'account suspended')
+      else {
+        // Its allowedIps or clientCerts changed: the binds they no longer let in go as a new bind would be refused
+        // (an operator locking out a leaked password expects the sessions made with it to end).
+        for (const s of [...(byAccount.get(systemId) ?? [])]) {
+          const refused = whereRefused(a, s)
+          if (refused === null) continue
+          log('info', 'bind ended: the account\'s policy no longer lets it in', { session: s.id, systemId, remote: s.remote, reason: refused })
+          void s.requestUnbind(`account policy: ${refused}`)
+        }
+      }
       outbind.accountChanged(systemId, a === null || a.suspended ? null : a.outbind)
     },
     usage: (systemId) => {
@@ -542,6 +552,16 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
 
   const limits = DEFAULT_LIMITS
 
+  /** Why the account's policy keeps this connection from being bound as it (allowedIps, clientCerts); null: it may. At bind, and for the binds an account change leaves. */
+  const whereRefused = (acc: Account, s: Session): string | null => {
+    if (!ipAllowed(acc.allowedIps, s.remoteAddress)) return `${s.remoteAddress} is not in allowedIps`
+    if (acc.clientCerts.length === 0) return null
+    const cert = s.clientCertificate
+    if (cert === null) return 'the account has clientCerts: it binds on the TLS port with one of those client certificates, or on an outbind connection with outbind.tls'
+    if (cert !== 'outbind' && !acc.clientCerts.includes(cert)) return `the client certificate (sha256 ${cert}) is not one of the account's clientCerts`
+    return null
+  }
+
   const host: SessionHost = {
     now,
     log,
@@ -558,12 +578,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         if (r === 'bad-password') return cb(S.ESME_RINVPASWD, undefined, 'wrong password')
         const acc = store.getAccount(systemId) as Account
         if (acc.suspended) return cb(S.ESME_RBINDFAIL, undefined, 'the account is suspended') // SMSC_ERR_ACCOUNT_SUSPENDED
-        if (!ipAllowed(acc.allowedIps, _s.remoteAddress)) return cb(S.ESME_RBINDFAIL, undefined, `${_s.remoteAddress} is not in allowedIps`) // SMSC_ERR_IP_NOT_ALLOWED
-        if (acc.clientCerts.length > 0) {
-          const cert = _s.clientCertificate
-          if (cert === null) return cb(S.ESME_RBINDFAIL, undefined, 'the account has clientCerts: it binds on the TLS port with one of those client certificates, or on an outbind connection with outbind.tls')
-          if (cert !== 'outbind' && !acc.clientCerts.includes(cert)) return cb(S.ESME_RBINDFAIL, undefined, `the client certificate (sha256 ${cert}) is not one of the account's clientCerts`)
-        }
+        const refused = whereRefused(acc, _s)
+        if (refused !== null) return cb(S.ESME_RBINDFAIL, undefined, refused) // SMSC_ERR_IP_NOT_ALLOWED, or the account's clientCerts
         const binds = (byAccount.get(systemId) ?? []).filter((x) => isBound(x.state)).length
         if (binds >= acc.maxBinds) return cb(S.ESME_RBINDFAIL, undefined, `maxBinds ${acc.maxBinds} reached`)
         const bound: BoundAccount = { systemId, windowSize: acc.windowSize, limits: { ...limits, defaultValidityMs: acc.validity.defaultMs, maxValidityMs: acc.validity.maxMs } }

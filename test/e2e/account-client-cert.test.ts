@@ -12,11 +12,13 @@ import os from 'node:os'
 import path from 'node:path'
 import selfsigned from 'selfsigned'
 import { startEngine } from '../helpers/engine'
+import { api, operatorToken, until } from '../helpers/lifecycle'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const smpp = require('smpp') as { connect(o: Record<string, unknown>): SmppSession }
 interface SmppSession {
   on(event: string, fn: (arg: never) => void): void
+  send(pdu: unknown): void
   destroy(): void
   bind_transceiver(fields: Record<string, string>, cb: (pdu: { command_status: number }) => void): void
 }
@@ -76,4 +78,34 @@ t.test("the port's certificate request names no CA unless tls.requestCert: a pin
   const out = execFileSync('openssl', ['s_client', '-connect', `127.0.0.1:${engine.tlsPort}`, '-tls1_2'], { input: '', encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], timeout: 10_000 })
   t.match(out, /No client certificate CA names sent/, 'the request lists no CA')
   t.notMatch(out, /Reseller CA For Names/, 'not the tls.ca the port does not require')
+})
+
+t.test('binds the account no longer lets in end when the operator changes clientCerts or allowedIps; the others stay', async (t) => {
+  const [certA, certB] = [await clientCert('esme-a'), await clientCert('esme-b')]
+  const ADMIN = 'client-cert-admin-1'
+  const engine = await startEngine(t, { devTls: true, accounts: [{ systemId: 'shop', password: 'secret', maxBinds: 5 }], extra: { admin: { password: ADMIN } } })
+  /** A bind kept open: `ended` once the SMSC unbinds or closes it. */
+  const keep = async (client: { cert: string; key: string } | null) => {
+    const s = { ended: false }
+    const session = smpp.connect({ url: `ssmpp://127.0.0.1:${engine.tlsPort}`, rejectUnauthorized: false, ...(client ?? {}) })
+    t.teardown(() => session.destroy())
+    session.on('error', () => {})
+    session.on('close', () => { s.ended = true })
+    session.on('unbind', ((pdu: { response(): unknown }) => { s.ended = true; session.send(pdu.response()) }) as never)
+    const status = await new Promise<number>((resolve) => session.bind_transceiver({ system_id: 'shop', password: 'secret' }, (pdu) => resolve(pdu.command_status)))
+    t.equal(status, 0, 'bound')
+    return s
+  }
+  const withA = await keep(certA)
+  const withB = await keep(certB)
+  const without = await keep(null)
+  const token = await operatorToken(engine.httpPort, ADMIN)
+  const patch = async (body: unknown) => t.equal((await api(engine.httpPort, 'PATCH', '/api/v1/accounts/shop', body, token)).status, 200, `PATCH ${JSON.stringify(body).slice(0, 60)}`)
+  await patch({ clientCerts: [certA.sha256] })
+  await until(() => withB.ended && without.ended, 'the binds without certificate A to end')
+  t.notOk(withA.ended, 'the bind with certificate A stays')
+  t.match(engine.output(), /bind ended: the account's policy no longer lets it in.*"reason":"the client certificate \(sha256 [0-9A-F:]+\) is not one of the account's clientCerts"/, 'logged with why')
+  await patch({ allowedIps: ['192.0.2.0/24'] })
+  await until(() => withA.ended, 'the bind from outside allowedIps to end')
+  t.pass('allowedIps that leave out 127.0.0.1 end the last one')
 })
