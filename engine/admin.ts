@@ -118,8 +118,8 @@ export const RESELLER_KEYS: readonly (keyof AccountSettings)[] = [
   'rateLimit', 'dailyQuota', 'windowSize', 'maxBinds', 'allowedIps', 'clientCerts', 'allowedSources', 'validity',
   'registeredDelivery', 'receiptPolicy', 'webhooks', 'suspended',
 ]
-/** Settings an account may change on itself. */
-export const SELF_KEYS: readonly (keyof AccountSettings)[] = ['webhooks']
+/** Settings an account may change on itself: where its events go, and whether its HTTP sends ask for receipts by default. */
+export const SELF_KEYS: readonly (keyof AccountSettings)[] = ['webhooks', 'registeredDelivery']
 
 const ROUTES_META = 'routes'
 /** meta key marking a connector the operator stopped: it stays stopped across restarts until started. */

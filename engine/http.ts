@@ -95,6 +95,7 @@ export interface HttpHost {
   health(): Record<string, unknown>
   mo(req: MoRequest): Promise<{ id: string; systemId: string; parts: number }>
   lookup: Smsc['lookup']
+  cancelMessage: Smsc['cancelMessage']
   searchMessages: Smsc['searchMessages']
   unbindSession(id: number): boolean
   connectorStats(): readonly object[]
@@ -132,6 +133,7 @@ const HTTP_STATUS: Record<string, number> = {
   SMSC_ERR_IP_NOT_ALLOWED: 403,
   SMSC_ERR_AUTH_SYSTEM_ID: 404,
   SMSC_ERR_MESSAGE_NOT_FOUND: 404,
+  SMSC_ERR_MESSAGE_FINAL: 409,
   SMSC_ERR_CREDIT_EXHAUSTED: 409,
   SMSC_ERR_BACKUP_RUNNING: 409,
   SMSC_ERR_BACKUP_FAILED: 500,
@@ -948,6 +950,14 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       return fail(res, '404 Not Found', 'no such message', 'SMSC_ERR_MESSAGE_NOT_FOUND')
     }
     send(res, '200 OK', m)
+  }))
+  // A message not final yet is cancelled, as cancel_sm does (SMPP 3.4 §4.9): scheduled, waiting for a connector, or
+  // with an upstream that has not reported. Its open destinations end DELETED; the charge stays (docs/ACCOUNTS.md).
+  app.del('/api/v1/messages/:id', guarded({ apiKeys: true }, (res: any, req: any, p: Principal) => {
+    const id = param(req, 0)
+    const m = smsc.lookup(id)
+    if (!m || !smsc.admin.canSee(p, m.systemId)) return fail(res, '404 Not Found', 'no such message', 'SMSC_ERR_MESSAGE_NOT_FOUND')
+    reply(res, 200, () => smsc.cancelMessage(m.id).then(() => smsc.lookup(m.id)))
   }))
 
   // ---- telemetry stream

@@ -25,7 +25,7 @@ import type { Pdu } from './protocol/codec'
 import { formatSmppAbsolute, parseSmppTime } from './protocol/time'
 import { dcsOfCoding, encodeText, type Coding } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
-import { deliverFrame, isFinal, moText, type MessageRecord } from './message'
+import { deliverFrame, isFinal, moText, statOf, type MessageRecord } from './message'
 import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
@@ -95,6 +95,12 @@ export interface Smsc {
   telemetryFrames(): TickFrames | null
   submitText(req: TextSubmit): Promise<{ ids: string[]; parts: number; coding: string }>
   lookup(id: string): MessageView | null
+  /**
+   * Cancels a message that is not final yet (the HTTP API's DELETE /api/v1/messages/:id; cancel_sm by message_id):
+   * its open destinations end DELETED, the charge stays. Resolves once committed; SMSC_ERR_MESSAGE_NOT_FOUND,
+   * SMSC_ERR_MESSAGE_FINAL.
+   */
+  cancelMessage(id: string): Promise<void>
   /** A message search (engine/message-search.ts): `sees` is the caller's scope; `cancelled` ends it early. */
   /** `who.key` (one per principal: an account, the operator, a staff user) may have one search at a time; a second one while it runs is refused (SMSC_ERR_RATE_LIMITED, naming `who.name`). */
   searchMessages(q: SearchQuery, sees: (systemId: string) => boolean, cancelled?: () => boolean, who?: { key: string; name: string }): Promise<MessageSearchResult>
@@ -552,6 +558,18 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
 
   const limits = DEFAULT_LIMITS
 
+  /** Cancels messages not final (cancel_sm, the API's DELETE): their open destinations end DELETED, their upstream links go; one commit. */
+  const cancelRecords = (records: MessageRecord[], done: (err: Error | null) => void): void => {
+    const t = now()
+    const unlinks = records.flatMap((r) => actors.upstreamLinks(r.dests.filter((d) => !isFinal(d.state))))
+    for (const r of records) {
+      for (const d of r.dests) if (!isFinal(d.state)) { d.state = MessageState.DELETED; d.doneAt = t }
+      r.state = MessageState.DELETED
+      r.doneAt = t
+    }
+    actors.commit({ messages: records, upstreamRemove: unlinks }, done)
+  }
+
   /** Why the account's policy keeps this connection from being bound as it (allowedIps, clientCerts); null: it may. At bind, and for the binds an account change leaves. */
   const whereRefused = (acc: Account, s: Session): string | null => {
     if (!ipAllowed(acc.allowedIps, s.remoteAddress)) return `${s.remoteAddress} is not in allowedIps`
@@ -618,12 +636,6 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     congestion: () => Math.min(99, Math.round((actors.backlog() / options.overload.highWater) * 100)),
     getMessage: (id) => store.getMessage(id) as MessageRecord | undefined,
     cancel(s, pdu, cb) {
-      const t = now()
-      const cancelOne = (r: MessageRecord) => {
-        for (const d of r.dests) if (!isFinal(d.state)) { d.state = MessageState.DELETED; d.doneAt = t }
-        r.state = MessageState.DELETED
-        r.doneAt = t
-      }
       if (!pdu.message_id) {
         // SMPP 3.4 §4.9.1: an empty message_id cancels every pending message of this ESME with this
         // source_addr and destination_addr (and service_type when given).
@@ -631,18 +643,14 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         const hits = (store.activeMessages() as MessageRecord[]).filter((r) => r.systemId === s.systemId && r.src[2] === pdu.source_addr &&
           (!pdu.service_type || r.serviceType === pdu.service_type) && !isFinal(r.state) && r.dests.some((d) => d.addr[2] === pdu.destination_addr))
         if (hits.length === 0) return cb(S.ESME_RCANCELFAIL)
-        const unlinks = hits.flatMap((r) => actors.upstreamLinks(r.dests.filter((d) => !isFinal(d.state))))
-        for (const r of hits) cancelOne(r)
-        return actors.commit({ messages: hits, upstreamRemove: unlinks }, (err) => cb(err ? S.ESME_RCANCELFAIL : 0))
+        return cancelRecords(hits, (err) => cb(err ? S.ESME_RCANCELFAIL : 0))
       }
       // SMPP 3.4 §4.9: by message_id (source_addr must match when given); final messages cannot be cancelled
       const r = store.getMessage(pdu.message_id) as MessageRecord | undefined
       if (!r || r.systemId !== s.systemId || (pdu.source_addr && pdu.source_addr !== r.src[2])) return cb(S.ESME_RCANCELFAIL)
       if (pdu.destination_addr && !r.dests.some((d) => d.addr[2] === pdu.destination_addr)) return cb(S.ESME_RCANCELFAIL)
       if (isFinal(r.state)) return cb(S.ESME_RCANCELFAIL)
-      const unlinks = actors.upstreamLinks(r.dests.filter((d) => !isFinal(d.state)))
-      cancelOne(r)
-      actors.commit({ messages: [r], upstreamRemove: unlinks }, (err) => cb(err ? S.ESME_RCANCELFAIL : 0))
+      cancelRecords([r], (err) => cb(err ? S.ESME_RCANCELFAIL : 0))
     },
     replace(s, pdu, cb) {
       // SMPP 3.4 §4.10: replace text, registered_delivery, schedule and validity of a pending message
@@ -758,6 +766,12 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     telemetryFrames: () => hub.current,
     submitText: (req) => submitText(req),
     lookup: (id) => lookup(id),
+    cancelMessage: (id) => new Promise((resolve, reject) => {
+      const r = store.getMessage(id) as MessageRecord | undefined
+      if (!r) return reject(smscError('SMSC_ERR_MESSAGE_NOT_FOUND', 'no such message'))
+      if (isFinal(r.state)) return reject(smscError('SMSC_ERR_MESSAGE_FINAL', `message ${id} is ${statOf(r.state)} already: nothing to cancel`))
+      cancelRecords([r], (err) => (err ? reject(smscError('SMSC_ERR_STORE_UNAVAILABLE', `the cancel was not stored: ${err.message}`)) : resolve()))
+    }),
     searchMessages: (q, sees, cancelled, who) => search(q, sees, cancelled, who),
     unbindSession(id) {
       const e = all.get(id)

@@ -452,6 +452,16 @@ export const OPENAPI = {
     '/api/v1/messages/{id}': {
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
       get: { summary: 'one message, each destination with how it was carried (connector, upstream id, price), and its timeline (an account sees its own and, a reseller, its users\')', security: LOGIN_OR_KEY, responses: { 200: ok('the message', ref('MessageView')), 401: err('no login or key'), 403: err('the caller\'s account is suspended (SMSC_ERR_ACCOUNT_SUSPENDED), or the request comes from outside its allowedIps (SMSC_ERR_IP_NOT_ALLOWED)'), 404: err('no such message (SMSC_ERR_MESSAGE_NOT_FOUND)'), 429: err(KEY_THROTTLED) } },
+      delete: {
+        summary: 'cancels a message not final yet (scheduled, waiting for a connector, or with an upstream that has not reported), as cancel_sm does: its open destinations end DELETED; the charge stays. Answered once committed, with the message as it is now',
+        security: LOGIN_OR_KEY,
+        responses: {
+          200: ok('cancelled', ref('MessageView')), 401: err('no login or key'),
+          403: err('the caller\'s account is suspended (SMSC_ERR_ACCOUNT_SUSPENDED), outside its allowedIps (SMSC_ERR_IP_NOT_ALLOWED), or a viewer (SMSC_ERR_ADMIN_READ_ONLY)'),
+          404: err('no such message, or not the caller\'s to see (SMSC_ERR_MESSAGE_NOT_FOUND)'), 409: err('the message is final already: nothing to cancel (SMSC_ERR_MESSAGE_FINAL)'),
+          429: err(KEY_THROTTLED), 503: err('the cancel was not stored (SMSC_ERR_STORE_UNAVAILABLE)'),
+        },
+      },
     },
     '/api/v1/simulator/mo': {
       post: {

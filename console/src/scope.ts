@@ -17,7 +17,7 @@ export const RESELLER_KEYS: readonly (keyof AccountSettings)[] = [
   'registeredDelivery', 'receiptPolicy', 'webhooks', 'suspended',
 ]
 /** engine/admin.ts SELF_KEYS: what an account may change on itself */
-export const SELF_KEYS: readonly (keyof AccountSettings)[] = ['webhooks']
+export const SELF_KEYS: readonly (keyof AccountSettings)[] = ['webhooks', 'registeredDelivery']
 /** every setting (engine/accounts.ts SETTINGS_KEYS): the operator's */
 export const ALL_KEYS: readonly (keyof AccountSettings)[] = [
   'role', 'parent', 'group', 'suspended', 'maxBinds', 'windowSize', 'allowedIps', 'clientCerts', 'allowedSources', 'rateLimit',

@@ -237,3 +237,24 @@ t.test('behind a trusted proxy (http.trustProxy) the client is the last untruste
   const direct = await startEngine(t, { accounts, extra: { log: { level: 'warn' } } })
   t.match(await login(direct, '10.1.2.3'), { status: 403, json: { error: 'account far may not be used from 127.0.0.1: not in its allowedIps' } }, 'without trustProxy the header counts for nothing')
 })
+
+t.test('DELETE /api/v1/messages/:id cancels a message not final yet, within the caller\'s scope; a final one is 409', async (t) => {
+  const { e, op, keys } = await setup(t)
+  const send = async (key: string, at: number) => {
+    const r = await call(e, 'POST', '/api/v1/messages', { key, body: { ...msg(at), scheduleAt: Date.now() + 1500 } })
+    if (r.status !== 202) throw new Error(`send: ${r.status} ${JSON.stringify(r.json)}`)
+    return r.json.ids[0] as string
+  }
+  const scheduled = await send(keys.api1, 1)
+  const other = await send(keys.api2, 2)
+  const childs = await send(keys.child, 3)
+  t.match(await call(e, 'DELETE', `/api/v1/messages/${other}`, { key: keys.api1 }), { status: 404, json: { code: 'SMSC_ERR_MESSAGE_NOT_FOUND' } }, "another account's message is as unknown as a missing one")
+  t.match(await call(e, 'DELETE', '/api/v1/messages/9999999999', { key: keys.api1 }), { status: 404 })
+  const cancelled = await call(e, 'DELETE', `/api/v1/messages/${scheduled}`, { key: keys.api1 })
+  t.match(cancelled, { status: 200, json: { id: scheduled, stat: 'DELETED', dests: [{ stat: 'DELETED' }] } }, 'cancelled with the API key: the message as it is now')
+  t.match(await call(e, 'DELETE', `/api/v1/messages/${childs}`, { key: keys.res }), { status: 200, json: { stat: 'DELETED' } }, "a reseller cancels its user's")
+  await new Promise((r) => setTimeout(r, 2500)) // past its schedule: the carrier never got it
+  t.match(await call(e, 'GET', `/api/v1/messages/${scheduled}`, { key: keys.api1 }), { status: 200, json: { stat: 'DELETED' } }, 'still DELETED after its schedule')
+  t.match(await call(e, 'GET', `/api/v1/messages/${other}`, { key: keys.api2 }), { status: 200, json: { stat: 'DELIVRD' } }, 'the one not cancelled went out')
+  t.match(await call(e, 'DELETE', `/api/v1/messages/${other}`, { token: op }), { status: 409, json: { code: 'SMSC_ERR_MESSAGE_FINAL', error: /is DELIVRD already: nothing to cancel/ } }, 'a final message: 409')
+})
