@@ -10,6 +10,19 @@ const body = (name: string, required = true) => ({ required, content: json(ref(n
 const ok = (description: string, schema?: Record<string, unknown>) => (schema ? { description, content: json(schema) } : { description })
 const err = (description: string) => ({ description, content: json(ref('Error')) })
 
+/** A webhook the engine calls: a signed POST of a JSON array of up to 100 events; a 2xx acknowledges them all. */
+const webhook = (summary: string, event: Record<string, unknown>) => ({
+  post: {
+    summary,
+    parameters: [
+      { name: 'X-Smsc-Timestamp', in: 'header', required: true, schema: { type: 'string' }, description: 'unix seconds when sent; refuse one more than 5 minutes off' },
+      { name: 'X-Smsc-Signature', in: 'header', required: true, schema: { type: 'string' }, description: 'sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>", keyed with the account\'s webhook secret>' },
+    ],
+    requestBody: { required: true, content: json({ type: 'array', maxItems: 100, items: event }) },
+    responses: { '2XX': { description: 'all the events acknowledged; any other answer (or none within webhooks.timeoutMs) and they are sent again with back-off' } },
+  },
+})
+
 /** Answers every authenticated endpoint may give. */
 const AUTH_ERRORS = {
   400: err('a field is missing or invalid (SMSC_ERR_API_INVALID), or the body is not JSON (SMSC_ERR_HTTP_BODY)'),
@@ -504,5 +517,28 @@ export const OPENAPI = {
     },
     '/healthz': { get: { summary: 'health (no login)', security: [], responses: { 200: ok('ok'), 503: ok('starting or stopping') } } },
     '/metrics': { get: { summary: 'Prometheus text (no login)', security: [], responses: { 200: ok('text/plain 0.0.4') } } },
+  },
+  // What the engine POSTs to an account's webhooks (docs/API.md, "Outbound HTTP: webhooks", "Webhook signatures").
+  webhooks: {
+    receipts: webhook('delivery receipts, to the account\'s webhooks.receipts URL', {
+      type: 'object', required: ['type', 'id', 'from', 'to', 'stat', 'err', 'submitAt', 'doneAt', 'part'],
+      properties: {
+        type: { const: 'receipt' }, id: { type: 'string', description: 'the message id the send answered' },
+        from: { type: 'string', description: 'the destination the receipt is for' }, to: { type: 'string', description: 'the original sender' },
+        stat: { enum: ['DELIVRD', 'EXPIRED', 'DELETED', 'UNDELIV', 'ACCEPTD', 'UNKNOWN', 'REJECTD', 'ENROUTE', 'SKIPPED'] },
+        err: { type: 'integer' }, submitAt: { type: 'integer', description: 'ms since the epoch' }, doneAt: { type: 'integer', description: 'ms since the epoch' },
+        part: { type: ['array', 'null'], items: { type: 'integer' }, description: '[seq, total] of one part of a long message' },
+      },
+    }),
+    mo: webhook('mobile-originated messages, to the account\'s webhooks.mo URL; a long one as one event per part', {
+      type: 'object', required: ['type', 'id', 'from', 'to', 'text', 'dataCoding', 'hex', 'at', 'part', 'ref'],
+      properties: {
+        type: { const: 'mo' }, id: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
+        text: { type: 'string', description: 'this part\'s text, without its UDH' }, dataCoding: { type: 'integer' },
+        hex: { type: 'string', description: 'this part\'s octets, UDH included' }, at: { type: 'integer', description: 'ms since the epoch' },
+        part: { type: ['array', 'null'], items: { type: 'integer' }, description: '[seq, total]; null for an MO in one piece' },
+        ref: { type: ['integer', 'null'], description: 'the concatenation reference its parts share' },
+      },
+    }),
   },
 } as const

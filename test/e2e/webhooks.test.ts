@@ -10,6 +10,7 @@ import http from 'node:http'
 import type net from 'node:net'
 import { gsm, isReceipt, openEsme } from '../helpers/esme'
 import { AdminApi, sleep, startPolicyEngine, until } from '../helpers/policy'
+import { OPENAPI } from '../../engine/openapi'
 
 interface Hit {
   path: string
@@ -18,6 +19,7 @@ interface Hit {
   events: Record<string, unknown>[]
   raw: string
   at: number
+  headers: Record<string, string | string[] | undefined>
 }
 
 /** A webhook receiver: records every request; `answer(path, n)` picks the status of the n-th request (0-based) to that path. */
@@ -40,7 +42,7 @@ async function startReceiver(t: tap.Test, answer: (path: string, n: number) => n
       } catch {
         events = [{ notJson: raw }]
       }
-      hits.push({ path, status, contentType: String(req.headers['content-type'] ?? ''), events, raw, at: Date.now() })
+      hits.push({ path, status, contentType: String(req.headers['content-type'] ?? ''), events, raw, at: Date.now(), headers: req.headers })
       res.writeHead(status, { 'content-type': 'text/plain' }).end(status < 300 ? 'ok' : 'try later')
     })
   })
@@ -121,6 +123,21 @@ t.test('receipts and MO go to the account webhooks, with retries', async (t) => 
     t.same(ordered.map((e) => e.part), Array.from({ length: parts }, (_, k) => [k + 1, parts]), 'part [seq, total] on each')
     t.equal(new Set(events.map((e) => e.ref)).size, 1, 'one ref for the parts of one message')
     t.equal(ordered.map((e) => e.text).join(''), text, 'the texts in order are the message (no UDH in them, none repeated)')
+  })
+
+  t.test("the events are what the OpenAPI document's webhooks section says: the same fields, the signature headers", async (t) => {
+    const doc = JSON.parse(JSON.stringify(OPENAPI)) as { webhooks: Record<string, { post: { parameters: { name: string }[]; requestBody: { content: Record<string, { schema: { items: { required: string[]; properties: Record<string, unknown> } } }> } } }> }
+    const event = (hook: string) => doc.webhooks[hook].post.requestBody.content['application/json'].schema.items
+    const seen = (p: string, type: string) => receiver.hits.filter((h) => h.path === p).flatMap((h) => h.events).find((e) => e.type === type) as Record<string, unknown>
+    for (const [hook, p, type] of [['receipts', '/dlr', 'receipt'], ['mo', '/mo', 'mo']] as const) {
+      const e = seen(p, type)
+      t.ok(e, `a ${type} event was received`)
+      t.same(Object.keys(e).sort(), [...event(hook).required].sort(), `${hook}: the fields sent are the fields documented, all required`)
+      t.same(Object.keys(event(hook).properties).sort(), Object.keys(e).sort(), `${hook}: and no documented field is missing`)
+      const headers = doc.webhooks[hook].post.parameters.map((x) => x.name.toLowerCase())
+      const hit = receiver.hits.find((h) => h.path === p) as Hit
+      for (const name of headers) t.ok(hit.headers[name], `${hook}: header ${name} is sent`)
+    }
   })
 
   t.test("HTTP sends follow the account's registeredDelivery default, and their receipts reach the webhook", async (t) => {
