@@ -403,6 +403,8 @@ type Handler = (res: any, req: any, p: Principal) => void
 /** uWS's registering methods and the HTTP method each serves. */
 const ROUTE_METHODS: Record<string, HttpRoute['method']> = { get: 'GET', post: 'POST', put: 'PUT', patch: 'PATCH', del: 'DELETE' }
 /** uWS's registering methods outside the route table: only the catch-all 404 ('/*') may use them. */
+/** The order an Allow header lists methods in. */
+const METHOD_ORDER: readonly HttpRoute['method'][] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']
 const OTHER_METHODS: ReadonlySet<string> = new Set(['any', 'options', 'head', 'connect', 'trace'])
 /** uWS app methods that set an app up (what a renewed HTTPS app replays). */
 const SETUP_METHODS: ReadonlySet<string> = new Set([...Object.keys(ROUTE_METHODS), ...OTHER_METHODS, 'ws'])
@@ -1019,16 +1021,33 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     },
   })
 
+  /**
+   * No route took the request: 405 with Allow when the path is an endpoint of other methods (RFC 9110 §15.5.6), else 404.
+   * Read in the handler (uWS's req lives only there).
+   */
+  const unrouted = (res: any, req: any): void => {
+    const url: string = req.getUrl()
+    const segs = url.split('/')
+    const allowed = url.startsWith('/api/') ? routes.filter((r) => {
+      const p = r.pattern.split('/')
+      return !r.pattern.includes('*') && p.length === segs.length && p.every((x, i) => (x.startsWith(':') ? segs[i] !== '' : x === segs[i]))
+    }).map((r) => r.method) : []
+    if (allowed.length === 0) return fail(res, '404 Not Found', 'no such endpoint', 'SMSC_ERR_HTTP_NOT_FOUND')
+    const allow = METHOD_ORDER.filter((m) => allowed.includes(m)).join(', ')
+    send(res, '405 Method Not Allowed', { error: `${String(req.getMethod()).toUpperCase()} is not a method of ${url}: ${allow} ${allow.includes(',') ? 'are' : 'is'}`, code: 'SMSC_ERR_HTTP_METHOD' }, { allow })
+  }
+
   // ---- the console (static files built by console/build.js)
   app.get('/*', (res: any, req: any) => {
     let url = req.getUrl()
-    if (url === '/' || !consoleFiles.has(url)) url = url.startsWith('/api/') ? url : '/index.html'
+    if (url.startsWith('/api/')) return unrouted(res, req)
+    if (url === '/' || !consoleFiles.has(url)) url = '/index.html'
     const f = consoleFiles.get(url)
-    if (!f) return fail(res, url.startsWith('/api/') ? '404 Not Found' : '503 Service Unavailable', url.startsWith('/api/') ? 'no such endpoint' : 'the console is not built: run npm run build', 'SMSC_ERR_HTTP_NOT_FOUND')
+    if (!f) return fail(res, '503 Service Unavailable', 'the console is not built: run npm run build', 'SMSC_ERR_HTTP_NOT_FOUND')
     res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', f.type)
       .writeHeader('cache-control', url === '/index.html' || url === '/sw.js' ? 'no-cache' : 'max-age=3600').end(f.body))
   })
-  app.any('/*', (res: any) => fail(res, '404 Not Found', 'no such endpoint', 'SMSC_ERR_HTTP_NOT_FOUND'))
+  app.any('/*', unrouted)
 
   /** Each (format, topics, scope) group is a uWebSockets.js topic; its subscribers share one encode. */
   const groups = new Map<string, { d: WsData; n: number }>()

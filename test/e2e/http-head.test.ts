@@ -72,5 +72,7 @@ t.test('HEAD answers every GET route like GET, without the body', async (t) => {
     t.ok(Number(head.headers['content-length']) > 0, `HEAD ${url}: content-length ${head.headers['content-length']}`)
     t.equal(head.body.length, 0, `HEAD ${url}: no body`)
   }
-  t.equal((await raw(port, 'HEAD', '/api/v1/login')).status, 404, 'HEAD of a POST-only route: 404 as before')
+  const login = await raw(port, 'HEAD', '/api/v1/login')
+  t.match([login.status, login.headers.allow], [405, 'POST'], 'HEAD of a POST-only route: 405, Allow: POST')
+  t.equal((await raw(port, 'HEAD', '/api/v1/nosuch')).status, 404, 'HEAD of no route: 404')
 })

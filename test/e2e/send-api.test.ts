@@ -258,3 +258,15 @@ t.test('DELETE /api/v1/messages/:id cancels a message not final yet, within the 
   t.match(await call(e, 'GET', `/api/v1/messages/${other}`, { key: keys.api2 }), { status: 200, json: { stat: 'DELIVRD' } }, 'the one not cancelled went out')
   t.match(await call(e, 'DELETE', `/api/v1/messages/${other}`, { token: op }), { status: 409, json: { code: 'SMSC_ERR_MESSAGE_FINAL', error: /is DELIVRD already: nothing to cancel/ } }, 'a final message: 409')
 })
+
+t.test('a method an API path does not take is 405 with Allow; an unknown path is 404', async (t) => {
+  const { e, keys } = await setup(t)
+  const put = await httpCall(e.httpPort, 'PUT', '/api/v1/messages', { apiKey: keys.api1, body: {} })
+  t.match(put, { status: 405, json: { code: 'SMSC_ERR_HTTP_METHOD', error: 'PUT is not a method of /api/v1/messages: GET, HEAD, POST are' } }, 'PUT on the send API')
+  t.equal(put.headers.allow, 'GET, HEAD, POST', 'with an Allow header (RFC 9110 §15.5.6)')
+  t.match(await httpCall(e.httpPort, 'GET', '/api/v1/login'), { status: 405, headers: { allow: 'POST' } }, 'GET on a POST-only path')
+  t.match(await httpCall(e.httpPort, 'PATCH', '/api/v1/messages/0000000001'), { status: 405, headers: { allow: 'GET, HEAD, DELETE' } }, 'a path with a parameter')
+  t.match(await httpCall(e.httpPort, 'POST', '/api/v1/nosuch'), { status: 404, json: { code: 'SMSC_ERR_HTTP_NOT_FOUND' } }, 'no such path: 404')
+  t.match(await httpCall(e.httpPort, 'GET', '/api/v1/messages/1/more'), { status: 404 }, 'more segments than any route: 404')
+  t.match(await httpCall(e.httpPort, 'GET', '/accounts'), { status: 200 }, 'a console path still serves the console')
+})
