@@ -38,7 +38,7 @@ import { EsmClass } from './protocol/constants'
 import { defaultSettings, inheritedBounds, ipAllowed, sourceAllowed, type Account, type AccountSettings } from './accounts'
 import { Ledger } from './ledger'
 import { Admin, CONNECTOR_STOPPED_META, configKeysOf, generatePassword, generateWebhookSecret, customerBy, wasRemoved } from './admin'
-import { DEFAULT_ROUTES, MoRouter, routeConnectors, validateRouteTables, type RouteTables } from './routing'
+import { DEFAULT_ROUTES, MoPartRoutes, MoRouter, routeConnectors, validateRouteTables, type RouteTables } from './routing'
 import { OPERATOR } from './accounts'
 import { WebhookSender } from './webhook'
 import { urlTargetRefusal } from './webhook-target'
@@ -304,6 +304,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       'Add that connector to config.connectors, or replace the routes (smsc route set FILE, with this config)'))
   }
   let moRouter = new MoRouter(routes.mo)
+  /** Where the first parts of concatenated MOs from upstreams went: their other parts follow (engine/routing.ts). */
+  const moParts = new MoPartRoutes()
   const webhooks = new WebhookSender({
     timeoutMs: options.webhooks.timeoutMs, concurrency: options.webhooks.concurrency, allowPrivateTargets: options.webhooks.allowPrivateTargets, log,
   })
@@ -953,8 +955,24 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const t = now()
     for (let i = 0; i < mos.length; i++) {
       const mo = mos[i]
-      // routed by the text without its UDH: a keyword starts a concatenated MO's first part after the header
-      const systemId = moRouter.route(mo.to[2], moText(mo.sm, mo.esmClass, mo.dataCoding).text)
+      // routed by the text without its UDH: a keyword starts a concatenated MO's first part after the header; its
+      // other parts go where the first went (they start with no keyword)
+      const { text, part, ref } = moText(mo.sm, mo.esmClass, mo.dataCoding)
+      const key = part !== null && ref !== null ? `${connector}\0${mo.from[2]}\0${mo.to[2]}\0${ref}` : null
+      let systemId: string | null
+      if (key !== null && part![0] > 1) {
+        const first = moParts.decision(key, t)
+        systemId = first !== undefined ? first : moRouter.route(mo.to[2], text)
+        if (systemId === null && first === undefined) {
+          // Its first part, which decides, has not come: refused for now, the upstream sends it again (SMPP 3.4 §5.1.3).
+          statuses[i] = S.ESME_RX_T_APPN
+          log('info', 'MO part before its first part, which decides its route: refused for now with ESME_RX_T_APPN', { connector, from: mo.from[2], to: mo.to[2], part })
+          continue
+        }
+      } else {
+        systemId = moRouter.route(mo.to[2], text)
+        if (key !== null) moParts.remember(key, systemId !== null && store.getAccount(systemId) ? systemId : null, t)
+      }
       if (systemId === null || !store.getAccount(systemId)) {
         statuses[i] = S.ESME_RX_P_APPN
         log('warn', 'MO from upstream matches no MO route: refused with ESME_RX_P_APPN', { connector, from: mo.from[2], to: mo.to[2] })

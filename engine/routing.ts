@@ -489,3 +489,30 @@ export class MoRouter {
     return null
   }
 }
+
+/**
+ * The parts of a concatenated MO follow its first part's route: a keyword is in the first part's text only (the
+ * others would match no keyword route and be refused). Remembers the first part's decision (an account, or null:
+ * refused) per key (sender, recipient, concatenation reference) for `keepMs`, at most `max` of them (oldest go first).
+ */
+export class MoPartRoutes {
+  private readonly decided = new Map<string, { systemId: string | null; at: number }>()
+
+  constructor(private readonly keepMs = 10 * 60_000, private readonly max = 100_000) {}
+
+  /** The first part's decision. */
+  remember(key: string, systemId: string | null, now: number): void {
+    this.decided.delete(key) // a reused reference: its new first part, at the end (insertion order is age order)
+    this.decided.set(key, { systemId, at: now })
+    for (const [k, v] of this.decided) {
+      if (this.decided.size <= this.max && now - v.at < this.keepMs) break
+      this.decided.delete(k)
+    }
+  }
+
+  /** A later part's route: the first part's decision, or undefined when that part has not come (or too long ago). */
+  decision(key: string, now: number): string | null | undefined {
+    const d = this.decided.get(key)
+    return d === undefined || now - d.at >= this.keepMs ? undefined : d.systemId
+  }
+}

@@ -6,6 +6,7 @@ import {
   DEFAULT_ROUTES,
   MtRouter,
   MoRouter,
+  MoPartRoutes,
   validateRouteTables,
   type MtRoute,
   type MtMatch,
@@ -478,4 +479,20 @@ t.test('validateRouteTables', async (t) => {
   t.test('connectors are not checked when no set is given', async (t) => {
     t.same(v({ mt: [ok({ action: { connector: 'anything' } })] }).mt[0].action, { connector: 'anything' })
   })
+})
+
+t.test("MoPartRoutes: a concatenated MO's later parts follow the first part's route, for keepMs, at most max kept", async (t) => {
+  const r = new MoPartRoutes(1000, 2)
+  t.equal(r.decision('a', 0), undefined, 'no first part yet')
+  r.remember('a', 'optout', 0)
+  r.remember('b', null, 10)
+  t.equal(r.decision('a', 999), 'optout', "the first part's account")
+  t.equal(r.decision('b', 500), null, 'a first part that was refused: refused too')
+  t.equal(r.decision('a', 1000), undefined, 'forgotten after keepMs')
+  r.remember('c', 'x', 20)
+  t.equal(r.decision('a', 30), undefined, 'the oldest goes beyond max')
+  t.same([r.decision('b', 30), r.decision('c', 30)], [null, 'x'])
+  r.remember('b', 'y', 40) // the reference reused: its new first part
+  r.remember('d', 'z', 50)
+  t.same([r.decision('b', 60), r.decision('c', 60), r.decision('d', 60)], ['y', undefined, 'z'], 'a key remembered again counts as new')
 })

@@ -168,6 +168,18 @@ t.test('engine A → a node-smpp upstream: receipts with A\'s ids, once each; th
   const joinResp = await new Promise<NodePdu>((resolve) => session.deliver_sm({ source_addr: '447700900779', destination_addr: '90001234', esm_class: 0x40, data_coding: 0, short_message: Buffer.concat([udh, Buffer.from('JOIN the club, part one of two')]) }, resolve))
   t.equal(joinResp.command_status, 0, 'a concatenated MO\'s first part is routed by its keyword (the UDH is not text)')
   await rx.waitFor((p) => isMo(p) && p.source_addr === '447700900779', 10_000)
+  // ... and its second part, which has no keyword, goes where the first went
+  const partOf = (from: string, ref: number, seq: number, text: string) => new Promise<NodePdu>((resolve) => session.deliver_sm({
+    source_addr: from, destination_addr: '90001234', esm_class: 0x40, data_coding: 0,
+    short_message: Buffer.concat([Buffer.from([0x05, 0x00, 0x03, ref, 0x02, seq]), Buffer.from(text)]),
+  }, resolve))
+  t.equal((await partOf('447700900779', 0x11, 2, ' and part two')).command_status, 0, "a concatenated MO's second part follows its first part's route")
+  await rx.waitFor((p) => isMo(p) && p.source_addr === '447700900779' && messageText(p).includes('part two'), 10_000)
+  // a second part that comes before its first: refused for now (ESME_RX_T_APPN), taken once the first has come
+  t.equal((await partOf('447700900780', 0x22, 2, ' early part two')).command_status, 0x64, 'a part before its first part: ESME_RX_T_APPN, sent again later')
+  t.equal((await partOf('447700900780', 0x22, 1, 'JOIN late part one')).command_status, 0, 'its first part, by keyword')
+  t.equal((await partOf('447700900780', 0x22, 2, ' early part two')).command_status, 0, 'the second part, sent again, follows it')
+  await rx.waitFor((p) => isMo(p) && p.source_addr === '447700900780' && messageText(p).includes('early part two'), 10_000)
   // An MO that no route matches is refused (SMPP 3.4 §5.1.3 ESME_RX_P_APPN), not acknowledged and dropped
   const refused = await new Promise<NodePdu>((resolve) => session.deliver_sm({ source_addr: '447700900778', destination_addr: '90001234', esm_class: 0, data_coding: 0, short_message: Buffer.from('to nobody') }, resolve))
   t.equal(refused.command_status, 0x65, 'unrouted MO: deliver_sm_resp ESME_RX_P_APPN')
