@@ -411,8 +411,9 @@ const SETUP_METHODS: ReadonlySet<string> = new Set([...Object.keys(ROUTE_METHODS
 /** The routes a viewer may use with another method than GET: logging in and out. */
 const READ_ONLY_EXEMPT: ReadonlySet<string> = new Set(['/api/v1/login', '/api/v1/logout'])
 interface Guard {
-  /** accept per-account API keys (Authorization: Bearer <key> or X-API-Key) as well as logins */
-  apiKeys?: boolean
+  /** accept per-account API keys (Authorization: Bearer <key> or X-API-Key) as well as logins; 'own': a key only for
+   *  its own account (the route's :id), to read its balance and ledger */
+  apiKeys?: boolean | 'own'
   /** the operator only */
   operator?: boolean
 }
@@ -552,11 +553,14 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
           authFailed(remote, 'unknown API key')
           return [401, 'unknown or revoked API key', 'SMSC_ERR_HTTP_AUTH']
         }
+        if (guard.apiKeys === 'own' && param(req, 0) !== p.systemId) {
+          return [403, `an API key reads its own account only (${p.systemId}): log in for the others`, 'SMSC_ERR_ADMIN_FORBIDDEN']
+        }
       }
     }
     if (!p && !guard.apiKeys && (req.getHeader('x-api-key') || authorization.startsWith('Bearer smsc_'))) {
       // An API key where only logins count (the admin API): say so, rather than a bare "log in first".
-      return [401, 'an API key is taken only by the send API and message lookups (/api/v1/messages): log in for this (POST /api/v1/login with the account\'s systemId and password)', 'SMSC_ERR_HTTP_AUTH']
+      return [401, 'an API key is taken only by the send API, message lookups (/api/v1/messages) and its own account\'s balance and ledger: log in for this (POST /api/v1/login with the account\'s systemId and password)', 'SMSC_ERR_HTTP_AUTH']
     }
     if (!p) return [401, guard.apiKeys ? 'log in first (POST /api/v1/login) or give an API key' : 'log in first (POST /api/v1/login)', 'SMSC_ERR_HTTP_AUTH']
     if (auth.isSuspended(p)) return [403, `account ${p.systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED']
@@ -598,7 +602,8 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
   }
   /** The JSON body of a request (at most `max` bytes), then `cb`. */
   const readBody = (res: any, cb: (body: unknown) => void, max = MAX_BODY) => readJson(res, cb, max, (e) => errorOf(res, e))
-  const param = (req: any, i: number): string => {
+  /** A route parameter, %-decoded. */
+  function param(req: any, i: number): string {
     const raw: string = req.getParameter(i)
     try {
       return decodeURIComponent(raw)
@@ -791,7 +796,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
   app.post('/api/v1/accounts', guarded({}, (res: any, _req: any, p: Principal) => {
     readBody(res, (body) => reply(res, 201, () => smsc.admin.create(p, body)))
   }))
-  app.get('/api/v1/accounts/:id', guarded({}, (res: any, req: any, p: Principal) => {
+  app.get('/api/v1/accounts/:id', guarded({ apiKeys: 'own' }, (res: any, req: any, p: Principal) => {
     const id = param(req, 0)
     reply(res, 200, () => smsc.admin.get(p, id))
   }))
@@ -826,7 +831,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       reply(res, 200, () => smsc.admin.transfer(p, { to: id, amount: b.amount, from: b.from, reason: b.reason }))
     })
   }))
-  app.get('/api/v1/accounts/:id/ledger', guarded({}, (res: any, req: any, p: Principal) => {
+  app.get('/api/v1/accounts/:id/ledger', guarded({ apiKeys: 'own' }, (res: any, req: any, p: Principal) => {
     const id = param(req, 0)
     const page = pageOf(req.getQuery() ?? '')
     if (typeof page === 'string') return invalid(res, page)

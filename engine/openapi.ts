@@ -308,7 +308,7 @@ export const OPENAPI = {
     },
     '/api/v1/accounts/{id}': {
       parameters: [id],
-      get: { summary: 'one account', security: LOGIN, responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS } },
+      get: { summary: 'one account (with its balance); an API key reads its own account only', security: LOGIN_OR_KEY, responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS } },
       patch: { summary: 'change settings (a reseller: its users\' limits, within its own)', security: LOGIN, requestBody: body('AccountInput'), responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS, 403: err("outside the caller's scope, a reseller giving a user more than its own allowedSources, rateLimit, dailyQuota, maxBinds or windowSize (SMSC_ERR_ADMIN_FORBIDDEN, naming the field and the bound), or a reseller or user giving a webhook a URL that is not a public address") } },
       delete: { summary: 'remove the account', security: LOGIN, responses: { 204: ok('removed'), ...ACCOUNT_ERRORS } },
     },
@@ -341,7 +341,7 @@ export const OPENAPI = {
     },
     '/api/v1/accounts/{id}/ledger': {
       parameters: [id, ...page],
-      get: { summary: 'credit movements, newest first', security: LOGIN, responses: { 200: ok('entries', { type: 'object', properties: { entries: { type: 'array', items: ref('LedgerEntry') } } }), ...ACCOUNT_ERRORS } },
+      get: { summary: 'credit movements, newest first; an API key reads its own account\'s only', security: LOGIN_OR_KEY, responses: { 200: ok('entries', { type: 'object', properties: { entries: { type: 'array', items: ref('LedgerEntry') } } }), ...ACCOUNT_ERRORS } },
     },
     '/api/v1/accounts/{id}/apikeys': {
       parameters: [id],

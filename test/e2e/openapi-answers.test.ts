@@ -66,12 +66,13 @@ t.test('answers a client meets are documented, with their body\'s schema', async
 
   const sent = await call('POST', '/api/v1/messages', { 'x-api-key': key }, { from: 'SHOP', to: '4915112345678', text: 'hi' })
   t.equal(sent.status, 202)
-  // the admin API takes logins only: an API key there is told so, not just "log in first"
+  // the admin API takes logins only (an API key reads its own account's balance and ledger): an API key there is told so, not just "log in first"
   for (const headers of [{ 'x-api-key': key }, { authorization: `Bearer ${key}` }] as Record<string, string>[]) {
-    const own = await call('GET', '/api/v1/accounts/shop/ledger', headers)
-    t.equal(own.status, 401, 'an API key does not read the ledger')
-    t.match(own.body.error, /API key is taken only by the send API and message lookups .*POST \/api\/v1\/login/, `the refusal says why (${Object.keys(headers)[0]})`)
+    const own = await call('GET', '/api/v1/accounts/shop/apikeys', headers)
+    t.equal(own.status, 401, 'an API key does not list the keys')
+    t.match(own.body.error, /API key is taken only by the send API, message lookups .* and its own account's balance and ledger: .*POST \/api\/v1\/login/, `the refusal says why (${Object.keys(headers)[0]})`)
   }
+  t.match(await call('GET', '/api/v1/accounts/shop/ledger', { 'x-api-key': key }), { status: 200 }, 'it reads its own ledger')
   await call('POST', '/api/v1/accounts/shop/suspend', { authorization: `Bearer ${op}` })
   const lookup = await call('GET', `/api/v1/messages/${sent.body.ids[0]}`, { 'x-api-key': key })
   t.equal(lookup.status, 403, 'a suspended account\'s key')

@@ -270,3 +270,15 @@ t.test('a method an API path does not take is 405 with Allow; an unknown path is
   t.match(await httpCall(e.httpPort, 'GET', '/api/v1/messages/1/more'), { status: 404 }, 'more segments than any route: 404')
   t.match(await httpCall(e.httpPort, 'GET', '/accounts'), { status: 200 }, 'a console path still serves the console')
 })
+
+t.test("an API key reads its own account's balance and ledger, and nothing else of the admin API", async (t) => {
+  const { e, op, keys } = await setup(t)
+  t.equal((await call(e, 'PATCH', '/api/v1/accounts/api1', { token: op, body: { prepaid: true } })).status, 200, 'api1 is made prepaid')
+  t.equal((await call(e, 'POST', '/api/v1/accounts/api1/credit', { token: op, body: { amount: 7 } })).status, 200, 'the operator gives it credit')
+  t.match(await call(e, 'GET', '/api/v1/accounts/api1', { key: keys.api1 }), { status: 200, json: { systemId: 'api1', balance: 7 } }, 'its balance with its key')
+  t.match(await call(e, 'GET', '/api/v1/accounts/api1/ledger', { key: keys.api1 }), { status: 200, json: { entries: [{ delta: 7, balance: 7 }] } }, 'its ledger')
+  t.match(await call(e, 'GET', '/api/v1/accounts/api2', { key: keys.api1 }), { status: 403, json: { code: 'SMSC_ERR_ADMIN_FORBIDDEN', error: /its own account only \(api1\)/ } }, "not another account's")
+  t.match(await call(e, 'GET', '/api/v1/accounts/child/ledger', { key: keys.res }), { status: 403 }, "a reseller's key: not its users' (a login is)")
+  t.match(await call(e, 'PATCH', '/api/v1/accounts/api1', { key: keys.api1, body: { registeredDelivery: 1 } }), { status: 401 }, 'no change with a key')
+  t.match(await call(e, 'GET', '/api/v1/accounts', { key: keys.api1 }), { status: 401 }, 'no account list with a key')
+})
