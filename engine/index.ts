@@ -958,7 +958,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       // routed by the text without its UDH: a keyword starts a concatenated MO's first part after the header; its
       // other parts go where the first went (they start with no keyword)
       const { text, part, ref } = moText(mo.sm, mo.esmClass, mo.dataCoding)
-      const key = part !== null && ref !== null ? `${connector}\0${mo.from[2]}\0${mo.to[2]}\0${ref}` : null
+      // (a part numbered outside 1..total is malformed: routed on its own, and it decides nothing for the others)
+      const key = part !== null && ref !== null && part[0] >= 1 && part[0] <= part[1] ? `${connector}\0${mo.from[2]}\0${mo.to[2]}\0${ref}` : null
       let systemId: string | null
       if (key !== null && part![0] > 1) {
         const first = moParts.decision(key, t)

@@ -255,6 +255,8 @@ t.test('DELETE /api/v1/messages/:id cancels a message not final yet, within the 
   t.match(await call(e, 'DELETE', `/api/v1/messages/${childs}`, { key: keys.res }), { status: 200, json: { stat: 'DELETED' } }, "a reseller cancels its user's")
   await new Promise((r) => setTimeout(r, 2500)) // past its schedule: the carrier never got it
   t.match(await call(e, 'GET', `/api/v1/messages/${scheduled}`, { key: keys.api1 }), { status: 200, json: { stat: 'DELETED' } }, 'still DELETED after its schedule')
+  const carried = (await call(e, 'GET', '/api/v1/connectors', { token: op })).json.connectors.find((c: { id: string }) => c.id === 'simulator').sent
+  t.equal(carried, 1, 'the carrier got only the one not cancelled')
   t.match(await call(e, 'GET', `/api/v1/messages/${other}`, { key: keys.api2 }), { status: 200, json: { stat: 'DELIVRD' } }, 'the one not cancelled went out')
   t.match(await call(e, 'DELETE', `/api/v1/messages/${other}`, { token: op }), { status: 409, json: { code: 'SMSC_ERR_MESSAGE_FINAL', error: /is DELIVRD already: nothing to cancel/ } }, 'a final message: 409')
 })

@@ -180,6 +180,9 @@ t.test('engine A → a node-smpp upstream: receipts with A\'s ids, once each; th
   t.equal((await partOf('447700900780', 0x22, 1, 'JOIN late part one')).command_status, 0, 'its first part, by keyword')
   t.equal((await partOf('447700900780', 0x22, 2, ' early part two')).command_status, 0, 'the second part, sent again, follows it')
   await rx.waitFor((p) => isMo(p) && p.source_addr === '447700900780' && messageText(p).includes('early part two'), 10_000)
+  // a part numbered 0 (malformed) is routed alone and decides nothing for the others
+  t.equal((await partOf('447700900781', 0x33, 0, 'JOIN numbered zero')).command_status, 0, 'part 0: routed on its own (by its keyword)')
+  t.equal((await partOf('447700900781', 0x33, 2, ' part two')).command_status, 0x64, 'the real part 2 still waits for its first part')
   // An MO that no route matches is refused (SMPP 3.4 §5.1.3 ESME_RX_P_APPN), not acknowledged and dropped
   const refused = await new Promise<NodePdu>((resolve) => session.deliver_sm({ source_addr: '447700900778', destination_addr: '90001234', esm_class: 0, data_coding: 0, short_message: Buffer.from('to nobody') }, resolve))
   t.equal(refused.command_status, 0x65, 'unrouted MO: deliver_sm_resp ESME_RX_P_APPN')
