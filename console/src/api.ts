@@ -79,6 +79,11 @@ export const api = {
   credit: (id: string, req: CreditRequest) => call<{ from: LedgerEntry | null; to: LedgerEntry }>('POST', `${acc(id)}/credit`, req),
   ledger: (id: string, limit: number, before?: number) =>
     call<{ entries: LedgerEntry[] }>('GET', `${acc(id)}/ledger?limit=${limit}${before !== undefined ? `&before=${before}` : ''}`),
+  /** the account's API keys (never the keys themselves) */
+  apiKeys: (id: string) => call<{ keys: { id: string; label: string; createdAt: number }[] }>('GET', `${acc(id)}/apikeys`),
+  /** a new API key; the answer is the only time it is shown */
+  createApiKey: (id: string, label: string) => call<{ id: string; key: string }>('POST', `${acc(id)}/apikeys`, label === '' ? {} : { label }),
+  revokeApiKey: (id: string, keyId: string) => call<void>('DELETE', `${acc(id)}/apikeys/${encodeURIComponent(keyId)}`),
   unbind: (id: number) => call<unknown>('POST', `/api/v1/binds/${encodeURIComponent(String(id))}/unbind`),
   send: (req: SendRequest) => call<SendResult>('POST', '/api/v1/messages', req),
   message: (id: string) => call<MessageInfo>('GET', `/api/v1/messages/${encodeURIComponent(id)}`),

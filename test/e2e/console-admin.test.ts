@@ -389,10 +389,28 @@ t.test('account pages in chromium: operator, reseller and user', { skip: fs.exis
     t.match(await text('#whoami'), /u2\s*user/)
     await page.waitForSelector('[data-detail=u2]')
     const actions = await page.$$eval('[data-detail=u2] .acct-actions button', (bs) => bs.map((b) => b.getAttribute('data-action')))
-    t.same(actions, ['edit', 'ledger', 'password'], 'its own webhooks, ledger and password; no credit, suspend or delete')
+    t.same(actions, ['edit', 'ledger', 'apikeys', 'password'], 'its own settings, ledger, API keys and password; no credit, suspend or delete')
     t.equal(await page.locator('#account-new').count(), 0, 'no new-account button')
     t.equal(await text(balanceCell('u2')), '25')
     await shot(page, 'user-1280')
+  })
+
+  await t.test('the user makes an API key in the console, sends with it, and revokes it', async (t) => {
+    await page.click('[data-detail=u2] [data-action=apikeys]')
+    await page.waitForSelector('#apikeys-empty')
+    await page.fill('#apikeys input[name=label]', 'shop backend')
+    await page.click('#apikey-create')
+    await page.waitForSelector('#apikey-new')
+    const key = await text('#apikey-new')
+    t.match(key, /^smsc_/, 'the new key is shown once')
+    await page.waitForSelector('#apikeys [data-key-id]')
+    t.match(await text('#apikeys tbody'), /shop backend/, 'listed by its label')
+    const sendWith = async (k: string) => (await fetch(`${base}/api/v1/messages`, { method: 'POST', headers: { 'x-api-key': k, 'content-type': 'application/json' }, body: JSON.stringify({ from: 'Shop', to: '4915100000042', text: 'by key' }) })).status
+    t.equal(await sendWith(key), 202, 'the send API takes it')
+    await page.click('#apikeys [data-action=revoke]')
+    await page.waitForSelector('#apikeys-empty')
+    t.equal(await sendWith(key), 401, 'revoked: refused at once')
+    await shot(page, 'user-apikeys-1280')
   })
 
   await t.test('suspended while signed in: the stream ends and the login page says why', async (t) => {

@@ -629,3 +629,57 @@ export function LedgerView({ a }: { a: AccountView }) {
     ${err ? html`<p class="error" role="alert">${err}</p>` : null}
   `
 }
+
+// ---------------------------------------------------------------------------------------------
+// API keys
+
+/** The account's API keys for the HTTP send API: listed by label, made (the key shown once) and revoked. */
+export function ApiKeysView({ a, readOnly }: { a: AccountView; readOnly: boolean }) {
+  const [keys, setKeys] = useState<{ id: string; label: string; createdAt: number }[] | null>(null)
+  const [label, setLabel] = useState('')
+  const [made, setMade] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const [err, setErr] = useState<string | null>(null)
+  const load = (): void => {
+    api.apiKeys(a.systemId).then((r) => { setKeys(r.keys); setErr(null) }, (e: unknown) => setErr(errorOf(e).text))
+  }
+  useEffect(load, [a.systemId])
+  const run = (work: Promise<unknown>): void => {
+    setBusy(true)
+    setErr(null)
+    work.then(() => { setBusy(false); load() }, (e: unknown) => { setBusy(false); setErr(errorOf(e).text) })
+  }
+  const create = (ev: Event): void => {
+    ev.preventDefault()
+    run(api.createApiKey(a.systemId, label.trim()).then((r) => { setMade(r.key); setLabel('') }))
+  }
+  return html`
+    <div class="apikeys" id="apikeys">
+      ${made !== null
+        ? html`<${Secret} id="apikey-new" label=${`New API key of ${a.systemId}`} value=${made}
+            note="shown only now: give it as X-API-Key (or Authorization: Bearer) to the send API" onClose=${() => setMade(null)} />`
+        : null}
+      ${keys === null
+        ? html`<p class="dim">loading the keys…</p>`
+        : keys.length === 0
+          ? html`<p class="empty" id="apikeys-empty">no API keys: the send API takes ${a.systemId}'s login only</p>`
+          : html`<table class="mini" aria-label=${`API keys of ${a.systemId}`}>
+              <thead><tr><th>label</th><th>created</th><th></th></tr></thead>
+              <tbody>${keys.map((k) => html`<tr key=${k.id} data-key-id=${k.id}>
+                <td>${k.label || html`<span class="dim">no label</span>`}</td>
+                <td class="nowrap">${dateTime(k.createdAt)}</td>
+                <td>${readOnly ? null : html`<button type="button" class="btn small danger" data-action="revoke" disabled=${busy}
+                  onClick=${() => run(api.revokeApiKey(a.systemId, k.id))}>Revoke</button>`}</td>
+              </tr>`)}</tbody>
+            </table>`}
+      ${readOnly
+        ? null
+        : html`<form class="inline" onSubmit=${create}>
+            <input name="label" aria-label="label of the new key" placeholder="label (optional)" maxlength="64" value=${label}
+              onInput=${(e: Event) => setLabel((e.target as HTMLInputElement).value)} />
+            <button type="submit" class="btn small" id="apikey-create" disabled=${busy}>New API key</button>
+          </form>`}
+      ${err ? html`<p class="error" role="alert">${err}</p>` : null}
+    </div>
+  `
+}

@@ -9,15 +9,15 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { html } from './html'
-import { CreateForm, CreditForm, DeleteConfirm, LedgerView, PasswordForm, Secret, SettingsForm, errorOf } from './account-forms'
+import { ApiKeysView, CreateForm, CreditForm, DeleteConfirm, LedgerView, PasswordForm, Secret, SettingsForm, errorOf } from './account-forms'
 import { api } from '../api'
 import type { AccountsStore } from '../admin'
 import { credit, dateTime, n0, rate } from '../format'
-import { buildTree, canAddUserUnder, canCreate, canRemove, canSetPassword, canSuspend, creditMoves, editableKeys, type TreeNode } from '../scope'
+import { buildTree, canAddUserUnder, canCreate, canRemove, canSetPassword, canSuspend, creditMoves, editableKeys, readOnly, type TreeNode } from '../scope'
 import type { TelemetryState } from '../state'
 import type { AccountView, Principal } from '../types'
 
-type Pane = 'edit' | 'credit' | 'ledger' | 'password' | 'add-user' | 'delete'
+type Pane = 'edit' | 'credit' | 'ledger' | 'apikeys' | 'password' | 'add-user' | 'delete'
 
 interface Created {
   account: AccountView
@@ -256,6 +256,7 @@ function Detail(p: DetailProps) {
         ${keys.length ? button('edit', keys.length === 1 && keys[0] === 'webhooks' ? 'Webhooks' : 'Edit settings') : null}
         ${moves.length ? button('credit', 'Move credit') : null}
         ${button('ledger', 'Ledger')}
+        ${button('apikeys', 'API keys')}
         ${canSetPassword(me, a) ? button('password', 'Password') : null}
         ${canAddUserUnder(me, a) ? button('add-user', 'Add user') : null}
         ${canSuspend(me, a) && !isSelf
@@ -268,6 +269,7 @@ function Detail(p: DetailProps) {
         ${pane === 'edit' ? html`<${SettingsForm} key=${`edit-${a.systemId}`} a=${a} keys=${keys} resellers=${p.resellers.filter((r) => r !== a.systemId)} onSaved=${() => store.load()} />` : null}
         ${pane === 'credit' ? html`<${CreditForm} key=${`credit-${a.systemId}`} a=${a} moves=${moves} byId=${store.byId} onDone=${() => store.load()} />` : null}
         ${pane === 'ledger' ? html`<${LedgerView} key=${`ledger-${a.systemId}`} a=${a} />` : null}
+        ${pane === 'apikeys' ? html`<${ApiKeysView} key=${`keys-${a.systemId}`} a=${a} readOnly=${readOnly(me)} />` : null}
         ${pane === 'password' ? html`<${PasswordForm} key=${`pw-${a.systemId}`} a=${a} self=${isSelf} />` : null}
         ${pane === 'add-user' ? html`<${CreateForm} key=${`add-${a.systemId}`} me=${me} parent=${a.systemId} resellers=${p.resellers} self=${p.self} onCreated=${p.onCreated} onCancel=${() => setPane(null)} />` : null}
         ${pane === 'delete' ? html`<${DeleteConfirm} a=${a} byId=${store.byId} onDeleted=${p.onDeleted} onCancel=${() => setPane(null)} />` : null}
