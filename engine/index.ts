@@ -306,6 +306,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   let moRouter = new MoRouter(routes.mo)
   /** Where the first parts of concatenated MOs from upstreams went: their other parts follow (engine/routing.ts). */
   const moParts = new MoPartRoutes()
+  /** MO parts refused for now because their first part has not come: a line per upstream a minute (the upstream retries each). */
+  const earlyParts = new RepeatedLog(log, { level: 'info', keyName: 'connector', first: 'MO part before its first part, which decides its route: refused for now with ESME_RX_T_APPN', more: 'more MO parts before their first part, refused for now' })
   const webhooks = new WebhookSender({
     timeoutMs: options.webhooks.timeoutMs, concurrency: options.webhooks.concurrency, allowPrivateTargets: options.webhooks.allowPrivateTargets, log,
   })
@@ -367,6 +369,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const frames = hub.tick((http?.subscribers() ?? 0) > 0)
       tlsFailures.tick(now())
       unmappedStatuses.tick(now())
+      earlyParts.tick(now())
       if (frames) http?.publish(frames)
       metrics.telemetryTick.record((performance.now() - t0) * 1000)
     },
@@ -967,7 +970,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         if (systemId === null && first === undefined) {
           // Its first part, which decides, has not come: refused for now, the upstream sends it again (SMPP 3.4 §5.1.3).
           statuses[i] = S.ESME_RX_T_APPN
-          log('info', 'MO part before its first part, which decides its route: refused for now with ESME_RX_T_APPN', { connector, from: mo.from[2], to: mo.to[2], part })
+          earlyParts.add(connector, { from: mo.from[2], to: mo.to[2], part }, t)
           continue
         }
       } else {
