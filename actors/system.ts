@@ -90,7 +90,7 @@ export interface ActorSystem {
   /** Committed records to (re)dispatch; `fresh` false for replace_sm (no second intermediate notification). */
   dispatch(records: MessageRecord[], fresh?: boolean): void
   enqueue(items: DeliveryItem[]): void
-  deliveryResults(ok: DeliveryItem[], failed: DeliveryItem[], refused?: RefusedDelivery[]): void
+  deliveryResults(ok: DeliveryItem[], failed: DeliveryItem[], refused: RefusedDelivery[]): void
   bound(systemId: string): void
   spawnSession(s: Session): ActorRef
   sessionMsg(ref: ActorRef, msg: SessionMsg): void
@@ -643,7 +643,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     },
     dispatch: (records, fresh = true) => toDispatcher({ type: 'submit', records, fresh }),
     enqueue: (items) => delivery.post({ type: 'enqueue', items }),
-    deliveryResults: (ok, failed, refused = []) => delivery.post({ type: 'results', ok, failed, refused }),
+    deliveryResults: (ok, failed, refused) => delivery.post({ type: 'results', ok, failed, refused }),
     bound: (systemId) => delivery.post({ type: 'bound', systemId }),
     spawnSession: (s) => nact.spawn(sessionsRef, (state: Session, msg: SessionMsg) => {
       switch (msg.type) {

@@ -963,19 +963,15 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const { text, part, ref } = moText(mo.sm, mo.esmClass, mo.dataCoding)
       // (a part numbered outside 1..total is malformed: routed on its own, and it decides nothing for the others)
       const key = part !== null && ref !== null && part[0] >= 1 && part[0] <= part[1] ? `${connector}\0${mo.from[2]}\0${mo.to[2]}\0${ref}` : null
-      let systemId: string | null
-      if (key !== null && part![0] > 1) {
-        const first = moParts.decision(key, t)
-        systemId = first !== undefined ? first : moRouter.route(mo.to[2], text)
-        if (systemId === null && first === undefined) {
-          // Its first part, which decides, has not come: refused for now, the upstream sends it again (SMPP 3.4 §5.1.3).
-          statuses[i] = S.ESME_RX_T_APPN
-          earlyParts.add(connector, { from: mo.from[2], to: mo.to[2], part }, t)
-          continue
-        }
-      } else {
-        systemId = moRouter.route(mo.to[2], text)
-        if (key !== null) moParts.remember(key, systemId !== null && store.getAccount(systemId) ? systemId : null, t)
+      const systemId = moParts.route(key, part?.[0] ?? 1, t, () => {
+        const s = moRouter.route(mo.to[2], text)
+        return s !== null && store.getAccount(s) ? s : null
+      })
+      if (systemId === 'wait') {
+        // Its first part, which decides, has not come: refused for now, the upstream sends it again (SMPP 3.4 §5.1.3).
+        statuses[i] = S.ESME_RX_T_APPN
+        earlyParts.add(connector, { from: mo.from[2], to: mo.to[2], part }, t)
+        continue
       }
       if (systemId === null || !store.getAccount(systemId)) {
         statuses[i] = S.ESME_RX_P_APPN

@@ -515,4 +515,21 @@ export class MoPartRoutes {
     const d = this.decided.get(key)
     return d === undefined || now - d.at >= this.keepMs ? undefined : d.systemId
   }
+
+  /**
+   * Where one MO goes: `route()` (the MO table on its own text; null: nowhere) for an MO in one piece (`key` null) or a
+   * first part (whose decision is kept); a later part follows its first part's decision, or, before that part has
+   * come, `route()`'s, and 'wait' when that is nowhere (the first part may still take it).
+   */
+  route(key: string | null, seq: number, now: number, route: () => string | null): string | null | 'wait' {
+    if (key === null) return route()
+    if (seq === 1) {
+      const systemId = route()
+      this.remember(key, systemId, now)
+      return systemId
+    }
+    const first = this.decision(key, now)
+    if (first !== undefined) return first
+    return route() ?? 'wait'
+  }
 }

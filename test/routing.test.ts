@@ -496,3 +496,14 @@ t.test("MoPartRoutes: a concatenated MO's later parts follow the first part's ro
   r.remember('d', 'z', 50)
   t.same([r.decision('b', 60), r.decision('c', 60), r.decision('d', 60)], ['y', undefined, 'z'], 'a key remembered again counts as new')
 })
+
+t.test('MoPartRoutes.route: whole MOs and first parts by the table; later parts by the first part, or wait for it', async (t) => {
+  const r = new MoPartRoutes(1000, 10)
+  t.equal(r.route(null, 1, 0, () => 'acme'), 'acme', 'an MO in one piece: the table')
+  t.equal(r.route('k', 2, 0, () => null), 'wait', 'a later part before its first, that the table takes nowhere: wait')
+  t.equal(r.route('k', 2, 0, () => 'shop'), 'shop', '... that the table takes somewhere: there')
+  t.equal(r.route('k', 1, 5, () => 'optout'), 'optout', 'the first part: the table (its keyword)')
+  t.equal(r.route('k', 3, 6, () => null), 'optout', 'a later part follows it')
+  t.equal(r.route('n', 1, 7, () => null), null, 'a first part refused...')
+  t.equal(r.route('n', 2, 8, () => 'shop'), null, '... refuses its later parts too')
+})
