@@ -28,7 +28,7 @@ Usage:
   smsc bench goals [--duration S] [--soak]   issue 3's goals in one go: receipts on all targets (60 s),
                                        80% of that rate, 1000x10tps, idle-5000 (--soak: and 10 minutes at half
                                        the rate), then each goal met or missed
-  smsc bench micro [suite...]          micro-benchmarks: codec framer nact store piscina (default: all)
+  smsc bench micro [suite...]          micro-benchmarks: codec framer nact store piscina record (default: all)
   smsc bench profile <file.cpuprofile> [--top N]   top functions of a CPU profile
 
 Options:

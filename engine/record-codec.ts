@@ -35,6 +35,9 @@ const ITEM = 2
 // does not fit moves, alone, to a fresh slab; the old slab lives as long as a view of it does.
 const SLAB = 64 * 1024
 let out = Buffer.allocUnsafeSlow(SLAB)
+// Numbers go through a DataView of the slab: setFloat64 compiles to one store, writeDoubleLE copies octet by octet
+// (encodeRecord 12% faster: `smsc bench micro record`, docs/BENCHMARKS.md, thirteenth session).
+let view = new DataView(out.buffer, out.byteOffset, out.length)
 let pos = 0
 let start = 0 // where the value being written begins
 
@@ -45,6 +48,7 @@ function room(n: number): void {
   pos -= start
   start = 0
   out = fresh
+  view = new DataView(out.buffer, out.byteOffset, out.length)
 }
 
 /** Starts a value at the current position. */
@@ -65,7 +69,7 @@ function u8(v: number): void {
 
 function num(v: number): void {
   room(8)
-  out.writeDoubleLE(v, pos)
+  view.setFloat64(pos, v, true)
   pos += 8
 }
 

@@ -13,6 +13,7 @@ const SUITES: Record<string, () => Promise<{ run(): Promise<MicroResult[]> }>> =
   nact: () => import('./nact.bench'),
   store: () => import('./store.bench'),
   piscina: () => import('./piscina.bench'),
+  record: () => import('./record.bench'),
 }
 
 export async function runMicro(names: string[], o: { machine: Machine; git?: unknown; resultsDir?: string; json?: string }): Promise<number> {
