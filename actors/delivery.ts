@@ -21,7 +21,7 @@
  */
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import { MessageState, statusName } from '../engine/protocol/constants'
-import { STATE_OF_STAT, aggregateState, isFinal, receiptItem, statOf, wantsReceipt, type Address, type MessageRecord } from '../engine/message'
+import { STATE_OF_STAT, aggregateState, isFinal, eventAddress, receiptItem, statOf, wantsReceipt, type Address, type MessageRecord } from '../engine/message'
 import { REFUND_SETTLEMENT, type Account } from '../engine/accounts'
 import type { Ledger, LedgerEntry } from '../engine/ledger'
 import type { WebhookSender } from '../engine/webhook'
@@ -183,7 +183,7 @@ export class Delivery {
           r.state = aggregateState(r.dests)
           changed.set(r.id, r)
         }
-        if (wantsReceipt(r.registeredDelivery, o.state)) receipts.push(this.item(receiptItem(r, { ...dest, state: o.state }, now), r, dest.addr[2], account))
+        if (wantsReceipt(r.registeredDelivery, o.state)) receipts.push(this.item(receiptItem(r, { ...dest, state: o.state }, now), r, dest.addr, account))
         continue
       }
       dest.state = o.state
@@ -221,14 +221,14 @@ export class Delivery {
         const flushed: DeliveryItem[] = []
         const item = this.aggregate(r, dest.state, dest.err, now, meta, flushed)
         for (const f of flushed) {
-          if (wantsReceipt(r.registeredDelivery, STATE_OF_STAT[f.stat as string])) receipts.push(this.item(f, (this.d.store.getMessage(f.messageId as string) as MessageRecord | undefined) ?? r, dest.addr[2], account))
+          if (wantsReceipt(r.registeredDelivery, STATE_OF_STAT[f.stat as string])) receipts.push(this.item(f, (this.d.store.getMessage(f.messageId as string) as MessageRecord | undefined) ?? r, dest.addr, account))
         }
-        if (item && wantsReceipt(r.registeredDelivery, STATE_OF_STAT[item.stat as string])) receipts.push(this.item(item, r, dest.addr[2], account))
+        if (item && wantsReceipt(r.registeredDelivery, STATE_OF_STAT[item.stat as string])) receipts.push(this.item(item, r, dest.addr, account))
         continue
       }
       if (!wantsReceipt(r.registeredDelivery, dest.state)) continue
       if (policy !== 'last' || !r.part || r.part[0] === r.part[1]) {
-        receipts.push(this.item(receiptItem(r, dest, now), r, dest.addr[2], account))
+        receipts.push(this.item(receiptItem(r, dest, now), r, dest.addr, account))
       }
     }
     const m = this.d.metrics
@@ -284,10 +284,11 @@ export class Delivery {
     this.d.metrics.totals.alertsUnsent++
   }
 
-  /** The webhook form of a receipt, for accounts that take receipts over HTTP. */
-  private item(it: DeliveryItem, r: MessageRecord, from: string, account: Account | undefined): DeliveryItem {
+  /** The webhook form of a receipt (for destination `from` of `r`), for accounts that take receipts over HTTP. */
+  private item(it: DeliveryItem, r: MessageRecord, from: Address, account: Account | undefined): DeliveryItem {
     if (account?.webhooks.receipts) {
-      it.event = { type: 'receipt', id: r.id, from, to: r.src[2], stat: it.stat, err: r.dests.find((x) => x.addr[2] === from)?.err ?? r.err, submitAt: r.submitAt, doneAt: this.d.now(), part: r.part ?? null }
+      const err = r.dests.find((x) => x.addr[2] === from[2])?.err ?? r.err
+      it.event = { type: 'receipt', id: r.id, from: eventAddress(from), to: eventAddress(r.src), stat: it.stat, err, submitAt: r.submitAt, doneAt: this.d.now(), part: r.part ?? null }
     }
     return it
   }
@@ -345,7 +346,7 @@ export class Delivery {
       const item = this.wholeReceipt(seen, (any.part as [number, number])[1], now, any)
       const first = this.d.store.getMessage(item.messageId as string) as MessageRecord | undefined ?? any
       if (wantsReceipt(first.registeredDelivery, STATE_OF_STAT[item.stat as string])) {
-        receipts.push(this.item(item, first, first.dests[0].addr[2], this.d.account(first.systemId)))
+        receipts.push(this.item(item, first, first.dests[0].addr, this.d.account(first.systemId)))
       }
     }
     if (meta.length === 0) return

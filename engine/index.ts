@@ -25,7 +25,7 @@ import type { Pdu } from './protocol/codec'
 import { formatSmppAbsolute, parseSmppTime } from './protocol/time'
 import { dcsOfCoding, encodeText, type Coding } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
-import { deliverFrame, isFinal, moText, statOf, type MessageRecord } from './message'
+import { deliverFrame, eventAddress, isFinal, moText, statOf, type MessageRecord } from './message'
 import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
@@ -941,7 +941,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     }
     if (store.getAccount(systemId)?.webhooks.mo) {
       const { text, part, ref } = moText(sm, esmClass, dcs)
-      item.event = { type: 'mo', id, from: from[2], to: to[2], text, dataCoding: dcs, hex: sm.toString('hex'), at: t, part, ref }
+      item.event = { type: 'mo', id, from: eventAddress(from), to: eventAddress(to), text, dataCoding: dcs, hex: sm.toString('hex'), at: t, part, ref }
     }
     return item
   }

@@ -170,6 +170,15 @@ export function moText(sm: Buffer, esmClass: number, dataCoding: number): { text
   return { text, part, ref }
 }
 
+/**
+ * An address as webhook events give it (docs/API.md, "Outbound HTTP"): an international number (TON 1, SMPP 3.4
+ * §5.2.5) in its written E.164 form, with the '+', whether the '+' was typed or only the TON said it (the send API
+ * takes a typed '+' off for the SMPP wire, where TON 1 says it); any other address as it was submitted.
+ */
+export function eventAddress(a: Address): string {
+  return a[0] === 1 && /^[0-9]+$/.test(a[2]) ? `+${a[2]}` : a[2]
+}
+
 /** Receipt text as GSM 03.38 septets (data_coding 0); characters GSM cannot carry become '?'. */
 function gsmLossy(text: string): Buffer {
   return gsm7Encode(text) ?? gsm7Encode(Array.from(text, (c) => (gsm7Septets(c) < 0 ? '?' : c)).join(''))!

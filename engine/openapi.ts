@@ -23,6 +23,9 @@ const webhook = (summary: string, event: Record<string, unknown>) => ({
   },
 })
 
+/** How webhook events give addresses (engine/message.ts eventAddress). */
+const AS_SUBMITTED = 'as submitted, but an international number (TON 1) always with its "+" (+447700900123), typed or not'
+
 /** Answers every authenticated endpoint may give. */
 const AUTH_ERRORS = {
   400: err('a field is missing or invalid (SMSC_ERR_API_INVALID), or the body is not JSON (SMSC_ERR_HTTP_BODY)'),
@@ -524,7 +527,7 @@ export const OPENAPI = {
       type: 'object', required: ['type', 'id', 'from', 'to', 'stat', 'err', 'submitAt', 'doneAt', 'part'],
       properties: {
         type: { const: 'receipt' }, id: { type: 'string', description: 'the message id the send answered' },
-        from: { type: 'string', description: 'the destination the receipt is for' }, to: { type: 'string', description: 'the original sender' },
+        from: { type: 'string', description: `the destination the receipt is for; ${AS_SUBMITTED}` }, to: { type: 'string', description: `the original sender; ${AS_SUBMITTED}` },
         stat: { enum: ['DELIVRD', 'EXPIRED', 'DELETED', 'UNDELIV', 'ACCEPTD', 'UNKNOWN', 'REJECTD', 'ENROUTE', 'SKIPPED'] },
         err: { type: 'integer' }, submitAt: { type: 'integer', description: 'ms since the epoch' }, doneAt: { type: 'integer', description: 'ms since the epoch' },
         part: { type: ['array', 'null'], items: { type: 'integer' }, description: '[seq, total] of one part of a long message' },
@@ -533,7 +536,7 @@ export const OPENAPI = {
     mo: webhook('mobile-originated messages, to the account\'s webhooks.mo URL; a long one as one event per part', {
       type: 'object', required: ['type', 'id', 'from', 'to', 'text', 'dataCoding', 'hex', 'at', 'part', 'ref'],
       properties: {
-        type: { const: 'mo' }, id: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' },
+        type: { const: 'mo' }, id: { type: 'string' }, from: { type: 'string', description: AS_SUBMITTED }, to: { type: 'string', description: AS_SUBMITTED },
         text: { type: 'string', description: 'this part\'s text, without its UDH' }, dataCoding: { type: 'integer' },
         hex: { type: 'string', description: 'this part\'s octets, UDH included' }, at: { type: 'integer', description: 'ms since the epoch' },
         part: { type: ['array', 'null'], items: { type: 'integer' }, description: '[seq, total]; null for an MO in one piece' },

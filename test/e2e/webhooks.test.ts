@@ -103,9 +103,9 @@ t.test('receipts and MO go to the account webhooks, with retries', async (t) => 
   t.test('an MO for the account arrives at the mo webhook', async (t) => {
     const res = await engine.http('POST', '/api/v1/simulator/mo', { systemId: 'hook', from: '4915100000777', to: '12345', text: 'hello webhook €' })
     t.equal(res.status, 202, `POST /api/v1/simulator/mo → ${res.status} ${res.body}`)
-    const hit = await until('the MO at /mo', () => receiver.hits.find((h) => h.path === '/mo' && h.events.some((e) => e.from === '4915100000777')), 10_000)
+    const hit = await until('the MO at /mo', () => receiver.hits.find((h) => h.path === '/mo' && h.events.some((e) => e.from === '+4915100000777')), 10_000)
     t.equal(hit.status, 200)
-    t.match(hit.events.find((e) => e.from === '4915100000777'), { type: 'mo', from: '4915100000777', to: '12345', text: 'hello webhook €', part: null, ref: null })
+    t.match(hit.events.find((e) => e.from === '+4915100000777'), { type: 'mo', from: '+4915100000777', to: '12345', text: 'hello webhook €', part: null, ref: null })
   })
 
   t.test('a long MO arrives as its parts, each with its own text, part and ref, that put together give the message', async (t) => {
@@ -115,7 +115,7 @@ t.test('receipts and MO go to the account webhooks, with retries', async (t) => 
     const parts = JSON.parse(res.body).parts as number
     t.ok(parts > 1, `${parts} parts`)
     const events = await until('every part at /mo', () => {
-      const got = receiver.hits.filter((h) => h.path === '/mo' && h.status === 200).flatMap((h) => h.events).filter((e) => e.from === '4915100000888')
+      const got = receiver.hits.filter((h) => h.path === '/mo' && h.status === 200).flatMap((h) => h.events).filter((e) => e.from === '+4915100000888')
       return got.length >= parts ? got : undefined
     }, 10_000)
     t.equal(events.length, parts, 'one event per part')
@@ -207,4 +207,53 @@ t.test('receipts waiting for a webhook survive an engine restart', async (t) => 
   await until('every receipt acknowledged after the restart', () => (ids.every((id) => acked().includes(id)) ? true : undefined), 15_000)
   await sleep(300)
   t.same([...acked()].sort(), [...ids].sort(), 'all 5 receipts arrive after the restart, each acknowledged once')
+})
+
+t.test('webhook events give international numbers (TON 1) with their "+", whether the "+" came typed or as the TON', async (t) => {
+  const receiver = await startReceiver(t, () => 200)
+  const engine = await startPolicyEngine(t, {
+    accounts: [{ systemId: 'hook', password: 'secret1', registeredDelivery: 1, webhooks: { receipts: `${receiver.url}/dlr`, mo: `${receiver.url}/mo` } }],
+  })
+  const esme = await openEsme(t, { port: engine.smppPort, systemId: 'hook', password: 'secret1', kind: 'transmitter' })
+  // SMPP 3.4 §5.2.5 addr_ton: 1 international, 2 national, 0 unknown (the address is then all there is)
+  const smpp = [
+    { src: [1, 1, '+447700900001'], dst: [1, 1, '+447700900101'], from: '+447700900101', to: '+447700900001', what: "'+' typed, TON 1" },
+    { src: [1, 1, '447700900002'], dst: [1, 1, '447700900102'], from: '+447700900102', to: '+447700900002', what: "TON 1 without '+'" },
+    { src: [0, 1, '+447700900003'], dst: [0, 1, '+447700900103'], from: '+447700900103', to: '+447700900003', what: "'+' typed, TON 0" },
+    { src: [0, 0, '12345'], dst: [0, 1, '447700900104'], from: '447700900104', to: '12345', what: 'TON 0 without \'+\': as submitted' },
+    { src: [5, 0, 'Shop'], dst: [2, 1, '07700900105'], from: '07700900105', to: 'Shop', what: 'national and alphanumeric: as submitted' },
+  ] as const
+  const ids = new Map<string, (typeof smpp)[number] | { from: string; to: string; what: string }>()
+  for (const c of smpp) {
+    const r = await esme.submit({
+      source_addr_ton: c.src[0], source_addr_npi: c.src[1], source_addr: c.src[2],
+      dest_addr_ton: c.dst[0], dest_addr_npi: c.dst[1], destination_addr: c.dst[2], short_message: gsm(c.what), registered_delivery: 1,
+    })
+    t.equal(r.command_status, 0, `submit_sm accepted: ${c.what}`)
+    ids.set(r.message_id ?? '', c)
+  }
+  const api = await AdminApi.login(engine)
+  for (const c of [
+    { body: { from: '+447700900006', to: '+447700900106' }, from: '+447700900106', to: '+447700900006', what: "send API, '+' typed" },
+    { body: { from: 'Shop', to: '447700900107' }, from: '+447700900107', to: 'Shop', what: "send API without '+' (its numbers are international)" },
+  ]) {
+    const r = await api.ok<{ ids: string[] }>('POST', '/api/v1/messages', { systemId: 'hook', ...c.body, text: c.what })
+    ids.set(r.ids[0], c)
+  }
+  const receipts = await until('a receipt event for each message', () => {
+    const got = receiver.hits.filter((h) => h.path === '/dlr').flatMap((h) => h.events)
+    return [...ids.keys()].every((id) => got.some((e) => e.id === id)) ? got : undefined
+  }, 15_000)
+  for (const [id, c] of ids) t.match(receipts.find((e) => e.id === id), { from: c.from, to: c.to }, `receipt: ${c.what}`)
+
+  for (const from of ['+447700900201', '447700900202']) {
+    const res = await engine.http('POST', '/api/v1/simulator/mo', { systemId: 'hook', from, to: '12345', text: `mo from ${from}` })
+    t.equal(res.status, 202)
+  }
+  const mo = await until('both MO events', () => {
+    const got = receiver.hits.filter((h) => h.path === '/mo').flatMap((h) => h.events)
+    return got.length >= 2 ? got : undefined
+  }, 10_000)
+  t.same(mo.map((e) => [e.text, e.from, e.to]).sort(), [['mo from +447700900201', '+447700900201', '12345'], ['mo from 447700900202', '+447700900202', '12345']],
+    "MO: the simulated carrier's senders are international (TON 1); the service number as given")
 })
