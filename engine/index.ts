@@ -25,7 +25,7 @@ import type { Pdu } from './protocol/codec'
 import { formatSmppAbsolute, parseSmppTime } from './protocol/time'
 import { dcsOfCoding, encodeText, type Coding } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
-import { deliverFrame, eventAddress, isFinal, moText, statOf, type MessageRecord } from './message'
+import { deliverFrame, eventAddress, isFinal, moText, statOf, type MessageRecord, type Sar } from './message'
 import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
@@ -927,20 +927,22 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
 
   /**
-   * One MO (one part of a concatenated one) as a queue item: the deliver_sm frame for binds, and the webhook
-   * event when the account has one: the part's text without its UDH, and `part` and `ref` to put the parts together.
+   * One MO (one part of a concatenated one) as a queue item: the deliver_sm frame for binds (with the SAR TLVs the part
+   * came with), and the webhook event when the account has one: the part's text without its UDH, and `part` and `ref`
+   * (from its UDH or its SAR TLVs) to put the parts together.
    */
-  function moItem(systemId: string, id: string, t: number, from: [number, number, string], to: [number, number, string], esmClass: number, dcs: number, sm: Buffer): DeliveryItem {
+  function moItem(systemId: string, id: string, t: number, from: [number, number, string], to: [number, number, string], esmClass: number, dcs: number, sm: Buffer, sar?: Sar): DeliveryItem {
     const item: DeliveryItem = {
       systemId, kind: 'mo', createdAt: t, attempts: 0, messageId: id,
       frame: deliverFrame({
         service_type: '', source_addr_ton: from[0], source_addr_npi: from[1], source_addr: from[2],
         dest_addr_ton: to[0], dest_addr_npi: to[1], destination_addr: to[2],
         esm_class: esmClass, data_coding: dcs, short_message: sm,
+        ...(sar === undefined ? {} : { sar_msg_ref_num: sar.ref, sar_total_segments: sar.total, sar_segment_seqnum: sar.seq }),
       }),
     }
     if (store.getAccount(systemId)?.webhooks.mo) {
-      const { text, part, ref } = moText(sm, esmClass, dcs)
+      const { text, part, ref } = moText(sm, esmClass, dcs, sar)
       item.event = { type: 'mo', id, from: eventAddress(from), to: eventAddress(to), text, dataCoding: dcs, hex: sm.toString('hex'), at: t, part, ref }
     }
     return item
@@ -959,8 +961,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     for (let i = 0; i < mos.length; i++) {
       const mo = mos[i]
       // routed by the text without its UDH: a keyword starts a concatenated MO's first part after the header; its
-      // other parts go where the first went (they start with no keyword)
-      const { text, part, ref } = moText(mo.sm, mo.esmClass, mo.dataCoding)
+      // other parts (by their UDH or their SAR TLVs) go where the first went (they start with no keyword)
+      const { text, part, ref } = moText(mo.sm, mo.esmClass, mo.dataCoding, mo.sar)
       // (a part numbered outside 1..total is malformed: routed on its own, and it decides nothing for the others)
       const key = part !== null && ref !== null && part[0] >= 1 && part[0] <= part[1] ? `${connector}\0${mo.from[2]}\0${mo.to[2]}\0${ref}` : null
       const systemId = moParts.route(key, part?.[0] ?? 1, t, () => {
@@ -979,7 +981,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         continue
       }
       const [id] = store.allocateIds(1, options.messageIdFormat)
-      items.push(moItem(systemId, id, t, mo.from, mo.to, mo.esmClass, mo.dataCoding, mo.sm))
+      items.push(moItem(systemId, id, t, mo.from, mo.to, mo.esmClass, mo.dataCoding, mo.sm, mo.sar))
     }
     if (items.length === 0) return settled(statuses)
     actors.commit({ enqueue: items }, (err) => {

@@ -146,12 +146,23 @@ export function recordText(r: MessageRecord): string {
   return decodeText(payload, r.dataCoding)
 }
 
+/** The SAR TLVs of a concatenated MO part (SMPP 3.4 §5.3.2.22–24), when it came with all three. */
+export interface Sar {
+  /** sar_msg_ref_num: the parts of one message share it */
+  ref: number
+  /** sar_total_segments */
+  total: number
+  /** sar_segment_seqnum */
+  seq: number
+}
+
 /**
  * An MO's text without its UDH (a concatenated part's header is not text), and where the part sits in its
- * message: `part` [seq, total] and the concatenation `ref` its parts share, both null for a message in one
- * piece. Text that does not decode is ''.
+ * message: `part` [seq, total] and the concatenation `ref` its parts share, from the UDH (IEI 0 or 8) or from
+ * the SAR TLVs, which win when both are there (as in a submit, engine/session/submit.ts); both null for a
+ * message in one piece. Text that does not decode is ''.
  */
-export function moText(sm: Buffer, esmClass: number, dataCoding: number): { text: string; part: [number, number] | null; ref: number | null } {
+export function moText(sm: Buffer, esmClass: number, dataCoding: number, sar?: Sar): { text: string; part: [number, number] | null; ref: number | null } {
   let payload = sm
   let part: [number, number] | null = null
   let ref: number | null = null
@@ -164,6 +175,10 @@ export function moText(sm: Buffer, esmClass: number, dataCoding: number): { text
         ref = u.concat.ref
       }
     }
+  }
+  if (sar !== undefined && sar.total > 1) {
+    part = [sar.seq, sar.total]
+    ref = sar.ref
   }
   let text = ''
   try { text = decodeText(payload, dataCoding) ?? '' } catch { text = '' }

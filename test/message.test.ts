@@ -111,3 +111,12 @@ t.test('moText: an MO part\'s text without its UDH, and where it sits', async (t
   t.same(moText(Buffer.concat([udh16, Buffer.from('Grüße 👋', 'utf16le').swap16()]), EsmClass.UDHI, 8), { text: 'Grüße 👋', part: [3, 3], ref: 0x0102 }, 'UCS2 with a 16-bit reference: the odd-length header does not shift the text')
   t.same(moText(gsm7Encode('one piece')!, 0, 0), { text: 'one piece', part: null, ref: null }, 'a message in one piece')
 })
+
+t.test('moText: a part that says where it sits with the SAR TLVs (SMPP 3.4 §5.3.2.22–24) instead of a UDH', async (t) => {
+  t.same(moText(gsm7Encode('JOIN the club')!, 0, 0, { ref: 0x1234, total: 3, seq: 1 }), { text: 'JOIN the club', part: [1, 3], ref: 0x1234 }, 'part and ref from the TLVs, a 16-bit ref')
+  t.same(moText(gsm7Encode(' and more')!, 0, 0, { ref: 7, total: 3, seq: 2 }).part, [2, 3], 'a later part')
+  t.same(moText(gsm7Encode('whole')!, 0, 0, { ref: 7, total: 1, seq: 1 }), { text: 'whole', part: null, ref: null }, '1 of 1: a message in one piece')
+  const udh8 = Buffer.from([0x05, 0x00, 0x03, 0x2a, 0x02, 0x01])
+  t.same(moText(Buffer.concat([udh8, gsm7Encode('both')!]), EsmClass.UDHI, 0, { ref: 9, total: 2, seq: 2 }), { text: 'both', part: [2, 2], ref: 9 },
+    'UDH and TLVs both: the TLVs win (as in a submit), the header is still not text')
+})

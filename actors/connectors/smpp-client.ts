@@ -491,13 +491,18 @@ export class SmppClientConnector implements Connector {
       return false
     }
     this.moAcks.push(pdu)
-    this.mos.push({
+    const mo: InboundMo = {
       from: [pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr],
       to: [pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr],
       esmClass: esm,
       dataCoding: pdu.data_coding ?? 0,
       sm: Buffer.from(sm), // own the bytes: the frame's memory belongs to the socket chunk
-    })
+    }
+    // SMPP 3.4 §5.3.2.22–24: a part of a concatenated MO may say so with the SAR TLVs instead of a UDH (all three, or none)
+    if (pdu.sar_msg_ref_num !== undefined && pdu.sar_total_segments !== undefined && pdu.sar_segment_seqnum !== undefined) {
+      mo.sar = { ref: pdu.sar_msg_ref_num, total: pdu.sar_total_segments, seq: pdu.sar_segment_seqnum }
+    }
+    this.mos.push(mo)
     return true
   }
 

@@ -8,7 +8,7 @@
  * actor turns outcomes into receipts. A connector never touches the store: it reports through
  * ConnectorEvents and the engine persists.
  */
-import type { MessageRecord } from '../../engine/message'
+import type { MessageRecord, Sar } from '../../engine/message'
 
 /** One destination of one accepted message. */
 export interface Dispatch {
@@ -51,6 +51,8 @@ export interface InboundMo {
   dataCoding: number
   /** short_message or message_payload, UDH included when esmClass has UDHI */
   sm: Buffer
+  /** A part of a concatenated MO sent with the SAR TLVs instead of a UDH (SMPP 3.4 §5.3.2.22–24): all three given. */
+  sar?: Sar
 }
 
 /**

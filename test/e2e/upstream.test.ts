@@ -5,17 +5,19 @@
  * id A answered gets exactly one receipt on A carrying A's id (receipted_message_id and the id: of
  * the text), none lost, none duplicated. Then A against a node-smpp upstream (test/helpers/upstream.ts)
  * that sends every receipt twice (at-least-once) and an MO: the ESME on A gets each receipt once,
- * with A's ids, and the MO through A's MO routing table.
+ * with A's ids, and the MO through A's MO routing table, its concatenated parts by UDH or by SAR TLVs.
  */
 import t from 'tap'
 import fs from 'node:fs'
+import http from 'node:http'
+import type net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { devTlsCert } from '../../engine/transport/listener'
 import { startEngine } from '../helpers/engine'
 import { gsm, isMo, isReceipt, messageText, openEsme, parseReceipt, type Pdu } from '../helpers/esme'
 import { startUpstream, type NodePdu } from '../helpers/upstream'
-import { checkReceipts, receiptIds, receiptsOf, sleep, waitReceipts } from '../helpers/lifecycle'
+import { checkReceipts, receiptIds, receiptsOf, sleep, until, waitReceipts } from '../helpers/lifecycle'
 
 t.test('engine A → engine B through the SMPP client connector, B restarted in the middle', async (t) => {
   const B = await startEngine(t, {
@@ -262,4 +264,53 @@ t.test('engine A killed (SIGKILL) while engine B sends receipts: none is lost', 
   const missing = await waitReceipts(esme, rest, 20_000)
   const lost = rest.filter((id) => !receiptsOf(esme).has(id))
   t.equal(missing, 0, `every receipt reached the ESME after A's crash (${missing} of ${rest.length} missing, e.g. ${lost.slice(0, 5).join(' ')})`)
+})
+
+t.test("an upstream's MO in parts with SAR TLVs instead of a UDH: later parts follow the first's keyword route, and say where they sit", async (t) => {
+  const events: Record<string, unknown>[] = []
+  const hook = http.createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => { events.push(...(JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>[])); res.end('ok') })
+  })
+  await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => new Promise<void>((resolve) => { hook.closeAllConnections(); hook.close(() => resolve()) }))
+  const up = await startUpstream(t)
+  const A = await startEngine(t, {
+    accounts: [
+      { systemId: 'hook', password: 'secret1', webhooks: { receipts: null, mo: `http://127.0.0.1:${(hook.address() as net.AddressInfo).port}/mo` } },
+      { systemId: 'esme2', password: 'secret2' },
+    ] as never,
+    extra: {
+      connectors: [{ id: 'up', kind: 'smpp', host: '127.0.0.1', port: up.port, systemId: 'engA', password: 'pwA', reconnectMs: [100, 1000] }],
+      routes: {
+        mt: [{ name: 'all', match: {}, action: { connector: 'up' } }],
+        mo: [{ name: 'join', match: { keyword: 'JOIN' }, account: 'hook' }, { name: 'club', match: { keyword: 'CLUB' }, account: 'esme2' }],
+      },
+      log: { level: 'warn' },
+    },
+  })
+  const rx = await openEsme(t, { port: A.smppPort, kind: 'receiver', systemId: 'esme2', password: 'secret2' })
+  const deadline = Date.now() + 10_000
+  while (up.sessions.length === 0 && Date.now() < deadline) await sleep(50)
+  const session = up.sessions[0]
+  t.ok(session, 'A is bound to the upstream')
+  // SMPP 3.4 §5.3.2.22–24: sar_msg_ref_num (16 bits), sar_total_segments, sar_segment_seqnum
+  const part = (from: string, ref: number, seq: number, text: string) => new Promise<NodePdu>((resolve) => session.deliver_sm({
+    source_addr_ton: 1, source_addr_npi: 1, source_addr: from, destination_addr: '90001234', esm_class: 0, data_coding: 0,
+    short_message: Buffer.from(text), sar_msg_ref_num: ref, sar_total_segments: 2, sar_segment_seqnum: seq,
+  }, resolve))
+
+  t.equal((await part('447700900791', 0x1234, 1, 'JOIN the club, part one')).command_status, 0, 'the first part: by its keyword')
+  t.equal((await part('447700900791', 0x1234, 2, ' and part two')).command_status, 0, 'the second part, no keyword, follows it')
+  await until(() => events.filter((e) => e.from === '+447700900791').length >= 2, 'both parts at the webhook')
+  const got = events.filter((e) => e.from === '+447700900791')
+  t.same(got.map((e) => [e.part, e.ref, e.text]).sort(), [[[1, 2], 0x1234, 'JOIN the club, part one'], [[2, 2], 0x1234, ' and part two']],
+    'the MO events carry part and ref from the TLVs, as for a UDH')
+
+  t.equal((await part('447700900792', 0x2345, 2, ' early part two')).command_status, 0x64, 'a part before its first: ESME_RX_T_APPN, sent again later')
+  t.equal((await part('447700900792', 0x2345, 1, 'CLUB part one')).command_status, 0, 'its first part')
+  t.equal((await part('447700900792', 0x2345, 2, ' early part two')).command_status, 0, 'the second, sent again, follows it')
+  const two = await rx.waitFor((p) => isMo(p) && p.source_addr === '447700900792' && messageText(p).includes('part two'), 10_000)
+  t.match(two, { sar_msg_ref_num: 0x2345, sar_total_segments: 2, sar_segment_seqnum: 2 }, 'the deliver_sm to the bind carries the TLVs the part came with')
 })
