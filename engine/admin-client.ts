@@ -16,6 +16,7 @@ import { Ledger, type LedgerEntry } from './ledger'
 import { Admin, configKeysOf, type AccountView, type AuditEntry, type BackupState } from './admin'
 import { defaultSettings, OPERATOR, type Principal } from './accounts'
 import type { RouteTables } from './routing'
+import type { OptOutEntry } from './optouts'
 import type { StaffView } from './staff'
 import { SmscError, isSmscError, type SmscErrorCode } from './errors'
 import { connectorIdsOf, type ResolvedOptions } from './config'
@@ -70,6 +71,10 @@ export interface AdminClient {
   createApiKey(systemId: string, label?: string): Promise<{ id: string; key: string }>
   listApiKeys(systemId: string): Promise<{ id: string; label: string; createdAt: number }[]>
   revokeApiKey(systemId: string, keyId: string): Promise<void>
+  /** Opt-out lists (engine/optouts.ts): `systemId` null is the operator's global list. */
+  listOptOuts(systemId: string | null, q: { limit?: number; after?: string; prefix?: string }): Promise<{ optouts: OptOutEntry[]; total: number; next: string | null }>
+  addOptOuts(systemId: string | null, numbers: string[]): Promise<{ added: number; already: number; total: number }>
+  removeOptOuts(systemId: string | null, numbers: string[]): Promise<{ removed: number; absent: number; total: number }>
   getRoutes(): Promise<RouteTables>
   setRoutes(tables: unknown): Promise<RouteTables>
   /** A message search: GET /api/v1/messages's parameters (to, from, systemId, state, since, until, limit, before). */
@@ -198,6 +203,9 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     createApiKey: (id, label) => admin.createApiKey(p, id, label),
     listApiKeys: async (id) => admin.listApiKeys(p, id),
     revokeApiKey: (id, keyId) => admin.revokeApiKey(p, id, keyId),
+    listOptOuts: async (id, q) => admin.listOptOuts(p, id, q),
+    addOptOuts: (id, numbers) => admin.addOptOuts(p, id, { numbers }),
+    removeOptOuts: (id, numbers) => admin.removeOptOuts(p, id, { numbers }),
     getRoutes: async () => admin.getRoutes(),
     setRoutes: (tables) => admin.setRoutes(p, tables),
     // Scoped as the engine's API scopes them (engine/http.ts).
@@ -249,6 +257,7 @@ function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
     return json as T
   }
   const acct = (id: string) => `/api/v1/accounts/${encodeURIComponent(id)}`
+  const optouts = (id: string | null) => (id === null ? '/api/v1/optouts' : `${acct(id)}/optouts`)
   return {
     via: 'engine',
     list: async () => (await call<{ accounts: AccountView[] }>('GET', '/api/v1/accounts')).accounts,
@@ -271,6 +280,13 @@ function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
     createApiKey: (id, label) => call('POST', `${acct(id)}/apikeys`, label === undefined ? {} : { label }),
     listApiKeys: async (id) => (await call<{ keys: { id: string; label: string; createdAt: number }[] }>('GET', `${acct(id)}/apikeys`)).keys,
     revokeApiKey: (id, keyId) => call('DELETE', `${acct(id)}/apikeys/${encodeURIComponent(keyId)}`),
+    listOptOuts: (id, q) => {
+      const params = new URLSearchParams()
+      for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v))
+      return call('GET', `${optouts(id)}?${params.toString()}`)
+    },
+    addOptOuts: (id, numbers) => call('POST', optouts(id), { numbers }),
+    removeOptOuts: (id, numbers) => call('POST', `${optouts(id)}/remove`, { numbers }),
     getRoutes: () => call('GET', '/api/v1/routes'),
     setRoutes: (tables) => call('PUT', '/api/v1/routes', tables),
     findMessages: (params) => call('GET', `/api/v1/messages?${new URLSearchParams(params).toString()}`),

@@ -1,5 +1,5 @@
 /**
- * The Admin service: the one place account, credit, route, API-key, admin-password, staff-login and connector stop/start changes happen. The HTTP API, the
+ * The Admin service: the one place account, credit, route, API-key, opt-out list, admin-password, staff-login and connector stop/start changes happen. The HTTP API, the
  * CLI and the engine all call it, so scope rules, validation and the audit trail are the same for all.
  *
  * Scope (who may do what):
@@ -12,6 +12,8 @@
  *             (inheritedBounds, also when the operator creates a user under a reseller). The operator is
  *             not bound; a view lists what a user has beyond its reseller (`exceedsReseller`).
  *   user      sees itself; changes its own webhooks, password and API keys
+ * Opt-out lists (engine/optouts.ts): the global one is the operator's; an account's list is managed by whoever
+ * may see the account (a reseller its own and its users', a user its own).
  * A staff login (engine/staff.ts) acts as the operator under its own name (the audit's `by`); a viewer's changes
  * never get here (engine/http.ts refuses them). Staff users are the operator's to manage (addStaff …).
  * Webhooks: a URL a reseller or user sets must point at a public address (the SSRF guard,
@@ -45,6 +47,7 @@ import { showValue } from './config'
 import { smscError } from './errors'
 import type { Ledger, LedgerEntry } from './ledger'
 import { DEFAULT_ROUTES, validateRouteTables, type RouteTables } from './routing'
+import { GLOBAL, MAX_PER_LIST, MAX_PER_REQUEST, MAX_TOTAL, normaliseNumber, numberProblem, type OptOutChange, type OptOutEntry } from './optouts'
 import { Store, within, type CommitBatch } from './store'
 import type { AccountView, BackupState, OutbindView } from './wire'
 import { urlTargetRefusal } from './webhook-target'
@@ -70,7 +73,8 @@ export interface AuditEntry {
   /** 'account.create', 'account.update', 'account.suspend', 'account.resume', 'account.remove', 'account.password',
    *  'account.webhook-secret', 'credit.transfer', 'credit.adjust', 'apikey.create', 'apikey.revoke', 'routes.set', 'admin.password',
    *  'store.backup', 'staff.add', 'staff.update', 'staff.remove', 'staff.password' (target: the staff user's name),
-   *  'connector.stop', 'connector.start' (target: the connector's id) */
+   *  'connector.stop', 'connector.start' (target: the connector's id), 'optout.add', 'optout.remove' (target: the account
+   *  whose list), 'global-optout.add', 'global-optout.remove' (target 'global'; detail: count and the first numbers) */
   action: string
   target: string
   /** Never a secret. `owner` is the target's reseller at the time (so a reseller sees entries of removed users). */
@@ -128,10 +132,12 @@ export const CONNECTOR_STOPPED_META = (id: string) => `connector-stopped:${id}`
 const REMOVED_META = (systemId: string) => `account.removed:${systemId}`
 const PAGE_DEFAULT = 100
 /** Audit actions about an account (the only ones a reseller or user may see, engine/admin.ts audit()). */
-const ACCOUNT_ACTION = /^(account|credit|apikey)\./
+const ACCOUNT_ACTION = /^(account|credit|apikey|optout)\./
 const PAGE_MAX = 1000
 const AUDIT_SCAN_MAX = 100_000 // entries a reseller's audit query reads at most to fill one page
 const TRANSFER_KEYS = ['to', 'amount', 'from', 'reason']
+/** Numbers an opt-out change's audit entry names (its detail has the count of all). */
+const AUDIT_NUMBERS = 20
 const MAX_AMOUNT = 1_000_000_000_000
 const PASSWORD_ALPHABET = 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789' // no look-alikes (0/O, 1/l/I)
 
@@ -632,6 +638,66 @@ export class Admin {
     return rec.systemId
   }
 
+  // ---- opt-out lists -----------------------------------------------------------------------------------
+
+  /**
+   * One opt-out list, a page at a time in number order: `systemId` null is the global list (the operator's; a
+   * viewer reads it too), else that account's (in scope). `after`: the last number of the previous page (the
+   * answer's `next`); `prefix`: only numbers starting with these digits.
+   */
+  listOptOuts(p: Principal, systemId: string | null, q: { limit?: number; after?: string; prefix?: string } = {}): { optouts: OptOutEntry[]; total: number; next: string | null } {
+    const scope = this.optOutScope(p, systemId)
+    const limit = q.limit ?? PAGE_DEFAULT
+    if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_MAX) invalid(`limit must be an integer between 1 and ${PAGE_MAX} (got ${showValue(limit)})`)
+    const after = q.after === undefined ? undefined : normaliseNumber(q.after) ?? invalid(numberProblem(q.after, 'after') as string)
+    const prefix = q.prefix === undefined || q.prefix === '' ? undefined : normaliseNumber(q.prefix) ?? invalid(`prefix must be digits (a leading "+" allowed) (got ${showValue(q.prefix)})`)
+    const optouts = this.deps.store.optOutEntries(scope, { limit, after, prefix }).map((e) => (p.role === 'operator' ? e : forCustomer(e)))
+    return { optouts, total: this.deps.store.optOuts.count(scope), next: optouts.length === limit ? optouts[limit - 1].number : null }
+  }
+
+  /** Adds numbers (`{ numbers: [...] }` or `{ number }`) to a list; those on it already are left as they are. Audited. */
+  async addOptOuts(p: Principal, systemId: string | null, body: unknown): Promise<{ added: number; already: number; total: number }> {
+    const scope = this.optOutScope(p, systemId)
+    const numbers = optOutNumbers(body)
+    const lists = this.deps.store.optOuts
+    const fresh = numbers.filter((n) => !lists.has(scope, n))
+    if (fresh.length > 0 && (lists.count(scope) + fresh.length > MAX_PER_LIST || lists.size + fresh.length > MAX_TOTAL)) {
+      invalid(`numbers: the opt-out list ${systemId ?? 'global'} would hold more than its limit (${MAX_PER_LIST} numbers a list, ${MAX_TOTAL} on all lists; it has ${lists.count(scope)}): remove some first`)
+    }
+    const at = this.deps.now()
+    const by = actor(p)
+    await this.optOutWrite(p, systemId, 'add', fresh, fresh.map((number) => ({ scope, number, entry: { at, by } })))
+    return { added: fresh.length, already: numbers.length - fresh.length, total: lists.count(scope) }
+  }
+
+  /** Removes numbers (`{ numbers: [...] }` or `{ number }`) from a list; those not on it are counted as `absent`. Audited. */
+  async removeOptOuts(p: Principal, systemId: string | null, body: unknown): Promise<{ removed: number; absent: number; total: number }> {
+    const scope = this.optOutScope(p, systemId)
+    const numbers = optOutNumbers(body)
+    const lists = this.deps.store.optOuts
+    const on = numbers.filter((n) => lists.has(scope, n))
+    await this.optOutWrite(p, systemId, 'remove', on, on.map((number) => ({ scope, number, entry: null })))
+    return { removed: on.length, absent: numbers.length - on.length, total: lists.count(scope) }
+  }
+
+  /** The store scope of a list `p` may use: the global one (operator only), or an account in `p`'s scope. */
+  private optOutScope(p: Principal, systemId: string | null): string {
+    if (systemId === null) {
+      if (p.role !== 'operator') forbidden(`${p.name} may not use the global opt-out list (the operator's): use its own, /api/v1/accounts/{id}/optouts`)
+      return GLOBAL
+    }
+    return this.visible(p, systemId).systemId
+  }
+
+  /** Commits list changes with their audit entry (nothing when there are none: no entry either). */
+  private async optOutWrite(p: Principal, systemId: string | null, what: 'add' | 'remove', numbers: string[], changes: OptOutChange[]): Promise<void> {
+    if (changes.length === 0) return
+    const detail = { count: numbers.length, numbers: numbers.slice(0, AUDIT_NUMBERS) }
+    if (systemId !== null) return this.write(p, `optout.${what}`, this.visible(p, systemId), { optOuts: changes }, detail)
+    const audit: AuditEntry = { t: this.deps.now(), by: actor(p), action: `global-optout.${what}`, target: 'global', detail }
+    await this.deps.commit({ optOuts: changes, audit: [audit] })
+  }
+
   // ---- routes ------------------------------------------------------------------------------------------
 
   /** The routing tables in force (meta 'routes'; DEFAULT_ROUTES when none were set). */
@@ -896,6 +962,20 @@ function describe(changes: Partial<AccountSettings>): Record<string, unknown> {
   if (changes.webhooks) d.webhooks = { receipts: changes.webhooks.receipts !== null, mo: changes.webhooks.mo !== null }
   if (changes.outbind) d.outbind = { ...changes.outbind, password: changes.outbind.password !== '' }
   return d
+}
+
+/** The numbers of an opt-out add or remove body, `{ numbers: [...] }` or `{ number }`: normalised, each once. */
+function optOutNumbers(body: unknown): string[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) invalid(`body must be a JSON object { "numbers": [...] } or { "number" } (got ${showValue(body)})`)
+  const o = body as Record<string, unknown>
+  for (const k of Object.keys(o)) if (k !== 'numbers' && k !== 'number') invalid(`${k} is not a known field (numbers, number)`)
+  if ((o.numbers === undefined) === (o.number === undefined)) invalid('give numbers (an array) or number (one), not both')
+  if (o.number !== undefined) return [normaliseNumber(o.number) ?? invalid(numberProblem(o.number, 'number') as string)]
+  const list = o.numbers
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_PER_REQUEST) {
+    invalid(`numbers must be an array of 1 to ${MAX_PER_REQUEST} phone numbers (got ${Array.isArray(list) ? `${list.length} of them` : showValue(list)}); send more in several requests`)
+  }
+  return [...new Set(list.map((v, i) => normaliseNumber(v) ?? invalid(numberProblem(v, `numbers[${i}]`) as string)))]
 }
 
 function creditExhausted(systemId: string, amount: number, balance: number): Error {

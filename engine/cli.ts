@@ -28,6 +28,7 @@ Usage:
   smsc route list | route set <file>   the MT/MO routing tables (hot-reloaded)
   smsc connector list | stop|start <id>   the connectors; stop one (no link, routes skip it) or start it again
   smsc apikey create|list|revoke …     API keys for the HTTP send API
+  smsc optout list|add|remove [--account ID] NUMBER…   opt-out lists: numbers no message goes to (smsc optout --help)
   smsc audit                           who changed what
   smsc message find|show …             find messages by number, sender, account, time, state; one message in full (smsc message --help)
   smsc backup [--out DIR]              a consistent copy of the store, made while the engine runs (smsc backup --help)
@@ -471,6 +472,64 @@ async function apikey(sub: string | undefined, positionals: string[], flags: Rec
   })
 }
 
+const OPTOUT_HELP = `smsc optout list | add | remove: opt-out lists, the numbers MT admission refuses (SMSC_ROPTEDOUT 0x403)
+
+  smsc optout list [--account ID] [--prefix DIGITS] [--limit N] [--after NUMBER] [--json]
+  smsc optout add [--account ID] NUMBER…      (or --file FILE: one number a line)
+  smsc optout remove [--account ID] NUMBER…   (or --file FILE)
+
+Without --account: the operator's global list, which refuses the number for every account. With it: that
+account's list, which refuses it for the account (and, a reseller's, for its users). A subscriber's STOP adds
+to an account's list through an MO route with "optOut": "add" (docs/ROUTING.md "Opt-outs").
+A number is digits; a leading "+" and spaces, dashes, dots or brackets are dropped (+49 151 1234-5678 = 4915112345678).
+--as SYSTEM_ID (password in SMSC_AS_PASSWORD) acts as that reseller or user: its own list and its users'.
+`
+
+async function optout(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
+  if (flags.help || !['list', 'add', 'remove'].includes(sub ?? '')) { out(OPTOUT_HELP); return flags.help ? 0 : 2 }
+  return withClient(flags, ['account', 'prefix', 'limit', 'after', 'file'], async (c) => {
+    if (flags.account !== undefined && typeof flags.account !== 'string') usage('--account needs a systemId')
+    const systemId = flags.account === undefined ? null : checkSystemId(flags.account as string)
+    const list = systemId === null ? 'the global list' : `${systemId}'s list`
+    if (sub === 'list') {
+      if (positionals.length > 0) usage(`optout list takes no NUMBER (got ${JSON.stringify(positionals[0])}); --prefix DIGITS filters`)
+      const limit = flags.limit === undefined ? undefined : Number(flags.limit)
+      if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) usage(`--limit must be a positive integer (got ${JSON.stringify(flags.limit)})`)
+      const q = { limit, prefix: typeof flags.prefix === 'string' ? flags.prefix : undefined, after: typeof flags.after === 'string' ? flags.after : undefined }
+      const r = await c.listOptOuts(systemId, q)
+      if (flags.json) { out(JSON.stringify(r) + '\n'); return 0 }
+      for (const e of r.optouts) out(`${e.number.padEnd(20)}  ${new Date(e.at).toISOString()}  ${e.by}\n`)
+      out(`${r.optouts.length} shown of ${r.total} on ${list}${r.next !== null ? `; next page: --after ${r.next}` : ''}\n`)
+      return 0
+    }
+    let numbers = positionals
+    if (typeof flags.file === 'string') {
+      let text: string
+      try { text = fs.readFileSync(flags.file, 'utf8') } catch (e) { usage(`--file ${flags.file}: ${(e as Error).message}`) }
+      numbers = [...numbers, ...text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))]
+    }
+    if (numbers.length === 0) usage(`optout ${sub} needs at least one NUMBER (or --file FILE)`)
+    let done = 0
+    let other = 0
+    let total = 0
+    // in requests of MAX_PER_REQUEST numbers (engine/optouts.ts), each committed and audited on its own
+    for (let i = 0; i < numbers.length; i += 1000) {
+      const chunk = numbers.slice(i, i + 1000)
+      if (sub === 'add') {
+        const r = await c.addOptOuts(systemId, chunk)
+        done += r.added; other += r.already; total = r.total
+      } else {
+        const r = await c.removeOptOuts(systemId, chunk)
+        done += r.removed; other += r.absent; total = r.total
+      }
+    }
+    out(sub === 'add'
+      ? `${done} added to ${list}${other > 0 ? ` (${other} on it already)` : ''}; ${total} on it${c.via === 'engine' ? ' (live)' : ''}\n`
+      : `${done} removed from ${list}${other > 0 ? ` (${other} not on it)` : ''}; ${total} on it${c.via === 'engine' ? ' (live)' : ''}\n`)
+    return 0
+  })
+}
+
 const CONNECTOR_HELP = `smsc connector list | stop <id> | start <id>: the connectors (config connectors[], and simulator)
 
   smsc connector list [--json]   each connector: kind, state (up, down, stopped), in flight, queued, sent, failed
@@ -880,6 +939,9 @@ export async function main(argv: string[]): Promise<number> {
       return route(args.sub, args.positionals, args.flags)
     case 'apikey':
       return apikey(args.sub, args.positionals, args.flags)
+    case 'optout':
+    case 'optouts':
+      return optout(args.sub, args.positionals, args.flags)
     case 'connector':
     case 'connectors':
       return connector(args.sub, args.positionals, args.flags)

@@ -98,6 +98,16 @@ const TABLE = {
     message: 'the account has not enough credit for this message',
     commandStatus: S.SMSC_RNOCREDIT,
   },
+  // A destination on an opt-out list (the global one, the account's or its reseller's; engine/optouts.ts). Not
+  // ESME_RINVDSTADR (0x0B): the address is valid, and an ESME (or the operator's support) must be able to tell "this
+  // subscriber said STOP" from "no route takes this number" (SMSC_ERR_NO_ROUTE answers 0x0B). SMPP 3.4 §5.1.3
+  // reserves 0x400–0x4FF for the SMSC vendor's own errors, as 0x401 and 0x402 here; ESMEs resubmit only on the
+  // temporary statuses (ESME_RTHROTTLED, ESME_RMSGQFUL), so an ESME that does not know 0x403 takes it as a
+  // permanent failure of that destination, which is what it is. docs/ERRORS.md documents it.
+  SMSC_ERR_DEST_OPTED_OUT: {
+    message: 'the destination has opted out (it is on an opt-out list)',
+    commandStatus: S.SMSC_ROPTEDOUT,
+  },
   SMSC_ERR_NO_ROUTE: {
     message: 'no route for this destination',
     commandStatus: S.ESME_RINVDSTADR,

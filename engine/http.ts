@@ -1,6 +1,6 @@
 /**
  * The HTTP port on uWebSockets.js: health, Prometheus metrics, the simulated carrier's MO
- * origination, logins (operator, staff users and accounts), the admin API (accounts, credit, API keys, audit,
+ * origination, logins (operator, staff users and accounts), the admin API (accounts, credit, API keys, opt-out lists, audit,
  * routes, connectors, the admin password, staff users), the send API (POST /api/v1/messages, by login or
  * per-account API key), HTTP providers' receipt callbacks (by their connector's callbackToken), the OpenAPI
  * document, the telemetry WebSocket and the web console's static files. JSON in, JSON out; every error
@@ -130,6 +130,7 @@ const HTTP_STATUS: Record<string, number> = {
   SMSC_ERR_STAFF_NOT_FOUND: 404,
   SMSC_ERR_ACCOUNT_SUSPENDED: 403,
   SMSC_ERR_SOURCE_NOT_ALLOWED: 403,
+  SMSC_ERR_DEST_OPTED_OUT: 403,
   SMSC_ERR_IP_NOT_ALLOWED: 403,
   SMSC_ERR_AUTH_SYSTEM_ID: 404,
   SMSC_ERR_MESSAGE_NOT_FOUND: 404,
@@ -367,6 +368,22 @@ function pageOf(query: string): { limit?: number; before?: number } | string {
   return out
 }
 
+/** ?limit=&after=&prefix= of an opt-out list; a string names the bad parameter. */
+function optOutQuery(query: string): { limit?: number; after?: string; prefix?: string } | string {
+  const q = new URLSearchParams(query)
+  const out: { limit?: number; after?: string; prefix?: string } = {}
+  for (const [k, v] of q) {
+    if (k === 'token' || v === '') continue
+    if (k === 'limit') {
+      const n = Number(v)
+      if (!Number.isSafeInteger(n) || n < 1) return 'limit must be a positive integer'
+      out.limit = n
+    } else if (k === 'after' || k === 'prefix') out[k] = v
+    else return `${k} is not a parameter of an opt-out list (limit, after, prefix)`
+  }
+  return out
+}
+
 function loadConsole(): Map<string, { body: Buffer; type: string }> {
   const files = new Map<string, { body: Buffer; type: string }>()
   if (!fs.existsSync(CONSOLE_DIR)) return files
@@ -412,7 +429,7 @@ const SETUP_METHODS: ReadonlySet<string> = new Set([...Object.keys(ROUTE_METHODS
 const READ_ONLY_EXEMPT: ReadonlySet<string> = new Set(['/api/v1/login', '/api/v1/logout'])
 interface Guard {
   /** accept per-account API keys (Authorization: Bearer <key> or X-API-Key) as well as logins; 'own': a key only for
-   *  its own account (the route's :id), to read its balance and ledger */
+   *  its own account (the route's :id), to read its balance and ledger, and to manage its opt-out list */
   apiKeys?: boolean | 'own'
   /** the operator only */
   operator?: boolean
@@ -560,7 +577,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     }
     if (!p && !guard.apiKeys && (req.getHeader('x-api-key') || authorization.startsWith('Bearer smsc_'))) {
       // An API key where only logins count (the admin API): say so, rather than a bare "log in first".
-      return [401, 'an API key is taken only by the send API, message lookups (/api/v1/messages) and its own account\'s balance and ledger: log in for this (POST /api/v1/login with the account\'s systemId and password)', 'SMSC_ERR_HTTP_AUTH']
+      return [401, 'an API key is taken only by the send API, message lookups (/api/v1/messages) and its own account\'s balance, ledger and opt-out list: log in for this (POST /api/v1/login with the account\'s systemId and password)', 'SMSC_ERR_HTTP_AUTH']
     }
     if (!p) return [401, guard.apiKeys ? 'log in first (POST /api/v1/login) or give an API key' : 'log in first (POST /api/v1/login)', 'SMSC_ERR_HTTP_AUTH']
     if (auth.isSuspended(p)) return [403, `account ${p.systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED']
@@ -859,6 +876,32 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     const keyId = param(req, 1)
     reply(res, 204, () => smsc.admin.revokeApiKey(p, id, keyId))
   }))
+  // ---- opt-out lists (docs/ROUTING.md "Opt-outs"): the global one (the operator's) and each account's (in scope;
+  // an API key: its own account's). Admin checks who may use which.
+  const optOutRoutes = (base: string, guard: Guard, scopeOf: (req: any) => string | null) => {
+    app.get(base, guarded(guard, (res: any, req: any, p: Principal) => {
+      const scope = scopeOf(req)
+      const q = optOutQuery(req.getQuery() ?? '')
+      if (typeof q === 'string') return invalid(res, q)
+      reply(res, 200, () => smsc.admin.listOptOuts(p, scope, q))
+    }))
+    app.post(base, guarded(guard, (res: any, req: any, p: Principal) => {
+      const scope = scopeOf(req)
+      readBody(res, (body) => reply(res, 200, () => smsc.admin.addOptOuts(p, scope, body)))
+    }))
+    app.post(`${base}/remove`, guarded(guard, (res: any, req: any, p: Principal) => {
+      const scope = scopeOf(req)
+      readBody(res, (body) => reply(res, 200, () => smsc.admin.removeOptOuts(p, scope, body)))
+    }))
+    app.del(`${base}/:number`, guarded(guard, (res: any, req: any, p: Principal) => {
+      const scope = scopeOf(req)
+      const number = param(req, scope === null ? 0 : 1)
+      reply(res, 200, () => smsc.admin.removeOptOuts(p, scope, { number }))
+    }))
+  }
+  optOutRoutes('/api/v1/optouts', {}, () => null)
+  optOutRoutes('/api/v1/accounts/:id/optouts', { apiKeys: 'own' }, (req) => param(req, 0))
+
   app.post('/api/v1/backup', guarded({}, (res: any, _req: any, p: Principal) => {
     readBody(res, (body) => {
       const bad = check(body, { dir: 'string?' })

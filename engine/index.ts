@@ -14,7 +14,7 @@ import { isDeepStrictEqual } from 'node:util'
 import { connectorIdsOf, resolveOptions, type Options, type ResolvedOptions } from './config'
 import { RepeatedLog, createLogger, type LogFn } from './log'
 import { RESTORE_IDS_MAX, Store, verifyScrypt, type CommitBatch, type DeliveryItem, type UpstreamKey } from './store'
-import { Session, type SessionHost, type BoundAccount } from './session/session'
+import { Session, type AcceptDone, type SessionHost, type BoundAccount } from './session/session'
 import { Ticker } from './session/timers'
 import { OutbindDialer } from './session/outbind'
 import { canReceive, isBound } from './session/bind-state'
@@ -38,7 +38,8 @@ import { EsmClass } from './protocol/constants'
 import { defaultSettings, inheritedBounds, ipAllowed, sourceAllowed, type Account, type AccountSettings } from './accounts'
 import { Ledger } from './ledger'
 import { Admin, CONNECTOR_STOPPED_META, configKeysOf, generatePassword, generateWebhookSecret, customerBy, wasRemoved } from './admin'
-import { DEFAULT_ROUTES, MoPartRoutes, MoRouter, routeConnectors, validateRouteTables, type RouteTables } from './routing'
+import { DEFAULT_ROUTES, MoPartRoutes, MoRouter, routeConnectors, validateRouteTables, type MoDecision, type RouteTables } from './routing'
+import { MAX_PER_LIST, MAX_TOTAL, normaliseNumber, type OptOutChange } from './optouts'
 import { OPERATOR } from './accounts'
 import { WebhookSender } from './webhook'
 import { urlTargetRefusal } from './webhook-target'
@@ -491,9 +492,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   /**
    * The way in for every submit (SMPP batch, HTTP batch, console): account policy checked here,
    * then the account's rate actor, a router actor (routes, credit) and the store; `done` gets one
-   * status per record (0 = stored).
+   * status per record (0 = stored) and, when opt-outs took destinations out of records, those per record.
    */
-  const admitRecords = (systemId: string, records: MessageRecord[], groups: number[] | null, done: (err: Error | null, statuses: number[]) => void) => {
+  const admitRecords = (systemId: string, records: MessageRecord[], groups: number[] | null, done: AcceptDone) => {
     const statuses = new Array<number>(records.length).fill(0)
     const a = store.getAccount(systemId)
     if (a === undefined || a.suspended) return done(null, statuses.fill(a === undefined ? S.ESME_RINVSYSID : S.ESME_RBINDFAIL))
@@ -506,6 +507,18 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       for (let i = 0; i < records.length; i++) {
         const src = records[i].src[2]
         if (!sourceAllowed(own, src) || !sourceAllowed(tree, src)) statuses[i] = S.ESME_RINVSRCADR
+      }
+    }
+    // Opt-outs (docs/ROUTING.md): a destination on the global list, the account's or its reseller's is taken out
+    // here, before the rate actor, routing and credit, so it is neither sent nor charged nor counted; a record left
+    // without destinations gets SMSC_ROPTEDOUT (SMSC_ERR_DEST_OPTED_OUT, engine/errors.ts says why that status).
+    // Nothing but this size check while every list is empty.
+    if (store.optOuts.size > 0) {
+      const refused = store.optOuts.screen(systemId, a.parent, records, statuses, S.SMSC_ROPTEDOUT)
+      if (refused !== null) {
+        metrics.optOutRefused(refused.counts)
+        const answer = done
+        done = (err, st) => answer(err, st, refused.removed)
       }
     }
     const job: AcceptJob = { systemId, records, statuses, groups, done }
@@ -912,18 +925,48 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   async function originateMo(req: MoRequest): Promise<{ id: string; systemId: string; parts: number }> {
     if (!options.simulator.enabled) throw smscError('SMSC_ERR_API_INVALID', 'the simulated carrier is off (simulator.enabled false): it sends no MO')
     // The MO routing table picks the account (destination prefix, keyword); else the request names it.
-    const routed = req.systemId === undefined ? moRouter.route(req.to, req.text) : null
-    const systemId = accountFor(req.systemId ?? routed ?? undefined)
+    const decision = req.systemId === undefined ? moRouter.decide(req.to, req.text) : null
+    const systemId = accountFor(req.systemId ?? decision?.account ?? undefined)
     const coding = req.coding ?? (encodeText(req.text, 'gsm') ? 'gsm' : 'ucs2')
     const split = splitMessage(req.text, coding)
     if (!split) throw smscError('SMSC_ERR_DCS_INVALID', `text cannot be encoded as ${coding}`)
     const [id] = store.allocateIds(1, options.messageIdFormat)
     const t = now()
     const items: DeliveryItem[] = split.parts.map((sm) => moItem(systemId, id, t, [1, 1, req.from], [0, 1, req.to], split.udhi ? 0x40 : 0, dcsOfCoding(coding), sm))
-    await new Promise<void>((resolve, reject) => actors.commit({ enqueue: items }, (err) => (err ? reject(err) : resolve())))
+    const optOut = moOptOut(decision, systemId, req.from, t)
+    await new Promise<void>((resolve, reject) => actors.commit(optOut === null ? { enqueue: items } : { enqueue: items, optOuts: [optOut] }, (err) => (err ? reject(err) : resolve())))
+    if (optOut !== null) moOptOutDone([optOut])
     actors.enqueue(items)
     log('info', 'MO accepted', { id, systemId, parts: items.length })
     return { id, systemId, parts: items.length }
+  }
+
+  /**
+   * What an MO route's `optOut` does (docs/ROUTING.md "Opt-outs"): its sender (the subscriber) goes on ("add", STOP) or
+   * off ("remove", START) the route's account's list, in the commit that stores the MO. Null when the list does not
+   * change: no such route, the MO named its account itself, the number is on (off) the list already, the sender is
+   * not a number, or the list is full (engine/optouts.ts MAX_PER_LIST, MAX_TOTAL: logged, the MO is still delivered).
+   */
+  function moOptOut(d: MoDecision | null, systemId: string, from: string, t: number): OptOutChange | null {
+    if (d === null || d.optOut === null || d.account !== systemId) return null
+    const number = normaliseNumber(from)
+    if (number === null) {
+      log('warn', 'MO opt-out route: the sender is not a phone number, no list changed', { systemId, from, by: d.by })
+      return null
+    }
+    const on = store.optOuts.has(systemId, number)
+    if (d.optOut === 'remove') return on ? { scope: systemId, number, entry: null } : null
+    if (on) return null
+    if (store.optOuts.count(systemId) >= MAX_PER_LIST || store.optOuts.size >= MAX_TOTAL) {
+      log('warn', `opt-out list full (at most ${MAX_PER_LIST} numbers a list, ${MAX_TOTAL} in all): the MO's sender is not added`, { systemId, from, by: d.by })
+      return null
+    }
+    return { scope: systemId, number, entry: { at: t, by: d.by } }
+  }
+
+  /** MO opt-out changes committed: a line each (what the list's owner asks about: "when did this number say STOP?"). */
+  function moOptOutDone(changes: readonly OptOutChange[]): void {
+    for (const c of changes) log('info', c.entry === null ? 'opt-out removed by MO' : 'opt-out added by MO', { systemId: c.scope, number: c.number, by: c.entry?.by })
   }
 
   /**
@@ -956,17 +999,20 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
    */
   function inboundMo(connector: string, mos: InboundMo[], settled: (statuses: readonly number[]) => void): void {
     const items: DeliveryItem[] = []
+    const optOuts: OptOutChange[] = []
     const statuses = new Array<number>(mos.length).fill(0)
     const t = now()
     for (let i = 0; i < mos.length; i++) {
       const mo = mos[i]
+      let decision = null as MoDecision | null // the route's, when this MO was routed on its own text (a later part follows its first)
       // routed by the text without its UDH: a keyword starts a concatenated MO's first part after the header; its
       // other parts (by their UDH or their SAR TLVs) go where the first went (they start with no keyword)
       const { text, part, ref } = moText(mo.sm, mo.esmClass, mo.dataCoding, mo.sar)
       // (a part numbered outside 1..total is malformed: routed on its own, and it decides nothing for the others)
       const key = part !== null && ref !== null && part[0] >= 1 && part[0] <= part[1] ? `${connector}\0${mo.from[2]}\0${mo.to[2]}\0${ref}` : null
       const systemId = moParts.route(key, part?.[0] ?? 1, t, () => {
-        const s = moRouter.route(mo.to[2], text)
+        decision = moRouter.decide(mo.to[2], text)
+        const s = decision?.account ?? null
         return s !== null && store.getAccount(s) ? s : null
       })
       if (systemId === 'wait') {
@@ -982,12 +1028,15 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       }
       const [id] = store.allocateIds(1, options.messageIdFormat)
       items.push(moItem(systemId, id, t, mo.from, mo.to, mo.esmClass, mo.dataCoding, mo.sm, mo.sar))
+      const optOut = moOptOut(decision, systemId, mo.from[2], t)
+      if (optOut !== null) optOuts.push(optOut)
     }
     if (items.length === 0) return settled(statuses)
-    actors.commit({ enqueue: items }, (err) => {
+    actors.commit(optOuts.length === 0 ? { enqueue: items } : { enqueue: items, optOuts }, (err) => {
       if (err) return log('error', 'upstream MO commit failed; the upstream will send them again', { connector, error: err.message })
       settled(statuses)
       actors.enqueue(items)
+      if (optOuts.length > 0) moOptOutDone(optOuts)
     })
   }
 
@@ -1258,6 +1307,7 @@ const REFUSALS: Record<number, [SmscErrorCode, Why]> = {
     return `over ${own && tree ? `${own} or ${tree}` : own ?? tree ?? "the account's rate limit"}; send again later`
   }],
   [S.SMSC_RQUOTA]: ['SMSC_ERR_QUOTA_EXCEEDED', (a) => `the account's daily quota (${a?.dailyQuota} parts) is used up until 00:00 UTC`],
+  [S.SMSC_ROPTEDOUT]: ['SMSC_ERR_DEST_OPTED_OUT', (_a, _b, m) => `${JSON.stringify(m.to)} has opted out (it is on an opt-out list): do not send to it`],
   [S.SMSC_RNOCREDIT]: ['SMSC_ERR_CREDIT_EXHAUSTED', (_a, balance) => `not enough credit (balance ${balance})`],
   [S.ESME_RMSGQFUL]: ['SMSC_ERR_QUEUE_FULL', () => 'the engine takes no messages just now (overloaded, or its disk almost full: GET /healthz says which); send again later'],
   [S.ESME_RINVSRCADR]: ['SMSC_ERR_SOURCE_NOT_ALLOWED', (a, _b, m, r) => a !== undefined && r !== undefined && sourceAllowed(a.allowedSources, m.from.replace(/^\+/, ''))

@@ -46,6 +46,34 @@ const sendErr = (description: string) => ({ description, content: json({ anyOf: 
 const LOGIN = [{ bearer: [] }, { cookie: [] }]
 const LOGIN_OR_KEY = [{ bearer: [] }, { cookie: [] }, { apiKey: [] }]
 const id = { name: 'id', in: 'path', required: true, description: 'the account\'s systemId', schema: { type: 'string' } }
+/** An opt-out list's routes (docs/ROUTING.md "Opt-outs"): list, add, remove many, remove one. */
+function optOutPaths(base: string, params: Record<string, unknown>[], security: Record<string, unknown>[], what: string): Record<string, unknown> {
+  const errors = params.length > 0 ? ACCOUNT_ERRORS : AUTH_ERRORS
+  return {
+    [base]: {
+      parameters: params,
+      get: {
+        summary: `${what}: a page in number order`, security,
+        parameters: [
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          { name: 'after', in: 'query', schema: { type: 'string' }, description: 'the `next` of the previous page' },
+          { name: 'prefix', in: 'query', schema: { type: 'string' }, description: 'only numbers starting with these digits' },
+        ],
+        responses: { 200: ok('the page', ref('OptOutList')), ...errors },
+      },
+      post: { summary: `add numbers to ${what}`, security, requestBody: body('OptOutNumbers'), responses: { 200: ok('added', ref('OptOutAdded')), ...errors } },
+    },
+    [`${base}/remove`]: {
+      parameters: params,
+      post: { summary: `remove numbers from ${what}`, security, requestBody: body('OptOutNumbers'), responses: { 200: ok('removed', ref('OptOutRemoved')), ...errors } },
+    },
+    [`${base}/{number}`]: {
+      parameters: [...params, { name: 'number', in: 'path', required: true, schema: { type: 'string' } }],
+      delete: { summary: `remove one number from ${what}`, security, responses: { 200: ok('removed', ref('OptOutRemoved')), ...errors } },
+    },
+  }
+}
+
 /** A backup (Admin.backup). */
 const BACKUP_STATE = {
   type: 'object',
@@ -186,6 +214,32 @@ export const OPENAPI = {
       ApiKey: {
         type: 'object', required: ['id', 'label', 'createdAt'],
         properties: { id: { type: 'string' }, label: { type: 'string' }, createdAt: { type: 'integer' } },
+      },
+      OptOut: {
+        type: 'object', required: ['number', 'at', 'by'],
+        properties: {
+          number: { type: 'string', description: 'digits, without a leading "+"' },
+          at: { type: 'integer', description: 'when it was added (ms since the epoch)' },
+          by: { type: 'string', description: 'who added it: a login (admin, an account, staff:<name>) or an MO route (mo:<keyword>)' },
+        },
+      },
+      OptOutList: {
+        type: 'object', required: ['optouts', 'total', 'next'],
+        properties: {
+          optouts: { type: 'array', items: ref('OptOut'), description: 'in number order' },
+          total: { type: 'integer', description: 'numbers on the whole list' },
+          next: { type: ['string', 'null'], description: 'give as `after` for the next page; null: the last page' },
+        },
+      },
+      OptOutNumbers: {
+        type: 'object', additionalProperties: false, description: 'numbers (or one number): digits, a leading "+" and spaces, dashes, dots or brackets allowed',
+        properties: { numbers: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string' } }, number: { type: 'string' } },
+      },
+      OptOutAdded: {
+        type: 'object', properties: { added: { type: 'integer' }, already: { type: 'integer', description: 'on the list already (left as they were)' }, total: { type: 'integer' } },
+      },
+      OptOutRemoved: {
+        type: 'object', properties: { removed: { type: 'integer' }, absent: { type: 'integer', description: 'not on the list' }, total: { type: 'integer' } },
       },
       NewApiKey: {
         type: 'object', required: ['id', 'key'],
@@ -359,6 +413,8 @@ export const OPENAPI = {
       parameters: [id, { name: 'keyId', in: 'path', required: true, schema: { type: 'string' } }],
       delete: { summary: 'revoke an API key', security: LOGIN, responses: { 204: ok('revoked'), ...ACCOUNT_ERRORS } },
     },
+    ...optOutPaths('/api/v1/optouts', [], LOGIN, 'the global opt-out list (the operator\'s; a viewer reads it)'),
+    ...optOutPaths('/api/v1/accounts/{id}/optouts', [id], LOGIN_OR_KEY, 'the account\'s opt-out list (in scope: a reseller its own and its users\', an account its own, also with its API key)'),
     '/api/v1/audit': {
       parameters: page,
       get: { summary: 'admin actions in the caller\'s scope, newest first', security: LOGIN, responses: { 200: ok('entries', { type: 'object', properties: { entries: { type: 'array', items: ref('AuditEntry') } } }), ...AUTH_ERRORS } },
@@ -456,7 +512,7 @@ export const OPENAPI = {
           202: ok('one message: accepted', ref('SubmitResult')),
           ...AUTH_ERRORS,
           400: sendErr('one message refused for a missing or invalid field: its SubmitResult (ok false, the SMPP status, SMSC_ERR_API_INVALID naming the field); a body that is neither one message nor a batch, or not JSON: an Error'),
-          403: sendErr('one message refused by the account\'s policy (SMSC_ERR_SOURCE_NOT_ALLOWED): its SubmitResult; outside the caller\'s scope, suspended, or outside allowedIps: an Error'),
+          403: sendErr('one message refused by the account\'s policy (SMSC_ERR_SOURCE_NOT_ALLOWED) or an opt-out list (SMSC_ERR_DEST_OPTED_OUT): its SubmitResult; outside the caller\'s scope, suspended, or outside allowedIps: an Error'),
           404: err('the operator named an unknown account'),
           409: sendErr('one message: not enough credit (SMSC_ERR_CREDIT_EXHAUSTED), its SubmitResult'),
           413: err('more than 1000 messages, or a body over 1 MiB'),

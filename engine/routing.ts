@@ -59,6 +59,20 @@ export interface MoRoute {
   name: string
   match: { destPrefix?: string[]; keyword?: string /* first word of the text, case-insensitive */ }
   account: string
+  /** The MO's sender (the subscriber) goes on ('add', STOP) or off ('remove', START) `account`'s opt-out list
+   *  (engine/optouts.ts); the MO is delivered to the account as any other. */
+  optOut?: MoOptOut
+}
+
+export const MO_OPT_OUTS = ['add', 'remove'] as const
+export type MoOptOut = (typeof MO_OPT_OUTS)[number]
+
+/** Where an MO goes: the route's account, and what it does to that account's opt-out list. */
+export interface MoDecision {
+  account: string
+  optOut: MoOptOut | null
+  /** Who the opt-out list entry says added it: `mo:` and the route's keyword (or its name, without one). */
+  by: string
 }
 
 export interface RouteTables {
@@ -84,7 +98,7 @@ const MT_ROUTE_KEYS = ['name', 'match', 'action', 'price'] as const
 const MT_MATCH_KEYS = ['accounts', 'groups', 'destPrefix', 'destRegex', 'sourcePrefix', 'sourceRegex', 'time'] as const
 const MT_ACTION_KEYS = ['connector', 'roundRobin', 'failover', 'reject'] as const
 const TIME_KEYS = ['from', 'to', 'days', 'utcOffsetMinutes'] as const
-const MO_ROUTE_KEYS = ['name', 'match', 'account'] as const
+const MO_ROUTE_KEYS = ['name', 'match', 'account', 'optOut'] as const
 const MO_MATCH_KEYS = ['destPrefix', 'keyword'] as const
 
 const MAX_U32 = 0xffff_ffff
@@ -265,7 +279,14 @@ class Checker {
       match.keyword = k
     }
     const account = this.text(o.account, `${path}.account`)
-    return { name, match, account }
+    const route: MoRoute = { name, match, account }
+    if (o.optOut !== undefined) {
+      if (!(MO_OPT_OUTS as readonly unknown[]).includes(o.optOut)) {
+        this.fail(`${path}.optOut must be "add" or "remove" (the sender goes on or off ${showValue(account)}'s opt-out list) (got ${showValue(o.optOut)})`)
+      }
+      route.optOut = o.optOut as MoOptOut
+    }
+    return route
   }
 }
 
@@ -458,7 +479,7 @@ export class MtRouter {
 interface CompiledMo {
   destPrefix: readonly string[] | null
   keyword: RegExp | null
-  account: string
+  decision: MoDecision
 }
 
 function escapeRegex(s: string): string {
@@ -474,17 +495,23 @@ export class MoRouter {
       destPrefix: r.match.destPrefix ? r.match.destPrefix.map(stripPlus) : null,
       // First whitespace-delimited word of the text, case-insensitive (Unicode case folding).
       keyword: r.match.keyword !== undefined ? new RegExp(`^\\s*${escapeRegex(r.match.keyword)}(?:\\s|$)`, 'iu') : null,
-      account: r.account,
+      decision: Object.freeze({ account: r.account, optOut: r.optOut ?? null, by: `mo:${r.match.keyword ?? r.name}` }),
     }))
   }
 
+  /** The first matching route's account, or null. */
   route(dest: string, text: string): string | null {
+    return this.decide(dest, text)?.account ?? null
+  }
+
+  /** The first matching route's decision (shared and frozen), or null. */
+  decide(dest: string, text: string): MoDecision | null {
     const routes = this.routes
     for (let i = 0; i < routes.length; i++) {
       const c = routes[i]
       if (c.destPrefix !== null && !anyPrefix(dest, c.destPrefix)) continue
       if (c.keyword !== null && !c.keyword.test(text)) continue
-      return c.account
+      return c.decision
     }
     return null
   }

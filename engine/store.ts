@@ -28,13 +28,16 @@
 //                                   its committed entries (the store computes each entry's `balance`, see commit())
 //   audit     seq -> AuditEntry
 //   apikeys   sha256 hex of the key -> ApiKeyRecord (the key itself is never stored)
+//   optouts   [scope, number] -> { at, by }   opt-out lists (engine/optouts.ts): scope '' is the operator's global
+//                                   list, else a systemId; held in memory too (`optOuts`, loaded at open, changed when
+//                                   a commit carrying changes is committed), which MT admission asks per destination
 //   upstream  [connectorId, upstreamId] -> [messageId, destIndex]  (receipts from an upstream SMSC find their message)
 //   done      [at, firstId, seq] -> [id, doneAt, id, doneAt, ...]   messages in a final state, by when they ended: one
 //                                   entry per commit for all the messages it ended (at: the earliest doneAt among
 //                                   them); purgeFinal() removes the ones past the retention, oldest first, without
 //                                   reading the messages. Entries of schema 2 ([doneAt, id] -> '', one per message,
 //                                   also what an upgrade from schema 1 builds) are read the same way.
-// Everything a change needs (messages, ledger entries and balances, audit, accounts, keys) goes through commit():
+// Everything a change needs (messages, ledger entries and balances, audit, accounts, keys, opt-outs) goes through commit():
 // one transaction, so a credit debit is never committed without the messages it pays for, nor the reverse.
 
 import { readdirSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, statfsSync } from 'node:fs'
@@ -49,6 +52,7 @@ import { smscError } from './errors'
 import { makeDirs } from './dirs'
 import { MARK, decodeValue, encodeItem, encodeRecord, readRecordHead, type HeadFilter, type RecordHead } from './record-codec'
 import { YoungMap } from './young-map'
+import { OptOutLists, type OptOutChange, type OptOutEntry } from './optouts'
 
 export interface StoredMessage { id: string; systemId: string; state: number; [k: string]: unknown }
 export interface DeliveryItem {
@@ -80,6 +84,8 @@ export interface CommitBatch {
   removeAccounts?: string[]
   apiKeys?: { hash: string; key: ApiKeyRecord }[]
   removeApiKeys?: string[]
+  /** Opt-out list changes (entry null removes the number); the in-memory lists (Store.optOuts) follow once committed. */
+  optOuts?: OptOutChange[]
 }
 export interface StoreOptions {
   /** 'committed' (default): commit() resolves at commit, safe against process crash (kill -9).
@@ -205,6 +211,9 @@ interface Encoder { encode(value: unknown): Buffer }
 type QueueKey = [string, number]
 type LedgerKey = [string, number]
 export type UpstreamKey = [string, string]
+type OptOutKey = [string, string] // [scope ('' = global), number]
+/** The keys of one opt-out list, in number order (numbers are digits: '~' sorts after every one of them). */
+const optOutRange = (scope: string, from = '') => ({ start: [scope, from] as OptOutKey, end: [scope, '~'] as OptOutKey })
 type DoneKey = [number, string] | [number, string, number] // schema 2: [doneAt, id]; now [earliest doneAt, first id, seq]
 /** A `done` entry's value: message ids and when each ended, in pairs; '' for a schema-2 entry (the key holds both). */
 type DoneValue = (string | number)[] | ''
@@ -214,6 +223,7 @@ interface Dbs {
   balances: Database<unknown, string>; audit: Database<unknown, number>; apikeys: Database<unknown, string>
   upstream: Database<unknown, UpstreamKey>
   done: Database<unknown, DoneKey>
+  optouts: Database<unknown, OptOutKey>
 }
 
 function checkKey(what: string, v: unknown): asserts v is string {
@@ -357,6 +367,9 @@ export class Store {
   private readonly apikeys: Database<unknown, string>
   private readonly upstream: Database<unknown, UpstreamKey>
   private readonly done: Database<unknown, DoneKey>
+  private readonly optouts: Database<unknown, OptOutKey>
+  /** The opt-out lists as committed (engine/optouts.ts): what MT admission asks, one Set lookup per destination. */
+  readonly optOuts = new OptOutLists()
   // `messages` again, read as heads (record-codec.ts readRecordHead): what a search walks, without decoding the text.
   private readonly heads: Database<unknown, string>
   private headFilter: HeadFilter | undefined // the first cut of the walk under way (scanMessagesDown)
@@ -382,6 +395,8 @@ export class Store {
     this.apikeys = dbs.apikeys
     this.upstream = dbs.upstream
     this.done = dbs.done
+    this.optouts = dbs.optouts
+    for (const k of this.optouts.getKeys()) this.optOuts.add((k as OptOutKey)[0], (k as OptOutKey)[1])
     this.accountDefaults = defaultSettings(accountDefaults ?? {
       maxBinds: DEFAULTS.session.maxBindsPerAccount, windowSize: DEFAULTS.session.windowSize, messageIdFormat: DEFAULTS.messageIdFormat,
     })
@@ -457,6 +472,7 @@ export class Store {
           apikeys: root.openDB<unknown, string>('apikeys', {}),
           upstream: root.openDB<unknown, UpstreamKey>('upstream', {}),
           done: root.openDB<unknown, DoneKey>('done', {}),
+          optouts: root.openDB<unknown, OptOutKey>('optouts', {}),
         },
         options.durability === 'flushed',
         options.accountDefaults,
@@ -586,9 +602,10 @@ export class Store {
     const removeAccounts = batch.removeAccounts ?? []
     const keys = batch.apiKeys ?? []
     const removeKeys = batch.removeApiKeys ?? []
+    const optOuts = batch.optOuts ?? []
     if (msgs.length === 0 && items.length === 0 && acks.length === 0 && ledger.length === 0 && links.length === 0 &&
       unlinks.length === 0 && metas.length === 0 && audits.length === 0 && accounts.length === 0 &&
-      removeAccounts.length === 0 && keys.length === 0 && removeKeys.length === 0) return Promise.resolve()
+      removeAccounts.length === 0 && keys.length === 0 && removeKeys.length === 0 && optOuts.length === 0) return Promise.resolve()
 
     // Phase 1: validate and encode. Nothing has been written yet, so a throw leaves the store untouched.
     const msgValues = new Array<Buffer>(msgs.length)
@@ -631,13 +648,20 @@ export class Store {
     for (const id of removeAccounts) checkKey('removeAccounts[]', id)
     for (const k of keys) { checkKey('apiKeys.hash', k.hash); checkKey('apiKeys.key.systemId', k.key.systemId) }
     for (const h of removeKeys) checkKey('removeApiKeys[]', h)
-    // A removed account takes its API keys with it (its ledger and balance stay as history).
+    for (const c of optOuts) {
+      if (typeof c.scope !== 'string' || c.scope.includes('\0')) throw new TypeError('optOuts.scope must be a string without NUL')
+      if (typeof c.number !== 'string' || !/^\d{1,20}$/.test(c.number)) throw new TypeError('optOuts.number must be 1 to 20 digits')
+      if (c.entry !== null) checkFinite('optOuts.entry.at', c.entry.at)
+    }
+    // A removed account takes its API keys and its opt-out list with it (its ledger and balance stay as history).
     const dropKeys = [...removeKeys]
+    const dropOptOuts: OptOutKey[] = []
     if (removeAccounts.length > 0) {
       const gone = new Set(removeAccounts)
       for (const { key, value } of this.apikeys.getRange({})) {
         if (gone.has((value as ApiKeyRecord).systemId)) dropKeys.push(key as string)
       }
+      for (const id of removeAccounts) if (this.optOuts.count(id) > 0) for (const k of this.optouts.getKeys(optOutRange(id))) dropOptOuts.push(k as OptOutKey)
     }
     // Seqs are assigned like queue keys: a throw below leaves a gap, never a duplicate.
     for (const e of ledger) e.seq = ++this.ledgerSeq
@@ -650,6 +674,7 @@ export class Store {
     const auditValues = audits.map((a) => enc(this.audit as never, a))
     const accountValues = accounts.map((a) => enc(this.accounts as never, a))
     const keyValues = keys.map((k) => enc(this.apikeys as never, k.key))
+    const optOutValues = optOuts.map((c) => (c.entry === null ? null : enc(this.optouts as never, { at: c.entry.at, by: c.entry.by })))
 
     const itemValues = new Array<Buffer>(items.length)
     for (let i = 0; i < items.length; i++) {
@@ -741,6 +766,12 @@ export class Store {
       for (let i = 0; i < accounts.length; i++) this.accounts.put(accounts[i].systemId, asBinary(accountValues[i]))
       for (const h of dropKeys) this.apikeys.remove(h)
       for (let i = 0; i < keys.length; i++) this.apikeys.put(keys[i].hash, asBinary(keyValues[i]))
+      for (const k of dropOptOuts) this.optouts.remove(k)
+      for (let i = 0; i < optOuts.length; i++) {
+        const v = optOutValues[i]
+        if (v === null) this.optouts.remove([optOuts[i].scope, optOuts[i].number])
+        else this.optouts.put([optOuts[i].scope, optOuts[i].number], asBinary(v))
+      }
     })
     for (const item of items) this.freshItems.set(item.key as number, item.systemId)
     for (const [systemId, b] of after) {
@@ -816,6 +847,10 @@ export class Store {
         else this.ledgerInflight.delete(systemId)
       }
       if (!ok && ledger.length > 0) this.unwindLedger(ledger, deltas)
+      if (ok) {
+        for (const id of removeAccounts) this.optOuts.drop(id)
+        this.optOuts.apply(optOuts)
+      }
     }
     const done = committed.then(() => settle(true), (err: unknown) => { settle(false); throw err })
     return this.waitFlush ? done.then(() => this.root.flushed).then(noop) : done
@@ -1260,6 +1295,26 @@ export class Store {
   hasHistory(systemId: string): boolean {
     return this.running.has(systemId) || this.pendingCount(systemId) > 0 || this.balanceDb.doesExist(systemId) ||
       this.ledgerEntries(systemId, { limit: 1 }).length > 0
+  }
+
+  /**
+   * One opt-out list's entries (scope '' = the global list), in number order: at most `limit`, only numbers after
+   * `after` (the last one of the previous page) and starting with `prefix` when given.
+   */
+  optOutEntries(scope: string, q: { limit: number; after?: string; prefix?: string }): OptOutEntry[] {
+    const out: OptOutEntry[] = []
+    if (this.optOuts.count(scope) === 0) return out
+    const prefix = q.prefix ?? ''
+    const from = q.after !== undefined && q.after > prefix ? q.after : prefix
+    for (const { key, value } of this.optouts.getRange(optOutRange(scope, from))) {
+      const number = (key as OptOutKey)[1]
+      if (number === q.after) continue
+      if (!number.startsWith(prefix)) break
+      const v = value as { at: number; by: string }
+      out.push({ number, at: v.at, by: v.by })
+      if (out.length === q.limit) break
+    }
+    return out
   }
 
   /** Sum of every committed delta of `systemId`, exact to the micro-unit (equals its balance: the ledger invariant). */

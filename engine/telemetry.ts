@@ -56,6 +56,8 @@ export class Metrics {
   /** Submits refused before bind (no account yet). */
   readonly unbound = newCounters()
   readonly totals = { submitted: 0, delivered: 0, receipts: 0, purged: 0, outbindAttempts: 0, outbindFailed: 0, outbindBound: 0, alertsSent: 0, alertsUnsent: 0, authFailures: 0, bindsRefused: 0, tlsHandshakeFailures: 0 }
+  /** Destinations MT admission refused because they are on an opt-out list, by the list (smsc_optout_refused_total). */
+  readonly optOuts = { global: 0, account: 0, reseller: 0 }
   /** Upstream receipts that matched no message, by connector id (smsc_connector_receipts_unmatched_total). */
   readonly receiptsUnmatched = new Map<string, number>()
   /** Event-loop delay (ms) of the last telemetry interval, set by the hub at each tick; for /metrics. */
@@ -105,6 +107,13 @@ export class Metrics {
       c.rejected += n
       if (status === 0x58) c.throttled += n
     }
+  }
+
+  /** Destinations of one batch refused by opt-out lists (engine/optouts.ts), by the list that refused each. */
+  optOutRefused(counts: { global: number; account: number; reseller: number }): void {
+    this.optOuts.global += counts.global
+    this.optOuts.account += counts.account
+    this.optOuts.reseller += counts.reseller
   }
 
   /** An upstream receipt on this connector matched no message (docs/CONNECTORS.md, Receipt ids). */
@@ -485,6 +494,8 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   for (const [acc, c] of all) for (const [status, n] of c.statuses) out.push(`smsc_submit_total{account="${esc(acc)}",status="${statusName(status)}"} ${n}`)
   out.push('# HELP smsc_receipts_total delivery receipts made, by account and stat', '# TYPE smsc_receipts_total counter')
   for (const [acc, c] of m.accounts) for (const [stat, n] of Object.entries(c.receipts)) out.push(`smsc_receipts_total{account="${esc(acc)}",stat="${stat}"} ${n}`)
+  out.push('# HELP smsc_optout_refused_total destinations refused because they are on an opt-out list (SMSC_ROPTEDOUT), by the list: the global one, the account\'s own, its reseller\'s', '# TYPE smsc_optout_refused_total counter',
+    `smsc_optout_refused_total{list="global"} ${m.optOuts.global}`, `smsc_optout_refused_total{list="account"} ${m.optOuts.account}`, `smsc_optout_refused_total{list="reseller"} ${m.optOuts.reseller}`)
   out.push('# HELP smsc_messages_purged_total messages removed from the store after their retention (store.retentionHours)', '# TYPE smsc_messages_purged_total counter',
     `smsc_messages_purged_total ${m.totals.purged}`)
   out.push('# HELP smsc_outbind_total outbind connections the engine opened to ESMEs (docs/ACCOUNTS.md), by result', '# TYPE smsc_outbind_total counter',

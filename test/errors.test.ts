@@ -26,7 +26,7 @@ const codeRows = tableRows(doc, 'Code')
 const wireRows = tableRows(doc, 'command_status')
 
 t.test('the table has the expected number of codes', async (t) => {
-  t.equal(codes.length, 45, 'update this count, docs/ERRORS.md and the mapping test when adding a code')
+  t.equal(codes.length, 46, 'update this count, docs/ERRORS.md and the mapping test when adding a code')
 })
 
 t.test('every code follows SMSC_ERR_<AREA>_<WHAT>', async (t) => {
@@ -90,6 +90,7 @@ t.test('codes map to the statuses the brief names', async (t) => {
     SMSC_ERR_QUOTA_EXCEEDED: S.SMSC_RQUOTA,
     SMSC_ERR_CREDIT_EXHAUSTED: S.SMSC_RNOCREDIT,
     SMSC_ERR_NO_ROUTE: S.ESME_RINVDSTADR,
+    SMSC_ERR_DEST_OPTED_OUT: S.SMSC_ROPTEDOUT,
     SMSC_ERR_SOURCE_NOT_ALLOWED: S.ESME_RINVSRCADR,
     SMSC_ERR_ACCOUNT_SUSPENDED: S.ESME_RBINDFAIL,
     SMSC_ERR_IP_NOT_ALLOWED: S.ESME_RBINDFAIL,

@@ -252,6 +252,21 @@ t.test('MT routing', async (t) => {
   })
 })
 
+t.test("MoRouter.decide: the route's account, its optOut and who an opt-out entry names", async (t) => {
+  const r = new MoRouter([
+    { name: 'stop', match: { keyword: 'STOP' }, account: 'shop', optOut: 'add' },
+    { name: 'start', match: { keyword: 'start' }, account: 'shop', optOut: 'remove' },
+    { name: 'stop-line', match: { destPrefix: ['7000'] }, account: 'shop', optOut: 'add' },
+    { name: 'plain', match: {}, account: 'shop' },
+  ])
+  t.same(r.decide('1', 'stop please'), { account: 'shop', optOut: 'add', by: 'mo:STOP' }, "by: the route's keyword as configured")
+  t.same(r.decide('1', 'START'), { account: 'shop', optOut: 'remove', by: 'mo:start' })
+  t.same(r.decide('70001', 'anything'), { account: 'shop', optOut: 'add', by: 'mo:stop-line' }, "a route without a keyword: its name")
+  t.same(r.decide('1', 'hello'), { account: 'shop', optOut: null, by: 'mo:plain' }, 'no optOut: the list is not touched')
+  t.equal(r.route('1', 'stop'), 'shop', 'route() is the decision\'s account')
+  t.equal(new MoRouter([]).decide('1', 'STOP'), null)
+})
+
 t.test('MO routing', async (t) => {
   const r = new MoRouter([
     { name: 'stop', match: { keyword: 'STOP' }, account: 'optout' },
@@ -468,6 +483,8 @@ t.test('validateRouteTables', async (t) => {
     ['MO unknown match key', { mo: [{ name: 'm', match: { text: 'x' }, account: 'a' }] }, `${P}.mo[0].match.text is not a known key`],
     ['MO keyword with a space', { mo: [{ name: 'm', match: { keyword: 'two words' }, account: 'a' }] }, `${P}.mo[0].match.keyword must be one word (got "two words")`],
     ['MO missing account', { mo: [{ name: 'm', match: {} }] }, `${P}.mo[0].account must be a non-empty string (got undefined)`],
+    ['MO optOut not add or remove', { mo: [{ name: 'm', match: { keyword: 'STOP' }, account: 'a', optOut: 'true' }] }, `${P}.mo[0].optOut must be "add" or "remove" (the sender goes on or off "a"'s opt-out list) (got "true")`],
+    ['MO optOut as a boolean', { mo: [{ name: 'm', match: {}, account: 'a', optOut: true }] }, `${P}.mo[0].optOut must be "add" or "remove" (the sender goes on or off "a"'s opt-out list) (got true)`],
     ['odd key names are quoted', { mt: [ok({ 'a b': 1 })] }, `${P}.mt[0]["a b"] is not a known key`],
   ]
   for (const [name, input, message, connectors] of bad) {
@@ -475,6 +492,11 @@ t.test('validateRouteTables', async (t) => {
       throwsMessage(t, () => v(input, connectors), message)
     })
   }
+
+  t.test('an MO route keeps its optOut, and one without has none', async (t) => {
+    const tables = v({ mo: [{ name: 'stop', match: { keyword: 'STOP' }, account: 'a', optOut: 'add' }, { name: 'start', match: { keyword: 'START' }, account: 'a', optOut: 'remove' }, { name: 'x', match: {}, account: 'a' }] })
+    t.same(tables.mo.map((r) => r.optOut), ['add', 'remove', undefined])
+  })
 
   t.test('connectors are not checked when no set is given', async (t) => {
     t.same(v({ mt: [ok({ action: { connector: 'anything' } })] }).mt[0].action, { connector: 'anything' })

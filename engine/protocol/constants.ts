@@ -121,6 +121,7 @@ export const CommandStatus = {
   // Vendor-specific (SMPP 3.4 §5.1.3 reserves 0x400–0x4FF for SMSC vendor errors): this engine's own
   SMSC_RNOCREDIT: 0x401, // the account's prepaid credit does not cover the message
   SMSC_RQUOTA: 0x402, // the account's daily quota is used up
+  SMSC_ROPTEDOUT: 0x403, // the destination is on an opt-out list (engine/optouts.ts): the subscriber asked for no more
 } as const
 export type StatusName = keyof typeof CommandStatus
 

@@ -16,7 +16,7 @@ import { PDU_BY_ID, responseOf } from '../protocol/pdus'
 import { formatSmppAbsolute } from '../protocol/time'
 import { commandStatusOf, isSmscError } from '../errors'
 import type { DeliveryItem } from '../store'
-import { isFinal, type MessageRecord } from '../message'
+import { isFinal, type Destination, type MessageRecord } from '../message'
 import { ALLOWED, BIND_COMMANDS, OUTBOUND_KINDS, STATE_OF_KIND, canReceive, isBound, type BindState } from './bind-state'
 import { validateSubmit, validateSubmitMulti, type Draft, type SubmitLimits } from './submit'
 import type { UnsuccessSme } from '../protocol/fields'
@@ -52,6 +52,12 @@ export interface BoundAccount {
   limits?: SubmitLimits
 }
 
+/**
+ * The answer to an accepted batch: one status per record (0 = stored), and, per record, the destinations opt-outs
+ * took out of it (engine/optouts.ts: a submit_multi goes on without them and lists them in unsuccess_sme).
+ */
+export type AcceptDone = (err: Error | null, statuses: number[], optedOut?: readonly (readonly Destination[] | undefined)[]) => void
+
 /** What a session needs from the engine. Every call takes or returns batches. */
 export interface SessionHost {
   now(): number
@@ -65,7 +71,7 @@ export interface SessionHost {
    * Admits a read batch: account policy, rate limit, routing, credit, then one store commit.
    * `done` gets one command_status per record (0 = stored, answer with the message id).
    */
-  accept(s: Session, records: MessageRecord[], done: (err: Error | null, statuses: number[]) => void): void
+  accept(s: Session, records: MessageRecord[], done: AcceptDone): void
   /** SMPP 5.0 congestion_state (0-99) for responses on 5.0 binds. */
   congestion(): number
   getMessage(id: string): MessageRecord | undefined
@@ -106,6 +112,10 @@ const EXPECTED_RESP: Record<Outstanding['kind'], number> = {
   enquire_link: CommandId.enquire_link_resp,
   unbind: CommandId.unbind_resp,
 }
+
+/** A destination an opt-out list refused, as submit_multi_resp lists it (SMPP 3.4 §4.5.2 unsuccess_sme). */
+const optedOutSme = (d: Destination): UnsuccessSme =>
+  ({ dest_addr_ton: d.addr[0], dest_addr_npi: d.addr[1], destination_addr: d.addr[2], error_status_code: S.SMSC_ROPTEDOUT })
 
 /** Statuses for broadcast requests: this SMSC carries no cell broadcast (SMPP 5.0 §4.6). */
 const BROADCAST_REFUSAL: Partial<Record<CommandName, number>> = {
@@ -501,7 +511,7 @@ export class Session implements Tickable {
     }
     this.inFlightIn += batch.length
     const t0 = performance.now()
-    this.host.accept(this, records, this.guard((err: Error | null, statuses: number[]) => {
+    this.host.accept(this, records, this.guard((err: Error | null, statuses: number[], optedOut?: readonly (readonly Destination[] | undefined)[]) => {
       this.inFlightIn -= batch.length
       this.host.metrics.submitLatency.recordN((performance.now() - t0) * 1000, batch.length)
       if (this.state === 'CLOSED') return
@@ -512,10 +522,16 @@ export class Session implements Tickable {
       for (let i = 0; i < batch.length; i++) {
         const p = batch[i]
         const status = err && statuses[i] === 0 ? S.ESME_RSYSERR : statuses[i]
+        // SMPP 3.4 §4.5.2: a submit_multi's destinations on an opt-out list go to unsuccess_sme with SMSC_ROPTEDOUT
+        const opted = optedOut?.[i]
+        if (opted !== undefined && p.req.command === 'submit_multi') p.unsuccess = [...(p.unsuccess ?? []), ...opted.map(optedOutSme)]
         if (status !== 0) {
           this.stats.rejected++
           if (status === S.ESME_RTHROTTLED) this.throttleEvent('account rate limit')
-          this.respond(p.req, status, congestion >= 0 ? { congestion_state: congestion } : undefined)
+          const extra: Record<string, unknown> = {}
+          if (opted !== undefined && p.req.command === 'submit_multi') extra.unsuccess_smes = p.unsuccess
+          if (congestion >= 0) extra.congestion_state = congestion
+          this.respond(p.req, status, Object.keys(extra).length > 0 ? extra : undefined)
         } else {
           ok++
           this.stats.submitted++

@@ -1,0 +1,157 @@
+/**
+ * Opt-outs, pure: the numbers MT admission refuses (a subscriber who texted STOP must get nothing more from that
+ * brand; docs/ROUTING.md "Opt-outs"). A list is the operator's global one (scope GLOBAL) or one account's (its
+ * systemId); a submit of an account is refused for a number on the global list, on its own, or on its reseller's.
+ *
+ * Numbers are compared as routing's destPrefix compares them: digits, a leading '+' ignored, so "+4915112345678"
+ * and "4915112345678" are one entry (national forms, "015112345678" or "004915…", are other numbers).
+ *
+ * OptOutLists is the in-memory index the hot path asks (a Set per list: one lookup per destination and list,
+ * nothing at all while every list is empty). The store owns the one instance: it loads it at open and changes it
+ * when a commit that carries opt-out changes is committed (engine/store.ts, `optouts` database), so what is in
+ * memory is what is on disk.
+ */
+
+/** The scope of the operator's global list (no systemId is empty). */
+export const GLOBAL = ''
+
+/** Numbers on one list at most, and on all lists together: each costs ~70 bytes of heap (a Set entry and its string). */
+export const MAX_PER_LIST = 1_000_000
+export const MAX_TOTAL = 2_000_000
+/** Numbers one add or remove request takes (API, CLI in chunks of this). */
+export const MAX_PER_REQUEST = 1000
+/** Digits of a number: an E.164 number has at most 15; SMPP 3.4 §5.2.9 destination_addr holds 20 characters. */
+const MAX_DIGITS = 20
+
+/** One entry as stored and listed: the number, when it was added (ms) and by whom or what ('admin', 'res1', 'staff:ann', 'mo:STOP'). */
+export interface OptOutEntry { number: string; at: number; by: string }
+
+/** A change of a list, as the store commits it: `entry` null removes the number. */
+export interface OptOutChange { scope: string; number: string; entry: { at: number; by: string } | null }
+
+/** Which list refused a destination (the label of smsc_optout_refused_total). */
+export type OptOutList = 'global' | 'account' | 'reseller'
+
+/** The key a destination address is looked up by: the address without a leading '+' (no copy when it has none). */
+export function numberKey(addr: string): string {
+  return addr.charCodeAt(0) === 0x2b /* + */ ? addr.slice(1) : addr
+}
+
+/**
+ * A number as a person or an MO gives it, normalised: separators people type (spaces, dashes, dots, brackets) and a
+ * leading '+' dropped; null unless 1 to 20 digits are left ("12ab" is not a number, nor is an alphanumeric sender).
+ */
+export function normaliseNumber(v: unknown): string | null {
+  if (typeof v !== 'string') return null
+  const s = numberKey(v.trim().replace(/[\s().-]/g, ''))
+  return s.length >= 1 && s.length <= MAX_DIGITS && /^\d+$/.test(s) ? s : null
+}
+
+/** The problem with a number given at `where` (`numbers[2]`), or null: one line naming the field. */
+export function numberProblem(v: unknown, where: string): string | null {
+  if (normaliseNumber(v) !== null) return null
+  return `${where} must be a phone number: 1 to ${MAX_DIGITS} digits, a leading "+" and spaces, dashes, dots or brackets allowed (got ${JSON.stringify(v) ?? String(v)})`
+}
+
+export class OptOutLists {
+  private readonly lists = new Map<string, Set<string>>()
+  private total = 0
+
+  /** Numbers on all lists together: 0 means the hot path checks nothing. */
+  get size(): number {
+    return this.total
+  }
+
+  /** The list of a scope (GLOBAL or a systemId), undefined when it is empty. */
+  list(scope: string): ReadonlySet<string> | undefined {
+    return this.lists.get(scope)
+  }
+
+  /** Numbers on one list. */
+  count(scope: string): number {
+    return this.lists.get(scope)?.size ?? 0
+  }
+
+  has(scope: string, number: string): boolean {
+    return this.lists.get(scope)?.has(number) === true
+  }
+
+  /** Adds; false when it was there already. */
+  add(scope: string, number: string): boolean {
+    let l = this.lists.get(scope)
+    if (l === undefined) this.lists.set(scope, (l = new Set()))
+    if (l.has(number)) return false
+    l.add(number)
+    this.total++
+    return true
+  }
+
+  /** Removes; false when it was not there. An emptied list goes, so list() answers undefined for it. */
+  delete(scope: string, number: string): boolean {
+    const l = this.lists.get(scope)
+    if (l === undefined || !l.delete(number)) return false
+    this.total--
+    if (l.size === 0) this.lists.delete(scope)
+    return true
+  }
+
+  /** Forgets a whole list (its account was removed). */
+  drop(scope: string): void {
+    const l = this.lists.get(scope)
+    if (l === undefined) return
+    this.total -= l.size
+    this.lists.delete(scope)
+  }
+
+  apply(changes: readonly OptOutChange[]): void {
+    for (const c of changes) {
+      if (c.entry === null) this.delete(c.scope, c.number)
+      else this.add(c.scope, c.number)
+    }
+  }
+
+  /** The list that refuses `dest` for an account (the global one, its own, its reseller's `parent`), or null. */
+  refusedBy(systemId: string, parent: string | null, dest: string): OptOutList | null {
+    const n = numberKey(dest)
+    if (this.lists.get(GLOBAL)?.has(n)) return 'global'
+    if (this.lists.get(systemId)?.has(n)) return 'account'
+    if (parent !== null && this.lists.get(parent)?.has(n)) return 'reseller'
+    return null
+  }
+
+  /**
+   * MT admission (engine/index.ts admitRecords, before the rate actor, routing and credit, so a refusal costs
+   * nothing): every destination of the records still admitted (`statuses[i]` 0) on a list that binds the account
+   * (the global one, its own, its reseller's) is taken out of its record. A record left without destinations is
+   * refused with `status`; one that keeps some (submit_multi) goes on with those, and `removed[i]` lists the ones
+   * taken out (for its unsuccess_sme). Null when nothing was refused. The lists are looked up once per batch, then
+   * one Set lookup per destination and non-empty list; the caller skips the call while size is 0.
+   */
+  screen<D extends { addr: [number, number, string] }>(
+    systemId: string, parent: string | null, records: readonly { dests: D[] }[], statuses: number[], status: number,
+  ): { removed: (D[] | undefined)[]; counts: Record<OptOutList, number> } | null {
+    const g = this.lists.get(GLOBAL)
+    const own = this.lists.get(systemId)
+    const tree = parent === null ? undefined : this.lists.get(parent)
+    if (g === undefined && own === undefined && tree === undefined) return null
+    let out: { removed: (D[] | undefined)[]; counts: Record<OptOutList, number> } | null = null
+    for (let i = 0; i < records.length; i++) {
+      if (statuses[i] !== 0) continue
+      const dests = records[i].dests
+      let kept: D[] | null = null
+      for (let k = 0; k < dests.length; k++) {
+        const n = numberKey(dests[k].addr[2])
+        const list: OptOutList | null = g?.has(n) ? 'global' : own?.has(n) ? 'account' : tree?.has(n) ? 'reseller' : null
+        if (list === null) { kept?.push(dests[k]); continue }
+        out ??= { removed: [], counts: { global: 0, account: 0, reseller: 0 } }
+        out.counts[list]++
+        ;(out.removed[i] ??= []).push(dests[k])
+        kept ??= dests.slice(0, k)
+      }
+      if (kept === null) continue
+      if (kept.length === 0) statuses[i] = status
+      else records[i].dests = kept
+    }
+    return out
+  }
+}
