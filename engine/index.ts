@@ -159,7 +159,7 @@ const PURGE_BUSY_MS = 50
 const PURGE_IDLE_MS = 1_000
 /** How often the upstream links are swept for ones whose message the retention purged (store.sweepLinks). */
 const LINK_SWEEP_MS = 3_600_000
-/** How often the data dir's free space is read (store.minFreeMiB). */
+/** How often the data dir's free space is read (the disk guard, store.minFreeMiB; smsc_store_free_bytes). */
 const DISK_CHECK_MS = 1_000
 
 export async function createSmsc(input: Options | ResolvedOptions = {}, extra: { log?: LogFn; onFatal?: (err: unknown) => void; now?: () => number } = {}): Promise<Smsc> {
@@ -338,9 +338,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     problems: () => problems(actors.stats(), overloaded()),
     storeSpace: () => {
       try {
-        const dir = path.join(options.dataDir, 'store')
-        const f = fs.statfsSync(dir)
-        return { bytes: fs.statSync(path.join(dir, 'data.mdb')).size, free: f.bavail * f.bsize }
+        // the disk reading's (below): a scrape reads no statfs of its own, but before a first reading there is none to take
+        if (diskFreeBytes === null) diskRead(fs.statfsSync(options.dataDir))
+        return { bytes: fs.statSync(path.join(options.dataDir, 'store', 'data.mdb')).size, free: diskFreeBytes as number }
       } catch {
         return null
       }
@@ -432,15 +432,20 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     },
   })
 
-  // The disk guard: with less than store.minFreeMiB free on the data dir's filesystem, new submits get ESME_RMSGQFUL
+  // The disk reading: the free space of the data dir's filesystem (the store's), read once at start and then once a
+  // second, off the message path: the disk guard's, and /metrics' smsc_store_free_bytes (a scrape reads none).
+  // The disk guard: with less than store.minFreeMiB free there, new submits get ESME_RMSGQFUL
   // (a full disk fails every commit, and lmdb has been seen to abort the process after that); the outcomes and
-  // receipts of messages already taken are still written. Checked once a second, off the message path; taking
-  // submits again once 10% (at least 16 MiB) above the line.
+  // receipts of messages already taken are still written. Taking submits again once 10% (at least 16 MiB) above the line.
+  let diskFreeBytes: number | null = null
   let diskLow = false
+  /** The guard's reading (null while store.minFreeMiB is 0: no guard), for /healthz. */
   let diskFreeMiB: number | null = null
-  const diskFree = (st: fs.StatsFs): void => {
+  const diskRead = (st: fs.StatsFs): void => {
+    diskFreeBytes = st.bavail * st.bsize
     const min = options.store.minFreeMiB
-    diskFreeMiB = Math.floor((st.bavail * st.bsize) / 1_048_576)
+    if (min === 0) return
+    diskFreeMiB = Math.floor(diskFreeBytes / 1_048_576)
     if (!diskLow && diskFreeMiB < min) {
       diskLow = true
       log('warn', 'disk almost full: refusing submits with ESME_RMSGQFUL', { dataDir: path.resolve(options.dataDir), freeMiB: diskFreeMiB, minFreeMiB: min })
@@ -450,18 +455,15 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       log('info', 'disk space back: accepting submits again', { freeMiB: diskFreeMiB, minFreeMiB: min })
     }
   }
-  let diskTimer: NodeJS.Timeout | undefined
-  if (options.store.minFreeMiB > 0) {
-    try { diskFree(fs.statfsSync(options.dataDir)) } catch { /* the store reports its own errors */ }
-    // One statfs at a time: on a filesystem where it hangs, calls would pile up in libuv's thread pool (DNS, scrypt).
-    let reading = false
-    diskTimer = setInterval(() => {
-      if (reading) return
-      reading = true
-      fs.statfs(options.dataDir, (err, st) => { reading = false; if (!err) diskFree(st) })
-    }, DISK_CHECK_MS)
-    diskTimer.unref()
-  }
+  try { diskRead(fs.statfsSync(options.dataDir)) } catch { /* the store reports its own errors */ }
+  // One statfs at a time: on a filesystem where it hangs, calls would pile up in libuv's thread pool (DNS, scrypt).
+  let reading = false
+  const diskTimer = setInterval(() => {
+    if (reading) return
+    reading = true
+    fs.statfs(options.dataDir, (err, st) => { reading = false; if (!err) diskRead(st) })
+  }, DISK_CHECK_MS)
+  diskTimer.unref()
 
   /**
    * What /healthz says "degraded" for (still 200: the engine serves, a supervisor must not restart it), and the

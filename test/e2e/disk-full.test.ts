@@ -3,16 +3,18 @@
  * again later) and /healthz says why, while the messages already taken finish (their receipts come); once space is
  * back, submits are taken again, and nothing acknowledged is lost. A start on a full filesystem is refused in one
  * line naming the data dir (lmdb's error was a page position and a stack). On a real tmpfs of 64 MiB mounted here:
- * it needs root, as CI has; skipped where mount is refused.
+ * it needs root, as CI has; skipped where mount is refused. /metrics' smsc_store_free_bytes is the guard's once-a-second
+ * reading (statfs faked in this process).
  */
 import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { createSmsc, type Options } from '../../engine/index'
+import { createSmsc, type Options, type Smsc } from '../../engine/index'
 import { isSmscError } from '../../engine/errors'
 import { CommandStatus as S } from '../../engine/protocol/constants'
+import { httpCall } from '../helpers/engine'
 import { gsm, openEsme, receiptFor } from '../helpers/esme'
 import { sleep, until } from '../helpers/lifecycle'
 
@@ -107,4 +109,35 @@ t.test('a start on a full filesystem is refused in one line naming the data dir'
   const err = await createSmsc(config(dataDir)).then((s) => { void s.stop(); return null }, (e: unknown) => e)
   t.ok(isSmscError(err), `refused with an SmscError (${String(err)})`)
   t.match(err, { code: 'SMSC_ERR_DISK_FULL', message: `the filesystem of the data dir ${dataDir} is full (no space left on device): free space there, then start again` })
+})
+
+t.test("smsc_store_free_bytes is the disk guard's reading: right from the start, then one statfs a second however often /metrics is scraped", async (t) => {
+  // the data dir's filesystem as statfs reports it, with a free space the test sets
+  const real = { sync: fs.statfsSync, async: fs.statfs }
+  let freeBytes = 5000 * 1_048_576
+  let reads = 0
+  const faked = (st: fs.StatsFs): fs.StatsFs => ({ ...st, bsize: 4096, bavail: freeBytes / 4096 })
+  Object.assign(fs, {
+    statfsSync: (p: fs.PathLike) => { reads++; return faked(real.sync(p)) },
+    statfs: (p: fs.PathLike, cb: (err: NodeJS.ErrnoException | null, st: fs.StatsFs) => void) => { reads++; real.async(p, (err, st) => cb(err, err ? st : faked(st))) },
+  })
+  t.teardown(() => { Object.assign(fs, { statfsSync: real.sync, statfs: real.async }) })
+  const metric = async (smsc: Smsc) => Number(/\nsmsc_store_free_bytes (\d+)\n/.exec((await httpCall(smsc.ports.http, 'GET', '/metrics')).body)?.[1])
+
+  for (const minFreeMiB of [MIN_FREE_MIB, 0]) {
+    freeBytes = 5000 * 1_048_576
+    const smsc = await createSmsc({ ...config(fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-free-'))), store: { minFreeMiB } } as Options)
+    t.teardown(() => smsc.stop())
+    t.equal(await metric(smsc), freeBytes, `minFreeMiB ${minFreeMiB}: the free space at the first scrape, just after the start`)
+    const before = reads
+    const started = Date.now()
+    for (let i = 0; i < 50; i++) await metric(smsc)
+    const seconds = Math.ceil((Date.now() - started) / 1000)
+    t.ok(reads - before <= seconds, `50 scrapes in ${seconds} s read statfs ${reads - before} times: the once-a-second reading's`)
+    freeBytes = 4000 * 1_048_576
+    await until(async () => (await metric(smsc)) === freeBytes, 'the new free space in /metrics', 3000)
+    t.pass('a change of the free space shows within the second')
+    t.same((smsc.health() as { diskFreeMiB?: number }).diskFreeMiB, minFreeMiB > 0 ? 4000 : undefined, "/healthz's diskFreeMiB is the same reading's (none without a guard)")
+    await smsc.stop()
+  }
 })
