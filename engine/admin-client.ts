@@ -16,7 +16,7 @@ import { Ledger, type LedgerEntry } from './ledger'
 import { Admin, configKeysOf, type AccountView, type AuditEntry, type BackupState } from './admin'
 import { defaultSettings, OPERATOR, type Principal } from './accounts'
 import type { RouteTables } from './routing'
-import type { OptOutEntry } from './optouts'
+import type { OptOutPage } from './wire'
 import type { StaffView } from './staff'
 import { SmscError, isSmscError, type SmscErrorCode } from './errors'
 import { connectorIdsOf, type ResolvedOptions } from './config'
@@ -72,7 +72,7 @@ export interface AdminClient {
   listApiKeys(systemId: string): Promise<{ id: string; label: string; createdAt: number }[]>
   revokeApiKey(systemId: string, keyId: string): Promise<void>
   /** Opt-out lists (engine/optouts.ts): `systemId` null is the operator's global list. */
-  listOptOuts(systemId: string | null, q: { limit?: number; after?: string; prefix?: string }): Promise<{ optouts: OptOutEntry[]; total: number; next: string | null }>
+  listOptOuts(systemId: string | null, q: { limit?: number; after?: string; prefix?: string }): Promise<OptOutPage>
   addOptOuts(systemId: string | null, numbers: string[]): Promise<{ added: number; already: number; total: number }>
   removeOptOuts(systemId: string | null, numbers: string[]): Promise<{ removed: number; absent: number; total: number }>
   getRoutes(): Promise<RouteTables>

@@ -47,9 +47,9 @@ import { showValue } from './config'
 import { smscError } from './errors'
 import type { Ledger, LedgerEntry } from './ledger'
 import { DEFAULT_ROUTES, validateRouteTables, type RouteTables } from './routing'
-import { GLOBAL, MAX_PER_LIST, MAX_PER_REQUEST, MAX_TOTAL, normaliseNumber, numberProblem, type OptOutChange, type OptOutEntry } from './optouts'
+import { GLOBAL, MAX_PER_LIST, MAX_PER_REQUEST, MAX_TOTAL, normaliseNumber, numberProblem, type OptOutChange } from './optouts'
 import { Store, within, type CommitBatch } from './store'
-import type { AccountView, BackupState, OutbindView } from './wire'
+import type { AccountView, BackupState, OptOutPage, OutbindView } from './wire'
 import { urlTargetRefusal } from './webhook-target'
 
 export type { AccountView, BackupState, OutbindView } from './wire'
@@ -645,7 +645,7 @@ export class Admin {
    * viewer reads it too), else that account's (in scope). `after`: the last number of the previous page (the
    * answer's `next`); `prefix`: only numbers starting with these digits.
    */
-  listOptOuts(p: Principal, systemId: string | null, q: { limit?: number; after?: string; prefix?: string } = {}): { optouts: OptOutEntry[]; total: number; next: string | null } {
+  listOptOuts(p: Principal, systemId: string | null, q: { limit?: number; after?: string; prefix?: string } = {}): OptOutPage {
     const scope = this.optOutScope(p, systemId)
     const limit = q.limit ?? PAGE_DEFAULT
     if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_MAX) invalid(`limit must be an integer between 1 and ${PAGE_MAX} (got ${showValue(limit)})`)

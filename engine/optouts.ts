@@ -24,7 +24,7 @@ export const MAX_PER_REQUEST = 1000
 const MAX_DIGITS = 20
 
 /** One entry as stored and listed: the number, when it was added (ms) and by whom or what ('admin', 'res1', 'staff:ann', 'mo:STOP'). */
-export interface OptOutEntry { number: string; at: number; by: string }
+export type { OptOutEntry } from './wire'
 
 /** A change of a list, as the store commits it: `entry` null removes the number. */
 export interface OptOutChange { scope: string; number: string; entry: { at: number; by: string } | null }

@@ -52,7 +52,8 @@ import { smscError } from './errors'
 import { makeDirs } from './dirs'
 import { MARK, decodeValue, encodeItem, encodeRecord, readRecordHead, type HeadFilter, type RecordHead } from './record-codec'
 import { YoungMap } from './young-map'
-import { OptOutLists, type OptOutChange, type OptOutEntry } from './optouts'
+import { OptOutLists, type OptOutChange } from './optouts'
+import type { OptOutEntry } from './wire'
 
 export interface StoredMessage { id: string; systemId: string; state: number; [k: string]: unknown }
 export interface DeliveryItem {

@@ -242,6 +242,19 @@ export interface StaffView {
   updatedAt: number
 }
 
+/** One number on an opt-out list (GET /api/v1/optouts, /api/v1/accounts/{id}/optouts; engine/optouts.ts). */
+export interface OptOutEntry {
+  /** digits, without a leading '+' */
+  number: string
+  /** when it was added (ms since the epoch) */
+  at: number
+  /** who added it: a login ('admin', an account's systemId, 'staff:<name>' for the operator's eyes) or an MO route ('mo:STOP') */
+  by: string
+}
+
+/** A page of an opt-out list, in number order; `next` is the `after` of the next page (null: the last). */
+export interface OptOutPage { optouts: OptOutEntry[]; total: number; next: string | null }
+
 export type AccountRole = 'reseller' | 'user'
 
 /** The settings of an account as the API shows them; the keys PATCH takes (engine/accounts.ts validates them). */

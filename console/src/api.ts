@@ -7,7 +7,7 @@
  * the login itself and GET /api/v1/me answer their caller only.
  */
 import type {
-  AccountCreate, AccountSettings, AccountView, BackupState, CreditRequest, LedgerEntry, MessageInfo, MessageSearchResult, Principal, SendRequest,
+  AccountCreate, AccountSettings, AccountView, BackupState, CreditRequest, LedgerEntry, MessageInfo, MessageSearchResult, OptOutPage, Principal, SendRequest,
   SendResult, StaffView,
 } from './types'
 
@@ -57,6 +57,8 @@ export function onAuthLost(fn: (e: ApiError) => void): () => void {
 }
 
 const acc = (id: string): string => `/api/v1/accounts/${encodeURIComponent(id)}`
+/** an opt-out list's path: the global one (null) or an account's */
+const optOutList = (id: string | null): string => (id === null ? '/api/v1/optouts' : `${acc(id)}/optouts`)
 
 export const api = {
   /** the operator (password only), a staff user (its name as `user`) or an account (systemId + its SMPP password) */
@@ -84,6 +86,17 @@ export const api = {
   /** a new API key; the answer is the only time it is shown */
   createApiKey: (id: string, label: string) => call<{ id: string; key: string }>('POST', `${acc(id)}/apikeys`, label === '' ? {} : { label }),
   revokeApiKey: (id: string, keyId: string) => call<void>('DELETE', `${acc(id)}/apikeys/${encodeURIComponent(keyId)}`),
+  /** an opt-out list, a page in number order: `systemId` null is the operator's global list */
+  optOuts: (systemId: string | null, q: { limit: number; after?: string; prefix?: string }) => {
+    const params = new URLSearchParams({ limit: String(q.limit) })
+    if (q.after !== undefined) params.set('after', q.after)
+    if (q.prefix) params.set('prefix', q.prefix)
+    return call<OptOutPage>('GET', `${optOutList(systemId)}?${params.toString()}`)
+  },
+  addOptOuts: (systemId: string | null, numbers: string[]) =>
+    call<{ added: number; already: number; total: number }>('POST', optOutList(systemId), { numbers }),
+  removeOptOuts: (systemId: string | null, numbers: string[]) =>
+    call<{ removed: number; absent: number; total: number }>('POST', `${optOutList(systemId)}/remove`, { numbers }),
   unbind: (id: number) => call<unknown>('POST', `/api/v1/binds/${encodeURIComponent(String(id))}/unbind`),
   send: (req: SendRequest) => call<SendResult>('POST', '/api/v1/messages', req),
   message: (id: string) => call<MessageInfo>('GET', `/api/v1/messages/${encodeURIComponent(id)}`),

@@ -19,6 +19,7 @@ import { Binds } from './binds'
 import { Accounts } from './accounts'
 import { AccountTree } from './account-tree'
 import { StaffPanel } from './staff'
+import { GlobalOptOuts } from './optouts'
 import { readOnly, roleLabel } from '../scope'
 import { Lookup, SendForm } from './messages'
 import { api, ApiError, onAuthLost } from '../api'
@@ -233,6 +234,7 @@ export function App() {
         ${page === 'binds' ? html`<${Binds} state=${state} operator=${operator && !ro} />` : null}
         ${page === 'accounts' && me ? html`<${AccountTree} me=${me} store=${accounts} state=${state} />` : null}
         ${page === 'accounts' ? html`<${Accounts} state=${state} />` : null}
+        ${page === 'accounts' && me && operator ? html`<${GlobalOptOuts} readOnly=${ro} />` : null}
         ${page === 'accounts' && me && operator ? html`<${StaffPanel} me=${me} />` : null}
         ${page === 'messages' ? html`<div class="cols">${ro ? null : html`<${SendForm} state=${state} watch=${watch} accounts=${sendAccounts} />`}<${Lookup} watch=${watch} state=${state} accounts=${sendAccounts} /></div>` : null}
       </main>
