@@ -164,7 +164,7 @@ export const OPENAPI = {
             type: 'object', properties: { receipts: { type: ['string', 'null'] }, mo: { type: ['string', 'null'] } },
             description: 'http(s) URLs receipts / MO are POSTed to, signed (X-Smsc-Timestamp, X-Smsc-Signature); one a reseller or user sets must point at a public address (SMSC_ERR_ADMIN_FORBIDDEN naming the field) unless config webhooks.allowPrivateTargets',
           },
-          webhookSecret: { type: 'string', description: 'only in the answer of the PATCH that first gave the account webhooks: the secret their POSTs are signed with, shown this once' },
+          webhookSecret: { type: 'string', description: 'only in the answer of the PATCH that first gave the account webhooks: the secret their POSTs are signed with, shown this once (POST /api/v1/accounts answers it beside `account`, at the top of its body too; never in a view)' },
           outbind: {
             description: 'SMPP 3.4 §2.2.1: where the engine connects to send outbind when deliveries wait and no receiver is bound (operator only); null = off',
             oneOf: [{ type: 'null' }, {
@@ -196,7 +196,7 @@ export const OPENAPI = {
         type: 'object', required: ['account', 'password'],
         properties: {
           account: ref('Account'), password: { type: 'string', description: 'shown once' },
-          webhookSecret: { type: 'string', description: 'when the account has webhooks: the secret their POSTs are signed with, shown once' },
+          webhookSecret: { type: 'string', description: 'when the account is created with webhooks: the secret their POSTs are signed with, shown once; beside `account`, not in it (the PATCH that first gives an account webhooks answers it at the top of its body too, among the account\'s fields)' },
         },
       },
       LedgerEntry: {
@@ -361,12 +361,12 @@ export const OPENAPI = {
     '/api/v1/me': { get: { summary: 'who the token belongs to', security: LOGIN, responses: { 200: ok('the principal', ref('Principal')), ...AUTH_ERRORS } } },
     '/api/v1/accounts': {
       get: { summary: 'the accounts the caller may see', security: LOGIN, responses: { 200: ok('accounts', { type: 'object', properties: { accounts: { type: 'array', items: ref('Account') } } }), ...AUTH_ERRORS } },
-      post: { summary: "create an account (operator: any; reseller: a user under itself, with limits within its own; limits not given are the reseller's)", security: LOGIN, requestBody: body('AccountInput'), responses: { 201: ok('created', ref('Created')), ...AUTH_ERRORS, 403: err("outside the caller's scope, or a reseller giving a user more than its own allowedSources, rateLimit, dailyQuota, maxBinds or windowSize (SMSC_ERR_ADMIN_FORBIDDEN, naming the field and the bound)"), 409: err('the opening credit is more than the payer has (SMSC_ERR_CREDIT_EXHAUSTED)') } },
+      post: { summary: "create an account (operator: any; reseller: a user under itself, with limits within its own; limits not given are the reseller's)", security: LOGIN, requestBody: body('AccountInput'), responses: { 201: ok('created: the account, its password and, when created with webhooks, webhookSecret, all at the top of the body', ref('Created')), ...AUTH_ERRORS, 403: err("outside the caller's scope, or a reseller giving a user more than its own allowedSources, rateLimit, dailyQuota, maxBinds or windowSize (SMSC_ERR_ADMIN_FORBIDDEN, naming the field and the bound)"), 409: err('the opening credit is more than the payer has (SMSC_ERR_CREDIT_EXHAUSTED)') } },
     },
     '/api/v1/accounts/{id}': {
       parameters: [id],
       get: { summary: 'one account (with its balance); an API key reads its own account only', security: LOGIN_OR_KEY, responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS } },
-      patch: { summary: 'change settings (a reseller: its users\' limits, within its own)', security: LOGIN, requestBody: body('AccountInput'), responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS, 403: err("outside the caller's scope, a reseller giving a user more than its own allowedSources, rateLimit, dailyQuota, maxBinds or windowSize (SMSC_ERR_ADMIN_FORBIDDEN, naming the field and the bound), or a reseller or user giving a webhook a URL that is not a public address") } },
+      patch: { summary: 'change settings (a reseller: its users\' limits, within its own)', security: LOGIN, requestBody: body('AccountInput'), responses: { 200: ok('the account; the PATCH that first gives it webhooks has webhookSecret among its fields, at the top of the body as in the create\'s answer', ref('Account')), ...ACCOUNT_ERRORS, 403: err("outside the caller's scope, a reseller giving a user more than its own allowedSources, rateLimit, dailyQuota, maxBinds or windowSize (SMSC_ERR_ADMIN_FORBIDDEN, naming the field and the bound), or a reseller or user giving a webhook a URL that is not a public address") } },
       delete: { summary: 'remove the account', security: LOGIN, responses: { 204: ok('removed'), ...ACCOUNT_ERRORS } },
     },
     '/api/v1/accounts/{id}/suspend': { parameters: [id], post: { summary: 'suspend (refuses binds, logins and sends; unbinds its sessions)', security: LOGIN, responses: { 200: ok('the account', ref('Account')), ...ACCOUNT_ERRORS } } },

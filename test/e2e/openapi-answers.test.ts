@@ -78,3 +78,34 @@ t.test('answers a client meets are documented, with their body\'s schema', async
   t.equal(lookup.status, 403, 'a suspended account\'s key')
   check('GET', '/api/v1/messages/{id}', lookup, 'lookup by a suspended account')
 })
+
+t.test("the webhook secret is the top-level webhookSecret of both answers that make it, as the document says", async (t) => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-openapi-secret-'))
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }))
+  const smsc = await createSmsc({
+    dataDir, smpp: { host: '127.0.0.1', port: 0 }, http: { host: '127.0.0.1', port: 0 },
+    accounts: [{ systemId: 'shop', password: 'shop-pw' }], admin: { password: 'operator-secret' }, log: { level: 'silent' },
+  })
+  t.teardown(() => smsc.stop())
+  const call = async (method: string, p: string, token: string, body?: unknown) => {
+    const r = await fetch(`http://127.0.0.1:${smsc.ports.http}${p}`, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    return { status: r.status, body: (await r.json()) as Json }
+  }
+  const op = (await call('POST', '/api/v1/login', '', { password: 'operator-secret' })).body.token as string
+  const webhooks = { receipts: null, mo: 'https://hooks.example/mo' }
+
+  const created = await call('POST', '/api/v1/accounts', op, { systemId: 'hooked', webhooks })
+  t.equal(created.status, 201)
+  t.match(created.body.webhookSecret, /^whsec_/, 'POST: webhookSecret at the top of the body, beside account and password')
+  t.notOk('webhookSecret' in created.body.account, 'not in account (a view never carries it)')
+  const patched = await call('PATCH', '/api/v1/accounts/shop', op, { webhooks })
+  t.equal(patched.status, 200)
+  t.match(patched.body.webhookSecret, /^whsec_/, 'PATCH: webhookSecret at the top of the body too, whose fields are the account\'s')
+
+  const schemas = doc.components.schemas as Json
+  t.ok(schemas.Created.properties.webhookSecret && schemas.Account.properties.webhookSecret, 'both answers\' schemas have it at their top')
+  t.match(documented('POST', '/api/v1/accounts', 201)?.description, /webhookSecret/, "the POST's 201 says it may carry it")
+  t.match(documented('PATCH', '/api/v1/accounts/{id}', 200)?.description, /webhookSecret/, "the PATCH's 200 says it may carry it")
+  t.match(schemas.Created.properties.webhookSecret.description, /PATCH/, 'each place names the other answer')
+  t.match(schemas.Account.properties.webhookSecret.description, /POST \/api\/v1\/accounts/)
+})
