@@ -16,6 +16,8 @@
  *   midnight, and then `days` names the day the window opens (Fri 22:00-06:00 covers Sat 03:00).
  *   `to` may be "24:00" for the end of the day.
  * - Nothing matched → ESME_RINVDSTADR (SMPP 3.4 §5.1.3) with route null.
+ * - An MO route's `optOut` ("add" | "remove") puts the MO's sender on or off its account's opt-out list
+ *   (engine/optouts.ts; engine/index.ts applies MoRouter.decide's decision in the MO's commit).
  */
 import { CommandStatus } from './protocol/constants'
 import { smscError } from './errors'
