@@ -905,12 +905,46 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
     }
   }
   // Started through npm (`npx smsc start`, `npm start`): npm does not pass a SIGTERM on, so stopping npm would
-  // leave the engine running alone. It stops as on SIGTERM once the process that started it is gone.
+  // leave the engine running alone. It stops as on SIGTERM once the process that started it is gone. npm runs
+  // the bin through `sh -c`, which outlives a SIGKILLed npm: the shells between are looked through to npm.
   if (process.env.npm_command !== undefined) {
-    const parent = process.ppid
-    setInterval(() => { if (process.ppid !== parent) stop(`the process that started it under npm (pid ${parent}) is gone`) }, 1000).unref()
+    const chain = npmChain()
+    setInterval(() => {
+      const gone = chain.find((link) => parentOf(link.pid) !== link.parent)
+      if (gone !== undefined) stop(`the process that started it under npm (pid ${chain[chain.length - 1].parent}) is gone`)
+    }, 1000).unref()
   }
   return -1 // keep running
+}
+
+/** The parent pid and command name of a process, from /proc (Linux); null when it is gone or there is no /proc. */
+function procStat(pid: number): { parent: number; comm: string } | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const close = stat.lastIndexOf(')') // comm may hold spaces and parentheses
+    return { parent: Number(stat.slice(close + 2).split(' ')[1]), comm: stat.slice(stat.indexOf('(') + 1, close) }
+  } catch {
+    return null
+  }
+}
+const SHELLS = new Set(['sh', 'dash', 'bash', 'zsh'])
+/** This process's parent, or a process's parent from /proc (0 when it is gone). */
+const parentOf = (pid: number): number => (pid === process.pid ? process.ppid : procStat(pid)?.parent ?? 0)
+
+/**
+ * The processes between this one and npm, each with the parent it has now: this process, then every shell
+ * above it (npm's `sh -c`), ending at the first process that is not a shell. Any of them that dies or is
+ * re-parented means npm is gone. Without /proc: this process alone (its parent changes when the parent dies).
+ */
+function npmChain(): { pid: number; parent: number }[] {
+  const chain = [{ pid: process.pid, parent: process.ppid }]
+  for (let pid = process.ppid, hops = 0; hops < 4; hops++) {
+    const st = procStat(pid)
+    if (st === null || !SHELLS.has(st.comm) || st.parent <= 1) break
+    chain.push({ pid, parent: st.parent })
+    pid = st.parent
+  }
+  return chain
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -966,7 +1000,7 @@ export function run(argv: string[]): void {
   main(argv).then(
     (code) => { if (code >= 0) process.exitCode = code },
     (err) => {
-      if (isSmscError(err) && (err.code === 'SMSC_ERR_CLI_USAGE' || err.code === 'SMSC_ERR_CONFIG_INVALID' || err.code === 'SMSC_ERR_LISTEN_FAILED' || err.code === 'SMSC_ERR_DATA_DIR_LOCKED' || err.code === 'SMSC_ERR_STORE_NEWER' || err.code === 'SMSC_ERR_DISK_FULL')) {
+      if (isSmscError(err) && (err.code === 'SMSC_ERR_CLI_USAGE' || err.code === 'SMSC_ERR_CONFIG_INVALID' || err.code === 'SMSC_ERR_LISTEN_FAILED' || err.code === 'SMSC_ERR_DATA_DIR_LOCKED' || err.code === 'SMSC_ERR_DATA_DIR_ACCESS' || err.code === 'SMSC_ERR_STORE_NEWER' || err.code === 'SMSC_ERR_DISK_FULL')) {
         process.stderr.write(`smsc: ${err.message}\n`)
         process.exitCode = 2
       } else {

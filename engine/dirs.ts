@@ -12,6 +12,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { smscError } from './errors'
 
@@ -44,6 +45,29 @@ export function makeDataDir(dir: string): void {
     throw smscError('SMSC_ERR_CONFIG_INVALID', `dataDir ${path.resolve(dir)}: cannot be created (${err.code ?? err.message}${err.path && path.resolve(err.path) !== path.resolve(dir) ? ` at ${err.path}` : ''})`)
   }
   if (!fs.statSync(dir).isDirectory()) throw smscError('SMSC_ERR_CONFIG_INVALID', `dataDir ${path.resolve(dir)}: not a directory`)
+}
+
+/**
+ * The data dir, its store dir and the store's files must be readable and writable by the user the engine runs
+ * as. Checked before the lock is taken, so a data dir made by root (`sudo smsc account add` before the first
+ * start) and a service running as its own user get one line naming the path, its owner and this user, instead
+ * of an EACCES stack from the lock file or lmdb's "Attempting to setup locks".
+ */
+export function checkDataDirAccess(dir: string): void {
+  const store = path.join(dir, 'store')
+  for (const [p, isDir] of [[dir, true], [store, true], [path.join(store, 'data.mdb'), false], [path.join(store, 'lock.mdb'), false]] as const) {
+    let st: fs.Stats | null = null
+    try {
+      st = fs.statSync(p)
+      fs.accessSync(p, fs.constants.R_OK | fs.constants.W_OK | (isDir ? fs.constants.X_OK : 0))
+    } catch (e) {
+      if (st === null && (e as NodeJS.ErrnoException).code === 'ENOENT') continue // made later, by this user
+      const me = os.userInfo()
+      const whose = st === null ? `${(e as NodeJS.ErrnoException).code} reaching it` : `it belongs to uid ${st.uid}, mode ${(st.mode & 0o777).toString(8).padStart(3, '0')}`
+      throw smscError('SMSC_ERR_DATA_DIR_ACCESS',
+        `${path.resolve(p)} is not writable by ${me.username} (uid ${me.uid}): ${whose}; run smsc as its owner or chown -R the data dir to ${me.username}`)
+    }
+  }
 }
 
 /**

@@ -213,6 +213,10 @@ const TABLE = {
     message: 'the data dir is in use by another engine',
     commandStatus: NOT_ON_WIRE,
   },
+  SMSC_ERR_DATA_DIR_ACCESS: {
+    message: 'the user the engine runs as cannot write the data dir',
+    commandStatus: NOT_ON_WIRE,
+  },
   SMSC_ERR_BACKUP_RUNNING: {
     message: 'a backup is being made already',
     commandStatus: NOT_ON_WIRE,

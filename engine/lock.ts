@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs'
 import path from 'node:path'
+import { checkDataDirAccess } from './dirs'
 import { smscError } from './errors'
 
 const LOCK_FILE = 'smsc.lock'
@@ -30,9 +31,11 @@ export function pidAlive(pid: number): boolean {
 
 /**
  * Takes the lock of `dir` (which must exist) and returns its release. SMSC_ERR_DATA_DIR_LOCKED (the message
- * names the holder's pid) when a live process holds it.
+ * names the holder's pid) when a live process holds it; SMSC_ERR_DATA_DIR_ACCESS when this user cannot write
+ * the data dir or its store.
  */
 export function lockDataDir(dir: string): () => void {
+  checkDataDirAccess(dir)
   const file = path.resolve(dir, LOCK_FILE)
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

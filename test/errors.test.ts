@@ -82,6 +82,7 @@ t.test('codes map to the statuses the brief names', async (t) => {
     SMSC_ERR_CONFIG_INVALID: 0,
     SMSC_ERR_CLI_USAGE: 0,
     SMSC_ERR_DATA_DIR_LOCKED: 0,
+    SMSC_ERR_DATA_DIR_ACCESS: 0,
     SMSC_ERR_DISK_FULL: 0,
     SMSC_ERR_STORE_NEWER: 0,
     SMSC_ERR_BACKUP_RUNNING: 0,

@@ -5,7 +5,7 @@
  * changed with `smsc admin passwd` (docs/TELEMETRY.md, Access).
  */
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { request as httpsRequest } from 'node:https'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { X509Certificate } from 'node:crypto'
@@ -248,11 +248,39 @@ t.test('the startup banner names the ports, the data dir and how long messages a
   t.match(forever.output(), /Data +.*, messages kept forever \(store\.retentionHours 0\)/)
 })
 
+/** `runuser -u nobody` can run the CLI here: root, runuser present, and the project readable by nobody. */
+function canRunAsNobody(): boolean {
+  if (process.getuid?.() !== 0) return false
+  return spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', `require(${JSON.stringify(BIN)}.replace(/bin[\\/]smsc\\.js$/, 'package.json'))`]).status === 0
+}
+
+t.test('a data dir made by root and started as another user: one line naming the path, its owner and the user, exit 2', { skip: canRunAsNobody() ? false : 'needs root, runuser and a project readable by nobody' }, async (t) => {
+  const dir = tempDir(t)
+  fs.chmodSync(dir, 0o755)
+  const dataDir = path.join(dir, 'data')
+  // `sudo smsc account add` before the first start: the data dir and its store are root's
+  const added = await cli(['account', 'add', 'bank', '--password', 'bankpw1', '--data-dir', dataDir])
+  t.equal(added.code, 0, `the account is added as root: ${added.stderr}`)
+  fs.chownSync(dataDir, 65534, 65534) // the data dir handed to the service user, its store/ not
+  const [smpp, http] = await freePorts(2)
+  // env -i: not the hooks tap adds to every child's environment (they write where nobody cannot)
+  const nobody = ['-u', 'nobody', '--', 'env', '-i', `PATH=${process.env.PATH}`, 'NODE_ENV=test', process.execPath, BIN]
+  const r = spawnSync('runuser', [...nobody, 'start', '--data-dir', dataDir, '--smpp-host', '127.0.0.1', '--smpp-port', String(smpp), '--http-port', String(http)],
+    { cwd: dir, encoding: 'utf8', timeout: 30_000 })
+  t.equal(r.status, 2, 'exit code 2')
+  t.equal(r.stderr, `smsc: ${path.join(dataDir, 'store')} is not writable by nobody (uid 65534): it belongs to uid 0, mode 700; run smsc as its owner or chown -R the data dir to nobody\n`, 'one line: the path, its owner and mode, the user, what to do')
+  t.equal(r.stdout, '', 'no banner')
+  t.notOk(fs.existsSync(path.join(dataDir, 'smsc.lock')), 'no lock file left')
+  const list = spawnSync('runuser', [...nobody, 'account', 'list', '--data-dir', dataDir], { cwd: dir, encoding: 'utf8', timeout: 30_000 })
+  t.equal(list.status, 2, 'the CLI on that data dir: exit 2')
+  t.match(list.stderr, /^smsc: .*store is not writable by nobody/, 'with the same line')
+})
+
 /**
  * Starts `smsc start` under a stand-in for npm (a node process that spawns it and prints its pid), with
  * or without npm's `npm_command` variable; the stand-in is killed with SIGKILL, as npm leaves when stopped.
  */
-async function underParent(t: Test, npm: boolean): Promise<{ pid: number; log: () => string; alive: () => boolean }> {
+async function underParent(t: Test, npm: boolean, viaShell = false): Promise<{ pid: number; log: () => string; alive: () => boolean }> {
   const [smpp, http] = await freePorts(2)
   const dataDir = tempDir(t)
   const config = writeConfig(t, { dataDir, smpp: { host: '127.0.0.1', port: smpp }, http: { host: '127.0.0.1', port: http }, accounts: ACCOUNTS })
@@ -262,16 +290,21 @@ async function underParent(t: Test, npm: boolean): Promise<{ pid: number; log: (
   else delete env.npm_command
   const script = `const { spawn } = require('node:child_process'); const fs = require('node:fs');
     const out = fs.openSync(${JSON.stringify(logFile)}, 'a');
-    const c = spawn(process.execPath, [${JSON.stringify(BIN)}, 'start', '--config', ${JSON.stringify(config)}], { stdio: ['ignore', out, out] });
+    const args = [${JSON.stringify(BIN)}, 'start', '--config', ${JSON.stringify(config)}];
+    // npm runs a bin as \`sh -c\`; the command after it keeps bash (as sh) from exec-ing the engine in its place
+    const c = ${viaShell} ? spawn('sh', ['-c', '"$0" "$@"; exit $?', process.execPath, ...args], { stdio: ['ignore', out, out] }) : spawn(process.execPath, args, { stdio: ['ignore', out, out] });
     process.stdout.write(String(c.pid) + '\\n'); setInterval(() => {}, 1000)`
   const parent = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env })
-  const pid = await new Promise<number>((resolve) => parent.stdout.once('data', (c: Buffer) => resolve(Number(c.toString('utf8').trim()))))
+  const child = await new Promise<number>((resolve) => parent.stdout.once('data', (c: Buffer) => resolve(Number(c.toString('utf8').trim()))))
+  let pid = child // the engine's own pid (from its lock file) once it runs; the shell's before, when viaShell
   const alive = (): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
   t.teardown(() => { if (alive()) process.kill(pid, 'SIGKILL'); if (parent.exitCode === null) parent.kill('SIGKILL') })
   const log = (): string => { try { return fs.readFileSync(logFile, 'utf8') } catch { return '' } }
   const deadline = Date.now() + 20_000
   while (!/is running/.test(log()) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
   t.match(log(), /SMSC engine .* is running/, 'the engine started')
+  pid = Number(fs.readFileSync(path.join(dataDir, 'smsc.lock'), 'utf8'))
+  if (viaShell) t.not(pid, child, 'under a shell of its own')
   parent.kill('SIGKILL')
   await new Promise((resolve) => parent.once('exit', resolve))
   return { pid, log, alive }
@@ -279,6 +312,14 @@ async function underParent(t: Test, npm: boolean): Promise<{ pid: number; log: (
 
 t.test('started through npm, the engine stops by itself when npm is gone (npm does not pass SIGTERM on)', async (t) => {
   const e = await underParent(t, true)
+  const deadline = Date.now() + 10_000
+  while (e.alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+  t.notOk(e.alive(), 'the engine exited')
+  t.match(e.log(), /the process that started it under npm \(pid \d+\) is gone: stopping/, 'saying why')
+})
+
+t.test('started through npx (npm, then sh -c), the engine stops by itself when npm is killed: the shell outlives npm', async (t) => {
+  const e = await underParent(t, true, true)
   const deadline = Date.now() + 10_000
   while (e.alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
   t.notOk(e.alive(), 'the engine exited')
