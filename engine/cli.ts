@@ -868,13 +868,19 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
     `  Accounts   ${smsc.store.listAccounts().map((a) => `${a.systemId}${a.outbind ? ' (outbind)' : ''}`).join(', ')}` +
       (smsc.skippedAccounts.length > 0 ? `   (not recreated, removed through the API or CLI: ${smsc.skippedAccounts.join(', ')}; delete them from the config)` : ''),
   ]
-  lines.push(...credentialLines(o.dataDir, smsc.adminPassword, smsc.demoAccount, process.stdout.isTTY === true))
-  process.stdout.write(lines.join('\n') + '\n')
+  const terminal = process.stdout.isTTY === true
+  lines.push(...credentialLines(o.dataDir, smsc.adminPassword, smsc.demoAccount, terminal))
+  const log = createLogger(o.log.level)
+  const always = createLogger('debug') // the banner and the stop: whatever log.level says
+  // On a terminal the banner is text for a person. Anywhere else stdout is the log (journald, a collector, a
+  // pipe) and stays one JSON object per line: each banner line is an info record (the collector would choke on text).
+  if (terminal) process.stdout.write(lines.join('\n') + '\n')
+  else for (const line of lines) always('info', line.trim())
   let stopping = false
   const stop = (sig: string) => {
     if (stopping) return
     stopping = true
-    process.stdout.write(`${sig}: stopping (unbinding sessions, draining windows, flushing the store)\n`)
+    always('info', `${sig}: stopping (unbinding sessions, draining windows, flushing the store)`)
     smsc.stop().then(() => process.exit(process.exitCode ?? 0), (e) => { process.stderr.write(`smsc: stop failed: ${String(e)}\n`); process.exit(1) })
   }
   process.on('SIGTERM', () => stop('SIGTERM'))
@@ -883,7 +889,6 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
   // closed) used to end the engine at once, with no drain. It reloads the TLS certificate files, then reads the config
   // file again (the same file and flags as at start) and applies its connectors and routes (Smsc.reloadConfig). The
   // log goes to stdout, so the collector rotates it.
-  const log = createLogger(o.log.level)
   // Started with no config file (the README's first command): there is nothing to read again, and "unchanged"
   // would tell whoever just wrote a smsc.json and sent SIGHUP that it was read.
   const configFile = configArgs.config ?? (process.env.SMSC_CONFIG ? process.env.SMSC_CONFIG : undefined)
