@@ -233,6 +233,14 @@ t.test('the console admin password: generated once into a file of its own (not i
 t.test('the startup banner names the ports, the data dir and how long messages are kept', async (t) => {
   const kept = await startEngine(t)
   const out = kept.output()
+  // stdout on a pipe is the log: the banner too is JSON, a record per line (stderr is empty at a good start)
+  const records = out.split('\n').filter((l) => l !== '' && !l.startsWith('--- spawn:'))
+  t.ok(records.length > 5, `${records.length} lines`)
+  for (const l of records) {
+    const rec = ((): Record<string, unknown> | null => { try { return JSON.parse(l) as Record<string, unknown> } catch { return null } })()
+    if (typeof rec?.level !== 'string' || typeof rec?.msg !== 'string') { t.fail(`not a JSON log record: ${l}`); break }
+  }
+  t.match(out, /"level":"info","msg":"SMSC engine \S+ is running"/, 'the banner\'s first line is an info record')
   t.match(out, new RegExp(`SMPP +smpp://127\\.0\\.0\\.1:${kept.smppPort}`))
   t.match(out, new RegExp(`Console +http://127\\.0\\.0\\.1:${kept.httpPort}/`))
   t.match(out, new RegExp(`Data +${kept.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, messages kept 72 h after they end \\(store\\.retentionHours\\)`))
