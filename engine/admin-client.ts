@@ -163,6 +163,7 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     defaults: { ...defaultSettings(base), receiptPolicy: options.receipts.multipart },
     connectors: () => connectorIdsOf(options.simulator.enabled, options.connectors),
     configKeys: configKeysOf(options.accounts as unknown as Record<string, unknown>[]),
+    dataDir: options.dataDir,
     backupsDir: path.join(options.dataDir, 'backups'),
     backupsKept: options.store.backupsKept,
     allowPrivateWebhookTargets: options.webhooks.allowPrivateTargets,

@@ -44,6 +44,7 @@ import { ADMIN_HASH_KEY, generateAdminPassword } from './auth'
 import { redact } from './webhook'
 import { STAFF_ROLES, getStaff, listStaff, staffMetaKey, staffNameProblem, staffPasswordProblem, staffView, type StaffRole, type StaffUser, type StaffView } from './staff'
 import { showValue } from './config'
+import { ADMIN_CREDENTIAL, accountCredential, forgetInitialCredential } from './dirs'
 import { smscError } from './errors'
 import type { Ledger, LedgerEntry } from './ledger'
 import { DEFAULT_ROUTES, validateRouteTables, type RouteTables } from './routing'
@@ -105,6 +106,8 @@ export interface AdminDeps {
   configKeys?(systemId: string): readonly string[]
   /** Config webhooks.allowPrivateTargets: webhooks set by resellers and users may point at private addresses. */
   allowPrivateWebhookTargets?: boolean
+  /** The data dir: a changed generated password leaves its `initial-credentials` file (forgetInitialCredential). */
+  dataDir?: string
   /** Where backup() writes when given no directory (`<dataDir>/backups`). */
   backupsDir?: string
   /** Backups there beyond the latest this many are removed after each new one (config store.backupsKept); 0 keeps all. */
@@ -417,6 +420,7 @@ export class Admin {
     const cur = this.visible(p, systemId) // again: it may have changed while hashing
     const next: Account = { ...cur, passwordHash, updatedAt: this.deps.now() }
     await this.write(p, 'account.password', next, { accounts: [next] })
+    if (this.deps.dataDir !== undefined) forgetInitialCredential(this.deps.dataDir, accountCredential(systemId))
     return pw
   }
 
@@ -428,6 +432,7 @@ export class Admin {
     const pw = password ?? generateAdminPassword()
     const audit: AuditEntry = { t: this.deps.now(), by: actor(p), action: 'admin.password', target: 'admin' }
     await this.deps.commit({ meta: [[ADMIN_HASH_KEY, await Store.hashPassword(pw)]], audit: [audit] })
+    if (this.deps.dataDir !== undefined) forgetInitialCredential(this.deps.dataDir, ADMIN_CREDENTIAL)
     return pw
   }
 

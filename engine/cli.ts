@@ -9,7 +9,7 @@ import { createLogger } from './log'
 import fs from 'node:fs'
 import { CONFIG_FLAGS, assertKnownFlags, configArgsFromFlags, loadConfig, parseCliArgs } from './config'
 import { SmscError, isSmscError } from './errors'
-import { writePrivateFile } from './dirs'
+import { ADMIN_CREDENTIAL, INITIAL_CREDENTIALS, accountCredential, writePrivateFile } from './dirs'
 import { createSmsc } from './index'
 import { openAdminClient, type AdminClient } from './admin-client'
 import type { AccountView } from './admin'
@@ -63,8 +63,7 @@ SIGHUP reloads the TLS certificate files, and the config file's connectors and r
 "Changing connectors while running"); other changes need a restart.
 `
 
-/** Where a first start leaves the passwords it generated (the console admin's, the demo account's), readable by the engine's user only. */
-export const INITIAL_CREDENTIALS = 'initial-credentials'
+export { INITIAL_CREDENTIALS }
 
 /**
  * The banner's lines for the passwords a first start generated. They always go to
@@ -78,8 +77,8 @@ export function credentialLines(dataDir: string, adminPassword: string | null, d
     return fs.existsSync(file) ? [`  Passwords  the first start's generated passwords are still in ${file}: delete it once they are kept elsewhere`] : []
   }
   const text = [
-    ...(adminPassword !== null ? [`console admin password: ${adminPassword}`] : []),
-    ...(demo !== null ? [`account ${demo.systemId} (SMPP system_id and API login) password: ${demo.password}`] : []),
+    ...(adminPassword !== null ? [`${ADMIN_CREDENTIAL}: ${adminPassword}`] : []),
+    ...(demo !== null ? [`${accountCredential(demo.systemId)}: ${demo.password}`] : []),
   ]
   let saved = true
   try {

@@ -70,6 +70,31 @@ export function checkDataDirAccess(dir: string): void {
   }
 }
 
+/** Where a first start leaves the passwords it generated (the console admin's, the demo account's), readable by the engine's user only. */
+export const INITIAL_CREDENTIALS = 'initial-credentials'
+/** The labels of its lines (`label: password`). */
+export const ADMIN_CREDENTIAL = 'console admin password'
+export const accountCredential = (systemId: string): string => `account ${systemId} (SMPP system_id and API login) password`
+
+/**
+ * A generated password was changed (`smsc admin passwd`, the API, the console): its line leaves
+ * <dataDir>/initial-credentials, which is removed once it holds none, so the file never shows a password that no
+ * longer works (and starts stop pointing at it). Best effort: a file that cannot be read or written stays as it is.
+ */
+export function forgetInitialCredential(dataDir: string, label: string): void {
+  const file = path.join(path.resolve(dataDir), INITIAL_CREDENTIALS)
+  try {
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW)
+    let text: string
+    try { text = fs.readFileSync(fd, 'utf8') } finally { fs.closeSync(fd) }
+    const lines = text.split('\n').filter((l) => l !== '')
+    const kept = lines.filter((l) => l.slice(0, l.indexOf(':')) !== label)
+    if (kept.length === lines.length) return
+    if (kept.every((l) => l.startsWith('#'))) fs.unlinkSync(file)
+    else writePrivateFile(file, kept.join('\n') + '\n')
+  } catch { /* no file, or not ours to change */ }
+}
+
 /**
  * Writes `data` to `file` whole, readable by this user only (0600): a temp file beside it (created with
  * O_EXCL and mode 0600, so never one planted there nor a link), fsynced, renamed over `file` (which

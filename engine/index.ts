@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import path from 'node:path'
 import type net from 'node:net'
+import { DEFAULT_CIPHERS as tlsDefaultCiphers } from 'node:tls'
 import { isDeepStrictEqual } from 'node:util'
 import { connectorIdsOf, resolveOptions, type Options, type ResolvedOptions } from './config'
 import { RepeatedLog, createLogger, type LogFn } from './log'
@@ -369,6 +370,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const t0 = performance.now()
       const frames = hub.tick((http?.subscribers() ?? 0) > 0)
       tlsFailures.tick(now())
+      http?.tick()
       unmappedStatuses.tick(now())
       earlyParts.tick(now())
       if (frames) http?.publish(frames)
@@ -386,6 +388,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const admin = new Admin({
     store, ledger, now, defaults,
     configKeys: configKeysOf(options.accounts as unknown as Record<string, unknown>[]),
+    dataDir: options.dataDir,
     backupsDir: path.join(options.dataDir, 'backups'),
     backupsKept: options.store.backupsKept,
     allowPrivateWebhookTargets: options.webhooks.allowPrivateTargets,
@@ -1225,16 +1228,18 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
 
   try {
+    // The SMPP TLS port and HTTPS take the same TLS settings (config tls.minVersion, tls.ciphers; null: Node's list).
+    const tlsSettings = { minVersion: options.tls.minVersion, ciphers: options.tls.ciphers ?? tlsDefaultCiphers }
     // HTTPS (http.tlsPort) serves with the SMPP TLS listener's certificate: tls.cert/tls.key, or the dev one.
-    let httpTls: { cert: string; key: string } | null = null
+    let httpTls: { cert: string; key: string; ciphers: string } | null = null
     if (options.http.tlsPort !== null) {
       if (options.tls.cert && options.tls.key) {
         readTlsFile('cert', options.tls.cert)
         readTlsFile('key', options.tls.key)
-        httpTls = { cert: options.tls.cert, key: options.tls.key }
+        httpTls = { cert: options.tls.cert, key: options.tls.key, ciphers: tlsSettings.ciphers }
       } else {
         const dev = await devTlsCert(path.join(options.dataDir, 'tls'))
-        httpTls = { cert: dev.certPath, key: dev.keyPath }
+        httpTls = { cert: dev.certPath, key: dev.keyPath, ciphers: tlsSettings.ciphers }
       }
     }
     http = await startHttp({ ...options.http, tls: httpTls }, smsc, auth, log, options.telemetry.maxBufferedBytes)
@@ -1242,13 +1247,13 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     smsc.ports.https = http.tlsPort
     let tlsOpts
     if (options.tls.cert && options.tls.key) {
-      const files = { host: options.tls.host, port: options.tls.port, cert: readTlsFile('cert', options.tls.cert), key: readTlsFile('key', options.tls.key), ca: options.tls.ca ? readTlsFile('ca', options.tls.ca) : undefined, requestCert: options.tls.requestCert }
+      const files = { host: options.tls.host, port: options.tls.port, cert: readTlsFile('cert', options.tls.cert), key: readTlsFile('key', options.tls.key), ca: options.tls.ca ? readTlsFile('ca', options.tls.ca) : undefined, requestCert: options.tls.requestCert, ...tlsSettings }
       httpsFiles = tlsFingerprint(files) // what the HTTPS app read a moment ago
       tlsOpts = files
     } else if (options.devTls) {
       const dev = await devTlsCert(path.join(options.dataDir, 'tls'))
       // client certificates are asked for (tls.requestCert, tls.ca) with the dev certificate too
-      tlsOpts = { host: options.tls.host, port: options.tls.port, cert: dev.cert, key: dev.key, ca: options.tls.ca ? readTlsFile('ca', options.tls.ca) : undefined, requestCert: options.tls.requestCert }
+      tlsOpts = { host: options.tls.host, port: options.tls.port, cert: dev.cert, key: dev.key, ca: options.tls.ca ? readTlsFile('ca', options.tls.ca) : undefined, requestCert: options.tls.requestCert, ...tlsSettings }
     }
     const onTlsError = (remote: string, reason: string) => {
       metrics.totals.tlsHandshakeFailures++

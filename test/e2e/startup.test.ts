@@ -224,10 +224,12 @@ t.test('the console admin password: generated once into a file of its own (not i
   const r = await cli(['admin', 'passwd', '--password', 'newpassword1', '--config', engine.configPath])
   t.equal(r.code, 0, r.stderr)
   t.equal(r.stdout, 'console admin password changed\n')
+  t.notOk(fs.existsSync(file), 'the file held only that password: it is gone (it would show one that no longer works)')
   await engine.restart()
   t.equal((await login(engine.httpPort, 'newpassword1')).status, 200, 'the new password logs in')
   t.equal((await login(engine.httpPort, generated)).status, 401, 'the old one no longer does')
   t.equal(engine.output().split('Console admin password created').length - 1, 1, 'and nothing new was generated')
+  t.notMatch(engine.output().split('--- spawn:').pop(), /Passwords /, 'and the banner no longer points at a file')
 })
 
 t.test('the startup banner names the ports, the data dir and how long messages are kept', async (t) => {
