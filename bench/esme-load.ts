@@ -434,7 +434,8 @@ export class EsmeLoad {
     const o = this.o
     const now = performance.now()
     const elapsed = now - this.startAt
-    if (this.sending && ((o.durationS > 0 && elapsed >= o.durationS * 1000) || (o.messages > 0 && this.sent >= o.messages))) {
+    // A server that unbound or closed every bind (stopped, restarted) ends the sending: nothing more can be sent.
+    if (this.sending && ((o.durationS > 0 && elapsed >= o.durationS * 1000) || (o.messages > 0 && this.sent >= o.messages) || (!o.idle && this.boundCount === 0))) {
       this.sending = false
       this.sendEndAt = now
     } else if (o.idle && elapsed >= o.durationS * 1000) {

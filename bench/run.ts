@@ -277,7 +277,9 @@ function errorText(r: LoadResult): string {
   const parts = e.map(([k, v]) => `${k} x${n0(v)}`)
   if (r.unanswered > 0) parts.push(`unanswered x${n0(r.unanswered)}`)
   if (r.unmatched > 0) parts.push(`unmatched x${n0(r.unmatched)}`)
+  if (r.serverUnbinds > 0) parts.push(`unbound by the server x${r.serverUnbinds}`)
   if (r.disconnects > 0) parts.push(`disconnects x${r.disconnects}`)
+  if (r.bound === 0 && r.bindAttempts > 0 && r.sendSeconds < r.options.durationS - 1) parts.push(`no bind left after ${r.sendSeconds.toFixed(1)} s: sending stopped`)
   if (r.receiptsMissing > 0) parts.push(`receipts missing x${n0(r.receiptsMissing)}`)
   return parts.length ? parts.join(', ') : 'none'
 }

@@ -117,3 +117,45 @@ t.test('a long message is three consecutive submit_sm with one concat reference'
     if (cycle[i].part === 1) t.same([cycle[i + 1].part, cycle[i + 2].part], [2, 3], 'parts stay consecutive')
   }
 })
+
+t.test('a server that unbinds every bind ends the run: sending stops, the unbinds are counted', async (t) => {
+  // Binds everyone, acknowledges submits, and after 300 ms sends unbind on every connection (a server stopping).
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((socket) => {
+    sockets.add(socket)
+    const framer = new Framer()
+    const frames: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => {
+      frames.length = 0
+      framer.push(chunk, frames)
+      for (const f of frames) {
+        const id = f.readUInt32BE(4)
+        const resp = Buffer.alloc(id === CommandId.bind_transceiver || id === CommandId.submit_sm ? 17 : 16) // 17: an empty id, its NUL
+        resp.writeUInt32BE(resp.length, 0)
+        resp.writeUInt32BE((id | 0x80000000) >>> 0, 4)
+        resp.writeUInt32BE(f.readUInt32BE(12), 12)
+        socket.write(resp)
+      }
+    })
+    socket.on('error', () => socket.destroy())
+    socket.on('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const port = (server.address() as net.AddressInfo).port
+  const load = new EsmeLoad({ port, binds: 2, window: 5, rate: 200, durationS: 30, drainMs: 2000, progress: false })
+  await load.connect()
+  setTimeout(() => {
+    const unbind = Buffer.alloc(16)
+    unbind.writeUInt32BE(16, 0)
+    unbind.writeUInt32BE(CommandId.unbind, 4)
+    unbind.writeUInt32BE(1, 12)
+    for (const s of sockets) s.write(unbind)
+  }, 300)
+  const started = Date.now()
+  const r = await load.run()
+  await load.close(500)
+  t.ok(Date.now() - started < 10_000, `the run ended ${Date.now() - started} ms after it began, not after its 30 s`)
+  t.equal(r.serverUnbinds, 2, 'both unbinds counted')
+  t.ok(r.sent > 0 && r.sent < 30 * 200, `${r.sent} sent`)
+})
