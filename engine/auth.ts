@@ -28,6 +28,15 @@ export type { Principal } from './accounts'
 
 export const ADMIN_HASH_KEY = 'admin:passwordHash'
 export const SESSION_COOKIE = 'smsc_session'
+/**
+ * The Set-Cookie value of a login's session cookie (`token`), or of its clearing at logout (null). HttpOnly: no script
+ * reads it; SameSite=Strict: no other site's request carries it; over HTTPS `Secure` (RFC 6265 §4.1.2.5): never sent
+ * back over plain HTTP. The plain port's has none: a browser drops a Secure cookie set over plain HTTP (a loopback
+ * name aside), and the console on that port must keep working.
+ */
+export function sessionCookie(token: string | null, secure: boolean): string {
+  return `${SESSION_COOKIE}=${token ?? ''}; ${token === null ? 'Max-Age=0; ' : ''}HttpOnly; SameSite=Strict; Path=/${secure ? '; Secure' : ''}`
+}
 export const TOKENS_KEY = 'admin:tokens'
 /** Why the stored admin password cannot be changed while config admin.password is set (API and CLI). */
 export const ADMIN_PASSWORD_CONFIGURED = 'the admin password is config admin.password, which takes precedence: change it in the config file'

@@ -14,6 +14,7 @@
  */
 import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { createSecureContext } from 'node:tls'
 import { SmscError } from './errors'
 import type { ReceiptStat } from './protocol/dlr'
 import { checkAccountInput, isCidr, type AccountInput } from './accounts'
@@ -32,6 +33,9 @@ export const OUTCOME_STATS = [
 ] as const satisfies readonly ReceiptStat[]
 export type OutcomeStat = (typeof OUTCOME_STATS)[number]
 
+/** tls.minVersion: TLS 1.0 and 1.1 are deprecated (RFC 8996), so 1.2 is the oldest offered. */
+export const TLS_MIN_VERSIONS = ['TLSv1.2', 'TLSv1.3'] as const
+export type TlsMinVersion = (typeof TLS_MIN_VERSIONS)[number]
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
 
@@ -126,7 +130,7 @@ export function connectorIdsOf(simulatorEnabled: boolean, connectors: readonly {
 
 export interface ResolvedOptions {
   smpp: { host: string; port: number }
-  tls: { host: string; port: number; cert: string | null; key: string | null; ca: string | null; requestCert: boolean }
+  tls: { host: string; port: number; cert: string | null; key: string | null; ca: string | null; requestCert: boolean; minVersion: TlsMinVersion; ciphers: string | null }
   devTls: boolean
   http: { host: string; port: number; trustProxy: string[]; tlsHost: string; tlsPort: number | null }
   dataDir: string
@@ -203,6 +207,8 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
     key: null, // PEM file path
     ca: null, // PEM file path of CAs for client certificates
     requestCert: false, // ask ESMEs for a client certificate
+    minVersion: 'TLSv1.2', // oldest TLS version the SMPP TLS port and HTTPS take: 'TLSv1.2' or 'TLSv1.3'
+    ciphers: null, // OpenSSL cipher string for both; null = Node's default list (tls.DEFAULT_CIPHERS)
   },
   devTls: false, // generate a self-signed cert under <dataDir>/tls on start
   http: {
@@ -373,6 +379,18 @@ function pemFileOrNull(v: unknown, path: string): string | null {
   return file
 }
 
+/** An OpenSSL cipher string, or null (Node's default list): one OpenSSL refuses stops the start here, not at the first handshake. */
+function cipherListOrNull(v: unknown, path: string): string | null {
+  if (v === null) return null
+  const list = text(v, path)
+  try {
+    createSecureContext({ ciphers: list })
+  } catch (e) {
+    fail(`${path} is not a cipher list OpenSSL accepts: ${(e as Error).message.replace(/^error:[0-9A-F]+:SSL routines::/, '')} (got ${showValue(v)})`)
+  }
+  return list
+}
+
 function oneOf<T extends string>(v: unknown, path: string, values: readonly T[]): T {
   if (typeof v === 'string' && (values as readonly string[]).includes(v)) return v as T
   return fail(`${path} must be one of ${values.map((x) => JSON.stringify(x)).join(', ')} (got ${showValue(v)})`)
@@ -448,6 +466,8 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
     key: pick(tlsIn, 'key', D.tls.key, filePathOrNull, tlsPath),
     ca: pick(tlsIn, 'ca', D.tls.ca, filePathOrNull, tlsPath),
     requestCert: pick(tlsIn, 'requestCert', D.tls.requestCert, boolean, tlsPath),
+    minVersion: pick(tlsIn, 'minVersion', D.tls.minVersion, (v, path) => oneOf(v, path, TLS_MIN_VERSIONS), tlsPath),
+    ciphers: pick(tlsIn, 'ciphers', D.tls.ciphers, cipherListOrNull, tlsPath),
   }
   if ((tls.cert === null) !== (tls.key === null)) {
     const [missing, given] = tls.cert === null ? ['cert', 'key'] : ['key', 'cert']
@@ -470,6 +490,9 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
     tlsHost: pick(httpIn, 'tlsHost', D.http.tlsHost, text, p('http')),
     tlsPort: pick(httpIn, 'tlsPort', D.http.tlsPort, (v, path) => (v === null ? null : portCheck(v, path)), p('http')),
   }
+  // uWebSockets.js (BoringSSL) takes a cipher list but no minimum version: its floor is TLS 1.2, which HTTPS would
+  // still offer. Refused rather than left weaker than the operator asked.
+  if (http.tlsPort !== null && tls.minVersion === 'TLSv1.3') fail(`${at(tlsPath, 'minVersion')} "TLSv1.3" cannot apply to HTTPS (${at(p('http'), 'tlsPort')}): uWebSockets.js has no minimum-version setting and also takes TLS 1.2; use "TLSv1.2" with http.tlsPort, or serve HTTPS from a reverse proxy`)
   if (http.tlsPort !== null && tls.cert === null && !devTls) fail(`${at(p('http'), 'tlsPort')} needs a certificate: set tls.cert and tls.key (the SMPP TLS listener's, shared), or start with --dev-tls`)
 
   const dataDir = pick(root, 'dataDir', D.dataDir, text, source)

@@ -12,6 +12,10 @@
  *
  * Every GET route answers HEAD as it answers GET (status, headers, content-length, the same login), with no body.
  *
+ * Every answer carries the security headers of its listener, written by ONE helper (`head`) from lists made once:
+ * nosniff, no framing, no referrer, a Content-Security-Policy (the console's: its own origin only; the API's: nothing),
+ * and over HTTPS Strict-Transport-Security. A login over HTTPS sets its cookie `Secure`.
+ *
  * A viewer (a read-only staff login, engine/staff.ts) is refused every method but GET and HEAD, on every route, in ONE
  * place: every route is registered through `routed` (the route table, HttpServer.routes), which wraps each
  * POST, PUT, PATCH and DELETE handler in that check (403 SMSC_ERR_ADMIN_READ_ONLY); logging in and out aside.
@@ -23,13 +27,13 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { pack } from 'msgpackr'
-import type { LogFn } from './log'
+import { RepeatedLog, type LogFn } from './log'
 import type { MoRequest, Smsc } from './index'
 import type { Admin } from './admin'
 import { isIP } from 'node:net'
 import { ipAllowed, isReadOnly, type Principal } from './accounts'
 import { isSmscError, smscError } from './errors'
-import { ADMIN_PASSWORD_CONFIGURED, AdminAuth, LoginThrottle, SESSION_COOKIE } from './auth'
+import { ADMIN_PASSWORD_CONFIGURED, AdminAuth, LoginThrottle, sessionCookie } from './auth'
 import { CommandStatus as S } from './protocol/constants'
 import { pickCoding } from './protocol/text/charsets'
 import { SCOPED_TOPICS, TOPICS, filterFrame, prometheusText, type TickFrames, type Topic } from './telemetry'
@@ -62,6 +66,8 @@ export interface HttpServer {
    * apps are kept (uWS must not free an app that has connections): the caller reloads only files that changed.
    */
   reloadTls(): boolean
+  /** Writes the counts of the lockout log whose minute is over (called on every telemetry tick). */
+  tick(): void
   close(): Promise<void>
 }
 
@@ -122,6 +128,35 @@ const REASONS: Record<number, string> = {
 }
 const statusLine = (n: number) => `${n} ${REASONS[n] ?? ''}`.trim()
 
+/**
+ * The security headers (OWASP Secure Headers), one list per listener and kind of answer, made once. The console is
+ * self-hosted (console/build.js: one bundle, its stylesheet, icons, manifest, service worker; no CDN, no inline script),
+ * so its policy allows its own origin only ('self' covers the same host's ws:/wss: telemetry, CSP Level 3 §6.7.2.8);
+ * its inline styles are set through the DOM (el.style), which style-src does not govern. The API's policy allows
+ * nothing: a JSON answer is never a document. The service worker (sw.js) is a console file: it gets the console's.
+ * HSTS (RFC 6797 §7.2: sent over secure transport only) on HTTPS answers; one year, this host only.
+ */
+type HeaderList = readonly (readonly [string, string])[]
+const COMMON_HEADERS: HeaderList = [['x-content-type-options', 'nosniff'], ['x-frame-options', 'DENY'], ['referrer-policy', 'no-referrer']]
+const CONSOLE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+  "font-src 'self'; manifest-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+const API_CSP = "default-src 'none'; frame-ancestors 'none'"
+const HSTS: HeaderList = [['strict-transport-security', 'max-age=31536000']]
+/** Indexed by (secure ? 2 : 0) + (console ? 1 : 0). */
+const SECURITY_HEADERS: readonly HeaderList[] = [
+  [...COMMON_HEADERS, ['content-security-policy', API_CSP]],
+  [...COMMON_HEADERS, ['content-security-policy', CONSOLE_CSP]],
+  [...COMMON_HEADERS, ['content-security-policy', API_CSP], ...HSTS],
+  [...COMMON_HEADERS, ['content-security-policy', CONSOLE_CSP], ...HSTS],
+]
+
+/** THE start of every answer: the status line, then its listener's security headers (`res.secure`: came over HTTPS). */
+function head(res: any, status: string, consoleFile = false): any {
+  res.writeStatus(status)
+  for (const [k, v] of SECURITY_HEADERS[(res.secure === true ? 2 : 0) + (consoleFile ? 1 : 0)]) res.writeHeader(k, v)
+  return res
+}
+
 /** HTTP status for an engine error code (docs/API.md "Errors"); other engine errors are 400. */
 const HTTP_STATUS: Record<string, number> = {
   SMSC_ERR_API_INVALID: 400,
@@ -153,7 +188,7 @@ function send(res: any, status: string, body: unknown, headers: Record<string, s
   if (res.aborted || res.done) return
   res.done = true
   res.cork(() => {
-    res.writeStatus(status)
+    head(res, status)
     for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v)
     if (body === null) res.end()
     else res.writeHeader('content-type', 'application/json').end(JSON.stringify(body))
@@ -442,7 +477,27 @@ export interface HttpOptions {
   trustProxy: readonly string[]
   tlsHost?: string
   tlsPort?: number | null
-  tls?: { cert: string; key: string } | null
+  /** `ciphers`: config tls.ciphers, or Node's default list (the SMPP TLS port's), so both listeners offer the same. */
+  tls?: { cert: string; key: string; ciphers: string } | null
+}
+
+/**
+ * An HTTPS app with the certificate files and the cipher list. uWebSockets.js (BoringSSL, built in) takes `ssl_ciphers`
+ * but no minimum version: its floor is TLS 1.2 (config.ts refuses tls.minVersion "TLSv1.3" with HTTPS), and its TLS 1.3
+ * suites are fixed (all AEAD and forward secret). BoringSSL lacks some suites OpenSSL has (DHE, CAMELLIA, ARIA; TLS 1.3
+ * names are not set by a list): a list with none it knows fails the start in one line.
+ */
+function sslApp(t: { cert: string; key: string; ciphers: string }): any {
+  try {
+    return uWS.SSLApp({ cert_file_name: t.cert, key_file_name: t.key, ssl_ciphers: t.ciphers })
+  } catch {
+    // uWS says only "App construction failed": the same files without the list tell whether the list is at fault.
+    let filesOk = false
+    try { uWS.SSLApp({ cert_file_name: t.cert, key_file_name: t.key }); filesOk = true } catch { /* the files */ }
+    throw filesOk
+      ? smscError('SMSC_ERR_CONFIG_INVALID', `config.tls.ciphers has no suite the HTTPS listener (uWebSockets.js, BoringSSL: no DHE, CAMELLIA or ARIA suites; TLS 1.3 ones are not set by a list) can offer: ${JSON.stringify(t.ciphers)}`)
+      : smscError('SMSC_ERR_CONFIG_INVALID', `config.tls: HTTPS cannot use the certificate ${t.cert} with the key ${t.key} (uWebSockets.js refused them)`)
+  }
 }
 
 export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: LogFn, maxBufferedBytes: number): Promise<HttpServer> {
@@ -473,7 +528,12 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       } catch { /* the response was ended already */ }
     }
   }
-  const routed = (a: any): any => {
+  const routed = (a: any, secure: boolean): any => {
+    // A request to the HTTPS app is marked so (`res.secure`): its answer gets HSTS (head) and its login a Secure cookie.
+    const safeOn = secure ? (handler: (res: any, req: any) => void) => {
+      const run = safe(handler)
+      return (res: any, req: any) => { res.secure = true; run(res, req) }
+    } : safe
     const proxy: any = new Proxy(a, {
       get: (target, prop) => {
         const method = typeof prop === 'string' ? ROUTE_METHODS[prop] : undefined
@@ -481,7 +541,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
           // Handlers for any method would pass the read-only guard by: only the catch-all 404 may use them.
           return (pattern: string, handler: (res: any, req: any) => void) => {
             if (pattern !== '/*') throw new Error(`app.${prop}('${pattern}'): register routes with get/post/put/patch/del, which the read-only guard covers`)
-            target[prop](pattern, safe(handler))
+            target[prop](pattern, safeOn(handler))
             return proxy
           }
         }
@@ -493,7 +553,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
             for (const [k, f] of Object.entries(behavior)) {
               if (typeof f !== 'function') continue
               b[k] = k === 'upgrade'
-                ? (res: any, req: any, context: any) => safe((r: any, q: any) => (f as (a: any, b: any, c: any) => void)(r, q, context))(res, req)
+                ? (res: any, req: any, context: any) => safeOn((r: any, q: any) => (f as (a: any, b: any, c: any) => void)(r, q, context))(res, req)
                 : (...args: unknown[]) => {
                     try { return (f as (...a: unknown[]) => unknown)(...args) } catch (e) { log('error', `WebSocket ${k} threw`, { error: String((e as Error)?.stack ?? e) }) }
                   }
@@ -505,11 +565,11 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         if (method === undefined) return typeof target[prop] === 'function' ? target[prop].bind(target) : target[prop]
         return (pattern: string, handler: (res: any, req: any) => void) => {
           if (!routes.some((r) => r.method === method && r.pattern === pattern)) routes.push({ method, pattern })
-          target[prop](pattern, safe(method === 'GET' || READ_ONLY_EXEMPT.has(pattern) ? handler : readOnlyGuard(method, pattern, handler)))
+          target[prop](pattern, safeOn(method === 'GET' || READ_ONLY_EXEMPT.has(pattern) ? handler : readOnlyGuard(method, pattern, handler)))
           if (method === 'GET') {
             // Every GET answers HEAD the same way, body aside (monitors and load balancers ask with HEAD).
             if (!routes.some((r) => r.method === 'HEAD' && r.pattern === pattern)) routes.push({ method: 'HEAD', pattern })
-            const get = safe(handler)
+            const get = safeOn(handler)
             target.head(pattern, (res: any, req: any) => get(headOf(res), req))
           }
           return proxy
@@ -532,8 +592,8 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
   })
   // uWS serves plain HTTP and HTTPS from two app objects: every route, WebSocket and publish goes to both
   // (after a certificate reload, to every HTTPS app still holding connections too).
-  const apps: any[] = [routed(uWS.App())]
-  if (o.tls && o.tlsPort != null) apps.push(routed(recording(uWS.SSLApp({ cert_file_name: o.tls.cert, key_file_name: o.tls.key }))))
+  const apps: any[] = [routed(uWS.App(), false)]
+  if (o.tls && o.tlsPort != null) apps.push(routed(recording(sslApp(o.tls)), true))
   let secureApp: any = apps[1]
   const app: any = apps.length === 1 ? apps[0] : new Proxy(apps[0], {
     get: (target, prop) => (typeof target[prop] === 'function' ? (...args: unknown[]) => { for (const a of apps) a[prop](...args); return app } : target[prop]),
@@ -553,6 +613,16 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     log('info', 'login refused', { remote, what, ...(systemId !== undefined ? { systemId } : {}) })
     smsc.metrics.event('auth_failure', { ...(systemId !== undefined ? { systemId } : {}), detail: `${what} from ${remote}` })
   }
+  /**
+   * A request refused during a lockout (429: its credentials are not checked, so it is no auth_failure). Counted
+   * (smsc_auth_lockout_refusals_total) and logged as `login refused` too, but once a minute per address, then a count
+   * (`more logins refused during a lockout`): a guesser hammering away must not flood the log or the events.
+   */
+  const lockouts = new RepeatedLog(log, { level: 'info', keyName: 'remote', first: 'login refused', more: 'more logins refused during a lockout' })
+  const lockedOut = (remote: string, what: string, systemId?: string): void => {
+    smsc.metrics.totals.authLockoutRefusals++
+    lockouts.add(remote, { what: `${what}, refused unchecked during the lockout`, ...(systemId !== undefined ? { systemId } : {}) }, Date.now())
+  }
   /** Who is asking: a principal, or the [status, error, code] to refuse with. Reads req synchronously;
    *  `remote` is the client's address (remoteOf, read in the handler). */
   const authenticate = (req: any, guard: Guard, remote: string): Principal | [number, string, string] => {
@@ -565,7 +635,10 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         p = owner === null ? null : auth.accountPrincipal(owner)
         if (!p) {
           const wait = throttle.retryIn(LoginThrottle.keyOf(remote))
-          if (wait > 0) return [429, throttled(remote, wait), 'SMSC_ERR_RATE_LIMITED']
+          if (wait > 0) {
+            lockedOut(remote, 'unknown API key')
+            return [429, throttled(remote, wait), 'SMSC_ERR_RATE_LIMITED']
+          }
           throttle.failed(LoginThrottle.keyOf(remote))
           authFailed(remote, 'unknown API key')
           return [401, 'unknown or revoked API key', 'SMSC_ERR_HTTP_AUTH']
@@ -633,8 +706,9 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     const h = smsc.health()
     send(res, h.status === 'starting' ? '503 Service Unavailable' : '200 OK', h)
   })
-  // /metrics and the simulator's MO need no login: served on the plain listener only (loopback by default), never on
-  // the HTTPS one (public by default), where they answer 404 like any unknown path.
+  // /metrics needs no login (and names accounts and balances): served on the plain listener only (loopback by default),
+  // never on the HTTPS one (public by default), where it answers 404 like any unknown path. The simulator's MO, a
+  // testing tool, stays off HTTPS too.
   const plain = apps[0]
   for (const secure of apps.slice(1)) {
     secure.get('/metrics', (res: any) => fail(res, '404 Not Found', 'no such endpoint over HTTPS: /metrics is on the plain HTTP port', 'SMSC_ERR_HTTP_NOT_FOUND'))
@@ -642,14 +716,15 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
   }
   plain.get('/metrics', (res: any) => {
     const text = prometheusText(smsc.metrics, smsc.telemetrySources)
-    res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text))
+    res.cork(() => head(res, '200 OK').writeHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8').end(text))
   })
   app.get('/api/v1/openapi.json', (res: any) => {
-    res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', 'application/json').end(openapiBody))
+    res.cork(() => head(res, '200 OK').writeHeader('content-type', 'application/json').end(openapiBody))
   })
 
-  // ---- MO from the simulated carrier (issue: SMSC core; open like /healthz, loopback by default)
-  plain.post('/api/v1/simulator/mo', (res: any) => {
+  // ---- MO from the simulated carrier: it writes into any account's queue, so the operator's (an admin login's) only,
+  // as every admin change is; a viewer is refused by the read-only guard.
+  plain.post('/api/v1/simulator/mo', guarded({ operator: true }, (res: any) => {
     if (!smsc.options.simulator.enabled) return fail(res, '404 Not Found', 'the simulated carrier is off (simulator.enabled false): it sends no MO', 'SMSC_ERR_HTTP_NOT_FOUND')
     readBody(res, (body) => {
       const req = moRequest(body)
@@ -659,7 +734,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         errorOf(res, err)
       })
     })
-  })
+  }))
 
   // ---- an HTTP provider's delivery receipts (docs/CONNECTORS.md, "Receipts by callback"). No login (providers cannot
   // log in): the connector's callbackToken, as a bearer or ?token=. On both listeners: the provider reaches the public one.
@@ -675,7 +750,10 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     // ids exist (the log says which it was).
     if (cb === null || !tokenMatches(AdminAuth.tokenOf(req.getHeader('authorization'), '', query), cb.token)) {
       const wait = throttle.retryIn(LoginThrottle.keyOf(remote))
-      if (wait > 0) return fail(res, '429 Too Many Requests', throttled(remote, wait), 'SMSC_ERR_RATE_LIMITED')
+      if (wait > 0) {
+        lockedOut(remote, `receipt callback for connector ${JSON.stringify(id)}`)
+        return fail(res, '429 Too Many Requests', throttled(remote, wait), 'SMSC_ERR_RATE_LIMITED')
+      }
       throttle.failed(LoginThrottle.keyOf(remote))
       authFailed(remote, cb === null ? `receipt callback for ${JSON.stringify(id)}, which is no connector with receipts "callback"` : `receipt callback token of connector ${id}`)
       return fail(res, '401 Unauthorized', `give the callbackToken of connector ${id}, a connector with receipts "callback" (Authorization: Bearer, or ?token=)`, 'SMSC_ERR_HTTP_AUTH')
@@ -706,8 +784,11 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       // Counted per address and login name: one customer's wrong password behind a shared NAT locks out no one else.
       const key = user !== undefined ? LoginThrottle.keyOf(remote, user, true) : LoginThrottle.keyOf(remote, systemId ?? '')
       const attempt = throttle.begin(key)
-      if (attempt === null) return fail(res, '429 Too Many Requests', throttled(remote, throttle.retryIn(key), systemId ?? user), 'SMSC_ERR_RATE_LIMITED')
-      const cookie = (token: string) => ({ 'set-cookie': `${SESSION_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/` })
+      if (attempt === null) {
+        lockedOut(remote, user !== undefined ? `console login as staff user ${JSON.stringify(user)}` : systemId !== undefined ? 'API login' : 'console login', systemId)
+        return fail(res, '429 Too Many Requests', throttled(remote, throttle.retryIn(key), systemId ?? user), 'SMSC_ERR_RATE_LIMITED')
+      }
+      const cookie = (token: string) => ({ 'set-cookie': sessionCookie(token, res.secure === true) })
       const failed = (err: unknown) => { attempt(false); errorOf(res, err) }
       if (user !== undefined) {
         return auth.loginStaff(user, password).then((r) => {
@@ -750,7 +831,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
   app.post('/api/v1/logout', (res: any, req: any) => {
     const token = AdminAuth.tokenOf(req.getHeader('authorization'), req.getHeader('cookie'), '')
     if (token) { auth.logout(token); endRevoked() }
-    send(res, '204 No Content', null, { 'set-cookie': `${SESSION_COOKIE}=; Max-Age=0; Path=/` })
+    send(res, '204 No Content', null, { 'set-cookie': sessionCookie(null, res.secure === true) })
   })
   app.get('/api/v1/me', guarded({}, (res: any, _req: any, p: Principal) => send(res, '200 OK', p)))
 
@@ -1092,7 +1173,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     if (url === '/' || !consoleFiles.has(url)) url = '/index.html'
     const f = consoleFiles.get(url)
     if (!f) return fail(res, '503 Service Unavailable', 'the console is not built: run npm run build', 'SMSC_ERR_HTTP_NOT_FOUND')
-    res.cork(() => res.writeStatus('200 OK').writeHeader('content-type', f.type)
+    res.cork(() => head(res, '200 OK', true).writeHeader('content-type', f.type)
       .writeHeader('cache-control', url === '/index.html' || url === '/sw.js' ? 'no-cache' : 'max-age=3600').end(f.body))
   })
   app.any('/*', unrouted)
@@ -1187,7 +1268,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         if (closed || tokens.length < 2 || !o.tls) return false
         const port = uWS.us_socket_local_port(tokens[1])
         const host = o.tlsHost ?? '0.0.0.0'
-        const fresh = uWS.SSLApp({ cert_file_name: o.tls.cert, key_file_name: o.tls.key })
+        const fresh = sslApp(o.tls)
         for (const [method, args] of secureSetup) fresh[method](...args)
         // The port is exclusive: the old app stops listening, the new one starts (uWS listens synchronously).
         uWS.us_listen_socket_close(tokens[1])
@@ -1203,6 +1284,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         apps.push(fresh)
         return true
       },
+      tick: () => lockouts.tick(Date.now()),
       close: async () => {
         closed = true
         for (const token of tokens) uWS.us_listen_socket_close(token)

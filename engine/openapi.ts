@@ -537,9 +537,9 @@ export const OPENAPI = {
     },
     '/api/v1/simulator/mo': {
       post: {
-        summary: 'an MO from the simulated carrier (no login; keep the HTTP port on loopback)', security: [],
+        summary: 'an MO from the simulated carrier (operator: the admin login or a staff admin; the plain HTTP port only)', security: LOGIN,
         requestBody: { required: true, content: json({ type: 'object', required: ['from', 'to', 'text'], properties: { from: { type: 'string' }, to: { type: 'string' }, text: { type: 'string' }, coding: { enum: ['gsm', 'ucs2', 'latin1'] }, systemId: { type: 'string' } } }) },
-        responses: { 202: ok('queued for the account', { type: 'object', properties: { id: { type: 'string' }, systemId: { type: 'string' }, parts: { type: 'integer' } } }), 400: err('bad body'), 404: err('the simulated carrier is off: simulator.enabled false (SMSC_ERR_HTTP_NOT_FOUND)') },
+        responses: { 202: ok('queued for the account', { type: 'object', properties: { id: { type: 'string' }, systemId: { type: 'string' }, parts: { type: 'integer' } } }), ...AUTH_ERRORS, 403: err('not the operator: an account (SMSC_ERR_ADMIN_FORBIDDEN) or a viewer (SMSC_ERR_ADMIN_READ_ONLY)'), 404: err('the simulated carrier is off: simulator.enabled false (SMSC_ERR_HTTP_NOT_FOUND)') },
       },
     },
     '/api/v1/connectors/{id}/receipts': {

@@ -59,7 +59,7 @@ t.test('defaults', async (t) => {
   t.test('the documented values', async (t) => {
     const d = resolveOptions({})
     t.same(d.smpp, { host: '0.0.0.0', port: 2775 })
-    t.same(d.tls, { host: '0.0.0.0', port: 3550, cert: null, key: null, ca: null, requestCert: false })
+    t.same(d.tls, { host: '0.0.0.0', port: 3550, cert: null, key: null, ca: null, requestCert: false, minVersion: 'TLSv1.2', ciphers: null })
     t.equal(d.devTls, false)
     t.same(d.http, { host: '127.0.0.1', port: 8080, trustProxy: [], tlsHost: '0.0.0.0', tlsPort: null })
     t.equal(d.simulator.enabled, true)
@@ -108,6 +108,8 @@ t.test('each key can be overridden', async (t) => {
     ['tls.cert+key', { tls: { cert: 'c.pem', key: 'k.pem' } }, (r) => [r.tls.cert, r.tls.key], ['c.pem', 'k.pem']],
     ['tls.ca', { tls: { ca: 'ca.pem' } }, (r) => r.tls.ca, 'ca.pem'],
     ['tls.requestCert', { tls: { requestCert: true, ca: '/etc/smsc/ca.pem' } }, (r) => r.tls.requestCert, true],
+    ['tls.minVersion', { tls: { minVersion: 'TLSv1.3' } }, (r) => r.tls.minVersion, 'TLSv1.3'],
+    ['tls.ciphers', { tls: { ciphers: 'ECDHE+AESGCM:ECDHE+CHACHA20' } }, (r) => r.tls.ciphers, 'ECDHE+AESGCM:ECDHE+CHACHA20'],
     ['devTls', { devTls: true }, (r) => r.devTls, true],
     ['http.host', { http: { host: '0.0.0.0' } }, (r) => r.http.host, '0.0.0.0'],
     ['http.port', { http: { port: 9000 } }, (r) => r.http.port, 9000],
@@ -318,6 +320,14 @@ t.test('validation messages', async (t) => {
     throwsMessage(t, () => resolveOptions({ simulator: { deliveryDelayMs: [-1, 5] } }), 'config.simulator.deliveryDelayMs[0] must be an integer between 0 and 2147483647 (got -1)')
     throwsMessage(t, () => resolveOptions({ receipts: { redeliveryMs: [0, 5] } }), 'config.receipts.redeliveryMs[0] must be an integer between 1 and 2147483647 (got 0)')
     throwsMessage(t, () => resolveOptions({ receipts: { redeliveryMs: [10, 5] } }), 'config.receipts.redeliveryMs must have min <= max (got [10,5])')
+  })
+  t.test('tls.minVersion and tls.ciphers: a version of the list, a cipher string OpenSSL takes; TLS 1.3 only not with HTTPS', async (t) => {
+    throwsMessage(t, () => resolveOptions({ tls: { minVersion: 'TLSv1.1' } }), 'config.tls.minVersion must be one of "TLSv1.2", "TLSv1.3" (got "TLSv1.1")')
+    throwsMessage(t, () => resolveOptions({ tls: { ciphers: 'NOT-A-SUITE' } }), 'config.tls.ciphers is not a cipher list OpenSSL accepts: no cipher match (got "NOT-A-SUITE")')
+    throwsMessage(t, () => resolveOptions({ tls: { ciphers: '' } }), 'config.tls.ciphers must be a non-empty string (got "")')
+    throwsMessage(t, () => resolveOptions({ tls: { minVersion: 'TLSv1.3', cert: 'c.pem', key: 'k.pem' }, http: { tlsPort: 8443 } }),
+      'config.tls.minVersion "TLSv1.3" cannot apply to HTTPS (config.http.tlsPort): uWebSockets.js has no minimum-version setting and also takes TLS 1.2; use "TLSv1.2" with http.tlsPort, or serve HTTPS from a reverse proxy')
+    t.equal(resolveOptions({ tls: { ciphers: null } }).tls.ciphers, null, 'null: Node\'s default list')
   })
   t.test('tls cert and key go together', async (t) => {
     throwsMessage(t, () => resolveOptions({ tls: { cert: 'c.pem' } }), 'config.tls.key must be set when config.tls.cert is set')

@@ -14,8 +14,8 @@ import { smscError } from '../errors'
 
 export interface ListenerOptions {
   smpp: { host: string; port: number }
-  /** Present when the TLS listener should run. */
-  tls?: { host: string; port: number; cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean }
+  /** Present when the TLS listener should run. `minVersion` and `ciphers` (undefined: Node's default list): config tls. */
+  tls?: { host: string; port: number; cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; minVersion: tls.SecureVersion; ciphers?: string }
   /** A TLS handshake failed (wrong protocol version, untrusted certificate, plain SMPP on the TLS port…): no session existed. */
   onTlsError?: (remote: string, reason: string) => void
 }
@@ -55,7 +55,7 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
       checkPair(o.tls.cert, o.tls.key)
       // Every client is asked for a certificate (an account's clientCerts pins one); tls.ca only when the whole port
       // requires one: its names in the request make clients with a self-signed (pinned) certificate send none.
-      secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: requestCa(o.tls), requestCert: true, rejectUnauthorized: o.tls.requestCert, minVersion: 'TLSv1.2' }, (s) => onSocket(s, true))
+      secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: requestCa(o.tls), requestCert: true, rejectUnauthorized: o.tls.requestCert, minVersion: o.tls.minVersion, ciphers: o.tls.ciphers }, (s) => onSocket(s, true))
     } catch (e) {
       plain.close()
       throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls: the certificate or key is not usable: ${(e as Error).message}`)
@@ -82,7 +82,8 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
     reloadTls: (t) => {
       if (secure === null) return false
       checkPair(t.cert, t.key)
-      secure.setSecureContext({ cert: t.cert, key: t.key, ca: requestCa({ ca: t.ca, requestCert: o.tls?.requestCert ?? false }), minVersion: 'TLSv1.2' }) // throws on an unusable pair: nothing changes
+      // A whole new context: the version floor and the cipher list go with the renewed pair, or they would fall back to Node's.
+      secure.setSecureContext({ cert: t.cert, key: t.key, ca: requestCa({ ca: t.ca, requestCert: o.tls?.requestCert ?? false }), minVersion: o.tls?.minVersion, ciphers: o.tls?.ciphers }) // throws on an unusable pair: nothing changes
       return true
     },
   }

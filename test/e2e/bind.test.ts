@@ -168,6 +168,25 @@ t.test('ten failed HTTP logins from one address in a minute: that address is ref
   t.equal(key.status, 401, 'a request with no credentials is not a guess: still answered 401')
 })
 
+t.test('logins refused during a lockout are counted and logged, the log once a minute per address (then a count), not once per guess', async (t) => {
+  const engine = await startEngine(t)
+  const statuses: number[] = []
+  for (let i = 0; i < 30; i++) statuses.push((await engine.http('POST', '/api/v1/login', { systemId: 'esme1', password: `wrong${i}` })).status)
+  t.same(statuses, [...Array(10).fill(401), ...Array(20).fill(429)], '10 checked and refused, then 20 refused unchecked (429)')
+  const metrics = (await engine.http('GET', '/metrics')).body
+  t.match(metrics, /\nsmsc_auth_failures_total 10\n/, 'the ten refused credentials')
+  t.match(metrics, /\nsmsc_auth_lockout_refusals_total 20\n/, 'and the twenty refused during the lockout, apart')
+  const refused = () => engine.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).filter((o) => o.msg === 'login refused')
+  const deadline = Date.now() + 3000
+  while (refused().length < 11 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  await new Promise((r) => setTimeout(r, 200))
+  const lines = refused()
+  t.equal(lines.filter((l) => l.what === 'API login: wrong systemId or password').length, 10, 'each checked refusal is a line')
+  const lockout = lines.filter((l) => l.what !== 'API login: wrong systemId or password')
+  t.equal(lockout.length, 1, 'the lockout\'s refusals: one line for the address in this minute (the rest a count a minute later), not twenty')
+  t.match(lockout[0], { level: 'info', what: 'API login, refused unchecked during the lockout', systemId: 'esme1', remote: /^(127\.0\.0\.1|::1|::ffff:127\.0\.0\.1)$/ })
+})
+
 t.test('ten failed binds from one address as one system_id in a minute: that pair is refused, other accounts from the address are not', async (t) => {
   const engine = await startEngine(t, { accounts: [{ systemId: 'esme1', password: 'secret1' }, { systemId: 'esme2', password: 'secret2' }] as never })
   for (let i = 0; i < 10; i++) t.equal(await bindStatus(engine.smppPort, 'esme1', `bad${i}`), Status.ESME_RINVPASWD, `failure ${i + 1}`)

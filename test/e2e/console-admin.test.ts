@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process'
 import type { BrowserContext, Page } from 'playwright-core'
 import { projectRoot, startEngine, type AccountConfig } from '../helpers/engine'
 import { openEsme } from '../helpers/esme'
-import { ARTIFACTS, CHROMIUM, openPage } from '../helpers/browser'
+import { ARTIFACTS, CHROMIUM, openPage, waitForExpression } from '../helpers/browser'
 
 const ROOT = projectRoot()
 const ADMIN_PASSWORD = 'console-admin-e2e'
@@ -63,7 +63,7 @@ t.test('account pages in chromium: operator, reseller and user', { skip: fs.exis
   const row = (id: string) => `[data-system-id="${id}"]`
   /** waits until the element's text matches */
   const untilText = (sel: string, re: RegExp) =>
-    page.waitForFunction(`${re}.test(document.querySelector(${JSON.stringify(sel)})?.textContent.trim() ?? '')`)
+    waitForExpression(page, `${re}.test(document.querySelector(${JSON.stringify(sel)})?.textContent.trim() ?? '')`)
   const text = async (sel: string) => ((await page.textContent(sel)) ?? '').trim()
   const balanceCell = (id: string) => `${row(id)} .acct-balance`
   /** opens an account's detail panel (closing another) and one of its panes */

@@ -12,7 +12,7 @@ import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { projectRoot, startEngine, type AccountConfig } from '../helpers/engine'
 import { api } from '../helpers/ws'
-import { ARTIFACTS, CHROMIUM, openPage } from '../helpers/browser'
+import { ARTIFACTS, CHROMIUM, openPage, waitForExpression } from '../helpers/browser'
 
 const ROOT = projectRoot()
 const ADMIN_PASSWORD = 'console-optouts-e2e'
@@ -37,7 +37,7 @@ t.test('opt-out lists in chromium: the global list and an account\'s, edited by 
   const count = (sel: string) => page.locator(sel).count()
   const row = (id: string) => `#account-tree [data-system-id="${id}"]`
   /** waits until `scope` lists `n` numbers */
-  const rows = (scope: string, n: number) => page.waitForFunction(`document.querySelectorAll('${scope} tr[data-number]').length === ${n}`)
+  const rows = (scope: string, n: number) => waitForExpression(page, `document.querySelectorAll('${scope} tr[data-number]').length === ${n}`)
   const numbersShown = (scope: string) => page.locator(`${scope} tr[data-number]`).evaluateAll((rs) => rs.map((r) => r.getAttribute('data-number')))
 
   await t.test('the operator adds numbers to the global list, filters, removes one', async (t) => {
@@ -68,7 +68,7 @@ t.test('opt-out lists in chromium: the global list and an account\'s, edited by 
   })
 
   await t.test("an account's list in its detail: a subscriber's STOP shows, the operator adds one", async (t) => {
-    const mo = await api(port, 'POST', '/api/v1/simulator/mo', { body: { from: '4917700000042', to: '12345', text: 'STOP' } })
+    const mo = await api(port, 'POST', '/api/v1/simulator/mo', { body: { from: '4917700000042', to: '12345', text: 'STOP' }, token: op })
     t.equal(mo.status, 202)
     await page.click(`${row('shop')} [data-action=manage]`)
     await page.click('[data-detail="shop"] [data-action=optouts]')

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net'
 import { createHmac } from 'node:crypto'
 import { execFileSync } from 'node:child_process'
 import { projectRoot, startEngine, type AccountConfig } from '../helpers/engine'
-import { CHROMIUM, openPage } from '../helpers/browser'
+import { CHROMIUM, openPage, waitForExpression } from '../helpers/browser'
 
 const ROOT = projectRoot()
 const USER = { systemId: 'hooked', password: 'hook-pw' }
@@ -77,7 +77,7 @@ t.test('the console shows the webhook secret once, and a new one on request', { 
 
   await page.waitForSelector('#webhook-secret-new')
   await page.click('#webhook-secret-new')
-  await page.waitForFunction(`(document.querySelector('#webhook-secret')?.textContent ?? '').trim() !== ${JSON.stringify(first)}`)
+  await waitForExpression(page, `(document.querySelector('#webhook-secret')?.textContent ?? '').trim() !== ${JSON.stringify(first)}`)
   const second = ((await page.textContent('#webhook-secret')) ?? '').trim()
   t.match(second, /^whsec_\S+$/, 'a new secret is shown')
   const hook = await receiptOfOne()

@@ -19,7 +19,7 @@ import { countParts as engineCountParts } from '../../engine/protocol/text/split
 import { DEFAULT_ACCOUNT, projectRoot, startEngine } from '../helpers/engine'
 import { openEsme, receiptFor } from '../helpers/esme'
 import { runLoad, type LoadResult } from '../../bench/esme-load'
-import { ARTIFACTS, CHROMIUM, openPage } from '../helpers/browser'
+import { ARTIFACTS, CHROMIUM, openPage, waitForExpression } from '../helpers/browser'
 
 const ROOT = projectRoot()
 const ADMIN_PASSWORD = 'console-e2e-admin'
@@ -90,7 +90,7 @@ t.test('the console in chromium', { skip: fs.existsSync(CHROMIUM) ? false : `no 
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true })
   const attr = async (sel: string, name: string) => Number(await page.getAttribute(sel, name))
   /** waits until the JavaScript expression (evaluated in the page) is truthy */
-  const until = (expression: string, timeout?: number) => page.waitForFunction(expression, undefined, { timeout })
+  const until = (expression: string, timeout?: number) => waitForExpression(page, expression, timeout)
   const rowCount = "document.querySelectorAll('#binds .tbody [role=row]').length"
 
   // an ESME of the default account, bound all along: it takes the receipt of the console's SMS

@@ -79,10 +79,11 @@ function httpGet(url: string, timeoutMs = 5000): Promise<{ status: number; body:
   })
 }
 
-function httpPost(url: string, body: unknown): Promise<{ status: number; body: string }> {
+function httpPost(url: string, body: unknown, token?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const data = Buffer.from(JSON.stringify(body))
-    const req = http.request(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': data.length }, timeout: 5000, agent: false }, (res) => {
+    const headers = { 'content-type': 'application/json', 'content-length': data.length, ...(token ? { authorization: `Bearer ${token}` } : {}) }
+    const req = http.request(url, { method: 'POST', headers, timeout: 5000, agent: false }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }))
@@ -92,6 +93,9 @@ function httpPost(url: string, body: unknown): Promise<{ status: number; body: s
     req.end(data)
   })
 }
+
+/** The operator's password (config admin.password): the simulated carrier's MO needs its login. */
+const ADMIN_PASSWORD = 'kannel-admin-1'
 
 /** Set when a Kannel box exits before the teardown: every wait gives up at once with its output. */
 let died: string | null = null
@@ -215,6 +219,7 @@ t.test('Kannel (bearerbox + smsbox) submits through sendsms, matches our receipt
     http: { host: '127.0.0.1', port: 0 },
     accounts: LINKS.map((l) => ({ systemId: l.systemId, password: l.password, messageIdFormat: l.messageIdFormat })),
     simulator: { deliveryDelayMs: [200, 400], outcomes: { DELIVRD: 1 } },
+    admin: { password: ADMIN_PASSWORD },
     log: { level: 'warn' },
   })
   const engine = smsc
@@ -423,8 +428,11 @@ t.test('Kannel (bearerbox + smsbox) submits through sendsms, matches our receipt
       // Two UDH parts from the engine, combined by bearerbox (sms-combine-concatenated-mo, default true) into one call
       { from: '4915112340003', to: '12345', text: LONG.slice(0, 300), coding: '0' },
     ]
+    // the simulated carrier's MO is the operator's to send
+    const login = await httpPost(`http://127.0.0.1:${engine.ports.http}/api/v1/login`, { password: ADMIN_PASSWORD })
+    const token = (JSON.parse(login.body) as { token: string }).token
     for (const m of moSends) {
-      const r = await httpPost(`http://127.0.0.1:${engine.ports.http}/api/v1/simulator/mo`, { from: m.from, to: m.to, text: m.text, systemId: 'kdec' })
+      const r = await httpPost(`http://127.0.0.1:${engine.ports.http}/api/v1/simulator/mo`, { from: m.from, to: m.to, text: m.text, systemId: 'kdec' }, token)
       t.equal(r.status, 202, `MO accepted by the engine (${r.body})`)
     }
     await until('every MO at the sms-service', 10_000, () => (mos.length >= moSends.length ? true : undefined)).catch(() => null)

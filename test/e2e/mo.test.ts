@@ -4,7 +4,7 @@
  * until one binds when none is.
  */
 import t from 'tap'
-import { startEngine } from '../helpers/engine'
+import { httpCall, startEngine } from '../helpers/engine'
 import { isMo, messageText, openEsme, type Pdu } from '../helpers/esme'
 
 t.test('MO through the HTTP endpoint', async (t) => {
@@ -15,7 +15,7 @@ t.test('MO through the HTTP endpoint', async (t) => {
     ],
   })
   const postMo = async (body: Record<string, unknown>): Promise<string> => {
-    const res = await engine.http('POST', '/api/v1/simulator/mo', body)
+    const res = await engine.http('POST', '/api/v1/simulator/mo', body, await engine.operatorToken())
     if (res.status < 200 || res.status > 299) throw new Error(`POST /api/v1/simulator/mo → ${res.status} ${res.body}`)
     const id = (res.json as { id?: unknown } | undefined)?.id
     if (id === undefined || id === null || id === '') throw new Error(`MO response has no id: ${res.body}`)
@@ -73,12 +73,31 @@ t.test('MO through the HTTP endpoint', async (t) => {
   })
 
   t.test('without systemId and with two accounts the MO is refused or routed to one of them', async (t) => {
-    const res = await engine.http('POST', '/api/v1/simulator/mo', { from: '4915100000107', to: '12345', text: 'which one' })
+    const res = await engine.http('POST', '/api/v1/simulator/mo', { from: '4915100000107', to: '12345', text: 'which one' }, await engine.operatorToken())
     t.ok(res.status === 200 || (res.status >= 400 && res.status < 500), `200 or 4xx (got ${res.status} ${res.body})`)
   })
 
   t.test('a bad MO request is refused', async (t) => {
-    const res = await engine.http('POST', '/api/v1/simulator/mo', { from: '1', text: 'no to' })
-    t.ok(res.status >= 400 && res.status < 500, `4xx for a missing "to" (got ${res.status})`)
+    const res = await engine.http('POST', '/api/v1/simulator/mo', { from: '1', text: 'no to' }, await engine.operatorToken())
+    t.match(res, { status: 400, json: { code: 'SMSC_ERR_HTTP_BODY', error: 'to is required' } }, 'a missing "to"')
   })
+})
+
+t.test('only the operator may make the simulated carrier send an MO: anyone reaching the port could write into any account\'s queue', async (t) => {
+  const engine = await startEngine(t, { accounts: [{ systemId: 'esme1', password: 'secret1' }] })
+  const op = await engine.operatorToken()
+  const mo = { from: '4915100000109', to: '12345', text: 'fake MO', systemId: 'esme1' }
+  t.match(await engine.http('POST', '/api/v1/simulator/mo', mo), { status: 401, json: { code: 'SMSC_ERR_HTTP_AUTH' } }, 'no login: 401')
+  const account = (await engine.http('POST', '/api/v1/login', { systemId: 'esme1', password: 'secret1' })).json as { token: string }
+  t.match(await engine.http('POST', '/api/v1/simulator/mo', mo, account.token), { status: 403, json: { code: 'SMSC_ERR_ADMIN_FORBIDDEN' } }, 'the account itself: 403')
+  await engine.http('POST', '/api/v1/admin/users', { user: 'noc1', role: 'viewer', password: 'noc1-password' }, op)
+  const viewer = (await engine.http('POST', '/api/v1/login', { user: 'noc1', password: 'noc1-password' })).json as { token: string }
+  t.match(await engine.http('POST', '/api/v1/simulator/mo', mo, viewer.token), { status: 403, json: { code: 'SMSC_ERR_ADMIN_READ_ONLY' } }, 'a viewer: 403')
+  const esme = await openEsme(t, { port: engine.smppPort, kind: 'receiver' })
+  const ok = await httpCall(engine.httpPort, 'POST', '/api/v1/simulator/mo', { body: mo, cookie: `smsc_session=${op}` })
+  t.match(ok, { status: 202, json: { systemId: 'esme1', parts: 1 } }, 'the operator (the console\'s cookie): 202')
+  const got = await esme.waitFor((p: Pdu) => isMo(p) && p.source_addr === mo.from, 10_000)
+  t.equal(messageText(got), 'fake MO', 'and it arrives')
+  await new Promise((r) => setTimeout(r, 200))
+  t.equal(esme.delivered.filter(isMo).length, 1, 'once: the refused requests queued nothing')
 })

@@ -122,7 +122,7 @@ t.test('opt-outs refuse MT without charge, MO STOP and START change the list, an
   })
 
   t.test("an MO STOP puts the subscriber on the route's account's list and is delivered; START takes it off", async (t) => {
-    const mo = (text: string) => httpCall(engine.httpPort, 'POST', '/api/v1/simulator/mo', { from: `+${SUBSCRIBER}`, to: '12345', text })
+    const mo = async (text: string) => httpCall(engine.httpPort, 'POST', '/api/v1/simulator/mo', { from: `+${SUBSCRIBER}`, to: '12345', text }, { authorization: `Bearer ${await engine.operatorToken()}` })
     t.equal(hex((await submit(SUBSCRIBER)).command_status), '0x00', 'before STOP the subscriber gets messages')
     t.equal((await mo('STOP')).status, 202)
     const got = await shop.waitFor((p: Pdu) => isMo(p) && p.source_addr === `+${SUBSCRIBER}`, 10_000)

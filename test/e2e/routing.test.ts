@@ -173,7 +173,7 @@ t.test('routing', async (t) => {
   t.test('MO without systemId is routed by destination prefix and keyword', async (t) => {
     const rx2 = await openEsme(t, { port: engine.smppPort, kind: 'receiver', systemId: 'esme2', password: 'secret2' })
     const rx3 = await openEsme(t, { port: engine.smppPort, kind: 'receiver', systemId: 'esme3', password: 'secret3' })
-    const mo = async (from: string, to: string, text: string) => api(engine.httpPort, 'POST', '/api/v1/simulator/mo', { from, to, text })
+    const mo = async (from: string, to: string, text: string) => api(engine.httpPort, 'POST', '/api/v1/simulator/mo', { from, to, text }, token)
     const r1 = await mo('4915100000501', '70001234', 'hello short code')
     t.equal(r1.status, 202, `short-code MO accepted (${r1.body})`)
     t.equal(r1.json?.systemId, 'esme2', 'routed to esme2 by destPrefix 7000')

@@ -165,7 +165,7 @@ t.test('simulator.enabled false: no route may name the simulator, it sends no MO
 
   const e = await startEngine(t, { dataDir, extra: { simulator: { enabled: false }, connectors: base.connectors, routes: { mt: [{ name: 'all', match: {}, action: { connector: 'httpA' } }] } } })
   t.match(e.output(), /Carrier +no simulator \(simulator\.enabled false\)/, 'the banner says there is no simulator')
-  const mo = await e.http('POST', '/api/v1/simulator/mo', { from: '4915112345678', to: '12345', text: 'spoofed?', systemId: 'esme1' })
+  const mo = await e.http('POST', '/api/v1/simulator/mo', { from: '4915112345678', to: '12345', text: 'spoofed?', systemId: 'esme1' }, await e.operatorToken())
   t.match(mo, { status: 404, json: { code: 'SMSC_ERR_HTTP_NOT_FOUND', error: 'the simulated carrier is off (simulator.enabled false): it sends no MO' } }, 'no MO can be injected')
 })
 
@@ -195,7 +195,7 @@ t.test('http.tlsPort: the console and API over HTTPS with the SMPP TLS certifica
   t.match(login, { status: 200, json: { token: String } }, 'a login over HTTPS')
   t.equal((await e.http('GET', '/healthz')).status, 200, 'and the plain HTTP listener still answers (the CLI uses it)')
   t.match(await get('/metrics'), { status: 404 }, '/metrics (no login) is not served over HTTPS')
-  t.match(await get('/api/v1/simulator/mo', { from: '1', to: '2', text: 'x' }), { status: 404 }, 'nor the simulator\'s MO (no login)')
+  t.match(await get('/api/v1/simulator/mo', { from: '1', to: '2', text: 'x' }), { status: 404 }, 'nor the simulator\'s MO (a testing tool)')
   t.equal((await e.http('GET', '/metrics')).status, 200, 'both stay on the plain port')
 })
 

@@ -91,7 +91,7 @@ t.test('allowPrivateTargets true: signed POSTs that verify with the secret from 
   t.ok(verifies(first, secret), 'the signature verifies with the secret the API gave')
   t.notOk(verifies({ ...first, raw: first.raw.replace('DELIVRD', 'UNDELIV') }, secret), 'and not for another body')
 
-  const mo = await engine.http('POST', '/api/v1/simulator/mo', { systemId: 'shop', from: '4915100000777', to: '12345', text: 'hello' })
+  const mo = await engine.http('POST', '/api/v1/simulator/mo', { systemId: 'shop', from: '4915100000777', to: '12345', text: 'hello' }, await engine.operatorToken())
   t.equal(mo.status, 202)
   const moHit = await until('the MO at /mo (through hook.test)', () => rx.hits.find((h) => h.path === '/mo'), 10_000)
   t.equal(moHit.headers.host, `hook.test:${rx.port}`, 'posted to the name, resolved by the engine')

@@ -101,7 +101,7 @@ t.test('receipts and MO go to the account webhooks, with retries', async (t) => 
   })
 
   t.test('an MO for the account arrives at the mo webhook', async (t) => {
-    const res = await engine.http('POST', '/api/v1/simulator/mo', { systemId: 'hook', from: '4915100000777', to: '12345', text: 'hello webhook €' })
+    const res = await engine.http('POST', '/api/v1/simulator/mo', { systemId: 'hook', from: '4915100000777', to: '12345', text: 'hello webhook €' }, await engine.operatorToken())
     t.equal(res.status, 202, `POST /api/v1/simulator/mo → ${res.status} ${res.body}`)
     const hit = await until('the MO at /mo', () => receiver.hits.find((h) => h.path === '/mo' && h.events.some((e) => e.from === '+4915100000777')), 10_000)
     t.equal(hit.status, 200)
@@ -110,7 +110,7 @@ t.test('receipts and MO go to the account webhooks, with retries', async (t) => 
 
   t.test('a long MO arrives as its parts, each with its own text, part and ref, that put together give the message', async (t) => {
     const text = Array.from({ length: 30 }, (_, k) => `word${k}`).join(' ') + ' 👋 end' // UCS2, 3 parts of 67 characters
-    const res = await engine.http('POST', '/api/v1/simulator/mo', { systemId: 'hook', from: '4915100000888', to: '12345', text })
+    const res = await engine.http('POST', '/api/v1/simulator/mo', { systemId: 'hook', from: '4915100000888', to: '12345', text }, await engine.operatorToken())
     t.equal(res.status, 202)
     const parts = JSON.parse(res.body).parts as number
     t.ok(parts > 1, `${parts} parts`)
@@ -247,7 +247,7 @@ t.test('webhook events give international numbers (TON 1) with their "+", whethe
   for (const [id, c] of ids) t.match(receipts.find((e) => e.id === id), { from: c.from, to: c.to }, `receipt: ${c.what}`)
 
   for (const from of ['+447700900201', '447700900202']) {
-    const res = await engine.http('POST', '/api/v1/simulator/mo', { systemId: 'hook', from, to: '12345', text: `mo from ${from}` })
+    const res = await engine.http('POST', '/api/v1/simulator/mo', { systemId: 'hook', from, to: '12345', text: `mo from ${from}` }, await engine.operatorToken())
     t.equal(res.status, 202)
   }
   const mo = await until('both MO events', () => {

@@ -1,6 +1,6 @@
 /**
  * The real browser of the console tests: Debian's chromium driven by playwright-core (CHROMIUM_PATH to
- * use another), headless, closed at the test's end; page errors collected for the test to assert none.
+ * use another), headless, closed at the test's end; page errors (and what the CSP blocked) collected for the test to assert none.
  */
 import path from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
@@ -24,5 +24,22 @@ export async function openPage(t: TestLike, o: { width?: number; locale?: string
   page.setDefaultTimeout(15_000)
   const pageErrors: string[] = []
   page.on('pageerror', (e) => pageErrors.push(e.message))
+  // What the engine's Content-Security-Policy blocked (a script, a stylesheet, a connection) is an error too: Chromium
+  // only says so on the console, and a blocked stylesheet or fetch would not throw.
+  page.on('console', (m) => { if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) pageErrors.push(m.text()) })
   return { browser, context, page, pageErrors }
+}
+
+/**
+ * Waits until `expression` (JavaScript, evaluated in the page) is truthy; throws after `timeoutMs`. Not
+ * page.waitForFunction: Playwright evaluates its predicate with the page's own eval, which the console's
+ * Content-Security-Policy refuses (no 'unsafe-eval'), while page.evaluate goes through the DevTools protocol, which
+ * the policy does not govern.
+ */
+export async function waitForExpression(page: Page, expression: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await page.evaluate(expression))) {
+    if (Date.now() > deadline) throw new Error(`waitForExpression: ${expression} still false after ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
 }

@@ -93,8 +93,10 @@ export interface Engine {
   kill(): Promise<void>
   /** start again on the same ports, config and dataDir, and wait for /healthz */
   restart(): Promise<void>
-  /** a request to the HTTP control port */
-  http(method: string, urlPath: string, body?: unknown): Promise<HttpResult>
+  /** a request to the HTTP control port; `token`: a login token or API key (`Authorization: Bearer`) */
+  http(method: string, urlPath: string, body?: unknown, token?: string): Promise<HttpResult>
+  /** an operator login token (config admin.password, else the one the first start generated), made once */
+  operatorToken(): Promise<string>
 }
 
 /**
@@ -297,6 +299,7 @@ export async function startEngine(t: TestLike, options: EngineOptions = {}): Pro
     }
   }
 
+  let operatorToken: Promise<string> | undefined
   const engine: Engine = {
     get smppPort() { return smppPort },
     get tlsPort() { return tlsPort },
@@ -321,7 +324,14 @@ export async function startEngine(t: TestLike, options: EngineOptions = {}): Pro
       spawnEngine()
       await waitReady()
     },
-    http: (method, urlPath, body) => httpRequest(httpPort, method, urlPath, body),
+    http: (method, urlPath, body, token) => httpCall(httpPort, method, urlPath, { body, token }),
+    operatorToken: () => (operatorToken ??= (async () => {
+      const password = (config.admin as { password?: string } | undefined)?.password ?? initialCredentials(dataDir).admin
+      const res = await httpCall(httpPort, 'POST', '/api/v1/login', { body: { password } })
+      const token = (res.json as { token?: string } | undefined)?.token
+      if (res.status !== 200 || !token) { operatorToken = undefined; throw new Error(`operator login → ${res.status} ${res.body}`) }
+      return token
+    })()),
   }
 
   t.teardown(async () => {
