@@ -1128,13 +1128,16 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         if (at > t) schedule = formatSmppAbsolute(at)
       }
       const validity = m.validityMs !== undefined ? formatSmppAbsolute(Math.max(t, m.scheduleAt !== undefined && schedule ? Date.parse(String(m.scheduleAt)) || Number(m.scheduleAt) : t) + m.validityMs) : ''
+      // SMPP 3.4 §5.2.5: TON 5 alphanumeric sender ids; a short code (at most 8 digits, no '+') TON 3 network
+      // specific, NPI 0 (carriers refuse a short code typed as an international number); other numbers TON 1
       const alpha = !/^\+?\d{1,20}$/.test(m.from)
+      const shortCode = /^\d{1,8}$/.test(m.from)
+      const [fromTon, fromNpi] = alpha ? [5, 0] : shortCode ? [3, 0] : [1, 1]
       const drafts: MessageRecord[] = []
       for (const sm of parts) {
         const pdu: Pdu = {
           command: 'submit_sm', command_status: 0, sequence_number: 0, service_type: '',
-          // SMPP 3.4 §5.2.5: TON 5 alphanumeric sender ids, TON 1 international numbers
-          source_addr_ton: alpha ? 5 : 1, source_addr_npi: alpha ? 0 : 1, source_addr: m.from.replace(/^\+/, ''),
+          source_addr_ton: fromTon, source_addr_npi: fromNpi, source_addr: m.from.replace(/^\+/, ''),
           // the formatting people type into a number ("+44 7700 900123", "(030) 12-34") is not part of it
           dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: m.to.replace(/[\s().-]/g, '').replace(/^\+/, ''),
           esm_class: udhi ? EsmClass.UDHI : 0, protocol_id: 0, priority_flag: 0,

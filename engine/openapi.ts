@@ -257,7 +257,7 @@ export const OPENAPI = {
       MessageFields: {
         type: 'object', required: ['from', 'to'],
         properties: {
-          from: { type: 'string', description: 'sender: digits (international, a leading + allowed) or an alphanumeric id; 1 to 20 characters' },
+          from: { type: 'string', description: 'sender: a number (international, TON 1; a leading + allowed), a short code (1 to 8 digits without +: TON 3) or an alphanumeric id (TON 5); 1 to 20 characters' },
           to: { type: 'string', description: 'destination number, 1 to 20 characters' },
           text: { type: 'string', description: 'the text (split into parts when long); give text or binary' },
           binary: { type: 'string', pattern: '^([0-9a-fA-F]{2})*$', description: 'octets as hex; give text or binary' },

@@ -236,6 +236,7 @@ t.test('webhook events give international numbers (TON 1) with their "+", whethe
   for (const c of [
     { body: { from: '+447700900006', to: '+447700900106' }, from: '+447700900106', to: '+447700900006', what: "send API, '+' typed" },
     { body: { from: 'Shop', to: '447700900107' }, from: '+447700900107', to: 'Shop', what: "send API without '+' (its numbers are international)" },
+    { body: { from: '12345', to: '447700900108' }, from: '+447700900108', to: '12345', what: 'send API, a short code: TON 3 (network specific), so no +' },
   ]) {
     const r = await api.ok<{ ids: string[] }>('POST', '/api/v1/messages', { systemId: 'hook', ...c.body, text: c.what })
     ids.set(r.ids[0], c)
