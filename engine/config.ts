@@ -494,6 +494,21 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
   // still offer. Refused rather than left weaker than the operator asked.
   if (http.tlsPort !== null && tls.minVersion === 'TLSv1.3') fail(`${at(tlsPath, 'minVersion')} "TLSv1.3" cannot apply to HTTPS (${at(p('http'), 'tlsPort')}): uWebSockets.js has no minimum-version setting and also takes TLS 1.2; use "TLSv1.2" with http.tlsPort, or serve HTTPS from a reverse proxy`)
   if (http.tlsPort !== null && tls.cert === null && !devTls) fail(`${at(p('http'), 'tlsPort')} needs a certificate: set tls.cert and tls.key (the SMPP TLS listener's, shared), or start with --dev-tls`)
+  // One port per listener where their hosts overlap: two on one port failed at start with EADDRINUSE, naming neither key.
+  const listeners: [string, string, number | null][] = [
+    [at(p('smpp'), 'port'), smpp.host, smpp.port],
+    ...(tls.cert !== null || devTls ? [[at(tlsPath, 'port'), tls.host, tls.port] as [string, string, number]] : []),
+    [at(p('http'), 'port'), http.host, http.port],
+    [at(p('http'), 'tlsPort'), http.tlsHost, http.tlsPort],
+  ]
+  const anyHost = (h: string): boolean => h === '0.0.0.0' || h === '::' || h === ''
+  for (let b = 1; b < listeners.length; b++) {
+    for (let a = 0; a < b; a++) {
+      const [pa, ha, na] = listeners[a]
+      const [pb, hb, nb] = listeners[b]
+      if (na !== null && na !== 0 && na === nb && (ha === hb || anyHost(ha) || anyHost(hb))) fail(`${pb} ${nb} is also ${pa}: each listener needs a port of its own`)
+    }
+  }
 
   const dataDir = pick(root, 'dataDir', D.dataDir, text, source)
 

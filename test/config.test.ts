@@ -202,6 +202,13 @@ t.test('validation messages', async (t) => {
     throwsMessage(t, () => resolveOptions({ http: { trustProxy: ['10.0.0.0/33'] } }), 'config.http.trustProxy[0] must be an IPv4 or IPv6 address or CIDR block (got "10.0.0.0/33")')
     throwsMessage(t, () => resolveOptions({ http: { tlsPort: 'x' } }), 'config.http.tlsPort must be an integer between 0 and 65535 (got "x")')
     throwsMessage(t, () => resolveOptions({ http: { tlsPort: 8443 } }), 'config.http.tlsPort needs a certificate: set tls.cert and tls.key (the SMPP TLS listener\'s, shared), or start with --dev-tls')
+    // one port per listener where their hosts overlap (EADDRINUSE at start named neither key)
+    throwsMessage(t, () => resolveOptions({ devTls: true, tls: { port: 2775 } }), 'config.tls.port 2775 is also config.smpp.port: each listener needs a port of its own')
+    throwsMessage(t, () => resolveOptions({ devTls: true, http: { tlsPort: 8080, tlsHost: '127.0.0.1' } }), 'config.http.tlsPort 8080 is also config.http.port: each listener needs a port of its own')
+    throwsMessage(t, () => resolveOptions({ http: { port: 2775 } }), 'config.http.port 2775 is also config.smpp.port: each listener needs a port of its own')
+    t.equal(resolveOptions({ tls: { port: 2775 } }).tls.port, 2775, 'no TLS listener (no certificate): its port is not in use')
+    t.equal(resolveOptions({ smpp: { host: '127.0.0.1' }, http: { host: '127.0.0.2', port: 2775 } }).http.port, 2775, 'two hosts, one port: no conflict')
+    t.equal(resolveOptions({ smpp: { port: 0 }, http: { port: 0 } }).http.port, 0, 'port 0 (any free port) twice: no conflict')
     t.same(resolveOptions({ simulator: { enabled: false }, routes: { mt: [] } }).simulator.enabled, false)
     throwsMessage(t, () => resolveOptions({ simulator: { enabled: false }, routes: { mt: [{ name: 'a', match: {}, action: { connector: 'simulator' } }] } }),
       'config.routes.mt[0].action.connector must be a configured connector id (got "simulator"; connectors: none)')
