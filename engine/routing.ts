@@ -59,7 +59,8 @@ export interface MtRoute {
 
 export interface MoRoute {
   name: string
-  match: { destPrefix?: string[]; keyword?: string /* first word of the text, case-insensitive */ }
+  /** keyword: the first word of the text (see firstWord), case-insensitive; one word or a list of them */
+  match: { destPrefix?: string[]; keyword?: string | string[] }
   account: string
   /** The MO's sender (the subscriber) goes on ('add', STOP) or off ('remove', START) `account`'s opt-out list
    *  (engine/optouts.ts); the MO is delivered to the account as any other. */
@@ -277,8 +278,11 @@ class Checker {
     if (m.destPrefix !== undefined) match.destPrefix = this.prefixes(m.destPrefix, `${mp}.destPrefix`)
     if (m.keyword !== undefined) {
       const k = m.keyword
-      if (typeof k !== 'string' || !/^\S+$/.test(k)) this.fail(`${mp}.keyword must be one word (got ${showValue(k)})`)
-      match.keyword = k
+      const word = (w: unknown): boolean => typeof w === 'string' && /^\S+$/.test(w) && w.length <= 64
+      if (Array.isArray(k) ? k.length === 0 || k.length > 100 || !k.every(word) : !word(k)) {
+        this.fail(`${mp}.keyword must be one word or a list of 1 to 100 words, each at most 64 characters (got ${showValue(k)})`)
+      }
+      match.keyword = Array.isArray(k) ? [...(k as string[])] : (k as string)
     }
     const account = this.text(o.account, `${path}.account`)
     const route: MoRoute = { name, match, account }
@@ -480,12 +484,24 @@ export class MtRouter {
 
 interface CompiledMo {
   destPrefix: readonly string[] | null
-  keyword: RegExp | null
+  keywords: ReadonlySet<string> | null
   decision: MoDecision
 }
 
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&') // syntax characters only: valid under the u flag
+/** A keyword as compared: compatibility forms folded (full-width ＳＴＯＰ is STOP), upper case. */
+const keywordKey = (w: string): string => w.normalize('NFKC').toUpperCase()
+
+/**
+ * The words an MO keyword route compares: the text's first whitespace-delimited word, compatibility forms folded
+ * and upper-cased, as typed and without the punctuation and symbols around it ("Stop!", "STOP.", "STOP🙏",
+ * '"STOP"' match STOP, "C++" matches C++; "STOPALL" is not STOP). Subscribers type keywords every way; the operator
+ * lists the words, not their spellings.
+ */
+export function firstWord(text: string): [asTyped: string, bare: string] {
+  const m = /^\s*(\S+)/u.exec(text.normalize('NFKC'))
+  if (m === null) return ['', '']
+  const w = m[1].toUpperCase()
+  return [w, w.replace(/^[\p{P}\p{S}]+|[\p{P}\p{S}]+$/gu, '')]
 }
 
 /** First matching MO route's account, or null. */
@@ -495,9 +511,8 @@ export class MoRouter {
   constructor(routes: MoRoute[]) {
     this.routes = routes.map((r) => ({
       destPrefix: r.match.destPrefix ? r.match.destPrefix.map(stripPlus) : null,
-      // First whitespace-delimited word of the text, case-insensitive (Unicode case folding).
-      keyword: r.match.keyword !== undefined ? new RegExp(`^\\s*${escapeRegex(r.match.keyword)}(?:\\s|$)`, 'iu') : null,
-      decision: Object.freeze({ account: r.account, optOut: r.optOut ?? null, by: `mo:${r.match.keyword ?? r.name}` }),
+      keywords: r.match.keyword !== undefined ? new Set([r.match.keyword].flat().map(keywordKey)) : null,
+      decision: Object.freeze({ account: r.account, optOut: r.optOut ?? null, by: `mo:${[r.match.keyword ?? r.name].flat()[0]}` }),
     }))
   }
 
@@ -509,10 +524,14 @@ export class MoRouter {
   /** The first matching route's decision (shared and frozen), or null. */
   decide(dest: string, text: string): MoDecision | null {
     const routes = this.routes
+    let word: [string, string] | null = null // the text's first word, made once a keyword route asks for it
     for (let i = 0; i < routes.length; i++) {
       const c = routes[i]
       if (c.destPrefix !== null && !anyPrefix(dest, c.destPrefix)) continue
-      if (c.keyword !== null && !c.keyword.test(text)) continue
+      if (c.keywords !== null) {
+        word ??= firstWord(text)
+        if (!c.keywords.has(word[0]) && !c.keywords.has(word[1])) continue
+      }
       return c.decision
     }
     return null

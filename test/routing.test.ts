@@ -282,6 +282,19 @@ t.test('MO routing', async (t) => {
     t.equal(r.route('1', 'sToP\nnow'), 'optout')
   })
 
+  t.test('keyword: the punctuation and symbols around the first word, and compatibility forms, do not count', async (t) => {
+    for (const text of ['STOP.', 'Stop!', 'stop!!!', 'STOP🙏', '"STOP"', 'ＳＴＯＰ', 'ｓｔｏｐ please']) t.equal(r.route('1', text), 'optout', JSON.stringify(text))
+    t.equal(r.route('1', 'STOPALL'), null, 'another word is another word')
+    t.equal(r.route('1', 'ST.OP'), null, 'inside the word, punctuation counts')
+  })
+
+  t.test('keyword: a list of words, any of them', async (t) => {
+    const list = new MoRouter([{ name: 'stop', match: { keyword: ['STOP', 'STOPALL', 'unsubscribe', 'Arrêt'] }, account: 'optout', optOut: 'add' }])
+    for (const text of ['stop', 'StopAll', 'UNSUBSCRIBE me', 'arrêt', 'ARRÊT!']) t.equal(list.route('1', text), 'optout', text)
+    t.equal(list.route('1', 'cancel'), null)
+    t.same(list.decide('1', 'stopall'), { account: 'optout', optOut: 'add', by: 'mo:STOP' }, "by: the route's first keyword")
+  })
+
   t.test('keyword must be the whole first word, not a prefix or a later word', async (t) => {
     t.equal(r.route('1', 'STOPPED'), null)
     t.equal(r.route('1', 'please stop'), null)
@@ -481,7 +494,9 @@ t.test('validateRouteTables', async (t) => {
     ['infinite price', { mt: [ok({ price: Infinity })] }, `${P}.mt[0].price must be a non-negative number (got Infinity)`],
     ['price as a string', { mt: [ok({ price: '1' })] }, `${P}.mt[0].price must be a non-negative number (got "1")`],
     ['MO unknown match key', { mo: [{ name: 'm', match: { text: 'x' }, account: 'a' }] }, `${P}.mo[0].match.text is not a known key`],
-    ['MO keyword with a space', { mo: [{ name: 'm', match: { keyword: 'two words' }, account: 'a' }] }, `${P}.mo[0].match.keyword must be one word (got "two words")`],
+    ['MO keyword with a space', { mo: [{ name: 'm', match: { keyword: 'two words' }, account: 'a' }] }, `${P}.mo[0].match.keyword must be one word or a list of 1 to 100 words, each at most 64 characters (got "two words")`],
+    ['MO keyword list with a phrase', { mo: [{ name: 'm', match: { keyword: ['STOP', 'opt out'] }, account: 'a' }] }, `${P}.mo[0].match.keyword must be one word or a list of 1 to 100 words, each at most 64 characters (got ["STOP","opt out"])`],
+    ['MO keyword list empty', { mo: [{ name: 'm', match: { keyword: [] }, account: 'a' }] }, `${P}.mo[0].match.keyword must be one word or a list of 1 to 100 words, each at most 64 characters (got [])`],
     ['MO missing account', { mo: [{ name: 'm', match: {} }] }, `${P}.mo[0].account must be a non-empty string (got undefined)`],
     ['MO optOut not add or remove', { mo: [{ name: 'm', match: { keyword: 'STOP' }, account: 'a', optOut: 'true' }] }, `${P}.mo[0].optOut must be "add" or "remove" (the sender goes on or off "a"'s opt-out list) (got "true")`],
     ['MO optOut as a boolean', { mo: [{ name: 'm', match: {}, account: 'a', optOut: true }] }, `${P}.mo[0].optOut must be "add" or "remove" (the sender goes on or off "a"'s opt-out list) (got true)`],
