@@ -10,6 +10,7 @@ import fs from 'node:fs'
 import { CONFIG_FLAGS, assertKnownFlags, configArgsFromFlags, loadConfig, parseCliArgs } from './config'
 import { SmscError, isSmscError } from './errors'
 import { ADMIN_CREDENTIAL, INITIAL_CREDENTIALS, accountCredential, writePrivateFile } from './dirs'
+import { numberProblem } from './optouts'
 import { createSmsc } from './index'
 import { openAdminClient, type AdminClient } from './admin-client'
 import type { AccountView } from './admin'
@@ -427,7 +428,7 @@ async function route(sub: string | undefined, positionals: string[], flags: Reco
       out('MT routes (first match wins):\n')
       t.mt.forEach((r, i) => out(`  ${i + 1}. ${r.name.padEnd(16)} ${JSON.stringify(r.match)} → ${JSON.stringify(r.action)}${r.price !== undefined ? ` price ${r.price}` : ''}\n`))
       out('MO routes:\n')
-      t.mo.forEach((r, i) => out(`  ${i + 1}. ${r.name.padEnd(16)} ${JSON.stringify(r.match)} → ${r.account}\n`))
+      t.mo.forEach((r, i) => out(`  ${i + 1}. ${r.name.padEnd(16)} ${JSON.stringify(r.match)} → ${r.account}${r.optOut !== undefined ? ` (optOut ${r.optOut}: the sender ${r.optOut === 'add' ? 'goes on' : 'comes off'} its opt-out list)` : ''}\n`))
       return 0
     }
     const file = positionals[0]
@@ -473,9 +474,13 @@ async function apikey(sub: string | undefined, positionals: string[], flags: Rec
 
 const OPTOUT_HELP = `smsc optout list | add | remove: opt-out lists, the numbers MT admission refuses (SMSC_ROPTEDOUT 0x403)
 
-  smsc optout list [--account ID] [--prefix DIGITS] [--limit N] [--after NUMBER] [--json]
-  smsc optout add [--account ID] NUMBER…      (or --file FILE: one number a line)
+  smsc optout list [--account ID] [--prefix DIGITS] [--limit N] [--after NUMBER] [--all] [--json]
+  smsc optout add [--account ID] NUMBER…      (or --file FILE)
   smsc optout remove [--account ID] NUMBER…   (or --file FILE)
+
+--all lists every entry (page after page: an export). --file FILE: one number a line, or CSV/TSV whose first
+field is the number; lines starting with # and a first line without digits (a header) are skipped. Every
+number is checked before any is sent: a bad one is named by its line, and nothing is changed.
 
 Without --account: the operator's global list, which refuses the number for every account. With it: that
 account's list, which refuses it for the account (and, a reseller's, for its users). A subscriber's STOP adds
@@ -486,7 +491,7 @@ A number is digits; a leading "+" and spaces, dashes, dots or brackets are dropp
 
 async function optout(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
   if (flags.help || !['list', 'add', 'remove'].includes(sub ?? '')) { out(OPTOUT_HELP); return flags.help ? 0 : 2 }
-  return withClient(flags, ['account', 'prefix', 'limit', 'after', 'file'], async (c) => {
+  return withClient(flags, ['account', 'prefix', 'limit', 'after', 'file', 'all'], async (c) => {
     if (flags.account !== undefined && typeof flags.account !== 'string') usage('--account needs a systemId')
     const systemId = flags.account === undefined ? null : checkSystemId(flags.account as string)
     const list = systemId === null ? 'the global list' : `${systemId}'s list`
@@ -495,19 +500,40 @@ async function optout(sub: string | undefined, positionals: string[], flags: Rec
       const limit = flags.limit === undefined ? undefined : Number(flags.limit)
       if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) usage(`--limit must be a positive integer (got ${JSON.stringify(flags.limit)})`)
       const q = { limit, prefix: typeof flags.prefix === 'string' ? flags.prefix : undefined, after: typeof flags.after === 'string' ? flags.after : undefined }
+      if (flags.all) {
+        // An export: page after page, as the entries come (a million is a thousand requests, no more in memory than a page)
+        let after = q.after
+        let shown = 0
+        for (;;) {
+          const r = await c.listOptOuts(systemId, { ...q, limit: 1000, after })
+          for (const e of r.optouts) out(flags.json ? JSON.stringify(e) + '\n' : `${e.number.padEnd(20)}  ${new Date(e.at).toISOString()}  ${e.by}\n`)
+          shown += r.optouts.length
+          if (r.next === null || r.optouts.length === 0) break
+          after = r.next
+        }
+        if (!flags.json) out(`${shown} on ${list}\n`)
+        return 0
+      }
       const r = await c.listOptOuts(systemId, q)
       if (flags.json) { out(JSON.stringify(r) + '\n'); return 0 }
       for (const e of r.optouts) out(`${e.number.padEnd(20)}  ${new Date(e.at).toISOString()}  ${e.by}\n`)
-      out(`${r.optouts.length} shown of ${r.total} on ${list}${r.next !== null ? `; next page: --after ${r.next}` : ''}\n`)
+      out(`${r.optouts.length} shown of ${r.total} on ${list}${r.next !== null ? `; next page: --after ${r.next} (or --all)` : ''}\n`)
       return 0
     }
-    let numbers = positionals
+    // [number, where it came from]: all checked before the first request, so a bad line changes nothing
+    const given: [string, string][] = positionals.map((n, i) => [n, `NUMBER ${i + 1}`])
     if (typeof flags.file === 'string') {
       let text: string
       try { text = fs.readFileSync(flags.file, 'utf8') } catch (e) { usage(`--file ${flags.file}: ${(e as Error).message}`) }
-      numbers = [...numbers, ...text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))]
+      text.split(/\r?\n/).forEach((line, i) => {
+        const first = line.split(/[,;\t]/)[0].trim().replace(/^"(.*)"$/, '$1')
+        if (first === '' || first.startsWith('#') || (i === 0 && !/\d/.test(first))) return // blank, comment, header
+        given.push([first, `${flags.file} line ${i + 1}`])
+      })
     }
-    if (numbers.length === 0) usage(`optout ${sub} needs at least one NUMBER (or --file FILE)`)
+    if (given.length === 0) usage(`optout ${sub} needs at least one NUMBER (or --file FILE)`)
+    for (const [n, where] of given) { const bad = numberProblem(n, where); if (bad !== null) usage(`${bad}; nothing was changed`) }
+    const numbers = given.map(([n]) => n)
     let done = 0
     let other = 0
     let total = 0
@@ -953,6 +979,9 @@ function npmChain(): { pid: number; parent: number }[] {
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseCliArgs(argv)
+  // `smsc optout list --all | head`: a reader that stops reading ends the command quietly, as for any Unix tool
+  // (the engine, `start`, handles its own log stream).
+  if (args.command !== 'start') process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0) })
   // What the engine and its commands write (the store: message text and password hashes; backups, the TLS key,
   // control.json) is for the user it runs as alone, whatever the login's umask (022 made the store world-readable).
   if (args.command !== 'bench') process.umask(0o077)

@@ -204,3 +204,43 @@ t.test('the operator token of the control file ends with the engine', async (t) 
   t.equal(await me(first.token), 401, 'the old token does not outlive its engine')
   t.equal(await me(second.token), 200)
 })
+
+t.test('optout --file: every line checked first (a bad one named by its line, nothing changed); CSV with a header; --all exports every entry', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'smsc-cli-optout-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const d = ['--data-dir', dir]
+  const file = path.join(dir, 'optouts.csv')
+  const lines = ['number,opted_out_at', ...Array.from({ length: 2500 }, (_, i) => `"4477009${String(i).padStart(5, '0')}",2024-01-01`)]
+  lines[2001] = 'N/A,2024-01-01' // past the first two requests of 1,000
+  writeFileSync(file, lines.join('\n') + '\n')
+  const bad = smsc(['optout', 'add', '--file', file, ...d])
+  t.equal(bad.code, 2)
+  t.match(bad.err, new RegExp(`smsc: ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} line 2002 must be a phone number: .*\\(got "N/A"\\); nothing was changed\\n$`), 'the line of the file, and that nothing was changed')
+  t.match(smsc(['optout', 'list', ...d]).out, /^0 shown of 0 on the global list\n$/m, 'and nothing was: no request went before the check')
+  lines[2001] = '447700999999'
+  writeFileSync(file, lines.join('\r\n') + '\r\n')
+  const ok = smsc(['optout', 'add', '--file', file, ...d])
+  t.equal(ok.code, 0, ok.err)
+  t.match(ok.out, /^2500 added to the global list; 2500 on it\n$/, 'the header skipped, the first field of each line taken')
+  const all = smsc(['optout', 'list', '--all', ...d])
+  t.equal(all.code, 0, all.err)
+  const rows = all.out.trim().split('\n')
+  t.equal(rows.length, 2501, 'every entry, over three pages, and a total')
+  t.equal(rows[2500], '2500 on the global list')
+  const json = smsc(['optout', 'list', '--all', '--json', ...d]).out.trim().split('\n').map((l) => JSON.parse(l) as { number: string })
+  t.equal(new Set(json.map((e) => e.number)).size, 2500, '--json: one entry a line, none twice')
+})
+
+t.test('route list shows what an MO route does to the opt-out list', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'smsc-cli-routes-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const d = ['--data-dir', dir]
+  t.equal(smsc(['account', 'add', 'shop', '--password', 'shoppw12', ...d]).code, 0)
+  const file = path.join(dir, 'routes.json')
+  writeFileSync(file, JSON.stringify({ mt: [{ name: 'default', match: {}, action: { connector: 'simulator' } }], mo: [{ name: 'stop', match: { keyword: ['STOP', 'END'] }, account: 'shop', optOut: 'add' }, { name: 'start', match: { keyword: 'START' }, account: 'shop', optOut: 'remove' }] }))
+  const set = smsc(['route', 'set', file, ...d])
+  t.equal(set.code, 0, set.err)
+  const list = smsc(['route', 'list', ...d]).out
+  t.match(list, /stop +\{"keyword":\["STOP","END"\]\} → shop \(optOut add: the sender goes on its opt-out list\)/)
+  t.match(list, /start +\{"keyword":"START"\} → shop \(optOut remove: the sender comes off its opt-out list\)/)
+})
