@@ -931,14 +931,15 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     if (!options.simulator.enabled) throw smscError('SMSC_ERR_API_INVALID', 'the simulated carrier is off (simulator.enabled false): it sends no MO')
     // The MO routing table picks the account (destination prefix, keyword); else the request names it.
     const decision = req.systemId === undefined ? moRouter.decide(req.to, req.text) : null
-    const systemId = accountFor(req.systemId ?? decision?.account ?? undefined)
+    const systemId = accountFor(req.systemId ?? decision?.account ?? undefined,
+      () => `no MO route takes it (to ${JSON.stringify(req.to)}, first word ${JSON.stringify(req.text.trim().split(/\s+/)[0] ?? '')}: docs/ROUTING.md "MO routes"); give systemId to send it to one account`)
     const coding = req.coding ?? (encodeText(req.text, 'gsm') ? 'gsm' : 'ucs2')
     const split = splitMessage(req.text, coding)
     if (!split) throw smscError('SMSC_ERR_DCS_INVALID', `text cannot be encoded as ${coding}`)
     const [id] = store.allocateIds(1, options.messageIdFormat)
     const t = now()
     const items: DeliveryItem[] = split.parts.map((sm) => moItem(systemId, id, t, [1, 1, req.from], [0, 1, req.to], split.udhi ? 0x40 : 0, dcsOfCoding(coding), sm))
-    const optOut = moOptOut(decision, systemId, req.from, t)
+    const optOut = moOptOut(decision, systemId, [1, 1, req.from], t)
     await new Promise<void>((resolve, reject) => actors.commit(optOut === null ? { enqueue: items } : { enqueue: items, optOuts: [optOut] }, (err) => (err ? reject(err) : resolve())))
     if (optOut !== null) moOptOutDone([optOut])
     actors.enqueue(items)
@@ -1065,10 +1066,11 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     })
   }
 
-  function accountFor(systemId: string | undefined): string {
+  /** The account a request names, or the only one there is; `why` says what is missing when there are several. */
+  function accountFor(systemId: string | undefined, why = () => 'systemId is required when there is more than one account'): string {
     const accounts = store.listAccounts()
     const id = systemId ?? (accounts.length === 1 ? accounts[0].systemId : undefined)
-    if (!id) throw smscError('SMSC_ERR_MO_NO_ROUTE', 'systemId is required when there is more than one account')
+    if (!id) throw smscError('SMSC_ERR_MO_NO_ROUTE', why())
     if (!store.getAccount(id)) throw smscError('SMSC_ERR_AUTH_SYSTEM_ID', `no account ${id}`)
     return id
   }

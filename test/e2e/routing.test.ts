@@ -184,6 +184,7 @@ t.test('routing', async (t) => {
     const r4 = await mo('4915100000504', '80001', 'nothing matches this')
     t.ok(r4.status >= 400 && r4.status < 500, `no MO route and several accounts: refused (${r4.status} ${r4.body})`)
     t.equal(r4.json?.code, 'SMSC_ERR_MO_NO_ROUTE')
+    t.match(r4.json?.error, /^no MO route takes it \(to "80001", first word "nothing": docs\/ROUTING\.md "MO routes"\); give systemId to send it to one account$/, 'saying no route took it, and what would')
     const from = (f: string) => (p: Pdu) => isMo(p) && p.source_addr === f
     t.equal(messageText(await rx2.waitFor(from('4915100000501'), 10_000)), 'hello short code', 'esme2 got its MO')
     await rx3.waitFor(from('4915100000502'), 10_000)
