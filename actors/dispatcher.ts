@@ -10,12 +10,16 @@
  * - retries: a temporary failure (link down, ESME_RTHROTTLED, ESME_RMSGQFUL, timeout, HTTP 5xx) goes
  *   to another candidate that is up, else waits with exponential back-off (dispatch.retryMs);
  * - expiry: a destination not final at its validity_period (expireAt) gets an EXPIRED outcome,
- *   whether it is scheduled, waiting for a retry, queued at a connector or awaiting an upstream receipt.
+ *   whether it is scheduled, waiting for a retry, queued at a connector or awaiting an upstream receipt;
+ * - opt-outs: a destination whose number went on a list that binds its account after it was admitted
+ *   (scheduled, waiting for a retry or another connector) ends REJECTED with SMSC_ROPTEDOUT when it is
+ *   due, instead of going to a connector: nothing goes out after a STOP (docs/ROUTING.md "Opt-outs").
  * It never writes the store: outcomes go to the delivery actor, which commits them with the receipts.
  */
-import { MessageState } from '../engine/protocol/constants'
+import { CommandStatus, MessageState } from '../engine/protocol/constants'
 import { isFinal, type MessageRecord } from '../engine/message'
 import { SIMULATOR_CONNECTOR } from '../engine/config'
+import type { OptOutBinding, OptOutLists } from '../engine/optouts'
 import type { Connector, Dispatch } from './connectors/types'
 import type { Outcome } from './messages'
 
@@ -52,8 +56,10 @@ export interface DispatcherDeps {
   reroute?(record: MessageRecord, dest: number): string[] | null
   /** Hands a batch to a connector's actor. */
   send(connectorId: string, jobs: Job[]): void
-  /** Outcomes the dispatcher decides (EXPIRED, or UNDELIVERABLE when a route names no connector). */
+  /** Outcomes the dispatcher decides (EXPIRED; REJECTED for a number opted out since its admission). */
   outcomes(outcomes: Outcome[]): void
+  /** The opt-out lists (the store's, engine/optouts.ts) and an account's reseller: asked for each due destination. */
+  optOuts?: { lists: OptOutLists; parentOf(systemId: string): string | null }
   retryMs: readonly [number, number]
 }
 
@@ -197,7 +203,7 @@ export class Dispatcher {
   tick(now: number): void {
     if (now - this.lastSweep >= SWEEP_MS) { this.lastSweep = now; this.sweep() }
     const until = Math.floor(now / SEC)
-    const expired: Outcome[] = []
+    const ended: Outcome[] = [] // EXPIRED, or REJECTED (opted out)
     for (; this.cursor <= until; this.cursor++) {
       const due = this.later.get(this.cursor)
       if (due !== undefined) {
@@ -208,7 +214,7 @@ export class Dispatcher {
       if (exp !== undefined) {
         this.awaiting.delete(this.cursor)
         this.awaitingCount -= exp.length
-        for (const j of exp) if (!isStale(j)) expired.push(this.expire(j))
+        for (const j of exp) if (!isStale(j)) ended.push(this.expire(j))
       }
     }
     if (this.ready.length > 0) {
@@ -217,9 +223,19 @@ export class Dispatcher {
       const byConnector = new Map<string, Job[]>()
       const noneUp: Job[] = []
       const probes = new Set<string>()
+      // The opt-out rule of admission (OptOutLists.binding), again now: nothing while every list is empty, else one
+      // Set lookup per destination and non-empty list (the lists of an account looked up once a tick).
+      const screen = this.d.optOuts !== undefined && this.d.optOuts.lists.size > 0 ? this.d.optOuts : null
+      let bindings: Map<string, OptOutBinding | null> | undefined
       for (const j of jobs) {
         if (isStale(j)) continue
-        if (j.record.expireAt <= now) { expired.push(this.expire(j)); continue }
+        if (j.record.expireAt <= now) { ended.push(this.expire(j)); continue }
+        if (screen !== null) {
+          const sys = j.record.systemId
+          let b = (bindings ??= new Map()).get(sys)
+          if (b === undefined) bindings.set(sys, (b = screen.lists.binding(sys, screen.parentOf(sys))))
+          if (b !== null && b.listOf(j.record.dests[j.dest].addr[2]) !== null) { ended.push(this.optedOut(j)); continue }
+        }
         const c = this.choose(j, probes)
         if (c === null) { noneUp.push(j); continue }
         let list = byConnector.get(c)
@@ -234,7 +250,7 @@ export class Dispatcher {
       if (noneUp.length > 0) this.retry(noneUp, null)
       // Sent: the failed-connector memory lasts until the next failure or back-off.
     }
-    if (expired.length > 0) this.d.outcomes(expired)
+    if (ended.length > 0) this.d.outcomes(ended)
   }
 
   /**
@@ -268,6 +284,11 @@ export class Dispatcher {
 
   private expire(j: Job): Outcome {
     return { id: j.record.id, dest: j.dest, state: MessageState.EXPIRED, err: 0, rev: j.rev }
+  }
+
+  /** SMPP 3.4 §5.2.28 message_state REJECTED, its receipt REJECTD err:1027 (SMSC_ROPTEDOUT 0x403, as at admission). */
+  private optedOut(j: Job): Outcome {
+    return { id: j.record.id, dest: j.dest, state: MessageState.REJECTED, err: CommandStatus.SMSC_ROPTEDOUT, rev: j.rev }
   }
 
   private at(ms: number, j: Job): void {

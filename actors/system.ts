@@ -441,6 +441,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       },
       send: (id, jobs) => connectorActors.get(id)?.post({ type: 'submit', jobs }),
       outcomes: (o) => toDelivery(o),
+      optOuts: { lists: d.store.optOuts, parentOf: (systemId) => d.account(systemId)?.parent ?? null },
       retryMs: d.options.dispatch.retryMs,
     })
     const active = d.store.activeMessages() as MessageRecord[]

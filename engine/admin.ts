@@ -656,8 +656,10 @@ export class Admin {
     if (!Number.isInteger(limit) || limit < 1 || limit > PAGE_MAX) invalid(`limit must be an integer between 1 and ${PAGE_MAX} (got ${showValue(limit)})`)
     const after = q.after === undefined ? undefined : normaliseNumber(q.after) ?? invalid(numberProblem(q.after, 'after') as string)
     const prefix = q.prefix === undefined || q.prefix === '' ? undefined : normaliseNumber(q.prefix) ?? invalid(`prefix must be digits (a leading "+" allowed) (got ${showValue(q.prefix)})`)
-    const optouts = this.deps.store.optOutEntries(scope, { limit, after, prefix }).map((e) => (p.role === 'operator' ? e : forCustomer(e)))
-    return { optouts, total: this.deps.store.optOuts.count(scope), next: optouts.length === limit ? optouts[limit - 1].number : null }
+    // one past the page: `next` is null on the last page, even a full one
+    const found = this.deps.store.optOutEntries(scope, { limit: limit + 1, after, prefix })
+    const optouts = found.slice(0, limit).map((e) => (p.role === 'operator' ? e : forCustomer(e)))
+    return { optouts, total: this.deps.store.optOuts.count(scope), next: found.length > limit ? optouts[limit - 1].number : null }
   }
 
   /** Adds numbers (`{ numbers: [...] }` or `{ number }`) to a list; those on it already are left as they are. Audited. */
@@ -974,7 +976,8 @@ function optOutNumbers(body: unknown): string[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) invalid(`body must be a JSON object { "numbers": [...] } or { "number" } (got ${showValue(body)})`)
   const o = body as Record<string, unknown>
   for (const k of Object.keys(o)) if (k !== 'numbers' && k !== 'number') invalid(`${k} is not a known field (numbers, number)`)
-  if ((o.numbers === undefined) === (o.number === undefined)) invalid('give numbers (an array) or number (one), not both')
+  if (o.numbers === undefined && o.number === undefined) invalid('numbers (an array) or number (one) is missing: give one of them')
+  if (o.numbers !== undefined && o.number !== undefined) invalid('give numbers (an array) or number (one), not both')
   if (o.number !== undefined) return [normaliseNumber(o.number) ?? invalid(numberProblem(o.number, 'number') as string)]
   const list = o.numbers
   if (!Array.isArray(list) || list.length === 0 || list.length > MAX_PER_REQUEST) {

@@ -404,6 +404,9 @@ function pageOf(query: string): { limit?: number; before?: number } | string {
 }
 
 /** ?limit=&after=&prefix= of an opt-out list; a string names the bad parameter. */
+/** The 403 for an API key that would take a number off an opt-out list. */
+const OPT_OUT_REMOVAL_BY_KEY = 'an API key may read its account\'s opt-out list and add numbers to it, not remove them (a subscriber\'s STOP must not be undone with a leaked key): log in (the account, its reseller or the operator) to remove'
+
 function optOutQuery(query: string): { limit?: number; after?: string; prefix?: string } | string {
   const q = new URLSearchParams(query)
   const out: { limit?: number; after?: string; prefix?: string } = {}
@@ -411,7 +414,7 @@ function optOutQuery(query: string): { limit?: number; after?: string; prefix?: 
     if (k === 'token' || v === '') continue
     if (k === 'limit') {
       const n = Number(v)
-      if (!Number.isSafeInteger(n) || n < 1) return 'limit must be a positive integer'
+      if (!Number.isSafeInteger(n) || n < 1) return `limit must be a positive integer (got ${JSON.stringify(v)})`
       out.limit = n
     } else if (k === 'after' || k === 'prefix') out[k] = v
     else return `${k} is not a parameter of an opt-out list (limit, after, prefix)`
@@ -464,8 +467,10 @@ const SETUP_METHODS: ReadonlySet<string> = new Set([...Object.keys(ROUTE_METHODS
 const READ_ONLY_EXEMPT: ReadonlySet<string> = new Set(['/api/v1/login', '/api/v1/logout'])
 interface Guard {
   /** accept per-account API keys (Authorization: Bearer <key> or X-API-Key) as well as logins; 'own': a key only for
-   *  its own account (the route's :id), to read its balance and ledger, and to manage its opt-out list */
+   *  its own account (the route's :id), to read its balance and ledger, and to read and add to its opt-out list */
   apiKeys?: boolean | 'own'
+  /** a route a login may use and an API key may not, though its neighbours take one: the 403's reason */
+  notForKeys?: string
   /** the operator only */
   operator?: boolean
 }
@@ -643,14 +648,15 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
           authFailed(remote, 'unknown API key')
           return [401, 'unknown or revoked API key', 'SMSC_ERR_HTTP_AUTH']
         }
+        if (guard.notForKeys !== undefined) return [403, guard.notForKeys, 'SMSC_ERR_ADMIN_FORBIDDEN']
         if (guard.apiKeys === 'own' && param(req, 0) !== p.systemId) {
-          return [403, `an API key reads its own account only (${p.systemId}): log in for the others`, 'SMSC_ERR_ADMIN_FORBIDDEN']
+          return [403, `an API key is for its own account only (${p.systemId}): log in for the others`, 'SMSC_ERR_ADMIN_FORBIDDEN']
         }
       }
     }
     if (!p && !guard.apiKeys && (req.getHeader('x-api-key') || authorization.startsWith('Bearer smsc_'))) {
       // An API key where only logins count (the admin API): say so, rather than a bare "log in first".
-      return [401, 'an API key is taken only by the send API, message lookups (/api/v1/messages) and its own account\'s balance, ledger and opt-out list: log in for this (POST /api/v1/login with the account\'s systemId and password)', 'SMSC_ERR_HTTP_AUTH']
+      return [401, 'an API key is taken only by the send API, message lookups (/api/v1/messages) and its own account\'s balance, ledger and opt-out list (to read and add): log in for this (POST /api/v1/login with the account\'s systemId and password)', 'SMSC_ERR_HTTP_AUTH']
     }
     if (!p) return [401, guard.apiKeys ? 'log in first (POST /api/v1/login) or give an API key' : 'log in first (POST /api/v1/login)', 'SMSC_ERR_HTTP_AUTH']
     if (auth.isSuspended(p)) return [403, `account ${p.systemId} is suspended`, 'SMSC_ERR_ACCOUNT_SUSPENDED']
@@ -958,8 +964,10 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     reply(res, 204, () => smsc.admin.revokeApiKey(p, id, keyId))
   }))
   // ---- opt-out lists (docs/ROUTING.md "Opt-outs"): the global one (the operator's) and each account's (in scope;
-  // an API key: its own account's). Admin checks who may use which.
+  // an API key: its own account's, to read and add only: a leaked backend key must not undo subscribers' STOPs, so
+  // removing needs a login). Admin checks who may use which.
   const optOutRoutes = (base: string, guard: Guard, scopeOf: (req: any) => string | null) => {
+    const removal: Guard = guard.apiKeys ? { ...guard, notForKeys: OPT_OUT_REMOVAL_BY_KEY } : guard
     app.get(base, guarded(guard, (res: any, req: any, p: Principal) => {
       const scope = scopeOf(req)
       const q = optOutQuery(req.getQuery() ?? '')
@@ -970,11 +978,11 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       const scope = scopeOf(req)
       readBody(res, (body) => reply(res, 200, () => smsc.admin.addOptOuts(p, scope, body)))
     }))
-    app.post(`${base}/remove`, guarded(guard, (res: any, req: any, p: Principal) => {
+    app.post(`${base}/remove`, guarded(removal, (res: any, req: any, p: Principal) => {
       const scope = scopeOf(req)
       readBody(res, (body) => reply(res, 200, () => smsc.admin.removeOptOuts(p, scope, body)))
     }))
-    app.del(`${base}/:number`, guarded(guard, (res: any, req: any, p: Principal) => {
+    app.del(`${base}/:number`, guarded(removal, (res: any, req: any, p: Principal) => {
       const scope = scopeOf(req)
       const number = param(req, scope === null ? 0 : 1)
       reply(res, 200, () => smsc.admin.removeOptOuts(p, scope, { number }))

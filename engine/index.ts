@@ -40,7 +40,7 @@ import { defaultSettings, inheritedBounds, ipAllowed, sourceAllowed, type Accoun
 import { Ledger } from './ledger'
 import { Admin, CONNECTOR_STOPPED_META, configKeysOf, generatePassword, generateWebhookSecret, customerBy, wasRemoved } from './admin'
 import { DEFAULT_ROUTES, MoPartRoutes, MoRouter, routeConnectors, validateRouteTables, type MoDecision, type RouteTables } from './routing'
-import { MAX_PER_LIST, MAX_TOTAL, normaliseNumber, type OptOutChange } from './optouts'
+import { MAX_PER_LIST, MAX_TOTAL, looksInternational, normaliseNumber, type OptOutChange } from './optouts'
 import { OPERATOR } from './accounts'
 import { WebhookSender } from './webhook'
 import { urlTargetRefusal } from './webhook-target'
@@ -309,6 +309,11 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   /** Where the first parts of concatenated MOs from upstreams went: their other parts follow (engine/routing.ts). */
   const moParts = new MoPartRoutes()
   /** MO parts refused for now because their first part has not come: a line per upstream a minute (the upstream retries each). */
+  const nationalOptOuts = new RepeatedLog(log, {
+    level: 'warn', keyName: 'systemId',
+    first: 'MO opt-out from a sender that is not international (TON not 1, no "+" or "00"): listed as given, it matches only MT to those same digits',
+    more: 'more MO opt-outs from senders that are not international',
+  })
   const earlyParts = new RepeatedLog(log, { level: 'info', keyName: 'connector', first: 'MO part before its first part, which decides its route: refused for now with ESME_RX_T_APPN', more: 'more MO parts before their first part, refused for now' })
   const webhooks = new WebhookSender({
     timeoutMs: options.webhooks.timeoutMs, concurrency: options.webhooks.concurrency, allowPrivateTargets: options.webhooks.allowPrivateTargets, log,
@@ -373,6 +378,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       http?.tick()
       unmappedStatuses.tick(now())
       earlyParts.tick(now())
+      nationalOptOuts.tick(now())
       if (frames) http?.publish(frames)
       metrics.telemetryTick.record((performance.now() - t0) * 1000)
     },
@@ -949,22 +955,25 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
 
   /**
    * What an MO route's `optOut` does (docs/ROUTING.md "Opt-outs"): its sender (the subscriber) goes on ("add", STOP) or
-   * off ("remove", START) the route's account's list, in the commit that stores the MO. Null when the list does not
-   * change: no such route, the MO named its account itself, the number is on (off) the list already, the sender is
-   * not a number, or the list is full (engine/optouts.ts MAX_PER_LIST, MAX_TOTAL: logged, the MO is still delivered).
+   * off ("remove", START) the route's account's list, in the commit that stores the MO. The change is emitted whatever
+   * the list holds now: a STOP and a START of one read (or one still being committed) are committed in MO order, so
+   * the last one wins (the store applies a commit's changes in order, and commits in order). Null when nothing is to
+   * change: no such route, the MO named its account itself, the sender is not a number, or the list is full (engine/
+   * optouts.ts MAX_PER_LIST, MAX_TOTAL: logged, the MO is still delivered).
    */
-  function moOptOut(d: MoDecision | null, systemId: string, from: string, t: number): OptOutChange | null {
+  function moOptOut(d: MoDecision | null, systemId: string, from: readonly [number, number, string], t: number): OptOutChange | null {
     if (d === null || d.optOut === null || d.account !== systemId) return null
-    const number = normaliseNumber(from)
+    const number = normaliseNumber(from[2])
     if (number === null) {
-      log('warn', 'MO opt-out route: the sender is not a phone number, no list changed', { systemId, from, by: d.by })
+      log('warn', 'MO opt-out route: the sender is not a phone number, no list changed', { systemId, from: from[2], by: d.by })
       return null
     }
-    const on = store.optOuts.has(systemId, number)
-    if (d.optOut === 'remove') return on ? { scope: systemId, number, entry: null } : null
-    if (on) return null
-    if (store.optOuts.count(systemId) >= MAX_PER_LIST || store.optOuts.size >= MAX_TOTAL) {
-      log('warn', `opt-out list full (at most ${MAX_PER_LIST} numbers a list, ${MAX_TOTAL} in all): the MO's sender is not added`, { systemId, from, by: d.by })
+    // SMPP 3.4 §5.2.5 source_addr_ton: 1 international. Anything else not written as "+…"/"00…" may be a national
+    // form, which the list cannot make international (no country code): kept as given, it matches only those digits.
+    if (from[0] !== 1 && !looksInternational(from[2])) nationalOptOuts.add(systemId, { from: from[2], ton: from[0], by: d.by }, t)
+    if (d.optOut === 'remove') return { scope: systemId, number, entry: null }
+    if (!store.optOuts.has(systemId, number) && (store.optOuts.count(systemId) >= MAX_PER_LIST || store.optOuts.size >= MAX_TOTAL)) {
+      log('warn', `opt-out list full (at most ${MAX_PER_LIST} numbers a list, ${MAX_TOTAL} in all): the MO's sender is not added`, { systemId, from: from[2], by: d.by })
       return null
     }
     return { scope: systemId, number, entry: { at: t, by: d.by } }
@@ -1034,7 +1043,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       }
       const [id] = store.allocateIds(1, options.messageIdFormat)
       items.push(moItem(systemId, id, t, mo.from, mo.to, mo.esmClass, mo.dataCoding, mo.sm, mo.sar))
-      const optOut = moOptOut(decision, systemId, mo.from[2], t)
+      // Only an MO in one piece or a first part changes a list: a later part that came first was routed on its own
+      // text ("stop by our shop today"), which is no keyword of the subscriber's (docs/ROUTING.md "Opt-outs").
+      if (part !== null && part[0] !== 1) continue
+      const optOut = moOptOut(decision, systemId, mo.from, t)
       if (optOut !== null) optOuts.push(optOut)
     }
     if (items.length === 0) return settled(statuses)

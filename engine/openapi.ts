@@ -46,9 +46,11 @@ const sendErr = (description: string) => ({ description, content: json({ anyOf: 
 const LOGIN = [{ bearer: [] }, { cookie: [] }]
 const LOGIN_OR_KEY = [{ bearer: [] }, { cookie: [] }, { apiKey: [] }]
 const id = { name: 'id', in: 'path', required: true, description: 'the account\'s systemId', schema: { type: 'string' } }
-/** An opt-out list's routes (docs/ROUTING.md "Opt-outs"): list, add, remove many, remove one. */
+/** An opt-out list's routes (docs/ROUTING.md "Opt-outs"): list, add, remove many, remove one. An API key (where
+ *  `security` takes one) lists and adds only: removing needs a login, so a leaked key cannot undo subscribers' STOPs. */
 function optOutPaths(base: string, params: Record<string, unknown>[], security: Record<string, unknown>[], what: string): Record<string, unknown> {
   const errors = params.length > 0 ? ACCOUNT_ERRORS : AUTH_ERRORS
+  const removal = security.filter((s) => !('apiKey' in s))
   return {
     [base]: {
       parameters: params,
@@ -57,7 +59,7 @@ function optOutPaths(base: string, params: Record<string, unknown>[], security: 
         parameters: [
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
           { name: 'after', in: 'query', schema: { type: 'string' }, description: 'the `next` of the previous page' },
-          { name: 'prefix', in: 'query', schema: { type: 'string' }, description: 'only numbers starting with these digits' },
+          { name: 'prefix', in: 'query', schema: { type: 'string' }, description: 'only numbers starting with these digits (a leading "+" or "00" dropped); `total` still counts the whole list' },
         ],
         responses: { 200: ok('the page', ref('OptOutList')), ...errors },
       },
@@ -65,11 +67,11 @@ function optOutPaths(base: string, params: Record<string, unknown>[], security: 
     },
     [`${base}/remove`]: {
       parameters: params,
-      post: { summary: `remove numbers from ${what}`, security, requestBody: body('OptOutNumbers'), responses: { 200: ok('removed', ref('OptOutRemoved')), ...errors } },
+      post: { summary: `remove numbers from ${what} (a login: not with an API key, 403)`, security: removal, requestBody: body('OptOutNumbers'), responses: { 200: ok('removed', ref('OptOutRemoved')), ...errors } },
     },
     [`${base}/{number}`]: {
       parameters: [...params, { name: 'number', in: 'path', required: true, schema: { type: 'string' } }],
-      delete: { summary: `remove one number from ${what}`, security, responses: { 200: ok('removed', ref('OptOutRemoved')), ...errors } },
+      delete: { summary: `remove one number from ${what} (a login: not with an API key, 403)`, security: removal, responses: { 200: ok('removed', ref('OptOutRemoved')), ...errors } },
     },
   }
 }
@@ -218,7 +220,7 @@ export const OPENAPI = {
       OptOut: {
         type: 'object', required: ['number', 'at', 'by'],
         properties: {
-          number: { type: 'string', description: 'digits, without a leading "+"' },
+          number: { type: 'string', description: 'digits as stored: an international number without its "+" or "00", a national form as given' },
           at: { type: 'integer', description: 'when it was added (ms since the epoch)' },
           by: { type: 'string', description: 'who added it: a login (admin, an account, staff:<name>) or an MO route (mo:<keyword>)' },
         },
@@ -227,12 +229,12 @@ export const OPENAPI = {
         type: 'object', required: ['optouts', 'total', 'next'],
         properties: {
           optouts: { type: 'array', items: ref('OptOut'), description: 'in number order' },
-          total: { type: 'integer', description: 'numbers on the whole list' },
-          next: { type: ['string', 'null'], description: 'give as `after` for the next page; null: the last page' },
+          total: { type: 'integer', description: 'numbers on the whole list (a `prefix` does not change it)' },
+          next: { type: ['string', 'null'], description: 'give as `after` for the next page; null on the last page (a full one too)' },
         },
       },
       OptOutNumbers: {
-        type: 'object', additionalProperties: false, description: 'numbers (or one number): digits, a leading "+" and spaces, dashes, dots or brackets allowed',
+        type: 'object', additionalProperties: false, description: 'numbers (or one number): digits, a leading "+" or "00" (dropped: the international prefix) and spaces, dashes, dots or brackets allowed',
         properties: { numbers: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string' } }, number: { type: 'string' } },
       },
       OptOutAdded: {
@@ -414,7 +416,7 @@ export const OPENAPI = {
       delete: { summary: 'revoke an API key', security: LOGIN, responses: { 204: ok('revoked'), ...ACCOUNT_ERRORS } },
     },
     ...optOutPaths('/api/v1/optouts', [], LOGIN, 'the global opt-out list (the operator\'s; a viewer reads it)'),
-    ...optOutPaths('/api/v1/accounts/{id}/optouts', [id], LOGIN_OR_KEY, 'the account\'s opt-out list (in scope: a reseller its own and its users\', an account its own, also with its API key)'),
+    ...optOutPaths('/api/v1/accounts/{id}/optouts', [id], LOGIN_OR_KEY, 'the account\'s opt-out list (in scope: a reseller its own and its users\', an account its own; its API key lists and adds only)'),
     '/api/v1/audit': {
       parameters: page,
       get: { summary: 'admin actions in the caller\'s scope, newest first', security: LOGIN, responses: { 200: ok('entries', { type: 'object', properties: { entries: { type: 'array', items: ref('AuditEntry') } } }), ...AUTH_ERRORS } },

@@ -3,8 +3,10 @@
  * brand; docs/ROUTING.md "Opt-outs"). A list is the operator's global one (scope GLOBAL) or one account's (its
  * systemId); a submit of an account is refused for a number on the global list, on its own, or on its reseller's.
  *
- * Numbers are compared as routing's destPrefix compares them: digits, a leading '+' ignored, so "+4915112345678"
- * and "4915112345678" are one entry (national forms, "015112345678" or "004915…", are other numbers).
+ * Numbers are compared in international form without prefix: digits, a leading '+' or '00' (the international
+ * prefix) dropped, so "+4915112345678", "004915112345678" and "4915112345678" are one entry (numberKey). A national
+ * form ("015112345678", TON 2) is another number: it cannot be made international without knowing the country, so it
+ * matches only the same digits (docs/ROUTING.md "Opt-outs", "Which numbers match").
  *
  * OptOutLists is the in-memory index the hot path asks (a Set per list: one lookup per destination and list,
  * nothing at all while every list is empty). The store owns the one instance: it loads it at open and changes it
@@ -32,14 +34,26 @@ export interface OptOutChange { scope: string; number: string; entry: { at: numb
 /** Which list refused a destination (the label of smsc_optout_refused_total). */
 export type OptOutList = 'global' | 'account' | 'reseller'
 
-/** The key a destination address is looked up by: the address without a leading '+' (no copy when it has none). */
+/**
+ * THE normalisation of a number for the lists (list keys, MT admission and dispatch, an MO's sender): the address
+ * without a leading '+' or '00' (the international prefix: ITU-T E.164 numbers are written after either); no copy
+ * when it has neither. National forms stay as they are.
+ */
 export function numberKey(addr: string): string {
-  return addr.charCodeAt(0) === 0x2b /* + */ ? addr.slice(1) : addr
+  const c = addr.charCodeAt(0)
+  if (c === 0x2b /* + */) return addr.slice(1)
+  return c === 0x30 /* 0 */ && addr.charCodeAt(1) === 0x30 ? addr.slice(2) : addr
+}
+
+/** Whether an address is written in international form ('+' or '00' first): what an MO sender of TON 1 is anyway. */
+export function looksInternational(addr: string): boolean {
+  const c = addr.charCodeAt(0)
+  return c === 0x2b || (c === 0x30 && addr.charCodeAt(1) === 0x30)
 }
 
 /**
- * A number as a person or an MO gives it, normalised: separators people type (spaces, dashes, dots, brackets) and a
- * leading '+' dropped; null unless 1 to 20 digits are left ("12ab" is not a number, nor is an alphanumeric sender).
+ * A number as a person or an MO gives it, normalised: separators people type (spaces, dashes, dots, brackets) dropped,
+ * then numberKey (a leading '+' or '00'); null unless 1 to 20 digits are left ("12ab" is not a number, nor is an alphanumeric sender).
  */
 export function normaliseNumber(v: unknown): string | null {
   if (typeof v !== 'string') return null
@@ -50,7 +64,7 @@ export function normaliseNumber(v: unknown): string | null {
 /** The problem with a number given at `where` (`numbers[2]`), or null: one line naming the field. */
 export function numberProblem(v: unknown, where: string): string | null {
   if (normaliseNumber(v) !== null) return null
-  return `${where} must be a phone number: 1 to ${MAX_DIGITS} digits, a leading "+" and spaces, dashes, dots or brackets allowed (got ${JSON.stringify(v) ?? String(v)})`
+  return `${where} must be a phone number: 1 to ${MAX_DIGITS} digits, a leading "+" or "00" and spaces, dashes, dots or brackets allowed (got ${JSON.stringify(v) ?? String(v)})`
 }
 
 export class OptOutLists {
@@ -110,13 +124,16 @@ export class OptOutLists {
     }
   }
 
-  /** The list that refuses `dest` for an account (the global one, its own, its reseller's `parent`), or null. */
-  refusedBy(systemId: string, parent: string | null, dest: string): OptOutList | null {
-    const n = numberKey(dest)
-    if (this.lists.get(GLOBAL)?.has(n)) return 'global'
-    if (this.lists.get(systemId)?.has(n)) return 'account'
-    if (parent !== null && this.lists.get(parent)?.has(n)) return 'reseller'
-    return null
+  /**
+   * The lists that bind an account (the global one, its own, its reseller's `parent`), looked up once for a batch;
+   * null when none of them holds a number. With OptOutBinding.listOf, THE rule of who may not be sent to: MT admission
+   * (screen) and the dispatcher's check of a destination when it is due (actors/dispatcher.ts) both ask it.
+   */
+  binding(systemId: string, parent: string | null): OptOutBinding | null {
+    const g = this.lists.get(GLOBAL)
+    const own = this.lists.get(systemId)
+    const tree = parent === null ? undefined : this.lists.get(parent)
+    return g === undefined && own === undefined && tree === undefined ? null : new OptOutBinding(g, own, tree)
   }
 
   /**
@@ -124,24 +141,21 @@ export class OptOutLists {
    * nothing): every destination of the records still admitted (`statuses[i]` 0) on a list that binds the account
    * (the global one, its own, its reseller's) is taken out of its record. A record left without destinations is
    * refused with `status`; one that keeps some (submit_multi) goes on with those, and `removed[i]` lists the ones
-   * taken out (for its unsuccess_sme). Null when nothing was refused. The lists are looked up once per batch, then
-   * one Set lookup per destination and non-empty list; the caller skips the call while size is 0.
+   * taken out (for its unsuccess_sme). Null when nothing was refused. The lists are looked up once per batch (binding),
+   * then one Set lookup per destination and non-empty list; the caller skips the call while size is 0.
    */
   screen<D extends { addr: [number, number, string] }>(
     systemId: string, parent: string | null, records: readonly { dests: D[] }[], statuses: number[], status: number,
   ): { removed: (D[] | undefined)[]; counts: Record<OptOutList, number> } | null {
-    const g = this.lists.get(GLOBAL)
-    const own = this.lists.get(systemId)
-    const tree = parent === null ? undefined : this.lists.get(parent)
-    if (g === undefined && own === undefined && tree === undefined) return null
+    const b = this.binding(systemId, parent)
+    if (b === null) return null
     let out: { removed: (D[] | undefined)[]; counts: Record<OptOutList, number> } | null = null
     for (let i = 0; i < records.length; i++) {
       if (statuses[i] !== 0) continue
       const dests = records[i].dests
       let kept: D[] | null = null
       for (let k = 0; k < dests.length; k++) {
-        const n = numberKey(dests[k].addr[2])
-        const list: OptOutList | null = g?.has(n) ? 'global' : own?.has(n) ? 'account' : tree?.has(n) ? 'reseller' : null
+        const list = b.listOf(dests[k].addr[2])
         if (list === null) { kept?.push(dests[k]); continue }
         out ??= { removed: [], counts: { global: 0, account: 0, reseller: 0 } }
         out.counts[list]++
@@ -153,5 +167,20 @@ export class OptOutLists {
       else records[i].dests = kept
     }
     return out
+  }
+}
+
+/** The lists that bind one account (OptOutLists.binding): each undefined when empty. */
+export class OptOutBinding {
+  constructor(
+    private readonly global: ReadonlySet<string> | undefined,
+    private readonly own: ReadonlySet<string> | undefined,
+    private readonly reseller: ReadonlySet<string> | undefined,
+  ) {}
+
+  /** The list that refuses a destination address (the global one first, then the account's, then its reseller's), or null. */
+  listOf(addr: string): OptOutList | null {
+    const n = numberKey(addr)
+    return this.global?.has(n) ? 'global' : this.own?.has(n) ? 'account' : this.reseller?.has(n) ? 'reseller' : null
   }
 }

@@ -371,6 +371,8 @@ export class Store {
   private readonly optouts: Database<unknown, OptOutKey>
   /** The opt-out lists as committed (engine/optouts.ts): what MT admission asks, one Set lookup per destination. */
   readonly optOuts = new OptOutLists()
+  /** Accounts whose removal is being committed (count of such commits): opt-out changes for them are dropped. */
+  private readonly removing = new Map<string, number>()
   // `messages` again, read as heads (record-codec.ts readRecordHead): what a search walks, without decoding the text.
   private readonly heads: Database<unknown, string>
   private headFilter: HeadFilter | undefined // the first cut of the walk under way (scanMessagesDown)
@@ -603,7 +605,10 @@ export class Store {
     const removeAccounts = batch.removeAccounts ?? []
     const keys = batch.apiKeys ?? []
     const removeKeys = batch.removeApiKeys ?? []
-    const optOuts = batch.optOuts ?? []
+    // An opt-out change for an account being removed (in this commit, or in one still being committed) is dropped: the
+    // account is gone (Admin refuses it earlier; an MO routed just before the removal may still bring one).
+    const optOuts = batch.optOuts === undefined ? [] : this.removing.size === 0 && batch.removeAccounts === undefined ? batch.optOuts
+      : batch.optOuts.filter((c) => !this.removing.has(c.scope) && !batch.removeAccounts?.includes(c.scope))
     if (msgs.length === 0 && items.length === 0 && acks.length === 0 && ledger.length === 0 && links.length === 0 &&
       unlinks.length === 0 && metas.length === 0 && audits.length === 0 && accounts.length === 0 &&
       removeAccounts.length === 0 && keys.length === 0 && removeKeys.length === 0 && optOuts.length === 0) return Promise.resolve()
@@ -654,15 +659,15 @@ export class Store {
       if (typeof c.number !== 'string' || !/^\d{1,20}$/.test(c.number)) throw new TypeError('optOuts.number must be 1 to 20 digits')
       if (c.entry !== null) checkFinite('optOuts.entry.at', c.entry.at)
     }
-    // A removed account takes its API keys and its opt-out list with it (its ledger and balance stay as history).
+    // A removed account takes its API keys and its opt-out list with it (its ledger and balance stay as history). Its
+    // list is dropped in the write transaction (below), not from the keys committed now: an add still being committed
+    // is on disk by then, and a list of a million numbers is not scanned here, in the main thread's commit phase.
     const dropKeys = [...removeKeys]
-    const dropOptOuts: OptOutKey[] = []
     if (removeAccounts.length > 0) {
       const gone = new Set(removeAccounts)
       for (const { key, value } of this.apikeys.getRange({})) {
         if (gone.has((value as ApiKeyRecord).systemId)) dropKeys.push(key as string)
       }
-      for (const id of removeAccounts) if (this.optOuts.count(id) > 0) for (const k of this.optouts.getKeys(optOutRange(id))) dropOptOuts.push(k as OptOutKey)
     }
     // Seqs are assigned like queue keys: a throw below leaves a gap, never a duplicate.
     for (const e of ledger) e.seq = ++this.ledgerSeq
@@ -767,13 +772,22 @@ export class Store {
       for (let i = 0; i < accounts.length; i++) this.accounts.put(accounts[i].systemId, asBinary(accountValues[i]))
       for (const h of dropKeys) this.apikeys.remove(h)
       for (let i = 0; i < keys.length; i++) this.apikeys.put(keys[i].hash, asBinary(keyValues[i]))
-      for (const k of dropOptOuts) this.optouts.remove(k)
       for (let i = 0; i < optOuts.length; i++) {
         const v = optOutValues[i]
         if (v === null) this.optouts.remove([optOuts[i].scope, optOuts[i].number])
         else this.optouts.put([optOuts[i].scope, optOuts[i].number], asBinary(v))
       }
     })
+    // lmdb-js has no range delete: the removed lists' keys are read and removed by a transaction callback, which runs
+    // in the same write transaction as this batch's writes (those queued in one event turn share it), after them
+    // (lmdb's default ordering: callbacks after the single writes), so it sees every add committed before or with it.
+    const dropped = removeAccounts.length === 0 ? undefined : this.root.transaction(() => {
+      for (const id of removeAccounts) {
+        const keys = [...this.optouts.getKeys(optOutRange(id))] // collected first: no removal under the open cursor
+        for (const k of keys) this.optouts.remove(k)
+      }
+    })
+    for (const id of removeAccounts) this.removing.set(id, (this.removing.get(id) ?? 0) + 1)
     for (const item of items) this.freshItems.set(item.key as number, item.systemId)
     for (const [systemId, b] of after) {
       this.running.set(systemId, b)
@@ -848,12 +862,18 @@ export class Store {
         else this.ledgerInflight.delete(systemId)
       }
       if (!ok && ledger.length > 0) this.unwindLedger(ledger, deltas)
+      for (const id of removeAccounts) {
+        const left = (this.removing.get(id) ?? 0) - 1
+        if (left > 0) this.removing.set(id, left)
+        else this.removing.delete(id)
+      }
       if (ok) {
         for (const id of removeAccounts) this.optOuts.drop(id)
         this.optOuts.apply(optOuts)
       }
     }
-    const done = committed.then(() => settle(true), (err: unknown) => { settle(false); throw err })
+    const written = dropped === undefined ? committed : Promise.all([committed, dropped])
+    const done = written.then(() => settle(true), (err: unknown) => { settle(false); throw err })
     return this.waitFlush ? done.then(() => this.root.flushed).then(noop) : done
   }
 

@@ -253,6 +253,8 @@ export interface OptOutEntry {
 }
 
 /** A page of an opt-out list, in number order; `next` is the `after` of the next page (null: the last). */
+/** A page of an opt-out list: `total` counts the whole list (a prefix filter does not change it); `next`, the `after` of
+ *  the next page, is null on the last page. */
 export interface OptOutPage { optouts: OptOutEntry[]; total: number; next: string | null }
 
 export type AccountRole = 'reseller' | 'user'

@@ -7,20 +7,26 @@ import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { GLOBAL, OptOutLists, normaliseNumber, numberKey, numberProblem } from '../engine/optouts'
+import { GLOBAL, OptOutLists, looksInternational, normaliseNumber, numberKey, numberProblem } from '../engine/optouts'
 import { Store } from '../engine/store'
 
 const dest = (addr: string) => ({ addr: [1, 1, addr] as [number, number, string] })
 
-t.test('a number is digits, a leading "+" and typed separators dropped; anything else is no number', async (t) => {
+t.test('a number is digits, a leading "+" or "00" and typed separators dropped; anything else is no number', async (t) => {
   t.equal(normaliseNumber('+4915112345678'), '4915112345678')
   t.equal(normaliseNumber(' +49 (151) 1234-5678 '), '4915112345678')
   t.equal(normaliseNumber('49.151.12345678'), '4915112345678')
-  t.equal(normaliseNumber('0049151'), '0049151', 'a national or 00 form is another number (as destPrefix compares)')
-  for (const bad of ['', '+', 'STOP', '12ab34', '++49', '123456789012345678901', 49151, null, undefined]) t.equal(normaliseNumber(bad), null, `${JSON.stringify(bad)} is no number`)
+  t.equal(normaliseNumber('004915112345678'), '4915112345678', '00 is the international prefix, as "+" is')
+  t.equal(normaliseNumber('0049 151 12345678'), '4915112345678')
+  t.equal(normaliseNumber('015112345678'), '015112345678', 'a national form stays as given (no country code to make it international)')
+  for (const bad of ['', '+', '00', 'STOP', '12ab34', '++49', '123456789012345678901', 49151, null, undefined]) t.equal(normaliseNumber(bad), null, `${JSON.stringify(bad)} is no number`)
   t.equal(numberKey('+4915'), '4915')
+  t.equal(numberKey('004915'), '4915')
+  t.equal(numberKey('04915'), '04915')
   t.equal(numberKey('4915'), '4915')
-  t.equal(numberProblem('12ab', 'numbers[2]'), 'numbers[2] must be a phone number: 1 to 20 digits, a leading "+" and spaces, dashes, dots or brackets allowed (got "12ab")')
+  t.ok(looksInternational('+4915') && looksInternational('004915'))
+  t.notOk(looksInternational('4915') || looksInternational('04915'))
+  t.equal(numberProblem('12ab', 'numbers[2]'), 'numbers[2] must be a phone number: 1 to 20 digits, a leading "+" or "00" and spaces, dashes, dots or brackets allowed (got "12ab")')
   t.equal(numberProblem('+4915', 'number'), null)
 })
 
@@ -43,18 +49,23 @@ t.test('the lists: per scope, a total size, an emptied list gone', async (t) => 
   t.equal(l.size, 0)
 })
 
-t.test("refusedBy: the global list, the account's own, its reseller's; another account's never", async (t) => {
+t.test("binding: the global list, the account's own, its reseller's; another account's never", async (t) => {
   const l = new OptOutLists()
+  t.equal(l.binding('shop', 'res1'), null, 'no list: nothing binds')
   l.add(GLOBAL, '111')
   l.add('shop', '222')
   l.add('res1', '333')
   l.add('other', '444')
-  t.equal(l.refusedBy('shop', 'res1', '+111'), 'global', 'a leading "+" in the address is ignored')
-  t.equal(l.refusedBy('shop', 'res1', '222'), 'account')
-  t.equal(l.refusedBy('shop', 'res1', '333'), 'reseller')
-  t.equal(l.refusedBy('shop', null, '333'), null, 'without a reseller, not its list')
-  t.equal(l.refusedBy('shop', 'res1', '444'), null, "another account's list")
-  t.equal(l.refusedBy('res1', null, '333'), 'account', "a reseller's own list binds itself")
+  const shop = l.binding('shop', 'res1')
+  t.equal(shop?.listOf('+111'), 'global', 'a leading "+" in the address is ignored')
+  t.equal(shop?.listOf('00111'), 'global', 'a leading "00" too')
+  t.equal(shop?.listOf('222'), 'account')
+  t.equal(shop?.listOf('333'), 'reseller')
+  t.equal(l.binding('shop', null)?.listOf('333'), null, 'without a reseller, not its list')
+  t.equal(shop?.listOf('444'), null, "another account's list")
+  t.equal(l.binding('res1', null)?.listOf('333'), 'account', "a reseller's own list binds itself")
+  l.delete(GLOBAL, '111')
+  t.equal(l.binding('someone', null), null, 'only lists that bind it count')
 })
 
 t.test('screen: a record whose every destination is listed gets the status; a submit_multi keeps the others', async (t) => {
@@ -78,6 +89,10 @@ t.test('screen: a record whose every destination is listed gets the status; a su
   t.same(r?.counts, { global: 1, account: 2, reseller: 0 })
   const other = [{ dests: [dest('111')] }]
   t.equal(l.screen('someone', null, other, [0], 0x403), null, "another account is not bound by shop's list")
+  const intl = [{ dests: [dest('00999')] }, { dests: [dest('0999')] }]
+  const st = [0, 0]
+  l.screen('someone', null, intl, st, 0x403)
+  t.same(st, [0x403, 0], '"00999" is the listed 999 (international prefix); "0999", a national form, is not')
 })
 
 function freshDir(t: { teardown(fn: () => void): void }): string {
@@ -126,5 +141,40 @@ t.test("the store: a removed account's list goes with it (in memory and on disk)
   await s.close()
   s = await Store.open(dir)
   t.same([s.optOuts.count('shop'), s.optOuts.count('shop2')], [0, 1], 'also after a reopen')
+  await s.close()
+})
+
+t.test('the store: changes of one number apply in order, the last one wins (in one commit, and commits in a row)', async (t) => {
+  const dir = freshDir(t)
+  let s = await Store.open(dir)
+  const on = { at: 1, by: 'mo:STOP' }
+  await s.commit({ optOuts: [{ scope: 'shop', number: '49', entry: null }, { scope: 'shop', number: '49', entry: on }] })
+  t.ok(s.optOuts.has('shop', '49'), 'remove then add in one commit: on the list')
+  await s.commit({ optOuts: [{ scope: 'shop', number: '49', entry: on }, { scope: 'shop', number: '49', entry: null }] })
+  t.notOk(s.optOuts.has('shop', '49'), 'add then remove in one commit: off the list')
+  const a = s.commit({ optOuts: [{ scope: 'shop', number: '49', entry: null }] })
+  const b = s.commit({ optOuts: [{ scope: 'shop', number: '49', entry: on }] })
+  await Promise.all([a, b])
+  t.ok(s.optOuts.has('shop', '49'), 'two commits in flight: the later wins')
+  await s.close()
+  s = await Store.open(dir)
+  t.ok(s.optOuts.has('shop', '49'), 'on disk as in memory')
+  await s.close()
+})
+
+t.test("the store: removing an account drops its list in the write, with an add still being committed; an add after it is refused", async (t) => {
+  const dir = freshDir(t)
+  let s = await Store.open(dir)
+  const add = (number: string) => s.commit({ optOuts: [{ scope: 'shop', number, entry: { at: 1, by: 'x' } }] })
+  await add('1')
+  const before = add('2') // not committed when the removal is asked for
+  await new Promise((r) => setImmediate(r)) // a later event turn: the add is in a transaction of its own
+  const removal = s.commit({ removeAccounts: ['shop'] })
+  const after = add('3') // queued after the removal: the account is gone
+  await Promise.all([before, removal, after])
+  t.equal(s.optOuts.count('shop'), 0, 'nothing in memory')
+  await s.close()
+  s = await Store.open(dir)
+  t.equal(s.optOuts.count('shop'), 0, 'nothing on disk: not the add committed while the removal was asked for, nor the one after')
   await s.close()
 })

@@ -4,14 +4,16 @@
  * wait for schedule_delivery_time, the first candidate that is up takes a job (failover), temporary
  * failures wait with a back-off that doubles up to the maximum, validity_period gives EXPIRED
  * whether the job is scheduled, waiting for a retry or awaiting an upstream receipt, replaced and
- * final jobs are dropped, recover() rebuilds all of it from stored records, and a destination whose
- * connectors a config reload removed is routed again.
+ * final jobs are dropped, recover() rebuilds all of it from stored records, a destination whose
+ * connectors a config reload removed is routed again, and one whose number was opted out since its
+ * admission ends REJECTED (SMSC_ROPTEDOUT) when it is due instead of going out.
  */
 import t from 'tap'
-import { Dispatcher, type Job } from '../../actors/dispatcher'
+import { Dispatcher, type DispatcherDeps, type Job } from '../../actors/dispatcher'
 import type { Outcome } from '../../actors/messages'
 import type { Connector, ConnectorStats, Dispatch } from '../../actors/connectors/types'
-import { MessageState } from '../../engine/protocol/constants'
+import { CommandStatus, MessageState } from '../../engine/protocol/constants'
+import { GLOBAL, OptOutLists } from '../../engine/optouts'
 import type { MessageRecord } from '../../engine/message'
 
 const T0 = 1_700_000_000_000 // a whole second: the dispatcher's buckets are seconds
@@ -44,7 +46,7 @@ class FakeConnector implements Connector {
 }
 
 /** A dispatcher on a fake clock, with every send and outcome recorded with its time. */
-function harness(ids: string[], retryMs: [number, number] = [1000, 8000], reroute?: (r: MessageRecord, dest: number) => string[] | null) {
+function harness(ids: string[], retryMs: [number, number] = [1000, 8000], reroute?: (r: MessageRecord, dest: number) => string[] | null, optOuts?: DispatcherDeps['optOuts']) {
   let now = T0
   const connectors = new Map(ids.map((id) => [id, new FakeConnector(id)]))
   const sent: { at: number; connector: string; job: Job }[] = []
@@ -56,6 +58,7 @@ function harness(ids: string[], retryMs: [number, number] = [1000, 8000], rerout
     outcomes: (list) => { for (const o of list) outcomes.push({ at: now, o }) },
     retryMs,
     reroute,
+    optOuts,
   })
   return {
     d, sent, outcomes,
@@ -102,6 +105,33 @@ t.test('schedule_delivery_time holds a destination until it is due', async (t) =
   t.equal(s!.connector, 'a')
   h.runTo(T0 + 8000)
   t.equal(h.sent.filter((x) => x.job.record.id === r.id).length, 1, 'sent exactly once')
+})
+
+t.test('a destination opted out since its admission ends REJECTED with SMSC_ROPTEDOUT when due (scheduled, or after a back-off), not sent', async (t) => {
+  const lists = new OptOutLists()
+  const parents: string[] = []
+  const h = harness(['a'], [1000, 8000], undefined, { lists, parentOf: (s) => { parents.push(s); return s === 'esme1' ? 'res1' : null } })
+  const plain = rec(['a'])
+  h.d.submit([plain])
+  h.runTo(T0 + 20)
+  t.equal(h.sent.length, 1)
+  t.same(parents, [], 'every list empty: no account looked up, nothing checked')
+  const scheduled = rec(['a'], { scheduleAt: T0 + 2000 })
+  const retried = rec(['a'])
+  retried.dests[0].addr = [1, 1, '00447700900003'] // "00": the international prefix, as in the list's key below
+  const other = rec(['a'], { scheduleAt: T0 + 2000, systemId: 'esme2' })
+  h.d.submit([scheduled, other])
+  h.c('a').up = false
+  h.d.submit([retried])
+  h.runTo(T0 + 100) // retried waits for a connector (back-off)
+  lists.add('res1', '447700900002') // the reseller's list binds its user esme1, not esme2
+  lists.add(GLOBAL, '447700900003')
+  h.c('a').up = true
+  h.runTo(T0 + 3000)
+  t.same(h.outcomes.map(({ o }) => [o.id, o.state, o.err]).sort(), [
+    [retried.id, MessageState.REJECTED, CommandStatus.SMSC_ROPTEDOUT], [scheduled.id, MessageState.REJECTED, CommandStatus.SMSC_ROPTEDOUT],
+  ].sort(), 'the opted-out destinations end REJECTED, err 0x403')
+  t.same(h.sent.slice(1).map((s) => s.job.record.id), [other.id], "only esme2's message goes: no list binds it")
 })
 
 t.test('a route with no candidates list goes to the simulator', async (t) => {

@@ -70,7 +70,7 @@ t.test('answers a client meets are documented, with their body\'s schema', async
   for (const headers of [{ 'x-api-key': key }, { authorization: `Bearer ${key}` }] as Record<string, string>[]) {
     const own = await call('GET', '/api/v1/accounts/shop/apikeys', headers)
     t.equal(own.status, 401, 'an API key does not list the keys')
-    t.match(own.body.error, /API key is taken only by the send API, message lookups .* and its own account's balance, ledger and opt-out list: .*POST \/api\/v1\/login/, `the refusal says why (${Object.keys(headers)[0]})`)
+    t.match(own.body.error, /API key is taken only by the send API, message lookups .* and its own account's balance, ledger and opt-out list \(to read and add\): .*POST \/api\/v1\/login/, `the refusal says why (${Object.keys(headers)[0]})`)
   }
   t.match(await call('GET', '/api/v1/accounts/shop/ledger', { 'x-api-key': key }), { status: 200 }, 'it reads its own ledger')
   await call('POST', '/api/v1/accounts/shop/suspend', { authorization: `Bearer ${op}` })

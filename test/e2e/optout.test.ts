@@ -10,7 +10,7 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { projectRoot, startEngine, type Engine } from '../helpers/engine'
-import { Status, gsm, isMo, isReceipt, openEsme, type Pdu } from '../helpers/esme'
+import { MessageState, Status, gsm, isMo, isReceipt, messageText, openEsme, receiptFor, type Pdu } from '../helpers/esme'
 import { AdminApi, ADMIN_PASSWORD, hex, httpCall, startPolicyEngine, type PolicyAccount } from '../helpers/policy'
 import { startUpstream, type NodePdu } from '../helpers/upstream'
 
@@ -165,7 +165,7 @@ t.test('opt-outs refuse MT without charge, MO STOP and START change the list, an
     t.match(cli(['list', '--prefix', '4916']).out, /4916022222/)
     const bad = cli(['add', '12ab'])
     t.equal(bad.code, 2)
-    t.match(bad.err, /^smsc: numbers\[0\] must be a phone number/, 'one line naming the field')
+    t.match(bad.err, /^smsc: NUMBER 1 must be a phone number/, 'one line naming the field')
   })
 })
 
@@ -196,6 +196,77 @@ t.test('an upstream SMSC\'s MO STOP adds the sender to the route\'s account\'s l
   t.equal((await rx.submit({ source_addr: '123', destination_addr: SUBSCRIBER, short_message: gsm('x') })).command_status, 0)
 })
 
+t.test("an upstream's MO: one read's START then STOP ends listed (the last wins); a later part that comes first changes no list; a '00' sender is listed without it", async (t) => {
+  const up = await startUpstream(t)
+  const engine = await startEngine(t, {
+    accounts: [{ systemId: 'shop', password: 'spw1' }],
+    extra: {
+      connectors: [{ id: 'up', kind: 'smpp', host: '127.0.0.1', port: up.port, systemId: 'engA', password: 'pwA', reconnectMs: [100, 1000] }],
+      routes: { mt: [{ name: 'all', match: {}, action: { connector: 'up' } }], mo: [...MO_ROUTES, { name: 'rest', match: {}, account: 'shop' }] },
+      admin: { password: ADMIN_PASSWORD },
+      log: { level: 'warn' },
+    },
+  })
+  await openEsme(t, { port: engine.smppPort, kind: 'transceiver', systemId: 'shop', password: 'spw1' })
+  for (let i = 0; i < 100 && up.sessions.length === 0; i++) await sleep(50)
+  const session = up.sessions[0]
+  const deliver = (o: Record<string, unknown>) => new Promise<NodePdu>((resolve) => session.deliver_sm({ source_addr_ton: 1, source_addr_npi: 1, source_addr: SUBSCRIBER, destination_addr: '70001', esm_class: 0, data_coding: 0, ...o }, resolve))
+  /** MOs in one upstream write, so the engine reads them as one batch */
+  const oneRead = async (texts: string[]) => {
+    session.socket.cork()
+    const acks = texts.map((text) => deliver({ short_message: Buffer.from(text) }))
+    process.nextTick(() => session.socket.uncork())
+    for (const a of await Promise.all(acks)) t.equal(a.command_status, 0)
+    await sleep(300)
+  }
+  const api = await AdminApi.login(engine)
+  const listed = async () => numbersOf(await api.ok('GET', '/api/v1/accounts/shop/optouts'))
+
+  await api.ok('POST', '/api/v1/accounts/shop/optouts', { number: SUBSCRIBER })
+  await oneRead(['START', 'STOP'])
+  t.same(await listed(), [SUBSCRIBER], 'listed before, START then STOP in one read: listed (the STOP came last)')
+  await oneRead(['STOP', 'START'])
+  t.same(await listed(), [], 'STOP then START in one read: off the list')
+
+  // part 2 of 2 (SAR TLVs) before part 1: routed on its own text, which starts with a keyword of no one's
+  const p2 = await deliver({ short_message: Buffer.from('stop by our shop today'), sar_msg_ref_num: 7, sar_total_segments: 2, sar_segment_seqnum: 2 })
+  t.equal(p2.command_status, 0, 'the early part is taken (routed on its own text)')
+  const p1 = await deliver({ short_message: Buffer.from('Hello, I love your offers, please '), sar_msg_ref_num: 7, sar_total_segments: 2, sar_segment_seqnum: 1 })
+  t.equal(p1.command_status, 0)
+  await sleep(300)
+  t.same(await listed(), [], 'a later part changes no list, even when it comes first')
+
+  const INTL = '4917700000043'
+  t.equal((await deliver({ source_addr: `00${INTL}`, source_addr_ton: 0, short_message: Buffer.from('STOP') })).command_status, 0)
+  await sleep(300)
+  t.same(await listed(), [INTL], '"00" is the international prefix: stored without it')
+  t.equal((await deliver({ source_addr: '01700000044', source_addr_ton: 2, short_message: Buffer.from('STOP') })).command_status, 0)
+  await sleep(300)
+  t.same(await listed(), ['01700000044', INTL], 'a national form (TON 2) is stored as given')
+  t.match(engine.output(), /MO opt-out from a sender that is not international/, 'and logged as a warning: it matches only MT to those digits')
+})
+
+t.test('a message admitted before its number opted out does not go out: REJECTD with err 0x403 when it is due, refunded', async (t) => {
+  const engine = await startPolicyEngine(t, { accounts: [{ systemId: 'shop', password: 'spw1', credit: 10, settlement: 'refund' }] })
+  const api = await AdminApi.login(engine)
+  const shop = await openEsme(t, { port: engine.smppPort, kind: 'transceiver', systemId: 'shop', password: 'spw1' })
+  // schedule_delivery_time 3 s ahead (SMPP 3.4 §7.1.1 relative time)
+  const later = (to: string) => shop.submit({ source_addr: 'SHOP', source_addr_ton: 5, destination_addr: to, short_message: gsm('promo'), registered_delivery: 1, schedule_delivery_time: '000000000003000R' })
+  const held = await later(SUBSCRIBER)
+  const free = await later(FREE_NO)
+  t.same([held.command_status, free.command_status], [0, 0], 'both admitted (on no list yet)')
+  t.equal(await api.balance('shop'), 8, 'both charged')
+  await api.ok('POST', '/api/v1/accounts/shop/optouts', { number: `00${SUBSCRIBER}` })
+  const rejected = await shop.waitFor(receiptFor(held.message_id as string), 15_000)
+  t.match(messageText(rejected), /stat:REJECTD err:1027 /, 'REJECTD, err SMSC_ROPTEDOUT (0x403 = 1027)')
+  t.equal(rejected.message_state, MessageState.REJECTED)
+  const delivered = await shop.waitFor(receiptFor(free.message_id as string), 15_000)
+  t.match(messageText(delivered), /stat:DELIVRD/, 'the other number gets its message')
+  t.equal(await api.balance('shop'), 9, 'the rejected one refunded (settlement refund), the delivered one paid')
+  const info = await api.ok<{ dests: { state: string; refunded?: boolean }[] }>('GET', `/api/v1/messages/${held.message_id}`)
+  t.match(info, { dests: [{ refunded: true }] }, 'marked refunded')
+})
+
 t.test('scope: a reseller manages its own and its users\' lists only, a user its own, a viewer reads; wrong input is one line naming the field', async (t) => {
   const engine = await startPolicyEngine(t, { accounts: ACCOUNTS })
   const api = await AdminApi.login(engine)
@@ -223,6 +294,20 @@ t.test('scope: a reseller manages its own and its users\' lists only, a user its
   const page1 = await api.ok<{ optouts: { number: string }[]; next: string | null }>('GET', '/api/v1/optouts?limit=2')
   t.same([page1.optouts.map((x) => x.number), page1.next], [['4930', '4931'], '4931'], 'a page and where the next starts')
   t.same(numbersOf(await api.ok('GET', `/api/v1/optouts?limit=2&after=${page1.next}`)), ['4940'])
+  t.match(await api.ok('GET', '/api/v1/optouts?limit=1&after=4931'), { optouts: [{ number: '4940' }], next: null }, 'a full last page: next is null')
+  t.match(await api.ok('GET', '/api/v1/optouts?limit=3'), { next: null, total: 3 }, 'the whole list in one full page: next is null')
+  t.match(await api.ok('GET', '/api/v1/optouts?prefix=0049'), { optouts: [{ number: '4930' }, { number: '4931' }, { number: '4940' }] }, 'a prefix in "00" form')
+
+  // An API key reads its account's list and adds to it; removing needs a login (a leaked key must not undo STOPs).
+  const key = ((await shop('POST', '/api/v1/accounts/shop/apikeys', { label: 'backend' })).json as { key: string }).key
+  const byKey = (method: string, url: string, body?: unknown) => httpCall(engine.httpPort, method, url, body, { 'x-api-key': key })
+  t.match(await byKey('POST', '/api/v1/accounts/shop/optouts', { number: '777' }), { status: 200, json: { added: 1 } }, 'a key adds')
+  t.match(await byKey('GET', '/api/v1/accounts/shop/optouts'), { status: 200, json: { optouts: [{ number: '777' }] } }, 'a key reads')
+  for (const [method, url] of [['POST', '/api/v1/accounts/shop/optouts/remove'], ['DELETE', '/api/v1/accounts/shop/optouts/777']]) {
+    t.match(await byKey(method, url, { number: '777' }), { status: 403, json: { code: 'SMSC_ERR_ADMIN_FORBIDDEN', error: /^an API key may read its account's opt-out list and add numbers to it, not remove them/ } }, `a key may not ${method} ${url}`)
+  }
+  t.match(await byKey('POST', '/api/v1/accounts/res1/optouts', { number: '1' }), { status: 403, json: { error: /^an API key is for its own account only \(shop\)/ } }, "nor add to another account's")
+  t.match(await shop('DELETE', '/api/v1/accounts/shop/optouts/777'), { status: 200, json: { removed: 1 } }, 'the account logged in removes')
 
   for (const [body, message] of [
     [{ numbers: ['4915', '12ab'] }, /^numbers\[1\] must be a phone number: 1 to 20 digits/],
@@ -230,15 +315,19 @@ t.test('scope: a reseller manages its own and its users\' lists only, a user its
     [{ numbers: Array.from({ length: 1001 }, (_, i) => String(1000 + i)) }, /^numbers must be an array of 1 to 1000 phone numbers \(got 1001 of them\)/],
     [{ number: '1', numbers: ['2'] }, /^give numbers \(an array\) or number \(one\), not both/],
     [{ phone: '1' }, /^phone is not a known field/],
+    [{}, /^numbers \(an array\) or number \(one\) is missing/],
+    [{ number: '00' }, /^number must be a phone number: 1 to 20 digits, a leading "\+" or "00"/],
+
   ] as const) {
     t.match(await api.call('POST', '/api/v1/optouts', body), { status: 400, json: { code: 'SMSC_ERR_API_INVALID', error: message } }, String(message))
   }
-  t.match(await api.call('GET', '/api/v1/optouts?limit=0'), { status: 400, json: { error: /^limit must be/ } })
+  t.match(await api.call('GET', '/api/v1/optouts?limit=0'), { status: 400, json: { error: /^limit must be a positive integer \(got "0"\)/ } })
   t.match(await api.call('GET', '/api/v1/optouts?sort=1'), { status: 400, json: { error: /^sort is not a parameter of an opt-out list/ } })
   t.match(await api.call('GET', '/api/v1/accounts/nosuch/optouts'), { status: 404, json: { code: 'SMSC_ERR_AUTH_SYSTEM_ID' } })
 
   const audit = (await res1('GET', '/api/v1/audit')).json as { entries: { action: string; target: string; by: string; detail?: { count?: number; numbers?: string[] } }[] }
   t.match(audit.entries.filter((e) => e.action.startsWith('optout.')).map((e) => [e.action, e.target, e.by, e.detail?.count]), [
+    ['optout.remove', 'shop', 'shop', 1], ['optout.add', 'shop', 'shop', 1], // the login's removal, the key's add
     ['optout.remove', 'shop', 'shop', 1], ['optout.remove', 'shop', 'shop', 1], ['optout.add', 'shop', 'res1', 2],
   ], "res1 sees the changes of its user's list, newest first")
   t.notOk(audit.entries.some((e) => e.action.startsWith('global-optout.')), "but not the operator's global list")

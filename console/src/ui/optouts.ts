@@ -3,7 +3,8 @@
  * panel of the accounts page; an account's list is a pane of its detail. Listed a page at a time in number order,
  * filtered by a prefix; numbers added (pasted, one or many) and removed through the same API as the CLI. A viewer
  * (read-only staff login) sees the list without the add form and the Remove buttons. Errors are the engine's one
- * line naming the field ("numbers[1] must be a phone number …").
+ * line naming the field ("numbers[1] must be a phone number …"). Numbers show as the API gives them, as stored:
+ * digits without an international prefix ("+4915…" and "004915…" are stored as "4915…"; a national form as given).
  */
 import { useEffect, useState } from 'preact/hooks'
 import { html } from './html'
@@ -12,6 +13,8 @@ import { dateTime, n0 } from '../format'
 import type { OptOutEntry } from '../types'
 
 const PAGE = 100
+/** Numbers one add request takes (engine/optouts.ts MAX_PER_REQUEST): more are sent in several, as the CLI does. */
+const PER_REQUEST = 1000
 const message = (e: unknown): string => (e instanceof ApiError ? e.message : String((e as Error)?.message ?? e))
 /** numbers as pasted: one a line, or separated by commas or semicolons (a space may be inside a number) */
 const numbersOf = (text: string): string[] => text.split(/[\n,;]+/).map((s) => s.trim()).filter(Boolean)
@@ -47,10 +50,23 @@ export function OptOutsView({ systemId, readOnly }: { systemId: string | null; r
   const add = (ev: Event): void => {
     ev.preventDefault()
     const numbers = numbersOf(text)
-    change(api.addOptOuts(systemId, numbers).then((r) => {
+    change((async () => {
+      let added = 0
+      let already = 0
+      for (let i = 0; i < numbers.length; i += PER_REQUEST) {
+        try {
+          const r = await api.addOptOuts(systemId, numbers.slice(i, i + PER_REQUEST))
+          added += r.added
+          already += r.already
+        } catch (e) {
+          // what went in before stays in: say so, and where the error is (its index is within its chunk)
+          if (i === 0) throw e
+          throw new Error(`${n0(added)} added from the first ${n0(i)} numbers; then, from number ${n0(i + 1)} on: ${message(e)}`)
+        }
+      }
       setText('')
-      return `${n0(r.added)} added${r.already > 0 ? `, ${n0(r.already)} on the list already` : ''}`
-    }))
+      return `${n0(added)} added${already > 0 ? `, ${n0(already)} on the list already` : ''}`
+    })())
   }
   const remove = (number: string): void => change(api.removeOptOuts(systemId, [number]).then(() => `${number} removed`))
   const filter = (ev: Event): void => {
@@ -73,7 +89,7 @@ export function OptOutsView({ systemId, readOnly }: { systemId: string | null; r
           : html`<table class="mini optout-list" aria-label=${what}>
               <thead><tr><th>number</th><th>added</th><th>by</th>${readOnly ? null : html`<th></th>`}</tr></thead>
               <tbody>${entries.map((e) => html`<tr key=${e.number} data-number=${e.number}>
-                <td class="mono">+${e.number}</td>
+                <td class="mono">${e.number}</td>
                 <td class="nowrap dim">${dateTime(e.at)}</td>
                 <td>${e.by}</td>
                 ${readOnly ? null : html`<td><button type="button" class="btn small danger" data-action="remove-optout" disabled=${busy} onClick=${() => remove(e.number)}>Remove</button></td>`}
