@@ -53,6 +53,7 @@ t.test('opt-out lists in chromium: the global list and an account\'s, edited by 
     t.same(await numbersShown('#global-optouts'), ['4915100000001', '4915100000002', '4930123'], 'listed in number order, normalised')
     t.same(await listed('/api/v1/optouts'), ['4915100000001', '4915100000002', '4930123'], 'the API has them')
     t.match(await page.textContent('#global-optouts tr[data-number="4930123"]'), /admin/, 'added by the operator')
+    t.equal(await page.textContent('#global-optouts tr[data-number="4915100000001"] td.mono'), '4915100000001', 'shown as stored (and as the API gives it): digits, no "+"')
     await page.fill('#global-optouts input[name=optout-prefix]', '+4915')
     await page.click('#global-optouts button:has-text("Filter")')
     await rows('#global-optouts', 2)
@@ -78,6 +79,14 @@ t.test('opt-out lists in chromium: the global list and an account\'s, edited by 
     await page.click('#optouts #optout-add')
     await page.waitForSelector('#optouts tr[data-number="4917700000043"]')
     t.same(await listed('/api/v1/accounts/shop/optouts'), ['4917700000042', '4917700000043'])
+    // more than one request takes (1000): sent in chunks, as the CLI does
+    const many = Array.from({ length: 1200 }, (_, i) => `49160${String(i).padStart(7, '0')}`)
+    await page.fill('#optouts textarea[name=optout-numbers]', many.join('\n'))
+    await page.click('#optouts #optout-add')
+    await waitForExpression(page, `/1,200 added/.test(document.querySelector('#optouts #optouts-note')?.textContent ?? '')`)
+    t.equal(((await api(port, 'GET', '/api/v1/accounts/shop/optouts?limit=1', { token: op })).json as { total: number }).total, 1202, '1,200 pasted numbers added in two requests')
+    await api(port, 'POST', '/api/v1/accounts/shop/optouts/remove', { token: op, body: { numbers: many.slice(0, 1000) } })
+    await api(port, 'POST', '/api/v1/accounts/shop/optouts/remove', { token: op, body: { numbers: many.slice(1000) } })
     await shot('operator-account-1280')
   })
 
