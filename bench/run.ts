@@ -249,8 +249,9 @@ async function runTarget(name: TargetName, plan: RunPlan, root: string): Promise
     run.server.exit = await target.stop()
   }
   const out = target.output()
-  // The engine prints a banner on stdout; anything that looks like a log line or an error is kept.
-  const noisy = out.split('\n').filter((l) => /"level"|error|warn|Error|exited|SIGKILL/i.test(l))
+  // What the run should show of the server's output: its warnings and errors, not its info records (the banner,
+  // the stop) nor a text banner; anything else that looks like an error is kept.
+  const noisy = out.split('\n').filter((l) => !/^\{"time":"[^"]*","level":"(info|debug)"/.test(l) && /"level"|error|warn|exited|SIGKILL/i.test(l))
   if (noisy.length > 0) run.serverOutput = noisy.join('\n').slice(-8192)
   if (plan.profileDir) {
     const fresh = [...listProfiles(plan.profileDir)].filter((f) => !before.has(f))
