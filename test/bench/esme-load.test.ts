@@ -13,6 +13,36 @@ async function floor(t: { teardown(fn: () => unknown): void }): Promise<number> 
   return (server.address() as net.AddressInfo).port
 }
 
+/** A header-only PDU (16 octets), or with `body` octets of zeros after it (17: an empty C-octet string). */
+function pdu(commandId: number, status: number, seq: number, body = 0): Buffer {
+  const out = Buffer.alloc(16 + body)
+  out.writeUInt32BE(out.length, 0)
+  out.writeUInt32BE(commandId >>> 0, 4)
+  out.writeUInt32BE(status, 8)
+  out.writeUInt32BE(seq, 12)
+  return out
+}
+
+/** A stand-in SMSC on loopback: `answer` gets each frame's command_id and sequence_number and its socket. */
+async function standIn(t: { teardown(fn: () => unknown): void }, answer: (id: number, seq: number, socket: net.Socket) => void): Promise<{ port: number; sockets: Set<net.Socket> }> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer((socket) => {
+    sockets.add(socket)
+    const framer = new Framer()
+    const frames: Buffer[] = []
+    socket.on('data', (chunk: Buffer) => {
+      frames.length = 0
+      framer.push(chunk, frames)
+      for (const f of frames) answer(f.readUInt32BE(4), f.readUInt32BE(12), socket)
+    })
+    socket.on('error', () => socket.destroy())
+    socket.on('close', () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  return { port: (server.address() as net.AddressInfo).port, sockets }
+}
+
 t.test('every submit is acknowledged and every receipt is matched to its submit', async (t) => {
   const port = await floor(t)
   const r = await runLoad({ port, binds: 3, window: 10, messages: 600, durationS: 0, registeredDelivery: 1, progress: false })
@@ -58,33 +88,12 @@ t.test('the rate limit never offers more than the target', async (t) => {
 
 t.test('refusals are counted by command_status name', async (t) => {
   // A server that binds everyone and answers every submit_sm with ESME_RTHROTTLED.
-  const server = net.createServer((socket) => {
-    const framer = new Framer()
-    const frames: Buffer[] = []
-    socket.on('data', (chunk: Buffer) => {
-      frames.length = 0
-      framer.push(chunk, frames)
-      for (const f of frames) {
-        const id = f.readUInt32BE(4)
-        const seq = f.readUInt32BE(12)
-        const resp = (len: number, status: number): Buffer => {
-          const out = Buffer.alloc(len)
-          out.writeUInt32BE(len, 0)
-          out.writeUInt32BE((id | 0x80000000) >>> 0, 4)
-          out.writeUInt32BE(status, 8)
-          out.writeUInt32BE(seq, 12)
-          return out
-        }
-        if (id === CommandId.bind_transceiver) socket.write(resp(17, 0)) // empty system_id
-        else if (id === CommandId.submit_sm) socket.write(resp(16, CommandStatus.ESME_RTHROTTLED)) // no body on failure
-        else if (id === CommandId.unbind) socket.end(resp(16, 0))
-      }
-    })
-    socket.on('error', () => socket.destroy())
+  const { port } = await standIn(t, (id, seq, socket) => {
+    const resp = (status: number, body = 0) => pdu((id | 0x80000000) >>> 0, status, seq, body)
+    if (id === CommandId.bind_transceiver) socket.write(resp(0, 1)) // empty system_id
+    else if (id === CommandId.submit_sm) socket.write(resp(CommandStatus.ESME_RTHROTTLED)) // no body on failure
+    else if (id === CommandId.unbind) socket.end(resp(0))
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  const port = (server.address() as net.AddressInfo).port
   const load = new EsmeLoad({ port, binds: 1, window: 5, messages: 50, durationS: 0, drainMs: 2000, progress: false })
   await load.connect()
   const r = await load.run()
@@ -119,39 +128,13 @@ t.test('a long message is three consecutive submit_sm with one concat reference'
 })
 
 t.test('a server that unbinds every bind ends the run: sending stops, the unbinds are counted', async (t) => {
-  // Binds everyone, acknowledges submits, and after 300 ms sends unbind on every connection (a server stopping).
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer((socket) => {
-    sockets.add(socket)
-    const framer = new Framer()
-    const frames: Buffer[] = []
-    socket.on('data', (chunk: Buffer) => {
-      frames.length = 0
-      framer.push(chunk, frames)
-      for (const f of frames) {
-        const id = f.readUInt32BE(4)
-        const resp = Buffer.alloc(id === CommandId.bind_transceiver || id === CommandId.submit_sm ? 17 : 16) // 17: an empty id, its NUL
-        resp.writeUInt32BE(resp.length, 0)
-        resp.writeUInt32BE((id | 0x80000000) >>> 0, 4)
-        resp.writeUInt32BE(f.readUInt32BE(12), 12)
-        socket.write(resp)
-      }
-    })
-    socket.on('error', () => socket.destroy())
-    socket.on('close', () => sockets.delete(socket))
+  // Binds everyone, acknowledges submits (an empty id), and after 300 ms sends unbind on every connection (a server stopping).
+  const { port, sockets } = await standIn(t, (id, seq, socket) => {
+    socket.write(pdu((id | 0x80000000) >>> 0, 0, seq, id === CommandId.bind_transceiver || id === CommandId.submit_sm ? 1 : 0))
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  const port = (server.address() as net.AddressInfo).port
   const load = new EsmeLoad({ port, binds: 2, window: 5, rate: 200, durationS: 30, drainMs: 2000, progress: false })
   await load.connect()
-  setTimeout(() => {
-    const unbind = Buffer.alloc(16)
-    unbind.writeUInt32BE(16, 0)
-    unbind.writeUInt32BE(CommandId.unbind, 4)
-    unbind.writeUInt32BE(1, 12)
-    for (const s of sockets) s.write(unbind)
-  }, 300)
+  setTimeout(() => { for (const s of sockets) s.write(pdu(CommandId.unbind, 0, 1)) }, 300)
   const started = Date.now()
   const r = await load.run()
   await load.close(500)
