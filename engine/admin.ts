@@ -75,7 +75,7 @@ export interface AuditEntry {
    *  'account.webhook-secret', 'credit.transfer', 'credit.adjust', 'apikey.create', 'apikey.revoke', 'routes.set', 'admin.password',
    *  'store.backup', 'staff.add', 'staff.update', 'staff.remove', 'staff.password' (target: the staff user's name),
    *  'connector.stop', 'connector.start' (target: the connector's id), 'optout.add', 'optout.remove' (target: the account
-   *  whose list), 'global-optout.add', 'global-optout.remove' (target 'global'; detail: count and the first numbers) */
+   *  whose list; by `mo:<keyword>` when an MO route changed it), 'global-optout.add', 'global-optout.remove' (target 'global'; detail: count and the first numbers) */
   action: string
   target: string
   /** Never a secret. `owner` is the target's reseller at the time (so a reseller sees entries of removed users). */

@@ -38,7 +38,7 @@ import { validateSubmit } from './session/submit'
 import { EsmClass } from './protocol/constants'
 import { defaultSettings, inheritedBounds, ipAllowed, sourceAllowed, type Account, type AccountSettings } from './accounts'
 import { Ledger } from './ledger'
-import { Admin, CONNECTOR_STOPPED_META, configKeysOf, generatePassword, generateWebhookSecret, customerBy, wasRemoved } from './admin'
+import { Admin, type AuditEntry, CONNECTOR_STOPPED_META, configKeysOf, generatePassword, generateWebhookSecret, customerBy, wasRemoved } from './admin'
 import { DEFAULT_ROUTES, MoPartRoutes, MoRouter, routeConnectors, validateRouteTables, type MoDecision, type RouteTables } from './routing'
 import { MAX_PER_LIST, MAX_TOTAL, looksInternational, normaliseNumber, type OptOutChange } from './optouts'
 import { OPERATOR } from './accounts'
@@ -946,7 +946,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const t = now()
     const items: DeliveryItem[] = split.parts.map((sm) => moItem(systemId, id, t, [1, 1, req.from], [0, 1, req.to], split.udhi ? 0x40 : 0, dcsOfCoding(coding), sm))
     const optOut = moOptOut(decision, systemId, [1, 1, req.from], t)
-    await new Promise<void>((resolve, reject) => actors.commit(optOut === null ? { enqueue: items } : { enqueue: items, optOuts: [optOut] }, (err) => (err ? reject(err) : resolve())))
+    const batch = optOut === null ? { enqueue: items } : { enqueue: items, optOuts: [optOut], audit: [moOptOutAudit(optOut, decision as MoDecision, t)] }
+    await new Promise<void>((resolve, reject) => actors.commit(batch, (err) => (err ? reject(err) : resolve())))
     if (optOut !== null) moOptOutDone([optOut])
     actors.enqueue(items)
     log('info', 'MO accepted', { id, systemId, parts: items.length })
@@ -985,6 +986,16 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
 
   /**
+   * The audit entry of an MO's list change, committed with it: START takes the entry off the list, so the audit is
+   * where "when did this number say STOP, and START?" is still answered (retention does not purge it). As the
+   * admin's `optout.add`/`optout.remove`, by `mo:<keyword>`, the owning reseller in `detail.owner`.
+   */
+  function moOptOutAudit(c: OptOutChange, d: MoDecision, t: number): AuditEntry {
+    const parent = store.getAccount(c.scope)?.parent ?? null
+    return { t, by: d.by, action: c.entry === null ? 'optout.remove' : 'optout.add', target: c.scope, detail: { count: 1, numbers: [c.number], ...(parent !== null ? { owner: parent } : {}) } }
+  }
+
+  /**
    * One MO (one part of a concatenated one) as a queue item: the deliver_sm frame for binds (with the SAR TLVs the part
    * came with), and the webhook event when the account has one: the part's text without its UDH, and `part` and `ref`
    * (from its UDH or its SAR TLVs) to put the parts together.
@@ -1015,6 +1026,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   function inboundMo(connector: string, mos: InboundMo[], settled: (statuses: readonly number[]) => void): void {
     const items: DeliveryItem[] = []
     const optOuts: OptOutChange[] = []
+    const audits: AuditEntry[] = [] // one per list change, with it
     const statuses = new Array<number>(mos.length).fill(0)
     const t = now()
     for (let i = 0; i < mos.length; i++) {
@@ -1047,10 +1059,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       // text ("stop by our shop today"), which is no keyword of the subscriber's (docs/ROUTING.md "Opt-outs").
       if (part !== null && part[0] !== 1) continue
       const optOut = moOptOut(decision, systemId, mo.from, t)
-      if (optOut !== null) optOuts.push(optOut)
+      if (optOut !== null) { optOuts.push(optOut); audits.push(moOptOutAudit(optOut, decision as MoDecision, t)) }
     }
     if (items.length === 0) return settled(statuses)
-    actors.commit(optOuts.length === 0 ? { enqueue: items } : { enqueue: items, optOuts }, (err) => {
+    actors.commit(optOuts.length === 0 ? { enqueue: items } : { enqueue: items, optOuts, audit: audits }, (err) => {
       if (err) return log('error', 'upstream MO commit failed; the upstream will send them again', { connector, error: err.message })
       settled(statuses)
       actors.enqueue(items)

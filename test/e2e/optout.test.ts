@@ -137,6 +137,10 @@ t.test('opt-outs refuse MT without charge, MO STOP and START change the list, an
     t.same(numbersOf((await shopApi('GET', '/api/v1/accounts/shop/optouts')).json), [SHOP_NO], 'off the list')
     t.equal((await mo('STOP now')).status, 202, 'STOP again')
     await sleep(300)
+    // START took the entry off the list: the audit keeps the history (retention does not purge it)
+    const audit = (await shopApi('GET', '/api/v1/audit')).json as { entries: { action: string; target: string; by: string; detail?: { numbers?: string[] } }[] }
+    t.same(audit.entries.filter((e) => e.detail?.numbers?.[0] === SUBSCRIBER).map((e) => [e.action, e.target, e.by]),
+      [['optout.add', 'shop', 'mo:STOP'], ['optout.remove', 'shop', 'mo:START'], ['optout.add', 'shop', 'mo:STOP']], "the subscriber's STOP, START and STOP, newest first, in shop's audit")
   })
 
   t.test('the lists survive a restart; the CLI reads and changes them through the running engine', async (t) => {
