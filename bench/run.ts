@@ -489,10 +489,11 @@ async function runGoals(flags: Flags, m: Machine, resultsDir: string | undefined
 
   const verdicts = judge(g)
   process.stdout.write(`\nissue 3's goals on this machine:\n${formatVerdicts(verdicts)}\n`)
-  if (resultsDir) {
-    mkdirSync(resultsDir, { recursive: true })
-    const date = new Date().toISOString()
-    const file = path.join(resultsDir, `${date.slice(0, 10)}-goals.json`)
+  const date = new Date().toISOString()
+  // --json FILE as for a single run (it was ignored here: a goals run without --results-dir left no file)
+  for (const file of [resultsDir && path.join(resultsDir, `${date.slice(0, 10)}-goals.json`), typeof flags.json === 'string' ? path.resolve(flags.json) : undefined]) {
+    if (!file) continue
+    mkdirSync(path.dirname(file), { recursive: true })
     writeFileSync(file, JSON.stringify({ date, command: 'smsc bench goals', machine: m, git: gitInfo(), verdicts, measures: g, runs: all }, null, 2) + '\n')
     process.stdout.write(`results: ${file}\n`)
   }
