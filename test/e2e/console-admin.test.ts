@@ -9,15 +9,12 @@
  * (GET /api/v1/accounts/{id}). Screenshots at 1280 and 360 px go to test-artifacts/console/admin-*.png.
  */
 import t from 'tap'
-import fs from 'node:fs'
 import path from 'node:path'
-import { execFileSync } from 'node:child_process'
 import type { BrowserContext, Page } from 'playwright-core'
-import { projectRoot, startEngine, type AccountConfig } from '../helpers/engine'
+import { startEngine, type AccountConfig } from '../helpers/engine'
 import { openEsme } from '../helpers/esme'
-import { ARTIFACTS, CHROMIUM, openPage, waitForExpression } from '../helpers/browser'
+import { ARTIFACTS, consoleReady, NEEDS_BROWSER, openPage, waitForExpression } from '../helpers/browser'
 
-const ROOT = projectRoot()
 const ADMIN_PASSWORD = 'console-admin-e2e'
 const RES1 = { systemId: 'res1', password: 'res1-pw', role: 'reseller', credit: 100 }
 const U0 = { systemId: 'u0', password: 'u0-pw' }
@@ -25,11 +22,8 @@ const U0 = { systemId: 'u0', password: 'u0-pw' }
 interface AccountView { systemId: string; role: string; parent: string | null; suspended: boolean; balance: number | null; rateLimit: { perSecond: number } | null }
 interface LedgerEntry { delta: number; balance: number; reason: string; by: string; ref?: string }
 
-t.test('account pages in chromium: operator, reseller and user', { skip: fs.existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, async (t) => {
-  if (!fs.existsSync(path.join(ROOT, 'console', 'dist', 'index.html'))) {
-    execFileSync(process.execPath, [path.join(ROOT, 'console', 'build.js'), '--quiet'], { stdio: 'inherit' })
-  }
-  fs.mkdirSync(ARTIFACTS, { recursive: true })
+t.test('account pages in chromium: operator, reseller and user', NEEDS_BROWSER, async (t) => {
+  consoleReady()
 
   const engine = await startEngine(t, {
     accounts: [RES1, U0] as unknown as AccountConfig[],

@@ -7,21 +7,15 @@
  * Screenshots go to test-artifacts/console/optouts-*.png.
  */
 import t from 'tap'
-import fs from 'node:fs'
 import path from 'node:path'
-import { execFileSync } from 'node:child_process'
-import { projectRoot, startEngine, type AccountConfig } from '../helpers/engine'
+import { startEngine, type AccountConfig } from '../helpers/engine'
 import { api } from '../helpers/ws'
-import { ARTIFACTS, CHROMIUM, openPage, waitForExpression } from '../helpers/browser'
+import { ARTIFACTS, consoleReady, NEEDS_BROWSER, openPage, waitForExpression } from '../helpers/browser'
 
-const ROOT = projectRoot()
 const ADMIN_PASSWORD = 'console-optouts-e2e'
 
-t.test('opt-out lists in chromium: the global list and an account\'s, edited by the operator, read by a viewer', { skip: fs.existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, async (t) => {
-  if (!fs.existsSync(path.join(ROOT, 'console', 'dist', 'index.html'))) {
-    execFileSync(process.execPath, [path.join(ROOT, 'console', 'build.js'), '--quiet'], { stdio: 'inherit' })
-  }
-  fs.mkdirSync(ARTIFACTS, { recursive: true })
+t.test('opt-out lists in chromium: the global list and an account\'s, edited by the operator, read by a viewer', NEEDS_BROWSER, async (t) => {
+  consoleReady()
   const engine = await startEngine(t, {
     accounts: [{ systemId: 'res1', password: 'res1-pw', role: 'reseller' }, { systemId: 'shop', password: 'shop-pw', parent: 'res1' }] as unknown as AccountConfig[],
     extra: { admin: { password: ADMIN_PASSWORD }, routes: { mo: [{ name: 'stop', match: { keyword: 'STOP' }, account: 'shop', optOut: 'add' }] } },

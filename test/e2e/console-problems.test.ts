@@ -5,14 +5,13 @@
  * connector stopped on purpose is not a problem).
  */
 import t from 'tap'
-import fs from 'node:fs'
 import { freePorts, httpCall, startEngine } from '../helpers/engine'
 import { api, operatorToken } from '../helpers/lifecycle'
-import { CHROMIUM, openPage } from '../helpers/browser'
+import { NEEDS_BROWSER, openPage } from '../helpers/browser'
 
 const ADMIN_PASSWORD = 'problems-console-admin-1'
 
-t.test('a degraded engine shows its problems on the overview, and they go when resolved', { skip: fs.existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, async (t) => {
+t.test('a degraded engine shows its problems on the overview, and they go when resolved', NEEDS_BROWSER, async (t) => {
   const [nobody] = await freePorts(1)
   const engine = await startEngine(t, {
     extra: {

@@ -4,14 +4,13 @@
  * fails every message.
  */
 import t from 'tap'
-import fs from 'node:fs'
 import { startEngine } from '../helpers/engine'
 import { gsm, openEsme, receiptFor } from '../helpers/esme'
-import { CHROMIUM, openPage } from '../helpers/browser'
+import { NEEDS_BROWSER, openPage } from '../helpers/browser'
 
 const ADMIN_PASSWORD = 'refund-console-admin-1'
 
-t.test('a refunded message says so on its card', { skip: fs.existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, async (t) => {
+t.test('a refunded message says so on its card', NEEDS_BROWSER, async (t) => {
   const engine = await startEngine(t, {
     simulator: { deliveryDelayMs: [0, 0], outcomes: { UNDELIV: 1 } },
     extra: {

@@ -8,22 +8,16 @@
  * Screenshots go to test-artifacts/console/staff-*.png.
  */
 import t from 'tap'
-import fs from 'node:fs'
 import path from 'node:path'
-import { execFileSync } from 'node:child_process'
-import { projectRoot, startEngine, type AccountConfig } from '../helpers/engine'
+import { startEngine, type AccountConfig } from '../helpers/engine'
 import { openEsme } from '../helpers/esme'
 import { api } from '../helpers/ws'
-import { ARTIFACTS, CHROMIUM, openPage } from '../helpers/browser'
+import { ARTIFACTS, consoleReady, NEEDS_BROWSER, openPage } from '../helpers/browser'
 
-const ROOT = projectRoot()
 const ADMIN_PASSWORD = 'console-staff-e2e'
 
-t.test('staff logins in chromium: a viewer sees no mutation controls; a staff admin manages staff', { skip: fs.existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, async (t) => {
-  if (!fs.existsSync(path.join(ROOT, 'console', 'dist', 'index.html'))) {
-    execFileSync(process.execPath, [path.join(ROOT, 'console', 'build.js'), '--quiet'], { stdio: 'inherit' })
-  }
-  fs.mkdirSync(ARTIFACTS, { recursive: true })
+t.test('staff logins in chromium: a viewer sees no mutation controls; a staff admin manages staff', NEEDS_BROWSER, async (t) => {
+  consoleReady()
   const engine = await startEngine(t, {
     accounts: [{ systemId: 'res1', password: 'res1-pw', role: 'reseller', credit: 100 }, { systemId: 'u0', password: 'u0-pw' }] as unknown as AccountConfig[],
     extra: { admin: { password: ADMIN_PASSWORD } },

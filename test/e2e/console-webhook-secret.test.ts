@@ -6,22 +6,16 @@
  * console dropped the secret from the answer: a console-only user could never verify a webhook.
  */
 import t from 'tap'
-import fs from 'node:fs'
-import path from 'node:path'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createHmac } from 'node:crypto'
-import { execFileSync } from 'node:child_process'
-import { projectRoot, startEngine, type AccountConfig } from '../helpers/engine'
-import { CHROMIUM, openPage, waitForExpression } from '../helpers/browser'
+import { startEngine, type AccountConfig } from '../helpers/engine'
+import { consoleReady, NEEDS_BROWSER, openPage, waitForExpression } from '../helpers/browser'
 
-const ROOT = projectRoot()
 const USER = { systemId: 'hooked', password: 'hook-pw' }
 
-t.test('the console shows the webhook secret once, and a new one on request', { skip: fs.existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, async (t) => {
-  if (!fs.existsSync(path.join(ROOT, 'console', 'dist', 'index.html'))) {
-    execFileSync(process.execPath, [path.join(ROOT, 'console', 'build.js'), '--quiet'], { stdio: 'inherit' })
-  }
+t.test('the console shows the webhook secret once, and a new one on request', NEEDS_BROWSER, async (t) => {
+  consoleReady()
   // the customer's receiver, on loopback: private targets allowed for the test
   const got: { ts: string; sig: string; body: string }[] = []
   const receiver = http.createServer((req, res) => {

@@ -13,13 +13,12 @@
 import t from 'tap'
 import fs from 'node:fs'
 import path from 'node:path'
-import { execFileSync } from 'node:child_process'
 import fc from 'fast-check'
 import { countParts as engineCountParts } from '../../engine/protocol/text/split'
 import { DEFAULT_ACCOUNT, projectRoot, startEngine } from '../helpers/engine'
 import { openEsme, receiptFor } from '../helpers/esme'
 import { runLoad, type LoadResult } from '../../bench/esme-load'
-import { ARTIFACTS, CHROMIUM, openPage, waitForExpression } from '../helpers/browser'
+import { ARTIFACTS, consoleReady, NEEDS_BROWSER, openPage, waitForExpression } from '../helpers/browser'
 
 const ROOT = projectRoot()
 const ADMIN_PASSWORD = 'console-e2e-admin'
@@ -74,11 +73,8 @@ t.test('the send form counter agrees with the engine on coding and parts', async
   }
 })
 
-t.test('the console in chromium', { skip: fs.existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }, async (t) => {
-  if (!fs.existsSync(path.join(ROOT, 'console', 'dist', 'index.html'))) {
-    execFileSync(process.execPath, [path.join(ROOT, 'console', 'build.js'), '--quiet'], { stdio: 'inherit' })
-  }
-  fs.mkdirSync(ARTIFACTS, { recursive: true })
+t.test('the console in chromium', NEEDS_BROWSER, async (t) => {
+  consoleReady()
 
   const engine = await startEngine(t, {
     accounts: [DEFAULT_ACCOUNT, BENCH],

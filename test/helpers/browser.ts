@@ -2,6 +2,8 @@
  * The real browser of the console tests: Debian's chromium driven by playwright-core (CHROMIUM_PATH to
  * use another), headless, closed at the test's end; page errors (and what the CSP blocked) collected for the test to assert none.
  */
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { projectRoot, type TestLike } from './engine'
@@ -9,6 +11,18 @@ import { projectRoot, type TestLike } from './engine'
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 /** Where the console tests leave their screenshots. */
 export const ARTIFACTS = path.join(projectRoot(), 'test-artifacts', 'console')
+
+/** tap's option for a console test: skipped, saying why, where there is no browser. */
+export const NEEDS_BROWSER = { skip: fs.existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)` }
+
+/** What a console test needs first: the console built (console/dist, once per checkout) and the screenshots' dir. */
+export function consoleReady(): void {
+  const root = projectRoot()
+  if (!fs.existsSync(path.join(root, 'console', 'dist', 'index.html'))) {
+    execFileSync(process.execPath, [path.join(root, 'console', 'build.js'), '--quiet'], { stdio: 'inherit' })
+  }
+  fs.mkdirSync(ARTIFACTS, { recursive: true })
+}
 
 /** A headless chromium with one page (1280×900 unless told), closed at the test's end. */
 export async function openPage(t: TestLike, o: { width?: number; locale?: string } = {}): Promise<{ browser: Browser; context: BrowserContext; page: Page; pageErrors: string[] }> {
