@@ -308,12 +308,13 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   let moRouter = new MoRouter(routes.mo)
   /** Where the first parts of concatenated MOs from upstreams went: their other parts follow (engine/routing.ts). */
   const moParts = new MoPartRoutes()
-  /** MO parts refused for now because their first part has not come: a line per upstream a minute (the upstream retries each). */
+  /** MO opt-outs from senders in a national form: a line per account a minute (a carrier sending them all so would flood). */
   const nationalOptOuts = new RepeatedLog(log, {
     level: 'warn', keyName: 'systemId',
     first: 'MO opt-out from a sender that is not international (TON not 1, no "+" or "00"): listed as given, it matches only MT to those same digits',
     more: 'more MO opt-outs from senders that are not international',
   })
+  /** MO parts refused for now because their first part has not come: a line per upstream a minute (the upstream retries each). */
   const earlyParts = new RepeatedLog(log, { level: 'info', keyName: 'connector', first: 'MO part before its first part, which decides its route: refused for now with ESME_RX_T_APPN', more: 'more MO parts before their first part, refused for now' })
   const webhooks = new WebhookSender({
     timeoutMs: options.webhooks.timeoutMs, concurrency: options.webhooks.concurrency, allowPrivateTargets: options.webhooks.allowPrivateTargets, log,

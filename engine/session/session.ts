@@ -523,15 +523,15 @@ export class Session implements Tickable {
         const p = batch[i]
         const status = err && statuses[i] === 0 ? S.ESME_RSYSERR : statuses[i]
         // SMPP 3.4 §4.5.2: a submit_multi's destinations on an opt-out list go to unsuccess_sme with SMSC_ROPTEDOUT
-        const opted = optedOut?.[i]
-        if (opted !== undefined && p.req.command === 'submit_multi') p.unsuccess = [...(p.unsuccess ?? []), ...opted.map(optedOutSme)]
+        const opted = p.req.command === 'submit_multi' ? optedOut?.[i] : undefined
+        if (opted !== undefined) p.unsuccess = [...(p.unsuccess ?? []), ...opted.map(optedOutSme)]
         if (status !== 0) {
           this.stats.rejected++
           if (status === S.ESME_RTHROTTLED) this.throttleEvent('account rate limit')
-          const extra: Record<string, unknown> = {}
-          if (opted !== undefined && p.req.command === 'submit_multi') extra.unsuccess_smes = p.unsuccess
-          if (congestion >= 0) extra.congestion_state = congestion
-          this.respond(p.req, status, Object.keys(extra).length > 0 ? extra : undefined)
+          // a refused PDU allocates only what its response carries (a throttled flood answers many)
+          const extra: Record<string, unknown> | undefined = opted !== undefined ? { unsuccess_smes: p.unsuccess } : congestion >= 0 ? {} : undefined
+          if (extra !== undefined && congestion >= 0) extra.congestion_state = congestion
+          this.respond(p.req, status, extra)
         } else {
           ok++
           this.stats.submitted++
