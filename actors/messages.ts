@@ -85,6 +85,8 @@ export interface AcceptJob {
   replaces?: (MessageRecord[] | undefined)[]
   /** daily quota state to persist with the batch (set by the rate actor) */
   quota?: { day: number; used: number }
+  /** set by the rate actor when the account's reseller has a daily quota, which this batch counted in too */
+  treeQuota?: true
   done(err: Error | null, statuses: number[]): void
 }
 
@@ -96,9 +98,8 @@ export function groupEnd(groups: readonly number[] | null, i: number, n: number)
 }
 
 export type RateMsg =
-  /** `tree`: the gate of the account's reseller when that has a rate limit (its bucket caps the reseller's whole tree) */
+  /** `tree`: the gate of the account's reseller when that has a rate limit or a daily quota (they cap the reseller's whole tree) */
   | { type: 'admit'; job: AcceptJob; tree: import('./rate').RateGate | null }
-  | { type: 'give'; units: number }
   | { type: 'limits'; rateLimit: { perSecond: number; burst: number } | null; dailyQuota: number | null }
 
 export type RouterMsg =

@@ -5,11 +5,12 @@
  * one message. Refused records get ESME_RTHROTTLED (0x58, the ESME retries later; the session stays
  * up) or SMSC_RQUOTA (0x402, vendor-specific: the quota is used up until 00:00 UTC).
  *
- * A reseller's bucket is its whole tree's: the gate of each of its users takes a batch's tokens from the
- * user's own bucket AND from the reseller's gate (`tree`, passed with each batch), all or nothing, so the
- * reseller's rateLimit caps the sum of its own and its users' traffic (docs/ACCOUNTS.md). One thread runs
- * every actor, so the reseller's bucket is taken synchronously by whichever gate admits a batch, as the
- * ledger's balances are. The daily quota stays per account (a reseller's bounds each user, not their sum).
+ * A reseller's limits are its whole tree's: the gate of each of its users takes a batch's tokens and quota
+ * units from the user's own bucket and quota AND from the reseller's gate (`tree`, passed with each batch),
+ * all or nothing, so the reseller's rateLimit and dailyQuota cap the sum of its own and its users' traffic
+ * (docs/ACCOUNTS.md): what the operator sold the reseller is what its tree can send. One thread runs every
+ * actor, so the reseller's gate is taken synchronously by whichever gate admits a batch, as the ledger's
+ * balances are.
  */
 import { CommandStatus as S } from '../engine/protocol/constants'
 import { DailyQuota, TokenBucket, utcDay } from '../engine/rate'
@@ -45,6 +46,19 @@ export class RateGate {
     this.quota?.give(units)
   }
 
+  /** The quota's count now (what the store keeps under `quota:<systemId>`); undefined without a quota. */
+  quotaState(): { day: number; used: number } | undefined {
+    return this.quota === null ? undefined : { day: this.quota.day, used: this.quota.used }
+  }
+
+  /** Takes `n` quota units, all or none; true when there is no quota. */
+  private takeQuota(n: number, now: number): boolean {
+    if (this.quota === null) return true
+    const got = this.quota.take(n, now)
+    if (got < n) this.quota.give(got)
+    return got === n
+  }
+
   /** Takes `n` tokens from this account's bucket (a reseller's: its tree's), all or none; true when there is no bucket. */
   take(n: number, now: number): boolean {
     return this.bucket === null || this.bucket.tryTake(n, now)
@@ -56,7 +70,7 @@ export class RateGate {
   }
 
   /**
-   * Marks the records over the rate (this account's, then its reseller's `tree` gate when given) or the quota;
+   * Marks the records over the rate or the quota (this account's, then its reseller's `tree` gate's when given);
    * the rest go on. Units: one per destination. A group refused by one limit takes nothing from the others.
    */
   admit(job: AcceptJob, now: number, tree: RateGate | null = null): void {
@@ -77,19 +91,21 @@ export class RateGate {
         else if (tree !== null && !tree.take(units, now)) {
           this.giveBack(units)
           status = S.ESME_RTHROTTLED
-        } else if (this.quota !== null) {
-          const got = this.quota.take(units, now)
-          if (got < units) {
-            this.quota.give(got)
-            this.giveBack(units) // not sent: it costs no tokens (the tree's go back to the reseller's other users)
-            tree?.giveBack(units)
-            status = S.SMSC_RQUOTA
-          }
+        } else if (!this.takeQuota(units, now)) status = S.SMSC_RQUOTA
+        else if (tree !== null && !tree.takeQuota(units, now)) {
+          this.quota?.give(units)
+          status = S.SMSC_RQUOTA
+        }
+        if (status === S.SMSC_RQUOTA) {
+          // not sent: it costs no tokens (the tree's go back to the reseller's other users)
+          this.giveBack(units)
+          tree?.giveBack(units)
         }
         if (status !== 0) for (let k = i; k < end; k++) statuses[k] = status
       }
       i = end
     }
     if (this.quota !== null) job.quota = { day: this.quota.day, used: this.quota.used }
+    if (tree !== null && tree.quota !== null) job.treeQuota = true
   }
 }

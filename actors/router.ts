@@ -29,6 +29,8 @@ export interface RouterDeps {
   accepted(records: MessageRecord[]): void
   /** Gives daily-quota units back to the account's rate actor (records it admitted that were refused here). */
   quotaGiveBack(systemId: string, units: number): void
+  /** The daily quota's count of an account's gate now (a reseller's: its tree's), to persist; undefined without one. */
+  quotaNow(systemId: string): { day: number; used: number } | undefined
   /** Upstream id links of destinations (a replaced message's links go with it). */
   upstreamLinks(dests: readonly Destination[]): { connector: string; upstreamId: string }[]
 }
@@ -85,13 +87,17 @@ export class Router {
         i = end
       }
     }
-    // Refused here (no route, no credit): not sent, so not counted in the daily quota.
-    if (job.quota !== undefined) {
+    // Refused here (no route, no credit): not sent, so not counted in the daily quota (nor in its reseller's).
+    const parent = job.treeQuota ? account?.parent ?? null : null
+    if (job.quota !== undefined || parent !== null) {
       let back = 0
       for (let i = 0; i < records.length; i++) if (passed[i] && statuses[i] !== 0) back += records[i].dests.length
       if (back > 0) {
-        job.quota = { day: job.quota.day, used: Math.max(0, job.quota.used - back) }
-        this.d.quotaGiveBack(systemId, back)
+        if (job.quota !== undefined) {
+          job.quota = { day: job.quota.day, used: Math.max(0, job.quota.used - back) }
+          this.d.quotaGiveBack(systemId, back)
+        }
+        if (parent !== null) this.d.quotaGiveBack(parent, back)
       }
     }
     // 3. commit what is admitted
@@ -120,6 +126,10 @@ export class Router {
     const batch: CommitBatch = { messages: replaced.length > 0 ? [...replaced, ...ok] : ok }
     if (entry !== null) batch.ledger = [entry]
     if (job.quota !== undefined) batch.meta = [[`quota:${systemId}`, job.quota]]
+    // The reseller's count as its gate holds it now, not as of this job's admission: its users' batches go through
+    // other routers too, and commits keep the order they are asked for in, so the last one written is the latest.
+    const tree = parent === null ? undefined : this.d.quotaNow(parent)
+    if (tree !== undefined) (batch.meta ??= []).push([`quota:${parent}`, tree])
     if (unlinks.length > 0) batch.upstreamRemove = unlinks
     this.d.commit(batch, (err) => {
       if (err) {

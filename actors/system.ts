@@ -548,9 +548,9 @@ export function startActors(d: ActorDeps): ActorSystem {
       toDispatcher({ type: 'submit', records, fresh: true })
     },
     upstreamLinks,
-    quotaGiveBack: (systemId: string, units: number) => {
-      rates.get(systemId)?.post({ type: 'give', units })
-    },
+    // Synchronous, as a reseller's gate is taken by its users' gates: the count persisted next (quotaNow) includes it.
+    quotaGiveBack: (systemId: string, units: number) => gates.get(systemId)?.give(units),
+    quotaNow: (systemId: string) => gates.get(systemId)?.quotaState(),
   }
   const routersRef = nact.spawn(root, (state: null) => state, 'routers', { initialState: null, onCrash: restartWithBudget('routers', 3, 10_000, log, d.fatal) })
   const routers: Drained<RouterMsg>[] = []
@@ -566,7 +566,7 @@ export function startActors(d: ActorDeps): ActorSystem {
 
   // 6. rate actors: one per account with a rate limit or a daily quota, spawned at its first submit.
   const ratesRef = nact.spawn(root, (state: null) => state, 'rates', { initialState: null, onCrash: restartWithBudget('rates', 3, 10_000, log, d.fatal) })
-  // A reseller's gate is also its users': their batches take its tokens too (actors/rate.ts), so its rate caps its tree.
+  // A reseller's gate is also its users': their batches take its tokens and quota too (actors/rate.ts), so its limits cap its tree.
   const rates = new Map<string, Drained<RateMsg>>()
   const gates = new Map<string, RateGate>()
   let nextRate = 0 // actor names are never reused (a removed account's actor is stopped)
@@ -583,7 +583,6 @@ export function startActors(d: ActorDeps): ActorSystem {
             else toRouter(msg.job)
             return gate
           }
-          case 'give': gate.give(msg.units); return gate
           case 'limits': gate.reconfigure({ rateLimit: msg.rateLimit, dailyQuota: msg.dailyQuota }, undefined, d.now()); return gate
         }
       }, {
@@ -632,10 +631,10 @@ export function startActors(d: ActorDeps): ActorSystem {
     admit(job) {
       const a = d.account(job.systemId)
       if (a === undefined) return toRouter(job)
-      // A user of a reseller with a rate limit passes the reseller's bucket too (the reseller's rate caps its tree).
+      // A user of a reseller with a rate limit or a daily quota passes the reseller's gate too (they cap its tree).
       const r = a.parent === null ? undefined : d.account(a.parent)
       let tree: RateGate | null = null
-      if (r !== undefined && r.rateLimit !== null) {
+      if (r !== undefined && (r.rateLimit !== null || r.dailyQuota !== null)) {
         rateActor(r.systemId, r) // its gate, made with its actor
         tree = gates.get(r.systemId) ?? null
       }

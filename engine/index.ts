@@ -1337,13 +1337,17 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
  */
 type Why = (a: Account | undefined, balance: number, m: ApiMessage, reseller: Account | undefined) => string
 const REFUSALS: Record<number, [SmscErrorCode, Why]> = {
-  // A reseller's rate limit is shared by its users (docs/ACCOUNTS.md): its numbers are not its users' to see.
+  // A reseller's rate limit and quota are shared by its users (docs/ACCOUNTS.md): its numbers are not its users' to see.
   [S.ESME_RTHROTTLED]: ['SMSC_ERR_RATE_LIMITED', (a, _b, _m, r) => {
     const own = a?.rateLimit ? `the account's rate limit (${a.rateLimit.perSecond}/s, burst ${a.rateLimit.burst})` : null
     const tree = r?.rateLimit ? `the rate limit of its reseller ${r.systemId}, shared by the reseller's users` : null
     return `over ${own && tree ? `${own} or ${tree}` : own ?? tree ?? "the account's rate limit"}; send again later`
   }],
-  [S.SMSC_RQUOTA]: ['SMSC_ERR_QUOTA_EXCEEDED', (a) => `the account's daily quota (${a?.dailyQuota} parts) is used up until 00:00 UTC`],
+  [S.SMSC_RQUOTA]: ['SMSC_ERR_QUOTA_EXCEEDED', (a, _b, _m, r) => {
+    const own = a?.dailyQuota != null ? `the account's daily quota (${a.dailyQuota} parts)` : null
+    const tree = r?.dailyQuota != null ? `the daily quota of its reseller ${r.systemId}, shared by the reseller's users,` : null
+    return `${own && tree ? `${own} or ${tree}` : own ?? tree ?? "the account's daily quota"} is used up until 00:00 UTC`
+  }],
   [S.SMSC_ROPTEDOUT]: ['SMSC_ERR_DEST_OPTED_OUT', (_a, _b, m) => `${JSON.stringify(m.to)} has opted out (it is on an opt-out list): do not send to it`],
   [S.SMSC_RNOCREDIT]: ['SMSC_ERR_CREDIT_EXHAUSTED', (_a, balance) => `not enough credit (balance ${balance})`],
   [S.ESME_RMSGQFUL]: ['SMSC_ERR_QUEUE_FULL', () => 'the engine takes no messages just now (overloaded, or its disk almost full: GET /healthz says which); send again later'],

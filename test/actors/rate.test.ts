@@ -1,7 +1,8 @@
 /**
  * The rate gate (actors/rate.ts) with a reseller's gate as `tree`: the reseller's bucket caps the sum of its own
  * and its users' batches; a batch takes its tokens from the user's bucket and the reseller's all or nothing, and
- * a record refused by one limit (the reseller's rate, the user's quota) costs nothing from the others.
+ * a record refused by one limit (the reseller's rate, the user's quota) costs nothing from the others. The
+ * reseller's daily quota counts its whole tree the same way.
  */
 import t from 'tap'
 import { RateGate } from '../../actors/rate'
@@ -70,4 +71,36 @@ t.test("a group (the parts of one message) passes the reseller's bucket whole or
   t.same(admit(a, 5, T0, res, [0, 0, 0, 1, 1]), [OK, OK, OK, THR, THR], '3 parts pass, the 2-part message finds 1 token: refused whole')
   t.same(admit(a, 1, T0, res), [OK], 'and took nothing: the last token is still there')
   t.same(admit(a, 1, T0, res), [THR])
+})
+
+t.test("the reseller's daily quota caps the sum of its users' and its own parts; a refusal by either quota costs nothing", async (t) => {
+  const res = gate(null, 5)
+  const a = gate(null, 4)
+  const b = gate(null)
+  const ja = job(3)
+  a.admit(ja, T0, res)
+  t.same(ja.statuses, [OK, OK, OK], 'user a: 3 of the 5')
+  t.same(ja.quota, { day: Math.floor(T0 / 86_400_000), used: 3 }, "a's own count")
+  t.equal(ja.treeQuota, true, 'the batch says it counted in the reseller\'s quota (the router persists and refunds it)')
+  t.same(admit(b, 3, T0, res), [OK, OK, QUOTA], 'user b, without a quota of its own: the 2 left, then SMSC_RQUOTA')
+  t.same(res.quotaState(), { day: Math.floor(T0 / 86_400_000), used: 5 }, "the reseller's count is the tree's")
+  t.same(admit(res, 1, T0, null), [QUOTA], 'the reseller itself: nothing left either')
+  // a's own quota lost only what was sent: 1 left of its 4, found again once the reseller's count is given back
+  res.give(2)
+  t.same(admit(a, 2, T0, res), [OK, QUOTA], "a's own quota refuses its 5th part: 1 of the 2 units the reseller got back")
+  t.same(admit(b, 2, T0, res), [OK, QUOTA], "so the reseller's other unit is still there for b")
+  // the next UTC day starts afresh for all
+  t.same(admit(b, 5, T0 + 86_400_000, res), [OK, OK, OK, OK, OK])
+})
+
+t.test("a part over the reseller's quota gives back the user's own quota and the tokens of both buckets", async (t) => {
+  const reseller = gate({ perSecond: 1, burst: 10 }, 2)
+  const a = gate({ perSecond: 1, burst: 10 }, 10)
+  t.same(admit(a, 4, T0, reseller), [OK, OK, QUOTA, QUOTA])
+  t.same(a.quotaState()?.used, 2, "a's own quota counts the 2 sent only")
+  // tokens: both buckets gave 2 for what was sent; the refused parts' came back, so 8 are left in each
+  t.ok(a.take(8, T0), "a's bucket: 8 tokens left")
+  t.notOk(a.take(1, T0), "a's bucket: not 9")
+  t.ok(reseller.take(8, T0), "the reseller's bucket: 8 tokens left")
+  t.notOk(reseller.take(1, T0), "the reseller's bucket: not 9")
 })

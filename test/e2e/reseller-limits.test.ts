@@ -16,7 +16,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { projectRoot } from '../helpers/engine'
 import { gsm, messageText, openEsme, parseReceipt, receiptFor, type Esme } from '../helpers/esme'
-import { AdminApi, PolicyStatus as P, hex, sleep, startPolicyEngine, statusCounts } from '../helpers/policy'
+import { AdminApi, PolicyStatus as P, hex, httpCall, sleep, startPolicyEngine, statusCounts } from '../helpers/policy'
 
 const DEST = '4915112345678'
 const ROOT = projectRoot()
@@ -150,4 +150,50 @@ t.test("a reseller's limits bound its users: refused admin changes, sender ids c
     const resps = await b.submitMany(Array.from({ length: 40 }, (_, k) => ({ source_addr: 'RES2', source_addr_ton: 5, destination_addr: DEST, short_message: gsm(`free ${k}`) })), 10)
     t.same(statusCounts(resps), { '0x00': 40 }, "res1's rate removed: 40 of 40 accepted")
   })
+})
+
+t.test("a reseller's daily quota counts its whole tree: its users' parts and its own, refused ones not, kept over a restart", async (t) => {
+  const engine = await startPolicyEngine(t, {
+    accounts: [
+      { systemId: 'res2', password: 'rpw2', role: 'reseller', dailyQuota: 6 },
+      { systemId: 'u1', password: 'upw1', parent: 'res2', dailyQuota: 4 },
+      { systemId: 'u2', password: 'upw2', parent: 'res2', dailyQuota: 5 },
+    ],
+    extra: {
+      routes: {
+        mt: [
+          { name: 'no-449', match: { destRegex: '^449' }, action: { reject: 11 } },
+          { name: 'default', match: {}, action: { connector: 'simulator' } },
+        ],
+        mo: [],
+      },
+    },
+  })
+  const api = await AdminApi.login(engine)
+  const bind = (systemId: string, password: string) => openEsme(t, { port: engine.smppPort, systemId, password, kind: 'transmitter' })
+  const send = (esme: Esme, n: number, dest = DEST) =>
+    esme.submitMany(Array.from({ length: n }, (_, k) => ({ source_addr: 'RES', source_addr_ton: 5, destination_addr: dest, short_message: gsm(`q ${k}`) })), 1)
+  const u1 = await bind('u1', 'upw1')
+  const u2 = await bind('u2', 'upw2')
+
+  t.same(statusCounts(await send(u1, 3)), { '0x00': 3 }, 'u1: 3 parts')
+  t.same(statusCounts(await send(u2, 2, '4491234567')), { '0x0b': 2 }, 'u2: 2 parts refused by a reject route, after the quota took them')
+  t.same(statusCounts(await send(u2, 4)), { '0x00': 3, [hex(P.SMSC_RQUOTA)]: 1 }, "u2 (3 of its own 5 used then): the reseller's 3 left, then SMSC_RQUOTA: the refused parts were not counted")
+  const used = async (systemId: string) => ((await api.account(systemId)).usage as { quotaUsedToday: number | null }).quotaUsedToday
+  t.equal(await used('res2'), 6, "res2's count is its tree's")
+  t.equal(await used('u1'), 3, "u1's own count")
+
+  // The send API says whose quota it was, without the reseller's numbers.
+  const login = await httpCall(engine.httpPort, 'POST', '/api/v1/login', { systemId: 'u2', password: 'upw2' })
+  const token = (login.json as { token: string }).token
+  const http = await httpCall(engine.httpPort, 'POST', '/api/v1/messages', { from: 'RES', to: `+${DEST}`, text: 'over' }, { authorization: `Bearer ${token}` })
+  t.equal(http.status, 429)
+  t.match(http.body, /daily quota of its reseller res2, shared by the reseller's users, is used up/)
+  t.notMatch(http.body, /\b6\b parts/, "the reseller's quota is not shown to its user")
+
+  await engine.restart()
+  const again = await bind('u1', 'upw1')
+  t.same(statusCounts(await send(again, 1)), { [hex(P.SMSC_RQUOTA)]: 1 }, "after a restart: u1 has 1 of its own 4 left, the reseller's 6 are used")
+  await api.ok('PATCH', '/api/v1/accounts/res2', { dailyQuota: 8 })
+  t.same(statusCounts(await send(again, 2)), { '0x00': 1, [hex(P.SMSC_RQUOTA)]: 1 }, "res2's quota raised to 8: u1 gets its own last part, then its own quota refuses")
 })
