@@ -14,7 +14,8 @@ import { numberProblem } from './optouts'
 import { createSmsc } from './index'
 import { openAdminClient, type AdminClient } from './admin-client'
 import type { AccountView } from './admin'
-import { MessageState } from './protocol/constants'
+import { MessageState, RegisteredDelivery } from './protocol/constants'
+import { isFinal } from './message'
 import { SEARCH_MAX_LIMIT, SEARCH_MAX_SCAN, type MessageSearchResult, type MessageView } from './message-search'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -618,8 +619,9 @@ const MESSAGE_HELP = `smsc message find | show: find messages for support
         --limit N     at most N messages (default 50, at most ${SEARCH_MAX_LIMIT})
         --before ID   go on from an earlier page: only messages older than ID (printed as "more:")
   smsc message show <id> [--json]
-      one message: account, numbers, text, state, and for each destination the connector that
-      carried it, the upstream's message id, the route's connectors and the price; its timeline
+      one message: account, numbers, text, state, which receipts it asked for (registered_delivery),
+      and for each destination the connector that carried it, the upstream's message id, the
+      route's connectors and the price (refunded or not); its timeline
 
   There is no index by number: find reads the stored messages from the newest back to --since, at
   most ${SEARCH_MAX_SCAN.toLocaleString('en-US')} per run (docs/API.md "Message search" says what that costs); past that it says so
@@ -646,7 +648,25 @@ function timeFlag(flags: Record<string, string | boolean>, name: string, now: nu
   return String(t)
 }
 
-function showMessage(m: MessageView): string {
+/**
+ * What registered_delivery (SMPP 3.4 §5.2.17) asked for, and whether this outcome gets a receipt: the first thing
+ * to check when a customer says it was charged and got no receipt (a message that asked for none still shows its
+ * outcome in the timeline as `receipt`).
+ */
+function receiptAsked(m: MessageView): string {
+  const rd = m.registeredDelivery
+  const final = isFinal(m.state)
+  const delivered = m.state === MessageState.DELIVERED
+  const inter = (rd & RegisteredDelivery.INTERMEDIATE) !== 0 ? ', and intermediate ones' : ''
+  switch (rd & RegisteredDelivery.RECEIPT_MASK) {
+    case RegisteredDelivery.FINAL: return `asked for: the final outcome${inter} (registered_delivery ${rd})`
+    case RegisteredDelivery.FAILURE: return `asked for failures only${inter} (registered_delivery ${rd})${final && delivered ? ': none for a delivered message' : ''}`
+    case RegisteredDelivery.SUCCESS: return `asked for success only${inter} (registered_delivery ${rd})${final && !delivered ? ': none for this outcome' : ''}`
+    default: return inter === '' ? `not asked for (registered_delivery ${rd}): the ESME gets none` : `intermediate ones only (registered_delivery ${rd}): none for the final outcome`
+  }
+}
+
+export function showMessage(m: MessageView): string {
   const lines = [
     `${m.id}  ${stateName(m.state)}${m.stat && m.stat !== 'UNKNOWN' ? ` (stat ${m.stat})` : ''}${m.err ? `  err ${m.err}` : ''}`,
     `  account     ${m.systemId}`,
@@ -654,11 +674,15 @@ function showMessage(m: MessageView): string {
     `  submitted   ${iso(m.submitAt)}   done ${iso(m.doneAt)}${m.scheduleAt ? `   scheduled ${iso(m.scheduleAt)}` : ''}   expires ${iso(m.expireAt)}`,
   ]
   if (m.part) lines.push(`  part        ${m.part[0]} of ${m.part[1]}`)
-  if (m.price !== undefined) lines.push(`  price       ${m.price}`)
+  const refunded = (m.dests ?? []).filter((d) => d.refunded).length
+  if (m.price !== undefined) lines.push(`  price       ${m.price}${refunded === 0 ? '' : refunded === m.dests.length ? ', refunded' : `, ${refunded} of ${m.dests.length} destinations refunded`}`)
+  // absent from an engine older than this CLI
+  if (m.registeredDelivery !== undefined) lines.push(`  receipt     ${receiptAsked(m)}`)
   lines.push(`  text        ${JSON.stringify(m.text)}`)
   for (const d of m.dests ?? []) {
     lines.push(`  to ${d.to}: ${stateName(d.state)}${d.err ? ` err ${d.err}` : ''}${d.doneAt ? ` at ${iso(d.doneAt)}` : ''}` +
-      `; connector ${d.connector ?? '-'}, upstream id ${d.upstreamId ?? '-'}, route ${d.via?.join(' → ') ?? '-'}${d.price !== undefined ? `, price ${d.price}` : ''}`)
+      `; connector ${d.connector ?? '-'}, upstream id ${d.upstreamId ?? '-'}, route ${d.via?.join(' → ') ?? '-'}` +
+      `${d.price !== undefined ? `, price ${d.price}${d.refunded ? ' (refunded)' : ''}` : ''}`)
   }
   const t0 = m.timeline[0]?.t ?? m.submitAt
   lines.push(`  timeline    ${m.timeline.map((e, i) => (i === 0 ? `${e.event} ${iso(e.t)}` : `${e.event} +${e.t - t0} ms${e.stat ? ` (${e.stat})` : ''}`)).join(', ')}`)

@@ -282,6 +282,8 @@ export interface TimelineTimes { stored?: number; carrier?: number; receipt?: nu
 export interface MessageView extends MessageSummary {
   timeline: { t: number; event: string; stat?: string }[]
   dests: MessageDest[]
+  /** registered_delivery as submitted (SMPP 3.4 §5.2.17): which receipts the ESME asked for ("I got no receipt"). */
+  registeredDelivery: number
   price?: number
   scheduleAt?: number
   expireAt: number
@@ -303,7 +305,7 @@ export function viewOf(r: MessageRecord, tl?: TimelineTimes): MessageView {
     if (d.via !== undefined) v.via = [...d.via]
     return v
   })
-  const v: MessageView = { ...summaryOf(r), timeline, dests, expireAt: r.expireAt }
+  const v: MessageView = { ...summaryOf(r), timeline, dests, registeredDelivery: r.registeredDelivery, expireAt: r.expireAt }
   if (r.price !== undefined) v.price = r.price
   if (r.scheduleAt) v.scheduleAt = r.scheduleAt
   return v

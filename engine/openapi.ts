@@ -318,6 +318,7 @@ export const OPENAPI = {
         properties: {
           timeline: { type: 'array', items: { type: 'object', properties: { t: { type: 'integer' }, event: { type: 'string' }, stat: { type: 'string' } } } },
           dests: { type: 'array', items: ref('MessageDest') },
+          registeredDelivery: { type: 'integer', description: 'registered_delivery as submitted (SMPP 3.4 §5.2.17): 0 asked for no receipt, 1 the final outcome, 2 failures only, 3 success only; +16 intermediate ones' },
           price: { type: 'number', description: 'credit charged for the message (prepaid accounts)' },
           scheduleAt: { type: 'integer', description: 'deliver not before, when scheduled' },
           expireAt: { type: 'integer', description: 'given up at' },

@@ -170,6 +170,8 @@ export interface MessageInfo {
   scheduleAt?: number
   /** given up at (ms) */
   expireAt?: number
+  /** registered_delivery as submitted: 0 asked for no receipt (SMPP 3.4 §5.2.17) */
+  registeredDelivery?: number
 }
 
 /** One destination of a message (GET /api/v1/messages/{id} `dests`). */

@@ -13,6 +13,7 @@ import {
   SEARCH_DEFAULT_LIMIT, SEARCH_WINDOW_MS, addressMatches, findById, parseAddressPattern, parseSearchQuery, parseStates, searchMessages,
   viewOf, type AddressPattern, type SearchQuery,
 } from '../engine/message-search'
+import { showMessage } from '../engine/cli'
 
 const T0 = 1_700_000_000_000
 const HOUR = 3_600_000
@@ -249,6 +250,29 @@ t.test('the lookup: short ids, and each destination with its connector, upstream
   const bare = viewOf(findById(store, hex) as MessageRecord)
   t.same(bare.dests, [{ to: '4915100000000', state: 2, stat: 'DELIVRD', err: 0, doneAt: 0 }], 'a destination not yet carried has no carrier fields')
   t.notOk('price' in bare, 'nor a price')
+})
+
+t.test('the lookup says which receipts the message asked for, and `smsc message show` says it and what was refunded', async (t) => {
+  // "I was charged but got no receipt": a message that asked for none (registered_delivery 0) still shows its outcome
+  const at = (rd: number, state: number, dest: Partial<Destination> = {}) =>
+    viewOf({ ...record('0000000042', { state, dest }), registeredDelivery: rd, price: 1, doneAt: T0 + 900 }, { stored: T0 + 2, carrier: T0 + 3, receipt: T0 + 900, stat: 'DELIVRD' })
+  t.equal(at(0, 2).registeredDelivery, 0, 'registered_delivery as submitted')
+  t.equal(at(17, 2).registeredDelivery, 17)
+  const line = (rd: number, state: number) => /^ {2}receipt {5}(.*)$/m.exec(showMessage(at(rd, state)))?.[1]
+  t.equal(line(0, 2), 'not asked for (registered_delivery 0): the ESME gets none')
+  t.equal(line(1, 5), 'asked for: the final outcome (registered_delivery 1)')
+  t.equal(line(2, 2), 'asked for failures only (registered_delivery 2): none for a delivered message')
+  t.equal(line(2, 5), 'asked for failures only (registered_delivery 2)')
+  t.equal(line(3, 5), 'asked for success only (registered_delivery 3): none for this outcome')
+  t.equal(line(3, 1), 'asked for success only (registered_delivery 3)', 'not final yet: nothing to say about the outcome')
+  t.equal(line(16, 2), 'intermediate ones only (registered_delivery 16): none for the final outcome')
+  t.equal(line(17, 2), 'asked for: the final outcome, and intermediate ones (registered_delivery 17)')
+  const refunded = showMessage(at(1, 5, { price: 1, refunded: true }))
+  t.match(refunded, /^ {2}price {7}1, refunded$/m, 'the message: its price given back (settlement "refund")')
+  t.match(refunded, /; connector -, upstream id -, route -, price 1 \(refunded\)$/m, 'and the destination')
+  const kept = showMessage(at(1, 2, { price: 1 }))
+  t.match(kept, /^ {2}price {7}1$/m, 'a delivered message keeps its charge')
+  t.notMatch(kept, /refunded/)
 })
 
 t.test('a search over 200,000 messages leaves the event loop free; the same walk in one slice would not', async (t) => {

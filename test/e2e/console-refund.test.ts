@@ -1,7 +1,7 @@
 /**
  * The console's message card says when a message's price was given back (settlement 'refund': it ended without
  * being delivered), as the lookup API's `refunded` does. In chromium, against an engine whose simulated carrier
- * fails every message.
+ * fails every message. The card also says which receipts the message asked for (registered_delivery).
  */
 import t from 'tap'
 import { startEngine } from '../helpers/engine'
@@ -41,5 +41,7 @@ t.test('a refunded message says so on its card', NEEDS_BROWSER, async (t) => {
   }
   t.equal(await price(refunded), '1 · refunded', "settlement 'refund': the undelivered message's price came back")
   t.equal(await price(kept), '1', "settlement 'submit': charged and kept")
+  t.equal(await page.textContent(`#lookup-result [data-message-id="${kept}"] [data-receipt]`), 'asked for (final outcome) · registered_delivery 1',
+    'the card says which receipts the message asked for')
   t.same(pageErrors, [], 'no page errors')
 })

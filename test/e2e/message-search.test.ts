@@ -163,7 +163,7 @@ t.test('message search', async (t) => {
       if (m?.dests?.[0]?.upstreamId) break
       await sleep(100)
     }
-    t.match(m, { id: e1, systemId: 'u1', to: ['4917712345678'], state: 1, price: 2 })
+    t.match(m, { id: e1, systemId: 'u1', to: ['4917712345678'], state: 1, price: 2, registeredDelivery: 1 })
     t.same(m.dests, [{ to: '4917712345678', state: 1, stat: 'ENROUTE', err: 0, doneAt: 0, connector: 'up', upstreamId: 'U000001', price: 2, via: ['up'] }])
     const sim = (await call(e, `/api/v1/messages/${a1}`, op)).json
     t.match(sim.dests[0], { to: `+${NUMBER}`, state: 2, stat: 'DELIVRD' })
@@ -196,6 +196,7 @@ t.test('message search', async (t) => {
     t.equal(shown.code, 0, shown.err)
     t.match(shown.out, `to 4917712345678: ENROUTE; connector up, upstream id U000001, route up, price 2`)
     t.match(shown.out, /^\s+price\s+2$/m)
+    t.match(shown.out, /^\s+receipt\s+asked for: the final outcome \(registered_delivery 1\)$/m, 'which receipts it asked for')
     t.match(smsc(['message', 'find', '--since', 'soon', ...cfg]), { code: 2, err: /^smsc: --since must be an ISO-8601 time/ })
     t.match(smsc(['message', 'show', '9999999', ...cfg]), { code: 2, err: /no such message/ })
 

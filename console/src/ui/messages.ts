@@ -90,6 +90,7 @@ export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => voi
                 <dd>${carriage(d)}</dd>
               </div>`)}
               ${info.price !== undefined ? html`<div><dt>price</dt><dd data-price>${info.price}${refundNote(info.dests)}</dd></div>` : null}
+              ${info.registeredDelivery !== undefined ? html`<div><dt>receipt</dt><dd data-receipt>${receiptAsked(info.registeredDelivery)}</dd></div>` : null}
               ${info.text ? html`<div class="wide"><dt>text</dt><dd class="text">${info.text}</dd></div>` : null}
             </dl>
             <${Timeline} info=${info} />`
@@ -104,6 +105,12 @@ function refundNote(dests: MessageInfo['dests']): string {
   const n = all.filter((d) => d.refunded).length
   if (n === 0) return ''
   return n === all.length ? ' · refunded' : ` · ${n} of ${all.length} destinations refunded`
+}
+
+/** what registered_delivery asked for (SMPP 3.4 §5.2.17): "charged but no receipt" is often a message that asked for none */
+function receiptAsked(rd: number): string {
+  const asked = ['not asked for', 'asked for (final outcome)', 'asked for failures only', 'asked for success only'][rd & 0x03]
+  return `${asked}${rd & 0x10 ? ', and intermediate ones' : ''} · registered_delivery ${rd}`
 }
 
 /** how one destination was carried: its connector, the upstream's id for it, the route's connectors */
