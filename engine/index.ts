@@ -664,6 +664,14 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       admitRecords(s.systemId, records, null, done)
     },
     congestion: () => Math.min(99, Math.round((actors.backlog() / options.overload.highWater) * 100)),
+    rateLimitDetail(systemId) {
+      // The events reach the account's own console: its reseller's numbers are not its to see (as the send API's refusal).
+      const a = store.getAccount(systemId)
+      const r = a?.parent ? store.getAccount(a.parent) : undefined
+      const own = a?.rateLimit ? `the account's rate limit (${a.rateLimit.perSecond}/s, burst ${a.rateLimit.burst})` : null
+      const tree = r?.rateLimit ? `the rate limit of its reseller ${r.systemId}, shared by the reseller's users` : null
+      return own && tree ? `${own} or ${tree}` : own ?? tree ?? 'the account\'s rate limit'
+    },
     getMessage: (id) => store.getMessage(id) as MessageRecord | undefined,
     cancel(s, pdu, cb) {
       if (!pdu.message_id) {

@@ -74,6 +74,12 @@ export interface SessionHost {
   accept(s: Session, records: MessageRecord[], done: AcceptDone): void
   /** SMPP 5.0 congestion_state (0-99) for responses on 5.0 binds. */
   congestion(): number
+  /**
+   * Which rate limit an ESME_RTHROTTLED from admission was about, in words for the throttle event: the account's, or
+   * its reseller's bucket, which all the reseller's users share (docs/ACCOUNTS.md), so a user under its own rate is not
+   * puzzled. Asked at most once a second per bind (the events' own limit).
+   */
+  rateLimitDetail(systemId: string): string
   getMessage(id: string): MessageRecord | undefined
   cancel(s: Session, pdu: Pdu, cb: (status: number) => void): void
   replace(s: Session, pdu: Pdu, cb: (status: number) => void): void
@@ -133,7 +139,7 @@ export class Session implements Tickable {
   interfaceVersion: number = InterfaceVersion.V34
   readonly connectedAt: number
   /** Counters for telemetry and logs. */
-  readonly stats = { submitted: 0, rejected: 0, delivered: 0, deliverFailed: 0, pdusIn: 0, pdusOut: 0 }
+  readonly stats = { submitted: 0, rejected: 0, throttled: 0, delivered: 0, deliverFailed: 0, pdusIn: 0, pdusOut: 0 }
   /** Resolves when the session has closed, whatever the cause. */
   readonly closedPromise: Promise<void>
 
@@ -484,18 +490,19 @@ export class Session implements Tickable {
     // Window (SMSC_ERR_WINDOW_FULL → ESME_RTHROTTLED): requests not yet answered on this bind
     if (this.inFlightIn + this.batch.length >= this.windowSize) {
       this.stats.rejected++
+      this.stats.throttled++
       this.throttleEvent(`window of ${this.windowSize} full`)
       return this.respond(pdu, S.ESME_RTHROTTLED)
     }
     this.batch.push({ req: { command: pdu.command, sequence_number: pdu.sequence_number }, draft: r.draft, unsuccess: r.unsuccess })
   }
 
-  /** At most one throttle event per second per bind (telemetry). */
-  private throttleEvent(detail: string): void {
+  /** At most one throttle event per second per bind (telemetry); `null`: the rate limit, named by the host. */
+  private throttleEvent(detail: string | null): void {
     const now = this.host.now()
     if (now - this.lastThrottleEvent < 1000) return
     this.lastThrottleEvent = now
-    this.host.metrics.event('throttle', { systemId: this.systemId, session: this.id, detail })
+    this.host.metrics.event('throttle', { systemId: this.systemId, session: this.id, detail: detail ?? this.host.rateLimitDetail(this.systemId) })
   }
 
   /** Allocates ids for the whole batch, commits it as one store write, answers after the commit. */
@@ -527,7 +534,10 @@ export class Session implements Tickable {
         if (opted !== undefined) p.unsuccess = [...(p.unsuccess ?? []), ...opted.map(optedOutSme)]
         if (status !== 0) {
           this.stats.rejected++
-          if (status === S.ESME_RTHROTTLED) this.throttleEvent('account rate limit')
+          if (status === S.ESME_RTHROTTLED) {
+            this.stats.throttled++
+            this.throttleEvent(null)
+          }
           // a refused PDU allocates only what its response carries (a throttled flood answers many)
           const extra: Record<string, unknown> | undefined = opted !== undefined ? { unsuccess_smes: p.unsuccess } : congestion >= 0 ? {} : undefined
           if (extra !== undefined && congestion >= 0) extra.congestion_state = congestion
@@ -777,7 +787,11 @@ export class Session implements Tickable {
     this.outstanding.clear()
     this.state = 'CLOSED'
     // A bound session's end is worth a line, as its bind was; a connection that never bound (a port check, a refused bind) is not.
-    if (this.systemId !== '') this.host.log('info', 'session closed', { session: this.id, systemId: this.systemId, kind: this.kind, remote: this.remote, reason, upMs: this.host.now() - this.boundAt })
+    // With what it did: the log keeps it after the telemetry's events are gone ("what did my bind do yesterday").
+    if (this.systemId !== '') {
+      const { submitted, rejected, throttled, delivered } = this.stats
+      this.host.log('info', 'session closed', { session: this.id, systemId: this.systemId, kind: this.kind, remote: this.remote, reason, upMs: this.host.now() - this.boundAt, submitted, rejected, throttled, delivered })
+    }
     else this.host.log('debug', 'session closed', { session: this.id, reason })
     this.flushOut() // what this read answered (a generic_nack, an unbind_resp) goes before the FIN
     this.socket.end()

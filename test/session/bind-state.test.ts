@@ -78,6 +78,7 @@ function open(opts: { holdAccept?: boolean } = {}): Harness {
     allocateIds: (_s, n) => Array.from({ length: n }, () => String(++ids)),
     accept(_s, records, done) { if (opts.holdAccept) held.push(done); else done(null, records.map(() => 0)) },
     congestion: () => 0,
+    rateLimitDetail: () => 'rate limit',
     getMessage: (id) => (id === KNOWN_ID ? KNOWN : undefined),
     cancel: (_s, _pdu, cb) => cb(0),
     replace: (_s, _pdu, cb) => cb(0),
@@ -248,6 +249,7 @@ t.test('a second bind while the first is still being authenticated is ESME_RALYB
     authenticate(_s: Session, _id: string, _pw: string, _k: BindKind, cb: (status: number, acc?: { systemId: string; windowSize: number }) => void) { pending = cb },
     allocateIds: () => [], accept() {}, getMessage: () => undefined, cancel() {}, replace() {},
     congestion: () => 0,
+    rateLimitDetail: () => 'rate limit',
     metrics: new Metrics(),
   } satisfies SessionHost
   const s = new Session(999, sock as unknown as Socket, host, CONFIG)

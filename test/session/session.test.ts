@@ -147,6 +147,7 @@ async function rig(t: Test, opts: { windowSize?: number; holdAccept?: boolean; t
       else setImmediate(() => done(null, records.map(() => 0)))
     },
     congestion: () => 0,
+    rateLimitDetail: (systemId) => `${systemId}'s rate limit or its reseller's`,
     getMessage: () => undefined,
     cancel: (_s, _pdu, cb) => cb(0),
     replace: (_s, _pdu, cb) => cb(0),
@@ -453,6 +454,26 @@ t.test('inbound window: four submits in one read: three accepted in one batch, t
   t.same(r.host.accepted.map((b) => b.length), [3])
   r.host.held[0](null, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
   t.same((await r.peer.take(3)).map((p) => p.command_status), [0, 0, 0])
+})
+
+t.test('a throttled submit: the throttle event says which limit (the window, or the rate limit as the host names it); the closing line counts', async (t) => {
+  const r = await rig(t, { holdAccept: true, windowSize: 2 })
+  await r.bind('transmitter')
+  r.peer.send(submitSm(1), submitSm(2), submitSm(3))
+  t.match(await r.peer.next(), { command: 'submit_sm_resp', command_status: S.ESME_RTHROTTLED, sequence_number: 3 })
+  r.host.held[0](null, [0, S.ESME_RTHROTTLED])
+  t.same((await r.peer.take(2)).map((p) => p.command_status), [0, S.ESME_RTHROTTLED])
+  r.tick(1_000) // throttle events: one a second per bind
+  r.peer.send(submitSm(4))
+  await r.peer.barrier()
+  r.host.held[1](null, [S.ESME_RTHROTTLED])
+  t.equal((await r.peer.next()).command_status, S.ESME_RTHROTTLED)
+  t.same(r.host.metrics.eventsSince(0).filter((e) => e.type === 'throttle').map((e) => e.detail), ['window of 2 full', "u's rate limit or its reseller's"],
+    'a rate refusal is named by the host (a reseller\'s user may be over its reseller\'s shared rate, not its own)')
+  r.peer.send({ command: 'unbind', command_status: 0, sequence_number: 7 })
+  t.equal((await r.peer.next()).command, 'unbind_resp')
+  await r.peer.waitClosed()
+  t.match(r.host.logs.find((l) => l.msg === 'session closed')?.fields, { submitted: 1, rejected: 3, throttled: 3, delivered: 0 }, 'what the bind did, in its closing line')
 })
 
 t.test('a failed commit answers every submit of the batch with ESME_RSYSERR', async (t) => {
