@@ -292,7 +292,9 @@ export interface MessageView extends MessageSummary {
 export function viewOf(r: MessageRecord, tl?: TimelineTimes): MessageView {
   const timeline: MessageView['timeline'] = [{ t: r.submitAt, event: 'received' }]
   if (tl?.stored) timeline.push({ t: tl.stored, event: 'stored' })
-  if (tl?.carrier) timeline.push({ t: tl.carrier, event: 'carrier' })
+  // The simulator's step is stamped when the message is stored (engine/telemetry.ts accepted): for a scheduled message
+  // that is before it was due, so not a hand-over at all (an upstream's lane stamps its real one, after the schedule).
+  if (tl?.carrier && !(r.scheduleAt > tl.carrier)) timeline.push({ t: tl.carrier, event: 'carrier' })
   if (tl?.receipt) timeline.push({ t: tl.receipt, event: 'receipt', stat: tl.stat })
   else if (isFinal(r.state) && r.doneAt) timeline.push({ t: r.doneAt, event: 'receipt', stat: statOf(r.state) })
   if (tl?.delivered) timeline.push({ t: tl.delivered, event: 'delivered' })

@@ -247,6 +247,10 @@ t.test('the lookup: short ids, and each destination with its connector, upstream
   t.same(v.part, [1, 2])
   t.equal(v.expireAt, T0 + 48 * HOUR)
   t.same(v.timeline.map((e) => e.event), ['received', 'stored', 'carrier', 'receipt'])
+  const scheduled = { ...r, state: 0, doneAt: 0, scheduleAt: T0 + 60_000 }
+  t.same(viewOf(scheduled, { stored: T0 + 2, carrier: T0 + 2 }).timeline.map((e) => e.event), ['received', 'stored'],
+    'a scheduled message is not with the carrier when it is stored')
+  t.same(viewOf({ ...scheduled, state: 1 }, { stored: T0 + 2, carrier: T0 + 60_005 }).timeline.map((e) => e.event), ['received', 'stored', 'carrier'], 'but once handed over when due')
   const bare = viewOf(findById(store, hex) as MessageRecord)
   t.same(bare.dests, [{ to: '4915100000000', state: 2, stat: 'DELIVRD', err: 0, doneAt: 0 }], 'a destination not yet carried has no carrier fields')
   t.notOk('price' in bare, 'nor a price')
