@@ -665,12 +665,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     },
     congestion: () => Math.min(99, Math.round((actors.backlog() / options.overload.highWater) * 100)),
     rateLimitDetail(systemId) {
-      // The events reach the account's own console: its reseller's numbers are not its to see (as the send API's refusal).
+      // The events reach the account's own console: the words the send API's refusal uses.
       const a = store.getAccount(systemId)
-      const r = a?.parent ? store.getAccount(a.parent) : undefined
-      const own = a?.rateLimit ? `the account's rate limit (${a.rateLimit.perSecond}/s, burst ${a.rateLimit.burst})` : null
-      const tree = r?.rateLimit ? `the rate limit of its reseller ${r.systemId}, shared by the reseller's users` : null
-      return own && tree ? `${own} or ${tree}` : own ?? tree ?? 'the account\'s rate limit'
+      return rateLimitWords(a, a?.parent ? store.getAccount(a.parent) : undefined)
     },
     getMessage: (id) => store.getMessage(id) as MessageRecord | undefined,
     cancel(s, pdu, cb) {
@@ -1344,13 +1341,17 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
  * (engine/errors.ts) and why, with the account's numbers. One table for both.
  */
 type Why = (a: Account | undefined, balance: number, m: ApiMessage, reseller: Account | undefined) => string
+
+/** Which rate limit an ESME_RTHROTTLED was about: the account's, its reseller's (shared by its users, numbers not shown), or either. */
+function rateLimitWords(a: Account | undefined, r: Account | undefined): string {
+  const own = a?.rateLimit ? `the account's rate limit (${a.rateLimit.perSecond}/s, burst ${a.rateLimit.burst})` : null
+  const tree = r?.rateLimit ? `the rate limit of its reseller ${r.systemId}, shared by the reseller's users` : null
+  return own && tree ? `${own} or ${tree}` : own ?? tree ?? "the account's rate limit"
+}
+
 const REFUSALS: Record<number, [SmscErrorCode, Why]> = {
   // A reseller's rate limit and quota are shared by its users (docs/ACCOUNTS.md): its numbers are not its users' to see.
-  [S.ESME_RTHROTTLED]: ['SMSC_ERR_RATE_LIMITED', (a, _b, _m, r) => {
-    const own = a?.rateLimit ? `the account's rate limit (${a.rateLimit.perSecond}/s, burst ${a.rateLimit.burst})` : null
-    const tree = r?.rateLimit ? `the rate limit of its reseller ${r.systemId}, shared by the reseller's users` : null
-    return `over ${own && tree ? `${own} or ${tree}` : own ?? tree ?? "the account's rate limit"}; send again later`
-  }],
+  [S.ESME_RTHROTTLED]: ['SMSC_ERR_RATE_LIMITED', (a, _b, _m, r) => `over ${rateLimitWords(a, r)}; send again later`],
   [S.SMSC_RQUOTA]: ['SMSC_ERR_QUOTA_EXCEEDED', (a, _b, _m, r) => {
     const own = a?.dailyQuota != null ? `the account's daily quota (${a.dailyQuota} parts)` : null
     const tree = r?.dailyQuota != null ? `the daily quota of its reseller ${r.systemId}, shared by the reseller's users,` : null
