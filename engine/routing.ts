@@ -18,8 +18,11 @@
  * - Nothing matched → ESME_RINVDSTADR (SMPP 3.4 §5.1.3) with route null.
  * - An MO route's `optOut` ("add" | "remove") puts the MO's sender on or off its account's opt-out list
  *   (engine/optouts.ts; engine/index.ts applies MoRouter.decide's decision in the MO's commit).
+ * - An MO route's `reply` is a text sent back to the MO's sender once the MO is committed (engine/index.ts sends it
+ *   as an MT of the route's account); ReplyGuard keeps that to one per route and sender a minute.
  */
 import { CommandStatus } from './protocol/constants'
+import { countParts } from './protocol/text/split'
 import { smscError } from './errors'
 // config.ts imports this module too: only functions are shared, used at call time, so the cycle is safe.
 import { at, isPlainObject, showValue } from './config'
@@ -65,7 +68,13 @@ export interface MoRoute {
   /** The MO's sender (the subscriber) goes on ('add', STOP) or off ('remove', START) `account`'s opt-out list
    *  (engine/optouts.ts); the MO is delivered to the account as any other. */
   optOut?: MoOptOut
+  /** An auto-reply (Kannel's sms-service `text`; a STOP or HELP confirmation): sent back to the MO's sender from the number
+   *  it texted, as an MT of `account`, once the MO is committed; at most MAX_REPLY_PARTS parts. */
+  reply?: string
 }
+
+/** Parts an auto-reply may take: 459 GSM 7-bit characters, or 201 UCS2 ones (3GPP TS 23.040 concatenation, 8-bit reference). */
+export const MAX_REPLY_PARTS = 3
 
 export const MO_OPT_OUTS = ['add', 'remove'] as const
 export type MoOptOut = (typeof MO_OPT_OUTS)[number]
@@ -76,6 +85,10 @@ export interface MoDecision {
   optOut: MoOptOut | null
   /** Who the opt-out list entry says added it: `mo:` and the route's keyword (or its name, without one). */
   by: string
+  /** The route's name (logs, the reply guard's key). */
+  route: string
+  /** The route's auto-reply text, or null. */
+  reply: string | null
 }
 
 export interface RouteTables {
@@ -101,7 +114,7 @@ const MT_ROUTE_KEYS = ['name', 'match', 'action', 'price'] as const
 const MT_MATCH_KEYS = ['accounts', 'groups', 'destPrefix', 'destRegex', 'sourcePrefix', 'sourceRegex', 'time'] as const
 const MT_ACTION_KEYS = ['connector', 'roundRobin', 'failover', 'reject'] as const
 const TIME_KEYS = ['from', 'to', 'days', 'utcOffsetMinutes'] as const
-const MO_ROUTE_KEYS = ['name', 'match', 'account', 'optOut'] as const
+const MO_ROUTE_KEYS = ['name', 'match', 'account', 'optOut', 'reply'] as const
 const MO_MATCH_KEYS = ['destPrefix', 'keyword'] as const
 
 const MAX_U32 = 0xffff_ffff
@@ -292,7 +305,20 @@ class Checker {
       }
       route.optOut = o.optOut as MoOptOut
     }
+    if (o.reply !== undefined) route.reply = this.reply(o.reply, `${path}.reply`)
     return route
+  }
+
+  /** An auto-reply text: what fits MAX_REPLY_PARTS parts in the coding it will be sent in (GSM 7-bit when it can be, else UCS2). */
+  reply(v: unknown, path: string): string {
+    const what = `a text of 1 to ${MAX_REPLY_PARTS} message parts (at most ${MAX_REPLY_PARTS * 153} GSM 7-bit characters, €[]{}|^~\\ counting two, or ${MAX_REPLY_PARTS * 67} when it needs UCS2)`
+    if (typeof v !== 'string' || v.trim().length === 0) return this.fail(`${path} must be ${what} (got ${showValue(v)})`)
+    const n = countParts(v)
+    if (n.parts > MAX_REPLY_PARTS) {
+      const units = n.coding === 'gsm' ? `${n.units} GSM characters` : `${n.units} UCS2 characters`
+      this.fail(`${path} must be ${what} (got ${units}: ${n.parts} parts)`)
+    }
+    return v
   }
 }
 
@@ -512,7 +538,7 @@ export class MoRouter {
     this.routes = routes.map((r) => ({
       destPrefix: r.match.destPrefix ? r.match.destPrefix.map(stripPlus) : null,
       keywords: r.match.keyword !== undefined ? new Set([r.match.keyword].flat().map(keywordKey)) : null,
-      decision: Object.freeze({ account: r.account, optOut: r.optOut ?? null, by: `mo:${[r.match.keyword ?? r.name].flat()[0]}` }),
+      decision: Object.freeze({ account: r.account, optOut: r.optOut ?? null, by: `mo:${[r.match.keyword ?? r.name].flat()[0]}`, route: r.name, reply: r.reply ?? null }),
     }))
   }
 
@@ -579,5 +605,36 @@ export class MoPartRoutes {
     const first = this.decision(key, now)
     if (first !== undefined) return first
     return route() ?? 'wait'
+  }
+}
+
+/**
+ * The auto-reply guard: at most one reply per route and sender a window (a minute), so two auto-responders (ours and a
+ * bot's) cannot ping-pong, and a subscriber who texts STOP ten times gets one confirmation. In memory only (a restart
+ * forgets it: at worst one more reply), at most `max` senders followed; past that the oldest are forgotten first, so a
+ * flood of distinct senders costs bounded memory and can only let a reply through early, never hold one back forever.
+ */
+export class ReplyGuard {
+  /** route \0 sender → when its last reply was tried; insertion order is age order (a renewed key moves to the end). */
+  private readonly last = new Map<string, number>()
+
+  constructor(readonly windowMs = 60_000, private readonly max = 100_000) {}
+
+  /** Whether a reply of `route` to `sender` may be tried now; if so, it counts as the window's one. */
+  take(route: string, sender: string, now: number): boolean {
+    const key = `${route}\0${sender}`
+    const at = this.last.get(key)
+    if (at !== undefined && now - at < this.windowMs) return false
+    this.last.delete(key)
+    this.last.set(key, now)
+    for (const [k, t] of this.last) {
+      if (this.last.size <= this.max && now - t < this.windowMs) break
+      this.last.delete(k)
+    }
+    return true
+  }
+
+  get size(): number {
+    return this.last.size
   }
 }

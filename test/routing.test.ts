@@ -7,6 +7,7 @@ import {
   MtRouter,
   MoRouter,
   MoPartRoutes,
+  ReplyGuard,
   validateRouteTables,
   type MtRoute,
   type MtMatch,
@@ -252,17 +253,17 @@ t.test('MT routing', async (t) => {
   })
 })
 
-t.test("MoRouter.decide: the route's account, its optOut and who an opt-out entry names", async (t) => {
+t.test("MoRouter.decide: the route's account, its optOut, who an opt-out entry names, and its reply", async (t) => {
   const r = new MoRouter([
-    { name: 'stop', match: { keyword: 'STOP' }, account: 'shop', optOut: 'add' },
+    { name: 'stop', match: { keyword: 'STOP' }, account: 'shop', optOut: 'add', reply: 'You are unsubscribed.' },
     { name: 'start', match: { keyword: 'start' }, account: 'shop', optOut: 'remove' },
     { name: 'stop-line', match: { destPrefix: ['7000'] }, account: 'shop', optOut: 'add' },
     { name: 'plain', match: {}, account: 'shop' },
   ])
-  t.same(r.decide('1', 'stop please'), { account: 'shop', optOut: 'add', by: 'mo:STOP' }, "by: the route's keyword as configured")
-  t.same(r.decide('1', 'START'), { account: 'shop', optOut: 'remove', by: 'mo:start' })
-  t.same(r.decide('70001', 'anything'), { account: 'shop', optOut: 'add', by: 'mo:stop-line' }, "a route without a keyword: its name")
-  t.same(r.decide('1', 'hello'), { account: 'shop', optOut: null, by: 'mo:plain' }, 'no optOut: the list is not touched')
+  t.strictSame(r.decide('1', 'stop please'), { account: 'shop', optOut: 'add', by: 'mo:STOP', route: 'stop', reply: 'You are unsubscribed.' }, "by: the route's keyword as configured; its reply")
+  t.strictSame(r.decide('1', 'START'), { account: 'shop', optOut: 'remove', by: 'mo:start', route: 'start', reply: null }, 'no reply: null')
+  t.strictSame(r.decide('70001', 'anything'), { account: 'shop', optOut: 'add', by: 'mo:stop-line', route: 'stop-line', reply: null }, "a route without a keyword: its name")
+  t.strictSame(r.decide('1', 'hello'), { account: 'shop', optOut: null, by: 'mo:plain', route: 'plain', reply: null }, 'no optOut: the list is not touched')
   t.equal(r.route('1', 'stop'), 'shop', 'route() is the decision\'s account')
   t.equal(new MoRouter([]).decide('1', 'STOP'), null)
 })
@@ -292,7 +293,7 @@ t.test('MO routing', async (t) => {
     const list = new MoRouter([{ name: 'stop', match: { keyword: ['STOP', 'STOPALL', 'unsubscribe', 'Arrêt'] }, account: 'optout', optOut: 'add' }])
     for (const text of ['stop', 'StopAll', 'UNSUBSCRIBE me', 'arrêt', 'ARRÊT!']) t.equal(list.route('1', text), 'optout', text)
     t.equal(list.route('1', 'cancel'), null)
-    t.same(list.decide('1', 'stopall'), { account: 'optout', optOut: 'add', by: 'mo:STOP' }, "by: the route's first keyword")
+    t.same(list.decide('1', 'stopall'), { account: 'optout', optOut: 'add', by: 'mo:STOP', route: 'stop', reply: null }, "by: the route's first keyword")
   })
 
   t.test('keyword must be the whole first word, not a prefix or a later word', async (t) => {
@@ -339,6 +340,7 @@ function throwsMessage(t: tap.Test, fn: () => unknown, message: string, code: Sm
 }
 
 const P = 'config.routes'
+const REPLY_RULE = 'a text of 1 to 3 message parts (at most 459 GSM 7-bit characters, €[]{}|^~\\ counting two, or 201 when it needs UCS2)'
 const ok = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
   name: 'r',
   match: {},
@@ -501,12 +503,29 @@ t.test('validateRouteTables', async (t) => {
     ['MO optOut not add or remove', { mo: [{ name: 'm', match: { keyword: 'STOP' }, account: 'a', optOut: 'true' }] }, `${P}.mo[0].optOut must be "add" or "remove" (the sender goes on or off "a"'s opt-out list) (got "true")`],
     ['MO optOut as a boolean', { mo: [{ name: 'm', match: {}, account: 'a', optOut: true }] }, `${P}.mo[0].optOut must be "add" or "remove" (the sender goes on or off "a"'s opt-out list) (got true)`],
     ['odd key names are quoted', { mt: [ok({ 'a b': 1 })] }, `${P}.mt[0]["a b"] is not a known key`],
+    ['MO reply empty', { mo: [{ name: 'help', match: {}, account: 'a', reply: '' }] }, `${P}.mo[0].reply must be ${REPLY_RULE} (got "")`],
+    ['MO reply only spaces', { mo: [{ name: 'help', match: {}, account: 'a', reply: '  ' }] }, `${P}.mo[0].reply must be ${REPLY_RULE} (got "  ")`],
+    ['MO reply not a string', { mo: [{ name: 'help', match: {}, account: 'a', reply: 42 }] }, `${P}.mo[0].reply must be ${REPLY_RULE} (got 42)`],
+    ['MO reply of 460 GSM characters', { mo: [{ name: 'help', match: {}, account: 'a', reply: 'x'.repeat(460) }] }, `${P}.mo[0].reply must be ${REPLY_RULE} (got 460 GSM characters: 4 parts)`],
+    ['MO reply whose € count two', { mo: [{ name: 'help', match: {}, account: 'a', reply: '€'.repeat(230) }] }, `${P}.mo[0].reply must be ${REPLY_RULE} (got 460 GSM characters: 4 parts)`],
+    ['MO reply of 202 UCS2 characters', { mo: [{ name: 'help', match: {}, account: 'a', reply: 'ж'.repeat(202) }] }, `${P}.mo[0].reply must be ${REPLY_RULE} (got 202 UCS2 characters: 4 parts)`],
   ]
   for (const [name, input, message, connectors] of bad) {
     t.test(`rejects: ${name}`, async (t) => {
       throwsMessage(t, () => v(input, connectors), message)
     })
   }
+
+  t.test('an MO route keeps its reply as given, up to 3 parts in GSM 7-bit or UCS2', async (t) => {
+    const stop = 'You are unsubscribed from Shop. No more messages will be sent. Reply START to resubscribe.'
+    const tables = v({ mo: [
+      { name: 'stop', match: { keyword: 'STOP' }, account: 'a', optOut: 'add', reply: stop },
+      { name: 'gsm', match: {}, account: 'a', reply: 'x'.repeat(459) },
+      { name: 'ucs2', match: {}, account: 'a', reply: 'ж'.repeat(201) },
+      { name: 'none', match: {}, account: 'a' },
+    ] })
+    t.same(tables.mo.map((r) => r.reply?.length), [stop.length, 459, 201, undefined])
+  })
 
   t.test('an MO route keeps its optOut, and one without has none', async (t) => {
     const tables = v({ mo: [{ name: 'stop', match: { keyword: 'STOP' }, account: 'a', optOut: 'add' }, { name: 'start', match: { keyword: 'START' }, account: 'a', optOut: 'remove' }, { name: 'x', match: {}, account: 'a' }] })
@@ -516,6 +535,26 @@ t.test('validateRouteTables', async (t) => {
   t.test('connectors are not checked when no set is given', async (t) => {
     t.same(v({ mt: [ok({ action: { connector: 'anything' } })] }).mt[0].action, { connector: 'anything' })
   })
+})
+
+t.test('ReplyGuard: one reply per route and sender a window; other routes and senders apart; at most max followed', async (t) => {
+  const g = new ReplyGuard(60_000, 10)
+  t.ok(g.take('stop', '491', 0), 'the first reply')
+  t.notOk(g.take('stop', '491', 59_999), 'the same route and sender within the window: held')
+  t.ok(g.take('help', '491', 1), 'another route: apart')
+  t.ok(g.take('stop', '492', 2), 'another sender: apart')
+  t.ok(g.take('stop', '491', 60_000), 'a window after the first: again')
+  t.notOk(g.take('stop', '491', 60_001), "and that one counts as the new window's")
+  t.ok(g.take('stop', '493', 60_002))
+  t.equal(g.size, 2, 'a reply forgets the keys whose window is over (help and stop/492)')
+
+  const small = new ReplyGuard(60_000, 2)
+  small.take('r', '1', 0)
+  small.take('r', '2', 1)
+  small.take('r', '3', 2)
+  t.equal(small.size, 2, 'at most max followed: the oldest forgotten first')
+  t.ok(small.take('r', '1', 3), 'a forgotten sender may get a reply early (never held too long)')
+  t.notOk(small.take('r', '3', 4), 'one still followed is held')
 })
 
 t.test("MoPartRoutes: a concatenated MO's later parts follow the first part's route, for keepMs, at most max kept", async (t) => {
