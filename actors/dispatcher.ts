@@ -224,13 +224,14 @@ export class Dispatcher {
       const noneUp: Job[] = []
       const probes = new Set<string>()
       // The opt-out rule of admission (OptOutLists.binding), again now: nothing while every list is empty, else one
-      // Set lookup per destination and non-empty list (the lists of an account looked up once a tick).
+      // Set lookup per destination and non-empty list (the lists of an account looked up once a tick). A STOP
+      // confirmation passes here as at admission: its number went on the list just before it.
       const screen = this.d.optOuts !== undefined && this.d.optOuts.lists.size > 0 ? this.d.optOuts : null
       let bindings: Map<string, OptOutBinding | null> | undefined
       for (const j of jobs) {
         if (isStale(j)) continue
         if (j.record.expireAt <= now) { ended.push(this.expire(j)); continue }
-        if (screen !== null) {
+        if (screen !== null && j.record.confirmsOptOut !== true) {
           const sys = j.record.systemId
           let b = (bindings ??= new Map()).get(sys)
           if (b === undefined) bindings.set(sys, (b = screen.lists.binding(sys, screen.parentOf(sys))))

@@ -82,6 +82,9 @@ export interface MessageRecord extends StoredMessage {
   price?: number
   /** set_dpf TLV 1 (SMPP 3.4 §5.3.2.29): alert_notification when an absent subscriber becomes available. */
   setDpf?: boolean
+  /** The auto-reply of an MO route with optOut "add": the STOP confirmation, the one message allowed to a number that
+   *  just opted out (CTIA). The opt-out lists pass it, at admission and when due (engine/optouts.ts); set only by the engine. */
+  confirmsOptOut?: true
 }
 
 export const FINAL_STATES: ReadonlySet<number> = new Set([

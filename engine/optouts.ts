@@ -142,16 +142,17 @@ export class OptOutLists {
    * (the global one, its own, its reseller's) is taken out of its record. A record left without destinations is
    * refused with `status`; one that keeps some (submit_multi) goes on with those, and `removed[i]` lists the ones
    * taken out (for its unsuccess_sme). Null when nothing was refused. The lists are looked up once per batch (binding),
-   * then one Set lookup per destination and non-empty list; the caller skips the call while size is 0.
+   * then one Set lookup per destination and non-empty list; the caller skips the call while size is 0. A STOP
+   * confirmation (`confirmsOptOut`, an MO route's reply) passes: it is the one message allowed after a STOP.
    */
   screen<D extends { addr: [number, number, string] }>(
-    systemId: string, parent: string | null, records: readonly { dests: D[] }[], statuses: number[], status: number,
+    systemId: string, parent: string | null, records: readonly { dests: D[]; confirmsOptOut?: true }[], statuses: number[], status: number,
   ): { removed: (D[] | undefined)[]; counts: Record<OptOutList, number> } | null {
     const b = this.binding(systemId, parent)
     if (b === null) return null
     let out: { removed: (D[] | undefined)[]; counts: Record<OptOutList, number> } | null = null
     for (let i = 0; i < records.length; i++) {
-      if (statuses[i] !== 0) continue
+      if (statuses[i] !== 0 || records[i].confirmsOptOut === true) continue
       const dests = records[i].dests
       let kept: D[] | null = null
       for (let k = 0; k < dests.length; k++) {

@@ -12,12 +12,13 @@
  * whose value is undefined is left out (it reads back absent).
  *
  * Layout (little endian; str = u8 length, or 0xFF + u32 length, then UTF-8; num = f64):
- *   record: C1 01 | flags u8 (umr, rev, part, ref, replaceIfPresent, price, setDpf) | id str | systemId str |
+ *   record: C1 01 | flags u8 (umr, rev, part, ref, replaceIfPresent, price, setDpf, confirmsOptOut) | id str | systemId str |
  *           state u8 | err num | submitAt num | doneAt num | src (ton u8, npi u8, str) | dests u8 count,
  *           each: flags u8 (via, price, up, conn, refunded) | addr | state u8 | err num | doneAt num | [via u8 n + str…]
  *           [price num] [up str] [conn str] | serviceType str | esmClass, protocolId, priority, dataCoding,
  *           registeredDelivery u8 | sm u32 length + octets | scheduleAt num | expireAt num |
  *           [umr num] [rev num] [part num num] [ref num] [replaceIfPresent u8] [price num] [setDpf u8]
+ *           (confirmsOptOut is its flag alone: it is only ever true)
  *   item:   C1 02 | flags u8 (key, messageId, submitAt, stat) | systemId str | kind u8 (0 receipt, 1 mo) |
  *           createdAt num | attempts num | [key num] [messageId str] [submitAt num] [stat str] | frame u32 + octets
  */
@@ -171,6 +172,7 @@ export function encodeRecord(m: StoredMessage): Buffer | null {
   if (r.replaceIfPresent !== undefined) { if (typeof r.replaceIfPresent !== 'boolean') return null; flags |= 16; fields++ }
   if (r.price !== undefined) { if (!isNum(r.price)) return null; flags |= 32; fields++ }
   if (r.setDpf !== undefined) { if (typeof r.setDpf !== 'boolean') return null; flags |= 64; fields++ }
+  if (r.confirmsOptOut !== undefined) { if (r.confirmsOptOut !== true) return null; flags |= 128; fields++ }
   if (definedKeys(r) !== fields) return null
   begin()
   u8(MARK)
@@ -295,6 +297,7 @@ function decodeRecord(rd: Reader): StoredMessage {
   if (flags & 16) r.replaceIfPresent = rd.u8() === 1
   if (flags & 32) r.price = rd.num()
   if (flags & 64) r.setDpf = rd.u8() === 1
+  if (flags & 128) r.confirmsOptOut = true
   return r
 }
 

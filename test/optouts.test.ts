@@ -95,6 +95,18 @@ t.test('screen: a record whose every destination is listed gets the status; a su
   t.same(st, [0x403, 0], '"00999" is the listed 999 (international prefix); "0999", a national form, is not')
 })
 
+t.test("screen: a STOP confirmation (an optOut \"add\" route's reply) passes every list; any other record to the number does not", async (t) => {
+  const l = new OptOutLists()
+  l.add('shop', '111')
+  l.add(GLOBAL, '111')
+  const records: { dests: ReturnType<typeof dest>[]; confirmsOptOut?: true }[] = [{ dests: [dest('111')], confirmsOptOut: true }, { dests: [dest('111')] }]
+  const statuses = [0, 0]
+  const r = l.screen('shop', null, records, statuses, 0x403)
+  t.same(statuses, [0, 0x403], 'the confirmation is admitted, the next message refused')
+  t.same(records[0].dests.map((d) => d.addr[2]), ['111'], 'with its destination')
+  t.same(r?.counts, { global: 1, account: 0, reseller: 0 }, 'only the refused one counted')
+})
+
 function freshDir(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'smsc-optouts.'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))

@@ -28,6 +28,7 @@ const record: fc.Arbitrary<MessageRecord> = fc.record({
   esmClass: byte, protocolId: byte, priority: byte, dataCoding: byte, registeredDelivery: byte,
   sm: fc.uint8Array({ maxLength: 2000 }).map((a) => Buffer.from(a)), scheduleAt: num, expireAt: num,
   umr: num, rev: num, part: fc.tuple(num, num), ref: num, replaceIfPresent: fc.boolean(), price: num, setDpf: fc.boolean(),
+  confirmsOptOut: fc.constant(true as const),
 }, { requiredKeys: ['id', 'systemId', 'state', 'err', 'submitAt', 'doneAt', 'src', 'dests', 'serviceType', 'esmClass', 'protocolId', 'priority', 'dataCoding', 'registeredDelivery', 'sm', 'scheduleAt', 'expireAt'] })
 const item: fc.Arbitrary<DeliveryItem> = fc.record({
   key: fc.integer({ min: 1 }), systemId: text, kind: fc.constantFrom('receipt' as const, 'mo' as const), createdAt: num, attempts: fc.nat(),
@@ -68,6 +69,7 @@ t.test('a value the layout does not cover is refused (the store writes it with m
   t.equal(encodeRecord({ ...r, state: 300 } as unknown as StoredMessage), null, 'state out of a byte')
   t.equal(encodeRecord({ ...r, sm: 'text' } as unknown as StoredMessage), null, 'sm not octets')
   t.equal(encodeRecord({ ...r, setDpf: 1 } as unknown as StoredMessage), null, 'setDpf not a boolean')
+  t.equal(encodeRecord({ ...r, confirmsOptOut: false } as unknown as StoredMessage), null, 'confirmsOptOut other than true')
   t.equal(encodeRecord({ ...r, dests: [{ ...r.dests[0], note: 'x' }] } as unknown as StoredMessage), null, 'an unknown destination field')
   t.equal(encodeRecord({ id: 'x', systemId: 'y', state: 1 }), null, 'a bare record')
   t.equal(encodeItem({ systemId: 'a', kind: 'mo', createdAt: 1, attempts: 0, frame: Buffer.alloc(1), event: { type: 'mo' } }), null, 'a webhook event')

@@ -134,6 +134,21 @@ t.test('a destination opted out since its admission ends REJECTED with SMSC_ROPT
   t.same(h.sent.slice(1).map((s) => s.job.record.id), [other.id], "only esme2's message goes: no list binds it")
 })
 
+t.test('a STOP confirmation (confirmsOptOut) waiting for a connector goes when due although its number is listed; the next message to it does not', async (t) => {
+  const lists = new OptOutLists()
+  const h = harness(['a'], [1000, 8000], undefined, { lists, parentOf: () => null })
+  lists.add('esme1', '447700900002')
+  const confirmation = rec(['a'], { confirmsOptOut: true })
+  const next = rec(['a'])
+  h.c('a').up = false
+  h.d.submit([confirmation, next])
+  h.runTo(T0 + 100)
+  h.c('a').up = true
+  h.runTo(T0 + 3000)
+  t.same(h.sent.map((s) => s.job.record.id), [confirmation.id], 'the confirmation is sent')
+  t.same(h.outcomes.map(({ o }) => [o.id, o.state, o.err]), [[next.id, MessageState.REJECTED, CommandStatus.SMSC_ROPTEDOUT]], 'the other ends REJECTED, 0x403')
+})
+
 t.test('a route with no candidates list goes to the simulator', async (t) => {
   const h = harness(['simulator'])
   const r = rec(undefined)
