@@ -429,7 +429,9 @@ async function route(sub: string | undefined, positionals: string[], flags: Reco
       out('MT routes (first match wins):\n')
       t.mt.forEach((r, i) => out(`  ${i + 1}. ${r.name.padEnd(16)} ${JSON.stringify(r.match)} → ${JSON.stringify(r.action)}${r.price !== undefined ? ` price ${r.price}` : ''}\n`))
       out('MO routes:\n')
-      t.mo.forEach((r, i) => out(`  ${i + 1}. ${r.name.padEnd(16)} ${JSON.stringify(r.match)} → ${r.account}${r.optOut !== undefined ? ` (optOut ${r.optOut}: the sender ${r.optOut === 'add' ? 'goes on' : 'comes off'} its opt-out list)` : ''}\n`))
+      t.mo.forEach((r, i) => out(`  ${i + 1}. ${r.name.padEnd(16)} ${JSON.stringify(r.match)} → ${r.account}${r.optOut !== undefined ? ` (optOut ${r.optOut}: the sender ${r.optOut === 'add' ? 'goes on' : 'comes off'} its opt-out list)` : ''}\n` +
+        // the whole text, quoted as JSON (one line however it is written): what the subscriber gets
+        (r.reply !== undefined ? `${' '.repeat(String(i + 1).length + 4)}reply ${JSON.stringify(r.reply)}\n` : '')))
       return 0
     }
     const file = positionals[0]

@@ -26,7 +26,7 @@ import type { Pdu } from './protocol/codec'
 import { formatSmppAbsolute, parseSmppTime } from './protocol/time'
 import { dcsOfCoding, encodeText, type Coding } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
-import { deliverFrame, eventAddress, isFinal, moText, statOf, type MessageRecord, type Sar } from './message'
+import { deliverFrame, eventAddress, isFinal, moText, statOf, type Address, type MessageRecord, type Sar } from './message'
 import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
@@ -39,7 +39,7 @@ import { EsmClass } from './protocol/constants'
 import { defaultSettings, inheritedBounds, ipAllowed, sourceAllowed, type Account, type AccountSettings } from './accounts'
 import { Ledger } from './ledger'
 import { Admin, type AuditEntry, CONNECTOR_STOPPED_META, configKeysOf, generatePassword, generateWebhookSecret, customerBy, wasRemoved } from './admin'
-import { DEFAULT_ROUTES, MoPartRoutes, MoRouter, routeConnectors, validateRouteTables, type MoDecision, type RouteTables } from './routing'
+import { DEFAULT_ROUTES, MoPartRoutes, MoRouter, ReplyGuard, routeConnectors, validateRouteTables, type MoDecision, type RouteTables } from './routing'
 import { MAX_PER_LIST, MAX_TOTAL, looksInternational, normaliseNumber, type OptOutChange } from './optouts'
 import { OPERATOR } from './accounts'
 import { WebhookSender } from './webhook'
@@ -129,6 +129,16 @@ export interface Smsc {
    */
   reloadConfig(next: Options | ResolvedOptions): Promise<string>
   stop(): Promise<void>
+}
+
+/**
+ * A message the engine sends itself through the send API's path (an MO route's auto-reply): its addresses whole
+ * (TON, NPI, digits as the MO gave them), and the STOP confirmation's mark. Never built from a request body.
+ */
+interface EngineMessage extends ApiMessage {
+  src?: Address
+  dest?: Address
+  confirmsOptOut?: true
 }
 
 const SMSC_SYSTEM_ID = 'SMSC'
@@ -316,6 +326,11 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   })
   /** MO parts refused for now because their first part has not come: a line per upstream a minute (the upstream retries each). */
   const earlyParts = new RepeatedLog(log, { level: 'info', keyName: 'connector', first: 'MO part before its first part, which decides its route: refused for now with ESME_RX_T_APPN', more: 'more MO parts before their first part, refused for now' })
+  /** MO routes' auto-replies (docs/ROUTING.md "Auto-replies"): one per route and sender a minute; a refused one is a
+   *  warning (an account out of credit would otherwise log one per STOP), a held-back one a line, per route a minute. */
+  const replyGuard = new ReplyGuard()
+  const repliesRefused = new RepeatedLog(log, { level: 'warn', keyName: 'route', first: 'MO auto-reply not sent', more: 'more MO auto-replies of this route not sent' })
+  const repliesHeld = new RepeatedLog(log, { level: 'info', keyName: 'route', first: 'MO auto-reply held back: one per route and sender a minute', more: 'more MO auto-replies of this route held back' })
   const webhooks = new WebhookSender({
     timeoutMs: options.webhooks.timeoutMs, concurrency: options.webhooks.concurrency, allowPrivateTargets: options.webhooks.allowPrivateTargets, log,
   })
@@ -380,6 +395,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       unmappedStatuses.tick(now())
       earlyParts.tick(now())
       nationalOptOuts.tick(now())
+      repliesRefused.tick(now())
+      repliesHeld.tick(now())
       if (frames) http?.publish(frames)
       metrics.telemetryTick.record((performance.now() - t0) * 1000)
     },
@@ -957,6 +974,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     if (optOut !== null) moOptOutDone([optOut])
     actors.enqueue(items)
     log('info', 'MO accepted', { id, systemId, parts: items.length })
+    if (decision !== null && decision.reply !== null && decision.account === systemId) void moReply(decision, [1, 1, req.from], [0, 1, req.to])
     return { id, systemId, parts: items.length }
   }
 
@@ -1033,6 +1051,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const items: DeliveryItem[] = []
     const optOuts: OptOutChange[] = []
     const audits: AuditEntry[] = [] // one per list change, with it
+    const replies: [MoDecision, InboundMo][] = [] // the auto-replies, sent once the MOs are committed
     const statuses = new Array<number>(mos.length).fill(0)
     const t = now()
     for (let i = 0; i < mos.length; i++) {
@@ -1066,6 +1085,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       if (part !== null && part[0] !== 1) continue
       const optOut = moOptOut(decision, systemId, mo.from, t)
       if (optOut !== null) { optOuts.push(optOut); audits.push(moOptOutAudit(optOut, decision as MoDecision, t)) }
+      // An auto-reply answers the same MOs an opt-out takes: one in one piece, or a first part.
+      if (decision !== null && decision.reply !== null) replies.push([decision, mo])
     }
     if (items.length === 0) return settled(statuses)
     actors.commit(optOuts.length === 0 ? { enqueue: items } : { enqueue: items, optOuts, audit: audits }, (err) => {
@@ -1073,7 +1094,45 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       settled(statuses)
       actors.enqueue(items)
       if (optOuts.length > 0) moOptOutDone(optOuts)
+      for (const [d, mo] of replies) void moReply(d, mo.from, mo.to)
     })
+  }
+
+  /**
+   * An MO route's auto-reply (docs/ROUTING.md "Auto-replies"), once its MO (and the MO's opt-out change) is committed:
+   * the route's text from the number the subscriber texted (the MO's destination, its TON and NPI) to the subscriber, as
+   * an MT of the route's account through the send API's path (policy, opt-out lists, rate, routing, price, credit,
+   * store), without a receipt. The reply of an optOut "add" route is the STOP confirmation, marked to pass the lists
+   * (the number went on one just now); any other reply to a listed number is refused as any MT. One reply per route and
+   * sender a minute (ReplyGuard). Counted in smsc_mo_reply_total; a refusal is a warning. Never throws: the MO is
+   * delivered whatever becomes of its reply.
+   */
+  async function moReply(d: MoDecision, from: Address, to: Address): Promise<void> {
+    const t = now()
+    // A sender written "+…" is international whatever TON came with it; the MT carries the digits with TON 1.
+    const dest: Address = from[2].charCodeAt(0) === 0x2b ? [1, 1, from[2].slice(1)] : [from[0], from[1], from[2]]
+    const fields = { systemId: d.account, from: to[2], to: dest[2] }
+    const refused = (why: Record<string, unknown>): void => {
+      metrics.moReplies.refused++
+      repliesRefused.add(d.route, { ...fields, ...why }, t)
+    }
+    // Replies go to phone numbers: an alphanumeric sender (a service's id) cannot be answered, and must not be pinged.
+    const sender = normaliseNumber(from[2])
+    if (sender === null) return refused({ error: "the MO's sender is not a phone number" })
+    if (!replyGuard.take(d.route, sender, t)) {
+      metrics.moReplies.held++
+      return repliesHeld.add(d.route, fields, t)
+    }
+    const msg: EngineMessage = { from: to[2], to: dest[2], text: d.reply ?? '', registeredDelivery: false, src: [to[0], to[1], to[2]], dest }
+    if (d.optOut === 'add') msg.confirmsOptOut = true
+    try {
+      const [r] = await submitMessages(d.account, [msg])
+      if (!r.ok) return refused({ status: statusName(r.status), code: r.code, error: r.error })
+      metrics.moReplies.sent++
+      log('info', 'MO auto-reply sent', { ...fields, route: d.route, ids: r.ids })
+    } catch (err) {
+      refused({ error: String((err as Error)?.message ?? err) })
+    }
   }
 
   /**
@@ -1117,7 +1176,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
    * The HTTP send API: each message is split into parts, validated like an SMPP submit_sm, then
    * admitted as one batch (the parts of a message are admitted or refused together).
    */
-  async function submitMessages(systemId: string, msgs: ApiMessage[]): Promise<ApiSubmitResult[]> {
+  async function submitMessages(systemId: string, msgs: EngineMessage[]): Promise<ApiSubmitResult[]> {
     const refusal = (status: number, m: ApiMessage) => {
       const r = refusalOf(status, account, ledger.balance(systemId), m, account?.parent == null ? undefined : store.getAccount(account.parent))
       return refuse(status, r.code, r.text)
@@ -1165,13 +1224,16 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const alpha = !/^\+?\d{1,20}$/.test(m.from)
       const shortCode = /^\d{1,8}$/.test(m.from)
       const [fromTon, fromNpi] = alpha ? [5, 0] : shortCode ? [3, 0] : [1, 1]
+      // (an engine's own message gives its addresses whole: an MO's reply goes from the number the MO was sent to)
+      const src: Address = m.src ?? [fromTon, fromNpi, m.from.replace(/^\+/, '')]
+      // the formatting people type into a number ("+44 7700 900123", "(030) 12-34") is not part of it
+      const dest: Address = m.dest ?? [1, 1, m.to.replace(/[\s().-]/g, '').replace(/^\+/, '')]
       const drafts: MessageRecord[] = []
       for (const sm of parts) {
         const pdu: Pdu = {
           command: 'submit_sm', command_status: 0, sequence_number: 0, service_type: '',
-          source_addr_ton: fromTon, source_addr_npi: fromNpi, source_addr: m.from.replace(/^\+/, ''),
-          // the formatting people type into a number ("+44 7700 900123", "(030) 12-34") is not part of it
-          dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: m.to.replace(/[\s().-]/g, '').replace(/^\+/, ''),
+          source_addr_ton: src[0], source_addr_npi: src[1], source_addr: src[2],
+          dest_addr_ton: dest[0], dest_addr_npi: dest[1], destination_addr: dest[2],
           esm_class: udhi ? EsmClass.UDHI : 0, protocol_id: 0, priority_flag: 0,
           schedule_delivery_time: schedule, validity_period: validity,
           registered_delivery: m.registeredDelivery === undefined ? account.registeredDelivery : m.registeredDelivery ? 1 : 0,
@@ -1179,7 +1241,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         }
         const r = validateSubmit(pdu, systemId, t, accountLimits)
         if (r.status !== 0 || !('draft' in r)) return (results[k] = refuse(r.status, 'SMSC_ERR_FIELD_INVALID', `refused with ${statusName(r.status)} (check from, to and the times)`))
-        drafts.push(r.draft as MessageRecord)
+        const draft = r.draft as MessageRecord
+        if (m.confirmsOptOut) draft.confirmsOptOut = true
+        drafts.push(draft)
       }
       for (const d of drafts) { records.push(d); groups.push(k) }
     })

@@ -58,6 +58,8 @@ export class Metrics {
   readonly totals = { submitted: 0, delivered: 0, receipts: 0, purged: 0, outbindAttempts: 0, outbindFailed: 0, outbindBound: 0, alertsSent: 0, alertsUnsent: 0, authFailures: 0, authLockoutRefusals: 0, bindsRefused: 0, tlsHandshakeFailures: 0 }
   /** Destinations MT admission refused because they are on an opt-out list, by the list (smsc_optout_refused_total). */
   readonly optOuts = { global: 0, account: 0, reseller: 0 }
+  /** MO routes' auto-replies (docs/ROUTING.md "Auto-replies"), by what became of them (smsc_mo_reply_total). */
+  readonly moReplies = { sent: 0, refused: 0, held: 0 }
   /** Upstream receipts that matched no message, by connector id (smsc_connector_receipts_unmatched_total). */
   readonly receiptsUnmatched = new Map<string, number>()
   /** Event-loop delay (ms) of the last telemetry interval, set by the hub at each tick; for /metrics. */
@@ -496,6 +498,8 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   for (const [acc, c] of m.accounts) for (const [stat, n] of Object.entries(c.receipts)) out.push(`smsc_receipts_total{account="${esc(acc)}",stat="${stat}"} ${n}`)
   out.push('# HELP smsc_optout_refused_total destinations refused because they are on an opt-out list (SMSC_ROPTEDOUT), by the list: the global one, the account\'s own, its reseller\'s', '# TYPE smsc_optout_refused_total counter',
     `smsc_optout_refused_total{list="global"} ${m.optOuts.global}`, `smsc_optout_refused_total{list="account"} ${m.optOuts.account}`, `smsc_optout_refused_total{list="reseller"} ${m.optOuts.reseller}`)
+  out.push('# HELP smsc_mo_reply_total MO routes\' auto-replies: sent (admitted as an MT of the route\'s account), refused (no credit, suspended, no MT route, rate limit, opt-out list, …), held (one per route and sender a minute)', '# TYPE smsc_mo_reply_total counter',
+    `smsc_mo_reply_total{result="sent"} ${m.moReplies.sent}`, `smsc_mo_reply_total{result="refused"} ${m.moReplies.refused}`, `smsc_mo_reply_total{result="held"} ${m.moReplies.held}`)
   out.push('# HELP smsc_messages_purged_total messages removed from the store after their retention (store.retentionHours)', '# TYPE smsc_messages_purged_total counter',
     `smsc_messages_purged_total ${m.totals.purged}`)
   out.push('# HELP smsc_outbind_total outbind connections the engine opened to ESMEs (docs/ACCOUNTS.md), by result', '# TYPE smsc_outbind_total counter',
