@@ -183,6 +183,14 @@ export const OPENAPI = {
           createdAt: { type: 'integer' },
           updatedAt: { type: 'integer' },
           configKeys: { type: 'array', items: { type: 'string' }, readOnly: true, description: 'for an account listed in the config file: the settings it gives there, applied again at every start' },
+          usage: {
+            type: 'object', readOnly: true, description: 'live, from the running engine',
+            properties: {
+              binds: { type: 'integer', description: 'binds open now' },
+              quotaUsedToday: { type: ['integer', 'null'], description: "message parts counted against today's quota (a reseller's: with its users'); null without a quota" },
+              pendingDeliveries: { type: 'integer', description: 'receipts and MO stored for the account and not yet acknowledged by its ESME (waiting for a receiver to bind, or sent and unanswered)' },
+            },
+          },
           exceedsReseller: {
             type: 'array', items: { type: 'string', enum: ['allowedSources', 'rateLimit', 'dailyQuota', 'maxBinds', 'windowSize'] }, readOnly: true,
             description: "a reseller's user: its settings that are more than its reseller's own (given by the operator, or from before the reseller's were lowered); absent when none. Sender ids and rate are bounded at submit anyway; the others apply as set until changed",

@@ -309,8 +309,11 @@ export interface AccountView extends AccountSettings {
   updatedAt: number
   /** resellers: how many users they own */
   children?: number
-  /** live usage, when an engine runs: binds open now, and message parts counted against today's quota (null without a quota) */
-  usage?: { binds: number; quotaUsedToday: number | null }
+  /**
+   * live usage, when an engine runs: binds open now, message parts counted against today's quota (null without a quota),
+   * and receipts and MO stored for the account and not yet acknowledged by it (waiting for a receiver, or sent and unanswered)
+   */
+  usage?: { binds: number; quotaUsedToday: number | null; pendingDeliveries: number }
   /** for an account listed in the config file: the settings it gives there, which apply again at every start */
   configKeys?: string[]
   /**

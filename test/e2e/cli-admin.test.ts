@@ -114,7 +114,8 @@ t.test('against a running engine: changes go through its API and apply live', as
   const add = smsc(['account', 'add', 'live1', '--password', 'pw2', ...d])
   t.equal(add.code, 0, add.err)
   const esme = await openEsme(t, { port: engine.smppPort, systemId: 'live1', password: 'pw2' })
-  t.match(JSON.parse(smsc(['account', 'show', 'live1', '--json', ...d]).out), { usage: { binds: 1, quotaUsedToday: null } }, 'live usage: one bind open, no quota')
+  t.match(JSON.parse(smsc(['account', 'show', 'live1', '--json', ...d]).out), { usage: { binds: 1, quotaUsedToday: null, pendingDeliveries: 0 } }, 'live usage: one bind open, no quota, nothing waiting')
+  t.match(smsc(['account', 'show', 'live1', ...d]).out, /waiting +0 receipts\/MO not yet acknowledged by a receiver\n/, 'show says what waits for its receivers')
   t.match(smsc(['account', 'list', ...d]).out, /^live1 .* 1\/\d+ +active$/m, 'the list shows binds open / allowed')
   t.match(smsc(['account', 'show', 'live1', ...d]).out, /binds +1 open, max \d+/, 'and so does show')
 

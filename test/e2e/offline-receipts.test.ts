@@ -25,12 +25,18 @@ t.test('receipts kept for an unbound ESME and flushed on bind', async (t) => {
   t.equal(tx.delivered.length, 0, 'no deliver_sm on a transmitter bind')
 
   await new Promise((r) => setTimeout(r, 1000)) // the carrier (10–50 ms) has finished with all of them
+  // Support's view of "my receipts stopped": the account says how many wait for a receiver.
+  const token = await engine.operatorToken()
+  const waiting = await engine.http('GET', `/api/v1/accounts/esme1`, undefined, token)
+  t.match(waiting.json, { usage: { binds: 0, pendingDeliveries: N } }, 'the account shows the receipts waiting, and no bind open')
   const rx = await openEsme(t, { port: engine.smppPort, kind: 'receiver' })
   const wanted = new Set(ids)
   const receipts = await rx.waitForMany((p: Pdu) => isReceipt(p) && wanted.has(p.receipted_message_id ?? ''), N, 10_000)
   t.same(new Set(receipts.map((r) => r.receipted_message_id)), wanted, 'one receipt for every id')
   await new Promise((r) => setTimeout(r, 500))
   t.equal(rx.delivered.filter((p) => isReceipt(p) && wanted.has(p.receipted_message_id ?? '')).length, N, 'no duplicates')
+  const after = await engine.http('GET', `/api/v1/accounts/esme1`, undefined, token)
+  t.match(after.json, { usage: { binds: 1, pendingDeliveries: 0 } }, 'none waiting once the receiver acknowledged them')
 })
 
 t.test('a receipt not acknowledged before the receiver drops is delivered again on rebind', async (t) => {
