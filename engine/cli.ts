@@ -14,7 +14,7 @@ import { numberProblem } from './optouts'
 import { createSmsc } from './index'
 import { openAdminClient, type AdminClient } from './admin-client'
 import type { AccountView } from './admin'
-import { MessageState, RegisteredDelivery } from './protocol/constants'
+import { MessageState, RegisteredDelivery, statusName } from './protocol/constants'
 import { isFinal } from './message'
 import { SEARCH_MAX_LIMIT, SEARCH_MAX_SCAN, type MessageSearchResult, type MessageView } from './message-search'
 
@@ -670,9 +670,18 @@ function receiptAsked(m: MessageView): string {
   }
 }
 
+/**
+ * A message's `err` as support reads it: the engine's own vendor-specific statuses (SMPP 3.4 §5.1.3, 0x400–0x4FF) by
+ * name, e.g. 1027 (0x403 SMSC_ROPTEDOUT: opted out after it was accepted). Other numbers are an upstream's or a
+ * provider's own codes (docs/CONNECTORS.md) and are shown as they came: naming them as SMPP statuses would mislead.
+ */
+function errText(err: number): string {
+  return err >= 0x400 && err <= 0x4ff ? `${err} (0x${err.toString(16)} ${statusName(err)})` : String(err)
+}
+
 export function showMessage(m: MessageView): string {
   const lines = [
-    `${m.id}  ${stateName(m.state)}${m.stat && m.stat !== 'UNKNOWN' ? ` (stat ${m.stat})` : ''}${m.err ? `  err ${m.err}` : ''}`,
+    `${m.id}  ${stateName(m.state)}${m.stat && m.stat !== 'UNKNOWN' ? ` (stat ${m.stat})` : ''}${m.err ? `  err ${errText(m.err)}` : ''}`,
     `  account     ${m.systemId}`,
     `  from → to   ${m.from} → ${m.to.join(', ')}`,
     `  submitted   ${iso(m.submitAt)}   done ${iso(m.doneAt)}${m.scheduleAt ? `   scheduled ${iso(m.scheduleAt)}` : ''}   expires ${iso(m.expireAt)}`,
@@ -684,7 +693,7 @@ export function showMessage(m: MessageView): string {
   if (m.registeredDelivery !== undefined) lines.push(`  receipt     ${receiptAsked(m)}`)
   lines.push(`  text        ${JSON.stringify(m.text)}`)
   for (const d of m.dests ?? []) {
-    lines.push(`  to ${d.to}: ${stateName(d.state)}${d.err ? ` err ${d.err}` : ''}${d.doneAt ? ` at ${iso(d.doneAt)}` : ''}` +
+    lines.push(`  to ${d.to}: ${stateName(d.state)}${d.err ? ` err ${errText(d.err)}` : ''}${d.doneAt ? ` at ${iso(d.doneAt)}` : ''}` +
       `; connector ${d.connector ?? '-'}, upstream id ${d.upstreamId ?? '-'}, route ${d.via?.join(' → ') ?? '-'}` +
       `${d.price !== undefined ? `, price ${d.price}${d.refunded ? ' (refunded)' : ''}` : ''}`)
   }

@@ -279,6 +279,15 @@ t.test('the lookup says which receipts the message asked for, and `smsc message 
   t.notMatch(kept, /refunded/)
 })
 
+t.test('`smsc message show` names the engine\'s own error codes and leaves an upstream\'s as they came', async (t) => {
+  const shown = (err: number) => showMessage(viewOf({ ...record('0000000043', { state: 8, dest: { err } }), err, doneAt: T0 + 900 }))
+  const opted = shown(0x403)
+  t.match(opted, /^0000000043 .* err 1027 \(0x403 SMSC_ROPTEDOUT\)$/m, 'opted out after it was accepted: 0x403 by name')
+  t.match(opted, /^ {2}to \d+: .* err 1027 \(0x403 SMSC_ROPTEDOUT\)/m, 'on the destination too')
+  t.match(shown(11), / err 11$/m, "an upstream's status or network code is not named: its meaning is the upstream's")
+  t.notMatch(shown(11), /ESME_/)
+})
+
 t.test('a search over 200,000 messages leaves the event loop free; the same walk in one slice would not', async (t) => {
   const store = await Store.open(freshDir(t))
   t.teardown(() => store.close())
