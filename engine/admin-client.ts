@@ -16,7 +16,7 @@ import { Ledger, type LedgerEntry } from './ledger'
 import { Admin, configKeysOf, type AccountView, type AuditEntry, type BackupState } from './admin'
 import { defaultSettings, OPERATOR, type Principal } from './accounts'
 import type { RouteTables } from './routing'
-import type { OptOutPage } from './wire'
+import type { OptOutFind, OptOutPage } from './wire'
 import type { StaffView } from './staff'
 import { SmscError, isSmscError, type SmscErrorCode } from './errors'
 import { connectorIdsOf, type ResolvedOptions } from './config'
@@ -75,6 +75,8 @@ export interface AdminClient {
   listOptOuts(systemId: string | null, q: { limit?: number; after?: string; prefix?: string }): Promise<OptOutPage>
   addOptOuts(systemId: string | null, numbers: string[]): Promise<{ added: number; already: number; total: number }>
   removeOptOuts(systemId: string | null, numbers: string[]): Promise<{ removed: number; absent: number; total: number }>
+  /** The lists holding one number, among those the caller may see. */
+  findOptOut(number: string): Promise<OptOutFind>
   getRoutes(): Promise<RouteTables>
   setRoutes(tables: unknown): Promise<RouteTables>
   /** A message search: GET /api/v1/messages's parameters (to, from, systemId, state, since, until, limit, before). */
@@ -207,6 +209,7 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     listOptOuts: async (id, q) => admin.listOptOuts(p, id, q),
     addOptOuts: (id, numbers) => admin.addOptOuts(p, id, { numbers }),
     removeOptOuts: (id, numbers) => admin.removeOptOuts(p, id, { numbers }),
+    findOptOut: async (number) => admin.findOptOut(p, number),
     getRoutes: async () => admin.getRoutes(),
     setRoutes: (tables) => admin.setRoutes(p, tables),
     // Scoped as the engine's API scopes them (engine/http.ts).
@@ -288,6 +291,7 @@ function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
     },
     addOptOuts: (id, numbers) => call('POST', optouts(id), { numbers }),
     removeOptOuts: (id, numbers) => call('POST', `${optouts(id)}/remove`, { numbers }),
+    findOptOut: (number) => call('GET', `/api/v1/optouts/find?${new URLSearchParams({ number }).toString()}`),
     getRoutes: () => call('GET', '/api/v1/routes'),
     setRoutes: (tables) => call('PUT', '/api/v1/routes', tables),
     findMessages: (params) => call('GET', `/api/v1/messages?${new URLSearchParams(params).toString()}`),

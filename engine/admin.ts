@@ -50,7 +50,7 @@ import type { Ledger, LedgerEntry } from './ledger'
 import { DEFAULT_ROUTES, validateRouteTables, type RouteTables } from './routing'
 import { GLOBAL, MAX_PER_LIST, MAX_PER_REQUEST, MAX_TOTAL, normaliseNumber, numberProblem, type OptOutChange } from './optouts'
 import { Store, within, type CommitBatch } from './store'
-import type { AccountView, BackupState, OptOutPage, OutbindView } from './wire'
+import type { AccountView, BackupState, OptOutFind, OptOutPage, OutbindView } from './wire'
 import { urlTargetRefusal } from './webhook-target'
 
 export type { AccountView, BackupState, OutbindView } from './wire'
@@ -660,6 +660,27 @@ export class Admin {
     const found = this.deps.store.optOutEntries(scope, { limit: limit + 1, after, prefix })
     const optouts = found.slice(0, limit).map((e) => (p.role === 'operator' ? e : forCustomer(e)))
     return { optouts, total: this.deps.store.optOuts.count(scope), next: found.length > limit ? optouts[limit - 1].number : null }
+  }
+
+  /**
+   * The lists that hold one number, among those `p` may see: the operator's eyes every list; a reseller the global list
+   * and its tree's; a user the lists that bind it (the global one, its own, its reseller's: its sends to the number are
+   * refused whichever holds it). Support's first question when a subscriber says "I texted STOP" or a customer asks why
+   * a send got 0x403: one lookup instead of one list per account.
+   */
+  findOptOut(p: Principal, number: unknown): OptOutFind {
+    const n = normaliseNumber(number) ?? invalid(numberProblem(number, 'number') as string)
+    const { store } = this.deps
+    const lists: OptOutFind['lists'] = []
+    for (const scope of store.optOuts.holding(n)) {
+      const mine = p.role === 'operator' || scope === GLOBAL || this.canSee(p, scope) || (p.role === 'user' && this.current(p.systemId)?.parent === scope)
+      if (!mine) continue
+      // the number sorts first among those it prefixes; absent when a removal was committed since the sets were read
+      const e = store.optOutEntries(scope, { limit: 1, prefix: n })[0]
+      if (e === undefined || e.number !== n) continue
+      lists.push({ list: scope === GLOBAL ? 'global' : scope, ...(p.role === 'operator' ? e : forCustomer(e)) })
+    }
+    return { number: n, lists }
   }
 
   /** Adds numbers (`{ numbers: [...] }` or `{ number }`) to a list; those on it already are left as they are. Audited. */

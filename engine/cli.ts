@@ -30,7 +30,7 @@ Usage:
   smsc route list | route set <file>   the MT/MO routing tables (hot-reloaded)
   smsc connector list | stop|start <id>   the connectors; stop one (no link, routes skip it) or start it again
   smsc apikey create|list|revoke …     API keys for the HTTP send API
-  smsc optout list|add|remove [--account ID] NUMBER…   opt-out lists: numbers no message goes to (smsc optout --help)
+  smsc optout list|add|remove|find [--account ID] NUMBER…   opt-out lists: numbers no message goes to (smsc optout --help)
   smsc audit                           who changed what
   smsc message find|show …             find messages by number, sender, account, time, state; one message in full (smsc message --help)
   smsc backup [--out DIR]              a consistent copy of the store, made while the engine runs (smsc backup --help)
@@ -482,6 +482,7 @@ const OPTOUT_HELP = `smsc optout list | add | remove: opt-out lists, the numbers
   smsc optout list [--account ID] [--prefix DIGITS] [--limit N] [--after NUMBER] [--all] [--json]
   smsc optout add [--account ID] NUMBER…      (or --file FILE)
   smsc optout remove [--account ID] NUMBER…   (or --file FILE)
+  smsc optout find NUMBER [--json]            which lists hold NUMBER (the global one, accounts'), when and by whom
 
 --all lists every entry (page after page: an export). --file FILE: one number a line, or CSV/TSV whose first
 field is the number; lines starting with # and a first line without digits (a header) are skipped. Every
@@ -492,14 +493,27 @@ account's list, which refuses it for the account (and, a reseller's, for its use
 to an account's list through an MO route with "optOut": "add" (docs/ROUTING.md "Opt-outs").
 A number is digits; a leading "+" and spaces, dashes, dots or brackets are dropped (+49 151 1234-5678 = 4915112345678).
 --as SYSTEM_ID (password in SMSC_AS_PASSWORD) acts as that reseller or user: its own list and its users'.
+find shows the lists the caller may see: the operator every list, a reseller the global one and its tree's, a
+user the global one, its own and its reseller's (each refuses the user's sends to the number).
 `
 
 async function optout(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
-  if (flags.help || !['list', 'add', 'remove'].includes(sub ?? '')) { out(OPTOUT_HELP); return flags.help ? 0 : 2 }
+  if (flags.help || !['list', 'add', 'remove', 'find'].includes(sub ?? '')) { out(OPTOUT_HELP); return flags.help ? 0 : 2 }
   return withClient(flags, ['account', 'prefix', 'limit', 'after', 'file', 'all'], async (c) => {
     if (flags.account !== undefined && typeof flags.account !== 'string') usage('--account needs a systemId')
     const systemId = flags.account === undefined ? null : checkSystemId(flags.account as string)
     const list = systemId === null ? 'the global list' : `${systemId}'s list`
+    if (sub === 'find') {
+      if (positionals.length !== 1) usage(`optout find takes one NUMBER (got ${positionals.length})`)
+      if (systemId !== null) usage('optout find takes no --account: it looks in every list you may see')
+      const bad = numberProblem(positionals[0], 'NUMBER')
+      if (bad !== null) usage(bad)
+      const r = await c.findOptOut(positionals[0])
+      if (flags.json) { out(JSON.stringify(r) + '\n'); return 0 }
+      for (const e of r.lists) out(`${(e.list === 'global' ? 'global list' : `${e.list}'s list`).padEnd(24)}  ${new Date(e.at).toISOString()}  ${e.by}\n`)
+      out(r.lists.length === 0 ? `${r.number} is on no list you may see\n` : `${r.number} is on ${r.lists.length} ${r.lists.length === 1 ? 'list' : 'lists'}\n`)
+      return 0
+    }
     if (sub === 'list') {
       if (positionals.length > 0) usage(`optout list takes no NUMBER (got ${JSON.stringify(positionals[0])}); --prefix DIGITS filters`)
       const limit = flags.limit === undefined ? undefined : Number(flags.limit)

@@ -988,6 +988,12 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       reply(res, 200, () => smsc.admin.removeOptOuts(p, scope, { number }))
     }))
   }
+  // Which lists hold one number (every login; Admin says which lists each may see): support's lookup.
+  app.get('/api/v1/optouts/find', guarded({}, (res: any, req: any, p: Principal) => {
+    const number = new URLSearchParams(req.getQuery() ?? '').get('number')
+    if (number === null) return invalid(res, 'number is required: /api/v1/optouts/find?number=+4915112345678')
+    reply(res, 200, () => smsc.admin.findOptOut(p, number))
+  }))
   optOutRoutes('/api/v1/optouts', {}, () => null)
   optOutRoutes('/api/v1/accounts/:id/optouts', { apiKeys: 'own' }, (req) => param(req, 0))
 

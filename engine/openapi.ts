@@ -241,6 +241,16 @@ export const OPENAPI = {
           next: { type: ['string', 'null'], description: 'give as `after` for the next page; null on the last page (a full one too)' },
         },
       },
+      OptOutFind: {
+        type: 'object', required: ['number', 'lists'],
+        properties: {
+          number: { type: 'string', description: 'digits, as the lists hold it (no leading "+")' },
+          lists: {
+            type: 'array', description: 'the lists holding it that the caller may see: the global one first',
+            items: { allOf: [ref('OptOut'), { type: 'object', required: ['list'], properties: { list: { type: 'string', description: '"global" (the operator\'s) or the systemId of the account whose list it is' } } }] },
+          },
+        },
+      },
       OptOutNumbers: {
         type: 'object', additionalProperties: false, description: 'numbers (or one number): digits, a leading "+" or "00" (dropped: the international prefix) and spaces, dashes, dots or brackets allowed',
         properties: { numbers: { type: 'array', minItems: 1, maxItems: 1000, items: { type: 'string' } }, number: { type: 'string' } },
@@ -423,6 +433,14 @@ export const OPENAPI = {
     '/api/v1/accounts/{id}/apikeys/{keyId}': {
       parameters: [id, { name: 'keyId', in: 'path', required: true, schema: { type: 'string' } }],
       delete: { summary: 'revoke an API key', security: LOGIN, responses: { 204: ok('revoked'), ...ACCOUNT_ERRORS } },
+    },
+    '/api/v1/optouts/find': {
+      get: {
+        summary: 'which opt-out lists hold a number, among those the caller may see (the operator: all; a reseller: the global one and its tree\'s; a user: the global one, its own and its reseller\'s, which all refuse its sends to it)',
+        security: LOGIN,
+        parameters: [{ name: 'number', in: 'query', required: true, schema: { type: 'string' }, description: 'a phone number; "+", "00", spaces, dashes and brackets allowed' }],
+        responses: { 200: ok('the lists', ref('OptOutFind')), ...AUTH_ERRORS },
+      },
     },
     ...optOutPaths('/api/v1/optouts', [], LOGIN, 'the global opt-out list (the operator\'s; a viewer reads it)'),
     ...optOutPaths('/api/v1/accounts/{id}/optouts', [id], LOGIN_OR_KEY, 'the account\'s opt-out list (in scope: a reseller its own and its users\', an account its own; its API key lists and adds only)'),

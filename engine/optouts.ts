@@ -117,6 +117,14 @@ export class OptOutLists {
     this.lists.delete(scope)
   }
 
+  /** The scopes whose list holds `number` (GLOBAL first): one set lookup per list, for support's "who blocks this number". */
+  holding(number: string): string[] {
+    const out: string[] = []
+    if (this.has(GLOBAL, number)) out.push(GLOBAL)
+    for (const [scope, l] of this.lists) if (scope !== GLOBAL && l.has(number)) out.push(scope)
+    return out
+  }
+
   apply(changes: readonly OptOutChange[]): void {
     for (const c of changes) {
       if (c.entry === null) this.delete(c.scope, c.number)

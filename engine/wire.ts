@@ -259,6 +259,14 @@ export interface OptOutEntry {
  *  the next page, is null on the last page. */
 export interface OptOutPage { optouts: OptOutEntry[]; total: number; next: string | null }
 
+/** GET /api/v1/optouts/find: the lists that hold one number, among those the caller may see (docs/ROUTING.md "Opt-outs"). */
+export interface OptOutFind {
+  /** the number as the lists hold it: digits, without a leading '+' */
+  number: string
+  /** `list`: 'global' (the operator's) or an account's systemId; for a user, also its reseller's list, which binds it */
+  lists: (OptOutEntry & { list: string })[]
+}
+
 export type AccountRole = 'reseller' | 'user'
 
 /** The settings of an account as the API shows them; the keys PATCH takes (engine/accounts.ts validates them). */

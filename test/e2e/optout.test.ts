@@ -338,3 +338,40 @@ t.test('scope: a reseller manages its own and its users\' lists only, a user its
   const all = await api.ok<{ entries: { action: string; detail?: { numbers?: string[] } }[] }>('GET', '/api/v1/audit')
   t.match(all.entries.find((e) => e.action === 'global-optout.add'), { detail: { count: 3, numbers: ['4930', '4931', '4940'] } }, 'the operator sees the global changes')
 })
+
+t.test('which lists hold a number: the operator sees every list, a reseller the global one and its tree\'s, a user those that bind it', async (t) => {
+  const engine = await startPolicyEngine(t, { accounts: ACCOUNTS })
+  const api = await AdminApi.login(engine)
+  const N = '4915100000077'
+  await api.ok('POST', '/api/v1/optouts', { number: N })
+  for (const id of ['res1', 'shop', 'res2', 'other']) await api.ok('POST', `/api/v1/accounts/${id}/optouts`, { number: `+${N}` })
+  const logins: Record<string, [string, string]> = { res1: ['res1', 'rpw1'], shop: ['shop', 'spw1'], res2: ['res2', 'rpw2'], other: ['other', 'opw1'] }
+  const find = async (who: string, number: string) => {
+    const call = who === 'operator' ? api.call.bind(api) : as(engine, await login(engine, { systemId: logins[who][0], password: logins[who][1] }))
+    return call('GET', `/api/v1/optouts/find?number=${encodeURIComponent(number)}`)
+  }
+  const lists = async (who: string) => {
+    const r = await find(who, `+49 151 00000077`)
+    t.equal(r.status, 200, `${who}: ${r.body}`)
+    const body = r.json as { number: string; lists: { list: string; at: number; by: string }[] }
+    t.equal(body.number, N, 'the number as the lists hold it')
+    return body.lists.map((e) => e.list)
+  }
+  t.same(await lists('operator'), ['global', 'res1', 'shop', 'res2', 'other'], 'the operator: every list, the global one first')
+  t.same(await lists('res1'), ['global', 'res1', 'shop'], "res1: the global list and its tree's, not res2's")
+  t.same(await lists('shop'), ['global', 'res1', 'shop'], "shop: the lists that refuse its sends, its reseller's too")
+  t.same(await lists('other'), ['global', 'res2', 'other'])
+  const entry = (await find('shop', N)).json as { lists: { list: string; at: number; by: string }[] }
+  t.match(entry.lists[0], { list: 'global', by: 'admin' }, 'when and by whom')
+  t.ok(entry.lists[0].at > 0)
+  t.same(((await find('operator', '4915100000078')).json as { lists: unknown[] }).lists, [], 'a number on no list')
+  const bad = await find('operator', '12ab')
+  t.equal(bad.status, 400)
+  t.match(bad.body, /number must be a phone number/, 'a bad number: one line naming the field')
+
+  const cli = spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'smsc.js'), 'optout', 'find', `+${N}`, '--config', engine.configPath], { encoding: 'utf8', timeout: 60_000 })
+  t.equal(cli.status, 0, cli.stderr)
+  t.match(cli.stdout, /^global list +\S+Z  admin$/m, 'the CLI: each list with when and by whom')
+  t.match(cli.stdout, /^other's list +\S+Z  admin$/m)
+  t.match(cli.stdout, new RegExp(`^${N} is on 5 lists$`, 'm'))
+})
