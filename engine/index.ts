@@ -729,6 +729,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       r.registeredDelivery = pdu.registered_delivery
       r.scheduleAt = scheduleAt
       r.expireAt = expireAt
+      // A STOP confirmation with the ESME's text is no confirmation: the opt-out lists stop it when due as any MT.
+      delete r.confirmsOptOut
       r.state = scheduleAt > t ? MessageState.SCHEDULED : MessageState.ENROUTE
       // A new revision is a new submission upstream: receipts for the old one must not settle it, and its id link goes.
       const unlinks = actors.upstreamLinks(r.dests.filter((d) => !isFinal(d.state)))

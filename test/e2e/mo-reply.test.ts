@@ -189,3 +189,40 @@ t.test('PUT /api/v1/routes takes a reply and gives it back, smsc route list show
   const bad = await api.call('PUT', '/api/v1/routes', { ...tables, mo: [{ ...tables.mo[0], reply: 'ж'.repeat(202) }] })
   t.match(bad, { status: 400, json: { code: 'SMSC_ERR_API_INVALID', error: /^routes\.mo\[0\]\.reply must be a text of 1 to 3 message parts .*\(got 202 UCS2 characters: 4 parts\)$/ } })
 })
+
+t.test('replace_sm on a STOP confirmation still waiting: the new text is no confirmation, the opt-out list stops it when due', async (t) => {
+  let busy = true // the upstream answers the subscriber's MTs ESME_RTHROTTLED until the test lets them through
+  const up: Upstream = await startUpstream(t, { onSubmit: (p) => (busy && p.destination_addr === SUBSCRIBER ? 0x58 : 0) })
+  const engine = await startPolicyEngine(t, {
+    accounts: [{ systemId: 'shop', password: 'spw1', credit: 10 }],
+    extra: {
+      connectors: [{ id: 'up', kind: 'smpp', host: '127.0.0.1', port: up.port, systemId: 'engA', password: 'pwA', reconnectMs: [100, 1000] }],
+      dispatch: { retryMs: [100, 200] },
+      routes: {
+        mt: [{ name: 'all', match: {}, action: { connector: 'up' } }],
+        mo: [{ name: 'stop', match: { keyword: 'STOP' }, account: 'shop', optOut: 'add', reply: STOP_REPLY }],
+      },
+    },
+  })
+  const api = await AdminApi.login(engine)
+  const shop = await openEsme(t, { port: engine.smppPort, kind: 'transceiver', systemId: 'shop', password: 'spw1' })
+  const session = await until('the connector bound to the upstream', () => up.sessions[0])
+  session.deliver_sm({
+    source_addr_ton: 1, source_addr_npi: 1, source_addr: SUBSCRIBER, dest_addr_ton: 3, dest_addr_npi: 0, destination_addr: SHORT_CODE,
+    esm_class: 0, data_coding: 0, short_message: Buffer.from('STOP'),
+  })
+  await until('the confirmation tried upstream', () => (up.received('submit_sm').some((p) => upText(p) === STOP_REPLY) ? true : undefined))
+  type Found = { messages: { id: string; text: string; stat: string }[] }
+  const [reply] = (await api.ok<Found>('GET', `/api/v1/messages?to=${SUBSCRIBER}`)).messages
+  t.match(reply, { text: STOP_REPLY, stat: 'ENROUTE' }, 'the confirmation waits for a retry')
+  const replaced = await shop.request('replace_sm', { message_id: reply.id, source_addr: SHORT_CODE, short_message: gsm('Big sale this week only!') })
+  t.equal(replaced.command_status, 0, 'its account may replace it (it is its MT)')
+  busy = false
+  const sale = () => up.received('submit_sm').filter((p) => upText(p) === 'Big sale this week only!')
+  const ended = await until('the message to end or reach the upstream', async () => {
+    const m = (await api.ok<Found>('GET', `/api/v1/messages?to=${SUBSCRIBER}`)).messages.find((x) => x.id === reply.id)
+    return m?.stat === 'REJECTD' || sale().length > 0 ? m : undefined
+  })
+  t.same(sale(), [], 'the replaced text never reaches the listed number')
+  t.match(ended, { text: 'Big sale this week only!', stat: 'REJECTD' }, 'it ends REJECTD as opted out when due')
+})
