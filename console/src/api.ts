@@ -7,7 +7,7 @@
  * the login itself and GET /api/v1/me answer their caller only.
  */
 import type {
-  AccountCreate, AccountSettings, AccountView, BackupState, CreditRequest, LedgerEntry, MessageInfo, MessageSearchResult, OptOutPage, Principal, SendRequest,
+  AccountCreate, AccountSettings, AccountView, BackupState, CreditRequest, LedgerEntry, MessageInfo, MessageSearchResult, OptOutFind, OptOutPage, Principal, SendRequest,
   SendResult, StaffView,
 } from './types'
 
@@ -97,6 +97,8 @@ export const api = {
     call<{ added: number; already: number; total: number }>('POST', optOutList(systemId), { numbers }),
   removeOptOuts: (systemId: string | null, numbers: string[]) =>
     call<{ removed: number; absent: number; total: number }>('POST', `${optOutList(systemId)}/remove`, { numbers }),
+  /** which lists hold one number, among those this login may see */
+  findOptOut: (number: string) => call<OptOutFind>('GET', `/api/v1/optouts/find?${new URLSearchParams({ number }).toString()}`),
   unbind: (id: number) => call<unknown>('POST', `/api/v1/binds/${encodeURIComponent(String(id))}/unbind`),
   send: (req: SendRequest) => call<SendResult>('POST', '/api/v1/messages', req),
   message: (id: string) => call<MessageInfo>('GET', `/api/v1/messages/${encodeURIComponent(id)}`),

@@ -3,7 +3,8 @@
  * adds numbers to the global list (pasted, several at once) and removes one, filters by prefix, and edits an
  * account's list in its detail's Opt-outs pane; a number the MO route's STOP added shows with who added it; a
  * wrong number gets the engine's one line naming it; a viewer (read-only staff login) sees the lists with no add
- * form and no Remove button; a reseller sees its user's list. The API cross-checks what the page shows.
+ * form and no Remove button; a reseller sees its user's list. The finder says which lists hold a number (the
+ * operator's over every list, a reseller's over the global one and its tree's). The API cross-checks what the page shows.
  * Screenshots go to test-artifacts/console/optouts-*.png.
  */
 import t from 'tap'
@@ -82,6 +83,14 @@ t.test('opt-out lists in chromium: the global list and an account\'s, edited by 
     await api(port, 'POST', '/api/v1/accounts/shop/optouts/remove', { token: op, body: { numbers: many.slice(0, 1000) } })
     await api(port, 'POST', '/api/v1/accounts/shop/optouts/remove', { token: op, body: { numbers: many.slice(1000) } })
     await shot('operator-account-1280')
+    // which lists hold a number: the finder over every list, in the global panel
+    await api(port, 'POST', '/api/v1/optouts', { token: op, body: { numbers: ['4917700000043'] } })
+    await page.fill('#global-optouts input[name=optout-find]', '+49 177 00000043')
+    await page.click('#global-optouts #optout-find button[type=submit]')
+    await page.waitForSelector('#global-optouts #optout-found tr[data-list="shop"]')
+    t.same(await page.locator('#global-optouts #optout-found tr[data-list]').evaluateAll((rs) => rs.map((r) => r.getAttribute('data-list'))), ['global', 'shop'],
+      'the operator finds the number on the global list and on shop\'s')
+    await api(port, 'POST', '/api/v1/optouts/remove', { token: op, body: { numbers: ['4917700000043'] } })
   })
 
   await t.test('a viewer sees both lists, with nothing that changes them', async (t) => {
@@ -113,6 +122,11 @@ t.test('opt-out lists in chromium: the global list and an account\'s, edited by 
     await page.click(`${row('shop')} [data-action=manage]`)
     await page.click('[data-detail="shop"] [data-action=optouts]')
     await page.waitForSelector('#optouts tr[data-number="4917700000042"]')
+    // the finder in its pane: the global list holds 4930123, which refuses its users' sends too
+    await page.fill('#optout-find input[name=optout-find]', '4930123')
+    await page.click('#optout-find button[type=submit]')
+    await page.waitForSelector('#optout-found tr[data-list="global"]')
+    t.equal(await count('#optout-found tr[data-list]'), 1, 'the reseller learns the global list holds it')
     await page.click('#optouts tr[data-number="4917700000042"] [data-action=remove-optout]')
     await rows('#optouts', 1)
     t.same(await listed('/api/v1/accounts/shop/optouts'), ['4917700000043'], 'the reseller removed it')

@@ -10,7 +10,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { html } from './html'
 import { ApiKeysView, CreateForm, CreditForm, DeleteConfirm, LedgerView, PasswordForm, Secret, SettingsForm, errorOf } from './account-forms'
-import { OptOutsView } from './optouts'
+import { OptOutFinder, OptOutsView } from './optouts'
 import { api } from '../api'
 import type { AccountsStore } from '../admin'
 import { credit, dateTime, n0, rate } from '../format'
@@ -272,7 +272,9 @@ function Detail(p: DetailProps) {
         ${pane === 'credit' ? html`<${CreditForm} key=${`credit-${a.systemId}`} a=${a} moves=${moves} byId=${store.byId} onDone=${() => store.load()} />` : null}
         ${pane === 'ledger' ? html`<${LedgerView} key=${`ledger-${a.systemId}`} a=${a} />` : null}
         ${pane === 'apikeys' ? html`<${ApiKeysView} key=${`keys-${a.systemId}`} a=${a} readOnly=${readOnly(me)} />` : null}
-        ${pane === 'optouts' ? html`<${OptOutsView} key=${`optouts-${a.systemId}`} systemId=${a.systemId} readOnly=${readOnly(me)} />` : null}
+        ${pane === 'optouts' ? html`
+          ${me.role === 'operator' ? null : html`<${OptOutFinder} />`}
+          <${OptOutsView} key=${`optouts-${a.systemId}`} systemId=${a.systemId} readOnly=${readOnly(me)} />` : null}
         ${pane === 'password' ? html`<${PasswordForm} key=${`pw-${a.systemId}`} a=${a} self=${isSelf} />` : null}
         ${pane === 'add-user' ? html`<${CreateForm} key=${`add-${a.systemId}`} me=${me} parent=${a.systemId} resellers=${p.resellers} self=${p.self} onCreated=${p.onCreated} onCancel=${() => setPane(null)} />` : null}
         ${pane === 'delete' ? html`<${DeleteConfirm} a=${a} byId=${store.byId} onDeleted=${p.onDeleted} onCancel=${() => setPane(null)} />` : null}

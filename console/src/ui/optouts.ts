@@ -10,7 +10,7 @@ import { useEffect, useState } from 'preact/hooks'
 import { html } from './html'
 import { api, ApiError } from '../api'
 import { dateTime, n0 } from '../format'
-import type { OptOutEntry } from '../types'
+import type { OptOutEntry, OptOutFind } from '../types'
 
 const PAGE = 100
 /** Numbers one add request takes (engine/optouts.ts MAX_PER_REQUEST): more are sent in several, as the CLI does. */
@@ -109,11 +109,46 @@ export function OptOutsView({ systemId, readOnly }: { systemId: string | null; r
   `
 }
 
-/** The operator's global list, as a panel of the accounts page. */
+/**
+ * Which lists hold one number ("I texted STOP", "why 0x403?"): every list this login may see, with when and by whom;
+ * a user sees the lists that refuse its sends, its reseller's too (GET /api/v1/optouts/find).
+ */
+export function OptOutFinder() {
+  const [number, setNumber] = useState('')
+  const [found, setFound] = useState<OptOutFind | null>(null)
+  const [err, setErr] = useState<string | null>(null)
+  const find = (ev: Event): void => {
+    ev.preventDefault()
+    api.findOptOut(number.trim()).then((r) => { setFound(r); setErr(null) }, (e: unknown) => { setFound(null); setErr(message(e)) })
+  }
+  return html`
+    <div class="optout-find" id="optout-find">
+      <form class="inline" onSubmit=${find}>
+        <input name="optout-find" aria-label="which lists hold this number" placeholder="which lists hold +49…?" inputmode="tel" value=${number}
+          onInput=${(e: Event) => setNumber((e.target as HTMLInputElement).value)} />
+        <button type="submit" class="btn small" disabled=${number.trim() === ''}>Find</button>
+      </form>
+      ${found === null
+        ? null
+        : found.lists.length === 0
+          ? html`<p class="dim" id="optout-found" role="status">${found.number} is on no list you may see</p>`
+          : html`<table class="mini" id="optout-found" aria-label=${`the lists holding ${found.number}`}>
+              <thead><tr><th>list</th><th>added</th><th>by</th></tr></thead>
+              <tbody>${found.lists.map((e) => html`<tr key=${e.list} data-list=${e.list}>
+                <td>${e.list === 'global' ? 'global' : e.list}</td><td class="nowrap dim">${dateTime(e.at)}</td><td>${e.by}</td>
+              </tr>`)}</tbody>
+            </table>`}
+      ${err ? html`<p class="error" role="alert">${err}</p>` : null}
+    </div>
+  `
+}
+
+/** The operator's global list, as a panel of the accounts page, with the finder over every list. */
 export function GlobalOptOuts({ readOnly }: { readOnly: boolean }) {
   return html`
     <section class="panel" id="global-optouts">
       <h2>Opt-outs: the global list</h2>
+      <${OptOutFinder} />
       <${OptOutsView} systemId=${null} readOnly=${readOnly} />
     </section>
   `
