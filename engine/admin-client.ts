@@ -17,6 +17,7 @@ import { Admin, configKeysOf, type AccountView, type AuditEntry, type BackupStat
 import { defaultSettings, OPERATOR, type Principal } from './accounts'
 import type { RouteTables } from './routing'
 import type { OptOutFind, OptOutPage } from './wire'
+import type { TrafficDay, TrafficDayRows } from './daily-stats'
 import type { StaffView } from './staff'
 import { SmscError, isSmscError, type SmscErrorCode } from './errors'
 import { connectorIdsOf, type ResolvedOptions } from './config'
@@ -77,6 +78,10 @@ export interface AdminClient {
   removeOptOuts(systemId: string | null, numbers: string[]): Promise<{ removed: number; absent: number; total: number }>
   /** The lists holding one number, among those the caller may see. */
   findOptOut(number: string): Promise<OptOutFind>
+  /** An account's traffic per UTC day (Admin.traffic: from/to YYYY-MM-DD; tree, a reseller with its users summed). */
+  traffic(systemId: string, q: { from?: string; to?: string; tree?: boolean }): Promise<TrafficDay[]>
+  /** Every account's traffic of one UTC day, in scope (Admin.trafficDay; default today). */
+  trafficDay(day?: string): Promise<TrafficDayRows>
   getRoutes(): Promise<RouteTables>
   setRoutes(tables: unknown): Promise<RouteTables>
   /** A message search: GET /api/v1/messages's parameters (to, from, systemId, state, since, until, limit, before). */
@@ -210,6 +215,8 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
     addOptOuts: (id, numbers) => admin.addOptOuts(p, id, { numbers }),
     removeOptOuts: (id, numbers) => admin.removeOptOuts(p, id, { numbers }),
     findOptOut: async (number) => admin.findOptOut(p, number),
+    traffic: async (id, q) => admin.traffic(p, id, q),
+    trafficDay: async (day) => admin.trafficDay(p, day),
     getRoutes: async () => admin.getRoutes(),
     setRoutes: (tables) => admin.setRoutes(p, tables),
     // Scoped as the engine's API scopes them (engine/http.ts).
@@ -292,6 +299,14 @@ function remote(url: string, token: string): Omit<AdminClient, 'configRoutes'> {
     addOptOuts: (id, numbers) => call('POST', optouts(id), { numbers }),
     removeOptOuts: (id, numbers) => call('POST', `${optouts(id)}/remove`, { numbers }),
     findOptOut: (number) => call('GET', `/api/v1/optouts/find?${new URLSearchParams({ number }).toString()}`),
+    traffic: async (id, q) => {
+      const params = new URLSearchParams()
+      if (q.from !== undefined) params.set('from', q.from)
+      if (q.to !== undefined) params.set('to', q.to)
+      if (q.tree) params.set('tree', 'true')
+      return (await call<{ days: TrafficDay[] }>('GET', `${acct(id)}/stats?${params.toString()}`)).days
+    },
+    trafficDay: (day) => call('GET', `/api/v1/stats${day === undefined ? '' : `?day=${encodeURIComponent(day)}`}`),
     getRoutes: () => call('GET', '/api/v1/routes'),
     setRoutes: (tables) => call('PUT', '/api/v1/routes', tables),
     findMessages: (params) => call('GET', `/api/v1/messages?${new URLSearchParams(params).toString()}`),

@@ -52,6 +52,7 @@ import { GLOBAL, MAX_PER_LIST, MAX_PER_REQUEST, MAX_TOTAL, normaliseNumber, numb
 import { Store, within, type CommitBatch } from './store'
 import type { AccountView, BackupState, OptOutFind, OptOutPage, OutbindView } from './wire'
 import { urlTargetRefusal } from './webhook-target'
+import { addCounts, dayOf, dayStart, daysBetween, emptyCounts, reportRange, storedTraffic, type TrafficDay, type TrafficDayRows, type TrafficSource } from './daily-stats'
 
 export type { AccountView, BackupState, OutbindView } from './wire'
 
@@ -112,6 +113,8 @@ export interface AdminDeps {
   backupsDir?: string
   /** Backups there beyond the latest this many are removed after each new one (config store.backupsKept); 0 keeps all. */
   backupsKept?: number
+  /** The daily traffic buckets (engine/daily-stats.ts): the running engine's, counted up to the last second; else the store's. */
+  traffic?: TrafficSource
 }
 
 /** Per account listed in the config file, the settings it gives there (they win at every start, engine/index.ts). */
@@ -580,6 +583,44 @@ export class Admin {
     if (this.current(systemId) === undefined && !wasRemoved(this.deps.store, systemId)) throw smscError('SMSC_ERR_AUTH_SYSTEM_ID', `no account ${systemId}`)
     const entries = this.deps.store.ledgerEntries(systemId, pg)
     return p.role === 'operator' ? entries : entries.map(forCustomer)
+  }
+
+  /**
+   * An account's traffic per UTC day (docs/ACCOUNTS.md "Traffic reports"), one row per day of the range, oldest first
+   * (zeros where nothing happened); `tree` (a reseller): each row also sums the reseller and its users of now. Scoped as
+   * the ledger: out of scope SMSC_ERR_ADMIN_FORBIDDEN; a removed account's days stay readable (its history).
+   */
+  traffic(p: Principal, systemId: string, q: { from?: string; to?: string; tree?: boolean } = {}): TrafficDay[] {
+    if (!this.canSee(p, systemId)) forbidden(`${systemId} is not visible to ${p.name}`)
+    const a = this.current(systemId)
+    if (a === undefined && !wasRemoved(this.deps.store, systemId)) throw smscError('SMSC_ERR_AUTH_SYSTEM_ID', `no account ${systemId}`)
+    const range = reportRange(q, dayOf(this.deps.now()))
+    if (typeof range === 'string') invalid(range)
+    if (q.tree && a?.role !== 'reseller') invalid(`tree: ${systemId} is not a reseller (tree sums a reseller and its users)`)
+    const users = q.tree ? this.childrenOf(systemId).map((u) => u.systemId) : []
+    const src = this.trafficSource()
+    return daysBetween(range[0], range[1]).map((day) => {
+      const own = addCounts(emptyCounts(), src.counts(day, systemId) ?? emptyCounts())
+      const row: TrafficDay = { day, ...own }
+      if (q.tree) {
+        const tree = addCounts(emptyCounts(), own)
+        for (const u of users) { const c = src.counts(day, u); if (c !== undefined) addCounts(tree, c) }
+        row.tree = tree
+      }
+      return row
+    })
+  }
+
+  /** Every account's traffic of one UTC day (default today) that `p` may see, by systemId; accounts with none left out. */
+  trafficDay(p: Principal, day?: string): TrafficDayRows {
+    const d = day ?? dayOf(this.deps.now())
+    if (dayStart(d) === null) invalid(`day must be a day as YYYY-MM-DD (UTC) (got ${JSON.stringify(d)})`)
+    const rows = [...this.trafficSource().accountsOf(d)].filter(([id]) => this.canSee(p, id)).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+    return { day: d, accounts: rows.map(([systemId, c]) => ({ systemId, ...addCounts(emptyCounts(), c) })) }
+  }
+
+  private trafficSource(): TrafficSource {
+    return this.deps.traffic ?? storedTraffic(this.deps.store)
   }
 
   /** operator: all; reseller: entries about itself and its users (also removed ones); user: entries about itself. */

@@ -16,6 +16,7 @@ import { openAdminClient, type AdminClient } from './admin-client'
 import type { AccountView } from './admin'
 import { MessageState, RegisteredDelivery, statusName } from './protocol/constants'
 import { isFinal } from './message'
+import { MAX_REPORT_DAYS, addCounts, addDays, dayOf, dayStart, emptyCounts, reportRange, type TrafficCounts } from './daily-stats'
 import { SEARCH_MAX_LIMIT, SEARCH_MAX_SCAN, type MessageSearchResult, type MessageView } from './message-search'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -32,6 +33,7 @@ Usage:
   smsc apikey create|list|revoke …     API keys for the HTTP send API
   smsc optout list|add|remove|find [--account ID] NUMBER…   opt-out lists: numbers no message goes to (smsc optout --help)
   smsc audit                           who changed what
+  smsc stats [--day D]                 every account's traffic of a UTC day; smsc account stats <id>: one account's days
   smsc message find|show …             find messages by number, sender, account, time, state; one message in full (smsc message --help)
   smsc backup [--out DIR]              a consistent copy of the store, made while the engine runs (smsc backup --help)
   smsc admin passwd [--password P]     set the web console's admin password
@@ -123,6 +125,9 @@ const ACCOUNT_HELP = `smsc account | credit | route | apikey | audit: accounts (
   smsc account remove <systemId>
   smsc account passwd <systemId> [--password P]
   smsc account webhook-secret <systemId>        a new secret for its webhook signatures, shown once (the old one stops)
+  smsc account stats <systemId> [--days N | --from DAY --to DAY] [--tree] [--json]
+      its traffic per UTC day (default the last 7; DAY is YYYY-MM-DD): accepted, refused (the top
+      statuses), receipts by stat, deliveries to it ok/failed; --tree: a reseller with its users summed
 
   settings:
     --role reseller|user   --parent RESELLER   --group G
@@ -149,6 +154,8 @@ smsc route list [--json]                                   the MT and MO routing
 smsc route set <file.json>                                 replace both tables ({ "mt": [...], "mo": [...] }), hot-reloaded
 smsc apikey create <systemId> [--label L] | list <systemId> | revoke <systemId> <keyId>
 smsc audit [--limit N] [--json]
+smsc stats [--day DAY] [--json]                             every account's traffic of a UTC day (default today;
+                                                           DAY: YYYY-MM-DD, today or yesterday), kept stats.retentionDays
 
 When an engine runs on the data dir, these commands go through its admin API (the engine writes
 <dataDir>/control.json for that) and apply live; otherwise they change the store directly.
@@ -312,8 +319,9 @@ const out = (s: string) => { process.stdout.write(s) }
 
 async function account(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
   if (flags.help) { out(ACCOUNT_HELP); return 0 }
-  const subs = ['add', 'set', 'show', 'list', 'suspend', 'resume', 'remove', 'passwd', 'webhook-secret']
+  const subs = ['add', 'set', 'show', 'list', 'suspend', 'resume', 'remove', 'passwd', 'webhook-secret', 'stats']
   if (!subs.includes(sub ?? '')) usage(`account needs one of ${subs.join(', ')} (got ${JSON.stringify(sub ?? '')})`)
+  if (sub === 'stats') return accountStats(positionals, flags)
   return withClient(flags, ['password', 'credit', ...SETTING_FLAGS], async (c) => {
     switch (sub) {
       case 'list': {
@@ -389,6 +397,76 @@ async function account(sub: string | undefined, positionals: string[], flags: Re
       }
     }
     return 2
+  })
+}
+
+// ---- traffic reports (engine/daily-stats.ts; docs/ACCOUNTS.md "Traffic reports")
+
+const RECEIPT_COLUMNS = ['DELIVRD', 'UNDELIV', 'EXPIRED', 'REJECTD'] as const
+const TRAFFIC_HEAD = `${'accepted'.padStart(9)}${'refused'.padStart(9)}${RECEIPT_COLUMNS.map((s) => s.padStart(9)).join('')}${'other'.padStart(7)}${'to ESME ok'.padStart(12)}${'failed'.padStart(8)}  refused by`
+
+/** One report line's counts: accepted, refused, receipts by stat (the rest as other), to the ESME ok and failed, the top refusals. */
+function trafficCells(c: TrafficCounts): string {
+  const other = Object.entries(c.receipts).filter(([s]) => !(RECEIPT_COLUMNS as readonly string[]).includes(s)).reduce((a, [, n]) => a + n, 0)
+  const top = Object.entries(c.refusedBy).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
+  const by = top.slice(0, 3).map(([s, n]) => `${s} ${n}`).join(', ') + (top.length > 3 ? `, ${top.length - 3} more` : '')
+  const e = c.toEsme
+  return `${String(c.accepted).padStart(9)}${String(c.refused).padStart(9)}${RECEIPT_COLUMNS.map((s) => String(c.receipts[s] ?? 0).padStart(9)).join('')}` +
+    `${String(other).padStart(7)}${String(e.receiptsOk + e.moOk).padStart(12)}${String(e.receiptsFailed + e.moFailed).padStart(8)}  ${by}`.trimEnd()
+}
+
+/** A UTC day flag (--from, --to, --day): YYYY-MM-DD, or today / yesterday. */
+function dayFlag(flags: Record<string, string | boolean>, name: string): string | undefined {
+  const v = flags[name]
+  if (v === undefined) return undefined
+  const today = dayOf(Date.now())
+  if (v === 'today') return today
+  if (v === 'yesterday') return addDays(today, -1)
+  if (typeof v !== 'string' || dayStart(v) === null) usage(`--${name} must be a day as YYYY-MM-DD (UTC), today or yesterday (got ${JSON.stringify(v)})`)
+  return v
+}
+
+async function accountStats(positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
+  const systemId = checkSystemId(positionals[0])
+  if (positionals.length > 1) usage(`account stats takes one systemId (got ${JSON.stringify(positionals[1])} too)`)
+  let from = dayFlag(flags, 'from')
+  let to = dayFlag(flags, 'to')
+  if (flags.days !== undefined) {
+    if (from !== undefined || to !== undefined) usage('--days goes without --from and --to (the last N days, today included)')
+    const n = typeof flags.days === 'string' && /^\d+$/.test(flags.days) ? Number(flags.days) : NaN
+    if (!(n >= 1 && n <= MAX_REPORT_DAYS)) usage(`--days must be an integer between 1 and ${MAX_REPORT_DAYS} (got ${JSON.stringify(flags.days)})`)
+    to = dayOf(Date.now())
+    from = addDays(to, 1 - n)
+  }
+  if (flags.tree !== undefined && typeof flags.tree !== 'boolean') usage('--tree takes no value')
+  const range = reportRange({ from, to }, dayOf(Date.now()), { from: '--from', to: '--to' })
+  if (typeof range === 'string') usage(range)
+  return withClient(flags, ['days', 'from', 'to', 'tree'], async (c) => {
+    const days = await c.traffic(systemId, { from: range[0], to: range[1], tree: flags.tree === true })
+    if (flags.json) { out(JSON.stringify(days) + '\n'); return 0 }
+    out(`${systemId}${flags.tree === true ? ' and its users' : ''}: traffic per UTC day\n`)
+    out(`day        ${TRAFFIC_HEAD}\n`)
+    for (const d of days) out(`${d.day} ${trafficCells(flags.tree === true && d.tree ? d.tree : d)}\n`)
+    return 0
+  })
+}
+
+async function stats(flags: Record<string, string | boolean>): Promise<number> {
+  if (flags.help) { out(ACCOUNT_HELP); return 0 }
+  const day = dayFlag(flags, 'day')
+  return withClient(flags, ['day'], async (c) => {
+    const r = await c.trafficDay(day)
+    if (flags.json) { out(JSON.stringify(r) + '\n'); return 0 }
+    out(`traffic of ${r.day} (UTC)\n`)
+    if (r.accounts.length === 0) { out('no account had traffic that day\n'); return 0 }
+    out(`${'systemId'.padEnd(16)}${TRAFFIC_HEAD}\n`)
+    const total = emptyCounts()
+    for (const a of r.accounts) {
+      addCounts(total, a)
+      out(`${a.systemId.padEnd(16)}${trafficCells(a)}\n`)
+    }
+    if (r.accounts.length > 1) out(`${'total'.padEnd(16)}${trafficCells(total)}\n`)
+    return 0
   })
 }
 
@@ -1066,6 +1144,9 @@ export async function main(argv: string[]): Promise<number> {
     case 'audit':
       if (args.sub !== undefined) usage(`audit takes no argument (got ${JSON.stringify(args.sub)})`)
       return audit(args.flags)
+    case 'stats':
+      if (args.sub !== undefined) usage(`stats takes no argument (got ${JSON.stringify(args.sub)}); the day is --day DAY`)
+      return stats(args.flags)
     case 'message':
     case 'messages':
       return message(args.sub, args.positionals, args.flags)

@@ -156,6 +156,8 @@ export interface ResolvedOptions {
   dispatch: { retryMs: [number, number]; routers: number }
   overload: { highWater: number; lowWater: number }
   store: { retentionHours: number; backupsKept: number; minFreeMiB: number }
+  /** Daily traffic per account (engine/daily-stats.ts). */
+  stats: { retentionDays: number }
   /** allowPrivateTargets: webhooks set by resellers and users may point at private addresses too (engine/webhook-target.ts). */
   webhooks: { timeoutMs: number; concurrency: number; allowPrivateTargets: boolean }
 }
@@ -173,6 +175,7 @@ export interface Options {
   dispatch?: { retryMs?: readonly [number, number]; routers?: number }
   overload?: Partial<ResolvedOptions['overload']>
   store?: Partial<ResolvedOptions['store']>
+  stats?: Partial<ResolvedOptions['stats']>
   webhooks?: Partial<ResolvedOptions['webhooks']>
   simulator?: {
     deliveryDelayMs?: readonly [number, number]
@@ -272,6 +275,9 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
     retentionHours: 72, // messages in a final state are removed this long after they ended (query_sm then fails); 0 = keep forever
     backupsKept: 7, // backups the engine names itself (<dataDir>/backups) beyond the latest this many are removed; 0 = keep all
     minFreeMiB: 256, // MiB free on the data dir's filesystem below which new submits get ESME_RMSGQFUL (a full disk fails commits); 0 = off
+  },
+  stats: {
+    retentionDays: 93, // days of per-account daily traffic kept (today included; GET /api/v1/accounts/{id}/stats); older days are removed
   },
   webhooks: {
     timeoutMs: 10_000, // ms per receipt/MO webhook request
@@ -437,6 +443,7 @@ const KEYS = {
   dispatch: Object.keys(DEFAULTS.dispatch),
   overload: Object.keys(DEFAULTS.overload),
   store: Object.keys(DEFAULTS.store),
+  stats: Object.keys(DEFAULTS.stats),
   webhooks: Object.keys(DEFAULTS.webhooks),
   smppConnector: ['id', 'kind', 'host', 'port', 'tls', 'rejectUnauthorized', 'ca', 'systemId', 'password', 'systemType', 'bindType', 'windowSize', 'ratePerSecond', 'enquireLinkMs', 'responseMs', 'reconnectMs', 'interfaceVersion', 'receiptIds'],
   httpConnector: ['id', 'kind', 'url', 'headers', 'timeoutMs', 'concurrency', 'ratePerSecond', 'receipts', 'answerId', 'callbackToken', 'callbackFields', 'callbackStatuses'],
@@ -587,6 +594,10 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
     backupsKept: pick(sIn, 'backupsKept', D.store.backupsKept, (v, path) => integer(v, path, 0, 1000), p('store')),
     minFreeMiB: pick(sIn, 'minFreeMiB', D.store.minFreeMiB, (v, path) => integer(v, path, 0, 1_048_576), p('store')),
   }
+  const stIn = sub('stats', KEYS.stats)
+  const stats = {
+    retentionDays: pick(stIn, 'retentionDays', D.stats.retentionDays, (v, path) => integer(v, path, 1, 3_660), p('stats')),
+  }
   const wIn = sub('webhooks', KEYS.webhooks)
   const webhooks = {
     timeoutMs: pick(wIn, 'timeoutMs', D.webhooks.timeoutMs, (v, path) => integer(v, path, 100, MAX_TIMER_MS), p('webhooks')),
@@ -594,7 +605,7 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
     allowPrivateTargets: pick(wIn, 'allowPrivateTargets', D.webhooks.allowPrivateTargets, boolean, p('webhooks')),
   }
 
-  return { smpp, tls, devTls, http, dataDir, accounts, simulator, messageIdFormat, timers, session, receipts, log, admin, telemetry, connectors, routes, dispatch, overload, store, webhooks }
+  return { smpp, tls, devTls, http, dataDir, accounts, simulator, messageIdFormat, timers, session, receipts, log, admin, telemetry, connectors, routes, dispatch, overload, store, stats, webhooks }
 }
 
 function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
@@ -999,7 +1010,7 @@ export interface CliArgs {
 }
 
 /** Flags that never take a separate value, so `--dev-tls start` leaves `start` as the command. */
-export const BOOLEAN_FLAGS: readonly string[] = ['help', 'version', 'dev-tls', 'json']
+export const BOOLEAN_FLAGS: readonly string[] = ['help', 'version', 'dev-tls', 'json', 'tree']
 
 /**
  * A tiny parser: `--flag value`, `--flag=value`, `--bool`, `--no-bool` (→ false, for names in

@@ -941,6 +941,18 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     if (typeof page === 'string') return invalid(res, page)
     reply(res, 200, () => ({ entries: smsc.admin.ledger(p, id, page) }))
   }))
+  // Daily traffic (docs/API.md "Traffic reports"): an account's days (an API key: its own), every account's day in scope.
+  app.get('/api/v1/accounts/:id/stats', guarded({ apiKeys: 'own' }, (res: any, req: any, p: Principal) => {
+    const id = param(req, 0)
+    const q = new URLSearchParams(req.getQuery() ?? '')
+    const tree = q.get('tree')
+    if (tree !== null && tree !== 'true' && tree !== 'false') return invalid(res, `tree must be true or false (got ${JSON.stringify(tree)})`)
+    reply(res, 200, () => ({ days: smsc.admin.traffic(p, id, { from: q.get('from') ?? undefined, to: q.get('to') ?? undefined, tree: tree === 'true' }) }))
+  }))
+  app.get('/api/v1/stats', guarded({}, (res: any, req: any, p: Principal) => {
+    const day = new URLSearchParams(req.getQuery() ?? '').get('day') ?? undefined
+    reply(res, 200, () => smsc.admin.trafficDay(p, day))
+  }))
   // A new webhook secret (the old one stops signing at once): shown only in this answer.
   app.post('/api/v1/accounts/:id/webhook-secret', guarded({}, (res: any, req: any, p: Principal) => {
     const id = param(req, 0)

@@ -31,6 +31,7 @@ import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
 import { Metrics, TelemetryHub, type HubSources, type TickFrames } from './telemetry'
+import { DailyStats } from './daily-stats'
 import { AdminAuth, LoginThrottle } from './auth'
 import { lockDataDir } from './lock'
 import { makeDataDir, writePrivateFile } from './dirs'
@@ -172,6 +173,10 @@ const PURGE_IDLE_MS = 1_000
 const LINK_SWEEP_MS = 3_600_000
 /** How often the data dir's free space is read (the disk guard, store.minFreeMiB; smsc_store_free_bytes). */
 const DISK_CHECK_MS = 1_000
+/** Daily traffic (engine/daily-stats.ts): the counters are sampled every TRAFFIC_SAMPLE_MS (a sample's deltas go to
+ *  its UTC day), the changed buckets committed every TRAFFIC_FLUSH_MS (what a kill -9 may lose) and at a stop. */
+const TRAFFIC_SAMPLE_MS = 1_000
+const TRAFFIC_FLUSH_MS = 60_000
 
 export async function createSmsc(input: Options | ResolvedOptions = {}, extra: { log?: LogFn; onFatal?: (err: unknown) => void; now?: () => number } = {}): Promise<Smsc> {
   const options = resolveOptions(input)
@@ -336,6 +341,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   })
 
   const metrics = new Metrics(options.telemetry.events, options.telemetry.timelineSize, now)
+  const traffic = new DailyStats(store, options.stats.retentionDays)
   const { auth, generated: adminPassword } = await AdminAuth.init(store, options.admin.password)
   const all = new Map<number, { session: Session; ref: ActorRef; tls: boolean }>()
   const byAccount = new Map<string, Session[]>()
@@ -417,6 +423,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     backupsKept: options.store.backupsKept,
     allowPrivateWebhookTargets: options.webhooks.allowPrivateTargets,
     commit: commitBatch,
+    traffic,
     connectors: () => connectorIds,
     onAccountChanged: (systemId, a, change) => {
       actors.accountChanged(systemId, a)
@@ -589,6 +596,29 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     })
   }
   ;(purgeTimer = setTimeout(purge, PURGE_IDLE_MS)).unref()
+  // Daily traffic per account: the Metrics counters' growth goes into the day's buckets once a second (no work on
+  // the SMPP path); the changed buckets, and once a day the days past stats.retentionDays, are committed once a minute.
+  let trafficFlushedAt = now()
+  let trafficFlushing = false
+  const flushTraffic = (): void => {
+    if (trafficFlushing) return
+    trafficFlushedAt = now()
+    const entries = traffic.flush(trafficFlushedAt)
+    if (entries.length === 0) return
+    trafficFlushing = true
+    actors.commit({ meta: entries }, (err) => {
+      trafficFlushing = false
+      if (err) {
+        traffic.unflushed(entries)
+        log('error', 'daily traffic commit failed; tried again in a minute', { error: err.message })
+      }
+    })
+  }
+  const trafficTimer = setInterval(() => {
+    traffic.sample(now(), metrics.accounts)
+    if (now() - trafficFlushedAt >= TRAFFIC_FLUSH_MS) flushTraffic()
+  }, TRAFFIC_SAMPLE_MS)
+  trafficTimer.unref()
   // Upstream links that outlived their message (store.sweepLinks): one pass every LINK_SWEEP_MS, in slices.
   let sweepTimer: NodeJS.Timeout | undefined
   let swept = 0
@@ -1318,7 +1348,12 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     clearTimeout(purgeTimer)
     clearTimeout(sweepTimer)
     clearInterval(diskTimer)
+    clearInterval(trafficTimer)
     await actors.stop()
+    // The last counts (the final answers and receipts included), straight to the store: its actor has stopped.
+    traffic.sample(now(), metrics.accounts)
+    const trafficLeft = traffic.flush(now())
+    if (trafficLeft.length > 0) await store.commit({ meta: trafficLeft }).catch((err: unknown) => log('error', 'daily traffic commit failed at stop: the counts since the last minute are lost', { error: String(err) }))
     hub.stop()
     await webhooks.stop()
     await http?.close()
@@ -1370,6 +1405,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     clearTimeout(purgeTimer)
     clearTimeout(sweepTimer)
     clearInterval(diskTimer)
+    clearInterval(trafficTimer)
     await actors.stop()
     await webhooks.stop()
     hub.stop()

@@ -217,6 +217,26 @@ export const OPENAPI = {
           by: { type: 'string' }, ref: { type: 'string' }, count: { type: 'integer' },
         },
       },
+      TrafficCounts: {
+        type: 'object', required: ['accepted', 'refused', 'refusedBy', 'receipts', 'toEsme'],
+        description: 'one account\'s traffic of one UTC day (docs/ACCOUNTS.md "Traffic reports"), what smsc_submit_total, smsc_receipts_total and smsc_deliver_total counted for it',
+        properties: {
+          accepted: { type: 'integer', description: 'submits answered ESME_ROK: one per submit_sm, data_sm or submit_multi PDU (each part of a long message); one per part through the send API' },
+          refused: { type: 'integer', description: 'submits refused, all statuses' },
+          refusedBy: { type: 'object', additionalProperties: { type: 'integer' }, description: 'by command_status name: ESME_RTHROTTLED, SMSC_RQUOTA, SMSC_RNOCREDIT, SMSC_ROPTEDOUT, ESME_RINVDSTADR, …' },
+          receipts: { type: 'object', additionalProperties: { type: 'integer' }, description: 'receipts made, by stat: DELIVRD, UNDELIV, EXPIRED, REJECTD, …' },
+          toEsme: {
+            type: 'object', description: 'deliver_sm and webhook POSTs to the account, answered ok or failed (each failed attempt)',
+            properties: { receiptsOk: { type: 'integer' }, receiptsFailed: { type: 'integer' }, moOk: { type: 'integer' }, moFailed: { type: 'integer' } },
+          },
+        },
+      },
+      TrafficDay: {
+        allOf: [ref('TrafficCounts'), {
+          type: 'object', required: ['day'],
+          properties: { day: { type: 'string', format: 'date' }, tree: { ...ref('TrafficCounts'), description: 'with ?tree=true (a reseller): the reseller and its users together' } },
+        }],
+      },
       AuditEntry: {
         type: 'object', required: ['t', 'by', 'action', 'target'],
         properties: { seq: { type: 'integer' }, t: { type: 'integer' }, by: { type: 'string' }, action: { type: 'string' }, target: { type: 'string' }, detail: { type: 'object' } },
@@ -421,6 +441,19 @@ export const OPENAPI = {
       parameters: [id, ...page],
       get: { summary: 'credit movements, newest first; an API key reads its own account\'s only', security: LOGIN_OR_KEY, responses: { 200: ok('entries', { type: 'object', properties: { entries: { type: 'array', items: ref('LedgerEntry') } } }), ...ACCOUNT_ERRORS } },
     },
+    '/api/v1/accounts/{id}/stats': {
+      parameters: [id],
+      get: {
+        summary: 'the account\'s traffic per UTC day, a row per day oldest first (zeros where none); kept stats.retentionDays days; counted up to the last second. An API key reads its own account\'s only',
+        security: LOGIN_OR_KEY,
+        parameters: [
+          { name: 'from', in: 'query', schema: { type: 'string', format: 'date' }, description: 'first day (YYYY-MM-DD, UTC); default: 6 days before `to`' },
+          { name: 'to', in: 'query', schema: { type: 'string', format: 'date' }, description: 'last day; default today (or `from` when later); at most 366 days in all' },
+          { name: 'tree', in: 'query', schema: { type: 'boolean', default: false }, description: 'a reseller: each row also gives `tree`, the reseller and its users summed' },
+        ],
+        responses: { 200: ok('the days', { type: 'object', properties: { days: { type: 'array', items: ref('TrafficDay') } } }), ...ACCOUNT_ERRORS },
+      },
+    },
     '/api/v1/accounts/{id}/apikeys': {
       parameters: [id],
       get: { summary: 'the account\'s API keys (never the keys themselves)', security: LOGIN, responses: { 200: ok('keys', { type: 'object', properties: { keys: { type: 'array', items: ref('ApiKey') } } }), ...ACCOUNT_ERRORS } },
@@ -444,6 +477,17 @@ export const OPENAPI = {
     },
     ...optOutPaths('/api/v1/optouts', [], LOGIN, 'the global opt-out list (the operator\'s; a viewer reads it)'),
     ...optOutPaths('/api/v1/accounts/{id}/optouts', [id], LOGIN_OR_KEY, 'the account\'s opt-out list (in scope: a reseller its own and its users\', an account its own; its API key lists and adds only)'),
+    '/api/v1/stats': {
+      get: {
+        summary: 'every account\'s traffic of one UTC day, those the caller may see (the operator: all; a reseller: itself and its users); accounts with none that day left out',
+        security: LOGIN,
+        parameters: [{ name: 'day', in: 'query', schema: { type: 'string', format: 'date' }, description: 'YYYY-MM-DD (UTC); default today' }],
+        responses: {
+          200: ok('the day', { type: 'object', properties: { day: { type: 'string', format: 'date' }, accounts: { type: 'array', items: { allOf: [ref('TrafficCounts'), { type: 'object', required: ['systemId'], properties: { systemId: { type: 'string' } } }] } } } }),
+          ...AUTH_ERRORS,
+        },
+      },
+    },
     '/api/v1/audit': {
       parameters: page,
       get: { summary: 'admin actions in the caller\'s scope, newest first', security: LOGIN, responses: { 200: ok('entries', { type: 'object', properties: { entries: { type: 'array', items: ref('AuditEntry') } } }), ...AUTH_ERRORS } },

@@ -1283,6 +1283,13 @@ export class Store {
     return out
   }
 
+  /** Generic meta keys from `start` (inclusive) to `end` (exclusive), keys only (no value is read), in key order. */
+  metaKeys(start: string, end: string): string[] {
+    checkKey('meta key', start)
+    checkKey('meta key', end)
+    return [...this.meta.getKeys({ start, end })] as string[]
+  }
+
   /** Keys starting with 'store:' are reserved for the store's own counters. A value of null removes the key. */
   putMeta(key: string, value: unknown): Promise<void> {
     this.assertOpen()

@@ -375,3 +375,32 @@ export interface BackupState {
   /** older backups under <dataDir>/backups removed after this one (store.backupsKept) */
   removed?: string[]
 }
+
+/**
+ * One account's traffic of one UTC day (docs/ACCOUNTS.md "Traffic reports"): what the smsc_submit_total,
+ * smsc_receipts_total and smsc_deliver_total counters (docs/TELEMETRY.md) counted for it that day.
+ */
+export interface TrafficCounts {
+  /** submits answered ESME_ROK: one per submit_sm, data_sm or submit_multi PDU (a long message's parts count one each); one per part through the send API */
+  accepted: number
+  /** submits refused, all statuses together (the sum of refusedBy) */
+  refused: number
+  /** refused by command_status name: ESME_RTHROTTLED, SMSC_RQUOTA, SMSC_RNOCREDIT, SMSC_ROPTEDOUT, ESME_RINVDSTADR, … */
+  refusedBy: Record<string, number>
+  /** receipts made, by stat: DELIVRD, UNDELIV, EXPIRED, REJECTD, … */
+  receipts: Record<string, number>
+  /** deliver_sm (and webhook POSTs) to the account: answered ok, or failed (every failed attempt counts; a retry that succeeds counts ok too) */
+  toEsme: { receiptsOk: number; receiptsFailed: number; moOk: number; moFailed: number }
+}
+
+/** GET /api/v1/accounts/{id}/stats: a row per day; `tree` (a reseller, ?tree=true) is the reseller and its users together. */
+export interface TrafficDay extends TrafficCounts {
+  day: string
+  tree?: TrafficCounts
+}
+
+/** GET /api/v1/stats?day=: every account seen (in scope) with traffic that day. */
+export interface TrafficDayRows {
+  day: string
+  accounts: (TrafficCounts & { systemId: string })[]
+}
