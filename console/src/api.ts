@@ -8,7 +8,7 @@
  */
 import type {
   AccountCreate, AccountSettings, AccountView, BackupState, CreditRequest, LedgerEntry, MessageInfo, MessageSearchResult, OptOutFind, OptOutPage, Principal, SendRequest,
-  SendResult, StaffView,
+  SendResult, StaffView, TrafficDay,
 } from './types'
 
 export class ApiError extends Error {
@@ -81,6 +81,8 @@ export const api = {
   credit: (id: string, req: CreditRequest) => call<{ from: LedgerEntry | null; to: LedgerEntry }>('POST', `${acc(id)}/credit`, req),
   ledger: (id: string, limit: number, before?: number) =>
     call<{ entries: LedgerEntry[] }>('GET', `${acc(id)}/ledger?limit=${limit}${before !== undefined ? `&before=${before}` : ''}`),
+  /** the account's traffic of the last 7 UTC days, oldest first; `tree` (a reseller): with its users summed */
+  traffic: (id: string, tree = false) => call<{ days: TrafficDay[] }>('GET', `${acc(id)}/stats${tree ? '?tree=true' : ''}`),
   /** the account's API keys (never the keys themselves) */
   apiKeys: (id: string) => call<{ keys: { id: string; label: string; createdAt: number }[] }>('GET', `${acc(id)}/apikeys`),
   /** a new API key; the answer is the only time it is shown */

@@ -11,6 +11,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { html } from './html'
 import { ApiKeysView, CreateForm, CreditForm, DeleteConfirm, LedgerView, PasswordForm, Secret, SettingsForm, errorOf } from './account-forms'
 import { OptOutFinder, OptOutsView } from './optouts'
+import { TrafficView } from './traffic'
 import { api } from '../api'
 import type { AccountsStore } from '../admin'
 import { credit, dateTime, n0, rate } from '../format'
@@ -18,7 +19,7 @@ import { buildTree, canAddUserUnder, canCreate, canRemove, canSetPassword, canSu
 import type { TelemetryState } from '../state'
 import type { AccountView, Principal } from '../types'
 
-type Pane = 'edit' | 'credit' | 'ledger' | 'apikeys' | 'optouts' | 'password' | 'add-user' | 'delete'
+type Pane = 'edit' | 'credit' | 'ledger' | 'traffic' | 'apikeys' | 'optouts' | 'password' | 'add-user' | 'delete'
 
 interface Created {
   account: AccountView
@@ -257,6 +258,7 @@ function Detail(p: DetailProps) {
         ${keys.length ? button('edit', keys.length === 1 && keys[0] === 'webhooks' ? 'Webhooks' : 'Edit settings') : null}
         ${moves.length ? button('credit', 'Move credit') : null}
         ${button('ledger', 'Ledger')}
+        ${button('traffic', 'Traffic')}
         ${button('apikeys', 'API keys')}
         ${button('optouts', 'Opt-outs')}
         ${canSetPassword(me, a) ? button('password', 'Password') : null}
@@ -271,6 +273,7 @@ function Detail(p: DetailProps) {
         ${pane === 'edit' ? html`<${SettingsForm} key=${`edit-${a.systemId}`} a=${a} keys=${keys} resellers=${p.resellers.filter((r) => r !== a.systemId)} onSaved=${() => store.load()} />` : null}
         ${pane === 'credit' ? html`<${CreditForm} key=${`credit-${a.systemId}`} a=${a} moves=${moves} byId=${store.byId} onDone=${() => store.load()} />` : null}
         ${pane === 'ledger' ? html`<${LedgerView} key=${`ledger-${a.systemId}`} a=${a} />` : null}
+        ${pane === 'traffic' ? html`<${TrafficView} key=${`traffic-${a.systemId}`} a=${a} />` : null}
         ${pane === 'apikeys' ? html`<${ApiKeysView} key=${`keys-${a.systemId}`} a=${a} readOnly=${readOnly(me)} />` : null}
         ${pane === 'optouts' ? html`
           ${me.role === 'operator' ? null : html`<${OptOutFinder} />`}
