@@ -85,6 +85,34 @@ export interface MessageRecord extends StoredMessage {
   /** The auto-reply of an MO route with optOut "add": the STOP confirmation, the one message allowed to a number that
    *  just opted out (CTIA). The opt-out lists pass it, at admission and when due (engine/optouts.ts); set only by the engine. */
   confirmsOptOut?: true
+  /** Set on an MO's record only (a message from a subscriber to the account, not one the account sent): what an MT
+   *  has not. query_sm, cancel_sm, replace_sm and the API's cancel treat such an id as unknown. */
+  mo?: MoFacts
+}
+
+/**
+ * An MO's record (engine/index.ts stores one per MO, in the commit that queues it for the account): `src` the
+ * subscriber, `dests[0]` the number it texted, `systemId` the account it goes to. Its `state` is its delivery to the
+ * account: ENROUTE until the account has acknowledged every part (deliver_sm_resp 0, a webhook's 2xx), then DELIVERED
+ * (doneAt), UNDELIVERABLE (err: the ESME's status) when the ESME refused a part for good, EXPIRED when a part was
+ * discarded unacknowledged after receipts.maxAgeMs. The store keeps it as a final message whatever that state
+ * (Store.commit `mo`): never in the active index, so no dispatcher, recovery or receipt ever takes it for an MT.
+ */
+export interface MoFacts {
+  /** the connector it came from: an upstream's id, or 'simulator' (POST /api/v1/simulator/mo) */
+  connector: string
+  /** the MO route that took it; absent when the request named the account (the simulator's systemId) */
+  route?: string
+  /** that route's keyword (the first it lists), when it matches on keywords */
+  keyword?: string
+  /** queue items it went to the account as: 1 for an upstream's part (each part is its own MO), the simulator's parts */
+  parts: number
+  /** of those, acknowledged by the account */
+  acked: number
+  /** deliveries that failed and wait to be tried again (no answer, a temporary refusal, a failed webhook) */
+  retries: number
+  /** where the last acknowledged part went */
+  via?: 'bind' | 'webhook'
 }
 
 export const FINAL_STATES: ReadonlySet<number> = new Set([

@@ -19,15 +19,20 @@
  *           registeredDelivery u8 | sm u32 length + octets | scheduleAt num | expireAt num |
  *           [umr num] [rev num] [part num num] [ref num] [replaceIfPresent u8] [price num] [setDpf u8]
  *           (confirmsOptOut is its flag alone: it is only ever true)
+ *   MO record: C1 03 | the record's fields as above | flags u8 (route, keyword, via) | connector str | parts num |
+ *           acked num | retries num | [route str] [keyword str] [via u8 (0 bind, 1 webhook)]
+ *           (a record with `mo`, engine/message.ts MoFacts: its own kind, so a record of kind 01 is never one, and
+ *           the record's flags byte, full, stays as it is)
  *   item:   C1 02 | flags u8 (key, messageId, submitAt, stat) | systemId str | kind u8 (0 receipt, 1 mo) |
  *           createdAt num | attempts num | [key num] [messageId str] [submitAt num] [stat str] | frame u32 + octets
  */
-import type { Address, Destination, MessageRecord } from './message'
+import type { Address, Destination, MessageRecord, MoFacts } from './message'
 import type { DeliveryItem, StoredMessage } from './store'
 
 export const MARK = 0xc1
 const RECORD = 1
 const ITEM = 2
+const MO_RECORD = 3
 
 // ---------------------------------------------------------------------------------------- writing
 
@@ -206,6 +211,32 @@ export function encodeRecord(m: StoredMessage): Buffer | null {
   return take()
 }
 
+/**
+ * An MO's record (one with `mo`) in the binary layout, or null when the layout does not cover it (the store then uses
+ * msgpackr). Only the store's MO paths call it: encodeRecord, which every MT goes through, never looks at `mo`.
+ */
+export function encodeMoRecord(m: StoredMessage): Buffer | null {
+  const { mo, ...rest } = m as unknown as MessageRecord
+  if (typeof mo !== 'object' || mo === null || !isStr(mo.connector) || !isNum(mo.parts) || !isNum(mo.acked) || !isNum(mo.retries)) return null
+  let fields = 4
+  let flags = 0
+  if (mo.route !== undefined) { if (!isStr(mo.route)) return null; flags |= 1; fields++ }
+  if (mo.keyword !== undefined) { if (!isStr(mo.keyword)) return null; flags |= 2; fields++ }
+  if (mo.via !== undefined) { if (mo.via !== 'bind' && mo.via !== 'webhook') return null; flags |= 4; fields++ }
+  if (definedKeys(mo) !== fields) return null
+  if (encodeRecord(rest as StoredMessage) === null) return null
+  out[start + 1] = MO_RECORD // the record's octets are [start, pos): its facts as an MO follow
+  u8(flags)
+  str(mo.connector)
+  num(mo.parts)
+  num(mo.acked)
+  num(mo.retries)
+  if (mo.route !== undefined) str(mo.route)
+  if (mo.keyword !== undefined) str(mo.keyword)
+  if (mo.via !== undefined) u8(mo.via === 'bind' ? 0 : 1)
+  return take()
+}
+
 /** The item in the binary layout, or null when the layout does not cover it (webhook events, anything else). */
 export function encodeItem(it: DeliveryItem): Buffer | null {
   if (!isStr(it.systemId) || (it.kind !== 'receipt' && it.kind !== 'mo') || !isNum(it.createdAt) || !isNum(it.attempts) || !Buffer.isBuffer(it.frame)) return null
@@ -262,6 +293,7 @@ export function decodeValue(b: Buffer): StoredMessage | DeliveryItem {
   const kind = b[1]
   if (kind === RECORD) return decodeRecord(new Reader(b))
   if (kind === ITEM) return decodeItem(new Reader(b))
+  if (kind === MO_RECORD) return decodeMoRecord(new Reader(b))
   throw new Error(`store value of unknown layout ${kind}`)
 }
 
@@ -301,6 +333,17 @@ function decodeRecord(rd: Reader): StoredMessage {
   return r
 }
 
+function decodeMoRecord(rd: Reader): StoredMessage {
+  const r = decodeRecord(rd) as MessageRecord
+  const flags = rd.u8()
+  const mo: MoFacts = { connector: rd.str(), parts: rd.num(), acked: rd.num(), retries: rd.num() }
+  if (flags & 1) mo.route = rd.str()
+  if (flags & 2) mo.keyword = rd.str()
+  if (flags & 4) mo.via = rd.u8() === 0 ? 'bind' : 'webhook'
+  r.mo = mo
+  return r
+}
+
 function decodeItem(rd: Reader): DeliveryItem {
   const flags = rd.u8()
   const it: DeliveryItem = { systemId: rd.str(), kind: rd.u8() === 0 ? 'receipt' : 'mo', createdAt: rd.num(), attempts: rd.num() }
@@ -326,6 +369,8 @@ export interface RecordHead {
   src: string
   /** destination addresses, in order */
   dests: string[]
+  /** an MO's record (from a subscriber to the account), not an MT */
+  mo: boolean
 }
 
 /** An address a HeadFilter matches, as octets: its international form (no leading + or 00), or a prefix of it. */
@@ -380,7 +425,8 @@ function addressMayMatch(b: Buffer, start: number, len: number, p: AddressOctets
  * and its strings not decoded.
  */
 export function readRecordHead(b: Uint8Array, n: number, filter?: HeadFilter): RecordHead | null {
-  if (n < 3 || b[0] !== MARK || b[1] !== RECORD) return null
+  if (n < 3 || b[0] !== MARK || (b[1] !== RECORD && b[1] !== MO_RECORD)) return null
+  const mo = b[1] === MO_RECORD // its head is a record's: the MO's own fields come after everything read here
   const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, n)
   let p = 3
   const skipStr = (): void => {
@@ -426,8 +472,8 @@ export function readRecordHead(b: Uint8Array, n: number, filter?: HeadFilter): R
     if (f & 8) skipStr()
   }
   if (p > n) throw new Error('message record shorter than its head')
-  if (!pass || !anyDest) return { pass: false, systemId: '', state, submitAt, src: '', dests: [] }
+  if (!pass || !anyDest) return { pass: false, systemId: '', state, submitAt, src: '', dests: [], mo }
   const dests = new Array<string>(count)
   for (let i = 0; i < count; i++) dests[i] = strAt(destAt[i])
-  return { pass: true, systemId: strAt(sysAt), state, submitAt, src: strAt(srcAt), dests }
+  return { pass: true, systemId: strAt(sysAt), state, submitAt, src: strAt(srcAt), dests, mo }
 }

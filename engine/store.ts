@@ -13,7 +13,9 @@
 // { durability: 'flushed' } to make commit() also wait for `flushed` (power-loss safe, more latency).
 //
 // Layout (sub-databases of one environment, so one transaction spans all of them):
-//   messages  id -> StoredMessage
+//   messages  id -> StoredMessage   MTs, and MOs (a record with `mo`, written through commit()'s `mo` and `moUpdates`:
+//                                   final for the store whatever their state, so never in `active`; one `done` entry
+//                                   at their receipt, so the retention purges them retentionHours after they came)
 //   active    id -> true            ids whose message_state is non-final (recovery index, no full scan), WRITTEN LATE:
 //                                   a message whose allocated id is >= meta 'store:activeFrom' is left out at its commit;
 //                                   about once a second a checkpoint puts the ones still non-final and raises activeFrom
@@ -50,7 +52,7 @@ import { fromMicro, toMicro, type LedgerEntry } from './ledger'
 import type { AuditEntry } from './admin'
 import { smscError } from './errors'
 import { makeDirs } from './dirs'
-import { MARK, decodeValue, encodeItem, encodeRecord, readRecordHead, type HeadFilter, type RecordHead } from './record-codec'
+import { MARK, decodeValue, encodeItem, encodeMoRecord, encodeRecord, readRecordHead, type HeadFilter, type RecordHead } from './record-codec'
 import { YoungMap } from './young-map'
 import { OptOutLists, type OptOutChange } from './optouts'
 import type { OptOutEntry } from './wire'
@@ -68,6 +70,14 @@ export interface ScannedMessage { id: string; counter: number; head: RecordHead 
 export interface UpstreamLink { connector: string; upstreamId: string; id: string; dest: number }
 export interface CommitBatch {
   messages?: StoredMessage[]
+  /**
+   * MO records (engine/message.ts MoFacts), in the commit that queues their items: stored with their `done` entry at
+   * their receipt (submitAt) and never in the active index, whatever their state (their delivery to the account).
+   */
+  mo?: StoredMessage[]
+  /** MO records written again (their delivery outcome): only while still stored (a purged one is not written back),
+   *  and with no new `done` entry (their first write made it). */
+  moUpdates?: StoredMessage[]
   enqueue?: DeliveryItem[]
   ack?: { systemId: string; key: number }[]
   /** Each entry gets a store-assigned increasing `seq` and its `balance` (the account's balance after it, from
@@ -600,6 +610,8 @@ export class Store {
     const links = batch.upstream ?? []
     const unlinks = batch.upstreamRemove ?? []
     const metas = batch.meta ?? []
+    const mos = batch.mo ?? []
+    const moUpdates = batch.moUpdates ?? []
     const audits = batch.audit ?? []
     const accounts = batch.accounts ?? []
     const removeAccounts = batch.removeAccounts ?? []
@@ -611,7 +623,8 @@ export class Store {
       : batch.optOuts.filter((c) => !this.removing.has(c.scope) && !batch.removeAccounts?.includes(c.scope))
     if (msgs.length === 0 && items.length === 0 && acks.length === 0 && ledger.length === 0 && links.length === 0 &&
       unlinks.length === 0 && metas.length === 0 && audits.length === 0 && accounts.length === 0 &&
-      removeAccounts.length === 0 && keys.length === 0 && removeKeys.length === 0 && optOuts.length === 0) return Promise.resolve()
+      removeAccounts.length === 0 && keys.length === 0 && removeKeys.length === 0 && optOuts.length === 0 &&
+      mos.length === 0 && moUpdates.length === 0) return Promise.resolve()
 
     // Phase 1: validate and encode. Nothing has been written yet, so a throw leaves the store untouched.
     const msgValues = new Array<Buffer>(msgs.length)
@@ -620,6 +633,14 @@ export class Store {
       checkKey('message.id', m.id)
       checkKey('message.systemId', m.systemId)
       msgValues[i] = encodeRecord(m) ?? this.msgEncoder.encode(m)
+    }
+    const moRecords = mos.length === 0 && moUpdates.length === 0 ? mos : [...mos, ...moUpdates]
+    const moValues = new Array<Buffer>(moRecords.length)
+    for (let i = 0; i < moRecords.length; i++) {
+      const m = moRecords[i]
+      checkKey('mo.id', m.id)
+      checkKey('mo.systemId', m.systemId)
+      moValues[i] = encodeMoRecord(m) ?? this.msgEncoder.encode(m)
     }
     for (const a of acks) { checkKey('ack.systemId', a.systemId); checkQueueKey(a.key) }
     for (const item of items) checkKey('item.systemId', item.systemId)
@@ -730,6 +751,11 @@ export class Store {
       ended.push(m.id, at)
       if (at < endedFirst) endedFirst = at
     }
+    for (const m of mos) {
+      const at = typeof m.submitAt === 'number' && m.submitAt > 0 ? m.submitAt : Date.now() // kept from its receipt
+      ended.push(m.id, at)
+      if (at < endedFirst) endedFirst = at
+    }
     const endedKey: DoneKey | undefined = ended.length > 0 ? [endedFirst, ended[0] as string, ++this.doneSeq] : undefined
     const endedValue = endedKey ? enc(this.done as never, ended) : undefined
 
@@ -749,6 +775,7 @@ export class Store {
           if (!leftOut[i]) this.active.put(m.id, true)
         } else if (!leftOut[i]) this.active.remove(m.id) // no-op when absent
       }
+      for (let i = 0; i < mos.length; i++) this.messages.put(mos[i].id, asBinary(moValues[i]))
       if (endedKey !== undefined) this.done.put(endedKey, asBinary(endedValue as Buffer))
       for (let i = 0; i < items.length; i++) {
         const item = items[i]
@@ -787,6 +814,13 @@ export class Store {
         for (const k of keys) this.optouts.remove(k)
       }
     })
+    // An MO's outcome is written back only if the retention has not purged its record: checked in the write
+    // transaction (a transaction callback, as above), which a purge's transaction cannot interleave with.
+    const rewritten = moUpdates.length === 0 ? undefined : this.root.transaction(() => {
+      for (let i = mos.length; i < moRecords.length; i++) {
+        if (this.messages.doesExist(moRecords[i].id)) this.messages.put(moRecords[i].id, asBinary(moValues[i]))
+      }
+    })
     for (const id of removeAccounts) this.removing.set(id, (this.removing.get(id) ?? 0) + 1)
     for (const item of items) this.freshItems.set(item.key as number, item.systemId)
     for (const [systemId, b] of after) {
@@ -803,6 +837,11 @@ export class Store {
       else this.live.delete(m.id)
     }
     for (let i = 0; i < msgs.length; i++) if (leftOut[i] && ACTIVE_STATES.has(msgs[i].state)) this.recent.push(recentKey(msgs[i].id))
+    // MO records are read back from here until committed too, but are never `live` (nothing acts on them as an MT).
+    for (const m of moRecords) {
+      if (this.unsettled.has(m.id)) this.unsettledMore.set(m.id, (this.unsettledMore.get(m.id) ?? 0) + 1)
+      this.unsettled.set(m.id, m)
+    }
     for (const l of links) {
       const k = `${l.connector}\0${l.upstreamId}`
       const u = this.upstreamInflight.get(k)
@@ -814,6 +853,12 @@ export class Store {
     const settle = (ok: boolean): void => {
       // A checkpoint that failed indexed nothing: its messages wait for the next one (activeFrom on disk is unchanged).
       if (!ok && checkpoint !== undefined) for (const m of checkpoint) this.recent.push(recentKey(m.id))
+      for (const m of moRecords) {
+        const more = this.unsettledMore.get(m.id)
+        if (more === undefined) this.unsettled.delete(m.id)
+        else if (more === 1) this.unsettledMore.delete(m.id)
+        else this.unsettledMore.set(m.id, more - 1)
+      }
       for (const m of msgs) {
         const more = this.unsettledMore.get(m.id)
         if (more === undefined) this.unsettled.delete(m.id)
@@ -872,7 +917,7 @@ export class Store {
         this.optOuts.apply(optOuts)
       }
     }
-    const written = dropped === undefined ? committed : Promise.all([committed, dropped])
+    const written = dropped === undefined && rewritten === undefined ? committed : Promise.all([committed, dropped, rewritten])
     const done = written.then(() => settle(true), (err: unknown) => { settle(false); throw err })
     return this.waitFlush ? done.then(() => this.root.flushed).then(noop) : done
   }
@@ -1046,6 +1091,7 @@ export class Store {
         pass: true, systemId: String(m?.systemId ?? ''), state: typeof m?.state === 'number' ? m.state : -1,
         submitAt: typeof m?.submitAt === 'number' ? m.submitAt : 0, src: addr(m?.src),
         dests: Array.isArray(m?.dests) ? (m.dests as { addr?: unknown }[]).map((d) => addr(d?.addr)) : [],
+        mo: m?.mo !== undefined,
       }
     }
     // No needsStableBuffer: lmdb hands the decoder its read buffer uncopied; decode() keeps nothing of it.
@@ -1162,7 +1208,7 @@ export class Store {
       for (const [start, end] of ranges) {
         for (const { key, value } of this.messages.getRange({ start, end, inclusiveEnd: true })) {
           const m = value as StoredMessage
-          if (m && ACTIVE_STATES.has(m.state)) found.push(key as string)
+          if (m && ACTIVE_STATES.has(m.state) && m.mo === undefined) found.push(key as string) // an MO is never active
         }
       }
     }

@@ -103,7 +103,7 @@ t.test("a record's head is read from its octets; the octet filter lets through e
   const r = record('0000000007', { systemId: 'shop', from: '+4930123', to: ['004915112345678', '4917700000001'], state: 5, at: T0 + 5, dest: { via: ['up1', 'sim'], price: 0.5, up: 'abc', conn: 'up1' } })
   const b = encodeRecord(r) as Buffer
   t.ok(b, 'the record has the binary layout')
-  t.same(readRecordHead(b, b.length), { pass: true, systemId: 'shop', state: 5, submitAt: T0 + 5, src: '+4930123', dests: ['004915112345678', '4917700000001'] })
+  t.same(readRecordHead(b, b.length), { pass: true, systemId: 'shop', state: 5, submitAt: T0 + 5, src: '+4930123', dests: ['004915112345678', '4917700000001'], mo: false })
   const key = (s: string) => Buffer.from(s, 'latin1')
   const pass = (f: Parameters<typeof readRecordHead>[2]) => readRecordHead(b, b.length, f)?.pass
   t.equal(pass({ dest: { key: key('4915112345678'), prefix: false, fold: false } }), true, 'the first destination, written with 00')
@@ -118,7 +118,7 @@ t.test("a record's head is read from its octets; the octet filter lets through e
   t.equal(pass({ systemId: key('sho') }), false, 'an account is matched whole')
   t.equal(pass({ systemId: key('shop'), dest: { key: key('4999'), prefix: false, fold: false } }), false, 'every filter must pass')
   const refused = readRecordHead(b, b.length, { systemId: key('other') })
-  t.same(refused, { pass: false, systemId: '', state: 5, submitAt: T0 + 5, src: '', dests: [] }, 'a refused record: its time and state only')
+  t.same(refused, { pass: false, systemId: '', state: 5, submitAt: T0 + 5, src: '', dests: [], mo: false }, 'a refused record: its time and state only')
   const alpha = encodeRecord(record('0000000008', { from: 'ShopX' })) as Buffer
   t.equal(readRecordHead(alpha, alpha.length, { src: { key: key('shopx'), prefix: false, fold: true } })?.pass, true, 'letters in any case')
   const utf8 = encodeRecord(record('0000000009', { from: 'Café' })) as Buffer
