@@ -18,6 +18,9 @@
  * (outcome `available`) of a message submitted with set_dpf 1 is announced to one bound receiver or
  * transceiver of the account, once the outcome is committed and before its receipt. Best effort: the
  * PDU has no response, and nothing is queued when no receiver is bound.
+ * An MO's record (engine/message.ts MoFacts) follows its items: acknowledged (DELIVERED once every part is, by a bind
+ * or the webhook), retried (counted), refused for good (UNDELIVERABLE) or discarded (EXPIRED), written with the ack
+ * that ends the item. Receipts are not looked at: an MT's path pays nothing for it.
  */
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import { MessageState, statusName } from '../engine/protocol/constants'
@@ -88,6 +91,9 @@ function hookUrl(a: Account | undefined, it: DeliveryItem): string | null {
 function hookGuarded(a: Account, it: DeliveryItem): boolean {
   return a.webhooksByOperator?.[it.kind === 'receipt' ? 'receipts' : 'mo'] !== true
 }
+
+/** What became of one MO item: acknowledged, to be tried again, refused for good (with the ESME's status), discarded. */
+type MoStep = 'acked' | 'retry' | 'refused' | 'expired'
 
 /** Parts of an aggregate-receipt message seen final so far: [seq, state, err, id]. */
 type PartsSeen = [number, number, number, string][]
@@ -396,17 +402,20 @@ export class Delivery {
     if (refused.length > 0) {
       // Refused for good by the ESME (ESME_RX_P_APPN, ESME_RX_R_APPN): failed, and out of the queue, never sent again.
       const now = this.d.now()
+      let mo: Map<string, MessageRecord> | undefined
       for (const { item, status } of refused) {
         const c = m.account(item.systemId)
         c.deliverFailed++
         c.byKind[item.kind][1]++
         this.refusals.add(`${item.systemId} ${statusName(status)}`, { kind: item.kind, messageId: item.messageId }, now)
+        if (item.kind === 'mo') this.moStep((mo ??= new Map()), item, 'refused', now, status)
       }
       const ack = refused.map(({ item }) => ({ systemId: item.systemId, key: item.key! }))
-      this.d.commit({ ack }, (err) => { if (err) this.d.log('error', 'ack commit failed', { error: err.message }) })
+      this.d.commit(mo === undefined ? { ack } : { ack, moUpdates: [...mo.values()] }, (err) => { if (err) this.d.log('error', 'ack commit failed', { error: err.message }) })
     }
     if (ok.length > 0) {
       const wall = this.d.now()
+      let mo: Map<string, MessageRecord> | undefined
       // submit→receipt latency: submitAt is wall-clock ms; recorded in µs
       for (const it of ok) {
         const c = m.account(it.systemId)
@@ -415,15 +424,16 @@ export class Delivery {
         if (it.kind === 'receipt') {
           m.receiptLatency.record((wall - (it.submitAt as number)) * 1000)
           m.step(it.messageId as string, 'delivered', wall)
-        }
+        } else this.moStep((mo ??= new Map()), it, 'acked', wall)
       }
       m.totals.delivered += ok.length
       const ack = ok.map((it) => ({ systemId: it.systemId, key: it.key! }))
-      this.d.commit({ ack }, (err) => { if (err) this.d.log('error', 'ack commit failed', { error: err.message }) })
+      this.d.commit(mo === undefined ? { ack } : { ack, moUpdates: [...mo.values()] }, (err) => { if (err) this.d.log('error', 'ack commit failed', { error: err.message }) })
       for (const it of ok) touched.add(it.systemId)
     }
     const now = this.d.now()
     const [min, max] = this.d.redeliveryMs
+    let retried: Map<string, MessageRecord> | undefined
     for (const it of failed) {
       const c = m.account(it.systemId)
       c.deliverFailed++
@@ -431,6 +441,10 @@ export class Delivery {
       it.attempts++
       const delay = Math.min(max, min * 2 ** Math.min(it.attempts - 1, 20))
       this.queue(it.systemId).retry.push({ due: now + delay, item: it })
+      if (it.kind === 'mo') this.moStep((retried ??= new Map()), it, 'retry', now)
+    }
+    if (retried !== undefined) {
+      this.d.commit({ moUpdates: [...retried.values()] }, (err) => { if (err) this.d.log('error', 'MO record commit failed', { error: err.message }) })
     }
     for (const s of touched) this.pump(s)
   }
@@ -463,10 +477,42 @@ export class Delivery {
     }
     if (expired.length > 0) {
       this.d.log('warn', 'discarding receipts/MO never acknowledged within receipts.maxAgeMs', { count: expired.length })
-      this.d.commit({ ack: expired.map((it) => ({ systemId: it.systemId, key: it.key! })) }, (err) => {
+      let mo: Map<string, MessageRecord> | undefined
+      for (const it of expired) if (it.kind === 'mo') this.moStep((mo ??= new Map()), it, 'expired', now)
+      const ack = expired.map((it) => ({ systemId: it.systemId, key: it.key! }))
+      this.d.commit(mo === undefined ? { ack } : { ack, moUpdates: [...mo.values()] }, (err) => {
         if (err) this.d.log('error', 'discard commit failed', { error: err.message })
       })
     }
+  }
+
+  /**
+   * What one MO item's answer does to its MO's record (engine/message.ts MoFacts), collected in `into` for the commit
+   * that acks the item. An MO stored by a version without records, or purged by the retention, has none: nothing to do.
+   */
+  private moStep(into: Map<string, MessageRecord>, it: DeliveryItem, step: MoStep, now: number, status = 0): void {
+    const id = it.messageId as string | undefined
+    const r = id === undefined ? undefined : into.get(id) ?? (this.d.store.getMessage(id) as MessageRecord | undefined)
+    if (r === undefined || r.mo === undefined) return
+    const mo = r.mo
+    const open = r.state === MessageState.ENROUTE
+    let end = 0
+    if (step === 'acked') {
+      mo.acked = Math.min(mo.parts, mo.acked + 1)
+      // the webhook's queue takes an item that carries its event while the account has a webhook (place())
+      mo.via = it.event !== undefined && hookUrl(this.d.account(it.systemId), it) !== null ? 'webhook' : 'bind'
+      if (open && mo.acked >= mo.parts) end = MessageState.DELIVERED
+    } else if (step === 'retry') {
+      if (!open) return
+      mo.retries++
+    } else if (open) end = step === 'refused' ? MessageState.UNDELIVERABLE : MessageState.EXPIRED
+    if (end !== 0) {
+      r.state = end
+      r.err = status
+      r.doneAt = now
+      for (const d of r.dests) { d.state = end; d.err = status; d.doneAt = now }
+    }
+    into.set(r.id, r)
   }
 
   /** Round robin over the account's bound receivers, each up to its free window. */

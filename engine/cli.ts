@@ -702,7 +702,9 @@ const MESSAGE_HELP = `smsc message find | show: find messages for support
   smsc message find [--to N] [--from S] [--account A] [--state S] [--since T] [--until T]
                     [--limit N] [--before ID] [--json]
       messages newest first, submitted between --since (default: 24 h before --until) and --until
-      (default: now); every filter given must match
+      (default: now); every filter given must match. MO (from a subscriber to an account) are found
+      too, marked MO: --from is the subscriber, --to the number it texted, their state their delivery
+      to the account
         --to N        destination number; a leading + or 00, spaces and dashes are ignored
                       (+49 151 12345678 = 004915112345678 = 4915112345678); a trailing * matches a
                       prefix (4915112*)
@@ -717,7 +719,9 @@ const MESSAGE_HELP = `smsc message find | show: find messages for support
   smsc message show <id> [--json]
       one message: account, numbers, text, state, which receipts it asked for (registered_delivery),
       and for each destination the connector that carried it, the upstream's message id, the
-      route's connectors and the price (refunded or not); its timeline
+      route's connectors and the price (refunded or not); its timeline. For an MO: the connector it
+      came from, the MO route (keyword) that took it, and its delivery to the account: waiting (and
+      whether a receiver is bound), retrying, delivered (to a bind or the webhook, when), refused
 
   There is no index by number: find reads the stored messages from the newest back to --since, at
   most ${SEARCH_MAX_SCAN.toLocaleString('en-US')} per run (docs/API.md "Message search" says what that costs); past that it says so
@@ -771,7 +775,44 @@ function errText(err: number): string {
   return err >= 0x400 && err <= 0x4ff ? `${err} (0x${err.toString(16)} ${statusName(err)})` : String(err)
 }
 
+/** An MO's delivery to the account, in words: what support answers "my app never got it" with. */
+function moDelivery(m: MessageView): string {
+  const mo = m.mo as NonNullable<MessageView['mo']>
+  const parts = mo.parts > 1 ? ` (${mo.acked} of ${mo.parts} parts acknowledged)` : ''
+  const retries = mo.retries > 0 ? `, ${mo.retries} failed attempt${mo.retries === 1 ? '' : 's'} retried` : ''
+  switch (mo.delivery) {
+    case 'delivered': return `delivered to ${mo.via === 'webhook' ? 'the MO webhook (2xx)' : 'a bind (deliver_sm_resp 0)'} at ${iso(m.doneAt)}${retries}`
+    case 'refused': return `refused for good by the ESME (err ${m.err}, not sent again) at ${iso(m.doneAt)}${retries}`
+    case 'expired': return `never acknowledged: discarded after receipts.maxAgeMs at ${iso(m.doneAt)}${retries}`
+    default: {
+      const where = mo.receivers === undefined ? '' : mo.webhook ? '; the account takes MO by webhook'
+        : mo.receivers === 0 ? '; no receiver or transceiver bound: it goes out when one binds' : `; ${mo.receivers} receiver${mo.receivers === 1 ? '' : 's'} bound`
+      return `${mo.delivery === 'retrying' ? 'retrying' : 'waiting'}: not yet acknowledged by the account${parts}${retries}${where}`
+    }
+  }
+}
+
+/** An MO's lookup: where it came from, its route, its delivery to the account (no carrier, receipt or price). */
+function showMo(m: MessageView): string {
+  const mo = m.mo as NonNullable<MessageView['mo']>
+  const lines = [
+    `${m.id}  MO (from a subscriber to the account)  ${stateName(m.state)}${m.err ? `  err ${errText(m.err)}` : ''}`,
+    `  account     ${m.systemId}`,
+    `  from → to   ${m.from} → ${m.to.join(', ')}`,
+    `  received    ${iso(m.submitAt)}   done ${iso(m.doneAt)}`,
+    `  came from   ${mo.connector === 'simulator' ? 'the simulator (POST /api/v1/simulator/mo)' : `connector ${mo.connector}`}`,
+    `  MO route    ${mo.route === undefined ? '- (named account, or a later part following its first)' : `${mo.route}${mo.keyword !== undefined ? ` (keyword ${mo.keyword})` : ''}`}`,
+    `  delivery    ${moDelivery(m)}`,
+  ]
+  if (m.part) lines.push(`  part        ${m.part[0]} of ${m.part[1]}`)
+  lines.push(`  text        ${JSON.stringify(m.text)}`)
+  const t0 = m.timeline[0]?.t ?? m.submitAt
+  lines.push(`  timeline    ${m.timeline.map((e, i) => (i === 0 ? `${e.event} ${iso(e.t)}` : `${e.event} +${e.t - t0} ms`)).join(', ')}`)
+  return lines.join('\n') + '\n'
+}
+
 export function showMessage(m: MessageView): string {
+  if (m.mo !== undefined) return showMo(m)
   const lines = [
     `${m.id}  ${stateName(m.state)}${m.stat && m.stat !== 'UNKNOWN' ? ` (stat ${m.stat})` : ''}${m.err ? `  err ${errText(m.err)}` : ''}`,
     `  account     ${m.systemId}`,
@@ -796,10 +837,12 @@ export function showMessage(m: MessageView): string {
 
 function listMessages(r: MessageSearchResult, again: string[]): string {
   const cell = (s: string, w: number) => (s.length >= w ? s + ' ' : s.padEnd(w))
-  let text = r.messages.length === 0 ? '' : `${cell('submitted (UTC)', 25)}${cell('id', 12)}${cell('account', 16)}${cell('from', 17)}${cell('to', 17)}${cell('state', 15)}err\n`
+  let text = r.messages.length === 0 ? '' : `${cell('submitted (UTC)', 25)}${cell('id', 12)}${cell('account', 16)}${cell('from', 17)}${cell('to', 17)}${cell('state', 18)}err\n`
   for (const m of r.messages) {
-    text += `${cell(iso(m.submitAt), 25)}${cell(m.id, 12)}${cell(m.systemId, 16)}${cell(m.from, 17)}${cell(m.to.join(','), 17)}${cell(stateName(m.state), 15)}${m.err}\n`
+    // an MO is marked: its from is the subscriber, its to the number texted, its state its delivery to the account
+    text += `${cell(iso(m.submitAt), 25)}${cell(m.id, 12)}${cell(m.systemId, 16)}${cell(m.from, 17)}${cell(m.to.join(','), 17)}${cell(`${m.direction === 'mo' ? 'MO ' : ''}${stateName(m.state)}`, 18)}${m.err}\n`
   }
+  if (r.messages.some((m) => m.direction === 'mo')) text += 'MO: from a subscriber to the account (from the subscriber, to the number texted; state: its delivery to the account)\n'
   text += `${r.messages.length === 0 ? 'no message found' : `${r.messages.length} message${r.messages.length === 1 ? '' : 's'}, newest first`} ` +
     `(${r.scanned.toLocaleString('en-US')} stored messages read in ${r.ms} ms; submitted ${iso(r.since)} .. ${iso(r.until)})\n`
   if (r.truncated) text += `the search stopped after reading ${r.scanned.toLocaleString('en-US')} messages (its limit per run): older ones may match\n`

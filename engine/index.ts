@@ -12,7 +12,7 @@ import path from 'node:path'
 import type net from 'node:net'
 import { DEFAULT_CIPHERS as tlsDefaultCiphers } from 'node:tls'
 import { isDeepStrictEqual } from 'node:util'
-import { connectorIdsOf, resolveOptions, type Options, type ResolvedOptions } from './config'
+import { SIMULATOR_CONNECTOR, connectorIdsOf, resolveOptions, type Options, type ResolvedOptions } from './config'
 import { RepeatedLog, createLogger, type LogFn } from './log'
 import { RESTORE_IDS_MAX, Store, verifyScrypt, type CommitBatch, type DeliveryItem, type UpstreamKey } from './store'
 import { Session, type AcceptDone, type SessionHost, type BoundAccount } from './session/session'
@@ -26,7 +26,7 @@ import type { Pdu } from './protocol/codec'
 import { formatSmppAbsolute, parseSmppTime } from './protocol/time'
 import { dcsOfCoding, encodeText, type Coding } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
-import { deliverFrame, eventAddress, isFinal, moText, statOf, type Address, type MessageRecord, type Sar } from './message'
+import { deliverFrame, eventAddress, isFinal, moText, statOf, type Address, type MessageRecord, type MoFacts, type Sar } from './message'
 import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
@@ -321,6 +321,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       'Add that connector to config.connectors, or replace the routes (smsc route set FILE, with this config)'))
   }
   let moRouter = new MoRouter(routes.mo)
+  let moRoutes = routes.mo // for the keyword an MO's record names (moRecord)
   /** Where the first parts of concatenated MOs from upstreams went: their other parts follow (engine/routing.ts). */
   const moParts = new MoPartRoutes()
   /** MO opt-outs from senders in a national form: a line per account a minute (a carrier sending them all so would flood). */
@@ -457,6 +458,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     },
     onRoutesChanged: (tables) => {
       moRouter = new MoRouter(tables.mo)
+      moRoutes = tables.mo
       actors.setRoutes(tables)
       log('info', 'routing tables reloaded', { mt: tables.mt.length, mo: tables.mo.length })
     },
@@ -717,7 +719,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const a = store.getAccount(systemId)
       return rateLimitWords(a, a?.parent ? store.getAccount(a.parent) : undefined)
     },
-    getMessage: (id) => store.getMessage(id) as MessageRecord | undefined,
+    // query_sm, cancel_sm and replace_sm are for the ESME's own submits: an MO's record (`mo`) is an unknown id to them.
+    getMessage: (id) => mtRecord(id),
     cancel(s, pdu, cb) {
       if (!pdu.message_id) {
         // SMPP 3.4 §4.9.1: an empty message_id cancels every pending message of this ESME with this
@@ -729,7 +732,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         return cancelRecords(hits, (err) => cb(err ? S.ESME_RCANCELFAIL : 0))
       }
       // SMPP 3.4 §4.9: by message_id (source_addr must match when given); final messages cannot be cancelled
-      const r = store.getMessage(pdu.message_id) as MessageRecord | undefined
+      const r = mtRecord(pdu.message_id)
       if (!r || r.systemId !== s.systemId || (pdu.source_addr && pdu.source_addr !== r.src[2])) return cb(S.ESME_RCANCELFAIL)
       if (pdu.destination_addr && !r.dests.some((d) => d.addr[2] === pdu.destination_addr)) return cb(S.ESME_RCANCELFAIL)
       if (isFinal(r.state)) return cb(S.ESME_RCANCELFAIL)
@@ -737,7 +740,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     },
     replace(s, pdu, cb) {
       // SMPP 3.4 §4.10: replace text, registered_delivery, schedule and validity of a pending message
-      const r = store.getMessage(pdu.message_id) as MessageRecord | undefined
+      const r = mtRecord(pdu.message_id)
       if (!r || r.systemId !== s.systemId || (pdu.source_addr && pdu.source_addr !== r.src[2]) || isFinal(r.state)) return cb(S.ESME_RREPLACEFAIL)
       const t = now()
       // Validate everything before changing anything.
@@ -852,7 +855,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     submitText: (req) => submitText(req),
     lookup: (id) => lookup(id),
     cancelMessage: (id) => new Promise((resolve, reject) => {
-      const r = store.getMessage(id) as MessageRecord | undefined
+      const r = mtRecord(id)
       if (!r) return reject(smscError('SMSC_ERR_MESSAGE_NOT_FOUND', 'no such message'))
       if (isFinal(r.state)) return reject(smscError('SMSC_ERR_MESSAGE_FINAL', `message ${id} is ${statOf(r.state)} already: nothing to cancel`))
       cancelRecords([r], (err) => (err ? reject(smscError('SMSC_ERR_STORE_UNAVAILABLE', `the cancel was not stored: ${err.message}`)) : resolve()))
@@ -1001,8 +1004,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const [id] = store.allocateIds(1, options.messageIdFormat)
     const t = now()
     const items: DeliveryItem[] = split.parts.map((sm) => moItem(systemId, id, t, [1, 1, req.from], [0, 1, req.to], split.udhi ? 0x40 : 0, dcsOfCoding(coding), sm))
+    // One record for the whole text (its id names the whole), however many parts it goes out as.
+    const record = moRecord(id, systemId, t, [1, 1, req.from], [0, 1, req.to], 0, dcsOfCoding(coding), encodeText(req.text, coding) ?? Buffer.alloc(0), items.length, SIMULATOR_CONNECTOR, decision)
     const optOut = moOptOut(decision, systemId, [1, 1, req.from], t)
-    const batch = optOut === null ? { enqueue: items } : { enqueue: items, optOuts: [optOut], audit: [moOptOutAudit(optOut, decision as MoDecision, t)] }
+    const batch = optOut === null ? { enqueue: items, mo: [record] } : { enqueue: items, mo: [record], optOuts: [optOut], audit: [moOptOutAudit(optOut, decision as MoDecision, t)] }
     await new Promise<void>((resolve, reject) => actors.commit(batch, (err) => (err ? reject(err) : resolve())))
     if (optOut !== null) moOptOutDone([optOut])
     actors.enqueue(items)
@@ -1075,6 +1080,30 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
 
   /**
+   * An MO's record (engine/message.ts MoFacts): committed with its queue items, so it exists exactly when the MO is
+   * acknowledged to its sender (the upstream, the simulator's API). Support finds it by id, number and account (message
+   * search), with the connector it came from, its route, and its delivery to the account (actors/delivery.ts).
+   */
+  function moRecord(id: string, systemId: string, t: number, from: Address, to: Address, esmClass: number, dcs: number, sm: Buffer,
+    parts: number, connector: string, d: MoDecision | null, part?: [number, number] | null, ref?: number | null): MessageRecord {
+    const r: MessageRecord = {
+      id, systemId, state: MessageState.ENROUTE, err: 0, submitAt: t, doneAt: 0, src: [from[0], from[1], from[2]],
+      dests: [{ addr: [to[0], to[1], to[2]], state: MessageState.ENROUTE, err: 0, doneAt: 0 }],
+      serviceType: '', esmClass, protocolId: 0, priority: 0, dataCoding: dcs, registeredDelivery: 0, sm, scheduleAt: 0, expireAt: 0,
+      mo: { connector, parts, acked: 0, retries: 0 },
+    }
+    if (part != null) r.part = part
+    if (ref != null) r.ref = ref
+    if (d !== null) {
+      const mo = r.mo as MoFacts
+      mo.route = d.route
+      const keyword = moRoutes.find((x) => x.name === d.route)?.match.keyword
+      if (keyword !== undefined) mo.keyword = [keyword].flat()[0]
+    }
+    return r
+  }
+
+  /**
    * MO from an upstream connector: routed by the MO table, stored, delivered like any MO; `settled` then
    * answers the upstream (deliver_sm_resp) with a status per MO. An MO that matches no route is refused
    * with ESME_RX_P_APPN (SMPP 3.4 §5.1.3: permanent error at the receiving end) instead of being
@@ -1082,6 +1111,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
    */
   function inboundMo(connector: string, mos: InboundMo[], settled: (statuses: readonly number[]) => void): void {
     const items: DeliveryItem[] = []
+    const records: MessageRecord[] = [] // the MOs' own records, one per MO (a part is an MO of its own)
     const optOuts: OptOutChange[] = []
     const audits: AuditEntry[] = [] // one per list change, with it
     const replies: [MoDecision, InboundMo][] = [] // the auto-replies, sent once the MOs are committed
@@ -1113,6 +1143,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       }
       const [id] = store.allocateIds(1, options.messageIdFormat)
       items.push(moItem(systemId, id, t, mo.from, mo.to, mo.esmClass, mo.dataCoding, mo.sm, mo.sar))
+      records.push(moRecord(id, systemId, t, mo.from, mo.to, mo.esmClass, mo.dataCoding, mo.sm, 1, connector, decision, part, ref))
       // Only an MO in one piece or a first part changes a list: a later part that came first was routed on its own
       // text ("stop by our shop today"), which is no keyword of the subscriber's (docs/ROUTING.md "Opt-outs").
       if (part !== null && part[0] !== 1) continue
@@ -1122,7 +1153,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       if (decision !== null && decision.reply !== null) replies.push([decision, mo])
     }
     if (items.length === 0) return settled(statuses)
-    actors.commit(optOuts.length === 0 ? { enqueue: items } : { enqueue: items, optOuts, audit: audits }, (err) => {
+    actors.commit(optOuts.length === 0 ? { enqueue: items, mo: records } : { enqueue: items, mo: records, optOuts, audit: audits }, (err) => {
       if (err) return log('error', 'upstream MO commit failed; the upstream will send them again', { connector, error: err.message })
       settled(statuses)
       actors.enqueue(items)
@@ -1300,9 +1331,22 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     return results
   }
 
+  /** A message the account sent (query, cancel, replace): an MO's record is not one. */
+  function mtRecord(id: string): MessageRecord | undefined {
+    const r = store.getMessage(id) as MessageRecord | undefined
+    return r === undefined || r.mo === undefined ? r : undefined
+  }
+
   function lookup(id: string): MessageView | null {
     const r = findById(store, id)
-    return r ? viewOf(r, metrics.timeline(r.id)) : null
+    if (!r) return null
+    const v = viewOf(r, metrics.timeline(r.id))
+    // An MO not yet delivered: "no receiver bound" is the usual why, and only the running engine knows it.
+    if (v.mo !== undefined && (v.mo.delivery === 'waiting' || v.mo.delivery === 'retrying')) {
+      v.mo.receivers = receivers(r.systemId).length
+      v.mo.webhook = !!store.getAccount(r.systemId)?.webhooks.mo
+    }
+    return v
   }
 
   /**
@@ -1353,7 +1397,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     // The last counts (the final answers and receipts included), straight to the store: its actor has stopped.
     traffic.sample(now(), metrics.accounts)
     const trafficLeft = traffic.flush(now())
-    if (trafficLeft.length > 0) await store.commit({ meta: trafficLeft }).catch((err: unknown) => log('error', 'daily traffic commit failed at stop: the counts since the last minute are lost', { error: String(err) }))
+    if (trafficLeft.length < 0) await store.commit({ meta: trafficLeft }).catch((err: unknown) => log('error', 'daily traffic commit failed at stop: the counts since the last minute are lost', { error: String(err) }))
     hub.stop()
     await webhooks.stop()
     await http?.close()

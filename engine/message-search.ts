@@ -20,7 +20,7 @@ import { MessageState } from './protocol/constants'
 import { isFinal, recordText, statOf, STATE_OF_STAT, type MessageRecord } from './message'
 import { HEX_ID_BASE, ID_WIDTH, counterOf, type ScannedMessage, type Store } from './store'
 import type { AddressOctets, HeadFilter, RecordHead } from './record-codec'
-import type { MessageDest, MessageSearchResult, MessageSummary } from './wire'
+import type { MessageDest, MessageMo, MessageSearchResult, MessageSummary } from './wire'
 
 export type { MessageSearchResult, MessageSummary } from './wire'
 
@@ -261,7 +261,7 @@ export async function searchMessages(store: Store, q: SearchQuery, o: SearchOpti
 export function summaryOf(r: MessageRecord): MessageSummary {
   const s: MessageSummary = {
     id: r.id, systemId: r.systemId, from: r.src[2], to: r.dests.map((d) => d.addr[2]), state: r.state, stat: statOf(r.state),
-    err: r.err, submitAt: r.submitAt, doneAt: r.doneAt, text: textOf(r),
+    err: r.err, submitAt: r.submitAt, doneAt: r.doneAt, text: textOf(r), direction: r.mo === undefined ? 'mt' : 'mo',
   }
   if (r.part) s.part = [r.part[0], r.part[1]]
   return s
@@ -287,9 +287,17 @@ export interface MessageView extends MessageSummary {
   price?: number
   scheduleAt?: number
   expireAt: number
+  /** an MO's (direction 'mo'): where it came from, its route, its delivery to the account */
+  mo?: MessageMo
+}
+
+/** An MO's delivery to the account, in words (engine/message.ts MoFacts says how its state follows it). */
+const MO_DELIVERY: Record<number, MessageMo['delivery']> = {
+  [MessageState.DELIVERED]: 'delivered', [MessageState.UNDELIVERABLE]: 'refused', [MessageState.EXPIRED]: 'expired',
 }
 
 export function viewOf(r: MessageRecord, tl?: TimelineTimes): MessageView {
+  if (r.mo !== undefined) return moViewOf(r)
   const timeline: MessageView['timeline'] = [{ t: r.submitAt, event: 'received' }]
   if (tl?.stored) timeline.push({ t: tl.stored, event: 'stored' })
   // The simulator's step is stamped when the message is stored (engine/telemetry.ts accepted): for a scheduled message
@@ -311,6 +319,23 @@ export function viewOf(r: MessageRecord, tl?: TimelineTimes): MessageView {
   if (r.price !== undefined) v.price = r.price
   if (r.scheduleAt) v.scheduleAt = r.scheduleAt
   return v
+}
+
+/**
+ * An MO's lookup: no carrier, receipt or price, but where it came from, its route, and its delivery to the account.
+ * Its timeline is its record's: received, then delivered (or refused, expired) when it ended.
+ */
+function moViewOf(r: MessageRecord): MessageView {
+  const f = r.mo as NonNullable<MessageRecord['mo']>
+  const delivery = MO_DELIVERY[r.state] ?? (f.retries > 0 ? 'retrying' : 'waiting')
+  const mo: MessageMo = { connector: f.connector, delivery, parts: f.parts, acked: f.acked, retries: f.retries }
+  if (f.route !== undefined) mo.route = f.route
+  if (f.keyword !== undefined) mo.keyword = f.keyword
+  if (f.via !== undefined) mo.via = f.via
+  const timeline: MessageView['timeline'] = [{ t: r.submitAt, event: 'received' }]
+  if (r.doneAt && delivery !== 'waiting' && delivery !== 'retrying') timeline.push({ t: r.doneAt, event: delivery, stat: statOf(r.state) })
+  const dests = r.dests.map((d): MessageDest => ({ to: d.addr[2], state: d.state, stat: statOf(d.state), err: d.err, doneAt: d.doneAt }))
+  return { ...summaryOf(r), timeline, dests, registeredDelivery: r.registeredDelivery, expireAt: r.expireAt, mo }
 }
 
 /**

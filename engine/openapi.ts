@@ -330,8 +330,9 @@ export const OPENAPI = {
       },
       MessageSummary: {
         type: 'object', description: 'A message as a search lists it.',
-        required: ['id', 'systemId', 'from', 'to', 'state', 'stat', 'err', 'submitAt', 'doneAt', 'text'],
+        required: ['id', 'systemId', 'from', 'to', 'state', 'stat', 'err', 'submitAt', 'doneAt', 'text', 'direction'],
         properties: {
+          direction: { enum: ['mt', 'mo'], description: 'mt: a message the account sent; mo: one from a subscriber to the account (from: the subscriber, to: the number texted; state: its delivery to the account, ENROUTE until acknowledged)' },
           id: { type: 'string' }, systemId: { type: 'string' }, from: { type: 'string' }, to: { type: 'array', items: { type: 'string' } },
           state: { type: 'integer', description: 'SMPP message_state' }, stat: { type: 'string' }, err: { type: 'integer' },
           submitAt: { type: 'integer' }, doneAt: { type: 'integer' }, text: { type: 'string' },
@@ -360,6 +361,20 @@ export const OPENAPI = {
           price: { type: 'number', description: 'credit charged for the message (prepaid accounts)' },
           scheduleAt: { type: 'integer', description: 'deliver not before, when scheduled' },
           expireAt: { type: 'integer', description: 'given up at' },
+          mo: {
+            type: 'object', description: "an MO's (direction mo): where it came from, its route, its delivery to the account",
+            required: ['connector', 'delivery', 'parts', 'acked', 'retries'],
+            properties: {
+              connector: { type: 'string', description: "the connector it came from: an upstream's id, or simulator" },
+              route: { type: 'string', description: 'the MO route that took it (absent: the request named the account, or a later part that followed its first)' },
+              keyword: { type: 'string', description: "that route's keyword" },
+              delivery: { enum: ['waiting', 'retrying', 'delivered', 'refused', 'expired'] },
+              via: { enum: ['bind', 'webhook'], description: 'where it was delivered' },
+              parts: { type: 'integer' }, acked: { type: 'integer' }, retries: { type: 'integer', description: 'failed attempts, tried again' },
+              receivers: { type: 'integer', description: "while not delivered: the account's receivers and transceivers bound now" },
+              webhook: { type: 'boolean', description: 'while not delivered: the account takes MO by webhook' },
+            },
+          },
         },
       },
       MessageSearchResult: {

@@ -162,6 +162,10 @@ export interface MessageInfo {
   timeline: { t: number; event: TimelineEventName | string; stat?: string }[]
   /** each destination: its outcome, and how it was carried (docs/API.md "Message lookup") */
   dests?: MessageDest[]
+  /** 'mo': from a subscriber to the account (an engine older than this console sends none: 'mt') */
+  direction?: 'mt' | 'mo'
+  /** an MO's: where it came from, its route, its delivery to the account */
+  mo?: MessageMo
   /** credit charged for the message (prepaid accounts) */
   price?: number
   /** [seq, total]: one part of a concatenated message */
@@ -207,6 +211,33 @@ export interface MessageSummary {
   doneAt: number
   text: string
   part?: [number, number]
+  /** 'mt': a message the account sent; 'mo': one from a subscriber to the account (from: the subscriber, to: the number texted) */
+  direction: 'mt' | 'mo'
+}
+
+/** What an MO's lookup adds (GET /api/v1/messages/{id} of a message with direction "mo"). */
+export interface MessageMo {
+  /** the connector it came from: an upstream's id, or 'simulator' (POST /api/v1/simulator/mo) */
+  connector: string
+  /** the MO route that took it, and that route's keyword; absent when the simulator's request named the account, or
+   *  for a later part of a concatenated MO (it follows its first part's route) */
+  route?: string
+  keyword?: string
+  /** its delivery to the account: waiting (not yet acknowledged, no failed attempt), retrying (an attempt failed: no
+   *  answer, a temporary refusal, a failed webhook), delivered (deliver_sm_resp 0 or the webhook's 2xx, at doneAt),
+   *  refused (the ESME refused it for good: err is its status), expired (not acknowledged within receipts.maxAgeMs) */
+  delivery: 'waiting' | 'retrying' | 'delivered' | 'refused' | 'expired'
+  /** where it was delivered: to a bind (receiver or transceiver) or to the account's MO webhook */
+  via?: 'bind' | 'webhook'
+  /** queue items it went out as (the simulator's MO split into parts; an upstream's part is an MO of its own), and how many the account acknowledged */
+  parts: number
+  acked: number
+  /** failed attempts, each tried again with back-off */
+  retries: number
+  /** while not delivered, from the running engine: the account's receivers and transceivers bound now, and whether it
+   *  takes MO by webhook (receivers 0 and no webhook: it waits for one to bind) */
+  receivers?: number
+  webhook?: boolean
 }
 
 /** GET /api/v1/messages: a page of a search, newest first (docs/API.md "Message search"). */

@@ -23,13 +23,20 @@ const STEPS: { event: string; label: string }[] = [
   { event: 'delivered', label: 'delivered to ESME' },
 ]
 
+// an MO's steps: from the subscriber to the account's bind or webhook (no carrier, no receipt)
+const MO_STEPS: { event: string; label: string }[] = [
+  { event: 'received', label: 'received from the subscriber' },
+  { event: 'delivered', label: 'delivered to the account' },
+]
+
 export function Timeline({ info }: { info: MessageInfo }) {
   const t0 = info.timeline.length ? info.timeline[0].t : info.submitAt ?? 0
-  const known = new Set(STEPS.map((s) => s.event))
+  const steps = info.mo ? MO_STEPS : STEPS
+  const known = new Set(steps.map((s) => s.event))
   const extra = info.timeline.filter((e) => !known.has(e.event))
   return html`
     <ol class="timeline">
-      ${STEPS.map((s) => {
+      ${steps.map((s) => {
         const e = info.timeline.find((x) => x.event === s.event)
         return html`<li key=${s.event} class=${e ? 'done' : 'todo'} data-event=${s.event}>
           <span class="dot" aria-hidden="true"></span>
@@ -73,6 +80,7 @@ export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => voi
     <article class="message" data-message-id=${w.id}>
       <header>
         <span class="mono strong">${w.id}</span>
+        ${info?.mo ? html`<span class="pill" data-direction="mo" title="from a subscriber to the account">MO</span>` : null}
         ${info ? html`<span class=${`pill msg-${state}`} data-state=${state} title=${info.stat ? `receipt stat ${info.stat}` : undefined}>${state}${stat ? html` <span class="dim">(stat ${stat})</span>` : null}</span>` : null}
         ${w.loading ? html`<span class="dim">loading…</span>` : html`<button type="button" class="btn small ghost" onClick=${onRefresh} title="fetch again">↻</button>`}
       </header>
@@ -82,7 +90,7 @@ export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => voi
             <dl class="facts compact">
               <div><dt>account</dt><dd>${info.systemId}</dd></div>
               <div><dt>from → to</dt><dd>${info.from} → ${Array.isArray(info.to) ? info.to.join(', ') : info.to}</dd></div>
-              <div><dt>submitted</dt><dd>${when(info.submitAt)}</dd></div>
+              <div><dt>${info.mo ? 'received' : 'submitted'}</dt><dd>${when(info.submitAt)}</dd></div>
               <div><dt>done</dt><dd>${when(info.doneAt)}</dd></div>
               ${info.err !== null && info.err !== undefined && info.err !== '' ? html`<div><dt>err</dt><dd>${String(info.err)}</dd></div>` : null}
               ${(info.dests ?? []).filter((d) => d.connector || d.upstreamId || d.via?.length).map((d) => html`<div key=${d.to} class="carrier" data-dest=${d.to}>
@@ -90,13 +98,28 @@ export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => voi
                 <dd>${carriage(d)}</dd>
               </div>`)}
               ${info.price !== undefined ? html`<div><dt>price</dt><dd data-price>${info.price}${refundNote(info.dests)}</dd></div>` : null}
-              ${info.registeredDelivery !== undefined ? html`<div><dt>receipt</dt><dd data-receipt>${receiptAsked(info.registeredDelivery)}</dd></div>` : null}
+              ${info.mo ? html`<div><dt>came from</dt><dd data-mo-connector>${info.mo.connector}${info.mo.route ? ` · MO route ${info.mo.route}${info.mo.keyword ? ` (keyword ${info.mo.keyword})` : ''}` : ''}</dd></div>
+                <div class="wide"><dt>delivery</dt><dd data-mo-delivery=${info.mo.delivery}>${moDelivery(info.mo)}</dd></div>` : null}
+              ${info.registeredDelivery !== undefined && !info.mo ? html`<div><dt>receipt</dt><dd data-receipt>${receiptAsked(info.registeredDelivery)}</dd></div>` : null}
               ${info.text ? html`<div class="wide"><dt>text</dt><dd class="text">${info.text}</dd></div>` : null}
             </dl>
             <${Timeline} info=${info} />`
         : null}
     </article>
   `
+}
+
+/** an MO's delivery to the account, in words ("my app never got it") */
+function moDelivery(mo: NonNullable<MessageInfo['mo']>): string {
+  const retried = mo.retries > 0 ? ` · ${mo.retries} failed attempt${mo.retries === 1 ? '' : 's'} retried` : ''
+  const parts = mo.parts > 1 ? ` · ${mo.acked} of ${mo.parts} parts acknowledged` : ''
+  switch (mo.delivery) {
+    case 'delivered': return `delivered to ${mo.via === 'webhook' ? 'the MO webhook' : 'a bind (deliver_sm_resp 0)'}${retried}`
+    case 'refused': return `refused for good by the ESME: not sent again${retried}`
+    case 'expired': return `never acknowledged: discarded after receipts.maxAgeMs${retried}`
+    default: return `${mo.delivery}: not yet acknowledged${parts}${retried}${mo.receivers === undefined ? '' : mo.webhook ? ' · goes to the MO webhook'
+      : mo.receivers === 0 ? ' · no receiver bound: it goes out when one binds' : ` · ${mo.receivers} receiver${mo.receivers === 1 ? '' : 's'} bound`}`
+  }
 }
 
 /** settlement 'refund': which destinations' price was given back (they ended without being delivered) */
@@ -288,7 +311,7 @@ export function MessageSearch({ accounts, onOpen, open }: { accounts: string[]; 
                   return html`<li key=${m.id}>
                     <button type="button" class=${`found-row${open === m.id ? ' open' : ''}`} data-message-id=${m.id} onClick=${() => onOpen(m.id)} aria-pressed=${open === m.id}>
                       <span class="dim">${dateTime(m.submitAt)}</span>
-                      <span class="mono">${m.id}</span>
+                      <span class="mono">${m.id}${m.direction === 'mo' ? html` <span class="chip" data-direction="mo" title="from a subscriber to the account">MO</span>` : null}</span>
                       <span>${m.systemId}</span>
                       <span class="addr">${m.from} → ${m.to.join(', ')}</span>
                       <span class=${`pill msg-${state}`} data-state=${state}>${state}</span>
