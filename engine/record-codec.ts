@@ -22,7 +22,7 @@
  *   MO record: C1 03 | the record's fields as above | flags u8 (route, keyword, via) | connector str | parts num |
  *           acked num | retries num | [route str] [keyword str] [via u8 (0 bind, 1 webhook)]
  *           (a record with `mo`, engine/message.ts MoFacts: its own kind, so a record of kind 01 is never one, and
- *           the record's flags byte, full, stays as it is)
+ *           the record's flags byte, full, stays as it is; store schema 4: an engine of schema 3 cannot read it)
  *   item:   C1 02 | flags u8 (key, messageId, submitAt, stat) | systemId str | kind u8 (0 receipt, 1 mo) |
  *           createdAt num | attempts num | [key num] [messageId str] [submitAt num] [stat str] | frame u32 + octets
  */

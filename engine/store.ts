@@ -15,7 +15,8 @@
 // Layout (sub-databases of one environment, so one transaction spans all of them):
 //   messages  id -> StoredMessage   MTs, and MOs (a record with `mo`, written through commit()'s `mo` and `moUpdates`:
 //                                   final for the store whatever their state, so never in `active`; one `done` entry
-//                                   at their receipt, so the retention purges them retentionHours after they came)
+//                                   at their receipt, so the retention purges them retentionHours after they came;
+//                                   layout kind 03, which schema 4 brought: an older engine refuses the store)
 //   active    id -> true            ids whose message_state is non-final (recovery index, no full scan), WRITTEN LATE:
 //                                   a message whose allocated id is >= meta 'store:activeFrom' is left out at its commit;
 //                                   about once a second a checkpoint puts the ones still non-final and raises activeFrom
@@ -208,8 +209,10 @@ const META_AUDIT_SEQ = 'store:auditSeq' // highest audit seq committed
 const MICRO = 1_000_000 // ledger sums are exact in integer micro-units
 const MAX_MICRO = Number.MAX_SAFE_INTEGER
 /** 1: msgpackr values. 2: record-codec.ts layouts and the done index (a version-1 engine cannot read them).
- *  3: the `active` index is written late (store:activeFrom); a version-2 engine would miss the newest messages. */
-const SCHEMA_VERSION = 3
+ *  3: the `active` index is written late (store:activeFrom); a version-2 engine would miss the newest messages.
+ *  4: MO records (layout kind 03): a version-3 engine fails on one ("store value of unknown layout 3"), at its open
+ *  when an MO came in the last second before the stop (indexLeftOut reads it), else at a lookup or a search. */
+const SCHEMA_VERSION = 4
 
 // Password hashing (scrypt, RFC 7914). 2^14 / 8 / 1 needs 16 MiB per hash and ~30-60 ms on one core.
 const SCRYPT_N = 16_384

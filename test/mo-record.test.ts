@@ -81,3 +81,30 @@ t.test('retention purges an MO retentionHours after it came; its outcome written
   t.equal(store.getMessage(old), undefined, 'an outcome of a purged MO is not written back')
   t.equal(await store.purgeFinal(T0 + 30 * HOUR, 100), 1, 'the younger one, later; nothing else was left behind')
 })
+
+t.test('a store that may hold MO records is schema 4: an engine of schema 3, which cannot read layout kind 03, refuses it', async (t) => {
+  // An engine of schema 3 decodes a message of kind 03 as "store value of unknown layout 3": at its open when an MO came
+  // in the last second before the stop (the scan from activeFrom), else at a lookup or search. It must refuse the store
+  // at its schema check instead (SMSC_ERR_STORE_NEWER, docs/OPERATIONS.md "Rolling back").
+  const dir = freshDir(t)
+  const { open } = await import('lmdb')
+  let store = await Store.open(dir)
+  const [mt] = store.allocateIds(1, 'decimal')
+  const { mo: _facts, ...record } = mo(mt, Date.now())
+  await store.commit({ messages: [record as MessageRecord] })
+  await store.close()
+  // as a schema-3 engine left it: MT records only
+  let raw = open(dir, { maxDbs: 16, noSubdir: false })
+  raw.openDB('meta', {}).putSync('store:schema', 3)
+  await raw.close()
+  store = await Store.open(dir)
+  const [id] = store.allocateIds(1, 'decimal')
+  await store.commit({ mo: [mo(id, Date.now())] })
+  t.equal((store.getMessage(mt) as MessageRecord).src[2], '4915100000300', "the schema-3 store's MT reads as before")
+  await store.close()
+  raw = open(dir, { maxDbs: 16, noSubdir: false })
+  const schema = raw.openDB('meta', {}).get('store:schema') as number
+  await raw.close()
+  t.equal(schema, 4, 'opening upgraded it to schema 4')
+  t.ok(schema > 3, 'so a schema-3 engine refuses it (its check: a schema above the one it knows)')
+})
