@@ -14,7 +14,7 @@ import { numberProblem } from './optouts'
 import { createSmsc } from './index'
 import { openAdminClient, type AdminClient } from './admin-client'
 import type { AccountView } from './admin'
-import { MessageState, RegisteredDelivery, statusName } from './protocol/constants'
+import { CommandStatus, MessageState, RegisteredDelivery } from './protocol/constants'
 import { isFinal } from './message'
 import { MAX_REPORT_DAYS, addCounts, addDays, dayOf, dayStart, emptyCounts, reportRange, type TrafficCounts } from './daily-stats'
 import { SEARCH_MAX_LIMIT, SEARCH_MAX_SCAN, type MessageSearchResult, type MessageView } from './message-search'
@@ -767,12 +767,16 @@ function receiptAsked(m: MessageView): string {
 }
 
 /**
- * A message's `err` as support reads it: the engine's own vendor-specific statuses (SMPP 3.4 §5.1.3, 0x400–0x4FF) by
- * name, e.g. 1027 (0x403 SMSC_ROPTEDOUT: opted out after it was accepted). Other numbers are an upstream's or a
- * provider's own codes (docs/CONNECTORS.md) and are shown as they came: naming them as SMPP statuses would mislead.
+ * A message's `err` as support reads it: the engine's own vendor-specific status a stored message can end with by
+ * name, 1027 (0x403 SMSC_ROPTEDOUT: opted out after it was accepted). Other numbers are an upstream's or a provider's
+ * own codes (docs/CONNECTORS.md) and are shown as they came: naming them as SMPP statuses would mislead. That includes
+ * the rest of 0x400–0x4FF, every SMSC's vendor range (SMPP 3.4 §5.1.3): the engine's 0x401 and 0x402 refuse a submit,
+ * so no stored message carries them, and an upstream's 0x401 is its own. `connector`: the one that carried the
+ * destination, whose own code a 0x403 may then be (the engine's, when it was opted out after a temporary failure).
  */
-function errText(err: number): string {
-  return err >= 0x400 && err <= 0x4ff ? `${err} (0x${err.toString(16)} ${statusName(err)})` : String(err)
+function errText(err: number, connector?: string): string {
+  if (err !== CommandStatus.SMSC_ROPTEDOUT) return String(err)
+  return connector === undefined ? `${err} (0x403 SMSC_ROPTEDOUT)` : `${err} (0x403: SMSC_ROPTEDOUT if the engine ended it, else connector ${connector}'s own code)`
 }
 
 /** An MO's delivery to the account, in words: what support answers "my app never got it" with. */
@@ -814,7 +818,7 @@ function showMo(m: MessageView): string {
 export function showMessage(m: MessageView): string {
   if (m.mo !== undefined) return showMo(m)
   const lines = [
-    `${m.id}  ${stateName(m.state)}${m.stat && m.stat !== 'UNKNOWN' ? ` (stat ${m.stat})` : ''}${m.err ? `  err ${errText(m.err)}` : ''}`,
+    `${m.id}  ${stateName(m.state)}${m.stat && m.stat !== 'UNKNOWN' ? ` (stat ${m.stat})` : ''}${m.err ? `  err ${errText(m.err, m.dests?.find((d) => d.err === m.err)?.connector)}` : ''}`,
     `  account     ${m.systemId}`,
     `  from → to   ${m.from} → ${m.to.join(', ')}`,
     `  submitted   ${iso(m.submitAt)}   done ${iso(m.doneAt)}${m.scheduleAt ? `   scheduled ${iso(m.scheduleAt)}` : ''}   expires ${iso(m.expireAt)}`,
@@ -826,7 +830,7 @@ export function showMessage(m: MessageView): string {
   if (m.registeredDelivery !== undefined) lines.push(`  receipt     ${receiptAsked(m)}`)
   lines.push(`  text        ${JSON.stringify(m.text)}`)
   for (const d of m.dests ?? []) {
-    lines.push(`  to ${d.to}: ${stateName(d.state)}${d.err ? ` err ${errText(d.err)}` : ''}${d.doneAt ? ` at ${iso(d.doneAt)}` : ''}` +
+    lines.push(`  to ${d.to}: ${stateName(d.state)}${d.err ? ` err ${errText(d.err, d.connector)}` : ''}${d.doneAt ? ` at ${iso(d.doneAt)}` : ''}` +
       `; connector ${d.connector ?? '-'}, upstream id ${d.upstreamId ?? '-'}, route ${d.via?.join(' → ') ?? '-'}` +
       `${d.price !== undefined ? `, price ${d.price}${d.refunded ? ' (refunded)' : ''}` : ''}`)
   }

@@ -286,6 +286,14 @@ t.test('`smsc message show` names the engine\'s own error codes and leaves an up
   t.match(opted, /^ {2}to \d+: .* err 1027 \(0x403 SMSC_ROPTEDOUT\)/m, 'on the destination too')
   t.match(shown(11), / err 11$/m, "an upstream's status or network code is not named: its meaning is the upstream's")
   t.notMatch(shown(11), /ESME_/)
+  // An upstream's own vendor-specific status (0x400-0x4FF is every SMSC's range) refusing the submit for good: its meaning
+  // is the upstream's, not this engine's 0x401 (a prepaid account out of credit, refused at admission, never stored).
+  const upstream = (err: number) => showMessage(viewOf({ ...record('0000000044', { state: 8, dest: { err, conn: 'up1' } }), err, doneAt: T0 + 900 }))
+  t.notMatch(upstream(0x401), /SMSC_RNOCREDIT/, "an upstream's 0x401 is not named as this engine's credit refusal")
+  t.match(upstream(0x401), /^0000000044 .* err 1025$/m, 'shown as it came')
+  t.match(upstream(0x401), /^ {2}to \d+: .* err 1025;/m, 'on the destination too')
+  t.match(upstream(0x403), /^ {2}to \d+: .* err 1027 \(0x403: SMSC_ROPTEDOUT if the engine ended it, else connector up1's own code\)/m,
+    "0x403 after a connector carried it: the engine's opt-out (the destination was retried before) or the upstream's own")
 })
 
 t.test('a search over 200,000 messages leaves the event loop free; the same walk in one slice would not', async (t) => {
