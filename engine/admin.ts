@@ -102,7 +102,7 @@ export interface AdminDeps {
   /** A connector stopped or started by the operator (committed): the running engine applies it (resolves once its link is closed or opening). */
   onConnectorStopped?(id: string, stopped: boolean, by: string): Promise<void> | void
   /** Live usage of an account (the running engine gives it; the offline CLI does not). */
-  usage?(systemId: string): { binds: number; quotaUsedToday: number | null; pendingDeliveries: number }
+  usage?(systemId: string): { binds: number; quotaUsedToday: number | null; pendingDeliveries: number; receivers: number }
   /** The settings the config file gives for an account: applied again at every start (configKeysOf). */
   configKeys?(systemId: string): readonly string[]
   /** Config webhooks.allowPrivateTargets: webhooks set by resellers and users may point at private addresses. */

@@ -276,7 +276,7 @@ function show(a: AccountView): string {
     `  rate            ${a.rateLimit ? `${a.rateLimit.perSecond}/s, burst ${a.rateLimit.burst}` : 'unlimited'}   daily quota ${a.dailyQuota ?? 'unlimited'}`,
     `  binds           ${a.usage ? `${a.usage.binds} open, ` : ''}max ${a.maxBinds}, window ${a.windowSize}`,
     // "My receipts stopped": stored for the account and not yet acknowledged by one of its receivers (smsc_pending_deliveries).
-    ...(a.usage ? [`  waiting         ${a.usage.pendingDeliveries} receipts/MO not yet acknowledged by a receiver${a.usage.pendingDeliveries > 0 && a.usage.binds === 0 ? ' (no bind open: they go out when a receiver or transceiver binds)' : ''}`] : []),
+    ...(a.usage ? [`  waiting         ${a.usage.pendingDeliveries} receipts/MO not yet acknowledged by a receiver${a.usage.pendingDeliveries > 0 && a.usage.receivers === 0 ? ` (${a.usage.binds === 0 ? 'no bind open' : 'only transmitters bound'}: they go out when a receiver or transceiver binds${a.webhooks.receipts || a.webhooks.mo ? ', or by the webhook' : ''})` : ''}`] : []),
     `  message ids     ${a.messageIdFormat}   validity default ${a.validity.defaultMs / 3_600_000} h, max ${a.validity.maxMs / 3_600_000} h   registered_delivery default ${a.registeredDelivery}`,
     `  allowed ips     ${a.allowedIps.length ? a.allowedIps.join(', ') : 'any'}`,
     `  client certs    ${a.clientCerts.length ? a.clientCerts.join(', ') : 'none asked'}`,

@@ -454,6 +454,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         binds: (byAccount.get(systemId) ?? []).filter((x) => isBound(x.state)).length,
         quotaUsedToday: a?.dailyQuota == null ? null : q !== undefined && q.day === Math.floor(now() / 86_400_000) ? q.used : 0,
         pendingDeliveries: store.pendingCount(systemId),
+        receivers: receivers(systemId).length,
       }
     },
     onRoutesChanged: (tables) => {

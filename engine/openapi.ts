@@ -189,6 +189,7 @@ export const OPENAPI = {
               binds: { type: 'integer', description: 'binds open now' },
               quotaUsedToday: { type: ['integer', 'null'], description: "message parts counted against today's quota (a reseller's: with its users'); null without a quota" },
               pendingDeliveries: { type: 'integer', description: 'receipts and MO stored for the account and not yet acknowledged by its ESME (waiting for a receiver to bind, or sent and unanswered)' },
+              receivers: { type: 'integer', description: 'binds that take receipts and MO now: receivers and transceivers (a transmitter gets no deliver_sm)' },
             },
           },
           exceedsReseller: {

@@ -350,9 +350,10 @@ export interface AccountView extends AccountSettings {
   children?: number
   /**
    * live usage, when an engine runs: binds open now, message parts counted against today's quota (null without a quota),
-   * and receipts and MO stored for the account and not yet acknowledged by it (waiting for a receiver, or sent and unanswered)
+   * receipts and MO stored for the account and not yet acknowledged by it (waiting for a receiver, or sent and unanswered),
+   * and the binds that take them now (receivers and transceivers: a transmitter gets no deliver_sm)
    */
-  usage?: { binds: number; quotaUsedToday: number | null; pendingDeliveries: number }
+  usage?: { binds: number; quotaUsedToday: number | null; pendingDeliveries: number; receivers: number }
   /** for an account listed in the config file: the settings it gives there, which apply again at every start */
   configKeys?: string[]
   /**

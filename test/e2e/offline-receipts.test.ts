@@ -4,7 +4,9 @@
  * dropped is delivered again on the next bind.
  */
 import t from 'tap'
-import { startEngine } from '../helpers/engine'
+import { spawnSync } from 'node:child_process'
+import path from 'node:path'
+import { projectRoot, startEngine } from '../helpers/engine'
 import { Status, gsm, isReceipt, messageText, openEsme, parseReceipt, type Pdu } from '../helpers/esme'
 
 const SRC = '12345'
@@ -20,23 +22,26 @@ t.test('receipts kept for an unbound ESME and flushed on bind', async (t) => {
   )
   t.ok(resps.every((r) => r.command_status === Status.ESME_ROK), 'all accepted')
   const ids = resps.map((r) => r.message_id ?? '')
+  await new Promise((r) => setTimeout(r, 1000)) // the carrier (10–50 ms) has finished with all of them
+  // Support's view of "my receipts stopped": the account says how many wait, and that only a transmitter is bound.
+  const token = await engine.operatorToken()
+  const usage = async () => ((await engine.http('GET', `/api/v1/accounts/esme1`, undefined, token)).json as { usage: unknown }).usage
+  t.same(await usage(), { binds: 1, quotaUsedToday: null, pendingDeliveries: N, receivers: 0 }, 'the receipts waiting, and no bind that takes them')
+  const show = spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'smsc.js'), 'account', 'show', 'esme1', '--config', engine.configPath], { encoding: 'utf8', timeout: 60_000 })
+  t.match(show.stdout, new RegExp(`waiting +${N} receipts/MO not yet acknowledged by a receiver \\(only transmitters bound: they go out when a receiver or transceiver binds\\)`), show.stderr)
   const unbind = await tx.unbind()
   t.equal(unbind.command_status, Status.ESME_ROK, 'transmitter unbound')
   t.equal(tx.delivered.length, 0, 'no deliver_sm on a transmitter bind')
 
-  await new Promise((r) => setTimeout(r, 1000)) // the carrier (10–50 ms) has finished with all of them
-  // Support's view of "my receipts stopped": the account says how many wait for a receiver.
-  const token = await engine.operatorToken()
-  const waiting = await engine.http('GET', `/api/v1/accounts/esme1`, undefined, token)
-  t.match(waiting.json, { usage: { binds: 0, pendingDeliveries: N } }, 'the account shows the receipts waiting, and no bind open')
+  await new Promise((r) => setTimeout(r, 200))
+  t.match(await usage(), { binds: 0, pendingDeliveries: N, receivers: 0 }, 'still waiting with no bind open')
   const rx = await openEsme(t, { port: engine.smppPort, kind: 'receiver' })
   const wanted = new Set(ids)
   const receipts = await rx.waitForMany((p: Pdu) => isReceipt(p) && wanted.has(p.receipted_message_id ?? ''), N, 10_000)
   t.same(new Set(receipts.map((r) => r.receipted_message_id)), wanted, 'one receipt for every id')
   await new Promise((r) => setTimeout(r, 500))
   t.equal(rx.delivered.filter((p) => isReceipt(p) && wanted.has(p.receipted_message_id ?? '')).length, N, 'no duplicates')
-  const after = await engine.http('GET', `/api/v1/accounts/esme1`, undefined, token)
-  t.match(after.json, { usage: { binds: 1, pendingDeliveries: 0 } }, 'none waiting once the receiver acknowledged them')
+  t.match(await usage(), { binds: 1, pendingDeliveries: 0, receivers: 1 }, 'none waiting once the receiver acknowledged them')
 })
 
 t.test('a receipt not acknowledged before the receiver drops is delivered again on rebind', async (t) => {
