@@ -14,7 +14,7 @@ import { numberProblem } from './optouts'
 import { createSmsc } from './index'
 import { openAdminClient, type AdminClient } from './admin-client'
 import type { AccountView } from './admin'
-import { CommandStatus, MessageState, RegisteredDelivery } from './protocol/constants'
+import { CommandStatus, MessageState, RegisteredDelivery, statusName } from './protocol/constants'
 import { isFinal } from './message'
 import { MAX_REPORT_DAYS, addCounts, addDays, dayOf, dayStart, emptyCounts, reportRange, type TrafficCounts } from './daily-stats'
 import { SEARCH_MAX_LIMIT, SEARCH_MAX_SCAN, type MessageSearchResult, type MessageView } from './message-search'
@@ -779,6 +779,9 @@ function errText(err: number, connector?: string): string {
   return connector === undefined ? `${err} (0x403 SMSC_ROPTEDOUT)` : `${err} (0x403: SMSC_ROPTEDOUT if the engine ended it, else connector ${connector}'s own code)`
 }
 
+/** An MO's `err`: the status the account's own ESME answered its deliver_sm with, an SMPP command_status, so named. */
+const moErr = (err: number): string => `${err} (0x${err.toString(16)} ${statusName(err)})`
+
 /** An MO's delivery to the account, in words: what support answers "my app never got it" with. */
 function moDelivery(m: MessageView): string {
   const mo = m.mo as NonNullable<MessageView['mo']>
@@ -786,7 +789,7 @@ function moDelivery(m: MessageView): string {
   const retries = mo.retries > 0 ? `, ${mo.retries} failed attempt${mo.retries === 1 ? '' : 's'} retried` : ''
   switch (mo.delivery) {
     case 'delivered': return `delivered to ${mo.via === 'webhook' ? 'the MO webhook (2xx)' : 'a bind (deliver_sm_resp 0)'} at ${iso(m.doneAt)}${retries}`
-    case 'refused': return `refused for good by the ESME (err ${m.err}, not sent again) at ${iso(m.doneAt)}${retries}`
+    case 'refused': return `refused for good by the ESME (err ${moErr(m.err)}, not sent again) at ${iso(m.doneAt)}${retries}`
     case 'expired': return `never acknowledged: discarded after receipts.maxAgeMs at ${iso(m.doneAt)}${retries}`
     default: {
       const where = mo.receivers === undefined ? '' : mo.webhook ? '; the account takes MO by webhook'
@@ -800,7 +803,7 @@ function moDelivery(m: MessageView): string {
 function showMo(m: MessageView): string {
   const mo = m.mo as NonNullable<MessageView['mo']>
   const lines = [
-    `${m.id}  MO (from a subscriber to the account)  ${stateName(m.state)}${m.err ? `  err ${errText(m.err)}` : ''}`,
+    `${m.id}  MO (from a subscriber to the account)  ${stateName(m.state)}${m.err ? `  err ${moErr(m.err)}` : ''}`,
     `  account     ${m.systemId}`,
     `  from → to   ${m.from} → ${m.to.join(', ')}`,
     `  received    ${iso(m.submitAt)}   done ${iso(m.doneAt)}`,

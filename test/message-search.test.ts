@@ -279,6 +279,14 @@ t.test('the lookup says which receipts the message asked for, and `smsc message 
   t.notMatch(kept, /refunded/)
 })
 
+t.test("`smsc message show` of an MO its ESME refused names the ESME's status (an SMPP command_status)", async (t) => {
+  const v = viewOf({ ...record('0000000044', { state: 5 }), err: 0x65, doneAt: T0 + 900 })
+  v.mo = { connector: 'up1', delivery: 'refused', parts: 1, acked: 0, retries: 0 }
+  const shown = showMessage(v)
+  t.match(shown, /^0000000044 {2}MO .* err 101 \(0x65 ESME_RX_P_APPN\)$/m)
+  t.match(shown, /refused for good by the ESME \(err 101 \(0x65 ESME_RX_P_APPN\), not sent again\)/)
+})
+
 t.test('`smsc message show` names the engine\'s own error codes and leaves an upstream\'s as they came', async (t) => {
   const shown = (err: number) => showMessage(viewOf({ ...record('0000000043', { state: 8, dest: { err } }), err, doneAt: T0 + 900 }))
   const opted = shown(0x403)
