@@ -125,15 +125,23 @@ export class Router {
     const entry: LedgerEntry | null = charged > 0 ? this.d.ledger.debitEntry(systemId, charged, count, ok.length === 1 ? ok[0].id : `${ok[0].id}..${ok[ok.length - 1].id}`) : null
     const batch: CommitBatch = { messages: replaced.length > 0 ? [...replaced, ...ok] : ok }
     if (entry !== null) batch.ledger = [entry]
-    if (job.quota !== undefined) batch.meta = [[`quota:${systemId}`, job.quota]]
-    // The reseller's count as its gate holds it now, not as of this job's admission: its users' batches go through
-    // other routers too, and commits keep the order they are asked for in, so the last one written is the latest.
+    // The counts as the gates hold them now, not as of this job's admission: a reseller's gate counts its users'
+    // batches too, which go through other routers and may be committed before this one (a reseller's own batch
+    // would write back its older count); commits keep the order they are asked for in, so the last one written is
+    // the latest.
+    const own = job.quota === undefined ? undefined : this.d.quotaNow(systemId) ?? job.quota
+    if (own !== undefined) batch.meta = [[`quota:${systemId}`, own]]
     const tree = parent === null ? undefined : this.d.quotaNow(parent)
     if (tree !== undefined) (batch.meta ??= []).push([`quota:${parent}`, tree])
     if (unlinks.length > 0) batch.upstreamRemove = unlinks
     this.d.commit(batch, (err) => {
       if (err) {
         if (entry !== null) this.d.ledger.revert(entry)
+        // Not stored, so not sent: its parts go back to the quotas as those refused above (the next commit writes the counts).
+        let units = 0
+        for (const r of ok) units += r.dests.length
+        if (job.quota !== undefined) this.d.quotaGiveBack(systemId, units)
+        if (parent !== null) this.d.quotaGiveBack(parent, units)
         for (let i = 0; i < statuses.length; i++) if (statuses[i] === 0) statuses[i] = S.ESME_RSYSERR
         job.done(err, statuses)
         return
