@@ -73,6 +73,9 @@ export interface MoRoute {
   reply?: string
 }
 
+/** A UTF-16 surrogate without its other half (a JSON text may hold one: "\ud83d"). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
 /** Parts an auto-reply may take: 459 GSM 7-bit characters, or 201 UCS2 ones (3GPP TS 23.040 concatenation, 8-bit reference). */
 export const MAX_REPLY_PARTS = 3
 
@@ -313,6 +316,11 @@ class Checker {
   reply(v: unknown, path: string): string {
     const what = `a text of 1 to ${MAX_REPLY_PARTS} message parts (at most ${MAX_REPLY_PARTS * 153} GSM 7-bit characters, €[]{}|^~\\ counting two, or ${MAX_REPLY_PARTS * 67} when it needs UCS2)`
     if (typeof v !== 'string' || v.trim().length === 0) return this.fail(`${path} must be ${what} (got ${showValue(v)})`)
+    // Half an emoji (a text cut between a surrogate pair's halves) is in no coding: every reply would be refused when sent.
+    const half = LONE_SURROGATE.exec(v)
+    if (half !== null) {
+      this.fail(`${path} must be ${what} (got a text UCS2 cannot carry: half of a surrogate pair, \\u${half[0].charCodeAt(0).toString(16)}, at character ${half.index + 1})`)
+    }
     const n = countParts(v)
     if (n.parts > MAX_REPLY_PARTS) {
       const units = n.coding === 'gsm' ? `${n.units} GSM characters` : `${n.units} UCS2 characters`

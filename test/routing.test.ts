@@ -509,6 +509,8 @@ t.test('validateRouteTables', async (t) => {
     ['MO reply of 460 GSM characters', { mo: [{ name: 'help', match: {}, account: 'a', reply: 'x'.repeat(460) }] }, `${P}.mo[0].reply must be ${REPLY_RULE} (got 460 GSM characters: 4 parts)`],
     ['MO reply whose € count two', { mo: [{ name: 'help', match: {}, account: 'a', reply: '€'.repeat(230) }] }, `${P}.mo[0].reply must be ${REPLY_RULE} (got 460 GSM characters: 4 parts)`],
     ['MO reply of 202 UCS2 characters', { mo: [{ name: 'help', match: {}, account: 'a', reply: 'ж'.repeat(202) }] }, `${P}.mo[0].reply must be ${REPLY_RULE} (got 202 UCS2 characters: 4 parts)`],
+    // half an emoji (a text cut between the two halves of a surrogate pair): no coding carries it, so no reply would go
+    ['MO reply with a lone surrogate', { mo: [{ name: 'help', match: {}, account: 'a', reply: 'Thanks \ud83d' }] }, `${P}.mo[0].reply must be ${REPLY_RULE} (got a text UCS2 cannot carry: half of a surrogate pair, \\ud83d, at character 8)`],
   ]
   for (const [name, input, message, connectors] of bad) {
     t.test(`rejects: ${name}`, async (t) => {
