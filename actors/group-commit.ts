@@ -53,6 +53,9 @@ export class GroupCommit {
   /** Requests waiting for the transaction in flight. */
   get waiting(): number { return this.pending.length }
 
+  /** Nothing in flight and nothing waiting: every request so far is written (or failed). */
+  get idle(): boolean { return !this.inFlight && this.pending.length === 0 }
+
   /** Messages in the requests waiting (the store's part of the overload gauge). */
   waitingMessages = 0
 

@@ -125,6 +125,8 @@ export interface ActorSystem {
 }
 
 const TICK_MS = 20
+/** How long a stop waits for the delivery actor and the store to write what they were handed (a hung disk does not hold it). */
+const STOP_FLUSH_MS = 5_000
 
 /** What the dispatcher sees of a connector the operator stopped, or one going away: down, not probing. */
 const DOWN = Object.freeze({ up: false, probing: false })
@@ -137,14 +139,14 @@ function partition(systemId: string, n: number): number {
 }
 
 /** An actor on the message path: its ref (to stop it) and how to post to its drained mailbox. */
-interface Drained<M> { ref: ActorRef; post(msg: M): void; /** what a stopped actor left unhandled */ leftovers(): M[] }
+interface Drained<M> { ref: ActorRef; post(msg: M): void; /** what a stopped actor left unhandled */ leftovers(): M[]; /** messages posted, not yet handled */ size(): number }
 
 /** Spawns an actor whose mailbox is drained at each wake-up (mailbox.ts): one nact message per turn, not per post. */
 function spawnDrained<S, M>(parent: unknown, name: string, handle: (state: S, msg: M) => S, props: Record<string, unknown>, after?: (state: S) => void): Drained<M> {
   const box = new Mailbox<M>()
   const ref = nact.spawn(parent, (state: S) => box.drain(state, handle, after), name, props)
   box.bind((wake) => nact.dispatch(ref, wake))
-  return { ref, post: (msg) => box.post(msg), leftovers: () => box.takeQueued() }
+  return { ref, post: (msg) => box.post(msg), leftovers: () => box.takeQueued(), size: () => box.size }
 }
 
 export function startActors(d: ActorDeps): ActorSystem {
@@ -736,6 +738,13 @@ export function startActors(d: ActorDeps): ActorSystem {
       nact.stop(dispatcher.ref)
       await Promise.all([...lanes.values()].map((l) => l.connector.stop().catch((err) => log('warn', 'connector stop failed', { connector: l.connector.id, error: String(err) }))))
       nact.stop(connectorsRef)
+      // What the delivery actor and the store were handed is written before they stop: the engine drains its binds'
+      // windows before unbinding them, and the acks of those last deliver_sm reach the delivery actor just now; lost,
+      // their receipts and MO would go to the ESME again after the restart. Bounded by STOP_FLUSH_MS.
+      const until = Date.now() + STOP_FLUSH_MS
+      while ((delivery.size() > 0 || storeActor.size() > 0 || (writer !== null && !writer.idle)) && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 2))
+      }
       nact.stop(delivery.ref)
       nact.stop(storeActor.ref)
       nact.stop(root)
