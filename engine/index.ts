@@ -1398,7 +1398,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     // The last counts (the final answers and receipts included), straight to the store: its actor has stopped.
     traffic.sample(now(), metrics.accounts)
     const trafficLeft = traffic.flush(now())
-    if (trafficLeft.length < 0) await store.commit({ meta: trafficLeft }).catch((err: unknown) => log('error', 'daily traffic commit failed at stop: the counts since the last minute are lost', { error: String(err) }))
+    if (trafficLeft.length > 0) await store.commit({ meta: trafficLeft }).catch((err: unknown) => log('error', 'daily traffic commit failed at stop: the counts since the last minute are lost', { error: String(err) }))
     hub.stop()
     await webhooks.stop()
     await http?.close()
