@@ -383,7 +383,7 @@ t.test('account pages in chromium: operator, reseller and user', NEEDS_BROWSER, 
     t.match(await text('#whoami'), /u2\s*user/)
     await page.waitForSelector('[data-detail=u2]')
     const actions = await page.$$eval('[data-detail=u2] .acct-actions button', (bs) => bs.map((b) => b.getAttribute('data-action')))
-    t.same(actions, ['edit', 'ledger', 'apikeys', 'optouts', 'password'], 'its own settings, ledger, API keys, opt-outs and password; no credit, suspend or delete')
+    t.same(actions, ['edit', 'ledger', 'traffic', 'apikeys', 'optouts', 'password'], 'its own settings, ledger, traffic, API keys, opt-outs and password; no credit, suspend or delete')
     t.equal(await page.locator('#account-new').count(), 0, 'no new-account button')
     t.equal(await text(balanceCell('u2')), '25')
     await shot(page, 'user-1280')

@@ -87,7 +87,7 @@ t.test('staff logins in chromium: a viewer sees no mutation controls; a staff ad
       await page.click(`${row(id)} [data-action=manage]`)
       await page.waitForSelector(`[data-detail="${id}"]`)
       const actions = await page.locator(`[data-detail="${id}"] .acct-actions button`).evaluateAll((bs) => bs.map((b) => b.getAttribute('data-action')))
-      t.same(actions, ['ledger', 'apikeys', 'optouts'], `${id}: the ledger, the API keys and the opt-outs, and nothing that changes them`)
+      t.same(actions, ['ledger', 'traffic', 'apikeys', 'optouts'], `${id}: the ledger, the traffic, the API keys and the opt-outs, and nothing that changes them`)
       await page.click(`[data-detail="${id}"] [data-action=apikeys]`)
       await page.waitForSelector('#apikeys')
       t.equal(await count('#apikey-create') + await count('#apikeys [data-action=revoke]'), 0, `${id}: no key made or revoked by a viewer`)

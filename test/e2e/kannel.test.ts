@@ -171,12 +171,13 @@ interface Dlr { tag: string; type: string; fid: string; smsc: string; reply: str
 interface Mo { from: string; to: string; coding: string; charset: string; hex: string; smsc: string }
 
 /** All messages of the store, found by walking the ids the counter hands out (a fresh data dir starts at 1). */
+/** The MT messages stored with the first `upTo` ids (MO have records of their own, with `mo`: left out). */
 function storedMessages(smsc: Smsc, upTo: number): MessageRecord[] {
   const out: MessageRecord[] = []
   for (let n = 1; n <= upTo; n++) {
     for (const id of [String(n).padStart(10, '0'), (HEX_ID_BASE + n).toString(16)]) {
       const r = smsc.store.getMessage(id) as MessageRecord | undefined
-      if (r) out.push(r)
+      if (r && r.mo === undefined) out.push(r)
     }
   }
   return out
