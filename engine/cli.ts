@@ -273,7 +273,8 @@ function show(a: AccountView): string {
   const lines = [
     `${a.systemId}  (${a.role}${a.parent ? ` of ${a.parent}` : ''}${a.suspended ? ', SUSPENDED' : ''})`,
     `  balance         ${a.balance === null ? 'unlimited (not prepaid)' : a.balance}`,
-    `  rate            ${a.rateLimit ? `${a.rateLimit.perSecond}/s, burst ${a.rateLimit.burst}` : 'unlimited'}   daily quota ${a.dailyQuota ?? 'unlimited'}`,
+    // Parts counted against today's quota (UTC day): a reseller's count is its tree's (docs/ACCOUNTS.md), as in the console
+    `  rate            ${a.rateLimit ? `${a.rateLimit.perSecond}/s, burst ${a.rateLimit.burst}` : 'unlimited'}   daily quota ${a.dailyQuota ?? 'unlimited'}${a.usage?.quotaUsedToday != null ? `, ${a.usage.quotaUsedToday} used today${a.role === 'reseller' ? ' with its users' : ''} (UTC)` : ''}`,
     `  binds           ${a.usage ? `${a.usage.binds} open, ` : ''}max ${a.maxBinds}, window ${a.windowSize}`,
     // "My receipts stopped": stored for the account and not yet acknowledged by one of its receivers (smsc_pending_deliveries).
     ...(a.usage ? [`  waiting         ${a.usage.pendingDeliveries} receipts/MO not yet acknowledged by a receiver${a.usage.pendingDeliveries > 0 && a.usage.receivers === 0 ? ` (${a.usage.binds === 0 ? 'no bind open' : 'only transmitters bound'}: they go out when a receiver or transceiver binds${a.webhooks.receipts || a.webhooks.mo ? ', or by the webhook' : ''})` : ''}`] : []),

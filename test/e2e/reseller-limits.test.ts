@@ -182,6 +182,9 @@ t.test("a reseller's daily quota counts its whole tree: its users' parts and its
   const used = async (systemId: string) => ((await api.account(systemId)).usage as { quotaUsedToday: number | null }).quotaUsedToday
   t.equal(await used('res2'), 6, "res2's count is its tree's")
   t.equal(await used('u1'), 3, "u1's own count")
+  // smsc account show says it too, not only --json
+  t.match(smsc(['account', 'show', 'res2'], engine.dataDir).out, /daily quota 6, 6 used today with its users \(UTC\)\n/, "the reseller's tree count in its text view")
+  t.match(smsc(['account', 'show', 'u1'], engine.dataDir).out, /daily quota 4, 3 used today \(UTC\)\n/, "a user's own count in its text view")
 
   // The send API says whose quota it was, without the reseller's numbers.
   const login = await httpCall(engine.httpPort, 'POST', '/api/v1/login', { systemId: 'u2', password: 'upw2' })
