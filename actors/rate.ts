@@ -81,11 +81,15 @@ export class RateGate {
       const end = groupEnd(groups, i, records.length)
       let units = 0
       let refused = false
+      let confirms = false
       for (let k = i; k < end; k++) {
         if (statuses[k] !== 0) refused = true
         units += records[k].dests.length
+        if (records[k].confirmsOptOut === true) confirms = true
       }
-      if (!refused) {
+      // A STOP confirmation (an optOut "add" route's reply) answers the subscriber's own STOP, which carriers require
+      // (CTIA): neither the rate limit nor the daily quota holds it back, and it takes nothing from them. Credit does.
+      if (!refused && !confirms) {
         let status = 0
         if (!this.take(units, now)) status = S.ESME_RTHROTTLED
         else if (tree !== null && !tree.take(units, now)) {

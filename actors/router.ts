@@ -91,7 +91,8 @@ export class Router {
     const parent = job.treeQuota ? account?.parent ?? null : null
     if (job.quota !== undefined || parent !== null) {
       let back = 0
-      for (let i = 0; i < records.length; i++) if (passed[i] && statuses[i] !== 0) back += records[i].dests.length
+      // a STOP confirmation took no quota (actors/rate.ts): it gives none back
+      for (let i = 0; i < records.length; i++) if (passed[i] && statuses[i] !== 0 && records[i].confirmsOptOut !== true) back += records[i].dests.length
       if (back > 0) {
         if (job.quota !== undefined) {
           job.quota = { day: job.quota.day, used: Math.max(0, job.quota.used - back) }
@@ -139,7 +140,7 @@ export class Router {
         if (entry !== null) this.d.ledger.revert(entry)
         // Not stored, so not sent: its parts go back to the quotas as those refused above (the next commit writes the counts).
         let units = 0
-        for (const r of ok) units += r.dests.length
+        for (const r of ok) if (r.confirmsOptOut !== true) units += r.dests.length
         if (job.quota !== undefined) this.d.quotaGiveBack(systemId, units)
         if (parent !== null) this.d.quotaGiveBack(parent, units)
         for (let i = 0; i < statuses.length; i++) if (statuses[i] === 0) statuses[i] = S.ESME_RSYSERR

@@ -104,3 +104,18 @@ t.test("a part over the reseller's quota gives back the user's own quota and the
   t.ok(reseller.take(8, T0), "the reseller's bucket: 8 tokens left")
   t.notOk(reseller.take(1, T0), "the reseller's bucket: not 9")
 })
+
+t.test('a STOP confirmation passes a spent rate limit and quota, its own and its reseller\'s, and takes nothing from them', async (t) => {
+  const reseller = gate({ perSecond: 1, burst: 1 }, 1)
+  const a = gate({ perSecond: 1, burst: 1 }, 1)
+  t.same(admit(a, 1, T0, reseller), [OK], 'the one part of the day and the one token')
+  t.same(admit(a, 1, T0, reseller), [THR], 'spent')
+  const j = job(3, [0, 0, 1])
+  j.records[0].confirmsOptOut = true
+  j.records[1].confirmsOptOut = true // the two parts of one confirmation, then an ordinary message
+  a.admit(j, T0, reseller)
+  t.same(j.statuses, [OK, OK, THR], 'the confirmation goes; the ordinary message is throttled')
+  t.same(a.quotaState()?.used, 1, 'nothing taken from the quota')
+  t.same(reseller.quotaState()?.used, 1, "nor from the reseller's")
+  t.same(admit(a, 1, T0 + 1000, reseller), [QUOTA], 'a second later: a token again, the quota still spent (the confirmation took none of either)')
+})

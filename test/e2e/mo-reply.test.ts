@@ -226,3 +226,35 @@ t.test('replace_sm on a STOP confirmation still waiting: the new text is no conf
   t.same(sale(), [], 'the replaced text never reaches the listed number')
   t.match(ended, { text: 'Big sale this week only!', stat: 'REJECTD' }, 'it ends REJECTD as opted out when due')
 })
+
+t.test("a STOP confirmation goes out though the account's daily quota is spent; another reply does not", async (t) => {
+  const engine = await startPolicyEngine(t, {
+    accounts: [{ systemId: 'capped', password: 'cpw1', dailyQuota: 1 }],
+    extra: {
+      routes: {
+        mt: [{ name: 'sim', match: {}, action: { connector: 'simulator' } }],
+        mo: [
+          { name: 'stop', match: { keyword: 'STOP' }, account: 'capped', optOut: 'add', reply: 'You are unsubscribed' },
+          { name: 'help', match: { keyword: 'HELP' }, account: 'capped', reply: 'Capped help' },
+        ],
+      },
+    },
+  })
+  const api = await AdminApi.login(engine)
+  const esme = await openEsme(t, { port: engine.smppPort, kind: 'transceiver', systemId: 'capped', password: 'cpw1' })
+  const used = await esme.submit({ source_addr: '12345', destination_addr: OTHER, short_message: gsm('the day\'s one part') })
+  t.equal(used.command_status, 0, "the day's one part")
+  t.equal(hex((await esme.submit({ source_addr: '12345', destination_addr: OTHER, short_message: gsm('over') })).command_status), hex(0x402), 'the quota is spent')
+
+  t.equal((await api.call('POST', '/api/v1/simulator/mo', { from: SUBSCRIBER, to: '12345', text: 'STOP' })).status, 202)
+  const confirmation = await until('the confirmation stored and delivered', async () => {
+    const r = await api.ok<{ messages: { systemId: string; from: string; text: string; stat: string }[] }>('GET', `/api/v1/messages?to=${SUBSCRIBER}`)
+    return r.messages.find((m) => m.stat === 'DELIVRD')
+  })
+  t.match(confirmation, { systemId: 'capped', from: '12345', text: 'You are unsubscribed' }, 'the STOP confirmation went out')
+  t.match((await api.account('capped')).usage, { quotaUsedToday: 1 }, 'and took nothing from the quota')
+
+  t.equal((await api.call('POST', '/api/v1/simulator/mo', { from: OTHER, to: '12345', text: 'HELP' })).status, 202)
+  await until('the HELP reply refused', async () => ((await metric(engine, 'refused')) === 1 ? true : undefined))
+  t.match(engine.output(), /"msg":"MO auto-reply not sent","route":"help".*"code":"SMSC_ERR_QUOTA_EXCEEDED"/, 'a HELP answer is an ordinary send: over the quota, not sent')
+})
