@@ -52,7 +52,7 @@ import { GLOBAL, MAX_PER_LIST, MAX_PER_REQUEST, MAX_TOTAL, normaliseNumber, numb
 import { Store, within, type CommitBatch } from './store'
 import type { AccountView, BackupState, OptOutFind, OptOutPage, OutbindView } from './wire'
 import { urlTargetRefusal } from './webhook-target'
-import { addCounts, dayOf, dayStart, daysBetween, emptyCounts, reportRange, storedTraffic, type TrafficDay, type TrafficDayRows, type TrafficSource } from './daily-stats'
+import { addCounts, dayOf, dayProblem, daysBetween, emptyCounts, parseDay, reportRange, storedTraffic, type TrafficDay, type TrafficDayRows, type TrafficSource } from './daily-stats'
 
 export type { AccountView, BackupState, OutbindView } from './wire'
 
@@ -613,8 +613,8 @@ export class Admin {
 
   /** Every account's traffic of one UTC day (default today) that `p` may see, by systemId; accounts with none left out. */
   trafficDay(p: Principal, day?: string): TrafficDayRows {
-    const d = day ?? dayOf(this.deps.now())
-    if (dayStart(d) === null) invalid(`day must be a day as YYYY-MM-DD (UTC) (got ${JSON.stringify(d)})`)
+    const today = dayOf(this.deps.now())
+    const d = day === undefined ? today : parseDay(day, today) ?? invalid(dayProblem('day', day))
     const rows = [...this.trafficSource().accountsOf(d)].filter(([id]) => this.canSee(p, id)).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
     return { day: d, accounts: rows.map(([systemId, c]) => ({ systemId, ...addCounts(emptyCounts(), c) })) }
   }

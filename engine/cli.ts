@@ -16,7 +16,7 @@ import { openAdminClient, type AdminClient } from './admin-client'
 import type { AccountView } from './admin'
 import { CommandStatus, MessageState, RegisteredDelivery, statusName } from './protocol/constants'
 import { isFinal } from './message'
-import { MAX_REPORT_DAYS, addCounts, addDays, dayOf, dayStart, emptyCounts, reportRange, type TrafficCounts } from './daily-stats'
+import { MAX_REPORT_DAYS, addCounts, addDays, dayOf, dayProblem, emptyCounts, parseDay, reportRange, type TrafficCounts } from './daily-stats'
 import { SEARCH_MAX_LIMIT, SEARCH_MAX_SCAN, type MessageSearchResult, type MessageView } from './message-search'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -420,11 +420,7 @@ function trafficCells(c: TrafficCounts): string {
 function dayFlag(flags: Record<string, string | boolean>, name: string): string | undefined {
   const v = flags[name]
   if (v === undefined) return undefined
-  const today = dayOf(Date.now())
-  if (v === 'today') return today
-  if (v === 'yesterday') return addDays(today, -1)
-  if (typeof v !== 'string' || dayStart(v) === null) usage(`--${name} must be a day as YYYY-MM-DD (UTC), today or yesterday (got ${JSON.stringify(v)})`)
-  return v
+  return (typeof v === 'string' ? parseDay(v, dayOf(Date.now())) : null) ?? usage(dayProblem(`--${name}`, v))
 }
 
 async function accountStats(positionals: string[], flags: Record<string, string | boolean>): Promise<number> {

@@ -259,18 +259,32 @@ export class DailyStats implements TrafficSource {
   }
 }
 
+/** A day as the API and the CLI take it: YYYY-MM-DD (UTC), `today` or `yesterday`; null when it is none of them. */
+export function parseDay(v: string, today: string): string | null {
+  if (v === 'today') return today
+  if (v === 'yesterday') return addDays(today, -1)
+  return dayStart(v) === null ? null : v
+}
+
+/** The one line for a day that parseDay refused, naming the parameter as the caller calls it. */
+export const dayProblem = (name: string, v: unknown): string => `${name} must be a day as YYYY-MM-DD (UTC), today or yesterday (got ${JSON.stringify(v)})`
+
 /**
- * The days of a report from its `from` and `to` (YYYY-MM-DD, UTC; either may be missing): neither, the last 7 days
+ * The days of a report from its `from` and `to` (YYYY-MM-DD, UTC, today or yesterday; either may be missing): neither, the last 7 days
  * to today; only `from`, from then to today; only `to`, the 7 days to then. A problem is one line naming the
  * parameter as the caller calls it (`names`: the API's query parameters, the CLI's flags).
  */
 export function reportRange(q: { from?: string; to?: string }, today: string, names = { from: 'from', to: 'to' }): [string, string] | string {
+  const given: { from?: string; to?: string } = {}
   for (const k of ['from', 'to'] as const) {
     const v = q[k]
-    if (v !== undefined && dayStart(v) === null) return `${names[k]} must be a day as YYYY-MM-DD (UTC) (got ${JSON.stringify(v)})`
+    if (v === undefined) continue
+    const d = parseDay(v, today)
+    if (d === null) return dayProblem(names[k], v)
+    given[k] = d
   }
-  const to = q.to ?? (q.from !== undefined && q.from > today ? q.from : today)
-  const from = q.from ?? addDays(to, -6)
+  const to = given.to ?? (given.from !== undefined && given.from > today ? given.from : today)
+  const from = given.from ?? addDays(to, -6)
   if (from > to) return `${names.from} ${from} is after ${names.to} ${to}`
   const span = daysBetween(from, to).length
   if (span > MAX_REPORT_DAYS) return `${names.from} to ${names.to} spans ${span} days: at most ${MAX_REPORT_DAYS}`

@@ -76,7 +76,9 @@ t.test('traffic reports: exact day counts over the API and the CLI, kept over a 
     t.same(all.accounts[1].refusedBy, { SMSC_RNOCREDIT: 2 })
     const bad = await admin.call('GET', '/api/v1/accounts/acme/stats?from=2024-02-30')
     t.equal(bad.status, 400)
-    t.same(bad.json, { error: 'from must be a day as YYYY-MM-DD (UTC) (got "2024-02-30")', code: 'SMSC_ERR_API_INVALID' })
+    t.same(bad.json, { error: 'from must be a day as YYYY-MM-DD (UTC), today or yesterday (got "2024-02-30")', code: 'SMSC_ERR_API_INVALID' })
+    t.same((await admin.ok<{ day: string }>('GET', '/api/v1/stats?day=today')).day, day, 'day=today, as the CLI takes it')
+    t.equal((await admin.call('GET', '/api/v1/stats?day=tomorrow')).status, 400)
     t.equal((await admin.call('GET', '/api/v1/accounts/nobody/stats')).status, 404, 'an account that never was')
   })
 
