@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { createLogger } from './log'
 import fs from 'node:fs'
-import { CONFIG_FLAGS, assertKnownFlags, configArgsFromFlags, loadConfig, parseCliArgs } from './config'
+import { CONFIG_FLAGS, SIMULATOR_CONNECTOR, assertKnownFlags, configArgsFromFlags, loadConfig, parseCliArgs } from './config'
 import { SmscError, isSmscError } from './errors'
 import { ADMIN_CREDENTIAL, INITIAL_CREDENTIALS, accountCredential, writePrivateFile } from './dirs'
 import { numberProblem } from './optouts'
@@ -776,6 +776,16 @@ function errText(err: number, connector?: string): string {
   return connector === undefined ? `${err} (0x403 SMSC_ROPTEDOUT)` : `${err} (0x403: SMSC_ROPTEDOUT if the engine ended it, else connector ${connector}'s own code)`
 }
 
+/**
+ * Which connector carried a destination, as support reads it: a record names upstreams only (docs/API.md "Message
+ * lookup"), so one without, whose route is the simulator's (no `via`, or a `via` that goes on to it), and final, was
+ * the simulated carrier's; else '-' (not carried yet, or expired before a connector took it).
+ */
+function carrierOf(d: MessageView['dests'][number]): string {
+  if (d.connector !== undefined) return d.connector
+  return isFinal(d.state) && (d.via === undefined || d.via.includes(SIMULATOR_CONNECTOR)) ? SIMULATOR_CONNECTOR : '-'
+}
+
 /** An MO's `err`: the status the account's own ESME answered its deliver_sm with, an SMPP command_status, so named. */
 const moErr = (err: number): string => `${err} (0x${err.toString(16)} ${statusName(err)})`
 
@@ -831,7 +841,7 @@ export function showMessage(m: MessageView): string {
   lines.push(`  text        ${JSON.stringify(m.text)}`)
   for (const d of m.dests ?? []) {
     lines.push(`  to ${d.to}: ${stateName(d.state)}${d.err ? ` err ${errText(d.err, d.connector)}` : ''}${d.doneAt ? ` at ${iso(d.doneAt)}` : ''}` +
-      `; connector ${d.connector ?? '-'}, upstream id ${d.upstreamId ?? '-'}, route ${d.via?.join(' → ') ?? '-'}` +
+      `; connector ${carrierOf(d)}, upstream id ${d.upstreamId ?? '-'}, route ${d.via?.join(' → ') ?? 'simulator'}` +
       `${d.price !== undefined ? `, price ${d.price}${d.refunded ? ' (refunded)' : ''}` : ''}`)
   }
   const t0 = m.timeline[0]?.t ?? m.submitAt

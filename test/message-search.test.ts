@@ -273,10 +273,19 @@ t.test('the lookup says which receipts the message asked for, and `smsc message 
   t.equal(line(17, 2), 'asked for: the final outcome, and intermediate ones (registered_delivery 17)')
   const refunded = showMessage(at(1, 5, { price: 1, refunded: true }))
   t.match(refunded, /^ {2}price {7}1, refunded$/m, 'the message: its price given back (settlement "refund")')
-  t.match(refunded, /; connector -, upstream id -, route -, price 1 \(refunded\)$/m, 'and the destination')
+  t.match(refunded, /; connector simulator, upstream id -, route simulator, price 1 \(refunded\)$/m, 'and the destination')
   const kept = showMessage(at(1, 2, { price: 1 }))
   t.match(kept, /^ {2}price {7}1$/m, 'a delivered message keeps its charge')
   t.notMatch(kept, /refunded/)
+})
+
+t.test('`smsc message show` names the simulated carrier, which a record does not store, and says "-" for what no connector took', async (t) => {
+  const dest = (state: number, d: Partial<Destination>) => /^ {2}to \d+: .*$/m.exec(showMessage(viewOf({ ...record('0000000045', { state, dest: d }), doneAt: T0 })))
+  t.match(dest(2, {})?.[0], /connector simulator, upstream id -, route simulator/, "delivered on the simulator's route")
+  t.match(dest(0, {})?.[0], /connector -, upstream id -, route simulator/, 'scheduled: not carried yet')
+  t.match(dest(3, { via: ['up1'] })?.[0], /connector -, upstream id -, route up1/, 'expired before the upstream took it')
+  t.match(dest(2, { via: ['up1', 'simulator'] })?.[0], /connector simulator, upstream id -, route up1 → simulator/, 'failed over to the simulator')
+  t.match(dest(2, { via: ['up1'], conn: 'up1', up: 'U-1' })?.[0], /connector up1, upstream id U-1, route up1/)
 })
 
 t.test("`smsc message show` of an MO its ESME refused names the ESME's status (an SMPP command_status)", async (t) => {
