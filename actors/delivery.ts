@@ -102,6 +102,13 @@ export class Delivery {
   private readonly queues = new Map<string, Queue>()
   /** Aggregate-receipt messages in progress (mirror of the store's `mp:` meta keys). */
   private readonly parts = new Map<string, PartsSeen>()
+  /**
+   * MO records this actor changed whose commits are not written yet, with how many such commits: the next answer for
+   * the same MO changes this version, not the store's. A commit waits in the store actor's queue, unknown to the store,
+   * while another is written; read from the store meanwhile, a second part's ack would be counted on the version
+   * before the first's, and the MO would never end DELIVERED.
+   */
+  private readonly moInFlight = new Map<string, [MessageRecord, number]>()
   private lastPartsCheck = 0
 
   /** Items per account in memory at most (about): a receiver down for hours does not grow the heap. */
@@ -411,7 +418,7 @@ export class Delivery {
         if (item.kind === 'mo') this.moStep((mo ??= new Map()), item, 'refused', now, status)
       }
       const ack = refused.map(({ item }) => ({ systemId: item.systemId, key: item.key! }))
-      this.d.commit(mo === undefined ? { ack } : { ack, moUpdates: [...mo.values()] }, (err) => { if (err) this.d.log('error', 'ack commit failed', { error: err.message }) })
+      this.commitMo({ ack }, mo, (err) => { if (err) this.d.log('error', 'ack commit failed', { error: err.message }) })
     }
     if (ok.length > 0) {
       const wall = this.d.now()
@@ -428,7 +435,7 @@ export class Delivery {
       }
       m.totals.delivered += ok.length
       const ack = ok.map((it) => ({ systemId: it.systemId, key: it.key! }))
-      this.d.commit(mo === undefined ? { ack } : { ack, moUpdates: [...mo.values()] }, (err) => { if (err) this.d.log('error', 'ack commit failed', { error: err.message }) })
+      this.commitMo({ ack }, mo, (err) => { if (err) this.d.log('error', 'ack commit failed', { error: err.message }) })
       for (const it of ok) touched.add(it.systemId)
     }
     const now = this.d.now()
@@ -444,7 +451,7 @@ export class Delivery {
       if (it.kind === 'mo') this.moStep((retried ??= new Map()), it, 'retry', now)
     }
     if (retried !== undefined) {
-      this.d.commit({ moUpdates: [...retried.values()] }, (err) => { if (err) this.d.log('error', 'MO record commit failed', { error: err.message }) })
+      this.commitMo({}, retried, (err) => { if (err) this.d.log('error', 'MO record commit failed', { error: err.message }) })
     }
     for (const s of touched) this.pump(s)
   }
@@ -480,10 +487,28 @@ export class Delivery {
       let mo: Map<string, MessageRecord> | undefined
       for (const it of expired) if (it.kind === 'mo') this.moStep((mo ??= new Map()), it, 'expired', now)
       const ack = expired.map((it) => ({ systemId: it.systemId, key: it.key! }))
-      this.d.commit(mo === undefined ? { ack } : { ack, moUpdates: [...mo.values()] }, (err) => {
+      this.commitMo({ ack }, mo, (err) => {
         if (err) this.d.log('error', 'discard commit failed', { error: err.message })
       })
     }
+  }
+
+  /** Commits `batch` with the MO records `mo` changed (when any), each kept as the latest version until written. */
+  private commitMo(batch: CommitBatch, mo: Map<string, MessageRecord> | undefined, done: (err: Error | null) => void): void {
+    if (mo === undefined) return this.d.commit(batch, done)
+    const records = [...mo.values()]
+    for (const r of records) {
+      const held = this.moInFlight.get(r.id)
+      if (held === undefined) this.moInFlight.set(r.id, [r, 1])
+      else held[1]++
+    }
+    this.d.commit({ ...batch, moUpdates: records }, (err) => {
+      for (const r of records) {
+        const held = this.moInFlight.get(r.id)
+        if (held !== undefined && --held[1] === 0) this.moInFlight.delete(r.id)
+      }
+      done(err)
+    })
   }
 
   /**
@@ -492,7 +517,7 @@ export class Delivery {
    */
   private moStep(into: Map<string, MessageRecord>, it: DeliveryItem, step: MoStep, now: number, status = 0): void {
     const id = it.messageId as string | undefined
-    const r = id === undefined ? undefined : into.get(id) ?? (this.d.store.getMessage(id) as MessageRecord | undefined)
+    const r = id === undefined ? undefined : into.get(id) ?? this.moInFlight.get(id)?.[0] ?? (this.d.store.getMessage(id) as MessageRecord | undefined)
     if (r === undefined || r.mo === undefined) return
     const mo = r.mo
     const open = r.state === MessageState.ENROUTE

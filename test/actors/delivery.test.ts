@@ -45,9 +45,11 @@ interface Rig {
   laterCount(n: number): Promise<void>
   commits: number
   restart(): Delivery
+  /** With `holdCommits`: writes the commits held so far (as the store actor's group commit does after the one in flight). */
+  release(): Promise<void>
 }
 
-async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryMs?: [number, number]; multipart?: 'every' | 'last'; maxAgeMs?: number; account?: Partial<Account>; memoryItems?: number } = {}): Promise<Rig> {
+async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryMs?: [number, number]; multipart?: 'every' | 'last'; maxAgeMs?: number; account?: Partial<Account>; memoryItems?: number; holdCommits?: boolean } = {}): Promise<Rig> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'smsc-delivery-'))
   const store = await Store.open(dir)
   t.teardown(async () => {
@@ -67,12 +69,18 @@ async function rig(t: { teardown(fn: () => unknown): void }, opts: { redeliveryM
       return new Promise((resolve) => waiters.push({ n, resolve }))
     },
     restart() { r.d = new Delivery(deps); return r.d },
+    async release() {
+      for (const [batch, done] of held.splice(0)) await store.commit(batch).then(() => done(null), (err: Error) => done(err))
+    },
   }
+  // Commits asked for while the store writes another wait in its queue, unwritten: the store does not know them yet.
+  const held: [Parameters<DeliveryDeps['commit']>[0], Parameters<DeliveryDeps['commit']>[1]][] = []
   const deps: DeliveryDeps = {
     metrics: new Metrics(),
     store,
     commit(batch, done) {
       r.commits++
+      if (opts.holdCommits) return void held.push([batch, done])
       store.commit(batch).then(() => done(null), (err: Error) => done(err))
     },
     receivers: (systemId) => (systemId === 'u' ? (r.receivers as unknown as Session[]) : []),
@@ -464,4 +472,18 @@ t.test('outcomes for two destinations of one message in back-to-back batches bot
   const stored = r.store.getMessage(m.id) as MessageRecord
   t.same(stored.dests.map((d) => d.state), [MessageState.DELIVERED, MessageState.DELIVERED])
   t.equal(stored.state, MessageState.DELIVERED)
+})
+
+t.test("an MO's parts acknowledged in two reads while the first ack's commit waits in the store's queue: both count, it ends DELIVERED", async (t) => {
+  const r = await rig(t, { holdCommits: true })
+  const id = '0000000090'
+  const record = { ...rec({ id, state: MessageState.ENROUTE }), mo: { connector: 'simulator', parts: 2, acked: 0, retries: 0 } } as MessageRecord
+  const items: DeliveryItem[] = [0, 1].map((i) => ({ systemId: 'u', kind: 'mo' as const, createdAt: 0, attempts: 0, messageId: id, frame: deliverFrame({ short_message: Buffer.from(`part ${i}`) }) }))
+  await r.store.commit({ enqueue: items, mo: [record] })
+  r.d.results([items[0]], []) // one read: the first part's deliver_sm_resp
+  r.d.results([items[1]], []) // the next read, before the first ack's commit was written
+  await r.release()
+  const stored = r.store.getMessage(id) as MessageRecord
+  t.match(stored.mo, { acked: 2, via: 'bind' }, 'both parts acknowledged')
+  t.equal(stored.state, MessageState.DELIVERED, 'and so delivered')
 })
