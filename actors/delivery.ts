@@ -493,6 +493,18 @@ export class Delivery {
     }
   }
 
+  /**
+   * What became of an MO's auto-reply (docs/ROUTING.md "Auto-replies"): the reply's id, or why none went, on the MO's
+   * record, so its lookup answers "did the subscriber get the STOP confirmation?". Through this actor, which writes the
+   * MO's records: the latest version (moInFlight) takes it, not one an ack is about to replace.
+   */
+  moReplied(id: string, reply: { id: string } | { not: string }): void {
+    const r = this.moInFlight.get(id)?.[0] ?? (this.d.store.getMessage(id) as MessageRecord | undefined)
+    if (r === undefined || r.mo === undefined) return // purged meanwhile, or no MO
+    if ('id' in reply) { r.mo.reply = reply.id; delete r.mo.replyNot } else { r.mo.replyNot = reply.not; delete r.mo.reply }
+    this.commitMo({}, new Map([[r.id, r]]), (err) => { if (err) this.d.log('error', 'MO record commit failed', { error: err.message }) })
+  }
+
   /** Commits `batch` with the MO records `mo` changed (when any), each kept as the latest version until written. */
   private commitMo(batch: CommitBatch, mo: Map<string, MessageRecord> | undefined, done: (err: Error | null) => void): void {
     if (mo === undefined) return this.d.commit(batch, done)

@@ -58,6 +58,8 @@ export type DeliveryMsg =
   | { type: 'enqueue'; items: DeliveryItem[] }
   | { type: 'results'; ok: DeliveryItem[]; failed: DeliveryItem[]; refused: RefusedDelivery[] }
   | { type: 'bound'; systemId: string }
+  /** What became of an MO's auto-reply (engine/index.ts moReply): written to the MO's record. */
+  | { type: 'moReplied'; id: string; reply: { id: string } | { not: string } }
   | { type: 'tick'; now: number }
   /** An upstream's alert_notification for a subscriber `systemId` asked about (actors/dpf.ts). */
   | { type: 'alert'; systemId: string; ms: Address; esme: Address; status: number; connector: string }

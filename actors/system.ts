@@ -91,6 +91,8 @@ export interface ActorSystem {
   dispatch(records: MessageRecord[], fresh?: boolean): void
   enqueue(items: DeliveryItem[]): void
   deliveryResults(ok: DeliveryItem[], failed: DeliveryItem[], refused: RefusedDelivery[]): void
+  /** What became of an MO's auto-reply, for its record (through the delivery actor, which writes the MO's records). */
+  moReplied(id: string, reply: { id: string } | { not: string }): void
   bound(systemId: string): void
   spawnSession(s: Session): ActorRef
   sessionMsg(ref: ActorRef, msg: SessionMsg): void
@@ -246,6 +248,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       case 'enqueue': state.enqueue(msg.items); return state
       case 'results': state.results(msg.ok, msg.failed, msg.refused); return state
       case 'bound': state.pump(msg.systemId); return state
+      case 'moReplied': state.moReplied(msg.id, msg.reply); return state
       case 'tick': state.tick(msg.now); return state
       case 'alert': state.alertTo(msg.systemId, msg.ms, msg.esme, msg.status, { connector: msg.connector }); return state
       case 'fault': throw new Error('injected delivery fault')
@@ -646,6 +649,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     dispatch: (records, fresh = true) => toDispatcher({ type: 'submit', records, fresh }),
     enqueue: (items) => delivery.post({ type: 'enqueue', items }),
     deliveryResults: (ok, failed, refused) => delivery.post({ type: 'results', ok, failed, refused }),
+    moReplied: (id, reply) => delivery.post({ type: 'moReplied', id, reply }),
     bound: (systemId) => delivery.post({ type: 'bound', systemId }),
     spawnSession: (s) => nact.spawn(sessionsRef, (state: Session, msg: SessionMsg) => {
       switch (msg.type) {

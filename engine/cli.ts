@@ -818,6 +818,9 @@ function showMo(m: MessageView): string {
     `  MO route    ${mo.route === undefined ? '- (named account, or a later part following its first)' : `${mo.route}${mo.keyword !== undefined ? ` (keyword ${mo.keyword})` : ''}`}`,
     `  delivery    ${moDelivery(m)}`,
   ]
+  // "Did the subscriber get the STOP confirmation?": its MO route's auto-reply, which `message show` finds by this id.
+  if (mo.reply !== undefined) lines.push(`  auto-reply  ${mo.reply} (smsc message show ${mo.reply})`)
+  else if (mo.replyNot !== undefined) lines.push(`  auto-reply  not sent: ${mo.replyNot === 'held' ? 'held back (one per route and sender a minute)' : mo.replyNot}`)
   if (m.part) lines.push(`  part        ${m.part[0]} of ${m.part[1]}`)
   lines.push(`  text        ${JSON.stringify(m.text)}`)
   const t0 = m.timeline[0]?.t ?? m.submitAt

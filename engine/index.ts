@@ -1013,7 +1013,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     if (optOut !== null) moOptOutDone([optOut])
     actors.enqueue(items)
     log('info', 'MO accepted', { id, systemId, parts: items.length })
-    if (decision !== null && decision.reply !== null && decision.account === systemId) void moReply(decision, [1, 1, req.from], [0, 1, req.to])
+    if (decision !== null && decision.reply !== null && decision.account === systemId) void moReply(decision, [1, 1, req.from], [0, 1, req.to], id)
     return { id, systemId, parts: items.length }
   }
 
@@ -1115,7 +1115,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const records: MessageRecord[] = [] // the MOs' own records, one per MO (a part is an MO of its own)
     const optOuts: OptOutChange[] = []
     const audits: AuditEntry[] = [] // one per list change, with it
-    const replies: [MoDecision, InboundMo][] = [] // the auto-replies, sent once the MOs are committed
+    const replies: [MoDecision, InboundMo, string][] = [] // the auto-replies (with their MO's id), sent once the MOs are committed
     const statuses = new Array<number>(mos.length).fill(0)
     const t = now()
     for (let i = 0; i < mos.length; i++) {
@@ -1151,7 +1151,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const optOut = moOptOut(decision, systemId, mo.from, t)
       if (optOut !== null) { optOuts.push(optOut); audits.push(moOptOutAudit(optOut, decision as MoDecision, t)) }
       // An auto-reply answers the same MOs an opt-out takes: one in one piece, or a first part.
-      if (decision !== null && decision.reply !== null) replies.push([decision, mo])
+      if (decision !== null && decision.reply !== null) replies.push([decision, mo, id])
     }
     if (items.length === 0) return settled(statuses)
     actors.commit(optOuts.length === 0 ? { enqueue: items, mo: records } : { enqueue: items, mo: records, optOuts, audit: audits }, (err) => {
@@ -1159,7 +1159,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       settled(statuses)
       actors.enqueue(items)
       if (optOuts.length > 0) moOptOutDone(optOuts)
-      for (const [d, mo] of replies) void moReply(d, mo.from, mo.to)
+      for (const [d, mo, id] of replies) void moReply(d, mo.from, mo.to, id)
     })
   }
 
@@ -1169,34 +1169,38 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
    * an MT of the route's account through the send API's path (policy, opt-out lists, rate, routing, price, credit,
    * store), without a receipt. The reply of an optOut "add" route is the STOP confirmation, marked to pass the lists
    * (the number went on one just now); any other reply to a listed number is refused as any MT. One reply per route and
-   * sender a minute (ReplyGuard). Counted in smsc_mo_reply_total; a refusal is a warning. Never throws: the MO is
+   * sender a minute (ReplyGuard). Counted in smsc_mo_reply_total; a refusal is a warning. What became of it goes on
+   * the MO's record (`moId`: its reply's id, or why none went), which support looks up. Never throws: the MO is
    * delivered whatever becomes of its reply.
    */
-  async function moReply(d: MoDecision, from: Address, to: Address): Promise<void> {
+  async function moReply(d: MoDecision, from: Address, to: Address, moId: string): Promise<void> {
     const t = now()
     // A sender written "+…" is international whatever TON came with it; the MT carries the digits with TON 1.
     const dest: Address = from[2].charCodeAt(0) === 0x2b ? [1, 1, from[2].slice(1)] : [from[0], from[1], from[2]]
     const fields = { systemId: d.account, from: to[2], to: dest[2] }
-    const refused = (why: Record<string, unknown>): void => {
+    const refused = (why: Record<string, unknown>, not: string): void => {
       metrics.moReplies.refused++
       repliesRefused.add(d.route, { ...fields, ...why }, t)
+      actors.moReplied(moId, { not })
     }
     // Replies go to phone numbers: an alphanumeric sender (a service's id) cannot be answered, and must not be pinged.
     const sender = normaliseNumber(from[2])
-    if (sender === null) return refused({ error: "the MO's sender is not a phone number" })
+    if (sender === null) return refused({ error: "the MO's sender is not a phone number" }, 'not a phone number')
     if (!replyGuard.take(d.route, sender, t)) {
       metrics.moReplies.held++
+      actors.moReplied(moId, { not: 'held' })
       return repliesHeld.add(d.route, fields, t)
     }
     const msg: EngineMessage = { from: to[2], to: dest[2], text: d.reply ?? '', registeredDelivery: false, src: [to[0], to[1], to[2]], dest }
     if (d.optOut === 'add') msg.confirmsOptOut = true
     try {
       const [r] = await submitMessages(d.account, [msg])
-      if (!r.ok) return refused({ status: statusName(r.status), code: r.code, error: r.error })
+      if (!r.ok) return refused({ status: statusName(r.status), code: r.code, error: r.error }, r.code)
       metrics.moReplies.sent++
       log('info', 'MO auto-reply sent', { ...fields, route: d.route, ids: r.ids })
+      actors.moReplied(moId, { id: r.ids[0] })
     } catch (err) {
-      refused({ error: String((err as Error)?.message ?? err) })
+      refused({ error: String((err as Error)?.message ?? err) }, (err as { code?: string })?.code ?? 'error')
     }
   }
 

@@ -332,6 +332,8 @@ function moViewOf(r: MessageRecord): MessageView {
   if (f.route !== undefined) mo.route = f.route
   if (f.keyword !== undefined) mo.keyword = f.keyword
   if (f.via !== undefined) mo.via = f.via
+  if (f.reply !== undefined) mo.reply = f.reply
+  if (f.replyNot !== undefined) mo.replyNot = f.replyNot
   const timeline: MessageView['timeline'] = [{ t: r.submitAt, event: 'received' }]
   if (r.doneAt && delivery !== 'waiting' && delivery !== 'retrying') timeline.push({ t: r.doneAt, event: delivery, stat: statOf(r.state) })
   const dests = r.dests.map((d): MessageDest => ({ to: d.addr[2], state: d.state, stat: statOf(d.state), err: d.err, doneAt: d.doneAt }))

@@ -113,6 +113,10 @@ export interface MoFacts {
   retries: number
   /** where the last acknowledged part went */
   via?: 'bind' | 'webhook'
+  /** its MO route's auto-reply (docs/ROUTING.md "Auto-replies"): the id of the message that went back */
+  reply?: string
+  /** or why none went: the admission's refusal code (SMSC_ERR_QUOTA_EXCEEDED, …), `held` (one a minute), `not a phone number` */
+  replyNot?: string
 }
 
 export const FINAL_STATES: ReadonlySet<number> = new Set([

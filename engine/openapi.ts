@@ -374,6 +374,8 @@ export const OPENAPI = {
               parts: { type: 'integer' }, acked: { type: 'integer' }, retries: { type: 'integer', description: 'failed attempts, tried again' },
               receivers: { type: 'integer', description: "while not delivered: the account's receivers and transceivers bound now" },
               webhook: { type: 'boolean', description: 'while not delivered: the account takes MO by webhook' },
+              reply: { type: 'string', description: "its MO route's auto-reply: the id of the message that went back" },
+              replyNot: { type: 'string', description: 'or why none went: the refusal\'s code (SMSC_ERR_QUOTA_EXCEEDED, …), "held" (one per route and sender a minute), "not a phone number"' },
             },
           },
         },

@@ -19,8 +19,9 @@
  *           registeredDelivery u8 | sm u32 length + octets | scheduleAt num | expireAt num |
  *           [umr num] [rev num] [part num num] [ref num] [replaceIfPresent u8] [price num] [setDpf u8]
  *           (confirmsOptOut is its flag alone: it is only ever true)
- *   MO record: C1 03 | the record's fields as above | flags u8 (route, keyword, via) | connector str | parts num |
- *           acked num | retries num | [route str] [keyword str] [via u8 (0 bind, 1 webhook)]
+ *   MO record: C1 03 | the record's fields as above | flags u8 (route, keyword, via, reply, replyNot) | connector str |
+ *           parts num | acked num | retries num | [route str] [keyword str] [via u8 (0 bind, 1 webhook)] [reply str]
+ *           [replyNot str]
  *           (a record with `mo`, engine/message.ts MoFacts: its own kind, so a record of kind 01 is never one, and
  *           the record's flags byte, full, stays as it is; store schema 4: an engine of schema 3 cannot read it)
  *   item:   C1 02 | flags u8 (key, messageId, submitAt, stat) | systemId str | kind u8 (0 receipt, 1 mo) |
@@ -223,6 +224,8 @@ export function encodeMoRecord(m: StoredMessage): Buffer | null {
   if (mo.route !== undefined) { if (!isStr(mo.route)) return null; flags |= 1; fields++ }
   if (mo.keyword !== undefined) { if (!isStr(mo.keyword)) return null; flags |= 2; fields++ }
   if (mo.via !== undefined) { if (mo.via !== 'bind' && mo.via !== 'webhook') return null; flags |= 4; fields++ }
+  if (mo.reply !== undefined) { if (!isStr(mo.reply)) return null; flags |= 8; fields++ }
+  if (mo.replyNot !== undefined) { if (!isStr(mo.replyNot)) return null; flags |= 16; fields++ }
   if (definedKeys(mo) !== fields) return null
   if (encodeRecord(rest as StoredMessage) === null) return null
   out[start + 1] = MO_RECORD // the record's octets are [start, pos): its facts as an MO follow
@@ -234,6 +237,8 @@ export function encodeMoRecord(m: StoredMessage): Buffer | null {
   if (mo.route !== undefined) str(mo.route)
   if (mo.keyword !== undefined) str(mo.keyword)
   if (mo.via !== undefined) u8(mo.via === 'bind' ? 0 : 1)
+  if (mo.reply !== undefined) str(mo.reply)
+  if (mo.replyNot !== undefined) str(mo.replyNot)
   return take()
 }
 
@@ -340,6 +345,8 @@ function decodeMoRecord(rd: Reader): StoredMessage {
   if (flags & 1) mo.route = rd.str()
   if (flags & 2) mo.keyword = rd.str()
   if (flags & 4) mo.via = rd.u8() === 0 ? 'bind' : 'webhook'
+  if (flags & 8) mo.reply = rd.str()
+  if (flags & 16) mo.replyNot = rd.str()
   r.mo = mo
   return r
 }

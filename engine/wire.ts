@@ -238,6 +238,11 @@ export interface MessageMo {
    *  takes MO by webhook (receivers 0 and no webhook: it waits for one to bind) */
   receivers?: number
   webhook?: boolean
+  /** its MO route's auto-reply (docs/ROUTING.md "Auto-replies"): the id of the message that went back (look it up), or
+   *  why none went (`replyNot`: the refusal's code such as SMSC_ERR_QUOTA_EXCEEDED, `held`: one a minute, or
+   *  `not a phone number`); both absent when its route has no reply, or while the reply is being admitted */
+  reply?: string
+  replyNot?: string
 }
 
 /** GET /api/v1/messages: a page of a search, newest first (docs/API.md "Message search"). */

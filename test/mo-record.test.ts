@@ -39,6 +39,10 @@ t.test('the layout: an MO record reads back whole, with kind 03; an MT record is
   t.same(decodeValue(b), m, 'every field, its MO facts too')
   const delivered = mo('0000000084', T0, { state: 2, doneAt: T0 + 5, mo: { connector: 'simulator', parts: 3, acked: 3, retries: 2, via: 'webhook' } })
   t.same(decodeValue(Buffer.from(encodeMoRecord(delivered) as Buffer)), delivered, 'without a route, delivered by webhook')
+  const replied = mo('0000000085', T0, { mo: { connector: 'up', route: 'stop', keyword: 'STOP', parts: 1, acked: 1, retries: 0, reply: '0000000086' } })
+  t.same(decodeValue(Buffer.from(encodeMoRecord(replied) as Buffer)), replied, 'with the id of its auto-reply')
+  const unanswered = mo('0000000087', T0, { mo: { connector: 'up', route: 'help', parts: 1, acked: 0, retries: 0, replyNot: 'SMSC_ERR_QUOTA_EXCEEDED' } })
+  t.same(decodeValue(Buffer.from(encodeMoRecord(unanswered) as Buffer)), unanswered, 'with why no auto-reply went')
   const { mo: _facts, ...mt } = m
   const old = Buffer.from(encodeRecord(mt as MessageRecord) as Buffer)
   t.same(old.subarray(0, 2), Buffer.from([0xc1, 0x01]), 'an MT is C1 01')

@@ -253,8 +253,27 @@ t.test("a STOP confirmation goes out though the account's daily quota is spent; 
   })
   t.match(confirmation, { systemId: 'capped', from: '12345', text: 'You are unsubscribed' }, 'the STOP confirmation went out')
   t.match((await api.account('capped')).usage, { quotaUsedToday: 1 }, 'and took nothing from the quota')
+  // Support's "did the subscriber get the STOP confirmation?": the STOP's lookup names its reply.
+  const moOf = async (from: string) => {
+    const r = await api.ok<{ messages: { id: string; direction: string }[] }>('GET', `/api/v1/messages?from=${from}`)
+    return r.messages.find((m) => m.direction === 'mo')?.id
+  }
+  const stopId = await moOf(SUBSCRIBER)
+  const stop = await until('the STOP names its reply', async () => {
+    const v = await api.ok<{ mo: { reply?: string } }>('GET', `/api/v1/messages/${stopId}`)
+    return v.mo.reply !== undefined ? v : undefined
+  })
+  t.match(await api.ok('GET', `/api/v1/messages/${stop.mo.reply}`), { text: 'You are unsubscribed', to: [SUBSCRIBER] }, "the STOP's lookup names the confirmation's id")
+  const shown = spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'smsc.js'), 'message', 'show', String(stopId), '--config', engine.configPath], { encoding: 'utf8', timeout: 60_000 })
+  t.match(shown.stdout, new RegExp(`^ {2}auto-reply {2}${stop.mo.reply} \\(smsc message show ${stop.mo.reply}\\)$`, 'm'), shown.stderr)
 
   t.equal((await api.call('POST', '/api/v1/simulator/mo', { from: OTHER, to: '12345', text: 'HELP' })).status, 202)
   await until('the HELP reply refused', async () => ((await metric(engine, 'refused')) === 1 ? true : undefined))
   t.match(engine.output(), /"msg":"MO auto-reply not sent","route":"help".*"code":"SMSC_ERR_QUOTA_EXCEEDED"/, 'a HELP answer is an ordinary send: over the quota, not sent')
+  const helpId = await moOf(OTHER)
+  await until("the HELP's lookup says why no reply went", async () => {
+    const v = await api.ok<{ mo: { replyNot?: string } }>('GET', `/api/v1/messages/${helpId}`)
+    return v.mo.replyNot === 'SMSC_ERR_QUOTA_EXCEEDED' ? true : undefined
+  })
+  t.pass("the HELP's lookup: replyNot SMSC_ERR_QUOTA_EXCEEDED")
 })

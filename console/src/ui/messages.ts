@@ -99,7 +99,10 @@ export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => voi
               </div>`)}
               ${info.price !== undefined ? html`<div><dt>price</dt><dd data-price>${info.price}${refundNote(info.dests)}</dd></div>` : null}
               ${info.mo ? html`<div><dt>came from</dt><dd data-mo-connector>${info.mo.connector}${info.mo.route ? ` · MO route ${info.mo.route}${info.mo.keyword ? ` (keyword ${info.mo.keyword})` : ''}` : ''}</dd></div>
-                <div class="wide"><dt>delivery</dt><dd data-mo-delivery=${info.mo.delivery}>${moDelivery(info.mo)}</dd></div>` : null}
+                <div class="wide"><dt>delivery</dt><dd data-mo-delivery=${info.mo.delivery}>${moDelivery(info.mo)}</dd></div>
+                ${info.mo.reply ?? info.mo.replyNot
+                  ? html`<div class="wide"><dt>auto-reply</dt><dd data-mo-reply>${info.mo.reply !== undefined ? `sent as ${info.mo.reply}` : `not sent: ${info.mo.replyNot === 'held' ? 'held back (one per route and sender a minute)' : info.mo.replyNot}`}</dd></div>`
+                  : null}` : null}
               ${info.registeredDelivery !== undefined && !info.mo ? html`<div><dt>receipt</dt><dd data-receipt>${receiptAsked(info.registeredDelivery)}</dd></div>` : null}
               ${info.text ? html`<div class="wide"><dt>text</dt><dd class="text">${info.text}</dd></div>` : null}
             </dl>
