@@ -696,8 +696,8 @@ async function audit(flags: Record<string, string | boolean>): Promise<number> {
 
 const MESSAGE_HELP = `smsc message find | show: find messages for support
 
-  smsc message find [--to N] [--from S] [--account A] [--state S] [--since T] [--until T]
-                    [--limit N] [--before ID] [--json]
+  smsc message find [--to N] [--from S] [--account A] [--state S] [--direction mt|mo] [--since T]
+                    [--until T] [--limit N] [--before ID] [--json]
       messages newest first, submitted between --since (default: 24 h before --until) and --until
       (default: now); every filter given must match. MO (from a subscriber to an account) are found
       too, marked MO: --from is the subscriber, --to the number it texted, their state their delivery
@@ -709,6 +709,7 @@ const MESSAGE_HELP = `smsc message find | show: find messages for support
         --account A   only account A's messages
         --state S     DELIVERED, UNDELIVERABLE, EXPIRED, REJECTED, ENROUTE, SCHEDULED, … or receipt
                       stats (DELIVRD, UNDELIV, …), comma-separated
+        --direction D mt: only messages accounts sent; mo: only MO from subscribers
         --since T, --until T   ISO-8601 (2024-05-01T08:00:00Z), ms since the epoch, or a time
                       ago: 30m, 6h, 2d
         --limit N     at most N messages (default 50, at most ${SEARCH_MAX_LIMIT})
@@ -869,7 +870,7 @@ function listMessages(r: MessageSearchResult, again: string[]): string {
 
 async function message(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
   if (flags.help || !['find', 'show'].includes(sub ?? '')) { out(MESSAGE_HELP); return flags.help ? 0 : 2 }
-  const find = ['to', 'from', 'account', 'state', 'since', 'until', 'limit', 'before']
+  const find = ['to', 'from', 'account', 'state', 'direction', 'since', 'until', 'limit', 'before']
   if (sub === 'show') {
     if (!positionals[0]) usage('message show needs a message id')
     return withClient(flags, [], async (c) => {

@@ -106,6 +106,8 @@ export interface SearchQuery {
   systemId?: string
   /** only messages in one of these message_states */
   states?: ReadonlySet<number>
+  /** only messages an account sent ('mt') or MO from subscribers ('mo') */
+  direction?: 'mt' | 'mo'
   /** submitted in [since, until] (ms) */
   since: number
   until: number
@@ -115,7 +117,7 @@ export interface SearchQuery {
 }
 
 /** The query parameters GET /api/v1/messages takes (and `token`, a credential). */
-export const SEARCH_PARAMS = ['to', 'from', 'systemId', 'state', 'since', 'until', 'limit', 'before'] as const
+export const SEARCH_PARAMS = ['to', 'from', 'systemId', 'state', 'direction', 'since', 'until', 'limit', 'before'] as const
 
 /** A search from its parameters (`get` reads one; `null` or '' when absent), or the one line saying what is wrong. */
 export function parseSearchQuery(get: (name: string) => string | null | undefined, now: number): SearchQuery | string {
@@ -138,6 +140,12 @@ export function parseSearchQuery(get: (name: string) => string | null | undefine
     const s = parseStates(state)
     if (typeof s === 'string') return s
     q.states = s
+  }
+  const direction = v('direction')
+  if (direction !== undefined) {
+    const d = direction.trim().toLowerCase()
+    if (d !== 'mt' && d !== 'mo') return `direction must be mt (messages the account sent) or mo (from subscribers) (got ${JSON.stringify(direction)})`
+    q.direction = d
   }
   for (const k of ['since', 'until'] as const) {
     const s = v(k)
@@ -216,6 +224,7 @@ export async function searchMessages(store: Store, q: SearchQuery, o: SearchOpti
     if (q.systemId !== undefined && h.systemId !== q.systemId) return false
     // a final state never changes: the stored one decides; a pending one is checked on the latest version
     if (q.states !== undefined && isFinal(h.state) && !q.states.has(h.state)) return false
+    if (q.direction !== undefined && h.mo !== (q.direction === 'mo')) return false
     if (q.from !== undefined && !addressMatches(q.from, h.src)) return false
     if (q.to !== undefined) {
       let any = false

@@ -588,6 +588,7 @@ export const OPENAPI = {
           { name: 'from', in: 'query', required: false, description: 'source number or sender id (letters in any case); a trailing * matches a prefix', schema: { type: 'string' } },
           { name: 'systemId', in: 'query', required: false, description: 'only this account\'s messages', schema: { type: 'string' } },
           { name: 'state', in: 'query', required: false, description: 'message states (DELIVERED, UNDELIVERABLE, …), receipt stats (DELIVRD, UNDELIV, …) or their numbers, comma-separated', schema: { type: 'string' } },
+          { name: 'direction', in: 'query', required: false, description: 'mt: only messages accounts sent; mo: only MO from subscribers', schema: { type: 'string', enum: ['mt', 'mo'] } },
           { name: 'since', in: 'query', required: false, description: 'submitted at or after (ISO-8601 or ms since the epoch); default until minus 24 h', schema: { type: 'string' } },
           { name: 'until', in: 'query', required: false, description: 'submitted at or before (ISO-8601 or ms since the epoch); default now', schema: { type: 'string' } },
           { name: 'limit', in: 'query', required: false, description: 'messages to return, 1 to 500 (default 50)', schema: { type: 'integer', minimum: 1, maximum: 500 } },

@@ -95,6 +95,7 @@ t.test('states by name, receipt stat or number; the query with its defaults and 
     [{ since: String(T0), until: String(T0 - 1) }, /^since .* is after until/],
     [{ before: '42' }, /^before must be a message id/], [{ before: 'zzzzzzzzzz' }, /^before/],
     [{ to: '*' }, /^to must be/], [{ state: 'gone' }, /^state must be/],
+    [{ direction: 'in' }, /^direction must be mt \(messages the account sent\) or mo \(from subscribers\) \(got "in"\)$/],
   ]
   for (const [params, re] of bad) t.match(parseSearchQuery((k) => params[k], now), re, JSON.stringify(params))
 })

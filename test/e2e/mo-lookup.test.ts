@@ -105,6 +105,8 @@ t.test('MO lookup and search', async (t) => {
     t.same((await search(`to=${SUBSCRIBER}`)).map((m) => [m.id, m.direction]), [[mtId, 'mt']], 'to the subscriber: the MT')
     t.same((await search('systemId=shop')).map((m) => [m.id, m.direction]), [[mtId, 'mt'], [voteId, 'mo'], [stopId, 'mo']], "the account's messages, both ways, newest first")
     t.same((await search(`to=${SHORT_CODE}`)).map((m) => m.id), [voteId, stopId], 'to the short code: the MOs')
+    t.same((await search('systemId=shop&direction=mo')).map((m) => m.id), [voteId, stopId], 'direction=mo: the MOs only')
+    t.same((await search('systemId=shop&direction=MT')).map((m) => m.id), [mtId], 'direction=mt: the MTs only')
     t.equal((await lookup(mtId)).direction, 'mt')
     t.notOk('mo' in (await lookup(mtId)), 'an MT has no MO facts')
   })
@@ -170,6 +172,10 @@ t.test('MO lookup and search', async (t) => {
     t.equal(found.code, 0, found.err)
     t.match(found.out, new RegExp(`${stopId} +shop +${SUBSCRIBER} +${SHORT_CODE} +MO DELIVERED`), 'the MO, marked')
     t.match(found.out, /\nMO: from a subscriber to the account/)
+    const onlyMt = smsc(['message', 'find', '--account', 'shop', '--direction', 'mt', ...cfg])
+    t.equal(onlyMt.code, 0, onlyMt.err)
+    t.match(onlyMt.out, new RegExp(`^\\S+ +${mtId} +shop`, 'm'), '--direction mt: the MT')
+    t.notMatch(onlyMt.out, / MO /, 'and no MO')
   })
 
   await t.test('waiting for a receiver: the lookup says none is bound, then delivered when one binds', async (t) => {
