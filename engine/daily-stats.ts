@@ -30,7 +30,7 @@ export const trafficKey = (day: string, systemId: string): string => `${TRAFFIC_
 /** The UTC day of a time, YYYY-MM-DD. */
 export const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10)
 /** 00:00 UTC of a YYYY-MM-DD day, or null when it is not one (2024-02-30 is not). */
-export function dayStart(day: string): number | null {
+function dayStart(day: string): number | null {
   if (!/^\d{4}-\d\d-\d\d$/.test(day)) return null
   const t = Date.parse(`${day}T00:00:00Z`)
   return Number.isFinite(t) && dayOf(t) === day ? t : null
@@ -71,7 +71,7 @@ const countsOf = (v: unknown): Record<string, number> => {
 }
 
 /** A stored bucket as read back: every field there (a value written by another version lacks none it needs). */
-export function readCounts(v: unknown): TrafficCounts | undefined {
+function readCounts(v: unknown): TrafficCounts | undefined {
   if (typeof v !== 'object' || v === null) return undefined
   const o = v as Record<string, unknown>
   const e = (typeof o.toEsme === 'object' && o.toEsme !== null ? o.toEsme : {}) as Record<string, unknown>

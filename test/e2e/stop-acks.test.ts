@@ -8,18 +8,14 @@ import t from 'tap'
 import { FAST_SIMULATOR, startEngine } from '../helpers/engine'
 import { gsm, isReceipt, openEsme, rawBindBody, rawPdu, RawSmpp } from '../helpers/esme'
 import { sleep } from '../helpers/lifecycle'
+import { CommandId as C } from '../../engine/protocol/constants'
 
-const BIND_RECEIVER = 0x00000001
-const DELIVER_SM = 0x00000005
-const DELIVER_SM_RESP = 0x80000005
-const UNBIND = 0x00000006
-const UNBIND_RESP = 0x80000006
 const N = 5
 
 t.test('receipts acknowledged while the engine stops are not delivered again after its restart', async (t) => {
   const engine = await startEngine(t, { simulator: FAST_SIMULATOR })
   const rx = await RawSmpp.connect(engine.smppPort)
-  rx.write(rawPdu(BIND_RECEIVER, 1, rawBindBody('esme1', 'secret1')))
+  rx.write(rawPdu(C.bind_receiver, 1, rawBindBody('esme1', 'secret1')))
   t.equal((await rx.next()).commandStatus, 0, 'the raw receiver is bound')
   const tx = await openEsme(t, { port: engine.smppPort, kind: 'transmitter' })
   const resps = await tx.submitMany(Array.from({ length: N }, (_, i) => ({ source_addr: '447700900001', destination_addr: `44770090${String(i).padStart(4, '0')}`, short_message: gsm(`stop ${i}`), registered_delivery: 1 })))
@@ -27,17 +23,17 @@ t.test('receipts acknowledged while the engine stops are not delivered again aft
   const receipts: number[] = [] // their sequence numbers, unanswered so far
   while (receipts.length < N) {
     const p = await rx.next(10_000)
-    if (p.commandId === DELIVER_SM) receipts.push(p.sequenceNumber)
+    if (p.commandId === C.deliver_sm) receipts.push(p.sequenceNumber)
   }
   // SIGTERM: the engine waits for its deliver_sm to be answered before it asks the receiver to unbind (draining its
   // window); the receiver answers them now, then the unbind.
   const restarted = engine.restart()
   await sleep(300)
-  for (const seq of receipts) rx.write(rawPdu(DELIVER_SM_RESP, seq, Buffer.from([0])))
+  for (const seq of receipts) rx.write(rawPdu(C.deliver_sm_resp, seq, Buffer.from([0])))
   for (;;) {
     const p = await rx.next(10_000)
-    if (p.commandId !== UNBIND) continue
-    rx.write(rawPdu(UNBIND_RESP, p.sequenceNumber))
+    if (p.commandId !== C.unbind) continue
+    rx.write(rawPdu(C.unbind_resp, p.sequenceNumber))
     break
   }
   await restarted
