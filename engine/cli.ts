@@ -721,6 +721,10 @@ const MESSAGE_HELP = `smsc message find | show: find messages for support
       came from, the MO route (keyword) that took it, and its delivery to the account: waiting (and
       whether a receiver is bound), retrying, delivered (to a bind or the webhook, when), refused
 
+  Refused submits (a submit_sm_resp with an error, a refused HTTP send) have no id: the running
+  engine keeps the last stats.refusalsKept (200) of each account in memory, and find lists those
+  matching --to, --from, --account and the window after the messages (not with --state,
+  --direction mo or --before; "?" when the PDU could not be decoded).
   There is no index by number: find reads the stored messages from the newest back to --since, at
   most ${SEARCH_MAX_SCAN.toLocaleString('en-US')} per run (docs/API.md "Message search" says what that costs); past that it says so
   and prints the --before to go on from. A narrow --since/--until is the cheap search.
@@ -865,6 +869,16 @@ function listMessages(r: MessageSearchResult, again: string[]): string {
     `(${r.scanned.toLocaleString('en-US')} stored messages read in ${r.ms} ms; submitted ${iso(r.since)} .. ${iso(r.until)})\n`
   if (r.truncated) text += `the search stopped after reading ${r.scanned.toLocaleString('en-US')} messages (its limit per run): older ones may match\n`
   if (r.next !== null) text += `more: smsc message find ${[...again, '--before', r.next].join(' ')}\n`
+  // Refused submits have no id and no record: the running engine keeps the last ones per account (absent without one).
+  if (r.refused !== undefined && r.refused.length > 0) {
+    text += `\nrefused (no message id; the engine keeps the last stats.refusalsKept of each account, until it restarts):\n`
+    text += `${cell('at (UTC)', 25)}${cell('account', 16)}${cell('via', 13)}${cell('from', 17)}${cell('to', 17)}status\n`
+    for (const x of r.refused) {
+      const via = x.via === 'http' ? 'http send' : `smpp #${x.session}`
+      text += `${cell(iso(x.t), 25)}${cell(x.systemId, 16)}${cell(via, 13)}${cell(x.from ?? '?', 17)}${cell(x.to?.join(',') ?? '?', 17)}` +
+        `${x.statusName} (0x${x.status.toString(16).padStart(8, '0')})${x.command === 'send' || x.command === 'submit_sm' ? '' : ` ${x.command}`}\n`
+    }
+  }
   return text
 }
 

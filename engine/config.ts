@@ -157,7 +157,7 @@ export interface ResolvedOptions {
   overload: { highWater: number; lowWater: number }
   store: { retentionHours: number; backupsKept: number; minFreeMiB: number }
   /** Daily traffic per account (engine/daily-stats.ts). */
-  stats: { retentionDays: number }
+  stats: { retentionDays: number; refusalsKept: number }
   /** allowPrivateTargets: webhooks set by resellers and users may point at private addresses too (engine/webhook-target.ts). */
   webhooks: { timeoutMs: number; concurrency: number; allowPrivateTargets: boolean }
 }
@@ -278,6 +278,7 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
   },
   stats: {
     retentionDays: 93, // days of per-account daily traffic kept (today included; GET /api/v1/accounts/{id}/stats); older days are removed
+    refusalsKept: 200, // refused submits kept in memory per account, newest first, for message search (engine/refusals.ts); 0: none
   },
   webhooks: {
     timeoutMs: 10_000, // ms per receipt/MO webhook request
@@ -597,6 +598,7 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
   const stIn = sub('stats', KEYS.stats)
   const stats = {
     retentionDays: pick(stIn, 'retentionDays', D.stats.retentionDays, (v, path) => integer(v, path, 1, 3_660), p('stats')),
+    refusalsKept: pick(stIn, 'refusalsKept', D.stats.refusalsKept, (v, path) => integer(v, path, 0, 10_000), p('stats')),
   }
   const wIn = sub('webhooks', KEYS.webhooks)
   const webhooks = {

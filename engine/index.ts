@@ -31,6 +31,7 @@ import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
 import { Metrics, TelemetryHub, type HubSources, type TickFrames } from './telemetry'
+import { Refusals } from './refusals'
 import { DailyStats } from './daily-stats'
 import { AdminAuth, LoginThrottle } from './auth'
 import { lockDataDir } from './lock'
@@ -342,6 +343,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   })
 
   const metrics = new Metrics(options.telemetry.events, options.telemetry.timelineSize, now)
+  const refusals = new Refusals(options.stats.refusalsKept)
   const traffic = new DailyStats(store, options.stats.retentionDays)
   const { auth, generated: adminPassword } = await AdminAuth.init(store, options.admin.password)
   const all = new Map<number, { session: Session; ref: ActorRef; tls: boolean }>()
@@ -688,6 +690,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         log('error', 'credential check failed', { error: String(err) })
         cb(S.ESME_RBINDFAIL, undefined, 'the credential check failed')
       })
+    },
+    refused(s, command, status, from, to) {
+      refusals.add({ t: now(), systemId: s.systemId, session: s.id, command, status, from, to })
     },
     bound(s) {
       metrics.event('bind', { systemId: s.systemId, session: s.id, detail: `${s.kind} from ${s.remote}` })
@@ -1333,6 +1338,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const ok = statuses.filter((x) => x === 0).length
       if (ok > 0) metrics.submitted(acct, 0, ok)
     }
+    results.forEach((r, k) => {
+      if (!r.ok) refusals.add({ t, systemId, session: 0, command: 'send', status: r.status, from: String(msgs[k].from), to: [String(msgs[k].to)] })
+    })
     return results
   }
 
@@ -1373,7 +1381,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       try {
         const gone = () => stopping || (cancelled?.() ?? false)
         if (gone()) return { messages: [], scanned: 0, truncated: false, next: null, since: q.since, until: q.until, ms: 0 }
-        return await searchMessages(store, q, { sees, cancelled: gone })
+        const r = await searchMessages(store, q, { sees, cancelled: gone })
+        // Refused submits have no record: the first page of a search for MT adds those the engine keeps (refusals.ts).
+        if (q.before === undefined && q.states === undefined && q.direction !== 'mo') r.refused = refusals.find(q, sees)
+        return r
       } finally {
         searching--
         searchQueue.shift()?.()

@@ -388,6 +388,18 @@ export const OPENAPI = {
           truncated: { type: 'boolean', description: 'the walk stopped at its cap (1,000,000 messages read) before the start of the window: older matches may follow from `next`' },
           next: { type: ['string', 'null'], description: 'give as `before` for the next page; null when the window has been searched to its start' },
           since: { type: 'integer' }, until: { type: 'integer' }, ms: { type: 'integer', description: 'how long the search took' },
+          refused: {
+            type: 'array', description: 'submits refused in the window that match the numbers and account, newest first, at most `limit`: on the first page of a search without `state` or `direction=mo`. The engine keeps the last `stats.refusalsKept` of each account in memory, until it restarts',
+            items: {
+              type: 'object', required: ['t', 'systemId', 'via', 'command', 'status', 'statusName', 'from', 'to'],
+              properties: {
+                t: { type: 'integer' }, systemId: { type: 'string' }, via: { enum: ['smpp', 'http'] }, session: { type: 'integer', description: 'the bind (via smpp)' },
+                command: { type: 'string', description: 'submit_sm, data_sm, submit_multi, or send (the HTTP send API)' },
+                status: { type: 'integer', description: 'the command_status it was refused with' }, statusName: { type: 'string' },
+                from: { type: ['string', 'null'] }, to: { type: ['array', 'null'], items: { type: 'string' }, description: 'null when the PDU could not be decoded' },
+              },
+            },
+          },
         },
       },
       RouteTables: {

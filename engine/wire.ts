@@ -259,6 +259,27 @@ export interface MessageSearchResult {
   until: number
   /** how long the search took */
   ms: number
+  /** submits refused in the window that match the search's numbers and account, newest first (at most `limit`):
+   *  on the first page (no `before`) of a search for MT (no `state`, no `direction=mo`) through the running engine,
+   *  which keeps the last `stats.refusalsKept` of each account in memory; absent otherwise */
+  refused?: RefusalView[]
+}
+
+/** A submit the engine refused (engine/refusals.ts): it has no message id and no record. */
+export interface RefusalView {
+  t: number
+  systemId: string
+  /** the SMPP bind (its session id in the logs and the console) or the HTTP send API */
+  via: 'smpp' | 'http'
+  session?: number
+  /** submit_sm, data_sm, submit_multi, or send (HTTP) */
+  command: string
+  /** the submit_sm_resp's command_status (or the HTTP refusal's) and its name */
+  status: number
+  statusName: string
+  /** the addresses the request carried; null when it could not be decoded */
+  from: string | null
+  to: string[] | null
 }
 
 // ---- accounts, credit and logins (docs/API.md "Access", "Accounts", "Credit")

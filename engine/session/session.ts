@@ -19,7 +19,7 @@ import type { DeliveryItem } from '../store'
 import { isFinal, type Destination, type MessageRecord } from '../message'
 import { ALLOWED, BIND_COMMANDS, OUTBOUND_KINDS, STATE_OF_KIND, canReceive, isBound, type BindState } from './bind-state'
 import { validateSubmit, validateSubmitMulti, type Draft, type SubmitLimits } from './submit'
-import type { UnsuccessSme } from '../protocol/fields'
+import type { DestAddress, UnsuccessSme } from '../protocol/fields'
 import type { Tickable } from './timers'
 import type { AccountCounters, Metrics } from '../telemetry'
 import { performance } from 'node:perf_hooks'
@@ -80,6 +80,9 @@ export interface SessionHost {
    * puzzled. Asked at most once a second per bind (the events' own limit).
    */
   rateLimitDetail(systemId: string): string
+  /** A submit refused (any status but 0): kept for message search (engine/refusals.ts). `from`/`to` absent when the
+   *  request could not be decoded. */
+  refused(s: Session, command: string, status: number, from?: string, to?: readonly string[]): void
   getMessage(id: string): MessageRecord | undefined
   cancel(s: Session, pdu: Pdu, cb: (status: number) => void): void
   replace(s: Session, pdu: Pdu, cb: (status: number) => void): void
@@ -270,6 +273,7 @@ export class Session implements Tickable {
       if (def && SUBMITS.has(def.name)) {
         this.stats.rejected++
         this.host.metrics.submitted(this.acct, status)
+        if (isBound(this.state)) this.host.refused(this, def.name, status)
       }
       this.write({ command: resp ?? 'generic_nack', command_status: status, sequence_number: h.sequence_number })
       return
@@ -541,7 +545,9 @@ export class Session implements Tickable {
           // a refused PDU allocates only what its response carries (a throttled flood answers many)
           const extra: Record<string, unknown> | undefined = opted !== undefined ? { unsuccess_smes: p.unsuccess } : congestion >= 0 ? {} : undefined
           if (extra !== undefined && congestion >= 0) extra.congestion_state = congestion
-          this.respond(p.req, status, extra)
+          const d = p.draft as MessageRecord
+          this.host.refused(this, p.req.command, status, d.src[2], d.dests.map((x) => x.addr[2]))
+          this.respond(p.req, status, extra, false, true)
         } else {
           ok++
           this.stats.submitted++
@@ -727,14 +733,26 @@ export class Session implements Tickable {
   /** Test hook: where the next sequence number starts. */
   setSequence(n: number): void { this.seq = n }
 
-  /** `counted`: the caller counts this response itself (a committed batch counts once). */
-  private respond(req: RequestRef, status: number, fields?: Record<string, unknown>, counted = false): void {
+  /** `counted`: the caller counts this response itself (a committed batch counts once); `noted`: the caller gave a
+   *  refusal to host.refused itself (else a refused submit's own addresses are given when `req` is the decoded PDU). */
+  private respond(req: RequestRef, status: number, fields?: Record<string, unknown>, counted = false, noted = false): void {
     const pdu = (fields ?? {}) as Pdu
-    if (!counted && SUBMITS.has(req.command)) this.host.metrics.submitted(this.acct, status)
+    if (!counted && SUBMITS.has(req.command)) {
+      this.host.metrics.submitted(this.acct, status)
+      if (status !== 0 && !noted && isBound(this.state)) this.refusedRequest(req as Pdu, status)
+    }
     pdu.command = responseOf(req.command) ?? 'generic_nack'
     pdu.command_status = status
     pdu.sequence_number = req.sequence_number
     this.write(pdu)
+  }
+
+  /** A refused submit's addresses, when `pdu` is the decoded request (a RequestRef has none). */
+  private refusedRequest(pdu: Pdu, status: number): void {
+    const multi = pdu.dest_addresses as DestAddress[] | undefined
+    const to = typeof pdu.destination_addr === 'string' ? [pdu.destination_addr]
+      : Array.isArray(multi) ? multi.map((d) => (d.dest_flag === 1 ? d.destination_addr : d.dl_name)) : undefined
+    this.host.refused(this, pdu.command, status, typeof pdu.source_addr === 'string' ? pdu.source_addr : undefined, to)
   }
 
   private write(pdu: Pdu): void {

@@ -236,10 +236,16 @@ t.test('the console in chromium', NEEDS_BROWSER, async (t) => {
     t.equal(await page.getAttribute('#lookup-result .pill', 'data-state'), 'DELIVERED', 'its timeline and state')
     t.equal(await page.locator('#lookup-result .carrier').count(), 0, 'the simulator carried it: no connector or upstream id to show')
 
+    // a submit refused (no message id, no record) is listed under the messages
+    const refused = await esme.submit({ source_addr: '12345', destination_addr: '4915199999999', short_message: 'too late', schedule_delivery_time: 'tomorrow' })
+    t.equal(refused.command_status, 0x61, 'ESME_RINVSCHED')
     await page.fill('#search input[name=to]', '+4915199999999')
     await page.click('#search button[type=submit]')
     await until("document.querySelector('#search-results')?.getAttribute('data-count') === '0'")
     t.match(await page.textContent('#search-summary'), /^No message found/)
+    t.equal(await page.getAttribute('#refused .refused-row', 'data-status'), 'ESME_RINVSCHED', 'the refused submit to that number')
+    t.match(await page.textContent('#refused .refused-row'), /SMPP bind #\d+.*12345 → 4915199999999/)
+    t.match(await page.textContent('#refused-summary'), /^1 refused submit: no message id/)
     await page.fill('#search input[name=to]', '*')
     await page.click('#search button[type=submit]')
     await page.waitForSelector('#search-error')

@@ -79,6 +79,7 @@ function open(opts: { holdAccept?: boolean } = {}): Harness {
     accept(_s, records, done) { if (opts.holdAccept) held.push(done); else done(null, records.map(() => 0)) },
     congestion: () => 0,
     rateLimitDetail: () => 'rate limit',
+    refused() {},
     getMessage: (id) => (id === KNOWN_ID ? KNOWN : undefined),
     cancel: (_s, _pdu, cb) => cb(0),
     replace: (_s, _pdu, cb) => cb(0),
@@ -250,6 +251,7 @@ t.test('a second bind while the first is still being authenticated is ESME_RALYB
     allocateIds: () => [], accept() {}, getMessage: () => undefined, cancel() {}, replace() {},
     congestion: () => 0,
     rateLimitDetail: () => 'rate limit',
+    refused() {},
     metrics: new Metrics(),
   } satisfies SessionHost
   const s = new Session(999, sock as unknown as Socket, host, CONFIG)

@@ -113,6 +113,7 @@ interface TestHost extends SessionHost {
   results: { ok: DeliveryItem[]; failed: DeliveryItem[] }[]
   closedCount: number
   logs: { level: string; msg: string; fields: Record<string, unknown> }[]
+  refusals: { command: string; status: number; from?: string; to?: readonly string[] }[]
   onResults?: (ok: DeliveryItem[], failed: DeliveryItem[]) => void
 }
 
@@ -132,7 +133,7 @@ async function rig(t: Test, opts: { windowSize?: number; holdAccept?: boolean; t
   let clock = 1_000_000
   let ids = 0
   const host: TestHost = {
-    accepted: [], held: [], results: [], closedCount: 0, logs: [],
+    accepted: [], held: [], results: [], closedCount: 0, logs: [], refusals: [],
     metrics: new Metrics(),
     now: () => clock,
     authenticate(_s, systemId, password, _kind, cb) {
@@ -148,6 +149,7 @@ async function rig(t: Test, opts: { windowSize?: number; holdAccept?: boolean; t
     },
     congestion: () => 0,
     rateLimitDetail: (systemId) => `${systemId}'s rate limit or its reseller's`,
+    refused(_s, command, status, from, to) { host.refusals.push({ command, status, from, to }) },
     getMessage: () => undefined,
     cancel: (_s, _pdu, cb) => cb(0),
     replace: (_s, _pdu, cb) => cb(0),
@@ -474,6 +476,29 @@ t.test('a throttled submit: the throttle event says which limit (the window, or 
   t.equal((await r.peer.next()).command, 'unbind_resp')
   await r.peer.waitClosed()
   t.match(r.host.logs.find((l) => l.msg === 'session closed')?.fields, { submitted: 1, rejected: 3, throttled: 3, delivered: 0 }, 'what the bind did, in its closing line')
+})
+
+t.test('every refused submit goes to the host with its addresses: the window, a field check, admission, an undecodable PDU; accepted ones do not', async (t) => {
+  const r = await rig(t, { holdAccept: true, windowSize: 2 })
+  await r.bind('transceiver')
+  r.peer.send(submitSm(1), submitSm(2, { destination_addr: '447700900003' }), submitSm(3, { destination_addr: '447700900004' }))
+  t.equal((await r.peer.next()).command_status, S.ESME_RTHROTTLED)
+  r.host.held[0](null, [0, S.SMSC_RNOCREDIT])
+  t.same((await r.peer.take(2)).map((p) => p.command_status), [0, S.SMSC_RNOCREDIT])
+  r.peer.send(submitSm(4, { schedule_delivery_time: 'not a time' }))
+  t.equal((await r.peer.next()).command_status, S.ESME_RINVSCHED)
+  // an undecodable submit_sm: its body cut short after the header
+  const cut = Buffer.alloc(20)
+  cut.writeUInt32BE(20, 0); cut.writeUInt32BE(0x00000004, 4); cut.writeUInt32BE(5, 12)
+  r.peer.socket.write(cut)
+  t.equal((await r.peer.next()).sequence_number, 5)
+  t.same(r.host.refusals, [
+    { command: 'submit_sm', status: S.ESME_RTHROTTLED, from: '447700900001', to: ['447700900004'] },
+    { command: 'submit_sm', status: S.SMSC_RNOCREDIT, from: '447700900001', to: ['447700900003'] },
+    { command: 'submit_sm', status: S.ESME_RINVSCHED, from: '447700900001', to: ['447700900002'] },
+    { command: 'submit_sm', status: r.host.refusals[3]?.status, from: undefined, to: undefined },
+  ], 'in the order answered; the undecodable one without addresses')
+  t.not(r.host.refusals[3]?.status, 0)
 })
 
 t.test('a failed commit answers every submit of the batch with ESME_RSYSERR', async (t) => {

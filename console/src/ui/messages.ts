@@ -262,7 +262,7 @@ export function MessageSearch({ accounts, onOpen, open }: { accounts: string[]; 
       (r) => {
         // later pages search the same window as the first
         const pinned = { ...params, since: String(r.since), until: String(r.until) }
-        setFound(more ? { ...r, params: pinned, messages: [...more.messages, ...r.messages], scanned: more.scanned + r.scanned, ms: more.ms + r.ms } : { ...r, params: pinned })
+        setFound(more ? { ...r, params: pinned, refused: more.refused, messages: [...more.messages, ...r.messages], scanned: more.scanned + r.scanned, ms: more.ms + r.ms } : { ...r, params: pinned })
         setBusy(false)
       },
       (e: Error) => {
@@ -321,6 +321,18 @@ export function MessageSearch({ accounts, onOpen, open }: { accounts: string[]; 
                     </button>
                   </li>`
                 })}
+              </ol>`
+            : null}
+          ${found.refused !== undefined && found.refused.length > 0
+            ? html`<p class="dim small" id="refused-summary">${count(found.refused.length, 'refused submit')}: no message id; the engine keeps the last ones of each account until it restarts</p>
+              <ol class="found" id="refused">
+                ${found.refused.map((r, i) => html`<li key=${i} class="found-row refused-row" data-status=${r.statusName}>
+                  <span class="dim">${dateTime(r.t)}</span>
+                  <span class="mono">${r.via === 'http' ? 'HTTP send' : `SMPP bind #${r.session ?? '?'}`}${r.command === 'send' || r.command === 'submit_sm' ? '' : ` · ${r.command}`}</span>
+                  <span>${r.systemId}</span>
+                  <span class="addr">${r.from ?? '?'} → ${r.to?.join(', ') ?? '?'}</span>
+                  <span class="pill msg-REJECTED" title=${`command_status 0x${r.status.toString(16).padStart(8, '0')}`}>${r.statusName}</span>
+                </li>`)}
               </ol>`
             : null}
           ${found.truncated ? html`<p class="warn small" id="search-truncated">The search stopped after reading ${n0(found.scanned)} messages: older ones may match. More goes on from there.</p>` : null}
