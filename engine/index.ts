@@ -1339,7 +1339,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       if (ok > 0) metrics.submitted(acct, 0, ok)
     }
     results.forEach((r, k) => {
-      if (!r.ok) refusals.add({ t, systemId, session: 0, command: 'send', status: r.status, from: String(msgs[k].from), to: [String(msgs[k].to)] })
+      const m = msgs[k]
+      if (!r.ok) refusals.add({ t, systemId, session: 0, command: 'send', status: r.status, from: m.from === undefined ? undefined : String(m.from), to: m.to === undefined ? undefined : [String(m.to)] })
     })
     return results
   }
