@@ -220,7 +220,7 @@ export interface HubSources {
   inFlight(): Map<string, number>
   carrierInFlight(): number
   /** Destinations waiting for a connector, and each connector's link and counters. */
-  connectors(): { backlog: number; list: { id: string; kind: string; up: boolean; inFlight: number; queued: number; sent: number; failed: number }[] }
+  connectors(): { backlog: number; list: { id: string; kind: string; up: boolean; stopped?: true; inFlight: number; queued: number; sent: number; failed: number }[] }
   workers(): { threads: number; utilization: number; queued: number } | null
   /** The store's file size and the free space of its file system (bytes), for /metrics; null if they cannot be read. */
   storeSpace(): { bytes: number; free: number } | null

@@ -109,6 +109,8 @@ export const api = {
     const q = new URLSearchParams(Object.entries(params).filter(([, v]) => v.trim() !== ''))
     return call<MessageSearchResult>('GET', `/api/v1/messages?${q.toString()}`)
   },
+  /** stops (no link, routes skip it) or starts a connector (operator, not a viewer) */
+  connector: (id: string, action: 'stop' | 'start') => call<unknown>('POST', `/api/v1/connectors/${encodeURIComponent(id)}/${action}`),
   /** the backup being made, or the last one (operator) */
   backup: () => call<{ backup: BackupState | null; recent: BackupState[] }>('GET', '/api/v1/backup'),
   /** starts a backup (operator; 409 while one is being made) */

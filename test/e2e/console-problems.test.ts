@@ -31,10 +31,21 @@ t.test('a degraded engine shows its problems on the overview, and they go when r
   t.match(await page.textContent('#health-problems'), /Degraded.*connector carrier-a is down/s, 'the overview names the problem')
   t.match(await page.textContent('#health'), /status\s*degraded: one problem/, 'the health panel says degraded')
 
+  // the connectors panel: each connector's state, and the operator's stop and start
+  await page.waitForSelector('#connectors tr[data-connector=carrier-a][data-state=down]')
+  t.equal(await page.getAttribute('#connectors tr[data-connector=simulator]', 'data-state'), 'up', 'the simulator beside it, up')
+  t.equal(await page.locator('#connectors tr[data-connector=simulator] button').count(), 0, 'the simulator has no stop button')
+  page.on('dialog', (d) => void d.accept())
+  await page.click('#connectors tr[data-connector=carrier-a] button[data-action=stop]')
+  await page.waitForSelector('#connectors tr[data-connector=carrier-a][data-state=stopped]')
   const token = await operatorToken(engine.httpPort, ADMIN_PASSWORD)
-  t.equal((await api(engine.httpPort, 'POST', '/api/v1/connectors/carrier-a/stop', undefined, token)).status, 200, 'the operator stops the connector')
+  const listed = async () => ((await api(engine.httpPort, 'GET', '/api/v1/connectors', undefined, token)).json as { connectors: { id: string; stopped: boolean }[] }).connectors
+  t.match((await listed()).find((c) => c.id === 'carrier-a'), { stopped: true }, 'the console stopped it (the admin API says so)')
   await page.waitForSelector('#health-problems', { state: 'detached' })
   t.match(await page.textContent('#health'), /status\s*ok/, 'ok again: a stopped connector is down on purpose')
   t.match(await health(), { status: 'ok' })
+  await page.click('#connectors tr[data-connector=carrier-a] button[data-action=start]')
+  await page.waitForSelector('#connectors tr[data-connector=carrier-a][data-state=down]')
+  t.match((await listed()).find((c) => c.id === 'carrier-a'), { stopped: false }, 'and started it again: down, nobody listens there')
   t.same(pageErrors, [], 'no page errors')
 })

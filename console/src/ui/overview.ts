@@ -49,7 +49,7 @@ export function Overview({ state, operator, readOnly = false }: { state: Telemet
       <${Kpi} id="kpi-rcpt" label="receipts/s" value=${rate(e?.receiptPerSec)} />
       <${Kpi} id="kpi-binds" label="binds" value=${n0(e?.bound)} hint=${e ? count(e.sessions, 'session') : ''} />
       <${Kpi} label="submit→resp p99" value=${l && l.submitResp.count ? ms(l.submitResp.p99) : '–'} />
-      <${Kpi} label="pending deliveries" value=${n0(q?.pendingTotal)} hint=${q ? `${n0(q.carrierInFlight)} at carrier` : ''} />
+      <${Kpi} label="pending deliveries" value=${n0(q?.pendingTotal)} hint="receipts + MO waiting for a receiver" />
     </section>
     <section class="charts">
       <${Chart} id="chart-rates" title="Messages per second · last 5 minutes" series=${state.rates} lines=${RATE_LINES} version=${state.version}
@@ -62,7 +62,60 @@ export function Overview({ state, operator, readOnly = false }: { state: Telemet
       <${QueuesPanel} state=${state} />
       <${BackupPanel} readOnly=${readOnly} />
     </section>
+    <${ConnectorsPanel} state=${state} readOnly=${readOnly} />
     <${Events} events=${state.events} version=${state.eventsVersion} />
+  `
+}
+
+/**
+ * The connectors (docs/CONNECTORS.md): up, down or stopped by the operator, what each has in flight and queued in
+ * front of it, what its upstream accepted and refused since the start; the destinations waiting for any connector (the
+ * overload guard's backlog). An admin stops or starts one here as `smsc connector stop|start` does (a viewer sees only).
+ */
+function ConnectorsPanel({ state, readOnly }: { state: TelemetryState; readOnly: boolean }) {
+  const q = state.queues
+  const [busy, setBusy] = useState<string | null>(null)
+  const [err, setErr] = useState<string | null>(null)
+  const act = async (id: string, action: 'stop' | 'start') => {
+    if (action === 'stop' && !confirm(`Stop connector ${id}? It closes its link and routes skip it until it is started again (across restarts too).`)) return
+    setBusy(id)
+    try {
+      await api.connector(id, action)
+      setErr(null)
+    } catch (e) {
+      setErr(`${id}: ${(e as Error).message}`)
+    } finally {
+      setBusy(null)
+    }
+  }
+  const list = q?.connectors ?? []
+  return html`
+    <section class="panel" id="connectors">
+      <h2>Connectors</h2>
+      ${q && q.connectors
+        ? html`
+            <dl class="facts">
+              <${Row} k="waiting for a connector" v=${n0(q.backlog)} warn=${(q.backlog ?? 0) > 0 && list.some((c) => !c.up)} />
+            </dl>
+            <table class="mini" id="connectors-table"><thead><tr>
+              <th>connector</th><th>kind</th><th>state</th><th class="num">in flight</th><th class="num">queued</th><th class="num">sent</th><th class="num">failed</th>${readOnly ? null : html`<th></th>`}
+            </tr></thead><tbody>
+              ${list.map((c) => {
+                const st = c.stopped ? 'stopped' : c.up ? 'up' : 'down'
+                return html`<tr key=${c.id} data-connector=${c.id} data-state=${st}>
+                  <td>${c.id}</td><td class="dim">${c.kind}</td>
+                  <td><span class=${`pill conn-${st}`} title=${st === 'stopped' ? 'stopped by the operator: no link, routes skip it' : st === 'down' ? 'its link is down: routes fail over or wait' : 'takes traffic'}>${st}</span></td>
+                  <td class="num">${n0(c.inFlight)}</td><td class="num">${n0(c.queued)}</td><td class="num">${n0(c.sent)}</td><td class="num">${n0(c.failed)}</td>
+                  ${readOnly || c.kind === 'simulator' ? (readOnly ? null : html`<td></td>`) : html`<td><button type="button" class="btn small" data-action=${c.stopped ? 'start' : 'stop'} disabled=${busy === c.id}
+                      onClick=${() => void act(c.id, c.stopped ? 'start' : 'stop')}>${c.stopped ? 'Start' : 'Stop'}</button></td>`}
+                </tr>`
+              })}
+            </tbody></table>
+            ${list.length === 0 ? html`<p class="empty">no connector</p>` : null}
+            ${err ? html`<p class="error" role="alert">${err}</p>` : null}
+            <p class="dim small">sent / failed: submits the upstream accepted / refused or that failed, since the engine started</p>`
+        : html`<p class="empty">waiting for the first frame…</p>`}
+    </section>
   `
 }
 
@@ -179,7 +232,7 @@ function QueuesPanel({ state }: { state: TelemetryState }) {
         ? html`
             <dl class="facts">
               <${Row} k="pending receipts + MO" v=${n0(q.pendingTotal)} />
-              ${q.carrierInFlight !== undefined ? html`<${Row} k="carrier in flight" v=${n0(q.carrierInFlight)} />` : null}
+              ${q.carrierInFlight !== undefined && q.connectors?.some((c) => c.kind === 'simulator') ? html`<${Row} k="with the simulated carrier" v=${n0(q.carrierInFlight)} />` : null}
             </dl>
             ${rows.length
               ? html`<table class="mini"><thead><tr><th>account</th><th class="num">pending</th></tr></thead><tbody>
