@@ -24,7 +24,7 @@ import { connectorIdsOf, type ResolvedOptions } from './config'
 import { holderText, lockDataDir, lockHolder, pidAlive } from './lock'
 import { ADMIN_PASSWORD_CONFIGURED } from './auth'
 import { makeDataDir } from './dirs'
-import { findById, parseSearchQuery, searchMessages, viewOf, type MessageSearchResult, type MessageView } from './message-search'
+import { findById, parseSearchQuery, receiptIdsOf, searchMessages, viewOf, type MessageSearchResult, type MessageView } from './message-search'
 
 /**
  * A backup the CLI made as root under <dataDir>/backups goes to the store's owner (the engine's user): that
@@ -224,7 +224,7 @@ async function local(options: ResolvedOptions, why: string, as?: AsAccount): Pro
       const q = parseSearchQuery((k) => params[k], Date.now())
       if (typeof q === 'string') throw new SmscError('SMSC_ERR_API_INVALID', q)
       if (q.systemId !== undefined && !admin.canSee(p, q.systemId)) throw new SmscError('SMSC_ERR_ADMIN_FORBIDDEN', `${q.systemId} is not visible to ${p.name}`)
-      return searchMessages(store, q, { sees: (id) => admin.canSee(p, id) })
+      return searchMessages(store, q, { sees: (id) => admin.canSee(p, id), receiptIds: (id) => receiptIdsOf(options.connectors, id) })
     },
     message: async (id) => {
       const r = findById(store, id)

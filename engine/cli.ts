@@ -697,7 +697,7 @@ async function audit(flags: Record<string, string | boolean>): Promise<number> {
 const MESSAGE_HELP = `smsc message find | show: find messages for support
 
   smsc message find [--to N] [--from S] [--account A] [--state S] [--direction mt|mo] [--since T]
-                    [--until T] [--limit N] [--before ID] [--json]
+                    [--until T] [--upstream-id U] [--limit N] [--before ID] [--json]
       messages newest first, submitted between --since (default: 24 h before --until) and --until
       (default: now); every filter given must match. MO (from a subscriber to an account) are found
       too, marked MO: --from is the subscriber, --to the number it texted, their state their delivery
@@ -710,6 +710,9 @@ const MESSAGE_HELP = `smsc message find | show: find messages for support
         --state S     DELIVERED, UNDELIVERABLE, EXPIRED, REJECTED, ENROUTE, SCHEDULED, … or receipt
                       stats (DELIVRD, UNDELIV, …), comma-separated
         --direction D mt: only messages accounts sent; mo: only MO from subscribers
+        --upstream-id U   the message id an upstream carrier gave it (its submit_sm_resp), as the
+                      carrier quotes it: any case, and hex or decimal the way the connector's
+                      receiptIds compares them. Every message in the window is read in full: slower
         --since T, --until T   ISO-8601 (2024-05-01T08:00:00Z), ms since the epoch, or a time
                       ago: 30m, 6h, 2d
         --limit N     at most N messages (default 50, at most ${SEARCH_MAX_LIMIT})
@@ -884,7 +887,7 @@ function listMessages(r: MessageSearchResult, again: string[]): string {
 
 async function message(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
   if (flags.help || !['find', 'show'].includes(sub ?? '')) { out(MESSAGE_HELP); return flags.help ? 0 : 2 }
-  const find = ['to', 'from', 'account', 'state', 'direction', 'since', 'until', 'limit', 'before']
+  const find = ['to', 'from', 'account', 'state', 'direction', 'since', 'until', 'limit', 'before', 'upstream-id']
   if (sub === 'show') {
     if (!positionals[0]) usage('message show needs a message id')
     return withClient(flags, [], async (c) => {
@@ -901,7 +904,7 @@ async function message(sub: string | undefined, positionals: string[], flags: Re
     const v = flags[k]
     if (v === undefined) continue
     if (typeof v !== 'string' || v.trim() === '') usage(`--${k} needs a value`)
-    const param = k === 'account' ? 'systemId' : k
+    const param = k === 'account' ? 'systemId' : k === 'upstream-id' ? 'upstreamId' : k
     params[param] = k === 'since' || k === 'until' ? (timeFlag(flags, k, now) as string) : v
     // a relative --since is pinned: the next page searches the same window
     if (k !== 'before') again.push(`--${k}`, /^[\w.:+-]+$/.test(params[param]) ? params[param] : JSON.stringify(params[param]))

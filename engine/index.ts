@@ -46,7 +46,7 @@ import { MAX_PER_LIST, MAX_TOTAL, looksInternational, normaliseNumber, type OptO
 import { OPERATOR } from './accounts'
 import { WebhookSender } from './webhook'
 import { urlTargetRefusal } from './webhook-target'
-import { findById, searchMessages, viewOf, type MessageSearchResult, type MessageView, type SearchQuery } from './message-search'
+import { findById, receiptIdsOf, searchMessages, viewOf, type MessageSearchResult, type MessageView, type SearchQuery } from './message-search'
 import type { ApiMessage, ApiSubmitResult, HttpRoute } from './http'
 import { groupEnd, type AcceptJob } from '../actors/messages'
 import type { ConnectorStats, InboundMo } from '../actors/connectors/types'
@@ -1382,9 +1382,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       try {
         const gone = () => stopping || (cancelled?.() ?? false)
         if (gone()) return { messages: [], scanned: 0, truncated: false, next: null, since: q.since, until: q.until, ms: 0 }
-        const r = await searchMessages(store, q, { sees, cancelled: gone })
+        const r = await searchMessages(store, q, { sees, cancelled: gone, receiptIds: (id) => receiptIdsOf(options.connectors, id) })
         // Refused submits have no record: the first page of a search for MT adds those the engine keeps (refusals.ts).
-        if (q.before === undefined && q.states === undefined && q.direction !== 'mo') r.refused = refusals.find(q, sees)
+        if (q.before === undefined && q.states === undefined && q.direction !== 'mo' && q.upstreamId === undefined) r.refused = refusals.find(q, sees)
         return r
       } finally {
         searching--

@@ -21,6 +21,8 @@ import { isFinal, recordText, statOf, STATE_OF_STAT, type MessageRecord } from '
 import { HEX_ID_BASE, ID_WIDTH, counterOf, type ScannedMessage, type Store } from './store'
 import type { AddressOctets, HeadFilter, RecordHead } from './record-codec'
 import type { MessageDest, MessageMo, MessageSearchResult, MessageSummary } from './wire'
+import { upstreamKey } from './upstream-ids'
+import type { ReceiptIdMode } from './config'
 
 export type { MessageSearchResult, MessageSummary } from './wire'
 
@@ -114,10 +116,13 @@ export interface SearchQuery {
   limit: number
   /** the cursor: only messages older than this id (a `next` of an earlier page) */
   before?: string
+  /** only messages a destination of which an upstream took under this id (its submit_sm_resp message_id, as a
+   *  carrier quotes it): compared as the destination's connector compares its receipts' ids (receiptIds) */
+  upstreamId?: string
 }
 
 /** The query parameters GET /api/v1/messages takes (and `token`, a credential). */
-export const SEARCH_PARAMS = ['to', 'from', 'systemId', 'state', 'direction', 'since', 'until', 'limit', 'before'] as const
+export const SEARCH_PARAMS = ['to', 'from', 'systemId', 'state', 'direction', 'since', 'until', 'limit', 'before', 'upstreamId'] as const
 
 /** A search from its parameters (`get` reads one; `null` or '' when absent), or the one line saying what is wrong. */
 export function parseSearchQuery(get: (name: string) => string | null | undefined, now: number): SearchQuery | string {
@@ -146,6 +151,12 @@ export function parseSearchQuery(get: (name: string) => string | null | undefine
     const d = direction.trim().toLowerCase()
     if (d !== 'mt' && d !== 'mo') return `direction must be mt (messages the account sent) or mo (from subscribers) (got ${JSON.stringify(direction)})`
     q.direction = d
+  }
+  const upstreamId = v('upstreamId')
+  if (upstreamId !== undefined) {
+    // SMPP 3.4 §5.2.23 message_id: a C-Octet String of at most 65 octets (64 characters and the NUL)
+    if (upstreamId.trim().length > 64) return `upstreamId must be an upstream's message id of at most 64 characters (got ${upstreamId.trim().length})`
+    q.upstreamId = upstreamId.trim()
   }
   for (const k of ['since', 'until'] as const) {
     const s = v(k)
@@ -179,6 +190,27 @@ export interface SearchOptions {
   maxScan?: number
   /** Checked between slices: true ends the search (the client went away). */
   cancelled?: () => boolean
+  /** How a connector compares upstream ids (connectors[].receiptIds); 'exact' for one not configured (any more). */
+  receiptIds?: (connector: string) => ReceiptIdMode | undefined
+}
+
+/** The receiptIds of connector `id` in a config's connectors (undefined: not an smpp connector there). */
+export function receiptIdsOf(connectors: readonly { id: string; kind: string }[], id: string): ReceiptIdMode | undefined {
+  const c = connectors.find((x) => x.id === id)
+  return c !== undefined && c.kind === 'smpp' ? (c as { receiptIds?: ReceiptIdMode }).receiptIds : undefined
+}
+
+/**
+ * Whether the id an upstream gave a destination (`stored`, from its submit_sm_resp) is the one a carrier quotes
+ * (`wanted`): the same string, in any case, or the same number the way the connector compares its receipts'
+ * ids with its submit ids (engine/upstream-ids.ts): with receiptIds 'hex', `00A50A` is `a50a`; with 'hex-submit',
+ * the receipt's decimal `42250` is the submit's `A50A` too.
+ */
+export function upstreamIdMatches(stored: string, wanted: string, mode: ReceiptIdMode = 'exact'): boolean {
+  if (stored === wanted || stored.toLowerCase() === wanted.toLowerCase()) return true
+  if (mode === 'exact') return false
+  const key = upstreamKey(stored, 'submit', mode)
+  return key === upstreamKey(wanted, 'submit', mode) || key === upstreamKey(wanted, 'receipt', mode)
 }
 
 const ascii = (s: string): boolean => /^[\x00-\x7f]*$/.test(s)
@@ -204,7 +236,9 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  */
 export async function searchMessages(store: Store, q: SearchQuery, o: SearchOptions): Promise<MessageSearchResult> {
   const started = performance.now()
-  const slice = Math.max(1, o.sliceSize ?? SEARCH_SLICE)
+  // an upstream id is in a destination, not in the head the walk reads: every record in the window is decoded, so
+  // slices are smaller to keep each as short
+  const slice = Math.max(1, Math.floor((o.sliceSize ?? SEARCH_SLICE) / (q.upstreamId !== undefined ? 4 : 1)))
   const maxScan = Math.max(1, o.maxScan ?? SEARCH_MAX_SCAN)
   let below = store.nextIdCounter()
   if (q.before !== undefined) below = Math.min(below, counterOf(q.before))
@@ -248,6 +282,7 @@ export async function searchMessages(store: Store, q: SearchQuery, o: SearchOpti
     // the latest version (a pending message may have moved on since its last commit), and its text
     const r = store.getMessage(m.id) as MessageRecord | undefined
     if (r === undefined || (q.states !== undefined && !q.states.has(r.state))) return true
+    if (q.upstreamId !== undefined && !r.dests.some((d) => d.up !== undefined && upstreamIdMatches(d.up, q.upstreamId as string, d.conn === undefined ? undefined : o.receiptIds?.(d.conn)))) return true
     messages.push(summaryOf(r))
     if (messages.length >= q.limit) { next = m.id; done = true; return false }
     return true

@@ -10,7 +10,7 @@ import { Store } from '../engine/store'
 import { encodeRecord, readRecordHead } from '../engine/record-codec'
 import type { Destination, MessageRecord } from '../engine/message'
 import {
-  SEARCH_DEFAULT_LIMIT, SEARCH_WINDOW_MS, addressMatches, findById, parseAddressPattern, parseSearchQuery, parseStates, searchMessages,
+  SEARCH_DEFAULT_LIMIT, SEARCH_WINDOW_MS, addressMatches, findById, parseAddressPattern, parseSearchQuery, parseStates, searchMessages, upstreamIdMatches,
   viewOf, type AddressPattern, type SearchQuery,
 } from '../engine/message-search'
 import { showMessage } from '../engine/cli'
@@ -154,6 +154,29 @@ async function fixture(t: { teardown(fn: () => void): void }): Promise<{ store: 
 
 const now = T0 + 10 * HOUR
 const idsOf = (r: { messages: { id: string }[] }) => r.messages.map((m) => m.id)
+
+t.test("an upstream's id matches in any case, and as the same number the way its connector's receiptIds compares ids", async (t) => {
+  t.ok(upstreamIdMatches('A50A', 'a50a'), 'any case')
+  t.notOk(upstreamIdMatches('A50A', '00a50a'), "'exact': leading zeros make another id")
+  t.notOk(upstreamIdMatches('A50A', '42250'), "'exact': no base is guessed")
+  t.ok(upstreamIdMatches('A50A', '00a50a', 'hex'), "'hex': the same number")
+  t.ok(upstreamIdMatches('A50A', '42250', 'hex-submit'), "'hex-submit': the receipts' decimal form of the submit's hex id")
+  t.ok(upstreamIdMatches('0042', '42', 'decimal'))
+  t.notOk(upstreamIdMatches('0042', '43', 'decimal'))
+  t.notOk(upstreamIdMatches('msg-7', 'msg-70', 'hex'), 'an id that is not a number stays a string')
+})
+
+t.test('a search by upstream id reads the destinations: connector and id, as that connector compares them', async (t) => {
+  const { store, ids } = await fixture(t)
+  const r = store.getMessage(ids.shop3) as MessageRecord
+  await store.commit({ messages: [{ ...r, dests: [{ ...r.dests[0], up: 'A50A', conn: 'carrier-h' }, { ...r.dests[1], up: '77', conn: 'carrier-x' }] }] })
+  const modes = { receiptIds: (c: string) => (c === 'carrier-h' ? 'hex-submit' as const : undefined) }
+  t.same(idsOf(await searchMessages(store, query({ upstreamId: 'a50a' }, now), { ...everyone, ...modes })), [ids.shop3], 'its first destination, in any case')
+  t.same(idsOf(await searchMessages(store, query({ upstreamId: '42250' }, now), { ...everyone, ...modes })), [ids.shop3], 'the decimal form its hex-submit connector would match')
+  t.same(idsOf(await searchMessages(store, query({ upstreamId: '42250' }, now), everyone)), [], 'not without that connector\'s receiptIds')
+  t.same(idsOf(await searchMessages(store, query({ upstreamId: '77', to: '4915112345678' }, now), everyone)), [ids.shop3], 'its second destination, with other filters')
+  t.same(idsOf(await searchMessages(store, query({ upstreamId: '78' }, now), everyone)), [], 'another id finds nothing')
+})
 
 t.test('a search finds by number, source, account and state, newest first across both id formats', async (t) => {
   const { store, ids } = await fixture(t)

@@ -165,6 +165,11 @@ t.test('message search', async (t) => {
     }
     t.match(m, { id: e1, systemId: 'u1', to: ['4917712345678'], state: 1, price: 2, registeredDelivery: 1 })
     t.same(m.dests, [{ to: '4917712345678', state: 1, stat: 'ENROUTE', err: 0, doneAt: 0, connector: 'up', upstreamId: 'U000001', price: 2, via: ['up'] }])
+    // a carrier's escalation quotes its own id: found in any case, scoped like the rest
+    t.same(ids(await call(e, '/api/v1/messages?upstreamId=u000001', op)), [e1], 'by the id the upstream gave it, in any case')
+    t.same(ids(await call(e, '/api/v1/messages?upstreamId=U000001', tok.res)), [], "not in a reseller's scope when not its users'")
+    t.same(ids(await call(e, '/api/v1/messages?upstreamId=U000002', op)), [], 'another id finds nothing')
+    t.match(await call(e, `/api/v1/messages?upstreamId=${'9'.repeat(65)}`, op), { status: 400, json: { error: /^upstreamId must be an upstream's message id of at most 64 characters/ } })
     const sim = (await call(e, `/api/v1/messages/${a1}`, op)).json
     t.match(sim.dests[0], { to: `+${NUMBER}`, state: 2, stat: 'DELIVRD' })
     t.same([sim.dests[0].connector, sim.dests[0].upstreamId, sim.dests[0].via], [undefined, undefined, undefined], 'the simulator leaves no carrier fields')
@@ -192,6 +197,8 @@ t.test('message search', async (t) => {
     t.notMatch(next.out, a3, 'the next page goes on after the first')
     const mine = smsc(['message', 'find', '--to', NUMBER, '--as', 'u1', '--json', ...cfg], { SMSC_AS_PASSWORD: 'pw1' })
     t.same(JSON.parse(mine.out).messages.map((m: { id: string }) => m.id), [a3, a2, a1], '--as u1: its own only')
+    const byUpstream = smsc(['message', 'find', '--upstream-id', 'u000001', '--json', ...cfg])
+    t.same(JSON.parse(byUpstream.out).messages.map((m: { id: string }) => m.id), [e1], '--upstream-id: the id the carrier quotes')
     const shown = smsc(['message', 'show', e1, ...cfg])
     t.equal(shown.code, 0, shown.err)
     t.match(shown.out, `to 4917712345678: ENROUTE; connector up, upstream id U000001, route up, price 2`)
