@@ -230,11 +230,13 @@ export class Session implements Tickable {
     if (frames.length > 0) {
       const now = this.host.now()
       this.lastRx = now
-      // SMPP 3.4 §7.2: inactivity is time between transactions. Answers to our own enquire_link
-      // probes do not count (every live socket answers them); anything the ESME starts does, its own
-      // enquire_link included: a receiver bind has nothing else to send.
+      // SMPP 3.4 §7.2: inactivity is time between transactions. Anything the ESME starts counts, its own
+      // enquire_link included. An answer to our own enquire_link probe counts only on a bind that can receive: a
+      // receiver or transceiver waiting for receipts and MO has nothing else to send, and many clients (node-smpp,
+      // Net::SMPP) neither probe nor bind again once unbound; a transmitter that only answers probes is idle.
+      const waits = canReceive(this.state)
       for (let i = 0; i < frames.length; i++) {
-        if (frames[i].readUInt32BE(4) !== CommandId.enquire_link_resp) { this.lastActivity = now; break }
+        if (waits || frames[i].readUInt32BE(4) !== CommandId.enquire_link_resp) { this.lastActivity = now; break }
       }
     }
     this.begin()

@@ -319,10 +319,10 @@ t.test('inactivity timer: nothing from the ESME for inactivityMs → unbind, clo
   t.ok(r.s.isClosed())
 })
 
-t.test('inactivity timer: answering our own enquire_link probes is not activity', async (t) => {
-  // enquire_link every 5 s, inactivity at 12 s: an ESME that only answers probes is still inactive.
+t.test('inactivity timer: a transmitter answering our own enquire_link probes is not active', async (t) => {
+  // enquire_link every 5 s, inactivity at 12 s: a transmitter that only answers probes is still inactive.
   const r = await rig(t, { timers: { enquireLinkMs: 5_000, inactivityMs: 12_000, responseMs: 2_000 } })
-  await r.bind()
+  await r.bind('transmitter')
   for (let i = 0; i < 2; i++) {
     r.tick(5_000)
     const probe = await r.peer.next()
@@ -332,6 +332,21 @@ t.test('inactivity timer: answering our own enquire_link probes is not activity'
   }
   r.tick(2_000)
   t.match(await r.peer.next(), { command: 'unbind' }, 'unbound 12 s after the last real traffic')
+})
+
+t.test('inactivity timer: a receiver or transceiver answering our probes is waiting for deliveries, not idle: it stays bound', async (t) => {
+  for (const kind of ['receiver', 'transceiver'] as const) {
+    const r = await rig(t, { timers: { enquireLinkMs: 5_000, inactivityMs: 12_000, responseMs: 2_000 } })
+    await r.bind(kind)
+    for (let i = 0; i < 6; i++) {
+      r.tick(5_000)
+      const probe = await r.peer.next()
+      t.equal(probe.command, 'enquire_link', `${kind}: probe ${i + 1}, not an unbind`)
+      r.peer.send({ command: 'enquire_link_resp', command_status: 0, sequence_number: probe.sequence_number })
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    t.ok(r.s.state === 'BOUND_RX' || r.s.state === 'BOUND_TRX', `${kind}: still bound 30 s later, past the 12 s inactivity timer`)
+  }
 })
 
 t.test('inactivity timer 0: a receiver that only answers our probes stays bound; one that stops answering is closed by the probe', async (t) => {
