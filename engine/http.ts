@@ -1078,7 +1078,10 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         })
         if (batch) return send(res, '200 OK', { results })
         const r = results[0]
-        send(res, r.ok ? '202 Accepted' : statusLine(httpStatusOf(r.code)), r)
+        // RFC 9110 §10.2.3 Retry-After: a rate limit's bucket refills within a second; a daily quota at 00:00 UTC
+        const retry = r.ok ? undefined : r.code === 'SMSC_ERR_RATE_LIMITED' || r.code === 'SMSC_ERR_WINDOW_FULL' ? 1
+          : r.code === 'SMSC_ERR_QUOTA_EXCEEDED' ? Math.ceil((86_400_000 - (Date.now() % 86_400_000)) / 1000) : undefined
+        send(res, r.ok ? '202 Accepted' : statusLine(httpStatusOf(r.code)), r, retry === undefined ? {} : { 'retry-after': String(retry) })
       }
       if (valid.length === 0) return answer([])
       smsc.submitMessages(systemId, valid).then(answer, (err) => errorOf(res, err)).catch((err) => errorOf(res, err))

@@ -1314,7 +1314,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
           replace_if_present_flag: 0, data_coding: coding === 'binary' ? 0x04 : dcsOfCoding(coding), sm_default_msg_id: 0, short_message: sm,
         }
         const r = validateSubmit(pdu, systemId, t, accountLimits)
-        if (r.status !== 0 || !('draft' in r)) return (results[k] = refuse(r.status, 'SMSC_ERR_FIELD_INVALID', `refused with ${statusName(r.status)} (check from, to and the times)`))
+        if (r.status !== 0 || !('draft' in r)) return (results[k] = refuse(r.status, 'SMSC_ERR_FIELD_INVALID', fieldRefusal(r.status, m, accountLimits.maxValidityMs)))
         const draft = r.draft as MessageRecord
         if (m.confirmsOptOut) draft.confirmsOptOut = true
         drafts.push(draft)
@@ -1498,6 +1498,32 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   }
   log('info', 'listening', { smpp: listeners.smppPort, tls: listeners.tlsPort, http: http.port })
   return smsc
+}
+
+/**
+ * The send API's words for a message the submit checks refused (engine/session/submit.ts, the same as an SMPP
+ * submit_sm's): which field, and what it must be; an ESME gets only the command_status.
+ */
+function fieldRefusal(status: number, m: { from?: unknown; to?: unknown }, maxValidityMs: number): string {
+  const why = ` (${statusName(status)})`
+  switch (status) {
+    case S.ESME_RINVDSTADR: case S.ESME_RINVDSTTON: case S.ESME_RINVDSTNPI:
+      return `to ${JSON.stringify(m.to)} is not a number a handset has: digits (* and # for service codes), with a + for an international number${why}`
+    case S.ESME_RINVSRCADR: case S.ESME_RINVSRCTON: case S.ESME_RINVSRCNPI:
+      return `from ${JSON.stringify(m.from)} is not a sender: a number, or a sender id of letters and digits${why}`
+    case S.ESME_RINVSCHED:
+      return `scheduleAt must be at most ${durationText(maxValidityMs)} ahead (the account's validity.maxMs)${why}`
+    case S.ESME_RINVEXPIRY:
+      return `validityMs must end after now and after scheduleAt${why}`
+    default:
+      return `refused with ${statusName(status)} (check from, to and the times)`
+  }
+}
+
+/** 7 days, 36 hours, 90 minutes: a limit in ms as people say it. */
+function durationText(ms: number): string {
+  const [n, unit] = ms % 86_400_000 === 0 ? [ms / 86_400_000, 'day'] : ms % 3_600_000 === 0 ? [ms / 3_600_000, 'hour'] : [Math.round(ms / 60_000), 'minute']
+  return `${n} ${unit}${n === 1 ? '' : 's'}`
 }
 
 /**

@@ -11,7 +11,7 @@ import { openEsme, receiptFor } from '../helpers/esme'
 
 const OPERATOR_PW = 'operator-secret'
 
-interface Res { status: number; json: any }
+interface Res { status: number; json: any; headers: Record<string, string | string[] | undefined> }
 
 /** One request; the server may answer 413 and close before it has read everything (status -1). */
 function call(e: Engine, method: string, path: string, o: { token?: string; key?: string; body?: unknown; raw?: Buffer } = {}): Promise<Res> {
@@ -143,7 +143,12 @@ t.test('a bad message in a batch gets its own refusal; the others go through', a
   const huge = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { from: 'Shop', to: '4915100000001', text: 'x'.repeat(153 * 255 + 1) } })
   t.match(huge, { status: 400, json: { ok: false, code: 'SMSC_ERR_DCS_INVALID', error: 'text is longer than 255 parts in gsm' } })
   const notANumber = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { from: 'Shop', to: 'abc', text: 'x' } })
-  t.match(notANumber, { status: 400, json: { ok: false, status: 0x0b, error: /ESME_RINVDSTADR/ } }, 'a destination that is not a number: ESME_RINVDSTADR, not sent and charged')
+  t.match(notANumber, { status: 400, json: { ok: false, status: 0x0b, error: /^to "abc" is not a number a handset has: digits .*\(ESME_RINVDSTADR\)$/ } },
+    'a destination that is not a number: ESME_RINVDSTADR, not sent and charged; the error names the field')
+  const far = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { ...msg(1), scheduleAt: Date.now() + 8 * 86_400_000 } })
+  t.match(far, { status: 400, json: { ok: false, status: 0x61, error: "scheduleAt must be at most 7 days ahead (the account's validity.maxMs) (ESME_RINVSCHED)" } },
+    'a schedule past the horizon says what the horizon is')
+  t.equal((await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { ...msg(1), scheduleAt: Date.now() + 6 * 86_400_000 } })).status, 202, 'within it: accepted')
   const typed = await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: { from: 'Shop', to: '+49 (151) 123-456.78', text: 'x' } })
   t.equal(typed.status, 202, 'the spaces, brackets, dashes and dots people type into a number are not part of it')
   t.match((await call(e, 'GET', `/api/v1/messages/${(typed.json as { ids: string[] }).ids[0]}`, { key: keys.api1 })).json, { to: ['4915112345678'] })
@@ -283,4 +288,22 @@ t.test("an API key reads its own account's balance and ledger, and nothing else 
   t.match(await call(e, 'GET', '/api/v1/accounts/child/ledger', { key: keys.res }), { status: 403 }, "a reseller's key: not its users' (a login is)")
   t.match(await call(e, 'PATCH', '/api/v1/accounts/api1', { key: keys.api1, body: { registeredDelivery: 1 } }), { status: 401 }, 'no change with a key')
   t.match(await call(e, 'GET', '/api/v1/accounts', { key: keys.api1 }), { status: 401 }, 'no account list with a key')
+})
+
+t.test('a send refused by the rate limit or the daily quota says when to try again (Retry-After)', async (t) => {
+  const { e, op, keys } = await setup(t)
+  t.equal((await call(e, 'PATCH', '/api/v1/accounts/api1', { token: op, body: { rateLimit: { perSecond: 1, burst: 1 } } })).status, 200)
+  t.equal((await call(e, 'PATCH', '/api/v1/accounts/api2', { token: op, body: { dailyQuota: 1 } })).status, 200)
+  const sends = []
+  for (let i = 0; i < 3; i++) sends.push(await call(e, 'POST', '/api/v1/messages', { key: keys.api1, body: msg(i) }))
+  const throttled = sends.find((r) => r.status === 429)
+  t.ok(throttled, `over 1/s: ${sends.map((r) => r.status).join(', ')}`)
+  t.match(throttled, { json: { code: 'SMSC_ERR_RATE_LIMITED' }, headers: { 'retry-after': '1' } }, 'a rate limit: again in a second')
+  t.equal(sends[0].headers['retry-after'], undefined, 'an accepted send has none')
+  t.equal((await call(e, 'POST', '/api/v1/messages', { key: keys.api2, body: msg(1) })).status, 202)
+  const over = await call(e, 'POST', '/api/v1/messages', { key: keys.api2, body: msg(2) })
+  t.match(over, { status: 429, json: { code: 'SMSC_ERR_QUOTA_EXCEEDED' } })
+  const wait = Number(over.headers['retry-after'])
+  const midnight = Math.ceil((86_400_000 - (Date.now() % 86_400_000)) / 1000)
+  t.ok(wait > 0 && wait <= 86_400 && Math.abs(wait - midnight) <= 2, `a daily quota: at 00:00 UTC (${wait} s, ${midnight} s from now)`)
 })
