@@ -9,7 +9,7 @@
  */
 import type { Socket } from 'node:net'
 import { TLSSocket } from 'node:tls'
-import { CommandId, CommandStatus as S, HEADER_LENGTH, InterfaceVersion, MAX_SEQUENCE, RESPONSE_BIT, statusName, type BindKind, type CommandName } from '../protocol/constants'
+import { CommandId, CommandStatus as S, HEADER_LENGTH, InterfaceVersion, MAX_SEQUENCE, MessageState, RESPONSE_BIT, statusName, type BindKind, type CommandName } from '../protocol/constants'
 import { decode, encode, encodeIdResp, peekHeader, withoutTlvs, type Pdu } from '../protocol/codec'
 import { Framer } from '../protocol/framer'
 import { PDU_BY_ID, responseOf } from '../protocol/pdus'
@@ -582,7 +582,8 @@ export class Session implements Tickable {
     this.respond(pdu, 0, {
       message_id: r.id,
       final_date: isFinal(r.state) && r.doneAt ? formatSmppAbsolute(r.doneAt) : '',
-      message_state: r.state === 0 ? 1 : r.state, // SCHEDULED reads as ENROUTE on 3.4
+      // SMPP 5.0 §4.7.15 message_state 0 SCHEDULED; SMPP 3.4 §5.2.28 has no 0: a scheduled message reads as ENROUTE
+      message_state: r.state === MessageState.SCHEDULED && this.interfaceVersion < InterfaceVersion.V50 ? MessageState.ENROUTE : r.state,
       error_code: r.err & 0xff,
     })
   }

@@ -114,6 +114,7 @@ interface TestHost extends SessionHost {
   closedCount: number
   logs: { level: string; msg: string; fields: Record<string, unknown> }[]
   refusals: { command: string; status: number; from?: string; to?: readonly string[] }[]
+  messages?: Map<string, MessageRecord>
   onResults?: (ok: DeliveryItem[], failed: DeliveryItem[]) => void
 }
 
@@ -150,7 +151,7 @@ async function rig(t: Test, opts: { windowSize?: number; holdAccept?: boolean; t
     congestion: () => 0,
     rateLimitDetail: (systemId) => `${systemId}'s rate limit or its reseller's`,
     refused(_s, command, status, from, to) { host.refusals.push({ command, status, from, to }) },
-    getMessage: () => undefined,
+    getMessage: (id) => host.messages?.get(id),
     cancel: (_s, _pdu, cb) => cb(0),
     replace: (_s, _pdu, cb) => cb(0),
     deliveryResults(_s, ok, failed) {
@@ -514,6 +515,18 @@ t.test('every refused submit goes to the host with its addresses: the window, a 
     { command: 'submit_sm', status: r.host.refusals[3]?.status, from: undefined, to: undefined },
   ], 'in the order answered; the undecodable one without addresses')
   t.not(r.host.refusals[3]?.status, 0)
+})
+
+t.test('query_sm of a scheduled message: SCHEDULED (0) on an SMPP 5.0 bind, ENROUTE (1) on 3.4, which has no 0', async (t) => {
+  for (const [version, state] of [[0x50, 0], [0x34, 1]]) {
+    const r = await rig(t)
+    const scheduled = { id: 'm9', systemId: 'u', state: 0, err: 0, submitAt: 1, doneAt: 0, src: [1, 1, '447700900001'], dests: [] } as unknown as MessageRecord
+    r.host.messages = new Map([['m9', scheduled]])
+    r.peer.send({ command: 'bind_transceiver', command_status: 0, sequence_number: 1, system_id: 'u', password: 'p', system_type: '', interface_version: version, addr_ton: 0, addr_npi: 0, address_range: '' })
+    t.equal((await r.peer.next()).command_status, 0)
+    r.peer.send({ command: 'query_sm', command_status: 0, sequence_number: 2, message_id: 'm9', source_addr_ton: 0, source_addr_npi: 0, source_addr: '' })
+    t.match(await r.peer.next(), { command: 'query_sm_resp', command_status: 0, message_id: 'm9', message_state: state }, `interface_version 0x${version.toString(16)}`)
+  }
 })
 
 t.test('a failed commit answers every submit of the batch with ESME_RSYSERR', async (t) => {
