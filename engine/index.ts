@@ -26,7 +26,7 @@ import type { Pdu } from './protocol/codec'
 import { formatSmppAbsolute, parseSmppTime } from './protocol/time'
 import { dcsOfCoding, encodeText, type Coding } from './protocol/text/charsets'
 import { splitMessage } from './protocol/text/split'
-import { deliverFrame, eventAddress, isFinal, moText, statOf, type Address, type MessageRecord, type MoFacts, type Sar } from './message'
+import { deliverFrame, eventAddress, isFinal, moText, senderAddress, statOf, type Address, type MessageRecord, type MoFacts, type Sar } from './message'
 import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
@@ -1009,16 +1009,19 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     if (!split) throw smscError('SMSC_ERR_DCS_INVALID', `text cannot be encoded as ${coding}`)
     const [id] = store.allocateIds(1, options.messageIdFormat)
     const t = now()
-    const items: DeliveryItem[] = split.parts.map((sm) => moItem(systemId, id, t, [1, 1, req.from], [0, 1, req.to], split.udhi ? 0x40 : 0, dcsOfCoding(coding), sm))
+    // the subscriber's address as a carrier gives it: a sender id TON 5, a number without its '+' (TON 1 says it)
+    const from = senderAddress(req.from)
+    const to: Address = req.to.startsWith('+') ? [1, 1, req.to.slice(1)] : [0, 1, req.to]
+    const items: DeliveryItem[] = split.parts.map((sm) => moItem(systemId, id, t, from, to, split.udhi ? 0x40 : 0, dcsOfCoding(coding), sm))
     // One record for the whole text (its id names the whole), however many parts it goes out as.
-    const record = moRecord(id, systemId, t, [1, 1, req.from], [0, 1, req.to], 0, dcsOfCoding(coding), encodeText(req.text, coding) ?? Buffer.alloc(0), items.length, SIMULATOR_CONNECTOR, decision)
-    const optOut = moOptOut(decision, systemId, [1, 1, req.from], t)
+    const record = moRecord(id, systemId, t, from, to, 0, dcsOfCoding(coding), encodeText(req.text, coding) ?? Buffer.alloc(0), items.length, SIMULATOR_CONNECTOR, decision)
+    const optOut = moOptOut(decision, systemId, from, t)
     const batch = optOut === null ? { enqueue: items, mo: [record] } : { enqueue: items, mo: [record], optOuts: [optOut], audit: [moOptOutAudit(optOut, decision as MoDecision, t)] }
     await new Promise<void>((resolve, reject) => actors.commit(batch, (err) => (err ? reject(err) : resolve())))
     if (optOut !== null) moOptOutDone([optOut])
     actors.enqueue(items)
     log('info', 'MO accepted', { id, systemId, parts: items.length })
-    if (decision !== null && decision.reply !== null && decision.account === systemId) void moReply(decision, [1, 1, req.from], [0, 1, req.to], id)
+    if (decision !== null && decision.reply !== null && decision.account === systemId) void moReply(decision, from, to, id)
     return { id, systemId, parts: items.length }
   }
 
@@ -1293,13 +1296,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         if (at > t) schedule = formatSmppAbsolute(at)
       }
       const validity = m.validityMs !== undefined ? formatSmppAbsolute(Math.max(t, m.scheduleAt !== undefined && schedule ? Date.parse(String(m.scheduleAt)) || Number(m.scheduleAt) : t) + m.validityMs) : ''
-      // SMPP 3.4 §5.2.5: TON 5 alphanumeric sender ids; a short code (at most 8 digits, no '+') TON 3 network
-      // specific, NPI 0 (carriers refuse a short code typed as an international number); other numbers TON 1
-      const alpha = !/^\+?\d{1,20}$/.test(m.from)
-      const shortCode = /^\d{1,8}$/.test(m.from)
-      const [fromTon, fromNpi] = alpha ? [5, 0] : shortCode ? [3, 0] : [1, 1]
       // (an engine's own message gives its addresses whole: an MO's reply goes from the number the MO was sent to)
-      const src: Address = m.src ?? [fromTon, fromNpi, m.from.replace(/^\+/, '')]
+      const src: Address = m.src ?? senderAddress(m.from)
       // the formatting people type into a number ("+44 7700 900123", "(030) 12-34") is not part of it
       const dest: Address = m.dest ?? [1, 1, m.to.replace(/[\s().-]/g, '').replace(/^\+/, '')]
       const drafts: MessageRecord[] = []

@@ -229,6 +229,18 @@ export function eventAddress(a: Address): string {
   return a[0] === 1 && /^[0-9]+$/.test(a[2]) ? `+${a[2]}` : a[2]
 }
 
+/**
+ * The address a sender written as text stands for (the send API's `from`, the simulator's MO `from`), SMPP 3.4
+ * §5.2.5: a sender id (not all digits) TON 5 alphanumeric, NPI 0; a short code (at most 8 digits, no '+') TON 3
+ * network specific, NPI 0 (carriers refuse a short code typed as an international number); any other number TON 1,
+ * NPI 1, without its '+' (TON 1 says it).
+ */
+export function senderAddress(text: string): Address {
+  if (!/^\+?\d{1,20}$/.test(text)) return [5, 0, text]
+  if (/^\d{1,8}$/.test(text)) return [3, 0, text]
+  return [1, 1, text.replace(/^\+/, '')]
+}
+
 /** Receipt text as GSM 03.38 septets (data_coding 0); characters GSM cannot carry become '?'. */
 function gsmLossy(text: string): Buffer {
   return gsm7Encode(text) ?? gsm7Encode(Array.from(text, (c) => (gsm7Septets(c) < 0 ? '?' : c)).join(''))!

@@ -33,6 +33,14 @@ t.test('MO through the HTTP endpoint', async (t) => {
     t.equal(messageText(mo), 'Hello MO @ € [x]')
   })
 
+  t.test("the sender's TON as a carrier gives it: a sender id TON 5, an international number TON 1 without its '+'", async (t) => {
+    const esme = await openEsme(t, { port: engine.smppPort, kind: 'transceiver' })
+    await postMo({ from: 'ShopX', to: '+4915100000999', text: 'from a name', systemId: 'esme1' })
+    t.match(await esme.waitFor(moFrom('ShopX'), 10_000), { source_addr_ton: 5, source_addr_npi: 0, dest_addr_ton: 1, destination_addr: '4915100000999' }, 'alphanumeric: TON 5, NPI 0')
+    await postMo({ from: '+4915100000108', to: '12345', text: 'from a number', systemId: 'esme1' })
+    t.match(await esme.waitFor(moFrom('4915100000108'), 10_000), { source_addr_ton: 1, source_addr_npi: 1 }, "'+4915100000108' arrives as 4915100000108, TON 1")
+  })
+
   t.test('a UCS2 MO with emoji arrives with data_coding 8', async (t) => {
     const esme = await openEsme(t, { port: engine.smppPort, kind: 'receiver' })
     const text = 'Привет 😀👍🏽'
