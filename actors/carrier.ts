@@ -16,6 +16,7 @@ import { YoungMap } from '../engine/young-map'
 import type { ResolvedOptions } from '../engine/config'
 import { STATE_OF_STAT, isFinal, type MessageRecord } from '../engine/message'
 import type { Outcome } from './messages'
+import { addressKey } from './dpf'
 
 const BUCKET_MS = 20
 /** At most this many absent destinations remembered (simulator.absentRate). */
@@ -37,6 +38,8 @@ export class SimulatedCarrier {
   private readonly buckets = new YoungMap<number, Pending[]>() // a bucket per 20 ms: churn (young-map.ts)
   private cursor: number
   private readonly table: { state: number; err: number; upTo: number }[] = []
+  /** simulator.fixedOutcomes, longest prefix first; empty (no lookup per destination) unless configured */
+  private readonly fixed: { prefix: string; state: number; err: number }[] = []
   /** `${id}:${dest}` of destinations whose subscriber was absent at their first attempt. */
   private readonly absent = new Set<string>()
   inFlight = 0
@@ -56,6 +59,17 @@ export class SimulatedCarrier {
       acc += p
       this.table.push({ state: STATE_OF_STAT[stat], err: (cfg.errorCodes as Record<string, number>)[stat] ?? 0, upTo: acc })
     }
+    for (const [prefix, stat] of Object.entries(cfg.fixedOutcomes ?? {})) {
+      this.fixed.push({ prefix, state: STATE_OF_STAT[stat], err: (cfg.errorCodes as Record<string, number>)[stat] ?? 0 })
+    }
+    this.fixed.sort((a, b) => b.prefix.length - a.prefix.length)
+  }
+
+  /** The fixed outcome of a test number (simulator.fixedOutcomes), or undefined. */
+  private fixedFor(addr: string): { state: number; err: number } | undefined {
+    const key = addressKey(addr)
+    for (const f of this.fixed) if (key.startsWith(f.prefix)) return f
+    return undefined
   }
 
   private pick(): { state: number; err: number } {
@@ -96,7 +110,7 @@ export class SimulatedCarrier {
         intermediate.push({ id: r.id, dest: i, state: MessageState.ENROUTE, err: 0, rev: r.rev ?? 0 })
       }
       let due = Math.max(now, r.scheduleAt) + min + Math.floor(this.random() * (max - min + 1))
-      let o = this.pick()
+      let o = (this.fixed.length > 0 ? this.fixedFor(r.dests[i].addr[2]) : undefined) ?? this.pick()
       // validity_period runs out before the carrier would deliver: EXPIRED at expiry time
       if (due >= r.expireAt) {
         due = Math.max(now, r.expireAt)

@@ -142,6 +142,8 @@ export interface ResolvedOptions {
     intermediate: boolean
     errorCodes: Record<OutcomeStat, number>
     absentRate: number
+    /** destination prefix (digits, international form) -> the stat every message to it ends with */
+    fixedOutcomes: Record<string, OutcomeStat>
   }
   messageIdFormat: MessageIdFormat
   timers: { sessionInitMs: number; enquireLinkMs: number; inactivityMs: number; responseMs: number }
@@ -230,6 +232,7 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
     intermediate: false, // also send ENROUTE receipts when registered_delivery asks (bit 0x10)
     errorCodes: { DELIVRD: 0, EXPIRED: 0, DELETED: 0, UNDELIV: 1, ACCEPTD: 0, UNKNOWN: 0, REJECTD: 2 }, // err: per stat
     absentRate: 0, // probability 0..1 that a destination's subscriber is absent at the first attempt (retried, then alert_notification)
+    fixedOutcomes: {}, // test numbers: { "4915100000002": "UNDELIV" }, destination prefix -> the stat it always gets (longest prefix wins)
   },
   messageIdFormat: 'decimal', // message_id text: 'decimal' or 'hex'
   timers: {
@@ -785,7 +788,18 @@ function resolveSimulator(o: Obj, path: string): ResolvedOptions['simulator'] {
     if (typeof v === 'number' && v >= 0 && v <= 1) return v
     return fail(`${p} must be a number between 0 and 1 (got ${showValue(v)})`)
   }, path)
-  return { enabled, deliveryDelayMs, outcomes, intermediate, errorCodes, absentRate }
+  // Test numbers for integrators: a destination prefix always ends with one stat (the longest prefix wins).
+  const fixedOutcomes: Record<string, OutcomeStat> = {}
+  if (o.fixedOutcomes !== undefined) {
+    const fp = at(path, 'fixedOutcomes')
+    if (!isPlainObject(o.fixedOutcomes)) fail(`${fp} must be an object of destination prefixes and stats, e.g. {"4915100000002": "UNDELIV"} (got ${showValue(o.fixedOutcomes)})`)
+    for (const [prefix, stat] of Object.entries(o.fixedOutcomes as Obj)) {
+      if (!/^\d{1,20}$/.test(prefix)) fail(`${at(fp, prefix)}: a destination prefix is 1 to 20 digits, international form without + or 00 (got ${JSON.stringify(prefix)})`)
+      if (typeof stat !== 'string' || !(OUTCOME_STATS as readonly string[]).includes(stat)) fail(`${at(fp, prefix)} must be one of ${OUTCOME_STATS.join(' ')} (got ${showValue(stat)})`)
+      fixedOutcomes[prefix] = stat as OutcomeStat
+    }
+  }
+  return { enabled, deliveryDelayMs, outcomes, intermediate, errorCodes, absentRate, fixedOutcomes }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -320,6 +320,16 @@ t.test('validation messages', async (t) => {
     throwsMessage(t, () => resolveOptions({ simulator: { outcomes: { DELIVRD: 1.5, UNDELIV: -0.5 } } }), 'config.simulator.outcomes.DELIVRD must be a number between 0 and 1 (got 1.5)')
     throwsMessage(t, () => resolveOptions({ simulator: { outcomes: { DELIVRD: '1' } } }), 'config.simulator.outcomes.DELIVRD must be a number between 0 and 1 (got "1")')
   })
+  t.test('fixedOutcomes: test numbers', async (t) => {
+    t.same(resolveOptions({ simulator: { fixedOutcomes: { 4915100000002: 'UNDELIV' } } } as never).simulator.fixedOutcomes, { 4915100000002: 'UNDELIV' })
+    t.same(resolveOptions({}).simulator.fixedOutcomes, {}, 'none by default')
+    throwsMessage(t, () => resolveOptions({ simulator: { fixedOutcomes: { '+49151': 'UNDELIV' } } } as never),
+      'config.simulator.fixedOutcomes["+49151"]: a destination prefix is 1 to 20 digits, international form without + or 00 (got "+49151")')
+    throwsMessage(t, () => resolveOptions({ simulator: { fixedOutcomes: { 49151: 'FAILED' } } } as never),
+      'config.simulator.fixedOutcomes["49151"] must be one of DELIVRD EXPIRED DELETED UNDELIV ACCEPTD UNKNOWN REJECTD (got "FAILED")')
+    throwsMessage(t, () => resolveOptions({ simulator: { fixedOutcomes: ['49151'] } } as never),
+      'config.simulator.fixedOutcomes must be an object of destination prefixes and stats, e.g. {"4915100000002": "UNDELIV"} (got ["49151"])')
+  })
   t.test('[min, max] ranges', async (t) => {
     throwsMessage(t, () => resolveOptions({ simulator: { deliveryDelayMs: [2000, 200] } }), 'config.simulator.deliveryDelayMs must have min <= max (got [2000,200])')
     throwsMessage(t, () => resolveOptions({ simulator: { deliveryDelayMs: 200 } }), 'config.simulator.deliveryDelayMs must be a [min, max] pair (got 200)')

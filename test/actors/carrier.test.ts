@@ -31,6 +31,7 @@ const sim = (over: Partial<Sim> = {}): Sim => ({
   intermediate: false,
   errorCodes: { ...DEFAULTS.simulator.errorCodes },
   absentRate: 0,
+  fixedOutcomes: {},
   ...over,
 })
 
@@ -97,6 +98,18 @@ t.test('a zero-probability outcome never happens; a certain one always does', as
   h.runTo(T0 + 600, 20)
   t.equal(h.out.length, 1000)
   t.ok(h.out.every(({ o }) => o.state === MessageState.REJECTED))
+})
+
+t.test('test numbers (fixedOutcomes): a destination under a prefix always gets its stat, the longest prefix first; others draw as usual', async (t) => {
+  const h = carrier(sim({ outcomes: { DELIVRD: 1 }, fixedOutcomes: { 49151000000: 'UNDELIV', 4915100000002: 'EXPIRED', 4915100000003: 'REJECTD' } as never }))
+  const to = (addr: string) => rec({ dests: [{ addr: [1, 1, addr], state: MessageState.ENROUTE, err: 0, doneAt: 0 }] })
+  const sent = ['4915100000001', '4915100000002', '+4915100000003', '004915100000002', '447700900002'].map(to)
+  h.c.submit(sent, T0)
+  h.runTo(T0 + 600, 20)
+  const byId = new Map(h.out.map(({ o }) => [o.id, o]))
+  t.same(sent.map((r) => [byId.get(r.id)?.state, byId.get(r.id)?.err]), [
+    [MessageState.UNDELIVERABLE, 1], [MessageState.EXPIRED, 0], [MessageState.REJECTED, 2], [MessageState.EXPIRED, 0], [MessageState.DELIVERED, 0],
+  ], 'UNDELIV under the short prefix, EXPIRED and REJECTD under the longer ones (in any international form), the rest by outcomes')
 })
 
 t.test('delivery latency stays within deliveryDelayMs (never early, at most one 20 ms bucket late)', async (t) => {

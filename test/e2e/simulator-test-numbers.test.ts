@@ -1,0 +1,23 @@
+/**
+ * The simulated carrier's test numbers (simulator.fixedOutcomes): an ESME testing its failure paths sends to a
+ * configured number and always gets that receipt; any other number draws from simulator.outcomes. Through a real
+ * engine and node-smpp.
+ */
+import t from 'tap'
+import { startEngine } from '../helpers/engine'
+import { gsm, messageText, openEsme, parseReceipt, receiptFor } from '../helpers/esme'
+
+t.test('a test number always gets its stat; other numbers draw as configured', async (t) => {
+  const e = await startEngine(t, {
+    simulator: { deliveryDelayMs: [10, 30], outcomes: { DELIVRD: 1 }, fixedOutcomes: { 4915100000002: 'UNDELIV', 4915100000003: 'EXPIRED' } } as never,
+  })
+  const esme = await openEsme(t, { port: e.smppPort })
+  const stats: Record<string, string | undefined> = {}
+  for (const to of ['+4915100000002', '4915100000003', '4915100000009']) {
+    const r = await esme.submit({ destination_addr: to, short_message: gsm('test'), registered_delivery: 1 })
+    t.equal(r.command_status, 0)
+    const receipt = await esme.waitFor(receiptFor(r.message_id as string), 10_000)
+    stats[to] = parseReceipt(messageText(receipt))?.stat
+  }
+  t.same(stats, { '+4915100000002': 'UNDELIV', 4915100000003: 'EXPIRED', 4915100000009: 'DELIVRD' })
+})
