@@ -29,6 +29,7 @@ Usage:
   smsc account add|set|show|list|suspend|resume|remove|passwd|webhook-secret …   resellers and users (smsc account --help)
   smsc credit add|remove|move|ledger … prepaid credit and its ledger
   smsc route list | route set <file>   the MT/MO routing tables (hot-reloaded)
+  smsc config check [--config FILE]    check a config file as smsc start and a reload would, without starting
   smsc connector list | stop|start <id>   the connectors; stop one (no link, routes skip it) or start it again
   smsc apikey create|list|revoke …     API keys for the HTTP send API
   smsc optout list|add|remove|find [--account ID] NUMBER…   opt-out lists: numbers no message goes to (smsc optout --help)
@@ -919,6 +920,30 @@ async function message(sub: string | undefined, positionals: string[], flags: Re
   })
 }
 
+const CONFIG_HELP = `smsc config check [--config FILE]: check a config file without starting
+
+Reads the file (or $SMSC_CONFIG) and checks every key and value as smsc start and a reload (SIGHUP)
+do, without opening the data dir or a port: "ok" and what it configures, exit 0; else the one line
+naming the key and what is wrong, exit 2. Before a reload, so that a mistake is found before the
+engine sees it (docs/OPERATIONS.md: systemd's ExecReload runs it first):
+  smsc config check --config /etc/smsc/smsc.json && systemctl reload smsc
+Routes in the file are checked against its connectors; routes kept in the data dir (no "routes" key)
+are the engine's, checked when it loads them.
+`
+
+function configCheck(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): number {
+  if (flags.help || sub !== 'check') { out(CONFIG_HELP); return flags.help ? 0 : 2 }
+  if (positionals.length > 0) usage(`config check takes no argument (got ${JSON.stringify(positionals[0])}); the file is --config FILE`)
+  assertKnownFlags(flags, ['config', 'help'])
+  const file = typeof flags.config === 'string' ? flags.config : process.env.SMSC_CONFIG
+  if (file === undefined || file === '') usage('config check needs --config FILE (or SMSC_CONFIG)')
+  const o = loadConfig(configArgsFromFlags({ config: file }))
+  const routes = o.routes === null ? 'routes: the data dir\'s' : `routes: ${o.routes.mt.length} MT, ${o.routes.mo.length} MO`
+  out(`${file}: ok (${o.accounts.length} account${o.accounts.length === 1 ? '' : 's'} in the file, ${o.connectors.length} connector${o.connectors.length === 1 ? '' : 's'}` +
+    `${o.simulator.enabled ? ' and the simulator' : ''}, ${routes}, data dir ${o.dataDir})\n`)
+  return 0
+}
+
 const BACKUP_HELP = `smsc backup [--out DIR] [--config FILE | --data-dir DIR]: back up the store
 
 A consistent copy of everything committed (accounts, credit and ledger, routes, API keys, audit,
@@ -1231,6 +1256,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'backup':
       if (args.sub !== undefined) usage(`backup takes no argument (got ${JSON.stringify(args.sub)}); the target is --out DIR`)
       return backup(args.flags)
+    case 'config':
+      return configCheck(args.sub, args.positionals, args.flags)
     case 'bench':
       // The benchmark harness (bench/run.ts) parses its own flags; loaded only for this command.
       return (require('../bench/run') as typeof import('../bench/run')).main(argv.slice(argv.indexOf('bench') + 1))
