@@ -8,7 +8,9 @@
  *   over to the next; a destination none of whose candidates exists any more (removed by a config
  *   reload) is routed again by the routes in force (`reroute`);
  * - retries: a temporary failure (link down, ESME_RTHROTTLED, ESME_RMSGQFUL, timeout, HTTP 5xx) goes
- *   to another candidate that is up, else waits with exponential back-off (dispatch.retryMs);
+ *   to another candidate that is up, else waits with exponential back-off (dispatch.retryMs), cut short
+ *   when one of its candidates comes up (`wake`); a connector paused by its upstream's throttling is
+ *   taken only when no other candidate is up (the destination waits in its lane for the pause's end);
  * - expiry: a destination not final at its validity_period (expireAt) gets an EXPIRED outcome,
  *   whether it is scheduled, waiting for a retry, queued at a connector or awaiting an upstream receipt;
  * - opt-outs: a destination whose number went on a list that binds its account after it was admitted
@@ -43,12 +45,14 @@ export interface Job extends Dispatch {
   rev: number
   /** Connectors that failed this job since its last back-off: the next try goes to another candidate. */
   tried?: string[]
+  /** The second (bucket of `later`) it waits for; a job woken before it (`wake`) leaves an entry there that is skipped. */
+  wait?: number
 }
 
 export interface DispatcherDeps {
   now(): number
   /** Live connectors by id (owned by their actors); a stopped one reads as down. Undefined: no such connector (any more). */
-  connector(id: string): Pick<Connector, 'up' | 'probing'> | undefined
+  connector(id: string): Pick<Connector, 'up' | 'probing' | 'paused'> | undefined
   /**
    * The candidates the routes in force give a destination whose route named only connectors that are gone
    * (a config reload removed them); null when no route takes it now (it waits, and expires at its validity).
@@ -194,6 +198,21 @@ export class Dispatcher {
     }
   }
 
+  /**
+   * Connector `id` came up (bound again, or an HTTP one answering again): the destinations backing off that it may
+   * carry (a candidate of theirs) go now, not at the end of their back-off; its window and rate then pace them. One
+   * walk of the jobs backing off per connector coming up: nothing per message.
+   */
+  wake(id: string): void {
+    for (const j of this.waitingRetry) {
+      const via = j.record.dests[j.dest].via
+      if (via === undefined || via.length === 0 ? id !== SIMULATOR_CONNECTOR : !via.includes(id)) continue
+      this.waitingRetry.delete(j)
+      j.wait = undefined
+      this.ready.push(j)
+    }
+  }
+
   /** Jobs a connector's queue gave back unsent (it went down): choose again now. */
   requeue(jobs: Job[]): void {
     for (const j of jobs) { hold(j, ''); this.ready.push(j) }
@@ -208,7 +227,12 @@ export class Dispatcher {
       const due = this.later.get(this.cursor)
       if (due !== undefined) {
         this.later.delete(this.cursor)
-        for (const j of due) { this.waitingRetry.delete(j); this.ready.push(j) }
+        for (const j of due) {
+          if (j.wait !== this.cursor) continue // woken since (wake), and maybe waiting again elsewhere
+          j.wait = undefined
+          this.waitingRetry.delete(j)
+          this.ready.push(j)
+        }
       }
       const exp = this.awaiting.get(this.cursor)
       if (exp !== undefined) {
@@ -258,20 +282,25 @@ export class Dispatcher {
    * The connector for a job: the first candidate (the simulator when the route names none) that has
    * not failed it since its last back-off and is up. With `probes` (the dispatch of a tick), a
    * candidate that is down but probing (HTTP: it has no link to watch, a request is its probe) may
-   * take one job per tick, so a failover primary that comes back gets its traffic back.
+   * take one job per tick, so a failover primary that comes back gets its traffic back. A candidate
+   * paused by its upstream's throttling is the last resort, whether or not it failed the job (its pause
+   * is the back-off): the job waits in its lane rather than in a back-off of dispatch.retryMs.
    */
   private choose(j: Job, probes: Set<string> | null, rerouted = false): string | null {
     const dest = j.record.dests[j.dest]
     const via = dest.via
     let known = false
+    let paused: string | null = null
     for (const id of via === undefined || via.length === 0 ? DEFAULT_VIA : via) {
       const c = this.d.connector(id)
       if (c === undefined) continue
       known = true
+      if (c.paused === true && c.up) { paused ??= id; continue }
       if (j.tried !== undefined && j.tried.includes(id)) continue
       if (c.up) return id
       if (probes !== null && c.probing === true && !probes.has(id)) { probes.add(id); return id }
     }
+    if (paused !== null) return paused
     // Every candidate is gone (config reload): the routes in force choose again. The price charged stays.
     if (!known && !rerouted && this.d.reroute !== undefined) {
       const next = this.d.reroute(j.record, j.dest)
@@ -294,6 +323,7 @@ export class Dispatcher {
 
   private at(ms: number, j: Job): void {
     const b = Math.max(Math.ceil(Math.min(ms, j.record.expireAt) / SEC), this.cursor)
+    j.wait = b
     let list = this.later.get(b)
     if (list === undefined) this.later.set(b, (list = []))
     list.push(j)

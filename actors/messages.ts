@@ -32,6 +32,8 @@ export type DispatcherMsg =
   | { type: 'submit'; records: MessageRecord[]; fresh: boolean }
   | { type: 'retry'; connector: string | null; jobs: Job[] }
   | { type: 'requeue'; jobs: Job[] }
+  /** Connector `connector` came up (bound again, an HTTP one answering again): what backs off for it goes now. */
+  | { type: 'wake'; connector: string }
   /** Connector `connector` restarted: take back what it held. */
   /** `begin` runs before the dispatcher takes anything back (a crash restart's lane drops what it got before), `done`
    *  after (a reload's successor of the connector is spawned only then). */

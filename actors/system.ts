@@ -279,8 +279,9 @@ export function startActors(d: ActorDeps): ActorSystem {
     const events: ConnectorEvents = {
       outcomes: (outcomes) => toDelivery(outcomes),
       accepted: (items) => toDispatcher({ type: 'accepted', connector: id, items }),
-      retry: (items, reason) => {
+      retry: (items, reason, counted) => {
         log('debug', 'connector hands back for retry', { connector: id, count: items.length, reason })
+        if (counted !== undefined) d.metrics.connectorRetried(id, counted, items.length)
         toDispatcher({ type: 'retry', connector: id, jobs: items as Job[] })
       },
       receipts: (items, stored) => toDispatcher({ type: 'receipts', connector: id, items, stored }),
@@ -299,6 +300,8 @@ export function startActors(d: ActorDeps): ActorSystem {
         d.metrics.event('connector_up', { detail: `${id} (${cfg.kind})` })
         log('info', 'connector up', { connector: id })
         connectorActors.get(id)?.post({ type: 'pump' })
+        // What waits in a back-off for it goes now, not at the end of its back-off (up to dispatch.retryMs[1]).
+        toDispatcher({ type: 'wake', connector: id })
       },
       down: (reason) => {
         if (own?.stopped !== true) d.metrics.event('connector_down', { detail: `${id}: ${reason}` })
@@ -353,8 +356,11 @@ export function startActors(d: ActorDeps): ActorSystem {
         case 'pump': lane.pump(d.now()); return lane
         case 'tick': {
           lane.connector.tick(msg.now)
-          // Jobs that reached the lane while the link was going down (or stopped) go back to be failed over (or expire).
-          if ((lane.stopped || !lane.connector.up) && lane.queued > 0) toDispatcher({ type: 'retry', connector: id, jobs: lane.drain() })
+          // Jobs that reached the lane while the link was going down (or stopped) go back to be failed over (or expire);
+          // so do those queued when its upstream throttled it, once a pause: what has another candidate up goes there,
+          // the rest comes back to wait here (the dispatcher takes a paused connector when no other is up).
+          const pauseBegan = lane.pauseBegan()
+          if ((lane.stopped || !lane.connector.up || pauseBegan) && lane.queued > 0) toDispatcher({ type: 'retry', connector: id, jobs: lane.drain() })
           else lane.pump(msg.now)
           return lane
         }
@@ -462,6 +468,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       case 'submit': state.submit(msg.records, msg.fresh); state.tick(d.now()); return state
       case 'retry': state.retry(msg.jobs, msg.connector); return state
       case 'requeue': state.requeue(msg.jobs); return state
+      case 'wake': state.wake(msg.connector); return state
       case 'reclaim': msg.begin?.(); try { state.reclaim(msg.connector, msg.records) } finally { msg.done?.() } return state
       case 'accepted': {
         // The upstream's ids, committed with the records so its receipts find our messages after a restart.

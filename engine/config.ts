@@ -93,6 +93,8 @@ export interface SmppConnectorOptions {
   enquireLinkMs: number
   responseMs: number
   reconnectMs: [number, number]
+  /** [first, max] pause of submits after ESME_RTHROTTLED / ESME_RMSGQFUL: doubles while refused, first again once accepted. */
+  throttlePauseMs: [number, number]
   interfaceVersion: 0x34 | 0x50
   /** How its submit_sm_resp ids and its receipts' ids compare (RECEIPT_ID_MODES). */
   receiptIds: ReceiptIdMode
@@ -449,7 +451,7 @@ const KEYS = {
   store: Object.keys(DEFAULTS.store),
   stats: Object.keys(DEFAULTS.stats),
   webhooks: Object.keys(DEFAULTS.webhooks),
-  smppConnector: ['id', 'kind', 'host', 'port', 'tls', 'rejectUnauthorized', 'ca', 'systemId', 'password', 'systemType', 'bindType', 'windowSize', 'ratePerSecond', 'enquireLinkMs', 'responseMs', 'reconnectMs', 'interfaceVersion', 'receiptIds'],
+  smppConnector: ['id', 'kind', 'host', 'port', 'tls', 'rejectUnauthorized', 'ca', 'systemId', 'password', 'systemType', 'bindType', 'windowSize', 'ratePerSecond', 'enquireLinkMs', 'responseMs', 'reconnectMs', 'throttlePauseMs', 'interfaceVersion', 'receiptIds'],
   httpConnector: ['id', 'kind', 'url', 'headers', 'timeoutMs', 'concurrency', 'ratePerSecond', 'receipts', 'answerId', 'callbackToken', 'callbackFields', 'callbackStatuses'],
 }
 
@@ -677,6 +679,7 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
       enquireLinkMs: pick(o, 'enquireLinkMs', 30_000, (x, q) => integer(x, q, 0, MAX_TIMER_MS), ip),
       responseMs: pick(o, 'responseMs', 10_000, (x, q) => integer(x, q, 100, MAX_TIMER_MS), ip),
       reconnectMs: pick(o, 'reconnectMs', [1_000, 60_000] as [number, number], (x, q) => range(x, q, 10, MAX_TIMER_MS), ip),
+      throttlePauseMs: pick(o, 'throttlePauseMs', [1_000, 30_000] as [number, number], (x, q) => range(x, q, 10, MAX_TIMER_MS), ip),
       interfaceVersion: pick(o, 'interfaceVersion', 0x34 as const, (x, q) => {
         if (x === 0x34 || x === 0x50) return x
         return fail(`${q} must be 52 (0x34, SMPP 3.4) or 80 (0x50, SMPP 5.0) (got ${showValue(x)})`)

@@ -62,6 +62,8 @@ export class Metrics {
   readonly moReplies = { sent: 0, refused: 0, held: 0 }
   /** Upstream receipts that matched no message, by connector id (smsc_connector_receipts_unmatched_total). */
   readonly receiptsUnmatched = new Map<string, number>()
+  /** Submits connectors handed back for retry, by connector and reason (smsc_connector_retries_total). */
+  readonly connectorRetries = new Map<string, Record<ConnectorRetryReason, number>>()
   /** Event-loop delay (ms) of the last telemetry interval, set by the hub at each tick; for /metrics. */
   readonly eventLoop = { p50: 0, p99: 0, max: 0 }
   private readonly ring: TelemetryEvent[] = []
@@ -116,6 +118,13 @@ export class Metrics {
     this.optOuts.global += counts.global
     this.optOuts.account += counts.account
     this.optOuts.reseller += counts.reseller
+  }
+
+  /** Connector `connector` handed back `n` submits its upstream refused for now or did not answer (one batch). */
+  connectorRetried(connector: string, reason: ConnectorRetryReason, n: number): void {
+    let c = this.connectorRetries.get(connector)
+    if (c === undefined) this.connectorRetries.set(connector, (c = { throttled: 0, queue_full: 0, system_error: 0, generic_nack: 0, timeout: 0 }))
+    c[reason] += n
   }
 
   /** An upstream receipt on this connector matched no message (docs/CONNECTORS.md, Receipt ids). */
@@ -210,6 +219,19 @@ export class Metrics {
 
 /** A bind's row on the stream (engine/wire.ts Bind). */
 export type BindRow = Bind
+
+/**
+ * THE reasons smsc_connector_retries_total counts a submit under that an smpp connector's upstream refused for now
+ * or did not answer (actors/connectors/smpp-client.ts maps its statuses to them; docs/TELEMETRY.md).
+ */
+export const CONNECTOR_RETRY_REASONS = {
+  throttled: 'ESME_RTHROTTLED (0x58): the connector pauses',
+  queue_full: 'ESME_RMSGQFUL (0x14): the connector pauses',
+  system_error: 'ESME_RSYSERR (0x08)',
+  generic_nack: 'a generic_nack to the submit_sm',
+  timeout: 'no submit_sm_resp within responseMs',
+} as const
+export type ConnectorRetryReason = keyof typeof CONNECTOR_RETRY_REASONS
 
 export interface HubSources {
   sessions(): Iterable<{ session: Session; tls: boolean }>
@@ -554,6 +576,12 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   for (const c of conn.list) out.push(`smsc_connector_queued{connector="${esc(c.id)}"} ${c.queued}`)
   out.push('# HELP smsc_connector_receipts_unmatched_total receipts from the connector\'s upstream (an http one\'s callbacks) that matched no message (acknowledged and dropped; see its receiptIds, or answerId)', '# TYPE smsc_connector_receipts_unmatched_total counter')
   for (const c of conn.list) if (c.kind !== 'simulator') out.push(`smsc_connector_receipts_unmatched_total{connector="${esc(c.id)}"} ${m.receiptsUnmatched.get(c.id) ?? 0}`)
+  out.push('# HELP smsc_connector_retries_total submits the connector\'s upstream refused for now or did not answer, by reason (each also in smsc_connector_failed_total): sent again elsewhere or later', '# TYPE smsc_connector_retries_total counter')
+  for (const c of conn.list) {
+    if (c.kind !== 'smpp') continue
+    const n = m.connectorRetries.get(c.id)
+    for (const reason of Object.keys(CONNECTOR_RETRY_REASONS) as ConnectorRetryReason[]) out.push(`smsc_connector_retries_total{connector="${esc(c.id)}",reason="${reason}"} ${n?.[reason] ?? 0}`)
+  }
   const fold = (all: Histogram, cur: Histogram) => { const h = new Histogram(); h.add(all); h.add(cur); return h }
   promHistogram('smsc_submit_latency_seconds', 'time from handing a read batch of submits to the store to writing their submit_sm_resp', fold(m.submitLatencyAll, m.submitLatency), out)
   promHistogram('smsc_receipt_latency_seconds', 'time from submit to the receipt acknowledged by the ESME', fold(m.receiptLatencyAll, m.receiptLatency), out)

@@ -266,8 +266,12 @@ t.test('validation messages', async (t) => {
     }
     throwsMessage(t, () => resolveOptions({ overload: { highWater: 10, lowWater: 10 } }), 'config.overload.lowWater must be below overload.highWater (got 10)')
     const r = resolveOptions({ connectors: [{ id: 'up', kind: 'smpp', host: '127.0.0.1', port: 2776, systemId: 'a', password: 'b' }], routes: { mt: [{ name: 'all', match: {}, action: { failover: ['up', 'simulator'] } }] } })
-    t.match(r.connectors[0], { id: 'up', kind: 'smpp', bindType: 'transceiver', windowSize: 10, reconnectMs: [1000, 60000], interfaceVersion: 0x34, ca: null, receiptIds: 'exact' }, 'smpp connector defaults')
+    t.match(r.connectors[0], { id: 'up', kind: 'smpp', bindType: 'transceiver', windowSize: 10, reconnectMs: [1000, 60000], throttlePauseMs: [1000, 30000], interfaceVersion: 0x34, ca: null, receiptIds: 'exact' }, 'smpp connector defaults')
     const smppC = (over: Record<string, unknown>) => ({ id: 'up', kind: 'smpp', host: 'h', port: 1, systemId: 'a', password: 'b', ...over })
+    t.same((resolveOptions({ connectors: [smppC({ throttlePauseMs: [200, 5000] })] }).connectors[0] as { throttlePauseMs: number[] }).throttlePauseMs, [200, 5000], 'throttlePauseMs is kept')
+    throwsMessage(t, () => resolveOptions({ connectors: [smppC({ throttlePauseMs: [5000, 200] })] }), 'config.connectors[0].throttlePauseMs must have min <= max (got [5000,200])')
+    throwsMessage(t, () => resolveOptions({ connectors: [smppC({ throttlePauseMs: [5, 200] })] }), 'config.connectors[0].throttlePauseMs[0] must be an integer between 10 and 2147483647 (got 5)')
+    throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'h', kind: 'http', url: 'http://x', throttlePauseMs: [1, 2] }] }), 'config.connectors[0].throttlePauseMs is not a known key')
     t.equal((resolveOptions({ connectors: [smppC({ receiptIds: 'hex-submit' })] }).connectors[0] as { receiptIds: string }).receiptIds, 'hex-submit', 'receiptIds is kept')
     throwsMessage(t, () => resolveOptions({ connectors: [smppC({ receiptIds: 'hexadecimal' })] }),
       'config.connectors[0].receiptIds must be one of "exact", "decimal", "hex", "hex-submit", "hex-receipt" (got "hexadecimal")')

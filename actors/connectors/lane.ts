@@ -4,7 +4,8 @@
  * connector never makes it walk the whole backlog) whenever the connector may have room: on every
  * tick, and after each batch of events from the link (responses free the window). When the
  * connector goes down, or the operator stops it (`stopped`), the lane gives its queue back to the
- * dispatcher to fail over.
+ * dispatcher to fail over; when its upstream throttles it (`paused`), once at the pause's start, and
+ * what has no other candidate up comes back to wait here while the lane offers nothing.
  */
 import type { Connector } from './types'
 import { isStale, type Job } from '../dispatcher'
@@ -30,6 +31,8 @@ export class Lane {
    * in flight while an older one still has.
    */
   predecessorsStopped: Promise<void> = Promise.resolve()
+  /** The connector was paused at the last pauseBegan(). */
+  private paused = false
 
   /** `handedOver` is told what the connector took (the message timeline's 'carrier' step). */
   constructor(readonly connector: Connector, private readonly handedOver: (jobs: readonly Job[], now: number) => void = () => {}) {
@@ -45,9 +48,17 @@ export class Lane {
     this.pump(now)
   }
 
-  /** Offers queued jobs chunk by chunk while the connector takes whole chunks. */
+  /** True once per pause of the connector (its upstream throttled it), on the tick that first sees it paused. */
+  pauseBegan(): boolean {
+    const paused = this.connector.paused === true
+    const began = paused && !this.paused
+    this.paused = paused
+    return began
+  }
+
+  /** Offers queued jobs chunk by chunk while the connector takes whole chunks (none while it is paused). */
   pump(now: number): void {
-    if (this.stopped || this.awaitingReclaim !== 0) return
+    if (this.stopped || this.awaitingReclaim !== 0 || this.connector.paused === true) return
     while (this.head < this.queue.length && (this.connector.up || this.connector.probing === true)) {
       const end = Math.min(this.queue.length, this.head + CHUNK)
       const chunk = this.queue.slice(this.head, end).filter((j) => !isStale(j)) // cancelled, finished or replaced while queued here

@@ -14,6 +14,16 @@
  * down() is reported once per outage: when a bound link is lost, or when the first attempt after
  * start() (or after the last up) fails; failed reconnect attempts during the same outage are logged
  * only.
+ *
+ * Two ways an upstream that keeps its bind can still stop our traffic, both judged per answer or per
+ * tick, never with a timer per submit (docs/CONNECTORS.md "When the upstream stalls or throttles"):
+ * - it stops answering submit_sm (the link answers enquire_link): STALL_AFTER_TIMEOUTS submits in a
+ *   row time out with no submit_sm_resp since they were sent, and the link is dropped and bound again,
+ *   as Kannel and Jasmin do. Its reconnect back-off then starts over only once a submit is answered
+ *   again, not at the bind: a link that binds and stalls again comes back less and less often.
+ * - it answers ESME_RTHROTTLED or ESME_RMSGQFUL: the connector pauses its submits (`paused`) for
+ *   throttlePauseMs, doubling while the upstream refuses again what we send after a pause, back to the
+ *   minimum once it accepts one. One warning per throttling episode, an info line when it ends.
  */
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
@@ -30,6 +40,7 @@ import { STATE_OF_STAT } from '../../engine/message'
 import { commandStatusOf, isSmscError } from '../../engine/errors'
 import { RepeatedLog, type LogFn } from '../../engine/log'
 import type { SmppConnectorOptions } from '../../engine/config'
+import type { ConnectorRetryReason } from '../../engine/telemetry'
 import type { Connector, ConnectorEvents, ConnectorOutcome, ConnectorStats, Dispatch, InboundMo, UpstreamAlert, UpstreamReceipt } from './types'
 
 /** The connector's config: `connectors[i]` of kind 'smpp', checked and defaulted by engine/config.ts (docs/CONNECTORS.md). */
@@ -41,8 +52,24 @@ type Outstanding =
 
 type LinkState = 'idle' | 'connecting' | 'binding' | 'bound' | 'unbinding' | 'down'
 
-/** Statuses that mean "not now" (retry later), not "never" (SMPP 3.4 §5.1.3). */
-const TEMPORARY: ReadonlySet<number> = new Set([S.ESME_RTHROTTLED, S.ESME_RMSGQFUL, S.ESME_RSYSERR])
+/**
+ * Statuses that mean "not now" (retry later), not "never" (SMPP 3.4 §5.1.3), with the reason
+ * smsc_connector_retries_total counts them under; `pause`: the upstream asks us to send less, so the
+ * connector pauses its submits (throttlePauseMs).
+ */
+const TEMPORARY: ReadonlyMap<number, { reason: ConnectorRetryReason; pause: boolean }> = new Map([
+  [S.ESME_RTHROTTLED, { reason: 'throttled', pause: true }], // 0x58 "Throttling error (ESME has exceeded allowed message limits)"
+  [S.ESME_RMSGQFUL, { reason: 'queue_full', pause: true }], // 0x14 "Message Queue Full"
+  [S.ESME_RSYSERR, { reason: 'system_error', pause: false }], // 0x08 "System Error"
+])
+
+/**
+ * Submits timed out in a row, none answered since they were sent, that make the link count as stalled:
+ * it is dropped and bound again. Fewer when the window is smaller (all of it, then).
+ */
+export const STALL_AFTER_TIMEOUTS = 3
+/** A throttling episode ends (an info line) once the upstream has refused nothing for this long. */
+export const THROTTLING_QUIET_MS = 60_000
 
 const EMPTY = Buffer.alloc(0)
 
@@ -74,6 +101,19 @@ export class SmppClientConnector implements Connector {
   private failed = 0
 
   private backoff: number
+  /** When the upstream last answered a submit (any status): time-outs of submits sent before it tell of no stall. */
+  private lastAnswerAt = 0
+  /** Submits timed out in a row, each sent after the last answer (STALL_AFTER_TIMEOUTS). */
+  private silentTimeouts = 0
+  /** The last link was dropped for a stall: the reconnect back-off starts over at an answered submit, not at the bind. */
+  private stalled = false
+  /** Throttled (ESME_RTHROTTLED, ESME_RMSGQFUL): no submit goes before pausedUntil; cleared by tick(). */
+  private isPaused = false
+  private pausedUntil = 0
+  /** The length of the next pause (throttlePauseMs: doubles, back to the minimum at an accepted submit). */
+  private pauseMs: number
+  /** The throttling episode under way: its one warning went, its end is logged after THROTTLING_QUIET_MS without a refusal. */
+  private throttling: { since: number; last: number; refusals: number; pauses: number } | null = null
 
   /** Failed reconnects while down: a warning a minute, with their count and the last reason (the first failure warns on its own). */
   private readonly stillDown: RepeatedLog
@@ -86,7 +126,7 @@ export class SmppClientConnector implements Connector {
   // Events of the current batch (one socket read, one tick, one submit call).
   private accepted: { id: string; dest: number; upstreamId: string }[] = []
   private outcomes: ConnectorOutcome[] = []
-  private retries = new Map<string, Dispatch[]>()
+  private retries = new Map<string, { items: Dispatch[]; counted: ConnectorRetryReason | undefined }>()
   private receipts: UpstreamReceipt[] = []
   private mos: InboundMo[] = []
   private alerts: UpstreamAlert[] = []
@@ -107,6 +147,7 @@ export class SmppClientConnector implements Connector {
   ) {
     this.id = cfg.id
     this.backoff = cfg.reconnectMs[0]
+    this.pauseMs = cfg.throttlePauseMs[0]
     this.stillDown = new RepeatedLog(log, { level: 'warn', keyName: 'connector', first: 'upstream still down: a reconnect attempt failed', more: 'upstream still down: reconnect attempts failed' })
     // The config check read it already; a file gone since then leaves Node's CAs (the handshake then says why).
     if (cfg.tls && cfg.ca !== null) {
@@ -124,6 +165,11 @@ export class SmppClientConnector implements Connector {
   /** Bound and able to submit (a receiver bind carries receipts and MO only). */
   get up(): boolean {
     return this.link === 'bound' && this.cfg.bindType !== 'receiver'
+  }
+
+  /** Up, but sending nothing until its throttling pause is over (a boolean: the dispatcher reads it per destination). */
+  get paused(): boolean {
+    return this.isPaused
   }
 
   start(): void {
@@ -145,7 +191,7 @@ export class SmppClientConnector implements Connector {
   // ------------------------------------------------------------------ submit
 
   submit(items: Dispatch[], now: number): Dispatch[] {
-    if (!this.up || items.length === 0) return items
+    if (!this.up || this.isPaused || items.length === 0) return items
     let room = this.cfg.windowSize - this.inFlightCount
     if (this.cfg.ratePerSecond > 0) {
       this.refill(now)
@@ -228,6 +274,12 @@ export class SmppClientConnector implements Connector {
   // ------------------------------------------------------------------ tick
 
   tick(now: number): void {
+    if (this.isPaused && now >= this.pausedUntil) this.isPaused = false
+    if (this.throttling !== null && now - this.throttling.last >= THROTTLING_QUIET_MS) {
+      const { since, last, refusals, pauses } = this.throttling
+      this.throttling = null
+      this.log('info', 'upstream throttling over', { connector: this.id, refusals, pauses, forMs: last - since })
+    }
     if (this.link === 'connecting' || this.link === 'binding') {
       if (now - this.linkAt >= this.cfg.responseMs) this.linkLost(this.link === 'connecting' ? 'connect timeout' : 'bind_resp timeout')
       return
@@ -241,12 +293,24 @@ export class SmppClientConnector implements Connector {
         this.outstanding.delete(seq)
         if (o.kind === 'submit') {
           this.inFlightCount--
-          this.addRetry(o.item, 'response timeout')
+          this.addRetry(o.item, 'response timeout', 'timeout')
+          // Sent after the upstream's last answer: silence. One lost among answered ones is not.
+          if (o.at >= this.lastAnswerAt) this.silentTimeouts++
         } else {
           this.log('info', `upstream did not answer ${o.kind}, closing`, { connector: this.id })
           this.linkLost(`${o.kind}_resp timeout`)
           return
         }
+      }
+      // Bound, answering enquire_link, but no submit_sm_resp: drop the link and bind again (SMPP 3.4 §4.2 unbind; no
+      // unbind_resp is awaited from a link that answers nothing). What it held goes back for failover (linkLost).
+      const stallAfter = Math.min(STALL_AFTER_TIMEOUTS, this.cfg.windowSize)
+      if (this.link === 'bound' && this.silentTimeouts >= stallAfter) {
+        const n = this.silentTimeouts
+        this.stalled = true
+        this.write({ command: 'unbind', command_status: 0, sequence_number: this.nextSeq() })
+        this.linkLost(`stalled: ${n} submit_sm in a row unanswered after responseMs ${this.cfg.responseMs}: unbinding to bind again`)
+        return
       }
       // enquire_link_timer (SMPP 3.4 §7.2): probe an idle link, one probe at a time
       if (this.link === 'bound' && this.cfg.enquireLinkMs > 0 && !this.enquirePending && now - this.lastRx >= this.cfg.enquireLinkMs) {
@@ -322,7 +386,11 @@ export class SmppClientConnector implements Connector {
     const now = this.now()
     this.link = 'bound'
     this.lastRx = now
-    this.backoff = this.cfg.reconnectMs[0]
+    this.lastAnswerAt = now
+    this.silentTimeouts = 0
+    this.isPaused = false
+    // After a stall, the bind alone proves nothing: the back-off starts over at the first answered submit.
+    if (!this.stalled) this.backoff = this.cfg.reconnectMs[0]
     // The bucket starts with one token: the first second after a bind carries about ratePerSecond.
     this.tokens = 1
     this.refillAt = now
@@ -576,10 +644,13 @@ export class SmppClientConnector implements Connector {
   }
 
   private submitAnswered(item: Dispatch, status: number, nack: boolean, frame: Buffer): void {
+    // Any answer: the upstream is not stalled (lastRx: this read's time).
+    this.lastAnswerAt = this.lastRx
+    this.silentTimeouts = 0
+    if (this.stalled) { this.stalled = false; this.backoff = this.cfg.reconnectMs[0] }
     if (nack) {
       // generic_nack: the upstream could not take the PDU as sent; temporary
-      this.failed++
-      return this.addRetry(item, `generic_nack ${statusName(status)}`)
+      return this.addRetry(item, `generic_nack ${statusName(status)}`, 'generic_nack')
     }
     if (status === 0) {
       let upstreamId = ''
@@ -591,12 +662,38 @@ export class SmppClientConnector implements Connector {
       if (upstreamId === '') this.log('warn', 'upstream accepted a submit without a message_id', { connector: this.id, id: item.record.id })
       this.sent++
       this.accepted.push({ id: item.record.id, dest: item.dest, upstreamId })
+      // Taken: the next pause starts from the minimum again.
+      this.pauseMs = this.cfg.throttlePauseMs[0]
       return
     }
+    const temporary = TEMPORARY.get(status)
+    if (temporary !== undefined) {
+      if (temporary.pause) this.pause(status)
+      return this.addRetry(item, statusName(status), temporary.reason)
+    }
     this.failed++
-    if (TEMPORARY.has(status)) return this.addRetry(item, statusName(status))
     // Any other status: the upstream refuses this message for good
     this.outcomes.push({ id: item.record.id, dest: item.dest, state: MessageState.REJECTED, err: status, rev: item.record.rev })
+  }
+
+  /**
+   * ESME_RTHROTTLED / ESME_RMSGQFUL: no submit goes for pauseMs. Refusals that come during a pause (the rest of the
+   * window sent before it) belong to it; one that comes after it starts the next, twice as long (up to
+   * throttlePauseMs[1]). The dispatcher sends what it can elsewhere meanwhile (`paused`), the rest waits in the lane.
+   */
+  private pause(status: number): void {
+    const now = this.lastRx
+    if (this.throttling === null) {
+      this.throttling = { since: now, last: now, refusals: 0, pauses: 0 }
+      this.log('warn', 'upstream throttling: submits paused', { connector: this.id, status: statusName(status), pauseMs: this.pauseMs, maxMs: this.cfg.throttlePauseMs[1] })
+    }
+    this.throttling.last = now
+    this.throttling.refusals++
+    if (this.isPaused && now < this.pausedUntil) return
+    this.throttling.pauses++
+    this.isPaused = true
+    this.pausedUntil = now + this.pauseMs
+    this.pauseMs = Math.min(this.cfg.throttlePauseMs[1], this.pauseMs * 2)
   }
 
   private expectedResponse(kind: Outstanding['kind']): number {
@@ -610,10 +707,12 @@ export class SmppClientConnector implements Connector {
 
   // ------------------------------------------------------------------ plumbing
 
-  private addRetry(item: Dispatch, reason: string): void {
-    let list = this.retries.get(reason)
-    if (list === undefined) this.retries.set(reason, (list = []))
-    list.push(item)
+  /** `counted`: an upstream's temporary refusal or silence, in `failed` and under that reason (a lost link is neither). */
+  private addRetry(item: Dispatch, reason: string, counted?: ConnectorRetryReason): void {
+    let r = this.retries.get(reason)
+    if (r === undefined) this.retries.set(reason, (r = { items: [], counted }))
+    r.items.push(item)
+    if (counted !== undefined) this.failed++
   }
 
   private nextSeq(): number {
@@ -673,7 +772,7 @@ export class SmppClientConnector implements Connector {
     if (this.retries.size > 0) {
       const r = this.retries
       this.retries = new Map()
-      for (const [reason, items] of r) this.events.retry(items, reason)
+      for (const [reason, { items, counted }] of r) this.events.retry(items, reason, counted)
     }
     if (this.receipts.length > 0) {
       const r = this.receipts

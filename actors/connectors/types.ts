@@ -9,6 +9,7 @@
  * ConnectorEvents and the engine persists.
  */
 import type { MessageRecord, Sar } from '../../engine/message'
+import type { ConnectorRetryReason } from '../../engine/telemetry'
 
 /** One destination of one accepted message. */
 export interface Dispatch {
@@ -71,8 +72,11 @@ export interface ConnectorEvents {
   outcomes(outcomes: ConnectorOutcome[]): void
   /** The upstream took these and answered with its own ids: the engine maps them for receipts. */
   accepted(items: { id: string; dest: number; upstreamId: string }[]): void
-  /** Temporary failures (link down, ESME_RTHROTTLED, ESME_RMSGQFUL, timeouts, HTTP 5xx): retry later. */
-  retry(items: Dispatch[], reason: string): void
+  /**
+   * Temporary failures (link down, ESME_RTHROTTLED, ESME_RMSGQFUL, timeouts, HTTP 5xx): retry later. `counted`: the
+   * reason smsc_connector_retries_total counts them under (an smpp connector's refusals and time-outs; not a lost link).
+   */
+  retry(items: Dispatch[], reason: string, counted?: ConnectorRetryReason): void
   /**
    * Receipts from the upstream, by its ids. `stored` is called once the engine has committed what
    * they caused: only then does the connector acknowledge them upstream (deliver_sm_resp), so an
@@ -107,6 +111,11 @@ export interface Connector {
   readonly kind: 'simulator' | 'smpp' | 'http'
   /** true while the connector can take traffic (bound, or for HTTP: not in a failure pause). */
   readonly up: boolean
+  /**
+   * Up, but taking no submits for a while: its upstream throttled it (an smpp connector's throttlePauseMs). The
+   * dispatcher sends elsewhere what has another candidate up; the rest waits in its lane for the pause to end.
+   */
+  readonly paused?: boolean
   /**
    * Down, but willing to take ONE item now to find out whether the link is back (the HTTP connector
    * has no link to watch: a request is its only probe). Connectors with a link leave it undefined.

@@ -6,7 +6,8 @@
  * whether the job is scheduled, waiting for a retry or awaiting an upstream receipt, replaced and
  * final jobs are dropped, recover() rebuilds all of it from stored records, a destination whose
  * connectors a config reload removed is routed again, and one whose number was opted out since its
- * admission ends REJECTED (SMSC_ROPTEDOUT) when it is due instead of going out.
+ * admission ends REJECTED (SMSC_ROPTEDOUT) when it is due instead of going out. A connector coming up
+ * wakes what backs off for it; one paused by its upstream's throttling is the last resort.
  */
 import t from 'tap'
 import { Dispatcher, type DispatcherDeps, type Job } from '../../actors/dispatcher'
@@ -33,10 +34,11 @@ function rec(via: string[] | undefined, over: Partial<MessageRecord> = {}): Mess
   return r
 }
 
-/** A connector the test switches up and down; the dispatcher only reads `id` and `up`. */
+/** A connector the test switches up and down (and pauses); the dispatcher only reads `id`, `up` and `paused`. */
 class FakeConnector implements Connector {
   readonly kind = 'http' as const
   up = true
+  paused = false
   constructor(readonly id: string) {}
   start(): void {}
   submit(items: Dispatch[]): Dispatch[] { return items }
@@ -249,6 +251,49 @@ t.test('no candidate up: the job waits with back-off and goes as soon as one is 
   const s = h.nextSend(r.id, T0 + 20_000)
   t.equal(s?.connector, 'b', 'b took it once up')
   t.same(h.outcomes, [], 'no outcome while waiting')
+})
+
+t.test('a connector coming up wakes the destinations backing off for it: they go at once and once; the others keep waiting', async (t) => {
+  const h = harness(['a', 'b'], [1000, 60_000])
+  h.c('a').up = false
+  h.c('b').up = false
+  const ra = rec(['a'])
+  const rb = rec(['b'])
+  h.d.submit([ra, rb])
+  h.runTo(T0 + 20_000) // backing off 1, 2, 4, 8 s: the next try is 16 s away
+  t.equal(h.sent.length, 0)
+  h.c('a').up = true
+  const wokeAt = h.now
+  h.d.wake('a')
+  const s = h.nextSend(ra.id, wokeAt + 1000)
+  t.equal(s?.connector, 'a', 'sent to the connector that came up')
+  t.ok(s !== null && s.at - wokeAt <= 20, `at the next tick (${s === null ? '-' : s.at - wokeAt} ms), not at the end of its back-off`)
+  t.equal(h.d.backlog, 1, 'the one for b (still down) keeps waiting')
+  h.runTo(T0 + 120_000) // past the second its back-off ended
+  t.equal(h.sent.filter((x) => x.job.record.id === ra.id).length, 1, 'its old back-off does not send it a second time')
+  t.equal(h.sent.filter((x) => x.job.record.id === rb.id).length, 0, 'b is still down')
+})
+
+t.test('a paused connector (its upstream throttles) is the last resort: failover takes its traffic; with no other up, the job waits for it, not in a back-off', async (t) => {
+  const h = harness(['a', 'b'], [5000, 60_000])
+  h.c('a').paused = true
+  const r1 = rec(['a', 'b'])
+  h.d.submit([r1])
+  h.runTo(T0 + 20)
+  t.same(h.sent.map((x) => x.connector), ['b'], 'b takes what paused a would have got')
+  h.c('b').up = false
+  const r2 = rec(['a', 'b'])
+  h.d.submit([r2])
+  h.runTo(T0 + 40)
+  t.same(h.sent.map((x) => x.connector), ['b', 'a'], 'no other candidate up: to a, to wait in its lane for the pause to end')
+  // a's lane hands it back at the pause's start (or a refusal of a): it comes straight back, no attempt counted.
+  h.d.retry([h.sent[1].job], 'a')
+  const s = h.nextSend(r2.id, T0 + 1000)
+  t.equal(s?.connector, 'a', 'back to a, though a failed it: its pause is the back-off')
+  t.equal(s?.job.attempts, 0, 'no back-off of dispatch.retryMs')
+  h.c('a').paused = false
+  h.d.retry([s!.job], 'a')
+  t.equal(h.nextSend(r2.id, T0 + 3000), null, 'unpaused, a failure of a backs off as before (b is down)')
 })
 
 t.test('expiry: a scheduled destination past its validity when due is EXPIRED, not sent', async (t) => {

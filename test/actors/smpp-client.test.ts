@@ -2,12 +2,13 @@
  * The upstream SMPP client connector over real sockets: against this engine as the upstream
  * (submit → upstream ids → DELIVRD receipts by those ids, plain and TLS), against a node-smpp
  * upstream scripted to throttle, refuse, send MO and text-only receipts, and through link loss,
- * reconnect with back-off, window, rate, response and enquire_link timers, sequence wrap, and a
- * clean stop() with unbind.
+ * reconnect with back-off, window, rate, response and enquire_link timers, sequence wrap, a
+ * clean stop() with unbind, an upstream that stops answering submit_sm (the link is dropped and bound
+ * again) and one that throttles (submits pause, with a growing pause).
  */
 import t from 'tap'
 import net from 'node:net'
-import { SmppClientConnector, type SmppConnectorConfig } from '../../actors/connectors/smpp-client'
+import { SmppClientConnector, THROTTLING_QUIET_MS, type SmppConnectorConfig } from '../../actors/connectors/smpp-client'
 import { CommandStatus, MessageState } from '../../engine/protocol/constants'
 import type { LogFn } from '../../engine/log'
 import { startEngine, type TestLike } from '../helpers/engine'
@@ -126,7 +127,7 @@ t.test('against a node-smpp upstream: throttling is temporary, a bad address per
 
   t.same(rec.got.accepted.map((a) => a.id).sort(), [rOk.id, rLong.id].sort(), 'accepted: the OK and the long one')
   t.equal(rec.got.accepted.find((a) => a.id === rOk.id)!.upstreamId, okId, "the upstream's message_id")
-  t.same(rec.got.retried, [{ items: [{ record: rThrottle, dest: 0 }], reason: 'ESME_RTHROTTLED' }], 'ESME_RTHROTTLED → retry()')
+  t.same(rec.got.retried, [{ items: [{ record: rThrottle, dest: 0 }], reason: 'ESME_RTHROTTLED', counted: 'throttled' }], 'ESME_RTHROTTLED → retry(), counted as throttled')
   t.same(rec.got.outcomes, [{ id: rBad.id, dest: 0, state: MessageState.REJECTED, err: 0x0b, rev: undefined }], 'ESME_RINVDSTADR → REJECTED err 0x0B')
   t.same(rec.got.receipts, [{ upstreamId: okId, state: MessageState.UNDELIVERABLE, err: 5 }], 'text-only receipt parsed')
   t.match(c.stats(), { up: true, inFlight: 0, sent: 2, failed: 2 })
@@ -221,6 +222,90 @@ t.test('reconnect: a dropped link reports down(), hands in-flight submits back, 
   t.equal(again.connections, 1)
 })
 
+t.test('an upstream bound and answering enquire_link but no submit_sm: three time-outs in a row drop the link with unbind, and it binds again ever later until a submit is answered', async (t) => {
+  let answering = false
+  const binds: number[] = []
+  const up = await startUpstream(t, { onSubmit: () => (answering ? 0 : 'hold'), onBound: () => binds.push(Date.now()) })
+  const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = []
+  const log: LogFn = (level, msg, fields) => { lines.push({ level, msg, fields: fields ?? {} }) }
+  const rec = new Recorder()
+  const c = new SmppClientConnector(connectorConfig(up.port, { windowSize: 10, responseMs: 300, enquireLinkMs: 100, reconnectMs: [100, 1600] }), rec, log, Date.now)
+  t.teardown(() => c.stop())
+  const d = drive(t, c, rec, { requeue: true }) // what comes back is offered again, as the dispatcher would with no other candidate
+  c.start()
+  await rec.until(() => rec.got.up === 1, 'bind')
+  const records = Array.from({ length: 10 }, () => record())
+  d.add(dispatches(records))
+  await rec.until(() => rec.got.down.length === 1, 'down after the time-outs', 3000)
+  t.match(rec.got.down[0], /^stalled: 10 submit_sm in a row unanswered after responseMs 300: unbinding to bind again$/, 'down() says why')
+  t.ok(up.received('enquire_link').length >= 1, 'the link answered enquire_link all along')
+  await rec.until(() => up.received('unbind').length >= 1, 'unbind at the upstream')
+  t.same(rec.retriedWith('response timeout').map((x) => x.record.id).sort(), records.map((r) => r.id).sort(), 'the ten come back for retry (failover)')
+  t.ok(rec.got.retried.every((r) => r.counted === 'timeout'), 'counted as time-outs')
+  t.match(c.stats(), { failed: 10, sent: 0, inFlight: 0 }, 'the time-outs count as failed')
+  t.match(lines.find((l) => l.level === 'warn'), { msg: 'upstream link down', fields: { connector: 'up', reason: /^stalled: 10 submit_sm in a row/ } }, 'a warning names the connector and why')
+
+  // Each bind is followed by the same silence: the reconnect back-off is not reset by the bind (100, 200, 400, 800 ms).
+  await rec.until(() => binds.length >= 5, 'four more binds', 8000)
+  const gaps = binds.slice(1, 5).map((b, i) => b - binds[i])
+  t.ok(gaps[3] - gaps[0] >= 500, `the stalled link comes back less and less often (binds ${gaps.join(', ')} ms apart)`)
+
+  // A submit answered: the back-off starts over, and the link stays.
+  answering = true
+  await rec.until(() => rec.got.accepted.length === 10, 'the ten accepted once the upstream answers', 6000)
+  const downs = rec.got.down.length
+  const bound = binds.length
+  answering = false
+  d.add(dispatches([record(), record(), record()]))
+  await rec.until(() => rec.got.down.length === downs + 1 && binds.length === bound + 1, 'the next stall and its rebind', 4000)
+  const last = binds[binds.length - 1] - binds[binds.length - 2]
+  t.ok(last < gaps[3] - 400, `after an answered submit the back-off is the first one again (${last} ms between binds)`)
+})
+
+t.test('ESME_RTHROTTLED and ESME_RMSGQFUL pause submits: throttlePauseMs doubling while refused, from the start once one is accepted; one warning for the episode, an info line at its end', async (t) => {
+  let status: number = CommandStatus.ESME_RTHROTTLED
+  const at: number[] = []
+  const up = await startUpstream(t, { onSubmit: () => { at.push(Date.now()); return status } })
+  const lines: { level: string; msg: string; fields: Record<string, unknown> }[] = []
+  const log: LogFn = (level, msg, fields) => { lines.push({ level, msg, fields: fields ?? {} }) }
+  const rec = new Recorder()
+  const c = new SmppClientConnector(connectorConfig(up.port, { windowSize: 1, throttlePauseMs: [200, 800] }), rec, log, Date.now)
+  t.teardown(() => c.stop())
+  const d = drive(t, c, rec, { requeue: true })
+  c.start()
+  await rec.until(() => rec.got.up === 1, 'bind')
+  d.add(dispatches([record()]))
+  await rec.until(() => c.paused, 'paused by the first refusal')
+  t.equal(c.up, true, 'a pause is not an outage: still up')
+  const offered = dispatches([record()])
+  t.same(c.submit(offered, Date.now()), offered, 'paused: takes nothing')
+  await rec.until(() => at.length === 5, 'five tries', 4000)
+  const gaps = at.slice(1).map((x, i) => x - at[i])
+  ;[200, 400, 800, 800].forEach((want, i) => t.ok(gaps[i] >= want - 5 && gaps[i] < want + 200, `pause ${i + 1}: ${gaps[i]} ms (${want} ms)`))
+
+  status = 0
+  await rec.until(() => rec.got.accepted.length === 1, 'accepted once the upstream takes it', 2000)
+  status = CommandStatus.ESME_RTHROTTLED
+  const before = at.length
+  d.add(dispatches([record()]))
+  await rec.until(() => at.length === before + 2, 'refused, paused, tried again', 2000)
+  const again = at[before + 1] - at[before]
+  t.ok(again >= 195 && again < 400, `an accepted submit set the pause back to its first length (${again} ms)`)
+
+  status = CommandStatus.ESME_RMSGQFUL
+  await rec.until(() => rec.got.retried.some((r) => r.counted === 'queue_full'), 'ESME_RMSGQFUL counted as queue_full', 2000)
+  await rec.until(() => c.paused, 'and paused too')
+  const refusals = rec.got.retried.filter((r) => r.counted === 'throttled' || r.counted === 'queue_full').length
+  t.equal(c.stats().failed, refusals, 'each refusal counts as failed')
+  t.same(lines.filter((l) => l.level === 'warn').map((l) => l.msg), ['upstream throttling: submits paused'], 'one warning for the whole episode, not one per refusal')
+  t.match(lines.find((l) => l.level === 'warn')?.fields, { connector: 'up', status: 'ESME_RTHROTTLED', pauseMs: 200, maxMs: 800 })
+  status = 0
+  await rec.until(() => rec.got.accepted.length === 2, 'accepted again', 2000)
+  d.stop()
+  c.tick(Date.now() + THROTTLING_QUIET_MS) // a minute without a refusal
+  t.match(lines.find((l) => l.msg === 'upstream throttling over'), { level: 'info', fields: { connector: 'up', refusals } }, 'the episode ends in an info line')
+})
+
 t.test('an unbind from the upstream is answered, the link closes and binds again', async (t) => {
   const up = await startUpstream(t, {})
   const { c, rec } = connector(t, connectorConfig(up.port, { reconnectMs: [50, 100] }))
@@ -272,7 +357,15 @@ t.test('set_dpf goes upstream on submit_sm to an SMPP 5.0 bind only; an alert_no
 
 t.test('window and rate: windowSize 5 takes 5 of 20; 100/s sends about 100 in a second; response timer hands back', async (t) => {
   t.test('window', async (t) => {
-    const up = await startUpstream(t, { onSubmit: () => 'hold' })
+    // The upstream holds every submit but answers the fifth after 100 ms: it is alive, so the four time-outs of
+    // submits sent before that answer are lost PDUs, not a stalled link (which would be dropped: see the stall test).
+    let n = 0
+    const up = await startUpstream(t, {
+      onSubmit: (pdu, session, id) => {
+        if (++n === 5) setTimeout(() => session.send(pdu.response({ message_id: id })), 100)
+        return 'hold'
+      },
+    })
     const { c, rec } = connector(t, connectorConfig(up.port, { windowSize: 5, responseMs: 600 }))
     const tick = setInterval(() => c.tick(Date.now()), 20)
     t.teardown(() => clearInterval(tick))
@@ -285,10 +378,12 @@ t.test('window and rate: windowSize 5 takes 5 of 20; 100/s sends about 100 in a 
     t.equal(c.stats().inFlight, 5)
     t.equal(c.submit(rest, Date.now()), rest, 'window full: all handed back')
     await rec.until(() => up.received('submit_sm').length === 5, 'five at the upstream')
-    // Nobody answers: after responseMs the tick hands them back.
-    await rec.until(() => rec.retriedWith('response timeout').length === 5, 'response timeout', 3000)
+    // Four are never answered: after responseMs the tick hands them back.
+    await rec.until(() => rec.retriedWith('response timeout').length === 4, 'response timeout', 3000)
     t.equal(c.stats().inFlight, 0)
-    t.equal(rec.got.down.length, 0, 'unanswered submits do not drop the link')
+    t.equal(rec.got.down.length, 0, 'unanswered submits do not drop a link that answers others')
+    t.match(c.stats(), { sent: 1, failed: 4 }, 'the time-outs count as failed')
+    t.ok(rec.got.retried.every((r) => r.counted === 'timeout'), 'counted as timeout')
     t.equal(c.submit(rest, Date.now()).length, 10, 'the window is free again')
   })
 

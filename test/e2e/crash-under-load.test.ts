@@ -184,7 +184,8 @@ t.test('SIGKILL three times under load through an upstream SMSC and HTTP provide
     extra: {
       admin: { password: ADMIN_PASSWORD },
       connectors: [
-        { id: 'up', kind: 'smpp', host: '127.0.0.1', port: upstream.up.port, systemId: 'engA', password: 'pwA', windowSize: UP_WINDOW, reconnectMs: [50, 500], responseMs: 3000 },
+        // Its one refusal in 11 pauses the connector (ESME_RTHROTTLED): briefly, the test is about retries across kills.
+        { id: 'up', kind: 'smpp', host: '127.0.0.1', port: upstream.up.port, systemId: 'engA', password: 'pwA', windowSize: UP_WINDOW, reconnectMs: [50, 500], responseMs: 3000, throttlePauseMs: [20, 100] },
         { id: 'cb', kind: 'http', url: cb.url, timeoutMs: 3000, concurrency: HTTP_CONCURRENCY, receipts: 'callback', callbackToken: TOKEN },
         { id: 'plain', kind: 'http', url: plain.url, timeoutMs: 3000, concurrency: HTTP_CONCURRENCY },
       ],

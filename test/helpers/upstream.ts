@@ -71,7 +71,7 @@ export function connectorConfig(port: number, over: Partial<SmppConnectorConfig>
     id: 'up', kind: 'smpp', host: '127.0.0.1', port, tls: false, rejectUnauthorized: true, ca: null,
     systemId: 'esme1', password: 'secret1', systemType: '', bindType: 'transceiver',
     windowSize: 10, ratePerSecond: 0, enquireLinkMs: 30_000, responseMs: 3000,
-    reconnectMs: [100, 400], interfaceVersion: 0x34, receiptIds: 'exact',
+    reconnectMs: [100, 400], throttlePauseMs: [1000, 30_000], interfaceVersion: 0x34, receiptIds: 'exact',
     ...over,
   }
 }
@@ -83,7 +83,8 @@ export class Recorder implements ConnectorEvents {
   readonly got = {
     accepted: [] as { id: string; dest: number; upstreamId: string }[],
     outcomes: [] as ConnectorOutcome[],
-    retried: [] as { items: Dispatch[]; reason: string }[],
+    /** `counted`: the reason smsc_connector_retries_total counts them under, when the connector gave one */
+    retried: [] as { items: Dispatch[]; reason: string; counted?: string }[],
     receipts: [] as UpstreamReceipt[],
     mo: [] as InboundMo[],
     alerts: [] as UpstreamAlert[],
@@ -97,8 +98,8 @@ export class Recorder implements ConnectorEvents {
 
   outcomes(o: ConnectorOutcome[]): void { this.got.outcomes.push(...o); this.got.batches.push({ kind: 'outcomes', size: o.length }) }
   accepted(a: { id: string; dest: number; upstreamId: string }[]): void { this.got.accepted.push(...a); this.got.batches.push({ kind: 'accepted', size: a.length }) }
-  retry(items: Dispatch[], reason: string): void {
-    this.got.retried.push({ items, reason })
+  retry(items: Dispatch[], reason: string, counted?: string): void {
+    this.got.retried.push({ items, reason, ...(counted !== undefined ? { counted } : {}) })
     this.got.batches.push({ kind: 'retry', size: items.length })
     this.onRetry?.(items)
   }
