@@ -21,6 +21,10 @@
  * An MO's record (engine/message.ts MoFacts) follows its items: acknowledged (DELIVERED once every part is, by a bind
  * or the webhook), retried (counted), refused for good (UNDELIVERABLE) or discarded (EXPIRED), written with the ack
  * that ends the item. Receipts are not looked at: an MT's path pays nothing for it.
+ * Discarded items (never acknowledged within receipts.maxAgeMs): counted per account and kind
+ * (smsc_deliveries_discarded_total, the daily traffic reports), logged once per account and minute with a count, and
+ * an MT whose receipt goes so is written again with `receiptDiscarded` (its lookup says so): that write is on the
+ * discard path only, never on a delivered receipt's.
  */
 import type { CommitBatch, DeliveryItem, Store } from '../engine/store'
 import { MessageState, statusName } from '../engine/protocol/constants'
@@ -115,6 +119,8 @@ export class Delivery {
   private readonly memoryItems: number
   /** deliver_sms an ESME refused for good: a warning per account and status, then a count once a minute. */
   private readonly refusals: RepeatedLog
+  /** Items discarded unacknowledged (receipts.maxAgeMs): a warning per account, then a count once a minute. */
+  private readonly discards: RepeatedLog
 
   constructor(private readonly d: DeliveryDeps) {
     this.memoryItems = d.memoryItems ?? 20_000
@@ -122,6 +128,11 @@ export class Delivery {
       level: 'warn', keyName: 'refusal',
       first: 'the ESME refused a receipt or MO for good (ESME_RX_P_APPN or ESME_RX_R_APPN): it is not sent again',
       more: 'more receipts or MO refused for good by the ESME: not sent again',
+    })
+    this.discards = new RepeatedLog(d.log, {
+      level: 'warn', keyName: 'systemId',
+      first: 'discarding receipts/MO the account never acknowledged within receipts.maxAgeMs (no receiver or transceiver bound, or none answered): they are not sent again',
+      more: 'more receipts/MO discarded, never acknowledged within receipts.maxAgeMs',
     })
     // Aggregates in progress before a restart: their missing parts may still come, or never (flushIncomplete).
     // Their parts' records are pinned: the receipt is built from them, so retention must not take them first.
@@ -459,6 +470,7 @@ export class Delivery {
   /** Moves due retries back to the ready queue and pumps every account with work. */
   tick(now: number): void {
     this.refusals.tick(now)
+    this.discards.tick(now)
     if (now - this.lastPartsCheck >= PARTS_CHECK_MS) { this.lastPartsCheck = now; this.flushIncomplete(now) }
     const cutoff = now - this.d.maxAgeMs
     const expired: DeliveryItem[] = []
@@ -482,15 +494,34 @@ export class Delivery {
       if (q.paged) this.refill(systemId, q)
       if (q.ready.length > q.head || (q.hooks.length > 0 && q.hooksInFlight < HOOK_REQUESTS_PER_ACCOUNT)) this.pump(systemId)
     }
-    if (expired.length > 0) {
-      this.d.log('warn', 'discarding receipts/MO never acknowledged within receipts.maxAgeMs', { count: expired.length })
-      let mo: Map<string, MessageRecord> | undefined
-      for (const it of expired) if (it.kind === 'mo') this.moStep((mo ??= new Map()), it, 'expired', now)
-      const ack = expired.map((it) => ({ systemId: it.systemId, key: it.key! }))
-      this.commitMo({ ack }, mo, (err) => {
-        if (err) this.d.log('error', 'discard commit failed', { error: err.message })
-      })
+    if (expired.length > 0) this.discard(expired, now)
+  }
+
+  /**
+   * Items past receipts.maxAgeMs leave the queue unacknowledged: counted and logged per account, an MO's record ends
+   * EXPIRED, an MT whose receipt this was gets `receiptDiscarded` (only while its record is stored: a rewrite).
+   */
+  private discard(expired: DeliveryItem[], now: number): void {
+    const m = this.d.metrics
+    const byAccount = new Map<string, { receipts: number; mo: number }>()
+    let mo: Map<string, MessageRecord> | undefined
+    let mt: Map<string, MessageRecord> | undefined
+    for (const it of expired) {
+      m.account(it.systemId).discarded[it.kind]++
+      const n = byAccount.get(it.systemId) ?? { receipts: 0, mo: 0 }
+      if (it.kind === 'mo') { n.mo++; this.moStep((mo ??= new Map()), it, 'expired', now) } else {
+        n.receipts++
+        const id = it.messageId as string | undefined
+        const r = id === undefined ? undefined : mt?.get(id) ?? (this.d.store.getMessage(id) as MessageRecord | undefined)
+        if (r !== undefined && r.mo === undefined) { r.receiptDiscarded = now; (mt ??= new Map()).set(r.id, r) }
+      }
+      byAccount.set(it.systemId, n)
     }
+    for (const [systemId, n] of byAccount) this.discards.add(systemId, n, now, n.receipts + n.mo)
+    const ack = expired.map((it) => ({ systemId: it.systemId, key: it.key! }))
+    this.commitMo(mt === undefined ? { ack } : { ack, rewrites: [...mt.values()] }, mo, (err) => {
+      if (err) this.d.log('error', 'discard commit failed', { error: err.message })
+    })
   }
 
   /**
@@ -514,7 +545,7 @@ export class Delivery {
       if (held === undefined) this.moInFlight.set(r.id, [r, 1])
       else held[1]++
     }
-    this.d.commit({ ...batch, moUpdates: records }, (err) => {
+    this.d.commit({ ...batch, rewrites: [...(batch.rewrites ?? []), ...records] }, (err) => {
       for (const r of records) {
         const held = this.moInFlight.get(r.id)
         if (held !== undefined && --held[1] === 0) this.moInFlight.delete(r.id)

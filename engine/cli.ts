@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import path from 'node:path'
 import { createLogger } from './log'
 import fs from 'node:fs'
-import { CONFIG_FLAGS, SIMULATOR_CONNECTOR, assertKnownFlags, configArgsFromFlags, loadConfig, parseCliArgs } from './config'
+import { CONFIG_FLAGS, SIMULATOR_CONNECTOR, VERSION, assertKnownFlags, configArgsFromFlags, loadConfig, parseCliArgs } from './config'
 import { SmscError, isSmscError } from './errors'
 import { ADMIN_CREDENTIAL, INITIAL_CREDENTIALS, accountCredential, writePrivateFile } from './dirs'
 import { numberProblem } from './optouts'
@@ -20,7 +20,6 @@ import { MAX_REPORT_DAYS, addCounts, addDays, dayOf, dayProblem, emptyCounts, pa
 import { SEARCH_MAX_LIMIT, SEARCH_MAX_SCAN, type MessageSearchResult, type MessageView } from './message-search'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const VERSION = (require('../../package.json') as { version: string }).version
 
 const HELP = `smsc ${VERSION}: an SMPP 3.4/5.0 SMSC engine
 
@@ -405,16 +404,17 @@ async function account(sub: string | undefined, positionals: string[], flags: Re
 // ---- traffic reports (engine/daily-stats.ts; docs/ACCOUNTS.md "Traffic reports")
 
 const RECEIPT_COLUMNS = ['DELIVRD', 'UNDELIV', 'EXPIRED', 'REJECTD'] as const
-const TRAFFIC_HEAD = `${'accepted'.padStart(9)}${'refused'.padStart(9)}${RECEIPT_COLUMNS.map((s) => s.padStart(9)).join('')}${'other'.padStart(7)}${'to ESME ok'.padStart(12)}${'failed'.padStart(8)}  refused by`
+const TRAFFIC_HEAD = `${'accepted'.padStart(9)}${'refused'.padStart(9)}${RECEIPT_COLUMNS.map((s) => s.padStart(9)).join('')}${'other'.padStart(7)}${'to ESME ok'.padStart(12)}${'failed'.padStart(8)}${'discarded'.padStart(10)}  refused by`
 
-/** One report line's counts: accepted, refused, receipts by stat (the rest as other), to the ESME ok and failed, the top refusals. */
+/** One report line's counts: accepted, refused, receipts by stat (the rest as other), to the ESME ok, failed and discarded, the top refusals. */
 function trafficCells(c: TrafficCounts): string {
   const other = Object.entries(c.receipts).filter(([s]) => !(RECEIPT_COLUMNS as readonly string[]).includes(s)).reduce((a, [, n]) => a + n, 0)
   const top = Object.entries(c.refusedBy).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))
   const by = top.slice(0, 3).map(([s, n]) => `${s} ${n}`).join(', ') + (top.length > 3 ? `, ${top.length - 3} more` : '')
   const e = c.toEsme
   return `${String(c.accepted).padStart(9)}${String(c.refused).padStart(9)}${RECEIPT_COLUMNS.map((s) => String(c.receipts[s] ?? 0).padStart(9)).join('')}` +
-    `${String(other).padStart(7)}${String(e.receiptsOk + e.moOk).padStart(12)}${String(e.receiptsFailed + e.moFailed).padStart(8)}  ${by}`.trimEnd()
+    `${String(other).padStart(7)}${String(e.receiptsOk + e.moOk).padStart(12)}${String(e.receiptsFailed + e.moFailed).padStart(8)}` +
+    `${String(e.receiptsDiscarded + e.moDiscarded).padStart(10)}  ${by}`.trimEnd()
 }
 
 /** A UTC day flag (--from, --to, --day): YYYY-MM-DD, or today / yesterday. */
@@ -850,6 +850,7 @@ export function showMessage(m: MessageView): string {
   if (m.price !== undefined) lines.push(`  price       ${m.price}${refunded === 0 ? '' : refunded === m.dests.length ? ', refunded' : `, ${refunded} of ${m.dests.length} destinations refunded`}`)
   // absent from an engine older than this CLI
   if (m.registeredDelivery !== undefined) lines.push(`  receipt     ${receiptAsked(m)}`)
+  if (m.receiptDiscarded) lines.push(`              discarded ${iso(m.receiptDiscarded)}: the account never acknowledged it within receipts.maxAgeMs (no receiver bound, or none answered), so it never got it`)
   lines.push(`  text        ${JSON.stringify(m.text)}`)
   for (const d of m.dests ?? []) {
     lines.push(`  to ${d.to}: ${stateName(d.state)}${d.err ? ` err ${errText(d.err, d.connector)}` : ''}${d.doneAt ? ` at ${iso(d.doneAt)}` : ''}` +
@@ -1149,21 +1150,11 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
   // Started with no config file (the README's first command): there is nothing to read again, and "unchanged"
   // would tell whoever just wrote a smsc.json and sent SIGHUP that it was read.
   const configFile = configArgs.config ?? (process.env.SMSC_CONFIG ? process.env.SMSC_CONFIG : undefined)
+  // Smsc.reload: whether all of it took is smsc_config_reload_success.
   onHup = () => {
-    try {
-      log('info', `SIGHUP: ${smsc.reloadTls()}`)
-    } catch (e) {
-      log('error', `SIGHUP: ${(e as Error).message}`)
-    }
+    void smsc.reload(configFile === undefined ? null : () => loadConfig(configArgs), (level, text) => log(level, `SIGHUP: ${text}`))
     if (configFile === undefined) {
       log('warn', 'SIGHUP: no config file to read again: the engine was started without --config (or SMSC_CONFIG), so its connectors and routes stay as they are; to change connectors by a reload, restart it once with --config FILE')
-      return
-    }
-    const refused = (e: unknown) => log('error', `SIGHUP: config not reloaded, nothing changed: ${(e as Error).message}`)
-    try {
-      smsc.reloadConfig(loadConfig(configArgs)).then((what) => log('info', `SIGHUP: config reloaded: ${what}`), refused)
-    } catch (e) {
-      refused(e)
     }
   }
   // Started through npm (`npx smsc start`, `npm start`): npm does not pass a SIGTERM on, so stopping npm would

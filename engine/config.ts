@@ -21,6 +21,9 @@ import { checkAccountInput, isCidr, type AccountInput } from './accounts'
 import { validateRouteTables, type RouteTables } from './routing'
 import { CALLBACK_STATS, DEFAULT_CALLBACK_FIELDS, DEFAULT_CALLBACK_STATUSES, isFieldPath, type CallbackFields, type CallbackStat } from './provider-receipts'
 
+/** The engine's version (package.json): `smsc --version`, the banner, smsc_build_info. */
+export const VERSION = (require('../../package.json') as { version: string }).version
+
 // ---------------------------------------------------------------------------------------------
 // Value sets
 

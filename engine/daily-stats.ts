@@ -1,11 +1,11 @@
 /**
  * Daily traffic per account and UTC day (docs/ACCOUNTS.md "Traffic reports"): submits accepted and refused (by
- * status), receipts (by stat), deliveries to the ESME (ok, failed). It owns the day buckets, their meta keys in
+ * status), receipts (by stat), deliveries to the ESME (ok, failed, discarded unacknowledged). It owns the day buckets, their meta keys in
  * the store and their retention; nothing else writes `traffic:` keys.
  *
  * PURE (no timers, no actors): the engine calls sample() once a second with the cumulative per-account counters
  * the hot path already bumps (engine/telemetry.ts Metrics: smsc_submit_total, smsc_receipts_total,
- * smsc_deliver_total) and adds what grew since the last sample to the bucket of the sample's UTC day. So a day
+ * smsc_deliver_total, smsc_deliveries_discarded_total) and adds what grew since the last sample to the bucket of the sample's UTC day. So a day
  * costs the SMPP path nothing: no per-PDU, per-batch or per-message work, only a walk of the counters a second.
  * A sample just after midnight puts the last second of the old day into the new one.
  *
@@ -45,7 +45,8 @@ export function daysBetween(from: string, to: string): string[] {
 }
 
 export const emptyCounts = (): TrafficCounts => ({
-  accepted: 0, refused: 0, refusedBy: {}, receipts: {}, toEsme: { receiptsOk: 0, receiptsFailed: 0, moOk: 0, moFailed: 0 },
+  accepted: 0, refused: 0, refusedBy: {}, receipts: {},
+  toEsme: { receiptsOk: 0, receiptsFailed: 0, receiptsDiscarded: 0, moOk: 0, moFailed: 0, moDiscarded: 0 },
 })
 
 /** Adds `from` into `into` (a tree's sum). */
@@ -56,8 +57,10 @@ export function addCounts(into: TrafficCounts, from: TrafficCounts): TrafficCoun
   for (const k in from.receipts) into.receipts[k] = (into.receipts[k] ?? 0) + from.receipts[k]
   into.toEsme.receiptsOk += from.toEsme.receiptsOk
   into.toEsme.receiptsFailed += from.toEsme.receiptsFailed
+  into.toEsme.receiptsDiscarded += from.toEsme.receiptsDiscarded
   into.toEsme.moOk += from.toEsme.moOk
   into.toEsme.moFailed += from.toEsme.moFailed
+  into.toEsme.moDiscarded += from.toEsme.moDiscarded
   return into
 }
 
@@ -78,7 +81,10 @@ function readCounts(v: unknown): TrafficCounts | undefined {
   const refusedBy = countsOf(o.refusedBy)
   return {
     accepted: count(o.accepted), refused: Object.values(refusedBy).reduce((a, b) => a + b, 0), refusedBy, receipts: countsOf(o.receipts),
-    toEsme: { receiptsOk: count(e.receiptsOk), receiptsFailed: count(e.receiptsFailed), moOk: count(e.moOk), moFailed: count(e.moFailed) },
+    toEsme: {
+      receiptsOk: count(e.receiptsOk), receiptsFailed: count(e.receiptsFailed), receiptsDiscarded: count(e.receiptsDiscarded),
+      moOk: count(e.moOk), moFailed: count(e.moFailed), moDiscarded: count(e.moDiscarded),
+    },
   }
 }
 
@@ -90,6 +96,8 @@ export interface CumulativeCounters {
   readonly receipts: Readonly<Record<string, number>>
   /** deliver_sm answered, by kind: [ok, failed] */
   readonly byKind: { readonly receipt: readonly [number, number]; readonly mo: readonly [number, number] }
+  /** items discarded unacknowledged (receipts.maxAgeMs), by kind */
+  readonly discarded: { readonly receipt: number; readonly mo: number }
 }
 
 /** The store's meta keys, as far as the buckets need them (engine/store.ts). */
@@ -126,8 +134,8 @@ interface Seen {
   src: CumulativeCounters
   statuses: Map<number, number>
   receipts: Map<string, number>
-  /** receipt ok, receipt failed, mo ok, mo failed */
-  kinds: [number, number, number, number]
+  /** receipt ok, receipt failed, mo ok, mo failed, receipt discarded, mo discarded */
+  kinds: [number, number, number, number, number, number]
 }
 
 /** How much a cumulative counter grew from `prev` to `n`; below its last value it started again from 0 (all of n is new). */
@@ -157,7 +165,7 @@ export class DailyStats implements TrafficSource {
     for (const [systemId, c] of counters) {
       if (systemId === '') continue // submits refused before bind: no account
       let s = this.seen.get(systemId)
-      if (s === undefined || s.src !== c) this.seen.set(systemId, (s = { src: c, statuses: new Map(), receipts: new Map(), kinds: [0, 0, 0, 0] }))
+      if (s === undefined || s.src !== c) this.seen.set(systemId, (s = { src: c, statuses: new Map(), receipts: new Map(), kinds: [0, 0, 0, 0, 0, 0] }))
       let row: TrafficCounts | undefined
       for (const [status, n] of c.statuses) {
         const d = grew(n, s.statuses.get(status) ?? 0)
@@ -182,13 +190,16 @@ export class DailyStats implements TrafficSource {
       const k = s.kinds
       const r = c.byKind.receipt
       const m = c.byKind.mo
-      if (r[0] !== k[0] || r[1] !== k[1] || m[0] !== k[2] || m[1] !== k[3]) {
+      const x = c.discarded
+      if (r[0] !== k[0] || r[1] !== k[1] || m[0] !== k[2] || m[1] !== k[3] || x.receipt !== k[4] || x.mo !== k[5]) {
         row ??= this.bucket(day, systemId)
         row.toEsme.receiptsOk += grew(r[0], k[0])
         row.toEsme.receiptsFailed += grew(r[1], k[1])
         row.toEsme.moOk += grew(m[0], k[2])
         row.toEsme.moFailed += grew(m[1], k[3])
-        k[0] = r[0]; k[1] = r[1]; k[2] = m[0]; k[3] = m[1]
+        row.toEsme.receiptsDiscarded += grew(x.receipt, k[4])
+        row.toEsme.moDiscarded += grew(x.mo, k[5])
+        k[0] = r[0]; k[1] = r[1]; k[2] = m[0]; k[3] = m[1]; k[4] = x.receipt; k[5] = x.mo
       }
     }
   }

@@ -30,7 +30,7 @@ import { deliverFrame, eventAddress, isFinal, moText, senderAddress, statOf, typ
 import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
-import { Metrics, TelemetryHub, type HubSources, type TickFrames } from './telemetry'
+import { Metrics, TelemetryHub, type EngineHealth, type HubSources, type TickFrames } from './telemetry'
 import { Refusals } from './refusals'
 import { DailyStats } from './daily-stats'
 import { AdminAuth, LoginThrottle } from './auth'
@@ -130,6 +130,12 @@ export interface Smsc {
    * restart. Resolves with what it did, for the log, once removed and changed connectors have closed their links.
    */
   reloadConfig(next: Options | ResolvedOptions): Promise<string>
+  /**
+   * SIGHUP (`smsc start`): reloadTls, then, with `read` (the config file read again), reloadConfig. What each step did
+   * goes to `report` as it ends (a log line). Whether all of it succeeded is smsc_config_reload_success (Metrics
+   * configReload): a file that cannot be read, a refused config or certificate make it 0 until a reload succeeds.
+   */
+  reload(read: (() => Options | ResolvedOptions) | null, report: (level: 'info' | 'error', text: string) => void): Promise<void>
   stop(): Promise<void>
 }
 
@@ -362,11 +368,19 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     carrierInFlight: () => actors.stats().carrierInFlight,
     connectors: () => {
       const st = actors.stats()
-      return { backlog: st.backlog, list: st.connectors.map((c) => ({ id: c.id, kind: c.kind, up: c.up, ...(c.stopped ? { stopped: true as const } : {}), inFlight: c.inFlight, queued: c.queued, sent: c.sent, failed: c.failed })) }
+      return { backlog: st.backlog, list: listed(st).map((c) => ({ id: c.id, kind: c.kind, up: c.up, ...(c.stopped ? { stopped: true as const } : {}), inFlight: c.inFlight, queued: c.queued, sent: c.sent, failed: c.failed })) }
     },
     workers: () => null,
     balances: () => new Map(store.listAccounts().filter((a) => a.prepaid).map((a) => [a.systemId, ledger.balance(a.systemId)])),
-    problems: () => problems(actors.stats(), overloaded()),
+    health: () => healthNow(actors.stats()),
+    pendingOldest: () => {
+      const out = new Map<string, number>()
+      for (const a of store.accountsWithPending()) {
+        const head = store.pendingDeliveries(a, 0, 1)[0]
+        if (head !== undefined) out.set(a, head.createdAt)
+      }
+      return out
+    },
     storeSpace: () => {
       try {
         // the disk reading's (below): a scrape reads no statfs of its own, but before a first reading there is none to take
@@ -510,11 +524,22 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
    * console's health panel shows: what an alert should name. An upstream link down (one the operator stopped is
    * down on purpose: not a problem), the overload guard or the disk guard refusing submits.
    */
-  const problems = (st: ReturnType<typeof actors.stats>, busy: boolean): string[] => [
-    ...st.connectors.filter((c) => c.kind !== 'simulator' && !c.up && !c.stopped).map((c) => `connector ${c.id} is down`),
-    ...(busy ? ['overloaded: submits are refused with ESME_RMSGQFUL until the backlog drains'] : []),
-    ...(diskLow ? [`disk almost full: ${diskFreeMiB} MiB free for the data dir, below store.minFreeMiB (${options.store.minFreeMiB}): submits are refused with ESME_RMSGQFUL`] : []),
+  const problems = (st: ReturnType<typeof actors.stats>, busy: boolean): EngineHealth['problems'] => [
+    ...st.connectors.filter((c) => c.kind !== 'simulator' && !c.up && !c.stopped).map((c) => ({ reason: 'connector_down' as const, text: `connector ${c.id} is down` })),
+    ...(busy ? [{ reason: 'overload' as const, text: 'overloaded: submits are refused with ESME_RMSGQFUL until the backlog drains' }] : []),
+    ...(diskLow ? [{ reason: 'disk' as const, text: `disk almost full: ${diskFreeMiB} MiB free for the data dir, below store.minFreeMiB (${options.store.minFreeMiB}): submits are refused with ESME_RMSGQFUL` }] : []),
   ]
+  /** GET /healthz's status and problems (smsc_health, smsc_health_problems and the console's banner say the same). */
+  const healthNow = (st: ReturnType<typeof actors.stats>): EngineHealth => {
+    const found = problems(st, overloaded())
+    return { status: !listeners || stopping ? 'starting' : found.length > 0 ? 'degraded' : 'ok', problems: found }
+  }
+  /**
+   * The connectors to list (/healthz, /metrics, the stream, GET /api/v1/connectors): a disabled simulator is none (its
+   * actor still runs, for the messages it took before, docs/CONFIG.md simulator.enabled).
+   */
+  const listed = (st: ReturnType<typeof actors.stats>): ReturnType<typeof actors.stats>['connectors'] =>
+    options.simulator.enabled ? st.connectors : st.connectors.filter((c) => c.id !== SIMULATOR_CONNECTOR)
 
   // Overload (high/low water on the backlog waiting for connectors): new submits get ESME_RMSGQFUL.
   let congested = false
@@ -848,7 +873,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     metrics,
     admin,
     ledger,
-    connectorStats: () => actors.stats().connectors,
+    connectorStats: () => listed(actors.stats()),
     receiptCallback(id) {
       const c = options.connectors.find((x) => x.id === id)
       if (c === undefined || c.kind !== 'http' || c.receipts !== 'callback' || c.callbackToken === null) return null
@@ -884,19 +909,18 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     httpRoutes: () => http?.routes ?? [],
     health: () => {
       const st = actors.stats()
-      const busy = overloaded()
-      const found = problems(st, busy)
+      const { status, problems: found } = healthNow(st)
       return {
-        status: !listeners || stopping ? 'starting' : found.length > 0 ? 'degraded' : 'ok',
-        ...(found.length > 0 ? { problems: found } : {}),
+        status,
+        ...(found.length > 0 ? { problems: found.map((p) => p.text) } : {}),
         smpp: { port: smsc.ports.smpp, tls: smsc.ports.tls },
         sessions: all.size,
         bound: [...all.values()].filter((e) => isBound(e.session.state)).length,
         carrierInFlight: st.carrierInFlight,
         backlog: st.backlog,
-        overloaded: busy,
+        overloaded: congested,
         ...(diskFreeMiB !== null ? { diskFreeMiB } : {}),
-        connectors: st.connectors.map((c) => ({ id: c.id, kind: c.kind, up: c.up, ...(c.stopped ? { stopped: true } : {}) })),
+        connectors: listed(st).map((c) => ({ id: c.id, kind: c.kind, up: c.up, ...(c.stopped ? { stopped: true } : {}) })),
         uptimeS: Math.round(process.uptime()),
       }
     },
@@ -933,6 +957,24 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const run = reloading.then(() => reloadConfig(next))
       reloading = run.catch(() => {})
       return run
+    },
+    reload: async (read, report) => {
+      let ok = true
+      try {
+        report('info', smsc.reloadTls())
+      } catch (e) {
+        ok = false
+        report('error', (e as Error).message)
+      }
+      if (read !== null) {
+        try {
+          report('info', `config reloaded: ${await smsc.reloadConfig(read())}`)
+        } catch (e) {
+          ok = false
+          report('error', `config not reloaded, nothing changed: ${(e as Error).message}`)
+        }
+      }
+      metrics.configReloaded(ok)
     },
     stop: () => (stopped ??= shutdown()),
   }

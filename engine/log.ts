@@ -19,13 +19,14 @@ export function createLogger(level: Level | 'silent', out: (line: string) => voi
  * One kind of log line that can come in floods, kept per key (a connector, a client address): the
  * first at once with its fields; then at most one line per `everyMs` with how many more came and the
  * fields of the last. At most `maxKeys` keys are followed; past that the rest share the key '*'.
+ * An add may stand for `n` things (a batch): the count grows by n.
  */
 export class RepeatedLog {
   private readonly by = new Map<string, { at: number; count: number; last: Record<string, unknown> }>()
 
   constructor(private readonly log: LogFn, private readonly o: { level: Level; first: string; more: string; keyName: string; everyMs?: number; maxKeys?: number }) {}
 
-  add(key: string, fields: Record<string, unknown>, now: number): void {
+  add(key: string, fields: Record<string, unknown>, now: number, n = 1): void {
     if (!this.by.has(key) && this.by.size >= (this.o.maxKeys ?? 10_000)) key = '*'
     const s = this.by.get(key)
     if (s === undefined || (s.count === 0 && now - s.at >= this.every)) {
@@ -33,7 +34,7 @@ export class RepeatedLog {
       this.by.set(key, { at: now, count: 0, last: fields })
       return
     }
-    s.count++
+    s.count += n
     s.last = fields
     if (now - s.at >= this.every) this.flush(key, s, now)
   }

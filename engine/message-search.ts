@@ -333,6 +333,8 @@ export interface MessageView extends MessageSummary {
   expireAt: number
   /** an MO's (direction 'mo'): where it came from, its route, its delivery to the account */
   mo?: MessageMo
+  /** an MT's: when a receipt of it was discarded, never acknowledged by the account within receipts.maxAgeMs */
+  receiptDiscarded?: number
 }
 
 /** An MO's delivery to the account, in words (engine/message.ts MoFacts says how its state follows it). */
@@ -350,6 +352,8 @@ export function viewOf(r: MessageRecord, tl?: TimelineTimes): MessageView {
   if (tl?.receipt) timeline.push({ t: tl.receipt, event: 'receipt', stat: tl.stat })
   else if (isFinal(r.state) && r.doneAt) timeline.push({ t: r.doneAt, event: 'receipt', stat: statOf(r.state) })
   if (tl?.delivered) timeline.push({ t: tl.delivered, event: 'delivered' })
+  // its receipt never reached the account: a DELIVERED message whose customer saw no receipt
+  if (r.receiptDiscarded) timeline.push({ t: r.receiptDiscarded, event: 'discarded' })
   const dests = r.dests.map((d): MessageDest => {
     const v: MessageDest = { to: d.addr[2], state: d.state, stat: statOf(d.state), err: d.err, doneAt: d.doneAt }
     if (d.conn !== undefined) v.connector = d.conn
@@ -362,6 +366,7 @@ export function viewOf(r: MessageRecord, tl?: TimelineTimes): MessageView {
   const v: MessageView = { ...summaryOf(r), timeline, dests, registeredDelivery: r.registeredDelivery, expireAt: r.expireAt }
   if (r.price !== undefined) v.price = r.price
   if (r.scheduleAt) v.scheduleAt = r.scheduleAt
+  if (r.receiptDiscarded) v.receiptDiscarded = r.receiptDiscarded
   return v
 }
 

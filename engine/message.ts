@@ -88,6 +88,9 @@ export interface MessageRecord extends StoredMessage {
   /** Set on an MO's record only (a message from a subscriber to the account, not one the account sent): what an MT
    *  has not. query_sm, cancel_sm, replace_sm and the API's cancel treat such an id as unknown. */
   mo?: MoFacts
+  /** An MT's: when a receipt of it was discarded, never acknowledged by the account within receipts.maxAgeMs (the
+   *  delivery actor writes it on that path only, actors/delivery.ts; the binary layout leaves such a record to msgpackr). */
+  receiptDiscarded?: number
 }
 
 /**

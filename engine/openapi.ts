@@ -227,8 +227,11 @@ export const OPENAPI = {
           refusedBy: { type: 'object', additionalProperties: { type: 'integer' }, description: 'by command_status name: ESME_RTHROTTLED, SMSC_RQUOTA, SMSC_RNOCREDIT, SMSC_ROPTEDOUT, ESME_RINVDSTADR, …' },
           receipts: { type: 'object', additionalProperties: { type: 'integer' }, description: 'receipts made, by stat: DELIVRD, UNDELIV, EXPIRED, REJECTD, …' },
           toEsme: {
-            type: 'object', description: 'deliver_sm and webhook POSTs to the account, answered ok or failed (each failed attempt)',
-            properties: { receiptsOk: { type: 'integer' }, receiptsFailed: { type: 'integer' }, moOk: { type: 'integer' }, moFailed: { type: 'integer' } },
+            type: 'object', description: 'deliver_sm and webhook POSTs to the account, answered ok or failed (each failed attempt); discarded: never acknowledged within receipts.maxAgeMs, so never delivered',
+            properties: {
+              receiptsOk: { type: 'integer' }, receiptsFailed: { type: 'integer' }, receiptsDiscarded: { type: 'integer' },
+              moOk: { type: 'integer' }, moFailed: { type: 'integer' }, moDiscarded: { type: 'integer' },
+            },
           },
         },
       },
@@ -356,8 +359,9 @@ export const OPENAPI = {
         type: 'object',
         allOf: [{ $ref: '#/components/schemas/MessageSummary' }],
         properties: {
-          timeline: { type: 'array', items: { type: 'object', properties: { t: { type: 'integer' }, event: { type: 'string' }, stat: { type: 'string' } } } },
+          timeline: { type: 'array', items: { type: 'object', properties: { t: { type: 'integer' }, event: { type: 'string', description: 'received, stored, carrier, receipt, delivered (its receipt acknowledged by the account), discarded (its receipt never was, see receiptDiscarded); an MO\'s: received, delivered, refused, expired' }, stat: { type: 'string' } } } },
           dests: { type: 'array', items: ref('MessageDest') },
+          receiptDiscarded: { type: 'integer', description: 'when a receipt of it was discarded, never acknowledged by the account within receipts.maxAgeMs (no receiver bound, or none answered): the account never got it' },
           registeredDelivery: { type: 'integer', description: 'registered_delivery as submitted (SMPP 3.4 §5.2.17): 0 asked for no receipt, 1 the final outcome, 2 failures only, 3 success only; +16 intermediate ones' },
           price: { type: 'number', description: 'credit charged for the message (prepaid accounts)' },
           scheduleAt: { type: 'integer', description: 'deliver not before, when scheduled' },

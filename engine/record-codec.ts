@@ -7,7 +7,8 @@
  * the store decodes as before.
  *
  * Covered: exactly the fields of MessageRecord / Destination (engine/message.ts) and of receipt and
- * MO items, with their usual types. A value with any other field, or a field of another type,
+ * MO items, with their usual types, but `receiptDiscarded` (set on the rare path of a receipt discarded
+ * unacknowledged; the record's flags octet is full). A value with any other field, or a field of another type,
  * makes encode return null and the store writes it with msgpackr: nothing is ever dropped. A key
  * whose value is undefined is left out (it reads back absent).
  *

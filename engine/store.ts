@@ -13,10 +13,11 @@
 // { durability: 'flushed' } to make commit() also wait for `flushed` (power-loss safe, more latency).
 //
 // Layout (sub-databases of one environment, so one transaction spans all of them):
-//   messages  id -> StoredMessage   MTs, and MOs (a record with `mo`, written through commit()'s `mo` and `moUpdates`:
+//   messages  id -> StoredMessage   MTs, and MOs (a record with `mo`, written through commit()'s `mo` and `rewrites`:
 //                                   final for the store whatever their state, so never in `active`; one `done` entry
 //                                   at their receipt, so the retention purges them retentionHours after they came;
-//                                   layout kind 03, which schema 4 brought: an older engine refuses the store)
+//                                   layout kind 03, which schema 4 brought: an older engine refuses the store). A final
+//                                   MT is written again through `rewrites` only when its receipt was discarded
 //   active    id -> true            ids whose message_state is non-final (recovery index, no full scan), WRITTEN LATE:
 //                                   a message whose allocated id is >= meta 'store:activeFrom' is left out at its commit;
 //                                   about once a second a checkpoint puts the ones still non-final and raises activeFrom
@@ -76,9 +77,12 @@ export interface CommitBatch {
    * their receipt (submitAt) and never in the active index, whatever their state (their delivery to the account).
    */
   mo?: StoredMessage[]
-  /** MO records written again (their delivery outcome): only while still stored (a purged one is not written back),
-   *  and with no new `done` entry (their first write made it). */
-  moUpdates?: StoredMessage[]
+  /**
+   * Final records written again: an MO's delivery outcome, an MT whose receipt was discarded unacknowledged
+   * (`receiptDiscarded`). Only while still stored (a purged one is not written back), with no new `done` entry (their
+   * first write made it), never in the active index.
+   */
+  rewrites?: StoredMessage[]
   enqueue?: DeliveryItem[]
   ack?: { systemId: string; key: number }[]
   /** Each entry gets a store-assigned increasing `seq` and its `balance` (the account's balance after it, from
@@ -614,7 +618,7 @@ export class Store {
     const unlinks = batch.upstreamRemove ?? []
     const metas = batch.meta ?? []
     const mos = batch.mo ?? []
-    const moUpdates = batch.moUpdates ?? []
+    const rewrites = batch.rewrites ?? []
     const audits = batch.audit ?? []
     const accounts = batch.accounts ?? []
     const removeAccounts = batch.removeAccounts ?? []
@@ -627,7 +631,7 @@ export class Store {
     if (msgs.length === 0 && items.length === 0 && acks.length === 0 && ledger.length === 0 && links.length === 0 &&
       unlinks.length === 0 && metas.length === 0 && audits.length === 0 && accounts.length === 0 &&
       removeAccounts.length === 0 && keys.length === 0 && removeKeys.length === 0 && optOuts.length === 0 &&
-      mos.length === 0 && moUpdates.length === 0) return Promise.resolve()
+      mos.length === 0 && rewrites.length === 0) return Promise.resolve()
 
     // Phase 1: validate and encode. Nothing has been written yet, so a throw leaves the store untouched.
     const msgValues = new Array<Buffer>(msgs.length)
@@ -637,13 +641,14 @@ export class Store {
       checkKey('message.systemId', m.systemId)
       msgValues[i] = encodeRecord(m) ?? this.msgEncoder.encode(m)
     }
-    const moRecords = mos.length === 0 && moUpdates.length === 0 ? mos : [...mos, ...moUpdates]
+    const moRecords = mos.length === 0 && rewrites.length === 0 ? mos : [...mos, ...rewrites]
     const moValues = new Array<Buffer>(moRecords.length)
     for (let i = 0; i < moRecords.length; i++) {
       const m = moRecords[i]
       checkKey('mo.id', m.id)
       checkKey('mo.systemId', m.systemId)
-      moValues[i] = encodeMoRecord(m) ?? this.msgEncoder.encode(m)
+      // a rewritten MT (its receipt discarded) is no MO: the MT layout, which leaves it to msgpackr (record-codec.ts)
+      moValues[i] = ((m as { mo?: unknown }).mo !== undefined ? encodeMoRecord(m) : encodeRecord(m)) ?? this.msgEncoder.encode(m)
     }
     for (const a of acks) { checkKey('ack.systemId', a.systemId); checkQueueKey(a.key) }
     for (const item of items) checkKey('item.systemId', item.systemId)
@@ -817,9 +822,9 @@ export class Store {
         for (const k of keys) this.optouts.remove(k)
       }
     })
-    // An MO's outcome is written back only if the retention has not purged its record: checked in the write
-    // transaction (a transaction callback, as above), which a purge's transaction cannot interleave with.
-    const rewritten = moUpdates.length === 0 ? undefined : this.root.transaction(() => {
+    // A rewrite (an MO's outcome, an MT's discarded receipt) is written only if the retention has not purged its record:
+    // checked in the write transaction (a transaction callback, as above), which a purge's transaction cannot interleave with.
+    const rewritten = rewrites.length === 0 ? undefined : this.root.transaction(() => {
       for (let i = mos.length; i < moRecords.length; i++) {
         if (this.messages.doesExist(moRecords[i].id)) this.messages.put(moRecords[i].id, asBinary(moValues[i]))
       }
@@ -840,7 +845,7 @@ export class Store {
       else this.live.delete(m.id)
     }
     for (let i = 0; i < msgs.length; i++) if (leftOut[i] && ACTIVE_STATES.has(msgs[i].state)) this.recent.push(recentKey(msgs[i].id))
-    // MO records are read back from here until committed too, but are never `live` (nothing acts on them as an MT).
+    // MO records and rewrites are read back from here until committed too, but are never `live` (nothing acts on them as an MT).
     for (const m of moRecords) {
       if (this.unsettled.has(m.id)) this.unsettledMore.set(m.id, (this.unsettledMore.get(m.id) ?? 0) + 1)
       this.unsettled.set(m.id, m)

@@ -9,6 +9,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { Histogram } from './histogram'
 import { statusName } from './protocol/constants'
 import type { Session } from './session/session'
+import { VERSION } from './config'
 
 export interface AccountCounters {
   submitted: number
@@ -18,6 +19,8 @@ export interface AccountCounters {
   deliverFailed: number
   /** deliver_sm answered, by kind: [ok, failed]. */
   byKind: { receipt: [number, number]; mo: [number, number] }
+  /** Receipts and MO discarded, never acknowledged within receipts.maxAgeMs (the delivery actor's tick), by kind. */
+  discarded: { receipt: number; mo: number }
   /** Receipts made, by stat. */
   receipts: Record<string, number>
   /** submit responses by command_status (0 included). */
@@ -38,7 +41,8 @@ export interface Timeline {
 }
 
 const newCounters = (): AccountCounters => ({
-  submitted: 0, rejected: 0, throttled: 0, delivered: 0, deliverFailed: 0, byKind: { receipt: [0, 0], mo: [0, 0] }, receipts: {}, statuses: new Map(),
+  submitted: 0, rejected: 0, throttled: 0, delivered: 0, deliverFailed: 0, byKind: { receipt: [0, 0], mo: [0, 0] }, discarded: { receipt: 0, mo: 0 },
+  receipts: {}, statuses: new Map(),
 })
 
 /** Counters and histograms, written by sessions, the store actor and the delivery actor. */
@@ -66,6 +70,12 @@ export class Metrics {
   readonly connectorRetries = new Map<string, Record<ConnectorRetryReason, number>>()
   /** Event-loop delay (ms) of the last telemetry interval, set by the hub at each tick; for /metrics. */
   readonly eventLoop = { p50: 0, p99: 0, max: 0 }
+  /**
+   * The last reload (SIGHUP: TLS files, then the config file; Smsc.reload): whether all of it succeeded, and when the
+   * config was last taken whole (the start, or the last reload that succeeded), ms. As Prometheus's own
+   * prometheus_config_last_reload_successful and …_success_timestamp_seconds.
+   */
+  readonly configReload: { ok: boolean; at: number }
   private readonly ring: TelemetryEvent[] = []
   private eventSeq = 0
   /**
@@ -89,6 +99,7 @@ export class Metrics {
   private readonly tlStat: (string | undefined)[]
 
   constructor(private readonly maxEvents = 500, private readonly timelineSize = 100_000, private readonly now: () => number = Date.now) {
+    this.configReload = { ok: true, at: Date.now() } // the start (not `now`: a test's clock steps at each call)
     this.tlNum = new Float64Array(timelineSize).fill(NaN)
     this.tlForm = new Uint8Array(timelineSize)
     this.tlT = new Float64Array(timelineSize * TL_COLUMNS)
@@ -118,6 +129,12 @@ export class Metrics {
     this.optOuts.global += counts.global
     this.optOuts.account += counts.account
     this.optOuts.reseller += counts.reseller
+  }
+
+  /** A reload (SIGHUP) ended: all of it applied (`ok`), or some part refused. */
+  configReloaded(ok: boolean): void {
+    this.configReload.ok = ok
+    if (ok) this.configReload.at = this.now()
   }
 
   /** Connector `connector` handed back `n` submits its upstream refused for now or did not answer (one batch). */
@@ -233,6 +250,23 @@ export const CONNECTOR_RETRY_REASONS = {
 } as const
 export type ConnectorRetryReason = keyof typeof CONNECTOR_RETRY_REASONS
 
+/** THE reasons GET /healthz says "degraded" for (smsc_health_problems{reason}). */
+export const HEALTH_REASONS = {
+  /** an upstream connector down that the operator did not stop: one problem per connector */
+  connector_down: 'a connector is down',
+  /** the overload guard refuses submits (overload.highWater) */
+  overload: 'the overload guard refuses submits',
+  /** the disk guard refuses submits (store.minFreeMiB) */
+  disk: 'the disk guard refuses submits',
+} as const
+export type HealthReason = keyof typeof HEALTH_REASONS
+
+/** What GET /healthz says (Smsc.health): starting (or stopping: SMPP does not listen), degraded with its problems, ok. */
+export interface EngineHealth {
+  status: 'ok' | 'degraded' | 'starting'
+  problems: { reason: HealthReason; text: string }[]
+}
+
 export interface HubSources {
   sessions(): Iterable<{ session: Session; tls: boolean }>
   /** Every configured account, so idle ones show too. */
@@ -248,8 +282,11 @@ export interface HubSources {
   storeSpace(): { bytes: number; free: number } | null
   /** The credit balance of every prepaid account, for /metrics. */
   balances(): Map<string, number>
-  /** What /healthz names while degraded (Smsc.health's problems); [] when healthy. */
-  problems(): string[]
+  /** What /healthz says: its status, and the problems it names while degraded ([] when healthy). */
+  health(): EngineHealth
+  /** When the oldest receipt or MO waiting for each account with any was made (ms): a read of the head of its queue in
+   *  the store per such account, at a scrape only. */
+  pendingOldest(): Map<string, number>
 }
 
 export type Topic = 'binds' | 'accounts' | 'queues' | 'engine' | 'latency' | 'events'
@@ -424,7 +461,7 @@ export class TelemetryHub {
       submitPerSec: perSec(this.engineSamples, t, totals.submitted, 'submitted'),
       deliverPerSec: perSec(this.engineSamples, t, totals.delivered, 'delivered'),
       receiptPerSec: perSec(this.engineSamples, t, totals.receipts, 'receipts'),
-      problems: this.src.problems(),
+      problems: this.src.health().problems.map((p) => p.text),
     }
     const latency = { submitResp: pct(m.submitLatency), submitReceipt: pct(m.receiptLatency) }
     m.submitLatencyAll.add(m.submitLatency); m.submitLatency.reset()
@@ -510,9 +547,26 @@ function promHistogram(name: string, help: string, h: Histogram, out: string[]):
 
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 
+/** When this process started, s (performance.timeOrigin: the process's start, not the module's load). */
+const PROCESS_START_S = Math.round(performance.timeOrigin) / 1000
+
 /** The Prometheus text exposition (format 0.0.4) of the metrics. */
 export function prometheusText(m: Metrics, src: HubSources): string {
   const out: string[] = []
+  // What an alert needs first (docs/TELEMETRY.md "Alerting"): the health /healthz says, which build runs since when,
+  // and whether the last reload took.
+  const health = src.health()
+  out.push('# HELP smsc_health 1 for what GET /healthz says: ok, degraded (smsc_health_problems says why) or starting (also while stopping)', '# TYPE smsc_health gauge')
+  for (const status of ['ok', 'degraded', 'starting'] as const) out.push(`smsc_health{status="${status}"} ${health.status === status ? 1 : 0}`)
+  out.push('# HELP smsc_health_problems what makes GET /healthz say degraded, by reason: connector_down (connectors down that the operator did not stop), overload and disk (1 while that guard refuses submits)', '# TYPE smsc_health_problems gauge')
+  for (const reason of Object.keys(HEALTH_REASONS) as HealthReason[]) out.push(`smsc_health_problems{reason="${reason}"} ${health.problems.filter((p) => p.reason === reason).length}`)
+  out.push('# HELP smsc_build_info the engine\'s version and the Node.js it runs on', '# TYPE smsc_build_info gauge',
+    `smsc_build_info{version="${esc(VERSION)}",node="${esc(process.version)}"} 1`)
+  out.push('# HELP process_start_time_seconds when the engine\'s process started, since the epoch', '# TYPE process_start_time_seconds gauge', `process_start_time_seconds ${PROCESS_START_S}`)
+  out.push('# HELP smsc_config_reload_success 1 while the last reload (SIGHUP: TLS files, then the config file) succeeded whole, or none came since the start; 0 after one refused', '# TYPE smsc_config_reload_success gauge',
+    `smsc_config_reload_success ${m.configReload.ok ? 1 : 0}`)
+  out.push('# HELP smsc_config_reload_timestamp_seconds when the config was last taken whole: the start, or the last reload that succeeded', '# TYPE smsc_config_reload_timestamp_seconds gauge',
+    `smsc_config_reload_timestamp_seconds ${m.configReload.at / 1000}`)
   out.push('# HELP smsc_submit_total submit_sm, data_sm and submit_multi answered, by account and command_status', '# TYPE smsc_submit_total counter')
   const all: [string, AccountCounters][] = [...m.accounts.entries(), ['', m.unbound]]
   for (const [acc, c] of all) for (const [status, n] of c.statuses) out.push(`smsc_submit_total{account="${esc(acc)}",status="${statusName(status)}"} ${n}`)
@@ -534,6 +588,12 @@ export function prometheusText(m: Metrics, src: HubSources): string {
       const [ok, failed] = c.byKind[kind]
       out.push(`smsc_deliver_total{account="${esc(acc)}",kind="${kind}",result="ok"} ${ok}`, `smsc_deliver_total{account="${esc(acc)}",kind="${kind}",result="failed"} ${failed}`)
     }
+  }
+  // Every account from 0, so that an alert on increase() sees the first one.
+  out.push('# HELP smsc_deliveries_discarded_total receipts and MO discarded because the account never acknowledged them within receipts.maxAgeMs (no receiver bound, or none answered), by account and kind', '# TYPE smsc_deliveries_discarded_total counter')
+  for (const acc of new Set([...src.accounts(), ...m.accounts.keys()])) {
+    const d = m.accounts.get(acc)?.discarded
+    out.push(`smsc_deliveries_discarded_total{account="${esc(acc)}",kind="receipt"} ${d?.receipt ?? 0}`, `smsc_deliveries_discarded_total{account="${esc(acc)}",kind="mo"} ${d?.mo ?? 0}`)
   }
   const binds = { transmitter: 0, receiver: 0, transceiver: 0 }
   const sessions = [...src.sessions()]
@@ -563,11 +623,20 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   out.push('# HELP smsc_pending_deliveries receipts and MO waiting for a receiver, by account', '# TYPE smsc_pending_deliveries gauge')
   const pending = src.pending()
   for (const acc of new Set([...src.accounts(), ...pending.keys()])) out.push(`smsc_pending_deliveries{account="${esc(acc)}"} ${pending.get(acc) ?? 0}`)
+  out.push('# HELP smsc_pending_oldest_age_seconds age of the oldest receipt or MO waiting for the account (0 when none waits): they are discarded at receipts.maxAgeMs', '# TYPE smsc_pending_oldest_age_seconds gauge')
+  const oldest = src.pendingOldest()
+  const nowMs = Date.now()
+  for (const acc of new Set([...src.accounts(), ...pending.keys()])) {
+    const at = oldest.get(acc)
+    out.push(`smsc_pending_oldest_age_seconds{account="${esc(acc)}"} ${at === undefined ? 0 : Math.max(0, nowMs - at) / 1000}`)
+  }
   out.push('# HELP smsc_carrier_in_flight messages handed to the carrier and not yet settled', '# TYPE smsc_carrier_in_flight gauge', `smsc_carrier_in_flight ${src.carrierInFlight()}`)
   const conn = src.connectors()
   out.push('# HELP smsc_dispatch_backlog message destinations waiting for a connector (the overload gauge)', '# TYPE smsc_dispatch_backlog gauge', `smsc_dispatch_backlog ${conn.backlog}`)
   out.push('# HELP smsc_connector_up 1 while the connector can take traffic', '# TYPE smsc_connector_up gauge')
   for (const c of conn.list) out.push(`smsc_connector_up{connector="${esc(c.id)}",kind="${c.kind}"} ${c.up ? 1 : 0}`)
+  out.push('# HELP smsc_connector_stopped 1 while the operator has the connector stopped (smsc connector stop): down on purpose', '# TYPE smsc_connector_stopped gauge')
+  for (const c of conn.list) out.push(`smsc_connector_stopped{connector="${esc(c.id)}",kind="${c.kind}"} ${c.stopped === true ? 1 : 0}`)
   out.push('# HELP smsc_connector_sent_total submits the connector\'s upstream accepted', '# TYPE smsc_connector_sent_total counter')
   for (const c of conn.list) out.push(`smsc_connector_sent_total{connector="${esc(c.id)}"} ${c.sent}`)
   out.push('# HELP smsc_connector_failed_total submits the connector\'s upstream refused or that failed', '# TYPE smsc_connector_failed_total counter')

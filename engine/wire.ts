@@ -147,7 +147,8 @@ export interface SendResult {
   coding: string
 }
 
-export type TimelineEventName = 'received' | 'stored' | 'carrier' | 'receipt' | 'delivered'
+/** discarded: the receipt was never acknowledged by the account within receipts.maxAgeMs (MessageInfo.receiptDiscarded) */
+export type TimelineEventName = 'received' | 'stored' | 'carrier' | 'receipt' | 'delivered' | 'discarded'
 
 /** GET /api/v1/messages/{id} */
 export interface MessageInfo {
@@ -180,6 +181,9 @@ export interface MessageInfo {
   expireAt?: number
   /** registered_delivery as submitted: 0 asked for no receipt (SMPP 3.4 §5.2.17) */
   registeredDelivery?: number
+  /** when a receipt of it was discarded, never acknowledged by the account within receipts.maxAgeMs (no receiver bound,
+   *  or none answered): the account never got it */
+  receiptDiscarded?: number
 }
 
 /** One destination of a message (GET /api/v1/messages/{id} `dests`). */
@@ -451,8 +455,10 @@ export interface TrafficCounts {
   refusedBy: Record<string, number>
   /** receipts made, by stat: DELIVRD, UNDELIV, EXPIRED, REJECTD, … */
   receipts: Record<string, number>
-  /** deliver_sm (and webhook POSTs) to the account: answered ok, or failed (every failed attempt counts; a retry that succeeds counts ok too) */
-  toEsme: { receiptsOk: number; receiptsFailed: number; moOk: number; moFailed: number }
+  /** deliver_sm (and webhook POSTs) to the account: answered ok, or failed (every failed attempt counts; a retry that
+   *  succeeds counts ok too); discarded: never acknowledged within receipts.maxAgeMs, so never delivered (absent from a
+   *  day stored by an older engine: read as 0) */
+  toEsme: { receiptsOk: number; receiptsFailed: number; receiptsDiscarded: number; moOk: number; moFailed: number; moDiscarded: number }
 }
 
 /** GET /api/v1/accounts/{id}/stats: a row per day; `tree` (a reseller, ?tree=true) is the reseller and its users together. */

@@ -27,12 +27,12 @@ class MetaStore implements TrafficStore {
 }
 
 /** An account's counters as engine/telemetry.ts Metrics keeps them. */
-function counters(): CumulativeCounters & { statuses: Map<number, number>; receipts: Record<string, number>; byKind: { receipt: [number, number]; mo: [number, number] } } {
-  return { statuses: new Map(), receipts: {}, byKind: { receipt: [0, 0], mo: [0, 0] } }
+function counters(): CumulativeCounters & { statuses: Map<number, number>; receipts: Record<string, number>; byKind: { receipt: [number, number]; mo: [number, number] }; discarded: { receipt: number; mo: number } } {
+  return { statuses: new Map(), receipts: {}, byKind: { receipt: [0, 0], mo: [0, 0] }, discarded: { receipt: 0, mo: 0 } }
 }
 const bump = (m: Map<number, number>, status: number, n: number) => m.set(status, (m.get(status) ?? 0) + n)
 
-t.test('a sample adds what the counters grew since the last one, by status name and stat', async (t) => {
+t.test('a sample adds what the counters grew since the last one, by status name and stat; deliveries by kind and outcome', async (t) => {
   const store = new MetaStore()
   const d = new DailyStats(store, 93)
   const a = counters()
@@ -48,11 +48,13 @@ t.test('a sample adds what the counters grew since the last one, by status name 
   a.byKind.receipt[0] += 3
   a.byKind.receipt[1] += 1
   a.byKind.mo[0] += 2
+  a.discarded.receipt += 3
+  a.discarded.mo += 1
   d.sample(T0 + 1000, [['acme', a]])
   d.sample(T0 + 2000, [['acme', a]]) // nothing grew: nothing added
   t.same(d.counts('2024-05-01', 'acme'), {
     accepted: 15, refused: 5, refusedBy: { ESME_RTHROTTLED: 3, SMSC_RQUOTA: 2 }, receipts: { DELIVRD: 5, UNDELIV: 2 },
-    toEsme: { receiptsOk: 7, receiptsFailed: 1, moOk: 2, moFailed: 0 },
+    toEsme: { receiptsOk: 7, receiptsFailed: 1, receiptsDiscarded: 3, moOk: 2, moFailed: 0, moDiscarded: 1 },
   })
   t.equal(d.counts('2024-05-01', 'other'), undefined, 'an account with no traffic has no bucket')
 })
@@ -164,11 +166,12 @@ t.test('retention: days before the last retentionDays (today included) are remov
   t.same(next.map(([k]) => k), [trafficKey('2024-04-29', 'acme'), trafficKey('2024-04-29', 'beta')], 'the next day, the next one')
 })
 
-t.test('a stored bucket missing fields reads as zeros there; its refused total is the sum of refusedBy', async (t) => {
+t.test('a stored bucket missing fields (an older engine\'s: no discarded counts) reads as zeros there; its refused total is the sum of refusedBy', async (t) => {
   const store = new MetaStore()
   store.commit([[trafficKey('2024-05-01', 'acme'), { accepted: 2, refusedBy: { SMSC_RQUOTA: 3, ESME_RTHROTTLED: 1 }, refused: 99 }]])
   t.same(storedTraffic(store).counts('2024-05-01', 'acme'), {
-    accepted: 2, refused: 4, refusedBy: { SMSC_RQUOTA: 3, ESME_RTHROTTLED: 1 }, receipts: {}, toEsme: { receiptsOk: 0, receiptsFailed: 0, moOk: 0, moFailed: 0 },
+    accepted: 2, refused: 4, refusedBy: { SMSC_RQUOTA: 3, ESME_RTHROTTLED: 1 }, receipts: {},
+    toEsme: { receiptsOk: 0, receiptsFailed: 0, receiptsDiscarded: 0, moOk: 0, moFailed: 0, moDiscarded: 0 },
   })
 })
 

@@ -61,3 +61,14 @@ t.test('RepeatedLog: past maxKeys the rest share one key, and quiet keys are for
   t.equal(lines.length, 6, 'keys quiet for two intervals are forgotten: a new address has a line of its own')
   t.equal(lines[5].f.remote, '10.0.0.9')
 })
+
+t.test('RepeatedLog: an add may stand for a batch of n: the count grows by n', async (t) => {
+  const { lines, log } = collect()
+  const r = new RepeatedLog(log, { level: 'warn', first: 'discarding', more: 'more discarded', keyName: 'systemId', everyMs: 60_000 })
+  r.add('shop', { receipts: 4, mo: 1 }, 0, 5)
+  t.same(lines[0].f, { systemId: 'shop', receipts: 4, mo: 1 }, 'the first batch at once, its counts in its fields')
+  r.add('shop', { receipts: 2, mo: 0 }, 20, 2)
+  r.add('shop', { receipts: 3, mo: 0 }, 40, 3)
+  r.tick(60_000)
+  t.same(lines[1].f, { systemId: 'shop', count: 5, inLastMs: 60_000, last: { receipts: 3, mo: 0 } }, 'then the things of the later batches, not the number of adds')
+})

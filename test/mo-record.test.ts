@@ -1,9 +1,9 @@
 /**
  * An MO's record (engine/message.ts MoFacts) in the record layout (record-codec.ts, kind 03) and in the store
- * (Store.commit `mo` / `moUpdates`): it reads back whole, an MT record of kind 01 still reads as before, a search's
+ * (Store.commit `mo` / `rewrites`): it reads back whole, an MT record of kind 01 still reads as before, a search's
  * head says which is which; the store never counts an MO as active (not at its commit, not after a reopen) whatever
  * its state; the retention purges it retentionHours after it came; an outcome written after the purge does not
- * bring it back.
+ * bring it back. A final MT written again the same way (its receipt discarded, `receiptDiscarded`) does likewise.
  */
 import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -76,12 +76,12 @@ t.test('retention purges an MO retentionHours after it came; its outcome written
   await store.commit({ mo: [mo(old, T0), mo(young, T0 + 10 * HOUR)] })
   // its delivery, written later: no second retention entry (the purge counts it once)
   const delivered = { ...(store.getMessage(old) as MessageRecord), state: 2, doneAt: T0 + 20 * HOUR }
-  await store.commit({ moUpdates: [delivered] })
+  await store.commit({ rewrites: [delivered] })
   t.equal((store.getMessage(old) as MessageRecord).state, 2, 'the outcome is written')
   t.equal(await store.purgeFinal(T0 + HOUR, 100), 1, 'the one received before the cutoff goes, once')
   t.equal(store.getMessage(old), undefined, 'purged, although delivered after the cutoff')
   t.ok(store.getMessage(young), 'the younger one stays')
-  await store.commit({ moUpdates: [{ ...delivered, state: 5 }] })
+  await store.commit({ rewrites: [{ ...delivered, state: 5 }] })
   t.equal(store.getMessage(old), undefined, 'an outcome of a purged MO is not written back')
   t.equal(await store.purgeFinal(T0 + 30 * HOUR, 100), 1, 'the younger one, later; nothing else was left behind')
 })
@@ -111,4 +111,23 @@ t.test('a store that may hold MO records is schema 4: an engine of schema 3, whi
   await raw.close()
   t.equal(schema, 4, 'opening upgraded it to schema 4')
   t.ok(schema > 3, 'so a schema-3 engine refuses it (its check: a schema above the one it knows)')
+})
+
+t.test('an MT written again through rewrites (its receipt discarded): read back with receiptDiscarded, never active, purged once, not written back after its purge', async (t) => {
+  const store = await Store.open(freshDir(t))
+  t.teardown(() => store.close())
+  const [id, other] = store.allocateIds(2, 'decimal')
+  const { mo: _facts, ...base } = mo(id, T0)
+  const mt = { ...base, state: 2, doneAt: T0 + 1000, dests: [{ ...base.dests[0], state: 2, doneAt: T0 + 1000 }] } as MessageRecord
+  await store.commit({ messages: [mt, { ...mt, id: other }] })
+  const marked = { ...mt, receiptDiscarded: T0 + 2 * HOUR }
+  t.equal(encodeRecord(marked), null, 'past the binary layout (its flags are full): msgpackr writes it')
+  await store.commit({ rewrites: [marked] })
+  t.same(store.getMessage(id), marked, 'read back whole, with when its receipt was discarded')
+  t.same(store.activeMessages().map((m) => m.id), [], 'not active')
+  t.equal(await store.purgeFinal(T0 + HOUR, 100), 2, 'both purged by their one retention entry (the rewrite made none)')
+  t.equal(store.getMessage(id), undefined)
+  await store.commit({ rewrites: [{ ...marked, receiptDiscarded: T0 + 3 * HOUR }] })
+  t.equal(store.getMessage(id), undefined, 'a purged one is not written back')
+  t.equal(await store.purgeFinal(T0 + 30 * HOUR, 100), 0, 'nothing was left behind')
 })

@@ -37,7 +37,8 @@ function sources(list: FakeSession[], pending = new Map<string, number>(), accou
     workers: () => null,
     storeSpace: () => ({ bytes: 4096, free: 1e9 }),
     balances: () => new Map([['acme', 12.5]]),
-    problems: () => ['connector up"1 is down'],
+    health: () => ({ status: 'degraded', problems: [{ reason: 'connector_down', text: 'connector up"1 is down' }] }),
+    pendingOldest: () => new Map(),
   }
 }
 

@@ -55,7 +55,7 @@ t.test('traffic reports: exact day counts over the API and the CLI, kept over a 
 
   const expected = {
     accepted: 8, refused: 2, refusedBy: { SMSC_RQUOTA: 2 }, receipts: stats,
-    toEsme: { receiptsOk: 8, receiptsFailed: 0, moOk: 0, moFailed: 0 },
+    toEsme: { receiptsOk: 8, receiptsFailed: 0, receiptsDiscarded: 0, moOk: 0, moFailed: 0, moDiscarded: 0 },
   }
   const day = today()
   const acmeToday = async () => (await admin.ok<{ days: Day[] }>('GET', `/api/v1/accounts/acme/stats?from=${day}&to=${day}`)).days[0]
@@ -70,7 +70,7 @@ t.test('traffic reports: exact day counts over the API and the CLI, kept over a 
     const week = (await admin.ok<{ days: Day[] }>('GET', '/api/v1/accounts/acme/stats')).days
     t.equal(week.length, 7)
     t.equal(week[6].day, day, 'oldest first, today last')
-    t.same(week[0], { day: week[0].day, accepted: 0, refused: 0, refusedBy: {}, receipts: {}, toEsme: { receiptsOk: 0, receiptsFailed: 0, moOk: 0, moFailed: 0 } }, 'a day without traffic is zeros')
+    t.same(week[0], { day: week[0].day, accepted: 0, refused: 0, refusedBy: {}, receipts: {}, toEsme: { receiptsOk: 0, receiptsFailed: 0, receiptsDiscarded: 0, moOk: 0, moFailed: 0, moDiscarded: 0 } }, 'a day without traffic is zeros')
     const all = await admin.ok<{ day: string; accounts: (Counts & { systemId: string })[] }>('GET', `/api/v1/stats?day=${day}`)
     t.same(all.accounts.map((a) => a.systemId), ['acme', 'zed'])
     t.same(all.accounts[1].refusedBy, { SMSC_RNOCREDIT: 2 })

@@ -91,6 +91,8 @@ export interface Engine {
   stop(): Promise<number | string | null>
   /** SIGKILL (the crash test) and wait for exit */
   kill(): Promise<void>
+  /** sends a signal and returns at once (SIGHUP: the reload of `smsc start`) */
+  signal(signal: NodeJS.Signals): void
   /** start again on the same ports, config and dataDir, and wait for /healthz */
   restart(): Promise<void>
   /** a request to the HTTP control port; `token`: a login token or API key (`Authorization: Bearer`) */
@@ -318,6 +320,9 @@ export async function startEngine(t: TestLike, options: EngineOptions = {}): Pro
     },
     async kill() {
       await signalAndWait('SIGKILL', 10_000)
+    },
+    signal(signal) {
+      ;(child as ChildProcess | null)?.kill(signal)
     },
     async restart() {
       if (child !== null) await signalAndWait('SIGTERM', 20_000)

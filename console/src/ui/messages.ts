@@ -23,6 +23,11 @@ const STEPS: { event: string; label: string }[] = [
   { event: 'delivered', label: 'delivered to ESME' },
 ]
 
+// events past the steps, in words (others show as the engine names them)
+const EXTRA_LABELS: Record<string, string> = {
+  discarded: 'receipt discarded: never acknowledged by the account',
+}
+
 // an MO's steps: from the subscriber to the account's bind or webhook (no carrier, no receipt)
 const MO_STEPS: { event: string; label: string }[] = [
   { event: 'received', label: 'received from the subscriber' },
@@ -34,6 +39,8 @@ export function Timeline({ info }: { info: MessageInfo }) {
   const steps = info.mo ? MO_STEPS : STEPS
   const known = new Set(steps.map((s) => s.event))
   const extra = info.timeline.filter((e) => !known.has(e.event))
+  // a receipt discarded unacknowledged is never delivered to the ESME: not "waiting"
+  const never = info.timeline.some((e) => e.event === 'discarded')
   return html`
     <ol class="timeline">
       ${steps.map((s) => {
@@ -41,10 +48,10 @@ export function Timeline({ info }: { info: MessageInfo }) {
         return html`<li key=${s.event} class=${e ? 'done' : 'todo'} data-event=${s.event}>
           <span class="dot" aria-hidden="true"></span>
           <span class="step">${s.label}${e && s.event === 'receipt' && (e.stat ?? info.stat) ? html` <span class="chip">${e.stat ?? info.stat}</span>` : null}</span>
-          <span class="when">${e ? html`${clockMs(e.t)} <span class="dim">+${Math.max(0, e.t - t0)} ms</span>` : html`<span class="dim">waiting</span>`}</span>
+          <span class="when">${e ? html`${clockMs(e.t)} <span class="dim">+${Math.max(0, e.t - t0)} ms</span>` : html`<span class="dim">${never && s.event === 'delivered' ? 'never' : 'waiting'}</span>`}</span>
         </li>`
       })}
-      ${extra.map((e, i) => html`<li key=${`x${i}`} class="done" data-event=${e.event}><span class="dot"></span><span class="step">${e.event}</span><span class="when">${clockMs(e.t)}</span></li>`)}
+      ${extra.map((e, i) => html`<li key=${`x${i}`} class="done" data-event=${e.event}><span class="dot"></span><span class="step">${EXTRA_LABELS[e.event] ?? e.event}</span><span class="when">${clockMs(e.t)}</span></li>`)}
     </ol>
   `
 }
@@ -104,6 +111,7 @@ export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => voi
                   ? html`<div class="wide"><dt>auto-reply</dt><dd data-mo-reply>${info.mo.reply !== undefined ? `sent as ${info.mo.reply}` : `not sent: ${info.mo.replyNot === 'held' ? 'held back (one per route and sender a minute)' : info.mo.replyNot}`}</dd></div>`
                   : null}` : null}
               ${info.registeredDelivery !== undefined && !info.mo ? html`<div><dt>receipt</dt><dd data-receipt>${receiptAsked(info.registeredDelivery)}</dd></div>` : null}
+              ${info.receiptDiscarded ? html`<div class="wide"><dt>receipt discarded</dt><dd class="bad" data-receipt-discarded>${when(info.receiptDiscarded)}: the account never acknowledged it within receipts.maxAgeMs (no receiver bound, or none answered), so it never got it</dd></div>` : null}
               ${info.text ? html`<div class="wide"><dt>text</dt><dd class="text">${info.text}</dd></div>` : null}
             </dl>
             <${Timeline} info=${info} />`

@@ -18,13 +18,16 @@ function refusals(c: TrafficCounts): string {
 function Row({ d, c, label }: { d: TrafficDay; c: TrafficCounts; label?: string }) {
   const r = c.receipts
   const failed = c.toEsme.receiptsFailed + c.toEsme.moFailed
+  // absent from an engine older than this console
+  const discarded = (c.toEsme.receiptsDiscarded ?? 0) + (c.toEsme.moDiscarded ?? 0)
   return html`<tr data-day=${d.day} data-row=${label ?? 'own'}>
     <td class="nowrap t-day">${d.day}${label ? html` <span class="dim">${label}</span>` : null}</td>
     <td class="num t-accepted">${n0(c.accepted)}</td>
     <td class=${`num t-refused${c.refused > 0 ? ' bad' : ''}`} title=${refusals(c)}>${n0(c.refused)}</td>
     <td class="num t-delivrd">${n0(r.DELIVRD ?? 0)}</td>
     <td class=${`num t-failed${(r.UNDELIV ?? 0) + (r.EXPIRED ?? 0) + (r.REJECTD ?? 0) > 0 ? ' bad' : ''}`}>${n0(r.UNDELIV ?? 0)} / ${n0(r.EXPIRED ?? 0)} / ${n0(r.REJECTD ?? 0)}</td>
-    <td class="num t-esme">${n0(c.toEsme.receiptsOk + c.toEsme.moOk)}${failed > 0 ? html` <span class="bad">(${n0(failed)} failed)</span>` : null}</td>
+    <td class="num t-esme">${n0(c.toEsme.receiptsOk + c.toEsme.moOk)}${failed > 0 ? html` <span class="bad">(${n0(failed)} failed)</span>` : null}${discarded > 0
+      ? html` <span class="bad t-discarded" title="never acknowledged within receipts.maxAgeMs: the account never got them">(${n0(discarded)} discarded)</span>` : null}</td>
     <td class="t-refusals">${refusals(c)}</td>
   </tr>`
 }
