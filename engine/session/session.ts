@@ -26,6 +26,8 @@ import { performance } from 'node:perf_hooks'
 import { YoungMap } from '../young-map'
 
 /** Commands whose responses count as submits in telemetry (smsc_submit_total). */
+/** At most one warning a minute per bind about the deliver_sm it does not answer or refuses for now. */
+const DELIVER_WARN_MS = 60_000
 const SUBMITS: ReadonlySet<CommandName> = new Set<CommandName>(['submit_sm', 'data_sm', 'submit_multi'])
 
 export interface SessionTimers {
@@ -168,6 +170,11 @@ export class Session implements Tickable {
   private acct: AccountCounters
   private limits: SubmitLimits
   private lastThrottleEvent = 0
+  /** deliver_sm this bind left unanswered (response timer) or refused for now, since the last warning about them
+   *  (at most one a minute per bind, from onTick): a receiver that never answers is otherwise silent. */
+  private deliverUnanswered = 0
+  private deliverRefusedFor = new Map<number, number>()
+  private lastDeliverWarn = 0
 
   constructor(
     readonly id: number,
@@ -654,6 +661,8 @@ export class Session implements Tickable {
           // (the delivery actor backs off)
           this.stats.deliverFailed++
           this.failedResults.push(o.item)
+          const status = h.command_id === CommandId.generic_nack ? -1 : h.command_status
+          this.deliverRefusedFor.set(status, (this.deliverRefusedFor.get(status) ?? 0) + 1)
         }
         this.maybeSendUnbind()
         return
@@ -698,6 +707,7 @@ export class Session implements Tickable {
       this.outstanding.delete(seq)
       if (o.kind === 'deliver') {
         this.stats.deliverFailed++
+        this.deliverUnanswered++
         this.failedResults.push(o.item)
       } else {
         this.host.log('info', `${o.kind} not answered, closing`, { session: this.id, systemId: this.systemId })
@@ -718,11 +728,26 @@ export class Session implements Tickable {
         this.write({ command: 'enquire_link', command_status: 0, sequence_number: seq })
       }
     }
+    if ((this.deliverUnanswered > 0 || this.deliverRefusedFor.size > 0) && now - this.lastDeliverWarn >= DELIVER_WARN_MS) this.warnDeliveries(now)
     if (this.draining) this.maybeSendUnbind()
     if (this.state === 'UNBOUND' && this.peerUnbindSeq < 0 && this.draining && now - this.drainDeadline >= t.responseMs) {
       this.close('unbind timeout')
     }
     this.flushResults()
+  }
+
+  /** What this bind did with the deliver_sm it was sent since the last warning: they go again later, with back-off. */
+  private warnDeliveries(now: number): void {
+    const refused: Record<string, number> = {}
+    for (const [status, n] of this.deliverRefusedFor) refused[status < 0 ? 'generic_nack' : statusName(status)] = n
+    this.host.log('warn', 'the ESME did not take receipts or MO sent to it: they are sent again later (at most one such line a minute per bind)', {
+      session: this.id, systemId: this.systemId,
+      ...(this.deliverUnanswered > 0 ? { unanswered: this.deliverUnanswered, responseMs: this.config.timers.responseMs } : {}),
+      ...(this.deliverRefusedFor.size > 0 ? { refused } : {}),
+    })
+    this.deliverUnanswered = 0
+    this.deliverRefusedFor.clear()
+    this.lastDeliverWarn = now
   }
 
   // ------------------------------------------------------------------ plumbing

@@ -440,6 +440,28 @@ t.test('response timer: an unanswered deliver_sm frees its slot and goes back to
   t.same(r.host.results[1].ok, [it])
 })
 
+t.test('deliver_sm a bind leaves unanswered or refuses for now are logged: a warning naming the bind and the counts, at most one a minute', async (t) => {
+  const r = await rig(t, { timers: { enquireLinkMs: 0, inactivityMs: 0 } })
+  await r.bind('receiver')
+  const warnings = () => r.host.logs.filter((l) => l.level === 'warn' && l.msg.startsWith('the ESME did not take receipts or MO'))
+  t.same(r.s.deliver([item(1), item(2)]), [])
+  await r.peer.take(2)
+  r.tick(TIMERS.responseMs)
+  t.match(warnings(), [{ fields: { session: 1, systemId: 'u', unanswered: 2, responseMs: TIMERS.responseMs } }], 'unanswered: one warning with the count')
+  t.same(r.s.deliver([item(3)]), [])
+  const third = await r.peer.next()
+  r.peer.send(deliverSmResp(third.sequence_number, S.ESME_RSYSERR))
+  await r.peer.barrier()
+  r.tick(30_000)
+  t.equal(warnings().length, 1, 'not again within the minute')
+  r.tick(30_000)
+  t.equal(warnings().length, 2, 'the next minute: the refusals since')
+  t.same(warnings()[1].fields.refused, { ESME_RSYSERR: 1 })
+  t.equal(warnings()[1].fields.unanswered, undefined)
+  r.tick(120_000)
+  t.equal(warnings().length, 2, 'nothing failed since: no line')
+})
+
 // ------------------------------------------------------------------ windows
 
 t.test('inbound window: with windowSize 3 and three submits in flight, the 4th gets ESME_RTHROTTLED', async (t) => {
