@@ -173,7 +173,7 @@ export class Session implements Tickable {
   /** deliver_sm this bind left unanswered (response timer) or refused for now, since the last warning about them
    *  (at most one a minute per bind, from onTick): a receiver that never answers is otherwise silent. */
   private deliverUnanswered = 0
-  private deliverRefusedFor = new Map<number, number>()
+  private deliverRefusedFor: Map<number, number> | null = null // made at the first refusal: an idle bind holds none
   private lastDeliverWarn = 0
 
   constructor(
@@ -662,6 +662,7 @@ export class Session implements Tickable {
           this.stats.deliverFailed++
           this.failedResults.push(o.item)
           const status = h.command_id === CommandId.generic_nack ? -1 : h.command_status
+          this.deliverRefusedFor ??= new Map()
           this.deliverRefusedFor.set(status, (this.deliverRefusedFor.get(status) ?? 0) + 1)
         }
         this.maybeSendUnbind()
@@ -728,7 +729,7 @@ export class Session implements Tickable {
         this.write({ command: 'enquire_link', command_status: 0, sequence_number: seq })
       }
     }
-    if ((this.deliverUnanswered > 0 || this.deliverRefusedFor.size > 0) && now - this.lastDeliverWarn >= DELIVER_WARN_MS) this.warnDeliveries(now)
+    if ((this.deliverUnanswered > 0 || this.deliverRefusedFor !== null) && now - this.lastDeliverWarn >= DELIVER_WARN_MS) this.warnDeliveries(now)
     if (this.draining) this.maybeSendUnbind()
     if (this.state === 'UNBOUND' && this.peerUnbindSeq < 0 && this.draining && now - this.drainDeadline >= t.responseMs) {
       this.close('unbind timeout')
@@ -739,14 +740,14 @@ export class Session implements Tickable {
   /** What this bind did with the deliver_sm it was sent since the last warning: they go again later, with back-off. */
   private warnDeliveries(now: number): void {
     const refused: Record<string, number> = {}
-    for (const [status, n] of this.deliverRefusedFor) refused[status < 0 ? 'generic_nack' : statusName(status)] = n
+    for (const [status, n] of this.deliverRefusedFor ?? []) refused[status < 0 ? 'generic_nack' : statusName(status)] = n
     this.host.log('warn', 'the ESME did not take receipts or MO sent to it: they are sent again later (at most one such line a minute per bind)', {
       session: this.id, systemId: this.systemId,
       ...(this.deliverUnanswered > 0 ? { unanswered: this.deliverUnanswered, responseMs: this.config.timers.responseMs } : {}),
-      ...(this.deliverRefusedFor.size > 0 ? { refused } : {}),
+      ...(this.deliverRefusedFor !== null ? { refused } : {}),
     })
     this.deliverUnanswered = 0
-    this.deliverRefusedFor.clear()
+    this.deliverRefusedFor = null
     this.lastDeliverWarn = now
   }
 
