@@ -300,8 +300,9 @@ export function startActors(d: ActorDeps): ActorSystem {
         d.metrics.event('connector_up', { detail: `${id} (${cfg.kind})` })
         log('info', 'connector up', { connector: id })
         connectorActors.get(id)?.post({ type: 'pump' })
-        // What waits in a back-off for it goes now, not at the end of its back-off (up to dispatch.retryMs[1]).
-        toDispatcher({ type: 'wake', connector: id })
+        // What waits in a back-off for it goes now, not at the end of its back-off (up to dispatch.retryMs[1]). Not at
+        // the tree's start: an http connector is up from start(), before the dispatcher exists (nothing backs off yet).
+        if (dispatcher !== undefined) toDispatcher({ type: 'wake', connector: id })
       },
       down: (reason) => {
         if (own?.stopped !== true) d.metrics.event('connector_down', { detail: `${id}: ${reason}` })
@@ -327,7 +328,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       }
       const c: Connector = cfg.kind === 'simulator' ? new SimulatorConnector(d.options.simulator, events, d.now())
         : cfg.kind === 'smpp' ? new SmppClientConnector(cfg, events, log, d.now)
-          : new HttpConnector(cfg, events, log)
+          : new HttpConnector(cfg, events, log, d.now)
       // The simulator takes a message the moment it is stored (Metrics.accepted); an upstream when its lane hands it over.
       const lane = cfg.kind === 'simulator' ? new Lane(c)
         : new Lane(c, (jobs, now) => { for (const j of jobs) d.metrics.step(j.record.id, 'carrier', now) })

@@ -112,6 +112,12 @@ export interface HttpConnectorOptions {
   timeoutMs: number
   concurrency: number
   ratePerSecond: number
+  /** [first, max] pause of requests after a 429 (Retry-After, within it, wins): doubles while refused, first again at a 2xx. */
+  throttlePauseMs: [number, number]
+  /** [first, max] wait between the probes of a down connector with no traffic (a HEAD): doubles while they fail. */
+  probeMs: [number, number]
+  /** Where those probes go (a HEAD); null: the url. */
+  probeUrl: string | null
   /** 'none': a 2xx is DELIVRD at once; 'callback': a 2xx with an id waits for the provider's receipt callback (engine/provider-receipts.ts). */
   receipts: 'none' | 'callback'
   /** Where the provider's message id is in its 2xx JSON answer: a dotted path ('id', 'messages.0.id'). */
@@ -455,7 +461,7 @@ const KEYS = {
   stats: Object.keys(DEFAULTS.stats),
   webhooks: Object.keys(DEFAULTS.webhooks),
   smppConnector: ['id', 'kind', 'host', 'port', 'tls', 'rejectUnauthorized', 'ca', 'systemId', 'password', 'systemType', 'bindType', 'windowSize', 'ratePerSecond', 'enquireLinkMs', 'responseMs', 'reconnectMs', 'throttlePauseMs', 'interfaceVersion', 'receiptIds'],
-  httpConnector: ['id', 'kind', 'url', 'headers', 'timeoutMs', 'concurrency', 'ratePerSecond', 'receipts', 'answerId', 'callbackToken', 'callbackFields', 'callbackStatuses'],
+  httpConnector: ['id', 'kind', 'url', 'headers', 'timeoutMs', 'concurrency', 'ratePerSecond', 'throttlePauseMs', 'probeMs', 'probeUrl', 'receipts', 'answerId', 'callbackToken', 'callbackFields', 'callbackStatuses'],
 }
 
 /** Validates `input` (any subset of the options) and returns a complete, fresh ResolvedOptions. */
@@ -637,10 +643,14 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
     const rate = pick(o, 'ratePerSecond', 0, (x, q) => integer(x, q, 0, 1_000_000), ip)
     if (kind === 'http') {
       if (o.url === undefined) fail(`${at(ip, 'url')} is required`)
-      const url = text(o.url, at(ip, 'url'))
       // Parsed as the connector will parse it: a URL that does not parse would crash its actor at every (re)start, and
       // spend its restart budget (a reload taking it stopped the engine).
-      if (!/^https?:\/\/[^\s]+$/.test(url) || !URL.canParse(url)) fail(`${at(ip, 'url')} must be an http:// or https:// URL (got ${showValue(url)})`)
+      const httpUrl = (x: unknown, q: string): string => {
+        const u = text(x, q)
+        if (!/^https?:\/\/[^\s]+$/.test(u) || !URL.canParse(u)) fail(`${q} must be an http:// or https:// URL (got ${showValue(u)})`)
+        return u
+      }
+      const url = httpUrl(o.url, at(ip, 'url'))
       const headers = pick(o, 'headers', {} as Record<string, string>, (x, q) => {
         const h = section(x, q, Object.keys(x as Obj ?? {}))
         for (const [k, val] of Object.entries(h)) if (typeof val !== 'string') fail(`${at(q, k)} must be a string (got ${showValue(val)})`)
@@ -650,6 +660,9 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
         id, kind, url, headers, ratePerSecond: rate,
         timeoutMs: pick(o, 'timeoutMs', 10_000, (x, q) => integer(x, q, 100, MAX_TIMER_MS), ip),
         concurrency: pick(o, 'concurrency', 16, (x, q) => integer(x, q, 1, 1_000), ip),
+        throttlePauseMs: pick(o, 'throttlePauseMs', [1_000, 30_000] as [number, number], (x, q) => range(x, q, 10, MAX_TIMER_MS), ip),
+        probeMs: pick(o, 'probeMs', [1_000, 30_000] as [number, number], (x, q) => range(x, q, 10, MAX_TIMER_MS), ip),
+        probeUrl: pick(o, 'probeUrl', null, (x, q) => (x === null ? null : httpUrl(x, q)), ip),
         ...resolveHttpReceipts(o, ip),
       }
     }

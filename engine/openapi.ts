@@ -415,6 +415,9 @@ export const OPENAPI = {
         properties: {
           id: { type: 'string' }, kind: { type: 'string' }, up: { type: 'boolean' }, inFlight: { type: 'integer' }, sent: { type: 'integer' }, failed: { type: 'integer' },
           stopped: { type: 'boolean', description: 'stopped by the operator (POST /api/v1/connectors/{id}/stop): no link, routes skip it, until started' },
+          queued: { type: 'integer', description: 'handed to it, waiting in its lane for its window' },
+          paused: { type: ['string', 'null'], format: 'date-time', description: 'until when its submits are paused: its upstream throttles it (ESME_RTHROTTLED, ESME_RMSGQFUL, HTTP 429; throttlePauseMs). Up meanwhile; null when not paused' },
+          stalled: { type: 'boolean', description: 'smpp only: its last link was dropped because the upstream answered no submit_sm (3 in a row), and none has been answered since (down and binding again, or bound again on trial)' },
         },
       },
     },

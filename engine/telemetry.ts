@@ -140,7 +140,7 @@ export class Metrics {
   /** Connector `connector` handed back `n` submits its upstream refused for now or did not answer (one batch). */
   connectorRetried(connector: string, reason: ConnectorRetryReason, n: number): void {
     let c = this.connectorRetries.get(connector)
-    if (c === undefined) this.connectorRetries.set(connector, (c = { throttled: 0, queue_full: 0, system_error: 0, generic_nack: 0, timeout: 0 }))
+    if (c === undefined) this.connectorRetries.set(connector, (c = { throttled: 0, queue_full: 0, system_error: 0, generic_nack: 0, timeout: 0, server_error: 0 }))
     c[reason] += n
   }
 
@@ -238,17 +238,24 @@ export class Metrics {
 export type BindRow = Bind
 
 /**
- * THE reasons smsc_connector_retries_total counts a submit under that an smpp connector's upstream refused for now
- * or did not answer (actors/connectors/smpp-client.ts maps its statuses to them; docs/TELEMETRY.md).
+ * THE reasons smsc_connector_retries_total counts a submit under that a connector's upstream refused for now or did
+ * not answer (actors/connectors/smpp-client.ts maps its statuses to them, actors/connectors/http.ts its answers;
+ * docs/TELEMETRY.md).
  */
 export const CONNECTOR_RETRY_REASONS = {
-  throttled: 'ESME_RTHROTTLED (0x58): the connector pauses',
+  throttled: 'ESME_RTHROTTLED (0x58), HTTP 429: the connector pauses',
   queue_full: 'ESME_RMSGQFUL (0x14): the connector pauses',
   system_error: 'ESME_RSYSERR (0x08)',
   generic_nack: 'a generic_nack to the submit_sm',
-  timeout: 'no submit_sm_resp within responseMs',
+  timeout: 'no submit_sm_resp within responseMs; no HTTP answer within timeoutMs, or a 408',
+  server_error: 'an HTTP 5xx answer',
 } as const
 export type ConnectorRetryReason = keyof typeof CONNECTOR_RETRY_REASONS
+/** The reasons each kind of connector has (their series start at 0 on /metrics). */
+export const CONNECTOR_RETRY_REASONS_OF: Readonly<Record<'smpp' | 'http', readonly ConnectorRetryReason[]>> = {
+  smpp: ['throttled', 'queue_full', 'system_error', 'generic_nack', 'timeout'],
+  http: ['throttled', 'timeout', 'server_error'],
+}
 
 /** THE reasons GET /healthz says "degraded" for (smsc_health_problems{reason}). */
 export const HEALTH_REASONS = {
@@ -276,7 +283,7 @@ export interface HubSources {
   inFlight(): Map<string, number>
   carrierInFlight(): number
   /** Destinations waiting for a connector, and each connector's link and counters. */
-  connectors(): { backlog: number; list: { id: string; kind: string; up: boolean; stopped?: true; inFlight: number; queued: number; sent: number; failed: number }[] }
+  connectors(): { backlog: number; list: { id: string; kind: 'simulator' | 'smpp' | 'http'; up: boolean; stopped?: true; paused?: string; inFlight: number; queued: number; sent: number; failed: number }[] }
   workers(): { threads: number; utilization: number; queued: number } | null
   /** The store's file size and the free space of its file system (bytes), for /metrics; null if they cannot be read. */
   storeSpace(): { bytes: number; free: number } | null
@@ -637,6 +644,8 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   for (const c of conn.list) out.push(`smsc_connector_up{connector="${esc(c.id)}",kind="${c.kind}"} ${c.up ? 1 : 0}`)
   out.push('# HELP smsc_connector_stopped 1 while the operator has the connector stopped (smsc connector stop): down on purpose', '# TYPE smsc_connector_stopped gauge')
   for (const c of conn.list) out.push(`smsc_connector_stopped{connector="${esc(c.id)}",kind="${c.kind}"} ${c.stopped === true ? 1 : 0}`)
+  out.push('# HELP smsc_connector_paused 1 while its upstream throttles it (ESME_RTHROTTLED, ESME_RMSGQFUL, HTTP 429): up, but its submits wait (throttlePauseMs)', '# TYPE smsc_connector_paused gauge')
+  for (const c of conn.list) out.push(`smsc_connector_paused{connector="${esc(c.id)}",kind="${c.kind}"} ${c.paused !== undefined ? 1 : 0}`)
   out.push('# HELP smsc_connector_sent_total submits the connector\'s upstream accepted', '# TYPE smsc_connector_sent_total counter')
   for (const c of conn.list) out.push(`smsc_connector_sent_total{connector="${esc(c.id)}"} ${c.sent}`)
   out.push('# HELP smsc_connector_failed_total submits the connector\'s upstream refused or that failed', '# TYPE smsc_connector_failed_total counter')
@@ -647,9 +656,9 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   for (const c of conn.list) if (c.kind !== 'simulator') out.push(`smsc_connector_receipts_unmatched_total{connector="${esc(c.id)}"} ${m.receiptsUnmatched.get(c.id) ?? 0}`)
   out.push('# HELP smsc_connector_retries_total submits the connector\'s upstream refused for now or did not answer, by reason (each also in smsc_connector_failed_total): sent again elsewhere or later', '# TYPE smsc_connector_retries_total counter')
   for (const c of conn.list) {
-    if (c.kind !== 'smpp') continue
+    if (c.kind === 'simulator') continue
     const n = m.connectorRetries.get(c.id)
-    for (const reason of Object.keys(CONNECTOR_RETRY_REASONS) as ConnectorRetryReason[]) out.push(`smsc_connector_retries_total{connector="${esc(c.id)}",reason="${reason}"} ${n?.[reason] ?? 0}`)
+    for (const reason of CONNECTOR_RETRY_REASONS_OF[c.kind]) out.push(`smsc_connector_retries_total{connector="${esc(c.id)}",reason="${reason}"} ${n?.[reason] ?? 0}`)
   }
   const fold = (all: Histogram, cur: Histogram) => { const h = new Histogram(); h.add(all); h.add(cur); return h }
   promHistogram('smsc_submit_latency_seconds', 'time from handing a read batch of submits to the store to writing their submit_sm_resp', fold(m.submitLatencyAll, m.submitLatency), out)

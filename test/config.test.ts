@@ -271,7 +271,12 @@ t.test('validation messages', async (t) => {
     t.same((resolveOptions({ connectors: [smppC({ throttlePauseMs: [200, 5000] })] }).connectors[0] as { throttlePauseMs: number[] }).throttlePauseMs, [200, 5000], 'throttlePauseMs is kept')
     throwsMessage(t, () => resolveOptions({ connectors: [smppC({ throttlePauseMs: [5000, 200] })] }), 'config.connectors[0].throttlePauseMs must have min <= max (got [5000,200])')
     throwsMessage(t, () => resolveOptions({ connectors: [smppC({ throttlePauseMs: [5, 200] })] }), 'config.connectors[0].throttlePauseMs[0] must be an integer between 10 and 2147483647 (got 5)')
-    throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'h', kind: 'http', url: 'http://x', throttlePauseMs: [1, 2] }] }), 'config.connectors[0].throttlePauseMs is not a known key')
+    const httpC = (over: Record<string, unknown> = {}) => resolveOptions({ connectors: [{ id: 'h', kind: 'http', url: 'http://x', ...over }] }).connectors[0]
+    t.match(httpC(), { throttlePauseMs: [1000, 30000], probeMs: [1000, 30000], probeUrl: null }, 'http connector defaults: its 429 pause, its probes while down (a HEAD to its url)')
+    t.match(httpC({ throttlePauseMs: [200, 5000], probeMs: [500, 8000], probeUrl: 'https://p.example/health' }), { throttlePauseMs: [200, 5000], probeMs: [500, 8000], probeUrl: 'https://p.example/health' }, 'kept')
+    throwsMessage(t, () => httpC({ throttlePauseMs: [1, 2] }), 'config.connectors[0].throttlePauseMs[0] must be an integer between 10 and 2147483647 (got 1)')
+    throwsMessage(t, () => httpC({ probeMs: [5000, 200] }), 'config.connectors[0].probeMs must have min <= max (got [5000,200])')
+    throwsMessage(t, () => httpC({ probeUrl: 'ftp://x' }), 'config.connectors[0].probeUrl must be an http:// or https:// URL (got "ftp://x")')
     t.equal((resolveOptions({ connectors: [smppC({ receiptIds: 'hex-submit' })] }).connectors[0] as { receiptIds: string }).receiptIds, 'hex-submit', 'receiptIds is kept')
     throwsMessage(t, () => resolveOptions({ connectors: [smppC({ receiptIds: 'hexadecimal' })] }),
       'config.connectors[0].receiptIds must be one of "exact", "decimal", "hex", "hex-submit", "hex-receipt" (got "hexadecimal")')

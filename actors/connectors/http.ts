@@ -14,6 +14,20 @@
  * timeouts → retry. Three network/5xx failures in a row take the connector down; while down it
  * sends one request per tick as a probe, and the first answer that is not a failure brings it up.
  *
+ * Down with no traffic, nothing would ever find out that the provider is back (/healthz, smsc_connector_up and
+ * failover would wait for a message): so, with nothing on the wire, the connector probes the provider on its own,
+ * a HEAD to probeUrl (else url) after probeMs[0], then twice as long after each failed probe up to probeMs[1]. Any
+ * HTTP answer below 500 brings it up: a 404 or a 405 (no HEAD there) or a 401 still proves the provider answers,
+ * as a 4xx to a message does; a 5xx, a network error or no answer within timeoutMs keeps it down. One probe at a
+ * time, started and timed out by the engine's tick: no timer of its own. The wait starts over at probeMs[0] only
+ * once a message is taken (a 2xx): a provider that answers a HEAD but fails our messages flaps less and less often.
+ *
+ * 429 (Too Many Requests): the provider asks us to send less, so the connector pauses (`paused`), as an smpp
+ * connector does at ESME_RTHROTTLED: no request for throttlePauseMs[0], or for the answer's Retry-After (seconds
+ * or an HTTP date) kept within throttlePauseMs; 429s to what was already on the wire belong to that pause, one to
+ * what goes after it starts the next, twice as long (up to throttlePauseMs[1]); a 2xx sets it back. One warning
+ * per throttling episode, an info line when it ends.
+ *
  * Hot path: no timer and no event per request. The engine's tick checks the deadlines of the
  * requests in flight (they are in start order, so the scan stops at the first one not yet due)
  * and reports the answers collected since the last tick as one batch per kind of event.
@@ -31,6 +45,8 @@ import { recordText } from '../../engine/message'
 import { RepeatedLog, type LogFn } from '../../engine/log'
 import { idAt } from '../../engine/provider-receipts'
 import type { HttpConnectorOptions } from '../../engine/config'
+import type { ConnectorRetryReason } from '../../engine/telemetry'
+import { THROTTLING_QUIET_MS } from './smpp-client'
 import type { Connector, ConnectorEvents, ConnectorOutcome, ConnectorStats, Dispatch, UpstreamReceipt } from './types'
 
 /** The connector's config: `connectors[i]` of kind 'http', checked and defaulted by engine/config.ts (docs/CONNECTORS.md). */
@@ -40,6 +56,17 @@ export type HttpConnectorConfig = HttpConnectorOptions
 export const DOWN_AFTER_FAILURES = 3
 /** Answer bodies are read up to this size (the `id` is all we want from them). */
 const MAX_ANSWER = 64 * 1024
+
+/**
+ * A Retry-After header (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) in ms from `now`; null when absent or unreadable.
+ */
+export function retryAfterMs(v: string | undefined, now: number): number | null {
+  if (v === undefined) return null
+  const s = v.trim()
+  if (/^\d+$/.test(s)) return Number(s) * 1000
+  const at = Date.parse(s)
+  return Number.isNaN(at) ? null : Math.max(0, at - now)
+}
 
 interface InFlight {
   /** start order (1, 2, …): a callback waits for the requests started before it */
@@ -60,6 +87,22 @@ export class HttpConnector implements Connector {
   private isUp = true
   private failures = 0
   private probeAllowed = false
+  /** Down with nothing on the wire: the provider's own probe (a HEAD), one at a time; `probeAt`: when the next may go. */
+  private probe: { req: http.ClientRequest; deadline: number } | null = null
+  private probeAt = 0
+  /**
+   * The wait before the next probe (probeMs): doubles at each probe, failed or answered (a provider that answers a HEAD
+   * and fails our messages comes up and goes down less and less often), back to the minimum once a message is taken.
+   */
+  private probeMs: number
+  private readonly probeUrl: URL
+  /** Paused by a 429: no request goes before pausedUntil; cleared by tick(). */
+  private isPaused = false
+  private pausedUntil = 0
+  /** The length of the next pause without Retry-After (throttlePauseMs: doubles, back to the minimum at a 2xx). */
+  private pauseMs: number
+  /** The throttling episode under way: its one warning went, its end is logged after THROTTLING_QUIET_MS without a 429. */
+  private throttling: { since: number; last: number; refusals: number; pauses: number } | null = null
   private tokens: number
   private lastRefill = 0
   private sent = 0
@@ -69,8 +112,8 @@ export class HttpConnector implements Connector {
   // answers of this turn, reported as batches
   private outcomes: ConnectorOutcome[] = []
   private accepted: { id: string; dest: number; upstreamId: string }[] = []
-  private retries: Dispatch[] = []
-  private retryReason = ''
+  /** by the reason smsc_connector_retries_total counts them under ('' for none: a network error), with the last reason said */
+  private retries = new Map<ConnectorRetryReason | '', { items: Dispatch[]; reason: string }>()
   private drained: (() => void) | null = null
   /** requests started so far */
   private seq = 0
@@ -79,9 +122,17 @@ export class HttpConnector implements Connector {
   /** 2xx answers without an id in receipts 'callback' (UNKNOWN): warned about, rate-limited */
   private readonly noId: RepeatedLog
 
-  constructor(private readonly cfg: HttpConnectorConfig, private readonly events: ConnectorEvents, private readonly log: LogFn = () => {}) {
+  constructor(
+    private readonly cfg: HttpConnectorConfig,
+    private readonly events: ConnectorEvents,
+    private readonly log: LogFn = () => {},
+    private readonly now: () => number = Date.now,
+  ) {
     this.id = cfg.id
     this.url = new URL(cfg.url)
+    this.probeUrl = cfg.probeUrl === null ? this.url : new URL(cfg.probeUrl)
+    this.probeMs = cfg.probeMs[0]
+    this.pauseMs = cfg.throttlePauseMs[0]
     if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:') throw new TypeError(`connector ${cfg.id}: url must be http: or https: (got ${cfg.url})`)
     const Agent = this.url.protocol === 'https:' ? https.Agent : http.Agent
     this.agent = new Agent({ keepAlive: true, maxSockets: cfg.concurrency })
@@ -98,6 +149,11 @@ export class HttpConnector implements Connector {
     return this.isUp && !this.stopped
   }
 
+  /** Up, but sending nothing until its throttling pause (a 429) is over (a boolean: the dispatcher reads it per destination). */
+  get paused(): boolean {
+    return this.isPaused
+  }
+
   /** Down, and a probe request may go now (one per tick, none while one is on the wire). */
   get probing(): boolean {
     return !this.isUp && !this.stopped && this.probeAllowed && this.inFlight.size === 0
@@ -110,7 +166,7 @@ export class HttpConnector implements Connector {
   }
 
   submit(items: Dispatch[], now: number): Dispatch[] {
-    if (this.stopped || !this.started) return items
+    if (this.stopped || !this.started || this.isPaused) return items
     this.refill(now)
     let room = Math.min(this.cfg.concurrency - this.inFlight.size, Math.floor(this.tokens))
     // Down: one probe per tick, and only when nothing else is on the wire.
@@ -125,7 +181,15 @@ export class HttpConnector implements Connector {
 
   tick(now: number): void {
     this.refill(now)
+    if (this.isPaused && now >= this.pausedUntil) this.isPaused = false
+    if (this.throttling !== null && now - this.throttling.last >= THROTTLING_QUIET_MS) {
+      const { since, last, refusals, pauses } = this.throttling
+      this.throttling = null
+      this.log('info', 'upstream throttling over', { connector: this.id, refusals, pauses, forMs: last - since })
+    }
     if (!this.isUp) this.probeAllowed = true
+    if (this.probe !== null && this.probe.deadline <= now) this.probeFailed('timeout', now)
+    else if (this.probe === null && !this.isUp && this.started && !this.stopped && this.inFlight.size === 0 && now >= this.probeAt) this.sendProbe(now)
     // In start order: the first one not yet due ends the scan.
     for (const f of this.inFlight.keys()) {
       if (f.deadline > now) break
@@ -148,13 +212,17 @@ export class HttpConnector implements Connector {
   }
 
   stats(): ConnectorStats {
-    return { id: this.id, kind: 'http', up: this.up, inFlight: this.inFlight.size, sent: this.sent, failed: this.failed }
+    return {
+      id: this.id, kind: 'http', up: this.up, inFlight: this.inFlight.size, sent: this.sent, failed: this.failed,
+      paused: this.isPaused ? new Date(this.pausedUntil).toISOString() : null,
+    }
   }
 
   /** Waits for the requests in flight (up to timeoutMs), then hands what is left to retry(). */
   async stop(): Promise<void> {
     if (this.stopped) return
     this.stopped = true
+    this.endProbe()
     if (this.inFlight.size > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.cfg.timeoutMs)
@@ -209,7 +277,8 @@ export class HttpConnector implements Connector {
         size += c.length
         if (size <= MAX_ANSWER) chunks.push(c)
       })
-      res.on('end', () => this.finish(f, 'answer', status, size <= MAX_ANSWER ? Buffer.concat(chunks) : null))
+      const retryAfter = status === 429 ? res.headers['retry-after'] : undefined
+      res.on('end', () => this.finish(f, 'answer', status, size <= MAX_ANSWER ? Buffer.concat(chunks) : null, retryAfter))
       res.on('error', (e) => this.finish(f, e.message, 0))
     })
     req.on('error', (e) => this.finish(f, e.message, 0))
@@ -217,7 +286,7 @@ export class HttpConnector implements Connector {
   }
 
   /** Classifies one answer (status 0: no answer) and queues its event for the next tick. */
-  private finish(f: InFlight, why: string, status: number, body: Buffer | null = null): void {
+  private finish(f: InFlight, why: string, status: number, body: Buffer | null = null, retryAfter?: string): void {
     if (f.done) return
     f.done = true
     this.inFlight.delete(f)
@@ -238,6 +307,9 @@ export class HttpConnector implements Connector {
         this.outcomes.push({ id: r.id, dest: item.dest, state: MessageState.UNKNOWN, err: 0, rev: r.rev ?? 0 })
         this.noId.add(this.id, { id: r.id, answerId: this.cfg.answerId, status }, Date.now())
       }
+      // Taken: the next pause, and the probes of a next outage, start from the minimum again.
+      this.pauseMs = this.cfg.throttlePauseMs[0]
+      this.probeMs = this.cfg.probeMs[0]
       this.alive()
     } else if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
       this.failed++
@@ -245,14 +317,20 @@ export class HttpConnector implements Connector {
       this.alive()
     } else {
       this.failed++
-      this.retries.push(item)
-      this.retryReason = status === 0 ? `${this.id}: ${why}` : `${this.id}: HTTP ${status}`
+      // Counted as an smpp connector's: 429 throttled, no answer in time (ours or the provider's 408) a time-out, 5xx
+      // server_error; a connection that failed is not (a lost link).
+      const counted = status === 429 ? 'throttled' : status === 408 || why === 'timeout' ? 'timeout' : status >= 500 ? 'server_error' : ''
+      this.addRetry(item, status === 0 ? `${this.id}: ${why}` : `${this.id}: HTTP ${status}`, counted)
+      if (status === 429) this.pause(retryAfterMs(retryAfter, this.now()))
       if (status === 0 || status >= 500) {
         if (++this.failures >= DOWN_AFTER_FAILURES && this.isUp && !this.stopped) {
+          const reason = status === 0 ? `${this.id}: ${why}` : `${this.id}: HTTP ${status}`
           this.isUp = false
           this.probeAllowed = false
-          this.log('warn', 'HTTP connector down', { connector: this.id, reason: this.retryReason })
-          this.events.down(this.retryReason)
+          // probeMs where it was: back at the minimum only once a message was taken (a 2xx), not at a probe's answer
+          this.probeAt = this.now() + this.probeMs
+          this.log('warn', 'HTTP connector down', { connector: this.id, reason, probeMs: this.probeMs })
+          this.events.down(reason)
         }
       } else {
         // 408/429: the upstream is there, only busy
@@ -263,13 +341,81 @@ export class HttpConnector implements Connector {
   }
 
   /** The upstream answered: the failure run ends and a down connector comes back up. */
-  private alive(): void {
+  private alive(via = 'answer'): void {
     this.failures = 0
     if (!this.isUp) {
       this.isUp = true
-      this.log('info', 'HTTP connector up', { connector: this.id })
+      this.endProbe()
+      this.log('info', 'HTTP connector up', { connector: this.id, via })
       if (!this.stopped) this.events.up()
     }
+  }
+
+  /**
+   * A 429: no request goes for the Retry-After it gave (within throttlePauseMs), else for pauseMs. A 429 that comes
+   * during a pause (to a request sent before it) belongs to it; one after it starts the next, and pauseMs doubles (up
+   * to throttlePauseMs[1]). The dispatcher sends what it can elsewhere meanwhile (`paused`), the rest waits in the lane.
+   */
+  private pause(retryAfter: number | null): void {
+    const now = this.now()
+    const [min, max] = this.cfg.throttlePauseMs
+    const ms = retryAfter === null ? this.pauseMs : Math.min(max, Math.max(min, retryAfter))
+    if (this.throttling === null) {
+      this.throttling = { since: now, last: now, refusals: 0, pauses: 0 }
+      this.log('warn', 'upstream throttling: submits paused', { connector: this.id, status: 'HTTP 429', pauseMs: ms, retryAfterMs: retryAfter, maxMs: max })
+    }
+    this.throttling.last = now
+    this.throttling.refusals++
+    if (this.isPaused && now < this.pausedUntil) return
+    this.throttling.pauses++
+    this.isPaused = true
+    this.pausedUntil = now + ms
+    this.pauseMs = Math.min(max, this.pauseMs * 2)
+  }
+
+  /** The probe of a down connector with no traffic: a HEAD (no side effect at the provider), with the configured headers. */
+  private sendProbe(now: number): void {
+    const req = (this.probeUrl.protocol === 'https:' ? https : http).request(this.probeUrl, { method: 'HEAD', agent: this.agent, headers: this.cfg.headers })
+    const probe = { req, deadline: now + this.cfg.timeoutMs }
+    this.probe = probe
+    req.on('response', (res) => {
+      res.resume()
+      if (this.probe !== probe) return
+      const status = res.statusCode ?? 0
+      // Any answer below 500 (a 404 or 405 too: no HEAD there) proves the provider answers, as a 4xx to a message does.
+      if (status > 0 && status < 500) {
+        this.probe = null
+        // A provider that answers a HEAD but fails what we send goes down again: its next probes wait longer.
+        this.probeMs = Math.min(this.cfg.probeMs[1], this.probeMs * 2)
+        this.alive('probe')
+        if (status === 429) this.pause(retryAfterMs(res.headers['retry-after'], this.now()))
+      } else this.probeFailed(`HTTP ${status}`, this.now())
+    })
+    req.on('error', (e) => { if (this.probe === probe) this.probeFailed(e.message, this.now()) })
+    req.end()
+  }
+
+  /** The probe failed: the next one goes twice as late (up to probeMs[1]). */
+  private probeFailed(why: string, now: number): void {
+    this.endProbe()
+    if (this.isUp || this.stopped) return
+    this.probeMs = Math.min(this.cfg.probeMs[1], this.probeMs * 2)
+    this.probeAt = now + this.probeMs
+    this.log('debug', 'HTTP connector probe failed', { connector: this.id, reason: why, nextInMs: this.probeMs })
+  }
+
+  private endProbe(): void {
+    const p = this.probe
+    this.probe = null
+    if (p !== null) p.req.destroy()
+  }
+
+  /** `counted`: the reason smsc_connector_retries_total counts it under ('' for none). */
+  private addRetry(item: Dispatch, reason: string, counted: ConnectorRetryReason | ''): void {
+    let r = this.retries.get(counted)
+    if (r === undefined) this.retries.set(counted, (r = { items: [], reason }))
+    r.items.push(item)
+    r.reason = reason
   }
 
   /** Hands on the callbacks' receipts whose earlier requests are all answered, right after those answers. */
@@ -288,6 +434,10 @@ export class HttpConnector implements Connector {
   private flush(): void {
     if (this.outcomes.length > 0) { const o = this.outcomes; this.outcomes = []; this.events.outcomes(o) }
     if (this.accepted.length > 0) { const a = this.accepted; this.accepted = []; this.events.accepted(a) }
-    if (this.retries.length > 0) { const r = this.retries; this.retries = []; this.events.retry(r, this.retryReason) }
+    if (this.retries.size > 0) {
+      const r = this.retries
+      this.retries = new Map()
+      for (const [counted, { items, reason }] of r) this.events.retry(items, reason, counted === '' ? undefined : counted)
+    }
   }
 }

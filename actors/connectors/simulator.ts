@@ -34,7 +34,7 @@ export class SimulatorConnector implements Connector {
   }
 
   stats(): ConnectorStats {
-    return { id: this.id, kind: this.kind, up: true, inFlight: this.carrier.inFlight, sent: this.sent, failed: 0 }
+    return { id: this.id, kind: this.kind, up: true, inFlight: this.carrier.inFlight, sent: this.sent, failed: 0, paused: null }
   }
 
   async stop(): Promise<void> {}

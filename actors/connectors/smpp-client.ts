@@ -182,7 +182,10 @@ export class SmppClientConnector implements Connector {
   }
 
   stats(): ConnectorStats {
-    return { id: this.id, kind: 'smpp', up: this.up, inFlight: this.inFlightCount, sent: this.sent, failed: this.failed }
+    return {
+      id: this.id, kind: 'smpp', up: this.up, inFlight: this.inFlightCount, sent: this.sent, failed: this.failed,
+      paused: this.isPaused ? new Date(this.pausedUntil).toISOString() : null, stalled: this.stalled,
+    }
   }
 
   /** Test hook: where the next sequence number starts. */

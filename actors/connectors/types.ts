@@ -97,13 +97,17 @@ export interface ConnectorEvents {
 
 export interface ConnectorStats {
   id: string
-  kind: string
+  kind: 'simulator' | 'smpp' | 'http'
   up: boolean
   /** dispatched, not yet answered */
   inFlight: number
   /** submits the upstream accepted / refused since start */
   sent: number
   failed: number
+  /** Until when (ISO-8601) its submits are paused because its upstream throttled it (ESME_RTHROTTLED, ESME_RMSGQFUL, HTTP 429); null when not paused. */
+  paused: string | null
+  /** smpp: its last link was dropped for a stall (submit_sm unanswered), and no submit has been answered since (down, or bound again on trial). */
+  stalled?: boolean
 }
 
 export interface Connector {
@@ -112,13 +116,15 @@ export interface Connector {
   /** true while the connector can take traffic (bound, or for HTTP: not in a failure pause). */
   readonly up: boolean
   /**
-   * Up, but taking no submits for a while: its upstream throttled it (an smpp connector's throttlePauseMs). The
+   * Up, but taking no submits for a while: its upstream throttled it (throttlePauseMs: an smpp connector's
+   * ESME_RTHROTTLED / ESME_RMSGQFUL, an http one's 429). The
    * dispatcher sends elsewhere what has another candidate up; the rest waits in its lane for the pause to end.
    */
   readonly paused?: boolean
   /**
    * Down, but willing to take ONE item now to find out whether the link is back (the HTTP connector
-   * has no link to watch: a request is its only probe). Connectors with a link leave it undefined.
+   * has no link to watch: with traffic waiting, a request is its probe; without, it probes the provider
+   * on its own, probeMs). Connectors with a link leave it undefined.
    */
   readonly probing?: boolean
   /** Starts connecting; events flow from here on. */

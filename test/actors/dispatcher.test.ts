@@ -43,7 +43,7 @@ class FakeConnector implements Connector {
   start(): void {}
   submit(items: Dispatch[]): Dispatch[] { return items }
   tick(): void {}
-  stats(): ConnectorStats { return { id: this.id, kind: this.kind, up: this.up, inFlight: 0, sent: 0, failed: 0 } }
+  stats(): ConnectorStats { return { id: this.id, kind: this.kind, up: this.up, inFlight: 0, sent: 0, failed: 0, paused: null } }
   async stop(): Promise<void> {}
 }
 

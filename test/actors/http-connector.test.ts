@@ -11,7 +11,8 @@
 import t from 'tap'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { HttpConnector, DOWN_AFTER_FAILURES, type HttpConnectorConfig } from '../../actors/connectors/http'
+import { HttpConnector, DOWN_AFTER_FAILURES, retryAfterMs, type HttpConnectorConfig } from '../../actors/connectors/http'
+import { THROTTLING_QUIET_MS } from '../../actors/connectors/smpp-client'
 import type { ConnectorEvents, ConnectorOutcome, Dispatch, UpstreamReceipt } from '../../actors/connectors/types'
 import { MessageState } from '../../engine/protocol/constants'
 import type { MessageRecord } from '../../engine/message'
@@ -40,6 +41,7 @@ async function upstream(t: { teardown(fn: () => unknown): void }, fallback: () =
       posted.push({ headers: req.headers, body })
       const to = String(body.to)
       if (to === 'hang') return
+      if (to.startsWith('r429-')) { res.statusCode = 429; res.setHeader('retry-after', to.slice(5)); return res.end() }
       if (to === 'held') return held.push({ body, res })
       if (to === 's200id') { res.setHeader('content-type', 'application/json'); return res.end(JSON.stringify({ id: `up-${String(body.id)}` })) }
       if (to === 's200nested') { res.setHeader('content-type', 'application/json'); return res.end(JSON.stringify({ messages: [{ id: `up-${String(body.id)}` }] })) }
@@ -57,7 +59,7 @@ function recorder() {
   const ev = {
     outcomes: [] as ConnectorOutcome[],
     accepted: [] as { id: string; dest: number; upstreamId: string }[],
-    retry: [] as { item: Dispatch; reason: string }[],
+    retry: [] as { item: Dispatch; reason: string; counted: string | undefined }[],
     receipts: [] as UpstreamReceipt[],
     calls: [] as string[],
     ups: 0,
@@ -66,7 +68,7 @@ function recorder() {
   const events: ConnectorEvents = {
     outcomes: (o) => { ev.calls.push('outcomes'); ev.outcomes.push(...o) },
     accepted: (a) => { ev.calls.push('accepted'); ev.accepted.push(...a) },
-    retry: (items, reason) => { ev.calls.push('retry'); for (const item of items) ev.retry.push({ item, reason }) },
+    retry: (items, reason, counted) => { ev.calls.push('retry'); for (const item of items) ev.retry.push({ item, reason, counted }) },
     receipts: (items, stored) => { ev.calls.push('receipts'); ev.receipts.push(...items); stored() },
     mo: () => { throw new Error('an HTTP connector has no MO') },
     up: () => { ev.ups++ },
@@ -96,6 +98,7 @@ function dispatch(to: string, over: Partial<MessageRecord> = {}): Dispatch {
 
 const config = (url: string, over: Partial<HttpConnectorConfig> = {}): HttpConnectorConfig => ({
   id: 'gw', kind: 'http', url, headers: {}, timeoutMs: 2000, concurrency: 10, ratePerSecond: 0,
+  throttlePauseMs: [1000, 30_000], probeMs: [1000, 30_000], probeUrl: null,
   receipts: 'none', answerId: 'id', callbackToken: null, callbackFields: { ...DEFAULT_CALLBACK_FIELDS }, callbackStatuses: { ...DEFAULT_CALLBACK_STATUSES },
   ...over,
 })
@@ -146,7 +149,9 @@ t.test('every class of answer maps to its event', async (t) => {
   t.same(ev.retry.map((r) => r.item.record.id).sort(), ['s408', 's429', 's500', 's503'].map(by).sort(), '408, 429 and 5xx are retried')
   t.ok(ev.retry.every((r) => r.reason.startsWith('gw: HTTP ')), 'the reason names the connector and the status')
   t.same(ev.accepted, [], 'a 2xx is final: no upstream id is mapped (an HTTP provider sends no receipt)')
-  t.same(ev.calls, ['outcomes', 'retry'], 'one call per kind of event for all the answers of the tick')
+  t.same(ev.calls, ['outcomes', 'retry', 'retry', 'retry'], 'one call per kind of event for all the answers of the tick (retries: one per reason counted)')
+  t.same(Object.fromEntries(ev.retry.map((r) => [r.item.record.dests[0].addr[2], r.counted])), { s408: 'timeout', s429: 'throttled', s500: 'server_error', s503: 'server_error' },
+    'counted as smsc_connector_retries_total{reason} counts them')
   t.match(c.stats(), { id: 'gw', kind: 'http', up: true, inFlight: 0, sent: 3, failed: 6 })
   t.equal(ev.downs.length, 0, 'two 5xx in a row do not take it down')
 })
@@ -241,11 +246,13 @@ t.test(`down after ${DOWN_AFTER_FAILURES} failures in a row; one probe per tick;
 t.test('408 and 429 do not count as failures of the link', async (t) => {
   const up = await upstream(t)
   const { ev, events, until } = recorder()
-  const c = connector(t, config(up.url), events)
+  const c = connector(t, config(up.url, { throttlePauseMs: [10, 10] }), events)
   c.submit([dispatch('s500'), dispatch('s500')], Date.now())
   await settle(c)
   c.submit([dispatch('s429'), dispatch('s408')], Date.now())
   await settle(c)
+  await new Promise((r) => setTimeout(r, 20))
+  c.tick(Date.now()) // the 429's pause is over
   c.submit([dispatch('s500'), dispatch('s500')], Date.now())
   await settle(c)
   t.equal(ev.retry.length, 6)
@@ -379,4 +386,116 @@ t.test('with nothing on the wire a callback goes on at once; stop() hands on wha
   c.callbackReceipts([{ upstreamId: 'y', state: MessageState.DELIVERED, err: 0 }], () => {})
   await c.stop()
   t.same(ev.receipts.map((r) => r.upstreamId), ['x', 'y'], 'the hung request ended with the stop, so the receipt went on')
+})
+
+t.test('a 429 pauses the connector: nothing goes until the pause ends, doubling while refused, Retry-After within throttlePauseMs, one warning per episode', async (t) => {
+  const up = await upstream(t)
+  const { ev, events } = recorder()
+  const lines: [string, string, Record<string, unknown>][] = []
+  let clock = 1_000_000
+  const c = new HttpConnector(config(up.url, { throttlePauseMs: [100, 400] }), events, (level, msg, fields) => { lines.push([level, msg, fields ?? {}]) }, () => clock)
+  c.start()
+  t.teardown(() => c.stop())
+  const at = (ms: number) => new Date(ms).toISOString()
+
+  c.submit([dispatch('s429'), dispatch('s429')], clock)
+  await settle(c, clock)
+  t.ok(c.paused, 'paused')
+  t.ok(c.up, 'and still up: throttled is not down')
+  t.equal(c.stats().paused, at(clock + 100), 'stats say until when')
+  t.same(ev.retry.map((r) => r.counted), ['throttled', 'throttled'], 'handed back, counted as throttled')
+  const waiting = [dispatch('s200')]
+  t.equal(c.submit(waiting, clock).length, 1, 'nothing goes while paused')
+  c.tick(clock + 99)
+  t.ok(c.paused, 'not before its end')
+  clock += 100
+  c.tick(clock)
+  t.notOk(c.paused, 'over')
+  t.equal(c.stats().paused, null)
+
+  c.submit([dispatch('s429')], clock)
+  await settle(c, clock)
+  t.equal(c.stats().paused, at(clock + 200), 'refused again after a pause: the next is twice as long')
+  clock += 200
+  c.tick(clock)
+  c.submit(waiting, clock)
+  await settle(c, clock)
+  t.equal(ev.outcomes.length, 1, 'taken after the pause')
+  c.submit([dispatch('s429')], clock)
+  await settle(c, clock)
+  t.equal(c.stats().paused, at(clock + 100), 'a 2xx set it back to the minimum')
+
+  clock += 100
+  c.tick(clock)
+  c.submit([dispatch('r429-1')], clock)
+  await settle(c, clock)
+  t.equal(c.stats().paused, at(clock + 400), 'Retry-After: 1 (1000 ms) capped at throttlePauseMs[1]')
+  clock += 400
+  c.tick(clock)
+  c.submit([dispatch('r429-0')], clock)
+  await settle(c, clock)
+  t.equal(c.stats().paused, at(clock + 100), 'Retry-After: 0 raised to throttlePauseMs[0]')
+
+  t.same(lines.filter(([level]) => level === 'warn').map(([, msg, f]) => [msg, f.connector, f.status, f.pauseMs]),
+    [['upstream throttling: submits paused', 'gw', 'HTTP 429', 100]], 'one warning for the episode')
+  c.tick(clock + THROTTLING_QUIET_MS)
+  t.match(lines.find(([, msg]) => msg === 'upstream throttling over')?.[2], { connector: 'gw', refusals: 6, pauses: 5 }, 'its end, once quiet for a minute')
+  t.equal(ev.downs.length, 0, 'never down')
+})
+
+t.test('Retry-After: seconds or an HTTP date', async (t) => {
+  const now = Date.parse('2026-01-01T00:00:00Z')
+  t.equal(retryAfterMs('3', now), 3000)
+  t.equal(retryAfterMs(' 0 ', now), 0)
+  t.equal(retryAfterMs('Thu, 01 Jan 2026 00:00:05 GMT', now), 5000)
+  t.equal(retryAfterMs('Wed, 31 Dec 2025 23:00:00 GMT', now), 0, 'a date past is now')
+  t.equal(retryAfterMs('soon', now), null)
+  t.equal(retryAfterMs(undefined, now), null)
+})
+
+/** A provider for the probes: POST answers `post`, HEAD answers `head` ('hang': never); every request kept. */
+async function prober(t: { teardown(fn: () => unknown): void }) {
+  const seen: { method: string; url: string; at: number; auth: string | undefined }[] = []
+  const state = { post: 503, head: 503 as number | 'hang' }
+  const srv = http.createServer((req, res) => {
+    seen.push({ method: req.method ?? '', url: req.url ?? '', at: Date.now(), auth: req.headers.authorization })
+    req.resume()
+    req.on('end', () => {
+      if (req.method === 'HEAD') {
+        if (state.head === 'hang') return
+        res.statusCode = state.head
+        return res.end()
+      }
+      res.statusCode = state.post
+      res.end('{}')
+    })
+  })
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()))
+  t.teardown(() => new Promise<void>((resolve) => { srv.closeAllConnections(); srv.close(() => resolve()) }))
+  const base = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`
+  return { base, seen, state, heads: () => seen.filter((s) => s.method === 'HEAD'), posts: () => seen.filter((s) => s.method === 'POST').length }
+}
+
+t.test('down with no traffic: it probes the provider on its own (a HEAD, backing off) and comes up at any answer below 500', async (t) => {
+  const p = await prober(t)
+  const { ev, events, until } = recorder()
+  const c = connector(t, config(`${p.base}/sms`, { timeoutMs: 300, probeMs: [50, 200], probeUrl: `${p.base}/health`, headers: { authorization: 'Bearer k' } }), events)
+  ticking(t, c)
+  c.submit([dispatch('a'), dispatch('b'), dispatch('c')], Date.now())
+  await until(() => ev.downs.length === 1)
+  await until(() => p.heads().length === 4, 3000)
+  const h = p.heads()
+  t.same(h.map((x) => [x.url, x.auth]), Array(4).fill(['/health', 'Bearer k']), 'a HEAD to probeUrl, with the configured headers')
+  const gaps = h.slice(1).map((x, i) => x.at - h[i].at)
+  t.ok(gaps[0] >= 90 && gaps[1] >= 190 && gaps[2] >= 190, `twice as late after each failed probe, up to probeMs[1] (${gaps.join(', ')} ms)`)
+  t.notOk(c.up, 'a 5xx keeps it down')
+  p.state.head = 'hang'
+  await until(() => p.heads().length === 6, 8000)
+  t.notOk(c.up, 'so does no answer within timeoutMs')
+  t.equal(ev.ups, 1, 'not reported up meanwhile')
+  p.state.head = 405
+  await until(() => c.up, 8000)
+  t.equal(ev.ups, 2, 'a 405 (no HEAD there) proves the provider answers: up again')
+  t.equal(p.posts(), 3, 'without a message as its probe')
+  t.equal(ev.downs.length, 1)
 })
