@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net'
 import { createSmsc, type Options, type Smsc } from '../../engine/index'
 import type { LogFn } from '../../engine/log'
 import { httpCall, type TestLike } from '../helpers/engine'
-import { api, operatorToken, startSink, until } from '../helpers/lifecycle'
+import { api, operatorToken, startSink, until, submitBatch } from '../helpers/lifecycle'
 
 interface Line { level: string; msg: string; fields: Record<string, unknown> }
 const OPERATOR_PW = 'operator-secret-1'
@@ -59,16 +59,6 @@ async function provider(t: TestLike) {
   }
 }
 
-let n = 0
-async function submit(smsc: Smsc, count: number): Promise<string[]> {
-  const batch = Array.from({ length: count }, () => ({ from: 'Shop', to: `4477009${String(++n).padStart(5, '0')}`, text: 'hi' }))
-  const ids: string[] = []
-  for (const r of await smsc.submitMessages('esme1', batch)) {
-    if (!r.ok) throw new Error(`submit refused: ${r.code} ${r.error}`)
-    ids.push(...r.ids)
-  }
-  return ids
-}
 
 const row = (smsc: Smsc, id: string) => (smsc.connectorStats() as { id: string; up: boolean; paused: string | null }[]).find((c) => c.id === id)!
 const metric = async (smsc: Smsc, series: string): Promise<number | undefined> => {
@@ -85,7 +75,7 @@ t.test('an http connector down with no traffic probes its provider and comes up 
     connectors: [{ id: 'h', kind: 'http', url: p.url, probeMs: [100, 400] }],
     routes: { mt: [{ name: 'all', match: {}, action: { failover: ['h', 'simulator'] } }], mo: [] },
   } as Partial<Options>)
-  await submit(smsc, 3)
+  await submitBatch(smsc, 3)
   await until(() => !row(smsc, 'h').up, 'h down after three 503s')
   t.match(smsc.health(), { status: 'degraded', problems: ['connector h is down'] }, '/healthz: degraded, naming it')
   await until(() => p.heads() >= 2, 'h probes on its own', 5000)
@@ -97,7 +87,7 @@ t.test('an http connector down with no traffic probes its provider and comes up 
   t.equal(p.posts().length, 3, 'no message was its probe')
   t.match(smsc.health(), { status: 'ok' }, '/healthz recovered')
   t.equal(await metric(smsc, 'smsc_connector_up{connector="h",kind="http"}'), 1)
-  const next = await submit(smsc, 1)
+  const next = await submitBatch(smsc, 1)
   await until(() => p.posts().includes(next[0]), 'the next message goes to h, the route\'s first candidate')
 })
 
@@ -111,7 +101,7 @@ t.test('an http provider answering 429 pauses its connector: traffic fails over,
     routes: { mt: [{ name: 'all', match: {}, action: { failover: ['h', 'b'] } }], mo: [] },
   } as Partial<Options>)
   const before = Date.now()
-  const ids = await submit(smsc, 20)
+  const ids = await submitBatch(smsc, 20)
   await until(() => ids.every((id) => b.posted.some((x) => x.id === id)), 'every message at the failover connector', 10_000)
   t.equal(p.posts().length, 4, 'h got one window (concurrency), then nothing while paused')
   t.equal(b.posted.length, 20, 'each message once at the failover connector')

@@ -11,7 +11,7 @@ import t from 'tap'
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
-import { FAST_SIMULATOR, httpCall, projectRoot, startEngine, type Engine } from '../helpers/engine'
+import { FAST_SIMULATOR, httpCall, loginToken, projectRoot, startEngine, type Engine } from '../helpers/engine'
 import { gsm, openEsme, type Esme } from '../helpers/esme'
 import { startUpstream } from '../helpers/upstream'
 
@@ -59,11 +59,7 @@ t.test('message search', async (t) => {
       log: { level: 'warn' },
     },
   })
-  const login = async (body: Record<string, string>): Promise<string> => {
-    const r = await httpCall(e.httpPort, 'POST', '/api/v1/login', { body })
-    if (r.status !== 200) throw new Error(`login ${JSON.stringify(body)}: ${r.status} ${r.body}`)
-    return (r.json as { token: string }).token
-  }
+  const login = (body: Record<string, string>): Promise<string> => loginToken(e.httpPort, body)
   const op = await login({ password: OPERATOR_PW })
   const tok = { u1: await login({ systemId: 'u1', password: 'pw1' }), res: await login({ systemId: 'res', password: 'pw3' }), child: await login({ systemId: 'child', password: 'pw4' }) }
   const esme = {

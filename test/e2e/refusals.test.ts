@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { CommandStatus as S } from '../../engine/protocol/constants'
-import { FAST_SIMULATOR, httpCall, projectRoot, startEngine, type Engine } from '../helpers/engine'
+import { FAST_SIMULATOR, httpCall, loginToken, projectRoot, startEngine, type Engine } from '../helpers/engine'
 import { gsm, openEsme } from '../helpers/esme'
 
 const ROOT = projectRoot()
@@ -35,11 +35,7 @@ t.test('refused submits are found by message search', async (t) => {
     simulator: FAST_SIMULATOR,
     extra: { admin: { password: OPERATOR_PW }, log: { level: 'warn' }, stats: { refusalsKept: 3 } },
   })
-  const login = async (body: Record<string, string>): Promise<string> => {
-    const r = await httpCall(e.httpPort, 'POST', '/api/v1/login', { body })
-    if (r.status !== 200) throw new Error(`login ${JSON.stringify(body)}: ${r.status} ${r.body}`)
-    return (r.json as { token: string }).token
-  }
+  const login = (body: Record<string, string>): Promise<string> => loginToken(e.httpPort, body)
   const op = await login({ password: OPERATOR_PW })
   const tok = { u1: await login({ systemId: 'u1', password: 'pw1' }), res: await login({ systemId: 'res', password: 'pw3' }), child: await login({ systemId: 'child', password: 'pw4' }) }
   const search = async (query: string, token = op): Promise<{ messages: { id: string }[]; refused?: Refused[] }> => {

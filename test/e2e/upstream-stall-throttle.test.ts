@@ -17,7 +17,7 @@ import path from 'node:path'
 import { createSmsc, type Options, type Smsc } from '../../engine/index'
 import type { LogFn } from '../../engine/log'
 import { httpCall, type TestLike } from '../helpers/engine'
-import { startSink, sleep, until, type Sink } from '../helpers/lifecycle'
+import { startSink, sleep, until, type Sink, submitBatch } from '../helpers/lifecycle'
 import { startUpstream } from '../helpers/upstream'
 
 interface Line { level: string; msg: string; fields: Record<string, unknown> }
@@ -41,17 +41,6 @@ const smpp = (id: string, port: number, over: Record<string, unknown> = {}) =>
   ({ id, kind: 'smpp', host: '127.0.0.1', port, systemId: 'esme1', password: 'secret1', reconnectMs: [200, 2000], ...over })
 const http = (id: string, sink: Sink) => ({ id, kind: 'http', url: sink.url })
 
-let n = 0
-/** Submits `count` messages of esme1 through the send API; their ids. */
-async function submit(smsc: Smsc, count: number): Promise<string[]> {
-  const batch = Array.from({ length: count }, () => ({ from: 'Shop', to: `4477009${String(++n).padStart(5, '0')}`, text: 'hi' }))
-  const ids: string[] = []
-  for (const r of await smsc.submitMessages('esme1', batch)) {
-    if (!r.ok) throw new Error(`submit refused: ${r.code} ${r.error}`)
-    ids.push(...r.ids)
-  }
-  return ids
-}
 
 const row = (smsc: Smsc, id: string) => smsc.connectorStats().find((c) => c.id === id)!
 const metric = async (smsc: Smsc, series: string): Promise<number | undefined> => {
@@ -69,7 +58,7 @@ t.test('an upstream bound but answering no submit_sm: after three time-outs in a
     routes: { mt: [{ name: 'all', match: {}, action: { failover: ['a', 'h'] } }], mo: [] },
   } as Partial<Options>)
   await until(() => row(smsc, 'a').up, 'a bound')
-  const ids = await submit(smsc, 20)
+  const ids = await submitBatch(smsc, 20)
   await until(() => ids.every((id) => postedIds(h).has(id)), 'every message at the failover connector', 10_000)
   t.equal(a.received('submit_sm').length, 5, 'the stalled upstream got one window, not every message in turn')
   await until(() => a.received('unbind').length === 1, 'the connector unbinds from the stalled link')
@@ -93,9 +82,9 @@ t.test('an upstream that answers ESME_RTHROTTLED: its connector pauses and the f
     routes: { mt: [{ name: 'all', match: {}, action: { failover: ['a', 'h'] } }], mo: [] },
   } as Partial<Options>)
   await until(() => row(smsc, 'a').up, 'a bound')
-  const first = await submit(smsc, 40)
+  const first = await submitBatch(smsc, 40)
   await until(() => first.every((id) => postedIds(h).has(id)), 'the first 40 at the failover connector', 10_000)
-  const more = await submit(smsc, 20)
+  const more = await submitBatch(smsc, 20)
   await until(() => more.every((id) => postedIds(h).has(id)), 'the next 20 too', 10_000)
   t.equal(a.received('submit_sm').length, 5, 'one window refused, then nothing while paused (not a refusal per message)')
   t.equal(h.posted.length, 60, 'each message once at the failover connector')
@@ -117,7 +106,7 @@ t.test('a throttling upstream with no failover: messages wait for its pause to e
     dispatch: { retryMs: [30_000, 300_000] }, // a back-off would hold them past this test
   } as Partial<Options>)
   await until(() => row(smsc, 'a').up, 'a bound')
-  await submit(smsc, 30)
+  await submitBatch(smsc, 30)
   await sleep(1200) // pauses of 300, 600 ms: a window refused after each
   const refused = a.received('submit_sm').length
   t.ok(refused >= 5 && refused <= 20, `a window per pause, not a refusal per message (${refused} refused)`)
@@ -134,7 +123,7 @@ t.test('messages backing off for a connector that was down go as soon as it bind
     routes: { mt: [{ name: 'all', match: {}, action: { connector: 'a' } }], mo: [] },
     dispatch: { retryMs: [30_000, 300_000] },
   } as Partial<Options>)
-  await submit(smsc, 10)
+  await submitBatch(smsc, 10)
   await sleep(300)
   t.equal((smsc.health() as { backlog: number }).backlog, 10, 'they back off: no connector up')
   const a = await startUpstream(t, { port })

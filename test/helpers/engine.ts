@@ -175,6 +175,13 @@ export interface HttpCallResult extends HttpResult {
   headers: http.IncomingHttpHeaders
 }
 
+
+/** POST /api/v1/login with `body` (an account's systemId and password, or the operator's password): the token. */
+export async function loginToken(port: number, body: Record<string, string>): Promise<string> {
+  const r = await httpCall(port, 'POST', '/api/v1/login', { body })
+  if (r.status !== 200) throw new Error(`login ${JSON.stringify(body)}: ${r.status} ${r.body}`)
+  return (r.json as { token: string }).token
+}
 /** One request to the engine's HTTP port: the one HTTP client of the tests. */
 export function httpCall(port: number, method: string, urlPath: string, o: HttpCallOptions = {}): Promise<HttpCallResult> {
   return new Promise((resolve, reject) => {

@@ -198,3 +198,15 @@ export function submitting(smsc: Smsc, size: number, pauseMs: number, extra: Par
   })()
   return { stop: async () => { sending = false; await running; return ids } }
 }
+
+let sent = 0
+/** Submits `count` one-part messages of `systemId` through the send API, each to a number of its own; their ids. */
+export async function submitBatch(smsc: Smsc, count: number, systemId = 'esme1'): Promise<string[]> {
+  const batch = Array.from({ length: count }, () => ({ from: 'Shop', to: `4477009${String(++sent).padStart(5, '0')}`, text: 'hi' }))
+  const ids: string[] = []
+  for (const r of await smsc.submitMessages(systemId, batch)) {
+    if (!r.ok) throw new Error(`submit refused: ${r.code} ${r.error}`)
+    ids.push(...r.ids)
+  }
+  return ids
+}
