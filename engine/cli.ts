@@ -1124,7 +1124,8 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
     `  Data       ${path.resolve(o.dataDir)}, ${o.store.retentionHours > 0 ? `messages kept ${o.store.retentionHours} h after they end (store.retentionHours)` : 'messages kept forever (store.retentionHours 0)'}`,
     !o.simulator.enabled ? '  Carrier    no simulator (simulator.enabled false): messages go where the routes send them' :
       `  Carrier    simulated, delivery in ${o.simulator.deliveryDelayMs[0]}-${o.simulator.deliveryDelayMs[1]} ms, outcomes ${Object.entries(o.simulator.outcomes).map(([k, v]) => `${k} ${Math.round((v ?? 0) * 100)}%`).join(', ')}` +
-      (o.simulator.absentRate > 0 ? `, subscriber absent at the first attempt ${Math.round(o.simulator.absentRate * 100)}%` : ''),
+      (o.simulator.absentRate > 0 ? `, subscriber absent at the first attempt ${Math.round(o.simulator.absentRate * 100)}%` : '') +
+      (Object.keys(o.simulator.fixedOutcomes).length > 0 ? `; test numbers ${Object.entries(o.simulator.fixedOutcomes).map(([p, stat]) => `${p}* ${stat}`).join(', ')} (simulator.fixedOutcomes)` : ''),
     `  Connectors ${smsc.connectorStats().filter((c) => c.kind !== 'simulator').map((c) => `${c.id} (${c.kind}${c.stopped ? ', stopped' : ''})`).join(', ') || (o.simulator.enabled ? 'none besides the simulator' : 'none')}; routes: ${smsc.admin.getRoutes().mt.length} MT, ${smsc.admin.getRoutes().mo.length} MO (smsc route list)`,
     `  Accounts   ${smsc.store.listAccounts().map((a) => `${a.systemId}${a.outbind ? ' (outbind)' : ''}`).join(', ')}` +
       (smsc.skippedAccounts.length > 0 ? `   (not recreated, removed through the API or CLI: ${smsc.skippedAccounts.join(', ')}; delete them from the config)` : ''),

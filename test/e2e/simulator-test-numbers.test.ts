@@ -20,4 +20,5 @@ t.test('a test number always gets its stat; other numbers draw as configured', a
     stats[to] = parseReceipt(messageText(receipt))?.stat
   }
   t.same(stats, { '+4915100000002': 'UNDELIV', 4915100000003: 'EXPIRED', 4915100000009: 'DELIVRD' })
+  t.match(e.output(), /Carrier {4}simulated, .*; test numbers 4915100000002\* UNDELIV, 4915100000003\* EXPIRED \(simulator\.fixedOutcomes\)/, 'the banner lists them')
 })
