@@ -281,7 +281,8 @@ t.test('ESME_RTHROTTLED and ESME_RMSGQFUL pause submits: throttlePauseMs doublin
   t.same(c.submit(offered, Date.now()), offered, 'paused: takes nothing')
   await rec.until(() => at.length === 5, 'five tries', 4000)
   const gaps = at.slice(1).map((x, i) => x - at[i])
-  ;[200, 400, 800, 800].forEach((want, i) => t.ok(gaps[i] >= want - 5 && gaps[i] < want + 200, `pause ${i + 1}: ${gaps[i]} ms (${want} ms)`))
+  // lower bounds show the doubling; the upper ones leave room for a loaded machine (two test files on two cores)
+  ;[200, 400, 800, 800].forEach((want, i) => t.ok(gaps[i] >= want - 5 && gaps[i] < want + 350, `pause ${i + 1}: ${gaps[i]} ms (${want} ms)`))
 
   status = 0
   await rec.until(() => rec.got.accepted.length === 1, 'accepted once the upstream takes it', 2000)
@@ -290,7 +291,7 @@ t.test('ESME_RTHROTTLED and ESME_RMSGQFUL pause submits: throttlePauseMs doublin
   d.add(dispatches([record()]))
   await rec.until(() => at.length === before + 2, 'refused, paused, tried again', 2000)
   const again = at[before + 1] - at[before]
-  t.ok(again >= 195 && again < 400, `an accepted submit set the pause back to its first length (${again} ms)`)
+  t.ok(again >= 195 && again < 600, `an accepted submit set the pause back to its first length (${again} ms, not 800)`)
 
   status = CommandStatus.ESME_RMSGQFUL
   await rec.until(() => rec.got.retried.some((r) => r.counted === 'queue_full'), 'ESME_RMSGQFUL counted as queue_full', 2000)
