@@ -6,7 +6,7 @@
  */
 import t from 'tap'
 import { freePorts, httpCall, startEngine } from '../helpers/engine'
-import { api, operatorToken } from '../helpers/lifecycle'
+import { api, operatorToken, startSink } from '../helpers/lifecycle'
 import { NEEDS_BROWSER, openPage } from '../helpers/browser'
 
 const ADMIN_PASSWORD = 'problems-console-admin-1'
@@ -47,5 +47,29 @@ t.test('a degraded engine shows its problems on the overview, and they go when r
   await page.click('#connectors tr[data-connector=carrier-a] button[data-action=start]')
   await page.waitForSelector('#connectors tr[data-connector=carrier-a][data-state=down]')
   t.match((await listed()).find((c) => c.id === 'carrier-a'), { stopped: false }, 'and started it again: down, nobody listens there')
+  t.same(pageErrors, [], 'no page errors')
+})
+
+t.test('a connector its provider throttles shows paused, until when, in the connectors panel', NEEDS_BROWSER, async (t) => {
+  const sink = await startSink(t)
+  sink.answer = () => 429
+  const engine = await startEngine(t, {
+    extra: {
+      admin: { password: ADMIN_PASSWORD },
+      connectors: [{ id: 'prov', kind: 'http', url: sink.url, throttlePauseMs: [20_000, 30_000] }],
+      routes: { mt: [{ name: 'uk', match: { destPrefix: ['44'] }, action: { connector: 'prov' } }, { name: 'rest', match: {}, action: { connector: 'simulator' } }], mo: [] },
+      telemetry: { intervalMs: 250 },
+    },
+  })
+  const token = await operatorToken(engine.httpPort, ADMIN_PASSWORD)
+  const sent = await api(engine.httpPort, 'POST', '/api/v1/messages', { systemId: 'esme1', from: 'Shop', to: '447700900123', text: 'hi' }, token)
+  t.equal(sent.status, 202, sent.body)
+  const { page, pageErrors } = await openPage(t)
+  await page.goto(`http://127.0.0.1:${engine.httpPort}/`)
+  await page.fill('input[name=password]', ADMIN_PASSWORD)
+  await page.click('button[type=submit]')
+  await page.waitForSelector('#connectors tr[data-connector=prov][data-state=paused]', { timeout: 15_000 })
+  t.match(await page.textContent('#connectors tr[data-connector=prov] .pill'), /^paused until \d\d:\d\d:\d\d$/, 'paused, and until when')
+  t.ok(sink.posted.length >= 1, 'the provider answered 429')
   t.same(pageErrors, [], 'no page errors')
 })

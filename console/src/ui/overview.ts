@@ -72,6 +72,13 @@ export function Overview({ state, operator, readOnly = false }: { state: Telemet
  * front of it, what its upstream accepted and refused since the start; the destinations waiting for any connector (the
  * overload guard's backlog). An admin stops or starts one here as `smsc connector stop|start` does (a viewer sees only).
  */
+const CONN_STATE_TITLE: Record<string, string> = {
+  up: 'takes traffic',
+  down: 'its link is down: routes fail over or wait',
+  stopped: 'stopped by the operator: no link, routes skip it',
+  paused: 'its upstream throttles it (ESME_RTHROTTLED, ESME_RMSGQFUL, HTTP 429): its submits wait, failover routes go past it',
+}
+
 function ConnectorsPanel({ state, readOnly }: { state: TelemetryState; readOnly: boolean }) {
   const q = state.queues
   const [busy, setBusy] = useState<string | null>(null)
@@ -101,10 +108,10 @@ function ConnectorsPanel({ state, readOnly }: { state: TelemetryState; readOnly:
               <th>connector</th><th>kind</th><th>state</th><th class="num">in flight</th><th class="num">queued</th><th class="num">sent</th><th class="num">failed</th>${readOnly ? null : html`<th></th>`}
             </tr></thead><tbody>
               ${list.map((c) => {
-                const st = c.stopped ? 'stopped' : c.up ? 'up' : 'down'
+                const st = c.stopped ? 'stopped' : !c.up ? 'down' : c.paused !== undefined ? 'paused' : 'up'
                 return html`<tr key=${c.id} data-connector=${c.id} data-state=${st}>
                   <td>${c.id}</td><td class="dim">${c.kind}</td>
-                  <td><span class=${`pill conn-${st}`} title=${st === 'stopped' ? 'stopped by the operator: no link, routes skip it' : st === 'down' ? 'its link is down: routes fail over or wait' : 'takes traffic'}>${st}</span></td>
+                  <td><span class=${`pill conn-${st}`} title=${CONN_STATE_TITLE[st]}>${st}${st === 'paused' ? html` <span class="dim">until ${clock(Date.parse(c.paused as string))}</span>` : null}</span></td>
                   <td class="num">${n0(c.inFlight)}</td><td class="num">${n0(c.queued)}</td><td class="num">${n0(c.sent)}</td><td class="num">${n0(c.failed)}</td>
                   ${readOnly || c.kind === 'simulator' ? (readOnly ? null : html`<td></td>`) : html`<td><button type="button" class="btn small" data-action=${c.stopped ? 'start' : 'stop'} disabled=${busy === c.id}
                       onClick=${() => void act(c.id, c.stopped ? 'start' : 'stop')}>${c.stopped ? 'Start' : 'Stop'}</button></td>`}
