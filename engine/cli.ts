@@ -652,10 +652,11 @@ async function optout(sub: string | undefined, positionals: string[], flags: Rec
 
 const CONNECTOR_HELP = `smsc connector list | stop <id> | start <id>: the connectors (config connectors[], and simulator)
 
-  smsc connector list [--json]   each connector: kind, state (up, down, stalled, stopped), in flight, queued, sent,
-                                 failed, and until when it is paused (its upstream throttles it: ESME_RTHROTTLED,
-                                 ESME_RMSGQFUL, HTTP 429); stalled: an smpp connector that dropped its link because
-                                 its upstream stopped answering submit_sm, binding again
+  smsc connector list [--json]   each connector: kind, state (up, paused, down, stalled, stopped), in flight, queued,
+                                 sent, failed, and until when it is paused (up, but its upstream throttles it:
+                                 ESME_RTHROTTLED, ESME_RMSGQFUL, HTTP 429; its submits wait); stalled: an smpp
+                                 connector that dropped its link because its upstream stopped answering submit_sm,
+                                 binding again
   smsc connector stop <id>       an smpp connector unbinds; the connector counts as down, so routes fail over past
                                  it or their messages wait; it stays stopped across restarts until started
   smsc connector start <id>      starts it again (a new link)
@@ -674,7 +675,7 @@ async function connector(sub: string | undefined, positionals: string[], flags: 
       const live = c.via === 'engine'
       out(`connector                         kind       state${live ? '      in flight  queued       sent     failed  paused until' : ''}\n`)
       for (const x of list) {
-        const state = x.stopped ? 'stopped' : !live ? '(no engine runs)' : x.up ? 'up' : x.stalled === true ? 'stalled' : 'down'
+        const state = x.stopped ? 'stopped' : !live ? '(no engine runs)' : x.up ? (x.paused ? 'paused' : 'up') : x.stalled === true ? 'stalled' : 'down'
         out(`${x.id.padEnd(34)}${x.kind.padEnd(11)}${state.padEnd(live ? 11 : 0)}` +
           (live ? `${String(x.inFlight ?? 0).padStart(9)}${String(x.queued ?? 0).padStart(8)}${String(x.sent ?? 0).padStart(11)}${String(x.failed ?? 0).padStart(11)}  ${x.paused ?? ''}`.trimEnd() : '') + '\n')
       }

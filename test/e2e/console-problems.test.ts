@@ -5,7 +5,10 @@
  * connector stopped on purpose is not a problem).
  */
 import t from 'tap'
-import { freePorts, httpCall, startEngine } from '../helpers/engine'
+import fs from 'node:fs'
+import path from 'node:path'
+import { spawnSync } from 'node:child_process'
+import { freePorts, httpCall, projectRoot, startEngine } from '../helpers/engine'
 import { api, operatorToken, startSink } from '../helpers/lifecycle'
 import { NEEDS_BROWSER, openPage } from '../helpers/browser'
 
@@ -72,4 +75,9 @@ t.test('a connector its provider throttles shows paused, until when, in the conn
   t.match(await page.textContent('#connectors tr[data-connector=prov] .pill'), /^paused until \d\d:\d\d:\d\d$/, 'paused, and until when')
   t.ok(sink.posted.length >= 1, 'the provider answered 429')
   t.same(pageErrors, [], 'no page errors')
+  // and the CLI, through the running engine
+  for (let i = 0; i < 200 && !fs.existsSync(path.join(engine.dataDir, 'control.json')); i++) await new Promise((r) => setTimeout(r, 25))
+  const list = spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'smsc.js'), 'connector', 'list', '--config', engine.configPath], { encoding: 'utf8', timeout: 60_000 })
+  t.equal(list.status, 0, list.stderr)
+  t.match(list.stdout, /^prov\s+http\s+paused\s+\d+\s+\d+\s+0\s+\d+\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/m, 'smsc connector list: paused, until when')
 })
