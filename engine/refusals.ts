@@ -27,7 +27,9 @@ export interface Refusal {
   to?: readonly string[]
 }
 
-interface Ring { items: Refusal[]; next: number }
+/** A refusal as kept: `seq` orders the refusals of one millisecond (the newest first). */
+type Kept = Refusal & { seq: number }
+interface Ring { items: Kept[]; next: number }
 
 export interface RefusalQuery {
   systemId?: string
@@ -40,11 +42,14 @@ export interface RefusalQuery {
 
 export class Refusals {
   private readonly rings = new Map<string, Ring>()
+  private seq = 0
 
   constructor(private readonly kept: number) {}
 
-  add(r: Refusal): void {
+  add(refusal: Refusal): void {
     if (this.kept <= 0) return
+    const r = refusal as Kept
+    r.seq = ++this.seq
     let ring = this.rings.get(r.systemId)
     if (ring === undefined) this.rings.set(r.systemId, (ring = { items: [], next: 0 }))
     if (ring.items.length < this.kept) ring.items.push(r)
@@ -54,7 +59,7 @@ export class Refusals {
 
   /** The refusals `q` asks for that the caller sees, newest first, at most `q.limit`. */
   find(q: RefusalQuery, sees: (systemId: string) => boolean): RefusalView[] {
-    const out: Refusal[] = []
+    const out: Kept[] = []
     const rings = q.systemId !== undefined ? [this.rings.get(q.systemId)] : [...this.rings.values()]
     for (const ring of rings) {
       if (ring === undefined || ring.items.length === 0 || !sees(ring.items[0].systemId)) continue
@@ -65,7 +70,7 @@ export class Refusals {
         out.push(r)
       }
     }
-    out.sort((a, b) => b.t - a.t)
+    out.sort((a, b) => b.t - a.t || b.seq - a.seq)
     return out.slice(0, q.limit).map((r) => ({
       t: r.t, systemId: r.systemId, via: r.session === 0 ? 'http' : 'smpp', ...(r.session !== 0 ? { session: r.session } : {}),
       command: r.command, status: r.status, statusName: statusName(r.status), from: r.from ?? null, to: r.to === undefined ? null : [...r.to],

@@ -1,0 +1,35 @@
+// engine/refusals.ts: the newest `kept` refusals of each account, found by number, sender, account and window, newest
+// first (those of one millisecond too), within the caller's scope; kept 0 keeps none.
+import t from 'tap'
+import { Refusals } from '../engine/refusals'
+import { parseAddressPattern, type AddressPattern } from '../engine/message-search'
+
+const p = (s: string): AddressPattern => parseAddressPattern(s, 'to') as AddressPattern
+const all = { since: 0, until: 10_000, limit: 50 }
+const everyone = () => true
+
+t.test('newest first, those of one millisecond in the order they came; the oldest go past kept', async (t) => {
+  const r = new Refusals(3)
+  for (const [i, to] of ['4915100000001', '4915100000002', '4915100000003', '4915100000004'].entries()) {
+    r.add({ t: 1000, systemId: 'a', session: 7, command: 'submit_sm', status: 0x58, from: '447700900001', to: [to] })
+    r.add({ t: 1000 + i, systemId: 'b', session: 0, command: 'send', status: 0x401, from: 'Shop', to: [to] })
+  }
+  t.same(r.find({ ...all, systemId: 'a' }, everyone).map((x) => x.to), [['4915100000004'], ['4915100000003'], ['4915100000002']], 'the same millisecond: the last first; the first went past 3')
+  t.same(r.find(all, everyone).map((x) => `${x.systemId}${x.to?.[0].slice(-1)}`), ['b4', 'b3', 'b2', 'a4', 'a3', 'a2'])
+  t.match(r.find({ ...all, systemId: 'b', limit: 1 }, everyone), [{ t: 1003, systemId: 'b', via: 'http', command: 'send', status: 0x401, statusName: 'SMSC_RNOCREDIT', from: 'Shop', to: ['4915100000004'] }])
+  t.match(r.find({ ...all, systemId: 'a', limit: 1 }, everyone), [{ via: 'smpp', session: 7, statusName: 'ESME_RTHROTTLED' }])
+  t.same(r.find({ ...all, to: p('+49 151 00000003') }, everyone).map((x) => x.systemId), ['b', 'a'], 'by number, in any form')
+  t.same(r.find({ ...all, from: p('shop') }, everyone).length, 3, 'by sender id, in any case')
+  t.same(r.find({ ...all, since: 1002 }, everyone).map((x) => x.t), [1003, 1002], 'within the window')
+  t.same(r.find(all, (id) => id === 'a').map((x) => x.systemId), ['a', 'a', 'a'], "another account's are not seen")
+})
+
+t.test('kept 0 keeps none; an undecoded refusal has no addresses and matches no number', async (t) => {
+  const none = new Refusals(0)
+  none.add({ t: 1, systemId: 'a', session: 1, command: 'submit_sm', status: 0x61 })
+  t.same(none.find(all, everyone), [])
+  const r = new Refusals(5)
+  r.add({ t: 1, systemId: 'a', session: 1, command: 'submit_sm', status: 0xc2 })
+  t.match(r.find(all, everyone), [{ from: null, to: null, statusName: 'ESME_RINVTLVLEN' }])
+  t.same(r.find({ ...all, to: p('4915100000001') }, everyone), [])
+})
