@@ -39,6 +39,7 @@ import { pickCoding } from './protocol/text/charsets'
 import { SCOPED_TOPICS, TOPICS, filterFrame, prometheusText, type TickFrames, type Topic } from './telemetry'
 import { OPENAPI } from './openapi'
 import { SEARCH_PARAMS, parseSearchQuery } from './message-search'
+import { MS_PER_DAY, utcDay } from './rate'
 import { parseCallback, tokenMatches } from './provider-receipts'
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -1080,7 +1081,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         const r = results[0]
         // RFC 9110 §10.2.3 Retry-After: a rate limit's bucket refills within a second; a daily quota at 00:00 UTC
         const retry = r.ok ? undefined : r.code === 'SMSC_ERR_RATE_LIMITED' || r.code === 'SMSC_ERR_WINDOW_FULL' ? 1
-          : r.code === 'SMSC_ERR_QUOTA_EXCEEDED' ? Math.ceil((86_400_000 - (Date.now() % 86_400_000)) / 1000) : undefined
+          : r.code === 'SMSC_ERR_QUOTA_EXCEEDED' ? Math.ceil(((utcDay(Date.now()) + 1) * MS_PER_DAY - Date.now()) / 1000) : undefined
         send(res, r.ok ? '202 Accepted' : statusLine(httpStatusOf(r.code)), r, retry === undefined ? {} : { 'retry-after': String(retry) })
       }
       if (valid.length === 0) return answer([])
