@@ -32,6 +32,8 @@ async function provider(t: TestLike, o: { answerMs: number; early: boolean; call
       .then((r) => p.callbacks.push({ id, status: r.status, ms: Date.now() - started }), () => p.callbacks.push({ id, status: 0, ms: Date.now() - started }))
   }
   const srv = http.createServer((req, res) => {
+    // the connector's probe while it counts the provider down (probeUrl, a HEAD): answered as a web server would
+    if (req.method === 'HEAD') return void res.end()
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
