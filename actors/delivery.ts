@@ -180,9 +180,14 @@ export class Delivery {
     else q.ready.push(it)
   }
 
-  /** `stored` runs once everything the outcomes caused is committed (or at once when they cause nothing). */
-  outcomes(outcomes: Outcome[], stored?: () => void): void {
+  /**
+   * `stored` runs once everything the outcomes caused is committed (or at once when they cause nothing). `connector`:
+   * the connector they came from (none: the engine's own ends), whose smsc_connector_final_seconds times the final ones
+   * from when each message was due to now (not the upstream's done date: a receipt gives it to the minute).
+   */
+  outcomes(outcomes: Outcome[], stored?: () => void, connector?: string): void {
     const now = this.d.now()
+    const timed = connector === undefined ? undefined : this.d.metrics.finalOf(connector)
     const changed = new Map<string, MessageRecord>()
     const receipts: DeliveryItem[] = []
     const refunds = new Map<string, { units: number; count: number; first: string; last: string }>()
@@ -214,6 +219,7 @@ export class Delivery {
       dest.err = o.err
       // The upstream's done time when it gave one (never before the submit nor in the future), else now.
       dest.doneAt = o.doneAt === undefined ? now : Math.min(now, Math.max(r.submitAt, o.doneAt))
+      timed?.record((now - Math.max(r.submitAt, r.scheduleAt)) * 1000)
       // Final: the upstream's id is no longer needed to find this message (the map would grow forever).
       if (dest.up !== undefined && dest.conn !== undefined) unlink.push(this.d.upstreamLink(dest.conn, dest.up))
       r.state = aggregateState(r.dests)
@@ -312,7 +318,7 @@ export class Delivery {
   private item(it: DeliveryItem, r: MessageRecord, from: Address, account: Account | undefined): DeliveryItem {
     if (account?.webhooks.receipts) {
       const err = r.dests.find((x) => x.addr[2] === from[2])?.err ?? r.err
-      it.event = { type: 'receipt', id: r.id, from: eventAddress(from), to: eventAddress(r.src), stat: it.stat, err, submitAt: r.submitAt, doneAt: this.d.now(), part: r.part ?? null }
+      it.event = { type: 'receipt', id: r.id, from: eventAddress(from), to: eventAddress(r.src), stat: it.stat, err, submitAt: r.submitAt, doneAt: this.d.now(), part: r.part ?? null, reference: r.reference ?? null }
     }
     return it
   }

@@ -56,7 +56,8 @@ export type ConnectorMsg =
 
 export type DeliveryMsg =
   /** `stored`, when given, is called once the outcomes' effects are committed (upstream receipts are acknowledged then). */
-  | { type: 'outcomes'; outcomes: Outcome[]; stored?: () => void }
+  /** `connector`: whose outcomes they are (none for the engine's own ends: expiry, no route left). */
+  | { type: 'outcomes'; outcomes: Outcome[]; stored?: () => void; connector?: string }
   | { type: 'enqueue'; items: DeliveryItem[] }
   | { type: 'results'; ok: DeliveryItem[]; failed: DeliveryItem[]; refused: RefusedDelivery[] }
   | { type: 'bound'; systemId: string }

@@ -244,7 +244,7 @@ export function startActors(d: ActorDeps): ActorSystem {
   })
   delivery = spawnDrained(root, 'delivery', (state: Delivery, msg: DeliveryMsg) => {
     switch (msg.type) {
-      case 'outcomes': state.outcomes(msg.outcomes, msg.stored); return state
+      case 'outcomes': state.outcomes(msg.outcomes, msg.stored, msg.connector); return state
       case 'enqueue': state.enqueue(msg.items); return state
       case 'results': state.results(msg.ok, msg.failed, msg.refused); return state
       case 'bound': state.pump(msg.systemId); return state
@@ -254,7 +254,7 @@ export function startActors(d: ActorDeps): ActorSystem {
       case 'fault': throw new Error('injected delivery fault')
     }
   }, { initialStateFunc: makeDelivery, onCrash: restartWithBudget('delivery', 5, 10_000, log, d.fatal) })
-  const toDelivery = (outcomes: Outcome[], stored?: () => void) => delivery.post({ type: 'outcomes', outcomes, stored })
+  const toDelivery = (outcomes: Outcome[], stored?: () => void, connector?: string) => delivery.post({ type: 'outcomes', outcomes, stored, connector })
 
   // 3. connectors: the simulator (always) and the configured upstreams, each behind its lane.
   let dispatcher: Drained<DispatcherMsg>
@@ -277,7 +277,7 @@ export function startActors(d: ActorDeps): ActorSystem {
     /** This instance's lane: its link going down because the operator or a reload stopped it is no outage. */
     let own: Lane | null = null
     const events: ConnectorEvents = {
-      outcomes: (outcomes) => toDelivery(outcomes),
+      outcomes: (outcomes) => toDelivery(outcomes, undefined, id),
       accepted: (items) => toDispatcher({ type: 'accepted', connector: id, items }),
       retry: (items, reason, counted) => {
         log('debug', 'connector hands back for retry', { connector: id, count: items.length, reason })
@@ -541,7 +541,7 @@ export function startActors(d: ActorDeps): ActorSystem {
           }
           outcomes.push({ id: hit.at[0], dest: hit.at[1], state: rc.state, err: rc.err, rev: hit.r.rev ?? 0, doneAt: rc.doneAt })
         }
-        if (outcomes.length > 0) toDelivery(outcomes, msg.stored)
+        if (outcomes.length > 0) toDelivery(outcomes, msg.stored, msg.connector)
         else msg.stored() // nothing of ours: acknowledge (the upstream would only send them again)
         return state
       }

@@ -54,9 +54,18 @@ export class Metrics {
   readonly submitLatencyAll = new Histogram()
   readonly receiptLatencyAll = new Histogram()
   readonly commitLatencyAll = new Histogram()
+  /** Per connector: from a message's due time (its submit, or its schedule) to the connector's final outcome, µs
+   *  (smsc_connector_final_seconds): which carrier is slow to deliver, or to send its receipts. */
+  readonly connectorFinal = new Map<string, Histogram>()
   /** Duration of each telemetry tick (collect, encode, publish): what the live console costs. */
   readonly telemetryTick = new Histogram()
   readonly accounts = new Map<string, AccountCounters>()
+  /** The connector's final-outcome histogram (made on its first outcome). */
+  finalOf(connector: string): Histogram {
+    let h = this.connectorFinal.get(connector)
+    if (h === undefined) this.connectorFinal.set(connector, (h = new Histogram()))
+    return h
+  }
   /** Submits refused before bind (no account yet). */
   readonly unbound = newCounters()
   readonly totals = { submitted: 0, delivered: 0, receipts: 0, purged: 0, outbindAttempts: 0, outbindFailed: 0, outbindBound: 0, alertsSent: 0, alertsUnsent: 0, authFailures: 0, authLockoutRefusals: 0, bindsRefused: 0, tlsHandshakeFailures: 0 }
@@ -546,10 +555,15 @@ export function filterFrame(frame: Record<string, unknown>, topics: ReadonlySet<
 
 const LATENCY_BOUNDS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
-function promHistogram(name: string, help: string, h: Histogram, out: string[]): void {
-  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`)
-  for (const b of LATENCY_BOUNDS_S) out.push(`${name}_bucket{le="${b}"} ${h.countAtOrBelow(b * 1e6)}`)
-  out.push(`${name}_bucket{le="+Inf"} ${h.count}`, `${name}_sum ${(h.mean * h.count) / 1e6}`, `${name}_count ${h.count}`)
+/** Receipts can take minutes (a carrier retrying an absent subscriber): bounds up to the histogram's 35 minutes. */
+const RECEIPT_BOUNDS_S = [...LATENCY_BOUNDS_S, 120, 300, 600, 1200, 1800]
+
+function promHistogram(name: string, help: string, h: Histogram, out: string[], bounds = LATENCY_BOUNDS_S, labels = '', head = true): void {
+  if (head) out.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`)
+  const l = labels === '' ? '' : `${labels},`
+  for (const b of bounds) out.push(`${name}_bucket{${l}le="${b}"} ${h.countAtOrBelow(b * 1e6)}`)
+  const tail = labels === '' ? '' : `{${labels}}`
+  out.push(`${name}_bucket{${l}le="+Inf"} ${h.count}`, `${name}_sum${tail} ${(h.mean * h.count) / 1e6}`, `${name}_count${tail} ${h.count}`)
 }
 
 const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
@@ -662,7 +676,10 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   }
   const fold = (all: Histogram, cur: Histogram) => { const h = new Histogram(); h.add(all); h.add(cur); return h }
   promHistogram('smsc_submit_latency_seconds', 'time from handing a read batch of submits to the store to writing their submit_sm_resp', fold(m.submitLatencyAll, m.submitLatency), out)
-  promHistogram('smsc_receipt_latency_seconds', 'time from submit to the receipt acknowledged by the ESME', fold(m.receiptLatencyAll, m.receiptLatency), out)
+  promHistogram('smsc_receipt_latency_seconds', 'time from submit to the receipt acknowledged by the ESME', fold(m.receiptLatencyAll, m.receiptLatency), out, RECEIPT_BOUNDS_S)
+  const finalHelp = 'time from a message\'s due time (its submit, or its schedule) to the connector\'s final outcome (its receipt, or its refusal), by connector'
+  const none = new Histogram() // a connector without a final outcome yet: its series at 0, for rules and dashboards
+  conn.list.forEach((c, i) => promHistogram('smsc_connector_final_seconds', finalHelp, m.connectorFinal.get(c.id) ?? none, out, RECEIPT_BOUNDS_S, `connector="${esc(c.id)}"`, i === 0))
   promHistogram('smsc_store_commit_seconds', 'store group commit duration', fold(m.commitLatencyAll, m.commitLatency), out)
   promHistogram('smsc_telemetry_tick_seconds', 'time to build and publish one telemetry tick (the cost of the live console)', m.telemetryTick, out)
   const mem = process.memoryUsage()

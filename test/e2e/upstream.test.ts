@@ -155,6 +155,7 @@ t.test('engine A → a node-smpp upstream: receipts with A\'s ids, once each; th
   const destOf = new Map(resps.map((r, i) => [r.message_id as string, list[i].destination_addr]))
   const wrongDest = ids.filter((id) => receiptsOf(esme).get(id)![0].source_addr !== destOf.get(id))
   t.same(wrongDest, [], 'each receipt is for its own message (source_addr = the destination)')
+  t.match((await A.http('GET', '/metrics')).body, 'smsc_connector_final_seconds_count{connector="up"} 30\n', 'each final receipt timed once under its connector (the duplicates not)')
 
   // MO from the upstream → MO table → esme2
   const rx = await openEsme(t, { port: A.smppPort, kind: 'receiver', systemId: 'esme2', password: 'secret2' })
