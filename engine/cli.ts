@@ -1131,6 +1131,11 @@ async function start(flags: Record<string, string | boolean>): Promise<number> {
     `  Accounts   ${smsc.store.listAccounts().map((a) => `${a.systemId}${a.outbind ? ' (outbind)' : ''}`).join(', ')}` +
       (smsc.skippedAccounts.length > 0 ? `   (not recreated, removed through the API or CLI: ${smsc.skippedAccounts.join(', ')}; delete them from the config)` : ''),
   ]
+  const u = smsc.uncleanStart
+  if (u !== null) {
+    lines.push(`  Last stop  NOT CLEAN: the previous run (${u.previousPid > 0 ? `pid ${u.previousPid}` : 'pid unknown'}) did not stop cleanly (kill -9, a crash or a power loss); ` +
+      `recovered ${u.inFlight} message${u.inFlight === 1 ? '' : 's'} in flight, ${u.pendingDeliveries} receipt${u.pendingDeliveries === 1 ? '' : 's'} and MO waiting (docs/OPERATIONS.md "After an unclean stop")`)
+  }
   const terminal = process.stdout.isTTY === true
   lines.push(...credentialLines(o.dataDir, smsc.adminPassword, smsc.demoAccount, terminal))
   const log = createLogger(o.log.level)

@@ -34,7 +34,7 @@ import { Metrics, TelemetryHub, type EngineHealth, type HubSources, type TickFra
 import { Refusals } from './refusals'
 import { DailyStats } from './daily-stats'
 import { AdminAuth, LoginThrottle } from './auth'
-import { lockDataDir } from './lock'
+import { clearUncleanStop, lockDataDir, uncleanStop } from './lock'
 import { makeDataDir, writePrivateFile } from './dirs'
 import { validateSubmit } from './session/submit'
 import { EsmClass } from './protocol/constants'
@@ -72,6 +72,16 @@ export interface TextSubmit {
 
 export type { MessageView } from './message-search'
 
+/** A start after a run that did not stop cleanly (Smsc.uncleanStart). */
+export interface UncleanStart {
+  /** The pid of the run that did not stop cleanly; 0 when its lock did not name one. */
+  previousPid: number
+  /** Messages not final (with the carrier or an upstream, waiting for a connector, scheduled), recovered from the store. */
+  inFlight: number
+  /** Receipts and MO waiting for their ESME (binds or webhooks), recovered from the store. */
+  pendingDeliveries: number
+}
+
 export interface Smsc {
   readonly options: ResolvedOptions
   readonly ports: { smpp: number; tls: number | null; http: number; https: number | null }
@@ -79,6 +89,12 @@ export interface Smsc {
   readonly demoAccount: { systemId: string; password: string } | null
   /** Config accounts not created because they were removed through the API or CLI (warned at start). */
   readonly skippedAccounts: readonly string[]
+  /**
+   * Set when the previous run on this data dir did not stop cleanly (its lock was stale: kill -9, a crash, a power loss;
+   * engine/lock.ts uncleanStop): its pid (0 when not known) and what this start found in the store to carry on with.
+   * Shown in the banner; warned in the log; smsc_unclean_start.
+   */
+  readonly uncleanStart: UncleanStart | null
   readonly store: Store
   sessions(): Session[]
   mo(req: MoRequest): Promise<{ id: string; systemId: string; parts: number }>
@@ -201,6 +217,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   } catch (e) {
     throw orFull(e)
   }
+  /** The previous run did not stop cleanly (its lock was stale, now or when a CLI command took it over since). */
+  const unclean = uncleanStop(options.dataDir)
   const base = { maxBinds: options.session.maxBindsPerAccount, windowSize: options.session.windowSize, messageIdFormat: options.messageIdFormat }
   const defaults: AccountSettings = { ...defaultSettings(base), receiptPolicy: options.receipts.multipart }
   let store: Store
@@ -349,6 +367,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   })
 
   const metrics = new Metrics(options.telemetry.events, options.telemetry.timelineSize, now)
+  metrics.uncleanStart = unclean !== null
   const refusals = new Refusals(options.stats.refusalsKept)
   const traffic = new DailyStats(store, options.stats.retentionDays)
   const { auth, generated: adminPassword } = await AdminAuth.init(store, options.admin.password)
@@ -859,6 +878,13 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     bindTimeoutMs: options.timers.sessionInitMs > 0 ? 0 : options.timers.responseMs, // the outbind's "response" is the bind
   })
 
+  // What the store's open and the dispatcher's recovery counted (the active messages are loaded once at start: no scan of its own).
+  const uncleanStart: UncleanStart | null = unclean === null ? null : {
+    previousPid: unclean.pid,
+    inFlight: store.activeMessages().length,
+    pendingDeliveries: store.accountsWithPending().reduce((n, a) => n + store.pendingCount(a), 0),
+  }
+
   // HTTP first (health answers 503 until SMPP listens), SMPP listeners last.
   let listeners: Listeners | null = null
   const smsc: Smsc = {
@@ -866,6 +892,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     ports: { smpp: 0, tls: null, http: 0, https: null },
     demoAccount,
     skippedAccounts: [...removed],
+    uncleanStart,
     store,
     sessions: () => [...all.values()].map((e) => e.session),
     mo: (req) => originateMo(req),
@@ -1535,6 +1562,13 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   } catch (e) {
     removeControlFile()
     log('warn', 'cannot write the CLI control file; CLI changes need the engine stopped', { error: String(e) })
+  }
+  if (uncleanStart !== null) {
+    // Said once: the mark goes now that the start succeeded (a start refused before this point says it again next time).
+    log('warn', `the previous run (${uncleanStart.previousPid > 0 ? `pid ${uncleanStart.previousPid}` : 'pid unknown'}) did not stop cleanly (kill -9, a crash or a power loss): ` +
+      `recovered from the store ${uncleanStart.inFlight} message${uncleanStart.inFlight === 1 ? '' : 's'} in flight and ${uncleanStart.pendingDeliveries} receipt${uncleanStart.pendingDeliveries === 1 ? '' : 's'} and MO waiting for delivery (docs/OPERATIONS.md "After an unclean stop")`,
+    { previousPid: uncleanStart.previousPid, inFlight: uncleanStart.inFlight, pendingDeliveries: uncleanStart.pendingDeliveries, foundAt: unclean === null || unclean.at === 0 ? undefined : new Date(unclean.at).toISOString() })
+    clearUncleanStop(options.dataDir)
   }
   log('info', 'listening', { smpp: listeners.smppPort, tls: listeners.tlsPort, http: http.port })
   return smsc

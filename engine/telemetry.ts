@@ -85,6 +85,8 @@ export class Metrics {
    * prometheus_config_last_reload_successful and …_success_timestamp_seconds.
    */
   readonly configReload: { ok: boolean; at: number }
+  /** This start followed a run that did not stop cleanly (engine/lock.ts uncleanStop; smsc_unclean_start). */
+  uncleanStart = false
   private readonly ring: TelemetryEvent[] = []
   private eventSeq = 0
   /**
@@ -588,6 +590,8 @@ export function prometheusText(m: Metrics, src: HubSources): string {
     `smsc_config_reload_success ${m.configReload.ok ? 1 : 0}`)
   out.push('# HELP smsc_config_reload_timestamp_seconds when the config was last taken whole: the start, or the last reload that succeeded', '# TYPE smsc_config_reload_timestamp_seconds gauge',
     `smsc_config_reload_timestamp_seconds ${m.configReload.at / 1000}`)
+  out.push('# HELP smsc_unclean_start 1 when this start followed a run that did not stop cleanly (kill -9, a crash, a power loss: its data-dir lock was left behind), 0 after a clean stop', '# TYPE smsc_unclean_start gauge',
+    `smsc_unclean_start ${m.uncleanStart ? 1 : 0}`)
   out.push('# HELP smsc_submit_total submit_sm, data_sm and submit_multi answered, by account and command_status', '# TYPE smsc_submit_total counter')
   const all: [string, AccountCounters][] = [...m.accounts.entries(), ['', m.unbound]]
   for (const [acc, c] of all) for (const [status, n] of c.statuses) out.push(`smsc_submit_total{account="${esc(acc)}",status="${statusName(status)}"} ${n}`)

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { lockDataDir, lockHolder, pidAlive } from '../engine/lock'
+import { clearUncleanStop, lockDataDir, lockHolder, pidAlive, uncleanStop } from '../engine/lock'
 import { openAdminClient } from '../engine/admin-client'
 import { resolveOptions } from '../engine/config'
 import { isSmscError } from '../engine/errors'
@@ -44,6 +44,26 @@ t.test('held: a second lock is refused until released; stale locks are taken ove
   const again = lockDataDir(dir)
   t.equal(lockHolder(dir), process.pid)
   again()
+})
+
+t.test('a stale lock taken over leaves the mark of an unclean stop (the first holder\'s pid) until it is cleared; a clean release leaves none', async (t) => {
+  const dir = freshDir(t)
+  const file = path.join(dir, 'smsc.lock')
+  lockDataDir(dir)()
+  t.equal(uncleanStop(dir), null, 'a lock released is a clean stop')
+  const dead = deadPid()
+  writeFileSync(file, String(dead))
+  const before = Date.now()
+  lockDataDir(dir)()
+  const mark = uncleanStop(dir)
+  t.equal(mark?.pid, dead, 'the mark names the holder that did not stop')
+  t.ok((mark?.at ?? 0) >= before, 'and when its lock was found')
+  // Another stale lock before the engine cleared the mark (a CLI command killed too): the first holder stays named.
+  writeFileSync(file, String(deadPid()))
+  lockDataDir(dir)()
+  t.equal(uncleanStop(dir)?.pid, dead, 'a later stale lock keeps the first mark')
+  clearUncleanStop(dir)
+  t.equal(uncleanStop(dir), null, 'cleared')
 })
 
 t.test('a holder of another user (kill(pid, 0) fails with EPERM) is alive', async (t) => {
