@@ -98,6 +98,8 @@ export interface SmppConnectorOptions {
   reconnectMs: [number, number]
   /** [first, max] pause of submits after ESME_RTHROTTLED / ESME_RMSGQFUL: doubles while refused, first again once accepted. */
   throttlePauseMs: [number, number]
+  /** submit_sm unanswered after responseMs in a row (none answered since they went) that make the link stalled: it is dropped and bound again. */
+  stallAfterTimeouts: number
   interfaceVersion: 0x34 | 0x50
   /** How its submit_sm_resp ids and its receipts' ids compare (RECEIPT_ID_MODES). */
   receiptIds: ReceiptIdMode
@@ -460,7 +462,7 @@ const KEYS = {
   store: Object.keys(DEFAULTS.store),
   stats: Object.keys(DEFAULTS.stats),
   webhooks: Object.keys(DEFAULTS.webhooks),
-  smppConnector: ['id', 'kind', 'host', 'port', 'tls', 'rejectUnauthorized', 'ca', 'systemId', 'password', 'systemType', 'bindType', 'windowSize', 'ratePerSecond', 'enquireLinkMs', 'responseMs', 'reconnectMs', 'throttlePauseMs', 'interfaceVersion', 'receiptIds'],
+  smppConnector: ['id', 'kind', 'host', 'port', 'tls', 'rejectUnauthorized', 'ca', 'systemId', 'password', 'systemType', 'bindType', 'windowSize', 'ratePerSecond', 'enquireLinkMs', 'responseMs', 'reconnectMs', 'throttlePauseMs', 'stallAfterTimeouts', 'interfaceVersion', 'receiptIds'],
   httpConnector: ['id', 'kind', 'url', 'headers', 'timeoutMs', 'concurrency', 'ratePerSecond', 'throttlePauseMs', 'probeMs', 'probeUrl', 'receipts', 'answerId', 'callbackToken', 'callbackFields', 'callbackStatuses'],
 }
 
@@ -696,6 +698,8 @@ function resolveConnectors(v: unknown, path: string): ConnectorOptions[] {
       responseMs: pick(o, 'responseMs', 10_000, (x, q) => integer(x, q, 100, MAX_TIMER_MS), ip),
       reconnectMs: pick(o, 'reconnectMs', [1_000, 60_000] as [number, number], (x, q) => range(x, q, 10, MAX_TIMER_MS), ip),
       throttlePauseMs: pick(o, 'throttlePauseMs', [1_000, 30_000] as [number, number], (x, q) => range(x, q, 10, MAX_TIMER_MS), ip),
+      // submits, in a row (at most the window: all of it, when smaller)
+      stallAfterTimeouts: pick(o, 'stallAfterTimeouts', 3, (x, q) => integer(x, q, 1, 10_000), ip),
       interfaceVersion: pick(o, 'interfaceVersion', 0x34 as const, (x, q) => {
         if (x === 0x34 || x === 0x50) return x
         return fail(`${q} must be 52 (0x34, SMPP 3.4) or 80 (0x50, SMPP 5.0) (got ${showValue(x)})`)

@@ -387,7 +387,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     carrierInFlight: () => actors.stats().carrierInFlight,
     connectors: () => {
       const st = actors.stats()
-      return { backlog: st.backlog, list: listed(st).map((c) => ({ id: c.id, kind: c.kind, up: c.up, ...(c.stopped ? { stopped: true as const } : {}), ...(c.paused !== null ? { paused: c.paused } : {}), inFlight: c.inFlight, queued: c.queued, sent: c.sent, failed: c.failed })) }
+      return { backlog: st.backlog, list: listed(st).map((c) => ({ id: c.id, kind: c.kind, up: c.up, ...(c.stopped ? { stopped: true as const } : {}), ...(c.paused !== null ? { paused: c.paused } : {}), ...(c.stalledSince !== undefined ? { stalled: { since: c.stalledSince, timeouts: c.stalledTimeouts ?? 0 } } : {}), inFlight: c.inFlight, queued: c.queued, sent: c.sent, failed: c.failed })) }
     },
     workers: () => null,
     balances: () => new Map(store.listAccounts().filter((a) => a.prepaid).map((a) => [a.systemId, ledger.balance(a.systemId)])),

@@ -46,8 +46,11 @@ export interface Queues {
   carrierInFlight?: number
   /** destinations waiting for a connector (overload.highWater applies to it); engine-wide */
   backlog?: number
-  /** each connector, as GET /api/v1/connectors has it; engine-wide. `stopped`: by the operator (no link, routes skip it); `paused`: until when its upstream throttles it */
-  connectors?: { id: string; kind: 'simulator' | 'smpp' | 'http'; up: boolean; stopped?: true; paused?: string; inFlight: number; queued: number; sent: number; failed: number }[]
+  /**
+   * each connector, as GET /api/v1/connectors has it; engine-wide. `stopped`: by the operator (no link, routes skip it); `paused`: until when its
+   * upstream throttles it; `stalled` (smpp): its link was dropped because the upstream answered no submit_sm, since when and after how many in a row
+   */
+  connectors?: { id: string; kind: 'simulator' | 'smpp' | 'http'; up: boolean; stopped?: true; paused?: string; stalled?: { since: string; timeouts: number }; inFlight: number; queued: number; sent: number; failed: number }[]
 }
 
 export interface Engine {

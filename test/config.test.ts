@@ -271,6 +271,13 @@ t.test('validation messages', async (t) => {
     t.same((resolveOptions({ connectors: [smppC({ throttlePauseMs: [200, 5000] })] }).connectors[0] as { throttlePauseMs: number[] }).throttlePauseMs, [200, 5000], 'throttlePauseMs is kept')
     throwsMessage(t, () => resolveOptions({ connectors: [smppC({ throttlePauseMs: [5000, 200] })] }), 'config.connectors[0].throttlePauseMs must have min <= max (got [5000,200])')
     throwsMessage(t, () => resolveOptions({ connectors: [smppC({ throttlePauseMs: [5, 200] })] }), 'config.connectors[0].throttlePauseMs[0] must be an integer between 10 and 2147483647 (got 5)')
+    // the submit_sm unanswered in a row that make an smpp upstream stalled (docs/CONNECTORS.md)
+    t.equal((r.connectors[0] as { stallAfterTimeouts: number }).stallAfterTimeouts, 3, 'stallAfterTimeouts: 3 by default')
+    t.equal((resolveOptions({ connectors: [smppC({ stallAfterTimeouts: 1 })] }).connectors[0] as { stallAfterTimeouts: number }).stallAfterTimeouts, 1, 'stallAfterTimeouts 1 is kept')
+    for (const bad of [0, 2.5, '3', null]) {
+      throwsMessage(t, () => resolveOptions({ connectors: [smppC({ stallAfterTimeouts: bad })] }), `config.connectors[0].stallAfterTimeouts must be an integer between 1 and 10000 (got ${JSON.stringify(bad)})`)
+    }
+    throwsMessage(t, () => resolveOptions({ connectors: [{ id: 'h', kind: 'http', url: 'http://x', stallAfterTimeouts: 3 }] }), 'config.connectors[0].stallAfterTimeouts is not a known key')
     const httpC = (over: Record<string, unknown> = {}) => resolveOptions({ connectors: [{ id: 'h', kind: 'http', url: 'http://x', ...over }] }).connectors[0]
     t.match(httpC(), { throttlePauseMs: [1000, 30000], probeMs: [1000, 30000], probeUrl: null }, 'http connector defaults: its 429 pause, its probes while down (a HEAD to its url)')
     t.match(httpC({ throttlePauseMs: [200, 5000], probeMs: [500, 8000], probeUrl: 'https://p.example/health' }), { throttlePauseMs: [200, 5000], probeMs: [500, 8000], probeUrl: 'https://p.example/health' }, 'kept')

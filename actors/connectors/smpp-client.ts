@@ -17,7 +17,7 @@
  *
  * Two ways an upstream that keeps its bind can still stop our traffic, both judged per answer or per
  * tick, never with a timer per submit (docs/CONNECTORS.md "When the upstream stalls or throttles"):
- * - it stops answering submit_sm (the link answers enquire_link): STALL_AFTER_TIMEOUTS submits in a
+ * - it stops answering submit_sm (the link answers enquire_link): stallAfterTimeouts (3) submits in a
  *   row time out with no submit_sm_resp since they were sent, and the link is dropped and bound again,
  *   as Kannel and Jasmin do. Its reconnect back-off then starts over only once a submit is answered
  *   again, not at the bind: a link that binds and stalls again comes back less and less often.
@@ -63,11 +63,6 @@ const TEMPORARY: ReadonlyMap<number, { reason: ConnectorRetryReason; pause: bool
   [S.ESME_RSYSERR, { reason: 'system_error', pause: false }], // 0x08 "System Error"
 ])
 
-/**
- * Submits timed out in a row, none answered since they were sent, that make the link count as stalled:
- * it is dropped and bound again. Fewer when the window is smaller (all of it, then).
- */
-export const STALL_AFTER_TIMEOUTS = 3
 /** A throttling episode ends (an info line) once the upstream has refused nothing for this long. */
 export const THROTTLING_QUIET_MS = 60_000
 
@@ -103,10 +98,13 @@ export class SmppClientConnector implements Connector {
   private backoff: number
   /** When the upstream last answered a submit (any status): time-outs of submits sent before it tell of no stall. */
   private lastAnswerAt = 0
-  /** Submits timed out in a row, each sent after the last answer (STALL_AFTER_TIMEOUTS). */
+  /** Submits timed out in a row, each sent after the last answer (cfg.stallAfterTimeouts). */
   private silentTimeouts = 0
   /** The last link was dropped for a stall: the reconnect back-off starts over at an answered submit, not at the bind. */
   private stalled = false
+  /** When the link was last dropped for a stall, and the time-outs in a row that made it (stats(); while `stalled`). */
+  private stalledAt = 0
+  private stalledTimeouts = 0
   /** Throttled (ESME_RTHROTTLED, ESME_RMSGQFUL): no submit goes before pausedUntil; cleared by tick(). */
   private isPaused = false
   private pausedUntil = 0
@@ -185,6 +183,7 @@ export class SmppClientConnector implements Connector {
     return {
       id: this.id, kind: 'smpp', up: this.up, inFlight: this.inFlightCount, sent: this.sent, failed: this.failed,
       paused: this.isPaused ? new Date(this.pausedUntil).toISOString() : null, stalled: this.stalled,
+      ...(this.stalled ? { stalledSince: new Date(this.stalledAt).toISOString(), stalledTimeouts: this.stalledTimeouts } : {}),
     }
   }
 
@@ -307,10 +306,14 @@ export class SmppClientConnector implements Connector {
       }
       // Bound, answering enquire_link, but no submit_sm_resp: drop the link and bind again (SMPP 3.4 §4.2 unbind; no
       // unbind_resp is awaited from a link that answers nothing). What it held goes back for failover (linkLost).
-      const stallAfter = Math.min(STALL_AFTER_TIMEOUTS, this.cfg.windowSize)
+      // stallAfterTimeouts (3 by default), or the whole window when it is smaller
+      const stallAfter = Math.min(this.cfg.stallAfterTimeouts, this.cfg.windowSize)
       if (this.link === 'bound' && this.silentTimeouts >= stallAfter) {
         const n = this.silentTimeouts
+        // Since the first drop of a stall that lasts: a link bound again that stalls again keeps its start.
+        if (!this.stalled) this.stalledAt = now
         this.stalled = true
+        this.stalledTimeouts = n
         this.write({ command: 'unbind', command_status: 0, sequence_number: this.nextSeq() })
         this.linkLost(`stalled: ${n} submit_sm in a row unanswered after responseMs ${this.cfg.responseMs}: unbinding to bind again`)
         return

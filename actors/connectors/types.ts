@@ -108,6 +108,9 @@ export interface ConnectorStats {
   paused: string | null
   /** smpp: its last link was dropped for a stall (submit_sm unanswered), and no submit has been answered since (down, or bound again on trial). */
   stalled?: boolean
+  /** smpp, while stalled: when its link was first dropped for the stall (ISO-8601), and the submit_sm in a row unanswered that made the last drop. */
+  stalledSince?: string
+  stalledTimeouts?: number
 }
 
 export interface Connector {

@@ -356,6 +356,27 @@ t.test('set_dpf goes upstream on submit_sm to an SMPP 5.0 bind only; an alert_no
   t.equal(rec.got.down.length, 0, 'and the link stayed up')
 })
 
+t.test('stallAfterTimeouts: the link counts as stalled only after that many submits in a row go unanswered (here 5, not the default 3), and says since when and after how many', async (t) => {
+  const up = await startUpstream(t, { onSubmit: () => 'hold' })
+  const { c, rec } = connector(t, connectorConfig(up.port, { windowSize: 10, responseMs: 300, enquireLinkMs: 100, reconnectMs: [5000, 5000], stallAfterTimeouts: 5 }))
+  const d = drive(t, c, rec) // what times out is not offered again
+  c.start()
+  await rec.until(() => rec.got.up === 1, 'bind')
+  d.add(dispatches([record(), record(), record()]))
+  await rec.until(() => rec.retriedWith('response timeout').length === 3, 'three time-outs', 3000)
+  await sleep(300) // ticks after the third
+  t.equal(rec.got.down.length, 0, 'three unanswered in a row do not drop the link')
+  t.match(c.stats(), { up: true, stalled: false }, 'up, not stalled')
+  t.notOk('stalledSince' in c.stats(), 'no stall to date')
+  const before = Date.now()
+  d.add(dispatches([record(), record()]))
+  await rec.until(() => rec.got.down.length === 1, 'down at the fifth', 3000)
+  t.match(rec.got.down[0], /^stalled: 5 submit_sm in a row unanswered after responseMs 300: unbinding to bind again$/, 'the fifth in a row drops it')
+  const st = c.stats()
+  t.match(st, { up: false, stalled: true, stalledTimeouts: 5 }, 'stalled, after 5')
+  t.ok(Date.parse(st.stalledSince ?? '') >= before - 1, `since the drop (${st.stalledSince})`)
+})
+
 t.test('window and rate: windowSize 5 takes 5 of 20; 100/s sends about 100 in a second; response timer hands back', async (t) => {
   t.test('window', async (t) => {
     // The upstream holds every submit but answers the fifth after 100 ms: it is alive, so the four time-outs of

@@ -2,7 +2,8 @@
  * The console's overview says when the engine is degraded, with what GET /healthz names (an upstream connector
  * down, the overload or disk guard refusing submits), and stops saying it once that is over. In chromium, against an
  * engine whose smpp connector points at a port nobody listens on; the operator then stops that connector (a
- * connector stopped on purpose is not a problem).
+ * connector stopped on purpose is not a problem). The connectors panel's states: paused (a provider that throttles) and
+ * stalled (an upstream that keeps its bind and answers no submit_sm).
  */
 import t from 'tap'
 import fs from 'node:fs'
@@ -11,6 +12,7 @@ import { spawnSync } from 'node:child_process'
 import { freePorts, httpCall, projectRoot, startEngine } from '../helpers/engine'
 import { api, operatorToken, startSink } from '../helpers/lifecycle'
 import { NEEDS_BROWSER, openPage } from '../helpers/browser'
+import { startUpstream } from '../helpers/upstream'
 
 const ADMIN_PASSWORD = 'problems-console-admin-1'
 
@@ -80,4 +82,33 @@ t.test('a connector its provider throttles shows paused, until when, in the conn
   const list = spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'smsc.js'), 'connector', 'list', '--config', engine.configPath], { encoding: 'utf8', timeout: 60_000 })
   t.equal(list.status, 0, list.stderr)
   t.match(list.stdout, /^prov\s+http\s+paused\s+\d+\s+\d+\s+0\s+\d+\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/m, 'smsc connector list: paused, until when')
+})
+
+t.test('an smpp connector whose upstream answers no submit_sm shows stalled, since when and after how many, in the connectors panel (stallAfterTimeouts)', NEEDS_BROWSER, async (t) => {
+  const up = await startUpstream(t, { onSubmit: () => 'hold' }) // binds, answers enquire_link, never a submit_sm
+  const engine = await startEngine(t, {
+    extra: {
+      admin: { password: ADMIN_PASSWORD },
+      // down for 30 s after the stall: the panel has time to show it
+      connectors: [{ id: 'carrier-s', kind: 'smpp', host: '127.0.0.1', port: up.port, systemId: 'esme1', password: 'secret1', windowSize: 2, responseMs: 300, reconnectMs: [30_000, 30_000], stallAfterTimeouts: 2 }],
+      routes: { mt: [{ name: 'all', match: {}, action: { failover: ['carrier-s', 'simulator'] } }], mo: [] },
+      telemetry: { intervalMs: 250 },
+    },
+  })
+  const token = await operatorToken(engine.httpPort, ADMIN_PASSWORD)
+  const listed = async () => ((await api(engine.httpPort, 'GET', '/api/v1/connectors', undefined, token)).json as { connectors: { id: string; up: boolean }[] }).connectors.find((c) => c.id === 'carrier-s')
+  for (let i = 0; i < 200 && !(await listed())?.up; i++) await new Promise((r) => setTimeout(r, 25))
+  for (const to of ['447700900001', '447700900002']) {
+    const sent = await api(engine.httpPort, 'POST', '/api/v1/messages', { systemId: 'esme1', from: 'Shop', to, text: 'hi' }, token)
+    t.equal(sent.status, 202, sent.body)
+  }
+  const { page, pageErrors } = await openPage(t)
+  await page.goto(`http://127.0.0.1:${engine.httpPort}/`)
+  await page.fill('input[name=password]', ADMIN_PASSWORD)
+  await page.click('button[type=submit]')
+  await page.waitForSelector('#connectors tr[data-connector=carrier-s][data-state=stalled]', { timeout: 15_000 })
+  t.match(await page.textContent('#connectors tr[data-connector=carrier-s] .pill'), /^stalled since \d\d:\d\d:\d\d, 2 unanswered$/, 'stalled, since when, after how many')
+  t.equal(up.received('submit_sm').length, 2, 'the upstream got the two and answered neither')
+  t.match(await listed(), { up: false, stalled: true, stalledTimeouts: 2, stalledSince: /^\d{4}-\d\d-\d\dT/ }, 'GET /api/v1/connectors says the same')
+  t.same(pageErrors, [], 'no page errors')
 })

@@ -71,7 +71,7 @@ export function connectorConfig(port: number, over: Partial<SmppConnectorConfig>
     id: 'up', kind: 'smpp', host: '127.0.0.1', port, tls: false, rejectUnauthorized: true, ca: null,
     systemId: 'esme1', password: 'secret1', systemType: '', bindType: 'transceiver',
     windowSize: 10, ratePerSecond: 0, enquireLinkMs: 30_000, responseMs: 3000,
-    reconnectMs: [100, 400], throttlePauseMs: [1000, 30_000], interfaceVersion: 0x34, receiptIds: 'exact',
+    reconnectMs: [100, 400], throttlePauseMs: [1000, 30_000], stallAfterTimeouts: 3, interfaceVersion: 0x34, receiptIds: 'exact',
     ...over,
   }
 }

@@ -68,7 +68,8 @@ export function Overview({ state, operator, readOnly = false }: { state: Telemet
 }
 
 /**
- * The connectors (docs/CONNECTORS.md): up, down or stopped by the operator, what each has in flight and queued in
+ * The connectors (docs/CONNECTORS.md): up, down, stalled (an smpp upstream that answered no submit_sm: its link dropped and
+ * binding again), paused by its upstream's throttling or stopped by the operator, what each has in flight and queued in
  * front of it, what its upstream accepted and refused since the start; the destinations waiting for any connector (the
  * overload guard's backlog). An admin stops or starts one here as `smsc connector stop|start` does (a viewer sees only).
  */
@@ -77,6 +78,7 @@ const CONN_STATE_TITLE: Record<string, string> = {
   down: 'its link is down: routes fail over or wait',
   stopped: 'stopped by the operator: no link, routes skip it',
   paused: 'its upstream throttles it (ESME_RTHROTTLED, ESME_RMSGQFUL, HTTP 429): its submits wait, failover routes go past it',
+  stalled: 'its upstream kept the bind but answered no submit_sm (stallAfterTimeouts in a row): the link was dropped and binds again; routes fail over or wait',
 }
 
 function ConnectorsPanel({ state, readOnly }: { state: TelemetryState; readOnly: boolean }) {
@@ -108,10 +110,12 @@ function ConnectorsPanel({ state, readOnly }: { state: TelemetryState; readOnly:
               <th>connector</th><th>kind</th><th>state</th><th class="num">in flight</th><th class="num">queued</th><th class="num">sent</th><th class="num">failed</th>${readOnly ? null : html`<th></th>`}
             </tr></thead><tbody>
               ${list.map((c) => {
-                const st = c.stopped ? 'stopped' : !c.up ? 'down' : c.paused !== undefined ? 'paused' : 'up'
+                // as smsc connector list: stalled while down after a stall (bound again on trial, it is up)
+                const st = c.stopped ? 'stopped' : !c.up ? (c.stalled !== undefined ? 'stalled' : 'down') : c.paused !== undefined ? 'paused' : 'up'
                 return html`<tr key=${c.id} data-connector=${c.id} data-state=${st}>
                   <td>${c.id}</td><td class="dim">${c.kind}</td>
-                  <td><span class=${`pill conn-${st}`} title=${CONN_STATE_TITLE[st]}>${st}${st === 'paused' ? html` <span class="dim">until ${clock(Date.parse(c.paused as string))}</span>` : null}</span></td>
+                  <td><span class=${`pill conn-${st}`} title=${CONN_STATE_TITLE[st]}>${st}${st === 'paused' ? html` <span class="dim">until ${clock(Date.parse(c.paused as string))}</span>` : null}${
+                    st === 'stalled' && c.stalled ? html` <span class="dim">since ${clock(Date.parse(c.stalled.since))}, ${c.stalled.timeouts} unanswered</span>` : null}</span></td>
                   <td class="num">${n0(c.inFlight)}</td><td class="num">${n0(c.queued)}</td><td class="num">${n0(c.sent)}</td><td class="num">${n0(c.failed)}</td>
                   ${readOnly || c.kind === 'simulator' ? (readOnly ? null : html`<td></td>`) : html`<td><button type="button" class="btn small" data-action=${c.stopped ? 'start' : 'stop'} disabled=${busy === c.id}
                       onClick=${() => void act(c.id, c.stopped ? 'start' : 'stop')}>${c.stopped ? 'Start' : 'Stop'}</button></td>`}
