@@ -702,7 +702,7 @@ async function audit(flags: Record<string, string | boolean>): Promise<number> {
 const MESSAGE_HELP = `smsc message find | show: find messages for support
 
   smsc message find [--to N] [--from S] [--account A] [--state S] [--direction mt|mo] [--since T]
-                    [--until T] [--upstream-id U] [--limit N] [--before ID] [--json]
+                    [--until T] [--upstream-id U] [--reference R] [--limit N] [--before ID] [--json]
       messages newest first, submitted between --since (default: 24 h before --until) and --until
       (default: now); every filter given must match. MO (from a subscriber to an account) are found
       too, marked MO: --from is the subscriber, --to the number it texted, their state their delivery
@@ -718,6 +718,8 @@ const MESSAGE_HELP = `smsc message find | show: find messages for support
         --upstream-id U   the message id an upstream carrier gave it (its submit_sm_resp), as the
                       carrier quotes it: any case, and hex or decimal the way the connector's
                       receiptIds compares them. Every message in the window is read in full: slower
+        --reference R the reference the send API was given with the message (the customer's own
+                      id), exactly; only the messages that have one are read in full
         --since T, --until T   ISO-8601 (2024-05-01T08:00:00Z), ms since the epoch, or a time
                       ago: 30m, 6h, 2d
         --limit N     at most N messages (default 50, at most ${SEARCH_MAX_LIMIT})
@@ -729,9 +731,10 @@ const MESSAGE_HELP = `smsc message find | show: find messages for support
       came from, the MO route (keyword) that took it, and its delivery to the account: waiting (and
       whether a receiver is bound), retrying, delivered (to a bind or the webhook, when), refused
 
-  Refused submits (a submit_sm_resp with an error, a refused HTTP send) have no id: the running
-  engine keeps the last stats.refusalsKept (200) of each account in memory, and find lists those
-  matching --to, --from, --account and the window after the messages (not with --state,
+  Refused submits (a submit_sm_resp with an error, a refused HTTP send, an MO route's auto-reply
+  refused: "auto-reply" with the route and the MO's id) have no id: the running engine keeps the
+  last stats.refusalsKept (200) of each account in memory, and find lists those matching --to,
+  --from, --account, --reference and the window after the messages (not with --state,
   --direction mo or --before; "?" when the PDU could not be decoded).
   There is no index by number: find reads the stored messages from the newest back to --since, at
   most ${SEARCH_MAX_SCAN.toLocaleString('en-US')} per run (docs/API.md "Message search" says what that costs); past that it says so
@@ -849,6 +852,7 @@ export function showMessage(m: MessageView): string {
     `  from → to   ${m.from} → ${m.to.join(', ')}`,
     `  submitted   ${iso(m.submitAt)}   done ${iso(m.doneAt)}${m.scheduleAt ? `   scheduled ${iso(m.scheduleAt)}` : ''}   expires ${iso(m.expireAt)}`,
   ]
+  if (m.reference !== undefined) lines.push(`  reference   ${m.reference}`)
   if (m.part) lines.push(`  part        ${m.part[0]} of ${m.part[1]}`)
   const refunded = (m.dests ?? []).filter((d) => d.refunded).length
   if (m.price !== undefined) lines.push(`  price       ${m.price}${refunded === 0 ? '' : refunded === m.dests.length ? ', refunded' : `, ${refunded} of ${m.dests.length} destinations refunded`}`)
@@ -883,9 +887,12 @@ function listMessages(r: MessageSearchResult, again: string[]): string {
     text += `\nrefused (no message id; the engine keeps the last stats.refusalsKept of each account, until it restarts):\n`
     text += `${cell('at (UTC)', 25)}${cell('account', 16)}${cell('via', 13)}${cell('from', 17)}${cell('to', 17)}status\n`
     for (const x of r.refused) {
-      const via = x.via === 'http' ? 'http send' : `smpp #${x.session}`
+      const via = x.via === 'http' ? 'http send' : x.via === 'auto-reply' ? 'auto-reply' : `smpp #${x.session}`
+      // an auto-reply: which MO route (keyword) answered which MO
+      const what = x.via === 'auto-reply' ? ` (MO route ${x.route}${x.keyword !== undefined ? `, keyword ${x.keyword}` : ''}, to MO ${x.mo})`
+        : x.command === 'send' || x.command === 'submit_sm' ? '' : ` ${x.command}`
       text += `${cell(iso(x.t), 25)}${cell(x.systemId, 16)}${cell(via, 13)}${cell(x.from ?? '?', 17)}${cell(x.to?.join(',') ?? '?', 17)}` +
-        `${x.statusName} (0x${x.status.toString(16).padStart(8, '0')})${x.command === 'send' || x.command === 'submit_sm' ? '' : ` ${x.command}`}\n`
+        `${x.statusName} (0x${x.status.toString(16).padStart(8, '0')})${what}${x.reference !== undefined ? ` reference ${x.reference}` : ''}\n`
     }
   }
   return text
@@ -893,7 +900,7 @@ function listMessages(r: MessageSearchResult, again: string[]): string {
 
 async function message(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
   if (flags.help || !['find', 'show'].includes(sub ?? '')) { out(MESSAGE_HELP); return flags.help ? 0 : 2 }
-  const find = ['to', 'from', 'account', 'state', 'direction', 'since', 'until', 'limit', 'before', 'upstream-id']
+  const find = ['to', 'from', 'account', 'state', 'direction', 'since', 'until', 'limit', 'before', 'upstream-id', 'reference']
   if (sub === 'show') {
     if (!positionals[0]) usage('message show needs a message id')
     return withClient(flags, [], async (c) => {

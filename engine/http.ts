@@ -39,6 +39,7 @@ import { pickCoding } from './protocol/text/charsets'
 import { SCOPED_TOPICS, TOPICS, filterFrame, prometheusText, type TickFrames, type Topic } from './telemetry'
 import { OPENAPI } from './openapi'
 import { SEARCH_PARAMS, parseSearchQuery } from './message-search'
+import { referenceProblem } from './message'
 import { MS_PER_DAY, utcDay } from './rate'
 import { parseCallback, tokenMatches } from './provider-receipts'
 
@@ -84,12 +85,14 @@ export interface ApiMessage {
   /** ISO-8601, or ms since the epoch */
   scheduleAt?: string | number
   validityMs?: number
+  /** the caller's own id for the message (REFERENCE): stored with it, given back in lookups, searches and receipt webhooks */
+  reference?: string
 }
 
 /** The answer for one message: its ids (one per part), or why it was refused. */
 export type ApiSubmitResult =
-  | { ok: true; ids: string[]; parts: number; coding?: string }
-  | { ok: false; status: number /* SMPP command_status */; code: string; error: string }
+  | { ok: true; ids: string[]; parts: number; coding?: string; reference?: string }
+  | { ok: false; status: number /* SMPP command_status */; code: string; error: string; reference?: string }
 
 /** What the HTTP side needs of the engine (the Smsc satisfies it). */
 export interface HttpHost {
@@ -331,7 +334,7 @@ function moRequest(body: unknown): MoRequest | string {
 
 // ---- the send API's message shape (the engine checks the meaning: policy, routing, lengths)
 
-const MESSAGE_FIELDS = new Set(['from', 'to', 'text', 'binary', 'coding', 'registeredDelivery', 'scheduleAt', 'validityMs'])
+const MESSAGE_FIELDS = new Set(['from', 'to', 'text', 'binary', 'coding', 'registeredDelivery', 'scheduleAt', 'validityMs', 'reference'])
 const CODINGS = ['gsm', 'ucs2', 'latin1', 'binary']
 const HEX = /^(?:[0-9a-fA-F]{2})*$/
 const CODING_LABEL: Record<string, string> = { gsm: 'GSM 03.38', ucs2: 'UCS2', latin1: 'Latin-1', binary: 'binary' }
@@ -376,6 +379,8 @@ export function parseApiMessage(m: unknown, at = '', extra: readonly string[] = 
   if (o.validityMs !== undefined && !(typeof o.validityMs === 'number' && Number.isSafeInteger(o.validityMs) && o.validityMs > 0)) {
     return refusal(S.ESME_RINVEXPIRY, `${at}validityMs must be a positive integer (ms)`)
   }
+  const badReference = o.reference === undefined ? null : referenceProblem(o.reference)
+  if (badReference !== null) return refusal(S.ESME_RSYSERR, `${at}reference ${badReference}`)
   const out: ApiMessage = { from: o.from as string, to: o.to as string }
   for (const k of MESSAGE_FIELDS) if (o[k] !== undefined && k !== 'from' && k !== 'to') (out as unknown as Record<string, unknown>)[k] = o[k]
   return out
@@ -1074,8 +1079,10 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         let j = 0
         const results: ApiSubmitResult[] = parsed.map((m) => {
           if (isRefusal(m)) return m
-          const r = submitted[j++] ?? { ok: false, status: S.ESME_RSYSERR, code: 'SMSC_ERR_STORE_UNAVAILABLE', error: 'no result from the engine' }
-          return r.ok && r.coding === undefined ? { ...r, coding: codingLabel(m) } : r
+          let r = submitted[j++] ?? { ok: false, status: S.ESME_RSYSERR, code: 'SMSC_ERR_STORE_UNAVAILABLE', error: 'no result from the engine' }
+          if (r.ok && r.coding === undefined) r = { ...r, coding: codingLabel(m) }
+          // the caller's own id, given back beside the result (a batch's results match up without counting)
+          return m.reference === undefined ? r : { ...r, reference: m.reference }
         })
         if (batch) return send(res, '200 OK', { results })
         const r = results[0]

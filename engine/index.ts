@@ -31,7 +31,7 @@ import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
 import { Metrics, TelemetryHub, type EngineHealth, type HubSources, type TickFrames } from './telemetry'
-import { Refusals } from './refusals'
+import { Refusals, type AutoReplyOf, type Refusal } from './refusals'
 import { DailyStats } from './daily-stats'
 import { AdminAuth, LoginThrottle } from './auth'
 import { clearUncleanStop, lockDataDir, uncleanStop } from './lock'
@@ -163,6 +163,8 @@ interface EngineMessage extends ApiMessage {
   src?: Address
   dest?: Address
   confirmsOptOut?: true
+  /** an MO route's auto-reply (moReply): a refusal is listed as one (engine/refusals.ts), not as an HTTP send */
+  autoReply?: AutoReplyOf
 }
 
 const SMSC_SYSTEM_ID = 'SMSC'
@@ -1175,10 +1177,16 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     if (d !== null) {
       const mo = r.mo as MoFacts
       mo.route = d.route
-      const keyword = moRoutes.find((x) => x.name === d.route)?.match.keyword
-      if (keyword !== undefined) mo.keyword = [keyword].flat()[0]
+      const keyword = routeKeyword(d.route)
+      if (keyword !== undefined) mo.keyword = keyword
     }
     return r
+  }
+
+  /** An MO route's keyword, the first it lists (what an MO's record and a refused auto-reply name); none without. */
+  function routeKeyword(route: string): string | undefined {
+    const keyword = moRoutes.find((x) => x.name === route)?.match.keyword
+    return keyword === undefined ? undefined : [keyword].flat()[0]
   }
 
   /**
@@ -1270,6 +1278,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     }
     const msg: EngineMessage = { from: to[2], to: dest[2], text: d.reply ?? '', registeredDelivery: false, src: [to[0], to[1], to[2]], dest }
     if (d.optOut === 'add') msg.confirmsOptOut = true
+    // a refused reply is listed as what it is (message search's refused): the route, its keyword, the MO it answers
+    msg.autoReply = { route: d.route, mo: moId }
+    const keyword = routeKeyword(d.route)
+    if (keyword !== undefined) msg.autoReply.keyword = keyword
     try {
       const [r] = await submitMessages(d.account, [msg])
       if (!r.ok) return refused({ status: statusName(r.status), code: r.code, error: r.error }, r.code)
@@ -1384,6 +1396,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         if (r.status !== 0 || !('draft' in r)) return (results[k] = refuse(r.status, 'SMSC_ERR_FIELD_INVALID', fieldRefusal(r.status, m, accountLimits.maxValidityMs)))
         const draft = r.draft as MessageRecord
         if (m.confirmsOptOut) draft.confirmsOptOut = true
+        if (m.reference !== undefined) draft.reference = m.reference
         drafts.push(draft)
       }
       for (const d of drafts) { records.push(d); groups.push(k) }
@@ -1407,7 +1420,11 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     }
     results.forEach((r, k) => {
       const m = msgs[k]
-      if (!r.ok) refusals.add({ t, systemId, session: 0, command: 'send', status: r.status, from: m.from === undefined ? undefined : String(m.from), to: m.to === undefined ? undefined : [String(m.to)] })
+      if (r.ok) return
+      const x: Refusal = { t, systemId, session: 0, command: 'send', status: r.status, from: m.from === undefined ? undefined : String(m.from), to: m.to === undefined ? undefined : [String(m.to)] }
+      if (m.reference !== undefined) x.reference = m.reference
+      if (m.autoReply !== undefined) { x.command = 'reply'; x.autoReply = m.autoReply }
+      refusals.add(x)
     })
     return results
   }

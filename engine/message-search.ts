@@ -17,7 +17,7 @@
  */
 import { addressKey } from '../actors/dpf'
 import { MessageState } from './protocol/constants'
-import { isFinal, recordText, statOf, STATE_OF_STAT, type MessageRecord } from './message'
+import { isFinal, recordText, referenceProblem, statOf, STATE_OF_STAT, type MessageRecord } from './message'
 import { HEX_ID_BASE, ID_WIDTH, counterOf, type ScannedMessage, type Store } from './store'
 import type { AddressOctets, HeadFilter, RecordHead } from './record-codec'
 import type { MessageDest, MessageMo, MessageSearchResult, MessageSummary } from './wire'
@@ -119,10 +119,12 @@ export interface SearchQuery {
   /** only messages a destination of which an upstream took under this id (its submit_sm_resp message_id, as a
    *  carrier quotes it): compared as the destination's connector compares its receipts' ids (receiptIds) */
   upstreamId?: string
+  /** only send API messages given this `reference` (exactly: it is the customer's own id) */
+  reference?: string
 }
 
 /** The query parameters GET /api/v1/messages takes (and `token`, a credential). */
-export const SEARCH_PARAMS = ['to', 'from', 'systemId', 'state', 'direction', 'since', 'until', 'limit', 'before', 'upstreamId'] as const
+export const SEARCH_PARAMS = ['to', 'from', 'systemId', 'state', 'direction', 'since', 'until', 'limit', 'before', 'upstreamId', 'reference'] as const
 
 /** A search from its parameters (`get` reads one; `null` or '' when absent), or the one line saying what is wrong. */
 export function parseSearchQuery(get: (name: string) => string | null | undefined, now: number): SearchQuery | string {
@@ -157,6 +159,13 @@ export function parseSearchQuery(get: (name: string) => string | null | undefine
     // SMPP 3.4 §5.2.23 message_id: a C-Octet String of at most 65 octets (64 characters and the NUL)
     if (upstreamId.trim().length > 64) return `upstreamId must be an upstream's message id of at most 64 characters (got ${upstreamId.trim().length})`
     q.upstreamId = upstreamId.trim()
+  }
+  const reference = v('reference')
+  if (reference !== undefined) {
+    // the send API's rule (engine/message.ts REFERENCE): no message has another
+    const bad = referenceProblem(reference.trim())
+    if (bad !== null) return `reference ${bad}, as the send API takes it`
+    q.reference = reference.trim()
   }
   for (const k of ['since', 'until'] as const) {
     const s = v(k)
@@ -225,7 +234,8 @@ function headFilterOf(q: SearchQuery): HeadFilter | undefined {
   if (q.systemId !== undefined && ascii(q.systemId)) f.systemId = Buffer.from(q.systemId, 'latin1')
   if (q.from !== undefined) f.src = octetsOf(q.from)
   if (q.to !== undefined) f.dest = octetsOf(q.to)
-  return f.state === undefined && f.systemId === undefined && f.src === undefined && f.dest === undefined ? undefined : f
+  if (q.reference !== undefined) f.reference = true
+  return f.state === undefined && f.systemId === undefined && f.src === undefined && f.dest === undefined && f.reference === undefined ? undefined : f
 }
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
@@ -259,6 +269,7 @@ export async function searchMessages(store: Store, q: SearchQuery, o: SearchOpti
     // a final state never changes: the stored one decides; a pending one is checked on the latest version
     if (q.states !== undefined && isFinal(h.state) && !q.states.has(h.state)) return false
     if (q.direction !== undefined && h.mo !== (q.direction === 'mo')) return false
+    if (q.reference !== undefined && h.reference !== q.reference) return false
     if (q.from !== undefined && !addressMatches(q.from, h.src)) return false
     if (q.to !== undefined) {
       let any = false
@@ -308,6 +319,7 @@ export function summaryOf(r: MessageRecord): MessageSummary {
     err: r.err, submitAt: r.submitAt, doneAt: r.doneAt, text: textOf(r), direction: r.mo === undefined ? 'mt' : 'mo',
   }
   if (r.part) s.part = [r.part[0], r.part[1]]
+  if (r.reference !== undefined) s.reference = r.reference
   return s
 }
 

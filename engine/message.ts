@@ -91,6 +91,27 @@ export interface MessageRecord extends StoredMessage {
   /** An MT's: when a receipt of it was discarded, never acknowledged by the account within receipts.maxAgeMs (the
    *  delivery actor writes it on that path only, actors/delivery.ts; the binary layout leaves such a record to msgpackr). */
   receiptDiscarded?: number
+  /** The send API's `reference`: the customer's own id for the message (REFERENCE: 1–64 printable ASCII),
+   *  given back in lookups, searches and receipt webhooks. The binary layout leaves such a record to msgpackr
+   *  (record-codec.ts): an SMPP submit never has one, so its record encodes as before. */
+  reference?: string
+}
+
+/**
+ * A message's `reference` (the send API's, engine/http.ts; docs/API.md "Send API"): 1 to 64 printable ASCII characters, space (0x20) to ~ (0x7E),
+ * neither first nor last a space (a search's value is trimmed). What a customer's own records use as ids (a
+ * Vonage client-ref, an order number, a UUID) fits; it goes into URLs, CSV exports and logs unescaped.
+ */
+export const REFERENCE = /^[\x21-\x7e](?:[\x20-\x7e]{0,62}[\x21-\x7e])?$/
+export const REFERENCE_RULE = 'must be 1 to 64 printable ASCII characters (space to ~), not starting or ending with a space'
+
+/** Why `v` is no reference (the rule and what breaks it), or null when it is one. */
+export function referenceProblem(v: unknown): string | null {
+  if (typeof v === 'string' && REFERENCE.test(v)) return null
+  if (typeof v !== 'string') return `${REFERENCE_RULE} (got ${v === null ? 'null' : typeof v})`
+  const bad = /[^\x20-\x7e]/.exec(v)
+  const got = bad !== null ? `${JSON.stringify(bad[0])} at ${bad.index + 1}` : v.length === 0 || v.length > 64 ? `${v.length} characters` : 'a space at an end'
+  return `${REFERENCE_RULE} (got ${got})`
 }
 
 /**

@@ -3,6 +3,7 @@
  * It describes what engine/http.ts answers; docs/API.md is the prose version with examples.
  * test/e2e/admin-api.test.ts checks that every route the server answers is in `paths`.
  */
+import { REFERENCE } from './message'
 
 const json = (schema: Record<string, unknown>) => ({ 'application/json': { schema } })
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
@@ -309,6 +310,7 @@ export const OPENAPI = {
           registeredDelivery: { type: 'boolean', description: 'ask for a receipt; default: the account\'s setting' },
           scheduleAt: { oneOf: [{ type: 'string', format: 'date-time' }, { type: 'integer' }], description: 'deliver not before (ISO-8601 or ms since the epoch)' },
           validityMs: { type: 'integer', minimum: 1, description: 'give up after this long' },
+          reference: { type: 'string', minLength: 1, maxLength: 64, pattern: REFERENCE.source, description: 'your own id for the message (1 to 64 printable ASCII characters, no space at either end): given back in the answer, its receipt webhook calls, the lookup, and found by message search (reference=)' },
         },
       },
       SingleSend: {
@@ -324,11 +326,11 @@ export const OPENAPI = {
         oneOf: [
           {
             type: 'object', required: ['ok', 'ids', 'parts'],
-            properties: { ok: { const: true }, ids: { type: 'array', items: { type: 'string' } }, parts: { type: 'integer' }, coding: { type: 'string' } },
+            properties: { ok: { const: true }, ids: { type: 'array', items: { type: 'string' } }, parts: { type: 'integer' }, coding: { type: 'string' }, reference: { type: 'string', description: 'the message\'s reference, when it was given one' } },
           },
           {
             type: 'object', required: ['ok', 'status', 'code', 'error'],
-            properties: { ok: { const: false }, status: { type: 'integer', description: 'the SMPP command_status a submit_sm would get' }, code: { type: 'string' }, error: { type: 'string' } },
+            properties: { ok: { const: false }, status: { type: 'integer', description: 'the SMPP command_status a submit_sm would get' }, code: { type: 'string' }, error: { type: 'string' }, reference: { type: 'string', description: 'the message\'s reference, when it was given one that was not what was refused' } },
           },
         ],
       },
@@ -341,6 +343,7 @@ export const OPENAPI = {
           state: { type: 'integer', description: 'SMPP message_state' }, stat: { type: 'string' }, err: { type: 'integer' },
           submitAt: { type: 'integer' }, doneAt: { type: 'integer' }, text: { type: 'string' },
           part: { type: 'array', items: { type: 'integer' }, minItems: 2, maxItems: 2, description: '[seq, total]: one part of a concatenated message' },
+          reference: { type: 'string', description: 'the send API\'s reference it was given: the sender\'s own id for it' },
         },
       },
       MessageDest: {
@@ -397,8 +400,10 @@ export const OPENAPI = {
             items: {
               type: 'object', required: ['t', 'systemId', 'via', 'command', 'status', 'statusName', 'from', 'to'],
               properties: {
-                t: { type: 'integer' }, systemId: { type: 'string' }, via: { enum: ['smpp', 'http'] }, session: { type: 'integer', description: 'the bind (via smpp)' },
-                command: { type: 'string', description: 'submit_sm, data_sm, submit_multi, or send (the HTTP send API)' },
+                t: { type: 'integer' }, systemId: { type: 'string' }, via: { enum: ['smpp', 'http', 'auto-reply'], description: 'an SMPP bind, the HTTP send API, or an MO route\'s auto-reply (the engine\'s own reply for the account)' }, session: { type: 'integer', description: 'the bind (via smpp)' },
+                command: { type: 'string', description: 'submit_sm, data_sm, submit_multi, send (the HTTP send API) or reply (an auto-reply)' },
+                route: { type: 'string', description: 'via auto-reply: the MO route whose reply it was' }, keyword: { type: 'string', description: 'via auto-reply: that route\'s keyword' },
+                mo: { type: 'string', description: 'via auto-reply: the id of the MO it answered' }, reference: { type: 'string', description: 'a send API message\'s reference' },
                 status: { type: 'integer', description: 'the command_status it was refused with' }, statusName: { type: 'string' },
                 from: { type: ['string', 'null'] }, to: { type: ['array', 'null'], items: { type: 'string' }, description: 'null when the PDU could not be decoded' },
               },
@@ -614,6 +619,8 @@ export const OPENAPI = {
           { name: 'until', in: 'query', required: false, description: 'submitted at or before (ISO-8601 or ms since the epoch); default now', schema: { type: 'string' } },
           { name: 'limit', in: 'query', required: false, description: 'messages to return, 1 to 500 (default 50)', schema: { type: 'integer', minimum: 1, maximum: 500 } },
           { name: 'before', in: 'query', required: false, description: 'only messages older than this id: the `next` of the previous page', schema: { type: 'string' } },
+          { name: 'upstreamId', in: 'query', required: false, description: 'only messages an upstream took under this id (its submit_sm_resp message_id), in any case; every message in the window is read in full', schema: { type: 'string', maxLength: 64 } },
+          { name: 'reference', in: 'query', required: false, description: 'only send API messages given this reference, matched whole', schema: { type: 'string', maxLength: 64 } },
         ],
         responses: { 200: ok('a page of messages', ref('MessageSearchResult')), ...AUTH_ERRORS, 403: err('systemId names an account outside the caller\'s scope (SMSC_ERR_ADMIN_FORBIDDEN), or the caller\'s account is suspended'), 429: err(`the caller already has a search running or waiting: one at a time (SMSC_ERR_RATE_LIMITED); or ${KEY_THROTTLED}`) },
       },
@@ -699,6 +706,7 @@ export const OPENAPI = {
         from: { type: 'string', description: `the destination the receipt is for; ${AS_SUBMITTED}` }, to: { type: 'string', description: `the original sender; ${AS_SUBMITTED}` },
         stat: { enum: ['DELIVRD', 'EXPIRED', 'DELETED', 'UNDELIV', 'ACCEPTD', 'UNKNOWN', 'REJECTD', 'ENROUTE', 'SKIPPED'] },
         err: { type: 'integer' }, submitAt: { type: 'integer', description: 'ms since the epoch' }, doneAt: { type: 'integer', description: 'ms since the epoch' },
+        reference: { type: ['string', 'null'], description: 'the send API\'s reference of the message (your own id for it), null without one' },
         part: { type: ['array', 'null'], items: { type: 'integer' }, description: '[seq, total] of one part of a long message' },
       },
     }),

@@ -8,7 +8,9 @@
  *
  * Covered: exactly the fields of MessageRecord / Destination (engine/message.ts) and of receipt and
  * MO items, with their usual types, but `receiptDiscarded` (set on the rare path of a receipt discarded
- * unacknowledged; the record's flags octet is full). A value with any other field, or a field of another type,
+ * unacknowledged; the record's flags octet is full) and `reference` (the send API's, never an SMPP submit's:
+ * left to msgpackr, so the store's schema and what older engines read stay as they are, and a search by
+ * reference skips every record of this layout unread, HeadFilter.reference). A value with any other field, or a field of another type,
  * makes encode return null and the store writes it with msgpackr: nothing is ever dropped. A key
  * whose value is undefined is left out (it reads back absent).
  *
@@ -379,6 +381,8 @@ export interface RecordHead {
   dests: string[]
   /** an MO's record (from a subscriber to the account), not an MT */
   mo: boolean
+  /** the send API's `reference`: never in this layout (a record with one is msgpackr's), so only a msgpackr value's head has it */
+  reference?: string
 }
 
 /** An address a HeadFilter matches, as octets: its international form (no leading + or 00), or a prefix of it. */
@@ -401,6 +405,9 @@ export interface HeadFilter {
   src?: AddressOctets
   /** at least one destination matches */
   dest?: AddressOctets
+  /** a search by the send API's `reference`: no record in this layout has one (encodeRecord leaves such a record to
+   *  msgpackr), so every one is refused on sight */
+  reference?: true
 }
 
 /** Whether the address at [start, start + len) of `b` may match `p`; true when it cannot tell (UTF-8). */
@@ -460,7 +467,8 @@ export function readRecordHead(b: Uint8Array, n: number, filter?: HeadFilter): R
   let pass = true
   if (filter !== undefined) {
     const sys = filter.systemId
-    if (filter.state !== undefined && !filter.state(state)) pass = false
+    if (filter.reference === true) pass = false
+    else if (filter.state !== undefined && !filter.state(state)) pass = false
     else if (sys !== undefined && (buf[sysAt] !== sys.length || buf.compare(sys, 0, sys.length, sysAt + 1, sysAt + 1 + sys.length) !== 0)) pass = false
     else if (filter.src !== undefined && !addressMayMatch(buf, srcAt + 1, buf[srcAt], filter.src)) pass = false
   }

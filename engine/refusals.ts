@@ -1,5 +1,6 @@
 /**
- * Recent refusals: the submits the engine refused (a submit_sm_resp with an error, a refused HTTP send), the newest
+ * Recent refusals: the submits the engine refused (a submit_sm_resp with an error, a refused HTTP send, an MO route's
+ * auto-reply refused: listed as `auto-reply` with its route, not as an HTTP send, though it takes the send API's path), the newest
  * `stats.refusalsKept` of each account, in memory. A refused submit has no message id and no record, so without this
  * "my message to +44 7700 900123 at 10:32 was refused" had no answer but the daily counts by status. Message search
  * (engine/message-search.ts, docs/API.md "Message search") returns the ones matching its numbers and window beside
@@ -14,17 +15,28 @@ import { statusName } from './protocol/constants'
 import { addressMatches, type AddressPattern } from './message-search'
 import type { RefusalView } from './wire'
 
+/** What an MO route's auto-reply that was refused answered: its route, that route's keyword, the MO's id. */
+export interface AutoReplyOf {
+  route: string
+  keyword?: string
+  mo: string
+}
+
 export interface Refusal {
   t: number
   systemId: string
-  /** the SMPP bind's session id, or 0 for the HTTP send API */
+  /** the SMPP bind's session id, or 0 for the HTTP send API and the engine's auto-replies */
   session: number
-  /** submit_sm, data_sm, submit_multi, or 'send' (the HTTP send API) */
+  /** submit_sm, data_sm, submit_multi, 'send' (the HTTP send API), or 'reply' (an MO route's auto-reply) */
   command: string
   status: number
   /** the addresses the request carried; absent when it could not be decoded */
   from?: string
   to?: readonly string[]
+  /** the send API message's `reference` */
+  reference?: string
+  /** set on an MO route's auto-reply: the engine's own message, through the send API's path */
+  autoReply?: AutoReplyOf
 }
 
 /** A refusal as kept: `seq` orders the refusals of one millisecond (the newest first). */
@@ -35,6 +47,8 @@ export interface RefusalQuery {
   systemId?: string
   to?: AddressPattern
   from?: AddressPattern
+  /** only refusals of send API messages with this `reference` */
+  reference?: string
   since: number
   until: number
   limit: number
@@ -67,13 +81,23 @@ export class Refusals {
         if (r.t < q.since || r.t > q.until) continue
         if (q.from !== undefined && (r.from === undefined || !addressMatches(q.from, r.from))) continue
         if (q.to !== undefined && (r.to === undefined || !r.to.some((a) => addressMatches(q.to as AddressPattern, a)))) continue
+        if (q.reference !== undefined && r.reference !== q.reference) continue
         out.push(r)
       }
     }
     out.sort((a, b) => b.t - a.t || b.seq - a.seq)
-    return out.slice(0, q.limit).map((r) => ({
-      t: r.t, systemId: r.systemId, via: r.session === 0 ? 'http' : 'smpp', ...(r.session !== 0 ? { session: r.session } : {}),
-      command: r.command, status: r.status, statusName: statusName(r.status), from: r.from ?? null, to: r.to === undefined ? null : [...r.to],
-    }))
+    return out.slice(0, q.limit).map((r) => {
+      const v: RefusalView = {
+        t: r.t, systemId: r.systemId, via: r.autoReply !== undefined ? 'auto-reply' : r.session === 0 ? 'http' : 'smpp', ...(r.session !== 0 ? { session: r.session } : {}),
+        command: r.command, status: r.status, statusName: statusName(r.status), from: r.from ?? null, to: r.to === undefined ? null : [...r.to],
+      }
+      if (r.autoReply !== undefined) {
+        v.route = r.autoReply.route
+        if (r.autoReply.keyword !== undefined) v.keyword = r.autoReply.keyword
+        v.mo = r.autoReply.mo
+      }
+      if (r.reference !== undefined) v.reference = r.reference
+      return v
+    })
   }
 }

@@ -1100,6 +1100,7 @@ export class Store {
         submitAt: typeof m?.submitAt === 'number' ? m.submitAt : 0, src: addr(m?.src),
         dests: Array.isArray(m?.dests) ? (m.dests as { addr?: unknown }[]).map((d) => addr(d?.addr)) : [],
         mo: m?.mo !== undefined,
+        ...(typeof m?.reference === 'string' ? { reference: m.reference } : {}),
       }
     }
     // No needsStableBuffer: lmdb hands the decoder its read buffer uncopied; decode() keeps nothing of it.

@@ -187,6 +187,8 @@ export interface MessageInfo {
   /** when a receipt of it was discarded, never acknowledged by the account within receipts.maxAgeMs (no receiver bound,
    *  or none answered): the account never got it */
   receiptDiscarded?: number
+  /** the send API's `reference`: the caller's own id for the message */
+  reference?: string
 }
 
 /** One destination of a message (GET /api/v1/messages/{id} `dests`). */
@@ -222,6 +224,8 @@ export interface MessageSummary {
   doneAt: number
   text: string
   part?: [number, number]
+  /** the send API's `reference`: the caller's own id for the message */
+  reference?: string
   /** 'mt': a message the account sent; 'mo': one from a subscriber to the account (from: the subscriber, to: the number texted) */
   direction: 'mt' | 'mo'
 }
@@ -280,10 +284,11 @@ export interface MessageSearchResult {
 export interface RefusalView {
   t: number
   systemId: string
-  /** the SMPP bind (its session id in the logs and the console) or the HTTP send API */
-  via: 'smpp' | 'http'
+  /** the SMPP bind (its session id in the logs and the console), the HTTP send API, or an MO route's auto-reply (the
+   *  engine's own answer to an MO, docs/ROUTING.md "Auto-replies": `route`, `keyword` and the MO's id `mo` say which) */
+  via: 'smpp' | 'http' | 'auto-reply'
   session?: number
-  /** submit_sm, data_sm, submit_multi, or send (HTTP) */
+  /** submit_sm, data_sm, submit_multi, send (HTTP) or reply (an auto-reply) */
   command: string
   /** the submit_sm_resp's command_status (or the HTTP refusal's) and its name */
   status: number
@@ -291,6 +296,12 @@ export interface RefusalView {
   /** the addresses the request carried; null when it could not be decoded */
   from: string | null
   to: string[] | null
+  /** via auto-reply: the MO route, its keyword (when it matches on keywords) and the id of the MO it answered */
+  route?: string
+  keyword?: string
+  mo?: string
+  /** a send API message's own `reference` */
+  reference?: string
 }
 
 // ---- accounts, credit and logins (docs/API.md "Access", "Accounts", "Credit")

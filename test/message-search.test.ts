@@ -126,6 +126,31 @@ t.test("a record's head is read from its octets; the octet filter lets through e
   t.equal(readRecordHead(utf8, utf8.length, { src: { key: key('nomatch'), prefix: false, fold: true } })?.pass, true, 'a UTF-8 address is left to the check on strings')
   t.equal(readRecordHead(utf8, utf8.length)?.src, 'Café')
   t.equal(readRecordHead(Buffer.from([0x92, 1, 2]), 3), null, 'a msgpackr value is not read here')
+  t.same(readRecordHead(b, b.length, { reference: true }), { pass: false, systemId: '', state: 5, submitAt: T0 + 5, src: '', dests: [], mo: false },
+    "a search by reference refuses a record of the layout on sight: none has one (the send API's are msgpackr's)")
+})
+
+t.test("a search by the send API's reference finds the messages given it, exactly, with the other filters; the lookup and the list show it", async (t) => {
+  const { store, ids } = await fixture(t)
+  const put = async (name: string, reference: string, o: Parameters<typeof record>[1]) => {
+    const [id] = store.allocateIds(1, 'decimal')
+    ids[name] = id
+    await store.commit({ messages: [{ ...record(id, o), reference }] })
+  }
+  await put('ref1', 'order-4711', { systemId: 'shop', to: '4915112345678', at: T0 + 9 * HOUR + 1 })
+  await put('ref2', 'order-4711', { systemId: 'other', to: '4915199999999', at: T0 + 9 * HOUR + 2 })
+  await put('ref3', 'Order-4711', { systemId: 'shop', to: '4915112345678', at: T0 + 9 * HOUR + 3 })
+  const found = await searchMessages(store, query({ reference: 'order-4711' }, now), everyone)
+  t.same(idsOf(found), [ids.ref2, ids.ref1], 'both messages given it, newest first; not one given it in another case')
+  t.match(found.messages[1], { id: ids.ref1, reference: 'order-4711' }, 'the list carries it')
+  t.same(idsOf(await searchMessages(store, query({ reference: ' order-4711 ', systemId: 'shop', to: '+49 151 12345678' }, now), everyone)), [ids.ref1], 'with account and number (the value trimmed)')
+  t.same(idsOf(await searchMessages(store, query({ reference: 'order-4712' }, now), everyone)), [], 'another reference finds nothing')
+  t.same(idsOf(await searchMessages(store, query({ reference: 'order-4711' }, now), { sees: (id) => id === 'shop' })), [ids.ref1], "another account's is not seen")
+  t.equal(viewOf(store.getMessage(ids.ref1) as MessageRecord).reference, 'order-4711', 'the lookup has it')
+  t.match(showMessage(viewOf(store.getMessage(ids.ref1) as MessageRecord)), /\n  reference   order-4711\n/, '`smsc message show` prints it')
+  t.notOk('reference' in viewOf(store.getMessage(ids.shop1) as MessageRecord), 'none on a message without one')
+  t.equal(parseSearchQuery((k) => ({ reference: 'x'.repeat(65) } as Record<string, string>)[k], now), 'reference must be 1 to 64 printable ASCII characters (space to ~), not starting or ending with a space (got 65 characters), as the send API takes it')
+  t.match(parseSearchQuery((k) => ({ reference: 'caf\u00e9' } as Record<string, string>)[k], now), /^reference must be 1 to 64 printable ASCII .*\(got "é" at 4\)/)
 })
 
 /** A store with messages of three accounts over 10 hours, in both id formats. */

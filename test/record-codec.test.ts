@@ -103,3 +103,28 @@ t.test('the store writes records and items in the layout and reads them, and msg
   t.same(items[1].event, { type: 'mo', id: 'm' }, 'msgpackr item read back')
   t.same(store.activeMessages().map((m) => m.id).sort(), ['bare', 'full'])
 })
+
+t.test("a record with the send API's reference is left to msgpackr, round-trips through the store and its reopen, and one without still takes the layout", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'smsc-codec-ref-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const [r] = fc.sample(record, { numRuns: 1, seed: 13 })
+  const plain = { ...r, id: 'plain', state: 2 }
+  const before = Buffer.from(encodeRecord(plain) as Buffer)
+  const referenced = { ...r, id: 'ref', state: 2, reference: 'order-4711/A b~' }
+  t.equal(encodeRecord(referenced), null, 'the layout does not cover a reference: msgpackr writes it, the schema stays')
+  t.same(encodeRecord(plain), before, 'a record without one encodes octet for octet as before (the SMPP submit path)')
+  let store = await Store.open(dir)
+  await store.commit({ messages: [plain, referenced] })
+  await store.close()
+  const { open } = await import('lmdb')
+  const raw = open(dir, { maxDbs: 16, noSubdir: false })
+  t.equal(raw.openDB('messages', { encoding: 'binary' }).getBinary('plain')?.[0], MARK, 'the plain record is in the layout')
+  t.not(raw.openDB('messages', { encoding: 'binary' }).getBinary('ref')?.[0], MARK, 'the referenced one is msgpackr')
+  await raw.close()
+  store = await Store.open(dir)
+  t.teardown(() => store.close())
+  const back = store.getMessage('ref') as MessageRecord
+  t.equal(back.reference, 'order-4711/A b~', 'the reference read back after reopen')
+  t.ok(same(back, referenced), 'and every other field')
+  t.notOk('reference' in (store.getMessage('plain') as MessageRecord), 'none on the plain one')
+})

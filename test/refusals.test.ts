@@ -33,3 +33,15 @@ t.test('kept 0 keeps none; an undecoded refusal has no addresses and matches no 
   t.match(r.find(all, everyone), [{ from: null, to: null, statusName: 'ESME_RINVTLVLEN' }])
   t.same(r.find({ ...all, to: p('4915100000001') }, everyone), [])
 })
+
+t.test("an auto-reply's refusal says so, with its MO route, keyword and MO; a send's reference is kept and searched", async (t) => {
+  const r = new Refusals(5)
+  r.add({ t: 1, systemId: 'a', session: 0, command: 'reply', status: 0x401, from: '9090', to: ['4915100000001'], autoReply: { route: 'help', keyword: 'HELP', mo: '0000000007' } })
+  r.add({ t: 2, systemId: 'a', session: 0, command: 'send', status: 0x401, from: 'Shop', to: ['4915100000001'], reference: 'order-1' })
+  r.add({ t: 3, systemId: 'a', session: 0, command: 'send', status: 0x401, from: 'Shop', to: ['4915100000001'] })
+  t.same(r.find(all, everyone).map((x) => x.via), ['http', 'http', 'auto-reply'], 'not an HTTP send')
+  t.match(r.find(all, everyone)[2], { via: 'auto-reply', command: 'reply', route: 'help', keyword: 'HELP', mo: '0000000007', statusName: 'SMSC_RNOCREDIT' })
+  t.notOk('session' in r.find(all, everyone)[2], 'no bind')
+  t.same(r.find({ ...all, reference: 'order-1' }, everyone).map((x) => [x.t, x.reference]), [[2, 'order-1']], 'by reference: only the send given it')
+  t.notOk('reference' in r.find(all, everyone)[0], 'none on a send without one')
+})

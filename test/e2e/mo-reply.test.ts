@@ -5,10 +5,12 @@
  * second STOP within the minute gets no second reply; a HELP to a listed number is refused as any MT, to another gets
  * its reply; a UCS2 reply goes as UCS2 parts; the replies are found by message search and counted in /metrics. From the
  * simulator's MO API: a reply goes out without a receipt to the ESME; an account without credit gets no reply (counted,
- * a warning) but its MO still arrives.
+ * a warning, and listed among the refused submits as `via: "auto-reply"` with its route, keyword and MO, in the API and
+ * the CLI) but its MO still arrives.
  */
 import t from 'tap'
 import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { projectRoot, startEngine, type Engine } from '../helpers/engine'
 import { gsm, isMo, isReceipt, messageText, openEsme, type Pdu } from '../helpers/esme'
@@ -131,7 +133,7 @@ t.test('upstream: a STOP lists the sender and its confirmation goes back from th
   })
 })
 
-t.test("simulator MO API: a reply goes out without a receipt; an account without credit gets no reply, but its MO", async (t) => {
+t.test("simulator MO API: a reply goes out without a receipt; an account without credit gets no reply, listed as a refused auto-reply of its route, but its MO", async (t) => {
   const engine = await startPolicyEngine(t, {
     accounts: [{ systemId: 'shop', password: 'spw1', credit: 5 }, { systemId: 'poor', password: 'ppw1', credit: 0 }],
     extra: {
@@ -164,9 +166,19 @@ t.test("simulator MO API: a reply goes out without a receipt; an account without
   await poor.waitFor((p) => isMo(p) && messageText(p) === 'help', 10_000)
   await until('the reply refused', async () => ((await metric(engine, 'refused')) === 1 ? true : undefined))
   t.match(engine.output(), /"level":"warn","msg":"MO auto-reply not sent","route":"poor-help","systemId":"poor".*"code":"SMSC_ERR_CREDIT_EXHAUSTED"/, 'a warning: no credit')
-  const found = await api.ok<{ messages: { systemId: string }[] }>('GET', `/api/v1/messages?to=${OTHER}&systemId=poor`)
+  const found = await api.ok<{ messages: { systemId: string }[]; refused: Record<string, unknown>[] }>('GET', `/api/v1/messages?to=${OTHER}&systemId=poor`)
   t.same(found.messages, [], 'nothing stored for poor')
   t.equal(await metric(engine, 'sent'), 1)
+  // the refused reply is listed as what it is: the engine's auto-reply of that route, answering that MO, not an HTTP send
+  const moId = (await api.ok<{ messages: { id: string; direction: string }[] }>('GET', `/api/v1/messages?from=${OTHER}&systemId=poor&direction=mo`)).messages[0].id
+  t.match(found.refused, [{ systemId: 'poor', via: 'auto-reply', command: 'reply', route: 'poor-help', keyword: 'HELP', mo: moId, from: '9090', to: [OTHER], statusName: 'SMSC_RNOCREDIT' }], 'refused: via auto-reply, its MO route, keyword and MO')
+  t.equal(found.refused.length, 1)
+  t.notOk('session' in found.refused[0], 'no bind')
+  const control = path.join(engine.dataDir, 'control.json')
+  for (let i = 0; i < 200 && !existsSync(control); i++) await sleep(25)
+  const cli = spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'smsc.js'), 'message', 'find', '--to', OTHER, '--account', 'poor', '--config', engine.configPath], { encoding: 'utf8', timeout: 60_000 })
+  t.equal(cli.status, 0, cli.stderr)
+  t.match(cli.stdout, new RegExp(`\\n\\S+Z\\s+poor\\s+auto-reply\\s+9090\\s+${OTHER}\\s+SMSC_RNOCREDIT \\(0x00000401\\) \\(MO route poor-help, keyword HELP, to MO ${moId}\\)\\n`), 'the CLI says so too')
 })
 
 t.test('a route whose reply does not fit 3 parts stops the start in one line naming the route and field', async (t) => {
