@@ -5,6 +5,8 @@
  * the form and see its receipt arrive in the timeline, look a message up by id, search messages by
  * number (page through them, open one in the lookup), unbind a session,
  * then stop the engine and see the offline shell (service worker) reconnect when it comes back.
+ * Against a second engine (an HTTP provider for UK numbers, an MO route whose account has no credit): search by an
+ * upstream's id and by the send API's reference, and see a refused auto-reply listed as one.
  * Screenshots of each step go to test-artifacts/console/*.png.
  *
  * Also, without a browser: the console's live SMS counter (console/src/sms.ts, bundled for the
@@ -19,10 +21,17 @@ import { DEFAULT_ACCOUNT, projectRoot, startEngine } from '../helpers/engine'
 import { openEsme, receiptFor } from '../helpers/esme'
 import { runLoad, type LoadResult } from '../../bench/esme-load'
 import { ARTIFACTS, consoleReady, NEEDS_BROWSER, openPage, waitForExpression } from '../helpers/browser'
+import { startSink } from '../helpers/lifecycle'
 
 const ROOT = projectRoot()
 const ADMIN_PASSWORD = 'console-e2e-admin'
 const BENCH = { systemId: 'bench', password: 'bench-pw', maxBinds: 20 }
+/** a prepaid account without credit: its MO route's auto-reply is refused */
+const POOR = { systemId: 'poor', password: 'poor-pw', credit: 0 }
+/** texts HELP to the poor account's short code */
+const SUBSCRIBER = '4917700000043'
+/** the id the HTTP provider (UK numbers) answers with */
+const PROVIDER_ID = 'PROV-7731'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 interface ClientCount { coding: 'GSM' | 'UCS2'; parts: number; units: number }
@@ -350,5 +359,78 @@ t.test('the console in chromium', NEEDS_BROWSER, async (t) => {
     await shot('10-reconnected')
   })
 
+  t.same(pageErrors, [], 'no uncaught errors in the page')
+})
+
+/**
+ * The message search's other fields, against an engine whose UK numbers go to an HTTP provider that answers with its
+ * own id (the upstream id a carrier quotes), and whose MO route answers HELP for an account without credit (its
+ * auto-reply is refused). An engine of its own: an upstream connector on the overview would change what the first
+ * test's narrow windows show.
+ */
+t.test("the console's message search by upstream id and by reference, and a refused auto-reply, in chromium", NEEDS_BROWSER, async (t) => {
+  consoleReady()
+  const provider = await startSink(t)
+  provider.answer = () => ({ status: 200, body: { id: PROVIDER_ID } })
+  const engine = await startEngine(t, {
+    accounts: [DEFAULT_ACCOUNT, POOR as never],
+    extra: {
+      admin: { password: ADMIN_PASSWORD },
+      connectors: [{ id: 'prov', kind: 'http', url: provider.url, receipts: 'callback', callbackToken: 'console-e2e-callback-token' }],
+      routes: {
+        mt: [{ name: 'uk', match: { destPrefix: ['44'] }, action: { connector: 'prov' } }, { name: 'rest', match: {}, action: { connector: 'simulator' } }],
+        mo: [{ name: 'poor-help', match: { destPrefix: ['9090'], keyword: 'HELP' }, account: 'poor', reply: 'Poor help' }],
+      },
+    },
+  })
+  const { page, pageErrors } = await openPage(t)
+  const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true })
+  const until = (expression: string, timeout?: number) => waitForExpression(page, expression, timeout)
+  const token = await engine.operatorToken()
+  const sent = await engine.http('POST', '/api/v1/messages', { systemId: DEFAULT_ACCOUNT.systemId, from: 'Shop', to: '+447700900123', text: 'to the UK provider', reference: 'console-ref-1' }, token)
+  t.equal(sent.status, 202, sent.body)
+  const ukId = (sent.json as { ids: string[] }).ids[0]
+  let upstreamId: string | undefined
+  for (let i = 0; i < 200 && upstreamId !== PROVIDER_ID; i++) {
+    if (i > 0) await sleep(50)
+    upstreamId = ((await engine.http('GET', `/api/v1/messages/${ukId}`, undefined, token)).json as { dests: { upstreamId?: string }[] }).dests[0].upstreamId
+  }
+  t.equal(upstreamId, PROVIDER_ID, "the provider's answer gave the message its upstream id")
+  // an MO for the account without credit: its auto-reply is refused
+  t.equal((await engine.http('POST', '/api/v1/simulator/mo', { from: SUBSCRIBER, to: '9090', text: 'HELP' }, token)).status, 202)
+
+  await page.goto(`http://127.0.0.1:${engine.httpPort}/`)
+  await page.fill('input[name=password]', ADMIN_PASSWORD)
+  await page.click('button[type=submit]')
+  await page.waitForSelector('#stream-status[data-status=live]')
+  await page.click('nav a[href="#/messages"]')
+  await page.fill('#search input[name=upstreamId]', 'prov-7731')
+  await page.click('#search button[type=submit]')
+  await until(`document.querySelector('#search-results .found-row')?.getAttribute('data-message-id') === ${JSON.stringify(ukId)}`)
+  t.equal(await page.getAttribute('#search-results', 'data-count'), '1', "the upstream's id, in any case: the one message it carried")
+  await page.click(`#search-results [data-message-id="${ukId}"]`)
+  await page.waitForSelector(`#lookup-result [data-message-id="${ukId}"] [data-reference]`)
+  t.equal(await page.textContent('#lookup-result [data-reference]'), 'console-ref-1', 'the card shows its reference')
+  t.match(await page.textContent('#lookup-result .carrier'), `upstream id ${PROVIDER_ID}`, 'and the id it was found by')
+  await shot('07a2-search-upstream-id')
+
+  await page.fill('#search input[name=upstreamId]', 'PROV-7732')
+  await page.click('#search button[type=submit]')
+  await until("document.querySelector('#search-results')?.getAttribute('data-count') === '0'")
+  t.pass('another upstream id finds nothing')
+
+  await page.fill('#search input[name=upstreamId]', '')
+  await page.fill('#search input[name=reference]', 'console-ref-1')
+  await page.click('#search button[type=submit]')
+  await until(`document.querySelector('#search-results')?.getAttribute('data-count') === '1' && document.querySelector('#search-results .found-row')?.getAttribute('data-message-id') === ${JSON.stringify(ukId)}`)
+  t.pass('the reference finds it too')
+
+  await page.fill('#search input[name=reference]', '')
+  await page.fill('#search input[name=to]', SUBSCRIBER)
+  await page.click('#search button[type=submit]')
+  await page.waitForSelector('#refused [data-via=auto-reply]')
+  t.match(await page.textContent('#refused [data-via=auto-reply]'), /^auto-reply · MO route poor-help \(HELP\) · to MO \w+$/, "the refused reply is the route's auto-reply, not an HTTP send")
+  t.match(await page.textContent('#refused .refused-row'), /poor.*9090 → 4917700000043.*SMSC_RNOCREDIT/)
+  await shot('07a3-search-refused-auto-reply')
   t.same(pageErrors, [], 'no uncaught errors in the page')
 })

@@ -1,7 +1,7 @@
 /**
  * Messages: the send-SMS form (account, from, to, text, registered delivery; a live "2 parts, UCS2"
  * counter) that submits through POST /api/v1/messages, the lookup by id, and the search by number,
- * sender, account, state and time (GET /api/v1/messages, newest first, a page at a time) whose results
+ * sender, account, state, upstream id, the send API's reference and time (GET /api/v1/messages, newest first, a page at a time) whose results
  * open in the lookup. Both show a message's timeline (received, stored, carrier, receipt, delivered)
  * and how it was carried (connector, upstream id, route, price); the ones sent or looked up here are
  * followed by MessageWatch, which refetches only when telemetry shows their account's receipts move.
@@ -96,6 +96,7 @@ export function MessageCard({ w, onRefresh }: { w: Watched; onRefresh: () => voi
         ? html`
             <dl class="facts compact">
               <div><dt>account</dt><dd>${info.systemId}</dd></div>
+              ${info.reference !== undefined ? html`<div><dt>reference</dt><dd class="mono" data-reference>${info.reference}</dd></div>` : null}
               <div><dt>from → to</dt><dd>${info.from} → ${Array.isArray(info.to) ? info.to.join(', ') : info.to}</dd></div>
               <div><dt>${info.mo ? 'received' : 'submitted'}</dt><dd>${when(info.submitAt)}</dd></div>
               <div><dt>done</dt><dd>${when(info.doneAt)}</dd></div>
@@ -257,7 +258,7 @@ type Found = MessageSearchResult & { params: Record<string, string> }
  * ended, in the same window); a result opens in the lookup below it.
  */
 export function MessageSearch({ accounts, onOpen, open }: { accounts: string[]; onOpen: (id: string) => void; open: string | null }) {
-  const [f, setF] = useState({ to: '', from: '', systemId: '', state: '', since: '', until: '' })
+  const [f, setF] = useState({ to: '', from: '', systemId: '', state: '', upstreamId: '', reference: '', since: '', until: '' })
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
   const [found, setFound] = useState<Found | null>(null)
@@ -281,7 +282,7 @@ export function MessageSearch({ accounts, onOpen, open }: { accounts: string[]; 
   }
   const submit = (ev: Event): void => {
     ev.preventDefault()
-    run({ to: f.to, from: f.from, systemId: f.systemId.trim(), state: f.state, since: localMs(f.since), until: localMs(f.until), limit: '20' }, null)
+    run({ to: f.to, from: f.from, systemId: f.systemId.trim(), state: f.state, upstreamId: f.upstreamId.trim(), reference: f.reference.trim(), since: localMs(f.since), until: localMs(f.until), limit: '20' }, null)
   }
 
   return html`
@@ -301,6 +302,12 @@ export function MessageSearch({ accounts, onOpen, open }: { accounts: string[]; 
             ${SEARCH_STATES.map((s) => html`<option key=${s} value=${s}>${s}</option>`)}
           </select>
         </label>
+      </div>
+      <div class="row2">
+        <label>upstream id<input name="upstreamId" value=${f.upstreamId} onInput=${field('upstreamId')} placeholder="the carrier's message id" autocomplete="off" spellcheck=${false} class="mono"
+          title="the id an upstream gave the message (its submit_sm_resp), as a carrier quotes it: every message in the window is read in full, so give a narrow one" /></label>
+        <label>reference<input name="reference" value=${f.reference} onInput=${field('reference')} placeholder="the sender's own id" autocomplete="off" spellcheck=${false} class="mono"
+          title="the reference the send API was given with the message, exactly" /></label>
       </div>
       <div class="row2">
         <label>submitted since<input type="datetime-local" name="since" value=${f.since} onInput=${field('since')} title="empty: 24 hours before 'until'" /></label>
@@ -336,7 +343,7 @@ export function MessageSearch({ accounts, onOpen, open }: { accounts: string[]; 
               <ol class="found" id="refused">
                 ${found.refused.map((r, i) => html`<li key=${i} class="found-row refused-row" data-status=${r.statusName}>
                   <span class="dim">${dateTime(r.t)}</span>
-                  <span class="mono">${r.via === 'http' ? 'HTTP send' : `SMPP bind #${r.session ?? '?'}`}${r.command === 'send' || r.command === 'submit_sm' ? '' : ` · ${r.command}`}</span>
+                  <span class="mono" data-via=${r.via}>${refusedVia(r)}</span>
                   <span>${r.systemId}</span>
                   <span class="addr">${r.from ?? '?'} → ${r.to?.join(', ') ?? '?'}</span>
                   <span class="pill msg-REJECTED" title=${`command_status 0x${r.status.toString(16).padStart(8, '0')}`}>${r.statusName}</span>
@@ -350,6 +357,14 @@ export function MessageSearch({ accounts, onOpen, open }: { accounts: string[]; 
         </div>`
       : null}
   `
+}
+
+/** how a refused submit came: a bind, the send API, or an MO route's auto-reply (which route, answering which MO) */
+function refusedVia(r: NonNullable<MessageSearchResult['refused']>[number]): string {
+  if (r.via === 'auto-reply') return `auto-reply · MO route ${r.route ?? '?'}${r.keyword !== undefined ? ` (${r.keyword})` : ''} · to MO ${r.mo ?? '?'}`
+  const how = r.via === 'http' ? 'HTTP send' : `SMPP bind #${r.session ?? '?'}`
+  const what = r.command === 'send' || r.command === 'submit_sm' ? '' : ` · ${r.command}`
+  return `${how}${what}${r.reference !== undefined ? ` · reference ${r.reference}` : ''}`
 }
 
 export function Lookup({ watch, state, accounts: given }: { watch: MessageWatch; state: TelemetryState; accounts?: string[] }) {
