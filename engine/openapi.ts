@@ -700,7 +700,7 @@ export const OPENAPI = {
   // What the engine POSTs to an account's webhooks (docs/API.md, "Outbound HTTP: webhooks", "Webhook signatures").
   webhooks: {
     receipts: webhook('delivery receipts, to the account\'s webhooks.receipts URL', {
-      type: 'object', required: ['type', 'id', 'from', 'to', 'stat', 'err', 'submitAt', 'doneAt', 'part'],
+      type: 'object', required: ['type', 'id', 'from', 'to', 'stat', 'err', 'submitAt', 'doneAt', 'part', 'reference'],
       properties: {
         type: { const: 'receipt' }, id: { type: 'string', description: 'the message id the send answered' },
         from: { type: 'string', description: `the destination the receipt is for; ${AS_SUBMITTED}` }, to: { type: 'string', description: `the original sender; ${AS_SUBMITTED}` },
