@@ -83,7 +83,8 @@ export interface AdminClient {
   /** Every account's traffic of one UTC day, in scope (Admin.trafficDay; default today). */
   trafficDay(day?: string): Promise<TrafficDayRows>
   getRoutes(): Promise<RouteTables>
-  setRoutes(tables: unknown): Promise<RouteTables>
+  /** `warnings`: what the routes in force routed and these do not (Admin.setRoutes). */
+  setRoutes(tables: unknown): Promise<RouteTables & { warnings: string[] }>
   /** A message search: GET /api/v1/messages's parameters (to, from, systemId, state, since, until, limit, before). */
   findMessages(params: Record<string, string>): Promise<MessageSearchResult>
   /** One message with how it was carried (offline: its timeline from the store only). */
@@ -112,6 +113,17 @@ function control(dataDir: string): { url: string; token: string } | string {
   }
   if (typeof c?.url !== 'string' || typeof c.token !== 'string') return `${file} is not a control file`
   return pidAlive(c.pid) ? c : `${file} names pid ${c.pid}, which is not running`
+}
+
+/**
+ * The routes in force and the accounts of the engine running on `dataDir` (through its admin API), or null when none
+ * runs there or its control file cannot be used: `smsc config check` compares a file's routes with them.
+ */
+export async function runningRoutes(dataDir: string): Promise<{ routes: RouteTables; accounts: AccountView[] } | null> {
+  const c = control(dataDir)
+  if (typeof c !== 'object') return null
+  const r = remote(c.url, c.token)
+  return { routes: await r.getRoutes(), accounts: await r.list() }
 }
 
 /** A reseller or user acting through the CLI (`--as`): the same scope as its console or API login. */

@@ -47,7 +47,7 @@ import { showValue } from './config'
 import { ADMIN_CREDENTIAL, accountCredential, forgetInitialCredential } from './dirs'
 import { smscError } from './errors'
 import type { Ledger, LedgerEntry } from './ledger'
-import { DEFAULT_ROUTES, validateRouteTables, type RouteTables } from './routing'
+import { DEFAULT_ROUTES, routingLossText, routingLost, validateRouteTables, type RouteTables } from './routing'
 import { GLOBAL, MAX_PER_LIST, MAX_PER_REQUEST, MAX_TOTAL, normaliseNumber, numberProblem, type OptOutChange } from './optouts'
 import { Store, within, type CommitBatch } from './store'
 import type { AccountView, BackupState, OptOutFind, OptOutPage, OutbindView } from './wire'
@@ -98,7 +98,8 @@ export interface AdminDeps {
   /** Called after a committed change so the engine applies it live (rate limits, suspend → unbind, routes → routers):
    *  the account's new version (null: removed), what was done (the audit action) and by whom. */
   onAccountChanged?(systemId: string, account: Account | null, change?: { action: string; by: string; parent: string | null }): void
-  onRoutesChanged?(tables: RouteTables): void
+  /** `warnings`: what the old MT table routed and the new one does not (routingLossText), for the log. */
+  onRoutesChanged?(tables: RouteTables, warnings: string[]): void
   /** A connector stopped or started by the operator (committed): the running engine applies it (resolves once its link is closed or opening). */
   onConnectorStopped?(id: string, stopped: boolean, by: string): Promise<void> | void
   /** Live usage of an account (the running engine gives it; the offline CLI does not). */
@@ -774,13 +775,20 @@ export class Admin {
     return (this.deps.store.getMeta(ROUTES_META) as RouteTables | undefined) ?? DEFAULT_ROUTES
   }
 
-  async setRoutes(p: Principal, tables: unknown): Promise<RouteTables> {
+  /**
+   * Replaces the routing tables. The answer carries `warnings`: destinations the MT table in force routed for some
+   * account and the new one does not (engine/routing.ts routingLost), one line each; a narrowing can be meant, so it
+   * is never refused.
+   */
+  async setRoutes(p: Principal, tables: unknown): Promise<RouteTables & { warnings: string[] }> {
     if (p.role !== 'operator') forbidden(`${p.name} may not change routes`)
     const routes = validateRouteTables(tables, 'routes', 'SMSC_ERR_API_INVALID', this.deps.connectors())
+    const subjects = this.deps.store.listAccounts().map((a) => ({ systemId: a.systemId, group: a.group ?? null }))
+    const warnings = routingLost(this.getRoutes().mt, routes.mt, subjects).map(routingLossText)
     const audit: AuditEntry = { t: this.deps.now(), by: actor(p), action: 'routes.set', target: 'routes', detail: { mt: routes.mt.length, mo: routes.mo.length } }
     await this.deps.commit({ meta: [[ROUTES_META, routes]], audit: [audit] })
-    this.deps.onRoutesChanged?.(routes)
-    return routes
+    this.deps.onRoutesChanged?.(routes, warnings)
+    return { ...routes, warnings }
   }
 
   // ---- connectors ----------------------------------------------------------------------------------------

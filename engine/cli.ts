@@ -12,7 +12,8 @@ import { SmscError, isSmscError } from './errors'
 import { ADMIN_CREDENTIAL, INITIAL_CREDENTIALS, accountCredential, writePrivateFile } from './dirs'
 import { numberProblem } from './optouts'
 import { createSmsc } from './index'
-import { openAdminClient, type AdminClient } from './admin-client'
+import { openAdminClient, runningRoutes, type AdminClient } from './admin-client'
+import { routingLossText, routingLost } from './routing'
 import type { AccountView } from './admin'
 import { CommandStatus, MessageState, RegisteredDelivery, statusName } from './protocol/constants'
 import { isFinal } from './message'
@@ -528,6 +529,8 @@ async function route(sub: string | undefined, positionals: string[], flags: Reco
     }
     const t = await c.setRoutes(tables)
     out(`routes set: ${t.mt.length} MT, ${t.mo.length} MO${c.via === 'engine' ? ' (live)' : ''}\n`)
+    // Set all the same (a narrowing can be meant): what the table in force routed and this one does not.
+    for (const w of t.warnings ?? []) out(`warning: no longer routed: ${w}\n`)
     if (c.configRoutes) out(`warning: the config file has "routes": they replace this table at the next start. Put the table in the config file to keep it.\n`)
     return 0
   })
@@ -940,10 +943,12 @@ naming the key and what is wrong, exit 2. Before a reload, so that a mistake is 
 engine sees it (docs/OPERATIONS.md: systemd's ExecReload runs it first):
   smsc config check --config /etc/smsc/smsc.json && systemctl reload smsc
 Routes in the file are checked against its connectors; routes kept in the data dir (no "routes" key)
-are the engine's, checked when it loads them.
+are the engine's, checked when it loads them. With an engine running on the file's data dir, the file's
+MT routes are compared with the routes in force: a destination they route for an account and the file's
+would not is a "warning: a reload would stop routing …" line (still ok, exit 0: the reload applies it).
 `
 
-function configCheck(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): number {
+async function configCheck(sub: string | undefined, positionals: string[], flags: Record<string, string | boolean>): Promise<number> {
   if (flags.help || sub !== 'check') { out(CONFIG_HELP); return flags.help ? 0 : 2 }
   if (positionals.length > 0) usage(`config check takes no argument (got ${JSON.stringify(positionals[0])}); the file is --config FILE`)
   assertKnownFlags(flags, ['config', 'help'])
@@ -953,6 +958,17 @@ function configCheck(sub: string | undefined, positionals: string[], flags: Reco
   const routes = o.routes === null ? 'routes: the data dir\'s' : `routes: ${o.routes.mt.length} MT, ${o.routes.mo.length} MO`
   out(`${file}: ok (${o.accounts.length} account${o.accounts.length === 1 ? '' : 's'} in the file, ${o.connectors.length} connector${o.connectors.length === 1 ? '' : 's'}` +
     `${o.simulator.enabled ? ' and the simulator' : ''}, ${routes}, data dir ${o.dataDir})\n`)
+  // The file's routes against those of the engine running on its data dir: what a reload would stop routing (it is
+  // not refused: a narrowing can be meant). Without a running engine there is nothing to compare with.
+  if (o.routes !== null) {
+    const running = await runningRoutes(o.dataDir).catch(() => null)
+    if (running === null) out(`routes not compared: no engine runs on ${path.resolve(o.dataDir)} whose admin API this user can reach (its control.json)\n`)
+    else {
+      const lost = routingLost(running.routes.mt, o.routes.mt, running.accounts.map((a) => ({ systemId: a.systemId, group: a.group ?? null })))
+      for (const l of lost) out(`warning: a reload would stop routing ${routingLossText(l)}\n`)
+      if (lost.length === 0) out('routes compared with the running engine\'s: nothing it routes would stop being routed\n')
+    }
+  }
   return 0
 }
 

@@ -200,6 +200,8 @@ const LINK_SWEEP_MS = 3_600_000
 const DISK_CHECK_MS = 1_000
 /** Daily traffic (engine/daily-stats.ts): the counters are sampled every TRAFFIC_SAMPLE_MS (a sample's deltas go to
  *  its UTC day), the changed buckets committed every TRAFFIC_FLUSH_MS (what a kill -9 may lose) and at a stop. */
+/** Lines of a routing narrowing (Admin.setRoutes warnings) the one warn line names; the rest are counted. */
+const ROUTING_WARNINGS_LOGGED = 10
 const TRAFFIC_SAMPLE_MS = 1_000
 const TRAFFIC_FLUSH_MS = 60_000
 
@@ -494,11 +496,16 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         receivers: receivers(systemId).length,
       }
     },
-    onRoutesChanged: (tables) => {
+    onRoutesChanged: (tables, warnings) => {
       moRouter = new MoRouter(tables.mo)
       moRoutes = tables.mo
       actors.setRoutes(tables)
       log('info', 'routing tables reloaded', { mt: tables.mt.length, mo: tables.mo.length })
+      // Applied all the same (a narrowing can be meant), but said: else the first sign is customers' submits refused.
+      if (warnings.length > 0) {
+        const shown = warnings.slice(0, ROUTING_WARNINGS_LOGGED).join('; ')
+        log('warn', `routes narrowed: destinations the routes in force carried are not routed now: ${shown}${warnings.length > ROUTING_WARNINGS_LOGGED ? `; and ${warnings.length - ROUTING_WARNINGS_LOGGED} more` : ''}`, { lost: warnings.length })
+      }
     },
     onConnectorStopped: (id, stopped, by) => {
       log('info', stopped ? 'connector stopped by the operator: no link, routes skip it' : 'connector started by the operator', { connector: id, by })
@@ -1042,8 +1049,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       await actors.setConnector(c.id, c)
     }
     if (added.length > 0) done.push(`added ${added.map((c) => c.id).join(', ')}`)
+    let narrowed = 0
     if (fileRoutes !== null) {
-      await admin.setRoutes(OPERATOR, fileRoutes)
+      narrowed = (await admin.setRoutes(OPERATOR, fileRoutes)).warnings.length
       options.routes = fileRoutes
     }
     for (const c of changed) {
@@ -1064,7 +1072,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     }
     if (removed.length > 0) done.push(`removed ${removed.join(', ')}`)
     const kept = next.connectors.length - added.length - changed.length
-    const routes = fileRoutes === null ? '' : `; routes replaced by the file's (${fileRoutes.mt.length} MT, ${fileRoutes.mo.length} MO)`
+    const routes = fileRoutes === null ? '' : `; routes replaced by the file's (${fileRoutes.mt.length} MT, ${fileRoutes.mo.length} MO` +
+      `${narrowed > 0 ? `; ${narrowed} destination${narrowed === 1 ? '' : 's'} no longer routed: the "routes narrowed" warning names them` : ''})`
     if (done.length === 0) return routes === '' ? `connectors and routes unchanged${restart.length > 0 ? ` (${restart.join(', ')} need a restart)` : ''}` : `connectors unchanged${routes}`
     return `connectors ${done.join('; ')}${kept > 0 ? `; ${kept} unchanged` : ''}${routes}`
   }

@@ -549,7 +549,11 @@ export const OPENAPI = {
     },
     '/api/v1/routes': {
       get: { summary: 'the routing tables (operator)', security: LOGIN, responses: { 200: ok('tables', ref('RouteTables')), ...AUTH_ERRORS } },
-      put: { summary: 'replace the routing tables (operator); validated, then applied at once', security: LOGIN, requestBody: body('RouteTables'), responses: { 200: ok('tables', ref('RouteTables')), ...AUTH_ERRORS } },
+      put: {
+        summary: 'replace the routing tables (operator); validated, then applied at once. `warnings`: destinations the MT table in force routed and this one does not (docs/ROUTING.md "Narrowing warnings"); set all the same',
+        security: LOGIN, requestBody: body('RouteTables'),
+        responses: { 200: ok('tables, and warnings', { allOf: [ref('RouteTables'), { type: 'object', required: ['warnings'], properties: { warnings: { type: 'array', items: { type: 'string' } } } }] }), ...AUTH_ERRORS },
+      },
     },
     '/api/v1/connectors': {
       get: { summary: 'connector state and counters (operator)', security: LOGIN, responses: { 200: ok('connectors', { type: 'object', properties: { connectors: { type: 'array', items: ref('ConnectorStats') } } }), ...AUTH_ERRORS } },

@@ -646,3 +646,79 @@ export class ReplyGuard {
     return this.last.size
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// What a change of the MT table stops routing (a reload or PUT /api/v1/routes that narrows it: warned, not refused)
+
+/** An account as MT routes see it. */
+export interface RouteSubject {
+  systemId: string
+  group: string | null
+}
+
+/** Destinations the old table routed to a connector and the new one does not, for these accounts. */
+export interface RoutingLoss {
+  /** The old table's route that carried them. */
+  route: string
+  /** The destination prefix (digits), or '' for destinations no route names a prefix for. */
+  prefix: string
+  /** What the new table does with them: the reject route that now refuses them, or null (no route matches). */
+  now: string | null
+  accounts: string[]
+}
+
+/** Accounts a warning names before "and N more". */
+const LOSS_ACCOUNTS_SHOWN = 5
+
+/**
+ * What `before` routed to a connector and `after` does not (no route, or a reject route): probed with each destination
+ * prefix either table names (and one destination neither names) for each kind of account (the accounts a route names
+ * by systemId one by one, the others by group), with the routers that route submits. Cheap: no account or prefix is
+ * probed twice for the same answer, nothing per message. Routes that match on the sender, a regex or a time window
+ * are left out of both tables (no single probe stands for their traffic): a change to those is not judged.
+ */
+export function routingLost(before: readonly MtRoute[], after: readonly MtRoute[], accounts: readonly RouteSubject[]): RoutingLoss[] {
+  const plain = (routes: readonly MtRoute[]) => routes.filter((r) => r.match.sourcePrefix === undefined && r.match.sourceRegex === undefined && r.match.destRegex === undefined && r.match.time === undefined)
+  const b = plain(before)
+  const a = plain(after)
+  const named = new Set<string>()
+  const groups = new Set<string>()
+  const prefixes = new Set<string>([''])
+  for (const r of [...b, ...a]) {
+    for (const id of r.match.accounts ?? []) named.add(id)
+    for (const g of r.match.groups ?? []) groups.add(g)
+    for (const p of r.match.destPrefix ?? []) prefixes.add(stripPlus(p))
+  }
+  // Accounts no route tells apart answer alike: one probe per kind.
+  const kinds = new Map<string, { rep: RouteSubject; ids: string[] }>()
+  for (const acc of accounts) {
+    const key = `${named.has(acc.systemId) ? acc.systemId : '*'}\0${acc.group !== null && groups.has(acc.group) ? acc.group : '*'}`
+    const k = kinds.get(key)
+    if (k === undefined) kinds.set(key, { rep: acc, ids: [acc.systemId] })
+    else k.ids.push(acc.systemId)
+  }
+  const old = new MtRouter(b)
+  const next = new MtRouter(a)
+  const lost = new Map<string, RoutingLoss>()
+  for (const { rep, ids } of kinds.values()) {
+    for (const prefix of prefixes) {
+      const was = old.route(rep.systemId, rep.group, '', prefix, 0)
+      if (!was.ok) continue
+      const is = next.route(rep.systemId, rep.group, '', prefix, 0)
+      if (is.ok) continue
+      const key = `${was.route}\0${prefix}\0${is.route ?? ''}`
+      const l = lost.get(key)
+      if (l === undefined) lost.set(key, { route: was.route, prefix, now: is.route, accounts: [...ids] })
+      else l.accounts.push(...ids)
+    }
+  }
+  return [...lost.values()].sort((x, y) => x.route.localeCompare(y.route) || x.prefix.localeCompare(y.prefix))
+}
+
+/** One line a loss: `44 (route "uk"): no route now, for esme1, esme2` (accounts cut after LOSS_ACCOUNTS_SHOWN). */
+export function routingLossText(l: RoutingLoss): string {
+  const shown = [...l.accounts].sort().slice(0, LOSS_ACCOUNTS_SHOWN).join(', ')
+  const more = l.accounts.length > LOSS_ACCOUNTS_SHOWN ? ` and ${l.accounts.length - LOSS_ACCOUNTS_SHOWN} more` : ''
+  const what = l.prefix === '' ? 'destinations of no named prefix' : l.prefix
+  return `${what} (route ${JSON.stringify(l.route)}): ${l.now === null ? 'no route now' : `refused now by route ${JSON.stringify(l.now)}`}, for ${shown}${more}`
+}

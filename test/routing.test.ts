@@ -8,6 +8,8 @@ import {
   MoRouter,
   MoPartRoutes,
   ReplyGuard,
+  routingLossText,
+  routingLost,
   validateRouteTables,
   type MtRoute,
   type MtMatch,
@@ -584,4 +586,21 @@ t.test('MoPartRoutes.route: whole MOs and first parts by the table; later parts 
   t.equal(r.route('k', 3, 6, () => null), 'optout', 'a later part follows it')
   t.equal(r.route('n', 1, 7, () => null), null, 'a first part refused...')
   t.equal(r.route('n', 2, 8, () => 'shop'), null, '... refuses its later parts too')
+})
+
+t.test('routingLost: what the old MT table routed and the new one does not, by route, prefix and account; widening and sender/time routes say nothing', async (t) => {
+  const to = (c: string) => ({ connector: c })
+  const accts = [{ systemId: 'a1', group: 'gold' }, { systemId: 'a2', group: null }, { systemId: 'a3', group: 'gold' }]
+  const uk: MtRoute = { name: 'uk', match: { destPrefix: ['44'] }, action: to('up') }
+  const gold: MtRoute = { name: 'gold-de', match: { groups: ['gold'], destPrefix: ['49'] }, action: to('up') }
+  t.same(routingLost([uk, gold], [uk, gold, { name: 'rest', match: {}, action: to('up') }], accts), [], 'only wider: nothing')
+  t.same(routingLost([uk, gold], [uk], accts), [{ route: 'gold-de', prefix: '49', now: null, accounts: ['a1', 'a3'] }], 'a route removed: its prefix, for the group\'s accounts')
+  t.same(routingLost([uk], [{ ...uk, match: { destPrefix: ['447'] } }], accts).map(routingLossText), ['44 (route "uk"): no route now, for a1, a2, a3'], 'a prefix narrowed')
+  t.same(routingLost([uk], [{ ...uk, match: { accounts: ['a2'], destPrefix: ['44'] } }], accts).map(routingLossText), ['44 (route "uk"): no route now, for a1, a3'], 'an account no longer matched')
+  t.same(routingLost([uk], [{ name: 'no', match: { destPrefix: ['44'] }, action: { reject: 11 } }, uk], accts).map(routingLossText), ['44 (route "uk"): refused now by route "no", for a1, a2, a3'], 'a reject route in front')
+  t.same(routingLost([uk], [{ ...uk, action: to('other') }], accts), [], 'another connector: still routed')
+  const timed: MtRoute = { name: 'night', match: { destPrefix: ['44'], time: { from: '22:00', to: '06:00' } }, action: to('up') }
+  t.same(routingLost([uk, timed], [uk], accts), [], 'a time-window route removed is not judged')
+  const many = Array.from({ length: 8 }, (_, i) => ({ systemId: `c${i}`, group: null }))
+  t.same(routingLost([uk], [], many).map(routingLossText), ['44 (route "uk"): no route now, for c0, c1, c2, c3, c4 and 3 more'], 'the accounts listed are bounded')
 })
