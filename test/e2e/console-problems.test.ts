@@ -52,6 +52,12 @@ t.test('a degraded engine shows its problems on the overview, and they go when r
   await page.click('#connectors tr[data-connector=carrier-a] button[data-action=start]')
   await page.waitForSelector('#connectors tr[data-connector=carrier-a][data-state=down]')
   t.match((await listed()).find((c) => c.id === 'carrier-a'), { stopped: false }, 'and started it again: down, nobody listens there')
+  // a phone: the table with its Stop button scrolls in its panel, the page does not scroll sideways
+  await page.setViewportSize({ width: 360, height: 780 })
+  const width = () => page.evaluate('document.documentElement.scrollWidth') as Promise<number>
+  for (let i = 0; i < 20 && await width() > 360; i++) await new Promise((r) => setTimeout(r, 100)) // the resize's layout
+  t.equal(await width(), 360, '360 px: the overview with an upstream connector fits')
+  t.ok(await page.isVisible('#connectors tr[data-connector=carrier-a] button[data-action=stop]'), 'its Stop button is still there')
   t.same(pageErrors, [], 'no page errors')
 })
 

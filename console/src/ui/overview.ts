@@ -106,7 +106,7 @@ function ConnectorsPanel({ state, readOnly }: { state: TelemetryState; readOnly:
             <dl class="facts">
               <${Row} k="waiting for a connector" v=${n0(q.backlog)} warn=${(q.backlog ?? 0) > 0 && list.some((c) => !c.up)} />
             </dl>
-            <table class="mini" id="connectors-table"><thead><tr>
+            <div class="scroll-x"><table class="mini" id="connectors-table"><thead><tr>
               <th>connector</th><th>kind</th><th>state</th><th class="num">in flight</th><th class="num">queued</th><th class="num">sent</th><th class="num">failed</th>${readOnly ? null : html`<th></th>`}
             </tr></thead><tbody>
               ${list.map((c) => {
@@ -121,7 +121,7 @@ function ConnectorsPanel({ state, readOnly }: { state: TelemetryState; readOnly:
                       onClick=${() => void act(c.id, c.stopped ? 'start' : 'stop')}>${c.stopped ? 'Start' : 'Stop'}</button></td>`}
                 </tr>`
               })}
-            </tbody></table>
+            </tbody></table></div>
             ${list.length === 0 ? html`<p class="empty">no connector</p>` : null}
             ${err ? html`<p class="error" role="alert">${err}</p>` : null}
             <p class="dim small">sent / failed: submits the upstream accepted / refused or that failed, since the engine started</p>`
