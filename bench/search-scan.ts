@@ -53,7 +53,7 @@ async function main(): Promise<void> {
         const timer = setInterval(() => { const t = performance.now(); worst = Math.max(worst, t - last); last = t }, 1)
         const r = await searchMessages(store, q, { sees: () => true })
         clearInterval(timer)
-        const perSecond = Math.round(r.scanned / Math.max(1, r.ms) * 1000)
+        const perSecond = Math.round((r.scanned ?? 0) / Math.max(1, r.ms) * 1000)
         console.log(`${label}: ${r.scanned} read, ${r.messages.length} found in ${r.ms} ms = ${perSecond.toLocaleString('en-US')}/s; longest event-loop wait ${worst.toFixed(1)} ms`)
       }
     }

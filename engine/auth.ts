@@ -207,7 +207,11 @@ export class AdminAuth {
    */
   async loginAccount(systemId: string, password: string, remote: string): Promise<AccountLogin> {
     if (!this.store) return 'bad-credentials'
-    if ((await this.store.verifyPassword(systemId, password)) !== 'ok') return 'bad-credentials'
+    const checked = await this.store.verifyPassword(systemId, password)
+    // An unknown systemId costs the same scrypt as a wrong password (as an unknown staff name does): the answer's time
+    // does not tell which accounts exist.
+    if (checked === 'no-account') { await verifyScrypt(await dummyHash(), password); return 'bad-credentials' }
+    if (checked !== 'ok') return 'bad-credentials'
     const acc = this.store.getAccount(systemId)
     if (!acc) return 'bad-credentials'
     if (acc.suspended) return 'suspended'
@@ -317,6 +321,9 @@ function staffPrincipal(u: StaffUser): Principal {
 function principalOf(acc: { systemId: string; role?: string }): Principal {
   return { role: acc.role === 'reseller' ? 'reseller' : 'user', systemId: acc.systemId, name: acc.systemId }
 }
+
+/** Failed HTTP logins from one address (IPv6: its /64), whatever the names, that lock logins from it for the minute. */
+export const LOGIN_FAILURES_PER_ADDRESS = 30
 
 /**
  * Failed HTTP logins (and unknown API keys) per client address: after `limit` in `windowMs`, that address

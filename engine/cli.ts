@@ -882,8 +882,9 @@ function listMessages(r: MessageSearchResult, again: string[]): string {
   }
   if (r.messages.some((m) => m.direction === 'mo')) text += 'MO: from a subscriber to the account (from the subscriber, to the number texted; state: its delivery to the account)\n'
   text += `${r.messages.length === 0 ? 'no message found' : `${r.messages.length} message${r.messages.length === 1 ? '' : 's'}, newest first`} ` +
-    `(${r.scanned.toLocaleString('en-US')} stored messages read in ${r.ms} ms; submitted ${iso(r.since)} .. ${iso(r.until)})\n`
-  if (r.truncated) text += `the search stopped after reading ${r.scanned.toLocaleString('en-US')} messages (its limit per run): older ones may match\n`
+    `(${r.scanned === undefined ? '' : `${r.scanned.toLocaleString('en-US')} stored messages read `}in ${r.ms} ms; submitted ${iso(r.since)} .. ${iso(r.until)})\n`
+  // `scanned` is the operator's only (an account's login, --as, does not get it)
+  if (r.truncated) text += `the search stopped ${r.scanned === undefined ? 'at its limit per run' : `after reading ${r.scanned.toLocaleString('en-US')} messages (its limit per run)`}: older ones may match\n`
   if (r.next !== null) text += `more: smsc message find ${[...again, '--before', r.next].join(' ')}\n`
   // Refused submits have no id and no record: the running engine keeps the last ones per account (absent without one).
   if (r.refused !== undefined && r.refused.length > 0) {

@@ -145,7 +145,7 @@ export interface ResolvedOptions {
   smpp: { host: string; port: number }
   tls: { host: string; port: number; cert: string | null; key: string | null; ca: string | null; requestCert: boolean; minVersion: TlsMinVersion; ciphers: string | null }
   devTls: boolean
-  http: { host: string; port: number; trustProxy: string[]; tlsHost: string; tlsPort: number | null }
+  http: { host: string; port: number; trustProxy: string[]; allowedOrigins: string[]; tlsHost: string; tlsPort: number | null }
   dataDir: string
   accounts: AccountOptions[]
   simulator: {
@@ -233,6 +233,7 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
     host: '127.0.0.1', // HTTP + WebSocket (console, API, telemetry); loopback only by default
     port: 8080, // TCP port
     trustProxy: [], // addresses/CIDRs of reverse proxies whose X-Forwarded-For names the client; [] = the peer is the client
+    allowedOrigins: [], // origins ("https://console.example.com") a session-cookie request may also come from; [] = the engine's own only
     tlsHost: '0.0.0.0', // the HTTPS listener's address (console, API, telemetry over TLS)
     tlsPort: null, // HTTPS port, with tls.cert/tls.key (or devTls); null = no HTTPS listener
   },
@@ -318,6 +319,20 @@ type Obj = Record<string, unknown>
 
 function fail(message: string): never {
   throw new SmscError('SMSC_ERR_CONFIG_INVALID', message)
+}
+
+/**
+ * An origin (RFC 6454 §6.1) as browsers serialise it in the Origin header: lower case, no default port, no path; null
+ * for anything else (a path, a query, credentials, another scheme than http/https, the opaque "null").
+ */
+export function originOf(v: unknown): string | null {
+  if (typeof v !== 'string' || !/^https?:\/\/[^/?#@]+\/?$/i.test(v)) return null
+  try {
+    const u = new URL(v)
+    return u.origin === 'null' ? null : u.origin
+  } catch {
+    return null
+  }
 }
 
 /** A value as it appears in messages: JSON where possible, always one line, at most ~40 chars. */
@@ -510,6 +525,14 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
       if (!Array.isArray(v)) fail(`${path} must be an array of IP addresses or CIDR blocks (got ${showValue(v)})`)
       v.forEach((x, i) => { if (!isCidr(x)) fail(`${path}[${i}] must be an IPv4 or IPv6 address or CIDR block (got ${showValue(x)})`) })
       return v as string[]
+    }, p('http')),
+    allowedOrigins: pick(httpIn, 'allowedOrigins', [...D.http.allowedOrigins], (v, path) => {
+      if (!Array.isArray(v)) fail(`${path} must be an array of origins such as "https://console.example.com" (got ${showValue(v)})`)
+      return v.map((x, i) => {
+        const origin = originOf(x)
+        if (origin === null) fail(`${path}[${i}] must be an origin, scheme://host[:port] with scheme http or https and no path (got ${showValue(x)})`)
+        return origin as string
+      })
     }, p('http')),
     tlsHost: pick(httpIn, 'tlsHost', D.http.tlsHost, text, p('http')),
     tlsPort: pick(httpIn, 'tlsPort', D.http.tlsPort, (v, path) => (v === null ? null : portCheck(v, path)), p('http')),

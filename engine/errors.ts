@@ -133,6 +133,12 @@ const TABLE = {
     message: 'this login is read-only (a viewer)',
     commandStatus: NOT_ON_WIRE,
   },
+  // A state-changing request (or the telemetry upgrade) authenticated by the session cookie from another origin than
+  // the engine's own (cross-origin request forgery, WebSocket hijacking): refused in engine/http.ts.
+  SMSC_ERR_CROSS_ORIGIN: {
+    message: 'a request with the session cookie from another origin',
+    commandStatus: NOT_ON_WIRE,
+  },
   SMSC_ERR_STAFF_NOT_FOUND: {
     message: 'no such staff user',
     commandStatus: NOT_ON_WIRE,

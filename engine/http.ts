@@ -20,6 +20,13 @@
  * place: every route is registered through `routed` (the route table, HttpServer.routes), which wraps each
  * POST, PUT, PATCH and DELETE handler in that check (403 SMSC_ERR_ADMIN_READ_ONLY); logging in and out aside.
  *
+ * Cross-origin request forgery (a page of another origin, even of the same site, posting with the operator's cookie) is
+ * refused in ONE place too: `routed` wraps every handler of those methods (and the telemetry upgrade checks the same)
+ * so that a request whose credential is the session cookie (no Bearer token, no X-API-Key: a browser page cannot attach
+ * those to another origin without a CORS preflight, which this server never grants) must come from the engine's own
+ * origin (`foreignOrigin`), else 403 SMSC_ERR_CROSS_ORIGIN. A login token in the URL (`?token=`) is taken by the
+ * telemetry upgrade only (browsers cannot set its headers); elsewhere it is a 401 (URLs land in proxy logs).
+ *
  * This module checks shapes and who is asking; the meaning is elsewhere: Admin scopes every admin
  * call by the principal, and the engine (submitMessages) applies account policy, rate, routing and
  * credit to every message.
@@ -33,7 +40,8 @@ import type { Admin } from './admin'
 import { isIP } from 'node:net'
 import { ipAllowed, isReadOnly, type Principal } from './accounts'
 import { isSmscError, smscError } from './errors'
-import { ADMIN_PASSWORD_CONFIGURED, AdminAuth, LoginThrottle, sessionCookie } from './auth'
+import { ADMIN_PASSWORD_CONFIGURED, AdminAuth, LOGIN_FAILURES_PER_ADDRESS, LoginThrottle, SESSION_COOKIE, sessionCookie } from './auth'
+import { originOf } from './config'
 import { CommandStatus as S } from './protocol/constants'
 import { pickCoding } from './protocol/text/charsets'
 import { SCOPED_TOPICS, TOPICS, filterFrame, prometheusText, type TickFrames, type Topic } from './telemetry'
@@ -166,6 +174,7 @@ const HTTP_STATUS: Record<string, number> = {
   SMSC_ERR_API_INVALID: 400,
   SMSC_ERR_ADMIN_FORBIDDEN: 403,
   SMSC_ERR_ADMIN_READ_ONLY: 403,
+  SMSC_ERR_CROSS_ORIGIN: 403,
   SMSC_ERR_STAFF_NOT_FOUND: 404,
   SMSC_ERR_ACCOUNT_SUSPENDED: 403,
   SMSC_ERR_SOURCE_NOT_ALLOWED: 403,
@@ -303,6 +312,56 @@ function hopAddress(h: string): string {
   return v4port ? v4port[1] : t
 }
 
+const SESSION_COOKIE_RE = new RegExp(`(?:^|;)\\s*${SESSION_COOKIE}=[^;\\s]`)
+/** True when a query string carries a `token` parameter. */
+const hasQueryToken = (query: string): boolean => /(?:^|&)token=/.test(query)
+
+/**
+ * True when the request's credential is the session cookie: no Bearer token and no X-API-Key header (which a page of
+ * another origin cannot send without a CORS preflight), no `?token=` (`ws`: the telemetry upgrade, where one is taken
+ * before the cookie), and the cookie present. Read in the handler.
+ */
+function byCookie(req: any, ws = false): boolean {
+  if (String(req.getHeader('authorization')).startsWith('Bearer ') || req.getHeader('x-api-key') !== '') return false
+  if (ws && hasQueryToken(req.getQuery() ?? '')) return false
+  return SESSION_COOKIE_RE.test(req.getHeader('cookie'))
+}
+
+/** The login token of a request: Bearer, else (the telemetry upgrade: `ws`) `?token=`, else the session cookie. */
+function tokenOfRequest(req: any, ws = false): string | undefined {
+  const query: string = ws ? req.getQuery() ?? '' : ''
+  return AdminAuth.tokenOf(req.getHeader('authorization'), hasQueryToken(query) ? '' : req.getHeader('cookie'), query)
+}
+
+/**
+ * Who a session-cookie request came from, when it is not the engine's own origin: the Origin header (or, a request
+ * without one, `Sec-Fetch-Site: cross-site|same-site`, Fetch Metadata §2.1), else null (its own origin; or no browser
+ * said where from: curl and scripts send neither, and a browser page cannot send the cookie without one of the two).
+ * Its own origin: the Host header with the listener's scheme (RFC 6454 §4); from a proxy of http.trustProxy also
+ * X-Forwarded-Host with X-Forwarded-Proto (first entries; the proxy may rewrite Host); and config http.allowedOrigins.
+ * Read in the handler.
+ */
+function foreignOrigin(res: any, req: any, o: HttpOptions): string | null {
+  const given: string = req.getHeader('origin')
+  if (given === '') {
+    const site: string = req.getHeader('sec-fetch-site')
+    return site === 'cross-site' || site === 'same-site' ? `a ${site} request (Sec-Fetch-Site) with no Origin` : null
+  }
+  const origin = originOf(given)
+  if (origin === null) return given // "null" (a sandboxed frame, a file), or garbage: never the engine's own
+  const scheme = res.secure === true ? 'https' : 'http'
+  if (origin === originOf(`${scheme}://${req.getHeader('host')}`) || (o.allowedOrigins ?? []).includes(origin)) return null
+  if (o.trustProxy.length > 0 && ipAllowed(o.trustProxy, remoteOf(res))) {
+    const host = String(req.getHeader('x-forwarded-host')).split(',')[0].trim()
+    const proto = String(req.getHeader('x-forwarded-proto')).split(',')[0].trim().toLowerCase() || scheme
+    if (host !== '' && (proto === 'http' || proto === 'https') && origin === originOf(`${proto}://${host}`)) return null
+  }
+  return origin
+}
+const crossOrigin = (what: string, from: string) => `${what} with the session cookie from ${from}, not this engine's origin: refused (cross-origin request forgery). ` +
+  'Use the console from the engine\'s own address; behind a reverse proxy list it in http.trustProxy (it passes X-Forwarded-Host and X-Forwarded-Proto) or its address in http.allowedOrigins; scripts send Authorization: Bearer'
+/** The 401 for a login token in the URL of anything but the telemetry WebSocket. */
+const TOKEN_IN_URL = 'a token in the URL (?token=) is taken by the telemetry WebSocket only (URLs end up in proxy and access logs): send it as Authorization: Bearer <token>'
 const ipRefusal = (systemId: string, remote: string) => `account ${systemId} may not be used from ${remote}: not in its allowedIps`
 const throttled = (remote: string, ms: number, systemId?: string) => `too many failed logins from ${remote}${systemId !== undefined ? ` as ${systemId}` : ''}: try again in ${Math.ceil(ms / 1000)} s`
 
@@ -486,6 +545,8 @@ export interface HttpOptions {
   host: string
   port: number
   trustProxy: readonly string[]
+  /** config http.allowedOrigins: origins (as originOf serialises them) a session-cookie request may come from, beside the engine's own */
+  allowedOrigins?: readonly string[]
   tlsHost?: string
   tlsPort?: number | null
   /** `ciphers`: config tls.ciphers, or Node's default list (the SMPP TLS port's), so both listeners offer the same. */
@@ -519,9 +580,22 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
    */
   const routes: HttpRoute[] = []
   const readOnlyGuard = (method: string, pattern: string, handler: (res: any, req: any) => void) => (res: any, req: any) => {
-    const p = auth.check(AdminAuth.tokenOf(req.getHeader('authorization'), req.getHeader('cookie'), req.getQuery() ?? ''))
+    const p = auth.check(tokenOfRequest(req))
     if (p !== null && isReadOnly(p)) {
       return fail(res, '403 Forbidden', `${p.name} is a viewer, a read-only login: ${method} ${pattern} is refused (a staff admin or the operator may do it)`, 'SMSC_ERR_ADMIN_READ_ONLY')
+    }
+    handler(res, req)
+  }
+  /**
+   * THE cross-origin guard, before any other (a forged request learns nothing): every handler of a method that changes
+   * something, logging in and out included, refuses a request whose credential is the session cookie from another
+   * origin than the engine's own (foreignOrigin). The cookie is SameSite=Strict, which keeps other sites' requests
+   * from carrying it but not those of the same site (another port of the host, a sibling subdomain).
+   */
+  const originGuard = (method: string, pattern: string, handler: (res: any, req: any) => void) => (res: any, req: any) => {
+    if (byCookie(req)) {
+      const from = foreignOrigin(res, req, o)
+      if (from !== null) return fail(res, '403 Forbidden', crossOrigin(`${method} ${pattern}`, from), 'SMSC_ERR_CROSS_ORIGIN')
     }
     handler(res, req)
   }
@@ -576,7 +650,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         if (method === undefined) return typeof target[prop] === 'function' ? target[prop].bind(target) : target[prop]
         return (pattern: string, handler: (res: any, req: any) => void) => {
           if (!routes.some((r) => r.method === method && r.pattern === pattern)) routes.push({ method, pattern })
-          target[prop](pattern, safeOn(method === 'GET' || READ_ONLY_EXEMPT.has(pattern) ? handler : readOnlyGuard(method, pattern, handler)))
+          target[prop](pattern, safeOn(method === 'GET' ? handler : originGuard(method, pattern, READ_ONLY_EXEMPT.has(pattern) ? handler : readOnlyGuard(method, pattern, handler))))
           if (method === 'GET') {
             // Every GET answers HEAD the same way, body aside (monitors and load balancers ask with HEAD).
             if (!routes.some((r) => r.method === 'HEAD' && r.pattern === pattern)) routes.push({ method: 'HEAD', pattern })
@@ -620,6 +694,9 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
   // Guesses (wrong passwords, unknown API keys) count against the client's address (IPv6: its /64), not refusals
   // by allowedIps or suspension. A known API key is never refused by it: keys cannot be guessed.
   const throttle = new LoginThrottle()
+  // Failed logins per address whatever the name (the count above is per address and name): a guesser trying many names,
+  // each costing a scrypt hash (unknown names too, so the time does not tell which exist), is stopped at the limit.
+  const addressLogins = new LoginThrottle(LOGIN_FAILURES_PER_ADDRESS)
   const authFailed = (remote: string, what: string, systemId?: string): void => {
     log('info', 'login refused', { remote, what, ...(systemId !== undefined ? { systemId } : {}) })
     smsc.metrics.event('auth_failure', { ...(systemId !== undefined ? { systemId } : {}), detail: `${what} from ${remote}` })
@@ -636,9 +713,11 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
   }
   /** Who is asking: a principal, or the [status, error, code] to refuse with. Reads req synchronously;
    *  `remote` is the client's address (remoteOf, read in the handler). */
-  const authenticate = (req: any, guard: Guard, remote: string): Principal | [number, string, string] => {
+  const authenticate = (req: any, guard: Guard, remote: string, ws = false): Principal | [number, string, string] => {
     const authorization: string = req.getHeader('authorization')
-    let p = auth.check(AdminAuth.tokenOf(authorization, req.getHeader('cookie'), req.getQuery() ?? ''))
+    const query: string = req.getQuery() ?? ''
+    if (!ws && hasQueryToken(query)) return [401, TOKEN_IN_URL, 'SMSC_ERR_HTTP_AUTH']
+    let p = auth.check(tokenOfRequest(req, ws))
     if (!p && guard.apiKeys) {
       const key = req.getHeader('x-api-key') || (authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : '')
       if (key) {
@@ -793,13 +872,24 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       if (bad) return invalid(res, bad)
       const { systemId, user, password } = body as { systemId?: string; user?: string; password: string }
       if (systemId !== undefined && user !== undefined) return invalid(res, 'give systemId (an account) or user (a staff login), not both')
-      // Counted per address and login name: one customer's wrong password behind a shared NAT locks out no one else.
+      // Counted per address and login name: one customer's wrong password behind a shared NAT locks out no one else;
+      // and per address across names (LOGIN_FAILURES_PER_ADDRESS), so many names cannot each be tried ten times.
       const key = user !== undefined ? LoginThrottle.keyOf(remote, user, true) : LoginThrottle.keyOf(remote, systemId ?? '')
-      const attempt = throttle.begin(key)
-      if (attempt === null) {
-        lockedOut(remote, user !== undefined ? `console login as staff user ${JSON.stringify(user)}` : systemId !== undefined ? 'API login' : 'console login', systemId)
-        return fail(res, '429 Too Many Requests', throttled(remote, throttle.retryIn(key), systemId ?? user), 'SMSC_ERR_RATE_LIMITED')
+      const what = user !== undefined ? `console login as staff user ${JSON.stringify(user)}` : systemId !== undefined ? 'API login' : 'console login'
+      // RFC 9110 §10.2.3 Retry-After: the seconds until the window that refuses it ends
+      const refuse = (ms: number, name?: string) => send(res, '429 Too Many Requests', { error: throttled(remote, ms, name), code: 'SMSC_ERR_RATE_LIMITED' }, { 'retry-after': String(Math.ceil(ms / 1000)) })
+      const anyName = addressLogins.begin(LoginThrottle.keyOf(remote))
+      if (anyName === null) {
+        lockedOut(remote, `${what} (${LOGIN_FAILURES_PER_ADDRESS} failed logins from the address, any name)`, systemId)
+        return refuse(addressLogins.retryIn(LoginThrottle.keyOf(remote)))
       }
+      const named = throttle.begin(key)
+      if (named === null) {
+        anyName(false)
+        lockedOut(remote, what, systemId)
+        return refuse(throttle.retryIn(key), systemId ?? user)
+      }
+      const attempt = (failed: boolean) => { named(failed); anyName(failed) }
       const cookie = (token: string) => ({ 'set-cookie': sessionCookie(token, res.secure === true) })
       const failed = (err: unknown) => { attempt(false); errorOf(res, err) }
       if (user !== undefined) {
@@ -823,7 +913,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         }, failed)
       }
       auth.loginAccount(systemId, password, remote).then((r) => {
-        attempt(r === 'bad-credentials')
+        attempt(r === 'bad-credentials' || r === 'ip-not-allowed') // a refused address counts, as a wrong password would
         if (r === 'bad-credentials') {
           authFailed(remote, 'API login: wrong systemId or password', systemId)
           return fail(res, '401 Unauthorized', 'wrong systemId or password', 'SMSC_ERR_HTTP_AUTH')
@@ -1109,7 +1199,8 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     if (p.role === 'user' && p.systemId !== null) q.systemId = p.systemId
     hold(res)
     smsc.searchMessages(q, (systemId) => smsc.admin.canSee(p, systemId), () => res.aborted === true, { key: `${p.systemId === null ? 'operator' : 'account'}:${p.name}`, name: p.name })
-      .then((r) => send(res, '200 OK', r), (e) => errorOf(res, e))
+      // `scanned` counts every account's messages in the window (the platform's volume): the operator's and staff's only.
+      .then((r) => send(res, '200 OK', p.role === 'operator' ? r : { ...r, scanned: undefined }), (e) => errorOf(res, e))
   }))
   app.get('/api/v1/messages/:id', guarded({ apiKeys: true }, (res: any, req: any, p: Principal) => {
     const m = smsc.lookup(param(req, 0))
@@ -1143,11 +1234,17 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       let remote = ''
       try {
         remote = clientOf(res, req, o.trustProxy)
-        p = authenticate(req, {}, remote)
+        p = authenticate(req, {}, remote, true)
       } catch (e) {
         return errorOf(res, e)
       }
       if (Array.isArray(p)) return fail(res, statusLine(p[0]), p[1], p[2])
+      // WebSocket hijacking (RFC 6455 §10.2: the server checks Origin): opened with the session cookie, from the
+      // engine's own origin only (a ?token= or Bearer upgrade is not an ambient credential).
+      if (byCookie(req, true)) {
+        const from = foreignOrigin(res, req, o)
+        if (from !== null) return fail(res, '403 Forbidden', crossOrigin('the telemetry stream', from), 'SMSC_ERR_CROSS_ORIGIN')
+      }
       const params = new URLSearchParams(query)
       const fmt = params.get('format') ?? 'msgpack'
       if (fmt !== 'json' && fmt !== 'msgpack') return fail(res, '400 Bad Request', `format must be msgpack or json (got ${JSON.stringify(fmt)})`, 'SMSC_ERR_HTTP_BODY')
@@ -1168,7 +1265,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       }
       // JSON, not a joined string: a system_id may hold any separator (two principals must never share a group)
       const group = JSON.stringify([format, [...topics].sort(), eventsOf ?? null, scoped ? [scoped.role, scoped.systemId] : null])
-      const token = AdminAuth.tokenOf(req.getHeader('authorization'), req.getHeader('cookie'), query) ?? ''
+      const token = tokenOfRequest(req, true) ?? ''
       res.upgrade({ token, format, topics, eventsOf, scoped, remote, group, stale: true } satisfies WsData,
         req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context)
     },

@@ -30,8 +30,8 @@ const AS_SUBMITTED = 'as submitted, but an international number (TON 1) always w
 /** Answers every authenticated endpoint may give. */
 const AUTH_ERRORS = {
   400: err('a field is missing or invalid (SMSC_ERR_API_INVALID), or the body is not JSON (SMSC_ERR_HTTP_BODY)'),
-  401: err('no valid login (SMSC_ERR_HTTP_AUTH)'),
-  403: err('outside the caller\'s scope (SMSC_ERR_ADMIN_FORBIDDEN), the caller\'s account is suspended (SMSC_ERR_ACCOUNT_SUSPENDED), or, on any method but GET, the caller is a viewer: a read-only staff login (SMSC_ERR_ADMIN_READ_ONLY)'),
+  401: err('no valid login, or a login token in the URL: ?token= is the telemetry WebSocket\'s only (SMSC_ERR_HTTP_AUTH)'),
+  403: err('outside the caller\'s scope (SMSC_ERR_ADMIN_FORBIDDEN), the caller\'s account is suspended (SMSC_ERR_ACCOUNT_SUSPENDED), or, on any method but GET, the caller is a viewer: a read-only staff login (SMSC_ERR_ADMIN_READ_ONLY), or the session cookie came from another origin than the engine\'s own (SMSC_ERR_CROSS_ORIGIN)'),
 }
 /** How a provider's receipt callback is refused (no login: the connector's callbackToken). */
 const CALLBACK_REFUSALS = {
@@ -388,10 +388,10 @@ export const OPENAPI = {
         },
       },
       MessageSearchResult: {
-        type: 'object', required: ['messages', 'scanned', 'truncated', 'next', 'since', 'until', 'ms'],
+        type: 'object', required: ['messages', 'truncated', 'next', 'since', 'until', 'ms'],
         properties: {
           messages: { type: 'array', items: ref('MessageSummary'), description: 'newest first' },
-          scanned: { type: 'integer', description: 'stored messages read to answer' },
+          scanned: { type: 'integer', description: 'stored messages read to answer, every account\'s (the platform\'s volume): the operator\'s and staff logins\' answers only' },
           truncated: { type: 'boolean', description: 'the walk stopped at its cap (1,000,000 messages read) before the start of the window: older matches may follow from `next`' },
           next: { type: ['string', 'null'], description: 'give as `before` for the next page; null when the window has been searched to its start' },
           since: { type: 'integer' }, until: { type: 'integer' }, ms: { type: 'integer', description: 'how long the search took' },
@@ -438,7 +438,7 @@ export const OPENAPI = {
         responses: {
           200: ok('a token (also set as the smsc_session cookie)', { type: 'object', properties: { token: { type: 'string' }, principal: ref('Principal') } }),
           400: err('bad body'), 401: err('wrong credentials (SMSC_ERR_HTTP_AUTH)'), 403: err('the account is suspended (SMSC_ERR_ACCOUNT_SUSPENDED)'),
-          429: err('10 failed logins from this address as this login name within a minute: refused, however right the password, until that minute ends (SMSC_ERR_RATE_LIMITED)'),
+          429: err('10 failed logins from this address as this login name, or 30 whatever the names, within a minute: refused, however right the password, until that minute ends, with Retry-After (SMSC_ERR_RATE_LIMITED)'),
         },
       },
     },

@@ -263,8 +263,9 @@ export interface MessageMo {
 /** GET /api/v1/messages: a page of a search, newest first (docs/API.md "Message search"). */
 export interface MessageSearchResult {
   messages: MessageSummary[]
-  /** stored messages read to answer (whatever their account or number) */
-  scanned: number
+  /** stored messages read to answer (whatever their account or number): the platform's volume, so given to the operator
+   *  (and staff) only; absent for a reseller, a user or an API key */
+  scanned?: number
   /** the scan stopped at its cap before reaching `since`: older matches may follow (`next` goes on) */
   truncated: boolean
   /** give as `before` for the next page; null when the window has been searched to its start */

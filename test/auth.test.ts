@@ -120,3 +120,26 @@ t.test('LoginThrottle.begin: after a failure, attempts being checked count, so p
   a[1]!(true); d!(true)
   t.equal(th.retryIn('x'), 60_000, 'three failures: refused for the window')
 })
+
+t.test('an unknown systemId costs the same scrypt as a wrong password: the login\'s time does not tell which accounts exist', async (t) => {
+  const dir = freshDir(t)
+  const store = await Store.open(dir)
+  t.teardown(() => store.close())
+  await store.putAccount({ systemId: 'known', passwordHash: await Store.hashPassword('right-pw'), createdAt: 1, updatedAt: 1 })
+  const { auth } = await AdminAuth.init(store, 'operator-pw')
+  // auth.ts's own scrypt checks go through the store module's verifyScrypt (called through the module): counted here.
+  // (A known account's password is checked inside the store, Store.verifyPassword, which this does not count.)
+  const storeModule = require('../engine/store') as { verifyScrypt: (encoded: string, password: string) => Promise<boolean> }
+  const real = storeModule.verifyScrypt
+  let hashed = 0
+  storeModule.verifyScrypt = (encoded, password) => { hashed++; return real(encoded, password) }
+  t.teardown(() => { storeModule.verifyScrypt = real })
+
+  t.equal(await auth.loginAccount('known', 'wrong-pw', '127.0.0.1'), 'bad-credentials', 'a wrong password (the store runs its scrypt)')
+  hashed = 0
+  t.equal(await auth.loginAccount('nobody', 'wrong-pw', '127.0.0.1'), 'bad-credentials', 'an unknown systemId looks the same')
+  t.equal(hashed, 1, 'and costs one scrypt check too (a hash no password matches)')
+  hashed = 0
+  t.equal(await auth.loginStaff('nobody', 'wrong-pw'), null)
+  t.equal(hashed, 1, 'as an unknown staff name does')
+})

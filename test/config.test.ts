@@ -61,7 +61,7 @@ t.test('defaults', async (t) => {
     t.same(d.smpp, { host: '0.0.0.0', port: 2775 })
     t.same(d.tls, { host: '0.0.0.0', port: 3550, cert: null, key: null, ca: null, requestCert: false, minVersion: 'TLSv1.2', ciphers: null })
     t.equal(d.devTls, false)
-    t.same(d.http, { host: '127.0.0.1', port: 8080, trustProxy: [], tlsHost: '0.0.0.0', tlsPort: null })
+    t.same(d.http, { host: '127.0.0.1', port: 8080, trustProxy: [], allowedOrigins: [], tlsHost: '0.0.0.0', tlsPort: null })
     t.equal(d.simulator.enabled, true)
     t.equal(d.dataDir, './data')
     t.same(d.accounts, [])
@@ -113,6 +113,7 @@ t.test('each key can be overridden', async (t) => {
     ['devTls', { devTls: true }, (r) => r.devTls, true],
     ['http.host', { http: { host: '0.0.0.0' } }, (r) => r.http.host, '0.0.0.0'],
     ['http.port', { http: { port: 9000 } }, (r) => r.http.port, 9000],
+    ['http.allowedOrigins', { http: { allowedOrigins: ['HTTPS://Console.Example.com:443/', 'http://[::1]:8080'] } }, (r) => r.http.allowedOrigins, ['https://console.example.com', 'http://[::1]:8080']],
     ['dataDir', { dataDir: '/var/lib/smsc' }, (r) => r.dataDir, '/var/lib/smsc'],
     ['simulator.deliveryDelayMs', { simulator: { deliveryDelayMs: [0, 0] } }, (r) => r.simulator.deliveryDelayMs, [0, 0]],
     ['simulator.outcomes', { simulator: { outcomes: { DELIVRD: 1 } } }, (r) => r.simulator.outcomes, { DELIVRD: 1 }],
@@ -200,6 +201,10 @@ t.test('validation messages', async (t) => {
     throwsMessage(t, () => resolveOptions({ simulator: { enabled: 'no' } }), 'config.simulator.enabled must be true or false (got "no")')
     throwsMessage(t, () => resolveOptions({ http: { trustProxy: '10.0.0.1' } }), 'config.http.trustProxy must be an array of IP addresses or CIDR blocks (got "10.0.0.1")')
     throwsMessage(t, () => resolveOptions({ http: { trustProxy: ['10.0.0.0/33'] } }), 'config.http.trustProxy[0] must be an IPv4 or IPv6 address or CIDR block (got "10.0.0.0/33")')
+    throwsMessage(t, () => resolveOptions({ http: { allowedOrigins: 'https://a.example' } }), 'config.http.allowedOrigins must be an array of origins such as "https://console.example.com" (got "https://a.example")')
+    for (const bad of ['https://a.example/console', 'a.example', 'ftp://a.example', 'null', 'https://user@a.example', 'https://a.example?x=1', 7]) {
+      throwsMessage(t, () => resolveOptions({ http: { allowedOrigins: ['https://ok.example', bad] } }), `config.http.allowedOrigins[1] must be an origin, scheme://host[:port] with scheme http or https and no path (got ${JSON.stringify(bad)})`)
+    }
     throwsMessage(t, () => resolveOptions({ http: { tlsPort: 'x' } }), 'config.http.tlsPort must be an integer between 0 and 65535 (got "x")')
     throwsMessage(t, () => resolveOptions({ http: { tlsPort: 8443 } }), 'config.http.tlsPort needs a certificate: set tls.cert and tls.key (the SMPP TLS listener\'s, shared), or start with --dev-tls')
     // one port per listener where their hosts overlap (EADDRINUSE at start named neither key)

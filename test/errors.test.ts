@@ -26,7 +26,7 @@ const codeRows = tableRows(doc, 'Code')
 const wireRows = tableRows(doc, 'command_status')
 
 t.test('the table has the expected number of codes', async (t) => {
-  t.equal(codes.length, 47, 'update this count, docs/ERRORS.md and the mapping test when adding a code')
+  t.equal(codes.length, 48, 'update this count, docs/ERRORS.md and the mapping test when adding a code')
 })
 
 t.test('every code follows SMSC_ERR_<AREA>_<WHAT>', async (t) => {
@@ -97,6 +97,7 @@ t.test('codes map to the statuses the brief names', async (t) => {
     SMSC_ERR_IP_NOT_ALLOWED: S.ESME_RBINDFAIL,
     SMSC_ERR_ADMIN_FORBIDDEN: 0,
     SMSC_ERR_ADMIN_READ_ONLY: 0,
+    SMSC_ERR_CROSS_ORIGIN: 0,
     SMSC_ERR_STAFF_NOT_FOUND: 0,
     SMSC_ERR_API_INVALID: 0,
     SMSC_ERR_CONNECTOR_DOWN: 0,

@@ -111,8 +111,17 @@ t.test('message search', async (t) => {
     t.match(await call(e, `/api/v1/messages?to=${NUMBER}&systemId=u1`, tok.res), { status: 403, json: { code: 'SMSC_ERR_ADMIN_FORBIDDEN' } })
     t.match(await call(e, `/api/v1/messages?to=${NUMBER}&systemId=nobody`, tok.res), { status: 403 }, 'an unknown account looks the same')
     t.same(ids(await call(e, `/api/v1/messages?to=${NUMBER}`, tok.child)), [d1], 'child: its own')
+    // `scanned` counts every account's messages in the window: the platform's volume, not an account's to know
+    for (const [who, token] of [['a user', tok.u1], ['a reseller', tok.res]] as const) {
+      const r = await call(e, `/api/v1/messages?to=${NUMBER}`, token)
+      t.equal(r.status, 200)
+      t.notOk('scanned' in r.json, `${who}'s answer has no scanned (it read ${(await call(e, `/api/v1/messages?to=${NUMBER}`, op)).json.scanned} for the operator)`)
+      t.match(r.json, { truncated: false, next: null, ms: Number }, `${who}: the rest of the answer is as it was`)
+    }
     const key = await httpCall(e.httpPort, 'POST', '/api/v1/accounts/u2/apikeys', { token: op, body: { label: 'support' } })
-    t.same(ids(await httpCall(e.httpPort, 'GET', `/api/v1/messages?to=${NUMBER}`, { apiKey: (key.json as { key: string }).key })), [c1], 'an API key searches as its account')
+    const byKey = await httpCall(e.httpPort, 'GET', `/api/v1/messages?to=${NUMBER}`, { apiKey: (key.json as { key: string }).key })
+    t.same(ids(byKey as Res), [c1], 'an API key searches as its account')
+    t.notOk('scanned' in (byKey.json as object), 'and is not told how many messages the platform holds')
     t.match(await call(e, `/api/v1/messages?to=${NUMBER}`), { status: 401, json: { code: 'SMSC_ERR_HTTP_AUTH' } }, 'no credentials')
   })
 
@@ -193,6 +202,8 @@ t.test('message search', async (t) => {
     t.notMatch(next.out, a3, 'the next page goes on after the first')
     const mine = smsc(['message', 'find', '--to', NUMBER, '--as', 'u1', '--json', ...cfg], { SMSC_AS_PASSWORD: 'pw1' })
     t.same(JSON.parse(mine.out).messages.map((m: { id: string }) => m.id), [a3, a2, a1], '--as u1: its own only')
+    const mineText = smsc(['message', 'find', '--to', NUMBER, '--as', 'u1', ...cfg], { SMSC_AS_PASSWORD: 'pw1' })
+    t.match(mineText.out, /\n3 messages, newest first \(in \d+ ms; submitted \S+ \.\. \S+\)\n$/, '--as u1: no count of the platform\'s messages')
     const byUpstream = smsc(['message', 'find', '--upstream-id', 'u000001', '--json', ...cfg])
     t.same(JSON.parse(byUpstream.out).messages.map((m: { id: string }) => m.id), [e1], '--upstream-id: the id the carrier quotes')
     const shown = smsc(['message', 'show', e1, ...cfg])

@@ -271,7 +271,7 @@ export function MessageSearch({ accounts, onOpen, open }: { accounts: string[]; 
       (r) => {
         // later pages search the same window as the first
         const pinned = { ...params, since: String(r.since), until: String(r.until) }
-        setFound(more ? { ...r, params: pinned, refused: more.refused, messages: [...more.messages, ...r.messages], scanned: more.scanned + r.scanned, ms: more.ms + r.ms } : { ...r, params: pinned })
+        setFound(more ? { ...r, params: pinned, refused: more.refused, messages: [...more.messages, ...r.messages], scanned: more.scanned === undefined || r.scanned === undefined ? undefined : more.scanned + r.scanned, ms: more.ms + r.ms } : { ...r, params: pinned })
         setBusy(false)
       },
       (e: Error) => {
@@ -321,7 +321,7 @@ export function MessageSearch({ accounts, onOpen, open }: { accounts: string[]; 
     </form>
     ${found
       ? html`<div id="search-results" data-count=${found.messages.length}>
-          <p class="dim small" id="search-summary">${found.messages.length ? count(found.messages.length, 'message') : 'No message'} found, newest first · ${n0(found.scanned)} stored messages read in ${found.ms} ms</p>
+          <p class="dim small" id="search-summary">${found.messages.length ? count(found.messages.length, 'message') : 'No message'} found, newest first · ${found.scanned === undefined ? '' : `${n0(found.scanned)} stored messages read `}in ${found.ms} ms</p>
           ${found.messages.length
             ? html`<ol class="found">
                 ${found.messages.map((m) => {
@@ -350,7 +350,7 @@ export function MessageSearch({ accounts, onOpen, open }: { accounts: string[]; 
                 </li>`)}
               </ol>`
             : null}
-          ${found.truncated ? html`<p class="warn small" id="search-truncated">The search stopped after reading ${n0(found.scanned)} messages: older ones may match. More goes on from there.</p>` : null}
+          ${found.truncated ? html`<p class="warn small" id="search-truncated">The search stopped ${found.scanned === undefined ? 'at its limit' : `after reading ${n0(found.scanned)} messages`}: older ones may match. More goes on from there.</p>` : null}
           ${found.next !== null
             ? html`<button type="button" class="btn small" id="search-more" disabled=${busy} onClick=${() => run(found.params, found)}>${busy ? 'Searching…' : 'More'}</button>`
             : null}
