@@ -202,8 +202,8 @@ export class AdminAuth {
 
   /**
    * An account's login with its SMPP credentials, from `remote` (the client's address). Unknown account and
-   * wrong password look alike; then, as at bind, a suspended account or an address outside its allowedIps
-   * gets no token.
+   * wrong password look alike; an address outside the account's allowedIps gets 'ip-not-allowed' whatever the
+   * password (as at bind); a suspended account gets no token.
    */
   async loginAccount(systemId: string, password: string, remote: string): Promise<AccountLogin> {
     if (!this.store) return 'bad-credentials'
@@ -211,11 +211,12 @@ export class AdminAuth {
     // An unknown systemId costs the same scrypt as a wrong password (as an unknown staff name does): the answer's time
     // does not tell which accounts exist.
     if (checked === 'no-account') { await verifyScrypt(await dummyHash(), password); return 'bad-credentials' }
-    if (checked !== 'ok') return 'bad-credentials'
     const acc = this.store.getAccount(systemId)
-    if (!acc) return 'bad-credentials'
+    // allowedIps before the password's verdict: from outside them a right and a wrong password get the same answer
+    // (403), so an outsider learns nothing of the password; the scrypt ran either way, so neither does the time.
+    if (acc && !ipAllowed(acc.allowedIps, remote)) return 'ip-not-allowed'
+    if (checked !== 'ok' || !acc) return 'bad-credentials'
     if (acc.suspended) return 'suspended'
-    if (!ipAllowed(acc.allowedIps, remote)) return 'ip-not-allowed'
     return { token: this.issue(systemId, fingerprint(acc.passwordHash)), principal: principalOf(acc) }
   }
 

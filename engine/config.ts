@@ -142,7 +142,7 @@ export function connectorIdsOf(simulatorEnabled: boolean, connectors: readonly {
 }
 
 export interface ResolvedOptions {
-  smpp: { host: string; port: number }
+  smpp: { host: string; port: number; maxUnboundConnections: number; maxUnboundPerIp: number; maxQueuedOutputBytes: number }
   tls: { host: string; port: number; cert: string | null; key: string | null; ca: string | null; requestCert: boolean; minVersion: TlsMinVersion; ciphers: string | null }
   devTls: boolean
   http: { host: string; port: number; trustProxy: string[]; allowedOrigins: string[]; tlsHost: string; tlsPort: number | null }
@@ -217,6 +217,9 @@ export const DEFAULTS: DeepReadonly<ResolvedOptions> = deepFreeze({
   smpp: {
     host: '0.0.0.0', // plain SMPP listener address
     port: 2775, // TCP port (SMPP convention)
+    maxUnboundConnections: 1_000, // connections not bound yet (both SMPP ports, TLS handshakes included): more are closed at accept
+    maxUnboundPerIp: 100, // of those, from one address: more from it are closed at accept
+    maxQueuedOutputBytes: 1_048_576, // 1 MiB: a connection's unsent output past this, its reads pause until the peer reads
   },
   tls: {
     host: '0.0.0.0',
@@ -494,6 +497,9 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
   const smpp = {
     host: pick(smppIn, 'host', D.smpp.host, text, p('smpp')),
     port: pick(smppIn, 'port', D.smpp.port, portCheck, p('smpp')),
+    maxUnboundConnections: pick(smppIn, 'maxUnboundConnections', D.smpp.maxUnboundConnections, (v, path) => integer(v, path, 1, 1_000_000), p('smpp')),
+    maxUnboundPerIp: pick(smppIn, 'maxUnboundPerIp', D.smpp.maxUnboundPerIp, (v, path) => integer(v, path, 1, 1_000_000), p('smpp')),
+    maxQueuedOutputBytes: pick(smppIn, 'maxQueuedOutputBytes', D.smpp.maxQueuedOutputBytes, (v, path) => integer(v, path, 65_536, 1_073_741_824), p('smpp')),
   }
 
   const tlsIn = sub('tls', KEYS.tls)

@@ -20,6 +20,7 @@ import { Ticker } from './session/timers'
 import { OutbindDialer } from './session/outbind'
 import { canReceive, isBound } from './session/bind-state'
 import { startListeners, devTlsCert, type Listeners } from './transport/listener'
+import { UnboundConnections, type UnboundSlot } from './transport/unbound'
 import { startActors, type ActorRef, type ActorSystem } from '../actors/system'
 import { CommandStatus as S, MessageState, statusName, type BindKind } from './protocol/constants'
 import type { Pdu } from './protocol/codec'
@@ -375,7 +376,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const refusals = new Refusals(options.stats.refusalsKept)
   const traffic = new DailyStats(store, options.stats.retentionDays)
   const { auth, generated: adminPassword } = await AdminAuth.init(store, options.admin.password)
-  const all = new Map<number, { session: Session; ref: ActorRef; tls: boolean }>()
+  /** slot: the connection's place among the unbound ones (smpp.maxUnboundPerIp), given back at bind. */
+  const all = new Map<number, { session: Session; ref: ActorRef; tls: boolean; slot?: UnboundSlot }>()
   const byAccount = new Map<string, Session[]>()
   let nextSessionId = 1
   let stopping = false
@@ -418,6 +420,15 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   // Failed TLS handshakes on the SMPP TLS port (an old TLS version, a certificate the client does not
   // trust, plain SMPP sent to it): one line per client address a minute, and smsc_tls_handshake_failures_total.
   const tlsFailures = new RepeatedLog(log, { level: 'info', keyName: 'remote', first: 'TLS handshake failed', more: 'more TLS handshakes failed' })
+  // Refused binds (wrong password, unknown system_id, allowedIps…): one line per client address a minute, with a count.
+  const bindRefusals = new RepeatedLog(log, { level: 'info', keyName: 'ip', first: 'bind refused', more: 'more binds refused from this address' })
+  // Connections closed at accept because too many have not bound (smpp.maxUnboundConnections, maxUnboundPerIp).
+  const unbound = new UnboundConnections(options.smpp)
+  const unboundRefusals = new RepeatedLog(log, {
+    level: 'warn', keyName: 'ip',
+    first: 'connection refused: too many connections that have not bound (smpp.maxUnboundConnections, smpp.maxUnboundPerIp)',
+    more: 'more connections refused from this address: too many that have not bound',
+  })
   // An HTTP provider's status words no callbackStatuses entry maps: one line per connector a minute.
   const unmappedStatuses = new RepeatedLog(log, {
     level: 'warn', keyName: 'connector',
@@ -437,6 +448,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const t0 = performance.now()
       const frames = hub.tick((http?.subscribers() ?? 0) > 0)
       tlsFailures.tick(now())
+      bindRefusals.tick(now())
+      unboundRefusals.tick(now())
       http?.tick()
       unmappedStatuses.tick(now())
       earlyParts.tick(now())
@@ -726,6 +739,14 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const key = LoginThrottle.keyOf(_s.remoteAddress, systemId)
       const attempt = bindThrottle.begin(key)
       if (attempt === null) return cb(S.ESME_RBINDFAIL, undefined, `too many failed binds from ${_s.remoteAddress} as ${systemId}: try again in ${Math.ceil(bindThrottle.retryIn(key) / 1000)} s`)
+      // allowedIps and clientCerts before the password: from where the account may not bind, a right and a wrong
+      // password get the same answer, so an outsider learns nothing of it. Counted as a failed attempt from there.
+      const known = store.getAccount(systemId)
+      const outside = known === undefined ? null : whereRefused(known, _s)
+      if (outside !== null) {
+        attempt(true)
+        return cb(S.ESME_RBINDFAIL, undefined, outside) // SMSC_ERR_IP_NOT_ALLOWED, or the account's clientCerts
+      }
       store.verifyPassword(systemId, password).then((r) => {
         attempt(r === 'no-account' || r === 'bad-password')
         if (r === 'no-account') return cb(S.ESME_RINVSYSID, undefined, 'no such account')
@@ -744,10 +765,16 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         cb(S.ESME_RBINDFAIL, undefined, 'the credential check failed')
       })
     },
+    bindRefused(s, fields) {
+      bindRefusals.add(s.remoteAddress, fields, now())
+    },
     refused(s, command, status, from, to) {
       refusals.add({ t: now(), systemId: s.systemId, session: s.id, command, status, from, to })
     },
     bound(s) {
+      const entry = all.get(s.id)
+      entry?.slot?.release() // bound: no longer among the unbound connections
+      if (entry) entry.slot = undefined
       metrics.event('bind', { systemId: s.systemId, session: s.id, detail: `${s.kind} from ${s.remote}` })
       let list = byAccount.get(s.systemId)
       if (!list) byAccount.set(s.systemId, (list = []))
@@ -758,6 +785,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     closed(s) {
       ticker.delete(s)
       const entry = all.get(s.id)
+      entry?.slot?.release()
       all.delete(s.id)
       const list = byAccount.get(s.systemId)
       if (list) {
@@ -846,15 +874,16 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     windowSize: options.session.windowSize,
     limits,
     smscSystemId: SMSC_SYSTEM_ID,
+    maxQueuedOutputBytes: options.smpp.maxQueuedOutputBytes,
   }
 
   /** A connection, accepted by a listener or opened by the outbind dialer, becomes a Session. */
-  const onSocket = (socket: net.Socket, secure: boolean): Session | null => {
+  const onSocket = (socket: net.Socket, secure: boolean, slot?: UnboundSlot): Session | null => {
     if (stopping) { socket.destroy(); return null }
     socket.setNoDelay(true)
     const s = new Session(nextSessionId++, socket, host, sessionConfig)
     const ref = actors.spawnSession(s)
-    all.set(s.id, { session: s, ref, tls: secure })
+    all.set(s.id, { session: s, ref, tls: secure, slot })
     ticker.add(s)
     log('debug', 'connection', { session: s.id, remote: s.remote, tls: secure })
     socket.on('data', (chunk: Buffer) => {
@@ -862,7 +891,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         s.onData(chunk)
       } catch (err) {
         // A bug in one session's handling closes that connection only (its actor is stopped too).
-        log('error', 'session crashed', { session: s.id, systemId: s.systemId, error: String((err as Error)?.stack ?? err) })
+        log('error', 'session crashed', { session: s.id, systemId: s.systemId, remote: s.remote, error: String((err as Error)?.stack ?? err) })
         metrics.event('session_crash', { systemId: s.systemId, session: s.id, detail: String((err as Error)?.message ?? err) })
         s.close('crash')
       }
@@ -1550,7 +1579,19 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       metrics.totals.tlsHandshakeFailures++
       tlsFailures.add(remote, { reason }, now())
     }
-    listeners = await startListeners({ smpp: options.smpp, tls: tlsOpts, onTlsError }, onSocket)
+    /** A slot among the connections not bound yet, or null: closed at once, counted, one warn line per address a minute. */
+    const admit = (socket: net.Socket): UnboundSlot | null => {
+      const ip = socket.remoteAddress
+      if (ip === undefined) return null // gone before it was accepted
+      const slot = unbound.take(ip)
+      if (typeof slot !== 'string') return slot
+      metrics.connectionsRefused[slot]++
+      unboundRefusals.add(ip, slot === 'unbound_total'
+        ? { cap: 'smpp.maxUnboundConnections', limit: options.smpp.maxUnboundConnections }
+        : { cap: 'smpp.maxUnboundPerIp', limit: options.smpp.maxUnboundPerIp }, now())
+      return null
+    }
+    listeners = await startListeners({ smpp: options.smpp, tls: tlsOpts, onTlsError, admit }, onSocket)
   } catch (e) {
     // Nothing half-started stays behind: a failed start leaves no listener, actor or open store. `stopping` keeps a
     // purge or sweep slice in flight from arming its timer again (its next slice would meet a closed store).

@@ -58,7 +58,7 @@ t.test('defaults', async (t) => {
   })
   t.test('the documented values', async (t) => {
     const d = resolveOptions({})
-    t.same(d.smpp, { host: '0.0.0.0', port: 2775 })
+    t.same(d.smpp, { host: '0.0.0.0', port: 2775, maxUnboundConnections: 1000, maxUnboundPerIp: 100, maxQueuedOutputBytes: 1_048_576 })
     t.same(d.tls, { host: '0.0.0.0', port: 3550, cert: null, key: null, ca: null, requestCert: false, minVersion: 'TLSv1.2', ciphers: null })
     t.equal(d.devTls, false)
     t.same(d.http, { host: '127.0.0.1', port: 8080, trustProxy: [], allowedOrigins: [], tlsHost: '0.0.0.0', tlsPort: null })
@@ -139,9 +139,16 @@ t.test('each key can be overridden', async (t) => {
 
 t.test('objects merge over the defaults key by key', async (t) => {
   const r = resolveOptions({ smpp: { port: 1 }, timers: { enquireLinkMs: 0 } })
-  t.same(r.smpp, { host: '0.0.0.0', port: 1 })
+  t.same(r.smpp, { ...DEFAULTS.smpp, host: '0.0.0.0', port: 1 })
   t.same(r.timers, { ...DEFAULTS.timers, enquireLinkMs: 0 })
   t.same(r.http, DEFAULTS.http)
+})
+
+t.test('smpp.maxUnboundConnections, maxUnboundPerIp and maxQueuedOutputBytes: integers in range, else one line naming the key', async (t) => {
+  t.match(resolveOptions({ smpp: { maxUnboundConnections: 5, maxUnboundPerIp: 2, maxQueuedOutputBytes: 65_536 } }).smpp, { maxUnboundConnections: 5, maxUnboundPerIp: 2, maxQueuedOutputBytes: 65_536 })
+  throwsMessage(t, () => resolveOptions({ smpp: { maxUnboundConnections: 0 } }), 'config.smpp.maxUnboundConnections must be an integer between 1 and 1000000 (got 0)')
+  throwsMessage(t, () => resolveOptions({ smpp: { maxUnboundPerIp: '10' } }), 'config.smpp.maxUnboundPerIp must be an integer between 1 and 1000000 (got "10")')
+  throwsMessage(t, () => resolveOptions({ smpp: { maxQueuedOutputBytes: 1024 } }), 'config.smpp.maxQueuedOutputBytes must be an integer between 65536 and 1073741824 (got 1024)')
 })
 
 t.test('simulator.errorCodes merge stat by stat; outcomes replace as a whole', async (t) => {
@@ -392,7 +399,7 @@ t.test('loadConfig', async (t) => {
   t.test('flags override the file', async (t) => {
     const f = file(JSON.stringify({ smpp: { host: '127.0.0.1', port: 1 }, tls: { port: 2 }, dataDir: '/a', devTls: false }))
     const r = loadConfig({ config: f, smppPort: 10, tlsPort: 20, httpPort: 30, dataDir: '/b', devTls: true }, {})
-    t.same(r.smpp, { host: '127.0.0.1', port: 10 }, 'merged, host kept')
+    t.same(r.smpp, { ...DEFAULTS.smpp, host: '127.0.0.1', port: 10 }, 'merged, host kept')
     t.equal(r.tls.port, 20)
     t.equal(r.http.port, 30)
     t.equal(r.dataDir, '/b')

@@ -45,6 +45,8 @@ export interface SessionConfig {
   limits: SubmitLimits
   /** system_id the SMSC presents in bind responses. */
   smscSystemId: string
+  /** Unsent output (socket.writableLength) past which the session stops reading until the peer has read it (config smpp.maxQueuedOutputBytes). */
+  maxQueuedOutputBytes: number
 }
 
 export interface BoundAccount {
@@ -91,6 +93,9 @@ export interface SessionHost {
   /** deliver_sm outcomes of one read batch or one tick: acknowledged, to be sent again, and refused for good (with the status). */
   deliveryResults(s: Session, ok: DeliveryItem[], failed: DeliveryItem[], refused: RefusedDelivery[]): void
   log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>): void
+  /** A refused bind (not on an outbind connection), for the log: the host keeps it to one line per client address a
+   *  minute with a count (a password guesser or a misconfigured ESME in a loop would fill it). */
+  bindRefused(s: Session, fields: Record<string, unknown>): void
   /** Counters and histograms for telemetry: increments only. */
   readonly metrics: Metrics
 }
@@ -254,7 +259,7 @@ export class Session implements Tickable {
       if (!intact && !this.isClosed()) {
         // SMPP 3.4 §3.2: a command_length we cannot trust leaves no way to find the next PDU.
         const err = this.framer.error!
-        this.host.log('warn', 'bad command_length, closing', { session: this.id, commandLength: err.commandLength })
+        this.host.log('warn', 'bad command_length, closing', { session: this.id, remote: this.remote, ...(this.systemId !== '' ? { systemId: this.systemId } : {}), commandLength: err.commandLength })
         this.write({ command: 'generic_nack', command_status: err.status, sequence_number: err.sequenceNumber })
         this.close('invalid command_length')
       }
@@ -263,7 +268,32 @@ export class Session implements Tickable {
       frames.length = 0
       this.end()
     }
+    // Backpressure: a peer that sends without reading would have every answer queued in memory. Past the mark, stop
+    // reading until what is queued has gone out ('drain'): its requests wait in the kernel, not in this process. One
+    // property read per socket read; the benchmark's binds never queue near the mark.
+    if (this.socket.writableLength > this.config.maxQueuedOutputBytes && !this.isClosed()) this.holdReads()
   }
+
+  /** When reads stopped because the peer does not read what it is sent (0: reading). */
+  private readsHeldAt = 0
+
+  private holdReads(): void {
+    if (this.readsHeldAt !== 0) return
+    this.readsHeldAt = this.host.now()
+    this.socket.pause()
+    this.socket.once('drain', this.resumeReads)
+  }
+
+  private readonly resumeReads = (): void => {
+    this.readsHeldAt = 0
+    if (this.state !== 'CLOSED') this.socket.resume()
+  }
+
+  /** Bytes written to the peer that it has not read yet (beyond what the kernel holds): bounded by smpp.maxQueuedOutputBytes and one read's answers. */
+  get queuedOutputBytes(): number { return this.socket.writableLength }
+
+  /** Whether reads are paused because the peer does not read (smpp.maxQueuedOutputBytes). */
+  get readsHeld(): boolean { return this.readsHeldAt !== 0 }
 
   private handleFrame(frame: Buffer): void {
     this.stats.pdusIn++
@@ -294,15 +324,14 @@ export class Session implements Tickable {
     const cmd = pdu.command
     const kind = BIND_COMMANDS.get(cmd)
     if (kind !== undefined) return this.handleBind(pdu, kind)
-    if (cmd === 'outbind') return // SMSC → ESME only; an ESME sending it gets nothing (no response PDU exists)
     if (cmd === 'unbind' && this.state === 'UNBOUND' && this.draining) {
       // Both sides unbind at once: answer theirs and close (our unbind needs no answer then).
       this.respond(pdu, 0)
       return this.close('unbind')
     }
     if (!ALLOWED[this.state].has(cmd)) {
-      // A request with no response PDU (alert_notification, SMPP 3.4 §4.12: SMSC → ESME only) is
-      // not an ESME operation in any state: generic_nack ESME_RINVCMDID, as the switch below intends.
+      // A request with no response PDU (outbind, SMPP 3.4 §4.1.7, and alert_notification, §4.12: both SMSC → ESME
+      // only) is not an ESME operation in any state: generic_nack ESME_RINVCMDID, as the switch below intends.
       if (responseOf(cmd) === undefined) {
         return this.write({ command: 'generic_nack', command_status: S.ESME_RINVCMDID, sequence_number: pdu.sequence_number })
       }
@@ -353,7 +382,7 @@ export class Session implements Tickable {
       if (refusal !== 0) {
         this.respond(pdu, refusal)
         this.host.log('warn', 'outbind: the ESME\'s bind was refused', {
-          session: this.id, systemId: this.outbindSystemId, kind, status: statusName(refusal),
+          session: this.id, systemId: this.outbindSystemId, kind, status: statusName(refusal), remote: this.remote,
           hint: refusal === S.ESME_RINVSYSID
             ? `bind as ${this.outbindSystemId}, the account the outbind named (got ${JSON.stringify(pdu.system_id)})`
             : 'answer an outbind with bind_receiver or bind_transceiver',
@@ -370,10 +399,13 @@ export class Session implements Tickable {
       if (status !== 0 || !account) {
         this.write({ command: resp, command_status: status, sequence_number: pdu.sequence_number, system_id: this.config.smscSystemId })
         const outbound = this.state === 'OUTBOUND'
-        this.host.log(outbound ? 'warn' : 'info', outbound ? 'outbind: the ESME\'s bind was refused' : 'bind refused', {
-          session: this.id, systemId: pdu.system_id, kind, status: statusName(status), remote: this.remote, ...(reason ? { reason } : {}),
-          ...(outbound && status === S.ESME_RINVPASWD ? { hint: 'the ESME binds with the account\'s password, not outbind.password (that one is the SMSC\'s, sent in the outbind)' } : {}),
-        })
+        const fields = { session: this.id, systemId: pdu.system_id, kind, status: statusName(status), remote: this.remote, ...(reason ? { reason } : {}) }
+        if (!outbound) this.host.bindRefused(this, fields)
+        else {
+          this.host.log('warn', 'outbind: the ESME\'s bind was refused', {
+            ...fields, ...(status === S.ESME_RINVPASWD ? { hint: 'the ESME binds with the account\'s password, not outbind.password (that one is the SMSC\'s, sent in the outbind)' } : {}),
+          })
+        }
         // Too many binds is not an authentication problem: its own event type.
         this.host.metrics.event(status === S.ESME_RBINDFAIL ? 'bind_refused' : 'auth_failure',
           { systemId: pdu.system_id, session: this.id, detail: `${kind}: ${statusName(status)} from ${this.remote}${reason ? ` (${reason})` : ''}` })
@@ -437,7 +469,7 @@ export class Session implements Tickable {
       try {
         fn(...args)
       } catch (err) {
-        this.host.log('error', 'session crashed in a callback', { session: this.id, systemId: this.systemId, error: String((err as Error)?.stack ?? err) })
+        this.host.log('error', 'session crashed in a callback', { session: this.id, systemId: this.systemId, remote: this.remote, error: String((err as Error)?.stack ?? err) })
         this.host.metrics.event('session_crash', { systemId: this.systemId, session: this.id, detail: String((err as Error)?.message ?? err) })
         this.close('crash')
       }
@@ -697,6 +729,15 @@ export class Session implements Tickable {
   onTick(now: number): void {
     if (this.state === 'CLOSED') return
     const t = this.config.timers
+    // A peer that has read nothing of what it was sent for the response timer's time: nothing it asks can be answered,
+    // nor can it answer (its requests and responses wait unread). Closed, as an unanswered enquire_link closes it.
+    if (this.readsHeldAt !== 0 && now - this.readsHeldAt >= t.responseMs) {
+      this.host.log('warn', 'the peer does not read what it is sent, closing', {
+        session: this.id, remote: this.remote, ...(this.systemId !== '' ? { systemId: this.systemId } : {}),
+        queuedBytes: this.socket.writableLength, heldMs: now - this.readsHeldAt,
+      })
+      return this.close('peer not reading')
+    }
     // session_init_timer: no bind within the time → close
     if ((this.state === 'OPEN' || this.state === 'OUTBOUND') && !this.binding && t.sessionInitMs > 0 && now - this.connectedAt >= t.sessionInitMs) {
       this.host.log('info', 'session_init timer expired', { session: this.id, remote: this.remote })
@@ -711,7 +752,7 @@ export class Session implements Tickable {
         this.deliverUnanswered++
         this.failedResults.push(o.item)
       } else {
-        this.host.log('info', `${o.kind} not answered, closing`, { session: this.id, systemId: this.systemId })
+        this.host.log('info', `${o.kind} not answered, closing`, { session: this.id, systemId: this.systemId, remote: this.remote })
         this.flushResults()
         return this.close(`${o.kind} response timer`)
       }
@@ -742,7 +783,7 @@ export class Session implements Tickable {
     const refused: Record<string, number> = {}
     for (const [status, n] of this.deliverRefusedFor ?? []) refused[status < 0 ? 'generic_nack' : statusName(status)] = n
     this.host.log('warn', 'the ESME did not take receipts or MO sent to it: they are sent again later (at most one such line a minute per bind)', {
-      session: this.id, systemId: this.systemId,
+      session: this.id, systemId: this.systemId, remote: this.remote,
       ...(this.deliverUnanswered > 0 ? { unanswered: this.deliverUnanswered, responseMs: this.config.timers.responseMs } : {}),
       ...(this.deliverRefusedFor !== null ? { refused } : {}),
     })

@@ -11,6 +11,7 @@ import fs from 'node:fs'
 import { makeDirs } from '../dirs'
 import path from 'node:path'
 import { smscError } from '../errors'
+import type { UnboundSlot } from './unbound'
 
 export interface ListenerOptions {
   smpp: { host: string; port: number }
@@ -18,6 +19,12 @@ export interface ListenerOptions {
   tls?: { host: string; port: number; cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; minVersion: tls.SecureVersion; ciphers?: string }
   /** A TLS handshake failed (wrong protocol version, untrusted certificate, plain SMPP on the TLS port…): no session existed. */
   onTlsError?: (remote: string, reason: string) => void
+  /**
+   * Asked at TCP accept, on both ports (on the TLS port before the handshake): a slot among the unbound connections
+   * (engine/transport/unbound.ts), or null to close the connection at once. The slot goes back when the socket closes;
+   * onSocket gets it to give back at bind.
+   */
+  admit?: (socket: net.Socket) => UnboundSlot | null
 }
 
 export interface Listeners {
@@ -45,21 +52,50 @@ function checkPair(cert: Buffer, key: Buffer): void {
 /** The CA certificates client certificates are checked against: tls.ca when the port requires a certificate (tls.requestCert). */
 const requestCa = (t: { ca?: Buffer; requestCert: boolean }): Buffer | undefined => (t.requestCert ? t.ca : undefined)
 
-export async function startListeners(o: ListenerOptions, onSocket: (socket: net.Socket, secure: boolean) => void): Promise<Listeners> {
-  const plain = net.createServer({ noDelay: true }, (s) => onSocket(s, false))
+export async function startListeners(o: ListenerOptions, onSocket: (socket: net.Socket, secure: boolean, slot?: UnboundSlot) => void): Promise<Listeners> {
+  /** The slot of an accepted TCP connection; null: refused and closed. */
+  const admit = (s: net.Socket): UnboundSlot | undefined | null => {
+    if (o.admit === undefined) return undefined
+    const slot = o.admit(s)
+    if (slot === null) {
+      s.destroy()
+      return null
+    }
+    s.once('close', slot.release)
+    return slot
+  }
+  const plain = net.createServer({ noDelay: true }, (s) => {
+    const slot = admit(s)
+    if (slot !== null) onSocket(s, false, slot)
+  })
   const smppPort = await listen(plain, o.smpp.host, o.smpp.port, 'SMPP')
   let secure: tls.Server | null = null
   let tlsPort: number | null = null
   if (o.tls) {
+    // A TLS connection takes its slot at TCP accept: a flood that never finishes a handshake counts too. The TLS socket
+    // is another object than the TCP one: its slot is found again by the peer's address and port.
+    const handshaking = new Map<string, UnboundSlot>()
     try {
       checkPair(o.tls.cert, o.tls.key)
       // Every client is asked for a certificate (an account's clientCerts pins one); tls.ca only when the whole port
       // requires one: its names in the request make clients with a self-signed (pinned) certificate send none.
-      secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: requestCa(o.tls), requestCert: true, rejectUnauthorized: o.tls.requestCert, minVersion: o.tls.minVersion, ciphers: o.tls.ciphers }, (s) => onSocket(s, true))
+      secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: requestCa(o.tls), requestCert: true, rejectUnauthorized: o.tls.requestCert, minVersion: o.tls.minVersion, ciphers: o.tls.ciphers }, (s) => {
+        const key = `${s.remoteAddress}|${s.remotePort}`
+        const slot = handshaking.get(key)
+        handshaking.delete(key)
+        onSocket(s, true, slot)
+      })
     } catch (e) {
       plain.close()
       throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls: the certificate or key is not usable: ${(e as Error).message}`)
     }
+    secure.on('connection', (raw: net.Socket) => {
+      const slot = admit(raw)
+      if (slot === null || slot === undefined) return // refused: tlsClientError follows with ECONNRESET, not reported
+      const key = `${raw.remoteAddress}|${raw.remotePort}`
+      handshaking.set(key, slot)
+      raw.once('close', () => { if (handshaking.get(key) === slot) handshaking.delete(key) })
+    })
     secure.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       // Node destroys the socket. A client that hung up mid-handshake (a TCP health check, a client
       // giving up) is not a failure to report; anything else is, with OpenSSL's reason or Node's code.

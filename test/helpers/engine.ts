@@ -246,9 +246,11 @@ export async function startEngine(t: TestLike, options: EngineOptions = {}): Pro
   }
   if (options.timers) config.timers = options.timers
   const http = config.http as Record<string, unknown>
+  const smpp = config.smpp as Record<string, unknown>
   Object.assign(config, options.extra)
-  // extra.http adds to the listener this helper chose (its port), rather than replacing it
+  // extra.http and extra.smpp add to the listeners this helper chose (their ports), rather than replacing them
   if (options.extra?.http !== undefined) config.http = { ...http, ...(options.extra.http as Record<string, unknown>) }
+  if (options.extra?.smpp !== undefined) config.smpp = { ...smpp, ...(options.extra.smpp as Record<string, unknown>) }
   writeFileSync(configPath, JSON.stringify(config, null, 2))
 
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000

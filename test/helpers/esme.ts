@@ -110,6 +110,8 @@ export interface ConnectOptions {
   port: number
   host?: string
   tls?: boolean
+  /** The client's own address (127.0.0.x: Linux routes all of 127/8 to lo), e.g. to bind from several addresses. */
+  localAddress?: string
 }
 
 const hex = (n: number) => '0x' + n.toString(16).padStart(2, '0')
@@ -183,6 +185,7 @@ export class Esme {
     const session = smpp.connect({
       url: `${scheme}://${opts.host ?? '127.0.0.1'}:${opts.port}`,
       rejectUnauthorized: false,
+      ...(opts.localAddress !== undefined ? { localAddress: opts.localAddress } : {}),
     })
     const esme = new Esme(session)
     return new Promise((resolve, reject) => {
@@ -464,9 +467,9 @@ export class RawSmpp {
     )
   }
 
-  static connect(port: number, host = '127.0.0.1'): Promise<RawSmpp> {
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<RawSmpp> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect(port, host)
+      const socket = net.connect({ port, host, ...(localAddress !== undefined ? { localAddress } : {}) })
       socket.once('connect', () => resolve(new RawSmpp(socket)))
       socket.once('error', reject)
     })

@@ -26,6 +26,7 @@ class RecordingSocket {
   ended = false
   remoteAddress = '127.0.0.1'
   remotePort = 40000
+  writableLength = 0
   cork(): void {}
   uncork(): void {}
   write(b: Buffer): boolean { this.written.push(Buffer.from(b)); return true }
@@ -47,6 +48,7 @@ const CONFIG: SessionConfig = {
   windowSize: 10,
   limits: DEFAULT_LIMITS,
   smscSystemId: 'SMSC',
+  maxQueuedOutputBytes: 1_048_576,
 }
 
 interface Harness {
@@ -85,6 +87,7 @@ function open(opts: { holdAccept?: boolean } = {}): Harness {
     replace: (_s, _pdu, cb) => cb(0),
     deliveryResults() {},
     log() {},
+    bindRefused() {},
   }
   const s = new Session(nextId++, sock as unknown as Socket, host, CONFIG)
   let seen = 0
@@ -157,8 +160,8 @@ const MATRIX: Partial<Record<CommandName, Row>> = {
   bind_transmitter: bindRow('bind_transmitter'),
   bind_receiver: bindRow('bind_receiver'),
   bind_transceiver: bindRow('bind_transceiver'),
-  // SMPP 3.4 §4.1.7 outbind goes SMSC → ESME and has no response: ignored in every state
-  outbind: { OPEN: 'none', BOUND_TX: 'none', BOUND_RX: 'none', BOUND_TRX: 'none', UNBOUND: 'none' },
+  // SMPP 3.4 §4.1.7 outbind goes SMSC → ESME and has no response PDU: generic_nack ESME_RINVCMDID, as alert_notification
+  outbind: { OPEN: A('generic_nack', S.ESME_RINVCMDID), BOUND_TX: A('generic_nack', S.ESME_RINVCMDID), BOUND_RX: A('generic_nack', S.ESME_RINVCMDID), BOUND_TRX: A('generic_nack', S.ESME_RINVCMDID), UNBOUND: A('generic_nack', S.ESME_RINVCMDID) },
   // §4.2 unbind: any bound state; before bind or a second time, ESME_RINVBNDSTS
   unbind: { OPEN: A('unbind_resp', S.ESME_RINVBNDSTS), BOUND_TX: A('unbind_resp', 0), BOUND_RX: A('unbind_resp', 0), BOUND_TRX: A('unbind_resp', 0), UNBOUND: A('unbind_resp', S.ESME_RINVBNDSTS) },
   // §4.11 enquire_link: answered in every state
@@ -246,7 +249,7 @@ t.test('a second bind while the first is still being authenticated is ESME_RALYB
   const sock = new RecordingSocket()
   let pending: ((status: number, acc?: { systemId: string; windowSize: number }) => void) | null = null
   const host = {
-    now: () => 0, log() {}, bound() {}, closed() {}, deliveryResults() {},
+    now: () => 0, log() {}, bindRefused() {}, bound() {}, closed() {}, deliveryResults() {},
     authenticate(_s: Session, _id: string, _pw: string, _k: BindKind, cb: (status: number, acc?: { systemId: string; windowSize: number }) => void) { pending = cb },
     allocateIds: () => [], accept() {}, getMessage: () => undefined, cancel() {}, replace() {},
     congestion: () => 0,
@@ -379,9 +382,9 @@ t.test('in OUTBOUND every other request is ESME_RINVBNDSTS; enquire_link is answ
   t.same(ALLOWED.OUTBOUND.has('submit_sm'), false)
 })
 
-t.test('in OUTBOUND an outbind from the ESME gets no answer', async (t) => {
+t.test('in OUTBOUND an outbind from the ESME is generic_nack ESME_RINVCMDID (outbind goes SMSC → ESME only), and the session waits on', async (t) => {
   const h = outbound()
-  t.same(h.send(request('outbind', 5)), [])
+  t.match(h.send(request('outbind', 5)), [{ command: 'generic_nack', command_status: S.ESME_RINVCMDID, sequence_number: 5 }])
   t.equal(h.s.state, 'OUTBOUND')
 })
 

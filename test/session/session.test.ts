@@ -130,7 +130,7 @@ interface Rig {
 
 const TIMERS: SessionTimers = { sessionInitMs: 1_000, enquireLinkMs: 5_000, inactivityMs: 60_000, responseMs: 2_000 }
 
-async function rig(t: Test, opts: { windowSize?: number; holdAccept?: boolean; timers?: Partial<SessionTimers> } = {}): Promise<Rig> {
+async function rig(t: Test, opts: { windowSize?: number; holdAccept?: boolean; timers?: Partial<SessionTimers>; maxQueuedOutputBytes?: number } = {}): Promise<Rig> {
   let clock = 1_000_000
   let ids = 0
   const host: TestHost = {
@@ -159,6 +159,7 @@ async function rig(t: Test, opts: { windowSize?: number; holdAccept?: boolean; t
       host.onResults?.(ok, failed)
     },
     log(level, msg, fields) { host.logs.push({ level, msg, fields: fields ?? {} }) },
+    bindRefused(_s, fields) { host.logs.push({ level: 'info', msg: 'bind refused', fields }) },
   }
   const config: SessionConfig = {
     timers: { ...TIMERS, ...opts.timers },
@@ -166,6 +167,7 @@ async function rig(t: Test, opts: { windowSize?: number; holdAccept?: boolean; t
     windowSize: 10,
     limits: DEFAULT_LIMITS,
     smscSystemId: 'SMSC',
+    maxQueuedOutputBytes: opts.maxQueuedOutputBytes ?? 1_048_576,
   }
   let session!: Session
   const server = net.createServer((socket) => {
@@ -781,4 +783,104 @@ t.test('the peer hanging up closes the session once and returns outstanding deli
   t.equal(r.host.closedCount, 1)
   t.same(r.host.results.flatMap((x) => x.failed).map((i) => i.messageId), ['mo1', 'mo2'])
   t.equal(r.s.freeSlots, 0)
+})
+
+t.test('bad command_length: the warning names the peer\'s address', async (t) => {
+  const r = await rig(t)
+  const header = Buffer.alloc(16)
+  header.writeUInt32BE(8, 0)
+  r.peer.socket.write(header)
+  await r.peer.waitClosed()
+  const line = r.host.logs.find((l) => l.msg === 'bad command_length, closing')
+  t.match(line, { level: 'warn', fields: { remote: /^127\.0\.0\.1:\d+$/, commandLength: 8 } })
+})
+
+// ------------------------------------------------------------------ backpressure
+
+const MARK = 65_536
+/** `n` enquire_links in one buffer, sequence numbers 1..n (16 octets each, as their responses). */
+function enquireLinks(n: number): Buffer {
+  const one = encode(enquireLink(1))
+  const b = Buffer.allocUnsafe(n * one.length)
+  for (let i = 0; i < n; i++) {
+    one.copy(b, i * one.length)
+    b.writeUInt32BE(i + 1, i * one.length + 12)
+  }
+  return b
+}
+/** Until `cond` holds (polled every 20 ms), or fails after `ms`. */
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+/** The peer stops reading and sends a flood of enquire_links (16 MB: more than the kernel's socket buffers hold). */
+async function flood(r: Rig, n: number): Promise<void> {
+  r.peer.socket.pause()
+  r.peer.socket.write(enquireLinks(n))
+  await until(() => r.s.readsHeld, 20_000, 'the session to stop reading')
+}
+const FLOOD = 1_000_000
+
+t.test('a peer that sends without reading: past smpp.maxQueuedOutputBytes the session stops reading, its queued answers stay bounded, and once the peer reads it gets every answer', async (t) => {
+  const r = await rig(t, { maxQueuedOutputBytes: MARK })
+  // the peer counts bytes instead of decoding a million PDUs
+  const sock = r.peer.socket
+  sock.removeAllListeners('data')
+  let got = 0
+  let tail = Buffer.alloc(0)
+  sock.on('data', (c: Buffer) => { got += c.length; tail = Buffer.concat([tail, c]).subarray(-16) })
+  await flood(r, FLOOD)
+  // One socket read (64 KiB of requests) is answered whole before the check: the bound is the mark and one read's answers.
+  const queued = r.s.queuedOutputBytes
+  t.ok(queued > MARK && queued <= MARK + 128 * 1024, `queued output ${queued} bytes: past the mark, by at most one read's answers`)
+  await new Promise((res) => setTimeout(res, 300))
+  t.equal(r.s.queuedOutputBytes, queued, 'and it does not grow while the peer does not read')
+  t.ok(sock.writableLength > 0, `the peer's requests wait on its side (${sock.writableLength} bytes unsent): the session reads none`)
+  t.notOk(r.s.isClosed(), 'the session stays open (under the response timer)')
+  sock.resume()
+  await until(() => got >= FLOOD * 16, 30_000, `${FLOOD} enquire_link_resp (got ${got / 16})`)
+  t.equal(got, FLOOD * 16, 'every enquire_link answered once the peer reads')
+  t.equal(tail.readUInt32BE(12), FLOOD, 'the last one last')
+  t.notOk(r.s.readsHeld, 'reading again')
+  // and the session works: a bind is answered
+  sock.write(encode({ command: 'bind_transceiver', command_status: 0, sequence_number: 7, system_id: 'u', password: 'p', system_type: '', interface_version: 0x34, addr_ton: 0, addr_npi: 0, address_range: '' }))
+  await until(() => r.s.state === 'BOUND_TRX', 5_000, 'the bind')
+})
+
+t.test('a peer that reads nothing of what it was sent for responseMs is closed, logged once with its address', async (t) => {
+  const r = await rig(t, { maxQueuedOutputBytes: MARK })
+  await r.bind('transceiver')
+  r.peer.socket.removeAllListeners('data')
+  await flood(r, FLOOD)
+  r.tick(TIMERS.responseMs - 1)
+  t.notOk(r.s.isClosed(), 'open just under the response timer')
+  r.tick(1)
+  t.ok(r.s.isClosed(), 'closed at the response timer')
+  t.equal(r.s.closeReason, 'peer not reading')
+  const lines = r.host.logs.filter((l) => l.msg === 'the peer does not read what it is sent, closing')
+  t.equal(lines.length, 1, 'one line')
+  t.match(lines[0], { level: 'warn', fields: { remote: /^127\.0\.0\.1:\d+$/, systemId: 'u', heldMs: TIMERS.responseMs } })
+  t.ok((lines[0].fields.queuedBytes as number) > MARK, 'with what it left unread')
+  r.tick(TIMERS.responseMs)
+  t.equal(r.host.logs.filter((l) => l.msg === 'the peer does not read what it is sent, closing').length, 1, 'still one line')
+})
+
+t.test('a peer that reads: the session never stops reading (a flood answered as it comes)', async (t) => {
+  const r = await rig(t) // the default mark, 1 MiB
+  const sock = r.peer.socket
+  sock.removeAllListeners('data')
+  let got = 0
+  sock.on('data', (c: Buffer) => { got += c.length })
+  let held = false
+  const n = 200_000
+  sock.write(enquireLinks(n))
+  while (got < n * 16) {
+    held ||= r.s.readsHeld
+    await new Promise((res) => setImmediate(res))
+  }
+  t.notOk(held, 'reads never held')
+  t.equal(got, n * 16)
 })
