@@ -317,12 +317,12 @@ const SESSION_COOKIE_RE = new RegExp(`(?:^|;)\\s*${SESSION_COOKIE}=[^;\\s]`)
 const hasQueryToken = (query: string): boolean => /(?:^|&)token=/.test(query)
 
 /**
- * True when the request's credential is the session cookie: no Bearer token and no X-API-Key header (which a page of
- * another origin cannot send without a CORS preflight), no `?token=` (`ws`: the telemetry upgrade, where one is taken
- * before the cookie), and the cookie present. Read in the handler.
+ * True when the request's credential is the session cookie: no Bearer token (taken before the cookie), no `?token=`
+ * (`ws`: the telemetry upgrade, where one is taken before the cookie), and the cookie present. An X-API-Key beside the
+ * cookie does not count: the cookie is checked first and, when valid, is what the request acts with. Read in the handler.
  */
 function byCookie(req: any, ws = false): boolean {
-  if (String(req.getHeader('authorization')).startsWith('Bearer ') || req.getHeader('x-api-key') !== '') return false
+  if (String(req.getHeader('authorization')).startsWith('Bearer ')) return false
   if (ws && hasQueryToken(req.getQuery() ?? '')) return false
   return SESSION_COOKIE_RE.test(req.getHeader('cookie'))
 }

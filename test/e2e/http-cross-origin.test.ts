@@ -75,6 +75,9 @@ t.test('session-cookie requests from another origin are refused; the engine\'s o
     t.match(noOrigin, { status: 403, json: { code: 'SMSC_ERR_CROSS_ORIGIN', error: /from a same-site request \(Sec-Fetch-Site\) with no Origin/ } }, 'no Origin but Sec-Fetch-Site same-site: refused')
     t.match(await httpCall(port, 'DELETE', '/api/v1/accounts/esme1', { cookie, headers: { origin: 'null' } }), { status: 403, json: { code: 'SMSC_ERR_CROSS_ORIGIN' } }, 'Origin: null (a sandboxed frame)')
     t.match(await httpCall(port, 'POST', '/api/v1/logout', { cookie, headers: { origin: FOREIGN } }), { status: 403, json: { code: 'SMSC_ERR_CROSS_ORIGIN' } }, 'a forged logout too')
+    const withKey = await httpCall(port, 'POST', '/api/v1/accounts', { body: accountBody('forged3'), cookie, headers: { origin: FOREIGN, 'x-api-key': 'anything' } })
+    t.match(withKey, { status: 403, json: { code: 'SMSC_ERR_CROSS_ORIGIN' } }, 'an X-API-Key header beside the cookie does not lift the check (the cookie is what acts)')
+    t.notOk(await exists('forged3'))
     t.equal((await httpCall(port, 'GET', '/api/v1/me', { cookie, headers: { origin: FOREIGN } })).status, 200, 'a read (GET) is not refused: another origin cannot read the answer')
   })
 
