@@ -19,7 +19,7 @@ import { Session, type AcceptDone, type SessionHost, type BoundAccount } from '.
 import { Ticker } from './session/timers'
 import { OutbindDialer } from './session/outbind'
 import { canReceive, isBound } from './session/bind-state'
-import { startListeners, devTlsCert, type Listeners } from './transport/listener'
+import { startListeners, devTlsCert, tlsHandshakeMs, type Listeners } from './transport/listener'
 import { UnboundConnections, type UnboundSlot } from './transport/unbound'
 import { startActors, type ActorRef, type ActorSystem } from '../actors/system'
 import { CommandStatus as S, MessageState, statusName, type BindKind } from './protocol/constants'
@@ -1591,7 +1591,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
         : { cap: 'smpp.maxUnboundPerIp', limit: options.smpp.maxUnboundPerIp }, now())
       return null
     }
-    listeners = await startListeners({ smpp: options.smpp, tls: tlsOpts, onTlsError, admit }, onSocket)
+    listeners = await startListeners({ smpp: options.smpp, tls: tlsOpts, tlsHandshakeTimeoutMs: tlsHandshakeMs(options.timers.sessionInitMs), onTlsError, admit }, onSocket)
   } catch (e) {
     // Nothing half-started stays behind: a failed start leaves no listener, actor or open store. `stopping` keeps a
     // purge or sweep slice in flight from arming its timer again (its next slice would meet a closed store).

@@ -17,6 +17,11 @@ export interface ListenerOptions {
   smpp: { host: string; port: number }
   /** Present when the TLS listener should run. `minVersion` and `ciphers` (undefined: Node's default list): config tls. */
   tls?: { host: string; port: number; cert: Buffer; key: Buffer; ca?: Buffer; requestCert: boolean; minVersion: tls.SecureVersion; ciphers?: string }
+  /**
+   * Milliseconds a TLS handshake may take before the connection is closed (tlsHandshakeMs(), from timers.sessionInitMs);
+   * Node's default is 120 s, and a connection that never finishes its handshake holds its unbound slot until then.
+   */
+  tlsHandshakeTimeoutMs?: number
   /** A TLS handshake failed (wrong protocol version, untrusted certificate, plain SMPP on the TLS port…): no session existed. */
   onTlsError?: (remote: string, reason: string) => void
   /**
@@ -49,6 +54,12 @@ function checkPair(cert: Buffer, key: Buffer): void {
   if (!new X509Certificate(cert).checkPrivateKey(createPrivateKey(key))) throw new Error('the key is not the private key of the certificate')
 }
 
+/** The longest a TLS handshake on the SMPP TLS port may take: a client's takes milliseconds; a stall holds an unbound slot. */
+export const TLS_HANDSHAKE_MAX_MS = 10_000
+
+/** The TLS handshake timeout for a session_init timer (timers.sessionInitMs, 0: none): the smaller, at most TLS_HANDSHAKE_MAX_MS. */
+export const tlsHandshakeMs = (sessionInitMs: number): number => (sessionInitMs > 0 ? Math.min(sessionInitMs, TLS_HANDSHAKE_MAX_MS) : TLS_HANDSHAKE_MAX_MS)
+
 /** The CA certificates client certificates are checked against: tls.ca when the port requires a certificate (tls.requestCert). */
 const requestCa = (t: { ca?: Buffer; requestCert: boolean }): Buffer | undefined => (t.requestCert ? t.ca : undefined)
 
@@ -79,7 +90,7 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
       checkPair(o.tls.cert, o.tls.key)
       // Every client is asked for a certificate (an account's clientCerts pins one); tls.ca only when the whole port
       // requires one: its names in the request make clients with a self-signed (pinned) certificate send none.
-      secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: requestCa(o.tls), requestCert: true, rejectUnauthorized: o.tls.requestCert, minVersion: o.tls.minVersion, ciphers: o.tls.ciphers }, (s) => {
+      secure = tls.createServer({ cert: o.tls.cert, key: o.tls.key, ca: requestCa(o.tls), requestCert: true, rejectUnauthorized: o.tls.requestCert, minVersion: o.tls.minVersion, ciphers: o.tls.ciphers, handshakeTimeout: o.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_MAX_MS }, (s) => {
         const key = `${s.remoteAddress}|${s.remotePort}`
         const slot = handshaking.get(key)
         handshaking.delete(key)
@@ -97,10 +108,18 @@ export async function startListeners(o: ListenerOptions, onSocket: (socket: net.
       raw.once('close', () => { if (handshaking.get(key) === slot) handshaking.delete(key) })
     })
     secure.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-      // Node destroys the socket. A client that hung up mid-handshake (a TCP health check, a client
-      // giving up) is not a failure to report; anything else is, with OpenSSL's reason or Node's code.
+      // Closed here: Node does not close a connection whose handshake timed out (ERR_TLS_HANDSHAKE_TIMEOUT: a bare
+      // TCP connection, half a ClientHello), which would hold its unbound slot for good. The slot goes back now, once
+      // (release() again on the TCP socket's close does nothing).
+      const remote = socket.remoteAddress
+      const key = `${remote}|${socket.remotePort}`
+      socket.destroy()
+      handshaking.get(key)?.release()
+      handshaking.delete(key)
+      // A client that hung up mid-handshake (a TCP health check, a client giving up) is not a failure to report;
+      // anything else is, with OpenSSL's reason or Node's code.
       if (err.code === 'ECONNRESET' || err.code === 'EPIPE') return
-      o.onTlsError?.(socket.remoteAddress ?? '?', (err as { reason?: string }).reason ?? err.code ?? err.message)
+      o.onTlsError?.(remote ?? '?', (err as { reason?: string }).reason ?? err.code ?? err.message)
     })
     try {
       tlsPort = await listen(secure, o.tls.host, o.tls.port, 'SMPP over TLS')
