@@ -23,6 +23,7 @@ import { createHash, randomBytes, randomInt } from 'node:crypto'
 import { Store, verifyScrypt } from './store'
 import { OPERATOR, ipAllowed, type Principal } from './accounts'
 import { getStaff, type StaffUser } from './staff'
+import { addressKey } from './address-key'
 
 export type { Principal } from './accounts'
 
@@ -382,12 +383,7 @@ export class LoginThrottle {
   }
 
   private static addressKey(remote: string): string {
-    if (!remote.includes(':') || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(remote)) return remote.replace(/^::ffff:/i, '')
-    const [head, tail = ''] = remote.split('::')
-    const left = head === '' ? [] : head.split(':')
-    const right = tail === '' ? [] : tail.split(':')
-    const full = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
-    return `${full.slice(0, 4).map((x) => x.toLowerCase().replace(/^0+(?=.)/, '')).join(':')}::/64`
+    return addressKey(remote)
   }
 
   failed(remote: string): void {

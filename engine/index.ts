@@ -21,6 +21,7 @@ import { OutbindDialer } from './session/outbind'
 import { canReceive, isBound } from './session/bind-state'
 import { startListeners, devTlsCert, tlsHandshakeMs, type Listeners } from './transport/listener'
 import { UnboundConnections, type UnboundSlot } from './transport/unbound'
+import { addressKey } from './address-key'
 import { startActors, type ActorRef, type ActorSystem } from '../actors/system'
 import { CommandStatus as S, MessageState, statusName, type BindKind } from './protocol/constants'
 import type { Pdu } from './protocol/codec'
@@ -423,11 +424,15 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   // Refused binds (wrong password, unknown system_id, allowedIps…): one line per client address a minute, with a count.
   const bindRefusals = new RepeatedLog(log, { level: 'info', keyName: 'ip', first: 'bind refused', more: 'more binds refused from this address' })
   // Connections closed at accept because too many have not bound (smpp.maxUnboundConnections, maxUnboundPerIp).
-  const unbound = new UnboundConnections(options.smpp)
   const unboundRefusals = new RepeatedLog(log, {
     level: 'warn', keyName: 'ip',
     first: 'connection refused: too many connections that have not bound (smpp.maxUnboundConnections, smpp.maxUnboundPerIp)',
     more: 'more connections refused from this address: too many that have not bound',
+  })
+  // Counted by address key (IPv6: its /64). When the total is full, the biggest holder's oldest goes to let another address in (engine/transport/unbound.ts).
+  const unbound = new UnboundConnections(options.smpp, (key, by) => {
+    metrics.connectionsRefused.evicted++
+    unboundRefusals.add(key, { cap: 'smpp.maxUnboundConnections', limit: options.smpp.maxUnboundConnections, evicted: true, for: by }, now())
   })
   // An HTTP provider's status words no callbackStatuses entry maps: one line per connector a minute.
   const unmappedStatuses = new RepeatedLog(log, {
@@ -1583,10 +1588,10 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     const admit = (socket: net.Socket): UnboundSlot | null => {
       const ip = socket.remoteAddress
       if (ip === undefined) return null // gone before it was accepted
-      const slot = unbound.take(ip)
+      const slot = unbound.take(ip, () => socket.destroy())
       if (typeof slot !== 'string') return slot
       metrics.connectionsRefused[slot]++
-      unboundRefusals.add(ip, slot === 'unbound_total'
+      unboundRefusals.add(addressKey(ip), slot === 'unbound_total'
         ? { cap: 'smpp.maxUnboundConnections', limit: options.smpp.maxUnboundConnections }
         : { cap: 'smpp.maxUnboundPerIp', limit: options.smpp.maxUnboundPerIp }, now())
       return null

@@ -72,7 +72,7 @@ export class Metrics {
   /** Destinations MT admission refused because they are on an opt-out list, by the list (smsc_optout_refused_total). */
   readonly optOuts = { global: 0, account: 0, reseller: 0 }
   /** SMPP connections closed at accept, by the cap they were over (smsc_connections_refused_total, engine/transport/unbound.ts). */
-  readonly connectionsRefused = { unbound_total: 0, unbound_per_ip: 0 }
+  readonly connectionsRefused = { unbound_total: 0, unbound_per_ip: 0, evicted: 0 }
   /** MO routes' auto-replies (docs/ROUTING.md "Auto-replies"), by what became of them (smsc_mo_reply_total). */
   readonly moReplies = { sent: 0, refused: 0, held: 0 }
   /** Upstream receipts that matched no message, by connector id (smsc_connector_receipts_unmatched_total). */
@@ -640,8 +640,9 @@ export function prometheusText(m: Metrics, src: HubSources): string {
     `smsc_binds_refused_total ${m.totals.bindsRefused}`)
   out.push('# HELP smsc_tls_handshake_failures_total TLS handshakes on the SMPP TLS port that failed (see the TLS handshake failed log)', '# TYPE smsc_tls_handshake_failures_total counter',
     `smsc_tls_handshake_failures_total ${m.totals.tlsHandshakeFailures}`)
-  out.push('# HELP smsc_connections_refused_total SMPP connections closed at accept, by reason: too many not bound yet in all (smpp.maxUnboundConnections) or from the address (smpp.maxUnboundPerIp); see the connection refused log', '# TYPE smsc_connections_refused_total counter',
-    `smsc_connections_refused_total{reason="unbound_total"} ${m.connectionsRefused.unbound_total}`, `smsc_connections_refused_total{reason="unbound_per_ip"} ${m.connectionsRefused.unbound_per_ip}`)
+  out.push('# HELP smsc_connections_refused_total SMPP connections closed at accept, by reason: too many not bound yet in all (smpp.maxUnboundConnections) or from the address (smpp.maxUnboundPerIp), or evicted: closed to let in another address while all were taken; see the connection refused log', '# TYPE smsc_connections_refused_total counter',
+    `smsc_connections_refused_total{reason="unbound_total"} ${m.connectionsRefused.unbound_total}`, `smsc_connections_refused_total{reason="unbound_per_ip"} ${m.connectionsRefused.unbound_per_ip}`,
+    `smsc_connections_refused_total{reason="evicted"} ${m.connectionsRefused.evicted}`)
   const space = src.storeSpace()
   if (space !== null) {
     out.push('# HELP smsc_store_bytes size of the store\'s file (data.mdb)', '# TYPE smsc_store_bytes gauge', `smsc_store_bytes ${space.bytes}`)

@@ -3,6 +3,7 @@
  * over real sockets from several 127.0.0.x addresses (Linux routes all of 127/8 to lo):
  * - caps on connections that have not bound (smpp.maxUnboundConnections, smpp.maxUnboundPerIp): over one the
  *   connection is closed at accept, counted in smsc_connections_refused_total{reason}, one warn line per address;
+ *   with the total full, the biggest holder's oldest is closed to let a new address in (reason evicted);
  * - a peer that sends without reading (smpp.maxQueuedOutputBytes): its reads pause, other binds are served, and after
  *   the response timer it is closed with a warn line naming it;
  * - refused binds: one log line per address a minute; allowedIps answered before the password (SMPP and HTTP);
@@ -66,29 +67,50 @@ t.test('connections that have not bound are capped per address and in all: over 
   const again = await openFrom(t, engine, '127.0.0.3')
   t.ok(await answers(again, 21), 'binding freed its slot: a new connection from 127.0.0.3 is kept')
 
-  // 3 unbound from 127.0.0.3; 3 more from 127.0.0.5 make the total cap of 6
-  for (let i = 0; i < 3; i++) t.ok(await answers(await openFrom(t, engine, '127.0.0.5'), 30 + i), `connection ${i + 1} from 127.0.0.5 kept`)
-  const overTotal = await openFrom(t, engine, '127.0.0.6')
-  await overTotal.waitClosed(3000)
-  t.pass('a connection from a new address is closed when 6 have not bound (maxUnboundConnections)')
-  const twoMore = [await openFrom(t, engine, '127.0.0.3'), await openFrom(t, engine, '127.0.0.3')]
-  for (const raw of twoMore) await raw.waitClosed(3000)
+  // 3 unbound from 127.0.0.3; 2 from 127.0.0.5 and 1 from 127.0.0.6 make the total cap of 6
+  for (let i = 0; i < 2; i++) t.ok(await answers(await openFrom(t, engine, '127.0.0.5'), 30 + i), `connection ${i + 1} from 127.0.0.5 kept`)
+  t.ok(await answers(await openFrom(t, engine, '127.0.0.6'), 32), 'one from 127.0.0.6 kept')
+  const fresh = await openFrom(t, engine, '127.0.0.7')
+  t.ok(await answers(fresh, 33), 'with 6 not bound (maxUnboundConnections) a connection from a new address is kept')
+  await fromA[1].waitClosed(3000)
+  t.pass('and the oldest unbound connection of 127.0.0.3, which held the most, is closed for it')
+  const tying = await openFrom(t, engine, '127.0.0.3')
+  await tying.waitClosed(3000)
+  t.pass('a connection from 127.0.0.3, now tying the biggest holders (2), is closed at accept: the total is full')
 
   t.equal(await metric(engine, 'smsc_connections_refused_total{reason="unbound_per_ip"}'), 1, 'smsc_connections_refused_total: the first one over the address cap')
-  t.equal(await metric(engine, 'smsc_connections_refused_total{reason="unbound_total"}'), 3, 'and three over the total (127.0.0.3 is also at it now)')
+  t.equal(await metric(engine, 'smsc_connections_refused_total{reason="unbound_total"}'), 1, 'one over the total')
+  t.equal(await metric(engine, 'smsc_connections_refused_total{reason="evicted"}'), 1, 'one closed for a newcomer')
   const lines = logLines(engine, 'connection refused: too many connections that have not bound (smpp.maxUnboundConnections, smpp.maxUnboundPerIp)')
-  t.same(lines.map((l) => [l.level, l.ip, l.cap]), [['warn', '127.0.0.3', 'smpp.maxUnboundPerIp'], ['warn', '127.0.0.6', 'smpp.maxUnboundConnections']],
+  t.same(lines.map((l) => [l.level, l.ip, l.cap]), [['warn', '127.0.0.3', 'smpp.maxUnboundPerIp']],
     'one warn line per address naming it and the cap (the later ones from 127.0.0.3 a count a minute later)')
 
-  // a closed connection gives its slot back too
-  fromA[1].close()
+  // a closed connection gives its slot back too: 127.0.0.3 gets in again without closing anyone's
+  fromA[2].close()
   await until(async () => {
-    const raw = await RawSmpp.connect(engine.smppPort, '127.0.0.1', '127.0.0.7')
+    const raw = await RawSmpp.connect(engine.smppPort, '127.0.0.1', '127.0.0.3')
     const kept = await answers(raw, 40)
-    raw.close()
+    if (!kept) raw.close()
+    else t.teardown(() => raw.close())
     return kept
   }, 5000, 'a slot freed by a close')
-  t.pass('a connection that closes frees its slot')
+  t.equal(await metric(engine, 'smsc_connections_refused_total{reason="evicted"}'), 1, 'a connection that closes frees its slot: nobody was closed for this one')
+})
+
+t.test('when the unbound connections fill the total cap, a new address gets in: the oldest connection of the address holding the most is closed, counted as evicted and logged', async (t) => {
+  const engine = await startEngine(t, { extra: { smpp: { maxUnboundConnections: 4, maxUnboundPerIp: 3 } } })
+  const big = [await openFrom(t, engine, '127.0.0.12'), await openFrom(t, engine, '127.0.0.12'), await openFrom(t, engine, '127.0.0.12')]
+  const small = await openFrom(t, engine, '127.0.0.13')
+  for (const [i, raw] of [...big, small].entries()) t.ok(await answers(raw, 60 + i), `connection ${i + 1} kept`)
+  const esme = await Esme.connect({ port: engine.smppPort, localAddress: '127.0.0.14' })
+  t.teardown(() => esme.close())
+  t.equal((await esme.bind('transceiver', { systemId: 'esme1', password: 'secret1' })).command_status, Status.ESME_ROK, 'an ESME from a fresh address connects and binds while the total cap is full')
+  await big[0].waitClosed(3000)
+  t.pass('the oldest of 127.0.0.12 (3 of the 4) was closed for it')
+  for (const [i, raw] of [...big.slice(1), small].entries()) t.ok(await answers(raw, 70 + i), `the others stay (${i + 1})`)
+  t.equal(await metric(engine, 'smsc_connections_refused_total{reason="evicted"}'), 1, 'smsc_connections_refused_total{reason="evicted"}')
+  const lines = logLines(engine, 'connection refused: too many connections that have not bound (smpp.maxUnboundConnections, smpp.maxUnboundPerIp)')
+  t.same(lines.map((l) => [l.level, l.ip, l.cap, l.evicted, l.for]), [['warn', '127.0.0.12', 'smpp.maxUnboundConnections', true, '127.0.0.14']], 'a warn line naming the address that gave way and the one let in')
 })
 
 t.test('a peer that sends without reading: its reads pause, another bind is served meanwhile, and after the response timer it is closed with a warn line naming it', async (t) => {
