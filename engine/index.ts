@@ -423,6 +423,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const tlsFailures = new RepeatedLog(log, { level: 'info', keyName: 'remote', first: 'TLS handshake failed', more: 'more TLS handshakes failed' })
   // Refused binds (wrong password, unknown system_id, allowedIps…): one line per client address a minute, with a count.
   const bindRefusals = new RepeatedLog(log, { level: 'info', keyName: 'ip', first: 'bind refused', more: 'more binds refused from this address' })
+  // Connections the session_init timer closed (they had not bound): one line per client address (IPv6: its /64) a minute.
+  const initExpired = new RepeatedLog(log, { level: 'info', keyName: 'ip', first: 'session_init timer expired', more: 'more connections from this address closed by the session_init timer' })
   // Connections closed at accept because too many have not bound (smpp.maxUnboundConnections, maxUnboundPerIp).
   const unboundRefusals = new RepeatedLog(log, {
     level: 'warn', keyName: 'ip',
@@ -454,6 +456,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const frames = hub.tick((http?.subscribers() ?? 0) > 0)
       tlsFailures.tick(now())
       bindRefusals.tick(now())
+      initExpired.tick(now())
       unboundRefusals.tick(now())
       http?.tick()
       unmappedStatuses.tick(now())
@@ -772,6 +775,9 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     },
     bindRefused(s, fields) {
       bindRefusals.add(s.remoteAddress, fields, now())
+    },
+    sessionInitExpired(s) {
+      initExpired.add(addressKey(s.remoteAddress), { session: s.id, remote: s.remote }, now())
     },
     refused(s, command, status, from, to) {
       refusals.add({ t: now(), systemId: s.systemId, session: s.id, command, status, from, to })

@@ -96,6 +96,9 @@ export interface SessionHost {
   /** A refused bind (not on an outbind connection), for the log: the host keeps it to one line per client address a
    *  minute with a count (a password guesser or a misconfigured ESME in a loop would fill it). */
   bindRefused(s: Session, fields: Record<string, unknown>): void
+  /** The session_init timer closed a connection that had not bound, for the log: one line per client address a minute
+   *  with a count (a peer flooding idle connections would make one line each). */
+  sessionInitExpired(s: Session): void
   /** Counters and histograms for telemetry: increments only. */
   readonly metrics: Metrics
 }
@@ -740,7 +743,7 @@ export class Session implements Tickable {
     }
     // session_init_timer: no bind within the time → close
     if ((this.state === 'OPEN' || this.state === 'OUTBOUND') && !this.binding && t.sessionInitMs > 0 && now - this.connectedAt >= t.sessionInitMs) {
-      this.host.log('info', 'session_init timer expired', { session: this.id, remote: this.remote })
+      this.host.sessionInitExpired(this)
       return this.close('session_init timer')
     }
     // response_timer: oldest first; Map keeps insertion order, so stop at the first one not due

@@ -207,3 +207,17 @@ t.test('an outbind sent by an ESME is answered with generic_nack ESME_RINVCMDID 
   t.match(await raw.next(), { commandId: GENERIC_NACK, commandStatus: Status.ESME_RINVCMDID, sequenceNumber: 7 }, 'bound')
   t.ok(await answers(raw, 8), 'the session stays up')
 })
+
+t.test('connections the session_init timer closes: one log line per address a minute with a count, not one each', async (t) => {
+  const engine = await startEngine(t, { timers: { sessionInitMs: 1000 } })
+  const idle = []
+  for (let i = 0; i < 5; i++) idle.push(await openFrom(t, engine, '127.0.0.15'))
+  idle.push(await openFrom(t, engine, '127.0.0.16'))
+  for (const raw of idle) await raw.waitClosed(8000)
+  t.pass('all six closed by the session_init timer')
+  await sleep(200)
+  const lines = logLines(engine, 'session_init timer expired')
+  t.same(lines.map((l) => [l.level, l.ip]), [['info', '127.0.0.15'], ['info', '127.0.0.16']],
+    'the first from each address is a line; the other four from 127.0.0.15 a count a minute later')
+  t.match(lines[0], { remote: /^127\.0\.0\.15:\d+$/ }, 'naming the connection')
+})

@@ -88,6 +88,7 @@ function open(opts: { holdAccept?: boolean } = {}): Harness {
     deliveryResults() {},
     log() {},
     bindRefused() {},
+    sessionInitExpired() {},
   }
   const s = new Session(nextId++, sock as unknown as Socket, host, CONFIG)
   let seen = 0
@@ -249,7 +250,7 @@ t.test('a second bind while the first is still being authenticated is ESME_RALYB
   const sock = new RecordingSocket()
   let pending: ((status: number, acc?: { systemId: string; windowSize: number }) => void) | null = null
   const host = {
-    now: () => 0, log() {}, bindRefused() {}, bound() {}, closed() {}, deliveryResults() {},
+    now: () => 0, log() {}, bindRefused() {}, sessionInitExpired() {}, bound() {}, closed() {}, deliveryResults() {},
     authenticate(_s: Session, _id: string, _pw: string, _k: BindKind, cb: (status: number, acc?: { systemId: string; windowSize: number }) => void) { pending = cb },
     allocateIds: () => [], accept() {}, getMessage: () => undefined, cancel() {}, replace() {},
     congestion: () => 0,

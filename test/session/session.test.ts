@@ -160,6 +160,7 @@ async function rig(t: Test, opts: { windowSize?: number; holdAccept?: boolean; t
     },
     log(level, msg, fields) { host.logs.push({ level, msg, fields: fields ?? {} }) },
     bindRefused(_s, fields) { host.logs.push({ level: 'info', msg: 'bind refused', fields }) },
+    sessionInitExpired(s) { host.logs.push({ level: 'info', msg: 'session_init timer expired', fields: { session: s.id } }) },
   }
   const config: SessionConfig = {
     timers: { ...TIMERS, ...opts.timers },
