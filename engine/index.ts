@@ -35,7 +35,7 @@ import { startHttp, type HttpServer } from './http'
 import { Metrics, TelemetryHub, type EngineHealth, type HubSources, type TickFrames } from './telemetry'
 import { Refusals, type AutoReplyOf, type Refusal } from './refusals'
 import { DailyStats } from './daily-stats'
-import { AdminAuth, LoginThrottle } from './auth'
+import { AdminAuth, LOGIN_FAILURES_PER_ADDRESS, LoginThrottle } from './auth'
 import { clearUncleanStop, lockDataDir, uncleanStop } from './lock'
 import { makeDataDir, writePrivateFile } from './dirs'
 import { validateSubmit } from './session/submit'
@@ -385,6 +385,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   let stopped: Promise<void> | null = null
 
   const bindThrottle = new LoginThrottle()
+  /** Failed binds per address (IPv6: its /64) across system_ids, as HTTP logins (LOGIN_FAILURES_PER_ADDRESS, auth.ts). */
+  const addressBinds = new LoginThrottle(LOGIN_FAILURES_PER_ADDRESS)
   const receivers = (systemId: string): Session[] => (byAccount.get(systemId) ?? []).filter((s) => canReceive(s.state))
   const telemetrySources: HubSources = {
     sessions: () => all.values(), // entries carry session and tls: no copy per tick
@@ -743,10 +745,19 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     metrics,
     authenticate(_s, systemId, password, _kind: BindKind, cb) {
       if (stopping) return cb(S.ESME_RBINDFAIL, undefined, 'the engine is stopping')
-      // Password guessing over SMPP: 10 failed binds a minute per address and system_id (as HTTP logins, auth.ts).
+      // Password guessing over SMPP: 10 failed binds a minute per address and system_id, and
+      // LOGIN_FAILURES_PER_ADDRESS per address whatever the system_id, so many names cannot each be tried ten times
+      // (as HTTP logins, auth.ts).
+      const from = LoginThrottle.keyOf(_s.remoteAddress)
+      const anyName = addressBinds.begin(from)
+      if (anyName === null) return cb(S.ESME_RBINDFAIL, undefined, `too many failed binds from ${_s.remoteAddress} (${LOGIN_FAILURES_PER_ADDRESS} a minute, any system_id): try again in ${Math.ceil(addressBinds.retryIn(from) / 1000)} s`)
       const key = LoginThrottle.keyOf(_s.remoteAddress, systemId)
-      const attempt = bindThrottle.begin(key)
-      if (attempt === null) return cb(S.ESME_RBINDFAIL, undefined, `too many failed binds from ${_s.remoteAddress} as ${systemId}: try again in ${Math.ceil(bindThrottle.retryIn(key) / 1000)} s`)
+      const named = bindThrottle.begin(key)
+      if (named === null) {
+        anyName(false)
+        return cb(S.ESME_RBINDFAIL, undefined, `too many failed binds from ${_s.remoteAddress} as ${systemId}: try again in ${Math.ceil(bindThrottle.retryIn(key) / 1000)} s`)
+      }
+      const attempt = (failed: boolean): void => { named(failed); anyName(failed) }
       // allowedIps and clientCerts before the password: from where the account may not bind, a right and a wrong
       // password get the same answer, so an outsider learns nothing of it. Counted as a failed attempt from there.
       const known = store.getAccount(systemId)

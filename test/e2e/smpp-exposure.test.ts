@@ -221,3 +221,21 @@ t.test('connections the session_init timer closes: one log line per address a mi
     'the first from each address is a line; the other four from 127.0.0.15 a count a minute later')
   t.match(lines[0], { remote: /^127\.0\.0\.15:\d+$/ }, 'naming the connection')
 })
+
+t.test('bind guessing across system_ids: after 30 failed binds from one address a minute, whatever the names, its binds get ESME_RBINDFAIL; other addresses bind', async (t) => {
+  const engine = await startEngine(t)
+  const bindFrom = async (from: string, systemId: string, password: string): Promise<number> => {
+    const esme = await Esme.connect({ port: engine.smppPort, localAddress: from })
+    try {
+      return (await esme.bind('transceiver', { systemId, password })).command_status
+    } finally {
+      await esme.close()
+    }
+  }
+  // 29 names once each and esme1 with a wrong password: 30 failures, none of them ten for one name
+  for (let i = 0; i < 29; i++) t.equal(await bindFrom('127.0.0.17', `guess${i}`, 'x'), Status.ESME_RINVSYSID, `guess${i}: no such account`)
+  t.equal(await bindFrom('127.0.0.17', 'esme1', 'wrong'), Status.ESME_RINVPASWD, 'the thirtieth: a wrong password')
+  t.equal(await bindFrom('127.0.0.17', 'esme1', 'secret1'), Status.ESME_RBINDFAIL, 'now even the right password from that address gets ESME_RBINDFAIL')
+  t.equal(await bindFrom('127.0.0.17', 'guess99', 'x'), Status.ESME_RBINDFAIL, 'and any other name')
+  t.equal(await bindFrom('127.0.0.18', 'esme1', 'secret1'), Status.ESME_ROK, 'another address binds')
+})
