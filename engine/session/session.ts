@@ -732,8 +732,9 @@ export class Session implements Tickable {
   onTick(now: number): void {
     if (this.state === 'CLOSED') return
     const t = this.config.timers
-    // A peer that has read nothing of what it was sent for the response timer's time: nothing it asks can be answered,
-    // nor can it answer (its requests and responses wait unread). Closed, as an unanswered enquire_link closes it.
+    // A peer whose queued output has not drained for the response timer's time since reads paused (reading slowly is
+    // not enough: reads resume only on 'drain'): nothing it asks can be answered, nor can it answer (its requests and
+    // responses wait unread). Closed, as an unanswered enquire_link closes it.
     if (this.readsHeldAt !== 0 && now - this.readsHeldAt >= t.responseMs) {
       this.host.log('warn', 'the peer does not read what it is sent, closing', {
         session: this.id, remote: this.remote, ...(this.systemId !== '' ? { systemId: this.systemId } : {}),
