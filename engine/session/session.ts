@@ -37,6 +37,12 @@ export interface SessionTimers {
   responseMs: number
 }
 
+/**
+ * The output mark of a connection that has not bound: a stranger gets answers only to enquire_link and refusals, and up
+ * to smpp.maxUnboundConnections of them may be open, so each may hold far less unsent output than a bound customer.
+ */
+export const UNBOUND_OUTPUT_BYTES = 64 * 1024
+
 export interface SessionConfig {
   timers: SessionTimers
   maxPduLength: number
@@ -196,6 +202,7 @@ export class Session implements Tickable {
     this.closedPromise = new Promise((r) => { this.resolveClosed = r })
     this.acct = host.metrics.unbound
     this.limits = config.limits
+    this.outputMark = Math.min(config.maxQueuedOutputBytes, UNBOUND_OUTPUT_BYTES)
   }
 
   /** Window size in force (the account's once bound). */
@@ -274,9 +281,11 @@ export class Session implements Tickable {
     // Backpressure: a peer that sends without reading would have every answer queued in memory. Past the mark, stop
     // reading until what is queued has gone out ('drain'): its requests wait in the kernel, not in this process. One
     // property read per socket read; the benchmark's binds never queue near the mark.
-    if (this.socket.writableLength > this.config.maxQueuedOutputBytes && !this.isClosed()) this.holdReads()
+    if (this.socket.writableLength > this.outputMark && !this.isClosed()) this.holdReads()
   }
 
+  /** The unsent output past which reads stop: UNBOUND_OUTPUT_BYTES until the bind, then smpp.maxQueuedOutputBytes. */
+  private outputMark: number
   /** When reads stopped because the peer does not read what it is sent (0: reading). */
   private readsHeldAt = 0
 
@@ -417,6 +426,7 @@ export class Session implements Tickable {
       } else {
         this.state = STATE_OF_KIND[kind]
         this.kind = kind
+        this.outputMark = this.config.maxQueuedOutputBytes
         this.systemId = account.systemId
         this.boundAt = this.host.now()
         this.windowSize = account.windowSize

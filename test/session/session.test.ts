@@ -11,7 +11,7 @@ import net from 'node:net'
 import { CommandId, CommandStatus as S, MAX_SEQUENCE } from '../../engine/protocol/constants'
 import { decode, encode, type Pdu } from '../../engine/protocol/codec'
 import { Framer } from '../../engine/protocol/framer'
-import { Session, type SessionConfig, type SessionHost, type SessionTimers } from '../../engine/session/session'
+import { Session, UNBOUND_OUTPUT_BYTES, type SessionConfig, type SessionHost, type SessionTimers } from '../../engine/session/session'
 import { DEFAULT_LIMITS } from '../../engine/session/submit'
 import { deliverFrame, type MessageRecord } from '../../engine/message'
 import type { DeliveryItem } from '../../engine/store'
@@ -849,6 +849,20 @@ t.test('a peer that sends without reading: past smpp.maxQueuedOutputBytes the se
   // and the session works: a bind is answered
   sock.write(encode({ command: 'bind_transceiver', command_status: 0, sequence_number: 7, system_id: 'u', password: 'p', system_type: '', interface_version: 0x34, addr_ton: 0, addr_npi: 0, address_range: '' }))
   await until(() => r.s.state === 'BOUND_TRX', 5_000, 'the bind')
+})
+
+t.test('before its bind a connection stops being read past 64 KiB of unsent answers, whatever smpp.maxQueuedOutputBytes; once bound, past that', async (t) => {
+  const r = await rig(t) // the default mark, 1 MiB
+  r.peer.socket.removeAllListeners('data')
+  await flood(r, FLOOD)
+  const unbound = r.s.queuedOutputBytes
+  t.ok(unbound > UNBOUND_OUTPUT_BYTES && unbound <= UNBOUND_OUTPUT_BYTES + 128 * 1024, `unbound: ${unbound} bytes queued, the 64 KiB mark and one read's answers`)
+
+  const b = await rig(t)
+  await b.bind('transceiver')
+  b.peer.socket.removeAllListeners('data')
+  await flood(b, FLOOD)
+  t.ok(b.s.queuedOutputBytes > 1024 * 1024, `bound: ${b.s.queuedOutputBytes} bytes queued before it stopped, past the configured 1 MiB`)
 })
 
 t.test('a peer that reads nothing of what it was sent for responseMs is closed, logged once with its address', async (t) => {
