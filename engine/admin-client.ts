@@ -99,7 +99,7 @@ export interface AdminClient {
 }
 
 /** One connector as `smsc connector list` shows it; the counters only from a running engine. */
-export interface ConnectorRow { id: string; kind: string; stopped: boolean; up?: boolean; inFlight?: number; queued?: number; sent?: number; failed?: number; paused?: string | null; stalled?: boolean }
+export interface ConnectorRow { id: string; kind: string; stopped: boolean; up?: boolean; inFlight?: number; queued?: number; sent?: number; failed?: number; paused?: string | null; stalled?: boolean; stalledSince?: string; stalledTimeouts?: number }
 
 /** The running engine's control file when its pid is alive, else why it cannot be used. */
 function control(dataDir: string): { url: string; token: string } | string {

@@ -659,7 +659,7 @@ const CONNECTOR_HELP = `smsc connector list | stop <id> | start <id>: the connec
                                  sent, failed, and until when it is paused (up, but its upstream throttles it:
                                  ESME_RTHROTTLED, ESME_RMSGQFUL, HTTP 429; its submits wait); stalled: an smpp
                                  connector that dropped its link because its upstream stopped answering submit_sm,
-                                 binding again
+                                 binding again (since when, and how many submit_sm in a row went unanswered)
   smsc connector stop <id>       an smpp connector unbinds; the connector counts as down, so routes fail over past
                                  it or their messages wait; it stays stopped across restarts until started
   smsc connector start <id>      starts it again (a new link)
@@ -676,11 +676,12 @@ async function connector(sub: string | undefined, positionals: string[], flags: 
       const list = await c.connectors()
       if (flags.json) { out(JSON.stringify(list) + '\n'); return 0 }
       const live = c.via === 'engine'
-      out(`connector                         kind       state${live ? '      in flight  queued       sent     failed  paused until' : ''}\n`)
+      out(`connector                         kind       state${live ? '      in flight  queued       sent     failed  paused until / stalled since' : ''}\n`)
       for (const x of list) {
         const state = x.stopped ? 'stopped' : !live ? '(no engine runs)' : x.up ? (x.paused ? 'paused' : 'up') : x.stalled === true ? 'stalled' : 'down'
+        const when = state === 'paused' ? x.paused ?? '' : state === 'stalled' && x.stalledSince ? `${x.stalledSince} (${x.stalledTimeouts ?? 0} submit_sm unanswered)` : ''
         out(`${x.id.padEnd(34)}${x.kind.padEnd(11)}${state.padEnd(live ? 11 : 0)}` +
-          (live ? `${String(x.inFlight ?? 0).padStart(9)}${String(x.queued ?? 0).padStart(8)}${String(x.sent ?? 0).padStart(11)}${String(x.failed ?? 0).padStart(11)}  ${x.paused ?? ''}`.trimEnd() : '') + '\n')
+          (live ? `${String(x.inFlight ?? 0).padStart(9)}${String(x.queued ?? 0).padStart(8)}${String(x.sent ?? 0).padStart(11)}${String(x.failed ?? 0).padStart(11)}  ${when}`.trimEnd() : '') + '\n')
       }
       return 0
     }

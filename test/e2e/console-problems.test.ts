@@ -116,5 +116,7 @@ t.test('an smpp connector whose upstream answers no submit_sm shows stalled, sin
   t.match(await page.textContent('#connectors tr[data-connector=carrier-s] .pill'), /^stalled since \d\d:\d\d:\d\d, 2 unanswered$/, 'stalled, since when, after how many')
   t.equal(up.received('submit_sm').length, 2, 'the upstream got the two and answered neither')
   t.match(await listed(), { up: false, stalled: true, stalledTimeouts: 2, stalledSince: /^\d{4}-\d\d-\d\dT/ }, 'GET /api/v1/connectors says the same')
+  const cli = spawnSync(process.execPath, [path.join(projectRoot(), 'bin', 'smsc.js'), 'connector', 'list', '--config', engine.configPath], { encoding: 'utf8', timeout: 60_000 })
+  t.match(cli.stdout, /^carrier-s\s+smpp\s+stalled\s+\d+\s+\d+\s+\d+\s+\d+\s+\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \(2 submit_sm unanswered\)$/m, 'smsc connector list: stalled, since when, after how many')
   t.same(pageErrors, [], 'no page errors')
 })
