@@ -889,7 +889,7 @@ function listMessages(r: MessageSearchResult, again: string[]): string {
   if (r.next !== null) text += `more: smsc message find ${[...again, '--before', r.next].join(' ')}\n`
   // Refused submits have no id and no record: the running engine keeps the last ones per account (absent without one).
   if (r.refused !== undefined && r.refused.length > 0) {
-    text += `\nrefused (no message id; the engine keeps the last stats.refusalsKept of each account, until it restarts):\n`
+    text += `\nrefused (no message id; the engine keeps the last stats.refusalsKept of each account):\n`
     text += `${cell('at (UTC)', 25)}${cell('account', 16)}${cell('via', 13)}${cell('from', 17)}${cell('to', 17)}status\n`
     for (const x of r.refused) {
       const via = x.via === 'http' ? 'http send' : x.via === 'auto-reply' ? 'auto-reply' : `smpp #${x.session}`

@@ -33,7 +33,7 @@ import { DEFAULT_LIMITS } from './session/submit'
 import { smscError, type SmscErrorCode } from './errors'
 import { startHttp, type HttpServer } from './http'
 import { Metrics, TelemetryHub, type EngineHealth, type HubSources, type TickFrames } from './telemetry'
-import { Refusals, type AutoReplyOf, type Refusal } from './refusals'
+import { REFUSALS_META, Refusals, type AutoReplyOf, type Refusal } from './refusals'
 import { DailyStats } from './daily-stats'
 import { AdminAuth, LOGIN_FAILURES_PER_ADDRESS, LoginThrottle } from './auth'
 import { clearUncleanStop, lockDataDir, uncleanStop } from './lock'
@@ -375,6 +375,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
   const metrics = new Metrics(options.telemetry.events, options.telemetry.timelineSize, now)
   metrics.uncleanStart = unclean !== null
   const refusals = new Refusals(options.stats.refusalsKept)
+  refusals.restore(store.getMeta(REFUSALS_META)) // those of the last clean stop (engine/refusals.ts)
   const traffic = new DailyStats(store, options.stats.retentionDays)
   const { auth, generated: adminPassword } = await AdminAuth.init(store, options.admin.password)
   /** slot: the connection's place among the unbound ones (smpp.maxUnboundPerIp), given back at bind. */
@@ -1559,6 +1560,8 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     traffic.sample(now(), metrics.accounts)
     const trafficLeft = traffic.flush(now())
     if (trafficLeft.length > 0) await store.commit({ meta: trafficLeft }).catch((err: unknown) => log('error', 'daily traffic commit failed at stop: the counts since the last minute are lost', { error: String(err) }))
+    // The refused submits message search lists, for the next start (engine/refusals.ts).
+    await store.commit({ meta: [[REFUSALS_META, refusals.all()]] }).catch((err: unknown) => log('warn', 'could not keep the refused submits at stop: message search lists none from before the restart', { error: String(err) }))
     hub.stop()
     await webhooks.stop()
     await http?.close()

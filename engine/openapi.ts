@@ -396,7 +396,7 @@ export const OPENAPI = {
           next: { type: ['string', 'null'], description: 'give as `before` for the next page; null when the window has been searched to its start' },
           since: { type: 'integer' }, until: { type: 'integer' }, ms: { type: 'integer', description: 'how long the search took' },
           refused: {
-            type: 'array', description: 'submits refused in the window that match the numbers and account, newest first, at most `limit`: on the first page of a search without `state` or `direction=mo`. The engine keeps the last `stats.refusalsKept` of each account in memory, until it restarts',
+            type: 'array', description: 'submits refused in the window that match the numbers and account, newest first, at most `limit`: on the first page of a search without `state` or `direction=mo`. The engine keeps the last `stats.refusalsKept` of each account in memory, and across a clean restart',
             items: {
               type: 'object', required: ['t', 'systemId', 'via', 'command', 'status', 'statusName', 'from', 'to'],
               properties: {

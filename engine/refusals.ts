@@ -7,9 +7,11 @@
  * the messages, on its first page.
  *
  * Owns: the per-account rings, their matching. A removed account's stay (its id is never reused, and the operator
- * still finds its messages). Not stored: a restart forgets them (the traffic reports,
- * engine/daily-stats.ts, keep the counts by status). An account that never had a refusal costs nothing; one that
- * has had some holds an array of at most `kept` small objects (strings the request already carried).
+ * still finds its messages). Kept in memory while the engine runs (a refusal costs no store write: refusals come in
+ * floods, when an account is over its rate); a clean stop writes them all to the store's meta key REFUSALS_META, and
+ * the next start reads them back (all()/restore()). A kill -9 loses those since the last clean stop (the traffic
+ * reports, engine/daily-stats.ts, keep the counts by status). An account that never had a refusal costs nothing; one
+ * that has had some holds an array of at most `kept` small objects (strings the request already carried).
  */
 import { statusName } from './protocol/constants'
 import { addressMatches, type AddressPattern } from './message-search'
@@ -38,6 +40,9 @@ export interface Refusal {
   /** set on an MO route's auto-reply: the engine's own message, through the send API's path */
   autoReply?: AutoReplyOf
 }
+
+/** The store's meta key for the refusals a clean stop kept (engine/index.ts). */
+export const REFUSALS_META = 'refusals'
 
 /** A refusal as kept: `seq` orders the refusals of one millisecond (the newest first). */
 type Kept = Refusal & { seq: number }
@@ -69,6 +74,31 @@ export class Refusals {
     if (ring.items.length < this.kept) ring.items.push(r)
     else ring.items[ring.next] = r
     ring.next = (ring.next + 1) % this.kept
+  }
+
+  /** Every refusal kept, each account's oldest first (what a clean stop writes; restore() reads it back in order). */
+  all(): Refusal[] {
+    const out: Refusal[] = []
+    for (const ring of this.rings.values()) {
+      const full = ring.items.length === this.kept
+      for (let i = 0; i < ring.items.length; i++) {
+        const { seq: _seq, ...r } = ring.items[full ? (ring.next + i) % this.kept : i]
+        out.push(r)
+      }
+    }
+    return out
+  }
+
+  /** Takes back what all() gave at the last clean stop (anything else in `list` is skipped); how many were taken. */
+  restore(list: unknown): number {
+    if (!Array.isArray(list)) return 0
+    let n = 0
+    for (const r of list as Partial<Refusal>[]) {
+      if (typeof r?.t !== 'number' || typeof r.systemId !== 'string' || typeof r.command !== 'string' || typeof r.status !== 'number' || typeof r.session !== 'number') continue
+      this.add({ ...r } as Refusal)
+      n++
+    }
+    return n
   }
 
   /** The refusals `q` asks for that the caller sees, newest first, at most `q.limit`. */

@@ -45,3 +45,18 @@ t.test("an auto-reply's refusal says so, with its MO route, keyword and MO; a se
   t.same(r.find({ ...all, reference: 'order-1' }, everyone).map((x) => [x.t, x.reference]), [[2, 'order-1']], 'by reference: only the send given it')
   t.notOk('reference' in r.find(all, everyone)[0], 'none on a send without one')
 })
+
+t.test('all() gives each account oldest first, a wrapped ring too; restore() of it finds the same, and skips what is not a refusal', async (t) => {
+  const r = new Refusals(3)
+  for (let i = 1; i <= 5; i++) r.add({ t: 1000 + i, systemId: 'a', session: 2, command: 'submit_sm', status: 0x58, from: 'x', to: [`491510000000${i}`] })
+  r.add({ t: 1000, systemId: 'b', session: 0, command: 'send', status: 0x401, reference: 'order-7', to: ['4915100000009'] })
+  const kept = r.all()
+  t.same(kept.map((x) => `${x.systemId}${x.t}`), ['a1003', 'a1004', 'a1005', 'b1000'], 'the ring wrapped: its oldest kept first')
+  t.notOk(kept.some((x) => 'seq' in x), 'no sequence stored: the restore gives new ones, in order')
+  const back = new Refusals(3)
+  t.equal(back.restore(JSON.parse(JSON.stringify([...kept, { t: 'no' }, null, 5]))), 4, 'four taken, three skipped')
+  t.same(back.find(all, everyone), r.find(all, everyone), 'the same answers as before the stop')
+  t.equal(back.restore(undefined), 0, 'nothing kept (a first start): nothing')
+  back.add({ t: 1006, systemId: 'a', session: 1, command: 'submit_sm', status: 0x58, to: ['4915100000006'] })
+  t.same(back.find({ ...all, systemId: 'a' }, everyone).map((x) => x.t), [1006, 1005, 1004], 'a new one goes on the restored ring, the oldest out')
+})

@@ -85,13 +85,22 @@ t.test('refused submits are found by message search', async (t) => {
     const found = smsc(['message', 'find', '--to', `+${NUMBER}`, '--config', e.configPath])
     t.equal(found.code, 0, found.err)
     t.match(found.out, sent.message_id as string)
-    t.match(found.out, /\nrefused \(no message id; the engine keeps the last stats\.refusalsKept of each account, until it restarts\):\n/)
+    t.match(found.out, /\nrefused \(no message id; the engine keeps the last stats\.refusalsKept of each account\):\n/)
     t.match(found.out, /\n\S+Z\s+child\s+http send\s+Shop\s+0049151\S+\s+SMSC_ROPTEDOUT \(0x00000403\)\n/)
     t.match(found.out, /\n\S+Z\s+u1\s+smpp #\d+\s+447700900001\s+4915112345678\s+ESME_RINVSCHED \(0x00000061\)\n/)
   })
 
-  await t.test('a restart forgets them', async (t) => {
+  await t.test('a clean restart keeps them, in their order; a kill -9 loses those since the last clean stop', async (t) => {
+    const before = await search(`to=${NUMBER}`)
+    t.equal(before.refused?.length, 2, 'u1\'s newest to it and child\'s')
+    await e.restart() // SIGTERM: a clean stop writes them
+    const op2 = await login({ password: OPERATOR_PW })
+    t.same((await search(`to=${NUMBER}`, op2)).refused, before.refused, 'the same refusals after the restart, newest first')
+    const u1b = await openEsme(t, { port: e.smppPort, systemId: 'u1', password: 'pw1' })
+    t.equal((await u1b.submit({ source_addr: '447700900001', destination_addr: NUMBER, short_message: gsm('after') })).command_status, S.SMSC_RNOCREDIT)
+    t.equal((await search(`to=${NUMBER}`, op2)).refused?.length, 3, 'a new one beside them')
+    await e.kill()
     await e.restart()
-    t.same((await search(`to=${NUMBER}`, await login({ password: OPERATOR_PW }))).refused, [])
+    t.same((await search(`to=${NUMBER}`, await login({ password: OPERATOR_PW }))).refused, before.refused, 'after a kill -9: those of the last clean stop, without the newer one')
   })
 })

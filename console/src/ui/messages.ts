@@ -339,7 +339,7 @@ export function MessageSearch({ accounts, onOpen, open }: { accounts: string[]; 
               </ol>`
             : null}
           ${found.refused !== undefined && found.refused.length > 0
-            ? html`<p class="dim small" id="refused-summary">${count(found.refused.length, 'refused submit')}: no message id; the engine keeps the last ones of each account until it restarts</p>
+            ? html`<p class="dim small" id="refused-summary">${count(found.refused.length, 'refused submit')}: no message id; the engine keeps the last ones of each account</p>
               <ol class="found" id="refused">
                 ${found.refused.map((r, i) => html`<li key=${i} class="found-row refused-row" data-status=${r.statusName}>
                   <span class="dim">${dateTime(r.t)}</span>
