@@ -535,6 +535,7 @@ export function resolveOptions(input: unknown, source = 'config'): ResolvedOptio
     allowedOrigins: pick(httpIn, 'allowedOrigins', [...D.http.allowedOrigins], (v, path) => {
       if (!Array.isArray(v)) fail(`${path} must be an array of origins such as "https://console.example.com" (got ${showValue(v)})`)
       return v.map((x, i) => {
+        if (typeof x === 'string' && x.includes('*')) fail(`${path}[${i}] has a wildcard, which an origin never matches: list each origin the console is reached at, e.g. "https://console.example.com" (got ${showValue(x)})`)
         const origin = originOf(x)
         if (origin === null) fail(`${path}[${i}] must be an origin, scheme://host[:port] with scheme http or https and no path (got ${showValue(x)})`)
         return origin as string

@@ -338,8 +338,7 @@ function tokenOfRequest(req: any, ws = false): string | undefined {
  * without one, `Sec-Fetch-Site: cross-site|same-site`, Fetch Metadata §2.1), else null (its own origin; or no browser
  * said where from: curl and scripts send neither, and a browser page cannot send the cookie without one of the two).
  * Its own origin: the Host header with the listener's scheme (RFC 6454 §4); from a proxy of http.trustProxy also
- * X-Forwarded-Host with X-Forwarded-Proto (first entries; the proxy may rewrite Host); and config http.allowedOrigins.
- * Read in the handler.
+ * the origin the proxy says the browser used (forwardedOrigin); and config http.allowedOrigins. Read in the handler.
  */
 function foreignOrigin(res: any, req: any, o: HttpOptions): string | null {
   const given: string = req.getHeader('origin')
@@ -351,12 +350,20 @@ function foreignOrigin(res: any, req: any, o: HttpOptions): string | null {
   if (origin === null) return given // "null" (a sandboxed frame, a file), or garbage: never the engine's own
   const scheme = res.secure === true ? 'https' : 'http'
   if (origin === originOf(`${scheme}://${req.getHeader('host')}`) || (o.allowedOrigins ?? []).includes(origin)) return null
-  if (o.trustProxy.length > 0 && ipAllowed(o.trustProxy, remoteOf(res))) {
-    const host = String(req.getHeader('x-forwarded-host')).split(',')[0].trim()
-    const proto = String(req.getHeader('x-forwarded-proto')).split(',')[0].trim().toLowerCase() || scheme
-    if (host !== '' && (proto === 'http' || proto === 'https') && origin === originOf(`${proto}://${host}`)) return null
-  }
-  return origin
+  const forwarded = forwardedOrigin(res, req, o)
+  return forwarded !== null && origin === forwarded ? null : origin
+}
+
+/**
+ * From a proxy of http.trustProxy, the origin the browser used: X-Forwarded-Proto's scheme (else the listener's) with
+ * X-Forwarded-Host (else Host: a proxy that passes Host but terminates TLS sends only the scheme), first entries of
+ * each. Null from anyone else, or when the headers make no origin. Read in the handler.
+ */
+function forwardedOrigin(res: any, req: any, o: HttpOptions): string | null {
+  if (o.trustProxy.length === 0 || !ipAllowed(o.trustProxy, remoteOf(res))) return null
+  const host = String(req.getHeader('x-forwarded-host')).split(',')[0].trim() || String(req.getHeader('host'))
+  const proto = String(req.getHeader('x-forwarded-proto')).split(',')[0].trim().toLowerCase() || (res.secure === true ? 'https' : 'http')
+  return host !== '' && (proto === 'http' || proto === 'https') ? originOf(`${proto}://${host}`) : null
 }
 const crossOrigin = (what: string, from: string) => `${what} with the session cookie from ${from}, not this engine's origin: refused (cross-origin request forgery). ` +
   'Use the console from the engine\'s own address; behind a reverse proxy list it in http.trustProxy (it passes X-Forwarded-Host and X-Forwarded-Proto) or its address in http.allowedOrigins; scripts send Authorization: Bearer'
@@ -587,6 +594,17 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
     handler(res, req)
   }
   /**
+   * Cross-origin refusals: counted (smsc_http_cross_origin_refused_total) and logged once a minute per origin with a
+   * count, naming the Host it was compared with: a reverse proxy that rewrites Host or drops the port shows here as
+   * every console change refused, and the browser alone says why.
+   */
+  const crossOrigins = new RepeatedLog(log, { level: 'warn', keyName: 'origin', first: 'cross-origin request with the session cookie refused', more: 'more cross-origin requests refused from this origin' })
+  const crossOriginRefused = (res: any, req: any, what: string, from: string): void => {
+    smsc.metrics.totals.crossOriginRefusals++
+    crossOrigins.add(from, { what, host: String(req.getHeader('host')), forwardedHost: String(req.getHeader('x-forwarded-host')) || undefined, forwardedProto: String(req.getHeader('x-forwarded-proto')) || undefined, remote: clientOf(res, req, o.trustProxy) }, Date.now())
+    fail(res, '403 Forbidden', crossOrigin(what, from), 'SMSC_ERR_CROSS_ORIGIN')
+  }
+  /**
    * THE cross-origin guard, before any other (a forged request learns nothing): every handler of a method that changes
    * something, logging in and out included, refuses a request whose credential is the session cookie from another
    * origin than the engine's own (foreignOrigin). The cookie is SameSite=Strict, which keeps other sites' requests
@@ -595,7 +613,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
   const originGuard = (method: string, pattern: string, handler: (res: any, req: any) => void) => (res: any, req: any) => {
     if (byCookie(req)) {
       const from = foreignOrigin(res, req, o)
-      if (from !== null) return fail(res, '403 Forbidden', crossOrigin(`${method} ${pattern}`, from), 'SMSC_ERR_CROSS_ORIGIN')
+      if (from !== null) return crossOriginRefused(res, req, `${method} ${pattern}`, from)
     }
     handler(res, req)
   }
@@ -867,6 +885,8 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
   // ---- logins: the operator ({ password }), a staff user ({ user, password }) or an account ({ systemId, password })
   app.post('/api/v1/login', (res: any, req: any) => {
     const remote = clientOf(res, req, o.trustProxy)
+    // Secure over HTTPS: the engine's own, or a trusted proxy's (X-Forwarded-Proto https). Read before the body's await.
+    const secureCookie = res.secure === true || forwardedOrigin(res, req, o)?.startsWith('https:') === true
     readBody(res, (body) => {
       const bad = check(body, { systemId: 'string?', user: 'string?', password: 'string' })
       if (bad) return invalid(res, bad)
@@ -890,7 +910,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         return refuse(throttle.retryIn(key), systemId ?? user)
       }
       const attempt = (failed: boolean) => { named(failed); anyName(failed) }
-      const cookie = (token: string) => ({ 'set-cookie': sessionCookie(token, res.secure === true) })
+      const cookie = (token: string) => ({ 'set-cookie': sessionCookie(token, secureCookie) })
       const failed = (err: unknown) => { attempt(false); errorOf(res, err) }
       if (user !== undefined) {
         return auth.loginStaff(user, password).then((r) => {
@@ -1243,7 +1263,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
       // engine's own origin only (a ?token= or Bearer upgrade is not an ambient credential).
       if (byCookie(req, true)) {
         const from = foreignOrigin(res, req, o)
-        if (from !== null) return fail(res, '403 Forbidden', crossOrigin('the telemetry stream', from), 'SMSC_ERR_CROSS_ORIGIN')
+        if (from !== null) return crossOriginRefused(res, req, 'the telemetry stream', from)
       }
       const params = new URLSearchParams(query)
       const fmt = params.get('format') ?? 'msgpack'
@@ -1418,7 +1438,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
         apps.push(fresh)
         return true
       },
-      tick: () => lockouts.tick(Date.now()),
+      tick: () => { const t = Date.now(); lockouts.tick(t); crossOrigins.tick(t) },
       close: async () => {
         closed = true
         for (const token of tokens) uWS.us_listen_socket_close(token)

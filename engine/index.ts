@@ -1662,7 +1662,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
     { previousPid: uncleanStart.previousPid, inFlight: uncleanStart.inFlight, pendingDeliveries: uncleanStart.pendingDeliveries, foundAt: unclean === null || unclean.at === 0 ? undefined : new Date(unclean.at).toISOString() })
     clearUncleanStop(options.dataDir)
   }
-  log('info', 'listening', { smpp: listeners.smppPort, tls: listeners.tlsPort, http: http.port })
+  log('info', 'listening', { smpp: listeners.smppPort, tls: listeners.tlsPort, http: http.port, https: http.tlsPort })
   return smsc
 }
 

@@ -68,7 +68,7 @@ export class Metrics {
   }
   /** Submits refused before bind (no account yet). */
   readonly unbound = newCounters()
-  readonly totals = { submitted: 0, delivered: 0, receipts: 0, purged: 0, outbindAttempts: 0, outbindFailed: 0, outbindBound: 0, alertsSent: 0, alertsUnsent: 0, authFailures: 0, authLockoutRefusals: 0, bindsRefused: 0, tlsHandshakeFailures: 0 }
+  readonly totals = { submitted: 0, delivered: 0, receipts: 0, purged: 0, outbindAttempts: 0, outbindFailed: 0, outbindBound: 0, alertsSent: 0, alertsUnsent: 0, authFailures: 0, authLockoutRefusals: 0, crossOriginRefusals: 0, bindsRefused: 0, tlsHandshakeFailures: 0 }
   /** Destinations MT admission refused because they are on an opt-out list, by the list (smsc_optout_refused_total). */
   readonly optOuts = { global: 0, account: 0, reseller: 0 }
   /** SMPP connections closed at accept, by the cap they were over (smsc_connections_refused_total, engine/transport/unbound.ts). */
@@ -636,6 +636,8 @@ export function prometheusText(m: Metrics, src: HubSources): string {
     `smsc_auth_failures_total ${m.totals.authFailures}`)
   out.push('# HELP smsc_auth_lockout_refusals_total HTTP logins, API keys and receipt callbacks refused (429) during a lockout, their credentials unchecked (see the login refused log)', '# TYPE smsc_auth_lockout_refusals_total counter',
     `smsc_auth_lockout_refusals_total ${m.totals.authLockoutRefusals}`)
+  out.push('# HELP smsc_http_cross_origin_refused_total changes and telemetry streams refused because their session cookie came from another origin (SMSC_ERR_CROSS_ORIGIN; see the cross-origin log line: a reverse proxy that rewrites Host shows here)', '# TYPE smsc_http_cross_origin_refused_total counter',
+    `smsc_http_cross_origin_refused_total ${m.totals.crossOriginRefusals}`)
   out.push('# HELP smsc_binds_refused_total binds with good credentials refused (maxBinds reached, suspended, outside allowedIps, without one of the clientCerts)', '# TYPE smsc_binds_refused_total counter',
     `smsc_binds_refused_total ${m.totals.bindsRefused}`)
   out.push('# HELP smsc_tls_handshake_failures_total TLS handshakes on the SMPP TLS port that failed (see the TLS handshake failed log)', '# TYPE smsc_tls_handshake_failures_total counter',

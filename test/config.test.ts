@@ -209,6 +209,7 @@ t.test('validation messages', async (t) => {
     throwsMessage(t, () => resolveOptions({ http: { trustProxy: '10.0.0.1' } }), 'config.http.trustProxy must be an array of IP addresses or CIDR blocks (got "10.0.0.1")')
     throwsMessage(t, () => resolveOptions({ http: { trustProxy: ['10.0.0.0/33'] } }), 'config.http.trustProxy[0] must be an IPv4 or IPv6 address or CIDR block (got "10.0.0.0/33")')
     throwsMessage(t, () => resolveOptions({ http: { allowedOrigins: 'https://a.example' } }), 'config.http.allowedOrigins must be an array of origins such as "https://console.example.com" (got "https://a.example")')
+    throwsMessage(t, () => resolveOptions({ http: { allowedOrigins: ['https://*.example.com'] } }), 'config.http.allowedOrigins[0] has a wildcard, which an origin never matches: list each origin the console is reached at, e.g. "https://console.example.com" (got "https://*.example.com")')
     for (const bad of ['https://a.example/console', 'a.example', 'ftp://a.example', 'null', 'https://user@a.example', 'https://a.example?x=1', 7]) {
       throwsMessage(t, () => resolveOptions({ http: { allowedOrigins: ['https://ok.example', bad] } }), `config.http.allowedOrigins[1] must be an origin, scheme://host[:port] with scheme http or https and no path (got ${JSON.stringify(bad)})`)
     }

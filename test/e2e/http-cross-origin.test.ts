@@ -11,8 +11,8 @@
  */
 import t from 'tap'
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { httpCall, startEngine, type Engine } from '../helpers/engine'
+import net, { type AddressInfo } from 'node:net'
+import { httpCall, startEngine, type Engine, type TestLike } from '../helpers/engine'
 import { TelemetryClient } from '../helpers/ws'
 import { NEEDS_BROWSER, consoleReady, openPage } from '../helpers/browser'
 
@@ -41,6 +41,18 @@ function fromAddress(localAddress: string, port: number, method: string, urlPath
         try { json = JSON.parse(text) } catch { json = undefined }
         resolve({ status: res.statusCode ?? 0, json })
       })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+/** The answer headers of a request from another local address. */
+function fromAddressHeaders(localAddress: string, port: number, method: string, urlPath: string, headers: Record<string, string>, body: string): Promise<http.IncomingHttpHeaders> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, localAddress, agent: false, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.headers))
     })
     req.on('error', reject)
     req.end(body)
@@ -95,6 +107,19 @@ t.test('session-cookie requests from another origin are refused; the engine\'s o
     t.equal((await fromAddress('127.0.0.2', port, 'POST', '/api/v1/accounts', proxied, accountBody('proxied1'))).status, 201, 'from the trusted proxy: its X-Forwarded-Host and -Proto are the origin')
     t.match(await fromAddress('127.0.0.1', port, 'POST', '/api/v1/accounts', proxied, accountBody('proxied2')), { status: 403, json: { code: 'SMSC_ERR_CROSS_ORIGIN' } }, 'the same headers from an address that is no trusted proxy: ignored')
     t.match(await fromAddress('127.0.0.2', port, 'POST', '/api/v1/accounts', { ...proxied, 'x-forwarded-proto': 'http' }, accountBody('proxied3')), { status: 403 }, 'another scheme is another origin')
+    // A proxy that terminates TLS and passes the browser's Host (port included, nginx $http_host) sends only the scheme
+    const passesHost = { 'content-type': 'application/json', cookie, origin: 'https://smsc.example.com:30444', host: 'smsc.example.com:30444', 'x-forwarded-proto': 'https' }
+    t.equal((await fromAddress('127.0.0.2', port, 'POST', '/api/v1/accounts', passesHost, accountBody('proxied4'))).status, 201, 'a TLS-terminating proxy that passes Host: X-Forwarded-Proto with the Host is the origin')
+    t.match(await fromAddress('127.0.0.2', port, 'POST', '/api/v1/accounts', { ...passesHost, host: 'smsc.example.com' }, accountBody('proxied5')), { status: 403 }, 'a Host without the browser\'s port (nginx $host) is another origin')
+    const metrics = (await httpCall(port, 'GET', '/metrics')).body
+    t.ok(Number(/smsc_http_cross_origin_refused_total (\d+)/.exec(metrics)?.[1]) >= 3, 'the refusals are counted')
+  })
+
+  await t.test('a login through a trusted proxy that says https gets a Secure cookie', async (t) => {
+    const viaProxy = await fromAddressHeaders('127.0.0.2', port, 'POST', '/api/v1/login', { 'content-type': 'application/json', 'x-forwarded-proto': 'https' }, JSON.stringify({ password: ADMIN_PASSWORD }))
+    t.match(viaProxy['set-cookie']?.[0], /; Secure/, 'Secure: the browser is on HTTPS')
+    const direct = await fromAddressHeaders('127.0.0.1', port, 'POST', '/api/v1/login', { 'content-type': 'application/json', 'x-forwarded-proto': 'https' }, JSON.stringify({ password: ADMIN_PASSWORD }))
+    t.notMatch(direct['set-cookie']?.[0] ?? '', /Secure/, 'the header from an address that is no trusted proxy: ignored')
   })
 
   await t.test('the telemetry upgrade with the cookie from another origin is refused; the engine\'s own and ?token= open', async (t) => {
@@ -164,4 +189,75 @@ t.test('chromium: a page on another port of 127.0.0.1 cannot create an account n
   // test/e2e/console-admin.test.ts; here one POST from the console's page
   const own = await page.evaluate(`fetch('/api/v1/accounts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ systemId: 'good1' }) }).then((r) => r.status)`)
   t.equal(own, 201, 'the console\'s own page creates an account with the cookie')
+})
+
+/**
+ * A reverse proxy in front of the engine, as nginx's proxy_pass does it: it sends the engine's own address as Host
+ * (nginx's default), and with `forward` also X-Forwarded-Host (the host:port the browser used) and X-Forwarded-Proto.
+ * Requests and the telemetry WebSocket's upgrade both go through.
+ */
+async function reverseProxy(t: TestLike, enginePort: number, forward: boolean): Promise<number> {
+  const headersFor = (h: http.IncomingHttpHeaders): Record<string, string> => {
+    const out: Record<string, string> = {}
+    for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v
+    if (forward) { out['x-forwarded-host'] = String(h.host); out['x-forwarded-proto'] = 'http' }
+    out.host = `127.0.0.1:${enginePort}`
+    return out
+  }
+  const server = http.createServer((req, res) => {
+    const up = http.request({ host: '127.0.0.1', port: enginePort, method: req.method, path: req.url, headers: headersFor(req.headers), agent: false }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers)
+      r.pipe(res)
+    })
+    up.on('error', () => res.destroy())
+    req.pipe(up)
+  })
+  server.on('upgrade', (req, socket, head) => {
+    const up = net.connect(enginePort, '127.0.0.1', () => {
+      up.write(`${req.method} ${req.url} HTTP/1.1\r\n${Object.entries(headersFor(req.headers)).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`)
+      up.write(head)
+      up.pipe(socket)
+      socket.pipe(up)
+    })
+    up.on('error', () => socket.destroy())
+    socket.on('error', () => up.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  return (server.address() as AddressInfo).port
+}
+
+t.test('chromium through a reverse proxy: one that rewrites Host gets changes and the sign-out refused, and the console says the sign-out failed; with X-Forwarded-Host from a trusted proxy everything works', NEEDS_BROWSER, async (t) => {
+  consoleReady()
+  const e = await startEngine(t, { extra: { admin: { password: ADMIN_PASSWORD }, http: { trustProxy: ['127.0.0.1'] } } })
+  const signIn = async (proxyPort: number) => {
+    const { page } = await openPage(t)
+    await page.goto(`http://127.0.0.1:${proxyPort}/#/overview`)
+    await page.waitForSelector('input[name=password]')
+    await page.fill('input[name=password]', ADMIN_PASSWORD)
+    await page.click('button[type=submit]')
+    await page.waitForSelector('#whoami')
+    return page
+  }
+
+  const bare = await reverseProxy(t, e.httpPort, false)
+  const page = await signIn(bare)
+  t.equal(await page.evaluate(`fetch('/api/v1/accounts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ systemId: 'viaproxy1' }) }).then((r) => r.status)`), 403, 'a change through a proxy that rewrites Host: refused')
+  const dialog = page.waitForEvent('dialog')
+  await page.click('button:has-text("Sign out")')
+  const d = await dialog
+  t.match(d.message(), /^Sign-out failed: .*session cookie from http:\/\/127\.0\.0\.1:\d+, not this engine's origin[\s\S]*The session is still open\.$/, 'the console says the sign-out failed, and why')
+  await d.accept()
+  t.ok(await page.isVisible('#whoami'), 'and stays signed in rather than pretend')
+  const metrics = (await httpCall(e.httpPort, 'GET', '/metrics')).body
+  t.ok(Number(/smsc_http_cross_origin_refused_total (\d+)/.exec(metrics)?.[1]) >= 2, 'counted')
+  t.match(e.output(), /cross-origin request with the session cookie refused.*"host":"127\.0\.0\.1:\d+"/, 'logged with the Host it was compared with')
+
+  const forwarding = await reverseProxy(t, e.httpPort, true)
+  const page2 = await signIn(forwarding)
+  t.equal(await page2.evaluate(`fetch('/api/v1/accounts', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ systemId: 'viaproxy2' }) }).then((r) => r.status)`), 201, 'with X-Forwarded-Host from a trusted proxy: a change works')
+  await page2.waitForSelector('.badge.ok, [data-status=live]', { timeout: 10_000 }).catch(() => undefined)
+  await page2.click('button:has-text("Sign out")')
+  await page2.waitForSelector('input[name=password]')
+  t.pass('and signing out works')
 })

@@ -194,8 +194,14 @@ export function App() {
   if (auth === 'login') return html`<${Login} onDone=${signedIn} notice=${notice} />`
   if (auth === 'checking') return html`<main class="login"><p class="dim">Connecting…</p></main>`
 
+  // Signed out only when the engine ended the session (or it had ended already: 401). A refused sign-out (a proxy that
+  // breaks the cross-origin check, the engine unreachable) keeps the cookie valid: saying "signed out" then would leave
+  // the session open on a shared screen, a reload away.
   const logout = (): void => {
-    api.logout().catch(() => undefined).finally(() => signedOut(null))
+    api.logout().then(() => signedOut(null), (e: unknown) => {
+      if (e instanceof ApiError && e.status === 401) return signedOut(null)
+      alert(`Sign-out failed: ${(e as Error).message}\n\nThe session is still open.`)
+    })
   }
 
   const { state, watch, accounts } = core
