@@ -6,7 +6,7 @@
  * unbind sessions and drain windows → actors → HTTP → store flush.
  */
 import fs from 'node:fs'
-import { createHash } from 'node:crypto'
+import { createHash, X509Certificate } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import path from 'node:path'
 import type net from 'node:net'
@@ -177,6 +177,16 @@ const CALLBACK_COMMIT_MS = 10_000
 const tlsFingerprint = (f: { cert: Buffer; key: Buffer }): string => createHash('sha256').update(f.cert).update(f.key).digest('hex')
 
 /** A file of config.tls (at start and on SIGHUP): one that cannot be read is a config error naming the key. */
+/** A certificate's notAfter, s since the epoch (the first certificate of a PEM chain: the server's own); null if unreadable. */
+function certExpiry(pem: Buffer | string): number | null {
+  try {
+    const t = Date.parse(new X509Certificate(pem).validTo)
+    return Number.isFinite(t) ? Math.round(t / 1000) : null
+  } catch {
+    return null
+  }
+}
+
 function readTlsFile(key: 'cert' | 'key' | 'ca', file: string): Buffer {
   try {
     return fs.readFileSync(file)
@@ -1025,6 +1035,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       } catch (e) {
         throw smscError('SMSC_ERR_CONFIG_INVALID', `config.tls: the certificate or key is not usable, the old one stays: ${(e as Error).message}`)
       }
+      metrics.tlsCertExpiry = certExpiry(files.cert)
       // HTTPS (http.tlsPort) serves the same files: a new HTTPS app takes them (the pair was checked just above).
       let https = false
       try {
@@ -1585,6 +1596,7 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       } else {
         const dev = await devTlsCert(path.join(options.dataDir, 'tls'))
         httpTls = { cert: dev.certPath, key: dev.keyPath, ciphers: tlsSettings.ciphers }
+        metrics.tlsCertExpiry = certExpiry(dev.cert)
       }
     }
     http = await startHttp({ ...options.http, tls: httpTls }, smsc, auth, log, options.telemetry.maxBufferedBytes)
@@ -1595,10 +1607,12 @@ export async function createSmsc(input: Options | ResolvedOptions = {}, extra: {
       const files = { host: options.tls.host, port: options.tls.port, cert: readTlsFile('cert', options.tls.cert), key: readTlsFile('key', options.tls.key), ca: options.tls.ca ? readTlsFile('ca', options.tls.ca) : undefined, requestCert: options.tls.requestCert, ...tlsSettings }
       httpsFiles = tlsFingerprint(files) // what the HTTPS app read a moment ago
       tlsOpts = files
+      metrics.tlsCertExpiry = certExpiry(files.cert)
     } else if (options.devTls) {
       const dev = await devTlsCert(path.join(options.dataDir, 'tls'))
       // client certificates are asked for (tls.requestCert, tls.ca) with the dev certificate too
       tlsOpts = { host: options.tls.host, port: options.tls.port, cert: dev.cert, key: dev.key, ca: options.tls.ca ? readTlsFile('ca', options.tls.ca) : undefined, requestCert: options.tls.requestCert, ...tlsSettings }
+      metrics.tlsCertExpiry = certExpiry(dev.cert)
     }
     const onTlsError = (remote: string, reason: string) => {
       metrics.totals.tlsHandshakeFailures++

@@ -87,6 +87,9 @@ export class Metrics {
    * prometheus_config_last_reload_successful and …_success_timestamp_seconds.
    */
   readonly configReload: { ok: boolean; at: number }
+  /** When the certificate the TLS listeners serve (SMPP/TLS, HTTPS) stops being valid, s since the epoch; null without
+   *  TLS (smsc_tls_cert_expiry_timestamp_seconds). Set at start and by each certificate reload. */
+  tlsCertExpiry: number | null = null
   /** This start followed a run that did not stop cleanly (engine/lock.ts uncleanStop; smsc_unclean_start). */
   uncleanStart = false
   private readonly ring: TelemetryEvent[] = []
@@ -588,6 +591,10 @@ export function prometheusText(m: Metrics, src: HubSources): string {
   out.push('# HELP smsc_build_info the engine\'s version and the Node.js it runs on', '# TYPE smsc_build_info gauge',
     `smsc_build_info{version="${esc(VERSION)}",node="${esc(process.version)}"} 1`)
   out.push('# HELP process_start_time_seconds when the engine\'s process started, since the epoch', '# TYPE process_start_time_seconds gauge', `process_start_time_seconds ${PROCESS_START_S}`)
+  if (m.tlsCertExpiry !== null) {
+    out.push('# HELP smsc_tls_cert_expiry_timestamp_seconds when the certificate SMPP/TLS and HTTPS serve expires (its notAfter), since the epoch: renew it and reload (SIGHUP) before', '# TYPE smsc_tls_cert_expiry_timestamp_seconds gauge',
+      `smsc_tls_cert_expiry_timestamp_seconds ${m.tlsCertExpiry}`)
+  }
   out.push('# HELP smsc_config_reload_success 1 while the last reload (SIGHUP: TLS files, then the config file) succeeded whole, or none came since the start; 0 after one refused', '# TYPE smsc_config_reload_success gauge',
     `smsc_config_reload_success ${m.configReload.ok ? 1 : 0}`)
   out.push('# HELP smsc_config_reload_timestamp_seconds when the config was last taken whole: the start, or the last reload that succeeded', '# TYPE smsc_config_reload_timestamp_seconds gauge',

@@ -84,8 +84,9 @@ t.test('every metric the alert rules of docs/TELEMETRY.md name is in a real /met
   const rules = documentedRules()
   t.ok(rules.length >= 12, `${rules.length} rules`)
   for (const r of rules) t.ok(typeof r.alert === 'string' && typeof r.expr === 'string' && r.expr.trim() !== '', `${r.alert}: a name and an expression`)
-  // A prepaid account, so that its balance series exists; the simulator on, so that connectors do.
-  const engine = await startEngine(t, { accounts: [{ systemId: 'esme1', password: 'secret1', credit: 100 } as never] })
+  // A prepaid account, so that its balance series exists; the simulator on, so that connectors do; TLS (the dev
+  // certificate), so that the certificate's expiry does.
+  const engine = await startEngine(t, { devTls: true, accounts: [{ systemId: 'esme1', password: 'secret1', credit: 100 } as never] })
   // and a message, so that the series a submit starts (smsc_submit_total) exist
   const esme = await openEsme(t, { port: engine.smppPort })
   t.equal((await esme.submit({ source_addr: '1', destination_addr: '4915112345678', short_message: gsm('scrape me') })).command_status, 0, 'one message sent')

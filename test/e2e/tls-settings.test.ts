@@ -85,6 +85,32 @@ t.test('tls.ciphers applies to the SMPP TLS port and HTTPS, and stays with a ren
   await check('after the reload')
 })
 
+t.test('/metrics says when the served certificate expires, and a reload with a renewed one moves it', async (t) => {
+  const { smsc, renew } = await engine(t, {}, false)
+  const expiry = async () => {
+    const r = await fetch(`http://127.0.0.1:${smsc.ports.http}/metrics`)
+    return Number(/\nsmsc_tls_cert_expiry_timestamp_seconds (\d+)\n/.exec(await r.text())?.[1])
+  }
+  const notAfter = (port: number) => new Promise<number>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      resolve(Math.round(Date.parse(s.getPeerCertificate().valid_to) / 1000))
+      s.destroy()
+    })
+    s.on('error', reject)
+  })
+  t.equal(await expiry(), await notAfter(smsc.ports.tls as number), 'the notAfter of the certificate the SMPP TLS port serves')
+  // the renewal: a certificate valid 30 days instead of 2
+  const pems = await (require('selfsigned') as { generate(a: unknown, o: unknown): Promise<{ cert: string; private: string }> })
+    .generate([{ name: 'commonName', value: 'localhost' }], { keyType: 'rsa', keySize: 2048, days: 30 })
+  renew()
+  fs.writeFileSync(smsc.options.tls.cert as string, pems.cert)
+  fs.writeFileSync(smsc.options.tls.key as string, pems.private)
+  smsc.reloadTls()
+  const after = await expiry()
+  t.equal(after, await notAfter(smsc.ports.tls as number), 'after the reload: the new certificate\'s')
+  t.ok(after - Date.now() / 1000 > 20 * 86400, 'about 30 days ahead')
+})
+
 t.test('tls.minVersion TLSv1.3: the SMPP TLS port refuses TLS 1.2, also after a reload', async (t) => {
   const { smsc, renew } = await engine(t, { minVersion: 'TLSv1.3' }, false)
   const port = smsc.ports.tls as number
