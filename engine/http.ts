@@ -483,7 +483,7 @@ function optOutQuery(query: string): { limit?: number; after?: string; prefix?: 
   const q = new URLSearchParams(query)
   const out: { limit?: number; after?: string; prefix?: string } = {}
   for (const [k, v] of q) {
-    if (k === 'token' || v === '') continue
+    if (v === '') continue
     if (k === 'limit') {
       const n = Number(v)
       if (!Number.isSafeInteger(n) || n < 1) return `limit must be a positive integer (got ${JSON.stringify(v)})`
@@ -1209,7 +1209,7 @@ export function startHttp(o: HttpOptions, smsc: HttpHost, auth: AdminAuth, log: 
   app.get('/api/v1/messages', guarded({ apiKeys: true }, (res: any, req: any, p: Principal) => {
     const params = new URLSearchParams(req.getQuery() ?? '')
     for (const k of params.keys()) {
-      if (k !== 'token' && !(SEARCH_PARAMS as readonly string[]).includes(k)) return invalid(res, `${k} is not a search parameter (they are ${SEARCH_PARAMS.join(', ')})`)
+      if (!(SEARCH_PARAMS as readonly string[]).includes(k)) return invalid(res, `${k} is not a search parameter (they are ${SEARCH_PARAMS.join(', ')})`)
     }
     const q = parseSearchQuery((k) => params.get(k), Date.now())
     if (typeof q === 'string') return invalid(res, q)
